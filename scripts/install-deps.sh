@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages rpu builds and tests with. Quick when they are present.
+set -euo pipefail
+packages=(build-essential cmake ninja-build pkg-config
+  libfmt-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libbenchmark-dev
+  clang libclang-rt-14-dev)  # clang + its runtime: the libFuzzer/ASan/UBSan fuzz test
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  echo "installing: ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

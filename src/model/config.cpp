@@ -1,0 +1,95 @@
+#include "model/config.h"
+
+#include <array>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace rpu {
+namespace {
+
+constexpr std::array kArchs = {
+    ArchSpec{"llama", RopeStyle::kAdjacent, false, false},
+    ArchSpec{"qwen2", RopeStyle::kHalves, true, false},
+    ArchSpec{"qwen3", RopeStyle::kHalves, false, true},
+};
+
+int read_positive(const GgufFile& file, const std::string& key, int64_t max) {
+  const GgufValue& value = file.require(key);
+  const int64_t v = value.as_int(key);
+  if (v <= 0 || v > max) fail("{}: metadata '{}' = {} is out of range (1..{})", file.path(), key, v, max);
+  return static_cast<int>(v);
+}
+
+int read_positive_or(const GgufFile& file, const std::string& key, int fallback, int64_t max) {
+  return file.find(key) ? read_positive(file, key, max) : fallback;
+}
+
+}  // namespace
+
+const ArchSpec* find_arch(const std::string& name) {
+  for (const auto& arch : kArchs) {
+    if (name == arch.name) return &arch;
+  }
+  return nullptr;
+}
+
+std::string supported_arch_names() {
+  std::string names;
+  for (const auto& arch : kArchs) names += (names.empty() ? "" : ", ") + std::string(arch.name);
+  return names;
+}
+
+ModelConfig config_from_gguf(const GgufFile& file) {
+  const std::string arch = file.require("general.architecture").as_string("general.architecture");
+  ModelConfig c;
+  c.arch = find_arch(arch);
+  if (c.arch == nullptr) {
+    fail("{}: architecture '{}' is not supported (supported: {})", file.path(), arch, supported_arch_names());
+  }
+  constexpr int64_t kMaxDim = 1 << 20;
+  c.n_embd = read_positive(file, arch + ".embedding_length", kMaxDim);
+  c.n_layer = read_positive(file, arch + ".block_count", 4096);
+  c.n_head = read_positive(file, arch + ".attention.head_count", 4096);
+  c.n_head_kv = read_positive_or(file, arch + ".attention.head_count_kv", c.n_head, 4096);
+  c.n_ff = read_positive(file, arch + ".feed_forward_length", kMaxDim);
+  c.n_ctx_train = read_positive_or(file, arch + ".context_length", 2048, 1 << 24);
+  if (c.n_head % c.n_head_kv != 0) {
+    fail("{}: {} query heads cannot be grouped over {} key/value heads", file.path(), c.n_head, c.n_head_kv);
+  }
+  if (c.n_embd % c.n_head != 0 && !file.find(arch + ".attention.key_length")) {
+    fail("{}: embedding length {} is not divisible by {} heads", file.path(), c.n_embd, c.n_head);
+  }
+  c.head_dim = read_positive_or(file, arch + ".attention.key_length", c.n_embd / c.n_head, 1 << 16);
+  const int value_dim = read_positive_or(file, arch + ".attention.value_length", c.head_dim, 1 << 16);
+  if (value_dim != c.head_dim) {
+    fail("{}: value head size {} differs from key head size {}; not supported", file.path(), value_dim, c.head_dim);
+  }
+  c.rms_eps = static_cast<float>(file.get_double(arch + ".attention.layer_norm_rms_epsilon", 1e-5));
+  if (!(c.rms_eps > 0 && c.rms_eps < 1)) fail("{}: RMSNorm epsilon {} is out of range", file.path(), c.rms_eps);
+  c.rope_theta = static_cast<float>(file.get_double(arch + ".rope.freq_base", 10000.0));
+  if (!(c.rope_theta > 1 && std::isfinite(c.rope_theta))) fail("{}: rope theta {} is out of range", file.path(), c.rope_theta);
+  c.rope_dim = read_positive_or(file, arch + ".rope.dimension_count", c.head_dim, c.head_dim);
+  if (c.rope_dim % 2 != 0) fail("{}: rope dimension count {} is odd", file.path(), c.rope_dim);
+
+  const std::string scaling = file.get_string(arch + ".rope.scaling.type", "none");
+  if (scaling == "linear") {
+    const double factor = file.get_double(arch + ".rope.scaling.factor", 1.0);
+    if (!(factor >= 1.0 && factor < 1e6)) fail("{}: rope scaling factor {} is out of range", file.path(), factor);
+    c.rope_position_scale = static_cast<float>(1.0 / factor);
+  } else if (scaling != "none") {
+    // llama3 scaling arrives as the rope_freqs tensor (handled by the weights); yarn is not yet done.
+    if (scaling != "llama3") fail("{}: rope scaling type '{}' is not supported", file.path(), scaling);
+  }
+
+  // The vocabulary size comes from the tokenizer when present; the embedding table is checked against it.
+  if (const GgufValue* tokens = file.find("tokenizer.ggml.tokens")) {
+    c.n_vocab = static_cast<int>(tokens->as_array("tokenizer.ggml.tokens").size());
+  } else {
+    c.n_vocab = read_positive(file, arch + ".vocab_size", 1 << 24);
+  }
+  if (c.n_vocab <= 0) fail("{}: the vocabulary is empty", file.path());
+  return c;
+}
+
+}  // namespace rpu

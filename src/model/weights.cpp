@@ -1,0 +1,96 @@
+#include "model/weights.h"
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "kernels/quant.h"
+
+namespace rpu {
+namespace {
+
+std::string shape_string(const std::vector<uint64_t>& shape) {
+  return fmt::format("[{}]", fmt::join(shape, ", "));
+}
+
+class TensorFinder {
+ public:
+  TensorFinder(const GgufFile& file) : file_(file) {}
+
+  const GgufTensorInfo* find(const std::string& name, std::vector<uint64_t> shape, bool required) const {
+    const GgufTensorInfo* t = file_.find_tensor(name);
+    if (t == nullptr) {
+      if (required) fail("{}: tensor '{}' is missing", file_.path(), name);
+      return nullptr;
+    }
+    if (t->shape != shape) {
+      fail("{}: tensor '{}' has shape {} but the model config needs {}", file_.path(), name,
+           shape_string(t->shape), shape_string(shape));
+    }
+    return t;
+  }
+
+  // shape = {cols, rows}, GGUF order.
+  MatrixView matrix(const std::string& name, int64_t cols, int64_t rows) const {
+    const GgufTensorInfo* t = find(name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)}, true);
+    if (!can_dequantize(t->type)) {
+      fail("{}: tensor '{}' has type {}, which rpu cannot compute with yet", file_.path(), name, dtype_name(t->type));
+    }
+    return MatrixView{t->type, t->data, rows, cols, dtype_row_bytes(t->type, static_cast<uint64_t>(cols))};
+  }
+
+  std::vector<float> vector(const std::string& name, int64_t n, bool required) const {
+    const GgufTensorInfo* t = find(name, {static_cast<uint64_t>(n)}, required);
+    if (t == nullptr) return {};
+    if (!can_dequantize(t->type)) fail("{}: tensor '{}' has unsupported type {}", file_.path(), name, dtype_name(t->type));
+    std::vector<float> values(static_cast<size_t>(n));
+    dequantize_row(t->type, t->data, values.data(), n);
+    return values;
+  }
+
+ private:
+  const GgufFile& file_;
+};
+
+}  // namespace
+
+ModelWeights load_weights(const GgufFile& file, const ModelConfig& c) {
+  const TensorFinder tensors(file);
+  ModelWeights w;
+  w.token_embd = tensors.matrix("token_embd.weight", c.n_embd, c.n_vocab);
+  w.output_norm = tensors.vector("output_norm.weight", c.n_embd, true);
+  if (file.find_tensor("output.weight") != nullptr) {
+    w.output = tensors.matrix("output.weight", c.n_embd, c.n_vocab);
+  } else {
+    w.output = w.token_embd;
+    w.tied_output = true;
+  }
+  w.rope_freqs = tensors.vector("rope_freqs.weight", c.rope_dim / 2, false);
+  for (float f : w.rope_freqs) {
+    if (!(f > 0)) fail("{}: rope_freqs.weight holds a non-positive factor {}", file.path(), f);
+  }
+
+  w.layers.resize(static_cast<size_t>(c.n_layer));
+  for (int i = 0; i < c.n_layer; ++i) {
+    LayerWeights& l = w.layers[static_cast<size_t>(i)];
+    const std::string p = fmt::format("blk.{}.", i);
+    l.attn_norm = tensors.vector(p + "attn_norm.weight", c.n_embd, true);
+    l.wq = tensors.matrix(p + "attn_q.weight", c.n_embd, c.q_dim());
+    l.wk = tensors.matrix(p + "attn_k.weight", c.n_embd, c.kv_dim());
+    l.wv = tensors.matrix(p + "attn_v.weight", c.n_embd, c.kv_dim());
+    l.wo = tensors.matrix(p + "attn_output.weight", c.q_dim(), c.n_embd);
+    const bool bias = c.arch->requires_qkv_bias;
+    l.bq = tensors.vector(p + "attn_q.bias", c.q_dim(), bias);
+    l.bk = tensors.vector(p + "attn_k.bias", c.kv_dim(), bias);
+    l.bv = tensors.vector(p + "attn_v.bias", c.kv_dim(), bias);
+    const bool qk_norm = c.arch->requires_qk_norm;
+    l.q_norm = tensors.vector(p + "attn_q_norm.weight", c.head_dim, qk_norm);
+    l.k_norm = tensors.vector(p + "attn_k_norm.weight", c.head_dim, qk_norm);
+    l.ffn_norm = tensors.vector(p + "ffn_norm.weight", c.n_embd, true);
+    l.w_gate = tensors.matrix(p + "ffn_gate.weight", c.n_embd, c.n_ff);
+    l.w_up = tensors.matrix(p + "ffn_up.weight", c.n_embd, c.n_ff);
+    l.w_down = tensors.matrix(p + "ffn_down.weight", c.n_ff, c.n_embd);
+  }
+  return w;
+}
+
+}  // namespace rpu

@@ -1,0 +1,52 @@
+// Next-token selection from logits. Order of operations (as llama.cpp applies them):
+// penalties on recent tokens -> top-k -> top-p -> min-p -> temperature -> random draw.
+// Temperature <= 0 means greedy (argmax after penalties). A seed reproduces a run.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <vector>
+
+#include "core/rng.h"
+
+namespace rpu {
+
+struct SamplingParams {
+  float temperature = 0.8f;
+  int top_k = 40;             // <= 0: off
+  float top_p = 0.95f;        // >= 1: off
+  float min_p = 0.05f;        // <= 0: off
+  float repeat_penalty = 1.0f;  // 1: off; >1 discourages tokens seen in the last repeat_last_n
+  int repeat_last_n = 64;
+  float frequency_penalty = 0.0f;  // subtracts count * f (OpenAI semantics)
+  float presence_penalty = 0.0f;   // subtracts p once a token has appeared
+  uint64_t seed = 0;
+
+  void validate() const;  // throws rpu::Error naming the bad parameter
+};
+
+class Sampler {
+ public:
+  explicit Sampler(const SamplingParams& params);
+
+  // Chooses a token from logits [n_vocab]; the logits are not modified.
+  int32_t sample(std::span<const float> logits);
+  // Records a token of the sequence (prompt or generated) for the penalties.
+  void accept(int32_t token);
+
+ private:
+  struct Candidate {
+    int32_t id;
+    float logit;
+    float prob;
+  };
+  void apply_penalties(std::vector<Candidate>& candidates) const;
+
+  SamplingParams params_;
+  Rng rng_;
+  std::deque<int32_t> recent_;  // last repeat_last_n accepted tokens
+  std::vector<Candidate> candidates_;
+};
+
+}  // namespace rpu

@@ -1,0 +1,88 @@
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+#include "commands.h"
+#include "core/error.h"
+#include "engine/generate.h"
+#include "model/forward.h"
+#include "model/model.h"
+#include "text/tokenizer.h"
+
+namespace rpu::cli {
+namespace {
+
+struct RunOptions {
+  std::string model_path;
+  std::string prompt;
+  int steps = 256;
+  int threads = 0;
+  int ctx = 0;
+  SamplingParams sampling;
+};
+
+int default_threads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+int run(const RunOptions& o) {
+  o.sampling.validate();
+  auto model = Model::load(o.model_path);
+  auto tokenizer = Tokenizer::from_gguf(model->file());
+  if (tokenizer->vocab().size() != model->config().n_vocab) {
+    fail("{}: tokenizer has {} tokens but the model has {}", o.model_path, tokenizer->vocab().size(), model->config().n_vocab);
+  }
+  const int ctx = o.ctx > 0 ? o.ctx : std::min(model->config().n_ctx_train, 4096);
+  ThreadPool pool(o.threads > 0 ? o.threads : default_threads());
+  ForwardPass forward(*model, ctx, &pool);
+
+  GenerateOptions options;
+  options.steps = o.steps;
+  options.sampling = o.sampling;
+  const auto prompt = tokenizer->encode(o.prompt, tokenizer->vocab().add_bos);
+  const GenerateResult result = generate(forward, *tokenizer, prompt, options, [](std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  });
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+  std::fprintf(stderr, "prompt: %d tokens in %.3f s (%.1f tok/s); generated: %d tokens in %.3f s (%.1f tok/s); stop: %s\n",
+               result.prompt_tokens, result.prefill_seconds,
+               result.prefill_seconds > 0 ? result.prompt_tokens / result.prefill_seconds : 0.0, result.generated_tokens,
+               result.decode_seconds, result.decode_seconds > 0 ? result.generated_tokens / result.decode_seconds : 0.0,
+               result.stop_reason.c_str());
+  return 0;
+}
+
+}  // namespace
+
+Action add_run_command(CLI::App& app) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* cmd = app.add_subcommand("run", "generate text from a prompt, streamed to stdout");
+  cmd->add_option("model", o->model_path, "model file (GGUF)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("-p,--prompt", o->prompt, "prompt text (default: empty, generate from BOS)");
+  cmd->add_option("-n,--steps", o->steps,
+                  "sequence length in tokens after BOS, prompt included (llama2.c convention)")
+      ->check(CLI::Range(0, 1 << 24));
+  cmd->add_option("--temp", o->sampling.temperature, "temperature; 0 = greedy")->check(CLI::Range(0.0, 100.0));
+  cmd->add_option("--top-k", o->sampling.top_k, "keep the k most likely tokens; 0 = off")->check(CLI::Range(0, 1 << 24));
+  cmd->add_option("--top-p", o->sampling.top_p, "nucleus sampling mass; 1 = off")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--min-p", o->sampling.min_p, "drop tokens below min-p x the top probability; 0 = off")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--repeat-penalty", o->sampling.repeat_penalty, "penalise recent tokens; 1 = off")
+      ->check(CLI::Range(0.0, 10.0));
+  cmd->add_option("--repeat-last-n", o->sampling.repeat_last_n, "how many recent tokens the penalties see")
+      ->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("--frequency-penalty", o->sampling.frequency_penalty, "subtract count x this from seen tokens")
+      ->check(CLI::Range(-2.0, 2.0));
+  cmd->add_option("--presence-penalty", o->sampling.presence_penalty, "subtract this from seen tokens")
+      ->check(CLI::Range(-2.0, 2.0));
+  cmd->add_option("-s,--seed", o->sampling.seed, "random seed; the same seed reproduces a run");
+  cmd->add_option("-t,--threads", o->threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
+  cmd->add_option("-c,--ctx", o->ctx, "context size in tokens (default: the model's, at most 4096)")
+      ->check(CLI::Range(1, 1 << 24));
+  return [o] { return run(*o); };
+}
+
+}  // namespace rpu::cli
