@@ -6,7 +6,8 @@
 //   1. fit each sub-block on its own in float: search the integer grid's scale (and offset)
 //      for the lowest weighted squared error, then polish it by alternating "round every
 //      value to the nearest level" and "solve the least-squares scale for those levels";
-//   2. quantize the sub-block scales against a super-scale sized by the largest of them;
+//   2. size the f16 super-scale by the largest sub-block scale, and give each sub-block
+//      whichever neighbouring integer scale (and min) decodes to the lower error;
 //   3. re-round every value against the scales as they will actually be decoded, then
 //      refine the super-scales by least squares over the whole super-block while that
 //      lowers the error.
@@ -217,8 +218,30 @@ struct AffineBlock {
   int L[kQK_K] = {};
 };
 
-// Rounds every value to the nearest level of its sub-block's decoded grid, computing the
-// sub-block scale and min exactly as the dequantizer will; returns the weighted error.
+// f16 for a non-negative super-scale. A positive scale too small for f16 becomes the
+// smallest subnormal rather than zero, so tiny tensors keep a usable (if coarse) grid.
+uint16_t scale_to_f16(float v) {
+  const uint16_t h = f32_to_f16(v);
+  if (v > 0 && h == 0) return 1;
+  return h >= 0x7c00u ? uint16_t{0x7bff} : h;  // saturate instead of storing inf
+}
+
+// Weighted error of one affine sub-block whose values are rounded to the nearest level of
+// the grid dl * L - ml (dl and ml computed as the dequantizer computes them).
+float affine_grid_error(const float* x, const float* w, int n, int nmax, float dl, float ml) {
+  float err = 0;
+  const float inv = dl > 0 ? 1.0f / dl : 0.0f;
+  for (int i = 0; i < n; ++i) {
+    const int l = dl > 0 ? round_clamp((x[i] + ml) * inv, 0, nmax) : 0;
+    const float diff = dl * static_cast<float>(l) - ml - x[i];
+    err += w[i] * diff * diff;
+  }
+  return err;
+}
+
+// Rounds every value to the nearest level of its sub-block's decoded grid; returns the total
+// weighted error. This is the final pass, so it divides rather than multiplying by a
+// reciprocal: one rounding less between the value and its level choice.
 float requantize_affine(const float* x, const float* w, const AffineSpec& spec, AffineBlock& b) {
   const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
   float err = 0;
@@ -234,22 +257,49 @@ float requantize_affine(const float* x, const float* w, const AffineSpec& spec, 
   return err;
 }
 
-// Integer sub-block scales/mins for given super-scales. A sub-block that has a non-zero float
-// scale never gets integer scale 0: its grid with scale 1 still contains the offset alone.
-void assign_affine_scales(const float* s, const float* m, const AffineSpec& spec, AffineBlock& b) {
+// Integer sub-block scales and mins for the current super-scales. Plain rounding of s / d can
+// shrink a sub-block's grid by up to half a scale step, which for small integer scales clips
+// the sub-block's extremes by many levels; so both neighbours of s / d (and of m / dmin) are
+// tried and the pair with the lowest sub-block error is kept. Scale 0 is never chosen for a
+// sub-block with a non-zero fit: the grid of scale 1 contains the lone offset too.
+void assign_affine_scales(const float* x, const float* w, const float* s, const float* m, const AffineSpec& spec,
+                          AffineBlock& b) {
   const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
   for (int j = 0; j < kQK_K / spec.sub; ++j) {
-    int q = d > 0 ? round_clamp(s[j] / d, 0, spec.scale_max) : 0;
-    if (q == 0 && s[j] > 0 && d > 0) q = 1;
-    b.sc[j] = static_cast<uint8_t>(q);
-    b.m[j] = static_cast<uint8_t>(dmin > 0 ? round_clamp(m[j] / dmin, 0, spec.scale_max) : 0);
+    int sc_cand[2] = {0, 0}, m_cand[2] = {0, 0};
+    if (d > 0 && s[j] > 0) {
+      const int f = round_clamp(std::floor(s[j] / d), 1, spec.scale_max);
+      sc_cand[0] = f;
+      sc_cand[1] = std::min(f + 1, spec.scale_max);
+    }
+    if (dmin > 0 && m[j] > 0) {
+      const int f = round_clamp(std::floor(m[j] / dmin), 0, spec.scale_max);
+      m_cand[0] = f;
+      m_cand[1] = std::min(f + 1, spec.scale_max);
+    }
+    const float* xs = x + j * spec.sub;
+    const float* ws = w + j * spec.sub;
+    float best = -1;
+    for (int a = 0; a < 2; ++a) {
+      for (int c = 0; c < 2; ++c) {
+        if ((a == 1 && sc_cand[1] == sc_cand[0]) || (c == 1 && m_cand[1] == m_cand[0])) continue;
+        const float dl = d * static_cast<float>(sc_cand[a]);
+        const float ml = dmin * static_cast<float>(m_cand[c]);
+        const float err = affine_grid_error(xs, ws, spec.sub, spec.nmax, dl, ml);
+        if (best < 0 || err < best) {
+          best = err;
+          b.sc[j] = static_cast<uint8_t>(sc_cand[a]);
+          b.m[j] = static_cast<uint8_t>(m_cand[c]);
+        }
+      }
+    }
   }
 }
 
 void quantize_affine_superblock(const float* x, const AffineSpec& spec, AffineBlock& out) {
   const int nsub = kQK_K / spec.sub;
   float w[kQK_K], s[16], m[16];
-  float max_s = 0, max_m = 0;
+  float max_s = 0, max_m = 0, zero_err = 0;
   for (int j = 0; j < nsub; ++j) {
     const float* xs = x + j * spec.sub;
     magnitude_weights(xs, spec.sub, w + j * spec.sub);
@@ -260,17 +310,18 @@ void quantize_affine_superblock(const float* x, const AffineSpec& spec, AffineBl
     max_s = std::max(max_s, s[j]);
     max_m = std::max(max_m, m[j]);
   }
+  for (int i = 0; i < kQK_K; ++i) zero_err += w[i] * x[i] * x[i];
   const float smax = static_cast<float>(spec.scale_max);
-  out.d = f32_to_f16(max_s / smax);
-  out.dmin = f32_to_f16(max_m / smax);
-  assign_affine_scales(s, m, spec, out);
+  out.d = scale_to_f16(max_s / smax);
+  out.dmin = scale_to_f16(max_m / smax);
+  assign_affine_scales(x, w, s, m, spec, out);
   float best_err = requantize_affine(x, w, spec, out);
 
   // Refinement: with the levels and integer scales fixed, the super-scales d and dmin enter
   // linearly (x ~ d * sc * L - dmin * m), so solve that 2x2 least-squares problem; then refit
   // each sub-block's float scale/min on its levels and re-derive the integer scales. Keep
   // each round only while it lowers the error.
-  for (int iter = 0; iter < 4; ++iter) {
+  for (int iter = 0; iter < 2; ++iter) {
     AffineBlock trial = out;
     double aa = 0, ab = 0, bb = 0, ax = 0, bx = 0;
     for (int i = 0; i < kQK_K; ++i) {
@@ -291,10 +342,10 @@ void quantize_affine_superblock(const float* x, const AffineSpec& spec, AffineBl
       dm = (ax * ab - bx * aa) / det;
     }
     if (!(d > 0) || !(dm >= 0)) break;
-    trial.d = f32_to_f16(static_cast<float>(d));
-    trial.dmin = f32_to_f16(static_cast<float>(dm));
+    trial.d = scale_to_f16(static_cast<float>(d));
+    trial.dmin = scale_to_f16(static_cast<float>(dm));
     float err = requantize_affine(x, w, spec, trial);
-    // Per-sub-block refit on the new levels, then re-round the integer scales.
+    // Per-sub-block refit on the new levels, then re-choose the integer scales.
     float s2[16], m2[16];
     for (int j = 0; j < nsub; ++j) {
       float sj, bj;
@@ -307,7 +358,7 @@ void quantize_affine_superblock(const float* x, const AffineSpec& spec, AffineBl
       }
     }
     AffineBlock trial2 = trial;
-    assign_affine_scales(s2, m2, spec, trial2);
+    assign_affine_scales(x, w, s2, m2, spec, trial2);
     const float err2 = requantize_affine(x, w, spec, trial2);
     if (err2 < err) {
       trial = trial2;
@@ -317,6 +368,8 @@ void quantize_affine_superblock(const float* x, const AffineSpec& spec, AffineBl
     best_err = err;
     out = trial;
   }
+  // Never worse than writing zeros (only reachable when f16 cannot resolve the scales).
+  if (!(best_err <= zero_err)) out = AffineBlock{};
 }
 
 // ---- Symmetric super-blocks: Q3_K, Q6_K --------------------------------------------------
@@ -332,6 +385,17 @@ struct SymBlock {
   int L[kQK_K] = {};
 };
 
+float symmetric_grid_error(const float* x, const float* w, int n, const SymSpec& spec, float dl) {
+  float err = 0;
+  const float inv = dl != 0 ? 1.0f / dl : 0.0f;
+  for (int i = 0; i < n; ++i) {
+    const int l = dl != 0 ? round_clamp(x[i] * inv, spec.lo, spec.hi) : 0;
+    const float diff = dl * static_cast<float>(l) - x[i];
+    err += w[i] * diff * diff;
+  }
+  return err;
+}
+
 float requantize_symmetric(const float* x, const float* w, const SymSpec& spec, SymBlock& b) {
   const float d = f16_to_f32(b.d);
   float err = 0;
@@ -346,23 +410,34 @@ float requantize_symmetric(const float* x, const float* w, const SymSpec& spec, 
   return err;
 }
 
-void assign_symmetric_scales(const float* s, const SymSpec& spec, SymBlock& b) {
+// As assign_affine_scales: the two integers around s / d are tried, zero excluded (a non-zero
+// grid contains 0 as well).
+void assign_symmetric_scales(const float* x, const float* w, const float* s, const SymSpec& spec, SymBlock& b) {
   const float d = f16_to_f32(b.d);
   for (int j = 0; j < 16; ++j) {
-    if (d == 0 || s[j] == 0) {
-      b.sc[j] = 0;
-      continue;
-    }
+    b.sc[j] = 0;
+    if (d == 0 || s[j] == 0) continue;
     const float r = s[j] / d;
-    int q = round_clamp(r, spec.scale_lo, spec.scale_hi);
-    if (q == 0) q = r > 0 ? 1 : -1;  // a non-zero grid still contains 0, so never worse
-    b.sc[j] = q;
+    const int f = round_clamp(std::floor(r), spec.scale_lo, spec.scale_hi);
+    int cand[2] = {f, std::min(f + 1, spec.scale_hi)};
+    for (int& c : cand) {
+      if (c == 0) c = r > 0 ? 1 : -1;
+    }
+    float best = -1;
+    for (int a = 0; a < 2; ++a) {
+      if (a == 1 && cand[1] == cand[0]) continue;
+      const float err = symmetric_grid_error(x + 16 * j, w + 16 * j, 16, spec, d * static_cast<float>(cand[a]));
+      if (best < 0 || err < best) {
+        best = err;
+        b.sc[j] = cand[a];
+      }
+    }
   }
 }
 
 void quantize_symmetric_superblock(const float* x, const SymSpec& spec, SymBlock& out) {
   float w[kQK_K], s[16];
-  float max_abs = 0, max_s = 0;
+  float max_abs = 0, max_s = 0, zero_err = 0;
   for (int j = 0; j < 16; ++j) {
     const float* xs = x + 16 * j;
     magnitude_weights(xs, 16, w + 16 * j);
@@ -376,13 +451,16 @@ void quantize_symmetric_superblock(const float* x, const SymSpec& spec, SymBlock
     out = SymBlock{};
     return;
   }
-  // The largest sub-block scale goes to the extra negative stored scale.
-  out.d = f32_to_f16(max_s / static_cast<float>(spec.scale_lo));
-  assign_symmetric_scales(s, spec, out);
+  for (int i = 0; i < kQK_K; ++i) zero_err += w[i] * x[i] * x[i];
+  // The largest sub-block scale goes to the extra negative stored scale, so d takes the
+  // opposite sign of that scale.
+  const uint16_t mag = scale_to_f16(max_abs / static_cast<float>(-spec.scale_lo));
+  out.d = max_s > 0 ? static_cast<uint16_t>(mag | 0x8000u) : mag;
+  assign_symmetric_scales(x, w, s, spec, out);
   float best_err = requantize_symmetric(x, w, spec, out);
 
   // Refinement as for the affine formats, with the single super-scale d.
-  for (int iter = 0; iter < 4; ++iter) {
+  for (int iter = 0; iter < 2; ++iter) {
     SymBlock trial = out;
     double aa = 0, ax = 0;
     for (int i = 0; i < kQK_K; ++i) {
@@ -391,20 +469,21 @@ void quantize_symmetric_superblock(const float* x, const SymSpec& spec, SymBlock
       ax += w[i] * a * x[i];
     }
     if (!(aa > 0)) break;
-    trial.d = f32_to_f16(static_cast<float>(ax / aa));
-    if (f16_to_f32(trial.d) == 0) break;
+    const float dnew = static_cast<float>(ax / aa);
+    trial.d = dnew < 0 ? static_cast<uint16_t>(scale_to_f16(-dnew) | 0x8000u) : scale_to_f16(dnew);
     float err = requantize_symmetric(x, w, spec, trial);
     float s2[16];
     for (int j = 0; j < 16; ++j) {
-      double sxl = 0, sl2 = 0;
+      float sxl = 0, sl2 = 0;
       for (int i = 16 * j; i < 16 * (j + 1); ++i) {
-        sxl += static_cast<double>(w[i]) * x[i] * trial.L[i];
-        sl2 += static_cast<double>(w[i]) * trial.L[i] * trial.L[i];
+        const float l = static_cast<float>(trial.L[i]);
+        sxl += w[i] * x[i] * l;
+        sl2 += w[i] * l * l;
       }
-      s2[j] = sl2 > 0 ? static_cast<float>(sxl / sl2) : 0.0f;
+      s2[j] = sl2 > 0 ? sxl / sl2 : 0.0f;
     }
     SymBlock trial2 = trial;
-    assign_symmetric_scales(s2, spec, trial2);
+    assign_symmetric_scales(x, w, s2, spec, trial2);
     const float err2 = requantize_symmetric(x, w, spec, trial2);
     if (err2 < err) {
       trial = trial2;
@@ -414,6 +493,7 @@ void quantize_symmetric_superblock(const float* x, const SymSpec& spec, SymBlock
     best_err = err;
     out = trial;
   }
+  if (!(best_err <= zero_err)) out = SymBlock{};
 }
 
 // Packs 256 2-bit values in the "128-value halves" layout shared by Q2_K and Q3_K.
