@@ -174,19 +174,20 @@ double max_abs(std::span<const float> v) {
 
 TEST_P(RandomModelTest, MatchesFloat64ReferenceAndDecodeMatchesPrefill) {
   const SynthSpec& spec = GetParam().spec;
-  auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(synth_model(spec).to_bytes()), GetParam().name));
+  auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(synth_model(spec).to_bytes()), GetParam().name),
+                                &reference_kernels());
   const int n_vocab = model->config().n_vocab;
   const std::vector<int32_t> tokens = {1, 77, 300 - 1, 5, 42, 42, 128, 260, 3, 99, 17};
   const int n = static_cast<int>(tokens.size());
 
-  ForwardPass prefill(*model, 64, nullptr, &reference_kernels());
+  ForwardPass prefill(*model, 64, nullptr);
   const std::vector<float> batched = [&] {
     auto span = prefill.eval(tokens, true);
     return std::vector<float>(span.begin(), span.end());
   }();
 
   ThreadPool pool(2);
-  ForwardPass decode(*model, 64, &pool, &reference_kernels());
+  ForwardPass decode(*model, 64, &pool);
   Reference reference(model->file(), spec);
   for (int pos = 0; pos < n; ++pos) {
     const int32_t token[1] = {tokens[static_cast<size_t>(pos)]};
@@ -210,13 +211,13 @@ TEST_P(RandomModelTest, MatchesFloat64ReferenceAndDecodeMatchesPrefill) {
 // Continuing after a prefill, and rewinding to re-run a suffix, give the same logits.
 TEST(ForwardPassTest, ChunkedPrefillAndRewindMatchOneBatch) {
   SynthSpec spec;
-  auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(synth_model(spec).to_bytes())));
+  auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(synth_model(spec).to_bytes())), &reference_kernels());
   const std::vector<int32_t> tokens = {1, 10, 20, 30, 40, 50, 60};
-  ForwardPass whole(*model, 16, nullptr, &reference_kernels());
+  ForwardPass whole(*model, 16, nullptr);
   auto expect = whole.eval(tokens);
   const std::vector<float> last(expect.begin(), expect.end());
 
-  ForwardPass chunked(*model, 16, nullptr, &reference_kernels());
+  ForwardPass chunked(*model, 16, nullptr);
   chunked.eval(std::span(tokens).first(3));
   chunked.eval(std::span(tokens).subspan(3, 2));
   chunked.eval(std::vector<int32_t>{99, 98});  // wrong suffix, then rewind and redo
@@ -228,8 +229,8 @@ TEST(ForwardPassTest, ChunkedPrefillAndRewindMatchOneBatch) {
 
 TEST(ForwardPassTest, RejectsBadTokensAndFullContext) {
   SynthSpec spec;
-  auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(synth_model(spec).to_bytes())));
-  ForwardPass forward(*model, 4, nullptr, &reference_kernels());
+  auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(synth_model(spec).to_bytes())), &reference_kernels());
+  ForwardPass forward(*model, 4, nullptr);
   EXPECT_THROW(forward.eval(std::vector<int32_t>{300}), Error);
   EXPECT_THROW(forward.eval(std::vector<int32_t>{-1}), Error);
   EXPECT_THROW(forward.eval(std::vector<int32_t>{}), Error);

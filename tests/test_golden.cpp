@@ -50,20 +50,23 @@ const Case kCases[] = {
     {"greedy_lily_n128", "Lily went to the", 128},
 };
 
+// Every case runs on every kernel set this CPU has (the reference and the fast ones).
 class GoldenTest : public ::testing::TestWithParam<Case> {
  protected:
   static void SetUpTestSuite() {
-    model_ = Model::load(test::fixture("stories260K/stories260K.gguf")).release();
-    tokenizer_ = Tokenizer::from_gguf(model_->file()).release();
+    for (const KernelSet* set : available_kernels()) {
+      models_.push_back(Model::load(test::fixture("stories260K/stories260K.gguf"), set));
+    }
+    tokenizer_ = Tokenizer::from_gguf(models_.front()->file()).release();
   }
   static void TearDownTestSuite() {
     delete tokenizer_;
-    delete model_;
+    models_.clear();
   }
-  static Model* model_;
+  static std::vector<std::unique_ptr<Model>> models_;
   static Tokenizer* tokenizer_;
 };
-Model* GoldenTest::model_ = nullptr;
+std::vector<std::unique_ptr<Model>> GoldenTest::models_;
 Tokenizer* GoldenTest::tokenizer_ = nullptr;
 
 TEST_P(GoldenTest, PromptEncodesAsReference) {
@@ -75,9 +78,11 @@ TEST_P(GoldenTest, PromptEncodesAsReference) {
 // closer than the tolerance, either choice is faithful, so comparison stops there.
 TEST_P(GoldenTest, GreedyStreamMatches) {
   const Golden golden = read_golden(GetParam().name);
+  for (const auto& model : models_)
   for (int threads : {1, 2}) {
+    SCOPED_TRACE(model->kernels().name);
     ThreadPool pool(threads);
-    ForwardPass forward(*model_, 2048, &pool, &reference_kernels());
+    ForwardPass forward(*model, 2048, &pool);
     std::vector<int32_t> sequence = golden.prompt;
     std::span<const float> logits = forward.eval(golden.prompt);  // prefill as one batch
     size_t matched = golden.prompt.size() - 1;  // steps[i] is the token after position i
@@ -105,7 +110,7 @@ class GoldenLogitsTest : public GoldenTest {};
 TEST_P(GoldenLogitsTest, LogitsMatchReference) {
   const Golden golden = read_golden(GetParam().name);
   const std::vector<float> expected = read_golden_logits(GetParam().name);
-  const int n_vocab = model_->config().n_vocab;
+  const int n_vocab = models_.front()->config().n_vocab;
   const int positions = static_cast<int>(expected.size()) / n_vocab;
   ASSERT_EQ(positions, 8);
   std::vector<int32_t> inputs = {golden.prompt[0]};
@@ -115,9 +120,11 @@ TEST_P(GoldenLogitsTest, LogitsMatchReference) {
   }));
   const float tolerance = 1e-4f * max_abs;
 
-  ForwardPass batched(*model_, 64, nullptr, &reference_kernels());
+  for (const auto& model : models_) {
+  SCOPED_TRACE(model->kernels().name);
+  ForwardPass batched(*model, 64, nullptr);
   const std::span<const float> all = batched.eval(inputs, true);
-  ForwardPass stepwise(*model_, 64, nullptr, &reference_kernels());
+  ForwardPass stepwise(*model, 64, nullptr);
   for (int p = 0; p < positions; ++p) {
     const int32_t token[1] = {inputs[static_cast<size_t>(p)]};
     const std::span<const float> row = stepwise.eval(token);
@@ -127,19 +134,23 @@ TEST_P(GoldenLogitsTest, LogitsMatchReference) {
       ASSERT_NEAR(row[static_cast<size_t>(v)], want, tolerance) << "stepwise, pos " << p << " token " << v;
     }
   }
+  }
 }
 
 // The engine's own generation loop prints exactly the reference's stdout (minus its newline).
 // The reference kernels even resolve the lily near-tie as llama2.c does, so all four match.
 TEST_P(GoldenTest, GeneratedTextMatches) {
   const Case& c = GetParam();
-  ForwardPass forward(*model_, 2048, nullptr, &reference_kernels());
+  for (const auto& model : models_) {
+  SCOPED_TRACE(model->kernels().name);
+  ForwardPass forward(*model, 2048, nullptr);
   GenerateOptions options;
   options.steps = c.steps;
   options.sampling.temperature = 0;
   std::string text;
   generate(forward, *tokenizer_, tokenizer_->encode(c.prompt, true), options, [&](std::string_view s) { text += s; });
   EXPECT_EQ(text + "\n", test::read_file(test::fixture(std::string("stories260K/golden/") + c.name + ".txt")));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Stories260K, GoldenTest, ::testing::ValuesIn(kCases),

@@ -2,7 +2,19 @@
 
 #include "core/error.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define RPU_CPU_RELAX() _mm_pause()
+#else
+#define RPU_CPU_RELAX() std::this_thread::yield()
+#endif
+
 namespace rpu {
+namespace {
+// About 100 microseconds of spinning before a worker sleeps: long enough to bridge the gap
+// between two loops of one forward pass, short enough not to burn a core while idle.
+constexpr int kSpinIterations = 20000;
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads) {
   if (n_threads < 1) fail("thread count must be at least 1, got {}", n_threads);
@@ -10,22 +22,17 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads) {
 }
 
 ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  start_cv_.notify_all();
+  stopping_.store(true);
+  generation_.fetch_add(1);
+  generation_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::run_chunk(int index) {
-  const int64_t begin = n_ * index / n_threads_;
-  const int64_t end = n_ * (index + 1) / n_threads_;
-  if (begin >= end) return;
+void ThreadPool::run_task(int index) {
   try {
-    (*fn_)(begin, end);
+    (*task_)(index, n_threads_);
   } catch (...) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(error_mutex_);
     if (!error_) error_ = std::current_exception();
   }
 }
@@ -33,17 +40,47 @@ void ThreadPool::run_chunk(int index) {
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      start_cv_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-      if (stopping_) return;
-      seen = generation_;
+    uint64_t current = generation_.load(std::memory_order_acquire);
+    for (int spin = 0; current == seen && spin < kSpinIterations; ++spin) {
+      RPU_CPU_RELAX();
+      current = generation_.load(std::memory_order_acquire);
     }
-    run_chunk(index);
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (--pending_ == 0) done_cv_.notify_one();
+    if (current == seen) {
+      generation_.wait(seen, std::memory_order_acquire);
+      continue;
+    }
+    seen = current;
+    if (stopping_.load()) return;
+    run_task(index);
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
   }
 }
+
+void ThreadPool::dispatch(const std::function<void(int, int)>& fn) {
+  if (n_threads_ == 1) {
+    fn(0, 1);
+    return;
+  }
+  task_ = &fn;
+  error_ = nullptr;
+  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  generation_.notify_all();
+  run_task(0);
+  // Spin briefly (the usual case: workers finish together), then sleep: on an oversubscribed
+  // machine a descheduled worker must not cost a spinning caller its whole time slice.
+  for (int spin = 0; spin < kSpinIterations; ++spin) {
+    if (pending_.load(std::memory_order_acquire) == 0) break;
+    RPU_CPU_RELAX();
+  }
+  for (int left = pending_.load(std::memory_order_acquire); left != 0; left = pending_.load(std::memory_order_acquire)) {
+    pending_.wait(left, std::memory_order_acquire);
+  }
+  task_ = nullptr;
+  if (error_) std::rethrow_exception(error_);
+}
+
+void ThreadPool::run_on_all(const std::function<void(int, int)>& fn) { dispatch(fn); }
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
@@ -51,20 +88,11 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     fn(0, n);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    n_ = n;
-    fn_ = &fn;
-    error_ = nullptr;
-    pending_ = n_threads_ - 1;
-    ++generation_;
-  }
-  start_cv_.notify_all();
-  run_chunk(0);
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_cv_.wait(lock, [&] { return pending_ == 0; });
-  fn_ = nullptr;
-  if (error_) std::rethrow_exception(error_);
+  dispatch([&](int index, int count) {
+    const int64_t begin = n * index / count;
+    const int64_t end = n * (index + 1) / count;
+    if (begin < end) fn(begin, end);
+  });
 }
 
 }  // namespace rpu

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -138,6 +139,11 @@ class GgufWriter {
   void add_tensor(const std::string& name, DType type, std::vector<uint64_t> shape, const void* data);
   void add_tensor(const std::string& name, DType type, std::vector<uint64_t> shape,
                   std::vector<uint8_t> owned_data);
+  // Produced: `produce(first_row, n_rows, dst)` writes rows [first_row, first_row + n_rows)
+  // (a row is shape[0] values) into dst while write() / to_bytes() runs. The writer asks for
+  // bounded chunks in order, so a model streams to disk without ever being whole in memory.
+  using RowProducer = std::function<void(uint64_t first_row, uint64_t n_rows, uint8_t* dst)>;
+  void add_produced_tensor(const std::string& name, DType type, std::vector<uint64_t> shape, RowProducer produce);
   // Copies every key and tensor (borrowing the tensor bytes) of a file that was read.
   void copy_from(const GgufFile& file);
 
@@ -152,6 +158,7 @@ class GgufWriter {
     uint64_t n_bytes;
     const void* data;
     std::vector<uint8_t> owned;
+    RowProducer produce;
   };
   template <typename Sink>
   void emit(Sink& sink) const;

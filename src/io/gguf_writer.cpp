@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -105,7 +106,7 @@ void GgufWriter::add_tensor(const std::string& name, DType type, std::vector<uin
   if (shape[0] % dtype_info(type).block_size != 0) {
     fail("tensor '{}' row of {} is not a whole number of {} blocks", name, shape[0], dtype_name(type));
   }
-  tensors_.push_back(Tensor{name, type, std::move(shape), dtype_row_bytes(type, n), data, {}});
+  tensors_.push_back(Tensor{name, type, std::move(shape), dtype_row_bytes(type, n), data, {}, {}});
 }
 
 void GgufWriter::add_tensor(const std::string& name, DType type, std::vector<uint64_t> shape,
@@ -117,6 +118,13 @@ void GgufWriter::add_tensor(const std::string& name, DType type, std::vector<uin
     fail("tensor '{}' needs {} bytes but {} were given", name, t.n_bytes, owned_data.size());
   }
   t.owned = std::move(owned_data);
+}
+
+void GgufWriter::add_produced_tensor(const std::string& name, DType type, std::vector<uint64_t> shape,
+                                     RowProducer produce) {
+  if (!produce) fail("tensor '{}' has no producer", name);
+  add_tensor(name, type, std::move(shape), nullptr);
+  tensors_.back().produce = std::move(produce);
 }
 
 void GgufWriter::copy_from(const GgufFile& file) {
@@ -152,10 +160,24 @@ void GgufWriter::emit(Sink& sink) const {
   // (which wrote the vocab-only files in llama.cpp's test data) stops right after the
   // header, so a round trip of such a file stays byte-identical.
   if (!tensors_.empty()) pad_to(sink, alignment);
+  std::vector<uint8_t> chunk;  // reused by every produced tensor
   for (const auto& t : tensors_) {
-    const void* data = t.owned.empty() ? t.data : t.owned.data();
-    if (data == nullptr) fail("tensor '{}' has no data", t.name);
-    sink.put(data, t.n_bytes);
+    if (t.produce) {
+      // Chunks of about 64 MiB (at least one row) bound the memory a produced tensor takes.
+      const uint64_t row_bytes = dtype_row_bytes(t.type, t.shape[0]);
+      const uint64_t n_rows = t.n_bytes / row_bytes;
+      const uint64_t rows_per_chunk = std::max<uint64_t>(1, (uint64_t{64} << 20) / row_bytes);
+      for (uint64_t row = 0; row < n_rows; row += rows_per_chunk) {
+        const uint64_t n = std::min(rows_per_chunk, n_rows - row);
+        chunk.resize(n * row_bytes);
+        t.produce(row, n, chunk.data());
+        sink.put(chunk.data(), chunk.size());
+      }
+    } else {
+      const void* data = t.owned.empty() ? t.data : t.owned.data();
+      if (data == nullptr) fail("tensor '{}' has no data", t.name);
+      sink.put(data, t.n_bytes);
+    }
     pad_to(sink, alignment);
   }
 }

@@ -1,12 +1,76 @@
 #include "kernels/kernels.h"
 
+#include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 #include "core/error.h"
 
 namespace rpu {
 
-std::vector<const KernelSet*> available_kernels() { return {&reference_kernels()}; }
+#if defined(__x86_64__)
+namespace avx512 {
+const KernelSet& kernel_set();  // kernels/avx512/set.cpp, built with AVX-512 enabled
+}
+namespace {
+// Checked here, in code built for the baseline ISA, before anything AVX-512 runs.
+bool cpu_has_avx512_set() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
+}
+}  // namespace
+#endif
+
+void AlignedFree::operator()(uint8_t* p) const { std::free(p); }
+
+AlignedBytes allocate_aligned(size_t n_bytes) {
+  const size_t rounded = (n_bytes + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  if (p == nullptr) fail("out of memory allocating {} bytes for packed weights", n_bytes);
+  std::memset(p, 0, rounded == 0 ? 64 : rounded);
+  return AlignedBytes(static_cast<uint8_t*>(p));
+}
+
+void quantize_input_ref(const float* x, int64_t n_tokens, int64_t cols, QuantizedInput& out) {
+  if (cols % 32 != 0) fail("cannot quantize activations of {} columns (not a multiple of 32)", cols);
+  const int64_t nb = cols / 32;
+  out.n_tokens = n_tokens;
+  out.cols = cols;
+  out.q.resize(static_cast<size_t>(n_tokens * cols));
+  out.d.resize(static_cast<size_t>(n_tokens * nb));
+  out.sum.resize(static_cast<size_t>(n_tokens * nb));
+  out.sum16.resize(static_cast<size_t>(n_tokens * nb * 2));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const float* src = x + t * cols + b * 32;
+      float amax = 0.0f;
+      for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(src[i]));
+      const float d = amax / 127.0f;
+      const float inv = d != 0.0f ? 1.0f / d : 0.0f;
+      int8_t* q = out.q.data() + t * cols + b * 32;
+      int32_t halves[2] = {0, 0};
+      for (int i = 0; i < 32; ++i) {
+        q[i] = static_cast<int8_t>(std::nearbyint(src[i] * inv));
+        halves[i / 16] += q[i];
+      }
+      out.d[static_cast<size_t>(t * nb + b)] = d;
+      out.sum[static_cast<size_t>(t * nb + b)] = halves[0] + halves[1];
+      out.sum16[static_cast<size_t>((t * nb + b) * 2)] = halves[0];
+      out.sum16[static_cast<size_t>((t * nb + b) * 2 + 1)] = halves[1];
+    }
+  }
+}
+
+std::vector<const KernelSet*> available_kernels() {
+  std::vector<const KernelSet*> sets = {&reference_kernels()};
+#if defined(__x86_64__)
+  static const bool has_avx512 = cpu_has_avx512_set();
+  if (has_avx512) sets.push_back(&avx512::kernel_set());
+#endif
+  return sets;
+}
 
 const KernelSet& find_kernels(const std::string& name) {
   std::string names;
@@ -18,7 +82,7 @@ const KernelSet& find_kernels(const std::string& name) {
 }
 
 const KernelSet& active_kernels() {
-  static const KernelSet& chosen = [] () -> const KernelSet& {
+  static const KernelSet& chosen = []() -> const KernelSet& {
     if (const char* forced = std::getenv("RPU_KERNELS"); forced != nullptr && *forced != '\0') {
       return find_kernels(forced);
     }

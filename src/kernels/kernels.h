@@ -1,9 +1,11 @@
-// The kernel dispatch table. Every variant (scalar reference, AVX2, AVX-512, ...) fills
-// one KernelSet; the engine calls through the set chosen once at start-up, which the
-// environment variable RPU_KERNELS can force (e.g. RPU_KERNELS=ref).
+// The kernel dispatch table. Every variant (scalar reference, AVX-512, ...) fills one
+// KernelSet; a model is prepared for one set at load (weights may be repacked into that
+// set's layout) and the forward pass calls through it. The set is chosen once at start-up
+// from the CPU's features; the environment variable RPU_KERNELS can force one by name.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,12 +13,44 @@
 
 namespace rpu {
 
+// 64-byte aligned bytes owned by a packed weight.
+struct AlignedFree {
+  void operator()(uint8_t* p) const;
+};
+using AlignedBytes = std::unique_ptr<uint8_t[], AlignedFree>;
+AlignedBytes allocate_aligned(size_t n_bytes);  // zero-filled
+
+// A weight matrix prepared for a kernel set: the file's bytes plus, when the set repacks
+// this type, its own copy in the set's layout.
+struct WeightMatrix {
+  MatrixView view;        // W[rows, cols] as stored in the GGUF file
+  AlignedBytes packed;    // set-specific layout, or null to compute from `view`
+  int64_t row_granule = 1;  // row ranges handed to matmul must start at multiples of this
+};
+
+// Activations X[n_tokens, cols] quantized per 32 values for integer dot products:
+// x ~= d[t, b] * q[t, 32b + i], with sum[t, b] = sum_i q[t, 32b + i] kept for the
+// zero-point corrections of offset weight formats (sum16 per half-block for 16-wide ones).
+struct QuantizedInput {
+  int64_t n_tokens = 0;
+  int64_t cols = 0;
+  std::vector<int8_t> q;       // [n_tokens, cols], 64-byte aligned rows not required
+  std::vector<float> d;        // [n_tokens, cols / 32]
+  std::vector<int32_t> sum;    // [n_tokens, cols / 32]
+  std::vector<int32_t> sum16;  // [n_tokens, cols / 16]
+};
+
 struct KernelSet {
   const char* name;
+  // Prepares w for this set; fills out.view and possibly out.packed / out.row_granule.
+  void (*pack)(const MatrixView& w, WeightMatrix& out);
+  // Whether matmul on w reads the quantized input (so callers quantize X once per input).
+  bool (*wants_quantized_input)(const WeightMatrix& w);
+  void (*quantize_input)(const float* x, int64_t n_tokens, int64_t cols, QuantizedInput& out);
   // Rows [row_begin, row_end) of Y = X W^T, for X[n_tokens, w.cols] and Y[n_tokens, w.rows]
-  // (both f32, row-major). Callers split rows across threads.
-  void (*matmul)(const MatrixView& w, const float* x, int64_t n_tokens, float* y, int64_t row_begin,
-                 int64_t row_end);
+  // (f32, row-major). xq holds X quantized when wants_quantized_input(w).
+  void (*matmul)(const WeightMatrix& w, const float* x, const QuantizedInput& xq, int64_t n_tokens, float* y,
+                 int64_t row_begin, int64_t row_end);
 };
 
 const KernelSet& reference_kernels();
@@ -24,5 +58,8 @@ std::vector<const KernelSet*> available_kernels();  // those this CPU can run, r
 const KernelSet& find_kernels(const std::string& name);  // throws naming the choices
 // Chosen on first use: RPU_KERNELS if set, else the fastest available.
 const KernelSet& active_kernels();
+
+// Reference quantization of activations (also used by fast sets as their oracle).
+void quantize_input_ref(const float* x, int64_t n_tokens, int64_t cols, QuantizedInput& out);
 
 }  // namespace rpu

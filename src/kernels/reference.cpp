@@ -8,17 +8,26 @@
 namespace rpu {
 namespace {
 
-void matmul_ref(const MatrixView& w, const float* x, int64_t n_tokens, float* y, int64_t row_begin,
-                int64_t row_end) {
+void pack_ref(const MatrixView& w, WeightMatrix& out) {
+  out.view = w;
+  out.packed.reset();
+  out.row_granule = 1;
+}
+
+bool wants_quantized_input_ref(const WeightMatrix&) { return false; }
+
+void matmul_ref(const WeightMatrix& w, const float* x, const QuantizedInput&, int64_t n_tokens, float* y,
+                int64_t row_begin, int64_t row_end) {
+  const MatrixView& v = w.view;
   thread_local std::vector<float> row;
-  row.resize(static_cast<size_t>(w.cols));
+  row.resize(static_cast<size_t>(v.cols));
   for (int64_t r = row_begin; r < row_end; ++r) {
-    dequantize_row(w.type, w.row(r), row.data(), w.cols);
+    dequantize_row(v.type, v.row(r), row.data(), v.cols);
     for (int64_t t = 0; t < n_tokens; ++t) {
-      const float* xt = x + t * w.cols;
+      const float* xt = x + t * v.cols;
       float sum = 0.0f;
-      for (int64_t c = 0; c < w.cols; ++c) sum += row[c] * xt[c];
-      y[t * w.rows + r] = sum;
+      for (int64_t c = 0; c < v.cols; ++c) sum += row[c] * xt[c];
+      y[t * v.rows + r] = sum;
     }
   }
 }
@@ -26,7 +35,7 @@ void matmul_ref(const MatrixView& w, const float* x, int64_t n_tokens, float* y,
 }  // namespace
 
 const KernelSet& reference_kernels() {
-  static const KernelSet set{"ref", &matmul_ref};
+  static const KernelSet set{"ref", &pack_ref, &wants_quantized_input_ref, &quantize_input_ref, &matmul_ref};
   return set;
 }
 

@@ -31,11 +31,11 @@ void ensure(std::vector<float>& buffer, size_t n) {
 
 }  // namespace
 
-ForwardPass::ForwardPass(const Model& model, int n_ctx, ThreadPool* pool, const KernelSet* kernels)
+ForwardPass::ForwardPass(const Model& model, int n_ctx, ThreadPool* pool)
     : model_(model),
       config_(model.config()),
       pool_(pool),
-      kernels_(kernels != nullptr ? *kernels : active_kernels()),
+      kernels_(model.kernels()),
       cache_(model.config(), n_ctx) {
   // Frequency of rotation pair i: theta^(-2i/rope_dim), divided by the llama3 factor if any.
   const auto& freqs = model.weights().rope_freqs;
@@ -53,12 +53,32 @@ void ForwardPass::rewind(int n_past) {
   n_past_ = n_past;
 }
 
-void ForwardPass::matmul(const MatrixView& w, const float* x, int n_tokens, float* y) {
-  if (pool_ == nullptr) {
-    kernels_.matmul(w, x, n_tokens, y, 0, w.rows);
-    return;
+void ForwardPass::matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens) {
+  bool quantize = false;
+  int64_t total_units = 0;  // units of row_granule rows, over all jobs
+  for (const MatmulJob& job : jobs) {
+    quantize = quantize || kernels_.wants_quantized_input(*job.w);
+    total_units += (job.w->view.rows + job.w->row_granule - 1) / job.w->row_granule;
   }
-  pool_->parallel_for(w.rows, [&](int64_t begin, int64_t end) { kernels_.matmul(w, x, n_tokens, y, begin, end); });
+  if (quantize) kernels_.quantize_input(x, n_tokens, jobs.begin()->w->view.cols, xq_);
+  auto run_units = [&](int64_t begin, int64_t end) {
+    int64_t first = 0;  // first unit of the current job
+    for (const MatmulJob& job : jobs) {
+      const WeightMatrix& w = *job.w;
+      const int64_t units = (w.view.rows + w.row_granule - 1) / w.row_granule;
+      const int64_t lo = std::max(begin, first), hi = std::min(end, first + units);
+      if (lo < hi) {
+        kernels_.matmul(w, x, xq_, n_tokens, job.y, (lo - first) * w.row_granule,
+                        std::min(w.view.rows, (hi - first) * w.row_granule));
+      }
+      first += units;
+    }
+  };
+  if (pool_ == nullptr) {
+    run_units(0, total_units);
+  } else {
+    pool_->parallel_for(total_units, run_units);
+  }
 }
 
 void ForwardPass::apply_rope(float* vectors, int n_tokens, int n_heads) {
@@ -158,9 +178,7 @@ std::span<const float> ForwardPass::eval(std::span<const int32_t> tokens, bool a
     for (int t = 0; t < n; ++t) {
       rms_norm(x_.data() + t * c.n_embd, lw.attn_norm.data(), c.n_embd, c.rms_eps, h_.data() + t * c.n_embd);
     }
-    matmul(lw.wq, h_.data(), n, q_.data());
-    matmul(lw.wk, h_.data(), n, k_.data());
-    matmul(lw.wv, h_.data(), n, v_.data());
+    matmuls({{&lw.wq, q_.data()}, {&lw.wk, k_.data()}, {&lw.wv, v_.data()}}, h_.data(), n);
     add_bias(q_.data(), lw.bq, n);
     add_bias(k_.data(), lw.bk, n);
     add_bias(v_.data(), lw.bv, n);
@@ -183,19 +201,18 @@ std::span<const float> ForwardPass::eval(std::span<const int32_t> tokens, bool a
       std::copy_n(v_.data() + t * c.kv_dim(), c.kv_dim(), cache_.value(layer, n_past_ + t));
     }
     attention(layer, n);
-    matmul(lw.wo, attn_.data(), n, h_.data());
+    matmuls({{&lw.wo, h_.data()}}, attn_.data(), n);
     for (size_t i = 0; i < nt * c.n_embd; ++i) x_[i] += h_[i];
 
     for (int t = 0; t < n; ++t) {
       rms_norm(x_.data() + t * c.n_embd, lw.ffn_norm.data(), c.n_embd, c.rms_eps, h_.data() + t * c.n_embd);
     }
-    matmul(lw.w_gate, h_.data(), n, ffn_gate_.data());
-    matmul(lw.w_up, h_.data(), n, ffn_up_.data());
+    matmuls({{&lw.w_gate, ffn_gate_.data()}, {&lw.w_up, ffn_up_.data()}}, h_.data(), n);
     for (size_t i = 0; i < nt * c.n_ff; ++i) {
       const float g = ffn_gate_[i];
       ffn_gate_[i] = g / (1.0f + std::exp(-g)) * ffn_up_[i];  // SwiGLU: silu(gate) * up
     }
-    matmul(lw.w_down, ffn_gate_.data(), n, h_.data());
+    matmuls({{&lw.w_down, h_.data()}}, ffn_gate_.data(), n);
     for (size_t i = 0; i < nt * c.n_embd; ++i) x_[i] += h_[i];
   }
 
@@ -206,7 +223,7 @@ std::span<const float> ForwardPass::eval(std::span<const int32_t> tokens, bool a
     rms_norm(x_.data() + t * c.n_embd, w.output_norm.data(), c.n_embd, c.rms_eps, h_.data() + (t - first) * c.n_embd);
   }
   ensure(logits_, static_cast<size_t>(rows) * c.n_vocab);
-  matmul(w.output, h_.data(), rows, logits_.data());
+  matmuls({{&w.output, logits_.data()}}, h_.data(), rows);
   n_past_ += n;
   return {logits_.data(), static_cast<size_t>(rows) * c.n_vocab};
 }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <vector>
 
@@ -25,8 +26,8 @@ namespace rpu {
 
 class ForwardPass {
  public:
-  // `pool` may be null (single-threaded); `kernels` null means active_kernels().
-  ForwardPass(const Model& model, int n_ctx, ThreadPool* pool = nullptr, const KernelSet* kernels = nullptr);
+  // `pool` may be null (single-threaded). Matmuls run on the kernel set the model was loaded for.
+  ForwardPass(const Model& model, int n_ctx, ThreadPool* pool = nullptr);
 
   // Processes `tokens` at positions n_past() .. n_past()+size-1 and appends them to the cache.
   // Returns the logits of the last token [n_vocab], or of every token [size, n_vocab] when
@@ -39,7 +40,13 @@ class ForwardPass {
   void rewind(int n_past);
 
  private:
-  void matmul(const MatrixView& w, const float* x, int n_tokens, float* y);
+  struct MatmulJob {
+    const WeightMatrix* w;
+    float* y;  // [n_tokens, w->view.rows]
+  };
+  // Y_i = X W_i^T for several matrices reading the same input, in one parallel dispatch
+  // (threads split the matrices' combined rows), quantizing X once when the kernels want it.
+  void matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens);
   void attention(int layer, int n_tokens);
   void apply_rope(float* vectors, int n_tokens, int n_heads);
 
@@ -48,6 +55,7 @@ class ForwardPass {
   ThreadPool* pool_;
   const KernelSet& kernels_;
   KVCache cache_;
+  QuantizedInput xq_;
   int n_past_ = 0;
 
   // Scratch activations, grown to the largest batch seen.

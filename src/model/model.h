@@ -13,17 +13,20 @@ namespace rpu {
 
 class Model {
  public:
-  static std::unique_ptr<Model> load(const std::string& path);
-  static std::unique_ptr<Model> from_gguf(GgufFile file);
+  // Weights are prepared for `kernels` (null: the active set, see kernels/kernels.h).
+  static std::unique_ptr<Model> load(const std::string& path, const KernelSet* kernels = nullptr);
+  static std::unique_ptr<Model> from_gguf(GgufFile file, const KernelSet* kernels = nullptr);
 
   const GgufFile& file() const { return file_; }
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
+  const KernelSet& kernels() const { return kernels_; }
 
  private:
-  explicit Model(GgufFile file);
+  Model(GgufFile file, const KernelSet& kernels);
 
   GgufFile file_;
+  const KernelSet& kernels_;
   ModelConfig config_;
   ModelWeights weights_;
 };

@@ -3,98 +3,146 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <cstring>
+#include <memory>
+#include <numbers>
 
 #include "core/error.h"
-#include "kernels/quant.h"
 #include "core/rng.h"
+#include "kernels/quant.h"
 
 namespace rpu {
 namespace {
 
-class WeightFactory {
- public:
-  WeightFactory(GgufWriter& writer, uint64_t seed) : writer_(writer), rng_(seed) {}
+// GGML_QNT_VERSION, written with quantized files as llama-quantize does.
+constexpr uint32_t kQuantizationVersion = 2;
 
-  // Uniform in [-scale, scale]; scale ~ 1/sqrt(fan_in) keeps activations O(1) through layers.
-  std::vector<float> random(size_t n, float scale, float offset = 0.0f) {
-    std::vector<float> v(n);
-    for (float& x : v) x = offset + scale * static_cast<float>(2.0 * rng_.uniform() - 1.0);
-    return v;
-  }
+enum class Init { kMatrix, kNorm, kBias, kRopeFreqs };
 
-  void add(const std::string& name, DType type, std::vector<uint64_t> shape, const std::vector<float>& values) {
-    const uint64_t cols = shape[0];
-    const uint64_t rows = values.size() / cols;
-    std::vector<uint8_t> bytes(dtype_row_bytes(type, cols) * rows);
-    const uint64_t row_bytes = dtype_row_bytes(type, cols);
-    for (uint64_t r = 0; r < rows; ++r) {
-      quantize_row(type, values.data() + r * cols, bytes.data() + r * row_bytes, static_cast<int64_t>(cols));
-    }
-    writer_.add_tensor(name, type, std::move(shape), std::move(bytes));
-  }
-
-  void matrix(const std::string& name, DType type, int cols, int rows) {
-    add(name, type, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)},
-        random(static_cast<size_t>(cols) * rows, 1.0f / std::sqrt(static_cast<float>(cols))));
-  }
-  void vector(const std::string& name, int n, float scale, float offset) {
-    add(name, DType::F32, {static_cast<uint64_t>(n)}, random(static_cast<size_t>(n), scale, offset));
-  }
-
- private:
-  GgufWriter& writer_;
-  Rng rng_;
+struct TensorSpec {
+  std::string name;
+  std::vector<uint64_t> shape;  // GGUF order: shape[0] is the row length
+  Init init;
 };
 
-void add_vocab(GgufWriter& w, int n_vocab) {
-  if (n_vocab < 259) fail("a synthetic vocabulary needs at least 259 tokens, got {}", n_vocab);
-  std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
-  std::vector<float> scores = {0, 0, 0};
-  std::vector<int32_t> types = {2, 3, 3};
-  for (int b = 0; b < 256; ++b) {
-    tokens.push_back(fmt::format("<0x{:02X}>", b));
-    scores.push_back(0);
-    types.push_back(6);
-  }
-  // Word pieces: single letters with and without the space marker, then letter pairs.
-  for (int i = 0; static_cast<int>(tokens.size()) < n_vocab; ++i) {
-    const int letters = 26;
-    std::string piece;
-    if (i < letters) {
-      piece = std::string(1, static_cast<char>('a' + i));
-    } else if (i < 2 * letters) {
-      piece = "\xe2\x96\x81" + std::string(1, static_cast<char>('a' + i - letters));
-    } else {
-      const int j = i - 2 * letters;
-      piece = fmt::format("{}{}{}", std::string(1, static_cast<char>('a' + j % letters)),
-                          std::string(1, static_cast<char>('a' + (j / letters) % letters)), j / (letters * letters));
-    }
-    tokens.push_back(piece);
-    scores.push_back(-static_cast<float>(i));
-    types.push_back(1);
-  }
-  w.set("tokenizer.ggml.model", GgufValue::str("llama"));
-  w.set("tokenizer.ggml.tokens", GgufValue::str_array(tokens));
-  w.set("tokenizer.ggml.scores", GgufValue::f32_array(scores));
-  w.set("tokenizer.ggml.token_type", GgufValue::i32_array(types));
-  w.set("tokenizer.ggml.unknown_token_id", GgufValue::u32(0));
-  w.set("tokenizer.ggml.bos_token_id", GgufValue::u32(1));
-  w.set("tokenizer.ggml.eos_token_id", GgufValue::u32(2));
-}
-
-}  // namespace
-
-GgufWriter synth_model(const SynthSpec& s) {
+std::vector<TensorSpec> tensor_specs(const SynthSpec& s) {
+  const auto u = [](int v) { return static_cast<uint64_t>(v); };
   const int head_dim = s.head_dim > 0 ? s.head_dim : s.n_embd / s.n_head;
   const int rope_dim = s.rope_dim > 0 ? s.rope_dim : head_dim;
   const int q_dim = s.n_head * head_dim;
   const int kv_dim = s.n_head_kv * head_dim;
+  std::vector<TensorSpec> t;
+  t.push_back({"token_embd.weight", {u(s.n_embd), u(s.n_vocab)}, Init::kMatrix});
+  t.push_back({"output_norm.weight", {u(s.n_embd)}, Init::kNorm});
+  if (!s.tied_output) t.push_back({"output.weight", {u(s.n_embd), u(s.n_vocab)}, Init::kMatrix});
+  if (s.llama3_rope) t.push_back({"rope_freqs.weight", {u(rope_dim / 2)}, Init::kRopeFreqs});
+  for (int l = 0; l < s.n_layer; ++l) {
+    const std::string p = fmt::format("blk.{}.", l);
+    t.push_back({p + "attn_norm.weight", {u(s.n_embd)}, Init::kNorm});
+    t.push_back({p + "attn_q.weight", {u(s.n_embd), u(q_dim)}, Init::kMatrix});
+    t.push_back({p + "attn_k.weight", {u(s.n_embd), u(kv_dim)}, Init::kMatrix});
+    t.push_back({p + "attn_v.weight", {u(s.n_embd), u(kv_dim)}, Init::kMatrix});
+    t.push_back({p + "attn_output.weight", {u(q_dim), u(s.n_embd)}, Init::kMatrix});
+    if (s.qkv_bias) {
+      t.push_back({p + "attn_q.bias", {u(q_dim)}, Init::kBias});
+      t.push_back({p + "attn_k.bias", {u(kv_dim)}, Init::kBias});
+      t.push_back({p + "attn_v.bias", {u(kv_dim)}, Init::kBias});
+    }
+    if (s.qk_norm) {
+      t.push_back({p + "attn_q_norm.weight", {u(head_dim)}, Init::kNorm});
+      t.push_back({p + "attn_k_norm.weight", {u(head_dim)}, Init::kNorm});
+    }
+    t.push_back({p + "ffn_norm.weight", {u(s.n_embd)}, Init::kNorm});
+    t.push_back({p + "ffn_gate.weight", {u(s.n_embd), u(s.n_ff)}, Init::kMatrix});
+    t.push_back({p + "ffn_up.weight", {u(s.n_embd), u(s.n_ff)}, Init::kMatrix});
+    t.push_back({p + "ffn_down.weight", {u(s.n_ff), u(s.n_embd)}, Init::kMatrix});
+  }
+  return t;
+}
+
+std::vector<TensorPlan> plan_types(const SynthSpec& s, const std::vector<TensorSpec>& specs) {
+  std::vector<TensorDesc> descs;
+  for (const auto& t : specs) descs.push_back({t.name, t.shape, DType::F32});
+  if (s.scheme != nullptr) return plan_tensor_types(*s.scheme, descs, s.n_layer);
+  std::vector<TensorPlan> plan;
+  for (const auto& d : descs) plan.push_back({d.shape.size() >= 2 ? s.matrix_type : DType::F32});
+  return plan;
+}
+
+// Llama 3's frequency divisors per rotation pair, as its converter computes them: 1 for
+// wavelengths under original_ctx / high_freq_factor, `factor` above original_ctx /
+// low_freq_factor, and a smooth blend in between.
+std::vector<float> llama3_rope_factors(const SynthSpec& s, int rope_dim) {
+  const double low_wavelen = s.llama3_original_ctx / s.llama3_low_freq_factor;
+  const double high_wavelen = s.llama3_original_ctx / s.llama3_high_freq_factor;
+  std::vector<float> factors;
+  for (int i = 0; i < rope_dim / 2; ++i) {
+    const double freq = 1.0 / std::pow(static_cast<double>(s.rope_theta), 2.0 * i / rope_dim);
+    const double wavelen = 2 * std::numbers::pi / freq;
+    double f = 1;
+    if (wavelen > low_wavelen) {
+      f = s.llama3_factor;
+    } else if (wavelen >= high_wavelen) {
+      const double smooth = (s.llama3_original_ctx / wavelen - s.llama3_low_freq_factor) /
+                            (s.llama3_high_freq_factor - s.llama3_low_freq_factor);
+      f = 1 / ((1 - smooth) / s.llama3_factor + smooth);
+    }
+    factors.push_back(static_cast<float>(f));
+  }
+  return factors;
+}
+
+uint64_t mix(uint64_t x) { return Rng(x).next(); }
+
+uint64_t name_hash(const std::string& name) {
+  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
+  for (unsigned char c : name) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+// Everything the produced tensors need while the writer runs.
+struct Generator {
+  SynthSpec spec;
+  ThreadPool* pool;
+  ConvertProgress progress;
+  ProgressFn report;
+  std::vector<float> rope_factors;
+
+  // Row `row` of a tensor: uniform values, seeded from (seed, tensor, row) alone.
+  void fill(const TensorSpec& t, uint64_t tensor_seed, uint64_t row, float* out) const {
+    const uint64_t cols = t.shape[0];
+    if (t.init == Init::kRopeFreqs) {
+      std::copy(rope_factors.begin(), rope_factors.end(), out);
+      return;
+    }
+    float scale = 0.5f, offset = 0.0f;
+    if (t.init == Init::kMatrix) scale = 1.0f / std::sqrt(static_cast<float>(cols));
+    if (t.init == Init::kNorm) scale = 0.2f, offset = 1.0f;
+    Rng rng(mix(tensor_seed + row));
+    for (uint64_t c = 0; c < cols; ++c) out[c] = offset + scale * static_cast<float>(2.0 * rng.uniform() - 1.0);
+  }
+};
+
+}  // namespace
+
+std::vector<TensorDesc> synth_tensors(const SynthSpec& spec) {
+  const auto specs = tensor_specs(spec);
+  const auto plan = plan_types(spec, specs);
+  std::vector<TensorDesc> out;
+  for (size_t i = 0; i < specs.size(); ++i) out.push_back({specs[i].name, specs[i].shape, plan[i].type});
+  return out;
+}
+
+GgufWriter synth_metadata(const SynthSpec& s) {
+  if (s.n_embd <= 0 || s.n_layer <= 0 || s.n_head <= 0 || s.n_head_kv <= 0 || s.n_ff <= 0 || s.n_vocab <= 0) {
+    fail("synthetic model sizes must be positive");
+  }
+  const int head_dim = s.head_dim > 0 ? s.head_dim : s.n_embd / s.n_head;
+  const int rope_dim = s.rope_dim > 0 ? s.rope_dim : head_dim;
   const std::string& a = s.arch;
 
   GgufWriter w;
   w.set("general.architecture", GgufValue::str(a));
-  w.set("general.name", GgufValue::str("rpu-synth-" + a));
+  w.set("general.name", GgufValue::str(s.name.empty() ? "rpu-synth-" + a : s.name));
   w.set(a + ".context_length", GgufValue::u32(static_cast<uint32_t>(s.n_ctx)));
   w.set(a + ".embedding_length", GgufValue::u32(static_cast<uint32_t>(s.n_embd)));
   w.set(a + ".block_count", GgufValue::u32(static_cast<uint32_t>(s.n_layer)));
@@ -108,39 +156,47 @@ GgufWriter synth_model(const SynthSpec& s) {
   w.set(a + ".attention.layer_norm_rms_epsilon", GgufValue::f32(s.rms_eps));
   w.set(a + ".rope.freq_base", GgufValue::f32(s.rope_theta));
   w.set(a + ".rope.dimension_count", GgufValue::u32(static_cast<uint32_t>(rope_dim)));
-  add_vocab(w, s.n_vocab);
-
-  WeightFactory f(w, s.seed);
-  const DType t = s.matrix_type;
-  f.matrix("token_embd.weight", t, s.n_embd, s.n_vocab);
-  f.vector("output_norm.weight", s.n_embd, 0.2f, 1.0f);
-  if (!s.tied_output) f.matrix("output.weight", t, s.n_embd, s.n_vocab);
-  if (s.llama3_rope) {
-    // Frequency divisors as llama3 scaling produces them: 1 for fast pairs, up to the factor for slow ones.
-    std::vector<float> factors(static_cast<size_t>(rope_dim / 2));
-    for (size_t i = 0; i < factors.size(); ++i) factors[i] = 1.0f + 7.0f * static_cast<float>(i) / static_cast<float>(factors.size());
-    f.add("rope_freqs.weight", DType::F32, {factors.size()}, factors);
+  if (s.bpe) {
+    add_bpe_vocab(w, *s.bpe, s.n_vocab);
+  } else {
+    add_spm_vocab(w, s.n_vocab);
   }
-  for (int l = 0; l < s.n_layer; ++l) {
-    const std::string p = fmt::format("blk.{}.", l);
-    f.vector(p + "attn_norm.weight", s.n_embd, 0.2f, 1.0f);
-    f.matrix(p + "attn_q.weight", t, s.n_embd, q_dim);
-    f.matrix(p + "attn_k.weight", t, s.n_embd, kv_dim);
-    f.matrix(p + "attn_v.weight", t, s.n_embd, kv_dim);
-    f.matrix(p + "attn_output.weight", t, q_dim, s.n_embd);
-    if (s.qkv_bias) {
-      f.vector(p + "attn_q.bias", q_dim, 0.5f, 0.0f);
-      f.vector(p + "attn_k.bias", kv_dim, 0.5f, 0.0f);
-      f.vector(p + "attn_v.bias", kv_dim, 0.5f, 0.0f);
+
+  const auto plan = plan_types(s, tensor_specs(s));
+  bool quantized = false;
+  for (const auto& p : plan) quantized = quantized || dtype_info(p.type).block_size > 1;
+  if (s.scheme != nullptr) w.set("general.file_type", GgufValue::u32(s.scheme->file_type));
+  if (quantized) w.set("general.quantization_version", GgufValue::u32(kQuantizationVersion));
+  return w;
+}
+
+GgufWriter synth_model(const SynthSpec& s, ThreadPool* pool, ProgressFn progress) {
+  GgufWriter w = synth_metadata(s);
+  const int head_dim = s.head_dim > 0 ? s.head_dim : s.n_embd / s.n_head;
+  const int rope_dim = s.rope_dim > 0 ? s.rope_dim : head_dim;
+  const auto specs = tensor_specs(s);
+  const auto plan = plan_types(s, specs);
+  auto gen = std::make_shared<Generator>(Generator{s, pool, {}, std::move(progress), {}});
+  if (s.llama3_rope) gen->rope_factors = llama3_rope_factors(s, rope_dim);
+  gen->progress.n_tensors = specs.size();
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const TensorSpec& t = specs[i];
+    const DType type = plan[i].type;
+    if (t.shape[0] % dtype_info(type).block_size != 0) {
+      fail("tensor '{}' rows of {} do not fit {} blocks", t.name, t.shape[0], dtype_name(type));
     }
-    if (s.qk_norm) {
-      f.vector(p + "attn_q_norm.weight", head_dim, 0.2f, 1.0f);
-      f.vector(p + "attn_k_norm.weight", head_dim, 0.2f, 1.0f);
-    }
-    f.vector(p + "ffn_norm.weight", s.n_embd, 0.2f, 1.0f);
-    f.matrix(p + "ffn_gate.weight", t, s.n_embd, s.n_ff);
-    f.matrix(p + "ffn_up.weight", t, s.n_embd, s.n_ff);
-    f.matrix(p + "ffn_down.weight", t, s.n_ff, s.n_embd);
+    uint64_t rows = 1;
+    for (size_t d = 1; d < t.shape.size(); ++d) rows *= t.shape[d];
+    const uint64_t row_bytes = dtype_row_bytes(type, t.shape[0]);
+    gen->progress.bytes_total += rows * row_bytes;
+    const uint64_t tensor_seed = mix(s.seed ^ name_hash(t.name));
+    w.add_produced_tensor(t.name, type, t.shape, [gen, t, i, type, tensor_seed, row_bytes](uint64_t first, uint64_t n, uint8_t* dst) {
+      gen->progress.tensor = i;
+      convert_rows(gen->pool, type, t.shape[0], first, n, dst,
+                   [&](uint64_t row, float* out) { gen->fill(t, tensor_seed, row, out); });
+      gen->progress.bytes_done += n * row_bytes;
+      if (gen->report) gen->report(gen->progress);
+    });
   }
   return w;
 }

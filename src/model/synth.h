@@ -1,18 +1,33 @@
 // Random-weight models in a real architecture's layout, written as GGUF. Tests use tiny
-// ones as oracles for the forward pass; benchmarks use ones with real models' shapes.
+// ones as oracles for the forward pass; benchmarks use ones with real models' shapes
+// (model/synth_presets.h), which llama.cpp loads as well.
+//
+// Weights are a pure function of (seed, tensor name, row), so a model is the same whatever
+// the thread count and can be generated row by row while it streams to disk:
+//   matrices [rows, cols]: uniform in +-1/sqrt(cols) (std ~0.58/sqrt(fan_in), keeps
+//     activations O(1) through the layers);
+//   norms: uniform in 1 +- 0.2; biases: uniform in +-0.5;
+//   rope_freqs: llama3 frequency factors computed from the scaling parameters.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/dtype.h"
+#include "core/thread_pool.h"
 #include "io/gguf.h"
+#include "model/quant_plan.h"
+#include "model/requantize.h"
+#include "model/synth_vocab.h"
 
 namespace rpu {
 
 struct SynthSpec {
   std::string arch = "llama";  // general.architecture; must be in the arch table
-  int n_vocab = 300;           // >= 259: <unk>, <s>, </s>, 256 byte tokens, then word pieces
+  std::string name;            // general.name; empty: "rpu-synth-<arch>"
+  int n_vocab = 300;           // SPM: >= 259 (<unk>, <s>, </s>, 256 byte tokens, word pieces)
   int n_embd = 32;
   int n_layer = 2;
   int n_head = 4;
@@ -26,12 +41,31 @@ struct SynthSpec {
   bool tied_output = false;
   bool qkv_bias = false;      // attn_{q,k,v}.bias tensors
   bool qk_norm = false;       // attn_{q,k}_norm tensors
-  bool llama3_rope = false;   // rope_freqs tensor with llama3-style frequency factors
-  DType matrix_type = DType::F32;  // type of the 2-D weights (norms and biases stay F32)
+  // rope_freqs tensor with llama3 frequency factors from these scaling parameters.
+  bool llama3_rope = false;
+  float llama3_factor = 8.0f;
+  float llama3_low_freq_factor = 1.0f;
+  float llama3_high_freq_factor = 4.0f;
+  int llama3_original_ctx = 8192;
+  // Tensor types: with a scheme, llama.cpp's per-tensor mix for that file type (and
+  // general.file_type); without one, every 2-D weight is matrix_type. 1-D tensors stay F32.
+  DType matrix_type = DType::F32;
+  const QuantScheme* scheme = nullptr;
+  // Tokenizer: byte-level BPE when set, otherwise the SentencePiece-style test vocabulary.
+  std::optional<BpeVocabSpec> bpe;
   uint64_t seed = 1;
 };
 
-// Builds the whole file in memory (a writer that owns every tensor's bytes).
-GgufWriter synth_model(const SynthSpec& spec);
+// The whole file as a writer whose tensors are produced (generated and quantized) while it
+// writes, so write(path) streams to disk. `pool` (may be null) quantizes rows in parallel and
+// `progress` hears about every chunk; both must outlive the writer's write() / to_bytes().
+GgufWriter synth_model(const SynthSpec& spec, ThreadPool* pool = nullptr, ProgressFn progress = nullptr);
+
+// Just the metadata (hyper-parameters, tokenizer, file type) of that file: a tensor-free
+// GGUF that config_from_gguf and Tokenizer::from_gguf read, at no cost in weights.
+GgufWriter synth_metadata(const SynthSpec& spec);
+
+// Name, shape and final type of every tensor synth_model writes, in file order.
+std::vector<TensorDesc> synth_tensors(const SynthSpec& spec);
 
 }  // namespace rpu

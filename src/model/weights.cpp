@@ -14,7 +14,7 @@ std::string shape_string(const std::vector<uint64_t>& shape) {
 
 class TensorFinder {
  public:
-  TensorFinder(const GgufFile& file) : file_(file) {}
+  TensorFinder(const GgufFile& file, const KernelSet& kernels) : file_(file), kernels_(kernels) {}
 
   const GgufTensorInfo* find(const std::string& name, std::vector<uint64_t> shape, bool required) const {
     const GgufTensorInfo* t = file_.find_tensor(name);
@@ -30,12 +30,20 @@ class TensorFinder {
   }
 
   // shape = {cols, rows}, GGUF order.
-  MatrixView matrix(const std::string& name, int64_t cols, int64_t rows) const {
+  MatrixView view(const std::string& name, int64_t cols, int64_t rows) const {
     const GgufTensorInfo* t = find(name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)}, true);
     if (!can_dequantize(t->type)) {
       fail("{}: tensor '{}' has type {}, which rpu cannot compute with yet", file_.path(), name, dtype_name(t->type));
     }
     return MatrixView{t->type, t->data, rows, cols, dtype_row_bytes(t->type, static_cast<uint64_t>(cols))};
+  }
+
+  WeightMatrix matrix(const std::string& name, int64_t cols, int64_t rows) const { return prepare(view(name, cols, rows)); }
+
+  WeightMatrix prepare(const MatrixView& v) const {
+    WeightMatrix m;
+    kernels_.pack(v, m);
+    return m;
   }
 
   std::vector<float> vector(const std::string& name, int64_t n, bool required) const {
@@ -49,19 +57,20 @@ class TensorFinder {
 
  private:
   const GgufFile& file_;
+  const KernelSet& kernels_;
 };
 
 }  // namespace
 
-ModelWeights load_weights(const GgufFile& file, const ModelConfig& c) {
-  const TensorFinder tensors(file);
+ModelWeights load_weights(const GgufFile& file, const ModelConfig& c, const KernelSet& kernels) {
+  const TensorFinder tensors(file, kernels);
   ModelWeights w;
-  w.token_embd = tensors.matrix("token_embd.weight", c.n_embd, c.n_vocab);
+  w.token_embd = tensors.view("token_embd.weight", c.n_embd, c.n_vocab);
   w.output_norm = tensors.vector("output_norm.weight", c.n_embd, true);
   if (file.find_tensor("output.weight") != nullptr) {
     w.output = tensors.matrix("output.weight", c.n_embd, c.n_vocab);
   } else {
-    w.output = w.token_embd;
+    w.output = tensors.prepare(w.token_embd);
     w.tied_output = true;
   }
   w.rope_freqs = tensors.vector("rope_freqs.weight", c.rope_dim / 2, false);

@@ -49,11 +49,27 @@ SpmTokenizer::SpmTokenizer(Vocab vocab) : Tokenizer(std::move(vocab)) {
     auto it = vocab_.ids.find(fmt::format("<0x{:02X}>", b));
     byte_tokens_[b] = it != vocab_.ids.end() ? it->second : -1;
   }
+  // Whether some piece has a space marker right after another character ("a\u2581b").
+  for (int32_t id = 0; id < vocab_.size() && split_at_spaces_; ++id) {
+    const std::string& p = vocab_.pieces[static_cast<size_t>(id)];
+    if (mergeable(p) < 0) continue;
+    for (size_t pos = p.find(kSpaceMarker, 1); pos != std::string::npos; pos = p.find(kSpaceMarker, pos + 1)) {
+      const bool after_marker = pos >= kSpaceMarker.size() && p.compare(pos - kSpaceMarker.size(), kSpaceMarker.size(), kSpaceMarker) == 0;
+      if (!after_marker) split_at_spaces_ = false;
+    }
+  }
+}
+
+int32_t SpmTokenizer::mergeable(std::string_view piece) const {
+  const int32_t id = vocab_.find(piece);
+  if (id < 0) return -1;
+  const TokenKind kind = vocab_.kinds[static_cast<size_t>(id)];
+  return kind == TokenKind::kNormal || kind == TokenKind::kUserDefined ? id : -1;
 }
 
 void SpmTokenizer::append_symbol(std::string_view symbol, std::vector<int32_t>& out) const {
-  if (auto it = vocab_.ids.find(std::string(symbol)); it != vocab_.ids.end()) {
-    out.push_back(it->second);
+  if (const int32_t id = mergeable(symbol); id >= 0) {
+    out.push_back(id);
     return;
   }
   for (char c : symbol) {
@@ -69,11 +85,9 @@ void SpmTokenizer::append_symbol(std::string_view symbol, std::vector<int32_t>& 
   }
 }
 
-std::vector<int32_t> SpmTokenizer::encode(std::string_view raw, bool add_bos) const {
-  std::vector<int32_t> out;
-  if (add_bos && vocab_.bos >= 0) out.push_back(vocab_.bos);
-  if (raw.empty()) return out;
-
+void SpmTokenizer::encode_text(std::string_view raw, bool, std::vector<int32_t>& out) const {
+  // Every stretch gets the space prefix: it either starts the text or follows a special
+  // token, and SentencePiece treats both as the start of a sentence.
   std::string text;
   text.reserve(raw.size() + 8);
   if (vocab_.add_space_prefix) text += kSpaceMarker;
@@ -85,7 +99,28 @@ std::vector<int32_t> SpmTokenizer::encode(std::string_view raw, bool add_bos) co
     }
   }
 
+  // Cut before each space marker that follows another character when no piece can span such
+  // a point: no bigram across it can ever be queued, so each chunk merges exactly as it
+  // would inside the whole text, and the queues stay small.
+  if (!split_at_spaces_) {
+    encode_chunk(text, out);
+    return;
+  }
+  const std::string_view all(text);
+  size_t start = 0;
+  for (size_t pos = 1; pos + kSpaceMarker.size() <= all.size(); ++pos) {
+    if (all.compare(pos, kSpaceMarker.size(), kSpaceMarker) != 0) continue;
+    if (pos >= kSpaceMarker.size() && all.compare(pos - kSpaceMarker.size(), kSpaceMarker.size(), kSpaceMarker) == 0) continue;
+    encode_chunk(all.substr(start, pos - start), out);
+    start = pos;
+    pos += kSpaceMarker.size() - 1;
+  }
+  encode_chunk(all.substr(start), out);
+}
+
+void SpmTokenizer::encode_chunk(std::string_view text, std::vector<int32_t>& out) const {
   std::vector<Symbol> symbols;
+  symbols.reserve(text.size());
   for (size_t pos = 0; pos < text.size();) {
     const size_t len = utf8_char_length(text, pos);
     const int index = static_cast<int>(symbols.size());
@@ -95,14 +130,15 @@ std::vector<int32_t> SpmTokenizer::encode(std::string_view raw, bool add_bos) co
   }
 
   std::priority_queue<Bigram> queue;
+  const std::string_view view = text;
   auto try_queue = [&](int left, int right) {
     if (left < 0 || right < 0) return;
     const Symbol& l = symbols[static_cast<size_t>(left)];
     const Symbol& r = symbols[static_cast<size_t>(right)];
     const size_t length = l.length + r.length;
-    auto it = vocab_.ids.find(text.substr(l.begin, length));
-    if (it == vocab_.ids.end()) return;
-    queue.push(Bigram{vocab_.scores[static_cast<size_t>(it->second)], left, right, length});
+    const int32_t id = mergeable(view.substr(l.begin, length));
+    if (id < 0) return;
+    queue.push(Bigram{vocab_.scores[static_cast<size_t>(id)], left, right, length});
   };
   for (size_t i = 1; i < symbols.size(); ++i) try_queue(static_cast<int>(i - 1), static_cast<int>(i));
 
@@ -125,14 +161,12 @@ std::vector<int32_t> SpmTokenizer::encode(std::string_view raw, bool add_bos) co
 
   for (int i = symbols.empty() ? -1 : 0; i >= 0; i = symbols[static_cast<size_t>(i)].next) {
     const Symbol& s = symbols[static_cast<size_t>(i)];
-    append_symbol(std::string_view(text).substr(s.begin, s.length), out);
+    append_symbol(view.substr(s.begin, s.length), out);
   }
-  if (vocab_.add_eos && vocab_.eos >= 0) out.push_back(vocab_.eos);
-  return out;
 }
 
 std::string SpmTokenizer::token_to_piece(int32_t id) const {
-  if (id < 0 || id >= vocab_.size()) fail("token id {} is outside the vocabulary (0..{})", id, vocab_.size() - 1);
+  check_id(id);
   const std::string& piece = vocab_.pieces[static_cast<size_t>(id)];
   switch (vocab_.kinds[static_cast<size_t>(id)]) {
     case TokenKind::kControl:

@@ -1,7 +1,14 @@
 #include "text/tokenizer.h"
 
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+
 #include "core/error.h"
+#include "text/bpe_tokenizer.h"
 #include "text/spm_tokenizer.h"
+#include "text/unicode.h"
+#include "text/wordpiece_tokenizer.h"
 
 namespace rpu {
 namespace {
@@ -30,6 +37,22 @@ int utf8_length(unsigned char lead) {
   return 0;
 }
 
+// Phi-3's published tokenizer.json strips the whitespace after its chat markers; GGUF files
+// do not carry that flag, so it is restored by name (as llama.cpp does).
+void apply_phi3_rstrip(const GgufFile& file, Vocab& v) {
+  std::string name = file.get_string("general.name");
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (name.find("phi-3") == std::string::npos && name.find("phi3") == std::string::npos) return;
+  for (int32_t id = 0; id < v.size(); ++id) {
+    const TokenKind k = v.kinds[static_cast<size_t>(id)];
+    const std::string& p = v.pieces[static_cast<size_t>(id)];
+    if ((k == TokenKind::kControl || k == TokenKind::kUserDefined || k == TokenKind::kUnknown) && p != "<unk>" &&
+        p != "<s>" && p != "<|endoftext|>") {
+      v.strip[id] |= 2;
+    }
+  }
+}
+
 }  // namespace
 
 Vocab Vocab::from_gguf(const GgufFile& file) {
@@ -55,22 +78,153 @@ Vocab Vocab::from_gguf(const GgufFile& file) {
       v.kinds[i] = static_cast<TokenKind>(k);
     }
   }
+  v.ids.reserve(n);
   for (size_t i = 0; i < n; ++i) v.ids.emplace(v.pieces[i], static_cast<int32_t>(i));
   const auto size = static_cast<int32_t>(n);
   v.bos = optional_id(file, "tokenizer.ggml.bos_token_id", size);
   v.eos = optional_id(file, "tokenizer.ggml.eos_token_id", size);
   v.unk = optional_id(file, "tokenizer.ggml.unknown_token_id", size);
   v.pad = optional_id(file, "tokenizer.ggml.padding_token_id", size);
+  v.cls = optional_id(file, "tokenizer.ggml.cls_token_id", size);
+  // llama.cpp's converter spells the key this way.
+  v.sep = optional_id(file, "tokenizer.ggml.seperator_token_id", size);
   v.add_bos = optional_bool(file, "tokenizer.ggml.add_bos_token", v.bos >= 0);
   v.add_eos = optional_bool(file, "tokenizer.ggml.add_eos_token", false);
   v.add_space_prefix = optional_bool(file, "tokenizer.ggml.add_space_prefix", true);
+  v.chat_template = file.get_string("tokenizer.chat_template");
+  apply_phi3_rstrip(file, v);
   return v;
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const GgufFile& file) {
   const std::string model = file.require("tokenizer.ggml.model").as_string("tokenizer.ggml.model");
-  if (model == "llama") return std::make_unique<SpmTokenizer>(Vocab::from_gguf(file));
-  fail("{}: tokenizer model '{}' is not supported yet (supported: llama)", file.path(), model);
+  Vocab vocab = Vocab::from_gguf(file);
+  if (model == "llama") {
+    if (vocab.add_bos && vocab.bos >= 0) vocab.prefix_ids = {vocab.bos};
+    if (vocab.add_eos && vocab.eos >= 0) vocab.suffix_ids = {vocab.eos};
+    return std::make_unique<SpmTokenizer>(std::move(vocab));
+  }
+  if (model == "gpt2") {
+    // Byte-level BPE has no space prefix of its own (the pre-tokenizer handles spaces).
+    vocab.add_space_prefix = false;
+    if (file.find("tokenizer.ggml.add_bos_token") == nullptr) vocab.add_bos = false;
+    if (vocab.add_bos && vocab.bos >= 0) vocab.prefix_ids = {vocab.bos};
+    if (vocab.add_eos && vocab.eos >= 0) vocab.suffix_ids = {vocab.eos};
+    return BpeTokenizer::from_gguf(file, std::move(vocab));
+  }
+  if (model == "bert") {
+    vocab.add_space_prefix = false;
+    if (vocab.cls < 0) vocab.cls = vocab.bos >= 0 ? vocab.bos : vocab.find("[CLS]");
+    if (vocab.sep < 0) vocab.sep = vocab.find("[SEP]");
+    if (vocab.cls >= 0) vocab.prefix_ids = {vocab.cls};
+    if (vocab.sep >= 0) vocab.suffix_ids = {vocab.sep};
+    return WordPieceTokenizer::from_gguf(file, std::move(vocab));
+  }
+  fail("{}: tokenizer model '{}' is not supported (supported: llama, gpt2, bert)", file.path(), model);
+}
+
+std::unique_ptr<Tokenizer> Tokenizer::from_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot open '{}'", path);
+  char magic[4] = {};
+  in.read(magic, 4);
+  if (in.gcount() == 4 && std::string_view(magic, 4) == "GGUF") {
+    in.close();
+    const GgufFile file = GgufFile::open(path);
+    return from_gguf(file);
+  }
+  return from_hf(path);
+}
+
+Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
+  trie_.emplace_back();
+  for (int32_t id = 0; id < vocab_.size(); ++id) {
+    const TokenKind kind = vocab_.kinds[static_cast<size_t>(id)];
+    if (kind != TokenKind::kControl && kind != TokenKind::kUserDefined && kind != TokenKind::kUnknown) continue;
+    const std::string& piece = vocab_.pieces[static_cast<size_t>(id)];
+    if (piece.empty()) continue;
+    int32_t node = 0;
+    for (char c : piece) {
+      const auto byte = static_cast<unsigned char>(c);
+      auto it = trie_[static_cast<size_t>(node)].next.find(byte);
+      if (it == trie_[static_cast<size_t>(node)].next.end()) {
+        trie_.emplace_back();
+        const auto child = static_cast<int32_t>(trie_.size() - 1);
+        trie_[static_cast<size_t>(node)].next.emplace(byte, child);
+        node = child;
+      } else {
+        node = it->second;
+      }
+    }
+    TrieNode& end = trie_[static_cast<size_t>(node)];
+    if (end.token < 0) {  // the first token with a given text wins
+      end.token = id;
+      end.always = kind == TokenKind::kUserDefined;
+    }
+    first_byte_[static_cast<unsigned char>(piece[0])] = true;
+  }
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
+  std::vector<int32_t> out;
+  out.reserve(text.size() / 3 + 4);
+  if (add_special) out.insert(out.end(), vocab_.prefix_ids.begin(), vocab_.prefix_ids.end());
+
+  // Leftmost-longest scan for special tokens; the stretches between them go to the model.
+  size_t section = 0;  // start of the pending plain-text stretch
+  size_t pos = 0;
+  auto is_space_at = [&](size_t p, size_t& len) {
+    const char32_t cp = unicode::decode(text, p, len);
+    return cp != unicode::kInvalid && unicode::is_whitespace(cp);
+  };
+  while (pos < text.size()) {
+    int32_t best = -1;
+    size_t best_end = 0;
+    if (first_byte_[static_cast<unsigned char>(text[pos])]) {
+      int32_t node = 0;
+      for (size_t p = pos; p < text.size(); ++p) {
+        const auto& next = trie_[static_cast<size_t>(node)].next;
+        const auto it = next.find(static_cast<unsigned char>(text[p]));
+        if (it == next.end()) break;
+        node = it->second;
+        const TrieNode& n = trie_[static_cast<size_t>(node)];
+        if (n.token >= 0 && (parse_special || n.always)) best = n.token, best_end = p + 1;
+      }
+    }
+    if (best < 0) {
+      ++pos;
+      continue;
+    }
+    size_t text_end = pos;
+    const auto strip = vocab_.strip.find(best);
+    const uint8_t flags = strip == vocab_.strip.end() ? 0 : strip->second;
+    if (flags & 1) {  // lstrip: drop the whitespace run that ends at the token
+      size_t run = pos;
+      for (size_t p = section, len = 0; p < pos; p += len) {
+        if (!is_space_at(p, len)) {
+          run = pos;
+        } else if (run == pos) {
+          run = p;
+        }
+      }
+      text_end = run;
+    }
+    if (text_end > section) encode_text(text.substr(section, text_end - section), section == 0, out);
+    out.push_back(best);
+    pos = best_end;
+    if (flags & 2) {  // rstrip: drop the whitespace that follows
+      for (size_t len = 0; pos < text.size() && is_space_at(pos, len);) pos += len;
+    }
+    section = pos;
+  }
+  if (section < text.size()) encode_text(text.substr(section), section == 0, out);
+
+  if (add_special) out.insert(out.end(), vocab_.suffix_ids.begin(), vocab_.suffix_ids.end());
+  return out;
+}
+
+void Tokenizer::check_id(int32_t id) const {
+  if (id < 0 || id >= vocab_.size()) fail("token id {} is outside the vocabulary (0..{})", id, vocab_.size() - 1);
 }
 
 bool Tokenizer::is_end_of_generation(int32_t id) const {

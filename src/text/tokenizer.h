@@ -1,8 +1,15 @@
-// Tokenizers built from GGUF `tokenizer.ggml.*` metadata. This issue brings the
-// SentencePiece-style (`llama`) model; BPE and WordPiece plug in behind the same interface.
+// Tokenizers behind one interface: SentencePiece-style (GGUF `llama`), byte-level BPE (GGUF
+// `gpt2`, Hugging Face BPE with a ByteLevel pre-tokenizer), BPE with byte fallback (Hugging
+// Face Llama 2 / Gemma style) and WordPiece (GGUF `bert`, Hugging Face BERT), built from GGUF
+// `tokenizer.ggml.*` metadata or from a Hugging Face tokenizer.json.
+//
+// encode() first cuts the text at special tokens written in it (user-defined tokens always,
+// control tokens only when asked), encodes each stretch between them with the model's own
+// algorithm, and adds the model's BOS/EOS (or [CLS]/[SEP]) when asked.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,27 +23,53 @@ namespace rpu {
 // Token kinds as GGUF numbers them in tokenizer.ggml.token_type.
 enum class TokenKind : int32_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
 
+// Hash that lets string maps be searched with a string_view (no temporary std::string).
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using PieceMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
+
 struct Vocab {
   std::vector<std::string> pieces;  // as stored: SentencePiece uses U+2581 for spaces
   std::vector<float> scores;
   std::vector<TokenKind> kinds;
-  std::unordered_map<std::string, int32_t> ids;  // piece -> id (first wins)
-  int32_t bos = -1, eos = -1, unk = -1, pad = -1;
+  PieceMap ids;  // piece -> id (first wins)
+  int32_t bos = -1, eos = -1, unk = -1, pad = -1, cls = -1, sep = -1;
   bool add_bos = true;
   bool add_eos = false;
   bool add_space_prefix = true;
+  // What encode(..., add_special = true) puts around the text (BOS / [CLS] ... EOS / [SEP]).
+  std::vector<int32_t> prefix_ids, suffix_ids;
+  // Added tokens that swallow the whitespace before (lstrip) / after (rstrip) them in the text.
+  std::unordered_map<int32_t, uint8_t> strip;  // bit 1 = lstrip, bit 2 = rstrip
+  std::string chat_template;
 
   int32_t size() const { return static_cast<int32_t>(pieces.size()); }
+  int32_t find(std::string_view piece) const {
+    const auto it = ids.find(piece);
+    return it == ids.end() ? -1 : it->second;
+  }
   static Vocab from_gguf(const GgufFile& file);
 };
 
 class Tokenizer {
  public:
   static std::unique_ptr<Tokenizer> from_gguf(const GgufFile& file);
+  // A Hugging Face tokenizer.json; tokenizer_config.json beside it (when present) supplies
+  // add_bos_token / add_eos_token and the chat template.
+  static std::unique_ptr<Tokenizer> from_hf(const std::string& tokenizer_json_path);
+  // The same from the files' contents (config may be empty); `name` is used in errors.
+  static std::unique_ptr<Tokenizer> from_hf_json(const std::string& tokenizer_json, const std::string& config_json,
+                                                 const std::string& name = "tokenizer.json");
+  // A GGUF file or a tokenizer.json, told apart by the file's first bytes.
+  static std::unique_ptr<Tokenizer> from_file(const std::string& path);
   virtual ~Tokenizer() = default;
 
-  // Text -> ids. Special tokens written in the text are treated as plain text.
-  virtual std::vector<int32_t> encode(std::string_view text, bool add_bos) const = 0;
+  // Text -> ids. add_special: add the model's BOS/EOS (or [CLS]/[SEP]) as its metadata says.
+  // parse_special: control tokens written in the text (e.g. "<|im_start|>") become those
+  // tokens; otherwise they are plain text. User-defined tokens are always recognised.
+  std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special = false) const;
   // The bytes one token stands for (a byte token may be part of a UTF-8 character).
   // Control tokens (BOS, EOS, ...) have no text.
   virtual std::string token_to_piece(int32_t id) const = 0;
@@ -48,8 +81,23 @@ class Tokenizer {
   std::string decode(const std::vector<int32_t>& ids) const;  // whole sequence, spacing as streamed
 
  protected:
-  explicit Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {}
+  explicit Tokenizer(Vocab vocab);
+  // Encodes one stretch of text that holds no special token. `at_text_start`: the stretch
+  // begins the input (rather than following a special token).
+  virtual void encode_text(std::string_view text, bool at_text_start, std::vector<int32_t>& out) const = 0;
+  void check_id(int32_t id) const;  // throws for ids outside the vocabulary
+
   Vocab vocab_;
+
+ private:
+  // A byte trie over the special / user-defined token texts, for leftmost-longest matching.
+  struct TrieNode {
+    std::unordered_map<unsigned char, int32_t> next;
+    int32_t token = -1;
+    bool always = false;  // user-defined: recognised even without parse_special
+  };
+  std::vector<TrieNode> trie_;
+  bool first_byte_[256] = {};
 };
 
 // Turns a stream of token ids into text that is always whole UTF-8: bytes of a character

@@ -40,7 +40,7 @@ int run(const RunOptions& o) {
   GenerateOptions options;
   options.steps = o.steps;
   options.sampling = o.sampling;
-  const auto prompt = tokenizer->encode(o.prompt, tokenizer->vocab().add_bos);
+  const auto prompt = tokenizer->encode(o.prompt, /*add_special=*/true);
   const GenerateResult result = generate(forward, *tokenizer, prompt, options, [](std::string_view text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);

@@ -12,5 +12,12 @@ using Action = std::function<int()>;
 
 Action add_run_command(CLI::App& app);
 Action add_info_command(CLI::App& app);
+Action add_tokenize_command(CLI::App& app);
+Action add_quantize_command(CLI::App& app);
+Action add_synth_command(CLI::App& app);
+Action add_bench_command(CLI::App& app);
+
+// Accepts a file type name of model/quant_plan.h ("Q4_K_M", ...); shared by quantize and synth.
+CLI::Validator quant_type_validator();
 
 }  // namespace rpu::cli

@@ -20,6 +20,10 @@ int main(int argc, char** argv) {
   };
   add(&rpu::cli::add_run_command);
   add(&rpu::cli::add_info_command);
+  add(&rpu::cli::add_tokenize_command);
+  add(&rpu::cli::add_quantize_command);
+  add(&rpu::cli::add_synth_command);
+  add(&rpu::cli::add_bench_command);
 
   // Name an unknown command plainly rather than as a missing subcommand.
   if (argc > 1 && argv[1][0] != '-') {

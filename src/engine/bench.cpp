@@ -1,0 +1,224 @@
+#include "engine/bench.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "model/forward.h"
+#include "model/quant_plan.h"
+
+namespace rpu {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+void summarize(BenchTest& t) {
+  const auto& v = t.tokens_per_second;
+  if (v.empty()) return;
+  double sum = 0;
+  for (double x : v) sum += x;
+  t.mean = sum / static_cast<double>(v.size());
+  if (v.size() > 1) {
+    double ss = 0;
+    for (double x : v) ss += (x - t.mean) * (x - t.mean);
+    t.stddev = std::sqrt(ss / static_cast<double>(v.size() - 1));
+  }
+}
+
+// Token ids spread over the vocabulary, the same every run (as llama-bench, random text).
+std::vector<int32_t> bench_tokens(int n, int n_vocab) {
+  Rng rng(42);
+  std::vector<int32_t> tokens(static_cast<size_t>(n));
+  for (auto& t : tokens) t = static_cast<int32_t>(rng.next() % static_cast<uint64_t>(n_vocab));
+  return tokens;
+}
+
+// tokens/s of one batch of n_prompt tokens into a fresh context.
+double time_prompt(const Model& model, ThreadPool& pool, const std::vector<int32_t>& tokens) {
+  ForwardPass forward(model, static_cast<int>(tokens.size()), &pool);
+  const auto start = Clock::now();
+  forward.eval(tokens);
+  return static_cast<double>(tokens.size()) / seconds_since(start);
+}
+
+// tokens/s of n_gen single-token decodes after a one-token prompt (not timed).
+double time_generation(const Model& model, ThreadPool& pool, const std::vector<int32_t>& tokens) {
+  ForwardPass forward(model, static_cast<int>(tokens.size()) + 1, &pool);
+  forward.eval(std::span<const int32_t>(tokens.data(), 1));
+  const auto start = Clock::now();
+  for (size_t i = 0; i < tokens.size(); ++i) forward.eval(std::span<const int32_t>(&tokens[i], 1));
+  return static_cast<double>(tokens.size()) / seconds_since(start);
+}
+
+std::string file_type_name(const GgufFile& file) {
+  if (const GgufValue* ft = file.find("general.file_type")) {
+    if (ft->is_integer() && ft->as_int("general.file_type") >= 0) {
+      if (const QuantScheme* s = find_quant_scheme(static_cast<uint32_t>(ft->as_uint("general.file_type")))) return s->name;
+    }
+  }
+  // No (known) file type: the type holding the most tensor bytes.
+  std::map<DType, uint64_t> bytes;
+  for (const auto& t : file.tensors()) bytes[t.type] += t.n_bytes;
+  if (bytes.empty()) return "none";
+  return dtype_name(std::max_element(bytes.begin(), bytes.end(), [](auto& a, auto& b) { return a.second < b.second; })->first);
+}
+
+std::string format_count(double n) {
+  if (n >= 1e9) return fmt::format("{:.2f} B", n / 1e9);
+  return fmt::format("{:.2f} M", n / 1e6);
+}
+
+std::string format_size(double bytes) {
+  if (bytes >= 1024.0 * 1024 * 1024) return fmt::format("{:.2f} GiB", bytes / (1024.0 * 1024 * 1024));
+  return fmt::format("{:.2f} MiB", bytes / (1024.0 * 1024));
+}
+
+}  // namespace
+
+Bandwidth measure_read_bandwidth(ThreadPool& pool, uint64_t bytes, int passes) {
+  Bandwidth result;
+  result.threads = pool.size();
+  const uint64_t n = bytes / sizeof(uint64_t);
+  if (n == 0 || passes <= 0) return result;
+  result.buffer_bytes = n * sizeof(uint64_t);
+  std::unique_ptr<uint64_t[]> buffer(new uint64_t[n]);
+  uint64_t* data = buffer.get();
+  const auto n_threads = static_cast<int64_t>(pool.size());
+  // Each thread writes (and so faults in) the part it later reads.
+  pool.parallel_for(n_threads, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      for (uint64_t i = n * t / n_threads; i < n * (t + 1) / n_threads; ++i) data[i] = i;
+    }
+  });
+  std::atomic<uint64_t> sink{0};
+  for (int pass = 0; pass < passes; ++pass) {
+    const auto start = Clock::now();
+    pool.parallel_for(n_threads, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const uint64_t begin = n * t / n_threads, end = n * (t + 1) / n_threads;
+        // Four independent sums keep the loads, not the adds, the bottleneck.
+        uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        uint64_t i = begin;
+        for (; i + 4 <= end; i += 4) {
+          s0 += data[i];
+          s1 += data[i + 1];
+          s2 += data[i + 2];
+          s3 += data[i + 3];
+        }
+        for (; i < end; ++i) s0 += data[i];
+        sink.fetch_add(s0 + s1 + s2 + s3, std::memory_order_relaxed);
+      }
+    });
+    const double bw = static_cast<double>(result.buffer_bytes) / seconds_since(start);
+    result.bytes_per_second = std::max(result.bytes_per_second, bw);
+    ++result.passes;
+  }
+  return result;
+}
+
+uint64_t weight_bytes_per_token(const Model& model) {
+  // Counted from the file's tensors (as stored), not from any repacked in-memory layout.
+  const GgufFile& file = model.file();
+  const bool tied = file.find_tensor("output.weight") == nullptr;
+  uint64_t bytes = 0;
+  for (const auto& t : file.tensors()) {
+    if (t.shape.size() < 2) continue;                        // norms, biases, rope factors
+    if (t.name == "token_embd.weight" && !tied) continue;  // only row lookups
+    bytes += t.n_bytes;
+  }
+  return bytes;
+}
+
+BenchReport run_bench(const Model& model, const BenchOptions& o, ThreadPool& pool) {
+  if (o.repetitions < 1) fail("the repetition count must be at least 1, got {}", o.repetitions);
+  BenchReport r;
+  const GgufFile& file = model.file();
+  r.model = file.get_string("general.name", model.config().arch->name);
+  r.type = file_type_name(file);
+  for (const auto& t : file.tensors()) {
+    r.size_bytes += t.n_bytes;
+    r.n_params += t.n_elements;
+  }
+  r.bytes_per_token = weight_bytes_per_token(model);
+  r.threads = pool.size();
+  const int n_vocab = model.config().n_vocab;
+
+  if (o.n_prompt > 0) {
+    BenchTest t{fmt::format("pp{}", o.n_prompt), o.n_prompt, 0, {}, 0, 0};
+    const auto tokens = bench_tokens(o.n_prompt, n_vocab);
+    time_prompt(model, pool, tokens);  // warm-up: page in the weights, size the scratch buffers
+    for (int i = 0; i < o.repetitions; ++i) t.tokens_per_second.push_back(time_prompt(model, pool, tokens));
+    summarize(t);
+    r.tests.push_back(std::move(t));
+  }
+  if (o.n_gen > 0) {
+    BenchTest t{fmt::format("tg{}", o.n_gen), 0, o.n_gen, {}, 0, 0};
+    const auto tokens = bench_tokens(o.n_gen, n_vocab);
+    time_generation(model, pool, std::vector<int32_t>(tokens.begin(), tokens.begin() + std::min(o.n_gen, 2)));
+    for (int i = 0; i < o.repetitions; ++i) t.tokens_per_second.push_back(time_generation(model, pool, tokens));
+    summarize(t);
+    r.tests.push_back(std::move(t));
+  }
+  if (o.bandwidth_bytes > 0) r.bandwidth = measure_read_bandwidth(pool, o.bandwidth_bytes, o.bandwidth_passes);
+  if (r.bandwidth.bytes_per_second > 0 && r.bytes_per_token > 0) {
+    r.roofline_tokens_per_second = r.bandwidth.bytes_per_second / static_cast<double>(r.bytes_per_token);
+    for (const auto& t : r.tests) {
+      if (t.n_gen > 0) r.generation_share = t.mean / r.roofline_tokens_per_second;
+    }
+  }
+  return r;
+}
+
+std::string format_bench_markdown(const BenchReport& r) {
+  std::string out = "| model | size | params | type | threads | test | t/s |\n";
+  out += "| --- | ---: | ---: | --- | ---: | --- | ---: |\n";
+  for (const auto& t : r.tests) {
+    out += fmt::format("| {} | {} | {} | {} | {} | {} | {:.2f} ± {:.2f} |\n", r.model, format_size(static_cast<double>(r.size_bytes)),
+                       format_count(static_cast<double>(r.n_params)), r.type, r.threads, t.name, t.mean, t.stddev);
+  }
+  if (r.bandwidth.passes > 0) {
+    out += fmt::format("\nmemory read bandwidth: {:.2f} GB/s ({} threads, {} MiB buffer, best of {} passes)\n",
+                       r.bandwidth.bytes_per_second / 1e9, r.bandwidth.threads, r.bandwidth.buffer_bytes >> 20, r.bandwidth.passes);
+    out += fmt::format("generation roofline: {:.2f} t/s ({:.2f} MB of weights per token)", r.roofline_tokens_per_second,
+                       static_cast<double>(r.bytes_per_token) / 1e6);
+    if (r.generation_share > 0) out += fmt::format("; generation reaches {:.1f}% of it", 100.0 * r.generation_share);
+    out += "\n";
+  }
+  return out;
+}
+
+std::string format_bench_json(const BenchReport& r, const std::string& model_path) {
+  nlohmann::ordered_json j;
+  j["model"] = r.model;
+  j["model_path"] = model_path;
+  j["type"] = r.type;
+  j["size_bytes"] = r.size_bytes;
+  j["n_params"] = r.n_params;
+  j["threads"] = r.threads;
+  j["tests"] = nlohmann::ordered_json::array();
+  for (const auto& t : r.tests) {
+    j["tests"].push_back({{"test", t.name}, {"n_prompt", t.n_prompt}, {"n_gen", t.n_gen}, {"avg_ts", t.mean},
+                          {"stddev_ts", t.stddev}, {"samples_ts", t.tokens_per_second}});
+  }
+  if (r.bandwidth.passes > 0) {
+    j["bandwidth"] = {{"bytes_per_second", r.bandwidth.bytes_per_second}, {"buffer_bytes", r.bandwidth.buffer_bytes},
+                      {"passes", r.bandwidth.passes}, {"threads", r.bandwidth.threads}};
+    j["roofline"] = {{"weight_bytes_per_token", r.bytes_per_token}, {"tokens_per_second", r.roofline_tokens_per_second},
+                     {"generation_share", r.generation_share}};
+  } else {
+    j["roofline"] = {{"weight_bytes_per_token", r.bytes_per_token}};
+  }
+  return j.dump(2) + "\n";
+}
+
+}  // namespace rpu

@@ -1,0 +1,73 @@
+// Throughput benchmark in the manner of llama-bench: prompt processing (one batch of
+// n_prompt tokens into a fresh context) and generation (n_gen single-token decodes after a
+// one-token prompt), each repeated and reported as tokens/s mean and standard deviation.
+//
+// Generation on a CPU is bound by memory bandwidth: every decoded token reads every weight
+// matrix once. So the benchmark also measures this machine's read bandwidth with the same
+// threads and reports generation as a share of the roofline
+//   roofline tok/s = bandwidth / bytes of matrices read per token
+// (all layer matrices plus the output head; the embedding table only when it is the head).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "model/model.h"
+
+namespace rpu {
+
+struct BenchOptions {
+  int n_prompt = 512;  // 0: skip the prompt test
+  int n_gen = 128;     // 0: skip the generation test
+  int repetitions = 5;
+  uint64_t bandwidth_bytes = uint64_t{1} << 30;  // buffer for the bandwidth test; 0: skip it
+  int bandwidth_passes = 5;
+};
+
+struct BenchTest {
+  std::string name;  // "pp512" / "tg128"
+  int n_prompt = 0;
+  int n_gen = 0;
+  std::vector<double> tokens_per_second;  // one per repetition
+  double mean = 0;
+  double stddev = 0;  // sample standard deviation; 0 with one repetition
+};
+
+struct Bandwidth {
+  double bytes_per_second = 0;  // best pass
+  uint64_t buffer_bytes = 0;
+  int passes = 0;
+  int threads = 0;
+};
+
+struct BenchReport {
+  std::string model;      // general.name, or the architecture
+  std::string type;       // file type name (e.g. "Q4_K_M"), or the type most matrix bytes have
+  uint64_t size_bytes = 0;      // all tensor data
+  uint64_t n_params = 0;        // all tensor elements
+  uint64_t bytes_per_token = 0; // matrices read per generated token
+  int threads = 0;
+  std::vector<BenchTest> tests;
+  Bandwidth bandwidth;           // zero when skipped
+  double roofline_tokens_per_second = 0;
+  double generation_share = 0;   // tg mean / roofline, 0..1+; 0 when either is missing
+};
+
+// Multi-threaded streaming read of a buffer of `bytes` (much larger than the last-level
+// cache), best of `passes` timed passes after one pass that faults the pages in.
+Bandwidth measure_read_bandwidth(ThreadPool& pool, uint64_t bytes, int passes);
+
+// Bytes of weight matrices one generated token reads (see the header comment).
+uint64_t weight_bytes_per_token(const Model& model);
+
+// Runs the tests (each with one untimed warm-up run) and the bandwidth measurement.
+BenchReport run_bench(const Model& model, const BenchOptions& options, ThreadPool& pool);
+
+// A llama-bench style markdown table plus the bandwidth / roofline lines.
+std::string format_bench_markdown(const BenchReport& report);
+// The same as one JSON object.
+std::string format_bench_json(const BenchReport& report, const std::string& model_path);
+
+}  // namespace rpu

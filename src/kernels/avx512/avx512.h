@@ -1,0 +1,26 @@
+// The AVX-512 kernel set (needs AVX512F/BW/VL/DQ, VNNI and F16C; Zen 4, Ice Lake and later).
+// Everything declared here is compiled with those instructions enabled and must only be
+// called after kernels.cpp has checked the CPU.
+#pragma once
+
+#include "kernels/kernels.h"
+
+namespace rpu::avx512 {
+
+const KernelSet& kernel_set();
+
+// Integer formats (Q8_0, Q4_0, Q5_0) repacked 16 rows at a time: one 32-bit lane per row,
+// so a single VNNI instruction advances 16 rows by 4 columns (see int8_layout.cpp).
+constexpr int64_t kRowsPerGroup = 16;
+bool packs_int8(DType type);
+void pack_int8(const MatrixView& w, WeightMatrix& out);
+void matmul_int8(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
+                 int64_t row_end);
+
+// Float formats read in place, and a dequantize-then-dot fallback for the rest.
+void matmul_float(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, int64_t row_begin,
+                  int64_t row_end);
+
+void quantize_input(const float* x, int64_t n_tokens, int64_t cols, QuantizedInput& out);
+
+}  // namespace rpu::avx512

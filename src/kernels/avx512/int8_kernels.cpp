@@ -1,0 +1,216 @@
+// Integer-format matmul with AVX-512 VNNI.
+//
+// Layout. Rows are packed in groups of 16; within a group, each 32-value block b of all 16
+// rows is stored together, so one 64-byte load holds 4 consecutive weights of each of the
+// 16 rows (lane r = row r) and _mm512_dpbusd_epi32 against 4 broadcast activation bytes
+// advances all 16 dot products at once. Per group and block:
+//   Q8_0: 8 chunks x 64 B of (q + 128) as u8 (chunk c = columns 4c..4c+3), then 16 f16 scales
+//   Q4_0: 4 chunks x 64 B of the original nibble bytes (chunk c = bytes 4c..4c+3: low nibbles
+//         are columns 4c..4c+3, high nibbles 16+4c..16+4c+3), then 16 f16 scales
+//   Q5_0: as Q4_0, then 8 x 64-bit masks of the fifth bits (mask for chunk c, half h has bit
+//         4r+k set when row r's column 16h+4c+k has its fifth bit), then 16 f16 scales
+// The block sizes equal the originals (544 = 16x34, 288 = 16x18, 352 = 16x22), so decode
+// reads exactly the bytes llama.cpp would. Missing rows of a last partial group are zero.
+//
+// Arithmetic. Every format stores unsigned codes u with value = d * (u - z): z = 128, 8, 16.
+// dpbusd(u8 codes, s8 activations) gives sum u*q exactly in int32; starting the accumulator
+// at -z * sum(q) makes it sum (u - z) * q, which is then scaled by d_w * d_x in f32.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "avx512.h"
+#include "core/error.h"
+#include "core/fp16.h"
+#include "kernels/blocks.h"
+
+namespace rpu::avx512 {
+namespace {
+
+struct Format {
+  int64_t group_block_bytes;  // bytes per 16 rows x 32 columns
+  int32_t zero_point;
+};
+
+Format format_of(DType type) {
+  switch (type) {
+    case DType::Q8_0: return {544, 128};
+    case DType::Q4_0: return {288, 8};
+    case DType::Q5_0: return {352, 16};
+    default: fail("no AVX-512 integer layout for {}", dtype_name(type));
+  }
+}
+
+void pack_block(DType type, const uint8_t* const src_rows[16], int64_t b, uint8_t* dst) {
+  uint16_t* scales = nullptr;
+  switch (type) {
+    case DType::Q8_0: {
+      for (int r = 0; r < 16; ++r) {
+        if (src_rows[r] == nullptr) continue;
+        const auto* blk = reinterpret_cast<const BlockQ8_0*>(src_rows[r]) + b;
+        for (int c = 0; c < 8; ++c) {
+          for (int k = 0; k < 4; ++k) dst[c * 64 + r * 4 + k] = static_cast<uint8_t>(blk->qs[4 * c + k] + 128);
+        }
+      }
+      scales = reinterpret_cast<uint16_t*>(dst + 512);
+      for (int r = 0; r < 16; ++r) {
+        scales[r] = src_rows[r] ? reinterpret_cast<const BlockQ8_0*>(src_rows[r])[b].d : 0;
+      }
+      return;
+    }
+    case DType::Q4_0: {
+      for (int r = 0; r < 16; ++r) {
+        if (src_rows[r] == nullptr) continue;
+        const auto* blk = reinterpret_cast<const BlockQ4_0*>(src_rows[r]) + b;
+        for (int c = 0; c < 4; ++c) std::memcpy(dst + c * 64 + r * 4, blk->qs + 4 * c, 4);
+      }
+      scales = reinterpret_cast<uint16_t*>(dst + 256);
+      for (int r = 0; r < 16; ++r) {
+        scales[r] = src_rows[r] ? reinterpret_cast<const BlockQ4_0*>(src_rows[r])[b].d : 0;
+      }
+      return;
+    }
+    case DType::Q5_0: {
+      uint64_t masks[8] = {};
+      for (int r = 0; r < 16; ++r) {
+        if (src_rows[r] == nullptr) continue;
+        const auto* blk = reinterpret_cast<const BlockQ5_0*>(src_rows[r]) + b;
+        for (int c = 0; c < 4; ++c) std::memcpy(dst + c * 64 + r * 4, blk->qs + 4 * c, 4);
+        uint32_t qh;
+        std::memcpy(&qh, blk->qh, 4);
+        for (int h = 0; h < 2; ++h) {
+          for (int c = 0; c < 4; ++c) {
+            for (int k = 0; k < 4; ++k) {
+              if ((qh >> (16 * h + 4 * c + k)) & 1u) masks[h * 4 + c] |= uint64_t{1} << (4 * r + k);
+            }
+          }
+        }
+      }
+      std::memcpy(dst + 256, masks, sizeof(masks));
+      scales = reinterpret_cast<uint16_t*>(dst + 320);
+      for (int r = 0; r < 16; ++r) {
+        scales[r] = src_rows[r] ? reinterpret_cast<const BlockQ5_0*>(src_rows[r])[b].d : 0;
+      }
+      return;
+    }
+    default: fail("no AVX-512 integer layout for {}", dtype_name(type));
+  }
+}
+
+// Activations of up to NT tokens for one block: 8 broadcastable 4-byte words, scale, sum.
+template <int NT>
+struct TokenTile {
+  const int32_t* words[NT];  // q as int32 words: word i = bytes 4i..4i+3 of the block
+  const float* d[NT];
+  const int32_t* sum[NT];
+};
+
+// Y rows of one 16-row group for NT tokens. Specialised per format so the inner loop has no
+// branches; NT tokens share each weight load (prefill), NT = 1 is decode.
+template <DType kType, int NT>
+void group_kernel(const uint8_t* group, int64_t nb, const QuantizedInput& xq, int64_t t0, float* y, int64_t rows,
+                  int64_t row0) {
+  constexpr int64_t kBlockBytes = kType == DType::Q8_0 ? 544 : kType == DType::Q4_0 ? 288 : 352;
+  constexpr int32_t kZero = kType == DType::Q8_0 ? 128 : kType == DType::Q4_0 ? 8 : 16;
+  const int64_t cols = xq.cols;
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  const __m512i low_mask = _mm512_set1_epi8(0x0f);
+  [[maybe_unused]] const __m512i fifth_bit = _mm512_set1_epi8(0x10);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = group + b * kBlockBytes;
+    const int32_t* words[NT];
+    __m512i dot[NT];
+    for (int t = 0; t < NT; ++t) {
+      const int64_t row = (t0 + t) * cols / 32 + b;
+      words[t] = reinterpret_cast<const int32_t*>(xq.q.data() + (t0 + t) * cols + b * 32);
+      dot[t] = _mm512_set1_epi32(-kZero * xq.sum[static_cast<size_t>(row)]);
+    }
+    if constexpr (kType == DType::Q8_0) {
+      for (int c = 0; c < 8; ++c) {
+        const __m512i w = _mm512_loadu_si512(blk + c * 64);
+        for (int t = 0; t < NT; ++t) dot[t] = _mm512_dpbusd_epi32(dot[t], w, _mm512_set1_epi32(words[t][c]));
+      }
+    } else {
+      for (int c = 0; c < 4; ++c) {
+        const __m512i packed = _mm512_loadu_si512(blk + c * 64);
+        __m512i lo = _mm512_and_si512(packed, low_mask);
+        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask);
+        if constexpr (kType == DType::Q5_0) {
+          uint64_t m_lo, m_hi;
+          std::memcpy(&m_lo, blk + 256 + c * 8, 8);
+          std::memcpy(&m_hi, blk + 256 + 32 + c * 8, 8);
+          lo = _mm512_mask_add_epi8(lo, m_lo, lo, fifth_bit);  // the fifth bit, where set
+          hi = _mm512_mask_add_epi8(hi, m_hi, hi, fifth_bit);
+        }
+        for (int t = 0; t < NT; ++t) {
+          dot[t] = _mm512_dpbusd_epi32(dot[t], lo, _mm512_set1_epi32(words[t][c]));
+          dot[t] = _mm512_dpbusd_epi32(dot[t], hi, _mm512_set1_epi32(words[t][4 + c]));
+        }
+      }
+    }
+    constexpr int64_t kScaleOffset = kBlockBytes - 32;
+    const __m512 scales = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kScaleOffset)));
+    for (int t = 0; t < NT; ++t) {
+      const float dx = xq.d[static_cast<size_t>((t0 + t) * cols / 32 + b)];
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), _mm512_mul_ps(scales, _mm512_set1_ps(dx)), acc[t]);
+    }
+  }
+  const int64_t valid = std::min<int64_t>(16, rows - row0);
+  const __mmask16 store_mask = static_cast<__mmask16>((1u << valid) - 1u);
+  for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + row0, store_mask, acc[t]);
+}
+
+template <DType kType>
+void matmul_type(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
+                 int64_t row_end) {
+  const int64_t nb = w.view.cols / 32;
+  const int64_t group_bytes = nb * format_of(kType).group_block_bytes;
+  for (int64_t row0 = row_begin; row0 < row_end; row0 += kRowsPerGroup) {
+    const uint8_t* group = w.packed.get() + (row0 / kRowsPerGroup) * group_bytes;
+    int64_t t = 0;
+    // Four tokens per pass share every weight load; the remainder goes one by one.
+    for (; t + 4 <= n_tokens; t += 4) group_kernel<kType, 4>(group, nb, xq, t, y, w.view.rows, row0);
+    for (; t < n_tokens; ++t) group_kernel<kType, 1>(group, nb, xq, t, y, w.view.rows, row0);
+  }
+}
+
+}  // namespace
+
+bool packs_int8(DType type) { return type == DType::Q8_0 || type == DType::Q4_0 || type == DType::Q5_0; }
+
+void pack_int8(const MatrixView& w, WeightMatrix& out) {
+  const Format format = format_of(w.type);
+  const int64_t nb = w.cols / 32;
+  const int64_t groups = (w.rows + kRowsPerGroup - 1) / kRowsPerGroup;
+  out.packed = allocate_aligned(static_cast<size_t>(groups * nb * format.group_block_bytes));
+  out.row_granule = kRowsPerGroup;
+  for (int64_t g = 0; g < groups; ++g) {
+    const uint8_t* rows[16];
+    for (int r = 0; r < 16; ++r) {
+      const int64_t row = g * kRowsPerGroup + r;
+      rows[r] = row < w.rows ? w.row(row) : nullptr;
+    }
+    uint8_t* dst = out.packed.get() + g * nb * format.group_block_bytes;
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* block = dst + b * format.group_block_bytes;
+      // Absent rows must read as value 0: Q8_0's zero code is 128 (the others have scale 0).
+      if (w.type == DType::Q8_0) std::memset(block, 128, 512);
+      pack_block(w.type, rows, b, block);
+    }
+  }
+}
+
+void matmul_int8(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
+                 int64_t row_end) {
+  if (row_begin % kRowsPerGroup != 0) fail("row range must start at a multiple of {}", kRowsPerGroup);
+  switch (w.view.type) {
+    case DType::Q8_0: return matmul_type<DType::Q8_0>(w, xq, n_tokens, y, row_begin, row_end);
+    case DType::Q4_0: return matmul_type<DType::Q4_0>(w, xq, n_tokens, y, row_begin, row_end);
+    case DType::Q5_0: return matmul_type<DType::Q5_0>(w, xq, n_tokens, y, row_begin, row_end);
+    default: fail("no AVX-512 integer kernel for {}", dtype_name(w.view.type));
+  }
+}
+
+}  // namespace rpu::avx512

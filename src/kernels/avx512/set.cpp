@@ -1,0 +1,70 @@
+#include <immintrin.h>
+
+#include <cmath>
+
+#include "avx512.h"
+#include "core/error.h"
+
+namespace rpu::avx512 {
+namespace {
+
+void pack(const MatrixView& w, WeightMatrix& out) {
+  out.view = w;
+  out.packed.reset();
+  out.row_granule = 1;
+  if (packs_int8(w.type)) pack_int8(w, out);
+}
+
+bool wants_quantized_input(const WeightMatrix& w) { return w.packed != nullptr; }
+
+void matmul(const WeightMatrix& w, const float* x, const QuantizedInput& xq, int64_t n_tokens, float* y,
+            int64_t row_begin, int64_t row_end) {
+  if (w.packed != nullptr) {
+    matmul_int8(w, xq, n_tokens, y, row_begin, row_end);
+  } else {
+    matmul_float(w, x, n_tokens, y, row_begin, row_end);
+  }
+}
+
+}  // namespace
+
+// Same contract and rounding as quantize_input_ref: d = amax / 127, q = round-half-even(x / d).
+void quantize_input(const float* x, int64_t n_tokens, int64_t cols, QuantizedInput& out) {
+  if (cols % 32 != 0) fail("cannot quantize activations of {} columns (not a multiple of 32)", cols);
+  const int64_t nb = cols / 32;
+  out.n_tokens = n_tokens;
+  out.cols = cols;
+  out.q.resize(static_cast<size_t>(n_tokens * cols));
+  out.d.resize(static_cast<size_t>(n_tokens * nb));
+  out.sum.resize(static_cast<size_t>(n_tokens * nb));
+  out.sum16.resize(static_cast<size_t>(n_tokens * nb * 2));
+  const __m512 sign_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const float* src = x + t * cols + b * 32;
+      const __m512 lo = _mm512_loadu_ps(src);
+      const __m512 hi = _mm512_loadu_ps(src + 16);
+      const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(lo, sign_mask), _mm512_and_ps(hi, sign_mask)));
+      const float d = amax / 127.0f;
+      const __m512 inv = _mm512_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+      const __m512i qlo = _mm512_cvtps_epi32(_mm512_mul_ps(lo, inv));  // MXCSR default: nearest-even
+      const __m512i qhi = _mm512_cvtps_epi32(_mm512_mul_ps(hi, inv));
+      int8_t* q = out.q.data() + t * cols + b * 32;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtsepi32_epi8(qlo));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), _mm512_cvtsepi32_epi8(qhi));
+      const int32_t s0 = _mm512_reduce_add_epi32(qlo);
+      const int32_t s1 = _mm512_reduce_add_epi32(qhi);
+      out.d[static_cast<size_t>(t * nb + b)] = d;
+      out.sum[static_cast<size_t>(t * nb + b)] = s0 + s1;
+      out.sum16[static_cast<size_t>((t * nb + b) * 2)] = s0;
+      out.sum16[static_cast<size_t>((t * nb + b) * 2 + 1)] = s1;
+    }
+  }
+}
+
+const KernelSet& kernel_set() {
+  static const KernelSet set{"avx512", &pack, &wants_quantized_input, &quantize_input, &matmul};
+  return set;
+}
+
+}  // namespace rpu::avx512

@@ -1,0 +1,191 @@
+#include "model/synth_presets.h"
+
+#include <fmt/format.h>
+
+#include <vector>
+
+namespace rpu {
+namespace {
+
+// Short templates with the real models' turn markers (the real ones add tool calling).
+constexpr const char* kChatMl =
+    "{%- for message in messages %}{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+    "'<|im_end|>\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
+constexpr const char* kLlama3Chat =
+    "{{- bos_token }}{%- for message in messages %}{{- '<|start_header_id|>' + message['role'] + "
+    "'<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{%- endfor %}{%- if "
+    "add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}";
+
+std::vector<SpecialToken> numbered(int32_t first_id, const std::vector<std::pair<std::string, bool>>& texts) {
+  std::vector<SpecialToken> out;
+  for (const auto& [text, control] : texts) out.push_back({first_id++, text, control});
+  return out;
+}
+
+// SmolLM2-135M(-Instruct): Llama layout, 576 wide, 30 layers, 9 heads over 3 KV heads,
+// tied embeddings; its 17 special tokens come first in the 49,152-token vocabulary.
+SynthPreset smollm2_135m() {
+  SynthSpec s;
+  s.arch = "llama";
+  s.name = "rpu-synth-smollm2-135m";
+  s.n_vocab = 49152;
+  s.n_embd = 576;
+  s.n_layer = 30;
+  s.n_head = 9;
+  s.n_head_kv = 3;
+  s.n_ff = 1536;
+  s.n_ctx = 8192;
+  s.rope_theta = 100000.0f;
+  s.rms_eps = 1e-5f;
+  s.tied_output = true;
+  BpeVocabSpec v;
+  v.pre = "smollm";
+  v.specials = numbered(0, {{"<|endoftext|>", true}, {"<|im_start|>", true}, {"<|im_end|>", true},
+                            {"<repo_name>", true}, {"<reponame>", true}, {"<file_sep>", true}, {"<filename>", true},
+                            {"<gh_stars>", true}, {"<issue_start>", true}, {"<issue_comment>", true},
+                            {"<issue_closed>", true}, {"<jupyter_start>", true}, {"<jupyter_text>", true},
+                            {"<jupyter_code>", true}, {"<jupyter_output>", true}, {"<jupyter_script>", true},
+                            {"<empty_output>", true}});
+  v.n_text = s.n_vocab - static_cast<int>(v.specials.size());
+  v.unk = 0;
+  v.bos = 1;
+  v.eos = 2;
+  v.pad = 2;
+  v.add_bos = false;
+  v.chat_template = kChatMl;
+  s.bpe = v;
+  return {"smollm2-135m", "SmolLM2-135M-Instruct (llama, 30 x 576, GQA 9/3, vocab 49152, tied)", s};
+}
+
+// Qwen2.5's 151,643 byte-level tokens, then its added tokens (the last ones are not
+// "special", so llama.cpp's converter marks them USER_DEFINED), padded to 151,936 rows.
+std::vector<SpecialToken> qwen_specials(bool qwen3) {
+  std::vector<std::pair<std::string, bool>> texts = {
+      {"<|endoftext|>", true},   {"<|im_start|>", true},      {"<|im_end|>", true},     {"<|object_ref_start|>", true},
+      {"<|object_ref_end|>", true}, {"<|box_start|>", true},   {"<|box_end|>", true},    {"<|quad_start|>", true},
+      {"<|quad_end|>", true},    {"<|vision_start|>", true},  {"<|vision_end|>", true}, {"<|vision_pad|>", true},
+      {"<|image_pad|>", true},   {"<|video_pad|>", true},     {"<tool_call>", false},   {"</tool_call>", false},
+      {"<|fim_prefix|>", false}, {"<|fim_middle|>", false},   {"<|fim_suffix|>", false}, {"<|fim_pad|>", false},
+      {"<|repo_name|>", false},  {"<|file_sep|>", false}};
+  if (qwen3) {
+    for (const char* t : {"<tool_response>", "</tool_response>", "<think>", "</think>"}) texts.emplace_back(t, false);
+  }
+  return numbered(151643, texts);
+}
+
+BpeVocabSpec qwen_vocab(bool qwen3) {
+  BpeVocabSpec v;
+  v.pre = "qwen2";
+  v.n_text = 151643;
+  v.specials = qwen_specials(qwen3);
+  v.bos = 151643;
+  v.eos = 151645;
+  v.pad = 151643;
+  v.add_bos = false;
+  v.chat_template = kChatMl;
+  return v;
+}
+
+// Qwen2.5-0.5B(-Instruct): 896 wide, 24 layers, 14 heads over 2 KV heads, q/k/v biases.
+SynthPreset qwen25_05b() {
+  SynthSpec s;
+  s.arch = "qwen2";
+  s.name = "rpu-synth-qwen2.5-0.5b";
+  s.n_vocab = 151936;
+  s.n_embd = 896;
+  s.n_layer = 24;
+  s.n_head = 14;
+  s.n_head_kv = 2;
+  s.n_ff = 4864;
+  s.n_ctx = 32768;
+  s.rope_theta = 1000000.0f;
+  s.rms_eps = 1e-6f;
+  s.tied_output = true;
+  s.qkv_bias = true;
+  s.bpe = qwen_vocab(false);
+  return {"qwen2.5-0.5b", "Qwen2.5-0.5B-Instruct (qwen2, 24 x 896, GQA 14/2, qkv bias, vocab 151936, tied)", s};
+}
+
+// Qwen3-0.6B: 1024 wide, 28 layers, 16 heads of 128 over 8 KV heads (q is 2048 wide),
+// per-head q/k RMSNorm, no biases.
+SynthPreset qwen3_06b() {
+  SynthSpec s;
+  s.arch = "qwen3";
+  s.name = "rpu-synth-qwen3-0.6b";
+  s.n_vocab = 151936;
+  s.n_embd = 1024;
+  s.n_layer = 28;
+  s.n_head = 16;
+  s.n_head_kv = 8;
+  s.head_dim = 128;
+  s.n_ff = 3072;
+  s.n_ctx = 40960;
+  s.rope_theta = 1000000.0f;
+  s.rms_eps = 1e-6f;
+  s.tied_output = true;
+  s.qk_norm = true;
+  s.bpe = qwen_vocab(true);
+  return {"qwen3-0.6b", "Qwen3-0.6B (qwen3, 28 x 1024, 16 heads of 128 over 8 KV, q/k norm, vocab 151936, tied)", s};
+}
+
+// Llama-3.2-1B(-Instruct): 2048 wide, 16 layers, 32 heads over 8 KV heads, llama3 rope
+// scaling (factor 32, low/high frequency factors 1/4, original context 8192), tied; 128,000
+// byte-level tokens then 256 special tokens.
+SynthPreset llama32_1b() {
+  SynthSpec s;
+  s.arch = "llama";
+  s.name = "rpu-synth-llama3.2-1b";
+  s.n_vocab = 128256;
+  s.n_embd = 2048;
+  s.n_layer = 16;
+  s.n_head = 32;
+  s.n_head_kv = 8;
+  s.n_ff = 8192;
+  s.n_ctx = 131072;
+  s.rope_theta = 500000.0f;
+  s.rms_eps = 1e-5f;
+  s.tied_output = true;
+  s.llama3_rope = true;
+  s.llama3_factor = 32.0f;
+  s.llama3_low_freq_factor = 1.0f;
+  s.llama3_high_freq_factor = 4.0f;
+  s.llama3_original_ctx = 8192;
+  BpeVocabSpec v;
+  v.pre = "llama-bpe";
+  v.n_text = 128000;
+  std::vector<std::pair<std::string, bool>> texts = {
+      {"<|begin_of_text|>", true}, {"<|end_of_text|>", true},  {"<|reserved_special_token_0|>", true},
+      {"<|reserved_special_token_1|>", true}, {"<|finetune_right_pad_id|>", true}, {"<|reserved_special_token_2|>", true},
+      {"<|start_header_id|>", true}, {"<|end_header_id|>", true}, {"<|eom_id|>", true},
+      {"<|eot_id|>", true},        {"<|python_tag|>", true}};
+  for (int i = 3; texts.size() < 256; ++i) texts.emplace_back(fmt::format("<|reserved_special_token_{}|>", i), true);
+  v.specials = numbered(128000, texts);
+  v.bos = 128000;
+  v.eos = 128009;
+  v.add_bos = true;
+  v.chat_template = kLlama3Chat;
+  s.bpe = v;
+  return {"llama3.2-1b", "Llama-3.2-1B-Instruct (llama, 16 x 2048, GQA 32/8, llama3 rope x32, vocab 128256, tied)", s};
+}
+
+const std::vector<SynthPreset>& presets() {
+  static const std::vector<SynthPreset> table = {smollm2_135m(), qwen25_05b(), qwen3_06b(), llama32_1b()};
+  return table;
+}
+
+}  // namespace
+
+const SynthPreset* find_synth_preset(std::string_view name) {
+  for (const auto& p : presets()) {
+    if (name == p.name) return &p;
+  }
+  return nullptr;
+}
+
+std::string synth_preset_names() {
+  std::string names;
+  for (const auto& p : presets()) names += (names.empty() ? "" : ", ") + std::string(p.name);
+  return names;
+}
+
+}  // namespace rpu

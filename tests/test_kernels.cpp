@@ -1,0 +1,194 @@
+// Every fast kernel set against the scalar reference on random inputs: ragged shapes (rows
+// not a multiple of the 16-row groups, token counts around the 4-token tiles), poisoned
+// outputs, row sub-ranges, and tolerances derived from the arithmetic.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "kernels/kernels.h"
+#include "kernels/quant.h"
+#include "model/forward.h"
+#include "model/model.h"
+#include "model/synth.h"
+
+namespace rpu {
+namespace {
+
+constexpr float kEps = 0x1.0p-24f;  // unit roundoff of f32
+
+std::vector<float> random_values(size_t n, uint64_t seed, float scale = 1.0f) {
+  Rng rng(seed);
+  std::vector<float> v(n);
+  for (float& x : v) x = scale * static_cast<float>(2.0 * rng.uniform() - 1.0);
+  // A few outliers so per-block scales vary.
+  for (size_t i = 0; i < n; i += 37) v[i] *= 4.0f;
+  return v;
+}
+
+std::vector<const KernelSet*> fast_sets() {
+  auto sets = available_kernels();
+  sets.erase(sets.begin());  // the reference itself
+  return sets;
+}
+
+struct Matrix {
+  DType type;
+  int64_t rows, cols;
+  std::vector<uint8_t> bytes;
+  std::vector<float> dequantized;  // [rows, cols]
+  MatrixView view() const {
+    return MatrixView{type, bytes.data(), rows, cols, dtype_row_bytes(type, static_cast<uint64_t>(cols))};
+  }
+};
+
+Matrix random_matrix(DType type, int64_t rows, int64_t cols, uint64_t seed) {
+  Matrix m{type, rows, cols, {}, {}};
+  const uint64_t row_bytes = dtype_row_bytes(type, static_cast<uint64_t>(cols));
+  m.bytes.resize(row_bytes * rows);
+  const auto values = random_values(static_cast<size_t>(rows * cols), seed, 0.5f);
+  m.dequantized.resize(values.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    quantize_row(type, values.data() + r * cols, m.bytes.data() + r * row_bytes, cols);
+    dequantize_row(type, m.bytes.data() + r * row_bytes, m.dequantized.data() + r * cols, cols);
+  }
+  return m;
+}
+
+TEST(KernelSetTest, ReferenceComesFirstAndNamesResolve) {
+  const auto sets = available_kernels();
+  ASSERT_FALSE(sets.empty());
+  EXPECT_STREQ(sets.front()->name, "ref");
+  for (const KernelSet* set : sets) EXPECT_EQ(&find_kernels(set->name), set);
+  EXPECT_THROW(find_kernels("no-such-set"), Error);
+}
+
+TEST(KernelSetTest, QuantizedInputIsBitIdenticalToReference) {
+  for (const KernelSet* set : fast_sets()) {
+    for (int64_t cols : {32, 96, 576}) {
+      const auto x = random_values(static_cast<size_t>(3 * cols), 7 + cols);
+      QuantizedInput ref, fast;
+      quantize_input_ref(x.data(), 3, cols, ref);
+      set->quantize_input(x.data(), 3, cols, fast);
+      EXPECT_EQ(fast.q, ref.q) << set->name;
+      EXPECT_EQ(fast.d, ref.d) << set->name;
+      EXPECT_EQ(fast.sum, ref.sum) << set->name;
+      EXPECT_EQ(fast.sum16, ref.sum16) << set->name;
+    }
+  }
+}
+
+struct Shape {
+  int64_t rows, cols;
+};
+
+void check_type(const KernelSet& set, DType type, Shape shape, int64_t n_tokens, uint64_t seed) {
+  SCOPED_TRACE(testing::Message() << set.name << " " << dtype_name(type) << " rows " << shape.rows << " cols "
+                                  << shape.cols << " tokens " << n_tokens);
+  const Matrix m = random_matrix(type, shape.rows, shape.cols, seed);
+  const auto x = random_values(static_cast<size_t>(n_tokens * shape.cols), seed + 1);
+  WeightMatrix w;
+  set.pack(m.view(), w);
+  QuantizedInput xq;
+  const bool quantized = set.wants_quantized_input(w);
+  if (quantized) set.quantize_input(x.data(), n_tokens, shape.cols, xq);
+
+  // The exact product the kernel should compute: the dequantized weights times either x or,
+  // for integer kernels, x as the kernel sees it after quantization (d * q).
+  std::vector<double> x_seen(x.begin(), x.end());
+  if (quantized) {
+    for (size_t i = 0; i < x_seen.size(); ++i) x_seen[i] = static_cast<double>(xq.d[i / 32]) * xq.q[i];
+  }
+
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> y(static_cast<size_t>(n_tokens * shape.rows), nan);
+  // Two row ranges split at a granule boundary, leaving the last row(s) of a group ragged.
+  const int64_t split = std::min(shape.rows, w.row_granule * ((shape.rows / 2 + w.row_granule - 1) / w.row_granule));
+  set.matmul(w, x.data(), xq, n_tokens, y.data(), 0, split);
+  set.matmul(w, x.data(), xq, n_tokens, y.data(), split, shape.rows);
+
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t r = 0; r < shape.rows; ++r) {
+      double exact = 0, magnitude = 0;
+      for (int64_t c = 0; c < shape.cols; ++c) {
+        const double p = static_cast<double>(m.dequantized[r * shape.cols + c]) * x_seen[t * shape.cols + c];
+        exact += p;
+        magnitude += std::fabs(p);
+      }
+      // Any summation order of n f32 products errs by at most ~n * eps * sum |w x| (the
+      // scale factors d_w * d_x add a few more roundings per block: counted in the 4).
+      const double tolerance = 4.0 * (shape.cols + 8) * kEps * magnitude + 1e-30;
+      const float got = y[t * shape.rows + r];
+      ASSERT_FALSE(std::isnan(got)) << "row " << r << " token " << t << " was not written";
+      ASSERT_NEAR(got, exact, tolerance) << "row " << r << " token " << t;
+    }
+  }
+}
+
+TEST(KernelSetTest, MatmulMatchesExactProductOnRaggedShapes) {
+  const DType types[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q5_0,
+                         DType::Q4_1, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+  uint64_t seed = 100;
+  for (const KernelSet* set : available_kernels()) {
+    for (DType type : types) {
+      const int64_t block = dtype_info(type).block_size;
+      for (Shape shape : {Shape{1, block}, Shape{17, 3 * block}, Shape{40, 9 * block > 600 ? 2 * block : 9 * block}}) {
+        for (int64_t n_tokens : {1, 3, 4, 9}) check_type(*set, type, shape, n_tokens, ++seed);
+      }
+    }
+  }
+}
+
+// Whole models: the fast path's logits against the reference path's. Integer kernels see
+// activations rounded to 8 bits per 32-value block (relative error up to 1/254 per value),
+// which through a few layers moves logits by well under 2% of their range.
+class FastPathTest : public ::testing::TestWithParam<DType> {};
+
+TEST_P(FastPathTest, LogitsMatchReferencePath) {
+  const std::pair<const char*, SynthSpec> specs[] = {
+      {"llama", [] { SynthSpec s; s.arch = "llama"; s.n_embd = 64; s.n_ff = 96; s.llama3_rope = true; return s; }()},
+      {"qwen2", [] { SynthSpec s; s.arch = "qwen2"; s.n_embd = 64; s.n_ff = 96; s.qkv_bias = true; s.tied_output = true; return s; }()},
+      {"qwen3", [] { SynthSpec s; s.arch = "qwen3"; s.n_embd = 64; s.n_ff = 96; s.head_dim = 32; s.qk_norm = true; return s; }()},
+  };
+  for (auto [name, spec] : specs) {
+    spec.matrix_type = GetParam();
+    if (spec.n_embd % dtype_info(spec.matrix_type).block_size != 0) {
+      spec.n_embd = spec.n_ff = 256;  // K-quant rows are whole 256-value super-blocks
+      if (spec.head_dim != 0) spec.head_dim = 64;
+    }
+    SCOPED_TRACE(name);
+    const std::vector<uint8_t> bytes = synth_model(spec).to_bytes();
+    auto reference = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes)), &reference_kernels());
+    const std::vector<int32_t> tokens = {1, 40, 41, 290, 7, 100, 100, 3};
+    ForwardPass ref_pass(*reference, 32);
+    const auto ref_span = ref_pass.eval(tokens, true);
+    const std::vector<float> expected(ref_span.begin(), ref_span.end());
+    double max_abs = 0;
+    for (float v : expected) max_abs = std::max(max_abs, static_cast<double>(std::fabs(v)));
+    for (const KernelSet* set : fast_sets()) {
+      auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes)), set);
+      ThreadPool pool(2);
+      ForwardPass prefill(*model, 32, &pool);
+      const auto got = prefill.eval(tokens, true);
+      ForwardPass decode(*model, 32, &pool);
+      for (size_t t = 0; t < tokens.size(); ++t) {
+        const auto row = decode.eval(std::span(tokens).subspan(t, 1));
+        for (size_t v = 0; v < row.size(); ++v) {
+          const float want = expected[t * row.size() + v];
+          ASSERT_NEAR(got[t * row.size() + v], want, 0.02 * max_abs) << set->name << " prefill t " << t << " v " << v;
+          ASSERT_NEAR(row[v], want, 0.02 * max_abs) << set->name << " decode t " << t << " v " << v;
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, FastPathTest,
+                         ::testing::Values(DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q5_0,
+                                           DType::Q4_K, DType::Q6_K),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+}  // namespace
+}  // namespace rpu
