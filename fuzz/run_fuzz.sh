@@ -33,7 +33,13 @@ fuzzer_src="$repo/fuzz/${target}_fuzzer.cpp"
 # the fuzz build, and compile time stays small.
 case "$target" in
   gguf) sources=(src/core/dtype.cpp src/core/mapped_file.cpp src/io/gguf_reader.cpp src/io/gguf_value.cpp
-                 src/io/gguf_writer.cpp) ;;
+                 src/io/gguf_writer.cpp)
+        libs=(-lfmt) ;;
+  tokenizer) sources=(src/core/dtype.cpp src/core/mapped_file.cpp src/io/gguf_reader.cpp src/io/gguf_value.cpp
+                      src/io/gguf_writer.cpp src/text/tokenizer.cpp src/text/spm_tokenizer.cpp
+                      src/text/bpe_tokenizer.cpp src/text/wordpiece_tokenizer.cpp src/text/hf_tokenizer.cpp
+                      src/text/pretokenizer.cpp src/text/normalizer.cpp src/text/regex.cpp src/text/unicode.cpp)
+             libs=(-lfmt -lpcre2-8 -lutf8proc) ;;
   *) echo "run_fuzz.sh: fuzz target '$target' has no source list; add one to $script" >&2; exit 2 ;;
 esac
 
@@ -88,7 +94,7 @@ if [ "$status" -ne 0 ]; then
 fi
 binary="$build_dir/${target}_fuzzer"
 if [ ! -f "$binary" ] || [ -n "$(find "${objects[@]}" -newer "$binary" -print -quit)" ]; then
-  if ! "$cxx" "${flags[@]}" "${objects[@]}" -lfmt -o "$binary"; then
+  if ! "$cxx" "${flags[@]}" "${objects[@]}" "${libs[@]}" -o "$binary"; then
     echo "run_fuzz.sh: linking the $target fuzzer failed (libFuzzer runtime missing? apt-get install libclang-rt-14-dev)" >&2
     exit 1
   fi
@@ -192,8 +198,19 @@ gguf_seeds() {
 EOF
 }
 
+tokenizer_seeds() {  # first byte picks the tokenizer and flags (see fuzz/tokenizer_fuzzer.cpp)
+  local i=0 text
+  for text in "Hello, world! I'M here" $'tabs\tand\r\nnewlines  ' "日本語のテキスト 123456789" \
+              "<|im_start|>user<|im_end|>" "éàü — “quotes” 🙂👍🏽" '{"model":{"type":"BPE"}}'; do
+    for selector in 0 1 2 3 4 5 6 7 24; do
+      { u8 "$selector"; printf '%s' "$text"; } >"$corpus/seed_$((i++))"
+    done
+  done
+}
+
 case "$target" in
   gguf) gguf_seeds ;;
+  tokenizer) tokenizer_seeds ;;
 esac
 
 # --- run -------------------------------------------------------------------------------

@@ -51,8 +51,10 @@ std::string shell_quote(const std::string& s) {
 }
 }  // namespace
 
-CommandResult run_rpu(const std::vector<std::string>& args, const std::string& env) {
+CommandResult run_rpu(const std::vector<std::string>& args, const std::string& env, const std::string& input) {
   static int counter = 0;
+  const std::string in_path = temp_path("cmd_in_" + std::to_string(counter));
+  write_file(in_path, input);
   const std::string out_path = temp_path("cmd_out_" + std::to_string(counter));
   const std::string err_path = temp_path("cmd_err_" + std::to_string(counter++));
   std::string command = env.empty() ? "" : env + " ";
@@ -61,7 +63,7 @@ CommandResult run_rpu(const std::vector<std::string>& args, const std::string& e
     command.push_back(' ');
     command.append(shell_quote(a));
   }
-  command.append(" </dev/null >").append(shell_quote(out_path)).append(" 2>").append(shell_quote(err_path));
+  command.append(" <").append(shell_quote(in_path)).append(" >").append(shell_quote(out_path)).append(" 2>").append(shell_quote(err_path));
   const int status = std::system(command.c_str());
   CommandResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -17,7 +17,8 @@ struct CommandResult {
   std::string out;
   std::string err;
 };
-// Runs the rpu binary with the given arguments (each is shell-quoted), capturing output.
-CommandResult run_rpu(const std::vector<std::string>& args, const std::string& env = "");
+// Runs the rpu binary with the given arguments (each is shell-quoted), capturing output;
+// `input` is fed to its standard input.
+CommandResult run_rpu(const std::vector<std::string>& args, const std::string& env = "", const std::string& input = "");
 
 }  // namespace rpu::test

@@ -1,8 +1,8 @@
 #include <cstdio>
 #include <memory>
-#include <thread>
 
 #include "commands.h"
+#include "options.h"
 #include "core/error.h"
 #include "engine/generate.h"
 #include "model/forward.h"
@@ -20,11 +20,6 @@ struct RunOptions {
   int ctx = 0;
   SamplingParams sampling;
 };
-
-int default_threads() {
-  const unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : static_cast<int>(n);
-}
 
 int run(const RunOptions& o) {
   o.sampling.validate();
@@ -65,20 +60,7 @@ Action add_run_command(CLI::App& app) {
   cmd->add_option("-n,--steps", o->steps,
                   "sequence length in tokens after BOS, prompt included (llama2.c convention)")
       ->check(CLI::Range(0, 1 << 24));
-  cmd->add_option("--temp", o->sampling.temperature, "temperature; 0 = greedy")->check(CLI::Range(0.0, 100.0));
-  cmd->add_option("--top-k", o->sampling.top_k, "keep the k most likely tokens; 0 = off")->check(CLI::Range(0, 1 << 24));
-  cmd->add_option("--top-p", o->sampling.top_p, "nucleus sampling mass; 1 = off")->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--min-p", o->sampling.min_p, "drop tokens below min-p x the top probability; 0 = off")
-      ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--repeat-penalty", o->sampling.repeat_penalty, "penalise recent tokens; 1 = off")
-      ->check(CLI::Range(0.0, 10.0));
-  cmd->add_option("--repeat-last-n", o->sampling.repeat_last_n, "how many recent tokens the penalties see")
-      ->check(CLI::Range(0, 1 << 20));
-  cmd->add_option("--frequency-penalty", o->sampling.frequency_penalty, "subtract count x this from seen tokens")
-      ->check(CLI::Range(-2.0, 2.0));
-  cmd->add_option("--presence-penalty", o->sampling.presence_penalty, "subtract this from seen tokens")
-      ->check(CLI::Range(-2.0, 2.0));
-  cmd->add_option("-s,--seed", o->sampling.seed, "random seed; the same seed reproduces a run");
+  add_sampling_options(cmd, o->sampling);
   cmd->add_option("-t,--threads", o->threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
   cmd->add_option("-c,--ctx", o->ctx, "context size in tokens (default: the model's, at most 4096)")
       ->check(CLI::Range(1, 1 << 24));

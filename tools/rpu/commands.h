@@ -12,6 +12,7 @@ using Action = std::function<int()>;
 
 Action add_run_command(CLI::App& app);
 Action add_info_command(CLI::App& app);
+Action add_chat_command(CLI::App& app);
 Action add_tokenize_command(CLI::App& app);
 Action add_quantize_command(CLI::App& app);
 Action add_synth_command(CLI::App& app);

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   };
   add(&rpu::cli::add_run_command);
   add(&rpu::cli::add_info_command);
+  add(&rpu::cli::add_chat_command);
   add(&rpu::cli::add_tokenize_command);
   add(&rpu::cli::add_quantize_command);
   add(&rpu::cli::add_synth_command);

@@ -1,0 +1,73 @@
+// rpu bench on the fixture model with tiny sizes: a llama-bench style table with positive
+// throughputs, valid JSON whose roofline bytes match the file's matrices, clean errors.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "io/gguf.h"
+#include "test_util.h"
+
+namespace rpu {
+namespace {
+
+const std::string kModel = test::fixture("stories260K/stories260K.gguf");
+
+TEST(CliBenchTest, PrintsATableWithPositiveThroughput) {
+  const auto r = test::run_rpu({"bench", kModel, "-p", "16", "-n", "4", "-r", "2", "-t", "2", "--bandwidth-mib", "32"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("| model | size | params | type | threads | test | t/s |"), std::string::npos) << r.out;
+  for (const char* test : {"| pp16 |", "| tg4 |"}) {
+    const size_t at = r.out.find(test);
+    ASSERT_NE(at, std::string::npos) << r.out;
+    const size_t value = at + std::string(test).size();
+    EXPECT_GT(std::stod(r.out.substr(value + 1)), 0.0) << r.out;
+  }
+  EXPECT_NE(r.out.find("| F32 |"), std::string::npos) << r.out;  // the type holding most bytes
+  EXPECT_NE(r.out.find("memory read bandwidth:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("generation roofline:"), std::string::npos) << r.out;
+}
+
+TEST(CliBenchTest, JsonOutputIsValidAndConsistent) {
+  const auto r = test::run_rpu({"bench", kModel, "-p", "8", "-n", "3", "-r", "3", "-t", "1", "-o", "json", "--bandwidth-mib", "32"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["threads"], 1);
+  ASSERT_EQ(j["tests"].size(), 2u);
+  EXPECT_EQ(j["tests"][0]["test"], "pp8");
+  EXPECT_EQ(j["tests"][1]["test"], "tg3");
+  for (const auto& t : j["tests"]) {
+    EXPECT_GT(t["avg_ts"].get<double>(), 0.0);
+    EXPECT_GE(t["stddev_ts"].get<double>(), 0.0);
+    ASSERT_EQ(t["samples_ts"].size(), 3u);
+  }
+  EXPECT_GT(j["bandwidth"]["bytes_per_second"].get<double>(), 0.0);
+  EXPECT_EQ(j["bandwidth"]["buffer_bytes"], 32u << 20);
+  // Independently: every 2-D tensor except the embedding table (the head is untied here).
+  const GgufFile f = GgufFile::open(kModel);
+  uint64_t bytes = 0, params = 0;
+  for (const auto& t : f.tensors()) {
+    params += t.n_elements;
+    if (t.shape.size() == 2 && t.name != "token_embd.weight") bytes += t.n_bytes;
+  }
+  EXPECT_EQ(j["n_params"], params);
+  EXPECT_EQ(j["roofline"]["weight_bytes_per_token"], bytes);
+  const double roofline = j["bandwidth"]["bytes_per_second"].get<double>() / static_cast<double>(bytes);
+  EXPECT_NEAR(j["roofline"]["tokens_per_second"].get<double>(), roofline, 1e-6 * roofline);
+  EXPECT_NEAR(j["roofline"]["generation_share"].get<double>(), j["tests"][1]["avg_ts"].get<double>() / roofline, 1e-9);
+}
+
+TEST(CliBenchTest, BadInputsGiveOneClearLine) {
+  for (const auto& [args, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"bench", kModel, "-o", "xml"}, "--output"},
+           {{"bench", "/nonexistent/m.gguf"}, "/nonexistent/m.gguf"},
+           {{"bench", kModel, "-r", "0"}, "--repetitions"},
+           {{"bench", kModel, "-p", "-3"}, "--n-prompt"}}) {
+    const auto r = test::run_rpu(args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace rpu

@@ -1,0 +1,28 @@
+#include "options.h"
+
+#include <thread>
+
+namespace rpu::cli {
+
+void add_sampling_options(CLI::App* cmd, SamplingParams& s) {
+  cmd->add_option("--temp", s.temperature, "temperature; 0 = greedy")->check(CLI::Range(0.0, 100.0));
+  cmd->add_option("--top-k", s.top_k, "keep the k most likely tokens; 0 = off")->check(CLI::Range(0, 1 << 24));
+  cmd->add_option("--top-p", s.top_p, "nucleus sampling mass; 1 = off")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--min-p", s.min_p, "drop tokens below min-p x the top probability; 0 = off")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--repeat-penalty", s.repeat_penalty, "penalise recent tokens; 1 = off")->check(CLI::Range(0.0, 10.0));
+  cmd->add_option("--repeat-last-n", s.repeat_last_n, "how many recent tokens the penalties see")
+      ->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("--frequency-penalty", s.frequency_penalty, "subtract count x this from seen tokens")
+      ->check(CLI::Range(-2.0, 2.0));
+  cmd->add_option("--presence-penalty", s.presence_penalty, "subtract this from seen tokens")
+      ->check(CLI::Range(-2.0, 2.0));
+  cmd->add_option("-s,--seed", s.seed, "random seed; the same seed reproduces a run");
+}
+
+int default_threads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+}  // namespace rpu::cli
