@@ -141,6 +141,45 @@ TEST(KernelSetTest, MatmulMatchesExactProductOnRaggedShapes) {
   }
 }
 
+// Attention for one head against a float64 evaluation of the same formula. The dot products
+// err by ~head_dim * eps relative to sum |q k|, which moves each softmax weight by a relative
+// ~scale * head_dim * eps * sum|q k|; the output errs by that times max |v|.
+TEST(KernelSetTest, AttentionMatchesExactSoftmax) {
+  for (const KernelSet* set : available_kernels()) {
+    for (int64_t head_dim : {40, 64, 128, 80}) {
+      for (int64_t n_pos : {1, 2, 17, 300}) {
+        const int64_t stride = head_dim * 3 + 16;
+        const auto q = random_values(static_cast<size_t>(head_dim), 5 + n_pos, 2.0f);
+        const auto k = random_values(static_cast<size_t>(n_pos * stride), 6 + n_pos, 2.0f);
+        const auto v = random_values(static_cast<size_t>(n_pos * stride), 7 + n_pos);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+        std::vector<float> scores(static_cast<size_t>(n_pos)), out(static_cast<size_t>(head_dim), NAN);
+        set->attend(q.data(), k.data(), v.data(), stride, n_pos, head_dim, scale, scores.data(), out.data());
+        std::vector<double> s(static_cast<size_t>(n_pos));
+        double max_s = -1e300, total = 0, max_qk = 0, max_v = 0;
+        for (int64_t p = 0; p < n_pos; ++p) {
+          double dot = 0, mag = 0;
+          for (int64_t i = 0; i < head_dim; ++i) {
+            dot += static_cast<double>(q[i]) * k[p * stride + i];
+            mag += std::fabs(static_cast<double>(q[i]) * k[p * stride + i]);
+            max_v = std::max(max_v, static_cast<double>(std::fabs(v[p * stride + i])));
+          }
+          s[p] = dot * scale;
+          max_s = std::max(max_s, s[p]);
+          max_qk = std::max(max_qk, mag);
+        }
+        for (double& x : s) total += (x = std::exp(x - max_s));
+        const double tolerance = max_v * (4.0 * scale * (head_dim + n_pos) * kEps * max_qk + 8.0 * n_pos * kEps) + 1e-6;
+        for (int64_t i = 0; i < head_dim; ++i) {
+          double exact = 0;
+          for (int64_t p = 0; p < n_pos; ++p) exact += s[p] / total * v[p * stride + i];
+          ASSERT_NEAR(out[i], exact, tolerance) << set->name << " head_dim " << head_dim << " n_pos " << n_pos;
+        }
+      }
+    }
+  }
+}
+
 // Whole models: the fast path's logits against the reference path's. Integer kernels see
 // activations rounded to 8 bits per 32-value block (relative error up to 1/254 per value),
 // which through a few layers moves logits by well under 2% of their range.

@@ -51,6 +51,11 @@ struct KernelSet {
   // (f32, row-major). xq holds X quantized when wants_quantized_input(w).
   void (*matmul)(const WeightMatrix& w, const float* x, const QuantizedInput& xq, int64_t n_tokens, float* y,
                  int64_t row_begin, int64_t row_end);
+  // One head of attention over n_pos cached positions:
+  //   out[head_dim] = softmax_p(scale * q . k_p) weighted sum of v_p,  p = 0 .. n_pos-1,
+  // where k_p = k + p * stride and v_p = v + p * stride (floats). scores: n_pos scratch floats.
+  void (*attend)(const float* q, const float* k, const float* v, int64_t stride, int64_t n_pos, int64_t head_dim,
+                 float scale, float* scores, float* out);
 };
 
 const KernelSet& reference_kernels();
@@ -58,6 +63,10 @@ std::vector<const KernelSet*> available_kernels();  // those this CPU can run, r
 const KernelSet& find_kernels(const std::string& name);  // throws naming the choices
 // Chosen on first use: RPU_KERNELS if set, else the fastest available.
 const KernelSet& active_kernels();
+
+// Reference attention for one head (also the fallback of sets without their own).
+void attend_ref(const float* q, const float* k, const float* v, int64_t stride, int64_t n_pos, int64_t head_dim,
+                float scale, float* scores, float* out);
 
 // Reference quantization of activations (also used by fast sets as their oracle).
 void quantize_input_ref(const float* x, int64_t n_tokens, int64_t cols, QuantizedInput& out);

@@ -109,35 +109,20 @@ void ForwardPass::attention(int layer, int n_tokens) {
   const int group = config_.n_head / config_.n_head_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int q_dim = config_.q_dim();
-  // One task per (token, head): scores over the causal window, softmax, weighted sum of values.
+  // One task per (head, token). Head-major order gives each thread whole heads, so the causal
+  // window's growing cost (later tokens see more positions) is shared evenly.
   auto run = [&](int64_t begin, int64_t end) {
     std::vector<float> scores(static_cast<size_t>(n_past_ + n_tokens));
     for (int64_t task = begin; task < end; ++task) {
-      const int t = static_cast<int>(task / config_.n_head);
-      const int h = static_cast<int>(task % config_.n_head);
+      const int h = static_cast<int>(task / n_tokens);
+      const int t = static_cast<int>(task % n_tokens);
       const int kv_head = h / group;
       const int last = n_past_ + t;  // attends to positions 0..last
       const float* q = q_.data() + static_cast<size_t>(t) * q_dim + static_cast<size_t>(h) * hd;
-      float max_score = -INFINITY;
-      for (int p = 0; p <= last; ++p) {
-        const float* k = cache_.key(layer, p) + static_cast<size_t>(kv_head) * hd;
-        float dot = 0.0f;
-        for (int i = 0; i < hd; ++i) dot += q[i] * k[i];
-        scores[static_cast<size_t>(p)] = dot * scale;
-        max_score = std::max(max_score, scores[static_cast<size_t>(p)]);
-      }
-      float total = 0.0f;
-      for (int p = 0; p <= last; ++p) {
-        scores[static_cast<size_t>(p)] = std::exp(scores[static_cast<size_t>(p)] - max_score);
-        total += scores[static_cast<size_t>(p)];
-      }
       float* out = attn_.data() + static_cast<size_t>(t) * q_dim + static_cast<size_t>(h) * hd;
-      std::fill(out, out + hd, 0.0f);
-      for (int p = 0; p <= last; ++p) {
-        const float weight = scores[static_cast<size_t>(p)] / total;
-        const float* v = cache_.value(layer, p) + static_cast<size_t>(kv_head) * hd;
-        for (int i = 0; i < hd; ++i) out[i] += weight * v[i];
-      }
+      const size_t head_offset = static_cast<size_t>(kv_head) * hd;
+      kernels_.attend(q, cache_.key(layer, 0) + head_offset, cache_.value(layer, 0) + head_offset, config_.kv_dim(),
+                      last + 1, hd, scale, scores.data(), out);
     }
   };
   const int64_t tasks = static_cast<int64_t>(n_tokens) * config_.n_head;

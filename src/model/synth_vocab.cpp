@@ -39,32 +39,39 @@ std::vector<uint8_t> byte_level_order() {
   return order;
 }
 
-// Merged tokens, breadth first: every word start (space-prefixed or bare, lower or upper
-// case) grows one lowercase letter at a time, most frequent English letters first. Each
-// merge is (existing token, one letter) and its result is new, so the table is consistent:
-// both parts of every merge, and its result, are tokens ranked before any later merge.
+// Merged tokens: words grown one lowercase letter at a time (most frequent English letters
+// first), breadth first, in three trees ranked one after the other: words after a space
+// ("Ġ" + letters, 60% of the merges), capitalised words (10%), bare lowercase words (30%).
+// Each merge is (existing token, one letter) and makes a new token, so both parts of every
+// merge, and its result, are tokens ranked before any later merge. Because the space tree
+// ranks first, a space-prefixed word in it tokenizes to exactly its token (" the" -> "Ġthe").
 std::vector<std::pair<std::string, std::string>> make_merges(size_t count) {
   const std::string letters = "etaoinshrdlcumwfgypbvkjxqz";
-  std::vector<std::string> level;  // the tokens the next round extends
-  level.push_back(byte_level_char(' '));
-  for (char c : letters) level.emplace_back(1, c);
-  for (char c : letters) level.emplace_back(1, static_cast<char>(c - 'a' + 'A'));
   std::vector<std::pair<std::string, std::string>> merges;
   merges.reserve(count);
-  std::unordered_set<std::string> seen(level.begin(), level.end());
-  while (merges.size() < count) {
-    std::vector<std::string> next;
-    for (const std::string& left : level) {
-      for (char c : letters) {
-        if (merges.size() == count) return merges;
-        std::string merged = left + c;
-        if (!seen.insert(merged).second) continue;
-        merges.emplace_back(left, std::string(1, c));
-        next.push_back(std::move(merged));
+  auto grow = [&](std::vector<std::string> level, size_t budget) {
+    const size_t end = merges.size() + budget;
+    while (merges.size() < end && !level.empty()) {
+      std::vector<std::string> next;
+      for (const std::string& left : level) {
+        for (char c : letters) {
+          if (merges.size() == end) return;
+          merges.emplace_back(left, std::string(1, c));
+          next.push_back(left + c);
+        }
       }
+      level = std::move(next);
     }
-    level = std::move(next);
+  };
+  std::vector<std::string> capitals, lowercase;
+  for (char c : letters) {
+    capitals.emplace_back(1, static_cast<char>(c - 'a' + 'A'));
+    lowercase.emplace_back(1, c);
   }
+  const size_t spaced = count * 6 / 10, capitalised = count / 10;
+  grow({byte_level_char(' ')}, spaced);
+  grow(capitals, capitalised);
+  grow(lowercase, count - spaced - capitalised);
   return merges;
 }
 

@@ -21,6 +21,12 @@ void matmul_int8(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
 void matmul_float(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, int64_t row_begin,
                   int64_t row_end);
 
+void attend(const float* q, const float* k, const float* v, int64_t stride, int64_t n_pos, int64_t head_dim, float scale,
+            float* scores, float* out);
+
+// A weight row as f32: vectorised for Q4_K / Q6_K, the reference dequantizer otherwise.
+void dequantize_row_fast(DType type, const uint8_t* src, float* dst, int64_t n);
+
 void quantize_input(const float* x, int64_t n_tokens, int64_t cols, QuantizedInput& out);
 
 }  // namespace rpu::avx512

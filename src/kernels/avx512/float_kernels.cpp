@@ -74,7 +74,7 @@ void matmul_float(const WeightMatrix& w, const float* x, int64_t n_tokens, float
   thread_local std::vector<float> row;
   row.resize(static_cast<size_t>(v.cols));
   for (int64_t r = row_begin; r < row_end; ++r) {
-    dequantize_row(v.type, v.row(r), row.data(), v.cols);
+    dequantize_row_fast(v.type, v.row(r), row.data(), v.cols);
     matmul_rows<DType::F32>(reinterpret_cast<const uint8_t*>(row.data()), 0, v.cols, x, n_tokens, y, v.rows, r, r + 1);
   }
 }
