@@ -1,5 +1,7 @@
 #include "core/thread_pool.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -11,14 +13,15 @@
 
 namespace rpu {
 namespace {
-// About 100 microseconds of spinning before a worker sleeps: long enough to bridge the gap
-// between two loops of one forward pass, short enough not to burn a core while idle.
+// About 100 microseconds of spinning before sleeping: long enough to bridge the gap between
+// two loops of one forward pass, short enough not to burn a core while idle.
 constexpr int kSpinIterations = 20000;
+constexpr int64_t kChunksPerThread = 4;
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads) {
   if (n_threads < 1) fail("thread count must be at least 1, got {}", n_threads);
-  for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -28,19 +31,31 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::run_task(int index) {
-  try {
-    (*task_)(index, n_threads_);
-  } catch (...) {
-    std::lock_guard<std::mutex> lock(error_mutex_);
-    if (!error_) error_ = std::current_exception();
+void ThreadPool::work_on(uint32_t generation) {
+  for (;;) {
+    uint64_t claim = claim_.load(std::memory_order_acquire);
+    if ((claim >> 32) != generation) return;  // a later job already replaced this one
+    const int64_t chunk = static_cast<int64_t>(claim & 0xffffffffu);
+    const int64_t chunks = chunks_.load(std::memory_order_relaxed);
+    if (chunk >= chunks) return;
+    if (!claim_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel)) continue;
+    // A successful claim means the job is still this generation's, and the caller cannot
+    // finish (and replace fn_) until this chunk is counted done.
+    const int64_t n = n_.load(std::memory_order_relaxed);
+    try {
+      (*fn_.load(std::memory_order_relaxed))(n * chunk / chunks, n * (chunk + 1) / chunks);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks) done_.notify_one();
   }
 }
 
-void ThreadPool::worker_loop(int index) {
-  uint64_t seen = 0;
+void ThreadPool::worker_loop() {
+  uint32_t seen = 0;
   for (;;) {
-    uint64_t current = generation_.load(std::memory_order_acquire);
+    uint32_t current = generation_.load(std::memory_order_acquire);
     for (int spin = 0; current == seen && spin < kSpinIterations; ++spin) {
       RPU_CPU_RELAX();
       current = generation_.load(std::memory_order_acquire);
@@ -51,36 +66,9 @@ void ThreadPool::worker_loop(int index) {
     }
     seen = current;
     if (stopping_.load()) return;
-    run_task(index);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+    work_on(current);
   }
 }
-
-void ThreadPool::dispatch(const std::function<void(int, int)>& fn) {
-  if (n_threads_ == 1) {
-    fn(0, 1);
-    return;
-  }
-  task_ = &fn;
-  error_ = nullptr;
-  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
-  generation_.notify_all();
-  run_task(0);
-  // Spin briefly (the usual case: workers finish together), then sleep: on an oversubscribed
-  // machine a descheduled worker must not cost a spinning caller its whole time slice.
-  for (int spin = 0; spin < kSpinIterations; ++spin) {
-    if (pending_.load(std::memory_order_acquire) == 0) break;
-    RPU_CPU_RELAX();
-  }
-  for (int left = pending_.load(std::memory_order_acquire); left != 0; left = pending_.load(std::memory_order_acquire)) {
-    pending_.wait(left, std::memory_order_acquire);
-  }
-  task_ = nullptr;
-  if (error_) std::rethrow_exception(error_);
-}
-
-void ThreadPool::run_on_all(const std::function<void(int, int)>& fn) { dispatch(fn); }
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
@@ -88,11 +76,25 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     fn(0, n);
     return;
   }
-  dispatch([&](int index, int count) {
-    const int64_t begin = n * index / count;
-    const int64_t end = n * (index + 1) / count;
-    if (begin < end) fn(begin, end);
-  });
+  const int64_t chunks = std::min<int64_t>(n, n_threads_ * kChunksPerThread);
+  fn_.store(&fn, std::memory_order_relaxed);
+  n_.store(n, std::memory_order_relaxed);
+  chunks_.store(chunks, std::memory_order_relaxed);
+  error_ = nullptr;
+  done_.store(0, std::memory_order_relaxed);
+  const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
+  claim_.store(static_cast<uint64_t>(generation) << 32, std::memory_order_release);
+  generation_.store(generation, std::memory_order_release);
+  generation_.notify_all();
+  work_on(generation);
+  // Only chunks another thread has claimed and not finished remain: spin briefly, then sleep.
+  for (int spin = 0; spin < kSpinIterations && done_.load(std::memory_order_acquire) != chunks; ++spin) {
+    RPU_CPU_RELAX();
+  }
+  for (int64_t d = done_.load(std::memory_order_acquire); d != chunks; d = done_.load(std::memory_order_acquire)) {
+    done_.wait(d, std::memory_order_acquire);
+  }
+  if (error_) std::rethrow_exception(error_);
 }
 
 }  // namespace rpu

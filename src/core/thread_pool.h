@@ -2,8 +2,9 @@
 //
 // Small models run hundreds of parallel loops per token, so dispatch must cost well under a
 // microsecond: workers spin on an atomic generation counter for a while before sleeping on
-// it (a futex via std::atomic::wait), and the caller spins until every chunk is done. The
-// calling thread takes part, so a pool of N threads starts N-1 workers.
+// it (a futex via std::atomic::wait). Work is split into a few chunks per thread that
+// threads claim from a shared counter, and the caller works too: if a worker has been
+// descheduled (a busy machine), the others take its chunks instead of waiting for it.
 #pragma once
 
 #include <atomic>
@@ -25,23 +26,26 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
 
-  // Runs fn(begin, end) over [0, n) split into contiguous chunks, one per thread; returns when
-  // all chunks are done. An exception thrown by a chunk is rethrown here.
+  // Runs fn(begin, end) over contiguous pieces covering [0, n) exactly once, in parallel;
+  // returns when all are done. An exception thrown by a piece is rethrown here.
   void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
-  // Runs fn(thread_index, n_threads) once on every thread.
-  void run_on_all(const std::function<void(int, int)>& fn);
 
  private:
-  void worker_loop(int index);
-  void dispatch(const std::function<void(int, int)>& fn);
-  void run_task(int index);
+  void worker_loop();
+  // Claims and runs chunks of the job of `generation` until none are left.
+  void work_on(uint32_t generation);
 
   int n_threads_;
   std::vector<std::thread> workers_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<uint32_t> generation_{0};
+  std::atomic<uint64_t> claim_{0};  // (generation << 32) | next unclaimed chunk
+  std::atomic<int64_t> done_{0};    // chunks finished in the current job
   std::atomic<bool> stopping_{false};
-  const std::function<void(int, int)>* task_ = nullptr;
+  // The current job; written by the caller before claim_ and generation_ publish it. Atomic
+  // because a worker still finishing a look at the previous job may read them concurrently.
+  std::atomic<const std::function<void(int64_t, int64_t)>*> fn_{nullptr};
+  std::atomic<int64_t> n_{0};
+  std::atomic<int64_t> chunks_{0};
   std::mutex error_mutex_;
   std::exception_ptr error_;
 };

@@ -1,0 +1,46 @@
+// The thread pool covers every index exactly once, in contiguous pieces, on any thread count,
+// survives back-to-back jobs, and passes exceptions to the caller.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <vector>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+
+namespace rpu {
+namespace {
+
+TEST(ThreadPoolTest, EveryIndexExactlyOnce) {
+  for (int threads : {1, 2, 3, 8}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {1, 2, 7, 64, 1000}) {
+      for (int repeat = 0; repeat < 50; ++repeat) {
+        std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+        pool.parallel_for(n, [&](int64_t begin, int64_t end) {
+          ASSERT_LT(begin, end);
+          for (int64_t i = begin; i < end; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
+        });
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "n " << n << " i " << i;
+      }
+    }
+  }
+}
+
+TEST(ThreadPoolTest, ExceptionsReachTheCallerAndThePoolStaysUsable) {
+  ThreadPool pool(2);
+  EXPECT_THROW(pool.parallel_for(100, [](int64_t begin, int64_t) {
+    if (begin == 0) throw Error("boom");
+  }), Error);
+  std::atomic<int64_t> sum{0};
+  pool.parallel_for(100, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) sum += i;
+  });
+  EXPECT_EQ(sum.load(), 4950);
+}
+
+TEST(ThreadPoolTest, RejectsZeroThreads) { EXPECT_THROW(ThreadPool(0), Error); }
+
+}  // namespace
+}  // namespace rpu
