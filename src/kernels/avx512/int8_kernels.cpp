@@ -9,8 +9,11 @@
 //         are columns 4c..4c+3, high nibbles 16+4c..16+4c+3), then 16 f16 scales
 //   Q5_0: as Q4_0, then 8 x 64-bit masks of the fifth bits (mask for chunk c, half h has bit
 //         4r+k set when row r's column 16h+4c+k has its fifth bit), then 16 f16 scales
+//   Q6_K: per 256-value super-block, 16 f16 d, then per 32 columns: 8 chunks x 64 B of the
+//         6-bit codes as u8, then 16 int8 scales of the first 16 columns and 16 of the last 16
 // The block sizes equal the originals (544 = 16x34, 288 = 16x18, 352 = 16x22), so decode
-// reads exactly the bytes llama.cpp would. Missing rows of a last partial group are zero.
+// reads exactly the bytes llama.cpp would; Q6_K's unpacked codes cost 30% more (4384 vs
+// 3360 bytes per 16 rows x 256). Missing rows of a last partial group are zero.
 //
 // Arithmetic. Every format stores unsigned codes u with value = d * (u - z): z = 128, 8, 16.
 // dpbusd(u8 codes, s8 activations) gives sum u*q exactly in int32; starting the accumulator
@@ -38,8 +41,73 @@ Format format_of(DType type) {
     case DType::Q8_0: return {544, 128};
     case DType::Q4_0: return {288, 8};
     case DType::Q5_0: return {352, 16};
+    case DType::Q6_K: return {548, 32};  // 4384 bytes per 256 columns = 548 per 32
     default: fail("no AVX-512 integer layout for {}", dtype_name(type));
   }
+}
+
+// Q6_K super-block s of 16 rows -> [16 f16 d][8 x (512 B codes, 16 lo scales, 16 hi scales)].
+void pack_q6_k_superblock(const uint8_t* const src_rows[16], int64_t s, uint8_t* dst) {
+  uint16_t* d = reinterpret_cast<uint16_t*>(dst);
+  for (int r = 0; r < 16; ++r) {
+    if (src_rows[r] == nullptr) continue;
+    BlockQ6_K blk;
+    std::memcpy(&blk, src_rows[r] + s * sizeof(BlockQ6_K), sizeof blk);
+    d[r] = blk.d;
+    for (int j = 0; j < 256; ++j) {
+      const int half = j / 128, g = (j % 128) / 32, l = j % 32;
+      const int low = (blk.ql[64 * half + 32 * (g & 1) + l] >> (4 * (g >> 1))) & 0x0f;
+      const int high = (blk.qh[32 * half + l] >> (2 * g)) & 3;
+      uint8_t* block = dst + 32 + (j / 32) * 544;
+      block[((j % 32) / 4) * 64 + r * 4 + (j % 4)] = static_cast<uint8_t>(low | (high << 4));
+      block[512 + ((j % 32) / 16) * 16 + r] = static_cast<uint8_t>(blk.scales[j / 16]);
+    }
+  }
+}
+
+// Q6_K for NT tokens: per 32 columns, two 16-column halves with their own int8 scales.
+template <int NT>
+void group_kernel_q6_k(const uint8_t* group, int64_t n_super, const QuantizedInput& xq, int64_t t0, float* y,
+                       int64_t rows, int64_t row0) {
+  const int64_t cols = xq.cols;
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t sb = 0; sb < n_super; ++sb) {
+    const uint8_t* super = group + sb * 4384;
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(super)));
+    for (int b = 0; b < 8; ++b) {
+      const uint8_t* blk = super + 32 + b * 544;
+      const int64_t gb = sb * 8 + b;  // 32-column block index in the row
+      const int32_t* words[NT];
+      __m512i lo[NT], hi[NT];
+      for (int t = 0; t < NT; ++t) {
+        const size_t row = static_cast<size_t>((t0 + t) * cols / 32 + gb);
+        words[t] = reinterpret_cast<const int32_t*>(xq.q.data() + (t0 + t) * cols + gb * 32);
+        lo[t] = _mm512_set1_epi32(-32 * xq.sum16[2 * row]);
+        hi[t] = _mm512_set1_epi32(-32 * xq.sum16[2 * row + 1]);
+      }
+      for (int c = 0; c < 4; ++c) {
+        const __m512i w_lo = _mm512_loadu_si512(blk + c * 64);
+        const __m512i w_hi = _mm512_loadu_si512(blk + (c + 4) * 64);
+        for (int t = 0; t < NT; ++t) {
+          lo[t] = _mm512_dpbusd_epi32(lo[t], w_lo, _mm512_set1_epi32(words[t][c]));
+          hi[t] = _mm512_dpbusd_epi32(hi[t], w_hi, _mm512_set1_epi32(words[t][c + 4]));
+        }
+      }
+      const __m512 sc_lo = _mm512_mul_ps(
+          d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 512)))));
+      const __m512 sc_hi = _mm512_mul_ps(
+          d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 528)))));
+      for (int t = 0; t < NT; ++t) {
+        const __m512 dx = _mm512_set1_ps(xq.d[static_cast<size_t>((t0 + t) * cols / 32 + gb)]);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo[t]), _mm512_mul_ps(sc_lo, dx), acc[t]);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi[t]), _mm512_mul_ps(sc_hi, dx), acc[t]);
+      }
+    }
+  }
+  const int64_t valid = std::min<int64_t>(16, rows - row0);
+  const __mmask16 store_mask = static_cast<__mmask16>((1u << valid) - 1u);
+  for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + row0, store_mask, acc[t]);
 }
 
 void pack_block(DType type, const uint8_t* const src_rows[16], int64_t b, uint8_t* dst) {
@@ -162,6 +230,17 @@ void group_kernel(const uint8_t* group, int64_t nb, const QuantizedInput& xq, in
   for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + row0, store_mask, acc[t]);
 }
 
+void matmul_q6_k(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
+                 int64_t row_end) {
+  const int64_t n_super = w.view.cols / 256;
+  for (int64_t row0 = row_begin; row0 < row_end; row0 += kRowsPerGroup) {
+    const uint8_t* group = w.packed.get() + (row0 / kRowsPerGroup) * n_super * 4384;
+    int64_t t = 0;
+    for (; t + 4 <= n_tokens; t += 4) group_kernel_q6_k<4>(group, n_super, xq, t, y, w.view.rows, row0);
+    for (; t < n_tokens; ++t) group_kernel_q6_k<1>(group, n_super, xq, t, y, w.view.rows, row0);
+  }
+}
+
 template <DType kType>
 void matmul_type(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
                  int64_t row_end) {
@@ -178,7 +257,9 @@ void matmul_type(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
 
 }  // namespace
 
-bool packs_int8(DType type) { return type == DType::Q8_0 || type == DType::Q4_0 || type == DType::Q5_0; }
+bool packs_int8(DType type) {
+  return type == DType::Q8_0 || type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q6_K;
+}
 
 void pack_int8(const MatrixView& w, WeightMatrix& out) {
   const Format format = format_of(w.type);
@@ -193,6 +274,10 @@ void pack_int8(const MatrixView& w, WeightMatrix& out) {
       rows[r] = row < w.rows ? w.row(row) : nullptr;
     }
     uint8_t* dst = out.packed.get() + g * nb * format.group_block_bytes;
+    if (w.type == DType::Q6_K) {
+      for (int64_t s = 0; s < nb / 8; ++s) pack_q6_k_superblock(rows, s, dst + s * 4384);
+      continue;
+    }
     for (int64_t b = 0; b < nb; ++b) {
       uint8_t* block = dst + b * format.group_block_bytes;
       // Absent rows must read as value 0: Q8_0's zero code is 128 (the others have scale 0).
@@ -209,6 +294,7 @@ void matmul_int8(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
     case DType::Q8_0: return matmul_type<DType::Q8_0>(w, xq, n_tokens, y, row_begin, row_end);
     case DType::Q4_0: return matmul_type<DType::Q4_0>(w, xq, n_tokens, y, row_begin, row_end);
     case DType::Q5_0: return matmul_type<DType::Q5_0>(w, xq, n_tokens, y, row_begin, row_end);
+    case DType::Q6_K: return matmul_q6_k(w, xq, n_tokens, y, row_begin, row_end);
     default: fail("no AVX-512 integer kernel for {}", dtype_name(w.view.type));
   }
 }
