@@ -93,19 +93,22 @@ Bandwidth measure_read_bandwidth(ThreadPool& pool, uint64_t bytes, int passes) {
   result.buffer_bytes = n * sizeof(uint64_t);
   std::unique_ptr<uint64_t[]> buffer(new uint64_t[n]);
   uint64_t* data = buffer.get();
-  const auto n_threads = static_cast<int64_t>(pool.size());
-  // Each thread writes (and so faults in) the part it later reads.
-  pool.parallel_for(n_threads, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      for (uint64_t i = n * t / n_threads; i < n * (t + 1) / n_threads; ++i) data[i] = i;
+  // The buffer is cut into many pieces that the pool's threads share out, so the measure is
+  // what the pool achieves even when one of its threads is briefly descheduled.
+  const int64_t n_pieces = 64 * static_cast<int64_t>(pool.size());
+  auto piece = [&](int64_t p) { return std::pair<uint64_t, uint64_t>(n * p / n_pieces, n * (p + 1) / n_pieces); };
+  pool.parallel_for(n_pieces, [&](int64_t p0, int64_t p1) {  // faults the pages in
+    for (int64_t p = p0; p < p1; ++p) {
+      const auto [begin, end] = piece(p);
+      for (uint64_t i = begin; i < end; ++i) data[i] = i;
     }
   });
   std::atomic<uint64_t> sink{0};
   for (int pass = 0; pass < passes; ++pass) {
     const auto start = Clock::now();
-    pool.parallel_for(n_threads, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) {
-        const uint64_t begin = n * t / n_threads, end = n * (t + 1) / n_threads;
+    pool.parallel_for(n_pieces, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const auto [begin, end] = piece(p);
         // Four independent sums keep the loads, not the adds, the bottleneck.
         uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         uint64_t i = begin;

@@ -1,7 +1,6 @@
 #include "model/requantize.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -46,26 +45,22 @@ void check_output_path(const std::string& path) {
 void convert_rows(ThreadPool* pool, DType type, uint64_t cols, uint64_t first_row, uint64_t n_rows, uint8_t* dst,
                   const std::function<void(uint64_t row, float* out)>& source) {
   const uint64_t row_bytes = dtype_row_bytes(type, cols);
-  // Threads take small batches of rows from a shared counter rather than fixed shares, so
-  // a core that another process is using does not hold the others up.
+  // Batches of about 64K values: small enough that the pool can share them out evenly (and
+  // around a thread another process is holding up), large enough to amortise dispatch.
   const uint64_t batch = std::max<uint64_t>(1, 65536 / cols);
-  std::atomic<uint64_t> next{0};
-  auto work = [&](int64_t, int64_t) {
+  const auto n_batches = static_cast<int64_t>((n_rows + batch - 1) / batch);
+  auto work = [&](int64_t b0, int64_t b1) {
     std::vector<float> row(cols);
-    for (;;) {
-      const uint64_t begin = next.fetch_add(batch);
-      if (begin >= n_rows) return;
-      const uint64_t end = std::min(n_rows, begin + batch);
-      for (uint64_t r = begin; r < end; ++r) {
-        source(first_row + r, row.data());
-        quantize_row(type, row.data(), dst + r * row_bytes, static_cast<int64_t>(cols));
-      }
+    const uint64_t end = std::min(n_rows, static_cast<uint64_t>(b1) * batch);
+    for (uint64_t r = static_cast<uint64_t>(b0) * batch; r < end; ++r) {
+      source(first_row + r, row.data());
+      quantize_row(type, row.data(), dst + r * row_bytes, static_cast<int64_t>(cols));
     }
   };
-  if (pool == nullptr || pool->size() == 1 || n_rows <= batch) {
-    work(0, 1);
+  if (pool == nullptr || pool->size() == 1 || n_batches <= 1) {
+    work(0, n_batches);
   } else {
-    pool->parallel_for(pool->size(), work);
+    pool->parallel_for(n_batches, work);
   }
 }
 
