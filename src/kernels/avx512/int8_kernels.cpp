@@ -11,6 +11,9 @@
 //         4r+k set when row r's column 16h+4c+k has its fifth bit), then 16 f16 scales
 //   Q6_K: per 256-value super-block, 16 f16 d, then per 32 columns: 8 chunks x 64 B of the
 //         6-bit codes as u8, then 16 int8 scales of the first 16 columns and 16 of the last 16
+//   Q4_K: per 256-value super-block, 16 f16 d and 16 f16 dmin, then per 32 columns: 4 chunks
+//         x 64 B of nibbles arranged as Q4_0's (byte k = columns k and k+16), then 16 6-bit
+//         scales and 16 6-bit mins as bytes (2368 = 16 x 148 bytes per 256 columns)
 // The block sizes equal the originals (544 = 16x34, 288 = 16x18, 352 = 16x22), so decode
 // reads exactly the bytes llama.cpp would; Q6_K's unpacked codes cost 30% more (4384 vs
 // 3360 bytes per 16 rows x 256). Missing rows of a last partial group are zero.
@@ -42,6 +45,7 @@ Format format_of(DType type) {
     case DType::Q4_0: return {288, 8};
     case DType::Q5_0: return {352, 16};
     case DType::Q6_K: return {548, 32};  // 4384 bytes per 256 columns = 548 per 32
+    case DType::Q4_K: return {296, 0};   // 2368 bytes per 256 columns = 296 per 32
     default: fail("no AVX-512 integer layout for {}", dtype_name(type));
   }
 }
@@ -63,6 +67,74 @@ void pack_q6_k_superblock(const uint8_t* const src_rows[16], int64_t s, uint8_t*
       block[512 + ((j % 32) / 16) * 16 + r] = static_cast<uint8_t>(blk.scales[j / 16]);
     }
   }
+}
+
+// Q4_K super-block s of 16 rows -> [16 f16 d][16 f16 dmin][8 x (256 B nibbles, 16 sc, 16 m)].
+void pack_q4_k_superblock(const uint8_t* const src_rows[16], int64_t s, uint8_t* dst) {
+  uint16_t* d = reinterpret_cast<uint16_t*>(dst);
+  for (int r = 0; r < 16; ++r) {
+    if (src_rows[r] == nullptr) continue;
+    BlockQ4_K blk;
+    std::memcpy(&blk, src_rows[r] + s * sizeof(BlockQ4_K), sizeof blk);
+    d[r] = blk.d;
+    d[16 + r] = blk.dmin;
+    for (int b = 0; b < 8; ++b) {
+      uint8_t* block = dst + 64 + b * 288;
+      uint8_t codes[32];
+      for (int l = 0; l < 32; ++l) codes[l] = (blk.qs[32 * (b / 2) + l] >> (4 * (b % 2))) & 0x0f;
+      for (int k = 0; k < 16; ++k) {
+        block[(k / 4) * 64 + r * 4 + (k % 4)] = static_cast<uint8_t>(codes[k] | (codes[k + 16] << 4));
+      }
+      k4_unpack(b, blk.scales, block[256 + r], block[272 + r]);
+    }
+  }
+}
+
+// Q4_K for NT tokens: sum over blocks of d*sc*dx*dot(q, xq) - dmin*m*dx*sum(xq).
+template <int NT>
+void group_kernel_q4_k(const uint8_t* group, int64_t n_super, const QuantizedInput& xq, int64_t t0, float* y,
+                       int64_t rows, int64_t row0) {
+  const int64_t cols = xq.cols;
+  const __m512i low_mask = _mm512_set1_epi8(0x0f);
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t sb = 0; sb < n_super; ++sb) {
+    const uint8_t* super = group + sb * 2368;
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(super)));
+    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(super + 32)));
+    for (int b = 0; b < 8; ++b) {
+      const uint8_t* blk = super + 64 + b * 288;
+      const int64_t gb = sb * 8 + b;
+      const int32_t* words[NT];
+      __m512i dot[NT];
+      for (int t = 0; t < NT; ++t) {
+        words[t] = reinterpret_cast<const int32_t*>(xq.q.data() + (t0 + t) * cols + gb * 32);
+        dot[t] = _mm512_setzero_si512();
+      }
+      for (int c = 0; c < 4; ++c) {
+        const __m512i packed = _mm512_loadu_si512(blk + c * 64);
+        const __m512i lo = _mm512_and_si512(packed, low_mask);
+        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask);
+        for (int t = 0; t < NT; ++t) {
+          dot[t] = _mm512_dpbusd_epi32(dot[t], lo, _mm512_set1_epi32(words[t][c]));
+          dot[t] = _mm512_dpbusd_epi32(dot[t], hi, _mm512_set1_epi32(words[t][4 + c]));
+        }
+      }
+      const __m512 scale = _mm512_mul_ps(
+          d, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 256)))));
+      const __m512 min = _mm512_mul_ps(
+          dmin, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 272)))));
+      for (int t = 0; t < NT; ++t) {
+        const size_t row = static_cast<size_t>((t0 + t) * cols / 32 + gb);
+        const float dx = xq.d[row];
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), _mm512_mul_ps(scale, _mm512_set1_ps(dx)), acc[t]);
+        acc[t] = _mm512_fnmadd_ps(min, _mm512_set1_ps(dx * static_cast<float>(xq.sum[row])), acc[t]);
+      }
+    }
+  }
+  const int64_t valid = std::min<int64_t>(16, rows - row0);
+  const __mmask16 store_mask = static_cast<__mmask16>((1u << valid) - 1u);
+  for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + row0, store_mask, acc[t]);
 }
 
 // Q6_K for NT tokens: per 32 columns, two 16-column halves with their own int8 scales.
@@ -241,6 +313,17 @@ void matmul_q6_k(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
   }
 }
 
+void matmul_q4_k(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
+                 int64_t row_end) {
+  const int64_t n_super = w.view.cols / 256;
+  for (int64_t row0 = row_begin; row0 < row_end; row0 += kRowsPerGroup) {
+    const uint8_t* group = w.packed.get() + (row0 / kRowsPerGroup) * n_super * 2368;
+    int64_t t = 0;
+    for (; t + 4 <= n_tokens; t += 4) group_kernel_q4_k<4>(group, n_super, xq, t, y, w.view.rows, row0);
+    for (; t < n_tokens; ++t) group_kernel_q4_k<1>(group, n_super, xq, t, y, w.view.rows, row0);
+  }
+}
+
 template <DType kType>
 void matmul_type(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
                  int64_t row_end) {
@@ -258,7 +341,8 @@ void matmul_type(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
 }  // namespace
 
 bool packs_int8(DType type) {
-  return type == DType::Q8_0 || type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q6_K;
+  return type == DType::Q8_0 || type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q4_K ||
+         type == DType::Q6_K;
 }
 
 void pack_int8(const MatrixView& w, WeightMatrix& out) {
@@ -278,6 +362,10 @@ void pack_int8(const MatrixView& w, WeightMatrix& out) {
       for (int64_t s = 0; s < nb / 8; ++s) pack_q6_k_superblock(rows, s, dst + s * 4384);
       continue;
     }
+    if (w.type == DType::Q4_K) {
+      for (int64_t s = 0; s < nb / 8; ++s) pack_q4_k_superblock(rows, s, dst + s * 2368);
+      continue;
+    }
     for (int64_t b = 0; b < nb; ++b) {
       uint8_t* block = dst + b * format.group_block_bytes;
       // Absent rows must read as value 0: Q8_0's zero code is 128 (the others have scale 0).
@@ -295,6 +383,7 @@ void matmul_int8(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
     case DType::Q4_0: return matmul_type<DType::Q4_0>(w, xq, n_tokens, y, row_begin, row_end);
     case DType::Q5_0: return matmul_type<DType::Q5_0>(w, xq, n_tokens, y, row_begin, row_end);
     case DType::Q6_K: return matmul_q6_k(w, xq, n_tokens, y, row_begin, row_end);
+    case DType::Q4_K: return matmul_q4_k(w, xq, n_tokens, y, row_begin, row_end);
     default: fail("no AVX-512 integer kernel for {}", dtype_name(w.view.type));
   }
 }
