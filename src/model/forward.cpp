@@ -112,7 +112,8 @@ void ForwardPass::attention(int layer, int n_tokens) {
   // One task per (head, token). Head-major order gives each thread whole heads, so the causal
   // window's growing cost (later tokens see more positions) is shared evenly.
   auto run = [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(static_cast<size_t>(n_past_ + n_tokens));
+    thread_local std::vector<float> scores;  // per thread, grown once: no allocation per token
+    if (scores.size() < static_cast<size_t>(n_past_ + n_tokens)) scores.resize(static_cast<size_t>(n_ctx()));
     for (int64_t task = begin; task < end; ++task) {
       const int h = static_cast<int>(task / n_tokens);
       const int t = static_cast<int>(task % n_tokens);

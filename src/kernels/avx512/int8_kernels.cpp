@@ -14,6 +14,8 @@
 //   Q4_K: per 256-value super-block, 16 f16 d and 16 f16 dmin, then per 32 columns: 4 chunks
 //         x 64 B of nibbles arranged as Q4_0's (byte k = columns k and k+16), then 16 6-bit
 //         scales and 16 6-bit mins as bytes (2368 = 16 x 148 bytes per 256 columns)
+//   Q5_K: as Q4_K with Q5_0's 8 x 64-bit fifth-bit masks after the nibbles of each 32 columns
+//         (2880 = 16 x 180 bytes per 256 columns)
 // The block sizes equal the originals (544 = 16x34, 288 = 16x18, 352 = 16x22), so decode
 // reads exactly the bytes llama.cpp would; Q6_K's unpacked codes cost 30% more (4384 vs
 // 3360 bytes per 16 rows x 256). Missing rows of a last partial group are zero.
@@ -24,6 +26,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <cstring>
 
 #include "avx512.h"
@@ -46,6 +49,7 @@ Format format_of(DType type) {
     case DType::Q5_0: return {352, 16};
     case DType::Q6_K: return {548, 32};  // 4384 bytes per 256 columns = 548 per 32
     case DType::Q4_K: return {296, 0};   // 2368 bytes per 256 columns = 296 per 32
+    case DType::Q5_K: return {360, 0};   // 2880 bytes per 256 columns = 360 per 32
     default: fail("no AVX-512 integer layout for {}", dtype_name(type));
   }
 }
@@ -69,41 +73,58 @@ void pack_q6_k_superblock(const uint8_t* const src_rows[16], int64_t s, uint8_t*
   }
 }
 
-// Q4_K super-block s of 16 rows -> [16 f16 d][16 f16 dmin][8 x (256 B nibbles, 16 sc, 16 m)].
-void pack_q4_k_superblock(const uint8_t* const src_rows[16], int64_t s, uint8_t* dst) {
+// Q4_K / Q5_K super-block s of 16 rows -> [16 f16 d][16 f16 dmin] then per 32 columns
+// [256 B nibbles][Q5_K only: 64 B fifth-bit masks][16 sc][16 m].
+template <bool kFifthBit>
+void pack_k4_superblock(const uint8_t* const src_rows[16], int64_t s, uint8_t* dst) {
+  using Block = std::conditional_t<kFifthBit, BlockQ5_K, BlockQ4_K>;
+  constexpr int64_t kBlockBytes = kFifthBit ? 352 : 288;
+  constexpr int64_t kScales = kFifthBit ? 320 : 256;
   uint16_t* d = reinterpret_cast<uint16_t*>(dst);
   for (int r = 0; r < 16; ++r) {
     if (src_rows[r] == nullptr) continue;
-    BlockQ4_K blk;
-    std::memcpy(&blk, src_rows[r] + s * sizeof(BlockQ4_K), sizeof blk);
+    Block blk;
+    std::memcpy(&blk, src_rows[r] + s * sizeof(Block), sizeof blk);
     d[r] = blk.d;
     d[16 + r] = blk.dmin;
     for (int b = 0; b < 8; ++b) {
-      uint8_t* block = dst + 64 + b * 288;
+      uint8_t* block = dst + 64 + b * kBlockBytes;
       uint8_t codes[32];
       for (int l = 0; l < 32; ++l) codes[l] = (blk.qs[32 * (b / 2) + l] >> (4 * (b % 2))) & 0x0f;
       for (int k = 0; k < 16; ++k) {
         block[(k / 4) * 64 + r * 4 + (k % 4)] = static_cast<uint8_t>(codes[k] | (codes[k + 16] << 4));
       }
-      k4_unpack(b, blk.scales, block[256 + r], block[272 + r]);
+      if constexpr (kFifthBit) {
+        uint64_t masks[8];
+        std::memcpy(masks, block + 256, sizeof masks);
+        for (int l = 0; l < 32; ++l) {
+          if ((blk.qh[l] >> b) & 1) masks[(l / 16) * 4 + (l % 16) / 4] |= uint64_t{1} << (4 * r + l % 4);
+        }
+        std::memcpy(block + 256, masks, sizeof masks);
+      }
+      k4_unpack(b, blk.scales, block[kScales + r], block[kScales + 16 + r]);
     }
   }
 }
 
-// Q4_K for NT tokens: sum over blocks of d*sc*dx*dot(q, xq) - dmin*m*dx*sum(xq).
-template <int NT>
-void group_kernel_q4_k(const uint8_t* group, int64_t n_super, const QuantizedInput& xq, int64_t t0, float* y,
+// Q4_K / Q5_K for NT tokens: sum over blocks of d*sc*dx*dot(q, xq) - dmin*m*dx*sum(xq).
+template <int NT, bool kFifthBit>
+void group_kernel_k4(const uint8_t* group, int64_t n_super, const QuantizedInput& xq, int64_t t0, float* y,
                        int64_t rows, int64_t row0) {
   const int64_t cols = xq.cols;
+  constexpr int64_t kSuperBytes = kFifthBit ? 2880 : 2368;
+  constexpr int64_t kBlockBytes = kFifthBit ? 352 : 288;
+  constexpr int64_t kScales = kFifthBit ? 320 : 256;
   const __m512i low_mask = _mm512_set1_epi8(0x0f);
+  [[maybe_unused]] const __m512i fifth_bit = _mm512_set1_epi8(0x10);
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t sb = 0; sb < n_super; ++sb) {
-    const uint8_t* super = group + sb * 2368;
+    const uint8_t* super = group + sb * kSuperBytes;
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(super)));
     const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(super + 32)));
     for (int b = 0; b < 8; ++b) {
-      const uint8_t* blk = super + 64 + b * 288;
+      const uint8_t* blk = super + 64 + b * kBlockBytes;
       const int64_t gb = sb * 8 + b;
       const int32_t* words[NT];
       __m512i dot[NT];
@@ -113,17 +134,24 @@ void group_kernel_q4_k(const uint8_t* group, int64_t n_super, const QuantizedInp
       }
       for (int c = 0; c < 4; ++c) {
         const __m512i packed = _mm512_loadu_si512(blk + c * 64);
-        const __m512i lo = _mm512_and_si512(packed, low_mask);
-        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask);
+        __m512i lo = _mm512_and_si512(packed, low_mask);
+        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask);
+        if constexpr (kFifthBit) {
+          uint64_t m_lo, m_hi;
+          std::memcpy(&m_lo, blk + 256 + c * 8, 8);
+          std::memcpy(&m_hi, blk + 256 + 32 + c * 8, 8);
+          lo = _mm512_mask_add_epi8(lo, m_lo, lo, fifth_bit);
+          hi = _mm512_mask_add_epi8(hi, m_hi, hi, fifth_bit);
+        }
         for (int t = 0; t < NT; ++t) {
           dot[t] = _mm512_dpbusd_epi32(dot[t], lo, _mm512_set1_epi32(words[t][c]));
           dot[t] = _mm512_dpbusd_epi32(dot[t], hi, _mm512_set1_epi32(words[t][4 + c]));
         }
       }
-      const __m512 scale = _mm512_mul_ps(
-          d, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 256)))));
-      const __m512 min = _mm512_mul_ps(
-          dmin, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 272)))));
+      const __m512 scale = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
+                                                _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kScales)))));
+      const __m512 min = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
+                                                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kScales + 16)))));
       for (int t = 0; t < NT; ++t) {
         const size_t row = static_cast<size_t>((t0 + t) * cols / 32 + gb);
         const float dx = xq.d[row];
@@ -313,14 +341,16 @@ void matmul_q6_k(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
   }
 }
 
-void matmul_q4_k(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
-                 int64_t row_end) {
+template <bool kFifthBit>
+void matmul_k4(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
+               int64_t row_end) {
   const int64_t n_super = w.view.cols / 256;
+  const int64_t super_bytes = kFifthBit ? 2880 : 2368;
   for (int64_t row0 = row_begin; row0 < row_end; row0 += kRowsPerGroup) {
-    const uint8_t* group = w.packed.get() + (row0 / kRowsPerGroup) * n_super * 2368;
+    const uint8_t* group = w.packed.get() + (row0 / kRowsPerGroup) * n_super * super_bytes;
     int64_t t = 0;
-    for (; t + 4 <= n_tokens; t += 4) group_kernel_q4_k<4>(group, n_super, xq, t, y, w.view.rows, row0);
-    for (; t < n_tokens; ++t) group_kernel_q4_k<1>(group, n_super, xq, t, y, w.view.rows, row0);
+    for (; t + 4 <= n_tokens; t += 4) group_kernel_k4<4, kFifthBit>(group, n_super, xq, t, y, w.view.rows, row0);
+    for (; t < n_tokens; ++t) group_kernel_k4<1, kFifthBit>(group, n_super, xq, t, y, w.view.rows, row0);
   }
 }
 
@@ -342,7 +372,7 @@ void matmul_type(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
 
 bool packs_int8(DType type) {
   return type == DType::Q8_0 || type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q4_K ||
-         type == DType::Q6_K;
+         type == DType::Q5_K || type == DType::Q6_K;
 }
 
 void pack_int8(const MatrixView& w, WeightMatrix& out) {
@@ -363,7 +393,11 @@ void pack_int8(const MatrixView& w, WeightMatrix& out) {
       continue;
     }
     if (w.type == DType::Q4_K) {
-      for (int64_t s = 0; s < nb / 8; ++s) pack_q4_k_superblock(rows, s, dst + s * 2368);
+      for (int64_t s = 0; s < nb / 8; ++s) pack_k4_superblock<false>(rows, s, dst + s * 2368);
+      continue;
+    }
+    if (w.type == DType::Q5_K) {
+      for (int64_t s = 0; s < nb / 8; ++s) pack_k4_superblock<true>(rows, s, dst + s * 2880);
       continue;
     }
     for (int64_t b = 0; b < nb; ++b) {
@@ -383,7 +417,8 @@ void matmul_int8(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
     case DType::Q4_0: return matmul_type<DType::Q4_0>(w, xq, n_tokens, y, row_begin, row_end);
     case DType::Q5_0: return matmul_type<DType::Q5_0>(w, xq, n_tokens, y, row_begin, row_end);
     case DType::Q6_K: return matmul_q6_k(w, xq, n_tokens, y, row_begin, row_end);
-    case DType::Q4_K: return matmul_q4_k(w, xq, n_tokens, y, row_begin, row_end);
+    case DType::Q4_K: return matmul_k4<false>(w, xq, n_tokens, y, row_begin, row_end);
+    case DType::Q5_K: return matmul_k4<true>(w, xq, n_tokens, y, row_begin, row_end);
     default: fail("no AVX-512 integer kernel for {}", dtype_name(w.view.type));
   }
 }
