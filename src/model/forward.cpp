@@ -17,12 +17,8 @@ void rms_norm(const float* x, const float* weight, int n, float eps, float* out)
   for (int i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
-void add_bias(float* y, const std::vector<float>& bias, int n_tokens) {
-  if (bias.empty()) return;
-  const size_t n = bias.size();
-  for (int t = 0; t < n_tokens; ++t) {
-    for (size_t i = 0; i < n; ++i) y[t * n + i] += bias[i];
-  }
+void add_bias(float* y, const std::vector<float>& bias) {
+  for (size_t i = 0; i < bias.size(); ++i) y[i] += bias[i];
 }
 
 void ensure(std::vector<float>& buffer, size_t n) {
@@ -53,6 +49,16 @@ void ForwardPass::rewind(int n_past) {
   n_past_ = n_past;
 }
 
+void ForwardPass::for_tokens(int n_tokens, const std::function<void(int)>& fn) {
+  if (pool_ == nullptr || n_tokens == 1) {
+    for (int t = 0; t < n_tokens; ++t) fn(t);
+    return;
+  }
+  pool_->parallel_for(n_tokens, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) fn(static_cast<int>(t));
+  });
+}
+
 void ForwardPass::matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens) {
   bool quantize = false;
   int64_t total_units = 0;  // units of row_granule rows, over all jobs
@@ -81,10 +87,10 @@ void ForwardPass::matmuls(std::initializer_list<MatmulJob> jobs, const float* x,
   }
 }
 
-void ForwardPass::apply_rope(float* vectors, int n_tokens, int n_heads) {
+void ForwardPass::apply_rope(float* vectors, int t, int n_heads) {
   const int hd = config_.head_dim;
   const int half = config_.rope_dim / 2;
-  for (int t = 0; t < n_tokens; ++t) {
+  {
     const float pos = static_cast<float>(n_past_ + t) * config_.rope_position_scale;
     for (int i = 0; i < half; ++i) {
       const float angle = pos * rope_inv_freq_[static_cast<size_t>(i)];
@@ -94,7 +100,7 @@ void ForwardPass::apply_rope(float* vectors, int n_tokens, int n_heads) {
       const int a = config_.arch->rope_style == RopeStyle::kAdjacent ? 2 * i : i;
       const int b = config_.arch->rope_style == RopeStyle::kAdjacent ? 2 * i + 1 : i + half;
       for (int h = 0; h < n_heads; ++h) {
-        float* v = vectors + (static_cast<size_t>(t) * n_heads + h) * hd;
+        float* v = vectors + static_cast<size_t>(h) * hd;
         const float x0 = v[a];
         const float x1 = v[b];
         v[a] = x0 * cos_a - x1 * sin_a;
@@ -161,45 +167,52 @@ std::span<const float> ForwardPass::eval(std::span<const int32_t> tokens, bool a
 
   for (int layer = 0; layer < c.n_layer; ++layer) {
     const LayerWeights& lw = w.layers[static_cast<size_t>(layer)];
-    for (int t = 0; t < n; ++t) {
+    for_tokens(n, [&](int t) {
       rms_norm(x_.data() + t * c.n_embd, lw.attn_norm.data(), c.n_embd, c.rms_eps, h_.data() + t * c.n_embd);
-    }
+    });
     matmuls({{&lw.wq, q_.data()}, {&lw.wk, k_.data()}, {&lw.wv, v_.data()}}, h_.data(), n);
-    add_bias(q_.data(), lw.bq, n);
-    add_bias(k_.data(), lw.bk, n);
-    add_bias(v_.data(), lw.bv, n);
-    if (!lw.q_norm.empty()) {
-      for (int i = 0; i < n * c.n_head; ++i) {
-        float* head = q_.data() + static_cast<size_t>(i) * c.head_dim;
-        rms_norm(head, lw.q_norm.data(), c.head_dim, c.rms_eps, head);
+    for_tokens(n, [&](int t) {
+      float* q = q_.data() + static_cast<size_t>(t) * c.q_dim();
+      float* k = k_.data() + static_cast<size_t>(t) * c.kv_dim();
+      float* v = v_.data() + static_cast<size_t>(t) * c.kv_dim();
+      add_bias(q, lw.bq);
+      add_bias(k, lw.bk);
+      add_bias(v, lw.bv);
+      if (!lw.q_norm.empty()) {
+        for (int h = 0; h < c.n_head; ++h) {
+          rms_norm(q + h * c.head_dim, lw.q_norm.data(), c.head_dim, c.rms_eps, q + h * c.head_dim);
+        }
       }
-    }
-    if (!lw.k_norm.empty()) {
-      for (int i = 0; i < n * c.n_head_kv; ++i) {
-        float* head = k_.data() + static_cast<size_t>(i) * c.head_dim;
-        rms_norm(head, lw.k_norm.data(), c.head_dim, c.rms_eps, head);
+      if (!lw.k_norm.empty()) {
+        for (int h = 0; h < c.n_head_kv; ++h) {
+          rms_norm(k + h * c.head_dim, lw.k_norm.data(), c.head_dim, c.rms_eps, k + h * c.head_dim);
+        }
       }
-    }
-    apply_rope(q_.data(), n, c.n_head);
-    apply_rope(k_.data(), n, c.n_head_kv);
-    for (int t = 0; t < n; ++t) {
-      std::copy_n(k_.data() + t * c.kv_dim(), c.kv_dim(), cache_.key(layer, n_past_ + t));
-      std::copy_n(v_.data() + t * c.kv_dim(), c.kv_dim(), cache_.value(layer, n_past_ + t));
-    }
+      apply_rope(q, t, c.n_head);
+      apply_rope(k, t, c.n_head_kv);
+      std::copy_n(k, c.kv_dim(), cache_.key(layer, n_past_ + t));
+      std::copy_n(v, c.kv_dim(), cache_.value(layer, n_past_ + t));
+    });
     attention(layer, n);
     matmuls({{&lw.wo, h_.data()}}, attn_.data(), n);
-    for (size_t i = 0; i < nt * c.n_embd; ++i) x_[i] += h_[i];
-
-    for (int t = 0; t < n; ++t) {
-      rms_norm(x_.data() + t * c.n_embd, lw.ffn_norm.data(), c.n_embd, c.rms_eps, h_.data() + t * c.n_embd);
-    }
+    for_tokens(n, [&](int t) {
+      float* x = x_.data() + t * c.n_embd;
+      const float* o = h_.data() + t * c.n_embd;
+      for (int i = 0; i < c.n_embd; ++i) x[i] += o[i];
+      rms_norm(x, lw.ffn_norm.data(), c.n_embd, c.rms_eps, h_.data() + t * c.n_embd);
+    });
     matmuls({{&lw.w_gate, ffn_gate_.data()}, {&lw.w_up, ffn_up_.data()}}, h_.data(), n);
-    for (size_t i = 0; i < nt * c.n_ff; ++i) {
-      const float g = ffn_gate_[i];
-      ffn_gate_[i] = g / (1.0f + std::exp(-g)) * ffn_up_[i];  // SwiGLU: silu(gate) * up
-    }
+    for_tokens(n, [&](int t) {
+      float* gate = ffn_gate_.data() + static_cast<size_t>(t) * c.n_ff;
+      const float* up = ffn_up_.data() + static_cast<size_t>(t) * c.n_ff;
+      for (int i = 0; i < c.n_ff; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];  // SwiGLU
+    });
     matmuls({{&lw.w_down, h_.data()}}, ffn_gate_.data(), n);
-    for (size_t i = 0; i < nt * c.n_embd; ++i) x_[i] += h_[i];
+    for_tokens(n, [&](int t) {
+      float* x = x_.data() + t * c.n_embd;
+      const float* d = h_.data() + t * c.n_embd;
+      for (int i = 0; i < c.n_embd; ++i) x[i] += d[i];
+    });
   }
 
   // Only the rows whose logits are wanted go through the output head.

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <span>
 #include <vector>
@@ -48,7 +49,10 @@ class ForwardPass {
   // (threads split the matrices' combined rows), quantizing X once when the kernels want it.
   void matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens);
   void attention(int layer, int n_tokens);
-  void apply_rope(float* vectors, int n_tokens, int n_heads);
+  // Rotates the n_heads heads of token t (at position n_past + t) in place.
+  void apply_rope(float* vectors, int t, int n_heads);
+  // Runs fn(t) for every token of the batch, split across the pool (element-wise steps).
+  void for_tokens(int n_tokens, const std::function<void(int)>& fn);
 
   const Model& model_;
   const ModelConfig& config_;
