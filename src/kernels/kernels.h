@@ -56,6 +56,11 @@ struct KernelSet {
   // where k_p = k + p * stride and v_p = v + p * stride (floats). scores: n_pos scratch floats.
   void (*attend)(const float* q, const float* k, const float* v, int64_t stride, int64_t n_pos, int64_t head_dim,
                  float scale, float* scores, float* out);
+  // The same for n_q <= 16 consecutive queries of one head (a prefill block): query j sits at
+  // position first_pos + j and attends to positions 0 .. first_pos + j. Query j is
+  // q + j * q_stride and its output out + j * out_stride. Null: callers use attend per query.
+  void (*attend_block)(const float* q, int64_t q_stride, int64_t n_q, const float* k, const float* v, int64_t stride,
+                       int64_t first_pos, int64_t head_dim, float scale, float* out, int64_t out_stride);
 };
 
 const KernelSet& reference_kernels();

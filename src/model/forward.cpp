@@ -132,6 +132,29 @@ void ForwardPass::attention(int layer, int n_tokens) {
                       last + 1, hd, scale, scores.data(), out);
     }
   };
+  if (kernels_.attend_block != nullptr && n_tokens > 1) {
+    // Prefill: blocks of 16 consecutive queries per head, head-major as above.
+    const int64_t blocks = (n_tokens + 15) / 16;
+    auto run_blocks = [&](int64_t begin, int64_t end) {
+      for (int64_t task = begin; task < end; ++task) {
+        const int h = static_cast<int>(task / blocks);
+        const int t0 = static_cast<int>(task % blocks) * 16;
+        const int n_q = std::min(16, n_tokens - t0);
+        const size_t head_offset = static_cast<size_t>(h / group) * hd;
+        kernels_.attend_block(q_.data() + static_cast<size_t>(t0) * q_dim + static_cast<size_t>(h) * hd, q_dim, n_q,
+                              cache_.key(layer, 0) + head_offset, cache_.value(layer, 0) + head_offset, config_.kv_dim(),
+                              n_past_ + t0, hd, scale, attn_.data() + static_cast<size_t>(t0) * q_dim + static_cast<size_t>(h) * hd,
+                              q_dim);
+      }
+    };
+    const int64_t block_tasks = blocks * config_.n_head;
+    if (pool_ == nullptr) {
+      run_blocks(0, block_tasks);
+    } else {
+      pool_->parallel_for(block_tasks, run_blocks);
+    }
+    return;
+  }
   const int64_t tasks = static_cast<int64_t>(n_tokens) * config_.n_head;
   if (pool_ == nullptr) {
     run(0, tasks);

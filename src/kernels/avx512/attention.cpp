@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "avx512.h"
 
@@ -81,6 +82,78 @@ void attend(const float* q, const float* k, const float* v, int64_t stride, int6
     const float weight = scores[p] * inv_total;
     const float* vp = v + p * stride;
     for (int64_t i = 0; i < head_dim; ++i) out[i] += weight * vp[i];
+  }
+}
+
+}  // namespace rpu::avx512
+
+namespace rpu::avx512 {
+
+// Up to 16 queries at once with one query per lane, so scores and outputs need no horizontal
+// sums: scores[p] (16 lanes) = sum_i qT[i] * k_p[i], outT[i] = sum_p weights[p] * v_p[i].
+void attend_block(const float* q, int64_t q_stride, int64_t n_q, const float* k, const float* v, int64_t stride,
+                  int64_t first_pos, int64_t head_dim, float scale, float* out, int64_t out_stride) {
+  const int64_t n_pos = first_pos + n_q;
+  thread_local std::vector<float> scratch;
+  const size_t need = static_cast<size_t>((n_pos + 2 * head_dim) * 16);
+  if (scratch.size() < need) scratch.resize(need);
+  float* scores = scratch.data();                  // [n_pos][16]
+  float* qt = scores + n_pos * 16;                 // [head_dim][16]
+  float* out_t = qt + head_dim * 16;               // [head_dim][16]
+  for (int64_t i = 0; i < head_dim; ++i) {
+    for (int64_t j = 0; j < 16; ++j) qt[i * 16 + j] = j < n_q ? q[j * q_stride + i] * scale : 0.0f;
+  }
+  // Lane j may see position p when p <= first_pos + j.
+  __m512 max_score = _mm512_set1_ps(-INFINITY);
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int64_t p = 0; p < n_pos; ++p) {
+    const float* kp = k + p * stride;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 2 <= head_dim; i += 2) {
+      acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(qt + i * 16), _mm512_set1_ps(kp[i]), acc0);
+      acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(qt + (i + 1) * 16), _mm512_set1_ps(kp[i + 1]), acc1);
+    }
+    if (i < head_dim) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(qt + i * 16), _mm512_set1_ps(kp[i]), acc0);
+    __m512 s = _mm512_add_ps(acc0, acc1);
+    if (p > first_pos) {
+      const __mmask16 hidden = _mm512_cmplt_epi32_mask(lane, _mm512_set1_epi32(static_cast<int32_t>(p - first_pos)));
+      s = _mm512_mask_mov_ps(s, hidden, _mm512_set1_ps(-INFINITY));
+    }
+    _mm512_storeu_ps(scores + p * 16, s);
+    max_score = _mm512_max_ps(max_score, s);
+  }
+  __m512 total = _mm512_setzero_ps();
+  for (int64_t p = 0; p < n_pos; ++p) {
+    const __m512 e = exp_lanes(_mm512_sub_ps(_mm512_loadu_ps(scores + p * 16), max_score));
+    // exp_lanes clamps its input, so masked (-inf) lanes must be zeroed explicitly.
+    const __mmask16 visible = _mm512_cmp_ps_mask(_mm512_loadu_ps(scores + p * 16), _mm512_set1_ps(-INFINITY), _CMP_NEQ_OQ);
+    const __m512 w = _mm512_maskz_mov_ps(visible, e);
+    _mm512_storeu_ps(scores + p * 16, w);
+    total = _mm512_add_ps(total, w);
+  }
+  const __m512 inv_total = _mm512_div_ps(_mm512_set1_ps(1.0f), total);
+  for (int64_t i0 = 0; i0 < head_dim; i0 += 16) {
+    const int64_t width = std::min<int64_t>(16, head_dim - i0);
+    __m512 acc[16];
+    for (int64_t i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
+    if (width == 16) {  // constant trip count: the 16 accumulators stay in registers
+      for (int64_t p = 0; p < n_pos; ++p) {
+        const __m512 w = _mm512_loadu_ps(scores + p * 16);
+        const float* vp = v + p * stride + i0;
+        for (int64_t i = 0; i < 16; ++i) acc[i] = _mm512_fmadd_ps(w, _mm512_set1_ps(vp[i]), acc[i]);
+      }
+    } else {
+      for (int64_t p = 0; p < n_pos; ++p) {
+        const __m512 w = _mm512_loadu_ps(scores + p * 16);
+        const float* vp = v + p * stride + i0;
+        for (int64_t i = 0; i < width; ++i) acc[i] = _mm512_fmadd_ps(w, _mm512_set1_ps(vp[i]), acc[i]);
+      }
+    }
+    for (int64_t i = 0; i < width; ++i) _mm512_storeu_ps(out_t + (i0 + i) * 16, _mm512_mul_ps(acc[i], inv_total));
+  }
+  for (int64_t j = 0; j < n_q; ++j) {
+    for (int64_t i = 0; i < head_dim; ++i) out[j * out_stride + i] = out_t[i * 16 + j];
   }
 }
 
