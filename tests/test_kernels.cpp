@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "core/error.h"
+#include "core/fp16.h"
 #include "core/rng.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
@@ -84,11 +86,9 @@ struct Shape {
   int64_t rows, cols;
 };
 
-void check_type(const KernelSet& set, DType type, Shape shape, int64_t n_tokens, uint64_t seed) {
-  SCOPED_TRACE(testing::Message() << set.name << " " << dtype_name(type) << " rows " << shape.rows << " cols "
-                                  << shape.cols << " tokens " << n_tokens);
-  const Matrix m = random_matrix(type, shape.rows, shape.cols, seed);
-  const auto x = random_values(static_cast<size_t>(n_tokens * shape.cols), seed + 1);
+// set.matmul on m and x[n_tokens, m.cols] against the exact product.
+void check_matmul(const KernelSet& set, const Matrix& m, const std::vector<float>& x, int64_t n_tokens) {
+  const Shape shape{m.rows, m.cols};
   WeightMatrix w;
   set.pack(m.view(), w);
   QuantizedInput xq;
@@ -127,6 +127,14 @@ void check_type(const KernelSet& set, DType type, Shape shape, int64_t n_tokens,
   }
 }
 
+void check_type(const KernelSet& set, DType type, Shape shape, int64_t n_tokens, uint64_t seed) {
+  SCOPED_TRACE(testing::Message() << set.name << " " << dtype_name(type) << " rows " << shape.rows << " cols "
+                                  << shape.cols << " tokens " << n_tokens);
+  const Matrix m = random_matrix(type, shape.rows, shape.cols, seed);
+  const auto x = random_values(static_cast<size_t>(n_tokens * shape.cols), seed + 1);
+  check_matmul(set, m, x, n_tokens);
+}
+
 TEST(KernelSetTest, MatmulMatchesExactProductOnRaggedShapes) {
   const DType types[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q5_0,
                          DType::Q4_1, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
@@ -136,6 +144,71 @@ TEST(KernelSetTest, MatmulMatchesExactProductOnRaggedShapes) {
       const int64_t block = dtype_info(type).block_size;
       for (Shape shape : {Shape{1, block}, Shape{17, 3 * block}, Shape{40, 9 * block > 600 ? 2 * block : 9 * block}}) {
         for (int64_t n_tokens : {1, 3, 4, 9}) check_type(*set, type, shape, n_tokens, ++seed);
+      }
+    }
+  }
+}
+
+// ---- Integer kernels at the extremes of their codes ------------------------------------
+// Hand-built blocks with every weight code at its limits (Q8_0: -128 / 127; Q4_0: 15;
+// Q5_0: 31) against activations that quantize to +-127 with equal, opposite and alternating
+// signs. These are the inputs where 8-bit x 8-bit multiply-adds into 16 bits (AVX2
+// maddubs) would saturate if the kernel combined them unsafely, e.g. |q| * sign(w, q) with
+// w = -128, or too many int16 partial sums of 4/5-bit codes. Token counts cover every
+// remainder of the 4-token tiles.
+Matrix extreme_matrix(DType type, int64_t rows, int64_t cols) {
+  Matrix m{type, rows, cols, {}, {}};
+  const uint64_t row_bytes = dtype_row_bytes(type, static_cast<uint64_t>(cols));
+  m.bytes.resize(row_bytes * rows);
+  const int64_t nb = cols / 32;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* blk = m.bytes.data() + r * row_bytes + b * dtype_info(type).type_size;
+      const uint16_t d = f32_to_f16(b % 2 == 0 ? 1.0f : 0.25f);
+      std::memcpy(blk, &d, 2);
+      const int pattern = static_cast<int>((r + b) % 4);  // 0, 1: all one extreme; 2, 3: mixed
+      uint8_t codes[32];  // Q8_0: 127 / -128; Q4_0: 15 / 0 (values 7 / -8); Q5_0: 31 / 0 (15 / -16)
+      for (int i = 0; i < 32; ++i) {
+        const bool high = pattern == 0 || (pattern == 2 && i % 2 == 0) || (pattern == 3 && i < 16);
+        const uint8_t top = type == DType::Q8_0 ? 127 : type == DType::Q4_0 ? 15 : 31;
+        codes[i] = high ? top : type == DType::Q8_0 ? static_cast<uint8_t>(-128) : 0;
+      }
+      if (type == DType::Q8_0) {
+        std::memcpy(blk + 2, codes, 32);
+      } else {
+        // Value j sits in the low nibble of qs[j], value j + 16 in its high nibble; Q5_0's
+        // fifth bit of value j is bit j of qh.
+        uint8_t* qs = blk + (type == DType::Q4_0 ? 2 : 6);
+        uint32_t qh = 0;
+        for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>((codes[j] & 15) | ((codes[j + 16] & 15) << 4));
+        for (int j = 0; j < 32; ++j) qh |= static_cast<uint32_t>(codes[j] >> 4) << j;
+        if (type == DType::Q5_0) std::memcpy(blk + 2, &qh, 4);
+      }
+    }
+  }
+  m.dequantized.resize(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    dequantize_row(type, m.bytes.data() + r * row_bytes, m.dequantized.data() + r * cols, cols);
+  }
+  return m;
+}
+
+TEST(KernelSetTest, IntegerKernelsAtCodeExtremes) {
+  for (const KernelSet* set : available_kernels()) {
+    for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q5_0}) {
+      const Matrix m = extreme_matrix(type, 19, 128);
+      for (int64_t n_tokens : {1, 2, 3, 4, 5, 6, 7}) {
+        SCOPED_TRACE(testing::Message() << set->name << " " << dtype_name(type) << " tokens " << n_tokens);
+        std::vector<float> x(static_cast<size_t>(n_tokens * m.cols));
+        for (int64_t t = 0; t < n_tokens; ++t) {
+          for (int64_t c = 0; c < m.cols; ++c) {
+            // +1, -1, alternating, halves: every element of a block quantizes to +-127.
+            const int kind = static_cast<int>(t % 4);
+            const bool negative = kind == 1 || (kind == 2 && c % 2 == 1) || (kind == 3 && c % 32 >= 16);
+            x[static_cast<size_t>(t * m.cols + c)] = negative ? -1.0f : 1.0f;
+          }
+        }
+        check_matmul(*set, m, x, n_tokens);
       }
     }
   }
@@ -174,6 +247,39 @@ TEST(KernelSetTest, AttentionMatchesExactSoftmax) {
           double exact = 0;
           for (int64_t p = 0; p < n_pos; ++p) exact += s[p] / total * v[p * stride + i];
           ASSERT_NEAR(out[i], exact, tolerance) << set->name << " head_dim " << head_dim << " n_pos " << n_pos;
+        }
+      }
+    }
+  }
+}
+
+// Blocks of queries (prefill attention) against per-query reference attention: query j of a
+// block sits at first_pos + j and sees positions 0..first_pos + j.
+TEST(KernelSetTest, BlockAttentionMatchesPerQueryReference) {
+  for (const KernelSet* set : available_kernels()) {
+    if (set->attend_block == nullptr) continue;
+    for (int64_t head_dim : {64, 128, 40}) {
+      for (int64_t first_pos : {0, 5, 100}) {
+        for (int64_t n_q : {1, 7, 16}) {
+          const int64_t stride = head_dim * 2 + 8, q_stride = head_dim * 3;
+          const int64_t n_pos = first_pos + n_q;
+          const auto q = random_values(static_cast<size_t>(n_q * q_stride), 11 + n_q, 2.0f);
+          const auto k = random_values(static_cast<size_t>(n_pos * stride), 12 + first_pos, 2.0f);
+          const auto v = random_values(static_cast<size_t>(n_pos * stride), 13 + head_dim);
+          const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+          std::vector<float> out(static_cast<size_t>(n_q * q_stride), NAN);
+          set->attend_block(q.data(), q_stride, n_q, k.data(), v.data(), stride, first_pos, head_dim, scale, out.data(),
+                            q_stride);
+          std::vector<float> scores(static_cast<size_t>(n_pos)), expected(static_cast<size_t>(head_dim));
+          for (int64_t j = 0; j < n_q; ++j) {
+            attend_ref(q.data() + j * q_stride, k.data(), v.data(), stride, first_pos + j + 1, head_dim, scale,
+                       scores.data(), expected.data());
+            for (int64_t i = 0; i < head_dim; ++i) {
+              // Both are f32 evaluations of the same softmax; 1e-5 covers their rounding.
+              ASSERT_NEAR(out[j * q_stride + i], expected[i], 1e-5) << set->name << " hd " << head_dim << " first "
+                                                                     << first_pos << " q " << j << " i " << i;
+            }
+          }
         }
       }
     }
@@ -226,7 +332,7 @@ TEST_P(FastPathTest, LogitsMatchReferencePath) {
 
 INSTANTIATE_TEST_SUITE_P(Types, FastPathTest,
                          ::testing::Values(DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q5_0,
-                                           DType::Q4_K, DType::Q6_K),
+                                           DType::Q4_K, DType::Q5_K, DType::Q6_K),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 
 }  // namespace

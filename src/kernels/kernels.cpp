@@ -9,11 +9,19 @@
 namespace rpu {
 
 #if defined(__x86_64__)
+namespace avx2 {
+const KernelSet& kernel_set();  // kernels/avx2/set.cpp, built with AVX2, FMA and F16C enabled
+}
 namespace avx512 {
 const KernelSet& kernel_set();  // kernels/avx512/set.cpp, built with AVX-512 enabled
 }
 namespace {
-// Checked here, in code built for the baseline ISA, before anything AVX-512 runs.
+// Checked here, in code built for the baseline ISA, before any AVX2 code runs.
+bool cpu_has_avx2_set() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+// Likewise before anything AVX-512 runs.
 bool cpu_has_avx512_set() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -66,6 +74,9 @@ void quantize_input_ref(const float* x, int64_t n_tokens, int64_t cols, Quantize
 std::vector<const KernelSet*> available_kernels() {
   std::vector<const KernelSet*> sets = {&reference_kernels()};
 #if defined(__x86_64__)
+  // Slowest to fastest: the last one is the default.
+  static const bool has_avx2 = cpu_has_avx2_set();
+  if (has_avx2) sets.push_back(&avx2::kernel_set());
   static const bool has_avx512 = cpu_has_avx512_set();
   if (has_avx512) sets.push_back(&avx512::kernel_set());
 #endif

@@ -1,0 +1,35 @@
+// The AVX2 kernel set (needs AVX2, FMA and F16C; Haswell, Zen 1 and later): for x86-64
+// CPUs without the AVX-512 set. Everything declared here is compiled with those
+// instructions enabled and must only be called after kernels.cpp has checked the CPU.
+// This header itself needs no AVX2 (declarations only).
+#pragma once
+
+#include "kernels/kernels.h"
+
+namespace rpu::avx2 {
+
+const KernelSet& kernel_set();
+
+// Integer formats (Q8_0, Q4_0, Q5_0) repacked 8 rows at a time: one 32-bit lane of a ymm
+// register per row, so one load holds 4 consecutive weights of each of the 8 rows and
+// maddubs + madd against 4 broadcast activation bytes advances all 8 dot products (see
+// int8_kernels.cpp for the byte layout).
+constexpr int64_t kRowsPerGroup = 8;
+bool packs_int8(DType type);
+void pack_int8(const MatrixView& w, WeightMatrix& out);
+void matmul_int8(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
+                 int64_t row_end);
+
+// Float formats read in place, and a dequantize-then-dot fallback for the rest.
+void matmul_float(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, int64_t row_begin,
+                  int64_t row_end);
+
+void attend(const float* q, const float* k, const float* v, int64_t stride, int64_t n_pos, int64_t head_dim, float scale,
+            float* scores, float* out);
+
+// A weight row as f32: vectorised for Q4_K / Q6_K, the reference dequantizer otherwise.
+void dequantize_row_fast(DType type, const uint8_t* src, float* dst, int64_t n);
+
+void quantize_input(const float* x, int64_t n_tokens, int64_t cols, QuantizedInput& out);
+
+}  // namespace rpu::avx2

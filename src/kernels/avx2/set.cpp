@@ -1,0 +1,89 @@
+#include <immintrin.h>
+
+#include "avx2.h"
+#include "core/error.h"
+
+namespace rpu::avx2 {
+namespace {
+
+void pack(const MatrixView& w, WeightMatrix& out) {
+  out.view = w;
+  out.packed.reset();
+  out.row_granule = 1;
+  if (packs_int8(w.type)) pack_int8(w, out);
+}
+
+bool wants_quantized_input(const WeightMatrix& w) { return w.packed != nullptr; }
+
+void matmul(const WeightMatrix& w, const float* x, const QuantizedInput& xq, int64_t n_tokens, float* y,
+            int64_t row_begin, int64_t row_end) {
+  if (w.packed != nullptr) {
+    matmul_int8(w, xq, n_tokens, y, row_begin, row_end);
+  } else {
+    matmul_float(w, x, n_tokens, y, row_begin, row_end);
+  }
+}
+
+inline float hmax(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+inline int32_t hsum_epi32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+}  // namespace
+
+// Same contract and rounding as quantize_input_ref: d = amax / 127, q = round-half-even(x * (1/d)).
+void quantize_input(const float* x, int64_t n_tokens, int64_t cols, QuantizedInput& out) {
+  if (cols % 32 != 0) fail("cannot quantize activations of {} columns (not a multiple of 32)", cols);
+  const int64_t nb = cols / 32;
+  out.n_tokens = n_tokens;
+  out.cols = cols;
+  out.q.resize(static_cast<size_t>(n_tokens * cols));
+  out.d.resize(static_cast<size_t>(n_tokens * nb));
+  out.sum.resize(static_cast<size_t>(n_tokens * nb));
+  out.sum16.resize(static_cast<size_t>(n_tokens * nb * 2));
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  // packs_epi32 then packs_epi16 interleave 128-bit lanes; this puts the 4-byte groups back.
+  const __m256i unshuffle = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const float* src = x + t * cols + b * 32;
+      const __m256 v0 = _mm256_loadu_ps(src), v1 = _mm256_loadu_ps(src + 8);
+      const __m256 v2 = _mm256_loadu_ps(src + 16), v3 = _mm256_loadu_ps(src + 24);
+      const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, abs_mask), _mm256_and_ps(v1, abs_mask)),
+                                     _mm256_max_ps(_mm256_and_ps(v2, abs_mask), _mm256_and_ps(v3, abs_mask)));
+      const float d = hmax(m) / 127.0f;
+      const __m256 inv = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+      // |x * inv| <= 127 (rounded), so the saturating packs below never clip.
+      const __m256i q0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, inv));  // MXCSR default: nearest-even
+      const __m256i q1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, inv));
+      const __m256i q2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, inv));
+      const __m256i q3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, inv));
+      const __m256i q8 = _mm256_permutevar8x32_epi32(
+          _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3)), unshuffle);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.q.data() + t * cols + b * 32), q8);
+      const int32_t s0 = hsum_epi32(_mm256_add_epi32(q0, q1));
+      const int32_t s1 = hsum_epi32(_mm256_add_epi32(q2, q3));
+      out.d[static_cast<size_t>(t * nb + b)] = d;
+      out.sum[static_cast<size_t>(t * nb + b)] = s0 + s1;
+      out.sum16[static_cast<size_t>((t * nb + b) * 2)] = s0;
+      out.sum16[static_cast<size_t>((t * nb + b) * 2 + 1)] = s1;
+    }
+  }
+}
+
+const KernelSet& kernel_set() {
+  // No attend_block of its own: prefill attention runs one query at a time through attend.
+  static const KernelSet set{"avx2", &pack, &wants_quantized_input, &quantize_input, &matmul, &attend, nullptr};
+  return set;
+}
+
+}  // namespace rpu::avx2
