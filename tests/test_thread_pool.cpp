@@ -40,6 +40,21 @@ TEST(ThreadPoolTest, ExceptionsReachTheCallerAndThePoolStaysUsable) {
   EXPECT_EQ(sum.load(), 4950);
 }
 
+// Back-to-back small jobs: a worker still looking at one job while the next is published must
+// neither run a piece of the new job twice (the total would be off) nor leave the caller
+// waiting (the test would time out).
+TEST(ThreadPoolTest, BackToBackJobsNeverRunAPieceTwice) {
+  ThreadPool pool(2);
+  int64_t expected = 0;
+  std::atomic<int64_t> total{0};
+  for (int i = 0; i < 200000; ++i) {
+    const int64_t n = 1 + i % 37;
+    expected += n;
+    pool.parallel_for(n, [&](int64_t begin, int64_t end) { total += end - begin; });
+  }
+  EXPECT_EQ(total.load(), expected);
+}
+
 TEST(ThreadPoolTest, RejectsZeroThreads) { EXPECT_THROW(ThreadPool(0), Error); }
 
 }  // namespace

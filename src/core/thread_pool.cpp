@@ -35,8 +35,11 @@ void ThreadPool::work_on(uint32_t generation) {
   for (;;) {
     uint64_t claim = claim_.load(std::memory_order_acquire);
     if ((claim >> 32) != generation) return;  // a later job already replaced this one
-    const int64_t chunk = static_cast<int64_t>(claim & 0xffffffffu);
-    const int64_t chunks = chunks_.load(std::memory_order_relaxed);
+    // The job's chunk count travels in the same word as the claim counter: read separately, a
+    // worker still looking at the previous job could pair its claim word with this job's
+    // count and claim a chunk that job never had.
+    const int64_t chunk = static_cast<int64_t>(claim & 0xffffu);
+    const int64_t chunks = static_cast<int64_t>((claim >> 16) & 0xffffu);
     if (chunk >= chunks) return;
     if (!claim_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel)) continue;
     // A successful claim means the job is still this generation's, and the caller cannot
@@ -76,14 +79,13 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     fn(0, n);
     return;
   }
-  const int64_t chunks = std::min<int64_t>(n, n_threads_ * kChunksPerThread);
+  const int64_t chunks = std::min<int64_t>({n, n_threads_ * kChunksPerThread, int64_t{0xffff}});
   fn_.store(&fn, std::memory_order_relaxed);
   n_.store(n, std::memory_order_relaxed);
-  chunks_.store(chunks, std::memory_order_relaxed);
   error_ = nullptr;
   done_.store(0, std::memory_order_relaxed);
   const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
-  claim_.store(static_cast<uint64_t>(generation) << 32, std::memory_order_release);
+  claim_.store(static_cast<uint64_t>(generation) << 32 | static_cast<uint64_t>(chunks) << 16, std::memory_order_release);
   generation_.store(generation, std::memory_order_release);
   generation_.notify_all();
   work_on(generation);

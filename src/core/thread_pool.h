@@ -38,14 +38,13 @@ class ThreadPool {
   int n_threads_;
   std::vector<std::thread> workers_;
   std::atomic<uint32_t> generation_{0};
-  std::atomic<uint64_t> claim_{0};  // (generation << 32) | next unclaimed chunk
+  std::atomic<uint64_t> claim_{0};  // generation << 32 | chunk count << 16 | next unclaimed chunk
   std::atomic<int64_t> done_{0};    // chunks finished in the current job
   std::atomic<bool> stopping_{false};
   // The current job; written by the caller before claim_ and generation_ publish it. Atomic
   // because a worker still finishing a look at the previous job may read them concurrently.
   std::atomic<const std::function<void(int64_t, int64_t)>*> fn_{nullptr};
   std::atomic<int64_t> n_{0};
-  std::atomic<int64_t> chunks_{0};
   std::mutex error_mutex_;
   std::exception_ptr error_;
 };
