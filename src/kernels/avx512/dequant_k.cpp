@@ -1,6 +1,6 @@
 // Vectorised dequantisation of the K super-block formats into f32 rows, for the float
 // fallback matmul (a weight row is expanded once, then dotted with every token). Same
-// formulas and rounding as the reference: y = (d * sc) * q - (dmin * m), y = (d * sc) * (q - 32).
+// formulas as the reference: y = (d * sc) * q - (dmin * m), y = (d * sc) * (q - 32).
 #include <immintrin.h>
 
 #include <cstring>
@@ -32,7 +32,8 @@ void dequantize_q4_k(const uint8_t* src, float* y, int64_t nb) {
         const __m512 dl = _mm512_set1_ps(d * static_cast<float>(sc));
         const __m512 ml = _mm512_set1_ps(dmin * static_cast<float>(m));
         float* out = y + 64 * p + 32 * h;
-        // dl * q - ml with one rounding of the product, as the reference computes it.
+        // dl * q - ml; the compiler may fuse this into one FMA, so the last bit can differ from the
+        // reference (the kernel tests allow for summation-order rounding anyway).
         _mm512_storeu_ps(out, _mm512_sub_ps(_mm512_mul_ps(dl, u8_to_ps(_mm256_castsi256_si128(halves[h]))), ml));
         _mm512_storeu_ps(out + 16, _mm512_sub_ps(_mm512_mul_ps(dl, u8_to_ps(_mm256_extracti128_si256(halves[h], 1))), ml));
       }
