@@ -41,15 +41,20 @@ AlignedBytes allocate_aligned(size_t n_bytes) {
   return AlignedBytes(static_cast<uint8_t*>(p));
 }
 
+void QuantizedInput::reshape(int64_t tokens, int64_t columns) {
+  if (columns % 32 != 0) fail("cannot quantize activations of {} columns (not a multiple of 32)", columns);
+  const int64_t nb = columns / 32;
+  n_tokens = tokens;
+  cols = columns;
+  q.resize(static_cast<size_t>(tokens * columns));
+  d.resize(static_cast<size_t>(tokens * nb));
+  sum.resize(static_cast<size_t>(tokens * nb));
+  sum16.resize(static_cast<size_t>(tokens * nb * 2));
+}
+
 void quantize_input_ref(const float* x, int64_t n_tokens, int64_t cols, QuantizedInput& out) {
-  if (cols % 32 != 0) fail("cannot quantize activations of {} columns (not a multiple of 32)", cols);
+  out.reshape(n_tokens, cols);
   const int64_t nb = cols / 32;
-  out.n_tokens = n_tokens;
-  out.cols = cols;
-  out.q.resize(static_cast<size_t>(n_tokens * cols));
-  out.d.resize(static_cast<size_t>(n_tokens * nb));
-  out.sum.resize(static_cast<size_t>(n_tokens * nb));
-  out.sum16.resize(static_cast<size_t>(n_tokens * nb * 2));
   for (int64_t t = 0; t < n_tokens; ++t) {
     for (int64_t b = 0; b < nb; ++b) {
       const float* src = x + t * cols + b * 32;

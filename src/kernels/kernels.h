@@ -38,6 +38,10 @@ struct QuantizedInput {
   std::vector<float> d;        // [n_tokens, cols / 32]
   std::vector<int32_t> sum;    // [n_tokens, cols / 32]
   std::vector<int32_t> sum16;  // [n_tokens, cols / 16]
+
+  // Sizes the buffers for X[tokens, columns] (kept across calls: no allocation once grown);
+  // throws unless columns is a multiple of 32.
+  void reshape(int64_t tokens, int64_t columns);
 };
 
 struct KernelSet {

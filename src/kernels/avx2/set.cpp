@@ -42,14 +42,8 @@ inline int32_t hsum_epi32(__m256i v) {
 
 // Same contract and rounding as quantize_input_ref: d = amax / 127, q = round-half-even(x * (1/d)).
 void quantize_input(const float* x, int64_t n_tokens, int64_t cols, QuantizedInput& out) {
-  if (cols % 32 != 0) fail("cannot quantize activations of {} columns (not a multiple of 32)", cols);
+  out.reshape(n_tokens, cols);
   const int64_t nb = cols / 32;
-  out.n_tokens = n_tokens;
-  out.cols = cols;
-  out.q.resize(static_cast<size_t>(n_tokens * cols));
-  out.d.resize(static_cast<size_t>(n_tokens * nb));
-  out.sum.resize(static_cast<size_t>(n_tokens * nb));
-  out.sum16.resize(static_cast<size_t>(n_tokens * nb * 2));
   const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   // packs_epi32 then packs_epi16 interleave 128-bit lanes; this puts the 4-byte groups back.
   const __m256i unshuffle = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);

@@ -30,14 +30,8 @@ void matmul(const WeightMatrix& w, const float* x, const QuantizedInput& xq, int
 
 // Same contract and rounding as quantize_input_ref: d = amax / 127, q = round-half-even(x / d).
 void quantize_input(const float* x, int64_t n_tokens, int64_t cols, QuantizedInput& out) {
-  if (cols % 32 != 0) fail("cannot quantize activations of {} columns (not a multiple of 32)", cols);
+  out.reshape(n_tokens, cols);
   const int64_t nb = cols / 32;
-  out.n_tokens = n_tokens;
-  out.cols = cols;
-  out.q.resize(static_cast<size_t>(n_tokens * cols));
-  out.d.resize(static_cast<size_t>(n_tokens * nb));
-  out.sum.resize(static_cast<size_t>(n_tokens * nb));
-  out.sum16.resize(static_cast<size_t>(n_tokens * nb * 2));
   const __m512 sign_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
   for (int64_t t = 0; t < n_tokens; ++t) {
     for (int64_t b = 0; b < nb; ++b) {
