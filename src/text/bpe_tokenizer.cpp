@@ -11,7 +11,6 @@
 namespace rpu {
 namespace {
 
-constexpr std::string_view kSpaceMarker = "\xe2\x96\x81";  // U+2581
 
 // A symbol of the word being merged, linked to its live neighbours.
 struct Symbol {
@@ -158,9 +157,9 @@ std::string BpeTokenizer::token_to_piece(int32_t id) const {
   const std::string& piece = vocab_.pieces[static_cast<size_t>(id)];
   const TokenKind kind = vocab_.kinds[static_cast<size_t>(id)];
   if (kind == TokenKind::kControl || kind == TokenKind::kUnused) return {};
-  std::string text;
-  text.reserve(piece.size());
   if (decoding_ == BpeDecoding::kByteLevel) {
+    std::string text;
+    text.reserve(piece.size());
     // Added tokens are stored as plain text: like Hugging Face's ByteLevel decoder, a piece
     // that is not entirely byte-level characters is kept as written.
     for (size_t pos = 0, len = 0; pos < piece.size(); pos += len) {
@@ -176,15 +175,7 @@ std::string BpeTokenizer::token_to_piece(int32_t id) const {
       if (byte_tokens_[b] == id) return std::string(1, static_cast<char>(b));
     }
   }
-  for (size_t i = 0; i < piece.size();) {
-    if (piece.compare(i, kSpaceMarker.size(), kSpaceMarker) == 0) {
-      text += ' ';
-      i += kSpaceMarker.size();
-    } else {
-      text += piece[i++];
-    }
-  }
-  return text;
+  return spaces_from_markers(piece);
 }
 
 }  // namespace rpu

@@ -10,7 +10,6 @@
 namespace rpu {
 namespace {
 
-constexpr std::string_view kSpaceMarker = "\xe2\x96\x81";  // U+2581 LOWER ONE EIGHTH BLOCK
 
 size_t utf8_char_length(std::string_view text, size_t pos) {
   const auto lead = static_cast<unsigned char>(text[pos]);
@@ -182,17 +181,7 @@ std::string SpmTokenizer::token_to_piece(int32_t id) const {
     case TokenKind::kUserDefined: return piece;
     default: break;
   }
-  std::string text;
-  text.reserve(piece.size());
-  for (size_t i = 0; i < piece.size();) {
-    if (piece.compare(i, kSpaceMarker.size(), kSpaceMarker) == 0) {
-      text += ' ';
-      i += kSpaceMarker.size();
-    } else {
-      text += piece[i++];
-    }
-  }
-  return text;
+  return spaces_from_markers(piece);
 }
 
 }  // namespace rpu

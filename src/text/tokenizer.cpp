@@ -55,6 +55,20 @@ void apply_phi3_rstrip(const GgufFile& file, Vocab& v) {
 
 }  // namespace
 
+std::string spaces_from_markers(std::string_view piece) {
+  std::string text;
+  text.reserve(piece.size());
+  for (size_t i = 0; i < piece.size();) {
+    if (piece.compare(i, kSpaceMarker.size(), kSpaceMarker) == 0) {
+      text += ' ';
+      i += kSpaceMarker.size();
+    } else {
+      text += piece[i++];
+    }
+  }
+  return text;
+}
+
 Vocab Vocab::from_gguf(const GgufFile& file) {
   Vocab v;
   const auto& tokens = file.require("tokenizer.ggml.tokens").as_array("tokenizer.ggml.tokens");

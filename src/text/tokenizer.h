@@ -20,6 +20,11 @@
 
 namespace rpu {
 
+// SentencePiece writes spaces as U+2581 in pieces; byte-fallback BPE vocabularies do too.
+inline constexpr std::string_view kSpaceMarker = "\xe2\x96\x81";
+// `piece` with every U+2581 turned back into a space.
+std::string spaces_from_markers(std::string_view piece);
+
 // Token kinds as GGUF numbers them in tokenizer.ggml.token_type.
 enum class TokenKind : int32_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
 

@@ -86,7 +86,10 @@ std::string WordPieceTokenizer::token_to_piece(int32_t id) const {
   const std::string& word = options_.word_prefix;
   const std::string& cont = options_.continuation_prefix;
   if (!word.empty()) {
-    if (piece.compare(0, word.size(), word) == 0) return " " + piece.substr(word.size());
+    if (piece.compare(0, word.size(), word) == 0) {
+      std::string text(1, ' ');  // (not " " + ...: GCC 12 warns falsely on that form)
+      return text.append(piece, word.size());
+    }
     return piece;
   }
   if (!cont.empty() && piece.compare(0, cont.size(), cont) == 0) return piece.substr(cont.size());

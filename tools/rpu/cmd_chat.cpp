@@ -24,8 +24,7 @@ struct ChatOptions {
   std::string system;
   std::string template_path;
   int max_reply = 512;
-  int threads = 0;
-  int ctx = 0;
+  RuntimeOptions runtime;
   bool think = false;
   bool show_prompt = false;
   SamplingParams sampling;
@@ -47,14 +46,12 @@ std::string token_text(const Tokenizer& tokenizer, int32_t id) {
 
 int chat(const ChatOptions& o) {
   o.sampling.validate();
-  auto model = Model::load(o.model_path);
-  auto tokenizer = Tokenizer::from_gguf(model->file());
+  auto [model, tokenizer] = load_model_with_tokenizer(o.model_path);
   const std::string source = o.template_path.empty() ? tokenizer->vocab().chat_template : read_text_file(o.template_path);
   if (source.empty()) fail("{}: the model has no chat template (tokenizer.chat_template); pass --template FILE", o.model_path);
   const ChatTemplate chat_template = ChatTemplate::parse(source);
-  const int ctx = o.ctx > 0 ? o.ctx : std::min(model->config().n_ctx_train, 4096);
-  ThreadPool pool(o.threads > 0 ? o.threads : default_threads());
-  ForwardPass forward(*model, ctx, &pool);
+  ThreadPool pool(o.runtime.thread_count());
+  ForwardPass forward(*model, o.runtime.context_size(*model), &pool);
   Sampler sampler(o.sampling);
 
   ChatContextOptions context_options;
@@ -126,9 +123,7 @@ Action add_chat_command(CLI::App& app) {
   cmd->add_flag("--think", o->think, "set enable_thinking for templates that support it");
   cmd->add_flag("--show-prompt", o->show_prompt, "print each rendered prompt to stderr");
   add_sampling_options(cmd, o->sampling);
-  cmd->add_option("-t,--threads", o->threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
-  cmd->add_option("-c,--ctx", o->ctx, "context size in tokens (default: the model's, at most 4096)")
-      ->check(CLI::Range(1, 1 << 24));
+  add_runtime_options(cmd, o->runtime);
   return [o] { return chat(*o); };
 }
 

@@ -16,21 +16,15 @@ struct RunOptions {
   std::string model_path;
   std::string prompt;
   int steps = 256;
-  int threads = 0;
-  int ctx = 0;
+  RuntimeOptions runtime;
   SamplingParams sampling;
 };
 
 int run(const RunOptions& o) {
   o.sampling.validate();
-  auto model = Model::load(o.model_path);
-  auto tokenizer = Tokenizer::from_gguf(model->file());
-  if (tokenizer->vocab().size() != model->config().n_vocab) {
-    fail("{}: tokenizer has {} tokens but the model has {}", o.model_path, tokenizer->vocab().size(), model->config().n_vocab);
-  }
-  const int ctx = o.ctx > 0 ? o.ctx : std::min(model->config().n_ctx_train, 4096);
-  ThreadPool pool(o.threads > 0 ? o.threads : default_threads());
-  ForwardPass forward(*model, ctx, &pool);
+  auto [model, tokenizer] = load_model_with_tokenizer(o.model_path);
+  ThreadPool pool(o.runtime.thread_count());
+  ForwardPass forward(*model, o.runtime.context_size(*model), &pool);
 
   GenerateOptions options;
   options.steps = o.steps;
@@ -61,9 +55,7 @@ Action add_run_command(CLI::App& app) {
                   "sequence length in tokens after BOS, prompt included (llama2.c convention)")
       ->check(CLI::Range(0, 1 << 24));
   add_sampling_options(cmd, o->sampling);
-  cmd->add_option("-t,--threads", o->threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
-  cmd->add_option("-c,--ctx", o->ctx, "context size in tokens (default: the model's, at most 4096)")
-      ->check(CLI::Range(1, 1 << 24));
+  add_runtime_options(cmd, o->runtime);
   return [o] { return run(*o); };
 }
 

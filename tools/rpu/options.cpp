@@ -1,6 +1,9 @@
 #include "options.h"
 
+#include <algorithm>
 #include <thread>
+
+#include "core/error.h"
 
 namespace rpu::cli {
 
@@ -20,9 +23,29 @@ void add_sampling_options(CLI::App* cmd, SamplingParams& s) {
   cmd->add_option("-s,--seed", s.seed, "random seed; the same seed reproduces a run");
 }
 
-int default_threads() {
+void add_runtime_options(CLI::App* cmd, RuntimeOptions& r) {
+  cmd->add_option("-t,--threads", r.threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
+  cmd->add_option("-c,--ctx", r.ctx, "context size in tokens (default: the model's, at most 4096)")
+      ->check(CLI::Range(1, 1 << 24));
+}
+
+int RuntimeOptions::thread_count() const {
+  if (threads > 0) return threads;
   const unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int>(n);
+}
+
+int RuntimeOptions::context_size(const Model& model) const {
+  return ctx > 0 ? ctx : std::min(model.config().n_ctx_train, 4096);
+}
+
+LoadedModel load_model_with_tokenizer(const std::string& path) {
+  LoadedModel loaded;
+  loaded.model = Model::load(path);
+  loaded.tokenizer = Tokenizer::from_gguf(loaded.model->file());
+  const int n_tokens = loaded.tokenizer->vocab().size(), n_vocab = loaded.model->config().n_vocab;
+  if (n_tokens != n_vocab) fail("{}: tokenizer has {} tokens but the model has {}", path, n_tokens, n_vocab);
+  return loaded;
 }
 
 }  // namespace rpu::cli

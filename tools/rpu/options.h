@@ -3,11 +3,31 @@
 
 #include <CLI/CLI.hpp>
 
+#include <memory>
+#include <string>
+
+#include "model/model.h"
 #include "text/sampler.h"
+#include "text/tokenizer.h"
 
 namespace rpu::cli {
 
 void add_sampling_options(CLI::App* cmd, SamplingParams& sampling);
-int default_threads();
+
+// --threads and --ctx, with their defaults resolved against the loaded model.
+struct RuntimeOptions {
+  int threads = 0;  // 0: all cores
+  int ctx = 0;      // 0: the model's trained context, at most 4096
+  int thread_count() const;
+  int context_size(const Model& model) const;
+};
+void add_runtime_options(CLI::App* cmd, RuntimeOptions& runtime);
+
+// A GGUF model and its own tokenizer, checked to agree on the vocabulary size.
+struct LoadedModel {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+};
+LoadedModel load_model_with_tokenizer(const std::string& path);
 
 }  // namespace rpu::cli
