@@ -27,12 +27,13 @@ void ensure(std::vector<float>& buffer, size_t n) {
 
 }  // namespace
 
-ForwardPass::ForwardPass(const Model& model, int n_ctx, ThreadPool* pool)
+BatchForward::BatchForward(const Model& model, int n_ctx, int n_seq, ThreadPool* pool)
     : model_(model),
       config_(model.config()),
       pool_(pool),
       kernels_(model.kernels()),
-      cache_(model.config(), n_ctx) {
+      cache_(model.config(), n_ctx, n_seq),
+      n_past_(static_cast<size_t>(n_seq), 0) {
   // Frequency of rotation pair i: theta^(-2i/rope_dim), divided by the llama3 factor if any.
   const auto& freqs = model.weights().rope_freqs;
   const int half = config_.rope_dim / 2;
@@ -44,12 +45,22 @@ ForwardPass::ForwardPass(const Model& model, int n_ctx, ThreadPool* pool)
   }
 }
 
-void ForwardPass::rewind(int n_past) {
-  if (n_past < 0 || n_past > n_past_) fail("cannot rewind to position {} (cache holds {})", n_past, n_past_);
-  n_past_ = n_past;
+void BatchForward::rewind(int seq, int n_past) {
+  if (seq < 0 || seq >= n_seq()) fail("sequence {} does not exist (0..{})", seq, n_seq() - 1);
+  if (n_past < 0 || n_past > n_past_[static_cast<size_t>(seq)]) {
+    fail("cannot rewind to position {} (cache holds {})", n_past, n_past_[static_cast<size_t>(seq)]);
+  }
+  n_past_[static_cast<size_t>(seq)] = n_past;
 }
 
-void ForwardPass::for_tokens(int n_tokens, const std::function<void(int)>& fn) {
+void BatchForward::copy_prefix(int from, int to, int n_pos) {
+  if (from < 0 || from >= n_seq() || to < 0 || to >= n_seq()) fail("sequence {} or {} does not exist", from, to);
+  if (n_pos < 0 || n_pos > n_past(from)) fail("cannot copy {} positions from a sequence holding {}", n_pos, n_past(from));
+  cache_.copy_prefix(from, to, n_pos);
+  n_past_[static_cast<size_t>(to)] = n_pos;
+}
+
+void BatchForward::for_tokens(int n_tokens, const std::function<void(int)>& fn) {
   if (pool_ == nullptr || n_tokens == 1) {
     for (int t = 0; t < n_tokens; ++t) fn(t);
     return;
@@ -59,7 +70,7 @@ void ForwardPass::for_tokens(int n_tokens, const std::function<void(int)>& fn) {
   });
 }
 
-void ForwardPass::matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens) {
+void BatchForward::matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens) {
   bool quantize = false;
   int64_t total_units = 0;  // units of row_granule rows, over all jobs
   for (const MatmulJob& job : jobs) {
@@ -87,92 +98,94 @@ void ForwardPass::matmuls(std::initializer_list<MatmulJob> jobs, const float* x,
   }
 }
 
-void ForwardPass::apply_rope(float* vectors, int t, int n_heads) {
+void BatchForward::apply_rope(float* vectors, int position, int n_heads) const {
   const int hd = config_.head_dim;
   const int half = config_.rope_dim / 2;
-  {
-    const float pos = static_cast<float>(n_past_ + t) * config_.rope_position_scale;
-    for (int i = 0; i < half; ++i) {
-      const float angle = pos * rope_inv_freq_[static_cast<size_t>(i)];
-      const float cos_a = std::cos(angle);
-      const float sin_a = std::sin(angle);
-      // Which two dims of the head form rotation pair i depends on the architecture.
-      const int a = config_.arch->rope_style == RopeStyle::kAdjacent ? 2 * i : i;
-      const int b = config_.arch->rope_style == RopeStyle::kAdjacent ? 2 * i + 1 : i + half;
-      for (int h = 0; h < n_heads; ++h) {
-        float* v = vectors + static_cast<size_t>(h) * hd;
-        const float x0 = v[a];
-        const float x1 = v[b];
-        v[a] = x0 * cos_a - x1 * sin_a;
-        v[b] = x0 * sin_a + x1 * cos_a;
-      }
+  const float pos = static_cast<float>(position) * config_.rope_position_scale;
+  for (int i = 0; i < half; ++i) {
+    const float angle = pos * rope_inv_freq_[static_cast<size_t>(i)];
+    const float cos_a = std::cos(angle);
+    const float sin_a = std::sin(angle);
+    // Which two dims of the head form rotation pair i depends on the architecture.
+    const int a = config_.arch->rope_style == RopeStyle::kAdjacent ? 2 * i : i;
+    const int b = config_.arch->rope_style == RopeStyle::kAdjacent ? 2 * i + 1 : i + half;
+    for (int h = 0; h < n_heads; ++h) {
+      float* v = vectors + static_cast<size_t>(h) * hd;
+      const float x0 = v[a];
+      const float x1 = v[b];
+      v[a] = x0 * cos_a - x1 * sin_a;
+      v[b] = x0 * sin_a + x1 * cos_a;
     }
   }
 }
 
-void ForwardPass::attention(int layer, int n_tokens) {
+void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
   const int hd = config_.head_dim;
   const int group = config_.n_head / config_.n_head_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int q_dim = config_.q_dim();
-  // One task per (head, token). Head-major order gives each thread whole heads, so the causal
-  // window's growing cost (later tokens see more positions) is shared evenly.
+  const int n_head = config_.n_head;
+  // Tasks: (chunk, head, first query, query count). Prefill chunks go in blocks of 16
+  // consecutive queries (queries in vector lanes), generated tokens one query per task.
+  // Head-major within a chunk so each thread gets whole heads and the causal window's growing
+  // cost is shared evenly.
+  std::vector<AttentionTask>& tasks = attention_tasks_;
+  tasks.clear();
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    const int n = static_cast<int>(chunks[c].tokens.size());
+    const int step = chunks[c].prefill && kernels_.attend_block != nullptr ? 16 : 1;
+    for (int h = 0; h < n_head; ++h) {
+      for (int t0 = 0; t0 < n; t0 += step) tasks.push_back({static_cast<int>(c), h, t0, std::min(step, n - t0)});
+    }
+  }
   auto run = [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> scores;  // per thread, grown once: no allocation per token
-    if (scores.size() < static_cast<size_t>(n_past_ + n_tokens)) scores.resize(static_cast<size_t>(n_ctx()));
-    for (int64_t task = begin; task < end; ++task) {
-      const int h = static_cast<int>(task / n_tokens);
-      const int t = static_cast<int>(task % n_tokens);
-      const int kv_head = h / group;
-      const int last = n_past_ + t;  // attends to positions 0..last
-      const float* q = q_.data() + static_cast<size_t>(t) * q_dim + static_cast<size_t>(h) * hd;
-      float* out = attn_.data() + static_cast<size_t>(t) * q_dim + static_cast<size_t>(h) * hd;
-      const size_t head_offset = static_cast<size_t>(kv_head) * hd;
-      kernels_.attend(q, cache_.key(layer, 0) + head_offset, cache_.value(layer, 0) + head_offset, config_.kv_dim(),
-                      last + 1, hd, scale, scores.data(), out);
+    if (scores.size() < static_cast<size_t>(n_ctx())) scores.resize(static_cast<size_t>(n_ctx()));
+    for (int64_t i = begin; i < end; ++i) {
+      const AttentionTask& task = tasks[static_cast<size_t>(i)];
+      const SequenceChunk& chunk = chunks[static_cast<size_t>(task.chunk)];
+      const int first_token = chunk_first_[static_cast<size_t>(task.chunk)] + task.t0;
+      const int first_pos = token_pos_[static_cast<size_t>(first_token)];
+      const size_t head_offset = static_cast<size_t>(task.head / group) * hd;
+      const float* keys = cache_.key(chunk.seq, layer, 0) + head_offset;
+      const float* values = cache_.value(chunk.seq, layer, 0) + head_offset;
+      const float* q = q_.data() + static_cast<size_t>(first_token) * q_dim + static_cast<size_t>(task.head) * hd;
+      float* out = attn_.data() + static_cast<size_t>(first_token) * q_dim + static_cast<size_t>(task.head) * hd;
+      if (chunk.prefill && kernels_.attend_block != nullptr) {
+        kernels_.attend_block(q, q_dim, task.n_q, keys, values, config_.kv_dim(), first_pos, hd, scale, out, q_dim);
+      } else {
+        kernels_.attend(q, keys, values, config_.kv_dim(), first_pos + 1, hd, scale, scores.data(), out);
+      }
     }
   };
-  if (kernels_.attend_block != nullptr && n_tokens > 1) {
-    // Prefill: blocks of 16 consecutive queries per head, head-major as above.
-    const int64_t blocks = (n_tokens + 15) / 16;
-    auto run_blocks = [&](int64_t begin, int64_t end) {
-      for (int64_t task = begin; task < end; ++task) {
-        const int h = static_cast<int>(task / blocks);
-        const int t0 = static_cast<int>(task % blocks) * 16;
-        const int n_q = std::min(16, n_tokens - t0);
-        const size_t head_offset = static_cast<size_t>(h / group) * hd;
-        kernels_.attend_block(q_.data() + static_cast<size_t>(t0) * q_dim + static_cast<size_t>(h) * hd, q_dim, n_q,
-                              cache_.key(layer, 0) + head_offset, cache_.value(layer, 0) + head_offset, config_.kv_dim(),
-                              n_past_ + t0, hd, scale, attn_.data() + static_cast<size_t>(t0) * q_dim + static_cast<size_t>(h) * hd,
-                              q_dim);
-      }
-    };
-    const int64_t block_tasks = blocks * config_.n_head;
-    if (pool_ == nullptr) {
-      run_blocks(0, block_tasks);
-    } else {
-      pool_->parallel_for(block_tasks, run_blocks);
-    }
-    return;
-  }
-  const int64_t tasks = static_cast<int64_t>(n_tokens) * config_.n_head;
+  const int64_t n_tasks = static_cast<int64_t>(tasks.size());
   if (pool_ == nullptr) {
-    run(0, tasks);
+    run(0, n_tasks);
   } else {
-    pool_->parallel_for(tasks, run);
+    pool_->parallel_for(n_tasks, run);
   }
 }
 
-std::span<const float> ForwardPass::eval(std::span<const int32_t> tokens, bool all_logits) {
-  const int n = static_cast<int>(tokens.size());
-  if (n == 0) fail("cannot evaluate an empty batch of tokens");
-  if (n_past_ + n > cache_.capacity()) {
-    fail("context is full: {} tokens held + {} new exceed the context size of {}", n_past_, n, cache_.capacity());
-  }
+void BatchForward::eval(std::span<const SequenceChunk> chunks) {
   const ModelConfig& c = config_;
   const ModelWeights& w = model_.weights();
-  for (int32_t token : tokens) {
-    if (token < 0 || token >= c.n_vocab) fail("token id {} is outside the vocabulary (0..{})", token, c.n_vocab - 1);
+  // Validate everything before touching the cache, so a rejected step changes nothing.
+  if (chunks.empty()) fail("cannot evaluate an empty batch");
+  std::vector<bool> seen(static_cast<size_t>(n_seq()), false);
+  int n = 0;
+  for (const SequenceChunk& chunk : chunks) {
+    if (chunk.seq < 0 || chunk.seq >= n_seq()) fail("sequence {} does not exist (0..{})", chunk.seq, n_seq() - 1);
+    if (seen[static_cast<size_t>(chunk.seq)]) fail("sequence {} appears twice in one batch", chunk.seq);
+    seen[static_cast<size_t>(chunk.seq)] = true;
+    if (chunk.tokens.empty()) fail("cannot evaluate an empty batch of tokens");
+    const int held = n_past(chunk.seq), size = static_cast<int>(chunk.tokens.size());
+    if (held + size > n_ctx()) {
+      fail("context is full: {} tokens held + {} new exceed the context size of {}", held, size, n_ctx());
+    }
+    for (int32_t token : chunk.tokens) {
+      if (token < 0 || token >= c.n_vocab) fail("token id {} is outside the vocabulary (0..{})", token, c.n_vocab - 1);
+    }
+    n += size;
   }
   const size_t nt = static_cast<size_t>(n);
   ensure(x_, nt * c.n_embd);
@@ -183,9 +196,21 @@ std::span<const float> ForwardPass::eval(std::span<const int32_t> tokens, bool a
   ensure(attn_, nt * c.q_dim());
   ensure(ffn_gate_, nt * c.n_ff);
   ensure(ffn_up_, nt * c.n_ff);
-
-  for (int t = 0; t < n; ++t) {
-    dequantize_row(w.token_embd.type, w.token_embd.row(tokens[static_cast<size_t>(t)]), x_.data() + t * c.n_embd, c.n_embd);
+  token_seq_.resize(nt);
+  token_pos_.resize(nt);
+  chunk_first_.resize(chunks.size());
+  {
+    int t = 0;
+    for (size_t ci = 0; ci < chunks.size(); ++ci) {
+      const SequenceChunk& chunk = chunks[ci];
+      chunk_first_[ci] = t;
+      for (size_t i = 0; i < chunk.tokens.size(); ++i, ++t) {
+        token_seq_[static_cast<size_t>(t)] = chunk.seq;
+        token_pos_[static_cast<size_t>(t)] = n_past(chunk.seq) + static_cast<int>(i);
+        dequantize_row(w.token_embd.type, w.token_embd.row(chunk.tokens[i]), x_.data() + static_cast<size_t>(t) * c.n_embd,
+                       c.n_embd);
+      }
+    }
   }
 
   for (int layer = 0; layer < c.n_layer; ++layer) {
@@ -211,12 +236,13 @@ std::span<const float> ForwardPass::eval(std::span<const int32_t> tokens, bool a
           rms_norm(k + h * c.head_dim, lw.k_norm.data(), c.head_dim, c.rms_eps, k + h * c.head_dim);
         }
       }
-      apply_rope(q, t, c.n_head);
-      apply_rope(k, t, c.n_head_kv);
-      std::copy_n(k, c.kv_dim(), cache_.key(layer, n_past_ + t));
-      std::copy_n(v, c.kv_dim(), cache_.value(layer, n_past_ + t));
+      const int seq = token_seq_[static_cast<size_t>(t)], pos = token_pos_[static_cast<size_t>(t)];
+      apply_rope(q, pos, c.n_head);
+      apply_rope(k, pos, c.n_head_kv);
+      std::copy_n(k, c.kv_dim(), cache_.key(seq, layer, pos));
+      std::copy_n(v, c.kv_dim(), cache_.value(seq, layer, pos));
     });
-    attention(layer, n);
+    attention(layer, chunks);
     matmuls({{&lw.wo, h_.data()}}, attn_.data(), n);
     for_tokens(n, [&](int t) {
       float* x = x_.data() + t * c.n_embd;
@@ -238,16 +264,46 @@ std::span<const float> ForwardPass::eval(std::span<const int32_t> tokens, bool a
     });
   }
 
-  // Only the rows whose logits are wanted go through the output head.
-  const int first = all_logits ? 0 : n - 1;
-  const int rows = n - first;
-  for (int t = first; t < n; ++t) {
-    rms_norm(x_.data() + t * c.n_embd, w.output_norm.data(), c.n_embd, c.rms_eps, h_.data() + (t - first) * c.n_embd);
+  // Only the rows whose logits are wanted go through the output head; hidden rows (for
+  // embeddings) are the final-normed states themselves.
+  logits_rows_ = 0;
+  hidden_rows_ = 0;
+  size_t hidden_needed = 0;
+  for (size_t ci = 0; ci < chunks.size(); ++ci) {
+    if (chunks[ci].output == ChunkOutput::kHidden) hidden_needed += chunks[ci].tokens.size();
   }
-  ensure(logits_, static_cast<size_t>(rows) * c.n_vocab);
-  matmuls({{&w.output, logits_.data()}}, h_.data(), rows);
-  n_past_ += n;
-  return {logits_.data(), static_cast<size_t>(rows) * c.n_vocab};
+  ensure(hidden_out_, hidden_needed * c.n_embd);
+  for (size_t ci = 0; ci < chunks.size(); ++ci) {
+    const SequenceChunk& chunk = chunks[ci];
+    const int size = static_cast<int>(chunk.tokens.size());
+    const int first = chunk_first_[ci];
+    if (chunk.output == ChunkOutput::kHidden) {
+      for (int t = first; t < first + size; ++t) {
+        rms_norm(x_.data() + static_cast<size_t>(t) * c.n_embd, w.output_norm.data(), c.n_embd, c.rms_eps,
+                 hidden_out_.data() + hidden_rows_++ * c.n_embd);
+      }
+    } else if (chunk.output != ChunkOutput::kNone) {
+      const int from = chunk.output == ChunkOutput::kAllLogits ? first : first + size - 1;
+      for (int t = from; t < first + size; ++t) {
+        rms_norm(x_.data() + static_cast<size_t>(t) * c.n_embd, w.output_norm.data(), c.n_embd, c.rms_eps,
+                 h_.data() + logits_rows_++ * c.n_embd);
+      }
+    }
+    n_past_[static_cast<size_t>(chunk.seq)] += size;
+  }
+  if (logits_rows_ > 0) {
+    ensure(logits_, logits_rows_ * c.n_vocab);
+    matmuls({{&w.output, logits_.data()}}, h_.data(), static_cast<int>(logits_rows_));
+  }
+}
+
+std::span<const float> ForwardPass::eval(std::span<const int32_t> tokens, bool all_logits) {
+  // A single sequence keeps the shape-based choice it always had: a multi-token call is a
+  // prefill, a one-token call a decode step.
+  const SequenceChunk chunk{0, tokens, all_logits ? ChunkOutput::kAllLogits : ChunkOutput::kLastLogits,
+                            tokens.size() > 1};
+  batch_.eval({&chunk, 1});
+  return batch_.logits();
 }
 
 }  // namespace rpu

@@ -1,15 +1,20 @@
-// The generic decoder forward pass: one sequence, f32 activations, any weight type.
+// The generic decoder forward pass, for one or many sequences at once, f32 activations, any
+// weight type. All tokens of a step (from every sequence) form one matrix X, so each weight
+// matrix is read once per step however many sequences advance:
 //
-//   x = embed(tokens)                                   [T, n_embd]
+//   x = embed(tokens)                                   [T, n_embd]   (T = tokens of all chunks)
 //   per layer:
 //     h = rmsnorm(x) * attn_norm
 //     q, k, v = h Wq^T (+bq), h Wk^T (+bk), h Wv^T (+bv)  [T, q_dim], [T, kv_dim] x2
 //     (qwen3) q, k = per-head rmsnorm(q) * q_norm, ... * k_norm
-//     q, k = rope(q, k, positions); k, v appended to the cache
-//     x += softmax(q k^T / sqrt(head_dim), causal) v  Wo^T
+//     q, k = rope(q, k, position of each token in its sequence); k, v -> that sequence's cache
+//     x += softmax(q k^T / sqrt(head_dim), causal within the sequence) v  Wo^T
 //     h = rmsnorm(x) * ffn_norm
 //     x += (silu(h Wgate^T) * (h Wup^T)) Wdown^T
-//   logits = (rmsnorm(x) * output_norm) Wout^T          [T, n_vocab]
+//   logits = (rmsnorm(x) * output_norm) Wout^T          [rows wanted, n_vocab]
+//
+// Every kernel computes a token's row independently of the other rows in the call
+// (tests/test_batch_invariance.cpp), so a sequence's results do not depend on its batch.
 #pragma once
 
 #include <cstdint>
@@ -25,20 +30,46 @@
 
 namespace rpu {
 
-class ForwardPass {
+// What a chunk wants back from the step.
+enum class ChunkOutput {
+  kNone,        // only fill the cache (an early piece of a chunked prompt)
+  kLastLogits,  // logits of the chunk's last token [n_vocab]
+  kAllLogits,   // logits of every token [n_tokens, n_vocab]
+  kHidden,      // final-normed hidden states of every token [n_tokens, n_embd] (embeddings)
+};
+
+// Consecutive tokens of one sequence, processed at positions n_past(seq) .. + size - 1.
+struct SequenceChunk {
+  int seq = 0;
+  std::span<const int32_t> tokens;
+  ChunkOutput output = ChunkOutput::kLastLogits;
+  // Attention path: prompt tokens use the block (prefill) kernel, generated tokens the
+  // per-query one. Choosing by the token's role rather than the batch shape keeps a
+  // sequence's arithmetic the same whatever it is batched with.
+  bool prefill = true;
+};
+
+class BatchForward {
  public:
-  // `pool` may be null (single-threaded). Matmuls run on the kernel set the model was loaded for.
-  ForwardPass(const Model& model, int n_ctx, ThreadPool* pool = nullptr);
+  // `pool` may be null (single-threaded). n_ctx is the context of each of the n_seq sequences.
+  BatchForward(const Model& model, int n_ctx, int n_seq, ThreadPool* pool = nullptr);
 
-  // Processes `tokens` at positions n_past() .. n_past()+size-1 and appends them to the cache.
-  // Returns the logits of the last token [n_vocab], or of every token [size, n_vocab] when
-  // all_logits. Throws rpu::Error for an out-of-range token id or a full context.
-  std::span<const float> eval(std::span<const int32_t> tokens, bool all_logits = false);
+  // Runs one step over all chunks (at most one chunk per sequence). Returns, concatenated in
+  // chunk order, the rows each chunk asked for: logits rows [n_vocab] and hidden rows
+  // [n_embd] go to separate outputs (see logits()/hidden()). Throws rpu::Error for a bad
+  // token id, a full context or a sequence index out of range; the cache is then unchanged.
+  void eval(std::span<const SequenceChunk> chunks);
+  std::span<const float> logits() const { return {logits_.data(), logits_rows_ * vocab_size()}; }
+  std::span<const float> hidden() const { return {hidden_out_.data(), hidden_rows_ * embd_size()}; }
 
-  int n_past() const { return n_past_; }
+  int n_past(int seq) const { return n_past_[static_cast<size_t>(seq)]; }
   int n_ctx() const { return cache_.capacity(); }
-  // Forgets positions >= n_past (e.g. to reuse a shared prompt prefix).
-  void rewind(int n_past);
+  int n_seq() const { return cache_.n_seq(); }
+  // Forgets positions >= n_past of a sequence (e.g. to reuse a shared prompt prefix).
+  void rewind(int seq, int n_past);
+  // Makes `to` hold the first n_pos positions of `from` (n_pos <= n_past(from)).
+  void copy_prefix(int from, int to, int n_pos);
+  const Model& model() const { return model_; }
 
  private:
   struct MatmulJob {
@@ -48,11 +79,13 @@ class ForwardPass {
   // Y_i = X W_i^T for several matrices reading the same input, in one parallel dispatch
   // (threads split the matrices' combined rows), quantizing X once when the kernels want it.
   void matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens);
-  void attention(int layer, int n_tokens);
-  // Rotates the n_heads heads of token t (at position n_past + t) in place.
-  void apply_rope(float* vectors, int t, int n_heads);
-  // Runs fn(t) for every token of the batch, split across the pool (element-wise steps).
+  void attention(int layer, std::span<const SequenceChunk> chunks);
+  // Rotates the n_heads heads of one token at position pos in place.
+  void apply_rope(float* vectors, int pos, int n_heads) const;
+  // Runs fn(t) for every token of the step, split across the pool (element-wise steps).
   void for_tokens(int n_tokens, const std::function<void(int)>& fn);
+  size_t vocab_size() const { return static_cast<size_t>(config_.n_vocab); }
+  size_t embd_size() const { return static_cast<size_t>(config_.n_embd); }
 
   const Model& model_;
   const ModelConfig& config_;
@@ -60,11 +93,37 @@ class ForwardPass {
   const KernelSet& kernels_;
   KVCache cache_;
   QuantizedInput xq_;
-  int n_past_ = 0;
+  std::vector<int> n_past_;  // per sequence
 
-  // Scratch activations, grown to the largest batch seen.
-  std::vector<float> x_, h_, q_, k_, v_, attn_, ffn_gate_, ffn_up_, logits_;
+  // Per token of the current step: its sequence and position.
+  std::vector<int> token_seq_, token_pos_;
+  std::vector<int> chunk_first_;  // first token index of each chunk
+  struct AttentionTask {
+    int chunk, head, t0, n_q;  // queries t0 .. t0 + n_q - 1 of one head of one chunk
+  };
+  std::vector<AttentionTask> attention_tasks_;
+  // Scratch activations, grown to the largest step seen.
+  std::vector<float> x_, h_, q_, k_, v_, attn_, ffn_gate_, ffn_up_, logits_, hidden_out_;
+  size_t logits_rows_ = 0, hidden_rows_ = 0;
   std::vector<float> rope_inv_freq_;  // [rope_dim / 2]
+};
+
+// One sequence: the interface `rpu run`, `rpu chat` and the benchmarks use.
+class ForwardPass {
+ public:
+  ForwardPass(const Model& model, int n_ctx, ThreadPool* pool = nullptr) : batch_(model, n_ctx, 1, pool) {}
+
+  // Processes `tokens` at positions n_past() .. n_past()+size-1 and appends them to the cache.
+  // Returns the logits of the last token [n_vocab], or of every token [size, n_vocab] when
+  // all_logits. Throws rpu::Error for an out-of-range token id or a full context.
+  std::span<const float> eval(std::span<const int32_t> tokens, bool all_logits = false);
+
+  int n_past() const { return batch_.n_past(0); }
+  int n_ctx() const { return batch_.n_ctx(); }
+  void rewind(int n_past) { batch_.rewind(0, n_past); }
+
+ private:
+  BatchForward batch_;
 };
 
 }  // namespace rpu

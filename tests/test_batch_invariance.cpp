@@ -1,0 +1,82 @@
+// Continuous batching puts a sequence's tokens into batches of varying size and position;
+// greedy output must not depend on its neighbours. So every kernel set must compute each
+// token's row of a matmul, and each query's attention, bit-identically whatever else shares
+// the call. (Tolerances elsewhere compare with exact math; here the oracle is the same
+// kernel run on the token alone, and the comparison is exact.)
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "core/rng.h"
+#include "kernels/kernels.h"
+#include "kernels/quant.h"
+
+namespace rpu {
+namespace {
+
+std::vector<float> random_values(size_t n, uint64_t seed, float scale) {
+  Rng rng(seed);
+  std::vector<float> v(n);
+  for (float& x : v) x = scale * static_cast<float>(2.0 * rng.uniform() - 1.0);
+  return v;
+}
+
+std::vector<float> run_matmul(const KernelSet& set, const WeightMatrix& w, const float* x, int64_t n_tokens) {
+  QuantizedInput xq;
+  if (set.wants_quantized_input(w)) set.quantize_input(x, n_tokens, w.view.cols, xq);
+  std::vector<float> y(static_cast<size_t>(n_tokens * w.view.rows));
+  set.matmul(w, x, xq, n_tokens, y.data(), 0, w.view.rows);
+  return y;
+}
+
+TEST(BatchInvarianceTest, MatmulRowOfATokenDoesNotDependOnTheBatch) {
+  const DType types[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q5_0,
+                         DType::Q4_1, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+  const int64_t rows = 37, cols = 512, n_tokens = 11;
+  const auto x = random_values(static_cast<size_t>(n_tokens * cols), 7, 1.0f);
+  for (const KernelSet* set : available_kernels()) {
+    for (DType type : types) {
+      SCOPED_TRACE(std::string(set->name) + " " + dtype_info(type).name);
+      const auto values = random_values(static_cast<size_t>(rows * cols), 11, 0.5f);
+      const uint64_t row_bytes = dtype_row_bytes(type, static_cast<uint64_t>(cols));
+      std::vector<uint8_t> bytes(row_bytes * rows);
+      for (int64_t r = 0; r < rows; ++r) quantize_row(type, values.data() + r * cols, bytes.data() + r * row_bytes, cols);
+      WeightMatrix w;
+      set->pack(MatrixView{type, bytes.data(), rows, cols, row_bytes}, w);
+      const auto batched = run_matmul(*set, w, x.data(), n_tokens);
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        const auto alone = run_matmul(*set, w, x.data() + t * cols, 1);
+        ASSERT_EQ(0, std::memcmp(alone.data(), batched.data() + t * rows, rows * sizeof(float))) << "token " << t;
+      }
+    }
+  }
+}
+
+TEST(BatchInvarianceTest, BlockAttentionOfAQueryDoesNotDependOnItsBlock) {
+  const int64_t head_dim = 64, stride = 128, n_pos = 70;
+  const auto k = random_values(static_cast<size_t>(n_pos * stride), 3, 1.0f);
+  const auto v = random_values(static_cast<size_t>(n_pos * stride), 4, 1.0f);
+  const auto q = random_values(static_cast<size_t>(16 * head_dim), 5, 1.0f);
+  const float scale = 0.125f;
+  for (const KernelSet* set : available_kernels()) {
+    if (set->attend_block == nullptr) continue;
+    SCOPED_TRACE(set->name);
+    // Queries at positions 50..65 as one block, versus each query in a block of its own
+    // and in blocks starting at other offsets.
+    std::vector<float> whole(16 * head_dim);
+    set->attend_block(q.data(), head_dim, 16, k.data(), v.data(), stride, 50, head_dim, scale, whole.data(), head_dim);
+    for (int64_t j = 0; j < 16; ++j) {
+      std::vector<float> alone(head_dim);
+      set->attend_block(q.data() + j * head_dim, head_dim, 1, k.data(), v.data(), stride, 50 + j, head_dim, scale,
+                        alone.data(), head_dim);
+      ASSERT_EQ(0, std::memcmp(alone.data(), whole.data() + j * head_dim, head_dim * sizeof(float))) << "query " << j;
+    }
+    std::vector<float> tail(5 * head_dim);
+    set->attend_block(q.data() + 11 * head_dim, head_dim, 5, k.data(), v.data(), stride, 61, head_dim, scale,
+                      tail.data(), head_dim);
+    ASSERT_EQ(0, std::memcmp(tail.data(), whole.data() + 11 * head_dim, 5 * head_dim * sizeof(float)));
+  }
+}
+
+}  // namespace
+}  // namespace rpu
