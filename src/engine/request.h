@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -12,7 +14,15 @@
 
 namespace rpu {
 
-class Grammar;  // text/grammar.h: constrains which tokens may come next
+// Restricts which tokens may come next, one instance per sample (e.g. a JSON-schema grammar
+// for response_format, or a forced tool call).
+class TokenConstraint {
+ public:
+  virtual ~TokenConstraint() = default;
+  virtual void mask_logits(std::span<float> logits) const = 0;  // forbidden tokens -> -inf
+  virtual bool accept(int32_t token) = 0;                          // false: the token was not allowed
+  virtual bool can_continue() const = 0;                           // false: the output is complete
+};
 
 struct GenerationRequest {
   std::vector<int32_t> prompt;  // token ids, BOS and chat markup already included
@@ -23,7 +33,8 @@ struct GenerationRequest {
   bool ignore_eos = false;
   // < 0: no log-probabilities; 0..20: the chosen token's log-probability and this many alternatives.
   int top_logprobs = -1;
-  std::shared_ptr<const Grammar> grammar;  // when set, every sample is a sentence of this grammar
+  // When set, called once per sample; every sample then satisfies its constraint.
+  std::function<std::unique_ptr<TokenConstraint>()> make_constraint;
 };
 
 struct TokenProbability {

@@ -109,14 +109,17 @@ class Tokenizer {
 // split across tokens are held back until the character is complete.
 class TextStream {
  public:
-  explicit TextStream(const Tokenizer& tokenizer) : tokenizer_(tokenizer) {}
+  // at_text_start: the first token begins the text, so the space an SPM encoder put in front
+  // of the first word is dropped; false when continuing a prompt (its space is real).
+  explicit TextStream(const Tokenizer& tokenizer, bool at_text_start = true)
+      : tokenizer_(tokenizer), at_start_(at_text_start) {}
   std::string push(int32_t id);  // text that became complete with this token
   std::string flush();           // whatever is left (an incomplete tail is replaced by U+FFFD)
 
  private:
   const Tokenizer& tokenizer_;
   std::string pending_;
-  bool at_start_ = true;
+  bool at_start_;
 };
 
 }  // namespace rpu

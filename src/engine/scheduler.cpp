@@ -1,0 +1,476 @@
+#include "engine/scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "engine/sample_output.h"
+
+namespace rpu {
+
+struct Scheduler::Sample {
+  Request* request = nullptr;
+  int index = 0;
+  int slot = -1;
+  std::vector<int32_t> tokens;  // prompt, then generated tokens (the last not yet evaluated)
+  int evaluated = 0;            // tokens whose KV the slot holds (== forward.n_past(slot))
+  int prompt_size = 0;
+  int generated = 0;
+  bool waits_for_leader = false;  // n > 1: samples after the first copy the prompt's KV
+  bool finished = false;
+  std::unique_ptr<Sampler> sampler;
+  std::unique_ptr<TokenConstraint> constraint;
+  std::unique_ptr<SampleOutput> output;
+  std::vector<double> pooled;  // embeddings: sum of final hidden states
+};
+
+struct Scheduler::Request {
+  uint64_t id = 0;
+  GenerationRequest params;
+  EventCallback on_event;
+  EmbeddingCallback on_embedding;  // set for embedding requests
+  std::vector<std::unique_ptr<Sample>> samples;
+  int cached_tokens = 0;
+  int unfinished = 0;
+};
+
+namespace {
+
+size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+  const size_t n = std::min(a.size(), b.size());
+  size_t i = 0;
+  while (i < n && a[i] == b[i]) ++i;
+  return i;
+}
+
+// The chosen token's log-probability and the top alternatives under softmax(logits).
+TokenLogprob token_logprob(std::span<const float> logits, int32_t chosen, int top, const Tokenizer& tokenizer) {
+  float max_logit = -std::numeric_limits<float>::infinity();
+  for (float l : logits) max_logit = std::max(max_logit, l);
+  double sum = 0;
+  for (float l : logits) sum += std::exp(static_cast<double>(l - max_logit));
+  const double log_norm = max_logit + std::log(sum);
+  auto entry = [&](int32_t id) {
+    return TokenProbability{id, tokenizer.token_to_piece(id),
+                            static_cast<float>(logits[static_cast<size_t>(id)] - log_norm)};
+  };
+  TokenLogprob result{entry(chosen), {}};
+  if (top > 0) {
+    std::vector<int32_t> ids(logits.size());
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
+    const size_t k = std::min(ids.size(), static_cast<size_t>(top));
+    std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids.end(), [&](int32_t a, int32_t b) {
+      return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)];
+    });
+    for (size_t i = 0; i < k; ++i) result.top.push_back(entry(ids[i]));
+  }
+  return result;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(const Model& model, const Tokenizer& tokenizer, const SchedulerOptions& options, ThreadPool* pool)
+    : model_(model),
+      tokenizer_(tokenizer),
+      options_(options),
+      forward_(model, options.n_ctx, options.n_seq, pool),
+      slots_(static_cast<size_t>(options.n_seq)) {
+  if (options.prefill_chunk < 1) fail("prefill chunk must be at least 1, got {}", options.prefill_chunk);
+  if (options.max_queue < 0) fail("queue size must be >= 0, got {}", options.max_queue);
+  options_.step_token_budget = std::max(options.step_token_budget, options.n_seq + 1);
+  thread_ = std::thread([this] { run(); });
+}
+
+Scheduler::~Scheduler() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void Scheduler::validate_prompt(const std::vector<int32_t>& prompt) const {
+  if (prompt.empty()) fail("the prompt has no tokens");
+  if (static_cast<int>(prompt.size()) >= options_.n_ctx) {
+    fail("the prompt has {} tokens but the context of a sequence holds {} (room is needed for the answer)",
+         prompt.size(), options_.n_ctx);
+  }
+  const int32_t n_vocab = model_.config().n_vocab;
+  for (int32_t id : prompt) {
+    if (id < 0 || id >= n_vocab) fail("token id {} is outside the vocabulary (0..{})", id, n_vocab - 1);
+  }
+}
+
+uint64_t Scheduler::submit(GenerationRequest request, EventCallback on_event) {
+  validate_prompt(request.prompt);
+  if (request.n < 1 || request.n > options_.n_seq) {
+    fail("n = {} samples cannot run at once: the server decodes at most {} sequences (--parallel)", request.n,
+         options_.n_seq);
+  }
+  request.sampling.validate();
+  auto r = std::make_unique<Request>();
+  r->params = std::move(request);
+  r->on_event = std::move(on_event);
+  const uint64_t id = r->id = next_id_++;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (static_cast<int>(queue_.size()) >= options_.max_queue) {
+      throw QueueFullError(fmt::format("the server is busy: {} requests are already waiting", queue_.size()));
+    }
+    queue_.push_back(std::move(r));
+    stats_.queued = static_cast<int>(queue_.size());
+  }
+  wake_.notify_all();
+  return id;
+}
+
+uint64_t Scheduler::submit_embedding(std::vector<int32_t> tokens, EmbeddingCallback on_done) {
+  validate_prompt(tokens);
+  auto r = std::make_unique<Request>();
+  r->params.prompt = std::move(tokens);
+  r->params.max_tokens = 0;
+  r->on_embedding = std::move(on_done);
+  const uint64_t id = r->id = next_id_++;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (static_cast<int>(queue_.size()) >= options_.max_queue) {
+      throw QueueFullError(fmt::format("the server is busy: {} requests are already waiting", queue_.size()));
+    }
+    queue_.push_back(std::move(r));
+    stats_.queued = static_cast<int>(queue_.size());
+  }
+  wake_.notify_all();
+  return id;
+}
+
+void Scheduler::cancel(uint64_t id) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    cancelled_.push_back(id);
+  }
+  wake_.notify_all();
+}
+
+SchedulerStats Scheduler::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+void Scheduler::run() {
+  std::vector<SequenceChunk> chunks;
+  std::vector<Sample*> chunk_samples;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || !running_.empty() || !cancelled_.empty(); });
+      if (stopping_) return;
+    }
+    drop_cancelled();
+    admit();
+    if (!build_batch(chunks, chunk_samples)) continue;
+    try {
+      forward_.eval(chunks);
+    } catch (const std::exception& e) {
+      // Requests were validated on submit, so this is an engine fault: end every request in the
+      // step with an error rather than leave its client waiting.
+      for (Sample* s : chunk_samples) {
+        if (!s->finished) emit(*s, std::string("internal error: ") + e.what(), {}, "error");
+        release(*s);
+      }
+      continue;
+    }
+    after_step(chunks, chunk_samples);
+    int active = 0;
+    for (const Slot& slot : slots_) active += slot.owner != nullptr ? 1 : 0;
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.active_sequences = active;
+    ++stats_.steps;
+  }
+}
+
+void Scheduler::drop_cancelled() {
+  std::vector<uint64_t> ids;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ids.swap(cancelled_);
+    if (ids.empty()) return;
+    std::erase_if(queue_, [&](const std::unique_ptr<Request>& r) {
+      return std::find(ids.begin(), ids.end(), r->id) != ids.end();
+    });
+    stats_.queued = static_cast<int>(queue_.size());
+  }
+  for (auto& r : running_) {
+    if (std::find(ids.begin(), ids.end(), r->id) == ids.end()) continue;
+    for (auto& s : r->samples) {
+      s->finished = true;  // no more events
+      release(*s);
+    }
+  }
+  std::erase_if(running_, [](const std::unique_ptr<Request>& r) { return r->unfinished == 0; });
+}
+
+void Scheduler::admit() {
+  for (;;) {
+    std::unique_ptr<Request> r;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (queue_.empty()) return;
+      int free_slots = 0;
+      for (const Slot& slot : slots_) free_slots += slot.owner == nullptr ? 1 : 0;
+      if (free_slots < queue_.front()->params.n) return;  // FIFO: the head waits for room
+      r = std::move(queue_.front());
+      queue_.pop_front();
+      stats_.queued = static_cast<int>(queue_.size());
+    }
+    const std::vector<int32_t>& prompt = r->params.prompt;
+    const bool embedding = static_cast<bool>(r->on_embedding);
+    for (int i = 0; i < r->params.n; ++i) {
+      auto s = std::make_unique<Sample>();
+      s->request = r.get();
+      s->index = i;
+      s->prompt_size = static_cast<int>(prompt.size());
+      s->waits_for_leader = i > 0;
+      s->tokens = prompt;
+      if (!embedding) {
+        SamplingParams sampling = r->params.sampling;
+        sampling.seed += static_cast<uint64_t>(i);  // independent samples, reproducible as a set
+        s->sampler = std::make_unique<Sampler>(sampling);
+        if (r->params.make_constraint) s->constraint = r->params.make_constraint();
+        s->output = std::make_unique<SampleOutput>(tokenizer_, r->params.stop);
+      }
+      r->samples.push_back(std::move(s));
+    }
+    r->unfinished = r->params.n;
+
+    // The leader takes the free slot sharing the longest prefix with the prompt (least recently
+    // used on ties); a longer prefix held by any other slot is copied over. At least the last
+    // prompt token is always evaluated, for its logits. Embeddings need every hidden state.
+    Sample& leader = *r->samples.front();
+    int best_free = -1, best_any = -1;
+    size_t free_len = 0, any_len = 0;
+    for (int i = 0; i < static_cast<int>(slots_.size()); ++i) {
+      const Slot& slot = slots_[static_cast<size_t>(i)];
+      const size_t len = embedding ? 0 : common_prefix(slot.history, prompt);
+      if (slot.owner == nullptr &&
+          (best_free < 0 || len > free_len ||
+           (len == free_len && slot.last_used < slots_[static_cast<size_t>(best_free)].last_used))) {
+        best_free = i;
+        free_len = len;
+      }
+      if (len > any_len) {
+        best_any = i;
+        any_len = len;
+      }
+    }
+    const int limit = static_cast<int>(prompt.size()) - 1;
+    int reuse = static_cast<int>(std::min<size_t>(free_len, static_cast<size_t>(limit)));
+    if (best_any >= 0 && best_any != best_free && static_cast<int>(std::min<size_t>(any_len, limit)) > reuse) {
+      reuse = static_cast<int>(std::min<size_t>(any_len, static_cast<size_t>(limit)));
+      forward_.copy_prefix(best_any, best_free, reuse);
+    } else {
+      forward_.rewind(best_free, std::min(reuse, forward_.n_past(best_free)));
+      reuse = forward_.n_past(best_free);
+    }
+    Slot& leader_slot = slots_[static_cast<size_t>(best_free)];
+    leader_slot.owner = &leader;
+    leader_slot.history.assign(prompt.begin(), prompt.begin() + reuse);
+    leader.slot = best_free;
+    leader.evaluated = reuse;
+    r->cached_tokens = reuse;
+    // Followers take the least recently used free slots; their KV arrives from the leader.
+    for (size_t i = 1; i < r->samples.size(); ++i) {
+      int pick = -1;
+      for (int j = 0; j < static_cast<int>(slots_.size()); ++j) {
+        const Slot& slot = slots_[static_cast<size_t>(j)];
+        if (slot.owner == nullptr && (pick < 0 || slot.last_used < slots_[static_cast<size_t>(pick)].last_used)) pick = j;
+      }
+      Slot& slot = slots_[static_cast<size_t>(pick)];
+      slot.owner = r->samples[i].get();
+      slot.history.clear();
+      forward_.rewind(pick, 0);
+      r->samples[i]->slot = pick;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stats_.prompt_tokens += prompt.size();
+      stats_.cached_prompt_tokens += static_cast<uint64_t>(reuse);
+    }
+    running_.push_back(std::move(r));
+  }
+}
+
+bool Scheduler::build_batch(std::vector<SequenceChunk>& chunks, std::vector<Sample*>& chunk_samples) {
+  chunks.clear();
+  chunk_samples.clear();
+  int budget = options_.step_token_budget;
+  // Decoding samples first: one token each, so generation never waits behind a prompt.
+  for (auto& r : running_) {
+    for (auto& s : r->samples) {
+      if (s->finished || s->waits_for_leader || s->evaluated < s->prompt_size) continue;
+      chunks.push_back({s->slot, std::span<const int32_t>(s->tokens).subspan(static_cast<size_t>(s->evaluated), 1),
+                        ChunkOutput::kLastLogits, false});
+      chunk_samples.push_back(s.get());
+      --budget;
+    }
+  }
+  // Then prompt chunks, oldest request first, within what is left of the step's budget.
+  for (auto& r : running_) {
+    Sample& s = *r->samples.front();
+    if (s.finished || s.evaluated >= s.prompt_size || budget <= 0) continue;
+    const int size = std::min({s.prompt_size - s.evaluated, options_.prefill_chunk, budget});
+    const bool last = s.evaluated + size == s.prompt_size;
+    const ChunkOutput output =
+        r->on_embedding ? ChunkOutput::kHidden : (last ? ChunkOutput::kLastLogits : ChunkOutput::kNone);
+    chunks.push_back({s.slot, std::span<const int32_t>(s.tokens).subspan(static_cast<size_t>(s.evaluated),
+                                                                          static_cast<size_t>(size)),
+                      output, true});
+    chunk_samples.push_back(&s);
+    budget -= size;
+  }
+  return !chunks.empty();
+}
+
+void Scheduler::after_step(const std::vector<SequenceChunk>& chunks, const std::vector<Sample*>& chunk_samples) {
+  const size_t n_vocab = static_cast<size_t>(model_.config().n_vocab);
+  const size_t n_embd = static_cast<size_t>(model_.config().n_embd);
+  size_t logits_row = 0, hidden_row = 0;
+  uint64_t generated_before = 0;
+  for (auto& r : running_) {
+    for (auto& s : r->samples) generated_before += static_cast<uint64_t>(s->generated);
+  }
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const SequenceChunk& chunk = chunks[i];
+    Sample& s = *chunk_samples[i];
+    Slot& slot = slots_[static_cast<size_t>(s.slot)];
+    slot.history.insert(slot.history.end(), chunk.tokens.begin(), chunk.tokens.end());
+    s.evaluated += static_cast<int>(chunk.tokens.size());
+    if (chunk.output == ChunkOutput::kHidden) {
+      if (s.pooled.empty()) s.pooled.assign(n_embd, 0.0);
+      const float* rows = forward_.hidden().data() + hidden_row * n_embd;
+      for (size_t t = 0; t < chunk.tokens.size(); ++t) {
+        for (size_t j = 0; j < n_embd; ++j) s.pooled[j] += rows[t * n_embd + j];
+      }
+      hidden_row += chunk.tokens.size();
+      if (s.evaluated == s.prompt_size) finish_embedding(s);
+      continue;
+    }
+    if (chunk.output == ChunkOutput::kNone) continue;
+    const std::span<const float> logits = forward_.logits().subspan(logits_row * n_vocab, n_vocab);
+    ++logits_row;
+    if (chunk.prefill) {
+      // The prompt is in: the other samples of the request copy its KV and start from the same
+      // logits, each with its own sampler.
+      for (size_t f = 1; f < s.request->samples.size(); ++f) {
+        Sample& follower = *s.request->samples[f];
+        if (follower.finished) continue;
+        forward_.copy_prefix(s.slot, follower.slot, s.prompt_size);
+        slots_[static_cast<size_t>(follower.slot)].history = slot.history;
+        follower.evaluated = s.prompt_size;
+        follower.waits_for_leader = false;
+        take_token(follower, logits);
+      }
+    }
+    take_token(s, logits);
+  }
+  uint64_t generated_after = 0;
+  for (auto& r : running_) {
+    for (auto& s : r->samples) generated_after += static_cast<uint64_t>(s->generated);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.generated_tokens += generated_after - generated_before;
+  }
+  std::erase_if(running_, [](const std::unique_ptr<Request>& r) { return r->unfinished == 0; });
+}
+
+void Scheduler::take_token(Sample& s, std::span<const float> logits) {
+  const GenerationRequest& params = s.request->params;
+  std::span<const float> choose_from = logits;
+  thread_local std::vector<float> masked;
+  if (s.constraint) {
+    masked.assign(logits.begin(), logits.end());
+    s.constraint->mask_logits(masked);
+    choose_from = masked;
+  }
+  const int32_t token = s.sampler->sample(choose_from);
+  std::vector<TokenLogprob> logprobs;
+  if (params.top_logprobs >= 0) logprobs.push_back(token_logprob(logits, token, params.top_logprobs, tokenizer_));
+
+  if (tokenizer_.is_end_of_generation(token) && !params.ignore_eos) {
+    emit(s, s.output->finish(), std::move(logprobs), "stop");
+    release(s);
+    return;
+  }
+  s.sampler->accept(token);
+  const bool allowed = !s.constraint || s.constraint->accept(token);
+  s.tokens.push_back(token);
+  ++s.generated;
+  std::string text;
+  const bool hit_stop = s.output->push(token, text);
+  if (hit_stop) {
+    emit(s, std::move(text), std::move(logprobs), "stop");
+    release(s);
+    return;
+  }
+  const char* finish = nullptr;
+  if (!allowed || (s.constraint && !s.constraint->can_continue())) {
+    finish = "stop";  // the constrained output is complete (or the constraint cannot go on)
+  } else if (params.max_tokens >= 0 && s.generated >= params.max_tokens) {
+    finish = "length";
+  } else if (static_cast<int>(s.tokens.size()) > options_.n_ctx) {
+    finish = "length";  // the next token would not fit in the sequence's context
+  }
+  if (finish != nullptr) {
+    text += s.output->finish();
+    emit(s, std::move(text), std::move(logprobs), finish);
+    release(s);
+    return;
+  }
+  if (!text.empty() || !logprobs.empty()) emit(s, std::move(text), std::move(logprobs), nullptr);
+}
+
+void Scheduler::emit(Sample& s, std::string text, std::vector<TokenLogprob> logprobs, const char* finish_reason) {
+  if (s.finished) return;
+  GenerationEvent event;
+  event.index = s.index;
+  event.text = std::move(text);
+  event.logprobs = std::move(logprobs);
+  if (finish_reason != nullptr) event.finish_reason = finish_reason;
+  event.prompt_tokens = s.prompt_size;
+  event.cached_tokens = s.request->cached_tokens;
+  event.completion_tokens = s.generated;
+  if (s.request->on_event) s.request->on_event(event);
+}
+
+void Scheduler::finish_embedding(Sample& s) {
+  // Mean over the prompt's tokens, then unit length (cosine similarity = dot product).
+  std::vector<float> embedding(s.pooled.size());
+  double norm = 0;
+  for (size_t j = 0; j < s.pooled.size(); ++j) {
+    const double mean = s.pooled[j] / s.prompt_size;
+    norm += mean * mean;
+    s.pooled[j] = mean;
+  }
+  norm = std::sqrt(norm);
+  for (size_t j = 0; j < s.pooled.size(); ++j) embedding[j] = static_cast<float>(norm > 0 ? s.pooled[j] / norm : 0.0);
+  if (s.request->on_embedding) s.request->on_embedding(std::move(embedding), s.prompt_size);
+  release(s);
+}
+
+void Scheduler::release(Sample& s) {
+  if (s.slot >= 0) {
+    Slot& slot = slots_[static_cast<size_t>(s.slot)];
+    slot.owner = nullptr;
+    slot.last_used = ++clock_;
+    // A follower that never received the prompt's KV holds nothing reusable.
+    if (s.waits_for_leader) slot.history.clear();
+    s.slot = -1;
+  }
+  s.finished = true;
+  int unfinished = 0;
+  for (auto& other : s.request->samples) unfinished += other->finished ? 0 : 1;
+  s.request->unfinished = unfinished;
+}
+
+}  // namespace rpu

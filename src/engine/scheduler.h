@@ -1,0 +1,115 @@
+// Continuous batching. One scheduler thread owns the model's forward pass and a fixed set of
+// sequence slots (each with its own KV cache region). Every step it:
+//   1. drops cancelled requests (their slots are free at once),
+//   2. admits queued requests into free slots (FIFO), reusing the longest cached prompt
+//      prefix found in any slot (copied if it lives in another slot),
+//   3. builds one batch: one token for every decoding sample, plus prompt chunks of at most
+//      prefill_chunk tokens for prefilling samples within a per-step token budget (so a long
+//      prompt never stalls the others' decoding for more than one chunk),
+//   4. runs one BatchForward step and samples every sample that produced logits.
+// Samples of a request with n > 1 share the prompt: it is prefilled once and its KV copied.
+// Results stream to the caller's callback, on the scheduler thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "engine/request.h"
+#include "model/forward.h"
+#include "text/tokenizer.h"
+
+namespace rpu {
+
+struct SchedulerOptions {
+  int n_seq = 4;               // slots: samples decoded together
+  int n_ctx = 4096;            // context per slot
+  int max_queue = 64;          // requests waiting for slots; more are refused (HTTP 429)
+  int prefill_chunk = 256;     // most prompt tokens of one sample per step
+  int step_token_budget = 512; // most tokens in one step (decode tokens count first)
+};
+
+// Thrown by submit() when the waiting queue is full.
+class QueueFullError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Totals since start and the current load, for /metrics.
+struct SchedulerStats {
+  int queued = 0;            // requests waiting for slots
+  int active_sequences = 0;  // slots owned by a running sample
+  uint64_t prompt_tokens = 0, cached_prompt_tokens = 0, generated_tokens = 0, steps = 0;
+};
+
+using EventCallback = std::function<void(const GenerationEvent&)>;
+// Mean-pooled, L2-normalised final hidden state [n_embd] and the number of tokens read.
+using EmbeddingCallback = std::function<void(std::vector<float> embedding, int n_tokens)>;
+
+class Scheduler {
+ public:
+  Scheduler(const Model& model, const Tokenizer& tokenizer, const SchedulerOptions& options, ThreadPool* pool);
+  ~Scheduler();  // stops the thread; unfinished requests get no further events
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Queues a generation. Throws rpu::Error for a request that can never run (empty prompt,
+  // prompt longer than the context, n > slots, bad token ids) and QueueFullError when full.
+  // Returns an id for cancel().
+  uint64_t submit(GenerationRequest request, EventCallback on_event);
+  // Queues an embedding of `tokens` (same errors as submit).
+  uint64_t submit_embedding(std::vector<int32_t> tokens, EmbeddingCallback on_done);
+  // Stops a request: its slots are freed before the next step; no more events are sent.
+  void cancel(uint64_t id);
+
+  SchedulerStats stats() const;
+  const SchedulerOptions& options() const { return options_; }
+
+ private:
+  struct Request;
+  struct Sample;
+  struct Slot {
+    std::vector<int32_t> history;  // tokens whose keys/values the slot holds, in order
+    Sample* owner = nullptr;
+    uint64_t last_used = 0;
+  };
+
+  void run();
+  void drop_cancelled();
+  void admit();
+  bool build_batch(std::vector<SequenceChunk>& chunks, std::vector<Sample*>& chunk_samples);
+  void after_step(const std::vector<SequenceChunk>& chunks, const std::vector<Sample*>& chunk_samples);
+  void take_token(Sample& sample, std::span<const float> logits);
+  void emit(Sample& sample, std::string text, std::vector<TokenLogprob> logprobs, const char* finish_reason);
+  void finish_embedding(Sample& sample);
+  void release(Sample& sample);
+  void validate_prompt(const std::vector<int32_t>& prompt) const;
+
+  const Model& model_;
+  const Tokenizer& tokenizer_;
+  SchedulerOptions options_;
+  BatchForward forward_;
+  std::vector<Slot> slots_;
+  uint64_t clock_ = 0;
+
+  mutable std::mutex mutex_;  // guards queue_, cancelled_, stopping_, stats_
+  std::condition_variable wake_;
+  std::deque<std::unique_ptr<Request>> queue_;
+  std::vector<uint64_t> cancelled_;
+  bool stopping_ = false;
+  SchedulerStats stats_;
+  std::atomic<uint64_t> next_id_{1};
+
+  std::vector<std::unique_ptr<Request>> running_;  // scheduler thread only
+  std::thread thread_;
+};
+
+}  // namespace rpu
