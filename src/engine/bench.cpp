@@ -60,6 +60,25 @@ double time_generation(const Model& model, ThreadPool& pool, const std::vector<i
   return static_cast<double>(tokens.size()) / seconds_since(start);
 }
 
+// Aggregate tokens/s of n_seq sequences each decoding tokens.size() tokens, all advanced by
+// one forward step at a time, after a one-token prompt each (not timed).
+double time_batched_generation(const Model& model, ThreadPool& pool, const std::vector<int32_t>& tokens, int n_seq) {
+  BatchForward forward(model, static_cast<int>(tokens.size()) + 1, n_seq, &pool);
+  std::vector<SequenceChunk> chunks(static_cast<size_t>(n_seq));
+  for (int s = 0; s < n_seq; ++s) chunks[static_cast<size_t>(s)] = {s, {&tokens[0], 1}, ChunkOutput::kLastLogits, true};
+  forward.eval(chunks);
+  const auto start = Clock::now();
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    // Sequence s reads token i + s so the sequences differ, as independent requests would.
+    for (int s = 0; s < n_seq; ++s) {
+      chunks[static_cast<size_t>(s)] = {s, {&tokens[(i + static_cast<size_t>(s)) % tokens.size()], 1},
+                                        ChunkOutput::kLastLogits, false};
+    }
+    forward.eval(chunks);
+  }
+  return static_cast<double>(tokens.size()) * n_seq / seconds_since(start);
+}
+
 std::string file_type_name(const GgufFile& file) {
   if (const GgufValue* ft = file.find("general.file_type")) {
     if (ft->is_integer() && ft->as_int("general.file_type") >= 0) {
@@ -157,7 +176,7 @@ BenchReport run_bench(const Model& model, const BenchOptions& o, ThreadPool& poo
   const int n_vocab = model.config().n_vocab;
 
   if (o.n_prompt > 0) {
-    BenchTest t{fmt::format("pp{}", o.n_prompt), o.n_prompt, 0, {}, 0, 0};
+    BenchTest t{fmt::format("pp{}", o.n_prompt), o.n_prompt, 0, 1, {}, 0, 0};
     const auto tokens = bench_tokens(o.n_prompt, n_vocab);
     time_prompt(model, pool, tokens);  // warm-up: page in the weights, size the scratch buffers
     for (int i = 0; i < o.repetitions; ++i) t.tokens_per_second.push_back(time_prompt(model, pool, tokens));
@@ -165,10 +184,19 @@ BenchReport run_bench(const Model& model, const BenchOptions& o, ThreadPool& poo
     r.tests.push_back(std::move(t));
   }
   if (o.n_gen > 0) {
-    BenchTest t{fmt::format("tg{}", o.n_gen), 0, o.n_gen, {}, 0, 0};
+    BenchTest t{fmt::format("tg{}", o.n_gen), 0, o.n_gen, 1, {}, 0, 0};
     const auto tokens = bench_tokens(o.n_gen, n_vocab);
     time_generation(model, pool, std::vector<int32_t>(tokens.begin(), tokens.begin() + std::min(o.n_gen, 2)));
     for (int i = 0; i < o.repetitions; ++i) t.tokens_per_second.push_back(time_generation(model, pool, tokens));
+    summarize(t);
+    r.tests.push_back(std::move(t));
+  }
+  for (int n_seq : o.batch_sequences) {
+    if (o.n_gen <= 0 || n_seq < 1) continue;
+    BenchTest t{fmt::format("tg{} x{}", o.n_gen, n_seq), 0, o.n_gen, n_seq, {}, 0, 0};
+    const auto tokens = bench_tokens(o.n_gen, n_vocab);
+    time_batched_generation(model, pool, std::vector<int32_t>(tokens.begin(), tokens.begin() + std::min(o.n_gen, 2)), n_seq);
+    for (int i = 0; i < o.repetitions; ++i) t.tokens_per_second.push_back(time_batched_generation(model, pool, tokens, n_seq));
     summarize(t);
     r.tests.push_back(std::move(t));
   }
@@ -176,7 +204,7 @@ BenchReport run_bench(const Model& model, const BenchOptions& o, ThreadPool& poo
   if (r.bandwidth.bytes_per_second > 0 && r.bytes_per_token > 0) {
     r.roofline_tokens_per_second = r.bandwidth.bytes_per_second / static_cast<double>(r.bytes_per_token);
     for (const auto& t : r.tests) {
-      if (t.n_gen > 0) r.generation_share = t.mean / r.roofline_tokens_per_second;
+      if (t.n_gen > 0 && t.n_seq == 1) r.generation_share = t.mean / r.roofline_tokens_per_second;
     }
   }
   return r;
@@ -210,7 +238,7 @@ std::string format_bench_json(const BenchReport& r, const std::string& model_pat
   j["threads"] = r.threads;
   j["tests"] = nlohmann::ordered_json::array();
   for (const auto& t : r.tests) {
-    j["tests"].push_back({{"test", t.name}, {"n_prompt", t.n_prompt}, {"n_gen", t.n_gen}, {"avg_ts", t.mean},
+    j["tests"].push_back({{"test", t.name}, {"n_prompt", t.n_prompt}, {"n_gen", t.n_gen}, {"n_seq", t.n_seq}, {"avg_ts", t.mean},
                           {"stddev_ts", t.stddev}, {"samples_ts", t.tokens_per_second}});
   }
   if (r.bandwidth.passes > 0) {

@@ -24,12 +24,16 @@ struct BenchOptions {
   int repetitions = 5;
   uint64_t bandwidth_bytes = uint64_t{1} << 30;  // buffer for the bandwidth test; 0: skip it
   int bandwidth_passes = 5;
+  // Batched generation: for each N here, N sequences decode n_gen tokens each in lock-step
+  // (one forward step advances all N), reported as aggregate tokens/s ("tg128 x8").
+  std::vector<int> batch_sequences;
 };
 
 struct BenchTest {
   std::string name;  // "pp512" / "tg128"
   int n_prompt = 0;
   int n_gen = 0;
+  int n_seq = 1;  // sequences decoded together
   std::vector<double> tokens_per_second;  // one per repetition
   double mean = 0;
   double stddev = 0;  // sample standard deviation; 0 with one repetition

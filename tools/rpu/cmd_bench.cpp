@@ -42,6 +42,10 @@ Action add_bench_command(CLI::App& app) {
   cmd->add_option("-p,--n-prompt", o->bench.n_prompt, "prompt tokens processed in one batch; 0 = skip")
       ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("-n,--n-gen", o->bench.n_gen, "tokens generated one at a time; 0 = skip")->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("-b,--batch", o->bench.batch_sequences,
+                  "also generate with N sequences decoded together, aggregate t/s (comma-separated, e.g. 4,8,16)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 256));
   cmd->add_option("-r,--repetitions", o->bench.repetitions, "timed repetitions of each test")->check(CLI::Range(1, 1000));
   cmd->add_option("-t,--threads", o->threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
   cmd->add_option("-o,--output", o->output, "output format: md or json")->check(CLI::IsMember({"md", "json"}));

@@ -1,0 +1,40 @@
+// Hands a request's generation events from the scheduler thread to the HTTP thread serving
+// it. The scheduler never blocks on a slow client: push() only appends.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+
+#include "engine/request.h"
+
+namespace rpu {
+
+class EventChannel {
+ public:
+  void push(const GenerationEvent& event) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      events_.push_back(event);
+    }
+    ready_.notify_one();
+  }
+  // Waits up to `timeout` for events; moves all that arrived into `out`. False on timeout.
+  bool pop_all(std::deque<GenerationEvent>& out, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!ready_.wait_for(lock, timeout, [&] { return !events_.empty(); })) return false;
+    while (!events_.empty()) {
+      out.push_back(std::move(events_.front()));
+      events_.pop_front();
+    }
+    return true;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<GenerationEvent> events_;
+};
+
+}  // namespace rpu
