@@ -7,9 +7,13 @@
 
 #include <cstring>
 
+#include "core/mapped_file.h"
 #include "core/rng.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
+#include "model/forward.h"
+#include "model/model.h"
+#include "model/synth.h"
 
 namespace rpu {
 namespace {
@@ -75,6 +79,78 @@ TEST(BatchInvarianceTest, BlockAttentionOfAQueryDoesNotDependOnItsBlock) {
     set->attend_block(q.data() + 11 * head_dim, head_dim, 5, k.data(), v.data(), stride, 61, head_dim, scale,
                       tail.data(), head_dim);
     ASSERT_EQ(0, std::memcmp(tail.data(), whole.data() + 11 * head_dim, 5 * head_dim * sizeof(float)));
+  }
+}
+
+// Whole model: three sequences advanced together — prompt chunks beside decode steps, of
+// different lengths, starting at different positions — give bit-identical logits to each
+// sequence run on its own, on every kernel set (qwen3 with q/k norms, Q4_K and Q8_0 weights).
+TEST(BatchInvarianceTest, SequencesInOneStepMatchEachSequenceAlone) {
+  SynthSpec spec;
+  spec.arch = "qwen3";
+  spec.qk_norm = true;
+  spec.head_dim = 32;
+  spec.n_embd = 256;
+  spec.n_head = 8;
+  spec.n_head_kv = 2;
+  spec.n_ff = 256;
+  spec.matrix_type = DType::Q4_K;
+  const auto bytes = synth_model(spec).to_bytes();
+  for (const KernelSet* set : available_kernels()) {
+    SCOPED_TRACE(set->name);
+    auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "synth"), set);
+    const std::vector<std::vector<int32_t>> prompts = {{1, 5, 9, 33, 70, 71, 72, 200, 3, 4, 5}, {1, 250}, {1, 17, 18, 19, 20}};
+    const int steps = 4;  // decode steps after each prompt
+    // Alone: prompt in one chunk, then one token at a time (each feeds back token 7 + step).
+    std::vector<std::vector<float>> alone;
+    for (const auto& prompt : prompts) {
+      BatchForward f(*model, 64, 1);
+      SequenceChunk c{0, prompt, ChunkOutput::kLastLogits, true};
+      f.eval({&c, 1});
+      alone.emplace_back(f.logits().begin(), f.logits().end());
+      for (int s = 0; s < steps; ++s) {
+        const int32_t token = 7 + s;
+        SequenceChunk d{0, {&token, 1}, ChunkOutput::kLastLogits, false};
+        f.eval({&d, 1});
+        alone.back().insert(alone.back().end(), f.logits().begin(), f.logits().end());
+      }
+    }
+    // Together: the long prompt arrives in chunks of 4 while the others already decode.
+    ThreadPool pool(2);
+    BatchForward f(*model, 64, 3, &pool);
+    std::vector<std::vector<float>> together(3);
+    std::vector<size_t> done(3, 0);  // prompt tokens evaluated
+    std::vector<int> decoded(3, 0);
+    std::vector<int32_t> feed(3);
+    while (decoded[0] < steps || decoded[1] < steps || decoded[2] < steps) {
+      std::vector<SequenceChunk> chunks;
+      std::vector<int> who;
+      for (int s = 0; s < 3; ++s) {
+        const auto& p = prompts[static_cast<size_t>(s)];
+        if (done[static_cast<size_t>(s)] < p.size()) {
+          const size_t n = std::min<size_t>(4, p.size() - done[static_cast<size_t>(s)]);
+          const bool last = done[static_cast<size_t>(s)] + n == p.size();
+          chunks.push_back({s, std::span<const int32_t>(p).subspan(done[static_cast<size_t>(s)], n),
+                            last ? ChunkOutput::kLastLogits : ChunkOutput::kNone, true});
+          done[static_cast<size_t>(s)] += n;
+          if (last) who.push_back(s);
+        } else if (decoded[static_cast<size_t>(s)] < steps) {
+          feed[static_cast<size_t>(s)] = 7 + decoded[static_cast<size_t>(s)]++;
+          chunks.push_back({s, {&feed[static_cast<size_t>(s)], 1}, ChunkOutput::kLastLogits, false});
+          who.push_back(s);
+        }
+      }
+      f.eval(chunks);
+      const size_t n_vocab = static_cast<size_t>(model->config().n_vocab);
+      for (size_t i = 0; i < who.size(); ++i) {
+        const auto row = f.logits().subspan(i * n_vocab, n_vocab);
+        together[static_cast<size_t>(who[i])].insert(together[static_cast<size_t>(who[i])].end(), row.begin(), row.end());
+      }
+    }
+    for (size_t s = 0; s < 3; ++s) {
+      ASSERT_EQ(together[s].size(), alone[s].size());
+      EXPECT_EQ(0, std::memcmp(together[s].data(), alone[s].data(), alone[s].size() * sizeof(float))) << "sequence " << s;
+    }
   }
 }
 

@@ -168,8 +168,24 @@ SynthPreset llama32_1b() {
   return {"llama3.2-1b", "Llama-3.2-1B-Instruct (llama, 16 x 2048, GQA 32/8, llama3 rope x32, vocab 128256, tied)", s};
 }
 
+// SmolLM2's tokenizer and chat markup on a 4 x 64 body: a real vocabulary and template in
+// a model small enough for end-to-end tests of the server (about 3.3 M parameters).
+SynthPreset tiny() {
+  SynthPreset p = smollm2_135m();
+  p.name = "tiny";
+  p.description = "test model: SmolLM2's tokenizer and chat template, llama, 4 x 64, GQA 4/2, tied";
+  p.spec.name = "rpu-synth-tiny";
+  p.spec.n_embd = 64;
+  p.spec.n_layer = 4;
+  p.spec.n_head = 4;
+  p.spec.n_head_kv = 2;
+  p.spec.n_ff = 192;
+  p.spec.n_ctx = 4096;
+  return p;
+}
+
 const std::vector<SynthPreset>& presets() {
-  static const std::vector<SynthPreset> table = {smollm2_135m(), qwen25_05b(), qwen3_06b(), llama32_1b()};
+  static const std::vector<SynthPreset> table = {smollm2_135m(), qwen25_05b(), qwen3_06b(), llama32_1b(), tiny()};
   return table;
 }
 

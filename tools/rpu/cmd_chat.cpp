@@ -30,16 +30,6 @@ struct ChatOptions {
   SamplingParams sampling;
 };
 
-std::string read_text_file(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) fail("cannot open '{}'", path);
-  std::string text;
-  char buffer[65536];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, f)) > 0;) text.append(buffer, n);
-  std::fclose(f);
-  return text;
-}
-
 std::string token_text(const Tokenizer& tokenizer, int32_t id) {
   return id >= 0 ? tokenizer.vocab().pieces[static_cast<size_t>(id)] : "";
 }

@@ -1,6 +1,7 @@
 #include "options.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <thread>
 
 #include "core/error.h"
@@ -37,6 +38,16 @@ int RuntimeOptions::thread_count() const {
 
 int RuntimeOptions::context_size(const Model& model) const {
   return ctx > 0 ? ctx : std::min(model.config().n_ctx_train, 4096);
+}
+
+std::string read_text_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) fail("cannot open '{}'", path);
+  std::string text;
+  char buffer[65536];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, f)) > 0;) text.append(buffer, n);
+  std::fclose(f);
+  return text;
 }
 
 LoadedModel load_model_with_tokenizer(const std::string& path) {

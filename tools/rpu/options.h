@@ -30,4 +30,7 @@ struct LoadedModel {
 };
 LoadedModel load_model_with_tokenizer(const std::string& path);
 
+// The whole file as bytes; throws rpu::Error naming the path when it cannot be read.
+std::string read_text_file(const std::string& path);
+
 }  // namespace rpu::cli
