@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <map>
+#include <set>
 
 #include "core/error.h"
 #include "text/sampler.h"
@@ -87,6 +89,55 @@ TEST(SamplerTest, MinPDropsTokensBelowAFractionOfTheBest) {
   const auto counts = histogram(sampler, logits, 4000);
   EXPECT_EQ(counts.count(3), 0u);
   EXPECT_EQ(counts.size(), 3u);
+}
+
+// Large vocabularies take a partial-sort path: its nucleus must be the one a full sort gives,
+// both when the nucleus is small and when it is wider than the first partial sort (flat logits).
+TEST(SamplerTest, TopPAndMinPOnLargeVocabulariesMatchAFullSort) {
+  for (const float spread : {40.0f, 0.05f}) {
+    std::vector<float> logits(3000);
+    uint64_t state = 99;
+    for (float& l : logits) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      l = spread * static_cast<float>((state >> 33) % 100000) / 100000.0f;
+    }
+    // The nucleus by full sort: the smallest prefix whose probability reaches top_p.
+    std::vector<int32_t> order(logits.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
+    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+      return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)] || (logits[static_cast<size_t>(a)] == logits[static_cast<size_t>(b)] && a < b);
+    });
+    double total = 0;
+    for (float l : logits) total += std::exp(static_cast<double>(l - logits[static_cast<size_t>(order[0])]));
+    const float top_p = 0.6f;
+    std::set<int32_t> nucleus;
+    double cumulative = 0;
+    for (int32_t id : order) {
+      nucleus.insert(id);
+      cumulative += std::exp(static_cast<double>(logits[static_cast<size_t>(id)] - logits[static_cast<size_t>(order[0])])) / total;
+      if (cumulative >= top_p) break;
+    }
+    SamplingParams params = plain(1.0f);
+    params.top_p = top_p;
+    params.seed = 5;
+    Sampler sampler(params);
+    const auto counts = histogram(sampler, logits, 4000);
+    for (const auto& [id, n] : counts) EXPECT_TRUE(nucleus.count(id)) << "token " << id << " is outside the nucleus";
+    if (spread > 1.0f) {
+      EXPECT_LT(nucleus.size(), 512u);
+    } else {
+      EXPECT_GT(nucleus.size(), 512u);  // the partial sort had to grow
+      EXPECT_GT(counts.size(), nucleus.size() / 2);
+    }
+    // min-p alone: kept tokens have p >= min_p * p_max.
+    SamplingParams mp = plain(1.0f);
+    mp.min_p = 0.5f;
+    Sampler min_p_sampler(mp);
+    const float best = logits[static_cast<size_t>(order[0])];
+    for (const auto& [id, n] : histogram(min_p_sampler, logits, 1000)) {
+      EXPECT_GE(std::exp(logits[static_cast<size_t>(id)] - best), 0.5f - 1e-6f) << "token " << id;
+    }
+  }
 }
 
 TEST(SamplerTest, SameSeedSameStreamDifferentSeedDifferentStream) {

@@ -175,16 +175,12 @@ void Scheduler::run() {
       // Requests were validated on submit, so this is an engine fault: end every request in the
       // step with an error rather than leave its client waiting.
       for (Sample* s : chunk_samples) {
-        if (!s->finished) emit(*s, std::string("internal error: ") + e.what(), {}, "error");
-        release(*s);
+        if (!s->finished) finish(*s, std::string("internal error: ") + e.what(), {}, "error");
       }
       continue;
     }
     after_step(chunks, chunk_samples);
-    int active = 0;
-    for (const Slot& slot : slots_) active += slot.owner != nullptr ? 1 : 0;
     std::lock_guard<std::mutex> lock(mutex_);
-    stats_.active_sequences = active;
     ++stats_.steps;
   }
 }
@@ -291,10 +287,13 @@ void Scheduler::admit() {
       forward_.rewind(pick, 0);
       r->samples[i]->slot = pick;
     }
+    int active = 0;
+    for (const Slot& slot : slots_) active += slot.owner != nullptr ? 1 : 0;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stats_.prompt_tokens += prompt.size();
       stats_.cached_prompt_tokens += static_cast<uint64_t>(reuse);
+      stats_.active_sequences = active;
     }
     running_.push_back(std::move(r));
   }
@@ -398,8 +397,7 @@ void Scheduler::take_token(Sample& s, std::span<const float> logits) {
   if (params.top_logprobs >= 0) logprobs.push_back(token_logprob(logits, token, params.top_logprobs, tokenizer_));
 
   if (tokenizer_.is_end_of_generation(token) && !params.ignore_eos) {
-    emit(s, s.output->finish(), std::move(logprobs), "stop");
-    release(s);
+    finish(s, s.output->finish(), std::move(logprobs), "stop");
     return;
   }
   s.sampler->accept(token);
@@ -409,8 +407,7 @@ void Scheduler::take_token(Sample& s, std::span<const float> logits) {
   std::string text;
   const bool hit_stop = s.output->push(token, text);
   if (hit_stop) {
-    emit(s, std::move(text), std::move(logprobs), "stop");
-    release(s);
+    finish(s, std::move(text), std::move(logprobs), "stop");
     return;
   }
   const char* finish = nullptr;
@@ -423,8 +420,7 @@ void Scheduler::take_token(Sample& s, std::span<const float> logits) {
   }
   if (finish != nullptr) {
     text += s.output->finish();
-    emit(s, std::move(text), std::move(logprobs), finish);
-    release(s);
+    this->finish(s, std::move(text), std::move(logprobs), finish);
     return;
   }
   if (!text.empty() || !logprobs.empty()) emit(s, std::move(text), std::move(logprobs), nullptr);
@@ -454,19 +450,34 @@ void Scheduler::finish_embedding(Sample& s) {
   }
   norm = std::sqrt(norm);
   for (size_t j = 0; j < s.pooled.size(); ++j) embedding[j] = static_cast<float>(norm > 0 ? s.pooled[j] / norm : 0.0);
+  free_slot(s);
   if (s.request->on_embedding) s.request->on_embedding(std::move(embedding), s.prompt_size);
   release(s);
 }
 
+void Scheduler::finish(Sample& s, std::string text, std::vector<TokenLogprob> logprobs, const char* finish_reason) {
+  // The slot is free (and counted so) before the caller hears the sample is done.
+  free_slot(s);
+  emit(s, std::move(text), std::move(logprobs), finish_reason);
+  release(s);
+}
+
+void Scheduler::free_slot(Sample& s) {
+  if (s.slot < 0) return;
+  Slot& slot = slots_[static_cast<size_t>(s.slot)];
+  slot.owner = nullptr;
+  slot.last_used = ++clock_;
+  // A follower that never received the prompt's KV holds nothing reusable.
+  if (s.waits_for_leader) slot.history.clear();
+  s.slot = -1;
+  int active = 0;
+  for (const Slot& other : slots_) active += other.owner != nullptr ? 1 : 0;
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.active_sequences = active;
+}
+
 void Scheduler::release(Sample& s) {
-  if (s.slot >= 0) {
-    Slot& slot = slots_[static_cast<size_t>(s.slot)];
-    slot.owner = nullptr;
-    slot.last_used = ++clock_;
-    // A follower that never received the prompt's KV holds nothing reusable.
-    if (s.waits_for_leader) slot.history.clear();
-    s.slot = -1;
-  }
+  free_slot(s);
   s.finished = true;
   int unfinished = 0;
   for (auto& other : s.request->samples) unfinished += other->finished ? 0 : 1;

@@ -90,7 +90,10 @@ class Scheduler {
   void take_token(Sample& sample, std::span<const float> logits);
   void emit(Sample& sample, std::string text, std::vector<TokenLogprob> logprobs, const char* finish_reason);
   void finish_embedding(Sample& sample);
-  void release(Sample& sample);
+  // Ends a sample: frees its slot, sends its last event, marks it done.
+  void finish(Sample& sample, std::string text, std::vector<TokenLogprob> logprobs, const char* finish_reason);
+  void free_slot(Sample& sample);
+  void release(Sample& sample);  // frees the slot and marks the sample done, without an event
   void validate_prompt(const std::vector<int32_t>& prompt) const;
 
   const Model& model_;
