@@ -1,0 +1,152 @@
+// Constrained decoding: a context-free grammar over bytes and a matcher that masks logits so
+// the generated text always stays a prefix of a sentence of the grammar.
+//
+// Representation.
+// - Grammar::parse reads GBNF (llama.cpp's grammar notation) and lowers it to plain BNF over
+//   *bytes*: every rule is a list of alternatives, every alternative a sequence of elements
+//   that are either a byte set (256 bits) or a reference to a rule. Groups and repetitions
+//   (`( )`, `?`, `*`, `+`, `{m,n}`) become synthetic rules (`x*` is `r ::= x r | ""`, right
+//   recursive). Character classes over code points are compiled to alternatives of UTF-8
+//   byte-range sequences, so a token that ends in the middle of a character simply leaves
+//   the matcher between two bytes of it. Left recursion (a rule reaching itself without
+//   consuming a byte, including a repetition of something that can be empty) is rejected.
+// - A parse position is a stack of return positions (an immutable linked list, hash-consed so
+//   equal stacks share one id). Calls in tail position do not push, so repetitions do not
+//   grow the stack. The matcher's state is the set of possible stacks (sorted, deduplicated),
+//   and those sets are themselves interned: advancing a set by one byte is memoised in a
+//   table, which makes the state machine a lazily built DFA over bytes.
+// - GrammarVocab holds a byte trie over all token pieces (flattened in preorder). A mask is
+//   one preorder walk of the trie following DFA transitions; a dead transition skips the
+//   whole subtree. Masks are cached per DFA state (JSON strings revisit the same state).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rpu {
+
+class Tokenizer;
+
+struct ByteSet {
+  uint64_t bits[4] = {0, 0, 0, 0};
+  bool test(uint8_t b) const { return (bits[b >> 6] >> (b & 63)) & 1; }
+  void set(uint8_t b) { bits[b >> 6] |= uint64_t{1} << (b & 63); }
+  void set_range(uint8_t lo, uint8_t hi) {
+    for (int b = lo; b <= hi; ++b) set(static_cast<uint8_t>(b));
+  }
+  bool empty() const { return (bits[0] | bits[1] | bits[2] | bits[3]) == 0; }
+  bool operator==(const ByteSet&) const = default;
+};
+
+struct GrammarElement {
+  enum Kind : uint8_t { kBytes, kRule, kEnd };
+  Kind kind = kEnd;
+  int32_t value = 0;  // kBytes: index into byte_sets(); kRule: rule id
+};
+
+class Grammar {
+ public:
+  // GBNF text -> grammar. Rules: `name ::= alt | alt`, a rule may span lines (it ends where
+  // the next `name ::=` starts). Elements: "literal" (escapes \n \r \t \\ \" \xHH \uHHHH
+  // \UHHHHHHHH), [a-z] / [^"\\] classes over code points, `.` (any character), rule names,
+  // ( groups ), postfix ? * + {m} {m,} {m,n}; `#` starts a comment. Throws rpu::Error naming
+  // line, column and problem.
+  static std::shared_ptr<const Grammar> parse(std::string_view text, std::string_view root = "root");
+
+  // Flattened rules: alternative starts are indices into elements(); each alternative ends
+  // with a kEnd element.
+  const std::vector<GrammarElement>& elements() const { return elements_; }
+  const std::vector<int32_t>& alternatives(int32_t rule) const { return rules_[static_cast<size_t>(rule)].alts; }
+  const std::vector<ByteSet>& byte_sets() const { return byte_sets_; }
+  int32_t root() const { return root_; }
+  size_t rule_count() const { return rules_.size(); }
+  const std::string& rule_name(int32_t rule) const { return rules_[static_cast<size_t>(rule)].name; }
+
+  struct Rule {
+    std::string name;
+    std::vector<int32_t> alts;
+  };
+  // Used by the parser only.
+  Grammar(std::vector<Rule> rules, std::vector<GrammarElement> elements, std::vector<ByteSet> sets, int32_t root)
+      : rules_(std::move(rules)), elements_(std::move(elements)), byte_sets_(std::move(sets)), root_(root) {}
+
+ private:
+  std::vector<Rule> rules_;
+  std::vector<GrammarElement> elements_;
+  std::vector<ByteSet> byte_sets_;
+  int32_t root_ = 0;
+};
+
+// The token pieces of one tokenizer as a byte trie; build once per tokenizer and share.
+class GrammarVocab {
+ public:
+  static std::shared_ptr<const GrammarVocab> build(const Tokenizer& tokenizer);
+
+  int32_t size() const { return n_vocab_; }
+  const std::string& piece(int32_t id) const { return pieces_[static_cast<size_t>(id)]; }
+  bool is_end_of_generation(int32_t id) const { return eog_mask_[static_cast<size_t>(id)] != 0; }
+  const std::vector<int32_t>& end_of_generation_tokens() const { return eog_; }
+
+  // Trie in preorder; node 0 is the root (empty prefix). Node i's subtree is [i, end[i]).
+  struct Trie {
+    std::vector<uint8_t> byte;        // byte leading into the node
+    std::vector<uint16_t> depth;      // root = 0 (pieces longer than 65535 bytes are left out)
+    std::vector<int32_t> end;         // one past the node's subtree
+    std::vector<int32_t> token_start;  // tokens whose piece ends here: tokens[token_start[i] .. token_start[i+1])
+    std::vector<int32_t> tokens;
+  };
+  const Trie& trie() const { return trie_; }
+
+ private:
+  int32_t n_vocab_ = 0;
+  std::vector<std::string> pieces_;  // token_to_piece; empty for control tokens
+  std::vector<uint8_t> eog_mask_;
+  std::vector<int32_t> eog_;
+  Trie trie_;
+};
+
+// Tracks the text accepted so far against a grammar. Not thread-safe (mask computation
+// fills caches); use one matcher per sequence.
+class GrammarMatcher {
+ public:
+  // vocab may be null when only byte-level use (accept_bytes) is needed.
+  GrammarMatcher(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const GrammarVocab> vocab);
+  ~GrammarMatcher();
+  GrammarMatcher(GrammarMatcher&&) noexcept;
+  GrammarMatcher& operator=(GrammarMatcher&&) noexcept;
+
+  // Sets the logits of tokens that cannot come next to -infinity. logits may be longer than
+  // the vocabulary (padded embedding rows): the extra entries are masked too.
+  void mask_logits(std::span<float> logits) const;
+  // Allowed tokens as a bit set (bit id of word id/64), size ceil(vocab/64).
+  const std::vector<uint64_t>& allowed_tokens() const;
+  bool is_allowed(int32_t token) const;
+
+  // Accepts one token; false (and no state change) when it is not allowed. An end-of-
+  // generation token is accepted only when the text is complete and changes nothing.
+  bool accept(int32_t token);
+  // Accepts raw bytes (all or nothing); usable without a vocabulary.
+  bool accept_bytes(std::string_view bytes);
+  // Length of the longest prefix of bytes that can be accepted (no state change).
+  size_t accepted_prefix_length(std::string_view bytes) const;
+
+  bool is_complete() const;   // the text so far is a whole sentence
+  bool can_continue() const;  // some further byte is possible
+  const std::string& text() const { return text_; }
+
+ private:
+  struct Automaton;
+  std::shared_ptr<const Grammar> grammar_;
+  std::shared_ptr<const GrammarVocab> vocab_;
+  void maybe_rebuild() const;  // bounds the caches' memory (may renumber state_)
+
+  std::unique_ptr<Automaton> automaton_;
+  mutable int32_t state_ = 0;
+  std::string text_;
+};
+
+}  // namespace rpu

@@ -1,0 +1,45 @@
+// JSON Schema -> GBNF (text for Grammar::parse), for OpenAI-style structured output.
+//
+// What is enforced: type (also type arrays), properties / required / additionalProperties
+// (false, true or a schema), items / prefixItems / minItems / maxItems, enum / const (any
+// JSON value), string minLength / maxLength and format date, time, date-time, uuid;
+// integer and number minimum / maximum / exclusiveMinimum / exclusiveMaximum; anyOf, oneOf,
+// allOf (merged), $ref into the same document (#/$defs/..., #/definitions/..., recursion ok).
+//
+// Choices (the output is always valid, but only a subset of the valid documents is produced):
+// - Properties come in declared order; optional ones may be left out. Without
+//   additionalProperties (or with false) no other keys are produced; with true or a schema,
+//   extra keys (no escapes, different from the declared names) may follow.
+// - Numbers have at most 16 integer and 16 fraction digits and a 3-digit exponent, so a
+//   model cannot write digits forever. Bounded numbers have no exponent and their bounds are
+//   rounded inwards to integers (minimum 0.5 acts as 1).
+// - Whitespace between tokens is bounded (a space, or up to two newlines with indentation).
+// - oneOf is treated as anyOf: a value matching two branches would be invalid; give oneOf
+//   branches that cannot overlap (different types, const discriminators, ...).
+// - format values other than the four above are annotations (JSON Schema 2020-12) and are
+//   not enforced.
+// Keywords that restrict valid values but are not supported (pattern, not, if/then/else,
+// multipleOf, uniqueItems, contains, patternProperties, propertyNames, min/maxProperties,
+// dependent*, unevaluated*) are rejected with an rpu::Error naming the keyword and its path.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <string_view>
+
+namespace rpu {
+
+struct JsonSchemaRules {
+  std::string rules;  // GBNF rules, every name starting with the prefix
+  std::string root;   // the rule that matches one value of the schema
+};
+
+// Rules to embed in a larger grammar, e.g. root ::= "<tool_call>\n" <root> "\n</tool_call>".
+// prefix: letters, digits, '_' or '-'.
+JsonSchemaRules json_schema_to_rules(const nlohmann::ordered_json& schema, std::string_view prefix);
+// A whole grammar (start rule "root") for one JSON value of the schema.
+std::string json_schema_to_grammar(const nlohmann::ordered_json& schema);
+// response_format {"type": "json_object"}: any JSON object.
+std::string json_object_grammar();
+
+}  // namespace rpu
