@@ -11,9 +11,15 @@
 
 namespace rpu {
 
+// An event of one of the generations a handler submitted (`request` indexes them).
+struct ChannelEvent {
+  size_t request = 0;
+  GenerationEvent event;
+};
+
 class EventChannel {
  public:
-  void push(const GenerationEvent& event) {
+  void push(const ChannelEvent& event) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       events_.push_back(event);
@@ -21,7 +27,7 @@ class EventChannel {
     ready_.notify_one();
   }
   // Waits up to `timeout` for events; moves all that arrived into `out`. False on timeout.
-  bool pop_all(std::deque<GenerationEvent>& out, std::chrono::milliseconds timeout) {
+  bool pop_all(std::deque<ChannelEvent>& out, std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mutex_);
     if (!ready_.wait_for(lock, timeout, [&] { return !events_.empty(); })) return false;
     while (!events_.empty()) {
@@ -34,7 +40,7 @@ class EventChannel {
  private:
   std::mutex mutex_;
   std::condition_variable ready_;
-  std::deque<GenerationEvent> events_;
+  std::deque<ChannelEvent> events_;
 };
 
 }  // namespace rpu

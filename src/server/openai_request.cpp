@@ -1,0 +1,318 @@
+// Parsing and validating OpenAI requests. Every rejection names the offending field in
+// `param`, as api.openai.com does, so clients can show where the request went wrong.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <regex>
+
+#include "server/openai_protocol.h"
+
+namespace rpu {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+[[noreturn]] void bad(const std::string& param, const std::string& message) {
+  throw ApiError(400, message, "invalid_request_error", param, "");
+}
+
+json parse_body(std::string_view body) {
+  json j;
+  try {
+    j = json::parse(body.begin(), body.end());
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ApiError(400, std::string("the request body is not valid JSON: ") + e.what(), "invalid_request_error", "",
+                   "invalid_json");
+  }
+  if (!j.is_object()) bad("", "the request body must be a JSON object");
+  return j;
+}
+
+bool present(const json& j, const char* key) { return j.contains(key) && !j.at(key).is_null(); }
+
+std::string get_string(const json& j, const char* key, bool required) {
+  if (!present(j, key)) {
+    if (required) bad(key, fmt::format("'{}' is required", key));
+    return {};
+  }
+  if (!j.at(key).is_string()) bad(key, fmt::format("'{}' must be a string", key));
+  return j.at(key).get<std::string>();
+}
+
+double get_number(const json& j, const char* key, double fallback, double lo, double hi, bool lo_open = false) {
+  if (!present(j, key)) return fallback;
+  const json& v = j.at(key);
+  if (!v.is_number()) bad(key, fmt::format("'{}' must be a number", key));
+  const double x = v.get<double>();
+  if (!std::isfinite(x) || x < lo || x > hi || (lo_open && x == lo)) {
+    bad(key, fmt::format("'{}' must be {} {} and <= {}, got {}", key, lo_open ? ">" : ">=", lo, hi, x));
+  }
+  return x;
+}
+
+// Integers may be written 2.0; 2.5 is not an integer.
+int64_t as_integer(const json& v, const std::string& name) {
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_number_float()) {
+    const double x = v.get<double>();
+    if (std::isfinite(x) && x == std::floor(x) && std::fabs(x) < 9e15) return static_cast<int64_t>(x);
+  }
+  bad(name, fmt::format("'{}' must be an integer", name));
+}
+
+std::optional<int64_t> get_integer(const json& j, const char* key, int64_t lo, int64_t hi) {
+  if (!present(j, key)) return std::nullopt;
+  const int64_t x = as_integer(j.at(key), key);
+  if (x < lo || x > hi) bad(key, fmt::format("'{}' must be between {} and {}, got {}", key, lo, hi, x));
+  return x;
+}
+
+bool get_bool(const json& j, const char* key, bool fallback) {
+  if (!present(j, key)) return fallback;
+  if (!j.at(key).is_boolean()) bad(key, fmt::format("'{}' must be a boolean", key));
+  return j.at(key).get<bool>();
+}
+
+bool valid_name(const std::string& name) {
+  static const std::regex pattern("^[a-zA-Z0-9_-]{1,64}$");
+  return std::regex_match(name, pattern);
+}
+
+// Fields shared by chat and completions.
+void parse_generation_fields(const json& j, GenerationFields& f, int default_max_tokens) {
+  f.model = get_string(j, "model", true);
+  f.max_tokens = default_max_tokens;
+  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
+    if (auto v = get_integer(j, key, 1, int64_t{1} << 30)) f.max_tokens = static_cast<int>(*v);
+  }
+  f.n = static_cast<int>(get_integer(j, "n", 1, 16).value_or(1));
+  SamplingParams& s = f.sampling;
+  s.temperature = static_cast<float>(get_number(j, "temperature", 1.0, 0.0, 2.0));
+  s.top_p = static_cast<float>(get_number(j, "top_p", 1.0, 0.0, 1.0, /*lo_open=*/true));
+  s.top_k = static_cast<int>(get_integer(j, "top_k", 0, int64_t{1} << 24).value_or(0));
+  s.min_p = static_cast<float>(get_number(j, "min_p", 0.0, 0.0, 1.0));
+  s.repeat_penalty = static_cast<float>(get_number(j, "repeat_penalty", 1.0, 0.0, 10.0, /*lo_open=*/true));
+  s.presence_penalty = static_cast<float>(get_number(j, "presence_penalty", 0.0, -2.0, 2.0));
+  s.frequency_penalty = static_cast<float>(get_number(j, "frequency_penalty", 0.0, -2.0, 2.0));
+  if (present(j, "seed")) {
+    s.seed = static_cast<uint64_t>(as_integer(j.at("seed"), "seed"));
+    f.has_seed = true;
+  }
+  if (present(j, "stop")) {
+    const json& stop = j.at("stop");
+    if (stop.is_string()) {
+      if (!stop.get<std::string>().empty()) f.stop.push_back(stop.get<std::string>());
+    } else if (stop.is_array()) {
+      if (stop.size() > 4) bad("stop", "'stop' may hold at most 4 sequences");
+      for (const json& s2 : stop) {
+        if (!s2.is_string() || s2.get<std::string>().empty()) bad("stop", "'stop' must hold non-empty strings");
+        f.stop.push_back(s2.get<std::string>());
+      }
+    } else {
+      bad("stop", "'stop' must be a string or an array of strings");
+    }
+  }
+  f.stream = get_bool(j, "stream", false);
+  if (present(j, "stream_options")) {
+    const json& o = j.at("stream_options");
+    if (!o.is_object()) bad("stream_options", "'stream_options' must be an object");
+    if (!f.stream) bad("stream_options", "'stream_options' is only allowed when 'stream' is true");
+    f.include_usage = get_bool(o, "include_usage", false);
+  }
+  f.ignore_eos = get_bool(j, "ignore_eos", false);
+  if (present(j, "user")) get_string(j, "user", false);
+}
+
+}  // namespace
+
+nlohmann::ordered_json error_body(const ApiError& e) {
+  json error = {{"message", e.what()}, {"type", e.type}, {"param", nullptr}, {"code", nullptr}};
+  if (!e.param.empty()) error["param"] = e.param;
+  if (!e.code.empty()) error["code"] = e.code;
+  return {{"error", error}};
+}
+
+ChatRequest parse_chat_request(std::string_view body) {
+  const json j = parse_body(body);
+  ChatRequest r;
+  parse_generation_fields(j, r, -1);
+  if (!present(j, "messages")) bad("messages", "'messages' is required");
+  r.messages = j.at("messages");
+  if (!r.messages.is_array()) bad("messages", "'messages' must be an array");
+  if (r.messages.empty()) bad("messages", "'messages' must contain at least one message");
+  for (size_t i = 0; i < r.messages.size(); ++i) {
+    const json& m = r.messages[i];
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
+      bad(fmt::format("messages[{}]", i), fmt::format("messages[{}] must be an object with a string 'role'", i));
+    }
+  }
+  r.logprobs = get_bool(j, "logprobs", false);
+  if (present(j, "top_logprobs")) {
+    if (!r.logprobs) bad("top_logprobs", "'top_logprobs' requires 'logprobs' to be true");
+    r.top_logprobs = static_cast<int>(*get_integer(j, "top_logprobs", 0, 20));
+  }
+  if (present(j, "response_format")) {
+    const json& rf = j.at("response_format");
+    if (!rf.is_object() || !rf.contains("type") || !rf["type"].is_string()) {
+      bad("response_format", "'response_format' must be an object with a string 'type'");
+    }
+    const std::string type = rf["type"].get<std::string>();
+    if (type == "json_schema") {
+      if (!rf.contains("json_schema") || !rf["json_schema"].is_object()) {
+        bad("response_format", "'response_format.json_schema' must be an object");
+      }
+      const json& js = rf["json_schema"];
+      if (!js.contains("name") || !js["name"].is_string() || !valid_name(js["name"].get<std::string>())) {
+        bad("response_format", "'response_format.json_schema.name' must be 1-64 letters, digits, '_' or '-'");
+      }
+      if (js.contains("schema") && !js["schema"].is_object() && !js["schema"].is_boolean()) {
+        bad("response_format", "'response_format.json_schema.schema' must be an object");
+      }
+      if (js.contains("strict") && !js["strict"].is_null() && !js["strict"].is_boolean()) {
+        bad("response_format", "'response_format.json_schema.strict' must be a boolean");
+      }
+    } else if (type != "text" && type != "json_object") {
+      bad("response_format", "'response_format.type' must be 'text', 'json_object' or 'json_schema'");
+    }
+    r.response_format = rf;
+  }
+  std::vector<std::string> tool_names;
+  if (present(j, "tools")) {
+    r.tools = j.at("tools");
+    if (!r.tools.is_array()) bad("tools", "'tools' must be an array");
+    for (size_t i = 0; i < r.tools.size(); ++i) {
+      const json& t = r.tools[i];
+      const std::string where = fmt::format("tools[{}]", i);
+      if (!t.is_object() || t.value("type", "") != "function" || !t.contains("function") || !t["function"].is_object()) {
+        bad(where, where + " must be {\"type\": \"function\", \"function\": {...}}");
+      }
+      const json& fn = t["function"];
+      if (!fn.contains("name") || !fn["name"].is_string() || !valid_name(fn["name"].get<std::string>())) {
+        bad(where, where + ".function.name must be 1-64 letters, digits, '_' or '-'");
+      }
+      if (fn.contains("parameters") && !fn["parameters"].is_null() && !fn["parameters"].is_object()) {
+        bad(where, where + ".function.parameters must be a JSON Schema object");
+      }
+      tool_names.push_back(fn["name"].get<std::string>());
+    }
+  }
+  if (present(j, "tool_choice")) {
+    r.tool_choice = j.at("tool_choice");
+    const json& tc = r.tool_choice;
+    if (tc.is_string()) {
+      const std::string c = tc.get<std::string>();
+      if (c != "none" && c != "auto" && c != "required") bad("tool_choice", "'tool_choice' must be none, auto, required or a function");
+      if (c == "required" && tool_names.empty()) bad("tool_choice", "'tool_choice' is 'required' but no tools were given");
+    } else if (tc.is_object()) {
+      if (!tc.contains("function") || !tc["function"].is_object() || !tc["function"].contains("name") ||
+          !tc["function"]["name"].is_string()) {
+        bad("tool_choice", "'tool_choice' must be {\"type\": \"function\", \"function\": {\"name\": ...}}");
+      }
+      const std::string name = tc["function"]["name"].get<std::string>();
+      if (std::find(tool_names.begin(), tool_names.end(), name) == tool_names.end()) {
+        bad("tool_choice", "'tool_choice' names the function '" + name + "', which is not among 'tools'");
+      }
+    } else {
+      bad("tool_choice", "'tool_choice' must be a string or an object");
+    }
+  }
+  if (present(j, "parallel_tool_calls")) get_bool(j, "parallel_tool_calls", true);
+  if (present(j, "chat_template_kwargs")) {
+    r.chat_template_kwargs = j.at("chat_template_kwargs");
+    if (!r.chat_template_kwargs.is_object()) bad("chat_template_kwargs", "'chat_template_kwargs' must be an object");
+  }
+  return r;
+}
+
+CompletionRequest parse_completion_request(std::string_view body) {
+  const json j = parse_body(body);
+  CompletionRequest r;
+  parse_generation_fields(j, r, 16);  // OpenAI's default for completions
+  if (!present(j, "prompt")) bad("prompt", "'prompt' is required");
+  const json& p = j.at("prompt");
+  auto token_list = [](const json& a, const std::string& where) {
+    std::vector<int32_t> ids;
+    for (const json& t : a) {
+      const int64_t id = as_integer(t, where);
+      if (id < 0 || id > INT32_MAX) bad(where, where + " holds a token id out of range");
+      ids.push_back(static_cast<int32_t>(id));
+    }
+    if (ids.empty()) bad(where, where + " is an empty list of tokens");
+    return ids;
+  };
+  if (p.is_string()) {
+    r.prompts.push_back({p.get<std::string>(), {}, false});
+  } else if (p.is_array()) {
+    if (p.empty()) bad("prompt", "'prompt' must not be empty");
+    if (p[0].is_number()) {
+      r.prompts.push_back({"", token_list(p, "prompt"), true});
+    } else {
+      for (const json& e : p) {
+        if (e.is_string()) {
+          r.prompts.push_back({e.get<std::string>(), {}, false});
+        } else if (e.is_array()) {
+          r.prompts.push_back({"", token_list(e, "prompt"), true});
+        } else {
+          bad("prompt", "'prompt' must be a string, an array of strings, or token ids");
+        }
+      }
+    }
+  } else {
+    bad("prompt", "'prompt' must be a string, an array of strings, or token ids");
+  }
+  if (r.prompts.size() > 64) bad("prompt", "at most 64 prompts per request");
+  r.echo = get_bool(j, "echo", false);
+  if (present(j, "logprobs")) r.logprobs = static_cast<int>(*get_integer(j, "logprobs", 0, 5));
+  if (present(j, "suffix")) bad("suffix", "'suffix' (insertion) is not supported");
+  if (auto best_of = get_integer(j, "best_of", 1, 16); best_of && *best_of != r.n) {
+    bad("best_of", "'best_of' must equal 'n' (candidates are not re-ranked)");
+  }
+  return r;
+}
+
+EmbeddingRequest parse_embedding_request(std::string_view body) {
+  const json j = parse_body(body);
+  EmbeddingRequest r;
+  r.model = get_string(j, "model", true);
+  if (!present(j, "input")) bad("input", "'input' is required");
+  const json& in = j.at("input");
+  auto tokens = [](const json& a) {
+    std::vector<int32_t> ids;
+    for (const json& t : a) {
+      const int64_t id = as_integer(t, "input");
+      if (id < 0 || id > INT32_MAX) bad("input", "'input' holds a token id out of range");
+      ids.push_back(static_cast<int32_t>(id));
+    }
+    return ids;
+  };
+  if (in.is_string()) {
+    r.inputs.push_back({in.get<std::string>(), {}, false});
+  } else if (in.is_array() && !in.empty() && in[0].is_number()) {
+    r.inputs.push_back({"", tokens(in), true});
+  } else if (in.is_array()) {
+    for (const json& e : in) {
+      if (e.is_string()) {
+        r.inputs.push_back({e.get<std::string>(), {}, false});
+      } else if (e.is_array()) {
+        r.inputs.push_back({"", tokens(e), true});
+      } else {
+        bad("input", "'input' must be a string, an array of strings, or token ids");
+      }
+    }
+  } else {
+    bad("input", "'input' must be a string, an array of strings, or token ids");
+  }
+  if (r.inputs.empty()) bad("input", "'input' must not be empty");
+  if (r.inputs.size() > 2048) bad("input", "at most 2048 inputs per request");
+  for (const EmbeddingInput& e : r.inputs) {
+    if (e.is_tokens ? e.tokens.empty() : e.text.empty()) bad("input", "'input' must not contain empty inputs");
+  }
+  const std::string format = present(j, "encoding_format") ? get_string(j, "encoding_format", false) : "float";
+  if (format != "float" && format != "base64") bad("encoding_format", "'encoding_format' must be 'float' or 'base64'");
+  r.base64 = format == "base64";
+  if (auto d = get_integer(j, "dimensions", 1, int64_t{1} << 20)) r.dimensions = static_cast<int>(*d);
+  return r;
+}
+
+}  // namespace rpu

@@ -1,0 +1,44 @@
+// Starts `rpu serve` as a child process on a free port for end-to-end tests and stops it
+// (SIGTERM, then SIGKILL) when destroyed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace rpu::test {
+
+class ServerProcess {
+ public:
+  // Runs `rpu serve <args> --port 0` and waits until it reports its address (throws on failure,
+  // with the server's stderr in the message).
+  explicit ServerProcess(const std::vector<std::string>& args);
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  const std::string& url() const { return url_; }  // e.g. http://127.0.0.1:41234
+  int port() const { return port_; }
+  std::string log() const;  // stderr so far
+  bool running() const;
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::string url_;
+  int stderr_fd_ = -1;
+  std::thread drain_;
+  std::string* log_;
+};
+
+// Runs a JavaScript test scenario (tests/peers/server/<script>) with node: exit code and output.
+struct NodeResult {
+  int exit_code = -1;
+  std::string output;
+};
+NodeResult run_node(const std::string& script, const std::vector<std::string>& args);
+bool node_peers_installed();  // tests/peers/node_modules present
+
+}  // namespace rpu::test

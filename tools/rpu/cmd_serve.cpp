@@ -1,0 +1,86 @@
+// rpu serve MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [--ctx N] [--api-key KEY]:
+// the OpenAI-compatible HTTP API with continuous batching (src/server, src/engine/scheduler.h).
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "commands.h"
+#include "options.h"
+#include "core/error.h"
+#include "engine/scheduler.h"
+#include "server/server.h"
+
+namespace rpu::cli {
+namespace {
+
+struct ServeOptions {
+  std::string model_path;
+  std::string alias;
+  std::string chat_template_path;
+  RuntimeOptions runtime;
+  SchedulerOptions scheduler;
+  ServerOptions server;
+};
+
+int serve(ServeOptions& o) {
+  // SIGINT/SIGTERM are taken by one thread (sigwait) that stops the server cleanly; every other
+  // thread, created after this mask, never sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not end the server
+
+  auto [model, tokenizer] = load_model_with_tokenizer(o.model_path);
+  if (!o.chat_template_path.empty()) o.server.chat_template = read_text_file(o.chat_template_path);
+  o.scheduler.n_ctx = o.runtime.context_size(*model);
+  o.server.model_id = o.alias.empty() ? std::filesystem::path(o.model_path).stem().string() : o.alias;
+  ThreadPool pool(o.runtime.thread_count());
+  Scheduler scheduler(*model, *tokenizer, o.scheduler, &pool);
+  Server server(*model, *tokenizer, scheduler, o.server);
+  server.bind();
+  std::fprintf(stderr, "rpu: serving %s as \"%s\" on http://%s:%d (%d sequences x %d tokens of context, %d threads)\n",
+               o.model_path.c_str(), o.server.model_id.c_str(), o.server.host.c_str(), server.port(),
+               o.scheduler.n_seq, o.scheduler.n_ctx, pool.size());
+  std::thread stopper([&] {
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    std::fprintf(stderr, "rpu: stopping\n");
+    server.stop();
+  });
+  server.run();
+  // run() also returns if listening fails; wake the stopper so it can be joined.
+  pthread_kill(stopper.native_handle(), SIGTERM);
+  stopper.join();
+  return 0;
+}
+
+}  // namespace
+
+Action add_serve_command(CLI::App& app) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand("serve", "serve the model over an OpenAI-compatible HTTP API");
+  cmd->add_option("model", o->model_path, "model file (GGUF)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--host", o->server.host, "address to listen on (default: loopback only)");
+  cmd->add_option("--port", o->server.port, "TCP port; 0 = any free port")->check(CLI::Range(0, 65535));
+  cmd->add_option("--parallel", o->scheduler.n_seq, "sequences decoded together (slots)")->check(CLI::Range(1, 256));
+  cmd->add_option("--queue", o->scheduler.max_queue, "requests that may wait for a slot; more get HTTP 429")
+      ->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("--prefill-chunk", o->scheduler.prefill_chunk,
+                  "most prompt tokens of one sequence per step, so long prompts do not stall decoding")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--api-key", o->server.api_key, "require 'Authorization: Bearer KEY' on every request");
+  cmd->add_option("--alias", o->alias, "model name reported by /v1/models (default: the file name)");
+  cmd->add_option("--chat-template", o->chat_template_path, "Jinja chat template file to use instead of the model's")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--max-body", o->server.max_body_bytes, "largest request body in bytes")->check(CLI::Range(1024, 1 << 30));
+  add_runtime_options(cmd, o->runtime);
+  return [o] { return serve(*o); };
+}
+
+}  // namespace rpu::cli
