@@ -19,17 +19,20 @@ struct ChannelEvent {
 
 class EventChannel {
  public:
-  void push(const ChannelEvent& event) {
+  // wake: whether the reader should run now. A non-streamed response only needs the final
+  // events; not waking its thread for every token keeps the cores for the forward pass.
+  void push(const ChannelEvent& event, bool wake = true) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       events_.push_back(event);
     }
-    ready_.notify_one();
+    if (wake) ready_.notify_one();
   }
   // Waits up to `timeout` for events; moves all that arrived into `out`. False on timeout.
   bool pop_all(std::deque<ChannelEvent>& out, std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mutex_);
-    if (!ready_.wait_for(lock, timeout, [&] { return !events_.empty(); })) return false;
+    ready_.wait_for(lock, timeout, [&] { return !events_.empty(); });
+    if (events_.empty()) return false;
     while (!events_.empty()) {
       out.push_back(std::move(events_.front()));
       events_.pop_front();

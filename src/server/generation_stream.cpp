@@ -32,11 +32,12 @@ void serve_generations(ServerContext& ctx, httplib::Response& res, std::vector<G
   auto state = std::make_shared<StreamState>();
   for (const GenerationRequest& r : requests) state->remaining += r.n;
   int prompt_tokens = 0;
+  const bool stream = output.stream;
   for (size_t i = 0; i < requests.size(); ++i) {
     prompt_tokens += static_cast<int>(requests[i].prompt.size());
     try {
-      state->ids.push_back(ctx.scheduler.submit(std::move(requests[i]), [state, i](const GenerationEvent& e) {
-        state->channel.push({i, e});
+      state->ids.push_back(ctx.scheduler.submit(std::move(requests[i]), [state, i, stream](const GenerationEvent& e) {
+        state->channel.push({i, e}, stream || !e.finish_reason.empty());
       }));
     } catch (const QueueFullError& e) {
       for (uint64_t id : state->ids) ctx.scheduler.cancel(id);

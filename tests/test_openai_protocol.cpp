@@ -1,0 +1,193 @@
+// The OpenAI wire format: request validation (status, param named, defaults) and the shape of
+// every response object and stream chunk, field by field as the API reference documents them.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "server/openai_protocol.h"
+
+namespace rpu {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+TokenProbability prob(int32_t id, const std::string& bytes, float logprob) {
+  TokenProbability p;
+  p.token = id;
+  p.bytes = bytes;
+  p.logprob = logprob;
+  return p;
+}
+
+TokenLogprob logprob(TokenProbability chosen, std::vector<TokenProbability> top) {
+  TokenLogprob t;
+  t.chosen = std::move(chosen);
+  t.top = std::move(top);
+  return t;
+}
+
+// The ApiError a body raises (status and param), or status 0 when it parses.
+std::pair<int, std::string> chat_error(const std::string& body) {
+  try {
+    parse_chat_request(body);
+  } catch (const ApiError& e) {
+    return {e.status, e.param};
+  }
+  return {0, ""};
+}
+
+std::string chat_with(const std::string& extra) {
+  return R"({"model": "m", "messages": [{"role": "user", "content": "hi"}])" + (extra.empty() ? "" : ", " + extra) + "}";
+}
+
+TEST(OpenAIProtocolTest, ChatDefaultsAreOpenAIs) {
+  const ChatRequest r = parse_chat_request(chat_with(""));
+  EXPECT_EQ(r.model, "m");
+  EXPECT_EQ(r.max_tokens, -1);
+  EXPECT_EQ(r.n, 1);
+  EXPECT_FLOAT_EQ(r.sampling.temperature, 1.0f);
+  EXPECT_FLOAT_EQ(r.sampling.top_p, 1.0f);
+  EXPECT_EQ(r.sampling.top_k, 0);
+  EXPECT_FLOAT_EQ(r.sampling.min_p, 0.0f);
+  EXPECT_FALSE(r.has_seed);
+  EXPECT_FALSE(r.stream);
+  EXPECT_FALSE(r.logprobs);
+  const ChatRequest s = parse_chat_request(chat_with(
+      R"("max_completion_tokens": 7, "seed": 3.0, "stop": "x", "top_k": 5, "stream": true, "stream_options": {"include_usage": true}, "logprobs": true, "top_logprobs": 2)"));
+  EXPECT_EQ(s.max_tokens, 7);
+  EXPECT_TRUE(s.has_seed);
+  EXPECT_EQ(s.sampling.seed, 3u);
+  EXPECT_EQ(s.stop, std::vector<std::string>{"x"});
+  EXPECT_EQ(s.sampling.top_k, 5);
+  EXPECT_TRUE(s.include_usage);
+  EXPECT_EQ(s.top_logprobs, 2);
+}
+
+TEST(OpenAIProtocolTest, ChatValidationNamesTheField) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"model": "m"})", "messages"},
+      {R"({"messages": [{"role": "user", "content": "hi"}]})", "model"},
+      {chat_with(R"("temperature": "hot")"), "temperature"},
+      {chat_with(R"("temperature": 2.5)"), "temperature"},
+      {chat_with(R"("top_p": 0)"), "top_p"},
+      {chat_with(R"("max_tokens": 0)"), "max_tokens"},
+      {chat_with(R"("max_tokens": 2.5)"), "max_tokens"},
+      {chat_with(R"("n": 17)"), "n"},
+      {chat_with(R"("stop": ["a", "b", "c", "d", "e"])"), "stop"},
+      {chat_with(R"("stop": 3)"), "stop"},
+      {chat_with(R"("top_logprobs": 2)"), "top_logprobs"},
+      {chat_with(R"("logprobs": true, "top_logprobs": 21)"), "top_logprobs"},
+      {chat_with(R"("presence_penalty": 3)"), "presence_penalty"},
+      {chat_with(R"("stream_options": {"include_usage": true})"), "stream_options"},
+      {chat_with(R"("response_format": {"type": "xml"})"), "response_format"},
+      {chat_with(R"("response_format": {"type": "json_schema", "json_schema": {"name": "bad name!"}})"), "response_format"},
+      {chat_with(R"("tools": [{"type": "function", "function": {}}])"), "tools[0]"},
+      {chat_with(R"("tool_choice": "required")"), "tool_choice"},
+      {chat_with(R"("tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"type": "function", "function": {"name": "g"}})"), "tool_choice"},
+      {R"({"model": "m", "messages": []})", "messages"},
+      {R"({"model": "m", "messages": [{"content": "no role"}]})", "messages[0]"},
+  };
+  for (const auto& [body, param] : cases) {
+    const auto [status, got] = chat_error(body);
+    EXPECT_EQ(status, 400) << body;
+    EXPECT_EQ(got, param) << body;
+  }
+  EXPECT_EQ(chat_error("{\"model\": ").first, 400);  // malformed JSON
+  EXPECT_EQ(chat_error("[1]").first, 400);            // not an object
+}
+
+TEST(OpenAIProtocolTest, CompletionPromptsAndLegacyFields) {
+  const CompletionRequest r = parse_completion_request(R"({"model": "m", "prompt": ["a", [1, 2]], "echo": true, "logprobs": 2})");
+  ASSERT_EQ(r.prompts.size(), 2u);
+  EXPECT_EQ(r.prompts[0].text, "a");
+  EXPECT_TRUE(r.prompts[1].is_tokens);
+  EXPECT_EQ(r.prompts[1].tokens, (std::vector<int32_t>{1, 2}));
+  EXPECT_EQ(r.max_tokens, 16);  // OpenAI's completions default
+  EXPECT_TRUE(r.echo);
+  EXPECT_EQ(r.logprobs, 2);
+  const CompletionRequest ids = parse_completion_request(R"({"model": "m", "prompt": [5, 6, 7]})");
+  ASSERT_EQ(ids.prompts.size(), 1u);
+  EXPECT_EQ(ids.prompts[0].tokens.size(), 3u);
+  for (const char* bad : {R"({"model": "m", "prompt": []})", R"({"model": "m", "prompt": "x", "suffix": "y"})",
+                          R"({"model": "m", "prompt": "x", "logprobs": 6})", R"({"model": "m", "prompt": "x", "best_of": 3})",
+                          R"({"model": "m", "prompt": [[-1]]})", R"({"model": "m", "prompt": {}})"}) {
+    EXPECT_THROW(parse_completion_request(bad), ApiError) << bad;
+  }
+}
+
+TEST(OpenAIProtocolTest, EmbeddingInputs) {
+  const EmbeddingRequest r = parse_embedding_request(R"({"model": "m", "input": ["a", "b"], "encoding_format": "base64"})");
+  EXPECT_EQ(r.inputs.size(), 2u);
+  EXPECT_TRUE(r.base64);
+  for (const char* bad : {R"({"model": "m", "input": []})", R"({"model": "m", "input": [""]})",
+                          R"({"model": "m", "input": "a", "encoding_format": "hex"})", R"({"model": "m"})"}) {
+    EXPECT_THROW(parse_embedding_request(bad), ApiError) << bad;
+  }
+}
+
+TEST(OpenAIProtocolTest, ErrorBodyHasTheFourFields) {
+  const json body = error_body(ApiError(404, "no such model", "invalid_request_error", "model", "model_not_found"));
+  EXPECT_EQ(body.dump(), R"({"error":{"message":"no such model","type":"invalid_request_error","param":"model","code":"model_not_found"}})");
+  EXPECT_EQ(error_body(ApiError(400, "x")).dump(), R"({"error":{"message":"x","type":"invalid_request_error","param":null,"code":null}})");
+}
+
+TEST(OpenAIProtocolTest, ChatCompletionAndChunksHaveOpenAIShapes) {
+  const TokenLogprob lp = logprob(prob(65, "A", -0.5f), {prob(65, "A", -0.5f), prob(66, "\xe2\x96", -1.5f)});
+  ChatChoice choice{0, std::string("A"), nullptr, std::vector<TokenLogprob>{lp}, "stop"};
+  const json c = chat_completion("chatcmpl-1", 7, "m", {choice}, Usage{3, 1, 4, 2});
+  std::vector<std::string> keys;
+  for (auto it = c.begin(); it != c.end(); ++it) keys.push_back(it.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"id", "object", "created", "model", "choices", "usage", "system_fingerprint"}));
+  EXPECT_EQ(c["object"], "chat.completion");
+  EXPECT_EQ(c["choices"][0]["message"]["role"], "assistant");
+  EXPECT_FALSE(c["choices"][0]["message"].contains("tool_calls"));
+  EXPECT_EQ(c["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
+  const json& top = c["choices"][0]["logprobs"]["content"][0]["top_logprobs"];
+  EXPECT_EQ(top[1]["bytes"], json::array({0xe2, 0x96}));  // exact bytes of a partial character
+  // Serialisation replaces the invalid UTF-8 in "token" instead of throwing.
+  const std::string text = to_json_text(c);
+  EXPECT_NO_THROW(json::parse(text));
+
+  const json role = chat_chunk_role("id", 7, "m", 0, true);
+  EXPECT_EQ(role["object"], "chat.completion.chunk");
+  EXPECT_EQ(role["choices"][0]["delta"]["role"], "assistant");
+  EXPECT_TRUE(role["choices"][0]["finish_reason"].is_null());
+  EXPECT_TRUE(role.contains("usage") && role["usage"].is_null());
+  const json finish = chat_chunk_finish("id", 7, "m", 0, "length", false);
+  EXPECT_EQ(finish["choices"][0]["delta"], json::object());
+  EXPECT_EQ(finish["choices"][0]["finish_reason"], "length");
+  EXPECT_FALSE(finish.contains("usage"));
+  const json usage = chat_chunk_usage("id", 7, "m", Usage{3, 1, 4, 0});
+  EXPECT_EQ(usage["choices"], json::array());
+  EXPECT_EQ(usage["usage"]["total_tokens"], 4);
+  const json calls = chat_chunk_tool_calls("id", 7, "m", 0,
+                                           json::parse(R"([{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}])"), false);
+  EXPECT_EQ(calls["choices"][0]["delta"]["tool_calls"][0]["index"], 0);
+  EXPECT_EQ(calls["choices"][0]["delta"]["tool_calls"][0]["function"]["name"], "f");
+  EXPECT_EQ(sse_data(json{{"a", 1}}), "data: {\"a\":1}\n\n");
+  EXPECT_EQ(sse_done(), "data: [DONE]\n\n");
+}
+
+TEST(OpenAIProtocolTest, TextCompletionLegacyLogprobsAndEmbeddings) {
+  const TokenLogprob a = logprob(prob(1, "He", -0.1f), {prob(1, "He", -0.1f), prob(2, "Ha", -2.0f)});
+  const TokenLogprob b = logprob(prob(3, "llo", -0.2f), {});
+  const json c = text_completion("cmpl-1", 7, "m", {CompletionChoice{0, "Hello", std::vector<TokenLogprob>{a, b}, "length"}},
+                                 Usage{2, 2, 4, 0});
+  EXPECT_EQ(c["object"], "text_completion");
+  const json& l = c["choices"][0]["logprobs"];
+  EXPECT_EQ(l["tokens"], json::array({"He", "llo"}));
+  EXPECT_EQ(l["text_offset"], json::array({0, 2}));
+  EXPECT_FLOAT_EQ(l["top_logprobs"][0]["Ha"].get<float>(), -2.0f);
+  const std::vector<float> v = {1.0f, -0.5f, 3.25f};
+  const json e = embeddings_list("m", {v}, true, 3);
+  // base64 of the little-endian float32 bytes.
+  const std::string b64 = e["data"][0]["embedding"].get<std::string>();
+  EXPECT_EQ(b64.size(), 16u);
+  const json f = embeddings_list("m", {v}, false, 3);
+  EXPECT_EQ(f["data"][0]["embedding"], json(v));
+  EXPECT_EQ(f["usage"]["prompt_tokens"], 3);
+  EXPECT_EQ(models_list({"m"})["data"][0]["owned_by"], "rpu");
+}
+
+}  // namespace
+}  // namespace rpu
