@@ -237,6 +237,23 @@ TEST(GrammarMatcherTest, LongRepetitionsKeepTheStackFlat) {
   EXPECT_TRUE(nest.is_complete());
 }
 
+TEST(GrammarMatcherTest, CachesAreRebuiltWithoutLosingTheState) {
+  // 40000 nesting levels are 40000 distinct states, past the matcher's cache bound: the
+  // caches are dropped and rebuilt from the current stacks, and matching goes on unchanged.
+  GrammarMatcher m = matcher("root ::= \"(\" root \")\" | \"[\" [0-9]? \"]\"");
+  const int depth = 40000;
+  for (int i = 0; i < depth; ++i) ASSERT_TRUE(m.accept_bytes("(")) << i;
+  EXPECT_FALSE(m.accept_bytes(")"));
+  ASSERT_TRUE(m.accept_bytes("[7]"));
+  for (int i = 0; i < depth; ++i) {
+    ASSERT_FALSE(m.is_complete()) << i;
+    ASSERT_TRUE(m.accept_bytes(")")) << i;
+  }
+  EXPECT_TRUE(m.is_complete());
+  EXPECT_FALSE(m.accept_bytes(")"));
+  EXPECT_EQ(m.text().size(), 2u * depth + 3);
+}
+
 struct Loaded {
   std::unique_ptr<GgufFile> file;
   std::unique_ptr<Tokenizer> tokenizer;

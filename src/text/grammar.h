@@ -124,6 +124,8 @@ class GrammarMatcher {
   void mask_logits(std::span<float> logits) const;
   // Allowed tokens as a bit set (bit id of word id/64), size ceil(vocab/64).
   const std::vector<uint64_t>& allowed_tokens() const;
+  // The same, always by walking the trie (no mask cache): for tests and measurements.
+  std::vector<uint64_t> compute_allowed_tokens() const;
   bool is_allowed(int32_t token) const;
 
   // Accepts one token; false (and no state change) when it is not allowed. An end-of-

@@ -215,8 +215,15 @@ const std::vector<uint64_t>& GrammarMatcher::allowed_tokens() const {
   maybe_rebuild();
   Automaton& a = *automaton_;
   if (const auto it = a.masks.find(state_); it != a.masks.end()) return it->second;
+  std::vector<uint64_t> mask = compute_allowed_tokens();
   if (a.masks.size() >= kMaxCachedMasks) a.masks.clear();
+  return a.masks.emplace(state_, std::move(mask)).first->second;
+}
 
+std::vector<uint64_t> GrammarMatcher::compute_allowed_tokens() const {
+  if (!vocab_) fail("grammar matcher: token masks need a vocabulary");
+  maybe_rebuild();
+  Automaton& a = *automaton_;
   const GrammarVocab::Trie& trie = vocab_->trie();
   std::vector<uint64_t> mask((static_cast<size_t>(vocab_->size()) + 63) / 64, 0);
   const auto allow = [&](int32_t id) { mask[static_cast<size_t>(id) >> 6] |= uint64_t{1} << (id & 63); };
@@ -238,7 +245,7 @@ const std::vector<uint64_t>& GrammarMatcher::allowed_tokens() const {
   }
   if (is_complete())
     for (int32_t id : vocab_->end_of_generation_tokens()) allow(id);
-  return a.masks.emplace(state_, std::move(mask)).first->second;
+  return mask;
 }
 
 bool GrammarMatcher::is_allowed(int32_t token) const {
