@@ -6,6 +6,8 @@
 #include <cmath>
 #include <random>
 
+#include <fmt/core.h>
+
 #include "core/error.h"
 #include "io/gguf.h"
 #include "test_util.h"
@@ -229,6 +231,17 @@ TEST(GrammarMatcherTest, LongRepetitionsKeepTheStackFlat) {
   for (int i = 0; i < 100000; ++i) ASSERT_TRUE(m.accept_bytes("1,"));
   EXPECT_TRUE(m.accept_bytes("]"));
   EXPECT_TRUE(m.is_complete());
+  // A long chain of rules at the start of each other (no recursion in the matcher).
+  std::string chain = "root ::= r0\n";
+  const int links = 100000;
+  for (int i = 0; i < links; ++i) chain += fmt::format("r{} ::= r{} \"x\"\n", i, i + 1);
+  chain += fmt::format("r{} ::= \"y\"\n", links);
+  GrammarMatcher long_chain(Grammar::parse(chain), nullptr);
+  EXPECT_TRUE(long_chain.accept_bytes("y" + std::string(links, 'x')));
+  EXPECT_LE(long_chain.cached_states(), 40000u);  // caches were rebuilt along the way
+  EXPECT_TRUE(long_chain.is_complete());
+  EXPECT_NE(parse_error("root ::= " + std::string(300, '(') + "\"a\"" + std::string(300, ')')).find("groups nested deeper than 256"),
+            std::string::npos);
   // Deep nesting is fine too (each level is one frame).
   GrammarMatcher nest = matcher("root ::= \"(\" root \")\" | \"x\"");
   for (int i = 0; i < 5000; ++i) ASSERT_TRUE(nest.accept_bytes("("));
