@@ -364,3 +364,35 @@ TEST(GrammarVocabTest, CharactersSplitAcrossTokensAndEndOfGeneration) {
 
 }  // namespace
 }  // namespace rpu
+
+namespace rpu {
+namespace {
+
+// Random grammar texts built from GBNF's own pieces: parsing either succeeds (and the
+// matcher then works) or fails with an rpu::Error; nothing else.
+TEST(GrammarParseTest, RandomTextsParseOrFailCleanly) {
+  const std::vector<std::string> pieces = {"root", " ::= ", "a", "b", " ::= ", "\"x\"", "\"\\n\"", "[a-z]", "[^\"]",
+                                           "(", ")", "|", "*", "+", "?", "{2}", "{1,3}", "{,", "\n", " ", "#c\n",
+                                           ".", "\"", "[", "]", "\\", "\"\xc3\xa9\"", "\xff", "{0,}", "-"};
+  std::mt19937 rng(11);
+  int parsed = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text = i % 2 ? "root ::= " : "";
+    const int n = 1 + static_cast<int>(rng() % 14);
+    for (int k = 0; k < n; ++k) text += pieces[rng() % pieces.size()];
+    std::shared_ptr<const Grammar> g;
+    try {
+      g = Grammar::parse(text);
+    } catch (const Error& e) {
+      ASSERT_EQ(std::string(e.what()).rfind("grammar: ", 0), 0u) << e.what();
+      continue;
+    }
+    ++parsed;
+    GrammarMatcher m(g, nullptr);
+    for (const char* probe : {"x", "\n", "ab", "\xc3\xa9", "xxxx"}) m.accepted_prefix_length(probe);
+  }
+  EXPECT_GT(parsed, 500);
+}
+
+}  // namespace
+}  // namespace rpu

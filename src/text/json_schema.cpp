@@ -12,6 +12,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "text/grammar.h"
 
 namespace rpu {
 namespace {
@@ -138,7 +139,16 @@ class Converter {
   JsonSchemaRules run() {
     const std::string expr = visit(root_, "#");
     const std::string root = add_rule("root", expr);
-    return {rules_text(), root};
+    JsonSchemaRules result{rules_text(), root};
+    // The only way converted rules can fail to parse is a $ref cycle that recurses without
+    // consuming input (e.g. {"$defs": {"a": {"anyOf": [{"$ref": "#/$defs/a"}, ...]}}}).
+    try {
+      Grammar::parse("root ::= " + root + "\n" + result.rules);
+    } catch (const Error& e) {
+      fail("json schema: a $ref cycle does not pass through an object or array, so it would recurse without end ({})",
+           e.what());
+    }
+    return result;
   }
 
   std::string rules_text() const {
