@@ -112,6 +112,10 @@ TEST(JsonSchemaTest, OptionalPropertiesRequiredOnesAndExtraKeys) {
                           R"({"b":true,"x":"s"})", R"({,"b":true})", R"({"b":true,"\u0061":1})"}) {
     EXPECT_FALSE(matches(g, bad)) << bad;
   }
+  // A bare object type is any object.
+  const auto bare = schema_grammar(json::parse(R"({"type": "object"})"));
+  EXPECT_TRUE(matches(bare, R"({"q": [1, {"r": null}]})"));
+  EXPECT_FALSE(matches(bare, "[]"));
   // All optional: the empty object and any subset in order.
   const auto opt = schema_grammar(json::parse(R"({"properties": {"x": {"const": 1}, "y": {"const": 2}}})"));
   for (const char* ok : {"{}", R"({"x":1})", R"({"y":2})", R"({"x":1,"y":2})"}) EXPECT_TRUE(matches(opt, ok)) << ok;

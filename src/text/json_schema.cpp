@@ -504,6 +504,9 @@ class Converter {
   }
 
   std::string visit_object(const json& s, const std::string& path) {
+    // A bare {"type": "object"} is a free-form object (as a client sending it expects).
+    if (!s.contains("properties") && !s.contains("additionalProperties") && !s.contains("required"))
+      return primitive("object");
     const std::string ws = primitive("ws");
     json props = s.value("properties", json::object());
     if (!props.is_object()) error(pointer_child(path, "properties"), "'properties' must be an object");
