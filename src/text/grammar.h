@@ -127,7 +127,8 @@ class GrammarMatcher {
   // Sets the logits of tokens that cannot come next to -infinity. logits may be longer than
   // the vocabulary (padded embedding rows): the extra entries are masked too.
   void mask_logits(std::span<float> logits) const;
-  // Allowed tokens as a bit set (bit id of word id/64), size ceil(vocab/64).
+  // Allowed tokens as a bit set (bit id%64 of word id/64), size ceil(vocab/64); cached per
+  // state. The reference is valid until the next call on this matcher.
   const std::vector<uint64_t>& allowed_tokens() const;
   // The same, always by walking the trie (no mask cache): for tests and measurements.
   std::vector<uint64_t> compute_allowed_tokens() const;
