@@ -6,6 +6,8 @@
 #include <cmath>
 #include <random>
 
+#include <fmt/core.h>
+
 #include "core/error.h"
 #include "io/gguf.h"
 #include "test_util.h"
@@ -229,6 +231,17 @@ TEST(GrammarMatcherTest, LongRepetitionsKeepTheStackFlat) {
   for (int i = 0; i < 100000; ++i) ASSERT_TRUE(m.accept_bytes("1,"));
   EXPECT_TRUE(m.accept_bytes("]"));
   EXPECT_TRUE(m.is_complete());
+  // A long chain of rules at the start of each other (no recursion in the matcher).
+  std::string chain = "root ::= r0\n";
+  const int links = 100000;
+  for (int i = 0; i < links; ++i) chain += fmt::format("r{} ::= r{} \"x\"\n", i, i + 1);
+  chain += fmt::format("r{} ::= \"y\"\n", links);
+  GrammarMatcher long_chain(Grammar::parse(chain), nullptr);
+  EXPECT_TRUE(long_chain.accept_bytes("y" + std::string(links, 'x')));
+  EXPECT_LE(long_chain.cached_states(), 40000u);  // caches were rebuilt along the way
+  EXPECT_TRUE(long_chain.is_complete());
+  EXPECT_NE(parse_error("root ::= " + std::string(300, '(') + "\"a\"" + std::string(300, ')')).find("groups nested deeper than 256"),
+            std::string::npos);
   // Deep nesting is fine too (each level is one frame).
   GrammarMatcher nest = matcher("root ::= \"(\" root \")\" | \"x\"");
   for (int i = 0; i < 5000; ++i) ASSERT_TRUE(nest.accept_bytes("("));
@@ -347,6 +360,38 @@ TEST(GrammarVocabTest, CharactersSplitAcrossTokensAndEndOfGeneration) {
   EXPECT_FALSE(m.can_continue());
   std::vector<float> short_logits(10);
   EXPECT_THROW(m.mask_logits(short_logits), Error);
+}
+
+}  // namespace
+}  // namespace rpu
+
+namespace rpu {
+namespace {
+
+// Random grammar texts built from GBNF's own pieces: parsing either succeeds (and the
+// matcher then works) or fails with an rpu::Error; nothing else.
+TEST(GrammarParseTest, RandomTextsParseOrFailCleanly) {
+  const std::vector<std::string> pieces = {"root", " ::= ", "a", "b", " ::= ", "\"x\"", "\"\\n\"", "[a-z]", "[^\"]",
+                                           "(", ")", "|", "*", "+", "?", "{2}", "{1,3}", "{,", "\n", " ", "#c\n",
+                                           ".", "\"", "[", "]", "\\", "\"\xc3\xa9\"", "\xff", "{0,}", "-"};
+  std::mt19937 rng(11);
+  int parsed = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text = i % 2 ? "root ::= " : "";
+    const int n = 1 + static_cast<int>(rng() % 14);
+    for (int k = 0; k < n; ++k) text += pieces[rng() % pieces.size()];
+    std::shared_ptr<const Grammar> g;
+    try {
+      g = Grammar::parse(text);
+    } catch (const Error& e) {
+      ASSERT_EQ(std::string(e.what()).rfind("grammar: ", 0), 0u) << e.what();
+      continue;
+    }
+    ++parsed;
+    GrammarMatcher m(g, nullptr);
+    for (const char* probe : {"x", "\n", "ab", "\xc3\xa9", "xxxx"}) m.accepted_prefix_length(probe);
+  }
+  EXPECT_GT(parsed, 500);
 }
 
 }  // namespace

@@ -71,14 +71,19 @@ class Grammar {
     std::vector<int32_t> alts;
   };
   // Used by the parser only.
-  Grammar(std::vector<Rule> rules, std::vector<GrammarElement> elements, std::vector<ByteSet> sets, int32_t root)
-      : rules_(std::move(rules)), elements_(std::move(elements)), byte_sets_(std::move(sets)), root_(root) {}
+  Grammar(std::vector<Rule> rules, std::vector<GrammarElement> elements, std::vector<ByteSet> sets, int32_t root);
+
+  // Bytes that no byte set tells apart share a class; DFA rows are indexed by class.
+  int32_t byte_class_count() const { return n_byte_classes_; }
+  uint8_t byte_class(uint8_t byte) const { return byte_class_[byte]; }
 
  private:
   std::vector<Rule> rules_;
   std::vector<GrammarElement> elements_;
   std::vector<ByteSet> byte_sets_;
   int32_t root_ = 0;
+  uint8_t byte_class_[256] = {};
+  int32_t n_byte_classes_ = 1;
 };
 
 // The token pieces of one tokenizer as a byte trie; build once per tokenizer and share.
@@ -122,7 +127,8 @@ class GrammarMatcher {
   // Sets the logits of tokens that cannot come next to -infinity. logits may be longer than
   // the vocabulary (padded embedding rows): the extra entries are masked too.
   void mask_logits(std::span<float> logits) const;
-  // Allowed tokens as a bit set (bit id of word id/64), size ceil(vocab/64).
+  // Allowed tokens as a bit set (bit id%64 of word id/64), size ceil(vocab/64); cached per
+  // state. The reference is valid until the next call on this matcher.
   const std::vector<uint64_t>& allowed_tokens() const;
   // The same, always by walking the trie (no mask cache): for tests and measurements.
   std::vector<uint64_t> compute_allowed_tokens() const;
@@ -139,6 +145,8 @@ class GrammarMatcher {
   bool is_complete() const;   // the text so far is a whole sentence
   bool can_continue() const;  // some further byte is possible
   const std::string& text() const { return text_; }
+  // Size of the matcher's caches (DFA states built so far); bounded, see grammar_matcher.cpp.
+  size_t cached_states() const;
 
  private:
   struct Automaton;

@@ -16,7 +16,7 @@ constexpr int32_t kDead = -1;
 constexpr int32_t kUnknown = -2;
 constexpr int32_t kComplete = -1;  // stack id meaning "the whole input has been matched"
 // Caches grow with the text and the walks; past these sizes they are rebuilt from the current
-// state, which keeps memory bounded (a state costs 1 KiB of transitions).
+// state, which keeps memory bounded (a state costs 4 bytes per byte class of transitions).
 constexpr size_t kMaxStates = 1 << 15;
 constexpr size_t kMaxNodes = 1 << 21;
 constexpr size_t kMaxCachedMasks = 64;
@@ -51,13 +51,16 @@ struct GrammarMatcher::Automaton {
   std::unordered_map<uint64_t, int32_t> node_ids;
   std::vector<State> states;
   std::unordered_map<std::vector<int32_t>, int32_t, VectorHash> state_ids;
-  std::vector<int32_t> transitions;  // states.size() * 256
+  const size_t row;  // transitions per state: one per byte class
+  std::vector<int32_t> transitions;  // states.size() * row
   std::unordered_map<int32_t, std::vector<uint64_t>> masks;
 
   std::vector<int32_t> scratch;
   std::unordered_set<uint64_t> visited;
+  std::vector<Node> work;
 
-  explicit Automaton(const Grammar& g) : grammar(g), elements(g.elements()), sets(g.byte_sets()) {}
+  explicit Automaton(const Grammar& g)
+      : grammar(g), elements(g.elements()), sets(g.byte_sets()), row(static_cast<size_t>(g.byte_class_count())) {}
 
   int32_t node(int32_t pos, int32_t parent) {
     const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(pos)) << 32) | static_cast<uint32_t>(parent);
@@ -67,32 +70,45 @@ struct GrammarMatcher::Automaton {
   }
 
   // Adds to `out` every stack whose top is a byte set, reachable from "at pos, below: parent"
-  // without consuming input.
-  void close(int32_t pos, int32_t parent, std::vector<int32_t>& out) {
-    while (true) {
-      const GrammarElement& e = elements[static_cast<size_t>(pos)];
-      if (e.kind == GrammarElement::kEnd) {
-        if (parent < 0) {
-          out.push_back(kComplete);
-          return;
+  // without consuming input. Iterative: rule chains in user grammars can be long.
+  void close(int32_t start_pos, int32_t start_parent, std::vector<int32_t>& out) {
+    work.clear();
+    work.push_back({start_pos, start_parent});
+    while (!work.empty()) {
+      auto [pos, parent] = work.back();
+      work.pop_back();
+      while (true) {
+        const GrammarElement& e = elements[static_cast<size_t>(pos)];
+        if (e.kind == GrammarElement::kEnd) {
+          if (parent < 0) {
+            out.push_back(kComplete);
+            break;
+          }
+          const Node below = nodes[static_cast<size_t>(parent)];
+          pos = below.pos;
+          parent = below.parent;
+          continue;
         }
-        const Node below = nodes[static_cast<size_t>(parent)];
-        pos = below.pos;
-        parent = below.parent;
-        continue;
+        const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(pos)) << 32) | static_cast<uint32_t>(parent);
+        if (!visited.insert(key).second) break;  // explored already in this transition
+        if (e.kind == GrammarElement::kBytes) {
+          if (!sets[static_cast<size_t>(e.value)].empty()) out.push_back(node(pos, parent));
+          break;
+        }
+        // A call in tail position returns straight to our caller: no frame to push.
+        const bool tail = elements[static_cast<size_t>(pos) + 1].kind == GrammarElement::kEnd;
+        const int32_t ret = tail ? parent : node(pos + 1, parent);
+        for (int32_t alt : grammar.alternatives(e.value)) work.push_back({alt, ret});
+        break;
       }
-      const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(pos)) << 32) | static_cast<uint32_t>(parent);
-      if (!visited.insert(key).second) return;  // explored already in this closure
-      if (e.kind == GrammarElement::kBytes) {
-        if (!sets[static_cast<size_t>(e.value)].empty()) out.push_back(node(pos, parent));
-        return;
-      }
-      // A call in tail position returns straight to our caller: no frame to push.
-      const bool tail = elements[static_cast<size_t>(pos) + 1].kind == GrammarElement::kEnd;
-      const int32_t ret = tail ? parent : node(pos + 1, parent);
-      for (int32_t alt : grammar.alternatives(e.value)) close(alt, ret, out);
-      return;
     }
+  }
+
+  // unordered_set::clear() touches every bucket: after one huge closure that would make every
+  // later transition pay for it, so a grown set is replaced instead.
+  void reset_visited() {
+    if (visited.bucket_count() > 4096) visited = std::unordered_set<uint64_t>();
+    else visited.clear();
   }
 
   int32_t intern(std::vector<int32_t>& stacks) {
@@ -106,25 +122,25 @@ struct GrammarMatcher::Automaton {
     state.stacks = stacks;
     states.push_back(std::move(state));
     state_ids.emplace(stacks, id);
-    transitions.resize(states.size() * 256, kUnknown);
+    transitions.resize(states.size() * row, kUnknown);
     return id;
   }
 
   int32_t initial() {
     scratch.clear();
-    visited.clear();
+    reset_visited();
     for (int32_t alt : grammar.alternatives(grammar.root())) close(alt, -1, scratch);
     return intern(scratch);
   }
 
   int32_t step(int32_t state, uint8_t byte) {
-    const int32_t known = transitions[static_cast<size_t>(state) * 256 + byte];
+    const int32_t known = transitions[static_cast<size_t>(state) * row + grammar.byte_class(byte)];
     return known != kUnknown ? known : compute(state, byte);
   }
 
   int32_t compute(int32_t state, uint8_t byte) {
     scratch.clear();
-    visited.clear();
+    reset_visited();
     for (int32_t id : states[static_cast<size_t>(state)].stacks) {
       if (id == kComplete) continue;
       const Node n = nodes[static_cast<size_t>(id)];
@@ -132,18 +148,21 @@ struct GrammarMatcher::Automaton {
       close(n.pos + 1, n.parent, scratch);
     }
     const int32_t next = scratch.empty() ? kDead : intern(scratch);
-    transitions[static_cast<size_t>(state) * 256 + byte] = next;
+    transitions[static_cast<size_t>(state) * row + grammar.byte_class(byte)] = next;
     return next;
   }
 
-  // Drops all caches, keeping only `state` (returned under its new id).
-  int32_t rebuild(int32_t state) {
-    std::vector<std::vector<int32_t>> frames;  // each stack top to bottom
-    for (int32_t id : states[static_cast<size_t>(state)].stacks) {
-      std::vector<int32_t> stack;
-      for (int32_t n = id; n >= 0; n = nodes[static_cast<size_t>(n)].parent) stack.push_back(nodes[static_cast<size_t>(n)].pos);
-      if (id == kComplete) stack.push_back(-1);  // marker
-      frames.push_back(std::move(stack));
+  bool too_big() const { return states.size() > kMaxStates || nodes.size() > kMaxNodes; }
+
+  // Drops all caches, keeping only the given states (renumbered in place).
+  void rebuild(std::initializer_list<int32_t*> keep) {
+    std::vector<std::vector<std::vector<int32_t>>> saved;  // per kept state: stacks, top to bottom
+    for (const int32_t* state : keep) {
+      auto& stacks = saved.emplace_back();
+      for (int32_t id : states[static_cast<size_t>(*state)].stacks) {
+        auto& frames = stacks.emplace_back();
+        for (int32_t n = id; n >= 0; n = nodes[static_cast<size_t>(n)].parent) frames.push_back(nodes[static_cast<size_t>(n)].pos);
+      }
     }
     nodes.clear();
     node_ids.clear();
@@ -151,17 +170,16 @@ struct GrammarMatcher::Automaton {
     state_ids.clear();
     transitions.clear();
     masks.clear();
-    std::vector<int32_t> stacks;
-    for (const auto& stack : frames) {
-      if (stack.size() == 1 && stack[0] == -1) {
-        stacks.push_back(kComplete);
-        continue;
+    auto target = keep.begin();
+    for (const auto& stacks : saved) {
+      std::vector<int32_t> ids;
+      for (const auto& frames : stacks) {
+        int32_t parent = kComplete;  // no frames: the complete (empty) stack
+        for (auto it = frames.rbegin(); it != frames.rend(); ++it) parent = node(*it, parent);
+        ids.push_back(parent);
       }
-      int32_t parent = -1;
-      for (auto it = stack.rbegin(); it != stack.rend(); ++it) parent = node(*it, parent);
-      stacks.push_back(parent);
+      **target++ = intern(ids);
     }
-    return intern(stacks);
   }
 };
 
@@ -177,9 +195,10 @@ GrammarMatcher::GrammarMatcher(GrammarMatcher&&) noexcept = default;
 GrammarMatcher& GrammarMatcher::operator=(GrammarMatcher&&) noexcept = default;
 
 void GrammarMatcher::maybe_rebuild() const {
-  if (automaton_->states.size() > kMaxStates || automaton_->nodes.size() > kMaxNodes)
-    state_ = automaton_->rebuild(state_);
+  if (automaton_->too_big()) automaton_->rebuild({&state_});
 }
+
+size_t GrammarMatcher::cached_states() const { return automaton_->states.size(); }
 
 bool GrammarMatcher::is_complete() const { return automaton_->states[static_cast<size_t>(state_)].complete; }
 
@@ -194,6 +213,7 @@ size_t GrammarMatcher::accepted_prefix_length(std::string_view bytes) const {
   for (size_t i = 0; i < bytes.size(); ++i) {
     s = automaton_->step(s, static_cast<uint8_t>(bytes[i]));
     if (s == kDead) return i;
+    if (automaton_->too_big()) automaton_->rebuild({&state_, &s});  // long inputs stay bounded
   }
   return bytes.size();
 }
@@ -204,6 +224,7 @@ bool GrammarMatcher::accept_bytes(std::string_view bytes) {
   for (char b : bytes) {
     s = automaton_->step(s, static_cast<uint8_t>(b));
     if (s == kDead) return false;
+    if (automaton_->too_big()) automaton_->rebuild({&state_, &s});  // long inputs stay bounded
   }
   state_ = s;
   text_.append(bytes);

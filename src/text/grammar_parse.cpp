@@ -241,12 +241,14 @@ class Parser {
         ++pos_;
         seq.push_back(class_item({{0, kMaxCodePoint}}, false));
       } else if (c == '(') {
+        if (++nesting_ > kMaxNesting) error_at(where, fmt::format("groups nested deeper than {} levels", kMaxNesting));
         ++pos_;
         const int32_t group = new_synthetic(fmt::format("group at {}", location(where)));
         auto alts = parse_alternatives(true);
         rules_[static_cast<size_t>(group)].alts = std::move(alts);
         if (peek() != ')') error_at(where, "unbalanced parentheses: '(' is never closed");
         ++pos_;
+        --nesting_;
         seq.push_back({true, group});
       } else if (is_name_char(c)) {
         const std::string name = parse_name();
@@ -570,6 +572,8 @@ class Parser {
     return std::make_shared<const Grammar>(std::move(rules), std::move(elements), sets_, root);
   }
 
+  static constexpr int kMaxNesting = 256;  // the parser and the matcher recurse into groups
+  int nesting_ = 0;
   std::string_view src_;
   size_t pos_ = 0;
   std::vector<RuleDraft> rules_;
@@ -578,6 +582,19 @@ class Parser {
 };
 
 }  // namespace
+
+Grammar::Grammar(std::vector<Rule> rules, std::vector<GrammarElement> elements, std::vector<ByteSet> sets, int32_t root)
+    : rules_(std::move(rules)), elements_(std::move(elements)), byte_sets_(std::move(sets)), root_(root) {
+  // A byte's class is its membership pattern across all byte sets.
+  std::map<std::vector<bool>, uint8_t> classes;
+  for (int b = 0; b < 256; ++b) {
+    std::vector<bool> member(byte_sets_.size());
+    for (size_t i = 0; i < byte_sets_.size(); ++i) member[i] = byte_sets_[i].test(static_cast<uint8_t>(b));
+    const auto it = classes.emplace(std::move(member), static_cast<uint8_t>(classes.size())).first;
+    byte_class_[b] = it->second;
+  }
+  n_byte_classes_ = static_cast<int32_t>(classes.size());
+}
 
 std::shared_ptr<const Grammar> Grammar::parse(std::string_view text, std::string_view root) {
   return Parser(text).run(root);

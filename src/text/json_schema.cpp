@@ -12,6 +12,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "text/grammar.h"
 
 namespace rpu {
 namespace {
@@ -26,6 +27,16 @@ const std::set<std::string> kUnsupported = {
     "else",             "multipleOf",        "contains",    "minContains", "maxContains",
     "propertyNames",    "minProperties",     "maxProperties", "dependentRequired", "dependentSchemas",
     "dependencies",     "unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$recursiveRef"};
+
+// Keywords this converter enforces.
+bool is_validation(const std::string& key) {
+  static const std::set<std::string> keys = {
+      "type",      "properties", "required",  "additionalProperties", "items",           "prefixItems",
+      "minItems",  "maxItems",   "enum",      "const",                "minLength",       "maxLength",
+      "minimum",   "maximum",    "exclusiveMinimum", "exclusiveMaximum", "anyOf",        "oneOf",
+      "allOf",     "$ref",       "additionalItems"};
+  return keys.count(key) > 0;
+}
 
 // Keywords that only annotate: ignored.
 bool is_annotation(const std::string& key) {
@@ -128,7 +139,16 @@ class Converter {
   JsonSchemaRules run() {
     const std::string expr = visit(root_, "#");
     const std::string root = add_rule("root", expr);
-    return {rules_text(), root};
+    JsonSchemaRules result{rules_text(), root};
+    // The only way converted rules can fail to parse is a $ref cycle that recurses without
+    // consuming input (e.g. {"$defs": {"a": {"anyOf": [{"$ref": "#/$defs/a"}, ...]}}}).
+    try {
+      Grammar::parse("root ::= " + root + "\n" + result.rules);
+    } catch (const Error& e) {
+      fail("json schema: a $ref cycle does not pass through an object or array, so it would recurse without end ({})",
+           e.what());
+    }
+    return result;
   }
 
   std::string rules_text() const {
@@ -144,7 +164,10 @@ class Converter {
     const auto p = [&](const std::string& n) { return primitive(n); };
     std::string body;
     if (name == "ws") body = R"(" "? | ("\n" [ \t]{0,24}){1,2})";
-    else if (name == "char") body = R"([^"\\\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4}))";
+    // \u escapes of surrogates are left out: a pair would be one character to a validator
+    // (minLength) but two here.
+    else if (name == "char")
+      body = R"([^"\\\x00-\x1F] | "\\" (["\\/bfnrt] | "u" ([0-9a-cA-CeEfF] [0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2})))";
     else if (name == "string") body = "\"\\\"\" " + p("char") + "* \"\\\"\"";
     else if (name == "integral") body = fmt::format("\"0\" | [1-9] [0-9]{{0,{}}}", kMaxDigits - 1);
     else if (name == "number")
@@ -205,6 +228,36 @@ class Converter {
   }
 
   std::string visit(const json& s, const std::string& path) {
+    // Schemas nest as deep as the client likes; the converter recurses, so bound it.
+    if (depth_ > kMaxDepth) error(path, fmt::format("schema nested deeper than {} levels", kMaxDepth));
+    ++depth_;
+    std::string expr = visit_unguarded(s, path);
+    --depth_;
+    return expr;
+  }
+
+  // Whether a JSON value is an instance of a JSON Schema type name.
+  static bool has_type(const json& v, const std::string& type) {
+    if (type == "string") return v.is_string();
+    if (type == "integer") return v.is_number_integer() || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
+    if (type == "number") return v.is_number();
+    if (type == "boolean") return v.is_boolean();
+    if (type == "null") return v.is_null();
+    if (type == "object") return v.is_object();
+    if (type == "array") return v.is_array();
+    return false;
+  }
+  static bool matches_type(const json& s, const json& v) {
+    if (!s.contains("type")) return true;
+    const json& t = s["type"];
+    if (t.is_string()) return has_type(v, t.get<std::string>());
+    if (t.is_array())
+      for (const json& name : t)
+        if (name.is_string() && has_type(v, name.get<std::string>())) return true;
+    return false;
+  }
+
+  std::string visit_unguarded(const json& s, const std::string& path) {
     if (s.is_boolean()) {
       if (s.get<bool>()) return primitive("value");
       error(path, "schema 'false' matches nothing");
@@ -215,12 +268,18 @@ class Converter {
       if (key == "uniqueItems" && value == true) error(path, "unsupported keyword 'uniqueItems' (it restricts valid values and cannot be enforced)");
     }
     if (has(s, "$ref")) return visit_ref(s, path);
-    if (has(s, "const")) return json_literal(s["const"]);
+    // enum / const values are written as listed; of the other keywords only 'type' filters them.
+    if (has(s, "const")) {
+      if (!matches_type(s, s["const"])) error(pointer_child(path, "const"), "'const' does not have the schema's type");
+      return json_literal(s["const"]);
+    }
     if (has(s, "enum")) {
       const json& values = s["enum"];
       if (!values.is_array() || values.empty()) error(pointer_child(path, "enum"), "'enum' must be a non-empty array");
       std::vector<std::string> parts;
-      for (const json& v : values) parts.push_back(json_literal(v));
+      for (const json& v : values)
+        if (matches_type(s, v)) parts.push_back(json_literal(v));
+      if (parts.empty()) error(pointer_child(path, "enum"), "no 'enum' value has the schema's type");
       return alternatives(parts);
     }
     for (const char* key : {"anyOf", "oneOf"}) {
@@ -249,7 +308,7 @@ class Converter {
     if (has(s, "properties") || has(s, "additionalProperties") || has(s, "required")) return visit_type(s, "object", path);
     if (has(s, "items") || has(s, "prefixItems")) return visit_type(s, "array", path);
     for (const auto& [key, value] : s.items())
-      if (!is_annotation(key) && key != "format")
+      if (is_validation(key))
         error(path, fmt::format("keyword '{}' needs a 'type' (a schema without a type matches any value)", key));
     return primitive("value");
   }
@@ -257,7 +316,7 @@ class Converter {
   // anyOf / oneOf / $ref are combined with nothing but annotations.
   static void check_only(const json& s, const char* keyword, const std::string& path) {
     for (const auto& [key, value] : s.items())
-      if (key != keyword && !is_annotation(key))
+      if (key != keyword && is_validation(key))
         error(path, fmt::format("'{}' next to '{}' is not supported (move it into each branch)", key, keyword));
   }
 
@@ -277,6 +336,15 @@ class Converter {
   }
 
   json merge_all_of(const json& s, const std::string& path) {
+    // allOf branches may $ref back to the schema that holds them.
+    if (depth_ > kMaxDepth) error(path, fmt::format("allOf nested deeper than {} levels (a $ref cycle?)", kMaxDepth));
+    ++depth_;
+    json merged = merge_all_of_unguarded(s, path);
+    --depth_;
+    return merged;
+  }
+
+  json merge_all_of_unguarded(const json& s, const std::string& path) {
     const std::string where = pointer_child(path, "allOf");
     const json& parts = s["allOf"];
     if (!parts.is_array() || parts.empty()) error(where, "'allOf' must be a non-empty array");
@@ -436,16 +504,26 @@ class Converter {
   }
 
   std::string visit_object(const json& s, const std::string& path) {
+    // A bare {"type": "object"} is a free-form object (as a client sending it expects).
+    if (!s.contains("properties") && !s.contains("additionalProperties") && !s.contains("required"))
+      return primitive("object");
     const std::string ws = primitive("ws");
     json props = s.value("properties", json::object());
     if (!props.is_object()) error(pointer_child(path, "properties"), "'properties' must be an object");
+    const json additional = s.contains("additionalProperties") ? s["additionalProperties"] : json();
     std::set<std::string> required;
     if (s.contains("required")) {
       if (!s["required"].is_array()) error(pointer_child(path, "required"), "'required' must be an array of names");
       for (const json& r : s["required"]) {
         if (!r.is_string()) error(pointer_child(path, "required"), "'required' must be an array of names");
-        required.insert(r.get<std::string>());
-        if (!props.contains(r.get<std::string>())) props[r.get<std::string>()] = json::object();  // any value
+        const std::string name = r.get<std::string>();
+        required.insert(name);
+        if (props.contains(name)) continue;
+        // A required name without a schema of its own takes additionalProperties' schema.
+        if (additional == false)
+          error(pointer_child(path, "required"),
+                fmt::format("required property {} is not in 'properties' and additionalProperties is false", r.dump()));
+        props[name] = additional.is_null() ? json::object() : additional;
       }
     }
     std::string extra_value;
@@ -587,6 +665,8 @@ class Converter {
     return "\"[\" " + ws + " " + (min > 0 ? body : "(" + body + ")?") + " \"]\"";
   }
 
+  static constexpr int kMaxDepth = 100;
+  int depth_ = 0;
   const json& root_;
   std::string prefix_;
   std::vector<std::pair<std::string, std::string>> rules_;

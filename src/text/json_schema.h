@@ -9,18 +9,26 @@
 // Choices (the output is always valid, but only a subset of the valid documents is produced):
 // - Properties come in declared order; optional ones may be left out. Without
 //   additionalProperties (or with false) no other keys are produced; with true or a schema,
-//   extra keys (no escapes, different from the declared names) may follow.
+//   extra keys (no escapes, different from the declared names) may follow. A required name
+//   missing from properties takes additionalProperties' schema. A bare {"type": "object"}
+//   (no properties / required / additionalProperties) is any object.
+// - enum / const values are written as listed; of the keywords beside them only 'type'
+//   filters them. Strings never use \u escapes of surrogates (a pair would count as two
+//   characters for minLength here but as one to a validator).
 // - Numbers have at most 16 integer and 16 fraction digits and a 3-digit exponent, so a
 //   model cannot write digits forever. Bounded numbers have no exponent and their bounds are
 //   rounded inwards to integers (minimum 0.5 acts as 1).
 // - Whitespace between tokens is bounded (a space, or up to two newlines with indentation).
+// - OpenAI's "strict" flag changes nothing here: the output always follows the schema.
 // - oneOf is treated as anyOf: a value matching two branches would be invalid; give oneOf
 //   branches that cannot overlap (different types, const discriminators, ...).
 // - format values other than the four above are annotations (JSON Schema 2020-12) and are
 //   not enforced.
 // Keywords that restrict valid values but are not supported (pattern, not, if/then/else,
 // multipleOf, uniqueItems, contains, patternProperties, propertyNames, min/maxProperties,
-// dependent*, unevaluated*) are rejected with an rpu::Error naming the keyword and its path.
+// dependent*, unevaluated*) are rejected with an rpu::Error naming the keyword and its path,
+// as are $ref cycles that never pass through an object or array and schemas nested deeper
+// than 100 levels. Unknown keywords are ignored (JSON Schema treats them as annotations).
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
