@@ -78,6 +78,7 @@ Scheduler::Scheduler(const Model& model, const Tokenizer& tokenizer, const Sched
   if (options.prefill_chunk < 1) fail("prefill chunk must be at least 1, got {}", options.prefill_chunk);
   if (options.max_queue < 0) fail("queue size must be >= 0, got {}", options.max_queue);
   options_.step_token_budget = std::max(options.step_token_budget, options.n_seq + 1);
+  forward_.set_lora(options.lora);
   thread_ = std::thread([this] { run(); });
 }
 

@@ -29,12 +29,15 @@
 
 namespace rpu {
 
+class LoraAdapter;
+
 struct SchedulerOptions {
   int n_seq = 4;               // slots: samples decoded together
   int n_ctx = 4096;            // context per slot
   int max_queue = 64;          // requests waiting for slots; more are refused (HTTP 429)
   int prefill_chunk = 256;     // most prompt tokens of one sample per step
   int step_token_budget = 512; // most tokens in one step (decode tokens count first)
+  const LoraAdapter* lora = nullptr;  // applied to every sequence (must outlive the scheduler)
 };
 
 // Thrown by submit() when the waiting queue is full.

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "kernels/quant.h"
+#include "model/lora.h"
 
 namespace rpu {
 namespace {
@@ -95,6 +96,25 @@ void BatchForward::matmuls(std::initializer_list<MatmulJob> jobs, const float* x
     run_units(0, total_units);
   } else {
     pool_->parallel_for(total_units, run_units);
+  }
+  if (lora_ == nullptr) return;
+  // Low-rank terms of adapted matrices: y += s (x A^T) B^T, token by token.
+  for (const MatmulJob& job : jobs) {
+    const auto it = lora_pairs_.find(job.w);
+    if (it == lora_pairs_.end()) continue;
+    const LoraPair& pair = *it->second;
+    for_tokens(n_tokens, [&](int t) {
+      lora_->apply(pair, x + static_cast<size_t>(t) * pair.in, 1, job.y + static_cast<size_t>(t) * pair.out);
+    });
+  }
+}
+
+void BatchForward::set_lora(const LoraAdapter* adapter) {
+  lora_ = adapter;
+  lora_pairs_.clear();
+  if (adapter == nullptr) return;
+  for (const auto& [name, matrix] : named_matrices(model_)) {
+    if (const LoraPair* pair = adapter->find(name)) lora_pairs_[matrix] = pair;
   }
 }
 

@@ -23,12 +23,17 @@
 #include <span>
 #include <vector>
 
+#include <unordered_map>
+
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
 
 namespace rpu {
+
+class LoraAdapter;
+struct LoraPair;
 
 // What a chunk wants back from the step.
 enum class ChunkOutput {
@@ -70,6 +75,9 @@ class BatchForward {
   // Makes `to` hold the first n_pos positions of `from` (n_pos <= n_past(from)).
   void copy_prefix(int from, int to, int n_pos);
   const Model& model() const { return model_; }
+  // Applies a LoRA adapter (model/lora.h) to every matrix it adapts, without merging; null
+  // removes it. The adapter must outlive its use.
+  void set_lora(const LoraAdapter* adapter);
 
  private:
   struct MatmulJob {
@@ -106,6 +114,8 @@ class BatchForward {
   std::vector<float> x_, h_, q_, k_, v_, attn_, ffn_gate_, ffn_up_, logits_, hidden_out_;
   size_t logits_rows_ = 0, hidden_rows_ = 0;
   std::vector<float> rope_inv_freq_;  // [rope_dim / 2]
+  const LoraAdapter* lora_ = nullptr;
+  std::unordered_map<const WeightMatrix*, const LoraPair*> lora_pairs_;
 };
 
 // One sequence: the interface `rpu run`, `rpu chat` and the benchmarks use.
@@ -121,6 +131,7 @@ class ForwardPass {
   int n_past() const { return batch_.n_past(0); }
   int n_ctx() const { return batch_.n_ctx(); }
   void rewind(int n_past) { batch_.rewind(0, n_past); }
+  void set_lora(const LoraAdapter* adapter) { batch_.set_lora(adapter); }
 
  private:
   BatchForward batch_;

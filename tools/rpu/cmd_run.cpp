@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "engine/generate.h"
 #include "model/forward.h"
+#include "model/lora.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
 
@@ -16,6 +17,7 @@ struct RunOptions {
   std::string model_path;
   std::string prompt;
   int steps = 256;
+  std::string lora_path;
   RuntimeOptions runtime;
   SamplingParams sampling;
 };
@@ -25,6 +27,11 @@ int run(const RunOptions& o) {
   auto [model, tokenizer] = load_model_with_tokenizer(o.model_path);
   ThreadPool pool(o.runtime.thread_count());
   ForwardPass forward(*model, o.runtime.context_size(*model), &pool);
+  std::unique_ptr<LoraAdapter> lora;
+  if (!o.lora_path.empty()) {
+    lora = LoraAdapter::load(o.lora_path, *model);
+    forward.set_lora(lora.get());
+  }
 
   GenerateOptions options;
   options.steps = o.steps;
@@ -54,6 +61,7 @@ Action add_run_command(CLI::App& app) {
   cmd->add_option("-n,--steps", o->steps,
                   "sequence length in tokens after BOS, prompt included (llama2.c convention)")
       ->check(CLI::Range(0, 1 << 24));
+  cmd->add_option("--lora", o->lora_path, "LoRA adapter (GGUF) applied without merging")->check(CLI::ExistingFile);
   add_sampling_options(cmd, o->sampling);
   add_runtime_options(cmd, o->runtime);
   return [o] { return run(*o); };

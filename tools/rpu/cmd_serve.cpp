@@ -12,6 +12,7 @@
 #include "options.h"
 #include "core/error.h"
 #include "engine/scheduler.h"
+#include "model/lora.h"
 #include "server/server.h"
 
 namespace rpu::cli {
@@ -21,6 +22,7 @@ struct ServeOptions {
   std::string model_path;
   std::string alias;
   std::string chat_template_path;
+  std::string lora_path;
   RuntimeOptions runtime;
   SchedulerOptions scheduler;
   ServerOptions server;
@@ -40,6 +42,11 @@ int serve(ServeOptions& o) {
   if (!o.chat_template_path.empty()) o.server.chat_template = read_text_file(o.chat_template_path);
   o.scheduler.n_ctx = o.runtime.context_size(*model);
   o.server.model_id = o.alias.empty() ? std::filesystem::path(o.model_path).stem().string() : o.alias;
+  std::unique_ptr<LoraAdapter> lora;
+  if (!o.lora_path.empty()) {
+    lora = LoraAdapter::load(o.lora_path, *model);
+    o.scheduler.lora = lora.get();
+  }
   ThreadPool pool(o.runtime.thread_count());
   Scheduler scheduler(*model, *tokenizer, o.scheduler, &pool);
   Server server(*model, *tokenizer, scheduler, o.server);
@@ -77,6 +84,8 @@ Action add_serve_command(CLI::App& app) {
   cmd->add_option("--api-key", o->server.api_key, "require 'Authorization: Bearer KEY' on every request");
   cmd->add_option("--alias", o->alias, "model name reported by /v1/models (default: the file name)");
   cmd->add_option("--chat-template", o->chat_template_path, "Jinja chat template file to use instead of the model's")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--lora", o->lora_path, "LoRA adapter (GGUF) applied to every request without merging")
       ->check(CLI::ExistingFile);
   cmd->add_option("--max-body", o->server.max_body_bytes, "largest request body in bytes")->check(CLI::Range(1024, 1 << 30));
   add_runtime_options(cmd, o->runtime);

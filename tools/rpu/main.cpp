@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   add(&rpu::cli::add_synth_command);
   add(&rpu::cli::add_bench_command);
   add(&rpu::cli::add_serve_command);
+  add(&rpu::cli::add_export_command);
 
   // Name an unknown command plainly rather than as a missing subcommand.
   if (argc > 1 && argv[1][0] != '-') {
