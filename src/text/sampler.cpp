@@ -46,6 +46,12 @@ void Sampler::apply_penalties(std::vector<Candidate>& candidates) const {
 
 int32_t Sampler::sample(std::span<const float> logits) {
   if (logits.empty()) fail("cannot sample from an empty set of logits");
+  const bool penalised = (params_.repeat_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
+                          params_.presence_penalty != 0.0f) && !recent_.empty();
+  if (params_.temperature <= 0.0f && !penalised) {
+    // Greedy without penalties needs no candidate list: a plain scan (ties to the lowest id).
+    return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  }
   auto& c = candidates_;
   c.resize(logits.size());
   for (size_t i = 0; i < logits.size(); ++i) c[i] = Candidate{static_cast<int32_t>(i), logits[i], 0.0f};
