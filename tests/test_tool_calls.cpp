@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/rng.h"
 #include "server/tool_calls.h"
 #include "test_util.h"
 #include "text/chat_template.h"
@@ -601,6 +602,223 @@ TEST(ToolCallsGrammar, NamesAreEscapedLiterals) {
   const GbnfMatcher g(rpu::tool_call_grammar(ToolCallFormat::kHermes, tools, std::nullopt, as_function(fake)));
   EXPECT_TRUE(g.matches("<tool_call>\n{\"name\": \"météo\\\\\\\"x\", \"arguments\": {}}\n</tool_call>"));
   EXPECT_FALSE(g.matches("<tool_call>\n{\"name\": \"météo\\\"x\", \"arguments\": {}}\n</tool_call>"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering through the real templates: the template writes the history's calls the way the
+// model was trained to write them, so parsing that text must give the calls back.
+
+rpu::ChatTemplate load_template(const std::string& file) {
+  return rpu::ChatTemplate::parse(rpu::test::read_file(rpu::test::fixture("templates/" + file)));
+}
+
+// The text between the first `open` and the following `close`.
+std::string between(const std::string& text, const std::string& open, const std::string& close) {
+  const std::size_t start = text.find(open);
+  if (start == std::string::npos) return "<" + open + " not found>";
+  const std::size_t end = text.find(close, start + open.size());
+  if (end == std::string::npos) return "<" + close + " not found>";
+  return text.substr(start + open.size(), end - start - open.size());
+}
+
+ordered_json weather_call(const std::string& id, const std::string& city) {
+  return {{"id", id},
+          {"type", "function"},
+          {"function",
+           {{"name", "get_weather"},
+            {"arguments", ordered_json{{"city", city}, {"opts", {{"units", {"c", "f"}}, {"days", 3}}}}.dump()}}}};
+}
+
+ordered_json conversation(const ordered_json& calls, const std::string& assistant_content) {
+  ordered_json messages = ordered_json::array();
+  messages.push_back({{"role", "user"}, {"content", "Weather in Zürich and 東京?"}});
+  messages.push_back({{"role", "assistant"}, {"content", assistant_content}, {"tool_calls", calls}});
+  for (const auto& call : calls)
+    messages.push_back({{"role", "tool"}, {"tool_call_id", call["id"]}, {"content", "{\"temp\": 21}"}});
+  return messages;
+}
+
+void expect_same_calls(const rpu::ParsedToolCalls& parsed, const ordered_json& calls) {
+  ASSERT_EQ(parsed.tool_calls.size(), calls.size()) << parsed.content;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    EXPECT_EQ(parsed.tool_calls[i]["function"]["name"], calls[i]["function"]["name"]);
+    EXPECT_EQ(ordered_json::parse(parsed.tool_calls[i]["function"]["arguments"].get<std::string>()),
+              ordered_json::parse(calls[i]["function"]["arguments"].get<std::string>()));
+  }
+}
+
+std::string render(const rpu::ChatTemplate& tmpl, const rpu::PreparedChat& chat, const std::string& eos = "") {
+  return tmpl.render(rpu::make_chat_context(
+      chat.messages, chat.tools, {.add_generation_prompt = true, .bos_token = "", .eos_token = eos, .tool_call_arguments_as_objects = true},
+      nullptr));
+}
+
+rpu::PreparedChat prepared(ToolCallFormat format, const ordered_json& messages, const rpu::ChatTemplate& tmpl) {
+  const rpu::ToolChoice choice = rpu::parse_tool_choice(nullptr, kTools);
+  return rpu::prepare_tool_conversation(format, messages, kTools, choice, rpu::template_accepts_system_role(tmpl));
+}
+
+TEST(ToolCallsRender, QwenTemplatesRoundTrip) {
+  const ordered_json calls = ordered_json::array({weather_call("call_a", "Zürich"), weather_call("call_b", "東京")});
+  for (const std::string file : {"Qwen-Qwen2.5-7B-Instruct.jinja", "Qwen-Qwen3-0.6B.jinja"}) {
+    const auto tmpl = load_template(file);
+    const ToolCallFormat format = rpu::detect_tool_call_format(tmpl.source());
+    const auto chat = prepared(format, conversation(calls, "Checking both."), tmpl);
+    ASSERT_EQ(chat.tools, kTools) << file;  // the template describes the tools itself
+    const std::string prompt = render(tmpl, chat);
+    EXPECT_NE(prompt.find("\"name\": \"get_weather\""), std::string::npos) << prompt;
+    const std::string assistant = between(prompt, "<|im_start|>assistant\n", "<|im_end|>");
+    const auto parsed = rpu::parse_tool_calls(format, assistant, test_random());
+    EXPECT_EQ(parsed.content, "Checking both.") << file << "\n" << assistant;
+    expect_same_calls(parsed, calls);
+  }
+}
+
+TEST(ToolCallsRender, Llama3TemplatesRoundTrip) {
+  const ordered_json calls = ordered_json::array({weather_call("call_a", "Zürich")});  // these templates take one call per turn
+  for (const std::string file : {"meta-llama-Llama-3.1-8B-Instruct.jinja", "meta-llama-Llama-3.2-3B-Instruct.jinja"}) {
+    const auto tmpl = load_template(file);
+    const ToolCallFormat format = rpu::detect_tool_call_format(tmpl.source());
+    const std::string prompt = render(tmpl, prepared(format, conversation(calls, ""), tmpl));
+    EXPECT_NE(prompt.find("\"get_weather\""), std::string::npos) << prompt;
+    const std::string assistant = between(prompt, "<|start_header_id|>assistant<|end_header_id|>\n\n", "<|eot_id|>");
+    const auto parsed = rpu::parse_tool_calls(format, assistant, test_random());
+    EXPECT_EQ(parsed.content, "") << assistant;
+    expect_same_calls(parsed, calls);
+  }
+}
+
+TEST(ToolCallsRender, MistralRoundTripKeepsIds) {
+  const auto tmpl = load_template("mistralai-Mistral-Nemo-Instruct-2407.jinja");
+  const ToolCallFormat format = rpu::detect_tool_call_format(tmpl.source());
+  // Ids as parse_tool_calls makes them for Mistral: the template rejects any other length.
+  const std::string id_a = rpu::make_tool_call_id(format, test_random());
+  const std::string id_b = rpu::make_tool_call_id(format, rpu::seeded_random_alnum(3));
+  const ordered_json calls = ordered_json::array({weather_call(id_a, "Zürich"), weather_call(id_b, "東京")});
+  const std::string prompt = render(tmpl, prepared(format, conversation(calls, ""), tmpl), "</s>");
+  EXPECT_NE(prompt.find("[AVAILABLE_TOOLS]"), std::string::npos) << prompt;
+  const std::string assistant = "[TOOL_CALLS]" + between(prompt, "[TOOL_CALLS]", "</s>");
+  const auto parsed = rpu::parse_tool_calls(format, assistant, test_random());
+  EXPECT_EQ(parsed.content, "") << assistant;
+  expect_same_calls(parsed, calls);
+  ASSERT_EQ(parsed.tool_calls.size(), 2u);
+  EXPECT_EQ(parsed.tool_calls[0]["id"], id_a);
+  EXPECT_EQ(parsed.tool_calls[1]["id"], id_b);
+}
+
+TEST(ToolCallsRender, RewriteHistoryAsText) {
+  const ordered_json calls = ordered_json::array({weather_call("call_a", "Zürich"), weather_call("call_b", "東京")});
+  ordered_json messages = conversation(calls, "Checking.");
+  messages.push_back({{"role", "user"}, {"content", "Thanks!"}});
+  const ordered_json rewritten = rpu::rewrite_tool_history_as_text(messages);
+  const ordered_json expected = ordered_json::parse(R"([
+    {"role": "user", "content": "Weather in Zürich and 東京?"},
+    {"role": "assistant", "content": "Checking.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\":\"Zürich\",\"opts\":{\"units\":[\"c\",\"f\"],\"days\":3}}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\":\"東京\",\"opts\":{\"units\":[\"c\",\"f\"],\"days\":3}}}\n</tool_call>"},
+    {"role": "user", "content": "<tool_response>\n{\"temp\": 21}\n</tool_response>\n<tool_response>\n{\"temp\": 21}\n</tool_response>\n\nThanks!"}
+  ])");
+  EXPECT_EQ(rewritten, expected) << rewritten.dump(2);
+  expect_same_calls(rpu::parse_tool_calls(ToolCallFormat::kGeneric, rewritten[1]["content"].get<std::string>(), test_random()),
+                    calls);
+}
+
+TEST(ToolCallsRender, GenericInjectionThroughChatMl) {
+  const auto tmpl = rpu::ChatTemplate::parse(
+      "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+      "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}");
+  const ToolCallFormat format = rpu::detect_tool_call_format(tmpl.source());
+  ASSERT_EQ(format, ToolCallFormat::kGeneric);
+  EXPECT_TRUE(rpu::template_accepts_system_role(tmpl));
+
+  ordered_json messages = conversation(ordered_json::array({weather_call("call_a", "Zürich")}), "");
+  messages.insert(messages.begin(), ordered_json{{"role", "system"}, {"content", "Be brief."}});
+  const auto forced = rpu::parse_tool_choice(ordered_json::parse(R"({"type":"function","function":{"name":"get_time"}})"), kTools);
+  const auto chat = rpu::prepare_tool_conversation(format, messages, kTools, forced, true);
+  EXPECT_TRUE(chat.tools.is_null());
+  const std::string prompt = render(tmpl, chat);
+
+  // One system turn: the user's text, then the instructions with every tool as compact JSON.
+  const std::string system = between(prompt, "<|im_start|>system\n", "<|im_end|>");
+  EXPECT_EQ(system.rfind("Be brief.\n\n", 0), 0u) << system;
+  for (const auto& tool : kTools) EXPECT_NE(system.find(tool.dump()), std::string::npos) << tool.dump();
+  EXPECT_NE(system.find("<tool_call>"), std::string::npos);
+  EXPECT_NE(system.find("\"get_time\" now"), std::string::npos);
+  EXPECT_EQ(prompt.find("<|im_start|>system", 1), std::string::npos);
+  // The history call renders as Hermes text and reads back; the result comes back as a user turn.
+  const std::string assistant = between(prompt, "<|im_start|>assistant\n", "<|im_end|>");
+  expect_same_calls(rpu::parse_tool_calls(format, assistant, test_random()),
+                    ordered_json::array({weather_call("call_a", "Zürich")}));
+  EXPECT_NE(prompt.find("<|im_start|>user\n<tool_response>\n{\"temp\": 21}\n</tool_response><|im_end|>"), std::string::npos)
+      << prompt;
+
+  // Without a system message one is prepended.
+  const ordered_json injected = rpu::inject_tool_instructions(conversation(ordered_json::array({weather_call("c", "Oslo")}), ""), kTools, forced);
+  EXPECT_EQ(injected[0]["role"], "system");
+  EXPECT_EQ(injected[1]["role"], "user");
+}
+
+TEST(ToolCallsRender, EveryGenericFixtureTemplateRendersToolConversations) {
+  const ordered_json calls = ordered_json::array({weather_call("call_a", "Zürich")});
+  std::size_t generic = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(rpu::test::fixture("templates"))) {
+    if (entry.path().extension() != ".jinja") continue;
+    const auto tmpl = rpu::ChatTemplate::parse(rpu::test::read_file(entry.path().string()));
+    const ToolCallFormat format = rpu::detect_tool_call_format(tmpl.source());
+    if (format != ToolCallFormat::kGeneric) continue;
+    ++generic;
+    const std::string name = entry.path().filename().string();
+    const bool system_ok = rpu::template_accepts_system_role(tmpl);
+    // Gemma raises on a system message: the instructions must go into the user turn.
+    if (name.find("gemma") != std::string::npos) {
+      EXPECT_FALSE(system_ok);
+    }
+    std::string prompt;
+    ASSERT_NO_THROW(prompt = render(tmpl, prepared(format, conversation(calls, ""), tmpl))) << name;
+    EXPECT_NE(prompt.find(kTools[0].dump()), std::string::npos) << name << " lost the tool list:\n" << prompt;
+    EXPECT_NE(prompt.find("<tool_response>\n{\"temp\": 21}\n</tool_response>"), std::string::npos) << name;
+    const std::size_t call_at = prompt.find("<tool_call>\n{\"name\": \"get_weather\"");
+    ASSERT_NE(call_at, std::string::npos) << name << " lost the history call:\n" << prompt;
+    const std::string call_text = prompt.substr(call_at, prompt.find("</tool_call>", call_at) + 12 - call_at);
+    expect_same_calls(rpu::parse_tool_calls(format, call_text, test_random()), calls);
+  }
+  EXPECT_GE(generic, 4u);
+}
+
+TEST(ToolCallsRender, MalformedHistoryIsAnRpuError) {
+  const ordered_json bad_call = ordered_json::parse(R"([{"role": "assistant", "content": "", "tool_calls": [{"id": "x"}]}])");
+  EXPECT_NE(error_of([&] { rpu::rewrite_tool_history_as_text(bad_call); }), "");
+  EXPECT_NE(error_of([&] { rpu::rewrite_tool_history_as_text(ordered_json::parse(R"([3])")); }), "");
+  EXPECT_NE(error_of([&] { rpu::inject_tool_instructions(ordered_json::parse(R"({"role": "user"})"), kTools, {}); }), "");
+}
+
+// Model output is arbitrary: no input may throw, and an output cut anywhere inside a call (a
+// stream stopped by max_tokens) is content, never a half call.
+TEST(ToolCallsParse, NeverThrowsAndTruncatedCallsStayContent) {
+  const std::vector<std::pair<ToolCallFormat, std::string>> complete = {
+      {ToolCallFormat::kHermes, "Hi <tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": [1, {\"b\": \"}]\\\"\"}]}}\n</tool_call>"},
+      {ToolCallFormat::kLlama3Json, "<|python_tag|>{\"name\": \"f\", \"parameters\": {\"a\": \"x}\"}}"},
+      {ToolCallFormat::kMistral, "[TOOL_CALLS][{\"name\": \"f\", \"arguments\": {\"a\": \"]\"}, \"id\": \"abcDEF123\"}]"},
+  };
+  for (const auto& [format, text] : complete) {
+    EXPECT_EQ(parse(format, text).tool_calls.size(), 1u) << text;
+    // Hermes accepts a block whose closing tag a stop string removed, so its cuts start earlier.
+    const std::size_t complete_from = format == ToolCallFormat::kHermes ? text.find("}}") + 2 : text.size();
+    for (std::size_t cut = 0; cut < complete_from; ++cut) {
+      const std::string prefix = text.substr(0, cut);
+      rpu::ParsedToolCalls parsed;
+      ASSERT_NO_THROW(parsed = parse(format, prefix)) << prefix;
+      EXPECT_TRUE(parsed.tool_calls.empty()) << prefix;
+      EXPECT_EQ(parsed.content, prefix);
+    }
+  }
+  rpu::Rng rng(5);
+  const std::string alphabet = "{}[]\":,; \n\\abnamesrgutpl<>/_|TOOLCALS\xc3\xa9\xff";
+  for (int i = 0; i < 3000; ++i) {
+    std::string text;
+    const std::size_t length = rng.next() % 60;
+    for (std::size_t j = 0; j < length; ++j) text += alphabet[rng.next() % alphabet.size()];
+    for (const auto format : {ToolCallFormat::kHermes, ToolCallFormat::kLlama3Json, ToolCallFormat::kMistral})
+      ASSERT_NO_THROW(parse(format, text)) << text;
+  }
 }
 
 }  // namespace

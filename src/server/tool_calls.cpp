@@ -281,6 +281,11 @@ std::string call_rule_body(ToolCallFormat format, const std::string& name, const
   return body + " ws \"}\"";
 }
 
+// The history rewrites below index into messages freely; make_chat_context's validation of the
+// OpenAI shape (an array of objects with a string role, tool_calls with function.name and
+// string|object arguments) turns a malformed request into one rpu::Error first.
+void validate_messages(const ordered_json& messages) { make_chat_context(messages, ordered_json(), {}, ordered_json()); }
+
 }  // namespace
 
 std::string_view to_string(ToolCallFormat format) {
@@ -362,6 +367,8 @@ ToolChoice parse_tool_choice(const ordered_json& tool_choice, const ordered_json
 
 ordered_json inject_tool_instructions(const ordered_json& messages, const ordered_json& tools, const ToolChoice& choice,
                                       bool template_accepts_system_role) {
+  validate_messages(messages);
+  validate_tools(tools);
   std::string text =
       "# Tools\n\nYou can call functions to help answer the user. These are their signatures, one JSON object per "
       "line:\n<tools>\n";
@@ -394,6 +401,7 @@ ordered_json inject_tool_instructions(const ordered_json& messages, const ordere
 }
 
 ordered_json rewrite_tool_history_as_text(const ordered_json& messages) {
+  validate_messages(messages);
   ordered_json out = ordered_json::array();
   bool last_is_tool_turn = false;  // the last output message holds tool results
   for (const auto& message : messages) {

@@ -61,7 +61,7 @@ struct ToolChoice {
 
 // Validates `tools` (null or an array of {"type":"function","function":{"name": non-empty string,
 // "description"?: string, "parameters"?: object}} with distinct names) and `tool_choice` (null
-// means "auto" with tools, "none" without). Throws rpu::Error naming the offending field, e.g. a
+// means "auto" with tools, "none" without; "auto" without tools is "none"). Throws rpu::Error naming the offending field, e.g. a
 // forced function that is not among the tools or "required" without tools.
 void validate_tools(const nlohmann::ordered_json& tools);
 ToolChoice parse_tool_choice(const nlohmann::ordered_json& tool_choice, const nlohmann::ordered_json& tools);
@@ -82,7 +82,8 @@ PreparedChat prepare_tool_conversation(ToolCallFormat format, const nlohmann::or
 // Returns `messages` with instructions that list `tools` as JSON and ask for Hermes <tool_call>
 // blocks (and, for a forced choice, insist on a call). They go into the first system message (a
 // new one is prepended if there is none), or, when the template has no system role (Gemma raises
-// on one), in front of the first user message's text.
+// on one), in front of the first user message's text. Throws rpu::Error on malformed messages or
+// tools (as does rewrite_tool_history_as_text on malformed messages).
 nlohmann::ordered_json inject_tool_instructions(const nlohmann::ordered_json& messages, const nlohmann::ordered_json& tools,
                                                 const ToolChoice& choice, bool template_accepts_system_role = true);
 
