@@ -31,20 +31,16 @@ struct ChoiceState {
   bool sent_any = false;
 };
 
-// The grammar the request's output must follow, or null: response_format json_object /
-// json_schema, or a forced tool call (tool_choice "required" or a named function).
-std::shared_ptr<const Grammar> output_grammar(const ChatRequest& r, ToolCallFormat format, bool use_tools) {
+// The grammar the request's output must follow, or null: a forced tool call (tool_choice
+// "required" or a named function), or response_format json_object / json_schema.
+std::shared_ptr<const Grammar> output_grammar(const ChatRequest& r, ToolCallFormat format, const ToolChoice& choice) {
   try {
-    if (use_tools) {
-      std::optional<std::string> forced;
-      if (r.tool_choice.is_object()) forced = r.tool_choice["function"]["name"].get<std::string>();
-      if (forced || (r.tool_choice.is_string() && r.tool_choice == "required")) {
-        auto to_rules = [](const nlohmann::ordered_json& schema, std::string_view prefix) {
-          JsonSchemaRules rules = json_schema_to_rules(schema, prefix);
-          return ToolSchemaRules{std::move(rules.rules), std::move(rules.root)};
-        };
-        return Grammar::parse(tool_call_grammar(format, r.tools, forced, to_rules));
-      }
+    if (choice.forces_call()) {
+      auto to_rules = [](const nlohmann::ordered_json& schema, const std::string& prefix) {
+        JsonSchemaRules rules = json_schema_to_rules(schema, prefix);
+        return SchemaRules{std::move(rules.rules), std::move(rules.root)};
+      };
+      return Grammar::parse(tool_call_grammar(format, r.tools, choice.forced_name(), to_rules));
     }
     if (r.response_format.is_object()) {
       const std::string type = r.response_format.value("type", "text");
@@ -57,7 +53,7 @@ std::shared_ptr<const Grammar> output_grammar(const ChatRequest& r, ToolCallForm
     }
   } catch (const Error& e) {
     throw ApiError(400, std::string("invalid schema: ") + e.what(), "invalid_request_error",
-                   use_tools ? "tools" : "response_format", "invalid_schema");
+                   choice.forces_call() ? "tools" : "response_format", "invalid_schema");
   }
   return nullptr;
 }
@@ -71,19 +67,16 @@ void handle_chat_completions(ServerContext& ctx, const httplib::Request& req, ht
     throw ApiError(400, "this model has no usable chat template; use /v1/completions", "invalid_request_error",
                    "messages", "");
   }
-  const bool use_tools = r.tools.is_array() && !r.tools.empty() &&
-                         !(r.tool_choice.is_string() && r.tool_choice == "none");
   const ToolCallFormat format = ctx.tool_format;
-  nlohmann::ordered_json messages = r.messages;
-  nlohmann::ordered_json template_tools = nullptr;
-  if (use_tools) {
-    if (format == ToolCallFormat::kGeneric) {
-      messages = inject_tool_instructions(messages, r.tools);
-    } else {
-      template_tools = r.tools;
-    }
+  ToolChoice choice;
+  PreparedChat chat;
+  try {
+    choice = parse_tool_choice(r.tool_choice, r.tools);
+    chat = prepare_tool_conversation(format, r.messages, r.tools, choice, ctx.template_has_system_role);
+  } catch (const Error& e) {
+    throw ApiError(400, e.what(), "invalid_request_error", "tools", "");
   }
-  if (format == ToolCallFormat::kGeneric) messages = rewrite_tool_history(messages);
+  const bool use_tools = choice.mode != ToolChoice::Mode::kNone;
 
   ChatContextOptions options;
   options.bos_token = ctx.bos_text;
@@ -91,7 +84,7 @@ void handle_chat_completions(ServerContext& ctx, const httplib::Request& req, ht
   options.tool_call_arguments_as_objects = true;
   std::string prompt;
   try {
-    prompt = ctx.chat_template->render(make_chat_context(messages, template_tools, options,
+    prompt = ctx.chat_template->render(make_chat_context(chat.messages, chat.tools, options,
                                                          r.chat_template_kwargs.is_object() ? r.chat_template_kwargs
                                                                                             : nlohmann::ordered_json()));
   } catch (const Error& e) {
@@ -108,7 +101,7 @@ void handle_chat_completions(ServerContext& ctx, const httplib::Request& req, ht
   g.stop = r.stop;
   g.ignore_eos = r.ignore_eos;
   g.top_logprobs = r.logprobs ? r.top_logprobs : -1;
-  if (auto grammar = output_grammar(r, format, use_tools)) {
+  if (auto grammar = output_grammar(r, format, choice)) {
     auto vocab = ctx.grammar_vocab();
     g.make_constraint = [grammar, vocab] { return std::make_unique<GrammarConstraint>(grammar, vocab); };
   }
@@ -128,7 +121,7 @@ void handle_chat_completions(ServerContext& ctx, const httplib::Request& req, ht
   // each choice's content and calls when the choice finishes.
   auto finish_choice = [shared, format, use_tools](ChoiceState& c) -> std::pair<std::optional<std::string>, nlohmann::ordered_json> {
     if (!use_tools) return {c.text, nullptr};
-    ParsedToolCalls parsed = parse_tool_calls(format == ToolCallFormat::kGeneric ? ToolCallFormat::kHermes : format, c.text);
+    ParsedToolCalls parsed = parse_tool_calls(format, c.text, system_random_alnum());
     std::optional<std::string> content;
     if (!parsed.tool_calls.empty()) {
       c.finish_reason = "tool_calls";

@@ -32,6 +32,7 @@ struct ServerContext {
   ServerMetrics metrics;
   std::optional<ChatTemplate> chat_template;  // none: chat requests are refused
   ToolCallFormat tool_format = ToolCallFormat::kGeneric;
+  bool template_has_system_role = true;  // false: tool instructions travel in the user turn
   std::string bos_text, eos_text;  // the template's bos_token / eos_token
 
   // The token trie constrained decoding walks, built on first use (it costs a pass over the

@@ -41,6 +41,7 @@ Server::Server(const Model& model, const Tokenizer& tokenizer, Scheduler& schedu
     try {
       ctx.chat_template.emplace(ChatTemplate::parse(source));
       ctx.tool_format = detect_tool_call_format(source);
+      ctx.template_has_system_role = template_accepts_system_role(*ctx.chat_template);
     } catch (const Error& e) {
       if (!options.chat_template.empty()) throw;  // asked for explicitly: refuse to start
       std::fprintf(stderr, "rpu: warning: the model's chat template cannot be used (%s); /v1/chat/completions is off\n",
