@@ -1,0 +1,164 @@
+// Element-wise and per-row ops: embedding, RMSNorm, RoPE, SwiGLU (see ops.h).
+#include "train/ops.h"
+
+#include <cmath>
+
+#include "core/error.h"
+
+namespace rpu::train {
+
+template <typename T>
+void embedding_forward(std::span<const int32_t> tokens, const T* table, int n_vocab, int dim, T* out) {
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    const int32_t token = tokens[t];
+    if (token < 0 || token >= n_vocab) fail("token id {} is outside the vocabulary (0..{})", token, n_vocab - 1);
+    const T* row = table + static_cast<int64_t>(token) * dim;
+    std::copy(row, row + dim, out + static_cast<int64_t>(t) * dim);
+  }
+}
+
+template <typename T>
+void embedding_backward(std::span<const int32_t> tokens, const T* dout, int dim, T* dtable) {
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    T* row = dtable + static_cast<int64_t>(tokens[t]) * dim;
+    const T* d = dout + static_cast<int64_t>(t) * dim;
+    for (int i = 0; i < dim; ++i) row[i] += d[i];
+  }
+}
+
+template <typename T>
+void rmsnorm_forward(const T* x, const T* weight, int64_t rows, int dim, double eps, T* y, T* inv_rms) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * dim;
+    T* yr = y + r * dim;
+    double sum_sq = 0.0;
+    for (int i = 0; i < dim; ++i) sum_sq += static_cast<double>(xr[i]) * xr[i];
+    const T scale = static_cast<T>(1.0 / std::sqrt(sum_sq / dim + eps));
+    inv_rms[r] = scale;
+    for (int i = 0; i < dim; ++i) yr[i] = xr[i] * scale * weight[i];
+  }
+}
+
+template <typename T>
+void rmsnorm_backward(const T* x, const T* weight, const T* inv_rms, const T* dy, int64_t rows, int dim, T* dx,
+                      T* dweight) {
+  // y_i = x_i s w_i with s = (mean(x^2) + eps)^(-1/2), ds/dx_j = -s^3 x_j / dim, so
+  // dx_j = s w_j dy_j - x_j s^3 / dim * sum_i dy_i w_i x_i.
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * dim;
+    const T* dyr = dy + r * dim;
+    const T s = inv_rms[r];
+    if (dweight != nullptr) {
+      for (int i = 0; i < dim; ++i) dweight[i] += dyr[i] * xr[i] * s;
+    }
+    if (dx == nullptr) continue;
+    double dot = 0.0;
+    for (int i = 0; i < dim; ++i) dot += static_cast<double>(dyr[i]) * weight[i] * xr[i];
+    const T coef = static_cast<T>(dot * s * s * s / dim);
+    T* dxr = dx + r * dim;
+    for (int i = 0; i < dim; ++i) dxr[i] += s * weight[i] * dyr[i] - xr[i] * coef;
+  }
+}
+
+Rope Rope::from_config(const ModelConfig& config, std::span<const float> freq_factors) {
+  Rope rope;
+  rope.style = config.arch->rope_style;
+  rope.head_dim = config.head_dim;
+  rope.rope_dim = config.rope_dim;
+  rope.position_scale = config.rope_position_scale;
+  const int half = config.rope_dim / 2;
+  if (!freq_factors.empty() && static_cast<int>(freq_factors.size()) != half) {
+    fail("rope frequency factors hold {} values, rope needs {}", freq_factors.size(), half);
+  }
+  for (int i = 0; i < half; ++i) {
+    double f = std::pow(static_cast<double>(config.rope_theta), -2.0 * i / config.rope_dim);
+    if (!freq_factors.empty()) f /= freq_factors[static_cast<size_t>(i)];
+    rope.inv_freq.push_back(f);
+  }
+  return rope;
+}
+
+namespace {
+
+// Rotates every head of one token's row by the angles of `position`; `direction` -1 applies
+// the inverse rotation. out may alias in.
+template <typename T>
+void rotate_row(const Rope& rope, int32_t position, int n_heads, int direction, const T* in, T* out, bool accumulate) {
+  const int half = rope.rope_dim / 2;
+  for (int i = 0; i < half; ++i) {
+    const double angle = position * rope.position_scale * rope.inv_freq[static_cast<size_t>(i)];
+    const T cos_a = static_cast<T>(std::cos(angle));
+    const T sin_a = static_cast<T>(direction * std::sin(angle));
+    const int a = rope.style == RopeStyle::kAdjacent ? 2 * i : i;
+    const int b = rope.style == RopeStyle::kAdjacent ? 2 * i + 1 : i + half;
+    for (int h = 0; h < n_heads; ++h) {
+      const int64_t base = static_cast<int64_t>(h) * rope.head_dim;
+      const T x0 = in[base + a], x1 = in[base + b];
+      const T y0 = x0 * cos_a - x1 * sin_a, y1 = x0 * sin_a + x1 * cos_a;
+      if (accumulate) {
+        out[base + a] += y0;
+        out[base + b] += y1;
+      } else {
+        out[base + a] = y0;
+        out[base + b] = y1;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void rope_forward(const Rope& rope, const int32_t* positions, int64_t n, int n_heads, T* x) {
+  const int64_t stride = static_cast<int64_t>(n_heads) * rope.head_dim;
+  for (int64_t t = 0; t < n; ++t) rotate_row(rope, positions[t], n_heads, +1, x + t * stride, x + t * stride, false);
+}
+
+template <typename T>
+void rope_backward(const Rope& rope, const int32_t* positions, int64_t n, int n_heads, const T* dy, T* dx) {
+  const int64_t stride = static_cast<int64_t>(n_heads) * rope.head_dim;
+  const int half = rope.rope_dim / 2;
+  for (int64_t t = 0; t < n; ++t) {
+    const T* d = dy + t * stride;
+    T* out = dx + t * stride;
+    // Dims past rope_dim pass through unrotated.
+    for (int h = 0; h < n_heads; ++h) {
+      for (int i = rope.rope_dim; i < rope.head_dim; ++i) out[h * rope.head_dim + i] += d[h * rope.head_dim + i];
+    }
+    if (half > 0) rotate_row(rope, positions[t], n_heads, -1, d, out, true);
+  }
+}
+
+template <typename T>
+void swiglu_forward(const T* gate, const T* up, int64_t count, T* out) {
+  for (int64_t i = 0; i < count; ++i) {
+    const T g = gate[i];
+    out[i] = g / (T(1) + std::exp(-g)) * up[i];
+  }
+}
+
+template <typename T>
+void swiglu_backward(const T* gate, const T* up, const T* dout, int64_t count, T* dgate, T* dup) {
+  // silu(g) = g s with s = sigmoid(g); silu'(g) = s (1 + g (1 - s)).
+  for (int64_t i = 0; i < count; ++i) {
+    const T g = gate[i];
+    const T s = T(1) / (T(1) + std::exp(-g));
+    if (dgate != nullptr) dgate[i] += dout[i] * up[i] * s * (T(1) + g * (T(1) - s));
+    if (dup != nullptr) dup[i] += dout[i] * g * s;
+  }
+}
+
+#define RPU_INSTANTIATE(T)                                                                                   \
+  template void embedding_forward<T>(std::span<const int32_t>, const T*, int, int, T*);                     \
+  template void embedding_backward<T>(std::span<const int32_t>, const T*, int, T*);                         \
+  template void rmsnorm_forward<T>(const T*, const T*, int64_t, int, double, T*, T*);                       \
+  template void rmsnorm_backward<T>(const T*, const T*, const T*, const T*, int64_t, int, T*, T*);          \
+  template void rope_forward<T>(const Rope&, const int32_t*, int64_t, int, T*);                             \
+  template void rope_backward<T>(const Rope&, const int32_t*, int64_t, int, const T*, T*);                  \
+  template void swiglu_forward<T>(const T*, const T*, int64_t, T*);                                         \
+  template void swiglu_backward<T>(const T*, const T*, const T*, int64_t, T*, T*);
+RPU_INSTANTIATE(float)
+RPU_INSTANTIATE(double)
+#undef RPU_INSTANTIATE
+
+}  // namespace rpu::train
