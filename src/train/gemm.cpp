@@ -15,15 +15,6 @@ constexpr int64_t kMC = 16 * kMR;
 constexpr int64_t kNC = 256;
 constexpr int64_t kKC = 256;
 
-// The inner loops are plain C++; these clones let the compiler vectorise them for the
-// widest instruction set the CPU has (chosen once at load time), while the binary still
-// runs on any x86-64.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define RPU_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define RPU_VECTOR_CLONES
-#endif
-
 // Packs rows [i0, i0 + mc) x cols [k0, k0 + kc) of A into micro-panels of kMR rows:
 // panel p is ap[p * kc * kMR + k * kMR + r]. Rows past mc are zero, so the micro-kernel
 // always runs a full tile.

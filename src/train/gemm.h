@@ -9,6 +9,17 @@
 
 #include "core/thread_pool.h"
 
+// Hot loops of the float training ops are plain C++; these clones let the compiler vectorise
+// them for the widest instruction set the CPU has (picked once at load time), while the
+// binary still runs on any x86-64. Helpers they call should be always_inline so that they
+// are compiled into each clone.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define RPU_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define RPU_VECTOR_CLONES
+#endif
+#define RPU_ALWAYS_INLINE inline __attribute__((always_inline))
+
 namespace rpu::train {
 
 // A strided read-only matrix view: element (i, j) is data[i * row_stride + j * col_stride].
