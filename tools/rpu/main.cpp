@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   add(&rpu::cli::add_bench_command);
   add(&rpu::cli::add_serve_command);
   add(&rpu::cli::add_export_command);
+  add(&rpu::cli::add_train_command);
+  add(&rpu::cli::add_finetune_command);
 
   // Name an unknown command plainly rather than as a missing subcommand.
   if (argc > 1 && argv[1][0] != '-') {

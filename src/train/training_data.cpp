@@ -1,0 +1,121 @@
+// JSONL -> tokenized examples with loss masks (see trainer.h).
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "text/chat_template.h"
+#include "train/trainer.h"
+
+namespace rpu::train {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+uint64_t fnv1a(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+std::string piece_text(const Tokenizer& tokenizer, int32_t id) {
+  return id >= 0 ? tokenizer.vocab().pieces[static_cast<size_t>(id)] : "";
+}
+
+// The chat rendered in pieces: text outside assistant turns (no loss) and each assistant turn
+// as the template writes it (content and end-of-turn markers; loss). Each piece is tokenized
+// on its own, which is also how inference sees it: generation starts right after the prompt.
+void chat_example(const json& messages, const ChatTemplate& tmpl, const Tokenizer& tokenizer, Example& out,
+                  const std::string& where) {
+  ChatContextOptions options;
+  options.bos_token = piece_text(tokenizer, tokenizer.vocab().bos);
+  options.eos_token = piece_text(tokenizer, tokenizer.vocab().eos);
+  auto render = [&](size_t count, bool generation_prompt) {
+    options.add_generation_prompt = generation_prompt;
+    json head = json::array();
+    for (size_t i = 0; i < count; ++i) head.push_back(messages[i]);
+    return tmpl.render(make_chat_context(head, nullptr, options, nullptr));
+  };
+  const std::string full = render(messages.size(), false);
+  size_t done = 0;  // characters of `full` already turned into tokens
+  auto append = [&](std::string_view text, bool target) {
+    const auto ids = tokenizer.encode(text, /*add_special=*/false, /*parse_special=*/true);
+    for (int32_t id : ids) {
+      out.tokens.push_back(id);
+      out.loss_mask.push_back(target ? 1 : 0);
+    }
+  };
+  bool any = false;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    if (messages[i].value("role", "") != "assistant") continue;
+    const std::string prompt = render(i, true), upto = render(i + 1, false);
+    if (full.compare(0, prompt.size(), prompt) != 0 || full.compare(0, upto.size(), upto) != 0 ||
+        upto.size() < prompt.size() || prompt.size() < done) {
+      fail("{}: the chat template does not render this conversation turn by turn (assistant message {} changes the "
+           "text before it); use plain {{\"text\": ...}} examples for this model",
+           where, i);
+    }
+    append(std::string_view(full).substr(done, prompt.size() - done), false);
+    append(std::string_view(full).substr(prompt.size(), upto.size() - prompt.size()), true);
+    done = upto.size();
+    any = true;
+  }
+  if (!any) fail("{}: the conversation has no assistant message to learn", where);
+  if (done < full.size()) append(std::string_view(full).substr(done), false);
+}
+
+}  // namespace
+
+TrainData load_training_data(const std::vector<std::string>& paths, const Tokenizer& tokenizer,
+                             const std::string& chat_template, int seq_len, double validation_fraction) {
+  if (seq_len < 2) fail("the sequence length must be at least 2, got {}", seq_len);
+  std::optional<ChatTemplate> tmpl;
+  TrainData data;
+  for (const std::string& path : paths) {
+    std::ifstream in(path);
+    if (!in) fail("cannot open training data '{}'", path);
+    std::string line;
+    for (int line_no = 1; std::getline(in, line); ++line_no) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      const std::string where = path + ":" + std::to_string(line_no);
+      json j;
+      try {
+        j = json::parse(line);
+      } catch (const nlohmann::json::parse_error& e) {
+        fail("{}: not valid JSON ({})", where, e.what());
+      }
+      Example ex;
+      if (j.is_object() && j.contains("messages")) {
+        if (!j["messages"].is_array() || j["messages"].empty()) fail("{}: 'messages' must be a non-empty array", where);
+        for (const json& m : j["messages"]) {
+          if (!m.is_object() || !m.contains("role") || !m["role"].is_string() || !m.contains("content")) {
+            fail("{}: every message needs a string 'role' and a 'content'", where);
+          }
+        }
+        if (!tmpl) {
+          if (chat_template.empty()) fail("{}: chat examples need a chat template, and the model has none", where);
+          tmpl.emplace(ChatTemplate::parse(chat_template));
+        }
+        chat_example(j["messages"], *tmpl, tokenizer, ex, where);
+      } else if (j.is_object() && j.contains("text") && j["text"].is_string()) {
+        ex.tokens = tokenizer.encode(j["text"].get<std::string>(), /*add_special=*/true);
+        if (tokenizer.vocab().eos >= 0) ex.tokens.push_back(tokenizer.vocab().eos);
+        ex.loss_mask.assign(ex.tokens.size(), 1);
+      } else {
+        fail("{}: expected {{\"messages\": [...]}} or {{\"text\": \"...\"}}", where);
+      }
+      if (ex.tokens.size() < 2) continue;  // nothing to predict
+      if (static_cast<int>(ex.tokens.size()) > seq_len) {
+        ex.tokens.resize(static_cast<size_t>(seq_len));
+        ex.loss_mask.resize(static_cast<size_t>(seq_len));
+        ++data.truncated;
+      }
+      const bool held_out = static_cast<double>(fnv1a(line) % 1000000) < validation_fraction * 1000000.0;
+      (held_out ? data.validation : data.train).push_back(std::move(ex));
+    }
+  }
+  if (data.train.empty()) fail("no training examples in {}", paths.empty() ? std::string("(no files)") : paths.front());
+  return data;
+}
+
+}  // namespace rpu::train
