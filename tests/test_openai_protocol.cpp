@@ -93,6 +93,9 @@ TEST(OpenAIProtocolTest, ChatValidationNamesTheField) {
     EXPECT_EQ(got, param) << body;
   }
   EXPECT_EQ(chat_error("{\"model\": ").first, 400);  // malformed JSON
+  // Deep nesting is refused before parsing (it would otherwise exhaust the stack).
+  EXPECT_EQ(chat_error("{\"model\": \"m\", \"messages\": " + std::string(100000, '[') + std::string(100000, ']') + "}").first, 400);
+  EXPECT_EQ(chat_error(chat_with("\"user\": \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"")).first, 0);  // brackets in strings are text
   EXPECT_EQ(chat_error("[1]").first, 400);            // not an object
 }
 

@@ -41,7 +41,9 @@ int serve(ServeOptions& o) {
   auto [model, tokenizer] = load_model_with_tokenizer(o.model_path);
   if (!o.chat_template_path.empty()) o.server.chat_template = read_text_file(o.chat_template_path);
   o.scheduler.n_ctx = o.runtime.context_size(*model);
-  o.server.model_id = o.alias.empty() ? std::filesystem::path(o.model_path).stem().string() : o.alias;
+  o.server.model_id = !o.alias.empty()       ? o.alias
+                      : o.model_path.empty() ? std::string("rpu-arith")
+                                             : std::filesystem::path(o.model_path).stem().string();
   std::unique_ptr<LoraAdapter> lora;
   if (!o.lora_path.empty()) {
     lora = LoraAdapter::load(o.lora_path, *model);
@@ -52,7 +54,7 @@ int serve(ServeOptions& o) {
   Server server(*model, *tokenizer, scheduler, o.server);
   server.bind();
   std::fprintf(stderr, "rpu: serving %s as \"%s\" on http://%s:%d (%d sequences x %d tokens of context, %d threads)\n",
-               o.model_path.c_str(), o.server.model_id.c_str(), o.server.host.c_str(), server.port(),
+               o.model_path.empty() ? "the built-in model" : o.model_path.c_str(), o.server.model_id.c_str(), o.server.host.c_str(), server.port(),
                o.scheduler.n_seq, o.scheduler.n_ctx, pool.size());
   std::thread stopper([&] {
     int signal_number = 0;
@@ -72,7 +74,8 @@ int serve(ServeOptions& o) {
 Action add_serve_command(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand("serve", "serve the model over an OpenAI-compatible HTTP API");
-  cmd->add_option("model", o->model_path, "model file (GGUF)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("model", o->model_path, "model file (GGUF); default: the built-in arithmetic specialist")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--host", o->server.host, "address to listen on (default: loopback only)");
   cmd->add_option("--port", o->server.port, "TCP port; 0 = any free port")->check(CLI::Range(0, 65535));
   cmd->add_option("--parallel", o->scheduler.n_seq, "sequences decoded together (slots)")->check(CLI::Range(1, 256));

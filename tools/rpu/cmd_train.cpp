@@ -16,6 +16,7 @@ namespace {
 struct TrainCliOptions {
   std::string base_path;         // finetune: the model to start from
   std::string tokenizer_source;  // train: a GGUF whose tokenizer (and chat template) the model uses
+  std::string chat_template_path;  // train: a Jinja chat template to store in the model instead
   std::vector<std::string> data;
   std::string out_dir;
   train::FreshModelSpec spec;
@@ -74,8 +75,14 @@ int run_train(TrainCliOptions& o) {
   const GgufFile source = GgufFile::open(o.tokenizer_source);
   const auto tokenizer = Tokenizer::from_gguf(source);
   train::ModelMetadata meta = train::fresh_model_metadata(o.spec, source);
+  std::string chat_template = tokenizer->vocab().chat_template;
+  if (!o.chat_template_path.empty()) {
+    chat_template = read_text_file(o.chat_template_path);
+    std::erase_if(meta.metadata, [](const auto& kv) { return kv.first == "tokenizer.chat_template"; });
+    meta.metadata.emplace_back("tokenizer.chat_template", GgufValue::str(chat_template));
+  }
   o.train.out_dir = o.out_dir;
-  const train::TrainData data = train::load_training_data(o.data, *tokenizer, tokenizer->vocab().chat_template,
+  const train::TrainData data = train::load_training_data(o.data, *tokenizer, chat_template,
                                                           o.train.seq_len, o.validation_fraction);
   if (data.truncated > 0) {
     std::fprintf(stderr, "rpu: warning: %lld examples were longer than --seq-len %d and were truncated\n",
@@ -151,6 +158,8 @@ Action add_train_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("train", "train a small model from scratch on JSONL data");
   cmd->add_option("--tokenizer-from", o->tokenizer_source, "GGUF whose tokenizer and chat template the model uses")
       ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--chat-template", o->chat_template_path, "Jinja chat template to store in the model (default: the tokenizer source's)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--embd", o->spec.n_embd, "model width")->check(CLI::Range(8, 8192));
   cmd->add_option("--layers", o->spec.n_layer, "decoder layers")->check(CLI::Range(1, 256));

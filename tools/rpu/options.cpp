@@ -5,8 +5,24 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
+
+// The built-in specialist model (models/, embedded by CMake with .incbin when present).
+#ifdef RPU_HAVE_BUILTIN_MODEL
+extern "C" const unsigned char rpu_builtin_model_start[];
+extern "C" const unsigned char rpu_builtin_model_end[];
+#endif
 
 namespace rpu::cli {
+
+std::unique_ptr<Model> load_builtin_model() {
+#ifdef RPU_HAVE_BUILTIN_MODEL
+  std::vector<uint8_t> bytes(rpu_builtin_model_start, rpu_builtin_model_end);
+  return Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(std::move(bytes)), RPU_BUILTIN_MODEL_NAME));
+#else
+  fail("no model given and this build has no built-in model (models/ was empty at build time)");
+#endif
+}
 
 void add_sampling_options(CLI::App* cmd, SamplingParams& s) {
   cmd->add_option("--temp", s.temperature, "temperature; 0 = greedy")->check(CLI::Range(0.0, 100.0));
@@ -52,7 +68,7 @@ std::string read_text_file(const std::string& path) {
 
 LoadedModel load_model_with_tokenizer(const std::string& path) {
   LoadedModel loaded;
-  loaded.model = Model::load(path);
+  loaded.model = path.empty() ? load_builtin_model() : Model::load(path);
   loaded.tokenizer = Tokenizer::from_gguf(loaded.model->file());
   const int n_tokens = loaded.tokenizer->vocab().size(), n_vocab = loaded.model->config().n_vocab;
   if (n_tokens != n_vocab) fail("{}: tokenizer has {} tokens but the model has {}", path, n_tokens, n_vocab);

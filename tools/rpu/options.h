@@ -28,7 +28,9 @@ struct LoadedModel {
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tokenizer;
 };
+// An empty path means the built-in specialist model (see models/README.md).
 LoadedModel load_model_with_tokenizer(const std::string& path);
+std::unique_ptr<Model> load_builtin_model();
 
 // The whole file as bytes; throws rpu::Error naming the path when it cannot be read.
 std::string read_text_file(const std::string& path);

@@ -333,6 +333,8 @@ const scenarios = {
     const chat = { model, messages: chatMessages('hi'), max_tokens: 4 };
     assertErrorBody(await raw('/v1/chat/completions', { body: '{"model": ' }), 400);
     assertErrorBody(await raw('/v1/chat/completions', { body: '[1,2]' }), 400);
+    // A body nested 100k levels deep is refused, not a stack overflow.
+    assertErrorBody(await raw('/v1/chat/completions', { body: `{"model": "${model}", "messages": ${'['.repeat(100000)}${']'.repeat(100000)}}` }), 400);
     assertErrorBody(await raw('/v1/chat/completions', { body: { ...chat, temperature: 'hot' } }), 400, 'temperature');
     assertErrorBody(await raw('/v1/chat/completions', { body: { ...chat, max_tokens: 0 } }), 400, 'max_tokens');
     assertErrorBody(await raw('/v1/chat/completions', { body: { ...chat, messages: [] } }), 400, 'messages');
