@@ -113,6 +113,10 @@ uint64_t Scheduler::submit(GenerationRequest request, EventCallback on_event) {
   auto r = std::make_unique<Request>();
   r->params = std::move(request);
   r->on_event = std::move(on_event);
+  return enqueue(std::move(r));
+}
+
+uint64_t Scheduler::enqueue(std::unique_ptr<Request> r) {
   const uint64_t id = r->id = next_id_++;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -132,17 +136,7 @@ uint64_t Scheduler::submit_embedding(std::vector<int32_t> tokens, EmbeddingCallb
   r->params.prompt = std::move(tokens);
   r->params.max_tokens = 0;
   r->on_embedding = std::move(on_done);
-  const uint64_t id = r->id = next_id_++;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (static_cast<int>(queue_.size()) >= options_.max_queue) {
-      throw QueueFullError(fmt::format("the server is busy: {} requests are already waiting", queue_.size()));
-    }
-    queue_.push_back(std::move(r));
-    stats_.queued = static_cast<int>(queue_.size());
-  }
-  wake_.notify_all();
-  return id;
+  return enqueue(std::move(r));
 }
 
 void Scheduler::cancel(uint64_t id) {

@@ -85,6 +85,7 @@ class Scheduler {
     uint64_t last_used = 0;
   };
 
+  uint64_t enqueue(std::unique_ptr<Request> request);  // FIFO; throws QueueFullError when full
   void run();
   void drop_cancelled();
   void admit();

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "text/grammar.h"
+#include "text/unicode.h"
 
 namespace rpu {
 namespace {
@@ -42,23 +43,7 @@ size_t utf8_length(uint8_t lead) {
   return 0;
 }
 
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
+void append_utf8(std::string& out, uint32_t cp) { unicode::append_utf8(out, static_cast<char32_t>(cp)); }
 
 // Splits [lo, hi] (no surrogates, one side of each encoding-length boundary handled by the
 // caller) into ranges whose UTF-8 encodings are byte-wise rectangles: every byte position
