@@ -60,7 +60,7 @@ TEST(CliTest, BadFlagsGiveOneClearLine) {
   expect_clean_failure({"run", kModel, "-n", "many"}, 2, "--steps");
   expect_clean_failure({"run", kModel, "--threads", "0"}, 2, "--threads");
   expect_clean_failure({"run", kModel, "--no-such-flag"}, 2, "no-such-flag");
-  expect_clean_failure({"run"}, 2, "model");
+  expect_clean_failure({"info"}, 2, "model");  // (run without a model uses the built-in one)
   expect_clean_failure({"frobnicate"}, 2, "unknown command 'frobnicate'");
   expect_clean_failure({}, 2, "subcommand is required");
 }
