@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "io/gguf.h"
+#include "grammar_test_util.h"
 #include "test_util.h"
 #include "text/grammar.h"
 #include "text/tokenizer.h"
@@ -267,21 +268,9 @@ TEST(GrammarMatcherTest, CachesAreRebuiltWithoutLosingTheState) {
   EXPECT_EQ(m.text().size(), 2u * depth + 3);
 }
 
-struct Loaded {
-  std::unique_ptr<GgufFile> file;
-  std::unique_ptr<Tokenizer> tokenizer;
-  std::shared_ptr<const GrammarVocab> vocab;
-};
-
-Loaded load_vocab(const std::string& name) {
-  Loaded l;
-  l.file = std::make_unique<GgufFile>(GgufFile::open(test::fixture("vocab/ggml-vocab-" + name + ".gguf")));
-  l.tokenizer = Tokenizer::from_gguf(*l.file);
-  l.vocab = GrammarVocab::build(*l.tokenizer);
-  return l;
-}
-
-bool bit(const std::vector<uint64_t>& mask, int32_t id) { return (mask[static_cast<size_t>(id) >> 6] >> (id & 63)) & 1; }
+using Loaded = test::LoadedVocab;
+Loaded load_vocab(const std::string& name) { return test::load_fixture_vocab(name); }
+bool bit(const std::vector<uint64_t>& mask, int32_t id) { return test::mask_bit(mask, id); }
 
 // The trie walk must allow exactly the tokens a per-token check allows, in many states.
 void check_mask_against_brute_force(const Loaded& l, const std::string& grammar, const std::vector<std::string>& prefixes) {

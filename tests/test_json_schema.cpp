@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "io/gguf.h"
+#include "grammar_test_util.h"
 #include "test_util.h"
 #include "text/grammar.h"
 #include "text/json_schema.h"
@@ -254,21 +255,9 @@ TEST(JsonSchemaTest, RulesEmbedInALargerGrammar) {
 
 // --- random token walks, validated by ajv ---
 
-struct Loaded {
-  std::unique_ptr<GgufFile> file;
-  std::unique_ptr<Tokenizer> tokenizer;
-  std::shared_ptr<const GrammarVocab> vocab;
-};
-
-Loaded load_gguf_vocab(const std::string& name) {
-  Loaded l;
-  l.file = std::make_unique<GgufFile>(GgufFile::open(test::fixture("vocab/ggml-vocab-" + name + ".gguf")));
-  l.tokenizer = Tokenizer::from_gguf(*l.file);
-  l.vocab = GrammarVocab::build(*l.tokenizer);
-  return l;
-}
-
-bool bit(const std::vector<uint64_t>& mask, int32_t id) { return (mask[static_cast<size_t>(id) >> 6] >> (id & 63)) & 1; }
+using Loaded = test::LoadedVocab;
+Loaded load_gguf_vocab(const std::string& name) { return test::load_fixture_vocab(name); }
+bool bit(const std::vector<uint64_t>& mask, int32_t id) { return test::mask_bit(mask, id); }
 
 // Picks random allowed tokens until the text is complete. Past `budget` tokens it prefers
 // closing characters so that every walk ends.
