@@ -10,7 +10,7 @@
 #include <string>
 
 #include "io/gguf.h"
-#include "text/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace {
 

@@ -36,9 +36,9 @@ case "$target" in
                  src/io/gguf_writer.cpp)
         libs=(-lfmt) ;;
   tokenizer) sources=(src/core/dtype.cpp src/core/mapped_file.cpp src/io/gguf_reader.cpp src/io/gguf_value.cpp
-                      src/io/gguf_writer.cpp src/text/tokenizer.cpp src/text/spm_tokenizer.cpp
-                      src/text/bpe_tokenizer.cpp src/text/wordpiece_tokenizer.cpp src/text/hf_tokenizer.cpp
-                      src/text/pretokenizer.cpp src/text/normalizer.cpp src/text/regex.cpp src/text/unicode.cpp)
+                      src/io/gguf_writer.cpp src/tokenizer/tokenizer.cpp src/tokenizer/spm_tokenizer.cpp
+                      src/tokenizer/bpe_tokenizer.cpp src/tokenizer/wordpiece_tokenizer.cpp src/tokenizer/hf_tokenizer.cpp
+                      src/tokenizer/pretokenizer.cpp src/tokenizer/normalizer.cpp src/tokenizer/regex.cpp src/tokenizer/unicode.cpp)
              libs=(-lfmt -lpcre2-8 -lutf8proc) ;;
   *) echo "run_fuzz.sh: fuzz target '$target' has no source list; add one to $script" >&2; exit 2 ;;
 esac

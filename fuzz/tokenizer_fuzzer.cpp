@@ -15,7 +15,7 @@
 
 #include "core/error.h"
 #include "io/gguf.h"
-#include "text/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace {
 

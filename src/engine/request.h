@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "text/sampler.h"
+#include "decode/sampler.h"
 
 namespace rpu {
 

@@ -4,8 +4,8 @@
 
 namespace rpu {
 
-SampleOutput::SampleOutput(const Tokenizer& tokenizer, std::vector<std::string> stop)
-    : stream_(tokenizer, /*at_text_start=*/false), stop_(std::move(stop)) {
+SampleOutput::SampleOutput(const Tokenizer& tokenizer, std::vector<std::string> stop, bool at_text_start)
+    : stream_(tokenizer, at_text_start), stop_(std::move(stop)) {
   std::erase_if(stop_, [](const std::string& s) { return s.empty(); });
 }
 

@@ -7,13 +7,15 @@
 #include <string>
 #include <vector>
 
-#include "text/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace rpu {
 
 class SampleOutput {
  public:
-  SampleOutput(const Tokenizer& tokenizer, std::vector<std::string> stop);
+  // at_text_start: the prompt was only BOS, so the output is the start of the text (an SPM
+  // word-boundary space on its first token is dropped, as when decoding a whole text).
+  SampleOutput(const Tokenizer& tokenizer, std::vector<std::string> stop, bool at_text_start = false);
 
   // Adds a generated token and appends the text that became releasable to `text`. Returns
   // true when a stop string completed: `text` then ends just before it, and the sample is done.

@@ -228,7 +228,8 @@ void Scheduler::admit() {
         sampling.seed += static_cast<uint64_t>(i);  // independent samples, reproducible as a set
         s->sampler = std::make_unique<Sampler>(sampling);
         if (r->params.make_constraint) s->constraint = r->params.make_constraint();
-        s->output = std::make_unique<SampleOutput>(tokenizer_, r->params.stop);
+        const bool only_bos = prompt.size() == 1 && prompt[0] == tokenizer_.vocab().bos;
+        s->output = std::make_unique<SampleOutput>(tokenizer_, r->params.stop, only_bos);
       }
       r->samples.push_back(std::move(s));
     }
@@ -391,7 +392,9 @@ void Scheduler::take_token(Sample& s, std::span<const float> logits) {
   std::vector<TokenLogprob> logprobs;
   if (params.top_logprobs >= 0) logprobs.push_back(token_logprob(logits, token, params.top_logprobs, tokenizer_));
 
-  if (tokenizer_.is_end_of_generation(token) && !params.ignore_eos) {
+  // A model that writes BOS starts a new document: this one is over (llama2.c's rule too).
+  const bool ends = tokenizer_.is_end_of_generation(token) || (token == tokenizer_.vocab().bos && token >= 0);
+  if (ends && !params.ignore_eos) {
     finish(s, s.output->finish(), std::move(logprobs), "stop");
     return;
   }

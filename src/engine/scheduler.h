@@ -25,7 +25,7 @@
 #include "core/thread_pool.h"
 #include "engine/request.h"
 #include "model/forward.h"
-#include "text/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace rpu {
 

@@ -5,7 +5,7 @@
 // from the block's extremes the way ggml's reference quantizers do. Unlike a naive port, the
 // quants are computed against the f16 value actually stored, rounded so the representable
 // range still covers the block's extremes; every value then lands within half a step of its
-// dequantized value (see tests/test_quant.cpp for the bounds that follow).
+// dequantized value (see tests/unit/test_quant.cpp for the bounds that follow).
 
 #include <algorithm>
 #include <cmath>

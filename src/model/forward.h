@@ -14,7 +14,7 @@
 //   logits = (rmsnorm(x) * output_norm) Wout^T          [rows wanted, n_vocab]
 //
 // Every kernel computes a token's row independently of the other rows in the call
-// (tests/test_batch_invariance.cpp), so a sequence's results do not depend on its batch.
+// (tests/unit/test_batch_invariance.cpp), so a sequence's results do not depend on its batch.
 #pragma once
 
 #include <cstdint>

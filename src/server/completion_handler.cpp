@@ -1,5 +1,6 @@
 // POST /v1/completions: raw prompts (text or token ids; several prompts make several
-// generations, choice index = prompt * n + sample), echo, legacy logprobs, streaming.
+// generations, choice index = prompt * n + sample), echo, legacy logprobs, streaming; the
+// Backend runs them and this file writes the OpenAI text_completion shapes.
 #include <ctime>
 
 #include "server/generation_stream.h"
@@ -13,107 +14,79 @@ struct CompletionChoiceState {
   std::vector<TokenLogprob> logprobs;
   std::string finish_reason;
   int completion_tokens = 0;
+  int prompt_tokens = 0;
 };
+
+struct CompletionShared {
+  std::string id = make_response_id("cmpl-");
+  int64_t created = static_cast<int64_t>(std::time(nullptr));
+  std::string model;
+  bool stream = false, include_usage = false, want_logprobs = false;
+  int n = 1;
+  std::vector<CompletionChoiceState> choices;
+};
+
+std::string final_bytes(const CompletionShared& s) {
+  Usage usage;
+  for (size_t i = 0; i < s.choices.size(); ++i) {
+    usage.completion_tokens += s.choices[i].completion_tokens;
+    if (i % static_cast<size_t>(s.n) == 0) usage.prompt_tokens += s.choices[i].prompt_tokens;
+  }
+  usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+  if (s.stream) {
+    std::string bytes;
+    if (s.include_usage) bytes += sse_data(completion_usage_chunk(s.id, s.created, s.model, usage));
+    return bytes + sse_done();
+  }
+  std::vector<CompletionChoice> choices;
+  for (size_t i = 0; i < s.choices.size(); ++i) {
+    CompletionChoice choice;
+    choice.index = static_cast<int>(i);
+    choice.text = s.choices[i].text;
+    if (s.want_logprobs) choice.logprobs = s.choices[i].logprobs;
+    choice.finish_reason = s.choices[i].finish_reason;
+    choices.push_back(std::move(choice));
+  }
+  return to_json_text(text_completion(s.id, s.created, s.model, choices, usage));
+}
 
 }  // namespace
 
 void handle_completions(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   const CompletionRequest r = parse_completion_request(req.body);
   check_model_name(ctx, r.model);
+  auto shared = std::make_shared<CompletionShared>();
+  shared->model = r.model;
+  shared->stream = r.stream;
+  shared->include_usage = r.include_usage;
+  shared->want_logprobs = r.logprobs >= 0;
+  shared->n = r.n;
+  shared->choices.resize(r.prompts.size() * static_cast<size_t>(r.n));
 
-  std::vector<GenerationRequest> requests;
-  std::vector<std::string> echoes;  // prompt text per request, for echo
-  const uint64_t seed = r.has_seed ? r.sampling.seed : random_seed();
-  for (const CompletionPrompt& p : r.prompts) {
-    GenerationRequest g;
-    if (p.is_tokens) {
-      g.prompt = p.tokens;
-    } else {
-      // As llama.cpp: the model's BOS is added and special tokens written in the text are parsed.
-      g.prompt = ctx.tokenizer.encode(p.text, /*add_special=*/true, /*parse_special=*/true);
-    }
-    if (g.prompt.empty()) {
-      throw ApiError(400, "the prompt is empty and this model adds no BOS token to start from", "invalid_request_error",
-                     "prompt", "");
-    }
-    std::string echo;
-    if (r.echo) echo = p.is_tokens ? ctx.tokenizer.decode(p.tokens) : p.text;
-    echoes.push_back(std::move(echo));
-    g.max_tokens = r.max_tokens;
-    g.n = r.n;
-    g.sampling = r.sampling;
-    g.sampling.seed = seed;
-    g.stop = r.stop;
-    g.ignore_eos = r.ignore_eos;
-    g.top_logprobs = r.logprobs;  // -1: none; 0..5 alternatives
-    requests.push_back(std::move(g));
-  }
-
-  struct Shared {
-    std::string id = make_response_id("cmpl-");
-    int64_t created = static_cast<int64_t>(std::time(nullptr));
-    std::vector<CompletionChoiceState> choices;
-    std::vector<bool> echoed;
-    Usage usage;
-    std::vector<int> prompt_tokens;
-  };
-  auto shared = std::make_shared<Shared>();
-  const int n = r.n;
-  shared->choices.resize(requests.size() * static_cast<size_t>(n));
-  shared->echoed.assign(shared->choices.size(), false);
-  for (const GenerationRequest& g : requests) shared->prompt_tokens.push_back(static_cast<int>(g.prompt.size()));
-  const std::string model = ctx.options.model_id;
-  const bool stream = r.stream, include_usage = r.include_usage, want_logprobs = r.logprobs >= 0;
-
-  GenerationOutput out;
-  out.stream = stream;
-  out.prompt_param = "prompt";
-  out.on_event = [shared, echoes, n, model, stream, include_usage, want_logprobs](size_t request,
-                                                                                  const GenerationEvent& e) {
-    const size_t index = request * static_cast<size_t>(n) + static_cast<size_t>(e.index);
-    CompletionChoiceState& c = shared->choices[index];
-    std::string delta;
-    if (!shared->echoed[index]) {
-      shared->echoed[index] = true;
-      delta = echoes[request];
-    }
-    delta += e.text;
-    c.text += delta;
+  CallOutput out;
+  out.stream = r.stream;
+  out.choices = static_cast<int>(shared->choices.size());
+  out.choices_per_prompt = r.n;
+  out.on_event = [shared](const ChatEvent& e) {
+    if (e.index < 0 || static_cast<size_t>(e.index) >= shared->choices.size()) return std::string();
+    CompletionChoiceState& c = shared->choices[static_cast<size_t>(e.index)];
+    c.text += e.text;
     c.logprobs.insert(c.logprobs.end(), e.logprobs.begin(), e.logprobs.end());
     c.completion_tokens = e.completion_tokens;
+    c.prompt_tokens = e.prompt_tokens;
     if (!e.finish_reason.empty()) c.finish_reason = e.finish_reason;
-    if (!stream || (delta.empty() && e.finish_reason.empty() && e.logprobs.empty())) return std::string();
+    if (!shared->stream || (e.text.empty() && e.finish_reason.empty() && e.logprobs.empty())) return std::string();
     std::optional<std::vector<TokenLogprob>> lp;
-    if (want_logprobs) lp = e.logprobs;
+    if (shared->want_logprobs) lp = e.logprobs;
     std::optional<std::string> finish;
     if (!e.finish_reason.empty()) finish = e.finish_reason;
-    return sse_data(completion_chunk(shared->id, shared->created, model, static_cast<int>(index), delta, lp,
-                                     finish, include_usage));
+    return sse_data(completion_chunk(shared->id, shared->created, shared->model, e.index, e.text, lp, finish,
+                                     shared->include_usage));
   };
-  out.on_finish = [shared, model, stream, include_usage, want_logprobs] {
-    Usage& usage = shared->usage;
-    usage.prompt_tokens = 0;
-    for (int p : shared->prompt_tokens) usage.prompt_tokens += p;
-    usage.completion_tokens = 0;
-    for (const CompletionChoiceState& c : shared->choices) usage.completion_tokens += c.completion_tokens;
-    usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
-    if (stream) {
-      std::string bytes;
-      if (include_usage) bytes += sse_data(completion_usage_chunk(shared->id, shared->created, model, usage));
-      return bytes + sse_done();
-    }
-    std::vector<CompletionChoice> choices;
-    for (size_t i = 0; i < shared->choices.size(); ++i) {
-      CompletionChoice choice;
-      choice.index = static_cast<int>(i);
-      choice.text = shared->choices[i].text;
-      if (want_logprobs) choice.logprobs = shared->choices[i].logprobs;
-      choice.finish_reason = shared->choices[i].finish_reason;
-      choices.push_back(std::move(choice));
-    }
-    return to_json_text(text_completion(shared->id, shared->created, model, choices, usage));
-  };
-  serve_generations(ctx, res, std::move(requests), std::move(out), "completions");
+  out.on_finish = [shared] { return final_bytes(*shared); };
+  Backend& backend = ctx.backend;
+  serve_call(ctx, res, [&backend, &r](ChatEventSink sink) { return backend.complete(r, std::move(sink)); },
+             std::move(out), "completions");
 }
 
 }  // namespace rpu

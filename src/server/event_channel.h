@@ -1,5 +1,5 @@
-// Hands a request's generation events from the scheduler thread to the HTTP thread serving
-// it. The scheduler never blocks on a slow client: push() only appends.
+// Hands a request's generation events from the backend's thread to the HTTP thread serving
+// it. The backend never blocks on a slow client: push() only appends.
 #pragma once
 
 #include <chrono>
@@ -7,21 +7,15 @@
 #include <deque>
 #include <mutex>
 
-#include "engine/request.h"
+#include "pipeline/backend.h"
 
 namespace rpu {
-
-// An event of one of the generations a handler submitted (`request` indexes them).
-struct ChannelEvent {
-  size_t request = 0;
-  GenerationEvent event;
-};
 
 class EventChannel {
  public:
   // wake: whether the reader should run now. A non-streamed response only needs the final
   // events; not waking its thread for every token keeps the cores for the forward pass.
-  void push(const ChannelEvent& event, bool wake = true) {
+  void push(const ChatEvent& event, bool wake = true) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       events_.push_back(event);
@@ -29,7 +23,7 @@ class EventChannel {
     if (wake) ready_.notify_one();
   }
   // Waits up to `timeout` for events; moves all that arrived into `out`. False on timeout.
-  bool pop_all(std::deque<ChannelEvent>& out, std::chrono::milliseconds timeout) {
+  bool pop_all(std::deque<ChatEvent>& out, std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mutex_);
     ready_.wait_for(lock, timeout, [&] { return !events_.empty(); });
     if (events_.empty()) return false;
@@ -43,7 +37,7 @@ class EventChannel {
  private:
   std::mutex mutex_;
   std::condition_variable ready_;
-  std::deque<ChannelEvent> events_;
+  std::deque<ChatEvent> events_;
 };
 
 }  // namespace rpu

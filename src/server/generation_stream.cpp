@@ -17,36 +17,23 @@ double seconds_since(Clock::time_point start) {
 
 struct StreamState {
   EventChannel channel;
-  std::vector<uint64_t> ids;
-  int remaining = 0;  // samples that have not finished
+  std::unique_ptr<CallHandle> handle;
+  int remaining = 0;  // choices that have not finished
   std::atomic<bool> finished{false};
   Clock::time_point start = Clock::now();
   bool first_token_seen = false;
-  std::map<std::pair<size_t, int>, int> generated;  // (request, sample) -> tokens reported
+  std::map<int, int> generated;               // choice -> tokens reported
+  std::map<int, int> prompt_tokens, cached;   // choice -> prompt length, reused prompt tokens
 };
 
 }  // namespace
 
-void serve_generations(ServerContext& ctx, httplib::Response& res, std::vector<GenerationRequest> requests,
-                       GenerationOutput output, const char* endpoint) {
+void serve_call(ServerContext& ctx, httplib::Response& res, const CallStarter& start, CallOutput output,
+                const char* endpoint) {
   auto state = std::make_shared<StreamState>();
-  for (const GenerationRequest& r : requests) state->remaining += r.n;
-  int prompt_tokens = 0;
+  state->remaining = output.choices;
   const bool stream = output.stream;
-  for (size_t i = 0; i < requests.size(); ++i) {
-    prompt_tokens += static_cast<int>(requests[i].prompt.size());
-    try {
-      state->ids.push_back(ctx.scheduler.submit(std::move(requests[i]), [state, i, stream](const GenerationEvent& e) {
-        state->channel.push({i, e}, stream || !e.finish_reason.empty());
-      }));
-    } catch (const QueueFullError& e) {
-      for (uint64_t id : state->ids) ctx.scheduler.cancel(id);
-      throw ApiError(429, e.what(), "rate_limit_exceeded", "", "queue_full");
-    } catch (const Error& e) {
-      for (uint64_t id : state->ids) ctx.scheduler.cancel(id);
-      throw ApiError(400, e.what(), "invalid_request_error", output.prompt_param, "context_length_exceeded");
-    }
-  }
+  state->handle = start([state, stream](const ChatEvent& e) { state->channel.push(e, stream || !e.finish_reason.empty()); });
 
   const char* content_type = output.stream ? "text/event-stream" : "application/json";
   if (output.stream) {
@@ -57,12 +44,11 @@ void serve_generations(ServerContext& ctx, httplib::Response& res, std::vector<G
   const std::string endpoint_name = endpoint;
   res.set_chunked_content_provider(
       content_type,
-      [state, output, &ctx, endpoint_name, prompt_tokens](size_t, httplib::DataSink& sink) {
+      [state, output, &ctx, endpoint_name](size_t, httplib::DataSink& sink) {
         auto write = [&](const std::string& bytes) { return bytes.empty() || sink.write(bytes.data(), bytes.size()); };
         if (output.on_start && !write(output.on_start())) return false;
         auto last_write = Clock::now();
-        std::deque<ChannelEvent> events;
-        int cached_tokens = 0;
+        std::deque<ChatEvent> events;
         while (state->remaining > 0) {
           if (!state->channel.pop_all(events, std::chrono::milliseconds(200))) {
             if (Clock::now() - last_write >= std::chrono::seconds(1)) {
@@ -73,9 +59,8 @@ void serve_generations(ServerContext& ctx, httplib::Response& res, std::vector<G
             continue;
           }
           std::string out;
-          for (const ChannelEvent& ce : events) {
-            const GenerationEvent& e = ce.event;
-            int& reported = state->generated[{ce.request, e.index}];
+          for (const ChatEvent& e : events) {
+            int& reported = state->generated[e.index];
             if (e.completion_tokens > reported) {
               if (!state->first_token_seen) {
                 state->first_token_seen = true;
@@ -84,8 +69,9 @@ void serve_generations(ServerContext& ctx, httplib::Response& res, std::vector<G
               ctx.metrics.on_generated(e.completion_tokens - reported);
               reported = e.completion_tokens;
             }
-            cached_tokens = e.cached_tokens;
-            out += output.on_event(ce.request, e);
+            state->prompt_tokens[e.index] = e.prompt_tokens;
+            state->cached[e.index] = e.cached_tokens;
+            out += output.on_event(e);
             if (!e.finish_reason.empty()) --state->remaining;
           }
           events.clear();
@@ -95,14 +81,18 @@ void serve_generations(ServerContext& ctx, httplib::Response& res, std::vector<G
         if (!write(output.on_finish())) return false;
         sink.done();
         state->finished = true;
-        ctx.metrics.on_prompt(prompt_tokens, cached_tokens);
+        int prompt = 0, cached = 0;
+        for (const auto& [index, tokens] : state->prompt_tokens) {
+          if (index % output.choices_per_prompt == 0) prompt += tokens, cached += state->cached[index];
+        }
+        ctx.metrics.on_prompt(prompt, cached);
         ctx.metrics.on_request_done(endpoint_name, 200, seconds_since(state->start));
         return true;
       },
       [state, &ctx, endpoint_name](bool) {
         if (state->finished) return;
         // The client went away (or the write failed): free the slots now.
-        for (uint64_t id : state->ids) ctx.scheduler.cancel(id);
+        if (state->handle) state->handle->cancel();
         ctx.metrics.on_request_done(endpoint_name, 499, seconds_since(state->start));
       });
 }

@@ -11,69 +11,12 @@
 #include <vector>
 
 #include "engine/request.h"
-#include "text/sampler.h"
+#include "pipeline/call.h"
+#include "decode/sampler.h"
 
 namespace rpu {
 
-// A client's mistake (or the server's refusal), answered with an HTTP status and the body
-// {"error": {"message", "type", "param", "code"}}.
-class ApiError : public std::runtime_error {
- public:
-  ApiError(int status, const std::string& message, std::string type = "invalid_request_error", std::string param = "",
-           std::string code = "")
-      : std::runtime_error(message), status(status), type(std::move(type)), param(std::move(param)), code(std::move(code)) {}
-  int status;
-  std::string type, param, code;  // empty param / code are sent as null
-};
 nlohmann::ordered_json error_body(const ApiError& error);
-
-// Fields every generating endpoint shares.
-struct GenerationFields {
-  std::string model;
-  int max_tokens = -1;  // -1: until the context is full
-  int n = 1;
-  SamplingParams sampling;  // OpenAI defaults: temperature 1, top_p 1, no top-k / min-p
-  bool has_seed = false;
-  std::vector<std::string> stop;
-  bool stream = false;
-  bool include_usage = false;
-  bool ignore_eos = false;
-};
-
-struct ChatRequest : GenerationFields {
-  nlohmann::ordered_json messages;              // array of message objects
-  nlohmann::ordered_json tools;                 // array or null
-  nlohmann::ordered_json tool_choice;           // "none" | "auto" | "required" | {function: {name}} | null
-  nlohmann::ordered_json response_format;       // object or null
-  nlohmann::ordered_json chat_template_kwargs;  // object or null
-  bool logprobs = false;
-  int top_logprobs = 0;
-};
-
-struct CompletionPrompt {
-  std::string text;
-  std::vector<int32_t> tokens;
-  bool is_tokens = false;
-};
-
-struct CompletionRequest : GenerationFields {
-  std::vector<CompletionPrompt> prompts;  // one generation each
-  bool echo = false;
-  int logprobs = -1;  // -1: none; 0..5 alternatives (legacy format)
-};
-
-struct EmbeddingInput {
-  std::string text;
-  std::vector<int32_t> tokens;
-  bool is_tokens = false;
-};
-
-struct EmbeddingRequest {
-  std::string model;
-  std::vector<EmbeddingInput> inputs;
-  bool base64 = false;
-  int dimensions = 0;  // 0: not given
-};
 
 ChatRequest parse_chat_request(std::string_view body);
 CompletionRequest parse_completion_request(std::string_view body);
@@ -84,10 +27,6 @@ std::string to_json_text(const nlohmann::ordered_json& value);
 std::string make_response_id(const std::string& prefix);  // prefix + 24 random alphanumerics
 std::string sse_data(const nlohmann::ordered_json& value);  // "data: <json>\n\n"
 std::string sse_done();                                     // "data: [DONE]\n\n"
-
-struct Usage {
-  int prompt_tokens = 0, completion_tokens = 0, total_tokens = 0, cached_tokens = 0;
-};
 
 struct ChatChoice {
   int index = 0;

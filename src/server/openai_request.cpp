@@ -251,6 +251,11 @@ ChatRequest parse_chat_request(std::string_view body) {
     r.chat_template_kwargs = j.at("chat_template_kwargs");
     if (!r.chat_template_kwargs.is_object()) bad("chat_template_kwargs", "'chat_template_kwargs' must be an object");
   }
+  // rpu's reasoning extension; its fields are checked by src/reasoning when the call runs.
+  if (present(j, "reasoning")) {
+    r.reasoning = j.at("reasoning");
+    if (!r.reasoning.is_object()) bad("reasoning", "'reasoning' must be an object");
+  }
   return r;
 }
 

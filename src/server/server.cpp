@@ -13,15 +13,10 @@ struct Server::Impl {
   httplib::Server http;
   int port = 0;
 
-  Impl(const Model& model, const Tokenizer& tokenizer, Scheduler& scheduler, const ServerOptions& options)
-      : ctx{model, tokenizer, scheduler, options} {}
+  Impl(Backend& backend, const ServerOptions& options) : ctx{backend, options} {}
 };
 
 namespace {
-
-std::string token_text(const Tokenizer& tokenizer, int32_t id) {
-  return id >= 0 ? tokenizer.vocab().pieces[static_cast<size_t>(id)] : "";
-}
 
 // Constant-time comparison: the API key must not leak through response timing.
 bool same_secret(const std::string& a, const std::string& b) {
@@ -33,29 +28,11 @@ bool same_secret(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-Server::Server(const Model& model, const Tokenizer& tokenizer, Scheduler& scheduler, const ServerOptions& options)
-    : impl_(std::make_unique<Impl>(model, tokenizer, scheduler, options)) {
-  ServerContext& ctx = impl_->ctx;
-  const std::string& source = options.chat_template.empty() ? tokenizer.vocab().chat_template : options.chat_template;
-  if (!source.empty()) {
-    try {
-      ctx.chat_template.emplace(ChatTemplate::parse(source));
-      ctx.tool_format = detect_tool_call_format(source);
-      ctx.template_has_system_role = template_accepts_system_role(*ctx.chat_template);
-    } catch (const Error& e) {
-      if (!options.chat_template.empty()) throw;  // asked for explicitly: refuse to start
-      std::fprintf(stderr, "rpu: warning: the model's chat template cannot be used (%s); /v1/chat/completions is off\n",
-                   e.what());
-    }
-  }
-  ctx.bos_text = token_text(tokenizer, tokenizer.vocab().bos);
-  ctx.eos_text = token_text(tokenizer, tokenizer.vocab().eos);
-
+Server::Server(Backend& backend, const ServerOptions& options) : impl_(std::make_unique<Impl>(backend, options)) {
   httplib::Server& http = impl_->http;
-  // Every request in flight holds an HTTP thread (streams write from it), so there must be one
-  // per slot and per queued request, plus a few for /health and /metrics under full load.
-  const SchedulerOptions& sched = scheduler.options();
-  const int threads = options.http_threads > 0 ? options.http_threads : sched.n_seq + sched.max_queue + 8;
+  // Every request in flight holds an HTTP thread (streams write from it): the caller sizes the
+  // pool for every slot and queued request, plus a few for /health and /metrics.
+  const int threads = options.http_threads > 0 ? options.http_threads : 72;
   http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   http.set_payload_max_length(options.max_body_bytes);
   http.set_read_timeout(60);
@@ -107,16 +84,16 @@ Server::Server(const Model& model, const Tokenizer& tokenizer, Scheduler& schedu
   http.Post("/embeddings", guarded(&handle_embeddings, "embeddings"));
 
   http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, models_list({impl_->ctx.options.model_id}));
+    send_json(res, 200, models_list({impl_->ctx.backend.model_id()}));
   });
   http.Get("/health", [](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, {{"status", "ok"}});
   });
   http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     ServerContext& c = impl_->ctx;
-    const SchedulerStats stats = c.scheduler.stats();
-    c.metrics.set_queue_depth(stats.queued);
-    c.metrics.set_active_sequences(stats.active_sequences);
+    const BackendLoad load = c.backend.load();
+    c.metrics.set_queue_depth(load.queued);
+    c.metrics.set_active_sequences(load.active_sequences);
     res.set_content(c.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
   http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {

@@ -11,7 +11,7 @@
 
 #include "core/thread_pool.h"
 #include "model/model.h"
-#include "text/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "train/decoder_params.h"
 
 namespace rpu::train {

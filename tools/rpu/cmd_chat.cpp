@@ -1,6 +1,7 @@
-// rpu chat: an interactive conversation rendered with the model's own chat template. Each
-// turn re-renders the whole conversation (templates may rewrite earlier turns), keeps the
-// KV cache for the longest common token prefix, and streams the reply.
+// rpu chat: an interactive conversation through the pipeline (LocalBackend, as the server).
+// Each turn re-renders the whole conversation with the model's chat template (templates may
+// rewrite earlier turns), reuses the KV cache for the longest common token prefix (the
+// scheduler's prefix cache), and streams the reply.
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,11 +11,8 @@
 
 #include "commands.h"
 #include "core/error.h"
-#include "model/forward.h"
-#include "model/model.h"
+#include "local_session.h"
 #include "options.h"
-#include "text/chat_template.h"
-#include "text/tokenizer.h"
 
 namespace rpu::cli {
 namespace {
@@ -30,29 +28,26 @@ struct ChatOptions {
   SamplingParams sampling;
 };
 
-std::string token_text(const Tokenizer& tokenizer, int32_t id) {
-  return id >= 0 ? tokenizer.vocab().pieces[static_cast<size_t>(id)] : "";
-}
-
 int chat(const ChatOptions& o) {
   o.sampling.validate();
-  auto [model, tokenizer] = load_model_with_tokenizer(o.model_path);
-  const std::string source = o.template_path.empty() ? tokenizer->vocab().chat_template : read_text_file(o.template_path);
-  if (source.empty()) fail("{}: the model has no chat template (tokenizer.chat_template); pass --template FILE", o.model_path);
-  const ChatTemplate chat_template = ChatTemplate::parse(source);
-  ThreadPool pool(o.runtime.thread_count());
-  ForwardPass forward(*model, o.runtime.context_size(*model), &pool);
-  Sampler sampler(o.sampling);
+  SessionOptions session_options;
+  session_options.model_path = o.model_path;
+  session_options.chat_template = o.template_path.empty() ? "" : read_text_file(o.template_path);
+  auto session = open_local_session(session_options, o.runtime);
+  LocalBackend& backend = *session->backend;
+  if (!backend.has_chat_template()) {
+    fail("{}: {} (tokenizer.chat_template); pass --template FILE", o.model_path.empty() ? "the built-in model" : o.model_path,
+         backend.chat_template_error());
+  }
 
-  ChatContextOptions context_options;
-  context_options.add_generation_prompt = true;
-  context_options.bos_token = token_text(*tokenizer, tokenizer->vocab().bos);
-  context_options.eos_token = token_text(*tokenizer, tokenizer->vocab().eos);
-  const nlohmann::ordered_json extra = {{"enable_thinking", o.think}};
-
-  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
-  if (!o.system.empty()) messages.push_back({{"role", "system"}, {"content", o.system}});
-  std::vector<int32_t> cached;  // tokens whose keys and values are in the cache
+  ChatRequest request;
+  request.model = backend.model_id();
+  request.max_tokens = o.max_reply;
+  request.sampling = o.sampling;
+  request.has_seed = true;
+  request.chat_template_kwargs = {{"enable_thinking", o.think}};
+  request.messages = nlohmann::ordered_json::array();
+  if (!o.system.empty()) request.messages.push_back({{"role", "system"}, {"content", o.system}});
   const bool interactive = isatty(STDIN_FILENO);
   std::string line;
   for (;;) {
@@ -60,42 +55,17 @@ int chat(const ChatOptions& o) {
     if (!std::getline(std::cin, line)) break;
     if (line == "/exit" || line == "/quit") break;
     if (line.empty()) continue;
-    messages.push_back({{"role", "user"}, {"content", line}});
-    const std::string prompt = chat_template.render(make_chat_context(messages, nullptr, context_options, extra));
-    if (o.show_prompt) std::fprintf(stderr, "[prompt]%s[/prompt]\n", prompt.c_str());
-    // Templates write BOS themselves, so nothing is added; their special tokens are parsed.
-    const std::vector<int32_t> tokens = tokenizer->encode(prompt, /*add_special=*/false, /*parse_special=*/true);
-    if (static_cast<int>(tokens.size()) >= forward.n_ctx()) {
-      fail("the conversation ({} tokens) no longer fits the context of {}; start again with a larger --ctx",
-           tokens.size(), forward.n_ctx());
-    }
-    size_t common = 0;
-    while (common < cached.size() && common < tokens.size() && cached[common] == tokens[common]) ++common;
-    if (common == tokens.size()) --common;  // at least one token must run to get logits
-    forward.rewind(static_cast<int>(common));
-    cached.assign(tokens.begin(), tokens.end());
-    std::span<const float> logits = forward.eval(std::span(tokens).subspan(common));
-    for (int32_t t : tokens) sampler.accept(t);
-
-    TextStream stream(*tokenizer);
-    std::string reply;
-    for (int i = 0; i < o.max_reply && forward.n_past() < forward.n_ctx(); ++i) {
-      const int32_t next = sampler.sample(logits);
-      if (tokenizer->is_end_of_generation(next)) break;
-      sampler.accept(next);
-      const std::string text = stream.push(next);
-      reply += text;
-      std::fwrite(text.data(), 1, text.size(), stdout);
+    request.messages.push_back({{"role", "user"}, {"content", line}});
+    if (o.show_prompt) std::fprintf(stderr, "[prompt]%s[/prompt]\n", backend.render_prompt(request).c_str());
+    // The scheduler keeps this conversation's KV in its slot, so each turn only evaluates the
+    // tokens after the longest common prefix with the previous one.
+    const CallResult result = run_chat(backend, request, [](const ChatEvent& e) {
+      std::fwrite(e.text.data(), 1, e.text.size(), stdout);
       std::fflush(stdout);
-      cached.push_back(next);
-      const int32_t one[1] = {next};
-      logits = forward.eval(one);
-    }
-    const std::string tail = stream.flush();
-    reply += tail;
-    std::fputs((tail + "\n").c_str(), stdout);
+    });
+    std::fputs("\n", stdout);
     std::fflush(stdout);
-    messages.push_back({{"role", "assistant"}, {"content", reply}});
+    request.messages.push_back({{"role", "assistant"}, {"content", result.choices.at(0).text}});
   }
   return 0;
 }

@@ -1,14 +1,14 @@
+// rpu run [MODEL] -p PROMPT: a completion through the pipeline (the same LocalBackend and
+// scheduler as `rpu serve`), streamed to stdout after the prompt itself.
+#include <chrono>
 #include <cstdio>
 #include <memory>
 
 #include "commands.h"
+#include "local_session.h"
 #include "options.h"
 #include "core/error.h"
-#include "engine/generate.h"
-#include "model/forward.h"
-#include "model/lora.h"
-#include "model/model.h"
-#include "text/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace rpu::cli {
 namespace {
@@ -22,32 +22,54 @@ struct RunOptions {
   SamplingParams sampling;
 };
 
+void write_out(std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
 int run(const RunOptions& o) {
   o.sampling.validate();
-  auto [model, tokenizer] = load_model_with_tokenizer(o.model_path);
-  ThreadPool pool(o.runtime.thread_count());
-  ForwardPass forward(*model, o.runtime.context_size(*model), &pool);
-  std::unique_ptr<LoraAdapter> lora;
-  if (!o.lora_path.empty()) {
-    lora = LoraAdapter::load(o.lora_path, *model);
-    forward.set_lora(lora.get());
-  }
+  SessionOptions session_options;
+  session_options.model_path = o.model_path;
+  session_options.lora_path = o.lora_path;
+  auto session = open_local_session(session_options, o.runtime);
+  const Tokenizer& tokenizer = *session->loaded.tokenizer;
 
-  GenerateOptions options;
-  options.steps = o.steps;
-  options.sampling = o.sampling;
-  const auto prompt = tokenizer->encode(o.prompt, /*add_special=*/true);
-  const GenerateResult result = generate(forward, *tokenizer, prompt, options, [](std::string_view text) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
-  });
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
-  std::fprintf(stderr, "prompt: %d tokens in %.3f s (%.1f tok/s); generated: %d tokens in %.3f s (%.1f tok/s); stop: %s\n",
-               result.prompt_tokens, result.prefill_seconds,
-               result.prefill_seconds > 0 ? result.prompt_tokens / result.prefill_seconds : 0.0, result.generated_tokens,
-               result.decode_seconds, result.decode_seconds > 0 ? result.generated_tokens / result.decode_seconds : 0.0,
-               result.stop_reason.c_str());
+  const std::vector<int32_t> prompt = tokenizer.encode(o.prompt, /*add_special=*/true);
+  if (prompt.empty()) fail("the prompt has no tokens (the vocabulary has no BOS token and the prompt is empty)");
+  TextStream echo(tokenizer);
+  for (int32_t t : prompt) write_out(echo.push(t));
+  write_out(echo.flush());
+  // -n counts the sequence after a leading BOS, prompt included (llama2.c's "steps").
+  const int bos_offset = prompt.front() == tokenizer.vocab().bos ? 1 : 0;
+  const int to_generate = o.steps + bos_offset - static_cast<int>(prompt.size());
+
+  CompletionRequest request;
+  request.model = session->backend->model_id();
+  request.prompts.push_back({"", prompt, true});
+  request.max_tokens = to_generate;
+  request.sampling = o.sampling;
+  request.has_seed = true;
+  const auto start = std::chrono::steady_clock::now();
+  double first_token_seconds = 0;
+  CallResult result;
+  if (to_generate > 0) {
+    result = run_completion(*session->backend, request, [&](const ChatEvent& e) {
+      if (first_token_seconds == 0 && e.completion_tokens > 0) {
+        first_token_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      }
+      write_out(e.text);
+    });
+  }
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  write_out("\n");
+  const int generated = result.choices.empty() ? 0 : result.choices[0].completion_tokens;
+  const std::string stop = result.choices.empty() ? "length" : result.choices[0].finish_reason;
+  const double decode = total - first_token_seconds;
+  std::fprintf(stderr,
+               "prompt: %zu tokens, first token after %.3f s; generated: %d tokens in %.3f s (%.1f tok/s); stop: %s\n",
+               prompt.size(), first_token_seconds, generated, total,
+               decode > 0 && generated > 1 ? (generated - 1) / decode : 0.0, stop.c_str());
   return 0;
 }
 

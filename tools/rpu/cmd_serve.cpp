@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "engine/scheduler.h"
 #include "model/lora.h"
+#include "pipeline/local_backend.h"
 #include "server/server.h"
 
 namespace rpu::cli {
@@ -39,11 +40,12 @@ int serve(ServeOptions& o) {
   signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not end the server
 
   auto [model, tokenizer] = load_model_with_tokenizer(o.model_path);
-  if (!o.chat_template_path.empty()) o.server.chat_template = read_text_file(o.chat_template_path);
+  LocalBackendOptions backend_options;
+  if (!o.chat_template_path.empty()) backend_options.chat_template = read_text_file(o.chat_template_path);
   o.scheduler.n_ctx = o.runtime.context_size(*model);
-  o.server.model_id = !o.alias.empty()       ? o.alias
-                      : o.model_path.empty() ? std::string("rpu-arith")
-                                             : std::filesystem::path(o.model_path).stem().string();
+  backend_options.model_id = !o.alias.empty()       ? o.alias
+                             : o.model_path.empty() ? std::string("rpu-arith")
+                                                    : std::filesystem::path(o.model_path).stem().string();
   std::unique_ptr<LoraAdapter> lora;
   if (!o.lora_path.empty()) {
     lora = LoraAdapter::load(o.lora_path, *model);
@@ -51,10 +53,16 @@ int serve(ServeOptions& o) {
   }
   ThreadPool pool(o.runtime.thread_count());
   Scheduler scheduler(*model, *tokenizer, o.scheduler, &pool);
-  Server server(*model, *tokenizer, scheduler, o.server);
+  LocalBackend local(*model, *tokenizer, scheduler, backend_options);
+  if (!local.has_chat_template()) {
+    std::fprintf(stderr, "rpu: warning: %s; /v1/chat/completions is off\n", local.chat_template_error().c_str());
+  }
+  // Every request in flight holds an HTTP thread: one per slot and queued request, plus a few.
+  o.server.http_threads = o.scheduler.n_seq + o.scheduler.max_queue + 8;
+  Server server(local, o.server);
   server.bind();
   std::fprintf(stderr, "rpu: serving %s as \"%s\" on http://%s:%d (%d sequences x %d tokens of context, %d threads)\n",
-               o.model_path.empty() ? "the built-in model" : o.model_path.c_str(), o.server.model_id.c_str(), o.server.host.c_str(), server.port(),
+               o.model_path.empty() ? "the built-in model" : o.model_path.c_str(), backend_options.model_id.c_str(), o.server.host.c_str(), server.port(),
                o.scheduler.n_seq, o.scheduler.n_ctx, pool.size());
   std::thread stopper([&] {
     int signal_number = 0;

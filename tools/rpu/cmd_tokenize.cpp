@@ -6,7 +6,7 @@
 
 #include "commands.h"
 #include "core/error.h"
-#include "text/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace rpu::cli {
 namespace {

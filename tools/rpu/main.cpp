@@ -5,6 +5,7 @@
 #include <string>
 
 #include "commands.h"
+#include "pipeline/call.h"
 #include "core/error.h"
 
 int main(int argc, char** argv) {
@@ -61,6 +62,10 @@ int main(int argc, char** argv) {
     }
   } catch (const rpu::Error& e) {
     std::fprintf(stderr, "rpu: error: %s\n", e.what());
+    return 1;
+  } catch (const rpu::ApiError& e) {  // a request the pipeline refused (same text the server sends)
+    std::fprintf(stderr, "rpu: error: %s%s%s\n", e.param.empty() ? "" : e.param.c_str(), e.param.empty() ? "" : ": ",
+                 e.what());
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rpu: internal error: %s\n", e.what());

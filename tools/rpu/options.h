@@ -7,8 +7,8 @@
 #include <string>
 
 #include "model/model.h"
-#include "text/sampler.h"
-#include "text/tokenizer.h"
+#include "decode/sampler.h"
+#include "tokenizer/tokenizer.h"
 
 namespace rpu::cli {
 

@@ -1,0 +1,113 @@
+// The pipeline's one interface: a Backend takes a chat (or completion) call and streams its
+// events back; it also embeds text. Everything above the engine is written against it:
+//   LocalBackend   a model in this process (template, tools, grammar, scheduler);
+//   RemoteBackend  any OpenAI-compatible server over HTTP;
+//   reasoning      a Backend wrapping a Backend (samples many answers, returns one);
+// and every consumer uses it the same way: the HTTP server, `rpu run` and `rpu chat`.
+//
+// Event contract: events arrive on a backend thread (never block in the sink); the events of
+// one choice arrive in order, and its last event carries a finish_reason; the call is over
+// when every choice has finished. A call that can never run throws ApiError from chat() /
+// complete() before any event.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/request.h"
+#include "pipeline/call.h"
+
+namespace rpu {
+
+struct ChatEvent {
+  int index = 0;                       // choice; for completions prompt * n + sample
+  std::string text;                    // content since this choice's previous event
+  std::vector<TokenLogprob> logprobs;  // tokens this event accounts for (when asked)
+  // Last event of a choice: "stop", "length", "tool_calls", or "error" (then `error` says why).
+  std::string finish_reason;
+  nlohmann::ordered_json tool_calls;   // last event: OpenAI tool_calls array, or null
+  nlohmann::ordered_json extension;    // last event: what a wrapper adds (reasoning: confidence, votes)
+  std::string error;
+  int prompt_tokens = 0;               // this choice's prompt
+  int cached_tokens = 0;               // prompt tokens whose KV was reused
+  int completion_tokens = 0;           // tokens generated for this choice so far (all samples)
+};
+
+using ChatEventSink = std::function<void(const ChatEvent&)>;
+
+// A running call. Destroying the handle does not stop the call; cancel() does, after which no
+// further events are delivered.
+class CallHandle {
+ public:
+  virtual ~CallHandle() = default;
+  virtual void cancel() = 0;
+};
+
+struct EmbeddingResult {
+  std::vector<std::vector<float>> embeddings;  // one per input, L2-normalised
+  int prompt_tokens = 0;
+};
+
+// Current load, for /metrics.
+struct BackendLoad {
+  int queued = 0;
+  int active_sequences = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // The model name this backend serves (what /v1/models lists).
+  virtual std::string model_id() const = 0;
+  virtual std::unique_ptr<CallHandle> chat(const ChatRequest& request, ChatEventSink sink) = 0;
+  virtual std::unique_ptr<CallHandle> complete(const CompletionRequest& request, ChatEventSink sink) = 0;
+  virtual EmbeddingResult embed(const EmbeddingRequest& request) = 0;
+  virtual BackendLoad load() const { return {}; }
+  // Whether a request naming `model` is for this backend (a wrapper may accept variants,
+  // e.g. reasoning's "NAME+sc8").
+  virtual bool accepts_model(const std::string& model) const { return model == model_id(); }
+  // How many choices a chat request yields (reasoning answers n samples with one choice).
+  virtual int choice_count(const ChatRequest& request) const { return request.n; }
+};
+
+// A finished choice, assembled from its events.
+struct ChoiceResult {
+  std::string text;
+  std::vector<TokenLogprob> logprobs;
+  std::string finish_reason;
+  nlohmann::ordered_json tool_calls;
+  nlohmann::ordered_json extension;
+  std::string error;
+  int completion_tokens = 0;
+};
+
+struct CallResult {
+  std::vector<ChoiceResult> choices;  // by index
+  Usage usage;
+};
+
+// Collects events into choices (thread-safe; used by the blocking helpers below).
+class CallCollector {
+ public:
+  // choices_per_prompt: n (a completion call's choices are prompt * n + sample).
+  CallCollector(int choices, int choices_per_prompt);
+  void add(const ChatEvent& event);     // the sink
+  bool done() const;
+  // Blocks until every choice finished; returns them.
+  CallResult wait();
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+// Run a call to the end, blocking the calling thread (reasoning strategies, the CLI, tests).
+// `watch`, when given, also sees every event as it arrives (on the backend's thread).
+CallResult run_chat(Backend& backend, const ChatRequest& request, const ChatEventSink& watch = {});
+CallResult run_completion(Backend& backend, const CompletionRequest& request, const ChatEventSink& watch = {});
+
+}  // namespace rpu

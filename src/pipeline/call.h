@@ -1,0 +1,83 @@
+// What a caller asks of a model, independent of HTTP: the OpenAI request shapes (chat,
+// completions, embeddings) that agent frameworks send, already validated. The server parses
+// JSON into these (src/server/openai_request.cpp); the CLI fills them from flags; reasoning,
+// retrieval and routing read and rewrite them before a Backend runs them.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "decode/sampler.h"
+
+namespace rpu {
+
+// A caller's mistake (or a refusal), with the HTTP status and the OpenAI error fields the
+// server answers it with: {"error": {"message", "type", "param", "code"}}. Thrown by every
+// layer that validates a request, so the CLI and the server report the same message.
+class ApiError : public std::runtime_error {
+ public:
+  ApiError(int status, const std::string& message, std::string type = "invalid_request_error", std::string param = "",
+           std::string code = "")
+      : std::runtime_error(message), status(status), type(std::move(type)), param(std::move(param)), code(std::move(code)) {}
+  int status;
+  std::string type, param, code;  // empty param / code are sent as null
+};
+
+// Fields every generating call shares.
+struct GenerationFields {
+  std::string model;
+  int max_tokens = -1;  // -1: until the context is full
+  int n = 1;
+  SamplingParams sampling;  // OpenAI defaults: temperature 1, top_p 1, no top-k / min-p
+  bool has_seed = false;
+  std::vector<std::string> stop;
+  bool stream = false;          // transport hint: how the caller wants the events delivered
+  bool include_usage = false;   // transport hint (stream_options.include_usage)
+  bool ignore_eos = false;
+};
+
+struct ChatRequest : GenerationFields {
+  nlohmann::ordered_json messages;              // array of message objects
+  nlohmann::ordered_json tools;                 // array or null
+  nlohmann::ordered_json tool_choice;           // "none" | "auto" | "required" | {function: {name}} | null
+  nlohmann::ordered_json response_format;       // object or null
+  nlohmann::ordered_json chat_template_kwargs;  // object or null
+  nlohmann::ordered_json reasoning;             // rpu extension (src/reasoning), object or null
+  bool logprobs = false;
+  int top_logprobs = 0;
+};
+
+struct CompletionPrompt {
+  std::string text;
+  std::vector<int32_t> tokens;
+  bool is_tokens = false;
+};
+
+struct CompletionRequest : GenerationFields {
+  std::vector<CompletionPrompt> prompts;  // one generation each
+  bool echo = false;
+  int logprobs = -1;           // -1: none; 0..5 alternatives (legacy format)
+  bool parse_special = true;   // special tokens written in a text prompt are parsed (as llama.cpp)
+};
+
+struct EmbeddingInput {
+  std::string text;
+  std::vector<int32_t> tokens;
+  bool is_tokens = false;
+};
+
+struct EmbeddingRequest {
+  std::string model;
+  std::vector<EmbeddingInput> inputs;
+  bool base64 = false;
+  int dimensions = 0;  // 0: not given
+};
+
+struct Usage {
+  int prompt_tokens = 0, completion_tokens = 0, total_tokens = 0, cached_tokens = 0;
+};
+
+}  // namespace rpu

@@ -1,0 +1,308 @@
+#include "pipeline/local_backend.h"
+
+#include <condition_variable>
+#include <random>
+
+#include "decode/json_schema.h"
+
+namespace rpu {
+namespace {
+
+std::string token_text(const Tokenizer& tokenizer, int32_t id) {
+  return id >= 0 ? tokenizer.vocab().pieces[static_cast<size_t>(id)] : "";
+}
+
+// The scheduler's view of a grammar: a TokenConstraint per sample.
+class GrammarConstraint : public TokenConstraint {
+ public:
+  GrammarConstraint(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const GrammarVocab> vocab)
+      : matcher_(std::move(grammar), std::move(vocab)) {}
+  void mask_logits(std::span<float> logits) const override { matcher_.mask_logits(logits); }
+  bool accept(int32_t token) override { return matcher_.accept(token); }
+  bool can_continue() const override { return matcher_.can_continue(); }
+
+ private:
+  GrammarMatcher matcher_;
+};
+
+// The grammar the output must follow, or null: a forced tool call (tool_choice "required" or
+// a named function), or response_format json_object / json_schema.
+std::shared_ptr<const Grammar> output_grammar(const ChatRequest& r, ToolCallFormat format, const ToolChoice& choice) {
+  try {
+    if (choice.forces_call()) {
+      auto to_rules = [](const nlohmann::ordered_json& schema, const std::string& prefix) {
+        JsonSchemaRules rules = json_schema_to_rules(schema, prefix);
+        return SchemaRules{std::move(rules.rules), std::move(rules.root)};
+      };
+      return Grammar::parse(tool_call_grammar(format, r.tools, choice.forced_name(), to_rules));
+    }
+    if (r.response_format.is_object()) {
+      const std::string type = r.response_format.value("type", "text");
+      if (type == "json_object") return Grammar::parse(json_object_grammar());
+      if (type == "json_schema") {
+        const auto& spec = r.response_format["json_schema"];
+        const nlohmann::ordered_json schema = spec.contains("schema") ? spec["schema"] : nlohmann::ordered_json::object();
+        return Grammar::parse(json_schema_to_grammar(schema));
+      }
+    }
+  } catch (const Error& e) {
+    throw ApiError(400, std::string("invalid schema: ") + e.what(), "invalid_request_error",
+                   choice.forces_call() ? "tools" : "response_format", "invalid_schema");
+  }
+  return nullptr;
+}
+
+GenerationRequest generation_fields(const GenerationFields& f) {
+  GenerationRequest g;
+  g.max_tokens = f.max_tokens;
+  g.n = f.n;
+  g.sampling = f.sampling;
+  if (!f.has_seed) g.sampling.seed = random_seed();
+  g.stop = f.stop;
+  g.ignore_eos = f.ignore_eos;
+  return g;
+}
+
+ChatEvent to_chat_event(const GenerationEvent& e, int index) {
+  ChatEvent c;
+  c.index = index;
+  c.text = e.text;
+  c.logprobs = e.logprobs;
+  c.finish_reason = e.finish_reason;
+  c.prompt_tokens = e.prompt_tokens;
+  c.cached_tokens = e.cached_tokens;
+  c.completion_tokens = e.completion_tokens;
+  return c;
+}
+
+class ScheduledCall : public CallHandle {
+ public:
+  ScheduledCall(Scheduler& scheduler, std::vector<uint64_t> ids) : scheduler_(scheduler), ids_(std::move(ids)) {}
+  void cancel() override {
+    for (uint64_t id : ids_) scheduler_.cancel(id);
+  }
+
+ private:
+  Scheduler& scheduler_;
+  std::vector<uint64_t> ids_;
+};
+
+}  // namespace
+
+uint64_t random_seed() {
+  static thread_local std::mt19937_64 engine{std::random_device{}()};
+  return engine();
+}
+
+struct LocalBackend::PreparedRequest {
+  GenerationRequest generation;
+  ToolCallFormat format = ToolCallFormat::kGeneric;
+  bool use_tools = false;
+};
+
+LocalBackend::LocalBackend(const Model& model, const Tokenizer& tokenizer, Scheduler& scheduler,
+                           LocalBackendOptions options)
+    : model_(model), tokenizer_(tokenizer), scheduler_(scheduler), options_(std::move(options)) {
+  const std::string& source = options_.chat_template.empty() ? tokenizer.vocab().chat_template : options_.chat_template;
+  if (source.empty()) {
+    template_error_ = "this model has no chat template";
+  } else {
+    try {
+      chat_template_.emplace(ChatTemplate::parse(source));
+      tool_format_ = detect_tool_call_format(source);
+      template_has_system_role_ = template_accepts_system_role(*chat_template_);
+    } catch (const Error& e) {
+      if (!options_.chat_template.empty()) throw;  // asked for explicitly: refuse to start
+      chat_template_.reset();
+      template_error_ = std::string("the model's chat template cannot be used: ") + e.what();
+    }
+  }
+  bos_text_ = token_text(tokenizer, tokenizer.vocab().bos);
+  eos_text_ = token_text(tokenizer, tokenizer.vocab().eos);
+}
+
+std::shared_ptr<const GrammarVocab> LocalBackend::grammar_vocab() {
+  std::call_once(grammar_vocab_once_, [this] { grammar_vocab_ = GrammarVocab::build(tokenizer_); });
+  return grammar_vocab_;
+}
+
+BackendLoad LocalBackend::load() const {
+  const SchedulerStats stats = scheduler_.stats();
+  return {stats.queued, stats.active_sequences};
+}
+
+std::string LocalBackend::render_prompt(const ChatRequest& r) const {
+  if (!chat_template_) {
+    throw ApiError(400, template_error_ + "; use /v1/completions", "invalid_request_error", "messages", "");
+  }
+  ToolChoice choice;
+  PreparedChat chat;
+  try {
+    choice = parse_tool_choice(r.tool_choice, r.tools);
+    chat = prepare_tool_conversation(tool_format_, r.messages, r.tools, choice, template_has_system_role_);
+  } catch (const Error& e) {
+    throw ApiError(400, e.what(), "invalid_request_error", "tools", "");
+  }
+  ChatContextOptions options;
+  options.bos_token = bos_text_;
+  options.eos_token = eos_text_;
+  options.tool_call_arguments_as_objects = true;
+  try {
+    return chat_template_->render(make_chat_context(
+        chat.messages, chat.tools, options,
+        r.chat_template_kwargs.is_object() ? r.chat_template_kwargs : nlohmann::ordered_json()));
+  } catch (const Error& e) {
+    throw ApiError(400, e.what(), "invalid_request_error", "messages", "");
+  }
+}
+
+LocalBackend::PreparedRequest LocalBackend::prepare(const ChatRequest& r) const {
+  PreparedRequest p;
+  const std::string prompt = render_prompt(r);
+  ToolChoice choice = parse_tool_choice(r.tool_choice, r.tools);  // valid: render_prompt checked it
+  p.format = tool_format_;
+  p.use_tools = choice.mode != ToolChoice::Mode::kNone;
+  p.generation = generation_fields(r);
+  // Templates write BOS themselves; their special tokens are parsed.
+  p.generation.prompt = tokenizer_.encode(prompt, /*add_special=*/false, /*parse_special=*/true);
+  p.generation.top_logprobs = r.logprobs ? r.top_logprobs : -1;
+  return p;
+}
+
+std::unique_ptr<CallHandle> LocalBackend::submit(std::vector<GenerationRequest> requests, const char* prompt_param,
+                                                 std::function<void(size_t, const GenerationEvent&)> on_event) {
+  std::vector<uint64_t> ids;
+  auto shared_event = std::make_shared<std::function<void(size_t, const GenerationEvent&)>>(std::move(on_event));
+  for (size_t i = 0; i < requests.size(); ++i) {
+    try {
+      ids.push_back(scheduler_.submit(std::move(requests[i]),
+                                      [shared_event, i](const GenerationEvent& e) { (*shared_event)(i, e); }));
+    } catch (const QueueFullError& e) {
+      for (uint64_t id : ids) scheduler_.cancel(id);
+      throw ApiError(429, e.what(), "rate_limit_exceeded", "", "queue_full");
+    } catch (const Error& e) {
+      for (uint64_t id : ids) scheduler_.cancel(id);
+      throw ApiError(400, e.what(), "invalid_request_error", prompt_param, "context_length_exceeded");
+    }
+  }
+  return std::make_unique<ScheduledCall>(scheduler_, std::move(ids));
+}
+
+std::unique_ptr<CallHandle> LocalBackend::chat(const ChatRequest& r, ChatEventSink sink) {
+  PreparedRequest p = prepare(r);
+  const std::shared_ptr<const Grammar> grammar = output_grammar(r, p.format, parse_tool_choice(r.tool_choice, r.tools));
+  if (grammar) {
+    auto vocab = grammar_vocab();
+    p.generation.make_constraint = [grammar, vocab] { return std::make_unique<GrammarConstraint>(grammar, vocab); };
+  }
+  if (!p.use_tools) {
+    std::vector<GenerationRequest> requests;
+    requests.push_back(std::move(p.generation));
+    return submit(std::move(requests), "messages",
+                  [sink](size_t, const GenerationEvent& e) { sink(to_chat_event(e, e.index)); });
+  }
+  // Tool calls are only known once a choice's text is complete: the text and logprobs are
+  // held back and sent with the calls parsed out of them in the choice's last event.
+  struct Held {
+    std::string text;
+    std::vector<TokenLogprob> logprobs;
+  };
+  auto held = std::make_shared<std::vector<Held>>(static_cast<size_t>(r.n));
+  const ToolCallFormat format = p.format;
+  std::vector<GenerationRequest> requests;
+  requests.push_back(std::move(p.generation));
+  return submit(std::move(requests), "messages", [sink, held, format](size_t, const GenerationEvent& e) {
+    Held& h = (*held)[static_cast<size_t>(e.index)];
+    h.text += e.text;
+    h.logprobs.insert(h.logprobs.end(), e.logprobs.begin(), e.logprobs.end());
+    ChatEvent c = to_chat_event(e, e.index);
+    c.text.clear();
+    c.logprobs.clear();
+    if (!e.finish_reason.empty()) {
+      ParsedToolCalls parsed = parse_tool_calls(format, h.text, system_random_alnum());
+      c.logprobs = std::move(h.logprobs);
+      if (parsed.tool_calls.empty()) {
+        c.text = std::move(h.text);
+      } else {
+        c.finish_reason = "tool_calls";
+        c.text = parsed.content;
+        c.tool_calls = parsed.tool_calls;
+      }
+    }
+    sink(c);
+  });
+}
+
+std::unique_ptr<CallHandle> LocalBackend::complete(const CompletionRequest& r, ChatEventSink sink) {
+  std::vector<GenerationRequest> requests;
+  auto echoes = std::make_shared<std::vector<std::string>>();  // prompt text per request, for echo
+  const uint64_t seed = r.has_seed ? r.sampling.seed : random_seed();
+  for (const CompletionPrompt& prompt : r.prompts) {
+    GenerationRequest g = generation_fields(r);
+    g.sampling.seed = seed;
+    g.top_logprobs = r.logprobs;  // -1: none; 0..5 alternatives
+    // As llama.cpp: the model's BOS is added (and special tokens in the text parsed).
+    g.prompt = prompt.is_tokens ? prompt.tokens : tokenizer_.encode(prompt.text, /*add_special=*/true, r.parse_special);
+    if (g.prompt.empty()) {
+      throw ApiError(400, "the prompt is empty and this model adds no BOS token to start from", "invalid_request_error",
+                     "prompt", "");
+    }
+    echoes->push_back(!r.echo ? std::string() : prompt.is_tokens ? tokenizer_.decode(prompt.tokens) : prompt.text);
+    requests.push_back(std::move(g));
+  }
+  const int n = r.n;
+  auto echoed = std::make_shared<std::vector<bool>>(requests.size() * static_cast<size_t>(n), false);
+  return submit(std::move(requests), "prompt", [sink, echoes, echoed, n](size_t request, const GenerationEvent& e) {
+    const size_t index = request * static_cast<size_t>(n) + static_cast<size_t>(e.index);
+    ChatEvent c = to_chat_event(e, static_cast<int>(index));
+    if (!(*echoed)[index]) {
+      (*echoed)[index] = true;
+      c.text = (*echoes)[request] + c.text;
+    }
+    sink(c);
+  });
+}
+
+EmbeddingResult LocalBackend::embed(const EmbeddingRequest& r) {
+  const int n_embd = model_.config().n_embd;
+  if (r.dimensions > 0 && r.dimensions != n_embd) {
+    throw ApiError(400, "this model's embeddings have " + std::to_string(n_embd) + " dimensions; got dimensions = " +
+                            std::to_string(r.dimensions),
+                   "invalid_request_error", "dimensions", "");
+  }
+  struct Pending {
+    std::mutex mutex;
+    std::condition_variable done;
+    EmbeddingResult result;
+    int remaining = 0;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->result.embeddings.resize(r.inputs.size());
+  pending->remaining = static_cast<int>(r.inputs.size());
+  std::vector<uint64_t> ids;
+  for (size_t i = 0; i < r.inputs.size(); ++i) {
+    const EmbeddingInput& input = r.inputs[i];
+    std::vector<int32_t> tokens =
+        input.is_tokens ? input.tokens : tokenizer_.encode(input.text, /*add_special=*/true, /*parse_special=*/false);
+    try {
+      ids.push_back(scheduler_.submit_embedding(std::move(tokens), [pending, i](std::vector<float> e, int n_tokens) {
+        std::lock_guard<std::mutex> lock(pending->mutex);
+        pending->result.embeddings[i] = std::move(e);
+        pending->result.prompt_tokens += n_tokens;
+        if (--pending->remaining == 0) pending->done.notify_all();
+      }));
+    } catch (const QueueFullError& e) {
+      for (uint64_t id : ids) scheduler_.cancel(id);
+      throw ApiError(429, e.what(), "rate_limit_exceeded", "", "queue_full");
+    } catch (const Error& e) {
+      for (uint64_t id : ids) scheduler_.cancel(id);
+      throw ApiError(400, std::string("input ") + std::to_string(i) + ": " + e.what(), "invalid_request_error", "input",
+                     "");
+    }
+  }
+  std::unique_lock<std::mutex> lock(pending->mutex);
+  pending->done.wait(lock, [&] { return pending->remaining == 0; });
+  return pending->result;
+}
+
+}  // namespace rpu

@@ -1,0 +1,32 @@
+// SentencePiece-style tokenizer (GGUF tokenizer model "llama"): spaces become U+2581,
+// a space is put in front of each stretch of text (tokenizer.ggml.add_space_prefix), then
+// adjacent symbols are merged greedily by the score of the merged piece; characters missing
+// from the vocabulary fall back to <0xXX> byte tokens (or <unk> when there are none).
+#pragma once
+
+#include "tokenizer/tokenizer.h"
+
+namespace rpu {
+
+class SpmTokenizer : public Tokenizer {
+ public:
+  explicit SpmTokenizer(Vocab vocab);
+
+  std::string token_to_piece(int32_t id) const override;
+  bool strips_leading_space() const override { return vocab_.add_space_prefix; }
+
+ protected:
+  void encode_text(std::string_view text, bool at_text_start, std::vector<int32_t>& out) const override;
+
+ private:
+  // The id of a piece the merges may produce (normal and user-defined pieces; control, byte
+  // and unused pieces are never spelled out by text, as in SentencePiece), or -1.
+  int32_t mergeable(std::string_view piece) const;
+  void append_symbol(std::string_view symbol, std::vector<int32_t>& out) const;
+  void encode_chunk(std::string_view text, std::vector<int32_t>& out) const;
+
+  int32_t byte_tokens_[256];  // id of <0xXX>, or -1
+  bool split_at_spaces_ = true;  // no piece spans "x\u2581": words can be merged one by one
+};
+
+}  // namespace rpu

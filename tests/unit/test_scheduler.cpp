@@ -1,0 +1,288 @@
+// The continuous-batching scheduler against single-sequence oracles: the fixture model's
+// golden text, the same request served alone, and exact bookkeeping (slots, queue, cache).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+
+#include "engine/scheduler.h"
+#include "model/model.h"
+#include "test_util.h"
+#include "tokenizer/tokenizer.h"
+
+namespace rpu {
+namespace {
+
+// Collects the events of many requests and waits for their samples to finish.
+class Collector {
+ public:
+  EventCallback callback(int request) {
+    return [this, request](const GenerationEvent& e) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      Result& r = results_[{request, e.index}];
+      r.text += e.text;
+      r.events += 1;
+      r.logprobs += static_cast<int>(e.logprobs.size());
+      r.completion_tokens = e.completion_tokens;
+      r.cached_tokens = e.cached_tokens;
+      if (!e.finish_reason.empty()) {
+        r.finish_reason = e.finish_reason;
+        ++finished_;
+        done_.notify_all();
+      }
+    };
+  }
+  void wait_for(int samples) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    ASSERT_TRUE(done_.wait_for(lock, std::chrono::seconds(120), [&] { return finished_ >= samples; }))
+        << "only " << finished_ << " of " << samples << " samples finished";
+  }
+  struct Result {
+    std::string text, finish_reason;
+    int events = 0, logprobs = 0, completion_tokens = 0, cached_tokens = 0;
+  };
+  Result get(int request, int index = 0) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return results_[{request, index}];
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_;
+  std::map<std::pair<int, int>, Result> results_;
+  int finished_ = 0;
+};
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    model_ = Model::load(test::fixture("stories260K/stories260K.gguf")).release();
+    tokenizer_ = Tokenizer::from_gguf(model_->file()).release();
+  }
+  static void TearDownTestSuite() {
+    delete tokenizer_;
+    delete model_;
+  }
+  static GenerationRequest greedy(const std::string& prompt, int max_tokens) {
+    GenerationRequest r;
+    r.prompt = tokenizer_->encode(prompt, true);
+    r.max_tokens = max_tokens;
+    r.sampling.temperature = 0;
+    return r;
+  }
+  static Model* model_;
+  static Tokenizer* tokenizer_;
+};
+Model* SchedulerTest::model_ = nullptr;
+Tokenizer* SchedulerTest::tokenizer_ = nullptr;
+
+TEST_F(SchedulerTest, GreedyOutputMatchesTheReferenceImplementation) {
+  ThreadPool pool(2);
+  Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 2, .n_ctx = 256}, &pool);
+  Collector c;
+  GenerationRequest r = greedy("Once upon a time", 0);
+  // The golden run is 64 tokens after BOS, prompt included (llama2.c's steps).
+  r.max_tokens = 64 - static_cast<int>(r.prompt.size() - 1);
+  scheduler.submit(r, c.callback(0));
+  c.wait_for(1);
+  const std::string golden = test::read_file(test::fixture("stories260K/golden/greedy_onceuponatime_n64.txt"));
+  EXPECT_EQ("Once upon a time" + c.get(0).text + "\n", golden);
+  EXPECT_EQ(c.get(0).finish_reason, "length");
+  EXPECT_EQ(c.get(0).completion_tokens, r.max_tokens);
+}
+
+TEST_F(SchedulerTest, BatchedRequestsEqualTheSameRequestsServedAlone) {
+  const std::vector<std::string> prompts = {"Lily went to the", "Once upon a time", "The dog", "Tom and Sue",
+                                            "One day, a little", "The sun was", "She", "He wanted to play with the big"};
+  ThreadPool pool(2);
+  std::vector<std::string> alone(prompts.size());
+  {
+    Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 1, .n_ctx = 256}, &pool);
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      Collector c;
+      scheduler.submit(greedy(prompts[i], 40 + static_cast<int>(i)), c.callback(0));
+      c.wait_for(1);
+      alone[i] = c.get(0).text;
+    }
+  }
+  // Four slots, eight requests at once, small prefill chunks: requests join mid-flight and
+  // prompts are split across steps.
+  Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 4, .n_ctx = 256, .prefill_chunk = 3}, &pool);
+  Collector c;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    scheduler.submit(greedy(prompts[i], 40 + static_cast<int>(i)), c.callback(static_cast<int>(i)));
+  }
+  c.wait_for(static_cast<int>(prompts.size()));
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    EXPECT_EQ(c.get(static_cast<int>(i)).text, alone[i]) << prompts[i];
+    EXPECT_EQ(c.get(static_cast<int>(i)).completion_tokens, 40 + static_cast<int>(i));
+  }
+  const SchedulerStats stats = scheduler.stats();
+  EXPECT_EQ(stats.active_sequences, 0);
+  EXPECT_EQ(stats.queued, 0);
+}
+
+TEST_F(SchedulerTest, SamplesOfOneRequestShareThePromptAndDiffer) {
+  ThreadPool pool(2);
+  Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 4, .n_ctx = 256}, &pool);
+  Collector c;
+  GenerationRequest r = greedy("Once upon a time", 30);
+  r.n = 3;
+  r.sampling.temperature = 1.0f;
+  r.sampling.top_k = 0;
+  r.sampling.top_p = 1.0f;
+  r.sampling.min_p = 0.0f;
+  r.sampling.seed = 42;
+  scheduler.submit(r, c.callback(0));
+  c.wait_for(3);
+  // Sample i is seeded seed + i: it equals a single sample with that seed.
+  for (int i = 0; i < 3; ++i) {
+    Collector one;
+    GenerationRequest single = r;
+    single.n = 1;
+    single.sampling.seed = 42 + static_cast<uint64_t>(i);
+    scheduler.submit(single, one.callback(0));
+    one.wait_for(1);
+    EXPECT_EQ(c.get(0, i).text, one.get(0).text) << "sample " << i;
+  }
+  EXPECT_NE(c.get(0, 0).text, c.get(0, 1).text);
+  EXPECT_NE(c.get(0, 1).text, c.get(0, 2).text);
+}
+
+TEST_F(SchedulerTest, PrefixCacheReusesASharedPromptWithoutChangingTheOutput) {
+  ThreadPool pool(2);
+  Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 2, .n_ctx = 256}, &pool);
+  Collector first, second;
+  scheduler.submit(greedy("Once upon a time, there was a little girl named Lily. She", 20), first.callback(0));
+  first.wait_for(1);
+  const GenerationRequest again = greedy("Once upon a time, there was a little girl named Lily. She", 20);
+  scheduler.submit(again, second.callback(0));
+  second.wait_for(1);
+  EXPECT_EQ(first.get(0).cached_tokens, 0);
+  EXPECT_EQ(second.get(0).cached_tokens, static_cast<int>(again.prompt.size()) - 1);
+  EXPECT_EQ(first.get(0).text, second.get(0).text);
+  EXPECT_EQ(scheduler.stats().cached_prompt_tokens, again.prompt.size() - 1);
+}
+
+TEST_F(SchedulerTest, StopStringsEndTheSampleAndAreNotReturned) {
+  ThreadPool pool(2);
+  Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 1, .n_ctx = 256}, &pool);
+  Collector plain, stopped;
+  scheduler.submit(greedy("Once upon a time", 60), plain.callback(0));
+  plain.wait_for(1);
+  const std::string full = plain.get(0).text;
+  // Stop at the second word boundary that the unconstrained output contains.
+  const std::string stop = full.substr(full.find(' ', 5), 4);
+  GenerationRequest r = greedy("Once upon a time", 60);
+  r.stop = {"zzzz-never", stop};
+  scheduler.submit(r, stopped.callback(0));
+  stopped.wait_for(1);
+  EXPECT_EQ(stopped.get(0).text, full.substr(0, full.find(stop)));
+  EXPECT_EQ(stopped.get(0).finish_reason, "stop");
+}
+
+TEST_F(SchedulerTest, LogprobsAccompanyEveryTokenAndSumToAtMostOne) {
+  ThreadPool pool(2);
+  Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 1, .n_ctx = 256}, &pool);
+  std::vector<TokenLogprob> seen;
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  GenerationRequest r = greedy("The dog", 12);
+  r.top_logprobs = 5;
+  scheduler.submit(r, [&](const GenerationEvent& e) {
+    std::lock_guard<std::mutex> lock(m);
+    seen.insert(seen.end(), e.logprobs.begin(), e.logprobs.end());
+    if (!e.finish_reason.empty()) done = true;
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(m);
+  cv.wait(lock, [&] { return done; });
+  ASSERT_EQ(seen.size(), 12u);
+  for (const TokenLogprob& lp : seen) {
+    ASSERT_EQ(lp.top.size(), 5u);
+    // Greedy: the chosen token is the most probable one.
+    EXPECT_EQ(lp.chosen.token, lp.top[0].token);
+    EXPECT_FLOAT_EQ(lp.chosen.logprob, lp.top[0].logprob);
+    double total = 0;
+    for (size_t i = 0; i < lp.top.size(); ++i) {
+      total += std::exp(lp.top[i].logprob);
+      if (i > 0) {
+        EXPECT_LE(lp.top[i].logprob, lp.top[i - 1].logprob);
+      }
+    }
+    EXPECT_LE(total, 1.0 + 1e-5);
+  }
+}
+
+TEST_F(SchedulerTest, CancelFreesTheSlotAndQueueOverflowIsRefused) {
+  ThreadPool pool(2);
+  Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 1, .n_ctx = 512, .max_queue = 1}, &pool);
+  Collector c;
+  GenerationRequest endless = greedy("Once upon a time", -1);
+  endless.ignore_eos = true;
+  const uint64_t running = scheduler.submit(endless, c.callback(0));
+  // Wait until it holds the only slot, then fill the queue.
+  while (scheduler.stats().active_sequences == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  scheduler.submit(greedy("The dog", 5), c.callback(1));
+  EXPECT_THROW(scheduler.submit(greedy("The cat", 5), c.callback(2)), QueueFullError);
+  scheduler.cancel(running);
+  c.wait_for(1);  // the queued request now runs to completion
+  EXPECT_EQ(c.get(1).finish_reason, "length");
+  EXPECT_TRUE(c.get(0).finish_reason.empty());  // a cancelled request gets no final event
+  while (scheduler.stats().active_sequences != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+TEST_F(SchedulerTest, RejectsRequestsThatCanNeverRun) {
+  ThreadPool pool(2);
+  Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 2, .n_ctx = 16}, &pool);
+  Collector c;
+  EXPECT_THROW(scheduler.submit(greedy("Once upon a time there was a very long prompt that does not fit", 4),
+                                c.callback(0)),
+               Error);
+  GenerationRequest too_many = greedy("Hi", 4);
+  too_many.n = 3;
+  EXPECT_THROW(scheduler.submit(too_many, c.callback(0)), Error);
+  GenerationRequest bad_token = greedy("Hi", 4);
+  bad_token.prompt.push_back(100000);
+  EXPECT_THROW(scheduler.submit(bad_token, c.callback(0)), Error);
+  EXPECT_THROW(scheduler.submit(GenerationRequest{}, c.callback(0)), Error);
+}
+
+TEST_F(SchedulerTest, EmbeddingsAreUnitLengthAndIndependentOfBatching) {
+  ThreadPool pool(2);
+  Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 3, .n_ctx = 128, .prefill_chunk = 4}, &pool);
+  std::mutex m;
+  std::condition_variable cv;
+  std::map<int, std::vector<float>> got;
+  auto submit = [&](int key, const std::string& text) {
+    scheduler.submit_embedding(tokenizer_->encode(text, true), [&, key](std::vector<float> e, int) {
+      std::lock_guard<std::mutex> lock(m);
+      got[key] = std::move(e);
+      cv.notify_all();
+    });
+  };
+  submit(0, "The cat sat on the mat.");
+  submit(1, "Once upon a time there was a girl.");
+  submit(2, "The cat sat on the mat.");
+  GenerationRequest busy = greedy("Lily", 30);  // decoding alongside the embeddings
+  Collector c;
+  scheduler.submit(busy, c.callback(0));
+  {
+    std::unique_lock<std::mutex> lock(m);
+    cv.wait(lock, [&] { return got.size() == 3; });
+  }
+  c.wait_for(1);
+  double norm = 0;
+  for (float x : got[0]) norm += static_cast<double>(x) * x;
+  EXPECT_NEAR(norm, 1.0, 1e-5);
+  EXPECT_EQ(got[0].size(), static_cast<size_t>(model_->config().n_embd));
+  EXPECT_EQ(got[0], got[2]);
+  EXPECT_NE(got[0], got[1]);
+}
+
+}  // namespace
+}  // namespace rpu

@@ -1,0 +1,30 @@
+#include "local_session.h"
+
+#include <filesystem>
+
+namespace rpu::cli {
+
+std::string model_name_for(const std::string& model_path) {
+  return model_path.empty() ? std::string("rpu-arith") : std::filesystem::path(model_path).stem().string();
+}
+
+std::unique_ptr<LocalSession> open_local_session(const SessionOptions& o, const RuntimeOptions& runtime) {
+  auto s = std::make_unique<LocalSession>();
+  s->loaded = load_model_with_tokenizer(o.model_path);
+  SchedulerOptions scheduler;
+  scheduler.n_seq = o.slots;
+  scheduler.n_ctx = runtime.context_size(*s->loaded.model);
+  if (!o.lora_path.empty()) {
+    s->lora = LoraAdapter::load(o.lora_path, *s->loaded.model);
+    scheduler.lora = s->lora.get();
+  }
+  s->pool = std::make_unique<ThreadPool>(runtime.thread_count());
+  s->scheduler = std::make_unique<Scheduler>(*s->loaded.model, *s->loaded.tokenizer, scheduler, s->pool.get());
+  LocalBackendOptions backend;
+  backend.model_id = model_name_for(o.model_path);
+  backend.chat_template = o.chat_template;
+  s->backend = std::make_unique<LocalBackend>(*s->loaded.model, *s->loaded.tokenizer, *s->scheduler, backend);
+  return s;
+}
+
+}  // namespace rpu::cli

@@ -1,0 +1,36 @@
+// A model loaded for one CLI command, behind the same pipeline the server uses: the model and
+// its tokenizer, a thread pool, a scheduler with `slots` sequences, and a LocalBackend.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/thread_pool.h"
+#include "engine/scheduler.h"
+#include "model/lora.h"
+#include "options.h"
+#include "pipeline/local_backend.h"
+
+namespace rpu::cli {
+
+struct LocalSession {
+  LoadedModel loaded;
+  std::unique_ptr<LoraAdapter> lora;
+  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<Scheduler> scheduler;
+  std::unique_ptr<LocalBackend> backend;
+};
+
+struct SessionOptions {
+  std::string model_path;     // empty: the built-in model
+  std::string lora_path;
+  std::string chat_template;  // Jinja source; empty: the model's own
+  int slots = 1;              // sequences decoded together (reasoning samples need several)
+};
+
+// The name a model file is served under: its file stem, or "rpu-arith" for the built-in one.
+std::string model_name_for(const std::string& model_path);
+
+std::unique_ptr<LocalSession> open_local_session(const SessionOptions& options, const RuntimeOptions& runtime);
+
+}  // namespace rpu::cli
