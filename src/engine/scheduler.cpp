@@ -18,6 +18,7 @@ struct Scheduler::Sample {
   int generated = 0;
   bool waits_for_leader = false;  // n > 1: samples after the first copy the prompt's KV
   bool finished = false;
+  bool hit_stop_string = false;
   std::unique_ptr<Sampler> sampler;
   std::unique_ptr<TokenConstraint> constraint;
   std::unique_ptr<SampleOutput> output;
@@ -405,6 +406,7 @@ void Scheduler::take_token(Sample& s, std::span<const float> logits) {
   std::string text;
   const bool hit_stop = s.output->push(token, text);
   if (hit_stop) {
+    s.hit_stop_string = true;
     finish(s, std::move(text), std::move(logprobs), "stop");
     return;
   }
@@ -431,6 +433,7 @@ void Scheduler::emit(Sample& s, std::string text, std::vector<TokenLogprob> logp
   event.text = std::move(text);
   event.logprobs = std::move(logprobs);
   if (finish_reason != nullptr) event.finish_reason = finish_reason;
+  event.stopped_by_string = finish_reason != nullptr && s.hit_stop_string;
   event.prompt_tokens = s.prompt_size;
   event.cached_tokens = s.request->cached_tokens;
   event.completion_tokens = s.generated;

@@ -32,6 +32,7 @@ struct ChatEvent {
   nlohmann::ordered_json tool_calls;   // last event: OpenAI tool_calls array, or null
   nlohmann::ordered_json extension;    // last event: what a wrapper adds (reasoning: confidence, votes)
   std::string error;
+  bool stopped_by_string = false;      // last event: one of the request's stop strings ended it
   int prompt_tokens = 0;               // this choice's prompt
   int cached_tokens = 0;               // prompt tokens whose KV was reused
   int completion_tokens = 0;           // tokens generated for this choice so far (all samples)
@@ -72,6 +73,9 @@ class Backend {
   virtual bool accepts_model(const std::string& model) const { return model == model_id(); }
   // How many choices a chat request yields (reasoning answers n samples with one choice).
   virtual int choice_count(const ChatRequest& request) const { return request.n; }
+  // The prompt text a chat request renders to, when this backend can also continue raw text
+  // with complete() (step search extends a partial answer this way); nullopt otherwise.
+  virtual std::optional<std::string> render_chat(const ChatRequest&) { return std::nullopt; }
 };
 
 // A finished choice, assembled from its events.
@@ -82,6 +86,7 @@ struct ChoiceResult {
   nlohmann::ordered_json tool_calls;
   nlohmann::ordered_json extension;
   std::string error;
+  bool stopped_by_string = false;
   int completion_tokens = 0;
 };
 

@@ -61,6 +61,7 @@ struct CompletionRequest : GenerationFields {
   bool echo = false;
   int logprobs = -1;           // -1: none; 0..5 alternatives (legacy format)
   bool parse_special = true;   // special tokens written in a text prompt are parsed (as llama.cpp)
+  bool add_special = true;     // the model's BOS is added to a text prompt (false: it has its own)
 };
 
 struct EmbeddingInput {

@@ -37,6 +37,7 @@ void CallCollector::add(const ChatEvent& e) {
   c.tool_calls = e.tool_calls;
   c.extension = e.extension;
   c.error = e.error;
+  c.stopped_by_string = e.stopped_by_string;
   if (--state_->remaining == 0) state_->finished.notify_all();
 }
 

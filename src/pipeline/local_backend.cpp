@@ -69,6 +69,7 @@ ChatEvent to_chat_event(const GenerationEvent& e, int index) {
   c.text = e.text;
   c.logprobs = e.logprobs;
   c.finish_reason = e.finish_reason;
+  c.stopped_by_string = e.stopped_by_string;
   c.prompt_tokens = e.prompt_tokens;
   c.cached_tokens = e.cached_tokens;
   c.completion_tokens = e.completion_tokens;
@@ -242,7 +243,7 @@ std::unique_ptr<CallHandle> LocalBackend::complete(const CompletionRequest& r, C
     g.sampling.seed = seed;
     g.top_logprobs = r.logprobs;  // -1: none; 0..5 alternatives
     // As llama.cpp: the model's BOS is added (and special tokens in the text parsed).
-    g.prompt = prompt.is_tokens ? prompt.tokens : tokenizer_.encode(prompt.text, /*add_special=*/true, r.parse_special);
+    g.prompt = prompt.is_tokens ? prompt.tokens : tokenizer_.encode(prompt.text, r.add_special, r.parse_special);
     if (g.prompt.empty()) {
       throw ApiError(400, "the prompt is empty and this model adds no BOS token to start from", "invalid_request_error",
                      "prompt", "");

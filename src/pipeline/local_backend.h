@@ -36,6 +36,7 @@ class LocalBackend : public Backend {
   std::unique_ptr<CallHandle> complete(const CompletionRequest& request, ChatEventSink sink) override;
   EmbeddingResult embed(const EmbeddingRequest& request) override;
   BackendLoad load() const override;
+  std::optional<std::string> render_chat(const ChatRequest& request) override { return render_prompt(request); }
 
   bool has_chat_template() const { return chat_template_.has_value(); }
   const std::string& chat_template_error() const { return template_error_; }

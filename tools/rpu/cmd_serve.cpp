@@ -14,6 +14,7 @@
 #include "engine/scheduler.h"
 #include "model/lora.h"
 #include "pipeline/local_backend.h"
+#include "reasoning/reasoning_backend.h"
 #include "server/server.h"
 
 namespace rpu::cli {
@@ -59,7 +60,9 @@ int serve(ServeOptions& o) {
   }
   // Every request in flight holds an HTTP thread: one per slot and queued request, plus a few.
   o.server.http_threads = o.scheduler.n_seq + o.scheduler.max_queue + 8;
-  Server server(local, o.server);
+  // Calls that ask for a reasoning strategy (extension or "NAME+sc8") sample the local model.
+  reasoning::ReasoningBackend reasoned(local, {o.scheduler.n_seq, nullptr});
+  Server server(reasoned, o.server);
   server.bind();
   std::fprintf(stderr, "rpu: serving %s as \"%s\" on http://%s:%d (%d sequences x %d tokens of context, %d threads)\n",
                o.model_path.empty() ? "the built-in model" : o.model_path.c_str(), backend_options.model_id.c_str(), o.server.host.c_str(), server.port(),

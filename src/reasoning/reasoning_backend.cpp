@@ -1,0 +1,103 @@
+#include "reasoning/reasoning_backend.h"
+
+#include "reasoning/strategies.h"
+
+namespace rpu::reasoning {
+namespace {
+
+class FinishedCall : public CallHandle {
+ public:
+  void cancel() override {}
+};
+
+// "NAME+sc8" -> "sc8" when NAME is `base`.
+std::optional<std::string> suffix_of(const std::string& model, const std::string& base) {
+  if (model.size() <= base.size() + 1 || model.compare(0, base.size(), base) != 0 || model[base.size()] != '+') {
+    return std::nullopt;
+  }
+  return model.substr(base.size() + 1);
+}
+
+ReasonedAnswer run_strategy(SampleSource& source, const ReasoningSpec& spec, const ChatRequest& request,
+                            Backend& inner, Backend* judge) {
+  switch (spec.strategy) {
+    case Strategy::kSelfConsistency: return self_consistency(source, spec);
+    case Strategy::kAdaptive: return adaptive_consistency(source, spec);
+    case Strategy::kBestOfN:
+      return best_of_n(source, spec, *make_scorer(spec.verifier, judge, last_user_message(request.messages)));
+    case Strategy::kStepSearch: {
+      const std::optional<std::string> prompt = inner.render_chat(request);
+      if (!prompt) {
+        throw ApiError(400, "reasoning.strategy: step_search needs a local model (this backend cannot continue text)",
+                       "invalid_request_error", "reasoning.strategy", "");
+      }
+      auto scorer = make_scorer(spec.verifier, judge, last_user_message(request.messages));
+      return step_search(source, spec, *scorer, *prompt);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+bool ReasoningBackend::accepts_model(const std::string& model) const {
+  if (inner_.accepts_model(model)) return true;
+  const auto suffix = suffix_of(model, inner_.model_id());
+  if (!suffix) return false;
+  try {
+    return parse_model_suffix(*suffix).has_value();
+  } catch (const ApiError&) {
+    return true;  // a reasoning name with a bad value: chat() names the problem
+  }
+}
+
+std::optional<ReasoningSpec> ReasoningBackend::spec_of(const ChatRequest& request) const {
+  if (request.reasoning.is_object()) return parse_reasoning_spec(request.reasoning);
+  if (const auto suffix = suffix_of(request.model, inner_.model_id())) return parse_model_suffix(*suffix);
+  return std::nullopt;
+}
+
+int ReasoningBackend::choice_count(const ChatRequest& request) const {
+  try {
+    return spec_of(request) ? 1 : inner_.choice_count(request);
+  } catch (const ApiError&) {
+    return 1;  // chat() refuses it
+  }
+}
+
+std::unique_ptr<CallHandle> ReasoningBackend::complete(const CompletionRequest& request, ChatEventSink sink) {
+  CompletionRequest plain = request;
+  plain.model = inner_.model_id();
+  return inner_.complete(plain, std::move(sink));
+}
+
+std::unique_ptr<CallHandle> ReasoningBackend::chat(const ChatRequest& request, ChatEventSink sink) {
+  const std::optional<ReasoningSpec> spec = spec_of(request);
+  if (!spec) {
+    ChatRequest plain = request;
+    plain.model = inner_.model_id();
+    return inner_.chat(plain, std::move(sink));
+  }
+  if (request.n != 1) {
+    throw ApiError(400, "n must be 1 with a reasoning strategy (set the number of samples with reasoning.n)",
+                   "invalid_request_error", "n", "");
+  }
+  SampleSource source(inner_, request, spec->temperature, options_.parallel);
+  ReasonedAnswer answer = run_strategy(source, *spec, request, inner_, options_.judge);
+
+  ChatEvent event;
+  event.index = 0;
+  event.text = answer.chosen.text;
+  event.finish_reason = answer.chosen.finish_reason.empty() ? "stop" : answer.chosen.finish_reason;
+  if (answer.chosen.tool_calls.is_array() && !answer.chosen.tool_calls.empty()) {
+    event.tool_calls = answer.chosen.tool_calls;
+    event.finish_reason = "tool_calls";
+  }
+  event.extension = std::move(answer.extension);
+  event.prompt_tokens = source.prompt_tokens();
+  event.completion_tokens = source.completion_tokens();  // every sampled token is paid for
+  sink(event);
+  return std::make_unique<FinishedCall>();
+}
+
+}  // namespace rpu::reasoning

@@ -1,0 +1,87 @@
+#include "reasoning/sampling.h"
+
+#include <algorithm>
+
+#include "pipeline/local_backend.h"
+
+namespace rpu::reasoning {
+
+SampleSource::SampleSource(Backend& inner, const ChatRequest& request, double temperature, int parallel)
+    : inner_(inner), request_(request), parallel_(std::max(1, parallel)) {
+  request_.model = inner.model_id();
+  request_.reasoning = nullptr;
+  request_.stream = false;
+  request_.sampling.temperature = static_cast<float>(temperature);
+  request_.logprobs = true;  // the chosen tokens' log-probabilities score the samples
+  request_.top_logprobs = 0;
+  seed_ = request.has_seed ? request.sampling.seed : random_seed();
+  request_.has_seed = true;
+}
+
+uint64_t SampleSource::next_seed(int k) {
+  // The scheduler gives sample i of a batch seed + i, so batches advance the seed by their size.
+  const uint64_t seed = seed_;
+  seed_ += static_cast<uint64_t>(k);
+  return seed;
+}
+
+std::vector<DrawnSample> SampleSource::collect(const CallResult& result) {
+  std::vector<DrawnSample> samples;
+  for (const ChoiceResult& c : result.choices) {
+    DrawnSample s;
+    s.text = c.text;
+    s.tool_calls = c.tool_calls;
+    s.finish_reason = c.finish_reason;
+    s.stopped_by_string = c.stopped_by_string;
+    s.tokens = static_cast<int>(c.logprobs.size());
+    for (const TokenLogprob& lp : c.logprobs) s.logprob_sum += lp.chosen.logprob;
+    samples.push_back(std::move(s));
+  }
+  completion_tokens_ += result.usage.completion_tokens;
+  prompt_tokens_ = std::max(prompt_tokens_, result.usage.prompt_tokens);
+  drawn_ += static_cast<int>(samples.size());
+  return samples;
+}
+
+std::vector<DrawnSample> SampleSource::draw(int k) {
+  std::vector<DrawnSample> all;
+  while (k > 0) {
+    ChatRequest batch = request_;
+    batch.n = std::min(k, parallel_);
+    batch.sampling.seed = next_seed(batch.n);
+    std::vector<DrawnSample> got = collect(run_chat(inner_, batch));
+    all.insert(all.end(), std::make_move_iterator(got.begin()), std::make_move_iterator(got.end()));
+    k -= batch.n;
+  }
+  return all;
+}
+
+std::vector<DrawnSample> SampleSource::continue_text(const std::string& prompt, int k, const std::string& stop,
+                                                     int max_tokens) {
+  std::vector<DrawnSample> all;
+  while (k > 0) {
+    CompletionRequest c;
+    c.model = inner_.model_id();
+    c.prompts.push_back({prompt, {}, false});
+    c.add_special = false;  // the rendered chat prompt carries the template's own BOS
+    c.n = std::min(k, parallel_);
+    c.max_tokens = max_tokens;
+    c.sampling = request_.sampling;
+    c.sampling.seed = next_seed(c.n);
+    c.has_seed = true;
+    c.stop = {stop};
+    c.logprobs = 0;
+    std::vector<DrawnSample> got = collect(run_completion(inner_, c));
+    all.insert(all.end(), std::make_move_iterator(got.begin()), std::make_move_iterator(got.end()));
+    k -= c.n;
+  }
+  return all;
+}
+
+nlohmann::ordered_json votes_json(const VoteResult& vote) {
+  nlohmann::ordered_json votes = nlohmann::ordered_json::object();
+  for (const auto& [answer, count] : vote.counts) votes[answer] = count;
+  return votes;
+}
+
+}  // namespace rpu::reasoning

@@ -1,0 +1,58 @@
+// Drawing samples of one chat call from the Backend a strategy wraps. Samples are drawn in
+// batches of at most `parallel` (the inner backend decodes a batch together from one shared
+// prefill), each with the token log-probabilities a strategy scores them by.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "pipeline/backend.h"
+#include "reasoning/vote.h"
+
+namespace rpu::reasoning {
+
+struct DrawnSample {
+  std::string text;
+  nlohmann::ordered_json tool_calls;  // when the model called tools
+  std::string finish_reason;
+  bool stopped_by_string = false;
+  double logprob_sum = 0;  // natural log-probability of the sample's tokens
+  int tokens = 0;
+  double mean_logprob() const { return tokens > 0 ? logprob_sum / tokens : 0.0; }
+};
+
+class SampleSource {
+ public:
+  // `request` is the caller's call; samples use `temperature` and the caller's other settings.
+  SampleSource(Backend& inner, const ChatRequest& request, double temperature, int parallel);
+
+  // k more samples of the chat call.
+  std::vector<DrawnSample> draw(int k);
+  // k continuations of raw `prompt` text (step search), ending at `stop` or after max_tokens.
+  std::vector<DrawnSample> continue_text(const std::string& prompt, int k, const std::string& stop, int max_tokens);
+
+  int drawn() const { return drawn_; }
+  int completion_tokens() const { return completion_tokens_; }
+  int prompt_tokens() const { return prompt_tokens_; }
+  Backend& inner() { return inner_; }
+  const ChatRequest& request() const { return request_; }
+
+ private:
+  std::vector<DrawnSample> collect(const CallResult& result);
+  uint64_t next_seed(int k);
+
+  Backend& inner_;
+  ChatRequest request_;
+  int parallel_;
+  uint64_t seed_;
+  int drawn_ = 0;
+  int completion_tokens_ = 0;
+  int prompt_tokens_ = 0;
+};
+
+// The votes of samples as {"answer": count} pairs for the response's "rpu" field.
+nlohmann::ordered_json votes_json(const VoteResult& vote);
+
+}  // namespace rpu::reasoning

@@ -1,0 +1,113 @@
+#include "reasoning/scorer.h"
+
+#include <cctype>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace rpu::reasoning {
+namespace {
+
+class RuleScorer : public Scorer {
+ public:
+  explicit RuleScorer(std::unique_ptr<Verifier> verifier) : verifier_(std::move(verifier)) {}
+  Verdict score(const DrawnSample& c) const override { return verifier_->check(c.text); }
+  std::string name() const override { return verifier_->name(); }
+
+ private:
+  std::unique_ptr<Verifier> verifier_;
+};
+
+class LogprobScorer : public Scorer {
+ public:
+  Verdict score(const DrawnSample& c) const override {
+    const double p = c.tokens > 0 ? std::exp(c.mean_logprob()) : 0.0;
+    return {true, std::min(1.0, p), "mean token probability " + std::to_string(p)};
+  }
+  std::string name() const override { return "logprob"; }
+};
+
+std::string lower_trimmed(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    if (!std::isspace(static_cast<unsigned char>(ch)) && ch != '_' && ch != '.')
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  // SentencePiece marks a word start with U+2581; it is not part of the word.
+  const std::string mark = "\xE2\x96\x81";
+  if (out.rfind(mark, 0) == 0) out.erase(0, mark.size());
+  return out;
+}
+
+class JudgeScorer : public Scorer {
+ public:
+  JudgeScorer(Backend& judge, std::string question) : judge_(judge), question_(std::move(question)) {}
+
+  Verdict score(const DrawnSample& c) const override {
+    ChatRequest r;
+    r.model = judge_.model_id();
+    r.messages = nlohmann::ordered_json::array();
+    r.messages.push_back({{"role", "user"},
+                          {"content", "Question: " + question_ + "\nProposed answer: " + c.text +
+                                          "\nIs the proposed answer correct? Reply with yes or no."}});
+    r.max_tokens = 1;
+    r.sampling.temperature = 0;
+    r.has_seed = true;
+    r.logprobs = true;
+    r.top_logprobs = 20;
+    const CallResult result = run_chat(judge_, r);
+    double yes = 0, no = 0;
+    if (!result.choices.empty() && !result.choices[0].logprobs.empty()) {
+      for (const TokenProbability& t : result.choices[0].logprobs[0].top) {
+        const std::string word = lower_trimmed(t.bytes);
+        if (word == "yes") yes += std::exp(t.logprob);
+        if (word == "no") no += std::exp(t.logprob);
+      }
+    }
+    const double p = yes + no > 0 ? yes / (yes + no) : 0.0;
+    return {p >= 0.5, p, "judge P(yes) = " + std::to_string(p)};
+  }
+  std::string name() const override { return "judge"; }
+
+ private:
+  Backend& judge_;
+  std::string question_;
+};
+
+}  // namespace
+
+std::string last_user_message(const nlohmann::ordered_json& messages) {
+  if (!messages.is_array()) return "";
+  for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+    if (!it->is_object() || it->value("role", "") != "user") continue;
+    const auto& content = (*it)["content"];
+    if (content.is_string()) return content.get<std::string>();
+    std::string text;  // content parts: the text ones
+    if (content.is_array()) {
+      for (const auto& part : content) {
+        if (part.is_object() && part.value("type", "") == "text") text += part.value("text", "");
+      }
+    }
+    return text;
+  }
+  return "";
+}
+
+std::unique_ptr<Scorer> make_scorer(const nlohmann::json& spec, Backend* judge, const std::string& question) {
+  const std::string type = spec.is_object() ? spec.value("type", "") : "";
+  if (type == "logprob") return std::make_unique<LogprobScorer>();
+  if (type == "judge") {
+    if (judge == nullptr) {
+      throw ApiError(400, "reasoning.verifier: the judge verifier needs a judge model (rpu serve/run --judge MODEL.gguf)",
+                     "invalid_request_error", "reasoning.verifier", "");
+    }
+    return std::make_unique<JudgeScorer>(*judge, question);
+  }
+  try {
+    return std::make_unique<RuleScorer>(make_verifier(spec));
+  } catch (const Error& e) {
+    throw ApiError(400, e.what(), "invalid_request_error", "reasoning.verifier", "");
+  }
+}
+
+}  // namespace rpu::reasoning

@@ -1,0 +1,32 @@
+// Scores a candidate answer for best-of-N and step search: a rule verifier from verifiers.h
+// (arithmetic, regex, json_schema, command), or one that needs the model:
+//   logprob  the candidate's mean token log-probability, as exp(mean) in [0, 1];
+//   judge    a second model asked "is this answer correct?", scored by the probability of
+//            its "yes" token (normalised against "no" when both are among its top tokens).
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "pipeline/backend.h"
+#include "reasoning/sampling.h"
+#include "reasoning/verifiers.h"
+
+namespace rpu::reasoning {
+
+class Scorer {
+ public:
+  virtual ~Scorer() = default;
+  virtual Verdict score(const DrawnSample& candidate) const = 0;
+  virtual std::string name() const = 0;
+};
+
+// `question` is the caller's last user message (what the judge is shown); `judge` may be null,
+// then a "judge" spec is an ApiError naming reasoning.verifier.
+std::unique_ptr<Scorer> make_scorer(const nlohmann::json& spec, Backend* judge, const std::string& question);
+
+// The text of the last user message of an OpenAI messages array ("" when there is none).
+std::string last_user_message(const nlohmann::ordered_json& messages);
+
+}  // namespace rpu::reasoning

@@ -1,0 +1,39 @@
+// Inference-time reasoning strategies. Each draws samples from a SampleSource (the wrapped
+// Backend) and returns one answer with a confidence in [0, 1] the router can escalate on:
+//   self-consistency  n samples, answers extracted and voted; confidence = the winner's share
+//                     of all n samples (optionally weighted by exp(mean token log-probability));
+//   adaptive          the same in rounds, stopping once the leader cannot be overtaken or its
+//                     share reaches the threshold (vote.h); reports the samples it used;
+//   best-of-N         n samples scored by a verifier; the best score wins (ties: the answer
+//                     more samples agree on, then the higher log-probability); confidence = the
+//                     share of all n samples that pass the verifier AND give the chosen answer;
+//   step search       beam search over reasoning steps (text up to a delimiter): each beam
+//                     entry is extended by `expand` sampled steps, entries are ranked by the
+//                     verifier's score of the text so far, then by mean log-probability; the
+//                     best finished entry wins; confidence = its verifier score.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "reasoning/sampling.h"
+#include "reasoning/scorer.h"
+#include "reasoning/spec.h"
+
+namespace rpu::reasoning {
+
+struct ReasonedAnswer {
+  DrawnSample chosen;
+  double confidence = 0;
+  // What the response's "rpu" field says: strategy, confidence, samples, votes, ...
+  nlohmann::ordered_json extension;
+};
+
+ReasonedAnswer self_consistency(SampleSource& source, const ReasoningSpec& spec);
+ReasonedAnswer adaptive_consistency(SampleSource& source, const ReasoningSpec& spec);
+ReasonedAnswer best_of_n(SampleSource& source, const ReasoningSpec& spec, const Scorer& scorer);
+// `prompt`: the rendered chat prompt the steps continue.
+ReasonedAnswer step_search(SampleSource& source, const ReasoningSpec& spec, const Scorer& scorer,
+                           const std::string& prompt);
+
+}  // namespace rpu::reasoning
