@@ -132,7 +132,8 @@ std::optional<ReasoningSpec> parse_model_suffix(std::string_view suffix) {
     if (logprob) rest.remove_suffix(2);
     int n = 0;
     const auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), n);
-    if (ec != std::errc() || end != rest.data() + rest.size() || rest.empty()) return std::nullopt;
+    if (rest.empty() || rest[0] < '0' || rest[0] > '9') return std::nullopt;
+    if (ec != std::errc() || end != rest.data() + rest.size()) return std::nullopt;
     nlohmann::ordered_json j = {{"strategy", strategy_name(form.strategy)}, {"n", n}};
     if (form.prefix == "wsc") j["weighted"] = true;
     if (form.strategy == Strategy::kBestOfN) j["verifier"] = {{"type", logprob ? "logprob" : "arithmetic"}};

@@ -1,0 +1,20 @@
+// Reasoning strategies through `rpu serve` on the built-in model, driven by the official OpenAI
+// client (tests/peers/server/reasoning.mjs): the request extension and the model-name form.
+#include <gtest/gtest.h>
+
+#include "server_process.h"
+#include "test_util.h"
+
+namespace rpu {
+namespace {
+
+TEST(ReasoningServerTest, StrategiesThroughTheOpenAIClient) {
+  if (!test::node_peers_installed()) GTEST_SKIP() << "tests/peers/node_modules missing (run scripts/install-deps.sh)";
+  test::ServerProcess server({"--parallel", "8", "--threads", "2"});
+  const test::NodeResult r = test::run_node("reasoning.mjs", {server.url(), "rpu-arith"});
+  EXPECT_EQ(r.exit_code, 0) << r.output << "\n--- server log ---\n" << server.log();
+  EXPECT_TRUE(server.running()) << server.log();
+}
+
+}  // namespace
+}  // namespace rpu

@@ -1,0 +1,118 @@
+// Reasoning strategies end to end, with the official OpenAI client against `rpu serve` on the
+// built-in arithmetic model: the "reasoning" request extension, the model-name form
+// (NAME+sc4) that unmodified clients can use, streaming, usage, and the 400s for bad input.
+// Usage: node reasoning.mjs BASE_URL MODEL
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+
+const [baseUrl, model] = process.argv.slice(2);
+const client = new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: 'none', maxRetries: 0, timeout: 120_000 });
+const question = 'Leo has 45 coins. He loses 18. He finds 26 more. How many coins does Leo have now?';
+const messages = [{ role: 'user', content: question }];
+const lastNumber = (text) => (text.match(/-?\d+/g) ?? []).at(-1);
+
+// The rpu field explains the answer: votes add up to the samples, the confidence is the
+// winner's share, and the content's answer is the winner.
+function checkVote(r, samples) {
+  const info = r.rpu;
+  assert.ok(info, `no rpu field: ${JSON.stringify(r)}`);
+  assert.equal(info.samples, samples);
+  const counted = Object.values(info.votes).reduce((a, b) => a + b, 0);
+  assert.ok(counted <= samples, JSON.stringify(info));
+  assert.equal(info.confidence, info.votes[info.answer] / samples, JSON.stringify(info));
+  for (const count of Object.values(info.votes)) assert.ok(count <= info.votes[info.answer], 'the winner has most votes');
+  assert.equal(lastNumber(r.choices[0].message.content), info.answer);
+  assert.equal(r.choices.length, 1);
+}
+
+async function expectError(body, param) {
+  const response = await fetch(`${baseUrl}/v1/chat/completions`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+  });
+  const json = await response.json();
+  assert.equal(response.status, 400, JSON.stringify(json));
+  assert.equal(json.error.param, param, JSON.stringify(json));
+  assert.ok(json.error.message.length > 0);
+}
+
+// Extension form: self-consistency over 6 samples.
+const greedy = await client.chat.completions.create({ model, messages, temperature: 0, max_tokens: 80 });
+const sc = await client.chat.completions.create({
+  model, messages, max_tokens: 80, seed: 7,
+  reasoning: { strategy: 'self_consistency', n: 6, temperature: 0.8 },
+});
+checkVote(sc, 6);
+assert.equal(sc.rpu.strategy, 'self_consistency');
+// Usage counts every sampled token: more than one answer's worth.
+assert.ok(sc.usage.completion_tokens > greedy.usage.completion_tokens, JSON.stringify(sc.usage));
+assert.equal(sc.usage.total_tokens, sc.usage.prompt_tokens + sc.usage.completion_tokens);
+// The same seed draws the same samples.
+const again = await client.chat.completions.create({
+  model, messages, max_tokens: 80, seed: 7,
+  reasoning: { strategy: 'self_consistency', n: 6, temperature: 0.8 },
+});
+assert.deepEqual(again.rpu.votes, sc.rpu.votes);
+assert.equal(again.choices[0].message.content, sc.choices[0].message.content);
+
+// Model-name form, as an unmodified client would send it; also streamed.
+const named = await client.chat.completions.create({ model: `${model}+sc4`, messages, max_tokens: 80, seed: 3 });
+checkVote(named, 4);
+const stream = await client.chat.completions.create({
+  model: `${model}+sc4`, messages, max_tokens: 80, seed: 3, stream: true, stream_options: { include_usage: true },
+});
+let streamed = '', streamedInfo = null, usage = null;
+for await (const chunk of stream) {
+  if (chunk.usage) usage = chunk.usage;
+  for (const choice of chunk.choices ?? []) {
+    streamed += choice.delta?.content ?? '';
+    if (choice.finish_reason) streamedInfo = chunk.rpu;
+  }
+}
+assert.equal(streamed, named.choices[0].message.content);
+assert.deepEqual(streamedInfo, named.rpu);
+assert.equal(usage.completion_tokens, named.usage.completion_tokens);
+
+// Adaptive: at temperature 0 every sample agrees, so the first round (4) settles it.
+const adaptive = await client.chat.completions.create({
+  model, messages, max_tokens: 80, reasoning: { strategy: 'adaptive', n: 16, round: 4, temperature: 0 },
+});
+checkVote(adaptive, 4);
+assert.equal(adaptive.rpu.confidence, 1);
+assert.equal(adaptive.rpu.max_samples, 16);
+assert.equal(adaptive.choices[0].message.content, greedy.choices[0].message.content);
+
+// Best-of-N with the arithmetic verifier (model-name form) and with an external program.
+const bon = await client.chat.completions.create({ model: `${model}+bon6`, messages, max_tokens: 80, seed: 11 });
+assert.equal(bon.rpu.verifier, 'arithmetic');
+assert.equal(bon.rpu.samples, 6);
+if (bon.rpu.passed > 0) assert.equal(bon.rpu.score, 1, JSON.stringify(bon.rpu));
+const right = await client.chat.completions.create({
+  model, messages, max_tokens: 80, seed: 5,
+  reasoning: { strategy: 'best_of_n', n: 6, temperature: 1.0,
+               verifier: { type: 'command', command: ['grep', '-q', 'The answer is 53\\.'], timeout_ms: 5000 } },
+});
+if (right.rpu.passed > 0) assert.match(right.choices[0].message.content, /The answer is 53\./);
+assert.ok(right.rpu.confidence <= right.rpu.passed / 6 + 1e-9);
+
+// Step search (beam over sentences) returns a whole answer with its verifier's confidence.
+const step = await client.chat.completions.create({
+  model, messages, max_tokens: 80,
+  reasoning: { strategy: 'step_search', n: 2, expand: 2, step_delimiter: '. ', verifier: { type: 'arithmetic' } },
+});
+assert.equal(step.rpu.strategy, 'step_search');
+assert.ok(step.rpu.confidence >= 0 && step.rpu.confidence <= 1);
+assert.match(step.choices[0].message.content, /\d/);
+
+// Bad input: a 400 naming the parameter; the server keeps serving.
+await expectError({ model, messages, reasoning: { strategy: 'tree_of_thought' } }, 'reasoning.strategy');
+await expectError({ model, messages, reasoning: { n: 1000 } }, 'reasoning.n');
+await expectError({ model: `${model}+sc1000`, messages }, 'reasoning.n');
+await expectError({ model, messages, reasoning: { strategy: 'best_of_n', verifier: { type: 'command', command: ['/no/such/program'] } } },
+                  'reasoning.verifier');
+await expectError({ model, messages, max_tokens: 40, reasoning: { extract: { type: 'regex', pattern: 'zzz(\\d+)' } } },
+                  'reasoning.extract');
+await expectError({ model, messages, n: 2, reasoning: { n: 4 } }, 'n');
+await expectError({ model, messages, reasoning: 'sc8' }, 'reasoning');
+const after = await client.chat.completions.create({ model, messages, temperature: 0, max_tokens: 80 });
+assert.equal(after.choices[0].message.content, greedy.choices[0].message.content);
+console.log('reasoning scenarios passed');
