@@ -18,26 +18,6 @@ std::optional<std::string> suffix_of(const std::string& model, const std::string
   return model.substr(base.size() + 1);
 }
 
-ReasonedAnswer run_strategy(SampleSource& source, const ReasoningSpec& spec, const ChatRequest& request,
-                            Backend& inner, Backend* judge) {
-  switch (spec.strategy) {
-    case Strategy::kSelfConsistency: return self_consistency(source, spec);
-    case Strategy::kAdaptive: return adaptive_consistency(source, spec);
-    case Strategy::kBestOfN:
-      return best_of_n(source, spec, *make_scorer(spec.verifier, judge, last_user_message(request.messages)));
-    case Strategy::kStepSearch: {
-      const std::optional<std::string> prompt = inner.render_chat(request);
-      if (!prompt) {
-        throw ApiError(400, "reasoning.strategy: step_search needs a local model (this backend cannot continue text)",
-                       "invalid_request_error", "reasoning.strategy", "");
-      }
-      auto scorer = make_scorer(spec.verifier, judge, last_user_message(request.messages));
-      return step_search(source, spec, *scorer, *prompt);
-    }
-  }
-  return {};
-}
-
 }  // namespace
 
 bool ReasoningBackend::accepts_model(const std::string& model) const {
@@ -83,7 +63,9 @@ std::unique_ptr<CallHandle> ReasoningBackend::chat(const ChatRequest& request, C
                    "invalid_request_error", "n", "");
   }
   SampleSource source(inner_, request, spec->temperature, options_.parallel);
-  ReasonedAnswer answer = run_strategy(source, *spec, request, inner_, options_.judge);
+  const std::optional<std::string> step_prompt =
+      spec->strategy == Strategy::kStepSearch ? inner_.render_chat(request) : std::nullopt;
+  ReasonedAnswer answer = reason(source, *spec, options_.judge, last_user_message(request.messages), step_prompt);
 
   ChatEvent event;
   event.index = 0;

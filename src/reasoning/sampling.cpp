@@ -18,6 +18,18 @@ SampleSource::SampleSource(Backend& inner, const ChatRequest& request, double te
   request_.has_seed = true;
 }
 
+SampleSource::SampleSource(Backend& inner, const CompletionRequest& request, double temperature, int parallel)
+    : inner_(inner), completion_(request), parallel_(std::max(1, parallel)) {
+  completion_->model = inner.model_id();
+  completion_->stream = false;
+  completion_->echo = false;
+  completion_->sampling.temperature = static_cast<float>(temperature);
+  completion_->logprobs = 0;
+  request_.sampling = completion_->sampling;
+  request_.max_tokens = request.max_tokens;
+  seed_ = request.has_seed ? request.sampling.seed : random_seed();
+}
+
 uint64_t SampleSource::next_seed(int k) {
   // The scheduler gives sample i of a batch seed + i, so batches advance the seed by their size.
   const uint64_t seed = seed_;
@@ -45,6 +57,15 @@ std::vector<DrawnSample> SampleSource::collect(const CallResult& result) {
 
 std::vector<DrawnSample> SampleSource::draw(int k) {
   std::vector<DrawnSample> all;
+  while (completion_ && k > 0) {
+    CompletionRequest batch = *completion_;
+    batch.n = std::min(k, parallel_);
+    batch.sampling.seed = next_seed(batch.n);
+    batch.has_seed = true;
+    std::vector<DrawnSample> got = collect(run_completion(inner_, batch));
+    all.insert(all.end(), std::make_move_iterator(got.begin()), std::make_move_iterator(got.end()));
+    k -= batch.n;
+  }
   while (k > 0) {
     ChatRequest batch = request_;
     batch.n = std::min(k, parallel_);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,8 @@ class SampleSource {
  public:
   // `request` is the caller's call; samples use `temperature` and the caller's other settings.
   SampleSource(Backend& inner, const ChatRequest& request, double temperature, int parallel);
+  // Raw-text mode (`rpu run --reason`): samples continue the completion's single prompt.
+  SampleSource(Backend& inner, const CompletionRequest& request, double temperature, int parallel);
 
   // k more samples of the chat call.
   std::vector<DrawnSample> draw(int k);
@@ -45,6 +48,7 @@ class SampleSource {
 
   Backend& inner_;
   ChatRequest request_;
+  std::optional<CompletionRequest> completion_;  // set in raw-text mode
   int parallel_;
   uint64_t seed_;
   int drawn_ = 0;

@@ -117,6 +117,12 @@ ReasoningSpec parse_reasoning_spec(const nlohmann::ordered_json& j) {
 }
 
 std::optional<ReasoningSpec> parse_model_suffix(std::string_view suffix) {
+  const std::optional<nlohmann::ordered_json> j = model_suffix_json(suffix);
+  if (!j) return std::nullopt;
+  return parse_reasoning_spec(*j);  // range errors become ApiErrors naming reasoning.n
+}
+
+std::optional<nlohmann::ordered_json> model_suffix_json(std::string_view suffix) {
   struct Form {
     std::string_view prefix;
     Strategy strategy;
@@ -138,7 +144,7 @@ std::optional<ReasoningSpec> parse_model_suffix(std::string_view suffix) {
     if (form.prefix == "wsc") j["weighted"] = true;
     if (form.strategy == Strategy::kBestOfN) j["verifier"] = {{"type", logprob ? "logprob" : "arithmetic"}};
     if (form.strategy == Strategy::kStepSearch) j["verifier"] = {{"type", "arithmetic"}};
-    return parse_reasoning_spec(j);  // range errors become ApiErrors naming reasoning.n
+    return j;
   }
   return std::nullopt;
 }

@@ -41,6 +41,8 @@ struct ReasoningSpec {
 ReasoningSpec parse_reasoning_spec(const nlohmann::ordered_json& json);
 // "sc8" and the other suffixes above; nullopt when `suffix` is not one.
 std::optional<ReasoningSpec> parse_model_suffix(std::string_view suffix);
+// The "reasoning" object a suffix stands for (unchecked); nullopt when it is not one.
+std::optional<nlohmann::ordered_json> model_suffix_json(std::string_view suffix);
 std::string_view strategy_name(Strategy strategy);
 
 }  // namespace rpu::reasoning

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "reasoning/sampling.h"
@@ -35,5 +36,10 @@ ReasonedAnswer best_of_n(SampleSource& source, const ReasoningSpec& spec, const 
 // `prompt`: the rendered chat prompt the steps continue.
 ReasonedAnswer step_search(SampleSource& source, const ReasoningSpec& spec, const Scorer& scorer,
                            const std::string& prompt);
+
+// Runs the strategy `spec` names. `question` is what a judge verifier is shown; `step_prompt`
+// the rendered prompt step search continues (nullopt: step search is refused with a 400).
+ReasonedAnswer reason(SampleSource& source, const ReasoningSpec& spec, Backend* judge, const std::string& question,
+                      const std::optional<std::string>& step_prompt);
 
 }  // namespace rpu::reasoning

@@ -13,6 +13,8 @@
 #include "core/error.h"
 #include "local_session.h"
 #include "options.h"
+#include "reason_flag.h"
+#include "reasoning/reasoning_backend.h"
 
 namespace rpu::cli {
 namespace {
@@ -26,19 +28,27 @@ struct ChatOptions {
   bool think = false;
   bool show_prompt = false;
   SamplingParams sampling;
+  ReasonFlags reason;
 };
 
 int chat(const ChatOptions& o) {
   o.sampling.validate();
+  const std::optional<nlohmann::ordered_json> reasoning = reasoning_json(o.reason);
   SessionOptions session_options;
+  session_options.slots = reasoning ? reasoning_slots(*reasoning) : 1;
   session_options.model_path = o.model_path;
   session_options.chat_template = o.template_path.empty() ? "" : read_text_file(o.template_path);
   auto session = open_local_session(session_options, o.runtime);
-  LocalBackend& backend = *session->backend;
-  if (!backend.has_chat_template()) {
+  LocalBackend& local = *session->backend;
+  if (!local.has_chat_template()) {
     fail("{}: {} (tokenizer.chat_template); pass --template FILE", o.model_path.empty() ? "the built-in model" : o.model_path,
-         backend.chat_template_error());
+         local.chat_template_error());
   }
+  // Replies with --reason come from the strategy (printed whole when chosen; its votes and
+  // confidence go to stderr); without it the wrapper passes calls straight through.
+  std::unique_ptr<LocalSession> judge;
+  if (!o.reason.judge_path.empty()) judge = open_local_session({o.reason.judge_path, "", "", 1}, o.runtime);
+  reasoning::ReasoningBackend backend(local, {session_options.slots, judge ? judge->backend.get() : nullptr});
 
   ChatRequest request;
   request.model = backend.model_id();
@@ -47,6 +57,7 @@ int chat(const ChatOptions& o) {
   request.has_seed = true;
   request.chat_template_kwargs = {{"enable_thinking", o.think}};
   request.messages = nlohmann::ordered_json::array();
+  if (reasoning) request.reasoning = *reasoning;
   if (!o.system.empty()) request.messages.push_back({{"role", "system"}, {"content", o.system}});
   const bool interactive = isatty(STDIN_FILENO);
   std::string line;
@@ -56,7 +67,7 @@ int chat(const ChatOptions& o) {
     if (line == "/exit" || line == "/quit") break;
     if (line.empty()) continue;
     request.messages.push_back({{"role", "user"}, {"content", line}});
-    if (o.show_prompt) std::fprintf(stderr, "[prompt]%s[/prompt]\n", backend.render_prompt(request).c_str());
+    if (o.show_prompt) std::fprintf(stderr, "[prompt]%s[/prompt]\n", local.render_prompt(request).c_str());
     // The scheduler keeps this conversation's KV in its slot, so each turn only evaluates the
     // tokens after the longest common prefix with the previous one.
     const CallResult result = run_chat(backend, request, [](const ChatEvent& e) {
@@ -65,6 +76,9 @@ int chat(const ChatOptions& o) {
     });
     std::fputs("\n", stdout);
     std::fflush(stdout);
+    if (!result.choices.at(0).extension.is_null()) {
+      std::fprintf(stderr, "reasoning: %s\n", result.choices[0].extension.dump().c_str());
+    }
     request.messages.push_back({{"role", "assistant"}, {"content", result.choices.at(0).text}});
   }
   return 0;
@@ -84,6 +98,7 @@ Action add_chat_command(CLI::App& app) {
   cmd->add_flag("--think", o->think, "set enable_thinking for templates that support it");
   cmd->add_flag("--show-prompt", o->show_prompt, "print each rendered prompt to stderr");
   add_sampling_options(cmd, o->sampling);
+  add_reason_options(cmd, o->reason);
   add_runtime_options(cmd, o->runtime);
   return [o] { return chat(*o); };
 }

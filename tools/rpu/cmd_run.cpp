@@ -7,7 +7,9 @@
 #include "commands.h"
 #include "local_session.h"
 #include "options.h"
+#include "reason_flag.h"
 #include "core/error.h"
+#include "reasoning/strategies.h"
 #include "tokenizer/tokenizer.h"
 
 namespace rpu::cli {
@@ -20,6 +22,7 @@ struct RunOptions {
   std::string lora_path;
   RuntimeOptions runtime;
   SamplingParams sampling;
+  ReasonFlags reason;
 };
 
 void write_out(std::string_view text) {
@@ -27,11 +30,35 @@ void write_out(std::string_view text) {
   std::fflush(stdout);
 }
 
+// --reason: the strategy samples continuations of the prompt and prints the one it chose; what
+// it saw (votes, confidence, samples) goes to stderr.
+int run_reasoned(LocalSession& session, const RunOptions& o, const CompletionRequest& request,
+                 const nlohmann::ordered_json& reasoning) {
+  const reasoning::ReasoningSpec spec = reasoning::parse_reasoning_spec(reasoning);
+  std::unique_ptr<LocalSession> judge;
+  if (!o.reason.judge_path.empty()) judge = open_local_session({o.reason.judge_path, "", "", 1}, o.runtime);
+  reasoning::SampleSource source(*session.backend, request, spec.temperature, reasoning_slots(reasoning));
+  const Tokenizer& tokenizer = *session.loaded.tokenizer;
+  const int32_t bos = tokenizer.vocab().bos;
+  // Step search continues raw text: the prompt with its BOS written out (parsed back as special).
+  const std::string step_prompt = (bos >= 0 ? tokenizer.vocab().pieces[static_cast<size_t>(bos)] : "") + o.prompt;
+  const auto start = std::chrono::steady_clock::now();
+  const reasoning::ReasonedAnswer answer =
+      reasoning::reason(source, spec, judge ? judge->backend.get() : nullptr, o.prompt, step_prompt);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  write_out(answer.chosen.text + "\n");
+  std::fprintf(stderr, "reasoning: %s; %d tokens sampled in %.3f s\n", answer.extension.dump().c_str(),
+               source.completion_tokens(), seconds);
+  return 0;
+}
+
 int run(const RunOptions& o) {
   o.sampling.validate();
+  const std::optional<nlohmann::ordered_json> reasoning = reasoning_json(o.reason);
   SessionOptions session_options;
   session_options.model_path = o.model_path;
   session_options.lora_path = o.lora_path;
+  session_options.slots = reasoning ? reasoning_slots(*reasoning) : 1;
   auto session = open_local_session(session_options, o.runtime);
   const Tokenizer& tokenizer = *session->loaded.tokenizer;
 
@@ -50,6 +77,7 @@ int run(const RunOptions& o) {
   request.max_tokens = to_generate;
   request.sampling = o.sampling;
   request.has_seed = true;
+  if (reasoning) return run_reasoned(*session, o, request, *reasoning);
   const auto start = std::chrono::steady_clock::now();
   double first_token_seconds = 0;
   CallResult result;
@@ -86,6 +114,7 @@ Action add_run_command(CLI::App& app) {
       ->check(CLI::Range(0, 1 << 24));
   cmd->add_option("--lora", o->lora_path, "LoRA adapter (GGUF) applied without merging")->check(CLI::ExistingFile);
   add_sampling_options(cmd, o->sampling);
+  add_reason_options(cmd, o->reason);
   add_runtime_options(cmd, o->runtime);
   return [o] { return run(*o); };
 }
