@@ -1,0 +1,240 @@
+#include "pipeline/remote_stream.h"
+
+#include "pipeline/remote_backend.h"
+
+namespace rpu {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+TokenProbability token_probability(const json& t) {
+  TokenProbability p;
+  if (t.contains("bytes") && t["bytes"].is_array()) {
+    for (const auto& b : t["bytes"]) p.bytes += static_cast<char>(b.get<int>());
+  } else {
+    p.bytes = t.value("token", "");
+  }
+  p.logprob = t.value("logprob", 0.0f);
+  return p;
+}
+
+std::vector<TokenLogprob> chat_logprobs(const json& choice) {
+  std::vector<TokenLogprob> out;
+  if (!choice.contains("logprobs") || !choice["logprobs"].is_object()) return out;
+  const json& content = choice["logprobs"].value("content", json());
+  if (!content.is_array()) return out;
+  for (const auto& t : content) {
+    TokenLogprob lp;
+    lp.chosen = token_probability(t);
+    if (t.contains("top_logprobs") && t["top_logprobs"].is_array()) {
+      for (const auto& alt : t["top_logprobs"]) lp.top.push_back(token_probability(alt));
+    }
+    out.push_back(std::move(lp));
+  }
+  return out;
+}
+
+// Legacy completions logprobs: {"tokens": [...], "token_logprobs": [...]}.
+std::vector<TokenLogprob> completion_logprobs(const json& choice) {
+  std::vector<TokenLogprob> out;
+  if (!choice.contains("logprobs") || !choice["logprobs"].is_object()) return out;
+  const json& tokens = choice["logprobs"].value("tokens", json());
+  const json& values = choice["logprobs"].value("token_logprobs", json());
+  if (!tokens.is_array() || !values.is_array()) return out;
+  for (size_t i = 0; i < tokens.size() && i < values.size(); ++i) {
+    TokenLogprob lp;
+    lp.chosen.bytes = tokens[i].is_string() ? tokens[i].get<std::string>() : "";
+    lp.chosen.logprob = values[i].is_number() ? values[i].get<float>() : 0.0f;
+    out.push_back(std::move(lp));
+  }
+  return out;
+}
+
+// Merges streamed tool-call fragments: {index, id, type, function: {name, arguments}}.
+void merge_tool_calls(json& calls, const json& deltas) {
+  for (const auto& d : deltas) {
+    const size_t index = d.value("index", calls.size());
+    while (calls.size() <= index) {
+      calls.push_back({{"id", ""}, {"type", "function"}, {"function", {{"name", ""}, {"arguments", ""}}}});
+    }
+    json& call = calls[index];
+    if (d.contains("id") && d["id"].is_string()) call["id"] = d["id"];
+    if (d.contains("function") && d["function"].is_object()) {
+      const json& f = d["function"];
+      if (f.contains("name") && f["name"].is_string()) call["function"]["name"] = f["name"];
+      if (f.contains("arguments") && f["arguments"].is_string()) {
+        call["function"]["arguments"] = call["function"]["arguments"].get<std::string>() + f["arguments"].get<std::string>();
+      }
+    }
+  }
+}
+
+}  // namespace
+
+StreamDecoder::StreamDecoder(int choices, ChatEventSink sink)
+    : sink_(std::move(sink)), choices_(static_cast<size_t>(std::max(choices, 0))) {}
+
+void StreamDecoder::feed(std::string_view bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  buffer_.append(bytes);
+  // Events end with a blank line; lines may end in \r\n.
+  for (;;) {
+    size_t end = buffer_.find("\n\n");
+    size_t skip = 2;
+    const size_t crlf = buffer_.find("\r\n\r\n");
+    if (crlf != std::string::npos && (end == std::string::npos || crlf < end)) end = crlf, skip = 4;
+    if (end == std::string::npos) break;
+    const std::string event = buffer_.substr(0, end);
+    buffer_.erase(0, end + skip);
+    size_t at = 0;
+    while (at < event.size()) {
+      size_t line_end = event.find('\n', at);
+      if (line_end == std::string::npos) line_end = event.size();
+      std::string_view line(event.data() + at, line_end - at);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (line.substr(0, 5) == "data:") {
+        line.remove_prefix(5);
+        if (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+        on_data(line);
+      }
+      at = line_end + 1;
+    }
+  }
+}
+
+void StreamDecoder::on_data(std::string_view payload) {
+  if (payload == "[DONE]") {
+    done_ = true;
+    return;
+  }
+  json chunk;
+  try {
+    chunk = json::parse(payload);
+  } catch (const json::exception&) {
+    error_ = "upstream sent a chunk that is not JSON";
+    return;
+  }
+  if (chunk.contains("error")) {
+    error_ = "upstream: " + chunk["error"].value("message", std::string("error"));
+    return;
+  }
+  if (chunk.contains("usage") && chunk["usage"].is_object()) {
+    const json& u = chunk["usage"];
+    prompt_tokens_ = u.value("prompt_tokens", prompt_tokens_);
+    completion_tokens_ = u.value("completion_tokens", completion_tokens_);
+    if (u.contains("prompt_tokens_details") && u["prompt_tokens_details"].is_object()) {
+      cached_tokens_ = u["prompt_tokens_details"].value("cached_tokens", 0);
+    }
+  }
+  if (!chunk.contains("choices") || !chunk["choices"].is_array()) return;
+  for (const auto& choice : chunk["choices"]) on_choice(choice, chunk);
+}
+
+void StreamDecoder::on_choice(const json& choice, const json& chunk) {
+  const int index = choice.value("index", 0);
+  if (index < 0 || static_cast<size_t>(index) >= choices_.size()) return;
+  Choice& c = choices_[static_cast<size_t>(index)];
+  if (c.finished) return;
+  ChatEvent e;
+  e.index = index;
+  if (choice.contains("delta") && choice["delta"].is_object()) {  // chat
+    const json& delta = choice["delta"];
+    if (delta.contains("content") && delta["content"].is_string()) e.text = delta["content"].get<std::string>();
+    if (delta.contains("tool_calls") && delta["tool_calls"].is_array()) merge_tool_calls(c.tool_calls, delta["tool_calls"]);
+    e.logprobs = chat_logprobs(choice);
+  } else {  // completions
+    if (choice.contains("text") && choice["text"].is_string()) e.text = choice["text"].get<std::string>();
+    e.logprobs = completion_logprobs(choice);
+  }
+  c.tokens += e.logprobs.empty() ? (e.text.empty() ? 0 : 1) : static_cast<int>(e.logprobs.size());
+  if (chunk.contains("rpu")) c.extension = chunk["rpu"];
+  if (choice.contains("finish_reason") && choice["finish_reason"].is_string()) {
+    c.finished = true;
+    c.finish_reason = choice["finish_reason"].get<std::string>();
+  }
+  if (e.text.empty() && e.logprobs.empty()) return;
+  e.completion_tokens = c.tokens;
+  sink_(e);
+}
+
+void StreamDecoder::fail(const std::string& error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (error_.empty()) error_ = error;
+}
+
+void StreamDecoder::finish(const std::string& error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (error_.empty()) error_ = error;
+  // The usage chunk's count is the truth; chunk counts only split it between choices.
+  int counted = 0;
+  for (const Choice& c : choices_) counted += c.tokens;
+  if (completion_tokens_ >= 0 && !choices_.empty()) choices_.back().tokens += completion_tokens_ - counted;
+  for (size_t i = 0; i < choices_.size(); ++i) {
+    Choice& c = choices_[i];
+    ChatEvent e;
+    e.index = static_cast<int>(i);
+    e.finish_reason = c.finished ? c.finish_reason : "error";
+    if (!c.finished) e.error = error_.empty() ? "the upstream stream ended before this choice finished" : error_;
+    if (!c.tool_calls.empty()) e.tool_calls = c.tool_calls;
+    e.extension = c.extension;
+    e.prompt_tokens = prompt_tokens_;
+    e.cached_tokens = cached_tokens_;
+    e.completion_tokens = std::max(0, c.tokens);
+    sink_(e);
+  }
+}
+
+json chat_request_json(const ChatRequest& r) {
+  json body = {{"model", r.model}, {"messages", r.messages}, {"stream", true},
+               {"stream_options", {{"include_usage", true}}}};
+  if (r.max_tokens >= 0) body["max_tokens"] = r.max_tokens;
+  if (r.n != 1) body["n"] = r.n;
+  body["temperature"] = r.sampling.temperature;
+  if (r.sampling.top_p < 1) body["top_p"] = r.sampling.top_p;
+  if (r.has_seed) body["seed"] = r.sampling.seed;
+  if (!r.stop.empty()) body["stop"] = r.stop;
+  if (r.sampling.presence_penalty != 0) body["presence_penalty"] = r.sampling.presence_penalty;
+  if (r.sampling.frequency_penalty != 0) body["frequency_penalty"] = r.sampling.frequency_penalty;
+  // llama.cpp / rpu extensions, sent only when set (hosted APIs refuse unknown fields).
+  if (r.sampling.top_k > 0) body["top_k"] = r.sampling.top_k;
+  if (r.sampling.min_p > 0) body["min_p"] = r.sampling.min_p;
+  if (r.sampling.repeat_penalty != 1) body["repeat_penalty"] = r.sampling.repeat_penalty;
+  if (r.ignore_eos) body["ignore_eos"] = true;
+  if (r.tools.is_array() && !r.tools.empty()) body["tools"] = r.tools;
+  if (!r.tool_choice.is_null()) body["tool_choice"] = r.tool_choice;
+  if (r.response_format.is_object()) body["response_format"] = r.response_format;
+  if (r.chat_template_kwargs.is_object()) body["chat_template_kwargs"] = r.chat_template_kwargs;
+  if (r.reasoning.is_object()) body["reasoning"] = r.reasoning;
+  if (r.logprobs) {
+    body["logprobs"] = true;
+    if (r.top_logprobs > 0) body["top_logprobs"] = r.top_logprobs;
+  }
+  return body;
+}
+
+json completion_request_json(const CompletionRequest& r) {
+  json prompts = json::array();
+  for (const CompletionPrompt& p : r.prompts) {
+    if (p.is_tokens) {
+      prompts.push_back(p.tokens);
+    } else {
+      prompts.push_back(p.text);
+    }
+  }
+  json body = {{"model", r.model}, {"prompt", prompts.size() == 1 ? prompts[0] : prompts}, {"stream", true},
+               {"stream_options", {{"include_usage", true}}}};
+  if (r.max_tokens >= 0) body["max_tokens"] = r.max_tokens;
+  if (r.n != 1) body["n"] = r.n;
+  body["temperature"] = r.sampling.temperature;
+  if (r.sampling.top_p < 1) body["top_p"] = r.sampling.top_p;
+  if (r.has_seed) body["seed"] = r.sampling.seed;
+  if (!r.stop.empty()) body["stop"] = r.stop;
+  if (r.sampling.top_k > 0) body["top_k"] = r.sampling.top_k;
+  if (r.sampling.min_p > 0) body["min_p"] = r.sampling.min_p;
+  if (r.ignore_eos) body["ignore_eos"] = true;
+  if (r.echo) body["echo"] = true;
+  if (r.logprobs >= 0) body["logprobs"] = r.logprobs;
+  return body;
+}
+
+}  // namespace rpu

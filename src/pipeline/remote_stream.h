@@ -1,0 +1,45 @@
+// Turns an upstream's Server-Sent Events (OpenAI chat.completion.chunk / text_completion
+// chunks) back into pipeline ChatEvents: content deltas as they arrive, tool-call deltas
+// merged per call, token log-probabilities, and each choice's finish held until the stream
+// ends so that it can carry the token counts of the upstream's usage chunk.
+#pragma once
+
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pipeline/backend.h"
+
+namespace rpu {
+
+class StreamDecoder {
+ public:
+  StreamDecoder(int choices, ChatEventSink sink);
+  void feed(std::string_view bytes);
+  // Records why the stream stops early (the choices then finish with "error").
+  void fail(const std::string& error);
+  // The stream ended: every choice gets its last event (an error ends the unfinished ones).
+  void finish(const std::string& error);
+
+ private:
+  struct Choice {
+    bool finished = false;
+    int tokens = 0;
+    std::string finish_reason;
+    nlohmann::ordered_json tool_calls = nlohmann::ordered_json::array();
+    nlohmann::ordered_json extension;
+  };
+  void on_data(std::string_view payload);
+  void on_choice(const nlohmann::ordered_json& choice, const nlohmann::ordered_json& chunk);
+
+  std::mutex mutex_;
+  ChatEventSink sink_;
+  std::vector<Choice> choices_;
+  std::string buffer_, error_;
+  int prompt_tokens_ = 0, completion_tokens_ = -1, cached_tokens_ = 0;
+  bool done_ = false;
+};
+
+}  // namespace rpu
