@@ -184,9 +184,14 @@ void StreamDecoder::finish(const std::string& error) {
   }
 }
 
-json chat_request_json(const ChatRequest& r) {
-  json body = {{"model", r.model}, {"messages", r.messages}, {"stream", true},
-               {"stream_options", {{"include_usage", true}}}};
+namespace {
+
+// The fields every generating request shares; llama.cpp / rpu extensions only when set
+// (hosted APIs refuse unknown fields).
+void put_generation_fields(json& body, const GenerationFields& r) {
+  body["model"] = r.model;
+  body["stream"] = true;
+  body["stream_options"] = {{"include_usage", true}};
   if (r.max_tokens >= 0) body["max_tokens"] = r.max_tokens;
   if (r.n != 1) body["n"] = r.n;
   body["temperature"] = r.sampling.temperature;
@@ -195,11 +200,17 @@ json chat_request_json(const ChatRequest& r) {
   if (!r.stop.empty()) body["stop"] = r.stop;
   if (r.sampling.presence_penalty != 0) body["presence_penalty"] = r.sampling.presence_penalty;
   if (r.sampling.frequency_penalty != 0) body["frequency_penalty"] = r.sampling.frequency_penalty;
-  // llama.cpp / rpu extensions, sent only when set (hosted APIs refuse unknown fields).
   if (r.sampling.top_k > 0) body["top_k"] = r.sampling.top_k;
   if (r.sampling.min_p > 0) body["min_p"] = r.sampling.min_p;
   if (r.sampling.repeat_penalty != 1) body["repeat_penalty"] = r.sampling.repeat_penalty;
   if (r.ignore_eos) body["ignore_eos"] = true;
+}
+
+}  // namespace
+
+json chat_request_json(const ChatRequest& r) {
+  json body = {{"messages", r.messages}};
+  put_generation_fields(body, r);
   if (r.tools.is_array() && !r.tools.empty()) body["tools"] = r.tools;
   if (!r.tool_choice.is_null()) body["tool_choice"] = r.tool_choice;
   if (r.response_format.is_object()) body["response_format"] = r.response_format;
@@ -221,17 +232,8 @@ json completion_request_json(const CompletionRequest& r) {
       prompts.push_back(p.text);
     }
   }
-  json body = {{"model", r.model}, {"prompt", prompts.size() == 1 ? prompts[0] : prompts}, {"stream", true},
-               {"stream_options", {{"include_usage", true}}}};
-  if (r.max_tokens >= 0) body["max_tokens"] = r.max_tokens;
-  if (r.n != 1) body["n"] = r.n;
-  body["temperature"] = r.sampling.temperature;
-  if (r.sampling.top_p < 1) body["top_p"] = r.sampling.top_p;
-  if (r.has_seed) body["seed"] = r.sampling.seed;
-  if (!r.stop.empty()) body["stop"] = r.stop;
-  if (r.sampling.top_k > 0) body["top_k"] = r.sampling.top_k;
-  if (r.sampling.min_p > 0) body["min_p"] = r.sampling.min_p;
-  if (r.ignore_eos) body["ignore_eos"] = true;
+  json body = {{"prompt", prompts.size() == 1 ? prompts[0] : prompts}};
+  put_generation_fields(body, r);
   if (r.echo) body["echo"] = true;
   if (r.logprobs >= 0) body["logprobs"] = r.logprobs;
   return body;
