@@ -22,8 +22,8 @@ struct ArchSpec {
   bool requires_qk_norm;   // per-head RMSNorm on q and k before RoPE (qwen3)
 };
 
-// The supported architectures; adding one means adding a row here (and its GGUF
-// tensor names, if they differ, in model/weights.cpp).
+// The supported architectures; adding one means adding a row here (and its layer's GGUF
+// tensors, if they differ, in model/layer_tensors.cpp).
 const ArchSpec* find_arch(const std::string& name);
 std::string supported_arch_names();
 

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/dtype.h"
 #include "kernels/quant.h"
+#include "model/layer_tensors.h"
 
 namespace rpu {
 namespace {
@@ -23,14 +24,9 @@ std::map<std::string, const WeightMatrix*> named_matrices(const Model& model) {
   const ModelWeights& w = model.weights();
   for (size_t i = 0; i < w.layers.size(); ++i) {
     const LayerWeights& l = w.layers[i];
-    const std::string p = "blk." + std::to_string(i) + ".";
-    m[p + "attn_q.weight"] = &l.wq;
-    m[p + "attn_k.weight"] = &l.wk;
-    m[p + "attn_v.weight"] = &l.wv;
-    m[p + "attn_output.weight"] = &l.wo;
-    m[p + "ffn_gate.weight"] = &l.w_gate;
-    m[p + "ffn_up.weight"] = &l.w_up;
-    m[p + "ffn_down.weight"] = &l.w_down;
+    for (const LayerTensor& t : layer_tensors()) {
+      if (t.is_matrix()) m[layer_tensor_name(static_cast<int>(i), t)] = &(l.*t.matrix);
+    }
   }
   if (!w.tied_output) m["output.weight"] = &w.output;
   return m;

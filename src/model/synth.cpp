@@ -1,7 +1,5 @@
 #include "model/synth.h"
 
-#include <fmt/format.h>
-
 #include <cmath>
 #include <memory>
 #include <numbers>
@@ -9,6 +7,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "kernels/quant.h"
+#include "model/layer_tensors.h"
 
 namespace rpu {
 namespace {
@@ -24,37 +23,31 @@ struct TensorSpec {
   Init init;
 };
 
+Init layer_init(LayerTensorKind kind) {
+  switch (kind) {
+    case LayerTensorKind::kMatrix: return Init::kMatrix;
+    case LayerTensorKind::kBias: return Init::kBias;
+    case LayerTensorKind::kNorm:
+    case LayerTensorKind::kHeadNorm: return Init::kNorm;
+  }
+  return Init::kMatrix;
+}
+
 std::vector<TensorSpec> tensor_specs(const SynthSpec& s) {
   const auto u = [](int v) { return static_cast<uint64_t>(v); };
   const int head_dim = s.head_dim > 0 ? s.head_dim : s.n_embd / s.n_head;
   const int rope_dim = s.rope_dim > 0 ? s.rope_dim : head_dim;
-  const int q_dim = s.n_head * head_dim;
-  const int kv_dim = s.n_head_kv * head_dim;
+  const LayerDims dims{s.n_embd, s.n_head * head_dim, s.n_head_kv * head_dim, s.n_ff, head_dim};
+  const LayerVariant variant{s.qkv_bias, s.qk_norm};
   std::vector<TensorSpec> t;
   t.push_back({"token_embd.weight", {u(s.n_embd), u(s.n_vocab)}, Init::kMatrix});
   t.push_back({"output_norm.weight", {u(s.n_embd)}, Init::kNorm});
   if (!s.tied_output) t.push_back({"output.weight", {u(s.n_embd), u(s.n_vocab)}, Init::kMatrix});
   if (s.llama3_rope) t.push_back({"rope_freqs.weight", {u(rope_dim / 2)}, Init::kRopeFreqs});
   for (int l = 0; l < s.n_layer; ++l) {
-    const std::string p = fmt::format("blk.{}.", l);
-    t.push_back({p + "attn_norm.weight", {u(s.n_embd)}, Init::kNorm});
-    t.push_back({p + "attn_q.weight", {u(s.n_embd), u(q_dim)}, Init::kMatrix});
-    t.push_back({p + "attn_k.weight", {u(s.n_embd), u(kv_dim)}, Init::kMatrix});
-    t.push_back({p + "attn_v.weight", {u(s.n_embd), u(kv_dim)}, Init::kMatrix});
-    t.push_back({p + "attn_output.weight", {u(q_dim), u(s.n_embd)}, Init::kMatrix});
-    if (s.qkv_bias) {
-      t.push_back({p + "attn_q.bias", {u(q_dim)}, Init::kBias});
-      t.push_back({p + "attn_k.bias", {u(kv_dim)}, Init::kBias});
-      t.push_back({p + "attn_v.bias", {u(kv_dim)}, Init::kBias});
+    for (const LayerTensor& lt : layer_tensors()) {
+      if (variant.has(lt.presence)) t.push_back({layer_tensor_name(l, lt), lt.gguf_shape(dims), layer_init(lt.kind)});
     }
-    if (s.qk_norm) {
-      t.push_back({p + "attn_q_norm.weight", {u(head_dim)}, Init::kNorm});
-      t.push_back({p + "attn_k_norm.weight", {u(head_dim)}, Init::kNorm});
-    }
-    t.push_back({p + "ffn_norm.weight", {u(s.n_embd)}, Init::kNorm});
-    t.push_back({p + "ffn_gate.weight", {u(s.n_embd), u(s.n_ff)}, Init::kMatrix});
-    t.push_back({p + "ffn_up.weight", {u(s.n_embd), u(s.n_ff)}, Init::kMatrix});
-    t.push_back({p + "ffn_down.weight", {u(s.n_ff), u(s.n_embd)}, Init::kMatrix});
   }
   return t;
 }

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "kernels/quant.h"
+#include "model/layer_tensors.h"
 
 namespace rpu {
 namespace {
@@ -78,26 +79,21 @@ ModelWeights load_weights(const GgufFile& file, const ModelConfig& c, const Kern
     if (!(f > 0)) fail("{}: rope_freqs.weight holds a non-positive factor {}", file.path(), f);
   }
 
+  // Optional groups (biases, q/k norms) are loaded when present, and required when the
+  // architecture needs them.
+  const LayerDims dims = LayerDims::of(c);
+  const LayerVariant required = LayerVariant::required_by(*c.arch);
   w.layers.resize(static_cast<size_t>(c.n_layer));
   for (int i = 0; i < c.n_layer; ++i) {
     LayerWeights& l = w.layers[static_cast<size_t>(i)];
-    const std::string p = fmt::format("blk.{}.", i);
-    l.attn_norm = tensors.vector(p + "attn_norm.weight", c.n_embd, true);
-    l.wq = tensors.matrix(p + "attn_q.weight", c.n_embd, c.q_dim());
-    l.wk = tensors.matrix(p + "attn_k.weight", c.n_embd, c.kv_dim());
-    l.wv = tensors.matrix(p + "attn_v.weight", c.n_embd, c.kv_dim());
-    l.wo = tensors.matrix(p + "attn_output.weight", c.q_dim(), c.n_embd);
-    const bool bias = c.arch->requires_qkv_bias;
-    l.bq = tensors.vector(p + "attn_q.bias", c.q_dim(), bias);
-    l.bk = tensors.vector(p + "attn_k.bias", c.kv_dim(), bias);
-    l.bv = tensors.vector(p + "attn_v.bias", c.kv_dim(), bias);
-    const bool qk_norm = c.arch->requires_qk_norm;
-    l.q_norm = tensors.vector(p + "attn_q_norm.weight", c.head_dim, qk_norm);
-    l.k_norm = tensors.vector(p + "attn_k_norm.weight", c.head_dim, qk_norm);
-    l.ffn_norm = tensors.vector(p + "ffn_norm.weight", c.n_embd, true);
-    l.w_gate = tensors.matrix(p + "ffn_gate.weight", c.n_embd, c.n_ff);
-    l.w_up = tensors.matrix(p + "ffn_up.weight", c.n_embd, c.n_ff);
-    l.w_down = tensors.matrix(p + "ffn_down.weight", c.n_ff, c.n_embd);
+    for (const LayerTensor& t : layer_tensors()) {
+      const std::string name = layer_tensor_name(i, t);
+      if (t.is_matrix()) {
+        l.*t.matrix = tensors.matrix(name, t.n_cols(dims), t.n_rows(dims));
+      } else {
+        l.*t.vector = tensors.vector(name, t.n_cols(dims), required.has(t.presence));
+      }
+    }
   }
   return w;
 }

@@ -12,6 +12,7 @@
 
 namespace rpu {
 
+// One member per row of model/layer_tensors.h, which load_weights fills through that table.
 struct LayerWeights {
   std::vector<float> attn_norm;  // [n_embd]
   WeightMatrix wq;                 // [q_dim, n_embd]

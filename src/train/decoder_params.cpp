@@ -9,15 +9,10 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "kernels/quant.h"
+#include "model/layer_tensors.h"
 
 namespace rpu::train {
 namespace {
-
-// LoRA target names and the GGUF module they adapt.
-constexpr std::pair<const char*, const char*> kLoraModules[] = {
-    {"q", "attn_q"}, {"k", "attn_k"}, {"v", "attn_v"}, {"o", "attn_output"},
-    {"gate", "ffn_gate"}, {"up", "ffn_up"}, {"down", "ffn_down"},
-};
 
 uint64_t name_hash(const std::string& name) {
   uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
@@ -107,34 +102,20 @@ void DecoderParams<T>::add(std::string name, int64_t rows, int64_t cols, bool is
   tensors_.push_back(std::move(t));
 }
 
-// The tensor list of a model (see the header), all zero.
+// The tensor list of a model (see the header), all zero; a layer's tensors come from the
+// table in model/layer_tensors.h, in its order.
 template <typename T>
-void DecoderParams<T>::add_layout(bool tied, bool qkv_bias, bool qk_norm, bool rope_freqs) {
+void DecoderParams<T>::add_layout(bool tied, const LayerVariant& variant, bool rope_freqs) {
   const ModelConfig& c = config_;
   add("token_embd.weight", c.n_vocab, c.n_embd, false);
   add("output_norm.weight", 1, c.n_embd, true);
   if (!tied) add("output.weight", c.n_vocab, c.n_embd, false);
   if (rope_freqs) add("rope_freqs.weight", 1, c.rope_dim / 2, true);
+  const LayerDims dims = LayerDims::of(c);
   for (int l = 0; l < c.n_layer; ++l) {
-    const std::string b = fmt::format("blk.{}.", l);
-    add(b + "attn_norm.weight", 1, c.n_embd, true);
-    add(b + "attn_q.weight", c.q_dim(), c.n_embd, false);
-    add(b + "attn_k.weight", c.kv_dim(), c.n_embd, false);
-    add(b + "attn_v.weight", c.kv_dim(), c.n_embd, false);
-    add(b + "attn_output.weight", c.n_embd, c.q_dim(), false);
-    if (qkv_bias) {
-      add(b + "attn_q.bias", 1, c.q_dim(), true);
-      add(b + "attn_k.bias", 1, c.kv_dim(), true);
-      add(b + "attn_v.bias", 1, c.kv_dim(), true);
+    for (const LayerTensor& t : layer_tensors()) {
+      if (variant.has(t.presence)) add(layer_tensor_name(l, t), t.n_rows(dims), t.n_cols(dims), !t.is_matrix());
     }
-    if (qk_norm) {
-      add(b + "attn_q_norm.weight", 1, c.head_dim, true);
-      add(b + "attn_k_norm.weight", 1, c.head_dim, true);
-    }
-    add(b + "ffn_norm.weight", 1, c.n_embd, true);
-    add(b + "ffn_gate.weight", c.n_ff, c.n_embd, false);
-    add(b + "ffn_up.weight", c.n_ff, c.n_embd, false);
-    add(b + "ffn_down.weight", c.n_embd, c.n_ff, false);
   }
 }
 
@@ -143,7 +124,7 @@ DecoderParams<T> DecoderParams<T>::random(const ModelConfig& c, bool tied_output
   if (c.arch == nullptr) fail("model config has no architecture");
   DecoderParams p;
   p.config_ = c;
-  p.add_layout(tied_output, c.arch->requires_qkv_bias, c.arch->requires_qk_norm, false);
+  p.add_layout(tied_output, LayerVariant::required_by(*c.arch), false);
   for (ParamTensor<T>& t : p.tensors_) {
     if (t.name.ends_with("norm.weight")) {
       std::fill(t.values.begin(), t.values.end(), T(1));
@@ -163,10 +144,15 @@ DecoderParams<T> DecoderParams<T>::from_gguf(const GgufFile& file) {
   DecoderParams p;
   p.config_ = config_from_gguf(file);
   const ModelConfig& c = p.config_;
-  p.add_layout(file.find_tensor("output.weight") == nullptr,
-               c.arch->requires_qkv_bias || file.find_tensor("blk.0.attn_q.bias") != nullptr,
-               c.arch->requires_qk_norm || file.find_tensor("blk.0.attn_q_norm.weight") != nullptr,
-               file.find_tensor("rope_freqs.weight") != nullptr);
+  // An optional group (q/k/v biases, q/k norms) is trained when the architecture requires it
+  // or the file's first layer holds a tensor of it; then every layer must hold all of it.
+  LayerVariant variant = LayerVariant::required_by(*c.arch);
+  for (const LayerTensor& t : layer_tensors()) {
+    if (variant.has(t.presence) || file.find_tensor(layer_tensor_name(0, t)) == nullptr) continue;
+    variant.qkv_bias = variant.qkv_bias || t.presence == LayerTensorPresence::kQkvBias;
+    variant.qk_norm = variant.qk_norm || t.presence == LayerTensorPresence::kQkNorm;
+  }
+  p.add_layout(file.find_tensor("output.weight") == nullptr, variant, file.find_tensor("rope_freqs.weight") != nullptr);
   std::vector<float> row;
   for (ParamTensor<T>& t : p.tensors_) {
     const GgufTensorInfo* info = file.find_tensor(t.name);
@@ -216,20 +202,17 @@ void DecoderParams<T>::add_lora(const LoraOptions& options) {
   if (lora_rank_ > 0) fail("the model already has LoRA adapters");
   if (options.rank <= 0) fail("LoRA rank must be positive (got {})", options.rank);
   if (!(options.alpha > 0)) fail("LoRA alpha must be positive (got {})", options.alpha);
-  std::vector<std::string> modules;
+  std::vector<const LayerTensor*> modules;
   for (const std::string& target : options.targets) {
-    const char* module = nullptr;
-    for (const auto& [name, gguf] : kLoraModules) {
-      if (target == name) module = gguf;
-    }
-    if (module == nullptr) fail("unknown LoRA target '{}' (choose from q, k, v, o, gate, up, down)", target);
+    const LayerTensor* module = find_lora_target(target);
+    if (module == nullptr) fail("unknown LoRA target '{}' (choose from {})", target, lora_target_names());
     modules.push_back(module);
   }
   if (modules.empty()) fail("LoRA needs at least one target module");
   for (ParamTensor<T>& t : tensors_) t.trainable = false;
   for (int l = 0; l < config_.n_layer; ++l) {
-    for (const std::string& module : modules) {
-      const std::string base = fmt::format("blk.{}.{}.weight", l, module);
+    for (const LayerTensor* module : modules) {
+      const std::string base = layer_tensor_name(l, *module);
       if (find(base + ".lora_a") != nullptr) continue;  // a target listed twice
       const ParamTensor<T>& w = get(base);
       const int64_t in = w.cols, out = w.rows;

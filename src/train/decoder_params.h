@@ -6,13 +6,8 @@
 //   token_embd.weight [n_vocab, n_embd]       output_norm.weight [n_embd]
 //   output.weight [n_vocab, n_embd] (absent when the output head is tied to token_embd)
 //   rope_freqs.weight [rope_dim / 2] (llama3 models only; always frozen)
-//   blk.N.attn_norm.weight [n_embd]           blk.N.ffn_norm.weight [n_embd]
-//   blk.N.attn_q.weight [q_dim, n_embd]       blk.N.attn_q.bias [q_dim]       (biases: qwen2)
-//   blk.N.attn_k.weight [kv_dim, n_embd]      blk.N.attn_k.bias [kv_dim]
-//   blk.N.attn_v.weight [kv_dim, n_embd]      blk.N.attn_v.bias [kv_dim]
-//   blk.N.attn_q_norm.weight [head_dim]       blk.N.attn_k_norm.weight [head_dim]  (qwen3)
-//   blk.N.attn_output.weight [n_embd, q_dim]
-//   blk.N.ffn_gate.weight [n_ff, n_embd]  blk.N.ffn_up.weight [n_ff, n_embd]  blk.N.ffn_down.weight [n_embd, n_ff]
+//   blk.N.*: a decoder layer's tensors, as model/layer_tensors.h lists them (q/k/v biases
+//     for qwen2, q/k norms for qwen3), e.g. blk.N.attn_q.weight [q_dim, n_embd]
 // LoRA on a linear <base>.weight [out, in] adds <base>.weight.lora_a [rank, in] and
 // <base>.weight.lora_b [out, rank] (llama.cpp's adapter naming).
 #pragma once
@@ -27,6 +22,10 @@
 
 #include "io/gguf.h"
 #include "model/config.h"
+
+namespace rpu {
+struct LayerVariant;  // model/layer_tensors.h
+}
 
 namespace rpu::train {
 
@@ -45,7 +44,8 @@ struct ParamTensor {
 struct LoraOptions {
   int rank = 8;
   double alpha = 16.0;  // adapters scale their output by alpha / rank
-  // Which linears of every layer get an adapter: any of q, k, v, o, gate, up, down.
+  // Which linears of every layer get an adapter: any of q, k, v, o, gate, up, down (the
+  // LoRA names in model/layer_tensors.h).
   std::vector<std::string> targets = {"q", "k", "v", "o"};
   uint64_t seed = 1;
 };
@@ -123,7 +123,7 @@ class DecoderParams {
  private:
   void add(std::string name, int64_t rows, int64_t cols, bool is_vector);
   // Adds every tensor of the model (zero-valued) in GGUF order.
-  void add_layout(bool tied_output, bool qkv_bias, bool qk_norm, bool rope_freqs);
+  void add_layout(bool tied_output, const LayerVariant& variant, bool rope_freqs);
 
   ModelConfig config_;
   std::vector<ParamTensor<T>> tensors_;

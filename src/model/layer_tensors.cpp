@@ -1,0 +1,89 @@
+#include "model/layer_tensors.h"
+
+#include <array>
+
+#include <fmt/format.h>
+
+namespace rpu {
+namespace {
+
+using K = LayerTensorKind;
+using D = LayerDim;
+using P = LayerTensorPresence;
+using L = LayerWeights;
+
+// The layer as data, like the architectures in model/config.cpp; shapes are spelled out in
+// the header. Rows in file order.
+constexpr std::array kLayerTensors = {
+    //          name                  kind          rows      cols      presence     LoRA     matrix      vector
+    LayerTensor{"attn_norm.weight",   K::kNorm,     D::kOne,  D::kEmbd, P::kAlways,  nullptr, nullptr,    &L::attn_norm},
+    LayerTensor{"attn_q.weight",      K::kMatrix,   D::kQ,    D::kEmbd, P::kAlways,  "q",     &L::wq,     nullptr},
+    LayerTensor{"attn_k.weight",      K::kMatrix,   D::kKv,   D::kEmbd, P::kAlways,  "k",     &L::wk,     nullptr},
+    LayerTensor{"attn_v.weight",      K::kMatrix,   D::kKv,   D::kEmbd, P::kAlways,  "v",     &L::wv,     nullptr},
+    LayerTensor{"attn_output.weight", K::kMatrix,   D::kEmbd, D::kQ,    P::kAlways,  "o",     &L::wo,     nullptr},
+    LayerTensor{"attn_q.bias",        K::kBias,     D::kOne,  D::kQ,    P::kQkvBias, nullptr, nullptr,    &L::bq},
+    LayerTensor{"attn_k.bias",        K::kBias,     D::kOne,  D::kKv,   P::kQkvBias, nullptr, nullptr,    &L::bk},
+    LayerTensor{"attn_v.bias",        K::kBias,     D::kOne,  D::kKv,   P::kQkvBias, nullptr, nullptr,    &L::bv},
+    LayerTensor{"attn_q_norm.weight", K::kHeadNorm, D::kOne,  D::kHead, P::kQkNorm,  nullptr, nullptr,    &L::q_norm},
+    LayerTensor{"attn_k_norm.weight", K::kHeadNorm, D::kOne,  D::kHead, P::kQkNorm,  nullptr, nullptr,    &L::k_norm},
+    LayerTensor{"ffn_norm.weight",    K::kNorm,     D::kOne,  D::kEmbd, P::kAlways,  nullptr, nullptr,    &L::ffn_norm},
+    LayerTensor{"ffn_gate.weight",    K::kMatrix,   D::kFf,   D::kEmbd, P::kAlways,  "gate",  &L::w_gate, nullptr},
+    LayerTensor{"ffn_up.weight",      K::kMatrix,   D::kFf,   D::kEmbd, P::kAlways,  "up",    &L::w_up,   nullptr},
+    LayerTensor{"ffn_down.weight",    K::kMatrix,   D::kEmbd, D::kFf,   P::kAlways,  "down",  &L::w_down, nullptr},
+};
+
+// What the users of the table rely on: matrices are always present and land in a
+// WeightMatrix; 1-D tensors have one row and land in a float vector; only matrices are
+// LoRA targets.
+constexpr bool well_formed() {
+  for (const LayerTensor& t : kLayerTensors) {
+    if (t.is_matrix()) {
+      if (t.presence != P::kAlways || t.rows == D::kOne || t.matrix == nullptr || t.vector != nullptr) return false;
+    } else {
+      if (t.rows != D::kOne || t.lora != nullptr || t.matrix != nullptr || t.vector == nullptr) return false;
+    }
+  }
+  return true;
+}
+static_assert(well_formed());
+
+}  // namespace
+
+int64_t LayerDims::operator[](LayerDim d) const {
+  switch (d) {
+    case D::kOne: return 1;
+    case D::kEmbd: return n_embd;
+    case D::kQ: return q_dim;
+    case D::kKv: return kv_dim;
+    case D::kFf: return n_ff;
+    case D::kHead: return head_dim;
+  }
+  return 0;
+}
+
+std::vector<uint64_t> LayerTensor::gguf_shape(const LayerDims& d) const {
+  const auto cols_u = static_cast<uint64_t>(n_cols(d));
+  if (!is_matrix()) return {cols_u};
+  return {cols_u, static_cast<uint64_t>(n_rows(d))};
+}
+
+std::span<const LayerTensor> layer_tensors() { return kLayerTensors; }
+
+std::string layer_tensor_name(int layer, const LayerTensor& t) { return fmt::format("blk.{}.{}", layer, t.name); }
+
+const LayerTensor* find_lora_target(std::string_view target) {
+  for (const LayerTensor& t : kLayerTensors) {
+    if (t.lora != nullptr && target == t.lora) return &t;
+  }
+  return nullptr;
+}
+
+std::string lora_target_names() {
+  std::string names;
+  for (const LayerTensor& t : kLayerTensors) {
+    if (t.lora != nullptr) names += (names.empty() ? "" : ", ") + std::string(t.lora);
+  }
+  return names;
+}
+
+}  // namespace rpu
