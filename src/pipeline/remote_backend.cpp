@@ -98,6 +98,7 @@ std::unique_ptr<CallHandle> RemoteBackend::start(const std::string& path, nlohma
   ++*running_;
   std::thread([call, options, host, full_path, payload, running = running_] {
     httplib::Client client(host);
+    client.set_tcp_nodelay(true);
     set_timeout(client, options.connect_timeout_s, true);
     set_timeout(client, options.first_byte_timeout_s, false);
     httplib::Request req;

@@ -38,6 +38,9 @@ Server::Server(Backend& backend, const ServerOptions& options) : impl_(std::make
   http.set_read_timeout(60);
   http.set_write_timeout(60);
   http.set_keep_alive_max_count(1000);
+  // Streams write one small chunk per token: without TCP_NODELAY, Nagle's algorithm holds a
+  // chunk until the previous one is acknowledged, and a client's delayed ACK stalls it ~40 ms.
+  http.set_tcp_nodelay(true);
 
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     const ServerContext& c = impl_->ctx;
