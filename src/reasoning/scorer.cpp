@@ -2,8 +2,11 @@
 
 #include <cctype>
 #include <cmath>
+#include <set>
 
 #include "core/error.h"
+#include "reasoning/arithmetic.h"
+#include "reasoning/numbers.h"
 
 namespace rpu::reasoning {
 namespace {
@@ -16,6 +19,50 @@ class RuleScorer : public Scorer {
 
  private:
   std::unique_ptr<Verifier> verifier_;
+};
+
+// "arithmetic" with "grounded": true: besides every step being right, every operand must be a
+// number of the question or the result of an earlier step, so a chain that is internally
+// consistent but starts from a misread number fails. Score: the arithmetic score times the
+// share of grounded operands.
+class GroundedArithmeticScorer : public Scorer {
+ public:
+  explicit GroundedArithmeticScorer(const std::string& question) {
+    for (const NumberToken& n : find_numbers(question)) known_.insert(n.normalized);
+  }
+  Verdict score(const DrawnSample& c) const override {
+    Verdict v = arithmetic_.check(c.text);
+    std::set<std::string> known = known_;
+    int operands = 0, grounded = 0;
+    std::string first_stray;
+    for (const ArithmeticStep& step : find_arithmetic_steps(c.text)) {
+      std::vector<NumberToken> numbers = find_numbers(step.text);
+      if (numbers.empty()) continue;
+      for (size_t i = 0; i + 1 < numbers.size(); ++i) {  // the last number is the result
+        ++operands;
+        const std::string& value = numbers[i].normalized;
+        if (known.count(value) || known.count(normalize_number(value.substr(value[0] == '-' ? 1 : 0)))) {
+          ++grounded;
+        } else if (first_stray.empty()) {
+          first_stray = value;
+        }
+      }
+      known.insert(numbers.back().normalized);
+    }
+    if (operands > 0) {
+      v.score *= static_cast<double>(grounded) / operands;
+      if (grounded < operands) {
+        v.pass = false;
+        v.reason += "; operand " + first_stray + " is neither in the question nor an earlier result";
+      }
+    }
+    return v;
+  }
+  std::string name() const override { return "arithmetic (grounded)"; }
+
+ private:
+  ArithmeticVerifier arithmetic_;
+  std::set<std::string> known_;
 };
 
 class LogprobScorer : public Scorer {
@@ -96,6 +143,7 @@ std::string last_user_message(const nlohmann::ordered_json& messages) {
 std::unique_ptr<Scorer> make_scorer(const nlohmann::json& spec, Backend* judge, const std::string& question) {
   const std::string type = spec.is_object() ? spec.value("type", "") : "";
   if (type == "logprob") return std::make_unique<LogprobScorer>();
+  if (type == "arithmetic" && spec.value("grounded", false)) return std::make_unique<GroundedArithmeticScorer>(question);
   if (type == "judge") {
     if (judge == nullptr) {
       throw ApiError(400, "reasoning.verifier: the judge verifier needs a judge model (rpu serve/run --judge MODEL.gguf)",

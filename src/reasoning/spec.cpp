@@ -46,7 +46,10 @@ Strategy parse_strategy(const nlohmann::ordered_json& j) {
 // schema that does not convert) is refused before sampling.
 void check_verifier(const nlohmann::json& spec) {
   if (!spec.is_object()) bad("verifier", "must be an object such as {\"type\": \"arithmetic\"}");
-  const std::string type = spec.value("type", "");
+  const std::string type = spec.contains("type") && spec["type"].is_string() ? spec["type"].get<std::string>() : "";
+  if (spec.contains("grounded") && (!spec["grounded"].is_boolean() || type != "arithmetic")) {
+    bad("verifier", "'grounded' is true or false, and only for the arithmetic verifier");
+  }
   if (type == "logprob") return;
   if (type == "judge") return;  // needs a judge model: checked where the backend is known
   try {
@@ -142,8 +145,9 @@ std::optional<nlohmann::ordered_json> model_suffix_json(std::string_view suffix)
     if (ec != std::errc() || end != rest.data() + rest.size()) return std::nullopt;
     nlohmann::ordered_json j = {{"strategy", strategy_name(form.strategy)}, {"n", n}};
     if (form.prefix == "wsc") j["weighted"] = true;
-    if (form.strategy == Strategy::kBestOfN) j["verifier"] = {{"type", logprob ? "logprob" : "arithmetic"}};
-    if (form.strategy == Strategy::kStepSearch) j["verifier"] = {{"type", "arithmetic"}};
+    const nlohmann::ordered_json arithmetic = {{"type", "arithmetic"}, {"grounded", true}};
+    if (form.strategy == Strategy::kBestOfN) j["verifier"] = logprob ? nlohmann::ordered_json{{"type", "logprob"}} : arithmetic;
+    if (form.strategy == Strategy::kStepSearch) j["verifier"] = arithmetic;
     return j;
   }
   return std::nullopt;

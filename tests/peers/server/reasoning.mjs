@@ -83,7 +83,7 @@ assert.equal(adaptive.choices[0].message.content, greedy.choices[0].message.cont
 
 // Best-of-N with the arithmetic verifier (model-name form) and with an external program.
 const bon = await client.chat.completions.create({ model: `${model}+bon6`, messages, max_tokens: 80, seed: 11 });
-assert.equal(bon.rpu.verifier, 'arithmetic');
+assert.equal(bon.rpu.verifier, 'arithmetic (grounded)');
 assert.equal(bon.rpu.samples, 6);
 if (bon.rpu.passed > 0) assert.equal(bon.rpu.score, 1, JSON.stringify(bon.rpu));
 const right = await client.chat.completions.create({
