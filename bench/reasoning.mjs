@@ -66,6 +66,8 @@ const strategies = {
   [`adaptive@${n}`]: { body: { reasoning: { strategy: 'adaptive', n, temperature, round: 2, threshold: 0.75 } } },
   [`best_of_${n}+arithmetic`]: {
     body: { reasoning: { strategy: 'best_of_n', n, temperature, verifier: { type: 'arithmetic' } } } },
+  [`best_of_${n}+grounded_arithmetic`]: {
+    body: { reasoning: { strategy: 'best_of_n', n, temperature, verifier: { type: 'arithmetic', grounded: true } } } },
 };
 
 const rows = fs.readFileSync(args.data, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
