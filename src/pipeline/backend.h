@@ -101,7 +101,6 @@ class CallCollector {
   // choices_per_prompt: n (a completion call's choices are prompt * n + sample).
   CallCollector(int choices, int choices_per_prompt);
   void add(const ChatEvent& event);     // the sink
-  bool done() const;
   // Blocks until every choice finished; returns them.
   CallResult wait();
 

@@ -41,11 +41,6 @@ void CallCollector::add(const ChatEvent& e) {
   if (--state_->remaining == 0) state_->finished.notify_all();
 }
 
-bool CallCollector::done() const {
-  std::lock_guard<std::mutex> lock(state_->mutex);
-  return state_->remaining == 0;
-}
-
 CallResult CallCollector::wait() {
   std::unique_lock<std::mutex> lock(state_->mutex);
   state_->finished.wait(lock, [&] { return state_->remaining == 0; });

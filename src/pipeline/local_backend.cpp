@@ -97,8 +97,7 @@ uint64_t random_seed() {
 
 struct LocalBackend::PreparedRequest {
   GenerationRequest generation;
-  ToolCallFormat format = ToolCallFormat::kGeneric;
-  bool use_tools = false;
+  ToolChoice choice;  // none: the output is plain text, no tool calls to parse
 };
 
 LocalBackend::LocalBackend(const Model& model, const Tokenizer& tokenizer, Scheduler& scheduler,
@@ -133,10 +132,14 @@ BackendLoad LocalBackend::load() const {
 }
 
 std::string LocalBackend::render_prompt(const ChatRequest& r) const {
+  ToolChoice choice;
+  return render(r, choice);
+}
+
+std::string LocalBackend::render(const ChatRequest& r, ToolChoice& choice) const {
   if (!chat_template_) {
     throw ApiError(400, template_error_ + "; use /v1/completions", "invalid_request_error", "messages", "");
   }
-  ToolChoice choice;
   PreparedChat chat;
   try {
     choice = parse_tool_choice(r.tool_choice, r.tools);
@@ -159,10 +162,7 @@ std::string LocalBackend::render_prompt(const ChatRequest& r) const {
 
 LocalBackend::PreparedRequest LocalBackend::prepare(const ChatRequest& r) const {
   PreparedRequest p;
-  const std::string prompt = render_prompt(r);
-  ToolChoice choice = parse_tool_choice(r.tool_choice, r.tools);  // valid: render_prompt checked it
-  p.format = tool_format_;
-  p.use_tools = choice.mode != ToolChoice::Mode::kNone;
+  const std::string prompt = render(r, p.choice);
   p.generation = generation_fields(r);
   // Templates write BOS themselves; their special tokens are parsed.
   p.generation.prompt = tokenizer_.encode(prompt, /*add_special=*/false, /*parse_special=*/true);
@@ -191,12 +191,12 @@ std::unique_ptr<CallHandle> LocalBackend::submit(std::vector<GenerationRequest> 
 
 std::unique_ptr<CallHandle> LocalBackend::chat(const ChatRequest& r, ChatEventSink sink) {
   PreparedRequest p = prepare(r);
-  const std::shared_ptr<const Grammar> grammar = output_grammar(r, p.format, parse_tool_choice(r.tool_choice, r.tools));
+  const std::shared_ptr<const Grammar> grammar = output_grammar(r, tool_format_, p.choice);
   if (grammar) {
     auto vocab = grammar_vocab();
     p.generation.make_constraint = [grammar, vocab] { return std::make_unique<GrammarConstraint>(grammar, vocab); };
   }
-  if (!p.use_tools) {
+  if (p.choice.mode == ToolChoice::Mode::kNone) {
     std::vector<GenerationRequest> requests;
     requests.push_back(std::move(p.generation));
     return submit(std::move(requests), "messages",
@@ -209,7 +209,7 @@ std::unique_ptr<CallHandle> LocalBackend::chat(const ChatRequest& r, ChatEventSi
     std::vector<TokenLogprob> logprobs;
   };
   auto held = std::make_shared<std::vector<Held>>(static_cast<size_t>(r.n));
-  const ToolCallFormat format = p.format;
+  const ToolCallFormat format = tool_format_;
   std::vector<GenerationRequest> requests;
   requests.push_back(std::move(p.generation));
   return submit(std::move(requests), "messages", [sink, held, format](size_t, const GenerationEvent& e) {

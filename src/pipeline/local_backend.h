@@ -48,6 +48,8 @@ class LocalBackend : public Backend {
  private:
   struct PreparedRequest;
   PreparedRequest prepare(const ChatRequest& request) const;
+  // Renders the prompt and reports the request's parsed tool choice.
+  std::string render(const ChatRequest& request, ToolChoice& choice) const;
   std::shared_ptr<const GrammarVocab> grammar_vocab();
   std::unique_ptr<CallHandle> submit(std::vector<GenerationRequest> requests, const char* prompt_param,
                                      std::function<void(size_t, const GenerationEvent&)> on_event);

@@ -103,10 +103,7 @@ void StreamDecoder::feed(std::string_view bytes) {
 }
 
 void StreamDecoder::on_data(std::string_view payload) {
-  if (payload == "[DONE]") {
-    done_ = true;
-    return;
-  }
+  if (payload == "[DONE]") return;  // the end of the body says the same
   json chunk;
   try {
     chunk = json::parse(payload);

@@ -39,7 +39,6 @@ class StreamDecoder {
   std::vector<Choice> choices_;
   std::string buffer_, error_;
   int prompt_tokens_ = 0, completion_tokens_ = -1, cached_tokens_ = 0;
-  bool done_ = false;
 };
 
 }  // namespace rpu

@@ -38,11 +38,11 @@ std::optional<ReasoningSpec> ReasoningBackend::spec_of(const ChatRequest& reques
 }
 
 int ReasoningBackend::choice_count(const ChatRequest& request) const {
-  try {
-    return spec_of(request) ? 1 : inner_.choice_count(request);
-  } catch (const ApiError&) {
-    return 1;  // chat() refuses it
-  }
+  // Only whether a strategy is asked for matters here; chat() parses and checks it (a
+  // verifier such as a JSON schema is costly to build, so it is built once, there).
+  const auto suffix = suffix_of(request.model, inner_.model_id());
+  const bool reasoned = request.reasoning.is_object() || (suffix && model_suffix_json(*suffix));
+  return reasoned ? 1 : inner_.choice_count(request);
 }
 
 std::unique_ptr<CallHandle> ReasoningBackend::complete(const CompletionRequest& request, ChatEventSink sink) {

@@ -55,48 +55,53 @@ std::vector<DrawnSample> SampleSource::collect(const CallResult& result) {
   return samples;
 }
 
-std::vector<DrawnSample> SampleSource::draw(int k) {
+// Runs `run_batch(n, seed)` for batches of at most `parallel_` samples until k are drawn.
+template <typename RunBatch>
+std::vector<DrawnSample> SampleSource::in_batches(int k, RunBatch run_batch) {
   std::vector<DrawnSample> all;
-  while (completion_ && k > 0) {
-    CompletionRequest batch = *completion_;
-    batch.n = std::min(k, parallel_);
-    batch.sampling.seed = next_seed(batch.n);
-    batch.has_seed = true;
-    std::vector<DrawnSample> got = collect(run_completion(inner_, batch));
-    all.insert(all.end(), std::make_move_iterator(got.begin()), std::make_move_iterator(got.end()));
-    k -= batch.n;
-  }
   while (k > 0) {
-    ChatRequest batch = request_;
-    batch.n = std::min(k, parallel_);
-    batch.sampling.seed = next_seed(batch.n);
-    std::vector<DrawnSample> got = collect(run_chat(inner_, batch));
+    const int n = std::min(k, parallel_);
+    std::vector<DrawnSample> got = collect(run_batch(n, next_seed(n)));
     all.insert(all.end(), std::make_move_iterator(got.begin()), std::make_move_iterator(got.end()));
-    k -= batch.n;
+    k -= n;
   }
   return all;
 }
 
+std::vector<DrawnSample> SampleSource::draw(int k) {
+  if (completion_) {
+    return in_batches(k, [&](int n, uint64_t seed) {
+      CompletionRequest batch = *completion_;
+      batch.n = n;
+      batch.sampling.seed = seed;
+      batch.has_seed = true;
+      return run_completion(inner_, batch);
+    });
+  }
+  return in_batches(k, [&](int n, uint64_t seed) {
+    ChatRequest batch = request_;
+    batch.n = n;
+    batch.sampling.seed = seed;
+    return run_chat(inner_, batch);
+  });
+}
+
 std::vector<DrawnSample> SampleSource::continue_text(const std::string& prompt, int k, const std::string& stop,
                                                      int max_tokens) {
-  std::vector<DrawnSample> all;
-  while (k > 0) {
+  return in_batches(k, [&](int n, uint64_t seed) {
     CompletionRequest c;
     c.model = inner_.model_id();
     c.prompts.push_back({prompt, {}, false});
     c.add_special = false;  // the rendered chat prompt carries the template's own BOS
-    c.n = std::min(k, parallel_);
+    c.n = n;
     c.max_tokens = max_tokens;
     c.sampling = request_.sampling;
-    c.sampling.seed = next_seed(c.n);
+    c.sampling.seed = seed;
     c.has_seed = true;
     c.stop = {stop};
     c.logprobs = 0;
-    std::vector<DrawnSample> got = collect(run_completion(inner_, c));
-    all.insert(all.end(), std::make_move_iterator(got.begin()), std::make_move_iterator(got.end()));
-    k -= c.n;
-  }
-  return all;
+    return run_completion(inner_, c);
+  });
 }
 
 nlohmann::ordered_json votes_json(const VoteResult& vote) {

@@ -39,11 +39,11 @@ class SampleSource {
   int drawn() const { return drawn_; }
   int completion_tokens() const { return completion_tokens_; }
   int prompt_tokens() const { return prompt_tokens_; }
-  Backend& inner() { return inner_; }
-  const ChatRequest& request() const { return request_; }
 
  private:
   std::vector<DrawnSample> collect(const CallResult& result);
+  template <typename RunBatch>
+  std::vector<DrawnSample> in_batches(int k, RunBatch run_batch);
   uint64_t next_seed(int k);
 
   Backend& inner_;
