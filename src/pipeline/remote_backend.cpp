@@ -125,8 +125,7 @@ std::unique_ptr<CallHandle> RemoteBackend::start(const std::string& path, nlohma
         call->error_body.append(data, size);
         return call->error_body.size() < (1u << 20);
       }
-      call->decoder.feed(std::string_view(data, size));
-      return true;
+      return call->decoder.feed(std::string_view(data, size));
     };
     httplib::Response res;
     httplib::Error error = httplib::Error::Success;

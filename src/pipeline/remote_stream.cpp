@@ -74,7 +74,7 @@ void merge_tool_calls(json& calls, const json& deltas) {
 StreamDecoder::StreamDecoder(int choices, ChatEventSink sink)
     : sink_(std::move(sink)), choices_(static_cast<size_t>(std::max(choices, 0))) {}
 
-void StreamDecoder::feed(std::string_view bytes) {
+bool StreamDecoder::feed(std::string_view bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
   buffer_.append(bytes);
   // Events end with a blank line; lines may end in \r\n.
@@ -100,6 +100,12 @@ void StreamDecoder::feed(std::string_view bytes) {
       at = line_end + 1;
     }
   }
+  if (buffer_.size() > kMaxEventBytes) {
+    error_ = "upstream sent an event larger than " + std::to_string(kMaxEventBytes) + " bytes";
+    buffer_.clear();
+    return false;
+  }
+  return true;
 }
 
 void StreamDecoder::on_data(std::string_view payload) {

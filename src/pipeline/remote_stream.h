@@ -17,7 +17,10 @@ namespace rpu {
 class StreamDecoder {
  public:
   StreamDecoder(int choices, ChatEventSink sink);
-  void feed(std::string_view bytes);
+  // False when the upstream sent more than kMaxEventBytes without ending an event (the call
+  // is then abandoned and its choices end with "error").
+  bool feed(std::string_view bytes);
+  static constexpr size_t kMaxEventBytes = 8u << 20;
   // Records why the stream stops early (the choices then finish with "error").
   void fail(const std::string& error);
   // The stream ended: every choice gets its last event (an error ends the unfinished ones).

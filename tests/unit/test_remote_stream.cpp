@@ -1,0 +1,50 @@
+// The SSE decoder behind RemoteBackend: chunks split anywhere, tool-call deltas merged, the
+// usage chunk's token count, and an upstream that never ends an event.
+#include <gtest/gtest.h>
+
+#include "pipeline/remote_stream.h"
+
+namespace rpu {
+namespace {
+
+TEST(RemoteStream, DecodesSplitChunksToolCallsAndUsage) {
+  std::vector<ChatEvent> events;
+  StreamDecoder d(1, [&](const ChatEvent& e) { events.push_back(e); });
+  const std::string body =
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"}}]}\r\n\r\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c1\",\"function\":"
+      "{\"name\":\"f\",\"arguments\":\"{\\\"a\\\"\"}}]}}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\":1}\"}}]},"
+      "\"finish_reason\":\"tool_calls\"}]}\n\n"
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":9}}\n\n"
+      "data: [DONE]\n\n";
+  for (size_t i = 0; i < body.size(); i += 5) ASSERT_TRUE(d.feed(std::string_view(body).substr(i, 5)));
+  d.finish("");
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].text + events[1].text, "Hello");
+  const ChatEvent& last = events[2];
+  EXPECT_EQ(last.finish_reason, "tool_calls");
+  EXPECT_EQ(last.tool_calls[0]["id"], "c1");
+  EXPECT_EQ(last.tool_calls[0]["function"]["arguments"], "{\"a\":1}");
+  EXPECT_EQ(last.prompt_tokens, 7);
+  EXPECT_EQ(last.completion_tokens, 9);
+}
+
+TEST(RemoteStream, AnEndlessEventIsRefusedAndTheChoiceEndsWithAnError) {
+  std::vector<ChatEvent> events;
+  StreamDecoder d(2, [&](const ChatEvent& e) { events.push_back(e); });
+  const std::string junk(1 << 20, 'x');
+  bool ok = true;
+  for (size_t sent = 0; ok && sent <= StreamDecoder::kMaxEventBytes; sent += junk.size()) ok = d.feed(junk);
+  EXPECT_FALSE(ok);
+  d.finish("");
+  ASSERT_EQ(events.size(), 2u);
+  for (const ChatEvent& e : events) {
+    EXPECT_EQ(e.finish_reason, "error");
+    EXPECT_NE(e.error.find("larger than"), std::string::npos) << e.error;
+  }
+}
+
+}  // namespace
+}  // namespace rpu
