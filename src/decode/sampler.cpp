@@ -20,6 +20,9 @@ void SamplingParams::validate() const {
   if (!std::isfinite(presence_penalty) || std::fabs(presence_penalty) > 2.0f) {
     fail("presence penalty must be in [-2, 2], got {}", presence_penalty);
   }
+  for (const auto& [id, bias] : logit_bias) {
+    if (id < 0 || !std::isfinite(bias) || std::fabs(bias) > 100.0f) fail("logit bias {} for token {} is invalid", bias, id);
+  }
 }
 
 Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(params.seed) { params_.validate(); }
@@ -46,9 +49,9 @@ void Sampler::apply_penalties(std::vector<Candidate>& candidates) const {
 
 int32_t Sampler::sample(std::span<const float> logits) {
   if (logits.empty()) fail("cannot sample from an empty set of logits");
-  const bool penalised = (params_.repeat_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
-                          params_.presence_penalty != 0.0f) && !recent_.empty();
-  if (params_.temperature <= 0.0f && !penalised) {
+  const bool adjusted = ((params_.repeat_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
+                           params_.presence_penalty != 0.0f) && !recent_.empty()) || !params_.logit_bias.empty();
+  if (params_.temperature <= 0.0f && !adjusted) {
     // Greedy without penalties needs no candidate list: a plain scan (ties to the lowest id).
     return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
@@ -56,6 +59,9 @@ int32_t Sampler::sample(std::span<const float> logits) {
   c.resize(logits.size());
   for (size_t i = 0; i < logits.size(); ++i) c[i] = Candidate{static_cast<int32_t>(i), logits[i], 0.0f};
   apply_penalties(c);
+  for (const auto& [id, bias] : params_.logit_bias) {
+    if (static_cast<size_t>(id) < c.size()) c[static_cast<size_t>(id)].logit += bias;
+  }
 
   if (params_.temperature <= 0.0f) {
     // Greedy; ties go to the lowest id, as a plain argmax scan does.

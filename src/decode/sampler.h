@@ -1,5 +1,5 @@
 // Next-token selection from logits. Order of operations (as llama.cpp applies them):
-// penalties on recent tokens -> top-k -> top-p -> min-p -> temperature -> random draw.
+// penalties on recent tokens and logit bias -> top-k -> top-p -> min-p -> temperature -> random draw.
 // Temperature <= 0 means greedy (argmax after penalties). A seed reproduces a run.
 #pragma once
 
@@ -22,6 +22,9 @@ struct SamplingParams {
   float frequency_penalty = 0.0f;  // subtracts count * f (OpenAI semantics)
   float presence_penalty = 0.0f;   // subtracts p once a token has appeared
   uint64_t seed = 0;
+  // Added to a token's logit before sampling, as OpenAI's logit_bias (-100 in effect bans it).
+  // Ids must be inside the vocabulary (checked by whoever knows it; out-of-range ids are ignored here).
+  std::vector<std::pair<int32_t, float>> logit_bias;
 
   void validate() const;  // throws rpu::Error naming the bad parameter
 };

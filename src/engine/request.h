@@ -28,6 +28,10 @@ struct GenerationRequest {
   std::vector<int32_t> prompt;  // token ids, BOS and chat markup already included
   int max_tokens = -1;          // < 0: until the sequence's context is full
   int n = 1;                    // independent samples continuing the same prompt (share its KV)
+  // Index of the first of these samples: events carry first_index + i, and sample i draws
+  // with seed + first_index + i, so a set of samples split over several requests (n larger
+  // than the slots) is the same set as if it had run at once.
+  int first_index = 0;
   SamplingParams sampling;
   std::vector<std::string> stop;  // generation ends before any of these strings; they are not returned
   bool ignore_eos = false;

@@ -95,8 +95,9 @@ Scheduler::~Scheduler() {
 void Scheduler::validate_prompt(const std::vector<int32_t>& prompt) const {
   if (prompt.empty()) fail("the prompt has no tokens");
   if (static_cast<int>(prompt.size()) >= options_.n_ctx) {
-    fail("the prompt has {} tokens but the context of a sequence holds {} (room is needed for the answer)",
-         prompt.size(), options_.n_ctx);
+    throw ContextLengthError(
+        fmt::format("the prompt has {} tokens but the context of a sequence holds {} (room is needed for the answer)",
+                    prompt.size(), options_.n_ctx));
   }
   const int32_t n_vocab = model_.config().n_vocab;
   for (int32_t id : prompt) {
@@ -106,25 +107,35 @@ void Scheduler::validate_prompt(const std::vector<int32_t>& prompt) const {
 
 uint64_t Scheduler::submit(GenerationRequest request, EventCallback on_event) {
   validate_prompt(request.prompt);
-  if (request.n < 1 || request.n > options_.n_seq) {
-    fail("n = {} samples cannot run at once: the server decodes at most {} sequences (--parallel)", request.n,
-         options_.n_seq);
-  }
+  if (request.first_index < 0) fail("first_index must be >= 0, got {}", request.first_index);
+  if (request.n < 1 || request.n > kMaxSamples) fail("n must be between 1 and {}, got {}", kMaxSamples, request.n);
   request.sampling.validate();
-  auto r = std::make_unique<Request>();
-  r->params = std::move(request);
-  r->on_event = std::move(on_event);
-  return enqueue(std::move(r));
+  // More samples than slots run as consecutive parts of one set (queued together, sharing the
+  // id; later parts reuse the prompt's cached KV): indexes and seeds are those of the whole set.
+  auto shared_event = std::make_shared<EventCallback>(std::move(on_event));
+  std::vector<std::unique_ptr<Request>> parts;
+  for (int first = 0; first < request.n; first += options_.n_seq) {
+    auto r = std::make_unique<Request>();
+    r->params = request;
+    r->params.first_index = request.first_index + first;
+    r->params.n = std::min(options_.n_seq, request.n - first);
+    r->on_event = [shared_event](const GenerationEvent& e) { (*shared_event)(e); };
+    parts.push_back(std::move(r));
+  }
+  return enqueue(std::move(parts));
 }
 
-uint64_t Scheduler::enqueue(std::unique_ptr<Request> r) {
-  const uint64_t id = r->id = next_id_++;
+uint64_t Scheduler::enqueue(std::vector<std::unique_ptr<Request>> parts) {
+  const uint64_t id = next_id_++;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (static_cast<int>(queue_.size()) >= options_.max_queue) {
       throw QueueFullError(fmt::format("the server is busy: {} requests are already waiting", queue_.size()));
     }
-    queue_.push_back(std::move(r));
+    for (auto& r : parts) {
+      r->id = id;
+      queue_.push_back(std::move(r));
+    }
     stats_.queued = static_cast<int>(queue_.size());
   }
   wake_.notify_all();
@@ -137,7 +148,9 @@ uint64_t Scheduler::submit_embedding(std::vector<int32_t> tokens, EmbeddingCallb
   r->params.prompt = std::move(tokens);
   r->params.max_tokens = 0;
   r->on_embedding = std::move(on_done);
-  return enqueue(std::move(r));
+  std::vector<std::unique_ptr<Request>> parts;
+  parts.push_back(std::move(r));
+  return enqueue(std::move(parts));
 }
 
 void Scheduler::cancel(uint64_t id) {
@@ -220,13 +233,13 @@ void Scheduler::admit() {
     for (int i = 0; i < r->params.n; ++i) {
       auto s = std::make_unique<Sample>();
       s->request = r.get();
-      s->index = i;
+      s->index = r->params.first_index + i;
       s->prompt_size = static_cast<int>(prompt.size());
       s->waits_for_leader = i > 0;
       s->tokens = prompt;
       if (!embedding) {
         SamplingParams sampling = r->params.sampling;
-        sampling.seed += static_cast<uint64_t>(i);  // independent samples, reproducible as a set
+        sampling.seed += static_cast<uint64_t>(s->index);  // independent samples, reproducible as a set
         s->sampler = std::make_unique<Sampler>(sampling);
         if (r->params.make_constraint) s->constraint = r->params.make_constraint();
         const bool only_bos = prompt.size() == 1 && prompt[0] == tokenizer_.vocab().bos;

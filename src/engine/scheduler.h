@@ -8,6 +8,8 @@
 //      prompt never stalls the others' decoding for more than one chunk),
 //   4. runs one BatchForward step and samples every sample that produced logits.
 // Samples of a request with n > 1 share the prompt: it is prefilled once and its KV copied.
+// A request with more samples than slots runs in parts of at most n_seq samples, one after
+// another, as one set (same indexes and seeds as if it had run at once).
 // Results stream to the caller's callback, on the scheduler thread.
 #pragma once
 
@@ -46,6 +48,12 @@ class QueueFullError : public Error {
   using Error::Error;
 };
 
+// Thrown by submit() when the prompt does not fit a sequence's context.
+class ContextLengthError : public Error {
+ public:
+  using Error::Error;
+};
+
 // Totals since start and the current load, for /metrics.
 struct SchedulerStats {
   int queued = 0;            // requests waiting for slots
@@ -59,13 +67,16 @@ using EmbeddingCallback = std::function<void(std::vector<float> embedding, int n
 
 class Scheduler {
  public:
+  static constexpr int kMaxSamples = 128;  // most samples of one request (n)
+
   Scheduler(const Model& model, const Tokenizer& tokenizer, const SchedulerOptions& options, ThreadPool* pool);
   ~Scheduler();  // stops the thread; unfinished requests get no further events
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Queues a generation. Throws rpu::Error for a request that can never run (empty prompt,
-  // prompt longer than the context, n > slots, bad token ids) and QueueFullError when full.
+  // Queues a generation. Throws ContextLengthError for a prompt longer than the context,
+  // rpu::Error for any other request that can never run (empty prompt, n outside
+  // 1..kMaxSamples, bad token ids) and QueueFullError when full.
   // Returns an id for cancel().
   uint64_t submit(GenerationRequest request, EventCallback on_event);
   // Queues an embedding of `tokens` (same errors as submit).
@@ -85,7 +96,8 @@ class Scheduler {
     uint64_t last_used = 0;
   };
 
-  uint64_t enqueue(std::unique_ptr<Request> request);  // FIFO; throws QueueFullError when full
+  // FIFO, all parts of one request under one id; throws QueueFullError when full.
+  uint64_t enqueue(std::vector<std::unique_ptr<Request>> parts);
   void run();
   void drop_cancelled();
   void admit();

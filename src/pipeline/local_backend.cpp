@@ -1,5 +1,8 @@
 #include "pipeline/local_backend.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <condition_variable>
 #include <random>
 
@@ -172,6 +175,16 @@ LocalBackend::PreparedRequest LocalBackend::prepare(const ChatRequest& r) const 
 
 std::unique_ptr<CallHandle> LocalBackend::submit(std::vector<GenerationRequest> requests, const char* prompt_param,
                                                  std::function<void(size_t, const GenerationEvent&)> on_event) {
+  const int n_vocab = model_.config().n_vocab;
+  for (const GenerationRequest& g : requests) {
+    for (const auto& [id, bias] : g.sampling.logit_bias) {
+      if (id >= n_vocab) {
+        throw ApiError(400, fmt::format("'logit_bias' names token {}, outside this model's vocabulary (0..{})", id,
+                                        n_vocab - 1),
+                       "invalid_request_error", "logit_bias", "");
+      }
+    }
+  }
   std::vector<uint64_t> ids;
   auto shared_event = std::make_shared<std::function<void(size_t, const GenerationEvent&)>>(std::move(on_event));
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -181,9 +194,12 @@ std::unique_ptr<CallHandle> LocalBackend::submit(std::vector<GenerationRequest> 
     } catch (const QueueFullError& e) {
       for (uint64_t id : ids) scheduler_.cancel(id);
       throw ApiError(429, e.what(), "rate_limit_exceeded", "", "queue_full");
-    } catch (const Error& e) {
+    } catch (const ContextLengthError& e) {
       for (uint64_t id : ids) scheduler_.cancel(id);
       throw ApiError(400, e.what(), "invalid_request_error", prompt_param, "context_length_exceeded");
+    } catch (const Error& e) {
+      for (uint64_t id : ids) scheduler_.cancel(id);
+      throw ApiError(400, e.what(), "invalid_request_error", prompt_param, "invalid_value");
     }
   }
   return std::make_unique<ScheduledCall>(scheduler_, std::move(ids));

@@ -207,6 +207,11 @@ void put_generation_fields(json& body, const GenerationFields& r) {
   if (r.sampling.min_p > 0) body["min_p"] = r.sampling.min_p;
   if (r.sampling.repeat_penalty != 1) body["repeat_penalty"] = r.sampling.repeat_penalty;
   if (r.ignore_eos) body["ignore_eos"] = true;
+  if (!r.sampling.logit_bias.empty()) {
+    nlohmann::ordered_json bias = nlohmann::ordered_json::object();
+    for (const auto& [id, value] : r.sampling.logit_bias) bias[std::to_string(id)] = value;
+    body["logit_bias"] = std::move(bias);
+  }
 }
 
 }  // namespace

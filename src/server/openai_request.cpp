@@ -6,6 +6,7 @@
 #include <cmath>
 #include <regex>
 
+#include "server/json_body.h"
 #include "server/openai_protocol.h"
 
 namespace rpu {
@@ -15,47 +16,6 @@ using json = nlohmann::ordered_json;
 
 [[noreturn]] void bad(const std::string& param, const std::string& message) {
   throw ApiError(400, message, "invalid_request_error", param, "");
-}
-
-// A request nested deeper than any real one is refused before it is parsed: a body of a
-// million '[' must not be able to exhaust the server's stack.
-void check_nesting(std::string_view body) {
-  constexpr int kMaxDepth = 256;
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : body) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxDepth) {
-        throw ApiError(400, fmt::format("the request body nests JSON deeper than {} levels", kMaxDepth),
-                       "invalid_request_error", "", "invalid_json");
-      }
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-}
-
-json parse_body(std::string_view body) {
-  check_nesting(body);
-  json j;
-  try {
-    j = json::parse(body.begin(), body.end());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw ApiError(400, std::string("the request body is not valid JSON: ") + e.what(), "invalid_request_error", "",
-                   "invalid_json");
-  }
-  if (!j.is_object()) bad("", "the request body must be a JSON object");
-  return j;
 }
 
 bool present(const json& j, const char* key) { return j.contains(key) && !j.at(key).is_null(); }
@@ -108,6 +68,71 @@ bool valid_name(const std::string& name) {
   return std::regex_match(name, pattern);
 }
 
+// {"token id": bias in [-100, 100]}, as OpenAI: the bias is added to the token's logit
+// (-100 in effect bans it). Ids are checked against the vocabulary by the backend.
+std::vector<std::pair<int32_t, float>> parse_logit_bias(const json& v) {
+  if (!v.is_object()) bad("logit_bias", "'logit_bias' must be an object mapping token ids to numbers");
+  if (v.size() > 65536) bad("logit_bias", "'logit_bias' may hold at most 65536 tokens");
+  std::vector<std::pair<int32_t, float>> bias;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    const std::string& key = it.key();
+    const bool digits = !key.empty() && key.size() <= 10 && key.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits || std::stoll(key) > INT32_MAX) {
+      bad("logit_bias", fmt::format("'logit_bias' keys must be token ids (non-negative integers), got '{}'", key));
+    }
+    if (!it.value().is_number() || !std::isfinite(it.value().get<double>()) || std::fabs(it.value().get<double>()) > 100) {
+      bad("logit_bias", fmt::format("'logit_bias' values must be numbers from -100 to 100 (token {})", key));
+    }
+    bias.emplace_back(static_cast<int32_t>(std::stoll(key)), it.value().get<float>());
+  }
+  return bias;
+}
+
+// Text parts are all a text model reads; anything else is refused rather than silently
+// dropped, so a client never gets an answer to a question it did not fully ask.
+void check_content_parts(const json& parts, const std::string& where) {
+  for (size_t k = 0; k < parts.size(); ++k) {
+    const json& part = parts[k];
+    const std::string pw = fmt::format("{}[{}]", where, k);
+    if (!part.is_object() || !part.contains("type") || !part["type"].is_string()) {
+      bad(pw, pw + " must be an object with a string 'type'");
+    }
+    const std::string type = part["type"].get<std::string>();
+    if (type == "text") {
+      if (!part.contains("text") || !part["text"].is_string()) bad(pw, pw + " is a text part without a string 'text'");
+    } else if (type == "image_url" || type == "input_audio" || type == "file" || type == "image" || type == "audio") {
+      bad(pw, fmt::format("{} is '{}' content, which is not supported by this model (it reads text only)", pw, type));
+    } else {
+      bad(pw, fmt::format("{} has the unknown content type '{}'", pw, type));
+    }
+  }
+}
+
+// The roles of OpenAI's chat API; content a string or text parts (assistant messages that
+// only call tools may have none; tool results may be structured objects).
+void check_message(const json& m, size_t i) {
+  const std::string where = fmt::format("messages[{}]", i);
+  if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
+    bad(where, where + " must be an object with a string 'role'");
+  }
+  const std::string role = m["role"].get<std::string>();
+  static const char* const kRoles[] = {"system", "developer", "user", "assistant", "tool", "function"};
+  if (std::find(std::begin(kRoles), std::end(kRoles), role) == std::end(kRoles)) {
+    bad(where + ".role", fmt::format("{}.role must be system, developer, user, assistant or tool; got '{}'", where, role));
+  }
+  const std::string cw = where + ".content";
+  if (!present(m, "content")) {
+    if (role != "assistant" && role != "function") bad(cw, fmt::format("{} is required for a '{}' message", cw, role));
+    return;
+  }
+  const json& c = m.at("content");
+  if (c.is_array()) {
+    check_content_parts(c, cw);
+  } else if (!c.is_string() && !(c.is_object() && role == "tool")) {
+    bad(cw, cw + " must be a string or an array of content parts");
+  }
+}
+
 // Fields shared by chat and completions.
 void parse_generation_fields(const json& j, GenerationFields& f, int default_max_tokens) {
   f.model = get_string(j, "model", true);
@@ -118,7 +143,11 @@ void parse_generation_fields(const json& j, GenerationFields& f, int default_max
   f.n = static_cast<int>(get_integer(j, "n", 1, 16).value_or(1));
   SamplingParams& s = f.sampling;
   s.temperature = static_cast<float>(get_number(j, "temperature", 1.0, 0.0, 2.0));
-  s.top_p = static_cast<float>(get_number(j, "top_p", 1.0, 0.0, 1.0, /*lo_open=*/true));
+  s.top_p = static_cast<float>(get_number(j, "top_p", 1.0, 0.0, 1.0));
+  if (s.top_p == 0.0f) {  // nucleus of probability 0: only the most likely token, i.e. greedy
+    s.temperature = 0.0f;
+    s.top_p = 1.0f;
+  }
   s.top_k = static_cast<int>(get_integer(j, "top_k", 0, int64_t{1} << 24).value_or(0));
   s.min_p = static_cast<float>(get_number(j, "min_p", 0.0, 0.0, 1.0));
   s.repeat_penalty = static_cast<float>(get_number(j, "repeat_penalty", 1.0, 0.0, 10.0, /*lo_open=*/true));
@@ -135,13 +164,15 @@ void parse_generation_fields(const json& j, GenerationFields& f, int default_max
     } else if (stop.is_array()) {
       if (stop.size() > 4) bad("stop", "'stop' may hold at most 4 sequences");
       for (const json& s2 : stop) {
-        if (!s2.is_string() || s2.get<std::string>().empty()) bad("stop", "'stop' must hold non-empty strings");
-        f.stop.push_back(s2.get<std::string>());
+        if (!s2.is_string()) bad("stop", "'stop' must hold strings");
+        // An empty stop string can never match; like "stop": "", it is ignored.
+        if (!s2.get<std::string>().empty()) f.stop.push_back(s2.get<std::string>());
       }
     } else {
       bad("stop", "'stop' must be a string or an array of strings");
     }
   }
+  if (present(j, "logit_bias")) s.logit_bias = parse_logit_bias(j.at("logit_bias"));
   f.stream = get_bool(j, "stream", false);
   if (present(j, "stream_options")) {
     const json& o = j.at("stream_options");
@@ -163,19 +194,14 @@ nlohmann::ordered_json error_body(const ApiError& e) {
 }
 
 ChatRequest parse_chat_request(std::string_view body) {
-  const json j = parse_body(body);
+  const json j = parse_json_body(body);
   ChatRequest r;
   parse_generation_fields(j, r, -1);
   if (!present(j, "messages")) bad("messages", "'messages' is required");
   r.messages = j.at("messages");
   if (!r.messages.is_array()) bad("messages", "'messages' must be an array");
   if (r.messages.empty()) bad("messages", "'messages' must contain at least one message");
-  for (size_t i = 0; i < r.messages.size(); ++i) {
-    const json& m = r.messages[i];
-    if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
-      bad(fmt::format("messages[{}]", i), fmt::format("messages[{}] must be an object with a string 'role'", i));
-    }
-  }
+  for (size_t i = 0; i < r.messages.size(); ++i) check_message(r.messages[i], i);
   r.logprobs = get_bool(j, "logprobs", false);
   if (present(j, "top_logprobs")) {
     if (!r.logprobs) bad("top_logprobs", "'top_logprobs' requires 'logprobs' to be true");
@@ -250,6 +276,13 @@ ChatRequest parse_chat_request(std::string_view body) {
   if (present(j, "chat_template_kwargs")) {
     r.chat_template_kwargs = j.at("chat_template_kwargs");
     if (!r.chat_template_kwargs.is_object()) bad("chat_template_kwargs", "'chat_template_kwargs' must be an object");
+    // The variables rpu fills from the request itself: overriding them would skip the
+    // validation above (and the tool and BOS handling), so they are refused.
+    for (const char* reserved : {"messages", "tools", "bos_token", "eos_token", "add_generation_prompt"}) {
+      if (r.chat_template_kwargs.contains(reserved)) {
+        bad("chat_template_kwargs", fmt::format("'chat_template_kwargs' may not set '{}': it comes from the request", reserved));
+      }
+    }
   }
   // rpu's reasoning extension; its fields are checked by src/reasoning when the call runs.
   if (present(j, "reasoning")) {
@@ -260,7 +293,7 @@ ChatRequest parse_chat_request(std::string_view body) {
 }
 
 CompletionRequest parse_completion_request(std::string_view body) {
-  const json j = parse_body(body);
+  const json j = parse_json_body(body);
   CompletionRequest r;
   parse_generation_fields(j, r, 16);  // OpenAI's default for completions
   if (!present(j, "prompt")) bad("prompt", "'prompt' is required");
@@ -306,7 +339,7 @@ CompletionRequest parse_completion_request(std::string_view body) {
 }
 
 EmbeddingRequest parse_embedding_request(std::string_view body) {
-  const json j = parse_body(body);
+  const json j = parse_json_body(body);
   EmbeddingRequest r;
   r.model = get_string(j, "model", true);
   if (!present(j, "input")) bad("input", "'input' is required");

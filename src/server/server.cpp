@@ -68,7 +68,9 @@ Server::Server(Backend& backend, const ServerOptions& options) : impl_(std::make
       } catch (const Error& e) {
         send_error(res, ApiError(400, e.what(), "invalid_request_error", "", ""));
       } catch (const std::exception& e) {
-        send_error(res, ApiError(500, std::string("internal error: ") + e.what(), "server_error", "", ""));
+        // The server's own fault: the client learns only that; the detail goes to the log.
+        fmt::print(stderr, "rpu serve: internal error on {} {}: {}\n", req.method, req.path, e.what());
+        send_error(res, ApiError(500, "internal server error", "server_error", "", ""));
       }
       // Streamed responses report their own latency when the stream ends.
       if (!res.is_chunked_content_provider_) {

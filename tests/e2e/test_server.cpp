@@ -49,6 +49,7 @@ TEST_F(ServerTest, Embeddings) { run("embeddings", *server_); }
 TEST_F(ServerTest, ThirtyTwoConcurrentClientsMatchRequestsServedAlone) { run("concurrency", *server_); }
 TEST_F(ServerTest, DisconnectedClientsFreeTheirSequences) { run("disconnect", *server_); }
 TEST_F(ServerTest, BadRequestsGetOpenAIErrorsAndTheServerKeepsServing) { run("errors", *server_); }
+TEST_F(ServerTest, OpenAICompatibilityOfRolesPartsSamplingFieldsAndErrorCodes) { run("compat", *server_); }
 
 TEST_F(ServerTest, ToolCallRoundTripWithQwenTemplate) {
   // The model's own tool-call format (Hermes <tool_call> blocks) from a real template.

@@ -69,7 +69,22 @@ TEST(OpenAIProtocolTest, ChatValidationNamesTheField) {
       {R"({"messages": [{"role": "user", "content": "hi"}]})", "model"},
       {chat_with(R"("temperature": "hot")"), "temperature"},
       {chat_with(R"("temperature": 2.5)"), "temperature"},
-      {chat_with(R"("top_p": 0)"), "top_p"},
+      {chat_with(R"("top_p": -0.1)"), "top_p"},
+      {chat_with(R"("max_tokens": 1e999)"), "max_tokens"},
+      {chat_with(R"("logit_bias": {"x": 1})"), "logit_bias"},
+      {chat_with(R"("logit_bias": {"5": -101})"), "logit_bias"},
+      {chat_with(R"("logit_bias": [1])"), "logit_bias"},
+      {chat_with(R"("chat_template_kwargs": {"messages": []})"), "chat_template_kwargs"},
+      {chat_with(R"("chat_template_kwargs": {"bos_token": "x"})"), "chat_template_kwargs"},
+      {chat_with(R"("stop": [""," ", 3])"), "stop"},
+      {R"({"model": "m", "messages": [{"role": "wizard", "content": "hi"}]})", "messages[0].role"},
+      {R"({"model": "m", "messages": [{"role": "user", "content": 42}]})", "messages[0].content"},
+      {R"({"model": "m", "messages": [{"role": "user"}]})", "messages[0].content"},
+      {R"({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]})", "messages[0].content[0]"},
+      {R"({"model": "m", "messages": [{"role": "user", "content": [{"type": "text"}]}]})", "messages[0].content[0]"},
+      {R"({"model": "m", "messages": [{"role": "user", "content": "a"}, {"role": "user", "content": [1]}]})", "messages[1].content[0]"},
+      {R"({"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1e99999})", "max_tokens"},
+      {R"({"model": "m", "messages": [{"role": "user", "content": "hi"}, {"role": "user", "content": -1e400}]})", "messages[1].content"},
       {chat_with(R"("max_tokens": 0)"), "max_tokens"},
       {chat_with(R"("max_tokens": 2.5)"), "max_tokens"},
       {chat_with(R"("n": 17)"), "n"},
@@ -97,6 +112,45 @@ TEST(OpenAIProtocolTest, ChatValidationNamesTheField) {
   EXPECT_EQ(chat_error("{\"model\": \"m\", \"messages\": " + std::string(100000, '[') + std::string(100000, ']') + "}").first, 400);
   EXPECT_EQ(chat_error(chat_with("\"user\": \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"")).first, 0);  // brackets in strings are text
   EXPECT_EQ(chat_error("[1]").first, 400);            // not an object
+}
+
+TEST(OpenAIProtocolTest, JsonErrorsSayWhereAndHideTheLibrary) {
+  try {
+    parse_chat_request(chat_with(R"("max_tokens": 1e999)"));
+    FAIL() << "1e999 was accepted";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.status, 400);
+    EXPECT_EQ(std::string(e.what()).find("json.exception"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("max_tokens"), std::string::npos) << e.what();
+  }
+  try {
+    parse_chat_request(R"({"model": "m", "messages": [{"role": "user", "content": "hi"}, {"role": "user", "content": tru}]})");
+    FAIL() << "a misspelled literal was accepted";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.param, "messages[1].content");
+    EXPECT_EQ(std::string(e.what()).find("json.exception"), std::string::npos) << e.what();
+  }
+}
+
+TEST(OpenAIProtocolTest, SamplingFieldsOpenAIAccepts) {
+  const ChatRequest greedy = parse_chat_request(chat_with(R"("top_p": 0, "temperature": 1.2)"));
+  EXPECT_EQ(greedy.sampling.temperature, 0.0f);  // a nucleus of probability 0 is the top token
+  EXPECT_EQ(greedy.sampling.top_p, 1.0f);
+  EXPECT_TRUE(parse_chat_request(chat_with(R"("stop": "")")).stop.empty());
+  EXPECT_TRUE(parse_chat_request(chat_with(R"("stop": [""])")).stop.empty());
+  EXPECT_EQ(parse_chat_request(chat_with(R"("stop": ["", "x"])")).stop, std::vector<std::string>{"x"});
+  const ChatRequest biased = parse_chat_request(chat_with(R"("logit_bias": {"12": -100, "7": 2.5})"));
+  ASSERT_EQ(biased.sampling.logit_bias.size(), 2u);
+  EXPECT_EQ(biased.sampling.logit_bias[0], (std::pair<int32_t, float>{12, -100.0f}));
+  EXPECT_EQ(biased.sampling.logit_bias[1], (std::pair<int32_t, float>{7, 2.5f}));
+  // Roles and content shapes agents send: developer, assistant tool calls without content,
+  // structured tool results, text parts.
+  EXPECT_NO_THROW(parse_chat_request(R"({"model": "m", "messages": [
+      {"role": "developer", "content": "be brief"},
+      {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+      {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+      {"role": "tool", "tool_call_id": "c1", "content": {"ok": true}}]})"));
+  EXPECT_NO_THROW(parse_chat_request(chat_with(R"("chat_template_kwargs": {"enable_thinking": false})")));
 }
 
 TEST(OpenAIProtocolTest, CompletionPromptsAndLegacyFields) {

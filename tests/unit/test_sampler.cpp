@@ -34,6 +34,36 @@ TEST(SamplerTest, GreedyPicksArgmaxAndLowestIdOnTies) {
   EXPECT_EQ(sampler.sample(std::vector<float>{5.0f, 1.0f, 5.0f}), 0);
 }
 
+// OpenAI's logit_bias is added to the logit: draws follow softmax(logits + bias), greedy
+// picks the biased argmax, and -100 in effect bans a token.
+TEST(SamplerTest, LogitBiasShiftsTheDistribution) {
+  const std::vector<float> logits = {1.0f, 2.0f, 0.5f};
+  SamplingParams greedy = plain(0.0f);
+  greedy.logit_bias = {{0, 1.5f}};
+  EXPECT_EQ(Sampler(greedy).sample(logits), 0);
+  greedy.logit_bias = {{1, -100.0f}, {7, 50.0f}};  // ids past the logits are ignored here
+  EXPECT_EQ(Sampler(greedy).sample(logits), 0);
+  SamplingParams params = plain(1.0f);
+  params.seed = 99;
+  params.logit_bias = {{2, 1.0f}};
+  Sampler sampler(params);
+  const int draws = 40000;
+  const auto counts = histogram(sampler, logits, draws);
+  const std::vector<double> shifted = {1.0, 2.0, 1.5};
+  double total = 0;
+  for (double l : shifted) total += std::exp(l);
+  for (size_t i = 0; i < shifted.size(); ++i) {
+    const double p = std::exp(shifted[i]) / total;
+    const auto it = counts.find(static_cast<int32_t>(i));
+    EXPECT_NEAR(it == counts.end() ? 0 : it->second, draws * p, 5 * std::sqrt(draws * p * (1 - p)) + 1) << i;
+  }
+  SamplingParams bad = plain(1.0f);
+  bad.logit_bias = {{-1, 1.0f}};
+  EXPECT_THROW(bad.validate(), Error);
+  bad.logit_bias = {{1, 101.0f}};
+  EXPECT_THROW(bad.validate(), Error);
+}
+
 // Frequencies at temperature T follow softmax(logits / T): each count is within 5 standard
 // deviations of its binomial expectation (a fixed seed makes the test deterministic).
 TEST(SamplerTest, DrawsFollowTemperedSoftmax) {

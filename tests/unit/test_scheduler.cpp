@@ -7,6 +7,8 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
+#include <thread>
 
 #include "engine/scheduler.h"
 #include "model/model.h"
@@ -152,6 +154,37 @@ TEST_F(SchedulerTest, SamplesOfOneRequestShareThePromptAndDiffer) {
   EXPECT_NE(c.get(0, 1).text, c.get(0, 2).text);
 }
 
+TEST_F(SchedulerTest, MoreSamplesThanSlotsRunInPartsAsOneSet) {
+  ThreadPool pool(2);
+  // Two slots and room for one waiting request: the five samples queue as one request.
+  Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 2, .n_ctx = 256, .max_queue = 1}, &pool);
+  Collector c;
+  GenerationRequest r = greedy("Once upon a time", 20);
+  r.n = 5;
+  r.sampling.temperature = 1.0f;
+  r.sampling.top_k = 0;
+  r.sampling.min_p = 0.0f;
+  r.sampling.seed = 7;
+  scheduler.submit(r, c.callback(0));
+  c.wait_for(5);
+  // Sample i is still seeded seed + i, whichever part it ran in.
+  std::set<std::string> distinct;
+  for (int i = 0; i < 5; ++i) {
+    Collector one;
+    GenerationRequest single = r;
+    single.n = 1;
+    single.sampling.seed = 7 + static_cast<uint64_t>(i);
+    scheduler.submit(single, one.callback(0));
+    one.wait_for(1);
+    EXPECT_EQ(c.get(0, i).text, one.get(0).text) << "sample " << i;
+    EXPECT_EQ(c.get(0, i).finish_reason.empty(), false) << "sample " << i;
+    distinct.insert(c.get(0, i).text);
+  }
+  EXPECT_GE(distinct.size(), 4u);
+  while (scheduler.stats().active_sequences != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(scheduler.stats().queued, 0);
+}
+
 TEST_F(SchedulerTest, PrefixCacheReusesASharedPromptWithoutChangingTheOutput) {
   ThreadPool pool(2);
   Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 2, .n_ctx = 256}, &pool);
@@ -242,13 +275,20 @@ TEST_F(SchedulerTest, RejectsRequestsThatCanNeverRun) {
   Collector c;
   EXPECT_THROW(scheduler.submit(greedy("Once upon a time there was a very long prompt that does not fit", 4),
                                 c.callback(0)),
-               Error);
+               ContextLengthError);
   GenerationRequest too_many = greedy("Hi", 4);
-  too_many.n = 3;
+  too_many.n = Scheduler::kMaxSamples + 1;
   EXPECT_THROW(scheduler.submit(too_many, c.callback(0)), Error);
   GenerationRequest bad_token = greedy("Hi", 4);
   bad_token.prompt.push_back(100000);
-  EXPECT_THROW(scheduler.submit(bad_token, c.callback(0)), Error);
+  try {
+    scheduler.submit(bad_token, c.callback(0));
+    ADD_FAILURE() << "an out-of-vocabulary token was accepted";
+  } catch (const ContextLengthError&) {
+    ADD_FAILURE() << "an out-of-vocabulary token is not a context-length problem";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("100000"), std::string::npos) << e.what();
+  }
   EXPECT_THROW(scheduler.submit(GenerationRequest{}, c.callback(0)), Error);
 }
 

@@ -9,6 +9,12 @@
 
 #include "avx2.h"
 
+// Only the code below is compiled for AVX2 (function by function, not the whole file):
+// inline and template code from the headers above keeps the baseline target, so a copy of
+// it emitted here can never be the one the linker keeps for baseline callers.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
 namespace rpu::avx2 {
 namespace {
 
@@ -98,3 +104,5 @@ void attend(const float* q, const float* k, const float* v, int64_t stride, int6
 }
 
 }  // namespace rpu::avx2
+
+#pragma GCC pop_options

@@ -11,6 +11,12 @@
 #include "kernels/blocks.h"
 #include "kernels/quant.h"
 
+// Only the code below is compiled for AVX2 (function by function, not the whole file):
+// inline and template code from the headers above keeps the baseline target, so a copy of
+// it emitted here can never be the one the linker keeps for baseline callers.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
 namespace rpu::avx2 {
 namespace {
 
@@ -93,3 +99,5 @@ void dequantize_row_fast(DType type, const uint8_t* src, float* dst, int64_t n) 
 }
 
 }  // namespace rpu::avx2
+
+#pragma GCC pop_options

@@ -9,6 +9,12 @@
 #include "avx2.h"
 #include "kernels/quant.h"
 
+// Only the code below is compiled for AVX2 (function by function, not the whole file):
+// inline and template code from the headers above keeps the baseline target, so a copy of
+// it emitted here can never be the one the linker keeps for baseline callers.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
 namespace rpu::avx2 {
 namespace {
 
@@ -115,3 +121,5 @@ void matmul_float(const WeightMatrix& w, const float* x, int64_t n_tokens, float
 }
 
 }  // namespace rpu::avx2
+
+#pragma GCC pop_options

@@ -33,6 +33,12 @@
 #include "core/error.h"
 #include "kernels/blocks.h"
 
+// Only the code below is compiled for AVX2 (function by function, not the whole file):
+// inline and template code from the headers above keeps the baseline target, so a copy of
+// it emitted here can never be the one the linker keeps for baseline callers.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
 namespace rpu::avx2 {
 namespace {
 
@@ -280,3 +286,5 @@ void matmul_int8(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
 }
 
 }  // namespace rpu::avx2
+
+#pragma GCC pop_options

@@ -10,6 +10,12 @@
 #include "kernels/blocks.h"
 #include "kernels/quant.h"
 
+// Only the code below is compiled for AVX512 (function by function, not the whole file):
+// inline and template code from the headers above keeps the baseline target, so a copy of
+// it emitted here can never be the one the linker keeps for baseline callers.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")
+
 namespace rpu::avx512 {
 namespace {
 
@@ -82,3 +88,5 @@ void dequantize_row_fast(DType type, const uint8_t* src, float* dst, int64_t n) 
 }
 
 }  // namespace rpu::avx512
+
+#pragma GCC pop_options

@@ -34,6 +34,12 @@
 #include "core/fp16.h"
 #include "kernels/blocks.h"
 
+// Only the code below is compiled for AVX512 (function by function, not the whole file):
+// inline and template code from the headers above keeps the baseline target, so a copy of
+// it emitted here can never be the one the linker keeps for baseline callers.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")
+
 namespace rpu::avx512 {
 namespace {
 
@@ -424,3 +430,5 @@ void matmul_int8(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
 }
 
 }  // namespace rpu::avx512
+
+#pragma GCC pop_options

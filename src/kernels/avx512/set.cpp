@@ -5,6 +5,12 @@
 #include "avx512.h"
 #include "core/error.h"
 
+// Only the code below is compiled for AVX512 (function by function, not the whole file):
+// inline and template code from the headers above keeps the baseline target, so a copy of
+// it emitted here can never be the one the linker keeps for baseline callers.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")
+
 namespace rpu::avx512 {
 namespace {
 
@@ -62,3 +68,5 @@ const KernelSet& kernel_set() {
 }
 
 }  // namespace rpu::avx512
+
+#pragma GCC pop_options

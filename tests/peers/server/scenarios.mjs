@@ -365,6 +365,64 @@ const scenarios = {
     assert.equal(ok.choices.length, 1);
   },
 
+  // OpenAI-compatibility answers an adversarial probe found wrong (issue 11, findings 10-11).
+  async compat() {
+    const chat = { model, messages: chatMessages('hi'), max_tokens: 4, ...greedy };
+    const post = (body) => raw('/v1/chat/completions', { body });
+    // A number JSON cannot hold is a 400 naming the field, with no library text in it.
+    const huge = await post(JSON.stringify(chat).replace('"max_tokens":4', '"max_tokens":1e999'));
+    assertErrorBody(huge, 400, 'max_tokens');
+    assert.doesNotMatch(huge.json.error.message, /json\.exception|nlohmann/);
+    // Each mistake gets its own code and field.
+    const oov = await raw('/v1/completions', { body: { model, prompt: [[1, 2, 99999999]], max_tokens: 4 } });
+    assertErrorBody(oov, 400, 'prompt');
+    assert.notEqual(oov.json.error.code, 'context_length_exceeded');
+    assertErrorBody(await post({ ...chat, messages: [{ role: 'wizard', content: 'hi' }] }), 400, 'messages[0].role');
+    assertErrorBody(await post({ ...chat, messages: [{ role: 'user', content: 42 }] }), 400, 'messages[0].content');
+    const image = await post({ ...chat, messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' },
+      { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }] });
+    assertErrorBody(image, 400, 'messages[0].content[1]');
+    assert.match(image.json.error.message, /not supported by this model/);
+    const audio = await post({ ...chat, messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }] }] });
+    assertErrorBody(audio, 400, 'messages[0].content[0]');
+    for (const name of ['messages', 'bos_token', 'tools']) {
+      assertErrorBody(await post({ ...chat, chat_template_kwargs: { [name]: [] } }), 400, 'chat_template_kwargs');
+    }
+    // Text parts are read as text.
+    const parts = await client.chat.completions.create({ ...chat, messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }] });
+    assert.equal(parts.choices.length, 1);
+    // top_p 0 is greedy; an empty stop string, alone or in a list, is no stop at all.
+    const base = await client.chat.completions.create({ ...chat, max_tokens: 12 });
+    const nucleus0 = await client.chat.completions.create({ ...chat, max_tokens: 12, temperature: 1, top_p: 0 });
+    assert.equal(nucleus0.choices[0].message.content, base.choices[0].message.content);
+    for (const stop of ['', ['']]) {
+      const r = await client.chat.completions.create({ ...chat, max_tokens: 12, stop });
+      assert.equal(r.choices[0].message.content, base.choices[0].message.content, JSON.stringify(stop));
+    }
+    // logit_bias: ids are checked against the vocabulary; +100 on one token makes it the only
+    // one chosen, -100 bans it.
+    assertErrorBody(await post({ ...chat, logit_bias: { 99999999: 5 } }), 400, 'logit_bias');
+    assertErrorBody(await post({ ...chat, logit_bias: { abc: 5 } }), 400, 'logit_bias');
+    assertErrorBody(await post({ ...chat, logit_bias: { 5: 101 } }), 400, 'logit_bias');
+    const plain = await client.completions.create({ model, prompt: 'Once upon a time', max_tokens: 6, logprobs: 0, ...greedy });
+    const forced = await client.completions.create({ model, prompt: 'Once upon a time', max_tokens: 6, logprobs: 0,
+      logit_bias: { 300: 100, 301: 99 }, ...greedy });
+    const tokens = forced.choices[0].logprobs.tokens;
+    assert.equal(tokens.length, 6);
+    assert.ok(tokens.every((t) => t === tokens[0]), JSON.stringify(tokens));
+    assert.notDeepEqual(tokens, plain.choices[0].logprobs.tokens);
+    // With 301 lifted just below, banning 300 hands every step to 301.
+    const banned = await client.completions.create({ model, prompt: 'Once upon a time', max_tokens: 6, logprobs: 0,
+      logit_bias: { 300: -100, 301: 99 }, ...greedy });
+    const others = banned.choices[0].logprobs.tokens;
+    assert.ok(others.every((t) => t === others[0] && t !== tokens[0]), JSON.stringify(others));
+    // More samples than --parallel slots (8 here) are queued, not refused.
+    const many = await client.chat.completions.create({ ...chat, n: 12, temperature: 1, seed: 5, max_tokens: 6 });
+    assert.deepEqual(many.choices.map((c) => c.index), [...Array(12).keys()]);
+    for (const c of many.choices) assert.ok(['stop', 'length'].includes(c.finish_reason));
+    await untilIdle();
+  },
+
   // With --parallel 1 --queue 1, a third concurrent request is refused with 429.
   async queueFull() {
     const long = { model, prompt: 'Go', max_tokens: 400, ignore_eos: true, ...greedy };
@@ -374,6 +432,10 @@ const scenarios = {
     const refused = results.find((r) => r.status === 429);
     assert.ok(refused, `no 429 among ${statuses.join()}`);
     assertErrorBody(refused, 429);
+    await untilIdle();
+    // One request with more samples than slots runs them in turn, whatever the queue's size.
+    const three = await client.completions.create({ model, prompt: 'Go', max_tokens: 4, n: 3, temperature: 1, seed: 1 });
+    assert.deepEqual(three.choices.map((c) => c.index), [0, 1, 2]);
     await untilIdle();
   },
 };

@@ -1,0 +1,226 @@
+// Load test of `rpu serve` under hostile traffic (issue 11, bench/RESULTS.md "Load test").
+// Starts the server itself, then:
+//   - opens IDLE silent connections and SLOWLORIS connections that send one header line every
+//     2 s, and keeps them open for the whole run;
+//   - CLIENTS concurrent clients send REQUESTS requests in all, a fixed mix of: valid chat,
+//     completions and streamed chat; malformed bodies; streams the client abandons mid-way;
+//     huge JSON schemas (20,000 required properties);
+//   - probes /health every 100 ms throughout and records its latency;
+//   - at the end waits for /metrics to show 0 active sequences and 0 queued requests, and reads
+//     the server's RSS (VmRSS) before and after.
+// Passes (exit 0) with zero crashes, zero leaked slots, every valid request answered 200, and
+// every /health probe within 100 ms. Prints a markdown report.
+//
+//   node bench/loadtest.mjs --rpu build/rpu --model ../shared/fixtures/stories260K/stories260K.gguf
+//        [--clients 64] [--requests 10000] [--idle 500] [--slowloris 100] [--parallel 8]
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, arg, i, all) => {
+  if (arg.startsWith('--')) pairs.push([arg.slice(2), all[i + 1]]);
+  return pairs;
+}, []));
+if (!args.rpu || !args.model) {
+  console.error('usage: node bench/loadtest.mjs --rpu RPU --model M.gguf [--clients 64] [--requests 10000]');
+  process.exit(2);
+}
+const clients = Number(args.clients ?? 64);
+const total = Number(args.requests ?? 10000);
+const idleCount = Number(args.idle ?? 500);
+const slowCount = Number(args.slowloris ?? 100);
+const parallel = Number(args.parallel ?? 8);
+const port = 19000 + Math.floor(Math.random() * 1000);
+const base = `http://127.0.0.1:${port}`;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const server = spawn(args.rpu, ['serve', args.model, '--port', String(port), '--parallel', String(parallel),
+  '--ctx', '512', '--threads', '2', '--alias', 'tiny', ...(args['serve-args'] ? args['serve-args'].split(' ') : [])],
+{ stdio: ['ignore', 'ignore', 'pipe'] });
+let serverLog = '';
+server.stderr.on('data', (d) => { serverLog = (serverLog + d).slice(-20000); });
+let exitedEarly = null;
+server.on('exit', (code, signal) => { exitedEarly = { code, signal }; });
+
+const rssKiB = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${server.pid}/status`, 'utf8'))[1]);
+
+async function waitHealthy() {
+  for (let i = 0; i < 600; ++i) {
+    try { if ((await fetch(`${base}/health`)).ok) return; } catch { /* starting */ }
+    if (exitedEarly) throw new Error(`server exited: ${JSON.stringify(exitedEarly)}\n${serverLog}`);
+    await sleep(100);
+  }
+  throw new Error('server did not start');
+}
+
+async function metricValue(name) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const m = text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm'));
+  return m ? Number(m[1]) : NaN;
+}
+
+// --- hostile connections held open for the whole run ----------------------------------
+const held = [];
+function openIdle() {
+  const s = net.connect(port, '127.0.0.1');
+  s.on('error', () => {});
+  held.push(s);
+}
+let slowClosedByServer = 0;
+function openSlowloris() {
+  const s = net.connect(port, '127.0.0.1');
+  s.on('error', () => {});
+  s.on('close', () => { ++slowClosedByServer; });
+  s.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n');
+  let line = 0;
+  const timer = setInterval(() => {
+    if (s.destroyed) { clearInterval(timer); return; }
+    s.write(`X-Slow-${line++}: ${'a'.repeat(20)}\r\n`);
+  }, 2000);
+  held.push({ destroy: () => { clearInterval(timer); s.destroy(); } });
+}
+
+// --- /health probe ------------------------------------------------------------------------
+const healthMs = [];
+let healthFailures = 0;
+let probing = true;
+async function probeHealth() {
+  while (probing) {
+    const t0 = performance.now();
+    try {
+      const r = await fetch(`${base}/health`, { signal: AbortSignal.timeout(5000) });
+      await r.text();
+      if (!r.ok) ++healthFailures;
+    } catch { ++healthFailures; }
+    healthMs.push(performance.now() - t0);
+    await sleep(100);
+  }
+}
+
+// --- the request mix ----------------------------------------------------------------------
+const messages = [{ role: 'system', content: 'You are a helpful assistant.' }, { role: 'user', content: 'Tell me a story.' }];
+const hugeSchema = JSON.stringify({
+  model: 'tiny', messages, max_tokens: 4,
+  response_format: { type: 'json_schema', json_schema: { name: 'huge', schema: {
+    type: 'object', required: Array.from({ length: 20000 }, (_, i) => `p${i}`),
+    properties: Object.fromEntries(Array.from({ length: 20000 }, (_, i) => [`p${i}`, { type: 'integer' }])) } } },
+});
+const kinds = ['chat', 'chat', 'completion', 'completion', 'stream', 'stream', 'malformed', 'disconnect', 'huge_schema'];
+const stats = Object.fromEntries(kinds.map((k) => [k, { sent: 0, statuses: {} }]));
+const validLatency = [];
+const unexpected = [];
+
+async function post(path, body, signal) {
+  return fetch(`${base}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, signal });
+}
+
+async function one(kind, i) {
+  const t0 = performance.now();
+  let status;
+  try {
+    if (kind === 'chat') {
+      const r = await post('/v1/chat/completions', JSON.stringify({ model: 'tiny', messages, max_tokens: 8, temperature: 0.8, seed: i }));
+      status = r.status; await r.text();
+    } else if (kind === 'completion') {
+      const r = await post('/v1/completions', JSON.stringify({ model: 'tiny', prompt: 'Once upon a time', max_tokens: 8, seed: i }));
+      status = r.status; await r.text();
+    } else if (kind === 'stream') {
+      const r = await post('/v1/chat/completions', JSON.stringify({ model: 'tiny', messages, max_tokens: 8, stream: true }));
+      status = r.status;
+      const text = await r.text();
+      if (status === 200 && !text.trimEnd().endsWith('data: [DONE]')) unexpected.push(`stream ${i} ended without [DONE]`);
+    } else if (kind === 'malformed') {
+      const bodies = ['{"model": ', '[1,2', '{"model":"tiny","messages":[{"role":"user","content":42}]}',
+        '{"model":"tiny","messages":[],"max_tokens":1e999}', '\u0000\u0001garbage'];
+      const r = await post('/v1/chat/completions', bodies[i % bodies.length]);
+      status = r.status; await r.text();
+    } else if (kind === 'disconnect') {
+      const controller = new AbortController();
+      const r = await post('/v1/chat/completions', JSON.stringify({ model: 'tiny', messages, max_tokens: 400, ignore_eos: true, stream: true }),
+        controller.signal);
+      status = r.status;
+      const reader = r.body.getReader();
+      await reader.read();
+      controller.abort();
+      await reader.read().catch(() => {});
+    } else if (kind === 'huge_schema') {
+      const r = await post('/v1/chat/completions', hugeSchema);
+      status = r.status; await r.text();
+    }
+  } catch (e) {
+    status = kind === 'disconnect' ? 'aborted' : `error: ${e.cause?.code ?? e.message}`;
+  }
+  const s = stats[kind];
+  s.sent += 1;
+  s.statuses[status] = (s.statuses[status] ?? 0) + 1;
+  const valid = kind === 'chat' || kind === 'completion' || kind === 'stream';
+  if (valid) {
+    validLatency.push(performance.now() - t0);
+    if (status !== 200) unexpected.push(`${kind} ${i}: ${status}`);
+  } else if (kind === 'malformed' && status !== 400) {
+    unexpected.push(`malformed ${i}: ${status}`);
+  }
+}
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))] : NaN;
+};
+
+let code = 0;
+try {
+  await waitHealthy();
+  const rssBefore = rssKiB();
+  for (let i = 0; i < idleCount; ++i) openIdle();
+  for (let i = 0; i < slowCount; ++i) openSlowloris();
+  await sleep(500);
+  const probe = probeHealth();
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: clients }, async () => {
+    while (next < total) {
+      const i = next++;
+      await one(kinds[i % kinds.length], i);
+    }
+  }));
+  const wall = (performance.now() - t0) / 1000;
+  probing = false;
+  await probe;
+  // Slots and queue must drain back to zero once the clients are gone.
+  let active = NaN, queued = NaN;
+  for (let i = 0; i < 100; ++i) {
+    active = await metricValue('rpu_active_sequences');
+    queued = await metricValue('rpu_queue_depth');
+    if (active === 0 && queued === 0) break;
+    await sleep(100);
+  }
+  const rssAfter = rssKiB();
+  for (const h of held) h.destroy();
+  const crashed = exitedEarly !== null;
+  const healthMax = Math.max(...healthMs);
+  console.log(`## Load test: ${total} requests from ${clients} clients, ${idleCount} idle + ${slowCount} slowloris connections\n`);
+  console.log(`command: node bench/loadtest.mjs --rpu ${args.rpu} --model ${args.model} --clients ${clients} --requests ${total}` +
+    ` --idle ${idleCount} --slowloris ${slowCount} --parallel ${parallel}\n`);
+  console.log('| kind | sent | statuses |\n|---|---:|---|');
+  for (const k of Object.keys(stats)) console.log(`| ${k} | ${stats[k].sent} | ${JSON.stringify(stats[k].statuses)} |`);
+  console.log(`\n| measure | value |\n|---|---:|`);
+  console.log(`| wall time | ${wall.toFixed(1)} s (${(total / wall).toFixed(0)} req/s) |`);
+  console.log(`| server crashed | ${crashed ? 'YES ' + JSON.stringify(exitedEarly) : 'no'} |`);
+  console.log(`| active sequences / queued after | ${active} / ${queued} |`);
+  console.log(`| RSS before / after | ${(rssBefore / 1024).toFixed(1)} MiB / ${(rssAfter / 1024).toFixed(1)} MiB |`);
+  console.log(`| valid requests p50 / p99 latency | ${pct(validLatency, 50).toFixed(1)} ms / ${pct(validLatency, 99).toFixed(1)} ms |`);
+  console.log(`| /health probes, p50 / p99 / max | ${healthMs.length}, ${pct(healthMs, 50).toFixed(1)} / ${pct(healthMs, 99).toFixed(1)} / ${healthMax.toFixed(1)} ms |`);
+  console.log(`| /health failures | ${healthFailures} |`);
+  console.log(`| slowloris connections closed by the server | ${slowClosedByServer} of ${slowCount} |`);
+  console.log(`| unexpected answers | ${unexpected.length}${unexpected.length ? ': ' + unexpected.slice(0, 5).join('; ') : ''} |`);
+  const pass = !crashed && active === 0 && queued === 0 && unexpected.length === 0 && healthFailures === 0 && healthMax <= 100;
+  console.log(`\n${pass ? 'PASS' : 'FAIL'}`);
+  code = pass ? 0 : 1;
+} catch (e) {
+  console.error(e.stack ?? e);
+  code = 1;
+} finally {
+  for (const h of held) h.destroy();
+  server.kill('SIGTERM');
+}
+process.exit(code);
