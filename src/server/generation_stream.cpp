@@ -67,6 +67,7 @@ void serve_call(ServerContext& ctx, httplib::Response& res, const CallStarter& s
                 ctx.metrics.on_first_token(seconds_since(state->start));
               }
               ctx.metrics.on_generated(e.completion_tokens - reported);
+              request_tally().completion_tokens += e.completion_tokens - reported;
               reported = e.completion_tokens;
             }
             state->prompt_tokens[e.index] = e.prompt_tokens;
@@ -86,6 +87,7 @@ void serve_call(ServerContext& ctx, httplib::Response& res, const CallStarter& s
           if (index % output.choices_per_prompt == 0) prompt += tokens, cached += state->cached[index];
         }
         ctx.metrics.on_prompt(prompt, cached);
+        request_tally().prompt_tokens = prompt;
         ctx.metrics.on_request_done(endpoint_name, 200, seconds_since(state->start));
         return true;
       },

@@ -5,6 +5,8 @@
 
 #include <httplib.h>
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "pipeline/backend.h"
@@ -27,6 +29,15 @@ struct ServerContext {
 void handle_chat_completions(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
 void handle_completions(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
 void handle_embeddings(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
+
+// What the request log reports of the request the calling thread serves (each request is
+// served, streamed responses included, on one HTTP worker thread).
+struct RequestTally {
+  int64_t prompt_tokens = 0, completion_tokens = 0;
+  std::string key_id = "-";
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+};
+RequestTally& request_tally();
 
 // Shared plumbing (server_io.cpp).
 void send_json(httplib::Response& res, int status, const nlohmann::ordered_json& body);
