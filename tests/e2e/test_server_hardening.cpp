@@ -130,24 +130,30 @@ TEST_F(ServerHardeningTest, BadContentLengthIsAnsweredAtOnce) {
   struct Case {
     std::string header;
     int status;
+    std::string code;
   };
-  const std::vector<Case> cases = {{"Content-Length: 99999999999999999999\r\n", 413},
-                                   {"Content-Length: 2000000\r\n", 413},
-                                   {"Content-Length: -5\r\n", 400},
-                                   {"Content-Length: 12abc\r\n", 400},
-                                   {"Content-Length: 2\r\nContent-Length: 2\r\n", 400},
-                                   {"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n", 400}};
+  // A valid body, so only the framing can be what is refused.
+  const std::string body = R"({"model":"tiny","prompt":"Hi","max_tokens":1})";
+  const std::string length = std::to_string(body.size());
+  const std::vector<Case> cases = {
+      {"Content-Length: 99999999999999999999\r\n", 413, "request_too_large"},
+      {"Content-Length: 2000000\r\n", 413, "request_too_large"},
+      {"Content-Length: -5\r\n", 400, "invalid_content_length"},
+      {"Content-Length: 12abc\r\n", 400, "invalid_content_length"},
+      {"Content-Length: " + length + "\r\nContent-Length: " + length + "\r\n", 400, "invalid_content_length"},
+      {"Content-Length: " + length + "\r\nTransfer-Encoding: chunked\r\n", 400, "invalid_content_length"}};
   for (const Case& c : cases) {
     const auto t0 = Clock::now();
     const std::string response = test::raw_request(
         server->port(),
         std::string("POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ") + kApiKey + "\r\n" + c.header +
-            "\r\n{}",
+            "\r\n" + body,
         20000);
     EXPECT_LT(seconds_since(t0), 5.0) << c.header;
     EXPECT_EQ(test::status_of(response), c.status) << c.header << response;
-    const auto body = nlohmann::json::parse(test::body_of(response), nullptr, false);
-    EXPECT_TRUE(body.contains("error")) << response;
+    const auto json = nlohmann::json::parse(test::body_of(response), nullptr, false);
+    const nlohmann::json::json_pointer code("/error/code");
+    EXPECT_EQ(json.is_object() && json.contains(code) ? json[code].get<std::string>() : "", c.code) << response;
   }
   EXPECT_EQ(test::status_of(test::raw_request(server->port(), get("/health"))), 200);
 }

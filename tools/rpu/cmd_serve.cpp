@@ -2,7 +2,9 @@
 // the OpenAI-compatible HTTP API with continuous batching (src/server, src/engine/scheduler.h).
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -41,6 +43,13 @@ int serve(ServeOptions& o) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not end the server
+  // Every connection is a descriptor: a soft limit of 1024 would refuse connections (and make
+  // the accept loop spin on EMFILE) before --max-connections is reached.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = std::min<rlim_t>(files.rlim_max, 65536);
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   auto [model, tokenizer] = load_model_with_tokenizer(o.model_path);
   LocalBackendOptions backend_options;
