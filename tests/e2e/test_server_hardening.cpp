@@ -124,6 +124,16 @@ TEST_F(ServerHardeningTest, PerClientLimitClosesTheOldestIdleConnection) {
   EXPECT_FALSE(idle[3]->closed_by_peer(200));
 }
 
+TEST_F(ServerHardeningTest, TotalConnectionLimitDisplacesTheOldestPendingConnection) {
+  auto server = start({"--max-connections", "8", "--max-connections-per-client", "100"});
+  std::vector<std::unique_ptr<test::RawConnection>> idle;
+  for (int i = 0; i < 8; ++i) idle.push_back(std::make_unique<test::RawConnection>(server->port()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(test::status_of(test::raw_request(server->port(), get("/health"))), 200);
+  EXPECT_TRUE(idle[0]->closed_by_peer(3000));
+  EXPECT_FALSE(idle[7]->closed_by_peer(200));
+}
+
 // Finding 7: these were answered only after the 60 s read timeout (or accepted).
 TEST_F(ServerHardeningTest, BadContentLengthIsAnsweredAtOnce) {
   auto server = start({"--max-body", "1048576"});
