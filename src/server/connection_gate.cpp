@@ -21,6 +21,7 @@ using std::chrono::milliseconds;
 constexpr size_t kMaxHeaderBlock = 64 << 10;          // httplib itself allows 8 KiB per line
 constexpr milliseconds kLingerAfterAnswer{2000};      // discard input before closing, see below
 constexpr milliseconds kCutGrace{5000};               // after the drain deadline
+constexpr int kLightWorkers = 4;                      // for bodiless GET/HEAD requests only
 
 // Runs each accepted connection's task at once on the accept thread: the task only hands the
 // socket to the gate (GatedHttpServer::process_and_close_socket), so it never blocks.
@@ -58,7 +59,8 @@ GatedHttpServer::~GatedHttpServer() {
 
 void GatedHttpServer::start() {
   gate_ = std::thread([this] { gate_loop(); });
-  for (int i = 0; i < std::max(1, limits_.workers); ++i) workers_.emplace_back([this] { worker_loop(); });
+  for (int i = 0; i < std::max(1, limits_.workers); ++i) workers_.emplace_back([this] { worker_loop(false); });
+  for (int i = 0; i < kLightWorkers; ++i) workers_.emplace_back([this] { worker_loop(true); });
 }
 
 void GatedHttpServer::stop_listening() {
@@ -198,19 +200,22 @@ void GatedHttpServer::after_input(ConnectionPtr& c) {
     head_length += line.size();
   }
   c->request_bytes = head_length + check.content_length;
+  std::string method, path;
+  request_line_parts(c->buffer, method, path);
+  const bool light = (method == "GET" || method == "HEAD") && check.content_length == 0 && !check.chunked;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     // Back-pressure: beyond this many complete requests waiting for a worker, refuse at once
     // instead of queueing more behind them.
-    if (ready_.size() < static_cast<size_t>(4 * limits_.workers + 64)) {
-      ready_.push_back(std::move(c));
+    if (ready_[0].size() + ready_[1].size() < static_cast<size_t>(4 * limits_.workers + 64)) {
+      ready_[light ? 1 : 0].push_back(std::move(c));
     }
   }
   if (c) {
     answer_and_close(*c, 503, "the server is overloaded; retry later", "server_busy");
     return;
   }
-  work_cv_.notify_one();
+  work_cv_.notify_all();  // a light request may wait for a light worker only
 }
 
 void GatedHttpServer::gate_loop() {
@@ -269,15 +274,17 @@ void GatedHttpServer::gate_loop() {
   inbox_.clear();
 }
 
-void GatedHttpServer::worker_loop() {
+void GatedHttpServer::worker_loop(bool light_only) {
   for (;;) {
     ConnectionPtr c;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      work_cv_.wait(lock, [&] { return workers_stop_ || !ready_.empty(); });
-      if (ready_.empty()) return;
-      c = std::move(ready_.front());
-      ready_.pop_front();
+      auto has_work = [&] { return !ready_[1].empty() || (!light_only && !ready_[0].empty()); };
+      work_cv_.wait(lock, [&] { return workers_stop_ || has_work(); });
+      if (!has_work()) return;
+      auto& queue = !ready_[1].empty() ? ready_[1] : ready_[0];
+      c = std::move(queue.front());
+      queue.pop_front();
       ++busy_;
       serving_.insert(c->fd);
     }
@@ -328,10 +335,12 @@ bool GatedHttpServer::drain(milliseconds deadline) {
   wake_gate();
   if (gate_.joinable()) gate_.join();
   std::unique_lock<std::mutex> lock(mutex_);
-  auto finished = [&] { return ready_.empty() && busy_ == 0; };
+  auto finished = [&] { return ready_[0].empty() && ready_[1].empty() && busy_ == 0; };
   if (!idle_cv_.wait_for(lock, deadline, finished)) {
-    for (auto& c : ready_) close_connection(*c);
-    ready_.clear();
+    for (auto& queue : ready_) {
+      for (auto& c : queue) close_connection(*c);
+      queue.clear();
+    }
     // Like a client hanging up: the next write fails and the call is cancelled.
     for (int fd : serving_) shutdown(fd, SHUT_RDWR);
   }

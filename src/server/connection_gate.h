@@ -26,7 +26,10 @@
 //   closed, so a flood only displaces itself and a new request (e.g. /health) still gets in.
 //   When nothing can be displaced, or too many complete requests wait for a worker, the new
 //   connection gets a 503 at once.
-// - Complete requests go to a fixed pool of `workers` threads.
+// - Complete requests go to a fixed pool of `workers` threads. Bodiless GET/HEAD requests
+//   (/health, /metrics, /v1/models) may also take one of a few threads of their own, so they
+//   are answered even while every worker is busy with generations or slow request bodies.
+// - A request's body must arrive within `read_timeout` in all (not per recv).
 #pragma once
 
 #include <httplib.h>
@@ -50,7 +53,7 @@ namespace rpu {
 struct ConnectionLimits {
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds keep_alive_timeout{5000};
-  std::chrono::milliseconds read_timeout{60000};   // per recv of a body
+  std::chrono::milliseconds read_timeout{60000};   // for a whole request body
   std::chrono::milliseconds write_timeout{60000};  // per send
   int max_per_client = 64;
   int max_connections = 1000;
@@ -105,7 +108,7 @@ class GatedHttpServer : public httplib::Server {
   void answer_and_close(Connection& c, int status, const std::string& message, const std::string& code);
   bool evict_oldest(const std::string* ip);
   void close_connection(Connection& c);
-  void worker_loop();
+  void worker_loop(bool light_only);
   bool serve_one(Connection& c);
   void wake_gate();
 
@@ -117,7 +120,8 @@ class GatedHttpServer : public httplib::Server {
   std::mutex mutex_;
   std::condition_variable work_cv_, idle_cv_;
   std::deque<ConnectionPtr> inbox_;  // to the gate: accepted, or back from a worker
-  std::deque<ConnectionPtr> ready_;  // to the workers: a complete header block
+  // To the workers, with a complete header block: [0] any request, [1] bodiless GET/HEAD.
+  std::deque<ConnectionPtr> ready_[2];
   std::set<int> serving_;            // sockets of requests in progress
   int busy_ = 0;
   bool gate_stop_ = false, workers_stop_ = false;

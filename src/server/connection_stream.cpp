@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -37,8 +38,13 @@ void peer_address(int fd, std::string& ip, int& port) {
   if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) address_of(addr, len, ip, port);
 }
 
+std::chrono::milliseconds ConnectionStream::read_time_left() const {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(read_deadline_ - std::chrono::steady_clock::now());
+  return std::max(left, std::chrono::milliseconds(0));
+}
+
 bool ConnectionStream::is_readable() const {
-  return consumed_ < c_.buffer.size() || poll_one(c_.fd, POLLIN, read_timeout_) > 0;
+  return consumed_ < c_.buffer.size() || poll_one(c_.fd, POLLIN, read_time_left()) > 0;
 }
 
 // Writable, and the peer has not hung up: streams check this before every chunk, which is how
@@ -58,7 +64,7 @@ ssize_t ConnectionStream::read(char* ptr, size_t size) {
     total_read_ += n;
     return static_cast<ssize_t>(n);
   }
-  if (poll_one(c_.fd, POLLIN, read_timeout_) <= 0) return -1;
+  if (poll_one(c_.fd, POLLIN, read_time_left()) <= 0) return -1;
   for (;;) {
     const ssize_t n = recv(c_.fd, ptr, size, 0);
     if (n < 0 && errno == EINTR) continue;

@@ -32,9 +32,13 @@ struct Connection {
 
 class ConnectionStream : public httplib::Stream {
  public:
+  // `read_timeout` bounds the whole request body, not each recv: a client trickling a byte
+  // now and then must not hold a worker indefinitely.
   ConnectionStream(Connection& connection, std::chrono::milliseconds read_timeout,
                    std::chrono::milliseconds write_timeout)
-      : c_(connection), read_timeout_(read_timeout), write_timeout_(write_timeout) {}
+      : c_(connection),
+        read_deadline_(std::chrono::steady_clock::now() + read_timeout),
+        write_timeout_(write_timeout) {}
   // Drops the bytes httplib consumed, keeping a pipelined next request.
   ~ConnectionStream() override { c_.buffer.erase(0, consumed_); }
 
@@ -54,7 +58,10 @@ class ConnectionStream : public httplib::Stream {
   Connection& c_;
   size_t consumed_ = 0;    // of c_.buffer
   size_t total_read_ = 0;  // from the buffer and the socket
-  std::chrono::milliseconds read_timeout_, write_timeout_;
+  std::chrono::milliseconds read_time_left() const;
+
+  std::chrono::steady_clock::time_point read_deadline_;
+  std::chrono::milliseconds write_timeout_;
 };
 
 // poll() for one event on one descriptor: >0 ready, 0 timed out, <0 error.

@@ -57,8 +57,8 @@ HeadCheck check_request_head(std::string_view head, size_t max_body) {
     std::string method, path;
     request_line_parts(head, method, path);
     HeadCheck check;
-    check.add_empty_length = (method == "POST" || method == "PUT" || method == "PATCH") &&
-                             header_values(head, "Transfer-Encoding").empty();
+    check.chunked = !header_values(head, "Transfer-Encoding").empty();
+    check.add_empty_length = (method == "POST" || method == "PUT" || method == "PATCH") && !check.chunked;
     return check;
   }
   if (lengths.size() > 1) {

@@ -20,6 +20,7 @@ struct HeadCheck {
   // A POST/PUT/PATCH without Content-Length or Transfer-Encoding has no body (RFC 9112), but
   // httplib 0.11.4 would read one until the client closes: the gate adds "Content-Length: 0".
   bool add_empty_length = false;
+  bool chunked = false;  // Transfer-Encoding present (a body of unknown length)
 };
 
 // Checks the framing headers httplib would otherwise act on only after reading (or waiting

@@ -99,6 +99,34 @@ TEST_F(ServerHardeningTest, SilentAndSlowlorisConnectionsDoNotDelayHealth) {
   trickle.join();
 }
 
+// Slow request bodies hold request threads (here all 2 + 2 + 8 of them); /health and other
+// bodiless GETs have threads of their own.
+TEST_F(ServerHardeningTest, SlowBodiesOnEveryWorkerDoNotDelayHealth) {
+  auto server = start({"--queue", "2"});
+  std::vector<std::unique_ptr<test::RawConnection>> slow;
+  for (int i = 0; i < 20; ++i) {
+    slow.push_back(std::make_unique<test::RawConnection>(server->port()));
+    slow.back()->send(std::string("POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ") + kApiKey +
+                      "\r\nContent-Length: 1000\r\n\r\n{");
+  }
+  std::atomic<bool> done{false};
+  std::thread trickle([&] {
+    while (!done) {
+      for (auto& c : slow) c->send(" ");
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  for (int i = 0; i < 3; ++i) {
+    const auto t0 = Clock::now();
+    const std::string response = test::raw_request(server->port(), get("/health"), 20000);
+    EXPECT_EQ(test::status_of(response), 200) << response;
+    EXPECT_LT(seconds_since(t0), 2.0);
+  }
+  done = true;
+  trickle.join();
+}
+
 TEST_F(ServerHardeningTest, SlowlorisConnectionGets408AfterTheHeaderDeadline) {
   auto server = start({"--header-timeout", "2"});
   test::RawConnection slow(server->port());
