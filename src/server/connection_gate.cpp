@@ -20,7 +20,8 @@ using std::chrono::milliseconds;
 
 constexpr size_t kMaxHeaderBlock = 64 << 10;          // httplib itself allows 8 KiB per line
 constexpr milliseconds kLingerAfterAnswer{2000};      // discard input before closing, see below
-constexpr milliseconds kCutGrace{5000};               // after the drain deadline
+constexpr milliseconds kEndGrace{2000};               // after the drain deadline, to end responses
+constexpr milliseconds kCutGrace{5000};               // after connections were cut
 constexpr int kLightWorkers = 4;                      // for bodiless GET/HEAD requests only
 
 // Runs each accepted connection's task at once on the accept thread: the task only hands the
@@ -340,6 +341,12 @@ bool GatedHttpServer::drain(milliseconds deadline) {
     for (auto& queue : ready_) {
       for (auto& c : queue) close_connection(*c);
       queue.clear();
+    }
+    if (on_drain_deadline) {
+      lock.unlock();
+      on_drain_deadline();
+      lock.lock();
+      idle_cv_.wait_for(lock, kEndGrace, finished);
     }
     // Like a client hanging up: the next write fails and the call is cancelled.
     for (int fd : serving_) shutdown(fd, SHUT_RDWR);

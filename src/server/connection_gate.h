@@ -76,6 +76,9 @@ class GatedHttpServer : public httplib::Server {
 
   // Called on the worker thread before httplib reads each request.
   std::function<void()> on_request_begin;
+  // Called when a drain's deadline passes with requests still in progress, before their
+  // connections are cut: a chance to end their responses cleanly (they get 2 s).
+  std::function<void()> on_drain_deadline;
   // Called (on the gate thread) for every request the gate answered itself.
   std::function<void(const GateAnswer&)> on_gate_answer;
 

@@ -5,6 +5,7 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -22,6 +23,9 @@ struct ServerContext {
   Backend& backend;
   ServerOptions options;
   ServerMetrics metrics;
+  // Set when a shutdown's drain deadline passes: responses in progress end at once with an
+  // error (generation_stream.cpp) before their connections are cut.
+  std::atomic<bool> shutting_down{false};
 };
 
 // Each handler validates the request, answers errors with an OpenAI error body, and serves
@@ -35,6 +39,7 @@ void handle_embeddings(ServerContext& ctx, const httplib::Request& req, httplib:
 struct RequestTally {
   int64_t prompt_tokens = 0, completion_tokens = 0;
   std::string key_id = "-";
+  int status = 0;  // when set, what the log reports instead of the response's status
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 };
 RequestTally& request_tally();

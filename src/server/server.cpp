@@ -175,6 +175,7 @@ void Server::Impl::install_request_log() {
                         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - tally.start).count(),
                         tally.key_id};
     if (res.content_provider_ && !res.content_provider_success_) line.status = 499;  // the client went away
+    if (tally.status != 0) line.status = tally.status;
     write_request_log(line, log_format);
     tally = RequestTally{};
   });
@@ -199,6 +200,7 @@ Server::Server(Backend& backend, const ServerOptions& options) : impl_(std::make
   impl_->install_auth();
   impl_->install_routes();
   impl_->install_request_log();
+  impl_->http.on_drain_deadline = [this] { impl_->ctx.shutting_down = true; };
 }
 
 Server::~Server() { stop(); }

@@ -57,7 +57,7 @@ class ServerLifecycleTest : public ::testing::Test {
 std::string* ServerLifecycleTest::model_path_ = nullptr;
 
 TEST_F(ServerLifecycleTest, SigtermDrainsWithinTheDeadlineAndExitsZero) {
-  auto server = start({"--shutdown-timeout", "2"});
+  auto server = start({"--shutdown-timeout", "1"});
   test::RawConnection stream(server->port());
   ASSERT_TRUE(stream.send(post("/v1/completions", kLongStream)));
   ASSERT_NE(stream.read_until("data: ", 30000).find("data: "), std::string::npos) << server->log();
@@ -67,12 +67,17 @@ TEST_F(ServerLifecycleTest, SigtermDrainsWithinTheDeadlineAndExitsZero) {
   // Stopped accepting at once, while the stream is still being drained.
   test::RawConnection late(server->port());
   EXPECT_FALSE(late.connected());
-  // The stream ends: finished ("data: [DONE]" and the chunked terminator) or cut at the deadline.
+  // The stream ends well-formed: finished, or (past the deadline) an error event, then
+  // "data: [DONE]" and the chunked terminator.
   const std::string received = stream.read_until_close(20000);
   EXPECT_TRUE(stream.closed_by_peer(0)) << received.size();
+  EXPECT_NE(received.find("data: [DONE]\n\n\r\n0\r\n\r\n"), std::string::npos) << received.substr(received.size() - 300);
   const int code = server->wait_exit(20000);
   EXPECT_EQ(code, 0) << server->log();
-  EXPECT_LT(seconds_since(t0), 2 + 8.0) << server->log();
+  EXPECT_LT(seconds_since(t0), 1 + 8.0) << server->log();
+  if (received.find("server_shutting_down") != std::string::npos) {
+    EXPECT_NE(server->log().find("POST /v1/completions 503"), std::string::npos) << server->log();
+  }
 }
 
 TEST_F(ServerLifecycleTest, SecondSigtermExitsAtOnce) {
