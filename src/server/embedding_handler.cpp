@@ -9,6 +9,7 @@ void handle_embeddings(ServerContext& ctx, const httplib::Request& req, httplib:
   check_model_name(ctx, r.model);
   const EmbeddingResult result = ctx.backend.embed(r);
   ctx.metrics.on_prompt(result.prompt_tokens, 0);
+  request_tally().prompt_tokens = result.prompt_tokens;
   send_json(res, 200, embeddings_list(r.model, result.embeddings, r.base64, result.prompt_tokens));
 }
 

@@ -26,6 +26,23 @@ struct StreamState {
   std::map<int, int> prompt_tokens, cached;   // choice -> prompt length, reused prompt tokens
 };
 
+// The server is stopping and its drain deadline passed: cancel the call and end the response
+// well-formed (an error event and [DONE] for a stream; an error body after the whitespace
+// written so far for JSON) rather than have the connection cut mid-response.
+bool end_for_shutdown(ServerContext& ctx, StreamState& state, bool stream, httplib::DataSink& sink,
+                      const std::string& endpoint) {
+  if (state.handle) state.handle->cancel();
+  state.finished = true;
+  ctx.metrics.on_request_done(endpoint, 503, seconds_since(state.start));
+  request_tally().status = 503;
+  const std::string error = to_json_text(error_body(
+      ApiError(503, "the server is shutting down; the request was cancelled", "server_error", "", "server_shutting_down")));
+  const std::string bytes = stream ? "data: " + error + "\n\ndata: [DONE]\n\n" : error;
+  if (!sink.write(bytes.data(), bytes.size())) return false;
+  sink.done();
+  return true;
+}
+
 }  // namespace
 
 void serve_call(ServerContext& ctx, httplib::Response& res, const CallStarter& start, CallOutput output,
@@ -50,6 +67,7 @@ void serve_call(ServerContext& ctx, httplib::Response& res, const CallStarter& s
         auto last_write = Clock::now();
         std::deque<ChatEvent> events;
         while (state->remaining > 0) {
+          if (ctx.shutting_down) return end_for_shutdown(ctx, *state, output.stream, sink, endpoint_name);
           if (!state->channel.pop_all(events, std::chrono::milliseconds(200))) {
             if (Clock::now() - last_write >= std::chrono::seconds(1)) {
               // Probes the connection: SSE ignores comment lines, JSON ignores leading spaces.
@@ -67,6 +85,7 @@ void serve_call(ServerContext& ctx, httplib::Response& res, const CallStarter& s
                 ctx.metrics.on_first_token(seconds_since(state->start));
               }
               ctx.metrics.on_generated(e.completion_tokens - reported);
+              request_tally().completion_tokens += e.completion_tokens - reported;
               reported = e.completion_tokens;
             }
             state->prompt_tokens[e.index] = e.prompt_tokens;
@@ -86,6 +105,7 @@ void serve_call(ServerContext& ctx, httplib::Response& res, const CallStarter& s
           if (index % output.choices_per_prompt == 0) prompt += tokens, cached += state->cached[index];
         }
         ctx.metrics.on_prompt(prompt, cached);
+        request_tally().prompt_tokens = prompt;
         ctx.metrics.on_request_done(endpoint_name, 200, seconds_since(state->start));
         return true;
       },

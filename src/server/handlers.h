@@ -5,6 +5,9 @@
 
 #include <httplib.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "pipeline/backend.h"
@@ -20,6 +23,9 @@ struct ServerContext {
   Backend& backend;
   ServerOptions options;
   ServerMetrics metrics;
+  // Set when a shutdown's drain deadline passes: responses in progress end at once with an
+  // error (generation_stream.cpp) before their connections are cut.
+  std::atomic<bool> shutting_down{false};
 };
 
 // Each handler validates the request, answers errors with an OpenAI error body, and serves
@@ -27,6 +33,16 @@ struct ServerContext {
 void handle_chat_completions(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
 void handle_completions(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
 void handle_embeddings(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
+
+// What the request log reports of the request the calling thread serves (each request is
+// served, streamed responses included, on one HTTP worker thread).
+struct RequestTally {
+  int64_t prompt_tokens = 0, completion_tokens = 0;
+  std::string key_id = "-";
+  int status = 0;  // when set, what the log reports instead of the response's status
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+};
+RequestTally& request_tally();
 
 // Shared plumbing (server_io.cpp).
 void send_json(httplib::Response& res, int status, const nlohmann::ordered_json& body);

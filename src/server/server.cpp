@@ -1,22 +1,32 @@
 #include "server/server.h"
 
+#include <strings.h>
+
 #include <chrono>
+#include <cmath>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
+#include "server/connection_gate.h"
 #include "server/handlers.h"
+#include "server/request_log.h"
 
 namespace rpu {
-
-struct Server::Impl {
-  ServerContext ctx;
-  httplib::Server http;
-  int port = 0;
-
-  Impl(Backend& backend, const ServerOptions& options) : ctx{backend, options} {}
-};
-
 namespace {
+
+ConnectionLimits limits_from(const ServerOptions& o) {
+  ConnectionLimits limits;
+  limits.header_timeout = std::chrono::seconds(std::max(1, o.header_timeout_seconds));
+  limits.max_per_client = o.max_connections_per_client;
+  limits.max_connections = o.max_connections;
+  // Every request in flight holds a worker (streams write from it): the caller sizes the pool
+  // for every slot and queued request, plus a few for /health and /metrics.
+  limits.workers = o.http_threads > 0 ? o.http_threads : 72;
+  limits.max_body_bytes = o.max_body_bytes;
+  return limits;
+}
 
 // Constant-time comparison: the API key must not leak through response timing.
 bool same_secret(const std::string& a, const std::string& b) {
@@ -26,43 +36,100 @@ bool same_secret(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
+// The credentials of "Authorization: Bearer KEY"; the scheme is case-insensitive (RFC 9110).
+bool bearer_token(const std::string& auth, std::string& token) {
+  constexpr size_t kScheme = 6;  // "Bearer"
+  if (auth.size() <= kScheme || strncasecmp(auth.c_str(), "Bearer", kScheme) != 0 || auth[kScheme] != ' ') return false;
+  const size_t start = auth.find_first_not_of(' ', kScheme);
+  if (start == std::string::npos) return false;
+  token = auth.substr(start);
+  return true;
+}
+
+// The endpoints and their method: a path served with another method answers 405, not 404.
+const std::vector<std::pair<std::string, const char*>>& route_methods() {
+  static const std::vector<std::pair<std::string, const char*>> routes = {
+      {"/v1/chat/completions", "POST"}, {"/v1/completions", "POST"}, {"/v1/embeddings", "POST"},
+      {"/chat/completions", "POST"},    {"/completions", "POST"},    {"/embeddings", "POST"},
+      {"/v1/models", "GET, HEAD"},      {"/health", "GET, HEAD"},    {"/metrics", "GET, HEAD"}};
+  return routes;
+}
+
+const char* allowed_methods(const std::string& path) {
+  for (const auto& [route, methods] : route_methods()) {
+    if (route == path) return methods;
+  }
+  return nullptr;
+}
+
+void answer_http_error(const httplib::Request& req, httplib::Response& res) {
+  // Only errors no handler answered: unknown paths, bodies over the limit, bad HTTP.
+  if (!res.body.empty()) return;
+  const char* allowed = res.status == 404 ? allowed_methods(req.path) : nullptr;
+  if (allowed != nullptr) {
+    res.set_header("Allow", allowed);
+    send_error(res, ApiError(405, "method " + req.method + " is not allowed on " + req.path + " (allowed: " + allowed + ")",
+                             "invalid_request_error", "", "method_not_allowed"));
+  } else if (res.status == 404) {
+    send_error(res, ApiError(404, "no endpoint " + req.method + " " + req.path, "not_found_error", "", "unknown_url"));
+  } else if (res.status == 413) {
+    send_error(res, ApiError(413, "the request body is larger than the server accepts (--max-body)",
+                             "invalid_request_error", "", "request_too_large"));
+  } else if (res.status == 405) {
+    send_error(res, ApiError(405, "method " + req.method + " is not allowed on " + req.path, "invalid_request_error",
+                             "", "method_not_allowed"));
+  } else {
+    send_error(res, ApiError(res.status, "the HTTP request could not be served", "invalid_request_error", "", ""));
+  }
+}
+
 }  // namespace
 
-Server::Server(Backend& backend, const ServerOptions& options) : impl_(std::make_unique<Impl>(backend, options)) {
-  httplib::Server& http = impl_->http;
-  // Every request in flight holds an HTTP thread (streams write from it): the caller sizes the
-  // pool for every slot and queued request, plus a few for /health and /metrics.
-  const int threads = options.http_threads > 0 ? options.http_threads : 72;
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  http.set_payload_max_length(options.max_body_bytes);
-  http.set_read_timeout(60);
-  http.set_write_timeout(60);
-  http.set_keep_alive_max_count(1000);
-  // Streams write one small chunk per token: without TCP_NODELAY, Nagle's algorithm holds a
-  // chunk until the previous one is acknowledged, and a client's delayed ACK stalls it ~40 ms.
-  http.set_tcp_nodelay(true);
+struct Server::Impl {
+  ServerContext ctx;
+  GatedHttpServer http;
+  int port = 0;
+  LogFormat log_format;
+  std::string key_id;
 
+  Impl(Backend& backend, const ServerOptions& options)
+      : ctx{backend, options},
+        http(limits_from(options)),
+        log_format(parse_log_format(options.log_format)),
+        key_id(options.api_key.empty() ? "-" : api_key_id(options.api_key)) {}
+
+  void install_auth();
+  void install_routes();
+  void install_request_log();
+};
+
+// Requests need the API key (when one is set), except /health for load balancers.
+void Server::Impl::install_auth() {
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    const ServerContext& c = impl_->ctx;
-    if (c.options.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+    const std::string& key = ctx.options.api_key;
+    if (key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
-    const std::string prefix = "Bearer ";
-    if (auth.compare(0, prefix.size(), prefix) == 0 && same_secret(auth.substr(prefix.size()), c.options.api_key)) {
+    std::string token;
+    if (bearer_token(auth, token) && same_secret(token, key)) {
+      request_tally().key_id = key_id;
       return httplib::Server::HandlerResponse::Unhandled;
     }
+    request_tally().key_id = auth.empty() ? "none" : "invalid";
     send_error(res, ApiError(401,
                              auth.empty() ? "missing API key: send 'Authorization: Bearer <key>'" : "incorrect API key provided",
                              "authentication_error", "", "invalid_api_key"));
     return httplib::Server::HandlerResponse::Handled;
   });
+}
 
+void Server::Impl::install_routes() {
   // Handlers throw ApiError for the client's mistakes; anything else is the server's.
   auto guarded = [this](void (*handler)(ServerContext&, const httplib::Request&, httplib::Response&),
                         const char* endpoint) {
     return [this, handler, endpoint](const httplib::Request& req, httplib::Response& res) {
       const auto start = std::chrono::steady_clock::now();
       try {
-        handler(impl_->ctx, req, res);
+        handler(ctx, req, res);
       } catch (const ApiError& e) {
         send_error(res, e);
       } catch (const Error& e) {
@@ -74,9 +141,8 @@ Server::Server(Backend& backend, const ServerOptions& options) : impl_(std::make
       }
       // Streamed responses report their own latency when the stream ends.
       if (!res.is_chunked_content_provider_) {
-        impl_->ctx.metrics.on_request_done(
-            endpoint, res.status,
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        ctx.metrics.on_request_done(endpoint, res.status,
+                                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       }
     };
   };
@@ -89,33 +155,54 @@ Server::Server(Backend& backend, const ServerOptions& options) : impl_(std::make
   http.Post("/embeddings", guarded(&handle_embeddings, "embeddings"));
 
   http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, models_list({impl_->ctx.backend.model_id()}));
+    send_json(res, 200, models_list({ctx.backend.model_id()}));
   });
-  http.Get("/health", [](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, {{"status", "ok"}});
-  });
+  http.Get("/health", [](const httplib::Request&, httplib::Response& res) { send_json(res, 200, {{"status", "ok"}}); });
   http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    ServerContext& c = impl_->ctx;
-    const BackendLoad load = c.backend.load();
-    c.metrics.set_queue_depth(load.queued);
-    c.metrics.set_active_sequences(load.active_sequences);
-    res.set_content(c.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+    const BackendLoad load = ctx.backend.load();
+    ctx.metrics.set_queue_depth(load.queued);
+    ctx.metrics.set_active_sequences(load.active_sequences);
+    res.set_content(ctx.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    // Only errors no handler answered: unknown paths, bodies over the limit, bad HTTP.
-    if (!res.body.empty()) return;
-    if (res.status == 404) {
-      send_error(res, ApiError(404, "no endpoint " + req.method + " " + req.path, "not_found_error", "", "unknown_url"));
-    } else if (res.status == 413) {
-      send_error(res, ApiError(413, "the request body is larger than the server accepts (--max-body)",
-                               "invalid_request_error", "", "request_too_large"));
-    } else if (res.status == 405) {
-      send_error(res, ApiError(405, "method " + req.method + " is not allowed on " + req.path, "invalid_request_error",
-                               "", "method_not_allowed"));
-    } else {
-      send_error(res, ApiError(res.status, "the HTTP request could not be served", "invalid_request_error", "", ""));
-    }
+  http.set_error_handler(answer_http_error);
+}
+
+// One line per request: httplib's logger runs on the worker thread after the response (a
+// stream included) was written, so the thread's tally holds the request's tokens.
+void Server::Impl::install_request_log() {
+  http.on_request_begin = [] { request_tally() = RequestTally{}; };
+  http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    RequestTally& tally = request_tally();
+    RequestLogLine line{req.remote_addr, req.method, req.path, res.status, tally.prompt_tokens, tally.completion_tokens,
+                        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - tally.start).count(),
+                        tally.key_id};
+    if (res.content_provider_ && !res.content_provider_success_) line.status = 499;  // the client went away
+    if (tally.status != 0) line.status = tally.status;
+    write_request_log(line, log_format);
+    tally = RequestTally{};
   });
+  http.on_gate_answer = [this](const GateAnswer& a) {
+    write_request_log({a.client, a.method, a.path, a.status, 0, 0, a.ms, "-"}, log_format);
+  };
+}
+
+Server::Server(Backend& backend, const ServerOptions& options) : impl_(std::make_unique<Impl>(backend, options)) {
+  httplib::Server& http = impl_->http;
+  http.set_payload_max_length(options.max_body_bytes);
+  // Only SO_REUSEADDR (a restart may bind while old connections linger in TIME_WAIT). httplib's
+  // default also sets SO_REUSEPORT, with which a second server bound the same port and the
+  // kernel split connections between the two.
+  http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  // Streams write one small chunk per token: without TCP_NODELAY, Nagle's algorithm holds a
+  // chunk until the previous one is acknowledged, and a client's delayed ACK stalls it ~40 ms.
+  http.set_tcp_nodelay(true);
+  impl_->install_auth();
+  impl_->install_routes();
+  impl_->install_request_log();
+  impl_->http.on_drain_deadline = [this] { impl_->ctx.shutting_down = true; };
 }
 
 Server::~Server() { stop(); }
@@ -127,18 +214,24 @@ void Server::bind() {
     if (impl_->port < 0) fail("cannot listen on {}: no free port", o.host);
   } else {
     if (!impl_->http.bind_to_port(o.host, o.port)) {
-      fail("cannot listen on {}:{} (address in use, not an address of this machine, or not permitted)", o.host, o.port);
+      fail("cannot listen on {}:{}: the port is in use by another process, or the address is not one of this machine, "
+           "or not permitted",
+           o.host, o.port);
     }
     impl_->port = o.port;
   }
+  impl_->http.widen_listen_backlog();
 }
 
 int Server::port() const { return impl_->port; }
 
-void Server::run() { impl_->http.listen_after_bind(); }
-
-void Server::stop() {
-  if (impl_->http.is_running()) impl_->http.stop();
+bool Server::run() {
+  impl_->http.start();
+  impl_->http.listen_after_bind();
+  const double timeout = std::max(0.0, impl_->ctx.options.shutdown_timeout_seconds);
+  return impl_->http.drain(std::chrono::milliseconds(static_cast<int64_t>(std::llround(timeout * 1000))));
 }
+
+void Server::stop() { impl_->http.stop_listening(); }
 
 }  // namespace rpu

@@ -16,7 +16,12 @@ struct ServerOptions {
   int port = 8080;                 // 0: any free port (see Server::port())
   std::string api_key;             // when set, requests need "Authorization: Bearer <key>"
   size_t max_body_bytes = 16u << 20;
-  int http_threads = 0;            // 0: 72
+  int http_threads = 0;            // 0: 72 (threads serving requests that have sent their headers)
+  int header_timeout_seconds = 10;  // a request line + headers must arrive within this (408 after)
+  int max_connections_per_client = 64;  // pending (incomplete or idle) connections per client address
+  int max_connections = 1000;           // open connections in all
+  double shutdown_timeout_seconds = 10;  // after stop(): requests in progress get this long to finish
+  std::string log_format = "text";       // request log on stderr: text, json or off
 };
 
 class Server {
@@ -29,8 +34,12 @@ class Server {
   // Binds the listening socket (throws rpu::Error naming host and port on failure).
   void bind();
   int port() const;
-  // Serves until stop() is called from another thread (or a signal handler's thread).
-  void run();
+  // Serves until stop() is called from another thread (or a signal handler's thread), then
+  // drains: requests in progress get `shutdown_timeout_seconds` to finish before their
+  // connections are cut (which cancels their generations). False if some request still had
+  // not returned after that; its thread may still be using the backend.
+  bool run();
+  // Stops accepting connections (new ones are refused) and starts the drain; returns at once.
   void stop();
 
  private:

@@ -2,6 +2,11 @@
 
 namespace rpu {
 
+RequestTally& request_tally() {
+  thread_local RequestTally tally;
+  return tally;
+}
+
 void send_json(httplib::Response& res, int status, const nlohmann::ordered_json& body) {
   res.status = status;
   res.set_content(to_json_text(body), "application/json");

@@ -20,11 +20,11 @@ namespace {
 std::mutex log_mutex;
 }
 
-ServerProcess::ServerProcess(const std::vector<std::string>& args) : log_(new std::string) {
+ServerProcess::ServerProcess(const std::vector<std::string>& args, int port) : log_(new std::string) {
   std::vector<std::string> argv_strings = {RPU_BINARY, "serve"};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   argv_strings.push_back("--port");
-  argv_strings.push_back("0");
+  argv_strings.push_back(std::to_string(port));
   std::vector<char*> argv;
   for (auto& s : argv_strings) argv.push_back(s.data());
   argv.push_back(nullptr);
@@ -53,7 +53,12 @@ ServerProcess::ServerProcess(const std::vector<std::string>& args) : log_(new st
       int status = 0;
       waitpid(pid_, &status, 0);
       pid_ = -1;
-      throw std::runtime_error("rpu serve exited before listening: " + seen);
+      close(stderr_fd_);
+      stderr_fd_ = -1;
+      delete log_;
+      log_ = nullptr;
+      const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      throw std::runtime_error("rpu serve exited before listening (exit code " + std::to_string(code) + "): " + seen);
     }
     seen.append(buffer, static_cast<size_t>(n));
   }
@@ -94,6 +99,22 @@ std::string ServerProcess::log() const {
 }
 
 bool ServerProcess::running() const { return pid_ > 0 && kill(pid_, 0) == 0; }
+
+void ServerProcess::signal(int signal_number) const {
+  if (pid_ > 0) kill(pid_, signal_number);
+}
+
+int ServerProcess::wait_exit(int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  int status = 0;
+  for (int waited = 0;; waited += 20) {
+    if (waitpid(pid_, &status, WNOHANG) == pid_) break;
+    if (waited >= timeout_ms) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
 
 bool node_peers_installed() {
   return std::filesystem::exists(std::string(RPU_PEERS_DIR) + "/node_modules/openai");

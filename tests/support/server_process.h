@@ -12,9 +12,9 @@ namespace rpu::test {
 
 class ServerProcess {
  public:
-  // Runs `rpu serve <args> --port 0` and waits until it reports its address (throws on failure,
-  // with the server's stderr in the message).
-  explicit ServerProcess(const std::vector<std::string>& args);
+  // Runs `rpu serve <args> --port PORT` (default 0: a free port) and waits until it reports its
+  // address (throws on failure, with the server's exit status and stderr in the message).
+  explicit ServerProcess(const std::vector<std::string>& args, int port = 0);
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -23,6 +23,10 @@ class ServerProcess {
   int port() const { return port_; }
   std::string log() const;  // stderr so far
   bool running() const;
+  void signal(int signal_number) const;
+  // Waits up to `timeout_ms` for the process to exit: its exit code (128 + N if killed by
+  // signal N), or -1 if it is still running.
+  int wait_exit(int timeout_ms);
 
  private:
   pid_t pid_ = -1;

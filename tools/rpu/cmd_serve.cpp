@@ -2,8 +2,12 @@
 // the OpenAI-compatible HTTP API with continuous batching (src/server, src/engine/scheduler.h).
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <thread>
@@ -39,6 +43,13 @@ int serve(ServeOptions& o) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not end the server
+  // Every connection is a descriptor: a soft limit of 1024 would refuse connections (and make
+  // the accept loop spin on EMFILE) before --max-connections is reached.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = std::min<rlim_t>(files.rlim_max, 65536);
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   auto [model, tokenizer] = load_model_with_tokenizer(o.model_path);
   LocalBackendOptions backend_options;
@@ -67,16 +78,33 @@ int serve(ServeOptions& o) {
   std::fprintf(stderr, "rpu: serving %s as \"%s\" on http://%s:%d (%d sequences x %d tokens of context, %d threads)\n",
                o.model_path.empty() ? "the built-in model" : o.model_path.c_str(), backend_options.model_id.c_str(), o.server.host.c_str(), server.port(),
                o.scheduler.n_seq, o.scheduler.n_ctx, pool.size());
+  // The first signal stops accepting and drains (up to --shutdown-timeout); a second one
+  // exits at once.
+  std::atomic<bool> served{false};
   std::thread stopper([&] {
     int signal_number = 0;
     sigwait(&stop_signals, &signal_number);
-    std::fprintf(stderr, "rpu: stopping\n");
+    if (served) return;
+    std::fprintf(stderr, "rpu: stopping: requests in progress have %g s to finish (signal again to exit now)\n",
+                 o.server.shutdown_timeout_seconds);
     server.stop();
+    sigwait(&stop_signals, &signal_number);
+    if (served) return;
+    std::fprintf(stderr, "rpu: second signal: exiting now\n");
+    std::_Exit(128 + signal_number);
   });
-  server.run();
+  const bool drained = server.run();
+  served = true;
   // run() also returns if listening fails; wake the stopper so it can be joined.
   pthread_kill(stopper.native_handle(), SIGTERM);
   stopper.join();
+  if (!drained) {
+    // A request thread is still inside the backend: destroying the model under it would crash.
+    std::fprintf(stderr, "rpu: some requests did not stop in time; exiting\n");
+    std::fflush(stderr);
+    std::_Exit(0);
+  }
+  std::fprintf(stderr, "rpu: stopped\n");
   return 0;
 }
 
@@ -102,6 +130,20 @@ Action add_serve_command(CLI::App& app) {
   cmd->add_option("--lora", o->lora_path, "LoRA adapter (GGUF) applied to every request without merging")
       ->check(CLI::ExistingFile);
   cmd->add_option("--max-body", o->server.max_body_bytes, "largest request body in bytes")->check(CLI::Range(1024, 1 << 30));
+  cmd->add_option("--header-timeout", o->server.header_timeout_seconds,
+                  "seconds a client has to send a request line and headers (then 408)")
+      ->check(CLI::Range(1, 3600));
+  cmd->add_option("--max-connections-per-client", o->server.max_connections_per_client,
+                  "connections one client address may hold open without a complete request; beyond it, its oldest "
+                  "such connection is closed")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--max-connections", o->server.max_connections, "open connections in all (at most about 1000)")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--shutdown-timeout", o->server.shutdown_timeout_seconds,
+                  "on SIGTERM/SIGINT, seconds requests in progress get to finish before they are cancelled")
+      ->check(CLI::Range(0.0, 3600.0));
+  cmd->add_option("--log-format", o->server.log_format, "request log on stderr: text, json or off")
+      ->check(CLI::IsMember({"text", "json", "off"}));
   add_runtime_options(cmd, o->runtime);
   return [o] { return serve(*o); };
 }
