@@ -70,6 +70,7 @@ Server::Server(Backend& backend, const ServerOptions& options) : impl_(std::make
       } catch (const std::exception& e) {
         send_error(res, ApiError(500, std::string("internal error: ") + e.what(), "server_error", "", ""));
       }
+      return_memory_after_request(req.body.size());
       // Streamed responses report their own latency when the stream ends.
       if (!res.is_chunked_content_provider_) {
         impl_->ctx.metrics.on_request_done(

@@ -1,5 +1,9 @@
 #include "server/handlers.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace rpu {
 
 void send_json(httplib::Response& res, int status, const nlohmann::ordered_json& body) {
@@ -8,6 +12,15 @@ void send_json(httplib::Response& res, int status, const nlohmann::ordered_json&
 }
 
 void send_error(httplib::Response& res, const ApiError& error) { send_json(res, error.status, error_body(error)); }
+
+void return_memory_after_request(size_t body_bytes) {
+  // Small requests leave little behind, and malloc_trim walks every arena: only after big ones.
+  constexpr size_t kLargeBody = 1u << 20;
+  if (body_bytes < kLargeBody) return;
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
 
 void check_model_name(const ServerContext& ctx, const std::string& model) {
   // One model is served; clients must still name it (as OpenAI requires), and any other
