@@ -22,6 +22,9 @@ seeds() {  # one schema per file; some carry a NUL and a document for the matche
     '{"$defs":{"d":{"anyOf":[{"type":"null"},{"$ref":"#/$defs/d"}]}},"$ref":"#/$defs/d"}' \
     '{"type":"integer","minimum":-1234567,"maximum":98765432101}' \
     '{"type":"object"}' \
+    '{"$ref":1}' \
+    '{"allOf":[{"$ref":"#/$defs/a"},{"required":[1],"additionalProperties":false}],"$defs":{"a":{"properties":3}}}' \
+    '{"type":"string","maxLength":10000}' \
     'true'; do
     printf '%s' "$schema" >"$corpus/seed_$((i++))"
   done

@@ -35,6 +35,8 @@ void send_error(httplib::Response& res, const ApiError& error);
 // body was large: glibc keeps the freed parse trees and grammars of a big request in its
 // arenas otherwise (RSS stayed above 1 GB after requests of a few MB each).
 void return_memory_after_request(size_t body_bytes);
+// Called once at server start: see server_io.cpp.
+void keep_large_allocations_returnable();
 // Checks that `model` names the served model (OpenAI clients always send one).
 void check_model_name(const ServerContext& ctx, const std::string& model);
 

@@ -35,6 +35,7 @@ Server::Server(Backend& backend, const ServerOptions& options) : impl_(std::make
   const int threads = options.http_threads > 0 ? options.http_threads : 72;
   http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   http.set_payload_max_length(options.max_body_bytes);
+  keep_large_allocations_returnable();
   http.set_read_timeout(60);
   http.set_write_timeout(60);
   http.set_keep_alive_max_count(1000);
