@@ -156,7 +156,10 @@ class Converter {
   // Budget: bytes of GBNF written, schema nodes visited; the cancel flag is polled here too.
   void charge_text(size_t bytes) {
     budget_.text_bytes += bytes;
-    if (budget_.text_bytes > budget_.limits.max_text_bytes)
+    check_text(0);
+  }
+  void check_text(size_t pending) const {
+    if (budget_.text_bytes + pending > budget_.limits.max_text_bytes)
       throw GrammarTooLarge(fmt::format("json schema: the grammar for this schema would exceed {} bytes; "
                                         "use a smaller schema (fewer properties, enum values or items)",
                                         budget_.limits.max_text_bytes));
@@ -238,10 +241,13 @@ class Converter {
       if (!values.is_array() || values.empty()) error(pointer_child(path, "enum"), "'enum' must be a non-empty array");
       std::vector<std::string> parts;
       charge_steps(values.size(), path);
+      size_t bytes = 0;
       for (const json& v : values) {
         if (!matches_type(s, v)) continue;
         parts.push_back(json_literal(v));
-        charge_text(parts.back().size() + 3);  // written inline: counted here, as it is built
+        // Charged once, with the rule the expression ends up in; checked here as it grows.
+        bytes += parts.back().size() + 3;
+        check_text(bytes);
       }
       if (parts.empty()) error(pointer_child(path, "enum"), "no 'enum' value has the schema's type");
       return alternatives(parts);
