@@ -21,15 +21,45 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/error.h"
+
 namespace rpu {
 
 class Tokenizer;
+
+// Bounds on the work a grammar built from a client's input may cost. Parsing is linear in
+// these sizes, and so is the matcher's time per token (a state holds up to one parse stack
+// per alternative, e.g. per enum value): a grammar past them is refused rather than built.
+// The defaults allow schemas of OpenAI's structured-output size (5,000 properties, thousands
+// of enum values) with room to spare. At the limits (about 30,000 short enum values) a new
+// matcher state's mask over a 50k-token vocabulary costs up to about 0.15 s.
+// `cancelled` (optional) is polled while building; once it returns true the build stops
+// with GrammarCancelled.
+struct GrammarLimits {
+  size_t max_rules = 100'000;       // rules after lowering (groups, repetitions, classes)
+  size_t max_elements = 500'000;    // byte sets and rule references over all alternatives
+  size_t max_text_bytes = 1u << 20;  // GBNF source (and JSON Schema conversion output)
+  std::function<bool()> cancelled;
+};
+
+// Thrown when a grammar (or the schema behind it) exceeds GrammarLimits: the caller's input
+// is too large, not malformed.
+class GrammarTooLarge : public Error {
+ public:
+  using Error::Error;
+};
+// Thrown when GrammarLimits::cancelled reported that the caller went away.
+class GrammarCancelled : public Error {
+ public:
+  using Error::Error;
+};
 
 struct ByteSet {
   uint64_t bits[4] = {0, 0, 0, 0};
@@ -55,7 +85,10 @@ class Grammar {
   // \UHHHHHHHH), [a-z] / [^"\\] classes over code points, `.` (any character), rule names,
   // ( groups ), postfix ? * + {m} {m,} {m,n}; `#` starts a comment. Throws rpu::Error naming
   // line, column and problem.
-  static std::shared_ptr<const Grammar> parse(std::string_view text, std::string_view root = "root");
+  // Throws GrammarTooLarge past `limits` (checked as the rules are built, so a huge grammar
+  // costs little before it is refused).
+  static std::shared_ptr<const Grammar> parse(std::string_view text, std::string_view root = "root",
+                                              const GrammarLimits& limits = GrammarLimits());
 
   // Flattened rules: alternative starts are indices into elements(); each alternative ends
   // with a kEnd element.

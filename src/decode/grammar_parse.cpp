@@ -30,9 +30,21 @@ struct RuleDraft {
   bool defined = false;
   size_t first_use = 0;  // source offset of the first reference (for "undefined rule")
   size_t defined_at = 0;
-  // Synthetic rules (groups, repetitions) remember where they came from for error messages.
+  // Synthetic rules (groups, repetitions) remember where they came from for error messages:
+  // a description and a source offset, turned into "line, column" only when reporting (doing
+  // it for every rule would scan the source once per group: quadratic in the grammar's size).
   bool synthetic = false;
-  std::string origin;
+  const char* origin = "";
+  size_t origin_at = 0;
+  bool has_origin_at = false;
+};
+
+struct ByteSetHash {
+  size_t operator()(const ByteSet& s) const {
+    uint64_t h = 1469598103934665603ull;
+    for (uint64_t w : s.bits) h = (h ^ w) * 1099511628211ull;
+    return static_cast<size_t>(h ^ (h >> 29));
+  }
 };
 
 size_t utf8_length(uint8_t lead) {
@@ -87,9 +99,12 @@ bool is_name_char(char c) {
 
 class Parser {
  public:
-  explicit Parser(std::string_view src) : src_(src) {}
+  Parser(std::string_view src, const GrammarLimits& limits) : src_(src), limits_(limits) {}
 
   std::shared_ptr<const Grammar> run(std::string_view root_name) {
+    if (src_.size() > limits_.max_text_bytes)
+      throw GrammarTooLarge(fmt::format("grammar: the grammar text has {} bytes, more than the {} allowed", src_.size(),
+                                        limits_.max_text_bytes));
     skip_space();
     if (at_end()) fail("grammar: the grammar is empty (expected rules like `root ::= ...`)");
     while (!at_end()) {
@@ -169,6 +184,7 @@ class Parser {
   int32_t rule_id(const std::string& name, size_t used_at) {
     const auto [it, inserted] = names_.emplace(name, static_cast<int32_t>(rules_.size()));
     if (inserted) {
+      reserve_rules(1);
       RuleDraft rule;
       rule.name = name;
       rule.first_use = used_at;
@@ -177,22 +193,43 @@ class Parser {
     return it->second;
   }
 
-  int32_t new_synthetic(std::string origin) {
+  // origin: a string literal ("group", ...); at: its source offset, or npos for none.
+  int32_t new_synthetic(const char* origin, size_t at = std::string_view::npos) {
+    reserve_rules(1);
     RuleDraft rule;
-    rule.name = fmt::format("{}_{}", current_name(), rules_.size());
+    rule.name = fmt::format("_g_{}", rules_.size());
     rule.defined = true;
     rule.synthetic = true;
-    rule.origin = std::move(origin);
+    rule.origin = origin;
+    rule.has_origin_at = at != std::string_view::npos;
+    rule.origin_at = rule.has_origin_at ? at : 0;
     rules_.push_back(std::move(rule));
     return static_cast<int32_t>(rules_.size() - 1);
   }
-  std::string current_name() const { return "_g"; }
+
+  // Budget checks, called before the rules / elements are made so a grammar over the limits
+  // costs little before it is refused.
+  void reserve_rules(size_t n) {
+    if (rules_.size() + n > limits_.max_rules)
+      throw GrammarTooLarge(fmt::format("grammar: more than {} rules (after expanding groups, repetitions and "
+                                        "character classes)", limits_.max_rules));
+  }
+  void charge_elements(size_t n) {
+    elements_ += n;
+    if (elements_ > limits_.max_elements)
+      throw GrammarTooLarge(fmt::format("grammar: more than {} elements (after expanding repetitions)",
+                                        limits_.max_elements));
+    // Poll the caller's cancel flag every so often, not per element (it may take a lock).
+    if (limits_.cancelled && elements_ - last_poll_ >= 4096) {
+      last_poll_ = elements_;
+      if (limits_.cancelled()) throw GrammarCancelled("grammar: cancelled");
+    }
+  }
 
   int32_t byte_set(const ByteSet& set) {
-    for (size_t i = 0; i < sets_.size(); ++i)
-      if (sets_[i] == set) return static_cast<int32_t>(i);
-    sets_.push_back(set);
-    return static_cast<int32_t>(sets_.size() - 1);
+    const auto [it, inserted] = set_ids_.emplace(set, static_cast<int32_t>(sets_.size()));
+    if (inserted) sets_.push_back(set);
+    return it->second;
   }
   Item single_byte(uint8_t b) {
     ByteSet set;
@@ -212,6 +249,7 @@ class Parser {
 
   std::vector<Item> parse_sequence(bool nested) {
     std::vector<Item> seq;
+    charge_elements(1);  // the alternative's end marker
     while (true) {
       skip_space();
       if (at_end() || peek() == '|' || peek() == ')' || at_rule_start()) break;
@@ -228,7 +266,7 @@ class Parser {
       } else if (c == '(') {
         if (++nesting_ > kMaxNesting) error_at(where, fmt::format("groups nested deeper than {} levels", kMaxNesting));
         ++pos_;
-        const int32_t group = new_synthetic(fmt::format("group at {}", location(where)));
+        const int32_t group = new_synthetic("group", where);
         auto alts = parse_alternatives(true);
         rules_[static_cast<size_t>(group)].alts = std::move(alts);
         if (peek() != ')') error_at(where, "unbalanced parentheses: '(' is never closed");
@@ -241,6 +279,7 @@ class Parser {
       } else {
         error_at(pos_, fmt::format("unexpected character '{}'", c));
       }
+      charge_elements(seq.size() - item_start);
       parse_postfix(seq, item_start);
     }
     if (!nested && peek() == ')') error_at(pos_, "unbalanced parentheses: ')' without '('");
@@ -301,21 +340,26 @@ class Parser {
   void repeat(std::vector<Item>& seq, const std::vector<Item>& item, int min, int max, size_t where) {
     Item unit = item.size() == 1 ? item[0] : Item{true, -1};
     if (item.size() != 1) {
-      unit.value = new_synthetic(fmt::format("repeated item at {}", location(where)));
+      unit.value = new_synthetic("repeated item", where);
+      charge_elements(item.size() + 1);
       rules_[static_cast<size_t>(unit.value)].alts = {item};
     }
+    // Refuse an expansion past the budget before making it.
+    const size_t optional = max < 0 ? 1 : static_cast<size_t>(max - min);
+    reserve_rules(optional);
+    charge_elements(static_cast<size_t>(min) + 3 * optional);
     for (int i = 0; i < min; ++i) seq.push_back(unit);
-    const std::string origin = fmt::format("repetition at {}", location(where));
+    const char* origin = "repetition";
     if (max < 0) {
       // star ::= unit star | ""
-      const int32_t star = new_synthetic(origin);
+      const int32_t star = new_synthetic(origin, where);
       rules_[static_cast<size_t>(star)].alts = {{unit, {true, star}}, {}};
       seq.push_back({true, star});
     } else if (max > min) {
       // opt_k ::= unit opt_{k-1} | ""  (k optional copies, nested so "a{0,3}" has no ambiguity)
       int32_t inner = -1;
       for (int k = 0; k < max - min; ++k) {
-        const int32_t opt = new_synthetic(origin);
+        const int32_t opt = new_synthetic(origin, where);
         std::vector<Item> first = {unit};
         if (inner >= 0) first.push_back({true, inner});
         rules_[static_cast<size_t>(opt)].alts = {first, {}};
@@ -463,6 +507,9 @@ class Parser {
     }
     if (sequences.empty()) return {false, byte_set(ascii)};
     const int32_t rule = new_synthetic("character class");
+    size_t n_elements = 0;
+    for (const auto& seq : sequences) n_elements += seq.size() + 1;
+    charge_elements(n_elements + 2);
     auto& alts = rules_[static_cast<size_t>(rule)].alts;
     if (!ascii.empty()) alts.push_back({{false, byte_set(ascii)}});
     for (const auto& seq : sequences) {
@@ -533,10 +580,12 @@ class Parser {
 
   [[noreturn]] void report_left_recursion(int32_t rule) const {
     const RuleDraft& r = rules_[static_cast<size_t>(rule)];
-    if (r.synthetic)
+    if (r.synthetic) {
+      const std::string origin = r.has_origin_at ? fmt::format("{} at {}", r.origin, location(r.origin_at)) : r.origin;
       fail("grammar: {} can match empty text inside a loop, so the grammar could loop forever without "
            "consuming input (left recursion is not supported)",
-           r.origin);
+           origin);
+    }
     error_at(r.defined_at, fmt::format("rule '{}' is left-recursive (it can reach itself without consuming "
                                        "input); rewrite it with repetition, e.g. `x ::= y (\",\" y)*`",
                                        r.name));
@@ -560,6 +609,9 @@ class Parser {
   static constexpr int kMaxNesting = 256;  // the parser and the matcher recurse into groups
   int nesting_ = 0;
   std::string_view src_;
+  const GrammarLimits& limits_;
+  size_t elements_ = 0, last_poll_ = 0;
+  std::unordered_map<ByteSet, int32_t, ByteSetHash> set_ids_;
   size_t pos_ = 0;
   std::vector<RuleDraft> rules_;
   std::unordered_map<std::string, int32_t> names_;
@@ -570,19 +622,25 @@ class Parser {
 
 Grammar::Grammar(std::vector<Rule> rules, std::vector<GrammarElement> elements, std::vector<ByteSet> sets, int32_t root)
     : rules_(std::move(rules)), elements_(std::move(elements)), byte_sets_(std::move(sets)), root_(root) {
-  // A byte's class is its membership pattern across all byte sets.
-  std::map<std::vector<bool>, uint8_t> classes;
-  for (int b = 0; b < 256; ++b) {
-    std::vector<bool> member(byte_sets_.size());
-    for (size_t i = 0; i < byte_sets_.size(); ++i) member[i] = byte_sets_[i].test(static_cast<uint8_t>(b));
-    const auto it = classes.emplace(std::move(member), static_cast<uint8_t>(classes.size())).first;
-    byte_class_[b] = it->second;
+  // A byte's class is its membership pattern across all byte sets, found by refining a
+  // partition set by set (256 steps per set, no per-byte pattern vectors to compare).
+  int32_t classes = 1;
+  for (const ByteSet& set : byte_sets_) {
+    int32_t split[256][2];  // old class, member? -> new class (-1: not yet numbered)
+    for (int32_t c = 0; c < classes; ++c) split[c][0] = split[c][1] = -1;
+    int32_t next = 0;
+    for (int b = 0; b < 256; ++b) {
+      int32_t& to = split[byte_class_[b]][set.test(static_cast<uint8_t>(b)) ? 1 : 0];
+      if (to < 0) to = next++;
+      byte_class_[b] = static_cast<uint8_t>(to);
+    }
+    classes = next;
   }
-  n_byte_classes_ = static_cast<int32_t>(classes.size());
+  n_byte_classes_ = classes;
 }
 
-std::shared_ptr<const Grammar> Grammar::parse(std::string_view text, std::string_view root) {
-  return Parser(text).run(root);
+std::shared_ptr<const Grammar> Grammar::parse(std::string_view text, std::string_view root, const GrammarLimits& limits) {
+  return Parser(text, limits).run(root);
 }
 
 }  // namespace rpu

@@ -10,16 +10,18 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <unordered_set>
 
 #include "core/error.h"
+#include "decode/gbnf_text.h"
 #include "decode/grammar.h"
 
 namespace rpu {
 namespace {
 
 using json = nlohmann::ordered_json;
+using namespace gbnf_text;
 
-constexpr int kMaxDigits = 16;  // integer / fraction digits of a generated number
 
 // Keywords that restrict valid values and are not implemented: never silently ignored.
 const std::set<std::string> kUnsupported = {
@@ -47,89 +49,11 @@ bool is_annotation(const std::string& key) {
   return keys.count(key) > 0;
 }
 
-// A GBNF string literal for raw bytes.
-std::string literal(std::string_view bytes) {
-  std::string out = "\"";
-  for (char ch : bytes) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"') out += "\\\"";
-    else if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else if (c == '\t') out += "\\t";
-    else if (c < 0x20 || c == 0x7F) out += fmt::format("\\x{:02X}", c);
-    else out += ch;
-  }
-  return out + "\"";
-}
-
-std::string json_literal(const json& value) { return literal(value.dump()); }
-
-std::string pointer_child(const std::string& path, const std::string& key) {
-  std::string escaped;
-  for (char c : key) {
-    if (c == '~') escaped += "~0";
-    else if (c == '/') escaped += "~1";
-    else escaped += c;
-  }
-  return path + "/" + escaped;
-}
-
-std::string join(const std::vector<std::string>& parts, std::string_view sep) {
-  std::string out;
-  for (size_t i = 0; i < parts.size(); ++i) out += (i ? std::string(sep) : "") + parts[i];
-  return out;
-}
-
-std::string alternatives(const std::vector<std::string>& parts) {
-  if (parts.size() == 1) return parts[0];
-  return "(" + join(parts, " | ") + ")";
-}
-
-// --- decimal ranges: GBNF for the digit strings of integers in [lo, hi] (no sign) ---
-
-std::string digits_range_same_length(const std::string& lo, const std::string& hi) {
-  if (lo.empty()) return "";
-  if (lo == hi) return literal(lo);
-  if (lo.size() == 1) return fmt::format("[{}-{}]", lo[0], hi[0]);
-  const std::string lo_rest = lo.substr(1), hi_rest = hi.substr(1);
-  if (lo[0] == hi[0]) return literal(lo.substr(0, 1)) + " " + digits_range_same_length(lo_rest, hi_rest);
-  const std::string zeros(lo_rest.size(), '0'), nines(lo_rest.size(), '9');
-  const std::string any = fmt::format("[0-9]{{{}}}", lo_rest.size());
-  std::vector<std::string> parts;
-  char mid_lo = lo[0], mid_hi = hi[0];
-  if (lo_rest == zeros) {
-    // lo's first digit can take any tail: part of the middle range.
-  } else {
-    parts.push_back(literal(lo.substr(0, 1)) + " " + digits_range_same_length(lo_rest, nines));
-    ++mid_lo;
-  }
-  const bool hi_full = hi_rest == nines;
-  if (!hi_full) --mid_hi;
-  if (mid_lo <= mid_hi) parts.push_back(fmt::format("[{}-{}] {}", mid_lo, mid_hi, any));
-  if (!hi_full) parts.push_back(literal(hi.substr(0, 1)) + " " + digits_range_same_length(zeros, hi_rest));
-  return alternatives(parts);
-}
-
-// hi < 0 means unbounded (up to kMaxDigits digits).
-std::string digits_range(int64_t lo, int64_t hi) {
-  const std::string a = std::to_string(lo);
-  std::vector<std::string> parts;
-  const size_t top = hi < 0 ? kMaxDigits : std::to_string(hi).size();
-  if (hi >= 0 && top == a.size()) return digits_range_same_length(a, std::to_string(hi));
-  parts.push_back(digits_range_same_length(a, std::string(a.size(), '9')));
-  if (hi < 0) {
-    if (a.size() < static_cast<size_t>(kMaxDigits)) parts.push_back(fmt::format("[1-9] [0-9]{{{},{}}}", a.size(), kMaxDigits - 1));
-  } else {
-    for (size_t len = a.size() + 1; len < top; ++len) parts.push_back(fmt::format("[1-9] [0-9]{{{}}}", len - 1));
-    parts.push_back(digits_range_same_length("1" + std::string(top - 1, '0'), std::to_string(hi)));
-  }
-  return alternatives(parts);
-}
 
 class Converter {
  public:
-  Converter(const json& root, std::string prefix) : root_(root), prefix_(std::move(prefix)) {
+  Converter(const json& root, std::string prefix, SchemaBudget& budget)
+      : root_(root), prefix_(std::move(prefix)), budget_(budget) {
     if (prefix_.empty()) fail("json schema: the rule prefix is empty");
     for (char c : prefix_)
       if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'))
@@ -140,13 +64,21 @@ class Converter {
     const std::string expr = visit(root_, "#");
     const std::string root = add_rule("root", expr);
     JsonSchemaRules result{rules_text(), root};
-    // The only way converted rules can fail to parse is a $ref cycle that recurses without
-    // consuming input (e.g. {"$defs": {"a": {"anyOf": [{"$ref": "#/$defs/a"}, ...]}}}).
+    // Converted rules within the budget fail to parse only through a $ref cycle that recurses
+    // without consuming input (e.g. {"$defs": {"a": {"anyOf": [{"$ref": "#/$defs/a"}, ...]}}}).
+    // Budget errors pass through as they are: they are not cycles.
     try {
-      Grammar::parse("root ::= " + root + "\n" + result.rules);
+      Grammar::parse("root ::= " + root + "\n" + result.rules, "root", budget_.limits);
+    } catch (const GrammarTooLarge&) {
+      throw;
+    } catch (const GrammarCancelled&) {
+      throw;
     } catch (const Error& e) {
+      const std::string what = e.what();
+      if (what.find("left-recursive") == std::string::npos && what.find("loop forever") == std::string::npos)
+        fail("json schema: internal: the generated grammar does not parse ({})", what);
       fail("json schema: a $ref cycle does not pass through an object or array, so it would recurse without end ({})",
-           e.what());
+           what);
     }
     return result;
   }
@@ -189,6 +121,7 @@ class Converter {
     else if (name == "date-time") body = p("date") + " \"T\" " + p("time");
     else if (name == "uuid") body = R"([0-9a-f]{8} "-" [0-9a-f]{4} "-" [0-9a-f]{4} "-" [0-9a-f]{4} "-" [0-9a-f]{12})";
     else fail("json schema: internal: no primitive '{}'", name);
+    charge_text(full.size() + body.size());
     rules_.emplace_back(full, body);
     return full;
   }
@@ -198,17 +131,46 @@ class Converter {
   std::string add_rule(const std::string& hint, const std::string& body) {
     if (const auto it = by_body_.find(body); it != by_body_.end()) return it->second;
     const std::string name = fresh_name(hint);
+    charge_text(name.size() + body.size());
     rules_.emplace_back(name, body);
     by_body_[body] = name;
     return name;
   }
+  // A rule name not used yet: the hint, then hint2, hint3, ... A counter per hint remembers
+  // where to continue, so n rules with one hint cost O(n), not O(n^2) (20,000 properties
+  // made "rest", "rest2", ... a minutes-long scan). The loop only skips names some other
+  // hint produced (a hint "x2" against "x" + 2).
   std::string fresh_name(const std::string& hint) {
     std::string clean;
     for (char c : hint) clean += (std::isalnum(static_cast<unsigned char>(c)) || c == '-') ? c : '-';
-    std::string name = prefix_ + "-" + clean;
-    for (int i = 2; defined_.count(name); ++i) name = fmt::format("{}-{}{}", prefix_, clean, i);
+    const std::string base = prefix_ + "-" + clean;
+    int& next = next_suffix_[base];  // 0: the bare base has not been handed out
+    std::string name = base;
+    if (next == 0) next = 2;
+    else name = fmt::format("{}{}", base, next++);
+    while (defined_.count(name)) name = fmt::format("{}{}", base, next++);
     defined_.insert(name);
     return name;
+  }
+
+  // Budget: bytes of GBNF written, schema nodes visited; the cancel flag is polled here too.
+  void charge_text(size_t bytes) {
+    budget_.text_bytes += bytes;
+    check_text(0);
+  }
+  void check_text(size_t pending) const {
+    if (budget_.text_bytes + pending > budget_.limits.max_text_bytes)
+      throw GrammarTooLarge(fmt::format("json schema: the grammar for this schema would exceed {} bytes; "
+                                        "use a smaller schema (fewer properties, enum values or items)",
+                                        budget_.limits.max_text_bytes));
+  }
+  void charge_steps(size_t n, const std::string& path) {
+    budget_.steps += n;
+    if (budget_.steps > budget_.max_steps)
+      throw GrammarTooLarge(fmt::format("json schema: converting this schema takes more than {} steps (at {}); "
+                                        "use a smaller schema", budget_.max_steps, path));
+    if (budget_.limits.cancelled && (budget_.steps & 1023) < n && budget_.limits.cancelled())
+      throw GrammarCancelled("json schema: cancelled");
   }
 
   [[noreturn]] static void error(const std::string& path, const std::string& message) {
@@ -230,6 +192,7 @@ class Converter {
   std::string visit(const json& s, const std::string& path) {
     // Schemas nest as deep as the client likes; the converter recurses, so bound it.
     if (depth_ > kMaxDepth) error(path, fmt::format("schema nested deeper than {} levels", kMaxDepth));
+    charge_steps(1, path);
     ++depth_;
     std::string expr = visit_unguarded(s, path);
     --depth_;
@@ -277,8 +240,15 @@ class Converter {
       const json& values = s["enum"];
       if (!values.is_array() || values.empty()) error(pointer_child(path, "enum"), "'enum' must be a non-empty array");
       std::vector<std::string> parts;
-      for (const json& v : values)
-        if (matches_type(s, v)) parts.push_back(json_literal(v));
+      charge_steps(values.size(), path);
+      size_t bytes = 0;
+      for (const json& v : values) {
+        if (!matches_type(s, v)) continue;
+        parts.push_back(json_literal(v));
+        // Charged once, with the rule the expression ends up in; checked here as it grows.
+        bytes += parts.back().size() + 3;
+        check_text(bytes);
+      }
       if (parts.empty()) error(pointer_child(path, "enum"), "no 'enum' value has the schema's type");
       return alternatives(parts);
     }
@@ -322,6 +292,7 @@ class Converter {
 
   std::string visit_ref(const json& s, const std::string& path) {
     check_only(s, "$ref", path);
+    if (!s["$ref"].is_string()) error(pointer_child(path, "$ref"), "'$ref' must be a string");
     const std::string ref = s["$ref"].get<std::string>();
     if (const auto it = refs_.find(ref); it != refs_.end()) return it->second;
     const json& target = resolve(ref, path);
@@ -344,63 +315,119 @@ class Converter {
     return merged;
   }
 
+  // allOf merged into one schema. Properties and required names are looked up through hash
+  // maps: ordered_json finds a key by a linear scan, quadratic for thousands of properties.
+  struct MergedObject {
+    json schema;                                       // the merged schema, without allOf
+    std::unordered_map<std::string, size_t> property;  // name -> position in schema["properties"]
+    std::unordered_set<std::string> required;
+  };
+
+  static void check_object_keywords(const json& s, const std::string& path) {
+    if (s.contains("properties") && !s["properties"].is_object()) error(path, "'properties' must be an object");
+    if (!s.contains("required")) return;
+    const json& r = s["required"];
+    if (!r.is_array() || !std::all_of(r.begin(), r.end(), [](const json& n) { return n.is_string(); }))
+      error(path, "'required' must be an array of names");
+  }
+
   json merge_all_of_unguarded(const json& s, const std::string& path) {
     const std::string where = pointer_child(path, "allOf");
     const json& parts = s["allOf"];
     if (!parts.is_array() || parts.empty()) error(where, "'allOf' must be a non-empty array");
-    json merged = s;
-    merged.erase("allOf");
+    charge_steps(parts.size() + s.size(), where);
+    check_object_keywords(s, path);
+    MergedObject m;
+    m.schema = json::object();
+    for (const auto& [key, value] : s.items())
+      if (key != "allOf") m.schema.get_ref<json::object_t&>().push_back({key, value});  // keys of s are unique
     std::vector<json> closed;  // branches with additionalProperties false
-    if (merged.value("additionalProperties", json(true)) == false) closed.push_back(merged);
+    if (m.schema.value("additionalProperties", json(true)) == false) closed.push_back(m.schema);
+    index_object(m);
     for (size_t i = 0; i < parts.size(); ++i) {
       const std::string branch_path = pointer_child(where, std::to_string(i));
       json branch = parts[i];
       for (int depth = 0; branch.is_object() && branch.contains("$ref"); ++depth) {
         if (depth > 32) error(branch_path, "$ref chain too long");
         check_only(branch, "$ref", branch_path);
+        if (!branch["$ref"].is_string()) error(pointer_child(branch_path, "$ref"), "'$ref' must be a string");
         branch = resolve(branch["$ref"].get<std::string>(), branch_path);
       }
       if (!branch.is_object()) error(branch_path, "allOf branches must be schema objects");
       if (branch.contains("allOf")) branch = merge_all_of(branch, branch_path);
+      check_object_keywords(branch, branch_path);
+      charge_steps(branch.size() + branch.value("properties", json::object()).size(), branch_path);
       if (branch.value("additionalProperties", json(true)) == false) closed.push_back(branch);
-      for (const auto& [key, value] : branch.items()) {
-        if (key == "properties") {
-          json& props = merged["properties"];
-          if (props.is_null()) props = json::object();
-          for (const auto& [name, sub] : value.items()) {
-            if (props.contains(name) && props[name] != sub) props[name] = json{{"allOf", json::array({props[name], sub})}};
-            else props[name] = sub;
-          }
-        } else if (key == "required") {
-          json& req = merged["required"];
-          if (req.is_null()) req = json::array();
-          for (const json& r : value)
-            if (std::find(req.begin(), req.end(), r) == req.end()) req.push_back(r);
-        } else if (key == "additionalProperties") {
-          if (value == false || !merged.contains(key)) merged[key] = value;
-          else if (merged[key] != false && merged[key] != value) error(branch_path, "allOf branches with different 'additionalProperties' schemas are not supported");
-        } else if (is_annotation(key)) {
-          continue;
-        } else if (merged.contains(key) && merged[key] != value) {
-          error(branch_path, fmt::format("allOf branches disagree on '{}' (only objects can be merged)", key));
-        } else {
-          merged[key] = value;
-        }
-      }
+      merge_branch(m, branch, branch_path);
     }
     // A branch closed with additionalProperties false forbids the other branches' properties.
-    for (const json& c : closed) {
-      if (!merged.contains("properties")) break;
-      json kept = json::object();
-      const json own = c.value("properties", json::object());
-      for (const auto& [name, sub] : merged["properties"].items())
-        if (own.contains(name)) kept[name] = sub;
-      for (const json& r : merged.value("required", json::array()))
-        if (!kept.contains(r.get<std::string>()))
-          error(where, fmt::format("required property {} is forbidden by a branch with additionalProperties false", r.dump()));
-      merged["properties"] = kept;
+    for (const json& c : closed) restrict_to(m, c, where);
+    return std::move(m.schema);
+  }
+
+  static void index_object(MergedObject& m) {
+    json& schema = m.schema;
+    if (schema.contains("properties")) {
+      size_t i = 0;
+      for (const auto& [name, sub] : schema["properties"].items()) m.property.emplace(name, i++);
     }
-    return merged;
+    if (schema.contains("required"))
+      for (const json& r : schema["required"]) m.required.insert(r.get<std::string>());
+  }
+
+  static void merge_branch(MergedObject& m, const json& branch, const std::string& branch_path) {
+    json& merged = m.schema;
+    for (const auto& [key, value] : branch.items()) {
+      if (key == "properties") {
+        json& props = merged["properties"];
+        if (props.is_null()) props = json::object();
+        auto& entries = props.get_ref<json::object_t&>();
+        for (const auto& [name, sub] : value.items()) {
+          const auto [at, added] = m.property.emplace(name, entries.size());
+          if (added) {
+            entries.push_back({name, sub});
+            continue;
+          }
+          json& existing = (entries.begin() + static_cast<std::ptrdiff_t>(at->second))->second;
+          if (existing != sub) existing = json{{"allOf", json::array({existing, sub})}};
+        }
+      } else if (key == "required") {
+        json& req = merged["required"];
+        if (req.is_null()) req = json::array();
+        for (const json& r : value)
+          if (m.required.insert(r.get<std::string>()).second) req.push_back(r);
+      } else if (key == "additionalProperties") {
+        if (value == false || !merged.contains(key)) merged[key] = value;
+        else if (merged[key] != false && merged[key] != value) error(branch_path, "allOf branches with different 'additionalProperties' schemas are not supported");
+      } else if (is_annotation(key)) {
+        continue;
+      } else if (merged.contains(key) && merged[key] != value) {
+        error(branch_path, fmt::format("allOf branches disagree on '{}' (only objects can be merged)", key));
+      } else {
+        merged[key] = value;
+      }
+    }
+  }
+
+  static void restrict_to(MergedObject& m, const json& closed, const std::string& where) {
+    json& merged = m.schema;
+    if (!merged.contains("properties")) return;
+    std::unordered_set<std::string> own;
+    if (closed.contains("properties"))
+      for (const auto& [name, sub] : closed["properties"].items()) own.insert(name);
+    json kept = json::object();
+    auto& entries = kept.get_ref<json::object_t&>();
+    m.property.clear();
+    for (const auto& [name, sub] : merged["properties"].items()) {
+      if (!own.count(name)) continue;
+      m.property.emplace(name, entries.size());
+      entries.push_back({name, sub});
+    }
+    if (merged.contains("required"))
+      for (const json& r : merged["required"])
+        if (!m.property.count(r.get<std::string>()))
+          error(where, fmt::format("required property {} is forbidden by a branch with additionalProperties false", r.dump()));
+    merged["properties"] = std::move(kept);
   }
 
   std::string visit_type(const json& s, const std::string& type, const std::string& path) {
@@ -508,22 +535,31 @@ class Converter {
     if (!s.contains("properties") && !s.contains("additionalProperties") && !s.contains("required"))
       return primitive("object");
     const std::string ws = primitive("ws");
-    json props = s.value("properties", json::object());
+    const json no_properties = json::object();
+    const json& props = s.contains("properties") ? s["properties"] : no_properties;
     if (!props.is_object()) error(pointer_child(path, "properties"), "'properties' must be an object");
     const json additional = s.contains("additionalProperties") ? s["additionalProperties"] : json();
-    std::set<std::string> required;
+    // Declared properties, then required names without a schema of their own. Hash sets, not
+    // ordered_json lookups (a linear scan each: quadratic for thousands of properties).
+    std::vector<std::pair<std::string, const json*>> entries;
+    std::unordered_set<std::string> declared, required;
+    for (const auto& [name, sub] : props.items()) {
+      entries.emplace_back(name, &sub);
+      declared.insert(name);
+    }
+    const json extra_schema = additional.is_null() ? json::object() : additional;
     if (s.contains("required")) {
       if (!s["required"].is_array()) error(pointer_child(path, "required"), "'required' must be an array of names");
       for (const json& r : s["required"]) {
         if (!r.is_string()) error(pointer_child(path, "required"), "'required' must be an array of names");
         const std::string name = r.get<std::string>();
         required.insert(name);
-        if (props.contains(name)) continue;
+        if (!declared.insert(name).second) continue;
         // A required name without a schema of its own takes additionalProperties' schema.
         if (additional == false)
           error(pointer_child(path, "required"),
                 fmt::format("required property {} is not in 'properties' and additionalProperties is false", r.dump()));
-        props[name] = additional.is_null() ? json::object() : additional;
+        entries.emplace_back(name, &extra_schema);
       }
     }
     std::string extra_value;
@@ -534,8 +570,8 @@ class Converter {
     std::vector<std::string> kv;  // "name" ws ":" ws value ws
     std::vector<bool> is_required;
     std::vector<std::string> names;
-    for (const auto& [name, sub] : props.items()) {
-      const std::string value = visit(sub, pointer_child(pointer_child(path, "properties"), name));
+    for (const auto& [name, sub] : entries) {
+      const std::string value = visit(*sub, pointer_child(pointer_child(path, "properties"), name));
       kv.push_back(add_rule("kv-" + name, json_literal(json(name)) + " " + ws + " \":\" " + ws + " " + value + " " + ws));
       is_required.push_back(required.count(name) > 0);
       names.push_back(name);
@@ -645,22 +681,24 @@ class Converter {
       item = primitive("value");
     }
     if (max >= 0 && max < min) error(path, "minItems exceeds the number of items allowed: no array is valid");
-    // Element j (written after j others): a prefix item or the item schema.
-    const auto element = [&](int64_t j) { return j < static_cast<int64_t>(prefix.size()) ? prefix[static_cast<size_t>(j)] : item; };
-    // tail(j): elements j.. once j were written.
-    std::function<std::string(int64_t)> tail = [&](int64_t j) -> std::string {
-      if (max >= 0 && j >= max) return "";
-      if (j >= static_cast<int64_t>(prefix.size())) {
-        const int64_t lo = std::max<int64_t>(0, min - j);
-        const std::string reps = max < 0 ? fmt::format("{{{},}}", lo) : fmt::format("{{{},{}}}", lo, max - j);
-        return "(\",\" " + ws + " " + item + " " + ws + ")" + reps;
-      }
-      const std::string rest = tail(j + 1);
-      const std::string here = "\",\" " + ws + " " + element(j) + " " + ws + (rest.empty() ? "" : " " + rest);
-      return j < min ? here : "(" + here + ")?";
-    };
     if (max == 0) return "\"[\" " + ws + " \"]\"";
-    const std::string rest = tail(1);
+    const int64_t n_prefix = static_cast<int64_t>(prefix.size());
+    // Element j (written after j others): a prefix item or the item schema.
+    const auto element = [&](int64_t j) { return j < n_prefix ? prefix[static_cast<size_t>(j)] : item; };
+    // rest: elements j.. once j were written, built from the back. Past the prefix (or at
+    // maxItems) it is a repetition of the item schema (or nothing); each prefix position
+    // before that is a named rule, so a long prefixItems neither nests groups nor recurses.
+    int64_t j = std::max<int64_t>(1, max >= 0 ? std::min(n_prefix, max) : n_prefix);
+    std::string rest;
+    if (!(max >= 0 && j >= max)) {
+      const int64_t lo = std::max<int64_t>(0, min - j);
+      const std::string reps = max < 0 ? fmt::format("{{{},}}", lo) : fmt::format("{{{},{}}}", lo, max - j);
+      rest = "(\",\" " + ws + " " + item + " " + ws + ")" + reps;
+    }
+    while (--j >= 1) {
+      const std::string here = "\",\" " + ws + " " + element(j) + " " + ws + (rest.empty() ? "" : " " + rest);
+      rest = add_rule("items", j < min ? here : "(" + here + ")?");
+    }
     const std::string body = element(0) + " " + ws + (rest.empty() ? "" : " " + rest);
     return "\"[\" " + ws + " " + (min > 0 ? body : "(" + body + ")?") + " \"]\"";
   }
@@ -669,6 +707,8 @@ class Converter {
   int depth_ = 0;
   const json& root_;
   std::string prefix_;
+  SchemaBudget& budget_;
+  std::map<std::string, int> next_suffix_;  // fresh_name: next number to try per base name
   std::vector<std::pair<std::string, std::string>> rules_;
   std::set<std::string> defined_;
   std::map<std::string, std::string> by_body_;
@@ -677,18 +717,20 @@ class Converter {
 
 }  // namespace
 
-JsonSchemaRules json_schema_to_rules(const json& schema, std::string_view prefix) {
-  return Converter(schema, std::string(prefix)).run();
+JsonSchemaRules json_schema_to_rules(const json& schema, std::string_view prefix, SchemaBudget* budget) {
+  SchemaBudget own;
+  return Converter(schema, std::string(prefix), budget ? *budget : own).run();
 }
 
-std::string json_schema_to_grammar(const json& schema) {
-  const JsonSchemaRules rules = json_schema_to_rules(schema, "js");
+std::string json_schema_to_grammar(const json& schema, SchemaBudget* budget) {
+  const JsonSchemaRules rules = json_schema_to_rules(schema, "js", budget);
   return "root ::= " + rules.root + "\n" + rules.rules;
 }
 
 std::string json_object_grammar() {
   const json any_value = json::object();
-  Converter converter(any_value, "js");
+  SchemaBudget budget;
+  Converter converter(any_value, "js", budget);
   const std::string object = converter.primitive("object");
   return "root ::= " + object + "\n" + converter.rules_text();
 }

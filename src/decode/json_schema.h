@@ -29,13 +29,29 @@
 // dependent*, unevaluated*) are rejected with an rpu::Error naming the keyword and its path,
 // as are $ref cycles that never pass through an object or array and schemas nested deeper
 // than 100 levels. Unknown keywords are ignored (JSON Schema treats them as annotations).
+// A schema whose grammar would exceed the budget (SchemaBudget) is refused with
+// GrammarTooLarge, before the work grows: conversion, parsing and matching are all linear in
+// the grammar's size, so the budget bounds a request's CPU and memory.
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 
+#include "decode/grammar.h"
+
 namespace rpu {
+
+// Bounds on a conversion's work and output, for schemas a client sends. One budget may be
+// shared by several conversions (all the tools of one request), which then share its limits.
+// Over a limit the conversion throws GrammarTooLarge; when limits.cancelled returns true,
+// GrammarCancelled. Parse the result with the same limits.
+struct SchemaBudget {
+  GrammarLimits limits;
+  size_t max_steps = 200'000;  // schema nodes and enum values visited, allOf branches merged
+  size_t steps = 0;              // used so far
+  size_t text_bytes = 0;         // GBNF produced so far (limit: limits.max_text_bytes)
+};
 
 struct JsonSchemaRules {
   std::string rules;  // GBNF rules, every name starting with the prefix
@@ -44,9 +60,11 @@ struct JsonSchemaRules {
 
 // Rules to embed in a larger grammar, e.g. root ::= "<tool_call>\n" <root> "\n</tool_call>".
 // prefix: letters, digits, '_' or '-'.
-JsonSchemaRules json_schema_to_rules(const nlohmann::ordered_json& schema, std::string_view prefix);
+// Throws rpu::Error naming the problem and its JSON pointer (GrammarTooLarge past the budget).
+JsonSchemaRules json_schema_to_rules(const nlohmann::ordered_json& schema, std::string_view prefix,
+                                     SchemaBudget* budget = nullptr);
 // A whole grammar (start rule "root") for one JSON value of the schema.
-std::string json_schema_to_grammar(const nlohmann::ordered_json& schema);
+std::string json_schema_to_grammar(const nlohmann::ordered_json& schema, SchemaBudget* budget = nullptr);
 // response_format {"type": "json_object"}: any JSON object.
 std::string json_object_grammar();
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -37,6 +38,9 @@ struct GenerationFields {
   bool stream = false;          // transport hint: how the caller wants the events delivered
   bool include_usage = false;   // transport hint (stream_options.include_usage)
   bool ignore_eos = false;
+  // Optional: true once the caller has gone away. Polled by CPU-heavy preparation (schema and
+  // grammar building), which then stops with ApiError 499.
+  std::function<bool()> cancelled;
 };
 
 struct ChatRequest : GenerationFields {

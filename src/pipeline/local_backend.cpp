@@ -29,28 +29,39 @@ class GrammarConstraint : public TokenConstraint {
 };
 
 // The grammar the output must follow, or null: a forced tool call (tool_choice "required" or
-// a named function), or response_format json_object / json_schema.
+// a named function), or response_format json_object / json_schema. One budget covers all of
+// a request's schemas (every tool's parameters) and the grammar they make, so a client's
+// input bounds this step's CPU and memory (json_schema.h).
 std::shared_ptr<const Grammar> output_grammar(const ChatRequest& r, ToolCallFormat format, const ToolChoice& choice) {
+  const char* param = choice.forces_call() ? "tools" : "response_format";
+  SchemaBudget budget;
+  budget.limits.cancelled = r.cancelled;
   try {
     if (choice.forces_call()) {
-      auto to_rules = [](const nlohmann::ordered_json& schema, const std::string& prefix) {
-        JsonSchemaRules rules = json_schema_to_rules(schema, prefix);
+      auto to_rules = [&budget](const nlohmann::ordered_json& schema, const std::string& prefix) {
+        JsonSchemaRules rules = json_schema_to_rules(schema, prefix, &budget);
         return SchemaRules{std::move(rules.rules), std::move(rules.root)};
       };
-      return Grammar::parse(tool_call_grammar(format, r.tools, choice.forced_name(), to_rules));
+      return Grammar::parse(tool_call_grammar(format, r.tools, choice.forced_name(), to_rules), "root", budget.limits);
     }
     if (r.response_format.is_object()) {
       const std::string type = r.response_format.value("type", "text");
       if (type == "json_object") return Grammar::parse(json_object_grammar());
       if (type == "json_schema") {
         const auto& spec = r.response_format["json_schema"];
-        const nlohmann::ordered_json schema = spec.contains("schema") ? spec["schema"] : nlohmann::ordered_json::object();
-        return Grammar::parse(json_schema_to_grammar(schema));
+        static const nlohmann::ordered_json kAnySchema = nlohmann::ordered_json::object();
+        const nlohmann::ordered_json& schema = spec.contains("schema") ? spec["schema"] : kAnySchema;
+        return Grammar::parse(json_schema_to_grammar(schema, &budget), "root", budget.limits);
       }
     }
+  } catch (const GrammarTooLarge& e) {
+    throw ApiError(400, fmt::format("'{}' is too large to enforce as a grammar: {}", param, e.what()),
+                   "invalid_request_error", param, "schema_too_large");
+  } catch (const GrammarCancelled&) {
+    throw ApiError(499, "the request was cancelled while its grammar was built", "invalid_request_error", param,
+                   "cancelled");
   } catch (const Error& e) {
-    throw ApiError(400, std::string("invalid schema: ") + e.what(), "invalid_request_error",
-                   choice.forces_call() ? "tools" : "response_format", "invalid_schema");
+    throw ApiError(400, std::string("invalid schema: ") + e.what(), "invalid_request_error", param, "invalid_schema");
   }
   return nullptr;
 }
@@ -207,6 +218,16 @@ std::unique_ptr<CallHandle> LocalBackend::submit(std::vector<GenerationRequest> 
 
 std::unique_ptr<CallHandle> LocalBackend::chat(const ChatRequest& r, ChatEventSink sink) {
   PreparedRequest p = prepare(r);
+  // A prompt the context cannot hold is refused before the grammar is built: with thousands
+  // of tools the grammar is the costly step, and the scheduler would refuse the prompt anyway.
+  const int n_ctx = scheduler_.options().n_ctx;
+  if (static_cast<int>(p.generation.prompt.size()) >= n_ctx) {
+    throw ApiError(400,
+                   fmt::format("the prompt has {} tokens but the context of a sequence holds {} (room is needed for "
+                               "the answer)",
+                               p.generation.prompt.size(), n_ctx),
+                   "invalid_request_error", "messages", "context_length_exceeded");
+  }
   const std::shared_ptr<const Grammar> grammar = output_grammar(r, tool_format_, p.choice);
   if (grammar) {
     auto vocab = grammar_vocab();

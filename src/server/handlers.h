@@ -47,6 +47,12 @@ RequestTally& request_tally();
 // Shared plumbing (server_io.cpp).
 void send_json(httplib::Response& res, int status, const nlohmann::ordered_json& body);
 void send_error(httplib::Response& res, const ApiError& error);
+// After a request whose body had body_bytes, hands freed memory back to the system when the
+// body was large: glibc keeps the freed parse trees and grammars of a big request in its
+// arenas otherwise (RSS stayed above 1 GB after requests of a few MB each).
+void return_memory_after_request(size_t body_bytes);
+// Called once at server start: see server_io.cpp.
+void keep_large_allocations_returnable();
 // Checks that `model` names the served model (OpenAI clients always send one).
 void check_model_name(const ServerContext& ctx, const std::string& model);
 

@@ -1,4 +1,5 @@
-// Reading a client's JSON body: nesting is bounded before parsing, and every parse failure
+// Reading a client's JSON body: nesting and the number of keys per object (the JSON library
+// finds keys by a linear scan) are bounded before parsing, and every parse failure
 // (syntax, a number too large to represent) becomes a 400 that names where it happened, so
 // no library exception text or 500 reaches the client.
 #pragma once

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <regex>
+#include <vector>
 
 #include "server/json_body.h"
 #include "server/openai_protocol.h"

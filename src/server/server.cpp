@@ -139,6 +139,7 @@ void Server::Impl::install_routes() {
         fmt::print(stderr, "rpu serve: internal error on {} {}: {}\n", req.method, req.path, e.what());
         send_error(res, ApiError(500, "internal server error", "server_error", "", ""));
       }
+      return_memory_after_request(req.body.size());
       // Streamed responses report their own latency when the stream ends.
       if (!res.is_chunked_content_provider_) {
         ctx.metrics.on_request_done(endpoint, res.status,
@@ -189,6 +190,7 @@ void Server::Impl::install_request_log() {
 Server::Server(Backend& backend, const ServerOptions& options) : impl_(std::make_unique<Impl>(backend, options)) {
   httplib::Server& http = impl_->http;
   http.set_payload_max_length(options.max_body_bytes);
+  keep_large_allocations_returnable();
   // Only SO_REUSEADDR (a restart may bind while old connections linger in TIME_WAIT). httplib's
   // default also sets SO_REUSEPORT, with which a second server bound the same port and the
   // kernel split connections between the two.

@@ -21,6 +21,7 @@ class ServerProcess {
 
   const std::string& url() const { return url_; }  // e.g. http://127.0.0.1:41234
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }  // e.g. to read the server's memory from /proc
   std::string log() const;  // stderr so far
   bool running() const;
   void signal(int signal_number) const;

@@ -237,7 +237,12 @@ TEST(GrammarMatcherTest, LongRepetitionsKeepTheStackFlat) {
   const int links = 100000;
   for (int i = 0; i < links; ++i) chain += fmt::format("r{} ::= r{} \"x\"\n", i, i + 1);
   chain += fmt::format("r{} ::= \"y\"\n", links);
-  GrammarMatcher long_chain(Grammar::parse(chain), nullptr);
+  // 100,001 rules and 2 MB of text: past the default limits for client input (GrammarLimits),
+  // so this trusted grammar raises them.
+  GrammarLimits limits;
+  limits.max_rules = 200'000;
+  limits.max_text_bytes = 4u << 20;
+  GrammarMatcher long_chain(Grammar::parse(chain, "root", limits), nullptr);
   EXPECT_TRUE(long_chain.accept_bytes("y" + std::string(links, 'x')));
   EXPECT_LE(long_chain.cached_states(), 40000u);  // caches were rebuilt along the way
   EXPECT_TRUE(long_chain.is_complete());

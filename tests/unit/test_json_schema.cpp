@@ -223,6 +223,12 @@ TEST(JsonSchemaTest, UnsupportedOrInvalidSchemasGiveClearErrors) {
        "a $ref cycle does not pass through an object or array"},
       {R"({"properties":{"a":{"type":"object","properties":{"b":{"not":{"type":"null"}}}}}})",
        "at #/properties/a/properties/b"},
+      // Found by fuzz/json_schema: these threw the JSON library's type_error (a 500).
+      {R"({"$ref":1})", "'$ref' must be a string at #/$ref"},
+      {R"({"allOf":[{"$ref":[]}]})", "'$ref' must be a string at #/allOf/0/$ref"},
+      {R"({"allOf":[{"type":"object","additionalProperties":false,"required":[1]}]})",
+       "'required' must be an array of names at #/allOf/0"},
+      {R"({"properties":3,"allOf":[{"properties":{"a":{}}}]})", "'properties' must be an object at #"},
   };
   for (const auto& [schema, expected] : cases) {
     const std::string message = schema_error(json::parse(schema));

@@ -1,0 +1,117 @@
+// LocalBackend's order of work and its answers for oversized requests (issue 11, findings 3
+// and 5), on the fixture model with a real tool-calling chat template.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "engine/scheduler.h"
+#include "model/model.h"
+#include "pipeline/local_backend.h"
+#include "test_util.h"
+#include "tokenizer/tokenizer.h"
+
+namespace rpu {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+class LocalBackendLimitsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    model_ = Model::load(test::fixture("stories260K/stories260K.gguf"));
+    tokenizer_ = Tokenizer::from_gguf(model_->file());
+    SchedulerOptions options;
+    options.n_seq = 1;
+    options.n_ctx = 512;
+    scheduler_ = std::make_unique<Scheduler>(*model_, *tokenizer_, options, nullptr);
+    const std::string qwen = test::read_file(test::fixture("templates/Qwen-Qwen2.5-7B-Instruct.jinja"));
+    backend_ = std::make_unique<LocalBackend>(*model_, *tokenizer_, *scheduler_, LocalBackendOptions{"m", qwen});
+  }
+
+  ChatRequest request() const {
+    ChatRequest r;
+    r.model = "m";
+    r.max_tokens = 4;
+    r.messages = json::array({{{"role", "user"}, {"content", "hi"}}});
+    return r;
+  }
+
+  // The ApiError chat() throws, or a failure when it accepts the request.
+  ApiError chat_error(const ChatRequest& r) {
+    try {
+      auto handle = backend_->chat(r, [](const ChatEvent&) {});
+      if (handle) handle->cancel();
+    } catch (const ApiError& e) {
+      return e;
+    }
+    ADD_FAILURE() << "the request was accepted";
+    return ApiError(0, "");
+  }
+
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<LocalBackend> backend_;
+};
+
+json tool(int i, const json& parameters) {
+  return {{"type", "function"},
+          {"function", {{"name", "tool_" + std::to_string(i)}, {"description", "a tool"}, {"parameters", parameters}}}};
+}
+
+// Finding 5: 5,000 tools with tool_choice "required" spent 59 s building the tool grammar
+// before the prompt was found too long. The length is checked first: these tools' schemas
+// cannot even be converted, yet the answer is about the prompt.
+TEST_F(LocalBackendLimitsTest, LongPromptIsRefusedBeforeTheToolGrammarIsBuilt) {
+  ChatRequest r = request();
+  r.tools = json::array();
+  const json unsupported = {{"type", "object"}, {"properties", {{"a", {{"type", "string"}, {"pattern", "^x"}}}}}};
+  for (int i = 0; i < 200; ++i) r.tools.push_back(tool(i, unsupported));
+  r.tool_choice = "required";
+  const ApiError e = chat_error(r);
+  EXPECT_EQ(e.status, 400);
+  EXPECT_EQ(e.code, "context_length_exceeded") << e.what();
+  EXPECT_EQ(e.param, "messages");
+
+  // With a prompt that fits, the same schema is the problem, blamed on the tools.
+  r.tools = json::array({tool(0, unsupported)});
+  const ApiError schema = chat_error(r);
+  EXPECT_EQ(schema.status, 400);
+  EXPECT_EQ(schema.param, "tools");
+  EXPECT_EQ(schema.code, "invalid_schema") << schema.what();
+}
+
+// Finding 3: past the grammar budget, a 400 that names response_format.
+TEST_F(LocalBackendLimitsTest, OversizedResponseFormatIsA400NamingIt) {
+  ChatRequest r = request();
+  json props = json::object(), required = json::array();
+  for (int i = 0; i < 20000; ++i) {
+    props["p" + std::to_string(i)] = {{"type", "string"}};
+    required.push_back("p" + std::to_string(i));
+  }
+  r.response_format = {{"type", "json_schema"},
+                       {"json_schema", {{"name", "big"}, {"schema", {{"type", "object"}, {"properties", props},
+                                                                     {"required", required}}}}}};
+  const ApiError e = chat_error(r);
+  EXPECT_EQ(e.status, 400);
+  EXPECT_EQ(e.param, "response_format");
+  EXPECT_EQ(e.code, "schema_too_large");
+  EXPECT_NE(std::string(e.what()).find("too large"), std::string::npos) << e.what();
+}
+
+// A caller that went away stops the grammar build (ChatRequest::cancelled).
+TEST_F(LocalBackendLimitsTest, CancelledCallerStopsTheGrammarBuild) {
+  ChatRequest r = request();
+  json props = json::object();
+  for (int i = 0; i < 3000; ++i) props["p" + std::to_string(i)] = {{"type", "string"}};
+  r.response_format = {{"type", "json_schema"},
+                       {"json_schema", {{"name", "s"}, {"schema", {{"type", "object"}, {"properties", props}}}}}};
+  r.cancelled = [] { return true; };
+  const ApiError e = chat_error(r);
+  EXPECT_EQ(e.status, 499);
+  EXPECT_EQ(e.param, "response_format");
+}
+
+}  // namespace
+}  // namespace rpu
