@@ -10,6 +10,7 @@
 #include <iterator>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/normalizer.h"
 #include "tokenizer/pretokenizer.h"
@@ -28,13 +29,6 @@ std::string read_text(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-json parse_json(const std::string& text, const std::string& name) {
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    fail("{}: not valid JSON ({})", name, e.what());
-  }
-}
 
 bool get_bool(const json& j, const char* key, bool fallback) {
   const auto it = j.find(key);
@@ -120,6 +114,16 @@ std::string config_token(const json& config, const char* key) {
   return {};
 }
 
+// A post-processor's id must name a token: encode() would otherwise return ids outside the
+// vocabulary (printed by `rpu tokenize --ids-only`, or indexing the embedding table).
+int32_t special_id(const json& id_json, const std::string& name, const Vocab& v) {
+  const int64_t id = id_json.get<int64_t>();
+  if (id < 0 || id >= v.size()) {
+    fail("post_processor special token '{}' has id {}, outside the vocabulary of {} tokens", name, id, v.size());
+  }
+  return static_cast<int32_t>(id);
+}
+
 // The ids TemplateProcessing / BertProcessing / RobertaProcessing put around a single text.
 void apply_post_processor(const json& j, Vocab& v) {
   if (j.is_null()) return;
@@ -135,11 +139,11 @@ void apply_post_processor(const json& j, Vocab& v) {
       }
       const std::string name = item.at("SpecialToken").at("id").get<std::string>();
       const json& special = j.at("special_tokens").at(name);
-      for (const json& id : special.at("ids")) (after_text ? v.suffix_ids : v.prefix_ids).push_back(id.get<int32_t>());
+      for (const json& id : special.at("ids")) (after_text ? v.suffix_ids : v.prefix_ids).push_back(special_id(id, name, v));
     }
   } else if (type == "BertProcessing" || type == "RobertaProcessing") {
-    v.prefix_ids = {j.at("cls").at(1).get<int32_t>()};
-    v.suffix_ids = {j.at("sep").at(1).get<int32_t>()};
+    v.prefix_ids = {special_id(j.at("cls").at(1), j.at("cls").at(0).get<std::string>(), v)};
+    v.suffix_ids = {special_id(j.at("sep").at(1), j.at("sep").at(0).get<std::string>(), v)};
   } else if (type == "Sequence") {
     for (const json& p : j.at("processors")) apply_post_processor(p, v);
   } else if (type != "ByteLevel") {
@@ -234,7 +238,11 @@ std::unique_ptr<Tokenizer> build(const std::string& path, const json& tok, const
   v.cls = v.find(config_token(config, "cls_token"));
   v.sep = v.find(config_token(config, "sep_token"));
 
-  apply_post_processor(tok.value("post_processor", json()), v);
+  try {
+    apply_post_processor(tok.value("post_processor", json()), v);
+  } catch (const Error& e) {
+    fail("{}: {}", path, e.what());
+  }
   // transformers' Llama and Gemma tokenizers rebuild the post-processor from these flags.
   std::string cls = get_string(config, "tokenizer_class");
   if (cls.size() > 4 && cls.compare(cls.size() - 4, 4, "Fast") == 0) cls.resize(cls.size() - 4);
@@ -315,10 +323,11 @@ std::unique_ptr<Tokenizer> Tokenizer::from_hf(const std::string& tokenizer_json_
 
 std::unique_ptr<Tokenizer> Tokenizer::from_hf_json(const std::string& tokenizer_json, const std::string& config_json,
                                                    const std::string& name) {
-  const json tok = parse_json(tokenizer_json, name);
+  // Nesting is bounded before parsing: the builders below recurse once per Sequence level.
+  const json tok = parse_json_text(tokenizer_json, name);
   json config = json::object();
   if (!config_json.empty()) {
-    config = parse_json(config_json, "tokenizer_config.json");
+    config = parse_json_text(config_json, "tokenizer_config.json");
     if (!config.is_object()) fail("tokenizer_config.json beside {}: not a JSON object", name);
   }
   try {

@@ -115,5 +115,43 @@ TEST(HfTokenizerTest, BadFilesAreClearErrors) {
   expect_error(R"({"model": {"type": "BPE", "vocab": {"a": -4}, "merges": []}})", "negative id");
 }
 
+// Issue 11 finding 2: nesting is bounded before parsing, so a 100,000-deep Sequence is a clear
+// error instead of a stack overflow; through from_hf_json (no file) too.
+TEST(HfTokenizerTest, NestingIsBoundedBeforeParsing) {
+  std::string deep = R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "decoder": )";
+  for (int i = 0; i < 100000; ++i) deep += R"({"type": "Sequence", "decoders": [)";
+  for (int i = 0; i < 100000; ++i) deep += "]}";
+  deep += "}";
+  expect_error(deep, "JSON nested deeper than 128 levels");
+  try {
+    Tokenizer::from_hf_json(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}})", std::string(200000, '['), "t");
+    ADD_FAILURE() << "a deep tokenizer_config.json must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tokenizer_config.json: JSON nested deeper than 128 levels"), std::string::npos)
+        << e.what();
+  }
+}
+
+// Issue 11 finding 9: normalizer growth is capped (32x the input plus 4 KiB) with a clear error,
+// before the memory is spent; ordinary growth (NFKD, a prepended space) still works.
+TEST(HfTokenizerTest, NormalizerExpansionIsCapped) {
+  std::string steps;
+  for (int i = 0; i < 8; ++i)
+    steps += std::string(i ? ", " : "") + R"({"type": "Replace", "pattern": {"String": "a"}, "content": "aaaaaaaaaa"})";
+  const auto tok = Tokenizer::from_hf_json(R"({"model": {"type": "BPE", "vocab": {"a": 0, "aa": 1}, "merges": [["a", "a"]]},
+      "normalizer": {"type": "Sequence", "normalizers": [)" + steps + "]}}", "", "t");
+  try {
+    tok->encode(std::string(100000, 'a'), false);
+    ADD_FAILURE() << "expected the expansion to be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("normalizer grows the text past 3204096 bytes"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(tok->encode("", false).size(), 0u);  // the 4 KiB slack: short texts are never refused for growth
+  const auto nfkd = Tokenizer::from_hf_json(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+      "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFKD"}, {"type": "Prepend", "prepend": "a"}]}})",
+                                            "", "t");
+  EXPECT_NO_THROW(nfkd->encode(std::string(3000, 'a') + "\xef\xb7\xba", false));  // U+FDFA decomposes to 18 characters
+}
+
 }  // namespace
 }  // namespace rpu
