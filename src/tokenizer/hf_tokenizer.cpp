@@ -30,6 +30,19 @@ std::string read_text(const std::string& path) {
 }
 
 
+// A whole number, as the file's ids and counts must be: a float such as 5e61 would be undefined
+// behaviour to convert, and a fractional id names no token.
+// `where` prefixes the error ("FILE: " or nothing).
+int64_t whole_number(const json& j, std::string_view what, std::string_view where = "") {
+  if (j.is_number_integer()) return j.get<int64_t>();  // number_unsigned above INT64_MAX wraps negative
+  fail("{}{} must be a whole number, got {}", where, what, j.is_number() ? j.dump() : j.type_name());
+}
+
+int64_t get_whole(const json& j, const char* key, int64_t fallback, std::string_view where = "") {
+  const auto it = j.find(key);
+  return it == j.end() || it->is_null() ? fallback : whole_number(*it, key, where);
+}
+
 bool get_bool(const json& j, const char* key, bool fallback) {
   const auto it = j.find(key);
   return it == j.end() || it->is_null() ? fallback : it->get<bool>();
@@ -117,7 +130,7 @@ std::string config_token(const json& config, const char* key) {
 // A post-processor's id must name a token: encode() would otherwise return ids outside the
 // vocabulary (printed by `rpu tokenize --ids-only`, or indexing the embedding table).
 int32_t special_id(const json& id_json, const std::string& name, const Vocab& v) {
-  const int64_t id = id_json.get<int64_t>();
+  const int64_t id = whole_number(id_json, "a post_processor id");
   if (id < 0 || id >= v.size()) {
     fail("post_processor special token '{}' has id {}, outside the vocabulary of {} tokens", name, id, v.size());
   }
@@ -167,7 +180,7 @@ bool has_decoder(const json& j, const std::string& type) {
 bool decoder_strips_space(const json& j) {
   if (j.is_null()) return false;
   const std::string type = j.value("type", "");
-  if (type == "Strip") return j.value("start", 0) > 0;
+  if (type == "Strip") return get_whole(j, "start", 0) > 0;
   if (type == "Metaspace") {
     const std::string scheme = get_string(j, "prepend_scheme");
     return scheme.empty() ? get_bool(j, "add_prefix_space", true) : scheme != "never";
@@ -193,12 +206,14 @@ std::unique_ptr<Tokenizer> build(const std::string& path, const json& tok, const
 
   // Ids: the model's vocabulary plus added tokens; gaps stay as unused empty pieces.
   int64_t max_id = -1;
-  for (const auto& [piece, id] : vocab_json.items()) {
-    if (id.get<int64_t>() < 0) fail("{}: token '{}' has negative id {}", path, piece, id.get<int64_t>());
-    max_id = std::max<int64_t>(max_id, id.get<int64_t>());
+  const std::string where = path + ": ";
+  for (const auto& [piece, id_json] : vocab_json.items()) {
+    const int64_t id = whole_number(id_json, "a token id", where);
+    if (id < 0) fail("{}: token '{}' has negative id {}", path, piece, id);
+    max_id = std::max<int64_t>(max_id, id);
   }
   const json& added = tok.contains("added_tokens") && tok.at("added_tokens").is_array() ? tok.at("added_tokens") : json::array();
-  for (const json& a : added) max_id = std::max<int64_t>(max_id, a.at("id").get<int64_t>());
+  for (const json& a : added) max_id = std::max<int64_t>(max_id, whole_number(a.at("id"), "an added token's id", where));
   if (max_id < 0) fail("{}: the vocabulary is empty", path);
   // Ids index a table, so they must be (nearly) dense: a stray huge id would allocate gigabytes.
   const size_t count = vocab_json.size() + added.size();
@@ -212,12 +227,12 @@ std::unique_ptr<Tokenizer> build(const std::string& path, const json& tok, const
   v.scores.assign(n, 0.0f);
   v.kinds.assign(n, TokenKind::kUnused);
   for (const auto& [piece, id_json] : vocab_json.items()) {
-    const int64_t id = id_json.get<int64_t>();
+    const int64_t id = whole_number(id_json, "a token id", where);
     v.pieces[static_cast<size_t>(id)] = piece;
     v.kinds[static_cast<size_t>(id)] = TokenKind::kNormal;
   }
   for (const json& a : added) {
-    const int64_t id = a.at("id").get<int64_t>();
+    const int64_t id = whole_number(a.at("id"), "an added token's id", where);
     if (id < 0) fail("{}: added token has negative id {}", path, id);
     const auto i = static_cast<size_t>(id);
     v.pieces[i] = a.at("content").get<std::string>();
@@ -274,7 +289,9 @@ std::unique_ptr<Tokenizer> build(const std::string& path, const json& tok, const
   if (type == "WordPiece") {
     WordPieceOptions o;
     o.continuation_prefix = get_string(model, "continuing_subword_prefix", "##");
-    o.max_chars_per_word = model.value("max_input_chars_per_word", size_t{100});
+    const int64_t max_chars = get_whole(model, "max_input_chars_per_word", 100, where);
+    if (max_chars < 0) fail("{}: max_input_chars_per_word must not be negative, got {}", path, max_chars);
+    o.max_chars_per_word = static_cast<size_t>(max_chars);
     return std::make_unique<WordPieceTokenizer>(std::move(v), o, std::move(normalizer), std::move(pretokenizer));
   }
 

@@ -106,13 +106,21 @@ TEST(HfTokenizerTest, BadFilesAreClearErrors) {
   expect_error(R"([1, 2])", "not a tokenizer.json");
   expect_error(R"({"model": {"type": "Unigram", "vocab": [["a", 0.0]]}})", "'Unigram' is not supported");
   expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [5]}})", "merge");
-  expect_error(R"({"model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}})", "malformed");
+  expect_error(R"({"model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}})", "a token id must be a whole number, got string");
   expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
                    "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(unclosed"}, "behavior": "Isolated"}})",
                "invalid regex");
   expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "normalizer": {"type": "Precompiled"}})",
                "'Precompiled' is not supported");
   expect_error(R"({"model": {"type": "BPE", "vocab": {"a": -4}, "merges": []}})", "negative id");
+  // Found by the tokenizer_json fuzzer: converting 5e61 to an integer was undefined behaviour.
+  expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 5.5e61}, "merges": []}})", "a token id must be a whole number, got 5.5e+61");
+  expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "added_tokens": [{"id": 1.5, "content": "b"}]})",
+               "an added token's id must be a whole number, got 1.5");
+  expect_error(R"({"model": {"type": "WordPiece", "vocab": {"a": 0}, "max_input_chars_per_word": 1e300}})",
+               "max_input_chars_per_word must be a whole number");
+  expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "decoder": {"type": "Strip", "start": 1e99}})",
+               "start must be a whole number");
 }
 
 // Issue 11 finding 2: nesting is bounded before parsing, so a 100,000-deep Sequence is a clear
