@@ -193,18 +193,11 @@ bool decoder_strips_space(const json& j) {
   return false;
 }
 
-std::unique_ptr<Tokenizer> build(const std::string& path, const json& tok, const json& config) {
-  if (!tok.is_object() || !tok.contains("model")) fail("{}: not a tokenizer.json (no \"model\")", path);
-  const json& model = tok.at("model");
-  std::string type = get_string(model, "type");
-  if (type.empty()) type = model.contains("merges") ? "BPE" : model.contains("vocab") ? "WordPiece" : "";
-  if (type != "BPE" && type != "WordPiece") {
-    fail("{}: tokenizer model '{}' is not supported (supported: BPE, WordPiece)", path, type);
-  }
+// The pieces by id: the model's vocabulary plus added tokens; gaps stay as unused empty pieces.
+Vocab read_vocab(const std::string& path, const json& tok, const json& model) {
   const json& vocab_json = model.at("vocab");
   if (!vocab_json.is_object()) fail("{}: model.vocab is not an object of piece -> id", path);
 
-  // Ids: the model's vocabulary plus added tokens; gaps stay as unused empty pieces.
   int64_t max_id = -1;
   const std::string where = path + ": ";
   for (const auto& [piece, id_json] : vocab_json.items()) {
@@ -244,6 +237,50 @@ std::unique_ptr<Tokenizer> build(const std::string& path, const json& tok, const
   for (size_t i = 0; i < n; ++i) {
     if (v.kinds[i] != TokenKind::kUnused) v.ids.emplace(v.pieces[i], static_cast<int32_t>(i));
   }
+  return v;
+}
+
+// A BPE model's options and merges; with byte fallback, its <0xNN> pieces become byte tokens.
+BpeOptions bpe_options(const std::string& path, const json& model, Vocab& v) {
+  if (!get_string(model, "continuing_subword_prefix").empty() || !get_string(model, "end_of_word_suffix").empty()) {
+    fail("{}: BPE with continuing_subword_prefix / end_of_word_suffix is not supported", path);
+  }
+  BpeOptions o;
+  o.byte_fallback = get_bool(model, "byte_fallback", false);
+  o.ignore_merges = get_bool(model, "ignore_merges", false);
+  o.fuse_unk = get_bool(model, "fuse_unk", false);
+  for (const json& m : model.at("merges")) {
+    if (m.is_array() && m.size() == 2) {
+      o.merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
+    } else if (m.is_string()) {  // older files: "left right"
+      const std::string s = m.get<std::string>();
+      const size_t space = s.find(' ', 1);
+      if (space == std::string::npos) fail("{}: merge '{}' has no space between its two parts", path, s);
+      o.merges.emplace_back(s.substr(0, space), s.substr(space + 1));
+    } else {
+      fail("{}: merge {} is neither \"a b\" nor [\"a\", \"b\"]", path, m.dump());
+    }
+  }
+  if (o.byte_fallback) {
+    for (size_t i = 0; i < v.pieces.size(); ++i) {
+      const std::string& p = v.pieces[i];
+      if (v.kinds[i] == TokenKind::kNormal && p.size() == 6 && p.compare(0, 3, "<0x") == 0 && p[5] == '>') {
+        v.kinds[i] = TokenKind::kByte;
+      }
+    }
+  }
+  return o;
+}
+
+std::unique_ptr<Tokenizer> build(const std::string& path, const json& tok, const json& config) {
+  if (!tok.is_object() || !tok.contains("model")) fail("{}: not a tokenizer.json (no \"model\")", path);
+  const json& model = tok.at("model");
+  std::string type = get_string(model, "type");
+  if (type.empty()) type = model.contains("merges") ? "BPE" : model.contains("vocab") ? "WordPiece" : "";
+  if (type != "BPE" && type != "WordPiece") {
+    fail("{}: tokenizer model '{}' is not supported (supported: BPE, WordPiece)", path, type);
+  }
+  Vocab v = read_vocab(path, tok, model);
   v.add_space_prefix = false;
   v.unk = v.find(get_string(model, "unk_token"));
   if (v.unk < 0) v.unk = v.find(config_token(config, "unk_token"));
@@ -289,39 +326,13 @@ std::unique_ptr<Tokenizer> build(const std::string& path, const json& tok, const
   if (type == "WordPiece") {
     WordPieceOptions o;
     o.continuation_prefix = get_string(model, "continuing_subword_prefix", "##");
-    const int64_t max_chars = get_whole(model, "max_input_chars_per_word", 100, where);
+    const int64_t max_chars = get_whole(model, "max_input_chars_per_word", 100, path + ": ");
     if (max_chars < 0) fail("{}: max_input_chars_per_word must not be negative, got {}", path, max_chars);
     o.max_chars_per_word = static_cast<size_t>(max_chars);
     return std::make_unique<WordPieceTokenizer>(std::move(v), o, std::move(normalizer), std::move(pretokenizer));
   }
 
-  if (!get_string(model, "continuing_subword_prefix").empty() || !get_string(model, "end_of_word_suffix").empty()) {
-    fail("{}: BPE with continuing_subword_prefix / end_of_word_suffix is not supported", path);
-  }
-  BpeOptions o;
-  o.byte_fallback = get_bool(model, "byte_fallback", false);
-  o.ignore_merges = get_bool(model, "ignore_merges", false);
-  o.fuse_unk = get_bool(model, "fuse_unk", false);
-  for (const json& m : model.at("merges")) {
-    if (m.is_array() && m.size() == 2) {
-      o.merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
-    } else if (m.is_string()) {  // older files: "left right"
-      const std::string s = m.get<std::string>();
-      const size_t space = s.find(' ', 1);
-      if (space == std::string::npos) fail("{}: merge '{}' has no space between its two parts", path, s);
-      o.merges.emplace_back(s.substr(0, space), s.substr(space + 1));
-    } else {
-      fail("{}: merge {} is neither \"a b\" nor [\"a\", \"b\"]", path, m.dump());
-    }
-  }
-  if (o.byte_fallback) {
-    for (size_t i = 0; i < n; ++i) {
-      const std::string& p = v.pieces[i];
-      if (v.kinds[i] == TokenKind::kNormal && p.size() == 6 && p.compare(0, 3, "<0x") == 0 && p[5] == '>') {
-        v.kinds[i] = TokenKind::kByte;
-      }
-    }
-  }
+  const BpeOptions o = bpe_options(path, model, v);
   const BpeDecoding decoding = has_decoder(decoder, "ByteLevel") ? BpeDecoding::kByteLevel : BpeDecoding::kSentencePiece;
   return std::make_unique<BpeTokenizer>(std::move(v), o, std::move(normalizer), std::move(pretokenizer), decoding,
                                         decoder_strips_space(decoder));
