@@ -1,6 +1,6 @@
 # Fuzz target `tokenizer`: the tokenizers and tokenizer.json parsing (fuzz/tokenizer_fuzzer.cpp).
 # Sourced by fuzz/run_fuzz.sh.
-sources=(src/core/dtype.cpp src/core/mapped_file.cpp src/io/gguf_reader.cpp src/io/gguf_value.cpp
+sources=(src/core/dtype.cpp src/core/mapped_file.cpp src/core/json_text.cpp src/io/gguf_reader.cpp src/io/gguf_value.cpp
          src/io/gguf_writer.cpp src/tokenizer/tokenizer.cpp src/tokenizer/spm_tokenizer.cpp
          src/tokenizer/bpe_tokenizer.cpp src/tokenizer/wordpiece_tokenizer.cpp src/tokenizer/hf_tokenizer.cpp
          src/tokenizer/pretokenizer.cpp src/tokenizer/normalizer.cpp src/tokenizer/regex.cpp src/tokenizer/unicode.cpp)

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chat/jinja_builtins.h"
+#include "core/json_text.h"
 #include "chat/jinja_error.h"
 #include "chat/jinja_eval.h"
 #include "chat/jinja_lexer.h"
@@ -39,8 +40,9 @@ bool is_array_index(const std::string& key, std::uint64_t& index) {
 }
 
 // convertToRuntimeValues: JSON numbers are JavaScript doubles; an integral one is an IntegerValue
-// (so 2.0 prints as "2"), any other a FloatValue.
-jinja::Value to_value(const ordered_json& j, int depth) {
+// (so 2.0 prints as "2"), any other a FloatValue. `bytes` sums the strings and keys, which size
+// the render's work budget.
+jinja::Value to_value(const ordered_json& j, int depth, std::uint64_t& bytes) {
   using jinja::Value;
   if (depth > kMaxJsonDepth) jinja::raise("context nesting deeper than " + std::to_string(kMaxJsonDepth));
   switch (j.type()) {
@@ -52,11 +54,13 @@ jinja::Value to_value(const ordered_json& j, int depth) {
       const double d = j.get<double>();
       return std::isfinite(d) && std::floor(d) == d ? Value::integer(d) : Value::floating(d);
     }
-    case ordered_json::value_t::string: return Value::string(j.get<std::string>());
+    case ordered_json::value_t::string:
+      bytes += j.get_ref<const std::string&>().size();
+      return Value::string(j.get<std::string>());
     case ordered_json::value_t::array: {
       std::vector<Value> items;
       items.reserve(j.size());
-      for (const auto& item : j) items.push_back(to_value(item, depth + 1));
+      for (const auto& item : j) items.push_back(to_value(item, depth + 1, bytes));
       return Value::list(std::move(items));
     }
     case ordered_json::value_t::object: {
@@ -67,10 +71,11 @@ jinja::Value to_value(const ordered_json& j, int depth) {
         if (is_array_index(it.key(), index)) indices.emplace_back(index, &it.key());
       }
       std::sort(indices.begin(), indices.end());
-      for (const auto& [index, key] : indices) d.set(*key, to_value(j.at(*key), depth + 1));
+      for (const auto& [index, key] : indices) d.set(*key, to_value(j.at(*key), depth + 1, bytes));
       for (auto it = j.begin(); it != j.end(); ++it) {
         std::uint64_t index = 0;
-        if (!is_array_index(it.key(), index)) d.set(it.key(), to_value(it.value(), depth + 1));
+        if (!is_array_index(it.key(), index)) d.set(it.key(), to_value(it.value(), depth + 1, bytes));
+        bytes += it.key().size();
       }
       return Value::object(std::move(d));
     }
@@ -104,19 +109,25 @@ std::string ChatTemplate::render(const ordered_json& context, const ChatRenderOp
   limits.max_output_bytes = options.max_output_bytes;
   limits.max_steps = options.max_steps;
   limits.max_call_depth = options.max_call_depth;
+  limits.max_cost = options.max_cost;
+  limits.cancel = options.cancel;
   jinja::Interpreter interp(limits);
   try {
     auto globals = std::make_shared<jinja::Env>();
     jinja::install_globals(*globals, interp, options.now ? options.now : local_now);
+    std::uint64_t context_bytes = 0;
     for (auto it = context.begin(); it != context.end(); ++it) {
       // The reference refuses to redeclare a global (true, range, namespace, ...).
       if (globals->has_own(it.key())) jinja::raise("context variable '" + it.key() + "' is already declared");
-      globals->set(it.key(), to_value(it.value(), 0));
+      globals->set(it.key(), to_value(it.value(), 0, context_bytes));
     }
+    // A longer conversation may take proportionally more work; a runaway template may not.
+    interp.extend_budget(context_bytes * jinja::kCostPerContextByte);
     return interp.run(compiled_->program, globals);
   } catch (const std::bad_alloc&) {
     throw Error("chat template: out of memory while rendering");
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    if (interp.budget_exhausted()) throw ChatTemplateBudgetError(e.what());
     throw;
   } catch (const std::exception& e) {
     throw Error(std::string("chat template: internal error: ") + e.what());
@@ -154,7 +165,9 @@ void check_message(const ordered_json& m, std::size_t i, const ChatContextOption
     if (!fn.contains("arguments")) continue;
     const auto& args = fn["arguments"];
     if (!args.is_string() && !args.is_object()) bad_request(cw + ".function.arguments must be a JSON string or an object");
-    if (options.tool_call_arguments_as_objects && args.is_string()) {
+    // Nested too deep (the request's own nesting was checked, not this string's), it stays a string.
+    if (options.tool_call_arguments_as_objects && args.is_string() &&
+        json_nesting_depth(args.get_ref<const std::string&>()) <= kMaxJsonNesting) {
       ordered_json parsed = ordered_json::parse(args.get<std::string>(), nullptr, false);
       if (parsed.is_object()) out["tool_calls"][k]["function"]["arguments"] = std::move(parsed);
     }

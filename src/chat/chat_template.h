@@ -11,6 +11,7 @@
 // clear line (syntax and runtime errors name the template line; raise_exception passes msg as is).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <ctime>
@@ -20,6 +21,8 @@
 #include <utility>
 
 #include <nlohmann/json_fwd.hpp>
+
+#include "core/error.h"
 
 namespace rpu {
 
@@ -31,6 +34,20 @@ struct ChatRenderOptions {
   std::size_t max_output_bytes = std::size_t{64} << 20;
   std::uint64_t max_steps = 50'000'000;
   int max_call_depth = 400;
+  // Work budget: bytes built or scanned, list items copied, steps (jinja_eval.h), plus 16 units
+  // per byte of the context's strings. Counting steps alone let a loop copying a 32 MB string
+  // per step run for hours.
+  std::uint64_t max_cost = 128'000'000;
+  // When set and it becomes true, rendering stops with a ChatTemplateBudgetError.
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+// A render stopped because it exhausted its work budget or was cancelled (not because the
+// template is wrong for this conversation): the template cannot be rendered in time, whatever
+// the messages, so a caller probing a template at load treats it as unusable.
+class ChatTemplateBudgetError : public Error {
+ public:
+  using Error::Error;
 };
 
 class ChatTemplate {

@@ -122,6 +122,7 @@ std::string replace_all(const std::string& s, const std::string& from, const std
       if (remaining > 0) {
         out += to;
         --remaining;
+        check_built_string(out.size());
       }
       if (i >= s.size()) break;
       const std::size_t start = i;
@@ -135,6 +136,7 @@ std::string replace_all(const std::string& s, const std::string& from, const std
     out.append(s, start, at - start);
     out += to;
     --remaining;
+    check_built_string(out.size());
   }
   out.append(s, start, std::string::npos);
   return out;
@@ -396,7 +398,7 @@ Value namespace_fn(Args& args) {
 
 }  // namespace
 
-void install_globals(Env& env, const Interpreter& interp, std::function<std::tm()> now) {
+void install_globals(Env& env, Interpreter& interp, std::function<std::tm()> now) {
   env.set("namespace", Value::function("namespace", [](Args& args, const EnvPtr&) { return namespace_fn(args); }));
   for (const char* name : {"false", "False"}) env.set(name, Value::boolean(false));
   for (const char* name : {"true", "True"}) env.set(name, Value::boolean(true));
@@ -407,7 +409,7 @@ void install_globals(Env& env, const Interpreter& interp, std::function<std::tm(
             throw TemplateRaised(raw_string(args[0]));
           }));
   const RenderLimits limits = interp.limits();
-  env.set("range", Value::function("range", [limits](Args& args, const EnvPtr&) {
+  env.set("range", Value::function("range", [limits, &interp](Args& args, const EnvPtr&) {
             if (args.empty() || args.size() > 3) raise("range() expects 1 to 3 arguments");
             for (const Value& a : args)
               if (!a.is_number()) raise(std::string("range() arguments must be numbers, got ") + kind_name(a.kind()));
@@ -423,7 +425,9 @@ void install_globals(Env& env, const Interpreter& interp, std::function<std::tm(
             const double count = std::ceil((stop - start) / step);
             if (count > static_cast<double>(limits.max_list_items))
               raise("range() would produce more than " + std::to_string(limits.max_list_items) + " items");
+            if (count > 0) interp.charge(static_cast<std::uint64_t>(count) * kItemCost);  // before building it
             std::vector<Value> out;
+            out.reserve(count > 0 ? static_cast<std::size_t>(count) : 0);
             for (double i = start; step > 0 ? i < stop : i > stop; i += step) {
               // A step too small to move a huge start would never end.
               if (out.size() >= limits.max_list_items || i + step == i) raise("range() does not terminate");

@@ -33,6 +33,6 @@ int compare_values(const Value& a, const Value& b, bool case_sensitive);
 
 // Declares the globals of a fresh render: true/false/none (and title-case forms), namespace,
 // range, raise_exception and strftime_now (reading the clock through `now`).
-void install_globals(Env& env, const Interpreter& interp, std::function<std::tm()> now);
+void install_globals(Env& env, Interpreter& interp, std::function<std::tm()> now);
 
 }  // namespace rpu::jinja

@@ -13,6 +13,7 @@ namespace rpu::jinja {
 struct Interpreter::DepthGuard {
   Interpreter& interp;
   explicit DepthGuard(Interpreter& i) : interp(i) {
+    interp.charge(kStepCost);
     if (++interp.depth_ > interp.limits_.max_call_depth) {
       --interp.depth_;
       raise("template recursion is deeper than " + std::to_string(interp.limits_.max_call_depth) + " levels");
@@ -178,10 +179,31 @@ void Interpreter::check_list_size(std::size_t items) const {
   if (items > limits_.max_list_items) raise("list longer than " + std::to_string(limits_.max_list_items) + " items");
 }
 
-void Interpreter::append(std::string& out, const std::string& text) const {
+void Interpreter::append(std::string& out, const std::string& text) {
   if (out.size() + text.size() > limits_.max_output_bytes)
     raise("rendered output exceeds " + std::to_string(limits_.max_output_bytes) + " bytes");
+  charge(text.size());
   out += text;
+}
+
+void Interpreter::charge(std::uint64_t units) {
+  cost_ = units > limits_.max_cost - std::min(cost_, limits_.max_cost) ? limits_.max_cost + 1 : cost_ + units;
+  if (cost_ > limits_.max_cost) {
+    exhausted_ = true;
+    raise("template exceeded its work budget of " + std::to_string(limits_.max_cost) +
+          " units (bytes built or scanned, list items copied, evaluation steps)");
+  }
+  if (limits_.cancel != nullptr && limits_.cancel->load(std::memory_order_relaxed)) {
+    exhausted_ = true;
+    raise("rendering was cancelled");
+  }
+}
+
+std::uint64_t size_cost(const Value& v) {
+  if (v.is_string()) return v.str().size();
+  if (v.is_list()) return v.items().size() * kItemCost;
+  if (v.is_attribute_container()) return v.dict().size() * kItemCost;
+  return 0;
 }
 
 std::string Interpreter::run(const Program& program, const EnvPtr& globals) {
@@ -314,8 +336,11 @@ Value Interpreter::eval_binary(const Node& node, const EnvPtr& env) {
   if (op == BinaryOp::And) return truthy(left) ? eval(*node.kids[1], env) : left;
   if (op == BinaryOp::Or) return truthy(left) ? left : eval(*node.kids[1], env);
   const Value right = eval(*node.kids[1], env);
+  // Comparing and searching scan their operands: charged, or a loop over a huge string hangs.
+  if (left.is_string() && right.is_string()) charge(std::min(left.str().size(), right.str().size()));
   if (op == BinaryOp::Eq) return Value::boolean(loose_equals(left, right));
   if (op == BinaryOp::Ne) return Value::boolean(!loose_equals(left, right));
+  if (op == BinaryOp::In || op == BinaryOp::NotIn) charge(size_cost(right));
 
   const auto unknown = [&]() -> Value {
     raise("unknown operator \"" + node.str + "\" between " + kind_name(left.kind()) + " and " + kind_name(right.kind()));
@@ -327,11 +352,7 @@ Value Interpreter::eval_binary(const Node& node, const EnvPtr& env) {
   }
   if (left.is_hole() || right.is_hole()) raise("cannot perform operation " + node.str + " on a raw undefined value");
   if (left.is_none() || right.is_none()) raise("cannot perform operation " + node.str + " on null values");
-  if (op == BinaryOp::Concat) {
-    std::string s = raw_string(left) + raw_string(right);
-    check_string_size(s.size());
-    return Value::string(std::move(s));
-  }
+  if (op == BinaryOp::Concat) return concat(left, right);
   if (op == BinaryOp::Pow && numeric_like(left) && numeric_like(right)) {
     const double a = numeric_value(left), b = numeric_value(right);
     if (a == 0 && b < 0) raise("0.0 cannot be raised to a negative power");
@@ -360,6 +381,7 @@ Value Interpreter::eval_binary(const Node& node, const EnvPtr& env) {
   } else if (left.is_list() && right.is_list()) {
     if (op == BinaryOp::Add) {
       check_list_size(left.items().size() + right.items().size());
+      charge(size_cost(left) + size_cost(right));
       std::vector<Value> items = left.items();
       items.insert(items.end(), right.items().begin(), right.items().end());
       return Value::list(std::move(items));
@@ -375,11 +397,7 @@ Value Interpreter::eval_binary(const Node& node, const EnvPtr& env) {
       return Value::boolean(op == BinaryOp::In ? member : !member);
     }
   }
-  if ((left.is_string() || right.is_string()) && op == BinaryOp::Add) {
-    std::string s = raw_string(left) + raw_string(right);
-    check_string_size(s.size());
-    return Value::string(std::move(s));
-  }
+  if ((left.is_string() || right.is_string()) && op == BinaryOp::Add) return concat(left, right);
   if (left.is_string() && right.is_string() && (op == BinaryOp::In || op == BinaryOp::NotIn)) {
     const bool found = right.str().find(left.str()) != std::string::npos;
     return Value::boolean(op == BinaryOp::In ? found : !found);
@@ -389,6 +407,23 @@ Value Interpreter::eval_binary(const Node& node, const EnvPtr& env) {
     return Value::boolean(op == BinaryOp::In ? found : !found);
   }
   return unknown();
+}
+
+// `~` and string `+`: sized and charged before building, and built once in place (copying each
+// operand first, as String(a) + String(b) would, tripled the work on big strings).
+Value Interpreter::concat(const Value& left, const Value& right) {
+  std::string left_text, right_text;
+  if (!left.is_string()) left_text = raw_string(left);
+  if (!right.is_string()) right_text = raw_string(right);
+  const std::string_view a = left.is_string() ? std::string_view(left.str()) : left_text;
+  const std::string_view b = right.is_string() ? std::string_view(right.str()) : right_text;
+  check_string_size(a.size() + b.size());
+  charge(2 * (a.size() + b.size()));  // read both, write the result
+  std::string s;
+  s.reserve(a.size() + b.size());
+  s.append(a);
+  s.append(b);
+  return Value::string(std::move(s));
 }
 
 Value Interpreter::eval_unary(const Node& node, const EnvPtr& env) {
@@ -401,6 +436,7 @@ Value Interpreter::eval_unary(const Node& node, const EnvPtr& env) {
 
 Value Interpreter::eval_slice(const Value& object, const Node& slice, const EnvPtr& env) {
   if (!object.is_list() && !object.is_string()) raise("slice object must be an array or string");
+  charge(size_cost(object));
   Value parts[3];
   for (int i = 0; i < 3; ++i) {
     if (const Node* k = slice.kid(i)) parts[i] = eval(*k, env);
@@ -430,9 +466,13 @@ Value Interpreter::eval_member(const Node& node, const EnvPtr& env) {
     if (!property.is_string()) raise(std::string("cannot access property with non-string: got ") + kind_name(property.kind()));
     const Value* found = object.dict().find(property.str());
     if (found != nullptr && !found->is_hole()) return *found;
-    return object.is_mapping() ? builtin_member(object, property.str()) : Value();
+    if (!object.is_mapping()) return Value();
+    charge(size_cost(object));  // a method (items(), dictsort...) walks the whole mapping
+    return builtin_member(object, property.str());
   }
   if (object.is_list() || object.is_string()) {
+    // Indexing a string walks its UTF-16 units; a method (split, replace...) reads it all.
+    if (object.is_string() || property.is_string()) charge(size_cost(object));
     if (property.is(Kind::Int)) {
       const double index = property.number();
       if (object.is_string()) {
@@ -495,7 +535,9 @@ Value Interpreter::eval_call(const Node& node, const EnvPtr& env) {
       raise("cannot call '" + callee.str + "': it is " + kind_name(fn.kind()) + ", not a function or macro");
     raise(std::string("cannot call something that is not a function: got ") + kind_name(fn.kind()));
   }
-  return fn.fn().call(args, env);
+  Value result = fn.fn().call(args, env);
+  charge(size_cost(result));  // what a builtin (range, split, items...) or macro built
+  return result;
 }
 
 void Interpreter::exec_set(const Node& node, const EnvPtr& env) {
@@ -540,6 +582,7 @@ void Interpreter::exec_for(const Node& node, const EnvPtr& env, std::string& out
   }
   const Value iterable = eval(*iterable_node, scope);
   std::vector<Value> source;
+  charge(2 * size_cost(iterable));  // copied into `source`, then into `items`
   if (iterable.is_list()) {
     source = iterable.items();
   } else if (iterable.is_mapping()) {
@@ -579,6 +622,7 @@ void Interpreter::exec_for(const Node& node, const EnvPtr& env, std::string& out
   const double n = static_cast<double>(items.size());
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (++steps_ > limits_.max_steps) raise("template exceeded " + std::to_string(limits_.max_steps) + " evaluation steps");
+    charge(kIterationCost);
     const double d = static_cast<double>(i);
     Dict loop;
     loop.set("index", Value::integer(d + 1));

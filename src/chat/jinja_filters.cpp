@@ -2,6 +2,7 @@
 // the operand's type and on whether the filter was written with parentheses (`x|trim` vs
 // `x|indent(2)`), and which filters exist differs between the two forms; this file keeps that
 // structure so the same templates succeed and the same ones fail.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <set>
@@ -76,6 +77,9 @@ std::string join_raw(Interpreter& interp, const std::vector<Value>& items, const
 std::string indent_lines(const std::string& s, long long width, bool first, bool blank) {
   if (width < 0 || width > 10000) raise("indent width must be between 0 and 10000");
   const std::string pad(static_cast<std::size_t>(width), ' ');
+  // Every line gains the pad: refuse before building a result of lines x width bytes.
+  const auto lines = static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')) + 1;
+  check_built_string(s.size() + lines * pad.size());
   std::string out;
   std::size_t start = 0;
   for (std::size_t line = 0;; ++line) {
@@ -387,7 +391,9 @@ Value apply_call(Interpreter& interp, const Value& operand, const Node& call, co
 
 }  // namespace
 
-Value apply_filter(Interpreter& interp, const Value& operand, const Node& filter, const EnvPtr& env) {
+namespace {
+
+Value apply_filter_uncharged(Interpreter& interp, const Value& operand, const Node& filter, const EnvPtr& env) {
   if (filter.type == NodeType::Identifier) {
     if (filter.str == "safe") return operand;
     if (filter.str == "tojson") return Value::string(to_json(operand, JsonOptions{}));
@@ -395,6 +401,17 @@ Value apply_filter(Interpreter& interp, const Value& operand, const Node& filter
   }
   if (filter.type == NodeType::Call) return apply_call(interp, operand, filter, env);
   raise("unknown filter syntax");
+}
+
+}  // namespace
+
+// A filter reads its operand (length counts code points, sort compares items) and builds its
+// result: both are charged to the render's work budget.
+Value apply_filter(Interpreter& interp, const Value& operand, const Node& filter, const EnvPtr& env) {
+  interp.charge(size_cost(operand));
+  Value result = apply_filter_uncharged(interp, operand, filter, env);
+  interp.charge(size_cost(result));
+  return result;
 }
 
 }  // namespace rpu::jinja

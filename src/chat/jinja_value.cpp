@@ -322,6 +322,14 @@ void check_depth(int depth) {
   if (depth > kMaxValueDepth) raise("value nesting deeper than " + std::to_string(kMaxValueDepth) + " (cyclic namespace?)");
 }
 
+}  // namespace
+
+void check_built_string(std::size_t bytes) {
+  if (bytes > kMaxBuiltStringBytes) raise("string longer than " + std::to_string(kMaxBuiltStringBytes) + " bytes");
+}
+
+namespace {
+
 std::string to_json_at(const Value& v, const JsonOptions& o, int depth) {
   check_depth(depth);
   const bool indented = o.indent.has_value() && *o.indent != 0;
@@ -359,6 +367,7 @@ std::string to_json_at(const Value& v, const JsonOptions& o, int depth) {
         for (std::size_t i = 0; i < items.size(); ++i) {
           if (i > 0) out += indented ? item_sep + child : item_sep;
           out += to_json_at(items[i], o, depth + 1);
+          check_built_string(out.size());
         }
         if (indented && !items.empty()) out += base;
         out += ']';
@@ -373,6 +382,7 @@ std::string to_json_at(const Value& v, const JsonOptions& o, int depth) {
         if (i > 0) out += item_sep;
         if (indented) out += child;
         out += json_quote(entries[i]->first, o.ensure_ascii) + key_sep + to_json_at(entries[i]->second, o, depth + 1);
+        check_built_string(out.size());
       }
       if (indented && !entries.empty()) out += base;
       out += '}';
@@ -419,6 +429,7 @@ std::string raw_string(const Value& v) {
         if (!first) out += ',';
         first = false;
         if (!item.is_hole()) out += display(item);
+        check_built_string(out.size());
       }
       return out;
     }

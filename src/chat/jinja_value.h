@@ -147,4 +147,11 @@ double js_string_to_number(std::string_view s);
 // The nesting depth beyond which printing / JSON refuses (cyclic namespaces would recurse forever).
 constexpr int kMaxValueDepth = 256;
 
+// The longest string a conversion or builtin (printing a list, tojson, replace, indent) may build.
+// They run outside the interpreter's budget accounting, and a list holding one 32 MB string a
+// million times would otherwise print as terabytes before any limit saw the result.
+constexpr std::size_t kMaxBuiltStringBytes = std::size_t{64} << 20;
+// Raises "string longer than ..." when `bytes` exceeds kMaxBuiltStringBytes.
+void check_built_string(std::size_t bytes);
+
 }  // namespace rpu::jinja

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/rng.h"
 #include "chat/chat_template.h"
 
@@ -72,6 +73,8 @@ std::size_t find_json_end(std::string_view s, std::size_t pos) {
 }
 
 std::optional<ordered_json> parse_json(std::string_view text) {
+  // Model output: a value nested deeper than any real call would overflow the stack when copied.
+  if (json_nesting_depth(text) > kMaxJsonNesting) return std::nullopt;
   ordered_json value = ordered_json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) return std::nullopt;
   return value;
@@ -453,6 +456,8 @@ bool template_accepts_system_role(const ChatTemplate& chat_template) {
       {{{"role", "system"}, {"content", kProbe}}, {{"role", "user"}, {"content", "Hello"}}});
   try {
     return chat_template.render(make_chat_context(messages, ordered_json(), {}, ordered_json())).find(kProbe) != std::string::npos;
+  } catch (const ChatTemplateBudgetError&) {
+    throw;  // not a refusal of the system role: the template cannot be rendered in time at all
   } catch (const Error&) {
     return false;
   }

@@ -94,7 +94,8 @@ nlohmann::ordered_json inject_tool_instructions(const nlohmann::ordered_json& me
 nlohmann::ordered_json rewrite_tool_history_as_text(const nlohmann::ordered_json& messages);
 
 // Renders a probe conversation: false when the template throws on a system message or drops its
-// text (the instructions must then travel in the user turn).
+// text (the instructions must then travel in the user turn). A ChatTemplateBudgetError (the
+// template cannot be rendered within its work budget at all) propagates.
 bool template_accepts_system_role(const ChatTemplate& chat_template);
 
 // A source of random alphanumeric strings ([A-Za-z0-9]) of the given length. Tests inject a

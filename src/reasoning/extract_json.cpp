@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "reasoning/extract.h"
 
 namespace rpu::reasoning {
@@ -80,17 +81,24 @@ std::vector<Segment> parse_path(std::string_view path) {
   return out;
 }
 
+// Model output parsed as JSON, or a discarded value; nesting past kMaxJsonNesting counts as not
+// JSON, since copying or printing such a value would overflow the stack.
+nlohmann::json parse_shallow(std::string_view text) {
+  if (json_nesting_depth(text) > kMaxJsonNesting) return nlohmann::json(nlohmann::json::value_t::discarded);
+  return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
 }  // namespace
 
 std::optional<nlohmann::json> find_json_value(std::string_view text) {
-  nlohmann::json whole = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json whole = parse_shallow(text);
   if (!whole.is_discarded()) return whole;
   int tries = 0;
   for (size_t i = text.find_first_of("{["); i != std::string_view::npos && tries < kMaxEmbeddedTries;
        i = text.find_first_of("{[", i + 1), ++tries) {
     const size_t end = balanced_end(text, i);
     if (end == std::string_view::npos) continue;
-    nlohmann::json value = nlohmann::json::parse(text.substr(i, end - i), nullptr, false);
+    nlohmann::json value = parse_shallow(text.substr(i, end - i));
     if (!value.is_discarded()) return value;
   }
   return std::nullopt;

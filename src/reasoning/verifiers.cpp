@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "decode/grammar.h"
 #include "decode/json_schema.h"
 #include "reasoning/pattern.h"
@@ -69,6 +70,8 @@ JsonSchemaVerifier::JsonSchemaVerifier(const nlohmann::json& schema) {
 }
 
 Verdict JsonSchemaVerifier::check(std::string_view candidate) const {
+  // Printing a value nested deeper than any schema allows would overflow the stack.
+  if (json_nesting_depth(trim(candidate)) > kMaxJsonNesting) return {false, 0.0, "JSON nested too deep"};
   const nlohmann::json value = nlohmann::json::parse(trim(candidate), nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) return {false, 0.0, "not valid JSON"};
   const std::string compact = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

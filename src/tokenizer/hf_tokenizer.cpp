@@ -10,6 +10,7 @@
 #include <iterator>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/normalizer.h"
 #include "tokenizer/pretokenizer.h"
@@ -28,12 +29,18 @@ std::string read_text(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-json parse_json(const std::string& text, const std::string& name) {
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    fail("{}: not valid JSON ({})", name, e.what());
-  }
+
+// A whole number, as the file's ids and counts must be: a float such as 5e61 would be undefined
+// behaviour to convert, and a fractional id names no token.
+// `where` prefixes the error ("FILE: " or nothing).
+int64_t whole_number(const json& j, std::string_view what, std::string_view where = "") {
+  if (j.is_number_integer()) return j.get<int64_t>();  // number_unsigned above INT64_MAX wraps negative
+  fail("{}{} must be a whole number, got {}", where, what, j.is_number() ? j.dump() : j.type_name());
+}
+
+int64_t get_whole(const json& j, const char* key, int64_t fallback, std::string_view where = "") {
+  const auto it = j.find(key);
+  return it == j.end() || it->is_null() ? fallback : whole_number(*it, key, where);
 }
 
 bool get_bool(const json& j, const char* key, bool fallback) {
@@ -120,6 +127,16 @@ std::string config_token(const json& config, const char* key) {
   return {};
 }
 
+// A post-processor's id must name a token: encode() would otherwise return ids outside the
+// vocabulary (printed by `rpu tokenize --ids-only`, or indexing the embedding table).
+int32_t special_id(const json& id_json, const std::string& name, const Vocab& v) {
+  const int64_t id = whole_number(id_json, "a post_processor id");
+  if (id < 0 || id >= v.size()) {
+    fail("post_processor special token '{}' has id {}, outside the vocabulary of {} tokens", name, id, v.size());
+  }
+  return static_cast<int32_t>(id);
+}
+
 // The ids TemplateProcessing / BertProcessing / RobertaProcessing put around a single text.
 void apply_post_processor(const json& j, Vocab& v) {
   if (j.is_null()) return;
@@ -135,11 +152,11 @@ void apply_post_processor(const json& j, Vocab& v) {
       }
       const std::string name = item.at("SpecialToken").at("id").get<std::string>();
       const json& special = j.at("special_tokens").at(name);
-      for (const json& id : special.at("ids")) (after_text ? v.suffix_ids : v.prefix_ids).push_back(id.get<int32_t>());
+      for (const json& id : special.at("ids")) (after_text ? v.suffix_ids : v.prefix_ids).push_back(special_id(id, name, v));
     }
   } else if (type == "BertProcessing" || type == "RobertaProcessing") {
-    v.prefix_ids = {j.at("cls").at(1).get<int32_t>()};
-    v.suffix_ids = {j.at("sep").at(1).get<int32_t>()};
+    v.prefix_ids = {special_id(j.at("cls").at(1), j.at("cls").at(0).get<std::string>(), v)};
+    v.suffix_ids = {special_id(j.at("sep").at(1), j.at("sep").at(0).get<std::string>(), v)};
   } else if (type == "Sequence") {
     for (const json& p : j.at("processors")) apply_post_processor(p, v);
   } else if (type != "ByteLevel") {
@@ -163,7 +180,7 @@ bool has_decoder(const json& j, const std::string& type) {
 bool decoder_strips_space(const json& j) {
   if (j.is_null()) return false;
   const std::string type = j.value("type", "");
-  if (type == "Strip") return j.value("start", 0) > 0;
+  if (type == "Strip") return get_whole(j, "start", 0) > 0;
   if (type == "Metaspace") {
     const std::string scheme = get_string(j, "prepend_scheme");
     return scheme.empty() ? get_bool(j, "add_prefix_space", true) : scheme != "never";
@@ -176,25 +193,20 @@ bool decoder_strips_space(const json& j) {
   return false;
 }
 
-std::unique_ptr<Tokenizer> build(const std::string& path, const json& tok, const json& config) {
-  if (!tok.is_object() || !tok.contains("model")) fail("{}: not a tokenizer.json (no \"model\")", path);
-  const json& model = tok.at("model");
-  std::string type = get_string(model, "type");
-  if (type.empty()) type = model.contains("merges") ? "BPE" : model.contains("vocab") ? "WordPiece" : "";
-  if (type != "BPE" && type != "WordPiece") {
-    fail("{}: tokenizer model '{}' is not supported (supported: BPE, WordPiece)", path, type);
-  }
+// The pieces by id: the model's vocabulary plus added tokens; gaps stay as unused empty pieces.
+Vocab read_vocab(const std::string& path, const json& tok, const json& model) {
   const json& vocab_json = model.at("vocab");
   if (!vocab_json.is_object()) fail("{}: model.vocab is not an object of piece -> id", path);
 
-  // Ids: the model's vocabulary plus added tokens; gaps stay as unused empty pieces.
   int64_t max_id = -1;
-  for (const auto& [piece, id] : vocab_json.items()) {
-    if (id.get<int64_t>() < 0) fail("{}: token '{}' has negative id {}", path, piece, id.get<int64_t>());
-    max_id = std::max<int64_t>(max_id, id.get<int64_t>());
+  const std::string where = path + ": ";
+  for (const auto& [piece, id_json] : vocab_json.items()) {
+    const int64_t id = whole_number(id_json, "a token id", where);
+    if (id < 0) fail("{}: token '{}' has negative id {}", path, piece, id);
+    max_id = std::max<int64_t>(max_id, id);
   }
   const json& added = tok.contains("added_tokens") && tok.at("added_tokens").is_array() ? tok.at("added_tokens") : json::array();
-  for (const json& a : added) max_id = std::max<int64_t>(max_id, a.at("id").get<int64_t>());
+  for (const json& a : added) max_id = std::max<int64_t>(max_id, whole_number(a.at("id"), "an added token's id", where));
   if (max_id < 0) fail("{}: the vocabulary is empty", path);
   // Ids index a table, so they must be (nearly) dense: a stray huge id would allocate gigabytes.
   const size_t count = vocab_json.size() + added.size();
@@ -208,12 +220,12 @@ std::unique_ptr<Tokenizer> build(const std::string& path, const json& tok, const
   v.scores.assign(n, 0.0f);
   v.kinds.assign(n, TokenKind::kUnused);
   for (const auto& [piece, id_json] : vocab_json.items()) {
-    const int64_t id = id_json.get<int64_t>();
+    const int64_t id = whole_number(id_json, "a token id", where);
     v.pieces[static_cast<size_t>(id)] = piece;
     v.kinds[static_cast<size_t>(id)] = TokenKind::kNormal;
   }
   for (const json& a : added) {
-    const int64_t id = a.at("id").get<int64_t>();
+    const int64_t id = whole_number(a.at("id"), "an added token's id", where);
     if (id < 0) fail("{}: added token has negative id {}", path, id);
     const auto i = static_cast<size_t>(id);
     v.pieces[i] = a.at("content").get<std::string>();
@@ -225,6 +237,50 @@ std::unique_ptr<Tokenizer> build(const std::string& path, const json& tok, const
   for (size_t i = 0; i < n; ++i) {
     if (v.kinds[i] != TokenKind::kUnused) v.ids.emplace(v.pieces[i], static_cast<int32_t>(i));
   }
+  return v;
+}
+
+// A BPE model's options and merges; with byte fallback, its <0xNN> pieces become byte tokens.
+BpeOptions bpe_options(const std::string& path, const json& model, Vocab& v) {
+  if (!get_string(model, "continuing_subword_prefix").empty() || !get_string(model, "end_of_word_suffix").empty()) {
+    fail("{}: BPE with continuing_subword_prefix / end_of_word_suffix is not supported", path);
+  }
+  BpeOptions o;
+  o.byte_fallback = get_bool(model, "byte_fallback", false);
+  o.ignore_merges = get_bool(model, "ignore_merges", false);
+  o.fuse_unk = get_bool(model, "fuse_unk", false);
+  for (const json& m : model.at("merges")) {
+    if (m.is_array() && m.size() == 2) {
+      o.merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
+    } else if (m.is_string()) {  // older files: "left right"
+      const std::string s = m.get<std::string>();
+      const size_t space = s.find(' ', 1);
+      if (space == std::string::npos) fail("{}: merge '{}' has no space between its two parts", path, s);
+      o.merges.emplace_back(s.substr(0, space), s.substr(space + 1));
+    } else {
+      fail("{}: merge {} is neither \"a b\" nor [\"a\", \"b\"]", path, m.dump());
+    }
+  }
+  if (o.byte_fallback) {
+    for (size_t i = 0; i < v.pieces.size(); ++i) {
+      const std::string& p = v.pieces[i];
+      if (v.kinds[i] == TokenKind::kNormal && p.size() == 6 && p.compare(0, 3, "<0x") == 0 && p[5] == '>') {
+        v.kinds[i] = TokenKind::kByte;
+      }
+    }
+  }
+  return o;
+}
+
+std::unique_ptr<Tokenizer> build(const std::string& path, const json& tok, const json& config) {
+  if (!tok.is_object() || !tok.contains("model")) fail("{}: not a tokenizer.json (no \"model\")", path);
+  const json& model = tok.at("model");
+  std::string type = get_string(model, "type");
+  if (type.empty()) type = model.contains("merges") ? "BPE" : model.contains("vocab") ? "WordPiece" : "";
+  if (type != "BPE" && type != "WordPiece") {
+    fail("{}: tokenizer model '{}' is not supported (supported: BPE, WordPiece)", path, type);
+  }
+  Vocab v = read_vocab(path, tok, model);
   v.add_space_prefix = false;
   v.unk = v.find(get_string(model, "unk_token"));
   if (v.unk < 0) v.unk = v.find(config_token(config, "unk_token"));
@@ -234,7 +290,11 @@ std::unique_ptr<Tokenizer> build(const std::string& path, const json& tok, const
   v.cls = v.find(config_token(config, "cls_token"));
   v.sep = v.find(config_token(config, "sep_token"));
 
-  apply_post_processor(tok.value("post_processor", json()), v);
+  try {
+    apply_post_processor(tok.value("post_processor", json()), v);
+  } catch (const Error& e) {
+    fail("{}: {}", path, e.what());
+  }
   // transformers' Llama and Gemma tokenizers rebuild the post-processor from these flags.
   std::string cls = get_string(config, "tokenizer_class");
   if (cls.size() > 4 && cls.compare(cls.size() - 4, 4, "Fast") == 0) cls.resize(cls.size() - 4);
@@ -266,37 +326,13 @@ std::unique_ptr<Tokenizer> build(const std::string& path, const json& tok, const
   if (type == "WordPiece") {
     WordPieceOptions o;
     o.continuation_prefix = get_string(model, "continuing_subword_prefix", "##");
-    o.max_chars_per_word = model.value("max_input_chars_per_word", size_t{100});
+    const int64_t max_chars = get_whole(model, "max_input_chars_per_word", 100, path + ": ");
+    if (max_chars < 0) fail("{}: max_input_chars_per_word must not be negative, got {}", path, max_chars);
+    o.max_chars_per_word = static_cast<size_t>(max_chars);
     return std::make_unique<WordPieceTokenizer>(std::move(v), o, std::move(normalizer), std::move(pretokenizer));
   }
 
-  if (!get_string(model, "continuing_subword_prefix").empty() || !get_string(model, "end_of_word_suffix").empty()) {
-    fail("{}: BPE with continuing_subword_prefix / end_of_word_suffix is not supported", path);
-  }
-  BpeOptions o;
-  o.byte_fallback = get_bool(model, "byte_fallback", false);
-  o.ignore_merges = get_bool(model, "ignore_merges", false);
-  o.fuse_unk = get_bool(model, "fuse_unk", false);
-  for (const json& m : model.at("merges")) {
-    if (m.is_array() && m.size() == 2) {
-      o.merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
-    } else if (m.is_string()) {  // older files: "left right"
-      const std::string s = m.get<std::string>();
-      const size_t space = s.find(' ', 1);
-      if (space == std::string::npos) fail("{}: merge '{}' has no space between its two parts", path, s);
-      o.merges.emplace_back(s.substr(0, space), s.substr(space + 1));
-    } else {
-      fail("{}: merge {} is neither \"a b\" nor [\"a\", \"b\"]", path, m.dump());
-    }
-  }
-  if (o.byte_fallback) {
-    for (size_t i = 0; i < n; ++i) {
-      const std::string& p = v.pieces[i];
-      if (v.kinds[i] == TokenKind::kNormal && p.size() == 6 && p.compare(0, 3, "<0x") == 0 && p[5] == '>') {
-        v.kinds[i] = TokenKind::kByte;
-      }
-    }
-  }
+  const BpeOptions o = bpe_options(path, model, v);
   const BpeDecoding decoding = has_decoder(decoder, "ByteLevel") ? BpeDecoding::kByteLevel : BpeDecoding::kSentencePiece;
   return std::make_unique<BpeTokenizer>(std::move(v), o, std::move(normalizer), std::move(pretokenizer), decoding,
                                         decoder_strips_space(decoder));
@@ -315,10 +351,11 @@ std::unique_ptr<Tokenizer> Tokenizer::from_hf(const std::string& tokenizer_json_
 
 std::unique_ptr<Tokenizer> Tokenizer::from_hf_json(const std::string& tokenizer_json, const std::string& config_json,
                                                    const std::string& name) {
-  const json tok = parse_json(tokenizer_json, name);
+  // Nesting is bounded before parsing: the builders below recurse once per Sequence level.
+  const json tok = parse_json_text(tokenizer_json, name);
   json config = json::object();
   if (!config_json.empty()) {
-    config = parse_json(config_json, "tokenizer_config.json");
+    config = parse_json_text(config_json, "tokenizer_config.json");
     if (!config.is_object()) fail("tokenizer_config.json beside {}: not a JSON object", name);
   }
   try {

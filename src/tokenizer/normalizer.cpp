@@ -1,5 +1,8 @@
 #include "tokenizer/normalizer.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "core/error.h"
 #include "tokenizer/unicode.h"
 
@@ -9,11 +12,21 @@ namespace {
 using unicode::decode;
 using unicode::kInvalid;
 
+[[noreturn]] void too_long(size_t max_bytes) {
+  fail("the tokenizer's normalizer grows the text past {} bytes ({}x the input plus 4 KiB): its normalizer "
+       "(tokenizer.json) is malformed",
+       max_bytes, 32);
+}
+
+void check_size(size_t bytes, size_t max_bytes) {
+  if (bytes > max_bytes) too_long(max_bytes);
+}
+
 // Applies `fn(cp, out)` to every character; invalid bytes are copied unchanged.
 template <typename Fn>
-std::string map_chars(std::string_view text, Fn fn) {
+std::string map_chars(std::string_view text, size_t max_bytes, Fn fn) {
   std::string out;
-  out.reserve(text.size());
+  out.reserve(std::min(text.size(), max_bytes));
   for (size_t pos = 0, len = 0; pos < text.size(); pos += len) {
     const char32_t cp = decode(text, pos, len);
     if (cp == kInvalid) {
@@ -21,6 +34,7 @@ std::string map_chars(std::string_view text, Fn fn) {
     } else {
       fn(cp, out);
     }
+    check_size(out.size(), max_bytes);
   }
   return out;
 }
@@ -28,7 +42,11 @@ std::string map_chars(std::string_view text, Fn fn) {
 class UnicodeNormalizer : public Normalizer {
  public:
   explicit UnicodeNormalizer(unicode::NormalForm form) : form_(form) {}
-  std::string apply(std::string_view text) const override { return unicode::normalize(text, form_); }
+  std::string apply_within(std::string_view text, size_t max_bytes) const override {
+    std::string out = unicode::normalize(text, form_);  // at most 18 code points per character
+    check_size(out.size(), max_bytes);
+    return out;
+  }
 
  private:
   unicode::NormalForm form_;
@@ -36,15 +54,15 @@ class UnicodeNormalizer : public Normalizer {
 
 class Lowercase : public Normalizer {
  public:
-  std::string apply(std::string_view text) const override {
-    return map_chars(text, [](char32_t cp, std::string& out) { unicode::append_lowercase(out, cp); });
+  std::string apply_within(std::string_view text, size_t max_bytes) const override {
+    return map_chars(text, max_bytes, [](char32_t cp, std::string& out) { unicode::append_lowercase(out, cp); });
   }
 };
 
 class StripAccents : public Normalizer {
  public:
-  std::string apply(std::string_view text) const override {
-    return map_chars(text, [](char32_t cp, std::string& out) {
+  std::string apply_within(std::string_view text, size_t max_bytes) const override {
+    return map_chars(text, max_bytes, [](char32_t cp, std::string& out) {
       if (!unicode::is_mark_nonspacing(cp)) unicode::append_utf8(out, cp);
     });
   }
@@ -53,10 +71,18 @@ class StripAccents : public Normalizer {
 class Replace : public Normalizer {
  public:
   Replace(std::string_view pattern, std::string content) : regex_(pattern), content_(std::move(content)) {}
-  std::string apply(std::string_view text) const override {
+  std::string apply_within(std::string_view text, size_t max_bytes) const override {
     std::vector<Regex::Match> matches;
     regex_.find_all(text, matches);
     if (matches.empty()) return std::string(text);
+    // The result's size is known before building it: refuse a runaway expansion up front.
+    size_t matched = 0;
+    for (const auto& m : matches) matched += m.end - m.begin;
+    const size_t unmatched = text.size() - matched;
+    if (!content_.empty() && matches.size() > (max_bytes - std::min(unmatched, max_bytes)) / content_.size()) {
+      too_long(max_bytes);
+    }
+    check_size(unmatched, max_bytes);
     std::string out;
     size_t prev = 0;
     for (const auto& m : matches) {
@@ -76,7 +102,8 @@ class Replace : public Normalizer {
 class Prepend : public Normalizer {
  public:
   explicit Prepend(std::string prefix) : prefix_(std::move(prefix)) {}
-  std::string apply(std::string_view text) const override {
+  std::string apply_within(std::string_view text, size_t max_bytes) const override {
+    if (!text.empty()) check_size(prefix_.size() + text.size(), max_bytes);
     return text.empty() ? std::string() : prefix_ + std::string(text);
   }
 
@@ -87,7 +114,7 @@ class Prepend : public Normalizer {
 class Strip : public Normalizer {
  public:
   Strip(bool left, bool right) : left_(left), right_(right) {}
-  std::string apply(std::string_view text) const override {
+  std::string apply_within(std::string_view text, size_t /*max_bytes: it only shrinks*/) const override {
     size_t begin = 0;
     size_t end = text.size();
     if (left_) {
@@ -120,8 +147,8 @@ class Strip : public Normalizer {
 class BertNormalizer : public Normalizer {
  public:
   explicit BertNormalizer(const BertNormalizerOptions& o) : o_(o) {}
-  std::string apply(std::string_view text) const override {
-    std::string s = map_chars(text, [this](char32_t cp, std::string& out) {
+  std::string apply_within(std::string_view text, size_t max_bytes) const override {
+    std::string s = map_chars(text, max_bytes, [this](char32_t cp, std::string& out) {
       if (o_.clean_text) {
         if (cp == 0 || cp == 0xfffd) return;
         const bool space = cp == '\t' || cp == '\n' || cp == '\r' || unicode::is_whitespace(cp);
@@ -139,8 +166,8 @@ class BertNormalizer : public Normalizer {
       }
       unicode::append_utf8(out, cp);
     });
-    if (o_.strip_accents) s = StripAccents().apply(unicode::normalize(s, unicode::NormalForm::kNFD));
-    if (o_.lowercase) s = Lowercase().apply(s);
+    if (o_.strip_accents) s = StripAccents().apply_within(unicode::normalize(s, unicode::NormalForm::kNFD), max_bytes);
+    if (o_.lowercase) s = Lowercase().apply_within(s, max_bytes);
     return s;
   }
 
@@ -151,9 +178,9 @@ class BertNormalizer : public Normalizer {
 class Sequence : public Normalizer {
  public:
   explicit Sequence(std::vector<std::unique_ptr<Normalizer>> steps) : steps_(std::move(steps)) {}
-  std::string apply(std::string_view text) const override {
+  std::string apply_within(std::string_view text, size_t max_bytes) const override {
     std::string s(text);
-    for (const auto& step : steps_) s = step->apply(s);
+    for (const auto& step : steps_) s = step->apply_within(s, max_bytes);
     return s;
   }
 
@@ -162,6 +189,13 @@ class Sequence : public Normalizer {
 };
 
 }  // namespace
+
+size_t max_normalized_bytes(size_t input_bytes) {
+  constexpr size_t kSlack = 4096;
+  return input_bytes > (SIZE_MAX - kSlack) / 32 ? SIZE_MAX : 32 * input_bytes + kSlack;
+}
+
+std::string Normalizer::apply(std::string_view text) const { return apply_within(text, max_normalized_bytes(text.size())); }
 
 std::unique_ptr<Normalizer> make_unicode_normalizer(std::string_view form) {
   if (form == "NFC") return std::make_unique<UnicodeNormalizer>(unicode::NormalForm::kNFC);

@@ -3,6 +3,7 @@
 // normalizer, Sequence).
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -15,8 +16,18 @@ namespace rpu {
 class Normalizer {
  public:
   virtual ~Normalizer() = default;
-  virtual std::string apply(std::string_view text) const = 0;
+  // The normalized text. A normalizer may grow text (NFKD, Replace, Prepend), and chained ones
+  // multiply: eight Replace steps of "a" -> "aaaaaaaaaa" turn one byte into 100 MB. So growing
+  // past max_normalized_bytes(text.size()) is an rpu::Error naming the normalizer as malformed.
+  std::string apply(std::string_view text) const;
+  // The same within an absolute bound on the result (a Sequence passes its input's bound on).
+  virtual std::string apply_within(std::string_view text, std::size_t max_bytes) const = 0;
 };
+
+// 32 times the input plus 4 KiB: far above real normalizers (NFKD of U+FDFA, the largest
+// decomposition, is 11x; BERT's spaces around CJK characters 1.7x) and small enough to stop
+// a runaway chain before it costs more than a few times the input's memory.
+std::size_t max_normalized_bytes(std::size_t input_bytes);
 
 
 std::unique_ptr<Normalizer> make_unicode_normalizer(std::string_view form);  // "NFC", "NFD", "NFKC", "NFKD"

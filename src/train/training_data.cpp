@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "chat/chat_template.h"
 #include "train/trainer.h"
 
@@ -78,12 +79,7 @@ TrainData load_training_data(const std::vector<std::string>& paths, const Tokeni
     for (int line_no = 1; std::getline(in, line); ++line_no) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       const std::string where = path + ":" + std::to_string(line_no);
-      json j;
-      try {
-        j = json::parse(line);
-      } catch (const nlohmann::json::parse_error& e) {
-        fail("{}: not valid JSON ({})", where, e.what());
-      }
+      const json j = parse_json_text(line, where);
       Example ex;
       if (j.is_object() && j.contains("messages")) {
         if (!j["messages"].is_array() || j["messages"].empty()) fail("{}: 'messages' must be a non-empty array", where);

@@ -106,13 +106,59 @@ TEST(HfTokenizerTest, BadFilesAreClearErrors) {
   expect_error(R"([1, 2])", "not a tokenizer.json");
   expect_error(R"({"model": {"type": "Unigram", "vocab": [["a", 0.0]]}})", "'Unigram' is not supported");
   expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [5]}})", "merge");
-  expect_error(R"({"model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}})", "malformed");
+  expect_error(R"({"model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}})", "a token id must be a whole number, got string");
   expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
                    "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(unclosed"}, "behavior": "Isolated"}})",
                "invalid regex");
   expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "normalizer": {"type": "Precompiled"}})",
                "'Precompiled' is not supported");
   expect_error(R"({"model": {"type": "BPE", "vocab": {"a": -4}, "merges": []}})", "negative id");
+  // Found by the tokenizer_json fuzzer: converting 5e61 to an integer was undefined behaviour.
+  expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 5.5e61}, "merges": []}})", "a token id must be a whole number, got 5.5e+61");
+  expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "added_tokens": [{"id": 1.5, "content": "b"}]})",
+               "an added token's id must be a whole number, got 1.5");
+  expect_error(R"({"model": {"type": "WordPiece", "vocab": {"a": 0}, "max_input_chars_per_word": 1e300}})",
+               "max_input_chars_per_word must be a whole number");
+  expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "decoder": {"type": "Strip", "start": 1e99}})",
+               "start must be a whole number");
+}
+
+// Issue 11 finding 2: nesting is bounded before parsing, so a 100,000-deep Sequence is a clear
+// error instead of a stack overflow; through from_hf_json (no file) too.
+TEST(HfTokenizerTest, NestingIsBoundedBeforeParsing) {
+  std::string deep = R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "decoder": )";
+  for (int i = 0; i < 100000; ++i) deep += R"({"type": "Sequence", "decoders": [)";
+  for (int i = 0; i < 100000; ++i) deep += "]}";
+  deep += "}";
+  expect_error(deep, "JSON nested deeper than 128 levels");
+  try {
+    Tokenizer::from_hf_json(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}})", std::string(200000, '['), "t");
+    ADD_FAILURE() << "a deep tokenizer_config.json must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tokenizer_config.json: JSON nested deeper than 128 levels"), std::string::npos)
+        << e.what();
+  }
+}
+
+// Issue 11 finding 9: normalizer growth is capped (32x the input plus 4 KiB) with a clear error,
+// before the memory is spent; ordinary growth (NFKD, a prepended space) still works.
+TEST(HfTokenizerTest, NormalizerExpansionIsCapped) {
+  std::string steps;
+  for (int i = 0; i < 8; ++i)
+    steps += std::string(i ? ", " : "") + R"({"type": "Replace", "pattern": {"String": "a"}, "content": "aaaaaaaaaa"})";
+  const auto tok = Tokenizer::from_hf_json(R"({"model": {"type": "BPE", "vocab": {"a": 0, "aa": 1}, "merges": [["a", "a"]]},
+      "normalizer": {"type": "Sequence", "normalizers": [)" + steps + "]}}", "", "t");
+  try {
+    tok->encode(std::string(100000, 'a'), false);
+    ADD_FAILURE() << "expected the expansion to be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("normalizer grows the text past 3204096 bytes"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(tok->encode("", false).size(), 0u);  // the 4 KiB slack: short texts are never refused for growth
+  const auto nfkd = Tokenizer::from_hf_json(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+      "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFKD"}, {"type": "Prepend", "prepend": "a"}]}})",
+                                            "", "t");
+  EXPECT_NO_THROW(nfkd->encode(std::string(3000, 'a') + "\xef\xb7\xba", false));  // U+FDFA decomposes to 18 characters
 }
 
 }  // namespace

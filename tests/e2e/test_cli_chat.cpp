@@ -2,6 +2,8 @@
 // reusing the cached prefix equals a reply computed from scratch for the same prompt.
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <nlohmann/json.hpp>
 
 #include "model/forward.h"
@@ -90,6 +92,36 @@ TEST(CliChatTest, BrokenTemplateIsAClearError) {
   const auto r = test::run_rpu({"chat", test::fixture("stories260K/stories260K.gguf"), "--template", bad}, "", "hi\n");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("rpu: error:"), std::string::npos) << r.err;
+}
+
+// Issue 11 finding 4: a template that copies a 32 MB string per loop step ran for hours within
+// the step limit. Its work budget now stops it, when the template is probed at load and when a
+// request's conversation reaches the heavy branch. (The 10 s bound only catches a hang; the
+// render itself stops in well under a second.)
+const char* const kHeavy =
+    "{% set ns = namespace(s='a') %}{% for i in range(25) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}"
+    "{% for i in range(1000000) %}{% set t = ns.s ~ 'b' %}{% endfor %}";
+
+TEST(CliChatTest, RunawayTemplateIsRefusedAtLoad) {
+  const std::string heavy = test::temp_path("heavy.jinja");
+  test::write_file(heavy, std::string(kHeavy) + "{% for m in messages %}{{ m.content }}{% endfor %}");
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = test::run_rpu({"chat", test::fixture("stories260K/stories260K.gguf"), "--template", heavy}, "", "hi\n");
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("exceeded its work budget"), std::string::npos) << r.err;
+}
+
+TEST(CliChatTest, RunawayTemplateIsRefusedPerRequest) {
+  const std::string heavy = test::temp_path("heavy_on_boom.jinja");
+  test::write_file(heavy, std::string("{% for m in messages %}{% if m.content == 'boom' %}") + kHeavy +
+                              "{% endif %}{{ m.role }}: {{ m.content }}\n{% endfor %}");
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = test::run_rpu({"chat", test::fixture("stories260K/stories260K.gguf"), "--template", heavy, "-n", "4"}, "",
+                               "hello\nboom\n");
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("exceeded its work budget"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -53,6 +53,61 @@ void expect_clean_failure(const std::vector<std::string>& args, const std::strin
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
+// A small BPE tokenizer.json whose normalizer, pre-tokenizer or decoder is `part`.
+std::string bpe_json_with(const std::string& part) {
+  return R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "<s>": 2}, "merges": []}, )" + part + "}";
+}
+
+// A Sequence of Sequences `depth` deep (issue 11 finding 2: 100,000 deep crashed the loader).
+std::string nested_sequence(const std::string& key, const std::string& list_key, int depth) {
+  std::string s = "\"" + key + "\": ";
+  for (int i = 0; i < depth; ++i) s += R"({"type": "Sequence", ")" + list_key + R"(": [)";
+  for (int i = 0; i < depth; ++i) s += "]}";
+  return s;
+}
+
+TEST(CliTokenizeTest, DeeplyNestedTokenizerJsonIsAClearError) {
+  const std::string dir = test::temp_path("tok_cli_deep");
+  std::filesystem::create_directories(dir);
+  for (const auto& [key, list_key] : std::vector<std::pair<std::string, std::string>>{
+           {"normalizer", "normalizers"}, {"pre_tokenizer", "pretokenizers"}, {"decoder", "decoders"}}) {
+    const std::string path = dir + "/" + key + ".json";
+    test::write_file(path, bpe_json_with(nested_sequence(key, list_key, 100000)));
+    expect_clean_failure({"tokenize", path, "ab"}, "JSON nested deeper than 128 levels");
+  }
+  // The nesting real files use still loads.
+  test::write_file(dir + "/ok.json", bpe_json_with(nested_sequence("normalizer", "normalizers", 20)));
+  const auto r = test::run_rpu({"tokenize", dir + "/ok.json", "ab", "--ids-only"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "0 1\n");
+}
+
+// Issue 11 finding 11: ids outside the vocabulary from a malformed post-processor were printed.
+TEST(CliTokenizeTest, PostProcessorIdsOutsideTheVocabularyAreRefused) {
+  const std::string dir = test::temp_path("tok_cli_post");
+  std::filesystem::create_directories(dir);
+  test::write_file(dir + "/post.json", bpe_json_with(R"("post_processor": {"type": "TemplateProcessing",
+      "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+      "special_tokens": {"<s>": {"id": "<s>", "ids": [70000], "tokens": ["<s>"]}}})"));
+  expect_clean_failure({"tokenize", dir + "/post.json", "ab", "--ids-only"},
+                       "post_processor special token '<s>' has id 70000, outside the vocabulary of 3 tokens");
+  test::write_file(dir + "/bert.json", bpe_json_with(R"("post_processor": {"type": "BertProcessing",
+      "cls": ["<s>", 2], "sep": ["</s>", -1]})"));
+  expect_clean_failure({"tokenize", dir + "/bert.json", "ab", "--ids-only"}, "'</s>' has id -1");
+}
+
+// Issue 11 finding 9: eight Replace steps of "a" -> ten "a"s used 1.7 GB in 15 s.
+TEST(CliTokenizeTest, ARunawayNormalizerIsAClearError) {
+  const std::string dir = test::temp_path("tok_cli_expand");
+  std::filesystem::create_directories(dir);
+  std::string steps;
+  for (int i = 0; i < 8; ++i)
+    steps += std::string(i ? ", " : "") + R"({"type": "Replace", "pattern": {"String": "a"}, "content": "aaaaaaaaaa"})";
+  test::write_file(dir + "/expand.json", bpe_json_with(R"("normalizer": {"type": "Sequence", "normalizers": [)" + steps + "]}"));
+  expect_clean_failure({"tokenize", dir + "/expand.json", std::string(1000, 'a'), "--ids-only"},
+                       "normalizer grows the text past");
+}
+
 TEST(CliTokenizeTest, BadModelsGiveOneClearLine) {
   expect_clean_failure({"tokenize", "/nonexistent/tokenizer.json", "x"}, "cannot open '/nonexistent/tokenizer.json'");
   const std::string dir = test::temp_path("tok_cli");

@@ -109,6 +109,11 @@ TEST(ReasoningExtract, JsonPath) {
   // The first embedded value that parses: a broken one before it is skipped.
   EXPECT_EQ(extract({{"type", "json_path"}, {"path", "a"}}, "{a: 1} then {\"a\": [true]}"), "[true]");
   EXPECT_EQ(extract({{"type", "json_path"}, {"path", "s"}}, "{\"s\": \"br}ace\"}"), "br}ace");
+  // Model output nested 100,000 deep is not JSON here (copying it overflowed the stack).
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_EQ(extract({{"type", "json_path"}, {"path", "$"}}, deep), std::nullopt);
+  EXPECT_EQ(extract({{"type", "json_path"}, {"path", "a"}}, "{\"a\": " + std::string(200, '[') + std::string(200, ']') + "}"),
+            std::nullopt);
 }
 
 TEST(ReasoningExtract, Choice) {

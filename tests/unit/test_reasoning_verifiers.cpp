@@ -142,6 +142,9 @@ TEST(ReasoningJsonSchemaVerifier, Verdicts) {
   const Verdict garbage = v.check(R"({"name": "Ann", "age": 31} and more)");
   EXPECT_FALSE(garbage.pass);
   EXPECT_EQ(garbage.reason, "not valid JSON");
+  // Model output nested 100,000 deep is refused before parsing (printing it overflowed the stack).
+  EXPECT_EQ(JsonSchemaVerifier(json(true)).check(std::string(100000, '[') + std::string(100000, ']')).reason,
+            "JSON nested too deep");
   EXPECT_FALSE(v.check("").pass);
   EXPECT_FALSE(v.check("[1, 2]").pass);
   EXPECT_THROW(JsonSchemaVerifier(json{{"type", "string"}, {"pattern", "a+"}}), Error);  // unsupported keyword

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "pipeline/call.h"
 #include "reasoning/spec.h"
 
@@ -19,11 +20,7 @@ std::optional<nlohmann::ordered_json> reasoning_json(const ReasonFlags& flags) {
   if (flags.reason.empty()) return std::nullopt;
   std::optional<nlohmann::ordered_json> j;
   if (flags.reason.front() == '{') {
-    try {
-      j = nlohmann::ordered_json::parse(flags.reason);
-    } catch (const nlohmann::json::exception& e) {
-      fail("--reason: not valid JSON: {}", e.what());
-    }
+    j = parse_json_text<nlohmann::ordered_json>(flags.reason, "--reason");
   } else {
     std::string compact = flags.reason;
     std::erase(compact, ':');
