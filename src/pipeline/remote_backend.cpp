@@ -1,5 +1,7 @@
 #include "pipeline/remote_backend.h"
 
+#include "core/json_text.h"
+
 #include <httplib.h>
 
 #include <chrono>
@@ -29,7 +31,7 @@ void set_timeout(httplib::Client& client, double seconds, bool connect) {
 // An upstream error body, passed on with the upstream's status.
 ApiError upstream_error(int status, const std::string& body) {
   try {
-    const auto j = nlohmann::json::parse(body);
+    const auto j = parse_json_text<nlohmann::json>(body, "upstream error body");
     const auto& e = j.at("error");
     auto text = [&](const char* key) { return e.contains(key) && e[key].is_string() ? e[key].get<std::string>() : ""; };
     return ApiError(status, "upstream: " + text("message"), text("type").empty() ? "upstream_error" : text("type"),
@@ -191,7 +193,7 @@ EmbeddingResult RemoteBackend::embed(const EmbeddingRequest& request) {
   if (res->status != 200) throw upstream_error(res->status, res->body);
   EmbeddingResult result;
   try {
-    const auto j = nlohmann::json::parse(res->body);
+    const auto j = parse_json_text<nlohmann::json>(res->body, "upstream embeddings body");
     for (const auto& item : j.at("data")) result.embeddings.push_back(item.at("embedding").get<std::vector<float>>());
     result.prompt_tokens = j.value("usage", nlohmann::json::object()).value("prompt_tokens", 0);
   } catch (const std::exception& e) {

@@ -1,5 +1,7 @@
 #include "pipeline/remote_stream.h"
 
+#include "core/json_text.h"
+
 #include "pipeline/remote_backend.h"
 
 namespace rpu {
@@ -112,8 +114,8 @@ void StreamDecoder::on_data(std::string_view payload) {
   if (payload == "[DONE]") return;  // the end of the body says the same
   json chunk;
   try {
-    chunk = json::parse(payload);
-  } catch (const json::exception&) {
+    chunk = parse_json_text<json>(payload, "upstream chunk");  // nesting bounded: the upstream is not trusted
+  } catch (const std::exception&) {
     error_ = "upstream sent a chunk that is not JSON";
     return;
   }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/json_text.h"
 #include "pipeline/call.h"
 
 namespace rpu {
@@ -16,28 +17,10 @@ using json = nlohmann::ordered_json;
 // A request nested deeper than any real one is refused before it is parsed: a body of a
 // million '[' must not be able to exhaust the server's stack.
 void check_nesting(std::string_view body) {
-  constexpr int kMaxDepth = 256;
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : body) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxDepth) {
-        throw ApiError(400, fmt::format("the request body nests JSON deeper than {} levels", kMaxDepth),
-                       "invalid_request_error", "", "invalid_json");
-      }
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
+  constexpr size_t kMaxDepth = 256;
+  if (json_nesting_depth(body, kMaxDepth) > kMaxDepth) {
+    throw ApiError(400, fmt::format("the request body nests JSON deeper than {} levels", kMaxDepth),
+                   "invalid_request_error", "", "invalid_json");
   }
 }
 
