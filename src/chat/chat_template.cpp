@@ -110,7 +110,7 @@ std::string ChatTemplate::render(const ordered_json& context, const ChatRenderOp
   limits.max_steps = options.max_steps;
   limits.max_call_depth = options.max_call_depth;
   limits.max_cost = options.max_cost;
-  limits.cancel = options.cancel;
+  limits.cancelled = options.cancelled;
   jinja::Interpreter interp(limits);
   try {
     auto globals = std::make_shared<jinja::Env>();

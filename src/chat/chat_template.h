@@ -38,8 +38,9 @@ struct ChatRenderOptions {
   // per byte of the context's strings. Counting steps alone let a loop copying a 32 MB string
   // per step run for hours.
   std::uint64_t max_cost = 128'000'000;
-  // When set and it becomes true, rendering stops with a ChatTemplateBudgetError.
-  const std::atomic<bool>* cancel = nullptr;
+  // When set, polled while rendering; once it returns true (the caller went away), rendering
+  // stops with a ChatTemplateBudgetError.
+  std::function<bool()> cancelled;
 };
 
 // A render stopped because it exhausted its work budget or was cancelled (not because the

@@ -193,9 +193,12 @@ void Interpreter::charge(std::uint64_t units) {
     raise("template exceeded its work budget of " + std::to_string(limits_.max_cost) +
           " units (bytes built or scanned, list items copied, evaluation steps)");
   }
-  if (limits_.cancel != nullptr && limits_.cancel->load(std::memory_order_relaxed)) {
-    exhausted_ = true;
-    raise("rendering was cancelled");
+  if (limits_.cancelled && cost_ >= next_cancel_poll_) {
+    next_cancel_poll_ = cost_ + kCancelPollUnits;
+    if (limits_.cancelled()) {
+      exhausted_ = true;
+      raise("rendering was cancelled");
+    }
   }
 }
 

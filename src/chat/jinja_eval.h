@@ -27,13 +27,16 @@ struct RenderLimits {
   // the context. Steps alone cannot bound the time: one step may copy a 32 MB string. 128M
   // units is about 0.1-0.2 s of CPU; a 1 MB conversation costs at most ~8M.
   std::uint64_t max_cost = 128'000'000;
-  const std::atomic<bool>* cancel = nullptr;  // when set and true, rendering stops with an error
+  // When set, polled as work is charged (at the first charge, then every kCancelPollUnits);
+  // once it returns true, rendering stops with an error.
+  std::function<bool()> cancelled;
 };
 
 // What the interpreter charges, in units of about one byte of memory written or read (measured:
 // an evaluation step costs about as much as copying 32 bytes, a loop iteration, with its fresh
 // `loop` object, 512, a list item, a 32-byte value in a freshly allocated array, 32).
 inline constexpr std::uint64_t kStepCost = 32;
+inline constexpr std::uint64_t kCancelPollUnits = std::uint64_t{1} << 16;  // ~0.1 ms of work
 inline constexpr std::uint64_t kIterationCost = 512;
 inline constexpr std::uint64_t kItemCost = 32;
 // Added to the budget per byte of the render context's strings: a long conversation costs at
@@ -94,6 +97,7 @@ class Interpreter {
   RenderLimits limits_;
   std::uint64_t steps_ = 0;
   std::uint64_t cost_ = 0;
+  std::uint64_t next_cancel_poll_ = 0;  // cost_ at which `cancelled` is polled next
   bool exhausted_ = false;
   int depth_ = 0;
 };

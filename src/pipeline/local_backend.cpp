@@ -165,10 +165,19 @@ std::string LocalBackend::render(const ChatRequest& r, ToolChoice& choice) const
   options.bos_token = bos_text_;
   options.eos_token = eos_text_;
   options.tool_call_arguments_as_objects = true;
+  ChatRenderOptions render_options;
+  render_options.cancelled = r.cancelled;  // a caller that went away stops the render too
   try {
-    return chat_template_->render(make_chat_context(
-        chat.messages, chat.tools, options,
-        r.chat_template_kwargs.is_object() ? r.chat_template_kwargs : nlohmann::ordered_json()));
+    return chat_template_->render(
+        make_chat_context(chat.messages, chat.tools, options,
+                          r.chat_template_kwargs.is_object() ? r.chat_template_kwargs : nlohmann::ordered_json()),
+        render_options);
+  } catch (const ChatTemplateBudgetError& e) {
+    if (r.cancelled && r.cancelled()) {
+      throw ApiError(499, "the request was cancelled while its prompt was rendered", "invalid_request_error",
+                     "messages", "cancelled");
+    }
+    throw ApiError(400, e.what(), "invalid_request_error", "messages", "");
   } catch (const Error& e) {
     throw ApiError(400, e.what(), "invalid_request_error", "messages", "");
   }

@@ -4,6 +4,7 @@
 // is returned as the extension field "rpu" of the response (streams: of the finish chunk).
 #include <ctime>
 
+#include "server/connection_gate.h"
 #include "server/generation_stream.h"
 #include "server/handlers.h"
 
@@ -84,6 +85,7 @@ std::string final_bytes(ChatShared& s) {
 
 void handle_chat_completions(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   ChatRequest r = parse_chat_request(req.body);
+  r.cancelled = current_client_gone_check();  // template / schema work stops for a client that left
   check_model_name(ctx, r.model);
   auto shared = std::make_shared<ChatShared>();
   shared->model = r.model;

@@ -43,7 +43,20 @@ const char* reason_phrase(int status) {
   }
 }
 
+// The socket of the request this worker thread is serving (-1: none).
+thread_local int current_fd = -1;
+
 }  // namespace
+
+std::function<bool()> current_client_gone_check() {
+  const int fd = current_fd;
+  return [fd] {
+    if (fd < 0) return false;
+    pollfd p{fd, POLLRDHUP, 0};
+    // POLLRDHUP: the peer shut down or closed its side; a pipelined next request is only POLLIN.
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  };
+}
 
 GatedHttpServer::GatedHttpServer(const ConnectionLimits& limits) : limits_(limits) {
   new_task_queue = [] { return new InlineTaskQueue; };
@@ -319,7 +332,9 @@ bool GatedHttpServer::serve_one(Connection& c) {
   bool ok = false;
   {
     ConnectionStream stream(c, limits_.read_timeout, limits_.write_timeout);
+    current_fd = c.fd;
     ok = process_request(stream, last, closed_by_client, nullptr);
+    current_fd = -1;
     consumed = stream.bytes_read();
   }
   // A body the handler never read (e.g. refused before reading it) would be taken for the

@@ -69,6 +69,13 @@ struct GateAnswer {
   double ms = 0;  // since the connection was accepted
 };
 
+// A check of the client of the request the calling worker thread serves: true once that
+// client has closed its connection (peer hang-up seen by poll, nothing read). Handlers pass it
+// as a pipeline request's `cancelled`, so CPU-heavy preparation (template, schema, grammar)
+// stops for a client that left. It is meant for the duration of the request; outside one it
+// always says false.
+std::function<bool()> current_client_gone_check();
+
 class GatedHttpServer : public httplib::Server {
  public:
   explicit GatedHttpServer(const ConnectionLimits& limits);

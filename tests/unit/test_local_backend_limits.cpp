@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <string>
 
 #include "engine/scheduler.h"
@@ -107,10 +108,23 @@ TEST_F(LocalBackendLimitsTest, CancelledCallerStopsTheGrammarBuild) {
   for (int i = 0; i < 3000; ++i) props["p" + std::to_string(i)] = {{"type", "string"}};
   r.response_format = {{"type", "json_schema"},
                        {"json_schema", {{"name", "s"}, {"schema", {{"type", "object"}, {"properties", props}}}}}};
-  r.cancelled = [] { return true; };
+  // The prompt's render polls once (a small render costs far less than kCancelPollUnits);
+  // the caller is gone by the grammar build's first poll.
+  auto polls = std::make_shared<int>(0);
+  r.cancelled = [polls] { return ++*polls > 1; };
   const ApiError e = chat_error(r);
   EXPECT_EQ(e.status, 499);
   EXPECT_EQ(e.param, "response_format");
+}
+
+// ... and the template's render, which polls as it charges work.
+TEST_F(LocalBackendLimitsTest, CancelledCallerStopsTheRender) {
+  ChatRequest r = request();
+  r.cancelled = [] { return true; };
+  const ApiError e = chat_error(r);
+  EXPECT_EQ(e.status, 499);
+  EXPECT_EQ(e.param, "messages");
+  EXPECT_EQ(e.code, "cancelled");
 }
 
 }  // namespace
