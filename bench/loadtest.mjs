@@ -237,7 +237,8 @@ try {
   const healthMax = Math.max(...healthMs);
   console.log(`## Load test: ${total} requests from ${clients} clients, ${idleCount} idle + ${slowCount} slowloris connections\n`);
   console.log(`command: node bench/loadtest.mjs --rpu ${args.rpu}${args.model ? ' --model ' + args.model : ''} --clients ${clients} --requests ${total}` +
-    ` --idle ${idleCount} --slowloris ${slowCount} --parallel ${parallel}\n`);
+    ` --idle ${idleCount} --slowloris ${slowCount} --parallel ${parallel}` +
+    `${args['serve-args'] ? ` --serve-args "${args['serve-args']}"` : ''}\n`);
   console.log('| kind | sent | statuses |\n|---|---:|---|');
   for (const k of Object.keys(stats)) console.log(`| ${k} | ${stats[k].sent} | ${JSON.stringify(stats[k].statuses)} |`);
   console.log(`\n| measure | value |\n|---|---:|`);
