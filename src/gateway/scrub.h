@@ -1,0 +1,103 @@
+// Personal data scrubbing (issue 12, S2): finds personal data in text and replaces each value
+// with a typed placeholder (<EMAIL_1>, <PHONE_2>, <PERSON_1>, ...) before anything is logged.
+//
+// How each type is found (regexes via reasoning::Pattern, i.e. PCRE2 with a match budget; a
+// C++ validator decides each candidate):
+//   EMAIL           local@domain.tld
+//   PHONE           +CC international forms, NANP "(555) 123-4567" / "555-123-4567", national
+//                   forms with a trunk 0 ("030 12345678"); 7-15 digits, dates rejected
+//   CREDIT_CARD     13-19 digits with optional space/dash groups, card-network first digit, Luhn
+//   IBAN            country code + check digits + BBAN, mod-97 == 1
+//   SSN             ###-##-####, area not 000/666/9xx, group not 00, serial not 0000
+//   IP              IPv4 (octets 0-255, not inside a longer dotted number, not after "v"/"version")
+//                   and IPv6 (inet_pton, at least three groups)
+//   SECRET          known key prefixes (sk-, sk-proj-, ghp_/gho_/ghs_, github_pat_, AKIA, xox?-,
+//                   AIza, glpat-, JWTs, Bearer tokens) and high-entropy tokens (>= 20 chars, lower +
+//                   upper + digits, Shannon entropy >= 3.7 bits/char; hex strings such as git
+//                   SHAs, sha256 digests and UUIDs are never secrets)
+//   URL_CREDENTIALS scheme://user:pass@host[:port]: the whole authority is replaced
+//   PERSON          a first-name list (data/pii/first_names.txt, embedded at build time)
+//                   followed by a capitalised surname, or any capitalised name after a context
+//                   cue ("my name is", "Mr./Ms./Dr.", "Dear", "Hi", sign-offs like "Regards,")
+//   ADDRESS         house number + capitalised street words + street suffix (Street/St/Ave/Road/
+//                   Blvd/...), optional unit, city, state and ZIP; German "<Name>straße 12";
+//                   French "12 rue de ..."
+// Overlaps: the earlier detector wins (URL credentials before e-mail, ..., the entropy rule last).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rpu::gateway {
+
+enum class PiiType { kUrlCredentials, kEmail, kSecret, kIban, kCreditCard, kSsn, kIp, kPhone, kAddress, kPerson };
+inline constexpr size_t kPiiTypeCount = 10;
+
+std::string_view pii_type_name(PiiType type);  // "EMAIL", "URL_CREDENTIALS", ...
+
+struct PiiSpan {
+  PiiType type;
+  size_t begin = 0;  // byte range in the scanned text
+  size_t end = 0;
+};
+
+// Validators (exposed for tests). Spaces and dashes inside the value are ignored.
+bool luhn_valid(std::string_view number);
+bool iban_valid(std::string_view iban);
+bool ssn_valid(std::string_view ssn);  // "###-##-####"
+bool ipv4_valid(std::string_view address);
+bool ipv6_valid(std::string_view address);
+double shannon_entropy(std::string_view text);  // bits per byte
+bool looks_like_secret_token(std::string_view token);  // the high-entropy rule
+
+// Compiled detectors; build once and share (find() is const and thread-safe).
+class Scrubber {
+ public:
+  Scrubber();
+  ~Scrubber();
+  Scrubber(const Scrubber&) = delete;
+  Scrubber& operator=(const Scrubber&) = delete;
+
+  // Non-overlapping spans, sorted by position.
+  std::vector<PiiSpan> find(std::string_view text) const;
+
+  struct Detector;
+
+ private:
+  std::vector<std::unique_ptr<Detector>> detectors_;
+};
+
+// One conversation: the same value always gets the same placeholder; numbering is per type
+// and starts at 1. Different sessions are independent.
+class ScrubSession {
+ public:
+  explicit ScrubSession(const Scrubber& scrubber) : scrubber_(scrubber) {}
+
+  std::string scrub(std::string_view text);
+  // An OpenAI `messages` array in place: string content, text parts of array content, and
+  // tool_calls[].function.arguments (a JSON string, scrubbed as text). Other fields stay.
+  void scrub_messages(nlohmann::json& messages);
+
+  const std::string& placeholder_for(PiiType type, const std::string& value);
+  // value -> placeholder, for every value seen so far.
+  const std::map<std::string, std::string>& mapping() const { return placeholders_; }
+  // Distinct values seen per type.
+  const std::array<size_t, kPiiTypeCount>& counts() const { return counts_; }
+
+ private:
+  void scrub_json_strings(nlohmann::json& value);
+  std::string scrub_arguments(const std::string& arguments);
+
+  const Scrubber& scrubber_;
+  std::map<std::string, std::string> placeholders_;  // value -> placeholder
+  std::array<size_t, kPiiTypeCount> counts_{};
+};
+
+}  // namespace rpu::gateway
