@@ -5,14 +5,16 @@
 // C++ validator decides each candidate):
 //   EMAIL           local@domain.tld
 //   PHONE           +CC international forms, NANP "(555) 123-4567" / "555-123-4567", national
-//                   forms with a trunk 0 ("030 12345678"); 7-15 digits, dates rejected
+//                   forms with a trunk 0 ("030 12345678"); 7-15 digits; dates, numbers after
+//                   "Order"/"Part"/"SKU"/... and tails of longer numbers rejected
 //   CREDIT_CARD     13-19 digits with optional space/dash groups, card-network first digit, Luhn
 //   IBAN            country code + check digits + BBAN, mod-97 == 1
 //   SSN             ###-##-####, area not 000/666/9xx, group not 00, serial not 0000
 //   IP              IPv4 (octets 0-255, not inside a longer dotted number, not after "v"/"version")
 //                   and IPv6 (inet_pton, at least three groups)
 //   SECRET          known key prefixes (sk-, sk-proj-, ghp_/gho_/ghs_, github_pat_, AKIA, xox?-,
-//                   AIza, glpat-, JWTs, Bearer tokens) and high-entropy tokens (>= 20 chars, lower +
+//                   AIza, glpat-, sk_live_, JWTs, Bearer tokens), values of password / secret /
+//                   token / api_key fields, and high-entropy tokens (>= 20 chars, lower +
 //                   upper + digits, Shannon entropy >= 3.7 bits/char; hex strings such as git
 //                   SHAs, sha256 digests and UUIDs are never secrets)
 //   URL_CREDENTIALS scheme://user:pass@host[:port]: the whole authority is replaced
@@ -22,6 +24,7 @@
 //   ADDRESS         house number + capitalised street words + street suffix (Street/St/Ave/Road/
 //                   Blvd/...), optional unit, city, state and ZIP; German "<Name>straße 12";
 //                   French "12 rue de ..."
+// A text that exhausts a pattern's match budget throws rpu::Error (fail closed).
 // Overlaps: the earlier detector wins (URL credentials before e-mail, ..., the entropy rule last).
 #pragma once
 

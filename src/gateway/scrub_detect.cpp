@@ -4,6 +4,7 @@
 #include <cctype>
 #include <functional>
 
+#include "core/error.h"
 #include "gateway/scrub.h"
 #include "gateway/scrub_names.h"
 #include "reasoning/pattern.h"
@@ -157,7 +158,12 @@ std::vector<PiiSpan> Scrubber::find(std::string_view text) const {
     const Detector& d = *detectors_[i];
     reasoning::Pattern::Match m;
     size_t start = 0;
-    while (start <= text.size() && d.pattern.find(text, start, m) == reasoning::Pattern::Status::kMatch) {
+    while (start <= text.size()) {
+      const auto status = d.pattern.find(text, start, m);
+      if (status == reasoning::Pattern::Status::kNoMatch) break;
+      // Fail closed: a text the detectors cannot finish must not pass through unscrubbed.
+      if (status == reasoning::Pattern::Status::kBudgetExceeded)
+        fail("scrubber: {} pattern ran out of its match budget on a {}-byte text", pii_type_name(d.type), text.size());
       const auto& group = static_cast<size_t>(d.group) < m.groups.size() ? m.groups[static_cast<size_t>(d.group)] : std::nullopt;
       size_t begin = group ? group->first : 0, end = group ? group->second : 0;
       const bool accepted = group && end > begin && d.accept(text, begin, end);

@@ -347,6 +347,69 @@ negatives = [
 ]
 for n in negatives: neg(n)
 
+# ---- second batch (written after the detectors, to check they generalise; see README)
+pos("hey can u update my email to {EMAIL} thx", EMAIL="jake_88@hotmail.com")
+pos("[ERROR] smtp: 550 mailbox unavailable <{EMAIL}>", EMAIL="x.y.z@sub.domain.example")
+pos("Invite {EMAIL}, {EMAIL2} and {EMAIL3} to the channel", EMAIL="a@b.io", EMAIL2="c.d@e.fr", EMAIL3="f-g@h.de")
+pos("CSV row: 1042,{PERSON},{EMAIL},premium", PERSON="Noah Fischer", EMAIL="noah.fischer@posteo.de")
+pos("ring me at {PHONE} tomorrow morning", PHONE="+353 1 234 5678")
+pos("Customer callback number {PHONE} (mobile)", PHONE="+1 (646) 555-3890")
+pos("Numéro: {PHONE}", PHONE="+33 6 12 34 56 78")
+pos("tel:{PHONE}", PHONE="+81-3-1234-5678")
+pos('{{"contact": {{"phone": "{PHONE}", "pref": "sms"}}}}', PHONE="(415) 555-2671")
+pos("If urgent, dial {PHONE}.", PHONE="020 7946 0000")
+pos("charged on {CREDIT_CARD} twice this month", CREDIT_CARD="4532 0151 1283 0366")
+pos("card_number: '{CREDIT_CARD}'", CREDIT_CARD="5425233430109903")
+pos("The last payment used {CREDIT_CARD}.", CREDIT_CARD="4916-3385-0608-2832")
+pos("Rückerstattung bitte auf {IBAN}", IBAN="DE75 5121 0800 1245 1261 99")
+pos("payout account: {IBAN}", IBAN="NL02ABNA0123456789")
+pos("IBAN {IBAN} (Santander)", IBAN="ES79 2100 0813 6101 2345 6789")
+pos("employee ssn {SSN} in payroll export", SSN="234-56-7890")
+pos("SSN#: {SSN}", SSN="609-33-1842")
+pos("Failed login from {IP} (3 attempts)", IP="45.33.32.156")
+pos("upstream {IP}:8080 timed out", IP="10.244.1.17")
+pos("AAAA record -> {IP}", IP="2a00:1450:4001:82b::200e")
+pos("client={IP} method=POST path=/v1/chat", IP="185.199.108.153")
+pos("OPENAI_API_KEY=\"{SECRET}\"", SECRET="sk-proj-Qm4Xz9Lp2Rt7Vb1Nc8Wd3Ye6Hf0Gj5Ks")
+pos("curl -H 'Authorization: Bearer {SECRET}' https://api.example.com", SECRET="eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJhY21lIn0.c2lnbmF0dXJlX2hlcmVfMTIz")
+pos("aws_secret_access_key = {SECRET}", SECRET="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+pos("slack: {SECRET}", SECRET="xoxp-2048-4096-8192-a1b2c3d4e5f6")
+pos("config: {{ token: '{SECRET}' }}", SECRET="glpat-Ab3De6Gh9Jk2Mn5Pq8St")
+pos("remote = {URL_CREDENTIALS}/team/repo.git", URL_CREDENTIALS="https://x-access-token:ghs_abc123XYZ@github.com")
+pos("amqps://{URL_CREDENTIALS}", URL_CREDENTIALS="svc:Pa55@mq.example.com:5671")
+pos("SQLALCHEMY_DATABASE_URI = '{URL_CREDENTIALS}/crm'", URL_CREDENTIALS="mysql+pymysql://crm:crm-pw-2024@db01:3306")
+pos("Hello {PERSON}, your ticket has been resolved.", PERSON="Daniela")
+pos("Regards,\n{PERSON}\nHead of Finance", PERSON="Markus Vogel")
+pos("The contract was signed by {PERSON} on behalf of Acme.", PERSON="Isabella Moreno")
+pos("{PERSON} (customer since 2019) wants a refund.", PERSON="Oliver Bennett")
+pos("Mrs. {PERSON} called about her delivery.", PERSON="Nakamura")
+pos("cc: {PERSON}, {PERSON2}", PERSON="Rachel Green", PERSON2="Ross Geller")
+pos("I'm {PERSON}, the new account manager.", PERSON="Chloe")
+pos("Send it to {ADDRESS}", ADDRESS="4059 Mount Lee Drive, Hollywood, CA 90068")
+pos("address: {ADDRESS}", ADDRESS="10 Downing Street, London SW1A 2AA")
+pos("Anschrift: {ADDRESS}", ADDRESS="Goethestraße 12, 60313 Frankfurt")
+pos("meet at {ADDRESS} at noon", ADDRESS="88 Colin P Kelly Jr Street")
+pos("Our new office: {ADDRESS}", ADDRESS="500 Market St, Suite 400, San Francisco, CA 94105")
+pos("livraison au {ADDRESS}", ADDRESS="5 avenue Anatole France, 75007 Paris")
+for n in [
+    "Order 4111-2222-3333 shipped via UPS", "Invoice total 1,299.00 due 2025-01-31", "build 2024.05.17.3 passed",
+    "sha1 da39a3ee5e6b4b0d3255bfef95601890afd80709", "etag \"33a64df551425fcc55e4d42a148795d9f25f89d4\"",
+    "object id 6f1ed002ab5595859014ebf0951522d9", "span_id=00f067aa0ba902b7", "container 4c01db0b339c",
+    "release-2.4.1-rc.3", "go 1.22.3 linux/amd64", "libssl.so.3.0.2", "iOS 17.4.1 on iPhone 15",
+    "card ending in 4242", "last four digits 1881", "4111 1111 1111", "Amount: 4,111,111.11 USD",
+    "2025-03-14 15:09:26.535 UTC", "Q3 2024 revenue grew 12.5%", "at 07:45, 08:15 and 12:00",
+    "The 2020 election", "Route 66 is long", "Highway 101 traffic", "Apollo 11 landed in 1969",
+    "Phoenix and Austin are growing fast", "Jordan River flows south", "Paris Hilton hotel bookings",
+    "Chrome, Firefox and Safari", "Nvidia H100 GPUs", "Samsung Galaxy S24 Ultra", "Tesla Model 3",
+    "Happy Friday, everyone!", "Merry Christmas and Happy New Year", "Spring Boot 3.2 with Java 21",
+    "Version: 10.0.19045.4291", "IP address field is empty", "192.168.x.x is a private range",
+    "CVE-2024-3094 affects xz 5.6.0 and 5.6.1", "HTTP 429 Too Many Requests", "error: E0382 borrow of moved value",
+    "the key is in the vault, not here", "export PATH=$HOME/.local/bin:$PATH", "sk-123 is too short to be a key",
+    "password: <redacted>", "token=${GITHUB_TOKEN}", "AKIA prefix means an AWS access key",
+    "phone: not provided", "email: n/a", "Ticket 555-0100 reopened", "ZIP 10115", "EAN 4006381333931",
+]:
+    neg(n)
+
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases.jsonl")
 with open(path, "w", encoding="utf-8") as f:
     for c in cases:
