@@ -76,14 +76,14 @@ bool phone_ok(std::string_view text, size_t& begin, size_t& end) {
   if (value.size() >= 10 && isdigit(static_cast<unsigned char>(value[0])) && value[4] == '-' && value[7] == '-') return false;
   // Product codes and order numbers: "SKU-030 1234", "#555-123-4567".
   if (begin > 0 && (isalnum(static_cast<unsigned char>(text[begin - 1])) || text[begin - 1] == '#')) return false;
-  return distinct_digits(value) >= 3 && !after_identifier_word(text, begin) && !inside_longer_number(text, begin);
+  return distinct_digits(value) >= 3 && !after_identifier_word(text, begin) && !inside_longer_number(text, begin) &&
+         value.find("123456789") == std::string_view::npos;  // a digit alphabet
 }
 
 std::vector<std::unique_ptr<Scrubber::Detector>> make_detectors() {
   std::vector<std::unique_ptr<Scrubber::Detector>> out;
   auto add = [&](PiiType type, std::string_view regex, int group, Accept accept) {
-    out.push_back(std::make_unique<Scrubber::Detector>(Scrubber::Detector{
-        type, reasoning::Pattern(regex, "scrubber"), group, std::move(accept)}));
+    add_detector(out, type, regex, group, std::move(accept));
   };
   const Accept any = [](std::string_view, size_t&, size_t&) { return true; };
 

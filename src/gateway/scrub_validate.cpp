@@ -83,6 +83,8 @@ bool ipv4_valid(std::string_view address) {
     ++octets;
     i = j + 1;
   }
+  // Loopback, "any" and broadcast name no one.
+  if (address.substr(0, 4) == "127." || address == "0.0.0.0" || address == "255.255.255.255") return false;
   return octets == 4;
 }
 
@@ -90,7 +92,8 @@ bool ipv6_valid(std::string_view address) {
   if (address.size() < 3 || address.size() > 45) return false;
   std::array<unsigned char, 16> buffer{};
   if (inet_pton(AF_INET6, std::string(address).c_str(), buffer.data()) != 1) return false;
-  // At least three non-empty groups: "a::b" in code or "::" alone are not addresses.
+  // At least three non-empty groups: "a::b" in code, "::" and the loopback "::1" are not
+  // personal addresses.
   int groups = 0;
   bool in_group = false;
   for (char c : address) {
@@ -98,7 +101,7 @@ bool ipv6_valid(std::string_view address) {
     if (hex && !in_group) ++groups;
     in_group = hex;
   }
-  return groups >= 3 || address == "::1";
+  return groups >= 3;
 }
 
 double shannon_entropy(std::string_view text) {
@@ -124,9 +127,31 @@ bool looks_like_secret_token(std::string_view token) {
     digit += isdigit(u) ? 1 : 0;
     hex += (isxdigit(u) || c == '-') ? 1 : 0;
   }
-  // Hex digests (git SHAs, sha256) and UUIDs are identifiers, not secrets.
+  // Hex digests (git SHAs, sha256), UUIDs and hex literals ("0xbf58476d1ce4e5b9ULL") are
+  // identifiers and constants, not secrets.
   if (hex == token.size()) return false;
+  std::string_view literal = token;
+  if (literal.substr(0, 2) == "0x" || literal.substr(0, 2) == "0X") literal.remove_prefix(2);
+  while (!literal.empty() && (literal.back() == 'U' || literal.back() == 'L' || literal.back() == 'u' || literal.back() == 'l'))
+    literal.remove_suffix(1);
+  if (literal.size() < token.size() && all_of_class(literal, isxdigit)) return false;
   if (lower < 2 || upper < 2 || digit < 2) return false;
+  // Alphabets written out ("ABC...xyz0123456789") are constants, not keys.
+  size_t ascending = 0;
+  for (size_t i = 1; i < token.size(); ++i) ascending += token[i] == token[i - 1] + 1 ? 1 : 0;
+  if (ascending * 3 > token.size()) return false;
+  // CamelCase identifiers ("TwentyThousandPropertiesAreA400") are mostly runs of three or more
+  // lowercase letters; in a random base62 key such runs cover about a fifth of the characters.
+  size_t in_words = 0, run = 0;
+  for (size_t i = 0; i <= token.size(); ++i) {
+    if (i < token.size() && islower(static_cast<unsigned char>(token[i]))) {
+      ++run;
+    } else {
+      in_words += run >= 3 ? run : 0;
+      run = 0;
+    }
+  }
+  if (in_words * 2 >= token.size()) return false;
   return shannon_entropy(token) >= 3.7;
 }
 

@@ -105,6 +105,8 @@ TEST(ScrubTest, Validators) {
   EXPECT_TRUE(ipv4_valid("192.168.0.1"));
   EXPECT_FALSE(ipv4_valid("256.1.1.1"));
   EXPECT_FALSE(ipv4_valid("1.2.3"));
+  EXPECT_FALSE(ipv4_valid("127.0.0.1"));  // loopback: no one's address
+  EXPECT_FALSE(ipv6_valid("::1"));
   EXPECT_TRUE(ipv6_valid("2001:db8::1"));
   EXPECT_FALSE(ipv6_valid("a::b"));
   EXPECT_FALSE(ipv6_valid("12:30:45"));
@@ -113,6 +115,9 @@ TEST(ScrubTest, Validators) {
   EXPECT_FALSE(looks_like_secret_token("3f786850e387550fdab836ed7e6dc881de23001b"));  // git SHA
   EXPECT_FALSE(looks_like_secret_token("550e8400-e29b-41d4-a716-446655440000"));      // UUID
   EXPECT_TRUE(looks_like_secret_token("Zp8Lq2Wx9Rt4Vb7Nm3Kc6Hy1Jd5Gf0Se"));
+  EXPECT_FALSE(looks_like_secret_token("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"));
+  EXPECT_FALSE(looks_like_secret_token("TwentyThousandPropertiesAreA400"));  // a test name
+  EXPECT_FALSE(looks_like_secret_token("0xbf58476d1ce4e5b9ULL"));
 }
 
 TEST(ScrubTest, PlaceholdersAreConsistentWithinASessionAndIndependentAcrossSessions) {

@@ -406,7 +406,9 @@ for n in [
     "CVE-2024-3094 affects xz 5.6.0 and 5.6.1", "HTTP 429 Too Many Requests", "error: E0382 borrow of moved value",
     "the key is in the vault, not here", "export PATH=$HOME/.local/bin:$PATH", "sk-123 is too short to be a key",
     "password: <redacted>", "token=${GITHUB_TOKEN}", "AKIA prefix means an AWS access key",
-    "phone: not provided", "email: n/a", "Ticket 555-0100 reopened", "ZIP 10115", "EAN 4006381333931",
+    "phone: not provided", "email: n/a", "server listening on 127.0.0.1:8080 and [::1]:8080",
+    'key.find_first_not_of("0123456789")', 'const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";',
+    "bind 0.0.0.0:443", "TEST(QuantizeTest, Q8_0LogitsStayCloseToF32) {", "[ RUN ] ServerTest.TwentyThousandPropertiesAreA400", "Ticket 555-0100 reopened", "ZIP 10115", "EAN 4006381333931",
 ]:
     neg(n)
 
