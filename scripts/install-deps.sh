@@ -5,6 +5,7 @@ packages=(build-essential cmake ninja-build pkg-config
   libfmt-dev libcli11-dev nlohmann-json3-dev
   libpcre2-dev libutf8proc-dev  # tokenizers: Unicode regexes, Unicode data
   libcpp-httplib-dev  # rpu serve: the HTTP server
+  libsqlite3-dev  # the gateway's usage log
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev)  # clang + its runtime: the libFuzzer/ASan/UBSan fuzz test
 missing=()

@@ -103,6 +103,9 @@ class CallCollector {
   void add(const ChatEvent& event);     // the sink
   // Blocks until every choice finished; returns them.
   CallResult wait();
+  // Blocks until every choice finished (true) or `cancelled` (polled every 50 ms) says the
+  // caller went away (false).
+  bool wait_until_done(const std::function<bool()>& cancelled);
 
  private:
   struct State;
@@ -110,7 +113,8 @@ class CallCollector {
 };
 
 // Run a call to the end, blocking the calling thread (reasoning strategies, the CLI, tests).
-// `watch`, when given, also sees every event as it arrives (on the backend's thread).
+// `watch`, when given, also sees every event as it arrives (on the backend's thread). When the
+// request's `cancelled` says the caller went away, the call is cancelled and ApiError 499 thrown.
 CallResult run_chat(Backend& backend, const ChatRequest& request, const ChatEventSink& watch = {});
 CallResult run_completion(Backend& backend, const CompletionRequest& request, const ChatEventSink& watch = {});
 

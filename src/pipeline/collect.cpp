@@ -1,4 +1,6 @@
+#include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 
 #include "pipeline/backend.h"
@@ -41,6 +43,19 @@ void CallCollector::add(const ChatEvent& e) {
   if (--state_->remaining == 0) state_->finished.notify_all();
 }
 
+bool CallCollector::wait_until_done(const std::function<bool()>& cancelled) {
+  std::unique_lock<std::mutex> lock(state_->mutex);
+  while (!state_->finished.wait_for(lock, std::chrono::milliseconds(50), [&] { return state_->remaining == 0; })) {
+    if (cancelled) {
+      lock.unlock();
+      const bool gone = cancelled();
+      lock.lock();
+      if (gone && state_->remaining > 0) return false;
+    }
+  }
+  return true;
+}
+
 CallResult CallCollector::wait() {
   std::unique_lock<std::mutex> lock(state_->mutex);
   state_->finished.wait(lock, [&] { return state_->remaining == 0; });
@@ -61,25 +76,31 @@ CallResult CallCollector::wait() {
 namespace {
 
 template <typename Start>
-CallResult run_call(int choices, int per_prompt, const ChatEventSink& watch, Start start) {
+CallResult run_call(int choices, int per_prompt, const ChatEventSink& watch, const std::function<bool()>& cancelled,
+                    Start start) {
   CallCollector collector(choices, per_prompt);
   // The handle lives until the call is over: the events still arrive after start() returns.
   auto handle = start([collector, watch](const ChatEvent& e) mutable {
     if (watch) watch(e);
     collector.add(e);
   });
+  if (cancelled && !collector.wait_until_done(cancelled)) {
+    if (handle) handle->cancel();
+    throw ApiError(499, "the caller went away; the call was cancelled", "invalid_request_error", "", "cancelled");
+  }
   return collector.wait();
 }
 
 }  // namespace
 
 CallResult run_chat(Backend& backend, const ChatRequest& request, const ChatEventSink& watch) {
-  return run_call(request.n, request.n, watch, [&](ChatEventSink sink) { return backend.chat(request, std::move(sink)); });
+  return run_call(request.n, request.n, watch, request.cancelled,
+                  [&](ChatEventSink sink) { return backend.chat(request, std::move(sink)); });
 }
 
 CallResult run_completion(Backend& backend, const CompletionRequest& request, const ChatEventSink& watch) {
   const int choices = static_cast<int>(request.prompts.size()) * request.n;
-  return run_call(choices, request.n, watch,
+  return run_call(choices, request.n, watch, request.cancelled,
                   [&](ChatEventSink sink) { return backend.complete(request, std::move(sink)); });
 }
 

@@ -3,12 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <atomic>
+#include <chrono>
 #include <memory>
+#include <thread>
 #include <string>
 
 #include "engine/scheduler.h"
 #include "model/model.h"
 #include "pipeline/local_backend.h"
+#include "reasoning/reasoning_backend.h"
 #include "test_util.h"
 #include "tokenizer/tokenizer.h"
 
@@ -125,6 +129,58 @@ TEST_F(LocalBackendLimitsTest, CancelledCallerStopsTheRender) {
   EXPECT_EQ(e.status, 499);
   EXPECT_EQ(e.param, "messages");
   EXPECT_EQ(e.code, "cancelled");
+}
+
+// A blocking call (reasoning strategies, the CLI) whose caller goes away mid-generation is
+// cancelled: run_completion throws 499 and the scheduler frees the slot. The generation would
+// otherwise fill a 4096-token context (far longer than the 50 ms until the first poll).
+TEST_F(LocalBackendLimitsTest, BlockingCallStopsAGenerationWhoseCallerLeft) {
+  SchedulerOptions options;
+  options.n_seq = 1;
+  options.n_ctx = 4096;
+  Scheduler scheduler(*model_, *tokenizer_, options, nullptr);
+  LocalBackend backend(*model_, *tokenizer_, scheduler, LocalBackendOptions{"m", ""});
+  CompletionRequest r;
+  r.model = "m";
+  r.prompts.push_back({"Once upon a time", {}, false});
+  r.max_tokens = -1;
+  r.ignore_eos = true;
+  r.cancelled = [] { return true; };
+  try {
+    const CallResult result = run_completion(backend, r);
+    FAIL() << "the call ran to the end: " << result.choices.at(0).completion_tokens << " tokens";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.status, 499);
+    EXPECT_EQ(e.code, "cancelled");
+  }
+  for (int i = 0; i < 500 && scheduler.stats().active_sequences != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(scheduler.stats().active_sequences, 0);
+}
+
+// A reasoned call samples its inner backend in blocking batches: a caller that left stops it
+// (the batch copies of the request keep its `cancelled`).
+TEST_F(LocalBackendLimitsTest, ReasonedCallStopsWhenItsCallerLeft) {
+  reasoning::ReasoningOptions options;
+  options.parallel = 1;
+  reasoning::ReasoningBackend reasoned(*backend_, options);
+  ChatRequest r = request();
+  r.max_tokens = 400;
+  r.ignore_eos = true;
+  r.reasoning = {{"strategy", "self_consistency"}, {"n", 8}};
+  auto polls = std::make_shared<std::atomic<int>>(0);
+  r.cancelled = [polls] { return ++*polls > 1; };  // present for the first render, gone after
+  try {
+    auto handle = reasoned.chat(r, [](const ChatEvent&) {});
+    FAIL() << "the reasoned call was not cancelled";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.status, 499);
+  }
+  for (int i = 0; i < 500 && scheduler_->stats().active_sequences != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(scheduler_->stats().active_sequences, 0);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@ Action add_serve_command(CLI::App& app);
 Action add_export_command(CLI::App& app);
 Action add_train_command(CLI::App& app);
 Action add_finetune_command(CLI::App& app);
+Action add_logs_command(CLI::App& app);
 Action add_scrub_command(CLI::App& app);
 
 // Accepts a file type name of model/quant_plan.h ("Q4_K_M", ...); shared by quantize and synth.

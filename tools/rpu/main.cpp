@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   add(&rpu::cli::add_export_command);
   add(&rpu::cli::add_train_command);
   add(&rpu::cli::add_finetune_command);
+  add(&rpu::cli::add_logs_command);
   add(&rpu::cli::add_scrub_command);
 
   // Name an unknown command plainly rather than as a missing subcommand.

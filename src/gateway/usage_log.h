@@ -1,0 +1,100 @@
+// The gateway's usage log (S1 of the conversion loop): one row per call, written to SQLite off
+// the request path.
+//
+// - submit() only moves the record into a bounded in-memory queue; a writer thread drains it
+//   every `flush_interval` (or sooner when a batch is full) and writes the batch in one
+//   transaction. A full queue drops the record and counts it (`dropped`), so a slow disk never
+//   slows a call; /metrics reports the count.
+// - SQLite runs in WAL mode with synchronous=NORMAL: a committed batch survives the process
+//   being killed (kill -9), because WAL frames reach the operating system at commit; only a
+//   power loss or OS crash can lose the last batches. On kill -9 the records still in the queue
+//   are lost: at most one flush interval (100 ms by default) of calls.
+// - Retention: rows older than `retention_days` and, beyond `max_rows`, the oldest rows are
+//   deleted after writes (0 = keep).
+// Records are expected to be scrubbed of personal data before they are submitted.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+struct sqlite3;
+
+namespace rpu::gateway {
+
+struct UsageRecord {
+  int64_t time_ms = 0;           // Unix time of the call's start, milliseconds
+  std::string client_key_id;     // a short id of the client's key, never the key
+  std::string route, model;      // the route that served the call and the model that answered
+  std::string request_json;      // {"messages": [...], "tools": [...]} as sent (scrubbed)
+  std::string response_json;     // the assistant message(s) returned, or empty
+  int64_t prompt_tokens = 0, completion_tokens = 0;
+  double latency_ms = 0, first_token_ms = -1;  // -1: no token was streamed
+  double confidence = -1;                       // -1: none reported
+  bool escalated = false;                       // answered by the upstream after the local model
+  std::string error;                            // empty when the call succeeded
+};
+
+struct UsageLogOptions {
+  std::string path;  // the SQLite file (created with the schema when missing)
+  size_t queue_capacity = 65536;
+  std::chrono::milliseconds flush_interval{100};
+  size_t batch_rows = 4096;  // most rows per transaction
+  int64_t retention_days = 0;
+  int64_t max_rows = 0;
+};
+
+struct UsageLogStats {
+  uint64_t written = 0, dropped = 0, queued = 0, write_errors = 0;
+};
+
+class UsageLog {
+ public:
+  // Opens (or creates) the database and its schema; throws rpu::Error naming the file. The
+  // writer thread starts at once unless `start_writer` is false (then at start()).
+  explicit UsageLog(UsageLogOptions options, bool start_writer = true);
+  ~UsageLog();  // writes what is queued, then closes
+  UsageLog(const UsageLog&) = delete;
+  UsageLog& operator=(const UsageLog&) = delete;
+
+  void start();
+  // Queues a record; false (and counted as dropped) when the queue is full.
+  bool submit(UsageRecord record);
+  // Blocks until everything submitted so far is written.
+  void flush();
+  UsageLogStats stats() const;
+
+ private:
+  void run();
+  void write_batch(std::vector<UsageRecord>& batch);
+  void apply_retention();
+
+  UsageLogOptions options_;
+  sqlite3* db_ = nullptr;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_, written_;
+  std::deque<UsageRecord> queue_;
+  UsageLogStats stats_;
+  uint64_t submitted_ = 0;
+  bool stopping_ = false;
+  std::thread writer_;
+};
+
+// Reading a log file (rpu logs).
+struct UsageSummaryRow {
+  std::string route, model;
+  int64_t calls = 0, errors = 0, escalated = 0, prompt_tokens = 0, completion_tokens = 0;
+  double mean_latency_ms = 0;
+};
+std::vector<UsageSummaryRow> summarize_usage(const std::string& path);
+// Each successful call as one line of OpenAI's fine-tuning chat format:
+// {"messages": [...request messages..., {assistant reply}], "tools": [...]}. Returns the lines written.
+int64_t export_openai_jsonl(const std::string& path, std::ostream& out);
+
+}  // namespace rpu::gateway

@@ -1,0 +1,151 @@
+// The gateway's usage log against the real SQLite file it writes: rows read back with SQL
+// (sqlite3 itself, not the log's own reader), a full queue counted as drops, retention by
+// row count and age, WAL mode, and the OpenAI fine-tuning export.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "core/error.h"
+#include "gateway/usage_log.h"
+#include "test_util.h"
+
+namespace rpu::gateway {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+UsageRecord record(int i, const std::string& route = "arith") {
+  UsageRecord r;
+  r.time_ms = now_ms();
+  r.client_key_id = "k1";
+  r.route = route;
+  r.model = "rpu-arith";
+  r.request_json = json{{"messages", json::array({{{"role", "user"}, {"content", "what is " + std::to_string(i) + " + 1?"}}})}}.dump();
+  r.response_json = json{{"role", "assistant"}, {"content", "The answer is " + std::to_string(i + 1) + "."}}.dump();
+  r.prompt_tokens = 10;
+  r.completion_tokens = 5;
+  r.latency_ms = 12.5;
+  return r;
+}
+
+// A single-value SQL query on the file, through sqlite3 directly.
+std::string query(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  std::string value;
+  if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr) {
+    value = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return value;
+}
+
+std::string fresh_path(const std::string& name) {
+  const std::string path = test::temp_path(name);
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+  return path;
+}
+
+TEST(UsageLogTest, EverySubmittedCallIsARowInWalMode) {
+  const std::string path = fresh_path("usage-rows.db");
+  {
+    UsageLog log({.path = path});
+    for (int i = 0; i < 1000; ++i) ASSERT_TRUE(log.submit(record(i, i % 3 == 0 ? "tools" : "arith")));
+    log.flush();
+    EXPECT_EQ(log.stats().written, 1000u);
+    EXPECT_EQ(query(path, "SELECT COUNT(*) FROM calls"), "1000");  // visible to another reader at once
+  }
+  EXPECT_EQ(query(path, "PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(query(path, "SELECT COUNT(*) FROM calls WHERE route = 'tools'"), "334");
+  EXPECT_EQ(query(path, "SELECT response FROM calls WHERE request LIKE '%what is 41 + 1?%'"),
+            R"({"role":"assistant","content":"The answer is 42."})");
+  EXPECT_EQ(query(path, "SELECT COUNT(*) FROM calls WHERE confidence IS NULL AND first_token_ms IS NULL"), "1000");
+  const auto summary = summarize_usage(path);
+  ASSERT_EQ(summary.size(), 2u);
+  EXPECT_EQ(summary[0].route, "arith");
+  EXPECT_EQ(summary[0].calls, 666);
+  EXPECT_EQ(summary[0].prompt_tokens, 6660);
+}
+
+TEST(UsageLogTest, AFullQueueDropsAndCountsInsteadOfBlocking) {
+  const std::string path = fresh_path("usage-full.db");
+  UsageLog log({.path = path, .queue_capacity = 5}, /*start_writer=*/false);
+  int accepted = 0;
+  for (int i = 0; i < 12; ++i) accepted += log.submit(record(i)) ? 1 : 0;
+  EXPECT_EQ(accepted, 5);
+  EXPECT_EQ(log.stats().dropped, 7u);
+  EXPECT_EQ(log.stats().queued, 5u);
+  log.start();
+  log.flush();
+  EXPECT_EQ(log.stats().written, 5u);
+  EXPECT_EQ(query(path, "SELECT COUNT(*) FROM calls"), "5");
+}
+
+TEST(UsageLogTest, RetentionKeepsTheNewestRowsAndDropsOldOnes) {
+  const std::string path = fresh_path("usage-retention.db");
+  {
+    UsageLog log({.path = path, .batch_rows = 50, .retention_days = 30, .max_rows = 100});
+    UsageRecord old = record(-1);
+    old.time_ms = now_ms() - int64_t{40} * 86'400'000;  // 40 days ago
+    log.submit(old);
+    for (int i = 0; i < 250; ++i) log.submit(record(i));
+    log.flush();
+  }
+  EXPECT_EQ(query(path, "SELECT COUNT(*) FROM calls"), "100");
+  EXPECT_EQ(query(path, "SELECT MIN(time_ms) >= " + std::to_string(now_ms() - 86'400'000) + " FROM calls"), "1");
+  EXPECT_EQ(query(path, "SELECT response FROM calls ORDER BY id DESC LIMIT 1"),
+            R"({"role":"assistant","content":"The answer is 250."})");
+}
+
+TEST(UsageLogTest, ExportWritesOpenAIFineTuningLinesForSuccessfulCalls) {
+  const std::string path = fresh_path("usage-export.db");
+  {
+    UsageLog log({.path = path});
+    UsageRecord with_tools = record(1);
+    with_tools.request_json = json{{"messages", json::array({{{"role", "user"}, {"content", "weather?"}}})},
+                                   {"tools", json::array({{{"type", "function"}, {"function", {{"name", "get_weather"}}}}})}}
+                                  .dump();
+    log.submit(with_tools);
+    UsageRecord failed = record(2);
+    failed.error = "upstream timed out";
+    log.submit(failed);
+    log.submit(record(3));
+  }
+  std::ostringstream out;
+  EXPECT_EQ(export_openai_jsonl(path, out), 2);
+  std::istringstream lines(out.str());
+  std::string line;
+  std::vector<json> parsed;
+  while (std::getline(lines, line)) parsed.push_back(json::parse(line));
+  ASSERT_EQ(parsed.size(), 2u);
+  EXPECT_EQ(parsed[0]["messages"].size(), 2u);
+  EXPECT_EQ(parsed[0]["messages"][1]["role"], "assistant");
+  EXPECT_EQ(parsed[0]["tools"][0]["function"]["name"], "get_weather");
+  EXPECT_EQ(parsed[1]["messages"][0]["content"], "what is 3 + 1?");
+  EXPECT_FALSE(parsed[1].contains("tools"));
+}
+
+TEST(UsageLogTest, AnUnwritableFileIsAClearError) {
+  try {
+    UsageLog log({.path = "/nonexistent-dir/usage.db"});
+    FAIL() << "opened a file in a missing folder";
+  } catch (const rpu::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/usage.db"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace rpu::gateway
