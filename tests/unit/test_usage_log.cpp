@@ -9,8 +9,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
+#include "gateway/scrub.h"
 #include "gateway/usage_log.h"
 #include "test_util.h"
 
@@ -145,6 +147,40 @@ TEST(UsageLogTest, AnUnwritableFileIsAClearError) {
   } catch (const rpu::Error& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/usage.db"), std::string::npos) << e.what();
   }
+}
+
+// S2 before S1: calls scrubbed by a ScrubSession and then logged leave no raw value anywhere
+// on disk, neither in the database file nor in its write-ahead log (read before checkpoint,
+// while the log is still open).
+TEST(UsageLogTest, NoRawPersonalValueReachesTheDatabaseOrItsWal) {
+  const std::string path = fresh_path("usage-scrubbed.db");
+  const std::vector<std::string> raw = {"maria.lopez@example.com", "+44 20 7946 0958", "4111 1111 1111 1111",
+                                        "DE89 3704 0044 0532 0130 00", "sk-proj-4fT9xQ2mLr7vZk1pW8sN3bYc",
+                                        "203.0.113.77", "123-45-6789"};
+  const Scrubber scrubber;
+  UsageLog log({.path = path});
+  for (int i = 0; i < 20; ++i) {
+    ScrubSession session(scrubber);
+    nlohmann::json messages = nlohmann::json::array(
+        {{{"role", "system"}, {"content", "You are a support agent."}},
+         {{"role", "user"},
+          {"content", "I'm Maria, mail me at " + raw[0] + " or call " + raw[1] + ". Card " + raw[2] + ", IBAN " + raw[3] +
+                          ", my key " + raw[4] + " from " + raw[5] + ", SSN " + raw[6] + "."}},
+         {{"role", "assistant"},
+          {"content", nullptr},
+          {"tool_calls", json::array({{{"id", "c1"}, {"type", "function"},
+                                       {"function", {{"name", "lookup"}, {"arguments", json{{"email", raw[0]}}.dump()}}}}})}}});
+    session.scrub_messages(messages);
+    UsageRecord r = record(i);
+    r.request_json = json{{"messages", messages}}.dump();
+    r.response_json = json{{"role", "assistant"}, {"content", session.scrub("Sent to " + raw[0] + ".")}}.dump();
+    log.submit(std::move(r));
+  }
+  log.flush();
+  std::string bytes;
+  for (const char* suffix : {"", "-wal"}) bytes += test::read_file(path + suffix);
+  ASSERT_NE(bytes.find("<EMAIL_1>"), std::string::npos) << "the rows were not written";
+  for (const std::string& value : raw) EXPECT_EQ(bytes.find(value), std::string::npos) << value << " reached the disk";
 }
 
 }  // namespace
