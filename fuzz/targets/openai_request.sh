@@ -1,6 +1,6 @@
 # Fuzz target `openai_request`: parsing and validating OpenAI request bodies
 # (fuzz/openai_request_fuzzer.cpp). Sourced by fuzz/run_fuzz.sh.
-sources=(src/server/openai_request.cpp src/server/json_body.cpp src/core/json_text.cpp)
+sources=(src/server/openai_request.cpp src/server/json_body.cpp)
 libs=(-lfmt)
 
 seeds() {  # first byte picks the parser: 0 chat, 1 completions, 2 embeddings

@@ -200,9 +200,7 @@ ordered_json make_chat_context(const ordered_json& messages, const ordered_json&
   if (!options.eos_token.empty()) ctx["eos_token"] = options.eos_token;
   if (extra.is_object())
     for (auto it = extra.begin(); it != extra.end(); ++it) {
-      // What the request itself sets is not a template option: overriding it would skip the checks above.
-      if (it.key() == "messages" || it.key() == "tools" || it.key() == "bos_token" || it.key() == "eos_token" ||
-          it.key() == "add_generation_prompt")
+      if (is_request_template_variable(it.key()))
         bad_request("template variable '" + it.key() + "' comes from the request and cannot be set as an extra");
       ctx[it.key()] = it.value();
     }

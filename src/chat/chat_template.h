@@ -11,13 +11,13 @@
 // clear line (syntax and runtime errors name the template line; raise_exception passes msg as is).
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <ctime>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <nlohmann/json_fwd.hpp>
@@ -79,6 +79,13 @@ struct ChatContextOptions {
   // replaced by that object.
   bool tool_call_arguments_as_objects = false;
 };
+
+// The template variables make_chat_context fills from the request itself. `extra` may not set
+// them: that would skip the checks of messages and tools, and the BOS/EOS handling.
+inline bool is_request_template_variable(std::string_view name) {
+  return name == "messages" || name == "tools" || name == "bos_token" || name == "eos_token" ||
+         name == "add_generation_prompt";
+}
 
 // Builds the context transformers.js' apply_chat_template passes: messages, add_generation_prompt,
 // tools (null when `tools` is null or empty), documents (null), bos_token, eos_token, then every

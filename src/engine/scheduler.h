@@ -84,6 +84,11 @@ class Scheduler {
   // Stops a request: its slots are freed before the next step; no more events are sent.
   void cancel(uint64_t id);
 
+  // The prompt checks submit() makes (ContextLengthError when it does not fit a sequence,
+  // rpu::Error for an empty prompt or an id outside the vocabulary), for callers that want
+  // them answered before costly preparation (a tool grammar).
+  void validate_prompt(const std::vector<int32_t>& prompt) const;
+
   SchedulerStats stats() const;
   const SchedulerOptions& options() const { return options_; }
 
@@ -110,7 +115,6 @@ class Scheduler {
   void finish(Sample& sample, std::string text, std::vector<TokenLogprob> logprobs, const char* finish_reason);
   void free_slot(Sample& sample);
   void release(Sample& sample);  // frees the slot and marks the sample done, without an event
-  void validate_prompt(const std::vector<int32_t>& prompt) const;
 
   const Model& model_;
   const Tokenizer& tokenizer_;

@@ -38,8 +38,9 @@ struct GenerationFields {
   bool stream = false;          // transport hint: how the caller wants the events delivered
   bool include_usage = false;   // transport hint (stream_options.include_usage)
   bool ignore_eos = false;
-  // Optional: true once the caller has gone away. Polled by CPU-heavy preparation (schema and
-  // grammar building), which then stops with ApiError 499.
+  // Optional: true once the caller has gone away. Polled by CPU-heavy preparation (template
+  // rendering, schema and grammar building) and by blocking calls (run_chat/run_completion,
+  // reasoning), which then stop with ApiError 499.
   std::function<bool()> cancelled;
 };
 

@@ -90,6 +90,17 @@ ChatEvent to_chat_event(const GenerationEvent& e, int index) {
   return c;
 }
 
+// The answer to a request the scheduler refuses: a full queue, a prompt longer than the
+// context, or anything else it cannot run (an id outside the vocabulary, ...).
+ApiError refused_by_scheduler(const Error& e, const char* prompt_param) {
+  if (dynamic_cast<const QueueFullError*>(&e) != nullptr) {
+    return ApiError(429, e.what(), "rate_limit_exceeded", "", "queue_full");
+  }
+  const bool too_long = dynamic_cast<const ContextLengthError*>(&e) != nullptr;
+  return ApiError(400, e.what(), "invalid_request_error", prompt_param,
+                  too_long ? "context_length_exceeded" : "invalid_value");
+}
+
 class ScheduledCall : public CallHandle {
  public:
   ScheduledCall(Scheduler& scheduler, std::vector<uint64_t> ids) : scheduler_(scheduler), ids_(std::move(ids)) {}
@@ -211,15 +222,9 @@ std::unique_ptr<CallHandle> LocalBackend::submit(std::vector<GenerationRequest> 
     try {
       ids.push_back(scheduler_.submit(std::move(requests[i]),
                                       [shared_event, i](const GenerationEvent& e) { (*shared_event)(i, e); }));
-    } catch (const QueueFullError& e) {
-      for (uint64_t id : ids) scheduler_.cancel(id);
-      throw ApiError(429, e.what(), "rate_limit_exceeded", "", "queue_full");
-    } catch (const ContextLengthError& e) {
-      for (uint64_t id : ids) scheduler_.cancel(id);
-      throw ApiError(400, e.what(), "invalid_request_error", prompt_param, "context_length_exceeded");
     } catch (const Error& e) {
       for (uint64_t id : ids) scheduler_.cancel(id);
-      throw ApiError(400, e.what(), "invalid_request_error", prompt_param, "invalid_value");
+      throw refused_by_scheduler(e, prompt_param);
     }
   }
   return std::make_unique<ScheduledCall>(scheduler_, std::move(ids));
@@ -229,13 +234,10 @@ std::unique_ptr<CallHandle> LocalBackend::chat(const ChatRequest& r, ChatEventSi
   PreparedRequest p = prepare(r);
   // A prompt the context cannot hold is refused before the grammar is built: with thousands
   // of tools the grammar is the costly step, and the scheduler would refuse the prompt anyway.
-  const int n_ctx = scheduler_.options().n_ctx;
-  if (static_cast<int>(p.generation.prompt.size()) >= n_ctx) {
-    throw ApiError(400,
-                   fmt::format("the prompt has {} tokens but the context of a sequence holds {} (room is needed for "
-                               "the answer)",
-                               p.generation.prompt.size(), n_ctx),
-                   "invalid_request_error", "messages", "context_length_exceeded");
+  try {
+    scheduler_.validate_prompt(p.generation.prompt);
+  } catch (const Error& e) {
+    throw refused_by_scheduler(e, "messages");
   }
   const std::shared_ptr<const Grammar> grammar = output_grammar(r, tool_format_, p.choice);
   if (grammar) {
@@ -338,13 +340,11 @@ EmbeddingResult LocalBackend::embed(const EmbeddingRequest& r) {
         pending->result.prompt_tokens += n_tokens;
         if (--pending->remaining == 0) pending->done.notify_all();
       }));
-    } catch (const QueueFullError& e) {
-      for (uint64_t id : ids) scheduler_.cancel(id);
-      throw ApiError(429, e.what(), "rate_limit_exceeded", "", "queue_full");
     } catch (const Error& e) {
       for (uint64_t id : ids) scheduler_.cancel(id);
-      throw ApiError(400, std::string("input ") + std::to_string(i) + ": " + e.what(), "invalid_request_error", "input",
-                     "");
+      const ApiError refused = refused_by_scheduler(e, "input");
+      if (refused.status != 400) throw refused;
+      throw ApiError(400, fmt::format("input {}: {}", i, e.what()), refused.type, refused.param, refused.code);
     }
   }
   std::unique_lock<std::mutex> lock(pending->mutex);

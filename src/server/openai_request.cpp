@@ -8,6 +8,7 @@
 #include <regex>
 #include <vector>
 
+#include "chat/chat_template.h"
 #include "server/json_body.h"
 #include "server/openai_protocol.h"
 
@@ -278,11 +279,9 @@ ChatRequest parse_chat_request(std::string_view body) {
   if (present(j, "chat_template_kwargs")) {
     r.chat_template_kwargs = j.at("chat_template_kwargs");
     if (!r.chat_template_kwargs.is_object()) bad("chat_template_kwargs", "'chat_template_kwargs' must be an object");
-    // The variables rpu fills from the request itself: overriding them would skip the
-    // validation above (and the tool and BOS handling), so they are refused.
-    for (const char* reserved : {"messages", "tools", "bos_token", "eos_token", "add_generation_prompt"}) {
-      if (r.chat_template_kwargs.contains(reserved)) {
-        bad("chat_template_kwargs", fmt::format("'chat_template_kwargs' may not set '{}': it comes from the request", reserved));
+    for (auto it = r.chat_template_kwargs.begin(); it != r.chat_template_kwargs.end(); ++it) {
+      if (is_request_template_variable(it.key())) {
+        bad("chat_template_kwargs", fmt::format("'chat_template_kwargs' may not set '{}': it comes from the request", it.key()));
       }
     }
   }
