@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -46,29 +48,17 @@ bool bearer_token(const std::string& auth, std::string& token) {
   return true;
 }
 
-// The endpoints and their method: a path served with another method answers 405, not 404.
-const std::vector<std::pair<std::string, const char*>>& route_methods() {
-  static const std::vector<std::pair<std::string, const char*>> routes = {
-      {"/v1/chat/completions", "POST"}, {"/v1/completions", "POST"}, {"/v1/embeddings", "POST"},
-      {"/chat/completions", "POST"},    {"/completions", "POST"},    {"/embeddings", "POST"},
-      {"/v1/models", "GET, HEAD"},      {"/health", "GET, HEAD"},    {"/metrics", "GET, HEAD"}};
-  return routes;
-}
-
-const char* allowed_methods(const std::string& path) {
-  for (const auto& [route, methods] : route_methods()) {
-    if (route == path) return methods;
-  }
-  return nullptr;
-}
-
-void answer_http_error(const httplib::Request& req, httplib::Response& res) {
+// `allowed`: the methods of every registered path, so a known path asked with another method
+// answers 405 (with Allow), not 404.
+void answer_http_error(const std::map<std::string, std::string>& allowed, const httplib::Request& req,
+                       httplib::Response& res) {
   // Only errors no handler answered: unknown paths, bodies over the limit, bad HTTP.
   if (!res.body.empty()) return;
-  const char* allowed = res.status == 404 ? allowed_methods(req.path) : nullptr;
-  if (allowed != nullptr) {
-    res.set_header("Allow", allowed);
-    send_error(res, ApiError(405, "method " + req.method + " is not allowed on " + req.path + " (allowed: " + allowed + ")",
+  const auto known = res.status == 404 ? allowed.find(req.path) : allowed.end();
+  if (known != allowed.end()) {
+    res.set_header("Allow", known->second);
+    send_error(res, ApiError(405, "method " + req.method + " is not allowed on " + req.path + " (allowed: " +
+                                      known->second + ")",
                              "invalid_request_error", "", "method_not_allowed"));
   } else if (res.status == 404) {
     send_error(res, ApiError(404, "no endpoint " + req.method + " " + req.path, "not_found_error", "", "unknown_url"));
@@ -98,8 +88,12 @@ struct Server::Impl {
         log_format(parse_log_format(options.log_format)),
         key_id(options.api_key.empty() ? "-" : api_key_id(options.api_key)) {}
 
+  std::map<std::string, std::string> allowed_methods;  // path -> "POST" or "GET, HEAD"
+
   void install_auth();
   void install_routes();
+  // Registers a handler and records its method for the 405 answer.
+  void route(const char* method, const std::string& path, httplib::Server::Handler handler);
   void install_request_log();
 };
 
@@ -147,25 +141,34 @@ void Server::Impl::install_routes() {
       }
     };
   };
-  http.Post("/v1/chat/completions", guarded(&handle_chat_completions, "chat"));
-  http.Post("/v1/completions", guarded(&handle_completions, "completions"));
-  http.Post("/v1/embeddings", guarded(&handle_embeddings, "embeddings"));
-  // Aliases without the version prefix, as llama.cpp's server offers.
-  http.Post("/chat/completions", guarded(&handle_chat_completions, "chat"));
-  http.Post("/completions", guarded(&handle_completions, "completions"));
-  http.Post("/embeddings", guarded(&handle_embeddings, "embeddings"));
-
-  http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+  // Each also without the version prefix, as llama.cpp's server offers.
+  for (const char* prefix : {"/v1", ""}) {
+    route("POST", std::string(prefix) + "/chat/completions", guarded(&handle_chat_completions, "chat"));
+    route("POST", std::string(prefix) + "/completions", guarded(&handle_completions, "completions"));
+    route("POST", std::string(prefix) + "/embeddings", guarded(&handle_embeddings, "embeddings"));
+  }
+  route("GET", "/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, models_list({ctx.backend.model_id()}));
   });
-  http.Get("/health", [](const httplib::Request&, httplib::Response& res) { send_json(res, 200, {{"status", "ok"}}); });
-  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+  route("GET", "/health", [](const httplib::Request&, httplib::Response& res) { send_json(res, 200, {{"status", "ok"}}); });
+  route("GET", "/metrics", [this](const httplib::Request&, httplib::Response& res) {
     const BackendLoad load = ctx.backend.load();
     ctx.metrics.set_queue_depth(load.queued);
     ctx.metrics.set_active_sequences(load.active_sequences);
     res.set_content(ctx.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  http.set_error_handler(answer_http_error);
+  http.set_error_handler(
+      [this](const httplib::Request& req, httplib::Response& res) { answer_http_error(allowed_methods, req, res); });
+}
+
+void Server::Impl::route(const char* method, const std::string& path, httplib::Server::Handler handler) {
+  if (std::string_view(method) == "POST") {
+    http.Post(path, std::move(handler));
+    allowed_methods[path] = "POST";
+  } else {
+    http.Get(path, std::move(handler));  // httplib also answers HEAD with a GET handler
+    allowed_methods[path] = "GET, HEAD";
+  }
 }
 
 // One line per request: httplib's logger runs on the worker thread after the response (a
