@@ -62,8 +62,13 @@ struct BackendLoad {
 class Backend {
  public:
   virtual ~Backend() = default;
-  // The model name this backend serves (what /v1/models lists).
+  // The model name this backend serves.
   virtual std::string model_id() const = 0;
+  // Every model name a request may name (what /v1/models lists); a router serves several.
+  virtual std::vector<std::string> model_ids() const { return {model_id()}; }
+  // Prometheus text lines this backend adds to /metrics (a router's per-route and
+  // per-upstream counters); empty for none.
+  virtual std::string metrics_text() const { return {}; }
   virtual std::unique_ptr<CallHandle> chat(const ChatRequest& request, ChatEventSink sink) = 0;
   virtual std::unique_ptr<CallHandle> complete(const CompletionRequest& request, ChatEventSink sink) = 0;
   virtual EmbeddingResult embed(const EmbeddingRequest& request) = 0;

@@ -25,6 +25,9 @@ class ApiError : public std::runtime_error {
       : std::runtime_error(message), status(status), type(std::move(type)), param(std::move(param)), code(std::move(code)) {}
   int status;
   std::string type, param, code;  // empty param / code are sent as null
+  // > 0: when the caller may try again (an upstream's or a rate limiter's Retry-After), sent
+  // back as the Retry-After header.
+  double retry_after_seconds = 0;
 };
 
 // Fields every generating call shares.
@@ -42,6 +45,10 @@ struct GenerationFields {
   // rendering, schema and grammar building) and by blocking calls (run_chat/run_completion,
   // reasoning), which then stop with ApiError 499.
   std::function<bool()> cancelled;
+  // Who is calling and for what, as the transport saw it (the gateway routes and logs by
+  // these): the id of the client's API key ("-" when none) and the task header (X-Rpu-Task).
+  std::string client_key_id;
+  std::string task;
 };
 
 struct ChatRequest : GenerationFields {
@@ -80,6 +87,7 @@ struct EmbeddingRequest {
   std::vector<EmbeddingInput> inputs;
   bool base64 = false;
   int dimensions = 0;  // 0: not given
+  std::string client_key_id;  // as in GenerationFields
 };
 
 struct Usage {

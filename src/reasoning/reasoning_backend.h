@@ -34,6 +34,7 @@ class ReasoningBackend : public Backend {
   std::unique_ptr<CallHandle> complete(const CompletionRequest& request, ChatEventSink sink) override;
   EmbeddingResult embed(const EmbeddingRequest& request) override { return inner_.embed(request); }
   BackendLoad load() const override { return inner_.load(); }
+  std::string metrics_text() const override { return inner_.metrics_text(); }
   std::optional<std::string> render_chat(const ChatRequest& request) override { return inner_.render_chat(request); }
 
   // The strategy a request asks for (its "reasoning" object, else its model-name suffix);

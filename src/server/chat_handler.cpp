@@ -85,6 +85,7 @@ std::string final_bytes(ChatShared& s) {
 
 void handle_chat_completions(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   ChatRequest r = parse_chat_request(req.body);
+  tag_caller(r, req);
   r.cancelled = current_client_gone_check();  // template / schema work stops for a client that left
   check_model_name(ctx, r.model);
   auto shared = std::make_shared<ChatShared>();

@@ -53,7 +53,8 @@ std::string final_bytes(const CompletionShared& s) {
 }  // namespace
 
 void handle_completions(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  const CompletionRequest r = parse_completion_request(req.body);
+  CompletionRequest r = parse_completion_request(req.body);
+  tag_caller(r, req);
   check_model_name(ctx, r.model);
   auto shared = std::make_shared<CompletionShared>();
   shared->model = r.model;

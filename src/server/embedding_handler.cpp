@@ -5,7 +5,8 @@
 namespace rpu {
 
 void handle_embeddings(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  const EmbeddingRequest r = parse_embedding_request(req.body);
+  EmbeddingRequest r = parse_embedding_request(req.body);
+  r.client_key_id = request_tally().key_id;
   check_model_name(ctx, r.model);
   const EmbeddingResult result = ctx.backend.embed(r);
   ctx.metrics.on_prompt(result.prompt_tokens, 0);

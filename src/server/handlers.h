@@ -53,6 +53,8 @@ void send_error(httplib::Response& res, const ApiError& error);
 void return_memory_after_request(size_t body_bytes);
 // Called once at server start: see server_io.cpp.
 void keep_large_allocations_returnable();
+// Fills the request's client_key_id (from the authenticated key) and task (X-Rpu-Task).
+void tag_caller(GenerationFields& fields, const httplib::Request& req);
 // Checks that `model` names the served model (OpenAI clients always send one).
 void check_model_name(const ServerContext& ctx, const std::string& model);
 

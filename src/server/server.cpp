@@ -148,14 +148,14 @@ void Server::Impl::install_routes() {
     route("POST", std::string(prefix) + "/embeddings", guarded(&handle_embeddings, "embeddings"));
   }
   route("GET", "/v1/models", [this](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, models_list({ctx.backend.model_id()}));
+    send_json(res, 200, models_list(ctx.backend.model_ids()));
   });
   route("GET", "/health", [](const httplib::Request&, httplib::Response& res) { send_json(res, 200, {{"status", "ok"}}); });
   route("GET", "/metrics", [this](const httplib::Request&, httplib::Response& res) {
     const BackendLoad load = ctx.backend.load();
     ctx.metrics.set_queue_depth(load.queued);
     ctx.metrics.set_active_sequences(load.active_sequences);
-    res.set_content(ctx.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+    res.set_content(ctx.metrics.render() + ctx.backend.metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
   });
   http.set_error_handler(
       [this](const httplib::Request& req, httplib::Response& res) { answer_http_error(allowed_methods, req, res); });

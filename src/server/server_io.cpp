@@ -1,5 +1,7 @@
 #include "server/handlers.h"
 
+#include <cmath>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -16,7 +18,18 @@ void send_json(httplib::Response& res, int status, const nlohmann::ordered_json&
   res.set_content(to_json_text(body), "application/json");
 }
 
-void send_error(httplib::Response& res, const ApiError& error) { send_json(res, error.status, error_body(error)); }
+void send_error(httplib::Response& res, const ApiError& error) {
+  if (error.retry_after_seconds > 0) {
+    res.set_header("Retry-After", std::to_string(static_cast<long>(std::ceil(error.retry_after_seconds))));
+  }
+  send_json(res, error.status, error_body(error));
+}
+
+// The caller's identity and task, as the router and usage log need them (call.h).
+void tag_caller(GenerationFields& fields, const httplib::Request& req) {
+  fields.client_key_id = request_tally().key_id;
+  fields.task = req.get_header_value("X-Rpu-Task");
+}
 
 void keep_large_allocations_returnable() {
 #if defined(__GLIBC__)
@@ -41,7 +54,9 @@ void check_model_name(const ServerContext& ctx, const std::string& model) {
   // One model is served; clients must still name it (as OpenAI requires), and any other
   // name is refused rather than silently answered by a different model.
   if (!ctx.backend.accepts_model(model)) {
-    throw ApiError(404, "the model '" + model + "' does not exist; this server serves '" + ctx.backend.model_id() + "'",
+    std::string served;
+    for (const std::string& id : ctx.backend.model_ids()) served += (served.empty() ? "'" : ", '") + id + "'";
+    throw ApiError(404, "the model '" + model + "' does not exist; this server serves " + served,
                    "invalid_request_error", "model", "model_not_found");
   }
 }
