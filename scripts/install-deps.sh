@@ -6,6 +6,9 @@ packages=(build-essential cmake ninja-build pkg-config
   libpcre2-dev libutf8proc-dev  # tokenizers: Unicode regexes, Unicode data
   libcpp-httplib-dev  # rpu serve: the HTTP server
   libsqlite3-dev  # the gateway's usage log
+  libpqxx-dev  # the usage log in PostgreSQL, shared by several gateways
+  postgresql-15  # a throwaway server for the PostgreSQL usage-log test and benchmark
+  libyaml-cpp-dev  # the gateway's config file
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev)  # clang + its runtime: the libFuzzer/ASan/UBSan fuzz test
 missing=()

@@ -1,14 +1,18 @@
-// The gateway's usage log (S1 of the conversion loop): one row per call, written to SQLite off
-// the request path.
+// The gateway's usage log (S1 of the conversion loop): one row per call, written off the
+// request path to an SQLite file or, so that several gateways share one log, to PostgreSQL
+// (usage_store.h: a `postgres://` location).
 //
 // - submit() only moves the record into a bounded in-memory queue; a writer thread drains it
 //   every `flush_interval` (or sooner when a batch is full) and writes the batch in one
-//   transaction. A full queue drops the record and counts it (`dropped`), so a slow disk never
-//   slows a call; /metrics reports the count.
+//   transaction. A full queue drops the record and counts it (`dropped`), so a slow disk or
+//   database never slows a call; /metrics reports the count. A batch the store refuses (the
+//   database went away) is counted in `write_errors`; the next batch tries again (PostgreSQL
+//   reconnects).
 // - SQLite runs in WAL mode with synchronous=NORMAL: a committed batch survives the process
 //   being killed (kill -9), because WAL frames reach the operating system at commit; only a
 //   power loss or OS crash can lose the last batches. On kill -9 the records still in the queue
-//   are lost: at most one flush interval (100 ms by default) of calls.
+//   are lost: at most one flush interval (100 ms by default) of calls. PostgreSQL keeps a
+//   committed batch as its server is configured to.
 // - Retention: rows older than `retention_days` and, beyond `max_rows`, the oldest rows are
 //   deleted after writes (0 = keep).
 // Records are expected to be scrubbed of personal data before they are submitted.
@@ -18,15 +22,17 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
 
-struct sqlite3;
 
 namespace rpu::gateway {
+
+class UsageStore;
 
 struct UsageRecord {
   int64_t time_ms = 0;           // Unix time of the call's start, milliseconds
@@ -42,7 +48,9 @@ struct UsageRecord {
 };
 
 struct UsageLogOptions {
-  std::string path;  // the SQLite file (created with the schema when missing)
+  // Where rows go: an SQLite file, or a `postgres://` / `postgresql://` URI (a libpq connection
+  // string). The file or table is created with the schema when missing.
+  std::string path;
   size_t queue_capacity = 65536;
   std::chrono::milliseconds flush_interval{100};
   size_t batch_rows = 4096;  // most rows per transaction
@@ -56,8 +64,9 @@ struct UsageLogStats {
 
 class UsageLog {
  public:
-  // Opens (or creates) the database and its schema; throws rpu::Error naming the file. The
-  // writer thread starts at once unless `start_writer` is false (then at start()).
+  // Opens (or creates) the database and its schema; throws rpu::Error naming the location
+  // (without a password). The writer thread starts at once unless `start_writer` is false
+  // (then at start()).
   explicit UsageLog(UsageLogOptions options, bool start_writer = true);
   ~UsageLog();  // writes what is queued, then closes
   UsageLog(const UsageLog&) = delete;
@@ -72,11 +81,10 @@ class UsageLog {
 
  private:
   void run();
-  void write_batch(std::vector<UsageRecord>& batch);
-  void apply_retention();
+  bool write(const std::vector<UsageRecord>& batch);
 
   UsageLogOptions options_;
-  sqlite3* db_ = nullptr;
+  std::unique_ptr<UsageStore> store_;
   mutable std::mutex mutex_;
   std::condition_variable wake_, written_;
   std::deque<UsageRecord> queue_;
@@ -86,15 +94,15 @@ class UsageLog {
   std::thread writer_;
 };
 
-// Reading a log file (rpu logs).
+// Reading a log (rpu logs): `location` is a file or a postgres:// URI, as in UsageLogOptions.
 struct UsageSummaryRow {
   std::string route, model;
   int64_t calls = 0, errors = 0, escalated = 0, prompt_tokens = 0, completion_tokens = 0;
   double mean_latency_ms = 0;
 };
-std::vector<UsageSummaryRow> summarize_usage(const std::string& path);
+std::vector<UsageSummaryRow> summarize_usage(const std::string& location);
 // Each successful call as one line of OpenAI's fine-tuning chat format:
 // {"messages": [...request messages..., {assistant reply}], "tools": [...]}. Returns the lines written.
-int64_t export_openai_jsonl(const std::string& path, std::ostream& out);
+int64_t export_openai_jsonl(const std::string& location, std::ostream& out);
 
 }  // namespace rpu::gateway

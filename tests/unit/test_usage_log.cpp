@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "gateway/scrub.h"
 #include "gateway/usage_log.h"
+#include "gateway/usage_store.h"
 #include "test_util.h"
 
 namespace rpu::gateway {
@@ -147,6 +148,20 @@ TEST(UsageLogTest, AnUnwritableFileIsAClearError) {
   } catch (const rpu::Error& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/usage.db"), std::string::npos) << e.what();
   }
+}
+
+// A location is a file unless it is a postgres:// URI; a URI's password never reaches a message.
+TEST(UsageLogTest, LocationsSelectTheStoreAndHidePasswords) {
+  EXPECT_TRUE(is_postgres_location("postgres://db.internal/usage"));
+  EXPECT_TRUE(is_postgres_location("PostgreSQL://db.internal/usage"));
+  EXPECT_FALSE(is_postgres_location("usage.db"));
+  EXPECT_FALSE(is_postgres_location("/var/log/postgres://x.db"));
+  EXPECT_EQ(redact_location("usage.db"), "usage.db");
+  EXPECT_EQ(redact_location("postgresql://gw:p%40ss:w@db.internal:5433/usage"), "postgresql://gw@db.internal:5433/usage");
+  EXPECT_EQ(redact_location("postgres://db.internal/usage"), "postgres://db.internal/usage");
+  EXPECT_EQ(redact_location("postgres://gw@/usage?host=/run/pg&password=hunter2&port=5433"),
+            "postgres://gw@/usage?host=/run/pg&port=5433");
+  EXPECT_EQ(redact_location("postgres://gw:x@h/db?password=y"), "postgres://gw@h/db");
 }
 
 // S2 before S1: calls scrubbed by a ScrubSession and then logged leave no raw value anywhere

@@ -1,4 +1,5 @@
-// rpu logs: read the gateway's usage log (SQLite). `stats` summarises calls by route and model;
+// rpu logs: read the gateway's usage log (an SQLite file or a postgres:// URI). `stats`
+// summarises calls by route and model;
 // `export --format openai-jsonl` writes the successful calls in OpenAI's fine-tuning chat
 // format (what the conversion loop and any fine-tuning tool read).
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "gateway/usage_log.h"
+#include "gateway/usage_store.h"
 
 namespace rpu::cli {
 namespace {
@@ -43,18 +45,26 @@ int export_log(const std::string& path, const std::string& format, const std::st
   return 0;
 }
 
+// A log location: an existing SQLite file, or a PostgreSQL URI (checked when connecting).
+const CLI::Validator kLogLocation(
+    [](std::string& location) -> std::string {
+      if (gateway::is_postgres_location(location)) return {};
+      return CLI::ExistingFile(location);
+    },
+    "FILE|postgres://URI", "log location");
+
 }  // namespace
 
 Action add_logs_command(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto format = std::make_shared<std::string>("openai-jsonl");
   auto output = std::make_shared<std::string>();
-  CLI::App* cmd = app.add_subcommand("logs", "read the gateway's usage log (SQLite)");
+  CLI::App* cmd = app.add_subcommand("logs", "read the gateway's usage log (SQLite file or PostgreSQL)");
   cmd->require_subcommand(1);
   CLI::App* stats = cmd->add_subcommand("stats", "calls, errors, escalations, tokens and latency by route and model");
-  stats->add_option("log", *path, "usage log (SQLite file)")->required()->check(CLI::ExistingFile);
+  stats->add_option("log", *path, "usage log (SQLite file or postgres:// URI)")->required()->check(kLogLocation);
   CLI::App* exp = cmd->add_subcommand("export", "successful calls as fine-tuning data");
-  exp->add_option("log", *path, "usage log (SQLite file)")->required()->check(CLI::ExistingFile);
+  exp->add_option("log", *path, "usage log (SQLite file or postgres:// URI)")->required()->check(kLogLocation);
   exp->add_option("--format", *format, "openai-jsonl (OpenAI's fine-tuning chat format)");
   exp->add_option("-o,--output", *output, "output file (default: stdout)");
   return [path, format, output, stats, exp] {
