@@ -6,6 +6,8 @@ packages=(build-essential cmake ninja-build pkg-config
   libpcre2-dev libutf8proc-dev  # tokenizers: Unicode regexes, Unicode data
   libcpp-httplib-dev  # rpu serve: the HTTP server
   libsqlite3-dev  # the gateway's usage log
+  libyaml-cpp-dev  # the gateway's configuration file
+  libssl-dev  # the gateway's client keys (SHA-256)
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev)  # clang + its runtime: the libFuzzer/ASan/UBSan fuzz test
 missing=()
