@@ -8,7 +8,8 @@ packages=(build-essential cmake ninja-build pkg-config
   libsqlite3-dev  # the gateway's usage log
   libpqxx-dev  # the usage log in PostgreSQL, shared by several gateways
   postgresql-15  # a throwaway server for the PostgreSQL usage-log test and benchmark
-  libyaml-cpp-dev  # the gateway's config file
+  libyaml-cpp-dev  # the gateway's configuration file
+  libssl-dev  # the gateway's client keys (SHA-256)
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev)  # clang + its runtime: the libFuzzer/ASan/UBSan fuzz test
 missing=()

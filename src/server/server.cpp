@@ -97,18 +97,33 @@ struct Server::Impl {
   void install_request_log();
 };
 
-// Requests need the API key (when one is set), except /health for load balancers.
+// Requests need the API key (when one is set) or the authenticator's yes, except /health for
+// load balancers.
 void Server::Impl::install_auth() {
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     const std::string& key = ctx.options.api_key;
-    if (key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+    const Authenticator& authenticate = ctx.options.authenticate;
+    if ((key.empty() && !authenticate) || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     std::string token;
-    if (bearer_token(auth, token) && same_secret(token, key)) {
+    const bool has_token = bearer_token(auth, token);
+    if (authenticate) {
+      const AuthDecision decision = authenticate(has_token ? token : std::string());
+      request_tally().key_id = decision.outcome == AuthDecision::kDeny ? (auth.empty() ? "none" : "invalid") : decision.key_id;
+      if (decision.outcome == AuthDecision::kAllow) return httplib::Server::HandlerResponse::Unhandled;
+      if (decision.outcome == AuthDecision::kRateLimited) {
+        ApiError limited(429, "rate limit reached for key '" + decision.key_id + "'; retry after the Retry-After header's seconds",
+                         "rate_limit_error", "", "rate_limit_exceeded");
+        limited.retry_after_seconds = decision.retry_after_seconds;
+        send_error(res, limited);
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    } else if (has_token && same_secret(token, key)) {
       request_tally().key_id = key_id;
       return httplib::Server::HandlerResponse::Unhandled;
+    } else {
+      request_tally().key_id = auth.empty() ? "none" : "invalid";
     }
-    request_tally().key_id = auth.empty() ? "none" : "invalid";
     send_error(res, ApiError(401,
                              auth.empty() ? "missing API key: send 'Authorization: Bearer <key>'" : "incorrect API key provided",
                              "authentication_error", "", "invalid_api_key"));

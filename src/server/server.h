@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -11,10 +12,20 @@
 
 namespace rpu {
 
+// What a named-key authenticator (the gateway's client keys) says of a request's bearer token.
+struct AuthDecision {
+  enum Outcome { kAllow, kDeny, kRateLimited } outcome = kDeny;
+  std::string key_id;             // who it is (request log, usage log, metrics); never the key
+  double retry_after_seconds = 0; // kRateLimited: when the key's bucket has a token again
+};
+// Called with the bearer token of every request but /health (empty when none was sent).
+using Authenticator = std::function<AuthDecision(const std::string& token)>;
+
 struct ServerOptions {
   std::string host = "127.0.0.1";  // loopback unless asked: the API has no authentication by default
   int port = 8080;                 // 0: any free port (see Server::port())
   std::string api_key;             // when set, requests need "Authorization: Bearer <key>"
+  Authenticator authenticate;      // when set, decides instead of api_key
   size_t max_body_bytes = 16u << 20;
   int http_threads = 0;            // 0: 72 (threads serving requests that have sent their headers)
   int header_timeout_seconds = 10;  // a request line + headers must arrive within this (408 after)

@@ -13,6 +13,7 @@ std::unique_ptr<LocalSession> open_local_session(const SessionOptions& o, const 
   s->loaded = load_model_with_tokenizer(o.model_path);
   SchedulerOptions scheduler;
   scheduler.n_seq = o.slots;
+  if (o.max_queue >= 0) scheduler.max_queue = o.max_queue;
   scheduler.n_ctx = runtime.context_size(*s->loaded.model);
   if (!o.lora_path.empty()) {
     s->lora = LoraAdapter::load(o.lora_path, *s->loaded.model);
@@ -21,7 +22,7 @@ std::unique_ptr<LocalSession> open_local_session(const SessionOptions& o, const 
   s->pool = std::make_unique<ThreadPool>(runtime.thread_count());
   s->scheduler = std::make_unique<Scheduler>(*s->loaded.model, *s->loaded.tokenizer, scheduler, s->pool.get());
   LocalBackendOptions backend;
-  backend.model_id = model_name_for(o.model_path);
+  backend.model_id = o.model_id.empty() ? model_name_for(o.model_path) : o.model_id;
   backend.chat_template = o.chat_template;
   s->backend = std::make_unique<LocalBackend>(*s->loaded.model, *s->loaded.tokenizer, *s->scheduler, backend);
   return s;

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   add(&rpu::cli::add_finetune_command);
   add(&rpu::cli::add_logs_command);
   add(&rpu::cli::add_scrub_command);
+  add(&rpu::cli::add_gateway_command);
 
   // Name an unknown command plainly rather than as a missing subcommand.
   if (argc > 1 && argv[1][0] != '-') {

@@ -1,0 +1,115 @@
+#include "gateway/call_logger.h"
+
+#include "core/json_text.h"
+
+namespace rpu::gateway {
+namespace {
+
+constexpr const char* kRemoved = "<UNSCRUBBED_REMOVED>";
+
+// {"messages": [...], "tools": [...], ...} or [messages...]: every message scrubbed; other
+// strings (tool schemas, a legacy prompt) scrubbed as text.
+std::string scrub_json_text(ScrubSession& session, const std::string& text) {
+  if (text.empty()) return text;
+  nlohmann::json value;
+  try {
+    value = parse_json_text<nlohmann::json>(text, "logged call");
+  } catch (const std::exception&) {
+    return session.scrub(text);
+  }
+  std::function<void(nlohmann::json&)> walk = [&](nlohmann::json& v) {
+    if (v.is_string()) {
+      v = session.scrub(v.get_ref<const std::string&>());
+    } else if (v.is_array() || v.is_object()) {
+      for (auto& child : v) walk(child);
+    }
+  };
+  if (value.is_object() && value.contains("messages")) {
+    session.scrub_messages(value["messages"]);
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      if (it.key() != "messages") walk(it.value());
+    }
+  } else if (value.is_array()) {
+    session.scrub_messages(value);
+  } else {
+    walk(value);
+  }
+  return value.dump();
+}
+
+}  // namespace
+
+UsageRecord scrub_record(const Scrubber& scrubber, UsageRecord record) {
+  ScrubSession session(scrubber);
+  auto safely = [&](std::string& text, bool json) {
+    try {
+      text = json ? scrub_json_text(session, text) : session.scrub(text);
+    } catch (const std::exception&) {
+      text = kRemoved;  // fail closed: what could not be scrubbed is not written
+    }
+  };
+  safely(record.request_json, true);
+  safely(record.response_json, true);
+  safely(record.error, false);
+  return record;
+}
+
+CallLogger::CallLogger(UsageLog& log, const Scrubber* scrubber, size_t queue_capacity)
+    : log_(log), scrubber_(scrubber), capacity_(queue_capacity), worker_([this] { run(); }) {}
+
+CallLogger::~CallLogger() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  worker_.join();
+}
+
+bool CallLogger::submit(UsageRecord raw) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (queue_.size() >= capacity_) {
+      ++stats_.dropped;
+      return false;
+    }
+    ++stats_.submitted;
+    queue_.push_back(std::move(raw));
+  }
+  wake_.notify_one();
+  return true;
+}
+
+void CallLogger::flush() {
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    idle_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  }
+  log_.flush();
+}
+
+CallLogger::Stats CallLogger::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+void CallLogger::run() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) break;  // stopping, and everything handed over
+    UsageRecord record = std::move(queue_.front());
+    queue_.pop_front();
+    busy_ = true;
+    lock.unlock();
+    if (scrubber_ != nullptr) record = scrub_record(*scrubber_, std::move(record));
+    log_.submit(std::move(record));
+    lock.lock();
+    busy_ = false;
+    ++handed_over_;
+    if (queue_.empty()) idle_.notify_all();
+  }
+  idle_.notify_all();
+}
+
+}  // namespace rpu::gateway

@@ -1,0 +1,60 @@
+#include "gateway/cascade.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "reasoning/pattern.h"
+#include "reasoning/verifiers.h"
+
+namespace rpu::gateway {
+
+double mean_token_probability(const ChoiceResult& choice) {
+  if (choice.logprobs.empty()) return -1;
+  double sum = 0;
+  for (const TokenLogprob& t : choice.logprobs) sum += t.chosen.logprob;
+  return std::exp(sum / static_cast<double>(choice.logprobs.size()));
+}
+
+CascadeJudge::CascadeJudge(const CascadeConfig& config) : min_confidence_(config.min_confidence) {
+  if (!config.refusal_regex.empty()) refusal_ = std::make_unique<reasoning::Pattern>(config.refusal_regex, "cascade.refusal");
+  if (!config.verifier.is_null()) verifier_ = reasoning::make_verifier(config.verifier);
+}
+
+CascadeJudge::~CascadeJudge() = default;
+
+CascadeDecision CascadeJudge::judge(const CallResult& answer) const {
+  CascadeDecision d;
+  if (answer.choices.empty()) return {true, "error", -1};
+  double confidence = 2;
+  for (const ChoiceResult& c : answer.choices) {
+    if (c.finish_reason == "error") return {true, "error", -1};
+    double choice_confidence = -1;
+    if (c.extension.is_object() && c.extension.contains("confidence") && c.extension["confidence"].is_number()) {
+      choice_confidence = c.extension["confidence"].get<double>();
+    } else {
+      choice_confidence = mean_token_probability(c);
+    }
+    confidence = std::min(confidence, choice_confidence);
+  }
+  d.confidence = confidence > 1 ? -1 : confidence;
+  for (const ChoiceResult& c : answer.choices) {
+    const bool tool_call = c.tool_calls.is_array() && !c.tool_calls.empty();
+    if (refusal_ && refusal_->search(c.text) == reasoning::Pattern::Status::kMatch) {
+      d.escalate = true;
+      d.reason = "refusal";
+      return d;
+    }
+    if (verifier_ && !tool_call && !verifier_->check(c.text).pass) {
+      d.escalate = true;
+      d.reason = "verifier";
+      return d;
+    }
+  }
+  if (min_confidence_ > 0 && d.confidence < min_confidence_) {
+    d.escalate = true;
+    d.reason = "confidence";
+  }
+  return d;
+}
+
+}  // namespace rpu::gateway

@@ -1,0 +1,46 @@
+// The cascade's decision: does the small model's answer stand, or does the call go to the
+// upstream? It escalates when, in this order:
+//   "error"       the answer ended in an error (or the small model could not run the call);
+//   "refusal"     the text matches the route's refusal pattern (the specialist's "not mine");
+//   "verifier"    the route's verifier (reasoning/verifiers.h) fails the text;
+//   "confidence"  the confidence is below the route's min_confidence.
+// The confidence is the reasoning strategy's when the route has one (vote share, verifier
+// score: reasoning/strategies.h); otherwise exp(mean token log-probability) of the answer,
+// the geometric mean of the chosen tokens' probabilities; with several choices, the lowest.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "gateway/config.h"
+#include "pipeline/backend.h"
+
+namespace rpu::reasoning {
+class Pattern;
+class Verifier;
+}  // namespace rpu::reasoning
+
+namespace rpu::gateway {
+
+struct CascadeDecision {
+  bool escalate = false;
+  std::string reason;       // why it escalates (one of the above), empty otherwise
+  double confidence = -1;   // -1: none could be computed
+};
+
+class CascadeJudge {
+ public:
+  explicit CascadeJudge(const CascadeConfig& config);
+  ~CascadeJudge();
+  CascadeDecision judge(const CallResult& answer) const;
+
+ private:
+  double min_confidence_;
+  std::unique_ptr<reasoning::Pattern> refusal_;
+  std::unique_ptr<reasoning::Verifier> verifier_;
+};
+
+// exp(mean log-probability) of a choice's tokens; -1 when it has none.
+double mean_token_probability(const ChoiceResult& choice);
+
+}  // namespace rpu::gateway

@@ -1,0 +1,386 @@
+#include "gateway/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <set>
+#include <sstream>
+
+#include "reasoning/pattern.h"
+#include "reasoning/verifiers.h"
+
+namespace rpu::gateway {
+namespace {
+
+// Reads one file's nodes, naming file, line and key in every error.
+class Reader {
+ public:
+  Reader(std::string file, std::string base_dir) : file_(std::move(file)), base_dir_(std::move(base_dir)) {}
+
+  [[noreturn]] void error(const YAML::Node& node, const std::string& key, const std::string& what) const {
+    std::string where = file_;
+    if (node.IsDefined() && node.Mark().line >= 0) where += ":" + std::to_string(node.Mark().line + 1);
+    throw ConfigError(where + ": " + key + ": " + what);
+  }
+
+  // Unknown keys are mistakes (a misspelt key would otherwise be silently ignored).
+  void only_keys(const YAML::Node& map, const std::string& key, std::initializer_list<const char*> allowed) const {
+    if (!map.IsMap()) error(map, key, "must be a mapping");
+    const std::set<std::string> known(allowed.begin(), allowed.end());
+    for (const auto& item : map) {
+      const std::string name = item.first.as<std::string>();
+      if (!known.count(name)) {
+        std::string list;
+        for (const char* k : allowed) list += (list.empty() ? "" : ", ") + std::string(k);
+        error(item.first, join(key, name), "unknown key (known: " + list + ")");
+      }
+    }
+  }
+
+  static std::string join(const std::string& key, const std::string& child) {
+    return key.empty() ? child : key + "." + child;
+  }
+
+  std::string text(const YAML::Node& node, const std::string& key) const {
+    if (!node.IsScalar()) error(node, key, "must be a string");
+    return node.as<std::string>();
+  }
+
+  double number(const YAML::Node& node, const std::string& key, double lo, double hi) const {
+    double value = 0;
+    if (!node.IsScalar() || !YAML::convert<double>::decode(node, value)) error(node, key, "must be a number");
+    if (value < lo || value > hi) {
+      std::ostringstream range;
+      range << "must be between " << lo << " and " << hi << " (got " << node.as<std::string>() << ")";
+      error(node, key, range.str());
+    }
+    return value;
+  }
+
+  int integer(const YAML::Node& node, const std::string& key, int lo, int hi) const {
+    int value = 0;
+    if (!node.IsScalar() || !YAML::convert<int>::decode(node, value)) error(node, key, "must be an integer");
+    if (value < lo || value > hi) {
+      error(node, key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + " (got " +
+                           node.as<std::string>() + ")");
+    }
+    return value;
+  }
+
+  bool boolean(const YAML::Node& node, const std::string& key) const {
+    bool value = false;
+    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) error(node, key, "must be true or false");
+    return value;
+  }
+
+  std::vector<std::string> strings(const YAML::Node& node, const std::string& key) const {
+    std::vector<std::string> out;
+    if (node.IsScalar()) return {node.as<std::string>()};
+    if (!node.IsSequence()) error(node, key, "must be a string or a list of strings");
+    for (size_t i = 0; i < node.size(); ++i) out.push_back(text(node[i], key + "[" + std::to_string(i) + "]"));
+    return out;
+  }
+
+  // The YAML value as JSON (for the reasoning and verifier objects, which have JSON parsers).
+  nlohmann::json to_json(const YAML::Node& node) const {
+    if (node.IsMap()) {
+      nlohmann::json out = nlohmann::json::object();
+      for (const auto& item : node) out[item.first.as<std::string>()] = to_json(item.second);
+      return out;
+    }
+    if (node.IsSequence()) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& item : node) out.push_back(to_json(item));
+      return out;
+    }
+    if (!node.IsScalar()) return nullptr;
+    const std::string s = node.as<std::string>();
+    if (node.Tag() == "!") return s;  // quoted: always a string
+    long long i = 0;
+    double d = 0;
+    bool b = false;
+    if (YAML::convert<long long>::decode(node, i)) return i;
+    if (YAML::convert<double>::decode(node, d)) return d;
+    if (YAML::convert<bool>::decode(node, b)) return b;
+    return s;
+  }
+
+  std::string path(const YAML::Node& node, const std::string& key) const {
+    const std::string p = text(node, key);
+    if (p == "builtin" || p.empty() || std::filesystem::path(p).is_absolute()) return p;
+    return (std::filesystem::path(base_dir_) / p).lexically_normal().string();
+  }
+
+  void check_regex(const YAML::Node& node, const std::string& key, const std::string& pattern) const {
+    try {
+      reasoning::Pattern compiled(pattern, key);
+    } catch (const std::exception& e) {
+      error(node, key, e.what());
+    }
+  }
+
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_, base_dir_;
+};
+
+void read_listen(const Reader& r, const YAML::Node& n, GatewayConfig& c) {
+  r.only_keys(n, "listen", {"host", "port"});
+  if (n["host"]) c.host = r.text(n["host"], "listen.host");
+  if (n["port"]) c.port = r.integer(n["port"], "listen.port", 0, 65535);
+}
+
+void read_log(const Reader& r, const YAML::Node& n, GatewayConfig& c) {
+  r.only_keys(n, "log", {"path", "scrub", "retention_days", "max_rows", "queue"});
+  if (n["path"]) c.log.path = r.text(n["path"], "log.path");
+  if (!c.log.path.empty() && c.log.path.rfind("postgres", 0) != 0) c.log.path = r.path(n["path"], "log.path");
+  if (n["scrub"]) c.log.scrub = r.boolean(n["scrub"], "log.scrub");
+  if (n["retention_days"]) c.log.retention_days = r.integer(n["retention_days"], "log.retention_days", 0, 100000);
+  if (n["max_rows"]) c.log.max_rows = static_cast<long long>(r.number(n["max_rows"], "log.max_rows", 0, 1e15));
+  if (n["queue"]) c.log.queue = static_cast<size_t>(r.integer(n["queue"], "log.queue", 1, 1 << 24));
+}
+
+void read_remote_details(const Reader& r, const YAML::Node& n, const std::string& key, RemoteConfig& remote) {
+  if (n["model"]) remote.model = r.text(n["model"], key + ".model");
+  if (n["api_key_env"]) remote.api_key_env = r.text(n["api_key_env"], key + ".api_key_env");
+  if (const YAML::Node t = n["timeouts"]) {
+    r.only_keys(t, key + ".timeouts", {"connect", "first_token", "total"});
+    if (t["connect"]) remote.timeouts.connect_s = r.number(t["connect"], key + ".timeouts.connect", 0.001, 3600);
+    if (t["first_token"]) remote.timeouts.first_token_s = r.number(t["first_token"], key + ".timeouts.first_token", 0.001, 3600);
+    if (t["total"]) remote.timeouts.total_s = r.number(t["total"], key + ".timeouts.total", 0.001, 86400);
+  }
+  if (const YAML::Node t = n["retry"]) {
+    r.only_keys(t, key + ".retry", {"attempts", "base_delay", "max_delay", "max_retry_after"});
+    if (t["attempts"]) remote.retry.attempts = r.integer(t["attempts"], key + ".retry.attempts", 1, 20);
+    if (t["base_delay"]) remote.retry.base_delay_s = r.number(t["base_delay"], key + ".retry.base_delay", 0, 600);
+    if (t["max_delay"]) remote.retry.max_delay_s = r.number(t["max_delay"], key + ".retry.max_delay", 0, 3600);
+    if (t["max_retry_after"]) {
+      remote.retry.max_retry_after_s = r.number(t["max_retry_after"], key + ".retry.max_retry_after", 0, 3600);
+    }
+  }
+  if (const YAML::Node t = n["breaker"]) {
+    r.only_keys(t, key + ".breaker", {"failures", "open_seconds"});
+    if (t["failures"]) remote.breaker.failures = r.integer(t["failures"], key + ".breaker.failures", 1, 1000);
+    if (t["open_seconds"]) remote.breaker.open_s = r.number(t["open_seconds"], key + ".breaker.open_seconds", 0, 86400);
+  }
+  for (const std::string& url : remote.urls) {
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+      r.error(n, key, "URL '" + url + "' must start with http:// or https://");
+    }
+  }
+}
+
+void read_models(const Reader& r, const YAML::Node& n, GatewayConfig& c) {
+  if (!n.IsMap()) r.error(n, "models", "must be a mapping of model names");
+  for (const auto& item : n) {
+    const std::string name = item.first.as<std::string>(), key = "models." + name;
+    const YAML::Node m = item.second;
+    if (m["replicas"]) {
+      r.only_keys(m, key, {"replicas", "model", "api_key_env", "timeouts", "retry", "breaker", "health_interval"});
+      RemoteConfig remote;
+      remote.name = name;
+      remote.is_replica_set = true;
+      remote.urls = r.strings(m["replicas"], key + ".replicas");
+      if (remote.urls.empty()) r.error(m, key + ".replicas", "needs at least one URL");
+      if (m["health_interval"]) remote.health_interval_s = r.number(m["health_interval"], key + ".health_interval", 0.05, 3600);
+      read_remote_details(r, m, key, remote);
+      c.remotes.push_back(std::move(remote));
+      continue;
+    }
+    r.only_keys(m, key, {"local", "chat_template", "parallel", "ctx", "threads", "queue"});
+    if (!m["local"]) r.error(m, key, "needs `local: builtin | FILE.gguf` or `replicas: [URL, ...]`");
+    LocalModelConfig local;
+    local.name = name;
+    local.path = r.path(m["local"], key + ".local");
+    if (local.path != "builtin" && !std::filesystem::is_regular_file(local.path)) {
+      r.error(m["local"], key + ".local", "no model file '" + local.path + "'");
+    }
+    if (m["chat_template"]) local.chat_template = r.path(m["chat_template"], key + ".chat_template");
+    if (m["parallel"]) local.parallel = r.integer(m["parallel"], key + ".parallel", 1, 256);
+    if (m["ctx"]) local.ctx = r.integer(m["ctx"], key + ".ctx", 16, 1 << 20);
+    if (m["threads"]) local.threads = r.integer(m["threads"], key + ".threads", 1, 1024);
+    if (m["queue"]) local.queue = r.integer(m["queue"], key + ".queue", 0, 1 << 20);
+    c.local_models.push_back(std::move(local));
+  }
+}
+
+void read_upstreams(const Reader& r, const YAML::Node& n, GatewayConfig& c) {
+  if (!n.IsMap()) r.error(n, "upstreams", "must be a mapping of upstream names");
+  for (const auto& item : n) {
+    const std::string name = item.first.as<std::string>(), key = "upstreams." + name;
+    const YAML::Node u = item.second;
+    r.only_keys(u, key, {"url", "api_key_env", "model", "timeouts", "retry", "breaker"});
+    if (!u["url"]) r.error(u, key, "needs `url:` (an OpenAI-compatible base URL such as https://host/v1)");
+    RemoteConfig remote;
+    remote.name = name;
+    remote.urls = {r.text(u["url"], key + ".url")};
+    read_remote_details(r, u, key, remote);
+    c.remotes.push_back(std::move(remote));
+  }
+}
+
+void read_match(const Reader& r, const YAML::Node& n, const std::string& key, MatchConfig& m) {
+  r.only_keys(n, key, {"system", "user", "tools", "task"});
+  if (n["system"]) {
+    m.system_regex = r.text(n["system"], key + ".system");
+    r.check_regex(n["system"], key + ".system", m.system_regex);
+  }
+  if (n["user"]) {
+    m.user_regex = r.text(n["user"], key + ".user");
+    r.check_regex(n["user"], key + ".user", m.user_regex);
+  }
+  if (n["tools"]) m.has_tools = r.boolean(n["tools"], key + ".tools");
+  if (n["task"]) m.task = r.text(n["task"], key + ".task");
+}
+
+CascadeConfig read_cascade(const Reader& r, const YAML::Node& n, const std::string& key) {
+  r.only_keys(n, key, {"upstream", "min_confidence", "refusal", "verifier"});
+  CascadeConfig cascade;
+  if (!n["upstream"]) r.error(n, key, "needs `upstream:` (where low-confidence calls go)");
+  cascade.upstream = r.text(n["upstream"], key + ".upstream");
+  if (n["min_confidence"]) cascade.min_confidence = r.number(n["min_confidence"], key + ".min_confidence", 0, 1);
+  if (n["refusal"]) {
+    cascade.refusal_regex = r.text(n["refusal"], key + ".refusal");
+    r.check_regex(n["refusal"], key + ".refusal", cascade.refusal_regex);
+  }
+  if (n["verifier"]) {
+    cascade.verifier = r.to_json(n["verifier"]);
+    try {
+      if (!reasoning::make_verifier(cascade.verifier)) {
+        r.error(n["verifier"], key + ".verifier", "model-scored verifiers (logprob, judge) are not available here");
+      }
+    } catch (const ConfigError&) {
+      throw;
+    } catch (const std::exception& e) {
+      r.error(n["verifier"], key + ".verifier", e.what());
+    }
+  }
+  return cascade;
+}
+
+RouteConfig read_route(const Reader& r, const YAML::Node& n, const std::string& key) {
+  r.only_keys(n, key, {"name", "aliases", "match", "target", "reasoning", "cascade", "shadow", "fallback"});
+  RouteConfig route;
+  route.line = n.Mark().line + 1;
+  if (!n["name"]) r.error(n, key, "needs `name:`");
+  route.name = r.text(n["name"], key + ".name");
+  if (!n["target"]) r.error(n, key, "needs `target:` (a name from models: or upstreams:)");
+  route.target = r.text(n["target"], key + ".target");
+  if (n["aliases"]) route.aliases = r.strings(n["aliases"], key + ".aliases");
+  if (n["match"]) read_match(r, n["match"], key + ".match", route.match);
+  if (n["reasoning"]) {
+    if (!n["reasoning"].IsMap()) r.error(n["reasoning"], key + ".reasoning", "must be a mapping ({strategy: ...})");
+    route.reasoning = r.to_json(n["reasoning"]);
+  }
+  if (n["cascade"]) route.cascade = read_cascade(r, n["cascade"], key + ".cascade");
+  if (const YAML::Node s = n["shadow"]) {
+    r.only_keys(s, key + ".shadow", {"share", "target"});
+    ShadowConfig shadow;
+    if (!s["target"]) r.error(s, key + ".shadow", "needs `target:`");
+    shadow.target = r.text(s["target"], key + ".shadow.target");
+    shadow.share = s["share"] ? r.number(s["share"], key + ".shadow.share", 0, 1) : 1.0;
+    route.shadow = shadow;
+  }
+  if (n["fallback"]) route.fallback = r.text(n["fallback"], key + ".fallback");
+  return route;
+}
+
+void read_keys(const Reader& r, const YAML::Node& n, GatewayConfig& c) {
+  if (!n.IsSequence()) r.error(n, "keys", "must be a list of {id, sha256}");
+  for (size_t i = 0; i < n.size(); ++i) {
+    const std::string key = "keys[" + std::to_string(i) + "]";
+    const YAML::Node k = n[i];
+    r.only_keys(k, key, {"id", "sha256", "requests_per_minute", "burst"});
+    ClientKeyConfig client;
+    if (!k["id"] || !k["sha256"]) r.error(k, key, "needs `id:` and `sha256:` (from `rpu gateway hash-key`)");
+    client.id = r.text(k["id"], key + ".id");
+    client.sha256 = r.text(k["sha256"], key + ".sha256");
+    const bool hex = client.sha256.size() == 64 &&
+                     client.sha256.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!hex) r.error(k["sha256"], key + ".sha256", "must be 64 lowercase hex digits (the SHA-256 of the key)");
+    if (k["requests_per_minute"]) {
+      client.requests_per_minute = r.number(k["requests_per_minute"], key + ".requests_per_minute", 0, 1e9);
+    }
+    if (k["burst"]) client.burst = r.number(k["burst"], key + ".burst", 0, 1e9);
+    c.keys.push_back(std::move(client));
+  }
+}
+
+// Names refer to things that exist, and are unique.
+void check_references(const Reader& r, const YAML::Node& root, GatewayConfig& c) {
+  std::set<std::string> targets;
+  auto add_target = [&](const std::string& name, const std::string& section) {
+    if (!targets.insert(name).second) r.error(root[section], section + "." + name, "the name is used twice");
+  };
+  for (const auto& m : c.local_models) add_target(m.name, "models");
+  for (const auto& u : c.remotes) add_target(u.name, u.is_replica_set ? "models" : "upstreams");
+  std::set<std::string> route_names, aliases;
+  const YAML::Node routes = root["routes"];
+  for (size_t i = 0; i < c.routes.size(); ++i) {
+    const RouteConfig& route = c.routes[i];
+    const std::string key = "routes[" + std::to_string(i) + "]";
+    const YAML::Node node = routes[i];
+    auto known = [&](const std::string& name, const std::string& field) {
+      if (!name.empty() && !targets.count(name)) {
+        r.error(node, key + "." + field, "'" + name + "' is not defined under models: or upstreams:");
+      }
+    };
+    known(route.target, "target");
+    known(route.fallback, "fallback");
+    if (route.cascade) known(route.cascade->upstream, "cascade.upstream");
+    if (route.shadow) known(route.shadow->target, "shadow.target");
+    if (!route_names.insert(route.name).second) r.error(node, key + ".name", "route '" + route.name + "' is defined twice");
+    for (const std::string& alias : route.aliases) {
+      if (!aliases.insert(alias).second) r.error(node, key + ".aliases", "alias '" + alias + "' belongs to two routes");
+    }
+  }
+  if (!c.default_route.empty() && !route_names.count(c.default_route)) {
+    r.error(root["default_route"], "default_route", "no route is named '" + c.default_route + "'");
+  }
+  if (c.routes.empty()) r.error(root, "routes", "at least one route is needed");
+}
+
+}  // namespace
+
+GatewayConfig parse_gateway_config(const std::string& yaml_text, const std::string& file_name,
+                                   const std::string& base_dir) {
+  const Reader r(file_name, base_dir);
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(file_name + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
+  }
+  if (!root.IsMap()) throw ConfigError(file_name + ": the configuration must be a YAML mapping");
+  r.only_keys(root, "", {"listen", "log", "models", "upstreams", "routes", "default_route", "keys"});
+  GatewayConfig c;
+  c.file = file_name;
+  if (root["listen"]) read_listen(r, root["listen"], c);
+  if (root["log"]) read_log(r, root["log"], c);
+  if (root["models"]) read_models(r, root["models"], c);
+  if (root["upstreams"]) read_upstreams(r, root["upstreams"], c);
+  if (const YAML::Node routes = root["routes"]) {
+    if (!routes.IsSequence()) r.error(routes, "routes", "must be a list of routes");
+    for (size_t i = 0; i < routes.size(); ++i) c.routes.push_back(read_route(r, routes[i], "routes[" + std::to_string(i) + "]"));
+  }
+  if (root["default_route"]) c.default_route = r.text(root["default_route"], "default_route");
+  if (root["keys"]) read_keys(r, root["keys"], c);
+  check_references(r, root, c);
+  return c;
+}
+
+GatewayConfig load_gateway_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot open the configuration file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  constexpr size_t kMaxConfigBytes = 4u << 20;
+  if (text.str().size() > kMaxConfigBytes) throw ConfigError(path + ": larger than 4 MiB; not a gateway configuration");
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  return parse_gateway_config(text.str(), path, dir.empty() ? "." : dir);
+}
+
+}  // namespace rpu::gateway

@@ -1,0 +1,128 @@
+// The gateway's configuration (`rpu gateway --config gateway.yaml`; a commented example is
+// examples/gateway.yaml). Read with yaml-cpp into these plain structs, checked completely
+// before anything starts: every mistake is a ConfigError naming the file, the line and the
+// key ("gateway.yaml:12: routes[0].cascade.min_confidence: must be between 0 and 1").
+//
+// Shape:
+//   listen:    {host, port, api_key_env}
+//   log:       {path (SQLite file or postgres:// URI), scrub, retention_days, max_rows, queue}
+//   models:    NAME -> local model {local: builtin | FILE.gguf, parallel, ctx, threads, ...}
+//                      or rpu serve replicas {replicas: [URL, ...], model, health_interval}
+//   upstreams: NAME -> {url, api_key_env, model, timeouts, retry, breaker}
+//   routes:    [{name, aliases, match, target, reasoning, cascade, shadow, fallback}]
+//   keys:      [{id, sha256, requests_per_minute, burst}]
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace rpu::gateway {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A model in this process.
+struct LocalModelConfig {
+  std::string name;
+  std::string path;          // "builtin" or a GGUF file (relative to the config file)
+  std::string chat_template; // optional Jinja file
+  int parallel = 4, ctx = 0, threads = 0, queue = 64;
+};
+
+struct TimeoutsConfig {
+  double connect_s = 5, first_token_s = 60, total_s = 600;
+};
+struct RetryConfig {
+  int attempts = 3;
+  double base_delay_s = 0.25, max_delay_s = 8, max_retry_after_s = 30;
+};
+struct BreakerConfig {
+  int failures = 5;
+  double open_s = 30;
+};
+
+// An OpenAI-compatible endpoint: a large-model upstream, or (with several URLs) rpu serve
+// replicas balanced by least outstanding requests.
+struct RemoteConfig {
+  std::string name;
+  std::vector<std::string> urls;  // base URLs ending in /v1
+  std::string api_key_env;        // the key is read from this variable; never logged
+  std::string model;              // the upstream's model name; empty: the caller's
+  TimeoutsConfig timeouts;
+  RetryConfig retry;
+  BreakerConfig breaker;
+  double health_interval_s = 2;
+  bool is_replica_set = false;    // from `models:` (replicas) rather than `upstreams:`
+};
+
+// When a route's request goes to it: every given condition must hold.
+struct MatchConfig {
+  std::string system_regex;       // the system prompt(s), joined
+  std::string user_regex;         // the last user message
+  std::optional<bool> has_tools;  // tools present (true) or absent (false)
+  std::string task;               // the X-Rpu-Task header equals this
+  bool empty() const { return system_regex.empty() && user_regex.empty() && !has_tools && task.empty(); }
+};
+
+// Escalation from the route's target (the small model) to an upstream.
+struct CascadeConfig {
+  std::string upstream;               // name in `upstreams:` (or `models:`)
+  double min_confidence = 0.5;        // below this: escalate
+  std::string refusal_regex;          // the specialist's refusal: escalate
+  nlohmann::json verifier;            // reasoning verifier spec (make_verifier); failing: escalate
+};
+
+struct ShadowConfig {
+  double share = 0;    // fraction of the route's calls also sent to `target`
+  std::string target;  // answered in the background, logged, never returned
+};
+
+struct RouteConfig {
+  std::string name;
+  std::vector<std::string> aliases;  // request model names that select this route
+  MatchConfig match;
+  std::string target;                // the model or upstream that answers
+  nlohmann::json reasoning;          // reasoning extension for the target ({"strategy": ...}), or null
+  std::optional<CascadeConfig> cascade;
+  std::optional<ShadowConfig> shadow;
+  std::string fallback;              // when the target's upstream is down: this one answers
+  int line = 0;                      // where it was defined, for messages
+};
+
+struct ClientKeyConfig {
+  std::string id;
+  std::string sha256;  // hex digest of the key (`rpu gateway hash-key`)
+  double requests_per_minute = 0;  // 0: unlimited
+  double burst = 0;                // bucket size; 0: a second's worth, at least 1
+};
+
+struct LogConfig {
+  std::string path;  // empty: no usage log
+  bool scrub = true;
+  long long retention_days = 0, max_rows = 0;
+  size_t queue = 65536;
+};
+
+struct GatewayConfig {
+  std::string file;  // where it was read from
+  std::string host = "127.0.0.1";
+  int port = 8090;
+  LogConfig log;
+  std::vector<LocalModelConfig> local_models;
+  std::vector<RemoteConfig> remotes;  // upstreams and replica sets
+  std::vector<RouteConfig> routes;
+  std::string default_route;          // empty: a model name no route claims is a 404
+  std::vector<ClientKeyConfig> keys;  // empty: no authentication
+};
+
+// Throws ConfigError. Relative model paths are resolved against the file's folder.
+GatewayConfig load_gateway_config(const std::string& path);
+GatewayConfig parse_gateway_config(const std::string& yaml_text, const std::string& file_name,
+                                   const std::string& base_dir = ".");
+
+}  // namespace rpu::gateway

@@ -1,0 +1,95 @@
+#include "gateway/gateway_metrics.h"
+
+#include <fmt/format.h>
+
+namespace rpu::gateway {
+
+std::string prometheus_label(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+void GatewayMetrics::on_call(const std::string& route, const std::string& key, const std::string& answered_by, bool ok,
+                             int64_t prompt_tokens, int64_t completion_tokens, double seconds) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  CallCounters& c = calls_[{route, key, answered_by}];
+  ++c.calls;
+  if (!ok) ++c.errors;
+  c.prompt_tokens += prompt_tokens;
+  c.completion_tokens += completion_tokens;
+  c.seconds += seconds;
+}
+
+void GatewayMetrics::on_escalation(const std::string& route, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++escalations_[{route, reason}];
+}
+
+void GatewayMetrics::on_fallback(const std::string& route) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++fallbacks_[route];
+}
+
+void GatewayMetrics::on_shadow(const std::string& route, const std::string& outcome) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++shadows_[{route, outcome}];
+}
+
+void GatewayMetrics::on_rate_limited(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++rate_limited_[key];
+}
+
+std::string GatewayMetrics::render() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::string out;
+  auto header = [&](const char* name, const char* help, const char* type) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  };
+  auto labels = [](const std::tuple<std::string, std::string, std::string>& k) {
+    return fmt::format("route=\"{}\",key=\"{}\",answered_by=\"{}\"", prometheus_label(std::get<0>(k)),
+                       prometheus_label(std::get<1>(k)), prometheus_label(std::get<2>(k)));
+  };
+  header("rpu_gateway_calls_total", "Calls the gateway answered, by route, client key and answering target.", "counter");
+  for (const auto& [k, c] : calls_) out += fmt::format("rpu_gateway_calls_total{{{}}} {}\n", labels(k), c.calls);
+  header("rpu_gateway_call_errors_total", "Calls that ended in an error.", "counter");
+  for (const auto& [k, c] : calls_) out += fmt::format("rpu_gateway_call_errors_total{{{}}} {}\n", labels(k), c.errors);
+  header("rpu_gateway_tokens_total", "Tokens by route, client key, answering target and kind.", "counter");
+  for (const auto& [k, c] : calls_) {
+    out += fmt::format("rpu_gateway_tokens_total{{{},kind=\"prompt\"}} {}\n", labels(k), c.prompt_tokens);
+    out += fmt::format("rpu_gateway_tokens_total{{{},kind=\"completion\"}} {}\n", labels(k), c.completion_tokens);
+  }
+  header("rpu_gateway_call_seconds_total", "Wall time of the calls.", "counter");
+  for (const auto& [k, c] : calls_) out += fmt::format("rpu_gateway_call_seconds_total{{{}}} {:.6f}\n", labels(k), c.seconds);
+  header("rpu_gateway_escalations_total", "Calls the small model passed to the upstream, by reason.", "counter");
+  for (const auto& [k, n] : escalations_) {
+    out += fmt::format("rpu_gateway_escalations_total{{route=\"{}\",reason=\"{}\"}} {}\n", prometheus_label(k.first),
+                       prometheus_label(k.second), n);
+  }
+  header("rpu_gateway_fallbacks_total", "Calls answered by the route's fallback because its target failed.", "counter");
+  for (const auto& [route, n] : fallbacks_) {
+    out += fmt::format("rpu_gateway_fallbacks_total{{route=\"{}\"}} {}\n", prometheus_label(route), n);
+  }
+  header("rpu_gateway_shadow_calls_total", "Shadow calls, by outcome.", "counter");
+  for (const auto& [k, n] : shadows_) {
+    out += fmt::format("rpu_gateway_shadow_calls_total{{route=\"{}\",outcome=\"{}\"}} {}\n", prometheus_label(k.first),
+                       prometheus_label(k.second), n);
+  }
+  header("rpu_gateway_rate_limited_total", "Requests refused by a client key's rate limit.", "counter");
+  for (const auto& [key, n] : rate_limited_) {
+    out += fmt::format("rpu_gateway_rate_limited_total{{key=\"{}\"}} {}\n", prometheus_label(key), n);
+  }
+  return out;
+}
+
+}  // namespace rpu::gateway

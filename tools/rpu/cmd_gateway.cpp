@@ -1,0 +1,150 @@
+// rpu gateway --config gateway.yaml: an OpenAI-compatible endpoint in front of small local
+// models and large-model upstreams (src/gateway/gateway_backend.h): routing, cascade on
+// confidence, fallback, shadow calls, client keys with rate limits, and every call scrubbed
+// of personal data and written to the usage log. `rpu gateway hash-key KEY` prints the
+// SHA-256 a client key is stored as in the config.
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+
+#include "commands.h"
+#include "core/error.h"
+#include "gateway/call_logger.h"
+#include "gateway/client_keys.h"
+#include "gateway/config.h"
+#include "gateway/gateway_backend.h"
+#include "gateway/scrub.h"
+#include "gateway/usage_log.h"
+#include "local_session.h"
+#include "reasoning/reasoning_backend.h"
+#include "serve_loop.h"
+
+namespace rpu::cli {
+namespace {
+
+struct GatewayOptions {
+  std::string config_path;
+  std::string log_path;  // overrides the config's log.path
+  ServerOptions server;
+  bool host_given = false, port_given = false;
+};
+
+// A local model of the config: its session, and reasoning around it (route strategies and
+// "NAME+sc8" model names sample it several times).
+struct LocalTarget {
+  std::unique_ptr<LocalSession> session;
+  std::unique_ptr<reasoning::ReasoningBackend> reasoned;
+};
+
+LocalTarget open_local_target(const gateway::LocalModelConfig& m) {
+  SessionOptions s;
+  s.model_path = m.path == "builtin" ? "" : m.path;
+  s.slots = m.parallel;
+  s.max_queue = m.queue;
+  s.model_id = m.name;
+  if (!m.chat_template.empty()) s.chat_template = read_text_file(m.chat_template);
+  RuntimeOptions runtime;
+  runtime.threads = m.threads;
+  runtime.ctx = m.ctx;
+  LocalTarget t;
+  t.session = open_local_session(s, runtime);
+  t.reasoned = std::make_unique<reasoning::ReasoningBackend>(*t.session->backend,
+                                                             reasoning::ReasoningOptions{m.parallel, nullptr});
+  std::fprintf(stderr, "rpu gateway: model \"%s\": %s (%d sequences)\n", m.name.c_str(),
+               m.path == "builtin" ? "the built-in model" : m.path.c_str(), m.parallel);
+  return t;
+}
+
+int run_gateway(GatewayOptions& o) {
+  const sigset_t stop_signals = prepare_serving_process();
+  gateway::GatewayConfig config = gateway::load_gateway_config(o.config_path);
+  if (!o.log_path.empty()) config.log.path = o.log_path;
+  if (!o.host_given) o.server.host = config.host;
+  if (!o.port_given) o.server.port = config.port;
+
+  std::vector<LocalTarget> locals;
+  std::map<std::string, Backend*> local_backends;
+  int http_threads = 16;
+  for (const auto& m : config.local_models) {
+    locals.push_back(open_local_target(m));
+    local_backends[m.name] = locals.back().reasoned.get();
+    http_threads += m.parallel + m.queue;
+  }
+  std::unique_ptr<gateway::UsageLog> log;
+  std::unique_ptr<gateway::Scrubber> scrubber;
+  std::unique_ptr<gateway::CallLogger> logger;
+  if (!config.log.path.empty()) {
+    gateway::UsageLogOptions log_options;
+    log_options.path = config.log.path;
+    log_options.retention_days = config.log.retention_days;
+    log_options.max_rows = config.log.max_rows;
+    log = std::make_unique<gateway::UsageLog>(log_options);
+    if (config.log.scrub) scrubber = std::make_unique<gateway::Scrubber>();
+    logger = std::make_unique<gateway::CallLogger>(*log, scrubber.get(), config.log.queue);
+  }
+  gateway::GatewayBackend backend(config, local_backends, logger.get());
+
+  gateway::ClientKeys keys(config.keys);
+  if (!keys.empty()) {
+    o.server.authenticate = [&keys, &backend](const std::string& token) {
+      const auto d = keys.check(token);
+      AuthDecision decision;
+      decision.key_id = d.key_id;
+      decision.retry_after_seconds = d.retry_after_seconds;
+      decision.outcome = d.outcome == gateway::ClientKeys::Outcome::kAllow         ? AuthDecision::kAllow
+                         : d.outcome == gateway::ClientKeys::Outcome::kRateLimited ? AuthDecision::kRateLimited
+                                                                                   : AuthDecision::kDeny;
+      if (decision.outcome == AuthDecision::kRateLimited) backend.metrics().on_rate_limited(d.key_id);
+      return decision;
+    };
+  }
+  // Calls to upstreams hold an HTTP thread while they stream: leave room for many.
+  o.server.http_threads = std::max(http_threads, 64);
+  Server server(backend, o.server);
+  server.bind();
+  std::fprintf(stderr, "rpu gateway: %zu routes, %zu local models, %zu upstreams; usage log: %s%s; on http://%s:%d\n",
+               config.routes.size(), config.local_models.size(), config.remotes.size(),
+               config.log.path.empty() ? "off" : config.log.path.c_str(),
+               config.log.path.empty() ? "" : (config.log.scrub ? " (scrubbed)" : " (NOT scrubbed)"),
+               o.server.host.c_str(), server.port());
+  const int code = serve_until_signalled(server, stop_signals, o.server.shutdown_timeout_seconds);
+  backend.wait_for_shadows();
+  if (logger) logger->flush();
+  return code;
+}
+
+}  // namespace
+
+Action add_gateway_command(CLI::App& app) {
+  auto o = std::make_shared<GatewayOptions>();
+  auto key = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand(
+      "gateway", "an OpenAI-compatible gateway: small local models first, large-model upstreams when needed, every "
+                 "call logged and scrubbed of personal data");
+  cmd->add_option("--config", o->config_path, "gateway configuration (YAML; see examples/gateway.yaml)");
+  cmd->add_option("--log", o->log_path, "usage log: a SQLite file or a postgres:// URI (overrides log.path)");
+  add_http_options(cmd, o->server);
+  CLI::App* hash = cmd->add_subcommand("hash-key", "print the SHA-256 a client key is stored as (keys[].sha256)");
+  hash->add_option("key", *key, "the key; read from stdin when not given");
+  return [o, key, cmd, hash] {
+    if (hash->parsed()) {
+      std::string k = *key;
+      if (k.empty() && !std::getline(std::cin, k)) fail("no key given (as an argument or on stdin)");
+      fmt::print("{}\n", gateway::sha256_hex(k));
+      return 0;
+    }
+    if (o->config_path.empty()) fail("rpu gateway needs --config FILE (see examples/gateway.yaml)");
+    o->host_given = cmd->count("--host") > 0;
+    o->port_given = cmd->count("--port") > 0;
+    try {
+      return run_gateway(*o);
+    } catch (const gateway::ConfigError& e) {
+      fail("{}", e.what());
+    }
+  };
+}
+
+}  // namespace rpu::cli
