@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "gateway/usage_store.h"
 #include "reasoning/pattern.h"
 #include "reasoning/verifiers.h"
 
@@ -136,7 +137,7 @@ void read_listen(const Reader& r, const YAML::Node& n, GatewayConfig& c) {
 void read_log(const Reader& r, const YAML::Node& n, GatewayConfig& c) {
   r.only_keys(n, "log", {"path", "scrub", "retention_days", "max_rows", "queue"});
   if (n["path"]) c.log.path = r.text(n["path"], "log.path");
-  if (!c.log.path.empty() && c.log.path.rfind("postgres", 0) != 0) c.log.path = r.path(n["path"], "log.path");
+  if (!c.log.path.empty() && !is_postgres_location(c.log.path)) c.log.path = r.path(n["path"], "log.path");
   if (n["scrub"]) c.log.scrub = r.boolean(n["scrub"], "log.scrub");
   if (n["retention_days"]) c.log.retention_days = r.integer(n["retention_days"], "log.retention_days", 0, 100000);
   if (n["max_rows"]) c.log.max_rows = static_cast<long long>(r.number(n["max_rows"], "log.max_rows", 0, 1e15));

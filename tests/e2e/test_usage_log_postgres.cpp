@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -16,6 +17,8 @@
 #include "core/error.h"
 #include "gateway/usage_log.h"
 #include "postgres_server.h"
+#include "raw_http.h"
+#include "server_process.h"
 #include "test_util.h"
 
 namespace rpu::gateway {
@@ -274,6 +277,38 @@ TEST_F(UsageLogPostgresTest, AServerThatIsGoneNeverBlocksSubmit) {
   log.flush();
   EXPECT_EQ(log.stats().write_errors, 1000u);
   EXPECT_EQ(log.stats().written, 0u);
+}
+
+// The issue's use: `rpu gateway --log postgres://...` writes each call (scrubbed) into the table
+// gateways share, and its banner names the log without the password.
+TEST_F(UsageLogPostgresTest, TheGatewayLogsCallsToPostgres) {
+  const std::string uri = fresh_database("gateway");
+  const std::string config = test::temp_path("pg-gateway.yaml");
+  test::write_file(config,
+                   "models:\n  arith: {local: builtin, parallel: 1}\n"
+                   "routes:\n  - name: arithmetic\n    target: arith\n"
+                   "default_route: arithmetic\n");
+  // Trust authentication ignores the password; it is here to be kept out of the banner.
+  const std::string with_password = "postgresql://rpu:s3cret@" + uri.substr(std::string("postgresql://rpu@").size());
+  {
+    test::ServerProcess gateway({"--config", config, "--log", with_password}, 0, "gateway");
+    EXPECT_NE(gateway.log().find("usage log: postgresql://rpu@/gateway?"), std::string::npos) << gateway.log();
+    EXPECT_EQ(gateway.log().find("s3cret"), std::string::npos) << gateway.log();
+    const std::string body =
+        R"({"model":"arith","max_tokens":8,"messages":[{"role":"user","content":"Sam has 12 apples and buys 7 more. Mail sam@example.com"}]})";
+    const std::string response = test::raw_request(
+        gateway.port(), "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: "
+                        "application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    ASSERT_EQ(test::status_of(response), 200) << response;
+    gateway.signal(SIGTERM);  // a clean stop writes what is queued
+    ASSERT_EQ(gateway.wait_exit(10000), 0) << gateway.log();
+  }
+  EXPECT_EQ(value(uri, "SELECT route || ' ' || model FROM calls"), "arithmetic arith");
+  EXPECT_EQ(value(uri, "SELECT prompt_tokens > 0 AND completion_tokens > 0 FROM calls"), "t");
+  const std::string request = value(uri, "SELECT request FROM calls");
+  EXPECT_NE(request.find("<EMAIL_1>"), std::string::npos) << request;
+  EXPECT_EQ(request.find("sam@example.com"), std::string::npos) << request;
+  EXPECT_EQ(value(uri, "SELECT COUNT(*) FROM calls WHERE response LIKE '%assistant%' AND error = ''"), "1");
 }
 
 }  // namespace

@@ -20,8 +20,9 @@ namespace {
 std::mutex log_mutex;
 }
 
-ServerProcess::ServerProcess(const std::vector<std::string>& args, int port) : log_(new std::string) {
-  std::vector<std::string> argv_strings = {RPU_BINARY, "serve"};
+ServerProcess::ServerProcess(const std::vector<std::string>& args, int port, const std::string& command)
+    : log_(new std::string) {
+  std::vector<std::string> argv_strings = {RPU_BINARY, command};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   argv_strings.push_back("--port");
   argv_strings.push_back(std::to_string(port));
@@ -58,7 +59,7 @@ ServerProcess::ServerProcess(const std::vector<std::string>& args, int port) : l
       delete log_;
       log_ = nullptr;
       const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      throw std::runtime_error("rpu serve exited before listening (exit code " + std::to_string(code) + "): " + seen);
+      throw std::runtime_error("rpu " + command + " exited before listening (exit code " + std::to_string(code) + "): " + seen);
     }
     seen.append(buffer, static_cast<size_t>(n));
   }

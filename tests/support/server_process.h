@@ -14,7 +14,8 @@ class ServerProcess {
  public:
   // Runs `rpu serve <args> --port PORT` (default 0: a free port) and waits until it reports its
   // address (throws on failure, with the server's exit status and stderr in the message).
-  explicit ServerProcess(const std::vector<std::string>& args, int port = 0);
+  // `command` runs another serving subcommand instead (`rpu gateway`).
+  explicit ServerProcess(const std::vector<std::string>& args, int port = 0, const std::string& command = "serve");
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;

@@ -18,6 +18,7 @@
 #include "gateway/gateway_backend.h"
 #include "gateway/scrub.h"
 #include "gateway/usage_log.h"
+#include "gateway/usage_store.h"
 #include "local_session.h"
 #include "reasoning/reasoning_backend.h"
 #include "serve_loop.h"
@@ -105,9 +106,10 @@ int run_gateway(GatewayOptions& o) {
   o.server.http_threads = std::max(http_threads, 64);
   Server server(backend, o.server);
   server.bind();
+  // A postgres:// log may carry a password; the banner shows where the log goes, not that.
+  const std::string log_shown = config.log.path.empty() ? "off" : gateway::redact_location(config.log.path);
   std::fprintf(stderr, "rpu gateway: %zu routes, %zu local models, %zu upstreams; usage log: %s%s; on http://%s:%d\n",
-               config.routes.size(), config.local_models.size(), config.remotes.size(),
-               config.log.path.empty() ? "off" : config.log.path.c_str(),
+               config.routes.size(), config.local_models.size(), config.remotes.size(), log_shown.c_str(),
                config.log.path.empty() ? "" : (config.log.scrub ? " (scrubbed)" : " (NOT scrubbed)"),
                o.server.host.c_str(), server.port());
   const int code = serve_until_signalled(server, stop_signals, o.server.shutdown_timeout_seconds);
