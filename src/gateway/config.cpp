@@ -324,15 +324,15 @@ void check_references(const Reader& r, const YAML::Node& root, GatewayConfig& c)
     const RouteConfig& route = c.routes[i];
     const std::string key = "routes[" + std::to_string(i) + "]";
     const YAML::Node node = routes[i];
-    auto known = [&](const std::string& name, const std::string& field) {
+    auto known = [&](const std::string& name, const YAML::Node& at, const std::string& field) {
       if (!name.empty() && !targets.count(name)) {
-        r.error(node, key + "." + field, "'" + name + "' is not defined under models: or upstreams:");
+        r.error(at, key + "." + field, "'" + name + "' is not defined under models: or upstreams:");
       }
     };
-    known(route.target, "target");
-    known(route.fallback, "fallback");
-    if (route.cascade) known(route.cascade->upstream, "cascade.upstream");
-    if (route.shadow) known(route.shadow->target, "shadow.target");
+    known(route.target, node["target"], "target");
+    known(route.fallback, node["fallback"], "fallback");
+    if (route.cascade) known(route.cascade->upstream, node["cascade"]["upstream"], "cascade.upstream");
+    if (route.shadow) known(route.shadow->target, node["shadow"]["target"], "shadow.target");
     if (!route_names.insert(route.name).second) r.error(node, key + ".name", "route '" + route.name + "' is defined twice");
     for (const std::string& alias : route.aliases) {
       if (!aliases.insert(alias).second) r.error(node, key + ".aliases", "alias '" + alias + "' belongs to two routes");
