@@ -39,7 +39,7 @@ std::string scrub_json_text(ScrubSession& session, const std::string& text) {
 
 }  // namespace
 
-UsageRecord scrub_record(const Scrubber& scrubber, UsageRecord record) {
+UsageRecord scrub_record(const Scrubber& scrubber, UsageRecord record, const Vault* vault) {
   ScrubSession session(scrubber);
   auto safely = [&](std::string& text, bool json) {
     try {
@@ -51,11 +51,16 @@ UsageRecord scrub_record(const Scrubber& scrubber, UsageRecord record) {
   safely(record.request_json, true);
   safely(record.response_json, true);
   safely(record.error, false);
+  if (vault != nullptr) {
+    std::map<std::string, std::string> placeholders;
+    for (const auto& [value, placeholder] : session.mapping()) placeholders[placeholder] = value;
+    record.vault = vault->seal_mapping(placeholders);
+  }
   return record;
 }
 
-CallLogger::CallLogger(UsageLog& log, const Scrubber* scrubber, size_t queue_capacity)
-    : log_(log), scrubber_(scrubber), capacity_(queue_capacity), worker_([this] { run(); }) {}
+CallLogger::CallLogger(UsageLog& log, const Scrubber* scrubber, size_t queue_capacity, const Vault* vault)
+    : log_(log), scrubber_(scrubber), vault_(vault), capacity_(queue_capacity), worker_([this] { run(); }) {}
 
 CallLogger::~CallLogger() {
   {
@@ -102,7 +107,7 @@ void CallLogger::run() {
     queue_.pop_front();
     busy_ = true;
     lock.unlock();
-    if (scrubber_ != nullptr) record = scrub_record(*scrubber_, std::move(record));
+    if (scrubber_ != nullptr) record = scrub_record(*scrubber_, std::move(record), vault_);
     log_.submit(std::move(record));
     lock.lock();
     busy_ = false;

@@ -15,13 +15,15 @@
 
 #include "gateway/scrub.h"
 #include "gateway/usage_log.h"
+#include "gateway/vault.h"
 
 namespace rpu::gateway {
 
 class CallLogger {
  public:
   // `scrubber` null: records are logged as they are (log.scrub: false in the config).
-  CallLogger(UsageLog& log, const Scrubber* scrubber, size_t queue_capacity = 65536);
+  // `vault` (optional): each record's placeholders are sealed into its `vault` column.
+  CallLogger(UsageLog& log, const Scrubber* scrubber, size_t queue_capacity = 65536, const Vault* vault = nullptr);
   ~CallLogger();  // scrubs and hands over what is queued, then stops
   CallLogger(const CallLogger&) = delete;
   CallLogger& operator=(const CallLogger&) = delete;
@@ -43,6 +45,7 @@ class CallLogger {
 
   UsageLog& log_;
   const Scrubber* scrubber_;
+  const Vault* vault_;
   size_t capacity_;
   mutable std::mutex mutex_;
   std::condition_variable wake_, idle_;
@@ -56,6 +59,7 @@ class CallLogger {
 // A scrubbed copy of a record (exposed for tests): the request's messages, the response's
 // messages and the error are scrubbed with one session; a text that is not JSON is scrubbed
 // as text. A text the scrubber cannot finish (budget) is replaced by "<UNSCRUBBED_REMOVED>".
-UsageRecord scrub_record(const Scrubber& scrubber, UsageRecord record);
+// With a vault, the session's placeholder -> value map is sealed into record.vault.
+UsageRecord scrub_record(const Scrubber& scrubber, UsageRecord record, const Vault* vault = nullptr);
 
 }  // namespace rpu::gateway

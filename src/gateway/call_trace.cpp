@@ -91,6 +91,7 @@ void CallTrace::finish_locked() {
   r.confidence = info_.confidence;
   r.escalated = info_.escalated;
   r.error = errors;
+  r.kind = info_.kind;
   done_(std::move(r));
 }
 

@@ -23,6 +23,7 @@ struct TraceInfo {
   bool escalated = false;
   double confidence = -1;  // set by a cascade (else read from the events' extension)
   std::string escalation_reason;
+  std::string kind = "primary";  // "shadow": answered for comparison only
 };
 
 class CallTrace : public std::enable_shared_from_this<CallTrace> {

@@ -135,13 +135,17 @@ void read_listen(const Reader& r, const YAML::Node& n, GatewayConfig& c) {
 }
 
 void read_log(const Reader& r, const YAML::Node& n, GatewayConfig& c) {
-  r.only_keys(n, "log", {"path", "scrub", "retention_days", "max_rows", "queue"});
+  r.only_keys(n, "log", {"path", "scrub", "retention_days", "max_rows", "queue", "vault_key_env"});
   if (n["path"]) c.log.path = r.text(n["path"], "log.path");
   if (!c.log.path.empty() && !is_postgres_location(c.log.path)) c.log.path = r.path(n["path"], "log.path");
   if (n["scrub"]) c.log.scrub = r.boolean(n["scrub"], "log.scrub");
   if (n["retention_days"]) c.log.retention_days = r.integer(n["retention_days"], "log.retention_days", 0, 100000);
   if (n["max_rows"]) c.log.max_rows = static_cast<long long>(r.number(n["max_rows"], "log.max_rows", 0, 1e15));
   if (n["queue"]) c.log.queue = static_cast<size_t>(r.integer(n["queue"], "log.queue", 1, 1 << 24));
+  if (n["vault_key_env"]) {
+    c.log.vault_key_env = r.text(n["vault_key_env"], "log.vault_key_env");
+    if (n["scrub"] && !c.log.scrub) r.error(n["vault_key_env"], "log.vault_key_env", "the vault needs log.scrub: true");
+  }
 }
 
 void read_remote_details(const Reader& r, const YAML::Node& n, const std::string& key, RemoteConfig& remote) {

@@ -106,6 +106,7 @@ struct LogConfig {
   bool scrub = true;
   long long retention_days = 0, max_rows = 0;
   size_t queue = 65536;
+  std::string vault_key_env;  // when set: placeholders sealed with the key in this variable (vault.h)
 };
 
 struct GatewayConfig {

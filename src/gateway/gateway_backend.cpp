@@ -225,7 +225,8 @@ void GatewayBackend::maybe_shadow(const Route& route, const ChatRequest& request
   copy.stream = false;
   std::thread([this, &route, copy = std::move(copy), running = shadows_running_] {
     auto trace = make_trace(route.shadow->choice_count(copy), copy.client_key_id, chat_request_log_json(copy));
-    trace->info().route = route.config.name + ":shadow";
+    trace->info().route = route.config.name;
+    trace->info().kind = "shadow";
     trace->info().answered_by = route.config.shadow->target;
     try {
       run_chat(*route.shadow, copy, trace->tap([](const ChatEvent&) {}));

@@ -1,9 +1,12 @@
 #include "gateway/usage_log.h"
 
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "gateway/usage_store.h"
+#include "gateway/vault.h"
 
 namespace rpu::gateway {
 namespace {
@@ -18,7 +21,10 @@ int64_t now_ms() {
 bool write_openai_line(const std::string& request_text, const std::string& response_text, std::ostream& out) {
   using json = nlohmann::ordered_json;
   const json request = json::parse(request_text, nullptr, false);
-  const json response = json::parse(response_text, nullptr, false);
+  json response = json::parse(response_text, nullptr, false);
+  // The gateway logs the answer's choices as an array of assistant messages: the first is the
+  // one a fine-tuning example takes.
+  if (response.is_array() && !response.empty()) response = response[0];
   if (!request.is_object() || !request.contains("messages") || !request["messages"].is_array() ||
       !response.is_object()) {
     return false;
@@ -138,11 +144,21 @@ std::vector<UsageSummaryRow> summarize_usage(const std::string& location) {
   return open_usage_store(location, StoreAccess::kRead)->summarize();
 }
 
-int64_t export_openai_jsonl(const std::string& location, std::ostream& out) {
+int64_t export_openai_jsonl(const std::string& location, std::ostream& out, const Vault* reveal_with) {
   const auto store = open_usage_store(location, StoreAccess::kRead);
   int64_t lines = 0;
-  store->each_successful_call([&](const std::string& request, const std::string& response) {
-    if (write_openai_line(request, response, out)) ++lines;
+  store->each_successful_call([&](const std::string& request, const std::string& response, const std::string& vault) {
+    if (reveal_with == nullptr || vault.empty()) {
+      if (write_openai_line(request, response, out)) ++lines;
+      return;
+    }
+    // The placeholders stand inside JSON strings: their values go in JSON-escaped.
+    std::map<std::string, std::string> escaped;
+    for (const auto& [placeholder, value] : reveal_with->open_mapping(vault)) {
+      const std::string quoted = nlohmann::json(value).dump();
+      escaped[placeholder] = quoted.substr(1, quoted.size() - 2);
+    }
+    if (write_openai_line(reveal(request, escaped), reveal(response, escaped), out)) ++lines;
   });
   return lines;
 }

@@ -45,6 +45,8 @@ struct UsageRecord {
   double confidence = -1;                       // -1: none reported
   bool escalated = false;                       // answered by the upstream after the local model
   std::string error;                            // empty when the call succeeded
+  std::string kind = "primary";                 // "primary": the client got this answer; "shadow": compared only
+  std::string vault;                            // the call's placeholders sealed by the vault (vault.h), or empty
 };
 
 struct UsageLogOptions {
@@ -101,8 +103,11 @@ struct UsageSummaryRow {
   double mean_latency_ms = 0;
 };
 std::vector<UsageSummaryRow> summarize_usage(const std::string& location);
-// Each successful call as one line of OpenAI's fine-tuning chat format:
-// {"messages": [...request messages..., {assistant reply}], "tools": [...]}. Returns the lines written.
-int64_t export_openai_jsonl(const std::string& location, std::ostream& out);
+// Each successful call the client got (kind "primary") as one line of OpenAI's fine-tuning
+// chat format: {"messages": [...request messages..., {assistant reply}], "tools": [...]}.
+// With `reveal_with`, the placeholders of calls that have a vault entry are put back to the
+// original values (throws VaultError when the key does not open them). Returns the lines written.
+class Vault;
+int64_t export_openai_jsonl(const std::string& location, std::ostream& out, const Vault* reveal_with = nullptr);
 
 }  // namespace rpu::gateway

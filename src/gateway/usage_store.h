@@ -27,8 +27,9 @@ class UsageStore {
   virtual void apply_retention(int64_t oldest_time_ms, int64_t max_rows) = 0;
   // Calls, errors, escalations, tokens and latency by route and model, busiest first.
   virtual std::vector<UsageSummaryRow> summarize() = 0;
-  // Calls `row(request, response)` for each successful call with a response, oldest first.
-  using CallVisitor = std::function<void(const std::string& request, const std::string& response)>;
+  // Calls `row(request, response, vault)` for each successful call with a response, oldest first.
+  using CallVisitor =
+      std::function<void(const std::string& request, const std::string& response, const std::string& vault)>;
   virtual void each_successful_call(const CallVisitor& row) = 0;
 };
 

@@ -32,9 +32,17 @@ CREATE TABLE IF NOT EXISTS calls (
   first_token_ms double precision,
   confidence double precision,
   escalated boolean NOT NULL,
-  error text NOT NULL
+  error text NOT NULL,
+  kind text NOT NULL DEFAULT 'primary',
+  vault text NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS calls_time ON calls(time_ms);
+)sql";
+
+// A log created before a column existed gets it on the next start.
+constexpr const char* kAddMissingColumns = R"sql(
+ALTER TABLE calls ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'primary';
+ALTER TABLE calls ADD COLUMN IF NOT EXISTS vault text NOT NULL DEFAULT '';
 )sql";
 
 // Gateways starting together would race in CREATE TABLE IF NOT EXISTS (PostgreSQL can then
@@ -44,7 +52,8 @@ constexpr int64_t kSchemaLockKey = 0x7270755f6c6f67;  // "rpu_log"
 const std::vector<std::string> kColumns = {"time_ms",      "client_key_id",     "route",      "model",
                                            "request",      "response",          "prompt_tokens",
                                            "completion_tokens", "latency_ms",   "first_token_ms",
-                                           "confidence",   "escalated",         "error"};
+                                           "confidence",   "escalated",         "error",
+                                           "kind",         "vault"};
 
 // libpq waits for the operating system's TCP timeout (minutes) on an unreachable host; the
 // writer would stall that long per batch, so a connect timeout is added unless one is set.
@@ -151,12 +160,12 @@ class PostgresUsageStore final : public UsageStore {
       int64_t last_id = 0;
       for (;;) {
         const pqxx::result page = tx.exec_params(
-            "SELECT id, request, response FROM calls WHERE error = '' AND response <> '' AND id > $1 "
+            "SELECT id, request, response, vault FROM calls WHERE error = '' AND response <> '' AND kind = 'primary' AND id > $1 "
             "ORDER BY id LIMIT 1000",
             last_id);
         for (const pqxx::row& row : page) {
           last_id = row[0].as<int64_t>();
-          visit(text(row[1]), text(row[2]));
+          visit(text(row[1]), text(row[2]), text(row[3]));
         }
         if (page.size() < 1000) return;
       }
@@ -181,7 +190,11 @@ class PostgresUsageStore final : public UsageStore {
     pqxx::work tx(connection());
     tx.exec_params("SELECT pg_advisory_xact_lock($1)", kSchemaLockKey);
     // Only when missing: a role allowed to write rows but not to create indexes still works.
-    if (tx.exec("SELECT to_regclass('calls') IS NULL")[0][0].as<bool>()) tx.exec(kSchema);
+    if (tx.exec("SELECT to_regclass('calls') IS NULL")[0][0].as<bool>()) {
+      tx.exec(kSchema);
+    } else {
+      tx.exec(kAddMissingColumns);
+    }
     tx.commit();
   }
 
@@ -206,7 +219,8 @@ class PostgresUsageStore final : public UsageStore {
     copy << std::make_tuple(r.time_ms, postgres_text(r.client_key_id), postgres_text(r.route), postgres_text(r.model),
                             postgres_text(r.request_json), postgres_text(r.response_json), r.prompt_tokens,
                             r.completion_tokens, latency.c_str(), r.first_token_ms < 0 ? nullptr : first_token.c_str(),
-                            r.confidence < 0 ? nullptr : confidence.c_str(), r.escalated, postgres_text(r.error));
+                            r.confidence < 0 ? nullptr : confidence.c_str(), r.escalated, postgres_text(r.error),
+                            postgres_text(r.kind), postgres_text(r.vault));
   }
 
   static std::string text(const pqxx::field& field) { return std::string(field.c_str(), field.size()); }

@@ -25,7 +25,9 @@ CREATE TABLE IF NOT EXISTS calls (
   first_token_ms REAL,
   confidence REAL,
   escalated INTEGER NOT NULL,
-  error TEXT NOT NULL
+  error TEXT NOT NULL,
+  kind TEXT NOT NULL DEFAULT 'primary',
+  vault TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS calls_time ON calls(time_ms);
 )sql";
@@ -93,6 +95,7 @@ class SqliteUsageStore final : public UsageStore {
     try {
       exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
       exec(db_, kSchema);
+      add_missing_columns();
     } catch (...) {
       sqlite3_close(db_);
       throw;
@@ -149,16 +152,16 @@ class SqliteUsageStore final : public UsageStore {
   }
 
   void each_successful_call(const CallVisitor& row) override {
-    Statement q(db_, "SELECT request, response FROM calls WHERE error = '' AND response <> '' ORDER BY id");
-    while (q.step()) row(q.column_text(0), q.column_text(1));
+    Statement q(db_, "SELECT request, response, vault FROM calls WHERE error = '' AND response <> '' AND kind = 'primary' ORDER BY id");
+    while (q.step()) row(q.column_text(0), q.column_text(1), q.column_text(2));
   }
 
  private:
   void insert_rows(const std::vector<UsageRecord>& batch) {
     Statement insert(db_,
                      "INSERT INTO calls (time_ms, client_key_id, route, model, request, response, prompt_tokens, "
-                     "completion_tokens, latency_ms, first_token_ms, confidence, escalated, error) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+                     "completion_tokens, latency_ms, first_token_ms, confidence, escalated, error, kind, vault) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
     for (const UsageRecord& r : batch) {
       insert.integer(1, r.time_ms);
       insert.text(2, r.client_key_id);
@@ -173,9 +176,23 @@ class SqliteUsageStore final : public UsageStore {
       insert.real_or_null(11, r.confidence);
       insert.integer(12, r.escalated ? 1 : 0);
       insert.text(13, r.error);
+      insert.text(14, r.kind);
+      insert.text(15, r.vault);
       insert.step();
       insert.reset();
     }
+  }
+
+  // A log written before a column existed gets it (with its default) on the next start.
+  void add_missing_columns() {
+    bool has_kind = false, has_vault = false;
+    Statement q(db_, "SELECT name FROM pragma_table_info('calls')");
+    while (q.step()) {
+      has_kind |= q.column_text(0) == "kind";
+      has_vault |= q.column_text(0) == "vault";
+    }
+    if (!has_kind) exec(db_, "ALTER TABLE calls ADD COLUMN kind TEXT NOT NULL DEFAULT 'primary'");
+    if (!has_vault) exec(db_, "ALTER TABLE calls ADD COLUMN vault TEXT NOT NULL DEFAULT ''");
   }
 
   sqlite3* db_;

@@ -12,9 +12,11 @@
 #include <vector>
 
 #include "core/error.h"
+#include "gateway/call_logger.h"
 #include "gateway/scrub.h"
 #include "gateway/usage_log.h"
 #include "gateway/usage_store.h"
+#include "gateway/vault.h"
 #include "test_util.h"
 
 namespace rpu::gateway {
@@ -198,5 +200,36 @@ TEST(UsageLogTest, NoRawPersonalValueReachesTheDatabaseOrItsWal) {
   for (const std::string& value : raw) EXPECT_EQ(bytes.find(value), std::string::npos) << value << " reached the disk";
 }
 
+
+// The gateway's rows: choices as an array of assistant messages, shadow rows left out of the
+// training export, and --reveal putting the sealed original values back.
+TEST(UsageLogTest, ExportTakesGatewayRowsRevealsWithTheVaultAndSkipsShadows) {
+  const std::string path = fresh_path("usage-export-vault.db");
+  const Scrubber scrubber;
+  const Vault vault("vault key"), wrong("another key");
+  {
+    UsageLog log({.path = path});
+    UsageRecord raw = record(1);
+    raw.request_json =
+        json{{"messages", json::array({{{"role", "user"}, {"content", "Mail \"Jane\" at jane.doe@example.com"}}})}}.dump();
+    raw.response_json = json::array({{{"role", "assistant"}, {"content", "Sent to jane.doe@example.com."}}}).dump();
+    log.submit(scrub_record(scrubber, raw, &vault));
+    UsageRecord shadow = record(2);
+    shadow.kind = "shadow";
+    log.submit(shadow);
+  }
+  EXPECT_EQ(query(path, "SELECT COUNT(*) FROM calls WHERE kind = 'shadow'"), "1");
+  EXPECT_EQ(query(path, "SELECT COUNT(*) FROM calls WHERE vault <> '' AND request NOT LIKE '%jane.doe%'"), "1");
+  std::ostringstream scrubbed, revealed;
+  EXPECT_EQ(export_openai_jsonl(path, scrubbed), 1);  // the shadow row is not training data
+  EXPECT_EQ(scrubbed.str().find("jane.doe@example.com"), std::string::npos);
+  EXPECT_NE(scrubbed.str().find("<EMAIL_1>"), std::string::npos);
+  EXPECT_EQ(export_openai_jsonl(path, revealed, &vault), 1);
+  const json line = json::parse(revealed.str());
+  EXPECT_EQ(line["messages"][0]["content"], "Mail \"Jane\" at jane.doe@example.com");
+  EXPECT_EQ(line["messages"][1]["content"], "Sent to jane.doe@example.com.");
+  std::ostringstream refused;
+  EXPECT_THROW(export_openai_jsonl(path, refused, &wrong), VaultError);
+}
 }  // namespace
 }  // namespace rpu::gateway

@@ -18,6 +18,7 @@
 #include "gateway/gateway_backend.h"
 #include "gateway/scrub.h"
 #include "gateway/usage_log.h"
+#include "gateway/vault.h"
 #include "gateway/usage_store.h"
 #include "local_session.h"
 #include "reasoning/reasoning_backend.h"
@@ -76,6 +77,7 @@ int run_gateway(GatewayOptions& o) {
   }
   std::unique_ptr<gateway::UsageLog> log;
   std::unique_ptr<gateway::Scrubber> scrubber;
+  std::unique_ptr<gateway::Vault> vault;
   std::unique_ptr<gateway::CallLogger> logger;
   if (!config.log.path.empty()) {
     gateway::UsageLogOptions log_options;
@@ -84,7 +86,14 @@ int run_gateway(GatewayOptions& o) {
     log_options.max_rows = config.log.max_rows;
     log = std::make_unique<gateway::UsageLog>(log_options);
     if (config.log.scrub) scrubber = std::make_unique<gateway::Scrubber>();
-    logger = std::make_unique<gateway::CallLogger>(*log, scrubber.get(), config.log.queue);
+    if (!config.log.vault_key_env.empty()) {
+      try {
+        vault = std::make_unique<gateway::Vault>(gateway::Vault::from_environment(config.log.vault_key_env));
+      } catch (const gateway::VaultError& e) {
+        throw gateway::ConfigError(config.file + ": log.vault_key_env: " + e.what());
+      }
+    }
+    logger = std::make_unique<gateway::CallLogger>(*log, scrubber.get(), config.log.queue, vault.get());
   }
   gateway::GatewayBackend backend(config, local_backends, logger.get());
 

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "gateway/usage_log.h"
+#include "gateway/vault.h"
 #include "gateway/usage_store.h"
 
 namespace rpu::cli {
@@ -30,16 +31,29 @@ int print_stats(const std::string& path) {
   return 0;
 }
 
-int export_log(const std::string& path, const std::string& format, const std::string& output) {
+int export_log(const std::string& path, const std::string& format, const std::string& output,
+               const std::string& reveal_env) {
   if (format != "openai-jsonl") fail("unknown export format '{}' (openai-jsonl)", format);
+  std::unique_ptr<gateway::Vault> vault;
+  if (!reveal_env.empty()) {
+    try {
+      vault = std::make_unique<gateway::Vault>(gateway::Vault::from_environment(reveal_env));
+    } catch (const gateway::VaultError& e) {
+      fail("--reveal: {}", e.what());
+    }
+  }
   int64_t lines = 0;
-  if (output.empty() || output == "-") {
-    lines = gateway::export_openai_jsonl(path, std::cout);
-  } else {
-    std::ofstream out(output, std::ios::binary);
-    if (!out) fail("cannot write '{}'", output);
-    lines = gateway::export_openai_jsonl(path, out);
-    if (!out) fail("writing '{}' failed", output);
+  try {
+    if (output.empty() || output == "-") {
+      lines = gateway::export_openai_jsonl(path, std::cout, vault.get());
+    } else {
+      std::ofstream out(output, std::ios::binary);
+      if (!out) fail("cannot write '{}'", output);
+      lines = gateway::export_openai_jsonl(path, out, vault.get());
+      if (!out) fail("writing '{}' failed", output);
+    }
+  } catch (const gateway::VaultError& e) {
+    fail("--reveal: {}", e.what());
   }
   fmt::print(stderr, "exported {} calls\n", lines);
   return 0;
@@ -59,6 +73,7 @@ Action add_logs_command(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto format = std::make_shared<std::string>("openai-jsonl");
   auto output = std::make_shared<std::string>();
+  auto reveal = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand("logs", "read the gateway's usage log (SQLite file or PostgreSQL)");
   cmd->require_subcommand(1);
   CLI::App* stats = cmd->add_subcommand("stats", "calls, errors, escalations, tokens and latency by route and model");
@@ -67,9 +82,12 @@ Action add_logs_command(CLI::App& app) {
   exp->add_option("log", *path, "usage log (SQLite file or postgres:// URI)")->required()->check(kLogLocation);
   exp->add_option("--format", *format, "openai-jsonl (OpenAI's fine-tuning chat format)");
   exp->add_option("-o,--output", *output, "output file (default: stdout)");
-  return [path, format, output, stats, exp] {
+  exp->add_option("--reveal", *reveal,
+                  "put the original values back in place of the placeholders, with the vault key in this "
+                  "environment variable (the gateway's log.vault_key_env)");
+  return [path, format, output, reveal, stats, exp] {
     if (stats->parsed()) return print_stats(*path);
-    return export_log(*path, *format, *output);
+    return export_log(*path, *format, *output, *reveal);
   };
 }
 
