@@ -103,6 +103,8 @@ TEST_F(UsageLogPostgresTest, EveryFieldArrivesIntact) {
   full.confidence = 0.875;
   full.escalated = true;
   full.error = "upstream\ttimed out\n";
+  full.kind = "shadow";
+  full.vault = "c2VhbGVk";
   UsageRecord bad_bytes = record(2);
   bad_bytes.error = std::string("bad \xff byte and a NUL \0 here", 27);
   {
@@ -116,7 +118,7 @@ TEST_F(UsageLogPostgresTest, EveryFieldArrivesIntact) {
   }
   const pqxx::result rows = query(uri,
                                   "SELECT time_ms, client_key_id, route, model, request, response, prompt_tokens, "
-                                  "completion_tokens, latency_ms, first_token_ms, confidence, escalated, error "
+                                  "completion_tokens, latency_ms, first_token_ms, confidence, escalated, error, kind, vault "
                                   "FROM calls ORDER BY id");
   ASSERT_EQ(rows.size(), 3u);
   const pqxx::row r = rows[0];
@@ -133,6 +135,9 @@ TEST_F(UsageLogPostgresTest, EveryFieldArrivesIntact) {
   EXPECT_EQ(r[10].as<double>(), full.confidence);
   EXPECT_TRUE(r[11].as<bool>());
   EXPECT_EQ(r[12].as<std::string>(), full.error);
+  EXPECT_EQ(r[13].as<std::string>(), "shadow");
+  EXPECT_EQ(r[14].as<std::string>(), full.vault);
+  EXPECT_EQ(rows[1][13].as<std::string>(), "primary");
   EXPECT_TRUE(rows[1][9].is_null());
   EXPECT_TRUE(rows[1][10].is_null());
   EXPECT_FALSE(rows[1][11].as<bool>());
@@ -142,7 +147,7 @@ TEST_F(UsageLogPostgresTest, EveryFieldArrivesIntact) {
                        "FROM information_schema.columns WHERE table_name = 'calls'"),
             "id bigint, time_ms bigint, client_key_id text, route text, model text, request text, response text, "
             "prompt_tokens bigint, completion_tokens bigint, latency_ms double precision, first_token_ms double "
-            "precision, confidence double precision, escalated boolean, error text");
+            "precision, confidence double precision, escalated boolean, error text, kind text, vault text");
   EXPECT_EQ(value(uri, "SELECT indexdef FROM pg_indexes WHERE indexname = 'calls_time'"),
             "CREATE INDEX calls_time ON public.calls USING btree (time_ms)");
 }
