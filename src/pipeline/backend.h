@@ -2,6 +2,8 @@
 // events back; it also embeds text. Everything above the engine is written against it:
 //   LocalBackend   a model in this process (template, tools, grammar, scheduler);
 //   RemoteBackend  any OpenAI-compatible server over HTTP;
+//   ResilientBackend  retries, backoff and a circuit breaker around one upstream;
+//   ReplicaPool    replicas of one model, least outstanding first, health-checked;
 //   reasoning      a Backend wrapping a Backend (samples many answers, returns one);
 // and every consumer uses it the same way: the HTTP server, `rpu run` and `rpu chat`.
 //

@@ -4,8 +4,10 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <ctime>
 #include <mutex>
 #include <thread>
 
@@ -28,8 +30,7 @@ void set_timeout(httplib::Client& client, double seconds, bool connect) {
   }
 }
 
-// An upstream error body, passed on with the upstream's status.
-ApiError upstream_error(int status, const std::string& body) {
+ApiError upstream_error_body(int status, const std::string& body) {
   try {
     const auto j = parse_json_text<nlohmann::json>(body, "upstream error body");
     const auto& e = j.at("error");
@@ -42,18 +43,77 @@ ApiError upstream_error(int status, const std::string& body) {
   }
 }
 
+// An upstream error body, passed on with the upstream's status and its Retry-After (which
+// tells a retrying wrapper, or our own caller, when to try again).
+ApiError upstream_error(int status, const std::string& body, const std::string& retry_after) {
+  ApiError error = upstream_error_body(status, body);
+  if (const auto seconds = parse_retry_after(retry_after)) error.retry_after_seconds = *seconds;
+  return error;
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 }  // namespace
+
+std::optional<double> parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  if (all_digits(value)) return value.size() > 9 ? 1e9 : std::stod(std::string(value));
+  // HTTP-date: IMF-fixdate, or the obsolete RFC 850 and asctime forms a recipient must accept.
+  const std::string text(value);
+  for (const char* format : {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"}) {
+    std::tm tm{};
+    const char* end = strptime(text.c_str(), format, &tm);
+    if (end == nullptr || *end != '\0') continue;
+    const auto when = std::chrono::system_clock::from_time_t(timegm(&tm));
+    return std::max(0.0, std::chrono::duration<double>(when - now).count());
+  }
+  return std::nullopt;
+}
 
 struct RemoteBackend::Call {
   std::mutex mutex;
   std::condition_variable changed;
   bool headers_known = false, ended = false;
   int status = 0;
-  std::string error_body, transport_error;
+  std::string error_body, transport_error, retry_after;
   std::atomic<bool> cancelled{false};
+  // chat() waits for the first event (first_token_timeout_s): until one is delivered, an error
+  // finish is held back as `broken` and the call abandoned, so the sink never sees it.
+  bool waiting_first = false, delivered = false, broken = false;
+  std::string broken_error;
+  httplib::Client* client = nullptr;  // while sending: stop() unblocks a silent upstream
   StreamDecoder decoder;
 
-  Call(int choices, ChatEventSink sink) : decoder(choices, std::move(sink)) {}
+  Call(int choices, ChatEventSink sink)
+      : decoder(choices, [this, sink = std::move(sink)](const ChatEvent& e) {
+          if (admit(e)) sink(e);
+        }) {}
+
+  // Whether an event may reach the sink (none does after cancel()).
+  bool admit(const ChatEvent& e) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (cancelled) return false;
+    if (waiting_first && !delivered && e.finish_reason == "error") {
+      broken = true;
+      broken_error = e.error;
+      cancelled = true;  // the choices' other error finishes are dropped too
+      changed.notify_all();
+      return false;
+    }
+    delivered = true;
+    changed.notify_all();
+    return true;
+  }
+
+  void cancel() {
+    std::lock_guard<std::mutex> lock(mutex);
+    cancelled = true;
+    if (client) client->stop();
+  }
 };
 
 namespace {
@@ -61,7 +121,7 @@ namespace {
 class RemoteCall : public CallHandle {
  public:
   explicit RemoteCall(std::shared_ptr<RemoteBackend::Call> call) : call_(std::move(call)) {}
-  void cancel() override { call_->cancelled = true; }
+  void cancel() override { call_->cancel(); }
 
  private:
   std::shared_ptr<RemoteBackend::Call> call_;
@@ -93,8 +153,10 @@ bool RemoteBackend::accepts_model(const std::string& model) const {
 }
 
 std::unique_ptr<CallHandle> RemoteBackend::start(const std::string& path, nlohmann::ordered_json body, int choices,
-                                                 ChatEventSink sink) {
+                                                 ChatEventSink sink, const std::function<bool()>& cancelled) {
+  const auto sent = Clock::now();
   auto call = std::make_shared<Call>(choices, std::move(sink));
+  call->waiting_first = options_.first_token_timeout_s > 0;
   const RemoteBackendOptions options = options_;
   const std::string host = scheme_host_port_, full_path = path_prefix_ + path, payload = body.dump();
   ++*running_;
@@ -113,6 +175,7 @@ std::unique_ptr<CallHandle> RemoteBackend::start(const std::string& path, nlohma
     req.response_handler = [&](const httplib::Response& r) {
       std::lock_guard<std::mutex> lock(call->mutex);
       call->status = r.status;
+      call->retry_after = r.get_header_value("Retry-After");
       call->headers_known = true;
       call->changed.notify_all();
       return !call->cancelled.load();
@@ -129,43 +192,99 @@ std::unique_ptr<CallHandle> RemoteBackend::start(const std::string& path, nlohma
       }
       return call->decoder.feed(std::string_view(data, size));
     };
-    httplib::Response res;
-    httplib::Error error = httplib::Error::Success;
-    const bool ok = client.send(req, res, error);
+    bool go = false;
     {
       std::lock_guard<std::mutex> lock(call->mutex);
+      go = !call->cancelled;
+      if (go) call->client = &client;
+    }
+    httplib::Response res;
+    httplib::Error error = httplib::Error::Canceled;
+    const bool ok = go && client.send(req, res, error);
+    {
+      std::lock_guard<std::mutex> lock(call->mutex);
+      call->client = nullptr;
       if (!ok && !call->headers_known) call->transport_error = httplib::to_string(error);
+    }
+    // The choices' last events go out before `ended`, so that a caller waiting for the first
+    // event sees them (or their absence) once the call has ended.
+    if (call->status == 200 && !call->cancelled) call->decoder.finish(ok ? "" : "upstream stream broke: " + httplib::to_string(error));
+    {
+      std::lock_guard<std::mutex> lock(call->mutex);
       call->ended = true;
       call->changed.notify_all();
     }
-    if (call->status == 200 && !call->cancelled) call->decoder.finish(ok ? "" : "upstream stream broke: " + httplib::to_string(error));
     --*running;
   }).detach();
 
   // Wait for the upstream's status so that its refusals are the caller's errors.
-  std::unique_lock<std::mutex> lock(call->mutex);
-  call->changed.wait(lock, [&] { return call->ended || (call->headers_known && call->status == 200); });
-  if (!call->headers_known) {
-    const bool timeout = call->transport_error.find("imeout") != std::string::npos ||
-                         call->transport_error.find("Read") != std::string::npos;
-    throw ApiError(timeout ? 504 : 502, "upstream " + host + " " + (timeout ? "timed out" : "unreachable") + ": " +
-                                            call->transport_error,
-                   "upstream_error", "", timeout ? "upstream_timeout" : "upstream_unreachable");
+  {
+    std::unique_lock<std::mutex> lock(call->mutex);
+    call->changed.wait(lock, [&] { return call->ended || (call->headers_known && call->status == 200); });
+    if (!call->headers_known) {
+      const bool timeout = call->transport_error.find("imeout") != std::string::npos ||
+                           call->transport_error.find("Read") != std::string::npos;
+      throw ApiError(timeout ? 504 : 502, "upstream " + host + " " + (timeout ? "timed out" : "unreachable") + ": " +
+                                              call->transport_error,
+                     "upstream_error", "", timeout ? "upstream_timeout" : "upstream_unreachable");
+    }
+    if (call->status != 200) throw upstream_error(call->status, call->error_body, call->retry_after);
   }
-  if (call->status != 200) throw upstream_error(call->status, call->error_body);
+  if (call->waiting_first) {
+    wait_first_event(*call, sent + std::chrono::microseconds(static_cast<int64_t>(options_.first_token_timeout_s * 1e6)),
+                     cancelled);
+  }
   return std::make_unique<RemoteCall>(call);
+}
+
+// Until the first event reached the sink: a timeout, a stream that ended without one, or a
+// caller that went away abandons the call (the sink hears nothing) and throws.
+void RemoteBackend::wait_first_event(Call& call, std::chrono::steady_clock::time_point deadline,
+                                     const std::function<bool()>& cancelled) const {
+  std::unique_lock<std::mutex> lock(call.mutex);
+  for (;;) {
+    // Polled: `cancelled` is the caller's (it may check a socket), so it runs unlocked below.
+    call.changed.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(50)),
+                            [&] { return call.delivered || call.broken || call.ended; });
+    if (call.delivered) {
+      call.waiting_first = false;
+      return;
+    }
+    std::optional<ApiError> error;
+    if (call.broken || call.ended) {
+      error.emplace(502, "upstream " + scheme_host_port_ + " ended the stream before its first token: " +
+                             (call.broken_error.empty() ? "no event" : call.broken_error),
+                    "upstream_error", "", "upstream_stream_broken");
+    } else if (Clock::now() >= deadline) {
+      error.emplace(504, "upstream " + scheme_host_port_ + " sent no token within " +
+                             std::to_string(options_.first_token_timeout_s) + " s",
+                    "upstream_error", "", "upstream_timeout");
+    } else if (cancelled) {
+      lock.unlock();
+      const bool gone = cancelled();
+      lock.lock();
+      if (gone && !call.delivered) {
+        error.emplace(499, "the caller went away; the call was cancelled", "invalid_request_error", "", "cancelled");
+      }
+    }
+    if (!error) continue;
+    call.cancelled = true;
+    if (call.client) call.client->stop();
+    throw *error;
+  }
 }
 
 std::unique_ptr<CallHandle> RemoteBackend::chat(const ChatRequest& request, ChatEventSink sink) {
   nlohmann::ordered_json body = chat_request_json(request);
   if (!options_.model.empty()) body["model"] = options_.model;
-  return start("/chat/completions", std::move(body), request.n, std::move(sink));
+  return start("/chat/completions", std::move(body), request.n, std::move(sink), request.cancelled);
 }
 
 std::unique_ptr<CallHandle> RemoteBackend::complete(const CompletionRequest& request, ChatEventSink sink) {
   nlohmann::ordered_json body = completion_request_json(request);
   if (!options_.model.empty()) body["model"] = options_.model;
-  return start("/completions", std::move(body), static_cast<int>(request.prompts.size()) * request.n, std::move(sink));
+  return start("/completions", std::move(body), static_cast<int>(request.prompts.size()) * request.n, std::move(sink),
+               request.cancelled);
 }
 
 EmbeddingResult RemoteBackend::embed(const EmbeddingRequest& request) {
@@ -190,7 +309,7 @@ EmbeddingResult RemoteBackend::embed(const EmbeddingRequest& request) {
     throw ApiError(502, "upstream " + scheme_host_port_ + " unreachable: " + httplib::to_string(res.error()),
                    "upstream_error", "", "upstream_unreachable");
   }
-  if (res->status != 200) throw upstream_error(res->status, res->body);
+  if (res->status != 200) throw upstream_error(res->status, res->body, res->get_header_value("Retry-After"));
   EmbeddingResult result;
   try {
     const auto j = parse_json_text<nlohmann::json>(res->body, "upstream embeddings body");

@@ -2,15 +2,26 @@
 // chat and completion calls are streamed upstream (SSE) and their chunks become ChatEvents;
 // embeddings are one POST. Used by the gateway for large-model upstreams and rpu replicas.
 //
-// Faults: a connect timeout, a first-byte timeout (headers of the answer) and a total
-// timeout per call. An upstream error status before streaming is rethrown as ApiError with
-// the upstream's status and message; an unreachable upstream is a 502, a timeout a 504. A
-// failure after streaming began ends the unfinished choices with finish_reason "error".
+// Faults: a connect timeout, a first-byte timeout (headers of the answer), an optional
+// first-token timeout and a total timeout per call. An upstream error status before streaming
+// is rethrown as ApiError with the upstream's status, message and Retry-After; an unreachable
+// upstream is a 502, a timeout a 504. A failure after streaming began ends the unfinished
+// choices with finish_reason "error".
+//
+// With first_token_timeout_s > 0, chat() / complete() return only once the first event (content
+// or a finish) has reached the sink, so that every failure before it is an ApiError a wrapper
+// can retry (ResilientBackend): no event within the timeout is a 504 "upstream_timeout", a
+// stream that ends before its first event a 502 "upstream_stream_broken"; in both cases the
+// sink never hears of the call. The wait polls the request's `cancelled` (ApiError 499).
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "pipeline/backend.h"
 
@@ -24,6 +35,7 @@ struct RemoteBackendOptions {
   double connect_timeout_s = 5;
   double first_byte_timeout_s = 60;
   double total_timeout_s = 600;
+  double first_token_timeout_s = 0;  // > 0: see above; 0: chat() returns at the upstream's status
 };
 
 class RemoteBackend : public Backend {
@@ -42,12 +54,19 @@ class RemoteBackend : public Backend {
 
  private:
   std::unique_ptr<CallHandle> start(const std::string& path, nlohmann::ordered_json body, int choices,
-                                    ChatEventSink sink);
+                                    ChatEventSink sink, const std::function<bool()>& cancelled);
+  void wait_first_event(Call& call, std::chrono::steady_clock::time_point deadline,
+                        const std::function<bool()>& cancelled) const;
 
   RemoteBackendOptions options_;
   std::string scheme_host_port_, path_prefix_;
   std::shared_ptr<std::atomic<int>> running_;  // calls whose thread has not ended
 };
+
+// A Retry-After header value (delta-seconds or an HTTP-date, RFC 9110 10.2.3) as seconds from
+// `now` (0 for a date already past); nullopt when it is neither.
+std::optional<double> parse_retry_after(std::string_view value,
+                                        std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
 // JSON bodies of the OpenAI API for a pipeline request (what RemoteBackend sends).
 nlohmann::ordered_json chat_request_json(const ChatRequest& request);
