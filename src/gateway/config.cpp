@@ -190,6 +190,7 @@ void read_models(const Reader& r, const YAML::Node& n, GatewayConfig& c) {
       remote.is_replica_set = true;
       remote.urls = r.strings(m["replicas"], key + ".replicas");
       if (remote.urls.empty()) r.error(m, key + ".replicas", "needs at least one URL");
+      if (!m["model"]) r.error(m, key, "needs `model:` (the name the replicas serve, as in their /v1/models)");
       if (m["health_interval"]) remote.health_interval_s = r.number(m["health_interval"], key + ".health_interval", 0.05, 3600);
       read_remote_details(r, m, key, remote);
       c.remotes.push_back(std::move(remote));

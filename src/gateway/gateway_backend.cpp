@@ -6,6 +6,7 @@
 #include "gateway/call_logger.h"
 #include "gateway/call_trace.h"
 #include "gateway/cascade.h"
+#include "pipeline/metrics_text.h"
 
 namespace rpu::gateway {
 namespace {
@@ -305,8 +306,10 @@ std::string GatewayBackend::metrics_text() const {
     out += "# HELP rpu_usage_log_queued Rows waiting to be scrubbed or written.\n# TYPE rpu_usage_log_queued gauge\n";
     out += "rpu_usage_log_queued " + std::to_string(log.queued) + "\n";
   }
-  for (const auto& b : owned_) out += b->metrics_text();
-  return out;
+  // Upstreams report the same families (rpu_upstream_*): one HELP/TYPE block per family.
+  std::vector<std::string> remotes;
+  for (const auto& b : owned_) remotes.push_back(b->metrics_text());
+  return out + merge_metrics_text(remotes);
 }
 
 }  // namespace rpu::gateway

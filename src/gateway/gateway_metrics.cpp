@@ -2,22 +2,9 @@
 
 #include <fmt/format.h>
 
-namespace rpu::gateway {
+#include "pipeline/metrics_text.h"
 
-std::string prometheus_label(const std::string& value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+namespace rpu::gateway {
 
 void GatewayMetrics::on_call(const std::string& route, const std::string& key, const std::string& answered_by, bool ok,
                              int64_t prompt_tokens, int64_t completion_tokens, double seconds) {
@@ -57,8 +44,8 @@ std::string GatewayMetrics::render() const {
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
   };
   auto labels = [](const std::tuple<std::string, std::string, std::string>& k) {
-    return fmt::format("route=\"{}\",key=\"{}\",answered_by=\"{}\"", prometheus_label(std::get<0>(k)),
-                       prometheus_label(std::get<1>(k)), prometheus_label(std::get<2>(k)));
+    return fmt::format("route=\"{}\",key=\"{}\",answered_by=\"{}\"", metric_label_value(std::get<0>(k)),
+                       metric_label_value(std::get<1>(k)), metric_label_value(std::get<2>(k)));
   };
   header("rpu_gateway_calls_total", "Calls the gateway answered, by route, client key and answering target.", "counter");
   for (const auto& [k, c] : calls_) out += fmt::format("rpu_gateway_calls_total{{{}}} {}\n", labels(k), c.calls);
@@ -73,21 +60,21 @@ std::string GatewayMetrics::render() const {
   for (const auto& [k, c] : calls_) out += fmt::format("rpu_gateway_call_seconds_total{{{}}} {:.6f}\n", labels(k), c.seconds);
   header("rpu_gateway_escalations_total", "Calls the small model passed to the upstream, by reason.", "counter");
   for (const auto& [k, n] : escalations_) {
-    out += fmt::format("rpu_gateway_escalations_total{{route=\"{}\",reason=\"{}\"}} {}\n", prometheus_label(k.first),
-                       prometheus_label(k.second), n);
+    out += fmt::format("rpu_gateway_escalations_total{{route=\"{}\",reason=\"{}\"}} {}\n", metric_label_value(k.first),
+                       metric_label_value(k.second), n);
   }
   header("rpu_gateway_fallbacks_total", "Calls answered by the route's fallback because its target failed.", "counter");
   for (const auto& [route, n] : fallbacks_) {
-    out += fmt::format("rpu_gateway_fallbacks_total{{route=\"{}\"}} {}\n", prometheus_label(route), n);
+    out += fmt::format("rpu_gateway_fallbacks_total{{route=\"{}\"}} {}\n", metric_label_value(route), n);
   }
   header("rpu_gateway_shadow_calls_total", "Shadow calls, by outcome.", "counter");
   for (const auto& [k, n] : shadows_) {
-    out += fmt::format("rpu_gateway_shadow_calls_total{{route=\"{}\",outcome=\"{}\"}} {}\n", prometheus_label(k.first),
-                       prometheus_label(k.second), n);
+    out += fmt::format("rpu_gateway_shadow_calls_total{{route=\"{}\",outcome=\"{}\"}} {}\n", metric_label_value(k.first),
+                       metric_label_value(k.second), n);
   }
   header("rpu_gateway_rate_limited_total", "Requests refused by a client key's rate limit.", "counter");
   for (const auto& [key, n] : rate_limited_) {
-    out += fmt::format("rpu_gateway_rate_limited_total{{key=\"{}\"}} {}\n", prometheus_label(key), n);
+    out += fmt::format("rpu_gateway_rate_limited_total{{key=\"{}\"}} {}\n", metric_label_value(key), n);
   }
   return out;
 }

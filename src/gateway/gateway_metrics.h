@@ -35,7 +35,4 @@ class GatewayMetrics {
   std::map<std::string, uint64_t> fallbacks_, rate_limited_;
 };
 
-// A label value escaped for the exposition format.
-std::string prometheus_label(const std::string& value);
-
 }  // namespace rpu::gateway
