@@ -122,11 +122,12 @@ bool node_peers_installed() {
 }
 
 NodeResult run_node(const std::string& script, const std::vector<std::string>& args) {
-  std::string command = "node '" + std::string(RPU_PEERS_DIR) + "/server/" + script + "'";
-  for (const auto& a : args) command += " '" + a + "'";
-  command += " 2>&1";
+  const std::string dir = script.find('/') == std::string::npos ? "/server/" : "/";
+  std::string command_line = "node '" + std::string(RPU_PEERS_DIR) + dir + script + "'";
+  for (const auto& a : args) command_line += " '" + a + "'";
+  command_line += " 2>&1";
   NodeResult result;
-  FILE* pipe = popen(command.c_str(), "r");
+  FILE* pipe = popen(command_line.c_str(), "r");
   if (pipe == nullptr) return result;
   char buffer[4096];
   for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) result.output.append(buffer, n);

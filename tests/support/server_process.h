@@ -39,7 +39,8 @@ class ServerProcess {
   std::string* log_;
 };
 
-// Runs a JavaScript test scenario (tests/peers/server/<script>) with node: exit code and output.
+// Runs a JavaScript test scenario with node: exit code and output. `script` is a path under
+// tests/peers/ when it contains a '/' (e.g. "gateway/scenarios.mjs"), else under tests/peers/server/.
 struct NodeResult {
   int exit_code = -1;
   std::string output;
