@@ -150,7 +150,10 @@ void read_log(const Reader& r, const YAML::Node& n, GatewayConfig& c) {
 
 void read_remote_details(const Reader& r, const YAML::Node& n, const std::string& key, RemoteConfig& remote) {
   if (n["model"]) remote.model = r.text(n["model"], key + ".model");
-  if (n["api_key_env"]) remote.api_key_env = r.text(n["api_key_env"], key + ".api_key_env");
+  if (n["api_key_env"]) {
+    remote.api_key_env = r.text(n["api_key_env"], key + ".api_key_env");
+    remote.api_key_env_line = n["api_key_env"].Mark().line + 1;
+  }
   if (const YAML::Node t = n["timeouts"]) {
     r.only_keys(t, key + ".timeouts", {"connect", "first_token", "total"});
     if (t["connect"]) remote.timeouts.connect_s = r.number(t["connect"], key + ".timeouts.connect", 0.001, 3600);

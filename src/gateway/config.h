@@ -52,6 +52,7 @@ struct RemoteConfig {
   std::string name;
   std::vector<std::string> urls;  // base URLs ending in /v1
   std::string api_key_env;        // the key is read from this variable; never logged
+  int api_key_env_line = 0;       // where api_key_env was given, for the message when it is unset
   std::string model;              // the upstream's model name; empty: the caller's
   TimeoutsConfig timeouts;
   RetryConfig retry;

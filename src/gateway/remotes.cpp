@@ -18,7 +18,8 @@ std::string api_key(const RemoteConfig& remote, const std::string& config_file) 
   if (remote.api_key_env.empty()) return "";
   const char* key = std::getenv(remote.api_key_env.c_str());
   if (key == nullptr || *key == '\0') {
-    throw ConfigError(config_file + ": " + (remote.is_replica_set ? "models." : "upstreams.") + remote.name +
+    const std::string where = remote.api_key_env_line > 0 ? ":" + std::to_string(remote.api_key_env_line) : "";
+    throw ConfigError(config_file + where + ": " + (remote.is_replica_set ? "models." : "upstreams.") + remote.name +
                       ".api_key_env: the environment variable " + remote.api_key_env + " is not set");
   }
   return key;
