@@ -2,8 +2,9 @@
 // rpu serve replicas, or a large-model upstream), and records it (call_trace.h) into the
 // usage log through the scrubber (call_logger.h). Per route:
 //   - plain:    the target answers, streamed through as it comes; when the target fails
-//               before answering (upstream down, circuit open, 5xx after retries) and the
-//               route has a fallback, the fallback answers instead;
+//               before answering (upstream down, circuit open, 5xx after retries, a 200 whose
+//               body is no event stream or breaks before its first token) and the route has
+//               a fallback, the fallback answers instead;
 //   - cascade:  the target (the small model, with the route's reasoning strategy if any)
 //               answers first, in full; cascade.h decides whether that answer stands. If not,
 //               the upstream answers the original request, streamed to the client. If the
