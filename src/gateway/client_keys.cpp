@@ -44,9 +44,12 @@ ClientKeys::ClientKeys(const std::vector<ClientKeyConfig>& keys) {
   }
 }
 
-ClientKeys::Decision ClientKeys::check(const std::string& token) { return check(token, std::chrono::steady_clock::now()); }
+ClientKeys::Decision ClientKeys::check(const std::string& token, bool take_token) {
+  return check(token, std::chrono::steady_clock::now(), take_token);
+}
 
-ClientKeys::Decision ClientKeys::check(const std::string& token, std::chrono::steady_clock::time_point now) {
+ClientKeys::Decision ClientKeys::check(const std::string& token, std::chrono::steady_clock::time_point now,
+                                       bool take_token) {
   if (token.empty()) return {};
   unsigned char digest[32];
   sha256(token, digest);
@@ -59,7 +62,7 @@ ClientKeys::Decision ClientKeys::check(const std::string& token, std::chrono::st
   if (found == nullptr) return {};
   Decision d{Outcome::kAllow, found->config.id, 0};
   const double rate = found->config.requests_per_minute / 60.0;  // tokens per second
-  if (rate <= 0) return d;
+  if (rate <= 0 || !take_token) return d;
   const double elapsed = std::chrono::duration<double>(now - found->refilled).count();
   found->tokens = std::min(bucket_size(found->config), found->tokens + std::max(0.0, elapsed) * rate);
   found->refilled = now;

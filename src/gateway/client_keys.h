@@ -27,10 +27,11 @@ class ClientKeys {
     std::string key_id;
     double retry_after_seconds = 0;
   };
-  // `token`: the bearer token (empty when none was sent). Thread-safe.
-  Decision check(const std::string& token);
+  // `token`: the bearer token (empty when none was sent). With `take_token` false the key is
+  // checked but its bucket is left alone (GET /metrics). Thread-safe.
+  Decision check(const std::string& token, bool take_token = true);
   // The same at a given time (tests).
-  Decision check(const std::string& token, std::chrono::steady_clock::time_point now);
+  Decision check(const std::string& token, std::chrono::steady_clock::time_point now, bool take_token = true);
   bool empty() const { return keys_.empty(); }
 
  private:

@@ -199,7 +199,9 @@ std::unique_ptr<CallHandle> GatewayBackend::cascade(const Route& route, const Ch
   try {
     return route.upstream->chat(up, trace->tap(sink));
   } catch (const ApiError& e) {
-    if (events.empty() || !target_failed(e)) throw;
+    // Whatever the upstream's reason (down, or refusing what the small model could answer,
+    // e.g. a template without a system role), the small model's answer beats an error.
+    if (events.empty()) throw;
     info.escalated = false;
     info.answered_by = route.config.target;
     info.escalation_reason = decision.reason + "; upstream failed: " + e.what();

@@ -83,5 +83,7 @@ class GatewayBackend : public Backend {
 // A Backend for an upstream or a replica set of the config (remotes.cpp). Throws
 // ConfigError when its api_key_env names a variable that is not set.
 std::unique_ptr<Backend> make_remote_backend(const RemoteConfig& remote, const std::string& config_file);
+// The same check of every remote's api_key_env alone, before anything slow starts.
+void check_remote_environment(const GatewayConfig& config);
 
 }  // namespace rpu::gateway

@@ -47,6 +47,10 @@ std::string health_url(std::string url) {
 
 }  // namespace
 
+void check_remote_environment(const GatewayConfig& config) {
+  for (const RemoteConfig& remote : config.remotes) api_key(remote, config.file);
+}
+
 std::unique_ptr<Backend> make_remote_backend(const RemoteConfig& remote, const std::string& config_file) {
   const std::string key = api_key(remote, config_file);
   RetryPolicy retry;

@@ -108,7 +108,7 @@ void Server::Impl::install_auth() {
     std::string token;
     const bool has_token = bearer_token(auth, token);
     if (authenticate) {
-      const AuthDecision decision = authenticate(has_token ? token : std::string());
+      const AuthDecision decision = authenticate(has_token ? token : std::string(), req.path != "/metrics");
       request_tally().key_id = decision.outcome == AuthDecision::kDeny ? (auth.empty() ? "none" : "invalid") : decision.key_id;
       if (decision.outcome == AuthDecision::kAllow) return httplib::Server::HandlerResponse::Unhandled;
       if (decision.outcome == AuthDecision::kRateLimited) {

@@ -19,7 +19,9 @@ struct AuthDecision {
   double retry_after_seconds = 0; // kRateLimited: when the key's bucket has a token again
 };
 // Called with the bearer token of every request but /health (empty when none was sent).
-using Authenticator = std::function<AuthDecision(const std::string& token)>;
+// `counts_towards_limit` is false for GET /metrics: a scraper needs a key, but its scrapes do
+// not use up that key's rate limit.
+using Authenticator = std::function<AuthDecision(const std::string& token, bool counts_towards_limit)>;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";  // loopback unless asked: the API has no authentication by default

@@ -173,6 +173,12 @@ TEST(GatewayKeys, StoredDigestsAuthenticateAndBucketsLimit) {
   EXPECT_NEAR(limited.retry_after_seconds, 1.0, 1e-9);
   EXPECT_EQ(keys.check("secret-a", t0 + std::chrono::milliseconds(500)).outcome, ClientKeys::Outcome::kRateLimited);
   EXPECT_EQ(keys.check("secret-a", t0 + std::chrono::milliseconds(1600)).outcome, ClientKeys::Outcome::kAllow);
+  // A /metrics scrape is authenticated but takes no token from the bucket.
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(keys.check("secret-a", t0 + std::chrono::milliseconds(1600), false).outcome, ClientKeys::Outcome::kAllow);
+  }
+  EXPECT_EQ(keys.check("secret-a", t0 + std::chrono::milliseconds(1600), false).key_id, "team-a");
+  EXPECT_EQ(keys.check("secret-x", t0, false).outcome, ClientKeys::Outcome::kDeny);
   for (int i = 0; i < 100; ++i) EXPECT_EQ(keys.check("secret-b", t0).outcome, ClientKeys::Outcome::kAllow);
 }
 

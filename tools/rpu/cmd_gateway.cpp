@@ -66,6 +66,7 @@ int run_gateway(GatewayOptions& o) {
   if (!o.log_path.empty()) config.log.path = o.log_path;
   if (!o.host_given) o.server.host = config.host;
   if (!o.port_given) o.server.port = config.port;
+  gateway::check_remote_environment(config);  // a missing key is reported before models load
 
   std::vector<LocalTarget> locals;
   std::map<std::string, Backend*> local_backends;
@@ -99,8 +100,8 @@ int run_gateway(GatewayOptions& o) {
 
   gateway::ClientKeys keys(config.keys);
   if (!keys.empty()) {
-    o.server.authenticate = [&keys, &backend](const std::string& token) {
-      const auto d = keys.check(token);
+    o.server.authenticate = [&keys, &backend](const std::string& token, bool counts) {
+      const auto d = keys.check(token, counts);
       AuthDecision decision;
       decision.key_id = d.key_id;
       decision.retry_after_seconds = d.retry_after_seconds;
