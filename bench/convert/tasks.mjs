@@ -1,0 +1,1085 @@
+// The call types of the replayable agent workload (issue 13), shared by the generator
+// (workload.mjs) and the stand-in teacher (teacher.mjs).
+//
+// Each recurring type has a family of system prompts (paraphrases, as different agent
+// frameworks would write them), a generator of varied inputs with the correct answer, and a
+// solver that reads only the request (system prompt, last user message, tools) and computes the
+// same answer by program: the teacher never sees the generator's labels. Every answer is a
+// deterministic function of the input.
+//
+//   classify    one label of billing|technical|account|sales|other
+//   extract     compact JSON {"name","email","order_id","product"}, values copied, null when absent
+//   tool_call   one tool call; arguments copied and normalised (dates YYYY-MM-DD, times HH:MM,
+//               phone numbers E.164, amounts as numbers, durations in minutes)
+//   normalize   a date -> YYYY-MM-DD, or an imperial quantity -> metric "<value> <unit>" (2 decimals)
+//   arithmetic  a 1-3 step + / - word problem -> worked steps and "The answer is N." (the
+//               built-in model's format); expected = N
+//   rewrite     a blunt instruction -> "Could you please <instruction>?"
+//   open        free-form writing and multi-hop questions; expected = null (not scored)
+import { Rng } from './common.mjs';
+
+// ---------------------------------------------------------------------------------------------
+// Vocabularies
+// ---------------------------------------------------------------------------------------------
+
+// Given names from the scrubber's list (data/pii/first_names.txt), so "First Last" is found...
+export const GIVEN = ['James', 'Robert', 'Michael', 'David', 'Daniel', 'Andrew', 'Kevin', 'Brian', 'Jason', 'Ryan',
+  'Eric', 'Justin', 'Samuel', 'Patrick', 'Nathan', 'Peter', 'Kyle', 'Ethan', 'Noah', 'Sean', 'Dylan', 'Gabriel',
+  'Oliver', 'Lucas', 'Hugo', 'Felix', 'Jonas', 'Tobias', 'Stefan', 'Pierre', 'Julien', 'Marco', 'Carlos', 'Miguel',
+  'Diego', 'Pablo', 'Ahmed', 'Omar', 'Yusuf', 'Arjun', 'Rahul', 'Wei', 'Kenji', 'Dmitri', 'Ivan', 'Mary', 'Jennifer',
+  'Linda', 'Elizabeth', 'Susan', 'Jessica', 'Sarah', 'Karen', 'Lisa', 'Emily', 'Michelle', 'Amanda', 'Rebecca',
+  'Laura', 'Anna', 'Emma', 'Nicole', 'Helen', 'Rachel', 'Maria', 'Olivia', 'Lauren', 'Megan', 'Hannah', 'Alice',
+  'Sophia', 'Natalie', 'Charlotte', 'Mia', 'Chloe', 'Zoe', 'Nora', 'Leah', 'Sofia', 'Clara', 'Julia', 'Sabine',
+  'Camille', 'Giulia', 'Chiara', 'Lucia', 'Elena', 'Isabel', 'Fatima', 'Aisha', 'Priya', 'Ananya', 'Mei', 'Ingrid',
+  'Astrid', 'Valentina', 'Camila', 'Naomi', 'Fiona', 'Niamh', 'Declan', 'Ewan', 'Simon', 'Martin', 'Nadia', 'Tariq',
+  'Kofi', 'Amara', 'Ngozi', 'Zeynep', 'Piotr', 'Katarzyna', 'Lenka', 'Yasmin'];
+// ...and some that are not on it, so some names get past the scrubber, as on real traffic.
+export const GIVEN_UNLISTED = ['Thiago', 'Oluwaseun', 'Siddharth', 'Bogdan', 'Ximena', 'Anneliese', 'Kwabena', 'Saoirse'];
+export const SURNAMES = ['Smith', 'Garcia', 'Miller', 'Rossi', 'Kowalski', 'Nguyen', 'Okafor', 'Tanaka', 'Patel',
+  'Johansson', 'Dubois', 'Silva', 'Kim', 'Novak', 'Schmidt', 'Fischer', 'Weber', 'Jansen', 'Brown', 'Taylor', 'Lopez',
+  'Martinez', 'Hernandez', 'Wilson', 'Anderson', 'Moreau', 'Bianchi', 'Yilmaz', 'Sato', 'Chen', 'Singh', 'Costa',
+  'Wright', 'Murphy', 'Walsh', 'Larsen', 'Mensah', 'Haddad', 'Cohen', 'Ivanova', 'Becker', 'Hoffmann', 'Romano',
+  'Ferreira', 'Kaur', 'Reddy', 'Zhang', 'Wang', 'Park', 'Lee', 'Nakamura', 'Adeyemi', 'Banerjee', 'Eriksen',
+  'Fernandez', 'Gallagher', 'Horvat', 'Jovanovic', 'Kovacs', 'Lindqvist', 'Mahlangu', 'Nowak', 'Ortiz', 'Petrov'];
+const DOMAINS = ['gmail.com', 'outlook.com', 'yahoo.com', 'proton.me', 'icloud.com', 'hey.com', 'acme-corp.com',
+  'northwind.io', 'globex.net', 'initech.co', 'mail.example.org', 'fastmail.fm'];
+const COMPANIES = ['Acme Cloud', 'Northwind', 'Globex', 'Initech', 'Umbrella Software', 'Stark Retail', 'Wayne Logistics',
+  'Hooli', 'Vandelay Imports', 'Soylent Foods', 'Cyberdyne Systems', 'Tyrell Home'];
+export const PRODUCTS = ['Sonic X2 headphones', 'Nimbus 3 router', 'Terra 500 blender', 'Vega smartwatch',
+  'Orion 4K monitor', 'Pulse fitness band', 'Zephyr air purifier', 'Atlas standing desk', 'Lumen desk lamp',
+  'Echo Mini speaker', 'Helix office chair', 'Polar 2 kettle', 'Summit hiking backpack', 'Pageturn e-reader',
+  'Quartz coffee grinder', 'Breeze tower fan', 'Cobalt gaming mouse', 'Drift electric toothbrush',
+  'Ember space heater', 'Fjord rain jacket', 'Granite cast-iron pan', 'Harbor travel mug', 'Iris robot vacuum',
+  'Juniper yoga mat', 'Kestrel camera drone', 'Lyra wireless earbuds', 'Meridian laptop stand', 'Tundra cooler box',
+  'Cascade water filter', 'Photon LED strip'];
+const ISSUES = ['arrived damaged', 'stopped working after two days', 'is missing the charger', 'was delivered to the wrong address',
+  'is not what I ordered', 'makes a loud buzzing noise', 'never arrived', 'came without a manual', 'has a cracked screen',
+  'keeps turning itself off', 'was charged twice', 'arrived in the wrong colour'];
+export const CITIES = ['Lisbon', 'New York', 'São Paulo', 'Tokyo', 'Cape Town', 'Berlin', 'Mumbai', 'Sydney', 'Toronto',
+  'Nairobi', 'Reykjavik', 'Buenos Aires', 'Seoul', 'Istanbul', 'Mexico City', 'Oslo', 'Dublin', 'Singapore',
+  'Vancouver', 'Marrakesh', 'Chicago', 'Kraków', 'Hanoi', 'Lima'];
+export const RESTAURANTS = ['The Green Fork', 'Sakura Sushi', "Luigi's Trattoria", 'Café Central', 'The Olive Tree',
+  'Bombay Spice', 'Harbour Grill', 'La Petite Maison', 'Blue Lagoon Bistro', 'El Toro Loco', 'Golden Dragon',
+  'Nordic Table', 'The Copper Kettle', 'Casa Verde'];
+const SUBJECTS = ['Quarterly report', 'Meeting notes', 'Contract renewal', 'Welcome aboard', 'Updated proposal',
+  'Lunch on Friday', 'Invoice question', 'Project kickoff', 'Budget review', 'Holiday schedule', 'Design feedback',
+  'Onboarding checklist', 'Travel plans', 'Board deck draft'];
+const EVENT_TITLES = ['Team standup', 'Budget review', 'Dentist appointment', '1:1 with manager', 'Product demo',
+  'Quarterly planning', 'Yoga class', 'Client call', 'Sprint retro', 'Parent-teacher meeting', 'Lunch with the sales team',
+  'Car service'];
+const REMINDER_TASKS = ['call the dentist', 'water the plants', 'submit the expense report', 'check the oven',
+  'join the standup', 'pick up the dry cleaning', 'send the slides', 'take my medication', 'move the car',
+  'review the contract', 'feed the cat', 'book the flights', 'follow up with the landlord', 'stretch'];
+const NUMBER_WORDS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve'];
+export const CURRENCIES = {
+  USD: ['US dollars', 'dollars', 'USD'],
+  EUR: ['euros', 'EUR'],
+  GBP: ['British pounds', 'pounds sterling', 'GBP'],
+  JPY: ['Japanese yen', 'yen', 'JPY'],
+  CHF: ['Swiss francs', 'CHF'],
+  CAD: ['Canadian dollars', 'CAD'],
+};
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October',
+  'November', 'December'];
+const MON3 = MONTHS.map((m) => m.slice(0, 3));
+const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------------------------
+
+const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const alternation = (list) => list.slice().sort((a, b) => b.length - a.length).map(escapeRe).join('|');
+const cap = (s) => (s ? s.charAt(0).toUpperCase() + s.slice(1) : s);
+const lcfirst = (s) => (s ? s.charAt(0).toLowerCase() + s.slice(1) : s);
+const ascii = (s) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[^A-Za-z]/g, '').toLowerCase();
+const fill = (template, slots) => template.replace(/\{(\w+)\}/g, (m, k) => (k in slots ? slots[k] : m));
+
+// Placeholders the gateway's scrubber writes (<PERSON_1>, <EMAIL_2>, ...): a scrubbed call sent
+// back to the teacher (augmentation) still parses, and the answer copies the placeholder.
+const PH = (type) => `<${type}_\\d+>`;
+const NAME_RE = `(?:(?:${alternation([...GIVEN, ...GIVEN_UNLISTED])}) (?:${alternation(SURNAMES)})|${PH('PERSON')})`;
+const EMAIL_RE = `(?:[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)+|${PH('EMAIL')})`;
+const PHONE_RE = `(?:\\+\\d[\\d ]{7,16}\\d|\\(\\d{3}\\) \\d{3}-\\d{4}|\\b\\d{3}[-.]\\d{3}[-.]\\d{4}\\b|${PH('PHONE')})`;
+const ORDER_RE = '\\b[A-Z]{2}-\\d{6}\\b';
+const PRODUCT_RE = `(?:${alternation(PRODUCTS)})`;
+const SLOT_RE = { order: ORDER_RE, email: EMAIL_RE, phone: PHONE_RE, product: PRODUCT_RE, name: NAME_RE, first: '[A-Z][a-z]+' };
+
+const findFirst = (re, text) => {
+  const m = new RegExp(re).exec(text);
+  return m ? m[0] : null;
+};
+
+export function person(rng) {
+  const first = rng.chance(0.1) ? rng.pick(GIVEN_UNLISTED) : rng.pick(GIVEN);
+  const last = rng.pick(SURNAMES);
+  return { first, last, full: `${first} ${last}` };
+}
+
+export function email(rng, p) {
+  const f = ascii(p.first), l = ascii(p.last);
+  const local = rng.pick([`${f}.${l}`, `${f}${l}`, `${f[0]}.${l}`, `${f}_${l}${rng.int(1, 99)}`, `${f}${rng.int(70, 99)}`, `${l}.${f}`]);
+  return `${local}@${rng.pick(DOMAINS)}`;
+}
+
+export function phone(rng) {
+  const area = rng.pick(['212', '310', '415', '503', '617', '646', '702', '737', '917', '312']);
+  const ex = String(rng.int(201, 989));
+  const line = String(rng.int(0, 9999)).padStart(4, '0');
+  return rng.weighted([
+    [3, `(${area}) ${ex}-${line}`],
+    [2, `${area}-${ex}-${line}`],
+    [1, `${area}.${ex}.${line}`],
+    [2, `+1 ${area} ${ex} ${line}`],
+    [1, `+44 20 ${rng.int(7000, 8999)} ${String(rng.int(0, 9999)).padStart(4, '0')}`],
+    [1, `+49 30 ${rng.int(2000000, 99999999)}`],
+    [1, `+33 1 ${rng.int(10, 99)} ${rng.int(10, 99)} ${rng.int(10, 99)} ${rng.int(10, 99)}`],
+  ]);
+}
+
+// E.164: "+" and the digits; numbers without a country code are US numbers (+1).
+export function e164(text) {
+  if (/^<PHONE_\d+>$/.test(text)) return text;
+  const digits = text.replace(/\D/g, '');
+  return text.trim().startsWith('+') ? `+${digits}` : `+1${digits}`;
+}
+
+export function orderId(rng) {
+  const letters = 'ABCDEFGHJKLMNPQRSTUVWXYZ';
+  return `${rng.pick(letters)}${rng.pick(letters)}-${String(rng.int(100000, 999999))}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dates, times and quantities
+// ---------------------------------------------------------------------------------------------
+
+const daysIn = (y, m) => new Date(Date.UTC(y, m, 0)).getUTCDate();
+const validDate = (y, m, d) => m >= 1 && m <= 12 && d >= 1 && d <= daysIn(y, m);
+export const isoDate = ({ y, m, d }) => `${y}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+const ordinal = (d) => {
+  const s = (d % 100 >= 11 && d % 100 <= 13) ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' }[d % 10] ?? 'th');
+  return `${d}${s}`;
+};
+const weekday = ({ y, m, d }) => WEEKDAYS[new Date(Date.UTC(y, m - 1, d)).getUTCDay()];
+const addDays = ({ y, m, d }, n) => {
+  const t = new Date(Date.UTC(y, m - 1, d + n));
+  return { y: t.getUTCFullYear(), m: t.getUTCMonth() + 1, d: t.getUTCDate() };
+};
+
+export function randomDate(rng) {
+  const y = rng.int(2019, 2027), m = rng.int(1, 12);
+  return { y, m, d: rng.int(1, daysIn(y, m)) };
+}
+
+// numeric: also M/D/YYYY and D.M.YYYY (the normalisation prompts state those conventions).
+export function formatDate(rng, date, numeric) {
+  const { y, m, d } = date;
+  const M = MONTHS[m - 1], Mon = MON3[m - 1];
+  const forms = [
+    [3, `${M} ${ordinal(d)}, ${y}`], [3, `${M} ${d}, ${y}`], [2, `${d} ${M} ${y}`], [1, `${Mon} ${d}, ${y}`],
+    [1, `${Mon}. ${d}, ${y}`], [1, `the ${ordinal(d)} of ${M}, ${y}`], [1, `${ordinal(d)} ${M} ${y}`],
+    [1, `${weekday(date)}, ${M} ${d}, ${y}`], [1, `${M} ${d} ${y}`], [1, `${y}/${String(m).padStart(2, '0')}/${String(d).padStart(2, '0')}`],
+  ];
+  if (numeric) forms.push([2, `${m}/${d}/${y}`], [1, `${d}.${m}.${y}`]);
+  return rng.weighted(forms).replace('May.', 'May');
+}
+
+const MONTH_RE = `(${alternation([...MONTHS, ...MON3, 'Sept'])})\\.?`;
+const monthIndex = (name) => {
+  const n = name.toLowerCase().slice(0, 3);
+  return MON3.findIndex((m) => m.toLowerCase() === n) + 1;
+};
+const DATE_PATTERNS = [
+  [new RegExp(`\\b(?:(?:${WEEKDAYS.join('|')}),?\\s+)?${MONTH_RE}\\s+(\\d{1,2})(?:st|nd|rd|th)?,?\\s+(\\d{4})\\b`, 'i'),
+    (g) => ({ y: +g[3], m: monthIndex(g[1]), d: +g[2] })],
+  [new RegExp(`\\b(\\d{1,2})(?:st|nd|rd|th)?\\s+(?:of\\s+)?${MONTH_RE},?\\s+(\\d{4})\\b`, 'i'),
+    (g) => ({ y: +g[3], m: monthIndex(g[2]), d: +g[1] })],
+  [/\b(\d{4})[/-](\d{1,2})[/-](\d{1,2})\b/, (g) => ({ y: +g[1], m: +g[2], d: +g[3] })],
+  [/\b(\d{1,2})\/(\d{1,2})\/(\d{4})\b/, (g) => ({ y: +g[3], m: +g[1], d: +g[2] })],
+  [/\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b/, (g) => ({ y: +g[3], m: +g[2], d: +g[1] })],
+];
+
+// The first date in the text (by position), or null.
+export function parseDate(text) {
+  let best = null;
+  for (const [re, build] of DATE_PATTERNS) {
+    const m = re.exec(text);
+    if (!m) continue;
+    const date = build(m);
+    if (!validDate(date.y, date.m, date.d)) continue;
+    if (!best || m.index < best.index) best = { index: m.index, date };
+  }
+  return best ? best.date : null;
+}
+
+export function randomTime(rng) {
+  return { h: rng.int(7, 21), min: rng.pick([0, 0, 0, 15, 30, 30, 45]) };
+}
+export const hhmm = ({ h, min }) => `${String(h).padStart(2, '0')}:${String(min).padStart(2, '0')}`;
+export function formatTime(rng, { h, min }) {
+  if (h === 12 && min === 0 && rng.chance(0.5)) return 'noon';
+  const h12 = h % 12 === 0 ? 12 : h % 12, ap = h < 12 ? 'am' : 'pm';
+  const mm = String(min).padStart(2, '0');
+  return rng.weighted([
+    [3, min === 0 ? `${h12}${ap}` : `${h12}:${mm}${ap}`],
+    [2, min === 0 ? `${h12} ${ap}` : `${h12}:${mm} ${ap}`],
+    [1, `${h12}:${mm} ${ap === 'am' ? 'a.m.' : 'p.m.'}`],
+    [3, hhmm({ h, min })],
+  ]);
+}
+export function parseTime(text) {
+  if (/\bnoon\b/i.test(text)) return { h: 12, min: 0 };
+  let m = /\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)/i.exec(text);
+  if (m) {
+    let h = +m[1] % 12;
+    if (m[3].toLowerCase().startsWith('p')) h += 12;
+    return { h, min: m[2] ? +m[2] : 0 };
+  }
+  m = /\b(\d{1,2}):(\d{2})\b/.exec(text);
+  if (m && +m[1] < 24 && +m[2] < 60) return { h: +m[1], min: +m[2] };
+  return null;
+}
+
+// Round half away from zero to 2 decimals; always 2 decimals; never "-0.00".
+export function round2(x) {
+  const r = Math.sign(x) * Math.round(Math.abs(x) * 100 + 1e-7) / 100;
+  return (r === 0 ? 0 : r).toFixed(2);
+}
+
+const UNITS = [
+  { forms: ['miles', 'mi'], to: 'km', f: (x) => x * 1.609344, range: [0.5, 500], dec: 1,
+    lines: ['{who} ran {q} last weekend.', 'The delivery van drove {q} today.', 'The trail is {q} long.', 'Distance: {q}'] },
+  { forms: ['pounds', 'lbs', 'lb'], to: 'kg', f: (x) => x * 0.45359237, range: [1, 300], dec: 1,
+    lines: ['The parcel for {who} weighs {q}.', 'Shipping weight: {q}', '{who} says the suitcase is {q}.'] },
+  { forms: ['°F', 'degrees Fahrenheit'], to: '°C', f: (x) => (x - 32) * 5 / 9, range: [-20, 110], dec: 1,
+    lines: ['Temperature reading: {q}', 'The oven is set to {q}.', '{who} reported a fever of {q}.'] },
+  { forms: ['gallons', 'gal'], to: 'L', f: (x) => x * 3.785411784, range: [1, 60], dec: 1,
+    lines: ['The tank holds {q}.', 'We used {q} of paint.', 'Fuel added: {q}'] },
+  { forms: ['inches'], to: 'cm', f: (x) => x * 2.54, range: [1, 80], dec: 1,
+    lines: ['The screen is {q} wide.', 'Rainfall this month: {q}', '{who} measured the shelf at {q}.'] },
+  { forms: ['feet', 'ft'], to: 'm', f: (x) => x * 0.3048, range: [2, 400], dec: 0,
+    lines: ['The ceiling is {q} high.', 'The boat is {q} long.', 'Cable length: {q}'] },
+  { forms: ['ounces', 'oz'], to: 'g', f: (x) => x * 28.349523125, range: [1, 64], dec: 1,
+    lines: ['Add {q} of flour.', 'The package weighs {q}.', 'Serving size: {q}'] },
+];
+const UNIT_FORMS = UNITS.flatMap((u) => u.forms.map((form) => ({ form, unit: u })));
+const QTY_RE = new RegExp(`(-?\\d{1,3}(?:,\\d{3})+(?:\\.\\d+)?|-?\\d+(?:\\.\\d+)?)\\s*(${alternation(UNIT_FORMS.map((u) => u.form))})(?![A-Za-z])`);
+
+export function parseQuantity(text) {
+  const m = QTY_RE.exec(text);
+  if (!m) return null;
+  const value = Number(m[1].replace(/,/g, ''));
+  const unit = UNIT_FORMS.find((u) => u.form === m[2]).unit;
+  return `${round2(unit.f(value))} ${unit.to}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PII sprinkles shared by the customer-message types
+// ---------------------------------------------------------------------------------------------
+
+function opener(rng, p) {
+  return rng.weighted([[4, ''], [2, 'Hi,'], [1, 'Hello,'], [1, 'Hi there,'], [1, 'Dear support team,'], [1, 'Hey,'],
+    [1, 'Good morning,'], [2, `Hi, this is ${p.full}.`], [1, `Hello, my name is ${p.full}.`]]);
+}
+function closer(rng, p) {
+  return rng.weighted([[4, ''], [2, 'Thanks.'], [1, `Thanks, ${p.first}`], [2, `Regards,\n${p.full}`],
+    [1, `Best,\n${p.full}\n${phone(rng)}`], [2, `You can reach me at ${email(rng, p)}.`],
+    [1, `Please call me back on ${phone(rng)}.`], [1, `— ${p.full} (${email(rng, p)})`], [1, 'Sent from my iPhone']]);
+}
+const join = (...parts) => parts.filter(Boolean).join(' ').replace(/ \n/g, '\n').replace(/ +/g, ' ').trim();
+
+// ---------------------------------------------------------------------------------------------
+// classify
+// ---------------------------------------------------------------------------------------------
+
+const LABELS = ['billing', 'technical', 'account', 'sales', 'other'];
+const CLASSIFY_PHRASES = {
+  billing: ['I was charged twice for my subscription this month', 'my invoice shows the wrong amount',
+    'I need a refund for order {order}', 'why was my card declined when I tried to pay',
+    "can you send me a copy of last month's invoice", 'the annual plan on my bill costs more than advertised',
+    'please update the VAT number on my invoices', 'I was billed again after I cancelled',
+    'the promo code discount was not applied to my payment', 'how do I change the credit card you charge',
+    'there is a charge on my statement I do not recognise', 'I want to switch from monthly to yearly billing',
+    'the refund for order {order} has not reached my account yet', 'why did my bill go up this month'],
+  technical: ['the app crashes whenever I open the settings page', 'I get error 502 when uploading files',
+    'the sync between my phone and laptop stopped working', 'the API returns a timeout after 30 seconds',
+    'the export to CSV produces an empty file', 'my {product} will not connect to Wi-Fi after the update',
+    'notifications are not showing up on Android', 'the dashboard takes minutes to load',
+    'the search bar returns no results even for exact names', 'the firmware update failed halfway',
+    'my {product} keeps disconnecting from Bluetooth', 'the web page shows a blank screen in Safari',
+    'the integration with Slack stopped posting messages', 'videos freeze after a few seconds of playback'],
+  account: ['I forgot my password and the reset email never arrives',
+    'please change the email address on my account to {email}', 'how do I delete my account',
+    'I want to add a second user to my profile', 'my account is locked after too many login attempts',
+    'I need to update my phone number to {phone}', 'can you merge my two accounts',
+    'how do I turn on two-factor authentication', 'I cannot log in since I changed my email',
+    'please remove my old address from my profile', 'someone else may have access to my account',
+    'how do I transfer the account ownership to a colleague', 'my username is shown incorrectly',
+    'I never received the verification code for my login'],
+  sales: ['do you offer discounts for teams of 50 people', "I'd like a quote for the enterprise plan",
+    'can I get a demo of the product for my company', 'what is the price difference between the pro and business plans',
+    'we are interested in buying 200 licenses', 'do you have a reseller program', 'is there an education discount',
+    'can we get volume pricing for the {product}', 'I would like to talk to someone about a bulk order',
+    'does the business plan include priority support', 'we want to upgrade our whole department',
+    'can you send me a brochure about your enterprise features', 'is there a free trial for larger teams',
+    'who can I talk to about a partnership'],
+  other: ['what are your office hours during the holidays', 'I just wanted to say your team was very helpful',
+    'are you hiring in Berlin', 'where can I find your privacy policy', 'can I send feedback about your website design',
+    'do you have a newsletter', 'is your company attending the trade fair next month',
+    'who should I contact for a press interview', 'do you have a physical store I can visit',
+    'I found a typo on your homepage', 'can I use your logo in a school presentation',
+    'what charities does your company support', 'how long has your company been in business',
+    'do you offer internships for students'],
+};
+const phraseRe = (phrase) => new RegExp(escapeRe(phrase).replace(/\\\{(\w+)\\\}/g, (m, k) => SLOT_RE[k] ?? m), 'i');
+const CLASSIFY_MATCHERS = LABELS.flatMap((label) => CLASSIFY_PHRASES[label].map((p) => ({ label, re: phraseRe(p) })));
+
+const CLASSIFY_SYSTEMS = [
+  () => "You are a customer-support triage assistant. Classify the customer's message into exactly one of these categories: billing, technical, account, sales, other. Reply with the category only, in lowercase.",
+  () => '# Role\nYou are the Router agent of the Helpdesk crew.\n# Goal\nDecide which team handles the ticket.\n# Output\nExactly one label from: billing | technical | account | sales | other\nNo explanation, no punctuation.',
+  () => 'Given the user message below, classify it as one of `billing`, `technical`, `account`, `sales`, or `other`.\n\nDo not respond with more than one word.',
+  (rng) => `You route incoming support emails for ${rng.pick(COMPANIES)}. Categories:\n- billing: payments, invoices, refunds\n- technical: bugs, errors, outages\n- account: login, profile, access\n- sales: pricing, quotes, demos\n- other: anything else\nAnswer with the category name and nothing else.`,
+];
+
+function customerSlots(rng, p) {
+  return { order: orderId(rng), email: email(rng, p), phone: phone(rng), product: rng.pick(PRODUCTS) };
+}
+
+const classify = {
+  name: 'classify',
+  systems: CLASSIFY_SYSTEMS,
+  temperature: (rng) => rng.pick([0, 0, 0, 0.1]),
+  maxTokens: (rng) => rng.pick([5, 10, 16, 20]),
+  gen(rng) {
+    const label = rng.pick(LABELS);
+    const p = person(rng);
+    const open = opener(rng, p);
+    let core = fill(rng.pick(CLASSIFY_PHRASES[label]), customerSlots(rng, p));
+    if (!open.endsWith(',')) core = cap(core);  // "Hi, my invoice ..." / "Hi, this is Ana Silva. My invoice ..."
+    const q = /^(why|how|what|where|who|is|are|do|does|can)\b/i.test(core);
+    core += rng.chance(0.1) ? '' : q ? '?' : rng.pick(['.', '.', '!']);
+    let text = join(open, core, closer(rng, p));
+    if (rng.chance(0.15)) text = text.toLowerCase();
+    text = rng.weighted([[6, text], [1, `Customer message:\n"""\n${text}\n"""`], [1, `Ticket:\n${text}\n\nCategory:`],
+      [1, `Input: ${text}\nLabel:`]]);
+    return { user: text, expected: label, reply: { content: label } };
+  },
+  detect: (sys) => LABELS.every((l) => sys.toLowerCase().includes(l)),
+  solve(user) {
+    const hit = CLASSIFY_MATCHERS.find((m) => m.re.test(user));
+    const label = hit ? hit.label : 'other';
+    return { expected: label, reply: { content: label } };
+  },
+  wrong(expected) {
+    const confusion = { billing: 'account', technical: 'account', account: 'technical', sales: 'billing', other: 'sales' };
+    const label = confusion[expected];
+    return { content: label };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// extract
+// ---------------------------------------------------------------------------------------------
+
+const EXTRACT_KEYS = ['name', 'email', 'order_id', 'product'];
+const EXTRACT_SYSTEMS = [
+  () => 'Extract the following fields from the customer message: name, email, order_id, product. Respond with a compact JSON object with exactly these keys in this order. Use null for any field that is not mentioned. Copy values exactly as written.',
+  () => 'You are a data-entry agent. Return ONLY minified JSON matching {"name": string|null, "email": string|null, "order_id": string|null, "product": string|null}. Values must be copied verbatim from the text; missing values are null.',
+  () => '### Instruction\nParse the support email into a record.\n### Schema\nname (full name of the customer), email, order_id (like AB-123456), product (product name as written)\n### Rules\nOutput JSON on one line. Unknown fields: null. No prose.',
+  (rng) => `You work in the back office of ${rng.pick(COMPANIES)}. Extract structured data from each message. Output format: {"name":...,"email":...,"order_id":...,"product":...} (one line, keys in this order, null if absent).`,
+];
+
+const extract = {
+  name: 'extract',
+  systems: EXTRACT_SYSTEMS,
+  temperature: (rng) => rng.pick([0, 0, 0.2]),
+  maxTokens: (rng) => rng.pick([128, 200, 256, 512]),
+  gen(rng) {
+    const p = person(rng);
+    const v = {
+      name: rng.chance(0.75) ? p.full : null,
+      email: rng.chance(0.6) ? email(rng, p) : null,
+      order_id: rng.chance(0.7) ? orderId(rng) : null,
+      product: rng.chance(0.8) ? rng.pick(PRODUCTS) : null,
+    };
+    const issue = rng.pick(ISSUES);
+    const item = v.product ? rng.pick([`My ${v.product}`, `The ${v.product} I bought`, `The ${v.product} I ordered`])
+      : rng.pick(['My package', 'The item I ordered', 'My delivery']);
+    let body;
+    if (v.order_id && rng.chance(0.4)) {
+      body = `${item} (order ${v.order_id}) ${issue}.`;
+    } else {
+      body = `${item} ${issue}.`;
+      if (v.order_id) {
+        const o = rng.pick([`The order number is ${v.order_id}.`, `Order ${v.order_id}.`, `My order is ${v.order_id}.`]);
+        body = rng.chance(0.5) ? `${o} ${body}` : `${body} ${o}`;
+      }
+    }
+    const parts = [body];
+    if (v.email) parts.push(rng.pick([`Please reply to ${v.email}.`, `My email is ${v.email}.`, `You can contact me at ${v.email}.`]));
+    if (rng.chance(0.3)) parts.push(rng.pick([`Or call me on ${phone(rng)}.`, `My number is ${phone(rng)}.`]));
+    if (rng.chance(0.5)) parts.push(rng.pick(['I would like a replacement.', 'Please advise.', 'Can I get a refund?', 'This is urgent.']));
+    let text = parts.join(' ');
+    if (v.name) {
+      text = rng.weighted([[2, `Hi, this is ${v.name}. ${text}`], [1, `My name is ${v.name}. ${text}`],
+        [1, `${v.name} here. ${text}`], [2, `${text}\n\nRegards,\n${v.name}`], [1, `${text}\nThanks,\n${v.name}`]]);
+    } else if (rng.chance(0.5)) {
+      text = `${rng.pick(['Hello,', 'Hi,', 'Dear team,'])} ${text}`;
+    }
+    text = rng.weighted([[6, text], [1, `Email body:\n${text}`], [1, `Message:\n"""\n${text}\n"""`]]);
+    return { user: text, expected: v, reply: { content: JSON.stringify(v) } };
+  },
+  detect: (sys) => /order_id/.test(sys) && /product/.test(sys) && /email/i.test(sys),
+  solve(user) {
+    const v = {
+      name: findFirst(NAME_RE, user),
+      email: findFirst(EMAIL_RE, user),
+      order_id: findFirst(ORDER_RE, user),
+      product: findFirst(PRODUCT_RE, user),
+    };
+    return { expected: v, reply: { content: JSON.stringify(v) } };
+  },
+  wrong(expected, rng) {
+    const v = { ...expected };
+    const present = EXTRACT_KEYS.filter((k) => v[k] !== null);
+    const key = present.length ? rng.pick(present) : 'name';
+    if (key === 'name') v.name = v.name ? v.name.split(' ')[0] : 'Customer';
+    else if (key === 'email') v.email = null;
+    else if (key === 'order_id') v.order_id = v.order_id.replace(/^[A-Z]+-/, '');
+    else v.product = v.product.split(' ').slice(0, -1).join(' ');
+    return { content: JSON.stringify(v) };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// tool_call
+// ---------------------------------------------------------------------------------------------
+
+const fn = (name, description, properties, required = Object.keys(properties)) => ({
+  type: 'function', function: { name, description, parameters: { type: 'object', properties, required } },
+});
+const str = (description) => ({ type: 'string', description });
+export const TOOL_DEFS = {
+  get_weather: fn('get_weather', 'Current weather for a city.', {
+    city: str('City name as the user wrote it'),
+    unit: { type: 'string', enum: ['celsius', 'fahrenheit'], description: 'Temperature unit; celsius unless the user asks for fahrenheit' },
+  }),
+  send_email: fn('send_email', 'Send an e-mail.', { to: str('Recipient e-mail address'), subject: str('Subject line, verbatim') }),
+  create_event: fn('create_event', 'Create a calendar event.', {
+    title: str('Event title, verbatim'), date: str('YYYY-MM-DD'), time: str('HH:MM, 24-hour clock'),
+  }),
+  lookup_order: fn('lookup_order', 'Look up the status of an order.', { order_id: str('Order number such as AB-123456') }),
+  convert_currency: fn('convert_currency', 'Convert an amount between currencies.', {
+    amount: { type: 'number', description: 'Amount as a number' }, from: str('ISO 4217 code'), to: str('ISO 4217 code'),
+  }),
+  book_table: fn('book_table', 'Reserve a restaurant table.', {
+    restaurant: str('Restaurant name'), party_size: { type: 'integer', description: 'Number of people' },
+    date: str('YYYY-MM-DD'), time: str('HH:MM, 24-hour clock'),
+  }),
+  set_reminder: fn('set_reminder', 'Set a reminder.', {
+    text: str('What to be reminded of, verbatim'), minutes: { type: 'integer', description: 'Minutes from now' },
+  }),
+  call_contact: fn('call_contact', 'Place a phone call.', {
+    name: str('Full name of the person'), phone: str('E.164, e.g. +14155550134; numbers without a country code are US numbers'),
+  }),
+};
+const TOOL_NAMES = Object.keys(TOOL_DEFS);
+const CURRENCY_FORMS = Object.entries(CURRENCIES).flatMap(([code, forms]) => forms.map((form) => ({ code, form })));
+const CUR_RE = `(${alternation(CURRENCY_FORMS.map((c) => c.form))})`;
+const curCode = (form) => CURRENCY_FORMS.find((c) => c.form.toLowerCase() === form.toLowerCase()).code;
+const DUR_RE = '(\\d+)\\s*(minutes|minute|mins|hours|hour)|(an hour|half an hour)';
+const durMinutes = (m) => (m[3] ? (m[3] === 'an hour' ? 60 : 30) : (/^h/.test(m[2]) ? 60 : 1) * Number(m[1]));
+const unquote = (t) => t.replace(/"[^"]*"/g, '""');
+
+// Each tool: gen(rng) -> {text, args}; parse(text) -> args | null (reads only the text).
+const TOOLS = {
+  get_weather: {
+    gen(rng) {
+      const city = rng.pick(CITIES);
+      const unitText = rng.weighted([[5, ''], [2, ' in Fahrenheit'], [1, ' in Celsius'], [1, ' in °F'], [1, ' in °C']]);
+      const unit = /F/.test(unitText) ? 'fahrenheit' : 'celsius';
+      const text = rng.pick([`What's the weather like in ${city}${unitText}?`,
+        `Is it going to rain in ${city} today?${unitText ? ` Temperatures${unitText}, please.` : ''}`,
+        `Check the current temperature in ${city}${unitText}.`, `How hot is it in ${city} right now${unitText}?`,
+        `weather ${city}${unitText}`]);
+      return { text, args: { city, unit } };
+    },
+    parse(text) {
+      if (!/weather|temperature|rain|hot is it/i.test(unquote(text))) return null;
+      const city = findFirst(`(?:${alternation(CITIES)})`, text);
+      if (!city) return null;
+      return { city, unit: /fahrenheit|°F/i.test(text) ? 'fahrenheit' : 'celsius' };
+    },
+    result: (a, rng) => ({ json: { city: a.city, temperature: rng.int(-5, 35), condition: rng.pick(['sunny', 'cloudy', 'rain']) },
+      say: (j) => `It is ${j.temperature} degrees and ${j.condition} in ${a.city}.` }),
+  },
+  send_email: {
+    gen(rng) {
+      const p = person(rng), to = email(rng, p), subject = rng.pick(SUBJECTS);
+      const text = rng.pick([`Send an email to ${to} with the subject "${subject}".`,
+        `Email ${p.full} at ${to}, subject: "${subject}".`, `Can you write to ${to}? Subject line "${subject}".`,
+        `Drop a note to ${to} titled "${subject}"`]);
+      return { text, args: { to, subject } };
+    },
+    parse(text) {
+      if (!/email|write to|note to/i.test(unquote(text))) return null;
+      const to = findFirst(EMAIL_RE, text), q = /"([^"]+)"/.exec(text);
+      return to && q ? { to, subject: q[1] } : null;
+    },
+    result: (a) => ({ json: { status: 'sent', to: a.to }, say: () => `Done, the email "${a.subject}" is on its way.` }),
+  },
+  create_event: {
+    gen(rng) {
+      const title = rng.pick(EVENT_TITLES), date = randomDate(rng), time = randomTime(rng);
+      const d = formatDate(rng, date, false), t = formatTime(rng, time);
+      const text = rng.pick([`Schedule "${title}" on ${d} at ${t}.`, `Put "${title}" in my calendar for ${d}, ${t}.`,
+        `Create an event called "${title}" on ${d} at ${t}.`, `Add a meeting "${title}" with ${person(rng).full} on ${d} at ${t}`]);
+      return { text, args: { title, date: isoDate(date), time: hhmm(time) } };
+    },
+    parse(text) {
+      if (!/schedule|calendar|event|meeting/i.test(unquote(text))) return null;
+      const q = /"([^"]+)"/.exec(text), rest = unquote(text), date = parseDate(rest), time = parseTime(rest.replace(/\b\d{4}\b/g, ''));
+      return q && date && time ? { title: q[1], date: isoDate(date), time: hhmm(time) } : null;
+    },
+    result: (a) => ({ json: { status: 'created', id: 'evt_1' }, say: () => `"${a.title}" is in your calendar on ${a.date} at ${a.time}.` }),
+  },
+  lookup_order: {
+    gen(rng) {
+      const id = orderId(rng);
+      const text = rng.pick([`Where is my order ${id}?`, `Track order ${id} for me.`, `What's the status of ${id}?`,
+        `Has order ${id} shipped yet?`, `order status ${id}`]);
+      return { text, args: { order_id: id } };
+    },
+    parse(text) {
+      const id = findFirst(ORDER_RE, text);
+      return id && /where|track|status|shipped/i.test(text) ? { order_id: id } : null;
+    },
+    result: (a, rng) => ({ json: { order_id: a.order_id, status: rng.pick(['shipped', 'processing', 'delivered']) },
+      say: (j) => `Order ${a.order_id} is ${j.status}.` }),
+  },
+  convert_currency: {
+    gen(rng) {
+      const [from, to] = rng.sample(Object.keys(CURRENCIES), 2);
+      const amount = rng.weighted([[3, rng.int(5, 999)], [1, rng.int(1000, 25000)], [1, rng.int(100, 99999) / 100]]);
+      const amountText = amount >= 1000 && rng.chance(0.6) ? amount.toLocaleString('en-US') : String(amount);
+      const f = rng.pick(CURRENCIES[from]), t = rng.pick(CURRENCIES[to]);
+      const text = rng.pick([`How much is ${amountText} ${f} in ${t}?`, `Convert ${amountText} ${f} to ${t}.`,
+        `What are ${amountText} ${f} worth in ${t}?`, `${amountText} ${f} to ${t} please`]);
+      return { text, args: { amount, from, to } };
+    },
+    parse(text) {
+      const m = new RegExp(`(\\d{1,3}(?:,\\d{3})+(?:\\.\\d+)?|\\d+(?:\\.\\d+)?)\\s+${CUR_RE}\\b.*?\\b(?:in|to|into)\\s+${CUR_RE}`, 'i').exec(text);
+      return m ? { amount: Number(m[1].replace(/,/g, '')), from: curCode(m[2]), to: curCode(m[3]) } : null;
+    },
+    result: (a) => ({ json: { amount: a.amount, from: a.from, to: a.to, rate: 1.08 },
+      say: () => `${a.amount} ${a.from} is about ${round2(a.amount * 1.08)} ${a.to}.` }),
+  },
+  book_table: {
+    gen(rng) {
+      const restaurant = rng.pick(RESTAURANTS), n = rng.int(1, 12), date = randomDate(rng), time = randomTime(rng);
+      const nt = rng.chance(0.5) ? NUMBER_WORDS[n] : String(n), d = formatDate(rng, date, false), t = formatTime(rng, time);
+      const text = rng.pick([`Book a table for ${nt} at ${restaurant} on ${d} at ${t}.`,
+        `Reserve ${restaurant} for ${nt} people, ${d} at ${t}.`, `I need a table for ${nt} at ${restaurant}, ${d}, ${t}.`,
+        `Get us a table at ${restaurant} for a party of ${nt} on ${d} at ${t}`]);
+      return { text, args: { restaurant, party_size: n, date: isoDate(date), time: hhmm(time) } };
+    },
+    parse(text) {
+      if (!/table|reserve/i.test(text)) return null;
+      const restaurant = findFirst(`(?:${alternation(RESTAURANTS)})`, text);
+      const n = /(?:party of|for)\s+(\d+|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b/i.exec(text);
+      const date = parseDate(text), time = parseTime(text.replace(/\b\d{4}\b/g, ''));
+      if (!restaurant || !n || !date || !time) return null;
+      const size = /^\d+$/.test(n[1]) ? Number(n[1]) : NUMBER_WORDS.indexOf(n[1].toLowerCase());
+      return { restaurant, party_size: size, date: isoDate(date), time: hhmm(time) };
+    },
+    result: (a) => ({ json: { status: 'confirmed' }, say: () => `Your table at ${a.restaurant} for ${a.party_size} is confirmed.` }),
+  },
+  set_reminder: {
+    gen(rng) {
+      const task = rng.chance(0.2) ? `email ${person(rng).full} back` : rng.pick(REMINDER_TASKS);
+      const [dt, minutes] = rng.weighted([[3, (() => { const n = rng.int(2, 55); return [`${n} minutes`, n]; })()],
+        [1, (() => { const n = rng.int(2, 55); return [`${n} mins`, n]; })()],
+        [2, (() => { const n = rng.int(2, 8); return [`${n} hours`, n * 60]; })()], [1, ['an hour', 60]], [1, ['half an hour', 30]]]);
+      const text = rng.pick([`Remind me to ${task} in ${dt}.`, `Set a reminder to ${task} in ${dt}.`,
+        `In ${dt}, remind me to ${task}.`, `Ping me in ${dt} to ${task}`]);
+      return { text, args: { text: task, minutes } };
+    },
+    parse(text) {
+      if (!/remind|ping me/i.test(text)) return null;
+      const dur = new RegExp(DUR_RE, 'i').exec(text);
+      if (!dur) return null;
+      const t = new RegExp(`(?:remind me to|reminder to) (.+?) in (?:${DUR_RE})`, 'i').exec(text)
+        ?? new RegExp(`(?:remind me to|in (?:${DUR_RE}) to) (.+?)(?=[.!?](?:\\s|$)|$)`, 'i').exec(text);
+      if (!t) return null;
+      const task = t[1] !== undefined && !/^\d+$/.test(t[1]) ? t[1] : t[t.length - 1];
+      return { text: task, minutes: durMinutes(dur) };
+    },
+    result: (a) => ({ json: { status: 'scheduled' }, say: () => `I will remind you to ${a.text} in ${a.minutes} minutes.` }),
+  },
+  call_contact: {
+    gen(rng) {
+      const p = person(rng), ph = phone(rng);
+      const text = rng.pick([`Call ${p.full} on ${ph}.`, `Ring ${p.full} at ${ph}, please.`, `Dial ${ph} and ask for ${p.full}.`,
+        `Can you phone ${p.full}? The number is ${ph}.`]);
+      return { text, args: { name: p.full, phone: e164(ph) } };
+    },
+    parse(text) {
+      if (!/call|ring|dial|phone/i.test(text)) return null;
+      const name = findFirst(NAME_RE, text), ph = findFirst(PHONE_RE, text);
+      return name && ph ? { name, phone: e164(ph) } : null;
+    },
+    result: (a) => ({ json: { status: 'ringing' }, say: () => `Calling ${a.name} now.` }),
+  },
+};
+
+const TOOL_SYSTEMS = [
+  () => "You are a helpful assistant. Use the provided tools when they help answer the user's request.",
+  () => 'You are Jarvis, an executive-assistant agent. Call exactly one tool per request. Dates are YYYY-MM-DD, times HH:MM (24-hour), phone numbers E.164.',
+  () => 'Answer the following requests as best you can. You have access to tools; when a tool is needed, call it with arguments taken from the user\'s message.',
+  (rng) => { const d = randomDate(rng); return `You are an AI agent acting for ${rng.pick(COMPANIES)} employees. Today is ${weekday(d)}, ${isoDate(d)}. Prefer calling a tool over asking questions.`; },
+];
+
+const callId = (rng) => `call_${Math.floor(rng.float() * 2 ** 32).toString(36)}${Math.floor(rng.float() * 2 ** 32).toString(36)}`;
+
+const toolCall = {
+  name: 'tool_call',
+  systems: TOOL_SYSTEMS,
+  temperature: (rng) => rng.pick([0, 0, 0.2, 0.7]),
+  maxTokens: (rng) => rng.pick([256, 512, 1024]),
+  gen(rng, ctx) {
+    const name = ctx.tool ?? rng.pick(TOOL_NAMES);
+    const { text: raw, args } = TOOLS[name].gen(rng);
+    const text = raw.replace(/\.\.(?=\s|$)/g, '.');  // "at 5:45 p.m.."
+    const user = rng.chance(0.15) ? `${rng.pick(['Hey, ', 'Please ', 'Quick one: '])}${lcfirst(text)}` : text;
+    return { user, expected: { name, arguments: args }, reply: { tool_calls: [{ name, arguments: args }] } };
+  },
+  // The tools array: the right tool and 1-3 others, shuffled.
+  tools(rng, name) {
+    const others = rng.sample(TOOL_NAMES.filter((n) => n !== name), rng.int(1, 3));
+    return rng.shuffle([name, ...others]).map((n) => TOOL_DEFS[n]);
+  },
+  solve(user, req) {
+    const offered = (req.tools ?? []).map((t) => t?.function?.name).filter((n) => TOOLS[n]);
+    for (const name of TOOL_NAMES) {  // a fixed priority, whatever the tools' order
+      if (!offered.includes(name)) continue;
+      const args = TOOLS[name].parse(user);
+      if (args) return { expected: { name, arguments: args }, reply: { tool_calls: [{ name, arguments: args }] } };
+    }
+    return null;
+  },
+  wrong(expected, rng, req) {
+    const a = { ...expected.arguments };
+    const mutators = [];
+    if (a.date) mutators.push(() => { const [y, m, d] = a.date.split('-').map(Number); a.date = isoDate(addDays({ y, m, d }, 1)); });
+    if (a.time) mutators.push(() => { a.time = `${String((Number(a.time.slice(0, 2)) + 12) % 24).padStart(2, '0')}${a.time.slice(2)}`; });
+    if (a.unit) mutators.push(() => { a.unit = a.unit === 'celsius' ? 'fahrenheit' : 'celsius'; });
+    if (a.amount !== undefined) mutators.push(() => { a.amount = String(a.amount); }, () => { [a.from, a.to] = [a.to, a.from]; });
+    if (a.party_size !== undefined) mutators.push(() => { a.party_size += 1; });
+    if (a.minutes !== undefined) mutators.push(() => { a.minutes = a.minutes >= 60 ? a.minutes / 60 : a.minutes * 60; });
+    if (a.phone) mutators.push(() => { a.phone = a.phone.replace(/^\+1?/, ''); });
+    if (a.subject) mutators.push(() => { a.subject = a.subject.toLowerCase() === a.subject ? `Re: ${a.subject}` : a.subject.toLowerCase(); });
+    if (a.order_id) mutators.push(() => { a.order_id = a.order_id.replace('-', ''); });
+    if (a.title) mutators.push(() => { a.title = `${a.title} meeting`; });
+    if (a.text) mutators.push(() => { a.text = `Reminder: ${a.text}`; });
+    if (a.city) mutators.push(() => { a.city = `${a.city}, ${rng.pick(['US', 'UK', 'EU'])}`; });
+    const offered = (req.tools ?? []).map((t) => t?.function?.name).filter((n) => n && n !== expected.name);
+    if (offered.length && rng.chance(0.25)) return { tool_calls: [{ name: rng.pick(offered), arguments: a }] };
+    rng.pick(mutators)();
+    return { tool_calls: [{ name: expected.name, arguments: a }] };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// normalize
+// ---------------------------------------------------------------------------------------------
+
+const NORMALIZE_SYSTEMS = [
+  () => "You normalise values for a data pipeline. If the input contains a date, reply with it in ISO 8601 format (YYYY-MM-DD); numeric dates like 3/5/2024 are month/day/year, dotted ones like 5.3.2024 are day.month.year. If it contains a quantity in imperial units, convert it to metric (miles->km, lb->kg, °F->°C, gallons->L, inches->cm, feet->m, ounces->g), round half away from zero to 2 decimal places and reply as '<value> <unit>', e.g. '5.63 km'. Reply with the normalised value only.",
+  () => 'Role: unit & date normaliser.\nRules:\n1. Dates -> YYYY-MM-DD (ISO 8601). a/b/yyyy = month/day/year; a.b.yyyy = day.month.year.\n2. Imperial -> metric: mi->km, lb->kg, °F->°C, gal->L, in->cm, ft->m, oz->g. Exactly 2 decimals (round half up), format "<number> <unit>".\n3. Output the value alone.',
+  () => 'Normalize the value in the user input.\n- date => YYYY-MM-DD (slashes: month first; dots: day first)\n- imperial quantity => metric with two decimals, e.g. "3.5 miles" => "5.63 km", "98.6 °F" => "37.00 °C"\nRespond with nothing but the normalized value.',
+];
+
+const normalize = {
+  name: 'normalize',
+  systems: NORMALIZE_SYSTEMS,
+  temperature: () => 0,
+  maxTokens: (rng) => rng.pick([16, 32, 64]),
+  gen(rng) {
+    const p = person(rng);
+    let value, answer;
+    if (rng.chance(0.55)) {
+      const date = randomDate(rng);
+      value = formatDate(rng, date, true);
+      answer = isoDate(date);
+      value = rng.weighted([[3, value], [1, `The shipment left the warehouse on ${value}.`],
+        [1, `Contract start date: ${value} (signed by ${p.full}, ${email(rng, p)})`], [1, `${p.first} was born on ${value}.`],
+        [1, `Invoice due ${value}`]]);
+    } else {
+      const unit = rng.pick(UNITS);
+      const [lo, hi] = unit.range;
+      let x = unit.dec ? rng.int(lo * 10, hi * 10) / 10 : rng.int(lo, hi);
+      if (unit.dec && rng.chance(0.4)) x = Math.round(x);
+      const form = rng.pick(unit.forms);
+      const xs = x >= 1000 && rng.chance(0.5) ? x.toLocaleString('en-US') : String(x);
+      const q = form === '°F' && rng.chance(0.5) ? `${xs}°F` : `${xs} ${form}`;
+      answer = `${round2(unit.f(x))} ${unit.to}`;
+      value = rng.chance(0.4) ? q : fill(rng.pick(unit.lines), { q, who: rng.chance(0.5) ? p.full : p.first });
+    }
+    const user = rng.weighted([[3, value], [1, `Normalize: ${value}`], [1, `Input: ${value}\nOutput:`], [1, `Convert ${value}`]]);
+    return { user, expected: answer, reply: { content: answer } };
+  },
+  detect: (sys) => /YYYY-MM-DD/.test(sys) && /metric/i.test(sys) && /normali[sz]/i.test(sys),
+  solve(user) {
+    const date = parseDate(user);
+    const answer = date ? isoDate(date) : parseQuantity(user);
+    return answer ? { expected: answer, reply: { content: answer } } : null;
+  },
+  wrong(expected, rng) {
+    let m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(expected);
+    if (m) {
+      const [y, mo, d] = [+m[1], +m[2], +m[3]];
+      if (d <= 12 && d !== mo && rng.chance(0.6)) return { content: isoDate({ y, m: d, d: mo }) };
+      return { content: isoDate(addDays({ y, m: mo, d }, rng.chance(0.5) ? 1 : -1)) };
+    }
+    m = /^(-?\d+\.\d{2}) (.+)$/.exec(expected);
+    if (!m) return { content: `${expected}0` };
+    const v = Number(m[1]);
+    return rng.chance(0.5) ? { content: `${(v + (rng.chance(0.5) ? 0.01 : -0.01)).toFixed(2)} ${m[2]}` }
+      : { content: `${v.toFixed(1)} ${m[2]}` };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// arithmetic (the built-in model's task and answer format)
+// ---------------------------------------------------------------------------------------------
+
+const KIDS = [['Leo', 'he', 'him', 'his'], ['Tom', 'he', 'him', 'his'], ['Sam', 'he', 'him', 'his'], ['Ben', 'he', 'him', 'his'],
+  ['Max', 'he', 'him', 'his'], ['Noah', 'he', 'him', 'his'], ['Liam', 'he', 'him', 'his'], ['Oscar', 'he', 'him', 'his'],
+  ['Ethan', 'he', 'him', 'his'], ['Omar', 'he', 'him', 'his'], ['Raj', 'he', 'him', 'his'], ['Kenji', 'he', 'him', 'his'],
+  ['Mia', 'she', 'her', 'her'], ['Emma', 'she', 'her', 'her'], ['Olivia', 'she', 'her', 'her'], ['Sophia', 'she', 'her', 'her'],
+  ['Chloe', 'she', 'her', 'her'], ['Zoe', 'she', 'her', 'her'], ['Nora', 'she', 'her', 'her'], ['Priya', 'she', 'her', 'her'],
+  ['Aisha', 'she', 'her', 'her'], ['Mei', 'she', 'her', 'her'], ['Elena', 'she', 'her', 'her'], ['Clara', 'she', 'her', 'her']];
+const OBJECTS = ['coins', 'stickers', 'apples', 'marbles', 'books', 'pencils', 'cards', 'shells', 'stamps', 'cookies',
+  'balloons', 'toy cars', 'crayons', 'beads', 'candies', 'trading cards', 'eggs', 'flowers', 'comics', 'buttons'];
+const PLUS = ['{He} buys {n} more.', '{He} finds {n} more.', '{Other} gives {him} {n} more.', '{He} gets {n} more from {Other}.',
+  '{He} wins {n} more.', '{He} collects {n} more.', '{He} receives {n} more.', 'Then {he} buys {n} more.'];
+const MINUS = ['{He} loses {n}.', '{He} gives {n} to {Other}.', '{He} sells {n}.', '{He} uses {n}.', '{He} donates {n}.',
+  '{He} trades away {n}.', '{He} drops {n}.', 'Then {he} gives away {n}.'];
+const PLUS_RE = /\b(buys|finds|gives (?:him|her)|gets|wins|collects|receives)\b/i;
+const MINUS_RE = /\b(loses|gives \d+ to|sells|uses|donates|trades away|drops|gives away)\b/i;
+const QUESTIONS = ['How many {obj} does {Name} have now?', 'How many {obj} does {he} have left?',
+  'How many {obj} does {Name} have in the end?', 'What is the number of {obj} {Name} has now?'];
+
+export function workedAnswer(start, steps) {
+  let total = start;
+  const parts = [];
+  for (const [sign, n] of steps) {
+    const next = sign > 0 ? total + n : total - n;
+    parts.push(`${total} ${sign > 0 ? '+' : '-'} ${n} = ${next}.`);
+    total = next;
+  }
+  return { total, text: `${parts.join(' ')} The answer is ${total}.` };
+}
+
+const ARITH_SYSTEMS = [
+  () => "You solve arithmetic word problems. Show your work and end with 'The answer is N.'",
+  () => 'You are a math tutor agent. Solve the word problem step by step, one operation per step, then state the final answer as "The answer is N."',
+  () => 'You are a helpful assistant.',
+  () => 'You are the Calculator agent. For each word problem write the steps (a + b = c.) and finish with The answer is N.',
+];
+
+const arithmetic = {
+  name: 'arithmetic',
+  systems: ARITH_SYSTEMS,
+  systemWeights: [4, 3, 2, 2],
+  temperature: (rng) => rng.pick([0, 0, 0.3, 0.7]),
+  maxTokens: (rng) => rng.pick([128, 256, 512]),
+  gen(rng) {
+    const [Name, he, him] = rng.pick(KIDS);
+    let other = rng.pick(KIDS)[0];
+    if (other === Name) other = 'a friend';
+    const obj = rng.pick(OBJECTS);
+    const big = rng.chance(0.35);
+    const start = big ? rng.int(100, 999) : rng.int(10, 99);
+    let total = start;
+    const steps = [], sentences = [`${Name} has ${start} ${obj}.`];
+    const count = rng.weighted([[3, 1], [4, 2], [3, 3]]);
+    for (let i = 0; i < count; i++) {
+      const minus = total > 1 && rng.chance(0.5);
+      const n = minus ? rng.int(1, Math.max(1, Math.min(total, big ? 400 : 60))) : rng.int(1, big ? 400 : 60);
+      const t = rng.pick(minus ? MINUS : PLUS);
+      sentences.push(cap(fill(t, { He: cap(he), he, him, n, Other: cap(other) })));
+      steps.push([minus ? -1 : 1, n]);
+      total += minus ? -n : n;
+    }
+    sentences.push(fill(rng.pick(QUESTIONS), { obj, Name, he }));
+    let user = sentences.join(' ');
+    user = rng.weighted([[6, user], [1, `Solve: ${user}`], [1, `Question: ${user}`],
+      [1, `Can you help my kid with this homework question? ${user}`], [1, `${user} Show your work.`]]);
+    const { total: answer, text } = workedAnswer(start, steps);
+    return { user, expected: answer, reply: { content: text } };
+  },
+  detect: () => false,  // by the user message (parse), whatever the system prompt says
+  parse(user) {
+    const sentences = user.split(/(?<=[.?!])\s+/);
+    let start = null;
+    const steps = [];
+    let asked = false;
+    for (const s of sentences) {
+      if (start === null) {
+        const m = /\b[A-Z][a-z]+ has (\d+) [a-z ]+\.$/.exec(s);
+        if (m) start = Number(m[1]);
+        continue;
+      }
+      if (/^(How many|What is the number)/.test(s)) { asked = true; break; }
+      const num = /(\d+)/.exec(s);
+      if (!num) return null;
+      if (MINUS_RE.test(s)) steps.push([-1, Number(num[1])]);
+      else if (PLUS_RE.test(s)) steps.push([1, Number(num[1])]);
+      else return null;
+    }
+    if (start === null || !asked || steps.length === 0) return null;
+    return { start, steps };
+  },
+  solve(user) {
+    const p = this.parse(user);
+    if (!p) return null;
+    const { total, text } = workedAnswer(p.start, p.steps);
+    return { expected: total, reply: { content: text }, parsed: p };
+  },
+  wrong(expected, rng, req, solved) {
+    const { start, steps } = solved.parsed;
+    const i = rng.int(0, steps.length - 1);
+    let total = start;
+    const parts = [];
+    steps.forEach(([sign, n], k) => {
+      let next = sign > 0 ? total + n : total - n;
+      if (k === i) next += rng.pick([1, -1, 10, -10]);
+      parts.push(`${total} ${sign > 0 ? '+' : '-'} ${n} = ${next}.`);
+      total = next;
+    });
+    return { content: `${parts.join(' ')} The answer is ${total}.` };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// rewrite
+// ---------------------------------------------------------------------------------------------
+
+const REWRITE_BASES = ['send the signed contract to {full}', 'forward the invoice to {email}',
+  'call {full} at {phone} about the delivery', "update the slides for tomorrow's meeting",
+  'fix the typo on the pricing page', 'cancel my subscription', 'book a meeting room for Thursday afternoon',
+  "reply to {first}'s email", 'move my call with {full} to next week', 'share the Q3 report with {email}',
+  'add {full} to the project channel', 'review the pull request', 'print two copies of the agenda',
+  'refund order {order}', 'check why the build is failing', 'order more coffee for the office',
+  'send me the minutes from the board meeting', 'remove {email} from the mailing list',
+  'stop sending me promotional emails', 'change my delivery address', 'ship the {product} to my office instead',
+  'turn off the lights in the meeting room', 'ask {full} for the updated budget', 'clean up the shared drive',
+  'approve the holiday request from {full}', 'translate the brochure into Spanish', 'replace the broken {product}',
+  'tell {first} the launch is delayed', 'double-check the numbers in the report', 'archive the old tickets'];
+const REWRITE_TAILS = ['', '', '', ' today', ' by Friday', ' as soon as possible', ' before noon', ' this week', ' right now'];
+const REWRITE_SYSTEMS = [
+  () => 'Rewrite the user\'s request as a polite question. Rule: drop a leading "Please", start with "Could you please ", keep the rest of the wording exactly (first letter lowercased), and end with a question mark. Reply with the rewritten sentence only.',
+  () => "You are the Tone agent. Turn blunt instructions into a polite request of the form 'Could you please <instruction>?' Keep every other word unchanged; remove any leading 'please' and the final punctuation. Output only the sentence.",
+  () => 'Make this message polite.\nFormat: Could you please + the original instruction (lowercase first letter, no trailing period or exclamation mark) + ?\nNothing else.',
+];
+
+export function politeRewrite(sentence) {
+  let s = sentence.trim().replace(/^please[,]?\s+/i, '').replace(/[.!?]+$/, '').trim();
+  s = lcfirst(s);
+  return `Could you please ${s}?`;
+}
+
+const rewrite = {
+  name: 'rewrite',
+  systems: REWRITE_SYSTEMS,
+  temperature: (rng) => rng.pick([0, 0, 0.3]),
+  maxTokens: (rng) => rng.pick([64, 128, 256]),
+  gen(rng) {
+    const p = person(rng);
+    let s = fill(rng.pick(REWRITE_BASES), { full: p.full, first: p.first, email: email(rng, p), phone: phone(rng),
+      order: orderId(rng), product: rng.pick(PRODUCTS) }) + rng.pick(REWRITE_TAILS);
+    if (rng.chance(0.3)) s = `please ${s}`;
+    if (rng.chance(0.8)) s = cap(s);
+    s += rng.pick(['.', '.', '!', '', '!!']);
+    const answer = politeRewrite(s);
+    const user = rng.weighted([[6, s], [1, `Rewrite this: "${s}"`], [1, `Text: "${s}"`], [1, `Make this polite: "${s}"`]]);
+    return { user, expected: answer, reply: { content: answer } };
+  },
+  detect: (sys) => /Could you please/i.test(sys),
+  solve(user) {
+    const q = /"([^"]+)"/.exec(user);
+    const answer = politeRewrite(q ? q[1] : user);
+    return { expected: answer, reply: { content: answer } };
+  },
+  wrong(expected, rng) {
+    return { content: rng.pick([expected.replace('Could you please', 'Can you please'), expected.replace(/\?$/, '.'),
+      expected.replace('Could you please ', 'Could you please kindly ')]) };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// open (no small model should take these)
+// ---------------------------------------------------------------------------------------------
+
+const TOPICS = ['the first snow of winter', 'a lighthouse keeper', 'learning to code at sixty', 'a city at night',
+  'an old bicycle', 'the smell of coffee', 'moving to a new country', 'a cat who hates Mondays', 'the last day of school',
+  'autumn leaves', 'a long train journey', 'friendship', 'the ocean at dawn', 'a forgotten umbrella', 'deadlines'];
+const CONCEPTS = ['inflation', 'how vaccines work', 'quantum entanglement', 'the blockchain', 'photosynthesis',
+  'compound interest', 'how a CPU cache works', 'the causes of the French Revolution', 'machine learning overfitting',
+  'why the sky is blue', 'supply chain bottlenecks', 'the greenhouse effect'];
+const BUSINESSES = ['bakery', 'bike repair shop', 'AI consulting firm', 'dog-walking service', 'vegan food truck',
+  'board game café', 'language school', 'plant nursery'];
+const COUNTRIES = ['Portugal', 'Kenya', 'Japan', 'Peru', 'Norway', 'Vietnam', 'Morocco', 'Canada', 'Poland', 'Chile'];
+const OPEN_SAFE = [  // no tool would match these (used when the call also carries tools)
+  (rng) => `Write a short poem about ${rng.pick(TOPICS)}.`,
+  (rng) => `Write a haiku about ${rng.pick(TOPICS)}.`,
+  (rng) => `Explain ${rng.pick(CONCEPTS)} to a ten-year-old.`,
+  (rng) => `Give me five name ideas for a ${rng.pick(BUSINESSES)}, with a one-line pitch for each.`,
+  (rng) => `What are the pros and cons of ${rng.pick(['remote work', 'four-day weeks', 'open-plan offices', 'microservices', 'electric cars'])}?`,
+];
+const OPEN_ALL = [...OPEN_SAFE,
+  (rng) => { const p = person(rng); return `Draft a friendly reply to ${p.full} (${email(rng, p)}), who wrote that the ${rng.pick(PRODUCTS)} ${rng.pick(ISSUES)}. Apologise and offer a 10% discount.`; },
+  (rng) => `Plan a three-day itinerary in ${rng.pick(CITIES)} for a family with two kids, with a budget for each day.`,
+  (rng) => `Which river flows through the capital of the country that borders both ${rng.pick(COUNTRIES)} and ${rng.pick(COUNTRIES)}, and what is it known for?`,
+  (rng) => `If I fly from ${rng.pick(CITIES)} to ${rng.pick(CITIES)} and then on to ${rng.pick(CITIES)}, which leg is the longest and roughly how long would the whole trip take?`,
+  (rng) => `Who was the head of government of ${rng.pick(COUNTRIES)} when the country hosted its first major international sporting event, and what was their main policy?`,
+  (rng) => `Outline a go-to-market plan for the ${rng.pick(PRODUCTS)} aimed at students.`,
+  (rng) => `Write a LinkedIn post announcing that ${person(rng).full} joins our team as head of ${rng.pick(['design', 'sales', 'engineering', 'marketing'])}.`,
+  (rng) => { const a = person(rng), b = person(rng); return `Summarise this meeting for the wiki:\n${a.full}: we slipped the launch by two weeks because of the payment bug.\n${b.full}: marketing can move the campaign, but we need a date by Friday.\n${a.first}: I will confirm with the vendor, call me on ${phone(rng)} if anything changes.`; },
+  (rng) => `Write a Python function that ${rng.pick(['merges two sorted lists', 'checks whether a string is a palindrome', 'parses a CSV line with quotes', 'computes a moving average'])}, with a docstring and tests.`,
+];
+const OPEN_SYSTEMS = [
+  () => 'You are a helpful assistant.',
+  () => 'You are the Writer agent in a marketing crew. Produce polished, original copy. Be concise but vivid.',
+  () => 'You are a research assistant. Think step by step, combine facts from several sources, and explain your reasoning.',
+  (rng) => `You are Planner, the lead agent of ${rng.pick(COMPANIES)}'s assistant team. Break the user's goal into steps and answer thoroughly. Today's date is ${isoDate(randomDate(rng))}.`,
+];
+
+const open = {
+  name: 'open',
+  systems: OPEN_SYSTEMS,
+  temperature: (rng) => rng.pick([0.7, 0.8, 1.0]),
+  maxTokens: (rng) => rng.pick([512, 1024, 2048]),
+  gen(rng, ctx) {
+    const user = rng.pick(ctx.withTools ? OPEN_SAFE : OPEN_ALL)(rng);
+    return { user, expected: null, reply: { content: freeText(rng, user) } };
+  },
+};
+
+const OPENERS = ['Sure!', 'Great question.', 'Here is a take on it.', 'Happy to help.', 'Let me think this through.',
+  'Here you go.', 'Good idea.', 'Of course.'];
+const SENTENCES = ['The key is to start from what the reader already knows and build from there.',
+  'There are a few moving parts, so it helps to take them one at a time.',
+  'Most people underestimate how much the small details matter here.',
+  'A useful way to picture it is as a chain where each link depends on the one before.',
+  'The trade-off is mostly between speed and certainty.', 'History offers a few instructive parallels.',
+  'In practice, the answer depends on the budget and the timeline.', 'It is worth checking the assumptions first.',
+  'A short example makes this much clearer.', 'The second step is where most plans go wrong.',
+  'Experts disagree on the details, but the broad picture is clear.', 'Keep the tone warm and the sentences short.',
+  'Numbers alone rarely tell the whole story.', 'The simplest option is often the most robust one.',
+  'One thing to watch is how the pieces interact over time.', 'That said, there is no single right answer.',
+  'Think of it as a conversation rather than a lecture.', 'The result is surprisingly elegant once it clicks.',
+  'Each option has a clear cost and a less obvious benefit.', 'Start small, measure, and then expand.'];
+const POEM_WORDS = ['silver', 'quiet', 'morning', 'river', 'ember', 'window', 'whisper', 'harbor', 'lantern', 'drift',
+  'echo', 'meadow', 'shadow', 'thread', 'salt', 'wind', 'stone', 'glass', 'rain', 'hollow'];
+
+export function freeText(rng, request) {
+  const about = /about (.+?)[.?!]?$/m.exec(request)?.[1] ?? `${request.split(/\s+/).slice(0, 8).join(' ')}${request.split(/\s+/).length > 8 ? '...' : ''}`;
+  if (/poem|haiku/i.test(request)) {
+    const lines = [];
+    const n = /haiku/i.test(request) ? 3 : rng.int(4, 8);
+    for (let i = 0; i < n; i++) {
+      lines.push(cap(`${rng.pick(POEM_WORDS)} ${rng.pick(['and', 'of', 'in', 'beneath', 'over'])} ${rng.pick(POEM_WORDS)}${rng.chance(0.4) ? `, ${rng.pick(POEM_WORDS)}` : ''}`));
+    }
+    return `${rng.pick(['A few lines', 'A small poem', 'Here is something'])} about ${about}:\n\n${lines.join('\n')}`;
+  }
+  const sentences = rng.sample(SENTENCES, rng.int(3, 7));
+  const subject = about.replace(/[.?!:]+$/, '').replace(/\s+/g, ' ');
+  const topic = /about /.test(request) ? `On ${subject}: ${lcfirst(sentences[0])}` : `You asked: "${subject}". ${sentences[0]}`;
+  return [rng.pick(OPENERS), topic, ...sentences.slice(1)].join(' ');
+}
+
+export const TYPES = { classify, extract, tool_call: toolCall, normalize, arithmetic, rewrite, open };
+export const TYPE_NAMES = Object.keys(TYPES);
+export const DEFAULT_MIX = { classify: 17, extract: 13, tool_call: 14, normalize: 11, arithmetic: 10, rewrite: 10, open: 25 };
+
+// ---------------------------------------------------------------------------------------------
+// Building a call (the generator)
+// ---------------------------------------------------------------------------------------------
+
+// A message of the reply for the conversation history.
+function historyMessages(rng, reply) {
+  if (!reply.tool_calls) return [{ role: 'assistant', content: reply.content }];
+  const calls = reply.tool_calls.map((c) => ({ id: callId(rng), type: 'function',
+    function: { name: c.name, arguments: JSON.stringify(c.arguments) } }));
+  const out = [{ role: 'assistant', content: null, tool_calls: calls }];
+  const c = reply.tool_calls[0];
+  const r = TOOLS[c.name].result(c.arguments, rng);
+  out.push({ role: 'tool', tool_call_id: calls[0].id, content: JSON.stringify(r.json) });
+  out.push({ role: 'assistant', content: r.say(r.json) });
+  return out;
+}
+
+// One call: {body, label}. rng is the call's own stream.
+export function buildCall(rng, type, { model = 'gpt-4o' } = {}) {
+  const t = TYPES[type];
+  const systemIndex = t.systemWeights ? rng.weighted(t.systemWeights.map((w, i) => [w, i])) : rng.int(0, t.systems.length - 1);
+  const system = t.systems[systemIndex](rng);
+  const body = { model, messages: [{ role: 'system', content: system }] };
+  let tools = null, toolName = null;
+  if (type === 'tool_call') {
+    toolName = rng.pick(TOOL_NAMES);
+    tools = toolCall.tools(rng, toolName);
+  } else if (type === 'open' && rng.chance(0.15)) {
+    tools = rng.sample(Object.values(TOOL_DEFS), rng.int(1, 3));
+  }
+  // Earlier turns: 30% of calls carry 1-3 answered turns of the same kind.
+  const turns = rng.chance(0.3) ? rng.int(1, 3) : 0;
+  for (let i = 0; i < turns; i++) {
+    const ctx = type === 'tool_call' ? { tool: rng.pick(tools.map((x) => x.function.name)) } : { withTools: !!tools };
+    const prior = t.gen(rng, ctx);
+    body.messages.push({ role: 'user', content: prior.user });
+    body.messages.push(...historyMessages(rng, prior.reply));
+  }
+  const call = t.gen(rng, { tool: toolName, withTools: !!tools });
+  body.messages.push({ role: 'user', content: call.user });
+  if (tools) {
+    body.tools = tools;
+    if (rng.chance(0.3)) body.tool_choice = 'auto';
+  }
+  body.temperature = t.temperature(rng);
+  body.max_tokens = t.maxTokens(rng);
+  return { body, expected: call.expected };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Solving a request (the teacher)
+// ---------------------------------------------------------------------------------------------
+
+// -> {type, expected, reply, solved} or {type: 'open'|'unknown', reply: null} (free text).
+export function solveRequest(req) {
+  const messages = Array.isArray(req.messages) ? req.messages : [];
+  const text = (m) => (typeof m?.content === 'string' ? m.content
+    : Array.isArray(m?.content) ? m.content.map((p) => (typeof p?.text === 'string' ? p.text : '')).join('') : '');
+  const sys = messages.filter((m) => m?.role === 'system' || m?.role === 'developer').map(text).join('\n');
+  const last = messages[messages.length - 1];
+  if (!last || last.role !== 'user') return { type: 'unknown', reply: null };
+  const user = text(last);
+  if (Array.isArray(req.tools) && req.tools.length) {
+    const s = toolCall.solve(user, req);
+    if (s) return { type: 'tool_call', ...s, solved: s };
+  }
+  for (const t of [classify, extract, normalize, rewrite]) {
+    if (!t.detect(sys)) continue;
+    const s = t.solve(user, req);
+    if (s) return { type: t.name, ...s, solved: s };
+  }
+  const s = arithmetic.solve(user);
+  if (s) return { type: 'arithmetic', ...s, solved: s };
+  return { type: 'open', reply: null };
+}
+
+export function wrongReply(type, solved, rng, req) {
+  return TYPES[type].wrong(solved.expected, rng, req, solved);
+}
