@@ -31,6 +31,9 @@ class UsageStore {
   using CallVisitor =
       std::function<void(const std::string& request, const std::string& response, const std::string& vault)>;
   virtual void each_successful_call(const CallVisitor& row) = 0;
+  // Every row with id > after_id, oldest first, as written (the conversion loop reads them).
+  using RowVisitor = std::function<void(int64_t id, const UsageRecord& row)>;
+  virtual void each_row(int64_t after_id, const RowVisitor& row) = 0;
 };
 
 enum class StoreAccess { kWrite, kRead };  // kWrite creates the database and table when missing

@@ -153,6 +153,39 @@ class PostgresUsageStore final : public UsageStore {
     return rows;
   }
 
+  void each_row(int64_t after_id, const RowVisitor& visit) override {
+    guarded("cannot read", [&] {
+      pqxx::read_transaction tx(connection());
+      int64_t last_id = after_id;
+      for (;;) {
+        const pqxx::result page = tx.exec_params(
+            "SELECT id, time_ms, client_key_id, route, model, request, response, prompt_tokens, completion_tokens, latency_ms, first_token_ms, confidence, escalated, error, kind, vault FROM calls WHERE id > $1 ORDER BY id LIMIT 1000", last_id);
+        for (const pqxx::row& row : page) {
+          last_id = row[0].as<int64_t>();
+          auto real = [&](int i) { return row[i].is_null() ? -1.0 : row[i].as<double>(); };
+          UsageRecord r;
+          r.time_ms = row[1].as<int64_t>();
+          r.client_key_id = text(row[2]);
+          r.route = text(row[3]);
+          r.model = text(row[4]);
+          r.request_json = text(row[5]);
+          r.response_json = text(row[6]);
+          r.prompt_tokens = row[7].as<int64_t>();
+          r.completion_tokens = row[8].as<int64_t>();
+          r.latency_ms = real(9);
+          r.first_token_ms = real(10);
+          r.confidence = real(11);
+          r.escalated = row[12].as<bool>();
+          r.error = text(row[13]);
+          r.kind = text(row[14]);
+          r.vault = text(row[15]);
+          visit(last_id, r);
+        }
+        if (page.size() < 1000) return;
+      }
+    });
+  }
+
   void each_successful_call(const CallVisitor& visit) override {
     guarded("cannot read", [&] {
       pqxx::read_transaction tx(connection());

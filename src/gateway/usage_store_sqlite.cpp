@@ -151,6 +151,31 @@ class SqliteUsageStore final : public UsageStore {
     return rows;
   }
 
+  void each_row(int64_t after_id, const RowVisitor& visit) override {
+    Statement q(db_, "SELECT id, time_ms, client_key_id, route, model, request, response, prompt_tokens, completion_tokens, latency_ms, first_token_ms, confidence, escalated, error, kind, vault FROM calls WHERE id > ?1 ORDER BY id");
+    q.integer(1, after_id);
+    while (q.step()) {
+      UsageRecord r;
+      auto real = [&](int i) { return sqlite3_column_type(q.get(), i) == SQLITE_NULL ? -1.0 : sqlite3_column_double(q.get(), i); };
+      r.time_ms = q.column_int(1);
+      r.client_key_id = q.column_text(2);
+      r.route = q.column_text(3);
+      r.model = q.column_text(4);
+      r.request_json = q.column_text(5);
+      r.response_json = q.column_text(6);
+      r.prompt_tokens = q.column_int(7);
+      r.completion_tokens = q.column_int(8);
+      r.latency_ms = real(9);
+      r.first_token_ms = real(10);
+      r.confidence = real(11);
+      r.escalated = q.column_int(12) != 0;
+      r.error = q.column_text(13);
+      r.kind = q.column_text(14);
+      r.vault = q.column_text(15);
+      visit(q.column_int(0), r);
+    }
+  }
+
   void each_successful_call(const CallVisitor& row) override {
     Statement q(db_, "SELECT request, response, vault FROM calls WHERE error = '' AND response <> '' AND kind = 'primary' ORDER BY id");
     while (q.step()) row(q.column_text(0), q.column_text(1), q.column_text(2));

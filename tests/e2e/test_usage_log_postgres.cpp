@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "gateway/usage_log.h"
+#include "gateway/usage_store.h"
 #include "postgres_server.h"
 #include "raw_http.h"
 #include "server_process.h"
@@ -142,6 +143,17 @@ TEST_F(UsageLogPostgresTest, EveryFieldArrivesIntact) {
   EXPECT_TRUE(rows[1][10].is_null());
   EXPECT_FALSE(rows[1][11].as<bool>());
   EXPECT_EQ(rows[2][12].as<std::string>(), "bad \xEF\xBF\xBD byte and a NUL \xEF\xBF\xBD here");  // U+FFFD, not a failed batch
+  // each_row (what the conversion loop reads) gives the same fields back.
+  std::vector<UsageRecord> read;
+  open_usage_store(uri, StoreAccess::kRead)->each_row(0, [&](int64_t, const UsageRecord& row) { read.push_back(row); });
+  ASSERT_EQ(read.size(), 3u);
+  EXPECT_EQ(read[0].request_json, full.request_json);
+  EXPECT_EQ(read[0].latency_ms, full.latency_ms);
+  EXPECT_EQ(read[0].confidence, full.confidence);
+  EXPECT_EQ(read[0].kind, "shadow");
+  EXPECT_EQ(read[0].vault, full.vault);
+  EXPECT_TRUE(read[0].escalated);
+  EXPECT_EQ(read[1].first_token_ms, -1);
   // The same columns as the SQLite file, with PostgreSQL types, and the index on time.
   EXPECT_EQ(value(uri, "SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) "
                        "FROM information_schema.columns WHERE table_name = 'calls'"),

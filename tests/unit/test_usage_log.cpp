@@ -231,5 +231,47 @@ TEST(UsageLogTest, ExportTakesGatewayRowsRevealsWithTheVaultAndSkipsShadows) {
   std::ostringstream refused;
   EXPECT_THROW(export_openai_jsonl(path, refused, &wrong), VaultError);
 }
+// The conversion loop reads whole rows back: every field as written, in order, after an id.
+TEST(UsageLogTest, EachRowReadsEveryFieldBackInOrder) {
+  const std::string path = fresh_path("usage-rows.db");
+  UsageRecord full = record(1);
+  full.first_token_ms = 12.5;
+  full.confidence = 0.25;
+  full.escalated = true;
+  full.kind = "shadow";
+  full.vault = "sealed";
+  full.error = "boom";
+  {
+    UsageLog log({.path = path});
+    log.submit(full);
+    log.submit(record(2));
+    log.submit(record(3));
+  }
+  std::vector<std::pair<int64_t, UsageRecord>> rows;
+  open_usage_store(path, StoreAccess::kRead)->each_row(0, [&](int64_t id, const UsageRecord& r) { rows.push_back({id, r}); });
+  ASSERT_EQ(rows.size(), 3u);
+  const UsageRecord& r = rows[0].second;
+  EXPECT_EQ(r.time_ms, full.time_ms);
+  EXPECT_EQ(r.client_key_id, full.client_key_id);
+  EXPECT_EQ(r.route, full.route);
+  EXPECT_EQ(r.model, full.model);
+  EXPECT_EQ(r.request_json, full.request_json);
+  EXPECT_EQ(r.response_json, full.response_json);
+  EXPECT_EQ(r.prompt_tokens, full.prompt_tokens);
+  EXPECT_EQ(r.completion_tokens, full.completion_tokens);
+  EXPECT_DOUBLE_EQ(r.latency_ms, full.latency_ms);
+  EXPECT_DOUBLE_EQ(r.first_token_ms, 12.5);
+  EXPECT_DOUBLE_EQ(r.confidence, 0.25);
+  EXPECT_TRUE(r.escalated);
+  EXPECT_EQ(r.error, "boom");
+  EXPECT_EQ(r.kind, "shadow");
+  EXPECT_EQ(r.vault, "sealed");
+  EXPECT_EQ(rows[1].second.confidence, -1);  // NULL reads back as "none"
+  EXPECT_EQ(rows[1].second.kind, "primary");
+  std::vector<int64_t> later;
+  open_usage_store(path, StoreAccess::kRead)->each_row(rows[1].first, [&](int64_t id, const UsageRecord&) { later.push_back(id); });
+  EXPECT_EQ(later, std::vector<int64_t>{rows[2].first});
+}
+
 }  // namespace
 }  // namespace rpu::gateway
