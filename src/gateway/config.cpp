@@ -15,6 +15,9 @@
 namespace rpu::gateway {
 namespace {
 
+constexpr size_t kMaxJsonNodes = 100000;
+constexpr int kMaxJsonDepth = 64;
+
 // Reads one file's nodes, naming file, line and key in every error.
 class Reader {
  public:
@@ -85,15 +88,23 @@ class Reader {
   }
 
   // The YAML value as JSON (for the reasoning and verifier objects, which have JSON parsers).
-  nlohmann::json to_json(const YAML::Node& node) const {
+  // YAML aliases can make a small file expand without bound ("billion laughs"), so the
+  // conversion stops after kMaxJsonNodes nodes or kMaxJsonDepth levels.
+  nlohmann::json to_json(const YAML::Node& node, const std::string& key) const {
+    size_t budget = kMaxJsonNodes;
+    return to_json(node, key, budget, 0);
+  }
+
+  nlohmann::json to_json(const YAML::Node& node, const std::string& key, size_t& budget, int depth) const {
+    if (budget-- == 0 || depth > kMaxJsonDepth) error(node, key, "too large or too deeply nested (YAML aliases?)");
     if (node.IsMap()) {
       nlohmann::json out = nlohmann::json::object();
-      for (const auto& item : node) out[item.first.as<std::string>()] = to_json(item.second);
+      for (const auto& item : node) out[item.first.as<std::string>()] = to_json(item.second, key, budget, depth + 1);
       return out;
     }
     if (node.IsSequence()) {
       nlohmann::json out = nlohmann::json::array();
-      for (const auto& item : node) out.push_back(to_json(item));
+      for (const auto& item : node) out.push_back(to_json(item, key, budget, depth + 1));
       return out;
     }
     if (!node.IsScalar()) return nullptr;
@@ -186,6 +197,7 @@ void read_models(const Reader& r, const YAML::Node& n, GatewayConfig& c) {
   for (const auto& item : n) {
     const std::string name = item.first.as<std::string>(), key = "models." + name;
     const YAML::Node m = item.second;
+    if (!m.IsMap()) r.error(m, key, "must be a mapping (local: ... or replicas: [...])");
     if (m["replicas"]) {
       r.only_keys(m, key, {"replicas", "model", "api_key_env", "timeouts", "retry", "breaker", "health_interval"});
       RemoteConfig remote;
@@ -256,7 +268,7 @@ CascadeConfig read_cascade(const Reader& r, const YAML::Node& n, const std::stri
     r.check_regex(n["refusal"], key + ".refusal", cascade.refusal_regex);
   }
   if (n["verifier"]) {
-    cascade.verifier = r.to_json(n["verifier"]);
+    cascade.verifier = r.to_json(n["verifier"], key + ".verifier");
     try {
       if (!reasoning::make_verifier(cascade.verifier)) {
         r.error(n["verifier"], key + ".verifier", "model-scored verifiers (logprob, judge) are not available here");
@@ -282,7 +294,7 @@ RouteConfig read_route(const Reader& r, const YAML::Node& n, const std::string& 
   if (n["match"]) read_match(r, n["match"], key + ".match", route.match);
   if (n["reasoning"]) {
     if (!n["reasoning"].IsMap()) r.error(n["reasoning"], key + ".reasoning", "must be a mapping ({strategy: ...})");
-    route.reasoning = r.to_json(n["reasoning"]);
+    route.reasoning = r.to_json(n["reasoning"], key + ".reasoning");
   }
   if (n["cascade"]) route.cascade = read_cascade(r, n["cascade"], key + ".cascade");
   if (const YAML::Node s = n["shadow"]) {
@@ -352,6 +364,8 @@ void check_references(const Reader& r, const YAML::Node& root, GatewayConfig& c)
   if (c.routes.empty()) r.error(root, "routes", "at least one route is needed");
 }
 
+GatewayConfig read_config(const Reader& r, const YAML::Node& root, const std::string& file_name);
+
 }  // namespace
 
 GatewayConfig parse_gateway_config(const std::string& yaml_text, const std::string& file_name,
@@ -364,6 +378,17 @@ GatewayConfig parse_gateway_config(const std::string& yaml_text, const std::stri
     throw ConfigError(file_name + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
   }
   if (!root.IsMap()) throw ConfigError(file_name + ": the configuration must be a YAML mapping");
+  try {
+    return read_config(r, root, file_name);
+  } catch (const YAML::Exception& e) {
+    // A shape the readers did not foresee (a mapping used as a key, ...): still named by line.
+    throw ConfigError(file_name + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+}
+
+namespace {
+
+GatewayConfig read_config(const Reader& r, const YAML::Node& root, const std::string& file_name) {
   r.only_keys(root, "", {"listen", "log", "models", "upstreams", "routes", "default_route", "keys"});
   GatewayConfig c;
   c.file = file_name;
@@ -380,6 +405,8 @@ GatewayConfig parse_gateway_config(const std::string& yaml_text, const std::stri
   check_references(r, root, c);
   return c;
 }
+
+}  // namespace
 
 GatewayConfig load_gateway_config(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

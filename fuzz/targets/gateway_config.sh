@@ -1,0 +1,25 @@
+# Fuzz target `gateway_config`: the gateway's YAML configuration reader (fuzz/gateway_config_fuzzer.cpp),
+# with the regex and verifier checks it runs on routes. Sourced by fuzz/run_fuzz.sh.
+sources=(src/gateway/config.cpp src/gateway/usage_location.cpp src/reasoning/pattern.cpp src/reasoning/verifiers.cpp src/reasoning/command_verifier.cpp
+         src/reasoning/arithmetic.cpp src/reasoning/numbers.cpp src/core/json_text.cpp
+         src/decode/json_schema.cpp src/decode/gbnf_text.cpp src/decode/grammar_parse.cpp src/decode/grammar_matcher.cpp
+         src/tokenizer/unicode.cpp)
+libs=(-lfmt -lutf8proc -lpcre2-8 -lyaml-cpp)
+
+seeds() {  # one configuration per file
+  local i=0 config
+  for config in \
+    "$(cat "$repo/examples/gateway.yaml")" \
+    $'models:\n  m: {local: builtin}\nroutes: [{name: a, target: m, aliases: [x, y]}]\ndefault_route: a\n' \
+    $'upstreams:\n  u: {url: "http://127.0.0.1:1/v1", retry: {attempts: 2}, breaker: {failures: 1}}\nroutes:\n  - name: r\n    target: u\n    match: {system: "(?i)math", user: "\\\\d+", tools: true, task: t}\n' \
+    $'models:\n  m: {local: builtin}\nroutes:\n  - name: r\n    target: m\n    reasoning: {strategy: self_consistency, n: 4}\n    cascade: {upstream: m, min_confidence: 0.5, refusal: "no", verifier: {type: json_schema, schema: {type: object}}}\n    shadow: {share: 0.1, target: m}\n' \
+    $'a: &a [x, x, x, x]\nb: &b [*a, *a, *a, *a]\nmodels:\n  m: {local: builtin}\nroutes: [{name: r, target: m, reasoning: {k: [*b, *b, *b]}}]\n' \
+    $'keys: [{id: k, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, requests_per_minute: 60}]\n'; do
+    printf '%s' "$config" >"$corpus/seed_$((i++))"
+  done
+  local word
+  : >"$build_dir/gateway_config.dict"
+  for word in 'models:' 'upstreams:' 'routes:' 'target:' 'cascade:' 'verifier:' 'match:' '&a' '*a' '{' '[' '- ' ': ' 'local: builtin' 'url: http://x/v1'; do
+    printf '"%s"\n' "$(printf '%s' "$word" | sed 's/\\/\\\\/g; s/"/\\"/g')" >>"$build_dir/gateway_config.dict"
+  done
+}
