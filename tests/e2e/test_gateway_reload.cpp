@@ -2,8 +2,8 @@
 // local model ("general", the default route) and an empty routes file; `rpu convert`'s library
 // (src/convert/routing_table.h) deploys a specialist route (alias "specialist", a second local
 // model) and the gateway serves it within seconds, without a restart; calls in flight during
-// each swap complete; a broken routes file keeps the previous table (and is counted in
-// /metrics); the rollback takes the route out again.
+// each swap complete; a broken routes file, or one whose model does not load, keeps the
+// previous table (and is counted in /metrics); the rollback takes the route out again.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -114,6 +114,19 @@ routes_file: routes.yaml
   EXPECT_NE(gateway->log().find(routes + ":"), std::string::npos) << gateway->log();
   EXPECT_NE(gateway->log().find("not reloaded"), std::string::npos) << gateway->log();
 
+  // A model file that exists but does not load: the same.
+  test::write_file(dir + "/not-a-model.gguf", "this is not a GGUF file");
+  convert::write_file_atomically(routes, "models:\n  bad: {local: not-a-model.gguf}\n"
+                                         "routes:\n  - {name: bad-route, aliases: [bad], target: bad}\n");
+  const auto load_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
+  while (reloads(url, "error") < 2 && std::chrono::steady_clock::now() < load_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(reloads(url, "error"), 2) << gateway->log();
+  EXPECT_NE(gateway->log().find(routes + ":2: models.bad.local: the model did not load"), std::string::npos)
+      << gateway->log();
+  EXPECT_EQ(route_for(url, "specialist"), "spec-route");
+
   // Back to the deployed version, then the rollback of the route, with calls in flight.
   ASSERT_TRUE(convert::restore_previous_routes(routes));
   CallsInFlight rolling_back(url);
@@ -125,7 +138,7 @@ routes_file: routes.yaml
   EXPECT_EQ(failures, 0) << "of " << calls << " calls during the rollback\n" << gateway->log();
   EXPECT_EQ(test::http_get(url, "/v1/models").body.find("\"specialist\""), std::string::npos);
   EXPECT_GE(reloads(url, "ok"), 2);
-  EXPECT_EQ(reloads(url, "error"), 1);
+  EXPECT_EQ(reloads(url, "error"), 2);
   EXPECT_TRUE(gateway->running()) << gateway->log();
 }
 
