@@ -267,7 +267,13 @@ void GatewayBackend::release_unused_targets() {
   for (auto* cache : {&local_cache_, &remote_cache_}) {
     for (auto it = cache->begin(); it != cache->end();) {
       // Only the cache holds it: no table, hence no call, uses it (tables are built under this lock).
-      it = it->second.use_count() == 1 ? cache->erase(it) : std::next(it);
+      if (it->second.use_count() != 1) {
+        ++it;
+        continue;
+      }
+      const std::string name = nlohmann::json::parse(it->first)[0].get<std::string>();  // keys start with it
+      it = cache->erase(it);
+      std::fprintf(stderr, "rpu gateway: \"%s\" released: no route uses it any more\n", name.c_str());
     }
   }
 }

@@ -137,6 +137,13 @@ routes_file: routes.yaml
   EXPECT_GT(calls, 0);
   EXPECT_EQ(failures, 0) << "of " << calls << " calls during the rollback\n" << gateway->log();
   EXPECT_EQ(test::http_get(url, "/v1/models").body.find("\"specialist\""), std::string::npos);
+  // The specialist's model is freed once no table holds it (by the poll thread, within a second).
+  const auto release_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (gateway->log().find("\"spec\" released") == std::string::npos &&
+         std::chrono::steady_clock::now() < release_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(gateway->log().find("\"spec\" released"), std::string::npos) << gateway->log();
   EXPECT_GE(reloads(url, "ok"), 2);
   EXPECT_EQ(reloads(url, "error"), 2);
   EXPECT_TRUE(gateway->running()) << gateway->log();
