@@ -215,6 +215,8 @@ void read_models(const Reader& r, const YAML::Node& n, GatewayConfig& c) {
     if (!m["local"]) r.error(m, key, "needs `local: builtin | FILE.gguf` or `replicas: [URL, ...]`");
     LocalModelConfig local;
     local.name = name;
+    local.file = r.file();
+    local.line = m.Mark().line + 1;
     local.path = r.path(m["local"], key + ".local");
     if (local.path != "builtin" && !std::filesystem::is_regular_file(local.path)) {
       r.error(m["local"], key + ".local", "no model file '" + local.path + "'");
@@ -365,6 +367,62 @@ void check_references(const Reader& r, const YAML::Node& root, GatewayConfig& c)
 }
 
 GatewayConfig read_config(const Reader& r, const YAML::Node& root, const std::string& file_name);
+GatewayConfig merge_routes(const Reader& r, const YAML::Node& root, const GatewayConfig& main);
+
+// The routes file's names against the main config's: its models must not reuse a main name,
+// its routes' names and aliases must be new, and what they refer to must exist in either file.
+void check_merged_references(const Reader& r, const YAML::Node& root, const GatewayConfig& main,
+                             const GatewayConfig& extra) {
+  std::set<std::string> targets;
+  for (const auto& m : main.local_models) targets.insert(m.name);
+  for (const auto& u : main.remotes) targets.insert(u.name);
+  auto add_target = [&](const std::string& name) {
+    if (!targets.insert(name).second) {
+      r.error(root["models"][name], "models." + name, "the name is already used (in " + main.file + " or above)");
+    }
+  };
+  for (const auto& m : extra.local_models) add_target(m.name);
+  for (const auto& u : extra.remotes) add_target(u.name);
+  std::set<std::string> route_names, aliases;
+  for (const RouteConfig& route : main.routes) {
+    route_names.insert(route.name);
+    aliases.insert(route.aliases.begin(), route.aliases.end());
+  }
+  const YAML::Node routes = root["routes"];
+  for (size_t i = 0; i < extra.routes.size(); ++i) {
+    const RouteConfig& route = extra.routes[i];
+    const std::string key = "routes[" + std::to_string(i) + "]";
+    const YAML::Node node = routes[i];
+    auto known = [&](const std::string& name, const YAML::Node& at, const std::string& field) {
+      if (!name.empty() && !targets.count(name)) {
+        r.error(at, key + "." + field, "'" + name + "' is not defined under models: (here or in " + main.file + ")");
+      }
+    };
+    known(route.target, node["target"], "target");
+    known(route.fallback, node["fallback"], "fallback");
+    if (route.cascade) known(route.cascade->upstream, node["cascade"]["upstream"], "cascade.upstream");
+    if (route.shadow) known(route.shadow->target, node["shadow"]["target"], "shadow.target");
+    if (!route_names.insert(route.name).second) r.error(node, key + ".name", "route '" + route.name + "' is defined twice");
+    for (const std::string& alias : route.aliases) {
+      if (!aliases.insert(alias).second) r.error(node, key + ".aliases", "alias '" + alias + "' belongs to two routes");
+    }
+  }
+  if (!extra.default_route.empty() && !route_names.count(extra.default_route)) {
+    r.error(root["default_route"], "default_route", "no route is named '" + extra.default_route + "'");
+  }
+}
+
+// False when the file cannot be opened; a file over 4 MiB is not a configuration.
+bool read_config_text(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream text;
+  text << in.rdbuf();
+  constexpr size_t kMaxConfigBytes = 4u << 20;
+  if (text.str().size() > kMaxConfigBytes) throw ConfigError(path + ": larger than 4 MiB; not a gateway configuration");
+  out = text.str();
+  return true;
+}
 
 }  // namespace
 
@@ -389,7 +447,7 @@ GatewayConfig parse_gateway_config(const std::string& yaml_text, const std::stri
 namespace {
 
 GatewayConfig read_config(const Reader& r, const YAML::Node& root, const std::string& file_name) {
-  r.only_keys(root, "", {"listen", "log", "models", "upstreams", "routes", "default_route", "keys"});
+  r.only_keys(root, "", {"listen", "log", "models", "upstreams", "routes", "default_route", "keys", "routes_file"});
   GatewayConfig c;
   c.file = file_name;
   if (root["listen"]) read_listen(r, root["listen"], c);
@@ -402,6 +460,7 @@ GatewayConfig read_config(const Reader& r, const YAML::Node& root, const std::st
   }
   if (root["default_route"]) c.default_route = r.text(root["default_route"], "default_route");
   if (root["keys"]) read_keys(r, root["keys"], c);
+  if (root["routes_file"]) c.routes_file = r.path(root["routes_file"], "routes_file");
   check_references(r, root, c);
   return c;
 }
@@ -409,14 +468,64 @@ GatewayConfig read_config(const Reader& r, const YAML::Node& root, const std::st
 }  // namespace
 
 GatewayConfig load_gateway_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(path + ": cannot open the configuration file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  constexpr size_t kMaxConfigBytes = 4u << 20;
-  if (text.str().size() > kMaxConfigBytes) throw ConfigError(path + ": larger than 4 MiB; not a gateway configuration");
+  std::string text;
+  if (!read_config_text(path, text)) throw ConfigError(path + ": cannot open the configuration file");
   const std::string dir = std::filesystem::path(path).parent_path().string();
-  return parse_gateway_config(text.str(), path, dir.empty() ? "." : dir);
+  return parse_gateway_config(text, path, dir.empty() ? "." : dir);
+}
+
+GatewayConfig merge_routes_text(const GatewayConfig& main, const std::string& yaml_text, const std::string& file_name,
+                                const std::string& base_dir) {
+  const Reader r(file_name, base_dir);
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(file_name + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
+  }
+  if (root.IsNull()) return main;  // empty: nothing deployed yet
+  if (!root.IsMap()) throw ConfigError(file_name + ": the routes file must be a YAML mapping");
+  try {
+    return merge_routes(r, root, main);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(file_name + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+}
+
+namespace {
+
+GatewayConfig merge_routes(const Reader& r, const YAML::Node& root, const GatewayConfig& main) {
+  r.only_keys(root, "", {"models", "routes", "default_route"});
+  GatewayConfig extra;
+  if (root["models"] && !root["models"].IsNull()) read_models(r, root["models"], extra);
+  if (const YAML::Node routes = root["routes"]; routes && !routes.IsNull()) {
+    if (!routes.IsSequence()) r.error(routes, "routes", "must be a list of routes");
+    for (size_t i = 0; i < routes.size(); ++i) {
+      extra.routes.push_back(read_route(r, routes[i], "routes[" + std::to_string(i) + "]"));
+    }
+  }
+  if (root["default_route"]) extra.default_route = r.text(root["default_route"], "default_route");
+  check_merged_references(r, root, main, extra);
+  GatewayConfig merged = main;
+  merged.local_models.insert(merged.local_models.end(), extra.local_models.begin(), extra.local_models.end());
+  merged.remotes.insert(merged.remotes.end(), extra.remotes.begin(), extra.remotes.end());
+  merged.routes = extra.routes;
+  merged.routes.insert(merged.routes.end(), main.routes.begin(), main.routes.end());
+  if (!extra.default_route.empty()) merged.default_route = extra.default_route;
+  return merged;
+}
+
+}  // namespace
+
+GatewayConfig merge_routes_file(const GatewayConfig& main) {
+  if (main.routes_file.empty()) return main;
+  std::string text;
+  if (!read_config_text(main.routes_file, text)) {
+    if (!std::filesystem::exists(main.routes_file)) return main;  // nothing deployed yet
+    throw ConfigError(main.routes_file + ": cannot open the routes file");
+  }
+  const std::string dir = std::filesystem::path(main.routes_file).parent_path().string();
+  return merge_routes_text(main, text, main.routes_file, dir.empty() ? "." : dir);
 }
 
 }  // namespace rpu::gateway

@@ -11,6 +11,7 @@
 //   upstreams: NAME -> {url, api_key_env, model, timeouts, retry, breaker}
 //   routes:    [{name, aliases, match, target, reasoning, cascade, shadow, fallback}]
 //   keys:      [{id, sha256, requests_per_minute, burst}]
+//   routes_file: FILE  the conversion loop's routes (see merge_routes_file), reloaded while serving
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -32,6 +33,8 @@ struct LocalModelConfig {
   std::string path;          // "builtin" or a GGUF file (relative to the config file)
   std::string chat_template; // optional Jinja file
   int parallel = 4, ctx = 0, threads = 0, queue = 64;
+  std::string file;          // where it was defined (the main config or the routes file), for messages
+  int line = 0;
 };
 
 struct TimeoutsConfig {
@@ -120,11 +123,22 @@ struct GatewayConfig {
   std::vector<RouteConfig> routes;
   std::string default_route;          // empty: a model name no route claims is a 404
   std::vector<ClientKeyConfig> keys;  // empty: no authentication
+  std::string routes_file;            // resolved path; empty: none
 };
 
 // Throws ConfigError. Relative model paths are resolved against the file's folder.
 GatewayConfig load_gateway_config(const std::string& path);
 GatewayConfig parse_gateway_config(const std::string& yaml_text, const std::string& file_name,
                                    const std::string& base_dir = ".");
+
+// The conversion loop's routes file (`routes_file:`) merged into the main config. It has the
+// same `models:` and `routes:` sections and optionally `default_route`. Its routes come before
+// the main ones (specialists take precedence), its models join the main ones, and its
+// default_route replaces the main one. A name or alias that clashes with the main config is a
+// ConfigError naming the routes file, line and key. A file that is absent or empty adds nothing
+// (the loop has not deployed anything yet). Relative paths are resolved against its folder.
+GatewayConfig merge_routes_file(const GatewayConfig& main);
+GatewayConfig merge_routes_text(const GatewayConfig& main, const std::string& yaml_text, const std::string& file_name,
+                                const std::string& base_dir = ".");
 
 }  // namespace rpu::gateway

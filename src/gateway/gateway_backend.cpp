@@ -1,5 +1,8 @@
 #include "gateway/gateway_backend.h"
 
+#include <sys/stat.h>
+
+#include <cstdio>
 #include <random>
 #include <thread>
 
@@ -38,6 +41,42 @@ std::string completion_request_log_json(const CompletionRequest& r) {
   return nlohmann::ordered_json{{"prompt", prompts}}.dump();
 }
 
+// A call's handle that keeps the table the call started with alive until the call is over.
+class TableHandle : public CallHandle {
+ public:
+  TableHandle(std::unique_ptr<CallHandle> inner, std::shared_ptr<const void> table)
+      : table_(std::move(table)), inner_(std::move(inner)) {}
+  void cancel() override {
+    if (inner_) inner_->cancel();
+  }
+
+ private:
+  std::shared_ptr<const void> table_;  // declared first: outlives inner_
+  std::unique_ptr<CallHandle> inner_;
+};
+
+// Identity of a target's config: equal keys mean the built target can be reused as it is.
+std::string local_key(const LocalModelConfig& m) {
+  return nlohmann::json{m.name, m.path, m.chat_template, m.parallel, m.ctx, m.threads, m.queue}.dump();
+}
+
+std::string remote_key(const RemoteConfig& r) {
+  return nlohmann::json{r.name, r.urls, r.api_key_env, r.model, r.timeouts.connect_s, r.timeouts.first_token_s,
+                        r.timeouts.total_s, r.retry.attempts, r.retry.base_delay_s, r.retry.max_delay_s,
+                        r.retry.max_retry_after_s, r.breaker.failures, r.breaker.open_s, r.health_interval_s,
+                        r.is_replica_set}
+      .dump();
+}
+
+// What changes when the routes file is replaced or rewritten ("" when it is absent): the
+// inode (an atomic rename), the size and the modification time in nanoseconds.
+std::string file_signature(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "";
+  return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec);
+}
+
 double uniform01() {
   thread_local std::mt19937_64 rng(std::random_device{}());
   return std::uniform_real_distribution<double>(0, 1)(rng);
@@ -54,24 +93,103 @@ struct GatewayBackend::Route {
   std::unique_ptr<CascadeJudge> judge;
 };
 
-GatewayBackend::GatewayBackend(const GatewayConfig& config, std::map<std::string, Backend*> locals, CallLogger* logger)
+// Everything a call routes with. Built whole, never changed after: the Router and the Routes
+// refer into `config`, the Routes' Backend pointers into `targets`.
+struct GatewayBackend::Table {
+  explicit Table(GatewayConfig merged) : config(std::move(merged)), router(config.routes, config.default_route) {}
+  const GatewayConfig config;  // the main config with the routes file merged in
+  Router router;
+  std::vector<std::unique_ptr<Route>> routes;
+  std::map<std::string, std::shared_ptr<Backend>> targets;  // every target by name
+  std::vector<Backend*> locals, remotes;
+};
+
+GatewayBackend::GatewayBackend(const GatewayConfig& config, LocalModelFactory factory, CallLogger* logger)
     : config_(config),
-      router_(config_.routes, config_.default_route),
-      targets_(std::move(locals)),
+      factory_(std::move(factory)),
       logger_(logger),
       shadows_running_(std::make_shared<std::atomic<int>>(0)) {
-  for (const auto& [name, backend] : targets_) locals_.push_back(backend);
-  for (const RemoteConfig& remote : config_.remotes) {
-    owned_.push_back(make_remote_backend(remote, config_.file));
-    targets_[remote.name] = owned_.back().get();
+  // The signature is taken before the read, so a change during the read is seen by the poller.
+  const std::string seen = config_.routes_file.empty() ? "" : file_signature(config_.routes_file);
+  {
+    std::lock_guard<std::mutex> lock(reload_mutex_);
+    table_ = build_table(merge_routes_file(config_));
+  }
+  if (!config_.routes_file.empty()) poller_ = std::thread([this, seen] { poll_routes_file(seen); });
+}
+
+GatewayBackend::GatewayBackend(const GatewayConfig& config, std::map<std::string, Backend*> locals, CallLogger* logger)
+    : GatewayBackend(
+          config,
+          [locals = std::move(locals)](const LocalModelConfig& m) -> std::shared_ptr<Backend> {
+            auto it = locals.find(m.name);
+            if (it == locals.end()) throw ConfigError(m.file + ": no model named '" + m.name + "' was built");
+            return std::shared_ptr<Backend>(it->second, [](Backend*) {});  // borrowed
+          },
+          logger) {}
+
+GatewayBackend::~GatewayBackend() {
+  {
+    std::lock_guard<std::mutex> lock(poll_mutex_);
+    stopping_ = true;
+  }
+  poll_cv_.notify_all();
+  if (poller_.joinable()) poller_.join();
+  wait_for_shadows();
+}
+
+std::shared_ptr<const GatewayBackend::Table> GatewayBackend::current() const {
+  std::lock_guard<std::mutex> lock(table_mutex_);
+  return table_;
+}
+
+// Called with reload_mutex_ held.
+std::shared_ptr<Backend> GatewayBackend::cached_local(const LocalModelConfig& m) {
+  std::shared_ptr<Backend>& slot = local_cache_[local_key(m)];
+  if (slot) return slot;
+  try {
+    slot = factory_(m);
+  } catch (const std::exception& e) {
+    local_cache_.erase(local_key(m));
+    const std::string where = m.file.empty() ? config_.file : m.file + (m.line > 0 ? ":" + std::to_string(m.line) : "");
+    throw ConfigError(where + ": models." + m.name + ".local: the model did not load: " + e.what());
+  }
+  if (!slot) throw ConfigError(m.file + ": models." + m.name + ": no model was built");
+  return slot;
+}
+
+std::shared_ptr<Backend> GatewayBackend::cached_remote(const RemoteConfig& r) {
+  std::shared_ptr<Backend>& slot = remote_cache_[remote_key(r)];
+  if (!slot) {
+    try {
+      slot = make_remote_backend(r, config_.file);
+    } catch (...) {
+      remote_cache_.erase(remote_key(r));
+      throw;
+    }
+  }
+  return slot;
+}
+
+// Called with reload_mutex_ held. Throws ConfigError; nothing of a failed build is kept but
+// the targets it loaded, which the next release_unused_targets() frees.
+std::shared_ptr<GatewayBackend::Table> GatewayBackend::build_table(const GatewayConfig& merged) {
+  auto t = std::make_shared<Table>(merged);
+  for (const LocalModelConfig& m : t->config.local_models) {
+    t->targets[m.name] = cached_local(m);
+    t->locals.push_back(t->targets[m.name].get());
+  }
+  for (const RemoteConfig& r : t->config.remotes) {
+    t->targets[r.name] = cached_remote(r);
+    t->remotes.push_back(t->targets[r.name].get());
   }
   auto find = [&](const std::string& name) -> Backend* {
     if (name.empty()) return nullptr;
-    auto it = targets_.find(name);
-    if (it == targets_.end()) throw ConfigError(config_.file + ": no model or upstream named '" + name + "' was built");
-    return it->second;
+    auto it = t->targets.find(name);
+    if (it == t->targets.end()) throw ConfigError(config_.file + ": no model or upstream named '" + name + "' was built");
+    return it->second.get();
   };
-  for (const RouteConfig& rc : config_.routes) {
+  for (const RouteConfig& rc : t->config.routes) {
     auto route = std::make_unique<Route>(Route{rc});
     route->target = find(rc.target);
     route->fallback = find(rc.fallback);
@@ -80,25 +198,106 @@ GatewayBackend::GatewayBackend(const GatewayConfig& config, std::map<std::string
       route->judge = std::make_unique<CascadeJudge>(*rc.cascade);
     }
     if (rc.shadow) route->shadow = find(rc.shadow->target);
-    routes_.push_back(std::move(route));
+    t->routes.push_back(std::move(route));
+  }
+  if (classifier_) t->router.set_classifier(classifier_);
+  return t;
+}
+
+bool GatewayBackend::reload_routes(std::string* error) {
+  std::lock_guard<std::mutex> lock(reload_mutex_);
+  try {
+    std::shared_ptr<const Table> table = build_table(merge_routes_file(config_));
+    const size_t routes = table->routes.size();
+    {
+      std::lock_guard<std::mutex> swap(table_mutex_);
+      table_.swap(table);
+    }
+    // `table` is the old one now: calls in flight still hold it; dropped here otherwise.
+    metrics_.on_reload(true);
+    std::fprintf(stderr, "rpu gateway: %s reloaded: %zu routes\n", config_.routes_file.c_str(), routes);
+    return true;
+  } catch (const std::exception& e) {
+    metrics_.on_reload(false);
+    std::fprintf(stderr, "rpu gateway: %s not reloaded (the previous routes stay): %s\n", config_.routes_file.c_str(),
+                 e.what());
+    if (error != nullptr) *error = e.what();
+    return false;
   }
 }
 
-GatewayBackend::~GatewayBackend() { wait_for_shadows(); }
+void GatewayBackend::request_reload() {
+  {
+    std::lock_guard<std::mutex> lock(poll_mutex_);
+    reload_requested_ = true;
+  }
+  poll_cv_.notify_all();
+}
+
+void GatewayBackend::set_classifier(TaskClassifier classifier) {
+  std::lock_guard<std::mutex> lock(reload_mutex_);
+  classifier_ = std::move(classifier);
+  std::shared_ptr<const Table> table = build_table(current()->config);  // targets come from the caches
+  std::lock_guard<std::mutex> swap(table_mutex_);
+  table_.swap(table);
+}
+
+// Once a second: reload when the file changed (or SIGHUP asked), then free the targets that
+// no table holds any more. Their last calls have ended, so freeing them here, on a thread
+// that is none of theirs, is safe.
+void GatewayBackend::poll_routes_file(std::string seen) {
+  std::unique_lock<std::mutex> lock(poll_mutex_);
+  while (!stopping_) {
+    poll_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || reload_requested_; });
+    if (stopping_) break;
+    const bool asked = std::exchange(reload_requested_, false);
+    lock.unlock();
+    const std::string now = file_signature(config_.routes_file);
+    if (asked || now != seen) {
+      seen = now;
+      reload_routes();
+    }
+    release_unused_targets();
+    lock.lock();
+  }
+}
+
+void GatewayBackend::release_unused_targets() {
+  std::lock_guard<std::mutex> lock(reload_mutex_);
+  for (auto* cache : {&local_cache_, &remote_cache_}) {
+    for (auto it = cache->begin(); it != cache->end();) {
+      // Only the cache holds it: no table, hence no call, uses it (tables are built under this lock).
+      if (it->second.use_count() != 1) {
+        ++it;
+        continue;
+      }
+      const std::string name = nlohmann::json::parse(it->first)[0].get<std::string>();  // keys start with it
+      it = cache->erase(it);
+      std::fprintf(stderr, "rpu gateway: \"%s\" released: no route uses it any more\n", name.c_str());
+    }
+  }
+}
 
 void GatewayBackend::wait_for_shadows() const {
   while (shadows_running_->load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
+std::vector<std::string> GatewayBackend::model_ids() const { return current()->router.model_names(); }
+
+std::vector<std::string> GatewayBackend::route_names() const {
+  std::vector<std::string> names;
+  for (const RouteConfig& r : current()->config.routes) names.push_back(r.name);
+  return names;
+}
+
 std::string GatewayBackend::model_id() const { return config_.routes.front().name; }
 
 bool GatewayBackend::accepts_model(const std::string& model) const {
-  if (router_.has_default()) return true;
-  const std::vector<std::string> names = router_.model_names();
+  const auto table = current();
+  if (table->router.has_default()) return true;
+  const std::vector<std::string> names = table->router.model_names();
   return std::find(names.begin(), names.end(), model) != names.end();
 }
-
-Backend& GatewayBackend::target(const std::string& name) const { return *targets_.at(name); }
 
 // The request as the target sees it: the route's reasoning strategy when the caller asked for
 // none, and the target's own model name when it only answers to that (a local model).
@@ -110,7 +309,8 @@ ChatRequest GatewayBackend::for_target(const ChatRequest& request, const Route& 
 }
 
 int GatewayBackend::choice_count(const ChatRequest& request) const {
-  const Route& route = *routes_[router_.pick(request).route];
+  const auto table = current();
+  const Route& route = *table->routes[table->router.pick(request).route];
   return route.target->choice_count(for_target(request, route, *route.target));
 }
 
@@ -125,15 +325,20 @@ void GatewayBackend::record(UsageRecord r) {
   if (logger_ != nullptr) logger_->submit(std::move(r));
 }
 
-std::unique_ptr<CallHandle> GatewayBackend::chat(const ChatRequest& request, ChatEventSink sink) {
-  const Route& route = *routes_[router_.pick(request).route];
+std::unique_ptr<CallHandle> GatewayBackend::chat(const ChatRequest& request, ChatEventSink client_sink) {
+  // The call keeps its table (targets included) for as long as a target may call its sink.
+  std::shared_ptr<const Table> table = current();
+  ChatEventSink sink = [table, client_sink = std::move(client_sink)](const ChatEvent& e) { client_sink(e); };
+  const Route& route = *table->routes[table->router.pick(request).route];
   const ChatRequest r = for_target(request, route, *route.target);
   auto trace = make_trace(route.target->choice_count(r), request.client_key_id, chat_request_log_json(request));
   trace->info().route = route.config.name;
   trace->info().answered_by = route.config.target;
-  maybe_shadow(route, request);
+  maybe_shadow(table, route, request);
   try {
-    return route.judge ? cascade(route, request, std::move(sink), trace) : forward(route, request, std::move(sink), trace);
+    auto handle =
+        route.judge ? cascade(route, request, std::move(sink), trace) : forward(route, request, std::move(sink), trace);
+    return std::make_unique<TableHandle>(std::move(handle), table);
   } catch (const ApiError& e) {
     trace->fail(e.what());
     throw;
@@ -213,7 +418,8 @@ std::unique_ptr<CallHandle> GatewayBackend::cascade(const Route& route, const Ch
 // A share of the route's calls also goes to the shadow target, on a thread of its own, so
 // the client never waits for it. At most kMaxShadows run at once; beyond that a call is not
 // shadowed (counted as "skipped"), so a slow shadow target cannot pile up threads.
-void GatewayBackend::maybe_shadow(const Route& route, const ChatRequest& request) {
+void GatewayBackend::maybe_shadow(const std::shared_ptr<const Table>& table, const Route& route,
+                                  const ChatRequest& request) {
   constexpr int kMaxShadows = 16;
   if (route.shadow == nullptr || uniform01() >= route.config.shadow->share) return;
   if (shadows_running_->fetch_add(1) >= kMaxShadows) {
@@ -226,7 +432,7 @@ void GatewayBackend::maybe_shadow(const Route& route, const ChatRequest& request
   copy.reasoning = nullptr;
   copy.cancelled = nullptr;  // the client going away does not end the comparison
   copy.stream = false;
-  std::thread([this, &route, copy = std::move(copy), running = shadows_running_] {
+  std::thread([this, held = table, &route, copy = std::move(copy), running = shadows_running_]() mutable {
     auto trace = make_trace(route.shadow->choice_count(copy), copy.client_key_id, chat_request_log_json(copy));
     trace->info().route = route.config.name;
     trace->info().kind = "shadow";
@@ -237,12 +443,15 @@ void GatewayBackend::maybe_shadow(const Route& route, const ChatRequest& request
       trace->fail(e.what());
       metrics_.on_shadow(route.config.name, "error");
     }
+    held.reset();  // before the count drops: the destructor waits for it, then frees the targets
     --*running;
   }).detach();
 }
 
-std::unique_ptr<CallHandle> GatewayBackend::complete(const CompletionRequest& request, ChatEventSink sink) {
-  const Route& route = *routes_[router_.pick_by_model(request.model).route];
+std::unique_ptr<CallHandle> GatewayBackend::complete(const CompletionRequest& request, ChatEventSink client_sink) {
+  std::shared_ptr<const Table> table = current();
+  ChatEventSink sink = [table, client_sink = std::move(client_sink)](const ChatEvent& e) { client_sink(e); };
+  const Route& route = *table->routes[table->router.pick_by_model(request.model).route];
   const int choices = static_cast<int>(request.prompts.size()) * request.n;
   auto trace = make_trace(choices, request.client_key_id, completion_request_log_json(request));
   trace->info().route = route.config.name;
@@ -254,12 +463,12 @@ std::unique_ptr<CallHandle> GatewayBackend::complete(const CompletionRequest& re
   };
   try {
     try {
-      return route.target->complete(renamed(*route.target), trace->tap(sink));
+      return std::make_unique<TableHandle>(route.target->complete(renamed(*route.target), trace->tap(sink)), table);
     } catch (const ApiError& e) {
       if (route.fallback == nullptr || !target_failed(e)) throw;
       metrics_.on_fallback(route.config.name);
       trace->info().answered_by = route.config.fallback;
-      return route.fallback->complete(renamed(*route.fallback), trace->tap(sink));
+      return std::make_unique<TableHandle>(route.fallback->complete(renamed(*route.fallback), trace->tap(sink)), table);
     }
   } catch (const std::exception& e) {
     trace->fail(e.what());
@@ -268,7 +477,8 @@ std::unique_ptr<CallHandle> GatewayBackend::complete(const CompletionRequest& re
 }
 
 EmbeddingResult GatewayBackend::embed(const EmbeddingRequest& request) {
-  const Route& route = *routes_[router_.pick_by_model(request.model).route];
+  const auto table = current();
+  const Route& route = *table->routes[table->router.pick_by_model(request.model).route];
   const auto start = std::chrono::steady_clock::now();
   EmbeddingRequest r = request;
   if (!route.target->accepts_model(r.model)) r.model = route.target->model_id();
@@ -287,7 +497,7 @@ EmbeddingResult GatewayBackend::embed(const EmbeddingRequest& request) {
 
 BackendLoad GatewayBackend::load() const {
   BackendLoad total;
-  for (const Backend* b : locals_) {
+  for (const Backend* b : current()->locals) {
     const BackendLoad l = b->load();
     total.queued += l.queued;
     total.active_sequences += l.active_sequences;
@@ -310,7 +520,7 @@ std::string GatewayBackend::metrics_text() const {
   }
   // Upstreams report the same families (rpu_upstream_*): one HELP/TYPE block per family.
   std::vector<std::string> remotes;
-  for (const auto& b : owned_) remotes.push_back(b->metrics_text());
+  for (const Backend* b : current()->remotes) remotes.push_back(b->metrics_text());
   return out + merge_metrics_text(remotes);
 }
 

@@ -14,12 +14,27 @@
 //               answer is logged (kind "shadow"), never returned.
 // Every answer's last event carries {"gateway": {route, answered_by, escalated, confidence}}
 // in its extension (the server returns it as the response's "rpu" field).
+//
+// Hot reload: everything a call routes with (the merged config, the Router, the routes with
+// their judges, the targets) is one immutable Table behind a shared_ptr. A call takes the
+// current table when it starts and keeps it (in its sink and its handle) until it ends, so a
+// swap never changes a call in flight. With `routes_file:` set, one thread polls the file's
+// modification time, size and inode every second and rebuilds the table when they change;
+// a reload that fails in any way keeps the old table whole (logged on stderr, counted in
+// rpu_gateway_reloads_total{outcome="error"}). Targets are cached by their config, so an
+// unchanged model or upstream is reused, never reloaded; a target no table refers to any
+// more is released by the polling thread once the last call using it has ended (so a model
+// is never destroyed on one of its own threads).
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gateway/config.h"
@@ -33,16 +48,23 @@ class CallLogger;
 class CascadeJudge;
 struct UsageRecord;
 
+// Loads a local model of the config (the gateway library cannot read model files itself).
+// Throws on failure; called from the constructor and the reload thread, never concurrently.
+using LocalModelFactory = std::function<std::shared_ptr<Backend>(const LocalModelConfig&)>;
+
 class GatewayBackend : public Backend {
  public:
-  // `locals`: the config's local models, built by the caller (which can load model files),
-  // by name. Upstreams and replica sets are built here (their API keys read from the
-  // environment: a missing variable is a ConfigError). `logger` may be null (no usage log).
+  // `factory` builds the local models of the config and of its routes file. Upstreams and
+  // replica sets are built here (their API keys read from the environment: a missing
+  // variable is a ConfigError). `logger` may be null (no usage log). The routes file is read
+  // here too: a mistake in it at start is a ConfigError, like one in the main config.
+  GatewayBackend(const GatewayConfig& config, LocalModelFactory factory, CallLogger* logger);
+  // Local models built by the caller, by name (borrowed; a routes file may only use these).
   GatewayBackend(const GatewayConfig& config, std::map<std::string, Backend*> locals, CallLogger* logger);
   ~GatewayBackend() override;
 
   std::string model_id() const override;
-  std::vector<std::string> model_ids() const override { return router_.model_names(); }
+  std::vector<std::string> model_ids() const override;
   bool accepts_model(const std::string& model) const override;
   int choice_count(const ChatRequest& request) const override;
   std::unique_ptr<CallHandle> chat(const ChatRequest& request, ChatEventSink sink) override;
@@ -52,32 +74,51 @@ class GatewayBackend : public Backend {
   std::string metrics_text() const override;
 
   // The conversion loop's task classifier (router.h); set before serving.
-  void set_classifier(TaskClassifier classifier) { router_.set_classifier(std::move(classifier)); }
+  void set_classifier(TaskClassifier classifier);
   GatewayMetrics& metrics() { return metrics_; }
   // Waits for shadow calls still running (tests, shutdown).
   void wait_for_shadows() const;
+  // Re-reads the routes file now (the poll thread does this when the file changes; SIGHUP
+  // asks for it through request_reload). False, with the reason, when the old table stays.
+  bool reload_routes(std::string* error = nullptr);
+  void request_reload();
+  // Route names of the current table, in order (tests, the startup banner).
+  std::vector<std::string> route_names() const;
 
  private:
   struct Route;
-  Backend& target(const std::string& name) const;
+  struct Table;
+  std::shared_ptr<const Table> current() const;
+  std::shared_ptr<Table> build_table(const GatewayConfig& merged);
+  std::shared_ptr<Backend> cached_local(const LocalModelConfig& m);
+  std::shared_ptr<Backend> cached_remote(const RemoteConfig& r);
+  void poll_routes_file(std::string seen);
+  void release_unused_targets();
   ChatRequest for_target(const ChatRequest& request, const Route& route, Backend& target) const;
   std::unique_ptr<CallHandle> forward(const Route& route, const ChatRequest& request, ChatEventSink sink,
                                       const std::shared_ptr<class CallTrace>& trace);
   std::unique_ptr<CallHandle> cascade(const Route& route, const ChatRequest& request, ChatEventSink sink,
                                       const std::shared_ptr<class CallTrace>& trace);
-  void maybe_shadow(const Route& route, const ChatRequest& request);
+  void maybe_shadow(const std::shared_ptr<const Table>& table, const Route& route, const ChatRequest& request);
   std::shared_ptr<class CallTrace> make_trace(int choices, const std::string& key_id, std::string request_json);
   void record(UsageRecord record);
 
-  GatewayConfig config_;
-  Router router_;
-  std::vector<std::unique_ptr<Route>> routes_;
-  std::map<std::string, Backend*> targets_;            // every target by name
-  std::vector<std::unique_ptr<Backend>> owned_;        // the remotes built here
-  std::vector<Backend*> locals_;
+  const GatewayConfig config_;  // the main config, as given (the routes file is merged per table)
+  LocalModelFactory factory_;
   CallLogger* logger_;
   GatewayMetrics metrics_;
   std::shared_ptr<std::atomic<int>> shadows_running_;
+  TaskClassifier classifier_;
+
+  mutable std::mutex table_mutex_;  // guards table_ (the swap and each call's copy)
+  std::shared_ptr<const Table> table_;
+  std::mutex reload_mutex_;  // one reload at a time; guards the target caches
+  std::map<std::string, std::shared_ptr<Backend>> local_cache_, remote_cache_;  // by config key
+
+  std::mutex poll_mutex_;
+  std::condition_variable poll_cv_;
+  bool stopping_ = false, reload_requested_ = false;
+  std::thread poller_;
 };
 
 // A Backend for an upstream or a replica set of the config (remotes.cpp). Throws

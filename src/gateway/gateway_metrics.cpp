@@ -37,6 +37,11 @@ void GatewayMetrics::on_rate_limited(const std::string& key) {
   ++rate_limited_[key];
 }
 
+void GatewayMetrics::on_reload(bool ok) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++(ok ? reloads_ok_ : reloads_error_);
+}
+
 std::string GatewayMetrics::render() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::string out;
@@ -76,6 +81,10 @@ std::string GatewayMetrics::render() const {
   for (const auto& [key, n] : rate_limited_) {
     out += fmt::format("rpu_gateway_rate_limited_total{{key=\"{}\"}} {}\n", metric_label_value(key), n);
   }
+  header("rpu_gateway_reloads_total", "Reloads of the routes file: applied, or failed (the previous routes stayed).",
+         "counter");
+  out += fmt::format("rpu_gateway_reloads_total{{outcome=\"ok\"}} {}\n", reloads_ok_);
+  out += fmt::format("rpu_gateway_reloads_total{{outcome=\"error\"}} {}\n", reloads_error_);
   return out;
 }
 

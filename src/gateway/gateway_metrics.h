@@ -20,6 +20,7 @@ class GatewayMetrics {
   void on_fallback(const std::string& route);
   void on_shadow(const std::string& route, const std::string& outcome);  // "sent", "skipped", "error"
   void on_rate_limited(const std::string& key);
+  void on_reload(bool ok);  // a routes-file reload: applied, or failed (the old table stays)
   // Prometheus text exposition lines (no trailing blank line).
   std::string render() const;
 
@@ -33,6 +34,7 @@ class GatewayMetrics {
   std::map<std::tuple<std::string, std::string, std::string>, CallCounters> calls_;  // route, key, answered_by
   std::map<std::pair<std::string, std::string>, uint64_t> escalations_, shadows_;
   std::map<std::string, uint64_t> fallbacks_, rate_limited_;
+  uint64_t reloads_ok_ = 0, reloads_error_ = 0;
 };
 
 }  // namespace rpu::gateway

@@ -5,8 +5,10 @@
 // SHA-256 a client key is stored as in the config.
 #include <fmt/format.h>
 
+#include <atomic>
 #include <cstdio>
 #include <iostream>
+#include <thread>
 #include <map>
 #include <memory>
 
@@ -60,22 +62,53 @@ LocalTarget open_local_target(const gateway::LocalModelConfig& m) {
   return t;
 }
 
+// A local model as the gateway holds it: the Backend is the reasoning layer, and the shared
+// pointer owns the session under it (so the gateway can release a model a reload dropped).
+std::shared_ptr<Backend> load_local_target(const gateway::LocalModelConfig& m) {
+  auto target = std::make_shared<LocalTarget>(open_local_target(m));
+  return std::shared_ptr<Backend>(target, target->reasoned.get());
+}
+
+// SIGHUP asks the gateway to re-read its routes file now (it also notices changes by itself
+// within a second). SIGHUP is blocked in every thread (set before any was created) and taken
+// here with a timeout, so the thread can end with the gateway.
+class ReloadOnHangup {
+ public:
+  explicit ReloadOnHangup(gateway::GatewayBackend& backend) : thread_([this, &backend] {
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    const timespec tick{0, 200 * 1000 * 1000};
+    while (!stop_) {
+      if (sigtimedwait(&hup, nullptr, &tick) == SIGHUP) backend.request_reload();
+    }
+  }) {}
+  ~ReloadOnHangup() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 int run_gateway(GatewayOptions& o) {
   const sigset_t stop_signals = prepare_serving_process();
   gateway::GatewayConfig config = gateway::load_gateway_config(o.config_path);
+  if (!config.routes_file.empty()) {
+    sigset_t hangup;  // before any thread exists, so that every thread inherits the mask
+    sigemptyset(&hangup);
+    sigaddset(&hangup, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &hangup, nullptr);
+  }
   if (!o.log_path.empty()) config.log.path = o.log_path;
   if (!o.host_given) o.server.host = config.host;
   if (!o.port_given) o.server.port = config.port;
   gateway::check_remote_environment(config);  // a missing key is reported before models load
 
-  std::vector<LocalTarget> locals;
-  std::map<std::string, Backend*> local_backends;
   int http_threads = 16;
-  for (const auto& m : config.local_models) {
-    locals.push_back(open_local_target(m));
-    local_backends[m.name] = locals.back().reasoned.get();
-    http_threads += m.parallel + m.queue;
-  }
+  for (const auto& m : config.local_models) http_threads += m.parallel + m.queue;
   std::unique_ptr<gateway::UsageLog> log;
   std::unique_ptr<gateway::Scrubber> scrubber;
   std::unique_ptr<gateway::Vault> vault;
@@ -96,7 +129,9 @@ int run_gateway(GatewayOptions& o) {
     }
     logger = std::make_unique<gateway::CallLogger>(*log, scrubber.get(), config.log.queue, vault.get());
   }
-  gateway::GatewayBackend backend(config, local_backends, logger.get());
+  gateway::GatewayBackend backend(config, load_local_target, logger.get());
+  std::unique_ptr<ReloadOnHangup> hangup_thread;
+  if (!config.routes_file.empty()) hangup_thread = std::make_unique<ReloadOnHangup>(backend);
 
   gateway::ClientKeys keys(config.keys);
   if (!keys.empty()) {
@@ -119,7 +154,7 @@ int run_gateway(GatewayOptions& o) {
   // A postgres:// log may carry a password; the banner shows where the log goes, not that.
   const std::string log_shown = config.log.path.empty() ? "off" : gateway::redact_location(config.log.path);
   std::fprintf(stderr, "rpu gateway: %zu routes, %zu local models, %zu upstreams; usage log: %s%s; on http://%s:%d\n",
-               config.routes.size(), config.local_models.size(), config.remotes.size(), log_shown.c_str(),
+               backend.route_names().size(), config.local_models.size(), config.remotes.size(), log_shown.c_str(),
                config.log.path.empty() ? "" : (config.log.scrub ? " (scrubbed)" : " (NOT scrubbed)"),
                o.server.host.c_str(), server.port());
   const int code = serve_until_signalled(server, stop_signals, o.server.shutdown_timeout_seconds);

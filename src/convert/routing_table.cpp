@@ -1,0 +1,285 @@
+#include "convert/routing_table.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "gateway/config.h"
+
+namespace rpu::convert {
+namespace fs = std::filesystem;
+namespace {
+
+bool read_text(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream text;
+  text << in.rdbuf();
+  out = text.str();
+  return true;
+}
+
+// The file as YAML: an absent or empty file is an empty mapping.
+YAML::Node load_routes(const std::string& routes_file) {
+  std::string text;
+  if (!read_text(routes_file, text)) {
+    if (fs::exists(routes_file)) throw RoutingTableError(routes_file + ": cannot read the routes file");
+    return YAML::Node(YAML::NodeType::Map);
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw RoutingTableError(routes_file + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
+  }
+  if (root.IsNull()) return YAML::Node(YAML::NodeType::Map);
+  if (!root.IsMap()) throw RoutingTableError(routes_file + ": a routes file is a mapping (models:, routes:)");
+  if (root["routes"] && !root["routes"].IsSequence() && !root["routes"].IsNull()) {
+    throw RoutingTableError(routes_file + ": routes: must be a list");
+  }
+  if (root["models"] && !root["models"].IsMap() && !root["models"].IsNull()) {
+    throw RoutingTableError(routes_file + ": models: must be a mapping");
+  }
+  return root;
+}
+
+std::string route_name(const YAML::Node& route) {
+  return route.IsMap() && route["name"] && route["name"].IsScalar() ? route["name"].as<std::string>() : "";
+}
+
+// Every target name a route refers to (target, fallback, cascade upstream, shadow target).
+std::set<std::string> referenced_targets(const YAML::Node& route) {
+  std::set<std::string> names;
+  auto add = [&](const YAML::Node& n) {
+    if (n && n.IsScalar()) names.insert(n.as<std::string>());
+  };
+  if (!route.IsMap()) return names;
+  add(route["target"]);
+  add(route["fallback"]);
+  if (route["cascade"] && route["cascade"].IsMap()) add(route["cascade"]["upstream"]);
+  if (route["shadow"] && route["shadow"].IsMap()) add(route["shadow"]["target"]);
+  return names;
+}
+
+std::string emit(const YAML::Node& routes, const YAML::Node& models, const YAML::Node& old_root) {
+  YAML::Node root(YAML::NodeType::Map);
+  root["models"] = models;
+  root["routes"] = routes;
+  if (old_root["default_route"]) root["default_route"] = old_root["default_route"];
+  YAML::Emitter out;
+  out << root;
+  return "# The gateway's routes file, written by `rpu convert deploy` / `rpu convert rollback`.\n"
+         "# Its routes come before the gateway config's; the gateway reloads it when it changes.\n" +
+         std::string(out.c_str()) + "\n";
+}
+
+// 0.6 as "0.6" (yaml-cpp would write 0.59999999999999998); it still reads back as a number.
+std::string shortest(double value) { return fmt::format("{}", value); }
+
+YAML::Node specialist_node(const SpecialistRoute& r, const std::string& model) {
+  YAML::Node node(YAML::NodeType::Map);
+  node["name"] = r.name;
+  if (!r.aliases.empty()) node["aliases"] = r.aliases;
+  if (!r.match_task.empty()) node["match"]["task"] = r.match_task;
+  if (!r.match_system.empty()) node["match"]["system"] = r.match_system;
+  node["target"] = model;
+  if (!r.teacher.empty()) {
+    node["cascade"]["upstream"] = r.teacher;
+    node["cascade"]["min_confidence"] = shortest(r.min_confidence);
+    if (r.shadow_share > 0) {
+      node["shadow"]["share"] = shortest(r.shadow_share);
+      node["shadow"]["target"] = r.teacher;
+    }
+  }
+  return node;
+}
+
+void check_route(const SpecialistRoute& r) {
+  if (r.name.empty()) throw RoutingTableError("a route needs a name");
+  if (r.model_path.empty()) throw RoutingTableError("route '" + r.name + "' needs a model file");
+  if (r.aliases.empty() && r.match_task.empty() && r.match_system.empty()) {
+    throw RoutingTableError("route '" + r.name + "' needs an alias or a match rule (task or system), or no call reaches it");
+  }
+  if (r.min_confidence < 0 || r.min_confidence > 1) throw RoutingTableError("min_confidence must be between 0 and 1");
+  if (r.shadow_share < 0 || r.shadow_share > 1) throw RoutingTableError("the shadow share must be between 0 and 1");
+  if (r.shadow_share > 0 && r.teacher.empty()) throw RoutingTableError("a shadow share needs a teacher");
+}
+
+// Throws gateway::ConfigError when the gateway configured by `gateway_config` would refuse `text`.
+void check_with_gateway(const std::string& gateway_config, const std::string& routes_file, const std::string& text) {
+  if (gateway_config.empty()) return;
+  const gateway::GatewayConfig main = gateway::load_gateway_config(gateway_config);
+  const std::string dir = fs::path(routes_file).parent_path().string();
+  gateway::merge_routes_text(main, text, routes_file, dir.empty() ? "." : dir);
+}
+
+}  // namespace
+
+std::vector<std::string> routing_table_routes(const std::string& routes_file) {
+  std::vector<std::string> names;
+  const YAML::Node root = load_routes(routes_file);
+  if (root["routes"]) {
+    for (const auto& route : root["routes"]) names.push_back(route_name(route));
+  }
+  return names;
+}
+
+std::string routes_with(const std::string& routes_file, const SpecialistRoute& route) {
+  check_route(route);
+  const YAML::Node root = load_routes(routes_file);
+  const std::string model = route.model_name.empty() ? route.name : route.model_name;
+  YAML::Node models(YAML::NodeType::Map), routes(YAML::NodeType::Sequence);
+  if (root["models"]) {
+    for (const auto& item : root["models"]) {
+      if (item.first.as<std::string>() != model) models[item.first] = item.second;
+    }
+  }
+  const std::string path = route.model_path == "builtin" ? route.model_path : fs::absolute(route.model_path).string();
+  models[model]["local"] = path;
+  models[model]["parallel"] = route.parallel;
+  routes.push_back(specialist_node(route, model));  // first: the newest specialist is tried first
+  if (root["routes"]) {
+    for (const auto& r : root["routes"]) {
+      if (route_name(r) != route.name) routes.push_back(r);
+    }
+  }
+  return emit(routes, models, root);
+}
+
+std::string routes_without(const std::string& routes_file, const std::string& name, bool* found) {
+  const YAML::Node root = load_routes(routes_file);
+  YAML::Node models(YAML::NodeType::Map), routes(YAML::NodeType::Sequence);
+  std::set<std::string> removed_targets, still_used;
+  bool was_there = false;
+  if (root["routes"]) {
+    for (const auto& r : root["routes"]) {
+      if (route_name(r) == name) {
+        was_there = true;
+        removed_targets = referenced_targets(r);
+        continue;
+      }
+      routes.push_back(r);
+      for (const std::string& t : referenced_targets(r)) still_used.insert(t);
+    }
+  }
+  if (root["models"]) {
+    for (const auto& item : root["models"]) {
+      const std::string model = item.first.as<std::string>();
+      if (removed_targets.count(model) && !still_used.count(model)) continue;  // the specialist goes with its route
+      models[item.first] = item.second;
+    }
+  }
+  if (found != nullptr) *found = was_there;
+  YAML::Node kept = root;
+  if (root["default_route"] && root["default_route"].as<std::string>() == name) kept.remove("default_route");
+  return emit(routes, models, kept);
+}
+
+void deploy_route(const std::string& routes_file, const SpecialistRoute& route, const std::string& gateway_config) {
+  const std::string text = routes_with(routes_file, route);
+  check_with_gateway(gateway_config, routes_file, text);
+  write_routes_file(routes_file, text);
+}
+
+bool remove_route(const std::string& routes_file, const std::string& name, const std::string& gateway_config) {
+  bool found = false;
+  const std::string text = routes_without(routes_file, name, &found);
+  if (!found) return false;
+  check_with_gateway(gateway_config, routes_file, text);
+  write_routes_file(routes_file, text);
+  return true;
+}
+
+bool restore_previous_routes(const std::string& routes_file) {
+  std::string previous, current;
+  if (!read_text(routes_file + ".prev", previous)) return false;
+  const bool had_current = read_text(routes_file, current);
+  write_file_atomically(routes_file, previous);
+  if (had_current) write_file_atomically(routes_file + ".prev", current);
+  return true;
+}
+
+void write_routes_file(const std::string& routes_file, const std::string& text) {
+  std::string current;
+  if (read_text(routes_file, current)) write_file_atomically(routes_file + ".prev", current);
+  write_file_atomically(routes_file, text);
+}
+
+void write_file_atomically(const std::string& path, const std::string& text) {
+  static std::atomic<unsigned> counter{0};
+  const fs::path target(path);
+  const fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  const fs::path temp = dir / ("." + target.filename().string() + ".tmp." + std::to_string(::getpid()) + "." +
+                               std::to_string(counter++));
+  auto fail = [&](const std::string& what) {
+    const int error = errno;
+    ::unlink(temp.c_str());
+    throw RoutingTableError(path + ": " + what + ": " + std::strerror(error));
+  };
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) fail("cannot create a temporary file in its folder");
+  for (size_t done = 0; done < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      fail("cannot write");
+    }
+    done += static_cast<size_t>(n);
+  }
+  // Durable before it becomes visible: after a crash the name holds the old or the new text.
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    fail("cannot sync");
+  }
+  if (::close(fd) != 0) fail("cannot close");
+  if (::rename(temp.c_str(), target.c_str()) != 0) fail("cannot rename the temporary file into place");
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);  // the rename itself survives a crash
+    ::close(dir_fd);
+  }
+}
+
+Calibration calibrate_threshold(std::vector<CalibrationSample> samples, double target_quality, double teacher_quality) {
+  Calibration best;
+  if (samples.empty()) return best;
+  // Ascending confidence: threshold samples[i].confidence keeps samples i..n-1 local.
+  std::sort(samples.begin(), samples.end(),
+            [](const CalibrationSample& a, const CalibrationSample& b) { return a.confidence < b.confidence; });
+  const double n = static_cast<double>(samples.size());
+  std::vector<double> correct_from(samples.size() + 1, 0);  // correct answers among i..n-1
+  for (size_t i = samples.size(); i-- > 0;) correct_from[i] = correct_from[i + 1] + (samples[i].correct ? 1 : 0);
+  auto evaluate = [&](size_t first_kept, double threshold) {
+    const double kept = n - static_cast<double>(first_kept);
+    Calibration c;
+    c.threshold = threshold;
+    c.local_share = kept / n;
+    c.expected_quality = (correct_from[first_kept] + teacher_quality * static_cast<double>(first_kept)) / n;
+    c.feasible = c.expected_quality >= target_quality - 1e-12;
+    return c;
+  };
+  for (size_t i = 0; i < samples.size(); ++i) {
+    if (i > 0 && samples[i].confidence == samples[i - 1].confidence) continue;  // same threshold as before
+    const Calibration c = evaluate(i, i == 0 ? 0.0 : std::clamp(samples[i].confidence, 0.0, 1.0));
+    if (c.feasible) return c;
+  }
+  // Escalate everything: a threshold just above the highest confidence (at most 1, where a
+  // confidence of exactly 1 would still stay local).
+  const double above = std::min(1.0, std::nextafter(samples.back().confidence, 2.0));
+  size_t first_kept = samples.size();
+  while (first_kept > 0 && samples[first_kept - 1].confidence >= above) --first_kept;
+  return evaluate(first_kept, above);
+}
+
+}  // namespace rpu::convert

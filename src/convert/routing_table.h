@@ -1,0 +1,79 @@
+// S6 deploy and rollback: the gateway's routes file (`routes_file:` in its config,
+// gateway/config.h merge_routes_file), which the conversion loop writes and the gateway reloads
+// while serving. One specialist is one `models:` entry (its GGUF file) plus one route (match
+// rules or aliases, a cascade to the teacher with a calibrated min_confidence, a shadow share
+// to keep comparing it with the teacher).
+//
+// Every write is atomic (a temporary file in the same folder, fsync, rename, fsync of the
+// folder), so the gateway reads either the old file or the new one, never a mix; and before
+// each write the current file is kept as FILE.prev (written the same way), so the previous
+// version can be put back.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace rpu::convert {
+
+class RoutingTableError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct SpecialistRoute {
+  std::string name;                  // the route's name (also the model entry's, unless model_name is set)
+  std::vector<std::string> aliases;  // request model names that select it
+  std::string match_task;            // X-Rpu-Task header equals this
+  std::string match_system;          // regex on the system prompt(s)
+  std::string model_name;            // the models: entry; empty: `name`
+  std::string model_path;            // the specialist's GGUF (made absolute when written), or "builtin"
+  int parallel = 2;                  // sequences the gateway decodes together for it
+  std::string teacher;               // cascade upstream (a name of the main config); empty: no cascade
+  double min_confidence = 0.5;       // below this the teacher answers
+  double shadow_share = 0;           // share of calls also sent to the teacher, logged for comparison
+};
+
+// The routes file's route names, in order (specialists first). An absent file has none.
+std::vector<std::string> routing_table_routes(const std::string& routes_file);
+
+// The YAML text of `routes_file` with `route` added first (replacing a route, and a model, of
+// the same name). Throws RoutingTableError on a route without a name, a model or any way to
+// be selected, or a file that is not a routes file.
+std::string routes_with(const std::string& routes_file, const SpecialistRoute& route);
+// The YAML text without route `name` (and its model, when no other route uses it); `found`
+// says whether it was there.
+std::string routes_without(const std::string& routes_file, const std::string& name, bool* found = nullptr);
+
+// Deploys `route` (routes_with, then write_routes_file). When `gateway_config` is given, the
+// result is first checked as the gateway will read it (merged with that config: names,
+// targets, regexes, model files), and nothing is written if it fails (gateway::ConfigError).
+void deploy_route(const std::string& routes_file, const SpecialistRoute& route, const std::string& gateway_config = "");
+// Rolls route `name` back (removes it). False when there was no such route (nothing written).
+bool remove_route(const std::string& routes_file, const std::string& name, const std::string& gateway_config = "");
+// Puts FILE.prev back as FILE (the current one becomes FILE.prev). False without a FILE.prev.
+bool restore_previous_routes(const std::string& routes_file);
+
+// Keeps the current file as FILE.prev, then writes `text` as FILE; both atomically.
+void write_routes_file(const std::string& routes_file, const std::string& text);
+// Writes `text` to `path` so that a reader sees the old or the new content, never a part.
+void write_file_atomically(const std::string& path, const std::string& text);
+
+// Calibration of a specialist's min_confidence on held-out calls.
+struct CalibrationSample {
+  double confidence = 0;  // the specialist's confidence on the call (cascade.h)
+  bool correct = false;   // whether its answer matched the teacher's
+};
+struct Calibration {
+  double threshold = 1;       // the lowest min_confidence that keeps the quality at the target
+  double local_share = 0;     // share of calls the specialist then keeps
+  double expected_quality = 0;  // kept calls' accuracy plus escalated ones at the teacher's quality
+  bool feasible = false;      // false: not even escalating everything reaches the target
+};
+// Calls with confidence >= threshold stay local (the cascade escalates below min_confidence);
+// escalated calls count at `teacher_quality` (1: the teacher's answers are the reference).
+// Picks the lowest threshold whose expected quality is >= `target_quality`.
+Calibration calibrate_threshold(std::vector<CalibrationSample> samples, double target_quality,
+                                double teacher_quality = 1.0);
+
+}  // namespace rpu::convert

@@ -1,0 +1,200 @@
+// The conversion loop's routes file (src/convert/routing_table.h): deploy and rollback change it
+// atomically (a reader never sees a partial file), the previous version is kept for rollback,
+// the result is what the gateway's config reader accepts, and the calibration of a
+// specialist's min_confidence on hand-made (confidence, correct) pairs.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "convert/routing_table.h"
+#include "gateway/config.h"
+#include "test_util.h"
+
+namespace rpu {
+namespace {
+
+using convert::CalibrationSample;
+using convert::SpecialistRoute;
+
+const std::string kMain = R"(models:
+  general: {local: builtin, parallel: 1}
+upstreams:
+  teacher: {url: http://127.0.0.1:9/v1}
+routes:
+  - name: general
+    target: general
+default_route: general
+)";
+
+gateway::GatewayConfig main_config() { return gateway::parse_gateway_config(kMain, "main.yaml"); }
+
+SpecialistRoute specialist(const std::string& name, const std::string& alias) {
+  SpecialistRoute r;
+  r.name = name;
+  r.aliases = {alias};
+  r.model_path = "builtin";
+  r.teacher = "teacher";
+  r.min_confidence = 0.7;
+  r.shadow_share = 0.05;
+  return r;
+}
+
+// A fresh folder per test: temp_path names are unique per process, not per test.
+std::string routes_path(const std::string& name) {
+  const std::string dir = test::temp_path("routes-" + name);
+  std::filesystem::create_directories(dir);
+  return dir + "/routes.yaml";
+}
+
+TEST(RoutingTableTest, DeployWritesARouteTheGatewayMergesFirst) {
+  const std::string file = routes_path("deploy");
+  convert::deploy_route(file, specialist("extract", "extractor"));
+  const gateway::GatewayConfig merged = gateway::merge_routes_text(main_config(), test::read_file(file), file);
+  ASSERT_EQ(merged.routes.size(), 2u);
+  EXPECT_EQ(merged.routes[0].name, "extract");  // specialists first
+  EXPECT_EQ(merged.routes[0].aliases, std::vector<std::string>{"extractor"});
+  ASSERT_TRUE(merged.routes[0].cascade.has_value());
+  EXPECT_EQ(merged.routes[0].cascade->upstream, "teacher");
+  EXPECT_DOUBLE_EQ(merged.routes[0].cascade->min_confidence, 0.7);
+  ASSERT_TRUE(merged.routes[0].shadow.has_value());
+  EXPECT_DOUBLE_EQ(merged.routes[0].shadow->share, 0.05);
+  EXPECT_EQ(merged.routes[1].name, "general");
+  ASSERT_EQ(merged.local_models.size(), 2u);
+  EXPECT_EQ(merged.local_models[1].name, "extract");
+  EXPECT_EQ(merged.default_route, "general");
+}
+
+TEST(RoutingTableTest, RedeployReplacesAndRollbackRemovesWithItsModel) {
+  const std::string file = routes_path("replace");
+  convert::deploy_route(file, specialist("a", "alias-a"));
+  convert::deploy_route(file, specialist("b", "alias-b"));
+  SpecialistRoute again = specialist("a", "alias-a2");
+  again.min_confidence = 0.4;
+  convert::deploy_route(file, again);
+  EXPECT_EQ(convert::routing_table_routes(file), (std::vector<std::string>{"a", "b"}));
+  const std::string before_rollback = test::read_file(file);
+  ASSERT_TRUE(convert::remove_route(file, "a"));
+  EXPECT_EQ(convert::routing_table_routes(file), std::vector<std::string>{"b"});
+  // The previous version is kept: the file as it was before the rollback.
+  EXPECT_EQ(test::read_file(file + ".prev"), before_rollback);
+  const gateway::GatewayConfig merged = gateway::merge_routes_text(main_config(), test::read_file(file), file);
+  ASSERT_EQ(merged.local_models.size(), 2u) << "model 'a' goes with its route";
+  EXPECT_EQ(merged.local_models[1].name, "b");
+  EXPECT_FALSE(convert::remove_route(file, "a")) << "already gone";
+  // Back to the previous version: route 'a' again.
+  ASSERT_TRUE(convert::restore_previous_routes(file));
+  EXPECT_EQ(test::read_file(file), before_rollback);
+  EXPECT_EQ(convert::routing_table_routes(file), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(RoutingTableTest, ARouteNothingSelectsOrABadFileIsRefused) {
+  const std::string file = routes_path("bad");
+  SpecialistRoute unreachable = specialist("x", "x");
+  unreachable.aliases.clear();
+  EXPECT_THROW(convert::deploy_route(file, unreachable), convert::RoutingTableError);
+  EXPECT_FALSE(std::filesystem::exists(file)) << "nothing written";
+  test::write_file(file, "routes: [\n");
+  EXPECT_THROW(convert::deploy_route(file, specialist("x", "x")), convert::RoutingTableError);
+  EXPECT_EQ(test::read_file(file), "routes: [\n");
+}
+
+TEST(RoutingTableTest, TheGatewayConfigCheckRefusesAnUnknownTeacher) {
+  const std::string dir = std::filesystem::path(routes_path("check")).parent_path().string();
+  const std::string config = dir + "/gateway.yaml";
+  test::write_file(config, kMain + "routes_file: routes.yaml\n");
+  SpecialistRoute r = specialist("s", "s");
+  r.teacher = "no-such-upstream";
+  EXPECT_THROW(convert::deploy_route(dir + "/routes.yaml", r, config), gateway::ConfigError);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/routes.yaml"));
+  r.teacher = "teacher";
+  convert::deploy_route(dir + "/routes.yaml", r, config);
+  EXPECT_EQ(convert::routing_table_routes(dir + "/routes.yaml"), std::vector<std::string>{"s"});
+}
+
+TEST(RoutingTableTest, TheGatewayNamesAClashInTheRoutesFileWithItsLine) {
+  auto error_of = [](const std::string& yaml) {
+    try {
+      gateway::merge_routes_text(main_config(), yaml, "routes.yaml");
+    } catch (const gateway::ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error_of("models:\n  general: {local: builtin}\n"),
+            "routes.yaml:2: models.general: the name is already used (in main.yaml or above)");
+  EXPECT_EQ(error_of("routes:\n  - {name: s, aliases: [x], target: nowhere}\n").rfind("routes.yaml:2: routes[0].target: ", 0),
+            0u);
+  EXPECT_EQ(error_of("routes:\n  - {name: general, target: general}\n").rfind("routes.yaml:2: routes[0].name: ", 0), 0u);
+  EXPECT_EQ(error_of("routez: []\n").rfind("routes.yaml:1: routez: unknown key", 0), 0u);
+  EXPECT_EQ(error_of(""), "no error");
+}
+
+// A reader parsing the file while a writer replaces it again and again sees only whole
+// files: each version is a complete YAML document whose last route is the marker.
+TEST(RoutingTableTest, AReaderNeverSeesAPartialFile) {
+  const std::string file = routes_path("atomic");
+  auto version = [](int i) {
+    std::string text = "# version " + std::to_string(i) + "\nroutes:\n";
+    for (int k = 0; k < 2000 + (i % 7) * 300; ++k) text += "  - {name: r" + std::to_string(k) + ", target: general}\n";
+    return text + "  - {name: end, target: general}\n";
+  };
+  convert::write_file_atomically(file, version(0));
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0}, partial{0};
+  std::thread reader([&] {
+    while (!done) {
+      const std::string text = test::read_file(file);
+      ++reads;
+      if (!text.starts_with("# version ") || !text.ends_with("  - {name: end, target: general}\n")) ++partial;
+    }
+  });
+  for (int i = 1; i <= 60; ++i) convert::write_file_atomically(file, version(i));
+  done = true;
+  reader.join();
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(partial.load(), 0) << "of " << reads.load() << " reads";
+  // And no temporary file is left behind.
+  int entries = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(std::filesystem::path(file).parent_path())) {
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1);
+}
+
+TEST(RoutingTableTest, CalibrationPicksTheLowestThresholdThatKeepsTheQuality) {
+  // Confident answers are right, unsure ones mostly wrong.
+  const std::vector<CalibrationSample> samples = {{0.95, true}, {0.9, true}, {0.85, true}, {0.8, true}, {0.7, true},
+                                                  {0.6, false}, {0.5, true}, {0.4, false}, {0.3, false}, {0.2, false}};
+  // Keep everything: 6/10 correct.
+  convert::Calibration c = convert::calibrate_threshold(samples, 0.6);
+  EXPECT_DOUBLE_EQ(c.threshold, 0);
+  EXPECT_DOUBLE_EQ(c.local_share, 1);
+  EXPECT_TRUE(c.feasible);
+  // 100%: only calls at 0.7 and above stay (5 right), the other 5 go to the teacher.
+  c = convert::calibrate_threshold(samples, 1.0);
+  EXPECT_DOUBLE_EQ(c.threshold, 0.7);
+  EXPECT_DOUBLE_EQ(c.local_share, 0.5);
+  EXPECT_DOUBLE_EQ(c.expected_quality, 1.0);
+  // 95%: threshold 0.5 keeps 7 (6 right) + 3 escalated = 9/10 < 0.95; 0.7 gives 10/10.
+  c = convert::calibrate_threshold(samples, 0.95);
+  EXPECT_DOUBLE_EQ(c.threshold, 0.7);
+  // 90%: 0.4 keeps 8 (6 right) + 2 = 8/10; 0.5 keeps 7 (6 right) + 3 = 9/10, the lowest.
+  c = convert::calibrate_threshold(samples, 0.9);
+  EXPECT_DOUBLE_EQ(c.threshold, 0.5);
+  EXPECT_DOUBLE_EQ(c.local_share, 0.7);
+  EXPECT_DOUBLE_EQ(c.expected_quality, 0.9);
+  // A teacher at 80%: escalating is worth less; 95% cannot be reached (the best is 0.7: 9/10).
+  c = convert::calibrate_threshold(samples, 0.95, 0.8);
+  EXPECT_FALSE(c.feasible);
+  // 0.85 with a 0.8 teacher: threshold 0.7 -> 5 right + 5 * 0.8 = 9/10.
+  c = convert::calibrate_threshold(samples, 0.85, 0.8);
+  EXPECT_TRUE(c.feasible);
+  EXPECT_DOUBLE_EQ(c.threshold, 0.7);
+  EXPECT_NEAR(c.expected_quality, 0.9, 1e-12);
+  EXPECT_FALSE(convert::calibrate_threshold({}, 0.9).feasible);
+}
+
+}  // namespace
+}  // namespace rpu
