@@ -127,7 +127,8 @@ std::vector<std::vector<float>> seed_centroids(const std::vector<SparseVector>& 
 // Assigns every point; returns how many changed cluster. `distances` gets each point's
 // squared distance to its centroid.
 size_t assign(const std::vector<SparseVector>& points, const std::vector<float>& norms,
-              const std::vector<std::vector<float>>& centroids, std::vector<int>& labels, std::vector<float>& distances) {
+              const std::vector<std::vector<float>>& centroids, std::vector<int>& labels,
+              std::vector<float>& distances) {
   const Assigner assigner(centroids);
   size_t changed = 0;
   for (size_t i = 0; i < points.size(); ++i) {
@@ -255,7 +256,8 @@ std::vector<std::string> signature_tokens(std::string_view text) {
       digit = digit || std::isdigit(c);
       word += c < 0x80 ? static_cast<char>(std::tolower(c)) : static_cast<char>(c);
     }
-    tokens.push_back(digit ? "<NUM>" : word);
+    // A lone letter ("today's" -> "s", "a/b/yyyy") says nothing about the task.
+    if (digit || word.size() > 1) tokens.push_back(digit ? "<NUM>" : word);
   }
   return tokens;
 }
@@ -368,7 +370,8 @@ Vectors embed_texts(const std::vector<std::string>& texts, const ClusterOptions&
     }
     const EmbeddingResult result = o.embedder->embed(request);
     if (result.embeddings.size() != request.inputs.size()) {
-      fail("embedding model '{}' returned {} vectors for {} texts", model, result.embeddings.size(), request.inputs.size());
+      fail("embedding model '{}' returned {} vectors for {} texts", model, result.embeddings.size(),
+           request.inputs.size());
     }
     for (const auto& e : result.embeddings) {
       if (v.dims == 0) v.dims = e.size();
@@ -466,8 +469,8 @@ KChoice search_k(const std::vector<SparseVector>& sample, const std::vector<floa
                  const ClusterOptions& o) {
   KChoice choice;
   const int k_min = std::max(2, o.k_min);
-  const int k_max = static_cast<int>(std::min<size_t>({static_cast<size_t>(std::max(o.k_max, k_min)), sample.size() - 1,
-                                                       distinct_count(sample)}));
+  const int k_max = static_cast<int>(
+      std::min<size_t>({static_cast<size_t>(std::max(o.k_max, k_min)), sample.size() - 1, distinct_count(sample)}));
   if (k_max < k_min) {
     choice.note = fmt::format("fewer than {} distinct task signatures: one cluster", k_min);
     return choice;

@@ -9,6 +9,7 @@
 
 #include "convert/cluster.h"
 #include "core/rng.h"
+#include "pipeline/backend.h"
 
 namespace rpu::convert {
 namespace {
@@ -16,8 +17,8 @@ namespace {
 TEST(ConvertClusterAri, IdenticalPartitionsScoreOneWhateverTheNames) {
   EXPECT_DOUBLE_EQ(adjusted_rand_index(std::vector<int>{0, 0, 1, 1, 2}, std::vector<int>{0, 0, 1, 1, 2}), 1.0);
   EXPECT_DOUBLE_EQ(adjusted_rand_index(std::vector<int>{0, 0, 1, 1}, std::vector<int>{1, 1, 0, 0}), 1.0);
-  EXPECT_DOUBLE_EQ(adjusted_rand_index(std::vector<std::string>{"a", "a", "b"}, std::vector<std::string>{"x", "x", "y"}),
-                   1.0);
+  EXPECT_DOUBLE_EQ(
+      adjusted_rand_index(std::vector<std::string>{"a", "a", "b"}, std::vector<std::string>{"x", "x", "y"}), 1.0);
 }
 
 TEST(ConvertClusterAri, KnownContingencyTables) {
@@ -34,9 +35,12 @@ TEST(ConvertClusterAri, KnownContingencyTables) {
 }
 
 TEST(ConvertClusterTokens, PlaceholdersAndNumbersAreNormalised) {
-  const auto t = signature_tokens("system: Mail <EMAIL_1> or <PERSON_12>! | tools: book_table | user: Order PR-545530 at 5pm <UNSCRUBBED_REMOVED> <b>");
-  const std::vector<std::string> expected = {"system", "mail", "<EMAIL>", "or", "<PERSON>", "tools", "book_table", "user",
-                                             "order", "pr", "<NUM>", "at", "<NUM>", "<UNSCRUBBED_REMOVED>", "b"};
+  const auto t = signature_tokens(
+      "system: Mail <EMAIL_1> or <PERSON_12>! | tools: book_table | user: Order PR-545530 at 5pm <UNSCRUBBED_REMOVED> "
+      "<b>");
+  const std::vector<std::string> expected = {
+      "system", "mail",  "<EMAIL>", "or",    "<PERSON>", "tools", "book_table",
+      "user",   "order", "pr",      "<NUM>", "at",       "<NUM>", "<UNSCRUBBED_REMOVED>"};  // the lone "b" dropped
   EXPECT_EQ(t, expected);
 }
 
@@ -129,6 +133,45 @@ TEST(ConvertClusterTexts, FewOrIdenticalTextsMakeOneCluster) {
   ClusterOptions fixed;
   fixed.k = 2;
   EXPECT_EQ(cluster_texts(task_texts(), fixed).k, 2);
+}
+
+// Embeds a text as one of three axes by the task its signature names (the way a good embedding
+// model would place them), counting the calls.
+class AxisEmbedder : public Backend {
+ public:
+  std::string model_id() const override { return "axes"; }
+  std::unique_ptr<CallHandle> chat(const ChatRequest&, ChatEventSink) override { return nullptr; }
+  std::unique_ptr<CallHandle> complete(const CompletionRequest&, ChatEventSink) override { return nullptr; }
+  EmbeddingResult embed(const EmbeddingRequest& request) override {
+    ++calls;
+    EXPECT_EQ(request.model, "axes");
+    EmbeddingResult r;
+    for (const auto& input : request.inputs) {
+      std::vector<float> v(4, 0.0f);
+      v[input.text.find("classify") != std::string::npos  ? 0
+        : input.text.find("extract") != std::string::npos ? 1
+                                                          : 2] = 1;
+      v[3] = 0.1f;
+      r.embeddings.push_back(v);
+    }
+    return r;
+  }
+  int calls = 0;
+};
+
+TEST(ConvertClusterTexts, UsesAnEmbeddingBackendWhenGiven) {
+  AxisEmbedder embedder;
+  ClusterOptions o;
+  o.embedder = &embedder;
+  o.embed_batch = 8;
+  const Clustering c = cluster_texts(task_texts(), o);
+  EXPECT_EQ(c.vectors, "embedding:axes");
+  EXPECT_EQ(embedder.calls, 4);  // 30 texts in batches of 8
+  EXPECT_EQ(c.k, 3);
+  std::vector<int> truth;
+  for (int i = 0; i < 30; ++i) truth.push_back(i % 3);
+  EXPECT_DOUBLE_EQ(adjusted_rand_index(c.labels, truth), 1.0);
+  EXPECT_EQ(c.clusters[0].top_terms.size(), 5u);  // labels still come from TF-IDF
 }
 
 }  // namespace
