@@ -145,21 +145,33 @@ size_t assign(const std::vector<SparseVector>& points, const std::vector<float>&
   return changed;
 }
 
-// Means of the clusters; an empty cluster takes the point farthest from its own centroid (so
-// k clusters stay k, and the worst-fitting point gets a centre of its own).
-void update_centroids(const std::vector<SparseVector>& points, std::vector<int>& labels, std::vector<float>& distances,
-                      std::vector<std::vector<float>>& centroids) {
-  const size_t k = centroids.size();
+// Gives every empty cluster the point farthest from its centroid among clusters of two or more
+// points (so k clusters stay k, and the worst-fitting point gets a centre of its own; with
+// n >= k such a cluster exists). The moved point counts as sitting on its new centre.
+void fill_empty_clusters(std::vector<int>& labels, std::vector<float>& distances, size_t k) {
   std::vector<size_t> counts(k, 0);
   for (int l : labels) ++counts[static_cast<size_t>(l)];
   for (size_t c = 0; c < k; ++c) {
     if (counts[c] > 0) continue;
-    const size_t far = static_cast<size_t>(std::max_element(distances.begin(), distances.end()) - distances.begin());
+    size_t far = labels.size();
+    for (size_t i = 0; i < labels.size(); ++i) {
+      const bool movable = counts[static_cast<size_t>(labels[i])] > 1;
+      if (movable && (far == labels.size() || distances[i] > distances[far])) far = i;
+    }
     --counts[static_cast<size_t>(labels[far])];
     labels[far] = static_cast<int>(c);
     distances[far] = 0;
     ++counts[c];
   }
+}
+
+// Means of the clusters, after filling the empty ones.
+void update_centroids(const std::vector<SparseVector>& points, std::vector<int>& labels, std::vector<float>& distances,
+                      std::vector<std::vector<float>>& centroids) {
+  const size_t k = centroids.size();
+  fill_empty_clusters(labels, distances, k);
+  std::vector<size_t> counts(k, 0);
+  for (int l : labels) ++counts[static_cast<size_t>(l)];
   for (auto& c : centroids) std::fill(c.begin(), c.end(), 0.0f);
   for (size_t i = 0; i < points.size(); ++i) {
     auto& c = centroids[static_cast<size_t>(labels[i])];
@@ -182,6 +194,7 @@ KMeansResult kmeans_once(const std::vector<SparseVector>& points, const std::vec
     update_centroids(points, r.labels, distances, r.centroids);
   }
   assign(points, norms, r.centroids, r.labels, distances);
+  fill_empty_clusters(r.labels, distances, static_cast<size_t>(k));  // the last assignment may empty one
   for (float d : distances) r.inertia += d;
   return r;
 }

@@ -8,8 +8,11 @@
 #include <vector>
 
 #include "convert/cluster.h"
+#include "convert/clusters_file.h"
+#include "convert/logged_call.h"
 #include "core/rng.h"
 #include "pipeline/backend.h"
+#include "test_util.h"
 
 namespace rpu::convert {
 namespace {
@@ -133,6 +136,57 @@ TEST(ConvertClusterTexts, FewOrIdenticalTextsMakeOneCluster) {
   ClusterOptions fixed;
   fixed.k = 2;
   EXPECT_EQ(cluster_texts(task_texts(), fixed).k, 2);
+}
+
+TEST(ConvertClusterKMeans, MoreClustersThanDistinctPointsLeavesNoneEmpty) {
+  const std::vector<SparseVector> points(5, SparseVector{{0}, {1.0f}});
+  const KMeansResult r = kmeans(points, 1, 3, 1);
+  std::vector<int> sizes(3, 0);
+  for (int l : r.labels) ++sizes[static_cast<size_t>(l)];
+  for (int s : sizes) EXPECT_GT(s, 0);
+}
+
+TEST(ConvertClustersFile, RoundTripsAndNamesABadField) {
+  std::vector<LoggedCall> calls;
+  for (int i = 0; i < 6; ++i) {
+    LoggedCall c;
+    c.id = 10 + i;
+    c.messages =
+        nlohmann::ordered_json::array({{{"role", "user"}, {"content", i % 2 ? "add two numbers" : "write a poem"}}});
+    c.latency_ms = 100.0 * (i + 1);
+    c.prompt_tokens = 10;
+    c.completion_tokens = 2;
+    c.from_teacher = i < 4;  // calls 10..13
+    calls.push_back(c);
+  }
+  ClusterOptions o;
+  o.k = 2;
+  const ClustersFile f = make_clusters_file(calls, cluster_calls(calls, o), "calls.db", {"teacher"});
+  ASSERT_EQ(f.clusters.size(), 2u);
+  const std::string path = test::temp_path("clusters.json");
+  write_clusters_file(path, f);
+  const ClustersFile back = read_clusters_file(path);
+  EXPECT_EQ(clusters_to_json(back), clusters_to_json(f));
+  EXPECT_EQ(back.calls, 6);
+  const auto of = cluster_of_call(back);
+  EXPECT_EQ(of.size(), 6u);
+  EXPECT_EQ(of.at(10), of.at(12));
+  EXPECT_NE(of.at(10), of.at(11));
+  // The poem cluster (ids 10, 12, 14): teacher answered 10 and 12, at 100 and 300 ms.
+  const ClusterRecord& poems = back.clusters[static_cast<size_t>(of.at(10))];
+  EXPECT_EQ(poems.call_ids, (std::vector<int64_t>{10, 12, 14}));
+  EXPECT_EQ(poems.teacher_calls, 2);
+  EXPECT_DOUBLE_EQ(poems.mean_latency_ms, 200.0);
+  EXPECT_EQ(poems.prompt_tokens, 30);
+  EXPECT_DOUBLE_EQ(poems.volume, 0.5);
+  auto bad = clusters_to_json(f);
+  bad["clusters"][1]["size"] = "many";
+  try {
+    clusters_from_json(bad, "c.json");
+    FAIL() << "accepted a bad size";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("c.json.clusters[1]: 'size'"), std::string::npos) << e.what();
+  }
 }
 
 // Embeds a text as one of three axes by the task its signature names (the way a good embedding
