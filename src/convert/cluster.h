@@ -24,8 +24,8 @@
 // a sample, the chosen k is then fitted on all calls. A fixed k skips the search. Fewer than
 // 2 * k_min calls (or no two distinct vectors): one cluster, with a note.
 // Cost: the search is O(sample^2) for the distance matrix plus k-means on the sample; the
-// final fit O(n * k * nnz) per iteration: 10k calls of the bench workload take 1.3 s of CPU
-// (2.4 s with loading the log, on a shared core).
+// final fit O(n * k * nnz) per iteration: 10k calls of the bench workload take 1.4 s with
+// loading the log (1.2 s of CPU, one core).
 // Deterministic: the same calls, options and seed give the same clusters (one thread).
 #pragma once
 
