@@ -127,7 +127,8 @@ std::vector<std::vector<float>> seed_centroids(const std::vector<SparseVector>& 
 // Assigns every point; returns how many changed cluster. `distances` gets each point's
 // squared distance to its centroid.
 size_t assign(const std::vector<SparseVector>& points, const std::vector<float>& norms,
-              const std::vector<std::vector<float>>& centroids, std::vector<int>& labels, std::vector<float>& distances) {
+              const std::vector<std::vector<float>>& centroids, std::vector<int>& labels,
+              std::vector<float>& distances) {
   const Assigner assigner(centroids);
   size_t changed = 0;
   for (size_t i = 0; i < points.size(); ++i) {
@@ -144,21 +145,33 @@ size_t assign(const std::vector<SparseVector>& points, const std::vector<float>&
   return changed;
 }
 
-// Means of the clusters; an empty cluster takes the point farthest from its own centroid (so
-// k clusters stay k, and the worst-fitting point gets a centre of its own).
-void update_centroids(const std::vector<SparseVector>& points, std::vector<int>& labels, std::vector<float>& distances,
-                      std::vector<std::vector<float>>& centroids) {
-  const size_t k = centroids.size();
+// Gives every empty cluster the point farthest from its centroid among clusters of two or more
+// points (so k clusters stay k, and the worst-fitting point gets a centre of its own; with
+// n >= k such a cluster exists). The moved point counts as sitting on its new centre.
+void fill_empty_clusters(std::vector<int>& labels, std::vector<float>& distances, size_t k) {
   std::vector<size_t> counts(k, 0);
   for (int l : labels) ++counts[static_cast<size_t>(l)];
   for (size_t c = 0; c < k; ++c) {
     if (counts[c] > 0) continue;
-    const size_t far = static_cast<size_t>(std::max_element(distances.begin(), distances.end()) - distances.begin());
+    size_t far = labels.size();
+    for (size_t i = 0; i < labels.size(); ++i) {
+      const bool movable = counts[static_cast<size_t>(labels[i])] > 1;
+      if (movable && (far == labels.size() || distances[i] > distances[far])) far = i;
+    }
     --counts[static_cast<size_t>(labels[far])];
     labels[far] = static_cast<int>(c);
     distances[far] = 0;
     ++counts[c];
   }
+}
+
+// Means of the clusters, after filling the empty ones.
+void update_centroids(const std::vector<SparseVector>& points, std::vector<int>& labels, std::vector<float>& distances,
+                      std::vector<std::vector<float>>& centroids) {
+  const size_t k = centroids.size();
+  fill_empty_clusters(labels, distances, k);
+  std::vector<size_t> counts(k, 0);
+  for (int l : labels) ++counts[static_cast<size_t>(l)];
   for (auto& c : centroids) std::fill(c.begin(), c.end(), 0.0f);
   for (size_t i = 0; i < points.size(); ++i) {
     auto& c = centroids[static_cast<size_t>(labels[i])];
@@ -181,6 +194,7 @@ KMeansResult kmeans_once(const std::vector<SparseVector>& points, const std::vec
     update_centroids(points, r.labels, distances, r.centroids);
   }
   assign(points, norms, r.centroids, r.labels, distances);
+  fill_empty_clusters(r.labels, distances, static_cast<size_t>(k));  // the last assignment may empty one
   for (float d : distances) r.inertia += d;
   return r;
 }
@@ -255,7 +269,8 @@ std::vector<std::string> signature_tokens(std::string_view text) {
       digit = digit || std::isdigit(c);
       word += c < 0x80 ? static_cast<char>(std::tolower(c)) : static_cast<char>(c);
     }
-    tokens.push_back(digit ? "<NUM>" : word);
+    // A lone letter ("today's" -> "s", "a/b/yyyy") says nothing about the task.
+    if (digit || word.size() > 1) tokens.push_back(digit ? "<NUM>" : word);
   }
   return tokens;
 }
@@ -368,7 +383,8 @@ Vectors embed_texts(const std::vector<std::string>& texts, const ClusterOptions&
     }
     const EmbeddingResult result = o.embedder->embed(request);
     if (result.embeddings.size() != request.inputs.size()) {
-      fail("embedding model '{}' returned {} vectors for {} texts", model, result.embeddings.size(), request.inputs.size());
+      fail("embedding model '{}' returned {} vectors for {} texts", model, result.embeddings.size(),
+           request.inputs.size());
     }
     for (const auto& e : result.embeddings) {
       if (v.dims == 0) v.dims = e.size();
@@ -466,8 +482,8 @@ KChoice search_k(const std::vector<SparseVector>& sample, const std::vector<floa
                  const ClusterOptions& o) {
   KChoice choice;
   const int k_min = std::max(2, o.k_min);
-  const int k_max = static_cast<int>(std::min<size_t>({static_cast<size_t>(std::max(o.k_max, k_min)), sample.size() - 1,
-                                                       distinct_count(sample)}));
+  const int k_max = static_cast<int>(
+      std::min<size_t>({static_cast<size_t>(std::max(o.k_max, k_min)), sample.size() - 1, distinct_count(sample)}));
   if (k_max < k_min) {
     choice.note = fmt::format("fewer than {} distinct task signatures: one cluster", k_min);
     return choice;

@@ -53,9 +53,8 @@ ClusterRecord record_from_json(const Json& j, const std::string& where) {
   r.examples = field<std::vector<std::string>>(j, "examples", where);
   r.call_ids = field<std::vector<int64_t>>(j, "call_ids", where);
   r.teacher_calls = field<int64_t>(j, "teacher_calls", where);
-  r.mean_latency_ms = j.contains("mean_latency_ms") && j["mean_latency_ms"].is_number()
-                          ? j["mean_latency_ms"].get<double>()
-                          : -1;
+  r.mean_latency_ms =
+      j.contains("mean_latency_ms") && j["mean_latency_ms"].is_number() ? j["mean_latency_ms"].get<double>() : -1;
   const Json tokens = j.value("tokens", Json::object());
   r.prompt_tokens = field<int64_t>(tokens, "prompt", where + ".tokens");
   r.completion_tokens = field<int64_t>(tokens, "completion", where + ".tokens");
@@ -123,8 +122,8 @@ ClustersFile clusters_from_json(const Json& j, const std::string& source) {
   f.silhouette = field<double>(j, "silhouette", source);
   f.note = j.value("note", "");
   for (const auto& t : j.value("silhouette_by_k", Json::array())) {
-    f.tried.push_back({field<int>(t, "k", source + ".silhouette_by_k"),
-                       field<double>(t, "silhouette", source + ".silhouette_by_k")});
+    f.tried.push_back(
+        {field<int>(t, "k", source + ".silhouette_by_k"), field<double>(t, "silhouette", source + ".silhouette_by_k")});
   }
   const Json clusters = field<Json>(j, "clusters", source);
   if (!clusters.is_array()) fail("{}: 'clusters' must be an array", source);

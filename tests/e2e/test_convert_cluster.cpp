@@ -4,6 +4,7 @@
 // with the generator's call types by the adjusted Rand index.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -41,9 +42,9 @@ std::vector<json> read_jsonl(const std::string& path) {
 Workload generate_workload(int seed, int calls) {
   const std::string out = test::temp_path("calls.jsonl"), labels = test::temp_path("labels.jsonl");
   // run_node resolves a path with a '/' under tests/peers/.
-  const test::NodeResult r = test::run_node("../../bench/convert/workload.mjs",
-                                            {"--seed", std::to_string(seed), "--calls", std::to_string(calls),
-                                             "--out", out, "--labels", labels});
+  const test::NodeResult r = test::run_node(
+      "../../bench/convert/workload.mjs",
+      {"--seed", std::to_string(seed), "--calls", std::to_string(calls), "--out", out, "--labels", labels});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   return {read_jsonl(out), read_jsonl(labels)};
 }
@@ -95,7 +96,23 @@ void write_usage_log(const std::string& path, const Workload& w) {
 struct Agreement {
   double all = 0, recurring = 0;  // ARI over every call, and over the non-open ones
   size_t recurring_calls = 0;
+  double purity = 0;  // share of recurring calls whose cluster's most common type is theirs
 };
+
+double recurring_purity(const std::vector<std::string>& types, const std::vector<std::string>& found) {
+  std::map<std::string, std::map<std::string, int>> counts;  // cluster -> type -> calls
+  for (size_t i = 0; i < types.size(); ++i) ++counts[found[i]][types[i]];
+  size_t pure = 0, recurring = 0;
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (types[i] == "open") continue;
+    const auto& c = counts[found[i]];
+    const auto majority =
+        std::max_element(c.begin(), c.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+    ++recurring;
+    pure += majority->first == types[i];
+  }
+  return recurring == 0 ? 0 : static_cast<double>(pure) / static_cast<double>(recurring);
+}
 
 Agreement compare(const convert::ClustersFile& clusters, const Workload& w) {
   const auto cluster_of = convert::cluster_of_call(clusters);
@@ -111,7 +128,7 @@ Agreement compare(const convert::ClustersFile& clusters, const Workload& w) {
     if (type != "open") types_recurring.push_back(type), found_recurring.push_back(cluster);
   }
   return {convert::adjusted_rand_index(types, found), convert::adjusted_rand_index(types_recurring, found_recurring),
-          types_recurring.size()};
+          types_recurring.size(), recurring_purity(types, found)};
 }
 
 TEST(ConvertCluster, RecoversTheWorkloadsCallTypes) {
@@ -138,13 +155,21 @@ TEST(ConvertCluster, RecoversTheWorkloadsCallTypes) {
   }
   EXPECT_EQ(total, 600);
   const Agreement a = compare(clusters, w);
-  std::printf("k = %d, silhouette %.3f; ARI all calls %.3f, recurring types only (%zu calls) %.3f\n%s", clusters.k,
-              clusters.silhouette, a.all, a.recurring_calls, a.recurring, r.out.c_str());
+  std::printf("k = %d, silhouette %.3f; ARI all calls %.3f, recurring types only (%zu calls) %.3f, purity %.3f\n%s",
+              clusters.k, clusters.silhouette, a.all, a.recurring_calls, a.recurring, a.purity, r.out.c_str());
   RecordProperty("ari_all", std::to_string(a.all));
   RecordProperty("ari_recurring", std::to_string(a.recurring));
-  // Measured with seed 3, 600 calls: see the commit message and ARCHITECTURE.md's convert row.
+  // Measured (workload seed 3, 600 calls, clustering seed 1): ARI 0.908 without the open calls,
+  // 0.785 with them, purity 1.0. Over clustering seeds 1..8 the ARI was 0.71-0.91 (mean 0.82)
+  // without and 0.54-0.85 (mean 0.73) with the open calls: the recurring types are found, but a
+  // type whose system-prompt paraphrases share few words (classify, extract, tool_call) may
+  // split into one cluster per paraphrase family (costs ARI, not purity), and the open calls
+  // (several kinds of free text) split and sometimes absorb tool calls with a generic system
+  // prompt. k-means is deterministic for a seed, so these bounds are exact for seed 1; a drop
+  // below them is a change in what the clustering finds.
   EXPECT_GE(a.recurring, 0.8);
   EXPECT_GE(a.all, 0.6);
+  EXPECT_GE(a.purity, 0.9);
 }
 
 TEST(ConvertCluster, EmptyLogIsAClearError) {
@@ -155,10 +180,19 @@ TEST(ConvertCluster, EmptyLogIsAClearError) {
   EXPECT_NE(r.err.find("no successful calls in " + db), std::string::npos) << r.err;
 }
 
+TEST(ConvertCluster, BadKIsAUsageError) {
+  const std::string db = test::temp_path("k_calls.db");
+  { gateway::UsageLog log(log_at(db)); }
+  const auto r = test::run_rpu({"convert", "cluster", db, "--k", "many"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--k: 'many'"), std::string::npos) << r.err;
+}
+
 TEST(ConvertCluster, TooFewCallsMakeOneClusterWithANote) {
   Workload w;
   for (int i = 0; i < 3; ++i) {
-    w.calls.push_back({{"messages", json::array({{{"role", "user"}, {"content", "What is " + std::to_string(i) + " + 2?"}}})}});
+    w.calls.push_back(
+        {{"messages", json::array({{{"role", "user"}, {"content", "What is " + std::to_string(i) + " + 2?"}}})}});
     w.labels.push_back({{"type", "arithmetic"}, {"expected", i + 2}});
   }
   const std::string db = test::temp_path("few_calls.db"), out = test::temp_path("few.json");

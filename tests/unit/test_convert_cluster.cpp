@@ -8,7 +8,11 @@
 #include <vector>
 
 #include "convert/cluster.h"
+#include "convert/clusters_file.h"
+#include "convert/logged_call.h"
 #include "core/rng.h"
+#include "pipeline/backend.h"
+#include "test_util.h"
 
 namespace rpu::convert {
 namespace {
@@ -16,8 +20,8 @@ namespace {
 TEST(ConvertClusterAri, IdenticalPartitionsScoreOneWhateverTheNames) {
   EXPECT_DOUBLE_EQ(adjusted_rand_index(std::vector<int>{0, 0, 1, 1, 2}, std::vector<int>{0, 0, 1, 1, 2}), 1.0);
   EXPECT_DOUBLE_EQ(adjusted_rand_index(std::vector<int>{0, 0, 1, 1}, std::vector<int>{1, 1, 0, 0}), 1.0);
-  EXPECT_DOUBLE_EQ(adjusted_rand_index(std::vector<std::string>{"a", "a", "b"}, std::vector<std::string>{"x", "x", "y"}),
-                   1.0);
+  EXPECT_DOUBLE_EQ(
+      adjusted_rand_index(std::vector<std::string>{"a", "a", "b"}, std::vector<std::string>{"x", "x", "y"}), 1.0);
 }
 
 TEST(ConvertClusterAri, KnownContingencyTables) {
@@ -34,9 +38,12 @@ TEST(ConvertClusterAri, KnownContingencyTables) {
 }
 
 TEST(ConvertClusterTokens, PlaceholdersAndNumbersAreNormalised) {
-  const auto t = signature_tokens("system: Mail <EMAIL_1> or <PERSON_12>! | tools: book_table | user: Order PR-545530 at 5pm <UNSCRUBBED_REMOVED> <b>");
-  const std::vector<std::string> expected = {"system", "mail", "<EMAIL>", "or", "<PERSON>", "tools", "book_table", "user",
-                                             "order", "pr", "<NUM>", "at", "<NUM>", "<UNSCRUBBED_REMOVED>", "b"};
+  const auto t = signature_tokens(
+      "system: Mail <EMAIL_1> or <PERSON_12>! | tools: book_table | user: Order PR-545530 at 5pm <UNSCRUBBED_REMOVED> "
+      "<b>");
+  const std::vector<std::string> expected = {
+      "system", "mail",  "<EMAIL>", "or",    "<PERSON>", "tools", "book_table",
+      "user",   "order", "pr",      "<NUM>", "at",       "<NUM>", "<UNSCRUBBED_REMOVED>"};  // the lone "b" dropped
   EXPECT_EQ(t, expected);
 }
 
@@ -129,6 +136,96 @@ TEST(ConvertClusterTexts, FewOrIdenticalTextsMakeOneCluster) {
   ClusterOptions fixed;
   fixed.k = 2;
   EXPECT_EQ(cluster_texts(task_texts(), fixed).k, 2);
+}
+
+TEST(ConvertClusterKMeans, MoreClustersThanDistinctPointsLeavesNoneEmpty) {
+  const std::vector<SparseVector> points(5, SparseVector{{0}, {1.0f}});
+  const KMeansResult r = kmeans(points, 1, 3, 1);
+  std::vector<int> sizes(3, 0);
+  for (int l : r.labels) ++sizes[static_cast<size_t>(l)];
+  for (int s : sizes) EXPECT_GT(s, 0);
+}
+
+TEST(ConvertClustersFile, RoundTripsAndNamesABadField) {
+  std::vector<LoggedCall> calls;
+  for (int i = 0; i < 6; ++i) {
+    LoggedCall c;
+    c.id = 10 + i;
+    c.messages =
+        nlohmann::ordered_json::array({{{"role", "user"}, {"content", i % 2 ? "add two numbers" : "write a poem"}}});
+    c.latency_ms = 100.0 * (i + 1);
+    c.prompt_tokens = 10;
+    c.completion_tokens = 2;
+    c.from_teacher = i < 4;  // calls 10..13
+    calls.push_back(c);
+  }
+  ClusterOptions o;
+  o.k = 2;
+  const ClustersFile f = make_clusters_file(calls, cluster_calls(calls, o), "calls.db", {"teacher"});
+  ASSERT_EQ(f.clusters.size(), 2u);
+  const std::string path = test::temp_path("clusters.json");
+  write_clusters_file(path, f);
+  const ClustersFile back = read_clusters_file(path);
+  EXPECT_EQ(clusters_to_json(back), clusters_to_json(f));
+  EXPECT_EQ(back.calls, 6);
+  const auto of = cluster_of_call(back);
+  EXPECT_EQ(of.size(), 6u);
+  EXPECT_EQ(of.at(10), of.at(12));
+  EXPECT_NE(of.at(10), of.at(11));
+  // The poem cluster (ids 10, 12, 14): teacher answered 10 and 12, at 100 and 300 ms.
+  const ClusterRecord& poems = back.clusters[static_cast<size_t>(of.at(10))];
+  EXPECT_EQ(poems.call_ids, (std::vector<int64_t>{10, 12, 14}));
+  EXPECT_EQ(poems.teacher_calls, 2);
+  EXPECT_DOUBLE_EQ(poems.mean_latency_ms, 200.0);
+  EXPECT_EQ(poems.prompt_tokens, 30);
+  EXPECT_DOUBLE_EQ(poems.volume, 0.5);
+  auto bad = clusters_to_json(f);
+  bad["clusters"][1]["size"] = "many";
+  try {
+    clusters_from_json(bad, "c.json");
+    FAIL() << "accepted a bad size";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("c.json.clusters[1]: 'size'"), std::string::npos) << e.what();
+  }
+}
+
+// Embeds a text as one of three axes by the task its signature names (the way a good embedding
+// model would place them), counting the calls.
+class AxisEmbedder : public Backend {
+ public:
+  std::string model_id() const override { return "axes"; }
+  std::unique_ptr<CallHandle> chat(const ChatRequest&, ChatEventSink) override { return nullptr; }
+  std::unique_ptr<CallHandle> complete(const CompletionRequest&, ChatEventSink) override { return nullptr; }
+  EmbeddingResult embed(const EmbeddingRequest& request) override {
+    ++calls;
+    EXPECT_EQ(request.model, "axes");
+    EmbeddingResult r;
+    for (const auto& input : request.inputs) {
+      std::vector<float> v(4, 0.0f);
+      v[input.text.find("classify") != std::string::npos  ? 0
+        : input.text.find("extract") != std::string::npos ? 1
+                                                          : 2] = 1;
+      v[3] = 0.1f;
+      r.embeddings.push_back(v);
+    }
+    return r;
+  }
+  int calls = 0;
+};
+
+TEST(ConvertClusterTexts, UsesAnEmbeddingBackendWhenGiven) {
+  AxisEmbedder embedder;
+  ClusterOptions o;
+  o.embedder = &embedder;
+  o.embed_batch = 8;
+  const Clustering c = cluster_texts(task_texts(), o);
+  EXPECT_EQ(c.vectors, "embedding:axes");
+  EXPECT_EQ(embedder.calls, 4);  // 30 texts in batches of 8
+  EXPECT_EQ(c.k, 3);
+  std::vector<int> truth;
+  for (int i = 0; i < 30; ++i) truth.push_back(i % 3);
+  EXPECT_DOUBLE_EQ(adjusted_rand_index(c.labels, truth), 1.0);
+  EXPECT_EQ(c.clusters[0].top_terms.size(), 5u);  // labels still come from TF-IDF
 }
 
 }  // namespace

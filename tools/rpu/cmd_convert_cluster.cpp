@@ -109,8 +109,10 @@ void add_convert_cluster(CLI::App& convert, ConvertSteps& steps) {
   auto o = std::make_shared<ClusterFlags>();
   CLI::App* cmd = convert.add_subcommand("cluster", "S3: group the logged calls into tasks, write clusters.json");
   cmd->add_option("log", o->log, "usage log (SQLite file or postgres:// URI)")->required()->check(kLogLocation);
+  // One name per --teacher (repeat it), so LOG may come after it.
   cmd->add_option("--teacher", o->teachers,
-                  "target name whose answers are the teacher's (repeatable; default: every answer)");
+                  "target name whose answers are the teacher's (repeat for several; default: every answer)")
+      ->allow_extra_args(false);
   cmd->add_option("--k", o->k, "number of clusters, or auto (mean silhouette over --k-min..--k-max)")
       ->capture_default_str();
   cmd->add_option("--k-min", o->k_min, "smallest k tried")->capture_default_str()->check(CLI::Range(2, 1000));
@@ -119,9 +121,9 @@ void add_convert_cluster(CLI::App& convert, ConvertSteps& steps) {
   cmd->add_option("--restarts", o->restarts, "k-means runs per k (the best kept)")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
-  cmd->add_option("--sample", o->sample, "most calls the silhouette is computed on")
+  cmd->add_option("--sample", o->sample, "most calls the k search and silhouette use (memory: sample^2 floats)")
       ->capture_default_str()
-      ->check(CLI::Range(10, 20000));
+      ->check(CLI::Range(10, 5000));
   cmd->add_option("--embed-model", o->embed_model,
                   "cluster a local model's embeddings (builtin or a GGUF file) instead of TF-IDF");
   cmd->add_option("--out,-o", o->out, "clusters file to write")->capture_default_str();
