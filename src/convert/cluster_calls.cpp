@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 
+#include "convert/clusters_file.h"
 #include "core/error.h"
 #include "core/json_text.h"
 
@@ -42,33 +42,14 @@ std::vector<LoggedCall> load_jsonl(const std::string& path) {
   return calls;
 }
 
-bool cluster_matches(const json& cluster, size_t index, const std::string& wanted) {
-  if (!cluster.contains("id")) return std::to_string(index) == wanted;
-  const json& id = cluster["id"];
-  return id.is_string() ? id.get<std::string>() == wanted : id.dump() == wanted;
-}
-
 }  // namespace
 
 std::set<int64_t> cluster_call_ids(const std::string& path, const std::string& wanted) {
-  std::ifstream in(path);
-  if (!in) fail("cannot open clusters file '{}'", path);
-  std::stringstream text;
-  text << in.rdbuf();
-  const json j = parse_json_text<json>(text.str(), path);
-  const json& list = j.is_object() && j.contains("clusters") ? j["clusters"] : j;
-  if (!list.is_array()) fail("{}: expected an array of clusters or {{\"clusters\": [...]}}", path);
-  for (size_t i = 0; i < list.size(); ++i) {
-    if (!list[i].is_object() || !cluster_matches(list[i], i, wanted)) continue;
-    const json& ids = list[i].contains("call_ids") ? list[i]["call_ids"] : list[i].value("calls", json::array());
-    std::set<int64_t> out;
-    for (const json& v : ids) {
-      if (v.is_number_integer()) out.insert(v.get<int64_t>());
-      if (v.is_object() && v.contains("id") && v["id"].is_number_integer()) out.insert(v["id"].get<int64_t>());
-    }
-    return out;
+  const ClustersFile file = read_clusters_file(path);
+  for (const ClusterRecord& c : file.clusters) {
+    if (std::to_string(c.id) == wanted) return {c.call_ids.begin(), c.call_ids.end()};
   }
-  fail("{}: no cluster '{}'", path, wanted);
+  fail("{}: no cluster '{}' (the file has {} clusters)", path, wanted, file.clusters.size());
 }
 
 std::vector<LoggedCall> load_calls(const std::string& log, const std::vector<std::string>& teachers) {

@@ -1,10 +1,7 @@
-// Which logged calls a select / train step works on, until clusters come from S3's
-// clusters.json reader (src/convert/clusters_file.h, another branch): a LOG plus one of
+// Which logged calls a select / train step works on: a LOG plus one of
+//   - a clusters file (clusters_file.h, from `rpu convert cluster`) and a cluster id;
 //   - explicit call ids (the log's row ids);
-//   - route names (calls the gateway routed there);
-//   - a clusters file and a cluster id. Read here leniently: the top level is an array of
-//     clusters or {"clusters": [...]}; a cluster is {"id": N, "call_ids": [...]} (also
-//     "calls" as ids or as objects with "id"); a cluster without "id" is its index.
+//   - route names (calls the gateway routed there).
 // LOG is a usage log (SQLite file or postgres:// URL, logged_call.h) or a JSONL file of
 // {"id"?, "messages", "tools"?, "answer"?} lines, where a line without "answer" is a chat
 // training line whose final assistant message is the teacher's answer (`rpu logs export

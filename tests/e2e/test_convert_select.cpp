@@ -10,6 +10,7 @@
 #include <fstream>
 #include <random>
 
+#include "convert/clusters_file.h"
 #include "convert/select.h"
 #include "convert/train_specialist.h"
 #include "test_util.h"
@@ -112,7 +113,7 @@ TEST(ConvertSelectE2E, BuiltinScoresAndAShortFineTuneLoadsAndAnswers) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(ConvertSelectE2E, CliSelectsOnAJsonlLogByRoute) {
+TEST(ConvertSelectE2E, CliSelectsOnAJsonlLogByRouteOrClusterFile) {
   const auto calls = tiny_log();
   const std::string log = test::temp_path("calls.jsonl"), out = test::temp_path("selection.json");
   {
@@ -131,6 +132,28 @@ TEST(ConvertSelectE2E, CliSelectsOnAJsonlLogByRoute) {
   EXPECT_GT(j["held_out_calls"].get<int>(), 5);
   EXPECT_LE(j["held_out_calls"].get<int>(), 30) << "only the route's 30 calls";
   EXPECT_NE(r.out.find("builtin"), std::string::npos);
+
+  // The same cluster named by a clusters file (S3's clusters_file.h) gives the same held-out set.
+  ClustersFile clusters;
+  clusters.log = log;
+  ClusterRecord record;
+  record.id = 3;
+  for (size_t i = 0; i < 60; i += 2) record.call_ids.push_back(calls[i].id);
+  record.size = static_cast<int64_t>(record.call_ids.size());
+  clusters.clusters.push_back(record);
+  const std::string cluster_path = test::temp_path("clusters.json"), out2 = test::temp_path("selection2.json");
+  write_clusters_file(cluster_path, clusters);
+  const auto r2 = test::run_rpu({"convert", "select", log, "--cluster-file", cluster_path, "--cluster", "3", "--held-out",
+                                 "0.5", "--json", out2, "--max-tokens", "96", "-t", "2"});
+  ASSERT_EQ(r2.exit_code, 0) << r2.err;
+  const json j2 = json::parse(test::read_file(out2));
+  EXPECT_EQ(j2["held_out_calls"], j["held_out_calls"]);
+  EXPECT_EQ(j2["candidates"][0]["score"], j["candidates"][0]["score"]);
+  const auto missing = test::run_rpu({"convert", "select", log, "--cluster-file", cluster_path, "--cluster", "4"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("no cluster '4'"), std::string::npos) << missing.err;
+  std::filesystem::remove(cluster_path);
+  std::filesystem::remove(out2);
   std::filesystem::remove(log);
   std::filesystem::remove(out);
 }

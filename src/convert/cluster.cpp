@@ -1,0 +1,551 @@
+#include "convert/cluster.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <set>
+#include <unordered_map>
+
+#include "convert/logged_call.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "pipeline/backend.h"
+
+namespace rpu::convert {
+namespace {
+
+bool is_word_byte(unsigned char c) { return std::isalnum(c) != 0 || c == '_' || c >= 0x80; }
+
+// "<EMAIL_1>" -> "<EMAIL>", "<UNSCRUBBED_REMOVED>" stays; length 0 when `text` at `pos` is no
+// placeholder (an upper-case name in angle brackets, optionally ending in _N).
+size_t placeholder_at(std::string_view text, size_t pos, std::string& out) {
+  size_t end = pos + 1;
+  while (end < text.size() && (std::isupper(static_cast<unsigned char>(text[end])) || text[end] == '_' ||
+                               std::isdigit(static_cast<unsigned char>(text[end])))) {
+    ++end;
+  }
+  if (end >= text.size() || text[end] != '>' || end == pos + 1 ||
+      !std::isupper(static_cast<unsigned char>(text[pos + 1]))) {
+    return 0;
+  }
+  std::string_view name = text.substr(pos + 1, end - pos - 1);
+  const size_t underscore = name.rfind('_');
+  if (underscore != std::string_view::npos && underscore + 1 < name.size() &&
+      std::all_of(name.begin() + static_cast<ptrdiff_t>(underscore) + 1, name.end(),
+                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    name = name.substr(0, underscore);
+  }
+  out = "<" + std::string(name) + ">";
+  return end + 1 - pos;
+}
+
+float dot_sparse(const SparseVector& a, const SparseVector& b) {
+  float sum = 0;
+  size_t i = 0, j = 0;
+  while (i < a.index.size() && j < b.index.size()) {
+    if (a.index[i] == b.index[j]) {
+      sum += a.value[i++] * b.value[j++];
+    } else if (a.index[i] < b.index[j]) {
+      ++i;
+    } else {
+      ++j;
+    }
+  }
+  return sum;
+}
+
+float dot_dense(const SparseVector& a, const std::vector<float>& dense) {
+  float sum = 0;
+  for (size_t i = 0; i < a.index.size(); ++i) sum += a.value[i] * dense[a.index[i]];
+  return sum;
+}
+
+float squared_norm(const SparseVector& a) {
+  float sum = 0;
+  for (float v : a.value) sum += v * v;
+  return sum;
+}
+
+float squared_norm(const std::vector<float>& a) {
+  float sum = 0;
+  for (float v : a) sum += v * v;
+  return sum;
+}
+
+// Squared distance of a sparse point to a dense centre: |p|^2 + |c|^2 - 2 p.c.
+float distance_to(const SparseVector& p, float p_norm, const std::vector<float>& c, float c_norm) {
+  return std::max(0.0f, p_norm + c_norm - 2 * dot_dense(p, c));
+}
+
+// Squared distances to the centroids (whose norms it computes once).
+struct Assigner {
+  const std::vector<std::vector<float>>& centroids;
+  std::vector<float> centroid_norms;
+  explicit Assigner(const std::vector<std::vector<float>>& c) : centroids(c) {
+    for (const auto& x : c) centroid_norms.push_back(squared_norm(x));
+  }
+  float distance(const SparseVector& p, float p_norm, size_t c) const {
+    return distance_to(p, p_norm, centroids[c], centroid_norms[c]);
+  }
+};
+
+// k-means++: each next centre drawn with probability proportional to the squared distance to
+// the nearest centre so far (Arthur and Vassilvitskii), which spreads the starting centres.
+std::vector<std::vector<float>> seed_centroids(const std::vector<SparseVector>& points, const std::vector<float>& norms,
+                                               size_t dims, int k, Rng& rng) {
+  std::vector<std::vector<float>> centroids;
+  auto add = [&](size_t i) {
+    std::vector<float> c(dims, 0.0f);
+    for (size_t j = 0; j < points[i].index.size(); ++j) c[points[i].index[j]] = points[i].value[j];
+    centroids.push_back(std::move(c));
+  };
+  add(rng.next() % points.size());
+  std::vector<double> nearest(points.size(), std::numeric_limits<double>::max());
+  while (static_cast<int>(centroids.size()) < k) {
+    const std::vector<float>& last = centroids.back();
+    const float last_norm = squared_norm(last);
+    double total = 0;
+    for (size_t i = 0; i < points.size(); ++i) {
+      nearest[i] = std::min<double>(nearest[i], distance_to(points[i], norms[i], last, last_norm));
+      total += nearest[i];
+    }
+    size_t pick = rng.next() % points.size();  // every point sits on a centre: any will do
+    if (total > 0) {
+      double target = rng.uniform() * total;
+      for (pick = 0; pick + 1 < points.size() && (target -= nearest[pick]) >= 0;) ++pick;
+    }
+    add(pick);
+  }
+  return centroids;
+}
+
+// Assigns every point; returns how many changed cluster. `distances` gets each point's
+// squared distance to its centroid.
+size_t assign(const std::vector<SparseVector>& points, const std::vector<float>& norms,
+              const std::vector<std::vector<float>>& centroids, std::vector<int>& labels, std::vector<float>& distances) {
+  const Assigner assigner(centroids);
+  size_t changed = 0;
+  for (size_t i = 0; i < points.size(); ++i) {
+    int best = 0;
+    float best_distance = std::numeric_limits<float>::max();
+    for (size_t c = 0; c < centroids.size(); ++c) {
+      const float d = assigner.distance(points[i], norms[i], c);
+      if (d < best_distance) best_distance = d, best = static_cast<int>(c);
+    }
+    changed += labels[i] != best;
+    labels[i] = best;
+    distances[i] = best_distance;
+  }
+  return changed;
+}
+
+// Means of the clusters; an empty cluster takes the point farthest from its own centroid (so
+// k clusters stay k, and the worst-fitting point gets a centre of its own).
+void update_centroids(const std::vector<SparseVector>& points, std::vector<int>& labels, std::vector<float>& distances,
+                      std::vector<std::vector<float>>& centroids) {
+  const size_t k = centroids.size();
+  std::vector<size_t> counts(k, 0);
+  for (int l : labels) ++counts[static_cast<size_t>(l)];
+  for (size_t c = 0; c < k; ++c) {
+    if (counts[c] > 0) continue;
+    const size_t far = static_cast<size_t>(std::max_element(distances.begin(), distances.end()) - distances.begin());
+    --counts[static_cast<size_t>(labels[far])];
+    labels[far] = static_cast<int>(c);
+    distances[far] = 0;
+    ++counts[c];
+  }
+  for (auto& c : centroids) std::fill(c.begin(), c.end(), 0.0f);
+  for (size_t i = 0; i < points.size(); ++i) {
+    auto& c = centroids[static_cast<size_t>(labels[i])];
+    for (size_t j = 0; j < points[i].index.size(); ++j) c[points[i].index[j]] += points[i].value[j];
+  }
+  for (size_t c = 0; c < k; ++c) {
+    const float scale = 1.0f / static_cast<float>(counts[c]);
+    for (float& v : centroids[c]) v *= scale;
+  }
+}
+
+KMeansResult kmeans_once(const std::vector<SparseVector>& points, const std::vector<float>& norms, size_t dims, int k,
+                         Rng& rng, int max_iterations) {
+  KMeansResult r;
+  r.centroids = seed_centroids(points, norms, dims, k, rng);
+  r.labels.assign(points.size(), -1);
+  std::vector<float> distances(points.size(), 0.0f);
+  for (int it = 0; it < max_iterations; ++it) {
+    if (assign(points, norms, r.centroids, r.labels, distances) == 0 && it > 0) break;
+    update_centroids(points, r.labels, distances, r.centroids);
+  }
+  assign(points, norms, r.centroids, r.labels, distances);
+  for (float d : distances) r.inertia += d;
+  return r;
+}
+
+// Euclidean distances between all pairs of `points`, row-major.
+std::vector<float> distance_matrix(const std::vector<SparseVector>& points) {
+  const size_t n = points.size();
+  std::vector<float> norms(n);
+  for (size_t i = 0; i < n; ++i) norms[i] = squared_norm(points[i]);
+  std::vector<float> d(n * n, 0.0f);
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = i + 1; j < n; ++j) {
+      const float v = std::sqrt(std::max(0.0f, norms[i] + norms[j] - 2 * dot_sparse(points[i], points[j])));
+      d[i * n + j] = d[j * n + i] = v;
+    }
+  }
+  return d;
+}
+
+double silhouette_from_matrix(const std::vector<float>& d, const std::vector<int>& labels) {
+  const size_t n = labels.size();
+  const int k = labels.empty() ? 0 : *std::max_element(labels.begin(), labels.end()) + 1;
+  if (k < 2) return 0;
+  std::vector<size_t> sizes(static_cast<size_t>(k), 0);
+  for (int l : labels) ++sizes[static_cast<size_t>(l)];
+  std::vector<double> sums(static_cast<size_t>(k));
+  double total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    std::fill(sums.begin(), sums.end(), 0.0);
+    for (size_t j = 0; j < n; ++j) sums[static_cast<size_t>(labels[j])] += d[i * n + j];
+    const size_t own = static_cast<size_t>(labels[i]);
+    if (sizes[own] < 2) continue;  // a singleton scores 0
+    const double a = sums[own] / static_cast<double>(sizes[own] - 1);
+    double b = std::numeric_limits<double>::max();
+    for (size_t c = 0; c < static_cast<size_t>(k); ++c) {
+      if (c != own && sizes[c] > 0) b = std::min(b, sums[c] / static_cast<double>(sizes[c]));
+    }
+    if (std::max(a, b) > 0) total += (b - a) / std::max(a, b);
+  }
+  return total / static_cast<double>(n);
+}
+
+double choose2(double x) { return x * (x - 1) / 2; }
+
+size_t distinct_count(const std::vector<SparseVector>& points) {
+  std::set<std::pair<std::vector<uint32_t>, std::vector<float>>> seen;
+  for (const auto& p : points) seen.emplace(p.index, p.value);
+  return seen.size();
+}
+
+}  // namespace
+
+std::vector<std::string> signature_tokens(std::string_view text) {
+  std::vector<std::string> tokens;
+  std::string placeholder;
+  for (size_t i = 0; i < text.size();) {
+    if (text[i] == '<') {
+      if (const size_t length = placeholder_at(text, i, placeholder); length > 0) {
+        tokens.push_back(placeholder);
+        i += length;
+        continue;
+      }
+    }
+    if (!is_word_byte(static_cast<unsigned char>(text[i]))) {
+      ++i;
+      continue;
+    }
+    std::string word;
+    bool digit = false;
+    for (; i < text.size() && is_word_byte(static_cast<unsigned char>(text[i])); ++i) {
+      const unsigned char c = static_cast<unsigned char>(text[i]);
+      digit = digit || std::isdigit(c);
+      word += c < 0x80 ? static_cast<char>(std::tolower(c)) : static_cast<char>(c);
+    }
+    tokens.push_back(digit ? "<NUM>" : word);
+  }
+  return tokens;
+}
+
+Tfidf tfidf_vectors(const std::vector<std::string>& texts, const TfidfOptions& options) {
+  std::vector<std::map<std::string, int>> counts(texts.size());
+  std::map<std::string, int> df;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    for (auto& t : signature_tokens(texts[i])) ++counts[i][std::move(t)];
+    for (const auto& [term, c] : counts[i]) ++df[term];
+  }
+  // The most frequent terms (ties alphabetical), then indexed alphabetically for stable output.
+  std::vector<std::pair<int, std::string>> kept;
+  for (const auto& [term, n] : df) {
+    if (n >= options.min_df) kept.emplace_back(-n, term);
+  }
+  std::sort(kept.begin(), kept.end());
+  if (kept.size() > options.max_terms) kept.resize(options.max_terms);
+  Tfidf out;
+  for (auto& [n, term] : kept) out.terms.push_back(term);
+  std::sort(out.terms.begin(), out.terms.end());
+  std::unordered_map<std::string, uint32_t> index;
+  for (size_t t = 0; t < out.terms.size(); ++t) index[out.terms[t]] = static_cast<uint32_t>(t);
+  const double n = static_cast<double>(texts.size());
+  out.vectors.resize(texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    SparseVector& v = out.vectors[i];
+    for (const auto& [term, c] : counts[i]) {  // std::map: terms in order, so indexes ascend
+      const auto it = index.find(term);
+      if (it == index.end()) continue;
+      const double w = (1 + std::log(c)) * std::log((1 + n) / (1 + df[term]));
+      if (w <= 0) continue;
+      v.index.push_back(it->second);
+      v.value.push_back(static_cast<float>(w));
+    }
+    const float norm = std::sqrt(squared_norm(v));
+    for (float& x : v.value) x /= norm > 0 ? norm : 1.0f;
+  }
+  return out;
+}
+
+KMeansResult kmeans(const std::vector<SparseVector>& points, size_t dimensions, int k, uint64_t seed, int restarts,
+                    int max_iterations) {
+  if (k < 1 || static_cast<size_t>(k) > points.size()) fail("k-means: k = {} for {} points", k, points.size());
+  std::vector<float> norms(points.size());
+  for (size_t i = 0; i < points.size(); ++i) norms[i] = squared_norm(points[i]);
+  Rng rng(seed);
+  KMeansResult best;
+  for (int r = 0; r < std::max(1, restarts); ++r) {
+    KMeansResult run = kmeans_once(points, norms, dimensions, k, rng, max_iterations);
+    if (r == 0 || run.inertia < best.inertia) best = std::move(run);
+  }
+  return best;
+}
+
+double mean_silhouette(const std::vector<SparseVector>& points, const std::vector<int>& labels) {
+  if (points.size() != labels.size()) fail("silhouette: {} points but {} labels", points.size(), labels.size());
+  return silhouette_from_matrix(distance_matrix(points), labels);
+}
+
+double adjusted_rand_index(const std::vector<int>& a, const std::vector<int>& b) {
+  if (a.size() != b.size()) fail("adjusted Rand index: {} and {} labels", a.size(), b.size());
+  std::map<std::pair<int, int>, double> table;
+  std::map<int, double> rows, columns;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ++table[{a[i], b[i]}];
+    ++rows[a[i]];
+    ++columns[b[i]];
+  }
+  double index = 0, sum_rows = 0, sum_columns = 0;
+  for (const auto& [cell, n] : table) index += choose2(n);
+  for (const auto& [label, n] : rows) sum_rows += choose2(n);
+  for (const auto& [label, n] : columns) sum_columns += choose2(n);
+  const double pairs = choose2(static_cast<double>(a.size()));
+  if (pairs == 0) return 1;
+  const double expected = sum_rows * sum_columns / pairs;
+  const double maximum = (sum_rows + sum_columns) / 2;
+  // Both all one cluster or both all singletons: the same partition, which chance also gives.
+  if (maximum == expected) return 1;
+  return (index - expected) / (maximum - expected);
+}
+
+double adjusted_rand_index(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  std::map<std::string, int> ids;
+  auto to_ints = [&](const std::vector<std::string>& labels) {
+    std::vector<int> out;
+    for (const auto& l : labels) out.push_back(ids.emplace(l, static_cast<int>(ids.size())).first->second);
+    return out;
+  };
+  return adjusted_rand_index(to_ints(a), to_ints(b));
+}
+
+namespace {
+
+struct Vectors {
+  std::vector<SparseVector> points;
+  size_t dims = 0;
+  std::string name;
+};
+
+Vectors embed_texts(const std::vector<std::string>& texts, const ClusterOptions& o) {
+  Vectors v;
+  const std::string model = o.embed_model.empty() ? o.embedder->model_id() : o.embed_model;
+  v.name = "embedding:" + model;
+  for (size_t start = 0; start < texts.size(); start += std::max<size_t>(1, o.embed_batch)) {
+    EmbeddingRequest request;
+    request.model = model;
+    for (size_t i = start; i < std::min(texts.size(), start + std::max<size_t>(1, o.embed_batch)); ++i) {
+      request.inputs.push_back({texts[i], {}, false});
+    }
+    const EmbeddingResult result = o.embedder->embed(request);
+    if (result.embeddings.size() != request.inputs.size()) {
+      fail("embedding model '{}' returned {} vectors for {} texts", model, result.embeddings.size(), request.inputs.size());
+    }
+    for (const auto& e : result.embeddings) {
+      if (v.dims == 0) v.dims = e.size();
+      if (e.empty() || e.size() != v.dims) fail("embedding model '{}' returned vectors of different sizes", model);
+      SparseVector p;
+      float norm = 0;
+      for (float x : e) norm += x * x;
+      norm = norm > 0 ? std::sqrt(norm) : 1.0f;  // unit length whatever the backend promised
+      for (size_t d = 0; d < e.size(); ++d) p.index.push_back(static_cast<uint32_t>(d)), p.value.push_back(e[d] / norm);
+      v.points.push_back(std::move(p));
+    }
+  }
+  return v;
+}
+
+// `m` of `n` indexes drawn with the seed (partial Fisher-Yates), ascending; all when m >= n.
+std::vector<size_t> draw_sample(size_t n, size_t m, uint64_t seed) {
+  std::vector<size_t> all(n);
+  std::iota(all.begin(), all.end(), 0);
+  if (m >= n) return all;
+  Rng rng(seed ^ 0x5eedc0ffeeULL);
+  for (size_t i = 0; i < m; ++i) std::swap(all[i], all[i + rng.next() % (n - i)]);
+  all.resize(m);
+  std::sort(all.begin(), all.end());
+  return all;
+}
+
+uint64_t seed_for_k(uint64_t seed, int k) { return seed * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(k); }
+
+// Renumbers clusters by size, largest first (ties: the one with the first member first), so
+// ids do not depend on the order k-means happened to find them in.
+std::vector<int> renumber_by_size(const std::vector<int>& labels, int k) {
+  std::vector<size_t> size(static_cast<size_t>(k), 0), first(static_cast<size_t>(k), labels.size());
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const auto l = static_cast<size_t>(labels[i]);
+    ++size[l];
+    first[l] = std::min(first[l], i);
+  }
+  std::vector<int> order(static_cast<size_t>(k));
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int x, int y) {
+    const auto a = static_cast<size_t>(x), b = static_cast<size_t>(y);
+    return size[a] != size[b] ? size[a] > size[b] : first[a] < first[b];
+  });
+  std::vector<int> new_id(static_cast<size_t>(k));
+  for (size_t r = 0; r < order.size(); ++r) new_id[static_cast<size_t>(order[r])] = static_cast<int>(r);
+  std::vector<int> out;
+  for (int l : labels) out.push_back(new_id[static_cast<size_t>(l)]);
+  return out;
+}
+
+std::vector<std::string> top_terms(const Tfidf& tfidf, const std::vector<size_t>& members, size_t count) {
+  std::vector<double> sum(tfidf.terms.size(), 0.0);
+  for (size_t i : members) {
+    const auto& v = tfidf.vectors[i];
+    for (size_t j = 0; j < v.index.size(); ++j) sum[v.index[j]] += v.value[j];
+  }
+  std::vector<size_t> order(sum.size());
+  std::iota(order.begin(), order.end(), 0);
+  const size_t n = std::min(count, order.size());
+  std::partial_sort(order.begin(), order.begin() + static_cast<ptrdiff_t>(n), order.end(),
+                    [&](size_t a, size_t b) { return sum[a] != sum[b] ? sum[a] > sum[b] : a < b; });
+  std::vector<std::string> out;
+  for (size_t r = 0; r < n && sum[order[r]] > 0; ++r) out.push_back(tfidf.terms[order[r]]);
+  return out;
+}
+
+// The members nearest their mean in the clustering space, nearest first (ties: lower index).
+std::vector<size_t> nearest_members(const Vectors& v, const std::vector<size_t>& members, size_t count) {
+  std::vector<float> centroid(v.dims, 0.0f);
+  for (size_t i : members) {
+    for (size_t j = 0; j < v.points[i].index.size(); ++j) centroid[v.points[i].index[j]] += v.points[i].value[j];
+  }
+  for (float& x : centroid) x /= static_cast<float>(members.size());
+  const float centroid_norm = squared_norm(centroid);
+  std::vector<std::pair<float, size_t>> by_distance;
+  for (size_t i : members) {
+    by_distance.emplace_back(distance_to(v.points[i], squared_norm(v.points[i]), centroid, centroid_norm), i);
+  }
+  std::sort(by_distance.begin(), by_distance.end());
+  std::vector<size_t> out;
+  for (size_t r = 0; r < std::min(count, by_distance.size()); ++r) out.push_back(by_distance[r].second);
+  return out;
+}
+
+struct KChoice {
+  int k = 1;
+  std::vector<KScore> tried;
+  KMeansResult fit;  // of the chosen k on the sample
+  std::string note;
+};
+
+// The k search on the sample (see the header): the highest mean silhouette, ties the smaller k.
+KChoice search_k(const std::vector<SparseVector>& sample, const std::vector<float>& matrix, size_t dims,
+                 const ClusterOptions& o) {
+  KChoice choice;
+  const int k_min = std::max(2, o.k_min);
+  const int k_max = static_cast<int>(std::min<size_t>({static_cast<size_t>(std::max(o.k_max, k_min)), sample.size() - 1,
+                                                       distinct_count(sample)}));
+  if (k_max < k_min) {
+    choice.note = fmt::format("fewer than {} distinct task signatures: one cluster", k_min);
+    return choice;
+  }
+  double best = -2;
+  for (int k = k_min; k <= k_max; ++k) {
+    KMeansResult fit = kmeans(sample, dims, k, seed_for_k(o.seed, k), o.restarts);
+    const double s = silhouette_from_matrix(matrix, fit.labels);
+    choice.tried.push_back({k, s});
+    if (s > best + 1e-12) best = s, choice.k = k, choice.fit = std::move(fit);
+  }
+  return choice;
+}
+
+}  // namespace
+
+Clustering cluster_texts(const std::vector<std::string>& texts, const ClusterOptions& o) {
+  if (texts.empty()) fail("nothing to cluster: no calls");
+  const Tfidf tfidf = tfidf_vectors(texts, o.tfidf);
+  Vectors v;
+  if (o.embedder != nullptr) {
+    v = embed_texts(texts, o);
+  } else {
+    v.points = tfidf.vectors;
+    v.dims = std::max<size_t>(1, tfidf.terms.size());
+    v.name = "tfidf";
+  }
+  const size_t n = texts.size();
+  const std::vector<size_t> sample_index = draw_sample(n, std::max<size_t>(2, o.sample_size), o.seed);
+  std::vector<SparseVector> sample;
+  for (size_t i : sample_index) sample.push_back(v.points[i]);
+  const std::vector<float> matrix = distance_matrix(sample);
+
+  Clustering out;
+  out.vectors = v.name;
+  KChoice choice;
+  if (o.k > 0) {
+    choice.k = static_cast<int>(std::min<size_t>(static_cast<size_t>(o.k), n));
+    out.method = fmt::format("k-means++ ({} restarts), fixed k = {}", o.restarts, o.k);
+  } else if (n < static_cast<size_t>(2 * std::max(2, o.k_min))) {
+    choice.note = fmt::format("{} calls, fewer than 2 * k_min = {}: one cluster", n, 2 * std::max(2, o.k_min));
+    out.method = "one cluster (too few calls to choose k)";
+  } else {
+    choice = search_k(sample, matrix, v.dims, o);
+    out.method = fmt::format("k-means++ ({} restarts), k in {}..{} by mean silhouette on {} of {} calls", o.restarts,
+                             std::max(2, o.k_min), o.k_max, sample.size(), n);
+  }
+  out.note = choice.note;
+  out.tried = choice.tried;
+  std::vector<int> labels(n, 0);
+  if (choice.k > 1) {
+    // The search's fit is the final one when the sample is everything (same seed, same result).
+    labels = sample.size() == n && !choice.fit.labels.empty()
+                 ? choice.fit.labels
+                 : kmeans(v.points, v.dims, choice.k, seed_for_k(o.seed, choice.k), o.restarts).labels;
+    labels = renumber_by_size(labels, choice.k);
+  }
+  out.k = choice.k;
+  out.labels = labels;
+  std::vector<int> sample_labels;
+  for (size_t i : sample_index) sample_labels.push_back(labels[i]);
+  out.silhouette = silhouette_from_matrix(matrix, sample_labels);
+  out.clusters.resize(static_cast<size_t>(choice.k));
+  for (size_t i = 0; i < n; ++i) out.clusters[static_cast<size_t>(labels[i])].members.push_back(i);
+  for (size_t c = 0; c < out.clusters.size(); ++c) {
+    ClusterSummary& s = out.clusters[c];
+    s.id = static_cast<int>(c);
+    s.top_terms = top_terms(tfidf, s.members, 5);
+    s.examples = nearest_members(v, s.members, 3);
+  }
+  return out;
+}
+
+Clustering cluster_calls(const std::vector<LoggedCall>& calls, const ClusterOptions& options) {
+  std::vector<std::string> texts;
+  texts.reserve(calls.size());
+  for (const auto& c : calls) texts.push_back(task_signature(c));
+  return cluster_texts(texts, options);
+}
+
+}  // namespace rpu::convert

@@ -1,0 +1,20 @@
+// The steps of `rpu convert` (the conversion loop, issue 13). Each step lives in its own file
+// (cmd_convert_<step>.cpp): it adds its subcommand to `convert` and appends the subcommand with
+// the function that runs it; cmd_convert.cpp runs the one that was parsed.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <utility>
+#include <vector>
+
+namespace rpu::cli {
+
+using ConvertSteps = std::vector<std::pair<CLI::App*, std::function<int()>>>;
+
+void add_convert_cluster(CLI::App& convert, ConvertSteps& steps);  // S3: cmd_convert_cluster.cpp
+void add_convert_select(CLI::App& convert, ConvertSteps& steps);   // S4: cmd_convert_select.cpp
+void add_convert_train(CLI::App& convert, ConvertSteps& steps);    // S5: cmd_convert_train.cpp
+
+}  // namespace rpu::cli
