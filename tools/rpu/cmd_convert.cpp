@@ -12,6 +12,8 @@ Action add_convert_command(CLI::App& app) {
   convert->require_subcommand(1);
   auto steps = std::make_shared<ConvertSteps>();
   add_convert_cluster(*convert, *steps);
+  add_convert_select(*convert, *steps);
+  add_convert_train(*convert, *steps);
   add_convert_deploy(*convert, *steps);
   return [steps]() {
     for (const auto& [command, run] : *steps) {

@@ -13,6 +13,8 @@ namespace rpu::cli {
 using ConvertSteps = std::vector<std::pair<CLI::App*, std::function<int()>>>;
 
 void add_convert_cluster(CLI::App& convert, ConvertSteps& steps);  // S3: cmd_convert_cluster.cpp
+void add_convert_select(CLI::App& convert, ConvertSteps& steps);   // S4: cmd_convert_select.cpp
+void add_convert_train(CLI::App& convert, ConvertSteps& steps);    // S5: cmd_convert_train.cpp
 void add_convert_deploy(CLI::App& convert, ConvertSteps& steps);   // S6: deploy, rollback (cmd_convert_deploy.cpp)
 
 }  // namespace rpu::cli

@@ -1,0 +1,108 @@
+#include "convert/evaluate.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "core/error.h"
+
+namespace rpu::convert {
+namespace {
+
+using json = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+ChatRequest request_for(const LoggedCall& call, const Backend& backend, int max_tokens) {
+  ChatRequest r;
+  r.model = backend.model_id();
+  r.messages = call.messages;
+  r.tools = call.tools.is_array() && !call.tools.empty() ? call.tools : json();
+  r.max_tokens = max_tokens;
+  r.sampling.temperature = 0.0f;  // greedy: a candidate's score must not depend on luck
+  r.sampling.top_k = 0;
+  r.sampling.top_p = 1.0f;
+  r.sampling.min_p = 0.0f;
+  r.has_seed = true;
+  r.sampling.seed = 1;
+  return r;
+}
+
+CallScore score_call(Backend& backend, const LoggedCall& call, const EvaluateOptions& options) {
+  CallScore s;
+  s.id = call.id;
+  const MetricKind kind = options.metric.value_or(metric_for_answer(call.answer));
+  s.metric = metric_name(kind);
+  const auto start = Clock::now();
+  json message{{"role", "assistant"}, {"content", nullptr}};
+  try {
+    const CallResult result = run_chat(backend, request_for(call, backend, options.max_tokens));
+    if (result.choices.empty()) fail("no choice returned");
+    const ChoiceResult& choice = result.choices.front();
+    if (choice.finish_reason == "error") fail("{}", choice.error);
+    message["content"] = choice.text;
+    if (choice.tool_calls.is_array() && !choice.tool_calls.empty()) message["tool_calls"] = choice.tool_calls;
+  } catch (const std::exception& e) {
+    s.error = e.what();
+  }
+  s.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  if (s.error.empty()) {
+    const AnswerScore a = score_answer(kind, call.answer, message);
+    s.score = a.value;
+    s.correct = a.correct;
+    s.answer = answer_text(message);
+  }
+  return s;
+}
+
+}  // namespace
+
+Evaluation evaluate(Backend& backend, const std::vector<const LoggedCall*>& held_out, const EvaluateOptions& options) {
+  Evaluation ev;
+  ev.candidate = backend.model_id();
+  ev.calls.resize(held_out.size());
+  const auto start = Clock::now();
+  // Workers pull the next call: `parallel` blocking calls keep the scheduler's slots busy.
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < held_out.size();) ev.calls[i] = score_call(backend, *held_out[i], options);
+  };
+  const int n = std::clamp(options.parallel, 1, std::max<int>(1, static_cast<int>(held_out.size())));
+  std::vector<std::thread> workers;
+  for (int i = 1; i < n; ++i) workers.emplace_back(work);
+  work();
+  for (auto& t : workers) t.join();
+  ev.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (ev.calls.empty()) return ev;
+  std::vector<double> latencies;
+  for (const CallScore& c : ev.calls) {
+    ev.mean_score += c.score;
+    ev.accuracy += c.correct ? 1.0 : 0.0;
+    latencies.push_back(c.latency_ms);
+  }
+  ev.mean_score /= static_cast<double>(ev.calls.size());
+  ev.accuracy /= static_cast<double>(ev.calls.size());
+  std::sort(latencies.begin(), latencies.end());
+  const size_t mid = latencies.size() / 2;
+  ev.latency_p50_ms = latencies.size() % 2 == 1 ? latencies[mid] : (latencies[mid - 1] + latencies[mid]) / 2;
+  return ev;
+}
+
+std::unique_ptr<LocalModel> open_local_model(std::unique_ptr<Model> model, const std::string& name, int slots,
+                                             int threads, int ctx) {
+  auto m = std::make_unique<LocalModel>();
+  m->model = std::move(model);
+  m->tokenizer = Tokenizer::from_gguf(m->model->file());
+  if (m->tokenizer->vocab().size() != m->model->config().n_vocab) {
+    fail("{}: tokenizer has {} tokens but the model has {}", name, m->tokenizer->vocab().size(), m->model->config().n_vocab);
+  }
+  SchedulerOptions so;
+  so.n_seq = std::max(1, slots);
+  so.n_ctx = ctx > 0 ? ctx : std::min(m->model->config().n_ctx_train, 4096);
+  m->pool = std::make_unique<ThreadPool>(std::max(1, threads));
+  m->scheduler = std::make_unique<Scheduler>(*m->model, *m->tokenizer, so, m->pool.get());
+  m->backend = std::make_unique<LocalBackend>(*m->model, *m->tokenizer, *m->scheduler, LocalBackendOptions{name, ""});
+  return m;
+}
+
+}  // namespace rpu::convert

@@ -1,0 +1,61 @@
+// S4's evaluation: a candidate Backend answers a cluster's held-out calls (the logged
+// messages and tools, greedy), and each answer is scored against the teacher's with the
+// call's metric (metric.h). Calls run in parallel up to `parallel` (the backend's slots).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "convert/logged_call.h"
+#include "convert/metric.h"
+#include "core/thread_pool.h"
+#include "engine/scheduler.h"
+#include "model/model.h"
+#include "pipeline/local_backend.h"
+#include "tokenizer/tokenizer.h"
+
+namespace rpu::convert {
+
+struct EvaluateOptions {
+  int max_tokens = 256;    // bound per answer (a looping small model must not stall the run)
+  int parallel = 1;        // calls in flight (a LocalBackend: its scheduler's slots)
+  std::optional<MetricKind> metric;  // the cluster's override; none: each call's answer shape
+};
+
+struct CallScore {
+  int64_t id = 0;
+  std::string metric;
+  double score = 0;
+  bool correct = false;
+  std::string answer;  // the candidate's answer_text
+  double latency_ms = 0;
+  std::string error;   // the call failed (scored 0)
+};
+
+struct Evaluation {
+  std::string candidate;
+  double mean_score = 0;   // mean of CallScore::score (0 with no calls)
+  double accuracy = 0;     // share of calls fully correct
+  double latency_p50_ms = 0;
+  double seconds = 0;
+  std::vector<CallScore> calls;  // in the order of the held-out calls
+};
+
+Evaluation evaluate(Backend& backend, const std::vector<const LoggedCall*>& held_out, const EvaluateOptions& options);
+
+// A GGUF model served in this process for evaluation: model, tokenizer, thread pool,
+// scheduler with `slots` sequences, LocalBackend (the pipeline `rpu serve` uses).
+struct LocalModel {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<Scheduler> scheduler;
+  std::unique_ptr<LocalBackend> backend;
+};
+// ctx 0: the model's training context, at most 4096. Throws rpu::Error.
+std::unique_ptr<LocalModel> open_local_model(std::unique_ptr<Model> model, const std::string& name, int slots,
+                                             int threads, int ctx = 0);
+
+}  // namespace rpu::convert

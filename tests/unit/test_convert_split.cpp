@@ -1,0 +1,108 @@
+// The held-out split (src/convert/split.h) and the training file (training_file.h): the side
+// is a function of the request's content, the fraction holds, and no held-out request is ever
+// written to a training file (checked by held_out_in_training_file, which also finds a leak).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "convert/split.h"
+#include "convert/training_file.h"
+
+namespace rpu::convert {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+LoggedCall arithmetic_call(int64_t id, int a, int b) {
+  LoggedCall c;
+  c.id = id;
+  c.messages = json::array({{{"role", "system"}, {"content", "You solve arithmetic word problems."}},
+                            {{"role", "user"}, {"content", "Leo has " + std::to_string(a) + " shells. He finds " +
+                                                               std::to_string(b) + " more. How many shells does he have now?"}}});
+  c.answer = {{"role", "assistant"},
+              {"content", std::to_string(a) + " + " + std::to_string(b) + " = " + std::to_string(a + b) +
+                              ". The answer is " + std::to_string(a + b) + "."}};
+  c.from_teacher = true;
+  return c;
+}
+
+std::vector<LoggedCall> workload() {
+  std::vector<LoggedCall> calls;
+  for (int i = 0; i < 1000; ++i) calls.push_back(arithmetic_call(i + 1, i % 97, i % 13));  // repeats: i and i+1261...
+  for (int i = 0; i < 200; ++i) calls.push_back(arithmetic_call(2000 + i, i % 97, i % 13));  // exact duplicates of the first 200
+  return calls;
+}
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("rpu_convert_split_" + std::to_string(::getpid()) + "_" + name)).string();
+}
+
+TEST(ConvertSplit, IdenticalRequestsLandOnTheSameSide) {
+  const auto calls = workload();
+  const SplitOptions options;
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(is_held_out(calls[static_cast<size_t>(i)], options), is_held_out(calls[1000 + static_cast<size_t>(i)], options));
+  LoggedCall renumbered = calls[5];
+  renumbered.id = 99999;
+  renumbered.answer = {{"role", "assistant"}, {"content", "a different teacher answer"}};
+  EXPECT_EQ(is_held_out(renumbered, options), is_held_out(calls[5], options)) << "only the request decides";
+}
+
+TEST(ConvertSplit, FractionAndSeedAndTeacherOnly) {
+  auto calls = workload();
+  calls[0].from_teacher = false;
+  const Split split = split_calls(calls, SplitOptions{0.2, 0});
+  EXPECT_EQ(split.train.size() + split.held_out.size(), calls.size() - 1);
+  const double share = static_cast<double>(split.held_out.size()) / static_cast<double>(calls.size() - 1);
+  EXPECT_NEAR(share, 0.2, 0.05);
+  const Split other = split_calls(calls, SplitOptions{0.2, 7});
+  EXPECT_NE(split.held_out, other.held_out) << "another seed, another split";
+  EXPECT_TRUE(split_calls(calls, SplitOptions{0.0, 0}).held_out.empty());
+  EXPECT_TRUE(split_calls(calls, SplitOptions{1.0, 0}).train.empty());
+}
+
+TEST(ConvertSplit, NoHeldOutCallInTheTrainingFile) {
+  const auto calls = workload();
+  std::vector<const LoggedCall*> all;
+  for (const auto& c : calls) all.push_back(&c);
+  const SplitOptions options{0.2, 3};
+  const std::string path = temp_path("train.jsonl");
+  const TrainingFileReport report = write_training_file(all, options, path);
+  const Split split = split_calls(calls, options);
+  EXPECT_EQ(report.written, split.train.size());
+  EXPECT_EQ(report.held_out_skipped, split.held_out.size());
+  ASSERT_GT(split.held_out.size(), 100u);
+  EXPECT_TRUE(held_out_in_training_file(split.held_out, path).empty());
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+
+  // The check finds a leak: append one held-out call as a training line.
+  {
+    std::ofstream out(path, std::ios::app);
+    out << json{{"messages", training_messages(*split.held_out[3])}}.dump() << '\n';
+  }
+  const auto leaks = held_out_in_training_file(split.held_out, path);
+  ASSERT_EQ(leaks.size(), 1u);
+  EXPECT_NE(leaks[0].find("call " + std::to_string(split.held_out[3]->id)), std::string::npos);
+  std::filesystem::remove(path);
+}
+
+TEST(ConvertSplit, TrainingMessagesInTheTrainersForm) {
+  LoggedCall c;
+  c.messages = json::array({{{"role", "system"}, {"content", "Book things."}},
+                            {{"role", "user"}, {"content", json::array({{{"type", "text"}, {"text", "Table for 4"}}})}},
+                            {{"role", "assistant"}, {"content", nullptr}, {"tool_calls", json::array({{{"function", {{"name", "lookup"}, {"arguments", "{\"q\":1}"}}}}})}},
+                            {{"role", "tool"}, {"content", "ok"}}});
+  c.tools = json::array({{{"type", "function"}, {"function", {{"name", "book_table"}, {"parameters", {{"type", "object"}}}}}}});
+  c.answer = {{"role", "assistant"}, {"content", nullptr},
+              {"tool_calls", json::array({{{"function", {{"name", "book_table"}, {"arguments", "{\"party_size\":4}"}}}}})}};
+  const json m = training_messages(c);
+  ASSERT_EQ(m.size(), 5u);
+  EXPECT_EQ(m[0]["content"], "Book things.\nTools: [{\"name\":\"book_table\",\"parameters\":{\"type\":\"object\"}}]");
+  EXPECT_EQ(m[1]["content"], "Table for 4");
+  EXPECT_EQ(m[2]["content"], "{\"name\":\"lookup\",\"arguments\":{\"q\":1}}");
+  EXPECT_EQ(m[3], json({{"role", "user"}, {"content", "Tool result: ok"}}));
+  EXPECT_EQ(m[4]["content"], "{\"name\":\"book_table\",\"arguments\":{\"party_size\":4}}");
+}
+
+}  // namespace
+}  // namespace rpu::convert

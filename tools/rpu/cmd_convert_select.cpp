@@ -1,0 +1,105 @@
+// rpu convert select (S4): evaluate candidate models on a cluster's held-out calls against
+// the teacher's answers and pick the best (src/convert/select.h).
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include "commands.h"
+#include "convert/select.h"
+#include "convert_call_flags.h"
+#include "options.h"
+
+namespace rpu::cli {
+namespace {
+
+struct SelectFlags {
+  ConvertCallFlags calls;
+  std::vector<std::string> candidates;
+  bool no_builtin = false;
+  double target = 0.95;
+  std::string metric;
+  int max_tokens = 256;
+  int parallel = 2;
+  int threads = 2;
+  std::string json_path, details_path;
+};
+
+void print_selection(const convert::Selection& s) {
+  std::printf("%d held-out calls; teacher 1.000 (its own answers); target %.0f%% of the teacher\n", s.held_out_calls,
+              s.target * 100);
+  std::printf("%-40s %7s %8s %8s %9s %s\n", "candidate", "score", "correct", "teacher%", "p50 ms", "reaches");
+  for (size_t i = 0; i < s.candidates.size(); ++i) {
+    const auto& r = s.candidates[i];
+    std::printf("%-40s %7.3f %7.1f%% %7.1f%% %9.0f %s%s\n", r.name.c_str(), r.evaluation.mean_score,
+                r.evaluation.accuracy * 100, r.share_of_teacher * 100, r.evaluation.latency_p50_ms,
+                r.reaches_target ? "yes" : "no", static_cast<int>(i) == s.best ? "  <- best" : "");
+  }
+}
+
+void write_details(const std::string& path, const convert::Selection& s) {
+  std::ofstream out(path);
+  if (!out) fail("cannot write '{}'", path);
+  for (const auto& r : s.candidates) {
+    for (const auto& c : r.evaluation.calls) {
+      out << nlohmann::ordered_json{{"candidate", r.name}, {"id", c.id},      {"metric", c.metric},
+                                    {"score", c.score},    {"answer", c.answer}, {"latency_ms", c.latency_ms},
+                                    {"error", c.error}}
+                 .dump()
+          << '\n';
+    }
+  }
+}
+
+int run_select(const SelectFlags& f) {
+  std::vector<convert::LoggedCall> calls;
+  const auto cluster = load_cluster(f.calls, calls);
+  const convert::Split split = convert::split_calls(cluster, f.calls.split);
+  if (split.held_out.empty()) fail("no held-out calls among the cluster's {} (raise --held-out)", cluster.size());
+  std::vector<std::unique_ptr<convert::LocalModel>> models;
+  std::vector<convert::Candidate> candidates;
+  if (!f.no_builtin) models.push_back(convert::open_local_model(load_builtin_model(), "builtin", f.parallel, f.threads));
+  for (const std::string& path : f.candidates) {
+    models.push_back(convert::open_local_model(Model::load(path), path, f.parallel, f.threads));
+  }
+  if (models.empty()) fail("no candidates (--candidate FILE.gguf, or drop --no-builtin)");
+  for (auto& m : models) candidates.push_back({m->backend->model_id(), m->backend.get(), f.parallel});
+  convert::SelectOptions options;
+  options.target = f.target;
+  options.evaluate.max_tokens = f.max_tokens;
+  if (!f.metric.empty()) options.evaluate.metric = convert::metric_from_name(f.metric);
+  std::fprintf(stderr, "rpu: %zu calls in the cluster, %zu held out; evaluating %zu candidates\n", cluster.size(),
+               split.held_out.size(), candidates.size());
+  const auto selection = convert::select_model(split.held_out, candidates, options, [](const auto& r) {
+    std::fprintf(stderr, "rpu: %s: %.3f in %.1f s\n", r.name.c_str(), r.evaluation.mean_score, r.evaluation.seconds);
+  });
+  print_selection(selection);
+  if (!f.json_path.empty()) {
+    std::ofstream out(f.json_path);
+    out << convert::selection_json(selection).dump(2) << '\n';
+    if (!out) fail("cannot write '{}'", f.json_path);
+  }
+  if (!f.details_path.empty()) write_details(f.details_path, selection);
+  return 0;
+}
+
+}  // namespace
+
+void add_convert_select(CLI::App& convert, ConvertSteps& steps) {
+  auto f = std::make_shared<SelectFlags>();
+  CLI::App* cmd = convert.add_subcommand("select", "evaluate candidate models on a cluster's held-out calls (S4)");
+  add_call_flags(cmd, f->calls);
+  cmd->add_option("--candidate", f->candidates, "a GGUF model to evaluate besides the built-in one; repeatable")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--no-builtin", f->no_builtin, "do not evaluate the built-in model");
+  cmd->add_option("--target", f->target, "share of the teacher's score a candidate must reach")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--metric", f->metric, "the cluster's metric: exact, json_fields, tool_call or final_number "
+                                         "(default: from each teacher answer's shape)");
+  cmd->add_option("--max-tokens", f->max_tokens, "longest answer per call")->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--parallel", f->parallel, "calls decoded together per candidate")->check(CLI::Range(1, 64));
+  cmd->add_option("-t,--threads", f->threads, "worker threads per candidate")->check(CLI::Range(1, 1024));
+  cmd->add_option("--json", f->json_path, "write the selection as JSON");
+  cmd->add_option("--details", f->details_path, "write every candidate's per-call answers and scores (JSONL)");
+  steps.emplace_back(cmd, [f] { return run_select(*f); });
+}
+
+}  // namespace rpu::cli
