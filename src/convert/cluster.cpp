@@ -19,31 +19,6 @@
 namespace rpu::convert {
 namespace {
 
-bool is_word_byte(unsigned char c) { return std::isalnum(c) != 0 || c == '_' || c >= 0x80; }
-
-// "<EMAIL_1>" -> "<EMAIL>", "<UNSCRUBBED_REMOVED>" stays; length 0 when `text` at `pos` is no
-// placeholder (an upper-case name in angle brackets, optionally ending in _N).
-size_t placeholder_at(std::string_view text, size_t pos, std::string& out) {
-  size_t end = pos + 1;
-  while (end < text.size() && (std::isupper(static_cast<unsigned char>(text[end])) || text[end] == '_' ||
-                               std::isdigit(static_cast<unsigned char>(text[end])))) {
-    ++end;
-  }
-  if (end >= text.size() || text[end] != '>' || end == pos + 1 ||
-      !std::isupper(static_cast<unsigned char>(text[pos + 1]))) {
-    return 0;
-  }
-  std::string_view name = text.substr(pos + 1, end - pos - 1);
-  const size_t underscore = name.rfind('_');
-  if (underscore != std::string_view::npos && underscore + 1 < name.size() &&
-      std::all_of(name.begin() + static_cast<ptrdiff_t>(underscore) + 1, name.end(),
-                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
-    name = name.substr(0, underscore);
-  }
-  out = "<" + std::string(name) + ">";
-  return end + 1 - pos;
-}
-
 float dot_sparse(const SparseVector& a, const SparseVector& b) {
   float sum = 0;
   size_t i = 0, j = 0;
@@ -247,34 +222,6 @@ size_t distinct_count(const std::vector<SparseVector>& points) {
 
 }  // namespace
 
-std::vector<std::string> signature_tokens(std::string_view text) {
-  std::vector<std::string> tokens;
-  std::string placeholder;
-  for (size_t i = 0; i < text.size();) {
-    if (text[i] == '<') {
-      if (const size_t length = placeholder_at(text, i, placeholder); length > 0) {
-        tokens.push_back(placeholder);
-        i += length;
-        continue;
-      }
-    }
-    if (!is_word_byte(static_cast<unsigned char>(text[i]))) {
-      ++i;
-      continue;
-    }
-    std::string word;
-    bool digit = false;
-    for (; i < text.size() && is_word_byte(static_cast<unsigned char>(text[i])); ++i) {
-      const unsigned char c = static_cast<unsigned char>(text[i]);
-      digit = digit || std::isdigit(c);
-      word += c < 0x80 ? static_cast<char>(std::tolower(c)) : static_cast<char>(c);
-    }
-    // A lone letter ("today's" -> "s", "a/b/yyyy") says nothing about the task.
-    if (digit || word.size() > 1) tokens.push_back(digit ? "<NUM>" : word);
-  }
-  return tokens;
-}
-
 Tfidf tfidf_vectors(const std::vector<std::string>& texts, const TfidfOptions& options) {
   std::vector<std::map<std::string, int>> counts(texts.size());
   std::map<std::string, int> df;
@@ -292,23 +239,12 @@ Tfidf tfidf_vectors(const std::vector<std::string>& texts, const TfidfOptions& o
   Tfidf out;
   for (auto& [n, term] : kept) out.terms.push_back(term);
   std::sort(out.terms.begin(), out.terms.end());
-  std::unordered_map<std::string, uint32_t> index;
-  for (size_t t = 0; t < out.terms.size(); ++t) index[out.terms[t]] = static_cast<uint32_t>(t);
   const double n = static_cast<double>(texts.size());
-  out.vectors.resize(texts.size());
-  for (size_t i = 0; i < texts.size(); ++i) {
-    SparseVector& v = out.vectors[i];
-    for (const auto& [term, c] : counts[i]) {  // std::map: terms in order, so indexes ascend
-      const auto it = index.find(term);
-      if (it == index.end()) continue;
-      const double w = (1 + std::log(c)) * std::log((1 + n) / (1 + df[term]));
-      if (w <= 0) continue;
-      v.index.push_back(it->second);
-      v.value.push_back(static_cast<float>(w));
-    }
-    const float norm = std::sqrt(squared_norm(v));
-    for (float& x : v.value) x /= norm > 0 ? norm : 1.0f;
-  }
+  for (const std::string& term : out.terms) out.idf.push_back(gateway::inverse_document_frequency(n, df[term]));
+  // The gateway's vectoriser: the classifier it loads weighs a routed call exactly like this.
+  const gateway::TfidfVocabulary vocabulary(out.terms, out.idf);
+  out.vectors.reserve(texts.size());
+  for (const auto& c : counts) out.vectors.push_back(vocabulary.vector_of_counts(c));
   return out;
 }
 
@@ -543,6 +479,7 @@ Clustering cluster_texts(const std::vector<std::string>& texts, const ClusterOpt
   }
   out.k = choice.k;
   out.labels = labels;
+  out.tfidf = tfidf;
   std::vector<int> sample_labels;
   for (size_t i : sample_index) sample_labels.push_back(labels[i]);
   out.silhouette = silhouette_from_matrix(matrix, sample_labels);

@@ -1,6 +1,8 @@
 // S3 of the conversion loop: group logged calls into tasks by what they ask for.
 //
-// Vectors. By default TF-IDF of each call's task signature (logged_call.h):
+// Vectors. By default TF-IDF of each call's task signature (logged_call.h), tokenised and
+// weighted by gateway/task_signature.h (shared with the gateway's task classifier, so a call is
+// vectorised the same way when clustered and when routed):
 //   - tokens: lowercase words (letters, digits, '_' so tool names stay whole; lone letters
 //     dropped); a placeholder of the scrubber (<EMAIL_1>, <PERSON_2>) becomes its type
 //     (<EMAIL>), a token with a digit <NUM>, so two calls of one type that differ only in
@@ -34,6 +36,8 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/task_signature.h"
+
 namespace rpu {
 class Backend;
 }
@@ -43,13 +47,9 @@ namespace rpu::convert {
 struct LoggedCall;
 
 // Sparse and unit length (TF-IDF), or dense as a sparse vector with every index (embeddings).
-struct SparseVector {
-  std::vector<uint32_t> index;  // ascending
-  std::vector<float> value;
-};
-
-// The signature's tokens as described above.
-std::vector<std::string> signature_tokens(std::string_view text);
+using gateway::SparseVector;
+// The signature's tokens as described above (the gateway's implementation).
+using gateway::signature_tokens;
 
 struct TfidfOptions {
   int min_df = 2;            // a term must be in at least this many texts
@@ -58,6 +58,7 @@ struct TfidfOptions {
 
 struct Tfidf {
   std::vector<std::string> terms;     // vocabulary, by index
+  std::vector<double> idf;            // per term (what the gateway's classifier file carries)
   std::vector<SparseVector> vectors;  // one per text, L2-normalised (all zero when no term is kept)
 };
 Tfidf tfidf_vectors(const std::vector<std::string>& texts, const TfidfOptions& options = {});
@@ -117,6 +118,7 @@ struct Clustering {
   std::vector<int> labels;               // cluster of each input text
   std::vector<ClusterSummary> clusters;  // by id; larger clusters first
   std::string note;                      // why the result is degenerate, when it is
+  Tfidf tfidf;                           // of the texts (labels and the gateway's classifier come from it)
 };
 
 // Clusters texts (task signatures). Throws rpu::Error on an empty input or a failing embedder.

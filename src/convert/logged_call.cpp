@@ -4,6 +4,7 @@
 
 #include "core/json_text.h"
 #include "gateway/router.h"
+#include "gateway/task_signature.h"
 #include "gateway/usage_store.h"
 
 namespace rpu::convert {
@@ -49,18 +50,7 @@ std::vector<LoggedCall> load_logged_calls(const std::string& location, const Loa
   return calls;
 }
 
-std::string task_signature(const LoggedCall& call) {
-  std::string tools;
-  if (call.tools.is_array()) {
-    for (const auto& t : call.tools) {
-      if (t.contains("function") && t["function"].contains("name") && t["function"]["name"].is_string()) {
-        tools += (tools.empty() ? "" : " ") + t["function"]["name"].get<std::string>();
-      }
-    }
-  }
-  return "system: " + gateway::system_text(call.messages) + " | tools: " + tools +
-         " | user: " + gateway::last_user_text(call.messages);
-}
+std::string task_signature(const LoggedCall& call) { return gateway::task_signature(call.messages, call.tools); }
 
 std::string answer_text(const nlohmann::ordered_json& message) {
   if (message.contains("tool_calls") && message["tool_calls"].is_array() && !message["tool_calls"].empty()) {

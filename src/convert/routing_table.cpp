@@ -76,6 +76,7 @@ std::string emit(const YAML::Node& routes, const YAML::Node& models, const YAML:
   root["models"] = models;
   root["routes"] = routes;
   if (old_root["default_route"]) root["default_route"] = old_root["default_route"];
+  if (old_root["classifier"]) root["classifier"] = old_root["classifier"];
   YAML::Emitter out;
   out << root;
   return "# The gateway's routes file, written by `rpu convert deploy` / `rpu convert rollback`.\n"
@@ -107,8 +108,12 @@ YAML::Node specialist_node(const SpecialistRoute& r, const std::string& model) {
 void check_route(const SpecialistRoute& r) {
   if (r.name.empty()) throw RoutingTableError("a route needs a name");
   if (r.model_path.empty()) throw RoutingTableError("route '" + r.name + "' needs a model file");
-  if (r.aliases.empty() && r.match_task.empty() && r.match_system.empty()) {
-    throw RoutingTableError("route '" + r.name + "' needs an alias or a match rule (task or system), or no call reaches it");
+  if (r.aliases.empty() && r.match_task.empty() && r.match_system.empty() && r.cluster < 0) {
+    throw RoutingTableError("route '" + r.name +
+                            "' needs an alias, a match rule (task or system) or a cluster, or no call reaches it");
+  }
+  if ((r.cluster >= 0) != !r.classifier_file.empty()) {
+    throw RoutingTableError("route '" + r.name + "': a cluster and a classifier file go together");
   }
   if (r.min_confidence < 0 || r.min_confidence > 1) throw RoutingTableError("min_confidence must be between 0 and 1");
   if (r.shadow_share < 0 || r.shadow_share > 1) throw RoutingTableError("the shadow share must be between 0 and 1");
@@ -121,6 +126,35 @@ void check_with_gateway(const std::string& gateway_config, const std::string& ro
   const gateway::GatewayConfig main = gateway::load_gateway_config(gateway_config);
   const std::string dir = fs::path(routes_file).parent_path().string();
   gateway::merge_routes_text(main, text, routes_file, dir.empty() ? "." : dir);
+}
+
+// The classifier section without the mappings to route `name` (a null node when none is left,
+// or there was none).
+YAML::Node classifier_without(const YAML::Node& old, const std::string& name) {
+  if (!old || !old.IsMap()) return YAML::Node();
+  YAML::Node out(YAML::NodeType::Map);
+  for (const auto& item : old) {
+    if (item.first.as<std::string>() != "routes") out[item.first] = item.second;
+  }
+  YAML::Node routes(YAML::NodeType::Map);
+  if (old["routes"] && old["routes"].IsMap()) {
+    for (const auto& item : old["routes"]) {
+      if (!(item.second.IsScalar() && item.second.as<std::string>() == name)) routes[item.first] = item.second;
+    }
+  }
+  if (routes.size() == 0) return YAML::Node();
+  out["routes"] = routes;
+  return out;
+}
+
+// `root` (a copy) with its classifier section as `section` (null: none).
+YAML::Node with_classifier(const YAML::Node& root, const YAML::Node& section) {
+  YAML::Node out(YAML::NodeType::Map);
+  for (const auto& item : root) {
+    if (item.first.as<std::string>() != "classifier") out[item.first] = item.second;
+  }
+  if (section && !section.IsNull()) out["classifier"] = section;
+  return out;
 }
 
 }  // namespace
@@ -153,7 +187,14 @@ std::string routes_with(const std::string& routes_file, const SpecialistRoute& r
       if (route_name(r) != route.name) routes.push_back(r);
     }
   }
-  return emit(routes, models, root);
+  // The route's old mappings go; its cluster (if any) maps to it, other clusters keep theirs.
+  YAML::Node classifier = classifier_without(root["classifier"], route.name);
+  if (route.cluster >= 0) {
+    if (!classifier || classifier.IsNull()) classifier = YAML::Node(YAML::NodeType::Map);
+    classifier["file"] = fs::absolute(route.classifier_file).string();
+    classifier["routes"][std::to_string(route.cluster)] = route.name;
+  }
+  return emit(routes, models, with_classifier(root, classifier));
 }
 
 std::string routes_without(const std::string& routes_file, const std::string& name, bool* found) {
@@ -180,7 +221,7 @@ std::string routes_without(const std::string& routes_file, const std::string& na
     }
   }
   if (found != nullptr) *found = was_there;
-  YAML::Node kept = root;
+  YAML::Node kept = with_classifier(root, classifier_without(root["classifier"], name));
   if (root["default_route"] && root["default_route"].as<std::string>() == name) kept.remove("default_route");
   return emit(routes, models, kept);
 }

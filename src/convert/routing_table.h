@@ -2,7 +2,8 @@
 // gateway/config.h merge_routes_file), which the conversion loop writes and the gateway reloads
 // while serving. One specialist is one `models:` entry (its GGUF file) plus one route (match
 // rules or aliases, a cascade to the teacher with a calibrated min_confidence, a shadow share
-// to keep comparing it with the teacher).
+// to keep comparing it with the teacher), and optionally the routes file's `classifier:` mapping
+// of its cluster (the task classifier `rpu convert cluster` wrote) to the route.
 //
 // Every write is atomic (a temporary file in the same folder, fsync, rename, fsync of the
 // folder), so the gateway reads either the old file or the new one, never a mix; and before
@@ -32,16 +33,20 @@ struct SpecialistRoute {
   std::string teacher;               // cascade upstream (a name of the main config); empty: no cascade
   double min_confidence = 0.5;       // below this the teacher answers
   double shadow_share = 0;           // share of calls also sent to the teacher, logged for comparison
+  int cluster = -1;                  // >= 0: the classifier's calls of this cluster go to the route
+  std::string classifier_file;       // the classifier (made absolute when written); needed with `cluster`
 };
 
 // The routes file's route names, in order (specialists first). An absent file has none.
 std::vector<std::string> routing_table_routes(const std::string& routes_file);
 
 // The YAML text of `routes_file` with `route` added first (replacing a route, and a model, of
-// the same name). Throws RoutingTableError on a route without a name, a model or any way to
+// the same name; with a cluster, `classifier:` names classifier_file and maps the cluster to
+// the route, other clusters' mappings kept). Throws RoutingTableError on a route without a name, a model or any way to
 // be selected, or a file that is not a routes file.
 std::string routes_with(const std::string& routes_file, const SpecialistRoute& route);
-// The YAML text without route `name` (and its model, when no other route uses it); `found`
+// The YAML text without route `name` (and its model, when no other route uses it, and its
+// classifier mappings; the classifier section goes when no mapping is left); `found`
 // says whether it was there.
 std::string routes_without(const std::string& routes_file, const std::string& name, bool* found = nullptr);
 

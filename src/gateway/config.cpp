@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "gateway/task_classifier.h"
 #include "gateway/usage_store.h"
 #include "reasoning/pattern.h"
 #include "reasoning/verifiers.h"
@@ -311,6 +312,41 @@ RouteConfig read_route(const Reader& r, const YAML::Node& n, const std::string& 
   return route;
 }
 
+ClassifierConfig read_classifier(const Reader& r, const YAML::Node& n) {
+  r.only_keys(n, "classifier", {"file", "min_similarity", "routes"});
+  ClassifierConfig c;
+  if (!n["file"]) r.error(n, "classifier", "needs `file:` (written by `rpu convert cluster`)");
+  c.file = r.path(n["file"], "classifier.file");
+  if (n["min_similarity"]) c.min_similarity = r.number(n["min_similarity"], "classifier.min_similarity", 0, 1);
+  if (const YAML::Node routes = n["routes"]; routes && !routes.IsNull()) {
+    if (!routes.IsMap()) r.error(routes, "classifier.routes", "must be a mapping of cluster ids to route names");
+    for (const auto& item : routes) {
+      const std::string key = "classifier.routes." + item.first.as<std::string>();
+      const int cluster = r.integer(item.first, key, 0, 1 << 20);
+      c.routes[cluster] = r.text(item.second, key);
+    }
+  }
+  try {
+    auto loaded = std::make_shared<CentroidClassifier>(CentroidClassifier::load(c.file));
+    if (c.min_similarity) loaded->set_min_similarity(*c.min_similarity);
+    c.classifier = std::move(loaded);
+  } catch (const std::exception& e) {
+    r.error(n["file"], "classifier.file", e.what());
+  }
+  return c;
+}
+
+// Every cluster the classifier maps must go to a route of `route_names`.
+void check_classifier_routes(const Reader& r, const YAML::Node& root, const ClassifierConfig& c,
+                             const std::set<std::string>& route_names) {
+  if (c.routes.empty()) return;  // then `routes:` is a mapping (read_classifier checked)
+  for (const auto& item : root["classifier"]["routes"]) {
+    const std::string cluster = item.first.as<std::string>();
+    const std::string route = c.routes.at(std::stoi(cluster));
+    if (!route_names.count(route)) r.error(item.second, "classifier.routes." + cluster, "no route is named '" + route + "'");
+  }
+}
+
 void read_keys(const Reader& r, const YAML::Node& n, GatewayConfig& c) {
   if (!n.IsSequence()) r.error(n, "keys", "must be a list of {id, sha256}");
   for (size_t i = 0; i < n.size(); ++i) {
@@ -364,6 +400,7 @@ void check_references(const Reader& r, const YAML::Node& root, GatewayConfig& c)
     r.error(root["default_route"], "default_route", "no route is named '" + c.default_route + "'");
   }
   if (c.routes.empty()) r.error(root, "routes", "at least one route is needed");
+  if (c.classifier) check_classifier_routes(r, root, *c.classifier, route_names);
 }
 
 GatewayConfig read_config(const Reader& r, const YAML::Node& root, const std::string& file_name);
@@ -410,6 +447,7 @@ void check_merged_references(const Reader& r, const YAML::Node& root, const Gate
   if (!extra.default_route.empty() && !route_names.count(extra.default_route)) {
     r.error(root["default_route"], "default_route", "no route is named '" + extra.default_route + "'");
   }
+  if (extra.classifier) check_classifier_routes(r, root, *extra.classifier, route_names);
 }
 
 // False when the file cannot be opened; a file over 4 MiB is not a configuration.
@@ -447,7 +485,8 @@ GatewayConfig parse_gateway_config(const std::string& yaml_text, const std::stri
 namespace {
 
 GatewayConfig read_config(const Reader& r, const YAML::Node& root, const std::string& file_name) {
-  r.only_keys(root, "", {"listen", "log", "models", "upstreams", "routes", "default_route", "keys", "routes_file"});
+  r.only_keys(root, "",
+              {"listen", "log", "models", "upstreams", "routes", "default_route", "keys", "routes_file", "classifier"});
   GatewayConfig c;
   c.file = file_name;
   if (root["listen"]) read_listen(r, root["listen"], c);
@@ -461,6 +500,7 @@ GatewayConfig read_config(const Reader& r, const YAML::Node& root, const std::st
   if (root["default_route"]) c.default_route = r.text(root["default_route"], "default_route");
   if (root["keys"]) read_keys(r, root["keys"], c);
   if (root["routes_file"]) c.routes_file = r.path(root["routes_file"], "routes_file");
+  if (root["classifier"]) c.classifier = read_classifier(r, root["classifier"]);
   check_references(r, root, c);
   return c;
 }
@@ -495,7 +535,7 @@ GatewayConfig merge_routes_text(const GatewayConfig& main, const std::string& ya
 namespace {
 
 GatewayConfig merge_routes(const Reader& r, const YAML::Node& root, const GatewayConfig& main) {
-  r.only_keys(root, "", {"models", "routes", "default_route"});
+  r.only_keys(root, "", {"models", "routes", "default_route", "classifier"});
   GatewayConfig extra;
   if (root["models"] && !root["models"].IsNull()) read_models(r, root["models"], extra);
   if (const YAML::Node routes = root["routes"]; routes && !routes.IsNull()) {
@@ -505,6 +545,7 @@ GatewayConfig merge_routes(const Reader& r, const YAML::Node& root, const Gatewa
     }
   }
   if (root["default_route"]) extra.default_route = r.text(root["default_route"], "default_route");
+  if (root["classifier"] && !root["classifier"].IsNull()) extra.classifier = read_classifier(r, root["classifier"]);
   check_merged_references(r, root, main, extra);
   GatewayConfig merged = main;
   merged.local_models.insert(merged.local_models.end(), extra.local_models.begin(), extra.local_models.end());
@@ -512,6 +553,7 @@ GatewayConfig merge_routes(const Reader& r, const YAML::Node& root, const Gatewa
   merged.routes = extra.routes;
   merged.routes.insert(merged.routes.end(), main.routes.begin(), main.routes.end());
   if (!extra.default_route.empty()) merged.default_route = extra.default_route;
+  if (extra.classifier) merged.classifier = extra.classifier;
   return merged;
 }
 

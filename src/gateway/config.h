@@ -12,8 +12,13 @@
 //   routes:    [{name, aliases, match, target, reasoning, cascade, shadow, fallback}]
 //   keys:      [{id, sha256, requests_per_minute, burst}]
 //   routes_file: FILE  the conversion loop's routes (see merge_routes_file), reloaded while serving
+//   classifier: {file, min_similarity, routes: {"3": ROUTE, ...}}  the loop's task classifier
+//              (task_classifier.h): a call no alias or rule claims goes to the route mapped to
+//              its cluster, when its similarity reaches min_similarity
 #pragma once
 
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -98,6 +103,18 @@ struct RouteConfig {
   int line = 0;                      // where it was defined, for messages
 };
 
+class CentroidClassifier;
+
+// The conversion loop's task classifier and which route serves each of its clusters.
+struct ClassifierConfig {
+  std::string file;                      // the classifier file (resolved path)
+  std::optional<double> min_similarity;  // overrides the file's
+  std::map<int, std::string> routes;     // cluster id -> route name
+  // Loaded (with min_similarity applied) when the config was read: a file that does not load is
+  // a ConfigError like any other mistake, and the table that uses it never reads it again.
+  std::shared_ptr<const CentroidClassifier> classifier;
+};
+
 struct ClientKeyConfig {
   std::string id;
   std::string sha256;  // hex digest of the key (`rpu gateway hash-key`)
@@ -124,6 +141,7 @@ struct GatewayConfig {
   std::string default_route;          // empty: a model name no route claims is a 404
   std::vector<ClientKeyConfig> keys;  // empty: no authentication
   std::string routes_file;            // resolved path; empty: none
+  std::optional<ClassifierConfig> classifier;
 };
 
 // Throws ConfigError. Relative model paths are resolved against the file's folder.
@@ -132,7 +150,8 @@ GatewayConfig parse_gateway_config(const std::string& yaml_text, const std::stri
                                    const std::string& base_dir = ".");
 
 // The conversion loop's routes file (`routes_file:`) merged into the main config. It has the
-// same `models:` and `routes:` sections and optionally `default_route`. Its routes come before
+// same `models:` and `routes:` sections and optionally `default_route` and `classifier`
+// (which replaces the main one; its routes may be of either file). Its routes come before
 // the main ones (specialists take precedence), its models join the main ones, and its
 // default_route replaces the main one. A name or alias that clashes with the main config is a
 // ConfigError naming the routes file, line and key. A file that is absent or empty adds nothing

@@ -9,6 +9,7 @@
 #include "gateway/call_logger.h"
 #include "gateway/call_trace.h"
 #include "gateway/cascade.h"
+#include "gateway/task_classifier.h"
 #include "pipeline/metrics_text.h"
 
 namespace rpu::gateway {
@@ -110,11 +111,12 @@ GatewayBackend::GatewayBackend(const GatewayConfig& config, LocalModelFactory fa
       logger_(logger),
       shadows_running_(std::make_shared<std::atomic<int>>(0)) {
   // The signature is taken before the read, so a change during the read is seen by the poller.
-  const std::string seen = config_.routes_file.empty() ? "" : file_signature(config_.routes_file);
+  std::string seen = config_.routes_file.empty() ? "" : file_signature(config_.routes_file);
   {
     std::lock_guard<std::mutex> lock(reload_mutex_);
     table_ = build_table(merge_routes_file(config_));
   }
+  if (!config_.routes_file.empty()) seen = watched_signature(seen);
   if (!config_.routes_file.empty()) poller_ = std::thread([this, seen] { poll_routes_file(seen); });
 }
 
@@ -200,8 +202,28 @@ std::shared_ptr<GatewayBackend::Table> GatewayBackend::build_table(const Gateway
     if (rc.shadow) route->shadow = find(rc.shadow->target);
     t->routes.push_back(std::move(route));
   }
-  if (classifier_) t->router.set_classifier(classifier_);
+  install_classifier(*t);
   return t;
+}
+
+// The config's classifier (part of the table, so it swaps with a reload) comes first, then the
+// hook set by set_classifier(); a call neither claims goes to the default route.
+void GatewayBackend::install_classifier(Table& t) const {
+  std::shared_ptr<const CentroidClassifier> model;
+  std::map<int, std::string> routes;
+  if (t.config.classifier) {
+    model = t.config.classifier->classifier;
+    routes = t.config.classifier->routes;
+  }
+  if (!model && !classifier_) return;
+  t.router.set_classifier([model, routes = std::move(routes), hook = classifier_](const ChatRequest& request) {
+    if (model) {
+      if (const auto cluster = model->classify(request)) {
+        if (const auto it = routes.find(*cluster); it != routes.end()) return std::optional<std::string>(it->second);
+      }
+    }
+    return hook ? hook(request) : std::nullopt;
+  });
 }
 
 bool GatewayBackend::reload_routes(std::string* error) {
@@ -252,14 +274,22 @@ void GatewayBackend::poll_routes_file(std::string seen) {
     if (stopping_) break;
     const bool asked = std::exchange(reload_requested_, false);
     lock.unlock();
-    const std::string now = file_signature(config_.routes_file);
-    if (asked || now != seen) {
-      seen = now;
+    const std::string routes_now = file_signature(config_.routes_file);
+    if (asked || watched_signature(routes_now) != seen) {
       reload_routes();
+      seen = watched_signature(routes_now);  // the new table's classifier file, if it names another
     }
     release_unused_targets();
     lock.lock();
   }
+}
+
+// The routes file's signature (`routes`) and that of the current table's classifier
+// file: `rpu convert cluster` rewrites the classifier in place, and the new one should serve.
+std::string GatewayBackend::watched_signature(const std::string& routes) const {
+  const auto table = current();
+  if (!table->config.classifier) return routes;
+  return routes + "|" + file_signature(table->config.classifier->file);
 }
 
 void GatewayBackend::release_unused_targets() {
@@ -329,7 +359,9 @@ std::unique_ptr<CallHandle> GatewayBackend::chat(const ChatRequest& request, Cha
   // The call keeps its table (targets included) for as long as a target may call its sink.
   std::shared_ptr<const Table> table = current();
   ChatEventSink sink = [table, client_sink = std::move(client_sink)](const ChatEvent& e) { client_sink(e); };
-  const Route& route = *table->routes[table->router.pick(request).route];
+  const RouteChoice choice = table->router.pick(request);
+  const Route& route = *table->routes[choice.route];
+  if (std::string_view(choice.by) == "classifier") metrics_.on_classified(route.config.name);
   const ChatRequest r = for_target(request, route, *route.target);
   auto trace = make_trace(route.target->choice_count(r), request.client_key_id, chat_request_log_json(request));
   trace->info().route = route.config.name;

@@ -73,7 +73,8 @@ class GatewayBackend : public Backend {
   BackendLoad load() const override;
   std::string metrics_text() const override;
 
-  // The conversion loop's task classifier (router.h); set before serving.
+  // A task classifier hook (router.h), asked after the config's `classifier:` (task_classifier.h)
+  // found no route; set before serving.
   void set_classifier(TaskClassifier classifier);
   GatewayMetrics& metrics() { return metrics_; }
   // Waits for shadow calls still running (tests, shutdown).
@@ -93,6 +94,8 @@ class GatewayBackend : public Backend {
   std::shared_ptr<Backend> cached_local(const LocalModelConfig& m);
   std::shared_ptr<Backend> cached_remote(const RemoteConfig& r);
   void poll_routes_file(std::string seen);
+  void install_classifier(Table& table) const;
+  std::string watched_signature(const std::string& routes) const;
   void release_unused_targets();
   ChatRequest for_target(const ChatRequest& request, const Route& route, Backend& target) const;
   std::unique_ptr<CallHandle> forward(const Route& route, const ChatRequest& request, ChatEventSink sink,

@@ -27,6 +27,11 @@ void GatewayMetrics::on_fallback(const std::string& route) {
   ++fallbacks_[route];
 }
 
+void GatewayMetrics::on_classified(const std::string& route) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++classified_[route];
+}
+
 void GatewayMetrics::on_shadow(const std::string& route, const std::string& outcome) {
   std::lock_guard<std::mutex> lock(mutex_);
   ++shadows_[{route, outcome}];
@@ -71,6 +76,10 @@ std::string GatewayMetrics::render() const {
   header("rpu_gateway_fallbacks_total", "Calls answered by the route's fallback because its target failed.", "counter");
   for (const auto& [route, n] : fallbacks_) {
     out += fmt::format("rpu_gateway_fallbacks_total{{route=\"{}\"}} {}\n", metric_label_value(route), n);
+  }
+  header("rpu_gateway_classified_total", "Calls the conversion loop's task classifier sent to the route.", "counter");
+  for (const auto& [route, n] : classified_) {
+    out += fmt::format("rpu_gateway_classified_total{{route=\"{}\"}} {}\n", metric_label_value(route), n);
   }
   header("rpu_gateway_shadow_calls_total", "Shadow calls, by outcome.", "counter");
   for (const auto& [k, n] : shadows_) {

@@ -18,6 +18,7 @@ class GatewayMetrics {
                int64_t prompt_tokens, int64_t completion_tokens, double seconds);
   void on_escalation(const std::string& route, const std::string& reason);
   void on_fallback(const std::string& route);
+  void on_classified(const std::string& route);  // the task classifier chose the route
   void on_shadow(const std::string& route, const std::string& outcome);  // "sent", "skipped", "error"
   void on_rate_limited(const std::string& key);
   void on_reload(bool ok);  // a routes-file reload: applied, or failed (the old table stays)
@@ -33,7 +34,7 @@ class GatewayMetrics {
   mutable std::mutex mutex_;
   std::map<std::tuple<std::string, std::string, std::string>, CallCounters> calls_;  // route, key, answered_by
   std::map<std::pair<std::string, std::string>, uint64_t> escalations_, shadows_;
-  std::map<std::string, uint64_t> fallbacks_, rate_limited_;
+  std::map<std::string, uint64_t> fallbacks_, rate_limited_, classified_;
   uint64_t reloads_ok_ = 0, reloads_error_ = 0;
 };
 

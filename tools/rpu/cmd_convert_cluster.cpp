@@ -1,7 +1,9 @@
 // rpu convert cluster LOG: S3 of the conversion loop. Loads the successful calls of the usage
 // log, groups them into tasks (src/convert/cluster.h: TF-IDF of the task signatures, or a local
 // model's embeddings with --embed-model; k-means with k chosen by mean silhouette), prints one
-// line per cluster and writes clusters.json (src/convert/clusters_file.h) for the later steps.
+// line per cluster and writes clusters.json (src/convert/clusters_file.h) for the later steps,
+// and beside it the gateway's task classifier (src/convert/classifier_file.h), which
+// `rpu convert deploy --cluster N --classifier FILE` maps to a specialist's route.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "convert/classifier_file.h"
 #include "convert/cluster.h"
 #include "convert/clusters_file.h"
 #include "convert/logged_call.h"
@@ -28,6 +31,9 @@ struct ClusterFlags {
   uint64_t seed = 1;
   size_t sample = 2000;
   std::string out = "clusters.json";
+  std::string classifier;  // empty: beside `out` (clusters.classifier.json)
+  size_t classifier_terms = 200;
+  double min_similarity = 0.3;
   std::string embed_model;  // empty: TF-IDF; "builtin" or a GGUF file: its embeddings
   RuntimeOptions runtime;
 };
@@ -93,6 +99,10 @@ int run_cluster(const ClusterFlags& o) {
   print_table(file);
   convert::write_clusters_file(o.out, file);
   fmt::print("wrote {}\n", o.out);
+  const std::string classifier_path = o.classifier.empty() ? convert::classifier_path_for(o.out) : o.classifier;
+  convert::write_classifier_file(classifier_path,
+                                 convert::make_task_classifier(clustering, {o.classifier_terms, o.min_similarity}));
+  fmt::print("wrote {} (the gateway's task classifier)\n", classifier_path);
   return 0;
 }
 
@@ -127,6 +137,14 @@ void add_convert_cluster(CLI::App& convert, ConvertSteps& steps) {
   cmd->add_option("--embed-model", o->embed_model,
                   "cluster a local model's embeddings (builtin or a GGUF file) instead of TF-IDF");
   cmd->add_option("--out,-o", o->out, "clusters file to write")->capture_default_str();
+  cmd->add_option("--classifier", o->classifier, "the gateway's task classifier to write (default: beside --out, "
+                  "NAME.classifier.json)");
+  cmd->add_option("--classifier-terms", o->classifier_terms, "weights kept per cluster centroid in the classifier")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--min-similarity", o->min_similarity, "the classifier's least cosine similarity to claim a call")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   add_runtime_options(cmd, o->runtime);
   steps.emplace_back(cmd, [o]() { return run_cluster(*o); });
 }

@@ -3,7 +3,8 @@
 // a second; every write is atomic and keeps the previous version as FILE.prev.
 //
 //   rpu convert deploy --routes-file F --name NAME --model FILE.gguf
-//       (--match-task T | --match-system REGEX | --alias A ...) [--teacher NAME --min-confidence X]
+//       (--match-task T | --match-system REGEX | --alias A ... | --cluster N --classifier FILE)
+//       [--teacher NAME --min-confidence X]
 //       [--shadow 0.05] [--model-name M] [--parallel N] [--config gateway.yaml]
 //   rpu convert rollback --routes-file F (--name NAME | --previous) [--config gateway.yaml]
 #include <fmt/format.h>
@@ -37,6 +38,7 @@ int run_deploy(const DeployOptions& o) {
     fail("not deployed, the gateway would refuse it: {}", e.what());
   }
   fmt::print("deployed route '{}' (model {}) to {}\n", o.route.name, o.route.model_path, o.routes_file);
+  if (o.route.cluster >= 0) fmt::print("the classifier's cluster {} goes to it\n", o.route.cluster);
   return 0;
 }
 
@@ -72,6 +74,14 @@ void add_deploy(CLI::App& convert, ConvertSteps& steps) {
   cmd->add_option("--match-task", o->route.match_task, "calls whose X-Rpu-Task header is this");
   cmd->add_option("--match-system", o->route.match_system, "calls whose system prompt matches this regex");
   cmd->add_option("--alias", o->route.aliases, "calls that ask for this model name (repeatable)");
+  auto* cluster = cmd->add_option("--cluster", o->route.cluster,
+                                  "calls the task classifier puts in this cluster (of clusters.json)")
+                      ->check(CLI::Range(0, 1 << 20));
+  auto* classifier = cmd->add_option("--classifier", o->route.classifier_file,
+                                     "the task classifier `rpu convert cluster` wrote (clusters.classifier.json)")
+                         ->check(CLI::ExistingFile);
+  cluster->needs(classifier);
+  classifier->needs(cluster);
   cmd->add_option("--teacher", o->route.teacher, "escalate low-confidence calls to this upstream of the gateway config");
   cmd->add_option("--min-confidence", o->route.min_confidence, "below this confidence the teacher answers")
       ->check(CLI::Range(0.0, 1.0));
