@@ -13,10 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "convert/classifier_file.h"
 #include "convert/cluster.h"
 #include "convert/clusters_file.h"
 #include "gateway/call_logger.h"
 #include "gateway/scrub.h"
+#include "gateway/task_classifier.h"
+#include "gateway/task_signature.h"
 #include "gateway/usage_log.h"
 #include "server_process.h"
 #include "test_util.h"
@@ -170,6 +173,64 @@ TEST(ConvertCluster, RecoversTheWorkloadsCallTypes) {
   EXPECT_GE(a.recurring, 0.8);
   EXPECT_GE(a.all, 0.6);
   EXPECT_GE(a.purity, 0.9);
+}
+
+// The share of held-out calls the gateway's classifier (written by `rpu convert cluster` beside
+// clusters.json) sends to a cluster whose training calls are mostly of their type; an open call
+// also counts as right when no cluster claims it. `scrub`: classify the calls as logged
+// (placeholders) rather than as the gateway sees them on the request path (raw personal data).
+double classifier_accuracy(const gateway::CentroidClassifier& classifier, const convert::ClustersFile& clusters,
+                           const Workload& train, const Workload& held_out, bool scrub, bool recurring_only) {
+  std::map<int, std::map<std::string, int>> votes;
+  const auto cluster_of = convert::cluster_of_call(clusters);
+  for (const auto& [id, c] : cluster_of) ++votes[c][train.labels[static_cast<size_t>(id - 1)]["type"].get<std::string>()];
+  const gateway::Scrubber scrubber;
+  size_t right = 0, total = 0;
+  for (size_t i = 0; i < held_out.calls.size(); ++i) {
+    const std::string type = held_out.labels[i]["type"].get<std::string>();
+    if (recurring_only && type == "open") continue;
+    nlohmann::ordered_json messages = held_out.calls[i]["messages"];
+    if (scrub) {
+      gateway::UsageRecord r;
+      r.request_json = nlohmann::ordered_json{{"messages", messages}}.dump();
+      messages = nlohmann::ordered_json::parse(gateway::scrub_record(scrubber, std::move(r)).request_json)["messages"];
+    }
+    const nlohmann::ordered_json tools = held_out.calls[i].value("tools", nlohmann::ordered_json());
+    const auto cluster = classifier.classify_signature(gateway::task_signature(messages, tools));
+    ++total;
+    if (!cluster) {
+      right += type == "open";
+      continue;
+    }
+    const auto& v = votes[*cluster];
+    right += std::max_element(v.begin(), v.end(), [](auto& a, auto& b) { return a.second < b.second; })->first == type;
+  }
+  return static_cast<double>(right) / static_cast<double>(std::max<size_t>(1, total));
+}
+
+TEST(ConvertCluster, ClassifierSendsHeldOutCallsToTheirTypesCluster) {
+  if (!std::filesystem::exists(std::string(RPU_SOURCE_DIR) + "/bench/convert/workload.mjs")) GTEST_SKIP();
+  const Workload train = generate_workload(3, 600), held_out = generate_workload(11, 300);
+  const std::string db = test::temp_path("classifier_calls.db"), out = test::temp_path("classified.json");
+  write_usage_log(db, train);
+  const auto r = test::run_rpu({"convert", "cluster", db, "--seed", "1", "--out", out});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string file = convert::classifier_path_for(out);
+  EXPECT_NE(r.out.find("wrote " + file), std::string::npos) << r.out;
+  const auto classifier = gateway::CentroidClassifier::load(file);
+  const convert::ClustersFile clusters = convert::read_clusters_file(out);
+  const double scrubbed = classifier_accuracy(classifier, clusters, train, held_out, true, true);
+  const double raw = classifier_accuracy(classifier, clusters, train, held_out, false, true);
+  const double all = classifier_accuracy(classifier, clusters, train, held_out, false, false);
+  std::printf("classifier on 300 held-out calls (workload seed 11): recurring types %.3f as logged (scrubbed), "
+              "%.3f raw (as the gateway routes them); all calls, open ones included, raw %.3f\n",
+              scrubbed, raw, all);
+  RecordProperty("classifier_accuracy_raw", std::to_string(raw));
+  // Measured (train seed 3, 600 calls; held-out seed 11, 300 calls; clustering seed 1): 0.996 of
+  // the recurring calls both scrubbed and raw (personal data is rare in a signature's words),
+  // 0.997 of all calls; about 4 us a call.
+  EXPECT_GE(scrubbed, 0.95);
+  EXPECT_GE(raw, 0.95);
 }
 
 TEST(ConvertCluster, EmptyLogIsAClearError) {
