@@ -2,7 +2,8 @@
 // classifier (made here by the convert library from a clustering of two kinds of calls) is
 // deployed with a specialist route (a second `local: builtin` model) for the arithmetic kind's
 // cluster; calls of that kind, which name no alias and match no rule, are answered by it, the
-// others by the default route; the rollback takes the mapping out again. No restart.
+// others by the default route; a rewritten classifier file is picked up; the rollback takes the
+// mapping out again. No restart.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -13,6 +14,7 @@
 #include "convert/cluster.h"
 #include "convert/routing_table.h"
 #include "core/rng.h"
+#include "gateway/task_classifier.h"
 #include "gateway/task_signature.h"
 #include "gateway_util.h"
 #include "test_util.h"
@@ -93,6 +95,16 @@ routes_file: routes.yaml
   EXPECT_GE(test::metric_value(test::http_get(url, "/metrics").body, "rpu_gateway_classified_total",
                                {{"route", "math-route"}}),
             4);
+
+  // `rpu convert cluster` rewrites the classifier in place (here with the two clusters' ids
+  // swapped): the gateway reloads it although the routes file did not change.
+  auto swapped = convert::make_task_classifier(clustering).to_json();
+  std::swap(swapped["centroids"][0]["cluster"], swapped["centroids"][1]["cluster"]);
+  convert::write_classifier_file(classifier, gateway::CentroidClassifier::from_json(swapped, "swapped"));
+  EXPECT_TRUE(wait_for(url, kRewriteSystem, rewrite_user(rng), "math-route")) << gateway->log();
+  EXPECT_EQ(route_of(url, kMathSystem, math_user(rng)), "general");
+  convert::write_classifier_file(classifier, convert::make_task_classifier(clustering));
+  EXPECT_TRUE(wait_for(url, kMathSystem, math_user(rng), "math-route")) << gateway->log();
 
   // Rollback: the route and its mapping go; the arithmetic calls are the default route's again.
   ASSERT_TRUE(convert::remove_route(routes, "math-route", dir + "/gateway.yaml"));
