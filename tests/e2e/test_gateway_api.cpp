@@ -75,6 +75,7 @@ TEST_F(GatewayApiTest, BadRequestsGetOpenAIErrors) { run("errors"); }
 TEST_F(GatewayApiTest, ToolsPassThroughToTheUpstream) {
   proxy_->reset_counts();
   run("tools");
+  if (IsSkipped()) return;  // run() skips without the openai npm package
   // What the upstream was sent: the client's tools and tool_choice, under the upstream's model name.
   int with_tools = 0;
   for (const test::ProxiedRequest& r : proxy_->seen()) {
