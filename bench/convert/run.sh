@@ -6,14 +6,14 @@
 # reloads it), replay again, and print the report.
 #
 #   bench/convert/run.sh [--quick] [--calls N] [--seed S] [--train-minutes M] [--max-tokens T]
-#                        [--dir DIR] [--rpu build/rpu]
+#                        [--mix type=weight,...] [--dir DIR] [--rpu build/rpu]
 #
 # Full: 1000 calls, up to 6 training minutes per cluster (about 60-80 minutes on two cores).
 # --quick: 400 calls, 0.5 training minutes per cluster (under 10 minutes), for trying it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RPU=$ROOT/build/rpu
-CALLS=1000 SEED=1 TRAIN_MIN=6 MAX_TOKENS=128 DIR=""
+CALLS=1000 SEED=1 TRAIN_MIN=6 MAX_TOKENS=128 DIR="" MIX=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) CALLS=400 TRAIN_MIN=0.5 MAX_TOKENS=96; shift ;;
@@ -22,6 +22,7 @@ while [ $# -gt 0 ]; do
     --train-minutes) TRAIN_MIN=$2; shift 2 ;;
     --max-tokens) MAX_TOKENS=$2; shift 2 ;;
     --dir) DIR=$2; shift 2 ;;
+    --mix) MIX=$2; shift 2 ;;
     --rpu) RPU=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -36,7 +37,7 @@ free_port() { node -e "const s=require('net').createServer();s.listen(0,'127.0.0
 START=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - START ))s] $*" >&2; }
 
-node "$B/workload.mjs" --seed "$SEED" --calls "$CALLS" --out "$DIR/calls.jsonl" --labels "$DIR/labels.jsonl"
+node "$B/workload.mjs" --seed "$SEED" --calls "$CALLS" --out "$DIR/calls.jsonl" --labels "$DIR/labels.jsonl" ${MIX:+--mix "$MIX"}
 TEACHER_PORT=$(free_port)
 node "$B/teacher.mjs" --port "$TEACHER_PORT" --seed "$SEED" > "$DIR/teacher.log" 2>&1 &
 PIDS+=($!)
