@@ -19,6 +19,8 @@
 #include "core/error.h"
 #include "gateway/router.h"
 
+#include <yaml-cpp/yaml.h>
+
 namespace rpu::convert {
 namespace {
 
@@ -265,6 +267,34 @@ ClustersFile load_or_cluster(const RunOptions& o, std::vector<LoggedCall>& calls
 }
 
 }  // namespace
+
+std::vector<std::pair<std::string, std::vector<std::string>>> read_run_config(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    fail("{}: {}", path, e.what());
+  }
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  if (root.IsNull()) return out;
+  if (!root.IsMap()) fail("{}: not a map of option names to values", path);
+  for (const auto& item : root) {
+    const std::string key = item.first.as<std::string>();
+    std::vector<std::string> values;
+    if (item.second.IsScalar()) {
+      values.push_back(item.second.as<std::string>());
+    } else if (item.second.IsSequence()) {
+      for (const auto& v : item.second) {
+        if (!v.IsScalar()) fail("{}: {}: a list of plain values, please", path, key);
+        values.push_back(v.as<std::string>());
+      }
+    } else {
+      fail("{}: {}: a value or a list of values, please", path, key);
+    }
+    out.emplace_back(key, std::move(values));
+  }
+  return out;
+}
 
 std::string cluster_state_path(const std::string& work_dir, int cluster) {
   return fmt::format("{}/cluster-{}.json", work_dir, cluster);

@@ -61,6 +61,11 @@ using RunProgress = std::function<void(const std::string&)>;
 // Throws rpu::Error (an empty log, an unreadable work dir).
 RunSummary run_conversion(const RunOptions& options, const RunProgress& progress = {});
 
+// `rpu convert run --config FILE`: a YAML map of option long names to a scalar or a list
+// ("min-calls: 20", "candidate: [a.gguf, b.gguf]"), as (name, values) in file order. Throws
+// rpu::Error naming the file on anything else.
+std::vector<std::pair<std::string, std::vector<std::string>>> read_run_config(const std::string& path);
+
 // DIR/cluster-N.json, or null when absent.
 nlohmann::ordered_json read_cluster_state(const std::string& work_dir, int cluster);
 std::string cluster_state_path(const std::string& work_dir, int cluster);

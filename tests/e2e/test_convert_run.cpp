@@ -140,7 +140,11 @@ TEST(ConvertRunE2E, DeploysWhatPassesSkipsSmallClustersResumesAndReports) {
 
   // A second run finds every step done: nothing is evaluated, trained or deployed again.
   const auto before = test::read_file(routes);
-  const auto second = test::run_rpu(args);
+  // Given through --config this time (the same options as YAML), which also checks that file.
+  std::ofstream(dir + "/convert.yaml") << "work-dir: " << work << "\nroutes-file: " << routes << "\ngateway-config: " << config
+                                       << "\nmin-calls: 20\ntarget: 0.3\ntrain-minutes: 0.2\ntrain-steps: 2\nmax-tokens: 48\n"
+                                          "shadow: 0.1\n";
+  const auto second = test::run_rpu({"convert", "run", log, "--config", dir + "/convert.yaml", "-t", "2"});
   ASSERT_EQ(second.exit_code, 0) << second.err;
   EXPECT_NE(second.out.find("1 deployed, 1 skipped; 6 steps already done"), std::string::npos) << second.out;
   EXPECT_EQ(second.err.find("score"), std::string::npos) << "re-evaluated: " << second.err;

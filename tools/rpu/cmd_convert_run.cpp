@@ -32,6 +32,22 @@ int run_run(convert::RunOptions o, const std::string& base) {
   return 0;
 }
 
+// Options from --config that the command line did not give, set as if they had been typed
+// (CLI11 2.1's own config files do not reach subcommands).
+void apply_config(CLI::App& cmd, const std::string& path) {
+  for (const auto& [key, values] : convert::read_run_config(path)) {
+    CLI::Option* option = cmd.get_option_no_throw("--" + key);
+    if (option == nullptr || key == "config") fail("{}: unknown option '{}'", path, key);
+    if (option->count() > 0) continue;  // the command line wins
+    option->add_result(values);
+    try {
+      option->run_callback();
+    } catch (const CLI::Error& e) {
+      fail("{}: {}: {}", path, key, e.what());
+    }
+  }
+}
+
 }  // namespace
 
 void add_convert_run(CLI::App& convert, ConvertSteps& steps) {
@@ -45,7 +61,7 @@ void add_convert_run(CLI::App& convert, ConvertSteps& steps) {
   cmd->add_option("--routes-file", o->routes_file, "the gateway's routes file to deploy into (none: evaluate and train only)");
   cmd->add_option("--gateway-config", o->gateway_config, "check every deploy against this gateway config first")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--work-dir", o->work_dir, "where each step's result is kept (re-runs resume from it)")->required();
+  cmd->add_option("--work-dir", o->work_dir, "where each step's result is kept (re-runs resume from it)");
   cmd->add_option("--target", o->target, "share of the teacher's score a specialist must reach")->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   cmd->add_option("--min-calls", o->min_calls, "smaller clusters are skipped")->capture_default_str();
@@ -66,7 +82,14 @@ void add_convert_run(CLI::App& convert, ConvertSteps& steps) {
   cmd->add_option("--max-tokens", o->max_tokens, "longest answer per evaluated call")->capture_default_str();
   cmd->add_option("--parallel", o->parallel, "calls decoded together")->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "worker threads")->check(CLI::Range(1, 1024))->capture_default_str();
-  steps.emplace_back(cmd, [o, base] { return run_run(*o, *base); });
+  auto config = std::make_shared<std::string>();
+  cmd->add_option("--config", *config, "YAML of these options by long name (min-calls: 20, candidate: [a.gguf]); flags win")
+      ->check(CLI::ExistingFile);
+  steps.emplace_back(cmd, [o, base, config, cmd] {
+    if (!config->empty()) apply_config(*cmd, *config);
+    if (o->work_dir.empty()) fail("rpu convert run needs --work-dir (a flag or work-dir: in --config)");
+    return run_run(*o, *base);
+  });
 }
 
 }  // namespace rpu::cli
