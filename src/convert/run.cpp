@@ -229,7 +229,8 @@ void run_cluster(RunContext& ctx, const ClusterRecord& record, const std::map<in
   if (state.contains("evaluated")) {
     ++ctx.summary.resumed_steps;
   } else {
-    std::vector<std::pair<std::string, std::string>> models{{"builtin", o.base_name}};
+    // The base model is a candidate too (named as routes name it: "builtin" or its file).
+    std::vector<std::pair<std::string, std::string>> models{{fs::path(o.base_name).filename().string(), o.base_name}};
     for (const std::string& c : o.candidates) models.emplace_back(fs::path(c).filename().string(), c);
     state["evaluated"] = evaluate_models(ctx, models, split.held_out);
     save();
