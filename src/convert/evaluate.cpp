@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "gateway/cascade.h"
 
 namespace rpu::convert {
 namespace {
@@ -25,6 +26,7 @@ ChatRequest request_for(const LoggedCall& call, const Backend& backend, int max_
   r.sampling.min_p = 0.0f;
   r.has_seed = true;
   r.sampling.seed = 1;
+  r.logprobs = true;  // the confidence the cascade would see (S6 calibrates on it)
   return r;
 }
 
@@ -41,6 +43,7 @@ CallScore score_call(Backend& backend, const LoggedCall& call, const EvaluateOpt
     const ChoiceResult& choice = result.choices.front();
     if (choice.finish_reason == "error") fail("{}", choice.error);
     message["content"] = choice.text;
+    s.confidence = gateway::mean_token_probability(choice);
     if (choice.tool_calls.is_array() && !choice.tool_calls.empty()) message["tool_calls"] = choice.tool_calls;
   } catch (const std::exception& e) {
     s.error = e.what();

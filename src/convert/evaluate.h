@@ -31,6 +31,9 @@ struct CallScore {
   bool correct = false;
   std::string answer;  // the candidate's answer_text
   double latency_ms = 0;
+  // exp(mean token logprob) of the answer, as the gateway's cascade judges it
+  // (gateway/cascade.h mean_token_probability): S6 calibrates min_confidence on it. -1: none.
+  double confidence = -1;
   std::string error;   // the call failed (scored 0)
 };
 

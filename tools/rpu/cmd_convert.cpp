@@ -15,6 +15,8 @@ Action add_convert_command(CLI::App& app) {
   add_convert_select(*convert, *steps);
   add_convert_train(*convert, *steps);
   add_convert_deploy(*convert, *steps);
+  add_convert_run(*convert, *steps);
+  add_convert_report(*convert, *steps);
   return [steps]() {
     for (const auto& [command, run] : *steps) {
       if (command->parsed()) return run();

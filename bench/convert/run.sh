@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The conversion loop's "Must show" (issue 13) in one command: generate N calls, start the
+# stand-in teacher and `rpu gateway` in front of it (every call to the teacher, logged and
+# scrubbed, routes_file in the run's folder), replay the calls through the gateway, run
+# `rpu convert run` on the log (which deploys specialists into the routes file; the gateway
+# reloads it), replay again, and print the report.
+#
+#   bench/convert/run.sh [--quick] [--calls N] [--seed S] [--train-minutes M] [--max-tokens T]
+#                        [--mix type=weight,...] [--dir DIR] [--rpu build/rpu]
+#
+# Full: 1000 calls, up to 6 training minutes per cluster (about 60-80 minutes on two cores).
+# --quick: 400 calls, 0.5 training minutes per cluster (under 10 minutes), for trying it.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+RPU=$ROOT/build/rpu
+CALLS=1000 SEED=1 TRAIN_MIN=6 MAX_TOKENS=128 DIR="" MIX=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) CALLS=400 TRAIN_MIN=0.5 MAX_TOKENS=96; shift ;;
+    --calls) CALLS=$2; shift 2 ;;
+    --seed) SEED=$2; shift 2 ;;
+    --train-minutes) TRAIN_MIN=$2; shift 2 ;;
+    --max-tokens) MAX_TOKENS=$2; shift 2 ;;
+    --dir) DIR=$2; shift 2 ;;
+    --mix) MIX=$2; shift 2 ;;
+    --rpu) RPU=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[ -n "$DIR" ] || DIR=$(mktemp -d /tmp/rpu-convert-run.XXXXXX)
+mkdir -p "$DIR"
+B=$ROOT/bench/convert
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+free_port() { node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+START=$(date +%s)
+stamp() { echo "[$(( $(date +%s) - START ))s] $*" >&2; }
+
+node "$B/workload.mjs" --seed "$SEED" --calls "$CALLS" --out "$DIR/calls.jsonl" --labels "$DIR/labels.jsonl" ${MIX:+--mix "$MIX"}
+TEACHER_PORT=$(free_port)
+node "$B/teacher.mjs" --port "$TEACHER_PORT" --seed "$SEED" > "$DIR/teacher.log" 2>&1 &
+PIDS+=($!)
+GW_PORT=$(free_port)
+cat > "$DIR/gateway.yaml" <<YAML
+listen: {host: 127.0.0.1, port: $GW_PORT}
+log: {path: $DIR/calls.db, scrub: true}
+upstreams:
+  teacher:
+    url: http://127.0.0.1:$TEACHER_PORT/v1
+    timeouts: {connect: 5, first_token: 60, total: 600}
+routes:
+  - name: general
+    target: teacher
+default_route: general
+routes_file: $DIR/routes.yaml
+YAML
+"$RPU" gateway --config "$DIR/gateway.yaml" > "$DIR/gateway.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$GW_PORT/health" > /dev/null && break; sleep 0.2; done
+
+replay() {  # $1: name
+  node "$B/replay.mjs" --base-url "http://127.0.0.1:$GW_PORT/v1" --calls "$DIR/calls.jsonl" --labels "$DIR/labels.jsonl" \
+    --upstreams teacher --concurrency 4 --out "$DIR/$1.jsonl" --json "$DIR/$1.json"
+}
+stamp "replay 1: $CALLS calls through the gateway, all to the teacher"
+replay before
+sleep 2  # the usage log's writer thread drains its queue
+stamp "rpu convert run (train up to $TRAIN_MIN min per cluster)"
+"$RPU" convert run "$DIR/calls.db" --teacher teacher --routes-file "$DIR/routes.yaml" --gateway-config "$DIR/gateway.yaml" \
+  --work-dir "$DIR/work" --train-minutes "$TRAIN_MIN" --max-tokens "$MAX_TOKENS" -t 2 2>&1 | tee "$DIR/convert.log"
+sleep 3  # the gateway reloads the routes file within a second; loading the models takes a moment
+stamp "replay 2: the same calls, specialists deployed"
+replay after
+"$RPU" convert report --work-dir "$DIR/work" --replay "$DIR/after.jsonl" -o "$DIR/report.md" > /dev/null
+stamp "done; files in $DIR"
+cat "$DIR/report.md"

@@ -1,0 +1,378 @@
+#include "convert/run.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "convert/cluster.h"
+#include "convert/cluster_calls.h"
+#include "convert/evaluate.h"
+#include "convert/routing_table.h"
+#include "convert/select.h"
+#include "convert/train_specialist.h"
+#include "core/error.h"
+#include "gateway/router.h"
+
+#include <yaml-cpp/yaml.h>
+
+namespace rpu::convert {
+namespace {
+
+using json = nlohmann::ordered_json;
+namespace fs = std::filesystem;
+
+// Everything one cluster's steps share.
+struct RunContext {
+  const RunOptions& options;
+  const RunProgress& progress;
+  const std::vector<LoggedCall>& calls;
+  std::unique_ptr<Model> base;  // loaded on first need: a fully resumed run never loads it
+  RunSummary summary;
+
+  Model& base_model() {
+    if (!base) base = options.load_base();
+    return *base;
+  }
+  void say(const std::string& line) const {
+    if (progress) progress(line);
+  }
+};
+
+void write_state(const std::string& work_dir, int cluster, const json& state) {
+  write_file_atomically(cluster_state_path(work_dir, cluster), state.dump(2) + "\n");
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  const size_t mid = v.size() / 2;
+  return v.size() % 2 == 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+// One evaluated candidate as the state keeps it: its scores and the (confidence, correct)
+// pairs S6 calibrates on, so a resumed run need not evaluate again.
+json candidate_json(const std::string& model, const CandidateResult& r) {
+  json samples = json::array();
+  for (const CallScore& c : r.evaluation.calls) samples.push_back(json::array({c.confidence, c.correct}));
+  return {{"name", r.name},
+          {"model", model},
+          {"score", r.evaluation.mean_score},
+          {"accuracy", r.evaluation.accuracy},
+          {"share_of_teacher", r.share_of_teacher},
+          {"reaches_target", r.reaches_target},
+          {"latency_p50_ms", r.evaluation.latency_p50_ms},
+          {"seconds", r.evaluation.seconds},
+          {"samples", samples}};
+}
+
+// Evaluates `models` (name -> path or "builtin") on the held-out calls.
+json evaluate_models(RunContext& ctx, const std::vector<std::pair<std::string, std::string>>& models,
+                     const std::vector<const LoggedCall*>& held_out) {
+  const RunOptions& o = ctx.options;
+  std::vector<std::unique_ptr<LocalModel>> open;
+  std::vector<Candidate> candidates;
+  for (const auto& [name, path] : models) {
+    std::unique_ptr<Model> m = path == o.base_name ? nullptr : Model::load(path);
+    if (!m) m = o.load_base();  // a second copy: the base stays untouched for fine-tuning
+    open.push_back(open_local_model(std::move(m), name, o.parallel, o.threads));
+    candidates.push_back({name, open.back()->backend.get(), o.parallel});
+  }
+  SelectOptions so;
+  so.target = o.target;
+  so.evaluate.max_tokens = o.max_tokens;
+  const Selection s = select_model(held_out, candidates, so, [&](const CandidateResult& r) {
+    ctx.say(fmt::format("  {}: score {:.3f} ({:.0f}% of the teacher) in {:.1f} s", r.name, r.evaluation.mean_score,
+                        100 * r.share_of_teacher, r.evaluation.seconds));
+  });
+  json out = json::array();
+  for (size_t i = 0; i < s.candidates.size(); ++i) out.push_back(candidate_json(models[i].second, s.candidates[i]));
+  return out;
+}
+
+// Why the cluster is not worth converting, or "" when it is.
+std::string skip_reason(const RunOptions& o, const json& state) {
+  const int64_t calls = state["calls"], teacher = state["teacher_calls"], held_out = state["held_out"];
+  if (calls < o.min_calls) return fmt::format("too few calls: {} < --min-calls {}", calls, o.min_calls);
+  if (teacher < o.min_teacher_calls) {
+    return fmt::format("too few teacher answers: {} < {}", teacher, o.min_teacher_calls);
+  }
+  if (held_out == 0) return "no held-out call to evaluate on";
+  return "";
+}
+
+json train_step(RunContext& ctx, int id, const std::vector<const LoggedCall*>& members,
+                const std::vector<const LoggedCall*>& held_out) {
+  const RunOptions& o = ctx.options;
+  SpecialistOptions so;
+  so.from = train_from_parse(o.from, &so.size);
+  so.minutes = o.train_minutes;
+  so.max_steps = o.train_steps;
+  so.threads = o.threads;
+  so.out_dir = fmt::format("{}/cluster-{}", o.work_dir, id);
+  ctx.say(fmt::format("  S5: training {} for at most {} min / {} steps", o.from, o.train_minutes, o.train_steps));
+  const Specialist s = train_specialist(ctx.base_model(), members, o.split, so, {});
+  const json evaluated = evaluate_models(ctx, {{"trained:" + train_from_name(so.from), s.model_path}}, held_out);
+  const double model_mb = static_cast<double>(fs::file_size(s.model_path)) / 1e6;
+  return {{"model", s.model_path},
+          {"from", o.from},
+          {"examples", s.data.written},
+          {"trainable_parameters", s.parameters},
+          {"model_mb", model_mb},
+          {"steps", s.report.steps},
+          {"minutes", s.report.seconds / 60},
+          {"loss", {s.report.first_loss, s.report.last_loss}},
+          {"candidate", evaluated[0]}};
+}
+
+// The best candidate (evaluated or trained) that reaches the target; null when none does.
+json best_passing(const json& state) {
+  json best;
+  auto consider = [&](const json& c) {
+    if (c["reaches_target"].get<bool>() && (best.is_null() || c["score"].get<double>() > best["score"].get<double>())) best = c;
+  };
+  for (const json& c : state["evaluated"]) consider(c);
+  if (state.contains("trained")) consider(state["trained"]["candidate"]);
+  return best;
+}
+
+std::string teacher_upstream(const RunOptions& o) {
+  if (!o.teacher_upstream.empty()) return o.teacher_upstream;
+  return o.teachers.empty() ? "teacher" : o.teachers.front();
+}
+
+// S6: deploy the best passing candidate with a calibrated threshold, or say why not.
+json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state) {
+  const RunOptions& o = ctx.options;
+  const json best = best_passing(state);
+  if (best.is_null()) {
+    return {{"deployed", false},
+            {"reason", fmt::format("no candidate reaches {:.0f}% of the teacher's score", 100 * o.target)}};
+  }
+  std::vector<CalibrationSample> samples;
+  for (const json& s : best["samples"]) samples.push_back({s[0].get<double>(), s[1].get<bool>()});
+  const Calibration cal = calibrate_threshold(samples, o.target);
+  json out{{"candidate", best["name"]}, {"model", best["model"]}, {"score", best["score"]},
+           {"min_confidence", cal.threshold}, {"local_share", cal.local_share},
+           {"expected_quality", cal.expected_quality}};
+  const RouteSelector selector = route_selector(record, ctx.calls);
+  if (!selector.reason.empty() || o.routes_file.empty()) {
+    out["deployed"] = false;
+    out["reason"] = o.routes_file.empty() ? "no --routes-file" : selector.reason;
+    return out;
+  }
+  SpecialistRoute route;
+  route.name = fmt::format("convert-cluster-{}", record.id);
+  route.model_path = best["model"];
+  route.match_system = selector.match_system;
+  route.aliases = selector.aliases;
+  route.parallel = o.parallel;
+  route.teacher = teacher_upstream(o);
+  route.min_confidence = cal.threshold;
+  route.shadow_share = o.shadow_share;
+  deploy_route(o.routes_file, route, o.gateway_config);  // throws before writing when the gateway would refuse it
+  out["deployed"] = true;
+  out["route"] = route.name;
+  out["match_system"] = route.match_system;
+  // The route only sees calls whose system prompt it recognises: the rest stay on the teacher.
+  out["routable_share"] = selector.covered_share;
+  out["local_share"] = cal.local_share * selector.covered_share;
+  out["reason"] = fmt::format("{} reaches {:.0f}% of the teacher; keeps {:.0f}% of held-out calls at min_confidence {:.3f}",
+                              best["name"].get<std::string>(), 100 * best["share_of_teacher"].get<double>(),
+                              100 * cal.local_share, cal.threshold);
+  return out;
+}
+
+json initial_state(const ClusterRecord& record, const std::vector<const LoggedCall*>& members, const Split& split) {
+  std::vector<double> teacher_latency;
+  for (const LoggedCall* c : members) {
+    if (c->from_teacher) teacher_latency.push_back(c->latency_ms);
+  }
+  return {{"cluster", record.id},
+          {"calls", record.size},
+          {"volume", record.volume},
+          {"teacher_calls", record.teacher_calls},
+          {"held_out", split.held_out.size()},
+          {"trainable", split.train.size()},
+          {"top_terms", record.top_terms},
+          {"teacher_latency_p50_ms", median(teacher_latency)},
+          {"tokens", record.prompt_tokens + record.completion_tokens}};
+}
+
+void run_cluster(RunContext& ctx, const ClusterRecord& record, const std::map<int64_t, const LoggedCall*>& by_id) {
+  const RunOptions& o = ctx.options;
+  std::vector<const LoggedCall*> members;
+  for (int64_t id : record.call_ids) {
+    if (auto it = by_id.find(id); it != by_id.end()) members.push_back(it->second);
+  }
+  const Split split = split_calls(members, o.split);
+  json state = read_cluster_state(o.work_dir, record.id);
+  if (state.is_null()) state = initial_state(record, members, split);
+  ctx.say(fmt::format("cluster {} ({} calls: {})", record.id, record.size, fmt::join(record.top_terms, " ")));
+  auto save = [&] { write_state(o.work_dir, record.id, state); };
+  if (!state.contains("skipped") && !state.contains("deployed")) {
+    if (const std::string why = skip_reason(o, state); !why.empty()) {
+      state["skipped"] = why;
+      save();
+    }
+  }
+  if (state.contains("skipped")) {
+    ++ctx.summary.skipped;
+    ctx.summary.lines.push_back(fmt::format("cluster {}: skipped ({})", record.id, state["skipped"].get<std::string>()));
+    return;
+  }
+  if (state.contains("evaluated")) {
+    ++ctx.summary.resumed_steps;
+  } else {
+    // The base model is a candidate too (named as routes name it: "builtin" or its file).
+    std::vector<std::pair<std::string, std::string>> models{{fs::path(o.base_name).filename().string(), o.base_name}};
+    for (const std::string& c : o.candidates) models.emplace_back(fs::path(c).filename().string(), c);
+    state["evaluated"] = evaluate_models(ctx, models, split.held_out);
+    save();
+  }
+  if (state.contains("trained")) {
+    ++ctx.summary.resumed_steps;
+  } else if (best_passing(state).is_null() && o.train_minutes > 0 && !state.contains("deployed")) {
+    state["trained"] = train_step(ctx, record.id, members, split.held_out);
+    save();
+  }
+  if (state.contains("deployed")) {
+    ++ctx.summary.resumed_steps;
+  } else {
+    state["deployed"] = deploy_step(ctx, record, state);
+    save();
+  }
+  const json& d = state["deployed"];
+  if (d["deployed"].get<bool>()) ++ctx.summary.deployed;
+  ctx.summary.lines.push_back(fmt::format("cluster {}: {} ({})", record.id, d["deployed"].get<bool>() ? "deployed" : "not deployed",
+                                          d["reason"].get<std::string>()));
+}
+
+ClustersFile load_or_cluster(const RunOptions& o, std::vector<LoggedCall>& calls, RunContext* ctx) {
+  const std::string path = o.work_dir + "/clusters.json";
+  if (fs::exists(path)) {
+    ++ctx->summary.resumed_steps;
+    return read_clusters_file(path);
+  }
+  ClusterOptions co;
+  co.k = o.k;
+  const Clustering clustering = cluster_calls(calls, co);
+  ClustersFile file = make_clusters_file(calls, clustering, o.log, o.teachers);
+  write_clusters_file(path, file);
+  return file;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::vector<std::string>>> read_run_config(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    fail("{}: {}", path, e.what());
+  }
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  if (root.IsNull()) return out;
+  if (!root.IsMap()) fail("{}: not a map of option names to values", path);
+  for (const auto& item : root) {
+    const std::string key = item.first.as<std::string>();
+    std::vector<std::string> values;
+    if (item.second.IsScalar()) {
+      values.push_back(item.second.as<std::string>());
+    } else if (item.second.IsSequence()) {
+      for (const auto& v : item.second) {
+        if (!v.IsScalar()) fail("{}: {}: a list of plain values, please", path, key);
+        values.push_back(v.as<std::string>());
+      }
+    } else {
+      fail("{}: {}: a value or a list of values, please", path, key);
+    }
+    out.emplace_back(key, std::move(values));
+  }
+  return out;
+}
+
+std::string cluster_state_path(const std::string& work_dir, int cluster) {
+  return fmt::format("{}/cluster-{}.json", work_dir, cluster);
+}
+
+json read_cluster_state(const std::string& work_dir, int cluster) {
+  std::ifstream in(cluster_state_path(work_dir, cluster));
+  if (!in) return nullptr;
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    return json::parse(text.str());
+  } catch (const std::exception& e) {
+    fail("{}: {}", cluster_state_path(work_dir, cluster), e.what());
+  }
+}
+
+namespace {
+
+// The system prompt as the gateway sees it, cut before the first scrub placeholder: live calls
+// carry real values where the log has <EMAIL_1>, so only the text before it is safe to match.
+std::string prompt_prefix(const LoggedCall& call) {
+  const std::string text = gateway::system_text(call.messages);
+  return text.substr(0, std::min<size_t>(text.find('<'), 160));
+}
+
+std::string escape_regex(const std::string& text) {
+  std::string out;
+  for (char ch : text) {
+    if (std::string_view("\\^$.|?*+()[]{}/").find(ch) != std::string_view::npos) out += '\\';
+    out += ch;
+  }
+  return out;
+}
+
+}  // namespace
+
+RouteSelector route_selector(const ClusterRecord& cluster, const std::vector<LoggedCall>& calls) {
+  const std::set<int64_t> members(cluster.call_ids.begin(), cluster.call_ids.end());
+  std::map<std::string, int64_t> inside, outside;
+  for (const LoggedCall& c : calls) (members.count(c.id) ? inside : outside)[prompt_prefix(c)]++;
+  RouteSelector r;
+  r.aliases = {fmt::format("convert-cluster-{}", cluster.id)};
+  // Every prompt (an agent framework's paraphrase) seen at least twice in the cluster and never
+  // outside it selects the cluster's calls; a prompt other clusters share (a generic "You are a
+  // helpful assistant.") cannot, and those calls stay on the teacher.
+  std::string alternatives;
+  int64_t covered = 0;
+  for (const auto& [prefix, n] : inside) {
+    if (prefix.size() < 12 || n < 2) continue;
+    bool shared = false;
+    for (const auto& [other, m] : outside) shared = shared || other.rfind(prefix, 0) == 0 || prefix.rfind(other, 0) == 0;
+    if (shared) continue;
+    alternatives += (alternatives.empty() ? "" : "|") + escape_regex(prefix);
+    covered += n;
+  }
+  if (alternatives.empty()) {
+    r.reason = "no system prompt is the cluster's own to route its calls by (needs the task classifier)";
+    return r;
+  }
+  r.match_system = "^(?:" + alternatives + ")";
+  r.covered_share = static_cast<double>(covered) / static_cast<double>(std::max<int64_t>(1, cluster.size));
+  return r;
+}
+
+RunSummary run_conversion(const RunOptions& options, const RunProgress& progress) {
+  if (options.work_dir.empty()) fail("convert run: no work directory");
+  fs::create_directories(options.work_dir);
+  std::vector<LoggedCall> calls = load_calls(options.log, options.teachers);
+  if (calls.empty()) fail("{}: no successful calls to convert (an empty log)", options.log);
+  RunContext ctx{options, progress, calls, nullptr, {}};
+  const ClustersFile clusters = load_or_cluster(options, calls, &ctx);
+  std::map<int64_t, const LoggedCall*> by_id;
+  for (const LoggedCall& c : calls) by_id[c.id] = &c;
+  ctx.summary.clusters = static_cast<int>(clusters.clusters.size());
+  for (const ClusterRecord& record : clusters.clusters) run_cluster(ctx, record, by_id);
+  return std::move(ctx.summary);
+}
+
+}  // namespace rpu::convert

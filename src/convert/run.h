@@ -1,0 +1,85 @@
+// `rpu convert run`: the whole conversion loop over one log, S3 -> S4 -> S5 -> S6, resumable.
+//
+// Everything a step decides is written into the work directory before the next step starts,
+// each file whole (write_file_atomically), so an interrupted run continues where it stopped:
+//   DIR/clusters.json        S3 (clusters_file.h); present: the log is not clustered again
+//   DIR/cluster-N.json       one cluster's state: {"cluster", "calls", "teacher_calls", ...,
+//                            "skipped"?: reason, "evaluated"?: S4, "trained"?: S5, "deployed"?: S6}
+//   DIR/cluster-N/           the trained specialist (model.gguf, train.jsonl, loss.csv)
+// A step whose key is in the state file is not run again. Per cluster:
+//   - skipped (with the reason) when it has fewer than min_calls calls, fewer than
+//     min_teacher_calls teacher answers, or no held-out call;
+//   - S4: the base model (and every candidate GGUF) answers the held-out calls;
+//   - S5: when none reaches target x the teacher's score and train_minutes > 0, a specialist
+//     is trained (time-boxed) on the trainable calls and evaluated the same way;
+//   - S6: the best candidate reaching the target is deployed with a min_confidence calibrated
+//     on its held-out (confidence, correct) pairs, a cascade to the teacher and a shadow share;
+//     one that does not reach it is never deployed. The routes file is only written through
+//     routing_table.h (atomic, checked against the gateway config first).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "convert/clusters_file.h"
+#include "convert/split.h"
+#include "model/model.h"
+
+namespace rpu::convert {
+
+struct RunOptions {
+  std::string log;                    // usage log or JSONL (cluster_calls.h load_calls)
+  std::vector<std::string> teachers;  // target names whose answers are the teacher's; empty: all
+  std::string teacher_upstream;       // the cascade's upstream in the gateway config; empty: teachers[0] or "teacher"
+  std::string routes_file, gateway_config;
+  std::string work_dir;
+  double target = 0.95;
+  int64_t min_calls = 30;
+  int64_t min_teacher_calls = 10;
+  double train_minutes = 5;           // per cluster; 0: no training
+  int train_steps = 200;
+  std::string from = "builtin";       // builtin | full | scratch:SIZE (train_from_parse)
+  std::vector<std::string> candidates;  // GGUF files evaluated besides the base model
+  double shadow_share = 0.05;
+  int k = 0;                          // clusters; 0: by silhouette
+  SplitOptions split;
+  int max_tokens = 256, parallel = 2, threads = 2;
+  std::string base_name = "builtin";  // how routes name the base model ("builtin" or its GGUF path)
+  std::function<std::unique_ptr<Model>()> load_base;  // the base model (fine-tune start, candidate)
+};
+
+struct RunSummary {
+  int clusters = 0, skipped = 0, deployed = 0, resumed_steps = 0;
+  std::vector<std::string> lines;  // one per cluster: "cluster N: decision (reason)"
+};
+
+using RunProgress = std::function<void(const std::string&)>;
+
+// Throws rpu::Error (an empty log, an unreadable work dir).
+RunSummary run_conversion(const RunOptions& options, const RunProgress& progress = {});
+
+// `rpu convert run --config FILE`: a YAML map of option long names to a scalar or a list
+// ("min-calls: 20", "candidate: [a.gguf, b.gguf]"), as (name, values) in file order. Throws
+// rpu::Error naming the file on anything else.
+std::vector<std::pair<std::string, std::vector<std::string>>> read_run_config(const std::string& path);
+
+// DIR/cluster-N.json, or null when absent.
+nlohmann::ordered_json read_cluster_state(const std::string& work_dir, int cluster);
+std::string cluster_state_path(const std::string& work_dir, int cluster);
+
+// How a deployed specialist's calls are recognised by the gateway. Today: a regex matching the
+// start of the cluster's own system prompts (each escaped, cut before the first scrub
+// placeholder; prompts that calls outside the cluster also have are left out), plus an alias (the task classifier on branch
+// `classify` will replace this one function). Empty `reason`: routable.
+struct RouteSelector {
+  std::string match_system;
+  std::vector<std::string> aliases;
+  double covered_share = 0;  // share of the cluster's calls the regex selects
+  std::string reason;  // why the calls cannot be selected (then not deployed)
+};
+RouteSelector route_selector(const ClusterRecord& cluster, const std::vector<LoggedCall>& calls);
+
+}  // namespace rpu::convert

@@ -1,0 +1,163 @@
+// `rpu convert run` end to end on a small JSONL log of three call types, each with its own
+// system prompt: 100 arithmetic word problems in the built-in model's answer format (it
+// passes the test's low target, so it is deployed without training), 40 intent labels (the
+// built-in model cannot say them and a 2-step fine-tune does not learn them: that specialist
+// fails evaluation and must not be deployed), and 12 translations (below --min-calls: skipped).
+// Checked: the decisions and reasons in the state files, the routes file loads in the gateway
+// config it was deployed against, an existing clusters.json is not clustered again, a second run resumes every step, and the report is written.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "convert/routing_table.h"
+#include "convert/run.h"
+#include "gateway/config.h"
+#include "test_util.h"
+
+namespace rpu::convert {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+json call_line(int64_t id, const std::string& system, const std::string& user, const std::string& answer) {
+  return {{"id", id},
+          {"messages", json::array({{{"role", "system"}, {"content", system}}, {{"role", "user"}, {"content", user}}})},
+          {"answer", {{"role", "assistant"}, {"content", answer}}}};
+}
+
+void write_log(const std::string& path) {
+  std::mt19937 rng(3);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const char* names[] = {"Leo", "Mia", "Sam", "Zoe"};
+  const char* intents[] = {"refund", "billing", "shipping", "cancel"};
+  const char* words[] = {"house", "cat", "water", "bread"};
+  std::ofstream out(path);
+  int64_t id = 0;
+  for (int i = 0; i < 100; ++i) {
+    const int a = pick(5, 40), b = pick(1, 30);
+    const std::string name = names[pick(0, 3)];
+    out << call_line(++id, "You solve arithmetic word problems step by step.",
+                     name + " has " + std::to_string(a) + " apples. " + name + " buys " + std::to_string(b) +
+                         " more. How many apples does " + name + " have now?",
+                     std::to_string(a) + " + " + std::to_string(b) + " = " + std::to_string(a + b) +
+                         ". The answer is " + std::to_string(a + b) + ".")
+               .dump()
+        << '\n';
+  }
+  for (int i = 0; i < 40; ++i) {
+    const int k = pick(0, 3);
+    out << call_line(++id, "Classify the customer's intent. Reply with one label only.",
+                     std::string("Order ") + std::to_string(pick(1000, 9999)) + ": I want help with " + intents[k] + " please",
+                     std::string("intent_") + intents[k])
+               .dump()
+        << '\n';
+  }
+  for (int i = 0; i < 12; ++i) {
+    out << call_line(++id, "Translate the user's word into German, one word.", words[i % 4], "Haus").dump() << '\n';
+  }
+}
+
+// S3's result, written before the first run as a resumed run finds it: the test is about S4-S6
+// and resuming, not about how well TF-IDF separates three tiny types.
+void write_clusters(const std::string& work, const std::string& log) {
+  ClustersFile file;
+  file.log = log;
+  file.calls = 152;
+  file.method = "given by the test";
+  const std::pair<int64_t, int64_t> ranges[] = {{1, 100}, {101, 140}, {141, 152}};
+  for (int id = 0; id < 3; ++id) {
+    ClusterRecord c;
+    c.id = id;
+    for (int64_t i = ranges[id].first; i <= ranges[id].second; ++i) c.call_ids.push_back(i);
+    c.size = static_cast<int64_t>(c.call_ids.size());
+    c.teacher_calls = c.size;
+    c.volume = static_cast<double>(c.size) / 152;
+    c.top_terms = {id == 0 ? "arithmetic" : id == 1 ? "intent" : "translate"};
+    file.clusters.push_back(c);
+  }
+  std::filesystem::create_directories(work);
+  write_clusters_file(work + "/clusters.json", file);
+}
+
+void write_gateway_config(const std::string& path, const std::string& routes) {
+  std::ofstream(path) << "listen: {host: 127.0.0.1, port: 18599}\n"
+                         "upstreams:\n  teacher:\n    url: http://127.0.0.1:18598/v1\n"
+                         "routes:\n  - name: general\n    target: teacher\n"
+                         "default_route: general\n"
+                         "routes_file: "
+                      << routes << "\n";
+}
+
+TEST(ConvertRunE2E, DeploysWhatPassesSkipsSmallClustersResumesAndReports) {
+  const std::string dir = test::temp_path("convert_run");
+  std::filesystem::create_directories(dir);
+  const std::string log = dir + "/calls.jsonl", routes = dir + "/routes.yaml", config = dir + "/gateway.yaml";
+  const std::string work = dir + "/work";
+  write_log(log);
+  write_gateway_config(config, routes);
+  write_clusters(work, log);
+  const std::vector<std::string> args{"convert", "run", log, "--work-dir", work, "--routes-file", routes,
+                                      "--gateway-config", config, "--min-calls", "20", "--target", "0.3",
+                                      "--train-minutes", "0.2", "--train-steps", "2", "--max-tokens", "48",
+                                      "--shadow", "0.1", "-t", "2"};
+  const auto first = test::run_rpu(args);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  std::printf("%s", first.out.c_str());
+
+  const ClustersFile clusters = read_clusters_file(work + "/clusters.json");
+  ASSERT_EQ(clusters.clusters.size(), 3u);
+  int deployed = 0, skipped = 0, failed = 0;
+  for (const ClusterRecord& c : clusters.clusters) {
+    const json state = read_cluster_state(work, c.id);
+    ASSERT_FALSE(state.is_null()) << "cluster " << c.id;
+    if (c.size == 12) {
+      ++skipped;
+      EXPECT_NE(state["skipped"].get<std::string>().find("too few calls"), std::string::npos);
+    } else if (c.size == 40) {
+      ++failed;
+      EXPECT_TRUE(state.contains("trained")) << "no candidate passed, so S5 ran";
+      EXPECT_FALSE(state["deployed"]["deployed"].get<bool>()) << state.dump(2);
+    } else {
+      ++deployed;
+      EXPECT_EQ(c.size, 100);
+      EXPECT_FALSE(state.contains("trained")) << "the built-in model passed: no training";
+      EXPECT_TRUE(state["deployed"]["deployed"].get<bool>()) << state.dump(2);
+      EXPECT_GE(state["deployed"]["min_confidence"].get<double>(), 0.0);
+    }
+  }
+  EXPECT_EQ(deployed, 1);
+  EXPECT_EQ(skipped, 1);
+  EXPECT_EQ(failed, 1);
+
+  // The routes file is what the gateway reads: merged into its config without an error, with
+  // the one passing specialist first, cascading to the teacher.
+  const gateway::GatewayConfig merged = gateway::merge_routes_file(gateway::load_gateway_config(config));
+  ASSERT_EQ(merged.routes.size(), 2u);
+  EXPECT_EQ(merged.routes[0].name.rfind("convert-cluster-", 0), 0u);
+  EXPECT_EQ(routing_table_routes(routes).size(), 1u);
+
+  // A second run finds every step done: nothing is evaluated, trained or deployed again.
+  const auto before = test::read_file(routes);
+  // Given through --config this time (the same options as YAML), which also checks that file.
+  std::ofstream(dir + "/convert.yaml") << "work-dir: " << work << "\nroutes-file: " << routes << "\ngateway-config: " << config
+                                       << "\nmin-calls: 20\ntarget: 0.3\ntrain-minutes: 0.2\ntrain-steps: 2\nmax-tokens: 48\n"
+                                          "shadow: 0.1\n";
+  const auto second = test::run_rpu({"convert", "run", log, "--config", dir + "/convert.yaml", "-t", "2"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.out.find("1 deployed, 1 skipped; 6 steps already done"), std::string::npos) << second.out;
+  EXPECT_EQ(second.err.find("score"), std::string::npos) << "re-evaluated: " << second.err;
+  EXPECT_EQ(test::read_file(routes), before);
+
+  const auto report = test::run_rpu({"convert", "report", "--work-dir", work, "-o", dir + "/report.md"});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  const std::string md = test::read_file(dir + "/report.md");
+  EXPECT_NE(md.find("of calls replaceable"), std::string::npos);
+  EXPECT_NE(md.find("too few calls"), std::string::npos);
+  EXPECT_NE(test::read_file(dir + "/report.svg").find("<svg"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace rpu::convert

@@ -1,0 +1,95 @@
+// rpu convert run LOG: the whole conversion loop (src/convert/run.h): cluster the logged calls,
+// evaluate the base model and candidates per cluster, train where none reaches the target,
+// deploy what does into the gateway's routes file. Resumable: re-run with the same --work-dir.
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "convert/routing_table.h"
+#include "convert/run.h"
+#include "convert_steps.h"
+#include "core/error.h"
+#include "gateway/config.h"
+#include "options.h"
+
+namespace rpu::cli {
+namespace {
+
+int run_run(convert::RunOptions o, const std::string& base) {
+  if (!base.empty()) o.base_name = base;
+  o.load_base = [base]() { return base.empty() ? load_builtin_model() : Model::load(base); };
+  convert::RunSummary s;
+  try {
+    s = convert::run_conversion(o, [](const std::string& line) { fmt::print(stderr, "rpu: {}\n", line); });
+  } catch (const gateway::ConfigError& e) {
+    fail("not deployed, the gateway would refuse the routes file: {}", e.what());
+  } catch (const convert::RoutingTableError& e) {
+    fail("{}", e.what());
+  }
+  for (const auto& line : s.lines) fmt::print("{}\n", line);
+  fmt::print("{} clusters: {} deployed, {} skipped; {} steps already done in {}\n", s.clusters, s.deployed, s.skipped,
+             s.resumed_steps, o.work_dir);
+  return 0;
+}
+
+// Options from --config that the command line did not give, set as if they had been typed
+// (CLI11 2.1's own config files do not reach subcommands).
+void apply_config(CLI::App& cmd, const std::string& path) {
+  for (const auto& [key, values] : convert::read_run_config(path)) {
+    CLI::Option* option = cmd.get_option_no_throw("--" + key);
+    if (option == nullptr || key == "config") fail("{}: unknown option '{}'", path, key);
+    if (option->count() > 0) continue;  // the command line wins
+    option->add_result(values);
+    try {
+      option->run_callback();
+    } catch (const CLI::Error& e) {
+      fail("{}: {}: {}", path, key, e.what());
+    }
+  }
+}
+
+}  // namespace
+
+void add_convert_run(CLI::App& convert, ConvertSteps& steps) {
+  auto o = std::make_shared<convert::RunOptions>();
+  auto base = std::make_shared<std::string>();
+  CLI::App* cmd = convert.add_subcommand("run", "the whole loop: cluster, evaluate, train, deploy (resumable)");
+  cmd->add_option("log", o->log, "the gateway's usage log (SQLite file, postgres://...) or a JSONL file of calls")->required();
+  cmd->add_option("--teacher", o->teachers, "target name whose answers are the teacher's (repeatable; default: every answer)")
+      ->allow_extra_args(false);
+  cmd->add_option("--teacher-upstream", o->teacher_upstream, "the cascade's upstream in the gateway config (default: the first --teacher, else teacher)");
+  cmd->add_option("--routes-file", o->routes_file, "the gateway's routes file to deploy into (none: evaluate and train only)");
+  cmd->add_option("--gateway-config", o->gateway_config, "check every deploy against this gateway config first")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--work-dir", o->work_dir, "where each step's result is kept (re-runs resume from it)");
+  cmd->add_option("--target", o->target, "share of the teacher's score a specialist must reach")->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--min-calls", o->min_calls, "smaller clusters are skipped")->capture_default_str();
+  cmd->add_option("--min-teacher-calls", o->min_teacher_calls, "clusters with fewer teacher answers are skipped")
+      ->capture_default_str();
+  cmd->add_option("--train-minutes", o->train_minutes, "training budget per cluster (0: never train)")
+      ->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  cmd->add_option("--train-steps", o->train_steps, "optimizer steps per cluster at most")->capture_default_str();
+  cmd->add_option("--from", o->from, "what to train: builtin (LoRA), full, scratch:xs|s|m")->capture_default_str();
+  cmd->add_option("--base", *base, "a GGUF base model instead of the built-in one")->check(CLI::ExistingFile);
+  cmd->add_option("--candidate", o->candidates, "a GGUF evaluated besides the base model (repeatable)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--shadow", o->shadow_share, "share of a deployed route's calls also sent to the teacher")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--k", o->k, "clusters (0: chosen by silhouette)")->capture_default_str();
+  cmd->add_option("--held-out", o->split.held_out_fraction, "share of each cluster held out for evaluation")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--max-tokens", o->max_tokens, "longest answer per evaluated call")->capture_default_str();
+  cmd->add_option("--parallel", o->parallel, "calls decoded together")->check(CLI::Range(1, 64))->capture_default_str();
+  cmd->add_option("-t,--threads", o->threads, "worker threads")->check(CLI::Range(1, 1024))->capture_default_str();
+  auto config = std::make_shared<std::string>();
+  cmd->add_option("--config", *config, "YAML of these options by long name (min-calls: 20, candidate: [a.gguf]); flags win")
+      ->check(CLI::ExistingFile);
+  steps.emplace_back(cmd, [o, base, config, cmd] {
+    if (!config->empty()) apply_config(*cmd, *config);
+    if (o->work_dir.empty()) fail("rpu convert run needs --work-dir (a flag or work-dir: in --config)");
+    return run_run(*o, *base);
+  });
+}
+
+}  // namespace rpu::cli
