@@ -1,5 +1,7 @@
 #include "convert/run.h"
 
+#include "convert/classifier_file.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -160,7 +162,9 @@ json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state
   json out{{"candidate", best["name"]}, {"model", best["model"]}, {"score", best["score"]},
            {"min_confidence", cal.threshold}, {"local_share", cal.local_share},
            {"expected_quality", cal.expected_quality}};
-  const RouteSelector selector = route_selector(record, ctx.calls);
+  const std::string classifier = classifier_path_for(o.work_dir + "/clusters.json");
+  const RouteSelector selector =
+      fs::exists(classifier) ? classifier_selector(record, classifier) : route_selector(record, ctx.calls);
   if (!selector.reason.empty() || o.routes_file.empty()) {
     out["deployed"] = false;
     out["reason"] = o.routes_file.empty() ? "no --routes-file" : selector.reason;
@@ -171,6 +175,8 @@ json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state
   route.model_path = best["model"];
   route.match_system = selector.match_system;
   route.aliases = selector.aliases;
+  route.cluster = selector.cluster;
+  route.classifier_file = selector.classifier_file;
   route.parallel = o.parallel;
   route.teacher = teacher_upstream(o);
   route.min_confidence = cal.threshold;
@@ -179,6 +185,7 @@ json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state
   out["deployed"] = true;
   out["route"] = route.name;
   out["match_system"] = route.match_system;
+  if (selector.cluster >= 0) out["classifier"] = selector.classifier_file;
   // The route only sees calls whose system prompt it recognises: the rest stay on the teacher.
   out["routable_share"] = selector.covered_share;
   out["local_share"] = cal.local_share * selector.covered_share;
@@ -263,6 +270,9 @@ ClustersFile load_or_cluster(const RunOptions& o, std::vector<LoggedCall>& calls
   co.k = o.k;
   const Clustering clustering = cluster_calls(calls, co);
   ClustersFile file = make_clusters_file(calls, clustering, o.log, o.teachers);
+  // The gateway routes live calls to a deployed cluster with this classifier (written first:
+  // a clusters.json on disk means both are there when a run resumes).
+  write_classifier_file(classifier_path_for(path), make_task_classifier(clustering));
   write_clusters_file(path, file);
   return file;
 }
@@ -332,6 +342,17 @@ std::string escape_regex(const std::string& text) {
 }
 
 }  // namespace
+
+RouteSelector classifier_selector(const ClusterRecord& cluster, const std::string& classifier_file) {
+  RouteSelector r;
+  r.aliases = {fmt::format("convert-cluster-{}", cluster.id)};
+  r.cluster = cluster.id;
+  r.classifier_file = classifier_file;
+  // The classifier sends the cluster's calls to the route whatever their system prompt (99.6%
+  // of held-out workload calls reach their cluster: tests/e2e/test_convert_cluster.cpp).
+  r.covered_share = 1.0;
+  return r;
+}
 
 RouteSelector route_selector(const ClusterRecord& cluster, const std::vector<LoggedCall>& calls) {
   const std::set<int64_t> members(cluster.call_ids.begin(), cluster.call_ids.end());

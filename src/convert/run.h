@@ -77,9 +77,14 @@ std::string cluster_state_path(const std::string& work_dir, int cluster);
 struct RouteSelector {
   std::string match_system;
   std::vector<std::string> aliases;
+  int cluster = -1;             // >= 0: routed by the task classifier in classifier_file
+  std::string classifier_file;
   double covered_share = 0;  // share of the cluster's calls the regex selects
   std::string reason;  // why the calls cannot be selected (then not deployed)
 };
+// Routes a cluster by the system prompts only its calls use (when no classifier was written,
+// e.g. a clusters.json made elsewhere), or by the task classifier `rpu convert` wrote.
 RouteSelector route_selector(const ClusterRecord& cluster, const std::vector<LoggedCall>& calls);
+RouteSelector classifier_selector(const ClusterRecord& cluster, const std::string& classifier_file);
 
 }  // namespace rpu::convert
