@@ -128,7 +128,7 @@ class GatedHttpServer : public httplib::Server {
   int wake_fd_ = -1;
 
   std::mutex mutex_;
-  std::condition_variable work_cv_, idle_cv_;
+  std::condition_variable work_cv_, light_cv_, idle_cv_;  // light_cv_: the light-only workers
   std::deque<ConnectionPtr> inbox_;  // to the gate: accepted, or back from a worker
   // To the workers, with a complete header block: [0] any request, [1] bodiless GET/HEAD.
   std::deque<ConnectionPtr> ready_[2];
