@@ -368,86 +368,74 @@ void read_keys(const Reader& r, const YAML::Node& n, GatewayConfig& c) {
   }
 }
 
+// Names the routes of one file use: the names and aliases seen so far (of this file and any
+// read before it), and the targets defined (`where` says where, for the message).
+struct KnownNames {
+  std::set<std::string> targets, routes, aliases;
+  std::string where = "under models: or upstreams:";
+};
+
+// Each route's references exist, and its name and aliases are new; then the default route.
+void check_routes(const Reader& r, const YAML::Node& root, const std::vector<RouteConfig>& routes,
+                  const std::string& default_route, KnownNames& known) {
+  const YAML::Node nodes = root["routes"];
+  for (size_t i = 0; i < routes.size(); ++i) {
+    const RouteConfig& route = routes[i];
+    const std::string key = "routes[" + std::to_string(i) + "]";
+    const YAML::Node node = nodes[i];
+    auto defined = [&](const std::string& name, const YAML::Node& at, const std::string& field) {
+      if (!name.empty() && !known.targets.count(name)) {
+        r.error(at, key + "." + field, "'" + name + "' is not defined " + known.where);
+      }
+    };
+    defined(route.target, node["target"], "target");
+    defined(route.fallback, node["fallback"], "fallback");
+    if (route.cascade) defined(route.cascade->upstream, node["cascade"]["upstream"], "cascade.upstream");
+    if (route.shadow) defined(route.shadow->target, node["shadow"]["target"], "shadow.target");
+    if (!known.routes.insert(route.name).second) r.error(node, key + ".name", "route '" + route.name + "' is defined twice");
+    for (const std::string& alias : route.aliases) {
+      if (!known.aliases.insert(alias).second) r.error(node, key + ".aliases", "alias '" + alias + "' belongs to two routes");
+    }
+  }
+  if (!default_route.empty() && !known.routes.count(default_route)) {
+    r.error(root["default_route"], "default_route", "no route is named '" + default_route + "'");
+  }
+}
+
 // Names refer to things that exist, and are unique.
 void check_references(const Reader& r, const YAML::Node& root, GatewayConfig& c) {
-  std::set<std::string> targets;
+  KnownNames known;
   auto add_target = [&](const std::string& name, const std::string& section) {
-    if (!targets.insert(name).second) r.error(root[section], section + "." + name, "the name is used twice");
+    if (!known.targets.insert(name).second) r.error(root[section], section + "." + name, "the name is used twice");
   };
   for (const auto& m : c.local_models) add_target(m.name, "models");
   for (const auto& u : c.remotes) add_target(u.name, u.is_replica_set ? "models" : "upstreams");
-  std::set<std::string> route_names, aliases;
-  const YAML::Node routes = root["routes"];
-  for (size_t i = 0; i < c.routes.size(); ++i) {
-    const RouteConfig& route = c.routes[i];
-    const std::string key = "routes[" + std::to_string(i) + "]";
-    const YAML::Node node = routes[i];
-    auto known = [&](const std::string& name, const YAML::Node& at, const std::string& field) {
-      if (!name.empty() && !targets.count(name)) {
-        r.error(at, key + "." + field, "'" + name + "' is not defined under models: or upstreams:");
-      }
-    };
-    known(route.target, node["target"], "target");
-    known(route.fallback, node["fallback"], "fallback");
-    if (route.cascade) known(route.cascade->upstream, node["cascade"]["upstream"], "cascade.upstream");
-    if (route.shadow) known(route.shadow->target, node["shadow"]["target"], "shadow.target");
-    if (!route_names.insert(route.name).second) r.error(node, key + ".name", "route '" + route.name + "' is defined twice");
-    for (const std::string& alias : route.aliases) {
-      if (!aliases.insert(alias).second) r.error(node, key + ".aliases", "alias '" + alias + "' belongs to two routes");
-    }
-  }
-  if (!c.default_route.empty() && !route_names.count(c.default_route)) {
-    r.error(root["default_route"], "default_route", "no route is named '" + c.default_route + "'");
-  }
+  check_routes(r, root, c.routes, c.default_route, known);
   if (c.routes.empty()) r.error(root, "routes", "at least one route is needed");
-  if (c.classifier) check_classifier_routes(r, root, *c.classifier, route_names);
+  if (c.classifier) check_classifier_routes(r, root, *c.classifier, known.routes);
 }
-
-GatewayConfig read_config(const Reader& r, const YAML::Node& root, const std::string& file_name);
-GatewayConfig merge_routes(const Reader& r, const YAML::Node& root, const GatewayConfig& main);
 
 // The routes file's names against the main config's: its models must not reuse a main name,
 // its routes' names and aliases must be new, and what they refer to must exist in either file.
 void check_merged_references(const Reader& r, const YAML::Node& root, const GatewayConfig& main,
                              const GatewayConfig& extra) {
-  std::set<std::string> targets;
-  for (const auto& m : main.local_models) targets.insert(m.name);
-  for (const auto& u : main.remotes) targets.insert(u.name);
+  KnownNames known;
+  known.where = "under models: (here or in " + main.file + ")";
+  for (const auto& m : main.local_models) known.targets.insert(m.name);
+  for (const auto& u : main.remotes) known.targets.insert(u.name);
   auto add_target = [&](const std::string& name) {
-    if (!targets.insert(name).second) {
+    if (!known.targets.insert(name).second) {
       r.error(root["models"][name], "models." + name, "the name is already used (in " + main.file + " or above)");
     }
   };
   for (const auto& m : extra.local_models) add_target(m.name);
   for (const auto& u : extra.remotes) add_target(u.name);
-  std::set<std::string> route_names, aliases;
   for (const RouteConfig& route : main.routes) {
-    route_names.insert(route.name);
-    aliases.insert(route.aliases.begin(), route.aliases.end());
+    known.routes.insert(route.name);
+    known.aliases.insert(route.aliases.begin(), route.aliases.end());
   }
-  const YAML::Node routes = root["routes"];
-  for (size_t i = 0; i < extra.routes.size(); ++i) {
-    const RouteConfig& route = extra.routes[i];
-    const std::string key = "routes[" + std::to_string(i) + "]";
-    const YAML::Node node = routes[i];
-    auto known = [&](const std::string& name, const YAML::Node& at, const std::string& field) {
-      if (!name.empty() && !targets.count(name)) {
-        r.error(at, key + "." + field, "'" + name + "' is not defined under models: (here or in " + main.file + ")");
-      }
-    };
-    known(route.target, node["target"], "target");
-    known(route.fallback, node["fallback"], "fallback");
-    if (route.cascade) known(route.cascade->upstream, node["cascade"]["upstream"], "cascade.upstream");
-    if (route.shadow) known(route.shadow->target, node["shadow"]["target"], "shadow.target");
-    if (!route_names.insert(route.name).second) r.error(node, key + ".name", "route '" + route.name + "' is defined twice");
-    for (const std::string& alias : route.aliases) {
-      if (!aliases.insert(alias).second) r.error(node, key + ".aliases", "alias '" + alias + "' belongs to two routes");
-    }
-  }
-  if (!extra.default_route.empty() && !route_names.count(extra.default_route)) {
-    r.error(root["default_route"], "default_route", "no route is named '" + extra.default_route + "'");
-  }
-  if (extra.classifier) check_classifier_routes(r, root, *extra.classifier, route_names);
+  check_routes(r, root, extra.routes, extra.default_route, known);
+  if (extra.classifier) check_classifier_routes(r, root, *extra.classifier, known.routes);
 }
 
 // False when the file cannot be opened; a file over 4 MiB is not a configuration.
@@ -462,27 +450,13 @@ bool read_config_text(const std::string& path, std::string& out) {
   return true;
 }
 
-}  // namespace
-
-GatewayConfig parse_gateway_config(const std::string& yaml_text, const std::string& file_name,
-                                   const std::string& base_dir) {
-  const Reader r(file_name, base_dir);
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(file_name + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
-  }
-  if (!root.IsMap()) throw ConfigError(file_name + ": the configuration must be a YAML mapping");
-  try {
-    return read_config(r, root, file_name);
-  } catch (const YAML::Exception& e) {
-    // A shape the readers did not foresee (a mapping used as a key, ...): still named by line.
-    throw ConfigError(file_name + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
-  }
+std::vector<RouteConfig> read_routes(const Reader& r, const YAML::Node& routes) {
+  std::vector<RouteConfig> out;
+  if (!routes || routes.IsNull()) return out;
+  if (!routes.IsSequence()) r.error(routes, "routes", "must be a list of routes");
+  for (size_t i = 0; i < routes.size(); ++i) out.push_back(read_route(r, routes[i], "routes[" + std::to_string(i) + "]"));
+  return out;
 }
-
-namespace {
 
 GatewayConfig read_config(const Reader& r, const YAML::Node& root, const std::string& file_name) {
   r.only_keys(root, "",
@@ -493,10 +467,7 @@ GatewayConfig read_config(const Reader& r, const YAML::Node& root, const std::st
   if (root["log"]) read_log(r, root["log"], c);
   if (root["models"]) read_models(r, root["models"], c);
   if (root["upstreams"]) read_upstreams(r, root["upstreams"], c);
-  if (const YAML::Node routes = root["routes"]) {
-    if (!routes.IsSequence()) r.error(routes, "routes", "must be a list of routes");
-    for (size_t i = 0; i < routes.size(); ++i) c.routes.push_back(read_route(r, routes[i], "routes[" + std::to_string(i) + "]"));
-  }
+  c.routes = read_routes(r, root["routes"]);
   if (root["default_route"]) c.default_route = r.text(root["default_route"], "default_route");
   if (root["keys"]) read_keys(r, root["keys"], c);
   if (root["routes_file"]) c.routes_file = r.path(root["routes_file"], "routes_file");
@@ -505,45 +476,12 @@ GatewayConfig read_config(const Reader& r, const YAML::Node& root, const std::st
   return c;
 }
 
-}  // namespace
-
-GatewayConfig load_gateway_config(const std::string& path) {
-  std::string text;
-  if (!read_config_text(path, text)) throw ConfigError(path + ": cannot open the configuration file");
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  return parse_gateway_config(text, path, dir.empty() ? "." : dir);
-}
-
-GatewayConfig merge_routes_text(const GatewayConfig& main, const std::string& yaml_text, const std::string& file_name,
-                                const std::string& base_dir) {
-  const Reader r(file_name, base_dir);
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(file_name + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
-  }
-  if (root.IsNull()) return main;  // empty: nothing deployed yet
-  if (!root.IsMap()) throw ConfigError(file_name + ": the routes file must be a YAML mapping");
-  try {
-    return merge_routes(r, root, main);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(file_name + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
-  }
-}
-
-namespace {
-
+// The routes file over the main config: its routes first, its models joined to the main ones.
 GatewayConfig merge_routes(const Reader& r, const YAML::Node& root, const GatewayConfig& main) {
   r.only_keys(root, "", {"models", "routes", "default_route", "classifier"});
   GatewayConfig extra;
   if (root["models"] && !root["models"].IsNull()) read_models(r, root["models"], extra);
-  if (const YAML::Node routes = root["routes"]; routes && !routes.IsNull()) {
-    if (!routes.IsSequence()) r.error(routes, "routes", "must be a list of routes");
-    for (size_t i = 0; i < routes.size(); ++i) {
-      extra.routes.push_back(read_route(r, routes[i], "routes[" + std::to_string(i) + "]"));
-    }
-  }
+  extra.routes = read_routes(r, root["routes"]);
   if (root["default_route"]) extra.default_route = r.text(root["default_route"], "default_route");
   if (root["classifier"] && !root["classifier"].IsNull()) extra.classifier = read_classifier(r, root["classifier"]);
   check_merged_references(r, root, main, extra);
@@ -557,7 +495,55 @@ GatewayConfig merge_routes(const Reader& r, const YAML::Node& root, const Gatewa
   return merged;
 }
 
+// Parses `text` and runs `read` on its root, turning every yaml-cpp exception (bad syntax, or a
+// shape the readers did not foresee, e.g. a mapping used as a key) into a ConfigError with a line.
+template <typename Read>
+GatewayConfig read_yaml(const std::string& text, const std::string& file_name, Read read) {
+  auto where = [&](const YAML::Exception& e) { return file_name + ":" + std::to_string(e.mark.line + 1) + ": "; };
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(where(e) + "not valid YAML: " + e.msg);
+  }
+  try {
+    return read(root);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(where(e) + e.msg);
+  }
+}
+
+std::string folder_of(const std::string& path) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  return dir.empty() ? "." : dir;
+}
+
 }  // namespace
+
+GatewayConfig parse_gateway_config(const std::string& yaml_text, const std::string& file_name,
+                                   const std::string& base_dir) {
+  const Reader r(file_name, base_dir);
+  return read_yaml(yaml_text, file_name, [&](const YAML::Node& root) {
+    if (!root.IsMap()) throw ConfigError(file_name + ": the configuration must be a YAML mapping");
+    return read_config(r, root, file_name);
+  });
+}
+
+GatewayConfig load_gateway_config(const std::string& path) {
+  std::string text;
+  if (!read_config_text(path, text)) throw ConfigError(path + ": cannot open the configuration file");
+  return parse_gateway_config(text, path, folder_of(path));
+}
+
+GatewayConfig merge_routes_text(const GatewayConfig& main, const std::string& yaml_text, const std::string& file_name,
+                                const std::string& base_dir) {
+  const Reader r(file_name, base_dir);
+  return read_yaml(yaml_text, file_name, [&](const YAML::Node& root) {
+    if (root.IsNull()) return main;  // empty: nothing deployed yet
+    if (!root.IsMap()) throw ConfigError(file_name + ": the routes file must be a YAML mapping");
+    return merge_routes(r, root, main);
+  });
+}
 
 GatewayConfig merge_routes_file(const GatewayConfig& main) {
   if (main.routes_file.empty()) return main;
@@ -566,8 +552,7 @@ GatewayConfig merge_routes_file(const GatewayConfig& main) {
     if (!std::filesystem::exists(main.routes_file)) return main;  // nothing deployed yet
     throw ConfigError(main.routes_file + ": cannot open the routes file");
   }
-  const std::string dir = std::filesystem::path(main.routes_file).parent_path().string();
-  return merge_routes_text(main, text, main.routes_file, dir.empty() ? "." : dir);
+  return merge_routes_text(main, text, main.routes_file, folder_of(main.routes_file));
 }
 
 }  // namespace rpu::gateway

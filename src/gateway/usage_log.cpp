@@ -147,7 +147,10 @@ std::vector<UsageSummaryRow> summarize_usage(const std::string& location) {
 int64_t export_openai_jsonl(const std::string& location, std::ostream& out, const Vault* reveal_with) {
   const auto store = open_usage_store(location, StoreAccess::kRead);
   int64_t lines = 0;
-  store->each_successful_call([&](const std::string& request, const std::string& response, const std::string& vault) {
+  store->each_row(0, [&](int64_t, const UsageRecord& row) {
+    // Training data is what a client was answered: successful primary calls with an answer.
+    if (!row.error.empty() || row.response_json.empty() || row.kind != "primary") return;
+    const std::string &request = row.request_json, &response = row.response_json, &vault = row.vault;
     if (reveal_with == nullptr || vault.empty()) {
       if (write_openai_line(request, response, out)) ++lines;
       return;

@@ -27,14 +27,16 @@ class UsageStore {
   virtual void apply_retention(int64_t oldest_time_ms, int64_t max_rows) = 0;
   // Calls, errors, escalations, tokens and latency by route and model, busiest first.
   virtual std::vector<UsageSummaryRow> summarize() = 0;
-  // Calls `row(request, response, vault)` for each successful call with a response, oldest first.
-  using CallVisitor =
-      std::function<void(const std::string& request, const std::string& response, const std::string& vault)>;
-  virtual void each_successful_call(const CallVisitor& row) = 0;
-  // Every row with id > after_id, oldest first, as written (the conversion loop reads them).
+  // Every row with id > after_id, oldest first, as written (the export and the conversion loop
+  // read them; a PostgreSQL store pages, so a large log is never held in memory at once).
   using RowVisitor = std::function<void(int64_t id, const UsageRecord& row)>;
   virtual void each_row(int64_t after_id, const RowVisitor& row) = 0;
 };
+
+// The `calls` table's columns after `id`, in UsageRecord's order: both stores write and read
+// them in this order ("time_ms, client_key_id, ..., vault").
+extern const std::vector<std::string> kUsageColumns;
+std::string usage_columns_sql();
 
 enum class StoreAccess { kWrite, kRead };  // kWrite creates the database and table when missing
 

@@ -49,12 +49,6 @@ ALTER TABLE calls ADD COLUMN IF NOT EXISTS vault text NOT NULL DEFAULT '';
 // fail on its catalog's unique index), so schema creation holds this transaction-level lock.
 constexpr int64_t kSchemaLockKey = 0x7270755f6c6f67;  // "rpu_log"
 
-const std::vector<std::string> kColumns = {"time_ms",      "client_key_id",     "route",      "model",
-                                           "request",      "response",          "prompt_tokens",
-                                           "completion_tokens", "latency_ms",   "first_token_ms",
-                                           "confidence",   "escalated",         "error",
-                                           "kind",         "vault"};
-
 // libpq waits for the operating system's TCP timeout (minutes) on an unreachable host; the
 // writer would stall that long per batch, so a connect timeout is added unless one is set.
 std::string with_defaults(const std::string& uri) {
@@ -121,7 +115,7 @@ class PostgresUsageStore final : public UsageStore {
   void write_batch(const std::vector<UsageRecord>& batch) override {
     guarded("cannot write", [&] {
       pqxx::work tx(connection());
-      pqxx::stream_to copy(tx, "calls", kColumns);
+      pqxx::stream_to copy(tx, "calls", kUsageColumns);
       for (const UsageRecord& r : batch) write_row(copy, r);
       copy.complete();
       tx.commit();
@@ -159,7 +153,7 @@ class PostgresUsageStore final : public UsageStore {
       int64_t last_id = after_id;
       for (;;) {
         const pqxx::result page = tx.exec_params(
-            "SELECT id, time_ms, client_key_id, route, model, request, response, prompt_tokens, completion_tokens, latency_ms, first_token_ms, confidence, escalated, error, kind, vault FROM calls WHERE id > $1 ORDER BY id LIMIT 1000", last_id);
+            "SELECT id, " + usage_columns_sql() + " FROM calls WHERE id > $1 ORDER BY id LIMIT 1000", last_id);
         for (const pqxx::row& row : page) {
           last_id = row[0].as<int64_t>();
           auto real = [&](int i) { return row[i].is_null() ? -1.0 : row[i].as<double>(); };
@@ -180,25 +174,6 @@ class PostgresUsageStore final : public UsageStore {
           r.kind = text(row[14]);
           r.vault = text(row[15]);
           visit(last_id, r);
-        }
-        if (page.size() < 1000) return;
-      }
-    });
-  }
-
-  void each_successful_call(const CallVisitor& visit) override {
-    guarded("cannot read", [&] {
-      pqxx::read_transaction tx(connection());
-      // Pages by id rather than one result, so a large log is never held in memory at once.
-      int64_t last_id = 0;
-      for (;;) {
-        const pqxx::result page = tx.exec_params(
-            "SELECT id, request, response, vault FROM calls WHERE error = '' AND response <> '' AND kind = 'primary' AND id > $1 "
-            "ORDER BY id LIMIT 1000",
-            last_id);
-        for (const pqxx::row& row : page) {
-          last_id = row[0].as<int64_t>();
-          visit(text(row[1]), text(row[2]), text(row[3]));
         }
         if (page.size() < 1000) return;
       }

@@ -152,7 +152,8 @@ class SqliteUsageStore final : public UsageStore {
   }
 
   void each_row(int64_t after_id, const RowVisitor& visit) override {
-    Statement q(db_, "SELECT id, time_ms, client_key_id, route, model, request, response, prompt_tokens, completion_tokens, latency_ms, first_token_ms, confidence, escalated, error, kind, vault FROM calls WHERE id > ?1 ORDER BY id");
+    const std::string sql = "SELECT id, " + usage_columns_sql() + " FROM calls WHERE id > ?1 ORDER BY id";
+    Statement q(db_, sql.c_str());
     q.integer(1, after_id);
     while (q.step()) {
       UsageRecord r;
@@ -176,17 +177,11 @@ class SqliteUsageStore final : public UsageStore {
     }
   }
 
-  void each_successful_call(const CallVisitor& row) override {
-    Statement q(db_, "SELECT request, response, vault FROM calls WHERE error = '' AND response <> '' AND kind = 'primary' ORDER BY id");
-    while (q.step()) row(q.column_text(0), q.column_text(1), q.column_text(2));
-  }
-
  private:
   void insert_rows(const std::vector<UsageRecord>& batch) {
-    Statement insert(db_,
-                     "INSERT INTO calls (time_ms, client_key_id, route, model, request, response, prompt_tokens, "
-                     "completion_tokens, latency_ms, first_token_ms, confidence, escalated, error, kind, vault) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+    std::string sql = "INSERT INTO calls (" + usage_columns_sql() + ") VALUES (";
+    for (size_t i = 1; i <= kUsageColumns.size(); ++i) sql += (i > 1 ? ", ?" : "?") + std::to_string(i);
+    Statement insert(db_, (sql + ")").c_str());
     for (const UsageRecord& r : batch) {
       insert.integer(1, r.time_ms);
       insert.text(2, r.client_key_id);

@@ -69,16 +69,7 @@ TEST(GatewayClassifierTest, ClusterOfTheSpecialistGoesToItsRouteUntilRollback) {
   convert::write_classifier_file(classifier, convert::make_task_classifier(clustering));
 
   const std::string routes = dir + "/routes.yaml";
-  test::write_file(routes, "");
-  test::write_file(dir + "/gateway.yaml", R"(models:
-  general: {local: builtin, parallel: 2, threads: 1}
-routes:
-  - name: general
-    target: general
-default_route: general
-routes_file: routes.yaml
-)");
-  auto gateway = test::start_gateway(dir + "/gateway.yaml");
+  auto gateway = test::start_gateway_with_routes_file(dir);
   const std::string url = gateway->url();
   ASSERT_EQ(route_of(url, kMathSystem, math_user(rng)), "general") << gateway->log();
 

@@ -73,16 +73,7 @@ TEST(GatewayReloadTest, DeployBrokenFileAndRollbackWithoutARestart) {
   const std::string dir = test::temp_path("gateway-reload");
   std::filesystem::create_directories(dir);
   const std::string routes = dir + "/routes.yaml";
-  test::write_file(routes, "");
-  test::write_file(dir + "/gateway.yaml", R"(models:
-  general: {local: builtin, parallel: 2, threads: 1}
-routes:
-  - name: general
-    target: general
-default_route: general
-routes_file: routes.yaml
-)");
-  auto gateway = test::start_gateway(dir + "/gateway.yaml");
+  auto gateway = test::start_gateway_with_routes_file(dir);
   const std::string url = gateway->url();
   ASSERT_EQ(route_for(url, "general"), "general") << gateway->log();
   ASSERT_EQ(route_for(url, "specialist"), "general") << "the default route, before any deploy";

@@ -56,6 +56,19 @@ std::unique_ptr<ServerProcess> start_gateway(const std::string& config_path, con
   return std::make_unique<ServerProcess>(args, 0, "gateway");
 }
 
+std::unique_ptr<ServerProcess> start_gateway_with_routes_file(const std::string& dir) {
+  write_file(dir + "/routes.yaml", "");
+  write_file(dir + "/gateway.yaml", R"(models:
+  general: {local: builtin, parallel: 2, threads: 1}
+routes:
+  - name: general
+    target: general
+default_route: general
+routes_file: routes.yaml
+)");
+  return start_gateway(dir + "/gateway.yaml");
+}
+
 std::string write_config(const std::string& name, const std::string& yaml) {
   const std::string path = temp_path(name);
   write_file(path, yaml);

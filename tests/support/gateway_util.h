@@ -21,6 +21,10 @@ std::vector<std::string> story_upstream_args(const std::string& alias = "big");
 // `rpu gateway --config FILE` on a free port (the config's listen section is overridden).
 std::unique_ptr<ServerProcess> start_gateway(const std::string& config_path, const std::vector<std::string>& extra = {});
 
+// A gateway for the routes-file tests: `dir`/gateway.yaml with one local built-in model
+// "general" as the default route, and an empty `dir`/routes.yaml as its routes_file.
+std::unique_ptr<ServerProcess> start_gateway_with_routes_file(const std::string& dir);
+
 // Writes `yaml` to a fresh temporary file named `name`; its path.
 std::string write_config(const std::string& name, const std::string& yaml);
 
