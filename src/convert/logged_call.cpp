@@ -2,24 +2,11 @@
 
 #include <algorithm>
 
-#include "core/json_text.h"
-#include "gateway/router.h"
 #include "gateway/task_signature.h"
+#include "gateway/usage_log.h"
 #include "gateway/usage_store.h"
 
 namespace rpu::convert {
-namespace {
-
-nlohmann::ordered_json parse_or_null(const std::string& text) {
-  if (text.empty()) return nullptr;
-  try {
-    return parse_json_text<nlohmann::ordered_json>(text, "logged call");
-  } catch (const std::exception&) {
-    return nullptr;
-  }
-}
-
-}  // namespace
 
 std::vector<LoggedCall> load_logged_calls(const std::string& location, const LoadOptions& options) {
   std::vector<LoggedCall> calls;
@@ -27,19 +14,17 @@ std::vector<LoggedCall> load_logged_calls(const std::string& location, const Loa
   store->each_row(options.after_id, [&](int64_t id, const gateway::UsageRecord& row) {
     if (options.max_calls > 0 && static_cast<int64_t>(calls.size()) >= options.max_calls) return;
     if (!row.error.empty() || row.response_json.empty()) return;
-    const nlohmann::ordered_json request = parse_or_null(row.request_json);
-    nlohmann::ordered_json response = parse_or_null(row.response_json);
-    if (response.is_array()) response = response.empty() ? nullptr : response[0];
-    if (!request.is_object() || !request.contains("messages") || !response.is_object()) return;
+    std::optional<gateway::LoggedExchange> exchange = gateway::read_exchange(row.request_json, row.response_json);
+    if (!exchange) return;
     LoggedCall c;
     c.id = id;
     c.time_ms = row.time_ms;
     c.route = row.route;
     c.model = row.model;
     c.kind = row.kind;
-    c.messages = request["messages"];
-    c.tools = request.contains("tools") ? request["tools"] : nlohmann::ordered_json();
-    c.answer = std::move(response);
+    c.messages = std::move(exchange->messages);
+    c.tools = std::move(exchange->tools);
+    c.answer = std::move(exchange->answer);
     c.latency_ms = row.latency_ms;
     c.prompt_tokens = row.prompt_tokens;
     c.completion_tokens = row.completion_tokens;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "gateway/usage_store.h"
 #include "gateway/vault.h"
 
@@ -20,20 +21,11 @@ int64_t now_ms() {
 // version cannot read (skipped, not exported half).
 bool write_openai_line(const std::string& request_text, const std::string& response_text, std::ostream& out) {
   using json = nlohmann::ordered_json;
-  const json request = json::parse(request_text, nullptr, false);
-  json response = json::parse(response_text, nullptr, false);
-  // The gateway logs the answer's choices as an array of assistant messages: the first is the
-  // one a fine-tuning example takes.
-  if (response.is_array() && !response.empty()) response = response[0];
-  if (!request.is_object() || !request.contains("messages") || !request["messages"].is_array() ||
-      !response.is_object()) {
-    return false;
-  }
-  json line = {{"messages", request["messages"]}};
-  line["messages"].push_back(response);
-  if (request.contains("tools") && request["tools"].is_array() && !request["tools"].empty()) {
-    line["tools"] = request["tools"];
-  }
+  const std::optional<LoggedExchange> call = read_exchange(request_text, response_text);
+  if (!call) return false;
+  json line = {{"messages", call->messages}};
+  line["messages"].push_back(call->answer);
+  if (call->tools.is_array() && !call->tools.empty()) line["tools"] = call->tools;
   out << line.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
   return true;
 }
@@ -138,6 +130,23 @@ bool UsageLog::write(const std::vector<UsageRecord>& batch) {
     // (with several gateways on one PostgreSQL log, two deletes may collide).
   }
   return true;
+}
+
+std::optional<LoggedExchange> read_exchange(const std::string& request_json, const std::string& response_json) {
+  using json = nlohmann::ordered_json;
+  json request, response;
+  try {
+    request = parse_json_text<json>(request_json, "logged request");
+    response = parse_json_text<json>(response_json, "logged response");
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (response.is_array()) response = response.empty() ? json() : response[0];
+  if (!request.is_object() || !request.contains("messages") || !request["messages"].is_array() ||
+      !response.is_object()) {
+    return std::nullopt;
+  }
+  return LoggedExchange{request["messages"], request.contains("tools") ? request["tools"] : json(), response};
 }
 
 std::vector<UsageSummaryRow> summarize_usage(const std::string& location) {

@@ -24,6 +24,8 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <thread>
@@ -95,6 +97,15 @@ class UsageLog {
   bool stopping_ = false;
   std::thread writer_;
 };
+
+// A logged call read back: the request's messages and tools, and the first choice's
+// assistant message (the gateway logs the choices as an array of assistant messages; older
+// rows hold one message). Nullopt for a row that is not such a call (unparsable, or too deeply
+// nested: the JSON goes through core/json_text.h like every JSON file rpu reads).
+struct LoggedExchange {
+  nlohmann::ordered_json messages, tools, answer;  // tools: null when the call had none
+};
+std::optional<LoggedExchange> read_exchange(const std::string& request_json, const std::string& response_json);
 
 // Reading a log (rpu logs): `location` is a file or a postgres:// URI, as in UsageLogOptions.
 struct UsageSummaryRow {
