@@ -1,5 +1,7 @@
 #include "convert/metric.h"
 
+#include "core/text.h"
+
 #include <cmath>
 #include <regex>
 
@@ -10,12 +12,7 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-std::string trim(std::string_view s) {
-  const size_t a = s.find_first_not_of(" \t\r\n\f\v");
-  if (a == std::string_view::npos) return "";
-  const size_t b = s.find_last_not_of(" \t\r\n\f\v");
-  return std::string(s.substr(a, b - a + 1));
-}
+std::string trim(std::string_view s) { return std::string(trim_ascii(s)); }
 
 std::string content_of(const json& message) {
   if (message.is_object() && message.contains("content") && message["content"].is_string()) {
@@ -155,26 +152,11 @@ bool same_value(const json& want, const json& got) {
   return false;
 }
 
-std::string normalise_whitespace(std::string_view text) {
-  std::string out;
-  bool space = false;
-  for (char c : text) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out.push_back(' ');
-    space = false;
-    out.push_back(c);
-  }
-  return out;
-}
-
 AnswerScore score_answer(MetricKind kind, const json& teacher, const json& candidate) {
   AnswerScore s;
   switch (kind) {
     case MetricKind::kExact:
-      s.correct = normalise_whitespace(content_of(teacher)) == normalise_whitespace(content_of(candidate));
+      s.correct = collapse_whitespace(content_of(teacher)) == collapse_whitespace(content_of(candidate));
       break;
     case MetricKind::kFinalNumber: {
       const auto want = final_number(content_of(teacher)), got = final_number(content_of(candidate));

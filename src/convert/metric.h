@@ -48,6 +48,5 @@ AnswerScore score_answer(MetricKind kind, const nlohmann::ordered_json& teacher_
 std::optional<double> final_number(std::string_view text);
 std::optional<nlohmann::ordered_json> parse_json_object(std::string_view text);
 bool same_value(const nlohmann::ordered_json& want, const nlohmann::ordered_json& got);
-std::string normalise_whitespace(std::string_view text);
 
 }  // namespace rpu::convert

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "gateway/usage_store.h"
+#include "core/text.h"
 #include "tokenizer/unicode.h"
 
 namespace rpu::gateway {
@@ -67,23 +68,6 @@ std::string with_defaults(const std::string& uri) {
   return out;
 }
 
-// libpq's messages span lines ("...failed: Connection refused\n\tIs the server running...");
-// an rpu::Error is one line.
-std::string one_line(const std::string& message) {
-  std::string out;
-  bool space = false;
-  for (char c : message) {
-    const bool blank = c == '\n' || c == '\t' || c == '\r' || c == ' ';
-    if (blank) {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out.push_back(' ');
-    space = false;
-    out.push_back(c);
-  }
-  return out;
-}
 
 // PostgreSQL text must be valid UTF-8 without NUL bytes, while SQLite stores any bytes; one
 // such field would fail its whole batch, so the bad bytes become U+FFFD instead.
@@ -189,7 +173,8 @@ class PostgresUsageStore final : public UsageStore {
       connection_->set_client_encoding("UTF8");
     } catch (const std::exception& e) {
       connection_.reset();
-      fail("usage log '{}': cannot connect: {}", name_, one_line(e.what()));
+      // libpq's messages span lines ("...refused\n\tIs the server running..."); an rpu::Error is one.
+      fail("usage log '{}': cannot connect: {}", name_, collapse_whitespace(e.what()));
     }
     return *connection_;
   }
@@ -217,7 +202,7 @@ class PostgresUsageStore final : public UsageStore {
     } catch (const std::exception& e) {
       if (connection_ && !connection_->is_open()) connection_.reset();
       if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) connection_.reset();
-      fail("usage log '{}': {}: {}", name_, what, one_line(e.what()));
+      fail("usage log '{}': {}: {}", name_, what, collapse_whitespace(e.what()));
     }
   }
 

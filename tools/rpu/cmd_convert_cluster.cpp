@@ -16,6 +16,7 @@
 #include "convert/clusters_file.h"
 #include "convert/logged_call.h"
 #include "convert_steps.h"
+#include "options.h"
 #include "core/error.h"
 #include "gateway/usage_store.h"
 #include "local_session.h"
@@ -106,19 +107,13 @@ int run_cluster(const ClusterFlags& o) {
   return 0;
 }
 
-const CLI::Validator kLogLocation(
-    [](std::string& location) -> std::string {
-      if (gateway::is_postgres_location(location)) return {};
-      return CLI::ExistingFile(location);
-    },
-    "FILE|postgres://URI", "log location");
 
 }  // namespace
 
 void add_convert_cluster(CLI::App& convert, ConvertSteps& steps) {
   auto o = std::make_shared<ClusterFlags>();
   CLI::App* cmd = convert.add_subcommand("cluster", "S3: group the logged calls into tasks, write clusters.json");
-  cmd->add_option("log", o->log, "usage log (SQLite file or postgres:// URI)")->required()->check(kLogLocation);
+  cmd->add_option("log", o->log, "usage log (SQLite file or postgres:// URI)")->required()->check(log_location());
   // One name per --teacher (repeat it), so LOG may come after it.
   cmd->add_option("--teacher", o->teachers,
                   "target name whose answers are the teacher's (repeat for several; default: every answer)")

@@ -54,7 +54,9 @@ void add_convert_run(CLI::App& convert, ConvertSteps& steps) {
   auto o = std::make_shared<convert::RunOptions>();
   auto base = std::make_shared<std::string>();
   CLI::App* cmd = convert.add_subcommand("run", "the whole loop: cluster, evaluate, train, deploy (resumable)");
-  cmd->add_option("log", o->log, "the gateway's usage log (SQLite file, postgres://...) or a JSONL file of calls")->required();
+  cmd->add_option("log", o->log, "the gateway's usage log (SQLite file, postgres://...) or a JSONL file of calls")
+      ->required()
+      ->check(log_location());
   cmd->add_option("--teacher", o->teachers, "target name whose answers are the teacher's (repeatable; default: every answer)")
       ->allow_extra_args(false);
   cmd->add_option("--teacher-upstream", o->teacher_upstream, "the cascade's upstream in the gateway config (default: the first --teacher, else teacher)");

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "options.h"
 #include "core/error.h"
 #include "gateway/usage_log.h"
 #include "gateway/vault.h"
@@ -59,13 +60,6 @@ int export_log(const std::string& path, const std::string& format, const std::st
   return 0;
 }
 
-// A log location: an existing SQLite file, or a PostgreSQL URI (checked when connecting).
-const CLI::Validator kLogLocation(
-    [](std::string& location) -> std::string {
-      if (gateway::is_postgres_location(location)) return {};
-      return CLI::ExistingFile(location);
-    },
-    "FILE|postgres://URI", "log location");
 
 }  // namespace
 
@@ -77,9 +71,9 @@ Action add_logs_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("logs", "read the gateway's usage log (SQLite file or PostgreSQL)");
   cmd->require_subcommand(1);
   CLI::App* stats = cmd->add_subcommand("stats", "calls, errors, escalations, tokens and latency by route and model");
-  stats->add_option("log", *path, "usage log (SQLite file or postgres:// URI)")->required()->check(kLogLocation);
+  stats->add_option("log", *path, "usage log (SQLite file or postgres:// URI)")->required()->check(log_location());
   CLI::App* exp = cmd->add_subcommand("export", "successful calls as fine-tuning data");
-  exp->add_option("log", *path, "usage log (SQLite file or postgres:// URI)")->required()->check(kLogLocation);
+  exp->add_option("log", *path, "usage log (SQLite file or postgres:// URI)")->required()->check(log_location());
   exp->add_option("--format", *format, "openai-jsonl (OpenAI's fine-tuning chat format)");
   exp->add_option("-o,--output", *output, "output file (default: stdout)");
   exp->add_option("--reveal", *reveal,

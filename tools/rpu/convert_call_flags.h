@@ -16,6 +16,7 @@
 #include "core/error.h"
 
 #include "convert_steps.h"
+#include "options.h"
 
 namespace rpu::cli {
 
@@ -27,7 +28,9 @@ struct ConvertCallFlags {
 };
 
 inline void add_call_flags(CLI::App* cmd, ConvertCallFlags& f) {
-  cmd->add_option("log", f.log, "the gateway's usage log (SQLite file, postgres://...) or a JSONL file of calls")->required();
+  cmd->add_option("log", f.log, "the gateway's usage log (SQLite file, postgres://...) or a JSONL file of calls")
+      ->required()
+      ->check(log_location());
   cmd->add_option("--cluster-file", f.selection.cluster_file, "clusters file (from `rpu convert cluster`)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--cluster", f.selection.cluster, "the cluster's id in --cluster-file");

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "gateway/usage_store.h"
 
 // The built-in specialist model (models/, embedded by CMake with .incbin when present).
 #ifdef RPU_HAVE_BUILTIN_MODEL
@@ -44,6 +45,16 @@ void add_runtime_options(CLI::App* cmd, RuntimeOptions& r) {
   cmd->add_option("-t,--threads", r.threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
   cmd->add_option("-c,--ctx", r.ctx, "context size in tokens (default: the model's, at most 4096)")
       ->check(CLI::Range(1, 1 << 24));
+}
+
+const CLI::Validator& log_location() {
+  static const CLI::Validator validator(
+      [](std::string& location) -> std::string {
+        if (gateway::is_postgres_location(location)) return {};
+        return CLI::ExistingFile(location);
+      },
+      "FILE|postgres://URI", "log location");
+  return validator;
 }
 
 int RuntimeOptions::thread_count() const {

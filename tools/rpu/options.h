@@ -33,6 +33,9 @@ LoadedModel load_model_with_tokenizer(const std::string& path);
 std::unique_ptr<Model> load_builtin_model();
 
 // The whole file as bytes; throws rpu::Error naming the path when it cannot be read.
+// A usage-log location flag: an existing file, or a postgres:// URI (checked when connecting).
+const CLI::Validator& log_location();
+
 std::string read_text_file(const std::string& path);
 
 }  // namespace rpu::cli
