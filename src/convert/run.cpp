@@ -59,18 +59,13 @@ double median(std::vector<double> v) {
 
 // One evaluated candidate as the state keeps it: its scores and the (confidence, correct)
 // pairs S6 calibrates on, so a resumed run need not evaluate again.
-json candidate_json(const std::string& model, const CandidateResult& r) {
+json candidate_state(const std::string& model, const CandidateResult& r) {
   json samples = json::array();
   for (const CallScore& c : r.evaluation.calls) samples.push_back(json::array({c.confidence, c.correct}));
-  return {{"name", r.name},
-          {"model", model},
-          {"score", r.evaluation.mean_score},
-          {"accuracy", r.evaluation.accuracy},
-          {"share_of_teacher", r.share_of_teacher},
-          {"reaches_target", r.reaches_target},
-          {"latency_p50_ms", r.evaluation.latency_p50_ms},
-          {"seconds", r.evaluation.seconds},
-          {"samples", samples}};
+  json state = candidate_json(r);
+  state["model"] = model;
+  state["samples"] = std::move(samples);
+  return state;
 }
 
 // Evaluates `models` (name -> path or "builtin") on the held-out calls.
@@ -93,7 +88,7 @@ json evaluate_models(RunContext& ctx, const std::vector<std::pair<std::string, s
                         100 * r.share_of_teacher, r.evaluation.seconds));
   });
   json out = json::array();
-  for (size_t i = 0; i < s.candidates.size(); ++i) out.push_back(candidate_json(models[i].second, s.candidates[i]));
+  for (size_t i = 0; i < s.candidates.size(); ++i) out.push_back(candidate_state(models[i].second, s.candidates[i]));
   return out;
 }
 

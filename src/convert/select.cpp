@@ -36,20 +36,22 @@ Selection select_model(const std::vector<const LoggedCall*>& held_out, const std
   return s;
 }
 
+nlohmann::ordered_json candidate_json(const CandidateResult& r) {
+  int errors = 0;
+  for (const CallScore& c : r.evaluation.calls) errors += c.error.empty() ? 0 : 1;
+  return {{"name", r.name},
+          {"score", r.evaluation.mean_score},
+          {"accuracy", r.evaluation.accuracy},
+          {"share_of_teacher", r.share_of_teacher},
+          {"reaches_target", r.reaches_target},
+          {"latency_p50_ms", r.evaluation.latency_p50_ms},
+          {"seconds", r.evaluation.seconds},
+          {"errors", errors}};
+}
+
 nlohmann::ordered_json selection_json(const Selection& s) {
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
-  for (const CandidateResult& r : s.candidates) {
-    int errors = 0;
-    for (const CallScore& c : r.evaluation.calls) errors += c.error.empty() ? 0 : 1;
-    list.push_back({{"name", r.name},
-                    {"score", r.evaluation.mean_score},
-                    {"accuracy", r.evaluation.accuracy},
-                    {"share_of_teacher", r.share_of_teacher},
-                    {"reaches_target", r.reaches_target},
-                    {"latency_p50_ms", r.evaluation.latency_p50_ms},
-                    {"seconds", r.evaluation.seconds},
-                    {"errors", errors}});
-  }
+  for (const CandidateResult& r : s.candidates) list.push_back(candidate_json(r));
   return {{"held_out_calls", s.held_out_calls},
           {"teacher_score", s.teacher_score},
           {"target", s.target},

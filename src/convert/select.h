@@ -47,5 +47,8 @@ Selection select_model(const std::vector<const LoggedCall*>& held_out, const std
 // {"held_out_calls", "teacher_score", "target", "best", "candidates": [{name, score, accuracy,
 //  share_of_teacher, reaches_target, latency_p50_ms, seconds, errors}]}
 nlohmann::ordered_json selection_json(const Selection& selection);
+// One candidate's entry of that list: {name, score, accuracy, share_of_teacher, reaches_target,
+// latency_p50_ms, seconds, errors}.
+nlohmann::ordered_json candidate_json(const CandidateResult& result);
 
 }  // namespace rpu::convert

@@ -2,6 +2,8 @@
 // Format reference: the Prometheus text exposition format, version 0.0.4.
 #include "server/metrics.h"
 
+#include "pipeline/metrics_text.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -66,7 +68,7 @@ std::string label_set(const std::vector<std::string>& names, const std::vector<s
   std::string out = "{";
   for (size_t i = 0; i < names.size(); ++i) {
     if (i > 0) out += ',';
-    fmt::format_to(std::back_inserter(out), "{}=\"{}\"", names[i], escape_label_value(values[i]));
+    fmt::format_to(std::back_inserter(out), "{}=\"{}\"", names[i], metric_label_value(values[i]));
   }
   if (!extra_name.empty()) {
     if (!names.empty()) out += ',';
@@ -126,18 +128,6 @@ std::string format_metric_value(double value) {
   if (std::isnan(value)) return "NaN";
   if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
   return fmt::format("{}", value);  // shortest representation that parses back exactly
-}
-
-std::string escape_label_value(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
 }
 
 void Counter::inc(double amount) {

@@ -117,8 +117,6 @@ class MetricsRegistry {
 // Formats a sample value the way Prometheus parses it: shortest round-trip decimal,
 // "+Inf", "-Inf", "NaN".
 std::string format_metric_value(double value);
-// Escapes a label value for the text format: backslash, double quote and newline.
-std::string escape_label_value(std::string_view value);
 
 // Events per second over a sliding window, in O(window) memory: one counter per whole
 // second in a ring, each tagged with the second it counts so stale slots are recognised.

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "pipeline/metrics_text.h"
 #include "server/metrics.h"
 
 namespace rpu {
@@ -218,7 +219,7 @@ TEST(MetricsTest, EscapesLabelValuesAndHelp) {
   const Exposition exp = parse_exposition(text);
   EXPECT_EQ(find(exp, "c_total", {{"path", nasty}}), 1);
   EXPECT_EQ(exp.help.at("c_total"), "Help with \\ and\nnewline \"quoted\".");
-  EXPECT_EQ(escape_label_value("plain"), "plain");
+  EXPECT_EQ(metric_label_value("plain"), "plain");
 }
 
 TEST(MetricsTest, FormatsFloatsAsPrometheusParsesThem) {
