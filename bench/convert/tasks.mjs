@@ -16,7 +16,7 @@
 //               built-in model's format); expected = N
 //   rewrite     a blunt instruction -> "Could you please <instruction>?"
 //   open        free-form writing and multi-hop questions; expected = null (not scored)
-import { Rng } from './common.mjs';
+import { Rng, contentText, hash32 } from './common.mjs';
 
 // ---------------------------------------------------------------------------------------------
 // Vocabularies
@@ -1082,4 +1082,36 @@ export function solveRequest(req) {
 
 export function wrongReply(type, solved, rng, req) {
   return TYPES[type].wrong(solved.expected, rng, req, solved);
+}
+
+// The stand-in teacher's reply to a request (teacher.mjs serves it, teacher_log.mjs logs it):
+// {type, wrong, reply}, reply being {content} or {tool_calls: [{name, arguments}]}. A recurring
+// call type is solved by program; which calls get a plausible wrong answer (errorRate) is a
+// function of (seed, messages, tools), so both give the same answers. Anything else gets free text.
+export function teacherReply(body, { seed = 1, errorRate = 0 } = {}) {
+  const canonical = JSON.stringify({ messages: body.messages, tools: body.tools ?? null });
+  let solved;
+  try {
+    solved = solveRequest(body);
+  } catch {
+    solved = { type: 'unknown', reply: null };
+  }
+  if (solved.reply) {
+    if (hash32(`teacher-error:${seed}:${canonical}`) / 4294967296 < errorRate) {
+      try {
+        const rng = new Rng(hash32(`teacher-wrong:${seed}:${canonical}`));
+        return { type: solved.type, wrong: true, reply: wrongReply(solved.type, solved, rng, body) };
+      } catch { /* fall back to the right answer */ }
+    }
+    return { type: solved.type, wrong: false, reply: solved.reply };
+  }
+  const messages = body.messages;
+  const last = messages[messages.length - 1];
+  if (last.role === 'tool') {
+    const said = contentText(last.content).replace(/\s+/g, ' ').slice(0, 200);
+    return { type: solved.type, wrong: false, reply: { content: `Done. The tool returned: ${said || 'nothing'}` } };
+  }
+  const lastUser = [...messages].reverse().find((m) => m.role === 'user');
+  const request = contentText(lastUser?.content).trim() || 'your message';
+  return { type: solved.type, wrong: false, reply: { content: freeText(new Rng(hash32(`teacher-text:${seed}:${canonical}`)), request) } };
 }

@@ -21,7 +21,7 @@
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { Rng, approxTokens, contentText, hash32, isMain } from './common.mjs';
-import { freeText, solveRequest, wrongReply } from './tasks.mjs';
+import { teacherReply } from './tasks.mjs';
 
 const USAGE = `usage: node bench/convert/teacher.mjs --port P [--host 127.0.0.1] [--error-rate 0.02]
        [--latency-ms 600] [--jitter-ms 200] [--seed S] [--http-error-rate 0] [--fail-after N] [--verbose]`;
@@ -70,35 +70,8 @@ export function createTeacher(options = {}) {
   const stats = { requests: 0, chat: 0, streamed: 0, wrong: 0, http_errors: 0, bad_requests: 0, by_type: {} };
   let served = 0;
 
-  // The reply message for a request: {content} or {tool_calls: [{name, arguments}]}, and what it was.
-  function answer(body) {
-    const canonical = JSON.stringify({ messages: body.messages, tools: body.tools ?? null });
-    let solved;
-    try {
-      solved = solveRequest(body);
-    } catch {
-      solved = { type: 'unknown', reply: null };
-    }
-    if (solved.reply) {
-      const u = hash32(`teacher-error:${opt.seed}:${canonical}`) / 4294967296;
-      if (u < opt.errorRate) {
-        try {
-          return { type: solved.type, wrong: true, reply: wrongReply(solved.type, solved, new Rng(hash32(`teacher-wrong:${opt.seed}:${canonical}`)), body) };
-        } catch { /* fall back to the right answer */ }
-      }
-      return { type: solved.type, wrong: false, reply: solved.reply };
-    }
-    const rng = new Rng(hash32(`teacher-text:${opt.seed}:${canonical}`));
-    const messages = body.messages;
-    const last = messages[messages.length - 1];
-    if (last.role === 'tool') {
-      const said = contentText(last.content).replace(/\s+/g, ' ').slice(0, 200);
-      return { type: solved.type, wrong: false, reply: { content: `Done. The tool returned: ${said || 'nothing'}` } };
-    }
-    const lastUser = [...messages].reverse().find((m) => m.role === 'user');
-    const request = contentText(lastUser?.content).trim() || 'your message';
-    return { type: solved.type, wrong: false, reply: { content: freeText(rng, request) } };
-  }
+  const answer = (body) => teacherReply(body, opt);
+
 
   function shape(body, reply, canonicalId) {
     const maxTokens = body.max_completion_tokens ?? body.max_tokens;

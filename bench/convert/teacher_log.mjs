@@ -9,8 +9,8 @@
 //        [--error-rate 0.02 --seed 1]
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Rng, contentText, hash32, readJsonl } from './common.mjs';
-import { freeText, solveRequest, wrongReply } from './tasks.mjs';
+import { readJsonl } from './common.mjs';
+import { teacherReply } from './tasks.mjs';
 
 const { values } = parseArgs({ options: {
   calls: { type: 'string' }, labels: { type: 'string' }, out: { type: 'string' },
@@ -22,27 +22,8 @@ if (!values.calls || !values.labels || !values.out) {
 }
 const errorRate = Number(values['error-rate']), seed = Number(values.seed);
 
-// As teacher.mjs answer(body): which calls are wrong is a function of (seed, messages, tools).
-function answer(body) {
-  const canonical = JSON.stringify({ messages: body.messages, tools: body.tools ?? null });
-  let solved;
-  try {
-    solved = solveRequest(body);
-  } catch {
-    solved = { type: 'unknown', reply: null };
-  }
-  if (solved.reply) {
-    if (hash32(`teacher-error:${seed}:${canonical}`) / 4294967296 < errorRate) {
-      try {
-        return wrongReply(solved.type, solved, new Rng(hash32(`teacher-wrong:${seed}:${canonical}`)), body);
-      } catch { /* the right answer */ }
-    }
-    return solved.reply;
-  }
-  const lastUser = [...body.messages].reverse().find((m) => m.role === 'user');
-  const request = contentText(lastUser?.content).trim() || 'your message';
-  return { content: freeText(new Rng(hash32(`teacher-text:${seed}:${canonical}`)), request) };
-}
+// The same answers as teacher.mjs: which calls are wrong is a function of (seed, messages, tools).
+const answer = (body) => teacherReply(body, { seed, errorRate }).reply;
 const calls = readJsonl(values.calls), labels = readJsonl(values.labels);
 const lines = calls.map((body, i) => {
   const reply = answer(body);
