@@ -156,6 +156,7 @@ void read_log(const Reader& r, const YAML::Node& n, GatewayConfig& c) {
   if (n["queue"]) c.log.queue = static_cast<size_t>(r.integer(n["queue"], "log.queue", 1, 1 << 24));
   if (n["vault_key_env"]) {
     c.log.vault_key_env = r.text(n["vault_key_env"], "log.vault_key_env");
+    c.log.vault_key_env_line = n["vault_key_env"].Mark().line + 1;
     if (n["scrub"] && !c.log.scrub) r.error(n["vault_key_env"], "log.vault_key_env", "the vault needs log.scrub: true");
   }
 }

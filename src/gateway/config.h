@@ -128,6 +128,7 @@ struct LogConfig {
   long long retention_days = 0, max_rows = 0;
   size_t queue = 65536;
   std::string vault_key_env;  // when set: placeholders sealed with the key in this variable (vault.h)
+  int vault_key_env_line = 0; // where it was given, for the message when the variable is unset
 };
 
 struct GatewayConfig {

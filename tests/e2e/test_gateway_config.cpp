@@ -4,6 +4,10 @@
 // naming the file, the line and the key.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
+#include <filesystem>
+
 #include <string>
 
 #include "gateway_util.h"
@@ -110,6 +114,16 @@ TEST(GatewayConfigTest, AnUnsetApiKeyVariableIsNamedWithItsLine) {
   const Outcome set = run_gateway("set-key.yaml", yaml, "RPU_E2E_SURELY_UNSET_KEY=x timeout 2");
   EXPECT_EQ(set.exit_code, 124) << set.err;
   EXPECT_NE(set.err.find("rpu gateway: 2 routes"), std::string::npos) << set.err;
+}
+
+TEST(GatewayConfigTest, AnUnsetVaultKeyVariableIsNamedWithItsLineAndNoLogIsCreated) {
+  const std::string db = test::temp_path("unset-vault.db");
+  std::remove(db.c_str());
+  const std::string yaml = kValid + "log: {path: " + db + ", vault_key_env: RPU_E2E_SURELY_UNSET_VAULT}\n";
+  const Outcome o = run_gateway("unset-vault.yaml", yaml, "env -u RPU_E2E_SURELY_UNSET_VAULT timeout 20");
+  expect_named(o, "unset-vault.yaml", line_of(yaml, "vault_key_env"), "log.vault_key_env",
+               "the vault key variable RPU_E2E_SURELY_UNSET_VAULT is not set");
+  EXPECT_FALSE(std::filesystem::exists(db)) << "the usage log was created before the key was checked";
 }
 
 TEST(GatewayConfigTest, AValueOutOfRangeIsNamedWithItsLine) {

@@ -113,6 +113,15 @@ int run_gateway(GatewayOptions& o) {
   std::unique_ptr<gateway::Scrubber> scrubber;
   std::unique_ptr<gateway::Vault> vault;
   std::unique_ptr<gateway::CallLogger> logger;
+  if (!config.log.path.empty() && !config.log.vault_key_env.empty()) {
+    // Before the log file is created: a missing key leaves nothing behind.
+    try {
+      vault = std::make_unique<gateway::Vault>(gateway::Vault::from_environment(config.log.vault_key_env));
+    } catch (const gateway::VaultError& e) {
+      throw gateway::ConfigError(config.file + ":" + std::to_string(config.log.vault_key_env_line) +
+                                 ": log.vault_key_env: " + e.what());
+    }
+  }
   if (!config.log.path.empty()) {
     gateway::UsageLogOptions log_options;
     log_options.path = config.log.path;
@@ -120,13 +129,6 @@ int run_gateway(GatewayOptions& o) {
     log_options.max_rows = config.log.max_rows;
     log = std::make_unique<gateway::UsageLog>(log_options);
     if (config.log.scrub) scrubber = std::make_unique<gateway::Scrubber>();
-    if (!config.log.vault_key_env.empty()) {
-      try {
-        vault = std::make_unique<gateway::Vault>(gateway::Vault::from_environment(config.log.vault_key_env));
-      } catch (const gateway::VaultError& e) {
-        throw gateway::ConfigError(config.file + ": log.vault_key_env: " + e.what());
-      }
-    }
     logger = std::make_unique<gateway::CallLogger>(*log, scrubber.get(), config.log.queue, vault.get());
   }
   gateway::GatewayBackend backend(config, load_local_target, logger.get());
