@@ -115,6 +115,9 @@ CentroidClassifier CentroidClassifier::load(const std::string& path) {
   if (!in) throw ConfigError(path + ": cannot read the classifier file");
   std::stringstream text;
   text << in.rdbuf();
+  // 20,000 terms and a few hundred weights per centroid are a few MB; far more is not ours.
+  constexpr size_t kMaxClassifierBytes = 64u << 20;
+  if (text.str().size() > kMaxClassifierBytes) throw ConfigError(path + ": larger than 64 MiB; not a classifier file");
   try {
     return from_json(parse_json_text<nlohmann::json>(text.str(), path), path);
   } catch (const ConfigError&) {

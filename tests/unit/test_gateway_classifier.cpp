@@ -5,6 +5,10 @@
 // mistakes are named; deploy and rollback keep the other clusters' mappings.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include <random>
+
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -173,6 +177,55 @@ TEST(GatewayTaskClassifier, HeldOutCallsOfEachKindReachTheirCluster) {
   for (const auto& c : classifier.centroids()) EXPECT_LE(c.weights.size(), 200u);
   // A call like none of them: no cluster.
   EXPECT_FALSE(classifier.classify_signature("system: Write a sonnet about autumn leaves | tools:  | user: go"));
+}
+
+// The posting-list search (only centroids sharing a term with the call are touched) against a
+// plain dense cosine over every centroid, on random vocabularies, centroids and texts.
+TEST(GatewayTaskClassifier, PostingSearchMatchesDenseCosine) {
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 20; ++trial) {
+    const int n_terms = 30 + static_cast<int>(rng() % 50), n_centroids = 1 + static_cast<int>(rng() % 12);
+    std::vector<std::string> terms;
+    std::vector<double> idf;
+    for (int t = 0; t < n_terms; ++t) {
+      terms.push_back("term" + std::to_string(t));
+      idf.push_back(0.1 + (rng() % 1000) / 250.0);
+    }
+    std::vector<ClassifierCentroid> centroids;
+    for (int c = 0; c < n_centroids; ++c) {
+      ClassifierCentroid centroid{c * 3 + 1, {}};
+      for (int t = 0; t < n_terms; ++t) {
+        if (rng() % 3 == 0) centroid.weights.push_back({static_cast<uint32_t>(t), (rng() % 1000) / 1000.0f});
+      }
+      centroids.push_back(std::move(centroid));
+    }
+    const CentroidClassifier classifier(terms, idf, centroids, 0.0);
+    for (int text_i = 0; text_i < 50; ++text_i) {
+      std::string text;
+      const int words = 1 + static_cast<int>(rng() % 12);
+      for (int w = 0; w < words; ++w) text += (rng() % 5 == 0 ? "unknownword" : terms[rng() % terms.size()]) + " ";
+      const SparseVector v = classifier.vocabulary().vector_of(text);
+      const auto match = classifier.nearest(text);
+      if (v.index.empty()) {
+        EXPECT_FALSE(match.has_value()) << text;
+        continue;
+      }
+      ASSERT_TRUE(match.has_value()) << text;
+      double best = -1;
+      for (const ClassifierCentroid& c : centroids) {
+        std::vector<double> dense(terms.size(), 0.0);
+        double norm = 0;
+        for (const auto& [term, weight] : c.weights) {
+          dense[term] = weight;
+          norm += static_cast<double>(weight) * weight;
+        }
+        double dot = 0;
+        for (size_t i = 0; i < v.index.size(); ++i) dot += v.value[i] * dense[v.index[i]];
+        best = std::max(best, norm > 0 ? dot / std::sqrt(norm) : 0.0);
+      }
+      EXPECT_NEAR(match->similarity, best, 1e-9) << text;
+    }
+  }
 }
 
 TEST(GatewayTaskClassifier, FileErrorsNameTheField) {
