@@ -362,14 +362,15 @@ std::unique_ptr<CallHandle> GatewayBackend::chat(const ChatRequest& request, Cha
   const RouteChoice choice = table->router.pick(request);
   const Route& route = *table->routes[choice.route];
   if (std::string_view(choice.by) == "classifier") metrics_.on_classified(route.config.name);
-  const ChatRequest r = for_target(request, route, *route.target);
-  auto trace = make_trace(route.target->choice_count(r), request.client_key_id, chat_request_log_json(request));
+  // The request as the target sees it, built once (a copy of the whole conversation).
+  ChatRequest to_target = for_target(request, route, *route.target);
+  auto trace = make_trace(route.target->choice_count(to_target), request.client_key_id, chat_request_log_json(request));
   trace->info().route = route.config.name;
   trace->info().answered_by = route.config.target;
   maybe_shadow(table, route, request);
   try {
-    auto handle =
-        route.judge ? cascade(route, request, std::move(sink), trace) : forward(route, request, std::move(sink), trace);
+    auto handle = route.judge ? cascade(route, request, std::move(to_target), std::move(sink), trace)
+                              : forward(route, request, to_target, std::move(sink), trace);
     return std::make_unique<TableHandle>(std::move(handle), table);
   } catch (const ApiError& e) {
     trace->fail(e.what());
@@ -380,10 +381,11 @@ std::unique_ptr<CallHandle> GatewayBackend::chat(const ChatRequest& request, Cha
   }
 }
 
-std::unique_ptr<CallHandle> GatewayBackend::forward(const Route& route, const ChatRequest& request, ChatEventSink sink,
+std::unique_ptr<CallHandle> GatewayBackend::forward(const Route& route, const ChatRequest& request,
+                                                    const ChatRequest& to_target, ChatEventSink sink,
                                                     const std::shared_ptr<CallTrace>& trace) {
   try {
-    return route.target->chat(for_target(request, route, *route.target), trace->tap(sink));
+    return route.target->chat(to_target, trace->tap(sink));
   } catch (const ApiError& e) {
     if (route.fallback == nullptr || !target_failed(e)) throw;
     metrics_.on_fallback(route.config.name);
@@ -393,9 +395,9 @@ std::unique_ptr<CallHandle> GatewayBackend::forward(const Route& route, const Ch
   }
 }
 
-std::unique_ptr<CallHandle> GatewayBackend::cascade(const Route& route, const ChatRequest& request, ChatEventSink sink,
+std::unique_ptr<CallHandle> GatewayBackend::cascade(const Route& route, const ChatRequest& request,
+                                                    ChatRequest local, ChatEventSink sink,
                                                     const std::shared_ptr<CallTrace>& trace) {
-  ChatRequest local = for_target(request, route, *route.target);
   const bool strategy = local.reasoning.is_object();
   if (!strategy) local.logprobs = true;  // the confidence is read from the tokens' probabilities
   local.stream = false;

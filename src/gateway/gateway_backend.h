@@ -98,10 +98,12 @@ class GatewayBackend : public Backend {
   std::string watched_signature(const std::string& routes) const;
   void release_unused_targets();
   ChatRequest for_target(const ChatRequest& request, const Route& route, Backend& target) const;
-  std::unique_ptr<CallHandle> forward(const Route& route, const ChatRequest& request, ChatEventSink sink,
-                                      const std::shared_ptr<class CallTrace>& trace);
-  std::unique_ptr<CallHandle> cascade(const Route& route, const ChatRequest& request, ChatEventSink sink,
-                                      const std::shared_ptr<class CallTrace>& trace);
+  // `to_target`: `request` as the route's target sees it (for_target); the original goes to a
+  // fallback or an upstream.
+  std::unique_ptr<CallHandle> forward(const Route& route, const ChatRequest& request, const ChatRequest& to_target,
+                                      ChatEventSink sink, const std::shared_ptr<class CallTrace>& trace);
+  std::unique_ptr<CallHandle> cascade(const Route& route, const ChatRequest& request, ChatRequest to_target,
+                                      ChatEventSink sink, const std::shared_ptr<class CallTrace>& trace);
   void maybe_shadow(const std::shared_ptr<const Table>& table, const Route& route, const ChatRequest& request);
   std::shared_ptr<class CallTrace> make_trace(int choices, const std::string& key_id, std::string request_json);
   void record(UsageRecord record);
