@@ -95,7 +95,9 @@ void CallLogger::flush() {
 
 CallLogger::Stats CallLogger::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return stats_;
+  Stats s = stats_;
+  s.queued = queue_.size() + (busy_ ? 1 : 0);
+  return s;
 }
 
 void CallLogger::run() {
@@ -111,7 +113,6 @@ void CallLogger::run() {
     log_.submit(std::move(record));
     lock.lock();
     busy_ = false;
-    ++handed_over_;
     if (queue_.empty()) idle_.notify_all();
   }
   idle_.notify_all();

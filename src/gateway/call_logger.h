@@ -35,6 +35,7 @@ class CallLogger {
 
   struct Stats {
     uint64_t submitted = 0, dropped = 0;
+    uint64_t queued = 0;  // waiting to be scrubbed now
   };
   Stats stats() const;
   const UsageLog& log() const { return log_; }
@@ -51,7 +52,6 @@ class CallLogger {
   std::condition_variable wake_, idle_;
   std::deque<UsageRecord> queue_;
   Stats stats_;
-  uint64_t handed_over_ = 0;
   bool busy_ = false, stopping_ = false;
   std::thread worker_;
 };

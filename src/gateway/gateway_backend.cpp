@@ -544,13 +544,14 @@ std::string GatewayBackend::metrics_text() const {
   if (logger_ != nullptr) {
     const CallLogger::Stats calls = logger_->stats();
     const UsageLogStats log = logger_->log().stats();
-    out += "# HELP rpu_usage_log_rows_total Usage-log rows by fate: written, or dropped because a queue was full.\n";
-    out += "# TYPE rpu_usage_log_rows_total counter\n";
-    out += "rpu_usage_log_rows_total{outcome=\"written\"} " + std::to_string(log.written) + "\n";
-    out += "rpu_usage_log_rows_total{outcome=\"dropped\"} " + std::to_string(log.dropped + calls.dropped) + "\n";
-    out += "rpu_usage_log_rows_total{outcome=\"write_error\"} " + std::to_string(log.write_errors) + "\n";
-    out += "# HELP rpu_usage_log_queued Rows waiting to be scrubbed or written.\n# TYPE rpu_usage_log_queued gauge\n";
-    out += "rpu_usage_log_queued " + std::to_string(log.queued) + "\n";
+    auto n = [](uint64_t v) { return static_cast<long long>(v); };
+    append_metric_family(out, "rpu_usage_log_rows_total",
+                         "Usage-log rows by fate: written, or dropped because a queue was full.", "counter",
+                         {{"outcome=\"written\"", n(log.written)},
+                          {"outcome=\"dropped\"", n(log.dropped + calls.dropped)},
+                          {"outcome=\"write_error\"", n(log.write_errors)}});
+    append_metric_family(out, "rpu_usage_log_queued", "Rows waiting to be scrubbed or written.", "gauge",
+                         {{"", n(calls.queued + log.queued)}});
   }
   // Upstreams report the same families (rpu_upstream_*): one HELP/TYPE block per family.
   std::vector<std::string> remotes;

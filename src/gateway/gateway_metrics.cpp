@@ -47,53 +47,66 @@ void GatewayMetrics::on_reload(bool ok) {
   ++(ok ? reloads_ok_ : reloads_error_);
 }
 
+namespace {
+
+using Samples = std::vector<std::pair<std::string, long long>>;
+
+std::string label(const char* name, const std::string& value) {
+  return std::string(name) + "=\"" + metric_label_value(value) + "\"";
+}
+
+Samples by_one(const std::map<std::string, uint64_t>& counts, const char* name) {
+  Samples out;
+  for (const auto& [value, n] : counts) out.push_back({label(name, value), static_cast<long long>(n)});
+  return out;
+}
+
+Samples by_two(const std::map<std::pair<std::string, std::string>, uint64_t>& counts, const char* first,
+               const char* second) {
+  Samples out;
+  for (const auto& [k, n] : counts) out.push_back({label(first, k.first) + "," + label(second, k.second), static_cast<long long>(n)});
+  return out;
+}
+
+}  // namespace
+
 std::string GatewayMetrics::render() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::string out;
-  auto header = [&](const char* name, const char* help, const char* type) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-  };
-  auto labels = [](const std::tuple<std::string, std::string, std::string>& k) {
-    return fmt::format("route=\"{}\",key=\"{}\",answered_by=\"{}\"", metric_label_value(std::get<0>(k)),
-                       metric_label_value(std::get<1>(k)), metric_label_value(std::get<2>(k)));
-  };
-  header("rpu_gateway_calls_total", "Calls the gateway answered, by route, client key and answering target.", "counter");
-  for (const auto& [k, c] : calls_) out += fmt::format("rpu_gateway_calls_total{{{}}} {}\n", labels(k), c.calls);
-  header("rpu_gateway_call_errors_total", "Calls that ended in an error.", "counter");
-  for (const auto& [k, c] : calls_) out += fmt::format("rpu_gateway_call_errors_total{{{}}} {}\n", labels(k), c.errors);
-  header("rpu_gateway_tokens_total", "Tokens by route, client key, answering target and kind.", "counter");
+  // Per (route, key, answering target): calls, errors, tokens by kind, and seconds (a float).
+  Samples calls, errors, tokens;
+  std::string seconds = "# HELP rpu_gateway_call_seconds_total Wall time of the calls.\n"
+                        "# TYPE rpu_gateway_call_seconds_total counter\n";
   for (const auto& [k, c] : calls_) {
-    out += fmt::format("rpu_gateway_tokens_total{{{},kind=\"prompt\"}} {}\n", labels(k), c.prompt_tokens);
-    out += fmt::format("rpu_gateway_tokens_total{{{},kind=\"completion\"}} {}\n", labels(k), c.completion_tokens);
+    const std::string labels = label("route", std::get<0>(k)) + "," + label("key", std::get<1>(k)) + "," +
+                               label("answered_by", std::get<2>(k));
+    calls.push_back({labels, static_cast<long long>(c.calls)});
+    errors.push_back({labels, static_cast<long long>(c.errors)});
+    tokens.push_back({labels + ",kind=\"prompt\"", c.prompt_tokens});
+    tokens.push_back({labels + ",kind=\"completion\"", c.completion_tokens});
+    seconds += fmt::format("rpu_gateway_call_seconds_total{{{}}} {:.6f}\n", labels, c.seconds);
   }
-  header("rpu_gateway_call_seconds_total", "Wall time of the calls.", "counter");
-  for (const auto& [k, c] : calls_) out += fmt::format("rpu_gateway_call_seconds_total{{{}}} {:.6f}\n", labels(k), c.seconds);
-  header("rpu_gateway_escalations_total", "Calls the small model passed to the upstream, by reason.", "counter");
-  for (const auto& [k, n] : escalations_) {
-    out += fmt::format("rpu_gateway_escalations_total{{route=\"{}\",reason=\"{}\"}} {}\n", metric_label_value(k.first),
-                       metric_label_value(k.second), n);
-  }
-  header("rpu_gateway_fallbacks_total", "Calls answered by the route's fallback because its target failed.", "counter");
-  for (const auto& [route, n] : fallbacks_) {
-    out += fmt::format("rpu_gateway_fallbacks_total{{route=\"{}\"}} {}\n", metric_label_value(route), n);
-  }
-  header("rpu_gateway_classified_total", "Calls the conversion loop's task classifier sent to the route.", "counter");
-  for (const auto& [route, n] : classified_) {
-    out += fmt::format("rpu_gateway_classified_total{{route=\"{}\"}} {}\n", metric_label_value(route), n);
-  }
-  header("rpu_gateway_shadow_calls_total", "Shadow calls, by outcome.", "counter");
-  for (const auto& [k, n] : shadows_) {
-    out += fmt::format("rpu_gateway_shadow_calls_total{{route=\"{}\",outcome=\"{}\"}} {}\n", metric_label_value(k.first),
-                       metric_label_value(k.second), n);
-  }
-  header("rpu_gateway_rate_limited_total", "Requests refused by a client key's rate limit.", "counter");
-  for (const auto& [key, n] : rate_limited_) {
-    out += fmt::format("rpu_gateway_rate_limited_total{{key=\"{}\"}} {}\n", metric_label_value(key), n);
-  }
-  header("rpu_gateway_reloads_total", "Reloads of the routes file: applied, or failed (the previous routes stayed).",
-         "counter");
-  out += fmt::format("rpu_gateway_reloads_total{{outcome=\"ok\"}} {}\n", reloads_ok_);
-  out += fmt::format("rpu_gateway_reloads_total{{outcome=\"error\"}} {}\n", reloads_error_);
+  append_metric_family(out, "rpu_gateway_calls_total",
+                       "Calls the gateway answered, by route, client key and answering target.", "counter", calls);
+  append_metric_family(out, "rpu_gateway_call_errors_total", "Calls that ended in an error.", "counter", errors);
+  append_metric_family(out, "rpu_gateway_tokens_total", "Tokens by route, client key, answering target and kind.",
+                       "counter", tokens);
+  out += seconds;
+  append_metric_family(out, "rpu_gateway_escalations_total", "Calls the small model passed to the upstream, by reason.",
+                       "counter", by_two(escalations_, "route", "reason"));
+  append_metric_family(out, "rpu_gateway_fallbacks_total",
+                       "Calls answered by the route's fallback because its target failed.", "counter",
+                       by_one(fallbacks_, "route"));
+  append_metric_family(out, "rpu_gateway_classified_total", "Calls the conversion loop's task classifier sent to the route.",
+                       "counter", by_one(classified_, "route"));
+  append_metric_family(out, "rpu_gateway_shadow_calls_total", "Shadow calls, by outcome.", "counter",
+                       by_two(shadows_, "route", "outcome"));
+  append_metric_family(out, "rpu_gateway_rate_limited_total", "Requests refused by a client key's rate limit.", "counter",
+                       by_one(rate_limited_, "key"));
+  append_metric_family(out, "rpu_gateway_reloads_total",
+                       "Reloads of the routes file: applied, or failed (the previous routes stayed).", "counter",
+                       {{"outcome=\"ok\"", static_cast<long long>(reloads_ok_)},
+                        {"outcome=\"error\"", static_cast<long long>(reloads_error_)}});
   return out;
 }
 
