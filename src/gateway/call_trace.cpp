@@ -26,7 +26,7 @@ ChatEventSink CallTrace::tap(ChatEventSink client) {
     if (!last.extension.is_object()) last.extension = nlohmann::ordered_json::object();
     nlohmann::ordered_json gateway = {{"route", self->info_.route}, {"answered_by", self->info_.answered_by},
                                       {"escalated", self->info_.escalated}};
-    if (!self->info_.escalation_reason.empty()) gateway["reason"] = self->info_.escalation_reason;
+    if (!self->info_.reason.empty()) gateway["reason"] = self->info_.reason;
     if (self->info_.confidence >= 0) gateway["confidence"] = self->info_.confidence;
     last.extension["gateway"] = std::move(gateway);
     self->record(last);

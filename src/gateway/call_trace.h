@@ -22,7 +22,7 @@ struct TraceInfo {
   std::string route, answered_by;  // route name; the target that answered
   bool escalated = false;
   double confidence = -1;  // set by a cascade (else read from the events' extension)
-  std::string escalation_reason;
+  std::string reason;  // why it was escalated, or answered by a fallback (the response's rpu.gateway.reason)
   std::string kind = "primary";  // "shadow": answered for comparison only
 };
 

@@ -390,7 +390,7 @@ std::unique_ptr<CallHandle> GatewayBackend::forward(const Route& route, const Ch
     if (route.fallback == nullptr || !target_failed(e)) throw;
     metrics_.on_fallback(route.config.name);
     trace->info().answered_by = route.config.fallback;
-    trace->info().escalation_reason = std::string("fallback: ") + e.what();
+    trace->info().reason = std::string("fallback: ") + e.what();
     return route.fallback->chat(for_target(request, route, *route.fallback), trace->tap(sink));
   }
 }
@@ -431,7 +431,7 @@ std::unique_ptr<CallHandle> GatewayBackend::cascade(const Route& route, const Ch
   metrics_.on_escalation(route.config.name, decision.reason);
   info.escalated = true;
   info.answered_by = route.config.cascade->upstream;
-  info.escalation_reason = decision.reason;
+  info.reason = decision.reason;
   ChatRequest up = request;
   up.reasoning = nullptr;  // rpu's extension is the small model's business, not the upstream's
   if (!route.upstream->accepts_model(up.model)) up.model = route.upstream->model_id();
@@ -443,7 +443,7 @@ std::unique_ptr<CallHandle> GatewayBackend::cascade(const Route& route, const Ch
     if (events.empty()) throw;
     info.escalated = false;
     info.answered_by = route.config.target;
-    info.escalation_reason = decision.reason + "; upstream failed: " + e.what();
+    info.reason = decision.reason + "; upstream failed: " + e.what();
     metrics_.on_fallback(route.config.name);
     return replay();
   }
