@@ -33,6 +33,7 @@ upstreams:
 routes:
   - name: arithmetic
     aliases: [gpt-4o-mini, arith]
+    match: {system: "(?i)word problems"}
     target: arith
   - name: general
     aliases: [gpt-4o]
@@ -67,6 +68,7 @@ test::FaultProxy* GatewayApiTest::proxy_ = nullptr;
 test::ServerProcess* GatewayApiTest::gateway_ = nullptr;
 
 TEST_F(GatewayApiTest, ModelsListsRoutesAndAliases) { run("models"); }
+TEST_F(GatewayApiTest, AnAgentsSystemPromptAndHistoryReachTheRuleMatchedRoute) { run("agent"); }
 TEST_F(GatewayApiTest, ChatStreamedAndNotByAliasAndByDefaultRoute) { run("chat"); }
 TEST_F(GatewayApiTest, CompletionsStreamedAndNot) { run("completions"); }
 TEST_F(GatewayApiTest, EmbeddingsFromEachRoutesTarget) { run("embeddings"); }

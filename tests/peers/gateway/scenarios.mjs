@@ -47,6 +47,28 @@ function assertGateway(rpu, route, answeredBy) {
 }
 
 const scenarios = {
+  // What an agent framework sends: a system prompt and the conversation so far. The model name
+  // is none of the gateway's, so the arithmetic route's system-prompt rule picks the route.
+  async agent() {
+    const messages = [
+      { role: 'system', content: 'You are a careful assistant that solves arithmetic word problems.' },
+      { role: 'user', content: 'Leo has 45 coins. He loses 18. How many coins does Leo have now?' },
+      { role: 'assistant', content: '45 - 18 = 27. The answer is 27.' },
+      { role: 'user', content: question },
+    ];
+    const params = { model: 'gpt-4.1', messages, max_tokens: 48, ...greedy };
+    const r = await client.chat.completions.create(params);
+    assert.equal(r.model, 'gpt-4.1');
+    assert.match(r.choices[0].message.content, arithmetic);
+    assertGateway(r.rpu, 'arithmetic', 'arith');
+    const s = await streamChat(params);
+    assert.equal(s.text, r.choices[0].message.content, 'the stream carries the same text');
+    assertGateway(s.rpu, 'arithmetic', 'arith');
+    // Without the system prompt no rule matches: the default route's upstream answers.
+    const plain = await client.chat.completions.create({ ...params, messages: messages.slice(1) });
+    assertGateway(plain.rpu, 'general', 'big');
+  },
+
   async models() {
     const ids = [];
     for await (const m of await client.models.list()) {
