@@ -1,10 +1,13 @@
 #include "convert/train_specialist.h"
 
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/vocab_trainer.h"
 
 namespace rpu::convert {
 namespace {
@@ -75,6 +78,27 @@ TrainFrom train_from_parse(const std::string& text, std::string* size) {
   fail("unknown training start '{}' (expected builtin, lora, full or scratch:SIZE)", text);
 }
 
+namespace {
+
+// Every message's text in a training file ({"messages": [...]} per line): the corpus a
+// specialist's vocabulary is fitted to.
+std::vector<std::string> message_texts(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail("{}: cannot read", path);
+  std::vector<std::string> texts;
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto row = nlohmann::json::parse(line, nullptr, false);
+    if (!row.is_object() || !row.contains("messages") || !row["messages"].is_array()) continue;
+    for (const auto& m : row["messages"]) {
+      if (m.is_object() && m.contains("content") && m["content"].is_string()) texts.push_back(m["content"].get<std::string>());
+    }
+  }
+  return texts;
+}
+
+}  // namespace
+
 Specialist train_specialist(const Model& base, const std::vector<const LoggedCall*>& calls, const SplitOptions& split,
                             const SpecialistOptions& o, const std::function<void(const std::string&)>& progress) {
   if (o.out_dir.empty()) fail("train_specialist: no output directory");
@@ -85,16 +109,31 @@ Specialist train_specialist(const Model& base, const std::vector<const LoggedCal
   out.data = write_training_file(calls, split, out.training_file);
   if (out.data.written == 0) fail("no trainable calls for this cluster ({} held out)", out.data.held_out_skipped);
 
-  const auto tokenizer = Tokenizer::from_gguf(base.file());
+  // From scratch with a fitted vocabulary: the model reads the cluster's text in its own pieces.
+  train::ModelMetadata fresh;
+  std::unique_ptr<Tokenizer> tokenizer;
+  if (o.from == TrainFrom::kScratch) {
+    if (o.vocab_size > 0) {
+      VocabFitOptions fit;
+      fit.size = o.vocab_size;
+      const FittedVocab vocab = fit_spm_vocab(message_texts(out.training_file), fit);
+      out.vocab_size = static_cast<int>(vocab.pieces.size());
+      fresh = train::fresh_model_metadata(scratch_size(o.size), train::fitted_tokenizer_keys(base.file(), vocab));
+    } else {
+      fresh = train::fresh_model_metadata(scratch_size(o.size), base.file());
+    }
+    tokenizer = Tokenizer::from_gguf(train::metadata_as_file(fresh.metadata));
+  } else {
+    tokenizer = Tokenizer::from_gguf(base.file());
+  }
   const std::string& chat_template = tokenizer->vocab().chat_template;
   const train::TrainOptions topt = trainer_options(o);
   const train::TrainData data =
       train::load_training_data({out.training_file}, *tokenizer, chat_template, o.seq_len, o.validation_fraction);
+  out.truncated = data.truncated;
   ThreadPool pool(std::max(1, o.threads));
   train::DecoderParams<float> params;
-  train::ModelMetadata fresh;
   if (o.from == TrainFrom::kScratch) {
-    fresh = train::fresh_model_metadata(scratch_size(o.size), base.file());
     params = train::DecoderParams<float>::random(fresh.config, /*tied_output=*/true, o.seed);
   } else {
     params = train::DecoderParams<float>::from_gguf(base.file());

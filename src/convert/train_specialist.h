@@ -4,8 +4,9 @@
 // held-out split is never in it), then one of:
 //   fine-tune   the base model (the built-in one, or any GGUF) with LoRA adapters (merged
 //               into the weights on save) or every weight;
-//   scratch     a fresh llama model of a preset size, with the base model's tokenizer and
-//               chat template (so it reads and answers in the same format);
+//   scratch     a fresh llama model of a preset size, with the base model's chat template (so
+//               it reads and answers in the same format) and a vocabulary of vocab_size pieces
+//               fitted to the training file's text (tokenizer/vocab_trainer.h; 0: the base's);
 // bounded by a time budget and a step limit. Output: DIR/model.gguf (F32), loadable by
 // Model::load and usable as a select() candidate; DIR/loss.csv, DIR/loss.svg.
 #pragma once
@@ -33,6 +34,7 @@ train::FreshModelSpec scratch_size(const std::string& name);  // throws on anoth
 struct SpecialistOptions {
   TrainFrom from = TrainFrom::kLora;
   std::string size = "s";      // scratch only
+  int vocab_size = 1024;       // scratch only: a vocabulary fitted to the cluster's text (0: the base's)
   int lora_rank = 8;
   double minutes = 5;          // wall-time budget (0: none)
   int max_steps = 200;         // optimizer steps (0: epochs decide)
@@ -51,6 +53,8 @@ struct Specialist {
   std::string training_file;   // out_dir/train.jsonl
   TrainingFileReport data;
   int64_t parameters = 0;      // trainable
+  int vocab_size = 0;          // a fitted vocabulary's size (0: the base's tokenizer)
+  int64_t truncated = 0;       // training conversations cut to seq_len
   train::TrainReport report;
   double steps_per_second = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numbers>
@@ -32,12 +33,6 @@ void fill_normal(std::vector<T>& values, double std_dev, uint64_t seed, const st
   }
 }
 
-GgufFile metadata_as_file(const GgufMetadata& metadata) {
-  GgufWriter writer;
-  for (const auto& [key, value] : metadata) writer.set(key, value);
-  return GgufFile::parse(MappedFile::from_bytes(writer.to_bytes()), "<metadata>");
-}
-
 bool same_shape(const ModelConfig& a, const ModelConfig& b) {
   return a.arch == b.arch && a.n_vocab == b.n_vocab && a.n_embd == b.n_embd && a.n_layer == b.n_layer &&
          a.n_head == b.n_head && a.n_head_kv == b.n_head_kv && a.head_dim == b.head_dim && a.n_ff == b.n_ff &&
@@ -59,7 +54,40 @@ GgufMetadata model_metadata(const GgufFile& source) {
   return out;
 }
 
+GgufFile metadata_as_file(const GgufMetadata& metadata) {
+  GgufWriter writer;
+  for (const auto& [key, value] : metadata) writer.set(key, value);
+  return GgufFile::parse(MappedFile::from_bytes(writer.to_bytes()), "<metadata>");
+}
+
 ModelMetadata fresh_model_metadata(const FreshModelSpec& s, const GgufFile& tokenizer_source) {
+  GgufMetadata keys;
+  for (const auto& [key, value] : tokenizer_source.metadata()) {
+    if (key.starts_with("tokenizer.")) keys.emplace_back(key, value);
+  }
+  if (std::none_of(keys.begin(), keys.end(), [](const auto& kv) { return kv.first == "tokenizer.ggml.tokens"; })) {
+    fail("{}: has no tokenizer (tokenizer.ggml.tokens) to copy", tokenizer_source.path());
+  }
+  return fresh_model_metadata(s, keys);
+}
+
+GgufMetadata fitted_tokenizer_keys(const GgufFile& base, const FittedVocab& vocab) {
+  GgufMetadata keys = {
+      {"tokenizer.ggml.model", GgufValue::str("llama")},
+      {"tokenizer.ggml.tokens", GgufValue::str_array(vocab.pieces)},
+      {"tokenizer.ggml.scores", GgufValue::f32_array(vocab.scores)},
+      {"tokenizer.ggml.token_type", GgufValue::i32_array(vocab.kinds)},
+      {"tokenizer.ggml.unknown_token_id", GgufValue::u32(0)},
+      {"tokenizer.ggml.bos_token_id", GgufValue::u32(1)},
+      {"tokenizer.ggml.eos_token_id", GgufValue::u32(2)},
+  };
+  for (const char* key : {"tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token", "tokenizer.chat_template"}) {
+    if (const GgufValue* v = base.find(key)) keys.emplace_back(key, *v);
+  }
+  return keys;
+}
+
+ModelMetadata fresh_model_metadata(const FreshModelSpec& s, const GgufMetadata& tokenizer_keys) {
   if (s.n_embd <= 0 || s.n_layer <= 0 || s.n_head <= 0 || s.n_head_kv <= 0 || s.n_ff <= 0 || s.n_ctx <= 0) {
     fail("model sizes must be positive");
   }
@@ -80,12 +108,7 @@ ModelMetadata fresh_model_metadata(const FreshModelSpec& s, const GgufFile& toke
       {"llama.rope.freq_base", GgufValue::f32(s.rope_theta)},
       {"llama.rope.dimension_count", u32(s.n_embd / s.n_head)},
   };
-  bool has_tokens = false;
-  for (const auto& [key, value] : tokenizer_source.metadata()) {
-    if (key.starts_with("tokenizer.")) m.metadata.emplace_back(key, value);
-    has_tokens = has_tokens || key == "tokenizer.ggml.tokens";
-  }
-  if (!has_tokens) fail("{}: has no tokenizer (tokenizer.ggml.tokens) to copy", tokenizer_source.path());
+  m.metadata.insert(m.metadata.end(), tokenizer_keys.begin(), tokenizer_keys.end());
   m.config = config_from_gguf(metadata_as_file(m.metadata));  // validates like the engine does
   return m;
 }

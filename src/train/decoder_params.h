@@ -22,6 +22,7 @@
 
 #include "io/gguf.h"
 #include "model/config.h"
+#include "tokenizer/vocab_trainer.h"
 
 namespace rpu {
 struct LayerVariant;  // model/layer_tensors.h
@@ -74,6 +75,15 @@ struct ModelMetadata {
 // vocabulary size) is copied from `tokenizer_source`. The config is read back from the
 // metadata by the engine's own reader, so it is exactly what the engine will load.
 ModelMetadata fresh_model_metadata(const FreshModelSpec& spec, const GgufFile& tokenizer_source);
+// Metadata alone as a parsed GGUF file (no tensors): what Tokenizer::from_gguf and
+// config_from_gguf read.
+GgufFile metadata_as_file(const GgufMetadata& metadata);
+// The same with the tokenizer.* keys given (e.g. fitted_tokenizer_keys).
+ModelMetadata fresh_model_metadata(const FreshModelSpec& spec, const GgufMetadata& tokenizer_keys);
+// tokenizer.* keys of a SentencePiece-style vocabulary fitted to a corpus (tokenizer/vocab_trainer.h:
+// 0 <unk>, 1 <s>, 2 </s>), with the base model's chat template and add_bos/add_eos flags. The
+// template's bos_token / eos_token become <s> / </s>.
+GgufMetadata fitted_tokenizer_keys(const GgufFile& base, const FittedVocab& vocab);
 
 // The general.*, <arch>.* and tokenizer.* keys of a model file, minus those describing its
 // storage (file type, quantization version, alignment): the metadata of an F32 copy.

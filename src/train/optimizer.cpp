@@ -9,10 +9,13 @@
 
 namespace rpu {
 
-float LearningRateSchedule::at(int step) const {
+float LearningRateSchedule::at(int step) const { return at(step, 0.0); }
+
+float LearningRateSchedule::at(int step, double time_done) const {
   if (warmup_steps > 0 && step < warmup_steps) return peak * static_cast<float>(step + 1) / static_cast<float>(warmup_steps);
   const int decay_steps = std::max(1, total_steps - warmup_steps);
-  const double progress = std::clamp(static_cast<double>(step - warmup_steps) / decay_steps, 0.0, 1.0);
+  const double progress =
+      std::clamp(std::max(static_cast<double>(step - warmup_steps) / decay_steps, time_done), 0.0, 1.0);
   const double cosine = 0.5 * (1.0 + std::cos(M_PI * progress));  // 1 -> 0
   return static_cast<float>(peak * (final_ratio + (1.0 - final_ratio) * cosine));
 }

@@ -28,6 +28,9 @@ struct LearningRateSchedule {
   int total_steps = 1;
   float final_ratio = 0.1f;  // the cosine ends at peak * final_ratio
   float at(int step) const;  // step counts from 0
+  // A run bounded by wall time: the cosine follows whichever is further along, the steps or
+  // time_done (the share of the time budget used, 0..1), so a time-boxed run still anneals.
+  float at(int step, double time_done) const;
 };
 
 class AdamW {

@@ -265,10 +265,10 @@ TrainReport run_training(DecoderParams<float>& params, const TrainData& data, co
         tokens_seen += static_cast<int64_t>(v.batch.tokens.size());
       }
       optimizer.scale_grads(1.0f / static_cast<float>(o.grad_accum));
-      const float lr = schedule.at(step);
+      const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+      const float lr = schedule.at(step, o.max_minutes > 0 ? elapsed / (o.max_minutes * 60) : 0.0);
       optimizer.step(lr);
       const double loss = weight_sum > 0 ? loss_sum / weight_sum : 0.0;
-      const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
       const double tps = elapsed > 0 ? static_cast<double>(run_tokens) / elapsed : 0.0;
       if (report.steps == 0) report.first_loss = loss;
       report.last_loss = loss;

@@ -94,5 +94,17 @@ TEST(LearningRateScheduleTest, WarmupThenCosineToTheFloor) {
   EXPECT_NEAR(s.at(500), 1e-4f, 1e-9);
 }
 
+// A time-boxed run anneals by the share of its time budget when that is further along than
+// the steps: the rate at half the time is the cosine's midpoint, at the end its floor.
+TEST(LearningRateScheduleTest, TimeBudgetDrivesTheCosineWhenAhead) {
+  LearningRateSchedule s{1e-3f, 10, 100010, 0.1f};
+  EXPECT_FLOAT_EQ(s.at(50, 0.0), s.at(50));
+  EXPECT_NEAR(s.at(50, 0.5), 1e-4f + 0.9e-3f * 0.5f, 1e-6);
+  EXPECT_NEAR(s.at(50, 1.0), 1e-4f, 1e-9);
+  EXPECT_NEAR(s.at(50, 3.0), 1e-4f, 1e-9);      // over budget: stays at the floor
+  EXPECT_FLOAT_EQ(s.at(5, 1.0), s.at(5));        // warmup is by steps only
+  EXPECT_FLOAT_EQ(s.at(90010, 0.1), s.at(90010)); // steps further along than time: steps decide
+}
+
 }  // namespace
 }  // namespace rpu

@@ -44,6 +44,8 @@ nlohmann::ordered_json report_json(const TrainFlags& f, const convert::Specialis
           {"examples", s.data.written},
           {"held_out_skipped", s.data.held_out_skipped},
           {"trainable_parameters", s.parameters},
+          {"vocab_size", s.vocab_size},
+          {"truncated_examples", s.truncated},
           {"steps", r.steps},
           {"tokens", r.tokens},
           {"seconds", r.seconds},
@@ -95,6 +97,9 @@ void add_convert_train(CLI::App& convert, ConvertSteps& steps) {
   cmd->add_option("--seq-len", f->options.seq_len, "tokens per packed row")->check(CLI::Range(8, 1 << 16));
   cmd->add_option("--batch", f->options.batch_rows, "packed rows per step")->check(CLI::Range(1, 4096));
   cmd->add_option("--lr", f->options.learning_rate, "peak learning rate (default by --from)")->check(CLI::Range(0.0, 10.0));
+  cmd->add_option("--vocab", f->options.vocab_size,
+                  "--from scratch: pieces of a vocabulary fitted to the cluster's text (0: the base model's)")
+      ->check(CLI::Range(0, 0) | CLI::Range(259, 1 << 20));
   cmd->add_option("--lora-rank", f->options.lora_rank, "adapter rank (--from builtin)")->check(CLI::Range(1, 4096));
   cmd->add_option("-t,--threads", f->options.threads, "worker threads")->check(CLI::Range(1, 1024));
   cmd->add_option("-s,--seed", f->options.seed, "seed for initialisation and data order");

@@ -1,0 +1,188 @@
+#include "tokenizer/vocab_trainer.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+#include "core/error.h"
+#include "tokenizer/tokenizer.h"
+
+namespace rpu {
+namespace {
+
+size_t utf8_length(std::string_view text, size_t pos) {
+  const auto lead = static_cast<unsigned char>(text[pos]);
+  size_t len = 1;
+  if (lead >= 0xf0) len = 4;
+  else if (lead >= 0xe0) len = 3;
+  else if (lead >= 0xc0) len = 2;
+  return std::min(len, text.size() - pos);
+}
+
+bool has_digit(std::string_view piece) {
+  return std::any_of(piece.begin(), piece.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Chunks as SpmTokenizer::encode_text cuts them (space prefix, spaces as markers, a cut before
+// each marker that follows another character), counted.
+void count_chunks(std::string_view raw, std::unordered_map<std::string, int64_t>& chunks) {
+  std::string text(kSpaceMarker);
+  for (char c : raw) {
+    if (c == ' ') text += kSpaceMarker;
+    else text += c;
+  }
+  const std::string_view all(text);
+  const size_t m = kSpaceMarker.size();
+  size_t start = 0;
+  for (size_t pos = 1; pos + m <= all.size(); ++pos) {
+    if (all.compare(pos, m, kSpaceMarker) != 0) continue;
+    if (pos >= m && all.compare(pos - m, m, kSpaceMarker) == 0) continue;
+    ++chunks[std::string(all.substr(start, pos - start))];
+    start = pos;
+    pos += m - 1;
+  }
+  ++chunks[std::string(all.substr(start))];
+}
+
+struct Word {
+  std::vector<int32_t> symbols;  // piece ids; -1: a character left to byte fallback (a barrier)
+  int64_t count = 0;
+};
+
+uint64_t pair_key(int32_t a, int32_t b) { return (static_cast<uint64_t>(a) << 32) | static_cast<uint32_t>(b); }
+
+class Fitter {
+ public:
+  Fitter(const VocabFitOptions& o) : o_(o) {
+    add("<unk>", 2);
+    add("<s>", 3);
+    add("</s>", 3);
+    for (int b = 0; b < 256; ++b) add(fmt::format("<0x{:02X}>", b), 6);
+  }
+
+  FittedVocab run(const std::vector<std::string>& texts) {
+    std::unordered_map<std::string, int64_t> chunks;
+    for (const std::string& t : texts) {
+      if (!t.empty()) count_chunks(t, chunks);
+    }
+    add_characters(chunks);
+    // Sorted chunks: the merge loop visits words in a fixed order whatever the hash map did.
+    std::map<std::string, int64_t> sorted(chunks.begin(), chunks.end());
+    for (const auto& [chunk, count] : sorted) {
+      Word w;
+      w.count = count;
+      for (size_t pos = 0; pos < chunk.size();) {
+        const size_t len = utf8_length(chunk, pos);
+        const auto it = ids_.find(chunk.substr(pos, len));
+        w.symbols.push_back(it == ids_.end() ? -1 : it->second);
+        pos += len;
+      }
+      words_.push_back(std::move(w));
+    }
+    while (static_cast<int>(out_.pieces.size()) < o_.size && merge_once()) {
+    }
+    return std::move(out_);
+  }
+
+ private:
+  int32_t add(std::string piece, int32_t kind, float score = 0) {
+    const auto id = static_cast<int32_t>(out_.pieces.size());
+    ids_.emplace(piece, id);
+    out_.pieces.push_back(std::move(piece));
+    out_.scores.push_back(score);
+    out_.kinds.push_back(kind);
+    return id;
+  }
+
+  // Every character seen at least min_char_count times, most frequent first, while room is left.
+  void add_characters(const std::unordered_map<std::string, int64_t>& chunks) {
+    std::unordered_map<std::string, int64_t> chars;
+    for (const auto& [chunk, count] : chunks) {
+      for (size_t pos = 0; pos < chunk.size();) {
+        const size_t len = utf8_length(chunk, pos);
+        chars[chunk.substr(pos, len)] += count;
+        pos += len;
+      }
+    }
+    std::vector<std::pair<std::string, int64_t>> list(chars.begin(), chars.end());
+    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
+      return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
+    for (const auto& [c, count] : list) {
+      if (static_cast<int>(out_.pieces.size()) >= o_.size) break;
+      if (count < o_.min_char_count || ids_.count(c)) continue;
+      add(c, 1);
+    }
+  }
+
+  bool mergeable(int32_t a, int32_t b) const {
+    if (a < 0 || b < 0) return false;
+    const std::string& l = out_.pieces[static_cast<size_t>(a)];
+    const std::string& r = out_.pieces[static_cast<size_t>(b)];
+    if (static_cast<int>(l.size() + r.size()) > o_.max_piece_bytes) return false;
+    if (o_.split_digits && (has_digit(l) || has_digit(r))) return false;
+    // A marker inside a chunk only ever follows another marker ("▁▁x"): never put one after text.
+    if (r.starts_with(kSpaceMarker) && !(l.size() % kSpaceMarker.size() == 0 && l.find_first_not_of(kSpaceMarker) == std::string::npos)) {
+      return false;
+    }
+    return true;
+  }
+
+  bool merge_once() {
+    std::unordered_map<uint64_t, int64_t> counts;
+    for (const Word& w : words_) {
+      for (size_t i = 1; i < w.symbols.size(); ++i) {
+        if (mergeable(w.symbols[i - 1], w.symbols[i])) counts[pair_key(w.symbols[i - 1], w.symbols[i])] += w.count;
+      }
+    }
+    uint64_t best = 0;
+    int64_t best_count = 0;
+    for (const auto& [key, count] : counts) {
+      if (count > best_count || (count == best_count && key < best)) {
+        best = key;
+        best_count = count;
+      }
+    }
+    if (best_count < std::max(1, o_.min_count)) return false;
+    const auto a = static_cast<int32_t>(best >> 32), b = static_cast<int32_t>(best & 0xffffffffu);
+    std::string piece = out_.pieces[static_cast<size_t>(a)] + out_.pieces[static_cast<size_t>(b)];
+    int32_t merged;
+    if (const auto it = ids_.find(piece); it != ids_.end()) {
+      merged = it->second;  // the same string reached by another split ("ab"+"c" after "a"+"bc")
+    } else {
+      ++out_.merges;
+      merged = add(std::move(piece), 1, -static_cast<float>(out_.merges));
+    }
+    for (Word& w : words_) {
+      std::vector<int32_t>& s = w.symbols;
+      size_t j = 0;
+      for (size_t i = 0; i < s.size(); ++i) {
+        if (i + 1 < s.size() && s[i] == a && s[i + 1] == b) {
+          s[j++] = merged;
+          ++i;
+        } else {
+          s[j++] = s[i];
+        }
+      }
+      s.resize(j);
+    }
+    return true;
+  }
+
+  VocabFitOptions o_;
+  FittedVocab out_;
+  std::unordered_map<std::string, int32_t> ids_;
+  std::vector<Word> words_;
+};
+
+}  // namespace
+
+FittedVocab fit_spm_vocab(const std::vector<std::string>& texts, const VocabFitOptions& options) {
+  if (options.size < 259) fail("a fitted vocabulary needs at least 259 pieces (3 special, 256 bytes), got {}", options.size);
+  if (options.max_piece_bytes < 2) fail("max_piece_bytes must be at least 2, got {}", options.max_piece_bytes);
+  return Fitter(options).run(texts);
+}
+
+}  // namespace rpu
