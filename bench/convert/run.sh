@@ -3,7 +3,8 @@
 # stand-in teacher and `rpu gateway` in front of it (every call to the teacher, logged and
 # scrubbed, routes_file in the run's folder), replay the calls through the gateway, run
 # `rpu convert run` on the log (which deploys specialists into the routes file; the gateway
-# reloads it), replay again, and print the report.
+# reloads it), replay new calls from the same generator (another seed: the specialists never saw
+# them, as a user's agent would send tomorrow), and print the report.
 #
 #   bench/convert/run.sh [--quick] [--calls N] [--seed S] [--train-minutes M] [--max-tokens T]
 #                        [--mix type=weight,...] [--dir DIR] [--rpu build/rpu]
@@ -38,6 +39,7 @@ START=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - START ))s] $*" >&2; }
 
 node "$B/workload.mjs" --seed "$SEED" --calls "$CALLS" --out "$DIR/calls.jsonl" --labels "$DIR/labels.jsonl" ${MIX:+--mix "$MIX"}
+node "$B/workload.mjs" --seed "$((SEED + 1000))" --calls "$CALLS" --out "$DIR/calls-new.jsonl" --labels "$DIR/labels-new.jsonl" ${MIX:+--mix "$MIX"}
 TEACHER_PORT=$(free_port)
 node "$B/teacher.mjs" --port "$TEACHER_PORT" --seed "$SEED" > "$DIR/teacher.log" 2>&1 &
 PIDS+=($!)
@@ -59,19 +61,19 @@ YAML
 PIDS+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$GW_PORT/health" > /dev/null && break; sleep 0.2; done
 
-replay() {  # $1: name
-  node "$B/replay.mjs" --base-url "http://127.0.0.1:$GW_PORT/v1" --calls "$DIR/calls.jsonl" --labels "$DIR/labels.jsonl" \
+replay() {  # $1: name, $2: calls file stem
+  node "$B/replay.mjs" --base-url "http://127.0.0.1:$GW_PORT/v1" --calls "$DIR/$2.jsonl" --labels "$DIR/labels${2#calls}.jsonl" \
     --upstreams teacher --concurrency 4 --out "$DIR/$1.jsonl" --json "$DIR/$1.json"
 }
 stamp "replay 1: $CALLS calls through the gateway, all to the teacher"
-replay before
+replay before calls
 sleep 2  # the usage log's writer thread drains its queue
 stamp "rpu convert run (train up to $TRAIN_MIN min per cluster)"
 "$RPU" convert run "$DIR/calls.db" --teacher teacher --routes-file "$DIR/routes.yaml" --gateway-config "$DIR/gateway.yaml" \
   --work-dir "$DIR/work" --train-minutes "$TRAIN_MIN" --max-tokens "$MAX_TOKENS" -t 2 2>&1 | tee "$DIR/convert.log"
 sleep 3  # the gateway reloads the routes file within a second; loading the models takes a moment
-stamp "replay 2: the same calls, specialists deployed"
-replay after
+stamp "replay 2: $CALLS new calls (seed $((SEED + 1000))), specialists deployed"
+replay after calls-new
 "$RPU" convert report --work-dir "$DIR/work" --replay "$DIR/after.jsonl" -o "$DIR/report.md" > /dev/null
 stamp "done; files in $DIR"
 cat "$DIR/report.md"

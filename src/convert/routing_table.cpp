@@ -102,6 +102,7 @@ YAML::Node specialist_node(const SpecialistRoute& r, const std::string& model) {
       node["shadow"]["target"] = r.teacher;
     }
   }
+  if (r.scrub_input) node["scrub_input"] = true;
   return node;
 }
 

@@ -33,6 +33,7 @@ struct SpecialistRoute {
   std::string teacher;               // cascade upstream (a name of the main config); empty: no cascade
   double min_confidence = 0.5;       // below this the teacher answers
   double shadow_share = 0;           // share of calls also sent to the teacher, logged for comparison
+  bool scrub_input = false;          // the specialist was trained on a scrubbed log: it gets calls scrubbed too
   int cluster = -1;                  // >= 0: the classifier's calls of this cluster go to the route
   std::string classifier_file;       // the classifier (made absolute when written); needed with `cluster`
 };

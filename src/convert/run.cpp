@@ -176,6 +176,7 @@ json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state
   route.teacher = teacher_upstream(o);
   route.min_confidence = cal.threshold;
   route.shadow_share = o.shadow_share;
+  route.scrub_input = o.scrub_input;
   deploy_route(o.routes_file, route, o.gateway_config);  // throws before writing when the gateway would refuse it
   out["deployed"] = true;
   out["route"] = route.name;

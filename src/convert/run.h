@@ -44,6 +44,7 @@ struct RunOptions {
   std::string from = "builtin";       // builtin | full | scratch:SIZE (train_from_parse)
   std::vector<std::string> candidates;  // GGUF files evaluated besides the base model
   double shadow_share = 0.05;
+  bool scrub_input = false;           // deployed routes get calls scrubbed (the log was: the gateway config's log.scrub)
   int k = 0;                          // clusters; 0: by silhouette
   SplitOptions split;
   int max_tokens = 256, parallel = 2, threads = 2;

@@ -287,7 +287,7 @@ CascadeConfig read_cascade(const Reader& r, const YAML::Node& n, const std::stri
 }
 
 RouteConfig read_route(const Reader& r, const YAML::Node& n, const std::string& key) {
-  r.only_keys(n, key, {"name", "aliases", "match", "target", "reasoning", "cascade", "shadow", "fallback"});
+  r.only_keys(n, key, {"name", "aliases", "match", "target", "reasoning", "cascade", "shadow", "fallback", "scrub_input"});
   RouteConfig route;
   route.line = n.Mark().line + 1;
   if (!n["name"]) r.error(n, key, "needs `name:`");
@@ -310,6 +310,7 @@ RouteConfig read_route(const Reader& r, const YAML::Node& n, const std::string& 
     route.shadow = shadow;
   }
   if (n["fallback"]) route.fallback = r.text(n["fallback"], key + ".fallback");
+  if (n["scrub_input"]) route.scrub_input = r.boolean(n["scrub_input"], key + ".scrub_input");
   return route;
 }
 

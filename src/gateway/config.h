@@ -100,6 +100,9 @@ struct RouteConfig {
   std::optional<CascadeConfig> cascade;
   std::optional<ShadowConfig> shadow;
   std::string fallback;              // when the target's upstream is down: this one answers
+  // The target gets the call scrubbed of personal data (as the usage log stores it) and its
+  // answer's placeholders are put back (unscrub.h): for specialists trained on the log.
+  bool scrub_input = false;
   int line = 0;                      // where it was defined, for messages
 };
 

@@ -3,12 +3,14 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <optional>
 #include <random>
 #include <thread>
 
 #include "gateway/call_logger.h"
 #include "gateway/call_trace.h"
 #include "gateway/cascade.h"
+#include "gateway/unscrub.h"
 #include "gateway/task_classifier.h"
 #include "pipeline/metrics_text.h"
 
@@ -385,6 +387,16 @@ std::unique_ptr<CallHandle> GatewayBackend::forward(const Route& route, const Ch
                                                     const ChatRequest& to_target, ChatEventSink sink,
                                                     const std::shared_ptr<CallTrace>& trace) {
   try {
+    if (route.config.scrub_input) {
+      auto call = std::make_shared<ScrubbedCall>(scrub_call(scrubber_, to_target));
+      ChatEventSink tap = trace->tap(sink);
+      auto restore = [call, tap](const ChatEvent& e) {
+        ChatEvent restored = e;
+        call->restorer.restore_event(restored);
+        tap(restored);
+      };
+      return route.target->chat(call->request, restore);
+    }
     return route.target->chat(to_target, trace->tap(sink));
   } catch (const ApiError& e) {
     if (route.fallback == nullptr || !target_failed(e)) throw;
@@ -401,6 +413,11 @@ std::unique_ptr<CallHandle> GatewayBackend::cascade(const Route& route, const Ch
   const bool strategy = local.reasoning.is_object();
   if (!strategy) local.logprobs = true;  // the confidence is read from the tokens' probabilities
   local.stream = false;
+  std::optional<ScrubbedCall> scrubbed;
+  if (route.config.scrub_input) {
+    scrubbed.emplace(scrub_call(scrubber_, local));
+    local = scrubbed->request;
+  }
   std::vector<ChatEvent> events;
   std::mutex events_mutex;
   CallResult answer;
@@ -423,6 +440,7 @@ std::unique_ptr<CallHandle> GatewayBackend::cascade(const Route& route, const Ch
     ChatEventSink tap = trace->tap(sink);
     for (ChatEvent& e : events) {
       if (!request.logprobs) e.logprobs.clear();
+      if (scrubbed) scrubbed->restorer.restore_event(e);
       tap(e);
     }
     return std::make_unique<FinishedCall>();

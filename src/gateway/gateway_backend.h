@@ -10,6 +10,8 @@
 //               the upstream answers the original request, streamed to the client. If the
 //               upstream then fails, the small model's answer is returned after all (marked
 //               not escalated, with the upstream's failure as the escalation reason);
+//   - scrub_input: the target gets the call scrubbed of personal data and its answer's
+//               placeholders are restored before the client and the log see it (unscrub.h);
 //   - shadow:   a share of the calls also goes to the shadow target in the background; its
 //               answer is logged (kind "shadow"), never returned.
 // Every answer's last event carries {"gateway": {route, answered_by, escalated, confidence}}
@@ -40,6 +42,7 @@
 #include "gateway/config.h"
 #include "gateway/gateway_metrics.h"
 #include "gateway/router.h"
+#include "gateway/scrub.h"
 #include "pipeline/backend.h"
 
 namespace rpu::gateway {
@@ -112,6 +115,7 @@ class GatewayBackend : public Backend {
   LocalModelFactory factory_;
   CallLogger* logger_;
   GatewayMetrics metrics_;
+  Scrubber scrubber_;  // for scrub_input routes (the usage log's scrubber is the logger's)
   std::shared_ptr<std::atomic<int>> shadows_running_;
   TaskClassifier classifier_;
 

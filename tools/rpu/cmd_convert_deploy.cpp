@@ -5,7 +5,7 @@
 //   rpu convert deploy --routes-file F --name NAME --model FILE.gguf
 //       (--match-task T | --match-system REGEX | --alias A ... | --cluster N --classifier FILE)
 //       [--teacher NAME --min-confidence X]
-//       [--shadow 0.05] [--model-name M] [--parallel N] [--config gateway.yaml]
+//       [--shadow 0.05] [--scrub-input] [--model-name M] [--parallel N] [--config gateway.yaml]
 //   rpu convert rollback --routes-file F (--name NAME | --previous) [--config gateway.yaml]
 #include <fmt/format.h>
 
@@ -87,6 +87,8 @@ void add_deploy(CLI::App& convert, ConvertSteps& steps) {
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--shadow", o->route.shadow_share, "share of calls also sent to the teacher for comparison")
       ->check(CLI::Range(0.0, 1.0));
+  cmd->add_flag("--scrub-input", o->route.scrub_input,
+                "the specialist gets calls scrubbed of personal data as the usage log stores them (trained on a scrubbed log)");
   cmd->add_option("--config", o->gateway_config, "the gateway config: check the result as the gateway will read it");
   steps.emplace_back(cmd, [o] { return run_deploy(*o); });
 }

@@ -20,6 +20,12 @@ int run_run(convert::RunOptions o, const std::string& base) {
   o.load_base = [base]() { return base.empty() ? load_builtin_model() : Model::load(base); };
   convert::RunSummary s;
   try {
+    // Specialists learn from the log as it is stored: scrubbed when the gateway scrubs it, so
+    // they are then served scrubbed calls too (route scrub_input).
+    if (!o.gateway_config.empty()) {
+      const gateway::GatewayConfig gc = gateway::load_gateway_config(o.gateway_config);
+      o.scrub_input = !gc.log.path.empty() && gc.log.scrub;
+    }
     s = convert::run_conversion(o, [](const std::string& line) { fmt::print(stderr, "rpu: {}\n", line); });
   } catch (const gateway::ConfigError& e) {
     fail("not deployed, the gateway would refuse the routes file: {}", e.what());

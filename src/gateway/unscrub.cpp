@@ -1,0 +1,105 @@
+#include "gateway/unscrub.h"
+
+#include <functional>
+
+namespace rpu::gateway {
+namespace {
+
+constexpr size_t kLongestPlaceholder = 40;  // "<URL_CREDENTIALS_12345>" and the like, with room
+
+bool placeholder_char(char c) { return (c >= 'A' && c <= 'Z') || c == '_' || (c >= '0' && c <= '9'); }
+
+// Where a trailing "<..." that could still grow into a placeholder starts; npos when none.
+size_t open_tail(std::string_view text) {
+  const size_t lt = text.rfind('<');
+  if (lt == std::string_view::npos || text.size() - lt > kLongestPlaceholder) return std::string_view::npos;
+  for (size_t i = lt + 1; i < text.size(); ++i) {
+    if (!placeholder_char(text[i])) return std::string_view::npos;
+  }
+  return lt;
+}
+
+}  // namespace
+
+std::string PlaceholderRestorer::restore(std::string_view text) const {
+  std::string out;
+  out.reserve(text.size());
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t lt = text.find('<', pos);
+    if (lt == std::string_view::npos) break;
+    const size_t gt = text.find('>', lt + 1);
+    if (gt == std::string_view::npos) break;
+    out.append(text.substr(pos, lt - pos));
+    const auto it = originals_.find(std::string(text.substr(lt, gt - lt + 1)));
+    if (it != originals_.end()) {
+      out += it->second;
+      pos = gt + 1;
+    } else {
+      out += '<';
+      pos = lt + 1;
+    }
+  }
+  out.append(text.substr(pos));
+  return out;
+}
+
+std::string PlaceholderRestorer::feed(int index, std::string_view text) {
+  std::string& held = pending_[index];
+  held.append(text);
+  const size_t tail = open_tail(held);
+  if (tail == std::string::npos) {
+    std::string out = restore(held);
+    held.clear();
+    return out;
+  }
+  std::string out = restore(std::string_view(held).substr(0, tail));
+  held.erase(0, tail);
+  return out;
+}
+
+std::string PlaceholderRestorer::flush(int index) {
+  const auto it = pending_.find(index);
+  if (it == pending_.end()) return "";
+  std::string out = restore(it->second);
+  pending_.erase(it);
+  return out;
+}
+
+void PlaceholderRestorer::restore_json(nlohmann::ordered_json& value) const {
+  if (value.is_string()) {
+    value = restore(value.get_ref<const std::string&>());
+  } else if (value.is_array() || value.is_object()) {
+    for (auto& child : value) restore_json(child);
+  }
+}
+
+void PlaceholderRestorer::restore_event(ChatEvent& event) {
+  event.text = feed(event.index, event.text);
+  if (!event.finish_reason.empty()) {
+    event.text += flush(event.index);
+    restore_json(event.tool_calls);
+  }
+}
+
+ScrubbedCall scrub_call(const Scrubber& scrubber, const ChatRequest& request) {
+  ScrubSession session(scrubber);
+  ChatRequest scrubbed = request;
+  nlohmann::json messages = scrubbed.messages;
+  session.scrub_messages(messages);
+  scrubbed.messages = nlohmann::ordered_json::parse(messages.dump());
+  // Then the tools' strings, as the log scrubs the rest of a call after its messages.
+  std::function<void(nlohmann::ordered_json&)> walk = [&](nlohmann::ordered_json& v) {
+    if (v.is_string()) {
+      v = session.scrub(v.get_ref<const std::string&>());
+    } else if (v.is_array() || v.is_object()) {
+      for (auto& child : v) walk(child);
+    }
+  };
+  walk(scrubbed.tools);
+  std::map<std::string, std::string> originals;
+  for (const auto& [value, placeholder] : session.mapping()) originals[placeholder] = value;
+  return {std::move(scrubbed), PlaceholderRestorer(std::move(originals))};
+}
+
+}  // namespace rpu::gateway
