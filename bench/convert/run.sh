@@ -6,19 +6,25 @@
 # reloads it), replay new calls from the same generator (another seed: the specialists never saw
 # them, as a user's agent would send tomorrow), and print the report.
 #
-#   bench/convert/run.sh [--quick] [--calls N] [--seed S] [--train-minutes M] [--max-tokens T]
-#                        [--mix type=weight,...] [--dir DIR] [--rpu build/rpu]
+#   bench/convert/run.sh [--quick] [--calls N] [--seed S] [--generalist-minutes G] [--train-minutes M]
+#                        [--max-tokens T] [--mix type=weight,...] [--dir DIR] [--rpu build/rpu]
+#                        [-- more `rpu convert run` options]
 #
-# Full: 1000 calls, up to 6 training minutes per cluster (about 60-80 minutes on two cores).
-# --quick: 400 calls, 0.5 training minutes per cluster (under 10 minutes), for trying it.
+# Full: 3000 calls (a day of a small agent deployment's traffic), a generalist trained for 25
+# minutes on every short-answer cluster, then up to 2 minutes of fine-tuning per cluster it
+# does not pass (about 60 minutes on two cores).
+# --quick: 400 calls, a 2-minute generalist, 0.5 training minutes per cluster, for trying it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RPU=$ROOT/build/rpu
-CALLS=1000 SEED=1 TRAIN_MIN=6 MAX_TOKENS=128 DIR="" MIX=""
+CALLS=3000 SEED=1 GEN_MIN=25 TRAIN_MIN=2 MAX_TOKENS=128 DIR="" MIX="" HELD_OUT=0.1
+EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) CALLS=400 TRAIN_MIN=0.5 MAX_TOKENS=96; shift ;;
+    --quick) CALLS=400 GEN_MIN=2 TRAIN_MIN=0.5 MAX_TOKENS=96 HELD_OUT=0.2; shift ;;
     --calls) CALLS=$2; shift 2 ;;
+    --generalist-minutes) GEN_MIN=$2; shift 2 ;;
+    --) shift; EXTRA=("$@"); break ;;
     --seed) SEED=$2; shift 2 ;;
     --train-minutes) TRAIN_MIN=$2; shift 2 ;;
     --max-tokens) MAX_TOKENS=$2; shift 2 ;;
@@ -61,19 +67,20 @@ YAML
 PIDS+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$GW_PORT/health" > /dev/null && break; sleep 0.2; done
 
-replay() {  # $1: name, $2: calls file stem
+replay() {  # $1: name, $2: calls file stem, $3: concurrency
   node "$B/replay.mjs" --base-url "http://127.0.0.1:$GW_PORT/v1" --calls "$DIR/$2.jsonl" --labels "$DIR/labels${2#calls}.jsonl" \
-    --upstreams teacher --concurrency 4 --out "$DIR/$1.jsonl" --json "$DIR/$1.json"
+    --upstreams teacher --concurrency "$3" --out "$DIR/$1.jsonl" --json "$DIR/$1.json"
 }
 stamp "replay 1: $CALLS calls through the gateway, all to the teacher"
-replay before calls
+replay before calls 16  # all to the teacher: its latency does not depend on load
 sleep 2  # the usage log's writer thread drains its queue
-stamp "rpu convert run (train up to $TRAIN_MIN min per cluster)"
+stamp "rpu convert run (generalist $GEN_MIN min, then up to $TRAIN_MIN min per cluster)"
 "$RPU" convert run "$DIR/calls.db" --teacher teacher --routes-file "$DIR/routes.yaml" --gateway-config "$DIR/gateway.yaml" \
-  --work-dir "$DIR/work" --train-minutes "$TRAIN_MIN" --max-tokens "$MAX_TOKENS" -t 2 2>&1 | tee "$DIR/convert.log"
+  --work-dir "$DIR/work" --generalist-minutes "$GEN_MIN" --train-minutes "$TRAIN_MIN" --held-out "$HELD_OUT" \
+  --max-tokens "$MAX_TOKENS" -t 2 "${EXTRA[@]}" 2>&1 | tee "$DIR/convert.log"
 sleep 3  # the gateway reloads the routes file within a second; loading the models takes a moment
 stamp "replay 2: $CALLS new calls (seed $((SEED + 1000))), specialists deployed"
-replay after calls-new
+replay after calls-new 4  # as many in flight as the specialists have slots, and a few more
 "$RPU" convert report --work-dir "$DIR/work" --replay "$DIR/after.jsonl" -o "$DIR/report.md" > /dev/null
 stamp "done; files in $DIR"
 cat "$DIR/report.md"

@@ -165,6 +165,24 @@ std::string chart(const Report& r) {
 
 }  // namespace
 
+// The generalist (RunOptions::generalist_minutes), when the run trained one: its size, its
+// training, and which clusters it learned or left out.
+std::string generalist_section(const std::string& work_dir) {
+  std::ifstream in(work_dir + "/generalist.json");
+  if (!in) return "";
+  const json g = json::parse(in, nullptr, false);
+  if (!g.is_object()) return "";
+  std::string md = "\n## Generalist\n\n";
+  if (g["model"].is_null()) return md + g.value("reason", std::string("none trained")) + "\n";
+  md += fmt::format(
+      "One model ({}, {} trainable parameters, {:.1f} MB, vocabulary {}) trained for {:.1f} min ({} steps) on {} calls of "
+      "clusters {}; a candidate in each of them.\n",
+      g.value("from", std::string("?")), g.value("trainable_parameters", 0), g.value("model_mb", 0.0),
+      g.value("vocab_size", 0), g.value("minutes", 0.0), g.value("steps", 0), g.value("examples", 0), g["clusters"].dump());
+  for (const auto& [id, why] : g["left_out"].items()) md += fmt::format("- cluster {} left out: {}\n", id, why.get<std::string>());
+  return md;
+}
+
 Report build_report(const ReportOptions& o) {
   const ClustersFile clusters = read_clusters_file(o.work_dir + "/clusters.json");
   Report r;
@@ -182,6 +200,7 @@ Report build_report(const ReportOptions& o) {
       clusters.log, clusters.calls, clusters.clusters.size(), clusters.method, 100 * r.replaceable, saved,
       o.price_per_1k_tokens, svg_name);
   r.markdown += cluster_table(r);
+  r.markdown += generalist_section(o.work_dir);
   if (!o.replay.empty()) r.markdown += replay_section(o.replay);
   r.svg = chart(r);
   return r;

@@ -103,21 +103,28 @@ std::string skip_reason(const RunOptions& o, const json& state) {
   return "";
 }
 
+// S5 for one cluster: a specialist trained on its calls; when the generalist learned the
+// cluster, by fine-tuning every weight of the generalist (it already reads the cluster's text
+// and knows its formats), otherwise as RunOptions::from says.
 json train_step(RunContext& ctx, int id, const std::vector<const LoggedCall*>& members,
-                const std::vector<const LoggedCall*>& held_out) {
+                const std::vector<const LoggedCall*>& held_out, const std::string& generalist_model) {
   const RunOptions& o = ctx.options;
   SpecialistOptions so;
-  so.from = train_from_parse(o.from, &so.size);
+  const std::string from = generalist_model.empty() ? o.from : "full:generalist";
+  so.from = generalist_model.empty() ? train_from_parse(o.from, &so.size) : TrainFrom::kFull;
+  so.vocab_size = o.vocab_size;
   so.minutes = o.train_minutes;
   so.max_steps = o.train_steps;
   so.threads = o.threads;
   so.out_dir = fmt::format("{}/cluster-{}", o.work_dir, id);
-  ctx.say(fmt::format("  S5: training {} for at most {} min / {} steps", o.from, o.train_minutes, o.train_steps));
-  const Specialist s = train_specialist(ctx.base_model(), members, o.split, so, {});
-  const json evaluated = evaluate_models(ctx, {{"trained:" + train_from_name(so.from), s.model_path}}, held_out);
+  ctx.say(fmt::format("  S5: training {} for at most {} min / {} steps", from, o.train_minutes, o.train_steps));
+  std::unique_ptr<Model> generalist = generalist_model.empty() ? nullptr : Model::load(generalist_model);
+  const Specialist s = train_specialist(generalist ? *generalist : ctx.base_model(), members, o.split, so, {});
+  const json evaluated = evaluate_models(ctx, {{"trained:" + from, s.model_path}}, held_out);
   const double model_mb = static_cast<double>(fs::file_size(s.model_path)) / 1e6;
   return {{"model", s.model_path},
-          {"from", o.from},
+          {"from", from},
+          {"vocab_size", s.vocab_size},
           {"examples", s.data.written},
           {"trainable_parameters", s.parameters},
           {"model_mb", model_mb},
@@ -127,11 +134,33 @@ json train_step(RunContext& ctx, int id, const std::vector<const LoggedCall*>& m
           {"candidate", evaluated[0]}};
 }
 
-// The best candidate (evaluated or trained) that reaches the target; null when none does.
-json best_passing(const json& state) {
+Calibration calibrate(const json& candidate, double target) {
+  std::vector<CalibrationSample> samples;
+  for (const json& s : candidate["samples"]) samples.push_back({s[0].get<double>(), s[1].get<bool>()});
+  return calibrate_threshold(samples, target);
+}
+
+// The best candidate (evaluated or trained) that may be deployed; null when none may.
+//   by score (the default): its own held-out score reaches the target; the best score wins.
+//   by cascade (RunOptions::deploy_by_cascade): the route it would become, the candidate where
+//     its confidence reaches the calibrated threshold and the teacher below, reaches the
+//     target on the held-out calls while keeping at least min_local_share of them local; the
+//     largest local share wins.
+json best_deployable(const json& state, const RunOptions& o, bool by_cascade) {
   json best;
+  double best_key = -1;
   auto consider = [&](const json& c) {
-    if (c["reaches_target"].get<bool>() && (best.is_null() || c["score"].get<double>() > best["score"].get<double>())) best = c;
+    double key = -1;
+    if (!by_cascade) {
+      if (c["reaches_target"].get<bool>()) key = c["score"].get<double>();
+    } else {
+      const Calibration cal = calibrate(c, o.target);
+      if (cal.feasible && cal.local_share >= o.min_local_share) key = cal.local_share + 1e-6 * c["score"].get<double>();
+    }
+    if (key > best_key) {
+      best_key = key;
+      best = c;
+    }
   };
   for (const json& c : state["evaluated"]) consider(c);
   if (state.contains("trained")) consider(state["trained"]["candidate"]);
@@ -146,14 +175,17 @@ std::string teacher_upstream(const RunOptions& o) {
 // S6: deploy the best passing candidate with a calibrated threshold, or say why not.
 json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state) {
   const RunOptions& o = ctx.options;
-  const json best = best_passing(state);
+  json best = best_deployable(state, o, false);
+  if (best.is_null() && o.deploy_by_cascade) best = best_deployable(state, o, true);
   if (best.is_null()) {
     return {{"deployed", false},
-            {"reason", fmt::format("no candidate reaches {:.0f}% of the teacher's score", 100 * o.target)}};
+            {"reason", o.deploy_by_cascade
+                           ? fmt::format("no candidate reaches {:.0f}% of the teacher's score, alone or keeping {:.0f}% of "
+                                         "calls local with escalation below a calibrated confidence",
+                                         100 * o.target, 100 * o.min_local_share)
+                           : fmt::format("no candidate reaches {:.0f}% of the teacher's score", 100 * o.target)}};
   }
-  std::vector<CalibrationSample> samples;
-  for (const json& s : best["samples"]) samples.push_back({s[0].get<double>(), s[1].get<bool>()});
-  const Calibration cal = calibrate_threshold(samples, o.target);
+  const Calibration cal = calibrate(best, o.target);
   json out{{"candidate", best["name"]}, {"model", best["model"]}, {"score", best["score"]},
            {"min_confidence", cal.threshold}, {"local_share", cal.local_share},
            {"expected_quality", cal.expected_quality}};
@@ -185,9 +217,10 @@ json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state
   // The route only sees calls whose system prompt it recognises: the rest stay on the teacher.
   out["routable_share"] = selector.covered_share;
   out["local_share"] = cal.local_share * selector.covered_share;
-  out["reason"] = fmt::format("{} reaches {:.0f}% of the teacher; keeps {:.0f}% of held-out calls at min_confidence {:.3f}",
-                              best["name"].get<std::string>(), 100 * best["share_of_teacher"].get<double>(),
-                              100 * cal.local_share, cal.threshold);
+  out["deployed_by"] = best["reaches_target"].get<bool>() ? "score" : "cascade";
+  out["reason"] = fmt::format("{} {} {:.0f}% of the teacher; keeps {:.0f}% of held-out calls at min_confidence {:.3f}",
+                              best["name"].get<std::string>(), best["reaches_target"].get<bool>() ? "reaches" : "scores",
+                              100 * best["share_of_teacher"].get<double>(), 100 * cal.local_share, cal.threshold);
   return out;
 }
 
@@ -207,23 +240,108 @@ json initial_state(const ClusterRecord& record, const std::vector<const LoggedCa
           {"tokens", record.prompt_tokens + record.completion_tokens}};
 }
 
-void run_cluster(RunContext& ctx, const ClusterRecord& record, const std::map<int64_t, const LoggedCall*>& by_id) {
-  const RunOptions& o = ctx.options;
+std::vector<const LoggedCall*> members_of(const ClusterRecord& record, const std::map<int64_t, const LoggedCall*>& by_id) {
   std::vector<const LoggedCall*> members;
   for (int64_t id : record.call_ids) {
     if (auto it = by_id.find(id); it != by_id.end()) members.push_back(it->second);
   }
-  const Split split = split_calls(members, o.split);
+  return members;
+}
+
+// A cluster's state: as saved, or fresh (with the reason to skip it, if any) and saved.
+json cluster_state(const RunOptions& o, const ClusterRecord& record, const std::vector<const LoggedCall*>& members,
+                   const Split& split) {
   json state = read_cluster_state(o.work_dir, record.id);
   if (state.is_null()) state = initial_state(record, members, split);
-  ctx.say(fmt::format("cluster {} ({} calls: {})", record.id, record.size, fmt::join(record.top_terms, " ")));
-  auto save = [&] { write_state(o.work_dir, record.id, state); };
   if (!state.contains("skipped") && !state.contains("deployed")) {
     if (const std::string why = skip_reason(o, state); !why.empty()) {
       state["skipped"] = why;
-      save();
+      write_state(o.work_dir, record.id, state);
     }
   }
+  return state;
+}
+
+double median_answer_chars(const std::vector<const LoggedCall*>& calls) {
+  std::vector<double> lengths;
+  for (const LoggedCall* c : calls) {
+    if (c->from_teacher) lengths.push_back(static_cast<double>(answer_text(c->answer).size()));
+  }
+  return median(lengths);
+}
+
+// The generalist (RunOptions::generalist_minutes): trained once, on the trainable calls of
+// every eligible cluster, then a candidate in each of them. DIR/generalist.json keeps which
+// clusters it learned; present, nothing is trained again.
+json generalist_step(RunContext& ctx, const ClustersFile& clusters, const std::map<int64_t, const LoggedCall*>& by_id) {
+  const RunOptions& o = ctx.options;
+  const std::string path = o.work_dir + "/generalist.json";
+  if (std::ifstream in(path); in) {
+    ++ctx.summary.resumed_steps;
+    return json::parse(in);
+  }
+  json out{{"clusters", json::array()}, {"left_out", json::object()}};
+  std::vector<const LoggedCall*> calls;
+  for (const ClusterRecord& record : clusters.clusters) {
+    const auto members = members_of(record, by_id);
+    const json state = cluster_state(o, record, members, split_calls(members, o.split));
+    const double answer_chars = median_answer_chars(members);
+    std::string why;
+    if (state.contains("skipped")) why = state["skipped"].get<std::string>();
+    else if (answer_chars > o.generalist_max_answer_chars) {
+      why = fmt::format("median answer {:.0f} characters > {} (free-form: left to the teacher)", answer_chars,
+                        o.generalist_max_answer_chars);
+    }
+    if (!why.empty()) {
+      out["left_out"][std::to_string(record.id)] = why;
+      continue;
+    }
+    out["clusters"].push_back(record.id);
+    calls.insert(calls.end(), members.begin(), members.end());
+  }
+  if (calls.empty()) {
+    out["model"] = nullptr;
+    out["reason"] = "no cluster to learn";
+  } else {
+    SpecialistOptions so;
+    so.from = train_from_parse(o.generalist_from, &so.size);
+    so.vocab_size = o.vocab_size;
+    so.minutes = o.generalist_minutes;
+    so.max_steps = 0;
+    so.epochs = 1000;  // the time budget decides
+    so.threads = o.threads;
+    so.out_dir = o.work_dir + "/generalist";
+    ctx.say(fmt::format("generalist: training {} on {} calls of clusters {} for {} min", o.generalist_from, calls.size(),
+                        out["clusters"].dump(), o.generalist_minutes));
+    const Specialist s = train_specialist(ctx.base_model(), calls, o.split, so, {});
+    out["model"] = s.model_path;
+    out["from"] = o.generalist_from;
+    out["vocab_size"] = s.vocab_size;
+    out["examples"] = s.data.written;
+    out["trainable_parameters"] = s.parameters;
+    out["model_mb"] = static_cast<double>(fs::file_size(s.model_path)) / 1e6;
+    out["steps"] = s.report.steps;
+    out["minutes"] = s.report.seconds / 60;
+    out["loss"] = {s.report.first_loss, s.report.last_loss};
+  }
+  write_file_atomically(path, out.dump(2) + "\n");
+  return out;
+}
+
+bool generalist_learned(const json& generalist, int cluster) {
+  if (generalist.is_null() || generalist["model"].is_null()) return false;
+  const json& ids = generalist["clusters"];
+  return std::find(ids.begin(), ids.end(), json(cluster)) != ids.end();
+}
+
+void run_cluster(RunContext& ctx, const ClusterRecord& record, const std::map<int64_t, const LoggedCall*>& by_id,
+                 const json& generalist) {
+  const RunOptions& o = ctx.options;
+  const std::vector<const LoggedCall*> members = members_of(record, by_id);
+  const Split split = split_calls(members, o.split);
+  json state = cluster_state(o, record, members, split);
+  ctx.say(fmt::format("cluster {} ({} calls: {})", record.id, record.size, fmt::join(record.top_terms, " ")));
+  auto save = [&] { write_state(o.work_dir, record.id, state); };
   if (state.contains("skipped")) {
     ++ctx.summary.skipped;
     ctx.summary.lines.push_back(fmt::format("cluster {}: skipped ({})", record.id, state["skipped"].get<std::string>()));
@@ -235,13 +353,15 @@ void run_cluster(RunContext& ctx, const ClusterRecord& record, const std::map<in
     // The base model is a candidate too (named as routes name it: "builtin" or its file).
     std::vector<std::pair<std::string, std::string>> models{{fs::path(o.base_name).filename().string(), o.base_name}};
     for (const std::string& c : o.candidates) models.emplace_back(fs::path(c).filename().string(), c);
+    if (generalist_learned(generalist, record.id)) models.emplace_back("generalist", generalist["model"].get<std::string>());
     state["evaluated"] = evaluate_models(ctx, models, split.held_out);
     save();
   }
   if (state.contains("trained")) {
     ++ctx.summary.resumed_steps;
-  } else if (best_passing(state).is_null() && o.train_minutes > 0 && !state.contains("deployed")) {
-    state["trained"] = train_step(ctx, record.id, members, split.held_out);
+  } else if (best_deployable(state, o, false).is_null() && o.train_minutes > 0 && !state.contains("deployed")) {
+    state["trained"] = train_step(ctx, record.id, members, split.held_out,
+                                  generalist_learned(generalist, record.id) ? generalist["model"].get<std::string>() : "");
     save();
   }
   if (state.contains("deployed")) {
@@ -388,7 +508,8 @@ RunSummary run_conversion(const RunOptions& options, const RunProgress& progress
   std::map<int64_t, const LoggedCall*> by_id;
   for (const LoggedCall& c : calls) by_id[c.id] = &c;
   ctx.summary.clusters = static_cast<int>(clusters.clusters.size());
-  for (const ClusterRecord& record : clusters.clusters) run_cluster(ctx, record, by_id);
+  const json generalist = options.generalist_minutes > 0 ? generalist_step(ctx, clusters, by_id) : json();
+  for (const ClusterRecord& record : clusters.clusters) run_cluster(ctx, record, by_id, generalist);
   return std::move(ctx.summary);
 }
 

@@ -6,15 +6,19 @@
 //   DIR/cluster-N.json       one cluster's state: {"cluster", "calls", "teacher_calls", ...,
 //                            "skipped"?: reason, "evaluated"?: S4, "trained"?: S5, "deployed"?: S6}
 //   DIR/cluster-N/           the trained specialist (model.gguf, train.jsonl, loss.csv)
+//   DIR/generalist.json      the generalist (RunOptions::generalist_minutes): which clusters it
+//                            learned, its training report; DIR/generalist/ its model
 // A step whose key is in the state file is not run again. Per cluster:
 //   - skipped (with the reason) when it has fewer than min_calls calls, fewer than
 //     min_teacher_calls teacher answers, or no held-out call;
-//   - S4: the base model (and every candidate GGUF) answers the held-out calls;
+//   - S4: the base model (every candidate GGUF, and the generalist when the cluster was
+//     among its clusters) answers the held-out calls;
 //   - S5: when none reaches target x the teacher's score and train_minutes > 0, a specialist
 //     is trained (time-boxed) on the trainable calls and evaluated the same way;
 //   - S6: the best candidate reaching the target is deployed with a min_confidence calibrated
 //     on its held-out (confidence, correct) pairs, a cascade to the teacher and a shadow share;
-//     one that does not reach it is never deployed. The routes file is only written through
+//     one that does not reach it is never deployed, unless deploy_by_cascade and the
+//     calibrated route reaches it (see below). The routes file is only written through
 //     routing_table.h (atomic, checked against the gateway config first).
 #pragma once
 
@@ -41,8 +45,22 @@ struct RunOptions {
   int64_t min_teacher_calls = 10;
   double train_minutes = 5;           // per cluster; 0: no training
   int train_steps = 200;
-  std::string from = "builtin";       // builtin | full | scratch:SIZE (train_from_parse)
+  std::string from = "scratch:s";     // per-cluster S5: builtin | full | scratch:SIZE (train_from_parse)
+  int vocab_size = 1024;              // scratch: a vocabulary fitted to the training text (0: the base's)
+  // One model for many clusters, trained before the per-cluster steps on the trainable calls
+  // of every cluster that is not skipped and whose median teacher answer is at most
+  // generalist_max_answer_chars long (free-form writing stays with the teacher); each of
+  // those clusters evaluates it in S4 beside the base model. Skills the clusters share
+  // (copying values out of the request, formats) are learned once, from all their calls.
+  double generalist_minutes = 0;      // 0: no generalist
+  std::string generalist_from = "scratch:s";
+  int generalist_max_answer_chars = 256;
   std::vector<std::string> candidates;  // GGUF files evaluated besides the base model
+  // S6 also deploys a candidate whose own score misses the target when, escalating below a
+  // confidence threshold calibrated on the held-out calls, the route reaches the target and
+  // keeps at least min_local_share of the calls local (best_deployable in run.cpp).
+  bool deploy_by_cascade = false;
+  double min_local_share = 0.3;
   double shadow_share = 0.05;
   bool scrub_input = false;           // deployed routes get calls scrubbed (the log was: the gateway config's log.scrub)
   int k = 0;                          // clusters; 0: by silhouette

@@ -117,7 +117,6 @@ Specialist train_specialist(const Model& base, const std::vector<const LoggedCal
       VocabFitOptions fit;
       fit.size = o.vocab_size;
       const FittedVocab vocab = fit_spm_vocab(message_texts(out.training_file), fit);
-      out.vocab_size = static_cast<int>(vocab.pieces.size());
       fresh = train::fresh_model_metadata(scratch_size(o.size), train::fitted_tokenizer_keys(base.file(), vocab));
     } else {
       fresh = train::fresh_model_metadata(scratch_size(o.size), base.file());
@@ -126,6 +125,7 @@ Specialist train_specialist(const Model& base, const std::vector<const LoggedCal
   } else {
     tokenizer = Tokenizer::from_gguf(base.file());
   }
+  out.vocab_size = tokenizer->vocab().size();
   const std::string& chat_template = tokenizer->vocab().chat_template;
   const train::TrainOptions topt = trainer_options(o);
   const train::TrainData data =

@@ -53,7 +53,7 @@ struct Specialist {
   std::string training_file;   // out_dir/train.jsonl
   TrainingFileReport data;
   int64_t parameters = 0;      // trainable
-  int vocab_size = 0;          // a fitted vocabulary's size (0: the base's tokenizer)
+  int vocab_size = 0;          // pieces of the vocabulary it reads with (fitted, or its base's)
   int64_t truncated = 0;       // training conversations cut to seq_len
   train::TrainReport report;
   double steps_per_second = 0;

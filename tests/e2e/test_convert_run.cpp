@@ -159,5 +159,45 @@ TEST(ConvertRunE2E, DeploysWhatPassesSkipsSmallClustersResumesAndReports) {
   std::filesystem::remove_all(dir);
 }
 
+// The generalist: one model trained first on every cluster that is not skipped (the
+// translations are: too few calls), a candidate in each of them, and the start of the
+// per-cluster fine-tune where it does not pass; a re-run finds it and trains nothing again.
+TEST(ConvertRunE2E, TrainsOneGeneralistForTheEligibleClustersAndFineTunesFromIt) {
+  const std::string dir = test::temp_path("convert_run_generalist");
+  std::filesystem::create_directories(dir);
+  const std::string log = dir + "/calls.jsonl", work = dir + "/work";
+  write_log(log);
+  write_clusters(work, log);
+  const std::vector<std::string> args{"convert", "run", log, "--work-dir", work, "--min-calls", "20", "--target", "0.3",
+                                      "--generalist-minutes", "0.05", "--train-minutes", "0.05", "--train-steps", "2",
+                                      "--vocab", "300", "--max-tokens", "24", "-t", "2"};
+  const auto first = test::run_rpu(args);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  std::ifstream in(work + "/generalist.json");
+  const json g = json::parse(in);
+  EXPECT_EQ(g["clusters"], json::array({0, 1})) << g.dump(2);
+  EXPECT_NE(g["left_out"]["2"].get<std::string>().find("too few calls"), std::string::npos);
+  EXPECT_EQ(g["vocab_size"], 300);
+  ASSERT_TRUE(std::filesystem::exists(g["model"].get<std::string>()));
+  for (int id : {0, 1}) {
+    const json state = read_cluster_state(work, id);
+    bool evaluated = false;
+    for (const json& c : state["evaluated"]) evaluated = evaluated || c["name"] == "generalist";
+    EXPECT_TRUE(evaluated) << state.dump(2);
+  }
+  const json intents = read_cluster_state(work, 1);
+  ASSERT_TRUE(intents.contains("trained")) << intents.dump(2);
+  EXPECT_EQ(intents["trained"]["from"], "full:generalist");
+  EXPECT_EQ(intents["trained"]["vocab_size"], 300) << "fine-tuned from the generalist: its vocabulary";
+
+  const auto second = test::run_rpu(args);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(second.err.find("generalist: training"), std::string::npos) << second.err;
+  const auto report = test::run_rpu({"convert", "report", "--work-dir", work, "-o", dir + "/report.md"});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_NE(test::read_file(dir + "/report.md").find("## Generalist"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace rpu::convert

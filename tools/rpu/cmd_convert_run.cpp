@@ -79,9 +79,23 @@ void add_convert_run(CLI::App& convert, ConvertSteps& steps) {
       ->check(CLI::Range(0.0, 1e6))->capture_default_str();
   cmd->add_option("--train-steps", o->train_steps, "optimizer steps per cluster at most")->capture_default_str();
   cmd->add_option("--from", o->from, "what to train: builtin (LoRA), full, scratch:xs|s|m")->capture_default_str();
+  cmd->add_option("--vocab", o->vocab_size, "scratch: pieces of a vocabulary fitted to the training text (0: the base's)")
+      ->check(CLI::Range(0, 0) | CLI::Range(259, 1 << 20))->capture_default_str();
+  cmd->add_option("--generalist-minutes", o->generalist_minutes,
+                  "train one model on every eligible cluster's calls first, a candidate in each (0: none)")
+      ->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  cmd->add_option("--generalist-from", o->generalist_from, "what the generalist is: scratch:xs|s|m, builtin, full")
+      ->capture_default_str();
+  cmd->add_option("--generalist-max-answer-chars", o->generalist_max_answer_chars,
+                  "clusters whose median teacher answer is longer are left out of the generalist")
+      ->check(CLI::Range(1, 1 << 30))->capture_default_str();
   cmd->add_option("--base", *base, "a GGUF base model instead of the built-in one")->check(CLI::ExistingFile);
   cmd->add_option("--candidate", o->candidates, "a GGUF evaluated besides the base model (repeatable)")
       ->check(CLI::ExistingFile);
+  cmd->add_flag("--deploy-by-cascade", o->deploy_by_cascade,
+                "also deploy a specialist below the target when escalating its least confident calls brings the route to it");
+  cmd->add_option("--min-local-share", o->min_local_share, "--deploy-by-cascade: share of calls the route must keep local")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->add_option("--shadow", o->shadow_share, "share of a deployed route's calls also sent to the teacher")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->add_option("--k", o->k, "clusters (0: chosen by silhouette)")->capture_default_str();
