@@ -10,14 +10,14 @@
 #                        [--max-tokens T] [--mix type=weight,...] [--dir DIR] [--rpu build/rpu]
 #                        [-- more `rpu convert run` options]
 #
-# Full: 3000 calls (a day of a small agent deployment's traffic), a generalist trained for 25
+# Full: 5000 calls (a day of a small agent deployment's traffic), a generalist trained for 30
 # minutes on every short-answer cluster, then up to 2 minutes of fine-tuning per cluster it
 # does not pass (about 60 minutes on two cores).
 # --quick: 400 calls, a 2-minute generalist, 0.5 training minutes per cluster, for trying it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RPU=$ROOT/build/rpu
-CALLS=3000 SEED=1 GEN_MIN=25 TRAIN_MIN=2 MAX_TOKENS=128 DIR="" MIX="" HELD_OUT=0.1
+CALLS=5000 SEED=1 GEN_MIN=30 TRAIN_MIN=2 MAX_TOKENS=128 DIR="" MIX="" HELD_OUT=0.1
 EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
