@@ -16,6 +16,7 @@ Action add_convert_command(CLI::App& app) {
   add_convert_train(*convert, *steps);
   add_convert_deploy(*convert, *steps);
   add_convert_run(*convert, *steps);
+  add_convert_watch(*convert, *steps);
   add_convert_report(*convert, *steps);
   return [steps]() {
     for (const auto& [command, run] : *steps) {

@@ -17,6 +17,7 @@ void add_convert_select(CLI::App& convert, ConvertSteps& steps);   // S4: cmd_co
 void add_convert_train(CLI::App& convert, ConvertSteps& steps);    // S5: cmd_convert_train.cpp
 void add_convert_deploy(CLI::App& convert, ConvertSteps& steps);   // S6: deploy, rollback (cmd_convert_deploy.cpp)
 void add_convert_run(CLI::App& convert, ConvertSteps& steps);      // S3-S6 in one resumable run (cmd_convert_run.cpp)
+void add_convert_watch(CLI::App& convert, ConvertSteps& steps);    // S6 iterate: shadow scores, rollback (cmd_convert_watch.cpp)
 void add_convert_report(CLI::App& convert, ConvertSteps& steps);   // the report (cmd_convert_report.cpp)
 
 }  // namespace rpu::cli
