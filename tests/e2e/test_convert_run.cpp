@@ -14,6 +14,7 @@
 #include "convert/routing_table.h"
 #include "convert/run.h"
 #include "gateway/config.h"
+#include "gateway/usage_log.h"
 #include "test_util.h"
 
 namespace rpu::convert {
@@ -196,6 +197,51 @@ TEST(ConvertRunE2E, TrainsOneGeneralistForTheEligibleClustersAndFineTunesFromIt)
   const auto report = test::run_rpu({"convert", "report", "--work-dir", work, "-o", dir + "/report.md"});
   ASSERT_EQ(report.exit_code, 0) << report.err;
   EXPECT_NE(test::read_file(dir + "/report.md").find("## Generalist"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+// S6's iteration through the CLI on a real usage log: a deployed route whose shadow pairs show
+// it answering worse than the teacher is rolled back (--dry-run first changes nothing); a route
+// that keeps up stays.
+TEST(ConvertRunE2E, WatchRollsBackARouteWhoseShadowScoreDropped) {
+  const std::string dir = test::temp_path("convert_watch");
+  std::filesystem::create_directories(dir);
+  const std::string db = dir + "/calls.db", routes = dir + "/routes.yaml";
+  {
+    gateway::UsageLog log({.path = db});
+    auto add = [&](const std::string& route, const std::string& kind, const std::string& user, const std::string& answer) {
+      gateway::UsageRecord r;
+      r.time_ms = 1000;
+      r.route = route;
+      r.model = route;
+      r.kind = kind;
+      r.request_json = json{{"messages", json::array({{{"role", "user"}, {"content", user}}})}}.dump();
+      r.response_json = json::array({{{"role", "assistant"}, {"content", answer}}}).dump();
+      log.submit(r);
+    };
+    for (int i = 0; i < 30; ++i) {
+      const std::string q = "ticket " + std::to_string(i);
+      add("spec-bad", "primary", q, i % 2 ? "billing" : "sales");
+      add("spec-bad", "shadow", q, "billing");
+      add("spec-good", "primary", q + "!", "technical");
+      add("spec-good", "shadow", q + "!", "technical");
+    }
+  }
+  for (const char* name : {"spec-good", "spec-bad"}) {
+    SpecialistRoute r;
+    r.name = name;
+    r.model_path = "builtin";
+    r.aliases = {name};
+    deploy_route(routes, r);
+  }
+  const auto dry = test::run_rpu({"convert", "watch", db, "--routes-file", routes, "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("would roll back"), std::string::npos) << dry.out;
+  EXPECT_EQ(routing_table_routes(routes).size(), 2u);
+  const auto real = test::run_rpu({"convert", "watch", db, "--routes-file", routes});
+  ASSERT_EQ(real.exit_code, 0) << real.err;
+  EXPECT_NE(real.out.find("rolled back"), std::string::npos) << real.out;
+  EXPECT_EQ(routing_table_routes(routes), std::vector<std::string>{"spec-good"});
   std::filesystem::remove_all(dir);
 }
 
