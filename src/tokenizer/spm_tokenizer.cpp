@@ -11,15 +11,6 @@ namespace rpu {
 namespace {
 
 
-size_t utf8_char_length(std::string_view text, size_t pos) {
-  const auto lead = static_cast<unsigned char>(text[pos]);
-  size_t len = 1;
-  if (lead >= 0xf0) len = 4;
-  else if (lead >= 0xe0) len = 3;
-  else if (lead >= 0xc0) len = 2;
-  return std::min(len, text.size() - pos);  // a truncated tail is one symbol of what is left
-}
-
 // A symbol of the text being merged: a byte range plus links to its live neighbours.
 struct Symbol {
   size_t begin;
@@ -42,6 +33,15 @@ struct Bigram {
 };
 
 }  // namespace
+
+size_t spm_symbol_length(std::string_view text, size_t pos) {
+  const auto lead = static_cast<unsigned char>(text[pos]);
+  size_t len = 1;
+  if (lead >= 0xf0) len = 4;
+  else if (lead >= 0xe0) len = 3;
+  else if (lead >= 0xc0) len = 2;
+  return std::min(len, text.size() - pos);
+}
 
 SpmTokenizer::SpmTokenizer(Vocab vocab) : Tokenizer(std::move(vocab)) {
   for (int b = 0; b < 256; ++b) {
@@ -121,7 +121,7 @@ void SpmTokenizer::encode_chunk(std::string_view text, std::vector<int32_t>& out
   std::vector<Symbol> symbols;
   symbols.reserve(text.size());
   for (size_t pos = 0; pos < text.size();) {
-    const size_t len = utf8_char_length(text, pos);
+    const size_t len = spm_symbol_length(text, pos);
     const int index = static_cast<int>(symbols.size());
     symbols.push_back(Symbol{pos, len, index - 1, -1});
     if (index > 0) symbols[static_cast<size_t>(index - 1)].next = index;

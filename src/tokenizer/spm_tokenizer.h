@@ -8,6 +8,11 @@
 
 namespace rpu {
 
+// The bytes of the symbol at text[pos] as SpmTokenizer cuts text before merging: one UTF-8
+// character by its lead byte (a truncated tail is one symbol of what is left). The vocabulary
+// trainer (vocab_trainer.h) cuts its corpus the same way.
+size_t spm_symbol_length(std::string_view text, size_t pos);
+
 class SpmTokenizer : public Tokenizer {
  public:
   explicit SpmTokenizer(Vocab vocab);

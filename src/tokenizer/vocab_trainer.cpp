@@ -7,19 +7,11 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "tokenizer/spm_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace rpu {
 namespace {
-
-size_t utf8_length(std::string_view text, size_t pos) {
-  const auto lead = static_cast<unsigned char>(text[pos]);
-  size_t len = 1;
-  if (lead >= 0xf0) len = 4;
-  else if (lead >= 0xe0) len = 3;
-  else if (lead >= 0xc0) len = 2;
-  return std::min(len, text.size() - pos);
-}
 
 bool has_digit(std::string_view piece) {
   return std::any_of(piece.begin(), piece.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -74,7 +66,7 @@ class Fitter {
       Word w;
       w.count = count;
       for (size_t pos = 0; pos < chunk.size();) {
-        const size_t len = utf8_length(chunk, pos);
+        const size_t len = spm_symbol_length(chunk, pos);
         const auto it = ids_.find(chunk.substr(pos, len));
         w.symbols.push_back(it == ids_.end() ? -1 : it->second);
         pos += len;
@@ -101,7 +93,7 @@ class Fitter {
     std::unordered_map<std::string, int64_t> chars;
     for (const auto& [chunk, count] : chunks) {
       for (size_t pos = 0; pos < chunk.size();) {
-        const size_t len = utf8_length(chunk, pos);
+        const size_t len = spm_symbol_length(chunk, pos);
         chars[chunk.substr(pos, len)] += count;
         pos += len;
       }
