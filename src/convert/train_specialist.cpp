@@ -108,6 +108,9 @@ Specialist train_specialist(const Model& base, const std::vector<const LoggedCal
   out.model_path = o.out_dir + "/model.gguf";
   out.data = write_training_file(calls, split, out.training_file);
   if (out.data.written == 0) fail("no trainable calls for this cluster ({} held out)", out.data.held_out_skipped);
+  // S5's promise, checked on the file itself before a step is trained: no held-out request in it.
+  const auto leaks = held_out_in_training_file(split_calls(calls, split).held_out, out.training_file);
+  if (!leaks.empty()) fail("{}: {} held-out calls in the training file (first: {})", out.training_file, leaks.size(), leaks[0]);
 
   // From scratch with a fitted vocabulary: the model reads the cluster's text in its own pieces.
   train::ModelMetadata fresh;
