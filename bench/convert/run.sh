@@ -4,11 +4,15 @@
 # scrubbed, routes_file in the run's folder), replay the calls through the gateway, run
 # `rpu convert run` on the log (which deploys specialists into the routes file; the gateway
 # reloads it), replay new calls from the same generator (another seed: the specialists never saw
-# them, as a user's agent would send tomorrow), and print the report.
+# them, as a user's agent would send tomorrow), score the deployed routes on their shadow calls
+# (`rpu convert watch`, which rolls back a route below the target), and print the report.
 #
 #   bench/convert/run.sh [--quick] [--calls N] [--seed S] [--generalist-minutes G] [--train-minutes M]
 #                        [--max-tokens T] [--mix type=weight,...] [--dir DIR] [--rpu build/rpu]
-#                        [-- more `rpu convert run` options]
+#                        [--teacher-url URL --teacher-model NAME] [-- more `rpu convert run` options]
+#
+# --teacher-url: any OpenAI-compatible endpoint as the teacher instead of the stand-in (e.g. a
+# model served by `rpu serve --alias NAME`; --teacher-model is the name it answers to).
 #
 # Full: 5000 calls (a day of a small agent deployment's traffic), a generalist trained for 30
 # minutes on every short-answer cluster, then up to 2 minutes of fine-tuning per cluster it
@@ -17,7 +21,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RPU=$ROOT/build/rpu
-CALLS=5000 SEED=1 GEN_MIN=30 TRAIN_MIN=2 MAX_TOKENS=128 DIR="" MIX="" HELD_OUT=0.1
+CALLS=5000 SEED=1 GEN_MIN=30 TRAIN_MIN=2 MAX_TOKENS=128 DIR="" MIX="" HELD_OUT=0.1 TEACHER_URL="" TEACHER_MODEL=""
 EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -31,6 +35,8 @@ while [ $# -gt 0 ]; do
     --dir) DIR=$2; shift 2 ;;
     --mix) MIX=$2; shift 2 ;;
     --rpu) RPU=$2; shift 2 ;;
+    --teacher-url) TEACHER_URL=$2; shift 2 ;;
+    --teacher-model) TEACHER_MODEL=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -46,16 +52,20 @@ stamp() { echo "[$(( $(date +%s) - START ))s] $*" >&2; }
 
 node "$B/workload.mjs" --seed "$SEED" --calls "$CALLS" --out "$DIR/calls.jsonl" --labels "$DIR/labels.jsonl" ${MIX:+--mix "$MIX"}
 node "$B/workload.mjs" --seed "$((SEED + 1000))" --calls "$CALLS" --out "$DIR/calls-new.jsonl" --labels "$DIR/labels-new.jsonl" ${MIX:+--mix "$MIX"}
-TEACHER_PORT=$(free_port)
-node "$B/teacher.mjs" --port "$TEACHER_PORT" --seed "$SEED" > "$DIR/teacher.log" 2>&1 &
-PIDS+=($!)
+if [ -z "$TEACHER_URL" ]; then
+  TEACHER_PORT=$(free_port)
+  node "$B/teacher.mjs" --port "$TEACHER_PORT" --seed "$SEED" > "$DIR/teacher.log" 2>&1 &
+  PIDS+=($!)
+  TEACHER_URL=http://127.0.0.1:$TEACHER_PORT/v1
+fi
 GW_PORT=$(free_port)
 cat > "$DIR/gateway.yaml" <<YAML
 listen: {host: 127.0.0.1, port: $GW_PORT}
 log: {path: $DIR/calls.db, scrub: true}
 upstreams:
   teacher:
-    url: http://127.0.0.1:$TEACHER_PORT/v1
+    url: $TEACHER_URL
+${TEACHER_MODEL:+    model: $TEACHER_MODEL}
     timeouts: {connect: 5, first_token: 60, total: 600}
 routes:
   - name: general
@@ -81,6 +91,10 @@ stamp "rpu convert run (generalist $GEN_MIN min, then up to $TRAIN_MIN min per c
 sleep 3  # the gateway reloads the routes file within a second; loading the models takes a moment
 stamp "replay 2: $CALLS new calls (seed $((SEED + 1000))), specialists deployed"
 replay after calls-new 4  # as many in flight as the specialists have slots, and a few more
+sleep 2
+stamp "rpu convert watch: each deployed route's shadow pairs from replay 2 (rolled back below the target)"
+"$RPU" convert watch "$DIR/calls.db" --routes-file "$DIR/routes.yaml" --gateway-config "$DIR/gateway.yaml" \
+  --min-pairs 10 2>&1 | tee "$DIR/watch.log"
 "$RPU" convert report --work-dir "$DIR/work" --replay "$DIR/after.jsonl" -o "$DIR/report.md" > /dev/null
 stamp "done; files in $DIR"
 cat "$DIR/report.md"

@@ -359,6 +359,13 @@ void run_cluster(RunContext& ctx, const ClusterRecord& record, const std::map<in
   }
   if (state.contains("trained")) {
     ++ctx.summary.resumed_steps;
+  } else if (const double chars = median_answer_chars(members); chars > o.generalist_max_answer_chars) {
+    // Free-form writing (the answers are long and open): no small specialist is trained for it.
+    if (!state.contains("deployed") && best_deployable(state, o, false).is_null()) {
+      state["not_trained"] = fmt::format("median answer {:.0f} characters > {}: free-form, left to the teacher", chars,
+                                         o.generalist_max_answer_chars);
+      save();
+    }
   } else if (best_deployable(state, o, false).is_null() && o.train_minutes > 0 && !state.contains("deployed")) {
     state["trained"] = train_step(ctx, record.id, members, split.held_out,
                                   generalist_learned(generalist, record.id) ? generalist["model"].get<std::string>() : "");
@@ -368,6 +375,9 @@ void run_cluster(RunContext& ctx, const ClusterRecord& record, const std::map<in
     ++ctx.summary.resumed_steps;
   } else {
     state["deployed"] = deploy_step(ctx, record, state);
+    if (state.contains("not_trained") && !state["deployed"]["deployed"].get<bool>()) {
+      state["deployed"]["reason"] = state["deployed"]["reason"].get<std::string>() + "; " + state["not_trained"].get<std::string>();
+    }
     save();
   }
   const json& d = state["deployed"];

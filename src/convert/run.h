@@ -54,7 +54,7 @@ struct RunOptions {
   // (copying values out of the request, formats) are learned once, from all their calls.
   double generalist_minutes = 0;      // 0: no generalist
   std::string generalist_from = "scratch:s";
-  int generalist_max_answer_chars = 256;
+  int generalist_max_answer_chars = 256;  // also: longer answers get no per-cluster specialist (S5)
   std::vector<std::string> candidates;  // GGUF files evaluated besides the base model
   // S6 also deploys a candidate whose own score misses the target when, escalating below a
   // confidence threshold calibrated on the held-out calls, the route reaches the target and
