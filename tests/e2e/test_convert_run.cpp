@@ -5,6 +5,7 @@
 // fails evaluation and must not be deployed), and 12 translations (below --min-calls: skipped).
 // Checked: the decisions and reasons in the state files, the routes file loads in the gateway
 // config it was deployed against, an existing clusters.json is not clustered again, a second run resumes every step, and the report is written.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -242,6 +243,61 @@ TEST(ConvertRunE2E, WatchRollsBackARouteWhoseShadowScoreDropped) {
   ASSERT_EQ(real.exit_code, 0) << real.err;
   EXPECT_NE(real.out.find("rolled back"), std::string::npos) << real.out;
   EXPECT_EQ(routing_table_routes(routes), std::vector<std::string>{"spec-good"});
+  std::filesystem::remove_all(dir);
+}
+
+// S6's two deploy rules on a candidate whose own score (0.7) misses the target: by score it is
+// never deployed; with --deploy-by-cascade it is, because escalating its least confident calls
+// (the wrong ones) brings the route to the target while 75% stay local; not when its wrong
+// answers are its most confident ones. The state
+// holds the evaluation already (as a resumed run finds it), so nothing is evaluated or trained.
+TEST(ConvertRunE2E, DeploysByCascadeOnlyWhenAskedAndOnlyWhenTheCalibratedRouteReachesTheTarget) {
+  const std::string dir = test::temp_path("convert_run_cascade");
+  std::filesystem::create_directories(dir);
+  const std::string log = dir + "/calls.jsonl", routes = dir + "/routes.yaml", config = dir + "/gateway.yaml";
+  write_log(log);
+  write_gateway_config(config, routes);
+  auto prepare = [&](const std::string& work, double min_conf_of_wrong) {
+    write_clusters(work, log);
+    json samples = json::array();
+    for (int i = 0; i < 20; ++i) {
+      const bool correct = i < 14;
+      samples.push_back(json::array({correct ? 0.9 + 0.005 * i : min_conf_of_wrong - 0.01 * (i - 14), correct}));
+    }
+    json candidate = {{"name", "builtin"}, {"score", 0.7}, {"accuracy", 0.7}, {"share_of_teacher", 0.7},
+                      {"reaches_target", false}, {"latency_p50_ms", 20.0}, {"seconds", 1.0}, {"errors", 0},
+                      {"model", "builtin"}, {"samples", samples}};
+    std::ofstream(work + "/cluster-0.json") << json{{"cluster", 0}, {"calls", 100}, {"volume", 0.66}, {"teacher_calls", 100},
+                                                   {"held_out", 20}, {"trainable", 80}, {"top_terms", {"arithmetic"}},
+                                                   {"teacher_latency_p50_ms", 600.0}, {"tokens", 1000},
+                                                   {"evaluated", json::array({candidate})}}
+                                                   .dump();
+    for (int id : {1, 2}) std::ofstream(fmt::format("{}/cluster-{}.json", work, id)) << json{{"skipped", "by the test"}}.dump();
+  };
+  auto run = [&](const std::string& work, bool cascade) {
+    std::vector<std::string> args{"convert", "run", log, "--work-dir", work, "--routes-file", routes,
+                                  "--gateway-config", config, "--train-minutes", "0", "-t", "1"};
+    if (cascade) args.push_back("--deploy-by-cascade");
+    const auto r = test::run_rpu(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return read_cluster_state(work, 0)["deployed"];
+  };
+  prepare(dir + "/by-score", 0.5);
+  EXPECT_FALSE(run(dir + "/by-score", false)["deployed"].get<bool>());
+  EXPECT_TRUE(routing_table_routes(routes).empty());
+
+  prepare(dir + "/wrong-but-sure", 0.999);  // the wrong answers are the most confident: no threshold helps
+  EXPECT_FALSE(run(dir + "/wrong-but-sure", true)["deployed"].get<bool>());
+
+  prepare(dir + "/by-cascade", 0.5);
+  const json d = run(dir + "/by-cascade", true);
+  ASSERT_TRUE(d["deployed"].get<bool>()) << d.dump(2);
+  EXPECT_EQ(d["deployed_by"], "cascade");
+  // The lowest threshold at the target keeps one wrong answer too: 15 of 20 local, (14 + 5) / 20.
+  EXPECT_DOUBLE_EQ(d["local_share"].get<double>(), 0.75);
+  EXPECT_DOUBLE_EQ(d["expected_quality"].get<double>(), 0.95);
+  EXPECT_DOUBLE_EQ(d["min_confidence"].get<double>(), 0.5);
+  EXPECT_EQ(routing_table_routes(routes).size(), 1u);
   std::filesystem::remove_all(dir);
 }
 
