@@ -242,7 +242,9 @@ ChatRequest parse_chat_request(std::string_view body) {
     for (size_t i = 0; i < r.tools.size(); ++i) {
       const json& t = r.tools[i];
       const std::string where = fmt::format("tools[{}]", i);
-      if (!t.is_object() || t.value("type", "") != "function" || !t.contains("function") || !t["function"].is_object()) {
+      // `type` is checked to be a string before it is read: {"type": {...}} is a 400, not a crash.
+      if (!t.is_object() || !t.contains("type") || !t["type"].is_string() || t["type"].get<std::string>() != "function" ||
+          !t.contains("function") || !t["function"].is_object()) {
         bad(where, where + " must be {\"type\": \"function\", \"function\": {...}}");
       }
       const json& fn = t["function"];

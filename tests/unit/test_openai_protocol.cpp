@@ -97,6 +97,8 @@ TEST(OpenAIProtocolTest, ChatValidationNamesTheField) {
       {chat_with(R"("response_format": {"type": "xml"})"), "response_format"},
       {chat_with(R"("response_format": {"type": "json_schema", "json_schema": {"name": "bad name!"}})"), "response_format"},
       {chat_with(R"("tools": [{"type": "function", "function": {}}])"), "tools[0]"},
+      // Found by fuzz_openai_request: a tool whose "type" is an object threw from json::value().
+      {chat_with(R"("tools": [{"type": {"name": "get_weather"}}], "tool_choice": "required")"), "tools[0]"},
       {chat_with(R"("tool_choice": "required")"), "tool_choice"},
       {chat_with(R"("tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"type": "function", "function": {"name": "g"}})"), "tool_choice"},
       {R"({"model": "m", "messages": []})", "messages"},
