@@ -119,6 +119,17 @@ void StreamDecoder::on_data(std::string_view payload) {
     error_ = "upstream sent a chunk that is not JSON";
     return;
   }
+  // The fields are read with json::value/get, which throw on a value of the wrong type ("index":
+  // "x", a logprob token that is a number): the upstream is not trusted, so that ends the call
+  // with an error instead of escaping from the HTTP client's callback.
+  try {
+    on_chunk(chunk);
+  } catch (const std::exception& e) {
+    error_ = std::string("upstream sent a chunk of the wrong shape: ") + e.what();
+  }
+}
+
+void StreamDecoder::on_chunk(const json& chunk) {
   if (chunk.contains("error")) {
     error_ = "upstream: " + chunk["error"].value("message", std::string("error"));
     return;

@@ -35,6 +35,7 @@ class StreamDecoder {
     nlohmann::ordered_json extension;
   };
   void on_data(std::string_view payload);
+  void on_chunk(const nlohmann::ordered_json& chunk);
   void on_choice(const nlohmann::ordered_json& choice, const nlohmann::ordered_json& chunk);
 
   std::mutex mutex_;

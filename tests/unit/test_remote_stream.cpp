@@ -46,5 +46,22 @@ TEST(RemoteStream, AnEndlessEventIsRefusedAndTheChoiceEndsWithAnError) {
   }
 }
 
+// An upstream is not trusted: fields of the wrong type end the call with an error, never an
+// exception out of the decoder (it runs inside the HTTP client's callback).
+TEST(RemoteStream, FieldsOfTheWrongTypeEndTheChoiceWithAnError) {
+  for (const char* chunk : {R"({"choices":[{"index":"zero","delta":{"content":"a"}}]})",
+                            R"({"choices":[{"index":0,"delta":{"content":"a"},"logprobs":{"content":[{"token":7,"logprob":-1}]}}]})",
+                            R"({"choices":[{"index":0,"delta":{"content":"a"},"logprobs":{"content":[{"bytes":["x"]}]}}]})",
+                            R"({"usage":{"prompt_tokens":"many"},"choices":[]})", R"({"error":{"message":5}})"}) {
+    std::vector<ChatEvent> events;
+    StreamDecoder d(1, [&](const ChatEvent& e) { events.push_back(e); });
+    EXPECT_NO_THROW(d.feed(std::string("data: ") + chunk + "\n\n")) << chunk;
+    d.finish("");
+    ASSERT_FALSE(events.empty()) << chunk;
+    EXPECT_EQ(events.back().finish_reason, "error") << chunk;
+    EXPECT_NE(events.back().error.find("upstream"), std::string::npos) << events.back().error;
+  }
+}
+
 }  // namespace
 }  // namespace rpu
