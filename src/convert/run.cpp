@@ -20,6 +20,7 @@
 #include "convert/train_specialist.h"
 #include "core/error.h"
 #include "gateway/router.h"
+#include "tokenizer/vocab_trainer.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -146,20 +147,25 @@ Calibration calibrate(const json& candidate, double target) {
 //     its confidence reaches the calibrated threshold and the teacher below, reaches the
 //     target on the held-out calls while keeping at least min_local_share of them local; the
 //     largest local share wins.
-json best_deployable(const json& state, const RunOptions& o, bool by_cascade) {
-  json best;
+struct Deployable {
+  json candidate;  // null when none may be deployed
+  Calibration calibration;
+};
+
+Deployable best_deployable(const json& state, const RunOptions& o, bool by_cascade) {
+  Deployable best;
   double best_key = -1;
   auto consider = [&](const json& c) {
     double key = -1;
+    const Calibration cal = calibrate(c, o.target);
     if (!by_cascade) {
       if (c["reaches_target"].get<bool>()) key = c["score"].get<double>();
-    } else {
-      const Calibration cal = calibrate(c, o.target);
-      if (cal.feasible && cal.local_share >= o.min_local_share) key = cal.local_share + 1e-6 * c["score"].get<double>();
+    } else if (cal.feasible && cal.local_share >= o.min_local_share) {
+      key = cal.local_share + 1e-6 * c["score"].get<double>();
     }
     if (key > best_key) {
       best_key = key;
-      best = c;
+      best = {c, cal};
     }
   };
   for (const json& c : state["evaluated"]) consider(c);
@@ -175,8 +181,9 @@ std::string teacher_upstream(const RunOptions& o) {
 // S6: deploy the best passing candidate with a calibrated threshold, or say why not.
 json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state) {
   const RunOptions& o = ctx.options;
-  json best = best_deployable(state, o, false);
-  if (best.is_null() && o.deploy_by_cascade) best = best_deployable(state, o, true);
+  Deployable deployable = best_deployable(state, o, false);
+  if (deployable.candidate.is_null() && o.deploy_by_cascade) deployable = best_deployable(state, o, true);
+  const json& best = deployable.candidate;
   if (best.is_null()) {
     return {{"deployed", false},
             {"reason", o.deploy_by_cascade
@@ -185,7 +192,7 @@ json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state
                                          100 * o.target, 100 * o.min_local_share)
                            : fmt::format("no candidate reaches {:.0f}% of the teacher's score", 100 * o.target)}};
   }
-  const Calibration cal = calibrate(best, o.target);
+  const Calibration& cal = deployable.calibration;
   json out{{"candidate", best["name"]}, {"model", best["model"]}, {"score", best["score"]},
            {"min_confidence", cal.threshold}, {"local_share", cal.local_share},
            {"expected_quality", cal.expected_quality}};
@@ -248,20 +255,6 @@ std::vector<const LoggedCall*> members_of(const ClusterRecord& record, const std
   return members;
 }
 
-// A cluster's state: as saved, or fresh (with the reason to skip it, if any) and saved.
-json cluster_state(const RunOptions& o, const ClusterRecord& record, const std::vector<const LoggedCall*>& members,
-                   const Split& split) {
-  json state = read_cluster_state(o.work_dir, record.id);
-  if (state.is_null()) state = initial_state(record, members, split);
-  if (!state.contains("skipped") && !state.contains("deployed")) {
-    if (const std::string why = skip_reason(o, state); !why.empty()) {
-      state["skipped"] = why;
-      write_state(o.work_dir, record.id, state);
-    }
-  }
-  return state;
-}
-
 double median_answer_chars(const std::vector<const LoggedCall*>& calls) {
   std::vector<double> lengths;
   for (const LoggedCall* c : calls) {
@@ -270,10 +263,41 @@ double median_answer_chars(const std::vector<const LoggedCall*>& calls) {
   return median(lengths);
 }
 
+// One cluster as the run sees it, worked out once: its calls, their split, its saved state
+// (fresh ones saved with the reason to skip them, if any), and whether its answers are
+// free-form writing, which no small model is trained for.
+struct ClusterWork {
+  const ClusterRecord* record = nullptr;
+  std::vector<const LoggedCall*> members;
+  Split split;
+  json state;
+  std::string free_form;  // why the cluster is free-form; empty when it is not
+};
+
+ClusterWork cluster_work(const RunOptions& o, const ClusterRecord& record, const std::map<int64_t, const LoggedCall*>& by_id) {
+  ClusterWork w;
+  w.record = &record;
+  w.members = members_of(record, by_id);
+  w.split = split_calls(w.members, o.split);
+  w.state = read_cluster_state(o.work_dir, record.id);
+  if (w.state.is_null()) w.state = initial_state(record, w.members, w.split);
+  if (!w.state.contains("skipped") && !w.state.contains("deployed")) {
+    if (const std::string why = skip_reason(o, w.state); !why.empty()) {
+      w.state["skipped"] = why;
+      write_state(o.work_dir, record.id, w.state);
+    }
+  }
+  if (const double chars = median_answer_chars(w.members); chars > o.generalist_max_answer_chars) {
+    w.free_form = fmt::format("median answer {:.0f} characters > {}: free-form, left to the teacher", chars,
+                              o.generalist_max_answer_chars);
+  }
+  return w;
+}
+
 // The generalist (RunOptions::generalist_minutes): trained once, on the trainable calls of
 // every eligible cluster, then a candidate in each of them. DIR/generalist.json keeps which
 // clusters it learned; present, nothing is trained again.
-json generalist_step(RunContext& ctx, const ClustersFile& clusters, const std::map<int64_t, const LoggedCall*>& by_id) {
+json generalist_step(RunContext& ctx, const std::vector<ClusterWork>& clusters) {
   const RunOptions& o = ctx.options;
   const std::string path = o.work_dir + "/generalist.json";
   if (std::ifstream in(path); in) {
@@ -282,22 +306,14 @@ json generalist_step(RunContext& ctx, const ClustersFile& clusters, const std::m
   }
   json out{{"clusters", json::array()}, {"left_out", json::object()}};
   std::vector<const LoggedCall*> calls;
-  for (const ClusterRecord& record : clusters.clusters) {
-    const auto members = members_of(record, by_id);
-    const json state = cluster_state(o, record, members, split_calls(members, o.split));
-    const double answer_chars = median_answer_chars(members);
-    std::string why;
-    if (state.contains("skipped")) why = state["skipped"].get<std::string>();
-    else if (answer_chars > o.generalist_max_answer_chars) {
-      why = fmt::format("median answer {:.0f} characters > {} (free-form: left to the teacher)", answer_chars,
-                        o.generalist_max_answer_chars);
-    }
+  for (const ClusterWork& w : clusters) {
+    const std::string why = w.state.contains("skipped") ? w.state["skipped"].get<std::string>() : w.free_form;
     if (!why.empty()) {
-      out["left_out"][std::to_string(record.id)] = why;
+      out["left_out"][std::to_string(w.record->id)] = why;
       continue;
     }
-    out["clusters"].push_back(record.id);
-    calls.insert(calls.end(), members.begin(), members.end());
+    out["clusters"].push_back(w.record->id);
+    calls.insert(calls.end(), w.members.begin(), w.members.end());
   }
   if (calls.empty()) {
     out["model"] = nullptr;
@@ -334,12 +350,12 @@ bool generalist_learned(const json& generalist, int cluster) {
   return std::find(ids.begin(), ids.end(), json(cluster)) != ids.end();
 }
 
-void run_cluster(RunContext& ctx, const ClusterRecord& record, const std::map<int64_t, const LoggedCall*>& by_id,
-                 const json& generalist) {
+void run_cluster(RunContext& ctx, ClusterWork& work, const json& generalist) {
   const RunOptions& o = ctx.options;
-  const std::vector<const LoggedCall*> members = members_of(record, by_id);
-  const Split split = split_calls(members, o.split);
-  json state = cluster_state(o, record, members, split);
+  const ClusterRecord& record = *work.record;
+  const std::vector<const LoggedCall*>& members = work.members;
+  const Split& split = work.split;
+  json& state = work.state;
   ctx.say(fmt::format("cluster {} ({} calls: {})", record.id, record.size, fmt::join(record.top_terms, " ")));
   auto save = [&] { write_state(o.work_dir, record.id, state); };
   if (state.contains("skipped")) {
@@ -359,14 +375,13 @@ void run_cluster(RunContext& ctx, const ClusterRecord& record, const std::map<in
   }
   if (state.contains("trained")) {
     ++ctx.summary.resumed_steps;
-  } else if (const double chars = median_answer_chars(members); chars > o.generalist_max_answer_chars) {
+  } else if (state.contains("deployed") || !best_deployable(state, o, false).candidate.is_null()) {
+    // Deployed already, or an evaluated candidate passes: nothing to train.
+  } else if (!work.free_form.empty()) {
     // Free-form writing (the answers are long and open): no small specialist is trained for it.
-    if (!state.contains("deployed") && best_deployable(state, o, false).is_null()) {
-      state["not_trained"] = fmt::format("median answer {:.0f} characters > {}: free-form, left to the teacher", chars,
-                                         o.generalist_max_answer_chars);
-      save();
-    }
-  } else if (best_deployable(state, o, false).is_null() && o.train_minutes > 0 && !state.contains("deployed")) {
+    state["not_trained"] = work.free_form;
+    save();
+  } else if (o.train_minutes > 0) {
     state["trained"] = train_step(ctx, record.id, members, split.held_out,
                                   generalist_learned(generalist, record.id) ? generalist["model"].get<std::string>() : "");
     save();
@@ -510,6 +525,9 @@ RouteSelector route_selector(const ClusterRecord& cluster, const std::vector<Log
 
 RunSummary run_conversion(const RunOptions& options, const RunProgress& progress) {
   if (options.work_dir.empty()) fail("convert run: no work directory");
+  // Flags that would only fail after clustering and evaluation fail now.
+  if (options.generalist_minutes > 0) train_from_parse(options.generalist_from, nullptr);
+  if (options.vocab_size != 0) check_fitted_vocab_size(options.vocab_size);
   fs::create_directories(options.work_dir);
   std::vector<LoggedCall> calls = load_calls(options.log, options.teachers);
   if (calls.empty()) fail("{}: no successful calls to convert (an empty log)", options.log);
@@ -518,8 +536,10 @@ RunSummary run_conversion(const RunOptions& options, const RunProgress& progress
   std::map<int64_t, const LoggedCall*> by_id;
   for (const LoggedCall& c : calls) by_id[c.id] = &c;
   ctx.summary.clusters = static_cast<int>(clusters.clusters.size());
-  const json generalist = options.generalist_minutes > 0 ? generalist_step(ctx, clusters, by_id) : json();
-  for (const ClusterRecord& record : clusters.clusters) run_cluster(ctx, record, by_id, generalist);
+  std::vector<ClusterWork> work;
+  for (const ClusterRecord& record : clusters.clusters) work.push_back(cluster_work(options, record, by_id));
+  const json generalist = options.generalist_minutes > 0 ? generalist_step(ctx, work) : json();
+  for (ClusterWork& w : work) run_cluster(ctx, w, generalist);
   return std::move(ctx.summary);
 }
 

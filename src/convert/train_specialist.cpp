@@ -69,8 +69,8 @@ std::string train_from_name(TrainFrom from) {
 TrainFrom train_from_parse(const std::string& text, std::string* size) {
   if (text == "builtin" || text == "lora") return TrainFrom::kLora;
   if (text == "full") return TrainFrom::kFull;
-  if (text.starts_with("scratch")) {
-    const std::string s = text.size() > 8 && text[7] == ':' ? text.substr(8) : "s";
+  if (text == "scratch" || text.starts_with("scratch:")) {
+    const std::string s = text == "scratch" ? "s" : text.substr(8);
     scratch_size(s);  // validates
     if (size != nullptr) *size = s;
     return TrainFrom::kScratch;

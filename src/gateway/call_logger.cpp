@@ -17,22 +17,15 @@ std::string scrub_json_text(ScrubSession& session, const std::string& text) {
   } catch (const std::exception&) {
     return session.scrub(text);
   }
-  std::function<void(nlohmann::json&)> walk = [&](nlohmann::json& v) {
-    if (v.is_string()) {
-      v = session.scrub(v.get_ref<const std::string&>());
-    } else if (v.is_array() || v.is_object()) {
-      for (auto& child : v) walk(child);
-    }
-  };
   if (value.is_object() && value.contains("messages")) {
     session.scrub_messages(value["messages"]);
     for (auto it = value.begin(); it != value.end(); ++it) {
-      if (it.key() != "messages") walk(it.value());
+      if (it.key() != "messages") session.scrub_strings(it.value());
     }
   } else if (value.is_array()) {
     session.scrub_messages(value);
   } else {
-    walk(value);
+    session.scrub_strings(value);
   }
   return value.dump();
 }

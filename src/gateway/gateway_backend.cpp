@@ -88,6 +88,7 @@ double uniform01() {
 }  // namespace
 
 struct GatewayBackend::Route {
+  explicit Route(const RouteConfig& c) : config(c) {}
   const RouteConfig& config;
   Backend* target = nullptr;
   Backend* fallback = nullptr;
@@ -194,7 +195,7 @@ std::shared_ptr<GatewayBackend::Table> GatewayBackend::build_table(const Gateway
     return it->second.get();
   };
   for (const RouteConfig& rc : t->config.routes) {
-    auto route = std::make_unique<Route>(Route{rc});
+    auto route = std::make_unique<Route>(rc);
     route->target = find(rc.target);
     route->fallback = find(rc.fallback);
     if (rc.cascade) {

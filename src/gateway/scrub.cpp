@@ -43,13 +43,17 @@ std::string ScrubSession::scrub(std::string_view text) {
   return out;
 }
 
-void ScrubSession::scrub_json_strings(nlohmann::json& value) {
+template <typename Json>
+void ScrubSession::scrub_strings_of(Json& value) {
   if (value.is_string()) {
-    value = scrub(value.get_ref<const std::string&>());
+    value = scrub(value.template get_ref<const std::string&>());
   } else if (value.is_array() || value.is_object()) {
-    for (auto& item : value) scrub_json_strings(item);
+    for (auto& item : value) scrub_strings_of(item);
   }
 }
+
+void ScrubSession::scrub_strings(nlohmann::json& value) { scrub_strings_of(value); }
+void ScrubSession::scrub_strings(nlohmann::ordered_json& value) { scrub_strings_of(value); }
 
 // Tool-call arguments are a JSON text: its string values are scrubbed one by one (so escapes
 // such as "\n" do not hide a word boundary); text that does not parse is scrubbed as text.
@@ -57,21 +61,22 @@ std::string ScrubSession::scrub_arguments(const std::string& arguments) {
   if (json_nesting_depth(arguments) > kMaxJsonNesting) return scrub(arguments);
   nlohmann::json parsed = nlohmann::json::parse(arguments, nullptr, false);
   if (parsed.is_discarded()) return scrub(arguments);
-  scrub_json_strings(parsed);
+  scrub_strings(parsed);
   return parsed.dump();
 }
 
-void ScrubSession::scrub_messages(nlohmann::json& messages) {
+template <typename Json>
+void ScrubSession::scrub_messages_of(Json& messages) {
   if (!messages.is_array()) return;
   for (auto& message : messages) {
     if (!message.is_object()) continue;
     if (auto content = message.find("content"); content != message.end()) {
       if (content->is_string()) {
-        *content = scrub(content->get_ref<const std::string&>());
+        *content = scrub(content->template get_ref<const std::string&>());
       } else if (content->is_array()) {
         for (auto& part : *content) {
           if (part.is_object() && part.contains("text") && part["text"].is_string())
-            part["text"] = scrub(part["text"].get_ref<const std::string&>());
+            part["text"] = scrub(part["text"].template get_ref<const std::string&>());
         }
       }
     }
@@ -80,10 +85,13 @@ void ScrubSession::scrub_messages(nlohmann::json& messages) {
         if (!call.is_object() || !call.contains("function") || !call["function"].is_object()) continue;
         auto& function = call["function"];
         if (function.contains("arguments") && function["arguments"].is_string())
-          function["arguments"] = scrub_arguments(function["arguments"].get_ref<const std::string&>());
+          function["arguments"] = scrub_arguments(function["arguments"].template get_ref<const std::string&>());
       }
     }
   }
 }
+
+void ScrubSession::scrub_messages(nlohmann::json& messages) { scrub_messages_of(messages); }
+void ScrubSession::scrub_messages(nlohmann::ordered_json& messages) { scrub_messages_of(messages); }
 
 }  // namespace rpu::gateway

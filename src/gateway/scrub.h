@@ -87,6 +87,10 @@ class ScrubSession {
   // An OpenAI `messages` array in place: string content, text parts of array content, and
   // tool_calls[].function.arguments (a JSON string, scrubbed as text). Other fields stay.
   void scrub_messages(nlohmann::json& messages);
+  void scrub_messages(nlohmann::ordered_json& messages);
+  // Every string inside `value` (tool schemas, a legacy prompt, fields besides messages).
+  void scrub_strings(nlohmann::json& value);
+  void scrub_strings(nlohmann::ordered_json& value);
 
   const std::string& placeholder_for(PiiType type, const std::string& value);
   // value -> placeholder, for every value seen so far.
@@ -95,7 +99,10 @@ class ScrubSession {
   const std::array<size_t, kPiiTypeCount>& counts() const { return counts_; }
 
  private:
-  void scrub_json_strings(nlohmann::json& value);
+  template <typename Json>
+  void scrub_messages_of(Json& messages);
+  template <typename Json>
+  void scrub_strings_of(Json& value);
   std::string scrub_arguments(const std::string& arguments);
 
   const Scrubber& scrubber_;

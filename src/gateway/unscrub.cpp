@@ -1,7 +1,5 @@
 #include "gateway/unscrub.h"
 
-#include <functional>
-
 namespace rpu::gateway {
 namespace {
 
@@ -85,18 +83,10 @@ void PlaceholderRestorer::restore_event(ChatEvent& event) {
 ScrubbedCall scrub_call(const Scrubber& scrubber, const ChatRequest& request) {
   ScrubSession session(scrubber);
   ChatRequest scrubbed = request;
-  nlohmann::json messages = scrubbed.messages;
-  session.scrub_messages(messages);
-  scrubbed.messages = nlohmann::ordered_json::parse(messages.dump());
-  // Then the tools' strings, as the log scrubs the rest of a call after its messages.
-  std::function<void(nlohmann::ordered_json&)> walk = [&](nlohmann::ordered_json& v) {
-    if (v.is_string()) {
-      v = session.scrub(v.get_ref<const std::string&>());
-    } else if (v.is_array() || v.is_object()) {
-      for (auto& child : v) walk(child);
-    }
-  };
-  walk(scrubbed.tools);
+  session.scrub_messages(scrubbed.messages);
+  // Then the tools' strings, in the order the usage log scrubs a call (messages first), so
+  // the placeholders match the logged ones.
+  session.scrub_strings(scrubbed.tools);
   std::map<std::string, std::string> originals;
   for (const auto& [value, placeholder] : session.mapping()) originals[placeholder] = value;
   return {std::move(scrubbed), PlaceholderRestorer(std::move(originals))};

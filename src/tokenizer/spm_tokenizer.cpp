@@ -87,17 +87,7 @@ void SpmTokenizer::append_symbol(std::string_view symbol, std::vector<int32_t>& 
 void SpmTokenizer::encode_text(std::string_view raw, bool, std::vector<int32_t>& out) const {
   // Every stretch gets the space prefix: it either starts the text or follows a special
   // token, and SentencePiece treats both as the start of a sentence.
-  std::string text;
-  text.reserve(raw.size() + 8);
-  if (vocab_.add_space_prefix) text += kSpaceMarker;
-  for (char c : raw) {
-    if (c == ' ') {
-      text += kSpaceMarker;
-    } else {
-      text += c;
-    }
-  }
-
+  const std::string text = spm_escape_spaces(raw, vocab_.add_space_prefix);
   // Cut before each space marker that follows another character when no piece can span such
   // a point: no bigram across it can ever be queued, so each chunk merges exactly as it
   // would inside the whole text, and the queues stay small.
@@ -105,16 +95,34 @@ void SpmTokenizer::encode_text(std::string_view raw, bool, std::vector<int32_t>&
     encode_chunk(text, out);
     return;
   }
-  const std::string_view all(text);
-  size_t start = 0;
-  for (size_t pos = 1; pos + kSpaceMarker.size() <= all.size(); ++pos) {
-    if (all.compare(pos, kSpaceMarker.size(), kSpaceMarker) != 0) continue;
-    if (pos >= kSpaceMarker.size() && all.compare(pos - kSpaceMarker.size(), kSpaceMarker.size(), kSpaceMarker) == 0) continue;
-    encode_chunk(all.substr(start, pos - start), out);
-    start = pos;
-    pos += kSpaceMarker.size() - 1;
+  for_each_spm_word(text, [&](std::string_view word) { encode_chunk(word, out); });
+}
+
+std::string spm_escape_spaces(std::string_view raw, bool add_space_prefix) {
+  std::string text;
+  text.reserve(raw.size() + 8);
+  if (add_space_prefix) text += kSpaceMarker;
+  for (char c : raw) {
+    if (c == ' ') {
+      text += kSpaceMarker;
+    } else {
+      text += c;
+    }
   }
-  encode_chunk(all.substr(start), out);
+  return text;
+}
+
+void for_each_spm_word(std::string_view all, const std::function<void(std::string_view)>& visit) {
+  const size_t m = kSpaceMarker.size();
+  size_t start = 0;
+  for (size_t pos = 1; pos + m <= all.size(); ++pos) {
+    if (all.compare(pos, m, kSpaceMarker) != 0) continue;
+    if (pos >= m && all.compare(pos - m, m, kSpaceMarker) == 0) continue;
+    visit(all.substr(start, pos - start));
+    start = pos;
+    pos += m - 1;
+  }
+  visit(all.substr(start));
 }
 
 void SpmTokenizer::encode_chunk(std::string_view text, std::vector<int32_t>& out) const {

@@ -4,6 +4,10 @@
 // from the vocabulary fall back to <0xXX> byte tokens (or <unk> when there are none).
 #pragma once
 
+#include <functional>
+#include <string>
+#include <string_view>
+
 #include "tokenizer/tokenizer.h"
 
 namespace rpu {
@@ -12,6 +16,15 @@ namespace rpu {
 // character by its lead byte (a truncated tail is one symbol of what is left). The vocabulary
 // trainer (vocab_trainer.h) cuts its corpus the same way.
 size_t spm_symbol_length(std::string_view text, size_t pos);
+
+// The text as SentencePiece sees it: every space as U+2581, plus a leading one when asked.
+std::string spm_escape_spaces(std::string_view raw, bool add_space_prefix);
+
+// Cuts escaped text before each space marker that follows another character and calls
+// `visit` with each piece in order. The encoder merges each piece on its own (no piece of a
+// vocabulary fitted or loaded here spans such a cut), and the vocabulary fitter counts the
+// same pieces, so both see the same words.
+void for_each_spm_word(std::string_view escaped, const std::function<void(std::string_view)>& visit);
 
 class SpmTokenizer : public Tokenizer {
  public:

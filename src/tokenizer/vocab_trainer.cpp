@@ -17,25 +17,9 @@ bool has_digit(std::string_view piece) {
   return std::any_of(piece.begin(), piece.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// Chunks as SpmTokenizer::encode_text cuts them (space prefix, spaces as markers, a cut before
-// each marker that follows another character), counted.
+// Chunks as SpmTokenizer::encode_text cuts them (space prefix, spaces as markers), counted.
 void count_chunks(std::string_view raw, std::unordered_map<std::string, int64_t>& chunks) {
-  std::string text(kSpaceMarker);
-  for (char c : raw) {
-    if (c == ' ') text += kSpaceMarker;
-    else text += c;
-  }
-  const std::string_view all(text);
-  const size_t m = kSpaceMarker.size();
-  size_t start = 0;
-  for (size_t pos = 1; pos + m <= all.size(); ++pos) {
-    if (all.compare(pos, m, kSpaceMarker) != 0) continue;
-    if (pos >= m && all.compare(pos - m, m, kSpaceMarker) == 0) continue;
-    ++chunks[std::string(all.substr(start, pos - start))];
-    start = pos;
-    pos += m - 1;
-  }
-  ++chunks[std::string(all.substr(start))];
+  for_each_spm_word(spm_escape_spaces(raw, true), [&](std::string_view word) { ++chunks[std::string(word)]; });
 }
 
 struct Word {
@@ -171,8 +155,13 @@ class Fitter {
 
 }  // namespace
 
+void check_fitted_vocab_size(int size) {
+  if (size < 259) fail("a fitted vocabulary needs at least 259 pieces (3 special, 256 bytes), got {}", size);
+  if (size > kMaxFittedVocab) fail("a fitted vocabulary has at most {} pieces, got {}", kMaxFittedVocab, size);
+}
+
 FittedVocab fit_spm_vocab(const std::vector<std::string>& texts, const VocabFitOptions& options) {
-  if (options.size < 259) fail("a fitted vocabulary needs at least 259 pieces (3 special, 256 bytes), got {}", options.size);
+  check_fitted_vocab_size(options.size);
   if (options.max_piece_bytes < 2) fail("max_piece_bytes must be at least 2, got {}", options.max_piece_bytes);
   return Fitter(options).run(texts);
 }

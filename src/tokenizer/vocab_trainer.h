@@ -25,6 +25,11 @@
 
 namespace rpu {
 
+// Throws rpu::Error naming the problem when `size` pieces cannot make a fitted vocabulary
+// (fewer than the 3 specials + 256 byte tokens, or more than kMaxFittedVocab).
+inline constexpr int kMaxFittedVocab = 1 << 16;
+void check_fitted_vocab_size(int size);
+
 struct VocabFitOptions {
   int size = 1024;        // total pieces, specials and byte tokens included (at least 259)
   int min_count = 2;      // a pair seen fewer times is not merged

@@ -6,6 +6,7 @@
 // Checked: the decisions and reasons in the state files, the routes file loads in the gateway
 // config it was deployed against, an existing clusters.json is not clustered again, a second run resumes every step, and the report is written.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -298,6 +299,34 @@ TEST(ConvertRunE2E, DeploysByCascadeOnlyWhenAskedAndOnlyWhenTheCalibratedRouteRe
   EXPECT_DOUBLE_EQ(d["expected_quality"].get<double>(), 0.95);
   EXPECT_DOUBLE_EQ(d["min_confidence"].get<double>(), 0.5);
   EXPECT_EQ(routing_table_routes(routes).size(), 1u);
+  std::filesystem::remove_all(dir);
+}
+
+// Flags that could only fail after clustering and evaluating (minutes into a real run) fail
+// first, naming the flag's value (run_conversion checks them again for callers other than the CLI).
+TEST(ConvertRunE2E, BadGeneralistOrVocabularyFlagsFailBeforeAnyWork) {
+  const std::string dir = test::temp_path("convert_run_bad_flags");
+  std::filesystem::create_directories(dir);
+  const std::string log = dir + "/calls.jsonl";
+  write_log(log);
+  struct Case {
+    std::vector<std::string> flags;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {{"--generalist-minutes", "1", "--generalist-from", "scratchy"}, "unknown training start 'scratchy'"},
+      {{"--generalist-minutes", "1", "--generalist-from", "scratch:xxl"}, "unknown scratch size 'xxl'"},
+      {{"--vocab", "100"}, "--vocab: (Value 100 not in range 0 to 0) OR (Value 100 not in range 259 to 65536)"},
+      {{"--vocab", "10000000"}, "--vocab: (Value 10000000 not in range"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args{"convert", "run", log, "--work-dir", dir + "/work"};
+    args.insert(args.end(), c.flags.begin(), c.flags.end());
+    const auto r = test::run_rpu(args);
+    EXPECT_NE(r.exit_code, 0) << fmt::format("{}", fmt::join(c.flags, " "));
+    EXPECT_NE(r.err.find(c.expected), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir + "/work/clusters.json")) << "clustered before checking the flags";
+  }
   std::filesystem::remove_all(dir);
 }
 

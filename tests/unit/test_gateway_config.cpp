@@ -121,6 +121,8 @@ TEST(GatewayConfig, MistakesNameFileLineAndKey) {
       {"models:\n  m: {local: builtin}\n", "routes: at least one route is needed"},
       {"models:\n  m: {local: builtin}\nroutes: [{name: a, target: m, cascade: {upstream: m, verifier: {type: nope}}}]\n",
        "routes[0].cascade.verifier"},
+      {"models:\n  m: {local: builtin}\nroutes: [{name: a, target: m, scrub_input: maybe}]\n",
+       "gw.yaml:3: routes[0].scrub_input"},
   };
   for (const Case& c : cases) {
     const std::string error = error_of(c.yaml);

@@ -79,7 +79,9 @@ TEST(VocabTrainer, DigitsStayOneTokenEach) {
   for (size_t i = 0; i < vocab.pieces.size(); ++i) {
     if (vocab.kinds[i] != 1) continue;
     const std::string& p = vocab.pieces[i];
-    if (std::any_of(p.begin(), p.end(), ::isdigit)) EXPECT_EQ(p.size(), 1u) << p;
+    if (std::any_of(p.begin(), p.end(), ::isdigit)) {
+      EXPECT_EQ(p.size(), 1u) << p;
+    }
   }
   const auto tok = tokenizer_of(vocab);
   EXPECT_EQ(tok->encode("123456", false).size(), 7u);  // the space marker, then six digits

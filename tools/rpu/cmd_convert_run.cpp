@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "gateway/config.h"
 #include "options.h"
+#include "tokenizer/vocab_trainer.h"
 
 namespace rpu::cli {
 namespace {
@@ -80,7 +81,7 @@ void add_convert_run(CLI::App& convert, ConvertSteps& steps) {
   cmd->add_option("--train-steps", o->train_steps, "optimizer steps per cluster at most")->capture_default_str();
   cmd->add_option("--from", o->from, "what to train: builtin (LoRA), full, scratch:xs|s|m")->capture_default_str();
   cmd->add_option("--vocab", o->vocab_size, "scratch: pieces of a vocabulary fitted to the training text (0: the base's)")
-      ->check(CLI::Range(0, 0) | CLI::Range(259, 1 << 20))->capture_default_str();
+      ->check(CLI::Range(0, 0) | CLI::Range(259, kMaxFittedVocab))->capture_default_str();
   cmd->add_option("--generalist-minutes", o->generalist_minutes,
                   "train one model on every eligible cluster's calls first, a candidate in each (0: none)")
       ->check(CLI::Range(0.0, 1e6))->capture_default_str();

@@ -12,6 +12,7 @@
 #include "convert/train_specialist.h"
 #include "convert_call_flags.h"
 #include "options.h"
+#include "tokenizer/vocab_trainer.h"
 
 namespace rpu::cli {
 namespace {
@@ -96,7 +97,7 @@ void add_convert_train(CLI::App& convert, ConvertSteps& steps) {
   cmd->add_option("--lr", f->options.learning_rate, "peak learning rate (default by --from)")->check(CLI::Range(0.0, 10.0));
   cmd->add_option("--vocab", f->options.vocab_size,
                   "--from scratch: pieces of a vocabulary fitted to the cluster's text (0: the base model's)")
-      ->check(CLI::Range(0, 0) | CLI::Range(259, 1 << 20));
+      ->check(CLI::Range(0, 0) | CLI::Range(259, kMaxFittedVocab));
   cmd->add_option("--lora-rank", f->options.lora_rank, "adapter rank (--from builtin)")->check(CLI::Range(1, 4096));
   cmd->add_option("-t,--threads", f->options.threads, "worker threads")->check(CLI::Range(1, 1024));
   cmd->add_option("-s,--seed", f->options.seed, "seed for initialisation and data order");
