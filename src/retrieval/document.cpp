@@ -81,6 +81,7 @@ DocumentInfo read_document(const std::filesystem::path& path, const ReadOptions&
     std::string head = read_head(path, kHeadBytes);
     check_text(info.path, head);
     if (head.size() < kHeadBytes) head += '\n';  // the whole file: its last line is complete
+    if (head.starts_with("\xEF\xBB\xBF")) head.erase(0, 3);  // a byte order mark is not part of the title
     std::string title;
     if (info.kind == "txt") title = text_title(head);
     if (info.kind == "md") title = markdown_title(head);

@@ -206,11 +206,12 @@ void read_html(ReaderContext& ctx) {
       htmlReadMemory(source.data(), static_cast<int>(source.size()), nullptr, encoding, options), &xmlFreeDoc);
   if (!doc) throw DocumentError(ctx.file.name() + ": not readable as HTML");
   xmlNode* root = xmlDocGetRootElement(doc.get());
-  if (xmlNode* title = find_element(root, "title")) ctx.info.title = node_text(title);
-  if (ctx.info.title.empty()) {
-    if (xmlNode* h1 = find_element(root, "h1")) ctx.info.title = node_text(h1);
+  std::string title;
+  if (xmlNode* node = find_element(root, "title")) title = node_text(node);
+  if (title.empty()) {
+    if (xmlNode* h1 = find_element(root, "h1")) title = node_text(h1);
   }
-  ctx.info.title = std::string(utf8_truncate(ctx.info.title, ctx.options.max_title_bytes));
+  if (!title.empty()) ctx.info.title = std::string(utf8_truncate(title, ctx.options.max_title_bytes));
   ctx.started();
   SectionBuilder builder(ctx.options.max_section_bytes, ctx.emit);
   builder.start("");

@@ -144,8 +144,8 @@ void MarkdownParser::line(const Line& line) {
     pending_bytes_ = 0;
     return heading(text.find('=') != std::string_view::npos ? 1 : 2, joined);
   }
-  if (pending_.empty() && (rule_of(text, '-', 3, true) || rule_of(text, '*', 3, true) || rule_of(text, '_', 3, true))) {
-    return;  // a thematic break separates, it says nothing
+  if (rule_of(text, '-', 3, true) || rule_of(text, '*', 3, true) || rule_of(text, '_', 3, true)) {
+    return flush_paragraph();  // a thematic break (not a setext underline, checked above) separates, it says nothing
   }
   if (pending_bytes_ + text.size() > max_paragraph_bytes_) flush_paragraph();
   pending_.push_back({std::string(text), line.begin});
