@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "retrieval/text_units.h"
+#include "retrieval/utf8.h"
 
 namespace rpu::retrieval {
 namespace {
@@ -138,22 +139,36 @@ void Chunker::Impl::split(const std::shared_ptr<const Paragraph>& p, TextRange r
 }
 
 // The longest run of whole characters that fits, by binary search over character ends (a
-// counter is monotonic enough for this), then the same for the rest.
+// counter is monotonic enough for this), then the same for the rest. The search looks at a
+// window that starts at a few bytes per token and doubles while all of it fits, so a long
+// paragraph with no spaces costs a few counts of about a chunk's length per piece, not of the
+// whole paragraph.
 void Chunker::Impl::hard_split(const std::shared_ptr<const Paragraph>& p, TextRange range) {
   while (range.begin < range.end) {
-    const std::vector<std::size_t> ends = char_ends(p->text, range);
-    std::size_t lo = 0, hi = ends.size() - 1;  // ends[lo] always taken, even if it alone is too big
-    while (lo < hi) {
-      const std::size_t mid = (lo + hi + 1) / 2;
-      if (tokens(p, {range.begin, ends[mid]}) <= options.max_tokens) {
-        lo = mid;
-      } else {
-        hi = mid - 1;
+    std::size_t window = static_cast<std::size_t>(options.max_tokens) * 4;
+    std::size_t best = 0;
+    while (true) {
+      TextRange span{range.begin, range.end};
+      if (range.begin + window < range.end) {  // a window ending on a character boundary, at least one character
+        span.end = std::max(utf8_floor(p->text, range.begin + window), range.begin + utf8_char_length(p->text, range.begin));
       }
+      const std::vector<std::size_t> ends = char_ends(p->text, span);
+      std::size_t lo = 0, hi = ends.size() - 1;  // ends[lo] always taken, even if it alone is too big
+      while (lo < hi) {
+        const std::size_t mid = (lo + hi + 1) / 2;
+        if (tokens(p, {range.begin, ends[mid]}) <= options.max_tokens) {
+          lo = mid;
+        } else {
+          hi = mid - 1;
+        }
+      }
+      best = ends[lo];
+      if (lo + 1 < ends.size() || span.end == range.end) break;  // found the edge, or nothing more to try
+      window *= 2;
     }
-    const TextRange piece{range.begin, ends[lo]};
+    const TextRange piece{range.begin, best};
     push({p, piece, tokens(p, piece)});
-    range.begin = ends[lo];
+    range.begin = best;
   }
 }
 
