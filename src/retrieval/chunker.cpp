@@ -232,7 +232,8 @@ void Chunker::Impl::emit_chunk() {
   chunk.title = info.title;
   chunk.heading_path = heading_path;
   chunk.byte_begin = units.front().paragraph->source_offset(units.front().range.begin);
-  chunk.byte_end = units.back().paragraph->source_offset(units.back().range.end);
+  // Approximate spans (HTML line numbers) need not be in order; a chunk's range is never inverted.
+  chunk.byte_end = std::max(chunk.byte_begin, units.back().paragraph->source_offset(units.back().range.end));
   chunk.page_begin = chunk.page_end = page;
   chunk.n_tokens = total;
   chunk.ordinal = ordinal++;

@@ -94,6 +94,7 @@ class HtmlWalker {
   uint64_t source_size_ = 0;
   std::string paragraph_;
   uint64_t paragraph_begin_ = 0, paragraph_end_ = 0;
+  uint64_t last_begin_ = 0;  // the previous paragraph's begin
   int pre_depth_ = 0;
   std::vector<std::pair<int, std::string>> headings_;
 };
@@ -187,7 +188,11 @@ void HtmlWalker::end_paragraph() {
   // End of the paragraph: the line after its last text node starts (its own line's end).
   const auto next = std::upper_bound(line_starts_.begin(), line_starts_.end(), paragraph_end_);
   const uint64_t end = next == line_starts_.end() ? source_size_ : *next;
-  builder_.add_text(text, paragraph_begin_, std::max(end, paragraph_begin_));
+  // libxml2's line numbers are those at the end of a text run and stop at 65535: keep the
+  // spans in document order whatever they say.
+  const uint64_t begin = std::max(paragraph_begin_, last_begin_);
+  last_begin_ = begin;
+  builder_.add_text(text, begin, std::max(end, begin));
 }
 
 }  // namespace

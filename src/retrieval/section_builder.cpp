@@ -27,12 +27,13 @@ void SectionBuilder::add_line(std::string_view line, uint64_t begin, uint64_t en
   if (!paragraph_.empty() && paragraph_.size() + 1 + line.size() > max_bytes_) end_paragraph();
   // A single line longer than a section (possible only when a reader hands one in whole) is cut
   // at character boundaries here, so no paragraph ever passes the limit.
+  const bool verbatim = end - begin == line.size();  // else the span is the whole line's, for every piece
   while (line.size() > max_bytes_) {
     const std::size_t cut = std::max<std::size_t>(utf8_floor(line, max_bytes_), 1);
-    add_line(line.substr(0, cut), begin, begin + cut);
+    add_line(line.substr(0, cut), begin, verbatim ? begin + cut : end);
     end_paragraph();
     line.remove_prefix(cut);
-    begin += cut;
+    if (verbatim) begin += cut;
   }
   if (paragraph_.empty()) {
     paragraph_span_.begin = begin;

@@ -240,6 +240,27 @@ TEST(Documents, HtmlTitleFromFirstH1AndBrokenMarkup) {
   EXPECT_EQ(r.sections[0].text, "a\n\nb\n\nc");
 }
 
+// A paragraph longer than a section is cut; its pieces keep spans inside the file (found by the
+// documents fuzzer: pieces of HTML text used to get offsets as if they were verbatim).
+TEST(Documents, HtmlLongParagraphSpansStayInTheFile) {
+  std::string source = "<p>";
+  for (int i = 0; i < 200; ++i) source += "word&amp;" + std::to_string(i) + " ";
+  source += "</p>\n<p>next</p>";
+  ReadOptions options;
+  options.max_section_bytes = 100;
+  const Read r = read(write("long.html", source), options);
+  ASSERT_GT(r.sections.size(), 10u);
+  uint64_t previous = 0;
+  for (const Section& s : r.sections) {
+    EXPECT_LE(s.text.size(), 100u);
+    EXPECT_LE(s.byte_begin, s.byte_end);
+    EXPECT_LE(s.byte_end, source.size());
+    EXPECT_GE(s.byte_begin, previous);
+    previous = s.byte_begin;
+  }
+  EXPECT_EQ(r.sections.back().text, "next");
+}
+
 TEST(Documents, JsonlRecordsAndFields) {
   const std::string source =
       "{\"text\": \"First record.\\n\\nIts second paragraph.\", \"title\": \"One\"}\n"
