@@ -1,7 +1,8 @@
 // .md: ATX (`# A`) and setext (`A` over `===` / `---`) headings make the heading path
 // ("A > B > C"); everything else is text, kept verbatim (code fences included), and a heading
 // inside a fenced code block is code, not a heading. Only what shapes sections is parsed:
-// inline markup stays as written, since it is what a reader of the source sees.
+// inline markup stays as written, since it is what a reader of the source sees. The title is
+// the front matter's `title:`, else the first level-1 heading.
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -73,6 +74,11 @@ bool list_or_quote(std::string_view line) {
   return digits > 0 && digits + 1 < line.size() && (line[digits] == '.' || line[digits] == ')') && line[digits + 1] == ' ';
 }
 
+struct PendingLine {
+  std::string text;
+  uint64_t begin;
+};
+
 class MarkdownParser {
  public:
   MarkdownParser(SectionBuilder* builder, std::size_t max_heading_bytes, uint64_t max_paragraph_bytes)
@@ -84,10 +90,6 @@ class MarkdownParser {
   bool have_h1() const { return have_h1_; }
 
  private:
-  struct PendingLine {
-    std::string text;
-    uint64_t begin;
-  };
   void code_line(const Line& line);
   void heading(int level, std::string_view text);
   void flush_paragraph();
@@ -198,6 +200,66 @@ void MarkdownParser::flush_paragraph() {
   pending_bytes_ = 0;
 }
 
+// YAML front matter ("---" as the first line, up to a closing "---" or "..."), as static site
+// generators use it: metadata, not text (its closing "---" would otherwise make the lines above
+// it a setext heading). Its `title:` is the document's title. When no closing line comes within
+// 64 KiB, the lines held back were text after all and are replayed.
+class FrontMatter {
+ public:
+  // True when the line was taken (held as front matter); false when the parser should have it.
+  bool take(const Line& line, MarkdownParser& parser);
+  void finish(MarkdownParser& parser) { replay(parser); }
+  const std::string& title() const { return title_; }
+
+ private:
+  void replay(MarkdownParser& parser);
+
+  enum class State { kFirstLine, kInside, kDone } state_ = State::kFirstLine;
+  std::vector<PendingLine> held_;
+  uint64_t held_bytes_ = 0;
+  std::string title_;
+};
+
+bool FrontMatter::take(const Line& line, MarkdownParser& parser) {
+  if (state_ == State::kDone) return false;
+  const std::string_view text = trim_ascii(line.text);
+  if (state_ == State::kFirstLine) {
+    state_ = !line.cut && text == "---" && line.text.starts_with("---") ? State::kInside : State::kDone;
+    if (state_ == State::kDone) return false;
+  } else if (line.cut || line.continued || held_bytes_ + line.text.size() > (64 << 10)) {
+    replay(parser);
+    return false;
+  } else if (text == "---" || text == "...") {
+    held_.clear();
+    state_ = State::kDone;
+    return true;
+  } else if (line.text.starts_with("title:") && title_.empty()) {
+    std::string_view value = trim_ascii(line.text.substr(6));
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
+    }
+    title_ = value;
+  }
+  held_.push_back({std::string(line.text), line.begin});
+  held_bytes_ += line.text.size() + 1;
+  return true;
+}
+
+void FrontMatter::replay(MarkdownParser& parser) {
+  if (state_ != State::kInside) return;
+  state_ = State::kDone;
+  title_.clear();
+  uint64_t number = 1;
+  for (const PendingLine& p : held_) {
+    Line line;
+    line.text = p.text;
+    line.begin = p.begin;
+    line.number = number++;
+    parser.line(line);
+  }
+  held_.clear();
+}
+
 }  // namespace
 
 void read_markdown(ReaderContext& ctx) {
@@ -206,15 +268,21 @@ void read_markdown(ReaderContext& ctx) {
   SectionBuilder builder(ctx.options.max_section_bytes, ctx.emit);
   MarkdownParser parser(&builder, ctx.options.max_title_bytes, ctx.options.max_section_bytes);
   builder.start("");
+  FrontMatter front_matter;
   Line line;
-  while (lines.next(line)) parser.line(line);
+  while (lines.next(line)) {
+    if (!front_matter.take(line, parser)) parser.line(line);
+  }
+  front_matter.finish(parser);
   parser.finish();
   builder.finish();
 }
 
 std::string markdown_title(std::string_view head) {
   MarkdownParser parser(nullptr, head.size(), head.size() + 1);
+  FrontMatter front_matter;
   std::size_t pos = 0;
+  uint64_t number = 0;
   // Only whole lines: the head may end in the middle of one.
   while (pos < head.size() && !parser.have_h1()) {
     const std::size_t eol = head.find('\n', pos);
@@ -223,10 +291,12 @@ std::string markdown_title(std::string_view head) {
     line.text = head.substr(pos, eol - pos);
     if (line.text.ends_with('\r')) line.text.remove_suffix(1);
     line.begin = pos;
-    parser.line(line);
+    line.number = ++number;
+    if (!front_matter.take(line, parser)) parser.line(line);
     pos = eol + 1;
   }
-  return parser.first_h1();
+  front_matter.finish(parser);
+  return front_matter.title().empty() ? parser.first_h1() : front_matter.title();
 }
 
 }  // namespace rpu::retrieval

@@ -29,7 +29,7 @@ void read_html(ReaderContext& ctx);
 void read_pdf(ReaderContext& ctx);
 
 // The title from a file's first bytes ("" when there is none): the first non-blank line of a
-// .txt, the first level-1 heading of a .md (outside code blocks).
+// .txt; for a .md the front matter's title:, else its first level-1 heading (outside code blocks).
 std::string text_title(std::string_view head);
 std::string markdown_title(std::string_view head);
 

@@ -203,6 +203,21 @@ TEST(Documents, MarkdownUnclosedFenceAndTitleFallback) {
   EXPECT_EQ(r.sections[0].text, "```\n# inside\n\n# still inside");
 }
 
+TEST(Documents, MarkdownFrontMatter) {
+  const std::string source = "---\ntitle: \"Site Page\"\ntags: [a, b]\n---\n\n# Heading\n\nBody.\n";
+  const Read r = read(write("front.md", source));
+  EXPECT_EQ(r.info.title, "Site Page");
+  ASSERT_EQ(r.sections.size(), 1u);
+  EXPECT_EQ(r.sections[0].heading_path, "Heading");
+  EXPECT_EQ(r.sections[0].text, "Body.");
+  // Not closed: the lines were text after all (the "---" a thematic break).
+  const Read open = read(write("open.md", "---\nnot: front matter\n\nstill text\n"));
+  EXPECT_EQ(open.info.title, "open.md");
+  ASSERT_EQ(open.sections.size(), 1u);
+  EXPECT_EQ(open.sections[0].text, "not: front matter\n\nstill text");
+  expect_exact_spans("---\nnot: front matter\n\nstill text\n", open.sections);
+}
+
 TEST(Documents, HtmlTitleHeadingsAndSkippedElements) {
   const std::string source =
       "<!DOCTYPE html><html><head><title>The &amp; Title</title><style>p { color: red }</style>"
@@ -288,6 +303,22 @@ TEST(Documents, JsonlRecordsAndFields) {
   ASSERT_EQ(custom.sections.size(), 1u);
   EXPECT_EQ(custom.sections[0].text, "B");
   EXPECT_EQ(custom.sections[0].heading_path, "N");
+}
+
+TEST(Documents, JsonlBigRecordContinues) {
+  ReadOptions options;
+  options.max_section_bytes = 100;
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "word" + std::to_string(i) + (i % 10 == 9 ? "\\n\\n" : " ");
+  const Read r = read(write("big.jsonl", "{\"text\": \"" + text + "\", \"title\": \"T\"}\n{\"text\": \"x\"}\n"), options);
+  ASSERT_GE(r.sections.size(), 4u);
+  EXPECT_FALSE(r.sections.front().continues);
+  for (std::size_t i = 1; i + 1 < r.sections.size(); ++i) {
+    EXPECT_TRUE(r.sections[i].continues);
+    EXPECT_EQ(r.sections[i].heading_path, "T");
+  }
+  EXPECT_FALSE(r.sections.back().continues);  // the next record
+  EXPECT_EQ(r.sections.back().text, "x");
 }
 
 // A bad record is an error naming file:line (not skipped: a silent hole in a knowledge base is worse).
