@@ -31,11 +31,13 @@ fuzzer_src="$repo/fuzz/${target}_fuzzer.cpp"
 
 # Each target is described by fuzz/targets/TARGET.sh: the sources it needs (only those, so a
 # half-edited file elsewhere in src/ cannot break the fuzz build, and compile time stays small),
-# the libraries it links, and a seeds function that fills $corpus (and may write a dictionary).
+# the libraries it links, any extra compile flags (cxxflags, e.g. a system library's include folder),
+# and a seeds function that fills $corpus (and may write a dictionary).
 target_file="$repo/fuzz/targets/${target}.sh"
 [ -f "$target_file" ] || { echo "run_fuzz.sh: fuzz target '$target' has no description ($target_file is missing)" >&2; exit 2; }
 sources=()
 libs=()
+cxxflags=()
 # shellcheck source=/dev/null
 source "$target_file"
 
@@ -57,7 +59,7 @@ fi
 
 # shellcheck disable=SC2054  # the commas belong to -fsanitize=, they do not separate elements
 flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-       -fno-omit-frame-pointer -I"$repo/src")
+       -fno-omit-frame-pointer -I"$repo/src" "${cxxflags[@]}")
 
 # --- build -----------------------------------------------------------------------------
 # One object per source, at most two compiles at once (the CI machines are small). An

@@ -9,7 +9,8 @@ packages=(build-essential cmake ninja-build pkg-config
   libpqxx-dev  # the usage log in PostgreSQL, shared by several gateways
   postgresql-15  # a throwaway server for the PostgreSQL usage-log test and benchmark
   libyaml-cpp-dev  # the gateway's configuration file
-  libssl-dev  # the gateway's client keys (SHA-256)
+  libssl-dev  # the gateway's client keys, knowledge-base documents (SHA-256)
+  libpoppler-cpp-dev libxml2-dev  # knowledge-base documents: PDF text, HTML
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev)  # clang + its runtime: the libFuzzer/ASan/UBSan fuzz test
 missing=()
