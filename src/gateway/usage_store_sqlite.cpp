@@ -2,10 +2,9 @@
 // survives the process being killed (WAL frames reach the operating system at commit); only a
 // power loss or OS crash can lose the last batches. Readers (rpu logs) open the file read-only
 // beside the writer.
-#include <sqlite3.h>
-
 #include "core/error.h"
 #include "gateway/usage_store.h"
+#include "storage/sqlite.h"
 
 namespace rpu::gateway {
 namespace {
@@ -32,88 +31,27 @@ CREATE TABLE IF NOT EXISTS calls (
 CREATE INDEX IF NOT EXISTS calls_time ON calls(time_ms);
 )sql";
 
-// One prepared statement, finalized on scope exit.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
-      fail("usage log: cannot prepare a statement: {}", sqlite3_errmsg(db));
-    }
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  sqlite3_stmt* get() const { return stmt_; }
-  void text(int i, const std::string& s) { sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT); }
-  void integer(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
-  void real_or_null(int i, double v) { v < 0 ? sqlite3_bind_null(stmt_, i) : sqlite3_bind_double(stmt_, i, v); }
-  bool step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail("usage log: {}", sqlite3_errmsg(db_));
-    return rc == SQLITE_ROW;
-  }
-  void reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  std::string column_text(int i) const {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
-    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, i))) : std::string();
-  }
-  int64_t column_int(int i) const { return sqlite3_column_int64(stmt_, i); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-void exec(sqlite3* db, const char* sql) {
-  char* message = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-    const std::string text = message ? message : "unknown error";
-    sqlite3_free(message);
-    fail("usage log: {}", text);
-  }
-}
-
-sqlite3* open_database(const std::string& path, StoreAccess access) {
-  sqlite3* db = nullptr;
-  const int flags = access == StoreAccess::kRead ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
-    const std::string message = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    fail("usage log '{}': cannot open: {}", path, message);
-  }
-  sqlite3_busy_timeout(db, 5000);  // readers (rpu logs) and the writer share the file
-  return db;
-}
+using storage::Database;
+using storage::OpenMode;
+using storage::Statement;
 
 class SqliteUsageStore final : public UsageStore {
  public:
-  SqliteUsageStore(const std::string& path, StoreAccess access) : db_(open_database(path, access)) {
+  // Readers (rpu logs) open the file read-only beside the writer.
+  SqliteUsageStore(const std::string& path, StoreAccess access)
+      : db_(path, access == StoreAccess::kRead ? OpenMode::kReadOnly : OpenMode::kCreate, "usage log '" + path + "'") {
     if (access == StoreAccess::kRead) return;
-    try {
-      exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
-      exec(db_, kSchema);
-      add_missing_columns();
-    } catch (...) {
-      sqlite3_close(db_);
-      throw;
-    }
+    db_.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+    db_.exec(kSchema);
+    add_missing_columns();
   }
-  ~SqliteUsageStore() override { sqlite3_close(db_); }
   SqliteUsageStore(const SqliteUsageStore&) = delete;
   SqliteUsageStore& operator=(const SqliteUsageStore&) = delete;
 
   void write_batch(const std::vector<UsageRecord>& batch) override {
-    exec(db_, "BEGIN");
-    try {
-      insert_rows(batch);
-      exec(db_, "COMMIT");
-    } catch (...) {
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
+    storage::Transaction transaction(db_, false);
+    insert_rows(batch);
+    transaction.commit();
   }
 
   void apply_retention(int64_t oldest_time_ms, int64_t max_rows) override {
@@ -145,7 +83,7 @@ class SqliteUsageStore final : public UsageStore {
       r.escalated = q.column_int(4);
       r.prompt_tokens = q.column_int(5);
       r.completion_tokens = q.column_int(6);
-      r.mean_latency_ms = sqlite3_column_double(q.get(), 7);
+      r.mean_latency_ms = q.column_real(7);
       rows.push_back(std::move(r));
     }
     return rows;
@@ -157,7 +95,7 @@ class SqliteUsageStore final : public UsageStore {
     q.integer(1, after_id);
     while (q.step()) {
       UsageRecord r;
-      auto real = [&](int i) { return sqlite3_column_type(q.get(), i) == SQLITE_NULL ? -1.0 : sqlite3_column_double(q.get(), i); };
+      auto real = [&](int i) { return q.column_is_null(i) ? -1.0 : q.column_real(i); };
       r.time_ms = q.column_int(1);
       r.client_key_id = q.column_text(2);
       r.route = q.column_text(3);
@@ -191,7 +129,7 @@ class SqliteUsageStore final : public UsageStore {
       insert.text(6, r.response_json);
       insert.integer(7, r.prompt_tokens);
       insert.integer(8, r.completion_tokens);
-      sqlite3_bind_double(insert.get(), 9, r.latency_ms);
+      insert.real(9, r.latency_ms);
       insert.real_or_null(10, r.first_token_ms);
       insert.real_or_null(11, r.confidence);
       insert.integer(12, r.escalated ? 1 : 0);
@@ -211,11 +149,11 @@ class SqliteUsageStore final : public UsageStore {
       has_kind |= q.column_text(0) == "kind";
       has_vault |= q.column_text(0) == "vault";
     }
-    if (!has_kind) exec(db_, "ALTER TABLE calls ADD COLUMN kind TEXT NOT NULL DEFAULT 'primary'");
-    if (!has_vault) exec(db_, "ALTER TABLE calls ADD COLUMN vault TEXT NOT NULL DEFAULT ''");
+    if (!has_kind) db_.exec("ALTER TABLE calls ADD COLUMN kind TEXT NOT NULL DEFAULT 'primary'");
+    if (!has_vault) db_.exec("ALTER TABLE calls ADD COLUMN vault TEXT NOT NULL DEFAULT ''");
   }
 
-  sqlite3* db_;
+  Database db_;
 };
 
 }  // namespace

@@ -58,6 +58,7 @@ struct ChatRequest : GenerationFields {
   nlohmann::ordered_json response_format;       // object or null
   nlohmann::ordered_json chat_template_kwargs;  // object or null
   nlohmann::ordered_json reasoning;             // rpu extension (src/reasoning), object or null
+  nlohmann::ordered_json knowledge;             // rpu extension (src/retrieval), object or null
   bool logprobs = false;
   int top_logprobs = 0;
 };

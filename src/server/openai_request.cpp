@@ -287,6 +287,11 @@ ChatRequest parse_chat_request(std::string_view body) {
       }
     }
   }
+  // rpu's retrieval extension; its fields are checked by src/retrieval when the call runs.
+  if (present(j, "knowledge")) {
+    r.knowledge = j.at("knowledge");
+    if (!r.knowledge.is_object()) bad("knowledge", "'knowledge' must be an object such as {\"kb\": \"docs\", \"k\": 5}");
+  }
   // rpu's reasoning extension; its fields are checked by src/reasoning when the call runs.
   if (present(j, "reasoning")) {
     r.reasoning = j.at("reasoning");

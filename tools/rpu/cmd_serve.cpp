@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "kb_models.h"
 #include "options.h"
 #include "serve_loop.h"
 #include "core/error.h"
@@ -14,6 +15,7 @@
 #include "model/lora.h"
 #include "pipeline/local_backend.h"
 #include "reasoning/reasoning_backend.h"
+#include "retrieval/knowledge_backend.h"
 #include "server/server.h"
 
 namespace rpu::cli {
@@ -27,7 +29,19 @@ struct ServeOptions {
   RuntimeOptions runtime;
   SchedulerOptions scheduler;
   ServerOptions server;
+  std::vector<std::string> knowledge_bases;  // NAME=FILE
+  std::string knowledge_dir;                 // every DIR/*.kb, named by its stem
 };
+
+// The knowledge bases requests may name ("knowledge": {"kb": NAME}); nothing else is opened.
+void add_knowledge_bases(retrieval::KnowledgeLibrary& library, const ServeOptions& o) {
+  for (const std::string& spec : o.knowledge_bases) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) fail("--kb '{}': expected NAME=FILE", spec);
+    library.add(spec.substr(0, eq), spec.substr(eq + 1));
+  }
+  if (!o.knowledge_dir.empty()) library.add_dir(o.knowledge_dir);
+}
 
 int serve(ServeOptions& o) {
   const sigset_t stop_signals = prepare_serving_process();
@@ -53,7 +67,14 @@ int serve(ServeOptions& o) {
   o.server.http_threads = o.scheduler.n_seq + o.scheduler.max_queue + 8;
   // Calls that ask for a reasoning strategy (extension or "NAME+sc8") sample the local model.
   reasoning::ReasoningBackend reasoned(local, {o.scheduler.n_seq, nullptr});
-  Server server(reasoned, o.server);
+  // Calls with the "knowledge" extension get retrieved sources first and citations back.
+  EmbeddingModels embedding_models(o.runtime);
+  retrieval::KnowledgeLibrary library([&](const retrieval::KbSettings& s) { return embedding_models.for_base(s); });
+  add_knowledge_bases(library, o);
+  retrieval::KnowledgeBackend knowledge(reasoned, library, [&](std::string_view text) {
+    return static_cast<int>(tokenizer->encode(text, false, false).size());
+  });
+  Server server(knowledge, o.server);
   server.bind();
   std::fprintf(stderr, "rpu: serving %s as \"%s\" on http://%s:%d (%d sequences x %d tokens of context, %d threads)\n",
                o.model_path.empty() ? "the built-in model" : o.model_path.c_str(), backend_options.model_id.c_str(), o.server.host.c_str(), server.port(),
@@ -79,6 +100,9 @@ Action add_serve_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--lora", o->lora_path, "LoRA adapter (GGUF) applied to every request without merging")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--kb", o->knowledge_bases, "knowledge base requests may name: NAME=FILE (repeatable)");
+  cmd->add_option("--kb-dir", o->knowledge_dir, "serve every *.kb file in this folder, named by its file stem")
+      ->check(CLI::ExistingDirectory);
   add_http_options(cmd, o->server);
   add_runtime_options(cmd, o->runtime);
   return [o] { return serve(*o); };

@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   add(&rpu::cli::add_scrub_command);
   add(&rpu::cli::add_gateway_command);
   add(&rpu::cli::add_convert_command);
+  add(&rpu::cli::add_kb_command);
+  add(&rpu::cli::add_ask_command);
 
   // Name an unknown command plainly rather than as a missing subcommand.
   if (argc > 1 && argv[1][0] != '-') {

@@ -7,8 +7,8 @@
 
 namespace rpu::cli {
 
-ProgressBar::ProgressBar(std::string label)
-    : label_(std::move(label)), enabled_(::isatty(STDERR_FILENO) == 1), start_(std::chrono::steady_clock::now()) {}
+ProgressBar::ProgressBar(std::string label, std::string item)
+    : label_(std::move(label)), item_(std::move(item)), enabled_(::isatty(STDERR_FILENO) == 1), start_(std::chrono::steady_clock::now()) {}
 
 ProgressBar::~ProgressBar() { finish(); }
 
@@ -24,7 +24,7 @@ void ProgressBar::update(const ConvertProgress& p) {
   constexpr int kWidth = 24;
   const int filled = static_cast<int>(fraction * kWidth);
   const std::string bar = std::string(static_cast<size_t>(filled), '#') + std::string(static_cast<size_t>(kWidth - filled), '.');
-  std::fprintf(stderr, "\r\033[K%s [%s] tensor %zu/%zu  %.1f/%.1f MB  %.0fs elapsed, ETA %s", label_.c_str(), bar.c_str(),
+  std::fprintf(stderr, "\r\033[K%s [%s] %s %zu/%zu  %.1f/%.1f MB  %.0fs elapsed, ETA %s", label_.c_str(), bar.c_str(), item_.c_str(),
                p.tensor + 1, p.n_tensors, p.bytes_done / 1e6, p.bytes_total / 1e6, elapsed, eta.c_str());
   std::fflush(stderr);
   drawn_ = true;

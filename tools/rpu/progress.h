@@ -12,7 +12,8 @@ namespace rpu::cli {
 
 class ProgressBar {
  public:
-  explicit ProgressBar(std::string label);  // enabled only when stderr is a TTY
+  // Enabled only when stderr is a TTY; `item` names what p.tensor counts ("tensor", "file").
+  explicit ProgressBar(std::string label, std::string item = "tensor");
   ~ProgressBar();                           // clears a drawn bar's line
 
   void update(const ConvertProgress& p);
@@ -24,6 +25,7 @@ class ProgressBar {
 
  private:
   std::string label_;
+  std::string item_;
   bool enabled_;
   bool drawn_ = false;
   std::chrono::steady_clock::time_point start_, last_draw_;

@@ -1,0 +1,146 @@
+#include "retrieval/knowledge_backend.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace rpu::retrieval {
+namespace {
+
+ApiError bad(const std::string& param, const std::string& message) {
+  return ApiError(400, message, "invalid_request_error", param);
+}
+
+int int_field(const nlohmann::ordered_json& value, const char* key, int fallback, int lo, int hi) {
+  if (!value.contains(key)) return fallback;
+  const auto& v = value[key];
+  const std::string param = std::string("knowledge.") + key;
+  if (!v.is_number_integer()) throw bad(param, "'" + param + "' must be an integer");
+  const int64_t n = v.get<int64_t>();
+  if (n < lo || n > hi) {
+    throw bad(param, "'" + param + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+  }
+  return static_cast<int>(n);
+}
+
+}  // namespace
+
+KnowledgeSpec knowledge_spec_parse(const nlohmann::ordered_json& value) {
+  if (!value.is_object()) throw bad("knowledge", "'knowledge' must be an object such as {\"kb\": \"docs\", \"k\": 5}");
+  for (const auto& [key, _] : value.items()) {
+    if (key != "kb" && key != "k" && key != "mode" && key != "max_tokens") {
+      throw bad("knowledge." + key, "unknown field 'knowledge." + key + "' (expected kb, k, mode, max_tokens)");
+    }
+  }
+  KnowledgeSpec spec;
+  if (!value.contains("kb") || !value["kb"].is_string() || value["kb"].get<std::string>().empty()) {
+    throw bad("knowledge.kb", "'knowledge.kb' must name a knowledge base");
+  }
+  spec.kb = value["kb"].get<std::string>();
+  spec.k = int_field(value, "k", spec.k, 1, 50);
+  spec.max_tokens = int_field(value, "max_tokens", spec.max_tokens, 64, 1 << 20);
+  if (value.contains("mode")) {
+    if (!value["mode"].is_string()) throw bad("knowledge.mode", "'knowledge.mode' must be a string");
+    try {
+      spec.mode = search_mode_parse(value["mode"].get<std::string>());
+    } catch (const Error& e) {
+      throw bad("knowledge.mode", e.what());
+    }
+  }
+  return spec;
+}
+
+void KnowledgeLibrary::add(const std::string& name, const std::string& path) {
+  if (name.empty()) fail("knowledge base '{}': empty name", path);
+  if (bases_.count(name)) fail("knowledge base name '{}' given twice", name);
+  auto kb = std::make_unique<KnowledgeBase>(path, KbAccess::kRead);
+  std::unique_ptr<Embedder> embedder = kb->settings().dims > 0 ? factory_(kb->settings()) : nullptr;
+  bases_[name] = std::make_unique<Retriever>(std::move(kb), std::move(embedder));
+}
+
+void KnowledgeLibrary::add_dir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(dir)) fail("knowledge base folder '{}': not a directory", dir);
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".kb") add(entry.path().stem().string(), entry.path().string());
+  }
+}
+
+Retriever& KnowledgeLibrary::get(const std::string& name) {
+  const auto it = bases_.find(name);
+  if (it != bases_.end()) return *it->second;
+  std::string known;
+  for (const auto& [n, _] : bases_) known += (known.empty() ? "" : ", ") + n;
+  throw ApiError(400,
+                 "no knowledge base named '" + name + "' (" +
+                     (known.empty() ? "this server has none; start it with --kb NAME=FILE" : "known: " + known) + ")",
+                 "invalid_request_error", "knowledge.kb");
+}
+
+std::vector<std::string> KnowledgeLibrary::names() const {
+  std::vector<std::string> out;
+  for (const auto& [n, _] : bases_) out.push_back(n);
+  return out;
+}
+
+KnowledgeBackend::KnowledgeBackend(Backend& inner, KnowledgeLibrary& library, TokenCount count)
+    : inner_(inner), library_(library), count_(std::move(count)) {
+  if (!count_) count_ = [](std::string_view text) { return static_cast<int>(text.size() / 4 + 1); };
+}
+
+std::unique_ptr<CallHandle> KnowledgeBackend::chat(const ChatRequest& request, ChatEventSink sink) {
+  if (request.knowledge.is_null()) return inner_.chat(request, std::move(sink));
+  const KnowledgeSpec spec = knowledge_spec_parse(request.knowledge);
+  Retriever& retriever = library_.get(spec.kb);
+  const std::string query = last_user_text(request.messages);
+  if (query.empty()) throw bad("messages", "a 'knowledge' request needs a user message to search for");
+  std::vector<SearchHit> hits;
+  try {
+    hits = retriever.search(query, {.k = spec.k, .mode = spec.mode});
+  } catch (const Error& e) {
+    throw bad("knowledge", e.what());
+  }
+  auto block = std::make_shared<const ContextBlock>(build_context(hits, spec.max_tokens, count_));
+  ChatRequest augmented = request;
+  augmented.knowledge = nullptr;
+  add_context_to_messages(augmented.messages, block->text);
+
+  nlohmann::ordered_json knowledge = {{"kb", spec.kb}, {"query", query}, {"mode", search_mode_name(spec.mode)},
+                                      {"sources", nlohmann::ordered_json::array()}, {"left_out", block->left_out}};
+  for (size_t i = 0; i < block->sources.size(); ++i) knowledge["sources"].push_back(source_json(block->sources[i], static_cast<int>(i) + 1));
+
+  // Each choice's text, to read its citations when it finishes.
+  struct State {
+    std::mutex mutex;
+    std::map<int, std::string> text;
+  };
+  auto state = std::make_shared<State>();
+  auto wrapped = [state, block, knowledge, sink = std::move(sink)](const ChatEvent& event) {
+    if (event.finish_reason.empty()) {
+      {
+        std::lock_guard<std::mutex> lock(state->mutex);
+        state->text[event.index] += event.text;
+      }
+      sink(event);
+      return;
+    }
+    std::string answer;
+    {
+      std::lock_guard<std::mutex> lock(state->mutex);
+      answer = std::move(state->text[event.index]) + event.text;
+      state->text.erase(event.index);
+    }
+    ChatEvent last = event;
+    const Citations found = find_citations(answer, static_cast<int>(block->sources.size()));
+    if (!last.extension.is_object()) last.extension = nlohmann::ordered_json::object();
+    auto& citations = last.extension["citations"] = nlohmann::ordered_json::array();
+    // The guarantee: only numbers of sources that were in the context become citations.
+    for (int n : found.cited) citations.push_back(source_json(block->sources.at(static_cast<size_t>(n - 1)), n));
+    if (!found.invalid.empty()) last.extension["invalid_citations"] = found.invalid;
+    last.extension["knowledge"] = knowledge;
+    sink(last);
+  };
+  return inner_.chat(augmented, std::move(wrapped));
+}
+
+}  // namespace rpu::retrieval

@@ -1,0 +1,35 @@
+// The models knowledge-base commands load: the embedding model a base was built with (kept
+// open for the process, one session per file, shared by every base that names it), as a
+// retrieval::Embedder. "builtin" (or empty when asked for) is the built-in model.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "local_session.h"
+#include "options.h"
+#include "retrieval/embedder.h"
+#include "retrieval/kb_store.h"
+
+namespace rpu::cli {
+
+class EmbeddingModels {
+ public:
+  explicit EmbeddingModels(RuntimeOptions runtime) : runtime_(std::move(runtime)) {}
+  // An embedder over the model at `path` ("builtin": the built-in one); its name in bases is
+  // the absolute path (or "builtin").
+  std::unique_ptr<retrieval::Embedder> embedder(const std::string& path);
+  // The embedder a base was built with (`override_path` instead when given); null for a
+  // BM25-only base.
+  std::unique_ptr<retrieval::Embedder> for_base(const retrieval::KbSettings& settings, const std::string& override_path = "");
+
+ private:
+  RuntimeOptions runtime_;
+  std::map<std::string, std::unique_ptr<LocalSession>> sessions_;
+};
+
+// The name a base records for the model at `path`.
+std::string embed_model_name(const std::string& path);
+
+}  // namespace rpu::cli
