@@ -11,6 +11,7 @@ packages=(build-essential cmake ninja-build pkg-config
   libyaml-cpp-dev  # the gateway's configuration file
   libssl-dev  # the gateway's client keys, knowledge-base documents (SHA-256)
   libpoppler-cpp-dev libxml2-dev  # knowledge-base documents: PDF text, HTML
+  libhnswlib-dev  # knowledge bases: the approximate nearest-neighbour index for large bases
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev)  # clang + its runtime: the libFuzzer/ASan/UBSan fuzz test
 missing=()

@@ -1,0 +1,159 @@
+// Knowledge bases through the CLI and the server: `rpu kb` on real files (added, unchanged,
+// changed, removed; broken files named while the rest is ingested; two writers; a base from a
+// newer rpu), `rpu ask`, and `rpu serve --kb` driven by the official OpenAI client
+// (tests/peers/server/knowledge.mjs).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "server_process.h"
+#include "test_util.h"
+
+namespace rpu {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Two documents about different things, and one file that cannot be read as text.
+std::string make_docs(const std::string& dir) {
+  fs::create_directories(dir + "/docs/sub");
+  test::write_file(dir + "/docs/rust.md",
+                   "# Rust\n\nRust is a systems programming language.\n\n## Ownership\n\nEach value has one owner. When the "
+                   "owner goes out of scope, the value is dropped.\n\n## Borrowing\n\nReferences borrow a value without "
+                   "taking ownership of it.\n");
+  test::write_file(dir + "/docs/sub/jargon.txt",
+                   "The Jargon File is a glossary of hacker slang.\n\nA kludge is a clumsy but working solution to a "
+                   "problem.\n\nA hack is a clever solution.\n");
+  test::write_file(dir + "/docs/notes.bin.txt", std::string("\x7f" "ELF\0\0\0\1binary", 14));
+  return dir + "/docs";
+}
+
+TEST(KnowledgeBaseCli, AddsSkipsUnchangedReplacesChangedRemovesAndNamesBrokenFiles) {
+  const std::string dir = test::temp_path("kb_cli");
+  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
+  ASSERT_EQ(test::run_rpu({"kb", "create", kb}).exit_code, 0);
+  const auto again = test::run_rpu({"kb", "create", kb});
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.err.find("already exists"), std::string::npos) << again.err;
+
+  auto add = test::run_rpu({"kb", "add", kb, docs});
+  EXPECT_EQ(add.exit_code, 1) << "a failed file makes the exit code non-zero";
+  EXPECT_NE(add.out.find("2 added, 0 updated, 0 unchanged, 1 failed"), std::string::npos) << add.out;
+  EXPECT_NE(add.err.find("notes.bin.txt: binary file"), std::string::npos) << add.err;
+
+  auto search = test::run_rpu({"kb", "search", kb, "what is a kludge", "--json", "-k", "2"});
+  ASSERT_EQ(search.exit_code, 0) << search.err;
+  auto hits = nlohmann::json::parse(search.out);
+  ASSERT_FALSE(hits.empty());
+  EXPECT_TRUE(hits[0]["source"].get<std::string>().ends_with("sub/jargon.txt")) << hits.dump(2);
+  EXPECT_NE(hits[0]["text"].get<std::string>().find("kludge"), std::string::npos);
+  // The offsets point at the chunk's text in the file (exact for .txt).
+  const std::string file = test::read_file(hits[0]["source"]);
+  const auto begin = hits[0]["offsets"]["byte_begin"].get<size_t>(), end = hits[0]["offsets"]["byte_end"].get<size_t>();
+  EXPECT_NE(hits[0]["text"].get<std::string>().find(file.substr(begin, std::min<size_t>(end - begin, 40))), std::string::npos);
+
+  fs::remove(docs + "/notes.bin.txt");
+  add = test::run_rpu({"kb", "add", kb, docs});
+  EXPECT_EQ(add.exit_code, 0) << add.err;
+  EXPECT_NE(add.out.find("0 added, 0 updated, 2 unchanged, 0 failed"), std::string::npos) << add.out;
+
+  test::write_file(docs + "/sub/jargon.txt", "A foobar is a placeholder name.\n");
+  add = test::run_rpu({"kb", "add", kb, docs});
+  EXPECT_NE(add.out.find("0 added, 1 updated, 1 unchanged"), std::string::npos) << add.out;
+  search = test::run_rpu({"kb", "search", kb, "kludge", "--json"});
+  EXPECT_EQ(nlohmann::json::parse(search.out).size(), 0u) << "the old chunks were replaced: " << search.out;
+  search = test::run_rpu({"kb", "search", kb, "placeholder", "--json"});
+  EXPECT_EQ(nlohmann::json::parse(search.out).size(), 1u) << search.out;
+
+  const auto rm = test::run_rpu({"kb", "rm", kb, docs + "/sub"});
+  EXPECT_NE(rm.out.find("removed 1 sources"), std::string::npos) << rm.out;
+  const auto info = test::run_rpu({"kb", "info", kb, "--json"});
+  const auto j = nlohmann::json::parse(info.out);
+  EXPECT_EQ(j["sources"], 1);
+  EXPECT_EQ(j["schema_version"], 1);
+  fs::remove_all(dir);
+}
+
+TEST(KnowledgeBaseCli, RefusesASecondWriterANewerSchemaAndAMissingBase) {
+  const std::string dir = test::temp_path("kb_refuse");
+  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
+  ASSERT_EQ(test::run_rpu({"kb", "create", kb}).exit_code, 0);
+  {
+    // Another writer holds the base (what `rpu kb add` holds while it works).
+    const int fd = ::open(kb.c_str(), O_RDONLY);
+    ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+    const auto r = test::run_rpu({"kb", "add", kb, docs});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("another writer"), std::string::npos) << r.err;
+    // Readers are not blocked.
+    EXPECT_EQ(test::run_rpu({"kb", "info", kb}).exit_code, 0);
+    ::close(fd);
+  }
+  const auto missing = test::run_rpu({"kb", "search", dir + "/nope.kb", "x"});
+  EXPECT_NE(missing.err.find("no such file"), std::string::npos) << missing.err;
+  // A base written by a newer rpu: its schema version is above ours.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(kb.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  const auto newer = test::run_rpu({"kb", "info", kb});
+  EXPECT_NE(newer.exit_code, 0);
+  EXPECT_NE(newer.err.find("written by a newer rpu (schema version 99; this rpu reads up to 1)"), std::string::npos) << newer.err;
+  EXPECT_NE(test::run_rpu({"kb", "add", kb, docs}).exit_code, 0);
+  const auto not_kb = test::run_rpu({"kb", "info", docs + "/rust.md"});
+  EXPECT_NE(not_kb.exit_code, 0);
+  fs::remove_all(dir);
+}
+
+TEST(KnowledgeBaseCli, AskRetrievesWithTheBuiltInModelAsEmbedder) {
+  const std::string dir = test::temp_path("kb_ask");
+  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
+  fs::remove(docs + "/notes.bin.txt");
+  ASSERT_EQ(test::run_rpu({"kb", "create", kb, "--embed", "builtin", "--chunk-tokens", "64", "--overlap", "8"}).exit_code, 0);
+  ASSERT_EQ(test::run_rpu({"kb", "add", kb, docs}).exit_code, 0);
+  const auto info = nlohmann::json::parse(test::run_rpu({"kb", "info", kb, "--json"}).out);
+  EXPECT_EQ(info["embed_model"], "builtin");
+  EXPECT_GT(info["dims"].get<int>(), 0);
+  EXPECT_EQ(info["embedded"], info["chunks"]);
+  for (const char* mode : {"dense", "hybrid"}) {
+    const auto r = test::run_rpu({"kb", "search", kb, "kludge", "--mode", mode, "--json", "-k", "3"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out).size(), 3u) << mode;
+  }
+  const auto ask = test::run_rpu({"ask", "--kb", kb, "What is a kludge?", "--mode", "bm25", "-k", "2", "--json", "-n", "16", "--temp", "0"});
+  ASSERT_EQ(ask.exit_code, 0) << ask.err;
+  const auto answer = nlohmann::json::parse(ask.out);
+  EXPECT_TRUE(answer["rpu"]["knowledge"]["sources"][0]["source"].get<std::string>().ends_with("jargon.txt")) << ask.out;
+  EXPECT_TRUE(answer["rpu"]["citations"].is_array());
+  fs::remove_all(dir);
+}
+
+TEST(KnowledgeBaseServer, CitationsThroughTheOpenAIClient) {
+  if (!test::node_peers_installed()) GTEST_SKIP() << "tests/peers/node_modules missing (run scripts/install-deps.sh)";
+  const std::string dir = test::temp_path("kb_server");
+  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
+  fs::remove(docs + "/notes.bin.txt");
+  ASSERT_EQ(test::run_rpu({"kb", "create", kb}).exit_code, 0);
+  ASSERT_EQ(test::run_rpu({"kb", "add", kb, docs}).exit_code, 0);
+  test::ServerProcess server({"--kb", "docs=" + kb, "--threads", "2"});
+  const test::NodeResult r = test::run_node("knowledge.mjs", {server.url(), "rpu-arith", "sub/jargon.txt"});
+  EXPECT_EQ(r.exit_code, 0) << r.output << "\n--- server log ---\n" << server.log();
+  EXPECT_TRUE(server.running()) << server.log();
+  fs::remove_all(dir);
+}
+
+TEST(KnowledgeBaseServer, ABadKnowledgeBaseFailsAtStartUp) {
+  const auto r = test::run_rpu({"serve", "--kb", "docs=/no/such.kb", "--port", "0"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("/no/such.kb"), std::string::npos) << r.err;
+  const auto bad = test::run_rpu({"serve", "--kb", "nonsense", "--port", "0"});
+  EXPECT_NE(bad.err.find("expected NAME=FILE"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace rpu

@@ -1,0 +1,212 @@
+// Retrieval pieces against hand-computed oracles: the vector index (the kernel-table scan vs a
+// plain float64 dot product; HNSW recall against the exact scan; its saved graph reused and
+// rebuilt), reciprocal rank fusion, the FTS5 query builder, the knowledge base's own store
+// (replace, remove below a folder, BM25 order), the sources block's budget, and citations.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include "core/error.h"
+#include "pipeline/call.h"
+#include "retrieval/knowledge_backend.h"
+#include "retrieval/knowledge_context.h"
+#include "retrieval/retriever.h"
+#include "retrieval/vector_index.h"
+#include "test_util.h"
+
+namespace rpu::retrieval {
+namespace {
+
+std::vector<float> random_unit_vectors(int n, int dims, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::vector<float> v(static_cast<size_t>(n) * dims);
+  for (int i = 0; i < n; ++i) {
+    double norm = 0;
+    for (int d = 0; d < dims; ++d) norm += std::pow(v[i * dims + d] = normal(rng), 2);
+    for (int d = 0; d < dims; ++d) v[i * dims + d] = static_cast<float>(v[i * dims + d] / std::sqrt(norm));
+  }
+  return v;
+}
+
+std::vector<int64_t> ids_from(int n, int64_t first) {
+  std::vector<int64_t> ids(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) ids[i] = first + i;
+  return ids;
+}
+
+TEST(VectorIndex, ExactScanMatchesAPlainDotProduct) {
+  const int n = 1000, dims = 96;
+  const auto vectors = random_unit_vectors(n, dims, 1);
+  VectorIndex index(ids_from(n, 100), vectors, dims, {});
+  EXPECT_FALSE(index.uses_hnsw());
+  const auto query = random_unit_vectors(1, dims, 2);
+  std::vector<std::pair<double, int64_t>> oracle;
+  for (int i = 0; i < n; ++i) {
+    double dot = 0;
+    for (int d = 0; d < dims; ++d) dot += static_cast<double>(vectors[i * dims + d]) * query[d];
+    oracle.emplace_back(dot, 100 + i);
+  }
+  std::sort(oracle.rbegin(), oracle.rend());
+  const auto hits = index.search(query, 10);
+  ASSERT_EQ(hits.size(), 10u);
+  for (size_t i = 0; i < hits.size(); ++i) {
+    EXPECT_EQ(hits[i].chunk_id, oracle[i].second) << i;
+    EXPECT_NEAR(hits[i].score, oracle[i].first, 1e-5);
+  }
+  EXPECT_EQ(index.search(query, 5000).size(), static_cast<size_t>(n)) << "k above n returns all";
+}
+
+TEST(VectorIndex, HnswFindsWhatTheExactScanFindsAndReusesItsSavedGraph) {
+  const int n = 3000, dims = 32;
+  const std::string cache = test::temp_path("hnsw_index");
+  const auto vectors = random_unit_vectors(n, dims, 3);
+  VectorIndexOptions o{.hnsw_threshold = 1000, .cache_path = cache, .generation = 7, .threads = 2};
+  VectorIndex index(ids_from(n, 1), vectors, dims, o);
+  ASSERT_TRUE(index.uses_hnsw());
+  ASSERT_TRUE(std::filesystem::exists(cache));
+  int found = 0, wanted = 0;
+  for (uint32_t q = 0; q < 50; ++q) {
+    const auto query = random_unit_vectors(1, dims, 100 + q);
+    const auto exact = index.search_exact(query, 10);
+    std::set<int64_t> approx;
+    for (const auto& h : index.search(query, 10)) approx.insert(h.chunk_id);
+    for (const auto& h : exact) found += approx.count(h.chunk_id);
+    wanted += 10;
+  }
+  EXPECT_GE(static_cast<double>(found) / wanted, 0.95) << "recall@10 of the HNSW graph";
+  // Same generation: the saved graph is loaded (same answers); a new generation rebuilds it.
+  const auto before = std::filesystem::last_write_time(cache);
+  VectorIndex reloaded(ids_from(n, 1), vectors, dims, o);
+  EXPECT_EQ(std::filesystem::last_write_time(cache), before);
+  const auto query = random_unit_vectors(1, dims, 999);
+  EXPECT_EQ(reloaded.search(query, 5).front().chunk_id, index.search(query, 5).front().chunk_id);
+  o.generation = 8;
+  VectorIndex rebuilt(ids_from(n, 1), vectors, dims, o);
+  EXPECT_NE(std::filesystem::last_write_time(cache), before);
+  std::filesystem::remove(cache);
+  std::filesystem::remove(cache + ".json");
+}
+
+TEST(Retrieval, ReciprocalRankFusionAddsOneOverSixtyPlusRank) {
+  const std::vector<ScoredChunk> a = {{1, 9}, {2, 8}, {3, 7}}, b = {{3, 0.9}, {4, 0.8}, {1, 0.7}};
+  const auto fused = reciprocal_rank_fusion({a, b}, 10);
+  ASSERT_EQ(fused.size(), 4u);
+  EXPECT_EQ(fused[0].chunk_id, 1);  // 1/61 + 1/63
+  EXPECT_NEAR(fused[0].score, 1.0 / 61 + 1.0 / 63, 1e-12);
+  EXPECT_EQ(fused[1].chunk_id, 3);  // 1/63 + 1/61, first seen later
+  EXPECT_EQ(fused[2].chunk_id, 2);  // 1/62
+  EXPECT_EQ(fused[3].chunk_id, 4);
+  EXPECT_EQ(reciprocal_rank_fusion({a, b}, 2).size(), 2u);
+}
+
+TEST(Retrieval, FtsQueriesQuoteEveryWordSoSyntaxIsText) {
+  EXPECT_EQ(fts_query_for("what is a \"kludge\"? NEAR(x) OR -y*"), "\"what\" OR \"is\" OR \"a\" OR \"kludge\" OR \"NEAR\" OR \"x\" OR \"OR\" OR \"y\"");
+  EXPECT_EQ(fts_query_for("  ?!  "), "");
+  EXPECT_EQ(fts_query_for("Grüße straße"), "\"Grüße\" OR \"straße\"");
+}
+
+TEST(KnowledgeBaseStore, ReplacesASourceRemovesBelowAFolderAndRanksByBm25) {
+  const std::string path = test::temp_path("store.kb");
+  KnowledgeBase::create(path, {});
+  KnowledgeBase kb(path, KbAccess::kWrite);
+  auto put = [&](const std::string& source, const std::vector<std::string>& texts) {
+    kb.begin_source({.path = source, .kind = "txt", .sha256 = "x"});
+    for (size_t i = 0; i < texts.size(); ++i) {
+      ChunkRecord c;
+      c.ordinal = static_cast<int>(i);
+      c.text = texts[i];
+      kb.add_chunk(c, {});
+    }
+    kb.end_source("title of " + source, "hash");
+  };
+  put("/d/a.txt", {"the cat sat on the mat", "dogs bark"});
+  put("/d/sub/b.txt", {"cat cat cat everywhere"});
+  put("/d/sub_not_below.txt", {"a cat too"});
+  const int64_t generation = kb.generation();
+  auto hits = kb.search_text("cat", 10);
+  ASSERT_EQ(hits.size(), 3u);
+  EXPECT_EQ(kb.chunk(hits[0].chunk_id).source_path, "/d/sub/b.txt") << "three cats rank first";
+  put("/d/a.txt", {"no felines here"});
+  EXPECT_GT(kb.generation(), generation);
+  EXPECT_EQ(kb.search_text("cat", 10).size(), 2u) << "the old chunks are gone";
+  EXPECT_EQ(kb.search_text("dogs", 10).size(), 0u);
+  EXPECT_EQ(kb.remove_sources("/d/sub/"), 1) << "below the folder only, not /d/sub_not_below.txt";
+  EXPECT_EQ(kb.stats().sources, 2);
+  EXPECT_EQ(kb.stats().chunks, 2);
+  // A failure mid-source rolls the whole source back.
+  kb.begin_source({.path = "/d/c.txt", .kind = "txt", .sha256 = "y"});
+  EXPECT_THROW(kb.add_chunk({}, std::vector<float>(3, 0.f)), rpu::Error) << "a BM25-only base takes no embeddings";
+  kb.abort_source();
+  SourceRecord unused;
+  EXPECT_FALSE(kb.find_source("/d/c.txt", &unused));
+  std::filesystem::remove(path);
+}
+
+SearchHit hit(int64_t id, const std::string& source, const std::string& text) {
+  SearchHit h;
+  h.chunk.id = id;
+  h.chunk.source_path = source;
+  h.chunk.title = source;
+  h.chunk.text = text;
+  return h;
+}
+
+TEST(KnowledgeContext, SourcesAreNumberedBestFirstAndThoseOverTheBudgetLeftOutWhole) {
+  auto words = [](std::string_view t) { return static_cast<int>(std::count(t.begin(), t.end(), ' ') + 1); };
+  const std::vector<SearchHit> hits = {hit(1, "a", "short one"), hit(2, "b", std::string(200, 'x') + std::string(20 * 5, ' ')),
+                                       hit(3, "c", "fits too")};
+  const ContextBlock block = build_context(hits, words(build_context({}, 1000, words).text) + 12, words);
+  ASSERT_EQ(block.sources.size(), 2u);
+  EXPECT_EQ(block.sources[0].chunk.id, 1);
+  EXPECT_EQ(block.sources[1].chunk.id, 3);
+  EXPECT_EQ(block.left_out, 1);
+  EXPECT_NE(block.text.find("[1] a\nshort one"), std::string::npos) << block.text;
+  EXPECT_NE(block.text.find("[2] c\nfits too"), std::string::npos) << block.text;
+  EXPECT_LE(block.tokens, words(build_context({}, 1000, words).text) + 12);
+
+  nlohmann::ordered_json messages = {{{"role", "system"}, {"content", "Be brief."}}, {{"role", "user"}, {"content", "q?"}}};
+  add_context_to_messages(messages, block.text);
+  EXPECT_EQ(messages.size(), 2u);
+  EXPECT_TRUE(messages[0]["content"].get<std::string>().starts_with("Be brief.\n\nAnswer from the numbered sources"));
+  nlohmann::ordered_json bare = {{{"role", "user"}, {"content", "q?"}}};
+  add_context_to_messages(bare, block.text);
+  EXPECT_EQ(bare[0]["role"], "system");
+  EXPECT_EQ(last_user_text(bare), "q?");
+}
+
+TEST(KnowledgeContext, CitationsAreOnlyNumbersOfSourcesInTheContext) {
+  const Citations c = find_citations("As [2] says, and [1, 3] agree ([3][4]); [0] [x] [12345678901] [2] [ 1]", 3);
+  EXPECT_EQ(c.cited, (std::vector<int>{2, 1, 3}));
+  EXPECT_EQ(c.invalid, (std::vector<int>{4, 0}));
+  EXPECT_TRUE(find_citations("no brackets", 3).cited.empty());
+  EXPECT_EQ(find_citations("[1]", 0).invalid, std::vector<int>{1}) << "no sources: nothing can be cited";
+}
+
+TEST(KnowledgeContext, TheExtensionIsCheckedFieldByField) {
+  auto param_of = [](const nlohmann::ordered_json& j) {
+    try {
+      knowledge_spec_parse(j);
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.status, 400);
+      return e.param;
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(param_of({{"kb", "docs"}}), "accepted");
+  EXPECT_EQ(param_of({{"kb", "docs"}, {"k", 5}, {"mode", "dense"}, {"max_tokens", 500}}), "accepted");
+  EXPECT_EQ(param_of({{"k", 5}}), "knowledge.kb");
+  EXPECT_EQ(param_of({{"kb", ""}}), "knowledge.kb");
+  EXPECT_EQ(param_of({{"kb", "d"}, {"k", 51}}), "knowledge.k");
+  EXPECT_EQ(param_of({{"kb", "d"}, {"k", "5"}}), "knowledge.k");
+  EXPECT_EQ(param_of({{"kb", "d"}, {"mode", "x"}}), "knowledge.mode");
+  EXPECT_EQ(param_of({{"kb", "d"}, {"max_tokens", 1}}), "knowledge.max_tokens");
+  EXPECT_EQ(param_of({{"kb", "d"}, {"extra", 1}}), "knowledge.extra");
+  EXPECT_EQ(param_of("docs"), "knowledge");
+}
+
+}  // namespace
+}  // namespace rpu::retrieval
