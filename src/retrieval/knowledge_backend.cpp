@@ -88,8 +88,7 @@ KnowledgeBackend::KnowledgeBackend(Backend& inner, KnowledgeLibrary& library, To
   if (!count_) count_ = [](std::string_view text) { return static_cast<int>(text.size() / 4 + 1); };
 }
 
-std::unique_ptr<CallHandle> KnowledgeBackend::chat(const ChatRequest& request, ChatEventSink sink) {
-  if (request.knowledge.is_null()) return inner_.chat(request, std::move(sink));
+AugmentedRequest KnowledgeBackend::augment(const ChatRequest& request) {
   const KnowledgeSpec spec = knowledge_spec_parse(request.knowledge);
   Retriever& retriever = library_.get(spec.kb);
   const std::string query = last_user_text(request.messages);
@@ -100,14 +99,24 @@ std::unique_ptr<CallHandle> KnowledgeBackend::chat(const ChatRequest& request, C
   } catch (const Error& e) {
     throw bad("knowledge", e.what());
   }
-  auto block = std::make_shared<const ContextBlock>(build_context(hits, spec.max_tokens, count_));
-  ChatRequest augmented = request;
-  augmented.knowledge = nullptr;
-  add_context_to_messages(augmented.messages, block->text);
+  AugmentedRequest out;
+  out.block = std::make_shared<const ContextBlock>(build_context(hits, spec.max_tokens, count_));
+  out.request = request;
+  out.request.knowledge = nullptr;
+  add_context_to_messages(out.request.messages, out.block->text);
+  out.knowledge = {{"kb", spec.kb}, {"query", query}, {"mode", search_mode_name(spec.mode)},
+                   {"sources", nlohmann::ordered_json::array()}, {"left_out", out.block->left_out}};
+  for (size_t i = 0; i < out.block->sources.size(); ++i) {
+    out.knowledge["sources"].push_back(source_json(out.block->sources[i], static_cast<int>(i) + 1));
+  }
+  return out;
+}
 
-  nlohmann::ordered_json knowledge = {{"kb", spec.kb}, {"query", query}, {"mode", search_mode_name(spec.mode)},
-                                      {"sources", nlohmann::ordered_json::array()}, {"left_out", block->left_out}};
-  for (size_t i = 0; i < block->sources.size(); ++i) knowledge["sources"].push_back(source_json(block->sources[i], static_cast<int>(i) + 1));
+std::unique_ptr<CallHandle> KnowledgeBackend::chat(const ChatRequest& request, ChatEventSink sink) {
+  if (request.knowledge.is_null()) return inner_.chat(request, std::move(sink));
+  AugmentedRequest augmented = augment(request);
+  auto block = augmented.block;
+  const nlohmann::ordered_json knowledge = std::move(augmented.knowledge);
 
   // Each choice's text, to read its citations when it finishes.
   struct State {
@@ -140,7 +149,7 @@ std::unique_ptr<CallHandle> KnowledgeBackend::chat(const ChatRequest& request, C
     last.extension["knowledge"] = knowledge;
     sink(last);
   };
-  return inner_.chat(augmented, std::move(wrapped));
+  return inner_.chat(augmented.request, std::move(wrapped));
 }
 
 }  // namespace rpu::retrieval

@@ -56,6 +56,13 @@ class KnowledgeLibrary {
   std::map<std::string, std::unique_ptr<Retriever>> bases_;
 };
 
+// A request as the inner backend gets it: the sources added, the extension removed.
+struct AugmentedRequest {
+  ChatRequest request;
+  std::shared_ptr<const ContextBlock> block;
+  nlohmann::ordered_json knowledge;  // what the finish event reports as rpu.knowledge
+};
+
 class KnowledgeBackend : public Backend {
  public:
   // `count`: tokens of the model that reads the context (null: about 4 bytes per token).
@@ -73,6 +80,11 @@ class KnowledgeBackend : public Backend {
   EmbeddingResult embed(const EmbeddingRequest& request) override { return inner_.embed(request); }
   BackendLoad load() const override { return inner_.load(); }
   std::optional<std::string> render_chat(const ChatRequest& request) override { return inner_.render_chat(request); }
+
+  // Retrieval and the sources block for a request with the extension (ApiError 400 for a bad
+  // one); what chat() sends on. Also how training data for a reader model is made, so the
+  // model learns from exactly the prompts it will be served.
+  AugmentedRequest augment(const ChatRequest& request);
 
  private:
   Backend& inner_;

@@ -31,6 +31,7 @@ struct AskOptions {
   int max_context_tokens = 1500;
   int max_tokens = 256;
   bool json = false;
+  bool print_messages = false;
   RuntimeOptions runtime;
   SamplingParams sampling;
 };
@@ -57,6 +58,11 @@ int ask(AskOptions& o) {
   request.max_tokens = o.max_tokens;
   request.sampling = o.sampling;
   request.has_seed = true;
+  if (o.print_messages) {
+    const AugmentedRequest augmented = backend.augment(request);
+    std::printf("%s\n", nlohmann::ordered_json({{"messages", augmented.request.messages}, {"rpu", {{"knowledge", augmented.knowledge}}}}).dump().c_str());
+    return 0;
+  }
   const CallResult result = run_chat(backend, request, [&](const ChatEvent& e) {
     if (o.json) return;
     std::fwrite(e.text.data(), 1, e.text.size(), stdout);
@@ -101,6 +107,8 @@ Action add_ask_command(CLI::App& app) {
       ->check(CLI::Range(64, 1 << 20));
   cmd->add_option("-n,--max-tokens", o->max_tokens, "most tokens in the answer")->check(CLI::Range(1, 1 << 20));
   cmd->add_flag("--json", o->json, "the answer, citations and sources as JSON");
+  cmd->add_flag("--print-messages", o->print_messages,
+                "print the messages the model would get (sources added) as one JSON line, and stop");
   add_sampling_options(cmd, o->sampling);
   add_runtime_options(cmd, o->runtime);
   return [o] { return ask(*o); };
