@@ -188,6 +188,27 @@ TEST(Chunker, DeterministicAndOptionsChecked) {
   EXPECT_EQ(c[1].text, words(5, 10));
 }
 
+// A counter that is not additive (long texts cost more than their parts, as when a tokenizer
+// merges across joins): the whole chunk is checked, and units move to the next chunk.
+TEST(Chunker, NonAdditiveCounterStillWithinMax) {
+  const auto superlinear = [](std::string_view t) {
+    const int w = count_words(t);
+    return w + (w > 10 ? w / 2 : 0);
+  };
+  std::string text;
+  for (int s = 0; s < 40; ++s) text += std::string(s ? " " : "") + words(s * 3, 3, ".");
+  for (const ChunkOptions options : {ChunkOptions{20, 0}, ChunkOptions{20, 6}}) {
+    const auto chunks = chunk({section("", text)}, options, superlinear);
+    expect_valid(chunks, options, superlinear);
+    ASSERT_GT(chunks.size(), 8u);
+    EXPECT_TRUE(chunks.front().text.starts_with("w0 w1 w2."));
+    EXPECT_TRUE(chunks.back().text.ends_with("w117 w118 w119.")) << options.overlap_tokens << " " << chunks.back().text;
+    for (std::size_t i = 0; i + 1 < chunks.size() && options.overlap_tokens == 0; ++i) {
+      EXPECT_TRUE(chunks[i].text.ends_with("."));
+    }
+  }
+}
+
 // Through chunk_document: a chunk's byte range in a .md / .txt file starts with its first
 // paragraph verbatim and ends with its last.
 TEST(Chunker, OffsetsPointAtTheSourceText) {
