@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "retrieval/chunker.h"
@@ -17,13 +18,24 @@
 
 namespace {
 
+// A folder of our own for the input file, removed when the fuzzer exits.
+struct ScratchDir {
+  std::string path;
+  ScratchDir() {
+    // The readers take a path, so each input is written to a file: in memory when we can.
+    const std::string base = std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp";
+    path = base + "/rpu_documents_fuzz_" + std::to_string(::getpid());
+    std::filesystem::create_directories(path);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
 const std::string& scratch_dir() {
-  static const std::string dir = [] {
-    std::string d = "/tmp/rpu_documents_fuzz_" + std::to_string(::getpid());
-    std::filesystem::create_directories(d);
-    return d;
-  }();
-  return dir;
+  static const ScratchDir dir;
+  return dir.path;
 }
 
 void check(bool ok) {
