@@ -106,7 +106,7 @@ int Chunker::Impl::gap_tokens(const Unit& before, const Unit& after) const {
 }
 
 void Chunker::Impl::start_run(const Section& section) {
-  if (units.size() > carried) emit_chunk();
+  while (units.size() > carried) emit_chunk();  // units given back by a full chunk come out too
   units.clear();
   carried = 0;
   estimate = 0;
@@ -185,9 +185,15 @@ void Chunker::Impl::recount() {
 
 void Chunker::Impl::push(Unit unit) {
   const auto cost = [&] { return units.empty() ? unit.tokens : estimate + gap_tokens(units.back(), unit) + unit.tokens; };
-  if (units.size() > carried && cost() > options.max_tokens) emit_chunk();
-  // The overlap gives way to new text: it shrinks (from its front) until the unit fits.
-  while (carried > 0 && cost() > options.max_tokens) drop_front();
+  // Emit while there is new text in the way; the overlap then gives way (from its front) until
+  // the unit fits. Each step emits a unit or drops one, so this ends.
+  while (!units.empty() && cost() > options.max_tokens) {
+    if (units.size() > carried) {
+      emit_chunk();
+    } else {
+      drop_front();
+    }
+  }
   estimate = cost();
   units.push_back(std::move(unit));
 }
@@ -296,7 +302,7 @@ void Chunker::add(Section&& section) {
 
 void Chunker::finish() {
   Impl& s = *impl_;
-  if (s.units.size() > s.carried) s.emit_chunk();
+  while (s.units.size() > s.carried) s.emit_chunk();  // units given back by a full chunk come out too
   s.units.clear();
   s.carried = 0;
   s.in_run = false;

@@ -99,6 +99,9 @@ DocumentInfo read_document(const std::filesystem::path& path, const ReadOptions&
   if (info.kind == "jsonl") read_jsonl(ctx);
   if (info.kind == "html") read_html(ctx);
   if (info.kind == "pdf") read_pdf(ctx);
+  // What was hashed is what was read: the size from before reading is only an estimate if the
+  // file changed meanwhile.
+  info.bytes = hash.bytes();
   info.sha256 = hash.hex();
   return info;
 }

@@ -51,7 +51,7 @@ struct DocumentInfo {
   std::string kind;    // txt md html pdf jsonl
   std::string title;
   std::string sha256;  // hex, of the file's bytes (filled once the whole file has been read)
-  uint64_t bytes = 0;
+  uint64_t bytes = 0;  // the file's size (on_start), then the bytes read and hashed
 };
 
 struct ReadOptions {

@@ -26,6 +26,7 @@ void Sha256::update(std::string_view bytes) {
   if (!bytes.empty() && EVP_DigestUpdate(impl_->ctx, bytes.data(), bytes.size()) != 1) {
     throw DocumentError("SHA-256 failed (OpenSSL)");
   }
+  bytes_ += bytes.size();
 }
 
 std::string Sha256::hex() {

@@ -19,10 +19,13 @@ class Sha256 {
   Sha256& operator=(const Sha256&) = delete;
   void update(std::string_view bytes);
   std::string hex();  // finishes the digest; call once
+  uint64_t bytes() const { return bytes_; }  // how many bytes went in
+
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  uint64_t bytes_ = 0;
 };
 
 class InputFile {

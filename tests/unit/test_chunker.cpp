@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "pdf_writer.h"
 #include "retrieval/chunker.h"
 #include "retrieval/utf8.h"
 #include "test_util.h"
@@ -188,6 +189,27 @@ TEST(Chunker, DeterministicAndOptionsChecked) {
   EXPECT_EQ(c[1].text, words(5, 10));
 }
 
+// A counter that is not additive (long texts cost more than their parts, as when a tokenizer
+// merges across joins): the whole chunk is checked, and units move to the next chunk.
+TEST(Chunker, NonAdditiveCounterStillWithinMax) {
+  const auto superlinear = [](std::string_view t) {
+    const int w = count_words(t);
+    return w + (w > 10 ? w / 2 : 0);
+  };
+  std::string text;
+  for (int s = 0; s < 40; ++s) text += std::string(s ? " " : "") + words(s * 3, 3, ".");
+  for (const ChunkOptions options : {ChunkOptions{20, 0}, ChunkOptions{20, 6}}) {
+    const auto chunks = chunk({section("", text)}, options, superlinear);
+    expect_valid(chunks, options, superlinear);
+    ASSERT_GT(chunks.size(), 8u);
+    EXPECT_TRUE(chunks.front().text.starts_with("w0 w1 w2."));
+    EXPECT_TRUE(chunks.back().text.ends_with("w117 w118 w119.")) << options.overlap_tokens << " " << chunks.back().text;
+    for (std::size_t i = 0; i + 1 < chunks.size() && options.overlap_tokens == 0; ++i) {
+      EXPECT_TRUE(chunks[i].text.ends_with("."));
+    }
+  }
+}
+
 // Through chunk_document: a chunk's byte range in a .md / .txt file starts with its first
 // paragraph verbatim and ends with its last.
 TEST(Chunker, OffsetsPointAtTheSourceText) {
@@ -220,6 +242,46 @@ TEST(Chunker, OffsetsPointAtTheSourceText) {
       EXPECT_EQ(chunks[0].heading_path, "Manual");
       EXPECT_EQ(chunks[1].heading_path, "Manual > Part");
     }
+  }
+}
+
+// PDF pages through chunk_document: a chunk per page here, with its page and the PDF's title;
+// HTML chunks get approximate offsets inside the file.
+TEST(Chunker, PdfPagesAndHtmlOffsets) {
+  rpu::test::PdfSpec spec;
+  spec.pages = {{"First page words."}, {"Second page words."}};
+  spec.title = "Pages";
+  const std::string pdf_path = rpu::test::temp_path("chunks.pdf");
+  rpu::test::write_file(pdf_path, rpu::test::make_pdf(spec));
+  std::vector<Chunk> chunks;
+  const auto collect = [&](Chunk&& c) { chunks.push_back(std::move(c)); };
+  rpu::retrieval::chunk_document(pdf_path, {}, {}, count_words, collect);
+  ASSERT_EQ(chunks.size(), 2u);
+  EXPECT_EQ(chunks[0].page_begin, 1);
+  EXPECT_EQ(chunks[1].page_end, 2);
+  EXPECT_EQ(chunks[1].title, "Pages");
+  EXPECT_NE(chunks[1].text.find("Second page words."), std::string::npos);
+
+  std::string html = "<html><head><title>H</title></head><body>\n<h1>Top</h1>\n";
+  for (int p = 0; p < 30; ++p) html += "<p>" + words(p * 8, 8, ".") + "</p>\n";
+  html += "</body></html>\n";
+  const std::string html_path = rpu::test::temp_path("chunks.html");
+  rpu::test::write_file(html_path, html);
+  chunks.clear();
+  rpu::retrieval::chunk_document(html_path, {}, {20, 4}, count_words, collect);
+  ASSERT_GT(chunks.size(), 10u);
+  uint64_t previous = 0;
+  for (const Chunk& c : chunks) {
+    EXPECT_EQ(c.heading_path, "Top");
+    EXPECT_LE(c.byte_begin, c.byte_end);
+    EXPECT_LE(c.byte_end, html.size());
+    EXPECT_GE(c.byte_begin, previous);
+    previous = c.byte_begin;
+    // Line granularity: the chunk's first word is on the line its range starts in.
+    const std::string first_word = c.text.substr(0, c.text.find(' ')) + ' ';
+    const std::size_t line_begin = c.byte_begin == 0 ? 0 : html.rfind('\n', c.byte_begin - 1) + 1;
+    const std::size_t line_end = html.find('\n', c.byte_begin);
+    EXPECT_NE(html.substr(line_begin, line_end - line_begin).find(first_word), std::string::npos) << c.text;
   }
 }
 

@@ -203,6 +203,45 @@ TEST(Documents, MarkdownUnclosedFenceAndTitleFallback) {
   EXPECT_EQ(r.sections[0].text, "```\n# inside\n\n# still inside");
 }
 
+// Sections merged over `continues`: (heading path, text) per run.
+std::vector<std::pair<std::string, std::string>> runs(const std::vector<Section>& sections) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Section& s : sections) {
+    if (s.continues && !out.empty()) {
+      out.back().second += "\n\n" + s.text;
+    } else {
+      out.emplace_back(s.heading_path, s.text);
+    }
+  }
+  return out;
+}
+
+// The same Markdown read through a 32-byte buffer into 100-byte sections gives the same runs of
+// text under the same headings; fences of either kind and any length hide headings.
+TEST(Documents, MarkdownStreamsThroughSmallBuffer) {
+  std::string source;
+  for (int h = 0; h < 20; ++h) {
+    source += std::string(1 + h % 3, '#') + " Heading " + std::to_string(h) + "\n\n";
+    for (int p = 0; p < 4; ++p) source += "Paragraph " + std::to_string(p) + " of section " + std::to_string(h) + ", é日本.\n\n";
+    if (h % 4 == 0) source += "````md\n```\n# fenced\n```\n````\n\n~~~\n## tilde fenced\n~~~\n\n";
+  }
+  ReadOptions small;
+  small.buffer_bytes = 32;
+  small.max_section_bytes = 100;
+  const std::string path = write("stream.md", source);
+  const Read whole = read(path);
+  const Read streamed = read(path, small);
+  EXPECT_GT(streamed.sections.size(), whole.sections.size());
+  EXPECT_EQ(runs(streamed.sections), runs(whole.sections));
+  ASSERT_EQ(runs(whole.sections).size(), 20u);
+  EXPECT_EQ(whole.sections[1].heading_path, "Heading 0 > Heading 1");
+  EXPECT_EQ(whole.sections[3].heading_path, "Heading 3");
+  EXPECT_NE(whole.sections[0].text.find("# fenced"), std::string::npos);
+  EXPECT_NE(whole.sections[0].text.find("## tilde fenced"), std::string::npos);
+  expect_exact_spans(source, streamed.sections);
+  EXPECT_EQ(streamed.info.sha256, whole.info.sha256);
+}
+
 TEST(Documents, MarkdownFrontMatter) {
   const std::string source = "---\ntitle: \"Site Page\"\ntags: [a, b]\n---\n\n# Heading\n\nBody.\n";
   const Read r = read(write("front.md", source));
