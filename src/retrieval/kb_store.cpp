@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cctype>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 
@@ -88,23 +89,29 @@ bool word_byte(unsigned char c) { return std::isalnum(c) || c >= 0x80; }
 
 }  // namespace
 
-std::string fts_query_for(const std::string& text) {
-  constexpr int kMaxWords = 64;  // a pasted document as a query stays a bounded query
-  std::string out;
-  int words = 0;
-  for (size_t i = 0; i < text.size() && words < kMaxWords;) {
+std::vector<std::string> fts_query_words(const std::string& text) {
+  constexpr size_t kMaxWords = 64;  // a pasted document as a query stays a bounded query
+  std::vector<std::string> words;
+  for (size_t i = 0; i < text.size() && words.size() < kMaxWords;) {
     if (!word_byte(static_cast<unsigned char>(text[i]))) {
       ++i;
       continue;
     }
     size_t j = i;
     while (j < text.size() && word_byte(static_cast<unsigned char>(text[j]))) ++j;
-    out += (out.empty() ? "\"" : " OR \"") + text.substr(i, j - i) + "\"";
-    ++words;
+    words.push_back(text.substr(i, j - i));
     i = j;
   }
+  return words;
+}
+
+std::string fts_query_for(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& w : words) out += (out.empty() ? "\"" : " OR \"") + w + "\"";
   return out;
 }
+
+std::string fts_query_for(const std::string& text) { return fts_query_for(fts_query_words(text)); }
 
 void KnowledgeBase::create(const std::string& path, const KbSettings& settings) {
   if (fs::exists(path)) fail("{}: already exists (rpu kb add adds to it)", label_for(path));
@@ -288,8 +295,45 @@ int KnowledgeBase::remove_sources(const std::string& path) {
   return removed;
 }
 
+std::vector<std::string> KnowledgeBase::informative_words(const std::vector<std::string>& words) {
+  const int64_t generation = this->generation();
+  if (generation != fts_rows_generation_) {
+    if (!vocab_ready_) {
+      // Per connection (temp schema): writable on a read-only connection too.
+      db_->exec("CREATE VIRTUAL TABLE IF NOT EXISTS temp.kb_chunks_vocab USING fts5vocab(main, chunks_fts, row)");
+      vocab_ready_ = true;
+    }
+    Statement count(*db_, "SELECT COUNT(*) FROM chunks");
+    count.step();
+    fts_rows_ = count.column_int(0);
+    fts_rows_generation_ = generation;
+  }
+  if (fts_rows_ < kFtsPruneMinChunks || words.size() < 2) return words;
+  Statement df(*db_, "SELECT doc FROM temp.kb_chunks_vocab WHERE term = ?1");
+  std::vector<std::string> kept;
+  std::string rarest;
+  int64_t rarest_docs = INT64_MAX;
+  for (const std::string& w : words) {
+    std::string term = w;  // as the unicode61 tokenizer folds ASCII; other words are looked up as
+    for (char& c : term) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // written and, not found, kept
+    df.reset();
+    df.text(1, term);
+    const int64_t docs = df.step() ? df.column_int(0) : 0;
+    if (2 * docs < fts_rows_) {
+      kept.push_back(w);
+    } else if (docs < rarest_docs) {
+      rarest_docs = docs;
+      rarest = w;
+    }
+  }
+  if (kept.empty()) kept.push_back(rarest);
+  return kept;
+}
+
 std::vector<ScoredChunk> KnowledgeBase::search_text(const std::string& query, int k) {
-  const std::string fts = fts_query_for(query);
+  const std::vector<std::string> words = fts_query_words(query);
+  if (words.empty() || k <= 0) return {};
+  const std::string fts = fts_query_for(informative_words(words));
   if (fts.empty() || k <= 0) return {};
   // bm25() weights: text 1, heading 0.5, title 0.5 (headings and titles help, text decides).
   Statement q(*db_, "SELECT rowid, bm25(chunks_fts, 1.0, 0.5, 0.5) AS r FROM chunks_fts WHERE chunks_fts MATCH ?1 "

@@ -27,6 +27,8 @@
 namespace rpu::retrieval {
 
 inline constexpr int kKbSchemaVersion = 1;
+// From this many chunks on, search_text leaves out words found in half the chunks or more.
+inline constexpr int64_t kFtsPruneMinChunks = 1000;
 
 struct KbSettings {
   std::string embed_model;  // model file the chunks were embedded with; empty: BM25 only
@@ -97,6 +99,12 @@ class KnowledgeBase {
   int remove_sources(const std::string& path);
 
   // Full-text search: the query's words ORed (FTS5 syntax in the query is treated as text).
+  // In a base of kFtsPruneMinChunks chunks or more, words found in half the chunks or more are
+  // left out of the query (the rarest is kept when all are): FTS5's BM25 gives them an IDF of
+  // 1e-6 (log((N - n + 0.5) / (n + 0.5)) <= 0 is clamped), so they cannot change the order of
+  // the chunks that match another word, but ORing them makes FTS5 score nearly every chunk
+  // (seconds on a million chunks). Chunks that matched only such words (score ~0) are no longer
+  // returned.
   std::vector<ScoredChunk> search_text(const std::string& query, int k);
   // Every stored embedding, in chunk-id order: ids [n], vectors [n, dims].
   void load_embeddings(std::vector<int64_t>& ids, std::vector<float>& vectors);
@@ -105,6 +113,7 @@ class KnowledgeBase {
  private:
   void read_settings();
   void bump_generation();
+  std::vector<std::string> informative_words(const std::vector<std::string>& words);
 
   std::string path_;
   KbAccess access_;
@@ -113,10 +122,15 @@ class KnowledgeBase {
   int64_t source_id_ = 0, source_chunks_ = 0;
   int lock_fd_ = -1;
   KbSettings settings_;
+  bool vocab_ready_ = false;  // the fts5vocab table over chunks_fts exists on this connection
+  int64_t fts_rows_ = 0, fts_rows_generation_ = -1;  // chunks, counted at that generation
 };
 
 // The FTS5 query for free text: each word (letters and digits, Unicode-aware) quoted, joined
 // with OR; empty when the text has no word.
 std::string fts_query_for(const std::string& text);
+std::string fts_query_for(const std::vector<std::string>& words);
+// The words fts_query_for quotes (at most 64).
+std::vector<std::string> fts_query_words(const std::string& text);
 
 }  // namespace rpu::retrieval

@@ -146,6 +146,43 @@ TEST(KnowledgeBaseStore, ReplacesASourceRemovesBelowAFolderAndRanksByBm25) {
   std::filesystem::remove(path);
 }
 
+TEST(KnowledgeBaseStore, WordsInHalfTheChunksAreLeftOutOfALargeBasesQueryWithoutChangingTheOrder) {
+  const std::string path = test::temp_path("prune.kb");
+  std::filesystem::remove(path);
+  KnowledgeBase::create(path, {});
+  KnowledgeBase kb(path, KbAccess::kWrite);
+  auto put = [&](int chunks) {
+    kb.begin_source({.path = "/p/" + std::to_string(kb.stats().sources), .kind = "txt", .sha256 = "x"});
+    for (int i = 0; i < chunks; ++i) {
+      ChunkRecord c;
+      c.ordinal = i;
+      // "the" in every chunk, "of" in 60%, "rare" in 1 of 100 (1 to 3 times), "uncommon" in 1 of 5.
+      c.text = "the words of chunk " + std::to_string(i);
+      if (i % 5 < 3) c.text += " of";
+      if (i % 100 == 7) c.text += std::string(" rare", static_cast<size_t>(1 + i / 100 % 3) * 5);
+      if (i % 5 == 1) c.text += " uncommon";
+      kb.add_chunk(c, {});
+    }
+    kb.end_source("t", "h");
+  };
+  put(static_cast<int>(kFtsPruneMinChunks) - 100);
+  // Below the threshold every word is ORed: chunks with only "the" come back too.
+  EXPECT_EQ(kb.search_text("the rare", 50).size(), 50u);
+  put(100);  // now at the threshold
+  const auto rare = kb.search_text("rare", 50);
+  ASSERT_EQ(rare.size(), 10u);
+  const auto pruned = kb.search_text("the of rare", 50);
+  ASSERT_EQ(pruned.size(), rare.size()) << "\"the\" and \"of\" (in >= half the chunks) are left out";
+  for (size_t i = 0; i < rare.size(); ++i) {
+    EXPECT_EQ(pruned[i].chunk_id, rare[i].chunk_id) << i;
+    EXPECT_NEAR(pruned[i].score, rare[i].score, 1e-3) << i;
+  }
+  EXPECT_EQ(kb.search_text("THE Rare", 50).size(), 10u) << "looked up as the tokenizer folds case";
+  EXPECT_EQ(kb.search_text("the uncommon", 500).size(), 200u) << "a word in 1 of 5 chunks stays";
+  EXPECT_EQ(kb.search_text("the of", 5).size(), 5u) << "all common: the rarest (\"of\") is kept";
+  std::filesystem::remove(path);
+}
+
 SearchHit hit(int64_t id, const std::string& source, const std::string& text) {
   SearchHit h;
   h.chunk.id = id;
