@@ -9,11 +9,12 @@
 //       end_source): chunk-sized texts from the same generator and random L2-normalised
 //       embeddings (uniform, or of intrinsic dimension L: VectorSource), so a 1M-chunk base
 //       needs no model forwards.
-//   bench_kb query KB [--queries Q] [--seed S]
+//   bench_kb query KB [--queries Q] [--no-hnsw 1] [--seed S]
 //       Query latency (p50/p99) on such a base: BM25 and hybrid through the Retriever (a random
 //       query vector, drawn like the base's vectors, stands in for the embedder), the dense exact scan and the HNSW graph
 //       through VectorIndex; HNSW build time and recall@10 against the exact scan; peak RSS.
-//       One JSON object on stdout.
+//       One JSON object on stdout (and each phase's numbers on stderr as they come). --no-hnsw 1
+//       stops after the exact scan (no graph build, no hybrid).
 //   bench_kb embed [--queries Q]
 //       The built-in model's cost per query embedding (the one model forward a dense query adds).
 #include <sys/resource.h>
@@ -351,7 +352,13 @@ std::vector<std::string> query_texts(int n, uint64_t seed) {
   return out;
 }
 
-int cmd_query(const std::string& kb_path, int queries, uint64_t seed) {
+// Each phase's numbers also go to stderr as they come (a long run stopped early keeps them).
+void phase(const nlohmann::ordered_json& out, const char* name) {
+  std::fprintf(stderr, "phase %s: %s\n", name, out.dump().c_str());
+  std::fflush(stderr);
+}
+
+int cmd_query(const std::string& kb_path, int queries, bool hnsw_too, uint64_t seed) {
   nlohmann::ordered_json out;
   std::vector<std::string> texts = query_texts(queries, seed);
   int64_t chunks = 0, generation = 0;
@@ -400,6 +407,7 @@ int cmd_query(const std::string& kb_path, int queries, uint64_t seed) {
     out["bm25_sql_all_words"] = l.json();
   }
   out["rss_after_bm25_mb"] = peak_rss_mb();
+  phase(out, "bm25");
   if (dims == 0) {
     std::printf("%s\n", out.dump().c_str());
     return 0;
@@ -428,6 +436,11 @@ int cmd_query(const std::string& kb_path, int queries, uint64_t seed) {
     out["dense_exact"] = l.json();
   }
   out["rss_after_exact_mb"] = peak_rss_mb();
+  phase(out, "exact");
+  if (!hnsw_too) {
+    std::printf("%s\n", out.dump().c_str());
+    return 0;
+  }
   // Dense, HNSW (built whatever the size, saved where the Retriever looks for it).
   const std::string cache = kb_path + ".hnsw";
   {
@@ -460,6 +473,7 @@ int cmd_query(const std::string& kb_path, int queries, uint64_t seed) {
     out["dense_hnsw"] = recall(50);      // what the Retriever asks for: ef 100, top 10 of 50 compared
   }
   out["rss_after_hnsw_mb"] = peak_rss_mb();
+  phase(out, "hnsw");
   // Hybrid through the Retriever with its default options (HNSW from 50k vectors, the graph
   // saved above loaded), the query vector random.
   {
@@ -518,14 +532,14 @@ int main(int argc, char** argv) {
     const uint64_t seed = static_cast<uint64_t>(flag("--seed", 1));
     if (cmd == "corpus" && args.size() >= 2) return cmd_corpus(args[1], flag("--chunks", 10000), seed);
     if (cmd == "fill" && args.size() >= 2) return cmd_fill(args[1], flag("--chunks", 10000), static_cast<int>(flag("--dims", 256)), static_cast<int>(flag("--latent", 0)), seed);
-    if (cmd == "query" && args.size() >= 2) return cmd_query(args[1], static_cast<int>(flag("--queries", 200)), seed + 1000);
+    if (cmd == "query" && args.size() >= 2) return cmd_query(args[1], static_cast<int>(flag("--queries", 200)), flag("--no-hnsw", 0) == 0, seed + 1000);
 #ifdef RPU_BENCH_WITH_MODEL
     if (cmd == "embed") return cmd_embed(static_cast<int>(flag("--queries", 100)), seed + 1000);
 #endif
     std::fprintf(stderr,
                  "usage: bench_kb corpus DIR --chunks N [--seed S]\n"
                  "       bench_kb fill KB --chunks N --dims D [--latent L] [--seed S]\n"
-                 "       bench_kb query KB [--queries Q] [--seed S]\n"
+                 "       bench_kb query KB [--queries Q] [--no-hnsw 1] [--seed S]\n"
                  "       bench_kb embed [--queries Q]\n");
     return 2;
   } catch (const std::exception& e) {

@@ -13,14 +13,16 @@
 # UNIFORM_SIZES (sizes also measured with uniformly random vectors, default "10000 100000"),
 # DIMS (default 256, the built-in model's width), LATENT (intrinsic dimension of the
 # realistic vectors, default 32), QUERIES (default 200), INGEST_SIZES (default "10000 100000"),
-# EMBED_CHUNKS (corpus size for ingestion with the built-in model's embeddings, default 300).
+# EMBED_CHUNKS (corpus size for ingestion with the built-in model's embeddings, default 300),
+# NO_HNSW_ABOVE (sizes above it stop after the exact scan: no graph build, no hybrid; default:
+# none; building the graph for 1M x 256 takes most of an hour on 2 busy cores).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 OUT=${OUT:-bench/out/kb}
-SIZES=${SIZES:-"10000 100000 1000000"}
-UNIFORM_SIZES=${UNIFORM_SIZES:-"10000 100000"}
-INGEST_SIZES=${INGEST_SIZES:-"10000 100000"}
+SIZES=${SIZES-"10000 100000 1000000"}
+UNIFORM_SIZES=${UNIFORM_SIZES-"10000 100000"}  # empty: none
+INGEST_SIZES=${INGEST_SIZES-"10000 100000"}
 EMBED_CHUNKS=${EMBED_CHUNKS:-300}
 DIMS=${DIMS:-256}
 LATENT=${LATENT:-32}
@@ -71,8 +73,9 @@ dense() {  # size latent
     "$BENCH" fill "$db" --chunks "$n" --dims "$DIMS" --latent "$latent" --seed 1 > "$OUT/fill-$n-$tag.json"
   fi
   log "query $n $tag (load: $(cut -d' ' -f1-3 /proc/loadavg))"
-  local q=$QUERIES
-  "$BENCH" query "$db" --queries "$q" > "$OUT/query-$n-$tag.json"
+  local no_hnsw=0
+  [ -n "${NO_HNSW_ABOVE:-}" ] && [ "$n" -gt "$NO_HNSW_ABOVE" ] && no_hnsw=1
+  "$BENCH" query "$db" --queries "$QUERIES" --no-hnsw "$no_hnsw" > "$OUT/query-$n-$tag.json"
   log "$(cat "$OUT/query-$n-$tag.json")"
 }
 if has_step dense; then
