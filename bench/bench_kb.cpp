@@ -9,12 +9,14 @@
 //       end_source): chunk-sized texts from the same generator and random L2-normalised
 //       embeddings (uniform, or of intrinsic dimension L: VectorSource), so a 1M-chunk base
 //       needs no model forwards.
-//   bench_kb query KB [--queries Q] [--no-hnsw 1] [--seed S]
+//   bench_kb query KB [--queries Q] [--no-hnsw 1] [--reuse-graph 1] [--seed S]
 //       Query latency (p50/p99) on such a base: BM25 and hybrid through the Retriever (a random
 //       query vector, drawn like the base's vectors, stands in for the embedder), the dense exact scan and the HNSW graph
 //       through VectorIndex; HNSW build time and recall@10 against the exact scan; peak RSS.
 //       One JSON object on stdout (and each phase's numbers on stderr as they come). --no-hnsw 1
-//       stops after the exact scan (no graph build, no hybrid).
+//       stops after the exact scan (no graph build, no hybrid); --reuse-graph 1 loads a saved
+//       graph of the base's generation instead of building it. HNSW recall is also given at
+//       two more sizes of ef_search (asking for 100 and 200 candidates; ef_search = max(128, 4k)).
 //   bench_kb embed [--queries Q]
 //       The built-in model's cost per query embedding (the one model forward a dense query adds).
 #include <sys/resource.h>
@@ -358,7 +360,7 @@ void phase(const nlohmann::ordered_json& out, const char* name) {
   std::fflush(stderr);
 }
 
-int cmd_query(const std::string& kb_path, int queries, bool hnsw_too, uint64_t seed) {
+int cmd_query(const std::string& kb_path, int queries, bool hnsw_too, bool reuse_graph, uint64_t seed) {
   nlohmann::ordered_json out;
   std::vector<std::string> texts = query_texts(queries, seed);
   int64_t chunks = 0, generation = 0;
@@ -445,8 +447,10 @@ int cmd_query(const std::string& kb_path, int queries, bool hnsw_too, uint64_t s
   const std::string cache = kb_path + ".hnsw";
   {
     std::error_code ec;
-    fs::remove(cache, ec);
-    fs::remove(cache + ".json", ec);
+    if (!reuse_graph) {  // otherwise a saved graph of the same generation is loaded (build time: load time)
+      fs::remove(cache, ec);
+      fs::remove(cache + ".json", ec);
+    }
     VectorIndexOptions o;
     o.hnsw_threshold = 0;
     o.cache_path = cache;
@@ -471,6 +475,9 @@ int cmd_query(const std::string& kb_path, int queries, bool hnsw_too, uint64_t s
     };
     out["dense_hnsw_k10"] = recall(10);  // ef 64
     out["dense_hnsw"] = recall(50);      // what the Retriever asks for: ef 100, top 10 of 50 compared
+    // ef_search is max(128, 4k): asking for more is how to see recall against ef from outside.
+    out["dense_hnsw_ef200"] = recall(100);
+    out["dense_hnsw_ef400"] = recall(200);
   }
   out["rss_after_hnsw_mb"] = peak_rss_mb();
   phase(out, "hnsw");
@@ -532,14 +539,14 @@ int main(int argc, char** argv) {
     const uint64_t seed = static_cast<uint64_t>(flag("--seed", 1));
     if (cmd == "corpus" && args.size() >= 2) return cmd_corpus(args[1], flag("--chunks", 10000), seed);
     if (cmd == "fill" && args.size() >= 2) return cmd_fill(args[1], flag("--chunks", 10000), static_cast<int>(flag("--dims", 256)), static_cast<int>(flag("--latent", 0)), seed);
-    if (cmd == "query" && args.size() >= 2) return cmd_query(args[1], static_cast<int>(flag("--queries", 200)), flag("--no-hnsw", 0) == 0, seed + 1000);
+    if (cmd == "query" && args.size() >= 2) return cmd_query(args[1], static_cast<int>(flag("--queries", 200)), flag("--no-hnsw", 0) == 0, flag("--reuse-graph", 0) != 0, seed + 1000);
 #ifdef RPU_BENCH_WITH_MODEL
     if (cmd == "embed") return cmd_embed(static_cast<int>(flag("--queries", 100)), seed + 1000);
 #endif
     std::fprintf(stderr,
                  "usage: bench_kb corpus DIR --chunks N [--seed S]\n"
                  "       bench_kb fill KB --chunks N --dims D [--latent L] [--seed S]\n"
-                 "       bench_kb query KB [--queries Q] [--no-hnsw 1] [--seed S]\n"
+                 "       bench_kb query KB [--queries Q] [--no-hnsw 1] [--reuse-graph 1] [--seed S]\n"
                  "       bench_kb embed [--queries Q]\n");
     return 2;
   } catch (const std::exception& e) {

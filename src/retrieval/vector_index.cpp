@@ -119,7 +119,7 @@ std::vector<ScoredChunk> VectorIndex::search(const std::vector<float>& query, in
   const int want = std::min<int>(k, static_cast<int>(size()));
   if (want <= 0) return {};
   // ef is per-graph state in hnswlib; concurrent searches set the same value.
-  hnsw_->graph->setEf(static_cast<size_t>(std::max(64, 2 * want)));
+  hnsw_->graph->setEf(static_cast<size_t>(std::max(128, 4 * want)));
   auto heap = hnsw_->graph->searchKnn(query.data(), static_cast<size_t>(want));
   std::vector<ScoredChunk> out(heap.size());
   for (size_t i = heap.size(); i-- > 0;) {
