@@ -473,11 +473,11 @@ int cmd_query(const std::string& kb_path, int queries, bool hnsw_too, bool reuse
       j["recall_at_10"] = static_cast<double>(found) / static_cast<double>(std::max<int64_t>(1, total));
       return j;
     };
-    out["dense_hnsw_k10"] = recall(10);  // ef 64
-    out["dense_hnsw"] = recall(50);      // what the Retriever asks for: ef 100, top 10 of 50 compared
+    out["dense_hnsw_k10"] = recall(10);  // ef 128
+    out["dense_hnsw"] = recall(50);      // what the Retriever asks for: ef 200, top 10 of 50 compared
     // ef_search is max(128, 4k): asking for more is how to see recall against ef from outside.
-    out["dense_hnsw_ef200"] = recall(100);
-    out["dense_hnsw_ef400"] = recall(200);
+    out["dense_hnsw_k100"] = recall(100);
+    out["dense_hnsw_k200"] = recall(200);
   }
   out["rss_after_hnsw_mb"] = peak_rss_mb();
   phase(out, "hnsw");

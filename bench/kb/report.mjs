@@ -38,7 +38,7 @@ out.push('');
 
 // Queries.
 const runs = files.filter((f) => /^query-.*\.json$/.test(f)).map((f) => read(f)).sort((a, b) => a.chunks - b.chunks || a.vectors.localeCompare(b.vectors));
-out.push('| chunks | vectors | BM25 | BM25, all words (before) | dense exact | dense HNSW | HNSW recall@10 (ef 64 / 100) | HNSW build s | hybrid | 1st hybrid query s | load vectors s | peak RSS MB | file B/chunk | text B/chunk | HNSW file B/chunk |');
+out.push('| chunks | vectors | BM25 | BM25, all words (before) | dense exact | dense HNSW | HNSW recall@10 (k 10 / k 50) | HNSW build s | hybrid | 1st hybrid query s | load vectors s | peak RSS MB | file B/chunk | text B/chunk | HNSW file B/chunk |');
 out.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of runs) {
     const hnsw = r.dense_hnsw !== undefined;  // absent: stopped after the exact scan (--no-hnsw)
