@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "gateway_util.h"
 #include "server_process.h"
 #include "test_util.h"
 
@@ -144,6 +145,59 @@ TEST(KnowledgeBaseServer, CitationsThroughTheOpenAIClient) {
   const test::NodeResult r = test::run_node("knowledge.mjs", {server.url(), "rpu-arith", "sub/jargon.txt"});
   EXPECT_EQ(r.exit_code, 0) << r.output << "\n--- server log ---\n" << server.log();
   EXPECT_TRUE(server.running()) << server.log();
+  fs::remove_all(dir);
+}
+
+// The gateway: knowledge_bases: by name, a route's default extension for calls that carry
+// none, a call's own extension on a route without one, and config mistakes named with lines.
+TEST(KnowledgeBaseGateway, RouteDefaultsAndCallExtensionsGetSourcesAndCitations) {
+  const std::string dir = test::temp_path("kb_gateway");
+  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
+  fs::remove(docs + "/notes.bin.txt");
+  ASSERT_EQ(test::run_rpu({"kb", "create", kb}).exit_code, 0);
+  ASSERT_EQ(test::run_rpu({"kb", "add", kb, docs}).exit_code, 0);
+  test::write_file(dir + "/gateway.yaml", R"(models:
+  general: {local: builtin, parallel: 2, threads: 1}
+knowledge_bases:
+  docs: docs.kb
+routes:
+  - name: with-docs
+    target: general
+    aliases: [docs-model]
+    knowledge: {kb: docs, k: 2, mode: bm25}
+  - name: plain
+    target: general
+default_route: plain
+)");
+  auto gateway = test::start_gateway(dir + "/gateway.yaml");
+  auto r = test::http_post(gateway->url(), "/v1/chat/completions", test::chat_body("docs-model", "What is a kludge?", 8));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.gateway().value("route", ""), "with-docs");
+  const auto& knowledge = r.json["rpu"]["knowledge"];
+  ASSERT_TRUE(knowledge.is_object()) << r.body;
+  EXPECT_EQ(knowledge["kb"], "docs");
+  EXPECT_TRUE(knowledge["sources"][0]["source"].get<std::string>().ends_with("sub/jargon.txt")) << r.body;
+  EXPECT_TRUE(r.json["rpu"]["citations"].is_array());
+
+  auto plain = test::http_post(gateway->url(), "/v1/chat/completions", test::chat_body("anything", "What is a kludge?", 8));
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  EXPECT_FALSE(plain.json["rpu"].contains("knowledge")) << "no default, no extension: no retrieval";
+  auto body = test::chat_body("anything", "Who owns a value?", 8);
+  body["knowledge"] = {{"kb", "docs"}, {"k", 1}, {"mode", "bm25"}};
+  auto asked = test::http_post(gateway->url(), "/v1/chat/completions", body);
+  ASSERT_EQ(asked.status, 200) << asked.body;
+  EXPECT_TRUE(asked.json["rpu"]["knowledge"]["sources"][0]["source"].get<std::string>().ends_with("rust.md")) << asked.body;
+  body["knowledge"]["kb"] = "other";
+  auto unknown = test::http_post(gateway->url(), "/v1/chat/completions", body);
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_EQ(unknown.json["error"]["param"], "knowledge.kb") << unknown.body;
+  gateway.reset();
+
+  test::write_file(dir + "/bad.yaml", "models:\n  general: {local: builtin}\nroutes:\n  - name: a\n    target: general\n"
+                                      "    knowledge: {kb: nope}\n");
+  const auto bad = test::run_rpu({"gateway", "--config", dir + "/bad.yaml"});
+  EXPECT_NE(bad.err.find("bad.yaml:6: routes[0].knowledge.kb: 'nope' is not defined under knowledge_bases:"), std::string::npos)
+      << bad.err;
   fs::remove_all(dir);
 }
 
