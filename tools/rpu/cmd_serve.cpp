@@ -46,7 +46,10 @@ int serve(ServeOptions& o) {
   ThreadPool pool(o.runtime.thread_count());
   Scheduler scheduler(*model, *tokenizer, o.scheduler, &pool);
   LocalBackend local(*model, *tokenizer, scheduler, backend_options);
-  if (!local.has_chat_template()) {
+  if (scheduler.embeddings_only()) {
+    std::fprintf(stderr, "rpu: %s is an embedding model (%s, %s pooling): /v1/embeddings only\n",
+                 backend_options.model_id.c_str(), model->config().arch->name, pooling_name(model->config().pooling));
+  } else if (!local.has_chat_template()) {
     std::fprintf(stderr, "rpu: warning: %s; /v1/chat/completions is off\n", local.chat_template_error().c_str());
   }
   // Every request in flight holds an HTTP thread: one per slot and queued request, plus a few.
