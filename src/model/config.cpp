@@ -36,10 +36,8 @@ int read_positive_or(const GgufFile& file, const std::string& key, int fallback,
   return file.find(key) ? read_positive(file, key, max) : fallback;
 }
 
-// RMSNorm epsilon and rotary-embedding keys of the decoders.
+// The rotary-embedding keys.
 void read_rope_keys(const GgufFile& file, const std::string& arch, ModelConfig& c) {
-  c.rms_eps = static_cast<float>(file.get_double(arch + ".attention.layer_norm_rms_epsilon", 1e-5));
-  if (!(c.rms_eps > 0 && c.rms_eps < 1)) fail("{}: RMSNorm epsilon {} is out of range", file.path(), c.rms_eps);
   c.rope_theta = static_cast<float>(file.get_double(arch + ".rope.freq_base", 10000.0));
   if (!(c.rope_theta > 1 && std::isfinite(c.rope_theta))) fail("{}: rope theta {} is out of range", file.path(), c.rope_theta);
   c.rope_dim = read_positive_or(file, arch + ".rope.dimension_count", c.head_dim, c.head_dim);
@@ -56,7 +54,8 @@ void read_rope_keys(const GgufFile& file, const std::string& arch, ModelConfig& 
   }
 }
 
-// The encoder-only keys: attention must not be causal, pooling must give one vector per input.
+// The encoder-only keys: attention must not be causal, pooling must give one vector per input
+// (a file without pooling_type, as older conversions, is mean-pooled).
 void read_encoder_keys(const GgufFile& file, const std::string& arch, ModelConfig& c) {
   const std::string eps_key = arch + ".attention.layer_norm_epsilon";
   c.layer_norm_eps = static_cast<float>(file.require(eps_key).as_double(eps_key));
@@ -134,10 +133,14 @@ ModelConfig config_from_gguf(const GgufFile& file) {
     fail("{}: value head size {} differs from key head size {}; not supported", file.path(), value_dim, c.head_dim);
   }
   if (c.arch->encoder) read_encoder_keys(file, arch, c);
-  if (c.arch->positions == Positions::kLearned) {
-    c.rope_dim = 0;  // no rotary embeddings
-  } else {
+  if (c.arch->norm == NormKind::kRms) {
+    c.rms_eps = static_cast<float>(file.get_double(arch + ".attention.layer_norm_rms_epsilon", 1e-5));
+    if (!(c.rms_eps > 0 && c.rms_eps < 1)) fail("{}: RMSNorm epsilon {} is out of range", file.path(), c.rms_eps);
+  }
+  if (c.arch->positions == Positions::kRope) {
     read_rope_keys(file, arch, c);
+  } else {
+    c.rope_dim = 0;  // no rotary embeddings
   }
 
   // The vocabulary size comes from the tokenizer when present; the embedding table is checked against it.

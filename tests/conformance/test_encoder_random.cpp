@@ -12,6 +12,7 @@
 #include "model/encoder_forward.h"
 #include "model/model.h"
 #include "model/synth.h"
+#include "test_util.h"
 
 namespace rpu {
 namespace {
@@ -302,6 +303,27 @@ TEST(EncoderFiles, BadMetadataAndMissingTensorsAreNamed) {
   }
   for (const GgufTensorInfo& t : file.tensors()) no_eps.add_tensor(t.name, t.type, t.shape, t.data);
   expect_load_error(no_eps.to_bytes(), "bert.attention.layer_norm_epsilon");
+}
+
+// llama.cpp's converted bge-small vocabulary file carries the real model's hyper-parameters
+// (no tensors, and no pooling_type: an older conversion, so mean pooling).
+TEST(EncoderFiles, ReadsTheRealBgeSmallMetadata) {
+  const GgufFile file = GgufFile::open(test::fixture("vocab/ggml-vocab-bert-bge.gguf"));
+  const ModelConfig c = config_from_gguf(file);
+  EXPECT_STREQ(c.arch->name, "bert");
+  EXPECT_TRUE(c.arch->encoder);
+  EXPECT_EQ(c.n_embd, 384);
+  EXPECT_EQ(c.n_layer, 12);
+  EXPECT_EQ(c.n_head, 12);
+  EXPECT_EQ(c.n_head_kv, 12);
+  EXPECT_EQ(c.head_dim, 32);
+  EXPECT_EQ(c.n_ff, 1536);
+  EXPECT_EQ(c.n_ctx_train, 512);
+  EXPECT_EQ(c.n_vocab, 30522);
+  EXPECT_EQ(c.n_token_types, 2);
+  EXPECT_NEAR(c.layer_norm_eps, 1e-12, 1e-18);
+  EXPECT_EQ(c.pooling, Pooling::kMean);
+  EXPECT_EQ(c.rope_dim, 0);
 }
 
 }  // namespace
