@@ -13,6 +13,8 @@
 namespace rpu {
 namespace {
 
+constexpr const char* kKey = "test-key";
+
 class EncoderServerTest : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
@@ -20,7 +22,7 @@ class EncoderServerTest : public ::testing::TestWithParam<const char*> {
     const auto synth = test::run_rpu({"synth", model_path_, "--like", "bge-tiny", "--type", GetParam(), "--seed", "3"});
     ASSERT_EQ(synth.exit_code, 0) << synth.err;
     server_ = std::make_unique<test::ServerProcess>(
-        std::vector<std::string>{model_path_, "--alias", "bge", "--parallel", "4", "--threads", "2"});
+        std::vector<std::string>{model_path_, "--alias", "bge", "--parallel", "4", "--threads", "2", "--api-key", kKey});
   }
   std::string model_path_;
   std::unique_ptr<test::ServerProcess> server_;
@@ -42,7 +44,7 @@ TEST_P(EncoderServerTest, EmbedsABatchAndRefusesGeneration) {
   const std::vector<std::string> texts = {"The cat sat on the mat.", "A dog barked at the mailman!",
                                           "The cat sat on the mat.", "embeddings of text, 42 times over",
                                           "short"};
-  const auto r = test::http_post(server_->url(), "/v1/embeddings", {{"model", "bge"}, {"input", texts}});
+  const auto r = test::http_post(server_->url(), "/v1/embeddings", {{"model", "bge"}, {"input", texts}}, kKey);
   ASSERT_EQ(r.status, 200) << r.body << "\n" << server_->log();
   ASSERT_EQ(r.json.at("data").size(), texts.size());
   EXPECT_EQ(r.json.at("model"), "bge");
@@ -59,24 +61,32 @@ TEST_P(EncoderServerTest, EmbedsABatchAndRefusesGeneration) {
   EXPECT_LT(dot(vectors[0], vectors[1]), 0.9999);       // different texts
 
   // One input alone gives what it gave in the batch.
-  const auto alone = test::http_post(server_->url(), "/v1/embeddings", {{"model", "bge"}, {"input", texts[3]}});
+  const auto alone = test::http_post(server_->url(), "/v1/embeddings", {{"model", "bge"}, {"input", texts[3]}}, kKey);
   ASSERT_EQ(alone.status, 200) << alone.body;
   const std::vector<double> single = vector_of(alone.json.at("data")[0]);
   for (size_t j = 0; j < single.size(); ++j) EXPECT_NEAR(single[j], vectors[3][j], 1e-5);
 
   const auto chat = test::http_post(server_->url(), "/v1/chat/completions",
-                                    {{"model", "bge"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}});
+                                    {{"model", "bge"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}}, kKey);
   EXPECT_EQ(chat.status, 400) << chat.body;
   EXPECT_EQ(chat.json["error"]["message"], "model bge is an embedding model; use /v1/embeddings") << chat.body;
-  const auto completion = test::http_post(server_->url(), "/v1/completions", {{"model", "bge"}, {"prompt", "hi"}});
+  const auto completion = test::http_post(server_->url(), "/v1/completions", {{"model", "bge"}, {"prompt", "hi"}}, kKey);
   EXPECT_EQ(completion.status, 400) << completion.body;
   EXPECT_EQ(completion.json["error"]["message"], "model bge is an embedding model; use /v1/embeddings");
 
   const auto too_long = test::http_post(server_->url(), "/v1/embeddings",
-                                        {{"model", "bge"}, {"input", std::vector<int>(600, 2000)}});
+                                        {{"model", "bge"}, {"input", std::vector<int>(600, 2000)}}, kKey);
   EXPECT_EQ(too_long.status, 400) << too_long.body;
   EXPECT_TRUE(server_->running()) << server_->log();
   EXPECT_NE(server_->log().find("is an embedding model (bert, cls pooling)"), std::string::npos) << server_->log();
+}
+
+// The official openai npm client's embeddings scenario (tests/peers/server/scenarios.mjs:
+// float and base64 encodings, repeated inputs equal) against the encoder.
+TEST_P(EncoderServerTest, OfficialOpenAIClientEmbeds) {
+  if (!test::node_peers_installed()) GTEST_SKIP() << "tests/peers/node_modules missing (run scripts/install-deps.sh)";
+  const test::NodeResult r = test::run_node("scenarios.mjs", {"embeddings", server_->url(), kKey, "bge"});
+  EXPECT_EQ(r.exit_code, 0) << r.output << "\n--- server log ---\n" << server_->log();
 }
 
 TEST_P(EncoderServerTest, RunRefusesAnEmbeddingModel) {
