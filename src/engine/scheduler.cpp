@@ -80,9 +80,10 @@ Scheduler::Scheduler(const Model& model, const Tokenizer& tokenizer, const Sched
   options_.step_token_budget = std::max(options.step_token_budget, options.n_seq + 1);
   if (model.config().arch->encoder) {
     if (options.lora != nullptr) fail("LoRA adapters apply to decoder models only");
-    encoder_ = std::make_unique<EncoderForward>(model, pool);
+    encoder_ = std::make_unique<EncoderForward>(model, pool, options.pooling);
     slots_.clear();
   } else {
+    if (options.pooling.has_value()) fail("a pooling choice applies to encoder models only");
     forward_ = std::make_unique<BatchForward>(model, options.n_ctx, options.n_seq, pool);
     forward_->set_lora(options.lora);
   }
@@ -240,12 +241,15 @@ void Scheduler::run_encoder_step() {
     // Inputs were validated on submit, so this is an engine fault: the callers hear of it.
     embeddings.assign(batch.size(), {});
   }
+  {
+    // Counted before the callers hear of their results.
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.active_sequences = 0;
+    ++stats_.steps;
+  }
   for (size_t i = 0; i < batch.size(); ++i) {
     if (batch[i]->on_embedding) batch[i]->on_embedding(std::move(embeddings[i]), static_cast<int>(inputs[i].size()));
   }
-  std::lock_guard<std::mutex> lock(mutex_);
-  stats_.active_sequences = 0;
-  ++stats_.steps;
 }
 
 void Scheduler::drop_cancelled() {

@@ -49,8 +49,14 @@ const Model& supported_encoder(const Model& model) {
 
 }  // namespace
 
-EncoderForward::EncoderForward(const Model& model, ThreadPool* pool)
-    : model_(supported_encoder(model)), config_(model.config()), pool_(pool), kernels_(model.kernels()) {}
+EncoderForward::EncoderForward(const Model& model, ThreadPool* pool, std::optional<Pooling> pooling)
+    : model_(supported_encoder(model)),
+      config_(model.config()),
+      pool_(pool),
+      kernels_(model.kernels()),
+      pooling_(pooling.value_or(model.config().pooling)) {
+  if (pooling_ == Pooling::kNone) fail("pooling 'none' gives no embedding per input; use mean, cls or last");
+}
 
 void EncoderForward::for_tokens(int n_tokens, const std::function<void(int)>& fn) {
   if (pool_ == nullptr || n_tokens == 1) {
@@ -186,8 +192,8 @@ std::vector<float> EncoderForward::pool(int first, int n) const {
   const size_t d = embd_size();
   std::vector<double> sum(d, 0.0);
   int from = first, count = n;
-  if (config_.pooling == Pooling::kCls) count = 1;
-  if (config_.pooling == Pooling::kLast) from = first + n - 1, count = 1;
+  if (pooling_ == Pooling::kCls) count = 1;
+  if (pooling_ == Pooling::kLast) from = first + n - 1, count = 1;
   for (int t = from; t < from + count; ++t) {
     const float* row = x_.data() + static_cast<size_t>(t) * d;
     for (size_t j = 0; j < d; ++j) sum[j] += row[j];

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -32,7 +33,8 @@ namespace rpu {
 class EncoderForward {
  public:
   // Throws rpu::Error unless the model is an encoder this pass computes. `pool` may be null.
-  explicit EncoderForward(const Model& model, ThreadPool* pool = nullptr);
+  // `pooling` overrides the model's own (<arch>.pooling_type); kNone is refused.
+  explicit EncoderForward(const Model& model, ThreadPool* pool = nullptr, std::optional<Pooling> pooling = std::nullopt);
 
   // One pooled, L2-normalised embedding [n_embd] per input. Throws rpu::Error for an empty
   // input, one longer than max_tokens(), or a token id outside the vocabulary.
@@ -42,6 +44,7 @@ class EncoderForward {
   std::span<const float> hidden() const { return {x_.data(), n_tokens_ * embd_size()}; }
   // The longest input the model reads (its position table's rows).
   int max_tokens() const { return config_.n_ctx_train; }
+  Pooling pooling() const { return pooling_; }
   const Model& model() const { return model_; }
 
  private:
@@ -56,6 +59,7 @@ class EncoderForward {
   const ModelConfig& config_;
   ThreadPool* pool_;
   const KernelSet& kernels_;
+  Pooling pooling_;
   QuantizedInput xq_;
   size_t n_tokens_ = 0;
   std::vector<int> input_first_;  // first token of each input

@@ -234,6 +234,21 @@ TEST(EncoderPooling, FollowsTheMetadata) {
   EXPECT_LT(cosine(by_pooling[0], normalized(mean)), 0.99);  // they differ
 }
 
+// A pooling given to the encoder (`rpu serve --pooling`) replaces the file's.
+TEST(EncoderPooling, AnOverrideReplacesTheMetadata) {
+  const std::vector<int32_t> input = {101, 30, 31, 32, 102};
+  auto load = [](Pooling pooling) {
+    const SynthSpec spec = bert_spec([&](SynthSpec& s) { s.pooling = pooling; });
+    return Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(synth_model(spec).to_bytes()), "override"));
+  };
+  auto cls_model = load(Pooling::kCls), mean_model = load(Pooling::kMean);
+  EncoderForward as_mean(*cls_model, nullptr, Pooling::kMean);
+  EncoderForward mean(*mean_model);
+  EXPECT_EQ(as_mean.pooling(), Pooling::kMean);
+  EXPECT_EQ(as_mean.embed({&input, 1}), mean.embed({&input, 1}));
+  EXPECT_THROW(EncoderForward(*cls_model, nullptr, Pooling::kNone), Error);
+}
+
 // An input's embedding does not depend on what it is batched with.
 TEST(EncoderBatch, AnInputsEmbeddingIsTheSameAloneOrBatched) {
   const SynthSpec spec = bert_spec([](SynthSpec& s) { s.pooling = Pooling::kMean; });

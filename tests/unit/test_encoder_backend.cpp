@@ -91,6 +91,15 @@ TEST(EncoderScheduler, RefusesGenerationAndInputsBeyondThePositions) {
   // 32 positions: 32 tokens fit (no room is needed for an answer), 33 do not.
   EXPECT_NO_THROW(scheduler.validate_prompt(std::vector<int32_t>(32, 200)));
   EXPECT_THROW(scheduler.validate_prompt(std::vector<int32_t>(33, 200)), ContextLengthError);
+
+  // A pooling choice is for encoders only.
+  SynthSpec decoder;
+  auto llama = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(synth_model(decoder).to_bytes()), "llama"));
+  auto llama_tokenizer = Tokenizer::from_gguf(llama->file());
+  SchedulerOptions pooled;
+  pooled.n_ctx = 64;
+  pooled.pooling = Pooling::kCls;
+  EXPECT_THROW(Scheduler(*llama, *llama_tokenizer, pooled, nullptr), Error);
 }
 
 TEST(EncoderBackend, EmbedsTextAndAnswersGenerationWithA400) {

@@ -48,7 +48,8 @@ int serve(ServeOptions& o) {
   LocalBackend local(*model, *tokenizer, scheduler, backend_options);
   if (scheduler.embeddings_only()) {
     std::fprintf(stderr, "rpu: %s is an embedding model (%s, %s pooling): /v1/embeddings only\n",
-                 backend_options.model_id.c_str(), model->config().arch->name, pooling_name(model->config().pooling));
+                 backend_options.model_id.c_str(), model->config().arch->name,
+                 pooling_name(o.scheduler.pooling.value_or(model->config().pooling)));
   } else if (!local.has_chat_template()) {
     std::fprintf(stderr, "rpu: warning: %s; /v1/chat/completions is off\n", local.chat_template_error().c_str());
   }
@@ -82,6 +83,13 @@ Action add_serve_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--lora", o->lora_path, "LoRA adapter (GGUF) applied to every request without merging")
       ->check(CLI::ExistingFile);
+  cmd->add_option_function<std::string>(
+         "--pooling",
+         [o](const std::string& name) {
+           o->scheduler.pooling = name == "mean" ? Pooling::kMean : name == "cls" ? Pooling::kCls : Pooling::kLast;
+         },
+         "embedding models: pool the final states by mean, cls or last instead of the model's pooling_type")
+      ->check(CLI::IsMember({"mean", "cls", "last"}));
   add_http_options(cmd, o->server);
   add_runtime_options(cmd, o->runtime);
   return [o] { return serve(*o); };
