@@ -61,10 +61,6 @@ class TensorFinder {
   const KernelSet& kernels_;
 };
 
-}  // namespace
-
-namespace {
-
 // The summed input embeddings of an encoder: position and token-type tables and their LayerNorm.
 void load_encoder_input(const GgufFile& file, const TensorFinder& tensors, const ModelConfig& c, ModelWeights& w) {
   if (c.arch->positions == Positions::kLearned) {
