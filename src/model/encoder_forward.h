@@ -34,7 +34,8 @@ class EncoderForward {
  public:
   // Throws rpu::Error unless the model is an encoder this pass computes. `pool` may be null.
   // `pooling` overrides the model's own (<arch>.pooling_type); kNone is refused.
-  explicit EncoderForward(const Model& model, ThreadPool* pool = nullptr, std::optional<Pooling> pooling = std::nullopt);
+  explicit EncoderForward(const Model& model, ThreadPool* pool = nullptr,
+                          std::optional<Pooling> pooling = std::nullopt);
 
   // One pooled, L2-normalised embedding [n_embd] per input. Throws rpu::Error for an empty
   // input, one longer than max_tokens(), or a token id outside the vocabulary.
