@@ -203,7 +203,14 @@ void Scheduler::run() {
       // Requests were validated on submit, so this is an engine fault: end every request in the
       // step with an error rather than leave its client waiting.
       for (Sample* s : chunk_samples) {
-        if (!s->finished) finish(*s, std::string("internal error: ") + e.what(), {}, "error");
+        if (s->finished) continue;
+        if (s->request->on_embedding) {
+          free_slot(*s);
+          s->request->on_embedding({}, s->prompt_size);  // an empty embedding: the engine failed
+          release(*s);
+        } else {
+          finish(*s, std::string("internal error: ") + e.what(), {}, "error");
+        }
       }
       continue;
     }
