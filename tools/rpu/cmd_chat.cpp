@@ -44,6 +44,7 @@ int chat(const ChatOptions& o) {
   session_options.model_path = o.model_path;
   session_options.chat_template = o.template_path.empty() ? "" : read_text_file(o.template_path);
   auto session = open_local_session(session_options, o.runtime);
+  require_text_generation(*session, "chat");
   LocalBackend& local = *session->backend;
   if (!local.has_chat_template()) {
     fail("{}: {} (tokenizer.chat_template); pass --template FILE", o.model_path.empty() ? "the built-in model" : o.model_path,

@@ -35,4 +35,7 @@ std::string model_name_for(const std::string& model_path);
 
 std::unique_ptr<LocalSession> open_local_session(const SessionOptions& options, const RuntimeOptions& runtime);
 
+// Throws rpu::Error, naming `command`, when the session's model only embeds (an encoder).
+void require_text_generation(const LocalSession& session, const char* command);
+
 }  // namespace rpu::cli
