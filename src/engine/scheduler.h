@@ -46,7 +46,7 @@ struct SchedulerOptions {
   int prefill_chunk = 256;     // most prompt tokens of one sample per step
   int step_token_budget = 512; // most tokens in one step (decode tokens count first)
   const LoraAdapter* lora = nullptr;  // applied to every sequence (must outlive the scheduler)
-  std::optional<Pooling> pooling;     // encoders: overrides the model's pooling_type
+  std::optional<Pooling> pooling{};   // encoders: overrides the model's pooling_type
 };
 
 // Thrown by submit() when the waiting queue is full.

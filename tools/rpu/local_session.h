@@ -27,7 +27,7 @@ struct SessionOptions {
   std::string chat_template;  // Jinja source; empty: the model's own
   int slots = 1;              // sequences decoded together (reasoning samples need several)
   int max_queue = -1;         // requests that may wait for a slot; -1: the scheduler's default
-  std::string model_id;       // the name callers use; empty: model_name_for(model_path)
+  std::string model_id{};     // the name callers use; empty: model_name_for(model_path)
 };
 
 // The name a model file is served under: its file stem, or "rpu-arith" for the built-in one.
