@@ -134,6 +134,31 @@ TEST(KnowledgeBaseCli, AskRetrievesWithTheBuiltInModelAsEmbedder) {
   fs::remove_all(dir);
 }
 
+// A bert encoder (the bge-tiny synth preset, WordPiece) as the base's embedding model: chunks
+// are counted in its tokens and embedded by it; a dense search embeds the query with the same
+// model; a model of another width is refused for that base.
+TEST(KnowledgeBaseCli, ABertEncoderEmbedsTheChunks) {
+  const std::string dir = test::temp_path("kb_bert");
+  const std::string docs = make_docs(dir), kb = dir + "/docs.kb", model = dir + "/bge-tiny.gguf";
+  fs::remove(docs + "/notes.bin.txt");
+  ASSERT_EQ(test::run_rpu({"synth", model, "--like", "bge-tiny", "--type", "F32", "--seed", "3"}).exit_code, 0);
+  const auto created = test::run_rpu({"kb", "create", kb, "--embed", model, "--chunk-tokens", "32", "--overlap", "4"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const auto add = test::run_rpu({"kb", "add", kb, docs});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  const auto info = nlohmann::json::parse(test::run_rpu({"kb", "info", kb, "--json"}).out);
+  EXPECT_EQ(info["dims"], 64);
+  EXPECT_EQ(info["embed_model"], fs::absolute(model).lexically_normal().string());
+  EXPECT_EQ(info["embedded"], info["chunks"]);
+  const auto dense = test::run_rpu({"kb", "search", kb, "ownership of values", "--mode", "dense", "--json", "-k", "50"});
+  ASSERT_EQ(dense.exit_code, 0) << dense.err;
+  EXPECT_EQ(nlohmann::json::parse(dense.out).size(), info["chunks"].get<size_t>()) << "every chunk has a vector";
+  const auto other = test::run_rpu({"kb", "search", kb, "x", "--mode", "dense", "--embed", "builtin"});
+  EXPECT_NE(other.exit_code, 0);
+  EXPECT_NE(other.err.find("stores 64-dimensional embeddings"), std::string::npos) << other.err;
+  fs::remove_all(dir);
+}
+
 TEST(KnowledgeBaseServer, CitationsThroughTheOpenAIClient) {
   if (!test::node_peers_installed()) GTEST_SKIP() << "tests/peers/node_modules missing (run scripts/install-deps.sh)";
   const std::string dir = test::temp_path("kb_server");
