@@ -58,15 +58,7 @@ EncoderForward::EncoderForward(const Model& model, ThreadPool* pool, std::option
   if (pooling_ == Pooling::kNone) fail("pooling 'none' gives no embedding per input; use mean, cls or last");
 }
 
-void EncoderForward::for_tokens(int n_tokens, const std::function<void(int)>& fn) {
-  if (pool_ == nullptr || n_tokens == 1) {
-    for (int t = 0; t < n_tokens; ++t) fn(t);
-    return;
-  }
-  pool_->parallel_for(n_tokens, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) fn(static_cast<int>(t));
-  });
-}
+void EncoderForward::for_tokens(int n_tokens, const std::function<void(int)>& fn) { for_each_token(pool_, n_tokens, fn); }
 
 std::vector<std::vector<float>> EncoderForward::embed(std::span<const std::vector<int32_t>> inputs) {
   const ModelConfig& c = config_;

@@ -74,15 +74,7 @@ void BatchForward::copy_prefix(int from, int to, int n_pos) {
   n_past_[static_cast<size_t>(to)] = n_pos;
 }
 
-void BatchForward::for_tokens(int n_tokens, const std::function<void(int)>& fn) {
-  if (pool_ == nullptr || n_tokens == 1) {
-    for (int t = 0; t < n_tokens; ++t) fn(t);
-    return;
-  }
-  pool_->parallel_for(n_tokens, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) fn(static_cast<int>(t));
-  });
-}
+void BatchForward::for_tokens(int n_tokens, const std::function<void(int)>& fn) { for_each_token(pool_, n_tokens, fn); }
 
 void BatchForward::matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens) {
   matmul_batch(kernels_, pool_, xq_, jobs, x, n_tokens);

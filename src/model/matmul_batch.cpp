@@ -33,4 +33,14 @@ void matmul_batch(const KernelSet& kernels, ThreadPool* pool, QuantizedInput& xq
   }
 }
 
+void for_each_token(ThreadPool* pool, int n_tokens, const std::function<void(int)>& fn) {
+  if (pool == nullptr || n_tokens == 1) {
+    for (int t = 0; t < n_tokens; ++t) fn(t);
+    return;
+  }
+  pool->parallel_for(n_tokens, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) fn(static_cast<int>(t));
+  });
+}
+
 }  // namespace rpu
