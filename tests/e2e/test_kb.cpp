@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "gateway_util.h"
@@ -156,6 +157,48 @@ TEST(KnowledgeBaseCli, ABertEncoderEmbedsTheChunks) {
   const auto other = test::run_rpu({"kb", "search", kb, "x", "--mode", "dense", "--embed", "builtin"});
   EXPECT_NE(other.exit_code, 0);
   EXPECT_NE(other.err.find("stores 64-dimensional embeddings"), std::string::npos) << other.err;
+  fs::remove_all(dir);
+}
+
+TEST(KnowledgeBaseCli, AskPrintsTheMessagesOfEveryQuestionInAFile) {
+  const std::string dir = test::temp_path("kb_ask_batch");
+  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
+  fs::remove(docs + "/notes.bin.txt");
+  ASSERT_EQ(test::run_rpu({"kb", "create", kb, "--chunk-tokens", "64", "--overlap", "8"}).exit_code, 0);
+  ASSERT_EQ(test::run_rpu({"kb", "add", kb, docs}).exit_code, 0);
+  const std::string questions = dir + "/questions.jsonl";
+  test::write_file(questions, "{\"question\": \"What is a kludge?\", \"answer\": \"x\"}\n\n{\"question\": \"Who owns a value in Rust?\"}\n");
+  const auto r = test::run_rpu({"ask", "--kb", kb, "--questions", questions, "--print-messages", "-k", "2", "--mode", "bm25"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(lines.size(), 2u) << r.out;
+  const char* asked[] = {"What is a kludge?", "Who owns a value in Rust?"};
+  const char* best[] = {"jargon.txt", "rust.md"};
+  for (size_t i = 0; i < 2; ++i) {
+    const auto& messages = lines[i]["messages"];
+    ASSERT_EQ(messages.size(), 2u) << lines[i];
+    EXPECT_EQ(messages[0]["role"], "system");
+    EXPECT_NE(messages[0]["content"].get<std::string>().find("[1] "), std::string::npos);
+    EXPECT_EQ(messages[1]["content"], asked[i]);
+    EXPECT_EQ(lines[i]["rpu"]["knowledge"]["query"], asked[i]);
+    EXPECT_TRUE(lines[i]["rpu"]["knowledge"]["sources"][0]["source"].get<std::string>().ends_with(best[i])) << lines[i];
+  }
+  // The same question alone gives the same line.
+  const auto one = test::run_rpu({"ask", "--kb", kb, "What is a kludge?", "--print-messages", "-k", "2", "--mode", "bm25"});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(nlohmann::json::parse(one.out), lines[0]);
+
+  const auto no_print = test::run_rpu({"ask", "--kb", kb, "--questions", questions});
+  EXPECT_NE(no_print.exit_code, 0);
+  EXPECT_NE(no_print.err.find("--questions needs --print-messages"), std::string::npos) << no_print.err;
+  test::write_file(questions, "{\"question\": \"What is a kludge?\"}\n{\"q\": 1}\n");
+  const auto bad = test::run_rpu({"ask", "--kb", kb, "--questions", questions, "--print-messages"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("line 2"), std::string::npos) << bad.err;
+  const auto none = test::run_rpu({"ask", "--kb", kb});
+  EXPECT_NE(none.exit_code, 0);
   fs::remove_all(dir);
 }
 
