@@ -74,12 +74,19 @@ Scheduler::Scheduler(const Model& model, const Tokenizer& tokenizer, const Sched
     : model_(model),
       tokenizer_(tokenizer),
       options_(options),
-      forward_(model, options.n_ctx, options.n_seq, pool),
       slots_(static_cast<size_t>(options.n_seq)) {
   if (options.prefill_chunk < 1) fail("prefill chunk must be at least 1, got {}", options.prefill_chunk);
   if (options.max_queue < 0) fail("queue size must be >= 0, got {}", options.max_queue);
   options_.step_token_budget = std::max(options.step_token_budget, options.n_seq + 1);
-  forward_.set_lora(options.lora);
+  if (model.config().arch->encoder) {
+    if (options.lora != nullptr) fail("LoRA adapters apply to decoder models only");
+    encoder_ = std::make_unique<EncoderForward>(model, pool, options.pooling);
+    slots_.clear();
+  } else {
+    if (options.pooling.has_value()) fail("a pooling choice applies to encoder models only");
+    forward_ = std::make_unique<BatchForward>(model, options.n_ctx, options.n_seq, pool);
+    forward_->set_lora(options.lora);
+  }
   thread_ = std::thread([this] { run(); });
 }
 
@@ -94,7 +101,14 @@ Scheduler::~Scheduler() {
 
 void Scheduler::validate_prompt(const std::vector<int32_t>& prompt) const {
   if (prompt.empty()) fail("the prompt has no tokens");
-  if (static_cast<int>(prompt.size()) >= options_.n_ctx) {
+  if (encoder_ != nullptr) {
+    // An encoder reads its input whole, with no room needed for an answer.
+    const int limit = std::min(options_.n_ctx, encoder_->max_tokens());
+    if (static_cast<int>(prompt.size()) > limit) {
+      throw ContextLengthError(
+          fmt::format("the input has {} tokens but this model reads at most {}", prompt.size(), limit));
+    }
+  } else if (static_cast<int>(prompt.size()) >= options_.n_ctx) {
     throw ContextLengthError(
         fmt::format("the prompt has {} tokens but the context of a sequence holds {} (room is needed for the answer)",
                     prompt.size(), options_.n_ctx));
@@ -106,6 +120,7 @@ void Scheduler::validate_prompt(const std::vector<int32_t>& prompt) const {
 }
 
 uint64_t Scheduler::submit(GenerationRequest request, EventCallback on_event) {
+  if (encoder_ != nullptr) fail("'{}' is an embedding model: it cannot generate text", model_.file().path());
   validate_prompt(request.prompt);
   if (request.first_index < 0) fail("first_index must be >= 0, got {}", request.first_index);
   if (request.n < 1 || request.n > kMaxSamples) fail("n must be between 1 and {}, got {}", kMaxSamples, request.n);
@@ -176,21 +191,71 @@ void Scheduler::run() {
       if (stopping_) return;
     }
     drop_cancelled();
+    if (encoder_ != nullptr) {
+      run_encoder_step();
+      continue;
+    }
     admit();
     if (!build_batch(chunks, chunk_samples)) continue;
     try {
-      forward_.eval(chunks);
+      forward_->eval(chunks);
     } catch (const std::exception& e) {
       // Requests were validated on submit, so this is an engine fault: end every request in the
       // step with an error rather than leave its client waiting.
       for (Sample* s : chunk_samples) {
-        if (!s->finished) finish(*s, std::string("internal error: ") + e.what(), {}, "error");
+        if (s->finished) continue;
+        if (s->request->on_embedding) {
+          free_slot(*s);
+          s->request->on_embedding({}, s->prompt_size);  // an empty embedding: the engine failed
+          release(*s);
+        } else {
+          finish(*s, std::string("internal error: ") + e.what(), {}, "error");
+        }
       }
       continue;
     }
     after_step(chunks, chunk_samples);
     std::lock_guard<std::mutex> lock(mutex_);
     ++stats_.steps;
+  }
+}
+
+void Scheduler::run_encoder_step() {
+  // The oldest queued inputs, at most n_seq and within the step's token budget (at least one).
+  std::vector<std::unique_ptr<Request>> batch;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    size_t tokens = 0;
+    while (!queue_.empty() && static_cast<int>(batch.size()) < options_.n_seq) {
+      const size_t size = queue_.front()->params.prompt.size();
+      if (!batch.empty() && tokens + size > static_cast<size_t>(options_.step_token_budget)) break;
+      tokens += size;
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    stats_.queued = static_cast<int>(queue_.size());
+    stats_.active_sequences = static_cast<int>(batch.size());
+    stats_.prompt_tokens += tokens;
+  }
+  if (batch.empty()) return;
+  std::vector<std::vector<int32_t>> inputs;
+  inputs.reserve(batch.size());
+  for (const auto& r : batch) inputs.push_back(std::move(r->params.prompt));
+  std::vector<std::vector<float>> embeddings;
+  try {
+    embeddings = encoder_->embed(inputs);
+  } catch (const std::exception&) {
+    // Inputs were validated on submit, so this is an engine fault: the callers hear of it.
+    embeddings.assign(batch.size(), {});
+  }
+  {
+    // Counted before the callers hear of their results.
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.active_sequences = 0;
+    ++stats_.steps;
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i]->on_embedding) batch[i]->on_embedding(std::move(embeddings[i]), static_cast<int>(inputs[i].size()));
   }
 }
 
@@ -273,10 +338,10 @@ void Scheduler::admit() {
     int reuse = static_cast<int>(std::min<size_t>(free_len, static_cast<size_t>(limit)));
     if (best_any >= 0 && best_any != best_free && static_cast<int>(std::min<size_t>(any_len, limit)) > reuse) {
       reuse = static_cast<int>(std::min<size_t>(any_len, static_cast<size_t>(limit)));
-      forward_.copy_prefix(best_any, best_free, reuse);
+      forward_->copy_prefix(best_any, best_free, reuse);
     } else {
-      forward_.rewind(best_free, std::min(reuse, forward_.n_past(best_free)));
-      reuse = forward_.n_past(best_free);
+      forward_->rewind(best_free, std::min(reuse, forward_->n_past(best_free)));
+      reuse = forward_->n_past(best_free);
     }
     Slot& leader_slot = slots_[static_cast<size_t>(best_free)];
     leader_slot.owner = &leader;
@@ -294,7 +359,7 @@ void Scheduler::admit() {
       Slot& slot = slots_[static_cast<size_t>(pick)];
       slot.owner = r->samples[i].get();
       slot.history.clear();
-      forward_.rewind(pick, 0);
+      forward_->rewind(pick, 0);
       r->samples[i]->slot = pick;
     }
     int active = 0;
@@ -356,7 +421,7 @@ void Scheduler::after_step(const std::vector<SequenceChunk>& chunks, const std::
     s.evaluated += static_cast<int>(chunk.tokens.size());
     if (chunk.output == ChunkOutput::kHidden) {
       if (s.pooled.empty()) s.pooled.assign(n_embd, 0.0);
-      const float* rows = forward_.hidden().data() + hidden_row * n_embd;
+      const float* rows = forward_->hidden().data() + hidden_row * n_embd;
       for (size_t t = 0; t < chunk.tokens.size(); ++t) {
         for (size_t j = 0; j < n_embd; ++j) s.pooled[j] += rows[t * n_embd + j];
       }
@@ -365,7 +430,7 @@ void Scheduler::after_step(const std::vector<SequenceChunk>& chunks, const std::
       continue;
     }
     if (chunk.output == ChunkOutput::kNone) continue;
-    const std::span<const float> logits = forward_.logits().subspan(logits_row * n_vocab, n_vocab);
+    const std::span<const float> logits = forward_->logits().subspan(logits_row * n_vocab, n_vocab);
     ++logits_row;
     if (chunk.prefill) {
       // The prompt is in: the other samples of the request copy its KV and start from the same
@@ -373,7 +438,7 @@ void Scheduler::after_step(const std::vector<SequenceChunk>& chunks, const std::
       for (size_t f = 1; f < s.request->samples.size(); ++f) {
         Sample& follower = *s.request->samples[f];
         if (follower.finished) continue;
-        forward_.copy_prefix(s.slot, follower.slot, s.prompt_size);
+        forward_->copy_prefix(s.slot, follower.slot, s.prompt_size);
         slots_[static_cast<size_t>(follower.slot)].history = slot.history;
         follower.evaluated = s.prompt_size;
         follower.waits_for_leader = false;

@@ -11,6 +11,10 @@
 // A request with more samples than slots runs in parts of at most n_seq samples, one after
 // another, as one set (same indexes and seeds as if it had run at once).
 // Results stream to the caller's callback, on the scheduler thread.
+//
+// An encoder model (ArchSpec::encoder: bert) only embeds: there are no slots or KV cache;
+// each step takes the oldest queued inputs (at most n_seq, within the step's token budget)
+// and encodes them whole in one batched EncoderForward pass.
 #pragma once
 
 #include <atomic>
@@ -20,12 +24,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "engine/request.h"
+#include "model/encoder_forward.h"
 #include "model/forward.h"
 #include "tokenizer/tokenizer.h"
 
@@ -40,6 +46,7 @@ struct SchedulerOptions {
   int prefill_chunk = 256;     // most prompt tokens of one sample per step
   int step_token_budget = 512; // most tokens in one step (decode tokens count first)
   const LoraAdapter* lora = nullptr;  // applied to every sequence (must outlive the scheduler)
+  std::optional<Pooling> pooling{};   // encoders: overrides the model's pooling_type
 };
 
 // Thrown by submit() when the waiting queue is full.
@@ -62,7 +69,9 @@ struct SchedulerStats {
 };
 
 using EventCallback = std::function<void(const GenerationEvent&)>;
-// Mean-pooled, L2-normalised final hidden state [n_embd] and the number of tokens read.
+// Pooled, L2-normalised final hidden state [n_embd] (mean over the tokens for decoders, the
+// model's own pooling for encoders) and the number of tokens read. An empty embedding means
+// the engine failed to compute it.
 using EmbeddingCallback = std::function<void(std::vector<float> embedding, int n_tokens)>;
 
 class Scheduler {
@@ -76,13 +85,16 @@ class Scheduler {
 
   // Queues a generation. Throws ContextLengthError for a prompt longer than the context,
   // rpu::Error for any other request that can never run (empty prompt, n outside
-  // 1..kMaxSamples, bad token ids) and QueueFullError when full.
+  // 1..kMaxSamples, bad token ids, an encoder model) and QueueFullError when full.
   // Returns an id for cancel().
   uint64_t submit(GenerationRequest request, EventCallback on_event);
   // Queues an embedding of `tokens` (same errors as submit).
   uint64_t submit_embedding(std::vector<int32_t> tokens, EmbeddingCallback on_done);
   // Stops a request: its slots are freed before the next step; no more events are sent.
   void cancel(uint64_t id);
+
+  // Whether the model only embeds (an encoder: generation is refused).
+  bool embeddings_only() const { return encoder_ != nullptr; }
 
   // The prompt checks submit() makes (ContextLengthError when it does not fit a sequence,
   // rpu::Error for an empty prompt or an id outside the vocabulary), for callers that want
@@ -104,6 +116,7 @@ class Scheduler {
   // FIFO, all parts of one request under one id; throws QueueFullError when full.
   uint64_t enqueue(std::vector<std::unique_ptr<Request>> parts);
   void run();
+  void run_encoder_step();
   void drop_cancelled();
   void admit();
   bool build_batch(std::vector<SequenceChunk>& chunks, std::vector<Sample*>& chunk_samples);
@@ -119,7 +132,8 @@ class Scheduler {
   const Model& model_;
   const Tokenizer& tokenizer_;
   SchedulerOptions options_;
-  BatchForward forward_;
+  std::unique_ptr<BatchForward> forward_;    // decoders
+  std::unique_ptr<EncoderForward> encoder_;  // encoders
   std::vector<Slot> slots_;
   uint64_t clock_ = 0;
 

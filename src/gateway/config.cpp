@@ -12,6 +12,7 @@
 #include "gateway/usage_store.h"
 #include "reasoning/pattern.h"
 #include "reasoning/verifiers.h"
+#include "retrieval/knowledge_backend.h"
 
 namespace rpu::gateway {
 namespace {
@@ -287,7 +288,8 @@ CascadeConfig read_cascade(const Reader& r, const YAML::Node& n, const std::stri
 }
 
 RouteConfig read_route(const Reader& r, const YAML::Node& n, const std::string& key) {
-  r.only_keys(n, key, {"name", "aliases", "match", "target", "reasoning", "cascade", "shadow", "fallback", "scrub_input"});
+  r.only_keys(n, key,
+              {"name", "aliases", "match", "target", "reasoning", "cascade", "shadow", "fallback", "scrub_input", "knowledge"});
   RouteConfig route;
   route.line = n.Mark().line + 1;
   if (!n["name"]) r.error(n, key, "needs `name:`");
@@ -311,6 +313,15 @@ RouteConfig read_route(const Reader& r, const YAML::Node& n, const std::string& 
   }
   if (n["fallback"]) route.fallback = r.text(n["fallback"], key + ".fallback");
   if (n["scrub_input"]) route.scrub_input = r.boolean(n["scrub_input"], key + ".scrub_input");
+  if (n["knowledge"]) {
+    if (!n["knowledge"].IsMap()) r.error(n["knowledge"], key + ".knowledge", "must be a mapping ({kb: NAME, k: 5})");
+    route.knowledge = r.to_json(n["knowledge"], key + ".knowledge");
+    try {
+      retrieval::knowledge_spec_parse(route.knowledge);
+    } catch (const ApiError& e) {
+      r.error(n["knowledge"], key + ".knowledge", e.what());
+    }
+  }
   return route;
 }
 
@@ -373,7 +384,7 @@ void read_keys(const Reader& r, const YAML::Node& n, GatewayConfig& c) {
 // Names the routes of one file use: the names and aliases seen so far (of this file and any
 // read before it), and the targets defined (`where` says where, for the message).
 struct KnownNames {
-  std::set<std::string> targets, routes, aliases;
+  std::set<std::string> targets, routes, aliases, knowledge_bases;
   std::string where = "under models: or upstreams:";
 };
 
@@ -394,6 +405,10 @@ void check_routes(const Reader& r, const YAML::Node& root, const std::vector<Rou
     defined(route.fallback, node["fallback"], "fallback");
     if (route.cascade) defined(route.cascade->upstream, node["cascade"]["upstream"], "cascade.upstream");
     if (route.shadow) defined(route.shadow->target, node["shadow"]["target"], "shadow.target");
+    if (route.knowledge.is_object() && !known.knowledge_bases.count(route.knowledge["kb"].get<std::string>())) {
+      r.error(node["knowledge"], key + ".knowledge.kb",
+              "'" + route.knowledge["kb"].get<std::string>() + "' is not defined under knowledge_bases:");
+    }
     if (!known.routes.insert(route.name).second) r.error(node, key + ".name", "route '" + route.name + "' is defined twice");
     for (const std::string& alias : route.aliases) {
       if (!known.aliases.insert(alias).second) r.error(node, key + ".aliases", "alias '" + alias + "' belongs to two routes");
@@ -412,6 +427,7 @@ void check_references(const Reader& r, const YAML::Node& root, GatewayConfig& c)
   };
   for (const auto& m : c.local_models) add_target(m.name, "models");
   for (const auto& u : c.remotes) add_target(u.name, u.is_replica_set ? "models" : "upstreams");
+  for (const auto& [name, _] : c.knowledge_bases) known.knowledge_bases.insert(name);
   check_routes(r, root, c.routes, c.default_route, known);
   if (c.routes.empty()) r.error(root, "routes", "at least one route is needed");
   if (c.classifier) check_classifier_routes(r, root, *c.classifier, known.routes);
@@ -425,6 +441,7 @@ void check_merged_references(const Reader& r, const YAML::Node& root, const Gate
   known.where = "under models: (here or in " + main.file + ")";
   for (const auto& m : main.local_models) known.targets.insert(m.name);
   for (const auto& u : main.remotes) known.targets.insert(u.name);
+  for (const auto& [name, _] : main.knowledge_bases) known.knowledge_bases.insert(name);
   auto add_target = [&](const std::string& name) {
     if (!known.targets.insert(name).second) {
       r.error(root["models"][name], "models." + name, "the name is already used (in " + main.file + " or above)");
@@ -462,7 +479,8 @@ std::vector<RouteConfig> read_routes(const Reader& r, const YAML::Node& routes) 
 
 GatewayConfig read_config(const Reader& r, const YAML::Node& root, const std::string& file_name) {
   r.only_keys(root, "",
-              {"listen", "log", "models", "upstreams", "routes", "default_route", "keys", "routes_file", "classifier"});
+              {"listen", "log", "models", "upstreams", "routes", "default_route", "keys", "routes_file", "classifier",
+               "knowledge_bases"});
   GatewayConfig c;
   c.file = file_name;
   if (root["listen"]) read_listen(r, root["listen"], c);
@@ -474,6 +492,13 @@ GatewayConfig read_config(const Reader& r, const YAML::Node& root, const std::st
   if (root["keys"]) read_keys(r, root["keys"], c);
   if (root["routes_file"]) c.routes_file = r.path(root["routes_file"], "routes_file");
   if (root["classifier"]) c.classifier = read_classifier(r, root["classifier"]);
+  if (const YAML::Node kbs = root["knowledge_bases"]; kbs && !kbs.IsNull()) {
+    if (!kbs.IsMap()) r.error(kbs, "knowledge_bases", "must be a mapping of names to knowledge base files");
+    for (const auto& item : kbs) {
+      const std::string name = item.first.as<std::string>();
+      c.knowledge_bases[name] = r.path(item.second, "knowledge_bases." + name);
+    }
+  }
   check_references(r, root, c);
   return c;
 }

@@ -103,6 +103,8 @@ struct RouteConfig {
   // The target gets the call scrubbed of personal data (as the usage log stores it) and its
   // answer's placeholders are put back (unscrub.h): for specialists trained on the log.
   bool scrub_input = false;
+  // The "knowledge" extension calls get when they carry none ({kb: NAME, k: 5, ...}), or null.
+  nlohmann::json knowledge;
   int line = 0;                      // where it was defined, for messages
 };
 
@@ -146,6 +148,7 @@ struct GatewayConfig {
   std::vector<ClientKeyConfig> keys;  // empty: no authentication
   std::string routes_file;            // resolved path; empty: none
   std::optional<ClassifierConfig> classifier;
+  std::map<std::string, std::string> knowledge_bases;  // name -> resolved file (knowledge_bases:)
 };
 
 // Throws ConfigError. Relative model paths are resolved against the file's folder.

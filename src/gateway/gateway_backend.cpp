@@ -13,6 +13,7 @@
 #include "gateway/unscrub.h"
 #include "gateway/task_classifier.h"
 #include "pipeline/metrics_text.h"
+#include "retrieval/knowledge_backend.h"
 
 namespace rpu::gateway {
 namespace {
@@ -337,6 +338,7 @@ bool GatewayBackend::accepts_model(const std::string& model) const {
 ChatRequest GatewayBackend::for_target(const ChatRequest& request, const Route& route, Backend& target) const {
   ChatRequest r = request;
   if (!r.reasoning.is_object() && route.config.reasoning.is_object()) r.reasoning = route.config.reasoning;
+  if (r.knowledge.is_null() && route.config.knowledge.is_object()) r.knowledge = route.config.knowledge;
   if (!target.accepts_model(r.model)) r.model = target.model_id();
   return r;
 }
@@ -367,13 +369,30 @@ std::unique_ptr<CallHandle> GatewayBackend::chat(const ChatRequest& request, Cha
   if (std::string_view(choice.by) == "classifier") metrics_.on_classified(route.config.name);
   // The request as the target sees it, built once (a copy of the whole conversation).
   ChatRequest to_target = for_target(request, route, *route.target);
+  // Retrieval first: the target and any upstream (cascade, fallback, shadow) read the same
+  // sources, and the client gets the citations whoever answers.
+  const ChatRequest* sent = &request;
+  ChatRequest with_sources;
+  if (to_target.knowledge.is_object()) {
+    if (knowledge_ == nullptr) {
+      throw ApiError(400, "this gateway serves no knowledge bases (knowledge_bases: in its config)",
+                     "invalid_request_error", "knowledge.kb");
+    }
+    retrieval::AugmentedRequest augmented = retrieval::augment_request(*knowledge_, to_target, nullptr);
+    with_sources = request;
+    with_sources.messages = augmented.request.messages;
+    with_sources.knowledge = nullptr;
+    sent = &with_sources;
+    to_target = augmented.request;
+    sink = retrieval::citing_sink(augmented, std::move(sink));
+  }
   auto trace = make_trace(route.target->choice_count(to_target), request.client_key_id, chat_request_log_json(request));
   trace->info().route = route.config.name;
   trace->info().answered_by = route.config.target;
-  maybe_shadow(table, route, request);
+  maybe_shadow(table, route, *sent);
   try {
-    auto handle = route.judge ? cascade(route, request, std::move(to_target), std::move(sink), trace)
-                              : forward(route, request, to_target, std::move(sink), trace);
+    auto handle = route.judge ? cascade(route, *sent, std::move(to_target), std::move(sink), trace)
+                              : forward(route, *sent, to_target, std::move(sink), trace);
     return std::make_unique<TableHandle>(std::move(handle), table);
   } catch (const ApiError& e) {
     trace->fail(e.what());

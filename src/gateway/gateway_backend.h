@@ -45,6 +45,10 @@
 #include "gateway/scrub.h"
 #include "pipeline/backend.h"
 
+namespace rpu::retrieval {
+class KnowledgeLibrary;
+}
+
 namespace rpu::gateway {
 
 class CallLogger;
@@ -79,6 +83,9 @@ class GatewayBackend : public Backend {
   // A task classifier hook (router.h), asked after the config's `classifier:` (task_classifier.h)
   // found no route; set before serving.
   void set_classifier(TaskClassifier classifier);
+  // The knowledge bases calls may name ("knowledge" extension, or a route's default), built by
+  // the caller from the config's knowledge_bases: (borrowed; set before serving).
+  void set_knowledge(retrieval::KnowledgeLibrary* library) { knowledge_ = library; }
   GatewayMetrics& metrics() { return metrics_; }
   // Waits for shadow calls still running (tests, shutdown).
   void wait_for_shadows() const;
@@ -118,6 +125,7 @@ class GatewayBackend : public Backend {
   Scrubber scrubber_;  // for scrub_input routes (the usage log's scrubber is the logger's)
   std::shared_ptr<std::atomic<int>> shadows_running_;
   TaskClassifier classifier_;
+  retrieval::KnowledgeLibrary* knowledge_ = nullptr;
 
   mutable std::mutex table_mutex_;  // guards table_ (the swap and each call's copy)
   std::shared_ptr<const Table> table_;

@@ -9,9 +9,20 @@ namespace rpu {
 namespace {
 
 constexpr std::array kArchs = {
-    ArchSpec{"llama", RopeStyle::kAdjacent, false, false},
-    ArchSpec{"qwen2", RopeStyle::kHalves, true, false},
-    ArchSpec{"qwen3", RopeStyle::kHalves, false, true},
+    ArchSpec{.name = "llama", .rope_style = RopeStyle::kAdjacent},
+    ArchSpec{.name = "qwen2", .rope_style = RopeStyle::kHalves, .requires_qkv_bias = true},
+    ArchSpec{.name = "qwen3", .rope_style = RopeStyle::kHalves, .requires_qk_norm = true},
+    // BERT encoders (bge, all-MiniLM, ...): learned positions, post-LayerNorm, GELU MLP,
+    // biases on every projection, bidirectional attention, pooled embeddings.
+    ArchSpec{.name = "bert",
+             .requires_qkv_bias = true,
+             .encoder = true,
+             .positions = Positions::kLearned,
+             .norm = NormKind::kLayer,
+             .ffn = FfnKind::kGelu,
+             .requires_proj_bias = true,
+             .token_types = true,
+             .input_norm = true},
 };
 
 int read_positive(const GgufFile& file, const std::string& key, int64_t max) {
@@ -25,7 +36,63 @@ int read_positive_or(const GgufFile& file, const std::string& key, int fallback,
   return file.find(key) ? read_positive(file, key, max) : fallback;
 }
 
+// The rotary-embedding keys.
+void read_rope_keys(const GgufFile& file, const std::string& arch, ModelConfig& c) {
+  c.rope_theta = static_cast<float>(file.get_double(arch + ".rope.freq_base", 10000.0));
+  if (!(c.rope_theta > 1 && std::isfinite(c.rope_theta))) fail("{}: rope theta {} is out of range", file.path(), c.rope_theta);
+  c.rope_dim = read_positive_or(file, arch + ".rope.dimension_count", c.head_dim, c.head_dim);
+  if (c.rope_dim % 2 != 0) fail("{}: rope dimension count {} is odd", file.path(), c.rope_dim);
+
+  const std::string scaling = file.get_string(arch + ".rope.scaling.type", "none");
+  if (scaling == "linear") {
+    const double factor = file.get_double(arch + ".rope.scaling.factor", 1.0);
+    if (!(factor >= 1.0 && factor < 1e6)) fail("{}: rope scaling factor {} is out of range", file.path(), factor);
+    c.rope_position_scale = static_cast<float>(1.0 / factor);
+  } else if (scaling != "none") {
+    // llama3 scaling arrives as the rope_freqs tensor (handled by the weights); yarn is not yet done.
+    if (scaling != "llama3") fail("{}: rope scaling type '{}' is not supported", file.path(), scaling);
+  }
+}
+
+// The encoder-only keys: attention must not be causal, pooling must give one vector per input
+// (a file without pooling_type, as older conversions, is mean-pooled).
+void read_encoder_keys(const GgufFile& file, const std::string& arch, ModelConfig& c) {
+  const std::string eps_key = arch + ".attention.layer_norm_epsilon";
+  c.layer_norm_eps = static_cast<float>(file.require(eps_key).as_double(eps_key));
+  if (!(c.layer_norm_eps > 0 && c.layer_norm_eps < 1)) {
+    fail("{}: metadata '{}' = {} is out of range (0..1)", file.path(), eps_key, c.layer_norm_eps);
+  }
+  const std::string causal_key = arch + ".attention.causal";
+  if (file.find(causal_key) && file.require(causal_key).as_bool(causal_key)) {
+    fail("{}: metadata '{}' is true; rpu runs {} as a bidirectional encoder only", file.path(), causal_key, arch);
+  }
+  const std::string pooling_key = arch + ".pooling_type";
+  if (const GgufValue* pooling = file.find(pooling_key)) {
+    const int64_t p = pooling->as_int(pooling_key);
+    if (p != static_cast<int64_t>(Pooling::kMean) && p != static_cast<int64_t>(Pooling::kCls) &&
+        p != static_cast<int64_t>(Pooling::kLast)) {
+      fail("{}: metadata '{}' = {} is not a supported pooling type (1 = mean, 2 = cls, 3 = last)", file.path(),
+           pooling_key, p);
+    }
+    c.pooling = static_cast<Pooling>(p);
+  }
+  c.n_token_types = read_positive_or(file, "tokenizer.ggml.token_type_count", 0, 1 << 16);
+  if (c.arch->token_types && c.n_token_types == 0) {
+    fail("{}: metadata 'tokenizer.ggml.token_type_count' is missing; {} needs its token type count", file.path(), arch);
+  }
+}
+
 }  // namespace
+
+const char* pooling_name(Pooling p) {
+  switch (p) {
+    case Pooling::kNone: return "none";
+    case Pooling::kMean: return "mean";
+    case Pooling::kCls: return "cls";
+    case Pooling::kLast: return "last";
+  }
+  return "?";
+}
 
 const ArchSpec* find_arch(const std::string& name) {
   for (const auto& arch : kArchs) {
@@ -65,21 +132,15 @@ ModelConfig config_from_gguf(const GgufFile& file) {
   if (value_dim != c.head_dim) {
     fail("{}: value head size {} differs from key head size {}; not supported", file.path(), value_dim, c.head_dim);
   }
-  c.rms_eps = static_cast<float>(file.get_double(arch + ".attention.layer_norm_rms_epsilon", 1e-5));
-  if (!(c.rms_eps > 0 && c.rms_eps < 1)) fail("{}: RMSNorm epsilon {} is out of range", file.path(), c.rms_eps);
-  c.rope_theta = static_cast<float>(file.get_double(arch + ".rope.freq_base", 10000.0));
-  if (!(c.rope_theta > 1 && std::isfinite(c.rope_theta))) fail("{}: rope theta {} is out of range", file.path(), c.rope_theta);
-  c.rope_dim = read_positive_or(file, arch + ".rope.dimension_count", c.head_dim, c.head_dim);
-  if (c.rope_dim % 2 != 0) fail("{}: rope dimension count {} is odd", file.path(), c.rope_dim);
-
-  const std::string scaling = file.get_string(arch + ".rope.scaling.type", "none");
-  if (scaling == "linear") {
-    const double factor = file.get_double(arch + ".rope.scaling.factor", 1.0);
-    if (!(factor >= 1.0 && factor < 1e6)) fail("{}: rope scaling factor {} is out of range", file.path(), factor);
-    c.rope_position_scale = static_cast<float>(1.0 / factor);
-  } else if (scaling != "none") {
-    // llama3 scaling arrives as the rope_freqs tensor (handled by the weights); yarn is not yet done.
-    if (scaling != "llama3") fail("{}: rope scaling type '{}' is not supported", file.path(), scaling);
+  if (c.arch->encoder) read_encoder_keys(file, arch, c);
+  if (c.arch->norm == NormKind::kRms) {
+    c.rms_eps = static_cast<float>(file.get_double(arch + ".attention.layer_norm_rms_epsilon", 1e-5));
+    if (!(c.rms_eps > 0 && c.rms_eps < 1)) fail("{}: RMSNorm epsilon {} is out of range", file.path(), c.rms_eps);
+  }
+  if (c.arch->positions == Positions::kRope) {
+    read_rope_keys(file, arch, c);
+  } else {
+    c.rope_dim = 0;  // no rotary embeddings
   }
 
   // The vocabulary size comes from the tokenizer when present; the embedding table is checked against it.

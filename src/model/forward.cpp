@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "kernels/quant.h"
 #include "model/lora.h"
+#include "model/matmul_batch.h"
 
 namespace rpu {
 namespace {
@@ -28,8 +29,20 @@ void ensure(std::vector<float>& buffer, size_t n) {
 
 }  // namespace
 
+namespace {
+
+const Model& decoder(const Model& model) {
+  if (model.config().arch->encoder) {
+    fail("'{}' is an embedding model ({}): it has no decoder forward pass, only embeddings", model.file().path(),
+         model.config().arch->name);
+  }
+  return model;
+}
+
+}  // namespace
+
 BatchForward::BatchForward(const Model& model, int n_ctx, int n_seq, ThreadPool* pool)
-    : model_(model),
+    : model_(decoder(model)),
       config_(model.config()),
       pool_(pool),
       kernels_(model.kernels()),
@@ -61,42 +74,10 @@ void BatchForward::copy_prefix(int from, int to, int n_pos) {
   n_past_[static_cast<size_t>(to)] = n_pos;
 }
 
-void BatchForward::for_tokens(int n_tokens, const std::function<void(int)>& fn) {
-  if (pool_ == nullptr || n_tokens == 1) {
-    for (int t = 0; t < n_tokens; ++t) fn(t);
-    return;
-  }
-  pool_->parallel_for(n_tokens, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) fn(static_cast<int>(t));
-  });
-}
+void BatchForward::for_tokens(int n_tokens, const std::function<void(int)>& fn) { for_each_token(pool_, n_tokens, fn); }
 
 void BatchForward::matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens) {
-  bool quantize = false;
-  int64_t total_units = 0;  // units of row_granule rows, over all jobs
-  for (const MatmulJob& job : jobs) {
-    quantize = quantize || kernels_.wants_quantized_input(*job.w);
-    total_units += (job.w->view.rows + job.w->row_granule - 1) / job.w->row_granule;
-  }
-  if (quantize) kernels_.quantize_input(x, n_tokens, jobs.begin()->w->view.cols, xq_);
-  auto run_units = [&](int64_t begin, int64_t end) {
-    int64_t first = 0;  // first unit of the current job
-    for (const MatmulJob& job : jobs) {
-      const WeightMatrix& w = *job.w;
-      const int64_t units = (w.view.rows + w.row_granule - 1) / w.row_granule;
-      const int64_t lo = std::max(begin, first), hi = std::min(end, first + units);
-      if (lo < hi) {
-        kernels_.matmul(w, x, xq_, n_tokens, job.y, (lo - first) * w.row_granule,
-                        std::min(w.view.rows, (hi - first) * w.row_granule));
-      }
-      first += units;
-    }
-  };
-  if (pool_ == nullptr) {
-    run_units(0, total_units);
-  } else {
-    pool_->parallel_for(total_units, run_units);
-  }
+  matmul_batch(kernels_, pool_, xq_, jobs, x, n_tokens);
   if (lora_ == nullptr) return;
   // Low-rank terms of adapted matrices: y += s (x A^T) B^T, token by token.
   for (const MatmulJob& job : jobs) {

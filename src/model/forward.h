@@ -28,6 +28,7 @@
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
 #include "model/kv_cache.h"
+#include "model/matmul_batch.h"
 #include "model/model.h"
 
 namespace rpu {
@@ -80,12 +81,8 @@ class BatchForward {
   void set_lora(const LoraAdapter* adapter);
 
  private:
-  struct MatmulJob {
-    const WeightMatrix* w;
-    float* y;  // [n_tokens, w->view.rows]
-  };
-  // Y_i = X W_i^T for several matrices reading the same input, in one parallel dispatch
-  // (threads split the matrices' combined rows), quantizing X once when the kernels want it.
+  // Y_i = X W_i^T for several matrices reading the same input (model/matmul_batch.h), plus
+  // the LoRA terms of adapted matrices.
   void matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens);
   void attention(int layer, std::span<const SequenceChunk> chunks);
   // Rotates the n_heads heads of one token at position pos in place.

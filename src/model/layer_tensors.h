@@ -6,20 +6,27 @@
 // Rows are in file order: synth and the trainer write a layer's tensors in this order, so
 // reordering rows changes their files. Shapes, row-major [rows, cols]
 // (GGUF shape {cols, rows}; 1-D tensors {cols}):
-//   attn_norm.weight    [n_embd]              RMSNorm before attention
-//   attn_q.weight       [q_dim, n_embd]       LoRA "q"
-//   attn_k.weight       [kv_dim, n_embd]      LoRA "k"
-//   attn_v.weight       [kv_dim, n_embd]      LoRA "v"
-//   attn_output.weight  [n_embd, q_dim]       LoRA "o"
-//   attn_q.bias         [q_dim]               q/k/v biases (qwen2)
-//   attn_k.bias         [kv_dim]
-//   attn_v.bias         [kv_dim]
-//   attn_q_norm.weight  [head_dim]            per-head RMSNorm on q and k (qwen3)
-//   attn_k_norm.weight  [head_dim]
-//   ffn_norm.weight     [n_embd]              RMSNorm before the feed-forward
-//   ffn_gate.weight     [n_ff, n_embd]        LoRA "gate"
-//   ffn_up.weight       [n_ff, n_embd]        LoRA "up"
-//   ffn_down.weight     [n_embd, n_ff]        LoRA "down"
+//   attn_norm.weight          [n_embd]          RMSNorm before attention (pre-norm decoders)
+//   attn_q.weight             [q_dim, n_embd]   LoRA "q"
+//   attn_k.weight             [kv_dim, n_embd]  LoRA "k"
+//   attn_v.weight             [kv_dim, n_embd]  LoRA "v"
+//   attn_output.weight        [n_embd, q_dim]   LoRA "o"
+//   attn_q.bias               [q_dim]           q/k/v biases (qwen2, bert)
+//   attn_k.bias               [kv_dim]
+//   attn_v.bias               [kv_dim]
+//   attn_output.bias          [n_embd]          projection biases (bert)
+//   attn_q_norm.weight        [head_dim]        per-head RMSNorm on q and k (qwen3)
+//   attn_k_norm.weight        [head_dim]
+//   attn_output_norm.weight   [n_embd]          LayerNorm after the attention residual (bert)
+//   attn_output_norm.bias     [n_embd]
+//   ffn_norm.weight           [n_embd]          RMSNorm before the feed-forward (pre-norm decoders)
+//   ffn_gate.weight           [n_ff, n_embd]    LoRA "gate" (SwiGLU feed-forwards)
+//   ffn_up.weight             [n_ff, n_embd]    LoRA "up"
+//   ffn_down.weight           [n_embd, n_ff]    LoRA "down"
+//   ffn_up.bias               [n_ff]            projection biases (bert)
+//   ffn_down.bias             [n_embd]
+//   layer_output_norm.weight  [n_embd]          LayerNorm after the feed-forward residual (bert)
+//   layer_output_norm.bias    [n_embd]
 #pragma once
 
 #include <cstdint>
@@ -36,9 +43,9 @@ namespace rpu {
 // What a tensor is, which decides how it is stored (matrices keep their file type, vectors
 // are f32) and how synth initializes it.
 enum class LayerTensorKind {
-  kNorm,      // RMSNorm gain over the hidden state, [n_embd]
+  kNorm,      // RMSNorm / LayerNorm gain over the hidden state, [n_embd]
   kMatrix,    // a linear's weight W[out, in]: y = x W^T
-  kBias,      // a linear's bias, [out]
+  kBias,      // a linear's bias, [out], or a LayerNorm's bias
   kHeadNorm,  // RMSNorm gain applied to every head alike, [head_dim]
 };
 
@@ -48,8 +55,12 @@ enum class LayerDim { kOne, kEmbd, kQ, kKv, kFf, kHead };
 // When a layer has the tensor.
 enum class LayerTensorPresence {
   kAlways,
-  kQkvBias,  // q/k/v biases (ArchSpec::requires_qkv_bias: qwen2)
-  kQkNorm,   // q/k per-head norms (ArchSpec::requires_qk_norm: qwen3)
+  kQkvBias,   // q/k/v biases (ArchSpec::requires_qkv_bias: qwen2, bert)
+  kQkNorm,    // q/k per-head norms (ArchSpec::requires_qk_norm: qwen3)
+  kPreNorm,   // RMSNorms before attention and feed-forward (ArchSpec::norm == kRms: decoders)
+  kPostNorm,  // LayerNorms after each residual add (ArchSpec::norm == kLayer: bert)
+  kGate,      // the feed-forward's gate (ArchSpec::ffn == kSwiGlu)
+  kProjBias,  // attn_output / ffn_up / ffn_down biases (ArchSpec::requires_proj_bias: bert)
 };
 
 // The sizes LayerDim names, for one model.
@@ -60,16 +71,40 @@ struct LayerDims {
   int64_t operator[](LayerDim d) const;
 };
 
-// Which optional tensor groups a layer has.
+// Which tensor groups a layer has: the optional ones (qkv_bias, qk_norm) and those its
+// architecture's layout decides (the rest; a decoder's by default).
 struct LayerVariant {
   bool qkv_bias = false;
   bool qk_norm = false;
+  bool pre_norm = true;
+  bool post_norm = false;
+  bool gate = true;
+  bool proj_bias = false;
 
-  // The groups an architecture requires (a file may still hold the others).
-  static LayerVariant required_by(const ArchSpec& arch) { return {arch.requires_qkv_bias, arch.requires_qk_norm}; }
+  // The groups an architecture requires (a file may still hold the other optional ones).
+  static LayerVariant required_by(const ArchSpec& arch) {
+    const bool post = arch.norm == NormKind::kLayer;
+    return {arch.requires_qkv_bias, arch.requires_qk_norm, !post, post, arch.ffn == FfnKind::kSwiGlu,
+            arch.requires_proj_bias};
+  }
+  // The layout groups of `arch` with these optional groups.
+  LayerVariant with_layout_of(const ArchSpec& arch) const {
+    LayerVariant v = required_by(arch);
+    v.qkv_bias = qkv_bias;
+    v.qk_norm = qk_norm;
+    return v;
+  }
   bool has(LayerTensorPresence p) const {
-    return p == LayerTensorPresence::kAlways || (p == LayerTensorPresence::kQkvBias && qkv_bias) ||
-           (p == LayerTensorPresence::kQkNorm && qk_norm);
+    switch (p) {
+      case LayerTensorPresence::kAlways: return true;
+      case LayerTensorPresence::kQkvBias: return qkv_bias;
+      case LayerTensorPresence::kQkNorm: return qk_norm;
+      case LayerTensorPresence::kPreNorm: return pre_norm;
+      case LayerTensorPresence::kPostNorm: return post_norm;
+      case LayerTensorPresence::kGate: return gate;
+      case LayerTensorPresence::kProjBias: return proj_bias;
+    }
+    return false;
   }
 };
 
@@ -78,7 +113,7 @@ struct LayerTensor {
   LayerTensorKind kind;
   LayerDim rows;  // matrices: output features; 1-D tensors: kOne
   LayerDim cols;  // matrices: input features (GGUF shape[0]); 1-D tensors: the length
-  LayerTensorPresence presence;  // matrices are always present
+  LayerTensorPresence presence;  // matrices: kAlways, or kGate for ffn_gate
   const char* lora;  // LoRA target name ("q", "gate", ...) of an adaptable matrix; null otherwise
   // Where load_weights puts it: `matrix` for matrices, `vector` (dequantized) for the rest.
   WeightMatrix LayerWeights::* matrix;

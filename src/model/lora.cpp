@@ -25,10 +25,11 @@ std::map<std::string, const WeightMatrix*> named_matrices(const Model& model) {
   for (size_t i = 0; i < w.layers.size(); ++i) {
     const LayerWeights& l = w.layers[i];
     for (const LayerTensor& t : layer_tensors()) {
-      if (t.is_matrix()) m[layer_tensor_name(static_cast<int>(i), t)] = &(l.*t.matrix);
+      // (A matrix the layout lacks, as bert's gate, has no rows and is not named.)
+      if (t.is_matrix() && (l.*t.matrix).view.rows > 0) m[layer_tensor_name(static_cast<int>(i), t)] = &(l.*t.matrix);
     }
   }
-  if (!w.tied_output) m["output.weight"] = &w.output;
+  if (!w.tied_output && w.output.view.rows > 0) m["output.weight"] = &w.output;
   return m;
 }
 

@@ -33,16 +33,32 @@ Init layer_init(LayerTensorKind kind) {
   return Init::kMatrix;
 }
 
+const ArchSpec& arch_of(const SynthSpec& s) {
+  const ArchSpec* arch = find_arch(s.arch);
+  if (arch == nullptr) fail("architecture '{}' is not supported (supported: {})", s.arch, supported_arch_names());
+  return *arch;
+}
+
 std::vector<TensorSpec> tensor_specs(const SynthSpec& s) {
   const auto u = [](int v) { return static_cast<uint64_t>(v); };
   const int head_dim = s.head_dim > 0 ? s.head_dim : s.n_embd / s.n_head;
   const int rope_dim = s.rope_dim > 0 ? s.rope_dim : head_dim;
   const LayerDims dims{s.n_embd, s.n_head * head_dim, s.n_head_kv * head_dim, s.n_ff, head_dim};
-  const LayerVariant variant{s.qkv_bias, s.qk_norm};
+  const ArchSpec& arch = arch_of(s);
+  const LayerVariant variant = LayerVariant{s.qkv_bias, s.qk_norm}.with_layout_of(arch);
   std::vector<TensorSpec> t;
   t.push_back({"token_embd.weight", {u(s.n_embd), u(s.n_vocab)}, Init::kMatrix});
-  t.push_back({"output_norm.weight", {u(s.n_embd)}, Init::kNorm});
-  if (!s.tied_output) t.push_back({"output.weight", {u(s.n_embd), u(s.n_vocab)}, Init::kMatrix});
+  if (arch.encoder) {
+    if (arch.token_types) t.push_back({"token_types.weight", {u(s.n_embd), u(s.n_token_types)}, Init::kMatrix});
+    if (arch.positions == Positions::kLearned) t.push_back({"position_embd.weight", {u(s.n_embd), u(s.n_ctx)}, Init::kMatrix});
+    if (arch.input_norm) {
+      t.push_back({"token_embd_norm.weight", {u(s.n_embd)}, Init::kNorm});
+      t.push_back({"token_embd_norm.bias", {u(s.n_embd)}, Init::kBias});
+    }
+  } else {
+    t.push_back({"output_norm.weight", {u(s.n_embd)}, Init::kNorm});
+    if (!s.tied_output) t.push_back({"output.weight", {u(s.n_embd), u(s.n_vocab)}, Init::kMatrix});
+  }
   if (s.llama3_rope) t.push_back({"rope_freqs.weight", {u(rope_dim / 2)}, Init::kRopeFreqs});
   for (int l = 0; l < s.n_layer; ++l) {
     for (const LayerTensor& lt : layer_tensors()) {
@@ -57,7 +73,8 @@ std::vector<TensorPlan> plan_types(const SynthSpec& s, const std::vector<TensorS
   for (const auto& t : specs) descs.push_back({t.name, t.shape, DType::F32});
   if (s.scheme != nullptr) return plan_tensor_types(*s.scheme, descs, s.n_layer);
   std::vector<TensorPlan> plan;
-  for (const auto& d : descs) plan.push_back({d.shape.size() >= 2 ? s.matrix_type : DType::F32});
+  // The 2-D weights a scheme would convert (not position or token-type tables) take matrix_type.
+  for (const auto& d : descs) plan.push_back({is_quantizable(d) ? s.matrix_type : DType::F32});
   return plan;
 }
 
@@ -132,6 +149,7 @@ GgufWriter synth_metadata(const SynthSpec& s) {
   const int head_dim = s.head_dim > 0 ? s.head_dim : s.n_embd / s.n_head;
   const int rope_dim = s.rope_dim > 0 ? s.rope_dim : head_dim;
   const std::string& a = s.arch;
+  const ArchSpec& arch = arch_of(s);
 
   GgufWriter w;
   w.set("general.architecture", GgufValue::str(a));
@@ -146,11 +164,22 @@ GgufWriter synth_metadata(const SynthSpec& s) {
     w.set(a + ".attention.key_length", GgufValue::u32(static_cast<uint32_t>(head_dim)));
     w.set(a + ".attention.value_length", GgufValue::u32(static_cast<uint32_t>(head_dim)));
   }
-  w.set(a + ".attention.layer_norm_rms_epsilon", GgufValue::f32(s.rms_eps));
-  w.set(a + ".rope.freq_base", GgufValue::f32(s.rope_theta));
-  w.set(a + ".rope.dimension_count", GgufValue::u32(static_cast<uint32_t>(rope_dim)));
+  if (arch.encoder) {
+    w.set(a + ".attention.layer_norm_epsilon", GgufValue::f32(s.layer_norm_eps));
+    w.set(a + ".attention.causal", GgufValue::boolean(false));
+    w.set(a + ".pooling_type", GgufValue::u32(static_cast<uint32_t>(s.pooling)));
+    w.set("tokenizer.ggml.token_type_count", GgufValue::u32(static_cast<uint32_t>(s.n_token_types)));
+  } else {
+    w.set(a + ".attention.layer_norm_rms_epsilon", GgufValue::f32(s.rms_eps));
+  }
+  if (arch.positions == Positions::kRope) {
+    w.set(a + ".rope.freq_base", GgufValue::f32(s.rope_theta));
+    w.set(a + ".rope.dimension_count", GgufValue::u32(static_cast<uint32_t>(rope_dim)));
+  }
   if (s.bpe) {
     add_bpe_vocab(w, *s.bpe, s.n_vocab);
+  } else if (s.wordpiece) {
+    add_wordpiece_vocab(w, s.n_vocab);
   } else {
     add_spm_vocab(w, s.n_vocab);
   }

@@ -6,7 +6,8 @@
 // the thread count and can be generated row by row while it streams to disk:
 //   matrices [rows, cols]: uniform in +-1/sqrt(cols) (std ~0.58/sqrt(fan_in), keeps
 //     activations O(1) through the layers);
-//   norms: uniform in 1 +- 0.2; biases: uniform in +-0.5;
+//   norms: uniform in 1 +- 0.2; biases (LayerNorm biases too): uniform in +-0.5;
+//   position and token-type embeddings (encoders): like matrices, and always f32;
 //   rope_freqs: llama3 frequency factors computed from the scaling parameters.
 #pragma once
 
@@ -18,6 +19,7 @@
 #include "core/dtype.h"
 #include "core/thread_pool.h"
 #include "io/gguf.h"
+#include "model/config.h"
 #include "model/quant_plan.h"
 #include "model/requantize.h"
 #include "model/synth_vocab.h"
@@ -38,7 +40,7 @@ struct SynthSpec {
   int rope_dim = 0;  // 0: head_dim
   float rope_theta = 10000.0f;
   float rms_eps = 1e-5f;
-  bool tied_output = false;
+  bool tied_output = false;  // decoders; encoders have no output head
   bool qkv_bias = false;      // attn_{q,k,v}.bias tensors
   bool qk_norm = false;       // attn_{q,k}_norm tensors
   // rope_freqs tensor with llama3 frequency factors from these scaling parameters.
@@ -51,8 +53,15 @@ struct SynthSpec {
   // general.file_type); without one, every 2-D weight is matrix_type. 1-D tensors stay F32.
   DType matrix_type = DType::F32;
   const QuantScheme* scheme = nullptr;
-  // Tokenizer: byte-level BPE when set, otherwise the SentencePiece-style test vocabulary.
+  // Encoders (an arch with ArchSpec::encoder: bert): the token type count, the pooling
+  // written as <arch>.pooling_type, and the LayerNorm epsilon. n_ctx is the position table.
+  int n_token_types = 2;
+  Pooling pooling = Pooling::kMean;
+  float layer_norm_eps = 1e-12f;
+  // Tokenizer: byte-level BPE when set, else a WordPiece vocabulary when `wordpiece`,
+  // otherwise the SentencePiece-style test vocabulary.
   std::optional<BpeVocabSpec> bpe;
+  bool wordpiece = false;
   uint64_t seed = 1;
 };
 

@@ -184,8 +184,56 @@ SynthPreset tiny() {
   return p;
 }
 
+// BGE-small-en-v1.5: BERT encoder, 12 x 384, 12 heads, FFN 1536, 512 positions, BERT's
+// 30,522-token uncased WordPiece vocabulary, 2 token types, CLS pooling.
+SynthPreset bge_small() {
+  SynthSpec s;
+  s.arch = "bert";
+  s.name = "rpu-synth-bge-small";
+  s.n_vocab = 30522;
+  s.n_embd = 384;
+  s.n_layer = 12;
+  s.n_head = 12;
+  s.n_head_kv = 12;
+  s.n_ff = 1536;
+  s.n_ctx = 512;
+  s.n_token_types = 2;
+  s.pooling = Pooling::kCls;
+  s.layer_norm_eps = 1e-12f;
+  s.qkv_bias = true;
+  s.wordpiece = true;
+  return {"bge-small", "BGE-small-en-v1.5 (bert encoder, 12 x 384, 12 heads, 512 positions, vocab 30522, CLS pooling)",
+          s};
+}
+
+// all-MiniLM-L6-v2: bge-small's shapes with 6 layers and mean pooling.
+SynthPreset all_minilm_l6() {
+  SynthPreset p = bge_small();
+  p.name = "all-minilm-l6";
+  p.description = "all-MiniLM-L6-v2 (bert encoder, 6 x 384, 12 heads, 512 positions, vocab 30522, mean pooling)";
+  p.spec.name = "rpu-synth-all-minilm-l6";
+  p.spec.n_layer = 6;
+  p.spec.pooling = Pooling::kMean;
+  return p;
+}
+
+// bge-small's vocabulary and pooling on a 2 x 64 body, for end-to-end tests of embeddings.
+SynthPreset bge_tiny() {
+  SynthPreset p = bge_small();
+  p.name = "bge-tiny";
+  p.description = "test model: bge-small's vocabulary and CLS pooling, bert encoder, 2 x 64, 4 heads";
+  p.spec.name = "rpu-synth-bge-tiny";
+  p.spec.n_embd = 64;
+  p.spec.n_layer = 2;
+  p.spec.n_head = 4;
+  p.spec.n_head_kv = 4;
+  p.spec.n_ff = 128;
+  return p;
+}
+
 const std::vector<SynthPreset>& presets() {
-  static const std::vector<SynthPreset> table = {smollm2_135m(), qwen25_05b(), qwen3_06b(), llama32_1b(), tiny()};
+  static const std::vector<SynthPreset> table = {smollm2_135m(), qwen25_05b(), qwen3_06b(), llama32_1b(), tiny(),
+                                                 bge_small(),    all_minilm_l6(), bge_tiny()};
   return table;
 }
 

@@ -127,6 +127,50 @@ void add_spm_vocab(GgufWriter& w, int n_vocab) {
   w.set("tokenizer.ggml.eos_token_id", GgufValue::u32(2));
 }
 
+std::vector<std::string> make_wordpiece_tokens(int n_vocab) {
+  if (n_vocab < 300) fail("a synthetic WordPiece vocabulary needs at least 300 tokens, got {}", n_vocab);
+  const std::string word = "\xe2\x96\x81";  // U+2581, the word-start marker
+  std::vector<std::string> tokens = {"[PAD]"};
+  for (int i = 0; i < 99; ++i) tokens.push_back(fmt::format("[unused{}]", i));
+  for (const char* special : {"[UNK]", "[CLS]", "[SEP]", "[MASK]"}) tokens.emplace_back(special);
+  for (char c = '!'; c <= '~'; ++c) {
+    if (c < 'A' || c > 'Z') tokens.push_back(word + c);  // uncased: no capitals
+  }
+  const std::string letters = "etaoinshrdlcumwfgypbvkjxqz";
+  for (char c : letters + "0123456789") tokens.emplace_back(1, c);
+  // Letter strings, shortest first, each as a word and as a continuation.
+  std::vector<std::string> level(letters.size());
+  for (size_t i = 0; i < letters.size(); ++i) level[i] = std::string(1, letters[i]);
+  while (static_cast<int>(tokens.size()) < n_vocab) {
+    std::vector<std::string> next;
+    for (const std::string& prefix : level) {
+      for (char c : letters) {
+        next.push_back(prefix + c);
+        for (const std::string& piece : {word + next.back(), next.back()}) {
+          if (static_cast<int>(tokens.size()) < n_vocab) tokens.push_back(piece);
+        }
+      }
+    }
+    level = std::move(next);
+  }
+  tokens.resize(static_cast<size_t>(n_vocab));
+  return tokens;
+}
+
+void add_wordpiece_vocab(GgufWriter& w, int n_vocab) {
+  const std::vector<std::string> tokens = make_wordpiece_tokens(n_vocab);
+  std::vector<int32_t> types(tokens.size(), kNormal);
+  for (int32_t id : {0, 100, 101, 102, 103}) types[static_cast<size_t>(id)] = kControl;
+  w.set("tokenizer.ggml.model", GgufValue::str("bert"));
+  w.set("tokenizer.ggml.tokens", GgufValue::str_array(tokens));
+  w.set("tokenizer.ggml.token_type", GgufValue::i32_array(types));
+  w.set("tokenizer.ggml.unknown_token_id", GgufValue::u32(100));
+  w.set("tokenizer.ggml.seperator_token_id", GgufValue::u32(102));  // sic: the converter's spelling
+  w.set("tokenizer.ggml.padding_token_id", GgufValue::u32(0));
+  w.set("tokenizer.ggml.cls_token_id", GgufValue::u32(101));
+  w.set("tokenizer.ggml.mask_token_id", GgufValue::u32(103));
+}
+
 BpeVocab make_bpe_vocab(const BpeVocabSpec& spec, int n_vocab) {
   if (spec.n_text < 256) fail("a byte-level vocabulary needs at least 256 text tokens, got {}", spec.n_text);
   BpeVocab v;

@@ -15,6 +15,15 @@ namespace rpu {
 // pieces (single letters, "▁" + letter, letter pairs) with falling scores. n_vocab >= 259.
 void add_spm_vocab(GgufWriter& writer, int n_vocab);
 
+// tokenizer.ggml.model = "bert" in BERT's uncased layout, as llama.cpp's converter writes it
+// (word starts carry "▁", continuations nothing): [PAD] = 0, [unused0..98] = 1..99, [UNK] =
+// 100, [CLS] = 101, [SEP] = 102, [MASK] = 103; then every printable ASCII character as a word,
+// every lowercase letter and digit as a continuation, and lowercase letter strings (most
+// frequent letters first, two letters, then three) as words and continuations, until n_vocab.
+// Any lowercase ASCII word tokenizes without [UNK]. n_vocab >= 300.
+void add_wordpiece_vocab(GgufWriter& writer, int n_vocab);
+std::vector<std::string> make_wordpiece_tokens(int n_vocab);
+
 struct SpecialToken {
   int32_t id;
   std::string text;     // e.g. "<|im_start|>"

@@ -61,18 +61,39 @@ class TensorFinder {
   const KernelSet& kernels_;
 };
 
+// The summed input embeddings of an encoder: position and token-type tables and their LayerNorm.
+void load_encoder_input(const GgufFile& file, const TensorFinder& tensors, const ModelConfig& c, ModelWeights& w) {
+  if (c.arch->positions == Positions::kLearned) {
+    w.position_embd = tensors.view("position_embd.weight", c.n_embd, c.n_ctx_train);
+  }
+  if (c.arch->token_types && file.find_tensor("token_types.weight") != nullptr) {
+    // Every token is of type 0 (llama.cpp does the same): only the first row is used.
+    const MatrixView types = tensors.view("token_types.weight", c.n_embd, c.n_token_types);
+    w.token_type0.resize(static_cast<size_t>(c.n_embd));
+    dequantize_row(types.type, types.row(0), w.token_type0.data(), c.n_embd);
+  }
+  if (c.arch->input_norm) {
+    w.input_norm = tensors.vector("token_embd_norm.weight", c.n_embd, true);
+    w.input_norm_b = tensors.vector("token_embd_norm.bias", c.n_embd, true);
+  }
+}
+
 }  // namespace
 
 ModelWeights load_weights(const GgufFile& file, const ModelConfig& c, const KernelSet& kernels) {
   const TensorFinder tensors(file, kernels);
   ModelWeights w;
   w.token_embd = tensors.view("token_embd.weight", c.n_embd, c.n_vocab);
-  w.output_norm = tensors.vector("output_norm.weight", c.n_embd, true);
-  if (file.find_tensor("output.weight") != nullptr) {
-    w.output = tensors.matrix("output.weight", c.n_embd, c.n_vocab);
+  if (c.arch->encoder) {
+    load_encoder_input(file, tensors, c, w);  // and no output head
   } else {
-    w.output = tensors.prepare(w.token_embd);
-    w.tied_output = true;
+    w.output_norm = tensors.vector("output_norm.weight", c.n_embd, true);
+    if (file.find_tensor("output.weight") != nullptr) {
+      w.output = tensors.matrix("output.weight", c.n_embd, c.n_vocab);
+    } else {
+      w.output = tensors.prepare(w.token_embd);
+      w.tied_output = true;
+    }
   }
   w.rope_freqs = tensors.vector("rope_freqs.weight", c.rope_dim / 2, false);
   for (float f : w.rope_freqs) {
@@ -80,7 +101,7 @@ ModelWeights load_weights(const GgufFile& file, const ModelConfig& c, const Kern
   }
 
   // Optional groups (biases, q/k norms) are loaded when present, and required when the
-  // architecture needs them.
+  // architecture needs them; matrices the layout has not (a gate) are left empty.
   const LayerDims dims = LayerDims::of(c);
   const LayerVariant required = LayerVariant::required_by(*c.arch);
   w.layers.resize(static_cast<size_t>(c.n_layer));
@@ -89,7 +110,7 @@ ModelWeights load_weights(const GgufFile& file, const ModelConfig& c, const Kern
     for (const LayerTensor& t : layer_tensors()) {
       const std::string name = layer_tensor_name(i, t);
       if (t.is_matrix()) {
-        l.*t.matrix = tensors.matrix(name, t.n_cols(dims), t.n_rows(dims));
+        if (required.has(t.presence)) l.*t.matrix = tensors.matrix(name, t.n_cols(dims), t.n_rows(dims));
       } else {
         l.*t.vector = tensors.vector(name, t.n_cols(dims), required.has(t.presence));
       }

@@ -14,25 +14,33 @@ namespace rpu {
 
 // One member per row of model/layer_tensors.h, which load_weights fills through that table.
 struct LayerWeights {
-  std::vector<float> attn_norm;  // [n_embd]
+  std::vector<float> attn_norm;  // [n_embd]; empty in post-norm layers
   WeightMatrix wq;                 // [q_dim, n_embd]
   WeightMatrix wk;                 // [kv_dim, n_embd]
   WeightMatrix wv;                 // [kv_dim, n_embd]
   WeightMatrix wo;                 // [n_embd, q_dim]
   std::vector<float> bq, bk, bv;      // [q_dim], [kv_dim], [kv_dim]; empty when absent
+  std::vector<float> bo;              // [n_embd]; empty when absent
   std::vector<float> q_norm, k_norm;  // [head_dim]; empty when absent
-  std::vector<float> ffn_norm;   // [n_embd]
-  WeightMatrix w_gate;             // [n_ff, n_embd]
+  std::vector<float> attn_output_norm, attn_output_norm_b;  // [n_embd] LayerNorm (post-norm layers)
+  std::vector<float> ffn_norm;   // [n_embd]; empty in post-norm layers
+  WeightMatrix w_gate;             // [n_ff, n_embd]; empty (no rows) without a gate
   WeightMatrix w_up;               // [n_ff, n_embd]
   WeightMatrix w_down;             // [n_embd, n_ff]
+  std::vector<float> b_up, b_down;  // [n_ff], [n_embd]; empty when absent
+  std::vector<float> layer_output_norm, layer_output_norm_b;  // [n_embd] LayerNorm (post-norm layers)
 };
 
 struct ModelWeights {
   MatrixView token_embd;           // [n_vocab, n_embd], read row by row for lookups
-  std::vector<float> output_norm;  // [n_embd]
-  WeightMatrix output;             // [n_vocab, n_embd]; the embedding table when tied
+  std::vector<float> output_norm;  // [n_embd]; empty in encoders
+  WeightMatrix output;             // [n_vocab, n_embd]; the embedding table when tied; empty in encoders
   bool tied_output = false;
   std::vector<float> rope_freqs;   // [rope_dim / 2] frequency divisors (llama3 scaling); empty if none
+  // Encoders' input (ArchSpec::positions == kLearned, token_types, input_norm).
+  MatrixView position_embd;        // [n_ctx_train, n_embd]
+  std::vector<float> token_type0;  // [n_embd]: row 0 of token_types.weight (every token is type 0); may be empty
+  std::vector<float> input_norm, input_norm_b;  // [n_embd]: token_embd_norm LayerNorm
   std::vector<LayerWeights> layers;
 };
 

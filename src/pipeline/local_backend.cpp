@@ -230,7 +230,14 @@ std::unique_ptr<CallHandle> LocalBackend::submit(std::vector<GenerationRequest> 
   return std::make_unique<ScheduledCall>(scheduler_, std::move(ids));
 }
 
+void LocalBackend::refuse_if_embeddings_only(const char* param) const {
+  if (!scheduler_.embeddings_only()) return;
+  throw ApiError(400, fmt::format("model {} is an embedding model; use /v1/embeddings", options_.model_id),
+                 "invalid_request_error", param, "model_not_supported");
+}
+
 std::unique_ptr<CallHandle> LocalBackend::chat(const ChatRequest& r, ChatEventSink sink) {
+  refuse_if_embeddings_only("model");
   PreparedRequest p = prepare(r);
   // A prompt the context cannot hold is refused before the grammar is built: with thousands
   // of tools the grammar is the costly step, and the scheduler would refuse the prompt anyway.
@@ -283,6 +290,7 @@ std::unique_ptr<CallHandle> LocalBackend::chat(const ChatRequest& r, ChatEventSi
 }
 
 std::unique_ptr<CallHandle> LocalBackend::complete(const CompletionRequest& r, ChatEventSink sink) {
+  refuse_if_embeddings_only("model");
   std::vector<GenerationRequest> requests;
   auto echoes = std::make_shared<std::vector<std::string>>();  // prompt text per request, for echo
   const uint64_t seed = r.has_seed ? r.sampling.seed : random_seed();
@@ -349,6 +357,9 @@ EmbeddingResult LocalBackend::embed(const EmbeddingRequest& r) {
   }
   std::unique_lock<std::mutex> lock(pending->mutex);
   pending->done.wait(lock, [&] { return pending->remaining == 0; });
+  for (const auto& e : pending->result.embeddings) {
+    if (e.empty()) throw ApiError(500, "internal error: the engine failed to compute an embedding", "server_error", "", "");
+  }
   return pending->result;
 }
 

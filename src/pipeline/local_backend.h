@@ -51,6 +51,8 @@ class LocalBackend : public Backend {
   // Renders the prompt and reports the request's parsed tool choice.
   std::string render(const ChatRequest& request, ToolChoice& choice) const;
   std::shared_ptr<const GrammarVocab> grammar_vocab();
+  // A 400 for a generation request to a model that only embeds (an encoder).
+  void refuse_if_embeddings_only(const char* param) const;
   std::unique_ptr<CallHandle> submit(std::vector<GenerationRequest> requests, const char* prompt_param,
                                      std::function<void(size_t, const GenerationEvent&)> on_event);
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "retrieval/chunker.h"
+#include "retrieval/knowledge_context.h"
 
 namespace rpu::retrieval {
 namespace {
@@ -63,8 +64,7 @@ class ChunkSink {
 }  // namespace
 
 std::string embedding_text(const ChunkRecord& chunk) {
-  std::string head = chunk.title;
-  if (!chunk.heading.empty() && chunk.heading != chunk.title) head += (head.empty() ? "" : " > ") + chunk.heading;
+  const std::string head = source_label(chunk.title, chunk.heading);
   return head.empty() ? chunk.text : head + "\n\n" + chunk.text;
 }
 

@@ -83,14 +83,11 @@ std::vector<std::string> KnowledgeLibrary::names() const {
   return out;
 }
 
-KnowledgeBackend::KnowledgeBackend(Backend& inner, KnowledgeLibrary& library, TokenCount count)
-    : inner_(inner), library_(library), count_(std::move(count)) {
-  if (!count_) count_ = [](std::string_view text) { return static_cast<int>(text.size() / 4 + 1); };
-}
+int approximate_tokens(std::string_view text) { return static_cast<int>(text.size() / 4 + 1); }
 
-AugmentedRequest KnowledgeBackend::augment(const ChatRequest& request) {
+AugmentedRequest augment_request(KnowledgeLibrary& library, const ChatRequest& request, const TokenCount& count) {
   const KnowledgeSpec spec = knowledge_spec_parse(request.knowledge);
-  Retriever& retriever = library_.get(spec.kb);
+  Retriever& retriever = library.get(spec.kb);
   const std::string query = last_user_text(request.messages);
   if (query.empty()) throw bad("messages", "a 'knowledge' request needs a user message to search for");
   std::vector<SearchHit> hits;
@@ -100,7 +97,7 @@ AugmentedRequest KnowledgeBackend::augment(const ChatRequest& request) {
     throw bad("knowledge", e.what());
   }
   AugmentedRequest out;
-  out.block = std::make_shared<const ContextBlock>(build_context(hits, spec.max_tokens, count_));
+  out.block = std::make_shared<const ContextBlock>(build_context(hits, spec.max_tokens, count ? count : approximate_tokens));
   out.request = request;
   out.request.knowledge = nullptr;
   add_context_to_messages(out.request.messages, out.block->text);
@@ -112,19 +109,14 @@ AugmentedRequest KnowledgeBackend::augment(const ChatRequest& request) {
   return out;
 }
 
-std::unique_ptr<CallHandle> KnowledgeBackend::chat(const ChatRequest& request, ChatEventSink sink) {
-  if (request.knowledge.is_null()) return inner_.chat(request, std::move(sink));
-  AugmentedRequest augmented = augment(request);
-  auto block = augmented.block;
-  const nlohmann::ordered_json knowledge = std::move(augmented.knowledge);
-
+ChatEventSink citing_sink(const AugmentedRequest& augmented, ChatEventSink sink) {
   // Each choice's text, to read its citations when it finishes.
   struct State {
     std::mutex mutex;
     std::map<int, std::string> text;
   };
   auto state = std::make_shared<State>();
-  auto wrapped = [state, block, knowledge, sink = std::move(sink)](const ChatEvent& event) {
+  return [state, block = augmented.block, knowledge = augmented.knowledge, sink = std::move(sink)](const ChatEvent& event) {
     if (event.finish_reason.empty()) {
       {
         std::lock_guard<std::mutex> lock(state->mutex);
@@ -149,7 +141,17 @@ std::unique_ptr<CallHandle> KnowledgeBackend::chat(const ChatRequest& request, C
     last.extension["knowledge"] = knowledge;
     sink(last);
   };
-  return inner_.chat(augmented.request, std::move(wrapped));
+}
+
+KnowledgeBackend::KnowledgeBackend(Backend& inner, KnowledgeLibrary& library, TokenCount count)
+    : inner_(inner), library_(library), count_(std::move(count)) {
+  if (!count_) count_ = approximate_tokens;
+}
+
+std::unique_ptr<CallHandle> KnowledgeBackend::chat(const ChatRequest& request, ChatEventSink sink) {
+  if (request.knowledge.is_null()) return inner_.chat(request, std::move(sink));
+  const AugmentedRequest augmented = augment(request);
+  return inner_.chat(augmented.request, citing_sink(augmented, std::move(sink)));
 }
 
 }  // namespace rpu::retrieval

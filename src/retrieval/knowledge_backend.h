@@ -63,6 +63,17 @@ struct AugmentedRequest {
   nlohmann::ordered_json knowledge;  // what the finish event reports as rpu.knowledge
 };
 
+// Retrieval and the sources block for a request with the extension (ApiError 400 for a bad
+// one). `count`: tokens of the model that reads the context.
+AugmentedRequest augment_request(KnowledgeLibrary& library, const ChatRequest& request, const TokenCount& count);
+
+// `sink` with each choice's finish event given rpu.citations (checked against the sources in
+// `augmented.block`), rpu.invalid_citations and rpu.knowledge.
+ChatEventSink citing_sink(const AugmentedRequest& augmented, ChatEventSink sink);
+
+// About 4 bytes per token: the budget's unit when the reading model's tokenizer is unknown.
+int approximate_tokens(std::string_view text);
+
 class KnowledgeBackend : public Backend {
  public:
   // `count`: tokens of the model that reads the context (null: about 4 bytes per token).
@@ -81,10 +92,9 @@ class KnowledgeBackend : public Backend {
   BackendLoad load() const override { return inner_.load(); }
   std::optional<std::string> render_chat(const ChatRequest& request) override { return inner_.render_chat(request); }
 
-  // Retrieval and the sources block for a request with the extension (ApiError 400 for a bad
-  // one); what chat() sends on. Also how training data for a reader model is made, so the
-  // model learns from exactly the prompts it will be served.
-  AugmentedRequest augment(const ChatRequest& request);
+  // What chat() sends on. Also how training data for a reader model is made, so the model
+  // learns from exactly the prompts it will be served.
+  AugmentedRequest augment(const ChatRequest& request) { return augment_request(library_, request, count_); }
 
  private:
   Backend& inner_;

@@ -13,13 +13,18 @@ std::string instructions() {
 }
 
 std::string source_entry(const SearchHit& hit, int n) {
-  std::string head = hit.chunk.title;
-  if (!hit.chunk.heading.empty() && hit.chunk.heading != hit.chunk.title) head += (head.empty() ? "" : " > ") + hit.chunk.heading;
+  std::string head = source_label(hit.chunk.title, hit.chunk.heading);
   if (hit.chunk.page_begin > 0) head += " (page " + std::to_string(hit.chunk.page_begin) + ")";
   return "[" + std::to_string(n) + "] " + head + "\n" + hit.chunk.text;
 }
 
 }  // namespace
+
+std::string source_label(const std::string& title, const std::string& heading) {
+  if (heading.empty() || heading == title) return title;
+  if (title.empty() || heading.starts_with(title + " > ")) return heading;
+  return title + " > " + heading;
+}
 
 ContextBlock build_context(const std::vector<SearchHit>& hits, int max_tokens, const TokenCount& count) {
   ContextBlock block;

@@ -38,6 +38,10 @@ struct ContextBlock {
 
 using TokenCount = std::function<int(std::string_view)>;
 
+// "Title > Heading > Sub": the title, then the heading path unless it already starts with the
+// title (a Markdown H1 is both).
+std::string source_label(const std::string& title, const std::string& heading);
+
 ContextBlock build_context(const std::vector<SearchHit>& hits, int max_tokens, const TokenCount& count);
 
 // The block inserted into an OpenAI messages array: appended to a leading system message

@@ -145,6 +145,7 @@ void DecoderParams<T>::add_layout(bool tied, const LayerVariant& variant, bool r
 template <typename T>
 DecoderParams<T> DecoderParams<T>::random(const ModelConfig& c, bool tied_output, uint64_t seed) {
   if (c.arch == nullptr) fail("model config has no architecture");
+  if (c.arch->encoder) fail("{} is an encoder; the trainer trains decoders only", c.arch->name);
   DecoderParams p;
   p.config_ = c;
   p.add_layout(tied_output, LayerVariant::required_by(*c.arch), false);
@@ -167,6 +168,7 @@ DecoderParams<T> DecoderParams<T>::from_gguf(const GgufFile& file) {
   DecoderParams p;
   p.config_ = config_from_gguf(file);
   const ModelConfig& c = p.config_;
+  if (c.arch->encoder) fail("{}: {} is an encoder; the trainer trains decoders only", file.path(), c.arch->name);
   // An optional group (q/k/v biases, q/k norms) is trained when the architecture requires it
   // or the file's first layer holds a tensor of it; then every layer must hold all of it.
   LayerVariant variant = LayerVariant::required_by(*c.arch);

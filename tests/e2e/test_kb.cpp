@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "gateway_util.h"
 #include "server_process.h"
 #include "test_util.h"
 
@@ -133,6 +135,73 @@ TEST(KnowledgeBaseCli, AskRetrievesWithTheBuiltInModelAsEmbedder) {
   fs::remove_all(dir);
 }
 
+// A bert encoder (the bge-tiny synth preset, WordPiece) as the base's embedding model: chunks
+// are counted in its tokens and embedded by it; a dense search embeds the query with the same
+// model; a model of another width is refused for that base.
+TEST(KnowledgeBaseCli, ABertEncoderEmbedsTheChunks) {
+  const std::string dir = test::temp_path("kb_bert");
+  const std::string docs = make_docs(dir), kb = dir + "/docs.kb", model = dir + "/bge-tiny.gguf";
+  fs::remove(docs + "/notes.bin.txt");
+  ASSERT_EQ(test::run_rpu({"synth", model, "--like", "bge-tiny", "--type", "F32", "--seed", "3"}).exit_code, 0);
+  const auto created = test::run_rpu({"kb", "create", kb, "--embed", model, "--chunk-tokens", "32", "--overlap", "4"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const auto add = test::run_rpu({"kb", "add", kb, docs});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  const auto info = nlohmann::json::parse(test::run_rpu({"kb", "info", kb, "--json"}).out);
+  EXPECT_EQ(info["dims"], 64);
+  EXPECT_EQ(info["embed_model"], fs::absolute(model).lexically_normal().string());
+  EXPECT_EQ(info["embedded"], info["chunks"]);
+  const auto dense = test::run_rpu({"kb", "search", kb, "ownership of values", "--mode", "dense", "--json", "-k", "50"});
+  ASSERT_EQ(dense.exit_code, 0) << dense.err;
+  EXPECT_EQ(nlohmann::json::parse(dense.out).size(), info["chunks"].get<size_t>()) << "every chunk has a vector";
+  const auto other = test::run_rpu({"kb", "search", kb, "x", "--mode", "dense", "--embed", "builtin"});
+  EXPECT_NE(other.exit_code, 0);
+  EXPECT_NE(other.err.find("stores 64-dimensional embeddings"), std::string::npos) << other.err;
+  fs::remove_all(dir);
+}
+
+TEST(KnowledgeBaseCli, AskPrintsTheMessagesOfEveryQuestionInAFile) {
+  const std::string dir = test::temp_path("kb_ask_batch");
+  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
+  fs::remove(docs + "/notes.bin.txt");
+  ASSERT_EQ(test::run_rpu({"kb", "create", kb, "--chunk-tokens", "64", "--overlap", "8"}).exit_code, 0);
+  ASSERT_EQ(test::run_rpu({"kb", "add", kb, docs}).exit_code, 0);
+  const std::string questions = dir + "/questions.jsonl";
+  test::write_file(questions, "{\"question\": \"What is a kludge?\", \"answer\": \"x\"}\n\n{\"question\": \"Who owns a value in Rust?\"}\n");
+  const auto r = test::run_rpu({"ask", "--kb", kb, "--questions", questions, "--print-messages", "-k", "2", "--mode", "bm25"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(lines.size(), 2u) << r.out;
+  const char* asked[] = {"What is a kludge?", "Who owns a value in Rust?"};
+  const char* best[] = {"jargon.txt", "rust.md"};
+  for (size_t i = 0; i < 2; ++i) {
+    const auto& messages = lines[i]["messages"];
+    ASSERT_EQ(messages.size(), 2u) << lines[i];
+    EXPECT_EQ(messages[0]["role"], "system");
+    EXPECT_NE(messages[0]["content"].get<std::string>().find("[1] "), std::string::npos);
+    EXPECT_EQ(messages[1]["content"], asked[i]);
+    EXPECT_EQ(lines[i]["rpu"]["knowledge"]["query"], asked[i]);
+    EXPECT_TRUE(lines[i]["rpu"]["knowledge"]["sources"][0]["source"].get<std::string>().ends_with(best[i])) << lines[i];
+  }
+  // The same question alone gives the same line.
+  const auto one = test::run_rpu({"ask", "--kb", kb, "What is a kludge?", "--print-messages", "-k", "2", "--mode", "bm25"});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(nlohmann::json::parse(one.out), lines[0]);
+
+  const auto no_print = test::run_rpu({"ask", "--kb", kb, "--questions", questions});
+  EXPECT_NE(no_print.exit_code, 0);
+  EXPECT_NE(no_print.err.find("--questions needs --print-messages"), std::string::npos) << no_print.err;
+  test::write_file(questions, "{\"question\": \"What is a kludge?\"}\n{\"q\": 1}\n");
+  const auto bad = test::run_rpu({"ask", "--kb", kb, "--questions", questions, "--print-messages"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("line 2"), std::string::npos) << bad.err;
+  const auto none = test::run_rpu({"ask", "--kb", kb});
+  EXPECT_NE(none.exit_code, 0);
+  fs::remove_all(dir);
+}
+
 TEST(KnowledgeBaseServer, CitationsThroughTheOpenAIClient) {
   if (!test::node_peers_installed()) GTEST_SKIP() << "tests/peers/node_modules missing (run scripts/install-deps.sh)";
   const std::string dir = test::temp_path("kb_server");
@@ -144,6 +213,59 @@ TEST(KnowledgeBaseServer, CitationsThroughTheOpenAIClient) {
   const test::NodeResult r = test::run_node("knowledge.mjs", {server.url(), "rpu-arith", "sub/jargon.txt"});
   EXPECT_EQ(r.exit_code, 0) << r.output << "\n--- server log ---\n" << server.log();
   EXPECT_TRUE(server.running()) << server.log();
+  fs::remove_all(dir);
+}
+
+// The gateway: knowledge_bases: by name, a route's default extension for calls that carry
+// none, a call's own extension on a route without one, and config mistakes named with lines.
+TEST(KnowledgeBaseGateway, RouteDefaultsAndCallExtensionsGetSourcesAndCitations) {
+  const std::string dir = test::temp_path("kb_gateway");
+  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
+  fs::remove(docs + "/notes.bin.txt");
+  ASSERT_EQ(test::run_rpu({"kb", "create", kb}).exit_code, 0);
+  ASSERT_EQ(test::run_rpu({"kb", "add", kb, docs}).exit_code, 0);
+  test::write_file(dir + "/gateway.yaml", R"(models:
+  general: {local: builtin, parallel: 2, threads: 1}
+knowledge_bases:
+  docs: docs.kb
+routes:
+  - name: with-docs
+    target: general
+    aliases: [docs-model]
+    knowledge: {kb: docs, k: 2, mode: bm25}
+  - name: plain
+    target: general
+default_route: plain
+)");
+  auto gateway = test::start_gateway(dir + "/gateway.yaml");
+  auto r = test::http_post(gateway->url(), "/v1/chat/completions", test::chat_body("docs-model", "What is a kludge?", 8));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.gateway().value("route", ""), "with-docs");
+  const auto& knowledge = r.json["rpu"]["knowledge"];
+  ASSERT_TRUE(knowledge.is_object()) << r.body;
+  EXPECT_EQ(knowledge["kb"], "docs");
+  EXPECT_TRUE(knowledge["sources"][0]["source"].get<std::string>().ends_with("sub/jargon.txt")) << r.body;
+  EXPECT_TRUE(r.json["rpu"]["citations"].is_array());
+
+  auto plain = test::http_post(gateway->url(), "/v1/chat/completions", test::chat_body("anything", "What is a kludge?", 8));
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  EXPECT_FALSE(plain.json["rpu"].contains("knowledge")) << "no default, no extension: no retrieval";
+  auto body = test::chat_body("anything", "Who owns a value?", 8);
+  body["knowledge"] = {{"kb", "docs"}, {"k", 1}, {"mode", "bm25"}};
+  auto asked = test::http_post(gateway->url(), "/v1/chat/completions", body);
+  ASSERT_EQ(asked.status, 200) << asked.body;
+  EXPECT_TRUE(asked.json["rpu"]["knowledge"]["sources"][0]["source"].get<std::string>().ends_with("rust.md")) << asked.body;
+  body["knowledge"]["kb"] = "other";
+  auto unknown = test::http_post(gateway->url(), "/v1/chat/completions", body);
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_EQ(unknown.json["error"]["param"], "knowledge.kb") << unknown.body;
+  gateway.reset();
+
+  test::write_file(dir + "/bad.yaml", "models:\n  general: {local: builtin}\nroutes:\n  - name: a\n    target: general\n"
+                                      "    knowledge: {kb: nope}\n");
+  const auto bad = test::run_rpu({"gateway", "--config", dir + "/bad.yaml"});
+  EXPECT_NE(bad.err.find("bad.yaml:6: routes[0].knowledge.kb: 'nope' is not defined under knowledge_bases:"), std::string::npos)
+      << bad.err;
   fs::remove_all(dir);
 }
 

@@ -14,6 +14,7 @@
 #include "model/forward.h"
 #include "model/model.h"
 #include "model/synth_presets.h"
+#include "model/quant_plan.h"
 #include "test_util.h"
 #include "tokenizer/tokenizer.h"
 
@@ -264,6 +265,96 @@ TEST(SynthTest, ScaledDownPresetLoadsAndRuns) {
   }
   EXPECT_GT(hi - lo, 0.1f);
 }
+
+// The encoder presets, from BAAI/bge-small-en-v1.5's and sentence-transformers/all-MiniLM-L6-v2's
+// config.json (BertModel: 384 wide, 12 heads, intermediate 1536, 512 positions, 2 token types,
+// layer_norm_eps 1e-12, vocab 30522) and their pooling configs (CLS; mean).
+struct RealEncoder {
+  const char* preset;
+  int n_layer;
+  Pooling pooling;
+};
+
+class EncoderPresetTest : public ::testing::TestWithParam<RealEncoder> {};
+
+TEST_P(EncoderPresetTest, ConfigAndTensorsReadBackAsTheRealModel) {
+  const RealEncoder& m = GetParam();
+  SynthSpec spec = find_synth_preset(m.preset)->spec;
+  const GgufFile file = parse(synth_metadata(spec));
+  const ModelConfig c = config_from_gguf(file);
+  EXPECT_STREQ(c.arch->name, "bert");
+  EXPECT_EQ(c.n_vocab, 30522);
+  EXPECT_EQ(c.n_embd, 384);
+  EXPECT_EQ(c.n_layer, m.n_layer);
+  EXPECT_EQ(c.n_head, 12);
+  EXPECT_EQ(c.n_head_kv, 12);
+  EXPECT_EQ(c.head_dim, 32);
+  EXPECT_EQ(c.n_ff, 1536);
+  EXPECT_EQ(c.n_ctx_train, 512);
+  EXPECT_EQ(c.n_token_types, 2);
+  EXPECT_EQ(c.pooling, m.pooling);
+  EXPECT_FLOAT_EQ(c.layer_norm_eps, 1e-12f);
+  EXPECT_EQ(file.get_string("tokenizer.ggml.model"), "bert");
+
+  spec.scheme = find_quant_scheme("Q8_0");
+  std::unordered_map<std::string, TensorDesc> t;
+  for (auto& d : synth_tensors(spec)) t.emplace(d.name, d);
+  using Shape = std::vector<uint64_t>;
+  EXPECT_EQ(t.at("token_embd.weight").shape, (Shape{384, 30522}));
+  EXPECT_EQ(t.at("token_embd.weight").type, DType::Q8_0);
+  EXPECT_EQ(t.at("token_types.weight").shape, (Shape{384, 2}));
+  EXPECT_EQ(t.at("position_embd.weight").shape, (Shape{384, 512}));
+  // As llama-quantize: the position and token-type tables keep their type.
+  EXPECT_EQ(t.at("token_types.weight").type, DType::F32);
+  EXPECT_EQ(t.at("position_embd.weight").type, DType::F32);
+  EXPECT_EQ(t.at("token_embd_norm.bias").shape, (Shape{384}));
+  EXPECT_EQ(t.count("output.weight") + t.count("output_norm.weight"), 0u);
+  for (int l : {0, m.n_layer - 1}) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    EXPECT_EQ(t.at(p + "attn_q.bias").shape, (Shape{384}));
+    EXPECT_EQ(t.at(p + "attn_output.bias").shape, (Shape{384}));
+    EXPECT_EQ(t.at(p + "attn_output_norm.weight").shape, (Shape{384}));
+    EXPECT_EQ(t.at(p + "ffn_up.weight").shape, (Shape{384, 1536}));
+    EXPECT_EQ(t.at(p + "ffn_up.bias").shape, (Shape{1536}));
+    EXPECT_EQ(t.at(p + "ffn_down.weight").shape, (Shape{1536, 384}));
+    EXPECT_EQ(t.at(p + "layer_output_norm.bias").shape, (Shape{384}));
+    EXPECT_EQ(t.count(p + "ffn_gate.weight") + t.count(p + "attn_norm.weight") + t.count(p + "ffn_norm.weight"), 0u);
+  }
+  EXPECT_EQ(t.size(), 5u + 16u * static_cast<size_t>(m.n_layer));
+}
+
+// The generated WordPiece vocabulary: unique tokens, BERT's special ids (as in the real
+// bge-small vocabulary), and lowercase text, digits and punctuation tokenize without [UNK].
+TEST_P(EncoderPresetTest, WordPieceVocabularyTokenizesLikeBert) {
+  const GgufFile file = parse(synth_metadata(find_synth_preset(GetParam().preset)->spec));
+  const auto tok = Tokenizer::from_gguf(file);
+  const auto real = Tokenizer::from_gguf(GgufFile::open(test::fixture("vocab/ggml-vocab-bert-bge.gguf")));
+  std::set<std::string> unique(tok->vocab().pieces.begin(), tok->vocab().pieces.end());
+  EXPECT_EQ(unique.size(), 30522u);
+  for (const char* special : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}) {
+    EXPECT_EQ(tok->vocab().find(special), real->vocab().find(special)) << special;
+  }
+  const std::string text = "Hello World, the quick brown fox jumps over 12 lazy dogs!?";
+  const auto ids = tok->encode(text, /*add_special=*/true);
+  const auto real_ids = real->encode(text, /*add_special=*/true);
+  EXPECT_EQ(ids.front(), 101);
+  EXPECT_EQ(ids.back(), 102);
+  EXPECT_EQ(real_ids.front(), 101);
+  EXPECT_EQ(real_ids.back(), 102);
+  for (int32_t id : ids) EXPECT_NE(id, 100) << "[UNK] in " << text;
+  // Split into other pieces than the real vocabulary's, but into the same words.
+  EXPECT_EQ(tok->decode(ids), real->decode(real_ids));
+  EXPECT_EQ(tok->decode(ids), "hello world , the quick brown fox jumps over 12 lazy dogs ! ?");
+}
+
+INSTANTIATE_TEST_SUITE_P(Presets, EncoderPresetTest,
+                         ::testing::Values(RealEncoder{"bge-small", 12, Pooling::kCls},
+                                           RealEncoder{"all-minilm-l6", 6, Pooling::kMean}),
+                         [](const auto& info) {
+                           std::string n = info.param.preset;
+                           for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           return n;
+                         });
 
 }  // namespace
 }  // namespace rpu

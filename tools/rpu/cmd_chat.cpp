@@ -5,16 +5,19 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "kb_models.h"
 #include "core/error.h"
 #include "local_session.h"
 #include "options.h"
 #include "reason_flag.h"
 #include "reasoning/reasoning_backend.h"
+#include "retrieval/knowledge_backend.h"
 
 namespace rpu::cli {
 namespace {
@@ -29,6 +32,8 @@ struct ChatOptions {
   bool show_prompt = false;
   SamplingParams sampling;
   ReasonFlags reason;
+  std::string kb;  // knowledge base searched for each message (rpu kb create)
+  int kb_k = 5;
 };
 
 int chat(const ChatOptions& o) {
@@ -39,6 +44,7 @@ int chat(const ChatOptions& o) {
   session_options.model_path = o.model_path;
   session_options.chat_template = o.template_path.empty() ? "" : read_text_file(o.template_path);
   auto session = open_local_session(session_options, o.runtime);
+  require_text_generation(*session, "chat");
   LocalBackend& local = *session->backend;
   if (!local.has_chat_template()) {
     fail("{}: {} (tokenizer.chat_template); pass --template FILE", o.model_path.empty() ? "the built-in model" : o.model_path,
@@ -48,7 +54,17 @@ int chat(const ChatOptions& o) {
   // confidence go to stderr); without it the wrapper passes calls straight through.
   std::unique_ptr<LocalSession> judge;
   if (!o.reason.judge_path.empty()) judge = open_local_session({o.reason.judge_path, "", "", 1}, o.runtime);
-  reasoning::ReasoningBackend backend(local, {session_options.slots, judge ? judge->backend.get() : nullptr});
+  reasoning::ReasoningBackend reasoned(local, {session_options.slots, judge ? judge->backend.get() : nullptr});
+  // --kb: each message is searched in the base and its best chunks join that turn's system
+  // message as numbered sources (the history keeps the conversation without them).
+  EmbeddingModels embedding_models(o.runtime);
+  retrieval::KnowledgeLibrary library([&](const retrieval::KbSettings& s) { return embedding_models.for_base(s); });
+  const std::string kb_name = std::filesystem::path(o.kb).stem().string();
+  if (!o.kb.empty()) library.add(kb_name, o.kb);
+  const Tokenizer& tokenizer = *session->loaded.tokenizer;
+  retrieval::KnowledgeBackend backend(reasoned, library, [&](std::string_view text) {
+    return static_cast<int>(tokenizer.encode(text, false, false).size());
+  });
 
   ChatRequest request;
   request.model = backend.model_id();
@@ -58,6 +74,7 @@ int chat(const ChatOptions& o) {
   request.chat_template_kwargs = {{"enable_thinking", o.think}};
   request.messages = nlohmann::ordered_json::array();
   if (reasoning) request.reasoning = *reasoning;
+  if (!o.kb.empty()) request.knowledge = {{"kb", kb_name}, {"k", o.kb_k}};
   if (!o.system.empty()) request.messages.push_back({{"role", "system"}, {"content", o.system}});
   const bool interactive = isatty(STDIN_FILENO);
   std::string line;
@@ -67,7 +84,10 @@ int chat(const ChatOptions& o) {
     if (line == "/exit" || line == "/quit") break;
     if (line.empty()) continue;
     request.messages.push_back({{"role", "user"}, {"content", line}});
-    if (o.show_prompt) std::fprintf(stderr, "[prompt]%s[/prompt]\n", local.render_prompt(request).c_str());
+    if (o.show_prompt) {
+      const ChatRequest shown = o.kb.empty() ? request : backend.augment(request).request;
+      std::fprintf(stderr, "[prompt]%s[/prompt]\n", local.render_prompt(shown).c_str());
+    }
     // The scheduler keeps this conversation's KV in its slot, so each turn only evaluates the
     // tokens after the longest common prefix with the previous one.
     const CallResult result = run_chat(backend, request, [](const ChatEvent& e) {
@@ -76,9 +96,17 @@ int chat(const ChatOptions& o) {
     });
     std::fputs("\n", stdout);
     std::fflush(stdout);
-    if (!result.choices.at(0).extension.is_null()) {
-      std::fprintf(stderr, "reasoning: %s\n", result.choices[0].extension.dump().c_str());
+    nlohmann::ordered_json extension = result.choices.at(0).extension;
+    if (extension.is_object() && extension.contains("knowledge")) {
+      for (const auto& c : extension["citations"]) {
+        std::fprintf(stderr, "[%d] %s%s%s\n", c["n"].get<int>(), c["source"].get<std::string>().c_str(),
+                     c["heading"].get<std::string>().empty() ? "" : " > ", c["heading"].get<std::string>().c_str());
+      }
+      extension.erase("knowledge");
+      extension.erase("citations");
+      extension.erase("invalid_citations");
     }
+    if (extension.is_object() && !extension.empty()) std::fprintf(stderr, "reasoning: %s\n", extension.dump().c_str());
     request.messages.push_back({{"role", "assistant"}, {"content", result.choices.at(0).text}});
   }
   return 0;
@@ -97,6 +125,9 @@ Action add_chat_command(CLI::App& app) {
   cmd->add_option("-n,--max-reply", o->max_reply, "most tokens per reply")->check(CLI::Range(1, 1 << 20));
   cmd->add_flag("--think", o->think, "set enable_thinking for templates that support it");
   cmd->add_flag("--show-prompt", o->show_prompt, "print each rendered prompt to stderr");
+  cmd->add_option("--kb", o->kb, "knowledge base searched for each message; its best chunks become cited sources")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--kb-k", o->kb_k, "sources per message with --kb")->check(CLI::Range(1, 50));
   add_sampling_options(cmd, o->sampling);
   add_reason_options(cmd, o->reason);
   add_runtime_options(cmd, o->runtime);

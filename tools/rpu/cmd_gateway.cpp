@@ -21,9 +21,11 @@
 #include "gateway/scrub.h"
 #include "gateway/usage_log.h"
 #include "gateway/vault.h"
+#include "kb_models.h"
 #include "gateway/usage_store.h"
 #include "local_session.h"
 #include "reasoning/reasoning_backend.h"
+#include "retrieval/knowledge_backend.h"
 #include "serve_loop.h"
 
 namespace rpu::cli {
@@ -132,6 +134,17 @@ int run_gateway(GatewayOptions& o) {
     logger = std::make_unique<gateway::CallLogger>(*log, scrubber.get(), config.log.queue, vault.get());
   }
   gateway::GatewayBackend backend(config, load_local_target, logger.get());
+  // knowledge_bases: opened now (a bad file stops the start), searched for calls that ask.
+  EmbeddingModels embedding_models(RuntimeOptions{});
+  retrieval::KnowledgeLibrary knowledge([&](const retrieval::KbSettings& s) { return embedding_models.for_base(s); });
+  for (const auto& [name, path] : config.knowledge_bases) {
+    try {
+      knowledge.add(name, path);
+    } catch (const Error& e) {
+      throw gateway::ConfigError(config.file + ": knowledge_bases." + name + ": " + e.what());
+    }
+  }
+  if (!knowledge.empty()) backend.set_knowledge(&knowledge);
   std::unique_ptr<ReloadOnHangup> hangup_thread;
   if (!config.routes_file.empty()) hangup_thread = std::make_unique<ReloadOnHangup>(backend);
 

@@ -60,6 +60,7 @@ int run(const RunOptions& o) {
   session_options.lora_path = o.lora_path;
   session_options.slots = reasoning ? reasoning_slots(*reasoning) : 1;
   auto session = open_local_session(session_options, o.runtime);
+  require_text_generation(*session, "run");
   const Tokenizer& tokenizer = *session->loaded.tokenizer;
 
   const std::vector<int32_t> prompt = tokenizer.encode(o.prompt, /*add_special=*/true);

@@ -60,7 +60,11 @@ int serve(ServeOptions& o) {
   ThreadPool pool(o.runtime.thread_count());
   Scheduler scheduler(*model, *tokenizer, o.scheduler, &pool);
   LocalBackend local(*model, *tokenizer, scheduler, backend_options);
-  if (!local.has_chat_template()) {
+  if (scheduler.embeddings_only()) {
+    std::fprintf(stderr, "rpu: %s is an embedding model (%s, %s pooling): /v1/embeddings only\n",
+                 backend_options.model_id.c_str(), model->config().arch->name,
+                 pooling_name(o.scheduler.pooling.value_or(model->config().pooling)));
+  } else if (!local.has_chat_template()) {
     std::fprintf(stderr, "rpu: warning: %s; /v1/chat/completions is off\n", local.chat_template_error().c_str());
   }
   // Every request in flight holds an HTTP thread: one per slot and queued request, plus a few.
@@ -103,6 +107,13 @@ Action add_serve_command(CLI::App& app) {
   cmd->add_option("--kb", o->knowledge_bases, "knowledge base requests may name: NAME=FILE (repeatable)");
   cmd->add_option("--kb-dir", o->knowledge_dir, "serve every *.kb file in this folder, named by its file stem")
       ->check(CLI::ExistingDirectory);
+  cmd->add_option_function<std::string>(
+         "--pooling",
+         [o](const std::string& name) {
+           o->scheduler.pooling = name == "mean" ? Pooling::kMean : name == "cls" ? Pooling::kCls : Pooling::kLast;
+         },
+         "embedding models: pool the final states by mean, cls or last instead of the model's pooling_type")
+      ->check(CLI::IsMember({"mean", "cls", "last"}));
   add_http_options(cmd, o->server);
   add_runtime_options(cmd, o->runtime);
   return [o] { return serve(*o); };

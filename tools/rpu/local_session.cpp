@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "core/error.h"
+
 namespace rpu::cli {
 
 std::string model_name_for(const std::string& model_path) {
@@ -26,6 +28,12 @@ std::unique_ptr<LocalSession> open_local_session(const SessionOptions& o, const 
   backend.chat_template = o.chat_template;
   s->backend = std::make_unique<LocalBackend>(*s->loaded.model, *s->loaded.tokenizer, *s->scheduler, backend);
   return s;
+}
+
+void require_text_generation(const LocalSession& s, const char* command) {
+  if (!s.scheduler->embeddings_only()) return;
+  fail("model {} is an embedding model ({}): `rpu {}` generates text; serve it with `rpu serve` and use /v1/embeddings",
+       s.backend->model_id(), s.loaded.model->config().arch->name, command);
 }
 
 }  // namespace rpu::cli

@@ -27,12 +27,15 @@ struct SessionOptions {
   std::string chat_template;  // Jinja source; empty: the model's own
   int slots = 1;              // sequences decoded together (reasoning samples need several)
   int max_queue = -1;         // requests that may wait for a slot; -1: the scheduler's default
-  std::string model_id;       // the name callers use; empty: model_name_for(model_path)
+  std::string model_id{};     // the name callers use; empty: model_name_for(model_path)
 };
 
 // The name a model file is served under: its file stem, or "rpu-arith" for the built-in one.
 std::string model_name_for(const std::string& model_path);
 
 std::unique_ptr<LocalSession> open_local_session(const SessionOptions& options, const RuntimeOptions& runtime);
+
+// Throws rpu::Error, naming `command`, when the session's model only embeds (an encoder).
+void require_text_generation(const LocalSession& session, const char* command);
 
 }  // namespace rpu::cli

@@ -1,0 +1,46 @@
+#include "model/matmul_batch.h"
+
+#include <algorithm>
+
+namespace rpu {
+
+void matmul_batch(const KernelSet& kernels, ThreadPool* pool, QuantizedInput& xq, std::initializer_list<MatmulJob> jobs,
+                  const float* x, int n_tokens) {
+  bool quantize = false;
+  int64_t total_units = 0;  // units of row_granule rows, over all jobs
+  for (const MatmulJob& job : jobs) {
+    quantize = quantize || kernels.wants_quantized_input(*job.w);
+    total_units += (job.w->view.rows + job.w->row_granule - 1) / job.w->row_granule;
+  }
+  if (quantize) kernels.quantize_input(x, n_tokens, jobs.begin()->w->view.cols, xq);
+  auto run_units = [&](int64_t begin, int64_t end) {
+    int64_t first = 0;  // first unit of the current job
+    for (const MatmulJob& job : jobs) {
+      const WeightMatrix& w = *job.w;
+      const int64_t units = (w.view.rows + w.row_granule - 1) / w.row_granule;
+      const int64_t lo = std::max(begin, first), hi = std::min(end, first + units);
+      if (lo < hi) {
+        kernels.matmul(w, x, xq, n_tokens, job.y, (lo - first) * w.row_granule,
+                       std::min(w.view.rows, (hi - first) * w.row_granule));
+      }
+      first += units;
+    }
+  };
+  if (pool == nullptr) {
+    run_units(0, total_units);
+  } else {
+    pool->parallel_for(total_units, run_units);
+  }
+}
+
+void for_each_token(ThreadPool* pool, int n_tokens, const std::function<void(int)>& fn) {
+  if (pool == nullptr || n_tokens == 1) {
+    for (int t = 0; t < n_tokens; ++t) fn(t);
+    return;
+  }
+  pool->parallel_for(n_tokens, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) fn(static_cast<int>(t));
+  });
+}
+
+}  // namespace rpu
