@@ -39,7 +39,7 @@ struct KbSettings {
 
 struct SourceRecord {
   int64_t id = 0;
-  std::string path, kind, title, sha256;
+  std::string path{}, kind{}, title{}, sha256{};  // {}: designated initializers may leave any out
   int64_t bytes = 0, chunks = 0, added_ms = 0;
 };
 

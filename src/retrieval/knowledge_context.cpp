@@ -1,5 +1,7 @@
 #include "retrieval/knowledge_context.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace rpu::retrieval {
@@ -14,8 +16,8 @@ std::string instructions() {
 
 std::string source_entry(const SearchHit& hit, int n) {
   std::string head = source_label(hit.chunk.title, hit.chunk.heading);
-  if (hit.chunk.page_begin > 0) head += " (page " + std::to_string(hit.chunk.page_begin) + ")";
-  return "[" + std::to_string(n) + "] " + head + "\n" + hit.chunk.text;
+  if (hit.chunk.page_begin > 0) head += fmt::format(" (page {})", hit.chunk.page_begin);
+  return fmt::format("[{}] {}\n{}", n, head, hit.chunk.text);
 }
 
 }  // namespace
@@ -23,7 +25,7 @@ std::string source_entry(const SearchHit& hit, int n) {
 std::string source_label(const std::string& title, const std::string& heading) {
   if (heading.empty() || heading == title) return title;
   if (title.empty() || heading.starts_with(title + " > ")) return heading;
-  return title + " > " + heading;
+  return fmt::format("{} > {}", title, heading);
 }
 
 ContextBlock build_context(const std::vector<SearchHit>& hits, int max_tokens, const TokenCount& count) {
@@ -31,7 +33,7 @@ ContextBlock build_context(const std::vector<SearchHit>& hits, int max_tokens, c
   block.text = instructions();
   block.tokens = count(block.text);
   for (const SearchHit& hit : hits) {
-    const std::string entry = "\n\n" + source_entry(hit, static_cast<int>(block.sources.size()) + 1);
+    const std::string entry = fmt::format("\n\n{}", source_entry(hit, static_cast<int>(block.sources.size()) + 1));
     const int cost = count(entry);
     if (block.tokens + cost > max_tokens) {
       ++block.left_out;
@@ -64,7 +66,8 @@ std::string last_user_text(const nlohmann::ordered_json& messages) {
     if (content.is_array()) {
       for (const auto& part : content) {
         if (part.is_object() && part.contains("text") && part["text"].is_string()) {
-          text += (text.empty() ? "" : "\n") + part["text"].get<std::string>();
+          if (!text.empty()) text += '\n';
+          text += part["text"].get<std::string>();
         }
       }
     }
