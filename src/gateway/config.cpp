@@ -12,7 +12,7 @@
 #include "gateway/usage_store.h"
 #include "reasoning/pattern.h"
 #include "reasoning/verifiers.h"
-#include "retrieval/knowledge_backend.h"
+#include "retrieval/knowledge_spec.h"
 
 namespace rpu::gateway {
 namespace {

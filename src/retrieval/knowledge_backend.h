@@ -21,19 +21,10 @@
 
 #include "pipeline/backend.h"
 #include "retrieval/knowledge_context.h"
+#include "retrieval/knowledge_spec.h"
 #include "retrieval/retriever.h"
 
 namespace rpu::retrieval {
-
-struct KnowledgeSpec {
-  std::string kb;
-  int k = 5;
-  SearchMode mode = SearchMode::kHybrid;
-  int max_tokens = 2000;
-};
-
-// Throws ApiError 400 naming the field (param "knowledge.k", ...).
-KnowledgeSpec knowledge_spec_parse(const nlohmann::ordered_json& value);
 
 // The knowledge bases a server or gateway serves, by name, opened read-only at start-up.
 class KnowledgeLibrary {

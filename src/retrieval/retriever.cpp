@@ -7,22 +7,6 @@
 
 namespace rpu::retrieval {
 
-SearchMode search_mode_parse(const std::string& text) {
-  if (text == "hybrid") return SearchMode::kHybrid;
-  if (text == "bm25" || text == "text") return SearchMode::kText;
-  if (text == "dense") return SearchMode::kDense;
-  fail("unknown search mode '{}' (expected hybrid, bm25 or dense)", text);
-}
-
-const char* search_mode_name(SearchMode mode) {
-  switch (mode) {
-    case SearchMode::kHybrid: return "hybrid";
-    case SearchMode::kText: return "bm25";
-    case SearchMode::kDense: return "dense";
-  }
-  return "?";
-}
-
 std::vector<ScoredChunk> reciprocal_rank_fusion(const std::vector<std::vector<ScoredChunk>>& lists, int k, int c) {
   std::vector<ScoredChunk> fused;
   std::unordered_map<int64_t, size_t> at;

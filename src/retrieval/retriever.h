@@ -11,13 +11,11 @@
 
 #include "retrieval/embedder.h"
 #include "retrieval/kb_store.h"
+#include "retrieval/knowledge_spec.h"
 #include "retrieval/vector_index.h"
 
 namespace rpu::retrieval {
 
-enum class SearchMode { kHybrid, kText, kDense };
-SearchMode search_mode_parse(const std::string& text);  // "hybrid" | "bm25" | "dense"; throws naming the value
-const char* search_mode_name(SearchMode mode);
 
 struct SearchOptions {
   int k = 5;

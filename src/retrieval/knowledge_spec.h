@@ -1,0 +1,27 @@
+// The "knowledge" request extension as the server, the gateway config and the CLI read it:
+// {"kb": NAME, "k": 5, "mode": "hybrid"|"bm25"|"dense", "max_tokens": 2000}. Kept apart from
+// the search itself so the gateway's config reader (and its fuzz target) checks a route's
+// default without linking the store.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace rpu::retrieval {
+
+enum class SearchMode { kHybrid, kText, kDense };
+SearchMode search_mode_parse(const std::string& text);  // "hybrid" | "bm25" | "dense"; throws naming the value
+const char* search_mode_name(SearchMode mode);
+
+struct KnowledgeSpec {
+  std::string kb;
+  int k = 5;
+  SearchMode mode = SearchMode::kHybrid;
+  int max_tokens = 2000;
+};
+
+// Throws ApiError 400 naming the field (param "knowledge.k", ...).
+KnowledgeSpec knowledge_spec_parse(const nlohmann::ordered_json& value);
+
+}  // namespace rpu::retrieval
