@@ -107,8 +107,8 @@ int run(const RunOptions& o) {
 Action add_run_command(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "generate text from a prompt, streamed to stdout");
-  cmd->add_option("model", o->model_path, "model file (GGUF); default: the built-in arithmetic specialist")
-      ->check(CLI::ExistingFile);
+  cmd->add_option("model", o->model_path, "model file (GGUF) or pulled ORG/NAME[:QUANT]; default: the built-in arithmetic specialist")
+      ->transform(model_reference());
   cmd->add_option("-p,--prompt", o->prompt, "prompt text (default: empty, generate from BOS)");
   cmd->add_option("-n,--steps", o->steps,
                   "sequence length in tokens after BOS, prompt included (llama2.c convention)")

@@ -91,8 +91,8 @@ int serve(ServeOptions& o) {
 Action add_serve_command(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand("serve", "serve the model over an OpenAI-compatible HTTP API");
-  cmd->add_option("model", o->model_path, "model file (GGUF); default: the built-in arithmetic specialist")
-      ->check(CLI::ExistingFile);
+  cmd->add_option("model", o->model_path, "model file (GGUF) or pulled ORG/NAME[:QUANT]; default: the built-in arithmetic specialist")
+      ->transform(model_reference());
   cmd->add_option("--parallel", o->scheduler.n_seq, "sequences decoded together (slots)")->check(CLI::Range(1, 256));
   cmd->add_option("--queue", o->scheduler.max_queue, "requests that may wait for a slot; more get HTTP 429")
       ->check(CLI::Range(0, 1 << 20));
