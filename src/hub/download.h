@@ -25,7 +25,8 @@ struct BlobSource {
 };
 
 // Writes blobs/{etag} of `cache` from `source`, holding the blob's lock; calls on_bytes with
-// the bytes of the file it has so far. Resumes blobs/{etag}.incomplete; retries a broken transfer `retries` times.
+// the bytes of the file it has so far. Resumes blobs/{etag}.incomplete; retries a broken transfer
+// settings().download_retries times.
 // Returns the bytes transferred.
 uint64_t fetch_blob(const HubHttp& http, const HubCache& cache, const BlobSource& source,
                     const std::function<void(uint64_t)>& on_progress, const std::function<void(const std::string&)>& note);

@@ -38,7 +38,7 @@ bool is_redirect(int status) { return status == 301 || status == 302 || status =
 
 // "cannot reach https://host: Connection (refused, or nothing listens there)"
 [[noreturn]] void unreachable(const std::string& origin, httplib::Error error, const std::string& what) {
-  const std::string detail = error == httplib::Error::Connection ? "connection refused or timed out"
+  const std::string detail = error == httplib::Error::Connection ? "cannot connect (refused, timed out or unknown host)"
                              : error == httplib::Error::Read       ? "no answer in time (read timed out)"
                              : error == httplib::Error::SSLConnection ? "TLS handshake failed"
                              : error == httplib::Error::SSLServerVerification ? "its TLS certificate could not be verified"

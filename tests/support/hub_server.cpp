@@ -123,15 +123,8 @@ void serve_blob(TestHub::State& s, const httplib::Request& req, httplib::Respons
   if (it == s.blobs.end()) return error(res, 404, "", "no such blob");
   std::string content = it->second.content;
   const std::string path = it->second.path;
-  size_t from = 0;
-  const std::string range = req.get_header_value("Range");
-  if (!range.empty() && !s.ignore_range) {
-    from = std::stoull(range.substr(range.find('=') + 1));
-    if (from >= content.size()) return error(res, 416, "", "range not satisfiable");
-    res.status = 206;
-    res.set_header("Content-Range", "bytes " + std::to_string(from) + "-" + std::to_string(content.size() - 1) + "/" +
-                                        std::to_string(content.size()));
-  }
+  // httplib applies a request's Range to a provider's content itself (206, Content-Range, 416),
+  // so the provider serves the whole file by absolute offsets; a drop stops it at `limit`.
   if (auto c = s.corruptions.find(path); c != s.corruptions.end() && c->second.second > 0) {
     --c->second.second;
     content[c->second.first] = static_cast<char>(content[c->second.first] ^ 0x5a);
@@ -139,15 +132,23 @@ void serve_blob(TestHub::State& s, const httplib::Request& req, httplib::Respons
   size_t limit = content.size();
   if (auto d = s.drops.find(path); d != s.drops.end() && d->second.second > 0) {
     --d->second.second;
-    limit = std::max(from, d->second.first);
+    limit = d->second.first;
   }
-  // Content-Length says the whole rest; the provider stops at `limit` and closes the connection.
-  auto body = std::make_shared<std::string>(content.substr(from));
-  const size_t stop = limit - from;
+  auto body = std::make_shared<std::string>(std::move(content));
+  if (s.ignore_range) {  // a chunked answer, which httplib never cuts to a range: the whole file, 200
+    res.set_chunked_content_provider("application/octet-stream", [body, limit](size_t offset, httplib::DataSink& sink) {
+      if (offset >= limit) return false;
+      const size_t n = std::min({limit - offset, size_t{65536}});
+      sink.write(body->data() + offset, n);
+      if (offset + n == body->size()) sink.done();
+      return true;
+    });
+    return;
+  }
   res.set_content_provider(body->size(), "application/octet-stream",
-                           [body, stop](size_t offset, size_t length, httplib::DataSink& sink) {
-                             if (offset >= stop) return false;
-                             const size_t n = std::min({length, stop - offset, size_t{65536}});
+                           [body, limit](size_t offset, size_t length, httplib::DataSink& sink) {
+                             if (offset >= limit) return false;  // closes the connection mid-body
+                             const size_t n = std::min({length, limit - offset, size_t{65536}});
                              sink.write(body->data() + offset, n);
                              return true;
                            });
@@ -169,8 +170,6 @@ TestHub::TestHub() : state_(std::make_shared<State>()) {
   if (s.hub_port <= 0 || s.cdn_port <= 0) throw std::runtime_error("test hub: no port");
   s.hub_thread = std::thread([&s] { s.hub.listen_after_bind(); });
   s.cdn_thread = std::thread([&s] { s.cdn.listen_after_bind(); });
-  s.hub.wait_until_ready();
-  s.cdn.wait_until_ready();
 }
 
 TestHub::~TestHub() {
