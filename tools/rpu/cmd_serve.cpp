@@ -100,6 +100,9 @@ Action add_serve_command(CLI::App& app) {
                   "most prompt tokens of one sequence per step, so long prompts do not stall decoding")
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--alias", o->alias, "model name reported by /v1/models (default: the file name)");
+  o->server.strict_model = false;
+  cmd->add_flag("--strict-model", o->server.strict_model,
+                "refuse requests naming another model (404) instead of answering them with this one");
   cmd->add_option("--chat-template", o->chat_template_path, "Jinja chat template file to use instead of the model's")
       ->check(CLI::ExistingFile);
   cmd->add_option("--lora", o->lora_path, "LoRA adapter (GGUF) applied to every request without merging")
