@@ -4,6 +4,7 @@
 // resumes; 401, offline mode and a bad name are one-line errors.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "hub/sha256.h"
@@ -101,6 +102,18 @@ TEST_F(PullCli, UnauthorizedIsOneLineNamingHfToken) {
   write_file(cache + "/home/token", "hf_secret\n");
   const CommandResult allowed = run_rpu({"pull", "karpathy/stories260K-GGUF"}, env());
   EXPECT_EQ(allowed.exit_code, 0) << allowed.err;
+}
+
+// On a terminal (a pty from script(1)) the pull draws a progress bar on stderr.
+TEST_F(PullCli, ProgressBarOnATerminal) {
+  if (std::system("command -v script >/dev/null 2>&1") != 0) GTEST_SKIP() << "script(1) is not installed";
+  const std::string out = temp_path("pull_tty.txt");
+  const std::string command = "script -qec \"" + env() + " " + RPU_BINARY + " pull karpathy/stories260K-GGUF\" /dev/null > " + out;
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  const std::string screen = read_file(out);
+  EXPECT_NE(screen.find("pull karpathy/stories260K-GGUF ["), std::string::npos) << screen;
+  EXPECT_NE(screen.find("file 1/1"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("1 file, 1 downloaded"), std::string::npos) << screen;
 }
 
 // A file size limit makes write() fail with EFBIG, as a full disk fails with ENOSPC: the pull
