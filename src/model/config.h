@@ -3,6 +3,7 @@
 // differs between them is data in ArchSpec.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -123,8 +124,14 @@ struct ModelConfig {
   std::vector<uint8_t> swa_layers;   // [n_layer]: 1 where the layer attends within the window
   std::vector<uint8_t> rope_layers;  // [n_layer]: 1 where the layer applies RoPE
 
-  bool is_swa(int layer) const { return sliding_window > 0 && swa_layers[static_cast<size_t>(layer)] != 0; }
-  bool has_rope(int layer) const { return rope_dim > 0 && rope_layers[static_cast<size_t>(layer)] != 0; }
+  // (Configs built by hand may leave the per-layer lists empty: every layer global, rotating.)
+  bool is_swa(int layer) const {
+    return sliding_window > 0 && !swa_layers.empty() && swa_layers[static_cast<size_t>(layer)] != 0;
+  }
+  bool has_rope(int layer) const {
+    return rope_dim > 0 && (rope_layers.empty() || rope_layers[static_cast<size_t>(layer)] != 0);
+  }
+  float attn_scale() const { return query_scale > 0 ? query_scale : 1.0f / std::sqrt(static_cast<float>(head_dim)); }
 
   int q_dim() const { return n_head * head_dim; }
   int kv_dim() const { return n_head_kv * head_dim; }

@@ -162,7 +162,7 @@ void BatchForward::apply_rope(const RopeTable& rope, float* vectors, int positio
 void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
   const int hd = config_.head_dim;
   const int group = config_.n_head / config_.n_head_kv;
-  const float scale = config_.query_scale;
+  const float scale = config_.attn_scale();
   const int q_dim = config_.q_dim();
   const int n_head = config_.n_head;
   // Local layers see the last `window` positions; they and soft-capped layers take one query

@@ -219,7 +219,7 @@ void Decoder<T>::layer_forward(int layer, const std::vector<T>& x_in, std::vecto
 
 template <typename T>
 AttentionShape Decoder<T>::attention_shape() const {
-  return {config_.n_head, config_.n_head_kv, config_.head_dim, config_.query_scale, config_.attn_softcap};
+  return {config_.n_head, config_.n_head_kv, config_.head_dim, config_.attn_scale(), config_.attn_softcap};
 }
 
 template <typename T>

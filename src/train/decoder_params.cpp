@@ -246,6 +246,13 @@ void DecoderParams<T>::add_lora(const LoraOptions& options) {
     for (const LayerTensor* module : modules) {
       const std::string base = layer_tensor_name(l, *module);
       if (find(base + ".lora_a") != nullptr) continue;  // a target listed twice
+      if (find(base) == nullptr) {
+        std::string available;  // e.g. phi3's fused qkv instead of q, k, v
+        for (const LayerTensor& t : layer_tensors()) {
+          if (t.lora != nullptr && find(layer_tensor_name(l, t)) != nullptr) available += (available.empty() ? "" : ", ") + std::string(t.lora);
+        }
+        fail("LoRA target '{}' is not a matrix of this {} model (its targets: {})", module->lora, config_.arch->name, available);
+      }
       const ParamTensor<T>& w = get(base);
       const int64_t in = w.cols, out = w.rows;
       add(base + ".lora_a", options.rank, in, false);
