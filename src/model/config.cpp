@@ -23,6 +23,33 @@ constexpr std::array kArchs = {
              .requires_proj_bias = true,
              .token_types = true,
              .input_norm = true},
+    // Gemma 2: GeGLU, embeddings scaled by sqrt(n_embd), RMSNorms before and after each
+    // block, soft-capped attention and final logits, every other layer local (window 4096).
+    ArchSpec{.name = "gemma2",
+             .rope_style = RopeStyle::kHalves,
+             .ffn = FfnKind::kGeGlu,
+             .post_block_norms = true,
+             .embed_scale = true,
+             .attn_softcap = true,
+             .final_softcap_default = 30.0f,
+             .swa_period = 2,
+             .default_swa = 4096,
+             .query_scale_embd_layers = 46},
+    // Gemma 3: gemma2 with per-head q/k RMSNorm instead of attention soft-capping, five local
+    // layers (rope base 10000, unscaled) to one global.
+    ArchSpec{.name = "gemma3",
+             .rope_style = RopeStyle::kHalves,
+             .requires_qk_norm = true,
+             .ffn = FfnKind::kGeGlu,
+             .post_block_norms = true,
+             .embed_scale = true,
+             .swa_period = 6,
+             .swa_rope_theta = 10000.0f,
+             .query_scale_embd_layers = 62},
+    // Phi-3 / 3.5: fused qkv and gate/up projections; longrope factors when the file has them.
+    ArchSpec{.name = "phi3", .rope_style = RopeStyle::kHalves, .fused_qkv = true, .fused_gate_up = true, .swa_period = 1},
+    // SmolLM3: llama with every fourth layer without RoPE.
+    ArchSpec{.name = "smollm3", .rope_style = RopeStyle::kAdjacent, .no_rope_period = 4},
 };
 
 int read_positive(const GgufFile& file, const std::string& key, int64_t max) {
@@ -43,6 +70,12 @@ void read_rope_keys(const GgufFile& file, const std::string& arch, ModelConfig& 
   c.rope_dim = read_positive_or(file, arch + ".rope.dimension_count", c.head_dim, c.head_dim);
   if (c.rope_dim % 2 != 0) fail("{}: rope dimension count {} is odd", file.path(), c.rope_dim);
 
+  c.rope_attn_factor = static_cast<float>(file.get_double(arch + ".rope.scaling.attn_factor", 1.0));
+  if (!(c.rope_attn_factor > 0 && c.rope_attn_factor < 100)) {
+    fail("{}: metadata '{}.rope.scaling.attn_factor' = {} is out of range", file.path(), arch, c.rope_attn_factor);
+  }
+  c.n_ctx_orig = read_positive_or(file, arch + ".rope.scaling.original_context_length", c.n_ctx_train, 1 << 24);
+
   const std::string scaling = file.get_string(arch + ".rope.scaling.type", "none");
   if (scaling == "linear") {
     const double factor = file.get_double(arch + ".rope.scaling.factor", 1.0);
@@ -52,6 +85,58 @@ void read_rope_keys(const GgufFile& file, const std::string& arch, ModelConfig& 
     // llama3 scaling arrives as the rope_freqs tensor (handled by the weights); yarn is not yet done.
     if (scaling != "llama3") fail("{}: rope scaling type '{}' is not supported", file.path(), scaling);
   }
+  // Local (sliding-window) layers: gemma3's own base without scaling, or the global rotation.
+  if (c.arch->swa_rope_theta > 0) {
+    c.rope_theta_swa = static_cast<float>(file.get_double(arch + ".rope.freq_base_swa", c.arch->swa_rope_theta));
+    c.rope_position_scale_swa = 1.0f;
+  } else {
+    c.rope_theta_swa = static_cast<float>(file.get_double(arch + ".rope.freq_base_swa", c.rope_theta));
+    c.rope_position_scale_swa = c.rope_position_scale;
+  }
+  if (!(c.rope_theta_swa > 1 && std::isfinite(c.rope_theta_swa))) {
+    fail("{}: local rope theta {} is out of range", file.path(), c.rope_theta_swa);
+  }
+}
+
+float read_cap(const GgufFile& file, const std::string& key, float fallback) {
+  const float cap = static_cast<float>(file.get_double(key, fallback));
+  if (!(cap >= 0 && cap < 1e6)) fail("{}: metadata '{}' = {} is out of range", file.path(), key, cap);
+  return cap;
+}
+
+// Which layers are local (sliding window) and which rotate, the query scale and the soft
+// caps: the decoder details some architectures add (ArchSpec's later fields).
+void read_layer_pattern(const GgufFile& file, const std::string& arch, ModelConfig& c) {
+  const ArchSpec& a = *c.arch;
+  const auto n = static_cast<size_t>(c.n_layer);
+  c.swa_layers.assign(n, 0);
+  c.rope_layers.assign(n, 1);
+  if (a.no_rope_period > 0) {
+    for (size_t l = 0; l < n; ++l) c.rope_layers[l] = (l + 1) % static_cast<size_t>(a.no_rope_period) != 0;
+  }
+  if (a.swa_period > 0) {
+    const std::string window_key = arch + ".attention.sliding_window";
+    c.sliding_window = a.default_swa;
+    if (const GgufValue* v = file.find(window_key)) {
+      const int64_t window = v->as_int(window_key);  // 0: no window (as phi-4's converter writes)
+      if (window < 0 || window > (1 << 30)) fail("{}: metadata '{}' = {} is out of range", file.path(), window_key, window);
+      c.sliding_window = static_cast<int>(window);
+    }
+    const std::string pattern_key = arch + ".attention.sliding_window_pattern";
+    int period = a.swa_period;
+    if (const GgufValue* v = file.find(pattern_key)) {
+      if (v->type() == GgufType::ARRAY) {
+        fail("{}: metadata '{}' is a per-layer array; only a period is supported", file.path(), pattern_key);
+      }
+      period = read_positive(file, pattern_key, 1 << 16);
+    }
+    for (size_t l = 0; l < n; ++l) c.swa_layers[l] = period == 1 || static_cast<int>(l % static_cast<size_t>(period)) < period - 1;
+  }
+  const bool embd_scale = a.query_scale_embd_layers > 0 && c.n_layer == a.query_scale_embd_layers;
+  c.query_scale = 1.0f / std::sqrt(static_cast<float>(embd_scale ? c.n_embd / c.n_head : c.head_dim));
+  if (a.embed_scale) c.embed_scale = std::sqrt(static_cast<float>(c.n_embd));
+  if (a.attn_softcap) c.attn_softcap = read_cap(file, arch + ".attn_logit_softcapping", 50.0f);
+  c.final_softcap = read_cap(file, arch + ".final_logit_softcapping", a.final_softcap_default);
 }
 
 // The encoder-only keys: attention must not be causal, pooling must give one vector per input
@@ -142,6 +227,7 @@ ModelConfig config_from_gguf(const GgufFile& file) {
   } else {
     c.rope_dim = 0;  // no rotary embeddings
   }
+  read_layer_pattern(file, arch, c);
 
   // The vocabulary size comes from the tokenizer when present; the embedding table is checked against it.
   if (const GgufValue* tokens = file.find("tokenizer.ggml.tokens")) {

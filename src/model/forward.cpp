@@ -27,6 +27,37 @@ void ensure(std::vector<float>& buffer, size_t n) {
   if (buffer.size() < n) buffer.resize(n);
 }
 
+// GELU, tanh form (as ggml_gelu computes it).
+float gelu(float x) {
+  constexpr float kSqrt2OverPi = 0.7978845608f;
+  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
+}
+
+// c tanh(s / c): logits squashed into (-c, c) (gemma2's soft-capping).
+float soft_cap(float s, float cap) { return cap * std::tanh(s / cap); }
+
+// One query over n_pos keys/values (rows `stride` floats apart) with soft-capped scores:
+// the kernels' attend() has no cap, and only gemma2 needs one. scores [n_pos] is scratch.
+void attend_capped(const float* q, const float* k, const float* v, int64_t stride, int64_t n_pos, int head_dim,
+                   float scale, float cap, float* scores, float* out) {
+  float max_score = -INFINITY;
+  for (int64_t t = 0; t < n_pos; ++t) {
+    const float* kt = k + t * stride;
+    float dot = 0.0f;
+    for (int i = 0; i < head_dim; ++i) dot += q[i] * kt[i];
+    scores[t] = cap > 0 ? soft_cap(dot * scale, cap) : dot * scale;
+    max_score = std::max(max_score, scores[t]);
+  }
+  float total = 0.0f;
+  for (int64_t t = 0; t < n_pos; ++t) total += (scores[t] = std::exp(scores[t] - max_score));
+  std::fill_n(out, head_dim, 0.0f);
+  for (int64_t t = 0; t < n_pos; ++t) {
+    const float p = scores[t] / total;
+    const float* vt = v + t * stride;
+    for (int i = 0; i < head_dim; ++i) out[i] += p * vt[i];
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -48,15 +79,23 @@ BatchForward::BatchForward(const Model& model, int n_ctx, int n_seq, ThreadPool*
       kernels_(model.kernels()),
       cache_(model.config(), n_ctx, n_seq),
       n_past_(static_cast<size_t>(n_seq), 0) {
-  // Frequency of rotation pair i: theta^(-2i/rope_dim), divided by the llama3 factor if any.
-  const auto& freqs = model.weights().rope_freqs;
-  const int half = config_.rope_dim / 2;
-  rope_inv_freq_.resize(static_cast<size_t>(half));
-  for (int i = 0; i < half; ++i) {
-    double f = std::pow(static_cast<double>(config_.rope_theta), -2.0 * i / config_.rope_dim);
-    if (!freqs.empty()) f /= freqs[static_cast<size_t>(i)];
-    rope_inv_freq_[static_cast<size_t>(i)] = static_cast<float>(f);
-  }
+  // Frequency of rotation pair i: theta^(-2i/rope_dim), divided by the llama3 factor or the
+  // longrope factor (long ones beyond the original context, as llama.cpp picks them) if any.
+  const ModelWeights& w = model.weights();
+  const std::vector<float>& factors = !w.rope_freqs.empty() ? w.rope_freqs
+                                      : n_ctx > config_.n_ctx_orig ? w.rope_factors_long
+                                                                   : w.rope_factors_short;
+  auto table = [&](float theta, float position_scale) {
+    RopeTable t{std::vector<float>(static_cast<size_t>(config_.rope_dim / 2)), position_scale, config_.rope_attn_factor};
+    for (size_t i = 0; i < t.inv_freq.size(); ++i) {
+      double f = std::pow(static_cast<double>(theta), -2.0 * static_cast<double>(i) / config_.rope_dim);
+      if (!factors.empty()) f /= factors[i];
+      t.inv_freq[i] = static_cast<float>(f);
+    }
+    return t;
+  };
+  rope_global_ = table(config_.rope_theta, config_.rope_position_scale);
+  rope_local_ = table(config_.rope_theta_swa, config_.rope_position_scale_swa);
 }
 
 void BatchForward::rewind(int seq, int n_past) {
@@ -99,14 +138,14 @@ void BatchForward::set_lora(const LoraAdapter* adapter) {
   }
 }
 
-void BatchForward::apply_rope(float* vectors, int position, int n_heads) const {
+void BatchForward::apply_rope(const RopeTable& rope, float* vectors, int position, int n_heads) const {
   const int hd = config_.head_dim;
   const int half = config_.rope_dim / 2;
-  const float pos = static_cast<float>(position) * config_.rope_position_scale;
+  const float pos = static_cast<float>(position) * rope.position_scale;
   for (int i = 0; i < half; ++i) {
-    const float angle = pos * rope_inv_freq_[static_cast<size_t>(i)];
-    const float cos_a = std::cos(angle);
-    const float sin_a = std::sin(angle);
+    const float angle = pos * rope.inv_freq[static_cast<size_t>(i)];
+    const float cos_a = std::cos(angle) * rope.mscale;
+    const float sin_a = std::sin(angle) * rope.mscale;
     // Which two dims of the head form rotation pair i depends on the architecture.
     const int a = config_.arch->rope_style == RopeStyle::kAdjacent ? 2 * i : i;
     const int b = config_.arch->rope_style == RopeStyle::kAdjacent ? 2 * i + 1 : i + half;
@@ -123,9 +162,14 @@ void BatchForward::apply_rope(float* vectors, int position, int n_heads) const {
 void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
   const int hd = config_.head_dim;
   const int group = config_.n_head / config_.n_head_kv;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const float scale = config_.attn_scale();
   const int q_dim = config_.q_dim();
   const int n_head = config_.n_head;
+  // Local layers see the last `window` positions; they and soft-capped layers take one query
+  // per task (by the layer, never the batch, so a sequence's arithmetic stays the same).
+  const int window = config_.is_swa(layer) ? config_.sliding_window : 0;
+  const float cap = config_.attn_softcap;
+  const bool blocks = kernels_.attend_block != nullptr && window == 0 && cap == 0;
   // Tasks: (chunk, head, first query, query count). Prefill chunks go in blocks of 16
   // consecutive queries (queries in vector lanes), generated tokens one query per task.
   // Head-major within a chunk so each thread gets whole heads and the causal window's growing
@@ -134,7 +178,7 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
   tasks.clear();
   for (size_t c = 0; c < chunks.size(); ++c) {
     const int n = static_cast<int>(chunks[c].tokens.size());
-    const int step = chunks[c].prefill && kernels_.attend_block != nullptr ? 16 : 1;
+    const int step = chunks[c].prefill && blocks ? 16 : 1;
     for (int h = 0; h < n_head; ++h) {
       for (int t0 = 0; t0 < n; t0 += step) tasks.push_back({static_cast<int>(c), h, t0, std::min(step, n - t0)});
     }
@@ -152,10 +196,16 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
       const float* values = cache_.value(chunk.seq, layer, 0) + head_offset;
       const float* q = q_.data() + static_cast<size_t>(first_token) * q_dim + static_cast<size_t>(task.head) * hd;
       float* out = attn_.data() + static_cast<size_t>(first_token) * q_dim + static_cast<size_t>(task.head) * hd;
-      if (chunk.prefill && kernels_.attend_block != nullptr) {
+      const size_t kv_dim = static_cast<size_t>(config_.kv_dim());
+      const int start = window > 0 ? std::max(0, first_pos - window + 1) : 0;  // oldest position seen
+      if (chunk.prefill && blocks) {
         kernels_.attend_block(q, q_dim, task.n_q, keys, values, config_.kv_dim(), first_pos, hd, scale, out, q_dim);
+      } else if (cap > 0) {
+        attend_capped(q, keys + start * kv_dim, values + start * kv_dim, config_.kv_dim(), first_pos + 1 - start, hd,
+                      scale, cap, scores.data(), out);
       } else {
-        kernels_.attend(q, keys, values, config_.kv_dim(), first_pos + 1, hd, scale, scores.data(), out);
+        kernels_.attend(q, keys + start * kv_dim, values + start * kv_dim, config_.kv_dim(), first_pos + 1 - start, hd,
+                        scale, scores.data(), out);
       }
     }
   };
@@ -208,61 +258,18 @@ void BatchForward::eval(std::span<const SequenceChunk> chunks) {
       for (size_t i = 0; i < chunk.tokens.size(); ++i, ++t) {
         token_seq_[static_cast<size_t>(t)] = chunk.seq;
         token_pos_[static_cast<size_t>(t)] = n_past(chunk.seq) + static_cast<int>(i);
-        dequantize_row(w.token_embd.type, w.token_embd.row(chunk.tokens[i]), x_.data() + static_cast<size_t>(t) * c.n_embd,
-                       c.n_embd);
+        float* x = x_.data() + static_cast<size_t>(t) * c.n_embd;
+        dequantize_row(w.token_embd.type, w.token_embd.row(chunk.tokens[i]), x, c.n_embd);
+        if (c.embed_scale != 1.0f) {
+          for (int j = 0; j < c.n_embd; ++j) x[j] *= c.embed_scale;
+        }
       }
     }
   }
 
   for (int layer = 0; layer < c.n_layer; ++layer) {
-    const LayerWeights& lw = w.layers[static_cast<size_t>(layer)];
-    for_tokens(n, [&](int t) {
-      rms_norm(x_.data() + t * c.n_embd, lw.attn_norm.data(), c.n_embd, c.rms_eps, h_.data() + t * c.n_embd);
-    });
-    matmuls({{&lw.wq, q_.data()}, {&lw.wk, k_.data()}, {&lw.wv, v_.data()}}, h_.data(), n);
-    for_tokens(n, [&](int t) {
-      float* q = q_.data() + static_cast<size_t>(t) * c.q_dim();
-      float* k = k_.data() + static_cast<size_t>(t) * c.kv_dim();
-      float* v = v_.data() + static_cast<size_t>(t) * c.kv_dim();
-      add_bias(q, lw.bq);
-      add_bias(k, lw.bk);
-      add_bias(v, lw.bv);
-      if (!lw.q_norm.empty()) {
-        for (int h = 0; h < c.n_head; ++h) {
-          rms_norm(q + h * c.head_dim, lw.q_norm.data(), c.head_dim, c.rms_eps, q + h * c.head_dim);
-        }
-      }
-      if (!lw.k_norm.empty()) {
-        for (int h = 0; h < c.n_head_kv; ++h) {
-          rms_norm(k + h * c.head_dim, lw.k_norm.data(), c.head_dim, c.rms_eps, k + h * c.head_dim);
-        }
-      }
-      const int seq = token_seq_[static_cast<size_t>(t)], pos = token_pos_[static_cast<size_t>(t)];
-      apply_rope(q, pos, c.n_head);
-      apply_rope(k, pos, c.n_head_kv);
-      std::copy_n(k, c.kv_dim(), cache_.key(seq, layer, pos));
-      std::copy_n(v, c.kv_dim(), cache_.value(seq, layer, pos));
-    });
-    attention(layer, chunks);
-    matmuls({{&lw.wo, h_.data()}}, attn_.data(), n);
-    for_tokens(n, [&](int t) {
-      float* x = x_.data() + t * c.n_embd;
-      const float* o = h_.data() + t * c.n_embd;
-      for (int i = 0; i < c.n_embd; ++i) x[i] += o[i];
-      rms_norm(x, lw.ffn_norm.data(), c.n_embd, c.rms_eps, h_.data() + t * c.n_embd);
-    });
-    matmuls({{&lw.w_gate, ffn_gate_.data()}, {&lw.w_up, ffn_up_.data()}}, h_.data(), n);
-    for_tokens(n, [&](int t) {
-      float* gate = ffn_gate_.data() + static_cast<size_t>(t) * c.n_ff;
-      const float* up = ffn_up_.data() + static_cast<size_t>(t) * c.n_ff;
-      for (int i = 0; i < c.n_ff; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];  // SwiGLU
-    });
-    matmuls({{&lw.w_down, h_.data()}}, ffn_gate_.data(), n);
-    for_tokens(n, [&](int t) {
-      float* x = x_.data() + t * c.n_embd;
-      const float* d = h_.data() + t * c.n_embd;
-      for (int i = 0; i < c.n_embd; ++i) x[i] += d[i];
-    });
+    attention_block(layer, chunks, n);
+    ffn_block(layer, n);
   }
 
   // Only the rows whose logits are wanted go through the output head; hidden rows (for
@@ -295,7 +302,97 @@ void BatchForward::eval(std::span<const SequenceChunk> chunks) {
   if (logits_rows_ > 0) {
     ensure(logits_, logits_rows_ * c.n_vocab);
     matmuls({{&w.output, logits_.data()}}, h_.data(), static_cast<int>(logits_rows_));
+    if (c.final_softcap > 0) {
+      for (size_t i = 0; i < logits_rows_ * vocab_size(); ++i) logits_[i] = soft_cap(logits_[i], c.final_softcap);
+    }
   }
+}
+
+void BatchForward::attention_block(int layer, std::span<const SequenceChunk> chunks, int n) {
+  const ModelConfig& c = config_;
+  const LayerWeights& lw = model_.weights().layers[static_cast<size_t>(layer)];
+  for_tokens(n, [&](int t) {
+    rms_norm(x_.data() + t * c.n_embd, lw.attn_norm.data(), c.n_embd, c.rms_eps, h_.data() + t * c.n_embd);
+  });
+  const size_t q_dim = static_cast<size_t>(c.q_dim()), kv_dim = static_cast<size_t>(c.kv_dim());
+  if (lw.wqkv.view.rows > 0) {
+    // Fused rows [q | k | v] per token, split into the usual buffers.
+    const size_t qkv_dim = q_dim + 2 * kv_dim;
+    ensure(qkv_, static_cast<size_t>(n) * qkv_dim);
+    matmuls({{&lw.wqkv, qkv_.data()}}, h_.data(), n);
+    for_tokens(n, [&](int t) {
+      const float* row = qkv_.data() + static_cast<size_t>(t) * qkv_dim;
+      std::copy_n(row, q_dim, q_.data() + static_cast<size_t>(t) * q_dim);
+      std::copy_n(row + q_dim, kv_dim, k_.data() + static_cast<size_t>(t) * kv_dim);
+      std::copy_n(row + q_dim + kv_dim, kv_dim, v_.data() + static_cast<size_t>(t) * kv_dim);
+    });
+  } else {
+    matmuls({{&lw.wq, q_.data()}, {&lw.wk, k_.data()}, {&lw.wv, v_.data()}}, h_.data(), n);
+  }
+  const bool rope = c.has_rope(layer);
+  const RopeTable& table = c.is_swa(layer) ? rope_local_ : rope_global_;
+  for_tokens(n, [&](int t) {
+    float* q = q_.data() + static_cast<size_t>(t) * q_dim;
+    float* k = k_.data() + static_cast<size_t>(t) * kv_dim;
+    float* v = v_.data() + static_cast<size_t>(t) * kv_dim;
+    add_bias(q, lw.bq);
+    add_bias(k, lw.bk);
+    add_bias(v, lw.bv);
+    if (!lw.q_norm.empty()) {
+      for (int h = 0; h < c.n_head; ++h) rms_norm(q + h * c.head_dim, lw.q_norm.data(), c.head_dim, c.rms_eps, q + h * c.head_dim);
+    }
+    if (!lw.k_norm.empty()) {
+      for (int h = 0; h < c.n_head_kv; ++h) rms_norm(k + h * c.head_dim, lw.k_norm.data(), c.head_dim, c.rms_eps, k + h * c.head_dim);
+    }
+    const int seq = token_seq_[static_cast<size_t>(t)], pos = token_pos_[static_cast<size_t>(t)];
+    if (rope) {
+      apply_rope(table, q, pos, c.n_head);
+      apply_rope(table, k, pos, c.n_head_kv);
+    }
+    std::copy_n(k, kv_dim, cache_.key(seq, layer, pos));
+    std::copy_n(v, kv_dim, cache_.value(seq, layer, pos));
+  });
+  attention(layer, chunks);
+  matmuls({{&lw.wo, h_.data()}}, attn_.data(), n);
+  add_block_output(lw.attn_post_norm, n);
+}
+
+void BatchForward::ffn_block(int layer, int n) {
+  const ModelConfig& c = config_;
+  const LayerWeights& lw = model_.weights().layers[static_cast<size_t>(layer)];
+  for_tokens(n, [&](int t) {
+    rms_norm(x_.data() + t * c.n_embd, lw.ffn_norm.data(), c.n_embd, c.rms_eps, h_.data() + t * c.n_embd);
+  });
+  const size_t ff = static_cast<size_t>(c.n_ff);
+  const bool fused = lw.w_gate.view.rows == 0;  // ffn_up holds [gate | up] rows (phi3)
+  if (fused) {
+    ensure(ffn_up_, static_cast<size_t>(n) * 2 * ff);
+    matmuls({{&lw.w_up, ffn_up_.data()}}, h_.data(), n);
+  } else {
+    matmuls({{&lw.w_gate, ffn_gate_.data()}, {&lw.w_up, ffn_up_.data()}}, h_.data(), n);
+  }
+  const bool geglu = c.arch->ffn == FfnKind::kGeGlu;
+  for_tokens(n, [&](int t) {
+    float* act = ffn_gate_.data() + static_cast<size_t>(t) * ff;
+    const float* gate = fused ? ffn_up_.data() + static_cast<size_t>(t) * 2 * ff : act;
+    const float* up = fused ? gate + ff : ffn_up_.data() + static_cast<size_t>(t) * ff;
+    for (size_t i = 0; i < ff; ++i) {
+      const float g = gate[i];
+      act[i] = (geglu ? gelu(g) : g / (1.0f + std::exp(-g))) * up[i];  // GeGLU or SwiGLU
+    }
+  });
+  matmuls({{&lw.w_down, h_.data()}}, ffn_gate_.data(), n);
+  add_block_output(lw.ffn_post_norm, n);
+}
+
+void BatchForward::add_block_output(const std::vector<float>& post_norm, int n) {
+  const ModelConfig& c = config_;
+  for_tokens(n, [&](int t) {
+    float* x = x_.data() + t * c.n_embd;
+    float* o = h_.data() + t * c.n_embd;
+    if (!post_norm.empty()) rms_norm(o, post_norm.data(), c.n_embd, c.rms_eps, o);
+    for (int i = 0; i < c.n_embd; ++i) x[i] += o[i];
+  });
 }
 
 std::span<const float> ForwardPass::eval(std::span<const int32_t> tokens, bool all_logits) {

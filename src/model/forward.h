@@ -2,16 +2,24 @@
 // weight type. All tokens of a step (from every sequence) form one matrix X, so each weight
 // matrix is read once per step however many sequences advance:
 //
-//   x = embed(tokens)                                   [T, n_embd]   (T = tokens of all chunks)
+//   x = embed(tokens) (* sqrt(n_embd): gemma)            [T, n_embd]   (T = tokens of all chunks)
 //   per layer:
 //     h = rmsnorm(x) * attn_norm
 //     q, k, v = h Wq^T (+bq), h Wk^T (+bk), h Wv^T (+bv)  [T, q_dim], [T, kv_dim] x2
-//     (qwen3) q, k = per-head rmsnorm(q) * q_norm, ... * k_norm
-//     q, k = rope(q, k, position of each token in its sequence); k, v -> that sequence's cache
-//     x += softmax(q k^T / sqrt(head_dim), causal within the sequence) v  Wo^T
+//       (phi3: one fused h Wqkv^T [T, q_dim + 2 kv_dim], split)
+//     (qwen3, gemma3) q, k = per-head rmsnorm(q) * q_norm, ... * k_norm
+//     q, k = rope(q, k, position of each token in its sequence), unless the layer has no RoPE
+//       (smollm3); local layers may use their own base; k, v -> that sequence's cache
+//     s = q k^T * query_scale (1/sqrt(head_dim) unless the arch says otherwise)
+//       (gemma2) s = cap tanh(s / cap); local layers see only the last `window` positions
+//     o = softmax(s, causal within the sequence) v Wo^T;  (gemma) o = rmsnorm(o) * post_attention_norm
+//     x += o
 //     h = rmsnorm(x) * ffn_norm
-//     x += (silu(h Wgate^T) * (h Wup^T)) Wdown^T
+//     o = (act(h Wgate^T) * (h Wup^T)) Wdown^T, act = silu or gelu (gemma); phi3's ffn_up holds
+//       gate and up rows [2 n_ff, n_embd];  (gemma) o = rmsnorm(o) * post_ffw_norm
+//     x += o
 //   logits = (rmsnorm(x) * output_norm) Wout^T          [rows wanted, n_vocab]
+//     (gemma2) logits = cap tanh(logits / cap)
 //
 // Every kernel computes a token's row independently of the other rows in the call
 // (tests/unit/test_batch_invariance.cpp), so a sequence's results do not depend on its batch.
@@ -85,8 +93,20 @@ class BatchForward {
   // the LoRA terms of adapted matrices.
   void matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens);
   void attention(int layer, std::span<const SequenceChunk> chunks);
+  // x += attention(norm(x)) and x += ffn(norm(x)) of one layer over the step's n tokens.
+  void attention_block(int layer, std::span<const SequenceChunk> chunks, int n);
+  void ffn_block(int layer, int n);
+  // x += post_norm(h) (or h when there is no post-norm): a block's output joins the residual.
+  void add_block_output(const std::vector<float>& post_norm, int n);
+  // The rotation of one kind of layer: per-pair frequencies, position scale, and the factor
+  // the rotated dims are multiplied by (longrope's attention factor; 1 otherwise).
+  struct RopeTable {
+    std::vector<float> inv_freq;  // [rope_dim / 2]
+    float position_scale = 1.0f;
+    float mscale = 1.0f;
+  };
   // Rotates the n_heads heads of one token at position pos in place.
-  void apply_rope(float* vectors, int pos, int n_heads) const;
+  void apply_rope(const RopeTable& rope, float* vectors, int pos, int n_heads) const;
   // Runs fn(t) for every token of the step, split across the pool (element-wise steps).
   void for_tokens(int n_tokens, const std::function<void(int)>& fn);
   size_t vocab_size() const { return static_cast<size_t>(config_.n_vocab); }
@@ -108,9 +128,9 @@ class BatchForward {
   };
   std::vector<AttentionTask> attention_tasks_;
   // Scratch activations, grown to the largest step seen.
-  std::vector<float> x_, h_, q_, k_, v_, attn_, ffn_gate_, ffn_up_, logits_, hidden_out_;
+  std::vector<float> x_, h_, q_, k_, v_, qkv_, attn_, ffn_gate_, ffn_up_, logits_, hidden_out_;
   size_t logits_rows_ = 0, hidden_rows_ = 0;
-  std::vector<float> rope_inv_freq_;  // [rope_dim / 2]
+  RopeTable rope_global_, rope_local_;  // local: sliding-window layers
   const LoraAdapter* lora_ = nullptr;
   std::unordered_map<const WeightMatrix*, const LoraPair*> lora_pairs_;
 };

@@ -10,6 +10,7 @@
 //   attn_q.weight             [q_dim, n_embd]   LoRA "q"
 //   attn_k.weight             [kv_dim, n_embd]  LoRA "k"
 //   attn_v.weight             [kv_dim, n_embd]  LoRA "v"
+//   attn_qkv.weight  [q_dim + 2 kv_dim, n_embd] LoRA "qkv": q, k, v rows fused (phi3), instead of the three
 //   attn_output.weight        [n_embd, q_dim]   LoRA "o"
 //   attn_q.bias               [q_dim]           q/k/v biases (qwen2, bert)
 //   attn_k.bias               [kv_dim]
@@ -19,10 +20,13 @@
 //   attn_k_norm.weight        [head_dim]
 //   attn_output_norm.weight   [n_embd]          LayerNorm after the attention residual (bert)
 //   attn_output_norm.bias     [n_embd]
+//   post_attention_norm.weight [n_embd]         RMSNorm on the attention output before its residual add (gemma)
 //   ffn_norm.weight           [n_embd]          RMSNorm before the feed-forward (pre-norm decoders)
 //   ffn_gate.weight           [n_ff, n_embd]    LoRA "gate" (SwiGLU feed-forwards)
 //   ffn_up.weight             [n_ff, n_embd]    LoRA "up"
+//   ffn_up.weight             [2 n_ff, n_embd]  LoRA "gate_up": gate rows, then up rows (phi3), instead of the two
 //   ffn_down.weight           [n_embd, n_ff]    LoRA "down"
+//   post_ffw_norm.weight      [n_embd]          RMSNorm on the feed-forward output before its residual add (gemma)
 //   ffn_up.bias               [n_ff]            projection biases (bert)
 //   ffn_down.bias             [n_embd]
 //   layer_output_norm.weight  [n_embd]          LayerNorm after the feed-forward residual (bert)
@@ -50,7 +54,7 @@ enum class LayerTensorKind {
 };
 
 // A size, in terms of the model config.
-enum class LayerDim { kOne, kEmbd, kQ, kKv, kFf, kHead };
+enum class LayerDim { kOne, kEmbd, kQ, kKv, kFf, kHead, kQkv, kFf2 };  // kQkv = q + 2 kv, kFf2 = 2 n_ff
 
 // When a layer has the tensor.
 enum class LayerTensorPresence {
@@ -59,8 +63,13 @@ enum class LayerTensorPresence {
   kQkNorm,    // q/k per-head norms (ArchSpec::requires_qk_norm: qwen3)
   kPreNorm,   // RMSNorms before attention and feed-forward (ArchSpec::norm == kRms: decoders)
   kPostNorm,  // LayerNorms after each residual add (ArchSpec::norm == kLayer: bert)
-  kGate,      // the feed-forward's gate (ArchSpec::ffn == kSwiGlu)
+  kGate,      // the feed-forward's own gate matrix (gated feed-forwards without a fused gate_up)
   kProjBias,  // attn_output / ffn_up / ffn_down biases (ArchSpec::requires_proj_bias: bert)
+  kSplitQkv,  // separate q, k, v projections (all but ArchSpec::fused_qkv)
+  kFusedQkv,  // attn_qkv (ArchSpec::fused_qkv: phi3)
+  kUp,        // ffn_up alone (all but ArchSpec::fused_gate_up)
+  kFusedGateUp,    // ffn_up holding gate and up (ArchSpec::fused_gate_up: phi3)
+  kPostBlockNorm,  // RMSNorms after attention and feed-forward (ArchSpec::post_block_norms: gemma)
 };
 
 // The sizes LayerDim names, for one model.
@@ -80,12 +89,16 @@ struct LayerVariant {
   bool post_norm = false;
   bool gate = true;
   bool proj_bias = false;
+  bool fused_qkv = false;
+  bool fused_gate_up = false;
+  bool post_block_norm = false;
 
   // The groups an architecture requires (a file may still hold the other optional ones).
   static LayerVariant required_by(const ArchSpec& arch) {
     const bool post = arch.norm == NormKind::kLayer;
-    return {arch.requires_qkv_bias, arch.requires_qk_norm, !post, post, arch.ffn == FfnKind::kSwiGlu,
-            arch.requires_proj_bias};
+    const bool gated = arch.ffn == FfnKind::kSwiGlu || arch.ffn == FfnKind::kGeGlu;
+    return {arch.requires_qkv_bias, arch.requires_qk_norm, !post, post, gated && !arch.fused_gate_up,
+            arch.requires_proj_bias, arch.fused_qkv, arch.fused_gate_up, arch.post_block_norms};
   }
   // The layout groups of `arch` with these optional groups.
   LayerVariant with_layout_of(const ArchSpec& arch) const {
@@ -103,6 +116,11 @@ struct LayerVariant {
       case LayerTensorPresence::kPostNorm: return post_norm;
       case LayerTensorPresence::kGate: return gate;
       case LayerTensorPresence::kProjBias: return proj_bias;
+      case LayerTensorPresence::kSplitQkv: return !fused_qkv;
+      case LayerTensorPresence::kFusedQkv: return fused_qkv;
+      case LayerTensorPresence::kUp: return !fused_gate_up;
+      case LayerTensorPresence::kFusedGateUp: return fused_gate_up;
+      case LayerTensorPresence::kPostBlockNorm: return post_block_norm;
     }
     return false;
   }
@@ -113,7 +131,7 @@ struct LayerTensor {
   LayerTensorKind kind;
   LayerDim rows;  // matrices: output features; 1-D tensors: kOne
   LayerDim cols;  // matrices: input features (GGUF shape[0]); 1-D tensors: the length
-  LayerTensorPresence presence;  // matrices: kAlways, or kGate for ffn_gate
+  LayerTensorPresence presence;
   const char* lora;  // LoRA target name ("q", "gate", ...) of an adaptable matrix; null otherwise
   // Where load_weights puts it: `matrix` for matrices, `vector` (dequantized) for the rest.
   WeightMatrix LayerWeights::* matrix;

@@ -15,7 +15,7 @@ namespace {
 // GGML_QNT_VERSION, written with quantized files as llama-quantize does.
 constexpr uint32_t kQuantizationVersion = 2;
 
-enum class Init { kMatrix, kNorm, kBias, kRopeFreqs };
+enum class Init { kMatrix, kNorm, kBias, kRopeFreqs, kRopeLong, kRopeShort };
 
 struct TensorSpec {
   std::string name;
@@ -60,6 +60,10 @@ std::vector<TensorSpec> tensor_specs(const SynthSpec& s) {
     if (!s.tied_output) t.push_back({"output.weight", {u(s.n_embd), u(s.n_vocab)}, Init::kMatrix});
   }
   if (s.llama3_rope) t.push_back({"rope_freqs.weight", {u(rope_dim / 2)}, Init::kRopeFreqs});
+  if (s.longrope) {
+    t.push_back({"rope_factors_long.weight", {u(rope_dim / 2)}, Init::kRopeLong});
+    t.push_back({"rope_factors_short.weight", {u(rope_dim / 2)}, Init::kRopeShort});
+  }
   for (int l = 0; l < s.n_layer; ++l) {
     for (const LayerTensor& lt : layer_tensors()) {
       if (variant.has(lt.presence)) t.push_back({layer_tensor_name(l, lt), lt.gguf_shape(dims), layer_init(lt.kind)});
@@ -124,6 +128,15 @@ struct Generator {
       std::copy(rope_factors.begin(), rope_factors.end(), out);
       return;
     }
+    if (t.init == Init::kRopeLong || t.init == Init::kRopeShort) {
+      // Like Phi-3.5's lists: 1 for the fastest pairs, rising smoothly for slower ones.
+      const float top = t.init == Init::kRopeLong ? 40.0f : 3.0f;
+      for (uint64_t c = 0; c < cols; ++c) {
+        const float r = static_cast<float>(c) / static_cast<float>(std::max<uint64_t>(1, cols - 1));
+        out[c] = 1.0f + (top - 1.0f) * r * r;
+      }
+      return;
+    }
     float scale = 0.5f, offset = 0.0f;
     if (t.init == Init::kMatrix) scale = 1.0f / std::sqrt(static_cast<float>(cols));
     if (t.init == Init::kNorm) scale = 0.2f, offset = 1.0f;
@@ -131,6 +144,29 @@ struct Generator {
     for (uint64_t c = 0; c < cols; ++c) out[c] = offset + scale * static_cast<float>(2.0 * rng.uniform() - 1.0);
   }
 };
+
+// The keys of the later architectures' details, each written only when set, named as
+// llama.cpp's converters write them.
+void add_decoder_extras(GgufWriter& w, const SynthSpec& s) {
+  const std::string& a = s.arch;
+  const auto u32 = [](int v) { return GgufValue::u32(static_cast<uint32_t>(v)); };
+  if (s.sliding_window > 0) w.set(a + ".attention.sliding_window", u32(s.sliding_window));
+  if (s.sliding_window_pattern > 0) w.set(a + ".attention.sliding_window_pattern", u32(s.sliding_window_pattern));
+  if (s.attn_softcap > 0) w.set(a + ".attn_logit_softcapping", GgufValue::f32(s.attn_softcap));
+  if (s.final_softcap > 0) w.set(a + ".final_logit_softcapping", GgufValue::f32(s.final_softcap));
+  if (s.rope_theta_swa > 0) w.set(a + ".rope.freq_base_swa", GgufValue::f32(s.rope_theta_swa));
+  if (s.rope_linear_factor > 0) {
+    w.set(a + ".rope.scaling.type", GgufValue::str("linear"));
+    w.set(a + ".rope.scaling.factor", GgufValue::f32(s.rope_linear_factor));
+  }
+  if (s.longrope) {
+    if (s.longrope_original_ctx < 2) fail("longrope needs an original context of at least 2");
+    const double scale = static_cast<double>(s.n_ctx) / s.longrope_original_ctx;
+    const double factor = scale > 1 ? std::sqrt(1 + std::log(scale) / std::log(s.longrope_original_ctx)) : 1.0;
+    w.set(a + ".rope.scaling.attn_factor", GgufValue::f32(static_cast<float>(factor)));
+    w.set(a + ".rope.scaling.original_context_length", u32(s.longrope_original_ctx));
+  }
+}
 
 }  // namespace
 
@@ -176,12 +212,13 @@ GgufWriter synth_metadata(const SynthSpec& s) {
     w.set(a + ".rope.freq_base", GgufValue::f32(s.rope_theta));
     w.set(a + ".rope.dimension_count", GgufValue::u32(static_cast<uint32_t>(rope_dim)));
   }
+  add_decoder_extras(w, s);
   if (s.bpe) {
     add_bpe_vocab(w, *s.bpe, s.n_vocab);
   } else if (s.wordpiece) {
     add_wordpiece_vocab(w, s.n_vocab);
   } else {
-    add_spm_vocab(w, s.n_vocab);
+    add_spm_vocab(w, s.n_vocab, s.spm_specials);
   }
 
   const auto plan = plan_types(s, tensor_specs(s));

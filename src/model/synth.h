@@ -8,7 +8,8 @@
 //     activations O(1) through the layers);
 //   norms: uniform in 1 +- 0.2; biases (LayerNorm biases too): uniform in +-0.5;
 //   position and token-type embeddings (encoders): like matrices, and always f32;
-//   rope_freqs: llama3 frequency factors computed from the scaling parameters.
+//   rope_freqs: llama3 frequency factors computed from the scaling parameters;
+//   rope_factors_long/short (phi3 longrope): smooth synthetic factors (SynthSpec::longrope).
 #pragma once
 
 #include <cstdint>
@@ -49,6 +50,18 @@ struct SynthSpec {
   float llama3_low_freq_factor = 1.0f;
   float llama3_high_freq_factor = 4.0f;
   int llama3_original_ctx = 8192;
+  // Phi-3 longrope: rope_factors_long/short tensors (synthetic factors rising from 1 over the
+  // pairs, long ones to ~40, short ones to ~3), rope.scaling.original_context_length and the
+  // attention factor sqrt(1 + ln(n_ctx / original) / ln(original)) as llama.cpp's converter writes them.
+  bool longrope = false;
+  int longrope_original_ctx = 4096;
+  // Written only when non-zero (the architecture's defaults apply otherwise):
+  int sliding_window = 0;          // <arch>.attention.sliding_window
+  int sliding_window_pattern = 0;  // <arch>.attention.sliding_window_pattern
+  float attn_softcap = 0.0f;       // <arch>.attn_logit_softcapping
+  float final_softcap = 0.0f;      // <arch>.final_logit_softcapping
+  float rope_theta_swa = 0.0f;     // <arch>.rope.freq_base_swa
+  float rope_linear_factor = 0.0f; // rope.scaling.type = linear with this factor
   // Tensor types: with a scheme, llama.cpp's per-tensor mix for that file type (and
   // general.file_type); without one, every 2-D weight is matrix_type. 1-D tensors stay F32.
   DType matrix_type = DType::F32;
@@ -61,6 +74,7 @@ struct SynthSpec {
   // Tokenizer: byte-level BPE when set, else a WordPiece vocabulary when `wordpiece`,
   // otherwise the SentencePiece-style test vocabulary.
   std::optional<BpeVocabSpec> bpe;
+  std::vector<SpecialToken> spm_specials;  // special tokens in the SentencePiece-style vocabulary
   bool wordpiece = false;
   uint64_t seed = 1;
 };

@@ -231,9 +231,123 @@ SynthPreset bge_tiny() {
   return p;
 }
 
+// Gemma 3 shapes: 4 heads of 256 over one KV head, a 262,144-token SentencePiece
+// vocabulary, q/k norms, five 512-token sliding-window layers (rope base 10000) to one
+// global layer (rope base 1e6), 32k context, tied embeddings.
+SynthSpec gemma3_base(const char* name, int n_embd, int n_layer, int n_ff) {
+  SynthSpec s;
+  s.arch = "gemma3";
+  s.name = name;
+  s.n_vocab = 262144;
+  s.n_embd = n_embd;
+  s.n_layer = n_layer;
+  s.n_head = 4;
+  s.n_head_kv = 1;
+  s.head_dim = 256;
+  s.n_ff = n_ff;
+  s.n_ctx = 32768;
+  s.rope_theta = 1000000.0f;
+  s.rms_eps = 1e-6f;
+  s.tied_output = true;
+  s.qk_norm = true;
+  s.sliding_window = 512;
+  return s;
+}
+
+SynthPreset gemma3_270m() {
+  return {"gemma3-270m", "Gemma-3-270M (gemma3, 18 x 640, 4 heads of 256 over 1 KV, window 512 on 5 of 6 layers, vocab 262144, tied)",
+          gemma3_base("rpu-synth-gemma3-270m", 640, 18, 2048)};
+}
+
+SynthPreset gemma3_1b() {
+  return {"gemma3-1b", "Gemma-3-1B (gemma3, 26 x 1152, 4 heads of 256 over 1 KV, window 512 on 5 of 6 layers, vocab 262144, tied)",
+          gemma3_base("rpu-synth-gemma3-1b", 1152, 26, 6912)};
+}
+
+// Gemma-2-2B: 26 x 2304, 8 heads of 256 over 4 KV heads, GeGLU 9216, every other layer a
+// 4096-token window, attention logits capped at 50 and final logits at 30, 256,000 tokens, tied.
+SynthPreset gemma2_2b() {
+  SynthSpec s;
+  s.arch = "gemma2";
+  s.name = "rpu-synth-gemma2-2b";
+  s.n_vocab = 256000;
+  s.n_embd = 2304;
+  s.n_layer = 26;
+  s.n_head = 8;
+  s.n_head_kv = 4;
+  s.head_dim = 256;
+  s.n_ff = 9216;
+  s.n_ctx = 8192;
+  s.rope_theta = 10000.0f;
+  s.rms_eps = 1e-6f;
+  s.tied_output = true;
+  s.sliding_window = 4096;
+  s.attn_softcap = 50.0f;
+  s.final_softcap = 30.0f;
+  return {"gemma2-2b", "Gemma-2-2B (gemma2, 26 x 2304, GQA 8/4 of 256, soft caps 50/30, window 4096 on every other layer, vocab 256000, tied)", s};
+}
+
+// Phi-3.5-mini-instruct: 32 x 3072, 32 heads of 96 (no GQA), fused qkv and gate/up (8192),
+// 32,064-token SentencePiece vocabulary, untied head, 128k context by longrope over an
+// original 4096 (sliding_window 262144 in its config, so no window in practice).
+SynthPreset phi35_mini() {
+  SynthSpec s;
+  s.arch = "phi3";
+  s.name = "rpu-synth-phi-3.5-mini";
+  s.n_vocab = 32064;
+  s.n_embd = 3072;
+  s.n_layer = 32;
+  s.n_head = 32;
+  s.n_head_kv = 32;
+  s.n_ff = 8192;
+  s.n_ctx = 131072;
+  s.rope_theta = 10000.0f;
+  s.rms_eps = 1e-5f;
+  s.tied_output = false;
+  s.longrope = true;
+  s.longrope_original_ctx = 4096;
+  s.sliding_window = 262144;
+  // Its added tokens (llama.cpp requires <|endoftext|> in a model named phi-3); the rest of
+  // the 32,064 rows past them are word pieces here, padding in the real file.
+  s.spm_specials = numbered(32000, {{"<|endoftext|>", true}, {"<|assistant|>", false}, {"<|placeholder1|>", false},
+                                    {"<|placeholder2|>", false}, {"<|placeholder3|>", false}, {"<|placeholder4|>", false},
+                                    {"<|system|>", false}, {"<|end|>", false}, {"<|placeholder5|>", false},
+                                    {"<|placeholder6|>", false}, {"<|user|>", false}});
+  return {"phi-3.5-mini", "Phi-3.5-mini-instruct (phi3, 32 x 3072, 32 heads of 96, fused qkv/gate_up, longrope 128k, vocab 32064)", s};
+}
+
+// SmolLM3-3B: 36 x 2048, 16 heads of 128 over 4 KV heads, SwiGLU 11008, no RoPE in every
+// fourth layer, rope base 5e6, 64k context, Llama 3's 128,256-token byte-level vocabulary
+// with ChatML turn markers, tied.
+SynthPreset smollm3_3b() {
+  SynthPreset p = llama32_1b();
+  SynthSpec& s = p.spec;
+  s.arch = "smollm3";
+  s.name = "rpu-synth-smollm3-3b";
+  s.n_embd = 2048;
+  s.n_layer = 36;
+  s.n_head = 16;
+  s.n_head_kv = 4;
+  s.n_ff = 11008;
+  s.n_ctx = 65536;
+  s.rope_theta = 5000000.0f;
+  s.rms_eps = 1e-6f;
+  s.llama3_rope = false;
+  BpeVocabSpec& v = *s.bpe;
+  v.specials[11].text = "<|im_start|>";
+  v.specials[12].text = "<|im_end|>";
+  v.eos = 128012;
+  v.pad = 128012;
+  v.add_bos = false;
+  v.chat_template = kChatMl;
+  return {"smollm3-3b", "SmolLM3-3B (smollm3, 36 x 2048, GQA 16/4, no RoPE every 4th layer, vocab 128256, tied)", p.spec};
+}
+
 const std::vector<SynthPreset>& presets() {
-  static const std::vector<SynthPreset> table = {smollm2_135m(), qwen25_05b(), qwen3_06b(), llama32_1b(), tiny(),
-                                                 bge_small(),    all_minilm_l6(), bge_tiny()};
+  static const std::vector<SynthPreset> table = {smollm2_135m(), qwen25_05b(), qwen3_06b(),  llama32_1b(),
+                                                 gemma2_2b(),    gemma3_270m(), gemma3_1b(), phi35_mini(),
+                                                 smollm3_3b(),   tiny(),        bge_small(), all_minilm_l6(),
+                                                 bge_tiny()};
   return table;
 }
 

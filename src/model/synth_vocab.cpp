@@ -91,7 +91,9 @@ std::string byte_level_char(uint8_t b) {
   return table[b];
 }
 
-void add_spm_vocab(GgufWriter& w, int n_vocab) {
+void add_spm_vocab(GgufWriter& w, int n_vocab) { add_spm_vocab(w, n_vocab, {}); }
+
+void add_spm_vocab(GgufWriter& w, int n_vocab, const std::vector<SpecialToken>& specials) {
   if (n_vocab < 259) fail("a synthetic vocabulary needs at least 259 tokens, got {}", n_vocab);
   std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
   std::vector<float> scores = {0, 0, 0};
@@ -117,6 +119,12 @@ void add_spm_vocab(GgufWriter& w, int n_vocab) {
     tokens.push_back(piece);
     scores.push_back(-static_cast<float>(i));
     types.push_back(kNormal);
+  }
+  for (const SpecialToken& s : specials) {
+    if (s.id < 259 || s.id >= n_vocab) fail("special token '{}' has id {} outside 259..{}", s.text, s.id, n_vocab - 1);
+    tokens[static_cast<size_t>(s.id)] = s.text;
+    scores[static_cast<size_t>(s.id)] = 0;
+    types[static_cast<size_t>(s.id)] = s.control ? kControl : kUserDefined;
   }
   w.set("tokenizer.ggml.model", GgufValue::str("llama"));
   w.set("tokenizer.ggml.tokens", GgufValue::str_array(tokens));

@@ -30,6 +30,10 @@ struct SpecialToken {
   bool control = true;  // CONTROL (3); false: USER_DEFINED (4), e.g. Qwen's "<think>"
 };
 
+// The same with special tokens at their ids (replacing the word pieces there), e.g. Phi-3's
+// <|endoftext|> = 32000 ... <|user|> = 32010, which llama.cpp looks up by text for phi-3 models.
+void add_spm_vocab(GgufWriter& writer, int n_vocab, const std::vector<SpecialToken>& specials);
+
 // tokenizer.ggml.model = "gpt2". Ids not taken by `specials` hold, in increasing order, the
 // 256 byte-level characters (GPT-2's byte-to-unicode table, in its order) and then one token
 // per merge, until n_text such tokens exist; any ids left over are "[PAD<id>]" tokens of type

@@ -1,5 +1,7 @@
 #include "model/weights.h"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "core/error.h"
@@ -96,8 +98,15 @@ ModelWeights load_weights(const GgufFile& file, const ModelConfig& c, const Kern
     }
   }
   w.rope_freqs = tensors.vector("rope_freqs.weight", c.rope_dim / 2, false);
-  for (float f : w.rope_freqs) {
-    if (!(f > 0)) fail("{}: rope_freqs.weight holds a non-positive factor {}", file.path(), f);
+  w.rope_factors_long = tensors.vector("rope_factors_long.weight", c.rope_dim / 2, false);
+  w.rope_factors_short = tensors.vector("rope_factors_short.weight", c.rope_dim / 2, false);
+  if (w.rope_factors_long.empty() != w.rope_factors_short.empty()) {
+    fail("{}: rope_factors_long.weight and rope_factors_short.weight must come together", file.path());
+  }
+  for (const auto* factors : {&w.rope_freqs, &w.rope_factors_long, &w.rope_factors_short}) {
+    for (float f : *factors) {
+      if (!(f > 0 && std::isfinite(f))) fail("{}: a rope frequency factor tensor holds a non-positive factor {}", file.path(), f);
+    }
   }
 
   // Optional groups (biases, q/k norms) are loaded when present, and required when the

@@ -18,14 +18,16 @@ struct LayerWeights {
   WeightMatrix wq;                 // [q_dim, n_embd]
   WeightMatrix wk;                 // [kv_dim, n_embd]
   WeightMatrix wv;                 // [kv_dim, n_embd]
+  WeightMatrix wqkv;               // [q_dim + 2 kv_dim, n_embd] fused q/k/v (phi3); then wq, wk, wv are empty
   WeightMatrix wo;                 // [n_embd, q_dim]
   std::vector<float> bq, bk, bv;      // [q_dim], [kv_dim], [kv_dim]; empty when absent
   std::vector<float> bo;              // [n_embd]; empty when absent
   std::vector<float> q_norm, k_norm;  // [head_dim]; empty when absent
   std::vector<float> attn_output_norm, attn_output_norm_b;  // [n_embd] LayerNorm (post-norm layers)
+  std::vector<float> attn_post_norm, ffn_post_norm;  // [n_embd] RMSNorms on block outputs (gemma); empty when absent
   std::vector<float> ffn_norm;   // [n_embd]; empty in post-norm layers
   WeightMatrix w_gate;             // [n_ff, n_embd]; empty (no rows) without a gate
-  WeightMatrix w_up;               // [n_ff, n_embd]
+  WeightMatrix w_up;               // [n_ff, n_embd], or [2 n_ff, n_embd] gate then up when fused (phi3)
   WeightMatrix w_down;             // [n_embd, n_ff]
   std::vector<float> b_up, b_down;  // [n_ff], [n_embd]; empty when absent
   std::vector<float> layer_output_norm, layer_output_norm_b;  // [n_embd] LayerNorm (post-norm layers)
@@ -37,6 +39,9 @@ struct ModelWeights {
   WeightMatrix output;             // [n_vocab, n_embd]; the embedding table when tied; empty in encoders
   bool tied_output = false;
   std::vector<float> rope_freqs;   // [rope_dim / 2] frequency divisors (llama3 scaling); empty if none
+  // [rope_dim / 2] longrope divisors (phi3): long ones when the context exceeds
+  // rope.scaling.original_context_length, else short ones; empty if none.
+  std::vector<float> rope_factors_long, rope_factors_short;
   // Encoders' input (ArchSpec::positions == kLearned, token_types, input_norm).
   MatrixView position_embd;        // [n_ctx_train, n_embd]
   std::vector<float> token_type0;  // [n_embd]: row 0 of token_types.weight (every token is type 0); may be empty

@@ -2,16 +2,20 @@
 // the inference engine runs (model/forward.h), in T = float (training) or double (gradient
 // checks), keeping the activations the backward pass needs.
 //
-//   x = embed(tokens)                                             [n, n_embd]
+//   x = embed(tokens) (* sqrt(n_embd): gemma)                     [n, n_embd]
 //   per layer:
 //     h = rmsnorm(x) * attn_norm
-//     q, k, v = h Wq^T (+bq), h Wk^T (+bk), h Wv^T (+bv)   (+ LoRA terms)
-//     (qwen3) q, k = per-head rmsnorm * q_norm, k_norm
-//     q, k = rope(q, k, positions)
-//     x += attention(q, k, v; causal within each token's segment) Wo^T
+//     q, k, v = h Wq^T (+bq), h Wk^T (+bk), h Wv^T (+bv)   (+ LoRA terms; phi3: one fused Wqkv)
+//     (qwen3, gemma3) q, k = per-head rmsnorm * q_norm, k_norm
+//     q, k = rope(q, k, positions), except in smollm3's no-RoPE layers; local layers' own base
+//     o = attention(q, k, v; causal within each token's segment, and the window in local
+//         layers; scores soft-capped in gemma2) Wo^T;  (gemma) o = rmsnorm(o) * post_attention_norm
+//     x += o
 //     h = rmsnorm(x) * ffn_norm
-//     x += (silu(h Wgate^T) * h Wup^T) Wdown^T
+//     o = (act(h Wgate^T) * h Wup^T) Wdown^T, act = silu (gelu: gemma; phi3: fused gate|up)
+//     (gemma) o = rmsnorm(o) * post_ffw_norm;  x += o
 //   logits = (rmsnorm(x) * output_norm) Wout^T   (Wout = token_embd when tied)  [n, n_vocab]
+//     (gemma2) logits = cap tanh(logits / cap)
 //   loss = weighted mean cross-entropy (+ distillation), train/ops.h loss_forward
 #pragma once
 
@@ -66,11 +70,28 @@ class Decoder {
   void layer_forward(int layer, const std::vector<T>& x_in, std::vector<T>& x_out);
   // dx [n, n_embd]: the gradient at the layer's output on entry, at its input on return.
   void layer_backward(int layer, DecoderParams<T>& grads, std::vector<T>& dx);
+  // q, k, v from h_attn (three linears, or phi3's fused one split), and their gradients back
+  // into d_h [n, n_embd] (overwritten).
+  void qkv_forward(int layer, LayerActivations& a);
+  void qkv_backward(int layer, DecoderParams<T>& grads, const std::vector<T>& dq, const std::vector<T>& dk,
+                    const std::vector<T>& dv, std::vector<T>& d_h);
+  // The feed-forward's backward from its output's gradient to d_h [n, n_embd] (overwritten).
+  void ffn_backward(int layer, DecoderParams<T>& grads, const std::vector<T>& d_out, std::vector<T>& d_h);
+  // A block output's RMSNorm `name` (gemma's post-norms), when the model has it: out is
+  // normed in place, its input kept in `saved`; the backward maps dy back through it.
+  void post_norm_forward(const std::string& name, std::vector<T>& out, std::vector<T>& saved, std::vector<T>& inv_rms);
+  void post_norm_backward(const std::string& name, DecoderParams<T>& grads, const std::vector<T>& saved,
+                          const std::vector<T>& inv_rms, std::vector<T>& dy);
+  AttentionShape attention_shape() const;
+  // Each token's first visible position in this layer: its segment's start, or later in a
+  // sliding-window layer.
+  std::span<const int32_t> attention_starts(int layer);
 
   const DecoderParams<T>& params_;
   const ModelConfig& config_;
   ThreadPool* pool_;
-  Rope rope_;
+  Rope rope_, rope_local_;  // local: sliding-window layers
+  std::vector<int32_t> window_start_;
 
   // The last forward's batch and everything backward() needs from it.
   int64_t n_ = 0;

@@ -128,12 +128,16 @@ void DecoderParams<T>::add(std::string name, int64_t rows, int64_t cols, bool is
 // The tensor list of a model (see the header), all zero; a layer's tensors come from the
 // table in model/layer_tensors.h, in its order.
 template <typename T>
-void DecoderParams<T>::add_layout(bool tied, const LayerVariant& variant, bool rope_freqs) {
+void DecoderParams<T>::add_layout(bool tied, const LayerVariant& variant, bool rope_freqs, bool rope_factors) {
   const ModelConfig& c = config_;
   add("token_embd.weight", c.n_vocab, c.n_embd, false);
   add("output_norm.weight", 1, c.n_embd, true);
   if (!tied) add("output.weight", c.n_vocab, c.n_embd, false);
   if (rope_freqs) add("rope_freqs.weight", 1, c.rope_dim / 2, true);
+  if (rope_factors) {
+    add("rope_factors_long.weight", 1, c.rope_dim / 2, true);
+    add("rope_factors_short.weight", 1, c.rope_dim / 2, true);
+  }
   const LayerDims dims = LayerDims::of(c);
   for (int l = 0; l < c.n_layer; ++l) {
     for (const LayerTensor& t : layer_tensors()) {
@@ -148,7 +152,7 @@ DecoderParams<T> DecoderParams<T>::random(const ModelConfig& c, bool tied_output
   if (c.arch->encoder) fail("{} is an encoder; the trainer trains decoders only", c.arch->name);
   DecoderParams p;
   p.config_ = c;
-  p.add_layout(tied_output, LayerVariant::required_by(*c.arch), false);
+  p.add_layout(tied_output, LayerVariant::required_by(*c.arch), false, false);
   for (ParamTensor<T>& t : p.tensors_) {
     if (t.name.ends_with("norm.weight")) {
       std::fill(t.values.begin(), t.values.end(), T(1));
@@ -177,7 +181,8 @@ DecoderParams<T> DecoderParams<T>::from_gguf(const GgufFile& file) {
     variant.qkv_bias = variant.qkv_bias || t.presence == LayerTensorPresence::kQkvBias;
     variant.qk_norm = variant.qk_norm || t.presence == LayerTensorPresence::kQkNorm;
   }
-  p.add_layout(file.find_tensor("output.weight") == nullptr, variant, file.find_tensor("rope_freqs.weight") != nullptr);
+  p.add_layout(file.find_tensor("output.weight") == nullptr, variant, file.find_tensor("rope_freqs.weight") != nullptr,
+               file.find_tensor("rope_factors_long.weight") != nullptr);
   std::vector<float> row;
   for (ParamTensor<T>& t : p.tensors_) {
     const GgufTensorInfo* info = file.find_tensor(t.name);
@@ -200,7 +205,9 @@ DecoderParams<T> DecoderParams<T>::from_gguf(const GgufFile& file) {
       std::copy(row.begin(), row.end(), t.values.begin() + r * t.cols);
     }
   }
-  if (ParamTensor<T>* freqs = p.find("rope_freqs.weight")) freqs->trainable = false;  // a constant of the model
+  for (const char* name : {"rope_freqs.weight", "rope_factors_long.weight", "rope_factors_short.weight"}) {
+    if (ParamTensor<T>* freqs = p.find(name)) freqs->trainable = false;  // constants of the model
+  }
   return p;
 }
 
@@ -239,6 +246,13 @@ void DecoderParams<T>::add_lora(const LoraOptions& options) {
     for (const LayerTensor* module : modules) {
       const std::string base = layer_tensor_name(l, *module);
       if (find(base + ".lora_a") != nullptr) continue;  // a target listed twice
+      if (find(base) == nullptr) {
+        std::string available;  // e.g. phi3's fused qkv instead of q, k, v
+        for (const LayerTensor& t : layer_tensors()) {
+          if (t.lora != nullptr && find(layer_tensor_name(l, t)) != nullptr) available += (available.empty() ? "" : ", ") + std::string(t.lora);
+        }
+        fail("LoRA target '{}' is not a matrix of this {} model (its targets: {})", module->lora, config_.arch->name, available);
+      }
       const ParamTensor<T>& w = get(base);
       const int64_t in = w.cols, out = w.rows;
       add(base + ".lora_a", options.rank, in, false);

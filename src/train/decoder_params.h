@@ -6,6 +6,7 @@
 //   token_embd.weight [n_vocab, n_embd]       output_norm.weight [n_embd]
 //   output.weight [n_vocab, n_embd] (absent when the output head is tied to token_embd)
 //   rope_freqs.weight [rope_dim / 2] (llama3 models only; always frozen)
+//   rope_factors_long/short.weight [rope_dim / 2] (phi3 longrope; always frozen)
 //   blk.N.*: a decoder layer's tensors, as model/layer_tensors.h lists them (q/k/v biases
 //     for qwen2, q/k norms for qwen3), e.g. blk.N.attn_q.weight [q_dim, n_embd]
 // LoRA on a linear <base>.weight [out, in] adds <base>.weight.lora_a [rank, in] and
@@ -133,7 +134,7 @@ class DecoderParams {
  private:
   void add(std::string name, int64_t rows, int64_t cols, bool is_vector);
   // Adds every tensor of the model (zero-valued) in GGUF order.
-  void add_layout(bool tied_output, const LayerVariant& variant, bool rope_freqs);
+  void add_layout(bool tied_output, const LayerVariant& variant, bool rope_freqs, bool rope_factors);
 
   ModelConfig config_;
   std::vector<ParamTensor<T>> tensors_;

@@ -66,6 +66,7 @@ Rope Rope::from_config(const ModelConfig& config, std::span<const float> freq_fa
   rope.head_dim = config.head_dim;
   rope.rope_dim = config.rope_dim;
   rope.position_scale = config.rope_position_scale;
+  rope.mscale = config.rope_attn_factor;
   const int half = config.rope_dim / 2;
   if (!freq_factors.empty() && static_cast<int>(freq_factors.size()) != half) {
     fail("rope frequency factors hold {} values, rope needs {}", freq_factors.size(), half);
@@ -87,8 +88,9 @@ void rotate_row(const Rope& rope, int32_t position, int n_heads, int direction, 
   const int half = rope.rope_dim / 2;
   for (int i = 0; i < half; ++i) {
     const double angle = position * rope.position_scale * rope.inv_freq[static_cast<size_t>(i)];
-    const T cos_a = static_cast<T>(std::cos(angle));
-    const T sin_a = static_cast<T>(direction * std::sin(angle));
+    // mscale R is transposed to mscale R^T: both directions scale alike.
+    const T cos_a = static_cast<T>(rope.mscale * std::cos(angle));
+    const T sin_a = static_cast<T>(direction * rope.mscale * std::sin(angle));
     const int a = rope.style == RopeStyle::kAdjacent ? 2 * i : i;
     const int b = rope.style == RopeStyle::kAdjacent ? 2 * i + 1 : i + half;
     for (int h = 0; h < n_heads; ++h) {
@@ -148,7 +150,56 @@ void swiglu_backward(const T* gate, const T* up, const T* dout, int64_t count, T
   }
 }
 
+namespace {
+
+// GELU, tanh form, and its derivative: u = c (g + 0.044715 g^3), gelu = g (1 + tanh u) / 2,
+// gelu' = (1 + tanh u) / 2 + g (1 - tanh^2 u) c (1 + 3 0.044715 g^2) / 2.
+constexpr double kGeluC = 0.7978845608028654;  // sqrt(2 / pi)
+
+template <typename T>
+T gelu_tanh(T g) {
+  return T(0.5) * g * (T(1) + std::tanh(T(kGeluC) * (g + T(0.044715) * g * g * g)));
+}
+
+template <typename T>
+T gelu_tanh_grad(T g) {
+  const T th = std::tanh(T(kGeluC) * (g + T(0.044715) * g * g * g));
+  return T(0.5) * (T(1) + th) + T(0.5) * g * (T(1) - th * th) * T(kGeluC) * (T(1) + T(3 * 0.044715) * g * g);
+}
+
+}  // namespace
+
+template <typename T>
+void geglu_forward(const T* gate, const T* up, int64_t count, T* out) {
+  for (int64_t i = 0; i < count; ++i) out[i] = gelu_tanh(gate[i]) * up[i];
+}
+
+template <typename T>
+void geglu_backward(const T* gate, const T* up, const T* dout, int64_t count, T* dgate, T* dup) {
+  for (int64_t i = 0; i < count; ++i) {
+    if (dgate != nullptr) dgate[i] += dout[i] * up[i] * gelu_tanh_grad(gate[i]);
+    if (dup != nullptr) dup[i] += dout[i] * gelu_tanh(gate[i]);
+  }
+}
+
+template <typename T>
+void softcap_forward(T* x, int64_t count, double cap) {
+  for (int64_t i = 0; i < count; ++i) x[i] = static_cast<T>(cap * std::tanh(x[i] / cap));
+}
+
+template <typename T>
+void softcap_backward(const T* y, const T* dy, int64_t count, double cap, T* dx) {
+  for (int64_t i = 0; i < count; ++i) {
+    const double th = y[i] / cap;  // tanh(x / cap)
+    dx[i] += static_cast<T>(dy[i] * (1 - th * th));
+  }
+}
+
 #define RPU_INSTANTIATE(T)                                                                                   \
+  template void geglu_forward<T>(const T*, const T*, int64_t, T*);                                          \
+  template void geglu_backward<T>(const T*, const T*, const T*, int64_t, T*, T*);                           \
+  template void softcap_forward<T>(T*, int64_t, double);                                                    \
+  template void softcap_backward<T>(const T*, const T*, int64_t, double, T*);                               \
   template void embedding_forward<T>(std::span<const int32_t>, const T*, int, int, T*);                     \
   template void embedding_backward<T>(std::span<const int32_t>, const T*, int, T*);                         \
   template void rmsnorm_forward<T>(const T*, const T*, int64_t, int, double, T*, T*);                       \

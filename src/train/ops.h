@@ -64,9 +64,10 @@ struct Rope {
   int head_dim = 0;
   int rope_dim = 0;
   double position_scale = 1.0;  // linear rope scaling
+  double mscale = 1.0;          // rotated dims are multiplied by this (longrope's attention factor)
   std::vector<double> inv_freq;  // [rope_dim / 2]: theta^(-2i/rope_dim) / freq_factor[i]
 
-  // freq_factors: the llama3 rope_freqs tensor [rope_dim / 2], or empty.
+  // freq_factors: the llama3 rope_freqs tensor (or phi3's rope_factors_short) [rope_dim / 2], or empty.
   static Rope from_config(const ModelConfig& config, std::span<const float> freq_factors = {});
 };
 // x [n, n_heads * head_dim] rotated in place for each token's positions[t].
@@ -80,10 +81,14 @@ void rope_backward(const Rope& rope, const int32_t* positions, int64_t n, int n_
 // q [n, n_head * head_dim], k/v [n, n_head_kv * head_dim], out [n, n_head * head_dim];
 // query head h reads kv head h / (n_head / n_head_kv). Token t attends to tokens
 // segment_start[t] .. t (its own sequence in a packed batch) with scores q.k / sqrt(head_dim).
+// Scores are q.k * scale (0: 1/sqrt(head_dim)), soft-capped as softcap tanh(s / softcap)
+// when softcap > 0 (gemma2). A sliding window is a later segment_start (the caller's).
 struct AttentionShape {
   int n_head = 0;
   int n_head_kv = 0;
   int head_dim = 0;
+  double scale = 0.0;
+  double softcap = 0.0;
 };
 // What the backward pass needs from the forward: the softmax probabilities of each head and
 // token over its window: probs[h * window_total + window_offset[t] + (j - segment_start[t])].
@@ -108,6 +113,19 @@ template <typename T>
 void swiglu_forward(const T* gate, const T* up, int64_t count, T* out);
 template <typename T>
 void swiglu_backward(const T* gate, const T* up, const T* dout, int64_t count, T* dgate, T* dup);
+
+// ---- GeGLU (gemma): out = gelu(gate) * up, GELU in its tanh form, element-wise.
+template <typename T>
+void geglu_forward(const T* gate, const T* up, int64_t count, T* out);
+template <typename T>
+void geglu_backward(const T* gate, const T* up, const T* dout, int64_t count, T* dgate, T* dup);
+
+// ---- Soft-capping in place: x = cap tanh(x / cap) (gemma2's final logits). The backward
+// pass reads the capped values y: dx += dy (1 - (y / cap)^2).
+template <typename T>
+void softcap_forward(T* x, int64_t count, double cap);
+template <typename T>
+void softcap_backward(const T* y, const T* dy, int64_t count, double cap, T* dx);
 
 // ---- Loss over logits [n, vocab]: the weighted mean over tokens of
 //   (1 - distill_weight) * cross_entropy(softmax(logits), target)

@@ -1,7 +1,8 @@
 // Causal grouped-query self-attention over packed sequences (see ops.h).
 //
 // Per query head h and token t (window j = segment_start[t] .. t, kv head g = h / group):
-//   s_j = q_t . k_j / sqrt(hd),  p = softmax(s),  out_t = sum_j p_j v_j
+//   s_j = q_t . k_j * scale (1/sqrt(hd) by default),  (gemma2) s_j = c tanh(s_j / c),
+//   p = softmax(s),  out_t = sum_j p_j v_j
 // Backward, with dP_j = dout_t . v_j and dS_j = p_j (dP_j - sum_i p_i dP_i):
 //   dq_t += sum_j dS_j k_j / sqrt(hd),  dk_j += dS_j q_t / sqrt(hd),  dv_j += p_j dout_t
 // dq is computed per (head, query); dk/dv per (kv head, key) in a second pass that sums over
@@ -61,7 +62,13 @@ struct Rows {
   int64_t n, window_total, q_dim, kv_dim;
   int head_dim, group;
   T scale;
+  T softcap;  // 0: none
 };
+
+template <typename T>
+T scale_of(AttentionShape shape) {
+  return static_cast<T>(shape.scale > 0 ? shape.scale : 1.0 / std::sqrt(static_cast<double>(shape.head_dim)));
+}
 
 // Forward for query head h of token t: probs of its window and its output row.
 template <typename T>
@@ -74,6 +81,7 @@ RPU_ALWAYS_INLINE void attend_query(const Rows<T>& r, int h, int64_t t) {
   T max_score = -INFINITY;
   for (int64_t j = first; j <= t; ++j) {
     p[j - first] = dot(qt, r.k + j * r.kv_dim + kv_offset, hd) * r.scale;
+    if (r.softcap > 0) p[j - first] = r.softcap * std::tanh(p[j - first] / r.softcap);
     max_score = std::max(max_score, p[j - first]);
   }
   T sum = 0;
@@ -102,6 +110,14 @@ RPU_ALWAYS_INLINE void backward_query(const Rows<T>& r, int h, int64_t t) {
     weighted += p[j - first] * ds[j - first];
   }
   for (int64_t j = first; j <= t; ++j) ds[j - first] = p[j - first] * (ds[j - first] - weighted);
+  const T* qt = r.q + t * r.q_dim + static_cast<int64_t>(h) * hd;
+  if (r.softcap > 0) {
+    // Through the cap: d(c tanh(s / c))/ds = 1 - tanh^2, with s recomputed (probs replaced it).
+    for (int64_t j = first; j <= t; ++j) {
+      const T th = std::tanh(dot(qt, r.k + j * r.kv_dim + kv_offset, hd) * r.scale / r.softcap);
+      ds[j - first] *= T(1) - th * th;
+    }
+  }
   if (r.dq == nullptr) return;
   T* dqt = r.dq + t * r.q_dim + static_cast<int64_t>(h) * hd;
   for (int64_t j = first; j <= t; ++j) {
@@ -185,7 +201,7 @@ void attention_forward(const T* q, const T* k, const T* v, std::span<const int32
   const Rows<T> rows{q, k, v, nullptr, out, nullptr, nullptr, nullptr, segment_start.data(),
                      saved.window_offset.data(), saved.probs.data(), nullptr, n, saved.window_total,
                      static_cast<int64_t>(shape.n_head) * hd, static_cast<int64_t>(shape.n_head_kv) * hd, hd,
-                     shape.n_head / shape.n_head_kv, static_cast<T>(1.0 / std::sqrt(static_cast<double>(hd)))};
+                     shape.n_head / shape.n_head_kv, scale_of<T>(shape), static_cast<T>(shape.softcap)};
   run_tasks(pool, rows, Kernel::kAttend, shape.n_head * n);
 }
 
@@ -201,7 +217,7 @@ void attention_backward(const T* q, const T* k, const T* v, std::span<const int3
                      const_cast<T*>(saved.probs.data()),  // read only in the backward kernels
                      dscores.data(), n, saved.window_total, static_cast<int64_t>(shape.n_head) * hd,
                      static_cast<int64_t>(shape.n_head_kv) * hd, hd, shape.n_head / shape.n_head_kv,
-                     static_cast<T>(1.0 / std::sqrt(static_cast<double>(hd)))};
+                     scale_of<T>(shape), static_cast<T>(shape.softcap)};
   run_tasks(pool, rows, Kernel::kBackwardQuery, shape.n_head * n);
   if (dk != nullptr || dv != nullptr) run_tasks(pool, rows, Kernel::kBackwardKey, shape.n_head_kv * n);
 }

@@ -47,6 +47,77 @@ const RealModel kReal[] = {
      128009, "<|eot_id|>"},
 };
 
+// The presets of issue 15's architectures, from the models' config.json (gemma-3-270m,
+// gemma-3-1b-it, gemma-2-2b-it, Phi-3.5-mini-instruct, SmolLM3-3B): shapes, and the details
+// each architecture reads from its keys and defaults.
+struct NewArchModel {
+  const char* preset;
+  const char* arch;
+  int n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_ctx;
+  float rope_theta;
+  int window;           // 0: none
+  int n_local_layers;   // layers with the window
+  int n_no_rope_layers;
+};
+
+const NewArchModel kNewArchs[] = {
+    {"gemma3-270m", "gemma3", 262144, 640, 18, 4, 1, 256, 2048, 32768, 1e6f, 512, 15, 0},
+    {"gemma3-1b", "gemma3", 262144, 1152, 26, 4, 1, 256, 6912, 32768, 1e6f, 512, 22, 0},
+    {"gemma2-2b", "gemma2", 256000, 2304, 26, 8, 4, 256, 9216, 8192, 10000.0f, 4096, 13, 0},
+    {"phi-3.5-mini", "phi3", 32064, 3072, 32, 32, 32, 96, 8192, 131072, 10000.0f, 262144, 32, 0},
+    {"smollm3-3b", "smollm3", 128256, 2048, 36, 16, 4, 128, 11008, 65536, 5e6f, 0, 0, 9},
+};
+
+class NewArchPresetTest : public ::testing::TestWithParam<NewArchModel> {};
+
+TEST_P(NewArchPresetTest, ConfigReadsBackAsTheRealModel) {
+  const NewArchModel& m = GetParam();
+  const SynthPreset* preset = find_synth_preset(m.preset);
+  ASSERT_NE(preset, nullptr);
+  const ModelConfig c = config_from_gguf(parse(synth_metadata(preset->spec)));
+  EXPECT_STREQ(c.arch->name, m.arch);
+  EXPECT_EQ(c.n_vocab, m.n_vocab);
+  EXPECT_EQ(c.n_embd, m.n_embd);
+  EXPECT_EQ(c.n_layer, m.n_layer);
+  EXPECT_EQ(c.n_head, m.n_head);
+  EXPECT_EQ(c.n_head_kv, m.n_head_kv);
+  EXPECT_EQ(c.head_dim, m.head_dim);
+  EXPECT_EQ(c.n_ff, m.n_ff);
+  EXPECT_EQ(c.n_ctx_train, m.n_ctx);
+  EXPECT_FLOAT_EQ(c.rope_theta, m.rope_theta);
+  EXPECT_EQ(c.sliding_window, m.window);
+  int local = 0, no_rope = 0;
+  for (int l = 0; l < c.n_layer; ++l) {
+    local += c.is_swa(l);
+    no_rope += !c.has_rope(l);
+  }
+  EXPECT_EQ(local, m.n_local_layers);
+  EXPECT_EQ(no_rope, m.n_no_rope_layers);
+  EXPECT_FLOAT_EQ(c.attn_scale(), 1.0f / std::sqrt(static_cast<float>(m.head_dim)));
+  const std::string arch = m.arch;
+  EXPECT_FLOAT_EQ(c.embed_scale, arch.starts_with("gemma") ? std::sqrt(static_cast<float>(m.n_embd)) : 1.0f);
+  EXPECT_FLOAT_EQ(c.attn_softcap, arch == "gemma2" ? 50.0f : 0.0f);
+  EXPECT_FLOAT_EQ(c.final_softcap, arch == "gemma2" ? 30.0f : 0.0f);
+  if (arch == "gemma3") {
+    EXPECT_FLOAT_EQ(c.rope_theta_swa, 10000.0f);  // local layers' base, not the global 1e6
+    EXPECT_FALSE(c.is_swa(5));                    // every sixth layer is global
+    EXPECT_TRUE(c.is_swa(4));
+  }
+  if (arch == "phi3") {
+    EXPECT_EQ(c.n_ctx_orig, 4096);
+    EXPECT_NEAR(c.rope_attn_factor, std::sqrt(1 + std::log(32.0) / std::log(4096.0)), 1e-6);  // 1.1902
+  }
+  if (arch == "smollm3") {
+    EXPECT_FALSE(c.has_rope(3));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Synth, NewArchPresetTest, ::testing::ValuesIn(kNewArchs), [](const auto& info) {
+  std::string name = info.param.preset;
+  for (char& ch : name) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+  return name;
+});
+
 class PresetTest : public ::testing::TestWithParam<RealModel> {};
 
 TEST_P(PresetTest, ConfigReadsBackAsTheRealModel) {

@@ -130,9 +130,42 @@ TEST_P(DecoderGradient, MatchesFiniteDifferences) {
   expect_decoder_gradients(params, batch, {}, nullptr, 12);
 }
 
+// The later architectures' details, set by hand: caps small enough to bend the scores, a
+// 2-token window over sequences of 4 in the local layer 0, scales away from 1.
+ModelConfig with_details(ModelConfig c, auto&& tweak) {
+  tweak(c);
+  return c;
+}
+
+const ModelConfig kGemma2 = with_details(tiny_config("gemma2", 8, 4, 2, 2, 2), [](ModelConfig& c) {
+  c.embed_scale = 2.5f;
+  c.query_scale = 0.6f;
+  c.attn_softcap = 0.8f;
+  c.final_softcap = 1.5f;
+  c.sliding_window = 2;
+  c.swa_layers = {1, 0};
+});
+const ModelConfig kGemma3 = with_details(tiny_config("gemma3", 8, 4, 1, 6, 4), [](ModelConfig& c) {
+  c.embed_scale = 2.5f;
+  c.sliding_window = 2;
+  c.swa_layers = {1, 0};
+  c.rope_theta_swa = 10.0f;  // local layers' own base; the global layer's positions scaled
+  c.rope_position_scale = 0.5f;
+});
+const ModelConfig kPhi3 = with_details(tiny_config("phi3", 8, 4, 2, 2, 2), [](ModelConfig& c) {
+  c.rope_attn_factor = 1.3f;  // longrope's factor on the rotated dims
+  c.sliding_window = 3;
+  c.swa_layers = {1, 1};
+});
+const ModelConfig kSmollm3 = with_details(tiny_config("smollm3", 8, 4, 2, 2, 2), [](ModelConfig& c) { c.rope_layers = {1, 0}; });
+
 INSTANTIATE_TEST_SUITE_P(
     TrainDecoder, DecoderGradient,
-    testing::Values(GradientCase{"llama_gqa_untied", tiny_config("llama", 8, 4, 2, 2, 2), false},
+    testing::Values(GradientCase{"gemma2_caps_window_geglu", kGemma2, true},
+                    GradientCase{"gemma3_qknorm_local_rope", kGemma3, true},
+                    GradientCase{"phi3_fused_window", kPhi3, false},
+                    GradientCase{"smollm3_no_rope_layer", kSmollm3, true},
+                    GradientCase{"llama_gqa_untied", tiny_config("llama", 8, 4, 2, 2, 2), false},
                     GradientCase{"llama_tied", tiny_config("llama", 8, 2, 2, 4, 4), true},
                     GradientCase{"qwen2_bias_tied", tiny_config("qwen2", 8, 4, 2, 2, 2), true},
                     // head_dim 6 != n_embd / n_head, RoPE on 4 of its 6 dims, one kv head
@@ -149,6 +182,26 @@ TEST(TrainDecoder, DistillationGradientsMatchFiniteDifferences) {
   std::vector<double> teacher(batch.tokens.size() * config.n_vocab);
   for (double& v : teacher) v = normal(rng);
   expect_decoder_gradients(params, batch, {0.6, 2.0}, &teacher, 6);
+}
+
+// LoRA on phi3's fused matrices: qkv [q_dim + 2 kv_dim, n_embd] and gate_up [2 n_ff, n_embd].
+TEST(TrainDecoder, LoraOnFusedMatricesMatchesFiniteDifferences) {
+  auto params = DecoderParams<double>::random(kPhi3, false, 31);
+  perturb_all(params, 32);
+  params.add_lora({2, 4.0, {"qkv", "gate_up", "o"}, 33});
+  std::mt19937_64 rng(34);
+  std::normal_distribution<double> normal(0.0, 0.3);
+  for (ParamTensor<double>& t : params.tensors()) {
+    if (t.name.ends_with(".lora_b")) {
+      for (double& v : t.values) v = normal(rng);
+    }
+  }
+  ASSERT_NE(params.find("blk.0.attn_qkv.weight.lora_b"), nullptr);
+  EXPECT_EQ(params.get("blk.0.attn_qkv.weight.lora_b").rows, 8 + 2 * 4);
+  EXPECT_EQ(params.get("blk.1.ffn_up.weight.lora_b").rows, 2 * 10);
+  expect_decoder_gradients(params, random_batch({4, 4}, kPhi3.n_vocab, 35), {}, nullptr, 16);
+  auto other = DecoderParams<double>::random(kPhi3, false, 1);
+  EXPECT_THROW(other.add_lora({2, 4.0, {"q"}, 1}), Error);  // phi3 has no separate q
 }
 
 TEST(TrainDecoder, LoraGradientsMatchFiniteDifferencesAndFreezeTheBase) {
@@ -256,6 +309,32 @@ INSTANTIATE_TEST_SUITE_P(
                                            s.tied_output = true;
                                          })},
                     EngineCase{"qwen2_bias", spec_with("qwen2", [](SynthSpec& s) { s.qkv_bias = true; })},
+                    EngineCase{"gemma2_caps_window", spec_with("gemma2",
+                                                               [](SynthSpec& s) {
+                                                                 s.head_dim = 16;
+                                                                 s.tied_output = true;
+                                                                 s.attn_softcap = 1.5f;
+                                                                 s.final_softcap = 2.0f;
+                                                                 s.sliding_window = 4;
+                                                               })},
+                    EngineCase{"gemma3_window_local_rope", spec_with("gemma3",
+                                                                     [](SynthSpec& s) {
+                                                                       s.n_layer = 3;
+                                                                       s.qk_norm = true;
+                                                                       s.head_dim = 16;
+                                                                       s.tied_output = true;
+                                                                       s.sliding_window = 3;
+                                                                       s.sliding_window_pattern = 2;
+                                                                       s.rope_linear_factor = 4;
+                                                                     })},
+                    // Original context 128 > the engine's 64: short factors in both.
+                    EngineCase{"phi3_fused_longrope_window", spec_with("phi3",
+                                                                       [](SynthSpec& s) {
+                                                                         s.longrope = true;
+                                                                         s.longrope_original_ctx = 128;
+                                                                         s.sliding_window = 5;
+                                                                       })},
+                    EngineCase{"smollm3_no_rope", spec_with("smollm3", [](SynthSpec& s) { s.n_layer = 4; })},
                     EngineCase{"qwen3_qknorm", spec_with("qwen3",
                                                          [](SynthSpec& s) {
                                                            s.qk_norm = true;

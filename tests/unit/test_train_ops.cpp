@@ -204,6 +204,33 @@ TEST(TrainOps, AttentionGradientsGroupedQueryPacked) {
   }
 }
 
+// gemma2's capped scores with a query scale other than 1/sqrt(head_dim), over windowed starts
+// (a sliding window is a later segment start: token t sees t-1 and t only).
+TEST(TrainOps, AttentionGradientsSoftCappedScaledWindowed) {
+  std::mt19937_64 rng(17);
+  const AttentionShape shape{4, 2, 3, 0.9, 1.2};
+  const std::vector<int32_t> starts = {0, 0, 1, 2, 4, 4, 5};
+  const int n = 7, q_dim = 12, kv_dim = 6;
+  Vec q = random_vec(n * q_dim, rng), k = random_vec(n * kv_dim, rng), v = random_vec(n * kv_dim, rng);
+  Vec r = random_vec(n * q_dim, rng), out(n * q_dim);
+  AttentionSaved<double> saved;
+  auto loss = [&] {
+    attention_forward<double>(q.data(), k.data(), v.data(), starts, shape, out.data(), saved, nullptr);
+    return dot(out, r);
+  };
+  loss();
+  Vec dq(q.size(), 0.0), dk(k.size(), 0.0), dv(v.size(), 0.0);
+  attention_backward<double>(q.data(), k.data(), v.data(), starts, shape, saved, r.data(), dq.data(), dk.data(),
+                             dv.data(), nullptr);
+  expect_gradients(loss, {{&q, &dq}, {&k, &dk}, {&v, &dv}});
+  // The cap is applied: a huge cap gives plain (scaled) attention, a small one differs.
+  Vec capped = out, plain(out.size());
+  attention_forward<double>(q.data(), k.data(), v.data(), starts, {4, 2, 3, 0.9, 1e9}, plain.data(), saved, nullptr);
+  double diff = 0;
+  for (size_t i = 0; i < out.size(); ++i) diff = std::max(diff, std::fabs(capped[i] - plain[i]));
+  EXPECT_GT(diff, 1e-3);
+}
+
 TEST(TrainOps, PackedSequencesDoNotSeeEachOther) {
   std::mt19937_64 rng(8);
   const AttentionShape shape{2, 1, 4};
@@ -233,6 +260,34 @@ TEST(TrainOps, SwigluGradients) {
   };
   swiglu_backward<double>(g.data(), u.data(), r.data(), 20, dg.data(), du.data());
   expect_gradients(loss, {{&g, &dg}, {&u, &du}});
+}
+
+TEST(TrainOps, GegluAndSoftcapGradients) {
+  std::mt19937_64 rng(19);
+  Vec g = random_vec(20, rng, 2.0), u = random_vec(20, rng), r = random_vec(20, rng), out(20);
+  Vec dg(20, 0.0), du(20, 0.0);
+  auto loss = [&] {
+    geglu_forward<double>(g.data(), u.data(), 20, out.data());
+    return dot(out, r);
+  };
+  geglu_backward<double>(g.data(), u.data(), r.data(), 20, dg.data(), du.data());
+  expect_gradients(loss, {{&g, &dg}, {&u, &du}});
+  // gelu(1) in its tanh form, by hand: 0.5 (1 + tanh(0.79788456 * 1.044715)) = 0.841192.
+  const Vec one = {1.0}, unit = {1.0};
+  Vec y(1);
+  geglu_forward<double>(one.data(), unit.data(), 1, y.data());
+  EXPECT_NEAR(y[0], 0.8411920, 1e-6);
+
+  Vec x = random_vec(20, rng, 3.0), capped(20), dx(20, 0.0);
+  auto capped_loss = [&] {
+    capped = x;
+    softcap_forward<double>(capped.data(), 20, 2.0);
+    return dot(capped, r);
+  };
+  capped_loss();
+  for (double c : capped) EXPECT_LT(std::fabs(c), 2.0);
+  softcap_backward<double>(capped.data(), r.data(), 20, 2.0, dx.data());
+  expect_gradients(capped_loss, {{&x, &dx}});
 }
 
 TEST(TrainOps, LossGradientsHardDistilledAndMixed) {
