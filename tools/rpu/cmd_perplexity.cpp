@@ -59,12 +59,15 @@ int run_perplexity(const PerplexityCliOptions& o, const Model& model, std::span<
   options.n_ctx = o.ctx > 0 ? o.ctx : std::min(512, model.config().n_ctx_train > 0 ? model.config().n_ctx_train : 512);
   options.save_base = o.base_path;
   const ChunkPlan plan = plan_chunks(tokens.size(), options.n_ctx, options.max_chunks);
-  std::fprintf(stderr, "perplexity: %zu tokens, %d chunks of %d, scoring the last %d tokens of each%s\n", tokens.size(),
-               plan.n_chunk, plan.n_ctx, plan.scored_per_chunk(), o.base_path.empty() ? "" : fmt::format("; saving log-probabilities to {}", o.base_path).c_str());
   Eta eta(plan.n_chunk);
   ThreadPool pool(RuntimeOptions{o.threads, 0}.thread_count());
   const PerplexityResult result = compute_perplexity(model, tokens, options, &pool, [&](int chunk, const NllStats& so_far) {
-    if (chunk == 0) eta.first_chunk_done();
+    if (chunk == 0) {
+      std::fprintf(stderr, "perplexity: %zu tokens, %d chunks of %d, scoring the last %d tokens of each%s\n", tokens.size(),
+                   plan.n_chunk, plan.n_ctx, plan.scored_per_chunk(),
+                   o.base_path.empty() ? "" : fmt::format("; saving log-probabilities to {}", o.base_path).c_str());
+      eta.first_chunk_done();
+    }
     print(format_ppl_progress(chunk, so_far));
   });
   print("\n" + format_ppl_final(result.nll));
@@ -73,11 +76,12 @@ int run_perplexity(const PerplexityCliOptions& o, const Model& model, std::span<
 
 int run_kl_divergence(const PerplexityCliOptions& o, const Model& model, std::span<const int32_t> tokens, PerplexityOptions options) {
   options.n_ctx = o.ctx;
-  std::fprintf(stderr, "perplexity: %zu tokens, KL divergence against %s\n", tokens.size(), o.base_path.c_str());
-  std::unique_ptr<Eta> eta;
   ThreadPool pool(RuntimeOptions{o.threads, 0}.thread_count());
   const KlStats stats = compute_kl_divergence(model, tokens, o.base_path, options, &pool, [&](int chunk, const KlStats& so_far) {
-    if (chunk == 0) print(format_kl_table_header());
+    if (chunk == 0) {
+      std::fprintf(stderr, "perplexity: %zu tokens, KL divergence against %s\n", tokens.size(), o.base_path.c_str());
+      print(format_kl_table_header());
+    }
     print(format_kl_table_row(chunk, so_far));
   });
   print("\n" + format_kl_summary(stats));
