@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "options.h"
 #include "engine/bench.h"
 #include "model/model.h"
 
@@ -38,7 +39,7 @@ int bench(BenchCliOptions& o) {
 Action add_bench_command(CLI::App& app) {
   auto o = std::make_shared<BenchCliOptions>();
   CLI::App* cmd = app.add_subcommand("bench", "measure prompt and generation speed against the memory-bandwidth roofline");
-  cmd->add_option("model", o->model_path, "model file (GGUF)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("model", o->model_path, "model file (GGUF)")->required()->transform(model_reference());
   cmd->add_option("-p,--n-prompt", o->bench.n_prompt, "prompt tokens processed in one batch; 0 = skip")
       ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("-n,--n-gen", o->bench.n_gen, "tokens generated one at a time; 0 = skip")->check(CLI::Range(0, 1 << 20));

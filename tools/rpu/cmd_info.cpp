@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "options.h"
 #include "core/error.h"
 #include "io/gguf.h"
 #include "model/config.h"
@@ -48,7 +49,7 @@ Action add_info_command(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto all = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand("info", "print a GGUF file's metadata and tensor table");
-  cmd->add_option("model", *path, "GGUF file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("model", *path, "GGUF file or pulled ORG/NAME[:QUANT]")->required()->transform(model_reference());
   cmd->add_flag("--all", *all, "print arrays in full");
   return [path, all] { return info(*path, *all); };
 }

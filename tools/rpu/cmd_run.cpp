@@ -169,8 +169,8 @@ int run(const RunOptions& o) {
 Action add_run_command(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "answer a prompt (in the model's chat template, or --raw text), streamed to stdout");
-  cmd->add_option("model", o->model_path, "model file (GGUF); default: the built-in arithmetic specialist")
-      ->check(CLI::ExistingFile);
+  cmd->add_option("model", o->model_path, "model file (GGUF) or pulled ORG/NAME[:QUANT]; default: the built-in arithmetic specialist")
+      ->transform(model_reference());
   cmd->add_option("-p,--prompt", o->prompt, "prompt text (with --raw, empty generates from BOS)");
   cmd->add_option("--system", o->system, "system message (chat template only)");
   cmd->add_flag("--raw", o->raw, "continue the prompt as plain text instead of applying the chat template");

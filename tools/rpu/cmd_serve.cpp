@@ -148,8 +148,8 @@ int serve(ServeOptions& o) {
 Action add_serve_command(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand("serve", "serve the model over an OpenAI-compatible HTTP API");
-  cmd->add_option("model", o->model_path, "model file (GGUF); default: the built-in arithmetic specialist")
-      ->check(CLI::ExistingFile);
+  cmd->add_option("model", o->model_path, "model file (GGUF) or pulled ORG/NAME[:QUANT]; default: the built-in arithmetic specialist")
+      ->transform(model_reference());
   cmd->add_option("--models", o->models_dir,
                   "serve every GGUF file and Hugging Face folder in DIR (adapters as BASE+ADAPTER), each loaded on first use")
       ->check(CLI::ExistingDirectory);

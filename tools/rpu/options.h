@@ -38,4 +38,10 @@ const CLI::Validator& log_location();
 
 std::string read_text_file(const std::string& path);
 
+// A model argument: an existing path as it is, else a model pulled from the hub, ORG/NAME[:QUANT],
+// as its cached .gguf file or folder (never the network; rpu::Error saying to `rpu pull` it).
+std::string resolve_model_reference(const std::string& text);
+// For ->transform() on a model option: resolve_model_reference, or CLI::ExistingFile's answer.
+const CLI::Validator& model_reference();
+
 }  // namespace rpu::cli
