@@ -17,6 +17,7 @@ Action add_tokenize_command(CLI::App& app);
 Action add_quantize_command(CLI::App& app);
 Action add_synth_command(CLI::App& app);
 Action add_bench_command(CLI::App& app);
+Action add_perplexity_command(CLI::App& app);
 Action add_serve_command(CLI::App& app);
 Action add_export_command(CLI::App& app);
 Action add_train_command(CLI::App& app);

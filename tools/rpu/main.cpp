@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   add(&rpu::cli::add_quantize_command);
   add(&rpu::cli::add_synth_command);
   add(&rpu::cli::add_bench_command);
+  add(&rpu::cli::add_perplexity_command);
   add(&rpu::cli::add_serve_command);
   add(&rpu::cli::add_export_command);
   add(&rpu::cli::add_train_command);
