@@ -17,6 +17,7 @@ namespace {
 
 struct RunOptions {
   std::string model_path;
+  std::string hf_type;
   std::string prompt;
   int steps = 256;
   std::string lora_path;
@@ -57,6 +58,7 @@ int run(const RunOptions& o) {
   const std::optional<nlohmann::ordered_json> reasoning = reasoning_json(o.reason);
   SessionOptions session_options;
   session_options.model_path = o.model_path;
+  session_options.hf_type = o.hf_type;
   session_options.lora_path = o.lora_path;
   session_options.slots = reasoning ? reasoning_slots(*reasoning) : 1;
   auto session = open_local_session(session_options, o.runtime);
@@ -107,8 +109,9 @@ int run(const RunOptions& o) {
 Action add_run_command(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "generate text from a prompt, streamed to stdout");
-  cmd->add_option("model", o->model_path, "model file (GGUF); default: the built-in arithmetic specialist")
-      ->check(CLI::ExistingFile);
+  cmd->add_option("model", o->model_path,
+                  "model file (GGUF) or Hugging Face folder; default: the built-in arithmetic specialist")
+      ->check(model_path_check());
   cmd->add_option("-p,--prompt", o->prompt, "prompt text (default: empty, generate from BOS)");
   cmd->add_option("-n,--steps", o->steps,
                   "sequence length in tokens after BOS, prompt included (llama2.c convention)")
@@ -117,6 +120,7 @@ Action add_run_command(CLI::App& app) {
   add_sampling_options(cmd, o->sampling);
   add_reason_options(cmd, o->reason);
   add_runtime_options(cmd, o->runtime);
+  add_hf_type_option(cmd, o->hf_type);
   return [o] { return run(*o); };
 }
 

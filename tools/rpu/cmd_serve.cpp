@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "kb_models.h"
+#include "local_session.h"
 #include "options.h"
 #include "serve_loop.h"
 #include "core/error.h"
@@ -23,6 +24,7 @@ namespace {
 
 struct ServeOptions {
   std::string model_path;
+  std::string hf_type;
   std::string alias;
   std::string chat_template_path;
   std::string lora_path;
@@ -45,13 +47,12 @@ void add_knowledge_bases(retrieval::KnowledgeLibrary& library, const ServeOption
 
 int serve(ServeOptions& o) {
   const sigset_t stop_signals = prepare_serving_process();
-  auto [model, tokenizer] = load_model_with_tokenizer(o.model_path);
+  auto [model, tokenizer] = load_model_with_tokenizer(o.model_path, o.hf_type);
   LocalBackendOptions backend_options;
   if (!o.chat_template_path.empty()) backend_options.chat_template = read_text_file(o.chat_template_path);
   o.scheduler.n_ctx = o.runtime.context_size(*model);
   backend_options.model_id = !o.alias.empty()       ? o.alias
-                             : o.model_path.empty() ? std::string("rpu-arith")
-                                                    : std::filesystem::path(o.model_path).stem().string();
+                             : model_name_for(o.model_path);
   std::unique_ptr<LoraAdapter> lora;
   if (!o.lora_path.empty()) {
     lora = LoraAdapter::load(o.lora_path, *model);
@@ -91,8 +92,9 @@ int serve(ServeOptions& o) {
 Action add_serve_command(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand("serve", "serve the model over an OpenAI-compatible HTTP API");
-  cmd->add_option("model", o->model_path, "model file (GGUF); default: the built-in arithmetic specialist")
-      ->check(CLI::ExistingFile);
+  cmd->add_option("model", o->model_path,
+                  "model file (GGUF) or Hugging Face folder; default: the built-in arithmetic specialist")
+      ->check(model_path_check());
   cmd->add_option("--parallel", o->scheduler.n_seq, "sequences decoded together (slots)")->check(CLI::Range(1, 256));
   cmd->add_option("--queue", o->scheduler.max_queue, "requests that may wait for a slot; more get HTTP 429")
       ->check(CLI::Range(0, 1 << 20));
@@ -116,6 +118,7 @@ Action add_serve_command(CLI::App& app) {
       ->check(CLI::IsMember({"mean", "cls", "last"}));
   add_http_options(cmd, o->server);
   add_runtime_options(cmd, o->runtime);
+  add_hf_type_option(cmd, o->hf_type);
   return [o] { return serve(*o); };
 }
 

@@ -22,12 +22,13 @@ struct LocalSession {
 };
 
 struct SessionOptions {
-  std::string model_path;     // empty: the built-in model
+  std::string model_path;     // empty: the built-in model; a folder: a Hugging Face model
   std::string lora_path;
   std::string chat_template;  // Jinja source; empty: the model's own
   int slots = 1;              // sequences decoded together (reasoning samples need several)
   int max_queue = -1;         // requests that may wait for a slot; -1: the scheduler's default
   std::string model_id{};     // the name callers use; empty: model_name_for(model_path)
+  std::string hf_type{};      // a Hugging Face folder's tensor type (--type); empty: Q8_0
 };
 
 // The name a model file is served under: its file stem, or "rpu-arith" for the built-in one.

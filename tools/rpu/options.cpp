@@ -77,9 +77,9 @@ std::string read_text_file(const std::string& path) {
   return text;
 }
 
-LoadedModel load_model_with_tokenizer(const std::string& path) {
+LoadedModel load_model_with_tokenizer(const std::string& path, const std::string& hf_type) {
   LoadedModel loaded;
-  loaded.model = path.empty() ? load_builtin_model() : Model::load(path);
+  loaded.model = path.empty() ? load_builtin_model() : load_model(path, hf_type);
   loaded.tokenizer = Tokenizer::from_gguf(loaded.model->file());
   const int n_tokens = loaded.tokenizer->vocab().size(), n_vocab = loaded.model->config().n_vocab;
   if (n_tokens != n_vocab) fail("{}: tokenizer has {} tokens but the model has {}", path, n_tokens, n_vocab);

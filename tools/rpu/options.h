@@ -28,8 +28,14 @@ struct LoadedModel {
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tokenizer;
 };
-// An empty path means the built-in specialist model (see models/README.md).
-LoadedModel load_model_with_tokenizer(const std::string& path);
+// An empty path means the built-in specialist model (see models/README.md); a folder is a
+// Hugging Face model, converted in memory to `hf_type` (empty: Q8_0; model_path.cpp).
+LoadedModel load_model_with_tokenizer(const std::string& path, const std::string& hf_type = "");
+// Model::load for a model path: a GGUF file or a Hugging Face folder (converted to `hf_type`).
+std::unique_ptr<Model> load_model(const std::string& path, const std::string& hf_type = "");
+// The positional model argument's check (an existing file or folder) and --type for folders.
+const CLI::Validator& model_path_check();
+void add_hf_type_option(CLI::App* cmd, std::string& hf_type);
 std::unique_ptr<Model> load_builtin_model();
 
 // The whole file as bytes; throws rpu::Error naming the path when it cannot be read.
