@@ -107,66 +107,46 @@ uint64_t source_row(RowOrder order, int n_head, uint64_t rows, uint64_t row) {
   return h * head_rows + (r % 2) * half + r / 2;
 }
 
-}  // namespace
-
-bool is_model_dir(const std::string& path) {
-  std::error_code ec;
-  return !path.empty() && fs::is_directory(path, ec);
-}
-
-std::unique_ptr<HfModel> HfModel::open(const std::string& dir, const ImportOptions& options) {
-  std::unique_ptr<HfModel> m(new HfModel());
-  m->dir_ = dir;
-  const json config = read_json(fs::path(dir) / "config.json", true, dir);
-  const json generation = read_json(fs::path(dir) / "generation_config.json", false, dir);
-  const std::string model_type = config.value("model_type", "");
-  const ArchRow* arch = find_hf_arch(model_type);
-  if (arch == nullptr) {
-    fail("{}: architecture '{}' (config.json model_type) is not supported (supported: {})", dir, model_type,
-         supported_hf_arch_names());
-  }
-  const QuantScheme& scheme = options.scheme ? *options.scheme : *find_quant_scheme("Q8_0");
-  m->gguf_arch_ = arch->gguf_arch;
-  m->weights_ = SafetensorsModel::open_dir(dir);
-  GgufWriter& out = m->writer_;
-  const std::string a = arch->gguf_arch;
-  out.set("general.architecture", GgufValue::str(a));
-  out.set("general.name", GgufValue::str(fs::path(dir).lexically_normal().filename().string().empty()
-                                              ? fs::path(dir).lexically_normal().parent_path().filename().string()
-                                              : fs::path(dir).lexically_normal().filename().string()));
-  for (const KeyRow& key : arch->keys) {
+// The architecture's config keys as `<arch>.*` metadata, and rope scaling: linear as keys,
+// llama3 as per-frequency factors (returned, for the rope_freqs tensor).
+std::vector<float> write_config_keys(const std::string& dir, const json& config, const ArchRow& arch, GgufWriter& out) {
+  const std::string a = arch.gguf_arch;
+  for (const KeyRow& key : arch.keys) {
     if (config.contains(key.hf) && !config.at(key.hf).is_null()) {
       out.set(a + "." + key.gguf, config_value(dir, config, key));
     } else if (key.required) {
       fail("{}: config.json has no '{}'", dir, key.hf);
     }
   }
-  if (!config.contains("rms_norm_eps")) out.set(a + ".attention.layer_norm_rms_epsilon", GgufValue::f32(arch->default_rms_eps));
+  if (!config.contains("rms_norm_eps")) out.set(a + ".attention.layer_norm_rms_epsilon", GgufValue::f32(arch.default_rms_eps));
+  const auto it = config.find("rope_scaling");
+  if (it == config.end() || !it->is_object()) return {};
+  const std::string type = it->value("rope_type", it->value("type", ""));
+  if (type == "linear") {
+    out.set(a + ".rope.scaling.type", GgufValue::str("linear"));
+    out.set(a + ".rope.scaling.factor", GgufValue::f32(it->value("factor", 1.0f)));
+  } else if (type == "llama3") {
+    const int64_t n_head = config_int(dir, config, "num_attention_heads", -1);
+    const int64_t head_dim = config_int(dir, config, "head_dim", config_int(dir, config, "hidden_size", -1) / n_head);
+    return llama3_rope_factors(*it, config.value("rope_theta", 10000.0), head_dim);
+  } else if (type != "default") {
+    fail("{}: rope scaling '{}' (config.json rope_scaling) is not supported", dir, type);
+  }
+  return {};
+}
 
+// The table's tensor rows, global then per layer, found in the checkpoint; every checkpoint
+// tensor must be used (a tensor rpu would silently drop is an error naming it).
+std::vector<Planned> plan_tensors(const std::string& dir, const json& config, const ArchRow& arch,
+                                  const SafetensorsModel& weights) {
   const auto n_layer = static_cast<int>(config_int(dir, config, "num_hidden_layers", -1));
   const auto n_head = static_cast<int>(config_int(dir, config, "num_attention_heads", -1));
   const auto n_head_kv = static_cast<int>(config_int(dir, config, "num_key_value_heads", n_head));
-  const int64_t head_dim = config_int(dir, config, "head_dim", config_int(dir, config, "hidden_size", -1) / n_head);
-
-  // Rope scaling: linear as keys, llama3 as a tensor of per-frequency factors.
   std::vector<Planned> planned;
-  if (const auto it = config.find("rope_scaling"); it != config.end() && it->is_object()) {
-    const std::string type = it->value("rope_type", it->value("type", ""));
-    if (type == "linear") {
-      out.set(a + ".rope.scaling.type", GgufValue::str("linear"));
-      out.set(a + ".rope.scaling.factor", GgufValue::f32(it->value("factor", 1.0f)));
-    } else if (type == "llama3") {
-      m->owned_.push_back(llama3_rope_factors(*it, config.value("rope_theta", 10000.0), head_dim));
-    } else if (type != "default") {
-      fail("{}: rope scaling '{}' (config.json rope_scaling) is not supported", dir, type);
-    }
-  }
-
-  // Tensors: the table's rows, global then per layer; every checkpoint tensor must be used.
   std::set<std::string> used;
   auto plan = [&](const TensorRow& row, int layer) {
     const std::string hf_name = replace_layer(row.hf, layer);
-    const SafetensorsTensor* t = m->weights_.find(hf_name);
+    const SafetensorsTensor* t = weights.find(hf_name);
     if (t == nullptr) return;
     used.insert(hf_name);
     const int heads = row.order == RowOrder::kRopeK ? n_head_kv : n_head;
@@ -175,25 +155,27 @@ std::unique_ptr<HfModel> HfModel::open(const std::string& dir, const ImportOptio
     }
     planned.push_back({replace_layer(row.gguf, layer), t, row.order, row.values, heads});
   };
-  for (const TensorRow& row : arch->tensors) {
-    if (std::string(row.hf).find("{L}") == std::string::npos) plan(row, 0);
+  auto per_layer = [](const TensorRow& row) { return std::string(row.hf).find("{L}") != std::string::npos; };
+  for (const TensorRow& row : arch.tensors) {
+    if (!per_layer(row)) plan(row, 0);
   }
   for (int layer = 0; layer < n_layer; ++layer) {
-    for (const TensorRow& row : arch->tensors) {
-      if (std::string(row.hf).find("{L}") != std::string::npos) plan(row, layer);
+    for (const TensorRow& row : arch.tensors) {
+      if (per_layer(row)) plan(row, layer);
     }
   }
-  for (const SafetensorsTensor* t : m->weights_.tensors()) {
+  for (const SafetensorsTensor* t : weights.tensors()) {
     if (!used.count(t->name) && !is_ignored_hf_tensor(t->name)) {
-      fail("{}: tensor '{}' has no GGUF name for architecture {} (layers: {})", dir, t->name, model_type, n_layer);
+      fail("{}: tensor '{}' has no GGUF name for architecture {} ({} layers)", dir, t->name, arch.model_type, n_layer);
     }
   }
-  const SafetensorsTensor* embd = m->weights_.find("model.embed_tokens.weight");
-  if (embd == nullptr || embd->shape.size() != 2) fail("{}: no 2-D model.embed_tokens.weight", dir);
-  out.set(a + ".vocab_size", GgufValue::u32(static_cast<uint32_t>(embd->shape[0])));
-  add_tokenizer_metadata(dir, config, generation, static_cast<int64_t>(embd->shape[0]), out);
+  return planned;
+}
 
-  // Types: llama.cpp's mix for the scheme; tensors it does not quantize (norms, biases) as F32.
+// Each planned tensor as a produced GGUF tensor of the scheme's type for it (llama.cpp's mix;
+// tensors it leaves alone, norms and biases, as F32), converted row by row while written.
+void add_tensors(const std::vector<Planned>& planned, const QuantScheme& scheme, int n_layer,
+                 const ImportOptions& options, GgufWriter& out) {
   std::vector<TensorDesc> descs;
   for (const Planned& p : planned) descs.push_back({p.name, {p.source->shape.rbegin(), p.source->shape.rend()}, DType::F32});
   const std::vector<TensorPlan> types = plan_tensor_types(scheme, descs, n_layer);
@@ -202,16 +184,14 @@ std::unique_ptr<HfModel> HfModel::open(const std::string& dir, const ImportOptio
   for (const auto& p : types) any_quantized = any_quantized || dtype_info(p.type).block_size > 1;
   if (any_quantized) out.set("general.quantization_version", GgufValue::u32(kQuantizationVersion));
 
-  if (!m->owned_.empty()) {
-    out.add_tensor("rope_freqs.weight", DType::F32, {m->owned_[0].size()}, m->owned_[0].data());
-  }
   auto done = std::make_shared<ConvertProgress>();
   done->n_tensors = planned.size();
   for (size_t i = 0; i < planned.size(); ++i) {
     const Planned p = planned[i];
     const DType to = is_quantizable(descs[i]) ? types[i].type : DType::F32;
     if (!can_quantize(to)) fail("rpu cannot write type {} (tensor '{}')", dtype_name(to), p.name);
-    const uint64_t cols = descs[i].shape[0], rows = p.source->n_elements / std::max<uint64_t>(cols, 1);
+    const uint64_t cols = descs[i].shape.empty() ? 1 : descs[i].shape[0];
+    const uint64_t rows = cols == 0 ? 0 : p.source->n_elements / cols;
     const uint64_t src_row_bytes = dtype_row_bytes(p.source->type, cols);
     done->bytes_total += rows * dtype_row_bytes(to, cols);
     ThreadPool* pool = options.pool;
@@ -236,6 +216,58 @@ std::unique_ptr<HfModel> HfModel::open(const std::string& dir, const ImportOptio
       if (progress) progress(*done);
     });
   }
+}
+
+std::string folder_name(const std::string& dir) {
+  const fs::path p = fs::path(dir).lexically_normal();
+  return p.has_filename() ? p.filename().string() : p.parent_path().filename().string();
+}
+
+}  // namespace
+
+bool is_model_dir(const std::string& path) {
+  std::error_code ec;
+  return !path.empty() && fs::is_directory(path, ec);
+}
+
+std::unique_ptr<HfModel> HfModel::open(const std::string& dir, const ImportOptions& options) {
+  try {
+    return build(dir, options);
+  } catch (const json::exception& e) {
+    fail("{}: a JSON file of the folder has an unexpected field ({})", dir, e.what());
+  }
+}
+
+std::unique_ptr<HfModel> HfModel::build(const std::string& dir, const ImportOptions& options) {
+  std::unique_ptr<HfModel> m(new HfModel());
+  m->dir_ = dir;
+  const json config = read_json(fs::path(dir) / "config.json", true, dir);
+  const json generation = read_json(fs::path(dir) / "generation_config.json", false, dir);
+  const std::string model_type = config.value("model_type", "");
+  const ArchRow* arch = find_hf_arch(model_type);
+  if (arch == nullptr) {
+    fail("{}: architecture '{}' (config.json model_type) is not supported (supported: {})", dir, model_type,
+         supported_hf_arch_names());
+  }
+  const QuantScheme& scheme = options.scheme ? *options.scheme : *find_quant_scheme("Q8_0");
+  m->gguf_arch_ = arch->gguf_arch;
+  GgufWriter& out = m->writer_;
+  out.set("general.architecture", GgufValue::str(m->gguf_arch_));
+  out.set("general.name", GgufValue::str(folder_name(dir)));
+  std::vector<float> rope_factors = write_config_keys(dir, config, *arch, out);
+  m->weights_ = SafetensorsModel::open_dir(dir);
+  const std::vector<Planned> planned = plan_tensors(dir, config, *arch, m->weights_);
+
+  const SafetensorsTensor* embd = m->weights_.find("model.embed_tokens.weight");
+  if (embd == nullptr || embd->shape.size() != 2) fail("{}: no 2-D model.embed_tokens.weight", dir);
+  out.set(m->gguf_arch_ + ".vocab_size", GgufValue::u32(static_cast<uint32_t>(embd->shape[0])));
+  add_tokenizer_metadata(dir, config, generation, static_cast<int64_t>(embd->shape[0]), out);
+
+  if (!rope_factors.empty()) {
+    m->owned_.push_back(std::move(rope_factors));
+    out.add_tensor("rope_freqs.weight", DType::F32, {m->owned_[0].size()}, m->owned_[0].data());
+  }
+  add_tensors(planned, scheme, static_cast<int>(config_int(dir, config, "num_hidden_layers", -1)), options, out);
   return m;
 }
 

@@ -39,6 +39,7 @@ class HfModel {
 
  private:
   HfModel() = default;
+  static std::unique_ptr<HfModel> build(const std::string& dir, const ImportOptions& options);
   std::string dir_;
   std::string gguf_arch_;
   SafetensorsModel weights_;
