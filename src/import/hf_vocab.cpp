@@ -105,6 +105,17 @@ void set_id(GgufWriter& out, const char* key, int64_t id, int64_t n) {
   if (id >= 0 && id < n) out.set(key, GgufValue::u32(static_cast<uint32_t>(id)));
 }
 
+// Whether a SentencePiece-style tokenizer puts a space before the text: a Prepend("▁")
+// normalizer (Llama 2) or a Metaspace pre-tokenizer that prepends (newer files); Gemma does neither.
+bool adds_space_prefix(const json& tok) {
+  const std::string normalizer = tok.value("normalizer", json()).dump();
+  if (normalizer.find("\"Prepend\"") != std::string::npos) return true;
+  const json pre = tok.value("pre_tokenizer", json());
+  const std::string text = pre.dump();
+  if (text.find("\"Metaspace\"") == std::string::npos) return false;
+  return text.find("\"never\"") == std::string::npos;
+}
+
 std::string chat_template(const fs::path& dir, const Vocab& v) {
   const fs::path jinja = dir / "chat_template.jinja";
   std::error_code ec;
@@ -148,6 +159,7 @@ void add_tokenizer_metadata(const std::string& dir, const json& config, const js
     out.set("tokenizer.ggml.pre", GgufValue::str(pre_name(path, tok)));
   } else {
     out.set("tokenizer.ggml.model", GgufValue::str("llama"));
+    out.set("tokenizer.ggml.add_space_prefix", GgufValue::boolean(adds_space_prefix(tok)));
   }
   out.set("tokenizer.ggml.tokens", GgufValue::str_array(pieces));
   if (!byte_level) out.set("tokenizer.ggml.scores", GgufValue::f32_array(scores_from_merges(v, merges, n)));
