@@ -56,6 +56,8 @@ void keep_large_allocations_returnable();
 // Fills the request's client_key_id (from the authenticated key) and task (X-Rpu-Task).
 void tag_caller(GenerationFields& fields, const httplib::Request& req);
 // Checks that `model` names the served model (OpenAI clients always send one).
-void check_model_name(const ServerContext& ctx, const std::string& model);
+// Refuses a model this server does not serve (404), or, without strict_model, rewrites the
+// name to the one model served.
+void check_model_name(const ServerContext& ctx, std::string& model);
 
 }  // namespace rpu

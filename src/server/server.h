@@ -35,6 +35,10 @@ struct ServerOptions {
   int max_connections = 1000;           // open connections in all
   double shutdown_timeout_seconds = 10;  // after stop(): requests in progress get this long to finish
   std::string log_format = "text";       // request log on stderr: text, json or off
+  // A request naming a model this server does not serve gets a 404. When false and one model
+  // is served, it answers instead (as llama-server does: agent frameworks send names such as
+  // "gpt-4o-mini" by default); a reasoning suffix ("gpt-4o-mini+sc8") is kept.
+  bool strict_model = true;
 };
 
 class Server {

@@ -50,15 +50,22 @@ void return_memory_after_request(size_t body_bytes) {
 #endif
 }
 
-void check_model_name(const ServerContext& ctx, const std::string& model) {
-  // One model is served; clients must still name it (as OpenAI requires), and any other
-  // name is refused rather than silently answered by a different model.
-  if (!ctx.backend.accepts_model(model)) {
-    std::string served;
-    for (const std::string& id : ctx.backend.model_ids()) served += (served.empty() ? "'" : ", '") + id + "'";
-    throw ApiError(404, "the model '" + model + "' does not exist; this server serves " + served,
-                   "invalid_request_error", "model", "model_not_found");
+void check_model_name(const ServerContext& ctx, std::string& model) {
+  // Clients must name a model (as OpenAI requires). A strict server refuses any other name
+  // rather than answer it with a different model; a lenient one with a single model answers
+  // every name with it, keeping a reasoning suffix ("NAME+sc8") the backend understands.
+  if (ctx.backend.accepts_model(model)) return;
+  const std::vector<std::string> ids = ctx.backend.model_ids();
+  if (!ctx.options.strict_model && ids.size() == 1) {
+    const size_t plus = model.rfind('+');
+    const std::string with_suffix = plus == std::string::npos ? ids[0] : ids[0] + model.substr(plus);
+    model = ctx.backend.accepts_model(with_suffix) ? with_suffix : ids[0];
+    return;
   }
+  std::string served;
+  for (const std::string& id : ids) served += (served.empty() ? "'" : ", '") + id + "'";
+  throw ApiError(404, "the model '" + model + "' does not exist; this server serves " + served,
+                 "invalid_request_error", "model", "model_not_found");
 }
 
 }  // namespace rpu

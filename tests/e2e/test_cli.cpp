@@ -11,14 +11,14 @@ namespace {
 const std::string kModel = test::fixture("stories260K/stories260K.gguf");
 
 TEST(CliTest, RunPrintsTheReferenceText) {
-  const auto r = test::run_rpu({"run", kModel, "-p", "Once upon a time", "-n", "64", "--temp", "0"});
+  const auto r = test::run_rpu({"run", kModel, "-p", "Once upon a time", "--steps", "64", "--temp", "0"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, test::read_file(test::fixture("stories260K/golden/greedy_onceuponatime_n64.txt")));
   EXPECT_NE(r.err.find("generated: 60 tokens"), std::string::npos) << r.err;
 }
 
 TEST(CliTest, ReferenceKernelsCanBeForcedAndUnknownOnesAreRejected) {
-  const auto forced = test::run_rpu({"run", kModel, "-n", "256", "--temp", "0", "-t", "2"}, "RPU_KERNELS=ref");
+  const auto forced = test::run_rpu({"run", kModel, "--steps", "256", "--temp", "0", "-t", "2"}, "RPU_KERNELS=ref");
   ASSERT_EQ(forced.exit_code, 0) << forced.err;
   EXPECT_EQ(forced.out, test::read_file(test::fixture("stories260K/golden/greedy_noprompt_n256.txt")));
   const auto unknown = test::run_rpu({"run", kModel, "-n", "8"}, "RPU_KERNELS=nosuch");
@@ -57,7 +57,10 @@ void expect_clean_failure(const std::vector<std::string>& args, int code, const 
 TEST(CliTest, BadFlagsGiveOneClearLine) {
   expect_clean_failure({"run", kModel, "--temp", "-1"}, 2, "--temp");
   expect_clean_failure({"run", kModel, "--top-p", "1.5"}, 2, "--top-p");
-  expect_clean_failure({"run", kModel, "-n", "many"}, 2, "--steps");
+  expect_clean_failure({"run", kModel, "-n", "many"}, 2, "--n-predict");
+  expect_clean_failure({"run", kModel, "--steps", "many"}, 2, "--steps");
+  expect_clean_failure({"run", kModel, "-n", "4", "--steps", "8"}, 1, "-n and --steps");
+  expect_clean_failure({"run", kModel, "-p", "x", "--system", "be brief"}, 1, "--system needs a chat template");
   expect_clean_failure({"run", kModel, "--threads", "0"}, 2, "--threads");
   expect_clean_failure({"run", kModel, "--no-such-flag"}, 2, "no-such-flag");
   expect_clean_failure({"info"}, 2, "model");  // (run without a model uses the built-in one)
@@ -88,6 +91,23 @@ TEST(CliTest, UnsupportedArchitectureIsNamed) {
 
 TEST(CliTest, PromptLongerThanContextIsAnError) {
   expect_clean_failure({"run", kModel, "-p", "Once upon a time there was a dog", "-c", "4"}, 1, "context");
+  // Even when nothing is to be generated (llama2.c steps shorter than the prompt): never a silent
+  // zero-token run with exit 0.
+  expect_clean_failure({"run", kModel, "-p", "Once upon a time there was a dog", "-c", "4", "--steps", "2"}, 1,
+                       "context");
+}
+
+// -n counts generated tokens, as in llama.cpp: the same text as the llama2.c-style --steps run
+// of prompt + n positions, which the golden file holds.
+TEST(CliTest, NCountsGeneratedTokens) {
+  const auto r = test::run_rpu({"run", kModel, "-p", "Once upon a time", "-n", "60", "--temp", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, test::read_file(test::fixture("stories260K/golden/greedy_onceuponatime_n64.txt")));
+  EXPECT_NE(r.err.find("generated: 60 tokens"), std::string::npos) << r.err;
+  // Without -n, generation runs to the end of the context (stories260K has no end token in practice).
+  const auto open = test::run_rpu({"run", kModel, "-p", "Once upon a time", "-c", "40", "--temp", "0"});
+  ASSERT_EQ(open.exit_code, 0) << open.err;
+  EXPECT_NE(open.err.find("stop: length"), std::string::npos) << open.err;
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ const std::string kModel = std::string(RPU_SOURCE_DIR) + "/models/rpu-arith.gguf
 class RemoteBackendTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    server_ = new test::ServerProcess({kModel, "--alias", "arith", "--parallel", "4", "--threads", "1"});
+    server_ = new test::ServerProcess({kModel, "--alias", "arith", "--parallel", "4", "--threads", "1", "--strict-model"});
     model_ = Model::load(kModel).release();
     tokenizer_ = Tokenizer::from_gguf(model_->file()).release();
     SchedulerOptions options;

@@ -20,7 +20,7 @@ class ServerTest : public ::testing::Test {
     const auto synth = test::run_rpu({"synth", *model_path_, "--like", "tiny", "--type", "Q8_0", "--seed", "5"});
     ASSERT_EQ(synth.exit_code, 0) << synth.err;
     server_ = new test::ServerProcess({*model_path_, "--alias", "tiny", "--parallel", "8", "--ctx", "1024", "--threads",
-                                       "2", "--api-key", kApiKey, "--max-body", "1048576"});
+                                       "2", "--api-key", kApiKey, "--max-body", "1048576", "--strict-model"});
   }
   static void TearDownTestSuite() {
     delete server_;
@@ -57,6 +57,12 @@ TEST_F(ServerTest, ToolCallRoundTripWithQwenTemplate) {
                             "--api-key", kApiKey, "--chat-template",
                             test::fixture("templates/Qwen-Qwen2.5-7B-Instruct.jinja")});
   run("tools", qwen);
+}
+
+TEST_F(ServerTest, WithoutStrictModelOtherModelNamesAreAnswered) {
+  test::ServerProcess lenient({*model_path_, "--alias", "tiny", "--parallel", "2", "--ctx", "1024", "--threads", "2",
+                               "--api-key", kApiKey});
+  run("anyModelName", lenient);
 }
 
 TEST_F(ServerTest, FullQueueAnswers429) {

@@ -9,13 +9,17 @@
 #include "commands.h"
 #include "kb_models.h"
 #include "local_session.h"
+#include "model_catalog.h"
 #include "options.h"
 #include "serve_loop.h"
 #include "core/error.h"
 #include "engine/scheduler.h"
 #include "model/lora.h"
 #include "pipeline/local_backend.h"
+#include "pipeline/model_library.h"
+#include "reasoning/spec.h"
 #include "reasoning/reasoning_backend.h"
+#include "retrieval/embedder.h"
 #include "retrieval/knowledge_backend.h"
 #include "server/server.h"
 
@@ -33,6 +37,8 @@ struct ServeOptions {
   ServerOptions server;
   std::vector<std::string> knowledge_bases;  // NAME=FILE
   std::string knowledge_dir;                 // every DIR/*.kb, named by its stem
+  std::string models_dir;                    // --models: every model in it, loaded on first use
+  int max_loaded = 2;
 };
 
 // The knowledge bases requests may name ("knowledge": {"kb": NAME}); nothing else is opened.
@@ -45,8 +51,59 @@ void add_knowledge_bases(retrieval::KnowledgeLibrary& library, const ServeOption
   if (!o.knowledge_dir.empty()) library.add_dir(o.knowledge_dir);
 }
 
+// One model of --models DIR in memory: its session (model, scheduler, LocalBackend) and the
+// reasoning wrapper requests reach it through.
+struct ServedInstance : ModelInstance {
+  std::unique_ptr<LocalSession> session;
+  std::unique_ptr<reasoning::ReasoningBackend> reasoned;  // destroyed before the session
+  Backend& backend() override { return *reasoned; }
+};
+
+// rpu serve --models DIR: the catalog behind one ModelLibrary (the knowledge extension counts
+// source tokens from words, as no single tokenizer serves every model).
+int serve_library(ServeOptions& o, const sigset_t& stop_signals) {
+  if (!o.model_path.empty()) fail("give a model file or --models DIR, not both");
+  if (!o.lora_path.empty() || !o.alias.empty()) fail("--lora and --alias name one model; with --models, adapters in DIR are served as BASE+ADAPTER");
+  const std::vector<ModelEntry> entries = scan_model_dir(o.models_dir);
+  const std::string chat_template = o.chat_template_path.empty() ? "" : read_text_file(o.chat_template_path);
+  ModelFactory factory = [&o, chat_template](const ModelEntry& entry) {
+    auto instance = std::make_unique<ServedInstance>();
+    SessionOptions so;
+    so.model_path = entry.path;
+    so.hf_type = o.hf_type;  // Hugging Face folders: converted to --type on load
+    so.lora_path = entry.adapter_path;
+    so.chat_template = chat_template;
+    so.model_id = entry.id;
+    so.scheduler = &o.scheduler;
+    instance->session = open_local_session(so, o.runtime);
+    instance->reasoned = std::make_unique<reasoning::ReasoningBackend>(
+        *instance->session->backend, reasoning::ReasoningOptions{o.scheduler.n_seq, nullptr});
+    std::fprintf(stderr, "rpu: loaded %s (%s)\n", entry.id.c_str(), entry.path.c_str());
+    return instance;
+  };
+  ModelLibrary library(entries, std::move(factory), o.max_loaded, [](const std::string& suffix) {
+    try {
+      return reasoning::model_suffix_json(suffix).has_value();
+    } catch (const ApiError&) {
+      return true;  // a strategy with a bad value: the call names the problem
+    }
+  });
+  o.server.http_threads = o.scheduler.n_seq * o.max_loaded + o.scheduler.max_queue + 8;
+  EmbeddingModels embedding_models(o.runtime);
+  retrieval::KnowledgeLibrary kbs([&](const retrieval::KbSettings& s) { return embedding_models.for_base(s); });
+  add_knowledge_bases(kbs, o);
+  const std::unique_ptr<retrieval::Embedder> words = retrieval::word_counter();
+  retrieval::KnowledgeBackend knowledge(library, kbs, [&](std::string_view text) { return words->count_tokens(text); });
+  Server server(knowledge, o.server);
+  server.bind();
+  std::fprintf(stderr, "rpu: serving %zu models from %s on http://%s:%d (at most %d loaded; %d sequences each)\n",
+               entries.size(), o.models_dir.c_str(), o.server.host.c_str(), server.port(), o.max_loaded, o.scheduler.n_seq);
+  return serve_until_signalled(server, stop_signals, o.server.shutdown_timeout_seconds);
+}
+
 int serve(ServeOptions& o) {
   const sigset_t stop_signals = prepare_serving_process();
+  if (!o.models_dir.empty()) return serve_library(o, stop_signals);
   auto [model, tokenizer] = load_model_with_tokenizer(o.model_path, o.hf_type);
   LocalBackendOptions backend_options;
   if (!o.chat_template_path.empty()) backend_options.chat_template = read_text_file(o.chat_template_path);
@@ -95,6 +152,11 @@ Action add_serve_command(CLI::App& app) {
   cmd->add_option("model", o->model_path,
                   "model file (GGUF) or Hugging Face folder; default: the built-in arithmetic specialist")
       ->check(model_path_check());
+  cmd->add_option("--models", o->models_dir,
+                  "serve every GGUF file and Hugging Face folder in DIR (adapters as BASE+ADAPTER), each loaded on first use")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--max-loaded", o->max_loaded, "with --models: most models in memory; the least recently used is unloaded")
+      ->check(CLI::Range(1, 64));
   cmd->add_option("--parallel", o->scheduler.n_seq, "sequences decoded together (slots)")->check(CLI::Range(1, 256));
   cmd->add_option("--queue", o->scheduler.max_queue, "requests that may wait for a slot; more get HTTP 429")
       ->check(CLI::Range(0, 1 << 20));
@@ -102,6 +164,9 @@ Action add_serve_command(CLI::App& app) {
                   "most prompt tokens of one sequence per step, so long prompts do not stall decoding")
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--alias", o->alias, "model name reported by /v1/models (default: the file name)");
+  o->server.strict_model = false;
+  cmd->add_flag("--strict-model", o->server.strict_model,
+                "refuse requests naming another model (404) instead of answering them with this one");
   cmd->add_option("--chat-template", o->chat_template_path, "Jinja chat template file to use instead of the model's")
       ->check(CLI::ExistingFile);
   cmd->add_option("--lora", o->lora_path, "LoRA adapter (GGUF) applied to every request without merging")

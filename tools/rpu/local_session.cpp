@@ -19,9 +19,11 @@ std::string model_name_for(const std::string& model_path) {
 std::unique_ptr<LocalSession> open_local_session(const SessionOptions& o, const RuntimeOptions& runtime) {
   auto s = std::make_unique<LocalSession>();
   s->loaded = load_model_with_tokenizer(o.model_path, o.hf_type);
-  SchedulerOptions scheduler;
-  scheduler.n_seq = o.slots;
-  if (o.max_queue >= 0) scheduler.max_queue = o.max_queue;
+  SchedulerOptions scheduler = o.scheduler != nullptr ? *o.scheduler : SchedulerOptions{};
+  if (o.scheduler == nullptr) {
+    scheduler.n_seq = o.slots;
+    if (o.max_queue >= 0) scheduler.max_queue = o.max_queue;
+  }
   scheduler.n_ctx = runtime.context_size(*s->loaded.model);
   if (!o.lora_path.empty()) {
     s->lora = LoraAdapter::load(o.lora_path, *s->loaded.model);

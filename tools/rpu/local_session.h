@@ -28,6 +28,9 @@ struct SessionOptions {
   int slots = 1;              // sequences decoded together (reasoning samples need several)
   int max_queue = -1;         // requests that may wait for a slot; -1: the scheduler's default
   std::string model_id{};     // the name callers use; empty: model_name_for(model_path)
+  // Scheduler settings to start from (rpu serve's flags); slots and max_queue above then only
+  // apply when this is null.
+  const SchedulerOptions* scheduler = nullptr;
   std::string hf_type{};      // a Hugging Face folder's tensor type (--type); empty: Q8_0
 };
 

@@ -76,6 +76,28 @@ async function collectChatStream(params) {
 }
 
 const scenarios = {
+  // A server started without --strict-model answers the names agent frameworks default to with
+  // its one model (as llama-server does), and says which model answered.
+  async anyModelName() {
+    const asked = { messages: chatMessages('hi'), max_tokens: 4, ...greedy };
+    const own = await client.chat.completions.create({ ...asked, model });
+    const other = await client.chat.completions.create({ ...asked, model: 'gpt-4o-mini' });
+    assert.equal(other.model, model);
+    assert.equal(other.choices[0].message.content, own.choices[0].message.content);
+    const completion = await client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'hi', max_tokens: 2 });
+    assert.equal(completion.model, model);
+    const embedding = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'hi' });
+    assert.ok(embedding.data[0].embedding.length > 0);
+    // A reasoning suffix on another name still selects the strategy (the random-weight model's
+    // samples hold no answer to vote on, which the strategy reports as a 400 naming itself).
+    const voted = await raw('/v1/chat/completions', { body: { ...asked, model: 'gpt-4o-mini+sc2', temperature: 0.7 } });
+    if (voted.status === 200) assert.equal(voted.json.model, `${model}+sc2`);
+    else assert.match(voted.json.error.message, /^reasoning/, voted.text);
+    const ids = [];
+    for await (const m of await client.models.list()) ids.push(m.id);
+    assert.deepEqual(ids, [model]);
+  },
+
   async models() {
     const list = await client.models.list();
     const ids = [];
