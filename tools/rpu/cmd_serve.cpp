@@ -70,7 +70,8 @@ int serve_library(ServeOptions& o, const sigset_t& stop_signals) {
     auto instance = std::make_unique<ServedInstance>();
     SessionOptions so;
     so.model_path = entry.path;
-    so.hf_type = o.hf_type;  // Hugging Face folders: converted to --type on load
+    // Hugging Face folders are converted to --type on load; GGUF files keep their types.
+    so.hf_type = std::filesystem::is_directory(entry.path) ? o.hf_type : "";
     so.lora_path = entry.adapter_path;
     so.chat_template = chat_template;
     so.model_id = entry.id;
