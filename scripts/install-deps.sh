@@ -4,12 +4,12 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config
   libfmt-dev libcli11-dev nlohmann-json3-dev
   libpcre2-dev libutf8proc-dev  # tokenizers: Unicode regexes, Unicode data
-  libcpp-httplib-dev  # rpu serve: the HTTP server
+  libcpp-httplib-dev  # rpu serve: the HTTP server; rpu pull: the hub client (HTTPS via OpenSSL)
   libsqlite3-dev  # the gateway's usage log
   libpqxx-dev  # the usage log in PostgreSQL, shared by several gateways
   postgresql-15  # a throwaway server for the PostgreSQL usage-log test and benchmark
   libyaml-cpp-dev  # the gateway's configuration file
-  libssl-dev  # the gateway's client keys, knowledge-base documents (SHA-256)
+  libssl-dev  # the gateway's client keys, knowledge-base documents, rpu pull (SHA-256, TLS)
   libpoppler-cpp-dev libxml2-dev  # knowledge-base documents: PDF text, HTML
   libhnswlib-dev  # knowledge bases: the approximate nearest-neighbour index for large bases
   libgtest-dev libbenchmark-dev

@@ -23,6 +23,10 @@ class ApiError : public std::runtime_error {
   ApiError(int status, const std::string& message, std::string type = "invalid_request_error", std::string param = "",
            std::string code = "")
       : std::runtime_error(message), status(status), type(std::move(type)), param(std::move(param)), code(std::move(code)) {}
+  // A 400 invalid_request_error naming the request field at fault.
+  static ApiError bad_request(std::string param, const std::string& message) {
+    return ApiError(400, message, "invalid_request_error", std::move(param));
+  }
   int status;
   std::string type, param, code;  // empty param / code are sent as null
   // > 0: when the caller may try again (an upstream's or a rate limiter's Retry-After), sent

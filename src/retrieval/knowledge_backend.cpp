@@ -5,13 +5,6 @@
 #include "core/error.h"
 
 namespace rpu::retrieval {
-namespace {
-
-ApiError bad(const std::string& param, const std::string& message) {
-  return ApiError(400, message, "invalid_request_error", param);
-}
-
-}  // namespace
 
 void KnowledgeLibrary::add(const std::string& name, const std::string& path) {
   if (name.empty()) fail("knowledge base '{}': empty name", path);
@@ -52,12 +45,12 @@ AugmentedRequest augment_request(KnowledgeLibrary& library, const ChatRequest& r
   const KnowledgeSpec spec = knowledge_spec_parse(request.knowledge);
   Retriever& retriever = library.get(spec.kb);
   const std::string query = last_user_text(request.messages);
-  if (query.empty()) throw bad("messages", "a 'knowledge' request needs a user message to search for");
+  if (query.empty()) throw ApiError::bad_request("messages", "a 'knowledge' request needs a user message to search for");
   std::vector<SearchHit> hits;
   try {
     hits = retriever.search(query, {.k = spec.k, .mode = spec.mode});
   } catch (const Error& e) {
-    throw bad("knowledge", e.what());
+    throw ApiError::bad_request("knowledge", e.what());
   }
   AugmentedRequest out;
   out.block = std::make_shared<const ContextBlock>(build_context(hits, spec.max_tokens, count ? count : approximate_tokens));

@@ -23,18 +23,14 @@ const char* search_mode_name(SearchMode mode) {
 
 namespace {
 
-ApiError bad(const std::string& param, const std::string& message) {
-  return ApiError(400, message, "invalid_request_error", param);
-}
-
 int int_field(const nlohmann::ordered_json& value, const char* key, int fallback, int lo, int hi) {
   if (!value.contains(key)) return fallback;
   const auto& v = value[key];
   const std::string param = std::string("knowledge.") + key;
-  if (!v.is_number_integer()) throw bad(param, "'" + param + "' must be an integer");
+  if (!v.is_number_integer()) throw ApiError::bad_request(param, "'" + param + "' must be an integer");
   const int64_t n = v.get<int64_t>();
   if (n < lo || n > hi) {
-    throw bad(param, "'" + param + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    throw ApiError::bad_request(param, "'" + param + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi));
   }
   return static_cast<int>(n);
 }
@@ -42,25 +38,25 @@ int int_field(const nlohmann::ordered_json& value, const char* key, int fallback
 }  // namespace
 
 KnowledgeSpec knowledge_spec_parse(const nlohmann::ordered_json& value) {
-  if (!value.is_object()) throw bad("knowledge", "'knowledge' must be an object such as {\"kb\": \"docs\", \"k\": 5}");
+  if (!value.is_object()) throw ApiError::bad_request("knowledge", "'knowledge' must be an object such as {\"kb\": \"docs\", \"k\": 5}");
   for (const auto& [key, _] : value.items()) {
     if (key != "kb" && key != "k" && key != "mode" && key != "max_tokens") {
-      throw bad("knowledge." + key, "unknown field 'knowledge." + key + "' (expected kb, k, mode, max_tokens)");
+      throw ApiError::bad_request("knowledge." + key, "unknown field 'knowledge." + key + "' (expected kb, k, mode, max_tokens)");
     }
   }
   KnowledgeSpec spec;
   if (!value.contains("kb") || !value["kb"].is_string() || value["kb"].get<std::string>().empty()) {
-    throw bad("knowledge.kb", "'knowledge.kb' must name a knowledge base");
+    throw ApiError::bad_request("knowledge.kb", "'knowledge.kb' must name a knowledge base");
   }
   spec.kb = value["kb"].get<std::string>();
   spec.k = int_field(value, "k", spec.k, 1, 50);
   spec.max_tokens = int_field(value, "max_tokens", spec.max_tokens, 64, 1 << 20);
   if (value.contains("mode")) {
-    if (!value["mode"].is_string()) throw bad("knowledge.mode", "'knowledge.mode' must be a string");
+    if (!value["mode"].is_string()) throw ApiError::bad_request("knowledge.mode", "'knowledge.mode' must be a string");
     try {
       spec.mode = search_mode_parse(value["mode"].get<std::string>());
     } catch (const Error& e) {
-      throw bad("knowledge.mode", e.what());
+      throw ApiError::bad_request("knowledge.mode", e.what());
     }
   }
   return spec;

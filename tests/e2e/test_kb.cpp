@@ -202,6 +202,37 @@ TEST(KnowledgeBaseCli, AskPrintsTheMessagesOfEveryQuestionInAFile) {
   fs::remove_all(dir);
 }
 
+// rpu chat --kb: each turn searches its own message; its sources join that turn's system
+// message only (the history keeps the conversation, not earlier turns' sources).
+std::vector<std::string> shown_prompts(const std::string& err) {
+  std::vector<std::string> prompts;
+  for (size_t at = err.find("[prompt]"); at != std::string::npos; at = err.find("[prompt]", at + 1)) {
+    prompts.push_back(err.substr(at, err.find("[/prompt]", at) - at));
+  }
+  return prompts;
+}
+
+TEST(KnowledgeBaseCli, ChatSearchesEveryTurnAndKeepsOnlyTheConversation) {
+  const std::string dir = test::temp_path("kb_chat");
+  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
+  fs::remove(docs + "/notes.bin.txt");
+  ASSERT_EQ(test::run_rpu({"kb", "create", kb, "--chunk-tokens", "64", "--overlap", "8"}).exit_code, 0);
+  ASSERT_EQ(test::run_rpu({"kb", "add", kb, docs}).exit_code, 0);
+  const auto r = test::run_rpu({"chat", "--kb", kb, "--kb-k", "1", "--show-prompt", "--system", "Answer from the sources.",
+                                "-n", "8", "--temp", "0"},
+                               "", "What is a kludge?\nWho owns a value in Rust?\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<std::string> prompts = shown_prompts(r.err);
+  ASSERT_EQ(prompts.size(), 2u) << r.err;
+  EXPECT_NE(prompts[0].find("Answer from the sources."), std::string::npos) << prompts[0];
+  EXPECT_NE(prompts[0].find("clumsy but working"), std::string::npos) << prompts[0];
+  EXPECT_NE(prompts[1].find("[1] Rust > "), std::string::npos) << prompts[1];
+  EXPECT_EQ(prompts[1].find("clumsy but working"), std::string::npos) << "the first turn's source stayed: " << prompts[1];
+  EXPECT_NE(prompts[1].find("What is a kludge?"), std::string::npos) << "the history was lost: " << prompts[1];
+  EXPECT_NE(prompts[1].find("Answer from the sources."), std::string::npos) << prompts[1];
+  fs::remove_all(dir);
+}
+
 TEST(KnowledgeBaseServer, CitationsThroughTheOpenAIClient) {
   if (!test::node_peers_installed()) GTEST_SKIP() << "tests/peers/node_modules missing (run scripts/install-deps.sh)";
   const std::string dir = test::temp_path("kb_server");

@@ -40,7 +40,7 @@ int bench(BenchCliOptions& o) {
 Action add_bench_command(CLI::App& app) {
   auto o = std::make_shared<BenchCliOptions>();
   CLI::App* cmd = app.add_subcommand("bench", "measure prompt and generation speed against the memory-bandwidth roofline");
-  cmd->add_option("model", o->model_path, "model file (GGUF) or Hugging Face folder")->required()->check(model_path_check());
+  cmd->add_option("model", o->model_path, "model file (GGUF), Hugging Face folder or pulled ORG/NAME[:QUANT]")->required()->transform(model_reference());
   add_hf_type_option(cmd, o->hf_type);
   cmd->add_option("-p,--n-prompt", o->bench.n_prompt, "prompt tokens processed in one batch; 0 = skip")
       ->check(CLI::Range(0, 1 << 20));

@@ -119,9 +119,8 @@ int chat(const ChatOptions& o) {
 Action add_chat_command(CLI::App& app) {
   auto o = std::make_shared<ChatOptions>();
   CLI::App* cmd = app.add_subcommand("chat", "chat with a model using its chat template (one message per line)");
-  cmd->add_option("model", o->model_path,
-                  "model file (GGUF) or Hugging Face folder; default: the built-in arithmetic specialist")
-      ->check(model_path_check());
+  cmd->add_option("model", o->model_path, "model file (GGUF), Hugging Face folder or pulled ORG/NAME[:QUANT]; default: the built-in arithmetic specialist")
+      ->transform(model_reference());
   cmd->add_option("--system", o->system, "system message");
   cmd->add_option("--template", o->template_path, "Jinja chat template file (default: the model's)")
       ->check(CLI::ExistingFile);

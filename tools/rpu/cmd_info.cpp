@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "options.h"
 #include "core/error.h"
 #include "import/hf_import.h"
 #include "io/gguf.h"
@@ -50,7 +51,7 @@ Action add_info_command(CLI::App& app) {
   auto all = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand("info", "print a GGUF file's metadata and tensor table");
   auto hf_type = std::make_shared<std::string>();
-  cmd->add_option("model", *path, "GGUF file or Hugging Face folder")->required()->check(CLI::ExistingPath);
+  cmd->add_option("model", *path, "GGUF file, Hugging Face folder or pulled ORG/NAME[:QUANT]")->required()->transform(model_reference());
   cmd->add_option("--type", *hf_type, "a folder's tensor type, as `rpu convert-hf --type` (default: Q8_0)");
   cmd->add_flag("--all", *all, "print arrays in full");
   return [path, hf_type, all] { return info(*path, *hf_type, *all); };

@@ -171,9 +171,8 @@ int run(const RunOptions& o) {
 Action add_run_command(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "answer a prompt (in the model's chat template, or --raw text), streamed to stdout");
-  cmd->add_option("model", o->model_path,
-                  "model file (GGUF) or Hugging Face folder; default: the built-in arithmetic specialist")
-      ->check(model_path_check());
+  cmd->add_option("model", o->model_path, "model file (GGUF), Hugging Face folder or pulled ORG/NAME[:QUANT]; default: the built-in arithmetic specialist")
+      ->transform(model_reference());
   cmd->add_option("-p,--prompt", o->prompt, "prompt text (with --raw, empty generates from BOS)");
   cmd->add_option("--system", o->system, "system message (chat template only)");
   cmd->add_flag("--raw", o->raw, "continue the prompt as plain text instead of applying the chat template");

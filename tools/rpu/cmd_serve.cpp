@@ -150,9 +150,8 @@ int serve(ServeOptions& o) {
 Action add_serve_command(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand("serve", "serve the model over an OpenAI-compatible HTTP API");
-  cmd->add_option("model", o->model_path,
-                  "model file (GGUF) or Hugging Face folder; default: the built-in arithmetic specialist")
-      ->check(model_path_check());
+  cmd->add_option("model", o->model_path, "model file (GGUF), Hugging Face folder or pulled ORG/NAME[:QUANT]; default: the built-in arithmetic specialist")
+      ->transform(model_reference());
   cmd->add_option("--models", o->models_dir,
                   "serve every GGUF file and Hugging Face folder in DIR (adapters as BASE+ADAPTER), each loaded on first use")
       ->check(CLI::ExistingDirectory);

@@ -13,12 +13,6 @@ std::unique_ptr<Model> load_model(const std::string& path, const std::string& hf
   return Model::from_gguf(hf::open_model_path(path, hf_type));
 }
 
-const CLI::Validator& model_path_check() {
-  static const CLI::Validator validator(
-      [](std::string& path) -> std::string { return CLI::ExistingPath(path); }, "FILE|DIR", "model path");
-  return validator;
-}
-
 void add_hf_type_option(CLI::App* cmd, std::string& hf_type) {
   cmd->add_option("--type", hf_type,
                   "tensor type a Hugging Face folder is converted to on load (default: Q8_0): " + quant_scheme_names())

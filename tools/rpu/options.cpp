@@ -7,6 +7,9 @@
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "gateway/usage_store.h"
+#include "hub/cache.h"
+
+#include <filesystem>
 
 // The built-in specialist model (models/, embedded by CMake with .incbin when present).
 #ifdef RPU_HAVE_BUILTIN_MODEL
@@ -54,6 +57,32 @@ const CLI::Validator& log_location() {
         return CLI::ExistingFile(location);
       },
       "FILE|postgres://URI", "log location");
+  return validator;
+}
+
+std::string resolve_model_reference(const std::string& text) {
+  std::error_code ec;
+  const auto ref = hub::parse_model_reference(text);
+  if (std::filesystem::exists(text, ec) || !ref) return text;
+  std::string why;
+  if (auto path = hub::find_cached_model(hub::settings_from_environment(), *ref, "main", &why)) return *path;
+  fail("'{}' is not a file, and {}: run rpu pull {}", text, why, text);
+}
+
+const CLI::Validator& model_reference() {
+  static const CLI::Validator validator(
+      [](std::string& text) -> std::string {
+        std::error_code ec;
+        // An existing file, or a folder (a Hugging Face model, converted on load).
+        if (std::filesystem::exists(text, ec) || !hub::parse_model_reference(text)) return CLI::ExistingPath(text);
+        try {
+          text = resolve_model_reference(text);
+          return {};
+        } catch (const Error& e) {
+          return e.what();
+        }
+      },
+      "MODEL|ORG/NAME[:QUANT]", "model file or pulled model");
   return validator;
 }
 

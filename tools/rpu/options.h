@@ -33,8 +33,7 @@ struct LoadedModel {
 LoadedModel load_model_with_tokenizer(const std::string& path, const std::string& hf_type = "");
 // Model::load for a model path: a GGUF file or a Hugging Face folder (converted to `hf_type`).
 std::unique_ptr<Model> load_model(const std::string& path, const std::string& hf_type = "");
-// The positional model argument's check (an existing file or folder) and --type for folders.
-const CLI::Validator& model_path_check();
+// --type: the tensor type a Hugging Face folder is converted to on load.
 void add_hf_type_option(CLI::App* cmd, std::string& hf_type);
 std::unique_ptr<Model> load_builtin_model();
 
@@ -43,5 +42,12 @@ std::unique_ptr<Model> load_builtin_model();
 const CLI::Validator& log_location();
 
 std::string read_text_file(const std::string& path);
+
+// A model argument: an existing path as it is, else a model pulled from the hub, ORG/NAME[:QUANT],
+// as its cached .gguf file or folder (never the network; rpu::Error saying to `rpu pull` it).
+std::string resolve_model_reference(const std::string& text);
+// For ->transform() on a model option: resolve_model_reference, or CLI::ExistingPath's answer (a
+// file, or a Hugging Face folder).
+const CLI::Validator& model_reference();
 
 }  // namespace rpu::cli
