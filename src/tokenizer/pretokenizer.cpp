@@ -344,4 +344,12 @@ std::unique_ptr<PreTokenizer> make_gguf_pretokenizer(const std::string& pre) {
   return make_sequence(std::move(steps));
 }
 
+const std::vector<std::string_view>* gguf_pretokenizer_regexes(const std::string& pre) {
+  const auto& table = gguf_pre_table();
+  const auto it = table.find(pre);
+  return it == table.end() ? nullptr : &it->second;
+}
+
+std::string_view gpt2_split_pattern() { return kGpt2Pattern; }
+
 }  // namespace rpu

@@ -43,5 +43,10 @@ std::unique_ptr<PreTokenizer> make_sequence(std::vector<std::unique_ptr<PreToken
 // The regexes llama.cpp's converter records by name in `tokenizer.ggml.pre` (each one an
 // isolating Split, applied in order), followed by the byte encoder. Throws for unknown names.
 std::unique_ptr<PreTokenizer> make_gguf_pretokenizer(const std::string& pre);
+// The Split regexes behind a `tokenizer.ggml.pre` name (null when unknown), and GPT-2's own
+// pattern (what a ByteLevel pre-tokenizer with use_regex splits by): for converters that name
+// a tokenizer.json's pre-tokenizer.
+const std::vector<std::string_view>* gguf_pretokenizer_regexes(const std::string& pre);
+std::string_view gpt2_split_pattern();
 
 }  // namespace rpu

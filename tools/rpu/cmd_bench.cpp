@@ -17,6 +17,7 @@ namespace {
 
 struct BenchCliOptions {
   std::string model_path;
+  std::string hf_type;
   BenchOptions bench;
   int threads = 0;
   std::string output = "md";
@@ -26,7 +27,7 @@ struct BenchCliOptions {
 int bench(BenchCliOptions& o) {
   const unsigned hw = std::thread::hardware_concurrency();
   ThreadPool pool(o.threads > 0 ? o.threads : (hw == 0 ? 1 : static_cast<int>(hw)));
-  const auto model = Model::load(o.model_path);
+  const auto model = load_model(o.model_path, o.hf_type);
   o.bench.bandwidth_bytes = static_cast<uint64_t>(o.bandwidth_mib) << 20;
   const BenchReport report = run_bench(*model, o.bench, pool);
   const std::string text = o.output == "json" ? format_bench_json(report, o.model_path) : format_bench_markdown(report);
@@ -39,7 +40,8 @@ int bench(BenchCliOptions& o) {
 Action add_bench_command(CLI::App& app) {
   auto o = std::make_shared<BenchCliOptions>();
   CLI::App* cmd = app.add_subcommand("bench", "measure prompt and generation speed against the memory-bandwidth roofline");
-  cmd->add_option("model", o->model_path, "model file (GGUF)")->required()->transform(model_reference());
+  cmd->add_option("model", o->model_path, "model file (GGUF), Hugging Face folder or pulled ORG/NAME[:QUANT]")->required()->transform(model_reference());
+  add_hf_type_option(cmd, o->hf_type);
   cmd->add_option("-p,--n-prompt", o->bench.n_prompt, "prompt tokens processed in one batch; 0 = skip")
       ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("-n,--n-gen", o->bench.n_gen, "tokens generated one at a time; 0 = skip")->check(CLI::Range(0, 1 << 20));

@@ -24,6 +24,7 @@ namespace {
 
 struct ChatOptions {
   std::string model_path;
+  std::string hf_type;
   std::string system;
   std::string template_path;
   int max_reply = 512;
@@ -42,6 +43,7 @@ int chat(const ChatOptions& o) {
   SessionOptions session_options;
   session_options.slots = reasoning ? reasoning_slots(*reasoning) : 1;
   session_options.model_path = o.model_path;
+  session_options.hf_type = o.hf_type;
   session_options.chat_template = o.template_path.empty() ? "" : read_text_file(o.template_path);
   auto session = open_local_session(session_options, o.runtime);
   require_text_generation(*session, "chat");
@@ -117,7 +119,7 @@ int chat(const ChatOptions& o) {
 Action add_chat_command(CLI::App& app) {
   auto o = std::make_shared<ChatOptions>();
   CLI::App* cmd = app.add_subcommand("chat", "chat with a model using its chat template (one message per line)");
-  cmd->add_option("model", o->model_path, "model file (GGUF) or pulled ORG/NAME[:QUANT]; default: the built-in arithmetic specialist")
+  cmd->add_option("model", o->model_path, "model file (GGUF), Hugging Face folder or pulled ORG/NAME[:QUANT]; default: the built-in arithmetic specialist")
       ->transform(model_reference());
   cmd->add_option("--system", o->system, "system message");
   cmd->add_option("--template", o->template_path, "Jinja chat template file (default: the model's)")
@@ -131,6 +133,7 @@ Action add_chat_command(CLI::App& app) {
   add_sampling_options(cmd, o->sampling);
   add_reason_options(cmd, o->reason);
   add_runtime_options(cmd, o->runtime);
+  add_hf_type_option(cmd, o->hf_type);
   return [o] { return chat(*o); };
 }
 

@@ -5,14 +5,15 @@
 #include "commands.h"
 #include "options.h"
 #include "core/error.h"
+#include "import/hf_import.h"
 #include "io/gguf.h"
 #include "model/config.h"
 
 namespace rpu::cli {
 namespace {
 
-int info(const std::string& path, bool all_metadata) {
-  const GgufFile file = GgufFile::open(path);
+int info(const std::string& path, const std::string& hf_type, bool all_metadata) {
+  const GgufFile file = hf::open_model_path(path, hf_type);  // a folder: as it would be converted
   fmt::print("file: {}\nGGUF version: {}, {} metadata keys, {} tensors, alignment {}, data at offset {}, {} bytes\n",
              path, file.version(), file.metadata().size(), file.tensors().size(), file.alignment(),
              file.data_offset(), file.file_size());
@@ -49,9 +50,11 @@ Action add_info_command(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto all = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand("info", "print a GGUF file's metadata and tensor table");
-  cmd->add_option("model", *path, "GGUF file or pulled ORG/NAME[:QUANT]")->required()->transform(model_reference());
+  auto hf_type = std::make_shared<std::string>();
+  cmd->add_option("model", *path, "GGUF file, Hugging Face folder or pulled ORG/NAME[:QUANT]")->required()->transform(model_reference());
+  cmd->add_option("--type", *hf_type, "a folder's tensor type, as `rpu convert-hf --type` (default: Q8_0)");
   cmd->add_flag("--all", *all, "print arrays in full");
-  return [path, all] { return info(*path, *all); };
+  return [path, hf_type, all] { return info(*path, *hf_type, *all); };
 }
 
 }  // namespace rpu::cli

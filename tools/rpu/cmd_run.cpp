@@ -24,6 +24,7 @@ namespace {
 
 struct RunOptions {
   std::string model_path;
+  std::string hf_type;
   std::string prompt;
   std::string system;
   int n_predict = -1;  // tokens to generate; -1: until end of sequence or a full context
@@ -154,6 +155,7 @@ int run(const RunOptions& o) {
   const std::optional<nlohmann::ordered_json> reasoning = reasoning_json(o.reason);
   SessionOptions session_options;
   session_options.model_path = o.model_path;
+  session_options.hf_type = o.hf_type;
   session_options.lora_path = o.lora_path;
   session_options.slots = reasoning ? reasoning_slots(*reasoning) : 1;
   auto session = open_local_session(session_options, o.runtime);
@@ -169,7 +171,7 @@ int run(const RunOptions& o) {
 Action add_run_command(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "answer a prompt (in the model's chat template, or --raw text), streamed to stdout");
-  cmd->add_option("model", o->model_path, "model file (GGUF) or pulled ORG/NAME[:QUANT]; default: the built-in arithmetic specialist")
+  cmd->add_option("model", o->model_path, "model file (GGUF), Hugging Face folder or pulled ORG/NAME[:QUANT]; default: the built-in arithmetic specialist")
       ->transform(model_reference());
   cmd->add_option("-p,--prompt", o->prompt, "prompt text (with --raw, empty generates from BOS)");
   cmd->add_option("--system", o->system, "system message (chat template only)");
@@ -182,6 +184,7 @@ Action add_run_command(CLI::App& app) {
   add_sampling_options(cmd, o->sampling);
   add_reason_options(cmd, o->reason);
   add_runtime_options(cmd, o->runtime);
+  add_hf_type_option(cmd, o->hf_type);
   return [o] { return run(*o); };
 }
 

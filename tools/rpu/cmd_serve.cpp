@@ -28,6 +28,7 @@ namespace {
 
 struct ServeOptions {
   std::string model_path;
+  std::string hf_type;
   std::string alias;
   std::string chat_template_path;
   std::string lora_path;
@@ -69,6 +70,8 @@ int serve_library(ServeOptions& o, const sigset_t& stop_signals) {
     auto instance = std::make_unique<ServedInstance>();
     SessionOptions so;
     so.model_path = entry.path;
+    // Hugging Face folders are converted to --type on load; GGUF files keep their types.
+    so.hf_type = std::filesystem::is_directory(entry.path) ? o.hf_type : "";
     so.lora_path = entry.adapter_path;
     so.chat_template = chat_template;
     so.model_id = entry.id;
@@ -102,13 +105,12 @@ int serve_library(ServeOptions& o, const sigset_t& stop_signals) {
 int serve(ServeOptions& o) {
   const sigset_t stop_signals = prepare_serving_process();
   if (!o.models_dir.empty()) return serve_library(o, stop_signals);
-  auto [model, tokenizer] = load_model_with_tokenizer(o.model_path);
+  auto [model, tokenizer] = load_model_with_tokenizer(o.model_path, o.hf_type);
   LocalBackendOptions backend_options;
   if (!o.chat_template_path.empty()) backend_options.chat_template = read_text_file(o.chat_template_path);
   o.scheduler.n_ctx = o.runtime.context_size(*model);
   backend_options.model_id = !o.alias.empty()       ? o.alias
-                             : o.model_path.empty() ? std::string("rpu-arith")
-                                                    : std::filesystem::path(o.model_path).stem().string();
+                             : model_name_for(o.model_path);
   std::unique_ptr<LoraAdapter> lora;
   if (!o.lora_path.empty()) {
     lora = LoraAdapter::load(o.lora_path, *model);
@@ -148,7 +150,7 @@ int serve(ServeOptions& o) {
 Action add_serve_command(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand("serve", "serve the model over an OpenAI-compatible HTTP API");
-  cmd->add_option("model", o->model_path, "model file (GGUF) or pulled ORG/NAME[:QUANT]; default: the built-in arithmetic specialist")
+  cmd->add_option("model", o->model_path, "model file (GGUF), Hugging Face folder or pulled ORG/NAME[:QUANT]; default: the built-in arithmetic specialist")
       ->transform(model_reference());
   cmd->add_option("--models", o->models_dir,
                   "serve every GGUF file and Hugging Face folder in DIR (adapters as BASE+ADAPTER), each loaded on first use")
@@ -181,6 +183,7 @@ Action add_serve_command(CLI::App& app) {
       ->check(CLI::IsMember({"mean", "cls", "last"}));
   add_http_options(cmd, o->server);
   add_runtime_options(cmd, o->runtime);
+  add_hf_type_option(cmd, o->hf_type);
   return [o] { return serve(*o); };
 }
 

@@ -2,6 +2,7 @@
 // MODEL is a GGUF file or a Hugging Face tokenizer.json.
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <memory>
 
 #include "commands.h"
@@ -55,7 +56,11 @@ std::string quote(const std::string& bytes) {
 }
 
 int tokenize(const TokenizeOptions& o) {
-  const auto tokenizer = Tokenizer::from_file(o.model_path);
+  // A Hugging Face folder: its tokenizer.json (what the folder's conversion is built from).
+  std::error_code ec;
+  const bool folder = std::filesystem::is_directory(o.model_path, ec);
+  const auto tokenizer = Tokenizer::from_file(folder ? (std::filesystem::path(o.model_path) / "tokenizer.json").string()
+                                                     : o.model_path);
   const auto ids = tokenizer->encode(o.text, !o.no_special, o.parse_special);
   if (o.ids_only) {
     fmt::print("{}\n", fmt::join(ids, " "));

@@ -15,6 +15,7 @@ Action add_info_command(CLI::App& app);
 Action add_chat_command(CLI::App& app);
 Action add_tokenize_command(CLI::App& app);
 Action add_quantize_command(CLI::App& app);
+Action add_convert_hf_command(CLI::App& app);
 Action add_synth_command(CLI::App& app);
 Action add_bench_command(CLI::App& app);
 Action add_perplexity_command(CLI::App& app);

@@ -7,12 +7,18 @@
 namespace rpu::cli {
 
 std::string model_name_for(const std::string& model_path) {
-  return model_path.empty() ? std::string("rpu-arith") : std::filesystem::path(model_path).stem().string();
+  if (model_path.empty()) return "rpu-arith";
+  const std::filesystem::path p = std::filesystem::path(model_path).lexically_normal();
+  std::error_code ec;
+  if (std::filesystem::is_directory(p, ec)) {  // a Hugging Face folder: its whole name
+    return p.has_filename() ? p.filename().string() : p.parent_path().filename().string();
+  }
+  return p.stem().string();
 }
 
 std::unique_ptr<LocalSession> open_local_session(const SessionOptions& o, const RuntimeOptions& runtime) {
   auto s = std::make_unique<LocalSession>();
-  s->loaded = load_model_with_tokenizer(o.model_path);
+  s->loaded = load_model_with_tokenizer(o.model_path, o.hf_type);
   SchedulerOptions scheduler = o.scheduler != nullptr ? *o.scheduler : SchedulerOptions{};
   if (o.scheduler == nullptr) {
     scheduler.n_seq = o.slots;

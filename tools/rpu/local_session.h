@@ -22,7 +22,7 @@ struct LocalSession {
 };
 
 struct SessionOptions {
-  std::string model_path;     // empty: the built-in model
+  std::string model_path;     // empty: the built-in model; a folder: a Hugging Face model
   std::string lora_path;
   std::string chat_template;  // Jinja source; empty: the model's own
   int slots = 1;              // sequences decoded together (reasoning samples need several)
@@ -31,6 +31,7 @@ struct SessionOptions {
   // Scheduler settings to start from (rpu serve's flags); slots and max_queue above then only
   // apply when this is null.
   const SchedulerOptions* scheduler = nullptr;
+  std::string hf_type{};      // a Hugging Face folder's tensor type (--type); empty: Q8_0
 };
 
 // The name a model file is served under: its file stem, or "rpu-arith" for the built-in one.

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   add(&rpu::cli::add_chat_command);
   add(&rpu::cli::add_tokenize_command);
   add(&rpu::cli::add_quantize_command);
+  add(&rpu::cli::add_convert_hf_command);
   add(&rpu::cli::add_synth_command);
   add(&rpu::cli::add_bench_command);
   add(&rpu::cli::add_perplexity_command);

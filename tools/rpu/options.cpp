@@ -73,7 +73,8 @@ const CLI::Validator& model_reference() {
   static const CLI::Validator validator(
       [](std::string& text) -> std::string {
         std::error_code ec;
-        if (std::filesystem::exists(text, ec) || !hub::parse_model_reference(text)) return CLI::ExistingFile(text);
+        // An existing file, or a folder (a Hugging Face model, converted on load).
+        if (std::filesystem::exists(text, ec) || !hub::parse_model_reference(text)) return CLI::ExistingPath(text);
         try {
           text = resolve_model_reference(text);
           return {};
@@ -105,9 +106,9 @@ std::string read_text_file(const std::string& path) {
   return text;
 }
 
-LoadedModel load_model_with_tokenizer(const std::string& path) {
+LoadedModel load_model_with_tokenizer(const std::string& path, const std::string& hf_type) {
   LoadedModel loaded;
-  loaded.model = path.empty() ? load_builtin_model() : Model::load(path);
+  loaded.model = path.empty() ? load_builtin_model() : load_model(path, hf_type);
   loaded.tokenizer = Tokenizer::from_gguf(loaded.model->file());
   const int n_tokens = loaded.tokenizer->vocab().size(), n_vocab = loaded.model->config().n_vocab;
   if (n_tokens != n_vocab) fail("{}: tokenizer has {} tokens but the model has {}", path, n_tokens, n_vocab);

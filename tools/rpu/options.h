@@ -28,8 +28,13 @@ struct LoadedModel {
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tokenizer;
 };
-// An empty path means the built-in specialist model (see models/README.md).
-LoadedModel load_model_with_tokenizer(const std::string& path);
+// An empty path means the built-in specialist model (see models/README.md); a folder is a
+// Hugging Face model, converted in memory to `hf_type` (empty: Q8_0; model_path.cpp).
+LoadedModel load_model_with_tokenizer(const std::string& path, const std::string& hf_type = "");
+// Model::load for a model path: a GGUF file or a Hugging Face folder (converted to `hf_type`).
+std::unique_ptr<Model> load_model(const std::string& path, const std::string& hf_type = "");
+// --type: the tensor type a Hugging Face folder is converted to on load.
+void add_hf_type_option(CLI::App* cmd, std::string& hf_type);
 std::unique_ptr<Model> load_builtin_model();
 
 // The whole file as bytes; throws rpu::Error naming the path when it cannot be read.
@@ -41,7 +46,8 @@ std::string read_text_file(const std::string& path);
 // A model argument: an existing path as it is, else a model pulled from the hub, ORG/NAME[:QUANT],
 // as its cached .gguf file or folder (never the network; rpu::Error saying to `rpu pull` it).
 std::string resolve_model_reference(const std::string& text);
-// For ->transform() on a model option: resolve_model_reference, or CLI::ExistingFile's answer.
+// For ->transform() on a model option: resolve_model_reference, or CLI::ExistingPath's answer (a
+// file, or a Hugging Face folder).
 const CLI::Validator& model_reference();
 
 }  // namespace rpu::cli

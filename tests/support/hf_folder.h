@@ -1,0 +1,51 @@
+// Hugging Face model folders for tests, written from random arrays: config.json, safetensors
+// (one file or shards with model.safetensors.index.json), tokenizer.json built from the first
+// 512 tokens of the gpt-2 fixture vocabulary (plus one special token), tokenizer_config.json
+// and generation_config.json; and the same arrays as a GGUF file written with rpu's GgufWriter
+// and GGUF names (llama's q/k rows interleaved as GGUF stores them), the oracle for the importer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rpu::test {
+
+struct HfSpec {
+  std::string model_type = "llama";  // llama, qwen2, qwen3
+  int n_embd = 64, n_layer = 2, n_head = 4, n_head_kv = 2, head_dim = 16, n_ff = 96;
+  bool tied = false;           // no lm_head.weight (tie_word_embeddings)
+  std::string dtype = "F32";   // F32, F16, BF16 (values are rounded to it, so both sides agree)
+  int shards = 1;
+  uint64_t seed = 1;
+};
+
+struct HfTensor {
+  std::string name;              // Hugging Face name
+  std::vector<uint64_t> shape;   // outermost axis first
+  std::vector<float> values;     // row-major, exactly representable in the spec's dtype
+};
+
+struct HfTestVocab {
+  std::vector<std::string> pieces;  // byte-level BPE pieces; the last is "<|endoftext|>" (special)
+  std::vector<std::string> merges;  // "a b", every part and result in pieces
+};
+
+struct HfArrays {
+  HfSpec spec;
+  HfTestVocab vocab;
+  std::vector<HfTensor> tensors;
+};
+
+HfTestVocab small_gpt2_vocab();  // from the fixture, cached
+HfArrays random_hf_arrays(const HfSpec& spec);
+
+// A safetensors file of `tensors` in `dtype`; metadata_json ("" = none) is the "__metadata__" object.
+std::string safetensors_bytes(const std::vector<const HfTensor*>& tensors, const std::string& dtype,
+                              const std::string& metadata_json = "");
+std::string tokenizer_json(const HfTestVocab& vocab, const std::string& split_regex);
+void write_hf_folder(const HfArrays& arrays, const std::string& dir);
+// The same model as GGUF bytes, every tensor F32 (the values are exact in the spec's dtype).
+std::vector<uint8_t> reference_gguf(const HfArrays& arrays);
+
+}  // namespace rpu::test

@@ -1,0 +1,27 @@
+// Model paths on the command line: a GGUF file, or a Hugging Face model folder converted in
+// memory (import/hf_import.h) to the type --type names.
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "import/hf_import.h"
+#include "model/quant_plan.h"
+#include "options.h"
+
+namespace rpu::cli {
+
+std::unique_ptr<Model> load_model(const std::string& path, const std::string& hf_type) {
+  return Model::from_gguf(hf::open_model_path(path, hf_type));
+}
+
+void add_hf_type_option(CLI::App* cmd, std::string& hf_type) {
+  cmd->add_option("--type", hf_type,
+                  "tensor type a Hugging Face folder is converted to on load (default: Q8_0): " + quant_scheme_names())
+      ->check(CLI::Validator(
+          [](std::string& name) -> std::string {
+            if (find_quant_scheme(name) != nullptr) return "";
+            return fmt::format("unknown type '{}' (types: {})", name, quant_scheme_names());
+          },
+          "TYPE"));
+}
+
+}  // namespace rpu::cli
