@@ -6,6 +6,22 @@
 
 #include "core/error.h"
 
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
+#if defined(__aarch64__) && !defined(__linux__)
+#if defined(__ARM_FEATURE_DOTPROD)
+constexpr bool defined_feature_dotprod = true;
+#else
+constexpr bool defined_feature_dotprod = false;
+#endif
+#if defined(__ARM_FEATURE_MATMUL_INT8)
+constexpr bool defined_feature_i8mm = true;
+#else
+constexpr bool defined_feature_i8mm = false;
+#endif
+#endif
+
 namespace rpu {
 
 #if defined(__x86_64__)
@@ -27,6 +43,30 @@ bool cpu_has_avx512_set() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
          __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
+}
+}  // namespace
+#elif defined(__aarch64__)
+namespace neon {
+const KernelSet& neon_set();     // kernels/neon: plain ASIMD, every AArch64 core
+const KernelSet& dotprod_set();  // SDOT (ARMv8.2 dotprod)
+const KernelSet& i8mm_set();     // SMMLA (i8mm) and SDOT
+}  // namespace neon
+namespace {
+// The CPU's optional features as the kernel reports them (Linux: the auxiliary vector).
+// Elsewhere (macOS, BSDs) only what the compiler was told to assume.
+bool cpu_has_dotprod() {
+#if defined(__linux__)
+  return (getauxval(AT_HWCAP) & (1UL << 20)) != 0;  // HWCAP_ASIMDDP
+#else
+  return defined_feature_dotprod;
+#endif
+}
+bool cpu_has_i8mm() {
+#if defined(__linux__)
+  return (getauxval(AT_HWCAP2) & (1UL << 13)) != 0;  // HWCAP2_I8MM
+#else
+  return defined_feature_i8mm;
+#endif
 }
 }  // namespace
 #endif
@@ -84,6 +124,13 @@ std::vector<const KernelSet*> available_kernels() {
   if (has_avx2) sets.push_back(&avx2::kernel_set());
   static const bool has_avx512 = cpu_has_avx512_set();
   if (has_avx512) sets.push_back(&avx512::kernel_set());
+#elif defined(__aarch64__)
+  // ASIMD is part of every AArch64 core; dotprod and i8mm are optional (i8mm CPUs have dotprod).
+  sets.push_back(&neon::neon_set());
+  static const bool has_dotprod = cpu_has_dotprod();
+  if (has_dotprod) sets.push_back(&neon::dotprod_set());
+  static const bool has_i8mm = has_dotprod && cpu_has_i8mm();
+  if (has_i8mm) sets.push_back(&neon::i8mm_set());
 #endif
   return sets;
 }
