@@ -1,10 +1,12 @@
 // The fixture model (llama2.c's stories260K) on every kernel set this CPU offers: greedy token
-// streams against the reference implementation's (golden/*.ids), the noprompt text byte for
-// byte against its stdout, and the prefill logits of positions 0..7 against golden/*.logits_f32.
+// streams from the reference implementation's encoded prompts against its streams
+// (golden/*.ids), and the prefill logits of positions 0..7 against golden/*.logits_f32.
 // Built with the kernel tests into rpu_kernel_tests, the one binary the ARM64 cross-build runs
-// under qemu for each CPU model (scripts/cross-arm64.sh); needs only model and tokenizer, so the
-// sysroot stays small. tests/conformance/test_golden.cpp covers the same on the native build
-// (plus the whole generation path).
+// under qemu for each CPU model in CI (scripts/cross-arm64.sh); it needs only the model layer
+// (no tokenizer: the text itself is checked by `rpu run` in the script's --full mode), so the
+// sysroot and the build stay small. tests/conformance/test_golden.cpp covers the same and the
+// whole generation path on the native build.
+// RPU_TEST_KERNELS=a,b limits the sets tested (the script tests each set on one CPU model).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -17,7 +19,6 @@
 #include "kernels/kernels.h"
 #include "model/forward.h"
 #include "model/model.h"
-#include "tokenizer/tokenizer.h"
 
 namespace rpu {
 namespace {
@@ -32,15 +33,20 @@ std::string read_file(const std::string& path) {
   return out.str();
 }
 
-struct Case {
-  const char* name;
-  const char* prompt;
-};
+const char* const kCases[] = {"greedy_noprompt_n256", "greedy_onceuponatime_n64", "greedy_onceuponatime_n256",
+                              "greedy_lily_n128"};
 
-const Case kCases[] = {{"greedy_noprompt_n256", ""},
-                       {"greedy_onceuponatime_n64", "Once upon a time"},
-                       {"greedy_onceuponatime_n256", "Once upon a time"},
-                       {"greedy_lily_n128", "Lily went to the"}};
+// The sets to test: every available one, or those RPU_TEST_KERNELS names.
+std::vector<const KernelSet*> tested_sets() {
+  std::vector<const KernelSet*> sets;
+  const char* only = std::getenv("RPU_TEST_KERNELS");
+  for (const KernelSet* set : available_kernels()) {
+    if (only == nullptr || ("," + std::string(only) + ",").find("," + std::string(set->name) + ",") != std::string::npos) {
+      sets.push_back(set);
+    }
+  }
+  return sets;
+}
 
 struct Golden {
   std::vector<int32_t> prompt, steps;
@@ -67,41 +73,29 @@ TEST(GoldenStreamTest, KernelSetsAreTheExpectedOnes) {
 
 TEST(GoldenStreamTest, EveryKernelSetReproducesTheReference) {
   const std::string model_path = fixture("stories260K/stories260K.gguf");
-  for (const KernelSet* set : available_kernels()) {
+  for (const KernelSet* set : tested_sets()) {
     SCOPED_TRACE(set->name);
     const auto model = Model::load(model_path, set);
-    const auto tokenizer = Tokenizer::from_gguf(model->file());
-    for (const Case& c : kCases) {
-      SCOPED_TRACE(c.name);
-      const Golden golden = read_golden(c.name);
-      ASSERT_EQ(tokenizer->encode(c.prompt, true), golden.prompt);
+    for (const char* name : kCases) {
+      SCOPED_TRACE(name);
+      const Golden golden = read_golden(name);
       ForwardPass forward(*model, 512);
-      std::vector<int32_t> ids = golden.prompt;
       std::span<const float> logits = forward.eval(golden.prompt);
       size_t matched = golden.prompt.size() - 1;
-      bool whole = true;
       for (size_t pos = golden.prompt.size() - 1; pos < golden.steps.size(); ++pos) {
         std::vector<float> sorted(logits.begin(), logits.end());
         std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<>());
         const float max_abs =
             std::max(std::fabs(sorted[0]), std::fabs(*std::min_element(logits.begin(), logits.end())));
         const auto chosen = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-        if (sorted[0] - sorted[1] < 1e-4f * max_abs) {  // the fixture's documented near-tie
-          whole = false;
-          break;
-        }
+        if (sorted[0] - sorted[1] < 1e-4f * max_abs) break;  // the fixture's documented near-tie
         ASSERT_EQ(chosen, golden.steps[pos]) << "position " << pos;
         ++matched;
-        ids.push_back(chosen);
         if (pos + 1 == golden.steps.size()) break;
         const int32_t next[1] = {chosen};
         logits = forward.eval(next);
       }
       EXPECT_GE(matched, std::min<size_t>(golden.steps.size(), 80));
-      if (whole) {
-        // llama2.c's stdout is the decoded stream and a newline.
-        EXPECT_EQ(tokenizer->decode(ids) + "\n", read_file(fixture(std::string("stories260K/golden/") + c.name + ".txt")));
-      }
     }
   }
 }
@@ -115,7 +109,7 @@ TEST(GoldenStreamTest, PrefillLogitsMatchReference) {
   for (size_t i = 0; inputs.size() < 8; ++i) inputs.push_back(golden.steps[i]);
   float max_abs = 0;
   for (float v : expected) max_abs = std::max(max_abs, std::fabs(v));
-  for (const KernelSet* set : available_kernels()) {
+  for (const KernelSet* set : tested_sets()) {
     SCOPED_TRACE(set->name);
     const auto model = Model::load(fixture("stories260K/stories260K.gguf"), set);
     ForwardPass forward(*model, 64);
