@@ -78,6 +78,9 @@ else
   options=(-DRPU_KERNELS_ONLY=ON)
   targets=(rpu_kernel_tests)
 fi
+# A build tree configured under another path (moved, or reached through a symlink) is remade.
+fresh_tree() { [ ! -f "$1/CMakeCache.txt" ] || grep -qx "CMAKE_CACHEFILE_DIR:INTERNAL=$1" "$1/CMakeCache.txt" || rm -rf "$1"; }
+fresh_tree "$build"
 log "configuring $build"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE="$root/cmake/aarch64-linux-gnu.cmake" \
   -DRPU_ARM64_SYSROOT="$sysroot" "${launcher[@]}" "${options[@]}" >/dev/null
@@ -86,6 +89,7 @@ cmake --build "$build" -j "$(nproc)" --target "${targets[@]}"
 if [ "$mode" = full ]; then
   # The kernel tests too, from the kernels-only configuration sharing this sysroot.
   kbuild=$out/build-full-kernels
+  fresh_tree "$kbuild"
   cmake -S . -B "$kbuild" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE="$root/cmake/aarch64-linux-gnu.cmake" \
     -DRPU_ARM64_SYSROOT="$sysroot" "${launcher[@]}" -DRPU_KERNELS_ONLY=ON >/dev/null
   cmake --build "$kbuild" -j "$(nproc)" --target rpu_kernel_tests
