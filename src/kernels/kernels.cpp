@@ -6,6 +6,25 @@
 
 #include "core/error.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
+#if defined(__aarch64__) && !defined(__linux__)
+#if defined(__ARM_FEATURE_DOTPROD)
+constexpr bool defined_feature_dotprod = true;
+#else
+constexpr bool defined_feature_dotprod = false;
+#endif
+#if defined(__ARM_FEATURE_MATMUL_INT8)
+constexpr bool defined_feature_i8mm = true;
+#else
+constexpr bool defined_feature_i8mm = false;
+#endif
+#endif
+
 namespace rpu {
 
 #if defined(__x86_64__)
@@ -16,17 +35,46 @@ namespace avx512 {
 const KernelSet& kernel_set();  // kernels/avx512/set.cpp, built with AVX-512 enabled
 }
 namespace {
+// F16C from CPUID leaf 1 (ECX bit 29): clang's __builtin_cpu_supports has no "f16c".
+bool cpu_has_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 29)) != 0;
+}
 // Checked here, in code built for the baseline ISA, before any AVX2 code runs.
 bool cpu_has_avx2_set() {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
 }
 // Likewise before anything AVX-512 runs.
 bool cpu_has_avx512_set() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-         __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
+         __builtin_cpu_supports("avx512vnni") && cpu_has_f16c() && __builtin_cpu_supports("fma");
+}
+}  // namespace
+#elif defined(__aarch64__)
+namespace neon {
+const KernelSet& neon_set();     // kernels/neon: plain ASIMD, every AArch64 core
+const KernelSet& dotprod_set();  // SDOT (ARMv8.2 dotprod)
+const KernelSet& i8mm_set();     // SMMLA (i8mm) and SDOT
+}  // namespace neon
+namespace {
+// The CPU's optional features as the kernel reports them (Linux: the auxiliary vector).
+// Elsewhere (macOS, BSDs) only what the compiler was told to assume.
+bool cpu_has_dotprod() {
+#if defined(__linux__)
+  return (getauxval(AT_HWCAP) & (1UL << 20)) != 0;  // HWCAP_ASIMDDP
+#else
+  return defined_feature_dotprod;
+#endif
+}
+bool cpu_has_i8mm() {
+#if defined(__linux__)
+  return (getauxval(AT_HWCAP2) & (1UL << 13)) != 0;  // HWCAP2_I8MM
+#else
+  return defined_feature_i8mm;
+#endif
 }
 }  // namespace
 #endif
@@ -84,6 +132,13 @@ std::vector<const KernelSet*> available_kernels() {
   if (has_avx2) sets.push_back(&avx2::kernel_set());
   static const bool has_avx512 = cpu_has_avx512_set();
   if (has_avx512) sets.push_back(&avx512::kernel_set());
+#elif defined(__aarch64__)
+  // ASIMD is part of every AArch64 core; dotprod and i8mm are optional (i8mm CPUs have dotprod).
+  sets.push_back(&neon::neon_set());
+  static const bool has_dotprod = cpu_has_dotprod();
+  if (has_dotprod) sets.push_back(&neon::dotprod_set());
+  static const bool has_i8mm = has_dotprod && cpu_has_i8mm();
+  if (has_i8mm) sets.push_back(&neon::i8mm_set());
 #endif
   return sets;
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -30,9 +31,24 @@ std::vector<float> random_values(size_t n, uint64_t seed, float scale = 1.0f) {
   return v;
 }
 
+// The sets under test: every one this CPU has, or those RPU_TEST_KERNELS=a,b names (the ARM64
+// cross-build tests each set on one qemu CPU model: scripts/cross-arm64.sh).
+std::vector<const KernelSet*> tested_sets() {
+  std::vector<const KernelSet*> sets;
+  const char* only = std::getenv("RPU_TEST_KERNELS");
+  std::string list = ",";  // ",a,b," (built by appending: GCC 12 warns on "," + std::string)
+  if (only != nullptr) list.append(only).append(",");
+  for (const KernelSet* set : available_kernels()) {
+    std::string key = ",";
+    key.append(set->name).append(",");
+    if (only == nullptr || list.find(key) != std::string::npos) sets.push_back(set);
+  }
+  return sets;
+}
+
 std::vector<const KernelSet*> fast_sets() {
-  auto sets = available_kernels();
-  sets.erase(sets.begin());  // the reference itself
+  auto sets = tested_sets();
+  std::erase(sets, &reference_kernels());  // the oracle itself
   return sets;
 }
 
@@ -139,7 +155,7 @@ TEST(KernelSetTest, MatmulMatchesExactProductOnRaggedShapes) {
   const DType types[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q5_0,
                          DType::Q4_1, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
   uint64_t seed = 100;
-  for (const KernelSet* set : available_kernels()) {
+  for (const KernelSet* set : tested_sets()) {
     for (DType type : types) {
       const int64_t block = dtype_info(type).block_size;
       for (Shape shape : {Shape{1, block}, Shape{17, 3 * block}, Shape{40, 9 * block > 600 ? 2 * block : 9 * block}}) {
@@ -194,7 +210,7 @@ Matrix extreme_matrix(DType type, int64_t rows, int64_t cols) {
 }
 
 TEST(KernelSetTest, IntegerKernelsAtCodeExtremes) {
-  for (const KernelSet* set : available_kernels()) {
+  for (const KernelSet* set : tested_sets()) {
     for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q5_0}) {
       const Matrix m = extreme_matrix(type, 19, 128);
       for (int64_t n_tokens : {1, 2, 3, 4, 5, 6, 7}) {
@@ -218,7 +234,7 @@ TEST(KernelSetTest, IntegerKernelsAtCodeExtremes) {
 // err by ~head_dim * eps relative to sum |q k|, which moves each softmax weight by a relative
 // ~scale * head_dim * eps * sum|q k|; the output errs by that times max |v|.
 TEST(KernelSetTest, AttentionMatchesExactSoftmax) {
-  for (const KernelSet* set : available_kernels()) {
+  for (const KernelSet* set : tested_sets()) {
     for (int64_t head_dim : {40, 64, 128, 80}) {
       for (int64_t n_pos : {1, 2, 17, 300}) {
         const int64_t stride = head_dim * 3 + 16;
@@ -256,7 +272,7 @@ TEST(KernelSetTest, AttentionMatchesExactSoftmax) {
 // Blocks of queries (prefill attention) against per-query reference attention: query j of a
 // block sits at first_pos + j and sees positions 0..first_pos + j.
 TEST(KernelSetTest, BlockAttentionMatchesPerQueryReference) {
-  for (const KernelSet* set : available_kernels()) {
+  for (const KernelSet* set : tested_sets()) {
     if (set->attend_block == nullptr) continue;
     for (int64_t head_dim : {64, 128, 40}) {
       for (int64_t first_pos : {0, 5, 100}) {
