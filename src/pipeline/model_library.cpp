@@ -120,7 +120,7 @@ std::vector<std::shared_ptr<ModelInstance>> ModelLibrary::take_unused_retired() 
 }
 
 // Called with the entry's load_mutex held, before its factory runs.
-void ModelLibrary::make_room(const Slot& loading) {
+void ModelLibrary::make_room(Slot& loading) {
   {
     std::lock_guard lock(mutex_);
     int in_memory = 0;
@@ -142,7 +142,7 @@ void ModelLibrary::make_room(const Slot& loading) {
       --in_memory;
       ++unloads_;
     }
-    const_cast<Slot&>(loading).loading = true;
+    loading.loading = true;
   }
   take_unused_retired();  // freed here, on this request's thread, before the new model loads
 }
@@ -234,8 +234,8 @@ std::vector<std::string> ModelLibrary::loaded_ids() const {
 }
 
 std::string ModelLibrary::metrics_text() const {
-  const size_t loaded = loaded_ids().size();
   std::lock_guard lock(mutex_);
+  const auto loaded = std::count_if(slots_.begin(), slots_.end(), [](const auto& s) { return s->instance != nullptr; });
   return fmt::format(
       "# HELP rpu_models_loaded Models in memory (rpu serve --models).\n# TYPE rpu_models_loaded gauge\n"
       "rpu_models_loaded {}\n"

@@ -69,7 +69,7 @@ class ModelLibrary : public Backend {
   class Lease;
   const Slot* find(const std::string& model) const;
   Lease acquire(const std::string& model);
-  void make_room(const Slot& loading);
+  void make_room(Slot& loading);
   // Retired instances only the library still holds, taken out under the lock (freed by the caller).
   std::vector<std::shared_ptr<ModelInstance>> take_unused_retired();
 

@@ -96,6 +96,16 @@ TEST(ServeModelsTest, ServesEveryModelInAFolderWithinTheLoadedLimit) {
   nlohmann::json base_ask = ask;
   base_ask["model"] = "stories";
   EXPECT_EQ(completion_text(post(server, "/v1/completions", base_ask)), plain);
+  // A chat call as agents send it (system prompt, then the user's turn) to a model with a chat
+  // template: the same reply as `rpu run` gives through that template.
+  const std::string system = "You are a helpful assistant.", question = "Say hello.";
+  const Reply chat = post(server, "/v1/chat/completions",
+                          {{"model", "tiny"}, {"max_tokens", 8}, {"temperature", 0},
+                           {"messages", {{{"role", "system"}, {"content", system}}, {{"role", "user"}, {"content", question}}}}});
+  ASSERT_EQ(chat.status, 200) << chat.body.dump();
+  const auto run_chat = test::run_rpu({"run", tiny, "--system", system, "-p", question, "-n", "8", "--temp", "0"});
+  ASSERT_EQ(run_chat.exit_code, 0) << run_chat.err;
+  EXPECT_EQ(chat.body["choices"][0]["message"]["content"].get<std::string>() + "\n", run_chat.out);
   // With several models, a name the server does not serve is a 404 naming them.
   const Reply unknown = post(server, "/v1/completions", {{"model", "gpt-4o-mini"}, {"prompt", "x"}});
   EXPECT_EQ(unknown.status, 404);
@@ -112,6 +122,15 @@ TEST(ServeModelsTest, BadFoldersAreOneClearLine) {
   const auto both = test::run_rpu({"serve", test::fixture("stories260K/stories260K.gguf"), "--models", empty});
   EXPECT_EQ(both.exit_code, 1);
   EXPECT_NE(both.err.find("not both"), std::string::npos) << both.err;
+  const std::string one = test::temp_path("one-model");
+  fs::create_directories(one);
+  fs::copy_file(test::fixture("stories260K/stories260K.gguf"), one + "/stories.gguf");
+  const auto lora = test::run_rpu({"serve", "--models", one, "--lora", one + "/stories.gguf"});
+  EXPECT_EQ(lora.exit_code, 1);
+  EXPECT_NE(lora.err.find("adapters in DIR are served as BASE+ADAPTER"), std::string::npos) << lora.err;
+  const auto zero = test::run_rpu({"serve", "--models", one, "--max-loaded", "0"});
+  EXPECT_EQ(zero.exit_code, 2);
+  EXPECT_NE(zero.err.find("--max-loaded"), std::string::npos) << zero.err;
 }
 
 }  // namespace
