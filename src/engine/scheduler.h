@@ -95,6 +95,8 @@ class Scheduler {
 
   // Whether the model only embeds (an encoder: generation is refused).
   bool embeddings_only() const { return encoder_ != nullptr; }
+  // A cross-encoder (pooling rank) scores pairs and has no embeddings.
+  bool reranker_only() const { return encoder_ != nullptr && encoder_->pooling() == Pooling::kRank; }
 
   // The prompt checks submit() makes (ContextLengthError when it does not fit a sequence,
   // rpu::Error for an empty prompt or an id outside the vocabulary), for callers that want

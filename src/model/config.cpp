@@ -155,8 +155,8 @@ void read_encoder_keys(const GgufFile& file, const std::string& arch, ModelConfi
   if (const GgufValue* pooling = file.find(pooling_key)) {
     const int64_t p = pooling->as_int(pooling_key);
     if (p != static_cast<int64_t>(Pooling::kMean) && p != static_cast<int64_t>(Pooling::kCls) &&
-        p != static_cast<int64_t>(Pooling::kLast)) {
-      fail("{}: metadata '{}' = {} is not a supported pooling type (1 = mean, 2 = cls, 3 = last)", file.path(),
+        p != static_cast<int64_t>(Pooling::kLast) && p != static_cast<int64_t>(Pooling::kRank)) {
+      fail("{}: metadata '{}' = {} is not a supported pooling type (1 = mean, 2 = cls, 3 = last, 4 = rank)", file.path(),
            pooling_key, p);
     }
     c.pooling = static_cast<Pooling>(p);
@@ -175,6 +175,7 @@ const char* pooling_name(Pooling p) {
     case Pooling::kMean: return "mean";
     case Pooling::kCls: return "cls";
     case Pooling::kLast: return "last";
+    case Pooling::kRank: return "rank";
   }
   return "?";
 }

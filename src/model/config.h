@@ -43,6 +43,7 @@ enum class Pooling {
   kMean = 1,
   kCls = 2,   // the first token's state ([CLS])
   kLast = 3,
+  kRank = 4,  // a cross-encoder: the first token's state through the classification head (cls, cls.output)
 };
 const char* pooling_name(Pooling p);
 

@@ -61,6 +61,54 @@ EncoderForward::EncoderForward(const Model& model, ThreadPool* pool, std::option
 void EncoderForward::for_tokens(int n_tokens, const std::function<void(int)>& fn) { for_each_token(pool_, n_tokens, fn); }
 
 std::vector<std::vector<float>> EncoderForward::embed(std::span<const std::vector<int32_t>> inputs) {
+  if (pooling_ == Pooling::kRank) {
+    fail("this model is a cross-encoder (pooling rank): it scores query-document pairs and has no embeddings");
+  }
+  run(inputs);
+  std::vector<std::vector<float>> out;
+  out.reserve(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) out.push_back(pool(input_first_[i], static_cast<int>(inputs[i].size())));
+  return out;
+}
+
+std::vector<std::vector<float>> EncoderForward::classify(std::span<const std::vector<int32_t>> inputs) {
+  const ModelWeights& w = model_.weights();
+  if (w.n_cls_out == 0) fail("this model has no classification head (pooling is {}, not rank)", pooling_name(config_.pooling));
+  run(inputs);
+  const int n = static_cast<int>(inputs.size()), d = config_.n_embd;
+  if (n == 0) return {};
+  // First-token states [n, n_embd] through the pooler (tanh) and the classifier.
+  std::vector<float> first(static_cast<size_t>(n) * d), pooled(static_cast<size_t>(n) * d);
+  for (int i = 0; i < n; ++i) {
+    const float* row = x_.data() + static_cast<size_t>(input_first_[static_cast<size_t>(i)]) * d;
+    std::copy(row, row + d, first.data() + static_cast<size_t>(i) * d);
+  }
+  const float* y = first.data();
+  if (w.cls.view.rows > 0) {
+    matmul_batch(kernels_, pool_, xq_, {{&w.cls, pooled.data()}}, first.data(), n);
+    for (int i = 0; i < n; ++i) {
+      float* p = pooled.data() + static_cast<size_t>(i) * d;
+      add_bias(p, w.cls_b);
+      for (int j = 0; j < d; ++j) p[j] = std::tanh(p[j]);
+    }
+    y = pooled.data();
+  }
+  std::vector<std::vector<float>> out(static_cast<size_t>(n));
+  if (w.cls_out.view.rows == 0) {
+    for (int i = 0; i < n; ++i) out[static_cast<size_t>(i)].assign(y + static_cast<size_t>(i) * d, y + static_cast<size_t>(i + 1) * d);
+    return out;
+  }
+  std::vector<float> scores(static_cast<size_t>(n) * w.n_cls_out);
+  matmul_batch(kernels_, pool_, xq_, {{&w.cls_out, scores.data()}}, y, n);
+  for (int i = 0; i < n; ++i) {
+    float* s = scores.data() + static_cast<size_t>(i) * w.n_cls_out;
+    add_bias(s, w.cls_out_b);
+    out[static_cast<size_t>(i)].assign(s, s + w.n_cls_out);
+  }
+  return out;
+}
+
+void EncoderForward::run(std::span<const std::vector<int32_t>> inputs) {
   const ModelConfig& c = config_;
   // Validate everything before computing anything.
   size_t total = 0;
@@ -76,7 +124,7 @@ std::vector<std::vector<float>> EncoderForward::embed(std::span<const std::vecto
     total += tokens.size();
   }
   n_tokens_ = total;
-  if (inputs.empty()) return {};
+  if (inputs.empty()) return;
   ensure(x_, total * c.n_embd);
   ensure(h_, total * c.n_embd);
   ensure(q_, total * c.q_dim());
@@ -89,11 +137,6 @@ std::vector<std::vector<float>> EncoderForward::embed(std::span<const std::vecto
 
   embed_inputs(inputs);
   for (int l = 0; l < c.n_layer; ++l) layer(l, inputs);
-
-  std::vector<std::vector<float>> out;
-  out.reserve(inputs.size());
-  for (size_t i = 0; i < inputs.size(); ++i) out.push_back(pool(input_first_[i], static_cast<int>(inputs[i].size())));
-  return out;
 }
 
 void EncoderForward::embed_inputs(std::span<const std::vector<int32_t>> inputs) {

@@ -12,6 +12,7 @@
 //     x = layernorm(x + gelu(x Wup^T + b_up) Wdown^T + b_down) * layer_output_norm + ..._b
 //   embedding = pool(x) / |pool(x)|         pool: mean over the input's tokens, its first
 //                                           token ([CLS]) or its last, as the model says
+//   score = W_out tanh(W_cls x[CLS] + b_cls) + b_out    a cross-encoder (pooling rank)
 //
 // layernorm(x) = (x - mean(x)) / sqrt(var(x) + eps); gelu is the tanh form llama.cpp computes
 // (0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))), within 1e-3 of the erf form BERT was
@@ -39,7 +40,12 @@ class EncoderForward {
 
   // One pooled, L2-normalised embedding [n_embd] per input. Throws rpu::Error for an empty
   // input, one longer than max_tokens(), or a token id outside the vocabulary.
+  // A cross-encoder (pooling rank) refuses: it has no embeddings.
   std::vector<std::vector<float>> embed(std::span<const std::vector<int32_t>> inputs);
+  // A cross-encoder's raw classifier outputs [n_cls_out] per input (the first token's state
+  // through the model's classification head, ModelWeights::cls / cls_out); output 0 is the
+  // relevance score of a (query, document) pair. Same input checks as embed().
+  std::vector<std::vector<float>> classify(std::span<const std::vector<int32_t>> inputs);
 
   // Final hidden states of the last embed() call, [total tokens, n_embd], inputs in order.
   std::span<const float> hidden() const { return {x_.data(), n_tokens_ * embd_size()}; }
@@ -49,6 +55,7 @@ class EncoderForward {
   const Model& model() const { return model_; }
 
  private:
+  void run(std::span<const std::vector<int32_t>> inputs);  // the forward pass into x_
   void embed_inputs(std::span<const std::vector<int32_t>> inputs);
   void layer(int index, std::span<const std::vector<int32_t>> inputs);
   void attention(std::span<const std::vector<int32_t>> inputs);

@@ -55,6 +55,12 @@ std::vector<TensorSpec> tensor_specs(const SynthSpec& s) {
       t.push_back({"token_embd_norm.weight", {u(s.n_embd)}, Init::kNorm});
       t.push_back({"token_embd_norm.bias", {u(s.n_embd)}, Init::kBias});
     }
+    if (s.pooling == Pooling::kRank) {  // a cross-encoder's pooler and classifier
+      t.push_back({"cls.weight", {u(s.n_embd), u(s.n_embd)}, Init::kMatrix});
+      t.push_back({"cls.bias", {u(s.n_embd)}, Init::kBias});
+      t.push_back({"cls.output.weight", {u(s.n_embd), u(s.n_cls_out)}, Init::kMatrix});
+      t.push_back({"cls.output.bias", {u(s.n_cls_out)}, Init::kBias});
+    }
   } else {
     t.push_back({"output_norm.weight", {u(s.n_embd)}, Init::kNorm});
     if (!s.tied_output) t.push_back({"output.weight", {u(s.n_embd), u(s.n_vocab)}, Init::kMatrix});

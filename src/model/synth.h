@@ -70,6 +70,7 @@ struct SynthSpec {
   // written as <arch>.pooling_type, and the LayerNorm epsilon. n_ctx is the position table.
   int n_token_types = 2;
   Pooling pooling = Pooling::kMean;
+  int n_cls_out = 1;  // pooling rank: the classifier's outputs (cls.output rows)
   float layer_norm_eps = 1e-12f;
   // Tokenizer: byte-level BPE when set, else a WordPiece vocabulary when `wordpiece`,
   // otherwise the SentencePiece-style test vocabulary.

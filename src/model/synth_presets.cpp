@@ -231,6 +231,32 @@ SynthPreset bge_tiny() {
   return p;
 }
 
+// cross-encoder/ms-marco-MiniLM-L6-v2, the common small reranker: a bert cross-encoder, 6 x
+// 384, 12 heads, FFN 1536, 512 positions, BERT's uncased WordPiece vocabulary, the pooler
+// (cls) and a one-label classifier (cls.output): pooling rank.
+SynthPreset ms_marco_minilm_l6() {
+  SynthPreset p = bge_small();
+  p.name = "ms-marco-minilm-l6";
+  p.description = "ms-marco-MiniLM-L6-v2 (bert cross-encoder reranker, 6 x 384, 12 heads, 512 positions, vocab 30522, "
+                  "rank pooling: pooler + 1-label classifier)";
+  p.spec.name = "rpu-synth-ms-marco-minilm-l6";
+  p.spec.n_layer = 6;
+  p.spec.pooling = Pooling::kRank;
+  p.spec.n_cls_out = 1;
+  return p;
+}
+
+// ms-marco-MiniLM-L6's vocabulary and head on a 2 x 64 body, for tests of reranking.
+SynthPreset rerank_tiny() {
+  SynthPreset p = bge_tiny();
+  p.name = "rerank-tiny";
+  p.description = "test model: a bert cross-encoder with bge-small's vocabulary and a 1-label classifier, 2 x 64, 4 heads";
+  p.spec.name = "rpu-synth-rerank-tiny";
+  p.spec.pooling = Pooling::kRank;
+  p.spec.n_cls_out = 1;
+  return p;
+}
+
 // Gemma 3 shapes: 4 heads of 256 over one KV head, a 262,144-token SentencePiece
 // vocabulary, q/k norms, five 512-token sliding-window layers (rope base 10000) to one
 // global layer (rope base 1e6), 32k context, tied embeddings.
@@ -347,7 +373,7 @@ const std::vector<SynthPreset>& presets() {
   static const std::vector<SynthPreset> table = {smollm2_135m(), qwen25_05b(), qwen3_06b(),  llama32_1b(),
                                                  gemma2_2b(),    gemma3_270m(), gemma3_1b(), phi35_mini(),
                                                  smollm3_3b(),   tiny(),        bge_small(), all_minilm_l6(),
-                                                 bge_tiny()};
+                                                 bge_tiny(),    ms_marco_minilm_l6(), rerank_tiny()};
   return table;
 }
 

@@ -80,6 +80,29 @@ void load_encoder_input(const GgufFile& file, const TensorFinder& tensors, const
   }
 }
 
+// A cross-encoder's classification head: `cls` [n_embd, n_embd] (+ bias) and `cls.output`
+// [n_cls_out, n_embd] (+ bias), llama.cpp's names for BERT's pooler and classifier.
+void load_rank_head(const GgufFile& file, const TensorFinder& tensors, const ModelConfig& c, ModelWeights& w) {
+  if (file.find_tensor("cls.weight") != nullptr) {
+    w.cls = tensors.matrix("cls.weight", c.n_embd, c.n_embd);
+    w.cls_b = tensors.vector("cls.bias", c.n_embd, false);
+  }
+  w.n_cls_out = c.n_embd;
+  if (const GgufTensorInfo* out = file.find_tensor("cls.output.weight")) {
+    if (out->shape.size() != 2 || out->shape[1] < 1 || out->shape[1] > 1024) {
+      fail("{}: tensor 'cls.output.weight' has shape {}; a classifier needs [{}, labels] with 1 to 1024 labels",
+           file.path(), shape_string(out->shape), c.n_embd);
+    }
+    w.n_cls_out = static_cast<int>(out->shape[1]);
+    w.cls_out = tensors.matrix("cls.output.weight", c.n_embd, w.n_cls_out);
+    w.cls_out_b = tensors.vector("cls.output.bias", w.n_cls_out, false);
+  } else if (w.cls.view.rows == 0) {
+    fail("{}: pooling type is rank but the file has no classification head (tensors 'cls.weight' or "
+         "'cls.output.weight')",
+         file.path());
+  }
+}
+
 }  // namespace
 
 ModelWeights load_weights(const GgufFile& file, const ModelConfig& c, const KernelSet& kernels) {
@@ -88,6 +111,7 @@ ModelWeights load_weights(const GgufFile& file, const ModelConfig& c, const Kern
   w.token_embd = tensors.view("token_embd.weight", c.n_embd, c.n_vocab);
   if (c.arch->encoder) {
     load_encoder_input(file, tensors, c, w);  // and no output head
+    if (c.pooling == Pooling::kRank) load_rank_head(file, tensors, c, w);
   } else {
     w.output_norm = tensors.vector("output_norm.weight", c.n_embd, true);
     if (file.find_tensor("output.weight") != nullptr) {

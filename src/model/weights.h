@@ -46,6 +46,13 @@ struct ModelWeights {
   MatrixView position_embd;        // [n_ctx_train, n_embd]
   std::vector<float> token_type0;  // [n_embd]: row 0 of token_types.weight (every token is type 0); may be empty
   std::vector<float> input_norm, input_norm_b;  // [n_embd]: token_embd_norm LayerNorm
+  // A cross-encoder's classification head (pooling rank), read on the first token's state h:
+  //   y = tanh(cls h + cls_b)          [n_embd]      when cls is present (BERT's pooler)
+  //   score = cls_out y + cls_out_b    [n_cls_out]   when cls_out is present (the classifier)
+  // At least one is present; without cls_out the score is y.
+  WeightMatrix cls, cls_out;              // [n_embd, n_embd], [n_cls_out, n_embd]
+  std::vector<float> cls_b, cls_out_b;    // [n_embd], [n_cls_out]; empty when absent
+  int n_cls_out = 0;                      // outputs per input: cls_out's rows, else n_embd
   std::vector<LayerWeights> layers;
 };
 

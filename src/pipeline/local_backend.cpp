@@ -321,6 +321,13 @@ std::unique_ptr<CallHandle> LocalBackend::complete(const CompletionRequest& r, C
 }
 
 EmbeddingResult LocalBackend::embed(const EmbeddingRequest& r) {
+  if (scheduler_.reranker_only()) {
+    throw ApiError(400,
+                   fmt::format("model {} is a cross-encoder reranker (pooling rank): it has no embeddings; give it to "
+                               "--rerank to rescore knowledge-base searches, or start the server with --pooling cls",
+                               options_.model_id),
+                   "invalid_request_error", "model", "");
+  }
   const int n_embd = model_.config().n_embd;
   if (r.dimensions > 0 && r.dimensions != n_embd) {
     throw ApiError(400, "this model's embeddings have " + std::to_string(n_embd) + " dimensions; got dimensions = " +

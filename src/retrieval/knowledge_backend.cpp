@@ -11,7 +11,14 @@ void KnowledgeLibrary::add(const std::string& name, const std::string& path) {
   if (bases_.count(name)) fail("knowledge base name '{}' given twice", name);
   auto kb = std::make_unique<KnowledgeBase>(path, KbAccess::kRead);
   std::unique_ptr<Embedder> embedder = kb->settings().dims > 0 ? factory_(kb->settings()) : nullptr;
-  bases_[name] = std::make_unique<Retriever>(std::move(kb), std::move(embedder));
+  auto retriever = std::make_unique<Retriever>(std::move(kb), std::move(embedder));
+  retriever->set_reranker(reranker_);
+  bases_[name] = std::move(retriever);
+}
+
+void KnowledgeLibrary::set_reranker(std::shared_ptr<Reranker> reranker) {
+  reranker_ = std::move(reranker);
+  for (auto& [_, retriever] : bases_) retriever->set_reranker(reranker_);
 }
 
 void KnowledgeLibrary::add_dir(const std::string& dir) {
@@ -46,9 +53,14 @@ AugmentedRequest augment_request(KnowledgeLibrary& library, const ChatRequest& r
   Retriever& retriever = library.get(spec.kb);
   const std::string query = last_user_text(request.messages);
   if (query.empty()) throw ApiError::bad_request("messages", "a 'knowledge' request needs a user message to search for");
+  if (spec.rerank.value_or(0) > 0 && retriever.reranker() == nullptr) {
+    throw ApiError::bad_request("knowledge.rerank", "'knowledge.rerank' needs a reranking model; this server has none "
+                                                    "(start it with --rerank MODEL)");
+  }
+  const int rerank = retriever.reranker() ? spec.rerank.value_or(KnowledgeSpec::kDefaultRerank) : 0;
   std::vector<SearchHit> hits;
   try {
-    hits = retriever.search(query, {.k = spec.k, .mode = spec.mode});
+    hits = retriever.search(query, {.k = spec.k, .mode = spec.mode, .rerank = rerank});
   } catch (const Error& e) {
     throw ApiError::bad_request("knowledge", e.what());
   }
@@ -59,6 +71,7 @@ AugmentedRequest augment_request(KnowledgeLibrary& library, const ChatRequest& r
   add_context_to_messages(out.request.messages, out.block->text);
   out.knowledge = {{"kb", spec.kb}, {"query", query}, {"mode", search_mode_name(spec.mode)},
                    {"sources", nlohmann::ordered_json::array()}, {"left_out", out.block->left_out}};
+  if (rerank > 0) out.knowledge["reranker"] = retriever.reranker()->model();
   for (size_t i = 0; i < out.block->sources.size(); ++i) {
     out.knowledge["sources"].push_back(source_json(out.block->sources[i], static_cast<int>(i) + 1));
   }

@@ -41,8 +41,12 @@ class KnowledgeLibrary {
   Retriever& get(const std::string& name);
   std::vector<std::string> names() const;
   bool empty() const { return bases_.empty(); }
+  // A cross-encoder every base's searches may rerank with (bases added before and after).
+  void set_reranker(std::shared_ptr<Reranker> reranker);
+  bool has_reranker() const { return reranker_ != nullptr; }
 
  private:
+  std::shared_ptr<Reranker> reranker_;
   EmbedderFactory factory_;
   std::map<std::string, std::unique_ptr<Retriever>> bases_;
 };

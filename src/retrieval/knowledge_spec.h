@@ -1,9 +1,10 @@
 // The "knowledge" request extension as the server, the gateway config and the CLI read it:
-// {"kb": NAME, "k": 5, "mode": "hybrid"|"bm25"|"dense", "max_tokens": 2000}. Kept apart from
+// {"kb": NAME, "k": 5, "mode": "hybrid"|"bm25"|"dense", "max_tokens": 2000, "rerank": 20}. Kept apart from
 // the search itself so the gateway's config reader (and its fuzz target) checks a route's
 // default without linking the store.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +20,10 @@ struct KnowledgeSpec {
   int k = 5;
   SearchMode mode = SearchMode::kHybrid;
   int max_tokens = 2000;
+  // First-stage chunks the server's reranker rescores (0: none). Unset: kDefaultRerank when the
+  // server has a reranker; set above 0 on a server without one, the request is refused.
+  std::optional<int> rerank;
+  static constexpr int kDefaultRerank = 20;
 };
 
 // Throws ApiError 400 naming the field (param "knowledge.k", ...).

@@ -55,29 +55,60 @@ const VectorIndex& Retriever::index() {
   return *index_;
 }
 
+void Retriever::set_reranker(std::shared_ptr<Reranker> reranker) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  reranker_ = std::move(reranker);
+}
+
 std::vector<SearchHit> Retriever::search(const std::string& query, const SearchOptions& options) {
   if (options.k <= 0) return {};
-  std::lock_guard<std::mutex> lock(mutex_);
   if (options.mode == SearchMode::kDense && !dense()) {
     fail("{}: a dense search needs embeddings and the base's embedding model (this base: {})", kb_->path(),
          kb_->settings().dims == 0 ? "BM25 only" : "no model loaded");
   }
-  const int candidates = std::max(options.k, options.candidates);
+  std::shared_ptr<Reranker> reranker;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    reranker = reranker_;
+  }
+  if (options.rerank <= 0) reranker.reset();
+  const int depth = reranker ? std::max(options.k, options.rerank) : options.k;
+  std::vector<float> query_vector;
+  if (options.mode != SearchMode::kText && dense()) query_vector = embedder_->embed({query}).at(0);
+  std::vector<SearchHit> hits = first_stage(query, query_vector, options, depth);
+  if (!reranker || hits.empty()) return hits;
+
+  std::vector<std::string> texts;
+  texts.reserve(hits.size());
+  for (const SearchHit& hit : hits) texts.push_back(hit.chunk.text);
+  const std::vector<double> scores = reranker->score(query, texts);
+  if (scores.size() != hits.size()) fail("the reranker returned {} scores for {} chunks", scores.size(), hits.size());
+  for (size_t i = 0; i < hits.size(); ++i) {
+    hits[i].first_stage_rank = static_cast<int>(i + 1);
+    hits[i].score = scores[i];
+  }
+  // Ties keep the first stage's order.
+  std::stable_sort(hits.begin(), hits.end(), [](const SearchHit& a, const SearchHit& b) { return a.score > b.score; });
+  if (static_cast<int>(hits.size()) > options.k) hits.resize(static_cast<size_t>(options.k));
+  return hits;
+}
+
+std::vector<SearchHit> Retriever::first_stage(const std::string& query, const std::vector<float>& query_vector,
+                                              const SearchOptions& options, int depth) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const int candidates = std::max(depth, options.candidates);
   std::vector<ScoredChunk> text, vectors;
   if (options.mode != SearchMode::kDense) text = kb_->search_text(query, candidates);
-  if (options.mode != SearchMode::kText && dense()) {
-    const std::vector<float> q = embedder_->embed({query}).at(0);
-    vectors = index().search(q, candidates);
-  }
+  if (!query_vector.empty()) vectors = index().search(query_vector, candidates);
   std::vector<ScoredChunk> ranked;
   if (options.mode == SearchMode::kText || vectors.empty()) {
     ranked = text;
   } else if (options.mode == SearchMode::kDense || text.empty()) {
     ranked = vectors;
   } else {
-    ranked = reciprocal_rank_fusion({text, vectors}, options.k);
+    ranked = reciprocal_rank_fusion({text, vectors}, depth);
   }
-  if (static_cast<int>(ranked.size()) > options.k) ranked.resize(static_cast<size_t>(options.k));
+  if (static_cast<int>(ranked.size()) > depth) ranked.resize(static_cast<size_t>(depth));
   auto rank_in = [](const std::vector<ScoredChunk>& list, int64_t id) {
     for (size_t i = 0; i < list.size(); ++i) {
       if (list[i].chunk_id == id) return static_cast<int>(i + 1);
@@ -86,7 +117,7 @@ std::vector<SearchHit> Retriever::search(const std::string& query, const SearchO
   };
   std::vector<SearchHit> hits;
   for (const ScoredChunk& s : ranked) {
-    hits.push_back({kb_->chunk(s.chunk_id), s.score, rank_in(text, s.chunk_id), rank_in(vectors, s.chunk_id)});
+    hits.push_back({kb_->chunk(s.chunk_id), s.score, rank_in(text, s.chunk_id), rank_in(vectors, s.chunk_id), 0});
   }
   return hits;
 }

@@ -9,10 +9,12 @@
 
 #include "core/error.h"
 #include "kernels/quant.h"
+#include "engine/cross_encoder.h"
 #include "model/encoder_forward.h"
 #include "model/model.h"
 #include "model/synth.h"
 #include "test_util.h"
+#include "tokenizer/tokenizer.h"
 
 namespace rpu {
 namespace {
@@ -273,6 +275,104 @@ TEST(EncoderInputs, BadInputsAreRefused) {
   EXPECT_NO_THROW(encoder.embed(std::vector<std::vector<int32_t>>{std::vector<int32_t>(64, 5)}));
 }
 
+// A cross-encoder (pooling rank): the first token's state through the pooler and the
+// classifier, score = W_out tanh(W_cls h + b_cls) + b_out, against the float64 forward pass.
+Vec reference_scores(const GgufFile& file, const SynthSpec& spec, const std::vector<int32_t>& tokens) {
+  const Vec h = reference_hidden(file, spec, tokens).front();
+  Vec pooled = linear(tensor(file, "cls.weight"), tensor(file, "cls.bias"), h);
+  for (double& v : pooled) v = std::tanh(v);
+  return linear(tensor(file, "cls.output.weight"), tensor(file, "cls.output.bias"), pooled);
+}
+
+TEST(CrossEncoder, ScoresMatchTheFloat64ReferenceWithEveryKernelSet) {
+  for (DType type : {DType::F32, DType::Q8_0}) {
+    const SynthSpec spec = bert_spec([&](SynthSpec& s) {
+      s.pooling = Pooling::kRank;
+      s.n_cls_out = 2;
+      s.n_embd = 64;
+      s.n_ff = 128;
+      s.matrix_type = type;
+    });
+    for (const KernelSet* kernels : available_kernels()) {
+      SCOPED_TRACE(std::string(dtype_name(type)) + " " + kernels->name);
+      auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(synth_model(spec).to_bytes()), "rank"), kernels);
+      ASSERT_EQ(model->weights().n_cls_out, 2);
+      ThreadPool pool(2);
+      EncoderForward encoder(*model, &pool);
+      const auto scores = encoder.classify(kInputs);
+      ASSERT_EQ(scores.size(), kInputs.size());
+      const double tolerance = type == DType::F32 ? 1e-4 : 2e-2;
+      double spread = 0;  // how far apart different inputs' scores are: the scale an error must stay under
+      const Vec other = reference_scores(model->file(), spec, kInputs[2]);
+      for (size_t i = 0; i < kInputs.size(); ++i) {
+        const Vec expected = reference_scores(model->file(), spec, kInputs[i]);
+        ASSERT_EQ(scores[i].size(), 2u);
+        for (size_t j = 0; j < 2; ++j) {
+          EXPECT_NEAR(scores[i][j], expected[j], tolerance) << "input " << i << " output " << j;
+        }
+        spread = std::max(spread, std::abs(expected[0] - other[0]));
+      }
+      EXPECT_GT(spread, 4 * tolerance) << "the inputs' scores must differ by more than the tolerance";
+      EXPECT_THROW(encoder.embed(kInputs), Error) << "a cross-encoder has no embeddings";
+    }
+  }
+}
+
+// A pair is [CLS] query [SEP] document [SEP] (BERT's two-segment input); a long document is
+// cut to the position table, the query kept; scores are those of classify() on those tokens,
+// batched or alone.
+TEST(CrossEncoder, PairsAreBertsTwoSegmentInputCutToTheTable) {
+  const SynthSpec spec = bert_spec([](SynthSpec& s) {
+    s.pooling = Pooling::kRank;
+    s.n_vocab = 30522;  // the synth WordPiece vocabulary's own size keeps its words
+  });
+  const GgufWriter writer = synth_model(spec);
+  const std::vector<uint8_t> bytes = writer.to_bytes();
+  auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "pairs"));
+  auto tokenizer = Tokenizer::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "pairs"));
+  const Vocab& vocab = tokenizer->vocab();
+  ASSERT_GE(vocab.cls, 0);
+  ASSERT_GE(vocab.sep, 0);
+  CrossEncoder cross(*model, *tokenizer);
+  const std::string query = "the cat sat", doc = "on the mat";
+  const std::vector<int32_t> q = tokenizer->encode(query, false), d = tokenizer->encode(doc, false);
+  std::vector<int32_t> expected = {vocab.cls};
+  expected.insert(expected.end(), q.begin(), q.end());
+  expected.push_back(vocab.sep);
+  expected.insert(expected.end(), d.begin(), d.end());
+  expected.push_back(vocab.sep);
+  EXPECT_EQ(cross.pair_tokens(query, doc), expected);
+
+  std::string long_doc;
+  for (int i = 0; i < 200; ++i) long_doc += "mat ";
+  const std::vector<int32_t> cut = cross.pair_tokens(query, long_doc);
+  ASSERT_EQ(static_cast<int>(cut.size()), cross.max_tokens());
+  EXPECT_EQ(std::vector<int32_t>(cut.begin(), cut.begin() + 1 + static_cast<long>(q.size()) + 1),
+            std::vector<int32_t>(expected.begin(), expected.begin() + 1 + static_cast<long>(q.size()) + 1))
+      << "the query is kept whole";
+  EXPECT_EQ(cut.back(), vocab.sep);
+
+  const std::vector<std::string> docs = {doc, long_doc, "cats", "the the the"};
+  const std::vector<float> scores = cross.score(query, docs);
+  ASSERT_EQ(scores.size(), docs.size());
+  EncoderForward encoder(*model);
+  for (size_t i = 0; i < docs.size(); ++i) {
+    const std::vector<std::vector<int32_t>> one = {cross.pair_tokens(query, docs[i])};
+    EXPECT_NEAR(scores[i], encoder.classify(one).front().front(), 1e-5) << "document " << i;
+  }
+  EXPECT_NE(scores[0], scores[2]);
+}
+
+TEST(CrossEncoder, AModelWithoutARankHeadIsRefused) {
+  const SynthSpec spec = bert_spec([](SynthSpec&) {});
+  const std::vector<uint8_t> bytes = synth_model(spec).to_bytes();
+  auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "cls"));
+  auto tokenizer = Tokenizer::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "cls"));
+  EXPECT_THROW(CrossEncoder(*model, *tokenizer), Error);
+  EncoderForward encoder(*model);
+  EXPECT_THROW(encoder.classify(kInputs), Error);
+}
+
 // A copy of `file` without one tensor, with some keys replaced.
 std::vector<uint8_t> edited(const GgufFile& file, const std::string& drop_tensor,
                             const std::vector<std::pair<std::string, GgufValue>>& keys = {}) {
@@ -302,6 +402,7 @@ TEST(EncoderFiles, BadMetadataAndMissingTensorsAreNamed) {
   expect_load_error(edited(file, "blk.1.layer_output_norm.bias"), "tensor 'blk.1.layer_output_norm.bias' is missing");
   expect_load_error(edited(file, "blk.0.ffn_up.bias"), "tensor 'blk.0.ffn_up.bias' is missing");
   expect_load_error(edited(file, "", {{"bert.pooling_type", GgufValue::u32(7)}}), "'bert.pooling_type' = 7");
+  expect_load_error(edited(file, "", {{"bert.pooling_type", GgufValue::u32(4)}}), "no classification head");
   expect_load_error(edited(file, "", {{"bert.pooling_type", GgufValue::u32(0)}}), "'bert.pooling_type' = 0");
   expect_load_error(edited(file, "", {{"bert.attention.causal", GgufValue::boolean(true)}}), "bert.attention.causal");
   expect_load_error(edited(file, "", {{"bert.context_length", GgufValue::u32(128)}}), "position_embd.weight");

@@ -1,7 +1,8 @@
 // Retrieval pieces against hand-computed oracles: the vector index (the kernel-table scan vs a
 // plain float64 dot product; HNSW recall against the exact scan; its saved graph reused and
 // rebuilt), reciprocal rank fusion, the FTS5 query builder, the knowledge base's own store
-// (replace, remove below a folder, BM25 order), the sources block's budget, and citations.
+// (replace, remove below a folder, BM25 order), the sources block's budget, citations, and
+// reranking by a cross-encoder (its order checked against the model's own pair scores).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,6 +11,9 @@
 #include <set>
 
 #include "core/error.h"
+#include "engine/cross_encoder.h"
+#include "model/synth.h"
+#include "model/synth_presets.h"
 #include "pipeline/call.h"
 #include "retrieval/knowledge_backend.h"
 #include "retrieval/knowledge_context.h"
@@ -242,7 +246,91 @@ TEST(KnowledgeContext, TheExtensionIsCheckedFieldByField) {
   EXPECT_EQ(param_of({{"kb", "d"}, {"mode", "x"}}), "knowledge.mode");
   EXPECT_EQ(param_of({{"kb", "d"}, {"max_tokens", 1}}), "knowledge.max_tokens");
   EXPECT_EQ(param_of({{"kb", "d"}, {"extra", 1}}), "knowledge.extra");
+  EXPECT_EQ(param_of({{"kb", "d"}, {"rerank", 0}}), "accepted");
+  EXPECT_EQ(param_of({{"kb", "d"}, {"rerank", 200}}), "accepted");
+  EXPECT_EQ(param_of({{"kb", "d"}, {"rerank", 201}}), "knowledge.rerank");
+  EXPECT_EQ(param_of({{"kb", "d"}, {"rerank", true}}), "knowledge.rerank");
   EXPECT_EQ(param_of("docs"), "knowledge");
+}
+
+// A BM25-only base whose chunks all match "cat", searched with and without a cross-encoder.
+struct RerankFixture {
+  std::string path = test::temp_path("rerank.kb");
+  std::vector<std::string> texts = {"cat cat cat on a mat", "a cat and a dog", "the cat sat",
+                                    "one cat among many words of other kinds", "cat food is sold here", "cat"};
+  std::vector<uint8_t> bytes = synth_model(find_synth_preset("rerank-tiny")->spec).to_bytes();
+  std::unique_ptr<Model> model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "rerank-tiny"));
+  std::unique_ptr<Tokenizer> tokenizer = Tokenizer::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "rerank-tiny"));
+  CrossEncoder cross{*model, *tokenizer};
+
+  RerankFixture() {
+    KnowledgeBase::create(path, {});
+    KnowledgeBase kb(path, KbAccess::kWrite);
+    kb.begin_source({.path = "/d/cats.txt", .kind = "txt", .sha256 = "x"});
+    for (size_t i = 0; i < texts.size(); ++i) {
+      ChunkRecord c;
+      c.ordinal = static_cast<int>(i);
+      c.text = texts[i];
+      kb.add_chunk(c, {});
+    }
+    kb.end_source("cats", "hash");
+  }
+  ~RerankFixture() { std::filesystem::remove(path); }
+};
+
+TEST(Rerank, TheFirstStagesBestAreReorderedByTheCrossEncodersPairScores) {
+  RerankFixture f;
+  Retriever retriever(std::make_unique<KnowledgeBase>(f.path, KbAccess::kRead), nullptr);
+  const std::vector<SearchHit> bm25 = retriever.search("cat", {.k = 6, .mode = SearchMode::kText});
+  ASSERT_EQ(bm25.size(), 6u);
+  retriever.set_reranker(cross_encoder_reranker(f.cross, "rerank-tiny"));
+  const std::vector<SearchHit> reranked = retriever.search("cat", {.k = 3, .mode = SearchMode::kText, .rerank = 6});
+  ASSERT_EQ(reranked.size(), 3u);
+  // The oracle: the model's score of each (query, chunk) pair, highest first.
+  std::vector<std::pair<float, std::string>> expected;
+  for (const std::string& text : f.texts) expected.emplace_back(f.cross.score("cat", std::vector<std::string>{text}).at(0), text);
+  std::sort(expected.begin(), expected.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t i = 0; i < reranked.size(); ++i) {
+    EXPECT_EQ(reranked[i].chunk.text, expected[i].second) << "rank " << i + 1;
+    EXPECT_NEAR(reranked[i].score, expected[i].first, 1e-4);
+    ASSERT_GT(reranked[i].first_stage_rank, 0);
+    EXPECT_EQ(bm25[static_cast<size_t>(reranked[i].first_stage_rank - 1)].chunk.text, reranked[i].chunk.text);
+  }
+  bool reordered = false;
+  for (size_t i = 0; i < reranked.size(); ++i) reordered = reordered || reranked[i].chunk.id != bm25[i].chunk.id;
+  EXPECT_TRUE(reordered) << "random weights should not reproduce BM25's order exactly";
+  // Only the first stage's best `rerank` are rescored; rerank 0 leaves the BM25 order.
+  const auto top2 = retriever.search("cat", {.k = 2, .mode = SearchMode::kText, .rerank = 2});
+  for (const SearchHit& h : top2) EXPECT_LE(h.first_stage_rank, 2);
+  const auto none = retriever.search("cat", {.k = 6, .mode = SearchMode::kText, .rerank = 0});
+  for (size_t i = 0; i < none.size(); ++i) {
+    EXPECT_EQ(none[i].chunk.id, bm25[i].chunk.id);
+    EXPECT_EQ(none[i].first_stage_rank, 0);
+  }
+}
+
+TEST(Rerank, ARequestAskingForRerankingOnAServerWithoutAModelIsRefused) {
+  RerankFixture f;
+  KnowledgeLibrary library([](const KbSettings&) { return std::unique_ptr<Embedder>(); });
+  library.add("cats", f.path);
+  ChatRequest request;
+  request.messages.push_back({{"role", "user"}, {"content", "cat"}});
+  request.knowledge = {{"kb", "cats"}, {"rerank", 5}};
+  try {
+    augment_request(library, request, nullptr);
+    ADD_FAILURE() << "expected a 400";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.status, 400);
+    EXPECT_EQ(e.param, "knowledge.rerank");
+  }
+  // With one, the sources are the reranked ones and the reranker is named.
+  library.set_reranker(cross_encoder_reranker(f.cross, "rerank-tiny"));
+  const AugmentedRequest augmented = augment_request(library, request, nullptr);
+  EXPECT_EQ(augmented.knowledge["reranker"], "rerank-tiny");
+  Retriever& retriever = library.get("cats");
+  const auto hits = retriever.search("cat", {.k = 5, .mode = SearchMode::kHybrid, .rerank = 5});
+  ASSERT_EQ(augmented.block->sources.size(), hits.size());
+  for (size_t i = 0; i < hits.size(); ++i) EXPECT_EQ(augmented.block->sources[i].chunk.id, hits[i].chunk.id);
 }
 
 }  // namespace

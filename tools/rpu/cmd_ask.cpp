@@ -32,6 +32,8 @@ struct AskOptions {
   std::string questions_file;
   std::string system;
   std::string embed;
+  std::string rerank;
+  int rerank_top = KnowledgeSpec::kDefaultRerank;
   int k = 5;
   std::string mode = "hybrid";
   int max_context_tokens = 1500;
@@ -50,6 +52,7 @@ int ask(AskOptions& o) {
   KnowledgeLibrary library([&](const KbSettings& settings) { return models.for_base(settings, o.embed); });
   const std::string name = std::filesystem::path(o.kb).stem().string();
   library.add(name, o.kb);
+  library.set_reranker(models.reranker(o.rerank));
   SessionOptions session_options;
   session_options.model_path = o.model_path;
   auto session = open_local_session(session_options, o.runtime);
@@ -64,6 +67,7 @@ int ask(AskOptions& o) {
     if (!o.system.empty()) request.messages.push_back({{"role", "system"}, {"content", o.system}});
     request.messages.push_back({{"role", "user"}, {"content", question}});
     request.knowledge = {{"kb", name}, {"k", o.k}, {"mode", o.mode}, {"max_tokens", o.max_context_tokens}};
+    if (!o.rerank.empty()) request.knowledge["rerank"] = o.rerank_top;
     request.max_tokens = o.max_tokens;
     request.sampling = o.sampling;
     request.has_seed = true;
@@ -132,6 +136,7 @@ Action add_ask_command(CLI::App& app) {
   cmd->add_option("-k", o->k, "sources retrieved")->check(CLI::Range(1, 50));
   cmd->add_option("--mode", o->mode, "retrieval: hybrid, bm25 or dense")->check(CLI::IsMember({"hybrid", "bm25", "dense"}));
   cmd->add_option("--embed", o->embed, "embedding model instead of the one the base names (same dimensions)");
+  add_rerank_options(cmd, o->rerank, &o->rerank_top);
   cmd->add_option("--max-context-tokens", o->max_context_tokens, "token budget of the sources block")
       ->check(CLI::Range(64, 1 << 20));
   cmd->add_option("-n,--max-tokens", o->max_tokens, "most tokens in the answer")->check(CLI::Range(1, 1 << 20));

@@ -35,6 +35,7 @@ struct ChatOptions {
   ReasonFlags reason;
   std::string kb;  // knowledge base searched for each message (rpu kb create)
   int kb_k = 5;
+  std::string rerank;  // a cross-encoder that rescores the base's best chunks
 };
 
 int chat(const ChatOptions& o) {
@@ -63,6 +64,7 @@ int chat(const ChatOptions& o) {
   retrieval::KnowledgeLibrary library([&](const retrieval::KbSettings& s) { return embedding_models.for_base(s); });
   const std::string kb_name = std::filesystem::path(o.kb).stem().string();
   if (!o.kb.empty()) library.add(kb_name, o.kb);
+  library.set_reranker(embedding_models.reranker(o.rerank));
   const Tokenizer& tokenizer = *session->loaded.tokenizer;
   retrieval::KnowledgeBackend backend(reasoned, library, [&](std::string_view text) {
     return static_cast<int>(tokenizer.encode(text, false, false).size());
@@ -130,6 +132,7 @@ Action add_chat_command(CLI::App& app) {
   cmd->add_option("--kb", o->kb, "knowledge base searched for each message; its best chunks become cited sources")
       ->check(CLI::ExistingFile);
   cmd->add_option("--kb-k", o->kb_k, "sources per message with --kb")->check(CLI::Range(1, 50));
+  add_rerank_options(cmd, o->rerank);
   add_sampling_options(cmd, o->sampling);
   add_reason_options(cmd, o->reason);
   add_runtime_options(cmd, o->runtime);

@@ -36,6 +36,8 @@ struct KbOptions {
   int k = 5;
   std::string mode = "hybrid";
   bool json = false;
+  std::string rerank;  // search: a cross-encoder that rescores the first stage's best chunks
+  int rerank_top = retrieval::SearchOptions{}.rerank;
   RuntimeOptions runtime;
 };
 
@@ -105,7 +107,8 @@ int search(const KbOptions& o) {
   const SearchMode mode = search_mode_parse(o.mode);
   std::unique_ptr<Embedder> embedder = mode == SearchMode::kText ? nullptr : models.for_base(kb->settings(), o.embed);
   Retriever retriever(std::move(kb), std::move(embedder));
-  const std::vector<SearchHit> hits = retriever.search(o.query, {.k = o.k, .mode = mode});
+  retriever.set_reranker(models.reranker(o.rerank));
+  const std::vector<SearchHit> hits = retriever.search(o.query, {.k = o.k, .mode = mode, .rerank = o.rerank_top});
   if (o.json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (size_t i = 0; i < hits.size(); ++i) {
@@ -113,6 +116,7 @@ int search(const KbOptions& o) {
       j["text"] = hits[i].chunk.text;
       j["bm25_rank"] = hits[i].text_rank;
       j["dense_rank"] = hits[i].dense_rank;
+      if (hits[i].first_stage_rank > 0) j["first_stage_rank"] = hits[i].first_stage_rank;
       out.push_back(j);
     }
     std::printf("%s\n", out.dump(2).c_str());
@@ -189,6 +193,7 @@ Action add_kb_command(CLI::App& app) {
   s->add_option("-k", o->k, "results")->check(CLI::Range(1, 1000));
   s->add_option("--mode", o->mode, "hybrid (BM25 + dense, fused), bm25 or dense")->check(CLI::IsMember({"hybrid", "bm25", "dense"}));
   s->add_option("--embed", o->embed, "embedding model to use instead of the one the base names (same dimensions)");
+  add_rerank_options(s, o->rerank, &o->rerank_top);
   s->add_flag("--json", o->json, "results as JSON");
   add_runtime_options(s, o->runtime);
 

@@ -37,12 +37,14 @@ struct ServeOptions {
   ServerOptions server;
   std::vector<std::string> knowledge_bases;  // NAME=FILE
   std::string knowledge_dir;                 // every DIR/*.kb, named by its stem
+  std::string rerank;                        // a cross-encoder the bases' searches rerank with
   std::string models_dir;                    // --models: every model in it, loaded on first use
   int max_loaded = 2;
 };
 
 // The knowledge bases requests may name ("knowledge": {"kb": NAME}); nothing else is opened.
-void add_knowledge_bases(retrieval::KnowledgeLibrary& library, const ServeOptions& o) {
+void add_knowledge_bases(retrieval::KnowledgeLibrary& library, const ServeOptions& o, EmbeddingModels& models) {
+  library.set_reranker(models.reranker(o.rerank));
   for (const std::string& spec : o.knowledge_bases) {
     const size_t eq = spec.find('=');
     if (eq == std::string::npos || eq == 0) fail("--kb '{}': expected NAME=FILE", spec);
@@ -92,7 +94,7 @@ int serve_library(ServeOptions& o, const sigset_t& stop_signals) {
   o.server.http_threads = o.scheduler.n_seq * o.max_loaded + o.scheduler.max_queue + 8;
   EmbeddingModels embedding_models(o.runtime);
   retrieval::KnowledgeLibrary kbs([&](const retrieval::KbSettings& s) { return embedding_models.for_base(s); });
-  add_knowledge_bases(kbs, o);
+  add_knowledge_bases(kbs, o, embedding_models);
   const std::unique_ptr<retrieval::Embedder> words = retrieval::word_counter();
   retrieval::KnowledgeBackend knowledge(library, kbs, [&](std::string_view text) { return words->count_tokens(text); });
   Server server(knowledge, o.server);
@@ -133,7 +135,7 @@ int serve(ServeOptions& o) {
   // Calls with the "knowledge" extension get retrieved sources first and citations back.
   EmbeddingModels embedding_models(o.runtime);
   retrieval::KnowledgeLibrary library([&](const retrieval::KbSettings& s) { return embedding_models.for_base(s); });
-  add_knowledge_bases(library, o);
+  add_knowledge_bases(library, o, embedding_models);
   retrieval::KnowledgeBackend knowledge(reasoned, library, [&](std::string_view text) {
     return static_cast<int>(tokenizer->encode(text, false, false).size());
   });
@@ -172,6 +174,7 @@ Action add_serve_command(CLI::App& app) {
   cmd->add_option("--lora", o->lora_path, "LoRA adapter (GGUF) applied to every request without merging")
       ->check(CLI::ExistingFile);
   cmd->add_option("--kb", o->knowledge_bases, "knowledge base requests may name: NAME=FILE (repeatable)");
+  add_rerank_options(cmd, o->rerank);
   cmd->add_option("--kb-dir", o->knowledge_dir, "serve every *.kb file in this folder, named by its file stem")
       ->check(CLI::ExistingDirectory);
   cmd->add_option_function<std::string>(

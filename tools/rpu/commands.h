@@ -29,6 +29,7 @@ Action add_gateway_command(CLI::App& app);
 Action add_convert_command(CLI::App& app);  // its steps: convert_steps.h
 Action add_kb_command(CLI::App& app);
 Action add_ask_command(CLI::App& app);
+Action add_rerank_command(CLI::App& app);
 Action add_pull_command(CLI::App& app);
 
 // Accepts a file type name of model/quant_plan.h ("Q4_K_M", ...); shared by quantize and synth.

@@ -32,4 +32,32 @@ std::unique_ptr<retrieval::Embedder> EmbeddingModels::for_base(const retrieval::
   return embedder(settings.embed_model);
 }
 
+std::shared_ptr<retrieval::Reranker> EmbeddingModels::reranker(const std::string& path) {
+  if (path.empty()) return nullptr;
+  const std::string name = embed_model_name(path);
+  auto& model = rerankers_[name];
+  if (!model) {
+    if (!std::filesystem::exists(name)) fail("--rerank '{}': no such file", path);
+    auto loaded = std::make_unique<RerankModel>();
+    loaded->loaded = load_model_with_tokenizer(name);
+    loaded->pool = std::make_unique<ThreadPool>(runtime_.thread_count());
+    try {
+      loaded->encoder = std::make_unique<CrossEncoder>(*loaded->loaded.model, *loaded->loaded.tokenizer, loaded->pool.get());
+    } catch (const Error& e) {
+      fail("--rerank '{}': {}", path, e.what());
+    }
+    model = std::move(loaded);
+  }
+  return retrieval::cross_encoder_reranker(*model->encoder, name);
+}
+
+void add_rerank_options(CLI::App* cmd, std::string& model, int* top) {
+  cmd->add_option("--rerank", model,
+                  "cross-encoder GGUF (a bert reranker such as ms-marco-MiniLM, pooling type rank) that rescores the "
+                  "first search stage's best chunks");
+  if (top != nullptr) {
+    cmd->add_option("--rerank-top", *top, "first-stage chunks the reranker rescores")->check(CLI::Range(1, 1000));
+  }
+}
+
 }  // namespace rpu::cli

@@ -11,6 +11,7 @@
 #include "options.h"
 #include "retrieval/embedder.h"
 #include "retrieval/kb_store.h"
+#include "retrieval/reranker.h"
 
 namespace rpu::cli {
 
@@ -23,11 +24,23 @@ class EmbeddingModels {
   // The embedder a base was built with (`override_path` instead when given); null for a
   // BM25-only base.
   std::unique_ptr<retrieval::Embedder> for_base(const retrieval::KbSettings& settings, const std::string& override_path = "");
+  // A cross-encoder reranker over the model at `path` (a GGUF with pooling type rank), loaded
+  // once; null when `path` is empty.
+  std::shared_ptr<retrieval::Reranker> reranker(const std::string& path);
 
  private:
+  struct RerankModel {
+    LoadedModel loaded;
+    std::unique_ptr<ThreadPool> pool;
+    std::unique_ptr<CrossEncoder> encoder;
+  };
   RuntimeOptions runtime_;
   std::map<std::string, std::unique_ptr<LocalSession>> sessions_;
+  std::map<std::string, std::unique_ptr<RerankModel>> rerankers_;
 };
+
+// --rerank MODEL (and --rerank-top N when `top` is given) on a command that searches bases.
+void add_rerank_options(CLI::App* cmd, std::string& model, int* top = nullptr);
 
 // The name a base records for the model at `path`.
 std::string embed_model_name(const std::string& path);

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   add(&rpu::cli::add_convert_command);
   add(&rpu::cli::add_kb_command);
   add(&rpu::cli::add_ask_command);
+  add(&rpu::cli::add_rerank_command);
   add(&rpu::cli::add_pull_command);
 
   // Name an unknown command plainly rather than as a missing subcommand.
