@@ -1,7 +1,8 @@
 // Hugging Face folders written by the tests from random arrays (tests/support/hf_folder.h),
 // imported, against the same arrays written as GGUF by rpu's GgufWriter: the same metadata,
 // byte-identical tensors (F32 and every quantized type), identical logits, and the same
-// tokenization. Llama, qwen2 and qwen3, single files and shards, F32/F16/BF16 sources.
+// tokenization. Llama, qwen2, qwen3, smollm3, phi3, gemma2 and gemma3 (text-only and multimodal
+// checkpoints), single files and shards, F32/F16/BF16 sources.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -101,7 +102,17 @@ test::HfSpec spec(const char* type, const char* dtype, int shards, bool tied, ui
   s.shards = shards;
   s.tied = tied;
   s.seed = seed;
-  if (std::string(type) == "qwen3") s.head_dim = 32;  // head_dim != n_embd / n_head, as in Qwen3
+  const std::string t = type;
+  if (t == "qwen3") s.head_dim = 32;  // head_dim != n_embd / n_head, as in Qwen3
+  if (t.rfind("gemma", 0) == 0) s.tied = true;  // gemma's output is its embedding table
+  if (t == "gemma3_text") s.n_layer = 6;      // five local layers, one global
+  if (t == "gemma3") {                        // Gemma3TextConfig's defaults for what it leaves out
+    s.n_layer = 2;
+    s.n_head = 8;
+    s.n_head_kv = 4;
+    s.head_dim = 256;
+  }
+  if (t == "smollm3") s.n_layer = 4;  // the fourth without RoPE
   return s;
 }
 
@@ -111,7 +122,14 @@ INSTANTIATE_TEST_SUITE_P(Archs, HfImportTest,
                                            Case{"qwen2_f32_sharded", spec("qwen2", "F32", 2, true, 3)},
                                            Case{"qwen2_bf16", spec("qwen2", "BF16", 1, false, 4)},
                                            Case{"qwen3_f32", spec("qwen3", "F32", 1, false, 5)},
-                                           Case{"qwen3_f16_sharded", spec("qwen3", "F16", 2, true, 6)}),
+                                           Case{"qwen3_f16_sharded", spec("qwen3", "F16", 2, true, 6)},
+                                           Case{"gemma2_bf16", spec("gemma2", "BF16", 1, true, 7)},
+                                           Case{"gemma3_text_f32_sharded", spec("gemma3_text", "F32", 2, true, 8)},
+                                           Case{"gemma3_multimodal_f16", spec("gemma3", "F16", 1, true, 9)},
+                                           Case{"phi3_f32", spec("phi3", "F32", 1, false, 10)},
+                                           Case{"phi3_bf16_sharded", spec("phi3", "BF16", 2, true, 11)},
+                                           Case{"smollm3_f32", spec("smollm3", "F32", 1, false, 12)},
+                                           Case{"smollm3_f16_tied", spec("smollm3", "F16", 1, true, 13)}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // The published Qwen3, Llama 3 and Gemma 3 tokenizers (tests/peers) converted to GGUF metadata
