@@ -1,5 +1,6 @@
 #include "import/hf_import.h"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -256,13 +257,19 @@ void check_engine_layout(const std::string& dir, const json& config, const ArchS
     if (!it->is_array() || it->size() != n_layer) fail("{}: config.json '{}' must list all {} layers", dir, key, n_layer);
     return &*it;
   };
+  // Layer l is local when the architecture has a window (the config's sliding_window, or the
+  // engine's default for gemma2) and l % period < period - 1.
   const auto period = static_cast<size_t>(spec.swa_period);
+  const auto window = config.find("sliding_window");
+  const bool windowed = period > 0 && (spec.default_swa > 0 || (window != config.end() && window->is_number_integer() &&
+                                                                window->get<int64_t>() > 0));
   if (const json* types = list("layer_types")) {
     for (size_t l = 0; l < n_layer; ++l) {
-      const bool local = period > 0 && (period == 1 || l % period < period - 1);
+      const bool local = windowed && (period == 1 || l % period < period - 1);
       if ((*types)[l] != (local ? "sliding_attention" : "full_attention")) {
-        fail("{}: config.json layer_types[{}] is {}; rpu runs {} with {} layers only", dir, l, (*types)[l].dump(),
-             spec.name, period == 0 ? "no sliding-window" : "every " + std::to_string(period) + "th layer global, other");
+        fail("{}: config.json layer_types[{}] is {}; rpu runs {} with {}", dir, l, (*types)[l].dump(), spec.name,
+             !windowed ? std::string("full attention in every layer")
+                       : fmt::format("sliding-window attention in layer l exactly when l % {} < {}", period, period - 1));
       }
     }
   }
