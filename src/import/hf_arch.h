@@ -13,13 +13,16 @@ namespace rpu::hf {
 
 enum class KeyType { kU32, kF32 };
 
-// config.json key -> "<arch>.<gguf>" metadata key. A missing optional key is left out (the
-// engine then uses its default), a missing required key is an error naming it.
+// config.json key -> "<arch>.<gguf>" metadata key. A missing (or null) optional key is written
+// as `fallback` when it has one (>= 0: the value transformers' config class defaults to, as
+// llama.cpp's converter writes it) and else left out (the engine then uses its default); a
+// missing required key is an error naming it.
 struct KeyRow {
   const char* hf;
   const char* gguf;  // suffix after "<arch>."
   KeyType type;
   bool required;
+  double fallback = -1;
 };
 
 // How a tensor's rows (HF's outermost axis) are ordered in GGUF.
@@ -33,6 +36,13 @@ enum class RowOrder {
 enum class ValueMap {
   kAsIs,
   kPlusOne,  // gemma's RMSNorm weights are stored as (w - 1)
+};
+
+// A checkpoint tensor name prefix: renamed (a multimodal checkpoint's language model under
+// "language_model.") or, with `to` null, left out (its vision tower, which rpu does not run).
+struct PrefixRow {
+  const char* from;
+  const char* to;
 };
 
 // One tensor: "{L}" in both names stands for the layer number.
@@ -50,6 +60,10 @@ struct ArchRow {
   std::span<const TensorRow> tensors;
   // Defaults for config keys the model family leaves out (as transformers' config classes).
   float default_rms_eps;
+  // The language model's config is config.json's "text_config" (a multimodal checkpoint), and
+  // its tensor names are rewritten by `prefixes` first.
+  bool text_config = false;
+  std::span<const PrefixRow> prefixes = {};
 };
 
 const ArchRow* find_hf_arch(const std::string& model_type);  // null when not in the table

@@ -1,11 +1,14 @@
 #include "import/hf_import.h"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <cstring>
 #include <iterator>
+#include <map>
 #include <numbers>
 #include <set>
 
@@ -14,6 +17,7 @@
 #include "import/hf_arch.h"
 #include "import/hf_vocab.h"
 #include "kernels/quant.h"
+#include "model/config.h"
 
 namespace rpu::hf {
 namespace {
@@ -107,18 +111,65 @@ uint64_t source_row(RowOrder order, int n_head, uint64_t rows, uint64_t row) {
   return h * head_rows + (r % 2) * half + r / 2;
 }
 
-// The architecture's config keys as `<arch>.*` metadata, and rope scaling: linear as keys,
-// llama3 as per-frequency factors (returned, for the rope_freqs tensor).
-std::vector<float> write_config_keys(const std::string& dir, const json& config, const ArchRow& arch, GgufWriter& out) {
+// A tensor the converter makes from config.json (rope factors), not read from the checkpoint.
+struct Generated {
+  std::string name;
+  std::vector<float> values;
+};
+
+// Phi-3's long-context RoPE ("longrope", formerly "su"): per-frequency divisors for short and
+// long contexts as two tensors [rope_dim / 2], and attention scaled by
+// sqrt(1 + ln(scale) / ln(original context)), scale = context / original context.
+std::vector<Generated> longrope(const std::string& dir, const json& config, const json& s, int64_t rope_dim,
+                                const std::string& a, GgufWriter& out) {
+  const double ctx = static_cast<double>(config_int(dir, config, "max_position_embeddings", -1));
+  const double orig = static_cast<double>(config_int(dir, config, "original_max_position_embeddings", -1));
+  const double scale = ctx / orig;
+  out.set(a + ".rope.scaling.attn_factor",
+          GgufValue::f32(scale > 1 ? static_cast<float>(std::sqrt(1 + std::log(scale) / std::log(orig))) : 1.0f));
+  std::vector<Generated> factors;
+  for (const char* key : {"long_factor", "short_factor"}) {
+    const auto it = s.find(key);
+    if (it == s.end() || !it->is_array() || static_cast<int64_t>(it->size()) * 2 != rope_dim) {
+      fail("{}: config.json rope_scaling.{} must be a list of {} numbers (rope dimensions / 2)", dir, key, rope_dim / 2);
+    }
+    std::vector<float> values;
+    for (const json& v : *it) {
+      if (!v.is_number() || !(v.get<double>() > 0)) fail("{}: config.json rope_scaling.{} holds {}", dir, key, v.dump());
+      values.push_back(v.get<float>());
+    }
+    factors.push_back({std::string("rope_factors_") + (key[0] == 'l' ? "long" : "short") + ".weight", std::move(values)});
+  }
+  return factors;
+}
+
+// The architecture's config keys as `<arch>.*` metadata, the rotated part of each head
+// (partial_rotary_factor) and rope scaling: linear as keys, llama3 and longrope as per-frequency
+// factors (returned, as tensors).
+std::vector<Generated> write_config_keys(const std::string& dir, const json& config, const ArchRow& arch, GgufWriter& out) {
   const std::string a = arch.gguf_arch;
   for (const KeyRow& key : arch.keys) {
     if (config.contains(key.hf) && !config.at(key.hf).is_null()) {
       out.set(a + "." + key.gguf, config_value(dir, config, key));
+    } else if (key.fallback >= 0) {
+      out.set(a + "." + key.gguf, key.type == KeyType::kU32 ? GgufValue::u32(static_cast<uint32_t>(key.fallback))
+                                                            : GgufValue::f32(static_cast<float>(key.fallback)));
     } else if (key.required) {
       fail("{}: config.json has no '{}'", dir, key.hf);
     }
   }
   if (!config.contains("rms_norm_eps")) out.set(a + ".attention.layer_norm_rms_epsilon", GgufValue::f32(arch.default_rms_eps));
+  const int64_t n_head = config_int(dir, config, "num_attention_heads", -1);
+  const int64_t n_embd = config_int(dir, config, "hidden_size", -1);
+  const int64_t head_dim = config_int(dir, config, "head_dim", n_embd / n_head);
+  int64_t rope_dim = head_dim;
+  if (const auto p = config.find("partial_rotary_factor"); p != config.end() && !p->is_null()) {
+    if (!p->is_number() || !(p->get<double>() > 0 && p->get<double>() <= 1)) {
+      fail("{}: config.json 'partial_rotary_factor' must be a number in (0, 1], got {}", dir, p->dump());
+    }
+    rope_dim = static_cast<int64_t>(p->get<double>() * static_cast<double>(n_embd)) / n_head;  // as llama.cpp
+    out.set(a + ".rope.dimension_count", GgufValue::u32(static_cast<uint32_t>(rope_dim)));
+  }
   const auto it = config.find("rope_scaling");
   if (it == config.end() || !it->is_object()) return {};
   const std::string type = it->value("rope_type", it->value("type", ""));
@@ -126,19 +177,41 @@ std::vector<float> write_config_keys(const std::string& dir, const json& config,
     out.set(a + ".rope.scaling.type", GgufValue::str("linear"));
     out.set(a + ".rope.scaling.factor", GgufValue::f32(it->value("factor", 1.0f)));
   } else if (type == "llama3") {
-    const int64_t n_head = config_int(dir, config, "num_attention_heads", -1);
-    const int64_t head_dim = config_int(dir, config, "head_dim", config_int(dir, config, "hidden_size", -1) / n_head);
-    return llama3_rope_factors(*it, config.value("rope_theta", 10000.0), head_dim);
+    return {{"rope_freqs.weight", llama3_rope_factors(*it, config.value("rope_theta", 10000.0), head_dim)}};
+  } else if (type == "longrope" || type == "su") {
+    return longrope(dir, config, *it, rope_dim, a, out);
   } else if (type != "default") {
     fail("{}: rope scaling '{}' (config.json rope_scaling) is not supported", dir, type);
   }
   return {};
 }
 
+// The checkpoint's tensors by the names the table uses: a multimodal checkpoint's language
+// model renamed by the row's prefixes, its other towers left out.
+using TensorNames = std::map<std::string, const SafetensorsTensor*>;
+TensorNames tensor_names(const ArchRow& arch, const SafetensorsModel& weights) {
+  TensorNames names;
+  for (const SafetensorsTensor* t : weights.tensors()) {
+    std::string name = t->name;
+    bool dropped = false;
+    for (const PrefixRow& p : arch.prefixes) {
+      if (name.rfind(p.from, 0) != 0) continue;
+      if (p.to == nullptr) {
+        dropped = true;
+      } else {
+        name = p.to + name.substr(std::strlen(p.from));
+      }
+      break;
+    }
+    if (!dropped) names.emplace(std::move(name), t);
+  }
+  return names;
+}
+
 // The table's tensor rows, global then per layer, found in the checkpoint; every checkpoint
 // tensor must be used (a tensor rpu would silently drop is an error naming it).
 std::vector<Planned> plan_tensors(const std::string& dir, const json& config, const ArchRow& arch,
-                                  const SafetensorsModel& weights) {
+                                  const TensorNames& weights) {
   const auto n_layer = static_cast<int>(config_int(dir, config, "num_hidden_layers", -1));
   const auto n_head = static_cast<int>(config_int(dir, config, "num_attention_heads", -1));
   const auto n_head_kv = static_cast<int>(config_int(dir, config, "num_key_value_heads", n_head));
@@ -146,12 +219,13 @@ std::vector<Planned> plan_tensors(const std::string& dir, const json& config, co
   std::set<std::string> used;
   auto plan = [&](const TensorRow& row, int layer) {
     const std::string hf_name = replace_layer(row.hf, layer);
-    const SafetensorsTensor* t = weights.find(hf_name);
-    if (t == nullptr) return;
+    const auto found = weights.find(hf_name);
+    if (found == weights.end()) return;
+    const SafetensorsTensor* t = found->second;
     used.insert(hf_name);
     const int heads = row.order == RowOrder::kRopeK ? n_head_kv : n_head;
     if (row.order != RowOrder::kAsIs && (t->shape.empty() || t->shape[0] % (2 * static_cast<uint64_t>(heads)) != 0)) {
-      fail("{}: tensor '{}' has {} rows, not a whole number of {} heads", dir, hf_name, t->shape.empty() ? 0 : t->shape[0], heads);
+      fail("{}: tensor '{}' has {} rows, not a whole number of {} heads", dir, t->name, t->shape.empty() ? 0 : t->shape[0], heads);
     }
     planned.push_back({replace_layer(row.gguf, layer), t, row.order, row.values, heads});
   };
@@ -164,12 +238,85 @@ std::vector<Planned> plan_tensors(const std::string& dir, const json& config, co
       if (per_layer(row)) plan(row, layer);
     }
   }
-  for (const SafetensorsTensor* t : weights.tensors()) {
-    if (!used.count(t->name) && !is_ignored_hf_tensor(t->name)) {
+  for (const auto& [name, t] : weights) {
+    if (!used.count(name) && !is_ignored_hf_tensor(name)) {
       fail("{}: tensor '{}' has no GGUF name for architecture {} ({} layers)", dir, t->name, arch.model_type, n_layer);
     }
   }
   return planned;
+}
+
+// The layer layout the engine gives the GGUF architecture (model/config.cpp: which layers are
+// local, which rotate, the query scale) is fixed; GGUF (and llama.cpp) has no keys for it. A
+// config.json that says otherwise would run wrongly, so it is an error naming the key.
+void check_engine_layout(const std::string& dir, const json& config, const ArchSpec& spec) {
+  const auto n_layer = static_cast<size_t>(config_int(dir, config, "num_hidden_layers", -1));
+  auto list = [&](const char* key) -> const json* {
+    const auto it = config.find(key);
+    if (it == config.end() || it->is_null()) return nullptr;
+    if (!it->is_array() || it->size() != n_layer) fail("{}: config.json '{}' must list all {} layers", dir, key, n_layer);
+    return &*it;
+  };
+  // Layer l is local when the architecture has a window (the config's sliding_window, or the
+  // engine's default for gemma2) and l % period < period - 1.
+  const auto period = static_cast<size_t>(spec.swa_period);
+  const auto window = config.find("sliding_window");
+  const bool windowed = period > 0 && (spec.default_swa > 0 || (window != config.end() && window->is_number_integer() &&
+                                                                window->get<int64_t>() > 0));
+  if (const json* types = list("layer_types")) {
+    for (size_t l = 0; l < n_layer; ++l) {
+      const bool local = windowed && (period == 1 || l % period < period - 1);
+      if ((*types)[l] != (local ? "sliding_attention" : "full_attention")) {
+        fail("{}: config.json layer_types[{}] is {}; rpu runs {} with {}", dir, l, (*types)[l].dump(), spec.name,
+             !windowed ? std::string("full attention in every layer")
+                       : fmt::format("sliding-window attention in layer l exactly when l % {} < {}", period, period - 1));
+      }
+    }
+  }
+  const auto pattern = config.find("sliding_window_pattern");
+  if (pattern != config.end() && !pattern->is_null() && period > 1 && *pattern != static_cast<int>(period)) {
+    fail("{}: config.json sliding_window_pattern is {}; rpu runs {} with a period of {}", dir, pattern->dump(), spec.name, period);
+  }
+  const auto rope_period = static_cast<size_t>(spec.no_rope_period);
+  if (const json* rope = list("no_rope_layers")) {
+    for (size_t l = 0; l < n_layer; ++l) {
+      const int rotates = rope_period > 0 && (l + 1) % rope_period == 0 ? 0 : 1;
+      if ((*rope)[l] != rotates) {
+        fail("{}: config.json no_rope_layers[{}] is {}; rpu runs {} with every {}th layer without RoPE", dir, l,
+             (*rope)[l].dump(), spec.name, rope_period);
+      }
+    }
+  }
+  if (const auto q = config.find("query_pre_attn_scalar"); q != config.end() && !q->is_null()) {
+    const int64_t n_head = config_int(dir, config, "num_attention_heads", -1);
+    const int64_t n_embd = config_int(dir, config, "hidden_size", -1);
+    const bool by_embd = spec.query_scale_embd_layers > 0 && static_cast<int>(n_layer) == spec.query_scale_embd_layers;
+    const int64_t want = by_embd ? n_embd / n_head : config_int(dir, config, "head_dim", n_embd / n_head);
+    if (!q->is_number() || q->get<double>() != static_cast<double>(want)) {
+      fail("{}: config.json query_pre_attn_scalar is {}; rpu scales {} queries of this size by 1/sqrt({})", dir, q->dump(),
+           spec.name, want);
+    }
+  }
+}
+
+// The language model's config: config.json, or its text_config for a multimodal checkpoint,
+// with the row's defaults for keys it leaves out (so every later read sees them).
+json model_config(const std::string& dir, const json& file, const ArchRow& arch) {
+  json config = file;
+  if (arch.text_config) {
+    const auto it = file.find("text_config");
+    if (it == file.end() || !it->is_object()) fail("{}: config.json has no text_config object", dir);
+    config = *it;
+  }
+  for (const KeyRow& key : arch.keys) {
+    if (key.fallback <= 0 || (config.contains(key.hf) && !config.at(key.hf).is_null())) continue;
+    if (key.type == KeyType::kU32) {
+      config[key.hf] = static_cast<int64_t>(key.fallback);
+    } else {
+      config[key.hf] = key.fallback;
+    }
+  }
+  return config;
 }
 
 // Each planned tensor as a produced GGUF tensor of the scheme's type for it (llama.cpp's mix;
@@ -241,31 +388,37 @@ std::unique_ptr<HfModel> HfModel::open(const std::string& dir, const ImportOptio
 std::unique_ptr<HfModel> HfModel::build(const std::string& dir, const ImportOptions& options) {
   std::unique_ptr<HfModel> m(new HfModel());
   m->dir_ = dir;
-  const json config = read_json(fs::path(dir) / "config.json", true, dir);
+  const json file_config = read_json(fs::path(dir) / "config.json", true, dir);
   const json generation = read_json(fs::path(dir) / "generation_config.json", false, dir);
-  const std::string model_type = config.value("model_type", "");
+  const std::string model_type = file_config.value("model_type", "");
   const ArchRow* arch = find_hf_arch(model_type);
   if (arch == nullptr) {
     fail("{}: architecture '{}' (config.json model_type) is not supported (supported: {})", dir, model_type,
          supported_hf_arch_names());
   }
+  const json config = model_config(dir, file_config, *arch);
+  check_engine_layout(dir, config, *find_arch(arch->gguf_arch));
   const QuantScheme& scheme = options.scheme ? *options.scheme : *find_quant_scheme("Q8_0");
   m->gguf_arch_ = arch->gguf_arch;
   GgufWriter& out = m->writer_;
   out.set("general.architecture", GgufValue::str(m->gguf_arch_));
   out.set("general.name", GgufValue::str(folder_name(dir)));
-  std::vector<float> rope_factors = write_config_keys(dir, config, *arch, out);
+  std::vector<Generated> generated = write_config_keys(dir, config, *arch, out);
   m->weights_ = SafetensorsModel::open_dir(dir);
-  const std::vector<Planned> planned = plan_tensors(dir, config, *arch, m->weights_);
+  const TensorNames names = tensor_names(*arch, m->weights_);
+  const std::vector<Planned> planned = plan_tensors(dir, config, *arch, names);
 
-  const SafetensorsTensor* embd = m->weights_.find("model.embed_tokens.weight");
+  const auto embd_it = names.find("model.embed_tokens.weight");
+  const SafetensorsTensor* embd = embd_it == names.end() ? nullptr : embd_it->second;
   if (embd == nullptr || embd->shape.size() != 2) fail("{}: no 2-D model.embed_tokens.weight", dir);
   out.set(m->gguf_arch_ + ".vocab_size", GgufValue::u32(static_cast<uint32_t>(embd->shape[0])));
-  add_tokenizer_metadata(dir, config, generation, static_cast<int64_t>(embd->shape[0]), out);
+  // Special token ids come from the file's config (a multimodal config keeps them at the top).
+  add_tokenizer_metadata(dir, file_config, generation, static_cast<int64_t>(embd->shape[0]), out);
 
-  if (!rope_factors.empty()) {
-    m->owned_.push_back(std::move(rope_factors));
-    out.add_tensor("rope_freqs.weight", DType::F32, {m->owned_[0].size()}, m->owned_[0].data());
+  m->owned_.reserve(generated.size());  // their data is referenced by the writer
+  for (Generated& g : generated) {
+    m->owned_.push_back(std::move(g.values));
+    out.add_tensor(g.name, DType::F32, {m->owned_.back().size()}, m->owned_.back().data());
   }
   add_tensors(planned, scheme, static_cast<int>(config_int(dir, config, "num_hidden_layers", -1)), options, out);
   return m;

@@ -44,7 +44,7 @@ class HfModel {
   std::string gguf_arch_;
   SafetensorsModel weights_;
   GgufWriter writer_;
-  std::vector<std::vector<float>> owned_;  // generated tensors (rope_freqs)
+  std::vector<std::vector<float>> owned_;  // generated tensors (rope_freqs, rope_factors_*)
 };
 
 // Whether `path` names a folder (rather than a file): such paths are imported.

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <memory>
 
+#include <unistd.h>
+
 #include "core/error.h"
 #include "io/gguf.h"
 
@@ -23,7 +25,9 @@ struct FileSink {
   const std::string& path;
   uint64_t count = 0;
   void put(const void* data, size_t n) {
-    if (n != 0 && std::fwrite(data, 1, n, file) != n) fail("cannot write '{}': disk full or I/O error", path);
+    if (n != 0 && std::fwrite(data, 1, n, file) != n) {
+      fail("cannot write '{}': {} (disk full, file size limit or I/O error)", path, std::strerror(errno));
+    }
     count += n;
   }
   uint64_t written() const { return count; }
@@ -197,12 +201,15 @@ void GgufWriter::write(const std::string& path) const {
     FileSink sink{file.get(), path};
     emit(sink);
     if (std::fflush(file.get()) != 0) fail("cannot write '{}': {}", path, std::strerror(errno));
+    // On the disk before the rename, so a crash never leaves a short file under the final name.
+    if (::fsync(::fileno(file.get())) != 0) fail("cannot write '{}': {}", path, std::strerror(errno));
+    // fclose reports what the last writes left (a full disk on a network file system).
+    if (std::fclose(file.release()) != 0) fail("cannot write '{}': {}", path, std::strerror(errno));
   } catch (...) {
     file.reset();
     std::remove(tmp.c_str());
     throw;
   }
-  file.reset();
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());
     fail("cannot rename '{}' to '{}': {}", tmp, path, std::strerror(errno));

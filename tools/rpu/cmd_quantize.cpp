@@ -1,5 +1,6 @@
 // rpu quantize IN.gguf OUT.gguf TYPE [--threads N]: converts a model's tensors to a file type
-// with llama.cpp's per-tensor mix (model/quant_plan.h), streaming the output.
+// with llama.cpp's per-tensor mix (model/quant_plan.h), streaming the output. IN may be a pulled
+// ORG/NAME[:QUANT] (its cached .gguf); a Hugging Face folder is rpu convert-hf's job.
 #include <fmt/format.h>
 
 #include <memory>
@@ -7,8 +8,10 @@
 
 #include "commands.h"
 #include "core/error.h"
+#include "import/hf_import.h"
 #include "model/quant_plan.h"
 #include "model/requantize.h"
+#include "options.h"
 #include "progress.h"
 
 namespace rpu::cli {
@@ -23,6 +26,10 @@ struct QuantizeOptions {
 
 int quantize(const QuantizeOptions& o) {
   const QuantScheme* scheme = find_quant_scheme(o.type);  // validated while parsing
+  if (hf::is_model_dir(o.in_path)) {
+    fail("'{}' is a Hugging Face model folder; convert it with rpu convert-hf {} {} --type {}", o.in_path, o.in_path, o.out_path,
+         o.type);
+  }
   const unsigned hw = std::thread::hardware_concurrency();
   ThreadPool pool(o.threads > 0 ? o.threads : (hw == 0 ? 1 : static_cast<int>(hw)));
   ProgressBar bar("quantize");
@@ -48,7 +55,7 @@ CLI::Validator quant_type_validator() {
 Action add_quantize_command(CLI::App& app) {
   auto o = std::make_shared<QuantizeOptions>();
   CLI::App* cmd = app.add_subcommand("quantize", "convert a model to another tensor type (llama.cpp's per-tensor mix)");
-  cmd->add_option("input", o->in_path, "input model (GGUF)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("input", o->in_path, "input model (GGUF) or pulled ORG/NAME[:QUANT]")->required()->transform(model_reference());
   cmd->add_option("output", o->out_path, "output model (GGUF)")->required();
   cmd->add_option("type", o->type, "file type: " + quant_scheme_names())->required()->check(quant_type_validator());
   cmd->add_option("-t,--threads", o->threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));

@@ -1,4 +1,5 @@
 // rpu: small language models as the default engine for real work.
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <map>
@@ -9,6 +10,9 @@
 #include "core/error.h"
 
 int main(int argc, char** argv) {
+  // A file size limit (ulimit -f) must be a write error naming the file (rpu pull keeps its
+  // partial download, the GGUF writers remove theirs), not a SIGXFSZ death leaving half a file.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"rpu: run small language models on your own hardware"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "rpu 0.1.0");
