@@ -24,8 +24,13 @@ std::vector<int32_t> lookup_draft(std::span<const int32_t> context, int ngram_mi
     // Most recent earlier occurrence first: recent text predicts best what follows.
     for (int start = size - n - 1; start >= 0; --start) {
       if (!std::equal(tail.begin(), tail.end(), context.begin() + start)) continue;
-      const int from = start + n, to = std::min(size, from + max_tokens);
-      return {context.begin() + from, context.begin() + to};
+      // Copied as LZ77 copies: past the context's end the copy reads its own output, so a
+      // repeating stretch (a match a few tokens back) still yields a full-length guess.
+      std::vector<int32_t> guess;
+      for (int i = start + n; static_cast<int>(guess.size()) < max_tokens; ++i) {
+        guess.push_back(i < size ? context[static_cast<size_t>(i)] : guess[static_cast<size_t>(i - size)]);
+      }
+      return guess;
     }
   }
   return {};

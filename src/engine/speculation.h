@@ -42,8 +42,9 @@ struct DraftToken {
 };
 
 // Prompt lookup: the tokens that followed the most recent earlier occurrence of the context's
-// last n tokens (n from ngram_max down to ngram_min, the first size that matches), at most
-// max_tokens of them; empty when nothing matches.
+// last n tokens (n from ngram_max down to ngram_min, the first size that matches), max_tokens
+// of them (a copy reaching the context's end goes on from its own start, as in LZ77: a
+// repeating stretch repeats); empty when nothing matches.
 std::vector<int32_t> lookup_draft(std::span<const int32_t> context, int ngram_min, int ngram_max, int max_tokens);
 
 struct DraftVerdict {

@@ -73,13 +73,14 @@ TEST(LookupDraft, ContinuesTheMostRecentLongestMatch) {
   const std::vector<int32_t> context{1, 5, 6, 7, 8, 9, 3, 5, 6, 7, 4, 2, 5, 6, 7};
   EXPECT_EQ(lookup_draft(context, 1, 3, 4), (std::vector<int32_t>{4, 2, 5, 6}));
   EXPECT_EQ(lookup_draft(context, 1, 3, 2), (std::vector<int32_t>{4, 2}));
-  // The continuation stops at the end of the context.
+  // A copy reaching the end of the context goes on with what it copied: the repeat repeats.
   const std::vector<int32_t> repeat{1, 2, 3, 1, 2};
-  EXPECT_EQ(lookup_draft(repeat, 2, 2, 8), (std::vector<int32_t>{3, 1, 2}));
+  EXPECT_EQ(lookup_draft(repeat, 2, 2, 8), (std::vector<int32_t>{3, 1, 2, 3, 1, 2, 3, 1}));
+  EXPECT_EQ(lookup_draft(std::vector<int32_t>{9, 7, 7}, 1, 1, 3), (std::vector<int32_t>{7, 7, 7}));
   // No earlier occurrence of the last n-gram (n >= 2): nothing to guess.
   EXPECT_TRUE(lookup_draft(std::vector<int32_t>{1, 2, 3, 4, 2}, 2, 4, 8).empty());
   // n = 1 matches the single last token.
-  EXPECT_EQ(lookup_draft(std::vector<int32_t>{1, 2, 3, 4, 2}, 1, 4, 8), (std::vector<int32_t>{3, 4, 2}));
+  EXPECT_EQ(lookup_draft(std::vector<int32_t>{1, 2, 3, 4, 2}, 1, 4, 8), (std::vector<int32_t>{3, 4, 2, 3, 4, 2, 3, 4}));
 }
 
 TEST(VerifyDraft, GreedyAcceptsOnlyTheArgmax) {

@@ -32,7 +32,7 @@ void add_speculation_options(CLI::App* cmd, SpeculationFlags& f) {
   cmd->add_flag("--lookup", f.lookup,
                 "prompt lookup decoding: guess the next tokens from earlier n-gram matches in the prompt and answer "
                 "(fast when the answer copies its input); output is unchanged");
-  cmd->add_option("--draft,-md", f.draft_path,
+  cmd->add_option("--draft,--model-draft", f.draft_path,
                   "speculative decoding with this draft model (GGUF, same vocabulary); output is unchanged")
       ->transform(model_reference());
   cmd->add_option("--draft-max", f.draft_max, "most tokens guessed per step (--lookup, --draft)")->check(CLI::Range(1, 64));

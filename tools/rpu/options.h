@@ -14,7 +14,7 @@ namespace rpu::cli {
 
 void add_sampling_options(CLI::App* cmd, SamplingParams& sampling);
 
-// Speculative decoding (engine/speculation.h): --lookup, --draft/-md, --draft-max,
+// Speculative decoding (engine/speculation.h): --lookup, --draft (--model-draft), --draft-max,
 // --lookup-ngram-min/max, --draft-p-min.
 struct SpeculationFlags {
   bool lookup = false;
