@@ -36,10 +36,10 @@ TEST(SpeculationCliTest, BadDraftsAreRefusedWithOneLine) {
       test::run_rpu({"run", kModel, "-n", "4", "--draft", test::fixture("stories260K/tok512.bin")});
   EXPECT_EQ(not_gguf.exit_code, 1) << not_gguf.err;
   const auto range = test::run_rpu({"run", kModel, "-n", "4", "--lookup", "--draft-max", "0"});
-  EXPECT_EQ(range.exit_code, 1) << range.err;
+  EXPECT_NE(range.exit_code, 0) << range.err;
   const auto sizes =
       test::run_rpu({"run", kModel, "-n", "4", "--lookup", "--lookup-ngram-min", "5", "--lookup-ngram-max", "2"});
-  EXPECT_EQ(sizes.exit_code, 1);
+  EXPECT_NE(sizes.exit_code, 0);
   EXPECT_NE(sizes.err.find("n-gram"), std::string::npos) << sizes.err;
 }
 
@@ -48,7 +48,7 @@ TEST(SpeculationCliTest, ServeWithGuessesAnswersAsWithoutAndCountsThem) {
   httplib::Client client(server.url());
   client.set_read_timeout(120, 0);
   const nlohmann::json body = {{"model", "stories"}, {"prompt", "Once upon a time"}, {"temperature", 0},
-                               {"max_tokens", 251}, {"echo", true}};
+                               {"max_tokens", 252}, {"echo", true}};
   const auto res = client.Post("/v1/completions", body.dump(), "application/json");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
