@@ -48,6 +48,28 @@ void Sampler::apply_penalties(std::vector<Candidate>& candidates) const {
 }
 
 int32_t Sampler::sample(std::span<const float> logits) {
+  const int32_t greedy = prepare(logits);
+  if (greedy >= 0) return greedy;
+  const auto& c = candidates_;
+  double r = rng_.uniform();
+  for (const auto& cand : c) {
+    r -= cand.prob;
+    if (r < 0.0) return cand.id;
+  }
+  return c.back().id;
+}
+
+void Sampler::distribution(std::span<const float> logits, std::vector<TokenProb>& out) {
+  out.clear();
+  const int32_t greedy = prepare(logits);
+  if (greedy >= 0) {
+    out.push_back({greedy, 1.0f});
+    return;
+  }
+  for (const auto& cand : candidates_) out.push_back({cand.id, cand.prob});
+}
+
+int32_t Sampler::prepare(std::span<const float> logits) {
   if (logits.empty()) fail("cannot sample from an empty set of logits");
   const bool adjusted = ((params_.repeat_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
                            params_.presence_penalty != 0.0f) && !recent_.empty()) || !params_.logit_bias.empty();
@@ -133,13 +155,7 @@ int32_t Sampler::sample(std::span<const float> logits) {
     c.resize(n);
   }
   softmax(params_.temperature);
-
-  double r = rng_.uniform();
-  for (const auto& cand : c) {
-    r -= cand.prob;
-    if (r < 0.0) return cand.id;
-  }
-  return c.back().id;
+  return -1;
 }
 
 }  // namespace rpu

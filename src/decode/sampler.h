@@ -29,12 +29,24 @@ struct SamplingParams {
   void validate() const;  // throws rpu::Error naming the bad parameter
 };
 
+// One token's probability in the distribution a sampler draws from.
+struct TokenProb {
+  int32_t id;
+  float prob;
+};
+
 class Sampler {
  public:
   explicit Sampler(const SamplingParams& params);
 
   // Chooses a token from logits [n_vocab]; the logits are not modified.
   int32_t sample(std::span<const float> logits);
+  // The distribution sample() would draw from for these logits (after penalties, bias,
+  // truncation and temperature), as (token, probability) pairs summing to 1; greedy gives one
+  // pair with probability 1. Speculative decoding verifies draft tokens against it.
+  void distribution(std::span<const float> logits, std::vector<TokenProb>& out);
+  // A uniform draw in [0, 1) from this sampler's own stream (speculative acceptance tests).
+  double uniform() { return rng_.uniform(); }
   // Records a token of the sequence (prompt or generated) for the penalties.
   void accept(int32_t token);
 
@@ -45,6 +57,8 @@ class Sampler {
     float prob;
   };
   void apply_penalties(std::vector<Candidate>& candidates) const;
+  // The greedy choice (>= 0), or -1 with candidates_ holding the distribution to draw from.
+  int32_t prepare(std::span<const float> logits);
 
   SamplingParams params_;
   Rng rng_;

@@ -23,6 +23,12 @@ struct Scheduler::Sample {
   std::unique_ptr<TokenConstraint> constraint;
   std::unique_ptr<SampleOutput> output;
   std::vector<double> pooled;  // embeddings: sum of final hidden states
+  // Speculation: whether this sample may guess (no constraint, no log-probabilities), this
+  // step's guesses, the chunk's input (its last token, then the guesses) and running counts.
+  bool speculates = false;
+  std::vector<DraftToken> draft;
+  std::vector<int32_t> step_tokens;
+  int drafted = 0, accepted = 0;
 };
 
 struct Scheduler::Request {
@@ -80,12 +86,19 @@ Scheduler::Scheduler(const Model& model, const Tokenizer& tokenizer, const Sched
   options_.step_token_budget = std::max(options.step_token_budget, options.n_seq + 1);
   if (model.config().arch->encoder) {
     if (options.lora != nullptr) fail("LoRA adapters apply to decoder models only");
+    if (options.speculation.enabled()) fail("speculative decoding applies to decoder models only");
     encoder_ = std::make_unique<EncoderForward>(model, pool, options.pooling);
     slots_.clear();
   } else {
     if (options.pooling.has_value()) fail("a pooling choice applies to encoder models only");
     forward_ = std::make_unique<BatchForward>(model, options.n_ctx, options.n_seq, pool);
     forward_->set_lora(options.lora);
+    const SpeculationOptions& spec = options.speculation;
+    if (spec.enabled()) spec.validate();
+    if (spec.draft_model != nullptr) {
+      check_draft_vocabulary(model, *spec.draft_model);
+      draft_ = std::make_unique<DraftModel>(*spec.draft_model, options.n_ctx, options.n_seq, pool);
+    }
   }
   thread_ = std::thread([this] { run(); });
 }
@@ -302,6 +315,8 @@ void Scheduler::admit() {
       s->prompt_size = static_cast<int>(prompt.size());
       s->waits_for_leader = i > 0;
       s->tokens = prompt;
+      s->speculates = !embedding && options_.speculation.enabled() && !r->params.make_constraint &&
+                      r->params.top_logprobs < 0;
       if (!embedding) {
         SamplingParams sampling = r->params.sampling;
         sampling.seed += static_cast<uint64_t>(s->index);  // independent samples, reproducible as a set
@@ -378,10 +393,21 @@ bool Scheduler::build_batch(std::vector<SequenceChunk>& chunks, std::vector<Samp
   chunks.clear();
   chunk_samples.clear();
   int budget = options_.step_token_budget;
-  // Decoding samples first: one token each, so generation never waits behind a prompt.
+  if (options_.speculation.enabled()) make_drafts();
+  // Decoding samples first: one token each (plus any guesses), so generation never waits
+  // behind a prompt.
   for (auto& r : running_) {
     for (auto& s : r->samples) {
       if (s->finished || s->waits_for_leader || s->evaluated < s->prompt_size) continue;
+      if (!s->draft.empty()) {
+        // The last token (tokens[evaluated]) and the guesses, every position's logits wanted.
+        s->step_tokens.assign(1, s->tokens.back());
+        for (const DraftToken& d : s->draft) s->step_tokens.push_back(d.token);
+        chunks.push_back({s->slot, std::span<const int32_t>(s->step_tokens), ChunkOutput::kAllLogits, false});
+        chunk_samples.push_back(s.get());
+        budget -= static_cast<int>(s->step_tokens.size());
+        continue;
+      }
       chunks.push_back({s->slot, std::span<const int32_t>(s->tokens).subspan(static_cast<size_t>(s->evaluated), 1),
                         ChunkOutput::kLastLogits, false});
       chunk_samples.push_back(s.get());
@@ -430,6 +456,12 @@ void Scheduler::after_step(const std::vector<SequenceChunk>& chunks, const std::
       continue;
     }
     if (chunk.output == ChunkOutput::kNone) continue;
+    if (chunk.output == ChunkOutput::kAllLogits) {
+      const size_t rows = chunk.tokens.size();
+      take_verified(s, forward_->logits().subspan(logits_row * n_vocab, rows * n_vocab));
+      logits_row += rows;
+      continue;
+    }
     const std::span<const float> logits = forward_->logits().subspan(logits_row * n_vocab, n_vocab);
     ++logits_row;
     if (chunk.prefill) {
@@ -458,8 +490,66 @@ void Scheduler::after_step(const std::vector<SequenceChunk>& chunks, const std::
   std::erase_if(running_, [](const std::unique_ptr<Request>& r) { return r->unfinished == 0; });
 }
 
+void Scheduler::make_drafts() {
+  const SpeculationOptions& spec = options_.speculation;
+  std::vector<DraftModel::Job> jobs;
+  for (auto& r : running_) {
+    for (auto& sp : r->samples) {
+      Sample& s = *sp;
+      s.draft.clear();
+      if (!s.speculates || s.finished || s.waits_for_leader || s.evaluated < s.prompt_size) continue;
+      // Guesses must fit the context (tokens + guesses <= n_ctx) and max_tokens (the step
+      // yields at most one token more than it guesses).
+      int room = std::min(spec.draft_max, options_.n_ctx - static_cast<int>(s.tokens.size()));
+      if (r->params.max_tokens >= 0) room = std::min(room, r->params.max_tokens - s.generated - 1);
+      if (room <= 0) continue;
+      if (spec.lookup) {
+        for (int32_t t : lookup_draft(s.tokens, spec.ngram_min, spec.ngram_max, room)) s.draft.push_back({t, {}});
+      }
+      if (s.draft.empty() && draft_) jobs.push_back({s.slot, s.tokens, room, &r->params.sampling, &s.draft});
+    }
+  }
+  if (jobs.empty()) return;
+  try {
+    draft_->draft(jobs, spec.draft_p_min);
+  } catch (const std::exception&) {
+    // Guesses are optional: without them the step decodes one token per sample, exactly.
+    for (DraftModel::Job& job : jobs) job.out->clear();
+    draft_->reset();
+  }
+}
+
+void Scheduler::take_verified(Sample& s, std::span<const float> rows) {
+  const size_t n_vocab = static_cast<size_t>(model_.config().n_vocab);
+  const int slot = s.slot;  // finishing frees it; the rewind below still applies
+  const int guesses = static_cast<int>(s.draft.size());
+  s.drafted += guesses;
+  thread_local std::vector<TokenProb> p;
+  int kept = 0;
+  for (int i = 0; i <= guesses && !s.finished; ++i) {
+    const std::span<const float> row = rows.subspan(static_cast<size_t>(i) * n_vocab, n_vocab);
+    if (i == guesses) {  // every guess kept: the last row gives one token more
+      take_token(s, row);
+      break;
+    }
+    s.sampler->distribution(row, p);
+    const DraftVerdict verdict = verify_draft(s.draft[static_cast<size_t>(i)], p, *s.sampler);
+    if (verdict.accepted) ++kept, ++s.accepted;
+    commit_token(s, verdict.token, row);
+    if (!verdict.accepted) break;
+  }
+  // Only the kept guesses' KV belongs to the sequence: forget the positions after them.
+  const int valid = s.evaluated - (guesses - kept);
+  forward_->rewind(slot, valid);
+  slots_[static_cast<size_t>(slot)].history.resize(static_cast<size_t>(valid));
+  s.evaluated = valid;
+  s.draft.clear();
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.drafted_tokens += static_cast<uint64_t>(guesses);
+  stats_.accepted_tokens += static_cast<uint64_t>(kept);
+}
+
 void Scheduler::take_token(Sample& s, std::span<const float> logits) {
-  const GenerationRequest& params = s.request->params;
   std::span<const float> choose_from = logits;
   thread_local std::vector<float> masked;
   if (s.constraint) {
@@ -467,7 +557,11 @@ void Scheduler::take_token(Sample& s, std::span<const float> logits) {
     s.constraint->mask_logits(masked);
     choose_from = masked;
   }
-  const int32_t token = s.sampler->sample(choose_from);
+  commit_token(s, s.sampler->sample(choose_from), logits);
+}
+
+void Scheduler::commit_token(Sample& s, int32_t token, std::span<const float> logits) {
+  const GenerationRequest& params = s.request->params;
   std::vector<TokenLogprob> logprobs;
   if (params.top_logprobs >= 0) logprobs.push_back(token_logprob(logits, token, params.top_logprobs, tokenizer_));
 
@@ -515,6 +609,8 @@ void Scheduler::emit(Sample& s, std::string text, std::vector<TokenLogprob> logp
   event.prompt_tokens = s.prompt_size;
   event.cached_tokens = s.request->cached_tokens;
   event.completion_tokens = s.generated;
+  event.drafted_tokens = s.drafted;
+  event.accepted_tokens = s.accepted;
   if (s.request->on_event) s.request->on_event(event);
 }
 

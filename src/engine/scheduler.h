@@ -12,6 +12,12 @@
 // another, as one set (same indexes and seeds as if it had run at once).
 // Results stream to the caller's callback, on the scheduler thread.
 //
+// Speculative decoding (engine/speculation.h, SchedulerOptions::speculation): a decoding sample
+// may carry draft tokens (prompt lookup, or a draft model's guesses) after its last token; its
+// chunk then asks for every position's logits, the guesses are verified in order (exact for
+// greedy and sampled output), and the positions of rejected guesses are rewound from the slot's
+// KV cache. Requests with a constraint or log-probabilities decode one token a step.
+//
 // An encoder model (ArchSpec::encoder: bert) only embeds: there are no slots or KV cache;
 // each step takes the oldest queued inputs (at most n_seq, within the step's token budget)
 // and encodes them whole in one batched EncoderForward pass.
@@ -31,6 +37,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "engine/request.h"
+#include "engine/speculation.h"
 #include "model/encoder_forward.h"
 #include "model/forward.h"
 #include "tokenizer/tokenizer.h"
@@ -47,6 +54,7 @@ struct SchedulerOptions {
   int step_token_budget = 512; // most tokens in one step (decode tokens count first)
   const LoraAdapter* lora = nullptr;  // applied to every sequence (must outlive the scheduler)
   std::optional<Pooling> pooling{};   // encoders: overrides the model's pooling_type
+  SpeculationOptions speculation{};   // off unless lookup or a draft model is set
 };
 
 // Thrown by submit() when the waiting queue is full.
@@ -66,6 +74,7 @@ struct SchedulerStats {
   int queued = 0;            // requests waiting for slots
   int active_sequences = 0;  // slots owned by a running sample
   uint64_t prompt_tokens = 0, cached_prompt_tokens = 0, generated_tokens = 0, steps = 0;
+  uint64_t drafted_tokens = 0, accepted_tokens = 0;  // speculative guesses made and kept
 };
 
 using EventCallback = std::function<void(const GenerationEvent&)>;
@@ -123,7 +132,14 @@ class Scheduler {
   void admit();
   bool build_batch(std::vector<SequenceChunk>& chunks, std::vector<Sample*>& chunk_samples);
   void after_step(const std::vector<SequenceChunk>& chunks, const std::vector<Sample*>& chunk_samples);
+  // Guesses for the decoding samples that speculate (lookup first, then the draft model).
+  void make_drafts();
   void take_token(Sample& sample, std::span<const float> logits);
+  // Verifies a speculating sample's guesses against its rows of logits [1 + guesses, n_vocab]
+  // and rewinds the KV of the positions that were not kept.
+  void take_verified(Sample& sample, std::span<const float> rows);
+  // Appends a chosen token: stop rules, events; the sample may finish.
+  void commit_token(Sample& sample, int32_t token, std::span<const float> logits);
   void emit(Sample& sample, std::string text, std::vector<TokenLogprob> logprobs, const char* finish_reason);
   void finish_embedding(Sample& sample);
   // Ends a sample: frees its slot, sends its last event, marks it done.
@@ -136,6 +152,7 @@ class Scheduler {
   SchedulerOptions options_;
   std::unique_ptr<BatchForward> forward_;    // decoders
   std::unique_ptr<EncoderForward> encoder_;  // encoders
+  std::unique_ptr<DraftModel> draft_;        // speculation with a draft model
   std::vector<Slot> slots_;
   uint64_t clock_ = 0;
 

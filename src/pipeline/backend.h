@@ -38,6 +38,8 @@ struct ChatEvent {
   int prompt_tokens = 0;               // this choice's prompt
   int cached_tokens = 0;               // prompt tokens whose KV was reused
   int completion_tokens = 0;           // tokens generated for this choice so far (all samples)
+  int drafted_tokens = 0;              // speculative guesses made for this choice so far
+  int accepted_tokens = 0;             // of which kept
 };
 
 using ChatEventSink = std::function<void(const ChatEvent&)>;
@@ -95,6 +97,7 @@ struct ChoiceResult {
   std::string error;
   bool stopped_by_string = false;
   int completion_tokens = 0;
+  int drafted_tokens = 0, accepted_tokens = 0;  // speculative decoding
 };
 
 struct CallResult {

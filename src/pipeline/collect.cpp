@@ -32,6 +32,8 @@ void CallCollector::add(const ChatEvent& e) {
   c.text += e.text;
   c.logprobs.insert(c.logprobs.end(), e.logprobs.begin(), e.logprobs.end());
   c.completion_tokens = e.completion_tokens;
+  c.drafted_tokens = e.drafted_tokens;
+  c.accepted_tokens = e.accepted_tokens;
   state_->prompt_tokens[static_cast<size_t>(e.index)] = e.prompt_tokens;
   state_->cached_tokens[static_cast<size_t>(e.index)] = e.cached_tokens;
   if (e.finish_reason.empty()) return;

@@ -87,6 +87,8 @@ ChatEvent to_chat_event(const GenerationEvent& e, int index) {
   c.prompt_tokens = e.prompt_tokens;
   c.cached_tokens = e.cached_tokens;
   c.completion_tokens = e.completion_tokens;
+  c.drafted_tokens = e.drafted_tokens;
+  c.accepted_tokens = e.accepted_tokens;
   return c;
 }
 

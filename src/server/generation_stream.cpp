@@ -88,6 +88,7 @@ void serve_call(ServerContext& ctx, httplib::Response& res, const CallStarter& s
               request_tally().completion_tokens += e.completion_tokens - reported;
               reported = e.completion_tokens;
             }
+            if (!e.finish_reason.empty()) ctx.metrics.on_speculation(e.drafted_tokens, e.accepted_tokens);
             state->prompt_tokens[e.index] = e.prompt_tokens;
             state->cached[e.index] = e.cached_tokens;
             out += output.on_event(e);

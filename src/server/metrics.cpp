@@ -311,6 +311,14 @@ ServerMetrics::ServerMetrics(Clock clock)
                                            latency_buckets_seconds(), {"endpoint"})),
       prompt_tokens_(registry_.counter("rpu_prompt_tokens_total", "Prompt tokens of admitted requests.").with({})),
       generated_tokens_(registry_.counter("rpu_generated_tokens_total", "Tokens generated.").with({})),
+      drafted_tokens_(registry_
+                          .counter("rpu_draft_tokens_total",
+                                   "Tokens guessed by speculative decoding (prompt lookup or a draft model).")
+                          .with({})),
+      accepted_tokens_(registry_
+                           .counter("rpu_draft_tokens_accepted_total",
+                                    "Speculative guesses the model verified and kept.")
+                           .with({})),
       cached_prompt_tokens_(registry_
                                 .counter("rpu_cached_prompt_tokens_total",
                                          "Prompt tokens whose KV cache was reused instead of recomputed.")
@@ -339,6 +347,11 @@ void ServerMetrics::on_request_done(std::string_view endpoint, int status, doubl
 void ServerMetrics::on_prompt(int64_t prompt_tokens, int64_t cached_tokens) {
   prompt_tokens_.inc(static_cast<double>(prompt_tokens));
   cached_prompt_tokens_.inc(static_cast<double>(cached_tokens));
+}
+
+void ServerMetrics::on_speculation(int64_t drafted_tokens, int64_t accepted_tokens) {
+  drafted_tokens_.inc(static_cast<double>(drafted_tokens));
+  accepted_tokens_.inc(static_cast<double>(accepted_tokens));
 }
 
 void ServerMetrics::on_generated(int64_t n_tokens) {

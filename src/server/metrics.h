@@ -147,6 +147,8 @@ class ServerMetrics {
   // One finished HTTP request: endpoint is a short name ("chat", "completions", ...).
   void on_request_done(std::string_view endpoint, int status, double latency_seconds);
   void on_prompt(int64_t prompt_tokens, int64_t cached_tokens);
+  // A finished choice's speculative guesses: made and kept.
+  void on_speculation(int64_t drafted_tokens, int64_t accepted_tokens);
   void on_generated(int64_t n_tokens);
   void on_first_token(double latency_seconds);
   void set_queue_depth(int64_t n);
@@ -165,6 +167,8 @@ class ServerMetrics {
   MetricFamily<Histogram>& request_latency_;
   Counter& prompt_tokens_;
   Counter& generated_tokens_;
+  Counter& drafted_tokens_;
+  Counter& accepted_tokens_;
   Counter& cached_prompt_tokens_;
   Gauge& queue_depth_;
   Gauge& active_sequences_;

@@ -339,6 +339,8 @@ TEST(MetricsTest, ServerMetricsExportsAllSeries) {
   metrics.on_request_done("completions", 400, 0.002);
   metrics.on_prompt(120, 100);
   metrics.on_prompt(30, 0);
+  metrics.on_speculation(40, 25);
+  metrics.on_speculation(8, 2);
   metrics.set_queue_depth(4);
   metrics.set_active_sequences(16);
   metrics.on_first_token(0.07);
@@ -354,6 +356,8 @@ TEST(MetricsTest, ServerMetricsExportsAllSeries) {
       {"rpu_prompt_tokens_total", "counter"},
       {"rpu_generated_tokens_total", "counter"},
       {"rpu_cached_prompt_tokens_total", "counter"},
+      {"rpu_draft_tokens_total", "counter"},
+      {"rpu_draft_tokens_accepted_total", "counter"},
       {"rpu_queue_depth", "gauge"},
       {"rpu_active_sequences", "gauge"},
       {"rpu_generation_tokens_per_second", "gauge"},
@@ -366,6 +370,8 @@ TEST(MetricsTest, ServerMetricsExportsAllSeries) {
   EXPECT_EQ(find(exp, "rpu_prompt_tokens_total"), 150);
   EXPECT_EQ(find(exp, "rpu_cached_prompt_tokens_total"), 100);
   EXPECT_EQ(find(exp, "rpu_generated_tokens_total"), 30);
+  EXPECT_EQ(find(exp, "rpu_draft_tokens_total"), 48);
+  EXPECT_EQ(find(exp, "rpu_draft_tokens_accepted_total"), 27);
   EXPECT_EQ(find(exp, "rpu_queue_depth"), 4);
   EXPECT_EQ(find(exp, "rpu_active_sequences"), 16);
   // 30 tokens, 4 s after the metrics were created.

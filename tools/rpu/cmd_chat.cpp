@@ -32,6 +32,7 @@ struct ChatOptions {
   bool think = false;
   bool show_prompt = false;
   SamplingParams sampling;
+  SpeculationFlags speculation;
   ReasonFlags reason;
   std::string kb;  // knowledge base searched for each message (rpu kb create)
   int kb_k = 5;
@@ -45,6 +46,7 @@ int chat(const ChatOptions& o) {
   session_options.slots = reasoning ? reasoning_slots(*reasoning) : 1;
   session_options.model_path = o.model_path;
   session_options.hf_type = o.hf_type;
+  session_options.speculation = o.speculation;
   session_options.chat_template = o.template_path.empty() ? "" : read_text_file(o.template_path);
   auto session = open_local_session(session_options, o.runtime);
   require_text_generation(*session, "chat");
@@ -100,6 +102,9 @@ int chat(const ChatOptions& o) {
     });
     std::fputs("\n", stdout);
     std::fflush(stdout);
+    if (const ChoiceResult& c = result.choices.at(0); c.drafted_tokens > 0) {
+      std::fprintf(stderr, "speculation: %d tokens drafted, %d accepted\n", c.drafted_tokens, c.accepted_tokens);
+    }
     nlohmann::ordered_json extension = result.choices.at(0).extension;
     if (extension.is_object() && extension.contains("knowledge")) {
       for (const auto& c : extension["citations"]) {
@@ -134,6 +139,7 @@ Action add_chat_command(CLI::App& app) {
   cmd->add_option("--kb-k", o->kb_k, "sources per message with --kb")->check(CLI::Range(1, 50));
   add_rerank_options(cmd, o->rerank);
   add_sampling_options(cmd, o->sampling);
+  add_speculation_options(cmd, o->speculation);
   add_reason_options(cmd, o->reason);
   add_runtime_options(cmd, o->runtime);
   add_hf_type_option(cmd, o->hf_type);

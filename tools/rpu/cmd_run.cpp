@@ -33,6 +33,7 @@ struct RunOptions {
   std::string lora_path;
   RuntimeOptions runtime;
   SamplingParams sampling;
+  SpeculationFlags speculation;
   ReasonFlags reason;
 };
 
@@ -56,6 +57,11 @@ class AnswerClock {
                  "prompt: %zu tokens, first token after %.3f s; generated: %d tokens in %.3f s (%.1f tok/s); stop: %s\n",
                  prompt_tokens, first_token_seconds_, generated, total,
                  decode > 0 && generated > 1 ? (generated - 1) / decode : 0.0, stop.c_str());
+    if (!result.choices.empty() && result.choices[0].drafted_tokens > 0) {
+      const ChoiceResult& c = result.choices[0];
+      std::fprintf(stderr, "speculation: %d tokens drafted, %d accepted (%.1f%%)\n", c.drafted_tokens,
+                   c.accepted_tokens, 100.0 * c.accepted_tokens / c.drafted_tokens);
+    }
   }
   double elapsed() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
 
@@ -157,6 +163,7 @@ int run(const RunOptions& o) {
   session_options.model_path = o.model_path;
   session_options.hf_type = o.hf_type;
   session_options.lora_path = o.lora_path;
+  session_options.speculation = o.speculation;
   session_options.slots = reasoning ? reasoning_slots(*reasoning) : 1;
   auto session = open_local_session(session_options, o.runtime);
   require_text_generation(*session, "run");
@@ -182,6 +189,7 @@ Action add_run_command(CLI::App& app) {
       ->check(CLI::Range(0, 1 << 24));
   cmd->add_option("--lora", o->lora_path, "LoRA adapter (GGUF) applied without merging")->check(CLI::ExistingFile);
   add_sampling_options(cmd, o->sampling);
+  add_speculation_options(cmd, o->speculation);
   add_reason_options(cmd, o->reason);
   add_runtime_options(cmd, o->runtime);
   add_hf_type_option(cmd, o->hf_type);

@@ -34,6 +34,7 @@ struct ServeOptions {
   std::string lora_path;
   RuntimeOptions runtime;
   SchedulerOptions scheduler;
+  SpeculationFlags speculation;
   ServerOptions server;
   std::vector<std::string> knowledge_bases;  // NAME=FILE
   std::string knowledge_dir;                 // every DIR/*.kb, named by its stem
@@ -78,6 +79,7 @@ int serve_library(ServeOptions& o, const sigset_t& stop_signals) {
     so.chat_template = chat_template;
     so.model_id = entry.id;
     so.scheduler = &o.scheduler;
+    so.speculation = o.speculation;
     instance->session = open_local_session(so, o.runtime);
     instance->reasoned = std::make_unique<reasoning::ReasoningBackend>(
         *instance->session->backend, reasoning::ReasoningOptions{o.scheduler.n_seq, nullptr});
@@ -118,6 +120,8 @@ int serve(ServeOptions& o) {
     lora = LoraAdapter::load(o.lora_path, *model);
     o.scheduler.lora = lora.get();
   }
+  std::unique_ptr<Model> draft;  // --draft: outlives the scheduler
+  o.scheduler.speculation = speculation_options(o.speculation, draft);
   ThreadPool pool(o.runtime.thread_count());
   Scheduler scheduler(*model, *tokenizer, o.scheduler, &pool);
   LocalBackend local(*model, *tokenizer, scheduler, backend_options);
@@ -185,6 +189,7 @@ Action add_serve_command(CLI::App& app) {
          "embedding models: pool the final states by mean, cls or last instead of the model's pooling_type")
       ->check(CLI::IsMember({"mean", "cls", "last"}));
   add_http_options(cmd, o->server);
+  add_speculation_options(cmd, o->speculation);
   add_runtime_options(cmd, o->runtime);
   add_hf_type_option(cmd, o->hf_type);
   return [o] { return serve(*o); };

@@ -25,6 +25,7 @@ std::unique_ptr<LocalSession> open_local_session(const SessionOptions& o, const 
     if (o.max_queue >= 0) scheduler.max_queue = o.max_queue;
   }
   scheduler.n_ctx = runtime.context_size(*s->loaded.model);
+  scheduler.speculation = speculation_options(o.speculation, s->draft);
   if (!o.lora_path.empty()) {
     s->lora = LoraAdapter::load(o.lora_path, *s->loaded.model);
     scheduler.lora = s->lora.get();
@@ -36,6 +37,21 @@ std::unique_ptr<LocalSession> open_local_session(const SessionOptions& o, const 
   backend.chat_template = o.chat_template;
   s->backend = std::make_unique<LocalBackend>(*s->loaded.model, *s->loaded.tokenizer, *s->scheduler, backend);
   return s;
+}
+
+SpeculationOptions speculation_options(const SpeculationFlags& f, std::unique_ptr<Model>& draft) {
+  SpeculationOptions o;
+  o.lookup = f.lookup;
+  o.draft_max = f.draft_max;
+  o.ngram_min = f.ngram_min;
+  o.ngram_max = f.ngram_max;
+  o.draft_p_min = f.draft_p_min;
+  if (!f.draft_path.empty()) {
+    draft = load_model(f.draft_path);
+    o.draft_model = draft.get();
+  }
+  if (o.enabled()) o.validate();
+  return o;
 }
 
 void require_text_generation(const LocalSession& s, const char* command) {

@@ -15,6 +15,7 @@ namespace rpu::cli {
 
 struct LocalSession {
   LoadedModel loaded;
+  std::unique_ptr<Model> draft;  // --draft: outlives the scheduler that guesses with it
   std::unique_ptr<LoraAdapter> lora;
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<Scheduler> scheduler;
@@ -32,12 +33,16 @@ struct SessionOptions {
   // apply when this is null.
   const SchedulerOptions* scheduler = nullptr;
   std::string hf_type{};      // a Hugging Face folder's tensor type (--type); empty: Q8_0
+  SpeculationFlags speculation{};  // --lookup / --draft (applies over `scheduler` too)
 };
 
 // The name a model file is served under: its file stem, or "rpu-arith" for the built-in one.
 std::string model_name_for(const std::string& model_path);
 
 std::unique_ptr<LocalSession> open_local_session(const SessionOptions& options, const RuntimeOptions& runtime);
+
+// The scheduler's speculation settings from the flags; loads the draft model into `draft`.
+SpeculationOptions speculation_options(const SpeculationFlags& flags, std::unique_ptr<Model>& draft);
 
 // Throws rpu::Error, naming `command`, when the session's model only embeds (an encoder).
 void require_text_generation(const LocalSession& session, const char* command);

@@ -28,6 +28,21 @@ std::unique_ptr<Model> load_builtin_model() {
 #endif
 }
 
+void add_speculation_options(CLI::App* cmd, SpeculationFlags& f) {
+  cmd->add_flag("--lookup", f.lookup,
+                "prompt lookup decoding: guess the next tokens from earlier n-gram matches in the prompt and answer "
+                "(fast when the answer copies its input); output is unchanged");
+  cmd->add_option("--draft,--model-draft", f.draft_path,
+                  "speculative decoding with this draft model (GGUF, same vocabulary); output is unchanged")
+      ->transform(model_reference());
+  cmd->add_option("--draft-max", f.draft_max, "most tokens guessed per step (--lookup, --draft)")->check(CLI::Range(1, 64));
+  cmd->add_option("--lookup-ngram-min", f.ngram_min, "--lookup: shortest n-gram matched")->check(CLI::Range(1, 16));
+  cmd->add_option("--lookup-ngram-max", f.ngram_max, "--lookup: longest n-gram matched (tried first)")
+      ->check(CLI::Range(1, 16));
+  cmd->add_option("--draft-p-min", f.draft_p_min, "--draft: stop guessing when the draft's probability falls below this")
+      ->check(CLI::Range(0.0, 1.0));
+}
+
 void add_sampling_options(CLI::App* cmd, SamplingParams& s) {
   cmd->add_option("--temp", s.temperature, "temperature; 0 = greedy")->check(CLI::Range(0.0, 100.0));
   cmd->add_option("--top-k", s.top_k, "keep the k most likely tokens; 0 = off")->check(CLI::Range(0, 1 << 24));

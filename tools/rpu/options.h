@@ -14,6 +14,17 @@ namespace rpu::cli {
 
 void add_sampling_options(CLI::App* cmd, SamplingParams& sampling);
 
+// Speculative decoding (engine/speculation.h): --lookup, --draft (--model-draft), --draft-max,
+// --lookup-ngram-min/max, --draft-p-min.
+struct SpeculationFlags {
+  bool lookup = false;
+  std::string draft_path;  // a draft model with the same vocabulary
+  int draft_max = 8;
+  int ngram_min = 2, ngram_max = 4;
+  float draft_p_min = 0.0f;
+};
+void add_speculation_options(CLI::App* cmd, SpeculationFlags& flags);
+
 // --threads and --ctx, with their defaults resolved against the loaded model.
 struct RuntimeOptions {
   int threads = 0;  // 0: all cores
