@@ -5,8 +5,11 @@
 //   p = softmax(s),  out_t = sum_j p_j v_j
 // Backward, with dP_j = dout_t . v_j and dS_j = p_j (dP_j - sum_i p_i dP_i):
 //   dq_t += sum_j dS_j k_j / sqrt(hd),  dk_j += dS_j q_t / sqrt(hd),  dv_j += p_j dout_t
-// dq is computed per (head, query); dk/dv per (kv head, key) in a second pass that sums over
-// the queries (and the group's heads) that saw the key, so no two threads write one row.
+// dq is computed per (head, query); dk/dv in a second pass per (kv head, independent span of
+// tokens): each query of the span adds its contributions to the keys it saw, so no two threads
+// write one row. Scores q_t . k_j and dP_j = dout_t . v_j are computed for 16 keys at a time
+// from per-kv-head transposed copies of K and V ([n_head_kv, head_dim, n]), which vectorises
+// across keys (no horizontal sums per key).
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
@@ -57,6 +60,10 @@ struct Rows {
   T *out, *dq, *dk, *dv;
   const int32_t* segment_start;
   const int64_t* window_offset;
+  const T* kt;  // K transposed per kv head: kt[(g * head_dim + i) * n + j] = k[j][g * head_dim + i] (forward)
+  const T* vt;  // V likewise (backward)
+  const int64_t* span_start;  // [n_spans + 1]: token spans no query outside of attends into (backward)
+  int64_t n_spans;
   T* probs;
   T* dscores;
   int64_t n, window_total, q_dim, kv_dim;
@@ -70,6 +77,30 @@ T scale_of(AttentionShape shape) {
   return static_cast<T>(shape.scale > 0 ? shape.scale : 1.0 / std::sqrt(static_cast<double>(shape.head_dim)));
 }
 
+// out[j - first] = (x . column j of xt) * scale for keys j = first..last, where xt is one kv
+// head's transposed K or V [head_dim, n]: kLanes keys at a time, each lane its own key, so the
+// sums vectorise without horizontal adds.
+template <typename T>
+RPU_ALWAYS_INLINE void window_dots(const T* x, const T* xt, int64_t n, int hd, int64_t first, int64_t last, T scale,
+                                   T* out) {
+  constexpr int kLanes = 16;
+  int64_t j = first;
+  for (; j + kLanes <= last + 1; j += kLanes) {
+    T acc[kLanes] = {};
+    for (int i = 0; i < hd; ++i) {
+      const T xi = x[i];
+      const T* row = xt + i * n + j;
+      for (int l = 0; l < kLanes; ++l) acc[l] += xi * row[l];
+    }
+    for (int l = 0; l < kLanes; ++l) out[j - first + l] = acc[l] * scale;
+  }
+  for (; j <= last; ++j) {
+    T acc = 0;
+    for (int i = 0; i < hd; ++i) acc += x[i] * xt[i * n + j];
+    out[j - first] = acc * scale;
+  }
+}
+
 // Forward for query head h of token t: probs of its window and its output row.
 template <typename T>
 RPU_ALWAYS_INLINE void attend_query(const Rows<T>& r, int h, int64_t t) {
@@ -78,9 +109,9 @@ RPU_ALWAYS_INLINE void attend_query(const Rows<T>& r, int h, int64_t t) {
   const T* qt = r.q + t * r.q_dim + static_cast<int64_t>(h) * hd;
   const int64_t kv_offset = static_cast<int64_t>(h / r.group) * hd;
   T* p = r.probs + h * r.window_total + r.window_offset[t];
+  window_dots(qt, r.kt + kv_offset * r.n, r.n, hd, first, t, r.scale, p);
   T max_score = -INFINITY;
   for (int64_t j = first; j <= t; ++j) {
-    p[j - first] = dot(qt, r.k + j * r.kv_dim + kv_offset, hd) * r.scale;
     if (r.softcap > 0) p[j - first] = r.softcap * std::tanh(p[j - first] / r.softcap);
     max_score = std::max(max_score, p[j - first]);
   }
@@ -104,11 +135,9 @@ RPU_ALWAYS_INLINE void backward_query(const Rows<T>& r, int h, int64_t t) {
   const T* p = r.probs + h * r.window_total + r.window_offset[t];
   T* ds = r.dscores + h * r.window_total + r.window_offset[t];
   const T* dot_t = r.dout + t * r.q_dim + static_cast<int64_t>(h) * hd;
+  window_dots(dot_t, r.vt + kv_offset * r.n, r.n, hd, first, t, T(1), ds);
   T weighted = 0;  // sum_j p_j dP_j
-  for (int64_t j = first; j <= t; ++j) {
-    ds[j - first] = dot(dot_t, r.v + j * r.kv_dim + kv_offset, hd);
-    weighted += p[j - first] * ds[j - first];
-  }
+  for (int64_t j = first; j <= t; ++j) weighted += p[j - first] * ds[j - first];
   for (int64_t j = first; j <= t; ++j) ds[j - first] = p[j - first] * (ds[j - first] - weighted);
   const T* qt = r.q + t * r.q_dim + static_cast<int64_t>(h) * hd;
   if (r.softcap > 0) {
@@ -127,43 +156,74 @@ RPU_ALWAYS_INLINE void backward_query(const Rows<T>& r, int h, int64_t t) {
   }
 }
 
-// Backward pass 2 for kv head g of key j: sums over the queries t >= j of j's segment and
-// over the group's query heads.
+// Backward pass 2 for kv head g over span `span` of tokens: every query t of the span (and
+// of the group's heads) adds dS_j q_t / sqrt(hd) to dk_j and p_j dout_t to dv_j for the keys j
+// of its window, which all lie in the span. Per key the additions come in the order t, h.
 template <typename T>
-RPU_ALWAYS_INLINE void backward_key(const Rows<T>& r, int g, int64_t j) {
+RPU_ALWAYS_INLINE void backward_span(const Rows<T>& r, int g, int64_t span) {
   const int hd = r.head_dim;
-  T* dkj = r.dk != nullptr ? r.dk + j * r.kv_dim + static_cast<int64_t>(g) * hd : nullptr;
-  T* dvj = r.dv != nullptr ? r.dv + j * r.kv_dim + static_cast<int64_t>(g) * hd : nullptr;
-  for (int64_t t = j; t < r.n && r.segment_start[t] <= j; ++t) {
-    const int64_t at = r.window_offset[t] + (j - r.segment_start[t]);
+  const int64_t kv_offset = static_cast<int64_t>(g) * hd;
+  for (int64_t t = r.span_start[span]; t < r.span_start[span + 1]; ++t) {
+    const int64_t first = r.segment_start[t];
     for (int h = g * r.group; h < (g + 1) * r.group; ++h) {
-      if (dkj != nullptr) {
-        const T c = r.dscores[h * r.window_total + at] * r.scale;
+      const int64_t at = h * r.window_total + r.window_offset[t];
+      if (r.dk != nullptr) {
         const T* qt = r.q + t * r.q_dim + static_cast<int64_t>(h) * hd;
-        for (int i = 0; i < hd; ++i) dkj[i] += c * qt[i];
+        const T* ds = r.dscores + at;
+        for (int64_t j = first; j <= t; ++j) {
+          const T c = ds[j - first] * r.scale;
+          T* dkj = r.dk + j * r.kv_dim + kv_offset;
+          for (int i = 0; i < hd; ++i) dkj[i] += c * qt[i];
+        }
       }
-      if (dvj != nullptr) {
-        const T pj = r.probs[h * r.window_total + at];
+      if (r.dv != nullptr) {
         const T* dot_t = r.dout + t * r.q_dim + static_cast<int64_t>(h) * hd;
-        for (int i = 0; i < hd; ++i) dvj[i] += pj * dot_t[i];
+        const T* p = r.probs + at;
+        for (int64_t j = first; j <= t; ++j) {
+          const T pj = p[j - first];
+          T* dvj = r.dv + j * r.kv_dim + kv_offset;
+          for (int i = 0; i < hd; ++i) dvj[i] += pj * dot_t[i];
+        }
       }
     }
   }
 }
 
-// Runs kernel(rows, head, token) for tasks [begin, end) of (head-major) tasks; the float
-// version is compiled per instruction set.
-enum class Kernel { kAttend, kBackwardQuery, kBackwardKey };
+// Runs kernel(rows, head, token) (or (kv head, span)) for tasks [begin, end) of (head-major)
+// tasks; the float version is compiled per instruction set.
+enum class Kernel { kAttend, kBackwardQuery, kBackwardSpan };
 
 template <typename T>
 RPU_ALWAYS_INLINE void run_range(const Rows<T>& r, Kernel kernel, int64_t begin, int64_t end) {
+  const int64_t per_head = kernel == Kernel::kBackwardSpan ? r.n_spans : r.n;
   for (int64_t task = begin; task < end; ++task) {
-    const int head = static_cast<int>(task / r.n);
-    const int64_t token = task % r.n;
-    if (kernel == Kernel::kAttend) attend_query(r, head, token);
-    if (kernel == Kernel::kBackwardQuery) backward_query(r, head, token);
-    if (kernel == Kernel::kBackwardKey) backward_key(r, head, token);
+    const int head = static_cast<int>(task / per_head);
+    const int64_t index = task % per_head;
+    if (kernel == Kernel::kAttend) attend_query(r, head, index);
+    if (kernel == Kernel::kBackwardQuery) backward_query(r, head, index);
+    if (kernel == Kernel::kBackwardSpan) backward_span(r, head, index);
   }
+}
+
+// x [n, n_kv * hd] -> out [n_kv, hd, n] (one transposed matrix per kv head).
+template <typename T>
+void transpose_heads(const T* x, int64_t n, int n_kv, int hd, std::vector<T>& out) {
+  const int64_t dim = static_cast<int64_t>(n_kv) * hd;
+  out.resize(static_cast<size_t>(n * dim));
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t c = 0; c < dim; ++c) out[c * n + j] = x[j * dim + c];
+  }
+}
+
+// Starts of the spans of tokens that attend only within themselves: a span ends before b when
+// segment_start[b] == b (starts never decrease, so no later token reaches back past b).
+std::vector<int64_t> independent_spans(std::span<const int32_t> segment_start) {
+  std::vector<int64_t> starts;
+  for (size_t t = 0; t < segment_start.size(); ++t) {
+    if (segment_start[t] == static_cast<int32_t>(t)) starts.push_back(static_cast<int64_t>(t));
+  }
+  starts.push_back(static_cast<int64_t>(segment_start.size()));
+  return starts;
 }
 
 RPU_VECTOR_CLONES void run_range_f32(const Rows<float>& r, Kernel kernel, int64_t begin, int64_t end) {
@@ -198,10 +258,13 @@ void attention_forward(const T* q, const T* k, const T* v, std::span<const int32
   saved.window_total = saved.window_offset[n];
   saved.probs.resize(static_cast<size_t>(shape.n_head * saved.window_total));
   const int hd = shape.head_dim;
+  thread_local std::vector<T> kt;  // scratch, grown once per thread
+  transpose_heads(k, n, shape.n_head_kv, hd, kt);
   const Rows<T> rows{q, k, v, nullptr, out, nullptr, nullptr, nullptr, segment_start.data(),
-                     saved.window_offset.data(), saved.probs.data(), nullptr, n, saved.window_total,
-                     static_cast<int64_t>(shape.n_head) * hd, static_cast<int64_t>(shape.n_head_kv) * hd, hd,
-                     shape.n_head / shape.n_head_kv, scale_of<T>(shape), static_cast<T>(shape.softcap)};
+                     saved.window_offset.data(), kt.data(), nullptr, nullptr, 0, saved.probs.data(), nullptr, n,
+                     saved.window_total, static_cast<int64_t>(shape.n_head) * hd,
+                     static_cast<int64_t>(shape.n_head_kv) * hd, hd, shape.n_head / shape.n_head_kv,
+                     scale_of<T>(shape), static_cast<T>(shape.softcap)};
   run_tasks(pool, rows, Kernel::kAttend, shape.n_head * n);
 }
 
@@ -211,15 +274,21 @@ void attention_backward(const T* q, const T* k, const T* v, std::span<const int3
                         ThreadPool* pool) {
   const int64_t n = static_cast<int64_t>(segment_start.size());
   if (static_cast<int64_t>(saved.window_offset.size()) != n + 1) fail("attention backward: no matching forward pass");
-  std::vector<T> dscores(saved.probs.size());  // dS, laid out like probs
+  // Scratch reused across calls (dS is [n_head, window_total] like probs: megabytes per layer).
+  thread_local std::vector<T> dscores, vt;
+  dscores.resize(saved.probs.size());
   const int hd = shape.head_dim;
-  const Rows<T> rows{q, k, v, dout, nullptr, dq, dk, dv, segment_start.data(), saved.window_offset.data(),
+  transpose_heads(v, n, shape.n_head_kv, hd, vt);
+  const std::vector<int64_t> spans = independent_spans(segment_start);
+  const int64_t n_spans = static_cast<int64_t>(spans.size()) - 1;
+  const Rows<T> rows{q, k, v, dout, nullptr, dq, dk, dv, segment_start.data(), saved.window_offset.data(), nullptr,
+                     vt.data(), spans.data(), n_spans,
                      const_cast<T*>(saved.probs.data()),  // read only in the backward kernels
                      dscores.data(), n, saved.window_total, static_cast<int64_t>(shape.n_head) * hd,
                      static_cast<int64_t>(shape.n_head_kv) * hd, hd, shape.n_head / shape.n_head_kv,
                      scale_of<T>(shape), static_cast<T>(shape.softcap)};
   run_tasks(pool, rows, Kernel::kBackwardQuery, shape.n_head * n);
-  if (dk != nullptr || dv != nullptr) run_tasks(pool, rows, Kernel::kBackwardKey, shape.n_head_kv * n);
+  if (dk != nullptr || dv != nullptr) run_tasks(pool, rows, Kernel::kBackwardSpan, shape.n_head_kv * n_spans);
 }
 
 #define RPU_INSTANTIATE(T)                                                                                        \
