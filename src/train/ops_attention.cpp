@@ -39,10 +39,10 @@ void check_inputs(std::span<const int32_t> segment_start, AttentionShape shape) 
 // a . b with kLanes independent partial sums, so the compiler can keep them in one vector
 // register (a single running sum would have to be added up in order, one lane at a time).
 template <typename T>
-RPU_ALWAYS_INLINE T dot(const T* a, const T* b, int n) {
+RPU_ALWAYS_INLINE T dot(const T* a, const T* b, int64_t n) {
   constexpr int kLanes = 16;
   T partial[kLanes] = {};
-  int i = 0;
+  int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
     for (int l = 0; l < kLanes; ++l) partial[l] += a[i + l] * b[i + l];
   }
@@ -50,6 +50,21 @@ RPU_ALWAYS_INLINE T dot(const T* a, const T* b, int n) {
   for (; i < n; ++i) sum += a[i] * b[i];
   for (int l = 0; l < kLanes; ++l) sum += partial[l];
   return sum;
+}
+
+// The sum of a[0, n), with kLanes partial sums for the same reason.
+template <typename T>
+RPU_ALWAYS_INLINE T sum(const T* a, int64_t n) {
+  constexpr int kLanes = 16;
+  T partial[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int l = 0; l < kLanes; ++l) partial[l] += a[i + l];
+  }
+  T total = 0;
+  for (; i < n; ++i) total += a[i];
+  for (int l = 0; l < kLanes; ++l) total += partial[l];
+  return total;
 }
 
 // Everything the per-row kernels read and write. Token t's window in probs / dscores of
@@ -101,6 +116,30 @@ RPU_ALWAYS_INLINE void window_dots(const T* x, const T* xt, int64_t n, int hd, i
   }
 }
 
+// y[0, hd) += scale * sum_j w[j - first] * x[j * stride + (0, hd)] over j = first..last: the
+// row of y is held in registers kLanes values at a time (accumulating into y in memory would
+// put a store-to-load dependency on every key).
+template <typename T>
+RPU_ALWAYS_INLINE void accumulate_rows(const T* w, const T* x, int64_t stride, int64_t first, int64_t last, int hd,
+                                       T scale, T* y) {
+  constexpr int kLanes = 16;
+  int i0 = 0;
+  for (; i0 + kLanes <= hd; i0 += kLanes) {
+    T acc[kLanes] = {};
+    for (int64_t j = first; j <= last; ++j) {
+      const T c = w[j - first];
+      const T* row = x + j * stride + i0;
+      for (int l = 0; l < kLanes; ++l) acc[l] += c * row[l];
+    }
+    for (int l = 0; l < kLanes; ++l) y[i0 + l] += acc[l] * scale;
+  }
+  for (; i0 < hd; ++i0) {
+    T acc = 0;
+    for (int64_t j = first; j <= last; ++j) acc += w[j - first] * x[j * stride + i0];
+    y[i0] += acc * scale;
+  }
+}
+
 // Forward for query head h of token t: probs of its window and its output row.
 template <typename T>
 RPU_ALWAYS_INLINE void attend_query(const Rows<T>& r, int h, int64_t t) {
@@ -115,15 +154,13 @@ RPU_ALWAYS_INLINE void attend_query(const Rows<T>& r, int h, int64_t t) {
     if (r.softcap > 0) p[j - first] = r.softcap * std::tanh(p[j - first] / r.softcap);
     max_score = std::max(max_score, p[j - first]);
   }
-  T sum = 0;
-  for (int64_t j = first; j <= t; ++j) sum += p[j - first] = std::exp(p[j - first] - max_score);
+  const int64_t len = t - first + 1;
+  for (int64_t j = 0; j < len; ++j) p[j] = std::exp(p[j] - max_score);
+  const T inv_sum = T(1) / sum(p, len);
+  for (int64_t j = 0; j < len; ++j) p[j] *= inv_sum;
   T* o = r.out + t * r.q_dim + static_cast<int64_t>(h) * hd;
   std::fill(o, o + hd, T(0));
-  for (int64_t j = first; j <= t; ++j) {
-    const T pj = p[j - first] /= sum;
-    const T* vj = r.v + j * r.kv_dim + kv_offset;
-    for (int i = 0; i < hd; ++i) o[i] += pj * vj[i];
-  }
+  accumulate_rows(p, r.v + kv_offset, r.kv_dim, first, t, hd, T(1), o);
 }
 
 // Backward pass 1 for query head h of token t: dS of its window, and dq.
@@ -136,8 +173,7 @@ RPU_ALWAYS_INLINE void backward_query(const Rows<T>& r, int h, int64_t t) {
   T* ds = r.dscores + h * r.window_total + r.window_offset[t];
   const T* dot_t = r.dout + t * r.q_dim + static_cast<int64_t>(h) * hd;
   window_dots(dot_t, r.vt + kv_offset * r.n, r.n, hd, first, t, T(1), ds);
-  T weighted = 0;  // sum_j p_j dP_j
-  for (int64_t j = first; j <= t; ++j) weighted += p[j - first] * ds[j - first];
+  const T weighted = dot(p, ds, t - first + 1);  // sum_j p_j dP_j
   for (int64_t j = first; j <= t; ++j) ds[j - first] = p[j - first] * (ds[j - first] - weighted);
   const T* qt = r.q + t * r.q_dim + static_cast<int64_t>(h) * hd;
   if (r.softcap > 0) {
@@ -148,12 +184,7 @@ RPU_ALWAYS_INLINE void backward_query(const Rows<T>& r, int h, int64_t t) {
     }
   }
   if (r.dq == nullptr) return;
-  T* dqt = r.dq + t * r.q_dim + static_cast<int64_t>(h) * hd;
-  for (int64_t j = first; j <= t; ++j) {
-    const T c = ds[j - first] * r.scale;
-    const T* kj = r.k + j * r.kv_dim + kv_offset;
-    for (int i = 0; i < hd; ++i) dqt[i] += c * kj[i];
-  }
+  accumulate_rows(ds, r.k + kv_offset, r.kv_dim, first, t, hd, r.scale, r.dq + t * r.q_dim + static_cast<int64_t>(h) * hd);
 }
 
 // Backward pass 2 for kv head g over span `span` of tokens: every query t of the span (and
