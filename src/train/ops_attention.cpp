@@ -93,45 +93,64 @@ T scale_of(AttentionShape shape) {
 }
 
 // out[j - first] = (x . column j of xt) * scale for keys j = first..last, where xt is one kv
-// head's transposed K or V [head_dim, n]: kLanes keys at a time, each lane its own key, so the
-// sums vectorise without horizontal adds.
+// head's transposed K or V [head_dim, n] (n + kLanes columns readable: the transposes are
+// padded): kLanes keys per vector, each lane its own key, so the sums need no horizontal adds;
+// kChains blocks of keys at once keep independent FMA chains in flight. The last block reads
+// up to kLanes - 1 columns past `last` and drops them.
 template <typename T>
 RPU_ALWAYS_INLINE void window_dots(const T* x, const T* xt, int64_t n, int hd, int64_t first, int64_t last, T scale,
                                    T* out) {
-  constexpr int kLanes = 16;
+  constexpr int kLanes = 16, kChains = 4;
   int64_t j = first;
-  for (; j + kLanes <= last + 1; j += kLanes) {
+  for (; j + kChains * kLanes <= last + 1; j += kChains * kLanes) {
+    T acc[kChains][kLanes] = {};
+    for (int i = 0; i < hd; ++i) {
+      const T xi = x[i];
+      const T* row = xt + i * n + j;
+      for (int c = 0; c < kChains; ++c) {
+        for (int l = 0; l < kLanes; ++l) acc[c][l] += xi * row[c * kLanes + l];
+      }
+    }
+    for (int c = 0; c < kChains; ++c) {
+      for (int l = 0; l < kLanes; ++l) out[j - first + c * kLanes + l] = acc[c][l] * scale;
+    }
+  }
+  for (; j <= last; j += kLanes) {
     T acc[kLanes] = {};
     for (int i = 0; i < hd; ++i) {
       const T xi = x[i];
       const T* row = xt + i * n + j;
       for (int l = 0; l < kLanes; ++l) acc[l] += xi * row[l];
     }
-    for (int l = 0; l < kLanes; ++l) out[j - first + l] = acc[l] * scale;
-  }
-  for (; j <= last; ++j) {
-    T acc = 0;
-    for (int i = 0; i < hd; ++i) acc += x[i] * xt[i * n + j];
-    out[j - first] = acc * scale;
+    const int valid = static_cast<int>(std::min<int64_t>(kLanes, last + 1 - j));
+    for (int l = 0; l < valid; ++l) out[j - first + l] = acc[l] * scale;
   }
 }
 
 // y[0, hd) += scale * sum_j w[j - first] * x[j * stride + (0, hd)] over j = first..last: the
 // row of y is held in registers kLanes values at a time (accumulating into y in memory would
-// put a store-to-load dependency on every key).
+// put a store-to-load dependency on every key), over kChains interleaved keys.
 template <typename T>
 RPU_ALWAYS_INLINE void accumulate_rows(const T* w, const T* x, int64_t stride, int64_t first, int64_t last, int hd,
                                        T scale, T* y) {
-  constexpr int kLanes = 16;
+  constexpr int kLanes = 16, kChains = 4;
   int i0 = 0;
   for (; i0 + kLanes <= hd; i0 += kLanes) {
-    T acc[kLanes] = {};
-    for (int64_t j = first; j <= last; ++j) {
-      const T c = w[j - first];
-      const T* row = x + j * stride + i0;
-      for (int l = 0; l < kLanes; ++l) acc[l] += c * row[l];
+    T acc[kChains][kLanes] = {};
+    int64_t j = first;
+    for (; j + kChains <= last + 1; j += kChains) {
+      for (int c = 0; c < kChains; ++c) {
+        const T wj = w[j + c - first];
+        const T* row = x + (j + c) * stride + i0;
+        for (int l = 0; l < kLanes; ++l) acc[c][l] += wj * row[l];
+      }
     }
-    for (int l = 0; l < kLanes; ++l) y[i0 + l] += acc[l] * scale;
+    for (; j <= last; ++j) {
+      const T wj = w[j - first];
+      const T* row = x + j * stride + i0;
+      for (int l = 0; l < kLanes; ++l) acc[0][l] += wj * row[l];
+    }
+    for (int l = 0; l < kLanes; ++l) y[i0 + l] += ((acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l])) * scale;
   }
   for (; i0 < hd; ++i0) {
     T acc = 0;
@@ -236,11 +255,12 @@ RPU_ALWAYS_INLINE void run_range(const Rows<T>& r, Kernel kernel, int64_t begin,
   }
 }
 
-// x [n, n_kv * hd] -> out [n_kv, hd, n] (one transposed matrix per kv head).
+// x [n, n_kv * hd] -> out [n_kv, hd, n] (one transposed matrix per kv head), plus 16 zeros
+// that window_dots' last block may read past the end.
 template <typename T>
 void transpose_heads(const T* x, int64_t n, int n_kv, int hd, std::vector<T>& out) {
   const int64_t dim = static_cast<int64_t>(n_kv) * hd;
-  out.resize(static_cast<size_t>(n * dim));
+  out.assign(static_cast<size_t>(n * dim + 16), T(0));
   for (int64_t j = 0; j < n; ++j) {
     for (int64_t c = 0; c < dim; ++c) out[c * n + j] = x[j * dim + c];
   }
