@@ -181,7 +181,7 @@ void Decoder<T>::layer_forward(int layer, const std::vector<T>& x_in, std::vecto
   attention_forward(a.q.data(), a.k.data(), a.v.data(), attention_starts(layer), attention_shape(), a.attn.data(),
                     a.attention, pool_);
 
-  std::vector<T> residual;  // a projection's output before it joins the residual stream
+  std::vector<T>& residual = scratch_.residual;  // a projection's output before it joins the residual stream
   linear_forward(linear("attn_output", layer), a.attn, residual, a.lora_o);
   post_norm_forward(p + "post_attention_norm.weight", residual, a.attn_out, a.attn_post_inv_rms);
   a.x_mid.resize(x_in.size());
@@ -300,7 +300,7 @@ template <typename T>
 void Decoder<T>::ffn_backward(int layer, DecoderParams<T>& grads, const std::vector<T>& d_out, std::vector<T>& d_h) {
   const ModelConfig& c = config_;
   LayerActivations& a = layers_[static_cast<size_t>(layer)];
-  std::vector<T> d_act, d_gate, d_up;
+  std::vector<T>&d_act = scratch_.d_act, &d_gate = scratch_.d_gate, &d_up = scratch_.d_up;
   zeros(d_act, n_ * c.n_ff);
   linear_backward(linear("ffn_down", layer), grads, a.act, a.lora_down, d_out, d_act);
   zeros(d_gate, n_ * c.n_ff);
@@ -357,7 +357,8 @@ void Decoder<T>::layer_backward(int layer, DecoderParams<T>& grads, std::vector<
   const int d = c.n_embd;
 
   // x_out = x_mid + post_norm(down(act(gate(h_ffn)) * up(h_ffn))), h_ffn = rmsnorm(x_mid)
-  std::vector<T> d_block = dx, d_h;
+  std::vector<T>&d_block = scratch_.d_block, &d_h = scratch_.d_h;
+  d_block = dx;
   post_norm_backward(p + "post_ffw_norm.weight", grads, a.ffn_out, a.ffn_post_inv_rms, d_block);
   ffn_backward(layer, grads, d_block, d_h);
   const ParamTensor<T>& ffn_norm = params_.get(p + "ffn_norm.weight");
@@ -367,7 +368,7 @@ void Decoder<T>::layer_backward(int layer, DecoderParams<T>& grads, std::vector<
   // x_mid = x_in + post_norm(o(attention(rope(norm(q(h))), rope(norm(k(h))), v(h)))), h = rmsnorm(x_in)
   d_block = dx;
   post_norm_backward(p + "post_attention_norm.weight", grads, a.attn_out, a.attn_post_inv_rms, d_block);
-  std::vector<T> d_attn, dq, dk, dv;
+  std::vector<T>&d_attn = scratch_.d_attn, &dq = scratch_.dq, &dk = scratch_.dk, &dv = scratch_.dv;
   zeros(d_attn, n_ * c.q_dim());
   linear_backward(linear("attn_output", layer), grads, a.attn, a.lora_o, d_block, d_attn);
   zeros(dq, n_ * c.q_dim());
@@ -375,7 +376,7 @@ void Decoder<T>::layer_backward(int layer, DecoderParams<T>& grads, std::vector<
   zeros(dv, n_ * c.kv_dim());
   attention_backward(a.q.data(), a.k.data(), a.v.data(), attention_starts(layer), attention_shape(), a.attention,
                      d_attn.data(), dq.data(), dk.data(), dv.data(), pool_);
-  std::vector<T> dq_pre, dk_pre;  // before RoPE
+  std::vector<T>&dq_pre = scratch_.dq_pre, &dk_pre = scratch_.dk_pre;  // before RoPE
   if (c.has_rope(layer)) {
     const Rope& rope = c.is_swa(layer) ? rope_local_ : rope_;
     zeros(dq_pre, n_ * c.q_dim());
@@ -408,7 +409,7 @@ template <typename T>
 void Decoder<T>::backward(DecoderParams<T>& grads) {
   const ModelConfig& c = config_;
   if (n_ == 0) fail("backward() needs a successful forward() first");
-  std::vector<T> d_logits, d_h, dx;
+  std::vector<T>&d_logits = scratch_.d_logits, &d_h = scratch_.d_h, &dx = scratch_.dx;
   zeros(d_logits, n_ * c.n_vocab);
   loss_backward(logits_.data(), n_, c.n_vocab, targets_, weights_, teacher_logits_, loss_options_, 1.0,
                 d_logits.data(), pool_);

@@ -101,6 +101,12 @@ class Decoder {
   const T* teacher_logits_ = nullptr;
   std::vector<LayerActivations> layers_;
   std::vector<T> x_final_, final_inv_rms_, h_final_, logits_;
+  // Working buffers of the passes ([n, n_embd] .. [n, n_vocab], megabytes each), kept across
+  // layers and steps: fresh vectors per layer were reallocated and page-faulted in every time.
+  struct Scratch {
+    std::vector<T> residual, d_block, d_h, d_act, d_gate, d_up, d_attn, dq, dk, dv, dq_pre, dk_pre, d_logits, dx;
+  };
+  Scratch scratch_;
 };
 
 }  // namespace rpu::train

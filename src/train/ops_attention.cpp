@@ -5,8 +5,11 @@
 //   p = softmax(s),  out_t = sum_j p_j v_j
 // Backward, with dP_j = dout_t . v_j and dS_j = p_j (dP_j - sum_i p_i dP_i):
 //   dq_t += sum_j dS_j k_j / sqrt(hd),  dk_j += dS_j q_t / sqrt(hd),  dv_j += p_j dout_t
-// dq is computed per (head, query); dk/dv per (kv head, key) in a second pass that sums over
-// the queries (and the group's heads) that saw the key, so no two threads write one row.
+// dq is computed per (head, query); dk/dv in a second pass per (kv head, independent span of
+// tokens): each query of the span adds its contributions to the keys it saw, so no two threads
+// write one row. Scores q_t . k_j and dP_j = dout_t . v_j are computed for 16 keys at a time
+// from per-kv-head transposed copies of K and V ([n_head_kv, head_dim, n]), which vectorises
+// across keys (no horizontal sums per key).
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
@@ -36,10 +39,10 @@ void check_inputs(std::span<const int32_t> segment_start, AttentionShape shape) 
 // a . b with kLanes independent partial sums, so the compiler can keep them in one vector
 // register (a single running sum would have to be added up in order, one lane at a time).
 template <typename T>
-RPU_ALWAYS_INLINE T dot(const T* a, const T* b, int n) {
+RPU_ALWAYS_INLINE T dot(const T* a, const T* b, int64_t n) {
   constexpr int kLanes = 16;
   T partial[kLanes] = {};
-  int i = 0;
+  int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
     for (int l = 0; l < kLanes; ++l) partial[l] += a[i + l] * b[i + l];
   }
@@ -47,6 +50,21 @@ RPU_ALWAYS_INLINE T dot(const T* a, const T* b, int n) {
   for (; i < n; ++i) sum += a[i] * b[i];
   for (int l = 0; l < kLanes; ++l) sum += partial[l];
   return sum;
+}
+
+// The sum of a[0, n), with kLanes partial sums for the same reason.
+template <typename T>
+RPU_ALWAYS_INLINE T sum(const T* a, int64_t n) {
+  constexpr int kLanes = 16;
+  T partial[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int l = 0; l < kLanes; ++l) partial[l] += a[i + l];
+  }
+  T total = 0;
+  for (; i < n; ++i) total += a[i];
+  for (int l = 0; l < kLanes; ++l) total += partial[l];
+  return total;
 }
 
 // Everything the per-row kernels read and write. Token t's window in probs / dscores of
@@ -57,6 +75,10 @@ struct Rows {
   T *out, *dq, *dk, *dv;
   const int32_t* segment_start;
   const int64_t* window_offset;
+  const T* kt;  // K transposed per kv head: kt[(g * head_dim + i) * n + j] = k[j][g * head_dim + i] (forward)
+  const T* vt;  // V likewise (backward)
+  const int64_t* span_start;  // [n_spans + 1]: token spans no query outside of attends into (backward)
+  int64_t n_spans;
   T* probs;
   T* dscores;
   int64_t n, window_total, q_dim, kv_dim;
@@ -70,6 +92,73 @@ T scale_of(AttentionShape shape) {
   return static_cast<T>(shape.scale > 0 ? shape.scale : 1.0 / std::sqrt(static_cast<double>(shape.head_dim)));
 }
 
+// out[j - first] = (x . column j of xt) * scale for keys j = first..last, where xt is one kv
+// head's transposed K or V [head_dim, n] (n + kLanes columns readable: the transposes are
+// padded): kLanes keys per vector, each lane its own key, so the sums need no horizontal adds;
+// kChains blocks of keys at once keep independent FMA chains in flight. The last block reads
+// up to kLanes - 1 columns past `last` and drops them.
+template <typename T>
+RPU_ALWAYS_INLINE void window_dots(const T* x, const T* xt, int64_t n, int hd, int64_t first, int64_t last, T scale,
+                                   T* out) {
+  constexpr int kLanes = 16, kChains = 4;
+  int64_t j = first;
+  for (; j + kChains * kLanes <= last + 1; j += kChains * kLanes) {
+    T acc[kChains][kLanes] = {};
+    for (int i = 0; i < hd; ++i) {
+      const T xi = x[i];
+      const T* row = xt + i * n + j;
+      for (int c = 0; c < kChains; ++c) {
+        for (int l = 0; l < kLanes; ++l) acc[c][l] += xi * row[c * kLanes + l];
+      }
+    }
+    for (int c = 0; c < kChains; ++c) {
+      for (int l = 0; l < kLanes; ++l) out[j - first + c * kLanes + l] = acc[c][l] * scale;
+    }
+  }
+  for (; j <= last; j += kLanes) {
+    T acc[kLanes] = {};
+    for (int i = 0; i < hd; ++i) {
+      const T xi = x[i];
+      const T* row = xt + i * n + j;
+      for (int l = 0; l < kLanes; ++l) acc[l] += xi * row[l];
+    }
+    const int valid = static_cast<int>(std::min<int64_t>(kLanes, last + 1 - j));
+    for (int l = 0; l < valid; ++l) out[j - first + l] = acc[l] * scale;
+  }
+}
+
+// y[0, hd) += scale * sum_j w[j - first] * x[j * stride + (0, hd)] over j = first..last: the
+// row of y is held in registers kLanes values at a time (accumulating into y in memory would
+// put a store-to-load dependency on every key), over kChains interleaved keys.
+template <typename T>
+RPU_ALWAYS_INLINE void accumulate_rows(const T* w, const T* x, int64_t stride, int64_t first, int64_t last, int hd,
+                                       T scale, T* y) {
+  constexpr int kLanes = 16, kChains = 4;
+  int i0 = 0;
+  for (; i0 + kLanes <= hd; i0 += kLanes) {
+    T acc[kChains][kLanes] = {};
+    int64_t j = first;
+    for (; j + kChains <= last + 1; j += kChains) {
+      for (int c = 0; c < kChains; ++c) {
+        const T wj = w[j + c - first];
+        const T* row = x + (j + c) * stride + i0;
+        for (int l = 0; l < kLanes; ++l) acc[c][l] += wj * row[l];
+      }
+    }
+    for (; j <= last; ++j) {
+      const T wj = w[j - first];
+      const T* row = x + j * stride + i0;
+      for (int l = 0; l < kLanes; ++l) acc[0][l] += wj * row[l];
+    }
+    for (int l = 0; l < kLanes; ++l) y[i0 + l] += ((acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l])) * scale;
+  }
+  for (; i0 < hd; ++i0) {
+    T acc = 0;
+    for (int64_t j = first; j <= last; ++j) acc += w[j - first] * x[j * stride + i0];
+    y[i0] += acc * scale;
+  }
+}
+
 // Forward for query head h of token t: probs of its window and its output row.
 template <typename T>
 RPU_ALWAYS_INLINE void attend_query(const Rows<T>& r, int h, int64_t t) {
@@ -78,21 +167,19 @@ RPU_ALWAYS_INLINE void attend_query(const Rows<T>& r, int h, int64_t t) {
   const T* qt = r.q + t * r.q_dim + static_cast<int64_t>(h) * hd;
   const int64_t kv_offset = static_cast<int64_t>(h / r.group) * hd;
   T* p = r.probs + h * r.window_total + r.window_offset[t];
+  window_dots(qt, r.kt + kv_offset * r.n, r.n, hd, first, t, r.scale, p);
   T max_score = -INFINITY;
   for (int64_t j = first; j <= t; ++j) {
-    p[j - first] = dot(qt, r.k + j * r.kv_dim + kv_offset, hd) * r.scale;
     if (r.softcap > 0) p[j - first] = r.softcap * std::tanh(p[j - first] / r.softcap);
     max_score = std::max(max_score, p[j - first]);
   }
-  T sum = 0;
-  for (int64_t j = first; j <= t; ++j) sum += p[j - first] = std::exp(p[j - first] - max_score);
+  const int64_t len = t - first + 1;
+  for (int64_t j = 0; j < len; ++j) p[j] = std::exp(p[j] - max_score);
+  const T inv_sum = T(1) / sum(p, len);
+  for (int64_t j = 0; j < len; ++j) p[j] *= inv_sum;
   T* o = r.out + t * r.q_dim + static_cast<int64_t>(h) * hd;
   std::fill(o, o + hd, T(0));
-  for (int64_t j = first; j <= t; ++j) {
-    const T pj = p[j - first] /= sum;
-    const T* vj = r.v + j * r.kv_dim + kv_offset;
-    for (int i = 0; i < hd; ++i) o[i] += pj * vj[i];
-  }
+  accumulate_rows(p, r.v + kv_offset, r.kv_dim, first, t, hd, T(1), o);
 }
 
 // Backward pass 1 for query head h of token t: dS of its window, and dq.
@@ -104,11 +191,8 @@ RPU_ALWAYS_INLINE void backward_query(const Rows<T>& r, int h, int64_t t) {
   const T* p = r.probs + h * r.window_total + r.window_offset[t];
   T* ds = r.dscores + h * r.window_total + r.window_offset[t];
   const T* dot_t = r.dout + t * r.q_dim + static_cast<int64_t>(h) * hd;
-  T weighted = 0;  // sum_j p_j dP_j
-  for (int64_t j = first; j <= t; ++j) {
-    ds[j - first] = dot(dot_t, r.v + j * r.kv_dim + kv_offset, hd);
-    weighted += p[j - first] * ds[j - first];
-  }
+  window_dots(dot_t, r.vt + kv_offset * r.n, r.n, hd, first, t, T(1), ds);
+  const T weighted = dot(p, ds, t - first + 1);  // sum_j p_j dP_j
   for (int64_t j = first; j <= t; ++j) ds[j - first] = p[j - first] * (ds[j - first] - weighted);
   const T* qt = r.q + t * r.q_dim + static_cast<int64_t>(h) * hd;
   if (r.softcap > 0) {
@@ -119,51 +203,78 @@ RPU_ALWAYS_INLINE void backward_query(const Rows<T>& r, int h, int64_t t) {
     }
   }
   if (r.dq == nullptr) return;
-  T* dqt = r.dq + t * r.q_dim + static_cast<int64_t>(h) * hd;
-  for (int64_t j = first; j <= t; ++j) {
-    const T c = ds[j - first] * r.scale;
-    const T* kj = r.k + j * r.kv_dim + kv_offset;
-    for (int i = 0; i < hd; ++i) dqt[i] += c * kj[i];
-  }
+  accumulate_rows(ds, r.k + kv_offset, r.kv_dim, first, t, hd, r.scale, r.dq + t * r.q_dim + static_cast<int64_t>(h) * hd);
 }
 
-// Backward pass 2 for kv head g of key j: sums over the queries t >= j of j's segment and
-// over the group's query heads.
+// Backward pass 2 for kv head g over span `span` of tokens: every query t of the span (and
+// of the group's heads) adds dS_j q_t / sqrt(hd) to dk_j and p_j dout_t to dv_j for the keys j
+// of its window, which all lie in the span. Per key the additions come in the order t, h.
 template <typename T>
-RPU_ALWAYS_INLINE void backward_key(const Rows<T>& r, int g, int64_t j) {
+RPU_ALWAYS_INLINE void backward_span(const Rows<T>& r, int g, int64_t span) {
   const int hd = r.head_dim;
-  T* dkj = r.dk != nullptr ? r.dk + j * r.kv_dim + static_cast<int64_t>(g) * hd : nullptr;
-  T* dvj = r.dv != nullptr ? r.dv + j * r.kv_dim + static_cast<int64_t>(g) * hd : nullptr;
-  for (int64_t t = j; t < r.n && r.segment_start[t] <= j; ++t) {
-    const int64_t at = r.window_offset[t] + (j - r.segment_start[t]);
+  const int64_t kv_offset = static_cast<int64_t>(g) * hd;
+  for (int64_t t = r.span_start[span]; t < r.span_start[span + 1]; ++t) {
+    const int64_t first = r.segment_start[t];
     for (int h = g * r.group; h < (g + 1) * r.group; ++h) {
-      if (dkj != nullptr) {
-        const T c = r.dscores[h * r.window_total + at] * r.scale;
+      const int64_t at = h * r.window_total + r.window_offset[t];
+      if (r.dk != nullptr) {
         const T* qt = r.q + t * r.q_dim + static_cast<int64_t>(h) * hd;
-        for (int i = 0; i < hd; ++i) dkj[i] += c * qt[i];
+        const T* ds = r.dscores + at;
+        for (int64_t j = first; j <= t; ++j) {
+          const T c = ds[j - first] * r.scale;
+          T* dkj = r.dk + j * r.kv_dim + kv_offset;
+          for (int i = 0; i < hd; ++i) dkj[i] += c * qt[i];
+        }
       }
-      if (dvj != nullptr) {
-        const T pj = r.probs[h * r.window_total + at];
+      if (r.dv != nullptr) {
         const T* dot_t = r.dout + t * r.q_dim + static_cast<int64_t>(h) * hd;
-        for (int i = 0; i < hd; ++i) dvj[i] += pj * dot_t[i];
+        const T* p = r.probs + at;
+        for (int64_t j = first; j <= t; ++j) {
+          const T pj = p[j - first];
+          T* dvj = r.dv + j * r.kv_dim + kv_offset;
+          for (int i = 0; i < hd; ++i) dvj[i] += pj * dot_t[i];
+        }
       }
     }
   }
 }
 
-// Runs kernel(rows, head, token) for tasks [begin, end) of (head-major) tasks; the float
-// version is compiled per instruction set.
-enum class Kernel { kAttend, kBackwardQuery, kBackwardKey };
+// Runs kernel(rows, head, token) (or (kv head, span)) for tasks [begin, end) of (head-major)
+// tasks; the float version is compiled per instruction set.
+enum class Kernel { kAttend, kBackwardQuery, kBackwardSpan };
 
 template <typename T>
 RPU_ALWAYS_INLINE void run_range(const Rows<T>& r, Kernel kernel, int64_t begin, int64_t end) {
+  const int64_t per_head = kernel == Kernel::kBackwardSpan ? r.n_spans : r.n;
   for (int64_t task = begin; task < end; ++task) {
-    const int head = static_cast<int>(task / r.n);
-    const int64_t token = task % r.n;
-    if (kernel == Kernel::kAttend) attend_query(r, head, token);
-    if (kernel == Kernel::kBackwardQuery) backward_query(r, head, token);
-    if (kernel == Kernel::kBackwardKey) backward_key(r, head, token);
+    const int head = static_cast<int>(task / per_head);
+    const int64_t index = task % per_head;
+    if (kernel == Kernel::kAttend) attend_query(r, head, index);
+    if (kernel == Kernel::kBackwardQuery) backward_query(r, head, index);
+    if (kernel == Kernel::kBackwardSpan) backward_span(r, head, index);
   }
+}
+
+// x [n, n_kv * hd] -> out [n_kv, hd, n] (one transposed matrix per kv head), plus 16 zeros
+// that window_dots' last block may read past the end.
+template <typename T>
+void transpose_heads(const T* x, int64_t n, int n_kv, int hd, std::vector<T>& out) {
+  const int64_t dim = static_cast<int64_t>(n_kv) * hd;
+  out.assign(static_cast<size_t>(n * dim + 16), T(0));
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t c = 0; c < dim; ++c) out[c * n + j] = x[j * dim + c];
+  }
+}
+
+// Starts of the spans of tokens that attend only within themselves: a span ends before b when
+// segment_start[b] == b (starts never decrease, so no later token reaches back past b).
+std::vector<int64_t> independent_spans(std::span<const int32_t> segment_start) {
+  std::vector<int64_t> starts;
+  for (size_t t = 0; t < segment_start.size(); ++t) {
+    if (segment_start[t] == static_cast<int32_t>(t)) starts.push_back(static_cast<int64_t>(t));
+  }
+  starts.push_back(static_cast<int64_t>(segment_start.size()));
+  return starts;
 }
 
 RPU_VECTOR_CLONES void run_range_f32(const Rows<float>& r, Kernel kernel, int64_t begin, int64_t end) {
@@ -198,10 +309,13 @@ void attention_forward(const T* q, const T* k, const T* v, std::span<const int32
   saved.window_total = saved.window_offset[n];
   saved.probs.resize(static_cast<size_t>(shape.n_head * saved.window_total));
   const int hd = shape.head_dim;
+  thread_local std::vector<T> kt;  // scratch, grown once per thread
+  transpose_heads(k, n, shape.n_head_kv, hd, kt);
   const Rows<T> rows{q, k, v, nullptr, out, nullptr, nullptr, nullptr, segment_start.data(),
-                     saved.window_offset.data(), saved.probs.data(), nullptr, n, saved.window_total,
-                     static_cast<int64_t>(shape.n_head) * hd, static_cast<int64_t>(shape.n_head_kv) * hd, hd,
-                     shape.n_head / shape.n_head_kv, scale_of<T>(shape), static_cast<T>(shape.softcap)};
+                     saved.window_offset.data(), kt.data(), nullptr, nullptr, 0, saved.probs.data(), nullptr, n,
+                     saved.window_total, static_cast<int64_t>(shape.n_head) * hd,
+                     static_cast<int64_t>(shape.n_head_kv) * hd, hd, shape.n_head / shape.n_head_kv,
+                     scale_of<T>(shape), static_cast<T>(shape.softcap)};
   run_tasks(pool, rows, Kernel::kAttend, shape.n_head * n);
 }
 
@@ -211,15 +325,21 @@ void attention_backward(const T* q, const T* k, const T* v, std::span<const int3
                         ThreadPool* pool) {
   const int64_t n = static_cast<int64_t>(segment_start.size());
   if (static_cast<int64_t>(saved.window_offset.size()) != n + 1) fail("attention backward: no matching forward pass");
-  std::vector<T> dscores(saved.probs.size());  // dS, laid out like probs
+  // Scratch reused across calls (dS is [n_head, window_total] like probs: megabytes per layer).
+  thread_local std::vector<T> dscores, vt;
+  dscores.resize(saved.probs.size());
   const int hd = shape.head_dim;
-  const Rows<T> rows{q, k, v, dout, nullptr, dq, dk, dv, segment_start.data(), saved.window_offset.data(),
+  transpose_heads(v, n, shape.n_head_kv, hd, vt);
+  const std::vector<int64_t> spans = independent_spans(segment_start);
+  const int64_t n_spans = static_cast<int64_t>(spans.size()) - 1;
+  const Rows<T> rows{q, k, v, dout, nullptr, dq, dk, dv, segment_start.data(), saved.window_offset.data(), nullptr,
+                     vt.data(), spans.data(), n_spans,
                      const_cast<T*>(saved.probs.data()),  // read only in the backward kernels
                      dscores.data(), n, saved.window_total, static_cast<int64_t>(shape.n_head) * hd,
                      static_cast<int64_t>(shape.n_head_kv) * hd, hd, shape.n_head / shape.n_head_kv,
                      scale_of<T>(shape), static_cast<T>(shape.softcap)};
   run_tasks(pool, rows, Kernel::kBackwardQuery, shape.n_head * n);
-  if (dk != nullptr || dv != nullptr) run_tasks(pool, rows, Kernel::kBackwardKey, shape.n_head_kv * n);
+  if (dk != nullptr || dv != nullptr) run_tasks(pool, rows, Kernel::kBackwardSpan, shape.n_head_kv * n_spans);
 }
 
 #define RPU_INSTANTIATE(T)                                                                                        \

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "test_util.h"
+#include "train/gemm_bf16.h"
 
 namespace rpu {
 namespace {
@@ -117,6 +118,42 @@ TEST(TrainCliTest, ResumesFromItsCheckpointAndDistillsFromATeacher) {
   // The CSV keeps the first run's rows and appends the second's.
   const std::string csv = test::read_file(out + "/loss.csv");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 7) << csv;
+}
+
+// The products' precision: --precision wins over RPU_TRAIN_GEMM, the start-up line names the
+// one used, bad values of either are clear errors before any work, and bf16 (where the CPU has
+// AVX512-BF16; refused with a clear error where not) lands near f32's loss.
+TEST(TrainCliTest, PrecisionFlagAndEnvironment) {
+  const std::string data = arithmetic_data(200);
+  auto args = [&](const std::string& out, const std::string& precision) {
+    std::vector<std::string> a = {"train", "--tokenizer-from", stories(), "--data", data, "-o", test::temp_path(out),
+                                  "--embd", "32", "--layers", "1", "--heads", "2", "--kv-heads", "2", "--ff", "64",
+                                  "--seq-len", "64", "--batch", "4", "--steps", "30", "--lr", "3e-3", "--threads", "2"};
+    if (!precision.empty()) a.insert(a.end(), {"--precision", precision});
+    return a;
+  };
+  const auto bad_flag = test::run_rpu(args("p-bad", "fp8"));
+  EXPECT_EQ(bad_flag.exit_code, 1);
+  EXPECT_NE(bad_flag.err.find("--precision: unknown training precision 'fp8'"), std::string::npos) << bad_flag.err;
+  const auto bad_env = test::run_rpu(args("p-env", ""), "RPU_TRAIN_GEMM=half");
+  EXPECT_EQ(bad_env.exit_code, 1);
+  EXPECT_NE(bad_env.err.find("RPU_TRAIN_GEMM: unknown training precision 'half'"), std::string::npos) << bad_env.err;
+  const auto f32 = test::run_rpu(args("p-f32", "f32"), "RPU_TRAIN_GEMM=bf16");  // the flag wins
+  ASSERT_EQ(f32.exit_code, 0) << f32.err;
+  EXPECT_NE(f32.err.find("f32 products"), std::string::npos) << f32.err;
+  const auto bf16 = test::run_rpu(args("p-bf16", "bf16"));
+  if (!train::bf16_gemm_supported()) {
+    EXPECT_EQ(bf16.exit_code, 1);
+    EXPECT_NE(bf16.err.find("AVX512-BF16"), std::string::npos) << bf16.err;
+    return;
+  }
+  ASSERT_EQ(bf16.exit_code, 0) << bf16.err;
+  EXPECT_NE(bf16.err.find("bf16 products"), std::string::npos) << bf16.err;
+  const auto l32 = losses(f32.err), l16 = losses(bf16.err);
+  ASSERT_EQ(l32.size(), 4u) << f32.err;
+  ASSERT_EQ(l16.size(), 4u) << bf16.err;
+  EXPECT_LT(l16[3], 0.7 * l16[2]) << "bf16 held-out loss did not fall";
+  EXPECT_NEAR(l16[3], l32[3], 0.05 * l32[3]) << "held-out loss f32 " << l32[3] << ", bf16 " << l16[3];
 }
 
 TEST(TrainCliTest, BadDataIsAClearError) {

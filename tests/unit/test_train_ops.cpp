@@ -3,12 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <random>
 
 #include "core/error.h"
 #include "train/gemm.h"
+#include "train/gemm_bf16.h"
 #include "train/ops.h"
+#include "train_precision.h"
 
 namespace rpu::train {
 namespace {
@@ -128,6 +131,7 @@ TEST(TrainOps, LoraGradients) {
 // The cache-blocked float product, threaded, on sizes with ragged edges in every blocking
 // dimension, in all three orientations the linear layers use, against a double reference.
 TEST(TrainOps, BlockedFloatProductMatchesDouble) {
+  const test::GemmPrecisionScope f32(GemmPrecision::kF32);
   std::mt19937_64 rng(5);
   ThreadPool pool(2);
   const int64_t m = 101, n = 300, k = 263;
@@ -151,6 +155,74 @@ TEST(TrainOps, BlockedFloatProductMatchesDouble) {
       }
     }
     EXPECT_LT(max_err, 1e-3) << "orientation " << o.a_transposed << o.b_transposed;  // sums of 263 O(1) terms
+  }
+}
+
+// x rounded to bf16 (nearest, ties to even), computed independently of the packing code.
+double to_bf16(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  bits = (bits + 0x7FFFu + ((bits >> 16) & 1u)) & 0xFFFF0000u;
+  float r;
+  std::memcpy(&r, &bits, sizeof r);
+  return r;
+}
+
+// The bf16 product in the three orientations of the linear layers (y = x W^T: A plain, B
+// transposed; dx = dy W: both plain; dW = dy^T x: A transposed), on sizes with ragged edges in
+// every block (odd k: a half-empty last pair; k spans two k blocks; n two column tiles with a
+// 12-column last panel; m two row tiles with a 5-row last panel), threaded. Two oracles per
+// element, both in double: (1) the exact product of the bf16-rounded operands, which the f32
+// accumulation must match to within k f32 roundings of sum |a b|; (2) the unrounded product,
+// within the bf16 bound: each rounded operand is off by at most u = 2^-8 relatively, so each
+// term by (2u + u^2) |a b|. Oracle (1) fails if the operands are not rounded, or rounded the
+// wrong way; (2) bounds the error the trainer sees.
+TEST(TrainOps, Bf16ProductMatchesTheRoundedDoubleProduct) {
+  if (!bf16_gemm_supported()) GTEST_SKIP() << "this CPU has no AVX512-BF16";
+  const test::GemmPrecisionScope bf16(GemmPrecision::kBf16);
+  std::mt19937_64 rng(15);
+  ThreadPool pool(2);
+  const int64_t m = 69, n = 300, k = 263;
+  const Vec ad = random_vec(m * k, rng), bd = random_vec(k * n, rng), cd = random_vec(m * n, rng);
+  const std::vector<float> af(ad.begin(), ad.end()), bf(bd.begin(), bd.end());
+  struct Orientation {
+    bool a_transposed, b_transposed;
+  };
+  const double u = std::ldexp(1.0, -8), f32_eps = std::ldexp(1.0, -24);
+  for (Orientation o : {Orientation{false, true}, Orientation{false, false}, Orientation{true, false}}) {
+    const StridedMatrix<float> a = o.a_transposed ? StridedMatrix<float>{af.data(), 1, m} : StridedMatrix<float>{af.data(), k, 1};
+    const StridedMatrix<float> b = o.b_transposed ? StridedMatrix<float>{bf.data(), 1, k} : StridedMatrix<float>{bf.data(), n, 1};
+    std::vector<float> c(cd.begin(), cd.end());
+    gemm_accumulate<float>(m, n, k, a, b, c.data(), n, &pool);
+    double worst_rounded = 0, worst_bound = 0, max_err = 0;  // errors as fractions of their bounds
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        double exact = cd[i * n + j], rounded = cd[i * n + j], magnitude = std::fabs(cd[i * n + j]);
+        for (int64_t kk = 0; kk < k; ++kk) {
+          exact += static_cast<double>(a.at(i, kk)) * b.at(kk, j);
+          rounded += to_bf16(a.at(i, kk)) * to_bf16(b.at(kk, j));
+          magnitude += std::fabs(static_cast<double>(a.at(i, kk)) * b.at(kk, j));
+        }
+        const double got = c[i * n + j];
+        worst_rounded = std::max(worst_rounded, std::fabs(got - rounded) / ((k + 2) * f32_eps * magnitude));
+        worst_bound = std::max(worst_bound, std::fabs(got - exact) / ((2 * u + u * u + (k + 2) * f32_eps) * magnitude));
+        max_err = std::max(max_err, std::fabs(got - exact));
+      }
+    }
+    const std::string what = "orientation " + std::to_string(o.a_transposed) + std::to_string(o.b_transposed);
+    EXPECT_LE(worst_rounded, 1.0) << what;
+    EXPECT_LE(worst_bound, 1.0) << what;
+    EXPECT_GT(max_err, 1e-4) << what << ": no bf16 rounding visible, the f32 path ran";
+  }
+}
+
+TEST(TrainOps, TrainingPrecisionNamesAndRefusals) {
+  EXPECT_EQ(parse_gemm_precision("f32", "test"), GemmPrecision::kF32);
+  EXPECT_EQ(parse_gemm_precision("bf16", "test"), GemmPrecision::kBf16);
+  EXPECT_THROW(parse_gemm_precision("fp16", "test"), Error);
+  EXPECT_STREQ(to_string(GemmPrecision::kBf16), "bf16");
+  if (!bf16_gemm_supported()) {
+    EXPECT_THROW(set_gemm_precision(GemmPrecision::kBf16), Error);
   }
 }
 

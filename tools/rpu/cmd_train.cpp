@@ -8,6 +8,7 @@
 #include "options.h"
 #include "core/error.h"
 #include "model/lora.h"
+#include "train/gemm.h"
 #include "train/trainer.h"
 
 namespace rpu::cli {
@@ -23,6 +24,7 @@ struct TrainCliOptions {
   train::TrainOptions train;
   double validation_fraction = 0.05;
   int threads = 0;
+  std::string precision;  // f32 | bf16; empty: RPU_TRAIN_GEMM or the CPU decides (train/gemm.h)
   // finetune
   bool full = false;
   train::LoraOptions lora;
@@ -51,6 +53,16 @@ void add_training_options(CLI::App* cmd, TrainCliOptions& o) {
   cmd->add_flag("--resume", o.train.resume, "continue from the checkpoint in --out");
   cmd->add_option("-s,--seed", o.train.seed, "seed for initialisation and data order");
   cmd->add_option("-t,--threads", o.threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
+  cmd->add_option("--precision", o.precision,
+                  "matrix product operands: f32, or bf16 (f32 accumulation, f32 weights and optimizer; needs "
+                  "AVX512-BF16). Default: RPU_TRAIN_GEMM, else f32");
+}
+
+// Settles the products' precision before any work, so a bad --precision / RPU_TRAIN_GEMM or
+// bf16 on a CPU without it fails first; returns its name for the start-up line.
+const char* choose_precision(const TrainCliOptions& o) {
+  if (!o.precision.empty()) train::set_gemm_precision(train::parse_gemm_precision(o.precision, "--precision"));
+  return train::to_string(train::gemm_precision());
 }
 
 void print_progress(const std::string& line) {
@@ -72,6 +84,7 @@ void finish(const train::TrainReport& r, const std::string& what) {
 }
 
 int run_train(TrainCliOptions& o) {
+  const char* precision = choose_precision(o);
   const GgufFile source = GgufFile::open(o.tokenizer_source);
   const auto tokenizer = Tokenizer::from_gguf(source);
   train::ModelMetadata meta = train::fresh_model_metadata(o.spec, source);
@@ -90,8 +103,9 @@ int run_train(TrainCliOptions& o) {
   }
   auto params = train::DecoderParams<float>::random(meta.config, /*tied_output=*/true, o.train.seed);
   ThreadPool pool(RuntimeOptions{o.threads, 0}.thread_count());
-  std::fprintf(stderr, "rpu: training %s from scratch: %lld parameters, %zu examples (%zu held out)\n",
-               o.spec.name.c_str(), static_cast<long long>(params.n_trainable()), data.train.size(), data.validation.size());
+  std::fprintf(stderr, "rpu: training %s from scratch: %lld parameters, %zu examples (%zu held out), %s products\n",
+               o.spec.name.c_str(), static_cast<long long>(params.n_trainable()), data.train.size(), data.validation.size(),
+               precision);
   const auto report = train::run_training(params, data, o.train, &pool, nullptr, print_progress);
   const std::string path = o.out_dir + "/model.gguf";
   params.save_gguf(path, meta.metadata);
@@ -100,6 +114,7 @@ int run_train(TrainCliOptions& o) {
 }
 
 int run_finetune(TrainCliOptions& o) {
+  const char* precision = choose_precision(o);
   auto [base, tokenizer] = load_model_with_tokenizer(o.base_path);
   o.train.out_dir = o.out_dir;
   const train::TrainData data = train::load_training_data(o.data, *tokenizer, tokenizer->vocab().chat_template,
@@ -121,9 +136,9 @@ int run_finetune(TrainCliOptions& o) {
     if (o.train.distill_weight <= 0) o.train.distill_weight = 0.5;
   }
   ThreadPool pool(RuntimeOptions{o.threads, 0}.thread_count());
-  std::fprintf(stderr, "rpu: fine-tuning %s (%s): %lld trainable parameters, %zu examples (%zu held out)\n",
+  std::fprintf(stderr, "rpu: fine-tuning %s (%s): %lld trainable parameters, %zu examples (%zu held out), %s products\n",
                o.base_path.c_str(), o.full ? "full" : "LoRA", static_cast<long long>(params.n_trainable()),
-               data.train.size(), data.validation.size());
+               data.train.size(), data.validation.size(), precision);
   const auto report = train::run_training(params, data, o.train, &pool, teacher.get(), print_progress);
   std::string path;
   if (o.full) {
