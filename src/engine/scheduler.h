@@ -47,6 +47,7 @@ struct SchedulerOptions {
   int step_token_budget = 512; // most tokens in one step (decode tokens count first)
   const LoraAdapter* lora = nullptr;  // applied to every sequence (must outlive the scheduler)
   std::optional<Pooling> pooling{};   // encoders: overrides the model's pooling_type
+  KVCacheTypes cache_types;           // the KV cache's element types (f32, f16, q8_0)
 };
 
 // Thrown by submit() when the waiting queue is full.

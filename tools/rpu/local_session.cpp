@@ -25,6 +25,7 @@ std::unique_ptr<LocalSession> open_local_session(const SessionOptions& o, const 
     if (o.max_queue >= 0) scheduler.max_queue = o.max_queue;
   }
   scheduler.n_ctx = runtime.context_size(*s->loaded.model);
+  scheduler.cache_types = runtime.cache.types();
   if (!o.lora_path.empty()) {
     s->lora = LoraAdapter::load(o.lora_path, *s->loaded.model);
     scheduler.lora = s->lora.get();
