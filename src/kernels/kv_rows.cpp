@@ -52,10 +52,16 @@ void kv_slice_to_f32(DType type, const uint8_t* row, int64_t offset, int64_t n, 
       return;
     }
     case DType::Q8_0: {
+      // Block by block: one scale conversion per 32 values (prefill converts whole heads).
       const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
-      for (int64_t i = 0; i < n; ++i) {
-        const BlockQ8_0& b = blocks[(offset + i) / kQK];
-        out[i] = f16_to_f32(b.d) * static_cast<float>(b.qs[(offset + i) % kQK]);
+      for (int64_t i = 0; i < n;) {
+        const int64_t e = offset + i;  // element index in the row
+        const BlockQ8_0& b = blocks[e / kQK];
+        const float d = f16_to_f32(b.d);
+        const int64_t in_block = std::min<int64_t>(n - i, kQK - e % kQK);
+        const int8_t* qs = b.qs + e % kQK;
+        for (int64_t j = 0; j < in_block; ++j) out[i + j] = d * static_cast<float>(qs[j]);
+        i += in_block;
       }
       return;
     }

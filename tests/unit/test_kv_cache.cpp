@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <functional>
 
 #include "core/error.h"
 #include "core/mapped_file.h"
@@ -109,42 +111,57 @@ int argmax(std::span<const float> logits) {
 
 // The f32 cache's greedy stream of n tokens after the prompt; then the same tokens fed to a
 // cache of `types` (teacher forcing, so one early difference does not change every later
-// context); returns the share of steps where that cache's greedy choice is the same token.
-double greedy_agreement(const Model& model, const std::vector<int32_t>& prompt, int n, KVCacheTypes types) {
+// context). Returns the share of steps where that cache's greedy choice is the same token, and
+// the largest f32 top-2 logit margin among the steps where it is not.
+struct Agreement {
+  double share = 0;
+  float worst_margin = 0;
+};
+Agreement greedy_agreement(const Model& model, const std::vector<int32_t>& prompt, int n, KVCacheTypes types) {
   const int n_ctx = static_cast<int>(prompt.size()) + n + 1;
   BatchForward base(model, n_ctx, 1), compact(model, n_ctx, 1, nullptr, types);
   const SequenceChunk first{0, prompt, ChunkOutput::kLastLogits, true};
   base.eval({&first, 1});
   compact.eval({&first, 1});
+  Agreement a;
   int same = 0;
   for (int i = 0; i < n; ++i) {
     const int32_t token = argmax(base.logits());
-    same += argmax(compact.logits()) == token ? 1 : 0;
+    if (argmax(compact.logits()) == token) {
+      ++same;
+    } else {
+      std::vector<float> sorted(base.logits().begin(), base.logits().end());
+      std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<>());
+      a.worst_margin = std::max(a.worst_margin, sorted[0] - sorted[1]);
+    }
     const SequenceChunk next{0, {&token, 1}, ChunkOutput::kLastLogits, false};  // decode: attend_kv
     base.eval({&next, 1});
     compact.eval({&next, 1});
   }
-  return static_cast<double>(same) / n;
+  a.share = static_cast<double>(same) / n;
+  std::printf("greedy agreement %s: %.4f (worst margin of a difference %.4f)\n", kv_cache_type_name(types.k).c_str(),
+              a.share, a.worst_margin);
+  return a;
 }
 
+// stories260K's heads are 8 values, so one Q8_0 block (one scale) spans 4 heads: q8_0 is
+// coarser here than on any real model (heads of 64-256). Its few differences over 512 tokens
+// (8 measured) must all be near-ties of the f32 logits (top-2 margin < 0.1, logits ~15).
 TEST(KvCacheModels, GreedyTokensAgreeOver512OnStories260K) {
   const auto model = Model::load(kStories);
   const auto tokenizer = Tokenizer::from_gguf(model->file());
-  const auto prompt = tokenizer->encode("Once upon a time", true);
-  for (KVCacheTypes types : {kF16, kQ8}) {
-    const double agreement = greedy_agreement(*model, prompt, 512, types);
-    EXPECT_GE(agreement, 0.99) << kv_cache_type_name(types.k);
-  }
+  const std::vector<int32_t> prompt = {tokenizer->vocab().bos};  // 513 positions: its trained context, 512
+  EXPECT_GE(greedy_agreement(*model, prompt, 512, kF16).share, 0.99);
+  const Agreement q8 = greedy_agreement(*model, prompt, 512, kQ8);
+  EXPECT_GE(q8.share, 0.98);
+  EXPECT_LT(q8.worst_margin, 0.1f);
 }
 
 TEST(KvCacheModels, GreedyTokensAgreeOver512OnTheBuiltInModel) {
   const auto model = Model::load(kArith);
   const auto tokenizer = Tokenizer::from_gguf(model->file());
   const auto prompt = tokenizer->encode("What is 17 * 23 + 5?", true);
-  for (KVCacheTypes types : {kF16, kQ8}) {
-    const double agreement = greedy_agreement(*model, prompt, 512, types);
-    EXPECT_GE(agreement, 0.99) << kv_cache_type_name(types.k);
-  }
+  for (KVCacheTypes types : {kF16, kQ8}) EXPECT_GE(greedy_agreement(*model, prompt, 512, types).share, 0.99);
 }
 
 TEST(KvCacheModels, PerplexityWithinHalfAPercent) {
@@ -200,6 +217,7 @@ TEST(KvCacheModels, SlidingWindowLayersReadCompactCaches) {
     spec.n_layer = 3;
     spec.sliding_window = 5;
     spec.sliding_window_pattern = 2;
+    spec.qk_norm = std::string(arch) == "gemma3";
     const std::vector<uint8_t> bytes = synth_model(spec).to_bytes();
     std::vector<int32_t> tokens(24);
     for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>(3 + 11 * i % 250);
