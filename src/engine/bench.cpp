@@ -43,18 +43,32 @@ std::vector<int32_t> bench_tokens(int n, int n_vocab) {
   return tokens;
 }
 
-// tokens/s of one batch of n_prompt tokens into a fresh context.
-double time_prompt(const Model& model, ThreadPool& pool, const std::vector<int32_t>& tokens) {
-  ForwardPass forward(model, static_cast<int>(tokens.size()), &pool);
+// Fills the first `depth` positions (untimed) with a prompt, as llama-bench's -d does, so
+// the timed tokens attend over a long context (where the KV cache's reads matter).
+void fill_depth(ForwardPass& forward, const std::vector<int32_t>& depth_tokens) {
+  if (!depth_tokens.empty()) forward.eval(depth_tokens);
+}
+
+// tokens/s of one batch of n_prompt tokens into a fresh context (after the depth prompt).
+double time_prompt(const Model& model, ThreadPool& pool, const std::vector<int32_t>& tokens,
+                   const std::vector<int32_t>& depth, KVCacheTypes cache) {
+  ForwardPass forward(model, static_cast<int>(depth.size() + tokens.size()), &pool, cache);
+  fill_depth(forward, depth);
   const auto start = Clock::now();
   forward.eval(tokens);
   return static_cast<double>(tokens.size()) / seconds_since(start);
 }
 
-// tokens/s of n_gen single-token decodes after a one-token prompt (not timed).
-double time_generation(const Model& model, ThreadPool& pool, const std::vector<int32_t>& tokens) {
-  ForwardPass forward(model, static_cast<int>(tokens.size()) + 1, &pool);
-  forward.eval(std::span<const int32_t>(tokens.data(), 1));
+// tokens/s of n_gen single-token decodes after a one-token prompt (not timed), or after the
+// depth prompt.
+double time_generation(const Model& model, ThreadPool& pool, const std::vector<int32_t>& tokens,
+                       const std::vector<int32_t>& depth, KVCacheTypes cache) {
+  ForwardPass forward(model, static_cast<int>(depth.size() + tokens.size()) + 1, &pool, cache);
+  if (depth.empty()) {
+    forward.eval(std::span<const int32_t>(tokens.data(), 1));
+  } else {
+    fill_depth(forward, depth);
+  }
   const auto start = Clock::now();
   for (size_t i = 0; i < tokens.size(); ++i) forward.eval(std::span<const int32_t>(&tokens[i], 1));
   return static_cast<double>(tokens.size()) / seconds_since(start);
@@ -62,8 +76,9 @@ double time_generation(const Model& model, ThreadPool& pool, const std::vector<i
 
 // Aggregate tokens/s of n_seq sequences each decoding tokens.size() tokens, all advanced by
 // one forward step at a time, after a one-token prompt each (not timed).
-double time_batched_generation(const Model& model, ThreadPool& pool, const std::vector<int32_t>& tokens, int n_seq) {
-  BatchForward forward(model, static_cast<int>(tokens.size()) + 1, n_seq, &pool);
+double time_batched_generation(const Model& model, ThreadPool& pool, const std::vector<int32_t>& tokens, int n_seq,
+                               KVCacheTypes cache) {
+  BatchForward forward(model, static_cast<int>(tokens.size()) + 1, n_seq, &pool, cache);
   std::vector<SequenceChunk> chunks(static_cast<size_t>(n_seq));
   for (int s = 0; s < n_seq; ++s) chunks[static_cast<size_t>(s)] = {s, {&tokens[0], 1}, ChunkOutput::kLastLogits, true};
   forward.eval(chunks);
@@ -175,19 +190,25 @@ BenchReport run_bench(const Model& model, const BenchOptions& o, ThreadPool& poo
   r.threads = pool.size();
   const int n_vocab = model.config().n_vocab;
 
+  if (o.n_depth < 0) fail("the depth must be at least 0, got {}", o.n_depth);
+  const std::vector<int32_t> depth = o.n_depth > 0 ? bench_tokens(o.n_depth, n_vocab) : std::vector<int32_t>{};
+  const std::string at_depth = o.n_depth > 0 ? fmt::format(" @ d{}", o.n_depth) : "";
   if (o.n_prompt > 0) {
-    BenchTest t{fmt::format("pp{}", o.n_prompt), o.n_prompt, 0, 1, {}, 0, 0};
+    BenchTest t{fmt::format("pp{}{}", o.n_prompt, at_depth), o.n_prompt, 0, 1, {}, 0, 0};
     const auto tokens = bench_tokens(o.n_prompt, n_vocab);
-    time_prompt(model, pool, tokens);  // warm-up: page in the weights, size the scratch buffers
-    for (int i = 0; i < o.repetitions; ++i) t.tokens_per_second.push_back(time_prompt(model, pool, tokens));
+    time_prompt(model, pool, tokens, depth, o.cache_types);  // warm-up: page in the weights, size the scratch buffers
+    for (int i = 0; i < o.repetitions; ++i) t.tokens_per_second.push_back(time_prompt(model, pool, tokens, depth, o.cache_types));
     summarize(t);
     r.tests.push_back(std::move(t));
   }
   if (o.n_gen > 0) {
-    BenchTest t{fmt::format("tg{}", o.n_gen), 0, o.n_gen, 1, {}, 0, 0};
+    BenchTest t{fmt::format("tg{}{}", o.n_gen, at_depth), 0, o.n_gen, 1, {}, 0, 0};
     const auto tokens = bench_tokens(o.n_gen, n_vocab);
-    time_generation(model, pool, std::vector<int32_t>(tokens.begin(), tokens.begin() + std::min(o.n_gen, 2)));
-    for (int i = 0; i < o.repetitions; ++i) t.tokens_per_second.push_back(time_generation(model, pool, tokens));
+    time_generation(model, pool, std::vector<int32_t>(tokens.begin(), tokens.begin() + std::min(o.n_gen, 2)), {},
+                    o.cache_types);
+    for (int i = 0; i < o.repetitions; ++i) {
+      t.tokens_per_second.push_back(time_generation(model, pool, tokens, depth, o.cache_types));
+    }
     summarize(t);
     r.tests.push_back(std::move(t));
   }
@@ -195,8 +216,11 @@ BenchReport run_bench(const Model& model, const BenchOptions& o, ThreadPool& poo
     if (o.n_gen <= 0 || n_seq < 1) continue;
     BenchTest t{fmt::format("tg{} x{}", o.n_gen, n_seq), 0, o.n_gen, n_seq, {}, 0, 0};
     const auto tokens = bench_tokens(o.n_gen, n_vocab);
-    time_batched_generation(model, pool, std::vector<int32_t>(tokens.begin(), tokens.begin() + std::min(o.n_gen, 2)), n_seq);
-    for (int i = 0; i < o.repetitions; ++i) t.tokens_per_second.push_back(time_batched_generation(model, pool, tokens, n_seq));
+    time_batched_generation(model, pool, std::vector<int32_t>(tokens.begin(), tokens.begin() + std::min(o.n_gen, 2)), n_seq,
+                            o.cache_types);
+    for (int i = 0; i < o.repetitions; ++i) {
+      t.tokens_per_second.push_back(time_batched_generation(model, pool, tokens, n_seq, o.cache_types));
+    }
     summarize(t);
     r.tests.push_back(std::move(t));
   }

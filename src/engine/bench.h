@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "model/kv_cache.h"
 #include "model/model.h"
 
 namespace rpu {
@@ -27,6 +28,10 @@ struct BenchOptions {
   // Batched generation: for each N here, N sequences decode n_gen tokens each in lock-step
   // (one forward step advances all N), reported as aggregate tokens/s ("tg128 x8").
   std::vector<int> batch_sequences;
+  // Tokens already in the cache (an untimed prompt) before the single-sequence pp/tg tests
+  // ("tg128 @ d4096"), as llama-bench's -d.
+  int n_depth = 0;
+  KVCacheTypes cache_types;  // the KV cache's element types
 };
 
 struct BenchTest {

@@ -121,12 +121,12 @@ void KlStats::add(const KlToken& t) {
 }
 
 struct ChunkEvaluator::State {
-  State(const Model& model, int n_ctx, ThreadPool* pool) : forward(model, n_ctx, 1, pool) {}
+  State(const Model& model, int n_ctx, ThreadPool* pool, KVCacheTypes cache) : forward(model, n_ctx, 1, pool, cache) {}
   BatchForward forward;
 };
 
-ChunkEvaluator::ChunkEvaluator(const Model& model, int n_ctx, ThreadPool* pool)
-    : state_(std::make_unique<State>(model, n_ctx, pool)) {}
+ChunkEvaluator::ChunkEvaluator(const Model& model, int n_ctx, ThreadPool* pool, KVCacheTypes cache)
+    : state_(std::make_unique<State>(model, n_ctx, pool, cache)) {}
 ChunkEvaluator::~ChunkEvaluator() = default;
 
 std::span<const float> ChunkEvaluator::eval(std::span<const int32_t> input, int first) {
@@ -157,7 +157,7 @@ PerplexityResult compute_perplexity(const Model& model, std::span<const int32_t>
   if (!options.save_base.empty()) writer = std::make_unique<LogProbWriter>(options.save_base, header);
   std::vector<uint8_t> stored(writer ? static_cast<size_t>(rows) * header.row_bytes() : 0);
 
-  ChunkEvaluator evaluator(model, plan.n_ctx, pool);
+  ChunkEvaluator evaluator(model, plan.n_ctx, pool, options.cache_types);
   std::vector<double> nll(static_cast<size_t>(rows));
   for (int c = 0; c < plan.n_chunk; ++c) {
     const std::vector<int32_t> input = chunk_input(tokens, plan, c, options.bos);
@@ -192,7 +192,7 @@ KlStats compute_kl_divergence(const Model& model, std::span<const int32_t> token
   const int rows = plan.scored_per_chunk();
 
   KlStats stats;
-  ChunkEvaluator evaluator(model, plan.n_ctx, pool);
+  ChunkEvaluator evaluator(model, plan.n_ctx, pool, options.cache_types);
   std::vector<KlToken> scored(static_cast<size_t>(rows));
   for (int c = 0; c < plan.n_chunk; ++c) {
     const std::vector<int32_t> input = chunk_input(tokens, plan, c, options.bos);

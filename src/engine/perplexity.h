@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "model/kv_cache.h"
 #include "model/model.h"
 
 namespace rpu {
@@ -86,7 +87,7 @@ struct KlStats {
 // fills the cache, the rest is one batch that returns its logits.
 class ChunkEvaluator {
  public:
-  ChunkEvaluator(const Model& model, int n_ctx, ThreadPool* pool);
+  ChunkEvaluator(const Model& model, int n_ctx, ThreadPool* pool, KVCacheTypes cache = {});
   ~ChunkEvaluator();
   // Logits [n_ctx - first, n_vocab] of positions first .. n_ctx-1 of `input` (n_ctx tokens).
   std::span<const float> eval(std::span<const int32_t> input, int first);
@@ -101,6 +102,7 @@ struct PerplexityOptions {
   int max_chunks = 0;        // <= 0: all
   int32_t bos = -1;          // the BOS id when the model adds one, else -1
   std::string save_base;     // write the base log-probabilities file here (empty: don't)
+  KVCacheTypes cache_types;  // the KV cache's element types
 };
 
 struct PerplexityResult {

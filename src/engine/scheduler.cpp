@@ -91,7 +91,7 @@ Scheduler::Scheduler(const Model& model, const Tokenizer& tokenizer, const Sched
     slots_.clear();
   } else {
     if (options.pooling.has_value()) fail("a pooling choice applies to encoder models only");
-    forward_ = std::make_unique<BatchForward>(model, options.n_ctx, options.n_seq, pool);
+    forward_ = std::make_unique<BatchForward>(model, options.n_ctx, options.n_seq, pool, options.cache_types);
     forward_->set_lora(options.lora);
     const SpeculationOptions& spec = options.speculation;
     if (spec.enabled()) spec.validate();

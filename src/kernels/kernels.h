@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
 #include "core/tensor.h"
 
 namespace rpu {
@@ -44,6 +45,17 @@ struct QuantizedInput {
   void reshape(int64_t tokens, int64_t columns);
 };
 
+// One head's keys and values in a KV cache whose rows may be f32, f16 or Q8_0 (kv_rows.h):
+// position p's key row starts at k + p * k_row_bytes and the head is elements
+// [offset, offset + head_dim) of it (Q8_0: block i/32, value i%32); likewise for v.
+struct KvRows {
+  const uint8_t* k = nullptr;
+  const uint8_t* v = nullptr;
+  DType k_type = DType::F32, v_type = DType::F32;
+  int64_t k_row_bytes = 0, v_row_bytes = 0;
+  int64_t offset = 0;
+};
+
 struct KernelSet {
   const char* name;
   // Prepares w for this set; fills out.view and possibly out.packed / out.row_granule.
@@ -65,6 +77,10 @@ struct KernelSet {
   // q + j * q_stride and its output out + j * out_stride. Null: callers use attend per query.
   void (*attend_block)(const float* q, int64_t q_stride, int64_t n_q, const float* k, const float* v, int64_t stride,
                        int64_t first_pos, int64_t head_dim, float scale, float* out, int64_t out_stride);
+  // attend over typed cache rows (kv.k_type / kv.v_type each F32, F16 or Q8_0), read in place:
+  // the compact cache's decode path, where reading the cache is most of the work.
+  void (*attend_kv)(const float* q, const KvRows& kv, int64_t n_pos, int64_t head_dim, float scale, float* scores,
+                    float* out);
 };
 
 const KernelSet& reference_kernels();
@@ -76,6 +92,16 @@ const KernelSet& active_kernels();
 // Reference attention for one head (also the fallback of sets without their own).
 void attend_ref(const float* q, const float* k, const float* v, int64_t stride, int64_t n_pos, int64_t head_dim,
                 float scale, float* scores, float* out);
+
+// Reference attention over typed rows: each row's head slice converted to f32, then the
+// arithmetic of attend_ref.
+void attend_kv_ref(const float* q, const KvRows& kv, int64_t n_pos, int64_t head_dim, float scale, float* scores,
+                   float* out);
+// attend_kv for sets whose attend has no typed loads for a case: the head's rows converted
+// into per-thread f32 buffers, then `attend` (the set's own f32 kernel) over them.
+using AttendFn = void (*)(const float*, const float*, const float*, int64_t, int64_t, int64_t, float, float*, float*);
+void attend_kv_via_f32(AttendFn attend, const float* q, const KvRows& kv, int64_t n_pos, int64_t head_dim, float scale,
+                       float* scores, float* out);
 
 // Reference quantization of activations (also used by fast sets as their oracle).
 void quantize_input_ref(const float* x, int64_t n_tokens, int64_t cols, QuantizedInput& out);

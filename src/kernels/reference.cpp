@@ -60,7 +60,8 @@ void attend_ref(const float* q, const float* k, const float* v, int64_t stride, 
 }
 
 const KernelSet& reference_kernels() {
-  static const KernelSet set{"ref", &pack_ref, &wants_quantized_input_ref, &quantize_input_ref, &matmul_ref, &attend_ref, nullptr};
+  static const KernelSet set{"ref", &pack_ref, &wants_quantized_input_ref, &quantize_input_ref, &matmul_ref, &attend_ref, nullptr,
+                             &attend_kv_ref};
   return set;
 }
 

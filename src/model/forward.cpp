@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "kernels/kv_rows.h"
 #include "kernels/quant.h"
 #include "model/lora.h"
 #include "model/matmul_batch.h"
@@ -72,12 +73,12 @@ const Model& decoder(const Model& model) {
 
 }  // namespace
 
-BatchForward::BatchForward(const Model& model, int n_ctx, int n_seq, ThreadPool* pool)
+BatchForward::BatchForward(const Model& model, int n_ctx, int n_seq, ThreadPool* pool, KVCacheTypes cache_types)
     : model_(decoder(model)),
       config_(model.config()),
       pool_(pool),
       kernels_(model.kernels()),
-      cache_(model.config(), n_ctx, n_seq),
+      cache_(model.config(), n_ctx, n_seq, cache_types),
       n_past_(static_cast<size_t>(n_seq), 0) {
   // Frequency of rotation pair i: theta^(-2i/rope_dim), divided by the llama3 factor or the
   // longrope factor (long ones beyond the original context, as llama.cpp picks them) if any.
@@ -192,12 +193,17 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
       const int first_token = chunk_first_[static_cast<size_t>(task.chunk)] + task.t0;
       const int first_pos = token_pos_[static_cast<size_t>(first_token)];
       const size_t head_offset = static_cast<size_t>(task.head / group) * hd;
-      const float* keys = cache_.key(chunk.seq, layer, 0) + head_offset;
-      const float* values = cache_.value(chunk.seq, layer, 0) + head_offset;
       const float* q = q_.data() + static_cast<size_t>(first_token) * q_dim + static_cast<size_t>(task.head) * hd;
       float* out = attn_.data() + static_cast<size_t>(first_token) * q_dim + static_cast<size_t>(task.head) * hd;
-      const size_t kv_dim = static_cast<size_t>(config_.kv_dim());
       const int start = window > 0 ? std::max(0, first_pos - window + 1) : 0;  // oldest position seen
+      const HeadRows rows{chunk.seq, layer, start, static_cast<int>(head_offset)};
+      if (!cache_.types().is_f32()) {
+        attend_compact(rows, q, task.n_q, first_pos, chunk.prefill && blocks, cap, scores.data(), out);
+        continue;
+      }
+      const float* keys = reinterpret_cast<const float*>(cache_.key(chunk.seq, layer, 0)) + head_offset;
+      const float* values = reinterpret_cast<const float*>(cache_.value(chunk.seq, layer, 0)) + head_offset;
+      const size_t kv_dim = static_cast<size_t>(config_.kv_dim());
       if (chunk.prefill && blocks) {
         kernels_.attend_block(q, q_dim, task.n_q, keys, values, config_.kv_dim(), first_pos, hd, scale, out, q_dim);
       } else if (cap > 0) {
@@ -214,6 +220,40 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
     run(0, n_tasks);
   } else {
     pool_->parallel_for(n_tasks, run);
+  }
+}
+
+// Attention over a compact (f16 / Q8_0) cache. Generated tokens read the typed rows in place
+// (kernels' attend_kv: the decode path, where reading the cache is the cost). A prefill block
+// and gemma2's soft-capped scores first convert the head's rows to f32 (per thread), then use
+// the f32 kernels: the conversion is 1/n_q of the block's attention work, and the block kernel
+// keeps prefill fast. Same choice by the token's role as the f32 path (batch invariance).
+void BatchForward::attend_compact(const HeadRows& rows, const float* q, int n_q, int first_pos, bool block, float cap,
+                                  float* scores, float* out) const {
+  const int hd = config_.head_dim;
+  const int q_dim = config_.q_dim();
+  const float scale = config_.attn_scale();
+  const KVCacheTypes& types = cache_.types();
+  const int n_pos = block ? first_pos + n_q : first_pos + 1 - rows.start;  // rows from rows.start (0 for blocks)
+  if (!block && cap == 0) {
+    const KvRows kv{cache_.key(rows.seq, rows.layer, rows.start), cache_.value(rows.seq, rows.layer, rows.start),
+                    types.k, types.v, cache_.key_row_bytes(), cache_.value_row_bytes(), rows.offset};
+    kernels_.attend_kv(q, kv, n_pos, hd, scale, scores, out);
+    return;
+  }
+  thread_local std::vector<float> keys, values;  // [n_pos][head_dim] each, grown once
+  ensure(keys, static_cast<size_t>(n_pos) * hd);
+  ensure(values, static_cast<size_t>(n_pos) * hd);
+  for (int p = 0; p < n_pos; ++p) {
+    kv_slice_to_f32(types.k, cache_.key(rows.seq, rows.layer, rows.start + p), rows.offset, hd,
+                    keys.data() + static_cast<size_t>(p) * hd);
+    kv_slice_to_f32(types.v, cache_.value(rows.seq, rows.layer, rows.start + p), rows.offset, hd,
+                    values.data() + static_cast<size_t>(p) * hd);
+  }
+  if (block) {
+    kernels_.attend_block(q, q_dim, n_q, keys.data(), values.data(), hd, first_pos, hd, scale, out, q_dim);
+  } else {
+    attend_capped(q, keys.data(), values.data(), hd, n_pos, hd, scale, cap, scores, out);
   }
 }
 
@@ -349,8 +389,7 @@ void BatchForward::attention_block(int layer, std::span<const SequenceChunk> chu
       apply_rope(table, q, pos, c.n_head);
       apply_rope(table, k, pos, c.n_head_kv);
     }
-    std::copy_n(k, kv_dim, cache_.key(seq, layer, pos));
-    std::copy_n(v, kv_dim, cache_.value(seq, layer, pos));
+    cache_.store(seq, layer, pos, k, v);
   });
   attention(layer, chunks);
   matmuls({{&lw.wo, h_.data()}}, attn_.data(), n);

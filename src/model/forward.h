@@ -65,8 +65,9 @@ struct SequenceChunk {
 
 class BatchForward {
  public:
-  // `pool` may be null (single-threaded). n_ctx is the context of each of the n_seq sequences.
-  BatchForward(const Model& model, int n_ctx, int n_seq, ThreadPool* pool = nullptr);
+  // `pool` may be null (single-threaded). n_ctx is the context of each of the n_seq sequences;
+  // cache_types: the KV cache's element types (f32 default; f16 / q8_0 for a compact cache).
+  BatchForward(const Model& model, int n_ctx, int n_seq, ThreadPool* pool = nullptr, KVCacheTypes cache_types = {});
 
   // Runs one step over all chunks (at most one chunk per sequence). Returns, concatenated in
   // chunk order, the rows each chunk asked for: logits rows [n_vocab] and hidden rows
@@ -79,6 +80,7 @@ class BatchForward {
   int n_past(int seq) const { return n_past_[static_cast<size_t>(seq)]; }
   int n_ctx() const { return cache_.capacity(); }
   int n_seq() const { return cache_.n_seq(); }
+  const KVCache& cache() const { return cache_; }
   // Forgets positions >= n_past of a sequence (e.g. to reuse a shared prompt prefix).
   void rewind(int seq, int n_past);
   // Makes `to` hold the first n_pos positions of `from` (n_pos <= n_past(from)).
@@ -93,6 +95,12 @@ class BatchForward {
   // the LoRA terms of adapted matrices.
   void matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens);
   void attention(int layer, std::span<const SequenceChunk> chunks);
+  // One head's cache rows: positions from `start` of (seq, layer), values [offset, offset + head_dim).
+  struct HeadRows {
+    int seq, layer, start, offset;
+  };
+  void attend_compact(const HeadRows& rows, const float* q, int n_q, int first_pos, bool block, float cap,
+                      float* scores, float* out) const;
   // x += attention(norm(x)) and x += ffn(norm(x)) of one layer over the step's n tokens.
   void attention_block(int layer, std::span<const SequenceChunk> chunks, int n);
   void ffn_block(int layer, int n);
@@ -138,7 +146,8 @@ class BatchForward {
 // One sequence: the interface `rpu run`, `rpu chat` and the benchmarks use.
 class ForwardPass {
  public:
-  ForwardPass(const Model& model, int n_ctx, ThreadPool* pool = nullptr) : batch_(model, n_ctx, 1, pool) {}
+  ForwardPass(const Model& model, int n_ctx, ThreadPool* pool = nullptr, KVCacheTypes cache_types = {})
+      : batch_(model, n_ctx, 1, pool, cache_types) {}
 
   // Processes `tokens` at positions n_past() .. n_past()+size-1 and appends them to the cache.
   // Returns the logits of the last token [n_vocab], or of every token [size, n_vocab] when

@@ -26,6 +26,29 @@ TEST(CliTest, ReferenceKernelsCanBeForcedAndUnknownOnesAreRejected) {
   EXPECT_NE(unknown.err.find("kernel set 'nosuch'"), std::string::npos) << unknown.err;
 }
 
+// A compact KV cache reproduces the reference text too (its 64 tokens are far from any
+// near-tie); a cache type rpu does not have is one clear line and exit code 1 or 2 (CLI11's
+// validation), on every command that takes the flag.
+TEST(CliTest, CacheTypesRunAndUnknownOnesAreRejected) {
+  for (const char* type : {"f16", "q8_0"}) {
+    const auto r = test::run_rpu({"run", kModel, "-p", "Once upon a time", "--steps", "64", "--temp", "0", "--cache-type", type});
+    ASSERT_EQ(r.exit_code, 0) << type << r.err;
+    EXPECT_EQ(r.out, test::read_file(test::fixture("stories260K/golden/greedy_onceuponatime_n64.txt"))) << type;
+  }
+  const std::vector<std::vector<std::string>> bad = {
+      {"run", kModel, "-n", "4", "--cache-type", "q4_0"},
+      {"chat", kModel, "--cache-type-k", "int8"},
+      {"bench", kModel, "-p", "8", "-n", "8", "--cache-type-v", "f64"},
+      {"perplexity", kModel, "-f", kModel, "--cache-type", "Q8_0"},
+  };
+  for (const auto& args : bad) {
+    const auto r = test::run_rpu(args);
+    EXPECT_NE(r.exit_code, 0) << args[0];
+    EXPECT_NE(r.err.find("--cache-type"), std::string::npos) << args[0] << ": " << r.err;
+    EXPECT_NE(r.err.find("f32"), std::string::npos) << args[0] << ": " << r.err;  // names the choices
+  }
+}
+
 TEST(CliTest, SeededSamplingReproduces) {
   const std::vector<std::string> args = {"run", kModel, "-p", "Lily", "-n", "40", "--temp", "1.0", "--seed", "42"};
   const auto a = test::run_rpu(args);

@@ -12,6 +12,7 @@
 #include "core/fp16.h"
 #include "core/rng.h"
 #include "kernels/kernels.h"
+#include "kernels/kv_rows.h"
 #include "kernels/quant.h"
 #include "model/forward.h"
 #include "model/model.h"
@@ -294,6 +295,54 @@ TEST(KernelSetTest, BlockAttentionMatchesPerQueryReference) {
               // Both are f32 evaluations of the same softmax; 1e-5 covers their rounding.
               ASSERT_NEAR(out[j * q_stride + i], expected[i], 1e-5) << set->name << " hd " << head_dim << " first "
                                                                      << first_pos << " q " << j << " i " << i;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Typed KV cache rows (f32 / f16 / Q8_0 for K and V independently) read in place by every
+// set's attend_kv, against attend_ref over the same rows dequantized whole by the quantizer's
+// own inverse (dequantize_row): the kernels must attend to exactly the values the cache
+// holds. Heads inside rows of 4 heads (offset 0 and 2 * head_dim), head_dim 40 and 8 take the
+// sets' conversion fallback; 8 also puts a Q8_0 head inside a block.
+TEST(KernelSetTest, TypedKvAttentionMatchesReferenceOnDequantizedRows) {
+  const DType types[] = {DType::F32, DType::F16, DType::Q8_0};
+  for (const KernelSet* set : tested_sets()) {
+    for (DType k_type : types) {
+      for (DType v_type : types) {
+        for (int64_t head_dim : {64, 128, 40, 8}) {
+          for (int64_t n_pos : {1, 6, 200}) {
+            const int64_t kv_dim = 4 * head_dim;
+            const int64_t kb = kv_row_bytes(k_type, kv_dim), vb = kv_row_bytes(v_type, kv_dim);
+            const auto k = random_values(static_cast<size_t>(n_pos * kv_dim), 21 + n_pos, 2.0f);
+            const auto v = random_values(static_cast<size_t>(n_pos * kv_dim), 22 + head_dim);
+            std::vector<uint8_t> k_rows(static_cast<size_t>(n_pos * kb)), v_rows(static_cast<size_t>(n_pos * vb));
+            std::vector<float> k_back(k.size()), v_back(v.size());
+            for (int64_t p = 0; p < n_pos; ++p) {
+              quantize_row(k_type, k.data() + p * kv_dim, k_rows.data() + p * kb, kv_dim);
+              quantize_row(v_type, v.data() + p * kv_dim, v_rows.data() + p * vb, kv_dim);
+              dequantize_row(k_type, k_rows.data() + p * kb, k_back.data() + p * kv_dim, kv_dim);
+              dequantize_row(v_type, v_rows.data() + p * vb, v_back.data() + p * kv_dim, kv_dim);
+            }
+            for (int64_t offset : {int64_t{0}, 2 * head_dim}) {
+              const auto q = random_values(static_cast<size_t>(head_dim), 23 + offset, 2.0f);
+              const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+              const KvRows rows{k_rows.data(), v_rows.data(), k_type, v_type, kb, vb, offset};
+              std::vector<float> scores(static_cast<size_t>(n_pos)), out(static_cast<size_t>(head_dim), NAN);
+              std::vector<float> expected(static_cast<size_t>(head_dim));
+              set->attend_kv(q.data(), rows, n_pos, head_dim, scale, scores.data(), out.data());
+              attend_ref(q.data(), k_back.data() + offset, v_back.data() + offset, kv_dim, n_pos, head_dim, scale,
+                         scores.data(), expected.data());
+              for (int64_t i = 0; i < head_dim; ++i) {
+                // Both are f32 evaluations of one softmax over the same values; 2e-5 covers
+                // their different summation orders (|v| <= 4, scores of a few units).
+                ASSERT_NEAR(out[i], expected[i], 2e-5)
+                    << set->name << " K " << kv_cache_type_name(k_type) << " V " << kv_cache_type_name(v_type) << " hd "
+                    << head_dim << " n_pos " << n_pos << " offset " << offset << " i " << i;
+              }
             }
           }
         }

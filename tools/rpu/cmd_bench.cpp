@@ -1,4 +1,4 @@
-// rpu bench MODEL [-p 512] [-n 128] [-t N] [-r 5] [-o md|json]: prompt-processing and
+// rpu bench MODEL [-p 512] [-n 128] [-d 0] [-t N] [-r 5] [-o md|json] [--cache-type T]: prompt-processing and
 // generation throughput, the machine's memory read bandwidth and generation's share of the
 // bandwidth roofline (engine/bench.h).
 #include <fmt/format.h>
@@ -22,6 +22,7 @@ struct BenchCliOptions {
   int threads = 0;
   std::string output = "md";
   int bandwidth_mib = 1024;
+  CacheTypeOptions cache;
 };
 
 int bench(BenchCliOptions& o) {
@@ -29,6 +30,7 @@ int bench(BenchCliOptions& o) {
   ThreadPool pool(o.threads > 0 ? o.threads : (hw == 0 ? 1 : static_cast<int>(hw)));
   const auto model = load_model(o.model_path, o.hf_type);
   o.bench.bandwidth_bytes = static_cast<uint64_t>(o.bandwidth_mib) << 20;
+  o.bench.cache_types = o.cache.types();
   const BenchReport report = run_bench(*model, o.bench, pool);
   const std::string text = o.output == "json" ? format_bench_json(report, o.model_path) : format_bench_markdown(report);
   std::fwrite(text.data(), 1, text.size(), stdout);
@@ -49,6 +51,10 @@ Action add_bench_command(CLI::App& app) {
                   "also generate with N sequences decoded together, aggregate t/s (comma-separated, e.g. 4,8,16)")
       ->delimiter(',')
       ->check(CLI::Range(1, 256));
+  cmd->add_option("-d,--depth", o->bench.n_depth,
+                  "tokens already in the KV cache (an untimed prompt) before the pp/tg tests, as llama-bench -d")
+      ->check(CLI::Range(0, 1 << 20));
+  add_cache_type_options(cmd, o->cache);
   cmd->add_option("-r,--repetitions", o->bench.repetitions, "timed repetitions of each test")->check(CLI::Range(1, 1000));
   cmd->add_option("-t,--threads", o->threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
   cmd->add_option("-o,--output", o->output, "output format: md or json")->check(CLI::IsMember({"md", "json"}));

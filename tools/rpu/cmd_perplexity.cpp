@@ -26,6 +26,7 @@ struct PerplexityCliOptions {
   std::string base_path;
   bool kl_divergence = false;
   int threads = 0;
+  CacheTypeOptions cache;
 };
 
 // The text as llama-perplexity reads it: the whole file, less one final newline.
@@ -102,6 +103,7 @@ int perplexity(const PerplexityCliOptions& o) {
   PerplexityOptions options;
   options.max_chunks = o.chunks;
   options.bos = vocab.add_bos && vocab.bos >= 0 ? vocab.bos : -1;
+  options.cache_types = o.cache.types();
   return o.kl_divergence ? run_kl_divergence(o, model, tokens, options) : run_perplexity(o, model, tokens, options);
 }
 
@@ -122,6 +124,7 @@ Action add_perplexity_command(CLI::App& app) {
                   "without --kl-divergence: save the model's log-probabilities here; with it: read them as the base");
   cmd->add_flag("--kl-divergence", o->kl_divergence, "compare against the base saved by --kl-divergence-base");
   cmd->add_option("-t,--threads", o->threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
+  add_cache_type_options(cmd, o->cache);
   return [o] { return perplexity(*o); };
 }
 

@@ -113,6 +113,7 @@ int serve(ServeOptions& o) {
   LocalBackendOptions backend_options;
   if (!o.chat_template_path.empty()) backend_options.chat_template = read_text_file(o.chat_template_path);
   o.scheduler.n_ctx = o.runtime.context_size(*model);
+  o.scheduler.cache_types = o.runtime.cache.types();
   backend_options.model_id = !o.alias.empty()       ? o.alias
                              : model_name_for(o.model_path);
   std::unique_ptr<LoraAdapter> lora;

@@ -26,6 +26,7 @@ std::unique_ptr<LocalSession> open_local_session(const SessionOptions& o, const 
   }
   scheduler.n_ctx = runtime.context_size(*s->loaded.model);
   scheduler.speculation = speculation_options(o.speculation, s->draft);
+  scheduler.cache_types = runtime.cache.types();
   if (!o.lora_path.empty()) {
     s->lora = LoraAdapter::load(o.lora_path, *s->loaded.model);
     scheduler.lora = s->lora.get();

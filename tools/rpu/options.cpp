@@ -1,5 +1,7 @@
 #include "options.h"
 
+#include "kernels/kv_rows.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <thread>
@@ -63,6 +65,19 @@ void add_runtime_options(CLI::App* cmd, RuntimeOptions& r) {
   cmd->add_option("-t,--threads", r.threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
   cmd->add_option("-c,--ctx", r.ctx, "context size in tokens (default: the model's, at most 4096)")
       ->check(CLI::Range(1, 1 << 24));
+  add_cache_type_options(cmd, r.cache);
+}
+
+void add_cache_type_options(CLI::App* cmd, CacheTypeOptions& c) {
+  const auto types = CLI::IsMember({"f32", "f16", "q8_0"});
+  cmd->add_option("--cache-type", c.both, "KV cache type for keys and values: f32, f16 (half the memory) or q8_0 (34/128)")
+      ->check(types);
+  cmd->add_option("--cache-type-k", c.k, "KV cache type for keys only (overrides --cache-type)")->check(types);
+  cmd->add_option("--cache-type-v", c.v, "KV cache type for values only (overrides --cache-type)")->check(types);
+}
+
+KVCacheTypes CacheTypeOptions::types() const {
+  return {parse_kv_cache_type(k.empty() ? both : k), parse_kv_cache_type(v.empty() ? both : v)};
 }
 
 const CLI::Validator& log_location() {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "model/kv_cache.h"
 #include "model/model.h"
 #include "decode/sampler.h"
 #include "tokenizer/tokenizer.h"
@@ -25,10 +26,19 @@ struct SpeculationFlags {
 };
 void add_speculation_options(CLI::App* cmd, SpeculationFlags& flags);
 
-// --threads and --ctx, with their defaults resolved against the loaded model.
+// --cache-type T (both K and V), --cache-type-k / --cache-type-v (one of them): f32, f16, q8_0.
+struct CacheTypeOptions {
+  std::string both = "f32";
+  std::string k, v;  // empty: as `both`
+  KVCacheTypes types() const;
+};
+void add_cache_type_options(CLI::App* cmd, CacheTypeOptions& cache);
+
+// --threads, --ctx and the KV cache type, with their defaults resolved against the loaded model.
 struct RuntimeOptions {
   int threads = 0;  // 0: all cores
   int ctx = 0;      // 0: the model's trained context, at most 4096
+  CacheTypeOptions cache;
   int thread_count() const;
   int context_size(const Model& model) const;
 };

@@ -24,6 +24,8 @@ void matmul_float(const WeightMatrix& w, const float* x, int64_t n_tokens, float
 void attend(const float* q, const float* k, const float* v, int64_t stride, int64_t n_pos, int64_t head_dim, float scale,
             float* scores, float* out);
 
+void attend_kv(const float* q, const KvRows& kv, int64_t n_pos, int64_t head_dim, float scale, float* scores,
+               float* out);
 void attend_block(const float* q, int64_t q_stride, int64_t n_q, const float* k, const float* v, int64_t stride,
                   int64_t first_pos, int64_t head_dim, float scale, float* out, int64_t out_stride);
 
