@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "model/forward_profile.h"
 #include "model/model.h"
 
 namespace rpu {
@@ -27,6 +28,16 @@ struct BenchOptions {
   // Batched generation: for each N here, N sequences decode n_gen tokens each in lock-step
   // (one forward step advances all N), reported as aggregate tokens/s ("tg128 x8").
   std::vector<int> batch_sequences;
+  // After the timed tests, one more prompt run and one more generation run (with sampling,
+  // default settings) with a ForwardProfile attached (model/forward_profile.h).
+  bool profile = false;
+};
+
+// Where one untimed run of a test spent its time.
+struct BenchProfile {
+  std::string test;     // "pp512" / "tg128"
+  int64_t tokens = 0;   // tokens the profiled run processed (prompt) or generated
+  ForwardProfile profile;
 };
 
 struct BenchTest {
@@ -57,6 +68,7 @@ struct BenchReport {
   Bandwidth bandwidth;           // zero when skipped
   double roofline_tokens_per_second = 0;
   double generation_share = 0;   // tg mean / roofline, 0..1+; 0 when either is missing
+  std::vector<BenchProfile> profiles;  // with BenchOptions::profile
 };
 
 // Multi-threaded streaming read of a buffer of `bytes` (much larger than the last-level
