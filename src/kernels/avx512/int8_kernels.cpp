@@ -30,8 +30,9 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <type_traits>
 #include <cstring>
+#include <type_traits>
+#include <vector>
 
 #include "avx512.h"
 #include "core/error.h"
@@ -251,6 +252,83 @@ void group_kernel_q6_k(const uint8_t* group, int64_t n_super, const QuantizedInp
   for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + row0, store_mask, acc[t]);
 }
 
+// Q6_K for NT tokens from a group unpacked to one byte per code (unpack_q6_k_group): per 32
+// columns, two 16-column halves with their own int8 scales.
+template <int NT>
+void group_kernel_q6_k_bytes(const uint8_t* group, int64_t n_super, const QuantizedInput& xq, int64_t t0, float* y,
+                       int64_t rows, int64_t row0) {
+  const int64_t cols = xq.cols;
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t sb = 0; sb < n_super; ++sb) {
+    const uint8_t* super = group + sb * 4384;
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(super)));
+    for (int b = 0; b < 8; ++b) {
+      const uint8_t* blk = super + 32 + b * 544;
+      const int64_t gb = sb * 8 + b;  // 32-column block index in the row
+      const int32_t* words[NT];
+      __m512i lo[NT], hi[NT];
+      for (int t = 0; t < NT; ++t) {
+        const size_t row = static_cast<size_t>((t0 + t) * cols / 32 + gb);
+        words[t] = reinterpret_cast<const int32_t*>(xq.q.data() + (t0 + t) * cols + gb * 32);
+        lo[t] = _mm512_set1_epi32(-32 * xq.sum16[2 * row]);
+        hi[t] = _mm512_set1_epi32(-32 * xq.sum16[2 * row + 1]);
+      }
+      for (int c = 0; c < 4; ++c) {
+        const __m512i w_lo = _mm512_loadu_si512(blk + c * 64);
+        const __m512i w_hi = _mm512_loadu_si512(blk + (c + 4) * 64);
+        for (int t = 0; t < NT; ++t) {
+          lo[t] = _mm512_dpbusd_epi32(lo[t], w_lo, _mm512_set1_epi32(words[t][c]));
+          hi[t] = _mm512_dpbusd_epi32(hi[t], w_hi, _mm512_set1_epi32(words[t][c + 4]));
+        }
+      }
+      const __m512 sc_lo = _mm512_mul_ps(
+          d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 512)))));
+      const __m512 sc_hi = _mm512_mul_ps(
+          d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 528)))));
+      for (int t = 0; t < NT; ++t) {
+        const __m512 dx = _mm512_set1_ps(xq.d[static_cast<size_t>((t0 + t) * cols / 32 + gb)]);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo[t]), _mm512_mul_ps(sc_lo, dx), acc[t]);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi[t]), _mm512_mul_ps(sc_hi, dx), acc[t]);
+      }
+    }
+  }
+  const int64_t valid = std::min<int64_t>(16, rows - row0);
+  const __mmask16 store_mask = static_cast<__mmask16>((1u << valid) - 1u);
+  for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + row0, store_mask, acc[t]);
+}
+
+// Chunk c of a packed Q6_K block as bytes: columns 4c.. to out chunk c, 16+4c.. to chunk c+4.
+template <int kChunk>
+void unpack_q6_k_chunk(const uint8_t* blk, __m512i plane_lo, __m512i plane_hi, uint8_t* out) {
+  const __m512i low_mask = _mm512_set1_epi8(0x0f);
+  const __m512i high_mask = _mm512_set1_epi8(0x30);
+  const __m512i packed = _mm512_loadu_si512(blk + kChunk * 64);
+  _mm512_storeu_si512(out + kChunk * 64, q6_codes<kChunk>(_mm512_and_si512(packed, low_mask), plane_lo, high_mask));
+  _mm512_storeu_si512(out + (kChunk + 4) * 64,
+                      q6_codes<kChunk>(_mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask), plane_hi, high_mask));
+}
+
+// A 16-row Q6_K group as one byte per code, for several tokens to share: per super-block
+// [16 f16 d][8 x (8 chunks x 64 B codes, 16 lo scales, 16 hi scales)] (4384 bytes).
+void unpack_q6_k_group(const uint8_t* group, int64_t n_super, uint8_t* out) {
+  for (int64_t sb = 0; sb < n_super; ++sb) {
+    const uint8_t* super = group + sb * 3360;
+    uint8_t* dst = out + sb * 4384;
+    std::memcpy(dst, super, 32);
+    for (int b = 0; b < 8; ++b) {
+      const uint8_t* blk = super + 32 + b * 416;
+      uint8_t* o = dst + 32 + b * 544;
+      const __m512i plane_lo = _mm512_loadu_si512(blk + 256), plane_hi = _mm512_loadu_si512(blk + 320);
+      unpack_q6_k_chunk<0>(blk, plane_lo, plane_hi, o);
+      unpack_q6_k_chunk<1>(blk, plane_lo, plane_hi, o);
+      unpack_q6_k_chunk<2>(blk, plane_lo, plane_hi, o);
+      unpack_q6_k_chunk<3>(blk, plane_lo, plane_hi, o);
+      std::memcpy(o + 512, blk + 384, 32);
+    }
+  }
+}
+
 void pack_block(DType type, const uint8_t* const src_rows[16], int64_t b, uint8_t* dst) {
   uint16_t* scales = nullptr;
   switch (type) {
@@ -371,14 +449,23 @@ void group_kernel(const uint8_t* group, int64_t nb, const QuantizedInput& xq, in
   for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + row0, store_mask, acc[t]);
 }
 
+// One token: codes unpacked in registers, 6 bits read per weight (decode is bound by the
+// bytes read). Several: each group unpacked once to bytes that all tokens then share.
 void matmul_q6_k(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
                  int64_t row_end) {
   const int64_t n_super = w.view.cols / 256;
+  thread_local std::vector<uint8_t> unpacked;  // per thread, grown once
+  if (n_tokens > 1 && unpacked.size() < static_cast<size_t>(n_super * 4384)) unpacked.resize(static_cast<size_t>(n_super * 4384));
   for (int64_t row0 = row_begin; row0 < row_end; row0 += kRowsPerGroup) {
     const uint8_t* group = w.packed.get() + (row0 / kRowsPerGroup) * n_super * 3360;
+    if (n_tokens == 1) {
+      group_kernel_q6_k<1>(group, n_super, xq, 0, y, w.view.rows, row0);
+      continue;
+    }
+    unpack_q6_k_group(group, n_super, unpacked.data());
     int64_t t = 0;
-    for (; t + 4 <= n_tokens; t += 4) group_kernel_q6_k<4>(group, n_super, xq, t, y, w.view.rows, row0);
-    for (; t < n_tokens; ++t) group_kernel_q6_k<1>(group, n_super, xq, t, y, w.view.rows, row0);
+    for (; t + 4 <= n_tokens; t += 4) group_kernel_q6_k_bytes<4>(unpacked.data(), n_super, xq, t, y, w.view.rows, row0);
+    for (; t < n_tokens; ++t) group_kernel_q6_k_bytes<1>(unpacked.data(), n_super, xq, t, y, w.view.rows, row0);
   }
 }
 
