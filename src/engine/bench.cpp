@@ -1,5 +1,7 @@
 #include "engine/bench.h"
 
+#include "engine/bench_profile.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "decode/sampler.h"
 #include "model/forward.h"
 #include "model/quant_plan.h"
 
@@ -92,6 +95,38 @@ double time_batched_generation(const Model& model, ThreadPool& pool, const std::
     forward.eval(chunks);
   }
   return static_cast<double>(tokens.size()) * n_seq / seconds_since(start);
+}
+
+// One prompt run and one generation run (sampling each next token with the default
+// sampler, as a server would) recorded into profiles.
+void profile_runs(const Model& model, const BenchOptions& o, ThreadPool& pool, std::vector<BenchProfile>& out) {
+  const int n_vocab = model.config().n_vocab;
+  if (o.n_prompt > 0) {
+    BenchProfile p{fmt::format("pp{}", o.n_prompt), o.n_prompt, {}};
+    const auto tokens = bench_tokens(o.n_prompt, n_vocab);
+    ForwardPass forward(model, o.n_prompt, &pool);
+    forward.set_profile(&p.profile);
+    forward.eval(tokens);
+    out.push_back(std::move(p));
+  }
+  if (o.n_gen > 0) {
+    BenchProfile p{fmt::format("tg{}", o.n_gen), o.n_gen, {}};
+    const auto tokens = bench_tokens(1, n_vocab);
+    ForwardPass forward(model, o.n_gen + 1, &pool);
+    Sampler sampler{SamplingParams{}};
+    std::span<const float> logits = forward.eval(tokens);
+    forward.set_profile(&p.profile);
+    for (int i = 0; i < o.n_gen; ++i) {
+      int32_t next = 0;
+      {
+        const OpTimer timer(&p.profile, ForwardOp::kSampling, -1);
+        next = sampler.sample(logits);
+        sampler.accept(next);
+      }
+      logits = forward.eval(std::span<const int32_t>(&next, 1));
+    }
+    out.push_back(std::move(p));
+  }
 }
 
 std::string file_type_name(const GgufFile& file) {
@@ -224,6 +259,7 @@ BenchReport run_bench(const Model& model, const BenchOptions& o, ThreadPool& poo
     summarize(t);
     r.tests.push_back(std::move(t));
   }
+  if (o.profile) profile_runs(model, o, pool, r.profiles);
   if (o.bandwidth_bytes > 0) r.bandwidth = measure_read_bandwidth(pool, o.bandwidth_bytes, o.bandwidth_passes);
   if (r.bandwidth.bytes_per_second > 0 && r.bytes_per_token > 0) {
     r.roofline_tokens_per_second = r.bandwidth.bytes_per_second / static_cast<double>(r.bytes_per_token);
@@ -249,6 +285,7 @@ std::string format_bench_markdown(const BenchReport& r) {
     if (r.generation_share > 0) out += fmt::format("; generation reaches {:.1f}% of it", 100.0 * r.generation_share);
     out += "\n";
   }
+  for (const BenchProfile& p : r.profiles) out += format_profile_markdown(p, r.bandwidth.bytes_per_second);
   return out;
 }
 
@@ -272,6 +309,9 @@ std::string format_bench_json(const BenchReport& r, const std::string& model_pat
                      {"generation_share", r.generation_share}};
   } else {
     j["roofline"] = {{"weight_bytes_per_token", r.bytes_per_token}};
+  }
+  if (!r.profiles.empty()) {
+    j["profiles"] = nlohmann::ordered_json::parse(format_profiles_json(r.profiles, r.bandwidth.bytes_per_second));
   }
   return j.dump(2) + "\n";
 }

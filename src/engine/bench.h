@@ -15,6 +15,7 @@
 
 #include "core/thread_pool.h"
 #include "model/kv_cache.h"
+#include "model/forward_profile.h"
 #include "model/model.h"
 
 namespace rpu {
@@ -32,6 +33,16 @@ struct BenchOptions {
   // ("tg128 @ d4096"), as llama-bench's -d.
   int n_depth = 0;
   KVCacheTypes cache_types;  // the KV cache's element types
+  // After the timed tests, one more prompt run and one more generation run (with sampling,
+  // default settings) with a ForwardProfile attached (model/forward_profile.h).
+  bool profile = false;
+};
+
+// Where one untimed run of a test spent its time.
+struct BenchProfile {
+  std::string test;     // "pp512" / "tg128"
+  int64_t tokens = 0;   // tokens the profiled run processed (prompt) or generated
+  ForwardProfile profile;
 };
 
 struct BenchTest {
@@ -62,6 +73,7 @@ struct BenchReport {
   Bandwidth bandwidth;           // zero when skipped
   double roofline_tokens_per_second = 0;
   double generation_share = 0;   // tg mean / roofline, 0..1+; 0 when either is missing
+  std::vector<BenchProfile> profiles;  // with BenchOptions::profile
 };
 
 // Multi-threaded streaming read of a buffer of `bytes` (much larger than the last-level

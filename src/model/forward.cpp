@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "core/error.h"
 #include "kernels/kv_rows.h"
@@ -23,6 +24,9 @@ void rms_norm(const float* x, const float* weight, int n, float eps, float* out)
 void add_bias(float* y, const std::vector<float>& bias) {
   for (size_t i = 0; i < bias.size(); ++i) y[i] += bias[i];
 }
+
+// Bytes of a weight matrix as stored in the file (what the bandwidth roofline counts).
+uint64_t matrix_bytes(const WeightMatrix& w) { return static_cast<uint64_t>(w.view.rows) * w.view.row_bytes; }
 
 void ensure(std::vector<float>& buffer, size_t n) {
   if (buffer.size() < n) buffer.resize(n);
@@ -291,6 +295,7 @@ void BatchForward::eval(std::span<const SequenceChunk> chunks) {
   token_pos_.resize(nt);
   chunk_first_.resize(chunks.size());
   {
+    const OpTimer timer(profile_, ForwardOp::kEmbed, -1);
     int t = 0;
     for (size_t ci = 0; ci < chunks.size(); ++ci) {
       const SequenceChunk& chunk = chunks[ci];
@@ -321,6 +326,7 @@ void BatchForward::eval(std::span<const SequenceChunk> chunks) {
     if (chunks[ci].output == ChunkOutput::kHidden) hidden_needed += chunks[ci].tokens.size();
   }
   ensure(hidden_out_, hidden_needed * c.n_embd);
+  std::optional<OpTimer> norm_timer(std::in_place, profile_, ForwardOp::kOutputNorm, -1);
   for (size_t ci = 0; ci < chunks.size(); ++ci) {
     const SequenceChunk& chunk = chunks[ci];
     const int size = static_cast<int>(chunk.tokens.size());
@@ -339,8 +345,11 @@ void BatchForward::eval(std::span<const SequenceChunk> chunks) {
     }
     n_past_[static_cast<size_t>(chunk.seq)] += size;
   }
+  norm_timer.reset();
+  if (profile_ != nullptr) ++profile_->steps;
   if (logits_rows_ > 0) {
     ensure(logits_, logits_rows_ * c.n_vocab);
+    const OpTimer timer(profile_, ForwardOp::kOutputHead, -1, matrix_bytes(w.output));
     matmuls({{&w.output, logits_.data()}}, h_.data(), static_cast<int>(logits_rows_));
     if (c.final_softcap > 0) {
       for (size_t i = 0; i < logits_rows_ * vocab_size(); ++i) logits_[i] = soft_cap(logits_[i], c.final_softcap);
@@ -348,12 +357,29 @@ void BatchForward::eval(std::span<const SequenceChunk> chunks) {
   }
 }
 
+uint64_t BatchForward::attention_bytes(int layer, std::span<const SequenceChunk> chunks) const {
+  const int window = config_.is_swa(layer) ? config_.sliding_window : 0;
+  uint64_t positions = 0;
+  for (size_t ci = 0; ci < chunks.size(); ++ci) {
+    const int last = chunk_first_[ci] + static_cast<int>(chunks[ci].tokens.size()) - 1;
+    const int seen = token_pos_[static_cast<size_t>(last)] + 1;
+    positions += static_cast<uint64_t>(window > 0 ? std::min(seen, window) : seen);
+  }
+  // K and V rows of kv_dim elements of the cache's own type.
+  return positions * 2 * static_cast<uint64_t>(config_.kv_dim()) * sizeof(*cache_.key(0, 0, 0));
+}
+
 void BatchForward::attention_block(int layer, std::span<const SequenceChunk> chunks, int n) {
   const ModelConfig& c = config_;
   const LayerWeights& lw = model_.weights().layers[static_cast<size_t>(layer)];
-  for_tokens(n, [&](int t) {
-    rms_norm(x_.data() + t * c.n_embd, lw.attn_norm.data(), c.n_embd, c.rms_eps, h_.data() + t * c.n_embd);
-  });
+  {
+    const OpTimer timer(profile_, ForwardOp::kNorm, layer);
+    for_tokens(n, [&](int t) {
+      rms_norm(x_.data() + t * c.n_embd, lw.attn_norm.data(), c.n_embd, c.rms_eps, h_.data() + t * c.n_embd);
+    });
+  }
+  std::optional<OpTimer> timer(std::in_place, profile_, ForwardOp::kMatmulQkv, layer,
+                               matrix_bytes(lw.wqkv) + matrix_bytes(lw.wq) + matrix_bytes(lw.wk) + matrix_bytes(lw.wv));
   const size_t q_dim = static_cast<size_t>(c.q_dim()), kv_dim = static_cast<size_t>(c.kv_dim());
   if (lw.wqkv.view.rows > 0) {
     // Fused rows [q | k | v] per token, split into the usual buffers.
@@ -369,6 +395,7 @@ void BatchForward::attention_block(int layer, std::span<const SequenceChunk> chu
   } else {
     matmuls({{&lw.wq, q_.data()}, {&lw.wk, k_.data()}, {&lw.wv, v_.data()}}, h_.data(), n);
   }
+  timer.emplace(profile_, ForwardOp::kRopeCache, layer);
   const bool rope = c.has_rope(layer);
   const RopeTable& table = c.is_swa(layer) ? rope_local_ : rope_global_;
   for_tokens(n, [&](int t) {
@@ -391,17 +418,25 @@ void BatchForward::attention_block(int layer, std::span<const SequenceChunk> chu
     }
     cache_.store(seq, layer, pos, k, v);
   });
+  timer.emplace(profile_, ForwardOp::kAttention, layer, profile_ != nullptr ? attention_bytes(layer, chunks) : 0);
   attention(layer, chunks);
+  timer.emplace(profile_, ForwardOp::kMatmulOut, layer, matrix_bytes(lw.wo));
   matmuls({{&lw.wo, h_.data()}}, attn_.data(), n);
+  timer.emplace(profile_, ForwardOp::kResidual, layer);
   add_block_output(lw.attn_post_norm, n);
 }
 
 void BatchForward::ffn_block(int layer, int n) {
   const ModelConfig& c = config_;
   const LayerWeights& lw = model_.weights().layers[static_cast<size_t>(layer)];
-  for_tokens(n, [&](int t) {
-    rms_norm(x_.data() + t * c.n_embd, lw.ffn_norm.data(), c.n_embd, c.rms_eps, h_.data() + t * c.n_embd);
-  });
+  {
+    const OpTimer timer(profile_, ForwardOp::kNorm, layer);
+    for_tokens(n, [&](int t) {
+      rms_norm(x_.data() + t * c.n_embd, lw.ffn_norm.data(), c.n_embd, c.rms_eps, h_.data() + t * c.n_embd);
+    });
+  }
+  std::optional<OpTimer> timer(std::in_place, profile_, ForwardOp::kMatmulGateUp, layer,
+                               matrix_bytes(lw.w_gate) + matrix_bytes(lw.w_up));
   const size_t ff = static_cast<size_t>(c.n_ff);
   const bool fused = lw.w_gate.view.rows == 0;  // ffn_up holds [gate | up] rows (phi3)
   if (fused) {
@@ -410,6 +445,7 @@ void BatchForward::ffn_block(int layer, int n) {
   } else {
     matmuls({{&lw.w_gate, ffn_gate_.data()}, {&lw.w_up, ffn_up_.data()}}, h_.data(), n);
   }
+  timer.emplace(profile_, ForwardOp::kActivation, layer);
   const bool geglu = c.arch->ffn == FfnKind::kGeGlu;
   for_tokens(n, [&](int t) {
     float* act = ffn_gate_.data() + static_cast<size_t>(t) * ff;
@@ -420,7 +456,9 @@ void BatchForward::ffn_block(int layer, int n) {
       act[i] = (geglu ? gelu(g) : g / (1.0f + std::exp(-g))) * up[i];  // GeGLU or SwiGLU
     }
   });
+  timer.emplace(profile_, ForwardOp::kMatmulDown, layer, matrix_bytes(lw.w_down));
   matmuls({{&lw.w_down, h_.data()}}, ffn_gate_.data(), n);
+  timer.emplace(profile_, ForwardOp::kResidual, layer);
   add_block_output(lw.ffn_post_norm, n);
 }
 

@@ -36,6 +36,7 @@
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
 #include "model/kv_cache.h"
+#include "model/forward_profile.h"
 #include "model/matmul_batch.h"
 #include "model/model.h"
 
@@ -89,6 +90,9 @@ class BatchForward {
   // Applies a LoRA adapter (model/lora.h) to every matrix it adapts, without merging; null
   // removes it. The adapter must outlive its use.
   void set_lora(const LoraAdapter* adapter);
+  // Records where each later eval() spends its time into `profile` (null: stop recording).
+  // The profile must outlive its use.
+  void set_profile(ForwardProfile* profile) { profile_ = profile; }
 
  private:
   // Y_i = X W_i^T for several matrices reading the same input (model/matmul_batch.h), plus
@@ -101,6 +105,8 @@ class BatchForward {
   };
   void attend_compact(const HeadRows& rows, const float* q, int n_q, int first_pos, bool block, float cap,
                       float* scores, float* out) const;
+  // Bytes of K and V the step's attention reads in one layer (each cached position once per chunk).
+  uint64_t attention_bytes(int layer, std::span<const SequenceChunk> chunks) const;
   // x += attention(norm(x)) and x += ffn(norm(x)) of one layer over the step's n tokens.
   void attention_block(int layer, std::span<const SequenceChunk> chunks, int n);
   void ffn_block(int layer, int n);
@@ -141,6 +147,7 @@ class BatchForward {
   RopeTable rope_global_, rope_local_;  // local: sliding-window layers
   const LoraAdapter* lora_ = nullptr;
   std::unordered_map<const WeightMatrix*, const LoraPair*> lora_pairs_;
+  ForwardProfile* profile_ = nullptr;
 };
 
 // One sequence: the interface `rpu run`, `rpu chat` and the benchmarks use.
@@ -158,6 +165,7 @@ class ForwardPass {
   int n_ctx() const { return batch_.n_ctx(); }
   void rewind(int n_past) { batch_.rewind(0, n_past); }
   void set_lora(const LoraAdapter* adapter) { batch_.set_lora(adapter); }
+  void set_profile(ForwardProfile* profile) { batch_.set_profile(profile); }
 
  private:
   BatchForward batch_;

@@ -56,6 +56,28 @@ TEST(CliBenchTest, JsonOutputIsValidAndConsistent) {
   EXPECT_NEAR(j["roofline"]["generation_share"].get<double>(), j["tests"][1]["avg_ts"].get<double>() / roofline, 1e-9);
 }
 
+TEST(CliBenchTest, ProfileReadsEveryMatrixOncePerGeneratedToken) {
+  const auto r = test::run_rpu({"bench", kModel, "-p", "8", "-n", "3", "-r", "1", "-t", "2", "-o", "json", "--profile",
+                                "--bandwidth-mib", "32"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["profiles"].size(), 2u);
+  const auto& tg = j["profiles"][1];
+  EXPECT_EQ(tg["test"], "tg3");
+  EXPECT_EQ(tg["layers"].size(), 5u);  // stories260K has 5 layers
+  uint64_t matmul_bytes = 0;
+  for (const auto& [name, op] : tg["operations"].items()) {
+    if (name.rfind("matmul", 0) == 0) matmul_bytes += op["bytes"].get<uint64_t>();
+  }
+  EXPECT_EQ(matmul_bytes, 3 * j["roofline"]["weight_bytes_per_token"].get<uint64_t>());
+  EXPECT_EQ(tg["operations"]["sampling"]["calls"], 3);
+  const auto md = test::run_rpu({"bench", kModel, "-p", "0", "-n", "2", "-r", "1", "--profile", "--bandwidth-mib", "32"});
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_NE(md.out.find("profile of tg2"), std::string::npos) << md.out;
+  EXPECT_NE(md.out.find("| matmul output head |"), std::string::npos) << md.out;
+  EXPECT_NE(md.out.find("% of bandwidth |"), std::string::npos) << md.out;
+}
+
 TEST(CliBenchTest, BadInputsGiveOneClearLine) {
   for (const auto& [args, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
            {{"bench", kModel, "-o", "xml"}, "--output"},

@@ -57,6 +57,8 @@ Action add_bench_command(CLI::App& app) {
   add_cache_type_options(cmd, o->cache);
   cmd->add_option("-r,--repetitions", o->bench.repetitions, "timed repetitions of each test")->check(CLI::Range(1, 1000));
   cmd->add_option("-t,--threads", o->threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
+  cmd->add_flag("--profile", o->bench.profile,
+                "after the tests, one more run of each recorded per operation and per layer (time, bytes read, GB/s)");
   cmd->add_option("-o,--output", o->output, "output format: md or json")->check(CLI::IsMember({"md", "json"}));
   cmd->add_option("--bandwidth-mib", o->bandwidth_mib, "buffer for the bandwidth test in MiB; 0 = skip")
       ->check(CLI::Range(0, 1 << 20))

@@ -9,16 +9,20 @@
 //         are columns 4c..4c+3, high nibbles 16+4c..16+4c+3), then 16 f16 scales
 //   Q5_0: as Q4_0, then 8 x 64-bit masks of the fifth bits (mask for chunk c, half h has bit
 //         4r+k set when row r's column 16h+4c+k has its fifth bit), then 16 f16 scales
-//   Q6_K: per 256-value super-block, 16 f16 d, then per 32 columns: 8 chunks x 64 B of the
-//         6-bit codes as u8, then 16 int8 scales of the first 16 columns and 16 of the last 16
+//   Q6_K: per 256-value super-block, 16 f16 d, then per 32 columns: 4 chunks x 64 B of the
+//         low 4 bits arranged as Q4_0's nibbles (byte k = columns k and k+16), then 2 x 64 B
+//         of the high 2 bits (plane h, byte 4r+k, bits 2c..2c+1 = row r's column 16h+4c+k),
+//         then 16 int8 scales of the first 16 columns and 16 of the last 16
 //   Q4_K: per 256-value super-block, 16 f16 d and 16 f16 dmin, then per 32 columns: 4 chunks
 //         x 64 B of nibbles arranged as Q4_0's (byte k = columns k and k+16), then 16 6-bit
 //         scales and 16 6-bit mins as bytes (2368 = 16 x 148 bytes per 256 columns)
 //   Q5_K: as Q4_K with Q5_0's 8 x 64-bit fifth-bit masks after the nibbles of each 32 columns
 //         (2880 = 16 x 180 bytes per 256 columns)
-// The block sizes equal the originals (544 = 16x34, 288 = 16x18, 352 = 16x22), so decode
-// reads exactly the bytes llama.cpp would; Q6_K's unpacked codes cost 30% more (4384 vs
-// 3360 bytes per 16 rows x 256). Missing rows of a last partial group are zero.
+// The block sizes equal the originals (544 = 16x34, 288 = 16x18, 352 = 16x22, Q6_K 3360 =
+// 16x210 per 256 columns), so decode reads exactly the bytes llama.cpp would: Q6_K is most
+// often the tied output head, the largest single matrix of a small model, and keeping its
+// codes at 6 bits (instead of one byte each, 30% more) is worth the in-register unpacking.
+// Missing rows of a last partial group are zero.
 //
 // Arithmetic. Every format stores unsigned codes u with value = d * (u - z): z = 128, 8, 16.
 // dpbusd(u8 codes, s8 activations) gives sum u*q exactly in int32; starting the accumulator
@@ -26,8 +30,9 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <type_traits>
 #include <cstring>
+#include <type_traits>
+#include <vector>
 
 #include "avx512.h"
 #include "core/error.h"
@@ -59,14 +64,15 @@ Format format_of(DType type) {
     case DType::Q8_0: return {544, 128};
     case DType::Q4_0: return {288, 8};
     case DType::Q5_0: return {352, 16};
-    case DType::Q6_K: return {548, 32};  // 4384 bytes per 256 columns = 548 per 32
+    case DType::Q6_K: return {420, 32};  // 3360 bytes per 256 columns = 420 per 32
     case DType::Q4_K: return {296, 0};   // 2368 bytes per 256 columns = 296 per 32
     case DType::Q5_K: return {360, 0};   // 2880 bytes per 256 columns = 360 per 32
     default: fail("no AVX-512 integer layout for {}", dtype_name(type));
   }
 }
 
-// Q6_K super-block s of 16 rows -> [16 f16 d][8 x (512 B codes, 16 lo scales, 16 hi scales)].
+// Q6_K super-block s of 16 rows -> [16 f16 d][8 x (256 B nibbles, 2 x 64 B high-bit planes,
+// 16 lo scales, 16 hi scales)] (3360 bytes).
 void pack_q6_k_superblock(const uint8_t* const src_rows[16], int64_t s, uint8_t* dst) {
   uint16_t* d = reinterpret_cast<uint16_t*>(dst);
   for (int r = 0; r < 16; ++r) {
@@ -78,9 +84,11 @@ void pack_q6_k_superblock(const uint8_t* const src_rows[16], int64_t s, uint8_t*
       const int half = j / 128, g = (j % 128) / 32, l = j % 32;
       const int low = (blk.ql[64 * half + 32 * (g & 1) + l] >> (4 * (g >> 1))) & 0x0f;
       const int high = (blk.qh[32 * half + l] >> (2 * g)) & 3;
-      uint8_t* block = dst + 32 + (j / 32) * 544;
-      block[((j % 32) / 4) * 64 + r * 4 + (j % 4)] = static_cast<uint8_t>(low | (high << 4));
-      block[512 + ((j % 32) / 16) * 16 + r] = static_cast<uint8_t>(blk.scales[j / 16]);
+      uint8_t* block = dst + 32 + (j / 32) * 416;
+      const int col = j % 32, h = col / 16, c = (col % 16) / 4, k = col % 4;
+      block[c * 64 + r * 4 + k] |= static_cast<uint8_t>(low << (4 * h));
+      block[256 + h * 64 + r * 4 + k] |= static_cast<uint8_t>(high << (2 * c));
+      block[384 + h * 16 + r] = static_cast<uint8_t>(blk.scales[j / 16]);
     }
   }
 }
@@ -177,9 +185,77 @@ void group_kernel_k4(const uint8_t* group, int64_t n_super, const QuantizedInput
   for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + row0, store_mask, acc[t]);
 }
 
+// Row r's 6-bit codes of columns 16h+4c..16h+4c+3 in bytes 4r..4r+3: nibbles | plane bits.
+template <int kChunk>
+__m512i q6_codes(__m512i nibbles, __m512i plane, __m512i high_mask) {
+  // Bits 2c..2c+1 of each plane byte moved to bits 4..5 (16-bit shifts: the mask drops what
+  // crossed from the neighbouring byte), then nibbles | (moved & 0x30) in one ternary op.
+  __m512i moved = plane;
+  if constexpr (kChunk == 0) moved = _mm512_slli_epi16(plane, 4);
+  if constexpr (kChunk == 1) moved = _mm512_slli_epi16(plane, 2);
+  if constexpr (kChunk == 3) moved = _mm512_srli_epi16(plane, 2);
+  return _mm512_ternarylogic_epi32(nibbles, moved, high_mask, 0xf8);  // a | (b & c)
+}
+
 // Q6_K for NT tokens: per 32 columns, two 16-column halves with their own int8 scales.
+template <int NT, int kChunk>
+void q6_k_chunk(const uint8_t* blk, const int32_t* const words[NT], __m512i lo[NT], __m512i hi[NT]) {
+  const __m512i low_mask = _mm512_set1_epi8(0x0f);
+  const __m512i high_mask = _mm512_set1_epi8(0x30);
+  const __m512i packed = _mm512_loadu_si512(blk + kChunk * 64);
+  const __m512i w_lo = q6_codes<kChunk>(_mm512_and_si512(packed, low_mask), _mm512_loadu_si512(blk + 256), high_mask);
+  const __m512i w_hi = q6_codes<kChunk>(_mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask),
+                                        _mm512_loadu_si512(blk + 320), high_mask);
+  for (int t = 0; t < NT; ++t) {
+    lo[t] = _mm512_dpbusd_epi32(lo[t], w_lo, _mm512_set1_epi32(words[t][kChunk]));
+    hi[t] = _mm512_dpbusd_epi32(hi[t], w_hi, _mm512_set1_epi32(words[t][kChunk + 4]));
+  }
+}
+
 template <int NT>
 void group_kernel_q6_k(const uint8_t* group, int64_t n_super, const QuantizedInput& xq, int64_t t0, float* y,
+                       int64_t rows, int64_t row0) {
+  const int64_t cols = xq.cols;
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t sb = 0; sb < n_super; ++sb) {
+    const uint8_t* super = group + sb * 3360;
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(super)));
+    for (int b = 0; b < 8; ++b) {
+      const uint8_t* blk = super + 32 + b * 416;
+      const int64_t gb = sb * 8 + b;  // 32-column block index in the row
+      const int32_t* words[NT];
+      __m512i lo[NT], hi[NT];
+      for (int t = 0; t < NT; ++t) {
+        const size_t row = static_cast<size_t>((t0 + t) * cols / 32 + gb);
+        words[t] = reinterpret_cast<const int32_t*>(xq.q.data() + (t0 + t) * cols + gb * 32);
+        lo[t] = _mm512_set1_epi32(-32 * xq.sum16[2 * row]);
+        hi[t] = _mm512_set1_epi32(-32 * xq.sum16[2 * row + 1]);
+      }
+      q6_k_chunk<NT, 0>(blk, words, lo, hi);
+      q6_k_chunk<NT, 1>(blk, words, lo, hi);
+      q6_k_chunk<NT, 2>(blk, words, lo, hi);
+      q6_k_chunk<NT, 3>(blk, words, lo, hi);
+      const __m512 sc_lo = _mm512_mul_ps(
+          d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 384)))));
+      const __m512 sc_hi = _mm512_mul_ps(
+          d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 400)))));
+      for (int t = 0; t < NT; ++t) {
+        const __m512 dx = _mm512_set1_ps(xq.d[static_cast<size_t>((t0 + t) * cols / 32 + gb)]);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo[t]), _mm512_mul_ps(sc_lo, dx), acc[t]);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi[t]), _mm512_mul_ps(sc_hi, dx), acc[t]);
+      }
+    }
+  }
+  const int64_t valid = std::min<int64_t>(16, rows - row0);
+  const __mmask16 store_mask = static_cast<__mmask16>((1u << valid) - 1u);
+  for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + row0, store_mask, acc[t]);
+}
+
+// Q6_K for NT tokens from a group unpacked to one byte per code (unpack_q6_k_group): per 32
+// columns, two 16-column halves with their own int8 scales.
+template <int NT>
+void group_kernel_q6_k_bytes(const uint8_t* group, int64_t n_super, const QuantizedInput& xq, int64_t t0, float* y,
                        int64_t rows, int64_t row0) {
   const int64_t cols = xq.cols;
   __m512 acc[NT];
@@ -220,6 +296,37 @@ void group_kernel_q6_k(const uint8_t* group, int64_t n_super, const QuantizedInp
   const int64_t valid = std::min<int64_t>(16, rows - row0);
   const __mmask16 store_mask = static_cast<__mmask16>((1u << valid) - 1u);
   for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + row0, store_mask, acc[t]);
+}
+
+// Chunk c of a packed Q6_K block as bytes: columns 4c.. to out chunk c, 16+4c.. to chunk c+4.
+template <int kChunk>
+void unpack_q6_k_chunk(const uint8_t* blk, __m512i plane_lo, __m512i plane_hi, uint8_t* out) {
+  const __m512i low_mask = _mm512_set1_epi8(0x0f);
+  const __m512i high_mask = _mm512_set1_epi8(0x30);
+  const __m512i packed = _mm512_loadu_si512(blk + kChunk * 64);
+  _mm512_storeu_si512(out + kChunk * 64, q6_codes<kChunk>(_mm512_and_si512(packed, low_mask), plane_lo, high_mask));
+  _mm512_storeu_si512(out + (kChunk + 4) * 64,
+                      q6_codes<kChunk>(_mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask), plane_hi, high_mask));
+}
+
+// A 16-row Q6_K group as one byte per code, for several tokens to share: per super-block
+// [16 f16 d][8 x (8 chunks x 64 B codes, 16 lo scales, 16 hi scales)] (4384 bytes).
+void unpack_q6_k_group(const uint8_t* group, int64_t n_super, uint8_t* out) {
+  for (int64_t sb = 0; sb < n_super; ++sb) {
+    const uint8_t* super = group + sb * 3360;
+    uint8_t* dst = out + sb * 4384;
+    std::memcpy(dst, super, 32);
+    for (int b = 0; b < 8; ++b) {
+      const uint8_t* blk = super + 32 + b * 416;
+      uint8_t* o = dst + 32 + b * 544;
+      const __m512i plane_lo = _mm512_loadu_si512(blk + 256), plane_hi = _mm512_loadu_si512(blk + 320);
+      unpack_q6_k_chunk<0>(blk, plane_lo, plane_hi, o);
+      unpack_q6_k_chunk<1>(blk, plane_lo, plane_hi, o);
+      unpack_q6_k_chunk<2>(blk, plane_lo, plane_hi, o);
+      unpack_q6_k_chunk<3>(blk, plane_lo, plane_hi, o);
+      std::memcpy(o + 512, blk + 384, 32);
+    }
+  }
 }
 
 void pack_block(DType type, const uint8_t* const src_rows[16], int64_t b, uint8_t* dst) {
@@ -342,14 +449,23 @@ void group_kernel(const uint8_t* group, int64_t nb, const QuantizedInput& xq, in
   for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + row0, store_mask, acc[t]);
 }
 
+// One token: codes unpacked in registers, 6 bits read per weight (decode is bound by the
+// bytes read). Several: each group unpacked once to bytes that all tokens then share.
 void matmul_q6_k(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
                  int64_t row_end) {
   const int64_t n_super = w.view.cols / 256;
+  thread_local std::vector<uint8_t> unpacked;  // per thread, grown once
+  if (n_tokens > 1 && unpacked.size() < static_cast<size_t>(n_super * 4384)) unpacked.resize(static_cast<size_t>(n_super * 4384));
   for (int64_t row0 = row_begin; row0 < row_end; row0 += kRowsPerGroup) {
-    const uint8_t* group = w.packed.get() + (row0 / kRowsPerGroup) * n_super * 4384;
+    const uint8_t* group = w.packed.get() + (row0 / kRowsPerGroup) * n_super * 3360;
+    if (n_tokens == 1) {
+      group_kernel_q6_k<1>(group, n_super, xq, 0, y, w.view.rows, row0);
+      continue;
+    }
+    unpack_q6_k_group(group, n_super, unpacked.data());
     int64_t t = 0;
-    for (; t + 4 <= n_tokens; t += 4) group_kernel_q6_k<4>(group, n_super, xq, t, y, w.view.rows, row0);
-    for (; t < n_tokens; ++t) group_kernel_q6_k<1>(group, n_super, xq, t, y, w.view.rows, row0);
+    for (; t + 4 <= n_tokens; t += 4) group_kernel_q6_k_bytes<4>(unpacked.data(), n_super, xq, t, y, w.view.rows, row0);
+    for (; t < n_tokens; ++t) group_kernel_q6_k_bytes<1>(unpacked.data(), n_super, xq, t, y, w.view.rows, row0);
   }
 }
 
@@ -401,7 +517,7 @@ void pack_int8(const MatrixView& w, WeightMatrix& out) {
     }
     uint8_t* dst = out.packed.get() + g * nb * format.group_block_bytes;
     if (w.type == DType::Q6_K) {
-      for (int64_t s = 0; s < nb / 8; ++s) pack_q6_k_superblock(rows, s, dst + s * 4384);
+      for (int64_t s = 0; s < nb / 8; ++s) pack_q6_k_superblock(rows, s, dst + s * 3360);
       continue;
     }
     if (w.type == DType::Q4_K) {

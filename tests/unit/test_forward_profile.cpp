@@ -1,0 +1,117 @@
+// rpu bench --profile's recording (model/forward_profile.h, engine/bench_profile.h): what a
+// profiled forward pass counts, checked against the model's own tensor sizes.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/bench.h"
+#include "engine/bench_profile.h"
+#include "model/forward.h"
+#include "model/model.h"
+#include "model/synth.h"
+
+namespace rpu {
+namespace {
+
+std::unique_ptr<Model> small_model(const std::vector<uint8_t>& bytes) {
+  return Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes)), &reference_kernels());
+}
+
+std::vector<uint8_t> small_model_bytes() {
+  SynthSpec s;
+  s.arch = "llama";
+  s.n_embd = 64;
+  s.n_ff = 96;
+  s.n_layer = 3;
+  s.matrix_type = DType::Q8_0;
+  return synth_model(s).to_bytes();
+}
+
+const ForwardProfile::Entry& op(const ForwardProfile& p, ForwardOp o) { return p.ops[static_cast<size_t>(o)]; }
+
+TEST(ForwardProfileTest, DecodeStepsCountEveryMatrixOnceAndEveryLayer) {
+  const auto bytes = small_model_bytes();
+  const auto model = small_model(bytes);
+  const int n_layer = model->config().n_layer;
+  ForwardPass forward(*model, 16);
+  const std::vector<int32_t> prompt = {1, 5, 9};
+  forward.eval(prompt);  // not recorded: no profile attached yet
+  ForwardProfile profile;
+  forward.set_profile(&profile);
+  const int steps = 4;
+  for (int i = 0; i < steps; ++i) {
+    const int32_t token = 7 + i;
+    forward.eval(std::span<const int32_t>(&token, 1));
+  }
+  EXPECT_EQ(profile.steps, static_cast<uint64_t>(steps));
+  // Every layer matrix and the head once per step: the roofline's bytes per token.
+  uint64_t matmul_bytes = 0;
+  for (ForwardOp o : {ForwardOp::kMatmulQkv, ForwardOp::kMatmulOut, ForwardOp::kMatmulGateUp, ForwardOp::kMatmulDown,
+                      ForwardOp::kOutputHead}) {
+    matmul_bytes += op(profile, o).bytes;
+  }
+  EXPECT_EQ(matmul_bytes, steps * weight_bytes_per_token(*model));
+  EXPECT_EQ(op(profile, ForwardOp::kMatmulQkv).calls, static_cast<uint64_t>(steps * n_layer));
+  EXPECT_EQ(op(profile, ForwardOp::kNorm).calls, static_cast<uint64_t>(2 * steps * n_layer));
+  EXPECT_EQ(op(profile, ForwardOp::kOutputHead).calls, static_cast<uint64_t>(steps));
+  EXPECT_EQ(op(profile, ForwardOp::kSampling).calls, 0u);  // the caller's to record
+  // Attention reads K and V of every cached position (f32 rows of kv_dim) in each layer:
+  // positions 4, 5, 6, 7 after the three-token prompt.
+  const uint64_t kv_row = 2 * static_cast<uint64_t>(model->config().kv_dim()) * sizeof(float);
+  EXPECT_EQ(op(profile, ForwardOp::kAttention).bytes, (4 + 5 + 6 + 7) * kv_row * n_layer);
+  ASSERT_EQ(profile.layers.size(), static_cast<size_t>(n_layer));
+  uint64_t layer_bytes = 0;
+  double layer_seconds = 0;
+  for (const auto& l : profile.layers) {
+    EXPECT_EQ(l.calls, profile.layers[0].calls);  // the same operations in every layer
+    layer_bytes += l.bytes;
+    layer_seconds += l.seconds;
+  }
+  EXPECT_EQ(layer_bytes + op(profile, ForwardOp::kOutputHead).bytes, matmul_bytes + op(profile, ForwardOp::kAttention).bytes);
+  EXPECT_LE(layer_seconds, profile.total_seconds());
+  EXPECT_GT(profile.total_seconds(), 0.0);
+}
+
+TEST(ForwardProfileTest, NothingIsRecordedOnceDetached) {
+  const auto bytes = small_model_bytes();
+  const auto model = small_model(bytes);
+  ForwardPass forward(*model, 16);
+  ForwardProfile profile;
+  forward.set_profile(&profile);
+  const int32_t token = 3;
+  forward.eval(std::span<const int32_t>(&token, 1));
+  const ForwardProfile after_one = profile;
+  forward.set_profile(nullptr);
+  forward.eval(std::span<const int32_t>(&token, 1));
+  EXPECT_EQ(profile.steps, 1u);
+  for (size_t i = 0; i < profile.ops.size(); ++i) EXPECT_EQ(profile.ops[i].calls, after_one.ops[i].calls);
+}
+
+TEST(ForwardProfileTest, BenchReportsProfilesInMarkdownAndJson) {
+  const auto bytes = small_model_bytes();
+  const auto model = small_model(bytes);
+  ThreadPool pool(2);
+  BenchOptions o;
+  o.n_prompt = 8;
+  o.n_gen = 4;
+  o.repetitions = 1;
+  o.bandwidth_bytes = 0;
+  o.profile = true;
+  const BenchReport r = run_bench(*model, o, pool);
+  ASSERT_EQ(r.profiles.size(), 2u);
+  EXPECT_EQ(r.profiles[0].test, "pp8");
+  EXPECT_EQ(r.profiles[1].test, "tg4");
+  EXPECT_EQ(op(r.profiles[1].profile, ForwardOp::kSampling).calls, 4u);
+  EXPECT_EQ(r.profiles[1].profile.steps, 4u);
+  const std::string md = format_bench_markdown(r);
+  EXPECT_NE(md.find("profile of tg4"), std::string::npos);
+  EXPECT_NE(md.find("| matmul ffn_gate,up |"), std::string::npos);
+  EXPECT_EQ(md.find("% of bandwidth"), std::string::npos);  // no bandwidth measured
+  const auto j = nlohmann::json::parse(format_bench_json(r, "m.gguf"));
+  ASSERT_EQ(j["profiles"].size(), 2u);
+  EXPECT_EQ(j["profiles"][1]["operations"]["matmul output head"]["calls"], 4);
+  EXPECT_EQ(j["profiles"][1]["layers"].size(), static_cast<size_t>(model->config().n_layer));
+}
+
+}  // namespace
+}  // namespace rpu
