@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "local_session.h"
+#include "memory_report.h"
 #include "options.h"
 #include "reason_flag.h"
 #include "core/error.h"
@@ -56,6 +57,8 @@ class AnswerClock {
                  "prompt: %zu tokens, first token after %.3f s; generated: %d tokens in %.3f s (%.1f tok/s); stop: %s\n",
                  prompt_tokens, first_token_seconds_, generated, total,
                  decode > 0 && generated > 1 ? (generated - 1) / decode : 0.0, stop.c_str());
+    const std::string memory = memory_report();
+    if (!memory.empty()) std::fprintf(stderr, "%s\n", memory.c_str());
   }
   double elapsed() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
 

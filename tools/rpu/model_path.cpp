@@ -9,8 +9,11 @@
 
 namespace rpu::cli {
 
-std::unique_ptr<Model> load_model(const std::string& path, const std::string& hf_type) {
-  return Model::from_gguf(hf::open_model_path(path, hf_type));
+std::unique_ptr<Model> load_model(const std::string& path, const std::string& hf_type, const MemoryOptions& memory) {
+  const MappedFile::Load load = memory.no_mmap ? MappedFile::Load::read : MappedFile::Load::map;
+  auto model = Model::from_gguf(hf::open_model_path(path, hf_type, nullptr, load));
+  lock_model_memory(*model, memory);
+  return model;
 }
 
 void add_hf_type_option(CLI::App* cmd, std::string& hf_type) {

@@ -6,8 +6,10 @@
 
 #include "core/error.h"
 #include "core/mapped_file.h"
+#ifndef RPU_MINIMAL
 #include "gateway/usage_store.h"
 #include "hub/cache.h"
+#endif
 
 #include <filesystem>
 
@@ -48,8 +50,21 @@ void add_runtime_options(CLI::App* cmd, RuntimeOptions& r) {
   cmd->add_option("-t,--threads", r.threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
   cmd->add_option("-c,--ctx", r.ctx, "context size in tokens (default: the model's, at most 4096)")
       ->check(CLI::Range(1, 1 << 24));
+  add_memory_options(cmd, r.memory);
 }
 
+void add_memory_options(CLI::App* cmd, MemoryOptions& m) {
+  cmd->add_flag("--no-mmap", m.no_mmap, "read the model file into memory instead of mapping it");
+  cmd->add_flag("--mlock", m.mlock, "lock the model's weights in RAM (a warning when RLIMIT_MEMLOCK is too low)");
+}
+
+void lock_model_memory(const Model& model, const MemoryOptions& memory) {
+  if (!memory.mlock) return;
+  const std::string why = model.file().bytes().lock();
+  if (!why.empty()) std::fprintf(stderr, "rpu: warning: --mlock: %s: %s; continuing unlocked\n", model.file().path().c_str(), why.c_str());
+}
+
+#ifndef RPU_MINIMAL
 const CLI::Validator& log_location() {
   static const CLI::Validator validator(
       [](std::string& location) -> std::string {
@@ -60,6 +75,17 @@ const CLI::Validator& log_location() {
   return validator;
 }
 
+#endif
+
+#ifdef RPU_MINIMAL
+// The minimal build has no hub: a model is a path.
+std::string resolve_model_reference(const std::string& text) { return text; }
+
+const CLI::Validator& model_reference() {
+  static const CLI::Validator validator(CLI::ExistingPath);
+  return validator;
+}
+#else
 std::string resolve_model_reference(const std::string& text) {
   std::error_code ec;
   const auto ref = hub::parse_model_reference(text);
@@ -85,6 +111,7 @@ const CLI::Validator& model_reference() {
       "MODEL|ORG/NAME[:QUANT]", "model file or pulled model");
   return validator;
 }
+#endif
 
 int RuntimeOptions::thread_count() const {
   if (threads > 0) return threads;
@@ -106,9 +133,14 @@ std::string read_text_file(const std::string& path) {
   return text;
 }
 
-LoadedModel load_model_with_tokenizer(const std::string& path, const std::string& hf_type) {
+LoadedModel load_model_with_tokenizer(const std::string& path, const std::string& hf_type, const MemoryOptions& memory) {
   LoadedModel loaded;
-  loaded.model = path.empty() ? load_builtin_model() : load_model(path, hf_type);
+  if (path.empty()) {
+    loaded.model = load_builtin_model();
+    lock_model_memory(*loaded.model, memory);
+  } else {
+    loaded.model = load_model(path, hf_type, memory);
+  }
   loaded.tokenizer = Tokenizer::from_gguf(loaded.model->file());
   const int n_tokens = loaded.tokenizer->vocab().size(), n_vocab = loaded.model->config().n_vocab;
   if (n_tokens != n_vocab) fail("{}: tokenizer has {} tokens but the model has {}", path, n_tokens, n_vocab);
