@@ -22,20 +22,24 @@ for variant in full minimal; do
     "$(echo "$(stat -c %s "$out/rpu-$variant.stripped") / 1048576" | bc -l)"
 done
 echo
-echo "| build | model | load | peak RSS | at exit: file-backed / anonymous |"
-echo "|---|---|---|---:|---|"
+echo "| build | model | load | ctx | peak RSS | at exit: file-backed / anonymous |"
+echo "|---|---|---|---:|---:|---|"
+# Each case: model, flags. The KV cache is anonymous memory sized by the context (--ctx; default
+# the model's, at most 4096), so the SmolLM2 shape runs with both.
+cases=("builtin|" "builtin|--no-mmap" "smollm|" "smollm|--no-mmap" "smollm|-c 512" "smollm|-c 512 --no-mmap")
 for variant in full minimal; do
   bin=$out/rpu-$variant.stripped
-  for model in builtin smollm; do
-    for load in mmap no-mmap; do
-      args=(run)
-      [ $model = smollm ] && args+=("$smollm" --raw -p "Once upon a time" -n 32) || args+=(-p "What is 17+25?" -n 16)
-      [ $load = no-mmap ] && args+=(--no-mmap)
-      /usr/bin/time -v "$bin" "${args[@]}" -t 2 --temp 0 >/dev/null 2>"$out/time.txt"
-      peak=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f MiB", $2 / 1024}' "$out/time.txt")
-      memory=$(grep -h '^memory:' "$out/time.txt" | sed -E 's/.*now ([0-9.]+ MiB) file-backed.*, ([0-9.]+ MiB) anonymous.*/\1 \/ \2/')
-      name=$([ $model = smollm ] && echo "SmolLM2-135M-shaped Q4_0 ($(du -m "$smollm" | cut -f1) MB)" || echo "built-in rpu-arith")
-      echo "| $variant | $name | $load | $peak | $memory |"
-    done
+  for c in "${cases[@]}"; do
+    model=${c%%|*}
+    read -r -a flags <<<"${c#*|}"
+    args=(run)
+    [ $model = smollm ] && args+=("$smollm" --raw -p "Once upon a time" -n 32) || args+=(-p "What is 17+25?" -n 16)
+    /usr/bin/time -v "$bin" "${args[@]}" ${flags[@]+"${flags[@]}"} -t 2 --temp 0 >/dev/null 2>"$out/time.txt"
+    peak=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f MiB", $2 / 1024}' "$out/time.txt")
+    memory=$(grep -h '^memory:' "$out/time.txt" | sed -E 's/.*now ([0-9.]+ MiB) file-backed.*, ([0-9.]+ MiB) anonymous.*/\1 \/ \2/')
+    name=$([ $model = smollm ] && echo "SmolLM2-135M-shaped Q4_0 ($(du -m "$smollm" | cut -f1) MB)" || echo "built-in rpu-arith")
+    load=$([[ " ${flags[*]-} " == *" --no-mmap "* ]] && echo "--no-mmap" || echo "mmap")
+    ctx=$([[ " ${flags[*]-} " == *" -c 512"* ]] && echo 512 || echo default)
+    echo "| $variant | $name | $load | $ctx | $peak | $memory |"
   done
 done

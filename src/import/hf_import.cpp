@@ -275,10 +275,10 @@ GgufFile HfModel::to_gguf() const { return GgufFile::parse(MappedFile::from_byte
 
 void HfModel::write(const std::string& path) const { writer_.write(path); }
 
-GgufFile open_model_path(const std::string& path, const std::string& type, ThreadPool* pool, MappedFile::Load load) {
+GgufFile open_model_path(const std::string& path, const std::string& type, ThreadPool* pool) {
   if (!is_model_dir(path)) {
     if (!type.empty()) fail("--type applies to Hugging Face model folders; '{}' is a file (use rpu quantize)", path);
-    return GgufFile::open(path, load);
+    return GgufFile::open(path);
   }
   ImportOptions options;
   options.pool = pool;

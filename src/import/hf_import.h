@@ -52,8 +52,6 @@ bool is_model_dir(const std::string& path);
 
 // A model path as a GGUF file: a GGUF file is mapped, a Hugging Face folder imported in
 // memory with `type` (a quant_plan scheme name; empty: Q8_0).
-// `load` applies to a GGUF file (a folder is converted into memory anyway).
-GgufFile open_model_path(const std::string& path, const std::string& type = "", ThreadPool* pool = nullptr,
-                         MappedFile::Load load = MappedFile::Load::map);
+GgufFile open_model_path(const std::string& path, const std::string& type = "", ThreadPool* pool = nullptr);
 
 }  // namespace rpu::hf

@@ -101,14 +101,13 @@ struct GgufTensorInfo {
 
 class GgufFile {
  public:
-  static GgufFile open(const std::string& path, MappedFile::Load load = MappedFile::Load::map);
+  static GgufFile open(const std::string& path);
   static GgufFile parse(MappedFile file, const std::string& display_name = "<memory>");
 
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
   uint64_t data_offset() const { return data_offset_; }
   uint64_t file_size() const { return file_.size(); }
-  const MappedFile& bytes() const { return file_; }  // the whole file, which tensors point into
   const std::string& path() const { return path_; }
 
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return metadata_; }

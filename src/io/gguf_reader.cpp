@@ -116,9 +116,7 @@ GgufValue read_value(Cursor& in, GgufType type, const std::string& key, int dept
 
 }  // namespace
 
-GgufFile GgufFile::open(const std::string& path, MappedFile::Load load) {
-  return parse(MappedFile::open(path, load), path);
-}
+GgufFile GgufFile::open(const std::string& path) { return parse(MappedFile::open(path), path); }
 
 GgufFile GgufFile::parse(MappedFile mapped, const std::string& name) {
   GgufFile file;

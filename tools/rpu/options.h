@@ -43,7 +43,8 @@ LoadedModel load_model_with_tokenizer(const std::string& path, const std::string
 // Model::load for a model path: a GGUF file or a Hugging Face folder (converted to `hf_type`).
 std::unique_ptr<Model> load_model(const std::string& path, const std::string& hf_type = "",
                                   const MemoryOptions& memory = {});
-// --mlock: locks the model's file bytes in RAM, or prints why not to stderr and goes on.
+// --mlock: locks the model's weights (the GGUF data section) in RAM, or prints why not to stderr
+// and goes on.
 void lock_model_memory(const Model& model, const MemoryOptions& memory);
 // --type: the tensor type a Hugging Face folder is converted to on load.
 void add_hf_type_option(CLI::App* cmd, std::string& hf_type);
