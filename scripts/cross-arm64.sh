@@ -12,6 +12,9 @@
 #   scripts/cross-arm64.sh --full     also the whole `rpu` binary, and per CPU model
 #                                     `RPU_KERNELS=neon rpu run stories260K.gguf --steps 256 --temp 0`
 #                                     (and the CPU's default set) compared byte for byte with the golden
+#   scripts/cross-arm64.sh --minimal  the same golden runs with the small-footprint `rpu`
+#                                     (cmake -DRPU_MINIMAL=ON: local commands only, a sysroot
+#                                     without the network/storage libraries); no kernel tests
 #
 # Steps: (1) apt installs crossbuild-essential-arm64, qemu-user and mmdebstrap; (2) mmdebstrap
 # extracts the arm64 -dev packages the chosen targets link (and their dependencies) into a
@@ -22,7 +25,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 mode=kernels
-[ "${1:-}" = "--full" ] && mode=full
+case "${1:-}" in
+  --full) mode=full ;;
+  --minimal) mode=minimal ;;
+  "") ;;
+  *) echo "usage: $0 [--full|--minimal]" >&2; exit 2 ;;
+esac
 out=${RPU_ARM64_DIR:-$root/build-arm64}
 fixtures=$root/../shared/fixtures/stories260K
 start=$(date +%s)
@@ -44,7 +52,9 @@ fi
 
 # (2) The sysroot: only what the chosen targets link (scripts/install-deps.sh has the native list).
 target_packages=(libc6-dev libstdc++-12-dev libfmt-dev nlohmann-json3-dev libgtest-dev)
-if [ "$mode" = full ]; then
+if [ "$mode" = minimal ]; then
+  target_packages+=(libpcre2-dev libutf8proc-dev libcli11-dev)
+elif [ "$mode" = full ]; then
   target_packages+=(libpcre2-dev libutf8proc-dev libcli11-dev libcpp-httplib-dev libsqlite3-dev libpqxx-dev libyaml-cpp-dev libssl-dev
     libpoppler-cpp-dev libxml2-dev libhnswlib-dev)
 fi
@@ -74,6 +84,9 @@ command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=cca
 if [ "$mode" = full ]; then
   options=(-DRPU_BUILD_TESTS=OFF -DRPU_BUILD_BENCH=OFF)
   targets=(rpu)
+elif [ "$mode" = minimal ]; then
+  options=(-DRPU_MINIMAL=ON)
+  targets=(rpu)
 else
   options=(-DRPU_KERNELS_ONLY=ON)
   targets=(rpu_kernel_tests)
@@ -94,6 +107,8 @@ if [ "$mode" = full ]; then
     -DRPU_ARM64_SYSROOT="$sysroot" "${launcher[@]}" -DRPU_KERNELS_ONLY=ON >/dev/null
   cmake --build "$kbuild" -j "$(nproc)" --target rpu_kernel_tests
   kernel_tests=$kbuild/rpu_kernel_tests
+elif [ "$mode" = minimal ]; then
+  kernel_tests=
 else
   kernel_tests=$build/rpu_kernel_tests
 fi
@@ -101,7 +116,7 @@ fi
 # ISA hygiene, as tests/unit/test_isa_hygiene.cpp does on x86: the optional int8 instructions
 # (dotprod, i8mm) appear only in the ARM kernel sets' functions, so the binaries run on ARMv8.0.
 hygiene_failed=0
-for bin in "$kernel_tests" $([ "$mode" = full ] && echo "$build/rpu"); do
+for bin in $kernel_tests $([ "$mode" != kernels ] && echo "$build/rpu"); do
   offending=$(aarch64-linux-gnu-objdump -d -C --no-show-raw-insn "$bin" | awk '
     /^[0-9a-f]+ <.*>:$/ { fn = $0; next }
     $2 ~ /^(sdot|udot|usdot|sudot|smmla|ummla|usmmla)$/ && fn !~ /rpu::neon::/ { print fn ": " $2 }' | sort -u)
@@ -124,13 +139,14 @@ logs=$out/qemu-logs-$mode
 mkdir -p "$logs"
 pids=()
 for cpu in "${cpus[@]}"; do
+  [ -n "$kernel_tests" ] || break
   log "qemu-aarch64 -cpu $cpu: rpu_kernel_tests (expecting sets ${expected[$cpu]}, testing ${tested[$cpu]})"
   RPU_EXPECT_KERNELS=${expected[$cpu]} RPU_TEST_KERNELS=${tested[$cpu]} \
     qemu-aarch64 -L "$sysroot" -cpu "$cpu" "$kernel_tests" --gtest_brief=1 >"$logs/$cpu.log" 2>&1 &
   pids+=($!)
 done
 failed=$hygiene_failed
-for i in "${!cpus[@]}"; do
+for i in "${!pids[@]}"; do
   cpu=${cpus[$i]}
   if wait "${pids[$i]}"; then
     log "qemu-aarch64 -cpu $cpu: $(grep -E '^\[  PASSED  \]' "$logs/$cpu.log") ($(grep -oE '[0-9]+ ms total' "$logs/$cpu.log"))"
@@ -140,7 +156,7 @@ for i in "${!cpus[@]}"; do
     failed=1
   fi
 done
-if [ "$mode" = full ]; then
+if [ "$mode" != kernels ]; then
   golden=$fixtures/golden/greedy_noprompt_n256.txt
   for cpu in "${cpus[@]}"; do
     last=${expected[$cpu]##*,}
@@ -149,7 +165,7 @@ if [ "$mode" = full ]; then
       RPU_KERNELS=$set qemu-aarch64 -L "$sysroot" -cpu "$cpu" "$build/rpu" run "$fixtures/stories260K.gguf" \
         --steps 256 --temp 0 >"$got" 2>"$logs/rpu-run-$cpu-$set.err" || true
       if cmp -s "$got" "$golden"; then
-        log "qemu-aarch64 -cpu $cpu: RPU_KERNELS=$set rpu run stories260K.gguf --steps 256 --temp 0: the golden text, byte for byte"
+        log "qemu-aarch64 -cpu $cpu: RPU_KERNELS=$set rpu run stories260K.gguf --steps 256 --temp 0: the golden text, byte for byte ($(grep -h "^prompt:" "$logs/rpu-run-$cpu-$set.err"))"
       else
         echo "FAILED: RPU_KERNELS=$set rpu run on $cpu differs from $golden:"
         diff <(head -c 400 "$got") <(head -c 400 "$golden") || true

@@ -4,9 +4,10 @@
 
 #include "core/error.h"
 
+// The spin-wait hint (x86 PAUSE) as a compiler builtin that GCC and clang both have, so core
+// includes no x86 intrinsics header (those stay in src/kernels/avx*).
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define RPU_CPU_RELAX() _mm_pause()
+#define RPU_CPU_RELAX() __builtin_ia32_pause()
 #else
 #define RPU_CPU_RELAX() std::this_thread::yield()
 #endif

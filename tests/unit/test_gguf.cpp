@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/file_load.h"
 #include "io/gguf.h"
 
 namespace rpu {
@@ -477,6 +478,34 @@ TEST(GgufFixtures, DbrxRepeatedIdenticalKeyIsKeptOnce) {
   GgufWriter w;
   w.copy_from(f);
   EXPECT_TRUE(w.to_bytes() == expected);
+}
+
+// --no-mmap: the file read into memory parses to the same tensors with equal bytes (in memory
+// of its own), and a missing path or a directory is refused naming the path, as when mapped.
+TEST(GgufOpen, ReadIntoMemoryMatchesTheMapping) {
+  const std::string path = std::string(RPU_FIXTURES_DIR) + "/stories260K/stories260K.gguf";
+  const GgufFile mapped = GgufFile::open(path);
+  const GgufFile read = GgufFile::parse(read_whole_file(path), path);
+  ASSERT_EQ(read.file_size(), mapped.file_size());
+  EXPECT_EQ(read.data_offset(), mapped.data_offset());
+  ASSERT_EQ(read.tensors().size(), mapped.tensors().size());
+  for (size_t i = 0; i < read.tensors().size(); ++i) {
+    const auto& r = read.tensors()[i];
+    const auto& m = mapped.tensors()[i];
+    EXPECT_EQ(r.name, m.name);
+    EXPECT_EQ(r.offset, m.offset);
+    ASSERT_EQ(r.n_bytes, m.n_bytes);
+    EXPECT_NE(r.data, m.data);
+    EXPECT_EQ(std::memcmp(r.data, m.data, r.n_bytes), 0) << r.name;
+  }
+  for (const std::string& bad : {std::string("/nonexistent-dir-rpu/missing.gguf"), fs::temp_directory_path().string()}) {
+    try {
+      read_whole_file(bad);
+      FAIL() << "read " << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(GgufOpen, MissingPathIsNamed) {

@@ -20,6 +20,7 @@ struct BenchCliOptions {
   std::string hf_type;
   BenchOptions bench;
   int threads = 0;
+  MemoryOptions memory;
   std::string output = "md";
   int bandwidth_mib = 1024;
   CacheTypeOptions cache;
@@ -28,7 +29,7 @@ struct BenchCliOptions {
 int bench(BenchCliOptions& o) {
   const unsigned hw = std::thread::hardware_concurrency();
   ThreadPool pool(o.threads > 0 ? o.threads : (hw == 0 ? 1 : static_cast<int>(hw)));
-  const auto model = load_model(o.model_path, o.hf_type);
+  const auto model = load_model(o.model_path, o.hf_type, o.memory);
   o.bench.bandwidth_bytes = static_cast<uint64_t>(o.bandwidth_mib) << 20;
   o.bench.cache_types = o.cache.types();
   const BenchReport report = run_bench(*model, o.bench, pool);
@@ -59,6 +60,7 @@ Action add_bench_command(CLI::App& app) {
   cmd->add_option("-t,--threads", o->threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
   cmd->add_flag("--profile", o->bench.profile,
                 "after the tests, one more run of each recorded per operation and per layer (time, bytes read, GB/s)");
+  add_memory_options(cmd, o->memory);
   cmd->add_option("-o,--output", o->output, "output format: md or json")->check(CLI::IsMember({"md", "json"}));
   cmd->add_option("--bandwidth-mib", o->bandwidth_mib, "buffer for the bandwidth test in MiB; 0 = skip")
       ->check(CLI::Range(0, 1 << 20))

@@ -11,13 +11,15 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
-#include "kb_models.h"
 #include "core/error.h"
 #include "local_session.h"
 #include "options.h"
 #include "reason_flag.h"
 #include "reasoning/reasoning_backend.h"
+#ifndef RPU_MINIMAL  // --kb (the minimal build has no knowledge bases)
+#include "kb_models.h"
 #include "retrieval/knowledge_backend.h"
+#endif
 
 namespace rpu::cli {
 namespace {
@@ -62,6 +64,7 @@ int chat(const ChatOptions& o) {
   reasoning::ReasoningBackend reasoned(local, {session_options.slots, judge ? judge->backend.get() : nullptr});
   // --kb: each message is searched in the base and its best chunks join that turn's system
   // message as numbered sources (the history keeps the conversation without them).
+#ifndef RPU_MINIMAL
   EmbeddingModels embedding_models(o.runtime);
   retrieval::KnowledgeLibrary library([&](const retrieval::KbSettings& s) { return embedding_models.for_base(s); });
   const std::string kb_name = std::filesystem::path(o.kb).stem().string();
@@ -71,6 +74,9 @@ int chat(const ChatOptions& o) {
   retrieval::KnowledgeBackend backend(reasoned, library, [&](std::string_view text) {
     return static_cast<int>(tokenizer.encode(text, false, false).size());
   });
+#else
+  Backend& backend = reasoned;
+#endif
 
   ChatRequest request;
   request.model = backend.model_id();
@@ -80,7 +86,9 @@ int chat(const ChatOptions& o) {
   request.chat_template_kwargs = {{"enable_thinking", o.think}};
   request.messages = nlohmann::ordered_json::array();
   if (reasoning) request.reasoning = *reasoning;
+#ifndef RPU_MINIMAL
   if (!o.kb.empty()) request.knowledge = {{"kb", kb_name}, {"k", o.kb_k}};
+#endif
   if (!o.system.empty()) request.messages.push_back({{"role", "system"}, {"content", o.system}});
   const bool interactive = isatty(STDIN_FILENO);
   std::string line;
@@ -91,7 +99,11 @@ int chat(const ChatOptions& o) {
     if (line.empty()) continue;
     request.messages.push_back({{"role", "user"}, {"content", line}});
     if (o.show_prompt) {
+#ifndef RPU_MINIMAL
       const ChatRequest shown = o.kb.empty() ? request : backend.augment(request).request;
+#else
+      const ChatRequest& shown = request;
+#endif
       std::fprintf(stderr, "[prompt]%s[/prompt]\n", local.render_prompt(shown).c_str());
     }
     // The scheduler keeps this conversation's KV in its slot, so each turn only evaluates the
@@ -134,10 +146,12 @@ Action add_chat_command(CLI::App& app) {
   cmd->add_option("-n,--max-reply", o->max_reply, "most tokens per reply")->check(CLI::Range(1, 1 << 20));
   cmd->add_flag("--think", o->think, "set enable_thinking for templates that support it");
   cmd->add_flag("--show-prompt", o->show_prompt, "print each rendered prompt to stderr");
+#ifndef RPU_MINIMAL
   cmd->add_option("--kb", o->kb, "knowledge base searched for each message; its best chunks become cited sources")
       ->check(CLI::ExistingFile);
   cmd->add_option("--kb-k", o->kb_k, "sources per message with --kb")->check(CLI::Range(1, 50));
   add_rerank_options(cmd, o->rerank);
+#endif
   add_sampling_options(cmd, o->sampling);
   add_speculation_options(cmd, o->speculation);
   add_reason_options(cmd, o->reason);

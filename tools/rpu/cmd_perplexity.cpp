@@ -27,6 +27,7 @@ struct PerplexityCliOptions {
   bool kl_divergence = false;
   int threads = 0;
   CacheTypeOptions cache;
+  MemoryOptions memory;
 };
 
 // The text as llama-perplexity reads it: the whole file, less one final newline.
@@ -62,7 +63,7 @@ int run_perplexity(const PerplexityCliOptions& o, const Model& model, std::span<
   options.save_base = o.base_path;
   const ChunkPlan plan = plan_chunks(tokens.size(), options.n_ctx, options.max_chunks);
   Eta eta(plan.n_chunk);
-  ThreadPool pool(RuntimeOptions{o.threads, 0}.thread_count());
+  ThreadPool pool(RuntimeOptions{o.threads, 0, {}}.thread_count());
   const PerplexityResult result = compute_perplexity(model, tokens, options, &pool, [&](int chunk, const NllStats& so_far) {
     if (chunk == 0) {
       std::fprintf(stderr, "perplexity: %zu tokens, %d chunks of %d, scoring the last %d tokens of each%s\n", tokens.size(),
@@ -78,7 +79,7 @@ int run_perplexity(const PerplexityCliOptions& o, const Model& model, std::span<
 
 int run_kl_divergence(const PerplexityCliOptions& o, const Model& model, std::span<const int32_t> tokens, PerplexityOptions options) {
   options.n_ctx = o.ctx;
-  ThreadPool pool(RuntimeOptions{o.threads, 0}.thread_count());
+  ThreadPool pool(RuntimeOptions{o.threads, 0, {}}.thread_count());
   const KlStats stats = compute_kl_divergence(model, tokens, o.base_path, options, &pool, [&](int chunk, const KlStats& so_far) {
     if (chunk == 0) {
       std::fprintf(stderr, "perplexity: %zu tokens, KL divergence against %s\n", tokens.size(), o.base_path.c_str());
@@ -93,7 +94,7 @@ int run_kl_divergence(const PerplexityCliOptions& o, const Model& model, std::sp
 int perplexity(const PerplexityCliOptions& o) {
   if (o.kl_divergence && o.base_path.empty()) fail("--kl-divergence needs --kl-divergence-base FILE (the base model's saved log-probabilities)");
   const std::string text = read_text(o.text_path);
-  const LoadedModel loaded = load_model_with_tokenizer(o.model_path, o.hf_type);
+  const LoadedModel loaded = load_model_with_tokenizer(o.model_path, o.hf_type, o.memory);
   const Model& model = *loaded.model;
   if (model.config().arch != nullptr && model.config().arch->encoder) fail("{}: an encoder has no next-token perplexity", o.model_path);
   const int trained = model.config().n_ctx_train;
@@ -125,6 +126,7 @@ Action add_perplexity_command(CLI::App& app) {
   cmd->add_flag("--kl-divergence", o->kl_divergence, "compare against the base saved by --kl-divergence-base");
   cmd->add_option("-t,--threads", o->threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
   add_cache_type_options(cmd, o->cache);
+  add_memory_options(cmd, o->memory);
   return [o] { return perplexity(*o); };
 }
 

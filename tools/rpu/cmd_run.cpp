@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "local_session.h"
+#include "memory_report.h"
 #include "options.h"
 #include "reason_flag.h"
 #include "core/error.h"
@@ -62,6 +63,8 @@ class AnswerClock {
       std::fprintf(stderr, "speculation: %d tokens drafted, %d accepted (%.1f%%)\n", c.drafted_tokens,
                    c.accepted_tokens, 100.0 * c.accepted_tokens / c.drafted_tokens);
     }
+    const std::string memory = memory_report();
+    if (!memory.empty()) std::fprintf(stderr, "%s\n", memory.c_str());
   }
   double elapsed() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
 

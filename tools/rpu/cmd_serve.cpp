@@ -109,7 +109,7 @@ int serve_library(ServeOptions& o, const sigset_t& stop_signals) {
 int serve(ServeOptions& o) {
   const sigset_t stop_signals = prepare_serving_process();
   if (!o.models_dir.empty()) return serve_library(o, stop_signals);
-  auto [model, tokenizer] = load_model_with_tokenizer(o.model_path, o.hf_type);
+  auto [model, tokenizer] = load_model_with_tokenizer(o.model_path, o.hf_type, o.runtime.memory);
   LocalBackendOptions backend_options;
   if (!o.chat_template_path.empty()) backend_options.chat_template = read_text_file(o.chat_template_path);
   o.scheduler.n_ctx = o.runtime.context_size(*model);

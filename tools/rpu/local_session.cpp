@@ -18,7 +18,7 @@ std::string model_name_for(const std::string& model_path) {
 
 std::unique_ptr<LocalSession> open_local_session(const SessionOptions& o, const RuntimeOptions& runtime) {
   auto s = std::make_unique<LocalSession>();
-  s->loaded = load_model_with_tokenizer(o.model_path, o.hf_type);
+  s->loaded = load_model_with_tokenizer(o.model_path, o.hf_type, runtime.memory);
   SchedulerOptions scheduler = o.scheduler != nullptr ? *o.scheduler : SchedulerOptions{};
   if (o.scheduler == nullptr) {
     scheduler.n_seq = o.slots;

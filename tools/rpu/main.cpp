@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   add(&rpu::cli::add_synth_command);
   add(&rpu::cli::add_bench_command);
   add(&rpu::cli::add_perplexity_command);
+  add(&rpu::cli::add_rerank_command);
+#ifndef RPU_MINIMAL  // the commands over the server, training, gateway, knowledge bases and hub
   add(&rpu::cli::add_serve_command);
   add(&rpu::cli::add_export_command);
   add(&rpu::cli::add_train_command);
@@ -42,8 +44,8 @@ int main(int argc, char** argv) {
   add(&rpu::cli::add_convert_command);
   add(&rpu::cli::add_kb_command);
   add(&rpu::cli::add_ask_command);
-  add(&rpu::cli::add_rerank_command);
   add(&rpu::cli::add_pull_command);
+#endif
 
   // Name an unknown command plainly rather than as a missing subcommand.
   if (argc > 1 && argv[1][0] != '-') {

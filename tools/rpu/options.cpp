@@ -7,9 +7,12 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/file_load.h"
 #include "core/mapped_file.h"
+#ifndef RPU_MINIMAL
 #include "gateway/usage_store.h"
 #include "hub/cache.h"
+#endif
 
 #include <filesystem>
 
@@ -66,6 +69,7 @@ void add_runtime_options(CLI::App* cmd, RuntimeOptions& r) {
   cmd->add_option("-c,--ctx", r.ctx, "context size in tokens (default: the model's, at most 4096)")
       ->check(CLI::Range(1, 1 << 24));
   add_cache_type_options(cmd, r.cache);
+  add_memory_options(cmd, r.memory);
 }
 
 void add_cache_type_options(CLI::App* cmd, CacheTypeOptions& c) {
@@ -80,6 +84,22 @@ KVCacheTypes CacheTypeOptions::types() const {
   return {parse_kv_cache_type(k.empty() ? both : k), parse_kv_cache_type(v.empty() ? both : v)};
 }
 
+void add_memory_options(CLI::App* cmd, MemoryOptions& m) {
+  cmd->add_flag("--no-mmap", m.no_mmap, "read the model file into memory instead of mapping it");
+  cmd->add_flag("--mlock", m.mlock, "lock the model's weights in RAM (a warning when RLIMIT_MEMLOCK is too low)");
+}
+
+void lock_model_memory(const Model& model, const MemoryOptions& memory) {
+  const GgufFile& file = model.file();
+  if (!memory.mlock || file.tensors().empty()) return;
+  // The data section (every tensor's bytes, in the mapping or the --no-mmap copy): its start is
+  // any tensor's data less that tensor's offset into the section.
+  const GgufTensorInfo& first = file.tensors().front();
+  const std::string why = lock_in_memory(first.data - first.offset, file.file_size() - file.data_offset());
+  if (!why.empty()) std::fprintf(stderr, "rpu: warning: --mlock: %s: %s; continuing unlocked\n", model.file().path().c_str(), why.c_str());
+}
+
+#ifndef RPU_MINIMAL
 const CLI::Validator& log_location() {
   static const CLI::Validator validator(
       [](std::string& location) -> std::string {
@@ -90,6 +110,17 @@ const CLI::Validator& log_location() {
   return validator;
 }
 
+#endif
+
+#ifdef RPU_MINIMAL
+// The minimal build has no hub: a model is a path.
+std::string resolve_model_reference(const std::string& text) { return text; }
+
+const CLI::Validator& model_reference() {
+  static const CLI::Validator validator(CLI::ExistingPath);
+  return validator;
+}
+#else
 std::string resolve_model_reference(const std::string& text) {
   std::error_code ec;
   const auto ref = hub::parse_model_reference(text);
@@ -115,6 +146,7 @@ const CLI::Validator& model_reference() {
       "MODEL|ORG/NAME[:QUANT]", "model file or pulled model");
   return validator;
 }
+#endif
 
 int RuntimeOptions::thread_count() const {
   if (threads > 0) return threads;
@@ -136,9 +168,14 @@ std::string read_text_file(const std::string& path) {
   return text;
 }
 
-LoadedModel load_model_with_tokenizer(const std::string& path, const std::string& hf_type) {
+LoadedModel load_model_with_tokenizer(const std::string& path, const std::string& hf_type, const MemoryOptions& memory) {
   LoadedModel loaded;
-  loaded.model = path.empty() ? load_builtin_model() : load_model(path, hf_type);
+  if (path.empty()) {
+    loaded.model = load_builtin_model();
+    lock_model_memory(*loaded.model, memory);
+  } else {
+    loaded.model = load_model(path, hf_type, memory);
+  }
   loaded.tokenizer = Tokenizer::from_gguf(loaded.model->file());
   const int n_tokens = loaded.tokenizer->vocab().size(), n_vocab = loaded.model->config().n_vocab;
   if (n_tokens != n_vocab) fail("{}: tokenizer has {} tokens but the model has {}", path, n_tokens, n_vocab);
