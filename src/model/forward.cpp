@@ -365,8 +365,8 @@ uint64_t BatchForward::attention_bytes(int layer, std::span<const SequenceChunk>
     const int seen = token_pos_[static_cast<size_t>(last)] + 1;
     positions += static_cast<uint64_t>(window > 0 ? std::min(seen, window) : seen);
   }
-  // K and V rows of kv_dim elements of the cache's own type.
-  return positions * 2 * static_cast<uint64_t>(config_.kv_dim()) * sizeof(*cache_.key(0, 0, 0));
+  // One K and one V row per position, each of kv_dim elements in the cache's own types.
+  return positions * static_cast<uint64_t>(cache_.key_row_bytes() + cache_.value_row_bytes());
 }
 
 void BatchForward::attention_block(int layer, std::span<const SequenceChunk> chunks, int n) {
