@@ -68,7 +68,8 @@ TEST(RoutingTableTest, TheRoutesReasoningReadsBackAsTheSameObject) {
   EXPECT_TRUE(merged.routes[1].reasoning.is_null()) << "the main config's route has none";
 
   SpecialistRoute greedy = specialist("plain", "plain-alias");
-  EXPECT_EQ(convert::routes_with(file, greedy).find("reasoning"), std::string::npos) << "greedy: no reasoning key";
+  EXPECT_EQ(convert::routes_with(routes_path("greedy"), greedy).find("reasoning"), std::string::npos)
+      << "greedy: no reasoning key";
 
   SpecialistRoute odd = specialist("odd", "odd-alias");
   odd.reasoning = {{"strategy", "self_consistency"}, {"extract", {{"type", "regex"}, {"pattern", "42"}}}};
