@@ -9,7 +9,14 @@
 #
 #   bench/convert/run.sh [--quick] [--calls N] [--seed S] [--generalist-minutes G] [--train-minutes M]
 #                        [--max-tokens T] [--mix type=weight,...] [--dir DIR] [--rpu build/rpu]
-#                        [--teacher-url URL --teacher-model NAME] [-- more `rpu convert run` options]
+#                        [--teacher-url URL --teacher-model NAME] [--from-run DIR]
+#                        [-- more `rpu convert run` options]
+#
+# --from-run DIR: start from an earlier run's log as replay 1 left it (DIR/calls-replay1.db), its
+# S3 clusters and classifier and its generalist (DIR/work/clusters*.json, generalist.json, whose
+# model stays in DIR) instead of replaying and training them again, so that S4-S6 are compared
+# on the same calls and the same trained models (e.g. `-- --strategy greedy` in DIR, the whole
+# strategy table here). DIR must be a run of this script with the same --calls, --seed and --mix.
 #
 # --teacher-url: any OpenAI-compatible endpoint as the teacher instead of the stand-in (e.g. a
 # model served by `rpu serve --alias NAME`; --teacher-model is the name it answers to).
@@ -21,7 +28,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RPU=$ROOT/build/rpu
-CALLS=5000 SEED=1 GEN_MIN=30 TRAIN_MIN=2 MAX_TOKENS=128 DIR="" MIX="" HELD_OUT=0.1 TEACHER_URL="" TEACHER_MODEL=""
+CALLS=5000 SEED=1 GEN_MIN=30 TRAIN_MIN=2 MAX_TOKENS=128 DIR="" MIX="" HELD_OUT=0.1 TEACHER_URL="" TEACHER_MODEL="" FROM_RUN=""
 EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,6 +44,7 @@ while [ $# -gt 0 ]; do
     --rpu) RPU=$2; shift 2 ;;
     --teacher-url) TEACHER_URL=$2; shift 2 ;;
     --teacher-model) TEACHER_MODEL=$2; shift 2 ;;
+    --from-run) FROM_RUN=$(cd "$2" && pwd); shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -57,6 +65,14 @@ if [ -z "$TEACHER_URL" ]; then
   node "$B/teacher.mjs" --port "$TEACHER_PORT" --seed "$SEED" > "$DIR/teacher.log" 2>&1 &
   PIDS+=($!)
   TEACHER_URL=http://127.0.0.1:$TEACHER_PORT/v1
+fi
+if [ -n "$FROM_RUN" ]; then
+  [ -f "$FROM_RUN/calls-replay1.db" ] || { echo "--from-run: no $FROM_RUN/calls-replay1.db" >&2; exit 2; }
+  cp "$FROM_RUN/calls-replay1.db" "$DIR/calls.db"
+  mkdir -p "$DIR/work"
+  cp "$FROM_RUN"/work/clusters*.json "$DIR/work/"
+  [ ! -f "$FROM_RUN/work/generalist.json" ] || cp "$FROM_RUN/work/generalist.json" "$DIR/work/"
+  cp "$FROM_RUN/before.jsonl" "$FROM_RUN/before.json" "$DIR/"
 fi
 GW_PORT=$(free_port)
 cat > "$DIR/gateway.yaml" <<YAML
@@ -81,9 +97,14 @@ replay() {  # $1: name, $2: calls file stem, $3: concurrency
   node "$B/replay.mjs" --base-url "http://127.0.0.1:$GW_PORT/v1" --calls "$DIR/$2.jsonl" --labels "$DIR/labels${2#calls}.jsonl" \
     --upstreams teacher --concurrency "$3" --out "$DIR/$1.jsonl" --json "$DIR/$1.json"
 }
-stamp "replay 1: $CALLS calls through the gateway, all to the teacher"
-replay before calls 16  # all to the teacher: its latency does not depend on load
-sleep 2  # the usage log's writer thread drains its queue
+if [ -z "$FROM_RUN" ]; then
+  stamp "replay 1: $CALLS calls through the gateway, all to the teacher"
+  replay before calls 16  # all to the teacher: its latency does not depend on load
+  sleep 2  # the usage log's writer thread drains its queue
+  sqlite3 "$DIR/calls.db" ".backup '$DIR/calls-replay1.db'"  # the log as S3-S6 read it (for --from-run)
+else
+  stamp "replay 1 and its log taken from $FROM_RUN"
+fi
 stamp "rpu convert run (generalist $GEN_MIN min, then up to $TRAIN_MIN min per cluster)"
 "$RPU" convert run "$DIR/calls.db" --teacher teacher --routes-file "$DIR/routes.yaml" --gateway-config "$DIR/gateway.yaml" \
   --work-dir "$DIR/work" --generalist-minutes "$GEN_MIN" --train-minutes "$TRAIN_MIN" --held-out "$HELD_OUT" \

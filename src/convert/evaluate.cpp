@@ -14,7 +14,8 @@ namespace {
 using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
-ChatRequest request_for(const LoggedCall& call, const Backend& backend, int max_tokens) {
+ChatRequest request_for(const LoggedCall& call, const Backend& backend, int max_tokens,
+                        const nlohmann::ordered_json& reasoning) {
   ChatRequest r;
   r.model = backend.model_id();
   r.messages = call.messages;
@@ -27,6 +28,7 @@ ChatRequest request_for(const LoggedCall& call, const Backend& backend, int max_
   r.has_seed = true;
   r.sampling.seed = 1;
   r.logprobs = true;  // the confidence the cascade would see (S6 calibrates on it)
+  r.reasoning = reasoning;  // a strategy samples at its own temperature, from this seed
   return r;
 }
 
@@ -38,12 +40,16 @@ CallScore score_call(Backend& backend, const LoggedCall& call, const EvaluateOpt
   const auto start = Clock::now();
   json message{{"role", "assistant"}, {"content", nullptr}};
   try {
-    const CallResult result = run_chat(backend, request_for(call, backend, options.max_tokens));
+    const CallResult result = run_chat(backend, request_for(call, backend, options.max_tokens, options.reasoning));
     if (result.choices.empty()) fail("no choice returned");
     const ChoiceResult& choice = result.choices.front();
     if (choice.finish_reason == "error") fail("{}", choice.error);
     message["content"] = choice.text;
-    s.confidence = gateway::mean_token_probability(choice);
+    s.confidence = gateway::choice_confidence(choice);
+    s.completion_tokens = choice.completion_tokens;
+    if (choice.extension.is_object() && choice.extension.contains("samples") && choice.extension["samples"].is_number()) {
+      s.samples = choice.extension["samples"].get<int>();
+    }
     if (choice.tool_calls.is_array() && !choice.tool_calls.empty()) message["tool_calls"] = choice.tool_calls;
   } catch (const std::exception& e) {
     s.error = e.what();
@@ -78,13 +84,18 @@ Evaluation evaluate(Backend& backend, const std::vector<const LoggedCall*>& held
   ev.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (ev.calls.empty()) return ev;
   std::vector<double> latencies;
+  ev.samples_per_call = 0;
   for (const CallScore& c : ev.calls) {
+    ev.samples_per_call += c.samples;
+    ev.completion_tokens_per_call += c.completion_tokens;
     ev.mean_score += c.score;
     ev.accuracy += c.correct ? 1.0 : 0.0;
     latencies.push_back(c.latency_ms);
   }
   ev.mean_score /= static_cast<double>(ev.calls.size());
   ev.accuracy /= static_cast<double>(ev.calls.size());
+  ev.samples_per_call /= static_cast<double>(ev.calls.size());
+  ev.completion_tokens_per_call /= static_cast<double>(ev.calls.size());
   std::sort(latencies.begin(), latencies.end());
   const size_t mid = latencies.size() / 2;
   ev.latency_p50_ms = latencies.size() % 2 == 1 ? latencies[mid] : (latencies[mid - 1] + latencies[mid]) / 2;

@@ -1,6 +1,8 @@
 // S4's evaluation: a candidate Backend answers a cluster's held-out calls (the logged
-// messages and tools, greedy), and each answer is scored against the teacher's with the
-// call's metric (metric.h). Calls run in parallel up to `parallel` (the backend's slots).
+// messages and tools, greedy, or with a reasoning strategy: strategies.h), and each answer is
+// scored against the teacher's with the call's metric (metric.h). Calls run in parallel up to
+// `parallel` (the backend's slots). What a strategy costs is counted per call: its samples
+// and the tokens generated over all of them.
 #pragma once
 
 #include <memory>
@@ -22,6 +24,9 @@ struct EvaluateOptions {
   int max_tokens = 256;    // bound per answer (a looping small model must not stall the run)
   int parallel = 1;        // calls in flight (a LocalBackend: its scheduler's slots)
   std::optional<MetricKind> metric;  // the cluster's override; none: each call's answer shape
+  // The "reasoning" extension every call carries (strategies.h); null: greedy. The backend
+  // must understand it (a reasoning::ReasoningBackend, as the gateway serves local models).
+  nlohmann::ordered_json reasoning;
 };
 
 struct CallScore {
@@ -31,9 +36,12 @@ struct CallScore {
   bool correct = false;
   std::string answer;  // the candidate's answer_text
   double latency_ms = 0;
-  // exp(mean token logprob) of the answer, as the gateway's cascade judges it
-  // (gateway/cascade.h mean_token_probability): S6 calibrates min_confidence on it. -1: none.
+  // The confidence the gateway's cascade judges the answer by (gateway/cascade.h
+  // choice_confidence): the strategy's (vote share, verifier agreement) when there is one,
+  // else exp(mean token logprob). S6 calibrates min_confidence on it. -1: none.
   double confidence = -1;
+  int samples = 1;            // answers sampled for this call (the strategy's "samples")
+  int completion_tokens = 0;  // tokens generated over all of them
   std::string error;   // the call failed (scored 0)
 };
 
@@ -43,6 +51,8 @@ struct Evaluation {
   double accuracy = 0;     // share of calls fully correct
   double latency_p50_ms = 0;
   double seconds = 0;
+  double samples_per_call = 1;          // mean CallScore::samples: the compute a strategy costs
+  double completion_tokens_per_call = 0;
   std::vector<CallScore> calls;  // in the order of the held-out calls
 };
 

@@ -28,19 +28,28 @@ double median(std::vector<double> v) {
 std::string ms(double v) { return v < 0 ? "-" : fmt::format("{:.0f}", v); }
 std::string pct(double v) { return v < 0 ? "-" : fmt::format("{:.1f}%", 100 * v); }
 
-// The best score any candidate (evaluated or trained) reached, and its p50 latency.
+// The best score any (candidate, strategy) pair, evaluated or trained, reached, its strategy
+// and its p50 latency (ties: the fewer samples per call, as S4 picks).
 void specialist_scores(const json& state, ReportRow& row) {
   auto consider = [&](const json& c) {
-    if (c["score"].get<double>() > row.specialist_score) {
-      row.specialist_score = c["score"];
+    const double score = c["score"].get<double>(), samples = c.value("samples_per_call", 1.0);
+    if (score > row.specialist_score || (score == row.specialist_score && samples < row.samples_per_call)) {
+      row.specialist_score = score;
       row.specialist_p50_ms = c["latency_p50_ms"];
+      row.strategy = c.value("strategy", std::string("greedy"));
+      row.samples_per_call = samples;
     }
   };
   if (state.contains("evaluated")) {
     for (const json& c : state["evaluated"]) consider(c);
   }
   if (state.contains("trained")) {
-    consider(state["trained"]["candidate"]);
+    const json& t = state["trained"];
+    if (t.contains("candidates")) {
+      for (const json& c : t["candidates"]) consider(c);
+    } else {
+      consider(t["candidate"]);
+    }
     row.model_mb = state["trained"].value("model_mb", -1.0);
     row.train_minutes = state["trained"].value("minutes", 0.0);
   }
@@ -71,6 +80,10 @@ ReportRow row_for(const ClusterRecord& c, const json& state, double price) {
   row.decision = d["deployed"].get<bool>() ? "deployed" : "kept on the teacher";
   row.reason = d.value("reason", "");
   if (d["deployed"].get<bool>()) {
+    // What is served: the deployed pair's strategy, and why it (and not greedy) was chosen.
+    row.strategy = d.value("strategy", std::string("greedy"));
+    row.samples_per_call = d.value("samples_per_call", 1.0);
+    if (d.contains("strategy_reason")) row.reason += "; strategy: " + d["strategy_reason"].get<std::string>();
     row.local_share = d.value("local_share", 0.0);
     // Saved: the teacher's tokens on the calls the specialist now keeps.
     row.cost_saved = static_cast<double>(c.prompt_tokens + c.completion_tokens) * row.local_share * price / 1000;
@@ -80,12 +93,14 @@ ReportRow row_for(const ClusterRecord& c, const json& state, double price) {
 
 std::string cluster_table(const Report& r) {
   std::string md =
-      "| cluster | top terms | share of calls | teacher | specialist | decision | served locally | teacher p50 ms | "
-      "specialist p50 ms | cost saved | specialist MB | train min |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+      "| cluster | top terms | share of calls | teacher | specialist | strategy (samples/call) | decision | served locally | "
+      "teacher p50 ms | specialist p50 ms | cost saved | specialist MB | train min |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const ReportRow& row : r.rows) {
-    md += fmt::format("| {} | {} | {} | {:.3f} | {} | {} | {} | {} | {} | {:.4f} | {} | {:.1f} |\n", row.cluster, row.label,
+    md += fmt::format("| {} | {} | {} | {:.3f} | {} | {} | {} | {} | {} | {} | {:.4f} | {} | {:.1f} |\n", row.cluster, row.label,
                       pct(row.share), row.teacher_score,
-                      row.specialist_score < 0 ? "-" : fmt::format("{:.3f}", row.specialist_score), row.decision,
+                      row.specialist_score < 0 ? "-" : fmt::format("{:.3f}", row.specialist_score),
+                      row.strategy.empty() ? "-" : fmt::format("{} ({:.1f})", row.strategy, row.samples_per_call), row.decision,
                       pct(row.local_share * row.share), ms(row.teacher_p50_ms), ms(row.specialist_p50_ms), row.cost_saved,
                       row.model_mb < 0 ? "-" : fmt::format("{:.1f}", row.model_mb), row.train_minutes);
   }

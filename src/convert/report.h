@@ -3,7 +3,8 @@
 // (bench/convert/replay.mjs --out: {id, type, latency_ms, local, correct, ...} lines).
 //
 // Per cluster: share of calls, teacher score (1: the held-out answers are its own), specialist
-// score, decision and reason, share served locally (the deployed route's calibrated local share
+// score and the strategy it was reached with (strategies.h; its samples per call: the extra
+// compute), decision and reason (for a deployed route, also why its strategy), share served locally (the deployed route's calibrated local share
 // of the held-out calls x the cluster's share), p50 latency of the teacher's logged answers vs
 // the specialist's, and the cost saved (the cluster's logged tokens x local share x price per
 // 1k tokens). The total is "X% of calls replaceable". A replay adds what was measured through
@@ -27,6 +28,8 @@ struct ReportOptions {
 struct ReportRow {
   int cluster = 0;
   std::string label, decision, reason;
+  std::string strategy;          // of the deployed pair, else of the best-scoring one; "" when none
+  double samples_per_call = 0;   // that pair's
   double share = 0, teacher_score = 1, specialist_score = -1, local_share = 0;
   double teacher_p50_ms = -1, specialist_p50_ms = -1, cost_saved = 0;
   double model_mb = -1, train_minutes = 0;

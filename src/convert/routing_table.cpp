@@ -87,6 +87,37 @@ std::string emit(const YAML::Node& routes, const YAML::Node& models, const YAML:
 // 0.6 as "0.6" (yaml-cpp would write 0.59999999999999998); it still reads back as a number.
 std::string shortest(double value) { return fmt::format("{}", value); }
 
+// A JSON value as YAML the gateway's config reader turns back into the same JSON (numbers stay
+// numbers, booleans booleans). A string it would read as a number or boolean cannot be written
+// plainly: refused rather than changed (no strategy of the table has one).
+YAML::Node yaml_of(const nlohmann::ordered_json& j, const std::string& where) {
+  if (j.is_object()) {
+    YAML::Node node(YAML::NodeType::Map);
+    for (const auto& [key, value] : j.items()) node[key] = yaml_of(value, where + "." + key);
+    return node;
+  }
+  if (j.is_array()) {
+    YAML::Node node(YAML::NodeType::Sequence);
+    for (const auto& value : j) node.push_back(yaml_of(value, where));
+    return node;
+  }
+  if (j.is_boolean()) return YAML::Node(j.get<bool>());
+  if (j.is_number_integer()) return YAML::Node(j.get<long long>());
+  if (j.is_number()) return YAML::Node(shortest(j.get<double>()));
+  if (j.is_string()) {
+    const YAML::Node node(j.get<std::string>());
+    long long i = 0;
+    double d = 0;
+    bool b = false;
+    if (YAML::convert<long long>::decode(node, i) || YAML::convert<double>::decode(node, d) ||
+        YAML::convert<bool>::decode(node, b)) {
+      throw RoutingTableError(where + ": the string '" + j.get<std::string>() + "' would read back as a number or boolean");
+    }
+    return node;
+  }
+  throw RoutingTableError(where + ": null has no place in a route");
+}
+
 YAML::Node specialist_node(const SpecialistRoute& r, const std::string& model) {
   YAML::Node node(YAML::NodeType::Map);
   node["name"] = r.name;
@@ -94,6 +125,7 @@ YAML::Node specialist_node(const SpecialistRoute& r, const std::string& model) {
   if (!r.match_task.empty()) node["match"]["task"] = r.match_task;
   if (!r.match_system.empty()) node["match"]["system"] = r.match_system;
   node["target"] = model;
+  if (r.reasoning.is_object()) node["reasoning"] = yaml_of(r.reasoning, "route '" + r.name + "': reasoning");
   if (!r.teacher.empty()) {
     node["cascade"]["upstream"] = r.teacher;
     node["cascade"]["min_confidence"] = shortest(r.min_confidence);
@@ -119,6 +151,9 @@ void check_route(const SpecialistRoute& r) {
   if (r.min_confidence < 0 || r.min_confidence > 1) throw RoutingTableError("min_confidence must be between 0 and 1");
   if (r.shadow_share < 0 || r.shadow_share > 1) throw RoutingTableError("the shadow share must be between 0 and 1");
   if (r.shadow_share > 0 && r.teacher.empty()) throw RoutingTableError("a shadow share needs a teacher");
+  if (!r.reasoning.is_null() && !r.reasoning.is_object()) {
+    throw RoutingTableError("route '" + r.name + "': reasoning must be an object ({strategy: ...})");
+  }
 }
 
 // Throws gateway::ConfigError when the gateway configured by `gateway_config` would refuse `text`.

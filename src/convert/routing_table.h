@@ -11,6 +11,7 @@
 // version can be put back.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -30,6 +31,9 @@ struct SpecialistRoute {
   std::string model_name;            // the models: entry; empty: `name`
   std::string model_path;            // the specialist's GGUF (made absolute when written), or "builtin"
   int parallel = 2;                  // sequences the gateway decodes together for it
+  // The route's `reasoning:` (the strategy S4 chose, convert/strategies.h: the gateway sends it
+  // with every call, and the cascade then judges the strategy's confidence); null: greedy.
+  nlohmann::ordered_json reasoning;
   std::string teacher;               // cascade upstream (a name of the main config); empty: no cascade
   double min_confidence = 0.5;       // below this the teacher answers
   double shadow_share = 0;           // share of calls also sent to the teacher, logged for comparison

@@ -17,6 +17,7 @@
 #include "convert/evaluate.h"
 #include "convert/routing_table.h"
 #include "convert/select.h"
+#include "convert/strategies.h"
 #include "convert/train_specialist.h"
 #include "core/error.h"
 #include "gateway/router.h"
@@ -58,8 +59,10 @@ double median(std::vector<double> v) {
   return v.size() % 2 == 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
 }
 
-// One evaluated candidate as the state keeps it: its scores and the (confidence, correct)
-// pairs S6 calibrates on, so a resumed run need not evaluate again.
+// One evaluated (candidate, strategy) pair as the state keeps it: its scores, its cost, and the
+// (confidence, correct) pairs S6 calibrates on, so a resumed run need not evaluate again. The
+// confidence is the one the gateway's cascade will judge the route's answers by: the
+// strategy's (vote share, verifier agreement) when it has one, else the token probability.
 json candidate_state(const std::string& model, const CandidateResult& r) {
   json samples = json::array();
   for (const CallScore& c : r.evaluation.calls) samples.push_back(json::array({c.confidence, c.correct}));
@@ -69,27 +72,42 @@ json candidate_state(const std::string& model, const CandidateResult& r) {
   return state;
 }
 
-// Evaluates `models` (name -> path or "builtin") on the held-out calls.
-json evaluate_models(RunContext& ctx, const std::vector<std::pair<std::string, std::string>>& models,
-                     const std::vector<const LoggedCall*>& held_out) {
+// What S4 found for some models on a cluster's held-out calls: one state entry per (model,
+// strategy) pair, the best of them (select.h's rule) and the strategies left out, with why.
+struct Evaluated {
+  json entries = json::array();
+  int best = -1;
+  std::vector<std::string> not_tried;
+};
+
+// Evaluates `models` (name -> path or "builtin") on the held-out calls with `strategies`.
+Evaluated evaluate_models(RunContext& ctx, const std::vector<std::pair<std::string, std::string>>& models,
+                          const std::vector<const LoggedCall*>& held_out, const std::vector<StrategyChoice>& strategies) {
   const RunOptions& o = ctx.options;
   std::vector<std::unique_ptr<LocalModel>> open;
   std::vector<Candidate> candidates;
+  std::map<std::string, std::string> path_of;
   for (const auto& [name, path] : models) {
     std::unique_ptr<Model> m = path == o.base_name ? nullptr : Model::load(path);
     if (!m) m = o.load_base();  // a second copy: the base stays untouched for fine-tuning
     open.push_back(open_local_model(std::move(m), name, o.parallel, o.threads));
     candidates.push_back({name, open.back()->backend.get(), o.parallel});
+    path_of[name] = path;
   }
   SelectOptions so;
   so.target = o.target;
   so.evaluate.max_tokens = o.max_tokens;
+  so.strategies = strategies;
   const Selection s = select_model(held_out, candidates, so, [&](const CandidateResult& r) {
-    ctx.say(fmt::format("  {}: score {:.3f} ({:.0f}% of the teacher) in {:.1f} s", r.name, r.evaluation.mean_score,
-                        100 * r.share_of_teacher, r.evaluation.seconds));
+    ctx.say(fmt::format("  {} {}: score {:.3f} ({:.0f}% of the teacher), {:.1f} samples per call, p50 {:.0f} ms, in {:.1f} s",
+                        r.name, r.strategy, r.evaluation.mean_score, 100 * r.share_of_teacher,
+                        r.evaluation.samples_per_call, r.evaluation.latency_p50_ms, r.evaluation.seconds));
   });
-  json out = json::array();
-  for (size_t i = 0; i < s.candidates.size(); ++i) out.push_back(candidate_state(models[i].second, s.candidates[i]));
+  for (const std::string& line : s.not_tried) ctx.say("  not tried: " + line);
+  Evaluated out;
+  for (const CandidateResult& r : s.candidates) out.entries.push_back(candidate_state(path_of[r.name], r));
+  out.best = s.best;
+  out.not_tried = s.not_tried;
   return out;
 }
 
@@ -108,7 +126,8 @@ std::string skip_reason(const RunOptions& o, const json& state) {
 // cluster, by fine-tuning every weight of the generalist (it already reads the cluster's text
 // and knows its formats), otherwise as RunOptions::from says.
 json train_step(RunContext& ctx, int id, const std::vector<const LoggedCall*>& members,
-                const std::vector<const LoggedCall*>& held_out, const std::string& generalist_model) {
+                const std::vector<const LoggedCall*>& held_out, const std::string& generalist_model,
+                const std::vector<StrategyChoice>& strategies) {
   const RunOptions& o = ctx.options;
   SpecialistOptions so;
   const std::string from = generalist_model.empty() ? o.from : "full:generalist";
@@ -121,7 +140,7 @@ json train_step(RunContext& ctx, int id, const std::vector<const LoggedCall*>& m
   ctx.say(fmt::format("  S5: training {} for at most {} min / {} steps", from, o.train_minutes, o.train_steps));
   std::unique_ptr<Model> generalist = generalist_model.empty() ? nullptr : Model::load(generalist_model);
   const Specialist s = train_specialist(generalist ? *generalist : ctx.base_model(), members, o.split, so, {});
-  const json evaluated = evaluate_models(ctx, {{"trained:" + from, s.model_path}}, held_out);
+  const Evaluated evaluated = evaluate_models(ctx, {{"trained:" + from, s.model_path}}, held_out, strategies);
   const double model_mb = static_cast<double>(fs::file_size(s.model_path)) / 1e6;
   return {{"model", s.model_path},
           {"from", from},
@@ -132,7 +151,8 @@ json train_step(RunContext& ctx, int id, const std::vector<const LoggedCall*>& m
           {"steps", s.report.steps},
           {"minutes", s.report.seconds / 60},
           {"loss", {s.report.first_loss, s.report.last_loss}},
-          {"candidate", evaluated[0]}};
+          {"candidate", evaluated.entries[static_cast<size_t>(evaluated.best)]},  // the best of its strategies
+          {"candidates", evaluated.entries}};
 }
 
 Calibration calibrate(const json& candidate, double target) {
@@ -152,24 +172,44 @@ struct Deployable {
   Calibration calibration;
 };
 
+// Every evaluated pair of the cluster: S4's, then the trained specialist's (older states kept
+// only its best pair, as "candidate").
+std::vector<json> evaluated_pairs(const json& state) {
+  std::vector<json> pairs;
+  if (state.contains("evaluated")) {
+    for (const json& c : state["evaluated"]) pairs.push_back(c);
+  }
+  if (state.contains("trained")) {
+    const json& t = state["trained"];
+    if (t.contains("candidates")) {
+      for (const json& c : t["candidates"]) pairs.push_back(c);
+    } else {
+      pairs.push_back(t["candidate"]);
+    }
+  }
+  return pairs;
+}
+
 Deployable best_deployable(const json& state, const RunOptions& o, bool by_cascade) {
   Deployable best;
   double best_key = -1;
   auto consider = [&](const json& c) {
     double key = -1;
     const Calibration cal = calibrate(c, o.target);
+    // Between equal scores (or local shares) the cheaper pair wins: a strategy's samples must
+    // buy something (scores differ by at least 1/held-out calls, far above these terms).
+    const double cost = 1e-9 * c.value("samples_per_call", 1.0);
     if (!by_cascade) {
-      if (c["reaches_target"].get<bool>()) key = c["score"].get<double>();
+      if (c["reaches_target"].get<bool>()) key = c["score"].get<double>() - cost;
     } else if (cal.feasible && cal.local_share >= o.min_local_share) {
-      key = cal.local_share + 1e-6 * c["score"].get<double>();
+      key = cal.local_share + 1e-6 * c["score"].get<double>() - cost;
     }
     if (key > best_key) {
       best_key = key;
       best = {c, cal};
     }
   };
-  for (const json& c : state["evaluated"]) consider(c);
-  if (state.contains("trained")) consider(state["trained"]["candidate"]);
+  for (const json& c : evaluated_pairs(state)) consider(c);
   return best;
 }
 
@@ -212,6 +252,7 @@ json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state
   route.cluster = selector.cluster;
   route.classifier_file = selector.classifier_file;
   route.parallel = o.parallel;
+  route.reasoning = best.value("reasoning", json());
   route.teacher = teacher_upstream(o);
   route.min_confidence = cal.threshold;
   route.shadow_share = o.shadow_share;
@@ -225,8 +266,15 @@ json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state
   out["routable_share"] = selector.covered_share;
   out["local_share"] = cal.local_share * selector.covered_share;
   out["deployed_by"] = best["reaches_target"].get<bool>() ? "score" : "cascade";
-  out["reason"] = fmt::format("{} {} {:.0f}% of the teacher; keeps {:.0f}% of held-out calls at min_confidence {:.3f}",
-                              best["name"].get<std::string>(), best["reaches_target"].get<bool>() ? "reaches" : "scores",
+  out["strategy"] = best.value("strategy", std::string("greedy"));
+  out["reasoning"] = route.reasoning;
+  out["samples_per_call"] = best.value("samples_per_call", 1.0);
+  out["strategy_reason"] = strategy_reason(json(evaluated_pairs(state)), best);
+  // min_confidence is a threshold on this (the cascade reads the same: gateway/cascade.h).
+  out["confidence"] = route.reasoning.is_object() ? "the strategy's" : "exp(mean token log-probability)";
+  out["reason"] = fmt::format("{} ({}) {} {:.0f}% of the teacher; keeps {:.0f}% of held-out calls at min_confidence {:.3f}",
+                              best["name"].get<std::string>(), out["strategy"].get<std::string>(),
+                              best["reaches_target"].get<bool>() ? "reaches" : "scores",
                               100 * best["share_of_teacher"].get<double>(), 100 * cal.local_share, cal.threshold);
   return out;
 }
@@ -350,6 +398,13 @@ bool generalist_learned(const json& generalist, int cluster) {
   return std::find(ids.begin(), ids.end(), json(cluster)) != ids.end();
 }
 
+// The strategies S4 tries on a cluster: the table's rows that fit its answers (strategies.h);
+// greedy only for free-form writing, whose long answers no two samples would vote alike.
+std::vector<StrategyChoice> cluster_strategies(const RunOptions& o, const ClusterWork& w) {
+  if (!w.free_form.empty()) return strategies_for(MetricKind::kExact, {"greedy"});
+  return strategies_for(dominant_metric(w.split.held_out), o.strategies);
+}
+
 void run_cluster(RunContext& ctx, ClusterWork& work, const json& generalist) {
   const RunOptions& o = ctx.options;
   const ClusterRecord& record = *work.record;
@@ -370,7 +425,9 @@ void run_cluster(RunContext& ctx, ClusterWork& work, const json& generalist) {
     std::vector<std::pair<std::string, std::string>> models{{fs::path(o.base_name).filename().string(), o.base_name}};
     for (const std::string& c : o.candidates) models.emplace_back(fs::path(c).filename().string(), c);
     if (generalist_learned(generalist, record.id)) models.emplace_back("generalist", generalist["model"].get<std::string>());
-    state["evaluated"] = evaluate_models(ctx, models, split.held_out);
+    const Evaluated evaluated = evaluate_models(ctx, models, split.held_out, cluster_strategies(o, work));
+    state["evaluated"] = evaluated.entries;
+    if (!evaluated.not_tried.empty()) state["strategies_not_tried"] = evaluated.not_tried;
     save();
   }
   if (state.contains("trained")) {
@@ -383,7 +440,8 @@ void run_cluster(RunContext& ctx, ClusterWork& work, const json& generalist) {
     save();
   } else if (o.train_minutes > 0) {
     state["trained"] = train_step(ctx, record.id, members, split.held_out,
-                                  generalist_learned(generalist, record.id) ? generalist["model"].get<std::string>() : "");
+                                  generalist_learned(generalist, record.id) ? generalist["model"].get<std::string>() : "",
+                                  cluster_strategies(o, work));
     save();
   }
   if (state.contains("deployed")) {
@@ -528,6 +586,7 @@ RunSummary run_conversion(const RunOptions& options, const RunProgress& progress
   // Flags that would only fail after clustering and evaluation fail now.
   if (options.generalist_minutes > 0) train_from_parse(options.generalist_from, nullptr);
   if (options.vocab_size != 0) check_fitted_vocab_size(options.vocab_size);
+  strategies_for(MetricKind::kExact, options.strategies);  // throws naming an unknown strategy
   fs::create_directories(options.work_dir);
   std::vector<LoggedCall> calls = load_calls(options.log, options.teachers);
   if (calls.empty()) fail("{}: no successful calls to convert (an empty log)", options.log);

@@ -12,11 +12,15 @@
 //   - skipped (with the reason) when it has fewer than min_calls calls, fewer than
 //     min_teacher_calls teacher answers, or no held-out call;
 //   - S4: the base model (every candidate GGUF, and the generalist when the cluster was
-//     among its clusters) answers the held-out calls;
+//     among its clusters) answers the held-out calls, greedily and with each reasoning
+//     strategy of the table that fits the cluster's answers (strategies.h; greedy only for
+//     free-form clusters); each (model, strategy) pair is a candidate of its own;
 //   - S5: when none reaches target x the teacher's score and train_minutes > 0, a specialist
 //     is trained (time-boxed) on the trainable calls and evaluated the same way;
-//   - S6: the best candidate reaching the target is deployed with a min_confidence calibrated
-//     on its held-out (confidence, correct) pairs, a cascade to the teacher and a shadow share;
+//   - S6: the best candidate reaching the target is deployed with its strategy as the route's
+//     `reasoning:`, a min_confidence calibrated on its held-out (confidence, correct) pairs
+//     (the strategy's confidence when it has one: what the cascade judges), a cascade to the
+//     teacher and a shadow share; the state says which strategy and why (strategy_reason);
 //     one that does not reach it is never deployed, unless deploy_by_cascade and the
 //     calibrated route reaches it (see below). The routes file is only written through
 //     routing_table.h (atomic, checked against the gateway config first).
@@ -56,6 +60,7 @@ struct RunOptions {
   std::string generalist_from = "scratch:s";
   int generalist_max_answer_chars = 256;  // also: longer answers get no per-cluster specialist (S5)
   std::vector<std::string> candidates;  // GGUF files evaluated besides the base model
+  std::vector<std::string> strategies;  // S4's strategies by table name (strategies.h); empty: all that fit
   // S6 also deploys a candidate whose own score misses the target when, escalating below a
   // confidence threshold calibrated on the held-out calls, the route reaches the target and
   // keeps at least min_local_share of the calls local (best_deployable in run.cpp).

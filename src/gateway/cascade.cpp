@@ -15,6 +15,12 @@ double mean_token_probability(const ChoiceResult& choice) {
   return std::exp(sum / static_cast<double>(choice.logprobs.size()));
 }
 
+double choice_confidence(const ChoiceResult& choice) {
+  const nlohmann::ordered_json& x = choice.extension;
+  if (x.is_object() && x.contains("confidence") && x["confidence"].is_number()) return x["confidence"].get<double>();
+  return mean_token_probability(choice);
+}
+
 CascadeJudge::CascadeJudge(const CascadeConfig& config) : min_confidence_(config.min_confidence) {
   if (!config.refusal_regex.empty()) refusal_ = std::make_unique<reasoning::Pattern>(config.refusal_regex, "cascade.refusal");
   if (!config.verifier.is_null()) verifier_ = reasoning::make_verifier(config.verifier);
@@ -28,13 +34,7 @@ CascadeDecision CascadeJudge::judge(const CallResult& answer) const {
   double confidence = 2;
   for (const ChoiceResult& c : answer.choices) {
     if (c.finish_reason == "error") return {true, "error", -1};
-    double choice_confidence = -1;
-    if (c.extension.is_object() && c.extension.contains("confidence") && c.extension["confidence"].is_number()) {
-      choice_confidence = c.extension["confidence"].get<double>();
-    } else {
-      choice_confidence = mean_token_probability(c);
-    }
-    confidence = std::min(confidence, choice_confidence);
+    confidence = std::min(confidence, choice_confidence(c));
   }
   d.confidence = confidence > 1 ? -1 : confidence;
   for (const ChoiceResult& c : answer.choices) {

@@ -42,5 +42,9 @@ class CascadeJudge {
 
 // exp(mean log-probability) of a choice's tokens; -1 when it has none.
 double mean_token_probability(const ChoiceResult& choice);
+// The confidence the cascade judges one choice by: a reasoning strategy's ("confidence" in
+// the choice's extension) when it has one, else mean_token_probability. The conversion loop
+// calibrates a route's min_confidence on the same number (convert/evaluate.h).
+double choice_confidence(const ChoiceResult& choice);
 
 }  // namespace rpu::gateway

@@ -112,6 +112,7 @@ TEST(ConvertRunE2E, DeploysWhatPassesSkipsSmallClustersResumesAndReports) {
   const ClustersFile clusters = read_clusters_file(work + "/clusters.json");
   ASSERT_EQ(clusters.clusters.size(), 3u);
   int deployed = 0, skipped = 0, failed = 0;
+  json deployed_reasoning;
   for (const ClusterRecord& c : clusters.clusters) {
     const json state = read_cluster_state(work, c.id);
     ASSERT_FALSE(state.is_null()) << "cluster " << c.id;
@@ -122,12 +123,30 @@ TEST(ConvertRunE2E, DeploysWhatPassesSkipsSmallClustersResumesAndReports) {
       ++failed;
       EXPECT_TRUE(state.contains("trained")) << "no candidate passed, so S5 ran";
       EXPECT_FALSE(state["deployed"]["deployed"].get<bool>()) << state.dump(2);
+      // The built-in model says no intent label right: sampling it more is not tried.
+      ASSERT_EQ(state["evaluated"].size(), 1u) << state.dump(2);
+      EXPECT_EQ(state["evaluated"][0]["strategy"], "greedy");
+      EXPECT_NE(state["strategies_not_tried"][0].get<std::string>().find("sc5"), std::string::npos) << state.dump(2);
     } else {
       ++deployed;
       EXPECT_EQ(c.size, 100);
       EXPECT_FALSE(state.contains("trained")) << "the built-in model passed: no training";
       EXPECT_TRUE(state["deployed"]["deployed"].get<bool>()) << state.dump(2);
       EXPECT_GE(state["deployed"]["min_confidence"].get<double>(), 0.0);
+      // S4 tried the built-in model greedily, with self-consistency and (numeric answers)
+      // best-of-N; S6 deployed the pair it judged best, its strategy as the route's reasoning.
+      std::vector<std::string> tried;
+      for (const json& e : state["evaluated"]) tried.push_back(e["strategy"].get<std::string>());
+      EXPECT_EQ(tried, (std::vector<std::string>{"greedy", "sc5", "bon5"})) << state.dump(2);
+      const json& d = state["deployed"];
+      EXPECT_FALSE(d["strategy_reason"].get<std::string>().empty());
+      deployed_reasoning = d["reasoning"];
+      for (const json& e : state["evaluated"]) {
+        if (e["strategy"] == d["strategy"]) {
+          EXPECT_EQ(e["reasoning"], d["reasoning"]);
+          EXPECT_DOUBLE_EQ(e["samples_per_call"].get<double>(), d["strategy"] == "greedy" ? 1.0 : 5.0);
+        }
+      }
     }
   }
   EXPECT_EQ(deployed, 1);
@@ -139,6 +158,8 @@ TEST(ConvertRunE2E, DeploysWhatPassesSkipsSmallClustersResumesAndReports) {
   const gateway::GatewayConfig merged = gateway::merge_routes_file(gateway::load_gateway_config(config));
   ASSERT_EQ(merged.routes.size(), 2u);
   EXPECT_EQ(merged.routes[0].name.rfind("convert-cluster-", 0), 0u);
+  EXPECT_EQ(merged.routes[0].reasoning, nlohmann::json::parse(deployed_reasoning.dump()))
+      << "the gateway sends the model the strategy S4 chose";
   EXPECT_EQ(routing_table_routes(routes).size(), 1u);
 
   // A second run finds every step done: nothing is evaluated, trained or deployed again.

@@ -129,6 +129,11 @@ TEST(ConvertSelectE2E, CliSelectsOnAJsonlLogByRouteOrClusterFile) {
   const json j = json::parse(test::read_file(out));
   EXPECT_EQ(j["teacher_score"], 1.0);
   EXPECT_EQ(j["best"], "builtin");
+  // Numeric answers: greedy, self-consistency and best-of-N with the arithmetic verifier.
+  ASSERT_EQ(j["candidates"].size(), 3u) << j.dump(2);
+  EXPECT_EQ(j["candidates"][2]["strategy"], "bon5");
+  EXPECT_EQ(j["candidates"][2]["samples_per_call"], 5.0);
+  EXPECT_TRUE(j["strategy_reason"].is_string());
   EXPECT_GT(j["held_out_calls"].get<int>(), 5);
   EXPECT_LE(j["held_out_calls"].get<int>(), 30) << "only the route's 30 calls";
   EXPECT_NE(r.out.find("builtin"), std::string::npos);
@@ -149,6 +154,9 @@ TEST(ConvertSelectE2E, CliSelectsOnAJsonlLogByRouteOrClusterFile) {
   const json j2 = json::parse(test::read_file(out2));
   EXPECT_EQ(j2["held_out_calls"], j["held_out_calls"]);
   EXPECT_EQ(j2["candidates"][0]["score"], j["candidates"][0]["score"]);
+  const auto bad = test::run_rpu({"convert", "select", log, "--route", "arithmetic", "--strategy", "sc9"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("sc9"), std::string::npos) << bad.err;
   const auto missing = test::run_rpu({"convert", "select", log, "--cluster-file", cluster_path, "--cluster", "4"});
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.err.find("no cluster '4'"), std::string::npos) << missing.err;

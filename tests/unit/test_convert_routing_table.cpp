@@ -48,6 +48,41 @@ std::string routes_path(const std::string& name) {
   return dir + "/routes.yaml";
 }
 
+// S4's strategy goes into the route as `reasoning:`; the gateway's config reader gives back the
+// same object (integers stay integers, 0.7 a number, the verifier's flag a boolean), which is
+// what the gateway sends the model. A string the reader would take for a number is refused.
+TEST(RoutingTableTest, TheRoutesReasoningReadsBackAsTheSameObject) {
+  const std::string file = routes_path("reasoning");
+  SpecialistRoute r = specialist("arith", "arith-alias");
+  r.reasoning = {{"strategy", "best_of_n"},
+                 {"n", 5},
+                 {"temperature", 0.7},
+                 {"verifier", {{"type", "arithmetic"}, {"grounded", true}}},
+                 {"extract", {{"type", "text"}}}};
+  convert::deploy_route(file, r);
+  const gateway::GatewayConfig merged = gateway::merge_routes_text(main_config(), test::read_file(file), file);
+  ASSERT_EQ(merged.routes[0].name, "arith");
+  EXPECT_EQ(merged.routes[0].reasoning, nlohmann::json::parse(r.reasoning.dump()));
+  EXPECT_TRUE(merged.routes[0].reasoning["n"].is_number_integer());
+  EXPECT_TRUE(merged.routes[0].reasoning["verifier"]["grounded"].is_boolean());
+  EXPECT_TRUE(merged.routes[1].reasoning.is_null()) << "the main config's route has none";
+
+  SpecialistRoute greedy = specialist("plain", "plain-alias");
+  EXPECT_EQ(convert::routes_with(routes_path("greedy"), greedy).find("reasoning"), std::string::npos)
+      << "greedy: no reasoning key";
+
+  SpecialistRoute odd = specialist("odd", "odd-alias");
+  odd.reasoning = {{"strategy", "self_consistency"}, {"extract", {{"type", "regex"}, {"pattern", "42"}}}};
+  try {
+    convert::routes_with(file, odd);
+    FAIL() << "a string that reads back as a number was written";
+  } catch (const convert::RoutingTableError& e) {
+    EXPECT_NE(std::string(e.what()).find("reasoning.extract.pattern"), std::string::npos) << e.what();
+  }
+  odd.reasoning = "sc5";
+  EXPECT_THROW(convert::routes_with(file, odd), convert::RoutingTableError);
+}
+
 TEST(RoutingTableTest, DeployWritesARouteTheGatewayMergesFirst) {
   const std::string file = routes_path("deploy");
   convert::deploy_route(file, specialist("extract", "extractor"));

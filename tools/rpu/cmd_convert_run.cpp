@@ -7,6 +7,7 @@
 
 #include "convert/routing_table.h"
 #include "convert/run.h"
+#include "convert/strategies.h"
 #include "convert_steps.h"
 #include "core/error.h"
 #include "gateway/config.h"
@@ -93,6 +94,11 @@ void add_convert_run(CLI::App& convert, ConvertSteps& steps) {
   cmd->add_option("--base", *base, "a GGUF base model instead of the built-in one")->check(CLI::ExistingFile);
   cmd->add_option("--candidate", o->candidates, "a GGUF evaluated besides the base model (repeatable)")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--strategy", o->strategies,
+                  "S4 evaluates each candidate with only these strategies (greedy, sc5, bon5; repeatable; default: "
+                  "every one that fits the cluster; greedy is always evaluated)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(convert::strategy_names()));
   cmd->add_flag("--deploy-by-cascade", o->deploy_by_cascade,
                 "also deploy a specialist below the target when escalating its least confident calls brings the route to it");
   cmd->add_option("--min-local-share", o->min_local_share, "--deploy-by-cascade: share of calls the route must keep local")

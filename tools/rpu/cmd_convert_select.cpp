@@ -1,5 +1,6 @@
-// rpu convert select (S4): evaluate candidate models on a cluster's held-out calls against
-// the teacher's answers and pick the best (src/convert/select.h).
+// rpu convert select (S4): evaluate candidate models, greedy and with the reasoning strategies
+// that fit the cluster (src/convert/strategies.h), on a cluster's held-out calls against the
+// teacher's answers and pick the best (model, strategy) pair (src/convert/select.h).
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -18,6 +19,7 @@ struct SelectFlags {
   bool no_builtin = false;
   double target = 0.95;
   std::string metric;
+  std::vector<std::string> strategies;
   int max_tokens = 256;
   int parallel = 2;
   int threads = 2;
@@ -27,13 +29,18 @@ struct SelectFlags {
 void print_selection(const convert::Selection& s) {
   std::printf("%d held-out calls; teacher 1.000 (its own answers); target %.0f%% of the teacher\n", s.held_out_calls,
               s.target * 100);
-  std::printf("%-40s %7s %8s %8s %9s %s\n", "candidate", "score", "correct", "teacher%", "p50 ms", "reaches");
+  std::printf("%-32s %-8s %7s %8s %8s %8s %9s %s\n", "candidate", "strategy", "score", "correct", "teacher%",
+              "samples", "p50 ms", "reaches");
   for (size_t i = 0; i < s.candidates.size(); ++i) {
     const auto& r = s.candidates[i];
-    std::printf("%-40s %7.3f %7.1f%% %7.1f%% %9.0f %s%s\n", r.name.c_str(), r.evaluation.mean_score,
-                r.evaluation.accuracy * 100, r.share_of_teacher * 100, r.evaluation.latency_p50_ms,
-                r.reaches_target ? "yes" : "no", static_cast<int>(i) == s.best ? "  <- best" : "");
+    std::printf("%-32s %-8s %7.3f %7.1f%% %7.1f%% %8.1f %9.0f %s%s\n", r.name.c_str(), r.strategy.c_str(),
+                r.evaluation.mean_score, r.evaluation.accuracy * 100, r.share_of_teacher * 100,
+                r.evaluation.samples_per_call, r.evaluation.latency_p50_ms, r.reaches_target ? "yes" : "no",
+                static_cast<int>(i) == s.best ? "  <- best" : "");
   }
+  for (const std::string& line : s.not_tried) std::printf("not tried: %s\n", line.c_str());
+  const auto j = convert::selection_json(s);
+  if (!j["strategy_reason"].is_null()) std::printf("why: %s\n", j["strategy_reason"].get<std::string>().c_str());
 }
 
 void write_details(const std::string& path, const convert::Selection& s) {
@@ -41,8 +48,9 @@ void write_details(const std::string& path, const convert::Selection& s) {
   if (!out) fail("cannot write '{}'", path);
   for (const auto& r : s.candidates) {
     for (const auto& c : r.evaluation.calls) {
-      out << nlohmann::ordered_json{{"candidate", r.name}, {"id", c.id},      {"metric", c.metric},
-                                    {"score", c.score},    {"answer", c.answer}, {"latency_ms", c.latency_ms},
+      out << nlohmann::ordered_json{{"candidate", r.name},   {"strategy", r.strategy},  {"id", c.id},
+                                    {"metric", c.metric},    {"score", c.score},        {"answer", c.answer},
+                                    {"confidence", c.confidence}, {"samples", c.samples}, {"latency_ms", c.latency_ms},
                                     {"error", c.error}}
                  .dump()
           << '\n';
@@ -67,10 +75,13 @@ int run_select(const SelectFlags& f) {
   options.target = f.target;
   options.evaluate.max_tokens = f.max_tokens;
   if (!f.metric.empty()) options.evaluate.metric = convert::metric_from_name(f.metric);
-  std::fprintf(stderr, "rpu: %zu calls in the cluster, %zu held out; evaluating %zu candidates\n", cluster.size(),
-               split.held_out.size(), candidates.size());
+  options.strategies = convert::strategies_for(options.evaluate.metric.value_or(convert::dominant_metric(split.held_out)),
+                                               f.strategies);
+  std::fprintf(stderr, "rpu: %zu calls in the cluster, %zu held out; evaluating %zu candidates with %zu strategies\n",
+               cluster.size(), split.held_out.size(), candidates.size(), options.strategies.size());
   const auto selection = convert::select_model(split.held_out, candidates, options, [](const auto& r) {
-    std::fprintf(stderr, "rpu: %s: %.3f in %.1f s\n", r.name.c_str(), r.evaluation.mean_score, r.evaluation.seconds);
+    std::fprintf(stderr, "rpu: %s %s: %.3f in %.1f s\n", r.name.c_str(), r.strategy.c_str(), r.evaluation.mean_score,
+                 r.evaluation.seconds);
   });
   print_selection(selection);
   if (!f.json_path.empty()) {
@@ -94,6 +105,11 @@ void add_convert_select(CLI::App& convert, ConvertSteps& steps) {
   cmd->add_option("--target", f->target, "share of the teacher's score a candidate must reach")->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--metric", f->metric, "the cluster's metric: exact, json_fields, tool_call or final_number "
                                          "(default: from each teacher answer's shape)");
+  cmd->add_option("--strategy", f->strategies,
+                  "evaluate with only these strategies of the table (greedy, sc5, bon5; repeatable; default: every "
+                  "one that fits the cluster; greedy is always evaluated)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(convert::strategy_names()));
   cmd->add_option("--max-tokens", f->max_tokens, "longest answer per call")->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--parallel", f->parallel, "calls decoded together per candidate")->check(CLI::Range(1, 64));
   cmd->add_option("-t,--threads", f->threads, "worker threads per candidate")->check(CLI::Range(1, 1024));
