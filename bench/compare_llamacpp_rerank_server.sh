@@ -8,9 +8,12 @@
 #   LLAMA_SERVER=/path/to/llama-server bench/compare_llamacpp_rerank_server.sh [MODELS_DIR]
 #
 # llama.cpp is built by you, outside this repository; this script only runs its llama-server.
-# Prints a Markdown table: the largest score difference, the spread of the scores (the scale a
-# difference must stay well under), whether both rank the documents in the same order, and
-# both servers' usage.prompt_tokens (equal when both build the same pair tokens).
+# Prints a Markdown table: the largest score difference against llama-server's /v1/rerank, and
+# against llama-server's /embeddings on the pair rpu builds ([CLS] query [SEP] document [SEP],
+# written with its [SEP] and special tokens parsed: llama-server's /v1/rerank leaves out the
+# closing [SEP] of a WordPiece vocabulary, whose add_eos is false), whether the documents come
+# out in the same order, the spread of the scores (the scale a difference must stay well under),
+# and both servers' usage.prompt_tokens for /v1/rerank.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rpu=${RPU:-build/rpu}
@@ -59,8 +62,8 @@ print(json.dumps({"query": "how do small language models answer from documents",
                   "top_n": len(documents)}))
 PY
 
-echo "| model | type | pairs | max abs difference | score spread (max - min) | same order | prompt tokens rpu / llama.cpp |"
-echo "|---|---|---:|---:|---:|---|---|"
+echo "| model | type | pairs | vs llama-server /v1/rerank: max abs difference (same order) | vs llama-server on the same pair tokens (same order) | score spread (max - min) | prompt tokens rpu / llama-server /v1/rerank |"
+echo "|---|---|---:|---:|---:|---:|---|"
 for row in $rows; do
   preset=${row%%:*}
   type=${row##*:}
@@ -84,12 +87,29 @@ def rerank(port):
     answer = json.load(urllib.request.urlopen(req, timeout=120))
     scores = {r["index"]: r["relevance_score"] for r in answer["results"]}
     return [scores[i] for i in range(len(request["documents"]))], answer["usage"]["prompt_tokens"]
+# llama-server's own /embeddings on the pair written out with its [SEP] (special tokens parsed,
+# [CLS] and the closing [SEP] added): [CLS] query [SEP] document [SEP], the pair rpu builds,
+# scored raw (embd_normalize -1) by the same server.
+def pair_scores(port):
+    scores = []
+    for document in request["documents"]:
+        body = json.dumps({"content": request["query"] + " [SEP] " + document, "embd_normalize": -1}).encode()
+        req = urllib.request.Request("http://127.0.0.1:%s/embeddings" % port, body, {"Content-Type": "application/json"})
+        value = json.load(urllib.request.urlopen(req, timeout=120))
+        while isinstance(value, (list, dict)):
+            value = value["embedding"] if isinstance(value, dict) else value[0]
+        scores.append(value)
+    return scores
 r, r_tokens = rerank(sys.argv[2])
 l, l_tokens = rerank(sys.argv[3])
-diff = max(abs(a - b) for a, b in zip(r, l))
-order = sorted(range(len(r)), key=lambda i: -r[i]) == sorted(range(len(l)), key=lambda i: -l[i])
-print("| %s | %s | %d | %.2e | %.4f | %s | %d / %d |" % (sys.argv[4], sys.argv[5], len(r), diff, max(l) - min(l),
-                                                         "yes" if order else "no", r_tokens, l_tokens))
+p = pair_scores(sys.argv[3])
+def compare(a, b):
+    same = sorted(range(len(a)), key=lambda i: -a[i]) == sorted(range(len(b)), key=lambda i: -b[i])
+    return max(abs(x - y) for x, y in zip(a, b)), "yes" if same else "no"
+diff, order = compare(r, l)
+pdiff, porder = compare(r, p)
+print("| %s | %s | %d | %.2e (%s) | %.2e (%s) | %.4f | %d / %d |" % (sys.argv[4], sys.argv[5], len(r), diff, order, pdiff,
+                                                                   porder, max(p) - min(p), r_tokens, l_tokens))
 PY
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
