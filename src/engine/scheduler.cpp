@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "engine/cross_encoder.h"
 #include "engine/sample_output.h"
 
 namespace rpu {
@@ -36,6 +37,13 @@ struct Scheduler::Request {
   GenerationRequest params;
   EventCallback on_event;
   EmbeddingCallback on_embedding;  // set for embedding requests
+  // Pair scoring (a cross-encoder): every pair of the call [n_pairs][tokens], how many a step
+  // has taken, their scores and the tokens read so far.
+  std::vector<std::vector<int32_t>> pairs;
+  size_t pairs_taken = 0;
+  std::vector<float> scores;
+  int pair_tokens = 0;
+  ScoreCallback on_scores;
   std::vector<std::unique_ptr<Sample>> samples;
   int cached_tokens = 0;
   int unfinished = 0;
@@ -88,6 +96,7 @@ Scheduler::Scheduler(const Model& model, const Tokenizer& tokenizer, const Sched
     if (options.lora != nullptr) fail("LoRA adapters apply to decoder models only");
     if (options.speculation.enabled()) fail("speculative decoding applies to decoder models only");
     encoder_ = std::make_unique<EncoderForward>(model, pool, options.pooling);
+    if (encoder_->pooling() == Pooling::kRank) check_cross_encoder(model);  // scores need its head
     slots_.clear();
   } else {
     if (options.pooling.has_value()) fail("a pooling choice applies to encoder models only");
@@ -116,7 +125,7 @@ void Scheduler::validate_prompt(const std::vector<int32_t>& prompt) const {
   if (prompt.empty()) fail("the prompt has no tokens");
   if (encoder_ != nullptr) {
     // An encoder reads its input whole, with no room needed for an answer.
-    const int limit = std::min(options_.n_ctx, encoder_->max_tokens());
+    const int limit = max_input_tokens();
     if (static_cast<int>(prompt.size()) > limit) {
       throw ContextLengthError(
           fmt::format("the input has {} tokens but this model reads at most {}", prompt.size(), limit));
@@ -130,6 +139,10 @@ void Scheduler::validate_prompt(const std::vector<int32_t>& prompt) const {
   for (int32_t id : prompt) {
     if (id < 0 || id >= n_vocab) fail("token id {} is outside the vocabulary (0..{})", id, n_vocab - 1);
   }
+}
+
+int Scheduler::max_input_tokens() const {
+  return encoder_ != nullptr ? std::min(options_.n_ctx, encoder_->max_tokens()) : options_.n_ctx;
 }
 
 uint64_t Scheduler::submit(GenerationRequest request, EventCallback on_event) {
@@ -171,11 +184,38 @@ uint64_t Scheduler::enqueue(std::vector<std::unique_ptr<Request>> parts) {
 }
 
 uint64_t Scheduler::submit_embedding(std::vector<int32_t> tokens, EmbeddingCallback on_done) {
+  if (reranker_only()) {
+    fail("'{}' is a cross-encoder (pooling rank): it scores pairs and has no embeddings", model_.file().path());
+  }
   validate_prompt(tokens);
   auto r = std::make_unique<Request>();
   r->params.prompt = std::move(tokens);
   r->params.max_tokens = 0;
   r->on_embedding = std::move(on_done);
+  std::vector<std::unique_ptr<Request>> parts;
+  parts.push_back(std::move(r));
+  return enqueue(std::move(parts));
+}
+
+uint64_t Scheduler::submit_rerank(std::vector<std::vector<int32_t>> pairs, ScoreCallback on_done) {
+  if (!reranker_only()) {
+    fail("'{}' is not a cross-encoder (an encoder with pooling type rank): it cannot score pairs", model_.file().path());
+  }
+  if (pairs.empty()) fail("no pairs to score");
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    try {
+      validate_prompt(pairs[i]);
+    } catch (const ContextLengthError& e) {
+      throw ContextLengthError(fmt::format("pair {}: {}", i, e.what()));
+    } catch (const Error& e) {
+      fail("pair {}: {}", i, e.what());
+    }
+  }
+  auto r = std::make_unique<Request>();
+  r->scores.assign(pairs.size(), 0.0f);
+  r->pairs = std::move(pairs);
+  r->on_scores = std::move(on_done);
+  r->unfinished = 1;  // until every pair is scored (drop_cancelled erases requests at 0)
   std::vector<std::unique_ptr<Request>> parts;
   parts.push_back(std::move(r));
   return enqueue(std::move(parts));
@@ -234,6 +274,10 @@ void Scheduler::run() {
 }
 
 void Scheduler::run_encoder_step() {
+  if (reranker_only()) {
+    run_rank_step();
+    return;
+  }
   // The oldest queued inputs, at most n_seq and within the step's token budget (at least one).
   std::vector<std::unique_ptr<Request>> batch;
   {
@@ -272,6 +316,72 @@ void Scheduler::run_encoder_step() {
   }
 }
 
+std::vector<std::vector<int32_t>> Scheduler::take_pairs(std::vector<std::pair<Request*, size_t>>& owners) {
+  std::vector<std::vector<int32_t>> inputs;
+  size_t tokens = 0;
+  const size_t budget = static_cast<size_t>(options_.step_token_budget);
+  for (size_t i = 0;; ++i) {
+    if (i == running_.size()) {
+      // Requests wait in the queue (and count against its limit) until a step reaches them.
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (queue_.empty()) break;
+      running_.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+      stats_.queued = static_cast<int>(queue_.size());
+    }
+    Request& r = *running_[i];
+    while (r.pairs_taken < r.pairs.size()) {
+      std::vector<int32_t>& pair = r.pairs[r.pairs_taken];
+      if (!inputs.empty() && tokens + pair.size() > budget) return inputs;
+      tokens += pair.size();
+      owners.emplace_back(&r, r.pairs_taken++);
+      inputs.push_back(std::move(pair));
+    }
+  }
+  return inputs;
+}
+
+void Scheduler::run_rank_step() {
+  std::vector<std::pair<Request*, size_t>> owners;
+  const std::vector<std::vector<int32_t>> inputs = take_pairs(owners);
+  if (inputs.empty()) return;
+  size_t tokens = 0;
+  for (const auto& input : inputs) tokens += input.size();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.active_sequences = static_cast<int>(inputs.size());
+    stats_.prompt_tokens += tokens;
+  }
+  std::vector<std::vector<float>> outputs;
+  bool failed = false;
+  try {
+    outputs = encoder_->classify(inputs);  // [pairs][n_cls_out]; output 0 is the relevance
+  } catch (const std::exception&) {
+    failed = true;  // pairs were validated on submit, so this is an engine fault
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.active_sequences = 0;
+    ++stats_.steps;
+  }
+  for (size_t i = 0; i < owners.size(); ++i) {
+    auto [r, pair] = owners[i];
+    r->pair_tokens += static_cast<int>(inputs[i].size());
+    if (failed) {
+      if (r->unfinished > 0 && r->on_scores) r->on_scores({}, r->pair_tokens);
+      r->unfinished = 0;
+    } else {
+      r->scores[pair] = outputs[i].at(0);
+    }
+  }
+  for (auto& r : running_) {
+    if (r->unfinished == 0 || r->pairs_taken < r->pairs.size()) continue;
+    r->unfinished = 0;
+    if (r->on_scores) r->on_scores(std::move(r->scores), r->pair_tokens);
+  }
+  std::erase_if(running_, [](const std::unique_ptr<Request>& r) { return r->unfinished == 0; });
+}
+
 void Scheduler::drop_cancelled() {
   std::vector<uint64_t> ids;
   {
@@ -285,6 +395,7 @@ void Scheduler::drop_cancelled() {
   }
   for (auto& r : running_) {
     if (std::find(ids.begin(), ids.end(), r->id) == ids.end()) continue;
+    if (r->on_scores) r->unfinished = 0;  // a scoring call: its remaining pairs are dropped
     for (auto& s : r->samples) {
       s->finished = true;  // no more events
       release(*s);

@@ -20,7 +20,11 @@
 //
 // An encoder model (ArchSpec::encoder: bert) only embeds: there are no slots or KV cache;
 // each step takes the oldest queued inputs (at most n_seq, within the step's token budget)
-// and encodes them whole in one batched EncoderForward pass.
+// and encodes them whole in one batched EncoderForward pass. A cross-encoder (pooling rank)
+// only scores (query, document) pairs: a request holds every pair of one call; each step
+// classifies the oldest unscored pairs of the oldest requests within the step's token budget
+// (at least one pair), so one call's many documents and several callers' share batches, and a
+// cancelled call's remaining pairs are never computed.
 #pragma once
 
 #include <atomic>
@@ -83,6 +87,9 @@ using EventCallback = std::function<void(const GenerationEvent&)>;
 // model's own pooling for encoders) and the number of tokens read. An empty embedding means
 // the engine failed to compute it.
 using EmbeddingCallback = std::function<void(std::vector<float> embedding, int n_tokens)>;
+// A cross-encoder's relevance score of each pair, in order, and the tokens read. Empty scores
+// mean the engine failed to compute them.
+using ScoreCallback = std::function<void(std::vector<float> scores, int n_tokens)>;
 
 class Scheduler {
  public:
@@ -100,6 +107,10 @@ class Scheduler {
   uint64_t submit(GenerationRequest request, EventCallback on_event);
   // Queues an embedding of `tokens` (same errors as submit).
   uint64_t submit_embedding(std::vector<int32_t> tokens, EmbeddingCallback on_done);
+  // Queues the scoring of (query, document) pairs (engine/cross_encoder.h builds them) on a
+  // cross-encoder: rpu::Error for another model, no pairs or a pair submit() would refuse;
+  // QueueFullError when full. One request however many pairs; on_done hears of all at once.
+  uint64_t submit_rerank(std::vector<std::vector<int32_t>> pairs, ScoreCallback on_done);
   // Stops a request: its slots are freed before the next step; no more events are sent.
   void cancel(uint64_t id);
 
@@ -112,6 +123,8 @@ class Scheduler {
   // rpu::Error for an empty prompt or an id outside the vocabulary), for callers that want
   // them answered before costly preparation (a tool grammar).
   void validate_prompt(const std::vector<int32_t>& prompt) const;
+  // The longest input an encoder reads: its position table, or the context when smaller.
+  int max_input_tokens() const;
 
   SchedulerStats stats() const;
   const SchedulerOptions& options() const { return options_; }
@@ -129,6 +142,10 @@ class Scheduler {
   uint64_t enqueue(std::vector<std::unique_ptr<Request>> parts);
   void run();
   void run_encoder_step();
+  void run_rank_step();
+  // The oldest unscored pairs within the step's token budget; pulls queued requests into
+  // running_ as needed. Each taken pair's request and index go to `owners`.
+  std::vector<std::vector<int32_t>> take_pairs(std::vector<std::pair<Request*, size_t>>& owners);
   void drop_cancelled();
   void admit();
   bool build_batch(std::vector<SequenceChunk>& chunks, std::vector<Sample*>& chunk_samples);

@@ -429,6 +429,15 @@ void check_references(const Reader& r, const YAML::Node& root, GatewayConfig& c)
   for (const auto& u : c.remotes) add_target(u.name, u.is_replica_set ? "models" : "upstreams");
   for (const auto& [name, _] : c.knowledge_bases) known.knowledge_bases.insert(name);
   check_routes(r, root, c.routes, c.default_route, known);
+  if (!c.knowledge_reranker.empty()) {
+    if (!known.targets.count(c.knowledge_reranker)) {
+      r.error(root["knowledge_reranker"], "knowledge_reranker",
+              "'" + c.knowledge_reranker + "' is not defined under models: or upstreams:");
+    }
+    if (c.knowledge_bases.empty()) {
+      r.error(root["knowledge_reranker"], "knowledge_reranker", "reranks knowledge searches: needs knowledge_bases:");
+    }
+  }
   if (c.routes.empty()) r.error(root, "routes", "at least one route is needed");
   if (c.classifier) check_classifier_routes(r, root, *c.classifier, known.routes);
 }
@@ -480,7 +489,7 @@ std::vector<RouteConfig> read_routes(const Reader& r, const YAML::Node& routes) 
 GatewayConfig read_config(const Reader& r, const YAML::Node& root, const std::string& file_name) {
   r.only_keys(root, "",
               {"listen", "log", "models", "upstreams", "routes", "default_route", "keys", "routes_file", "classifier",
-               "knowledge_bases"});
+               "knowledge_bases", "knowledge_reranker"});
   GatewayConfig c;
   c.file = file_name;
   if (root["listen"]) read_listen(r, root["listen"], c);
@@ -499,6 +508,7 @@ GatewayConfig read_config(const Reader& r, const YAML::Node& root, const std::st
       c.knowledge_bases[name] = r.path(item.second, "knowledge_bases." + name);
     }
   }
+  if (root["knowledge_reranker"]) c.knowledge_reranker = r.text(root["knowledge_reranker"], "knowledge_reranker");
   check_references(r, root, c);
   return c;
 }

@@ -12,6 +12,8 @@
 //   routes:    [{name, aliases, match, target, reasoning, cascade, shadow, fallback}]
 //   keys:      [{id, sha256, requests_per_minute, burst}]
 //   routes_file: FILE  the conversion loop's routes (see merge_routes_file), reloaded while serving
+//   knowledge_bases: NAME -> FILE.kb  the bases the "knowledge" extension and routes' defaults name
+//   knowledge_reranker: NAME  a model or upstream (a cross-encoder) that reranks their searches
 //   classifier: {file, min_similarity, routes: {"3": ROUTE, ...}}  the loop's task classifier
 //              (task_classifier.h): a call no alias or rule claims goes to the route mapped to
 //              its cluster, when its similarity reaches min_similarity
@@ -149,6 +151,9 @@ struct GatewayConfig {
   std::string routes_file;            // resolved path; empty: none
   std::optional<ClassifierConfig> classifier;
   std::map<std::string, std::string> knowledge_bases;  // name -> resolved file (knowledge_bases:)
+  // A name under models: or upstreams: whose rerank() rescores every knowledge search's first
+  // stage (calls' "knowledge" and routes' defaults alike); empty: no reranking.
+  std::string knowledge_reranker;
 };
 
 // Throws ConfigError. Relative model paths are resolved against the file's folder.

@@ -548,15 +548,18 @@ std::unique_ptr<CallHandle> GatewayBackend::complete(const CompletionRequest& re
   }
 }
 
-EmbeddingResult GatewayBackend::embed(const EmbeddingRequest& request) {
+// Embeddings and reranking: one blocking call to the target of the route the model name picks
+// (no cascade, fallback or shadow: those judge generated answers), counted in the route's metrics.
+template <typename Request, typename Call>
+auto GatewayBackend::by_model(const Request& request, Call call) -> decltype(call(std::declval<Backend&>(), request)) {
   const auto table = current();
   const Route& route = *table->routes[table->router.pick_by_model(request.model).route];
   const auto start = std::chrono::steady_clock::now();
-  EmbeddingRequest r = request;
+  Request r = request;
   if (!route.target->accepts_model(r.model)) r.model = route.target->model_id();
   const std::string key = request.client_key_id.empty() ? "-" : request.client_key_id;
   try {
-    EmbeddingResult result = route.target->embed(r);
+    auto result = call(*route.target, r);
     metrics_.on_call(route.config.name, key, route.config.target, true, result.prompt_tokens, 0,
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     return result;
@@ -565,6 +568,25 @@ EmbeddingResult GatewayBackend::embed(const EmbeddingRequest& request) {
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     throw;
   }
+}
+
+EmbeddingResult GatewayBackend::embed(const EmbeddingRequest& request) {
+  return by_model(request, [](Backend& target, const EmbeddingRequest& r) { return target.embed(r); });
+}
+
+RerankResult GatewayBackend::rerank(const RerankRequest& request) {
+  return by_model(request, [](Backend& target, const RerankRequest& r) { return target.rerank(r); });
+}
+
+RerankResult GatewayBackend::rerank_on(const std::string& target, const RerankRequest& request) const {
+  const auto table = current();  // keeps the target alive for the call
+  const auto it = table->targets.find(target);
+  if (it == table->targets.end()) {
+    throw ApiError(503, "the reranking model '" + target + "' is no longer configured", "server_error", "", "");
+  }
+  RerankRequest r = request;
+  r.model = it->second->model_id();
+  return it->second->rerank(r);
 }
 
 BackendLoad GatewayBackend::load() const {

@@ -37,6 +37,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "gateway/config.h"
@@ -77,6 +78,12 @@ class GatewayBackend : public Backend {
   std::unique_ptr<CallHandle> chat(const ChatRequest& request, ChatEventSink sink) override;
   std::unique_ptr<CallHandle> complete(const CompletionRequest& request, ChatEventSink sink) override;
   EmbeddingResult embed(const EmbeddingRequest& request) override;
+  // By model name like embed(): the route's target scores (a cross-encoder, local or upstream).
+  RerankResult rerank(const RerankRequest& request) override;
+  // The model or upstream `target` (a name under models: or upstreams:) reranks, looked up in
+  // the current table per call: the knowledge bases' reranker (knowledge_reranker:). ApiError
+  // 503 when a reload dropped it.
+  RerankResult rerank_on(const std::string& target, const RerankRequest& request) const;
   BackendLoad load() const override;
   std::string metrics_text() const override;
 
@@ -117,6 +124,8 @@ class GatewayBackend : public Backend {
   void maybe_shadow(const std::shared_ptr<const Table>& table, const Route& route, const ChatRequest& request);
   std::shared_ptr<class CallTrace> make_trace(int choices, const std::string& key_id, std::string request_json);
   void record(UsageRecord record);
+  template <typename Request, typename Call>
+  auto by_model(const Request& request, Call call) -> decltype(call(std::declval<Backend&>(), request));
 
   const GatewayConfig config_;  // the main config, as given (the routes file is merged per table)
   LocalModelFactory factory_;

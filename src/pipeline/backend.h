@@ -1,5 +1,5 @@
 // The pipeline's one interface: a Backend takes a chat (or completion) call and streams its
-// events back; it also embeds text. Everything above the engine is written against it:
+// events back; it also embeds text and reranks documents (a cross-encoder's pair scores). Everything above the engine is written against it:
 //   LocalBackend   a model in this process (template, tools, grammar, scheduler);
 //   RemoteBackend  any OpenAI-compatible server over HTTP;
 //   ResilientBackend  retries, backoff and a circuit breaker around one upstream;
@@ -76,6 +76,10 @@ class Backend {
   virtual std::unique_ptr<CallHandle> chat(const ChatRequest& request, ChatEventSink sink) = 0;
   virtual std::unique_ptr<CallHandle> complete(const CompletionRequest& request, ChatEventSink sink) = 0;
   virtual EmbeddingResult embed(const EmbeddingRequest& request) = 0;
+  // Scores every document against the query (RerankResult::scores in the request's order).
+  // Only a cross-encoder reranks: the default refuses with a 400 naming the model; wrappers
+  // pass the call through.
+  virtual RerankResult rerank(const RerankRequest& request);
   virtual BackendLoad load() const { return {}; }
   // Whether a request naming `model` is for this backend (a wrapper may accept variants,
   // e.g. reasoning's "NAME+sc8").

@@ -1,5 +1,6 @@
 // What a caller asks of a model, independent of HTTP: the OpenAI request shapes (chat,
-// completions, embeddings) that agent frameworks send, already validated. The server parses
+// completions, embeddings) that agent frameworks send, and reranking as Jina, Cohere and
+// llama-server shape it, already validated. The server parses
 // JSON into these (src/server/openai_request.cpp); the CLI fills them from flags; reasoning,
 // retrieval and routing read and rewrite them before a Backend runs them.
 #pragma once
@@ -94,6 +95,30 @@ struct EmbeddingRequest {
   int dimensions = 0;  // 0: not given
   std::string client_key_id;  // as in GenerationFields
 };
+
+// Relevance of each document to a query, by a cross-encoder (a reranking model).
+struct RerankRequest {
+  std::string model;
+  std::string query;
+  std::vector<std::string> documents;  // at least one
+  // How the caller wants the answer presented (the server's /v1/rerank); backends score every
+  // document whatever these say, so a wrapper or an upstream never drops a score.
+  int top_n = 0;                  // 0: every document
+  bool return_documents = false;
+  std::string client_key_id;      // as in GenerationFields
+  std::function<bool()> cancelled;  // as in GenerationFields: polled while the pairs wait
+};
+
+struct RerankResult {
+  std::vector<double> scores;  // one per document, in the request's order; higher = more relevant
+  int prompt_tokens = 0;       // tokens of every (query, document) pair read
+};
+
+// The documents' indexes best first (ties keep the request's order), the first top_n of them
+// (top_n <= 0: all).
+std::vector<size_t> rerank_order(const std::vector<double>& scores, int top_n);
+// ApiError 400 naming the field for a request no reranker can answer (no documents, top_n < 0).
+void validate_rerank_request(const RerankRequest& request);
 
 struct Usage {
   int prompt_tokens = 0, completion_tokens = 0, total_tokens = 0, cached_tokens = 0;

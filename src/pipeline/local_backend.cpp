@@ -3,10 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
+#include <optional>
 #include <random>
 
 #include "decode/json_schema.h"
+#include "engine/cross_encoder.h"
 
 namespace rpu {
 namespace {
@@ -234,7 +237,10 @@ std::unique_ptr<CallHandle> LocalBackend::submit(std::vector<GenerationRequest> 
 
 void LocalBackend::refuse_if_embeddings_only(const char* param) const {
   if (!scheduler_.embeddings_only()) return;
-  throw ApiError(400, fmt::format("model {} is an embedding model; use /v1/embeddings", options_.model_id),
+  throw ApiError(400,
+                 fmt::format("model {} is {}", options_.model_id,
+                             scheduler_.reranker_only() ? "a reranking model (a cross-encoder); use /v1/rerank"
+                                                        : "an embedding model; use /v1/embeddings"),
                  "invalid_request_error", param, "model_not_supported");
 }
 
@@ -325,8 +331,9 @@ std::unique_ptr<CallHandle> LocalBackend::complete(const CompletionRequest& r, C
 EmbeddingResult LocalBackend::embed(const EmbeddingRequest& r) {
   if (scheduler_.reranker_only()) {
     throw ApiError(400,
-                   fmt::format("model {} is a cross-encoder reranker (pooling rank): it has no embeddings; give it to "
-                               "--rerank to rescore knowledge-base searches, or start the server with --pooling cls",
+                   fmt::format("model {} is a cross-encoder reranker (pooling rank): it has no embeddings; use "
+                               "/v1/rerank, give it to --rerank to rescore knowledge-base searches, or start the "
+                               "server with --pooling cls",
                                options_.model_id),
                    "invalid_request_error", "model", "");
   }
@@ -370,6 +377,45 @@ EmbeddingResult LocalBackend::embed(const EmbeddingRequest& r) {
     if (e.empty()) throw ApiError(500, "internal error: the engine failed to compute an embedding", "server_error", "", "");
   }
   return pending->result;
+}
+
+// Every pair of the call is one scheduler request, scored in the scheduler's batches beside
+// other callers' pairs; the wait polls the caller's `cancelled`, which drops the unscored pairs.
+RerankResult LocalBackend::rerank(const RerankRequest& r) {
+  if (!scheduler_.reranker_only()) return Backend::rerank(r);  // the 400 naming the model
+  validate_rerank_request(r);
+  std::vector<std::vector<int32_t>> pairs;
+  pairs.reserve(r.documents.size());
+  for (const std::string& document : r.documents) {
+    pairs.push_back(rerank_pair_tokens(tokenizer_, scheduler_.max_input_tokens(), r.query, document));
+  }
+  struct Pending {
+    std::mutex mutex;
+    std::condition_variable done;
+    std::optional<RerankResult> result;
+  };
+  auto pending = std::make_shared<Pending>();
+  uint64_t id = 0;
+  try {
+    id = scheduler_.submit_rerank(std::move(pairs), [pending](std::vector<float> scores, int n_tokens) {
+      std::lock_guard<std::mutex> lock(pending->mutex);
+      pending->result.emplace(RerankResult{{scores.begin(), scores.end()}, n_tokens});
+      pending->done.notify_all();
+    });
+  } catch (const Error& e) {
+    throw refused_by_scheduler(e, "documents");
+  }
+  std::unique_lock<std::mutex> lock(pending->mutex);
+  while (!pending->done.wait_for(lock, std::chrono::milliseconds(50), [&] { return pending->result.has_value(); })) {
+    if (r.cancelled && r.cancelled()) {
+      scheduler_.cancel(id);
+      throw ApiError(499, "the caller went away; the reranking was cancelled", "invalid_request_error", "", "cancelled");
+    }
+  }
+  if (pending->result->scores.size() != r.documents.size()) {
+    throw ApiError(500, "internal error: the engine failed to score the documents", "server_error", "", "");
+  }
+  return std::move(*pending->result);
 }
 
 }  // namespace rpu

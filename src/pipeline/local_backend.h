@@ -35,6 +35,8 @@ class LocalBackend : public Backend {
   std::unique_ptr<CallHandle> chat(const ChatRequest& request, ChatEventSink sink) override;
   std::unique_ptr<CallHandle> complete(const CompletionRequest& request, ChatEventSink sink) override;
   EmbeddingResult embed(const EmbeddingRequest& request) override;
+  // A cross-encoder's scores (Scheduler::submit_rerank); any other model: a 400 naming it.
+  RerankResult rerank(const RerankRequest& request) override;
   BackendLoad load() const override;
   std::optional<std::string> render_chat(const ChatRequest& request) override { return render_prompt(request); }
 

@@ -202,6 +202,11 @@ EmbeddingResult ModelLibrary::embed(const EmbeddingRequest& request) {
   return lease.instance->backend().embed(request);
 }
 
+RerankResult ModelLibrary::rerank(const RerankRequest& request) {
+  Lease lease = acquire(request.model);
+  return lease.instance->backend().rerank(request);
+}
+
 int ModelLibrary::choice_count(const ChatRequest& request) const {
   // Only a loaded model can say (a reasoning suffix answers with one choice); the server asks
   // just before chat(), which loads it anyway.

@@ -58,6 +58,7 @@ class ModelLibrary : public Backend {
   std::unique_ptr<CallHandle> chat(const ChatRequest& request, ChatEventSink sink) override;
   std::unique_ptr<CallHandle> complete(const CompletionRequest& request, ChatEventSink sink) override;
   EmbeddingResult embed(const EmbeddingRequest& request) override;
+  RerankResult rerank(const RerankRequest& request) override;
   BackendLoad load() const override;
   int choice_count(const ChatRequest& request) const override;
 

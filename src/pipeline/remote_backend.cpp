@@ -299,24 +299,58 @@ EmbeddingResult RemoteBackend::embed(const EmbeddingRequest& request) {
   }
   body["input"] = input;
   if (request.dimensions > 0) body["dimensions"] = request.dimensions;
+  const std::string answer = post_json("/embeddings", body);
+  EmbeddingResult result;
+  try {
+    const auto j = parse_json_text<nlohmann::json>(answer, "upstream embeddings body");
+    for (const auto& item : j.at("data")) result.embeddings.push_back(item.at("embedding").get<std::vector<float>>());
+    result.prompt_tokens = j.value("usage", nlohmann::json::object()).value("prompt_tokens", 0);
+  } catch (const std::exception& e) {
+    throw ApiError(502, std::string("upstream sent an unreadable embeddings body: ") + e.what(), "upstream_error", "", "");
+  }
+  return result;
+}
+
+std::string RemoteBackend::post_json(const std::string& path, const nlohmann::ordered_json& body) const {
   httplib::Client client(scheme_host_port_);
   set_timeout(client, options_.connect_timeout_s, true);
   set_timeout(client, options_.first_byte_timeout_s, false);
   httplib::Headers headers;
   if (!options_.api_key.empty()) headers.emplace("Authorization", "Bearer " + options_.api_key);
-  auto res = client.Post(path_prefix_ + "/embeddings", headers, body.dump(), "application/json");
+  auto res = client.Post(path_prefix_ + path, headers, body.dump(), "application/json");
   if (!res) {
     throw ApiError(502, "upstream " + scheme_host_port_ + " unreachable: " + httplib::to_string(res.error()),
                    "upstream_error", "", "upstream_unreachable");
   }
   if (res->status != 200) throw upstream_error(res->status, res->body, res->get_header_value("Retry-After"));
-  EmbeddingResult result;
+  return res->body;
+}
+
+// Every document is asked for (no top_n), so the caller gets a score for each whatever the
+// upstream's default; the results come back best first and are put back in document order.
+RerankResult RemoteBackend::rerank(const RerankRequest& request) {
+  validate_rerank_request(request);
+  const nlohmann::ordered_json body = {{"model", options_.model.empty() ? request.model : options_.model},
+                                       {"query", request.query},
+                                       {"documents", request.documents},
+                                       {"top_n", request.documents.size()}};
+  const std::string answer = post_json("/rerank", body);
+  RerankResult result;
   try {
-    const auto j = parse_json_text<nlohmann::json>(res->body, "upstream embeddings body");
-    for (const auto& item : j.at("data")) result.embeddings.push_back(item.at("embedding").get<std::vector<float>>());
+    const auto j = parse_json_text<nlohmann::json>(answer, "upstream rerank body");
+    std::vector<std::optional<double>> scores(request.documents.size());
+    for (const auto& item : j.at("results")) {
+      const size_t index = item.at("index").get<size_t>();
+      if (index >= scores.size()) throw std::runtime_error("result index " + std::to_string(index) + " is out of range");
+      scores[index] = item.at("relevance_score").get<double>();
+    }
+    for (size_t i = 0; i < scores.size(); ++i) {
+      if (!scores[i]) throw std::runtime_error("no score for document " + std::to_string(i));
+      result.scores.push_back(*scores[i]);
+    }
     result.prompt_tokens = j.value("usage", nlohmann::json::object()).value("prompt_tokens", 0);
   } catch (const std::exception& e) {
-    throw ApiError(502, std::string("upstream sent an unreadable embeddings body: ") + e.what(), "upstream_error", "", "");
+    throw ApiError(502, std::string("upstream sent an unreadable rerank body: ") + e.what(), "upstream_error", "", "");
   }
   return result;
 }

@@ -1,6 +1,7 @@
 // A Backend over any OpenAI-compatible server (rpu serve, llama-server, vLLM, a hosted API):
 // chat and completion calls are streamed upstream (SSE) and their chunks become ChatEvents;
-// embeddings are one POST. Used by the gateway for large-model upstreams and rpu replicas.
+// embeddings are one POST, and so is reranking (POST {base_url}/rerank, as rpu serve and
+// llama-server answer it: every document asked for, the scores put back in document order). Used by the gateway for large-model upstreams and rpu replicas.
 //
 // Faults: a connect timeout, a first-byte timeout (headers of the answer), an optional
 // first-token timeout and a total timeout per call. An upstream error status before streaming
@@ -49,12 +50,15 @@ class RemoteBackend : public Backend {
   std::unique_ptr<CallHandle> chat(const ChatRequest& request, ChatEventSink sink) override;
   std::unique_ptr<CallHandle> complete(const CompletionRequest& request, ChatEventSink sink) override;
   EmbeddingResult embed(const EmbeddingRequest& request) override;
+  RerankResult rerank(const RerankRequest& request) override;
 
   struct Call;
 
  private:
   std::unique_ptr<CallHandle> start(const std::string& path, nlohmann::ordered_json body, int choices,
                                     ChatEventSink sink, const std::function<bool()>& cancelled);
+  // One POST of a JSON body to {base_url}{path}: the 200 answer's body, else ApiError as above.
+  std::string post_json(const std::string& path, const nlohmann::ordered_json& body) const;
   void wait_first_event(Call& call, std::chrono::steady_clock::time_point deadline,
                         const std::function<bool()>& cancelled) const;
 

@@ -211,15 +211,27 @@ std::unique_ptr<CallHandle> ReplicaPool::complete(const CompletionRequest& reque
 }
 
 EmbeddingResult ReplicaPool::embed(const EmbeddingRequest& request) {
+  EmbeddingResult result;
+  blocking_call([&](Backend& b) { result = b.embed(request); });
+  return result;
+}
+
+RerankResult ReplicaPool::rerank(const RerankRequest& request) {
+  RerankResult result;
+  blocking_call([&](Backend& b) { result = b.rerank(request); });
+  return result;
+}
+
+void ReplicaPool::blocking_call(const std::function<void(Backend&)>& attempt) {
   std::vector<size_t> tried;
   for (;;) {
     const std::optional<size_t> replica = state_->pick(tried);
     if (!replica) throw state_->none_healthy();
     tried.push_back(*replica);
     try {
-      EmbeddingResult result = backends_[*replica]->embed(request);
+      attempt(*backends_[*replica]);
       state_->release(*replica);
-      return result;
+      return;
     } catch (const ApiError& e) {
       state_->release(*replica);
       if (!state_->failed(*replica, e) || tried.size() >= backends_.size()) throw;

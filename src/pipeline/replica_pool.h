@@ -53,6 +53,7 @@ class ReplicaPool : public Backend {
   std::unique_ptr<CallHandle> chat(const ChatRequest& request, ChatEventSink sink) override;
   std::unique_ptr<CallHandle> complete(const CompletionRequest& request, ChatEventSink sink) override;
   EmbeddingResult embed(const EmbeddingRequest& request) override;
+  RerankResult rerank(const RerankRequest& request) override;
   // rpu_replica_outstanding, rpu_replica_healthy (gauges) and rpu_replica_failures_total
   // {pool, replica}; then the replicas' own lines.
   std::string metrics_text() const override;
@@ -69,6 +70,8 @@ class ReplicaPool : public Backend {
   std::unique_ptr<CallHandle> start(int choices, ChatEventSink sink, std::function<bool()> caller_gone,
                                     std::function<std::unique_ptr<CallHandle>(Backend&, ChatEventSink)> attempt);
   void health_loop();
+  // A call without a stream on the least loaded healthy replica, failing over as start() does.
+  void blocking_call(const std::function<void(Backend&)>& attempt);
 
   ReplicaPoolOptions options_;
   std::vector<std::unique_ptr<Backend>> backends_;

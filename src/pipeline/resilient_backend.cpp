@@ -201,18 +201,30 @@ std::unique_ptr<CallHandle> ResilientBackend::complete(const CompletionRequest& 
                [inner = inner_.get(), request](ChatEventSink s) { return inner->complete(request, std::move(s)); });
 }
 
-// The same rules without a stream: one blocking call per attempt.
 EmbeddingResult ResilientBackend::embed(const EmbeddingRequest& request) {
+  EmbeddingResult result;
+  blocking_call([&] { result = inner_->embed(request); });
+  return result;
+}
+
+RerankResult ResilientBackend::rerank(const RerankRequest& request) {
+  RerankResult result;
+  blocking_call([&] { result = inner_->rerank(request); });
+  return result;
+}
+
+// The same rules without a stream: one blocking call per attempt.
+void ResilientBackend::blocking_call(const std::function<void()>& attempt) {
   Attempts a;
   admit_first(a);
   for (int number = 1;; ++number) {
     try {
       if (number > 1) upstream_->admit(a, number);
       ++upstream_->attempts;
-      EmbeddingResult result = inner_->embed(request);
+      attempt();
       upstream_->breaker.on_success(a.trial);
       ++upstream_->ok;
-      return result;
+      return;
     } catch (const ApiError& e) {
       const double delay = upstream_->after_failure(a, number, e);
       const auto until = Clock::now() + std::chrono::microseconds(static_cast<int64_t>(std::max(delay, 0.0) * 1e6));

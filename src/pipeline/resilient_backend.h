@@ -1,7 +1,7 @@
 // One upstream made dependable: retries with exponential backoff and jitter, Retry-After
 // honoured, and a circuit breaker, around any Backend (typically a RemoteBackend).
 //
-// A call (chat, completion or embedding) goes through these steps:
+// A call (chat, completion, embedding or reranking) goes through these steps:
 //   1. The breaker is asked first. Open: ApiError 503 "upstream_unavailable" at once, with
 //      Retry-After = the time until it lets a trial through; the upstream is not contacted.
 //   2. An attempt that fails retryably (ApiError 429, 500, 502, 503, 504 — RemoteBackend's
@@ -105,6 +105,7 @@ class ResilientBackend : public Backend {
   std::unique_ptr<CallHandle> chat(const ChatRequest& request, ChatEventSink sink) override;
   std::unique_ptr<CallHandle> complete(const CompletionRequest& request, ChatEventSink sink) override;
   EmbeddingResult embed(const EmbeddingRequest& request) override;
+  RerankResult rerank(const RerankRequest& request) override;
   // rpu_upstream_requests_total{upstream,outcome="ok|error|cancelled|rejected_open"} (one per
   // call), rpu_upstream_attempts_total, rpu_upstream_retries_total, rpu_upstream_failures_total
   // (attempts counted against the breaker), rpu_upstream_circuit_open (0|1) and
@@ -122,6 +123,8 @@ class ResilientBackend : public Backend {
   std::unique_ptr<CallHandle> start(int choices, ChatEventSink sink, std::function<bool()> caller_gone,
                                     std::function<std::unique_ptr<CallHandle>(ChatEventSink)> attempt);
   void admit_first(Attempts& attempts) const;
+  // A call without a stream (embeddings, reranking): `attempt` is made again by the same rules.
+  void blocking_call(const std::function<void()>& attempt);
 
   std::string name_;
   std::unique_ptr<Backend> inner_;

@@ -3,7 +3,7 @@
 // inner backend several times and returning one choice whose content is the chosen answer,
 // with {"strategy", "confidence", "samples", "votes", ...} as the event's extension (the
 // server returns it as the response's "rpu" field) and usage counting every sampled token.
-// Calls without a strategy, completions and embeddings pass through unchanged.
+// Calls without a strategy, completions, embeddings and reranking pass through unchanged.
 //
 // A reasoned call runs to the end inside chat() (so a strategy's refusal, e.g. an extractor
 // that matched nothing, is still an HTTP 400), then delivers its one final event.
@@ -33,6 +33,7 @@ class ReasoningBackend : public Backend {
   std::unique_ptr<CallHandle> chat(const ChatRequest& request, ChatEventSink sink) override;
   std::unique_ptr<CallHandle> complete(const CompletionRequest& request, ChatEventSink sink) override;
   EmbeddingResult embed(const EmbeddingRequest& request) override { return inner_.embed(request); }
+  RerankResult rerank(const RerankRequest& request) override { return inner_.rerank(request); }
   BackendLoad load() const override { return inner_.load(); }
   std::string metrics_text() const override { return inner_.metrics_text(); }
   std::optional<std::string> render_chat(const ChatRequest& request) override { return inner_.render_chat(request); }

@@ -57,7 +57,7 @@ AugmentedRequest augment_request(KnowledgeLibrary& library, const ChatRequest& r
     throw ApiError::bad_request("knowledge.rerank", "'knowledge.rerank' needs a reranking model; this server has none "
                                                     "(start it with --rerank MODEL)");
   }
-  const int rerank = retriever.reranker() ? spec.rerank.value_or(KnowledgeSpec::kDefaultRerank) : 0;
+  const int rerank = retriever.reranker() ? spec.rerank.value_or(kDefaultRerankDepth) : 0;
   std::vector<SearchHit> hits;
   try {
     hits = retriever.search(query, {.k = spec.k, .mode = spec.mode, .rerank = rerank});

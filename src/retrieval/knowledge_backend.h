@@ -84,6 +84,7 @@ class KnowledgeBackend : public Backend {
     return inner_.complete(request, std::move(sink));
   }
   EmbeddingResult embed(const EmbeddingRequest& request) override { return inner_.embed(request); }
+  RerankResult rerank(const RerankRequest& request) override { return inner_.rerank(request); }
   BackendLoad load() const override { return inner_.load(); }
   std::optional<std::string> render_chat(const ChatRequest& request) override { return inner_.render_chat(request); }
 

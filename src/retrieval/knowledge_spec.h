@@ -12,6 +12,11 @@
 namespace rpu::retrieval {
 
 enum class SearchMode { kHybrid, kText, kDense };
+
+// First-stage chunks a reranker rescores when the caller does not say (SearchOptions, the
+// "knowledge" extension, `rpu kb search --rerank-top`, `rpu ask --rerank-top`): the one home
+// of this default.
+inline constexpr int kDefaultRerankDepth = 20;
 SearchMode search_mode_parse(const std::string& text);  // "hybrid" | "bm25" | "dense"; throws naming the value
 const char* search_mode_name(SearchMode mode);
 
@@ -20,10 +25,9 @@ struct KnowledgeSpec {
   int k = 5;
   SearchMode mode = SearchMode::kHybrid;
   int max_tokens = 2000;
-  // First-stage chunks the server's reranker rescores (0: none). Unset: kDefaultRerank when the
-  // server has a reranker; set above 0 on a server without one, the request is refused.
+  // First-stage chunks the server's reranker rescores (0: none). Unset: kDefaultRerankDepth when
+  // the server has a reranker; set above 0 on a server without one, the request is refused.
   std::optional<int> rerank;
-  static constexpr int kDefaultRerank = 20;
 };
 
 // Throws ApiError 400 naming the field (param "knowledge.k", ...).

@@ -26,7 +26,7 @@ struct SearchOptions {
   int k = 5;
   SearchMode mode = SearchMode::kHybrid;
   int candidates = 50;  // per list, before fusion
-  int rerank = 20;      // first-stage chunks the retriever's reranker rescores (0 or no reranker: none)
+  int rerank = kDefaultRerankDepth;  // first-stage chunks the retriever's reranker rescores (0 or no reranker: none)
 };
 
 struct SearchHit {

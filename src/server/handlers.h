@@ -33,6 +33,7 @@ struct ServerContext {
 void handle_chat_completions(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
 void handle_completions(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
 void handle_embeddings(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
+void handle_rerank(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
 
 // What the request log reports of the request the calling thread serves (each request is
 // served, streamed responses included, on one HTTP worker thread).

@@ -21,6 +21,7 @@ nlohmann::ordered_json error_body(const ApiError& error);
 ChatRequest parse_chat_request(std::string_view body);
 CompletionRequest parse_completion_request(std::string_view body);
 EmbeddingRequest parse_embedding_request(std::string_view body);
+RerankRequest parse_rerank_request(std::string_view body);
 
 // Compact JSON; invalid UTF-8 (a token may end inside a character) becomes U+FFFD.
 std::string to_json_text(const nlohmann::ordered_json& value);
@@ -68,6 +69,9 @@ nlohmann::ordered_json completion_usage_chunk(const std::string& id, int64_t cre
 
 nlohmann::ordered_json embeddings_list(const std::string& model, const std::vector<std::vector<float>>& embeddings,
                                        bool base64, int prompt_tokens);
+// The /v1/rerank response: results best first (the first top_n), each {index, relevance_score,
+// document: {text} when return_documents}, and usage.
+nlohmann::ordered_json rerank_list(const RerankRequest& request, const RerankResult& result);
 nlohmann::ordered_json models_list(const std::vector<std::string>& ids);
 
 }  // namespace rpu

@@ -390,4 +390,26 @@ EmbeddingRequest parse_embedding_request(std::string_view body) {
   return r;
 }
 
+// Jina's and Cohere's shape, which llama-server also reads: {model, query, documents: [string],
+// top_n, return_documents}. The model may be left out (TEI clients send none): the handler
+// then names the one model served.
+RerankRequest parse_rerank_request(std::string_view body) {
+  const json j = parse_json_body(body);
+  RerankRequest r;
+  r.model = get_string(j, "model", false);
+  r.query = get_string(j, "query", true);
+  if (!present(j, "documents")) bad("documents", "'documents' is required: a non-empty array of strings");
+  const json& documents = j.at("documents");
+  if (!documents.is_array() || documents.empty()) bad("documents", "'documents' must be a non-empty array of strings");
+  constexpr size_t kMaxDocuments = 4096;
+  if (documents.size() > kMaxDocuments) bad("documents", fmt::format("at most {} documents per request", kMaxDocuments));
+  for (size_t i = 0; i < documents.size(); ++i) {
+    if (!documents[i].is_string()) bad("documents", fmt::format("'documents[{}]' must be a string", i));
+    r.documents.push_back(documents[i].get<std::string>());
+  }
+  if (auto top_n = get_integer(j, "top_n", 1, INT32_MAX)) r.top_n = static_cast<int>(*top_n);
+  r.return_documents = get_bool(j, "return_documents", false);
+  return r;
+}
+
 }  // namespace rpu

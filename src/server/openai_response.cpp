@@ -206,6 +206,19 @@ nlohmann::ordered_json embeddings_list(const std::string& model, const std::vect
           {"usage", {{"prompt_tokens", prompt_tokens}, {"total_tokens", prompt_tokens}}}};
 }
 
+nlohmann::ordered_json rerank_list(const RerankRequest& request, const RerankResult& result) {
+  json results = json::array();
+  for (size_t i : rerank_order(result.scores, request.top_n)) {
+    json item = {{"index", static_cast<int>(i)}, {"relevance_score", result.scores[i]}};
+    if (request.return_documents) item["document"] = {{"text", request.documents[i]}};
+    results.push_back(std::move(item));
+  }
+  return {{"model", request.model},
+          {"object", "list"},
+          {"results", results},
+          {"usage", {{"prompt_tokens", result.prompt_tokens}, {"total_tokens", result.prompt_tokens}}}};
+}
+
 nlohmann::ordered_json models_list(const std::vector<std::string>& ids) {
   json data = json::array();
   for (const std::string& id : ids) {

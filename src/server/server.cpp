@@ -161,6 +161,8 @@ void Server::Impl::install_routes() {
     route("POST", std::string(prefix) + "/chat/completions", guarded(&handle_chat_completions, "chat"));
     route("POST", std::string(prefix) + "/completions", guarded(&handle_completions, "completions"));
     route("POST", std::string(prefix) + "/embeddings", guarded(&handle_embeddings, "embeddings"));
+    route("POST", std::string(prefix) + "/rerank", guarded(&handle_rerank, "rerank"));
+    route("POST", std::string(prefix) + "/reranking", guarded(&handle_rerank, "rerank"));
   }
   route("GET", "/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, models_list(ctx.backend.model_ids()));

@@ -4,12 +4,15 @@
 // pooling the metadata names; batch independence; and the errors for bad files.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <future>
 
 #include "core/error.h"
 #include "kernels/quant.h"
 #include "engine/cross_encoder.h"
+#include "engine/scheduler.h"
 #include "model/encoder_forward.h"
 #include "model/model.h"
 #include "model/synth.h"
@@ -319,21 +322,19 @@ TEST(CrossEncoder, ScoresMatchTheFloat64ReferenceWithEveryKernelSet) {
 }
 
 // A pair is [CLS] query [SEP] document [SEP] (BERT's two-segment input); a long document is
-// cut to the position table, the query kept; scores are those of classify() on those tokens,
-// batched or alone.
+// cut to the room given (the position table, or the scheduler's smaller context), the query kept.
 TEST(CrossEncoder, PairsAreBertsTwoSegmentInputCutToTheTable) {
   const SynthSpec spec = bert_spec([](SynthSpec& s) {
     s.pooling = Pooling::kRank;
     s.n_vocab = 30522;  // the synth WordPiece vocabulary's own size keeps its words
   });
-  const GgufWriter writer = synth_model(spec);
-  const std::vector<uint8_t> bytes = writer.to_bytes();
+  const std::vector<uint8_t> bytes = synth_model(spec).to_bytes();
   auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "pairs"));
   auto tokenizer = Tokenizer::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "pairs"));
   const Vocab& vocab = tokenizer->vocab();
   ASSERT_GE(vocab.cls, 0);
   ASSERT_GE(vocab.sep, 0);
-  CrossEncoder cross(*model, *tokenizer);
+  const int table = model->config().n_ctx_train;
   const std::string query = "the cat sat", doc = "on the mat";
   const std::vector<int32_t> q = tokenizer->encode(query, false), d = tokenizer->encode(doc, false);
   std::vector<int32_t> expected = {vocab.cls};
@@ -341,26 +342,103 @@ TEST(CrossEncoder, PairsAreBertsTwoSegmentInputCutToTheTable) {
   expected.push_back(vocab.sep);
   expected.insert(expected.end(), d.begin(), d.end());
   expected.push_back(vocab.sep);
-  EXPECT_EQ(cross.pair_tokens(query, doc), expected);
+  EXPECT_EQ(rerank_pair_tokens(*tokenizer, table, query, doc), expected);
 
   std::string long_doc;
   for (int i = 0; i < 200; ++i) long_doc += "mat ";
-  const std::vector<int32_t> cut = cross.pair_tokens(query, long_doc);
-  ASSERT_EQ(static_cast<int>(cut.size()), cross.max_tokens());
-  EXPECT_EQ(std::vector<int32_t>(cut.begin(), cut.begin() + 1 + static_cast<long>(q.size()) + 1),
-            std::vector<int32_t>(expected.begin(), expected.begin() + 1 + static_cast<long>(q.size()) + 1))
-      << "the query is kept whole";
-  EXPECT_EQ(cut.back(), vocab.sep);
-
-  const std::vector<std::string> docs = {doc, long_doc, "cats", "the the the"};
-  const std::vector<float> scores = cross.score(query, docs);
-  ASSERT_EQ(scores.size(), docs.size());
-  EncoderForward encoder(*model);
-  for (size_t i = 0; i < docs.size(); ++i) {
-    const std::vector<std::vector<int32_t>> one = {cross.pair_tokens(query, docs[i])};
-    EXPECT_NEAR(scores[i], encoder.classify(one).front().front(), 1e-5) << "document " << i;
+  for (const int limit : {table, 16}) {
+    const std::vector<int32_t> cut = rerank_pair_tokens(*tokenizer, limit, query, long_doc);
+    ASSERT_EQ(static_cast<int>(cut.size()), limit);
+    EXPECT_EQ(std::vector<int32_t>(cut.begin(), cut.begin() + 1 + static_cast<long>(q.size()) + 1),
+              std::vector<int32_t>(expected.begin(), expected.begin() + 1 + static_cast<long>(q.size()) + 1))
+        << "the query is kept whole";
+    EXPECT_EQ(cut.back(), vocab.sep);
   }
-  EXPECT_NE(scores[0], scores[2]);
+  EXPECT_THROW(rerank_pair_tokens(*tokenizer, 4, query, doc), Error) << "3 specials leave no room for both texts";
+}
+
+// Pair scoring as a scheduler job: two calls submitted together, their pairs batched across
+// steps of a small token budget (a call's pairs split over several steps, two calls sharing a
+// step), score what EncoderForward::classify gives each pair alone.
+TEST(CrossEncoder, TheSchedulersPairBatchesScoreWhatClassifyGivesEachPairAlone) {
+  const SynthSpec spec = bert_spec([](SynthSpec& s) {
+    s.pooling = Pooling::kRank;
+    s.n_vocab = 30522;
+  });
+  const std::vector<uint8_t> bytes = synth_model(spec).to_bytes();
+  auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "pairs"));
+  auto tokenizer = Tokenizer::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "pairs"));
+  const int table = model->config().n_ctx_train;
+  std::string long_doc;
+  for (int i = 0; i < 200; ++i) long_doc += "mat ";
+  const std::vector<std::string> docs = {"on the mat", long_doc, "cats", "the the the", "a dog", "sat on it"};
+  std::vector<std::vector<int32_t>> pairs;
+  for (const std::string& doc : docs) pairs.push_back(rerank_pair_tokens(*tokenizer, table, "the cat sat", doc));
+
+  ThreadPool pool(2);
+  SchedulerOptions options;
+  options.n_seq = 2;
+  options.n_ctx = table;
+  options.step_token_budget = 24;  // about two short pairs a step; the long one alone
+  Scheduler scheduler(*model, *tokenizer, options, &pool);
+  ASSERT_TRUE(scheduler.reranker_only());
+  std::promise<std::pair<std::vector<float>, int>> first, second;
+  scheduler.submit_rerank(pairs, [&](std::vector<float> s, int n) { first.set_value({std::move(s), n}); });
+  const std::vector<std::vector<int32_t>> reversed(pairs.rbegin(), pairs.rend());
+  scheduler.submit_rerank(reversed, [&](std::vector<float> s, int n) { second.set_value({std::move(s), n}); });
+  const auto [a, a_tokens] = first.get_future().get();
+  const auto [b, b_tokens] = second.get_future().get();
+  ASSERT_EQ(a.size(), pairs.size());
+  ASSERT_EQ(b.size(), pairs.size());
+  int total = 0;
+  EncoderForward alone(*model);
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const float expected = alone.classify(std::vector<std::vector<int32_t>>{pairs[i]}).front().front();
+    EXPECT_NEAR(a[i], expected, 1e-5) << "document " << i;
+    EXPECT_NEAR(b[pairs.size() - 1 - i], expected, 1e-5) << "document " << i << " in the reversed call";
+    total += static_cast<int>(pairs[i].size());
+  }
+  EXPECT_NE(a[0], a[2]);
+  EXPECT_EQ(a_tokens, total);
+  EXPECT_EQ(b_tokens, total);
+  EXPECT_GE(scheduler.stats().steps, 4u) << "the budget splits the calls over several steps";
+
+  // What can never run is refused at submit.
+  EXPECT_THROW(scheduler.submit_rerank({}, [](std::vector<float>, int) {}), Error);
+  EXPECT_THROW(scheduler.submit_rerank({std::vector<int32_t>(static_cast<size_t>(table) + 1, 5)}, [](std::vector<float>, int) {}),
+               ContextLengthError);
+  EXPECT_THROW(scheduler.submit_embedding(pairs[0], [](std::vector<float>, int) {}), Error) << "a cross-encoder has no embeddings";
+}
+
+// A cancelled call's remaining pairs are never computed: with one long pair a step, a call of
+// 100 such pairs cancelled at once leaves the scheduler free for the next call long before
+// they could all have been scored (counted in prompt tokens, not in time).
+TEST(CrossEncoder, ACancelledCallsRemainingPairsAreDropped) {
+  const SynthSpec spec = bert_spec([](SynthSpec& s) {
+    s.pooling = Pooling::kRank;
+    s.n_vocab = 30522;
+  });
+  const std::vector<uint8_t> bytes = synth_model(spec).to_bytes();
+  auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "pairs"));
+  auto tokenizer = Tokenizer::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "pairs"));
+  const int table = model->config().n_ctx_train;
+  std::string long_doc;
+  for (int i = 0; i < 400; ++i) long_doc += "mat ";
+  const std::vector<int32_t> long_pair = rerank_pair_tokens(*tokenizer, table, "the cat sat", long_doc);
+  SchedulerOptions options;
+  options.n_ctx = table;
+  options.step_token_budget = 8;
+  ThreadPool pool(2);
+  Scheduler scheduler(*model, *tokenizer, options, &pool);
+  std::atomic<bool> cancelled_call_answered{false};
+  const uint64_t id = scheduler.submit_rerank(std::vector<std::vector<int32_t>>(100, long_pair),
+                                              [&](std::vector<float>, int) { cancelled_call_answered = true; });
+  scheduler.cancel(id);
+  std::promise<std::vector<float>> next;
+  scheduler.submit_rerank({long_pair}, [&](std::vector<float> s, int) { next.set_value(std::move(s)); });
+  EXPECT_EQ(next.get_future().get().size(), 1u);
+  EXPECT_FALSE(cancelled_call_answered);
+  EXPECT_LT(scheduler.stats().prompt_tokens, 100 * long_pair.size()) << "the cancelled call's pairs were all scored";
 }
 
 TEST(CrossEncoder, AModelWithoutARankHeadIsRefused) {
@@ -368,9 +446,12 @@ TEST(CrossEncoder, AModelWithoutARankHeadIsRefused) {
   const std::vector<uint8_t> bytes = synth_model(spec).to_bytes();
   auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "cls"));
   auto tokenizer = Tokenizer::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "cls"));
-  EXPECT_THROW(CrossEncoder(*model, *tokenizer), Error);
+  EXPECT_THROW(check_cross_encoder(*model), Error);
   EncoderForward encoder(*model);
   EXPECT_THROW(encoder.classify(kInputs), Error);
+  Scheduler scheduler(*model, *tokenizer, SchedulerOptions{}, nullptr);
+  EXPECT_FALSE(scheduler.reranker_only());
+  EXPECT_THROW(scheduler.submit_rerank({kInputs[0]}, [](std::vector<float>, int) {}), Error);
 }
 
 // A copy of `file` without one tensor, with some keys replaced.

@@ -92,6 +92,28 @@ void serve_chat(const std::shared_ptr<ScriptedUpstream::State>& state, const htt
   res.set_content(error.dump(), "application/json");
 }
 
+// POST /v1/rerank: a status step answers its error; any other step scores document i as
+// 0.25 * i + (query length), returned best first as llama-server does (top_n ignored).
+void serve_rerank(const std::shared_ptr<ScriptedUpstream::State>& state, const httplib::Request& req,
+                  httplib::Response& res) {
+  const UpstreamStep step = state->take_step();
+  if (step.kind == UpstreamStep::Kind::status) {
+    res.status = step.status;
+    if (!step.retry_after.empty()) res.set_header("Retry-After", step.retry_after);
+    res.set_content(json{{"error", {{"message", "scripted " + std::to_string(step.status)}}}}.dump(), "application/json");
+    return;
+  }
+  const json body = json::parse(req.body);
+  json results = json::array();
+  const size_t n = body["documents"].size();
+  for (size_t i = n; i-- > 0;) {
+    results.push_back({{"index", i}, {"relevance_score", 0.25 * static_cast<double>(i) + body["query"].get<std::string>().size()}});
+  }
+  res.set_content(json{{"model", body["model"]}, {"object", "list"}, {"results", results},
+                       {"usage", {{"prompt_tokens", 3 * n}, {"total_tokens", 3 * n}}}}.dump(),
+                  "application/json");
+}
+
 }  // namespace
 
 ScriptedUpstream::ScriptedUpstream(std::vector<UpstreamStep> script) : state_(std::make_shared<State>()) {
@@ -100,6 +122,9 @@ ScriptedUpstream::ScriptedUpstream(std::vector<UpstreamStep> script) : state_(st
   std::weak_ptr<State> weak = state_;
   state_->server.Post("/v1/chat/completions", [weak](const httplib::Request& req, httplib::Response& res) {
     if (auto state = weak.lock()) serve_chat(state, req, res);
+  });
+  state_->server.Post("/v1/rerank", [weak](const httplib::Request& req, httplib::Response& res) {
+    if (auto state = weak.lock()) serve_rerank(state, req, res);
   });
   state_->server.Get("/health", [weak](const httplib::Request&, httplib::Response& res) {
     auto state = weak.lock();

@@ -1,6 +1,7 @@
 // An OpenAI-compatible upstream inside the test process (httplib on a free port) whose
 // answers a test scripts, for tests of RemoteBackend and the wrappers around it: each
-// POST /v1/chat/completions takes the next step of the script (the last step repeats), and
+// POST /v1/chat/completions (and POST /v1/rerank, answered with made-up scores or the step's
+// error) takes the next step of the script (the last step repeats), and
 // GET /health answers 200 or 503. A step streams a chat answer, answers an error status
 // (with Retry-After), or breaks the connection before or after its first chunk.
 #pragma once

@@ -130,6 +130,25 @@ TEST(GatewayConfig, MistakesNameFileLineAndKey) {
   }
 }
 
+// knowledge_reranker: names a model or upstream that reranks the knowledge bases' searches.
+TEST(GatewayConfig, KnowledgeRerankerNamesATargetAndNeedsKnowledgeBases) {
+  const std::string base = "models:\n  m: {local: builtin}\nupstreams:\n  u: {url: http://127.0.0.1:1/v1}\n"
+                           "routes: [{name: a, target: m}]\n";
+  const GatewayConfig c = parse_gateway_config(base + "knowledge_bases: {docs: docs.kb}\nknowledge_reranker: u\n", "gw.yaml", "/k");
+  EXPECT_EQ(c.knowledge_reranker, "u");
+  EXPECT_EQ(c.knowledge_bases.at("docs"), "/k/docs.kb");
+  EXPECT_EQ(parse_gateway_config(base, "gw.yaml").knowledge_reranker, "");
+  EXPECT_NE(error_of(base + "knowledge_bases: {docs: docs.kb}\nknowledge_reranker: nope\n")
+                .find("gw.yaml:7: knowledge_reranker: 'nope' is not defined under models: or upstreams:"),
+            std::string::npos)
+      << error_of(base + "knowledge_bases: {docs: docs.kb}\nknowledge_reranker: nope\n");
+  EXPECT_NE(error_of(base + "knowledge_reranker: m\n").find("gw.yaml:6: knowledge_reranker: reranks knowledge searches: needs knowledge_bases:"),
+            std::string::npos)
+      << error_of(base + "knowledge_reranker: m\n");
+  EXPECT_NE(error_of(base + "knowledge_bases: {docs: docs.kb}\nknowledge_reranker: [m]\n").find("knowledge_reranker: must be a string"),
+            std::string::npos);
+}
+
 TEST(GatewayConfig, AMissingFileIsAClearError) {
   try {
     load_gateway_config("/no/such/gateway.yaml");

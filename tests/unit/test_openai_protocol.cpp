@@ -184,6 +184,68 @@ TEST(OpenAIProtocolTest, EmbeddingInputs) {
   }
 }
 
+// The rerank request as Jina / Cohere / llama-server clients send it; each mistake names its field.
+TEST(OpenAIProtocolTest, RerankRequestsAndTheirMistakes) {
+  const RerankRequest r =
+      parse_rerank_request(R"({"model": "m", "query": "q", "documents": ["a", "b"], "top_n": 1, "return_documents": true})");
+  EXPECT_EQ(r.model, "m");
+  EXPECT_EQ(r.query, "q");
+  EXPECT_EQ(r.documents, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(r.top_n, 1);
+  EXPECT_TRUE(r.return_documents);
+  const RerankRequest defaults = parse_rerank_request(R"({"query": "", "documents": [""]})");
+  EXPECT_EQ(defaults.model, "");
+  EXPECT_EQ(defaults.top_n, 0);
+  EXPECT_FALSE(defaults.return_documents);
+  auto param_of = [](const std::string& body) {
+    try {
+      parse_rerank_request(body);
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.status, 400) << body;
+      return e.param;
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(param_of(R"({"documents": ["a"]})"), "query");
+  EXPECT_EQ(param_of(R"({"query": ["q"], "documents": ["a"]})"), "query");
+  EXPECT_EQ(param_of(R"({"query": "q"})"), "documents");
+  EXPECT_EQ(param_of(R"({"query": "q", "documents": []})"), "documents");
+  EXPECT_EQ(param_of(R"({"query": "q", "documents": "a"})"), "documents");
+  EXPECT_EQ(param_of(R"({"query": "q", "documents": ["a", null]})"), "documents");
+  EXPECT_EQ(param_of(R"({"query": "q", "documents": [{"text": "a"}]})"), "documents");
+  EXPECT_EQ(param_of(R"({"query": "q", "documents": ["a"], "top_n": 0})"), "top_n");
+  EXPECT_EQ(param_of(R"({"query": "q", "documents": ["a"], "top_n": 1.5})"), "top_n");
+  EXPECT_EQ(param_of(R"({"query": "q", "documents": ["a"], "return_documents": 1})"), "return_documents");
+  EXPECT_EQ(param_of(R"({"model": 3, "query": "q", "documents": ["a"]})"), "model");
+  json many = {{"query", "q"}, {"documents", std::vector<std::string>(4097, "d")}};
+  EXPECT_EQ(param_of(many.dump()), "documents");
+}
+
+// Results best first (ties in document order), cut to top_n, documents only when asked for.
+TEST(OpenAIProtocolTest, RerankListIsBestFirstWithUsage) {
+  RerankRequest r;
+  r.model = "m";
+  r.documents = {"zero", "one", "two", "three"};
+  const RerankResult result{{0.5, -1.0, 2.0, 0.5}, 17};
+  json body = rerank_list(r, result);
+  std::vector<std::string> keys;
+  for (auto it = body.begin(); it != body.end(); ++it) keys.push_back(it.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"model", "object", "results", "usage"}));
+  EXPECT_EQ(body["object"], "list");
+  EXPECT_EQ(body["usage"], json({{"prompt_tokens", 17}, {"total_tokens", 17}}));
+  std::vector<int> order;
+  for (const json& item : body["results"]) order.push_back(item["index"].get<int>());
+  EXPECT_EQ(order, (std::vector<int>{2, 0, 3, 1}));
+  EXPECT_DOUBLE_EQ(body["results"][0]["relevance_score"].get<double>(), 2.0);
+  EXPECT_FALSE(body["results"][0].contains("document"));
+  r.top_n = 2;
+  r.return_documents = true;
+  body = rerank_list(r, result);
+  ASSERT_EQ(body["results"].size(), 2u);
+  EXPECT_EQ(body["results"][1]["index"], 0);
+  EXPECT_EQ(body["results"][1]["document"], json({{"text", "zero"}}));
+}
+
 TEST(OpenAIProtocolTest, ErrorBodyHasTheFourFields) {
   const json body = error_body(ApiError(404, "no such model", "invalid_request_error", "model", "model_not_found"));
   EXPECT_EQ(body.dump(), R"({"error":{"message":"no such model","type":"invalid_request_error","param":"model","code":"model_not_found"}})");

@@ -131,6 +131,33 @@ TEST(ResilientBackend, RetriesServerErrorsUntilTheStreamComes) {
   EXPECT_EQ(metric(rb.metrics_text(), "rpu_upstream_requests_total{upstream=\"up\",outcome=\"error\"}"), 1);
 }
 
+// Reranking is one POST: RemoteBackend puts the upstream's best-first results back in
+// document order; ResilientBackend retries it by the same rules as a chat call.
+TEST(ResilientBackend, RetriesARerankCallAndRemoteBackendReordersTheScores) {
+  ScriptedUpstream upstream({UpstreamStep::error(503), UpstreamStep::ok()});
+  ResilientBackend rb("up", remote(upstream), fast_retries());
+  RerankRequest request;
+  request.model = "m";
+  request.query = "q";
+  request.documents = {"a", "b", "c"};
+  const RerankResult result = rb.rerank(request);
+  EXPECT_EQ(result.scores, (std::vector<double>{1.0, 1.25, 1.5}));
+  EXPECT_EQ(result.prompt_tokens, 9);
+  EXPECT_EQ(upstream.requests(), 2);
+  EXPECT_EQ(metric(rb.metrics_text(), "rpu_upstream_retries_total{upstream=\"up\"}"), 1);
+  upstream.set_script({UpstreamStep::error(400)});
+  try {
+    rb.rerank(request);
+    ADD_FAILURE() << "a 400 must come back";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.status, 400);
+  }
+  EXPECT_EQ(upstream.requests(), 3) << "a client error is not retried";
+  request.documents.clear();
+  EXPECT_THROW(rb.rerank(request), ApiError) << "no documents: refused before the upstream";
+  EXPECT_EQ(upstream.requests(), 3);
+}
+
 TEST(ResilientBackend, WaitsTheRetryAfterAndGivesUpWhenItIsTooLong) {
   ScriptedUpstream upstream({UpstreamStep::error(429, "1"), UpstreamStep::ok()});
   ResilientBackend rb("up", remote(upstream), fast_retries());

@@ -11,10 +11,11 @@
 #include <set>
 
 #include "core/error.h"
-#include "engine/cross_encoder.h"
+#include "engine/scheduler.h"
 #include "model/synth.h"
 #include "model/synth_presets.h"
 #include "pipeline/call.h"
+#include "pipeline/local_backend.h"
 #include "retrieval/knowledge_backend.h"
 #include "retrieval/knowledge_context.h"
 #include "retrieval/retriever.h"
@@ -261,7 +262,13 @@ struct RerankFixture {
   std::vector<uint8_t> bytes = synth_model(find_synth_preset("rerank-tiny")->spec).to_bytes();
   std::unique_ptr<Model> model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "rerank-tiny"));
   std::unique_ptr<Tokenizer> tokenizer = Tokenizer::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "rerank-tiny"));
-  CrossEncoder cross{*model, *tokenizer};
+  Scheduler scheduler{*model, *tokenizer, SchedulerOptions{}, nullptr};
+  LocalBackend backend{*model, *tokenizer, scheduler, {.model_id = "rerank-tiny"}};
+
+  // The model's own score of one (query, text) pair, scored alone.
+  double score(const std::string& query, const std::string& text) {
+    return backend.rerank({.model = "rerank-tiny", .query = query, .documents = {text}}).scores.at(0);
+  }
 
   RerankFixture() {
     KnowledgeBase::create(path, {});
@@ -283,12 +290,12 @@ TEST(Rerank, TheFirstStagesBestAreReorderedByTheCrossEncodersPairScores) {
   Retriever retriever(std::make_unique<KnowledgeBase>(f.path, KbAccess::kRead), nullptr);
   const std::vector<SearchHit> bm25 = retriever.search("cat", {.k = 6, .mode = SearchMode::kText});
   ASSERT_EQ(bm25.size(), 6u);
-  retriever.set_reranker(cross_encoder_reranker(f.cross, "rerank-tiny"));
+  retriever.set_reranker(backend_reranker(f.backend, "rerank-tiny"));
   const std::vector<SearchHit> reranked = retriever.search("cat", {.k = 3, .mode = SearchMode::kText, .rerank = 6});
   ASSERT_EQ(reranked.size(), 3u);
   // The oracle: the model's score of each (query, chunk) pair, highest first.
-  std::vector<std::pair<float, std::string>> expected;
-  for (const std::string& text : f.texts) expected.emplace_back(f.cross.score("cat", std::vector<std::string>{text}).at(0), text);
+  std::vector<std::pair<double, std::string>> expected;
+  for (const std::string& text : f.texts) expected.emplace_back(f.score("cat", text), text);
   std::sort(expected.begin(), expected.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   for (size_t i = 0; i < reranked.size(); ++i) {
     EXPECT_EQ(reranked[i].chunk.text, expected[i].second) << "rank " << i + 1;
@@ -324,7 +331,7 @@ TEST(Rerank, ARequestAskingForRerankingOnAServerWithoutAModelIsRefused) {
     EXPECT_EQ(e.param, "knowledge.rerank");
   }
   // With one, the sources are the reranked ones and the reranker is named.
-  library.set_reranker(cross_encoder_reranker(f.cross, "rerank-tiny"));
+  library.set_reranker(backend_reranker(f.backend, "rerank-tiny"));
   const AugmentedRequest augmented = augment_request(library, request, nullptr);
   EXPECT_EQ(augmented.knowledge["reranker"], "rerank-tiny");
   Retriever& retriever = library.get("cats");

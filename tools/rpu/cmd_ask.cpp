@@ -33,7 +33,7 @@ struct AskOptions {
   std::string system;
   std::string embed;
   std::string rerank;
-  int rerank_top = KnowledgeSpec::kDefaultRerank;
+  int rerank_top = retrieval::kDefaultRerankDepth;
   int k = 5;
   std::string mode = "hybrid";
   int max_context_tokens = 1500;

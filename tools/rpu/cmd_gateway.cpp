@@ -144,6 +144,12 @@ int run_gateway(GatewayOptions& o) {
       throw gateway::ConfigError(config.file + ": knowledge_bases." + name + ": " + e.what());
     }
   }
+  if (!config.knowledge_reranker.empty()) {
+    // Looked up per call, so the scores come from the target the current table holds.
+    const std::string target = config.knowledge_reranker;
+    knowledge.set_reranker(retrieval::calling_reranker(
+        [&backend, target](const RerankRequest& request) { return backend.rerank_on(target, request); }, target));
+  }
   if (!knowledge.empty()) backend.set_knowledge(&knowledge);
   std::unique_ptr<ReloadOnHangup> hangup_thread;
   if (!config.routes_file.empty()) hangup_thread = std::make_unique<ReloadOnHangup>(backend);

@@ -37,7 +37,7 @@ struct KbOptions {
   std::string mode = "hybrid";
   bool json = false;
   std::string rerank;  // search: a cross-encoder that rescores the first stage's best chunks
-  int rerank_top = retrieval::SearchOptions{}.rerank;
+  int rerank_top = retrieval::kDefaultRerankDepth;
   RuntimeOptions runtime;
 };
 

@@ -1,17 +1,21 @@
 // rpu rerank MODEL -q QUERY DOC... : a cross-encoder's relevance score of each document to the
-// query (engine/cross_encoder.h), like llama.cpp's `llama-embedding --pooling rank` on
-// "query<TAB>document" lines. Prints the documents best first with their scores, or with
-// --json a Jina/Cohere-style {"results": [{"index", "relevance_score", "document"}]}.
+// query, like llama.cpp's `llama-embedding --pooling rank` on "query<TAB>document" lines. The
+// pairs are scored by the same path as the server's /v1/rerank (LocalBackend::rerank, the
+// scheduler's pair batches). Prints the documents best first with their scores, or with --json
+// the /v1/rerank response: {"model", "object": "list", "results": [{"index",
+// "relevance_score", "document": {"text"}}], "usage"}.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
-#include <numeric>
 
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "core/error.h"
-#include "core/thread_pool.h"
 #include "engine/cross_encoder.h"
+#include "local_session.h"
 #include "options.h"
 
 namespace rpu::cli {
@@ -28,13 +32,16 @@ struct RerankOptions {
 };
 
 std::vector<std::string> read_lines(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail("--file '{}': is a folder, not a file of documents", path);
   std::ifstream in(path);
-  if (!in) fail("--file '{}': cannot be read", path);
+  if (!in) fail("--file '{}': cannot be read ({})", path, std::strerror(errno));
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (!line.empty()) lines.push_back(line);
   }
+  if (in.bad()) fail("--file '{}': cannot be read", path);
   return lines;
 }
 
@@ -44,23 +51,34 @@ int rerank(RerankOptions& o) {
     o.documents.insert(o.documents.end(), lines.begin(), lines.end());
   }
   if (o.documents.empty()) fail("no documents to rank (give them as arguments or with --file)");
-  LoadedModel loaded = load_model_with_tokenizer(o.model_path);
-  ThreadPool pool(o.runtime.thread_count());
-  CrossEncoder encoder(*loaded.model, *loaded.tokenizer, &pool);
-  const std::vector<float> scores = encoder.score(o.query, o.documents);
-  std::vector<size_t> order(scores.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
-  if (o.top_n > 0 && static_cast<size_t>(o.top_n) < order.size()) order.resize(static_cast<size_t>(o.top_n));
+  SessionOptions so;
+  so.model_path = o.model_path;
+  const std::unique_ptr<LocalSession> session = open_local_session(so, o.runtime);
+  try {
+    check_cross_encoder(*session->loaded.model);
+  } catch (const Error& e) {
+    fail("'{}': {}", o.model_path, e.what());
+  }
+  RerankRequest request;
+  request.model = session->backend->model_id();
+  request.query = o.query;
+  request.documents = o.documents;
+  const RerankResult result = session->backend->rerank(request);
+  const std::vector<size_t> order = rerank_order(result.scores, o.top_n);
   if (o.json) {
     nlohmann::ordered_json results = nlohmann::ordered_json::array();
     for (size_t i : order) {
-      results.push_back({{"index", i}, {"relevance_score", scores[i]}, {"document", {{"text", o.documents[i]}}}});
+      results.push_back({{"index", i}, {"relevance_score", result.scores[i]}, {"document", {{"text", o.documents[i]}}}});
     }
-    std::printf("%s\n", nlohmann::ordered_json({{"results", results}}).dump(2).c_str());
+    const nlohmann::ordered_json body = {
+        {"model", request.model},
+        {"object", "list"},
+        {"results", results},
+        {"usage", {{"prompt_tokens", result.prompt_tokens}, {"total_tokens", result.prompt_tokens}}}};
+    std::printf("%s\n", body.dump(2).c_str());
     return 0;
   }
-  for (size_t i : order) std::printf("%10.6f  [%zu] %s\n", scores[i], i, o.documents[i].c_str());
+  for (size_t i : order) std::printf("%10.6f  [%zu] %s\n", result.scores[i], i, o.documents[i].c_str());
   return 0;
 }
 
@@ -76,7 +94,7 @@ Action add_rerank_command(CLI::App& app) {
   cmd->add_option("documents", o->documents, "documents to rank");
   cmd->add_option("-f,--file", o->documents_file, "more documents, one per line");
   cmd->add_option("--top-n", o->top_n, "print only the N best")->check(CLI::Range(1, 1 << 20));
-  cmd->add_flag("--json", o->json, "results as JSON: index, relevance_score, document");
+  cmd->add_flag("--json", o->json, "the /v1/rerank response: index, relevance_score, document, best first");
   add_runtime_options(cmd, o->runtime);
   return [o] { return rerank(*o); };
 }

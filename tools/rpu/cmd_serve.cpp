@@ -126,7 +126,10 @@ int serve(ServeOptions& o) {
   ThreadPool pool(o.runtime.thread_count());
   Scheduler scheduler(*model, *tokenizer, o.scheduler, &pool);
   LocalBackend local(*model, *tokenizer, scheduler, backend_options);
-  if (scheduler.embeddings_only()) {
+  if (scheduler.reranker_only()) {
+    std::fprintf(stderr, "rpu: %s is a reranking model (%s cross-encoder): /v1/rerank only\n",
+                 backend_options.model_id.c_str(), model->config().arch->name);
+  } else if (scheduler.embeddings_only()) {
     std::fprintf(stderr, "rpu: %s is an embedding model (%s, %s pooling): /v1/embeddings only\n",
                  backend_options.model_id.c_str(), model->config().arch->name,
                  pooling_name(o.scheduler.pooling.value_or(model->config().pooling)));

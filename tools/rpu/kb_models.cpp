@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "engine/cross_encoder.h"
 
 namespace rpu::cli {
 
@@ -35,20 +36,21 @@ std::unique_ptr<retrieval::Embedder> EmbeddingModels::for_base(const retrieval::
 std::shared_ptr<retrieval::Reranker> EmbeddingModels::reranker(const std::string& path) {
   if (path.empty()) return nullptr;
   const std::string name = embed_model_name(path);
-  auto& model = rerankers_[name];
-  if (!model) {
+  auto& session = rerankers_[name];
+  if (!session) {
     if (!std::filesystem::exists(name)) fail("--rerank '{}': no such file", path);
-    auto loaded = std::make_unique<RerankModel>();
-    loaded->loaded = load_model_with_tokenizer(name);
-    loaded->pool = std::make_unique<ThreadPool>(runtime_.thread_count());
+    SessionOptions o;
+    o.model_path = name;
+    o.slots = 4;
+    auto opened = open_local_session(o, runtime_);
     try {
-      loaded->encoder = std::make_unique<CrossEncoder>(*loaded->loaded.model, *loaded->loaded.tokenizer, loaded->pool.get());
+      check_cross_encoder(*opened->loaded.model);
     } catch (const Error& e) {
       fail("--rerank '{}': {}", path, e.what());
     }
-    model = std::move(loaded);
+    session = std::move(opened);
   }
-  return retrieval::cross_encoder_reranker(*model->encoder, name);
+  return retrieval::backend_reranker(*session->backend, name);
 }
 
 void add_rerank_options(CLI::App* cmd, std::string& model, int* top) {

@@ -25,18 +25,14 @@ class EmbeddingModels {
   // BM25-only base.
   std::unique_ptr<retrieval::Embedder> for_base(const retrieval::KbSettings& settings, const std::string& override_path = "");
   // A cross-encoder reranker over the model at `path` (a GGUF with pooling type rank), loaded
-  // once; null when `path` is empty.
+  // once as a session whose scheduler batches the pairs of every search; null when `path` is
+  // empty. Named by the absolute path (rpu.knowledge.reranker).
   std::shared_ptr<retrieval::Reranker> reranker(const std::string& path);
 
  private:
-  struct RerankModel {
-    LoadedModel loaded;
-    std::unique_ptr<ThreadPool> pool;
-    std::unique_ptr<CrossEncoder> encoder;
-  };
   RuntimeOptions runtime_;
   std::map<std::string, std::unique_ptr<LocalSession>> sessions_;
-  std::map<std::string, std::unique_ptr<RerankModel>> rerankers_;
+  std::map<std::string, std::unique_ptr<LocalSession>> rerankers_;
 };
 
 // --rerank MODEL (and --rerank-top N when `top` is given) on a command that searches bases.
