@@ -468,10 +468,6 @@ void tile_kernel(const uint8_t* group0, int64_t group_bytes, int64_t nb, const Q
   }
 }
 
-// Prefill tile of the K-quant kernels: 8 tokens share each unpacked chunk of codes (8 integer
-// and 8 float accumulators; the 4-token tile then the single one take the remainder).
-constexpr int kKQuantTileTokens = 8;
-
 // One token: codes unpacked in registers, 6 bits read per weight (decode is bound by the
 // bytes read). Several: each group unpacked once to bytes that all tokens then share.
 void matmul_q6_k(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
@@ -487,9 +483,6 @@ void matmul_q6_k(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
     }
     unpack_q6_k_group(group, n_super, unpacked.data());
     int64_t t = 0;
-    for (; t + kKQuantTileTokens <= n_tokens; t += kKQuantTileTokens) {
-      group_kernel_q6_k_bytes<kKQuantTileTokens>(unpacked.data(), n_super, xq, t, y, w.view.rows, row0);
-    }
     for (; t + 4 <= n_tokens; t += 4) group_kernel_q6_k_bytes<4>(unpacked.data(), n_super, xq, t, y, w.view.rows, row0);
     for (; t < n_tokens; ++t) group_kernel_q6_k_bytes<1>(unpacked.data(), n_super, xq, t, y, w.view.rows, row0);
   }
@@ -503,9 +496,6 @@ void matmul_k4(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens
   for (int64_t row0 = row_begin; row0 < row_end; row0 += kRowsPerGroup) {
     const uint8_t* group = w.packed.get() + (row0 / kRowsPerGroup) * n_super * super_bytes;
     int64_t t = 0;
-    for (; t + kKQuantTileTokens <= n_tokens; t += kKQuantTileTokens) {
-      group_kernel_k4<kKQuantTileTokens, kFifthBit>(group, n_super, xq, t, y, w.view.rows, row0);
-    }
     for (; t + 4 <= n_tokens; t += 4) group_kernel_k4<4, kFifthBit>(group, n_super, xq, t, y, w.view.rows, row0);
     for (; t < n_tokens; ++t) group_kernel_k4<1, kFifthBit>(group, n_super, xq, t, y, w.view.rows, row0);
   }
