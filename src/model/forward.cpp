@@ -143,14 +143,28 @@ void BatchForward::set_lora(const LoraAdapter* adapter) {
   }
 }
 
-void BatchForward::apply_rope(const RopeTable& rope, float* vectors, int position, int n_heads) const {
+void BatchForward::prepare_rope(RopeTable& rope, int n) {
+  if (rope.ready) return;
+  const int half = config_.rope_dim / 2;
+  ensure(rope.cos_sin, static_cast<size_t>(n) * half * 2);
+  for_tokens(n, [&](int t) {
+    const float pos = static_cast<float>(token_pos_[static_cast<size_t>(t)]) * rope.position_scale;
+    float* row = rope.cos_sin.data() + static_cast<size_t>(t) * half * 2;
+    for (int i = 0; i < half; ++i) {
+      const float angle = pos * rope.inv_freq[static_cast<size_t>(i)];
+      row[2 * i] = std::cos(angle) * rope.mscale;
+      row[2 * i + 1] = std::sin(angle) * rope.mscale;
+    }
+  });
+  rope.ready = true;
+}
+
+void BatchForward::apply_rope(const float* cos_sin, float* vectors, int n_heads) const {
   const int hd = config_.head_dim;
   const int half = config_.rope_dim / 2;
-  const float pos = static_cast<float>(position) * rope.position_scale;
   for (int i = 0; i < half; ++i) {
-    const float angle = pos * rope.inv_freq[static_cast<size_t>(i)];
-    const float cos_a = std::cos(angle) * rope.mscale;
-    const float sin_a = std::sin(angle) * rope.mscale;
+    const float cos_a = cos_sin[2 * i];
+    const float sin_a = cos_sin[2 * i + 1];
     // Which two dims of the head form rotation pair i depends on the architecture.
     const int a = config_.arch->rope_style == RopeStyle::kAdjacent ? 2 * i : i;
     const int b = config_.arch->rope_style == RopeStyle::kAdjacent ? 2 * i + 1 : i + half;
@@ -293,6 +307,7 @@ void BatchForward::eval(std::span<const SequenceChunk> chunks) {
   ensure(ffn_up_, nt * c.n_ff);
   token_seq_.resize(nt);
   token_pos_.resize(nt);
+  rope_global_.ready = rope_local_.ready = false;  // the step's positions are new
   chunk_first_.resize(chunks.size());
   {
     const OpTimer timer(profile_, ForwardOp::kEmbed, -1);
@@ -397,7 +412,9 @@ void BatchForward::attention_block(int layer, std::span<const SequenceChunk> chu
   }
   timer.emplace(profile_, ForwardOp::kRopeCache, layer);
   const bool rope = c.has_rope(layer);
-  const RopeTable& table = c.is_swa(layer) ? rope_local_ : rope_global_;
+  RopeTable& table = c.is_swa(layer) ? rope_local_ : rope_global_;
+  if (rope) prepare_rope(table, n);
+  const size_t rope_row = static_cast<size_t>(c.rope_dim / 2) * 2;
   for_tokens(n, [&](int t) {
     float* q = q_.data() + static_cast<size_t>(t) * q_dim;
     float* k = k_.data() + static_cast<size_t>(t) * kv_dim;
@@ -413,8 +430,8 @@ void BatchForward::attention_block(int layer, std::span<const SequenceChunk> chu
     }
     const int seq = token_seq_[static_cast<size_t>(t)], pos = token_pos_[static_cast<size_t>(t)];
     if (rope) {
-      apply_rope(table, q, pos, c.n_head);
-      apply_rope(table, k, pos, c.n_head_kv);
+      apply_rope(table.cos_sin.data() + static_cast<size_t>(t) * rope_row, q, c.n_head);
+      apply_rope(table.cos_sin.data() + static_cast<size_t>(t) * rope_row, k, c.n_head_kv);
     }
     cache_.store(seq, layer, pos, k, v);
   });

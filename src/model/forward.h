@@ -118,9 +118,16 @@ class BatchForward {
     std::vector<float> inv_freq;  // [rope_dim / 2]
     float position_scale = 1.0f;
     float mscale = 1.0f;
+    // Per step: cos and sin (times mscale) of every pair at each token's position,
+    // [n_tokens][rope_dim / 2][2], filled by the step's first layer of this kind and then
+    // shared by all of them (one cos/sin per token and pair, not per layer and head kind).
+    std::vector<float> cos_sin;
+    bool ready = false;
   };
-  // Rotates the n_heads heads of one token at position pos in place.
-  void apply_rope(const RopeTable& rope, float* vectors, int pos, int n_heads) const;
+  // Fills rope.cos_sin for the step's n tokens unless already done this step.
+  void prepare_rope(RopeTable& rope, int n);
+  // Rotates the n_heads heads of one token in place by its row of cos_sin.
+  void apply_rope(const float* cos_sin, float* vectors, int n_heads) const;
   // Runs fn(t) for every token of the step, split across the pool (element-wise steps).
   void for_tokens(int n_tokens, const std::function<void(int)>& fn);
   size_t vocab_size() const { return static_cast<size_t>(config_.n_vocab); }

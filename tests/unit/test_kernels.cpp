@@ -166,6 +166,24 @@ TEST(KernelSetTest, MatmulMatchesExactProductOnRaggedShapes) {
   }
 }
 
+// Prefill tiles of the integer kernels: several 16-row groups by several tokens per pass
+// (AVX-512: up to 3 groups x 4 tokens, then 2 or 1 group for what a row range leaves).
+// Row counts give row ranges (split in check_matmul at a group boundary) of 1 to 5 groups
+// with a ragged last group inside a tile (33: [0,16) [16,33); 70: [0,48) [48,70); 96:
+// [0,48) [48,96); 130: [0,80) [80,130)); token counts leave every remainder of 4- and
+// 8-token tiles. K-quants are included for the tiles they take (4 tokens, one group).
+TEST(KernelSetTest, IntegerPrefillTilesMatchExactProduct) {
+  uint64_t seed = 900;
+  for (const KernelSet* set : tested_sets()) {
+    for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+      const int64_t cols = dtype_info(type).block_size == 256 ? 512 : 96;
+      for (int64_t rows : {33, 70, 96, 130}) {
+        for (int64_t n_tokens : {5, 8, 11, 13, 16, 19}) check_type(*set, type, Shape{rows, cols}, n_tokens, ++seed);
+      }
+    }
+  }
+}
+
 // ---- Integer kernels at the extremes of their codes ------------------------------------
 // Hand-built blocks with every weight code at its limits (Q8_0: -128 / 127; Q4_0: 15;
 // Q5_0: 31) against activations that quantize to +-127 with equal, opposite and alternating
