@@ -268,8 +268,11 @@ void Scheduler::run() {
       continue;
     }
     after_step(chunks, chunk_samples);
+    const KVCache& cache = forward_->cache();
     std::lock_guard<std::mutex> lock(mutex_);
     ++stats_.steps;
+    stats_.kv_bytes_in_use = cache.pages_in_use() * cache.page_bytes();
+    stats_.kv_bytes_mapped = cache.pages_mapped() * cache.page_bytes();
   }
 }
 
@@ -441,8 +444,9 @@ void Scheduler::admit() {
     r->unfinished = r->params.n;
 
     // The leader takes the free slot sharing the longest prefix with the prompt (least recently
-    // used on ties); a longer prefix held by any other slot is copied over. At least the last
-    // prompt token is always evaluated, for its logits. Embeddings need every hidden state.
+    // used on ties); a longer prefix held by any other slot is shared (its KV pages mapped, not
+    // copied: kv_cache.h). At least the last prompt token is always evaluated, for its logits.
+    // Embeddings need every hidden state.
     Sample& leader = *r->samples.front();
     int best_free = -1, best_any = -1;
     size_t free_len = 0, any_len = 0;
@@ -464,7 +468,7 @@ void Scheduler::admit() {
     int reuse = static_cast<int>(std::min<size_t>(free_len, static_cast<size_t>(limit)));
     if (best_any >= 0 && best_any != best_free && static_cast<int>(std::min<size_t>(any_len, limit)) > reuse) {
       reuse = static_cast<int>(std::min<size_t>(any_len, static_cast<size_t>(limit)));
-      forward_->copy_prefix(best_any, best_free, reuse);
+      forward_->share_prefix(best_any, best_free, reuse);
     } else {
       forward_->rewind(best_free, std::min(reuse, forward_->n_past(best_free)));
       reuse = forward_->n_past(best_free);
@@ -576,12 +580,12 @@ void Scheduler::after_step(const std::vector<SequenceChunk>& chunks, const std::
     const std::span<const float> logits = forward_->logits().subspan(logits_row * n_vocab, n_vocab);
     ++logits_row;
     if (chunk.prefill) {
-      // The prompt is in: the other samples of the request copy its KV and start from the same
+      // The prompt is in: the other samples of the request share its KV pages and start from the same
       // logits, each with its own sampler.
       for (size_t f = 1; f < s.request->samples.size(); ++f) {
         Sample& follower = *s.request->samples[f];
         if (follower.finished) continue;
-        forward_->copy_prefix(s.slot, follower.slot, s.prompt_size);
+        forward_->share_prefix(s.slot, follower.slot, s.prompt_size);
         slots_[static_cast<size_t>(follower.slot)].history = slot.history;
         follower.evaluated = s.prompt_size;
         follower.waits_for_leader = false;

@@ -80,6 +80,10 @@ struct SchedulerStats {
   int active_sequences = 0;  // slots owned by a running sample
   uint64_t prompt_tokens = 0, cached_prompt_tokens = 0, generated_tokens = 0, steps = 0;
   uint64_t drafted_tokens = 0, accepted_tokens = 0;  // speculative guesses made and kept
+  // KV cache pages holding rows (slots keep theirs after a request, for prefix reuse), in
+  // bytes: distinct pages (a prompt prefix shared between slots counted once), and the pages
+  // the slots map in all (what the same rows would take if every slot held its own copy).
+  int64_t kv_bytes_in_use = 0, kv_bytes_mapped = 0;
 };
 
 using EventCallback = std::function<void(const GenerationEvent&)>;

@@ -45,15 +45,51 @@ struct QuantizedInput {
   void reshape(int64_t tokens, int64_t columns);
 };
 
-// One head's keys and values in a KV cache whose rows may be f32, f16 or Q8_0 (kv_rows.h):
-// position p's key row starts at k + p * k_row_bytes and the head is elements
-// [offset, offset + head_dim) of it (Q8_0: block i/32, value i%32); likewise for v.
+// One head's keys and values in a KV cache whose rows may be f32, f16 or Q8_0 (kv_rows.h).
+// A row holds kv_dim values of its type; the head is elements [offset, offset + head_dim) of it
+// (Q8_0: block i/32, value i%32). Rows are either one contiguous run (pages == null: position p
+// at k + p * k_row_bytes) or pages of page_size consecutive positions (kv_cache.h): position p
+// is row p % page_size of page pages[p / page_size], whose first row is at
+// k + pages[p / page_size] * k_page_bytes. Kernels walk positions page by page (key() and
+// run_end()), so the inner loops always read consecutive rows of one page.
 struct KvRows {
   const uint8_t* k = nullptr;
   const uint8_t* v = nullptr;
   DType k_type = DType::F32, v_type = DType::F32;
   int64_t k_row_bytes = 0, v_row_bytes = 0;
   int64_t offset = 0;
+  const int32_t* pages = nullptr;
+  int64_t page_size = 0;
+  int64_t k_page_bytes = 0, v_page_bytes = 0;
+
+  const uint8_t* key(int64_t p) const {
+    if (pages == nullptr) return k + p * k_row_bytes;
+    return k + pages[p / page_size] * k_page_bytes + (p % page_size) * k_row_bytes;
+  }
+  const uint8_t* value(int64_t p) const {
+    if (pages == nullptr) return v + p * v_row_bytes;
+    return v + pages[p / page_size] * v_page_bytes + (p % page_size) * v_row_bytes;
+  }
+  // The end of the run of contiguous rows that starts at position p, at most `end`.
+  int64_t run_end(int64_t p, int64_t end) const {
+    if (pages == nullptr) return end;
+    const int64_t page_end = (p / page_size + 1) * page_size;
+    return page_end < end ? page_end : end;
+  }
+};
+
+// What one attention call computes, besides its rows: for a query at position t,
+//   s_p = scale * q . k_p                      for p in [visible_from(t), t]
+//   s_p = softcap * tanh(s_p / softcap)        when softcap > 0 (gemma2)
+//   out = sum_p softmax(s)_p v_p
+// where visible_from(t) = max(0, t - window + 1) for a sliding window (window > 0), else 0.
+struct AttentionParams {
+  int64_t head_dim = 0;
+  float scale = 1.0f;
+  float softcap = 0.0f;
+  int64_t window = 0;
+
+  int64_t visible_from(int64_t t) const { return window > 0 && t - window + 1 > 0 ? t - window + 1 : 0; }
 };
 
 struct KernelSet {
@@ -67,20 +103,16 @@ struct KernelSet {
   // (f32, row-major). xq holds X quantized when wants_quantized_input(w).
   void (*matmul)(const WeightMatrix& w, const float* x, const QuantizedInput& xq, int64_t n_tokens, float* y,
                  int64_t row_begin, int64_t row_end);
-  // One head of attention over n_pos cached positions:
-  //   out[head_dim] = softmax_p(scale * q . k_p) weighted sum of v_p,  p = 0 .. n_pos-1,
-  // where k_p = k + p * stride and v_p = v + p * stride (floats). scores: n_pos scratch floats.
-  void (*attend)(const float* q, const float* k, const float* v, int64_t stride, int64_t n_pos, int64_t head_dim,
-                 float scale, float* scores, float* out);
-  // The same for n_q <= 16 consecutive queries of one head (a prefill block): query j sits at
-  // position first_pos + j and attends to positions 0 .. first_pos + j. Query j is
-  // q + j * q_stride and its output out + j * out_stride. Null: callers use attend per query.
-  void (*attend_block)(const float* q, int64_t q_stride, int64_t n_q, const float* k, const float* v, int64_t stride,
-                       int64_t first_pos, int64_t head_dim, float scale, float* out, int64_t out_stride);
-  // attend over typed cache rows (kv.k_type / kv.v_type each F32, F16 or Q8_0), read in place:
-  // the compact cache's decode path, where reading the cache is most of the work.
-  void (*attend_kv)(const float* q, const KvRows& kv, int64_t n_pos, int64_t head_dim, float scale, float* scores,
-                    float* out);
+  // One head of attention (AttentionParams) for the query q[head_dim] at position pos over the
+  // rows [visible_from(pos), pos] of kv, of any KV type, read in place: out[head_dim].
+  // scores: pos + 1 scratch floats.
+  void (*attend)(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out);
+  // The same for n_q <= 16 consecutive queries of one head (a prefill block): query j is
+  // q + j * q_stride at position first_pos + j, its output out + j * out_stride. Each query's
+  // result must not depend on the others in the block (batch invariance). Null: callers use
+  // attend per query.
+  void (*attend_block)(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t first_pos,
+                       const AttentionParams& a, float* out, int64_t out_stride);
 };
 
 const KernelSet& reference_kernels();
@@ -89,19 +121,11 @@ const KernelSet& find_kernels(const std::string& name);  // throws naming the ch
 // Chosen on first use: RPU_KERNELS if set, else the fastest available.
 const KernelSet& active_kernels();
 
-// Reference attention for one head (also the fallback of sets without their own).
-void attend_ref(const float* q, const float* k, const float* v, int64_t stride, int64_t n_pos, int64_t head_dim,
-                float scale, float* scores, float* out);
-
-// Reference attention over typed rows: each row's head slice converted to f32, then the
-// arithmetic of attend_ref.
-void attend_kv_ref(const float* q, const KvRows& kv, int64_t n_pos, int64_t head_dim, float scale, float* scores,
-                   float* out);
-// attend_kv for sets whose attend has no typed loads for a case: the head's rows converted
-// into per-thread f32 buffers, then `attend` (the set's own f32 kernel) over them.
-using AttendFn = void (*)(const float*, const float*, const float*, int64_t, int64_t, int64_t, float, float*, float*);
-void attend_kv_via_f32(AttendFn attend, const float* q, const KvRows& kv, int64_t n_pos, int64_t head_dim, float scale,
-                       float* scores, float* out);
+// Reference attention for one head (the oracle): each visible row's head slice converted to f32
+// (kv_slice_to_f32), then the formula of AttentionParams in plain sequential f32 arithmetic.
+void attend_ref(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out);
+// Rows of an f32 buffer as KvRows: position p at rows + p * stride floats, the head at offset.
+KvRows f32_rows(const float* k, const float* v, int64_t stride, int64_t offset);
 
 // Reference quantization of activations (also used by fast sets as their oracle).
 void quantize_input_ref(const float* x, int64_t n_tokens, int64_t cols, QuantizedInput& out);

@@ -69,45 +69,27 @@ void kv_slice_to_f32(DType type, const uint8_t* row, int64_t offset, int64_t n, 
   }
 }
 
-void attend_kv_ref(const float* q, const KvRows& kv, int64_t n_pos, int64_t head_dim, float scale, float* scores,
-                   float* out) {
-  thread_local std::vector<float> row;
-  row.resize(static_cast<size_t>(head_dim));
-  float max_score = -INFINITY;
-  for (int64_t p = 0; p < n_pos; ++p) {
-    kv_slice_to_f32(kv.k_type, kv.k + p * kv.k_row_bytes, kv.offset, head_dim, row.data());
-    float dot = 0.0f;
-    for (int64_t i = 0; i < head_dim; ++i) dot += q[i] * row[static_cast<size_t>(i)];
-    scores[p] = dot * scale;
-    max_score = std::max(max_score, scores[p]);
+const float* kv_rows_to_f32(DType type, const uint8_t* first_row, int64_t row_bytes, int64_t offset, int64_t n_rows,
+                            int64_t head_dim, std::vector<float>& buffer) {
+  const size_t n = static_cast<size_t>(n_rows * head_dim);
+  if (buffer.size() < n) buffer.resize(n);
+  for (int64_t p = 0; p < n_rows; ++p) {
+    kv_slice_to_f32(type, first_row + p * row_bytes, offset, head_dim, buffer.data() + p * head_dim);
   }
-  float total = 0.0f;
-  for (int64_t p = 0; p < n_pos; ++p) {
-    scores[p] = std::exp(scores[p] - max_score);
-    total += scores[p];
-  }
-  std::fill(out, out + head_dim, 0.0f);
-  for (int64_t p = 0; p < n_pos; ++p) {
-    const float weight = scores[p] / total;
-    kv_slice_to_f32(kv.v_type, kv.v + p * kv.v_row_bytes, kv.offset, head_dim, row.data());
-    for (int64_t i = 0; i < head_dim; ++i) out[i] += weight * row[static_cast<size_t>(i)];
-  }
+  return buffer.data();
 }
 
-void attend_kv_via_f32(AttendFn attend, const float* q, const KvRows& kv, int64_t n_pos, int64_t head_dim, float scale,
-                       float* scores, float* out) {
-  // [n_pos][head_dim] each, per thread, grown once.
-  thread_local std::vector<float> keys, values;
-  const size_t n = static_cast<size_t>(n_pos * head_dim);
-  if (keys.size() < n) {
-    keys.resize(n);
-    values.resize(n);
-  }
-  for (int64_t p = 0; p < n_pos; ++p) {
-    kv_slice_to_f32(kv.k_type, kv.k + p * kv.k_row_bytes, kv.offset, head_dim, keys.data() + p * head_dim);
-    kv_slice_to_f32(kv.v_type, kv.v + p * kv.v_row_bytes, kv.offset, head_dim, values.data() + p * head_dim);
-  }
-  attend(q, keys.data(), values.data(), head_dim, n_pos, head_dim, scale, scores, out);
+void soft_cap_scores(float* scores, int64_t n, float cap) {
+  for (int64_t i = 0; i < n; ++i) scores[i] = cap * std::tanh(scores[i] / cap);
+}
+
+KvRows f32_rows(const float* k, const float* v, int64_t stride, int64_t offset) {
+  KvRows rows;
+  rows.k = reinterpret_cast<const uint8_t*>(k);
+  rows.v = reinterpret_cast<const uint8_t*>(v);
+  rows.k_row_bytes = rows.v_row_bytes = stride * static_cast<int64_t>(sizeof(float));
+  rows.offset = offset;
+  return rows;
 }
 
 }  // namespace rpu

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "kernels/kv_rows.h"
 #include "kernels/quant.h"
 
 namespace rpu {
@@ -36,32 +37,35 @@ void matmul_ref(const WeightMatrix& w, const float* x, const QuantizedInput&, in
 
 }  // namespace
 
-void attend_ref(const float* q, const float* k, const float* v, int64_t stride, int64_t n_pos, int64_t head_dim,
-                float scale, float* scores, float* out) {
-  float max_score = -INFINITY;
-  for (int64_t p = 0; p < n_pos; ++p) {
-    const float* kp = k + p * stride;
+// Sequential f32 arithmetic in the plainest order: the oracle of every set's attend and
+// attend_block (tests/unit/test_kernels.cpp).
+void attend_ref(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out) {
+  const int64_t hd = a.head_dim, first = a.visible_from(pos), n = pos + 1 - first;
+  thread_local std::vector<float> row;
+  row.resize(static_cast<size_t>(hd));
+  for (int64_t p = first; p <= pos; ++p) {
+    kv_slice_to_f32(kv.k_type, kv.key(p), kv.offset, hd, row.data());
     float dot = 0.0f;
-    for (int64_t i = 0; i < head_dim; ++i) dot += q[i] * kp[i];
-    scores[p] = dot * scale;
-    max_score = std::max(max_score, scores[p]);
+    for (int64_t i = 0; i < hd; ++i) dot += q[i] * row[static_cast<size_t>(i)];
+    scores[p - first] = dot * a.scale;
   }
+  if (a.softcap > 0) soft_cap_scores(scores, n, a.softcap);
+  const float max_score = *std::max_element(scores, scores + n);
   float total = 0.0f;
-  for (int64_t p = 0; p < n_pos; ++p) {
-    scores[p] = std::exp(scores[p] - max_score);
-    total += scores[p];
+  for (int64_t i = 0; i < n; ++i) {
+    scores[i] = std::exp(scores[i] - max_score);
+    total += scores[i];
   }
-  std::fill(out, out + head_dim, 0.0f);
-  for (int64_t p = 0; p < n_pos; ++p) {
-    const float weight = scores[p] / total;
-    const float* vp = v + p * stride;
-    for (int64_t i = 0; i < head_dim; ++i) out[i] += weight * vp[i];
+  std::fill(out, out + hd, 0.0f);
+  for (int64_t p = first; p <= pos; ++p) {
+    const float weight = scores[p - first] / total;
+    kv_slice_to_f32(kv.v_type, kv.value(p), kv.offset, hd, row.data());
+    for (int64_t i = 0; i < hd; ++i) out[i] += weight * row[static_cast<size_t>(i)];
   }
 }
 
 const KernelSet& reference_kernels() {
-  static const KernelSet set{"ref", &pack_ref, &wants_quantized_input_ref, &quantize_input_ref, &matmul_ref, &attend_ref, nullptr,
-                             &attend_kv_ref};
+  static const KernelSet set{"ref", &pack_ref, &wants_quantized_input_ref, &quantize_input_ref, &matmul_ref, &attend_ref, nullptr};
   return set;
 }
 

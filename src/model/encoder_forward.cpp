@@ -197,7 +197,9 @@ void EncoderForward::layer(int index, std::span<const std::vector<int32_t>> inpu
 void EncoderForward::attention(std::span<const std::vector<int32_t>> inputs) {
   const ModelConfig& c = config_;
   const int hd = c.head_dim, group = c.n_head / c.n_head_kv;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  AttentionParams params;
+  params.head_dim = hd;
+  params.scale = 1.0f / std::sqrt(static_cast<float>(hd));
   // One task per (input, head): all of that input's queries against all of its keys.
   const int64_t n_tasks = static_cast<int64_t>(inputs.size()) * c.n_head;
   auto run = [&](int64_t begin, int64_t end) {
@@ -208,11 +210,12 @@ void EncoderForward::attention(std::span<const std::vector<int32_t>> inputs) {
       const int head = static_cast<int>(task % c.n_head);
       const size_t first = static_cast<size_t>(input_first_[input]);
       const int64_t n = static_cast<int64_t>(inputs[input].size());
-      const size_t kv_offset = first * c.kv_dim() + static_cast<size_t>(head / group) * hd;
+      // Bidirectional: every query sees all n positions, i.e. attends as if it were the last.
+      const KvRows kv = f32_rows(k_.data() + first * c.kv_dim(), v_.data() + first * c.kv_dim(), c.kv_dim(),
+                                 static_cast<int64_t>(head / group) * hd);
       for (int64_t t = 0; t < n; ++t) {
         const size_t q_offset = (first + static_cast<size_t>(t)) * c.q_dim() + static_cast<size_t>(head) * hd;
-        kernels_.attend(q_.data() + q_offset, k_.data() + kv_offset, v_.data() + kv_offset, c.kv_dim(), n, hd, scale,
-                        scores.data(), attn_.data() + q_offset);
+        kernels_.attend(q_.data() + q_offset, kv, n - 1, params, scores.data(), attn_.data() + q_offset);
       }
     }
   };

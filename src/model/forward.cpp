@@ -5,7 +5,6 @@
 #include <optional>
 
 #include "core/error.h"
-#include "kernels/kv_rows.h"
 #include "kernels/quant.h"
 #include "model/lora.h"
 #include "model/matmul_batch.h"
@@ -40,28 +39,6 @@ float gelu(float x) {
 
 // c tanh(s / c): logits squashed into (-c, c) (gemma2's soft-capping).
 float soft_cap(float s, float cap) { return cap * std::tanh(s / cap); }
-
-// One query over n_pos keys/values (rows `stride` floats apart) with soft-capped scores:
-// the kernels' attend() has no cap, and only gemma2 needs one. scores [n_pos] is scratch.
-void attend_capped(const float* q, const float* k, const float* v, int64_t stride, int64_t n_pos, int head_dim,
-                   float scale, float cap, float* scores, float* out) {
-  float max_score = -INFINITY;
-  for (int64_t t = 0; t < n_pos; ++t) {
-    const float* kt = k + t * stride;
-    float dot = 0.0f;
-    for (int i = 0; i < head_dim; ++i) dot += q[i] * kt[i];
-    scores[t] = cap > 0 ? soft_cap(dot * scale, cap) : dot * scale;
-    max_score = std::max(max_score, scores[t]);
-  }
-  float total = 0.0f;
-  for (int64_t t = 0; t < n_pos; ++t) total += (scores[t] = std::exp(scores[t] - max_score));
-  std::fill_n(out, head_dim, 0.0f);
-  for (int64_t t = 0; t < n_pos; ++t) {
-    const float p = scores[t] / total;
-    const float* vt = v + t * stride;
-    for (int i = 0; i < head_dim; ++i) out[i] += p * vt[i];
-  }
-}
 
 }  // namespace
 
@@ -108,13 +85,18 @@ void BatchForward::rewind(int seq, int n_past) {
   if (n_past < 0 || n_past > n_past_[static_cast<size_t>(seq)]) {
     fail("cannot rewind to position {} (cache holds {})", n_past, n_past_[static_cast<size_t>(seq)]);
   }
+  cache_.truncate(seq, n_past);
   n_past_[static_cast<size_t>(seq)] = n_past;
 }
 
-void BatchForward::copy_prefix(int from, int to, int n_pos) {
+void BatchForward::share_prefix(int from, int to, int n_pos) {
   if (from < 0 || from >= n_seq() || to < 0 || to >= n_seq()) fail("sequence {} or {} does not exist", from, to);
-  if (n_pos < 0 || n_pos > n_past(from)) fail("cannot copy {} positions from a sequence holding {}", n_pos, n_past(from));
-  cache_.copy_prefix(from, to, n_pos);
+  if (n_pos < 0 || n_pos > n_past(from)) fail("cannot share {} positions of a sequence holding {}", n_pos, n_past(from));
+  if (from == to) {
+    rewind(to, n_pos);
+    return;
+  }
+  cache_.share_prefix(from, to, n_pos);
   n_past_[static_cast<size_t>(to)] = n_pos;
 }
 
@@ -181,18 +163,19 @@ void BatchForward::apply_rope(const float* cos_sin, float* vectors, int n_heads)
 void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
   const int hd = config_.head_dim;
   const int group = config_.n_head / config_.n_head_kv;
-  const float scale = config_.attn_scale();
   const int q_dim = config_.q_dim();
   const int n_head = config_.n_head;
-  // Local layers see the last `window` positions; they and soft-capped layers take one query
-  // per task (by the layer, never the batch, so a sequence's arithmetic stays the same).
-  const int window = config_.is_swa(layer) ? config_.sliding_window : 0;
-  const float cap = config_.attn_softcap;
-  const bool blocks = kernels_.attend_block != nullptr && window == 0 && cap == 0;
+  // Local layers see the last `window` positions; gemma2 caps its scores (kernels.h).
+  AttentionParams params;
+  params.head_dim = hd;
+  params.scale = config_.attn_scale();
+  params.softcap = config_.attn_softcap;
+  params.window = config_.is_swa(layer) ? config_.sliding_window : 0;
+  const bool blocks = kernels_.attend_block != nullptr;
   // Tasks: (chunk, head, first query, query count). Prefill chunks go in blocks of 16
-  // consecutive queries (queries in vector lanes), generated tokens one query per task.
-  // Head-major within a chunk so each thread gets whole heads and the causal window's growing
-  // cost is shared evenly.
+  // consecutive queries (queries in vector lanes), generated tokens one query per task: by the
+  // token's role, never the batch, so a sequence's arithmetic stays the same. Head-major within
+  // a chunk so each thread gets whole heads and the causal window's growing cost is shared evenly.
   std::vector<AttentionTask>& tasks = attention_tasks_;
   tasks.clear();
   for (size_t c = 0; c < chunks.size(); ++c) {
@@ -210,26 +193,14 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
       const SequenceChunk& chunk = chunks[static_cast<size_t>(task.chunk)];
       const int first_token = chunk_first_[static_cast<size_t>(task.chunk)] + task.t0;
       const int first_pos = token_pos_[static_cast<size_t>(first_token)];
-      const size_t head_offset = static_cast<size_t>(task.head / group) * hd;
       const float* q = q_.data() + static_cast<size_t>(first_token) * q_dim + static_cast<size_t>(task.head) * hd;
       float* out = attn_.data() + static_cast<size_t>(first_token) * q_dim + static_cast<size_t>(task.head) * hd;
-      const int start = window > 0 ? std::max(0, first_pos - window + 1) : 0;  // oldest position seen
-      const HeadRows rows{chunk.seq, layer, start, static_cast<int>(head_offset)};
-      if (!cache_.types().is_f32()) {
-        attend_compact(rows, q, task.n_q, first_pos, chunk.prefill && blocks, cap, scores.data(), out);
-        continue;
-      }
-      const float* keys = reinterpret_cast<const float*>(cache_.key(chunk.seq, layer, 0)) + head_offset;
-      const float* values = reinterpret_cast<const float*>(cache_.value(chunk.seq, layer, 0)) + head_offset;
-      const size_t kv_dim = static_cast<size_t>(config_.kv_dim());
+      // The head's K/V rows, typed and paged as the cache holds them, read in place by the kernel.
+      const KvRows kv = cache_.head_rows(chunk.seq, layer, static_cast<int64_t>(task.head / group) * hd);
       if (chunk.prefill && blocks) {
-        kernels_.attend_block(q, q_dim, task.n_q, keys, values, config_.kv_dim(), first_pos, hd, scale, out, q_dim);
-      } else if (cap > 0) {
-        attend_capped(q, keys + start * kv_dim, values + start * kv_dim, config_.kv_dim(), first_pos + 1 - start, hd,
-                      scale, cap, scores.data(), out);
+        kernels_.attend_block(q, q_dim, task.n_q, kv, first_pos, params, out, q_dim);
       } else {
-        kernels_.attend(q, keys + start * kv_dim, values + start * kv_dim, config_.kv_dim(), first_pos + 1 - start, hd,
-                        scale, scores.data(), out);
+        kernels_.attend(q, kv, first_pos, params, scores.data(), out);
       }
     }
   };
@@ -238,40 +209,6 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
     run(0, n_tasks);
   } else {
     pool_->parallel_for(n_tasks, run);
-  }
-}
-
-// Attention over a compact (f16 / Q8_0) cache. Generated tokens read the typed rows in place
-// (kernels' attend_kv: the decode path, where reading the cache is the cost). A prefill block
-// and gemma2's soft-capped scores first convert the head's rows to f32 (per thread), then use
-// the f32 kernels: the conversion is 1/n_q of the block's attention work, and the block kernel
-// keeps prefill fast. Same choice by the token's role as the f32 path (batch invariance).
-void BatchForward::attend_compact(const HeadRows& rows, const float* q, int n_q, int first_pos, bool block, float cap,
-                                  float* scores, float* out) const {
-  const int hd = config_.head_dim;
-  const int q_dim = config_.q_dim();
-  const float scale = config_.attn_scale();
-  const KVCacheTypes& types = cache_.types();
-  const int n_pos = block ? first_pos + n_q : first_pos + 1 - rows.start;  // rows from rows.start (0 for blocks)
-  if (!block && cap == 0) {
-    const KvRows kv{cache_.key(rows.seq, rows.layer, rows.start), cache_.value(rows.seq, rows.layer, rows.start),
-                    types.k, types.v, cache_.key_row_bytes(), cache_.value_row_bytes(), rows.offset};
-    kernels_.attend_kv(q, kv, n_pos, hd, scale, scores, out);
-    return;
-  }
-  thread_local std::vector<float> keys, values;  // [n_pos][head_dim] each, grown once
-  ensure(keys, static_cast<size_t>(n_pos) * hd);
-  ensure(values, static_cast<size_t>(n_pos) * hd);
-  for (int p = 0; p < n_pos; ++p) {
-    kv_slice_to_f32(types.k, cache_.key(rows.seq, rows.layer, rows.start + p), rows.offset, hd,
-                    keys.data() + static_cast<size_t>(p) * hd);
-    kv_slice_to_f32(types.v, cache_.value(rows.seq, rows.layer, rows.start + p), rows.offset, hd,
-                    values.data() + static_cast<size_t>(p) * hd);
-  }
-  if (block) {
-    kernels_.attend_block(q, q_dim, n_q, keys.data(), values.data(), hd, first_pos, hd, scale, out, q_dim);
-  } else {
-    attend_capped(q, keys.data(), values.data(), hd, n_pos, hd, scale, cap, scores, out);
   }
 }
 
@@ -295,6 +232,10 @@ void BatchForward::eval(std::span<const SequenceChunk> chunks) {
       if (token < 0 || token >= c.n_vocab) fail("token id {} is outside the vocabulary (0..{})", token, c.n_vocab - 1);
     }
     n += size;
+  }
+  // Every position the step writes gets a page of its sequence's own (a shared one is copied).
+  for (const SequenceChunk& chunk : chunks) {
+    cache_.prepare_write(chunk.seq, n_past(chunk.seq), n_past(chunk.seq) + static_cast<int>(chunk.tokens.size()));
   }
   const size_t nt = static_cast<size_t>(n);
   ensure(x_, nt * c.n_embd);

@@ -82,10 +82,12 @@ class BatchForward {
   int n_ctx() const { return cache_.capacity(); }
   int n_seq() const { return cache_.n_seq(); }
   const KVCache& cache() const { return cache_; }
-  // Forgets positions >= n_past of a sequence (e.g. to reuse a shared prompt prefix).
+  // Forgets positions >= n_past of a sequence (e.g. to reuse a shared prompt prefix); its cache
+  // pages wholly beyond them are released.
   void rewind(int seq, int n_past);
-  // Makes `to` hold the first n_pos positions of `from` (n_pos <= n_past(from)).
-  void copy_prefix(int from, int to, int n_pos);
+  // Makes `to` hold the first n_pos positions of `from` (n_pos <= n_past(from)) by sharing the
+  // cache pages that hold them (kv_cache.h): no copy until one of them writes into a shared page.
+  void share_prefix(int from, int to, int n_pos);
   const Model& model() const { return model_; }
   // Applies a LoRA adapter (model/lora.h) to every matrix it adapts, without merging; null
   // removes it. The adapter must outlive its use.
@@ -99,12 +101,6 @@ class BatchForward {
   // the LoRA terms of adapted matrices.
   void matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens);
   void attention(int layer, std::span<const SequenceChunk> chunks);
-  // One head's cache rows: positions from `start` of (seq, layer), values [offset, offset + head_dim).
-  struct HeadRows {
-    int seq, layer, start, offset;
-  };
-  void attend_compact(const HeadRows& rows, const float* q, int n_q, int first_pos, bool block, float cap,
-                      float* scores, float* out) const;
   // Bytes of K and V the step's attention reads in one layer (each cached position once per chunk).
   uint64_t attention_bytes(int layer, std::span<const SequenceChunk> chunks) const;
   // x += attention(norm(x)) and x += ffn(norm(x)) of one layer over the step's n tokens.

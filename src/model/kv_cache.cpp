@@ -23,23 +23,112 @@ int64_t row_bytes_of(DType type, int64_t kv_dim, const char* what) {
 
 }  // namespace
 
-KVCache::KVCache(const ModelConfig& config, int n_ctx, int n_seq, KVCacheTypes types)
+KVCache::KVCache(const ModelConfig& config, int n_ctx, int n_seq, KVCacheTypes types, int page_size)
     : n_ctx_(n_ctx),
       n_seq_(n_seq),
       n_layer_(config.n_layer),
+      page_size_(page_size),
+      pages_per_seq_(0),
       kv_dim_(config.kv_dim()),
       types_(types),
       k_row_bytes_(row_bytes_of(types.k, config.kv_dim(), "keys")),
       v_row_bytes_(row_bytes_of(types.v, config.kv_dim(), "values")) {
   if (n_ctx < 1) fail("context size must be at least 1, got {}", n_ctx);
   if (n_seq < 1) fail("the number of sequences must be at least 1, got {}", n_seq);
-  const size_t rows = static_cast<size_t>(n_seq) * static_cast<size_t>(n_layer_) * static_cast<size_t>(n_ctx);
+  if (page_size < 1) fail("a KV cache page must hold at least 1 position, got {}", page_size);
+  pages_per_seq_ = (n_ctx + page_size - 1) / page_size;
+  // Every sequence can map a full context of pages of its own; sharing only lowers the count,
+  // and a copy on write replaces a page at least one other sequence still maps, so the pool
+  // never runs dry.
+  const int n_pages = n_seq * pages_per_seq_;
+  tables_.assign(static_cast<size_t>(n_seq), std::vector<int32_t>(static_cast<size_t>(pages_per_seq_), -1));
+  refs_.assign(static_cast<size_t>(n_pages), 0);
+  free_.resize(static_cast<size_t>(n_pages));
+  for (int i = 0; i < n_pages; ++i) free_[static_cast<size_t>(i)] = n_pages - 1 - i;  // page 0 first
+  const size_t rows = static_cast<size_t>(n_pages) * static_cast<size_t>(n_layer_) * static_cast<size_t>(page_size);
   keys_.reset(new uint8_t[rows * static_cast<size_t>(k_row_bytes_)]);
   values_.reset(new uint8_t[rows * static_cast<size_t>(v_row_bytes_)]);
 }
 
+int KVCache::pages_mapped() const {
+  int n = 0;
+  for (const auto& table : tables_) n += static_cast<int>(std::count_if(table.begin(), table.end(), [](int32_t p) { return p >= 0; }));
+  return n;
+}
+
+int KVCache::page_of(int seq, int pos) const {
+  const int32_t page = tables_[static_cast<size_t>(seq)][static_cast<size_t>(pos / page_size_)];
+  if (page < 0) fail("KV cache position {} of sequence {} holds no rows", pos, seq);
+  return page;
+}
+
+const uint8_t* KVCache::key(int seq, int layer, int pos) const {
+  return keys_.get() + row_offset(page_of(seq, pos), layer, pos % page_size_) * k_row_bytes_;
+}
+
+const uint8_t* KVCache::value(int seq, int layer, int pos) const {
+  return values_.get() + row_offset(page_of(seq, pos), layer, pos % page_size_) * v_row_bytes_;
+}
+
+KvRows KVCache::head_rows(int seq, int layer, int64_t offset) const {
+  KvRows rows;
+  rows.k = keys_.get() + row_offset(0, layer, 0) * k_row_bytes_;
+  rows.v = values_.get() + row_offset(0, layer, 0) * v_row_bytes_;
+  rows.k_type = types_.k;
+  rows.v_type = types_.v;
+  rows.k_row_bytes = k_row_bytes_;
+  rows.v_row_bytes = v_row_bytes_;
+  rows.offset = offset;
+  rows.pages = tables_[static_cast<size_t>(seq)].data();
+  rows.page_size = page_size_;
+  rows.k_page_bytes = row_offset(1, 0, 0) * k_row_bytes_;
+  rows.v_page_bytes = row_offset(1, 0, 0) * v_row_bytes_;
+  return rows;
+}
+
+int KVCache::allocate_page() {
+  // Cannot be empty (see the constructor); checked anyway, since a wrong page would corrupt
+  // another sequence's rows.
+  if (free_.empty()) fail("the KV cache has no free page left (internal error)");
+  const int page = free_.back();
+  free_.pop_back();
+  refs_[static_cast<size_t>(page)] = 1;
+  ++pages_in_use_;
+  return page;
+}
+
+void KVCache::release_page(int page) {
+  if (--refs_[static_cast<size_t>(page)] == 0) {
+    free_.push_back(page);
+    --pages_in_use_;
+  }
+}
+
+void KVCache::prepare_write(int seq, int begin, int end) {
+  std::vector<int32_t>& table = tables_[static_cast<size_t>(seq)];
+  for (int i = begin / page_size_; i * page_size_ < end; ++i) {
+    int32_t& page = table[static_cast<size_t>(i)];
+    if (page < 0) {
+      page = allocate_page();
+      continue;
+    }
+    if (refs_[static_cast<size_t>(page)] == 1) continue;
+    // Shared: this sequence's rows before `begin` move to a page of its own, every layer.
+    const int page_copy = allocate_page();
+    const int keep = std::clamp(begin - i * page_size_, 0, page_size_);
+    for (int layer = 0; layer < n_layer_ && keep > 0; ++layer) {
+      std::memcpy(keys_.get() + row_offset(page_copy, layer, 0) * k_row_bytes_,
+                  keys_.get() + row_offset(page, layer, 0) * k_row_bytes_, static_cast<size_t>(keep * k_row_bytes_));
+      std::memcpy(values_.get() + row_offset(page_copy, layer, 0) * v_row_bytes_,
+                  values_.get() + row_offset(page, layer, 0) * v_row_bytes_, static_cast<size_t>(keep * v_row_bytes_));
+    }
+    release_page(page);
+    page = page_copy;
+  }
+}
+
 void KVCache::store(int seq, int layer, int pos, const float* k, const float* v) {
-  const int64_t row = row_index(seq, layer, pos);
+  const int64_t row = row_offset(page_of(seq, pos), layer, pos % page_size_);
   uint8_t* k_row = keys_.get() + row * k_row_bytes_;
   uint8_t* v_row = values_.get() + row * v_row_bytes_;
   if (types_.k == DType::F32) {
@@ -54,15 +143,27 @@ void KVCache::store(int seq, int layer, int pos, const float* k, const float* v)
   }
 }
 
-void KVCache::copy_prefix(int from_seq, int to_seq, int n_pos) {
-  if (from_seq == to_seq || n_pos <= 0) return;
-  // A sequence's rows of one layer are contiguous, so a prefix is one block per layer, whatever the type.
-  for (int layer = 0; layer < n_layer_; ++layer) {
-    const int64_t from = row_index(from_seq, layer, 0), to = row_index(to_seq, layer, 0);
-    std::memcpy(keys_.get() + to * k_row_bytes_, keys_.get() + from * k_row_bytes_,
-                static_cast<size_t>(n_pos * k_row_bytes_));
-    std::memcpy(values_.get() + to * v_row_bytes_, values_.get() + from * v_row_bytes_,
-                static_cast<size_t>(n_pos * v_row_bytes_));
+void KVCache::share_prefix(int from_seq, int to_seq, int n_pos) {
+  if (from_seq == to_seq) return;
+  truncate(to_seq, 0);
+  const std::vector<int32_t>& from = tables_[static_cast<size_t>(from_seq)];
+  std::vector<int32_t>& to = tables_[static_cast<size_t>(to_seq)];
+  // Every page holding a prefix position, the partly filled last one too: it is copied when
+  // either sequence next writes into it (prepare_write).
+  for (int i = 0; i * page_size_ < n_pos; ++i) {
+    const int32_t page = from[static_cast<size_t>(i)];
+    if (page < 0) fail("cannot share position {} of sequence {}: it holds no rows", i * page_size_, from_seq);
+    ++refs_[static_cast<size_t>(page)];
+    to[static_cast<size_t>(i)] = page;
+  }
+}
+
+void KVCache::truncate(int seq, int n_pos) {
+  std::vector<int32_t>& table = tables_[static_cast<size_t>(seq)];
+  for (int i = (std::max(n_pos, 0) + page_size_ - 1) / page_size_; i < pages_per_seq_; ++i) {
+    int32_t& page = table[static_cast<size_t>(i)];
+    if (page >= 0) release_page(page);
+    page = -1;
   }
 }
 

@@ -1,14 +1,21 @@
 // Keys and values of every processed position for a fixed number of sequences (slots), each
 // of K and V in its own element type: f32 (the default), f16 or Q8_0 (kernels/kv_rows.h;
-// `--cache-type`). Each slot has its own contiguous [n_layer][n_ctx] region of rows (a row:
-// kv_dim values of the type, kv_row_bytes() bytes) so attention kernels read one sequence's
-// positions with a constant stride.
+// `--cache-type`). A row is kv_dim values of the type (kv_row_bytes() bytes).
+//
+// Rows live in pages of page_size() consecutive positions of every layer, laid out
+// [page][layer][position in page] (so one layer's rows of a page are contiguous for the
+// attention kernels). Each sequence has a table of page ids (KvRows::pages); pages are
+// reference counted, so sequences that share a prompt prefix hold one copy of its full pages
+// (share_prefix). A write into a page another sequence also maps first copies it
+// (prepare_write: copy on write), so rewinds and truncations never disturb a shared page.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "core/dtype.h"
+#include "kernels/kernels.h"
 #include "model/config.h"
 
 namespace rpu {
@@ -22,8 +29,11 @@ struct KVCacheTypes {
 
 class KVCache {
  public:
+  static constexpr int kDefaultPageSize = 64;  // positions per page
+
   // Throws rpu::Error for a type other than f32/f16/q8_0, or Q8_0 with kv_dim % 32 != 0.
-  KVCache(const ModelConfig& config, int n_ctx, int n_seq = 1, KVCacheTypes types = {});
+  KVCache(const ModelConfig& config, int n_ctx, int n_seq = 1, KVCacheTypes types = {},
+          int page_size = kDefaultPageSize);
 
   int capacity() const { return n_ctx_; }  // positions per sequence
   int n_seq() const { return n_seq_; }
@@ -33,29 +43,53 @@ class KVCache {
   // Bytes of K and V for one position of one sequence, over all layers.
   int64_t bytes_per_token() const { return static_cast<int64_t>(n_layer_) * (k_row_bytes_ + v_row_bytes_); }
 
-  // Rows for (sequence, layer, position); positions < capacity().
-  const uint8_t* key(int seq, int layer, int pos) const { return keys_.get() + row_index(seq, layer, pos) * k_row_bytes_; }
-  const uint8_t* value(int seq, int layer, int pos) const {
-    return values_.get() + row_index(seq, layer, pos) * v_row_bytes_;
-  }
+  // Pages: their size in positions and bytes (K and V of every layer), how many distinct pages
+  // hold rows now, and how many the sequences' tables map in all (what the same rows would
+  // take without sharing).
+  int page_size() const { return page_size_; }
+  int64_t page_bytes() const { return static_cast<int64_t>(page_size_) * bytes_per_token(); }
+  int pages_in_use() const { return pages_in_use_; }
+  int pages_mapped() const;
+
+  // Rows for (sequence, layer, position); the position must have been prepared for writing.
+  const uint8_t* key(int seq, int layer, int pos) const;
+  const uint8_t* value(int seq, int layer, int pos) const;
+  // One head's rows of (sequence, layer): the kernels' view, elements [offset, offset + head_dim).
+  KvRows head_rows(int seq, int layer, int64_t offset) const;
+
+  // Makes positions [begin, end) of seq writable: maps fresh pages where it has none and copies
+  // a page it shares with another sequence (its rows before `begin`) into a page of its own.
+  // Not thread-safe: call before the step's (parallel) stores.
+  void prepare_write(int seq, int begin, int end);
   // Stores kv_dim floats as the key / value row (converted to the cache's type).
   void store(int seq, int layer, int pos, const float* k, const float* v);
-  // Copies positions [0, n_pos) of every layer from one sequence to another (prefix reuse).
-  void copy_prefix(int from_seq, int to_seq, int n_pos);
+  // Makes `to` hold positions [0, n_pos) of `from` by mapping the same pages (no copy); `to`'s
+  // previous pages are released.
+  void share_prefix(int from_seq, int to_seq, int n_pos);
+  // Keeps positions [0, n_pos) of seq and releases the pages wholly beyond them.
+  void truncate(int seq, int n_pos);
 
  private:
-  int64_t row_index(int seq, int layer, int pos) const {
-    return (static_cast<int64_t>(seq) * n_layer_ + layer) * n_ctx_ + pos;
+  int64_t row_offset(int page, int layer, int slot) const {
+    return (static_cast<int64_t>(page) * n_layer_ + layer) * page_size_ + slot;
   }
+  int page_of(int seq, int pos) const;  // throws if unmapped
+  int allocate_page();
+  void release_page(int page);
 
-  int n_ctx_, n_seq_, n_layer_;
+  int n_ctx_, n_seq_, n_layer_, page_size_, pages_per_seq_;
   int64_t kv_dim_;
   KVCacheTypes types_;
   int64_t k_row_bytes_, v_row_bytes_;
-  // Left uninitialised on purpose: pages are committed only when a sequence reaches them, so
-  // a server with many long slots costs memory in proportion to what it actually holds.
-  std::unique_ptr<uint8_t[]> keys_;    // [n_seq][n_layer][n_ctx] rows of k_row_bytes_
-  std::unique_ptr<uint8_t[]> values_;  // [n_seq][n_layer][n_ctx] rows of v_row_bytes_
+  std::vector<std::vector<int32_t>> tables_;  // [seq][position / page_size] -> page id, -1 unmapped
+  std::vector<int32_t> refs_;                 // [page] sequences mapping it
+  std::vector<int32_t> free_;                 // page ids, the next one to use last
+  int pages_in_use_ = 0;
+  // Left uninitialised on purpose: memory is committed only when a page is first written, and
+  // freed pages are reused most recently freed first, so a server with many long slots costs
+  // memory in proportion to the distinct rows it actually holds.
+  std::unique_ptr<uint8_t[]> keys_;    // [n_pages][n_layer][page_size] rows of k_row_bytes_
+  std::unique_ptr<uint8_t[]> values_;  // [n_pages][n_layer][page_size] rows of v_row_bytes_
 };
 
 }  // namespace rpu

@@ -61,6 +61,8 @@ struct EmbeddingResult {
 struct BackendLoad {
   int queued = 0;
   int active_sequences = 0;
+  // KV cache bytes holding rows, shared prefix pages counted once, and as if unshared.
+  int64_t kv_bytes_in_use = 0, kv_bytes_mapped = 0;
 };
 
 class Backend {

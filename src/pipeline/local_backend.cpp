@@ -158,7 +158,7 @@ std::shared_ptr<const GrammarVocab> LocalBackend::grammar_vocab() {
 
 BackendLoad LocalBackend::load() const {
   const SchedulerStats stats = scheduler_.stats();
-  return {stats.queued, stats.active_sequences};
+  return {stats.queued, stats.active_sequences, stats.kv_bytes_in_use, stats.kv_bytes_mapped};
 }
 
 std::string LocalBackend::render_prompt(const ChatRequest& r) const {

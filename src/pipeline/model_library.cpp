@@ -222,6 +222,8 @@ BackendLoad ModelLibrary::load() const {
     const BackendLoad l = s->instance->backend().load();
     total.queued += l.queued;
     total.active_sequences += l.active_sequences;
+    total.kv_bytes_in_use += l.kv_bytes_in_use;
+    total.kv_bytes_mapped += l.kv_bytes_mapped;
   }
   return total;
 }

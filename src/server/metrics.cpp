@@ -325,6 +325,14 @@ ServerMetrics::ServerMetrics(Clock clock)
                                 .with({})),
       queue_depth_(registry_.gauge("rpu_queue_depth", "Requests waiting for a free sequence slot.").with({})),
       active_sequences_(registry_.gauge("rpu_active_sequences", "Sequences being decoded together.").with({})),
+      kv_cache_bytes_(registry_
+                          .gauge("rpu_kv_cache_bytes",
+                                 "KV cache pages holding rows, in bytes; prompt prefixes shared between slots count once.")
+                          .with({})),
+      kv_cache_unshared_bytes_(registry_
+                                   .gauge("rpu_kv_cache_unshared_bytes",
+                                          "KV cache bytes the same rows would take if every slot held its own copy.")
+                                   .with({})),
       time_to_first_token_(registry_
                                .histogram("rpu_time_to_first_token_seconds",
                                           "Time from receiving a request to its first generated token.",
@@ -364,6 +372,11 @@ void ServerMetrics::on_first_token(double latency_seconds) { time_to_first_token
 void ServerMetrics::set_queue_depth(int64_t n) { queue_depth_.set(static_cast<double>(n)); }
 
 void ServerMetrics::set_active_sequences(int64_t n) { active_sequences_.set(static_cast<double>(n)); }
+
+void ServerMetrics::set_kv_cache_bytes(int64_t in_use, int64_t unshared) {
+  kv_cache_bytes_.set(static_cast<double>(in_use));
+  kv_cache_unshared_bytes_.set(static_cast<double>(unshared));
+}
 
 std::string ServerMetrics::render() const { return registry_.render(); }
 

@@ -153,6 +153,8 @@ class ServerMetrics {
   void on_first_token(double latency_seconds);
   void set_queue_depth(int64_t n);
   void set_active_sequences(int64_t n);
+  // KV cache bytes holding rows (shared prefix pages once) and as if no page were shared.
+  void set_kv_cache_bytes(int64_t in_use, int64_t unshared);
 
   std::string render() const;
 
@@ -172,6 +174,8 @@ class ServerMetrics {
   Counter& cached_prompt_tokens_;
   Gauge& queue_depth_;
   Gauge& active_sequences_;
+  Gauge& kv_cache_bytes_;
+  Gauge& kv_cache_unshared_bytes_;
   Histogram& time_to_first_token_;
 };
 

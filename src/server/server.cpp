@@ -172,6 +172,7 @@ void Server::Impl::install_routes() {
     const BackendLoad load = ctx.backend.load();
     ctx.metrics.set_queue_depth(load.queued);
     ctx.metrics.set_active_sequences(load.active_sequences);
+    ctx.metrics.set_kv_cache_bytes(load.kv_bytes_in_use, load.kv_bytes_mapped);
     res.set_content(ctx.metrics.render() + ctx.backend.metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
   });
   http.set_error_handler(

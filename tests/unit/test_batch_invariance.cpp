@@ -10,6 +10,7 @@
 #include "core/mapped_file.h"
 #include "core/rng.h"
 #include "kernels/kernels.h"
+#include "kernels/kv_rows.h"
 #include "kernels/quant.h"
 #include "model/forward.h"
 #include "model/model.h"
@@ -56,29 +57,55 @@ TEST(BatchInvarianceTest, MatmulRowOfATokenDoesNotDependOnTheBatch) {
   }
 }
 
+// Also with a sliding window and a soft cap, and over paged Q8_0 rows (a page boundary inside
+// the block): a query's lanes see the same positions whatever block it is in.
 TEST(BatchInvarianceTest, BlockAttentionOfAQueryDoesNotDependOnItsBlock) {
   const int64_t head_dim = 64, stride = 128, n_pos = 70;
   const auto k = random_values(static_cast<size_t>(n_pos * stride), 3, 1.0f);
   const auto v = random_values(static_cast<size_t>(n_pos * stride), 4, 1.0f);
   const auto q = random_values(static_cast<size_t>(16 * head_dim), 5, 1.0f);
-  const float scale = 0.125f;
+  // The same values as Q8_0 rows in pages of 8 positions, stored in reverse page order.
+  const int64_t row_bytes = kv_row_bytes(DType::Q8_0, stride), page = 8, n_pages = (n_pos + page - 1) / page;
+  std::vector<uint8_t> q8(static_cast<size_t>(n_pages * page * row_bytes));
+  std::vector<int32_t> pages(static_cast<size_t>(n_pages));
+  for (int64_t i = 0; i < n_pages; ++i) pages[static_cast<size_t>(i)] = static_cast<int32_t>(n_pages - 1 - i);
+  for (int64_t p = 0; p < n_pos; ++p) {
+    const int64_t at = pages[static_cast<size_t>(p / page)] * page + p % page;
+    quantize_row(DType::Q8_0, k.data() + p * stride, q8.data() + at * row_bytes, stride);
+  }
+  KvRows paged;
+  paged.k = paged.v = q8.data();
+  paged.k_type = paged.v_type = DType::Q8_0;
+  paged.k_row_bytes = paged.v_row_bytes = row_bytes;
+  paged.offset = 64;
+  paged.pages = pages.data();
+  paged.page_size = page;
+  paged.k_page_bytes = paged.v_page_bytes = page * row_bytes;
+  AttentionParams plain;
+  plain.head_dim = head_dim;
+  plain.scale = 0.125f;
+  AttentionParams local = plain;
+  local.window = 9;
+  local.softcap = 1.5f;
+  const KvRows f32 = f32_rows(k.data(), v.data(), stride, 0);
   for (const KernelSet* set : available_kernels()) {
     if (set->attend_block == nullptr) continue;
-    SCOPED_TRACE(set->name);
-    // Queries at positions 50..65 as one block, versus each query in a block of its own
-    // and in blocks starting at other offsets.
-    std::vector<float> whole(16 * head_dim);
-    set->attend_block(q.data(), head_dim, 16, k.data(), v.data(), stride, 50, head_dim, scale, whole.data(), head_dim);
-    for (int64_t j = 0; j < 16; ++j) {
-      std::vector<float> alone(head_dim);
-      set->attend_block(q.data() + j * head_dim, head_dim, 1, k.data(), v.data(), stride, 50 + j, head_dim, scale,
-                        alone.data(), head_dim);
-      ASSERT_EQ(0, std::memcmp(alone.data(), whole.data() + j * head_dim, head_dim * sizeof(float))) << "query " << j;
+    for (auto [rows, params] : {std::pair{&f32, &plain}, {&f32, &local}, {&paged, &local}}) {
+      SCOPED_TRACE(std::string(set->name) + (params->window > 0 ? " window+softcap" : "") +
+                   (rows->pages != nullptr ? " paged q8_0" : ""));
+      // Queries at positions 50..65 as one block, versus each query in a block of its own
+      // and in blocks starting at other offsets.
+      std::vector<float> whole(16 * head_dim);
+      set->attend_block(q.data(), head_dim, 16, *rows, 50, *params, whole.data(), head_dim);
+      for (int64_t j = 0; j < 16; ++j) {
+        std::vector<float> alone(head_dim);
+        set->attend_block(q.data() + j * head_dim, head_dim, 1, *rows, 50 + j, *params, alone.data(), head_dim);
+        ASSERT_EQ(0, std::memcmp(alone.data(), whole.data() + j * head_dim, head_dim * sizeof(float))) << "query " << j;
+      }
+      std::vector<float> tail(5 * head_dim);
+      set->attend_block(q.data() + 11 * head_dim, head_dim, 5, *rows, 61, *params, tail.data(), head_dim);
+      ASSERT_EQ(0, std::memcmp(tail.data(), whole.data() + 11 * head_dim, 5 * head_dim * sizeof(float)));
     }
-    std::vector<float> tail(5 * head_dim);
-    set->attend_block(q.data() + 11 * head_dim, head_dim, 5, k.data(), v.data(), stride, 61, head_dim, scale,
-                      tail.data(), head_dim);
-    ASSERT_EQ(0, std::memcmp(tail.data(), whole.data() + 11 * head_dim, 5 * head_dim * sizeof(float)));
   }
 }
 

@@ -262,7 +262,10 @@ TEST(KernelSetTest, AttentionMatchesExactSoftmax) {
         const auto v = random_values(static_cast<size_t>(n_pos * stride), 7 + n_pos);
         const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
         std::vector<float> scores(static_cast<size_t>(n_pos)), out(static_cast<size_t>(head_dim), NAN);
-        set->attend(q.data(), k.data(), v.data(), stride, n_pos, head_dim, scale, scores.data(), out.data());
+        AttentionParams params;
+        params.head_dim = head_dim;
+        params.scale = scale;
+        set->attend(q.data(), f32_rows(k.data(), v.data(), stride, 0), n_pos - 1, params, scores.data(), out.data());
         std::vector<double> s(static_cast<size_t>(n_pos));
         double max_s = -1e300, total = 0, max_qk = 0, max_v = 0;
         for (int64_t p = 0; p < n_pos; ++p) {
@@ -288,78 +291,112 @@ TEST(KernelSetTest, AttentionMatchesExactSoftmax) {
   }
 }
 
-// Blocks of queries (prefill attention) against per-query reference attention: query j of a
-// block sits at first_pos + j and sees positions 0..first_pos + j.
-TEST(KernelSetTest, BlockAttentionMatchesPerQueryReference) {
-  for (const KernelSet* set : tested_sets()) {
-    if (set->attend_block == nullptr) continue;
-    for (int64_t head_dim : {64, 128, 40}) {
-      for (int64_t first_pos : {0, 5, 100}) {
-        for (int64_t n_q : {1, 7, 16}) {
-          const int64_t stride = head_dim * 2 + 8, q_stride = head_dim * 3;
-          const int64_t n_pos = first_pos + n_q;
-          const auto q = random_values(static_cast<size_t>(n_q * q_stride), 11 + n_q, 2.0f);
-          const auto k = random_values(static_cast<size_t>(n_pos * stride), 12 + first_pos, 2.0f);
-          const auto v = random_values(static_cast<size_t>(n_pos * stride), 13 + head_dim);
-          const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-          std::vector<float> out(static_cast<size_t>(n_q * q_stride), NAN);
-          set->attend_block(q.data(), q_stride, n_q, k.data(), v.data(), stride, first_pos, head_dim, scale, out.data(),
-                            q_stride);
-          std::vector<float> scores(static_cast<size_t>(n_pos)), expected(static_cast<size_t>(head_dim));
-          for (int64_t j = 0; j < n_q; ++j) {
-            attend_ref(q.data() + j * q_stride, k.data(), v.data(), stride, first_pos + j + 1, head_dim, scale,
-                       scores.data(), expected.data());
-            for (int64_t i = 0; i < head_dim; ++i) {
-              // Both are f32 evaluations of the same softmax; 1e-5 covers their rounding.
-              ASSERT_NEAR(out[j * q_stride + i], expected[i], 1e-5) << set->name << " hd " << head_dim << " first "
-                                                                     << first_pos << " q " << j << " i " << i;
-            }
-          }
-        }
-      }
+// K/V rows of n_pos positions in one layout: contiguous, or pages of kPage positions placed in
+// a shuffled order with unused pages between them (the paged KV cache's view, kv_cache.h).
+struct RowLayout {
+  static constexpr int64_t kPage = 16;
+  std::vector<uint8_t> k, v;
+  std::vector<int32_t> pages;
+  KvRows rows;
+};
+RowLayout lay_out_rows(const std::vector<uint8_t>& k_rows, const std::vector<uint8_t>& v_rows, int64_t kb, int64_t vb,
+                       int64_t n_pos, bool paged, const KvRows& types) {
+  RowLayout out;
+  out.rows = types;
+  out.rows.k_row_bytes = kb;
+  out.rows.v_row_bytes = vb;
+  if (!paged) {
+    out.k = k_rows;
+    out.v = v_rows;
+  } else {
+    const int64_t n_pages = (n_pos + RowLayout::kPage - 1) / RowLayout::kPage, pool = 2 * n_pages + 1;
+    for (int64_t i = 0; i < n_pages; ++i) out.pages.push_back(static_cast<int32_t>((7 * i + 3) % pool));
+    out.k.assign(static_cast<size_t>(pool * RowLayout::kPage * kb), 0xff);  // unused rows: NaN f32/f16 bytes
+    out.v.assign(static_cast<size_t>(pool * RowLayout::kPage * vb), 0xff);
+    for (int64_t p = 0; p < n_pos; ++p) {
+      const int64_t at = out.pages[static_cast<size_t>(p / RowLayout::kPage)] * RowLayout::kPage + p % RowLayout::kPage;
+      std::memcpy(out.k.data() + at * kb, k_rows.data() + p * kb, static_cast<size_t>(kb));
+      std::memcpy(out.v.data() + at * vb, v_rows.data() + p * vb, static_cast<size_t>(vb));
     }
+    out.rows.pages = out.pages.data();
+    out.rows.page_size = RowLayout::kPage;
+    out.rows.k_page_bytes = RowLayout::kPage * kb;
+    out.rows.v_page_bytes = RowLayout::kPage * vb;
   }
+  out.rows.k = out.k.data();
+  out.rows.v = out.v.data();
+  return out;
 }
 
-// Typed KV cache rows (f32 / f16 / Q8_0 for K and V independently) read in place by every
-// set's attend_kv, against attend_ref over the same rows dequantized whole by the quantizer's
-// own inverse (dequantize_row): the kernels must attend to exactly the values the cache
-// holds. Heads inside rows of 4 heads (offset 0 and 2 * head_dim), head_dim 40 and 8 take the
-// sets' conversion fallback; 8 also puts a Q8_0 head inside a block.
-TEST(KernelSetTest, TypedKvAttentionMatchesReferenceOnDequantizedRows) {
+// Every set's attend and attend_block over every KV type (f32 / f16 / Q8_0 for K and V
+// independently), contiguous or paged rows, plain causal, a sliding window, gemma2's soft cap
+// and both, against attend_ref over the same values in contiguous rows. Head 2 of 4 in a row
+// (offset 2 * head_dim): head_dim 64 and 128 are read by the sets' typed loads, 40 and 8 take
+// their conversion paths (8 also puts a Q8_0 head inside a block). Decode queries at
+// positions 0, 5 and 99; prefill blocks of 16 and 7 queries from positions 0 and 84.
+TEST(KernelSetTest, AttentionOverTypedPagedRowsMatchesReference) {
   const DType types[] = {DType::F32, DType::F16, DType::Q8_0};
-  for (const KernelSet* set : tested_sets()) {
+  const int64_t n_pos = 100;
+  struct Mode {
+    const char* name;
+    float softcap;
+    int64_t window;
+  };
+  const Mode modes[] = {{"causal", 0, 0}, {"window", 0, 24}, {"softcap", 2.5f, 0}, {"window+softcap", 2.5f, 7}};
+  for (int64_t head_dim : {64, 128, 40, 8}) {
+    const int64_t kv_dim = 4 * head_dim, offset = 2 * head_dim;
+    const auto k = random_values(static_cast<size_t>(n_pos * kv_dim), 21 + head_dim, 2.0f);
+    const auto v = random_values(static_cast<size_t>(n_pos * kv_dim), 22 + head_dim);
+    const auto q = random_values(static_cast<size_t>(16 * head_dim), 23 + head_dim, 2.0f);
     for (DType k_type : types) {
       for (DType v_type : types) {
-        for (int64_t head_dim : {64, 128, 40, 8}) {
-          for (int64_t n_pos : {1, 6, 200}) {
-            const int64_t kv_dim = 4 * head_dim;
-            const int64_t kb = kv_row_bytes(k_type, kv_dim), vb = kv_row_bytes(v_type, kv_dim);
-            const auto k = random_values(static_cast<size_t>(n_pos * kv_dim), 21 + n_pos, 2.0f);
-            const auto v = random_values(static_cast<size_t>(n_pos * kv_dim), 22 + head_dim);
-            std::vector<uint8_t> k_rows(static_cast<size_t>(n_pos * kb)), v_rows(static_cast<size_t>(n_pos * vb));
-            std::vector<float> k_back(k.size()), v_back(v.size());
-            for (int64_t p = 0; p < n_pos; ++p) {
-              quantize_row(k_type, k.data() + p * kv_dim, k_rows.data() + p * kb, kv_dim);
-              quantize_row(v_type, v.data() + p * kv_dim, v_rows.data() + p * vb, kv_dim);
-              dequantize_row(k_type, k_rows.data() + p * kb, k_back.data() + p * kv_dim, kv_dim);
-              dequantize_row(v_type, v_rows.data() + p * vb, v_back.data() + p * kv_dim, kv_dim);
-            }
-            for (int64_t offset : {int64_t{0}, 2 * head_dim}) {
-              const auto q = random_values(static_cast<size_t>(head_dim), 23 + offset, 2.0f);
-              const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-              const KvRows rows{k_rows.data(), v_rows.data(), k_type, v_type, kb, vb, offset};
-              std::vector<float> scores(static_cast<size_t>(n_pos)), out(static_cast<size_t>(head_dim), NAN);
-              std::vector<float> expected(static_cast<size_t>(head_dim));
-              set->attend_kv(q.data(), rows, n_pos, head_dim, scale, scores.data(), out.data());
-              attend_ref(q.data(), k_back.data() + offset, v_back.data() + offset, kv_dim, n_pos, head_dim, scale,
-                         scores.data(), expected.data());
+        const int64_t kb = kv_row_bytes(k_type, kv_dim), vb = kv_row_bytes(v_type, kv_dim);
+        std::vector<uint8_t> k_rows(static_cast<size_t>(n_pos * kb)), v_rows(static_cast<size_t>(n_pos * vb));
+        for (int64_t p = 0; p < n_pos; ++p) {
+          quantize_row(k_type, k.data() + p * kv_dim, k_rows.data() + p * kb, kv_dim);
+          quantize_row(v_type, v.data() + p * kv_dim, v_rows.data() + p * vb, kv_dim);
+        }
+        KvRows typed;
+        typed.k_type = k_type;
+        typed.v_type = v_type;
+        typed.offset = offset;
+        const RowLayout plain = lay_out_rows(k_rows, v_rows, kb, vb, n_pos, false, typed);
+        for (bool paged : {false, true}) {
+          const RowLayout layout = lay_out_rows(k_rows, v_rows, kb, vb, n_pos, paged, typed);
+          for (const Mode& mode : modes) {
+            AttentionParams params;
+            params.head_dim = head_dim;
+            params.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+            params.softcap = mode.softcap;
+            params.window = mode.window;
+            std::vector<float> scores(static_cast<size_t>(n_pos)), expected(static_cast<size_t>(head_dim));
+            auto check = [&](const float* got, int64_t pos, const KernelSet& set, const char* path) {
+              attend_ref(q.data() + (pos % 16) * head_dim, plain.rows, pos, params, scores.data(), expected.data());
               for (int64_t i = 0; i < head_dim; ++i) {
-                // Both are f32 evaluations of one softmax over the same values; 2e-5 covers
-                // their different summation orders (|v| <= 4, scores of a few units).
-                ASSERT_NEAR(out[i], expected[i], 2e-5)
-                    << set->name << " K " << kv_cache_type_name(k_type) << " V " << kv_cache_type_name(v_type) << " hd "
-                    << head_dim << " n_pos " << n_pos << " offset " << offset << " i " << i;
+                // f32 evaluations of one softmax over the same values; 2e-5 covers their
+                // different summation orders (|v| <= 4, scores of a few units).
+                ASSERT_NEAR(got[i], expected[i], 2e-5)
+                    << set.name << " " << path << " K " << kv_cache_type_name(k_type) << " V "
+                    << kv_cache_type_name(v_type) << " hd " << head_dim << (paged ? " paged " : " contiguous ")
+                    << mode.name << " pos " << pos << " i " << i;
+              }
+            };
+            for (const KernelSet* set : tested_sets()) {
+              std::vector<float> out(static_cast<size_t>(16 * head_dim), NAN);
+              for (int64_t pos : {0, 5, 99}) {
+                set->attend(q.data() + (pos % 16) * head_dim, layout.rows, pos, params, scores.data(), out.data());
+                check(out.data(), pos, *set, "attend");
+              }
+              if (set->attend_block == nullptr) continue;
+              for (auto [first, n_q] : {std::pair<int64_t, int64_t>{0, 16}, {84, 16}, {84, 7}}) {
+                // Query j sits at first + j; its q row is (first + j) % 16 of q, as above.
+                std::vector<float> qs(static_cast<size_t>(n_q * head_dim));
+                for (int64_t j = 0; j < n_q; ++j) {
+                  std::copy_n(q.data() + ((first + j) % 16) * head_dim, head_dim, qs.data() + j * head_dim);
+                }
+                std::fill(out.begin(), out.end(), NAN);
+                set->attend_block(qs.data(), head_dim, n_q, layout.rows, first, params, out.data(), head_dim);
+                for (int64_t j = 0; j < n_q; ++j) check(out.data() + j * head_dim, first + j, *set, "attend_block");
               }
             }
           }

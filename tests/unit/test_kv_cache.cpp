@@ -1,5 +1,5 @@
 // The compact KV cache (--cache-type f16 / q8_0): rows hold exactly what the quantizer makes
-// of the keys and values, prefixes copy whatever the type, and whole models decode with it as
+// of the keys and values, prefixes are shared whatever the type, and whole models decode with it as
 // with the f32 cache: greedy tokens (teacher-forced over 512 generated tokens) agree >= 99%
 // and perplexity moves < 0.5%, on the fixture model stories260K and the built-in model.
 #include <gtest/gtest.h>
@@ -72,14 +72,15 @@ TEST(KvCache, Q8RowsMustBeWholeBlocks) {
   EXPECT_NO_THROW(KVCache(model->config(), 8, 1, kF16));
 }
 
-// Stored rows read back as quantize-then-dequantize of the input; copy_prefix copies them.
-TEST(KvCache, StoresQuantizedRowsAndCopiesPrefixes) {
+// Stored rows read back as quantize-then-dequantize of the input; a shared prefix reads the same rows.
+TEST(KvCache, StoresQuantizedRowsAndSharesPrefixes) {
   SynthSpec spec;
   spec.n_embd = 64;
   const auto model = synth(spec);
   const int kv_dim = model->config().kv_dim();
   for (KVCacheTypes types : {KVCacheTypes{}, kF16, kQ8, KVCacheTypes{DType::F16, DType::Q8_0}}) {
     KVCache cache(model->config(), 6, 2, types);
+    cache.prepare_write(0, 0, 5);
     Rng rng(7);
     std::vector<float> k(static_cast<size_t>(kv_dim)), v(k.size()), want(k.size()), got(k.size());
     std::vector<uint8_t> bytes(static_cast<size_t>(kv_row_bytes(DType::F32, kv_dim)));
@@ -96,7 +97,7 @@ TEST(KvCache, StoresQuantizedRowsAndCopiesPrefixes) {
         }
       }
     }
-    cache.copy_prefix(0, 1, 4);
+    cache.share_prefix(0, 1, 4);
     for (int layer = 0; layer < 2; ++layer) {
       EXPECT_EQ(std::memcmp(cache.key(0, layer, 0), cache.key(1, layer, 0), static_cast<size_t>(4 * cache.key_row_bytes())), 0);
       EXPECT_EQ(std::memcmp(cache.value(0, layer, 0), cache.value(1, layer, 0),
@@ -134,7 +135,7 @@ Agreement greedy_agreement(const Model& model, const std::vector<int32_t>& promp
       std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<>());
       a.worst_margin = std::max(a.worst_margin, sorted[0] - sorted[1]);
     }
-    const SequenceChunk next{0, {&token, 1}, ChunkOutput::kLastLogits, false};  // decode: attend_kv
+    const SequenceChunk next{0, {&token, 1}, ChunkOutput::kLastLogits, false};  // decode: attend
     base.eval({&next, 1});
     compact.eval({&next, 1});
   }
@@ -183,15 +184,15 @@ TEST(KvCacheModels, PerplexityWithinHalfAPercent) {
   }
 }
 
-// A prefix copied to another slot continues exactly as the original (the scheduler's prefix reuse).
-TEST(KvCacheModels, CopiedPrefixContinuesAsTheOriginal) {
+// A prefix shared with another slot continues exactly as the original (the scheduler's prefix reuse).
+TEST(KvCacheModels, SharedPrefixContinuesAsTheOriginal) {
   const auto model = Model::load(kStories);
   const std::vector<int32_t> prompt = {1, 403, 407, 261, 378, 405, 31};
   for (KVCacheTypes types : {kF16, kQ8}) {
     BatchForward f(*model, 32, 2, nullptr, types);
     const SequenceChunk chunk{0, prompt, ChunkOutput::kNone, true};
     f.eval({&chunk, 1});
-    f.copy_prefix(0, 1, static_cast<int>(prompt.size()));
+    f.share_prefix(0, 1, static_cast<int>(prompt.size()));
     const int32_t token = 300;
     const SequenceChunk both[] = {{0, {&token, 1}, ChunkOutput::kLastLogits, false},
                                   {1, {&token, 1}, ChunkOutput::kLastLogits, false}};

@@ -343,6 +343,7 @@ TEST(MetricsTest, ServerMetricsExportsAllSeries) {
   metrics.on_speculation(8, 2);
   metrics.set_queue_depth(4);
   metrics.set_active_sequences(16);
+  metrics.set_kv_cache_bytes(1000, 9000);
   metrics.on_first_token(0.07);
   clock = 1001.25;
   metrics.on_generated(10);
@@ -360,6 +361,8 @@ TEST(MetricsTest, ServerMetricsExportsAllSeries) {
       {"rpu_draft_tokens_accepted_total", "counter"},
       {"rpu_queue_depth", "gauge"},
       {"rpu_active_sequences", "gauge"},
+      {"rpu_kv_cache_bytes", "gauge"},
+      {"rpu_kv_cache_unshared_bytes", "gauge"},
       {"rpu_generation_tokens_per_second", "gauge"},
       {"rpu_request_latency_seconds", "histogram"},
       {"rpu_time_to_first_token_seconds", "histogram"},
@@ -374,6 +377,8 @@ TEST(MetricsTest, ServerMetricsExportsAllSeries) {
   EXPECT_EQ(find(exp, "rpu_draft_tokens_accepted_total"), 27);
   EXPECT_EQ(find(exp, "rpu_queue_depth"), 4);
   EXPECT_EQ(find(exp, "rpu_active_sequences"), 16);
+  EXPECT_EQ(find(exp, "rpu_kv_cache_bytes"), 1000);
+  EXPECT_EQ(find(exp, "rpu_kv_cache_unshared_bytes"), 9000);
   // 30 tokens, 4 s after the metrics were created.
   EXPECT_DOUBLE_EQ(*find(exp, "rpu_generation_tokens_per_second"), 30 / 4.0);
   EXPECT_EQ(find(exp, "rpu_request_latency_seconds_bucket", {{"endpoint", "chat"}, {"le", "0.25"}}), 0);

@@ -1,13 +1,21 @@
-// One head of attention with 8-wide f32 vectors: scores as dot products (four positions per
-// pass, their horizontal sums combined with hadd), softmax, then the weighted sum of values
-// in slices of up to 64 dimensions held in registers. Same math and order of the softmax as
-// attend_ref; only the summation order inside dots differs.
+// One head of attention with 8-wide f32 vectors over KV rows of any cache type, read in place:
+// f32 rows directly (any head_dim, ragged tails masked), f16 through F16C's vcvtph2ps, Q8_0 by
+// widening 8 int8 at a time to f32 (both for heads of whole 32-value blocks; other heads are
+// converted run by run, kv_rows_to_f32). Scores as dot products (four positions per pass, their
+// horizontal sums combined with hadd), the soft cap, softmax in attend_ref's order, then the
+// weighted sum of values in slices held in registers. Positions are walked page by page
+// (KvRows::run_end), rows of one page inside. The query stays f32: quantizing it would add a
+// second rounding for no gain, since a head row is 64-256 values and the cost is reading the
+// cache. No attend_block: prefill runs one query at a time through attend.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "avx2.h"
+#include "kernels/blocks.h"
+#include "kernels/kv_rows.h"
 
 // Only the code below is compiled for AVX2 (function by function, not the whole file):
 // inline and template code from the headers above keeps the baseline target, so a copy of
@@ -35,6 +43,8 @@ inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
   return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
 }
 
+// ---- f32 rows (any head_dim) ----
+
 // q . k_p for NP consecutive positions, as NP vectors of partial sums.
 template <int NP>
 inline void dots(const float* q, const float* k, int64_t stride, int64_t n, __m256 acc[NP]) {
@@ -51,28 +61,9 @@ inline void dots(const float* q, const float* k, int64_t stride, int64_t n, __m2
   }
 }
 
-// out[0 .. 8*NV) = sum_p weight_p * v_p[0 .. 8*NV), accumulated in registers.
-template <int NV>
-void weighted_sum(const float* weights, const float* v, int64_t stride, int64_t n_pos, float* out) {
-  __m256 acc[NV];
-  for (int j = 0; j < NV; ++j) acc[j] = _mm256_setzero_ps();
-  for (int64_t p = 0; p < n_pos; ++p) {
-    const __m256 weight = _mm256_broadcast_ss(weights + p);
-    const float* vp = v + p * stride;
-    for (int j = 0; j < NV; ++j) acc[j] = _mm256_fmadd_ps(weight, _mm256_loadu_ps(vp + 8 * j), acc[j]);
-  }
-  for (int j = 0; j < NV; ++j) _mm256_storeu_ps(out + 8 * j, acc[j]);
-}
-
-using WeightedSum = void (*)(const float*, const float*, int64_t, int64_t, float*);
-constexpr WeightedSum kWeightedSums[9] = {nullptr,          &weighted_sum<1>, &weighted_sum<2>,
-                                          &weighted_sum<3>, &weighted_sum<4>, &weighted_sum<5>,
-                                          &weighted_sum<6>, &weighted_sum<7>, &weighted_sum<8>};
-
-}  // namespace
-
-void attend(const float* q, const float* k, const float* v, int64_t stride, int64_t n_pos, int64_t head_dim, float scale,
-            float* scores, float* out) {
+// scores[p] = scale * q . k_p for n_pos rows `stride` floats apart.
+void f32_scores(const float* q, const float* k, int64_t stride, int64_t n_pos, int64_t head_dim, float scale,
+                float* scores) {
   int64_t p = 0;
   for (; p + 4 <= n_pos; p += 4) {
     __m256 acc[4];
@@ -84,28 +75,183 @@ void attend(const float* q, const float* k, const float* v, int64_t stride, int6
     dots<1>(q, k + p * stride, stride, head_dim, acc);
     scores[p] = _mm_cvtss_f32(hsum4(acc[0], acc[0], acc[0], acc[0])) * scale;
   }
+}
+
+// out[0 .. 8*NV) += sum_p weight_p * v_p[0 .. 8*NV), accumulated in registers.
+template <int NV>
+void f32_weighted_sum(const float* weights, const float* v, int64_t stride, int64_t n_pos, float* out) {
+  __m256 acc[NV];
+  for (int j = 0; j < NV; ++j) acc[j] = _mm256_loadu_ps(out + 8 * j);
+  for (int64_t p = 0; p < n_pos; ++p) {
+    const __m256 weight = _mm256_broadcast_ss(weights + p);
+    const float* vp = v + p * stride;
+    for (int j = 0; j < NV; ++j) acc[j] = _mm256_fmadd_ps(weight, _mm256_loadu_ps(vp + 8 * j), acc[j]);
+  }
+  for (int j = 0; j < NV; ++j) _mm256_storeu_ps(out + 8 * j, acc[j]);
+}
+
+using WeightedSum = void (*)(const float*, const float*, int64_t, int64_t, float*);
+constexpr WeightedSum kWeightedSums[9] = {nullptr,          &f32_weighted_sum<1>, &f32_weighted_sum<2>,
+                                          &f32_weighted_sum<3>, &f32_weighted_sum<4>, &f32_weighted_sum<5>,
+                                          &f32_weighted_sum<6>, &f32_weighted_sum<7>, &f32_weighted_sum<8>};
+
+// out[head_dim] += sum_p weight_p * v_p: whole vectors in slices of up to 8 registers, a ragged
+// tail of < 8 dimensions scalar.
+void f32_values(const float* weights, const float* v, int64_t stride, int64_t n_pos, int64_t head_dim, float* out) {
+  int64_t j = 0;
+  while (head_dim - j >= 8) {
+    const int64_t nv = std::min<int64_t>(8, (head_dim - j) / 8);
+    kWeightedSums[nv](weights, v + j, stride, n_pos, out + j);
+    j += 8 * nv;
+  }
+  for (int64_t p = 0; p < n_pos && j < head_dim; ++p) {
+    const float* vp = v + p * stride;
+    for (int64_t i = j; i < head_dim; ++i) out[i] += weights[p] * vp[i];
+  }
+}
+
+// ---- f16 / Q8_0 rows, heads of whole 32-value blocks ----
+
+// Values [8i, 8i + 8) of a 32-value block of f16 (no scale) or Q8_0 (times its scale later).
+template <DType T>
+inline __m256 load8(const uint8_t* block, int i) {
+  if constexpr (T == DType::F16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * i)));
+  } else {
+    const auto* b = reinterpret_cast<const BlockQ8_0*>(block);
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b->qs + 8 * i))));
+  }
+}
+
+template <DType T>
+constexpr int64_t kBlockBytes = T == DType::F16 ? 64 : static_cast<int64_t>(sizeof(BlockQ8_0));
+
+template <DType T>
+inline float block_scale(const uint8_t* block) {
+  if constexpr (T == DType::Q8_0) {
+    return _cvtsh_ss(reinterpret_cast<const BlockQ8_0*>(block)->d);
+  } else {
+    return 1.0f;
+  }
+}
+
+// q . k over head_dim values (a multiple of 32) as 8 partial sums; k: the head's first block.
+template <DType T>
+inline __m256 typed_dot(const float* q, const uint8_t* k, int64_t head_dim) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t j = 0; j < head_dim; j += kQK, k += kBlockBytes<T>) {
+    __m256 t = _mm256_mul_ps(_mm256_loadu_ps(q + j), load8<T>(k, 0));
+    for (int i = 1; i < 4; ++i) t = _mm256_fmadd_ps(_mm256_loadu_ps(q + j + 8 * i), load8<T>(k, i), t);
+    acc = T == DType::Q8_0 ? _mm256_fmadd_ps(_mm256_set1_ps(block_scale<T>(k)), t, acc) : _mm256_add_ps(acc, t);
+  }
+  return acc;
+}
+
+// scores[p] = scale * q . k_p for n_pos rows `stride` bytes apart; k: the first row's head.
+template <DType T>
+void typed_scores(const float* q, const uint8_t* k, int64_t stride, int64_t n_pos, int64_t head_dim, float scale,
+                  float* scores) {
+  int64_t p = 0;
+  for (; p + 4 <= n_pos; p += 4) {
+    const uint8_t* r = k + p * stride;
+    const __m128 s = hsum4(typed_dot<T>(q, r, head_dim), typed_dot<T>(q, r + stride, head_dim),
+                           typed_dot<T>(q, r + 2 * stride, head_dim), typed_dot<T>(q, r + 3 * stride, head_dim));
+    _mm_storeu_ps(scores + p, _mm_mul_ps(s, _mm_set1_ps(scale)));
+  }
+  for (; p < n_pos; ++p) {
+    const __m256 a = typed_dot<T>(q, k + p * stride, head_dim);
+    scores[p] = _mm_cvtss_f32(hsum4(a, a, a, a)) * scale;
+  }
+}
+
+// out[0 .. 32 NB) += sum_p weight_p * v_p over NB consecutive blocks of the head, in registers.
+template <DType T, int NB>
+void typed_weighted_sum(const float* weights, const uint8_t* v, int64_t stride, int64_t n_pos, float* out) {
+  __m256 acc[4 * NB];
+  for (int i = 0; i < 4 * NB; ++i) acc[i] = _mm256_loadu_ps(out + 8 * i);
+  for (int64_t p = 0; p < n_pos; ++p) {
+    const uint8_t* row = v + p * stride;
+    for (int b = 0; b < NB; ++b) {
+      const uint8_t* block = row + b * kBlockBytes<T>;
+      const __m256 w = _mm256_set1_ps(weights[p] * block_scale<T>(block));
+      for (int i = 0; i < 4; ++i) acc[4 * b + i] = _mm256_fmadd_ps(w, load8<T>(block, i), acc[4 * b + i]);
+    }
+  }
+  for (int i = 0; i < 4 * NB; ++i) _mm256_storeu_ps(out + 8 * i, acc[i]);
+}
+
+template <DType T>
+void typed_values(const float* weights, const uint8_t* v, int64_t stride, int64_t n_pos, int64_t head_dim, float* out) {
+  int64_t j = 0;
+  for (; j + 2 * kQK <= head_dim; j += 2 * kQK) {
+    typed_weighted_sum<T, 2>(weights, v + j / kQK * kBlockBytes<T>, stride, n_pos, out + j);
+  }
+  if (j < head_dim) typed_weighted_sum<T, 1>(weights, v + j / kQK * kBlockBytes<T>, stride, n_pos, out + j);
+}
+
+// ---- one run of consecutive rows, any type ----
+
+void run_scores(const float* q, const KvRows& kv, int64_t first, int64_t n, int64_t head_dim, float scale,
+                float* scores) {
+  const uint8_t* row = kv.key(first);
+  if (kv.k_type == DType::F32) {
+    f32_scores(q, reinterpret_cast<const float*>(row) + kv.offset, kv.k_row_bytes / 4, n, head_dim, scale, scores);
+  } else if (!kv_head_in_whole_blocks(kv.k_type, kv.offset, head_dim)) {
+    thread_local std::vector<float> keys;
+    const float* k = kv_rows_to_f32(kv.k_type, row, kv.k_row_bytes, kv.offset, n, head_dim, keys);
+    f32_scores(q, k, head_dim, n, head_dim, scale, scores);
+  } else if (kv.k_type == DType::F16) {
+    typed_scores<DType::F16>(q, kv_head_start(DType::F16, row, kv.offset), kv.k_row_bytes, n, head_dim, scale, scores);
+  } else {
+    typed_scores<DType::Q8_0>(q, kv_head_start(DType::Q8_0, row, kv.offset), kv.k_row_bytes, n, head_dim, scale,
+                              scores);
+  }
+}
+
+void run_values(const float* weights, const KvRows& kv, int64_t first, int64_t n, int64_t head_dim, float* out) {
+  const uint8_t* row = kv.value(first);
+  if (kv.v_type == DType::F32) {
+    f32_values(weights, reinterpret_cast<const float*>(row) + kv.offset, kv.v_row_bytes / 4, n, head_dim, out);
+  } else if (!kv_head_in_whole_blocks(kv.v_type, kv.offset, head_dim)) {
+    thread_local std::vector<float> values;
+    const float* v = kv_rows_to_f32(kv.v_type, row, kv.v_row_bytes, kv.offset, n, head_dim, values);
+    f32_values(weights, v, head_dim, n, head_dim, out);
+  } else if (kv.v_type == DType::F16) {
+    typed_values<DType::F16>(weights, kv_head_start(DType::F16, row, kv.offset), kv.v_row_bytes, n, head_dim, out);
+  } else {
+    typed_values<DType::Q8_0>(weights, kv_head_start(DType::Q8_0, row, kv.offset), kv.v_row_bytes, n, head_dim, out);
+  }
+}
+
+// Scores -> softmax weights in place (after the soft cap, if any), in attend_ref's order.
+void softmax(float* scores, int64_t n, float cap) {
+  if (cap > 0) soft_cap_scores(scores, n, cap);
   float max_score = -INFINITY;
-  for (p = 0; p < n_pos; ++p) max_score = std::max(max_score, scores[p]);
+  for (int64_t p = 0; p < n; ++p) max_score = std::max(max_score, scores[p]);
   float total = 0.0f;
-  for (p = 0; p < n_pos; ++p) {
+  for (int64_t p = 0; p < n; ++p) {
     scores[p] = std::exp(scores[p] - max_score);
     total += scores[p];
   }
   const float inv_total = 1.0f / total;
-  for (p = 0; p < n_pos; ++p) scores[p] *= inv_total;  // the softmax weights
-  // Whole vectors in slices of up to 8 registers; a ragged tail of < 8 dimensions scalar.
-  int64_t j = 0;
-  while (head_dim - j >= 8) {
-    const int64_t nv = std::min<int64_t>(8, (head_dim - j) / 8);
-    kWeightedSums[nv](scores, v + j, stride, n_pos, out + j);
-    j += 8 * nv;
+  for (int64_t p = 0; p < n; ++p) scores[p] *= inv_total;
+}
+
+}  // namespace
+
+void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out) {
+  const int64_t first = a.visible_from(pos), end = pos + 1;
+  for (int64_t p = first; p < end;) {
+    const int64_t e = kv.run_end(p, end);
+    run_scores(q, kv, p, e - p, a.head_dim, a.scale, scores + (p - first));
+    p = e;
   }
-  if (j < head_dim) {
-    std::fill(out + j, out + head_dim, 0.0f);
-    for (p = 0; p < n_pos; ++p) {
-      const float* vp = v + p * stride;
-      for (int64_t i = j; i < head_dim; ++i) out[i] += scores[p] * vp[i];
-    }
+  softmax(scores, end - first, a.softcap);
+  std::fill(out, out + a.head_dim, 0.0f);
+  for (int64_t p = first; p < end;) {
+    const int64_t e = kv.run_end(p, end);
+    run_values(scores + (p - first), kv, p, e - p, a.head_dim, out);
+    p = e;
   }
 }
 

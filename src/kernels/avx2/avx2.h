@@ -24,10 +24,8 @@ void matmul_int8(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
 void matmul_float(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, int64_t row_begin,
                   int64_t row_end);
 
-void attend(const float* q, const float* k, const float* v, int64_t stride, int64_t n_pos, int64_t head_dim, float scale,
-            float* scores, float* out);
-void attend_kv(const float* q, const KvRows& kv, int64_t n_pos, int64_t head_dim, float scale, float* scores,
-               float* out);
+// The kernel table's attend over KV rows of any cache type (attention.cpp).
+void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out);
 
 // A weight row as f32: vectorised for Q4_K / Q6_K, the reference dequantizer otherwise.
 void dequantize_row_fast(DType type, const uint8_t* src, float* dst, int64_t n);

@@ -1,5 +1,13 @@
-// One head of attention with 16-wide f32 vectors: scores as dot products, a softmax with a
-// vectorised exp (relative error < 2e-7), then the weighted sum of values.
+// One head of attention with 16-wide f32 vectors over KV rows of any cache type, read in place:
+// f32 rows directly (any head_dim, tails masked), f16 through vcvtph2ps, Q8_0 widened 16 int8
+// at a time (both for heads of whole 32-value blocks; other heads go through the scalar
+// conversion, kv_rows_to_f32 / kv_slice_to_f32). Softmax with a vectorised exp (relative error
+// < 2e-7). Positions are walked page by page (KvRows::run_end), rows of one page inside. The
+// query stays f32: quantizing it would add a second rounding for no gain, since a head row is
+// 64-256 values and the cost is reading the cache.
+//   attend:       one query; scores as dot products, then the weighted sum of values.
+//   attend_block: up to 16 queries of a prefill block, one per lane, so scores and outputs
+//                 need no horizontal sums; each K/V row slice is widened to f32 once per block.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -8,6 +16,7 @@
 
 #include "avx512.h"
 #include "kernels/blocks.h"
+#include "kernels/kv_rows.h"
 
 // Only the code below is compiled for AVX512 (function by function, not the whole file):
 // inline and template code from the headers above keeps the baseline target, so a copy of
@@ -23,18 +32,6 @@
 
 namespace rpu::avx512 {
 namespace {
-
-// Dot product of n floats (n any size; the tail is masked).
-inline __m512 dot_lanes(const float* a, const float* b, int64_t n) {
-  __m512 acc = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
-  if (i < n) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
-    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc);
-  }
-  return acc;
-}
 
 // e^x for 16 lanes, relative error below 2e-7 over the softmax's range (x <= 0): split
 // x*log2(e) = n + f with |f| <= 1/2, 2^f by a degree-6 polynomial, 2^n through the exponent.
@@ -53,8 +50,11 @@ inline __m512 exp_lanes(__m512 x) {
   return _mm512_scalef_ps(p, n);  // p * 2^n
 }
 
-// scores[p] = e^(scores[p] - max_score); returns 1 / their sum.
-inline float exp_scores(float* scores, int64_t n_pos, float max_score) {
+// Scores -> softmax weights in place (after the soft cap, if any).
+void softmax(float* scores, int64_t n_pos, float cap) {
+  if (cap > 0) soft_cap_scores(scores, n_pos, cap);
+  float max_score = -INFINITY;
+  for (int64_t p = 0; p < n_pos; ++p) max_score = std::max(max_score, scores[p]);
   __m512 totals = _mm512_setzero_ps();
   const __m512 max_lanes = _mm512_set1_ps(max_score);
   int64_t p = 0;
@@ -69,136 +69,56 @@ inline float exp_scores(float* scores, int64_t n_pos, float max_score) {
     _mm512_mask_storeu_ps(scores + p, m, e);
     totals = _mm512_add_ps(totals, _mm512_maskz_mov_ps(m, e));
   }
-  return 1.0f / _mm512_reduce_add_ps(totals);
+  const __m512 inv_total = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(totals));
+  for (p = 0; p + 16 <= n_pos; p += 16) _mm512_storeu_ps(scores + p, _mm512_mul_ps(_mm512_loadu_ps(scores + p), inv_total));
+  for (; p < n_pos; ++p) scores[p] *= _mm512_cvtss_f32(inv_total);
 }
 
-}  // namespace
+// ---- f32 rows (any head_dim) ----
 
-void attend(const float* q, const float* k, const float* v, int64_t stride, int64_t n_pos, int64_t head_dim, float scale,
-            float* scores, float* out) {
-  float max_score = -INFINITY;
-  for (int64_t p = 0; p < n_pos; ++p) {
-    scores[p] = _mm512_reduce_add_ps(dot_lanes(q, k + p * stride, head_dim)) * scale;
-    max_score = std::max(max_score, scores[p]);
+// Dot product of n floats (n any size; the tail is masked).
+inline float dot_f32(const float* a, const float* b, int64_t n) {
+  __m512 acc = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc);
   }
-  const float inv_total = exp_scores(scores, n_pos, max_score);
-  // out accumulates in registers when the head fits in 8 vectors (head_dim <= 128), the usual case.
+  return _mm512_reduce_add_ps(acc);
+}
+
+void f32_scores(const float* q, const float* k, int64_t stride, int64_t n_pos, int64_t head_dim, float scale,
+                float* scores) {
+  for (int64_t p = 0; p < n_pos; ++p) scores[p] = dot_f32(q, k + p * stride, head_dim) * scale;
+}
+
+// out[head_dim] += sum_p weights_p v_p; in registers when the head fits in 8 vectors (<= 128).
+void f32_values(const float* weights, const float* v, int64_t stride, int64_t n_pos, int64_t head_dim, float* out) {
   if (head_dim <= 128 && head_dim % 16 == 0) {
     __m512 acc[8];
     const int64_t nv = head_dim / 16;
-    for (int64_t j = 0; j < nv; ++j) acc[j] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < nv; ++j) acc[j] = _mm512_loadu_ps(out + 16 * j);
     for (int64_t p = 0; p < n_pos; ++p) {
-      const __m512 weight = _mm512_set1_ps(scores[p] * inv_total);
+      const __m512 weight = _mm512_set1_ps(weights[p]);
       const float* vp = v + p * stride;
       for (int64_t j = 0; j < nv; ++j) acc[j] = _mm512_fmadd_ps(weight, _mm512_loadu_ps(vp + 16 * j), acc[j]);
     }
     for (int64_t j = 0; j < nv; ++j) _mm512_storeu_ps(out + 16 * j, acc[j]);
     return;
   }
-  std::fill(out, out + head_dim, 0.0f);
   for (int64_t p = 0; p < n_pos; ++p) {
-    const float weight = scores[p] * inv_total;
     const float* vp = v + p * stride;
-    for (int64_t i = 0; i < head_dim; ++i) out[i] += weight * vp[i];
+    for (int64_t i = 0; i < head_dim; ++i) out[i] += weights[p] * vp[i];
   }
 }
 
-}  // namespace rpu::avx512
-
-namespace rpu::avx512 {
-
-// Up to 16 queries at once with one query per lane, so scores and outputs need no horizontal
-// sums: scores[p] (16 lanes) = sum_i qT[i] * k_p[i], outT[i] = sum_p weights[p] * v_p[i].
-void attend_block(const float* q, int64_t q_stride, int64_t n_q, const float* k, const float* v, int64_t stride,
-                  int64_t first_pos, int64_t head_dim, float scale, float* out, int64_t out_stride) {
-  const int64_t n_pos = first_pos + n_q;
-  thread_local std::vector<float> scratch;
-  const size_t need = static_cast<size_t>((n_pos + 2 * head_dim) * 16);
-  if (scratch.size() < need) scratch.resize(need);
-  float* scores = scratch.data();                  // [n_pos][16]
-  float* qt = scores + n_pos * 16;                 // [head_dim][16]
-  float* out_t = qt + head_dim * 16;               // [head_dim][16]
-  for (int64_t i = 0; i < head_dim; ++i) {
-    for (int64_t j = 0; j < 16; ++j) qt[i * 16 + j] = j < n_q ? q[j * q_stride + i] * scale : 0.0f;
-  }
-  // Lane j may see position p when p <= first_pos + j.
-  __m512 max_score = _mm512_set1_ps(-INFINITY);
-  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  for (int64_t p = 0; p < n_pos; ++p) {
-    const float* kp = k + p * stride;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 2 <= head_dim; i += 2) {
-      acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(qt + i * 16), _mm512_set1_ps(kp[i]), acc0);
-      acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(qt + (i + 1) * 16), _mm512_set1_ps(kp[i + 1]), acc1);
-    }
-    if (i < head_dim) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(qt + i * 16), _mm512_set1_ps(kp[i]), acc0);
-    __m512 s = _mm512_add_ps(acc0, acc1);
-    if (p > first_pos) {
-      const __mmask16 hidden = _mm512_cmplt_epi32_mask(lane, _mm512_set1_epi32(static_cast<int32_t>(p - first_pos)));
-      s = _mm512_mask_mov_ps(s, hidden, _mm512_set1_ps(-INFINITY));
-    }
-    _mm512_storeu_ps(scores + p * 16, s);
-    max_score = _mm512_max_ps(max_score, s);
-  }
-  __m512 total = _mm512_setzero_ps();
-  for (int64_t p = 0; p < n_pos; ++p) {
-    const __m512 e = exp_lanes(_mm512_sub_ps(_mm512_loadu_ps(scores + p * 16), max_score));
-    // exp_lanes clamps its input, so masked (-inf) lanes must be zeroed explicitly.
-    const __mmask16 visible = _mm512_cmp_ps_mask(_mm512_loadu_ps(scores + p * 16), _mm512_set1_ps(-INFINITY), _CMP_NEQ_OQ);
-    const __m512 w = _mm512_maskz_mov_ps(visible, e);
-    _mm512_storeu_ps(scores + p * 16, w);
-    total = _mm512_add_ps(total, w);
-  }
-  const __m512 inv_total = _mm512_div_ps(_mm512_set1_ps(1.0f), total);
-  for (int64_t i0 = 0; i0 < head_dim; i0 += 16) {
-    const int64_t width = std::min<int64_t>(16, head_dim - i0);
-    __m512 acc[16];
-    for (int64_t i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
-    if (width == 16) {  // constant trip count: the 16 accumulators stay in registers
-      for (int64_t p = 0; p < n_pos; ++p) {
-        const __m512 w = _mm512_loadu_ps(scores + p * 16);
-        const float* vp = v + p * stride + i0;
-        for (int64_t i = 0; i < 16; ++i) acc[i] = _mm512_fmadd_ps(w, _mm512_set1_ps(vp[i]), acc[i]);
-      }
-    } else {
-      for (int64_t p = 0; p < n_pos; ++p) {
-        const __m512 w = _mm512_loadu_ps(scores + p * 16);
-        const float* vp = v + p * stride + i0;
-        for (int64_t i = 0; i < width; ++i) acc[i] = _mm512_fmadd_ps(w, _mm512_set1_ps(vp[i]), acc[i]);
-      }
-    }
-    for (int64_t i = 0; i < width; ++i) _mm512_storeu_ps(out_t + (i0 + i) * 16, _mm512_mul_ps(acc[i], inv_total));
-  }
-  for (int64_t j = 0; j < n_q; ++j) {
-    for (int64_t i = 0; i < head_dim; ++i) out[j * out_stride + i] = out_t[i * 16 + j];
-  }
-}
-
-}  // namespace rpu::avx512
-
-// attend over typed KV cache rows (f32, f16 through vcvtph2ps, Q8_0 widened 16 int8 at a
-// time), read in place. The query stays f32: quantizing it would add a second rounding for no
-// gain, since a head row is 64-256 values and the cost is reading the cache. Heads that are
-// not whole 32-value blocks (head_dim % 32 != 0, or a Q8_0 head starting inside a block) go
-// through attend_kv_via_f32.
-namespace rpu::avx512 {
-namespace {
-
-inline const uint8_t* slice_start(DType type, const uint8_t* row, int64_t offset) {
-  switch (type) {
-    case DType::F32: return row + 4 * offset;
-    case DType::F16: return row + 2 * offset;
-    default: return row + offset / kQK * static_cast<int64_t>(sizeof(BlockQ8_0));
-  }
-}
+// ---- f16 / Q8_0 rows, heads of whole 32-value blocks ----
 
 // Values [16i, 16i + 16) of a 32-value block (Q8_0: before its scale).
 template <DType T>
-inline __m512 load16(const uint8_t* block, int i) {
-  if constexpr (T == DType::F32) {
-    return _mm512_loadu_ps(reinterpret_cast<const float*>(block) + 16 * i);
-  } else if constexpr (T == DType::F16) {
+inline __m512 load16(const uint8_t* block, int64_t i) {
+  if constexpr (T == DType::F16) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 32 * i)));
   } else {
     const auto* b = reinterpret_cast<const BlockQ8_0*>(block);
@@ -207,7 +127,7 @@ inline __m512 load16(const uint8_t* block, int i) {
 }
 
 template <DType T>
-constexpr int64_t kBlockBytes = T == DType::F32 ? 128 : T == DType::F16 ? 64 : static_cast<int64_t>(sizeof(BlockQ8_0));
+constexpr int64_t kBlockBytes = T == DType::F16 ? 64 : static_cast<int64_t>(sizeof(BlockQ8_0));
 
 template <DType T>
 inline float block_scale(const uint8_t* block) {
@@ -218,9 +138,17 @@ inline float block_scale(const uint8_t* block) {
   }
 }
 
-// q . k over head_dim values (a multiple of 32).
+// Values [16i, 16i + 16) of the head as f32, exactly as kv_slice_to_f32 gives them (Q8_0: d * q).
 template <DType T>
-inline float dot(const float* q, const uint8_t* k, int64_t head_dim) {
+inline __m512 head16(const uint8_t* head, int64_t i) {
+  const uint8_t* block = head + i / 2 * kBlockBytes<T>;
+  const __m512 x = load16<T>(block, i % 2);
+  return T == DType::Q8_0 ? _mm512_mul_ps(_mm512_set1_ps(block_scale<T>(block)), x) : x;
+}
+
+// q . k over head_dim values (a multiple of 32); k: the head's first block.
+template <DType T>
+inline float typed_dot(const float* q, const uint8_t* k, int64_t head_dim) {
   __m512 acc = _mm512_setzero_ps();
   for (int64_t j = 0; j < head_dim; j += kQK, k += kBlockBytes<T>) {
     const __m512 t = _mm512_fmadd_ps(_mm512_loadu_ps(q + j + 16), load16<T>(k, 1),
@@ -234,17 +162,22 @@ inline float dot(const float* q, const uint8_t* k, int64_t head_dim) {
   return _mm512_reduce_add_ps(acc);
 }
 
-// out[0 .. 32 NB) = sum_p weight_p * v_p over NB consecutive blocks of the head, in registers.
+template <DType T>
+void typed_scores(const float* q, const uint8_t* k, int64_t stride, int64_t n_pos, int64_t head_dim, float scale,
+                  float* scores) {
+  for (int64_t p = 0; p < n_pos; ++p) scores[p] = typed_dot<T>(q, k + p * stride, head_dim) * scale;
+}
+
+// out[0 .. 32 NB) += sum_p weight_p * v_p over NB consecutive blocks of the head, in registers.
 template <DType T, int NB>
-void weighted_sum(const float* scores, float inv_total, const uint8_t* v, int64_t stride, int64_t n_pos, float* out) {
+void typed_weighted_sum(const float* weights, const uint8_t* v, int64_t stride, int64_t n_pos, float* out) {
   __m512 acc[2 * NB];
-  for (int i = 0; i < 2 * NB; ++i) acc[i] = _mm512_setzero_ps();
+  for (int i = 0; i < 2 * NB; ++i) acc[i] = _mm512_loadu_ps(out + 16 * i);
   for (int64_t p = 0; p < n_pos; ++p) {
     const uint8_t* row = v + p * stride;
-    const float weight = scores[p] * inv_total;
     for (int b = 0; b < NB; ++b) {
       const uint8_t* block = row + b * kBlockBytes<T>;
-      const __m512 w = _mm512_set1_ps(weight * block_scale<T>(block));
+      const __m512 w = _mm512_set1_ps(weights[p] * block_scale<T>(block));
       acc[2 * b] = _mm512_fmadd_ps(w, load16<T>(block, 0), acc[2 * b]);
       acc[2 * b + 1] = _mm512_fmadd_ps(w, load16<T>(block, 1), acc[2 * b + 1]);
     }
@@ -252,55 +185,211 @@ void weighted_sum(const float* scores, float inv_total, const uint8_t* v, int64_
   for (int i = 0; i < 2 * NB; ++i) _mm512_storeu_ps(out + 16 * i, acc[i]);
 }
 
-template <DType T>
-float scores_of(const float* q, const KvRows& kv, int64_t n_pos, int64_t head_dim, float scale, float* scores) {
-  const uint8_t* k = slice_start(T, kv.k, kv.offset);
-  float max_score = -INFINITY;
-  for (int64_t p = 0; p < n_pos; ++p) {
-    scores[p] = dot<T>(q, k + p * kv.k_row_bytes, head_dim) * scale;
-    max_score = std::max(max_score, scores[p]);
-  }
-  return max_score;
-}
-
 // Slices of up to 4 blocks (128 values, 8 registers).
 template <DType T>
-void values_of(const float* scores, float inv_total, const KvRows& kv, int64_t n_pos, int64_t head_dim, float* out) {
-  const uint8_t* v = slice_start(T, kv.v, kv.offset);
+void typed_values(const float* weights, const uint8_t* v, int64_t stride, int64_t n_pos, int64_t head_dim, float* out) {
   for (int64_t j = 0; j < head_dim;) {
     const uint8_t* vj = v + j / kQK * kBlockBytes<T>;
     switch (std::min<int64_t>(4, (head_dim - j) / kQK)) {
-      case 4: weighted_sum<T, 4>(scores, inv_total, vj, kv.v_row_bytes, n_pos, out + j); j += 4 * kQK; break;
-      case 3: weighted_sum<T, 3>(scores, inv_total, vj, kv.v_row_bytes, n_pos, out + j); j += 3 * kQK; break;
-      case 2: weighted_sum<T, 2>(scores, inv_total, vj, kv.v_row_bytes, n_pos, out + j); j += 2 * kQK; break;
-      default: weighted_sum<T, 1>(scores, inv_total, vj, kv.v_row_bytes, n_pos, out + j); j += kQK; break;
+      case 4: typed_weighted_sum<T, 4>(weights, vj, stride, n_pos, out + j); j += 4 * kQK; break;
+      case 3: typed_weighted_sum<T, 3>(weights, vj, stride, n_pos, out + j); j += 3 * kQK; break;
+      case 2: typed_weighted_sum<T, 2>(weights, vj, stride, n_pos, out + j); j += 2 * kQK; break;
+      default: typed_weighted_sum<T, 1>(weights, vj, stride, n_pos, out + j); j += kQK; break;
     }
   }
 }
 
-bool reads_in_place(DType type, int64_t offset, int64_t head_dim) {
-  return head_dim % kQK == 0 && (type != DType::Q8_0 || offset % kQK == 0);
+// ---- one run of consecutive rows, any type ----
+
+void run_scores(const float* q, const KvRows& kv, int64_t first, int64_t n, int64_t head_dim, float scale,
+                float* scores) {
+  const uint8_t* row = kv.key(first);
+  if (kv.k_type == DType::F32) {
+    f32_scores(q, reinterpret_cast<const float*>(row) + kv.offset, kv.k_row_bytes / 4, n, head_dim, scale, scores);
+  } else if (!kv_head_in_whole_blocks(kv.k_type, kv.offset, head_dim)) {
+    thread_local std::vector<float> keys;
+    const float* k = kv_rows_to_f32(kv.k_type, row, kv.k_row_bytes, kv.offset, n, head_dim, keys);
+    f32_scores(q, k, head_dim, n, head_dim, scale, scores);
+  } else if (kv.k_type == DType::F16) {
+    typed_scores<DType::F16>(q, kv_head_start(DType::F16, row, kv.offset), kv.k_row_bytes, n, head_dim, scale, scores);
+  } else {
+    typed_scores<DType::Q8_0>(q, kv_head_start(DType::Q8_0, row, kv.offset), kv.k_row_bytes, n, head_dim, scale,
+                              scores);
+  }
+}
+
+void run_values(const float* weights, const KvRows& kv, int64_t first, int64_t n, int64_t head_dim, float* out) {
+  const uint8_t* row = kv.value(first);
+  if (kv.v_type == DType::F32) {
+    f32_values(weights, reinterpret_cast<const float*>(row) + kv.offset, kv.v_row_bytes / 4, n, head_dim, out);
+  } else if (!kv_head_in_whole_blocks(kv.v_type, kv.offset, head_dim)) {
+    thread_local std::vector<float> values;
+    const float* v = kv_rows_to_f32(kv.v_type, row, kv.v_row_bytes, kv.offset, n, head_dim, values);
+    f32_values(weights, v, head_dim, n, head_dim, out);
+  } else if (kv.v_type == DType::F16) {
+    typed_values<DType::F16>(weights, kv_head_start(DType::F16, row, kv.offset), kv.v_row_bytes, n, head_dim, out);
+  } else {
+    typed_values<DType::Q8_0>(weights, kv_head_start(DType::Q8_0, row, kv.offset), kv.v_row_bytes, n, head_dim, out);
+  }
 }
 
 }  // namespace
 
-void attend_kv(const float* q, const KvRows& kv, int64_t n_pos, int64_t head_dim, float scale, float* scores,
-               float* out) {
-  if (!reads_in_place(kv.k_type, kv.offset, head_dim) || !reads_in_place(kv.v_type, kv.offset, head_dim)) {
-    attend_kv_via_f32(&attend, q, kv, n_pos, head_dim, scale, scores, out);
-    return;
+void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out) {
+  const int64_t first = a.visible_from(pos), end = pos + 1;
+  for (int64_t p = first; p < end;) {
+    const int64_t e = kv.run_end(p, end);
+    run_scores(q, kv, p, e - p, a.head_dim, a.scale, scores + (p - first));
+    p = e;
   }
-  float max_score;
+  softmax(scores, end - first, a.softcap);
+  std::fill(out, out + a.head_dim, 0.0f);
+  for (int64_t p = first; p < end;) {
+    const int64_t e = kv.run_end(p, end);
+    run_values(scores + (p - first), kv, p, e - p, a.head_dim, out);
+    p = e;
+  }
+}
+
+// ---- attend_block ----
+namespace {
+
+// A row's head values [i0, i0 + n) as f32: the row itself for f32 rows, else widened into tmp
+// (vectors for whole blocks, i0 and n multiples of 16; the scalar conversion otherwise).
+template <DType T>
+inline const float* head_as_f32(const uint8_t* row, int64_t offset, int64_t i0, int64_t n, bool whole_blocks,
+                                float* tmp) {
+  if constexpr (T == DType::F32) {
+    return reinterpret_cast<const float*>(row) + offset + i0;
+  } else {
+    if (whole_blocks) {
+      const uint8_t* head = kv_head_start(T, row, offset);
+      for (int64_t i = 0; i < n; i += 16) _mm512_storeu_ps(tmp + i, head16<T>(head, (i0 + i) / 16));
+    } else {
+      kv_slice_to_f32(T, row, offset + i0, n, tmp);
+    }
+    return tmp;
+  }
+}
+
+// scores[p][16] (positions from `begin`) = lane j's capped, scaled q_j . k_p, or -inf where lane
+// j may not see p (p > first_pos + j, or before its window). Returns the lanes' maxima.
+template <DType T>
+__m512 block_scores(const float* qt, const KvRows& kv, int64_t begin, int64_t first_pos, int64_t n_q,
+                    const AttentionParams& a, float* krow, float* scores) {
+  const int64_t hd = a.head_dim, end = first_pos + n_q;
+  const bool whole = kv_head_in_whole_blocks(kv.k_type, kv.offset, hd);
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  __m512 max_score = _mm512_set1_ps(-INFINITY);
+  alignas(64) float lanes[16];
+  const uint8_t* row = nullptr;
+  for (int64_t p = begin, run_end = begin; p < end; ++p, row += kv.k_row_bytes) {
+    if (p == run_end) {  // a new page (or the first): rows up to run_end are contiguous
+      run_end = kv.run_end(p, end);
+      row = kv.key(p);
+    }
+    const float* kp = head_as_f32<T>(row, kv.offset, 0, hd, whole, krow);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 2 <= hd; i += 2) {
+      acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(qt + i * 16), _mm512_set1_ps(kp[i]), acc0);
+      acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(qt + (i + 1) * 16), _mm512_set1_ps(kp[i + 1]), acc1);
+    }
+    if (i < hd) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(qt + i * 16), _mm512_set1_ps(kp[i]), acc0);
+    __m512 s = _mm512_add_ps(acc0, acc1);
+    if (a.softcap > 0) {
+      _mm512_store_ps(lanes, s);
+      soft_cap_scores(lanes, 16, a.softcap);
+      s = _mm512_load_ps(lanes);
+    }
+    // Lane j sees p when first_pos + j - window < p <= first_pos + j, i.e. p - first_pos <= j
+    // and (no window or) j < p - first_pos + window.
+    const __m512i rel = _mm512_set1_epi32(static_cast<int32_t>(p - first_pos));
+    __mmask16 hidden = _mm512_cmplt_epi32_mask(lane, rel);
+    if (a.window > 0) {
+      hidden |= _mm512_cmpge_epi32_mask(lane, _mm512_add_epi32(rel, _mm512_set1_epi32(static_cast<int32_t>(a.window))));
+    }
+    s = _mm512_mask_mov_ps(s, hidden, _mm512_set1_ps(-INFINITY));
+    _mm512_storeu_ps(scores + (p - begin) * 16, s);
+    max_score = _mm512_max_ps(max_score, s);
+  }
+  return max_score;
+}
+
+// scores[p][16] -> e^(s - max) (0 where hidden); returns each lane's 1 / total.
+__m512 block_exp(float* scores, int64_t n_pos, __m512 max_score) {
+  __m512 total = _mm512_setzero_ps();
+  for (int64_t p = 0; p < n_pos; ++p) {
+    const __m512 s = _mm512_loadu_ps(scores + p * 16);
+    // exp_lanes clamps its input, so hidden (-inf) lanes must be zeroed explicitly.
+    const __mmask16 visible = _mm512_cmp_ps_mask(s, _mm512_set1_ps(-INFINITY), _CMP_NEQ_OQ);
+    const __m512 w = _mm512_maskz_mov_ps(visible, exp_lanes(_mm512_sub_ps(s, max_score)));
+    _mm512_storeu_ps(scores + p * 16, w);
+    total = _mm512_add_ps(total, w);
+  }
+  return _mm512_div_ps(_mm512_set1_ps(1.0f), total);
+}
+
+// out_t[i][16] = lane j's sum_p w_p[j] v_p[i] * inv_total[j], in slices of 16 dimensions whose
+// 16 accumulators stay in registers.
+template <DType T>
+void block_values(const float* weights, const KvRows& kv, int64_t begin, int64_t end, const AttentionParams& a,
+                  __m512 inv_total, float* out_t) {
+  const int64_t hd = a.head_dim;
+  const bool whole = kv_head_in_whole_blocks(kv.v_type, kv.offset, hd);
+  alignas(64) float tmp[16];
+  for (int64_t i0 = 0; i0 < hd; i0 += 16) {
+    const int64_t width = std::min<int64_t>(16, hd - i0);
+    __m512 acc[16];
+    for (int64_t i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
+    const uint8_t* row = nullptr;
+    for (int64_t p = begin, run_end = begin; p < end; ++p, row += kv.v_row_bytes) {
+      if (p == run_end) {  // a new page (or the first): rows up to run_end are contiguous
+        run_end = kv.run_end(p, end);
+        row = kv.value(p);
+      }
+      const __m512 w = _mm512_loadu_ps(weights + (p - begin) * 16);
+      const float* vp = head_as_f32<T>(row, kv.offset, i0, width, whole, tmp);
+      if (width == 16) {  // constant trip count: the 16 accumulators stay in registers
+        for (int64_t i = 0; i < 16; ++i) acc[i] = _mm512_fmadd_ps(w, _mm512_set1_ps(vp[i]), acc[i]);
+      } else {
+        for (int64_t i = 0; i < width; ++i) acc[i] = _mm512_fmadd_ps(w, _mm512_set1_ps(vp[i]), acc[i]);
+      }
+    }
+    for (int64_t i = 0; i < width; ++i) _mm512_storeu_ps(out_t + (i0 + i) * 16, _mm512_mul_ps(acc[i], inv_total));
+  }
+}
+
+}  // namespace
+
+void attend_block(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t first_pos,
+                  const AttentionParams& a, float* out, int64_t out_stride) {
+  const int64_t hd = a.head_dim, begin = a.visible_from(first_pos), end = first_pos + n_q;
+  const int64_t n_pos = end - begin;
+  thread_local std::vector<float> scratch;
+  const size_t need = static_cast<size_t>((n_pos + 2 * hd) * 16 + hd);
+  if (scratch.size() < need) scratch.resize(need);
+  float* scores = scratch.data();  // [n_pos][16]
+  float* qt = scores + n_pos * 16;  // [head_dim][16]: the queries, scaled, one per lane
+  float* out_t = qt + hd * 16;      // [head_dim][16]
+  float* krow = out_t + hd * 16;    // [head_dim]: a key row widened to f32
+  for (int64_t i = 0; i < hd; ++i) {
+    for (int64_t j = 0; j < 16; ++j) qt[i * 16 + j] = j < n_q ? q[j * q_stride + i] * a.scale : 0.0f;
+  }
+  __m512 max_score;
   switch (kv.k_type) {
-    case DType::F32: max_score = scores_of<DType::F32>(q, kv, n_pos, head_dim, scale, scores); break;
-    case DType::F16: max_score = scores_of<DType::F16>(q, kv, n_pos, head_dim, scale, scores); break;
-    default: max_score = scores_of<DType::Q8_0>(q, kv, n_pos, head_dim, scale, scores); break;
+    case DType::F32: max_score = block_scores<DType::F32>(qt, kv, begin, first_pos, n_q, a, krow, scores); break;
+    case DType::F16: max_score = block_scores<DType::F16>(qt, kv, begin, first_pos, n_q, a, krow, scores); break;
+    default: max_score = block_scores<DType::Q8_0>(qt, kv, begin, first_pos, n_q, a, krow, scores); break;
   }
-  const float inv_total = exp_scores(scores, n_pos, max_score);
+  const __m512 inv_total = block_exp(scores, n_pos, max_score);
   switch (kv.v_type) {
-    case DType::F32: values_of<DType::F32>(scores, inv_total, kv, n_pos, head_dim, out); break;
-    case DType::F16: values_of<DType::F16>(scores, inv_total, kv, n_pos, head_dim, out); break;
-    default: values_of<DType::Q8_0>(scores, inv_total, kv, n_pos, head_dim, out); break;
+    case DType::F32: block_values<DType::F32>(scores, kv, begin, end, a, inv_total, out_t); break;
+    case DType::F16: block_values<DType::F16>(scores, kv, begin, end, a, inv_total, out_t); break;
+    default: block_values<DType::Q8_0>(scores, kv, begin, end, a, inv_total, out_t); break;
+  }
+  for (int64_t j = 0; j < n_q; ++j) {
+    for (int64_t i = 0; i < hd; ++i) out[j * out_stride + i] = out_t[i * 16 + j];
   }
 }
 

@@ -1,13 +1,16 @@
-// One head of attention with 4-wide f32 vectors (plain ASIMD, shared by the ARM sets): scores
-// as dot products, softmax in the reference's order, then the weighted sum of values in
-// slices of up to 64 dimensions held in registers. attend_block runs a prefill block's queries
-// one by one over their causal prefixes.
+// One head of attention with 4-wide f32 vectors (plain ASIMD, shared by the ARM sets) over KV
+// rows of any cache type: scores as dot products, the soft cap, softmax in the reference's
+// order, then the weighted sum of values in slices of up to 64 dimensions held in registers.
+// Positions are walked page by page (KvRows::run_end); f16 / Q8_0 rows are converted to f32 a
+// run at a time (no typed NEON loads yet). attend_block runs a prefill block's queries one by
+// one over their visible positions.
 #include <arm_neon.h>
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "kernels/kv_rows.h"
 #include "neon.h"
 
 namespace rpu::neon {
@@ -29,11 +32,11 @@ inline float dot(const float* a, const float* b, int64_t n) {
   return sum;
 }
 
-// out[0 .. 4*NV) = sum_p weight_p * v_p[0 .. 4*NV).
+// out[0 .. 4*NV) += sum_p weight_p * v_p[0 .. 4*NV).
 template <int NV>
 void weighted_sum(const float* weights, const float* v, int64_t stride, int64_t n_pos, float* out) {
   float32x4_t acc[NV];
-  for (int j = 0; j < NV; ++j) acc[j] = vdupq_n_f32(0.0f);
+  for (int j = 0; j < NV; ++j) acc[j] = vld1q_f32(out + 4 * j);
   for (int64_t p = 0; p < n_pos; ++p) {
     const float32x4_t weight = vdupq_n_f32(weights[p]);
     const float* vp = v + p * stride;
@@ -48,44 +51,73 @@ constexpr WeightedSum kWeightedSums[17] = {
     &weighted_sum<6>,  &weighted_sum<7>,  &weighted_sum<8>,  &weighted_sum<9>,  &weighted_sum<10>, &weighted_sum<11>,
     &weighted_sum<12>, &weighted_sum<13>, &weighted_sum<14>, &weighted_sum<15>, &weighted_sum<16>};
 
-}  // namespace
-
-void attend(const float* q, const float* k, const float* v, int64_t stride, int64_t n_pos, int64_t head_dim, float scale,
-            float* scores, float* out) {
-  float max_score = -INFINITY;
-  for (int64_t p = 0; p < n_pos; ++p) {
-    scores[p] = dot(q, k + p * stride, head_dim) * scale;
-    max_score = std::max(max_score, scores[p]);
+// out[head_dim] += sum_p weights_p v_p over n_pos f32 rows `stride` floats apart.
+void f32_values(const float* weights, const float* v, int64_t stride, int64_t n_pos, int64_t head_dim, float* out) {
+  int64_t j = 0;
+  while (head_dim - j >= 4) {
+    const int64_t nv = std::min<int64_t>(16, (head_dim - j) / 4);
+    kWeightedSums[nv](weights, v + j, stride, n_pos, out + j);
+    j += 4 * nv;
   }
+  for (int64_t p = 0; p < n_pos && j < head_dim; ++p) {
+    const float* vp = v + p * stride;
+    for (int64_t i = j; i < head_dim; ++i) out[i] += weights[p] * vp[i];
+  }
+}
+
+// One run of consecutive rows as f32: f32 rows in place (stride in floats), f16 / Q8_0 rows
+// converted into a per-thread buffer first (the ARM sets have no typed loads of their own yet).
+const float* run_as_f32(DType type, const uint8_t* row, int64_t row_bytes, int64_t offset, int64_t n, int64_t head_dim,
+                        std::vector<float>& buffer, int64_t& stride) {
+  if (type == DType::F32) {
+    stride = row_bytes / 4;
+    return reinterpret_cast<const float*>(row) + offset;
+  }
+  stride = head_dim;
+  return kv_rows_to_f32(type, row, row_bytes, offset, n, head_dim, buffer);
+}
+
+void softmax(float* scores, int64_t n, float cap) {
+  if (cap > 0) soft_cap_scores(scores, n, cap);
+  float max_score = -INFINITY;
+  for (int64_t p = 0; p < n; ++p) max_score = std::max(max_score, scores[p]);
   float total = 0.0f;
-  for (int64_t p = 0; p < n_pos; ++p) {
+  for (int64_t p = 0; p < n; ++p) {
     scores[p] = std::exp(scores[p] - max_score);
     total += scores[p];
   }
   const float inv_total = 1.0f / total;
-  for (int64_t p = 0; p < n_pos; ++p) scores[p] *= inv_total;  // the softmax weights
-  int64_t j = 0;
-  while (head_dim - j >= 4) {
-    const int64_t nv = std::min<int64_t>(16, (head_dim - j) / 4);
-    kWeightedSums[nv](scores, v + j, stride, n_pos, out + j);
-    j += 4 * nv;
+  for (int64_t p = 0; p < n; ++p) scores[p] *= inv_total;  // the softmax weights
+}
+
+}  // namespace
+
+void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out) {
+  const int64_t first = a.visible_from(pos), end = pos + 1, hd = a.head_dim;
+  thread_local std::vector<float> buffer;
+  for (int64_t p = first; p < end;) {
+    const int64_t e = kv.run_end(p, end);
+    int64_t stride = 0;
+    const float* k = run_as_f32(kv.k_type, kv.key(p), kv.k_row_bytes, kv.offset, e - p, hd, buffer, stride);
+    for (int64_t i = p; i < e; ++i) scores[i - first] = dot(q, k + (i - p) * stride, hd) * a.scale;
+    p = e;
   }
-  if (j < head_dim) {
-    std::fill(out + j, out + head_dim, 0.0f);
-    for (int64_t p = 0; p < n_pos; ++p) {
-      const float* vp = v + p * stride;
-      for (int64_t i = j; i < head_dim; ++i) out[i] += scores[p] * vp[i];
-    }
+  softmax(scores, end - first, a.softcap);
+  std::fill(out, out + hd, 0.0f);
+  for (int64_t p = first; p < end;) {
+    const int64_t e = kv.run_end(p, end);
+    int64_t stride = 0;
+    const float* v = run_as_f32(kv.v_type, kv.value(p), kv.v_row_bytes, kv.offset, e - p, hd, buffer, stride);
+    f32_values(scores + (p - first), v, stride, e - p, hd, out);
+    p = e;
   }
 }
 
-void attend_block(const float* q, int64_t q_stride, int64_t n_q, const float* k, const float* v, int64_t stride,
-                  int64_t first_pos, int64_t head_dim, float scale, float* out, int64_t out_stride) {
+void attend_block(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t first_pos,
+                  const AttentionParams& a, float* out, int64_t out_stride) {
   thread_local std::vector<float> scores;
   scores.resize(static_cast<size_t>(first_pos + n_q));
-  for (int64_t j = 0; j < n_q; ++j) {
-    attend(q + j * q_stride, k, v, stride, first_pos + j + 1, head_dim, scale, scores.data(), out + j * out_stride);
-  }
+  for (int64_t j = 0; j < n_q; ++j) attend(q + j * q_stride, kv, first_pos + j, a, scores.data(), out + j * out_stride);
 }
 
 }  // namespace rpu::neon

@@ -49,9 +49,9 @@ void matmul_float(const WeightMatrix& w, const float* x, int64_t n_tokens, float
 
 void quantize_input(const float* x, int64_t n_tokens, int64_t cols, QuantizedInput& out);
 
-void attend(const float* q, const float* k, const float* v, int64_t stride, int64_t n_pos, int64_t head_dim, float scale,
-            float* scores, float* out);
-void attend_block(const float* q, int64_t q_stride, int64_t n_q, const float* k, const float* v, int64_t stride,
-                  int64_t first_pos, int64_t head_dim, float scale, float* out, int64_t out_stride);
+// The kernel table's attend and attend_block over KV rows of any cache type (attention.cpp).
+void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out);
+void attend_block(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t first_pos,
+                  const AttentionParams& a, float* out, int64_t out_stride);
 
 }  // namespace rpu::neon

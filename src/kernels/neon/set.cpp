@@ -24,30 +24,23 @@ void matmul(const WeightMatrix& w, const float* x, const QuantizedInput& xq, int
   }
 }
 
-// Typed cache rows are converted to f32 and attended by the NEON f32 kernel: the ARM sets
-// have no f16/Q8_0 loads of their own yet.
-void attend_kv(const float* q, const KvRows& kv, int64_t n_pos, int64_t head_dim, float scale, float* scores,
-               float* out) {
-  attend_kv_via_f32(&attend, q, kv, n_pos, head_dim, scale, scores, out);
-}
-
 }  // namespace
 
 const KernelSet& neon_set() {
   static const KernelSet set{"neon", &pack, &wants_quantized_input, &quantize_input, &matmul<&matmul_int8_neon>,
-                             &attend, &attend_block, &attend_kv};
+                             &attend, &attend_block};
   return set;
 }
 
 const KernelSet& dotprod_set() {
   static const KernelSet set{"dotprod", &pack, &wants_quantized_input, &quantize_input,
-                             &matmul<&matmul_int8_dotprod>, &attend, &attend_block, &attend_kv};
+                             &matmul<&matmul_int8_dotprod>, &attend, &attend_block};
   return set;
 }
 
 const KernelSet& i8mm_set() {
   static const KernelSet set{"i8mm", &pack, &wants_quantized_input, &quantize_input, &matmul<&matmul_int8_i8mm>,
-                             &attend, &attend_block, &attend_kv};
+                             &attend, &attend_block};
   return set;
 }
 
