@@ -65,13 +65,11 @@ DraftVerdict verify_draft(const DraftToken& draft, std::span<const TokenProb> p,
   // Rejected: draw from the residual max(0, p - q), which excludes the draft token's excess.
   thread_local std::vector<TokenProb> residual;
   residual.clear();
-  double total = 0.0;
   for (const TokenProb& t : p) {
     const double q_t = draft.q.empty() ? (t.id == draft.token ? 1.0 : 0.0) : probability_of(draft.q, t.id);
     const double r = std::max(0.0, static_cast<double>(t.prob) - q_t);
     if (r <= 0.0) continue;
     residual.push_back({t.id, static_cast<float>(r)});
-    total += r;
   }
   if (residual.empty()) return {draw(p, 1.0, uniform.uniform()), false};  // p == q up to rounding
   double sum = 0.0;

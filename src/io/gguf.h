@@ -120,6 +120,13 @@ class GgufFile {
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   const GgufTensorInfo* find_tensor(std::string_view name) const;
 
+  // Whether the tensors' bytes are a file mapping (not a copy in memory).
+  bool is_mapped() const { return file_.is_mapped(); }
+  // Gives back the resident pages of a tensor's bytes once the caller holds them elsewhere (a
+  // kernel set's repacked copy); a later read of t.data still sees the same bytes (see
+  // MappedFile::release_pages). Returns the bytes released; 0 unless the file is mapped.
+  size_t release_tensor_pages(const GgufTensorInfo& t) const { return file_.release_pages(t.data, t.n_bytes); }
+
  private:
   MappedFile file_;
   std::string path_;

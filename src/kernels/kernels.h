@@ -26,6 +26,7 @@ AlignedBytes allocate_aligned(size_t n_bytes);  // zero-filled
 struct WeightMatrix {
   MatrixView view;        // W[rows, cols] as stored in the GGUF file
   AlignedBytes packed;    // set-specific layout, or null to compute from `view`
+  size_t packed_bytes = 0;  // the size of `packed` (for --mlock)
   int64_t row_granule = 1;  // row ranges handed to matmul must start at multiples of this
 };
 

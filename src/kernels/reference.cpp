@@ -14,6 +14,7 @@ namespace {
 void pack_ref(const MatrixView& w, WeightMatrix& out) {
   out.view = w;
   out.packed.reset();
+  out.packed_bytes = 0;
   out.row_granule = 1;
 }
 

@@ -4,6 +4,9 @@
 
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "core/memory_lock.h"
 
 #include "io/gguf.h"
 #include "model/config.h"
@@ -21,6 +24,11 @@ class Model {
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
   const KernelSet& kernels() const { return kernels_; }
+
+  // The memory the forward pass reads its weights from, for --mlock: the kernel set's repacked
+  // copies and the file's tensors that are not read only through such a copy (adjacent ones
+  // merged). A released tensor is left out, so locking does not fault its pages back in.
+  std::vector<MemoryRange> weight_memory() const;
 
  private:
   Model(GgufFile file, const KernelSet& kernels);

@@ -1,6 +1,7 @@
 #include "model/weights.h"
 
 #include <cmath>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -34,19 +35,47 @@ class TensorFinder {
 
   // shape = {cols, rows}, GGUF order.
   MatrixView view(const std::string& name, int64_t cols, int64_t rows) const {
-    const GgufTensorInfo* t = find(name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)}, true);
-    if (!can_dequantize(t->type)) {
-      fail("{}: tensor '{}' has type {}, which rpu cannot compute with yet", file_.path(), name, dtype_name(t->type));
-    }
-    return MatrixView{t->type, t->data, rows, cols, dtype_row_bytes(t->type, static_cast<uint64_t>(cols))};
+    return view_of(*find(name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)}, true));
   }
 
-  WeightMatrix matrix(const std::string& name, int64_t cols, int64_t rows) const { return prepare(view(name, cols, rows)); }
+  // A matrix read only through the kernel set's matmul; once the set holds it repacked, the
+  // file's pages of it are given back.
+  WeightMatrix matrix(const std::string& name, int64_t cols, int64_t rows) {
+    const GgufTensorInfo& t = *find(name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)}, true);
+    WeightMatrix m = prepare(view_of(t));
+    if (m.packed != nullptr) release(t, /*read_raw=*/false);
+    return m;
+  }
+
+  // Gives back the mapping's pages of t, which the kernel set now holds repacked, so that the
+  // weights are resident once rather than twice (mapping + packed copy); done tensor by tensor
+  // so the peak stays low too. `read_raw`: the tensor is still read raw later (a tied
+  // embedding table; its reads fault in just the pages they touch).
+  void release(const GgufTensorInfo& t, bool read_raw) {
+    if (file_.release_tensor_pages(t) > 0) released_.push_back({&t, read_raw});
+  }
+
+  // Once more at the end of loading, since reading one tensor also maps its neighbours' pages
+  // (the kernel's fault-around, 64 KiB), which may be those of a tensor released just before.
+  void finish(ModelWeights& w) const {
+    for (const auto& [t, read_raw] : released_) {
+      w.released_file_bytes += file_.release_tensor_pages(*t);
+      if (!read_raw) w.released_tensors.push_back(t->name);
+    }
+  }
 
   WeightMatrix prepare(const MatrixView& v) const {
     WeightMatrix m;
     kernels_.pack(v, m);
     return m;
+  }
+
+  MatrixView view_of(const GgufTensorInfo& t) const {
+    if (!can_dequantize(t.type)) {
+      fail("{}: tensor '{}' has type {}, which rpu cannot compute with yet", file_.path(), t.name, dtype_name(t.type));
+    }
+    const auto cols = static_cast<int64_t>(t.shape[0]);
+    return MatrixView{t.type, t.data, static_cast<int64_t>(t.shape[1]), cols, dtype_row_bytes(t.type, t.shape[0])};
   }
 
   std::vector<float> vector(const std::string& name, int64_t n, bool required) const {
@@ -61,6 +90,7 @@ class TensorFinder {
  private:
   const GgufFile& file_;
   const KernelSet& kernels_;
+  std::vector<std::pair<const GgufTensorInfo*, bool>> released_;  // (tensor, read_raw)
 };
 
 // The summed input embeddings of an encoder: position and token-type tables and their LayerNorm.
@@ -82,7 +112,7 @@ void load_encoder_input(const GgufFile& file, const TensorFinder& tensors, const
 
 // A cross-encoder's classification head: `cls` [n_embd, n_embd] (+ bias) and `cls.output`
 // [n_cls_out, n_embd] (+ bias), llama.cpp's names for BERT's pooler and classifier.
-void load_rank_head(const GgufFile& file, const TensorFinder& tensors, const ModelConfig& c, ModelWeights& w) {
+void load_rank_head(const GgufFile& file, TensorFinder& tensors, const ModelConfig& c, ModelWeights& w) {
   if (file.find_tensor("cls.weight") != nullptr) {
     w.cls = tensors.matrix("cls.weight", c.n_embd, c.n_embd);
     w.cls_b = tensors.vector("cls.bias", c.n_embd, false);
@@ -106,7 +136,7 @@ void load_rank_head(const GgufFile& file, const TensorFinder& tensors, const Mod
 }  // namespace
 
 ModelWeights load_weights(const GgufFile& file, const ModelConfig& c, const KernelSet& kernels) {
-  const TensorFinder tensors(file, kernels);
+  TensorFinder tensors(file, kernels);
   ModelWeights w;
   w.token_embd = tensors.view("token_embd.weight", c.n_embd, c.n_vocab);
   if (c.arch->encoder) {
@@ -117,8 +147,13 @@ ModelWeights load_weights(const GgufFile& file, const ModelConfig& c, const Kern
     if (file.find_tensor("output.weight") != nullptr) {
       w.output = tensors.matrix("output.weight", c.n_embd, c.n_vocab);
     } else {
+      // Tied: the head is packed from the embedding table, which token lookups (get_rows) go
+      // on reading raw, a row at a time. Its pages are given back all the same: a lookup
+      // faults in just the rows it reads (as for an untied table, never read whole), where
+      // keeping them would hold the whole table twice. Still locked by --mlock (read raw).
       w.output = tensors.prepare(w.token_embd);
       w.tied_output = true;
+      if (w.output.packed != nullptr) tensors.release(*file.find_tensor("token_embd.weight"), /*read_raw=*/true);
     }
   }
   w.rope_freqs = tensors.vector("rope_freqs.weight", c.rope_dim / 2, false);
@@ -149,6 +184,7 @@ ModelWeights load_weights(const GgufFile& file, const ModelConfig& c, const Kern
       }
     }
   }
+  tensors.finish(w);
   return w;
 }
 

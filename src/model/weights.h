@@ -1,8 +1,11 @@
 // A decoder's weights. Matrices stay in their stored type (quantized or not): read in place
-// from the mapped GGUF file, or repacked by the kernel set into its own layout. Small
-// vectors (norms, biases) are dequantized to f32 once at load.
+// from the mapped GGUF file, or repacked by the kernel set into its own layout (then the
+// mapping's pages of them are given back, so they are resident once). Small vectors (norms,
+// biases) are dequantized to f32 once at load.
 #pragma once
 
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
@@ -54,6 +57,14 @@ struct ModelWeights {
   std::vector<float> cls_b, cls_out_b;    // [n_embd], [n_cls_out]; empty when absent
   int n_cls_out = 0;                      // outputs per input: cls_out's rows, else n_embd
   std::vector<LayerWeights> layers;
+  // Tensors read only through the kernel set's repacked copy, whose pages of the mapped file
+  // were given back at load (GgufFile::release_tensor_pages; a raw read, e.g. by rpu export,
+  // still sees the same bytes, faulting them in again). Empty for the reference set, which
+  // packs nothing, and for a file read into memory (--no-mmap, the built-in model).
+  std::vector<std::string> released_tensors;
+  // Bytes given back: those tensors', plus a tied embedding table's (repacked as the output
+  // head, while lookups read it raw, faulting in only the rows they read).
+  uint64_t released_file_bytes = 0;
 };
 
 // Finds every tensor by its GGUF name and checks its shape; throws naming the tensor.

@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "core/file_load.h"
 #include "io/gguf.h"
 
 namespace rpu {
@@ -485,7 +484,7 @@ TEST(GgufFixtures, DbrxRepeatedIdenticalKeyIsKeptOnce) {
 TEST(GgufOpen, ReadIntoMemoryMatchesTheMapping) {
   const std::string path = std::string(RPU_FIXTURES_DIR) + "/stories260K/stories260K.gguf";
   const GgufFile mapped = GgufFile::open(path);
-  const GgufFile read = GgufFile::parse(read_whole_file(path), path);
+  const GgufFile read = GgufFile::parse(MappedFile::open(path, MappedFile::Load::kRead), path);
   ASSERT_EQ(read.file_size(), mapped.file_size());
   EXPECT_EQ(read.data_offset(), mapped.data_offset());
   ASSERT_EQ(read.tensors().size(), mapped.tensors().size());
@@ -500,7 +499,7 @@ TEST(GgufOpen, ReadIntoMemoryMatchesTheMapping) {
   }
   for (const std::string& bad : {std::string("/nonexistent-dir-rpu/missing.gguf"), fs::temp_directory_path().string()}) {
     try {
-      read_whole_file(bad);
+      MappedFile::open(bad, MappedFile::Load::kRead);
       FAIL() << "read " << bad;
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();

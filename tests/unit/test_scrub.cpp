@@ -59,7 +59,10 @@ TEST(ScrubTest, RecallAndPrecisionPerTypeOnTheLabelledSet) {
     const auto found = scrubber().find(c.text);
     for (const auto& [type, value] : c.spans) {
       ++tally[type].labelled;
-      const bool hit = std::any_of(found.begin(), found.end(), [&](const PiiSpan& d) { return covers(d, c.text, type, value); });
+      // (Named captures: clang before 16 cannot capture the structured bindings themselves.)
+      const bool hit = std::any_of(found.begin(), found.end(), [&c, &type = type, &value = value](const PiiSpan& d) {
+        return covers(d, c.text, type, value);
+      });
       if (hit) ++tally[type].found; else misses.push_back(fmt::format("miss {} '{}' in: {}", type, value, c.text));
     }
     for (const auto& d : found) {

@@ -144,8 +144,9 @@ int serve(ServeOptions& o) {
   EmbeddingModels embedding_models(o.runtime);
   retrieval::KnowledgeLibrary library([&](const retrieval::KbSettings& s) { return embedding_models.for_base(s); });
   add_knowledge_bases(library, o, embedding_models);
-  retrieval::KnowledgeBackend knowledge(reasoned, library, [&](std::string_view text) {
-    return static_cast<int>(tokenizer->encode(text, false, false).size());
+  // (tok: clang before 16 cannot capture a structured binding such as `tokenizer`.)
+  retrieval::KnowledgeBackend knowledge(reasoned, library, [&tok = *tokenizer](std::string_view text) {
+    return static_cast<int>(tok.encode(text, false, false).size());
   });
   Server server(knowledge, o.server);
   server.bind();

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
-#include "core/file_load.h"
+#include "core/mapped_file.h"
 #include "import/hf_import.h"
 #include "model/quant_plan.h"
 #include "options.h"
@@ -13,7 +13,7 @@ namespace rpu::cli {
 std::unique_ptr<Model> load_model(const std::string& path, const std::string& hf_type, const MemoryOptions& memory) {
   // --no-mmap applies to a GGUF file; a Hugging Face folder is converted into memory anyway.
   const bool read = memory.no_mmap && hf_type.empty() && !hf::is_model_dir(path);
-  auto model = Model::from_gguf(read ? GgufFile::parse(read_whole_file(path), path) : hf::open_model_path(path, hf_type));
+  auto model = Model::from_gguf(read ? GgufFile::parse(MappedFile::open(path, MappedFile::Load::kRead), path) : hf::open_model_path(path, hf_type));
   lock_model_memory(*model, memory);
   return model;
 }

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "core/error.h"
-#include "core/file_load.h"
+#include "core/memory_lock.h"
 #include "core/mapped_file.h"
 #ifndef RPU_MINIMAL
 #include "gateway/usage_store.h"
@@ -90,12 +90,10 @@ void add_memory_options(CLI::App* cmd, MemoryOptions& m) {
 }
 
 void lock_model_memory(const Model& model, const MemoryOptions& memory) {
-  const GgufFile& file = model.file();
-  if (!memory.mlock || file.tensors().empty()) return;
-  // The data section (every tensor's bytes, in the mapping or the --no-mmap copy): its start is
-  // any tensor's data less that tensor's offset into the section.
-  const GgufTensorInfo& first = file.tensors().front();
-  const std::string why = lock_in_memory(first.data - first.offset, file.file_size() - file.data_offset());
+  if (!memory.mlock) return;
+  // The packed copies and the file's tensors still read raw (in the mapping or the --no-mmap
+  // copy); not the mapped tensors given back after repacking.
+  const std::string why = lock_in_memory(model.weight_memory());
   if (!why.empty()) std::fprintf(stderr, "rpu: warning: --mlock: %s: %s; continuing unlocked\n", model.file().path().c_str(), why.c_str());
 }
 

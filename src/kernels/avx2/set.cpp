@@ -21,6 +21,7 @@ namespace {
 void pack(const MatrixView& w, WeightMatrix& out) {
   out.view = w;
   out.packed.reset();
+  out.packed_bytes = 0;
   out.row_granule = 1;
   if (packs_int8(w.type)) pack_int8(w, out);
 }

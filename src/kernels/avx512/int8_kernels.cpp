@@ -569,7 +569,8 @@ void pack_int8(const MatrixView& w, WeightMatrix& out) {
   const Format format = format_of(w.type);
   const int64_t nb = w.cols / 32;
   const int64_t groups = (w.rows + kRowsPerGroup - 1) / kRowsPerGroup;
-  out.packed = allocate_aligned(static_cast<size_t>(groups * nb * format.group_block_bytes));
+  out.packed_bytes = static_cast<size_t>(groups * nb * format.group_block_bytes);
+  out.packed = allocate_aligned(out.packed_bytes);
   out.row_granule = kRowsPerGroup;
   for (int64_t g = 0; g < groups; ++g) {
     const uint8_t* rows[16];

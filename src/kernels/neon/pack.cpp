@@ -102,7 +102,8 @@ void pack_int8(const MatrixView& w, WeightMatrix& out) {
   const int64_t nb = w.cols / block;
   const int64_t pairs = (w.rows + 1) / 2;
   const int64_t bytes = pair_block_bytes(w.type);
-  out.packed = allocate_aligned(static_cast<size_t>(pairs * nb * bytes));
+  out.packed_bytes = static_cast<size_t>(pairs * nb * bytes);
+  out.packed = allocate_aligned(out.packed_bytes);
   out.row_granule = kRowsPerPair;
   for (int64_t p = 0; p < pairs; ++p) {
     const uint8_t* row0 = w.row(2 * p);
