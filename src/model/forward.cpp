@@ -68,7 +68,10 @@ BatchForward::BatchForward(const Model& model, int n_ctx, int n_seq, ThreadPool*
                                       : n_ctx > config_.n_ctx_orig ? w.rope_factors_long
                                                                    : w.rope_factors_short;
   auto table = [&](float theta, float position_scale) {
-    RopeTable t{std::vector<float>(static_cast<size_t>(config_.rope_dim / 2)), position_scale, config_.rope_attn_factor};
+    RopeTable t;
+    t.inv_freq.resize(static_cast<size_t>(config_.rope_dim / 2));
+    t.position_scale = position_scale;
+    t.mscale = config_.rope_attn_factor;
     for (size_t i = 0; i < t.inv_freq.size(); ++i) {
       double f = std::pow(static_cast<double>(theta), -2.0 * static_cast<double>(i) / config_.rope_dim);
       if (!factors.empty()) f /= factors[i];
