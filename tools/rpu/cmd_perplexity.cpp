@@ -63,7 +63,7 @@ int run_perplexity(const PerplexityCliOptions& o, const Model& model, std::span<
   options.save_base = o.base_path;
   const ChunkPlan plan = plan_chunks(tokens.size(), options.n_ctx, options.max_chunks);
   Eta eta(plan.n_chunk);
-  ThreadPool pool(RuntimeOptions{o.threads, 0, {}}.thread_count());
+  ThreadPool pool(thread_count(o.threads));
   const PerplexityResult result = compute_perplexity(model, tokens, options, &pool, [&](int chunk, const NllStats& so_far) {
     if (chunk == 0) {
       std::fprintf(stderr, "perplexity: %zu tokens, %d chunks of %d, scoring the last %d tokens of each%s\n", tokens.size(),
@@ -79,7 +79,7 @@ int run_perplexity(const PerplexityCliOptions& o, const Model& model, std::span<
 
 int run_kl_divergence(const PerplexityCliOptions& o, const Model& model, std::span<const int32_t> tokens, PerplexityOptions options) {
   options.n_ctx = o.ctx;
-  ThreadPool pool(RuntimeOptions{o.threads, 0, {}}.thread_count());
+  ThreadPool pool(thread_count(o.threads));
   const KlStats stats = compute_kl_divergence(model, tokens, o.base_path, options, &pool, [&](int chunk, const KlStats& so_far) {
     if (chunk == 0) {
       std::fprintf(stderr, "perplexity: %zu tokens, KL divergence against %s\n", tokens.size(), o.base_path.c_str());

@@ -102,7 +102,7 @@ int run_train(TrainCliOptions& o) {
                  static_cast<long long>(data.truncated), o.train.seq_len);
   }
   auto params = train::DecoderParams<float>::random(meta.config, /*tied_output=*/true, o.train.seed);
-  ThreadPool pool(RuntimeOptions{o.threads, 0}.thread_count());
+  ThreadPool pool(thread_count(o.threads));
   std::fprintf(stderr, "rpu: training %s from scratch: %lld parameters, %zu examples (%zu held out), %s products\n",
                o.spec.name.c_str(), static_cast<long long>(params.n_trainable()), data.train.size(), data.validation.size(),
                precision);
@@ -135,7 +135,7 @@ int run_finetune(TrainCliOptions& o) {
     teacher = Model::load(o.teacher_path);
     if (o.train.distill_weight <= 0) o.train.distill_weight = 0.5;
   }
-  ThreadPool pool(RuntimeOptions{o.threads, 0}.thread_count());
+  ThreadPool pool(thread_count(o.threads));
   std::fprintf(stderr, "rpu: fine-tuning %s (%s): %lld trainable parameters, %zu examples (%zu held out), %s products\n",
                o.base_path.c_str(), o.full ? "full" : "LoRA", static_cast<long long>(params.n_trainable()),
                data.train.size(), data.validation.size(), precision);

@@ -146,11 +146,13 @@ const CLI::Validator& model_reference() {
 }
 #endif
 
-int RuntimeOptions::thread_count() const {
-  if (threads > 0) return threads;
+int thread_count(int requested) {
+  if (requested > 0) return requested;
   const unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int>(n);
 }
+
+int RuntimeOptions::thread_count() const { return cli::thread_count(threads); }
 
 int RuntimeOptions::context_size(const Model& model) const {
   return ctx > 0 ? ctx : std::min(model.config().n_ctx_train, 4096);

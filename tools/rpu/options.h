@@ -52,6 +52,8 @@ struct RuntimeOptions {
   int context_size(const Model& model) const;
 };
 void add_runtime_options(CLI::App* cmd, RuntimeOptions& runtime);
+// The worker threads for a --threads value: itself when positive, else every core (at least 1).
+int thread_count(int requested);
 
 // A GGUF model and its own tokenizer, checked to agree on the vocabulary size.
 struct LoadedModel {
