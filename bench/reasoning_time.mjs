@@ -3,6 +3,9 @@
 // without (speculative decoding stays on), plain OpenAI `n: 8` at temperature 0.7, and the
 // reasoning extension's self-consistency@8. Reports wall time and the server's CPU time (user +
 // system, from /proc/PID/stat, Linux only) per question, and both as a multiple of greedy.
+// The server keeps a prompt's KV cache, so only the first of the four requests on a question
+// prefills it: the order rotates per question (each goes first equally often), and the table
+// shows the prompt tokens each found cached.
 //
 //   node bench/reasoning_time.mjs RPU DATA.jsonl [REPETITIONS] [QUESTIONS]
 import { spawn } from 'node:child_process';
@@ -34,11 +37,13 @@ const kinds = {
   n8: { n: 8, temperature: 0.7 },
   sc8: { reasoning: { strategy: 'self_consistency', n: 8, temperature: 0.7 } },
 };
-const totals = Object.fromEntries(Object.keys(kinds).map((k) => [k, { wall: 0, cpu: 0, tokens: 0 }]));
+const totals = Object.fromEntries(Object.keys(kinds).map((k) => [k, { wall: 0, cpu: 0, tokens: 0, cached: 0 }]));
 try {
   for (let rep = 0; rep < reps; ++rep) {
     for (const [i, row] of rows.entries()) {
-      for (const [kind, body] of Object.entries(kinds)) {
+      const order = Object.entries(kinds);
+      for (let turn = 0; turn < i % order.length; ++turn) order.push(order.shift());
+      for (const [kind, body] of order) {
         const cpu0 = cpuSeconds(), t0 = process.hrtime.bigint();
         const response = await fetch(`${base}/v1/chat/completions`, {
           method: 'POST', headers: { 'Content-Type': 'application/json' },
@@ -49,6 +54,7 @@ try {
         totals[kind].wall += Number(process.hrtime.bigint() - t0) / 1e9;
         totals[kind].cpu += cpuSeconds() - cpu0;
         totals[kind].tokens += json.usage.completion_tokens;
+        totals[kind].cached += json.usage.prompt_tokens_details?.cached_tokens ?? 0;
       }
     }
   }
@@ -56,9 +62,9 @@ try {
   server.kill('SIGTERM');
 }
 const q = rows.length * reps;
-console.log('| request | wall s / question | x greedy | CPU s / question | x greedy | tokens / question |');
-console.log('|---|---:|---:|---:|---:|---:|');
+console.log('| request | wall s / question | x greedy | CPU s / question | x greedy | tokens / question | cached prompt tokens |');
+console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const [kind, t] of Object.entries(totals)) {
   console.log(`| ${kind} | ${(t.wall / q).toFixed(4)} | ${(t.wall / totals.greedy.wall).toFixed(2)} | ` +
-    `${(t.cpu / q).toFixed(4)} | ${(t.cpu / totals.greedy.cpu).toFixed(2)} | ${(t.tokens / q).toFixed(1)} |`);
+    `${(t.cpu / q).toFixed(4)} | ${(t.cpu / totals.greedy.cpu).toFixed(2)} | ${(t.tokens / q).toFixed(1)} | ${(t.cached / q).toFixed(1)} |`);
 }
