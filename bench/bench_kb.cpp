@@ -263,7 +263,7 @@ int cmd_fill(const std::string& kb_path, int64_t chunks, int dims, int latent, u
   KnowledgeBase::create(kb_path, settings);
   KnowledgeBase kb(kb_path, KbAccess::kWrite);
   const auto t0 = Clock::now();
-  int64_t done = 0, source = 0, text_bytes = 0;
+  int64_t done = 0, source = 0;
   while (done < chunks) {
     std::vector<std::string> topic;
     for (int i = 0; i < 6; ++i) topic.push_back(v.topical(rng));
@@ -284,7 +284,6 @@ int cmd_fill(const std::string& kb_path, int64_t chunks, int dims, int latent, u
       c.byte_begin = ord * 1000;
       c.byte_end = c.byte_begin + static_cast<int64_t>(c.text.size());
       c.n_tokens = 240;
-      text_bytes += static_cast<int64_t>(c.text.size());
       kb.add_chunk(c, dims > 0 ? vec.next() : std::vector<float>());
     }
     kb.end_source(s.title, s.sha256);

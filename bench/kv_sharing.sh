@@ -5,9 +5,13 @@
 # rpu_kv_cache_bytes (distinct pages: the shared prefix once) and rpu_kv_cache_unshared_bytes
 # (the pages every slot maps: what the same rows take when each slot holds its own copy).
 #
-#   bench/kv_sharing.sh RPU MODEL.gguf [N=16] [SYSTEM_WORDS=330] [CACHE_TYPE=f32]
+# WARM_UP=0 leaves out the first request: all N arrive together with nothing cached (the
+# scheduler then evaluates the shared prefix once, for the first admitted, and the others wait
+# for its pages).
+#
+#   bench/kv_sharing.sh RPU MODEL.gguf [N=16] [SYSTEM_WORDS=330] [CACHE_TYPE=f32] [WARM_UP=1]
 set -euo pipefail
-rpu=$1 model=$2 n=${3:-16} words=${4:-330} cache=${5:-f32}
+rpu=$1 model=$2 n=${3:-16} words=${4:-330} cache=${5:-f32} warm_up=${6:-1}
 port=$((20000 + RANDOM % 20000))
 out=$(mktemp -d)
 "$rpu" serve "$model" --port "$port" --parallel "$n" --ctx 2048 --cache-type "$cache" --threads 2 \
@@ -20,7 +24,7 @@ ask() {  # ask TURN: the system prompt, then a turn of its own; 8 tokens of answ
   jq -n --arg p "$system User $1 asks: what next?" '{model: "m", prompt: $p, max_tokens: 8, temperature: 0}' |
     curl -sf "http://127.0.0.1:$port/v1/completions" -H 'content-type: application/json' -d @- >"$out/answer.$1"
 }
-ask 0
+if [ "$warm_up" = 1 ]; then ask 0; fi
 for i in $(seq 1 "$n"); do ask "$i" & done
 wait $(jobs -p | grep -v "^$server$") 2>/dev/null || true
 prompt_tokens=$(jq '.usage.prompt_tokens' "$out/answer.1")
@@ -28,6 +32,6 @@ metrics=$(curl -sf "http://127.0.0.1:$port/metrics")
 cached=$(awk '$1 == "rpu_cached_prompt_tokens_total" {print $2}' <<<"$metrics")
 in_use=$(awk '$1 == "rpu_kv_cache_bytes" {print $2}' <<<"$metrics")
 unshared=$(awk '$1 == "rpu_kv_cache_unshared_bytes" {print $2}' <<<"$metrics")
-printf 'requests %d (+1 first), prompt %s tokens each, prompt tokens reused from the cache: %s\n' "$n" "$prompt_tokens" "$cached"
+printf 'requests %d (+%d first), prompt %s tokens each, prompt tokens reused from the cache: %s\n' "$n" "$warm_up" "$prompt_tokens" "$cached"
 printf 'KV cache (%s): %.1f MiB with sharing, %.1f MiB without (%.2fx)\n' "$cache" \
   "$(bc -l <<<"$in_use / 1048576")" "$(bc -l <<<"$unshared / 1048576")" "$(bc -l <<<"$unshared / $in_use")"

@@ -5,11 +5,15 @@
 // wall time per question (one question at a time) and the samples adaptive consistency used.
 //
 //   node bench/reasoning.mjs --rpu build/rpu [--model M.gguf] --data specialist/reworded.jsonl
-//        [--n 8] [--temperature 0.7] [--seed 1] [--json OUT.json]
+//        [--n 8] [--temperature 0.7] [--seed 1] [--json OUT.json] [--only NAME,NAME]
 //
 // Each data line is {"messages": [..., {"role": "assistant", "content": "... The answer is N."}]}:
 // the last message is the reference; the others are sent. Correct = the last number of the
 // reply equals the reference's last number. Greedy's confidence is its mean token probability.
+// pass@N: the share of questions where ANY sample's answer (the response's rpu.votes) is right,
+// the ceiling of any rule that selects among the samples. Settings are chosen on the dev split
+// (odd lines, 1-based) and the table is printed for dev, test (even lines) and all, from one run.
+// --only a,b runs just the named strategies (greedy always runs: it is the baseline).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 
@@ -68,7 +72,25 @@ const strategies = {
     body: { reasoning: { strategy: 'best_of_n', n, temperature, verifier: { type: 'arithmetic' } } } },
   [`best_of_${n}+grounded_arithmetic`]: {
     body: { reasoning: { strategy: 'best_of_n', n, temperature, verifier: { type: 'arithmetic', grounded: true } } } },
+  // Verified vote: the samples that pass the grounded verifier vote (weight = score; "w": also
+  // x exp(mean token log-probability)).
+  [`best_of_${n}+grounded_arithmetic+vote`]: {
+    body: { reasoning: { strategy: 'best_of_n', n, temperature, select: 'vote',
+      verifier: { type: 'arithmetic', grounded: true } } } },
+  [`best_of_${n}+grounded_arithmetic+wvote`]: {
+    body: { reasoning: { strategy: 'best_of_n', n, temperature, select: 'vote', weighted: true,
+      verifier: { type: 'arithmetic', grounded: true } } } },
+  // Beam 4, 2 continuations per entry and step: 8 continuations a step, like the 8 samples above.
+  // The model writes one line, so a step ends at "." (one "a op b = c." sentence; ". " would
+  // leave a trailing blank the tokenizer glues to no word, and the model derails).
+  'step_search@4x2+grounded_arithmetic': {
+    body: { reasoning: { strategy: 'step_search', n: 4, expand: 2, temperature, step_delimiter: '.',
+      verifier: { type: 'arithmetic', grounded: true } } } },
 };
+if (args.only) {
+  const keep = new Set(['greedy', ...args.only.split(',')]);
+  for (const name of Object.keys(strategies)) if (!keep.has(name)) delete strategies[name];
+}
 
 const rows = fs.readFileSync(args.data, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const serverArgs = ['serve', ...(args.model ? [args.model] : []), '--port', String(port), '--parallel', String(n),
@@ -76,44 +98,57 @@ const serverArgs = ['serve', ...(args.model ? [args.model] : []), '--port', Stri
 const server = spawn(args.rpu, serverArgs, { stdio: ['ignore', 'ignore', 'pipe'] });
 let serverLog = '';
 server.stderr.on('data', (d) => { serverLog += d; });
-const results = {};
+const records = {};  // strategy -> per question {ok, any, confidence, seconds, samples, tokens}
 try {
   await waitForHealth();
   for (const [name, s] of Object.entries(strategies)) {
-    const pairs = [];
-    let correct = 0, seconds = 0, samples = 0, tokens = 0;
+    records[name] = [];
     for (const [i, row] of rows.entries()) {
       const messages = row.messages.slice(0, -1);
       const expected = lastNumber(row.messages.at(-1).content);
       const started = process.hrtime.bigint();
       const r = await chat({ model: 'rpu-arith', messages, max_tokens: 96, seed: seed + i, ...s.body });
-      seconds += Number(process.hrtime.bigint() - started) / 1e9;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const ok = lastNumber(r.choices[0].message.content) === expected;
-      correct += ok ? 1 : 0;
-      const confidence = s.confidence ? s.confidence(r) : r.rpu.confidence;
-      pairs.push([confidence, ok]);
-      samples += r.rpu?.samples ?? 1;
-      tokens += r.usage.completion_tokens;
+      const sampled = Object.keys(r.rpu?.votes ?? {});
+      records[name].push({
+        // Step search returns no votes: it has no set of finished samples to choose among.
+        ok, any: r.rpu?.votes ? ok || sampled.some((a) => lastNumber(a) === expected) : null,
+        confidence: s.confidence ? s.confidence(r) : r.rpu.confidence, seconds,
+        samples: r.rpu?.samples ?? 1, tokens: r.usage.completion_tokens,
+      });
     }
-    results[name] = {
-      accuracy: correct / rows.length, correct, questions: rows.length, auroc: auroc(pairs),
-      seconds_per_question: seconds / rows.length, mean_samples: samples / rows.length,
-      completion_tokens_per_question: tokens / rows.length,
-    };
-    console.error(`${name}: ${correct}/${rows.length}`);
+    console.error(`${name}: ${records[name].filter((q) => q.ok).length}/${rows.length}`);
   }
 } finally {
   server.kill('SIGTERM');
 }
 
-const greedy = results.greedy;
-console.log(`| strategy | accuracy | vs greedy | confidence AUROC | s / question | x greedy time | samples | tokens / question |`);
-console.log(`|---|---:|---:|---:|---:|---:|---:|---:|`);
-for (const [name, r] of Object.entries(results)) {
-  console.log(`| ${name} | ${(100 * r.accuracy).toFixed(1)}% (${r.correct}/${r.questions}) | ` +
-    `${name === 'greedy' ? '' : `${r.accuracy >= greedy.accuracy ? '+' : ''}${(100 * (r.accuracy - greedy.accuracy)).toFixed(1)}`} | ` +
-    `${Number.isNaN(r.auroc) ? 'n/a' : r.auroc.toFixed(3)} | ${r.seconds_per_question.toFixed(3)} | ` +
-    `${(r.seconds_per_question / greedy.seconds_per_question).toFixed(2)} | ${r.mean_samples.toFixed(2)} | ` +
-    `${r.completion_tokens_per_question.toFixed(0)} |`);
+function summarise(qs) {
+  const sum = (f) => qs.reduce((a, q) => a + f(q), 0);
+  return {
+    accuracy: sum((q) => q.ok) / qs.length, correct: sum((q) => q.ok), questions: qs.length,
+    pass_at_n: qs.some((q) => q.any === null) ? NaN : sum((q) => q.any) / qs.length, auroc: auroc(qs.map((q) => [q.confidence, q.ok])),
+    seconds_per_question: sum((q) => q.seconds) / qs.length, mean_samples: sum((q) => q.samples) / qs.length,
+    completion_tokens_per_question: sum((q) => q.tokens) / qs.length,
+  };
 }
-if (args.json) fs.writeFileSync(args.json, JSON.stringify({ data: args.data, n, temperature, seed, results }, null, 2));
+const splits = { all: () => true, 'dev (odd lines)': (i) => i % 2 === 0, 'test (even lines)': (i) => i % 2 === 1 };
+const results = {};
+for (const [split, keep] of Object.entries(splits)) {
+  results[split] = Object.fromEntries(Object.entries(records).map(([name, qs]) =>
+    [name, summarise(qs.filter((_, i) => keep(i)))]));
+  const greedy = results[split].greedy;
+  console.log(`\n${split}:\n`);
+  console.log(`| strategy | accuracy | vs greedy | pass@N | confidence AUROC | s / question | x greedy time | samples | tokens / question |`);
+  console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|`);
+  for (const [name, r] of Object.entries(results[split])) {
+    console.log(`| ${name} | ${(100 * r.accuracy).toFixed(1)}% (${r.correct}/${r.questions}) | ` +
+      `${name === 'greedy' ? '' : `${r.accuracy >= greedy.accuracy ? '+' : ''}${(100 * (r.accuracy - greedy.accuracy)).toFixed(1)}`} | ` +
+      `${name === 'greedy' ? '' : Number.isNaN(r.pass_at_n) ? 'n/a' : `${(100 * r.pass_at_n).toFixed(1)}%`} | ` +
+      `${Number.isNaN(r.auroc) ? 'n/a' : r.auroc.toFixed(3)} | ${r.seconds_per_question.toFixed(3)} | ` +
+      `${(r.seconds_per_question / greedy.seconds_per_question).toFixed(2)} | ${r.mean_samples.toFixed(2)} | ` +
+      `${r.completion_tokens_per_question.toFixed(0)} |`);
+  }
+}
+if (args.json) fs.writeFileSync(args.json, JSON.stringify({ data: args.data, n, temperature, seed, results, records }, null, 2));

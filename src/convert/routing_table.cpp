@@ -296,8 +296,8 @@ void write_file_atomically(const std::string& path, const std::string& text) {
   static std::atomic<unsigned> counter{0};
   const fs::path target(path);
   const fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  const fs::path temp = dir / ("." + target.filename().string() + ".tmp." + std::to_string(::getpid()) + "." +
-                               std::to_string(counter++));
+  // (fmt rather than "." + std::string&&: gcc 12 -O3 reports a false -Wstringop-overflow on that.)
+  const fs::path temp = dir / fmt::format(".{}.tmp.{}.{}", target.filename().string(), ::getpid(), counter++);
   auto fail = [&](const std::string& what) {
     const int error = errno;
     ::unlink(temp.c_str());

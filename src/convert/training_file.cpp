@@ -17,7 +17,8 @@ std::string text_of(const json& content) {
   if (content.is_array()) {
     for (const json& part : content) {
       if (part.is_object() && part.value("type", "") == "text" && part.contains("text") && part["text"].is_string()) {
-        out += (out.empty() ? "" : "\n") + part["text"].get<std::string>();
+        if (!out.empty()) out += '\n';  // (not ("" or "\n") + string&&: gcc 12 -O3's false -Wstringop-overflow)
+        out += part["text"].get_ref<const std::string&>();
       }
     }
   }

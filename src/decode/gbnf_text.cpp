@@ -71,7 +71,7 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
 
 std::string alternatives(const std::vector<std::string>& parts) {
   if (parts.size() == 1) return parts[0];
-  return "(" + join(parts, " | ") + ")";
+  return fmt::format("({})", join(parts, " | "));  // (gcc 12 -O3 reports a false -Wstringop-overflow on "literal" + std::string&&)
 }
 
 // hi < 0 means unbounded (up to kMaxDigits digits).
@@ -85,7 +85,9 @@ std::string digits_range(int64_t lo, int64_t hi) {
     if (a.size() < static_cast<size_t>(kMaxDigits)) parts.push_back(fmt::format("[1-9] [0-9]{{{},{}}}", a.size(), kMaxDigits - 1));
   } else {
     for (size_t len = a.size() + 1; len < top; ++len) parts.push_back(fmt::format("[1-9] [0-9]{{{}}}", len - 1));
-    parts.push_back(digits_range_same_length("1" + std::string(top - 1, '0'), std::to_string(hi)));
+    std::string lowest(top, '0');  // 10^(top-1), built in place (gcc 12 -O3 reports a false -Wstringop-overflow on "literal" + std::string&&)
+    lowest[0] = '1';
+    parts.push_back(digits_range_same_length(lowest, std::to_string(hi)));
   }
   return alternatives(parts);
 }

@@ -6,57 +6,11 @@
 
 #include "engine/cross_encoder.h"
 #include "engine/sample_output.h"
+#include "engine/scheduler_state.h"
 
 namespace rpu {
 
-struct Scheduler::Sample {
-  Request* request = nullptr;
-  int index = 0;
-  int slot = -1;
-  std::vector<int32_t> tokens;  // prompt, then generated tokens (the last not yet evaluated)
-  int evaluated = 0;            // tokens whose KV the slot holds (== forward.n_past(slot))
-  int prompt_size = 0;
-  int generated = 0;
-  bool waits_for_leader = false;  // n > 1: samples after the first copy the prompt's KV
-  bool finished = false;
-  bool hit_stop_string = false;
-  std::unique_ptr<Sampler> sampler;
-  std::unique_ptr<TokenConstraint> constraint;
-  std::unique_ptr<SampleOutput> output;
-  std::vector<double> pooled;  // embeddings: sum of final hidden states
-  // Speculation: whether this sample may guess (no constraint, no log-probabilities), this
-  // step's guesses, the chunk's input (its last token, then the guesses) and running counts.
-  bool speculates = false;
-  std::vector<DraftToken> draft;
-  std::vector<int32_t> step_tokens;
-  int drafted = 0, accepted = 0;
-};
-
-struct Scheduler::Request {
-  uint64_t id = 0;
-  GenerationRequest params;
-  EventCallback on_event;
-  EmbeddingCallback on_embedding;  // set for embedding requests
-  // Pair scoring (a cross-encoder): every pair of the call [n_pairs][tokens], how many a step
-  // has taken, their scores and the tokens read so far.
-  std::vector<std::vector<int32_t>> pairs;
-  size_t pairs_taken = 0;
-  std::vector<float> scores;
-  int pair_tokens = 0;
-  ScoreCallback on_scores;
-  std::vector<std::unique_ptr<Sample>> samples;
-  int cached_tokens = 0;
-  int unfinished = 0;
-};
-
 namespace {
-
-size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
-  const size_t n = std::min(a.size(), b.size());
-  size_t i = 0;
-  while (i < n && a[i] == b[i]) ++i;
-  return i;
-}
 
 // The chosen token's log-probability and the top alternatives under softmax(logits).
 TokenLogprob token_logprob(std::span<const float> logits, int32_t chosen, int top, const Tokenizer& tokenizer) {
@@ -479,6 +433,7 @@ void Scheduler::admit() {
     leader.slot = best_free;
     leader.evaluated = reuse;
     r->cached_tokens = reuse;
+    if (!embedding) await_shared_prefix(leader, reuse);
     // Followers take the least recently used free slots; their KV arrives from the leader.
     for (size_t i = 1; i < r->samples.size(); ++i) {
       int pick = -1;
@@ -532,7 +487,7 @@ bool Scheduler::build_batch(std::vector<SequenceChunk>& chunks, std::vector<Samp
   // Then prompt chunks, oldest request first, within what is left of the step's budget.
   for (auto& r : running_) {
     Sample& s = *r->samples.front();
-    if (s.finished || s.evaluated >= s.prompt_size || budget <= 0) continue;
+    if (s.finished || s.evaluated >= s.prompt_size || budget <= 0 || !take_awaited_prefix(s)) continue;
     const int size = std::min({s.prompt_size - s.evaluated, options_.prefill_chunk, budget});
     const bool last = s.evaluated + size == s.prompt_size;
     const ChunkOutput output =

@@ -2,7 +2,10 @@
 // sequence slots (each with its own KV cache region). Every step it:
 //   1. drops cancelled requests (their slots are free at once),
 //   2. admits queued requests into free slots (FIFO), reusing the longest cached prompt
-//      prefix found in any slot (copied if it lives in another slot),
+//      prefix found in any slot (its KV pages mapped, not copied); a request whose prompt
+//      shares at least a page more with a prompt another slot is still prefilling (requests
+//      that arrive together with one system prompt) waits for those rows and then maps them,
+//      so the shared prefix is evaluated once,
 //   3. builds one batch: one token for every decoding sample, plus prompt chunks of at most
 //      prefill_chunk tokens for prefilling samples within a per-step token budget (so a long
 //      prompt never stalls the others' decoding for more than one chunk),
@@ -152,6 +155,12 @@ class Scheduler {
   std::vector<std::vector<int32_t>> take_pairs(std::vector<std::pair<Request*, size_t>>& owners);
   void drop_cancelled();
   void admit();
+  // Prefixes shared between requests admitted together (scheduler_prefix.cpp): the admitted
+  // leader (holding `reuse` cached tokens) waits for a slot that is prefilling a prompt sharing
+  // at least one page more with its own; take_awaited_prefix maps that slot's rows once they
+  // are there (or gives up when they will not come) and says whether the sample may prefill.
+  void await_shared_prefix(Sample& leader, int reuse);
+  bool take_awaited_prefix(Sample& sample);
   bool build_batch(std::vector<SequenceChunk>& chunks, std::vector<Sample*>& chunk_samples);
   void after_step(const std::vector<SequenceChunk>& chunks, const std::vector<Sample*>& chunk_samples);
   // Guesses for the decoding samples that speculate (lookup first, then the draft model).

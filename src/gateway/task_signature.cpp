@@ -32,7 +32,9 @@ size_t placeholder_at(std::string_view text, size_t pos, std::string& out) {
                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
     name = name.substr(0, underscore);
   }
-  out = "<" + std::string(name) + ">";
+  out.assign(1, '<');  // appended in place (gcc 12 -O3 reports a false -Wstringop-overflow on "literal" + std::string&&)
+  out += name;
+  out += '>';
   return end + 1 - pos;
 }
 
@@ -44,11 +46,18 @@ std::string task_signature(const nlohmann::ordered_json& messages, const nlohman
     for (const auto& t : tools) {
       if (t.is_object() && t.contains("function") && t["function"].is_object() && t["function"].contains("name") &&
           t["function"]["name"].is_string()) {
-        names += (names.empty() ? "" : " ") + t["function"]["name"].get<std::string>();
+        if (!names.empty()) names += ' ';
+        names += t["function"]["name"].get_ref<const std::string&>();
       }
     }
   }
-  return "system: " + system_text(messages) + " | tools: " + names + " | user: " + last_user_text(messages);
+  std::string signature = "system: ";  // appended in place (gcc 12 -O3 reports a false -Wstringop-overflow on "literal" + std::string&&)
+  signature += system_text(messages);
+  signature += " | tools: ";
+  signature += names;
+  signature += " | user: ";
+  signature += last_user_text(messages);
+  return signature;
 }
 
 std::vector<std::string> signature_tokens(std::string_view text) {

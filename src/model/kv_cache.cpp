@@ -50,12 +50,6 @@ KVCache::KVCache(const ModelConfig& config, int n_ctx, int n_seq, KVCacheTypes t
   values_.reset(new uint8_t[rows * static_cast<size_t>(v_row_bytes_)]);
 }
 
-int KVCache::pages_mapped() const {
-  int n = 0;
-  for (const auto& table : tables_) n += static_cast<int>(std::count_if(table.begin(), table.end(), [](int32_t p) { return p >= 0; }));
-  return n;
-}
-
 int KVCache::page_of(int seq, int pos) const {
   const int32_t page = tables_[static_cast<size_t>(seq)][static_cast<size_t>(pos / page_size_)];
   if (page < 0) fail("KV cache position {} of sequence {} holds no rows", pos, seq);
@@ -110,6 +104,7 @@ void KVCache::prepare_write(int seq, int begin, int end) {
     int32_t& page = table[static_cast<size_t>(i)];
     if (page < 0) {
       page = allocate_page();
+      ++pages_mapped_;
       continue;
     }
     if (refs_[static_cast<size_t>(page)] == 1) continue;
@@ -155,6 +150,7 @@ void KVCache::share_prefix(int from_seq, int to_seq, int n_pos) {
     if (page < 0) fail("cannot share position {} of sequence {}: it holds no rows", i * page_size_, from_seq);
     ++refs_[static_cast<size_t>(page)];
     to[static_cast<size_t>(i)] = page;
+    ++pages_mapped_;
   }
 }
 
@@ -162,7 +158,9 @@ void KVCache::truncate(int seq, int n_pos) {
   std::vector<int32_t>& table = tables_[static_cast<size_t>(seq)];
   for (int i = (std::max(n_pos, 0) + page_size_ - 1) / page_size_; i < pages_per_seq_; ++i) {
     int32_t& page = table[static_cast<size_t>(i)];
-    if (page >= 0) release_page(page);
+    if (page < 0) continue;
+    release_page(page);
+    --pages_mapped_;
     page = -1;
   }
 }

@@ -49,7 +49,7 @@ class KVCache {
   int page_size() const { return page_size_; }
   int64_t page_bytes() const { return static_cast<int64_t>(page_size_) * bytes_per_token(); }
   int pages_in_use() const { return pages_in_use_; }
-  int pages_mapped() const;
+  int pages_mapped() const { return pages_mapped_; }
 
   // Rows for (sequence, layer, position); the position must have been prepared for writing.
   const uint8_t* key(int seq, int layer, int pos) const;
@@ -85,6 +85,9 @@ class KVCache {
   std::vector<int32_t> refs_;                 // [page] sequences mapping it
   std::vector<int32_t> free_;                 // page ids, the next one to use last
   int pages_in_use_ = 0;
+  // Table entries >= 0 over all sequences, kept on every map and unmap (read every step for
+  // /metrics, so never recounted over the tables).
+  int pages_mapped_ = 0;
   // Left uninitialised on purpose: memory is committed only when a page is first written, and
   // freed pages are reused most recently freed first, so a server with many long slots costs
   // memory in proportion to the distinct rows it actually holds.

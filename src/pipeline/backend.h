@@ -72,6 +72,9 @@ class Backend {
   virtual std::string model_id() const = 0;
   // Every model name a request may name (what /v1/models lists); a router serves several.
   virtual std::vector<std::string> model_ids() const { return {model_id()}; }
+  // The reranker served beside the generation model(s) (SideReranker), which /v1/rerank
+  // answers a request naming no model with; empty when there is none.
+  virtual std::string default_reranker() const { return {}; }
   // Prometheus text lines this backend adds to /metrics (a router's per-route and
   // per-upstream counters); empty for none.
   virtual std::string metrics_text() const { return {}; }

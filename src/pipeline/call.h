@@ -94,13 +94,18 @@ struct EmbeddingRequest {
   bool base64 = false;
   int dimensions = 0;  // 0: not given
   std::string client_key_id;  // as in GenerationFields
+  std::function<bool()> cancelled;  // as in GenerationFields: polled while the inputs wait
 };
 
 // Relevance of each document to a query, by a cross-encoder (a reranking model).
 struct RerankRequest {
   std::string model;
   std::string query;
-  std::vector<std::string> documents;  // at least one
+  std::vector<std::string> documents;  // at least one: the text each document is scored by
+  // The documents as the client sent them, echoed by return_documents in the same shape: a
+  // Cohere-style object ({"text": ..., other fields}) comes back whole; a plain string (or an
+  // empty array: every document a string) comes back as Jina and Cohere send it, {"text": ...}.
+  nlohmann::ordered_json documents_as_sent = nlohmann::ordered_json::array();
   // How the caller wants the answer presented (the server's /v1/rerank); backends score every
   // document whatever these say, so a wrapper or an upstream never drops a score.
   int top_n = 0;                  // 0: every document

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <mutex>
 #include <optional>
 #include <random>
 
@@ -105,6 +106,37 @@ ApiError refused_by_scheduler(const Error& e, const char* prompt_param) {
   return ApiError(400, e.what(), "invalid_request_error", prompt_param,
                   too_long ? "context_length_exceeded" : "invalid_value");
 }
+
+// What a blocking call (embeddings, reranking) collects from the scheduler's callbacks, which
+// run on the scheduler's thread and update it under `mutex`.
+template <class Result>
+struct PendingCall {
+  std::mutex mutex;
+  std::condition_variable done;
+  Result result{};
+  int remaining = 0;  // callbacks still to come
+
+  void finish_one() {  // with `mutex` held
+    if (--remaining == 0) done.notify_all();
+  }
+
+  // Blocks until every callback came. Every 50 ms it polls the caller's `cancelled`: a caller
+  // that went away cancels `ids` (their slots and unscored pairs are freed before the next
+  // step, so it no longer holds capacity others wait for) and gets a 499 naming `what`.
+  Result wait(Scheduler& scheduler, const std::vector<uint64_t>& ids, const std::function<bool()>& cancelled,
+              const char* what) {
+    std::unique_lock<std::mutex> lock(mutex);
+    while (!done.wait_for(lock, std::chrono::milliseconds(50), [&] { return remaining == 0; })) {
+      if (cancelled && cancelled()) {
+        lock.unlock();  // the scheduler's callbacks take `mutex`: never hold it into cancel()
+        for (uint64_t id : ids) scheduler.cancel(id);
+        throw ApiError(499, fmt::format("the caller went away; the {} was cancelled", what), "invalid_request_error",
+                       "", "cancelled");
+      }
+    }
+    return std::move(result);
+  }
+};
 
 class ScheduledCall : public CallHandle {
  public:
@@ -343,13 +375,7 @@ EmbeddingResult LocalBackend::embed(const EmbeddingRequest& r) {
                             std::to_string(r.dimensions),
                    "invalid_request_error", "dimensions", "");
   }
-  struct Pending {
-    std::mutex mutex;
-    std::condition_variable done;
-    EmbeddingResult result;
-    int remaining = 0;
-  };
-  auto pending = std::make_shared<Pending>();
+  auto pending = std::make_shared<PendingCall<EmbeddingResult>>();
   pending->result.embeddings.resize(r.inputs.size());
   pending->remaining = static_cast<int>(r.inputs.size());
   std::vector<uint64_t> ids;
@@ -362,7 +388,7 @@ EmbeddingResult LocalBackend::embed(const EmbeddingRequest& r) {
         std::lock_guard<std::mutex> lock(pending->mutex);
         pending->result.embeddings[i] = std::move(e);
         pending->result.prompt_tokens += n_tokens;
-        if (--pending->remaining == 0) pending->done.notify_all();
+        pending->finish_one();
       }));
     } catch (const Error& e) {
       for (uint64_t id : ids) scheduler_.cancel(id);
@@ -371,16 +397,15 @@ EmbeddingResult LocalBackend::embed(const EmbeddingRequest& r) {
       throw ApiError(400, fmt::format("input {}: {}", i, e.what()), refused.type, refused.param, refused.code);
     }
   }
-  std::unique_lock<std::mutex> lock(pending->mutex);
-  pending->done.wait(lock, [&] { return pending->remaining == 0; });
-  for (const auto& e : pending->result.embeddings) {
+  EmbeddingResult result = pending->wait(scheduler_, ids, r.cancelled, "embedding");
+  for (const auto& e : result.embeddings) {
     if (e.empty()) throw ApiError(500, "internal error: the engine failed to compute an embedding", "server_error", "", "");
   }
-  return pending->result;
+  return result;
 }
 
 // Every pair of the call is one scheduler request, scored in the scheduler's batches beside
-// other callers' pairs; the wait polls the caller's `cancelled`, which drops the unscored pairs.
+// other callers' pairs; the wait (PendingCall) drops the unscored pairs of a caller that left.
 RerankResult LocalBackend::rerank(const RerankRequest& r) {
   if (!scheduler_.reranker_only()) return Backend::rerank(r);  // the 400 naming the model
   validate_rerank_request(r);
@@ -389,33 +414,23 @@ RerankResult LocalBackend::rerank(const RerankRequest& r) {
   for (const std::string& document : r.documents) {
     pairs.push_back(rerank_pair_tokens(tokenizer_, scheduler_.max_input_tokens(), r.query, document));
   }
-  struct Pending {
-    std::mutex mutex;
-    std::condition_variable done;
-    std::optional<RerankResult> result;
-  };
-  auto pending = std::make_shared<Pending>();
+  auto pending = std::make_shared<PendingCall<RerankResult>>();
+  pending->remaining = 1;  // one scheduler request however many pairs
   uint64_t id = 0;
   try {
     id = scheduler_.submit_rerank(std::move(pairs), [pending](std::vector<float> scores, int n_tokens) {
       std::lock_guard<std::mutex> lock(pending->mutex);
-      pending->result.emplace(RerankResult{{scores.begin(), scores.end()}, n_tokens});
-      pending->done.notify_all();
+      pending->result = RerankResult{{scores.begin(), scores.end()}, n_tokens};
+      pending->finish_one();
     });
   } catch (const Error& e) {
     throw refused_by_scheduler(e, "documents");
   }
-  std::unique_lock<std::mutex> lock(pending->mutex);
-  while (!pending->done.wait_for(lock, std::chrono::milliseconds(50), [&] { return pending->result.has_value(); })) {
-    if (r.cancelled && r.cancelled()) {
-      scheduler_.cancel(id);
-      throw ApiError(499, "the caller went away; the reranking was cancelled", "invalid_request_error", "", "cancelled");
-    }
-  }
-  if (pending->result->scores.size() != r.documents.size()) {
+  RerankResult result = pending->wait(scheduler_, {id}, r.cancelled, "reranking");
+  if (result.scores.size() != r.documents.size()) {
     throw ApiError(500, "internal error: the engine failed to score the documents", "server_error", "", "");
   }
-  return std::move(*pending->result);
+  return result;
 }
 
 }  // namespace rpu

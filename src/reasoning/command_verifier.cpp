@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "core/error.h"
 #include "reasoning/verifiers.h"
@@ -39,9 +40,13 @@ std::string resolve_program(const std::string& name) {
   const std::string path = env != nullptr ? env : "/usr/local/bin:/usr/bin:/bin";
   for (size_t begin = 0;;) {
     const size_t end = path.find(':', begin);
-    std::string dir = path.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+    // (A view, and the candidate appended in place: gcc 12 -O3 reports false -Wrestrict and
+    // -Wstringop-overflow warnings on dir = "." and dir + "/" + name.)
+    std::string_view dir = std::string_view(path).substr(begin, end == std::string::npos ? std::string::npos : end - begin);
     if (dir.empty()) dir = ".";
-    const std::string candidate = dir + "/" + name;
+    std::string candidate(dir);
+    candidate += '/';
+    candidate += name;
     if (is_executable_file(candidate)) return candidate;
     if (end == std::string::npos) break;
     begin = end + 1;

@@ -77,7 +77,7 @@ std::string_view strategy_name(Strategy strategy) {
 ReasoningSpec parse_reasoning_spec(const nlohmann::ordered_json& j) {
   if (!j.is_object()) throw ApiError(400, "'reasoning' must be an object", "invalid_request_error", "reasoning", "");
   static const char* const kKnown[] = {"strategy", "n", "temperature", "extract", "verifier", "weighted", "threshold",
-                                       "round", "expand", "step_delimiter", "max_steps", "token_budget"};
+                                       "select", "round", "expand", "step_delimiter", "max_steps", "token_budget"};
   for (const auto& [key, value] : j.items()) {
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) bad(key, "unknown field");
   }
@@ -94,6 +94,12 @@ ReasoningSpec parse_reasoning_spec(const nlohmann::ordered_json& j) {
   if (j.contains("weighted")) {
     if (!j.at("weighted").is_boolean()) bad("weighted", "must be true or false");
     s.weighted = j.at("weighted").get<bool>();
+  }
+  if (j.contains("select")) {
+    const auto& v = j.at("select");
+    if (!v.is_string() || (v != "best" && v != "vote")) bad("select", "must be \"best\" or \"vote\"");
+    if (s.strategy != Strategy::kBestOfN) bad("select", "only for the best_of_n strategy");
+    s.verified_vote = v == "vote";
   }
   s.threshold = number_field(j, "threshold", s.threshold, 0.0, 1.0);
   s.round = int_field(j, "round", s.round, 1, kMaxSamples);
@@ -130,14 +136,14 @@ std::optional<nlohmann::ordered_json> model_suffix_json(std::string_view suffix)
     std::string_view prefix;
     Strategy strategy;
   };
-  // Longest prefixes first: "wsc" before "sc".
+  // Longest prefixes first: "wsc" before "sc", "bonv" before "bon".
   static const Form kForms[] = {{"wsc", Strategy::kSelfConsistency}, {"asc", Strategy::kAdaptive},
-                                {"bon", Strategy::kBestOfN},         {"step", Strategy::kStepSearch},
+                                {"bonv", Strategy::kBestOfN},        {"bon", Strategy::kBestOfN},         {"step", Strategy::kStepSearch},
                                 {"sc", Strategy::kSelfConsistency}};
   for (const Form& form : kForms) {
     if (suffix.substr(0, form.prefix.size()) != form.prefix) continue;
     std::string_view rest = suffix.substr(form.prefix.size());
-    const bool logprob = form.strategy == Strategy::kBestOfN && rest.size() > 2 && rest.substr(rest.size() - 2) == "lp";
+    const bool logprob = form.prefix == "bon" && rest.size() > 2 && rest.substr(rest.size() - 2) == "lp";
     if (logprob) rest.remove_suffix(2);
     int n = 0;
     const auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), n);
@@ -145,6 +151,7 @@ std::optional<nlohmann::ordered_json> model_suffix_json(std::string_view suffix)
     if (ec != std::errc() || end != rest.data() + rest.size()) return std::nullopt;
     nlohmann::ordered_json j = {{"strategy", strategy_name(form.strategy)}, {"n", n}};
     if (form.prefix == "wsc") j["weighted"] = true;
+    if (form.prefix == "bonv") j["select"] = "vote";
     const nlohmann::ordered_json arithmetic = {{"type", "arithmetic"}, {"grounded", true}};
     if (form.strategy == Strategy::kBestOfN) j["verifier"] = logprob ? nlohmann::ordered_json{{"type", "logprob"}} : arithmetic;
     if (form.strategy == Strategy::kStepSearch) j["verifier"] = arithmetic;

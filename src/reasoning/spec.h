@@ -4,7 +4,8 @@
 // or the same through the model name, so unmodified OpenAI clients can use it:
 //   NAME+sc8 (self-consistency, 8 samples), NAME+wsc8 (weighted by log-probability),
 //   NAME+asc16 (adaptive, at most 16), NAME+bon8 (best-of-8, grounded arithmetic verifier),
-//   NAME+bon8lp (best-of-8 scored by mean log-probability), NAME+step4 (step search, beam 4).
+//   NAME+bon8lp (best-of-8 scored by mean log-probability), NAME+bonv8 (best-of-8, grounded
+//   arithmetic, verified vote), NAME+step4 (step search, beam 4).
 // Every bad field is an ApiError 400 naming it ("reasoning.n"), before any sampling.
 #pragma once
 
@@ -27,7 +28,11 @@ struct ReasoningSpec {
   double temperature = 0.7;   // sampling temperature of the samples
   ExtractSpec extract;        // how an answer is read out of a sample (voting, agreement)
   nlohmann::json verifier;    // best_of_n / step_search: {"type": "arithmetic" | ... | "logprob" | "judge"}
-  bool weighted = false;      // self-consistency: votes weighted by exp(mean token log-probability)
+  bool weighted = false;      // self-consistency, verified vote: votes weighted by exp(mean token log-probability)
+  // best_of_n: how the answer is selected among the samples. false ("select": "best"): the
+  // best verifier verdict wins. true ("select": "vote"): a verified vote, the samples that pass
+  // the verifier vote with weight = score (strategies.h).
+  bool verified_vote = false;
   double threshold = 0.75;    // adaptive: stop once the leader's share of samples reaches this
   int round = 4;              // adaptive: samples drawn per round
   // Step search (beam search over reasoning steps).

@@ -41,6 +41,22 @@ ReasonedAnswer from_vote(const std::vector<DrawnSample>& drawn, const VoteResult
 
 }  // namespace
 
+std::optional<size_t> verified_vote_winner(const std::vector<Sample>& votes, const std::vector<Verdict>& verdicts,
+                                           bool weighted) {
+  std::vector<Sample> passing;
+  std::vector<size_t> origin;  // passing[k] is votes[origin[k]]
+  std::vector<double> weights;
+  for (size_t i = 0; i < votes.size(); ++i) {
+    if (!verdicts[i].pass || !votes[i].answer) continue;
+    passing.push_back(votes[i]);
+    origin.push_back(i);
+    weights.push_back(std::max(0.0, verdicts[i].score) * vote_weight(votes[i], weighted));
+  }
+  const VoteResult vote = weighted_vote(passing, weights, static_cast<double>(votes.size()));
+  if (vote.chosen < 0) return std::nullopt;
+  return origin[static_cast<size_t>(vote.chosen)];
+}
+
 ReasonedAnswer self_consistency(SampleSource& source, const ReasoningSpec& spec) {
   const std::vector<DrawnSample> drawn = source.draw(spec.n);
   return from_vote(drawn, majority_vote(to_votes(drawn, spec.extract), spec.weighted), Strategy::kSelfConsistency);
@@ -84,6 +100,9 @@ ReasonedAnswer best_of_n(SampleSource& source, const ReasoningSpec& spec, const 
   for (size_t i = 1; i < drawn.size(); ++i) {
     if (better(i, best)) best = i;
   }
+  if (spec.verified_vote) {
+    if (const std::optional<size_t> voted = verified_vote_winner(votes, verdicts, spec.weighted)) best = *voted;
+  }
   int passed = 0, agreeing = 0;
   for (size_t i = 0; i < drawn.size(); ++i) {
     if (!verdicts[i].pass) continue;
@@ -94,6 +113,7 @@ ReasonedAnswer best_of_n(SampleSource& source, const ReasoningSpec& spec, const 
   a.chosen = drawn[best];
   a.confidence = drawn.empty() ? 0.0 : static_cast<double>(agreeing) / static_cast<double>(drawn.size());
   a.extension = {{"strategy", "best_of_n"},
+                 {"select", spec.verified_vote ? "vote" : "best"},
                  {"confidence", a.confidence},
                  {"samples", static_cast<int>(drawn.size())},
                  {"verifier", scorer.name()},

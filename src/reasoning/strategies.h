@@ -7,6 +7,9 @@
 //   best-of-N         n samples scored by a verifier; the best score wins (ties: the answer
 //                     more samples agree on, then the higher log-probability); confidence = the
 //                     share of all n samples that pass the verifier AND give the chosen answer;
+//                     with "select": "vote" (verified vote) the answer is instead the one the
+//                     most verifier score (x exp(mean log-probability) when weighted) votes for
+//                     among the samples that pass; without any passing sample, the best verdict;
 //   step search       beam search over reasoning steps (text up to a delimiter): each beam
 //                     entry is extended by `expand` sampled steps, entries are ranked by the
 //                     verifier's score of the text so far, then by mean log-probability; the
@@ -16,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "reasoning/sampling.h"
 #include "reasoning/scorer.h"
@@ -31,6 +35,12 @@ struct ReasonedAnswer {
 };
 
 ReasonedAnswer self_consistency(SampleSource& source, const ReasoningSpec& spec);
+
+// Best-of-N's verified vote: among the samples that pass (verdicts[i].pass) and have an answer,
+// each votes for its answer with weight verdicts[i].score (x vote_weight when `weighted`); the
+// index of the winner's heaviest voter, nullopt when no sample passes with an answer.
+std::optional<size_t> verified_vote_winner(const std::vector<Sample>& votes, const std::vector<Verdict>& verdicts,
+                                           bool weighted);
 ReasonedAnswer adaptive_consistency(SampleSource& source, const ReasoningSpec& spec);
 ReasonedAnswer best_of_n(SampleSource& source, const ReasoningSpec& spec, const Scorer& scorer);
 // `prompt`: the rendered chat prompt the steps continue.

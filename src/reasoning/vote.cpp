@@ -13,6 +13,16 @@ double vote_weight(const Sample& sample, bool weighted_by_logprob) {
 }
 
 VoteResult majority_vote(const std::vector<Sample>& samples, bool weighted_by_logprob) {
+  std::vector<double> weights;
+  double total = 0;
+  for (const Sample& sample : samples) {
+    weights.push_back(vote_weight(sample, weighted_by_logprob));
+    total += weights.back();
+  }
+  return weighted_vote(samples, weights, total);
+}
+
+VoteResult weighted_vote(const std::vector<Sample>& samples, const std::vector<double>& weights, double total) {
   struct Tally {
     std::string answer;
     double weight = 0;
@@ -20,14 +30,11 @@ VoteResult majority_vote(const std::vector<Sample>& samples, bool weighted_by_lo
   };
   std::vector<Tally> tallies;  // in order of first appearance
   std::unordered_map<std::string, size_t> index;
-  double total = 0;
-  for (const Sample& sample : samples) {
-    const double w = vote_weight(sample, weighted_by_logprob);
-    total += w;
-    if (!sample.answer) continue;
-    const auto [it, inserted] = index.try_emplace(*sample.answer, tallies.size());
-    if (inserted) tallies.push_back({*sample.answer, 0, 0});
-    tallies[it->second].weight += w;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    if (!samples[i].answer) continue;
+    const auto [it, inserted] = index.try_emplace(*samples[i].answer, tallies.size());
+    if (inserted) tallies.push_back({*samples[i].answer, 0, 0});
+    tallies[it->second].weight += weights[i];
     tallies[it->second].count += 1;
   }
   // Stable: equal weights keep first-appearance order.
@@ -40,13 +47,17 @@ VoteResult majority_vote(const std::vector<Sample>& samples, bool weighted_by_lo
   }
   if (tallies.empty()) return result;
   result.answer = tallies[0].answer;
-  result.confidence = total > 0 ? tallies[0].weight / total : 0.0;
-  // A NaN log-probability never beats a real one; equal ones keep the first sample.
-  const auto better = [](double a, double b) { return !std::isnan(a) && (std::isnan(b) || a > b); };
+  result.confidence = total > 0 ? std::min(1.0, tallies[0].weight / total) : 0.0;
+  // The winner's representative: the heaviest of its samples, then the higher log-probability
+  // (a NaN one never beats a real one); equal ones keep the first sample.
+  const auto better = [&](size_t a, size_t b) {
+    if (weights[a] != weights[b]) return weights[a] > weights[b];
+    const double la = samples[a].mean_logprob, lb = samples[b].mean_logprob;
+    return !std::isnan(la) && (std::isnan(lb) || la > lb);
+  };
   for (size_t i = 0; i < samples.size(); ++i) {
     if (samples[i].answer != result.answer) continue;
-    if (result.chosen < 0 || better(samples[i].mean_logprob, samples[static_cast<size_t>(result.chosen)].mean_logprob))
-      result.chosen = static_cast<int>(i);
+    if (result.chosen < 0 || better(i, static_cast<size_t>(result.chosen))) result.chosen = static_cast<int>(i);
   }
   return result;
 }

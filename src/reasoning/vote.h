@@ -38,6 +38,13 @@ double vote_weight(const Sample& sample, bool weighted_by_logprob);
 
 VoteResult majority_vote(const std::vector<Sample>& samples, bool weighted_by_logprob);
 
+// The vote with explicit weights (weights[i] >= 0 for samples[i]): answer -> summed weight,
+// confidence = winner's weight / `total` (capped at 1), and the winner's representative is
+// its heaviest voter (then the higher mean_logprob). majority_vote is this with vote_weight()
+// and total = the sum of all weights. Best-of-N's verified vote runs it over the samples that
+// pass the verifier, weight = verifier score (x vote_weight), total = all samples drawn.
+VoteResult weighted_vote(const std::vector<Sample>& samples, const std::vector<double>& weights, double total);
+
 // Minimum samples drawn before the share threshold may stop sampling: a share from one or
 // two samples says little (1 of 1 is 100%).
 inline constexpr int kAdaptiveMinSamples = 3;

@@ -1,5 +1,6 @@
 // POST /v1/embeddings: each input's final hidden states, mean-pooled and L2-normalised,
 // computed by the Backend (locally: by the scheduler alongside the generations in flight).
+#include "server/connection_gate.h"
 #include "server/handlers.h"
 
 namespace rpu {
@@ -7,6 +8,7 @@ namespace rpu {
 void handle_embeddings(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   EmbeddingRequest r = parse_embedding_request(req.body);
   r.client_key_id = request_tally().key_id;
+  r.cancelled = current_client_gone_check();  // a client that left frees its inputs' slots
   check_model_name(ctx, r.model);
   const EmbeddingResult result = ctx.backend.embed(r);
   ctx.metrics.on_prompt(result.prompt_tokens, 0);

@@ -58,7 +58,8 @@ void keep_large_allocations_returnable();
 void tag_caller(GenerationFields& fields, const httplib::Request& req);
 // Checks that `model` names the served model (OpenAI clients always send one).
 // Refuses a model this server does not serve (404), or, without strict_model, rewrites the
-// name to the one model served.
-void check_model_name(const ServerContext& ctx, std::string& model);
+// name to the one model served: for /v1/rerank (`for_rerank`) the reranker served beside a
+// chat model (Backend::default_reranker), elsewhere the one model besides that reranker.
+void check_model_name(const ServerContext& ctx, std::string& model, bool for_rerank = false);
 
 }  // namespace rpu

@@ -390,23 +390,38 @@ EmbeddingRequest parse_embedding_request(std::string_view body) {
   return r;
 }
 
-// Jina's and Cohere's shape, which llama-server also reads: {model, query, documents: [string],
-// top_n, return_documents}. The model may be left out (TEI clients send none): the handler
-// then names the one model served.
+// Jina's and Cohere's shape, which llama-server also reads: {model, query, documents, top_n,
+// return_documents}, each document a string or (Cohere) an object whose "text" is scored, its
+// other fields echoed. The model may be left out (TEI clients send none): the handler then
+// names the reranker served.
 RerankRequest parse_rerank_request(std::string_view body) {
   const json j = parse_json_body(body);
   RerankRequest r;
   r.model = get_string(j, "model", false);
   r.query = get_string(j, "query", true);
-  if (!present(j, "documents")) bad("documents", "'documents' is required: a non-empty array of strings");
+  constexpr const char* kShape = "a non-empty array of strings or of {\"text\": string} objects";
+  if (!present(j, "documents")) bad("documents", fmt::format("'documents' is required: {}", kShape));
   const json& documents = j.at("documents");
-  if (!documents.is_array() || documents.empty()) bad("documents", "'documents' must be a non-empty array of strings");
+  if (!documents.is_array() || documents.empty()) bad("documents", fmt::format("'documents' must be {}", kShape));
   constexpr size_t kMaxDocuments = 4096;
   if (documents.size() > kMaxDocuments) bad("documents", fmt::format("at most {} documents per request", kMaxDocuments));
+  bool any_object = false;
   for (size_t i = 0; i < documents.size(); ++i) {
-    if (!documents[i].is_string()) bad("documents", fmt::format("'documents[{}]' must be a string", i));
-    r.documents.push_back(documents[i].get<std::string>());
+    const json& d = documents[i];
+    if (d.is_string()) {
+      r.documents.push_back(d.get<std::string>());
+    } else if (d.is_object()) {
+      const auto text = d.find("text");
+      if (text == d.end() || !text->is_string()) {
+        bad("documents", fmt::format("'documents[{}].text' must be a string (a document object is scored by its text)", i));
+      }
+      r.documents.push_back(text->get<std::string>());
+      any_object = true;
+    } else {
+      bad("documents", fmt::format("'documents[{}]' must be a string or a {{\"text\": string}} object", i));
+    }
   }
+  if (any_object) r.documents_as_sent = documents;
   if (auto top_n = get_integer(j, "top_n", 1, INT32_MAX)) r.top_n = static_cast<int>(*top_n);
   r.return_documents = get_bool(j, "return_documents", false);
   return r;

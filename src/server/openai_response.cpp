@@ -210,7 +210,10 @@ nlohmann::ordered_json rerank_list(const RerankRequest& request, const RerankRes
   json results = json::array();
   for (size_t i : rerank_order(result.scores, request.top_n)) {
     json item = {{"index", static_cast<int>(i)}, {"relevance_score", result.scores[i]}};
-    if (request.return_documents) item["document"] = {{"text", request.documents[i]}};
+    if (request.return_documents) {
+      const bool object = i < request.documents_as_sent.size() && request.documents_as_sent[i].is_object();
+      item["document"] = object ? json(request.documents_as_sent[i]) : json{{"text", request.documents[i]}};
+    }
     results.push_back(std::move(item));
   }
   return {{"model", request.model},

@@ -1,6 +1,8 @@
 #include "server/handlers.h"
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -50,16 +52,24 @@ void return_memory_after_request(size_t body_bytes) {
 #endif
 }
 
-void check_model_name(const ServerContext& ctx, std::string& model) {
+void check_model_name(const ServerContext& ctx, std::string& model, bool for_rerank) {
   // Clients must name a model (as OpenAI requires). A strict server refuses any other name
   // rather than answer it with a different model; a lenient one with a single model answers
-  // every name with it, keeping a reasoning suffix ("NAME+sc8") the backend understands.
+  // every name with it, keeping a reasoning suffix ("NAME+sc8") the backend understands. A
+  // reranker served beside a chat model (--rerank) does not make two: it answers /v1/rerank.
   if (ctx.backend.accepts_model(model)) return;
   const std::vector<std::string> ids = ctx.backend.model_ids();
-  if (!ctx.options.strict_model && ids.size() == 1) {
+  const std::string reranker = ctx.backend.default_reranker();
+  std::vector<std::string> candidates;
+  if (for_rerank && !reranker.empty()) {
+    candidates = {reranker};
+  } else {
+    std::copy_if(ids.begin(), ids.end(), std::back_inserter(candidates), [&](const std::string& id) { return id != reranker; });
+  }
+  if (!ctx.options.strict_model && candidates.size() == 1) {
     const size_t plus = model.rfind('+');
-    const std::string with_suffix = plus == std::string::npos ? ids[0] : ids[0] + model.substr(plus);
-    model = ctx.backend.accepts_model(with_suffix) ? with_suffix : ids[0];
+    const std::string with_suffix = plus == std::string::npos ? candidates[0] : candidates[0] + model.substr(plus);
+    model = ctx.backend.accepts_model(with_suffix) ? with_suffix : candidates[0];
     return;
   }
   std::string served;

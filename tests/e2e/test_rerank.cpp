@@ -137,6 +137,90 @@ TEST_F(RerankTest, ServeScoresEqualTheCliBestFirstOnEveryPath) {
   EXPECT_TRUE(server.running()) << server.log();
 }
 
+// Scores by document index from a /v1/rerank response.
+std::map<int, double> scores_of(const json& body) {
+  std::map<int, double> scores;
+  for (const json& item : body["results"]) scores[item["index"].get<int>()] = item["relevance_score"].get<double>();
+  return scores;
+}
+
+// `rpu serve CHAT --rerank RR`: the reranker answers /v1/rerank by its file stem or when no
+// model is named, with the scores the same file gives served alone (the oracle); /v1/models
+// lists both; the chat model named on /v1/rerank is a 400 naming `model`, and still chats.
+TEST_F(RerankTest, ServeRerankBesideAChatModelAnswersByItsNameOrNoName) {
+  std::map<int, double> oracle;
+  {
+    test::ServerProcess alone({reranker(), "--threads", "1"});
+    const auto r = test::http_post(alone.url(), "/v1/rerank", rerank_body("rerank-tiny"));
+    ASSERT_EQ(r.status, 200) << r.body;
+    oracle = scores_of(r.json);
+    ASSERT_EQ(oracle.size(), kDocuments.size());
+  }
+  test::ServerProcess server({"--threads", "1", "--rerank", reranker()});  // the built-in chat model
+  const auto models = test::http_get(server.url(), "/v1/models");
+  ASSERT_EQ(models.status, 200) << models.body;
+  std::set<std::string> ids;
+  for (const json& m : models.json["data"]) ids.insert(m["id"].get<std::string>());
+  EXPECT_EQ(ids, (std::set<std::string>{"rpu-arith", "rerank-tiny"})) << models.body;
+
+  for (const json& body : {rerank_body("rerank-tiny"), json{{"query", kQuery}, {"documents", kDocuments}}}) {
+    const auto r = test::http_post(server.url(), "/v1/rerank", body);
+    ASSERT_EQ(r.status, 200) << body.dump() << " -> " << r.body << "\n" << server.log();
+    EXPECT_EQ(r.json["model"], "rerank-tiny");
+    expect_oracle_scores(r.json, oracle, kDocuments.size());
+  }
+  const auto chat_model = test::http_post(server.url(), "/v1/rerank", rerank_body("rpu-arith"));
+  EXPECT_EQ(chat_model.status, 400) << chat_model.body;
+  EXPECT_EQ(chat_model.json["error"]["param"], "model") << chat_model.body;
+  EXPECT_NE(chat_model.body.find("'rpu-arith' is not a reranking model"), std::string::npos) << chat_model.body;
+
+  // The chat model still answers chats (also under another name, the server being lenient);
+  // the reranker named on a chat call says where to go.
+  for (const char* model : {"rpu-arith", "gpt-4o-mini"}) {
+    const auto chat = test::http_post(server.url(), "/v1/chat/completions", test::chat_body(model, "2+3=", 4));
+    EXPECT_EQ(chat.status, 200) << model << ": " << chat.body;
+    EXPECT_EQ(chat.json["model"], "rpu-arith") << chat.body;
+  }
+  const auto chat_reranker = test::http_post(server.url(), "/v1/chat/completions", test::chat_body("rerank-tiny", "hi", 4));
+  EXPECT_EQ(chat_reranker.status, 400) << chat_reranker.body;
+  EXPECT_NE(chat_reranker.body.find("/v1/rerank"), std::string::npos) << chat_reranker.body;
+  EXPECT_TRUE(server.running()) << server.log();
+}
+
+// Cohere-style documents ({"text": ..., other fields}) score as their text does as a plain
+// string (oracle: the same request with strings), mixed with strings; return_documents gives
+// each back in the shape it was sent; a document object without a string text is a 400.
+TEST_F(RerankTest, CohereDocumentObjectsScoreAsTheirTextAndComeBackInTheirShape) {
+  test::ServerProcess server({reranker(), "--threads", "1"});
+  const auto strings = test::http_post(server.url(), "/v1/rerank", rerank_body("rerank-tiny"));
+  ASSERT_EQ(strings.status, 200) << strings.body;
+  const std::map<int, double> oracle = scores_of(strings.json);
+  json documents = json::array();
+  for (size_t i = 0; i < kDocuments.size(); ++i) {
+    if (i % 2 == 0) {
+      documents.push_back({{"text", kDocuments[i]}, {"id", "doc-" + std::to_string(i)}});
+    } else {
+      documents.push_back(kDocuments[i]);
+    }
+  }
+  const json body = {{"model", "rerank-tiny"}, {"query", kQuery}, {"documents", documents}, {"return_documents", true}};
+  const auto r = test::http_post(server.url(), "/v1/rerank", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  expect_oracle_scores(r.json, oracle, kDocuments.size());
+  for (const json& item : r.json["results"]) {
+    const size_t i = item["index"].get<size_t>();
+    const json expected = i % 2 == 0 ? documents[i] : json{{"text", kDocuments[i]}};
+    EXPECT_EQ(item["document"], expected) << r.body;
+  }
+  for (const json& bad : {json::array({json{{"text", "a"}}, json{{"title", "no text"}}}), json::array({json{{"text", nullptr}}}),
+                          json::array({json::array({"a"})})}) {
+    const auto refused = test::http_post(server.url(), "/v1/rerank", {{"query", "q"}, {"documents", bad}});
+    EXPECT_EQ(refused.status, 400) << bad.dump() << " -> " << refused.body;
+    EXPECT_EQ(refused.json["error"]["param"], "documents") << refused.body;
+  }
+  EXPECT_TRUE(server.running()) << server.log();
+}
+
 TEST_F(RerankTest, BadRequestsAre400sNamingTheField) {
   test::ServerProcess server({reranker(), "--threads", "1"});
   struct Case {
@@ -148,7 +232,8 @@ TEST_F(RerankTest, BadRequestsAre400sNamingTheField) {
       {{{"model", "rerank-tiny"}, {"query", "q"}}, "documents"},
       {{{"model", "rerank-tiny"}, {"query", "q"}, {"documents", "one string"}}, "documents"},
       {{{"model", "rerank-tiny"}, {"query", "q"}, {"documents", {"a", 7}}}, "documents"},
-      {{{"model", "rerank-tiny"}, {"query", "q"}, {"documents", json::array({json{{"text", "a"}}})}}, "documents"},
+      {{{"model", "rerank-tiny"}, {"query", "q"}, {"documents", json::array({json{{"title", "a"}}})}}, "documents"},
+      {{{"model", "rerank-tiny"}, {"query", "q"}, {"documents", json::array({json{{"text", 1}}})}}, "documents"},
       {{{"model", "rerank-tiny"}, {"documents", {"a"}}}, "query"},
       {{{"model", "rerank-tiny"}, {"query", 3}, {"documents", {"a"}}}, "query"},
       {{{"model", "rerank-tiny"}, {"query", "q"}, {"documents", {"a"}}, {"top_n", 0}}, "top_n"},
@@ -279,10 +364,17 @@ routes:
 default_route: plain
 )");
   auto gateway = test::start_gateway(config);
+  json objects = json::array();  // Cohere's shape: the upstream is sent their texts
+  for (const std::string& d : kDocuments) objects.push_back({{"text", d}, {"source", "test"}});
   for (const char* model : {"rank-model", "far-model"}) {
     const auto r = test::http_post(gateway->url(), "/v1/rerank", rerank_body(model));
     ASSERT_EQ(r.status, 200) << model << ": " << r.body << "\n" << gateway->log();
     expect_oracle_scores(r.json, oracle, kDocuments.size());
+    const json cohere = {{"model", model}, {"query", kQuery}, {"documents", objects}, {"return_documents", true}};
+    const auto c = test::http_post(gateway->url(), "/v1/rerank", cohere);
+    ASSERT_EQ(c.status, 200) << model << ": " << c.body;
+    expect_oracle_scores(c.json, oracle, kDocuments.size());
+    EXPECT_EQ(c.json["results"][0]["document"], objects[c.json["results"][0]["index"].get<size_t>()]) << c.body;
   }
   const auto refused = test::http_post(gateway->url(), "/v1/rerank", rerank_body("anything"));
   EXPECT_EQ(refused.status, 400) << refused.body;
@@ -297,7 +389,7 @@ default_route: plain
   EXPECT_EQ(answer.json["rpu"]["knowledge"]["reranker"], "ranker") << answer.body;
   EXPECT_EQ(answer.json["rpu"]["knowledge"]["sources"].size(), 1u) << answer.body;
   const auto metrics = test::http_get(gateway->url(), "/metrics");
-  EXPECT_GE(test::metric_value(metrics.body, "rpu_requests_total", {{"endpoint", "rerank"}}), 4) << metrics.body;
+  EXPECT_GE(test::metric_value(metrics.body, "rpu_requests_total", {{"endpoint", "rerank"}}), 6) << metrics.body;
   gateway.reset();
 
   const std::string wrong = test::write_config(

@@ -11,8 +11,10 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <vector>
 
 #include "core/mapped_file.h"
+#include "core/rng.h"
 #include "engine/scheduler.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
@@ -89,6 +91,62 @@ TEST(KvPages, SharedPagesAreCountedOnceCopiedOnWriteAndReleased) {
   cache.truncate(1, 0);
   EXPECT_EQ(cache.pages_in_use(), 0);
   EXPECT_EQ(cache.pages_mapped(), 0);
+}
+
+// pages_mapped() is a counter kept on every map and unmap; after each of a long random run of
+// writes (fresh pages and copies on write), shares and truncations it equals a recount of
+// every sequence's page table (head_rows' pages), and pages_in_use() the distinct ids in them.
+TEST(KvPages, MappedPageCounterMatchesARecountOfTheTables) {
+  SynthSpec spec;
+  spec.n_embd = 64;
+  const auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(synth_model(spec).to_bytes())));
+  const int n_ctx = 40, n_seq = 4, page = 4;
+  KVCache cache(model->config(), n_ctx, n_seq, {}, page);
+  std::vector<int> held(n_seq, 0);  // positions each sequence has written or been given
+  Rng rng(7);
+  auto recount = [&](int& mapped, int& distinct) {
+    std::vector<int32_t> ids;
+    mapped = 0;
+    for (int s = 0; s < n_seq; ++s) {
+      const int32_t* table = cache.head_rows(s, 0, 0).pages;
+      for (int i = 0; i < (n_ctx + page - 1) / page; ++i) {
+        if (table[i] < 0) continue;
+        ++mapped;
+        ids.push_back(table[i]);
+      }
+    }
+    std::sort(ids.begin(), ids.end());
+    distinct = static_cast<int>(std::unique(ids.begin(), ids.end()) - ids.begin());
+  };
+  int shares = 0, mid_page_writes = 0;
+  for (int step = 0; step < 400; ++step) {
+    const int s = static_cast<int>(rng.next() % n_seq);
+    const int op = static_cast<int>(rng.next() % 3);
+    if (op == 0 && held[s] < n_ctx) {  // write 1..9 more positions
+      const int end = std::min(n_ctx, held[s] + 1 + static_cast<int>(rng.next() % 9));
+      mid_page_writes += held[s] % page != 0 ? 1 : 0;
+      cache.prepare_write(s, held[s], end);
+      held[s] = end;
+    } else if (op == 1) {  // take a prefix of another sequence
+      const int from = static_cast<int>(rng.next() % n_seq);
+      if (from == s || held[from] == 0) continue;
+      const int n = 1 + static_cast<int>(rng.next() % held[from]);
+      cache.share_prefix(from, s, n);
+      held[s] = n;
+      ++shares;
+    } else {  // rewind
+      const int n = static_cast<int>(rng.next() % (held[s] + 1));
+      cache.truncate(s, n);
+      held[s] = n;
+    }
+    int mapped = 0, distinct = 0;
+    recount(mapped, distinct);
+    ASSERT_EQ(cache.pages_mapped(), mapped) << "step " << step;
+    ASSERT_EQ(cache.pages_in_use(), distinct) << "step " << step;
+  }
+  // The run exercised sharing and writes into partly filled (possibly shared) pages.
+  EXPECT_GT(shares, 20);
+  EXPECT_GT(mid_page_writes, 20);
 }
 
 // Texts and prompt-cache hits of requests.
@@ -223,6 +281,34 @@ TEST_F(SharedSystemPrompt, ConcurrentRequestsHoldOneCopyAndAnswerAsAlone) {
   }
   other.wait_for(n_seq);
   EXPECT_LE(scheduler.stats().kv_bytes_in_use, n_seq * page_bytes);
+}
+
+// Six requests with one system prompt arrive together, with no earlier request to warm the
+// cache: the first admitted evaluates the system prompt, the others wait for its rows and map
+// its pages (the scheduler's prefix wait), so every later request reports the whole system
+// prompt as cached, its full pages are held once, and every answer is the one the request gets
+// alone.
+TEST_F(SharedSystemPrompt, RequestsArrivingTogetherEvaluateTheSharedPrefixOnce) {
+  const int n_requests = 6, n_seq = 6;
+  const std::vector<std::string> expected = alone(n_requests);
+  const int shared = system_tokens();
+  ThreadPool pool(2);
+  Scheduler scheduler(*model_, *tokenizer_, {.n_seq = n_seq, .n_ctx = 512, .prefill_chunk = 64}, &pool);
+  Results results;
+  for (int i = 0; i < n_requests; ++i) scheduler.submit(request(i), results.callback(i));
+  results.wait_for(n_requests);
+  for (int i = 0; i < n_requests; ++i) {
+    EXPECT_EQ(results.get(i).text, expected[static_cast<size_t>(i)]) << "request " << i;
+    if (i > 0) {
+      EXPECT_GE(results.get(i).cached_tokens, shared) << "request " << i;
+    }
+  }
+  const SchedulerStats stats = scheduler.stats();
+  EXPECT_GE(stats.cached_prompt_tokens, static_cast<uint64_t>((n_requests - 1) * shared));
+  const int64_t page_bytes = KVCache::kDefaultPageSize * model_->config().n_layer *
+                             2 * static_cast<int64_t>(model_->config().kv_dim()) * 4;
+  const int64_t full_pages = shared / KVCache::kDefaultPageSize;
+  EXPECT_LE(stats.kv_bytes_in_use + (n_seq - 1) * full_pages * page_bytes, stats.kv_bytes_mapped);
 }
 
 // Speculative guesses (prompt lookup finds many in a repetitive system prompt) are written

@@ -159,6 +159,45 @@ TEST_F(LocalBackendLimitsTest, BlockingCallStopsAGenerationWhoseCallerLeft) {
   EXPECT_EQ(scheduler.stats().active_sequences, 0);
 }
 
+// An embedding call whose caller went away while its inputs waited is cancelled like a
+// generation: embed() throws 499 instead of waiting, and its queued inputs are dropped. The
+// one slot is held by a generation that would fill a 4096-token context (far longer than the
+// 50 ms until the first poll), so the inputs cannot be embedded before the caller is seen gone.
+TEST_F(LocalBackendLimitsTest, BlockingEmbeddingStopsWhenItsCallerLeft) {
+  SchedulerOptions options;
+  options.n_seq = 1;
+  options.n_ctx = 4096;
+  Scheduler scheduler(*model_, *tokenizer_, options, nullptr);
+  LocalBackend backend(*model_, *tokenizer_, scheduler, LocalBackendOptions{"m", ""});
+  CompletionRequest long_generation;
+  long_generation.model = "m";
+  long_generation.prompts.push_back({"Once upon a time", {}, false});
+  long_generation.max_tokens = -1;
+  long_generation.ignore_eos = true;
+  auto holder = backend.complete(long_generation, [](const ChatEvent&) {});
+  EmbeddingRequest r;
+  r.model = "m";
+  r.inputs = {{"a cat", {}, false}, {"a dog", {}, false}};
+  r.cancelled = [] { return true; };
+  try {
+    const EmbeddingResult result = backend.embed(r);
+    FAIL() << "the embedding waited for its caller, who left: " << result.embeddings.size() << " vectors";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.status, 499);
+    EXPECT_EQ(e.code, "cancelled");
+  }
+  // The generation still holds the slot, so only the cancellation can take the inputs out.
+  for (int i = 0; i < 500 && scheduler.stats().queued != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(scheduler.stats().queued, 0) << "the cancelled inputs still wait for the slot";
+  holder->cancel();
+  for (int i = 0; i < 500 && scheduler.stats().active_sequences != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(scheduler.stats().active_sequences, 0);
+}
+
 // A reasoned call samples its inner backend in blocking batches: a caller that left stops it
 // (the batch copies of the request keep its `cancelled`).
 TEST_F(LocalBackendLimitsTest, ReasonedCallStopsWhenItsCallerLeft) {

@@ -212,13 +212,33 @@ TEST(OpenAIProtocolTest, RerankRequestsAndTheirMistakes) {
   EXPECT_EQ(param_of(R"({"query": "q", "documents": []})"), "documents");
   EXPECT_EQ(param_of(R"({"query": "q", "documents": "a"})"), "documents");
   EXPECT_EQ(param_of(R"({"query": "q", "documents": ["a", null]})"), "documents");
-  EXPECT_EQ(param_of(R"({"query": "q", "documents": [{"text": "a"}]})"), "documents");
+  EXPECT_EQ(param_of(R"({"query": "q", "documents": [{"title": "a"}]})"), "documents");
+  EXPECT_EQ(param_of(R"({"query": "q", "documents": [{"text": 3}]})"), "documents");
+  EXPECT_EQ(param_of(R"({"query": "q", "documents": [{"text": "a"}, ["b"]]})"), "documents");
   EXPECT_EQ(param_of(R"({"query": "q", "documents": ["a"], "top_n": 0})"), "top_n");
   EXPECT_EQ(param_of(R"({"query": "q", "documents": ["a"], "top_n": 1.5})"), "top_n");
   EXPECT_EQ(param_of(R"({"query": "q", "documents": ["a"], "return_documents": 1})"), "return_documents");
   EXPECT_EQ(param_of(R"({"model": 3, "query": "q", "documents": ["a"]})"), "model");
   json many = {{"query", "q"}, {"documents", std::vector<std::string>(4097, "d")}};
   EXPECT_EQ(param_of(many.dump()), "documents");
+}
+
+// Cohere's document objects are scored by their text and kept whole for return_documents,
+// mixed with plain strings; an all-string request keeps nothing extra.
+TEST(OpenAIProtocolTest, RerankDocumentObjectsAreScoredByTheirTextAndEchoedWhole) {
+  RerankRequest r = parse_rerank_request(
+      R"({"query": "q", "documents": [{"text": "a", "title": "A"}, "b", {"text": "c"}], "return_documents": true})");
+  EXPECT_EQ(r.documents, (std::vector<std::string>{"a", "b", "c"}));
+  const json body = rerank_list(r, RerankResult{{0.1, 0.3, 0.2}, 9});
+  ASSERT_EQ(body["results"].size(), 3u);
+  EXPECT_EQ(body["results"][0]["index"], 1);
+  EXPECT_EQ(body["results"][0]["document"], json({{"text", "b"}}));
+  EXPECT_EQ(body["results"][1]["index"], 2);
+  EXPECT_EQ(body["results"][1]["document"], json({{"text", "c"}}));
+  EXPECT_EQ(body["results"][2]["index"], 0);
+  EXPECT_EQ(body["results"][2]["document"], json({{"text", "a"}, {"title", "A"}}));
+  const RerankRequest strings = parse_rerank_request(R"({"query": "q", "documents": ["a", "b"]})");
+  EXPECT_TRUE(strings.documents_as_sent.empty());
 }
 
 // Results best first (ties in document order), cut to top_n, documents only when asked for.
@@ -267,7 +287,7 @@ TEST(OpenAIProtocolTest, ChatCompletionAndChunksHaveOpenAIShapes) {
   EXPECT_EQ(top[1]["bytes"], json::array({0xe2, 0x96}));  // exact bytes of a partial character
   // Serialisation replaces the invalid UTF-8 in "token" instead of throwing.
   const std::string text = to_json_text(c);
-  EXPECT_NO_THROW(json::parse(text));
+  EXPECT_NO_THROW(static_cast<void>(json::parse(text)));  // parse is [[nodiscard]]
 
   const json role = chat_chunk_role("id", 7, "m", 0, true);
   EXPECT_EQ(role["object"], "chat.completion.chunk");

@@ -52,6 +52,10 @@ TEST(ReasoningSpec, BadFieldsAreNamed) {
   EXPECT_EQ(param_of({{"strategy", "step_search"}, {"n", 16}, {"expand", 16}}), "reasoning.expand");
   EXPECT_EQ(param_of({{"step_delimiter", ""}}), "reasoning.step_delimiter");
   EXPECT_EQ(param_of({{"sampels", 8}}), "reasoning.sampels");
+  EXPECT_EQ(param_of({{"strategy", "best_of_n"}, {"select", "majority"}}), "reasoning.select");
+  EXPECT_EQ(param_of({{"strategy", "best_of_n"}, {"select", true}}), "reasoning.select");
+  EXPECT_EQ(param_of({{"strategy", "self_consistency"}, {"select", "vote"}}), "reasoning.select");
+  EXPECT_EQ(param_of({{"strategy", "best_of_n"}, {"select", "vote"}}), "(accepted)");
   EXPECT_EQ(param_of(json::array()), "reasoning");
 }
 
@@ -75,11 +79,18 @@ TEST(ReasoningSpec, ModelNameSuffixes) {
   auto bonlp = parse_model_suffix("bon4lp");
   ASSERT_TRUE(bonlp);
   EXPECT_EQ(bonlp->verifier.value("type", ""), "logprob");
+  EXPECT_FALSE(bon->verified_vote);
+  auto bonv = parse_model_suffix("bonv8");
+  ASSERT_TRUE(bonv);
+  EXPECT_EQ(bonv->strategy, Strategy::kBestOfN);
+  EXPECT_TRUE(bonv->verified_vote);
+  EXPECT_EQ(bonv->n, 8);
+  EXPECT_TRUE(bonv->verifier.value("grounded", false));
   auto step = parse_model_suffix("step3");
   ASSERT_TRUE(step);
   EXPECT_EQ(step->strategy, Strategy::kStepSearch);
   EXPECT_EQ(step->n, 3);
-  for (const char* not_one : {"", "sc", "scx", "sc8x", "foo8", "sc-1", "q4_k_m"}) {
+  for (const char* not_one : {"", "sc", "scx", "sc8x", "foo8", "sc-1", "q4_k_m", "bonv", "bonv8lp"}) {
     EXPECT_FALSE(parse_model_suffix(not_one)) << not_one;
   }
   EXPECT_THROW(parse_model_suffix("sc1000"), ApiError);

@@ -80,7 +80,8 @@ TEST(TrainOps, EmbeddingScatterAddsRepeatedTokens) {
 TEST(TrainOps, RmsNormGradients) {
   std::mt19937_64 rng(2);
   // Rows of a hidden state, and the per-head case (rows = tokens * heads, dim = head_dim).
-  for (auto [rows, dim] : {std::pair{3, 8}, std::pair{12, 4}}) {
+  for (const auto& shape : {std::pair{3, 8}, std::pair{12, 4}}) {
+    const int rows = shape.first, dim = shape.second;  // named, not bound: clang < 16 cannot capture bindings
     Vec x = random_vec(rows * dim, rng), w = random_vec(dim, rng), r = random_vec(rows * dim, rng);
     Vec y(x.size()), inv(rows), dx(x.size(), 0.0), dw(dim, 0.0);
     auto loss = [&] {

@@ -201,7 +201,7 @@ Action add_kb_command(CLI::App& app) {
   base(i);
   i->add_flag("--json", o->json, "as JSON");
 
-  return [o, c, a, r, s, i]() {
+  return [o, c, a, r, s]() {  // neither create, add, rm nor search: info
     if (c->parsed()) return create(*o);
     if (a->parsed()) return add(*o);
     if (r->parsed()) return remove(*o);

@@ -79,7 +79,7 @@ Action add_logs_command(CLI::App& app) {
   exp->add_option("--reveal", *reveal,
                   "put the original values back in place of the placeholders, with the vault key in this "
                   "environment variable (the gateway's log.vault_key_env)");
-  return [path, format, output, reveal, stats, exp] {
+  return [path, format, output, reveal, stats] {  // not stats: export
     if (stats->parsed()) return print_stats(*path);
     return export_log(*path, *format, *output, *reveal);
   };

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "commands.h"
 #include "kb_models.h"
@@ -17,6 +18,7 @@
 #include "model/lora.h"
 #include "pipeline/local_backend.h"
 #include "pipeline/model_library.h"
+#include "pipeline/side_reranker.h"
 #include "reasoning/spec.h"
 #include "reasoning/reasoning_backend.h"
 #include "retrieval/embedder.h"
@@ -52,6 +54,17 @@ void add_knowledge_bases(retrieval::KnowledgeLibrary& library, const ServeOption
     library.add(spec.substr(0, eq), spec.substr(eq + 1));
   }
   if (!o.knowledge_dir.empty()) library.add_dir(o.knowledge_dir);
+}
+
+// --rerank MODEL: the cross-encoder the bases' searches rerank with also answers /v1/rerank,
+// named by its file stem (/v1/models lists it); without it, `main` serves alone.
+Backend& serve_reranker_beside(Backend& main, const ServeOptions& o, EmbeddingModels& models,
+                               std::optional<SideReranker>& holder) {
+  if (o.rerank.empty()) return main;
+  Backend& reranker = models.reranker_backend(o.rerank);
+  holder.emplace(main, reranker);
+  std::fprintf(stderr, "rpu: /v1/rerank answered by %s (%s)\n", reranker.model_id().c_str(), o.rerank.c_str());
+  return *holder;
 }
 
 // One model of --models DIR in memory: its session (model, scheduler, LocalBackend) and the
@@ -99,7 +112,8 @@ int serve_library(ServeOptions& o, const sigset_t& stop_signals) {
   add_knowledge_bases(kbs, o, embedding_models);
   const std::unique_ptr<retrieval::Embedder> words = retrieval::word_counter();
   retrieval::KnowledgeBackend knowledge(library, kbs, [&](std::string_view text) { return words->count_tokens(text); });
-  Server server(knowledge, o.server);
+  std::optional<SideReranker> with_reranker;
+  Server server(serve_reranker_beside(knowledge, o, embedding_models, with_reranker), o.server);
   server.bind();
   std::fprintf(stderr, "rpu: serving %zu models from %s on http://%s:%d (at most %d loaded; %d sequences each)\n",
                entries.size(), o.models_dir.c_str(), o.server.host.c_str(), server.port(), o.max_loaded, o.scheduler.n_seq);
@@ -148,7 +162,8 @@ int serve(ServeOptions& o) {
   retrieval::KnowledgeBackend knowledge(reasoned, library, [&tok = *tokenizer](std::string_view text) {
     return static_cast<int>(tok.encode(text, false, false).size());
   });
-  Server server(knowledge, o.server);
+  std::optional<SideReranker> with_reranker;
+  Server server(serve_reranker_beside(knowledge, o, embedding_models, with_reranker), o.server);
   server.bind();
   std::fprintf(stderr, "rpu: serving %s as \"%s\" on http://%s:%d (%d sequences x %d tokens of context, %d threads)\n",
                o.model_path.empty() ? "the built-in model" : o.model_path.c_str(), backend_options.model_id.c_str(), o.server.host.c_str(), server.port(),

@@ -33,8 +33,7 @@ std::unique_ptr<retrieval::Embedder> EmbeddingModels::for_base(const retrieval::
   return embedder(settings.embed_model);
 }
 
-std::shared_ptr<retrieval::Reranker> EmbeddingModels::reranker(const std::string& path) {
-  if (path.empty()) return nullptr;
+LocalBackend& EmbeddingModels::reranker_backend(const std::string& path) {
   const std::string name = embed_model_name(path);
   auto& session = rerankers_[name];
   if (!session) {
@@ -50,13 +49,18 @@ std::shared_ptr<retrieval::Reranker> EmbeddingModels::reranker(const std::string
     }
     session = std::move(opened);
   }
-  return retrieval::backend_reranker(*session->backend, name);
+  return *session->backend;
+}
+
+std::shared_ptr<retrieval::Reranker> EmbeddingModels::reranker(const std::string& path) {
+  if (path.empty()) return nullptr;
+  return retrieval::backend_reranker(reranker_backend(path), embed_model_name(path));
 }
 
 void add_rerank_options(CLI::App* cmd, std::string& model, int* top) {
   cmd->add_option("--rerank", model,
                   "cross-encoder GGUF (a bert reranker such as ms-marco-MiniLM, pooling type rank) that rescores the "
-                  "first search stage's best chunks");
+                  "first search stage's best chunks (on rpu serve it also answers /v1/rerank, named by its file stem)");
   if (top != nullptr) {
     cmd->add_option("--rerank-top", *top, "first-stage chunks the reranker rescores")->check(CLI::Range(1, 1000));
   }

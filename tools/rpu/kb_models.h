@@ -28,6 +28,10 @@ class EmbeddingModels {
   // once as a session whose scheduler batches the pairs of every search; null when `path` is
   // empty. Named by the absolute path (rpu.knowledge.reranker).
   std::shared_ptr<retrieval::Reranker> reranker(const std::string& path);
+  // That session's backend (loaded on first use), served as the model named by the file stem
+  // beside a chat model (rpu serve --rerank); rpu::Error naming the file for a model that is
+  // not a cross-encoder.
+  LocalBackend& reranker_backend(const std::string& path);
 
  private:
   RuntimeOptions runtime_;

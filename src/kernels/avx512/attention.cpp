@@ -7,7 +7,9 @@
 // 64-256 values and the cost is reading the cache.
 //   attend:       one query; scores as dot products, then the weighted sum of values.
 //   attend_block: up to 16 queries of a prefill block, one per lane, so scores and outputs
-//                 need no horizontal sums; each K/V row slice is widened to f32 once per block.
+//                 need no horizontal sums; f16/Q8_0 rows are widened to f32 once per block, a
+//                 page run (<= 64 rows) at a time into an L1/L2-sized buffer, and the f32 loops
+//                 read that buffer (f32 rows are read in place); scores take 4 rows per q load.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -254,65 +256,116 @@ void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams
 // ---- attend_block ----
 namespace {
 
-// A row's head values [i0, i0 + n) as f32: the row itself for f32 rows, else widened into tmp
-// (vectors for whole blocks, i0 and n multiples of 16; the scalar conversion otherwise).
+// Rows widened to f32 at a time: a page (64 positions) of one head, 16-64 KiB for head_dim
+// 64-256, so the K (or V) slices stay in L1/L2 while the block's 16 lanes read them.
+constexpr int64_t kWidenRows = 64;
+
+// n consecutive rows' head slices as f32, `stride` floats apart.
+struct F32Rows {
+  const float* data;
+  int64_t stride;
+};
+
 template <DType T>
-inline const float* head_as_f32(const uint8_t* row, int64_t offset, int64_t i0, int64_t n, bool whole_blocks,
-                                float* tmp) {
-  if constexpr (T == DType::F32) {
-    return reinterpret_cast<const float*>(row) + offset + i0;
-  } else {
-    if (whole_blocks) {
-      const uint8_t* head = kv_head_start(T, row, offset);
-      for (int64_t i = 0; i < n; i += 16) _mm512_storeu_ps(tmp + i, head16<T>(head, (i0 + i) / 16));
-    } else {
-      kv_slice_to_f32(T, row, offset + i0, n, tmp);
-    }
-    return tmp;
+void widen_whole_blocks(const uint8_t* first_row, int64_t row_bytes, int64_t offset, int64_t n, int64_t hd,
+                        float* buffer) {
+  for (int64_t r = 0; r < n; ++r) {
+    const uint8_t* head = kv_head_start(T, first_row + r * row_bytes, offset);
+    for (int64_t i = 0; i < hd / 16; ++i) _mm512_storeu_ps(buffer + r * hd + 16 * i, head16<T>(head, i));
   }
 }
 
-// scores[p][16] (positions from `begin`) = lane j's capped, scaled q_j . k_p, or -inf where lane
-// j may not see p (p > first_pos + j, or before its window). Returns the lanes' maxima.
-template <DType T>
-__m512 block_scores(const float* qt, const KvRows& kv, int64_t begin, int64_t first_pos, int64_t n_q,
-                    const AttentionParams& a, float* krow, float* scores) {
-  const int64_t hd = a.head_dim, end = first_pos + n_q;
-  const bool whole = kv_head_in_whole_blocks(kv.k_type, kv.offset, hd);
-  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  __m512 max_score = _mm512_set1_ps(-INFINITY);
-  alignas(64) float lanes[16];
-  const uint8_t* row = nullptr;
-  for (int64_t p = begin, run_end = begin; p < end; ++p, row += kv.k_row_bytes) {
-    if (p == run_end) {  // a new page (or the first): rows up to run_end are contiguous
-      run_end = kv.run_end(p, end);
-      row = kv.key(p);
-    }
-    const float* kp = head_as_f32<T>(row, kv.offset, 0, hd, whole, krow);
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 2 <= hd; i += 2) {
-      acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(qt + i * 16), _mm512_set1_ps(kp[i]), acc0);
-      acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(qt + (i + 1) * 16), _mm512_set1_ps(kp[i + 1]), acc1);
-    }
-    if (i < hd) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(qt + i * 16), _mm512_set1_ps(kp[i]), acc0);
-    __m512 s = _mm512_add_ps(acc0, acc1);
-    if (a.softcap > 0) {
-      _mm512_store_ps(lanes, s);
-      soft_cap_scores(lanes, 16, a.softcap);
-      s = _mm512_load_ps(lanes);
-    }
-    // Lane j sees p when first_pos + j - window < p <= first_pos + j, i.e. p - first_pos <= j
-    // and (no window or) j < p - first_pos + window.
-    const __m512i rel = _mm512_set1_epi32(static_cast<int32_t>(p - first_pos));
-    __mmask16 hidden = _mm512_cmplt_epi32_mask(lane, rel);
-    if (a.window > 0) {
-      hidden |= _mm512_cmpge_epi32_mask(lane, _mm512_add_epi32(rel, _mm512_set1_epi32(static_cast<int32_t>(a.window))));
-    }
-    s = _mm512_mask_mov_ps(s, hidden, _mm512_set1_ps(-INFINITY));
-    _mm512_storeu_ps(scores + (p - begin) * 16, s);
-    max_score = _mm512_max_ps(max_score, s);
+// Rows [0, n) from first_row (consecutive rows of one page, n <= kWidenRows) as f32: f32 rows
+// in place, f16 / Q8_0 widened ONCE into buffer [n][hd] (vectors for heads of whole blocks, the
+// scalar conversion otherwise; both give exactly kv_slice_to_f32's values).
+F32Rows widen_rows(DType type, const uint8_t* first_row, int64_t row_bytes, int64_t offset, int64_t n, int64_t hd,
+                   float* buffer) {
+  if (type == DType::F32) return {reinterpret_cast<const float*>(first_row) + offset, row_bytes / 4};
+  if (!kv_head_in_whole_blocks(type, offset, hd)) {
+    for (int64_t r = 0; r < n; ++r) kv_slice_to_f32(type, first_row + r * row_bytes, offset, hd, buffer + r * hd);
+  } else if (type == DType::F16) {
+    widen_whole_blocks<DType::F16>(first_row, row_bytes, offset, n, hd, buffer);
+  } else {
+    widen_whole_blocks<DType::Q8_0>(first_row, row_bytes, offset, n, hd, buffer);
   }
+  return {buffer, hd};
+}
+
+// Calls f(first position, row count, f32 rows) for the visible positions [begin, end) of K
+// (keys) or V, page run by page run, at most kWidenRows rows at a time.
+template <typename F>
+void for_each_widened(const KvRows& kv, bool keys, int64_t begin, int64_t end, int64_t hd, float* buffer, F&& f) {
+  for (int64_t p = begin; p < end;) {
+    const int64_t n = std::min(kv.run_end(p, end), p + kWidenRows) - p;
+    const F32Rows rows = keys ? widen_rows(kv.k_type, kv.key(p), kv.k_row_bytes, kv.offset, n, hd, buffer)
+                              : widen_rows(kv.v_type, kv.value(p), kv.v_row_bytes, kv.offset, n, hd, buffer);
+    f(p, n, rows);
+    p += n;
+  }
+}
+
+// Lane j's q_j . k for N rows at once (one qt load feeds N fmas). Each row's arithmetic is the
+// same whatever N (even dimensions in acc0, odd in acc1, then their sum), so a position's score
+// never depends on how rows are grouped (batch invariance: groups start where a run starts).
+template <int N>
+inline void dot_rows(const float* qt, const float* k, int64_t stride, int64_t hd, __m512* s) {
+  __m512 acc0[N], acc1[N];
+  for (int r = 0; r < N; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 2 <= hd; i += 2) {
+    const __m512 q0 = _mm512_loadu_ps(qt + i * 16), q1 = _mm512_loadu_ps(qt + (i + 1) * 16);
+    for (int r = 0; r < N; ++r) {
+      acc0[r] = _mm512_fmadd_ps(q0, _mm512_set1_ps(k[r * stride + i]), acc0[r]);
+      acc1[r] = _mm512_fmadd_ps(q1, _mm512_set1_ps(k[r * stride + i + 1]), acc1[r]);
+    }
+  }
+  if (i < hd) {
+    const __m512 q0 = _mm512_loadu_ps(qt + i * 16);
+    for (int r = 0; r < N; ++r) acc0[r] = _mm512_fmadd_ps(q0, _mm512_set1_ps(k[r * stride + i]), acc0[r]);
+  }
+  for (int r = 0; r < N; ++r) s[r] = _mm512_add_ps(acc0[r], acc1[r]);
+}
+
+// A row's 16 lane scores s at position p: capped, -inf where lane j may not see p (p >
+// first_pos + j, or before its window), stored to scores[p - begin][16]; the maxima updated.
+inline void store_score(__m512 s, int64_t p, int64_t begin, int64_t first_pos, const AttentionParams& a, float* scores,
+                        __m512& max_score) {
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  if (a.softcap > 0) {
+    alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, s);
+    soft_cap_scores(lanes, 16, a.softcap);
+    s = _mm512_load_ps(lanes);
+  }
+  // Lane j sees p when first_pos + j - window < p <= first_pos + j, i.e. p - first_pos <= j
+  // and (no window or) j < p - first_pos + window.
+  const __m512i rel = _mm512_set1_epi32(static_cast<int32_t>(p - first_pos));
+  __mmask16 hidden = _mm512_cmplt_epi32_mask(lane, rel);
+  if (a.window > 0) {
+    hidden |= _mm512_cmpge_epi32_mask(lane, _mm512_add_epi32(rel, _mm512_set1_epi32(static_cast<int32_t>(a.window))));
+  }
+  s = _mm512_mask_mov_ps(s, hidden, _mm512_set1_ps(-INFINITY));
+  _mm512_storeu_ps(scores + (p - begin) * 16, s);
+  max_score = _mm512_max_ps(max_score, s);
+}
+
+// scores[p - begin][16] for every visible position; returns the lanes' maxima.
+__m512 block_scores(const float* qt, const KvRows& kv, int64_t begin, int64_t first_pos, int64_t n_q,
+                    const AttentionParams& a, float* buffer, float* scores) {
+  const int64_t hd = a.head_dim;
+  __m512 max_score = _mm512_set1_ps(-INFINITY);
+  for_each_widened(kv, true, begin, first_pos + n_q, hd, buffer, [&](int64_t p0, int64_t n, F32Rows k) {
+    __m512 s[4];
+    int64_t r = 0;
+    for (; r + 4 <= n; r += 4) {
+      dot_rows<4>(qt, k.data + r * k.stride, k.stride, hd, s);
+      for (int64_t j = 0; j < 4; ++j) store_score(s[j], p0 + r + j, begin, first_pos, a, scores, max_score);
+    }
+    for (; r < n; ++r) {
+      dot_rows<1>(qt, k.data + r * k.stride, k.stride, hd, s);
+      store_score(s[0], p0 + r, begin, first_pos, a, scores, max_score);
+    }
+  });
   return max_score;
 }
 
@@ -330,34 +383,36 @@ __m512 block_exp(float* scores, int64_t n_pos, __m512 max_score) {
   return _mm512_div_ps(_mm512_set1_ps(1.0f), total);
 }
 
-// out_t[i][16] = lane j's sum_p w_p[j] v_p[i] * inv_total[j], in slices of 16 dimensions whose
-// 16 accumulators stay in registers.
-template <DType T>
+// out_t[i][16] = lane j's sum_p w_p[j] v_p[i] * inv_total[j]. Per widened run, slices of 16
+// dimensions whose 16 accumulators stay in registers; each (lane, dimension) sums positions in
+// order, so the run boundaries change nothing.
 void block_values(const float* weights, const KvRows& kv, int64_t begin, int64_t end, const AttentionParams& a,
-                  __m512 inv_total, float* out_t) {
+                  __m512 inv_total, float* buffer, float* out_t) {
   const int64_t hd = a.head_dim;
-  const bool whole = kv_head_in_whole_blocks(kv.v_type, kv.offset, hd);
-  alignas(64) float tmp[16];
-  for (int64_t i0 = 0; i0 < hd; i0 += 16) {
-    const int64_t width = std::min<int64_t>(16, hd - i0);
-    __m512 acc[16];
-    for (int64_t i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
-    const uint8_t* row = nullptr;
-    for (int64_t p = begin, run_end = begin; p < end; ++p, row += kv.v_row_bytes) {
-      if (p == run_end) {  // a new page (or the first): rows up to run_end are contiguous
-        run_end = kv.run_end(p, end);
-        row = kv.value(p);
-      }
-      const __m512 w = _mm512_loadu_ps(weights + (p - begin) * 16);
-      const float* vp = head_as_f32<T>(row, kv.offset, i0, width, whole, tmp);
+  std::fill(out_t, out_t + hd * 16, 0.0f);
+  for_each_widened(kv, false, begin, end, hd, buffer, [&](int64_t p0, int64_t n, F32Rows v) {
+    const float* w_run = weights + (p0 - begin) * 16;
+    for (int64_t i0 = 0; i0 < hd; i0 += 16) {
+      const int64_t width = std::min<int64_t>(16, hd - i0);
+      __m512 acc[16];
+      for (int64_t i = 0; i < width; ++i) acc[i] = _mm512_loadu_ps(out_t + (i0 + i) * 16);
       if (width == 16) {  // constant trip count: the 16 accumulators stay in registers
-        for (int64_t i = 0; i < 16; ++i) acc[i] = _mm512_fmadd_ps(w, _mm512_set1_ps(vp[i]), acc[i]);
+        for (int64_t r = 0; r < n; ++r) {
+          const __m512 w = _mm512_loadu_ps(w_run + r * 16);
+          const float* vp = v.data + r * v.stride + i0;
+          for (int64_t i = 0; i < 16; ++i) acc[i] = _mm512_fmadd_ps(w, _mm512_set1_ps(vp[i]), acc[i]);
+        }
       } else {
-        for (int64_t i = 0; i < width; ++i) acc[i] = _mm512_fmadd_ps(w, _mm512_set1_ps(vp[i]), acc[i]);
+        for (int64_t r = 0; r < n; ++r) {
+          const __m512 w = _mm512_loadu_ps(w_run + r * 16);
+          const float* vp = v.data + r * v.stride + i0;
+          for (int64_t i = 0; i < width; ++i) acc[i] = _mm512_fmadd_ps(w, _mm512_set1_ps(vp[i]), acc[i]);
+        }
       }
+      for (int64_t i = 0; i < width; ++i) _mm512_storeu_ps(out_t + (i0 + i) * 16, acc[i]);
     }
-    for (int64_t i = 0; i < width; ++i) _mm512_storeu_ps(out_t + (i0 + i) * 16, _mm512_mul_ps(acc[i], inv_total));
-  }
+  });
+  for (int64_t i = 0; i < hd; ++i) _mm512_storeu_ps(out_t + i * 16, _mm512_mul_ps(_mm512_loadu_ps(out_t + i * 16), inv_total));
 }
 
 }  // namespace
@@ -367,27 +422,18 @@ void attend_block(const float* q, int64_t q_stride, int64_t n_q, const KvRows& k
   const int64_t hd = a.head_dim, begin = a.visible_from(first_pos), end = first_pos + n_q;
   const int64_t n_pos = end - begin;
   thread_local std::vector<float> scratch;
-  const size_t need = static_cast<size_t>((n_pos + 2 * hd) * 16 + hd);
+  const size_t need = static_cast<size_t>((n_pos + 2 * hd) * 16 + kWidenRows * hd);
   if (scratch.size() < need) scratch.resize(need);
-  float* scores = scratch.data();  // [n_pos][16]
-  float* qt = scores + n_pos * 16;  // [head_dim][16]: the queries, scaled, one per lane
-  float* out_t = qt + hd * 16;      // [head_dim][16]
-  float* krow = out_t + hd * 16;    // [head_dim]: a key row widened to f32
+  float* scores = scratch.data();    // [n_pos][16]
+  float* qt = scores + n_pos * 16;   // [head_dim][16]: the queries, scaled, one per lane
+  float* out_t = qt + hd * 16;       // [head_dim][16]
+  float* buffer = out_t + hd * 16;   // [kWidenRows][head_dim]: a run of K or V rows widened to f32
   for (int64_t i = 0; i < hd; ++i) {
     for (int64_t j = 0; j < 16; ++j) qt[i * 16 + j] = j < n_q ? q[j * q_stride + i] * a.scale : 0.0f;
   }
-  __m512 max_score;
-  switch (kv.k_type) {
-    case DType::F32: max_score = block_scores<DType::F32>(qt, kv, begin, first_pos, n_q, a, krow, scores); break;
-    case DType::F16: max_score = block_scores<DType::F16>(qt, kv, begin, first_pos, n_q, a, krow, scores); break;
-    default: max_score = block_scores<DType::Q8_0>(qt, kv, begin, first_pos, n_q, a, krow, scores); break;
-  }
+  const __m512 max_score = block_scores(qt, kv, begin, first_pos, n_q, a, buffer, scores);
   const __m512 inv_total = block_exp(scores, n_pos, max_score);
-  switch (kv.v_type) {
-    case DType::F32: block_values<DType::F32>(scores, kv, begin, end, a, inv_total, out_t); break;
-    case DType::F16: block_values<DType::F16>(scores, kv, begin, end, a, inv_total, out_t); break;
-    default: block_values<DType::Q8_0>(scores, kv, begin, end, a, inv_total, out_t); break;
-  }
+  block_values(scores, kv, begin, end, a, inv_total, buffer, out_t);
   for (int64_t j = 0; j < n_q; ++j) {
     for (int64_t i = 0; i < hd; ++i) out[j * out_stride + i] = out_t[i * 16 + j];
   }

@@ -86,6 +86,17 @@ const bon = await client.chat.completions.create({ model: `${model}+bon6`, messa
 assert.equal(bon.rpu.verifier, 'arithmetic (grounded)');
 assert.equal(bon.rpu.samples, 6);
 if (bon.rpu.passed > 0) assert.equal(bon.rpu.score, 1, JSON.stringify(bon.rpu));
+assert.equal(bon.rpu.select, 'best');
+// The verified vote (+bonv) on the same seed draws the same samples; only verified ones vote, so
+// when any passes the chosen sample passes (score > 0) and its answer is among the votes.
+const bonv = await client.chat.completions.create({ model: `${model}+bonv6`, messages, max_tokens: 80, seed: 11 });
+assert.equal(bonv.rpu.select, 'vote');
+assert.deepEqual(bonv.rpu.votes, bon.rpu.votes);
+assert.equal(bonv.rpu.passed, bon.rpu.passed);
+if (bonv.rpu.passed > 0) {
+  assert.ok(bonv.rpu.score > 0, JSON.stringify(bonv.rpu));
+  assert.ok(bonv.rpu.answer in bonv.rpu.votes, JSON.stringify(bonv.rpu));
+}
 const right = await client.chat.completions.create({
   model, messages, max_tokens: 80, seed: 5,
   reasoning: { strategy: 'best_of_n', n: 6, temperature: 1.0,
