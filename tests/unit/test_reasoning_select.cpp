@@ -6,17 +6,12 @@
 
 #include "reasoning/strategies.h"
 #include "reasoning/vote.h"
+#include "reasoning_samples.h"
 
 namespace rpu::reasoning {
 namespace {
 
-Sample sample(std::optional<std::string> answer, double mean_logprob = 0) {
-  Sample s;
-  s.text = answer ? "The answer is " + *answer : "no idea";
-  s.answer = std::move(answer);
-  s.mean_logprob = mean_logprob;
-  return s;
-}
+using test_support::sample;
 
 Verdict verdict(bool pass, double score) { return Verdict{pass, score, ""}; }
 

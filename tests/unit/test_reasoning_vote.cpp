@@ -6,17 +6,12 @@
 
 #include "reasoning/auroc.h"
 #include "reasoning/vote.h"
+#include "reasoning_samples.h"
 
 namespace rpu::reasoning {
 namespace {
 
-Sample sample(std::optional<std::string> answer, double mean_logprob = 0) {
-  Sample s;
-  s.text = answer ? "The answer is " + *answer : "no idea";
-  s.answer = std::move(answer);
-  s.mean_logprob = mean_logprob;
-  return s;
-}
+using test_support::sample;
 
 using Votes = std::vector<std::pair<std::string, double>>;
 using Counts = std::vector<std::pair<std::string, int>>;
