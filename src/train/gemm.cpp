@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "train/gemm_bf16.h"
+#include "kernels/bf16_panels.h"
 
 namespace rpu::train {
 namespace {
@@ -121,11 +121,10 @@ void gemm_f32(int64_t m, int64_t n, int64_t k, StridedMatrix<float> a, StridedMa
   }
 }
 
-#if defined(__x86_64__)
 // ---- bf16: both operands are packed whole, once per product (rounding costs O(mk + kn)
 // against the product's O(mkn)), then tiles of C run over the packed panels.
-constexpr int64_t kBf16BlockRows = 8 * kBf16MR;   // C tile rows: A panels of a tile, 64 KiB at k 2048
-constexpr int64_t kBf16BlockCols = 8 * kBf16NR;   // C tile columns
+constexpr int64_t kBf16BlockRows = 8 * kBf16PanelRows;   // C tile rows: A panels of a tile, 64 KiB at k 2048
+constexpr int64_t kBf16BlockCols = 8 * kBf16PanelCols;   // C tile columns
 constexpr int64_t kBf16BlockPairs = 128;          // k pairs per pass: a B panel slice is 16 KiB (L1)
 
 void for_range(ThreadPool* pool, int64_t count, const std::function<void(int64_t, int64_t)>& body) {
@@ -136,47 +135,47 @@ void for_range(ThreadPool* pool, int64_t count, const std::function<void(int64_t
   }
 }
 
-// Rows [p * kBf16MR, +kBf16MR) of A [m, k] as a bf16 panel over `pairs` k pairs (rows past m
-// and the odd k past k are zero). Staged in f32 [2 * pairs, kBf16MR] in the read order that
+// Rows [p * kBf16PanelRows, +kBf16PanelRows) of A [m, k] as a bf16 panel over `pairs` k pairs (rows past m
+// and the odd k past k are zero). Staged in f32 [2 * pairs, kBf16PanelRows] in the read order that
 // walks A's contiguous direction.
-void pack_a_panel(StridedMatrix<float> a, int64_t m, int64_t k, int64_t p, int64_t pairs, std::vector<float>& staged,
-                  uint32_t* out) {
-  staged.assign(static_cast<size_t>(2 * pairs * kBf16MR), 0.0f);
-  const int64_t i0 = p * kBf16MR, rows = std::min<int64_t>(kBf16MR, m - i0);
+void pack_a_panel(const Bf16PanelKernels& panels, StridedMatrix<float> a, int64_t m, int64_t k, int64_t p,
+                  int64_t pairs, std::vector<float>& staged, uint32_t* out) {
+  staged.assign(static_cast<size_t>(2 * pairs * kBf16PanelRows), 0.0f);
+  const int64_t i0 = p * kBf16PanelRows, rows = std::min<int64_t>(kBf16PanelRows, m - i0);
   if (a.col_stride == 1) {
     for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t kk = 0; kk < k; ++kk) staged[kk * kBf16MR + r] = a.at(i0 + r, kk);
+      for (int64_t kk = 0; kk < k; ++kk) staged[kk * kBf16PanelRows + r] = a.at(i0 + r, kk);
     }
   } else {
     for (int64_t kk = 0; kk < k; ++kk) {
-      for (int64_t r = 0; r < rows; ++r) staged[kk * kBf16MR + r] = a.at(i0 + r, kk);
+      for (int64_t r = 0; r < rows; ++r) staged[kk * kBf16PanelRows + r] = a.at(i0 + r, kk);
     }
   }
-  avx512bf16::to_pairs(staged.data(), pairs, kBf16MR, out);
+  panels.to_pairs(staged.data(), pairs, kBf16PanelRows, out);
 }
 
-// Columns [q * kBf16NR, +kBf16NR) of B [k, n] as a bf16 panel, likewise.
-void pack_b_panel(StridedMatrix<float> b, int64_t n, int64_t k, int64_t q, int64_t pairs, std::vector<float>& staged,
-                  uint32_t* out) {
-  staged.assign(static_cast<size_t>(2 * pairs * kBf16NR), 0.0f);
-  const int64_t j0 = q * kBf16NR, cols = std::min<int64_t>(kBf16NR, n - j0);
+// Columns [q * kBf16PanelCols, +kBf16PanelCols) of B [k, n] as a bf16 panel, likewise.
+void pack_b_panel(const Bf16PanelKernels& panels, StridedMatrix<float> b, int64_t n, int64_t k, int64_t q,
+                  int64_t pairs, std::vector<float>& staged, uint32_t* out) {
+  staged.assign(static_cast<size_t>(2 * pairs * kBf16PanelCols), 0.0f);
+  const int64_t j0 = q * kBf16PanelCols, cols = std::min<int64_t>(kBf16PanelCols, n - j0);
   if (b.row_stride == 1) {  // B = W^T: each W row is contiguous
     for (int64_t j = 0; j < cols; ++j) {
-      for (int64_t kk = 0; kk < k; ++kk) staged[kk * kBf16NR + j] = b.at(kk, j0 + j);
+      for (int64_t kk = 0; kk < k; ++kk) staged[kk * kBf16PanelCols + j] = b.at(kk, j0 + j);
     }
   } else {
     for (int64_t kk = 0; kk < k; ++kk) {
-      for (int64_t j = 0; j < cols; ++j) staged[kk * kBf16NR + j] = b.at(kk, j0 + j);
+      for (int64_t j = 0; j < cols; ++j) staged[kk * kBf16PanelCols + j] = b.at(kk, j0 + j);
     }
   }
-  avx512bf16::to_pairs(staged.data(), pairs, kBf16NR, out);
+  panels.to_pairs(staged.data(), pairs, kBf16PanelCols, out);
 }
 
-void gemm_bf16(int64_t m, int64_t n, int64_t k, StridedMatrix<float> a, StridedMatrix<float> b, float* c, int64_t ldc,
-               ThreadPool* pool) {
+void gemm_bf16(const Bf16PanelKernels& panels, int64_t m, int64_t n, int64_t k, StridedMatrix<float> a,
+               StridedMatrix<float> b, float* c, int64_t ldc, ThreadPool* pool) {
   const int64_t pairs = (k + 1) / 2;
-  const int64_t a_panels = (m + kBf16MR - 1) / kBf16MR, b_panels = (n + kBf16NR - 1) / kBf16NR;
-  const int64_t a_panel_size = pairs * kBf16MR, b_panel_size = pairs * kBf16NR;
+  const int64_t a_panels = (m + kBf16PanelRows - 1) / kBf16PanelRows, b_panels = (n + kBf16PanelCols - 1) / kBf16PanelCols;
+  const int64_t a_panel_size = pairs * kBf16PanelRows, b_panel_size = pairs * kBf16PanelCols;
   // The calling thread's buffers, grown once; workers reach them through these pointers (a
   // thread_local named inside the lambdas would be each worker's own).
   thread_local std::vector<uint32_t> ap, bp;
@@ -188,9 +187,9 @@ void gemm_bf16(int64_t m, int64_t n, int64_t k, StridedMatrix<float> a, StridedM
     thread_local std::vector<float> staged;
     for (int64_t t = begin; t < end; ++t) {
       if (t < a_panels) {
-        pack_a_panel(a, m, k, t, pairs, staged, a_packed + t * a_panel_size);
+        pack_a_panel(panels, a, m, k, t, pairs, staged, a_packed + t * a_panel_size);
       } else {
-        pack_b_panel(b, n, k, t - a_panels, pairs, staged, b_packed + (t - a_panels) * b_panel_size);
+        pack_b_panel(panels, b, n, k, t - a_panels, pairs, staged, b_packed + (t - a_panels) * b_panel_size);
       }
     }
   });
@@ -201,21 +200,19 @@ void gemm_bf16(int64_t m, int64_t n, int64_t k, StridedMatrix<float> a, StridedM
       const int64_t i1 = std::min(m, i0 + kBf16BlockRows), j1 = std::min(n, j0 + kBf16BlockCols);
       for (int64_t p0 = 0; p0 < pairs; p0 += kBf16BlockPairs) {
         const int64_t pc = std::min(kBf16BlockPairs, pairs - p0);
-        for (int64_t j = j0; j < j1; j += kBf16NR) {
-          const uint32_t* b_panel = b_packed + (j / kBf16NR) * b_panel_size + p0 * kBf16NR;
-          for (int64_t i = i0; i < i1; i += kBf16MR) {
-            const uint32_t* a_panel = a_packed + (i / kBf16MR) * a_panel_size + p0 * kBf16MR;
-            avx512bf16::multiply_tile(pc, a_panel, b_panel, c + i * ldc + j, ldc,
-                                      static_cast<int>(std::min<int64_t>(kBf16MR, i1 - i)),
-                                      static_cast<int>(std::min<int64_t>(kBf16NR, j1 - j)));
+        for (int64_t j = j0; j < j1; j += kBf16PanelCols) {
+          const uint32_t* b_panel = b_packed + (j / kBf16PanelCols) * b_panel_size + p0 * kBf16PanelCols;
+          for (int64_t i = i0; i < i1; i += kBf16PanelRows) {
+            const uint32_t* a_panel = a_packed + (i / kBf16PanelRows) * a_panel_size + p0 * kBf16PanelRows;
+            panels.multiply_tile(pc, a_panel, b_panel, c + i * ldc + j, ldc,
+                                      static_cast<int>(std::min<int64_t>(kBf16PanelRows, i1 - i)),
+                                      static_cast<int>(std::min<int64_t>(kBf16PanelCols, j1 - j)));
           }
         }
       }
     }
   });
 }
-
-#endif  // __x86_64__
 
 // Plain triple loop (double precision gradient checks); rows of C split across threads.
 template <typename T>
@@ -246,6 +243,8 @@ void require_supported(GemmPrecision precision, std::string_view source) {
 }
 
 }  // namespace
+
+bool bf16_gemm_supported() { return bf16_panels_native() != nullptr; }
 
 const char* to_string(GemmPrecision precision) { return precision == GemmPrecision::kBf16 ? "bf16" : "f32"; }
 
@@ -279,12 +278,10 @@ void gemm_accumulate(int64_t m, int64_t n, int64_t k, StridedMatrix<T> a, Stride
                      ThreadPool* pool) {
   if (m <= 0 || n <= 0 || k <= 0) return;
   if constexpr (std::is_same_v<T, float>) {
-#if defined(__x86_64__)
     if (gemm_precision() == GemmPrecision::kBf16) {
-      gemm_bf16(m, n, k, a, b, c, ldc, pool);
+      gemm_bf16(*bf16_panels_native(), m, n, k, a, b, c, ldc, pool);  // set only where the CPU has them
       return;
     }
-#endif
     gemm_f32(m, n, k, a, b, c, ldc, pool);
   } else {
     gemm_plain(m, n, k, a, b, c, ldc, pool);

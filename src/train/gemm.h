@@ -3,7 +3,7 @@
 // transposing anything in memory. The float version is cache-blocked (packed panels, a
 // register-tile micro-kernel) in one of two precisions: f32 (a micro-kernel the compiler
 // vectorises) or bf16 (operands rounded to bf16 when packed, f32 accumulation with
-// AVX512-BF16's vdpbf16ps; train/gemm_bf16.h). Master weights, gradients and the optimizer
+// AVX512-BF16's vdpbf16ps; kernels/bf16_panels.h). Master weights, gradients and the optimizer
 // stay f32 either way. The double version is a plain loop for gradient checks.
 #pragma once
 
@@ -34,11 +34,14 @@ struct StridedMatrix {
   T at(int64_t i, int64_t j) const { return data[i * row_stride + j * col_stride]; }
 };
 
-// Operand precision of gemm_accumulate<float>.
+// Operand precision of gemm_accumulate<float>: f32, or both operands rounded to bf16 when packed
+// and multiplied into f32 accumulators (the bf16 panel kernels, kernels/bf16_panels.h).
 enum class GemmPrecision { kF32, kBf16 };
 const char* to_string(GemmPrecision precision);
 // "f32" or "bf16"; throws rpu::Error naming `source` (e.g. "--precision") for anything else.
 GemmPrecision parse_gemm_precision(std::string_view text, std::string_view source);
+// True when this CPU has the bf16 products (x86-64 with AVX512 F/BW/VL/DQ and BF16).
+bool bf16_gemm_supported();
 // The process-wide precision, chosen on first use: RPU_TRAIN_GEMM (f32|bf16) if set, else bf16
 // where the CPU has AVX512-BF16, else f32. Throws rpu::Error for a bad RPU_TRAIN_GEMM or bf16
 // forced on a CPU without it (commands call this at start-up, so the error comes first).

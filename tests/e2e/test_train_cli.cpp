@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "test_util.h"
-#include "train/gemm_bf16.h"
+#include "train/gemm.h"
 
 namespace rpu {
 namespace {

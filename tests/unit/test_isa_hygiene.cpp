@@ -1,7 +1,7 @@
 // No AVX outside the kernel sets. The rpu binary must run on any x86-64: only the functions of
-// the per-ISA kernel sets (namespaces rpu::avx2 and rpu::avx512, chosen after a CPU check) and
-// the trainer's bf16 products (rpu::train::avx512bf16, likewise) may
-// contain AVX, AVX-512 or BMI instructions (and clones GCC's target_clones dispatches at load). The oracle is the binary itself, disassembled with
+// the per-ISA kernel sets (namespaces rpu::avx2 and rpu::avx512, the trainer's bf16 panels
+// included, chosen after a CPU check) may contain AVX, AVX-512 or BMI instructions (and clones
+// GCC's target_clones dispatches at load). The oracle is the binary itself, disassembled with
 // binutils' objdump: every other function is scanned for VEX/EVEX-encoded instructions (AT&T
 // mnemonics starting with 'v'), ymm/zmm/mask registers, mask instructions and BMI1/2.
 #include <gtest/gtest.h>
@@ -37,7 +37,6 @@ bool needs_extension(const std::string& mnemonic, const std::string& operands) {
 bool is_dispatched(const std::string& function) {
   static const std::regex clone(R"(\[clone \.(arch_x86_64_v[234]|avx|avx2|avx512\w*|fma)\])");
   return function.find("rpu::avx2::") != std::string::npos || function.find("rpu::avx512::") != std::string::npos ||
-         function.find("rpu::train::avx512bf16::") != std::string::npos ||
          std::regex_search(function, clone);
 }
 

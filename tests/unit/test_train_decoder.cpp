@@ -15,7 +15,7 @@
 #include "model/synth.h"
 #include "test_util.h"
 #include "train/decoder.h"
-#include "train/gemm_bf16.h"
+#include "train/gemm.h"
 #include "train_precision.h"
 
 namespace rpu::train {

@@ -9,7 +9,6 @@
 
 #include "core/error.h"
 #include "train/gemm.h"
-#include "train/gemm_bf16.h"
 #include "train/ops.h"
 #include "train_precision.h"
 

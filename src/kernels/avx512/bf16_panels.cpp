@@ -1,11 +1,9 @@
-// The bf16 pieces of the training GEMM (train/gemm_bf16.h): rounding packed f32 panels to
-// bf16 pairs and the AVX512-BF16 micro-kernel over them. Only x86-64 has them; elsewhere the
-// file is empty and bf16_gemm_supported() says no.
-#include "train/gemm_bf16.h"
-
-#if defined(__x86_64__)
-#include <cpuid.h>
+// The trainer's bf16 panel kernels (kernels/bf16_panels.h) with AVX512-BF16: vcvtne2ps2bh rounds
+// two f32 rows to bf16 at once, vdpbf16ps multiplies bf16 pairs into f32 accumulators. Called
+// only after bf16_panels_native() has checked the CPU (kernels/bf16_panels.cpp).
 #include <immintrin.h>
+
+#include "kernels/bf16_panels.h"
 
 // Only the functions below are compiled for AVX512-BF16 (the project's per-ISA rule: no
 // file-wide -m flags; inline code from the headers above keeps the baseline target).
@@ -16,7 +14,7 @@
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")
 #endif
 
-namespace rpu::train::avx512bf16 {
+namespace rpu::avx512 {
 namespace {
 
 // 16 floats of row `even` and 16 of row `odd` as 16 bf16 pairs (even in the low half, as
@@ -35,8 +33,6 @@ inline __m256i pairs8(const float* even, const float* odd) {
   return _mm256_permutexvar_epi16(interleave, both);
 }
 
-}  // namespace
-
 void to_pairs(const float* staged, int64_t pairs, int width, uint32_t* out) {
   for (int64_t p = 0; p < pairs; ++p) {
     const float* even = staged + 2 * p * width;
@@ -48,19 +44,18 @@ void to_pairs(const float* staged, int64_t pairs, int width, uint32_t* out) {
   }
 }
 
-// One kBf16MR x kBf16NR tile of C: 8 rows x 2 zmm = 16 accumulators; per k pair two B loads
-// and one broadcast pair of A per row. Rows past `rows` and columns past `cols` are padding
-// (zeros in the panels) and are not stored.
+// One 8 x 32 tile of C: 8 rows x 2 zmm = 16 accumulators; per k pair two B loads and one
+// broadcast pair of A per row.
 void multiply_tile(int64_t pairs, const uint32_t* a, const uint32_t* b, float* c, int64_t ldc, int rows, int cols) {
-  static_assert(kBf16MR == 8 && kBf16NR == 32, "the register tile below is written for 8 x 32");
-  __m512 acc[kBf16MR][2];
+  static_assert(kBf16PanelRows == 8 && kBf16PanelCols == 32, "the register tile below is written for 8 x 32");
+  __m512 acc[kBf16PanelRows][2];
   for (auto& row : acc) row[0] = row[1] = _mm512_setzero_ps();
   for (int64_t p = 0; p < pairs; ++p) {
-    const __m512bh b0 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b + p * kBf16NR));
-    const __m512bh b1 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b + p * kBf16NR + 16));
-    const uint32_t* ap = a + p * kBf16MR;
+    const __m512bh b0 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b + p * kBf16PanelCols));
+    const __m512bh b1 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b + p * kBf16PanelCols + 16));
+    const uint32_t* ap = a + p * kBf16PanelRows;
 #pragma GCC unroll 8
-    for (int r = 0; r < kBf16MR; ++r) {
+    for (int r = 0; r < kBf16PanelRows; ++r) {
       const __m512bh av = reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(ap[r])));
       acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, b0);
       acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
@@ -75,35 +70,17 @@ void multiply_tile(int64_t pairs, const uint32_t* a, const uint32_t* b, float* c
   }
 }
 
-}  // namespace rpu::train::avx512bf16
+}  // namespace
+
+const Bf16PanelKernels& bf16_panel_set() {
+  static const Bf16PanelKernels set{"avx512bf16", to_pairs, multiply_tile};
+  return set;
+}
+
+}  // namespace rpu::avx512
 
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
 #pragma GCC pop_options
-#endif
-
-namespace rpu::train {
-namespace {
-// AVX512_BF16 is CPUID leaf 7, sub-leaf 1, EAX bit 5 (not every compiler's
-// __builtin_cpu_supports knows the name).
-bool cpu_has_avx512_bf16() {
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  return __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) != 0 && (eax & (1u << 5)) != 0;
-}
-}  // namespace
-
-bool bf16_gemm_supported() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && cpu_has_avx512_bf16();
-}
-}  // namespace rpu::train
-
-#else  // not x86-64
-
-namespace rpu::train {
-bool bf16_gemm_supported() { return false; }
-}  // namespace rpu::train
-
 #endif
