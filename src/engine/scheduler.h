@@ -3,7 +3,7 @@
 //   1. drops cancelled requests (their slots are free at once),
 //   2. admits queued requests into free slots (FIFO), reusing the longest cached prompt
 //      prefix found in any slot (its KV pages mapped, not copied); a request whose prompt
-//      shares at least a page more with a prompt another slot is still prefilling (requests
+//      shares more with a prompt another slot is still prefilling (requests
 //      that arrive together with one system prompt) waits for those rows and then maps them,
 //      so the shared prefix is evaluated once,
 //   3. builds one batch: one token for every decoding sample, plus prompt chunks of at most

@@ -11,24 +11,27 @@
 namespace rpu {
 namespace {
 
-// The first `prompt_size` tokens of a sample (its prompt).
-std::vector<int32_t> prompt_of(const std::vector<int32_t>& tokens, int prompt_size) {
-  return {tokens.begin(), tokens.begin() + std::min<size_t>(tokens.size(), static_cast<size_t>(prompt_size))};
+// Tokens a prompt (the first prompt_size of `sample_tokens`) has in common with `tokens` from the
+// start; no copy of the prompt (this runs for every waiting request at every step).
+int prompt_prefix(const std::vector<int32_t>& sample_tokens, int prompt_size, const std::vector<int32_t>& tokens) {
+  return static_cast<int>(std::min(common_prefix(sample_tokens, tokens), static_cast<size_t>(prompt_size)));
 }
 
 }  // namespace
 
 void Scheduler::await_shared_prefix(Sample& leader, int reuse) {
   const int limit = leader.prompt_size - 1;  // the last prompt token is always evaluated
-  const int page = forward_->cache().page_size();
-  int best_len = reuse + page - 1;  // worth waiting for: at least a page more than `reuse`
+  // Worth waiting for: any token more than `reuse`. The wait lasts until the other slot's
+  // prefill has passed the prefix (a few steps at most), and every token not recomputed is
+  // compute saved; a threshold (say a page) would also make the outcome depend on how far that
+  // prefill had got when this request arrived.
+  int best_len = reuse;
   for (const Slot& slot : slots_) {
     const Sample* other = slot.owner;
     if (other == nullptr || other == &leader || other->waits_for_leader || other->evaluated >= other->prompt_size) {
       continue;
     }
-    const std::vector<int32_t> prompt = prompt_of(other->tokens, other->prompt_size);
-    const int len = std::min(static_cast<int>(common_prefix(prompt, leader.tokens)), limit);
+    const int len = std::min(prompt_prefix(other->tokens, other->prompt_size, leader.tokens), limit);
     if (len > best_len) {
       best_len = len;
       leader.prefix_from = other->slot;
@@ -45,9 +48,8 @@ bool Scheduler::take_awaited_prefix(Sample& s) {
   // Keep waiting while the slot's owner is still prefilling a prompt that holds the prefix (a
   // cancelled or finished owner, or a new one with another prompt, will not bring the rows).
   const Sample* owner = from.owner;
-  const bool coming = owner != nullptr && owner->evaluated < owner->prompt_size &&
-                      static_cast<int>(common_prefix(prompt_of(owner->tokens, owner->prompt_size), s.tokens)) >=
-                          s.prefix_len;
+  const bool coming =
+      owner != nullptr && owner->evaluated < owner->prompt_size && prompt_prefix(owner->tokens, owner->prompt_size, s.tokens) >= s.prefix_len;
   if (have < s.prefix_len && coming) return false;
   const int from_slot = s.prefix_from;
   s.prefix_from = -1;

@@ -22,7 +22,7 @@ struct Scheduler::Sample {
   int prompt_size = 0;
   int generated = 0;
   bool waits_for_leader = false;  // n > 1: samples after the first copy the prompt's KV
-  // A leader whose prompt shares at least a page more than it could reuse with a prompt another
+  // A leader whose prompt shares more than it could reuse with a prompt another
   // slot is prefilling waits for those rows instead of computing them again (scheduler_prefix.cpp):
   // that slot and the prefix length awaited; -1 when not waiting.
   int prefix_from = -1;

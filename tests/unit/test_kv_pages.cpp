@@ -270,11 +270,15 @@ TEST_F(SharedSystemPrompt, ConcurrentRequestsHoldOneCopyAndAnswerAsAlone) {
   EXPECT_GT(stats.kv_bytes_in_use, 0);
   EXPECT_LE(stats.kv_bytes_in_use + (n_seq - 1) * full_pages * page_bytes, stats.kv_bytes_mapped);
 
-  // Unrelated short prompts in every slot: the system prompt's pages are released.
+  // Unrelated short prompts in every slot: the system prompt's pages are released. Each starts
+  // with another word, so none prefers a slot an earlier one used (they may arrive one by one):
+  // all tie on the BOS token and the least recently used slot is taken.
+  static const char* const kUnrelated[] = {"The dog", "A frog", "Ben saw", "Sue ran", "One cat", "Mom said"};
+  static_assert(std::size(kUnrelated) == n_seq);
   Results other;
   for (int i = 0; i < n_seq; ++i) {
     GenerationRequest r;
-    r.prompt = tokenizer_->encode(i % 2 == 0 ? "The dog" : "A frog", true);
+    r.prompt = tokenizer_->encode(kUnrelated[i], true);
     r.max_tokens = 4;
     r.sampling.temperature = 0;
     scheduler.submit(std::move(r), other.callback(i));
