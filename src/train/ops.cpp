@@ -2,8 +2,10 @@
 #include "train/ops.h"
 
 #include <cmath>
+#include <type_traits>
 
 #include "core/error.h"
+#include "train/vector_math.h"
 
 namespace rpu::train {
 
@@ -131,22 +133,54 @@ void rope_backward(const Rope& rope, const int32_t* positions, int64_t n, int n_
   }
 }
 
+namespace {
+
 template <typename T>
-void swiglu_forward(const T* gate, const T* up, int64_t count, T* out) {
+RPU_ALWAYS_INLINE void swiglu_forward_loop(const T* gate, const T* up, int64_t count, T* out) {
   for (int64_t i = 0; i < count; ++i) {
     const T g = gate[i];
-    out[i] = g / (T(1) + std::exp(-g)) * up[i];
+    out[i] = g / (T(1) + exp_of(-g)) * up[i];
+  }
+}
+
+// silu(g) = g s with s = sigmoid(g); silu'(g) = s (1 + g (1 - s)).
+template <typename T>
+RPU_ALWAYS_INLINE void swiglu_backward_loop(const T* gate, const T* up, const T* dout, int64_t count, T* dgate,
+                                            T* dup) {
+  for (int64_t i = 0; i < count; ++i) {
+    const T g = gate[i];
+    const T s = T(1) / (T(1) + exp_of(-g));
+    if (dgate != nullptr) dgate[i] += dout[i] * up[i] * s * (T(1) + g * (T(1) - s));
+    if (dup != nullptr) dup[i] += dout[i] * g * s;
+  }
+}
+
+// The float loops compiled per instruction set (gemm.h), so exp_of vectorises.
+RPU_VECTOR_CLONES void swiglu_forward_f32(const float* gate, const float* up, int64_t count, float* out) {
+  swiglu_forward_loop(gate, up, count, out);
+}
+RPU_VECTOR_CLONES void swiglu_backward_f32(const float* gate, const float* up, const float* dout, int64_t count,
+                                           float* dgate, float* dup) {
+  swiglu_backward_loop(gate, up, dout, count, dgate, dup);
+}
+
+}  // namespace
+
+template <typename T>
+void swiglu_forward(const T* gate, const T* up, int64_t count, T* out) {
+  if constexpr (std::is_same_v<T, float>) {
+    swiglu_forward_f32(gate, up, count, out);
+  } else {
+    swiglu_forward_loop(gate, up, count, out);
   }
 }
 
 template <typename T>
 void swiglu_backward(const T* gate, const T* up, const T* dout, int64_t count, T* dgate, T* dup) {
-  // silu(g) = g s with s = sigmoid(g); silu'(g) = s (1 + g (1 - s)).
-  for (int64_t i = 0; i < count; ++i) {
-    const T g = gate[i];
-    const T s = T(1) / (T(1) + std::exp(-g));
-    if (dgate != nullptr) dgate[i] += dout[i] * up[i] * s * (T(1) + g * (T(1) - s));
-    if (dup != nullptr) dup[i] += dout[i] * g * s;
+  if constexpr (std::is_same_v<T, float>) {
+    swiglu_backward_f32(gate, up, dout, count, dgate, dup);
+  } else {
+    swiglu_backward_loop(gate, up, dout, count, dgate, dup);
   }
 }
 
