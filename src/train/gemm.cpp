@@ -157,7 +157,15 @@ void pack_pairs(const float* data, int64_t e_stride, int64_t k_stride, int64_t c
       const float* even = data + 2 * q * k_stride;
       const float* odd = even + k_stride;
       uint32_t* dst = out + q * width;
-      if (q < full) {
+      if (q < full && count == width) {
+        // A constant trip count, so an 8-wide A panel vectorises too (a loop of `count` runs
+        // its vector body in steps of 16 and would leave 8 to the scalar tail).
+        if (width == kBf16PanelRows) {
+          for (int e = 0; e < kBf16PanelRows; ++e) dst[e] = bf16_pair(even[e], odd[e]);
+        } else {
+          for (int e = 0; e < kBf16PanelCols; ++e) dst[e] = bf16_pair(even[e], odd[e]);
+        }
+      } else if (q < full) {
         for (int64_t e = 0; e < count; ++e) dst[e] = bf16_pair(even[e], odd[e]);
       } else {
         for (int64_t e = 0; e < count; ++e) dst[e] = bf16_pair(even[e], 0.0f);

@@ -1,6 +1,7 @@
 // Element-wise and per-row ops: embedding, RMSNorm, RoPE, SwiGLU (see ops.h).
 #include "train/ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 
@@ -78,6 +79,16 @@ Rope Rope::from_config(const ModelConfig& config, std::span<const float> freq_fa
     if (!freq_factors.empty()) f /= freq_factors[static_cast<size_t>(i)];
     rope.inv_freq.push_back(f);
   }
+  rope.table_positions = std::clamp(config.n_ctx_train, 0, 4096);
+  rope.cos_sin.resize(static_cast<size_t>(rope.table_positions) * half * 2);
+  for (int position = 0; position < rope.table_positions; ++position) {
+    for (int i = 0; i < half; ++i) {
+      const double angle = position * rope.position_scale * rope.inv_freq[static_cast<size_t>(i)];
+      const size_t at = (static_cast<size_t>(position) * half + i) * 2;
+      rope.cos_sin[at] = rope.mscale * std::cos(angle);
+      rope.cos_sin[at + 1] = rope.mscale * std::sin(angle);
+    }
+  }
   return rope;
 }
 
@@ -88,11 +99,21 @@ namespace {
 template <typename T>
 void rotate_row(const Rope& rope, int32_t position, int n_heads, int direction, const T* in, T* out, bool accumulate) {
   const int half = rope.rope_dim / 2;
+  const bool tabled = position >= 0 && position < rope.table_positions;
   for (int i = 0; i < half; ++i) {
-    const double angle = position * rope.position_scale * rope.inv_freq[static_cast<size_t>(i)];
+    double cos_m, sin_m;  // mscale cos, mscale sin
+    if (tabled) {
+      const size_t at = (static_cast<size_t>(position) * half + i) * 2;
+      cos_m = rope.cos_sin[at];
+      sin_m = rope.cos_sin[at + 1];
+    } else {
+      const double angle = position * rope.position_scale * rope.inv_freq[static_cast<size_t>(i)];
+      cos_m = rope.mscale * std::cos(angle);
+      sin_m = rope.mscale * std::sin(angle);
+    }
     // mscale R is transposed to mscale R^T: both directions scale alike.
-    const T cos_a = static_cast<T>(rope.mscale * std::cos(angle));
-    const T sin_a = static_cast<T>(direction * rope.mscale * std::sin(angle));
+    const T cos_a = static_cast<T>(cos_m);
+    const T sin_a = static_cast<T>(direction * sin_m);
     const int a = rope.style == RopeStyle::kAdjacent ? 2 * i : i;
     const int b = rope.style == RopeStyle::kAdjacent ? 2 * i + 1 : i + half;
     for (int h = 0; h < n_heads; ++h) {
