@@ -144,6 +144,37 @@ RPU_ALWAYS_INLINE uint32_t bf16_pair(float even, float odd) {
   return static_cast<uint32_t>(f32_to_bf16(even)) | (static_cast<uint32_t>(f32_to_bf16(odd)) << 16);
 }
 
+// pack_pairs for lines (rows of A, columns of B) contiguous along k, e_stride apart: runs of
+// kRun pairs of every line are converted contiguously (vectorises), then written out a panel
+// row (kWidth pairs, contiguous) at a time; spreading each line's run down the panel with
+// one scattered 4-byte store per pair was most of the packing time.
+template <int kWidth>
+RPU_ALWAYS_INLINE void pack_lines(const float* data, int64_t e_stride, int64_t count, int64_t k, int64_t pairs,
+                                  uint32_t* out) {
+  constexpr int64_t kRun = 32;
+  uint32_t runs[kWidth][kRun];
+  const int64_t full = k / 2;
+  for (int64_t q0 = 0; q0 < full; q0 += kRun) {
+    const int64_t len = std::min(kRun, full - q0);
+    for (int64_t e = 0; e < kWidth; ++e) {
+      if (e < count) {
+        const float* line = data + e * e_stride + 2 * q0;
+        for (int64_t q = 0; q < len; ++q) runs[e][q] = bf16_pair(line[2 * q], line[2 * q + 1]);
+      } else {
+        for (int64_t q = 0; q < len; ++q) runs[e][q] = 0;
+      }
+    }
+    for (int64_t q = 0; q < len; ++q) {
+      uint32_t* dst = out + (q0 + q) * kWidth;
+      for (int e = 0; e < kWidth; ++e) dst[e] = runs[e][q];
+    }
+  }
+  if (full < pairs) {  // odd k: the last pair's odd half is zero
+    uint32_t* dst = out + full * kWidth;
+    for (int64_t e = 0; e < kWidth; ++e) dst[e] = e < count ? bf16_pair(data[e * e_stride + 2 * full], 0.0f) : 0;
+  }
+}
+
 // out[q * width + e] = the pair (X(e, 2q), X(e, 2q + 1)) for e < count (0 past it, and 0 for the
 // odd k past k), where X(e, kk) = data[e * e_stride + kk * k_stride]: rows of an A panel
 // (e = row) or columns of a B panel (e = column). Walks whichever direction is contiguous.
@@ -174,7 +205,15 @@ void pack_pairs(const float* data, int64_t e_stride, int64_t k_stride, int64_t c
     }
     return;
   }
-  // Each row (or column) along k, contiguous when k_stride is 1.
+  if (k_stride == 1 && width == kBf16PanelRows) {
+    pack_lines<kBf16PanelRows>(data, e_stride, count, k, pairs, out);
+    return;
+  }
+  if (k_stride == 1 && width == kBf16PanelCols) {
+    pack_lines<kBf16PanelCols>(data, e_stride, count, k, pairs, out);
+    return;
+  }
+  // Each row (or column) along k, strided.
   for (int64_t e = 0; e < width; ++e) {
     uint32_t* dst = out + e;
     if (e >= count) {
@@ -182,18 +221,7 @@ void pack_pairs(const float* data, int64_t e_stride, int64_t k_stride, int64_t c
       continue;
     }
     const float* line = data + e * e_stride;
-    if (k_stride == 1) {
-      // Convert a run of pairs contiguously (vectorises), then spread it down the panel.
-      constexpr int64_t kRun = 64;
-      uint32_t run[kRun];
-      for (int64_t q0 = 0; q0 < full; q0 += kRun) {
-        const int64_t len = std::min(kRun, full - q0);
-        for (int64_t q = 0; q < len; ++q) run[q] = bf16_pair(line[2 * (q0 + q)], line[2 * (q0 + q) + 1]);
-        for (int64_t q = 0; q < len; ++q) dst[(q0 + q) * width] = run[q];
-      }
-    } else {
-      for (int64_t q = 0; q < full; ++q) dst[q * width] = bf16_pair(line[2 * q * k_stride], line[(2 * q + 1) * k_stride]);
-    }
+    for (int64_t q = 0; q < full; ++q) dst[q * width] = bf16_pair(line[2 * q * k_stride], line[(2 * q + 1) * k_stride]);
     if (full < pairs) dst[full * width] = bf16_pair(line[2 * full * k_stride], 0.0f);
   }
 }
