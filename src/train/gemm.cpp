@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/fp16.h"
 #include "kernels/bf16_panels.h"
 
 namespace rpu::train {
@@ -135,40 +136,108 @@ void for_range(ThreadPool* pool, int64_t count, const std::function<void(int64_t
   }
 }
 
-// Rows [p * kBf16PanelRows, +kBf16PanelRows) of A [m, k] as a bf16 panel over `pairs` k pairs (rows past m
-// and the odd k past k are zero). Staged in f32 [2 * pairs, kBf16PanelRows] in the read order that
-// walks A's contiguous direction.
-void pack_a_panel(const Bf16PanelKernels& panels, StridedMatrix<float> a, int64_t m, int64_t k, int64_t p,
-                  int64_t pairs, std::vector<float>& staged, uint32_t* out) {
-  staged.assign(static_cast<size_t>(2 * pairs * kBf16PanelRows), 0.0f);
-  const int64_t i0 = p * kBf16PanelRows, rows = std::min<int64_t>(kBf16PanelRows, m - i0);
-  if (a.col_stride == 1) {
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t kk = 0; kk < k; ++kk) staged[kk * kBf16PanelRows + r] = a.at(i0 + r, kk);
+// Two f32 values as one bf16 pair, the even k in the low half (the panel layout of
+// kernels/bf16_panels.h), each rounded to nearest even as core/fp16.h does. Packing straight
+// from A and B in one pass replaced an f32 staging copy (zero-filled, then read again by the
+// kernels' to_pairs): the packing was a fifth of the product's time at these shapes.
+RPU_ALWAYS_INLINE uint32_t bf16_pair(float even, float odd) {
+  return static_cast<uint32_t>(f32_to_bf16(even)) | (static_cast<uint32_t>(f32_to_bf16(odd)) << 16);
+}
+
+// pack_pairs for lines (rows of A, columns of B) contiguous along k, e_stride apart: runs of
+// kRun pairs of every line are converted contiguously (vectorises), then written out a panel
+// row (kWidth pairs, contiguous) at a time; spreading each line's run down the panel with
+// one scattered 4-byte store per pair was most of the packing time.
+template <int kWidth>
+RPU_ALWAYS_INLINE void pack_lines(const float* data, int64_t e_stride, int64_t count, int64_t k, int64_t pairs,
+                                  uint32_t* out) {
+  constexpr int64_t kRun = 32;
+  uint32_t runs[kWidth][kRun];
+  const int64_t full = k / 2;
+  for (int64_t q0 = 0; q0 < full; q0 += kRun) {
+    const int64_t len = std::min(kRun, full - q0);
+    for (int64_t e = 0; e < kWidth; ++e) {
+      if (e < count) {
+        const float* line = data + e * e_stride + 2 * q0;
+        for (int64_t q = 0; q < len; ++q) runs[e][q] = bf16_pair(line[2 * q], line[2 * q + 1]);
+      } else {
+        for (int64_t q = 0; q < len; ++q) runs[e][q] = 0;
+      }
     }
-  } else {
-    for (int64_t kk = 0; kk < k; ++kk) {
-      for (int64_t r = 0; r < rows; ++r) staged[kk * kBf16PanelRows + r] = a.at(i0 + r, kk);
+    for (int64_t q = 0; q < len; ++q) {
+      uint32_t* dst = out + (q0 + q) * kWidth;
+      for (int e = 0; e < kWidth; ++e) dst[e] = runs[e][q];
     }
   }
-  panels.to_pairs(staged.data(), pairs, kBf16PanelRows, out);
+  if (full < pairs) {  // odd k: the last pair's odd half is zero
+    uint32_t* dst = out + full * kWidth;
+    for (int64_t e = 0; e < kWidth; ++e) dst[e] = e < count ? bf16_pair(data[e * e_stride + 2 * full], 0.0f) : 0;
+  }
+}
+
+// out[q * width + e] = the pair (X(e, 2q), X(e, 2q + 1)) for e < count (0 past it, and 0 for the
+// odd k past k), where X(e, kk) = data[e * e_stride + kk * k_stride]: rows of an A panel
+// (e = row) or columns of a B panel (e = column). Walks whichever direction is contiguous.
+RPU_VECTOR_CLONES
+void pack_pairs(const float* data, int64_t e_stride, int64_t k_stride, int64_t count, int width, int64_t k,
+                int64_t pairs, uint32_t* out) {
+  const int64_t full = k / 2;  // pairs with both halves inside k
+  if (e_stride == 1) {
+    // Consecutive e are adjacent: one k pair of the whole panel width at a time (vectorises).
+    for (int64_t q = 0; q < pairs; ++q) {
+      const float* even = data + 2 * q * k_stride;
+      const float* odd = even + k_stride;
+      uint32_t* dst = out + q * width;
+      if (q < full && count == width) {
+        // A constant trip count, so an 8-wide A panel vectorises too (a loop of `count` runs
+        // its vector body in steps of 16 and would leave 8 to the scalar tail).
+        if (width == kBf16PanelRows) {
+          for (int e = 0; e < kBf16PanelRows; ++e) dst[e] = bf16_pair(even[e], odd[e]);
+        } else {
+          for (int e = 0; e < kBf16PanelCols; ++e) dst[e] = bf16_pair(even[e], odd[e]);
+        }
+      } else if (q < full) {
+        for (int64_t e = 0; e < count; ++e) dst[e] = bf16_pair(even[e], odd[e]);
+      } else {
+        for (int64_t e = 0; e < count; ++e) dst[e] = bf16_pair(even[e], 0.0f);
+      }
+      for (int64_t e = count; e < width; ++e) dst[e] = 0;
+    }
+    return;
+  }
+  if (k_stride == 1 && width == kBf16PanelRows) {
+    pack_lines<kBf16PanelRows>(data, e_stride, count, k, pairs, out);
+    return;
+  }
+  if (k_stride == 1 && width == kBf16PanelCols) {
+    pack_lines<kBf16PanelCols>(data, e_stride, count, k, pairs, out);
+    return;
+  }
+  // Each row (or column) along k, strided.
+  for (int64_t e = 0; e < width; ++e) {
+    uint32_t* dst = out + e;
+    if (e >= count) {
+      for (int64_t q = 0; q < pairs; ++q) dst[q * width] = 0;
+      continue;
+    }
+    const float* line = data + e * e_stride;
+    for (int64_t q = 0; q < full; ++q) dst[q * width] = bf16_pair(line[2 * q * k_stride], line[(2 * q + 1) * k_stride]);
+    if (full < pairs) dst[full * width] = bf16_pair(line[2 * full * k_stride], 0.0f);
+  }
+}
+
+// Rows [p * kBf16PanelRows, +kBf16PanelRows) of A [m, k] as a bf16 panel over `pairs` k pairs.
+void pack_a_panel(StridedMatrix<float> a, int64_t m, int64_t k, int64_t p, int64_t pairs, uint32_t* out) {
+  const int64_t i0 = p * kBf16PanelRows;
+  pack_pairs(a.data + i0 * a.row_stride, a.row_stride, a.col_stride, std::min<int64_t>(kBf16PanelRows, m - i0),
+             kBf16PanelRows, k, pairs, out);
 }
 
 // Columns [q * kBf16PanelCols, +kBf16PanelCols) of B [k, n] as a bf16 panel, likewise.
-void pack_b_panel(const Bf16PanelKernels& panels, StridedMatrix<float> b, int64_t n, int64_t k, int64_t q,
-                  int64_t pairs, std::vector<float>& staged, uint32_t* out) {
-  staged.assign(static_cast<size_t>(2 * pairs * kBf16PanelCols), 0.0f);
-  const int64_t j0 = q * kBf16PanelCols, cols = std::min<int64_t>(kBf16PanelCols, n - j0);
-  if (b.row_stride == 1) {  // B = W^T: each W row is contiguous
-    for (int64_t j = 0; j < cols; ++j) {
-      for (int64_t kk = 0; kk < k; ++kk) staged[kk * kBf16PanelCols + j] = b.at(kk, j0 + j);
-    }
-  } else {
-    for (int64_t kk = 0; kk < k; ++kk) {
-      for (int64_t j = 0; j < cols; ++j) staged[kk * kBf16PanelCols + j] = b.at(kk, j0 + j);
-    }
-  }
-  panels.to_pairs(staged.data(), pairs, kBf16PanelCols, out);
+void pack_b_panel(StridedMatrix<float> b, int64_t n, int64_t k, int64_t q, int64_t pairs, uint32_t* out) {
+  const int64_t j0 = q * kBf16PanelCols;
+  pack_pairs(b.data + j0 * b.col_stride, b.col_stride, b.row_stride, std::min<int64_t>(kBf16PanelCols, n - j0),
+             kBf16PanelCols, k, pairs, out);
 }
 
 void gemm_bf16(const Bf16PanelKernels& panels, int64_t m, int64_t n, int64_t k, StridedMatrix<float> a,
@@ -184,12 +253,11 @@ void gemm_bf16(const Bf16PanelKernels& panels, int64_t m, int64_t n, int64_t k, 
   uint32_t* const a_packed = ap.data();
   uint32_t* const b_packed = bp.data();
   for_range(pool, a_panels + b_panels, [&](int64_t begin, int64_t end) {
-    thread_local std::vector<float> staged;
     for (int64_t t = begin; t < end; ++t) {
       if (t < a_panels) {
-        pack_a_panel(panels, a, m, k, t, pairs, staged, a_packed + t * a_panel_size);
+        pack_a_panel(a, m, k, t, pairs, a_packed + t * a_panel_size);
       } else {
-        pack_b_panel(panels, b, n, k, t - a_panels, pairs, staged, b_packed + (t - a_panels) * b_panel_size);
+        pack_b_panel(b, n, k, t - a_panels, pairs, b_packed + (t - a_panels) * b_panel_size);
       }
     }
   });
@@ -257,9 +325,10 @@ GemmPrecision parse_gemm_precision(std::string_view text, std::string_view sourc
 GemmPrecision gemm_precision() {
   const int current = g_precision.load(std::memory_order_relaxed);
   if (current >= 0) return static_cast<GemmPrecision>(current);
-  // f32 unless asked: bf16 saves only about 8% of the time today (bench/RESULTS.md), and f32
-  // keeps training results the same on every CPU.
-  GemmPrecision chosen = GemmPrecision::kF32;
+  // bf16 where the CPU has the products: about a quarter less CPU per step than f32 on the
+  // built-in model's recipe, final held-out loss within 2% (bench/RESULTS.md, "Training
+  // speed"). --precision f32 gives the same numbers on every CPU.
+  GemmPrecision chosen = bf16_gemm_supported() ? GemmPrecision::kBf16 : GemmPrecision::kF32;
   if (const char* forced = std::getenv("RPU_TRAIN_GEMM"); forced != nullptr && *forced != '\0') {
     chosen = parse_gemm_precision(forced, "RPU_TRAIN_GEMM");
     require_supported(chosen, "RPU_TRAIN_GEMM");

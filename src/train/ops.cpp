@@ -1,9 +1,12 @@
 // Element-wise and per-row ops: embedding, RMSNorm, RoPE, SwiGLU (see ops.h).
 #include "train/ops.h"
 
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "core/error.h"
+#include "train/vector_math.h"
 
 namespace rpu::train {
 
@@ -26,24 +29,44 @@ void embedding_backward(std::span<const int32_t> tokens, const T* dout, int dim,
   }
 }
 
+namespace {
+
+// sum_i a_i b_i (c_i) in double over 8 interleaved partial sums: a single running double sum
+// is one add's latency per value, which made RMSNorm a few % of a training step.
 template <typename T>
-void rmsnorm_forward(const T* x, const T* weight, int64_t rows, int dim, double eps, T* y, T* inv_rms) {
+RPU_ALWAYS_INLINE double sum_products(const T* a, const T* b, const T* c, int n) {
+  double partial[8] = {};
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int l = 0; l < 8; ++l) {
+      const double ab = static_cast<double>(a[i + l]) * b[i + l];
+      partial[l] += c != nullptr ? ab * c[i + l] : ab;
+    }
+  }
+  double sum = 0.0;
+  for (; i < n; ++i) sum += c != nullptr ? static_cast<double>(a[i]) * b[i] * c[i] : static_cast<double>(a[i]) * b[i];
+  for (double x : partial) sum += x;
+  return sum;
+}
+
+template <typename T>
+RPU_ALWAYS_INLINE void rmsnorm_forward_rows(const T* x, const T* weight, int64_t rows, int dim, double eps, T* y,
+                                            T* inv_rms) {
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * dim;
     T* yr = y + r * dim;
-    double sum_sq = 0.0;
-    for (int i = 0; i < dim; ++i) sum_sq += static_cast<double>(xr[i]) * xr[i];
+    const double sum_sq = sum_products<T>(xr, xr, nullptr, dim);
     const T scale = static_cast<T>(1.0 / std::sqrt(sum_sq / dim + eps));
     inv_rms[r] = scale;
     for (int i = 0; i < dim; ++i) yr[i] = xr[i] * scale * weight[i];
   }
 }
 
+// y_i = x_i s w_i with s = (mean(x^2) + eps)^(-1/2), ds/dx_j = -s^3 x_j / dim, so
+// dx_j = s w_j dy_j - x_j s^3 / dim * sum_i dy_i w_i x_i.
 template <typename T>
-void rmsnorm_backward(const T* x, const T* weight, const T* inv_rms, const T* dy, int64_t rows, int dim, T* dx,
-                      T* dweight) {
-  // y_i = x_i s w_i with s = (mean(x^2) + eps)^(-1/2), ds/dx_j = -s^3 x_j / dim, so
-  // dx_j = s w_j dy_j - x_j s^3 / dim * sum_i dy_i w_i x_i.
+RPU_ALWAYS_INLINE void rmsnorm_backward_rows(const T* x, const T* weight, const T* inv_rms, const T* dy, int64_t rows,
+                                             int dim, T* dx, T* dweight) {
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * dim;
     const T* dyr = dy + r * dim;
@@ -52,11 +75,41 @@ void rmsnorm_backward(const T* x, const T* weight, const T* inv_rms, const T* dy
       for (int i = 0; i < dim; ++i) dweight[i] += dyr[i] * xr[i] * s;
     }
     if (dx == nullptr) continue;
-    double dot = 0.0;
-    for (int i = 0; i < dim; ++i) dot += static_cast<double>(dyr[i]) * weight[i] * xr[i];
+    const double dot = sum_products<T>(dyr, weight, xr, dim);
     const T coef = static_cast<T>(dot * s * s * s / dim);
     T* dxr = dx + r * dim;
     for (int i = 0; i < dim; ++i) dxr[i] += s * weight[i] * dyr[i] - xr[i] * coef;
+  }
+}
+
+RPU_VECTOR_CLONES void rmsnorm_forward_f32(const float* x, const float* weight, int64_t rows, int dim, double eps,
+                                           float* y, float* inv_rms) {
+  rmsnorm_forward_rows(x, weight, rows, dim, eps, y, inv_rms);
+}
+
+RPU_VECTOR_CLONES void rmsnorm_backward_f32(const float* x, const float* weight, const float* inv_rms,
+                                            const float* dy, int64_t rows, int dim, float* dx, float* dweight) {
+  rmsnorm_backward_rows(x, weight, inv_rms, dy, rows, dim, dx, dweight);
+}
+
+}  // namespace
+
+template <typename T>
+void rmsnorm_forward(const T* x, const T* weight, int64_t rows, int dim, double eps, T* y, T* inv_rms) {
+  if constexpr (std::is_same_v<T, float>) {
+    rmsnorm_forward_f32(x, weight, rows, dim, eps, y, inv_rms);
+  } else {
+    rmsnorm_forward_rows(x, weight, rows, dim, eps, y, inv_rms);
+  }
+}
+
+template <typename T>
+void rmsnorm_backward(const T* x, const T* weight, const T* inv_rms, const T* dy, int64_t rows, int dim, T* dx,
+                      T* dweight) {
+  if constexpr (std::is_same_v<T, float>) {
+    rmsnorm_backward_f32(x, weight, inv_rms, dy, rows, dim, dx, dweight);
+  } else {
+    rmsnorm_backward_rows(x, weight, inv_rms, dy, rows, dim, dx, dweight);
   }
 }
 
@@ -76,6 +129,16 @@ Rope Rope::from_config(const ModelConfig& config, std::span<const float> freq_fa
     if (!freq_factors.empty()) f /= freq_factors[static_cast<size_t>(i)];
     rope.inv_freq.push_back(f);
   }
+  rope.table_positions = std::clamp(config.n_ctx_train, 0, 4096);
+  rope.cos_sin.resize(static_cast<size_t>(rope.table_positions) * half * 2);
+  for (int position = 0; position < rope.table_positions; ++position) {
+    for (int i = 0; i < half; ++i) {
+      const double angle = position * rope.position_scale * rope.inv_freq[static_cast<size_t>(i)];
+      const size_t at = (static_cast<size_t>(position) * half + i) * 2;
+      rope.cos_sin[at] = rope.mscale * std::cos(angle);
+      rope.cos_sin[at + 1] = rope.mscale * std::sin(angle);
+    }
+  }
   return rope;
 }
 
@@ -86,11 +149,21 @@ namespace {
 template <typename T>
 void rotate_row(const Rope& rope, int32_t position, int n_heads, int direction, const T* in, T* out, bool accumulate) {
   const int half = rope.rope_dim / 2;
+  const bool tabled = position >= 0 && position < rope.table_positions;
   for (int i = 0; i < half; ++i) {
-    const double angle = position * rope.position_scale * rope.inv_freq[static_cast<size_t>(i)];
+    double cos_m, sin_m;  // mscale cos, mscale sin
+    if (tabled) {
+      const size_t at = (static_cast<size_t>(position) * half + i) * 2;
+      cos_m = rope.cos_sin[at];
+      sin_m = rope.cos_sin[at + 1];
+    } else {
+      const double angle = position * rope.position_scale * rope.inv_freq[static_cast<size_t>(i)];
+      cos_m = rope.mscale * std::cos(angle);
+      sin_m = rope.mscale * std::sin(angle);
+    }
     // mscale R is transposed to mscale R^T: both directions scale alike.
-    const T cos_a = static_cast<T>(rope.mscale * std::cos(angle));
-    const T sin_a = static_cast<T>(direction * rope.mscale * std::sin(angle));
+    const T cos_a = static_cast<T>(cos_m);
+    const T sin_a = static_cast<T>(direction * sin_m);
     const int a = rope.style == RopeStyle::kAdjacent ? 2 * i : i;
     const int b = rope.style == RopeStyle::kAdjacent ? 2 * i + 1 : i + half;
     for (int h = 0; h < n_heads; ++h) {
@@ -131,22 +204,54 @@ void rope_backward(const Rope& rope, const int32_t* positions, int64_t n, int n_
   }
 }
 
+namespace {
+
 template <typename T>
-void swiglu_forward(const T* gate, const T* up, int64_t count, T* out) {
+RPU_ALWAYS_INLINE void swiglu_forward_loop(const T* gate, const T* up, int64_t count, T* out) {
   for (int64_t i = 0; i < count; ++i) {
     const T g = gate[i];
-    out[i] = g / (T(1) + std::exp(-g)) * up[i];
+    out[i] = g / (T(1) + exp_of(-g)) * up[i];
+  }
+}
+
+// silu(g) = g s with s = sigmoid(g); silu'(g) = s (1 + g (1 - s)).
+template <typename T>
+RPU_ALWAYS_INLINE void swiglu_backward_loop(const T* gate, const T* up, const T* dout, int64_t count, T* dgate,
+                                            T* dup) {
+  for (int64_t i = 0; i < count; ++i) {
+    const T g = gate[i];
+    const T s = T(1) / (T(1) + exp_of(-g));
+    if (dgate != nullptr) dgate[i] += dout[i] * up[i] * s * (T(1) + g * (T(1) - s));
+    if (dup != nullptr) dup[i] += dout[i] * g * s;
+  }
+}
+
+// The float loops compiled per instruction set (gemm.h), so exp_of vectorises.
+RPU_VECTOR_CLONES void swiglu_forward_f32(const float* gate, const float* up, int64_t count, float* out) {
+  swiglu_forward_loop(gate, up, count, out);
+}
+RPU_VECTOR_CLONES void swiglu_backward_f32(const float* gate, const float* up, const float* dout, int64_t count,
+                                           float* dgate, float* dup) {
+  swiglu_backward_loop(gate, up, dout, count, dgate, dup);
+}
+
+}  // namespace
+
+template <typename T>
+void swiglu_forward(const T* gate, const T* up, int64_t count, T* out) {
+  if constexpr (std::is_same_v<T, float>) {
+    swiglu_forward_f32(gate, up, count, out);
+  } else {
+    swiglu_forward_loop(gate, up, count, out);
   }
 }
 
 template <typename T>
 void swiglu_backward(const T* gate, const T* up, const T* dout, int64_t count, T* dgate, T* dup) {
-  // silu(g) = g s with s = sigmoid(g); silu'(g) = s (1 + g (1 - s)).
-  for (int64_t i = 0; i < count; ++i) {
-    const T g = gate[i];
-    const T s = T(1) / (T(1) + std::exp(-g));
-    if (dgate != nullptr) dgate[i] += dout[i] * up[i] * s * (T(1) + g * (T(1) - s));
-    if (dup != nullptr) dup[i] += dout[i] * g * s;
+  if constexpr (std::is_same_v<T, float>) {
+    swiglu_backward_f32(gate, up, dout, count, dgate, dup);
+  } else {
+    swiglu_backward_loop(gate, up, dout, count, dgate, dup);
   }
 }
 

@@ -66,6 +66,12 @@ struct Rope {
   double position_scale = 1.0;  // linear rope scaling
   double mscale = 1.0;          // rotated dims are multiplied by this (longrope's attention factor)
   std::vector<double> inv_freq;  // [rope_dim / 2]: theta^(-2i/rope_dim) / freq_factor[i]
+  // mscale cos and mscale sin of each position's angles, [table_positions, rope_dim / 2, 2]
+  // (from_config fills it for the first min(n_ctx_train, 4096) positions; others, or a Rope
+  // built by hand, compute them per use). The same doubles either way: a lookup, not an
+  // approximation; it saves a sin and a cos per (token, pair) in each of 4 calls per layer.
+  std::vector<double> cos_sin;
+  int table_positions = 0;
 
   // freq_factors: the llama3 rope_freqs tensor (or phi3's rope_factors_short) [rope_dim / 2], or empty.
   static Rope from_config(const ModelConfig& config, std::span<const float> freq_factors = {});

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "core/thread_pool.h"
+
 namespace rpu {
 
 struct AdamWOptions {
@@ -41,9 +43,11 @@ class AdamW {
   void add(std::string name, std::span<float> values, std::span<float> grads, bool decay);
   // Multiplies every gradient by `factor` (e.g. 1 / micro-batches for gradient accumulation).
   void scale_grads(float factor);
-  float grad_norm() const;  // L2 norm over all registered gradients
+  // L2 norm over all registered gradients; `pool` (may be null) shares the work, and the
+  // result does not depend on it.
+  float grad_norm(ThreadPool* pool = nullptr) const;
   // Clips, updates every tensor, zeroes the gradients; returns the norm before clipping.
-  float step(float learning_rate);
+  float step(float learning_rate, ThreadPool* pool = nullptr);
   int64_t steps_taken() const { return t_; }
 
   // Moments and step count, for checkpoints; load() checks names and sizes match.
@@ -57,6 +61,11 @@ class AdamW {
     bool decay;
     std::vector<float> m, v;
   };
+  struct Block {  // values [begin, end) of tensors_[tensor]
+    size_t tensor, begin, end;
+  };
+  std::vector<Block> blocks() const;
+
   AdamWOptions options_;
   std::vector<Tensor> tensors_;
   int64_t t_ = 0;

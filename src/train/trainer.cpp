@@ -267,7 +267,7 @@ TrainReport run_training(DecoderParams<float>& params, const TrainData& data, co
       optimizer.scale_grads(1.0f / static_cast<float>(o.grad_accum));
       const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
       const float lr = schedule.at(step, o.max_minutes > 0 ? elapsed / (o.max_minutes * 60) : 0.0);
-      optimizer.step(lr);
+      optimizer.step(lr, pool);
       const double loss = weight_sum > 0 ? loss_sum / weight_sum : 0.0;
       const double tps = elapsed > 0 ? static_cast<double>(run_tokens) / elapsed : 0.0;
       if (report.steps == 0) report.first_loss = loss;

@@ -55,7 +55,7 @@ void add_training_options(CLI::App* cmd, TrainCliOptions& o) {
   cmd->add_option("-t,--threads", o.threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
   cmd->add_option("--precision", o.precision,
                   "matrix product operands: f32, or bf16 (f32 accumulation, f32 weights and optimizer; needs "
-                  "AVX512-BF16). Default: RPU_TRAIN_GEMM, else f32");
+                  "AVX512-BF16). Default: RPU_TRAIN_GEMM, else bf16 where the CPU has it, else f32");
 }
 
 // Settles the products' precision before any work, so a bad --precision / RPU_TRAIN_GEMM or
