@@ -5,7 +5,8 @@
 // < 2e-7). Positions are walked page by page (KvRows::run_end), rows of one page inside. The
 // query stays f32: quantizing it would add a second rounding for no gain, since a head row is
 // 64-256 values and the cost is reading the cache.
-//   attend:       one query; scores as dot products, then the weighted sum of values.
+//   attend:       one query; scores as dot products (f32 rows: 16 positions at a time, their
+//                 horizontal sums in one transposing tree), then the weighted sum of values.
 //   attend_block: up to 16 queries of a prefill block, one per lane, so scores and outputs
 //                 need no horizontal sums; f16/Q8_0 rows are widened to f32 once per block, a
 //                 page run (<= 64 rows) at a time into an L1/L2-sized buffer, and the f32 loops
@@ -78,21 +79,65 @@ void softmax(float* scores, int64_t n_pos, float cap) {
 
 // ---- f32 rows (any head_dim) ----
 
-// Dot product of n floats (n any size; the tail is masked).
-inline float dot_f32(const float* a, const float* b, int64_t n) {
-  __m512 acc = _mm512_setzero_ps();
+// Scores of 16 positions at once. Each position's dot product is the one-position form's exact
+// arithmetic (16 lanes accumulated over head_dim by fma, 16 dimensions at a time, the tail masked),
+// and the 16 horizontal sums are done together by a transposing tree that pairs lanes exactly as
+// _mm512_reduce_add_ps does (i with i+8, then i+4, i+2, i+1): a score is bit for bit what a
+// position-by-position loop with reduce_add gives, for ~3 shuffle/add operations a position
+// instead of ~8. With head_dim 32 (the built-in model) that reduction was most of the cost.
+
+// Level 1: lanes i and i+8 of a (result lanes 0-7) and of b (lanes 8-15).
+inline __m512 add_halves(__m512 a, __m512 b) {
+  return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+}
+// Level 2: of two level-1 results (inputs a,b | c,d), lanes j and j+4 of each input's 8 sums;
+// 128-bit chunk k of the result holds input k's 4 sums.
+inline __m512 add_quarters(__m512 ab, __m512 cd) {
+  return _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_f32x4(ab, cd, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+// The 16 vectors' horizontal sums, vector s's sum in lane kSlotLane[s]; slot s is fed the row
+// that belongs in that lane (the permutation is a 4x4 transpose, its own inverse).
+constexpr int kSlotLane[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
+inline __m512 reduce16(const __m512* v) {
+  const __m512 u0 = add_quarters(add_halves(v[0], v[1]), add_halves(v[2], v[3]));
+  const __m512 u1 = add_quarters(add_halves(v[4], v[5]), add_halves(v[6], v[7]));
+  const __m512 u2 = add_quarters(add_halves(v[8], v[9]), add_halves(v[10], v[11]));
+  const __m512 u3 = add_quarters(add_halves(v[12], v[13]), add_halves(v[14], v[15]));
+  // Level 3: elements 0+2 and 1+3 of each 128-bit chunk (inputs k and 4+k side by side).
+  const __m512 r0 = _mm512_add_ps(_mm512_shuffle_ps(u0, u1, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(u0, u1, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m512 r1 = _mm512_add_ps(_mm512_shuffle_ps(u2, u3, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(u2, u3, _MM_SHUFFLE(3, 2, 3, 2)));
+  // Level 4: element 0+1 of each pair; chunk k = inputs k, 4+k, 8+k, 12+k.
+  return _mm512_add_ps(_mm512_shuffle_ps(r0, r1, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_ps(r0, r1, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+// scores[r] = scale * q . k_r for the n <= 16 rows k_r = k + r * stride.
+void f32_scores16(const float* q, const float* k, int64_t stride, int64_t n, int64_t head_dim, float scale,
+                  float* scores) {
+  const float* rows[16];
+  // Slots whose lane is past n read row 0 (valid memory); their lanes are not stored.
+  for (int s = 0; s < 16; ++s) rows[s] = k + (kSlotLane[s] < n ? kSlotLane[s] : 0) * stride;
+  __m512 acc[16];
+  for (int s = 0; s < 16; ++s) acc[s] = _mm512_setzero_ps();
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
-  if (i < n) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
-    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc);
+  for (; i + 16 <= head_dim; i += 16) {
+    const __m512 qi = _mm512_loadu_ps(q + i);
+    for (int s = 0; s < 16; ++s) acc[s] = _mm512_fmadd_ps(qi, _mm512_loadu_ps(rows[s] + i), acc[s]);
   }
-  return _mm512_reduce_add_ps(acc);
+  if (i < head_dim) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (head_dim - i)) - 1u);
+    const __m512 qi = _mm512_maskz_loadu_ps(m, q + i);
+    for (int s = 0; s < 16; ++s) acc[s] = _mm512_fmadd_ps(qi, _mm512_maskz_loadu_ps(m, rows[s] + i), acc[s]);
+  }
+  const __m512 sums = _mm512_mul_ps(reduce16(acc), _mm512_set1_ps(scale));
+  _mm512_mask_storeu_ps(scores, static_cast<__mmask16>((1u << n) - 1u), sums);
 }
 
 void f32_scores(const float* q, const float* k, int64_t stride, int64_t n_pos, int64_t head_dim, float scale,
                 float* scores) {
-  for (int64_t p = 0; p < n_pos; ++p) scores[p] = dot_f32(q, k + p * stride, head_dim) * scale;
+  for (int64_t p = 0; p < n_pos; p += 16) {
+    f32_scores16(q, k + p * stride, stride, std::min<int64_t>(16, n_pos - p), head_dim, scale, scores + p);
+  }
 }
 
 // out[head_dim] += sum_p weights_p v_p; in registers when the head fits in 8 vectors (<= 128).
