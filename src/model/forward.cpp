@@ -408,14 +408,16 @@ void BatchForward::ffn_block(int layer, int n) {
   }
   timer.emplace(profile_, ForwardOp::kActivation, layer);
   const bool geglu = c.arch->ffn == FfnKind::kGeGlu;
+  const auto swiglu = kernels_.swiglu != nullptr ? kernels_.swiglu : &swiglu_ref;
   for_tokens(n, [&](int t) {
     float* act = ffn_gate_.data() + static_cast<size_t>(t) * ff;
     const float* gate = fused ? ffn_up_.data() + static_cast<size_t>(t) * 2 * ff : act;
     const float* up = fused ? gate + ff : ffn_up_.data() + static_cast<size_t>(t) * ff;
-    for (size_t i = 0; i < ff; ++i) {
-      const float g = gate[i];
-      act[i] = (geglu ? gelu(g) : g / (1.0f + std::exp(-g))) * up[i];  // GeGLU or SwiGLU
+    if (!geglu) {
+      swiglu(gate, up, static_cast<int64_t>(ff), act);
+      return;
     }
+    for (size_t i = 0; i < ff; ++i) act[i] = gelu(gate[i]) * up[i];
   });
   timer.emplace(profile_, ForwardOp::kMatmulDown, layer, matrix_bytes(lw.w_down));
   matmuls({{&lw.w_down, h_.data()}}, ffn_gate_.data(), n);

@@ -406,6 +406,31 @@ TEST(KernelSetTest, AttentionOverTypedPagedRowsMatchesReference) {
   }
 }
 
+// SwiGLU against a float64 evaluation of g / (1 + e^-g) * u: every set's own (or swiglu_ref when a
+// set has none, which is what the forward pass then calls), in place as the forward pass runs it
+// (out == gate), over lengths with and without a partial vector, values from tiny to beyond
+// e^-g's overflow (|g| > 88), where silu is g or -0.
+TEST(KernelSetTest, SwiGluMatchesExactFormula) {
+  for (const KernelSet* set : tested_sets()) {
+    const auto swiglu = set->swiglu != nullptr ? set->swiglu : &swiglu_ref;
+    for (int64_t n : {1, 15, 16, 33, 768}) {
+      std::vector<float> gate = random_values(static_cast<size_t>(n), 40 + n, 12.0f);
+      const std::vector<float> up = random_values(static_cast<size_t>(n), 41 + n, 3.0f);
+      const float extremes[] = {-100.0f, 100.0f, -88.5f, 88.5f, 0.0f, 1e-30f, -1e-30f, -20.0f};
+      for (size_t i = 0; i < std::size(extremes) && i < gate.size(); ++i) gate[i * 3 % gate.size()] = extremes[i];
+      const std::vector<float> g0 = gate;
+      swiglu(gate.data(), up.data(), n, gate.data());
+      for (int64_t i = 0; i < n; ++i) {
+        const double g = g0[static_cast<size_t>(i)], u = up[static_cast<size_t>(i)];
+        const double exact = g / (1.0 + std::exp(-g)) * u;
+        // Four roundings (exp, add, divide, multiply) of at most ~2 ulp each, relative to the result.
+        ASSERT_NEAR(gate[static_cast<size_t>(i)], exact, 16 * kEps * std::fabs(exact) + 1e-37)
+            << set->name << " n " << n << " g " << g << " u " << u;
+      }
+    }
+  }
+}
+
 // Whole models: the fast path's logits against the reference path's. Integer kernels see
 // activations rounded to 8 bits per 32-value block (relative error up to 1/254 per value),
 // which through a few layers moves logits by well under 2% of their range.
