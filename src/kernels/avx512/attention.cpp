@@ -5,7 +5,7 @@
 // < 2e-7). Positions are walked page by page (KvRows::run_end), rows of one page inside. The
 // query stays f32: quantizing it would add a second rounding for no gain, since a head row is
 // 64-256 values and the cost is reading the cache.
-//   attend:       one query; scores as dot products (f32 rows: 16 positions at a time, their
+//   attend:       one query; scores as dot products (f32 rows: 8 positions at a time, their
 //                 horizontal sums in one transposing tree), then the weighted sum of values.
 //   attend_block: up to 16 queries of a prefill block, one per lane, so scores and outputs
 //                 need no horizontal sums; f16/Q8_0 rows are widened to f32 once per block, a
@@ -41,8 +41,16 @@ namespace {
 // Scores -> softmax weights in place (after the soft cap, if any).
 void softmax(float* scores, int64_t n_pos, float cap) {
   if (cap > 0) soft_cap_scores(scores, n_pos, cap);
-  float max_score = -INFINITY;
-  for (int64_t p = 0; p < n_pos; ++p) max_score = std::max(max_score, scores[p]);
+  // The maximum 16 lanes at a time (a scalar maxss chain was a fifth of attend's time); max is
+  // exact, so the order changes nothing.
+  __m512 max16 = _mm512_set1_ps(-INFINITY);
+  int64_t i = 0;
+  for (; i + 16 <= n_pos; i += 16) max16 = _mm512_max_ps(max16, _mm512_loadu_ps(scores + i));
+  if (i < n_pos) {
+    max16 = _mm512_mask_max_ps(max16, static_cast<__mmask16>((1u << (n_pos - i)) - 1u), max16, _mm512_maskz_loadu_ps(
+                                   static_cast<__mmask16>((1u << (n_pos - i)) - 1u), scores + i));
+  }
+  const float max_score = _mm512_reduce_max_ps(max16);
   __m512 totals = _mm512_setzero_ps();
   const __m512 max_lanes = _mm512_set1_ps(max_score);
   int64_t p = 0;
@@ -64,65 +72,87 @@ void softmax(float* scores, int64_t n_pos, float cap) {
 
 // ---- f32 rows (any head_dim) ----
 
-// Scores of 16 positions at once. Each position's dot product is the one-position form's exact
-// arithmetic (16 lanes accumulated over head_dim by fma, 16 dimensions at a time, the tail masked),
-// and the 16 horizontal sums are done together by a transposing tree that pairs lanes exactly as
-// _mm512_reduce_add_ps does (i with i+8, then i+4, i+2, i+1): a score is bit for bit what a
-// position-by-position loop with reduce_add gives, for ~3 shuffle/add operations a position
-// instead of ~8. With head_dim 32 (the built-in model) that reduction was most of the cost.
+// Scores 8 positions at a time. Each position's dot product is the one-position form's exact
+// arithmetic (16 lanes accumulated over head_dim by fma, 16 dimensions at a time, the tail
+// masked), and the horizontal sums pair lanes exactly as _mm512_reduce_add_ps does (i with i+8,
+// then i+4, i+2, i+1), so a score is bit for bit what reduce_add gives: the first level per
+// position (256-bit halves), the other three for 8 positions at once in one transposing tree of
+// 256-bit shuffles, ~2.5 operations a position instead of ~6 (with head_dim 32, the built-in
+// model's, those horizontal sums cost more than the dot products).
 
-// Level 1: lanes i and i+8 of a (result lanes 0-7) and of b (lanes 8-15).
-inline __m512 add_halves(__m512 a, __m512 b) {
-  return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+// Lanes i + (i + 8) of a 16-lane accumulator: reduce_add's first level.
+inline __m256 fold_halves(__m512 acc) {
+  return _mm256_add_ps(_mm512_castps512_ps256(acc), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
 }
-// Level 2: of two level-1 results (inputs a,b | c,d), lanes j and j+4 of each input's 8 sums;
-// 128-bit chunk k of the result holds input k's 4 sums.
-inline __m512 add_quarters(__m512 ab, __m512 cd) {
-  return _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, _MM_SHUFFLE(2, 0, 2, 0)),
-                       _mm512_shuffle_f32x4(ab, cd, _MM_SHUFFLE(3, 1, 3, 1)));
+// Levels 2-4 for 8 folded vectors: lane j of the result is the full sum of v[kSlot[j]]...
+// Level 2 (j + (j+4)) for a pair: [a.lo + a.hi | b.lo + b.hi].
+inline __m256 fold_quarters(__m256 a, __m256 b) {
+  return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
 }
-// The 16 vectors' horizontal sums, vector s's sum in lane kSlotLane[s]; slot s is fed the row
-// that belongs in that lane (the permutation is a 4x4 transpose, its own inverse).
-constexpr int kSlotLane[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
-inline __m512 reduce16(const __m512* v) {
-  const __m512 u0 = add_quarters(add_halves(v[0], v[1]), add_halves(v[2], v[3]));
-  const __m512 u1 = add_quarters(add_halves(v[4], v[5]), add_halves(v[6], v[7]));
-  const __m512 u2 = add_quarters(add_halves(v[8], v[9]), add_halves(v[10], v[11]));
-  const __m512 u3 = add_quarters(add_halves(v[12], v[13]), add_halves(v[14], v[15]));
-  // Level 3: elements 0+2 and 1+3 of each 128-bit chunk (inputs k and 4+k side by side).
-  const __m512 r0 = _mm512_add_ps(_mm512_shuffle_ps(u0, u1, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(u0, u1, _MM_SHUFFLE(3, 2, 3, 2)));
-  const __m512 r1 = _mm512_add_ps(_mm512_shuffle_ps(u2, u3, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(u2, u3, _MM_SHUFFLE(3, 2, 3, 2)));
-  // Level 4: element 0+1 of each pair; chunk k = inputs k, 4+k, 8+k, 12+k.
-  return _mm512_add_ps(_mm512_shuffle_ps(r0, r1, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_ps(r0, r1, _MM_SHUFFLE(3, 1, 3, 1)));
+// The sums of 8 folded vectors; slot s's sum lands in lane kSlotLane[s].
+constexpr int kSlotLane[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+inline __m256 reduce8(const __m256* v) {
+  const __m256 u0 = fold_quarters(v[0], v[1]);  // 128-bit half h: input h's 4 level-2 sums
+  const __m256 u1 = fold_quarters(v[2], v[3]);
+  const __m256 u2 = fold_quarters(v[4], v[5]);
+  const __m256 u3 = fold_quarters(v[6], v[7]);
+  // Level 3: elements 0+2 and 1+3 of each half (inputs of u0 and u1 side by side).
+  const __m256 r0 = _mm256_add_ps(_mm256_shuffle_ps(u0, u1, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(u0, u1, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m256 r1 = _mm256_add_ps(_mm256_shuffle_ps(u2, u3, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(u2, u3, _MM_SHUFFLE(3, 2, 3, 2)));
+  // Level 4: elements 0+1; half h = inputs (h, 2+h, 4+h, 6+h) of v.
+  return _mm256_add_ps(_mm256_shuffle_ps(r0, r1, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_shuffle_ps(r0, r1, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-// scores[r] = scale * q . k_r for the n <= 16 rows k_r = k + r * stride.
-void f32_scores16(const float* q, const float* k, int64_t stride, int64_t n, int64_t head_dim, float scale,
-                  float* scores) {
-  const float* rows[16];
-  // Slots whose lane is past n read row 0 (valid memory); their lanes are not stored.
-  for (int s = 0; s < 16; ++s) rows[s] = k + (kSlotLane[s] < n ? kSlotLane[s] : 0) * stride;
-  __m512 acc[16];
-  for (int s = 0; s < 16; ++s) acc[s] = _mm512_setzero_ps();
+// q . k over n floats as 16 lane sums (the tail masked), before the horizontal sum.
+inline __m512 dot_lanes(const float* a, const float* b, int64_t n) {
+  __m512 acc = _mm512_setzero_ps();
   int64_t i = 0;
-  for (; i + 16 <= head_dim; i += 16) {
-    const __m512 qi = _mm512_loadu_ps(q + i);
-    for (int s = 0; s < 16; ++s) acc[s] = _mm512_fmadd_ps(qi, _mm512_loadu_ps(rows[s] + i), acc[s]);
+  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc);
   }
-  if (i < head_dim) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (head_dim - i)) - 1u);
-    const __m512 qi = _mm512_maskz_loadu_ps(m, q + i);
-    for (int s = 0; s < 16; ++s) acc[s] = _mm512_fmadd_ps(qi, _mm512_maskz_loadu_ps(m, rows[s] + i), acc[s]);
+  return acc;
+}
+
+// Scores for head_dim = 16 NV: q in NV registers, 8 positions per iteration fully unrolled (the
+// positions' fma chains overlap), dot products formed exactly as dot_lanes forms them.
+template <int NV>
+void f32_scores_in_registers(const float* q, const float* k, int64_t stride, int64_t n_pos, float scale,
+                             float* scores) {
+  __m512 qv[NV];
+  for (int j = 0; j < NV; ++j) qv[j] = _mm512_loadu_ps(q + 16 * j);
+  const __m256 scale8 = _mm256_set1_ps(scale);
+  int64_t p = 0;
+  for (; p + 8 <= n_pos; p += 8) {
+    __m256 folded[8];
+    for (int s = 0; s < 8; ++s) {
+      const float* row = k + (p + kSlotLane[s]) * stride;
+      __m512 acc = _mm512_fmadd_ps(qv[0], _mm512_loadu_ps(row), _mm512_setzero_ps());
+      for (int j = 1; j < NV; ++j) acc = _mm512_fmadd_ps(qv[j], _mm512_loadu_ps(row + 16 * j), acc);
+      folded[s] = fold_halves(acc);
+    }
+    _mm256_storeu_ps(scores + p, _mm256_mul_ps(reduce8(folded), scale8));
   }
-  const __m512 sums = _mm512_mul_ps(reduce16(acc), _mm512_set1_ps(scale));
-  _mm512_mask_storeu_ps(scores, static_cast<__mmask16>((1u << n) - 1u), sums);
+  for (; p < n_pos; ++p) scores[p] = _mm512_reduce_add_ps(dot_lanes(q, k + p * stride, 16 * NV)) * scale;
 }
 
 void f32_scores(const float* q, const float* k, int64_t stride, int64_t n_pos, int64_t head_dim, float scale,
                 float* scores) {
-  for (int64_t p = 0; p < n_pos; p += 16) {
-    f32_scores16(q, k + p * stride, stride, std::min<int64_t>(16, n_pos - p), head_dim, scale, scores + p);
+  switch (head_dim) {
+    case 32: return f32_scores_in_registers<2>(q, k, stride, n_pos, scale, scores);
+    case 64: return f32_scores_in_registers<4>(q, k, stride, n_pos, scale, scores);
+    case 128: return f32_scores_in_registers<8>(q, k, stride, n_pos, scale, scores);
+    default: break;
   }
+  const __m256 scale8 = _mm256_set1_ps(scale);
+  int64_t p = 0;
+  for (; p + 8 <= n_pos; p += 8) {
+    __m256 folded[8];
+    for (int s = 0; s < 8; ++s) folded[s] = fold_halves(dot_lanes(q, k + (p + kSlotLane[s]) * stride, head_dim));
+    _mm256_storeu_ps(scores + p, _mm256_mul_ps(reduce8(folded), scale8));
+  }
+  for (; p < n_pos; ++p) scores[p] = _mm512_reduce_add_ps(dot_lanes(q, k + p * stride, head_dim)) * scale;
 }
 
 // out[head_dim] += sum_p weights_p v_p; in registers when the head fits in 8 vectors (<= 128).
