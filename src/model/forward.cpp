@@ -181,18 +181,23 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
   // consecutive queries (queries in vector lanes), generated tokens one query per task: by the
   // token's role, never the batch, so a sequence's arithmetic stays the same. Head-major within
   // a chunk so each thread gets whole heads and the causal window's growing cost is shared evenly.
+  // A generated token's query heads of one GQA group go in one task when the set can read their
+  // shared K/V rows once (attend_group, bit for bit attend's results).
+  const int decode_heads = kernels_.attend_group != nullptr ? group : 1;
   std::vector<AttentionTask>& tasks = attention_tasks_;
   tasks.clear();
   for (size_t c = 0; c < chunks.size(); ++c) {
     const int n = static_cast<int>(chunks[c].tokens.size());
-    const int step = chunks[c].prefill && blocks ? 16 : 1;
-    for (int h = 0; h < n_head; ++h) {
-      for (int t0 = 0; t0 < n; t0 += step) tasks.push_back({static_cast<int>(c), h, t0, std::min(step, n - t0)});
+    const bool block = chunks[c].prefill && blocks;
+    const int step = block ? 16 : 1, heads = block ? 1 : decode_heads;
+    for (int h = 0; h < n_head; h += heads) {
+      for (int t0 = 0; t0 < n; t0 += step) tasks.push_back({static_cast<int>(c), h, t0, std::min(step, n - t0), heads});
     }
   }
   auto run = [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> scores;  // per thread, grown once: no allocation per token
-    if (scores.size() < static_cast<size_t>(n_ctx())) scores.resize(static_cast<size_t>(n_ctx()));
+    const size_t need = static_cast<size_t>(n_ctx()) * static_cast<size_t>(decode_heads);
+    if (scores.size() < need) scores.resize(need);
     for (int64_t i = begin; i < end; ++i) {
       const AttentionTask& task = tasks[static_cast<size_t>(i)];
       const SequenceChunk& chunk = chunks[static_cast<size_t>(task.chunk)];
@@ -204,6 +209,8 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
       const KvRows kv = cache_.head_rows(chunk.seq, layer, static_cast<int64_t>(task.head / group) * hd);
       if (chunk.prefill && blocks) {
         kernels_.attend_block(q, q_dim, task.n_q, kv, first_pos, params, out, q_dim);
+      } else if (task.heads > 1) {
+        kernels_.attend_group(q, hd, task.heads, kv, first_pos, params, scores.data(), out, hd);
       } else {
         kernels_.attend(q, kv, first_pos, params, scores.data(), out);
       }

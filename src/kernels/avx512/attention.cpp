@@ -295,22 +295,87 @@ void run_values(const float* weights, const KvRows& kv, int64_t first, int64_t n
   }
 }
 
-}  // namespace
-
-void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out) {
-  const int64_t first = a.visible_from(pos), end = pos + 1;
+// Scores and softmax of one query (attend's first half), into scores[0 .. end - first).
+void weights(const float* q, const KvRows& kv, int64_t first, int64_t end, const AttentionParams& a, float* scores) {
   for (int64_t p = first; p < end;) {
     const int64_t e = kv.run_end(p, end);
     run_scores(q, kv, p, e - p, a.head_dim, a.scale, scores + (p - first));
     p = e;
   }
   softmax(scores, end - first, a.softcap);
+}
+
+}  // namespace
+
+void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out) {
+  const int64_t first = a.visible_from(pos), end = pos + 1;
+  weights(q, kv, first, end, a, scores);
   std::fill(out, out + a.head_dim, 0.0f);
   for (int64_t p = first; p < end;) {
     const int64_t e = kv.run_end(p, end);
     run_values(scores + (p - first), kv, p, e - p, a.head_dim, out);
     p = e;
   }
+}
+
+// ---- attend_group ----
+namespace {
+
+// out_j[16 NV] += sum_p weights_j[p] v_p for two queries j over f32 rows, in registers: the
+// same fma sequence per (query, dimension) as f32_values, the two queries' chains side by side
+// (one query's chain alone waits on the fma latency every position).
+template <int NV>
+void f32_values_pair(const float* w0, const float* w1, const float* v, int64_t stride, int64_t n_pos, float* out0,
+                     float* out1) {
+  __m512 a0[NV], a1[NV];
+  for (int j = 0; j < NV; ++j) a0[j] = _mm512_loadu_ps(out0 + 16 * j), a1[j] = _mm512_loadu_ps(out1 + 16 * j);
+  for (int64_t p = 0; p < n_pos; ++p) {
+    const __m512 x0 = _mm512_set1_ps(w0[p]), x1 = _mm512_set1_ps(w1[p]);
+    const float* vp = v + p * stride;
+    for (int j = 0; j < NV; ++j) {
+      const __m512 vj = _mm512_loadu_ps(vp + 16 * j);
+      a0[j] = _mm512_fmadd_ps(x0, vj, a0[j]);
+      a1[j] = _mm512_fmadd_ps(x1, vj, a1[j]);
+    }
+  }
+  for (int j = 0; j < NV; ++j) _mm512_storeu_ps(out0 + 16 * j, a0[j]), _mm512_storeu_ps(out1 + 16 * j, a1[j]);
+}
+
+// Two queries' softmax weights (already computed) applied to f32 V rows, run by run.
+template <int NV>
+void pair_values(const float* w0, const float* w1, const KvRows& kv, int64_t first, int64_t end, float* out0,
+                 float* out1) {
+  std::fill(out0, out0 + 16 * NV, 0.0f);
+  std::fill(out1, out1 + 16 * NV, 0.0f);
+  for (int64_t p = first; p < end;) {
+    const int64_t e = kv.run_end(p, end);
+    const float* v = reinterpret_cast<const float*>(kv.value(p)) + kv.offset;
+    f32_values_pair<NV>(w0 + (p - first), w1 + (p - first), v, kv.v_row_bytes / 4, e - p, out0, out1);
+    p = e;
+  }
+}
+
+}  // namespace
+
+// Pairs of queries share the value pass when V is f32 and the head is 32, 64 or 128 values
+// (fits in registers twice); otherwise (and for an odd last query) attend per query.
+void attend_group(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t pos,
+                  const AttentionParams& a, float* scores, float* out, int64_t out_stride) {
+  const int64_t hd = a.head_dim, first = a.visible_from(pos), end = pos + 1, n = end - first;
+  const bool pairs = kv.v_type == DType::F32 && (hd == 32 || hd == 64 || hd == 128);
+  int64_t j = 0;
+  for (; pairs && j + 2 <= n_q; j += 2) {
+    float* s0 = scores;
+    float* s1 = scores + n;
+    weights(q + j * q_stride, kv, first, end, a, s0);
+    weights(q + (j + 1) * q_stride, kv, first, end, a, s1);
+    float* o0 = out + j * out_stride;
+    float* o1 = out + (j + 1) * out_stride;
+    if (hd == 32) pair_values<2>(s0, s1, kv, first, end, o0, o1);
+    else if (hd == 64) pair_values<4>(s0, s1, kv, first, end, o0, o1);
+    else pair_values<8>(s0, s1, kv, first, end, o0, o1);
+  }
+  for (; j < n_q; ++j) attend(q + j * q_stride, kv, pos, a, scores, out + j * out_stride);
 }
 
 // ---- attend_block ----

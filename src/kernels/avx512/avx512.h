@@ -26,6 +26,9 @@ void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams
 void attend_block(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t first_pos,
                   const AttentionParams& a, float* out, int64_t out_stride);
 
+void attend_group(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t pos,
+                  const AttentionParams& a, float* scores, float* out, int64_t out_stride);
+
 // The kernel table's SwiGLU product (activation.cpp).
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
 
