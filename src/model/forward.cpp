@@ -181,17 +181,20 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
   // consecutive queries (queries in vector lanes), generated tokens one query per task: by the
   // token's role, never the batch, so a sequence's arithmetic stays the same. Head-major within
   // a chunk so each thread gets whole heads and the causal window's growing cost is shared evenly.
-  // A generated token's query heads of one GQA group go in one task when the set can read their
-  // shared K/V rows once (attend_group, bit for bit attend's results).
-  const int decode_heads = kernels_.attend_group != nullptr ? group : 1;
+  // A generated token's query heads of one GQA group go two to a task when the set can read
+  // their shared K/V rows once (attend_group pairs them; bit for bit attend's results). Pairs,
+  // not whole groups (7 heads in qwen2.5-0.5b): small tasks keep the threads' shares even.
+  const int decode_heads = kernels_.attend_group != nullptr ? std::min(group, 2) : 1;
   std::vector<AttentionTask>& tasks = attention_tasks_;
   tasks.clear();
   for (size_t c = 0; c < chunks.size(); ++c) {
     const int n = static_cast<int>(chunks[c].tokens.size());
     const bool block = chunks[c].prefill && blocks;
-    const int step = block ? 16 : 1, heads = block ? 1 : decode_heads;
-    for (int h = 0; h < n_head; h += heads) {
+    const int step = block ? 16 : 1, per_task = block ? 1 : decode_heads;
+    for (int h = 0; h < n_head;) {
+      const int heads = std::min(per_task, group - h % group);  // never across two KV heads
       for (int t0 = 0; t0 < n; t0 += step) tasks.push_back({static_cast<int>(c), h, t0, std::min(step, n - t0), heads});
+      h += heads;
     }
   }
   auto run = [&](int64_t begin, int64_t end) {
