@@ -137,7 +137,9 @@ int32_t Sampler::prepare(std::span<const float> logits) {
     }
     for (auto& cand : c) cand.prob = static_cast<float>(cand.prob / total);
   };
-  softmax(1.0f);
+  // Only top-p and min-p read these: without them the pass would cost a second exp per
+  // candidate for nothing (the final probabilities below are recomputed from the logits).
+  if (truncates) softmax(1.0f);
   if (params_.top_p < 1.0f) {
     // Cumulative probability over the whole vocabulary (the head holds head_share of it).
     double cumulative = 0.0;

@@ -114,6 +114,18 @@ struct KernelSet {
   // attend per query.
   void (*attend_block)(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t first_pos,
                        const AttentionParams& a, float* out, int64_t out_stride);
+  // attend for the n_q query heads of one GQA group (they share kv) at one position: query j is
+  // q + j * q_stride, its output out + j * out_stride; scores: n_q * (pos + 1) scratch floats.
+  // Each output must be bit for bit attend's for that query alone (so the grouping, which follows
+  // the model's shape, never the batch, changes nothing); reading each K/V row once for the
+  // group and running the queries' value sums side by side is what makes it cheaper. Null:
+  // callers use attend per query.
+  void (*attend_group)(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t pos,
+                       const AttentionParams& a, float* scores, float* out, int64_t out_stride);
+  // SwiGLU's product for n values: out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + e^-g).
+  // One exp per FFN value of every token, so scalar expf was ~10% of a small model's decode.
+  // Null: callers use swiglu_ref.
+  void (*swiglu)(const float* gate, const float* up, int64_t n, float* out);
 };
 
 const KernelSet& reference_kernels();
@@ -125,6 +137,8 @@ const KernelSet& active_kernels();
 // Reference attention for one head (the oracle): each visible row's head slice converted to f32
 // (kv_slice_to_f32), then the formula of AttentionParams in plain sequential f32 arithmetic.
 void attend_ref(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out);
+// SwiGLU in plain f32 with std::exp (the oracle, and the path of sets without their own).
+void swiglu_ref(const float* gate, const float* up, int64_t n, float* out);
 // Rows of an f32 buffer as KvRows: position p at rows + p * stride floats, the head at offset.
 KvRows f32_rows(const float* k, const float* v, int64_t stride, int64_t offset);
 

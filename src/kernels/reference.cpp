@@ -65,8 +65,13 @@ void attend_ref(const float* q, const KvRows& kv, int64_t pos, const AttentionPa
   }
 }
 
+void swiglu_ref(const float* gate, const float* up, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
 const KernelSet& reference_kernels() {
-  static const KernelSet set{"ref", &pack_ref, &wants_quantized_input_ref, &quantize_input_ref, &matmul_ref, &attend_ref, nullptr};
+  static const KernelSet set{"ref", &pack_ref, &wants_quantized_input_ref, &quantize_input_ref, &matmul_ref, &attend_ref,
+                             nullptr, nullptr, &swiglu_ref};
   return set;
 }
 

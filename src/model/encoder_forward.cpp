@@ -58,7 +58,10 @@ EncoderForward::EncoderForward(const Model& model, ThreadPool* pool, std::option
   if (pooling_ == Pooling::kNone) fail("pooling 'none' gives no embedding per input; use mean, cls or last");
 }
 
-void EncoderForward::for_tokens(int n_tokens, const std::function<void(int)>& fn) { for_each_token(pool_, n_tokens, fn); }
+void EncoderForward::for_tokens(int n_tokens, const std::function<void(int)>& fn) {
+  // Per token a whole embedding row or more (norms, GELU over n_ff): by the embedding size.
+  for_each_token(pool_, n_tokens, config_.n_embd, fn);
+}
 
 std::vector<std::vector<float>> EncoderForward::embed(std::span<const std::vector<int32_t>> inputs) {
   if (pooling_ == Pooling::kRank) {

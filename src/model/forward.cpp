@@ -103,7 +103,9 @@ void BatchForward::share_prefix(int from, int to, int n_pos) {
   n_past_[static_cast<size_t>(to)] = n_pos;
 }
 
-void BatchForward::for_tokens(int n_tokens, const std::function<void(int)>& fn) { for_each_token(pool_, n_tokens, fn); }
+void BatchForward::for_tokens(int n_tokens, int64_t values_per_token, const std::function<void(int)>& fn) {
+  for_each_token(pool_, n_tokens, values_per_token, fn);
+}
 
 void BatchForward::matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens) {
   matmul_batch(kernels_, pool_, xq_, jobs, x, n_tokens);
@@ -113,7 +115,7 @@ void BatchForward::matmuls(std::initializer_list<MatmulJob> jobs, const float* x
     const auto it = lora_pairs_.find(job.w);
     if (it == lora_pairs_.end()) continue;
     const LoraPair& pair = *it->second;
-    for_tokens(n_tokens, [&](int t) {
+    for_tokens(n_tokens, static_cast<int64_t>(pair.rank) * (pair.in + pair.out), [&](int t) {
       lora_->apply(pair, x + static_cast<size_t>(t) * pair.in, 1, job.y + static_cast<size_t>(t) * pair.out);
     });
   }
@@ -132,7 +134,7 @@ void BatchForward::prepare_rope(RopeTable& rope, int n) {
   if (rope.ready) return;
   const int half = config_.rope_dim / 2;
   ensure(rope.cos_sin, static_cast<size_t>(n) * half * 2);
-  for_tokens(n, [&](int t) {
+  for_tokens(n, int64_t{16} * half, [&](int t) {  // a cos and a sin per pair: ~16 values' work
     const float pos = static_cast<float>(token_pos_[static_cast<size_t>(t)]) * rope.position_scale;
     float* row = rope.cos_sin.data() + static_cast<size_t>(t) * half * 2;
     for (int i = 0; i < half; ++i) {
@@ -179,18 +181,26 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
   // consecutive queries (queries in vector lanes), generated tokens one query per task: by the
   // token's role, never the batch, so a sequence's arithmetic stays the same. Head-major within
   // a chunk so each thread gets whole heads and the causal window's growing cost is shared evenly.
+  // A generated token's query heads of one GQA group go two to a task when the set can read
+  // their shared K/V rows once (attend_group pairs them; bit for bit attend's results). Pairs,
+  // not whole groups (7 heads in qwen2.5-0.5b): small tasks keep the threads' shares even.
+  const int decode_heads = kernels_.attend_group != nullptr ? std::min(group, 2) : 1;
   std::vector<AttentionTask>& tasks = attention_tasks_;
   tasks.clear();
   for (size_t c = 0; c < chunks.size(); ++c) {
     const int n = static_cast<int>(chunks[c].tokens.size());
-    const int step = chunks[c].prefill && blocks ? 16 : 1;
-    for (int h = 0; h < n_head; ++h) {
-      for (int t0 = 0; t0 < n; t0 += step) tasks.push_back({static_cast<int>(c), h, t0, std::min(step, n - t0)});
+    const bool block = chunks[c].prefill && blocks;
+    const int step = block ? 16 : 1, per_task = block ? 1 : decode_heads;
+    for (int h = 0; h < n_head;) {
+      const int heads = std::min(per_task, group - h % group);  // never across two KV heads
+      for (int t0 = 0; t0 < n; t0 += step) tasks.push_back({static_cast<int>(c), h, t0, std::min(step, n - t0), heads});
+      h += heads;
     }
   }
   auto run = [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> scores;  // per thread, grown once: no allocation per token
-    if (scores.size() < static_cast<size_t>(n_ctx())) scores.resize(static_cast<size_t>(n_ctx()));
+    const size_t need = static_cast<size_t>(n_ctx()) * static_cast<size_t>(decode_heads);
+    if (scores.size() < need) scores.resize(need);
     for (int64_t i = begin; i < end; ++i) {
       const AttentionTask& task = tasks[static_cast<size_t>(i)];
       const SequenceChunk& chunk = chunks[static_cast<size_t>(task.chunk)];
@@ -202,13 +212,22 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
       const KvRows kv = cache_.head_rows(chunk.seq, layer, static_cast<int64_t>(task.head / group) * hd);
       if (chunk.prefill && blocks) {
         kernels_.attend_block(q, q_dim, task.n_q, kv, first_pos, params, out, q_dim);
+      } else if (task.heads > 1) {
+        kernels_.attend_group(q, hd, task.heads, kv, first_pos, params, scores.data(), out, hd);
       } else {
         kernels_.attend(q, kv, first_pos, params, scores.data(), out);
       }
     }
   };
   const int64_t n_tasks = static_cast<int64_t>(tasks.size());
-  if (pool_ == nullptr) {
+  // Values read (queries x visible positions x head_dim, K and V): a decode step of one short
+  // sequence is a few microseconds of work, cheaper here than through the pool (matmul_batch.h).
+  int64_t values = 0;
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    const int64_t last_pos = n_past(chunks[c].seq) + static_cast<int64_t>(chunks[c].tokens.size());
+    values += static_cast<int64_t>(chunks[c].tokens.size()) * n_head * last_pos * hd * 2;
+  }
+  if (pool_ == nullptr || values < kSerialValues * 8) {
     run(0, n_tasks);
   } else {
     pool_->parallel_for(n_tasks, run);
@@ -333,7 +352,7 @@ void BatchForward::attention_block(int layer, std::span<const SequenceChunk> chu
   const LayerWeights& lw = model_.weights().layers[static_cast<size_t>(layer)];
   {
     const OpTimer timer(profile_, ForwardOp::kNorm, layer);
-    for_tokens(n, [&](int t) {
+    for_tokens(n, c.n_embd, [&](int t) {
       rms_norm(x_.data() + t * c.n_embd, lw.attn_norm.data(), c.n_embd, c.rms_eps, h_.data() + t * c.n_embd);
     });
   }
@@ -345,7 +364,7 @@ void BatchForward::attention_block(int layer, std::span<const SequenceChunk> chu
     const size_t qkv_dim = q_dim + 2 * kv_dim;
     ensure(qkv_, static_cast<size_t>(n) * qkv_dim);
     matmuls({{&lw.wqkv, qkv_.data()}}, h_.data(), n);
-    for_tokens(n, [&](int t) {
+    for_tokens(n, static_cast<int64_t>(qkv_dim), [&](int t) {
       const float* row = qkv_.data() + static_cast<size_t>(t) * qkv_dim;
       std::copy_n(row, q_dim, q_.data() + static_cast<size_t>(t) * q_dim);
       std::copy_n(row + q_dim, kv_dim, k_.data() + static_cast<size_t>(t) * kv_dim);
@@ -359,7 +378,7 @@ void BatchForward::attention_block(int layer, std::span<const SequenceChunk> chu
   RopeTable& table = c.is_swa(layer) ? rope_local_ : rope_global_;
   if (rope) prepare_rope(table, n);
   const size_t rope_row = static_cast<size_t>(c.rope_dim / 2) * 2;
-  for_tokens(n, [&](int t) {
+  for_tokens(n, static_cast<int64_t>(q_dim + 2 * kv_dim), [&](int t) {
     float* q = q_.data() + static_cast<size_t>(t) * q_dim;
     float* k = k_.data() + static_cast<size_t>(t) * kv_dim;
     float* v = v_.data() + static_cast<size_t>(t) * kv_dim;
@@ -392,7 +411,7 @@ void BatchForward::ffn_block(int layer, int n) {
   const LayerWeights& lw = model_.weights().layers[static_cast<size_t>(layer)];
   {
     const OpTimer timer(profile_, ForwardOp::kNorm, layer);
-    for_tokens(n, [&](int t) {
+    for_tokens(n, c.n_embd, [&](int t) {
       rms_norm(x_.data() + t * c.n_embd, lw.ffn_norm.data(), c.n_embd, c.rms_eps, h_.data() + t * c.n_embd);
     });
   }
@@ -408,14 +427,16 @@ void BatchForward::ffn_block(int layer, int n) {
   }
   timer.emplace(profile_, ForwardOp::kActivation, layer);
   const bool geglu = c.arch->ffn == FfnKind::kGeGlu;
-  for_tokens(n, [&](int t) {
+  const auto swiglu = kernels_.swiglu != nullptr ? kernels_.swiglu : &swiglu_ref;
+  for_tokens(n, static_cast<int64_t>(geglu ? 8 * ff : ff), [&](int t) {  // GeGLU: a scalar tanh each
     float* act = ffn_gate_.data() + static_cast<size_t>(t) * ff;
     const float* gate = fused ? ffn_up_.data() + static_cast<size_t>(t) * 2 * ff : act;
     const float* up = fused ? gate + ff : ffn_up_.data() + static_cast<size_t>(t) * ff;
-    for (size_t i = 0; i < ff; ++i) {
-      const float g = gate[i];
-      act[i] = (geglu ? gelu(g) : g / (1.0f + std::exp(-g))) * up[i];  // GeGLU or SwiGLU
+    if (!geglu) {
+      swiglu(gate, up, static_cast<int64_t>(ff), act);
+      return;
     }
+    for (size_t i = 0; i < ff; ++i) act[i] = gelu(gate[i]) * up[i];
   });
   timer.emplace(profile_, ForwardOp::kMatmulDown, layer, matrix_bytes(lw.w_down));
   matmuls({{&lw.w_down, h_.data()}}, ffn_gate_.data(), n);
@@ -425,7 +446,7 @@ void BatchForward::ffn_block(int layer, int n) {
 
 void BatchForward::add_block_output(const std::vector<float>& post_norm, int n) {
   const ModelConfig& c = config_;
-  for_tokens(n, [&](int t) {
+  for_tokens(n, c.n_embd, [&](int t) {
     float* x = x_.data() + t * c.n_embd;
     float* o = h_.data() + t * c.n_embd;
     if (!post_norm.empty()) rms_norm(o, post_norm.data(), c.n_embd, c.rms_eps, o);

@@ -124,8 +124,9 @@ class BatchForward {
   void prepare_rope(RopeTable& rope, int n);
   // Rotates the n_heads heads of one token in place by its row of cos_sin.
   void apply_rope(const float* cos_sin, float* vectors, int n_heads) const;
-  // Runs fn(t) for every token of the step, split across the pool (element-wise steps).
-  void for_tokens(int n_tokens, const std::function<void(int)>& fn);
+  // Runs fn(t) for every token of the step, split across the pool unless small
+  // (for_each_token: values_per_token says how much each token's fn touches).
+  void for_tokens(int n_tokens, int64_t values_per_token, const std::function<void(int)>& fn);
   size_t vocab_size() const { return static_cast<size_t>(config_.n_vocab); }
   size_t embd_size() const { return static_cast<size_t>(config_.n_embd); }
 
@@ -142,6 +143,7 @@ class BatchForward {
   std::vector<int> chunk_first_;  // first token index of each chunk
   struct AttentionTask {
     int chunk, head, t0, n_q;  // queries t0 .. t0 + n_q - 1 of one head of one chunk
+    int heads = 1;             // decode: query heads head .. head + heads - 1 (one GQA group)
   };
   std::vector<AttentionTask> attention_tasks_;
   // Scratch activations, grown to the largest step seen.

@@ -8,9 +8,11 @@ void matmul_batch(const KernelSet& kernels, ThreadPool* pool, QuantizedInput& xq
                   const float* x, int n_tokens) {
   bool quantize = false;
   int64_t total_units = 0;  // units of row_granule rows, over all jobs
+  int64_t macs = 0;
   for (const MatmulJob& job : jobs) {
     quantize = quantize || kernels.wants_quantized_input(*job.w);
     total_units += (job.w->view.rows + job.w->row_granule - 1) / job.w->row_granule;
+    macs += job.w->view.rows * job.w->view.cols * n_tokens;
   }
   if (quantize) kernels.quantize_input(x, n_tokens, jobs.begin()->w->view.cols, xq);
   auto run_units = [&](int64_t begin, int64_t end) {
@@ -26,15 +28,15 @@ void matmul_batch(const KernelSet& kernels, ThreadPool* pool, QuantizedInput& xq
       first += units;
     }
   };
-  if (pool == nullptr) {
+  if (pool == nullptr || macs < kSerialMacs) {
     run_units(0, total_units);
   } else {
     pool->parallel_for(total_units, run_units);
   }
 }
 
-void for_each_token(ThreadPool* pool, int n_tokens, const std::function<void(int)>& fn) {
-  if (pool == nullptr || n_tokens == 1) {
+void for_each_token(ThreadPool* pool, int n_tokens, int64_t values_per_token, const std::function<void(int)>& fn) {
+  if (pool == nullptr || n_tokens == 1 || n_tokens * values_per_token < kSerialValues) {
     for (int t = 0; t < n_tokens; ++t) fn(t);
     return;
   }

@@ -17,11 +17,22 @@ struct MatmulJob {
   float* y;  // [n_tokens, w->view.rows]
 };
 
-// Runs fn(t) for t in [0, n_tokens), split across `pool` (null or one token: in this thread);
-// the element-wise steps between projections (norms, activations, attention per token).
-void for_each_token(ThreadPool* pool, int n_tokens, const std::function<void(int)>& fn);
+// Below these sizes a loop runs in the calling thread rather than the pool. A hand-off
+// (publish, wake, wait for the last chunk) costs a few microseconds, more than such a loop, and
+// on a busy machine a worker that was descheduled after claiming a chunk makes the caller wait
+// for it: perf on `rpu serve` answering n:8 with the built-in model (n_embd 256) showed the
+// worker doing almost none of the work while the pool's wake-ups cost ~20% of the CPU. The
+// split never changes results (every token, row and head is computed alike either way).
+constexpr int64_t kSerialValues = int64_t{1} << 13;  // element-wise: tokens x values per token
+constexpr int64_t kSerialMacs = int64_t{1} << 18;    // projections: tokens x rows x columns
 
-// `pool` may be null (single-threaded); `xq` is scratch kept by the caller across calls.
+// Runs fn(t) for t in [0, n_tokens), split across `pool` unless pool is null or n_tokens *
+// values_per_token < kSerialValues (then in this thread); the element-wise steps between
+// projections (norms, activations, rotary embeddings, residuals).
+void for_each_token(ThreadPool* pool, int n_tokens, int64_t values_per_token, const std::function<void(int)>& fn);
+
+// `pool` may be null (single-threaded); `xq` is scratch kept by the caller across calls. Runs
+// in this thread when the jobs' n_tokens x rows x columns is below kSerialMacs.
 void matmul_batch(const KernelSet& kernels, ThreadPool* pool, QuantizedInput& xq, std::initializer_list<MatmulJob> jobs,
                   const float* x, int n_tokens);
 

@@ -254,7 +254,7 @@ TEST(KernelSetTest, IntegerKernelsAtCodeExtremes) {
 // ~scale * head_dim * eps * sum|q k|; the output errs by that times max |v|.
 TEST(KernelSetTest, AttentionMatchesExactSoftmax) {
   for (const KernelSet* set : tested_sets()) {
-    for (int64_t head_dim : {40, 64, 128, 80}) {
+    for (int64_t head_dim : {32, 40, 64, 128, 80}) {
       for (int64_t n_pos : {1, 2, 17, 300}) {
         const int64_t stride = head_dim * 3 + 16;
         const auto q = random_values(static_cast<size_t>(head_dim), 5 + n_pos, 2.0f);
@@ -401,6 +401,83 @@ TEST(KernelSetTest, AttentionOverTypedPagedRowsMatchesReference) {
             }
           }
         }
+      }
+    }
+  }
+}
+
+// attend_group against attend: for each query of a GQA group, bit for bit the output attend gives
+// it alone (the contract that keeps a sequence's results independent of how heads are grouped;
+// attend itself is checked against attend_ref above). f32 V takes the paired value pass for
+// head_dim 32/64/128, f16/Q8_0 V and head_dim 40 the per-query fallback; groups of 1-4 queries
+// (odd sizes end with a lone query), contiguous and paged rows, causal, window and soft cap.
+TEST(KernelSetTest, AttendGroupIsAttendPerQuery) {
+  const int64_t n_pos = 100;
+  for (const KernelSet* set : tested_sets()) {
+    if (set->attend_group == nullptr) continue;
+    for (int64_t head_dim : {32, 64, 128, 40}) {
+      const int64_t kv_dim = 4 * head_dim, offset = head_dim;
+      const auto k = random_values(static_cast<size_t>(n_pos * kv_dim), 31 + head_dim, 2.0f);
+      const auto v = random_values(static_cast<size_t>(n_pos * kv_dim), 32 + head_dim);
+      const auto q = random_values(static_cast<size_t>(4 * head_dim), 33 + head_dim, 2.0f);
+      for (DType type : {DType::F32, DType::F16, DType::Q8_0}) {
+        const int64_t kb = kv_row_bytes(DType::F32, kv_dim), vb = kv_row_bytes(type, kv_dim);
+        std::vector<uint8_t> k_rows(static_cast<size_t>(n_pos * kb)), v_rows(static_cast<size_t>(n_pos * vb));
+        for (int64_t p = 0; p < n_pos; ++p) {
+          quantize_row(DType::F32, k.data() + p * kv_dim, k_rows.data() + p * kb, kv_dim);
+          quantize_row(type, v.data() + p * kv_dim, v_rows.data() + p * vb, kv_dim);
+        }
+        KvRows typed;
+        typed.v_type = type;
+        typed.offset = offset;
+        for (bool paged : {false, true}) {
+          const RowLayout layout = lay_out_rows(k_rows, v_rows, kb, vb, n_pos, paged, typed);
+          for (auto [softcap, window] : {std::pair<float, int64_t>{0, 0}, {0, 24}, {2.5f, 7}}) {
+            AttentionParams params;
+            params.head_dim = head_dim;
+            params.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+            params.softcap = softcap;
+            params.window = window;
+            for (int64_t pos : {0, 17, 99}) {
+              for (int64_t n_q = 1; n_q <= 4; ++n_q) {
+                std::vector<float> scores(static_cast<size_t>(4 * n_pos)), got(static_cast<size_t>(4 * head_dim), NAN);
+                set->attend_group(q.data(), head_dim, n_q, layout.rows, pos, params, scores.data(), got.data(), head_dim);
+                for (int64_t j = 0; j < n_q; ++j) {
+                  std::vector<float> want(static_cast<size_t>(head_dim));
+                  set->attend(q.data() + j * head_dim, layout.rows, pos, params, scores.data(), want.data());
+                  ASSERT_EQ(std::memcmp(got.data() + j * head_dim, want.data(), want.size() * sizeof(float)), 0)
+                      << set->name << " head_dim " << head_dim << " V " << dtype_name(type) << " paged " << paged
+                      << " pos " << pos << " query " << j << " of " << n_q;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// SwiGLU against a float64 evaluation of g / (1 + e^-g) * u: every set's own (or swiglu_ref when a
+// set has none, which is what the forward pass then calls), in place as the forward pass runs it
+// (out == gate), over lengths with and without a partial vector, values from tiny to beyond
+// e^-g's overflow (|g| > 88), where silu is g or -0.
+TEST(KernelSetTest, SwiGluMatchesExactFormula) {
+  for (const KernelSet* set : tested_sets()) {
+    const auto swiglu = set->swiglu != nullptr ? set->swiglu : &swiglu_ref;
+    for (int64_t n : {1, 15, 16, 33, 768}) {
+      std::vector<float> gate = random_values(static_cast<size_t>(n), 40 + n, 12.0f);
+      const std::vector<float> up = random_values(static_cast<size_t>(n), 41 + n, 3.0f);
+      const float extremes[] = {-100.0f, 100.0f, -88.5f, 88.5f, 0.0f, 1e-30f, -1e-30f, -20.0f};
+      for (size_t i = 0; i < std::size(extremes) && i < gate.size(); ++i) gate[i * 3 % gate.size()] = extremes[i];
+      const std::vector<float> g0 = gate;
+      swiglu(gate.data(), up.data(), n, gate.data());
+      for (int64_t i = 0; i < n; ++i) {
+        const double g = g0[static_cast<size_t>(i)], u = up[static_cast<size_t>(i)];
+        const double exact = g / (1.0 + std::exp(-g)) * u;
+        // Four roundings (exp, add, divide, multiply) of at most ~2 ulp each, relative to the result.
+        ASSERT_NEAR(gate[static_cast<size_t>(i)], exact, 16 * kEps * std::fabs(exact) + 1e-37)
+            << set->name << " n " << n << " g " << g << " u " << u;
       }
     }
   }

@@ -5,7 +5,8 @@
 // < 2e-7). Positions are walked page by page (KvRows::run_end), rows of one page inside. The
 // query stays f32: quantizing it would add a second rounding for no gain, since a head row is
 // 64-256 values and the cost is reading the cache.
-//   attend:       one query; scores as dot products, then the weighted sum of values.
+//   attend:       one query; scores as dot products (f32 rows: 8 positions at a time, their
+//                 horizontal sums in one transposing tree), then the weighted sum of values.
 //   attend_block: up to 16 queries of a prefill block, one per lane, so scores and outputs
 //                 need no horizontal sums; f16/Q8_0 rows are widened to f32 once per block, a
 //                 page run (<= 64 rows) at a time into an L1/L2-sized buffer, and the f32 loops
@@ -32,31 +33,24 @@
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")
 #endif
 
+#include "exp_lanes.h"  // AVX-512 code itself: included after the target switch on purpose
+
 namespace rpu::avx512 {
 namespace {
-
-// e^x for 16 lanes, relative error below 2e-7 over the softmax's range (x <= 0): split
-// x*log2(e) = n + f with |f| <= 1/2, 2^f by a degree-6 polynomial, 2^n through the exponent.
-inline __m512 exp_lanes(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));  // below this e^x underflows f32 anyway
-  const __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f));
-  const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 f = _mm512_sub_ps(t, n);
-  __m512 p = _mm512_set1_ps(1.535336188319500e-4f);
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.339887440266574e-3f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618437357674640e-3f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550332471162809e-2f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402264791363012e-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931472028550421e-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);  // p * 2^n
-}
 
 // Scores -> softmax weights in place (after the soft cap, if any).
 void softmax(float* scores, int64_t n_pos, float cap) {
   if (cap > 0) soft_cap_scores(scores, n_pos, cap);
-  float max_score = -INFINITY;
-  for (int64_t p = 0; p < n_pos; ++p) max_score = std::max(max_score, scores[p]);
+  // The maximum 16 lanes at a time (a scalar maxss chain was a fifth of attend's time); max is
+  // exact, so the order changes nothing.
+  __m512 max16 = _mm512_set1_ps(-INFINITY);
+  int64_t i = 0;
+  for (; i + 16 <= n_pos; i += 16) max16 = _mm512_max_ps(max16, _mm512_loadu_ps(scores + i));
+  if (i < n_pos) {
+    max16 = _mm512_mask_max_ps(max16, static_cast<__mmask16>((1u << (n_pos - i)) - 1u), max16, _mm512_maskz_loadu_ps(
+                                   static_cast<__mmask16>((1u << (n_pos - i)) - 1u), scores + i));
+  }
+  const float max_score = _mm512_reduce_max_ps(max16);
   __m512 totals = _mm512_setzero_ps();
   const __m512 max_lanes = _mm512_set1_ps(max_score);
   int64_t p = 0;
@@ -78,8 +72,39 @@ void softmax(float* scores, int64_t n_pos, float cap) {
 
 // ---- f32 rows (any head_dim) ----
 
-// Dot product of n floats (n any size; the tail is masked).
-inline float dot_f32(const float* a, const float* b, int64_t n) {
+// Scores 8 positions at a time. Each position's dot product is the one-position form's exact
+// arithmetic (16 lanes accumulated over head_dim by fma, 16 dimensions at a time, the tail
+// masked), and the horizontal sums pair lanes exactly as _mm512_reduce_add_ps does (i with i+8,
+// then i+4, i+2, i+1), so a score is bit for bit what reduce_add gives: the first level per
+// position (256-bit halves), the other three for 8 positions at once in one transposing tree of
+// 256-bit shuffles, ~2.5 operations a position instead of ~6 (with head_dim 32, the built-in
+// model's, those horizontal sums cost more than the dot products).
+
+// Lanes i + (i + 8) of a 16-lane accumulator: reduce_add's first level.
+inline __m256 fold_halves(__m512 acc) {
+  return _mm256_add_ps(_mm512_castps512_ps256(acc), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
+}
+// Levels 2-4 for 8 folded vectors: lane j of the result is the full sum of v[kSlot[j]]...
+// Level 2 (j + (j+4)) for a pair: [a.lo + a.hi | b.lo + b.hi].
+inline __m256 fold_quarters(__m256 a, __m256 b) {
+  return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+}
+// The sums of 8 folded vectors; slot s's sum lands in lane kSlotLane[s].
+constexpr int kSlotLane[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+inline __m256 reduce8(const __m256* v) {
+  const __m256 u0 = fold_quarters(v[0], v[1]);  // 128-bit half h: input h's 4 level-2 sums
+  const __m256 u1 = fold_quarters(v[2], v[3]);
+  const __m256 u2 = fold_quarters(v[4], v[5]);
+  const __m256 u3 = fold_quarters(v[6], v[7]);
+  // Level 3: elements 0+2 and 1+3 of each half (inputs of u0 and u1 side by side).
+  const __m256 r0 = _mm256_add_ps(_mm256_shuffle_ps(u0, u1, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(u0, u1, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m256 r1 = _mm256_add_ps(_mm256_shuffle_ps(u2, u3, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(u2, u3, _MM_SHUFFLE(3, 2, 3, 2)));
+  // Level 4: elements 0+1; half h = inputs (h, 2+h, 4+h, 6+h) of v.
+  return _mm256_add_ps(_mm256_shuffle_ps(r0, r1, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_shuffle_ps(r0, r1, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+// q . k over n floats as 16 lane sums (the tail masked), before the horizontal sum.
+inline __m512 dot_lanes(const float* a, const float* b, int64_t n) {
   __m512 acc = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
@@ -87,12 +112,47 @@ inline float dot_f32(const float* a, const float* b, int64_t n) {
     const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
     acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc);
   }
-  return _mm512_reduce_add_ps(acc);
+  return acc;
+}
+
+// Scores for head_dim = 16 NV: q in NV registers, 8 positions per iteration fully unrolled (the
+// positions' fma chains overlap), dot products formed exactly as dot_lanes forms them.
+template <int NV>
+void f32_scores_in_registers(const float* q, const float* k, int64_t stride, int64_t n_pos, float scale,
+                             float* scores) {
+  __m512 qv[NV];
+  for (int j = 0; j < NV; ++j) qv[j] = _mm512_loadu_ps(q + 16 * j);
+  const __m256 scale8 = _mm256_set1_ps(scale);
+  int64_t p = 0;
+  for (; p + 8 <= n_pos; p += 8) {
+    __m256 folded[8];
+    for (int s = 0; s < 8; ++s) {
+      const float* row = k + (p + kSlotLane[s]) * stride;
+      __m512 acc = _mm512_fmadd_ps(qv[0], _mm512_loadu_ps(row), _mm512_setzero_ps());
+      for (int j = 1; j < NV; ++j) acc = _mm512_fmadd_ps(qv[j], _mm512_loadu_ps(row + 16 * j), acc);
+      folded[s] = fold_halves(acc);
+    }
+    _mm256_storeu_ps(scores + p, _mm256_mul_ps(reduce8(folded), scale8));
+  }
+  for (; p < n_pos; ++p) scores[p] = _mm512_reduce_add_ps(dot_lanes(q, k + p * stride, 16 * NV)) * scale;
 }
 
 void f32_scores(const float* q, const float* k, int64_t stride, int64_t n_pos, int64_t head_dim, float scale,
                 float* scores) {
-  for (int64_t p = 0; p < n_pos; ++p) scores[p] = dot_f32(q, k + p * stride, head_dim) * scale;
+  switch (head_dim) {
+    case 32: return f32_scores_in_registers<2>(q, k, stride, n_pos, scale, scores);
+    case 64: return f32_scores_in_registers<4>(q, k, stride, n_pos, scale, scores);
+    case 128: return f32_scores_in_registers<8>(q, k, stride, n_pos, scale, scores);
+    default: break;
+  }
+  const __m256 scale8 = _mm256_set1_ps(scale);
+  int64_t p = 0;
+  for (; p + 8 <= n_pos; p += 8) {
+    __m256 folded[8];
+    for (int s = 0; s < 8; ++s) folded[s] = fold_halves(dot_lanes(q, k + (p + kSlotLane[s]) * stride, head_dim));
+    _mm256_storeu_ps(scores + p, _mm256_mul_ps(reduce8(folded), scale8));
+  }
+  for (; p < n_pos; ++p) scores[p] = _mm512_reduce_add_ps(dot_lanes(q, k + p * stride, head_dim)) * scale;
 }
 
 // out[head_dim] += sum_p weights_p v_p; in registers when the head fits in 8 vectors (<= 128).
@@ -235,22 +295,87 @@ void run_values(const float* weights, const KvRows& kv, int64_t first, int64_t n
   }
 }
 
-}  // namespace
-
-void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out) {
-  const int64_t first = a.visible_from(pos), end = pos + 1;
+// Scores and softmax of one query (attend's first half), into scores[0 .. end - first).
+void weights(const float* q, const KvRows& kv, int64_t first, int64_t end, const AttentionParams& a, float* scores) {
   for (int64_t p = first; p < end;) {
     const int64_t e = kv.run_end(p, end);
     run_scores(q, kv, p, e - p, a.head_dim, a.scale, scores + (p - first));
     p = e;
   }
   softmax(scores, end - first, a.softcap);
+}
+
+}  // namespace
+
+void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out) {
+  const int64_t first = a.visible_from(pos), end = pos + 1;
+  weights(q, kv, first, end, a, scores);
   std::fill(out, out + a.head_dim, 0.0f);
   for (int64_t p = first; p < end;) {
     const int64_t e = kv.run_end(p, end);
     run_values(scores + (p - first), kv, p, e - p, a.head_dim, out);
     p = e;
   }
+}
+
+// ---- attend_group ----
+namespace {
+
+// out_j[16 NV] += sum_p weights_j[p] v_p for two queries j over f32 rows, in registers: the
+// same fma sequence per (query, dimension) as f32_values, the two queries' chains side by side
+// (one query's chain alone waits on the fma latency every position).
+template <int NV>
+void f32_values_pair(const float* w0, const float* w1, const float* v, int64_t stride, int64_t n_pos, float* out0,
+                     float* out1) {
+  __m512 a0[NV], a1[NV];
+  for (int j = 0; j < NV; ++j) a0[j] = _mm512_loadu_ps(out0 + 16 * j), a1[j] = _mm512_loadu_ps(out1 + 16 * j);
+  for (int64_t p = 0; p < n_pos; ++p) {
+    const __m512 x0 = _mm512_set1_ps(w0[p]), x1 = _mm512_set1_ps(w1[p]);
+    const float* vp = v + p * stride;
+    for (int j = 0; j < NV; ++j) {
+      const __m512 vj = _mm512_loadu_ps(vp + 16 * j);
+      a0[j] = _mm512_fmadd_ps(x0, vj, a0[j]);
+      a1[j] = _mm512_fmadd_ps(x1, vj, a1[j]);
+    }
+  }
+  for (int j = 0; j < NV; ++j) _mm512_storeu_ps(out0 + 16 * j, a0[j]), _mm512_storeu_ps(out1 + 16 * j, a1[j]);
+}
+
+// Two queries' softmax weights (already computed) applied to f32 V rows, run by run.
+template <int NV>
+void pair_values(const float* w0, const float* w1, const KvRows& kv, int64_t first, int64_t end, float* out0,
+                 float* out1) {
+  std::fill(out0, out0 + 16 * NV, 0.0f);
+  std::fill(out1, out1 + 16 * NV, 0.0f);
+  for (int64_t p = first; p < end;) {
+    const int64_t e = kv.run_end(p, end);
+    const float* v = reinterpret_cast<const float*>(kv.value(p)) + kv.offset;
+    f32_values_pair<NV>(w0 + (p - first), w1 + (p - first), v, kv.v_row_bytes / 4, e - p, out0, out1);
+    p = e;
+  }
+}
+
+}  // namespace
+
+// Pairs of queries share the value pass when V is f32 and the head is 32, 64 or 128 values
+// (fits in registers twice); otherwise (and for an odd last query) attend per query.
+void attend_group(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t pos,
+                  const AttentionParams& a, float* scores, float* out, int64_t out_stride) {
+  const int64_t hd = a.head_dim, first = a.visible_from(pos), end = pos + 1, n = end - first;
+  const bool pairs = kv.v_type == DType::F32 && (hd == 32 || hd == 64 || hd == 128);
+  int64_t j = 0;
+  for (; pairs && j + 2 <= n_q; j += 2) {
+    float* s0 = scores;
+    float* s1 = scores + n;
+    weights(q + j * q_stride, kv, first, end, a, s0);
+    weights(q + (j + 1) * q_stride, kv, first, end, a, s1);
+    float* o0 = out + j * out_stride;
+    float* o1 = out + (j + 1) * out_stride;
+    if (hd == 32) pair_values<2>(s0, s1, kv, first, end, o0, o1);
+    else if (hd == 64) pair_values<4>(s0, s1, kv, first, end, o0, o1);
+    else pair_values<8>(s0, s1, kv, first, end, o0, o1);
+  }
+  for (; j < n_q; ++j) attend(q + j * q_stride, kv, pos, a, scores, out + j * out_stride);
 }
 
 // ---- attend_block ----

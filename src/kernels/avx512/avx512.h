@@ -26,6 +26,12 @@ void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams
 void attend_block(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t first_pos,
                   const AttentionParams& a, float* out, int64_t out_stride);
 
+void attend_group(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t pos,
+                  const AttentionParams& a, float* scores, float* out, int64_t out_stride);
+
+// The kernel table's SwiGLU product (activation.cpp).
+void swiglu(const float* gate, const float* up, int64_t n, float* out);
+
 // A weight row as f32: vectorised for Q4_K / Q6_K, the reference dequantizer otherwise.
 void dequantize_row_fast(DType type, const uint8_t* src, float* dst, int64_t n);
 

@@ -70,7 +70,8 @@ void quantize_input(const float* x, int64_t n_tokens, int64_t cols, QuantizedInp
 }
 
 const KernelSet& kernel_set() {
-  static const KernelSet set{"avx512", &pack, &wants_quantized_input, &quantize_input, &matmul, &attend, &attend_block};
+  static const KernelSet set{"avx512", &pack, &wants_quantized_input, &quantize_input, &matmul, &attend, &attend_block,
+                             &attend_group, &swiglu};
   return set;
 }
 
