@@ -34,24 +34,32 @@ std::vector<float> run_matmul(const KernelSet& set, const WeightMatrix& w, const
   return y;
 }
 
+// Token counts 2..17 and rows of 1 to 5 groups of 16 (a ragged last one): every tile width and
+// sub-tile count of the AVX-512 decode-batch tile (2-16 tokens, the last 4-token sub-tile padded)
+// and the prefill tiles beyond it.
 TEST(BatchInvarianceTest, MatmulRowOfATokenDoesNotDependOnTheBatch) {
   const DType types[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q5_0,
                          DType::Q4_1, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
-  const int64_t rows = 37, cols = 512, n_tokens = 11;
-  const auto x = random_values(static_cast<size_t>(n_tokens * cols), 7, 1.0f);
+  const int64_t cols = 512, max_tokens = 17;
+  const auto x = random_values(static_cast<size_t>(max_tokens * cols), 7, 1.0f);
   for (const KernelSet* set : available_kernels()) {
     for (DType type : types) {
-      SCOPED_TRACE(std::string(set->name) + " " + dtype_info(type).name);
-      const auto values = random_values(static_cast<size_t>(rows * cols), 11, 0.5f);
-      const uint64_t row_bytes = dtype_row_bytes(type, static_cast<uint64_t>(cols));
-      std::vector<uint8_t> bytes(row_bytes * rows);
-      for (int64_t r = 0; r < rows; ++r) quantize_row(type, values.data() + r * cols, bytes.data() + r * row_bytes, cols);
-      WeightMatrix w;
-      set->pack(MatrixView{type, bytes.data(), rows, cols, row_bytes}, w);
-      const auto batched = run_matmul(*set, w, x.data(), n_tokens);
-      for (int64_t t = 0; t < n_tokens; ++t) {
-        const auto alone = run_matmul(*set, w, x.data() + t * cols, 1);
-        ASSERT_EQ(0, std::memcmp(alone.data(), batched.data() + t * rows, rows * sizeof(float))) << "token " << t;
+      for (int64_t rows : {16, 37, 70}) {
+        const auto values = random_values(static_cast<size_t>(rows * cols), 11, 0.5f);
+        const uint64_t row_bytes = dtype_row_bytes(type, static_cast<uint64_t>(cols));
+        std::vector<uint8_t> bytes(row_bytes * rows);
+        for (int64_t r = 0; r < rows; ++r) quantize_row(type, values.data() + r * cols, bytes.data() + r * row_bytes, cols);
+        WeightMatrix w;
+        set->pack(MatrixView{type, bytes.data(), rows, cols, row_bytes}, w);
+        for (int64_t n_tokens : {2, 3, 4, 5, 7, 8, 9, 11, 12, 15, 16, 17}) {
+          SCOPED_TRACE(std::string(set->name) + " " + dtype_info(type).name + " rows " + std::to_string(rows) +
+                       " tokens " + std::to_string(n_tokens));
+          const auto batched = run_matmul(*set, w, x.data(), n_tokens);
+          for (int64_t t = 0; t < n_tokens; ++t) {
+            const auto alone = run_matmul(*set, w, x.data() + t * cols, 1);
+            ASSERT_EQ(0, std::memcmp(alone.data(), batched.data() + t * rows, rows * sizeof(float))) << "token " << t;
+          }
+        }
       }
     }
   }

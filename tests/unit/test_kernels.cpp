@@ -167,7 +167,8 @@ TEST(KernelSetTest, MatmulMatchesExactProductOnRaggedShapes) {
 }
 
 // Prefill tiles of the integer kernels: several 16-row groups by several tokens per pass
-// (AVX-512: up to 3 groups x 4 tokens, then 2 or 1 group for what a row range leaves).
+// (AVX-512: up to 3 groups x 4 tokens, then 2 or 1 group for what a row range leaves; steps
+// of 2-16 tokens take the one-sweep decode-batch tile with up to 4 such sub-tiles).
 // Row counts give row ranges (split in check_matmul at a group boundary) of 1 to 5 groups
 // with a ragged last group inside a tile (33: [0,16) [16,33); 70: [0,48) [48,70); 96:
 // [0,48) [48,96); 130: [0,80) [80,130)); token counts leave every remainder of 4- and

@@ -468,6 +468,104 @@ void tile_kernel(const uint8_t* group0, int64_t group_bytes, int64_t nb, const Q
   }
 }
 
+// Blocks ahead of the one being computed whose weight lines stream_tile_kernel requests, per
+// group of the panel: about 1.6-5 KB per stream, enough to keep DRAM busy through the compute of
+// 4 blocks (measured on the Qwen2.5-0.5B shape, one thread: 3 and 4 best, 1-2 and 6-16 slower).
+constexpr int64_t kStreamAhead = 4;
+
+// A decode step of 2-16 tokens against NG 16-row groups from row0, in one sweep over the blocks:
+// per block, NS = ceil(n_tokens / 4) sub-tiles of 4 tokens in turn, each with tile_kernel's
+// 3 x 4 register tile (its integer dots start afresh every block) adding into float
+// accumulators kept in memory (NS x NG x 4 vectors: more than the 32 registers).
+//
+// Why not tile_kernel once per 4 tokens: that sweeps the panel NS times; only the first sweep
+// reads DRAM and the others compute from cache, so weight streaming and int8 compute took turns
+// (8 tokens: the sum of the two, see RESULTS "Server throughput"). Here every weight byte is read
+// from DRAM once, in order, at the pace of the whole step's compute, and the lines kStreamAhead
+// blocks ahead are requested explicitly: without that request the slower, steady consumption
+// left the hardware prefetcher behind and the sweep was slower than the passes.
+//
+// Tokens past n_tokens in the last sub-tile repeat the last token and are not stored (a padded
+// sub-tile costs less than single-token passes: 4 tokens in the register tile take about the
+// time of 2 alone). Each token's arithmetic (an integer dot per block, then one fused
+// multiply-add per block in block order) is tile_kernel's, so results are bit for bit the same
+// at any batch size.
+template <DType kType, int NG, int NS>
+void stream_tile_kernel(const uint8_t* group0, int64_t group_bytes, int64_t nb, const QuantizedInput& xq,
+                        const int32_t* zsum, int64_t n_tokens, float* y, int64_t rows, int64_t row0) {
+  constexpr int NT = 4;
+  constexpr int64_t kBlockBytes = kType == DType::Q8_0 ? 544 : kType == DType::Q4_0 ? 288 : 352;
+  constexpr int kChunks = kType == DType::Q8_0 ? 8 : 4;
+  constexpr int kHalf = kType == DType::Q8_0 ? 0 : 4;
+  const int64_t cols = xq.cols;
+  alignas(64) float acc[NS][NG][NT][16] = {};
+  for (int64_t b = 0; b < nb; ++b) {
+    // Past its group's last block, a stream's request lands in the next panel (groups NG..2NG-1),
+    // which this row range or the next chunk reads next; a prefetch never faults.
+    for (int g = 0; g < NG; ++g) {
+      const int64_t ahead = b + kStreamAhead;
+      const uint8_t* line = ahead < nb ? group0 + g * group_bytes + ahead * kBlockBytes
+                                       : group0 + (NG + g) * group_bytes + (ahead - nb) * kBlockBytes;
+      for (int64_t l = 0; l < kBlockBytes; l += 64) _mm_prefetch(reinterpret_cast<const char*>(line + l), _MM_HINT_T0);
+    }
+    __m512 scales[NG];
+    for (int g = 0; g < NG; ++g) {
+      const uint8_t* scale_bytes = group0 + g * group_bytes + b * kBlockBytes + (kBlockBytes - 32);
+      scales[g] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scale_bytes)));
+    }
+    for (int s = 0; s < NS; ++s) {
+      int64_t token[NT];  // the sub-tile's tokens, the padding repeating the last one
+      const int32_t* words[NT];
+      __m512i dot[NG][NT];
+      for (int t = 0; t < NT; ++t) {
+        token[t] = std::min<int64_t>(s * NT + t, n_tokens - 1);
+        words[t] = reinterpret_cast<const int32_t*>(xq.q.data() + token[t] * cols + b * 32);
+        const __m512i start = _mm512_set1_epi32(zsum[token[t] * nb + b]);
+        for (int g = 0; g < NG; ++g) dot[g][t] = start;
+      }
+      for (int c = 0; c < kChunks; ++c) {
+        __m512i lo[NG], hi[NG];
+        for (int g = 0; g < NG; ++g) unpack_chunk<kType>(group0 + g * group_bytes + b * kBlockBytes, c, lo[g], hi[g]);
+        for (int t = 0; t < NT; ++t) {
+          const __m512i x_lo = _mm512_set1_epi32(words[t][c]);
+          for (int g = 0; g < NG; ++g) dot[g][t] = _mm512_dpbusd_epi32(dot[g][t], lo[g], x_lo);
+          if constexpr (kHalf != 0) {
+            const __m512i x_hi = _mm512_set1_epi32(words[t][kHalf + c]);
+            for (int g = 0; g < NG; ++g) dot[g][t] = _mm512_dpbusd_epi32(dot[g][t], hi[g], x_hi);
+          }
+        }
+      }
+      for (int g = 0; g < NG; ++g) {
+        for (int t = 0; t < NT; ++t) {
+          const __m512 dx = _mm512_set1_ps(xq.d[static_cast<size_t>(token[t] * nb + b)]);
+          const __m512 sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[g][t]), _mm512_mul_ps(scales[g], dx),
+                                             _mm512_load_ps(acc[s][g][t]));
+          _mm512_store_ps(acc[s][g][t], sum);
+        }
+      }
+    }
+  }
+  for (int g = 0; g < NG; ++g) {
+    const int64_t valid = std::min<int64_t>(16, rows - row0 - 16 * g);
+    const __mmask16 store_mask = static_cast<__mmask16>((1u << valid) - 1u);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      _mm512_mask_storeu_ps(y + t * rows + row0 + 16 * g, store_mask, _mm512_load_ps(acc[t / NT][g][t % NT]));
+    }
+  }
+}
+
+// stream_tile_kernel for NG groups with its sub-tile count chosen for n_tokens (2..16).
+template <DType kType, int NG>
+void stream_tiles(const uint8_t* group0, int64_t group_bytes, int64_t nb, const QuantizedInput& xq,
+                  const int32_t* zsum, int64_t n_tokens, float* y, int64_t rows, int64_t row0) {
+  switch ((n_tokens + 3) / 4) {
+    case 1: return stream_tile_kernel<kType, NG, 1>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
+    case 2: return stream_tile_kernel<kType, NG, 2>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
+    case 3: return stream_tile_kernel<kType, NG, 3>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
+    default: return stream_tile_kernel<kType, NG, 4>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
+  }
+}
+
 // One token: codes unpacked in registers, 6 bits read per weight (decode is bound by the
 // bytes read). Several: each group unpacked once to bytes that all tokens then share.
 void matmul_q6_k(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
@@ -534,6 +632,9 @@ void token_tiles(const uint8_t* group0, int64_t group_bytes, int64_t nb, const Q
 // one group at a time: it is bound by the bytes read.
 constexpr int kPrefillGroups = 3;
 constexpr int kPrefillTokens = 4;
+// Steps of 2..kStreamTokens tokens (decode batches) take stream_tile_kernel: one sweep over the
+// weights, memory-bound at these sizes. Larger ones (prefill) are compute-bound: tile_kernel.
+constexpr int64_t kStreamTokens = 16;
 
 template <DType kType>
 void matmul_type(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
@@ -543,11 +644,20 @@ void matmul_type(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
   const int32_t* zsum = zero_point_starts(xq, n_tokens, format_of(kType).zero_point);
   const int64_t rows = w.view.rows;
   const bool prefill = n_tokens >= kPrefillTokens;
+  const bool stream = n_tokens >= 2 && n_tokens <= kStreamTokens;
   for (int64_t row0 = row_begin; row0 < row_end;) {
     const uint8_t* group0 = w.packed.get() + (row0 / kRowsPerGroup) * group_bytes;
     const int64_t groups_left = (row_end - row0 + kRowsPerGroup - 1) / kRowsPerGroup;
-    const int64_t groups = prefill ? std::min<int64_t>(groups_left, kPrefillGroups) : 1;
-    if (groups == 3) {
+    const int64_t groups = prefill || stream ? std::min<int64_t>(groups_left, kPrefillGroups) : 1;
+    if (stream) {
+      if (groups == 3) {
+        stream_tiles<kType, 3>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
+      } else if (groups == 2) {
+        stream_tiles<kType, 2>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
+      } else {
+        stream_tiles<kType, 1>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
+      }
+    } else if (groups == 3) {
       token_tiles<kType, 3, kPrefillTokens>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
     } else if (groups == 2) {
       token_tiles<kType, 2, kPrefillTokens>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
