@@ -28,6 +28,10 @@ struct WeightMatrix {
   AlignedBytes packed;    // set-specific layout, or null to compute from `view`
   size_t packed_bytes = 0;  // the size of `packed` (for --mlock)
   int64_t row_granule = 1;  // row ranges handed to matmul must start at multiples of this
+  // Rows of the set's widest multi-token tile (a multiple of row_granule), or 0 if it has none:
+  // a range of whole tiles runs every row in the widest tile, while a range cut mid-tile runs
+  // its ends in narrower, slower ones (avx512 int8: 3 x 16 rows; the results are the same).
+  int64_t tile_rows = 0;
 };
 
 // Activations X[n_tokens, cols] quantized per 32 values for integer dot products:

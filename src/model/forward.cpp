@@ -12,10 +12,22 @@
 namespace rpu {
 namespace {
 
-// out = x / sqrt(mean(x^2) + eps) * weight, for one vector of n values.
+// out = x / sqrt(mean(x^2) + eps) * weight, for one vector of n values. The squares (exact in
+// double) are summed in 8 independent running sums, which the compiler keeps in vector lanes:
+// one serial chain of double adds was latency-bound, ~4% of a SmolLM2-135M prefill for 60
+// norms of 576 values per token. Double sums of exact squares in another order differ by
+// ~1e-16 relative, far below float precision, so the float scale is (but for a tie within
+// that margin) the one the serial sum gave.
 void rms_norm(const float* x, const float* weight, int n, float eps, float* out) {
+  constexpr int kLanes = 8;
+  double lanes[kLanes] = {};
+  int i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j) lanes[j] += static_cast<double>(x[i + j]) * x[i + j];
+  }
+  for (; i < n; ++i) lanes[0] += static_cast<double>(x[i]) * x[i];
   double sum_sq = 0.0;
-  for (int i = 0; i < n; ++i) sum_sq += static_cast<double>(x[i]) * x[i];
+  for (double lane : lanes) sum_sq += lane;
   const float scale = static_cast<float>(1.0 / std::sqrt(sum_sq / n + eps));
   for (int i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
@@ -149,18 +161,28 @@ void BatchForward::prepare_rope(RopeTable& rope, int n) {
 void BatchForward::apply_rope(const float* cos_sin, float* vectors, int n_heads) const {
   const int hd = config_.head_dim;
   const int half = config_.rope_dim / 2;
-  for (int i = 0; i < half; ++i) {
-    const float cos_a = cos_sin[2 * i];
-    const float sin_a = cos_sin[2 * i + 1];
-    // Which two dims of the head form rotation pair i depends on the architecture.
-    const int a = config_.arch->rope_style == RopeStyle::kAdjacent ? 2 * i : i;
-    const int b = config_.arch->rope_style == RopeStyle::kAdjacent ? 2 * i + 1 : i + half;
+  // Head by head, with the pair layout chosen outside the loops, so each loop is a branch-free
+  // run over consecutive values the compiler vectorises (pair-major with the style tested per
+  // value, it was ~2% of a SmolLM2-135M prefill). Same arithmetic per value either way.
+  if (config_.arch->rope_style == RopeStyle::kAdjacent) {  // pair i: dims 2i, 2i+1
     for (int h = 0; h < n_heads; ++h) {
       float* v = vectors + static_cast<size_t>(h) * hd;
-      const float x0 = v[a];
-      const float x1 = v[b];
-      v[a] = x0 * cos_a - x1 * sin_a;
-      v[b] = x0 * sin_a + x1 * cos_a;
+      for (int i = 0; i < half; ++i) {
+        const float cos_a = cos_sin[2 * i], sin_a = cos_sin[2 * i + 1];
+        const float x0 = v[2 * i], x1 = v[2 * i + 1];
+        v[2 * i] = x0 * cos_a - x1 * sin_a;
+        v[2 * i + 1] = x0 * sin_a + x1 * cos_a;
+      }
+    }
+    return;
+  }
+  for (int h = 0; h < n_heads; ++h) {  // pair i: dims i, i + half
+    float* v = vectors + static_cast<size_t>(h) * hd;
+    for (int i = 0; i < half; ++i) {
+      const float cos_a = cos_sin[2 * i], sin_a = cos_sin[2 * i + 1];
+      const float x0 = v[i], x1 = v[i + half];
+      v[i] = x0 * cos_a - x1 * sin_a;
+      v[i + half] = x0 * sin_a + x1 * cos_a;
     }
   }
 }
