@@ -199,10 +199,11 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
   params.softcap = config_.attn_softcap;
   params.window = config_.is_swa(layer) ? config_.sliding_window : 0;
   const bool blocks = kernels_.attend_block != nullptr;
-  // Tasks: (chunk, head, first query, query count). Prefill chunks go in blocks of 16
-  // consecutive queries (queries in vector lanes), generated tokens one query per task: by the
-  // token's role, never the batch, so a sequence's arithmetic stays the same. Head-major within
-  // a chunk so each thread gets whole heads and the causal window's growing cost is shared evenly.
+  // Tasks: (chunk, head, first query, query count, heads). Prefill chunks go in blocks of 16
+  // consecutive queries (queries in vector lanes) of a whole GQA group's heads (the kernel reads
+  // each K/V row once for the group), generated tokens one query per task: by the token's role,
+  // never the batch, so a sequence's arithmetic stays the same. Head-major within a chunk so
+  // each thread gets whole heads and the causal window's growing cost is shared evenly.
   // A generated token's query heads of one GQA group go two to a task when the set can read
   // their shared K/V rows once (attend_group pairs them; bit for bit attend's results). Pairs,
   // not whole groups (7 heads in qwen2.5-0.5b): small tasks keep the threads' shares even.
@@ -212,7 +213,7 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
   for (size_t c = 0; c < chunks.size(); ++c) {
     const int n = static_cast<int>(chunks[c].tokens.size());
     const bool block = chunks[c].prefill && blocks;
-    const int step = block ? 16 : 1, per_task = block ? 1 : decode_heads;
+    const int step = block ? 16 : 1, per_task = block ? group : decode_heads;
     for (int h = 0; h < n_head;) {
       const int heads = std::min(per_task, group - h % group);  // never across two KV heads
       for (int t0 = 0; t0 < n; t0 += step) tasks.push_back({static_cast<int>(c), h, t0, std::min(step, n - t0), heads});
@@ -233,7 +234,7 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
       // The head's K/V rows, typed and paged as the cache holds them, read in place by the kernel.
       const KvRows kv = cache_.head_rows(chunk.seq, layer, static_cast<int64_t>(task.head / group) * hd);
       if (chunk.prefill && blocks) {
-        kernels_.attend_block(q, q_dim, task.n_q, kv, first_pos, params, out, q_dim);
+        kernels_.attend_block(q, q_dim, task.n_q, task.heads, kv, first_pos, params, out, q_dim);
       } else if (task.heads > 1) {
         kernels_.attend_group(q, hd, task.heads, kv, first_pos, params, scores.data(), out, hd);
       } else {
