@@ -118,6 +118,10 @@ void profile_runs(const Model& model, const BenchOptions& o, ThreadPool& pool, s
     BenchProfile p{fmt::format("tg{}", o.n_gen), o.n_gen, {}};
     const auto tokens = bench_tokens(1, n_vocab);
     ForwardPass forward(model, o.n_gen + 1, &pool);
+    // Unrecorded: first touches of every KV page the run will write (they were most of the
+    // 'rope + kv write' row of a SmolLM2-135M decode step), as in time_generation's warm-up.
+    for (int32_t t : bench_tokens(o.n_gen + 1, n_vocab)) forward.eval(std::span<const int32_t>(&t, 1));
+    forward.rewind(0);
     Sampler sampler{SamplingParams{}};
     std::span<const float> logits = forward.eval(tokens);
     forward.set_profile(&p.profile);
