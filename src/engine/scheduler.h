@@ -62,7 +62,7 @@ struct SchedulerOptions {
   const LoraAdapter* lora = nullptr;  // applied to every sequence (must outlive the scheduler)
   std::optional<Pooling> pooling{};   // encoders: overrides the model's pooling_type
   SpeculationOptions speculation{};   // off unless lookup or a draft model is set
-  KVCacheTypes cache_types;           // the KV cache's element types (f32, f16, q8_0)
+  KVCacheTypes cache_types{};         // the KV cache's element types (f32, f16, q8_0)
 };
 
 // Thrown by submit() when the waiting queue is full.

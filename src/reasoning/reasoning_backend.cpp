@@ -77,6 +77,7 @@ std::unique_ptr<CallHandle> ReasoningBackend::chat(const ChatRequest& request, C
   }
   event.extension = std::move(answer.extension);
   event.prompt_tokens = source.prompt_tokens();
+  event.cached_tokens = source.cached_tokens();
   event.completion_tokens = source.completion_tokens();  // every sampled token is paid for
   sink(event);
   return std::make_unique<FinishedCall>();

@@ -49,6 +49,7 @@ std::vector<DrawnSample> SampleSource::collect(const CallResult& result) {
     for (const TokenLogprob& lp : c.logprobs) s.logprob_sum += lp.chosen.logprob;
     samples.push_back(std::move(s));
   }
+  if (drawn_ == 0) cached_tokens_ = result.usage.cached_tokens;
   completion_tokens_ += result.usage.completion_tokens;
   prompt_tokens_ = std::max(prompt_tokens_, result.usage.prompt_tokens);
   drawn_ += static_cast<int>(samples.size());

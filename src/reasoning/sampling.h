@@ -39,6 +39,9 @@ class SampleSource {
   int drawn() const { return drawn_; }
   int completion_tokens() const { return completion_tokens_; }
   int prompt_tokens() const { return prompt_tokens_; }
+  // Prompt tokens the first batch found cached from before this call (later batches reuse the
+  // first one's prefill, which this call paid for, so they do not count).
+  int cached_tokens() const { return cached_tokens_; }
 
  private:
   std::vector<DrawnSample> collect(const CallResult& result);
@@ -54,6 +57,7 @@ class SampleSource {
   int drawn_ = 0;
   int completion_tokens_ = 0;
   int prompt_tokens_ = 0;
+  int cached_tokens_ = 0;
 };
 
 // The votes of samples as {"answer": count} pairs for the response's "rpu" field.

@@ -156,7 +156,12 @@ TEST_F(RerankTest, ServeRerankBesideAChatModelAnswersByItsNameOrNoName) {
     oracle = scores_of(r.json);
     ASSERT_EQ(oracle.size(), kDocuments.size());
   }
-  test::ServerProcess server({"--threads", "1", "--rerank", reranker()});  // the built-in chat model
+  const std::string docs = dir() + "/serve-docs", kb = dir() + "/serve.kb";
+  fs::create_directories(docs);
+  test::write_file(docs + "/jargon.txt", "A kludge is a clumsy but working solution.\n\nA hack is a clever solution.\n");
+  ASSERT_EQ(test::run_rpu({"kb", "create", kb}).exit_code, 0);
+  ASSERT_EQ(test::run_rpu({"kb", "add", kb, docs}).exit_code, 0);
+  test::ServerProcess server({"--threads", "1", "--rerank", reranker(), "--kb", "docs=" + kb});  // the built-in chat model
   const auto models = test::http_get(server.url(), "/v1/models");
   ASSERT_EQ(models.status, 200) << models.body;
   std::set<std::string> ids;
@@ -184,6 +189,13 @@ TEST_F(RerankTest, ServeRerankBesideAChatModelAnswersByItsNameOrNoName) {
   const auto chat_reranker = test::http_post(server.url(), "/v1/chat/completions", test::chat_body("rerank-tiny", "hi", 4));
   EXPECT_EQ(chat_reranker.status, 400) << chat_reranker.body;
   EXPECT_NE(chat_reranker.body.find("/v1/rerank"), std::string::npos) << chat_reranker.body;
+
+  // Knowledge searches are reranked by the same model, reported by the name it is served under.
+  json with_docs = test::chat_body("rpu-arith", "What is a kludge?", 4);
+  with_docs["knowledge"] = {{"kb", "docs"}, {"k", 1}, {"mode", "bm25"}};
+  const auto answer = test::http_post(server.url(), "/v1/chat/completions", with_docs);
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  EXPECT_EQ(answer.json["rpu"]["knowledge"]["reranker"], "rerank-tiny") << answer.body;
   EXPECT_TRUE(server.running()) << server.log();
 }
 

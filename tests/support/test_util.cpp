@@ -11,7 +11,12 @@
 
 namespace rpu::test {
 
-std::string fixture(const std::string& relative) { return std::string(RPU_FIXTURES_DIR) + "/" + relative; }
+std::string fixture(const std::string& relative) {
+  std::string path = RPU_FIXTURES_DIR;  // appended in place: gcc 12 misreads "a" + b + c at -O3 (-Warray-bounds)
+  path += '/';
+  path += relative;
+  return path;
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -27,13 +32,28 @@ void write_file(const std::string& path, const std::string& bytes) {
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
+namespace {
+
+// The process's scratch directory, removed when the process exits: ctest runs every test as its
+// own process, so one suite run would otherwise leave a thousand directories (with model files
+// in them) behind. Nothing forks without exec here, so only the creating process removes it.
+struct ScratchDirectory {
+  std::filesystem::path path = std::filesystem::temp_directory_path() / "rpu_tests_";
+  ScratchDirectory() {
+    path += std::to_string(::getpid());
+    std::filesystem::create_directories(path);
+  }
+  ~ScratchDirectory() {
+    std::error_code ignored;  // a file still open elsewhere must not turn exit into a crash
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
+}  // namespace
+
 std::string temp_path(const std::string& name) {
-  static const std::filesystem::path dir = [] {
-    auto d = std::filesystem::temp_directory_path() / ("rpu_tests_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
-    return d;
-  }();
-  return (dir / name).string();
+  static const ScratchDirectory dir;
+  return (dir.path / name).string();
 }
 
 namespace {

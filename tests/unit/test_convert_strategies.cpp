@@ -162,7 +162,9 @@ TEST(ConvertStrategiesTest, BuiltinModelEvaluatedWithEachStrategyOnArithmeticCal
       EXPECT_GE(c.confidence, 0.0);
       EXPECT_LE(c.confidence, 1.0);
       // Greedy: a token probability; strategies: a share of their 5 samples.
-      if (i > 0) EXPECT_TRUE(multiple_of_fifth(c.confidence)) << r.strategy << " confidence " << c.confidence;
+      if (i > 0) {
+        EXPECT_TRUE(multiple_of_fifth(c.confidence)) << r.strategy << " confidence " << c.confidence;
+      }
       EXPECT_GT(c.completion_tokens, 0);
       mean += c.score;
     }

@@ -259,7 +259,9 @@ TEST_F(SharedSystemPrompt, ConcurrentRequestsHoldOneCopyAndAnswerAsAlone) {
   results.wait_for(n_requests);
   for (int i = 0; i < n_requests; ++i) {
     EXPECT_EQ(results.get(i).text, expected[static_cast<size_t>(i)]) << "request " << i;
-    if (i > 0) EXPECT_GE(results.get(i).cached_tokens, shared) << "request " << i;
+    if (i > 0) {
+      EXPECT_GE(results.get(i).cached_tokens, shared) << "request " << i;
+    }
   }
   // Six slots hold the system prompt; its full pages exist once, so at least five copies of
   // them are saved.

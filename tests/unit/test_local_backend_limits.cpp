@@ -222,5 +222,22 @@ TEST_F(LocalBackendLimitsTest, ReasonedCallStopsWhenItsCallerLeft) {
   EXPECT_EQ(scheduler_->stats().active_sequences, 0);
 }
 
+// A reasoned call's usage says how much of its prompt was cached before it began, as a plain
+// call does: the oracle is a plain call on the same warm cache.
+TEST_F(LocalBackendLimitsTest, ReasonedCallReportsThePromptTokensItFoundCached) {
+  const auto cached_of = [](Backend& backend, const ChatRequest& r) { return run_chat(backend, r).usage.cached_tokens; };
+  const ChatRequest plain = request();
+  EXPECT_EQ(cached_of(*backend_, plain), 0);  // cold cache
+  const int warm = cached_of(*backend_, plain);
+  ASSERT_GT(warm, 0);
+
+  reasoning::ReasoningOptions options;
+  options.parallel = 1;  // two batches: the second reuses the first's prefill
+  reasoning::ReasoningBackend reasoned(*backend_, options);
+  ChatRequest r = request();
+  r.reasoning = {{"strategy", "self_consistency"}, {"n", 2}, {"extract", {{"type", "text"}}}};
+  EXPECT_EQ(cached_of(reasoned, r), warm);
+}
+
 }  // namespace
 }  // namespace rpu

@@ -263,11 +263,15 @@ struct RerankFixture {
   std::unique_ptr<Model> model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "rerank-tiny"));
   std::unique_ptr<Tokenizer> tokenizer = Tokenizer::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "rerank-tiny"));
   Scheduler scheduler{*model, *tokenizer, SchedulerOptions{}, nullptr};
-  LocalBackend backend{*model, *tokenizer, scheduler, {.model_id = "rerank-tiny"}};
+  LocalBackend backend{*model, *tokenizer, scheduler, LocalBackendOptions{"rerank-tiny", ""}};
 
   // The model's own score of one (query, text) pair, scored alone.
   double score(const std::string& query, const std::string& text) {
-    return backend.rerank({.model = "rerank-tiny", .query = query, .documents = {text}}).scores.at(0);
+    RerankRequest request;
+    request.model = "rerank-tiny";
+    request.query = query;
+    request.documents = {text};
+    return backend.rerank(request).scores.at(0);
   }
 
   RerankFixture() {

@@ -54,7 +54,10 @@ LocalBackend& EmbeddingModels::reranker_backend(const std::string& path) {
 
 std::shared_ptr<retrieval::Reranker> EmbeddingModels::reranker(const std::string& path) {
   if (path.empty()) return nullptr;
-  return retrieval::backend_reranker(reranker_backend(path), embed_model_name(path));
+  // Reported as rpu.knowledge.reranker under the name /v1/models and /v1/rerank use (the file
+  // stem), not the absolute path the session is keyed by.
+  LocalBackend& backend = reranker_backend(path);
+  return retrieval::backend_reranker(backend, backend.model_id());
 }
 
 void add_rerank_options(CLI::App* cmd, std::string& model, int* top) {

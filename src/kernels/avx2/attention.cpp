@@ -17,17 +17,7 @@
 #include "kernels/blocks.h"
 #include "kernels/kv_rows.h"
 
-// Only the code below is compiled for AVX2 (function by function, not the whole file):
-// inline and template code from the headers above keeps the baseline target, so a copy of
-// it emitted here can never be the one the linker keeps for baseline callers.
-// GCC: push_options/target; clang (which ignores those) applies the same target attribute to
-// every function defined up to the matching pop.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
-#endif
+#include "target_begin.h"  // only the code below is compiled for AVX2
 
 namespace rpu::avx2 {
 namespace {
@@ -257,8 +247,4 @@ void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams
 
 }  // namespace rpu::avx2
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "target_end.h"

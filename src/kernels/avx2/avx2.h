@@ -30,6 +30,9 @@ void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams
 // A weight row as f32: vectorised for Q4_K / Q6_K, the reference dequantizer otherwise.
 void dequantize_row_fast(DType type, const uint8_t* src, float* dst, int64_t n);
 
+// SwiGLU's product out = silu(gate) * up (activation.cpp); out may be gate.
+void swiglu(const float* gate, const float* up, int64_t n, float* out);
+
 void quantize_input(const float* x, int64_t n_tokens, int64_t cols, QuantizedInput& out);
 
 }  // namespace rpu::avx2

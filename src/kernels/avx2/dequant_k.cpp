@@ -11,17 +11,7 @@
 #include "kernels/blocks.h"
 #include "kernels/quant.h"
 
-// Only the code below is compiled for AVX2 (function by function, not the whole file):
-// inline and template code from the headers above keeps the baseline target, so a copy of
-// it emitted here can never be the one the linker keeps for baseline callers.
-// GCC: push_options/target; clang (which ignores those) applies the same target attribute to
-// every function defined up to the matching pop.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
-#endif
+#include "target_begin.h"  // only the code below is compiled for AVX2
 
 namespace rpu::avx2 {
 namespace {
@@ -106,8 +96,4 @@ void dequantize_row_fast(DType type, const uint8_t* src, float* dst, int64_t n) 
 
 }  // namespace rpu::avx2
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "target_end.h"

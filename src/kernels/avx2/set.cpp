@@ -3,17 +3,7 @@
 #include "avx2.h"
 #include "core/error.h"
 
-// Only the code below is compiled for AVX2 (function by function, not the whole file):
-// inline and template code from the headers above keeps the baseline target, so a copy of
-// it emitted here can never be the one the linker keeps for baseline callers.
-// GCC: push_options/target; clang (which ignores those) applies the same target attribute to
-// every function defined up to the matching pop.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
-#endif
+#include "target_begin.h"  // only the code below is compiled for AVX2
 
 namespace rpu::avx2 {
 namespace {
@@ -88,15 +78,11 @@ void quantize_input(const float* x, int64_t n_tokens, int64_t cols, QuantizedInp
 }
 
 const KernelSet& kernel_set() {
-  // No attend_block of its own: prefill attention runs one query at a time through attend.
-  static const KernelSet set{"avx2", &pack, &wants_quantized_input, &quantize_input, &matmul, &attend, nullptr, nullptr, nullptr};
+  // No attend_block or attend_group of its own: attention runs one query at a time through attend.
+  static const KernelSet set{"avx2", &pack, &wants_quantized_input, &quantize_input, &matmul, &attend, nullptr, nullptr, &swiglu};
   return set;
 }
 
 }  // namespace rpu::avx2
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "target_end.h"

@@ -7,13 +7,7 @@
 
 #include "avx512.h"
 
-// Only the code below is compiled for AVX512 (see attention.cpp for why, and for clang).
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")
-#endif
+#include "target_begin.h"  // only the code below is compiled for AVX512
 
 #include "exp_lanes.h"  // AVX-512 code itself: included after the target switch on purpose
 
@@ -38,8 +32,4 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out) {
 
 }  // namespace rpu::avx512
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "target_end.h"

@@ -26,17 +26,7 @@
 #include "kernels/blocks.h"
 #include "kernels/kv_rows.h"
 
-// Only the code below is compiled for AVX512 (function by function, not the whole file):
-// inline and template code from the headers above keeps the baseline target, so a copy of
-// it emitted here can never be the one the linker keeps for baseline callers.
-// GCC: push_options/target; clang (which ignores those) applies the same target attribute to
-// every function defined up to the matching pop.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")
-#endif
+#include "target_begin.h"  // only the code below is compiled for AVX512
 
 #include "exp_lanes.h"  // AVX-512 code itself: included after the target switch on purpose
 
@@ -725,8 +715,4 @@ void attend_block(const float* q, int64_t q_stride, int64_t n_q, int64_t n_heads
 
 }  // namespace rpu::avx512
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "target_end.h"

@@ -79,8 +79,4 @@ const Bf16PanelKernels& bf16_panel_set() {
 
 }  // namespace rpu::avx512
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "target_end.h"
