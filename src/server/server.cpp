@@ -98,7 +98,10 @@ struct Server::Impl {
 };
 
 // Requests need the API key (when one is set) or the authenticator's yes, except /health for
-// load balancers.
+// load balancers. A refusal is answered before httplib reads the request's body (pre-routing), so
+// the body is still in the socket: the answer says `Connection: close`, or a client reusing the
+// connection would have that body parsed as its next request (the official client then saw a
+// connection error instead of its next 401).
 void Server::Impl::install_auth() {
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     const std::string& key = ctx.options.api_key;
@@ -116,6 +119,7 @@ void Server::Impl::install_auth() {
                          "rate_limit_error", "", "rate_limit_exceeded");
         limited.retry_after_seconds = decision.retry_after_seconds;
         send_error(res, limited);
+        res.set_header("Connection", "close");
         return httplib::Server::HandlerResponse::Handled;
       }
     } else if (has_token && same_secret(token, key)) {
@@ -127,6 +131,7 @@ void Server::Impl::install_auth() {
     send_error(res, ApiError(401,
                              auth.empty() ? "missing API key: send 'Authorization: Bearer <key>'" : "incorrect API key provided",
                              "authentication_error", "", "invalid_api_key"));
+    res.set_header("Connection", "close");
     return httplib::Server::HandlerResponse::Handled;
   });
 }
