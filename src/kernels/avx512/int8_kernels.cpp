@@ -405,6 +405,44 @@ void unpack_chunk(const uint8_t* blk, int c, __m512i& lo, __m512i& hi) {
   }
 }
 
+// The packed layout of a 16-row block per format: its bytes, its 64-byte chunks of codes, and
+// the word of a chunk's high-nibble columns (0: one byte per code, no high half).
+template <DType kType>
+struct PackedBlock {
+  static constexpr int64_t kBytes = kType == DType::Q8_0 ? 544 : kType == DType::Q4_0 ? 288 : 352;
+  static constexpr int kChunks = kType == DType::Q8_0 ? 8 : 4;
+  static constexpr int kHalf = kType == DType::Q8_0 ? 0 : 4;
+};
+
+// Block b's integer dots for NG 16-row groups x NT tokens (rows token[t] of xq): each starts at
+// the token's zero-point correction zsum[token * nb + b]; every unpacked weight chunk feeds NT
+// tokens and every activation word NG groups. Shared by tile_kernel and stream_tile_kernel, so
+// a token's arithmetic is the same in both (batch invariance).
+template <DType kType, int NG, int NT>
+inline __attribute__((always_inline)) void block_dots(const uint8_t* group0, int64_t group_bytes, int64_t nb, int64_t b,
+                                                      const QuantizedInput& xq, const int32_t* zsum,
+                                                      const int64_t (&token)[NT], __m512i (&dot)[NG][NT]) {
+  using Block = PackedBlock<kType>;
+  const int32_t* words[NT];  // token t's block b as 8 int32 words of 4 activations
+  for (int t = 0; t < NT; ++t) {
+    words[t] = reinterpret_cast<const int32_t*>(xq.q.data() + token[t] * xq.cols + b * 32);
+    const __m512i start = _mm512_set1_epi32(zsum[token[t] * nb + b]);
+    for (int g = 0; g < NG; ++g) dot[g][t] = start;
+  }
+  for (int c = 0; c < Block::kChunks; ++c) {
+    __m512i lo[NG], hi[NG];
+    for (int g = 0; g < NG; ++g) unpack_chunk<kType>(group0 + g * group_bytes + b * Block::kBytes, c, lo[g], hi[g]);
+    for (int t = 0; t < NT; ++t) {
+      const __m512i x_lo = _mm512_set1_epi32(words[t][c]);
+      for (int g = 0; g < NG; ++g) dot[g][t] = _mm512_dpbusd_epi32(dot[g][t], lo[g], x_lo);
+      if constexpr (Block::kHalf != 0) {
+        const __m512i x_hi = _mm512_set1_epi32(words[t][Block::kHalf + c]);
+        for (int g = 0; g < NG; ++g) dot[g][t] = _mm512_dpbusd_epi32(dot[g][t], hi[g], x_hi);
+      }
+    }
+  }
+}
+
 // Y rows of NG consecutive 16-row groups (group g at group0 + g * group_bytes) for NT tokens
 // from t0: a tile of NG x NT accumulators [16 rows] each. Every unpacked weight chunk feeds NT
 // tokens and every activation word NG groups, so the unpacking and the scale arithmetic per
@@ -414,34 +452,16 @@ void unpack_chunk(const uint8_t* blk, int c, __m512i& lo, __m512i& hi) {
 template <DType kType, int NG, int NT>
 void tile_kernel(const uint8_t* group0, int64_t group_bytes, int64_t nb, const QuantizedInput& xq,
                  const int32_t* zsum, int64_t t0, float* y, int64_t rows, int64_t row0) {
-  constexpr int64_t kBlockBytes = kType == DType::Q8_0 ? 544 : kType == DType::Q4_0 ? 288 : 352;
-  constexpr int kChunks = kType == DType::Q8_0 ? 8 : 4;  // 64-byte chunks of codes per block
-  constexpr int kHalf = kType == DType::Q8_0 ? 0 : 4;    // word of a chunk's high-nibble columns
-  const int64_t cols = xq.cols;
+  constexpr int64_t kBlockBytes = PackedBlock<kType>::kBytes;
   __m512 acc[NG][NT];
   for (int g = 0; g < NG; ++g) {
     for (int t = 0; t < NT; ++t) acc[g][t] = _mm512_setzero_ps();
   }
   for (int64_t b = 0; b < nb; ++b) {
-    const int32_t* words[NT];  // token t's block b as 8 int32 words of 4 activations
+    int64_t token[NT];
+    for (int t = 0; t < NT; ++t) token[t] = t0 + t;
     __m512i dot[NG][NT];
-    for (int t = 0; t < NT; ++t) {
-      words[t] = reinterpret_cast<const int32_t*>(xq.q.data() + (t0 + t) * cols + b * 32);
-      const __m512i start = _mm512_set1_epi32(zsum[(t0 + t) * nb + b]);
-      for (int g = 0; g < NG; ++g) dot[g][t] = start;
-    }
-    for (int c = 0; c < kChunks; ++c) {
-      __m512i lo[NG], hi[NG];
-      for (int g = 0; g < NG; ++g) unpack_chunk<kType>(group0 + g * group_bytes + b * kBlockBytes, c, lo[g], hi[g]);
-      for (int t = 0; t < NT; ++t) {
-        const __m512i x_lo = _mm512_set1_epi32(words[t][c]);
-        for (int g = 0; g < NG; ++g) dot[g][t] = _mm512_dpbusd_epi32(dot[g][t], lo[g], x_lo);
-        if constexpr (kHalf != 0) {
-          const __m512i x_hi = _mm512_set1_epi32(words[t][kHalf + c]);
-          for (int g = 0; g < NG; ++g) dot[g][t] = _mm512_dpbusd_epi32(dot[g][t], hi[g], x_hi);
-        }
-      }
-    }
+    block_dots<kType, NG, NT>(group0, group_bytes, nb, b, xq, zsum, token, dot);
     for (int g = 0; g < NG; ++g) {
       const uint8_t* scale_bytes = group0 + g * group_bytes + b * kBlockBytes + (kBlockBytes - 32);
       const __m512 scales = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scale_bytes)));
@@ -484,10 +504,7 @@ template <DType kType, int NG, int NS>
 void stream_tile_kernel(const uint8_t* group0, int64_t group_bytes, int64_t nb, const QuantizedInput& xq,
                         const int32_t* zsum, int64_t n_tokens, float* y, int64_t rows, int64_t row0) {
   constexpr int NT = 4;
-  constexpr int64_t kBlockBytes = kType == DType::Q8_0 ? 544 : kType == DType::Q4_0 ? 288 : 352;
-  constexpr int kChunks = kType == DType::Q8_0 ? 8 : 4;
-  constexpr int kHalf = kType == DType::Q8_0 ? 0 : 4;
-  const int64_t cols = xq.cols;
+  constexpr int64_t kBlockBytes = PackedBlock<kType>::kBytes;
   alignas(64) float acc[NS][NG][NT][16] = {};
   for (int64_t b = 0; b < nb; ++b) {
     // Past its group's last block, a stream's request lands in the next panel (groups NG..2NG-1),
@@ -505,26 +522,9 @@ void stream_tile_kernel(const uint8_t* group0, int64_t group_bytes, int64_t nb, 
     }
     for (int s = 0; s < NS; ++s) {
       int64_t token[NT];  // the sub-tile's tokens, the padding repeating the last one
-      const int32_t* words[NT];
+      for (int t = 0; t < NT; ++t) token[t] = std::min<int64_t>(s * NT + t, n_tokens - 1);
       __m512i dot[NG][NT];
-      for (int t = 0; t < NT; ++t) {
-        token[t] = std::min<int64_t>(s * NT + t, n_tokens - 1);
-        words[t] = reinterpret_cast<const int32_t*>(xq.q.data() + token[t] * cols + b * 32);
-        const __m512i start = _mm512_set1_epi32(zsum[token[t] * nb + b]);
-        for (int g = 0; g < NG; ++g) dot[g][t] = start;
-      }
-      for (int c = 0; c < kChunks; ++c) {
-        __m512i lo[NG], hi[NG];
-        for (int g = 0; g < NG; ++g) unpack_chunk<kType>(group0 + g * group_bytes + b * kBlockBytes, c, lo[g], hi[g]);
-        for (int t = 0; t < NT; ++t) {
-          const __m512i x_lo = _mm512_set1_epi32(words[t][c]);
-          for (int g = 0; g < NG; ++g) dot[g][t] = _mm512_dpbusd_epi32(dot[g][t], lo[g], x_lo);
-          if constexpr (kHalf != 0) {
-            const __m512i x_hi = _mm512_set1_epi32(words[t][kHalf + c]);
-            for (int g = 0; g < NG; ++g) dot[g][t] = _mm512_dpbusd_epi32(dot[g][t], hi[g], x_hi);
-          }
-        }
-      }
+      block_dots<kType, NG, NT>(group0, group_bytes, nb, b, xq, zsum, token, dot);
       for (int g = 0; g < NG; ++g) {
         for (int t = 0; t < NT; ++t) {
           const __m512 dx = _mm512_set1_ps(xq.d[static_cast<size_t>(token[t] * nb + b)]);
