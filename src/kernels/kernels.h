@@ -28,6 +28,10 @@ struct WeightMatrix {
   AlignedBytes packed;    // set-specific layout, or null to compute from `view`
   size_t packed_bytes = 0;  // the size of `packed` (for --mlock)
   int64_t row_granule = 1;  // row ranges handed to matmul must start at multiples of this
+  // Rows of the set's widest multi-token tile (a multiple of row_granule), or 0 if it has none:
+  // a range of whole tiles runs every row in the widest tile, while a range cut mid-tile runs
+  // its ends in narrower, slower ones (avx512 int8: 3 x 16 rows; the results are the same).
+  int64_t tile_rows = 0;
 };
 
 // Activations X[n_tokens, cols] quantized per 32 values for integer dot products:
@@ -108,12 +112,14 @@ struct KernelSet {
   // rows [visible_from(pos), pos] of kv, of any KV type, read in place: out[head_dim].
   // scores: pos + 1 scratch floats.
   void (*attend)(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out);
-  // The same for n_q <= 16 consecutive queries of one head (a prefill block): query j is
-  // q + j * q_stride at position first_pos + j, its output out + j * out_stride. Each query's
-  // result must not depend on the others in the block (batch invariance). Null: callers use
-  // attend per query.
-  void (*attend_block)(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t first_pos,
-                       const AttentionParams& a, float* out, int64_t out_stride);
+  // The same for n_q <= 16 consecutive queries (a prefill block) of n_heads query heads that
+  // share kv (heads of one GQA group): query j of head h is q + j * q_stride + h * head_dim at
+  // position first_pos + j, its output out + j * out_stride + h * head_dim. Each (head, query)
+  // result must not depend on the other queries or heads in the call (batch invariance); a set
+  // runs a group's heads together so each K/V row is read once for all of them. Null: callers
+  // use attend per query.
+  void (*attend_block)(const float* q, int64_t q_stride, int64_t n_q, int64_t n_heads, const KvRows& kv,
+                       int64_t first_pos, const AttentionParams& a, float* out, int64_t out_stride);
   // attend for the n_q query heads of one GQA group (they share kv) at one position: query j is
   // q + j * q_stride, its output out + j * out_stride; scores: n_q * (pos + 1) scratch floats.
   // Each output must be bit for bit attend's for that query alone (so the grouping, which follows

@@ -143,7 +143,7 @@ class BatchForward {
   std::vector<int> chunk_first_;  // first token index of each chunk
   struct AttentionTask {
     int chunk, head, t0, n_q;  // queries t0 .. t0 + n_q - 1 of one head of one chunk
-    int heads = 1;             // decode: query heads head .. head + heads - 1 (one GQA group)
+    int heads = 1;             // query heads head .. head + heads - 1 (of one GQA group)
   };
   std::vector<AttentionTask> attention_tasks_;
   // Scratch activations, grown to the largest step seen.

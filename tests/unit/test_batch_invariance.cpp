@@ -104,14 +104,14 @@ TEST(BatchInvarianceTest, BlockAttentionOfAQueryDoesNotDependOnItsBlock) {
       // Queries at positions 50..65 as one block, versus each query in a block of its own
       // and in blocks starting at other offsets.
       std::vector<float> whole(16 * head_dim);
-      set->attend_block(q.data(), head_dim, 16, *rows, 50, *params, whole.data(), head_dim);
+      set->attend_block(q.data(), head_dim, 16, 1, *rows, 50, *params, whole.data(), head_dim);
       for (int64_t j = 0; j < 16; ++j) {
         std::vector<float> alone(head_dim);
-        set->attend_block(q.data() + j * head_dim, head_dim, 1, *rows, 50 + j, *params, alone.data(), head_dim);
+        set->attend_block(q.data() + j * head_dim, head_dim, 1, 1, *rows, 50 + j, *params, alone.data(), head_dim);
         ASSERT_EQ(0, std::memcmp(alone.data(), whole.data() + j * head_dim, head_dim * sizeof(float))) << "query " << j;
       }
       std::vector<float> tail(5 * head_dim);
-      set->attend_block(q.data() + 11 * head_dim, head_dim, 5, *rows, 61, *params, tail.data(), head_dim);
+      set->attend_block(q.data() + 11 * head_dim, head_dim, 5, 1, *rows, 61, *params, tail.data(), head_dim);
       ASSERT_EQ(0, std::memcmp(tail.data(), whole.data() + 11 * head_dim, 5 * head_dim * sizeof(float)));
     }
   }

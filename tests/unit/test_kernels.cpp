@@ -396,8 +396,69 @@ TEST(KernelSetTest, AttentionOverTypedPagedRowsMatchesReference) {
                   std::copy_n(q.data() + ((first + j) % 16) * head_dim, head_dim, qs.data() + j * head_dim);
                 }
                 std::fill(out.begin(), out.end(), NAN);
-                set->attend_block(qs.data(), head_dim, n_q, layout.rows, first, params, out.data(), head_dim);
+                set->attend_block(qs.data(), head_dim, n_q, 1, layout.rows, first, params, out.data(), head_dim);
                 for (int64_t j = 0; j < n_q; ++j) check(out.data() + j * head_dim, first + j, *set, "attend_block");
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// attend_block over a GQA group's query heads in one call (n_heads 2, 3, 4 and 7: qwen2.5's 7
+// splits into a 4 and a 3 inside the avx512 set) against attend_ref for every (head, query),
+// and bit for bit the results of each head in a call of its own (batch invariance: grouping
+// follows the model's shape, never the batch). The queries are token rows of n_heads heads
+// (q_stride = n_heads * head_dim + 8, the output rows another stride), K/V f32, f16 or Q8_0,
+// paged, causal and window + soft cap; head_dim 40 takes the narrow-slice and conversion paths.
+TEST(KernelSetTest, BlockAttentionOfAGqaGroupMatchesReference) {
+  const int64_t n_pos = 90, first = 70, n_q = 16;
+  for (int64_t head_dim : {64, 40}) {
+    const int64_t kv_dim = 4 * head_dim, offset = head_dim;  // Q8_0 rows: whole blocks
+    const auto k = random_values(static_cast<size_t>(n_pos * kv_dim), 41 + head_dim, 2.0f);
+    const auto v = random_values(static_cast<size_t>(n_pos * kv_dim), 42 + head_dim);
+    for (DType type : {DType::F32, DType::F16, DType::Q8_0}) {
+      const int64_t rb = kv_row_bytes(type, kv_dim);
+      std::vector<uint8_t> k_rows(static_cast<size_t>(n_pos * rb)), v_rows(static_cast<size_t>(n_pos * rb));
+      for (int64_t p = 0; p < n_pos; ++p) {
+        quantize_row(type, k.data() + p * kv_dim, k_rows.data() + p * rb, kv_dim);
+        quantize_row(type, v.data() + p * kv_dim, v_rows.data() + p * rb, kv_dim);
+      }
+      KvRows typed;
+      typed.k_type = typed.v_type = type;
+      typed.offset = offset;
+      const RowLayout plain = lay_out_rows(k_rows, v_rows, rb, rb, n_pos, false, typed);
+      const RowLayout paged = lay_out_rows(k_rows, v_rows, rb, rb, n_pos, true, typed);
+      for (auto [softcap, window] : {std::pair<float, int64_t>{0.0f, 0}, {2.5f, 24}}) {
+        AttentionParams params;
+        params.head_dim = head_dim;
+        params.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+        params.softcap = softcap;
+        params.window = window;
+        for (int64_t n_heads : {2, 3, 4, 7}) {
+          const int64_t q_stride = n_heads * head_dim + 8, out_stride = n_heads * head_dim + 3;
+          const auto q = random_values(static_cast<size_t>(n_q * q_stride), 43 + n_heads, 2.0f);
+          std::vector<float> out(static_cast<size_t>(n_q * out_stride), NAN), alone(out.size(), NAN);
+          std::vector<float> scores(static_cast<size_t>(n_pos)), expected(static_cast<size_t>(head_dim));
+          for (const KernelSet* set : tested_sets()) {
+            if (set->attend_block == nullptr) continue;
+            SCOPED_TRACE(std::string(set->name) + " " + kv_cache_type_name(type) + " hd " + std::to_string(head_dim) +
+                         " heads " + std::to_string(n_heads) + (window > 0 ? " window+softcap" : " causal"));
+            set->attend_block(q.data(), q_stride, n_q, n_heads, paged.rows, first, params, out.data(), out_stride);
+            for (int64_t h = 0; h < n_heads; ++h) {
+              set->attend_block(q.data() + h * head_dim, q_stride, n_q, 1, paged.rows, first, params,
+                                alone.data() + h * head_dim, out_stride);
+              for (int64_t j = 0; j < n_q; ++j) {
+                const float* got = out.data() + j * out_stride + h * head_dim;
+                ASSERT_EQ(0, std::memcmp(got, alone.data() + j * out_stride + h * head_dim, head_dim * sizeof(float)))
+                    << "head " << h << " query " << j;
+                attend_ref(q.data() + j * q_stride + h * head_dim, plain.rows, first + j, params, scores.data(),
+                           expected.data());
+                for (int64_t i = 0; i < head_dim; ++i) {
+                  ASSERT_NEAR(got[i], expected[i], 2e-5) << "head " << h << " query " << j << " i " << i;
+                }
               }
             }
           }

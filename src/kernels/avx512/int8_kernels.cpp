@@ -672,6 +672,9 @@ void pack_int8(const MatrixView& w, WeightMatrix& out) {
   out.packed_bytes = static_cast<size_t>(groups * nb * format.group_block_bytes);
   out.packed = allocate_aligned(out.packed_bytes);
   out.row_granule = kRowsPerGroup;
+  // matmul_type's prefill tiles span kPrefillGroups groups; the K-quant kernels go group by group.
+  const bool group_tiles = w.type == DType::Q8_0 || w.type == DType::Q4_0 || w.type == DType::Q5_0;
+  out.tile_rows = group_tiles ? kRowsPerGroup * kPrefillGroups : 0;
   for (int64_t g = 0; g < groups; ++g) {
     const uint8_t* rows[16];
     for (int r = 0; r < 16; ++r) {

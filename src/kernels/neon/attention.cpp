@@ -113,11 +113,15 @@ void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams
   }
 }
 
-void attend_block(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t first_pos,
-                  const AttentionParams& a, float* out, int64_t out_stride) {
+void attend_block(const float* q, int64_t q_stride, int64_t n_q, int64_t n_heads, const KvRows& kv,
+                  int64_t first_pos, const AttentionParams& a, float* out, int64_t out_stride) {
   thread_local std::vector<float> scores;
   scores.resize(static_cast<size_t>(first_pos + n_q));
-  for (int64_t j = 0; j < n_q; ++j) attend(q + j * q_stride, kv, first_pos + j, a, scores.data(), out + j * out_stride);
+  for (int64_t h = 0; h < n_heads; ++h) {
+    for (int64_t j = 0; j < n_q; ++j) {
+      attend(q + j * q_stride + h * a.head_dim, kv, first_pos + j, a, scores.data(), out + j * out_stride + h * a.head_dim);
+    }
+  }
 }
 
 }  // namespace rpu::neon
