@@ -412,10 +412,12 @@ TEST(KernelSetTest, AttentionOverTypedPagedRowsMatchesReference) {
 // and bit for bit the results of each head in a call of its own (batch invariance: grouping
 // follows the model's shape, never the batch). The queries are token rows of n_heads heads
 // (q_stride = n_heads * head_dim + 8, the output rows another stride), K/V f32, f16 or Q8_0,
-// paged, causal and window + soft cap; head_dim 40 takes the narrow-slice and conversion paths.
+// paged, causal and window + soft cap; head_dim 40 takes the narrow-slice and conversion paths,
+// 32 (the built-in model's, one Q8_0 block a head) the whole-block ones. Blocks of 16 queries at
+// 70, and partial ones: 13 at 0 (a prompt's first block), 7 at 33 (an odd tail in a later page).
 TEST(KernelSetTest, BlockAttentionOfAGqaGroupMatchesReference) {
-  const int64_t n_pos = 90, first = 70, n_q = 16;
-  for (int64_t head_dim : {64, 40}) {
+  const int64_t n_pos = 90;
+  for (int64_t head_dim : {64, 40, 32}) {
     const int64_t kv_dim = 4 * head_dim, offset = head_dim;  // Q8_0 rows: whole blocks
     const auto k = random_values(static_cast<size_t>(n_pos * kv_dim), 41 + head_dim, 2.0f);
     const auto v = random_values(static_cast<size_t>(n_pos * kv_dim), 42 + head_dim);
@@ -437,27 +439,30 @@ TEST(KernelSetTest, BlockAttentionOfAGqaGroupMatchesReference) {
         params.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
         params.softcap = softcap;
         params.window = window;
-        for (int64_t n_heads : {2, 3, 4, 7}) {
-          const int64_t q_stride = n_heads * head_dim + 8, out_stride = n_heads * head_dim + 3;
-          const auto q = random_values(static_cast<size_t>(n_q * q_stride), 43 + n_heads, 2.0f);
-          std::vector<float> out(static_cast<size_t>(n_q * out_stride), NAN), alone(out.size(), NAN);
-          std::vector<float> scores(static_cast<size_t>(n_pos)), expected(static_cast<size_t>(head_dim));
-          for (const KernelSet* set : tested_sets()) {
-            if (set->attend_block == nullptr) continue;
-            SCOPED_TRACE(std::string(set->name) + " " + kv_cache_type_name(type) + " hd " + std::to_string(head_dim) +
-                         " heads " + std::to_string(n_heads) + (window > 0 ? " window+softcap" : " causal"));
-            set->attend_block(q.data(), q_stride, n_q, n_heads, paged.rows, first, params, out.data(), out_stride);
-            for (int64_t h = 0; h < n_heads; ++h) {
-              set->attend_block(q.data() + h * head_dim, q_stride, n_q, 1, paged.rows, first, params,
-                                alone.data() + h * head_dim, out_stride);
-              for (int64_t j = 0; j < n_q; ++j) {
-                const float* got = out.data() + j * out_stride + h * head_dim;
-                ASSERT_EQ(0, std::memcmp(got, alone.data() + j * out_stride + h * head_dim, head_dim * sizeof(float)))
-                    << "head " << h << " query " << j;
-                attend_ref(q.data() + j * q_stride + h * head_dim, plain.rows, first + j, params, scores.data(),
-                           expected.data());
-                for (int64_t i = 0; i < head_dim; ++i) {
-                  ASSERT_NEAR(got[i], expected[i], 2e-5) << "head " << h << " query " << j << " i " << i;
+        for (auto [first, n_q] : {std::pair<int64_t, int64_t>{70, 16}, {0, 13}, {33, 7}}) {
+          for (int64_t n_heads : {2, 3, 4, 7}) {
+            const int64_t q_stride = n_heads * head_dim + 8, out_stride = n_heads * head_dim + 3;
+            const auto q = random_values(static_cast<size_t>(n_q * q_stride), 43 + n_heads, 2.0f);
+            std::vector<float> out(static_cast<size_t>(n_q * out_stride), NAN), alone(out.size(), NAN);
+            std::vector<float> scores(static_cast<size_t>(n_pos)), expected(static_cast<size_t>(head_dim));
+            for (const KernelSet* set : tested_sets()) {
+              if (set->attend_block == nullptr) continue;
+              SCOPED_TRACE(std::string(set->name) + " " + kv_cache_type_name(type) + " hd " + std::to_string(head_dim) +
+                           " heads " + std::to_string(n_heads) + " queries " + std::to_string(first) + "+" +
+                           std::to_string(n_q) + (window > 0 ? " window+softcap" : " causal"));
+              set->attend_block(q.data(), q_stride, n_q, n_heads, paged.rows, first, params, out.data(), out_stride);
+              for (int64_t h = 0; h < n_heads; ++h) {
+                set->attend_block(q.data() + h * head_dim, q_stride, n_q, 1, paged.rows, first, params,
+                                  alone.data() + h * head_dim, out_stride);
+                for (int64_t j = 0; j < n_q; ++j) {
+                  const float* got = out.data() + j * out_stride + h * head_dim;
+                  ASSERT_EQ(0, std::memcmp(got, alone.data() + j * out_stride + h * head_dim, head_dim * sizeof(float)))
+                      << "head " << h << " query " << j;
+                  attend_ref(q.data() + j * q_stride + h * head_dim, plain.rows, first + j, params, scores.data(),
+                             expected.data());
+                  for (int64_t i = 0; i < head_dim; ++i) {
+                    ASSERT_NEAR(got[i], expected[i], 2e-5) << "head " << h << " query " << j << " i " << i;
+                  }
                 }
               }
             }

@@ -1,14 +1,19 @@
 // The compact KV cache (--cache-type f16 / q8_0): rows hold exactly what the quantizer makes
 // of the keys and values, prefixes are shared whatever the type, and whole models decode with it as
-// with the f32 cache: greedy tokens (teacher-forced over 512 generated tokens) agree >= 99%
-// and perplexity moves < 0.5%, on the fixture model stories260K and the built-in model.
+// with the f32 cache: greedy tokens (teacher-forced over 512 generated tokens: stories260K's
+// story after BOS, the built-in model's answers to questions) agree >= 99%, and perplexity
+// (stories260K) moves < 0.5%.
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <sstream>
+#include <stdexcept>
 
 #include "core/error.h"
 #include "core/mapped_file.h"
@@ -110,14 +115,34 @@ int argmax(std::span<const float> logits) {
   return static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
 
-// The f32 cache's greedy stream of n tokens after the prompt; then the same tokens fed to a
-// cache of `types` (teacher forcing, so one early difference does not change every later
-// context). Returns the share of steps where that cache's greedy choice is the same token, and
-// the largest f32 top-2 logit margin among the steps where it is not.
+// Greedy choices of the f32 cache (base) and a compact one fed the same tokens (teacher forcing,
+// so one early difference does not change every later context): the share of steps where the
+// compact cache picks base's token, and the largest base top-2 logit margin among those where
+// it does not (how sure base was of a token the compact cache changed).
 struct Agreement {
-  double share = 0;
+  int steps = 0, same = 0;
   float worst_margin = 0;
+  double share() const { return steps == 0 ? 0.0 : static_cast<double>(same) / steps; }
+  // Counts one step; returns base's token, the one both caches are fed next.
+  int32_t step(std::span<const float> base, std::span<const float> compact) {
+    ++steps;
+    const int32_t token = argmax(base);
+    if (argmax(compact) == token) {
+      ++same;
+    } else {
+      std::vector<float> sorted(base.begin(), base.end());
+      std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<>());
+      worst_margin = std::max(worst_margin, sorted[0] - sorted[1]);
+    }
+    return token;
+  }
+  void print(const char* what, KVCacheTypes types) const {
+    std::printf("%s %s: %.4f of %d (worst margin of a difference %.4f)\n", what, kv_cache_type_name(types.k).c_str(),
+                share(), steps, worst_margin);
+  }
 };
+
+// The f32 cache's greedy stream of n tokens after the prompt against a cache of `types`.
 Agreement greedy_agreement(const Model& model, const std::vector<int32_t>& prompt, int n, KVCacheTypes types) {
   const int n_ctx = static_cast<int>(prompt.size()) + n + 1;
   BatchForward base(model, n_ctx, 1), compact(model, n_ctx, 1, nullptr, types);
@@ -125,23 +150,13 @@ Agreement greedy_agreement(const Model& model, const std::vector<int32_t>& promp
   base.eval({&first, 1});
   compact.eval({&first, 1});
   Agreement a;
-  int same = 0;
   for (int i = 0; i < n; ++i) {
-    const int32_t token = argmax(base.logits());
-    if (argmax(compact.logits()) == token) {
-      ++same;
-    } else {
-      std::vector<float> sorted(base.logits().begin(), base.logits().end());
-      std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<>());
-      a.worst_margin = std::max(a.worst_margin, sorted[0] - sorted[1]);
-    }
+    const int32_t token = a.step(base.logits(), compact.logits());
     const SequenceChunk next{0, {&token, 1}, ChunkOutput::kLastLogits, false};  // decode: attend
     base.eval({&next, 1});
     compact.eval({&next, 1});
   }
-  a.share = static_cast<double>(same) / n;
-  std::printf("greedy agreement %s: %.4f (worst margin of a difference %.4f)\n", kv_cache_type_name(types.k).c_str(),
-              a.share, a.worst_margin);
+  a.print("greedy agreement", types);
   return a;
 }
 
@@ -152,17 +167,71 @@ TEST(KvCacheModels, GreedyTokensAgreeOver512OnStories260K) {
   const auto model = Model::load(kStories);
   const auto tokenizer = Tokenizer::from_gguf(model->file());
   const std::vector<int32_t> prompt = {tokenizer->vocab().bos};  // 513 positions: its trained context, 512
-  EXPECT_GE(greedy_agreement(*model, prompt, 512, kF16).share, 0.99);
+  EXPECT_GE(greedy_agreement(*model, prompt, 512, kF16).share(), 0.99);
   const Agreement q8 = greedy_agreement(*model, prompt, 512, kQ8);
-  EXPECT_GE(q8.share, 0.98);
+  EXPECT_GE(q8.share(), 0.98);
   EXPECT_LT(q8.worst_margin, 0.1f);
 }
 
+// The same over the built-in model's answers in its own format (specialist/chat_template.jinja:
+// "Question: ...\nAnswer: ...</s>\n"): conversations of `turns` questions of
+// specialist/reworded.jsonl (hand-written, not the training generator's), each answer the f32
+// cache's greedy tokens up to its end of generation, until n answer tokens have been compared.
+Agreement conversation_agreement(const Model& model, const Tokenizer& tokenizer, int n, int turns, KVCacheTypes types) {
+  std::vector<std::string> questions;
+  std::istringstream lines(test::read_file(std::string(RPU_SOURCE_DIR) + "/specialist/reworded.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) questions.push_back(nlohmann::json::parse(line)["messages"][0]["content"].get<std::string>());
+  }
+  constexpr int kMaxAnswer = 96;  // tokens; its answers run 25-65
+  BatchForward base(model, 2048, 1), compact(model, 2048, 1, nullptr, types);
+  const int32_t eos = tokenizer.vocab().eos;
+  Agreement a;
+  for (size_t q = 0; a.steps < n; ++q) {
+    if (q == questions.size()) throw std::runtime_error("reworded.jsonl has too few questions");
+    const bool first_turn = q % static_cast<size_t>(turns) == 0;
+    if (first_turn) base.rewind(0, 0), compact.rewind(0, 0);
+    // A later question follows the previous answer's EOS (in the cache already): its tokens are
+    // those of the rendered template's text after that special token.
+    const std::string question = "Question: " + questions[q] + "\nAnswer:";
+    std::vector<int32_t> prompt = first_turn ? tokenizer.encode(question, true)
+                                             : tokenizer.encode(tokenizer.vocab().pieces[static_cast<size_t>(eos)] + "\n" + question, false, true);
+    if (!first_turn) {
+      if (prompt.front() != eos) throw std::runtime_error("the EOS text did not encode as the EOS token");
+      prompt.erase(prompt.begin());
+    }
+    const SequenceChunk chunk{0, prompt, ChunkOutput::kLastLogits, true};
+    base.eval({&chunk, 1});
+    compact.eval({&chunk, 1});
+    for (int i = 0; i < kMaxAnswer && a.steps < n; ++i) {
+      const int32_t token = a.step(base.logits(), compact.logits());
+      const SequenceChunk next{0, {&token, 1}, ChunkOutput::kLastLogits, false};
+      base.eval({&next, 1});
+      compact.eval({&next, 1});
+      if (tokenizer.is_end_of_generation(token)) break;
+    }
+  }
+  a.print("answer agreement", types);
+  return a;
+}
+
+// The goal, >= 99% greedy agreement over 512 tokens, on the answers the model was
+// trained to give: about 15 questions in conversations of 8 (contexts to ~930 positions, inside
+// its training sequences of 1024). A 512-token stream after a raw prompt ("What is 17 * 23 + 5?")
+// was chaotic: the model ends its answer by token 17 and then writes text unlike any it was
+// trained on, where summing the prompt's attention dot products in another order moved the q8_0
+// share between 0.986 and 0.990 (main's avx2 set was at 0.988 already), and a flip at margin 1.27
+// sat where f32 with the reference kernels moved the f32 logits by 7.8 (bench/RESULTS.md). Each
+// difference must be at a step the f32 model was unsure of (its runner-up within 1 logit, e^-1
+// as likely): the compact cache may change a carry-slip digit, never a confident token.
 TEST(KvCacheModels, GreedyTokensAgreeOver512OnTheBuiltInModel) {
   const auto model = Model::load(kArith);
   const auto tokenizer = Tokenizer::from_gguf(model->file());
-  const auto prompt = tokenizer->encode("What is 17 * 23 + 5?", true);
-  for (KVCacheTypes types : {kF16, kQ8}) EXPECT_GE(greedy_agreement(*model, prompt, 512, types).share, 0.99);
+  for (KVCacheTypes types : {kF16, kQ8}) {
+    const Agreement a = conversation_agreement(*model, *tokenizer, 512, 8, types);
+    EXPECT_GE(a.share(), 0.99) << kv_cache_type_name(types.k);
+    EXPECT_LT(a.worst_margin, 1.0f) << kv_cache_type_name(types.k);
+  }
 }
 
 TEST(KvCacheModels, PerplexityWithinHalfAPercent) {
