@@ -186,6 +186,7 @@ Agreement conversation_agreement(const Model& model, const Tokenizer& tokenizer,
   constexpr int kMaxAnswer = 96;  // tokens; its answers run 25-65
   BatchForward base(model, 2048, 1), compact(model, 2048, 1, nullptr, types);
   const int32_t eos = tokenizer.vocab().eos;
+  const std::string eos_text = tokenizer.vocab().pieces[static_cast<size_t>(eos)];
   Agreement a;
   for (size_t q = 0; a.steps < n; ++q) {
     if (q == questions.size()) throw std::runtime_error("reworded.jsonl has too few questions");
@@ -194,8 +195,8 @@ Agreement conversation_agreement(const Model& model, const Tokenizer& tokenizer,
     // A later question follows the previous answer's EOS (in the cache already): its tokens are
     // those of the rendered template's text after that special token.
     const std::string question = "Question: " + questions[q] + "\nAnswer:";
-    std::vector<int32_t> prompt = first_turn ? tokenizer.encode(question, true)
-                                             : tokenizer.encode(tokenizer.vocab().pieces[static_cast<size_t>(eos)] + "\n" + question, false, true);
+    std::vector<int32_t> prompt =
+        first_turn ? tokenizer.encode(question, true) : tokenizer.encode(eos_text + "\n" + question, false, true);
     if (!first_turn) {
       if (prompt.front() != eos) throw std::runtime_error("the EOS text did not encode as the EOS token");
       prompt.erase(prompt.begin());
