@@ -72,6 +72,9 @@ const strategies = {
     body: { reasoning: { strategy: 'best_of_n', n, temperature, verifier: { type: 'arithmetic' } } } },
   [`best_of_${n}+grounded_arithmetic`]: {
     body: { reasoning: { strategy: 'best_of_n', n, temperature, verifier: { type: 'arithmetic', grounded: true } } } },
+  // Also prefers the passing chain that uses every number of the question (a dropped step).
+  [`best_of_${n}+complete_arithmetic`]: {
+    body: { reasoning: { strategy: 'best_of_n', n, temperature, verifier: { type: 'arithmetic', grounded: true, complete: true } } } },
   // Verified vote: the samples that pass the grounded verifier vote (weight = score; "w": also
   // x exp(mean token log-probability)).
   [`best_of_${n}+grounded_arithmetic+vote`]: {

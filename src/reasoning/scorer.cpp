@@ -25,14 +25,20 @@ class RuleScorer : public Scorer {
 // number of the question or the result of an earlier step, so a chain that is internally
 // consistent but starts from a misread number fails. Score: the arithmetic score times the
 // share of grounded operands.
+// With "complete": true as well, the score is also multiplied by the share of the question's
+// numbers (counted with repeats) that the steps use as operands: a word problem states the
+// quantities it needs, so a chain that leaves one unused has most likely dropped a step. It
+// lowers the score without failing the check (a question may carry an unused number), so among
+// passing chains best-of-N prefers the one that uses everything.
 class GroundedArithmeticScorer : public Scorer {
  public:
-  explicit GroundedArithmeticScorer(const std::string& question) {
-    for (const NumberToken& n : find_numbers(question)) known_.insert(n.normalized);
+  GroundedArithmeticScorer(const std::string& question, bool complete) : complete_(complete) {
+    for (const NumberToken& n : find_numbers(question)) question_numbers_.push_back(n.normalized);
   }
   Verdict score(const DrawnSample& c) const override {
     Verdict v = arithmetic_.check(c.text);
-    std::set<std::string> known = known_;
+    std::set<std::string> known(question_numbers_.begin(), question_numbers_.end());
+    std::multiset<std::string> unused(question_numbers_.begin(), question_numbers_.end());
     int operands = 0, grounded = 0;
     std::string first_stray;
     for (const ArithmeticStep& step : find_arithmetic_steps(c.text)) {
@@ -41,10 +47,16 @@ class GroundedArithmeticScorer : public Scorer {
       for (size_t i = 0; i + 1 < numbers.size(); ++i) {  // the last number is the result
         ++operands;
         const std::string& value = numbers[i].normalized;
-        if (known.count(value) || known.count(normalize_number(value.substr(value[0] == '-' ? 1 : 0)))) {
+        const std::string magnitude = normalize_number(value.substr(value[0] == '-' ? 1 : 0));
+        if (known.count(value) || known.count(magnitude)) {
           ++grounded;
         } else if (first_stray.empty()) {
           first_stray = value;
+        }
+        if (auto it = unused.find(value); it != unused.end()) {
+          unused.erase(it);
+        } else if (auto abs_it = unused.find(magnitude); abs_it != unused.end()) {
+          unused.erase(abs_it);
         }
       }
       known.insert(numbers.back().normalized);
@@ -56,13 +68,19 @@ class GroundedArithmeticScorer : public Scorer {
         v.reason += "; operand " + first_stray + " is neither in the question nor an earlier result";
       }
     }
+    if (complete_ && !question_numbers_.empty() && !unused.empty()) {
+      const size_t total = question_numbers_.size();
+      v.score *= static_cast<double>(total - unused.size()) / static_cast<double>(total);
+      v.reason += "; the question's " + *unused.begin() + " is not used";
+    }
     return v;
   }
-  std::string name() const override { return "arithmetic (grounded)"; }
+  std::string name() const override { return complete_ ? "arithmetic (grounded, complete)" : "arithmetic (grounded)"; }
 
  private:
   ArithmeticVerifier arithmetic_;
-  std::set<std::string> known_;
+  std::vector<std::string> question_numbers_;  // as written in the question, repeats kept
+  bool complete_;
 };
 
 class LogprobScorer : public Scorer {
@@ -143,7 +161,9 @@ std::string last_user_message(const nlohmann::ordered_json& messages) {
 std::unique_ptr<Scorer> make_scorer(const nlohmann::json& spec, Backend* judge, const std::string& question) {
   const std::string type = spec.is_object() ? spec.value("type", "") : "";
   if (type == "logprob") return std::make_unique<LogprobScorer>();
-  if (type == "arithmetic" && spec.value("grounded", false)) return std::make_unique<GroundedArithmeticScorer>(question);
+  if (type == "arithmetic" && spec.value("grounded", false)) {
+    return std::make_unique<GroundedArithmeticScorer>(question, spec.value("complete", false));
+  }
   if (type == "judge") {
     if (judge == nullptr) {
       throw ApiError(400, "reasoning.verifier: the judge verifier needs a judge model (rpu serve/run --judge MODEL.gguf)",

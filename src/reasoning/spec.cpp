@@ -50,6 +50,9 @@ void check_verifier(const nlohmann::json& spec) {
   if (spec.contains("grounded") && (!spec["grounded"].is_boolean() || type != "arithmetic")) {
     bad("verifier", "'grounded' is true or false, and only for the arithmetic verifier");
   }
+  if (spec.contains("complete") && (!spec["complete"].is_boolean() || !spec.value("grounded", false))) {
+    bad("verifier", "'complete' is true or false, and only for the arithmetic verifier with \"grounded\": true");
+  }
   if (type == "logprob") return;
   if (type == "judge") return;  // needs a judge model: checked where the backend is known
   try {
@@ -153,7 +156,10 @@ std::optional<nlohmann::ordered_json> model_suffix_json(std::string_view suffix)
     if (form.prefix == "wsc") j["weighted"] = true;
     if (form.prefix == "bonv") j["select"] = "vote";
     const nlohmann::ordered_json arithmetic = {{"type", "arithmetic"}, {"grounded", true}};
-    if (form.strategy == Strategy::kBestOfN) j["verifier"] = logprob ? nlohmann::ordered_json{{"type", "logprob"}} : arithmetic;
+    // Best-of-N also prefers the chain that uses every number of the question ("complete");
+    // step search ranks partial chains, which have not used them all yet, so it does not.
+    const nlohmann::ordered_json complete = {{"type", "arithmetic"}, {"grounded", true}, {"complete", true}};
+    if (form.strategy == Strategy::kBestOfN) j["verifier"] = logprob ? nlohmann::ordered_json{{"type", "logprob"}} : complete;
     if (form.strategy == Strategy::kStepSearch) j["verifier"] = arithmetic;
     return j;
   }

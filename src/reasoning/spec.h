@@ -3,9 +3,9 @@
 //                 "n": 8, "temperature": 0.7, "extract": {...}, "verifier": {...}, ...}
 // or the same through the model name, so unmodified OpenAI clients can use it:
 //   NAME+sc8 (self-consistency, 8 samples), NAME+wsc8 (weighted by log-probability),
-//   NAME+asc16 (adaptive, at most 16), NAME+bon8 (best-of-8, grounded arithmetic verifier),
-//   NAME+bon8lp (best-of-8 scored by mean log-probability), NAME+bonv8 (best-of-8, grounded
-//   arithmetic, verified vote), NAME+step4 (step search, beam 4).
+//   NAME+asc16 (adaptive, at most 16), NAME+bon8 (best-of-8, grounded and complete arithmetic
+//   verifier: scorer.cpp), NAME+bon8lp (best-of-8 scored by mean log-probability), NAME+bonv8
+//   (the same verifier, verified vote), NAME+step4 (step search, beam 4, grounded arithmetic).
 // Every bad field is an ApiError 400 naming it ("reasoning.n"), before any sampling.
 #pragma once
 

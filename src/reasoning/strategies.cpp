@@ -77,29 +77,26 @@ ReasonedAnswer adaptive_consistency(SampleSource& source, const ReasoningSpec& s
   return a;
 }
 
+size_t best_verdict(const std::vector<DrawnSample>& drawn, const std::vector<Verdict>& verdicts) {
+  auto better = [&](size_t a, size_t b) {
+    if (verdicts[a].pass != verdicts[b].pass) return verdicts[a].pass;
+    if (verdicts[a].score != verdicts[b].score) return verdicts[a].score > verdicts[b].score;
+    return drawn[a].mean_logprob() > drawn[b].mean_logprob();
+  };
+  size_t best = 0;
+  for (size_t i = 1; i < drawn.size(); ++i) {
+    if (better(i, best)) best = i;
+  }
+  return best;
+}
+
 ReasonedAnswer best_of_n(SampleSource& source, const ReasoningSpec& spec, const Scorer& scorer) {
   const std::vector<DrawnSample> drawn = source.draw(spec.n);
   const std::vector<Sample> votes = to_votes(drawn, spec.extract);
   const VoteResult vote = majority_vote(votes, false);
-  auto support = [&](size_t i) {  // how many samples give sample i's answer
-    if (!votes[i].answer) return 0;
-    for (const auto& [answer, count] : vote.counts) {
-      if (answer == *votes[i].answer) return count;
-    }
-    return 0;
-  };
   std::vector<Verdict> verdicts;
   for (const DrawnSample& d : drawn) verdicts.push_back(scorer.score(d));
-  size_t best = 0;
-  auto better = [&](size_t a, size_t b) {
-    if (verdicts[a].pass != verdicts[b].pass) return verdicts[a].pass;
-    if (verdicts[a].score != verdicts[b].score) return verdicts[a].score > verdicts[b].score;
-    if (support(a) != support(b)) return support(a) > support(b);
-    return drawn[a].mean_logprob() > drawn[b].mean_logprob();
-  };
-  for (size_t i = 1; i < drawn.size(); ++i) {
-    if (better(i, best)) best = i;
-  }
+  size_t best = best_verdict(drawn, verdicts);
   if (spec.verified_vote) {
     if (const std::optional<size_t> voted = verified_vote_winner(votes, verdicts, spec.weighted)) best = *voted;
   }

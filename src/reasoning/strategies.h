@@ -4,8 +4,8 @@
 //                     of all n samples (optionally weighted by exp(mean token log-probability));
 //   adaptive          the same in rounds, stopping once the leader cannot be overtaken or its
 //                     share reaches the threshold (vote.h); reports the samples it used;
-//   best-of-N         n samples scored by a verifier; the best score wins (ties: the answer
-//                     more samples agree on, then the higher log-probability); confidence = the
+//   best-of-N         n samples scored by a verifier; the best score wins (ties: the higher
+//                     mean token log-probability; see best_verdict); confidence = the
 //                     share of all n samples that pass the verifier AND give the chosen answer;
 //                     with "select": "vote" (verified vote) the answer is instead the one the
 //                     most verifier score (x exp(mean log-probability) when weighted) votes for
@@ -41,6 +41,12 @@ ReasonedAnswer self_consistency(SampleSource& source, const ReasoningSpec& spec)
 // index of the winner's heaviest voter, nullopt when no sample passes with an answer.
 std::optional<size_t> verified_vote_winner(const std::vector<Sample>& votes, const std::vector<Verdict>& verdicts,
                                            bool weighted);
+// Best-of-N's default selection, the index of the sample that passes, then scores highest, then
+// has the higher mean token log-probability. Not the answer more samples agree on: on the
+// built-in model's reworded dev split that tie-break chose worse in all six settings measured
+// (8 or 16 samples, temperature 0.5/0.7/1.0; bench/RESULTS.md), as the samples that agree tend
+// to share one misreading of the question.
+size_t best_verdict(const std::vector<DrawnSample>& drawn, const std::vector<Verdict>& verdicts);
 ReasonedAnswer adaptive_consistency(SampleSource& source, const ReasoningSpec& spec);
 ReasonedAnswer best_of_n(SampleSource& source, const ReasoningSpec& spec, const Scorer& scorer);
 // `prompt`: the rendered chat prompt the steps continue.

@@ -15,6 +15,23 @@ using test_support::sample;
 
 Verdict verdict(bool pass, double score) { return Verdict{pass, score, ""}; }
 
+DrawnSample drawn(double mean_logprob) {
+  DrawnSample d;
+  d.tokens = 10;
+  d.logprob_sum = 10 * mean_logprob;
+  return d;
+}
+
+// Passing beats failing, then the higher score, then the higher mean log-probability; how many
+// samples share an answer does not enter (the indices are counted by hand).
+TEST(ReasoningBestVerdict, PassThenScoreThenLogprob) {
+  const std::vector<DrawnSample> d = {drawn(-0.1), drawn(-0.5), drawn(-0.2), drawn(-0.3)};
+  EXPECT_EQ(best_verdict(d, {verdict(false, 1), verdict(true, 0.5), verdict(true, 0.5), verdict(false, 1)}), 2u);
+  EXPECT_EQ(best_verdict(d, {verdict(false, 1), verdict(true, 0.5), verdict(true, 0.4), verdict(false, 1)}), 1u);
+  EXPECT_EQ(best_verdict(d, {verdict(false, 0.2), verdict(false, 0.9), verdict(false, 0.9), verdict(false, 0.1)}), 2u);
+  EXPECT_EQ(best_verdict(d, {verdict(true, 1), verdict(true, 1), verdict(true, 1), verdict(true, 1)}), 0u);
+}
+
 TEST(ReasoningWeightedVote, SumsExplicitWeightsAndPicksTheHeaviestVoter) {
   const std::vector<Sample> samples = {sample("7", -0.1), sample("9", -0.2), sample("7", -0.3), sample("9", -0.9)};
   // "9": 0.5 + 0.9 = 1.4 beats "7": 0.6 + 0.2 = 0.8 although "7"'s first voter is likelier.

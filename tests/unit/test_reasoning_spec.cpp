@@ -49,6 +49,10 @@ TEST(ReasoningSpec, BadFieldsAreNamed) {
   EXPECT_EQ(param_of({{"verifier", {{"type", "nope"}}}}), "reasoning.verifier");
   EXPECT_EQ(param_of({{"verifier", {{"type", "command"}, {"command", {"/no/such/program"}}}}}), "reasoning.verifier");
   EXPECT_EQ(param_of({{"verifier", "arithmetic"}}), "reasoning.verifier");
+  EXPECT_EQ(param_of({{"verifier", {{"type", "arithmetic"}, {"complete", true}}}}), "reasoning.verifier");  // needs grounded
+  EXPECT_EQ(param_of({{"verifier", {{"type", "arithmetic"}, {"grounded", true}, {"complete", 1}}}}), "reasoning.verifier");
+  EXPECT_EQ(param_of({{"strategy", "best_of_n"}, {"verifier", {{"type", "arithmetic"}, {"grounded", true}, {"complete", true}}}}),
+            "(accepted)");
   EXPECT_EQ(param_of({{"strategy", "step_search"}, {"n", 16}, {"expand", 16}}), "reasoning.expand");
   EXPECT_EQ(param_of({{"step_delimiter", ""}}), "reasoning.step_delimiter");
   EXPECT_EQ(param_of({{"sampels", 8}}), "reasoning.sampels");
@@ -86,10 +90,14 @@ TEST(ReasoningSpec, ModelNameSuffixes) {
   EXPECT_TRUE(bonv->verified_vote);
   EXPECT_EQ(bonv->n, 8);
   EXPECT_TRUE(bonv->verifier.value("grounded", false));
+  EXPECT_TRUE(bon->verifier.value("complete", false));
+  EXPECT_TRUE(bonv->verifier.value("complete", false));
   auto step = parse_model_suffix("step3");
   ASSERT_TRUE(step);
   EXPECT_EQ(step->strategy, Strategy::kStepSearch);
   EXPECT_EQ(step->n, 3);
+  EXPECT_TRUE(step->verifier.value("grounded", false));
+  EXPECT_FALSE(step->verifier.contains("complete"));  // partial chains have not used every number yet
   for (const char* not_one : {"", "sc", "scx", "sc8x", "foo8", "sc-1", "q4_k_m", "bonv", "bonv8lp"}) {
     EXPECT_FALSE(parse_model_suffix(not_one)) << not_one;
   }
