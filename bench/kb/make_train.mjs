@@ -2,12 +2,18 @@
 // Training conversations for the reader from exactly the prompts it is served.
 //
 //   node bench/kb/make_train.mjs --qa QA.jsonl[,QA2...] --messages M.jsonl[,M2...] --out TRAIN.jsonl
+//        [--answer span|term]
 //
 // QA.jsonl is make_qa.mjs's output (or a shard of it); M.jsonl is `rpu ask --kb KB --questions
 // QA.jsonl --print-messages` on it (one line per question, same order; a shorter M.jsonl just
 // uses the first questions). Shards are paired in order. For each question the target is
 //   answerable, retrieved: the extractive answer + " [n]", n = the first source in the context
-//                          under the entry's heading whose text holds the answer
+//                          under the entry's heading whose text holds the answer; with
+//                          --answer term, "TERM: " + the answer + " [n]": the span as the source
+//                          writes it, from the entry's term on ("TERM: definition"), so a reader
+//                          starts by copying the question's term and then continues the copy at
+//                          the one place in the sources where that term is followed by ":" (what
+//                          an induction head does) instead of jumping to the definition blind
 //   answerable, missed:    "The sources do not contain the answer." (what a reader should say)
 //   absent:                "The sources do not contain the answer."
 // Writes {"messages": [system (with the sources), user, assistant]} lines and prints counts.
@@ -44,6 +50,8 @@ function main() {
     return acc;
   }, []));
   if (!args.qa || !args.messages || !args.out) throw new Error('--qa QA.jsonl --messages M.jsonl --out TRAIN.jsonl');
+  const style = args.answer ?? 'span';
+  if (!['span', 'term'].includes(style)) throw new Error(`--answer span|term, got ${style}`);
   const readLines = (f) => fs.readFileSync(f, 'utf8').split('\n').filter(Boolean);
   const qaFiles = args.qa.split(','), msgFiles = args.messages.split(',');
   if (qaFiles.length !== msgFiles.length) throw new Error('--qa and --messages need as many files');
@@ -66,7 +74,10 @@ function main() {
     if (q.kind === 'answerable') {
       counts.answerable++;
       const n = sourceOf(q, m.rpu.knowledge, system);
-      if (n > 0) { counts.retrieved++; target = `${q.answer} [${n}]`; } else counts.missed++;
+      if (n > 0) {
+        counts.retrieved++;
+        target = style === 'term' ? `${q.term}: ${q.answer} [${n}]` : `${q.answer} [${n}]`;
+      } else counts.missed++;
     } else counts.absent++;
     out.push(JSON.stringify({ messages: [...m.messages, { role: 'assistant', content: target }] }));
   }

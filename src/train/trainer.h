@@ -33,6 +33,11 @@ struct TrainData {
 TrainData load_training_data(const std::vector<std::string>& paths, const Tokenizer& tokenizer,
                              const std::string& chat_template, int seq_len, double validation_fraction);
 
+// The text of every line of the same files, checked the same way: a conversation rendered whole
+// with `chat_template` (no BOS/EOS markers: they are special tokens, not text), or "text".
+// What `rpu train --fit-vocab` fits a vocabulary to: exactly what the model will read.
+std::vector<std::string> training_texts(const std::vector<std::string>& paths, const std::string& chat_template);
+
 struct TrainOptions {
   int seq_len = 256;
   int batch_rows = 8;     // packed rows per micro-batch

@@ -1,5 +1,7 @@
 // JSONL -> tokenized examples with loss masks (see trainer.h).
 #include <fstream>
+#include <functional>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -65,13 +67,10 @@ void chat_example(const json& messages, const ChatTemplate& tmpl, const Tokenize
   if (done < full.size()) append(std::string_view(full).substr(done), false);
 }
 
-}  // namespace
-
-TrainData load_training_data(const std::vector<std::string>& paths, const Tokenizer& tokenizer,
-                             const std::string& chat_template, int seq_len, double validation_fraction) {
-  if (seq_len < 2) fail("the sequence length must be at least 2, got {}", seq_len);
-  std::optional<ChatTemplate> tmpl;
-  TrainData data;
+// Every non-blank line of the files, parsed and checked: fn(where, line, row) for a
+// {"messages": [...]} or {"text": ...} object; anything else is an error naming file:line.
+void for_each_line(const std::vector<std::string>& paths,
+                   const std::function<void(const std::string&, const std::string&, const json&)>& fn) {
   for (const std::string& path : paths) {
     std::ifstream in(path);
     if (!in) fail("cannot open training data '{}'", path);
@@ -80,7 +79,6 @@ TrainData load_training_data(const std::vector<std::string>& paths, const Tokeni
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       const std::string where = path + ":" + std::to_string(line_no);
       const json j = parse_json_text(line, where);
-      Example ex;
       if (j.is_object() && j.contains("messages")) {
         if (!j["messages"].is_array() || j["messages"].empty()) fail("{}: 'messages' must be a non-empty array", where);
         for (const json& m : j["messages"]) {
@@ -88,30 +86,72 @@ TrainData load_training_data(const std::vector<std::string>& paths, const Tokeni
             fail("{}: every message needs a string 'role' and a 'content'", where);
           }
         }
-        if (!tmpl) {
-          if (chat_template.empty()) fail("{}: chat examples need a chat template, and the model has none", where);
-          tmpl.emplace(ChatTemplate::parse(chat_template));
-        }
-        chat_example(j["messages"], *tmpl, tokenizer, ex, where);
-      } else if (j.is_object() && j.contains("text") && j["text"].is_string()) {
-        ex.tokens = tokenizer.encode(j["text"].get<std::string>(), /*add_special=*/true);
-        if (tokenizer.vocab().eos >= 0) ex.tokens.push_back(tokenizer.vocab().eos);
-        ex.loss_mask.assign(ex.tokens.size(), 1);
-      } else {
+      } else if (!(j.is_object() && j.contains("text") && j["text"].is_string())) {
         fail("{}: expected {{\"messages\": [...]}} or {{\"text\": \"...\"}}", where);
       }
-      if (ex.tokens.size() < 2) continue;  // nothing to predict
-      if (static_cast<int>(ex.tokens.size()) > seq_len) {
-        ex.tokens.resize(static_cast<size_t>(seq_len));
-        ex.loss_mask.resize(static_cast<size_t>(seq_len));
-        ++data.truncated;
-      }
-      const bool held_out = static_cast<double>(fnv1a(line) % 1000000) < validation_fraction * 1000000.0;
-      (held_out ? data.validation : data.train).push_back(std::move(ex));
+      fn(where, line, j);
     }
   }
+}
+
+// The chat template, parsed on the first chat example (plain-text data needs none).
+const ChatTemplate& template_for(std::optional<ChatTemplate>& tmpl, const std::string& chat_template,
+                                 const std::string& where) {
+  if (!tmpl) {
+    if (chat_template.empty()) fail("{}: chat examples need a chat template, and the model has none", where);
+    tmpl.emplace(ChatTemplate::parse(chat_template));
+  }
+  return *tmpl;
+}
+
+}  // namespace
+
+TrainData load_training_data(const std::vector<std::string>& paths, const Tokenizer& tokenizer,
+                             const std::string& chat_template, int seq_len, double validation_fraction) {
+  if (seq_len < 2) fail("the sequence length must be at least 2, got {}", seq_len);
+  std::optional<ChatTemplate> tmpl;
+  TrainData data;
+  for_each_line(paths, [&](const std::string& where, const std::string& line, const json& j) {
+    Example ex;
+    if (j.contains("messages")) {
+      chat_example(j["messages"], template_for(tmpl, chat_template, where), tokenizer, ex, where);
+    } else {
+      ex.tokens = tokenizer.encode(j["text"].get<std::string>(), /*add_special=*/true);
+      if (tokenizer.vocab().eos >= 0) ex.tokens.push_back(tokenizer.vocab().eos);
+      ex.loss_mask.assign(ex.tokens.size(), 1);
+    }
+    if (ex.tokens.size() < 2) return;  // nothing to predict
+    if (static_cast<int>(ex.tokens.size()) > seq_len) {
+      ex.tokens.resize(static_cast<size_t>(seq_len));
+      ex.loss_mask.resize(static_cast<size_t>(seq_len));
+      ++data.truncated;
+    }
+    const bool held_out = static_cast<double>(fnv1a(line) % 1000000) < validation_fraction * 1000000.0;
+    (held_out ? data.validation : data.train).push_back(std::move(ex));
+  });
   if (data.train.empty()) fail("no training examples in {}", paths.empty() ? std::string("(no files)") : paths.front());
   return data;
+}
+
+std::vector<std::string> training_texts(const std::vector<std::string>& paths, const std::string& chat_template) {
+  std::optional<ChatTemplate> tmpl;
+  std::vector<std::string> texts;
+  for_each_line(paths, [&](const std::string& where, const std::string&, const json& j) {
+    if (!j.contains("messages")) {
+      texts.push_back(j["text"].get<std::string>());
+      return;
+    }
+    // BOS/EOS are special tokens, not text to fit: rendered as a marker no text holds (templates
+    // use them in expressions such as `content + eos_token`, so they must be defined), then cut.
+    static const std::string kMarker = "\x1f<special>\x1f";
+    ChatContextOptions options;
+    options.add_generation_prompt = false;
+    options.bos_token = options.eos_token = kMarker;
+    std::string text = template_for(tmpl, chat_template, where).render(make_chat_context(j["messages"], nullptr, options, nullptr));
+    for (size_t at; (at = text.find(kMarker)) != std::string::npos;) text.erase(at, kMarker.size());
+    texts.push_back(std::move(text));
+  });
+  return texts;
 }
 
 }  // namespace rpu::train

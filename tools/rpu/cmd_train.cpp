@@ -1,6 +1,8 @@
 // rpu train (a model from scratch) and rpu finetune (full or LoRA, optionally distilled from a
 // teacher): data, model and optimisation flags around train/trainer.h.
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <unistd.h>
 
@@ -8,6 +10,7 @@
 #include "options.h"
 #include "core/error.h"
 #include "model/lora.h"
+#include "tokenizer/vocab_trainer.h"
 #include "train/gemm.h"
 #include "train/trainer.h"
 
@@ -18,6 +21,7 @@ struct TrainCliOptions {
   std::string base_path;         // finetune: the model to start from
   std::string tokenizer_source;  // train: a GGUF whose tokenizer (and chat template) the model uses
   std::string chat_template_path;  // train: a Jinja chat template to store in the model instead
+  int fit_vocab = 0;               // train: > 0: a vocabulary of this many pieces fitted to --data
   std::vector<std::string> data;
   std::string out_dir;
   train::FreshModelSpec spec;
@@ -83,17 +87,84 @@ void finish(const train::TrainReport& r, const std::string& what) {
                r.first_validation_loss, r.last_validation_loss, what.c_str());
 }
 
+// --fit-vocab: the fitted vocabulary is written to OUT/tokenizer.gguf as soon as it exists, so
+// --resume reads the pieces the checkpoint was trained with even when --data has changed (a
+// second stage on other data): refitting would give other pieces, and a checkpoint whose
+// embedding rows mean other pieces still loads (only sizes are checked).
+std::string fitted_vocab_path(const TrainCliOptions& o) { return o.out_dir + "/tokenizer.gguf"; }
+
+train::GgufMetadata tokenizer_keys_of(const GgufFile& file) {
+  train::GgufMetadata keys;
+  for (const auto& [key, value] : file.metadata()) {
+    if (key.starts_with("tokenizer.")) keys.emplace_back(key, value);
+  }
+  return keys;
+}
+
+// A vocabulary of o.fit_vocab pieces fitted to the text of --data as the model will read it
+// (conversations rendered with `chat_template`), with `base`'s BOS/EOS flags and template.
+train::GgufMetadata fit_vocabulary(const TrainCliOptions& o, const GgufFile& base, const std::string& chat_template) {
+  const std::string saved = fitted_vocab_path(o);
+  const bool has_checkpoint = std::filesystem::exists(o.out_dir + "/checkpoint.bin");
+  if (o.train.resume && std::filesystem::exists(saved)) {
+    std::fprintf(stderr, "rpu: --resume: reading the fitted vocabulary from %s (not refitting)\n", saved.c_str());
+    return tokenizer_keys_of(GgufFile::open(saved));
+  }
+  if (o.train.resume && has_checkpoint) {
+    fail("--fit-vocab with --resume: {} has a checkpoint but no fitted vocabulary ({}): it was trained with "
+         "--tokenizer-from's vocabulary; resume it with that instead",
+         o.out_dir, saved);
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const std::vector<std::string> texts = train::training_texts(o.data, chat_template);
+  size_t bytes = 0;
+  for (const std::string& t : texts) bytes += t.size();
+  if (bytes == 0) fail("--fit-vocab: the training data has no text to fit a vocabulary to");
+  VocabFitOptions fit;
+  fit.size = o.fit_vocab;
+  const FittedVocab vocab = fit_spm_vocab(texts, fit);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::fprintf(stderr, "rpu: fitted a %zu-piece vocabulary (%d merges) to %zu texts (%.1f MB) in %.1f s; wrote %s\n",
+               vocab.pieces.size(), vocab.merges, texts.size(), static_cast<double>(bytes) / 1e6, seconds, saved.c_str());
+  if (static_cast<int>(vocab.pieces.size()) < o.fit_vocab) {
+    std::fprintf(stderr, "rpu: warning: --fit-vocab %d: the data has no pair seen twice after %zu pieces; the vocabulary "
+                 "has %zu pieces\n", o.fit_vocab, vocab.pieces.size(), vocab.pieces.size());
+  }
+  train::GgufMetadata keys = train::fitted_tokenizer_keys(base, vocab);
+  std::filesystem::create_directories(o.out_dir);
+  GgufWriter writer;
+  for (const auto& [key, value] : keys) writer.set(key, value);
+  writer.write(saved);
+  return keys;
+}
+
 int run_train(TrainCliOptions& o) {
   const char* precision = choose_precision(o);
-  const GgufFile source = GgufFile::open(o.tokenizer_source);
-  const auto tokenizer = Tokenizer::from_gguf(source);
-  train::ModelMetadata meta = train::fresh_model_metadata(o.spec, source);
-  std::string chat_template = tokenizer->vocab().chat_template;
-  if (!o.chat_template_path.empty()) {
-    chat_template = read_text_file(o.chat_template_path);
-    std::erase_if(meta.metadata, [](const auto& kv) { return kv.first == "tokenizer.chat_template"; });
-    meta.metadata.emplace_back("tokenizer.chat_template", GgufValue::str(chat_template));
+  if (o.fit_vocab == 0 && o.tokenizer_source.empty()) {
+    fail("rpu train needs a vocabulary: --tokenizer-from GGUF (copy a model's tokenizer) or --fit-vocab N (fit N pieces to "
+         "--data)");
   }
+  if (o.fit_vocab != 0 && (o.fit_vocab < 259 || o.fit_vocab > kMaxFittedVocab)) {
+    fail("--fit-vocab {}: a fitted vocabulary has 259 to {} pieces (3 special and 256 byte tokens, then characters and "
+         "merges)",
+         o.fit_vocab, kMaxFittedVocab);
+  }
+  if (o.fit_vocab == 0 && o.train.resume && std::filesystem::exists(fitted_vocab_path(o)) &&
+      std::filesystem::exists(o.out_dir + "/checkpoint.bin")) {
+    fail("{} was trained with a fitted vocabulary ({}): resume it with --fit-vocab", o.out_dir, fitted_vocab_path(o));
+  }
+  // A fresh run with a copied vocabulary: an earlier fitted run's vocabulary must not outlive it.
+  if (o.fit_vocab == 0 && !o.train.resume) std::filesystem::remove(fitted_vocab_path(o));
+  const GgufFile source =
+      o.tokenizer_source.empty() ? train::metadata_as_file({}) : GgufFile::open(o.tokenizer_source);
+  std::string chat_template = source.get_string("tokenizer.chat_template");
+  if (!o.chat_template_path.empty()) chat_template = read_text_file(o.chat_template_path);
+  train::ModelMetadata meta = o.fit_vocab > 0
+                                  ? train::fresh_model_metadata(o.spec, fit_vocabulary(o, source, chat_template))
+                                  : train::fresh_model_metadata(o.spec, source);
+  std::erase_if(meta.metadata, [](const auto& kv) { return kv.first == "tokenizer.chat_template"; });
+  if (!chat_template.empty()) meta.metadata.emplace_back("tokenizer.chat_template", GgufValue::str(chat_template));
+  const auto tokenizer = Tokenizer::from_gguf(train::metadata_as_file(meta.metadata));
   o.train.out_dir = o.out_dir;
   const train::TrainData data = train::load_training_data(o.data, *tokenizer, chat_template,
                                                           o.train.seq_len, o.validation_fraction);
@@ -103,9 +174,10 @@ int run_train(TrainCliOptions& o) {
   }
   auto params = train::DecoderParams<float>::random(meta.config, /*tied_output=*/true, o.train.seed);
   ThreadPool pool(thread_count(o.threads));
-  std::fprintf(stderr, "rpu: training %s from scratch: %lld parameters, %zu examples (%zu held out), %s products\n",
-               o.spec.name.c_str(), static_cast<long long>(params.n_trainable()), data.train.size(), data.validation.size(),
-               precision);
+  std::fprintf(stderr, "rpu: training %s from scratch: %lld parameters, %d-piece vocabulary, %zu examples (%zu held out), "
+               "%s products\n",
+               o.spec.name.c_str(), static_cast<long long>(params.n_trainable()), meta.config.n_vocab, data.train.size(),
+               data.validation.size(), precision);
   const auto report = train::run_training(params, data, o.train, &pool, nullptr, print_progress);
   const std::string path = o.out_dir + "/model.gguf";
   params.save_gguf(path, meta.metadata);
@@ -171,9 +243,13 @@ int run_finetune(TrainCliOptions& o) {
 Action add_train_command(CLI::App& app) {
   auto o = std::make_shared<TrainCliOptions>();
   CLI::App* cmd = app.add_subcommand("train", "train a small model from scratch on JSONL data");
-  cmd->add_option("--tokenizer-from", o->tokenizer_source, "GGUF whose tokenizer and chat template the model uses")
-      ->required()
+  cmd->add_option("--tokenizer-from", o->tokenizer_source,
+                  "GGUF whose tokenizer and chat template the model uses (with --fit-vocab: only its chat template and "
+                  "BOS/EOS flags)")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--fit-vocab", o->fit_vocab,
+                  "fit a SentencePiece-style vocabulary of N pieces (259-65536) to the text of --data, as rpu convert "
+                  "does for specialists, instead of copying --tokenizer-from's; kept in OUT/tokenizer.gguf for --resume");
   cmd->add_option("--chat-template", o->chat_template_path, "Jinja chat template to store in the model (default: the tokenizer source's)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--embd", o->spec.n_embd, "model width")->check(CLI::Range(8, 8192));
