@@ -210,6 +210,13 @@ TrainReport run_training(DecoderParams<float>& params, const TrainData& data, co
       in.read(reinterpret_cast<char*>(t.values.data()), static_cast<std::streamsize>(n * sizeof(float)));
     }
     optimizer.load(in);
+    // A run stopped by --minutes records the step it reached, so only a finished run gets here;
+    // going on would train nothing and overwrite the model, so say what would continue it.
+    if (start_step >= total_steps) {
+      fail("--resume: {} is at step {}, and this run has {} steps in all: nothing left to train (raise --steps or "
+           "--epochs to go on)",
+           checkpoint, start_step, total_steps);
+    }
   }
   auto save_checkpoint = [&](int step) {
     const std::string tmp = checkpoint + ".tmp";
@@ -243,7 +250,8 @@ TrainReport run_training(DecoderParams<float>& params, const TrainData& data, co
   const auto start = Clock::now();
   int step = start_step;
   int64_t run_tokens = 0;
-  while (step < total_steps) {
+  bool out_of_time = false;  // --minutes: stopped before total_steps; the checkpoint keeps the step reached
+  while (step < total_steps && !out_of_time) {
     const int epoch = step / static_cast<int>(steps_per_epoch);
     const PackedRows rows = pack(data.train, o.seq_len, o.seed * 7919 + static_cast<uint64_t>(epoch) + 1);
     for (int64_t s = step % steps_per_epoch; s < steps_per_epoch && step < total_steps; ++s, ++step) {
@@ -274,7 +282,8 @@ TrainReport run_training(DecoderParams<float>& params, const TrainData& data, co
       report.last_loss = loss;
       ++report.steps;
       double val = -1;
-      const bool last = step + 1 == total_steps || (o.max_minutes > 0 && elapsed > o.max_minutes * 60);
+      out_of_time = o.max_minutes > 0 && elapsed > o.max_minutes * 60;
+      const bool last = step + 1 == total_steps || out_of_time;
       if (validation.rows() > 0 && (step % o.eval_every == 0 || last)) {
         val = evaluate(decoder, validation, o.eval_rows, o.batch_rows);
         if (report.first_validation_loss < 0) report.first_validation_loss = val;
@@ -294,7 +303,7 @@ TrainReport run_training(DecoderParams<float>& params, const TrainData& data, co
       }
       if ((step + 1) % o.checkpoint_every == 0) save_checkpoint(step + 1);
       if (last) {
-        step = total_steps;
+        ++step;
         break;
       }
     }

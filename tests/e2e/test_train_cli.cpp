@@ -120,6 +120,34 @@ TEST(TrainCliTest, ResumesFromItsCheckpointAndDistillsFromATeacher) {
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 7) << csv;
 }
 
+// A run stopped by --minutes checkpoints the step it reached, so --resume with the same flags
+// goes on from there (here: one step a run, the budget being far less than a step); a finished
+// run resumed with the same flags is a clear error, not a silent rewrite of its model.
+TEST(TrainCliTest, ResumeGoesOnAfterATimeLimitAndRefusesAFinishedRun) {
+  const std::string data = arithmetic_data(64), out = test::temp_path("resume-minutes");
+  const std::vector<std::string> common = {"finetune", stories(), "--data", data, "-o", out, "--seq-len", "64",
+                                           "--batch", "4", "--validation", "0", "--steps", "5"};
+  auto timed = common;
+  timed.insert(timed.end(), {"--minutes", "0.000001"});
+  const auto a = test::run_rpu(timed);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  timed.push_back("--resume");
+  const auto b = test::run_rpu(timed);
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  std::string csv = test::read_file(out + "/loss.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3) << csv;  // header, step 1, step 2
+  EXPECT_NE(csv.find("\n2,"), std::string::npos) << csv;
+  auto finish = common;
+  finish.push_back("--resume");
+  const auto c = test::run_rpu(finish);  // steps 3..5
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  const std::string adapter = test::read_file(out + "/adapter.gguf");
+  const auto again = test::run_rpu(finish);
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.err.find("nothing left to train (raise --steps or --epochs"), std::string::npos) << again.err;
+  EXPECT_EQ(test::read_file(out + "/adapter.gguf"), adapter);  // untouched
+}
+
 // The products' precision: --precision wins over RPU_TRAIN_GEMM, the start-up line names the
 // one used, bad values of either are clear errors before any work, and bf16 (where the CPU has
 // AVX512-BF16; refused with a clear error where not) lands near f32's loss.
