@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <optional>
+#include <string_view>
 
 #include "core/error.h"
 #include "kernels/quant.h"
@@ -71,8 +73,10 @@ BatchForward::BatchForward(const Model& model, int n_ctx, int n_seq, ThreadPool*
       config_(model.config()),
       pool_(pool),
       kernels_(model.kernels()),
-      cache_(model.config(), n_ctx, n_seq, cache_types),
-      n_past_(static_cast<size_t>(n_seq), 0) {
+      own_cache_(std::make_unique<KVCache>(model.config(), n_ctx, n_seq, cache_types)),
+      cache_(*own_cache_),
+      own_n_past_(static_cast<size_t>(n_seq), 0),
+      n_past_(own_n_past_) {
   // Frequency of rotation pair i: theta^(-2i/rope_dim), divided by the llama3 factor or the
   // longrope factor (long ones beyond the original context, as llama.cpp picks them) if any.
   const ModelWeights& w = model.weights();
@@ -93,7 +97,24 @@ BatchForward::BatchForward(const Model& model, int n_ctx, int n_seq, ThreadPool*
   };
   rope_global_ = table(config_.rope_theta, config_.rope_position_scale);
   rope_local_ = table(config_.rope_theta_swa, config_.rope_position_scale_swa);
+  uint64_t weight_bytes = matrix_bytes(w.output);
+  for (const auto& [name, matrix] : named_matrices(model_)) {
+    if (matrix != &w.output) weight_bytes += matrix_bytes(*matrix);
+  }
+  small_weights_ = weight_bytes <= kLaneWeightBytes;
 }
+
+BatchForward::BatchForward(BatchForward& owner)
+    : model_(owner.model_),
+      config_(owner.config_),
+      pool_(nullptr),
+      kernels_(owner.kernels_),
+      cache_(owner.cache_),
+      n_past_(owner.n_past_),
+      rope_global_(owner.rope_global_),
+      rope_local_(owner.rope_local_),
+      lora_(owner.lora_),
+      lora_pairs_(owner.lora_pairs_) {}
 
 void BatchForward::rewind(int seq, int n_past) {
   if (seq < 0 || seq >= n_seq()) fail("sequence {} does not exist (0..{})", seq, n_seq() - 1);
@@ -136,6 +157,7 @@ void BatchForward::matmuls(std::initializer_list<MatmulJob> jobs, const float* x
 void BatchForward::set_lora(const LoraAdapter* adapter) {
   lora_ = adapter;
   lora_pairs_.clear();
+  for (auto& lane : lanes_) lane->set_lora(adapter);
   if (adapter == nullptr) return;
   for (const auto& [name, matrix] : named_matrices(model_)) {
     if (const LoraPair* pair = adapter->find(name)) lora_pairs_[matrix] = pair;
@@ -259,7 +281,6 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
 
 void BatchForward::eval(std::span<const SequenceChunk> chunks) {
   const ModelConfig& c = config_;
-  const ModelWeights& w = model_.weights();
   // Validate everything before touching the cache, so a rejected step changes nothing.
   if (chunks.empty()) fail("cannot evaluate an empty batch");
   std::vector<bool> seen(static_cast<size_t>(n_seq()), false);
@@ -282,6 +303,57 @@ void BatchForward::eval(std::span<const SequenceChunk> chunks) {
   for (const SequenceChunk& chunk : chunks) {
     cache_.prepare_write(chunk.seq, n_past(chunk.seq), n_past(chunk.seq) + static_cast<int>(chunk.tokens.size()));
   }
+  if (split_into_lanes(chunks)) {
+    run_lanes(chunks);
+  } else {
+    run_step(chunks, n);
+  }
+  for (const SequenceChunk& chunk : chunks) n_past_[static_cast<size_t>(chunk.seq)] += static_cast<int>(chunk.tokens.size());
+}
+
+bool BatchForward::split_into_lanes(std::span<const SequenceChunk> chunks) const {
+  if (pool_ == nullptr || pool_->size() < 2 || chunks.size() < 2 || profile_ != nullptr) return false;
+  for (const SequenceChunk& chunk : chunks) {
+    if (chunk.prefill || chunk.tokens.size() != 1 || chunk.output != ChunkOutput::kLastLogits) return false;
+  }
+  static const char* forced = std::getenv("RPU_DECODE_LANES");  // "0" never, "1" always
+  switch (lane_split_) {
+    case LaneSplit::kAlways: return true;
+    case LaneSplit::kNever: return false;
+    case LaneSplit::kAuto: break;
+  }
+  if (forced != nullptr && *forced != '\0') return std::string_view(forced) != "0";
+  return small_weights_;
+}
+
+void BatchForward::run_lanes(std::span<const SequenceChunk> chunks) {
+  const size_t n_lanes = std::min(chunks.size(), static_cast<size_t>(pool_->size()));
+  while (lanes_.size() < n_lanes) lanes_.push_back(std::unique_ptr<BatchForward>(new BatchForward(*this)));
+  // Lane i takes chunks [i * size / n_lanes, (i + 1) * size / n_lanes): in order, so the
+  // lanes' logits rows, one after another, are the step's rows in chunk order.
+  auto part = [&](size_t i) {
+    const size_t begin = i * chunks.size() / n_lanes, end = (i + 1) * chunks.size() / n_lanes;
+    return chunks.subspan(begin, end - begin);
+  };
+  pool_->parallel_for(static_cast<int64_t>(n_lanes), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const auto lane_chunks = part(static_cast<size_t>(i));
+      lanes_[static_cast<size_t>(i)]->run_step(lane_chunks, static_cast<int>(lane_chunks.size()));
+    }
+  });
+  logits_rows_ = chunks.size();
+  hidden_rows_ = 0;
+  ensure(logits_, logits_rows_ * vocab_size());
+  float* out = logits_.data();
+  for (size_t i = 0; i < n_lanes; ++i) {
+    const std::span<const float> rows = lanes_[i]->logits();
+    out = std::copy(rows.begin(), rows.end(), out);
+  }
+}
+
+void BatchForward::run_step(std::span<const SequenceChunk> chunks, int n) {
+  const ModelConfig& c = config_;
+  const ModelWeights& w = model_.weights();
   const size_t nt = static_cast<size_t>(n);
   ensure(x_, nt * c.n_embd);
   ensure(h_, nt * c.n_embd);
@@ -344,7 +416,6 @@ void BatchForward::eval(std::span<const SequenceChunk> chunks) {
                  h_.data() + logits_rows_++ * c.n_embd);
       }
     }
-    n_past_[static_cast<size_t>(chunk.seq)] += size;
   }
   norm_timer.reset();
   if (profile_ != nullptr) ++profile_->steps;

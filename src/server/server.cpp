@@ -103,7 +103,12 @@ struct Server::Impl {
 // connection would have that body parsed as its next request (the official client then saw a
 // connection error instead of its next 401).
 void Server::Impl::install_auth() {
-  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+  auto refuse = [](httplib::Response& res, const ApiError& error) {
+    send_error(res, error);
+    res.set_header("Connection", "close");
+    return httplib::Server::HandlerResponse::Handled;
+  };
+  http.set_pre_routing_handler([this, refuse](const httplib::Request& req, httplib::Response& res) {
     const std::string& key = ctx.options.api_key;
     const Authenticator& authenticate = ctx.options.authenticate;
     if ((key.empty() && !authenticate) || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
@@ -118,9 +123,7 @@ void Server::Impl::install_auth() {
         ApiError limited(429, "rate limit reached for key '" + decision.key_id + "'; retry after the Retry-After header's seconds",
                          "rate_limit_error", "", "rate_limit_exceeded");
         limited.retry_after_seconds = decision.retry_after_seconds;
-        send_error(res, limited);
-        res.set_header("Connection", "close");
-        return httplib::Server::HandlerResponse::Handled;
+        return refuse(res, limited);
       }
     } else if (has_token && same_secret(token, key)) {
       request_tally().key_id = key_id;
@@ -128,11 +131,9 @@ void Server::Impl::install_auth() {
     } else {
       request_tally().key_id = auth.empty() ? "none" : "invalid";
     }
-    send_error(res, ApiError(401,
-                             auth.empty() ? "missing API key: send 'Authorization: Bearer <key>'" : "incorrect API key provided",
-                             "authentication_error", "", "invalid_api_key"));
-    res.set_header("Connection", "close");
-    return httplib::Server::HandlerResponse::Handled;
+    return refuse(res, ApiError(401,
+                                auth.empty() ? "missing API key: send 'Authorization: Bearer <key>'" : "incorrect API key provided",
+                                "authentication_error", "", "invalid_api_key"));
   });
 }
 

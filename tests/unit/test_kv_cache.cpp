@@ -15,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "chat/chat_template.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "core/rng.h"
@@ -173,44 +174,54 @@ TEST(KvCacheModels, GreedyTokensAgreeOver512OnStories260K) {
   EXPECT_LT(q8.worst_margin, 0.1f);
 }
 
-// The same over the built-in model's answers in its own format (specialist/chat_template.jinja:
-// "Question: ...\nAnswer: ...</s>\n"): conversations of `turns` questions of
-// specialist/reworded.jsonl (hand-written, not the training generator's), each answer the f32
-// cache's greedy tokens up to its end of generation, until n answer tokens have been compared.
+// The same over the built-in model's answers, prompted as a server prompts it: conversations of
+// `turns` questions of specialist/reworded.jsonl (hand-written, not the training generator's),
+// each turn's prompt the model's own chat template (its GGUF metadata) rendered over the
+// conversation so far, the earlier answers being the f32 cache's greedy answers as text. As in
+// the scheduler's prefix reuse, both caches keep the tokens the new prompt shares with what they
+// hold and evaluate the rest; each answer runs to its end of generation, until n answer tokens
+// have been compared.
 Agreement conversation_agreement(const Model& model, const Tokenizer& tokenizer, int n, int turns, KVCacheTypes types) {
   std::vector<std::string> questions;
   std::istringstream lines(test::read_file(std::string(RPU_SOURCE_DIR) + "/specialist/reworded.jsonl"));
   for (std::string line; std::getline(lines, line);) {
     if (!line.empty()) questions.push_back(nlohmann::json::parse(line)["messages"][0]["content"].get<std::string>());
   }
+  const ChatTemplate tmpl = ChatTemplate::parse(tokenizer.vocab().chat_template);
+  ChatContextOptions options;
+  options.bos_token = tokenizer.vocab().pieces[static_cast<size_t>(tokenizer.vocab().bos)];
+  options.eos_token = tokenizer.vocab().pieces[static_cast<size_t>(tokenizer.vocab().eos)];
   constexpr int kMaxAnswer = 96;  // tokens; its answers run 25-65
   BatchForward base(model, 2048, 1), compact(model, 2048, 1, nullptr, types);
-  const int32_t eos = tokenizer.vocab().eos;
-  const std::string eos_text = tokenizer.vocab().pieces[static_cast<size_t>(eos)];
+  std::vector<int32_t> held;  // the tokens both caches hold
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   Agreement a;
   for (size_t q = 0; a.steps < n; ++q) {
     if (q == questions.size()) throw std::runtime_error("reworded.jsonl has too few questions");
-    const bool first_turn = q % static_cast<size_t>(turns) == 0;
-    if (first_turn) base.rewind(0, 0), compact.rewind(0, 0);
-    // A later question follows the previous answer's EOS (in the cache already): its tokens are
-    // those of the rendered template's text after that special token.
-    const std::string question = "Question: " + questions[q] + "\nAnswer:";
-    std::vector<int32_t> prompt =
-        first_turn ? tokenizer.encode(question, true) : tokenizer.encode(eos_text + "\n" + question, false, true);
-    if (!first_turn) {
-      if (prompt.front() != eos) throw std::runtime_error("the EOS text did not encode as the EOS token");
-      prompt.erase(prompt.begin());
-    }
-    const SequenceChunk chunk{0, prompt, ChunkOutput::kLastLogits, true};
+    if (q % static_cast<size_t>(turns) == 0) messages = nlohmann::ordered_json::array();
+    messages.push_back({{"role", "user"}, {"content", questions[q]}});
+    const std::string text = tmpl.render(make_chat_context(messages, nullptr, options, nullptr));
+    const std::vector<int32_t> prompt = tokenizer.encode(text, /*add_special=*/false, /*parse_special=*/true);
+    // Keep the shared prefix (at least one prompt token is evaluated, for its logits).
+    const auto shared = std::mismatch(held.begin(), held.end(), prompt.begin(), prompt.end()).first - held.begin();
+    const int keep = static_cast<int>(std::min<ptrdiff_t>(shared, static_cast<ptrdiff_t>(prompt.size()) - 1));
+    base.rewind(0, keep), compact.rewind(0, keep);
+    held.assign(prompt.begin(), prompt.end());
+    const SequenceChunk chunk{0, std::span<const int32_t>(prompt).subspan(static_cast<size_t>(keep)),
+                              ChunkOutput::kLastLogits, true};
     base.eval({&chunk, 1});
     compact.eval({&chunk, 1});
+    std::vector<int32_t> answer;
     for (int i = 0; i < kMaxAnswer && a.steps < n; ++i) {
       const int32_t token = a.step(base.logits(), compact.logits());
       const SequenceChunk next{0, {&token, 1}, ChunkOutput::kLastLogits, false};
       base.eval({&next, 1});
       compact.eval({&next, 1});
+      held.push_back(token);
       if (tokenizer.is_end_of_generation(token)) break;
+      answer.push_back(token);
     }
+    messages.push_back({{"role", "assistant"}, {"content", tokenizer.decode(answer)}});
   }
   a.print("answer agreement", types);
   return a;

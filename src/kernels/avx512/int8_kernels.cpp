@@ -625,6 +625,11 @@ constexpr int kPrefillTokens = 4;
 // Steps of 2..kStreamTokens tokens (decode batches) take stream_tile_kernel: one sweep over the
 // weights, memory-bound at these sizes. Larger ones (prefill) are compute-bound: tile_kernel.
 constexpr int64_t kStreamTokens = 16;
+// ...unless the matrix fits in a core's L2 (a small model's matrices, e.g. the built-in 4.8M
+// model's 768 x 256 Q8_0 FFN, 208 KB): read from cache, not DRAM, the register tiles compute
+// the same sums without the sweep's accumulators in memory and prefetches (a 4-token decode
+// lane of the built-in model: see bench/RESULTS.md "Decode lanes").
+constexpr size_t kCacheResidentBytes = size_t{512} << 10;
 
 template <DType kType>
 void matmul_type(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
@@ -634,7 +639,7 @@ void matmul_type(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
   const int32_t* zsum = zero_point_starts(xq, n_tokens, format_of(kType).zero_point);
   const int64_t rows = w.view.rows;
   const bool prefill = n_tokens >= kPrefillTokens;
-  const bool stream = n_tokens >= 2 && n_tokens <= kStreamTokens;
+  const bool stream = n_tokens >= 2 && n_tokens <= kStreamTokens && w.packed_bytes > kCacheResidentBytes;
   for (int64_t row0 = row_begin; row0 < row_end;) {
     const uint8_t* group0 = w.packed.get() + (row0 / kRowsPerGroup) * group_bytes;
     const int64_t groups_left = (row_end - row0 + kRowsPerGroup - 1) / kRowsPerGroup;
