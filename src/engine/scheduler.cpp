@@ -205,7 +205,8 @@ void Scheduler::run() {
     admit();
     if (!build_batch(chunks, chunk_samples)) continue;
     try {
-      forward_->eval(chunks);
+      presampled_.assign(chunks.size(), Presampled{});
+      forward_->eval(chunks, [&](size_t first, std::span<const float> rows) { presample(chunks, chunk_samples, first, rows); });
     } catch (const std::exception& e) {
       // Requests were validated on submit, so this is an engine fault: end every request in the
       // step with an error rather than leave its client waiting.
@@ -547,7 +548,11 @@ void Scheduler::after_step(const std::vector<SequenceChunk>& chunks, const std::
         take_token(follower, logits);
       }
     }
-    take_token(s, logits);
+    if (presampled_[i].token >= 0) {
+      commit_token(s, presampled_[i].token, logits, std::move(presampled_[i].logprob));
+    } else {
+      take_token(s, logits);
+    }
   }
   uint64_t generated_after = 0;
   for (auto& r : running_) {
@@ -619,6 +624,23 @@ void Scheduler::take_verified(Sample& s, std::span<const float> rows) {
   stats_.accepted_tokens += static_cast<uint64_t>(kept);
 }
 
+void Scheduler::presample(const std::vector<SequenceChunk>& chunks, const std::vector<Sample*>& chunk_samples,
+                          size_t first, std::span<const float> rows) {
+  const size_t n_vocab = static_cast<size_t>(model_.config().n_vocab);
+  for (size_t j = 0; j * n_vocab < rows.size(); ++j) {
+    const size_t i = first + j;
+    Sample& s = *chunk_samples[i];
+    // Decode tokens without a constraint only (a prompt's last logits also start its followers,
+    // a constraint's state is shared with the commit): what take_token would draw, drawn here.
+    if (chunks[i].prefill || chunks[i].output != ChunkOutput::kLastLogits || s.constraint) continue;
+    const std::span<const float> logits = rows.subspan(j * n_vocab, n_vocab);
+    Presampled& p = presampled_[i];
+    p.token = s.sampler->sample(logits);
+    const int top = s.request->params.top_logprobs;
+    if (top >= 0) p.logprob = token_logprob(logits, p.token, top, tokenizer_);
+  }
+}
+
 void Scheduler::take_token(Sample& s, std::span<const float> logits) {
   std::span<const float> choose_from = logits;
   thread_local std::vector<float> masked;
@@ -630,10 +652,14 @@ void Scheduler::take_token(Sample& s, std::span<const float> logits) {
   commit_token(s, s.sampler->sample(choose_from), logits);
 }
 
-void Scheduler::commit_token(Sample& s, int32_t token, std::span<const float> logits) {
+void Scheduler::commit_token(Sample& s, int32_t token, std::span<const float> logits, std::optional<TokenLogprob> logprob) {
   const GenerationRequest& params = s.request->params;
   std::vector<TokenLogprob> logprobs;
-  if (params.top_logprobs >= 0) logprobs.push_back(token_logprob(logits, token, params.top_logprobs, tokenizer_));
+  if (logprob) {
+    logprobs.push_back(std::move(*logprob));
+  } else if (params.top_logprobs >= 0) {
+    logprobs.push_back(token_logprob(logits, token, params.top_logprobs, tokenizer_));
+  }
 
   // A model that writes BOS starts a new document: this one is over (llama2.c's rule too).
   const bool ends = tokenizer_.is_end_of_generation(token) || (token == tokenizer_.vocab().bos && token >= 0);

@@ -9,7 +9,9 @@
 //   3. builds one batch: one token for every decoding sample, plus prompt chunks of at most
 //      prefill_chunk tokens for prefilling samples within a per-step token budget (so a long
 //      prompt never stalls the others' decoding for more than one chunk),
-//   4. runs one BatchForward step and samples every sample that produced logits.
+//   4. runs one BatchForward step and samples every sample that produced logits (a step run
+//      as decode lanes, model/forward.h, draws each lane's tokens in that lane's thread as soon
+//      as its rows are ready; the tokens are then committed in order, as always).
 // Samples of a request with n > 1 share the prompt: it is prefilled once and its KV copied.
 // A request with more samples than slots runs in parts of at most n_seq samples, one after
 // another, as one set (same indexes and seeds as if it had run at once).
@@ -170,7 +172,13 @@ class Scheduler {
   // and rewinds the KV of the positions that were not kept.
   void take_verified(Sample& sample, std::span<const float> rows);
   // Appends a chosen token: stop rules, events; the sample may finish.
-  void commit_token(Sample& sample, int32_t token, std::span<const float> logits);
+  // (`logprob`: the token's log-probability when already computed by presample.)
+  void commit_token(Sample& sample, int32_t token, std::span<const float> logits,
+                    std::optional<TokenLogprob> logprob = std::nullopt);
+  // Draws the tokens of a decode lane's samples (BatchForward::LaneRows) in the lane's thread,
+  // while the other lanes compute: rows [n, n_vocab] of chunks first .. first + n - 1.
+  void presample(const std::vector<SequenceChunk>& chunks, const std::vector<Sample*>& chunk_samples, size_t first,
+                 std::span<const float> rows);
   void emit(Sample& sample, std::string text, std::vector<TokenLogprob> logprobs, const char* finish_reason);
   void finish_embedding(Sample& sample);
   // Ends a sample: frees its slot, sends its last event, marks it done.
@@ -196,6 +204,12 @@ class Scheduler {
   std::atomic<uint64_t> next_id_{1};
 
   std::vector<std::unique_ptr<Request>> running_;  // scheduler thread only
+  // Per chunk of the current step: its token drawn by presample (-1: none, take_token draws it).
+  struct Presampled {
+    int32_t token = -1;
+    std::optional<TokenLogprob> logprob;
+  };
+  std::vector<Presampled> presampled_;
   std::thread thread_;
 };
 

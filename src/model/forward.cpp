@@ -279,7 +279,7 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
   }
 }
 
-void BatchForward::eval(std::span<const SequenceChunk> chunks) {
+void BatchForward::eval(std::span<const SequenceChunk> chunks, const LaneRows& on_lane_rows) {
   const ModelConfig& c = config_;
   // Validate everything before touching the cache, so a rejected step changes nothing.
   if (chunks.empty()) fail("cannot evaluate an empty batch");
@@ -304,7 +304,7 @@ void BatchForward::eval(std::span<const SequenceChunk> chunks) {
     cache_.prepare_write(chunk.seq, n_past(chunk.seq), n_past(chunk.seq) + static_cast<int>(chunk.tokens.size()));
   }
   if (split_into_lanes(chunks)) {
-    run_lanes(chunks);
+    run_lanes(chunks, on_lane_rows);
   } else {
     run_step(chunks, n);
   }
@@ -326,19 +326,18 @@ bool BatchForward::split_into_lanes(std::span<const SequenceChunk> chunks) const
   return small_weights_;
 }
 
-void BatchForward::run_lanes(std::span<const SequenceChunk> chunks) {
+void BatchForward::run_lanes(std::span<const SequenceChunk> chunks, const LaneRows& on_lane_rows) {
   const size_t n_lanes = std::min(chunks.size(), static_cast<size_t>(pool_->size()));
   while (lanes_.size() < n_lanes) lanes_.push_back(std::unique_ptr<BatchForward>(new BatchForward(*this)));
   // Lane i takes chunks [i * size / n_lanes, (i + 1) * size / n_lanes): in order, so the
   // lanes' logits rows, one after another, are the step's rows in chunk order.
-  auto part = [&](size_t i) {
-    const size_t begin = i * chunks.size() / n_lanes, end = (i + 1) * chunks.size() / n_lanes;
-    return chunks.subspan(begin, end - begin);
-  };
+  auto first_chunk = [&](size_t i) { return i * chunks.size() / n_lanes; };
   pool_->parallel_for(static_cast<int64_t>(n_lanes), [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const auto lane_chunks = part(static_cast<size_t>(i));
-      lanes_[static_cast<size_t>(i)]->run_step(lane_chunks, static_cast<int>(lane_chunks.size()));
+    for (size_t i = static_cast<size_t>(begin); i < static_cast<size_t>(end); ++i) {
+      const auto lane_chunks = chunks.subspan(first_chunk(i), first_chunk(i + 1) - first_chunk(i));
+      BatchForward& lane = *lanes_[i];
+      lane.run_step(lane_chunks, static_cast<int>(lane_chunks.size()));
+      if (on_lane_rows) on_lane_rows(first_chunk(i), lane.logits());
     }
   });
   logits_rows_ = chunks.size();

@@ -78,11 +78,16 @@ class BatchForward {
   // cache_types: the KV cache's element types (f32 default; f16 / q8_0 for a compact cache).
   BatchForward(const Model& model, int n_ctx, int n_seq, ThreadPool* pool = nullptr, KVCacheTypes cache_types = {});
 
+  // Called by a step that runs as lanes (see the top), in each lane's own thread as soon as that
+  // lane's rows are computed: the index of its first chunk and its logits rows [chunks, n_vocab]
+  // (one per chunk), so per-sequence work on them (sampling) overlaps the other lanes' layers.
+  using LaneRows = std::function<void(size_t first_chunk, std::span<const float> rows)>;
+
   // Runs one step over all chunks (at most one chunk per sequence). Returns, concatenated in
   // chunk order, the rows each chunk asked for: logits rows [n_vocab] and hidden rows
   // [n_embd] go to separate outputs (see logits()/hidden()). Throws rpu::Error for a bad
   // token id, a full context or a sequence index out of range; the cache is then unchanged.
-  void eval(std::span<const SequenceChunk> chunks);
+  void eval(std::span<const SequenceChunk> chunks, const LaneRows& on_lane_rows = nullptr);
   std::span<const float> logits() const { return {logits_.data(), logits_rows_ * vocab_size()}; }
   std::span<const float> hidden() const { return {hidden_out_.data(), hidden_rows_ * embd_size()}; }
 
@@ -117,7 +122,7 @@ class BatchForward {
   void run_step(std::span<const SequenceChunk> chunks, int n_tokens);
   // Whether this step runs as lanes: one-token decode chunks only, one lane per thread.
   bool split_into_lanes(std::span<const SequenceChunk> chunks) const;
-  void run_lanes(std::span<const SequenceChunk> chunks);
+  void run_lanes(std::span<const SequenceChunk> chunks, const LaneRows& on_lane_rows);
   // Y_i = X W_i^T for several matrices reading the same input (model/matmul_batch.h), plus
   // the LoRA terms of adapted matrices.
   void matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens);

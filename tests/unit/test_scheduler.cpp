@@ -251,6 +251,52 @@ TEST_F(SchedulerTest, LogprobsAccompanyEveryTokenAndSumToAtMostOne) {
   }
 }
 
+// A decode step on this small model runs as lanes (model/forward.h), and each lane's samples
+// draw their tokens in the lane's thread (Scheduler::presample). The draws (each sample's own
+// seeded sampler) and their log-probabilities must be those of the serial path, without a pool.
+TEST_F(SchedulerTest, TokensDrawnInDecodeLanesEqualTheSerialDraws) {
+  struct Drawn {
+    std::map<int, std::string> text;
+    std::map<int, std::vector<float>> logprobs;  // chosen, then the top 3, per token
+  };
+  auto serve = [&](ThreadPool* pool) {
+    Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 6, .n_ctx = 256}, pool);
+    GenerationRequest r = greedy("Once upon a time", 40);
+    r.n = 6;
+    r.sampling.temperature = 1.0f;
+    r.sampling.seed = 7;
+    r.top_logprobs = 3;
+    Drawn drawn;
+    std::mutex m;
+    std::condition_variable cv;
+    int finished = 0;
+    scheduler.submit(r, [&](const GenerationEvent& e) {
+      std::lock_guard<std::mutex> lock(m);
+      drawn.text[e.index] += e.text;
+      for (const TokenLogprob& lp : e.logprobs) {
+        drawn.logprobs[e.index].push_back(lp.chosen.logprob);
+        for (const TokenProbability& t : lp.top) drawn.logprobs[e.index].push_back(t.logprob);
+      }
+      if (!e.finish_reason.empty()) ++finished;
+      cv.notify_all();
+    });
+    std::unique_lock<std::mutex> lock(m);
+    EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(120), [&] { return finished == 6; }));
+    return drawn;
+  };
+  ThreadPool pool(2);
+  const Drawn lanes = serve(&pool);
+  const Drawn serial = serve(nullptr);
+  ASSERT_EQ(lanes.text.size(), 6u);
+  std::set<std::string> distinct;
+  for (const auto& [index, text] : serial.text) {
+    EXPECT_EQ(lanes.text.at(index), text) << "sample " << index;
+    EXPECT_EQ(lanes.logprobs.at(index), serial.logprobs.at(index)) << "sample " << index;
+    distinct.insert(text);
+  }
+  EXPECT_GT(distinct.size(), 1u);  // sampled, not six copies of one text
+}
+
 TEST_F(SchedulerTest, CancelFreesTheSlotAndQueueOverflowIsRefused) {
   ThreadPool pool(2);
   Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 1, .n_ctx = 512, .max_queue = 1}, &pool);
