@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <queue>
 #include <unordered_map>
 
 #include "core/error.h"
@@ -110,14 +111,33 @@ class Fitter {
   // only the words holding its pair, so each of those gives back its pairs' counts before the
   // merge and adds them again after (the counts stay exactly what a full recount gives, so the
   // vocabulary is the same; a full recount per merge made a 2,048-piece fit to a few MB of text
-  // take minutes).
-  void add_word_pairs(const Word& w, int64_t sign) {
+  // take minutes). Which words hold a pair is indexed (where_), and the most frequent pair is
+  // the top of a heap of (count, pair) entries, one pushed at every change of a count; an entry
+  // whose count is no longer the pair's is stale and skipped. So a merge touches only the words
+  // it changes and the pairs they hold, never the whole corpus or every pair.
+  // Adds (sign 1) or removes (-1) a word's pairs from the counts, noting each pair touched; with
+  // `index_with` >= 0, the word is also indexed under its pairs that hold that piece (the pairs a
+  // merge made; its other pairs are indexed already).
+  void add_word_pairs(size_t index, int64_t sign, int32_t index_with = -2) {
+    const Word& w = words_[index];
     for (size_t i = 1; i < w.symbols.size(); ++i) {
-      if (!mergeable(w.symbols[i - 1], w.symbols[i])) continue;
-      const uint64_t key = pair_key(w.symbols[i - 1], w.symbols[i]);
-      const int64_t now = (counts_[key] += sign * w.count);
-      if (now == 0) counts_.erase(key);
+      const int32_t l = w.symbols[i - 1], r = w.symbols[i];
+      if (!mergeable(l, r)) continue;
+      const uint64_t key = pair_key(l, r);
+      if ((counts_[key] += sign * w.count) == 0) counts_.erase(key);
+      touched_.push_back(key);
+      if (index_with == -1 || l == index_with || r == index_with) where_[key].push_back(static_cast<uint32_t>(index));
     }
+  }
+
+  // One heap entry per pair whose count changed, with its count now.
+  void push_touched() {
+    std::sort(touched_.begin(), touched_.end());
+    touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
+    for (const uint64_t key : touched_) {
+      if (const auto it = counts_.find(key); it != counts_.end()) heap_.push({it->second, key});
+    }
+    touched_.clear();
   }
 
   static bool holds_pair(const Word& w, int32_t a, int32_t b) {
@@ -127,19 +147,24 @@ class Fitter {
     return false;
   }
 
+  // The most frequent pair (ties: the smaller key), or count 0 when none is left.
+  std::pair<uint64_t, int64_t> best_pair() {
+    while (!heap_.empty()) {
+      const HeapEntry top = heap_.top();
+      const auto it = counts_.find(top.key);
+      if (it != counts_.end() && it->second == top.count) return {top.key, top.count};
+      heap_.pop();  // stale: the pair's count changed (a fresher entry exists) or it is gone
+    }
+    return {0, 0};
+  }
+
   bool merge_once() {
     if (!counted_) {
-      for (const Word& w : words_) add_word_pairs(w, 1);
+      for (size_t i = 0; i < words_.size(); ++i) add_word_pairs(i, 1, -1);
+      push_touched();
       counted_ = true;
     }
-    uint64_t best = 0;
-    int64_t best_count = 0;
-    for (const auto& [key, count] : counts_) {
-      if (count > best_count || (count == best_count && key < best)) {
-        best = key;
-        best_count = count;
-      }
-    }
+    const auto [best, best_count] = best_pair();
     if (best_count < std::max(1, o_.min_count)) return false;
     const auto a = static_cast<int32_t>(best >> 32), b = static_cast<int32_t>(best & 0xffffffffu);
     std::string piece = out_.pieces[static_cast<size_t>(a)] + out_.pieces[static_cast<size_t>(b)];
@@ -150,9 +175,16 @@ class Fitter {
       ++out_.merges;
       merged = add(std::move(piece), 1, -static_cast<float>(out_.merges));
     }
-    for (Word& w : words_) {
+    // The words that held the pair (the index may list one twice, or one that no longer holds
+    // it: holds_pair decides), in ascending order as the full scan visited them.
+    std::vector<uint32_t> holders = std::move(where_[best]);
+    where_.erase(best);
+    std::sort(holders.begin(), holders.end());
+    holders.erase(std::unique(holders.begin(), holders.end()), holders.end());
+    for (const uint32_t index : holders) {
+      Word& w = words_[index];
       if (!holds_pair(w, a, b)) continue;
-      add_word_pairs(w, -1);
+      add_word_pairs(index, -1);
       std::vector<int32_t>& s = w.symbols;
       size_t j = 0;
       for (size_t i = 0; i < s.size(); ++i) {
@@ -164,16 +196,27 @@ class Fitter {
         }
       }
       s.resize(j);
-      add_word_pairs(w, 1);
+      add_word_pairs(index, 1, merged);
     }
+    push_touched();
     return true;
   }
+
+  struct HeapEntry {
+    int64_t count;
+    uint64_t key;
+    // std::priority_queue keeps the greatest on top: the higher count, then the smaller key.
+    bool operator<(const HeapEntry& o) const { return count != o.count ? count < o.count : key > o.key; }
+  };
 
   VocabFitOptions o_;
   FittedVocab out_;
   std::unordered_map<std::string, int32_t> ids_;
   std::vector<Word> words_;
   std::unordered_map<uint64_t, int64_t> counts_;  // mergeable adjacent pairs -> occurrences
+  std::unordered_map<uint64_t, std::vector<uint32_t>> where_;  // pair -> words that held it (a superset)
+  std::priority_queue<HeapEntry> heap_;
+  std::vector<uint64_t> touched_;  // pairs whose count changed since the last push_touched
   bool counted_ = false;
 };
 
