@@ -117,10 +117,8 @@ TEST(BatchInvarianceTest, BlockAttentionOfAQueryDoesNotDependOnItsBlock) {
   }
 }
 
-// Whole model: three sequences advanced together — prompt chunks beside decode steps, of
-// different lengths, starting at different positions — give bit-identical logits to each
-// sequence run on its own, on every kernel set (qwen3 with q/k norms, Q4_K and Q8_0 weights).
-TEST(BatchInvarianceTest, SequencesInOneStepMatchEachSequenceAlone) {
+// A small qwen3 (q/k norms, GQA 8 over 2 heads, head_dim 32) with `type` matrices, as GGUF bytes.
+std::vector<uint8_t> small_qwen3(DType type) {
   SynthSpec spec;
   spec.arch = "qwen3";
   spec.qk_norm = true;
@@ -129,8 +127,15 @@ TEST(BatchInvarianceTest, SequencesInOneStepMatchEachSequenceAlone) {
   spec.n_head = 8;
   spec.n_head_kv = 2;
   spec.n_ff = 256;
-  spec.matrix_type = DType::Q4_K;
-  const auto bytes = synth_model(spec).to_bytes();
+  spec.matrix_type = type;
+  return synth_model(spec).to_bytes();
+}
+
+// Whole model: three sequences advanced together — prompt chunks beside decode steps, of
+// different lengths, starting at different positions — give bit-identical logits to each
+// sequence run on its own, on every kernel set (qwen3 with q/k norms, Q4_K and Q8_0 weights).
+TEST(BatchInvarianceTest, SequencesInOneStepMatchEachSequenceAlone) {
+  const auto bytes = small_qwen3(DType::Q4_K);
   for (const KernelSet* set : available_kernels()) {
     SCOPED_TRACE(set->name);
     auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "synth"), set);
@@ -194,16 +199,7 @@ TEST(BatchInvarianceTest, SequencesInOneStepMatchEachSequenceAlone) {
 // two and three) decoding from one shared prompt prefix (its last page copied on first write),
 // over an f32 and a q8_0 cache.
 TEST(BatchInvarianceTest, DecodeLanesMatchTheUnsplitStep) {
-  SynthSpec spec;
-  spec.arch = "qwen3";
-  spec.qk_norm = true;
-  spec.head_dim = 32;
-  spec.n_embd = 256;
-  spec.n_head = 8;
-  spec.n_head_kv = 2;
-  spec.n_ff = 256;
-  spec.matrix_type = DType::Q8_0;
-  const auto bytes = synth_model(spec).to_bytes();
+  const auto bytes = small_qwen3(DType::Q8_0);
   const std::vector<int32_t> prompt = {1, 5, 9, 33, 70, 71, 72, 200, 3, 4, 5};
   constexpr int kSeqs = 5, kSteps = 6;
   for (const KernelSet* set : available_kernels()) {
