@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "core/thread_pool.h"
 #include "model/forward.h"
 #include "model/lora.h"
 #include "model/model.h"
@@ -71,6 +72,51 @@ TEST(LoraTest, AppliedAdapterEqualsMergedModelAndChangesTheOutput) {
   // (x A^T) B^T vs x (B A)^T: the same sums in another order, f32 rounding only.
   EXPECT_LT(max_diff, 1e-4 * max_logit);
   EXPECT_GT(max_change, 0.1 * max_logit);  // the adapter matters
+}
+
+// Decode lanes (model/forward.h) run each group of sequences through the layers on their own
+// BatchForward: an adapter set before the lanes exist, or after (set_lora reaches them), must
+// apply there too. Lanes and the unsplit step give the same logits bit for bit, and the
+// adapter changes them.
+TEST(LoraTest, AdapterAppliesInsideDecodeLanes) {
+  const auto model = Model::load(test::fixture("stories260K/stories260K.gguf"));
+  const std::string adapter_path = test::temp_path("lanes-adapter.gguf");
+  write_lora_gguf(adapter_path, "llama", 8.0f, random_pairs(*model, 4, 11));
+  const auto adapter = LoraAdapter::load(adapter_path, *model);
+  // Steps 0-2 without the adapter, then with it (set after the lanes were made).
+  auto decode = [&](BatchForward::LaneSplit split, bool adapter_from_start) {
+    ThreadPool pool(2);
+    BatchForward f(*model, 64, 3, &pool);
+    f.set_lane_split(split);
+    if (adapter_from_start) f.set_lora(adapter.get());
+    const std::vector<int32_t> prompt = {1, 403, 407, 261};
+    const SequenceChunk first{0, prompt, ChunkOutput::kNone, true};
+    f.eval({&first, 1});
+    for (int s = 1; s < 3; ++s) f.share_prefix(0, s, static_cast<int>(prompt.size()));
+    std::vector<float> logits;
+    int32_t feed[3];
+    for (int step = 0; step < 6; ++step) {
+      if (step == 3) f.set_lora(adapter.get());
+      std::vector<SequenceChunk> chunks;
+      for (int s = 0; s < 3; ++s) {
+        feed[s] = 300 + 7 * s + step;
+        chunks.push_back({s, {&feed[s], 1}, ChunkOutput::kLastLogits, false});
+      }
+      f.eval(chunks);
+      logits.insert(logits.end(), f.logits().begin(), f.logits().end());
+    }
+    return logits;
+  };
+  for (bool from_start : {true, false}) {
+    const auto lanes = decode(BatchForward::LaneSplit::kAlways, from_start);
+    const auto whole = decode(BatchForward::LaneSplit::kNever, from_start);
+    EXPECT_EQ(lanes, whole) << (from_start ? "adapter from the start" : "adapter set after 3 steps");
+  }
+  const auto with = decode(BatchForward::LaneSplit::kAlways, true);
+  const auto after = decode(BatchForward::LaneSplit::kAlways, false);
+  const size_t step_rows = 3 * static_cast<size_t>(model->config().n_vocab);
+  EXPECT_NE(std::vector<float>(with.begin(), with.begin() + 3 * step_rows),
+            std::vector<float>(after.begin(), after.begin() + 3 * step_rows));  // the adapter matters
 }
 
 TEST(LoraTest, CommandLineRunWithAdapterEqualsTheExportedMergedModel) {
