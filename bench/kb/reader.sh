@@ -9,7 +9,8 @@
 #   4. training data from exactly the served prompts (`rpu ask --questions --print-messages`,
 #      bench/kb/make_train.mjs): a mix of k = 1, 2 and 3 sources (a quarter, a quarter, a half:
 #      short easy examples, where the entry is source [1], beside the served k = 3), answers
-#      written "TERM: definition [n]" (make_train.mjs --answer term)
+#      written "TERM: definition [n]" (make_train.mjs --answer term); questions whose entry is in
+#      context only by chunks without the answer are left out (--partial drop)
 #   5. `rpu train --fit-vocab 2048` (llama, width 256, 6 layers: the built-in model's shape, with
 #      a 2,048-piece vocabulary fitted to the training conversations; 5.2M parameters)
 #   6. evaluation through `rpu serve --kb` and the openai client (bench/kb/eval_reader.mjs),
@@ -133,7 +134,7 @@ for c in "${CORPUS_LIST[@]}"; do
 done
 for pid in "${PIDS[@]}"; do wait "$pid"; done  # (a bare `wait` would hide a failed one)
 node bench/kb/make_train.mjs --qa "$(IFS=,; echo "${qa[*]}")" --messages "$(IFS=,; echo "${msg[*]}")" \
-  --answer term --out "$OUT/train.jsonl"
+  --answer term --partial drop --out "$OUT/train.jsonl"
 
 fi
 
