@@ -1,13 +1,19 @@
 #!/usr/bin/env node
 // Documents and question/answer triples for the reader benchmark (bench/kb/reader.sh).
 //
-//   node bench/kb/make_qa.mjs --corpus wordnet|jargon --out DIR [--entries N] [--questions N]
-//        [--absent 0.2] [--seed 1] [--source FILE]
+//   node bench/kb/make_qa.mjs --corpus wordnet|gcide|jargon --out DIR [--entries N] [--questions N]
+//        [--absent 0.2] [--seed 1] [--source FILE] [--min-chars N]
 //
 // Reads a Debian-shipped glossary (term -> definition):
 //   wordnet  /usr/share/wordnet/data.{noun,verb,adj,adv} (package wordnet-base): a synset's first
 //            lemma -> its gloss (lemmas that head more than one synset are dropped, so every
 //            question has one answer)
+//   gcide    /usr/share/dictd/gcide.{index,dict.dz} (package dict-gcide: Webster's 1913 dictionary
+//            with later additions): a headword's first entry -> its numbered senses as paragraphs
+//            (pronunciation, etymology, quotations, notes, synonyms and run-in compounds dropped,
+//            {cross refs} unbraced, accent codes like "[e^]" -> "e"), for paragraph-shaped sources
+//            with other words than WordNet's one-line glosses. (dict-foldoc is never used: it
+//            holds Jargon File text, and the Jargon File must stay unseen.)
 //   jargon   /usr/share/doc/jargon-text/jargon.txt.gz (package jargon-text): ":term:" entries of
 //            the Jargon File's glossary -> their definition paragraphs ({cross refs} unbraced,
 //            etymology paragraphs "[...]" dropped)
@@ -19,6 +25,8 @@
 // at most ~80 characters, cut at a word), source = the document holding it, heading = the term.
 // kind "absent" (--absent of the questions): a held-out entry's term, so the base does not hold
 // it; answer = exactly "The sources do not contain the answer." (kNotInSources).
+// --min-chars N keeps only entries whose text (all paragraphs) has at least N characters
+// (gcide: the paragraph-shaped entries, not the one-line ones).
 // Deterministic for a seed.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -36,7 +44,7 @@ export const TEMPLATES = [
 ];
 
 function parseArgs(argv) {
-  const o = { corpus: '', out: '', entries: 0, questions: 0, absent: 0.2, seed: 1, source: '' };
+  const o = { corpus: '', out: '', entries: 0, questions: 0, absent: 0.2, seed: 1, source: '', minChars: 0 };
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -50,9 +58,10 @@ function parseArgs(argv) {
     else if (a === '--absent') o.absent = Number(v());
     else if (a === '--seed') o.seed = Number(v());
     else if (a === '--source') o.source = v();
+    else if (a === '--min-chars') o.minChars = Number(v());
     else throw new Error(`unknown argument ${a}`);
   }
-  if (!['wordnet', 'jargon'].includes(o.corpus)) throw new Error('--corpus wordnet|jargon');
+  if (!Object.hasOwn(CORPORA, o.corpus)) throw new Error(`--corpus ${Object.keys(CORPORA).join('|')}`);
   if (!o.out) throw new Error('--out DIR');
   return o;
 }
@@ -181,6 +190,99 @@ function readJargon(file) {
   return out;
 }
 
+// ---- GCIDE (dictd format): gcide.index lines "headword \t offset \t length" (dictd base64
+// numbers) into gcide.dict.dz (gzip). An entry:
+//   Abacus \Ab"a*cus\ ([a^]b"[.a]*k[u^]s), n.; E. pl. {Abacuses}; L.
+//      pl. {Abaci} (-s[imac]). [L. abacus, abax, Gr. 'a`bax]
+//      1. A table or tray strewn with sand, anciently used for
+//         drawing, calculating, etc. [Obs.]
+//         [1913 Webster]
+//   <blank> 2. ...   then quotations (indented 8+), "Note:" / "Syn:" paragraphs, "{Compound} ..."
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const b64 = (s) => [...s].reduce((v, c) => v * 64 + B64.indexOf(c), 0);
+const ACCENTS = { ae: 'ae', AE: 'Ae', oe: 'oe', OE: 'Oe', imac: 'i', th: 'th', eth: 'th', thorn: 'th', ng: 'ng', add: 'a', udd: 'u', asl: 'a', aum: 'a', deg: ' degrees', sect: 'section', oo: 'oo' };
+
+export function cleanGcide(text) {
+  return text
+    .replace(/\[([=.~^'`"])([a-zA-Z]{1,2})\]/g, '$2')           // [=e] [.a] [~e] ['e] ["o] [=oo]
+    .replace(/\[([a-zA-Z]{1,2})([\^=~'`".])\]/g, '$1')          // [i^] [oo^]
+    .replace(/\[([a-zA-Z]{2,5})\]/g, (m, w) => (ACCENTS[w] ?? m))
+    .replace(/[{}]/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+// One entry's text -> its sense paragraphs (cleaned), or [] when it has none.
+export function gcideParagraphs(entry) {
+  const lines = entry.split('\n');
+  // The header: the first line, and the lines after it while a bracket or parenthesis is open
+  // (a long etymology) or the next line goes on with a plural or an etymology.
+  let depth = 0, i = 0;
+  for (; i < lines.length; i++) {
+    for (const c of lines[i]) {
+      if (c === '[' || c === '(' || c === '{') depth++;
+      else if (c === ']' || c === ')' || c === '}') depth = Math.max(0, depth - 1);
+    }
+    const next = (lines[i + 1] ?? '').trim();
+    if (depth === 0 && !/^(pl\.|n\.|v\. ?[ti]\.|a\.|adv\.|imp\.|p\. ?p\.|\[(?!1913|Webster|WordNet|PJC))/.test(next)) break;
+  }
+  const paragraphs = [];
+  let cur = [];
+  const flush = () => { if (cur.length) paragraphs.push(cleanGcide(cur.join(' '))); cur = []; };
+  let mode = 'sense';  // 'sense', 'note' (a usage note, kept: paragraph-shaped prose) or 'skip' (Syn:)
+  for (const line of lines.slice(i + 1)) {
+    const indent = line.length - line.trimStart().length;
+    const t = line.trim();
+    if (t === '') { flush(); mode = 'sense'; continue; }
+    if (/^(\[[^\]]*\]\s*)+$/.test(t)) { flush(); continue; }  // [1913 Webster] [PJC]: a source tag
+    if (indent >= (mode === 'note' ? 11 : 8)) continue;      // a quotation (or a note's lines)
+    if (/^Note\s*:/.test(t)) { flush(); mode = 'note'; cur.push(t.replace(/^Note\s*:\s*/, '')); continue; }
+    if (/^[A-Z][a-z]+\s*:/.test(t) && indent <= 4 && !/^\d/.test(t)) { flush(); mode = 'skip'; continue; }  // Syn:, Usage:
+    if (t.startsWith('{') && indent <= 4 && cur.length === 0) break;  // run-in compounds: the rest
+    if (/^(\d+\.|\([a-z]\))\s/.test(t) && indent <= 4) { flush(); mode = 'sense'; }
+    if (mode !== 'skip') cur.push(t);
+  }
+  flush();
+  return paragraphs
+    .map((p) => p.replace(/\s*\[(1913 Webster|Webster 1913 Suppl\.|WordNet [^\]]*|\+?PJC|Century Dict\.)[^\]]*\]/g, '')  // inline source tags
+      .replace(/\s+--\s?[A-Z][^]*$/, '').trim())             // a closing "--Shak." citation
+    .filter((p) => p.length >= 3 && !/\[[^\]\s]*[\^=~`"][^\]\s]*\]/.test(p) && !/Narrower terms|Also See/.test(p));
+}
+
+function readGcide(file) {
+  const dir = file || '/usr/share/dictd';
+  const index = fs.readFileSync(path.join(dir, 'gcide.index'), 'utf8');
+  const data = zlib.gunzipSync(fs.readFileSync(path.join(dir, 'gcide.dict.dz')));
+  // A headword's entries (homographs: "Hack", n.; "Hack", v. t.; ...) become one entry, their
+  // senses in the dictionary's order: the first entry's first sense is the answer.
+  const byKey = new Map();
+  for (const line of index.split('\n')) {
+    const [word, off, len] = line.split('\t');
+    if (!len || !/^[a-z][a-z '-]*[a-z]$/i.test(word)) continue;
+    const entry = data.subarray(b64(off), b64(off) + b64(len)).toString('utf8');
+    if (!entry.startsWith(`${word} \\`)) continue;  // an index line pointing into another entry
+    const key = word.toLowerCase();
+    if (!byKey.has(key)) byKey.set(key, { term: word, paragraphs: [] });
+    const e = byKey.get(key);
+    if (e.term === word) e.paragraphs.push(...gcideParagraphs(entry));  // (not "Bill" under "bill")
+  }
+  const out = [];
+  for (const e of byKey.values()) {
+    if (e.paragraphs.length === 0) continue;
+    // "1. (Zool.) A quadruped ..." -> "A quadruped ...": the definition, without number or domain
+    const first = e.paragraphs[0].replace(/^(\d+\.\s+)?(\([a-z]\)\s+)?(\([^)]{1,30}\)\s*)*/, '');
+    if (first.length < 15 || /^(See|Same as|Var)\b/.test(first)) continue;
+    out.push({ term: e.term, paragraphs: e.paragraphs, answerFrom: first });
+  }
+  return out;
+}
+
+const CORPORA = {
+  wordnet: { read: readWordnet, title: 'WordNet glossary' },
+  gcide: { read: readGcide, title: 'Webster\'s dictionary' },
+  jargon: { read: readJargon, title: 'The Jargon File' },
+};
+
 function letterOf(term) {
   const c = term.charAt(0).toLowerCase();
   return c >= 'a' && c <= 'z' ? c : 'other';
@@ -189,8 +291,8 @@ function letterOf(term) {
 function main() {
   const o = parseArgs(process.argv);
   const rand = rng(o.seed);
-  let entries = o.corpus === 'wordnet' ? readWordnet(o.source) : readJargon(o.source);
-  entries = entries.filter((e) => extractAnswer(e.answerFrom).length >= 12);
+  let entries = CORPORA[o.corpus].read(o.source);
+  entries = entries.filter((e) => extractAnswer(e.answerFrom).length >= 12 && e.paragraphs.join('\n\n').length >= o.minChars);
   entries.sort((a, b) => a.term.localeCompare(b.term));
   shuffle(entries, rand);
   if (o.entries > 0) entries = entries.slice(0, o.entries);
@@ -210,7 +312,7 @@ function main() {
     if (!byLetter.has(l)) byLetter.set(l, []);
     byLetter.get(l).push(e);
   }
-  const title = o.corpus === 'wordnet' ? 'WordNet glossary' : 'The Jargon File';
+  const title = CORPORA[o.corpus].title;
   for (const [l, list] of byLetter) {
     list.sort((a, b) => a.term.localeCompare(b.term));
     const file = `${o.corpus}-${l}.md`;
@@ -249,4 +351,4 @@ function main() {
     `${nAnswerable} answerable + ${heldOut.length} absent questions -> ${o.out}`);
 }
 
-main();
+if (process.argv[1] && path.resolve(process.argv[1]) === new URL(import.meta.url).pathname) main();

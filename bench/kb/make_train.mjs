@@ -2,7 +2,7 @@
 // Training conversations for the reader from exactly the prompts it is served.
 //
 //   node bench/kb/make_train.mjs --qa QA.jsonl[,QA2...] --messages M.jsonl[,M2...] --out TRAIN.jsonl
-//        [--answer span|term]
+//        [--answer span|term] [--partial absent|drop]
 //
 // QA.jsonl is make_qa.mjs's output (or a shard of it); M.jsonl is `rpu ask --kb KB --questions
 // QA.jsonl --print-messages` on it (one line per question, same order; a shorter M.jsonl just
@@ -16,6 +16,11 @@
 //                          an induction head does) instead of jumping to the definition blind
 //   answerable, missed:    "The sources do not contain the answer." (what a reader should say)
 //   absent:                "The sources do not contain the answer."
+// --partial drop leaves out the answerable questions whose entry is in the context only by
+// chunks that do not hold the answer (a long entry's later chunks: Webster's "Wolf" retrieved by
+// its second and third chunks): the entry is there but its first sentence is not, so neither
+// target is right, and "not in the sources" beside the entry's own text teaches the reader to
+// refuse a paragraph it should read. (--partial absent, the default, keeps them as missed.)
 // Writes {"messages": [system (with the sources), user, assistant]} lines and prints counts.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -51,6 +56,8 @@ function main() {
   }, []));
   if (!args.qa || !args.messages || !args.out) throw new Error('--qa QA.jsonl --messages M.jsonl --out TRAIN.jsonl');
   const style = args.answer ?? 'span';
+  const partial = args.partial ?? 'absent';
+  if (!['absent', 'drop'].includes(partial)) throw new Error(`--partial absent|drop, got ${partial}`);
   if (!['span', 'term'].includes(style)) throw new Error(`--answer span|term, got ${style}`);
   const readLines = (f) => fs.readFileSync(f, 'utf8').split('\n').filter(Boolean);
   const qaFiles = args.qa.split(','), msgFiles = args.messages.split(',');
@@ -62,7 +69,7 @@ function main() {
     qa.push(...q.slice(0, m.length));
     msgs.push(...m);
   });
-  const counts = { answerable: 0, retrieved: 0, missed: 0, absent: 0, truncated: 0 };
+  const counts = { answerable: 0, retrieved: 0, missed: 0, partial: 0, absent: 0, truncated: 0 };
   const out = [];
   for (let i = 0; i < msgs.length && i < qa.length; i++) {
     let m;
@@ -77,13 +84,18 @@ function main() {
       if (n > 0) {
         counts.retrieved++;
         target = style === 'term' ? `${q.term}: ${q.answer} [${n}]` : `${q.answer} [${n}]`;
+      } else if (m.rpu.knowledge.sources.some((s) => path.basename(s.source) === q.source &&
+                 (s.heading === q.heading || s.heading.endsWith(` > ${q.heading}`)))) {
+        counts.partial++;  // the entry's other chunks only
+        if (partial === 'drop') continue;
       } else counts.missed++;
     } else counts.absent++;
     out.push(JSON.stringify({ messages: [...m.messages, { role: 'assistant', content: target }] }));
   }
   fs.writeFileSync(args.out, out.join('\n') + '\n');
   console.error(`make_train: ${out.length} conversations: ${counts.answerable} answerable ` +
-    `(${counts.retrieved} retrieved, ${counts.missed} missed -> "${NOT_IN_SOURCES}"), ${counts.absent} absent -> ${args.out}`);
+    `(${counts.retrieved} retrieved, ${counts.missed} missed -> "${NOT_IN_SOURCES}", ${counts.partial} only by chunks ` +
+    `without the answer -> ${partial === 'drop' ? 'left out' : `"${NOT_IN_SOURCES}"`}), ${counts.absent} absent -> ${args.out}`);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === new URL(import.meta.url).pathname) main();

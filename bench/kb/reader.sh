@@ -9,13 +9,20 @@
 #   4. training data from exactly the served prompts (`rpu ask --questions --print-messages`,
 #      bench/kb/make_train.mjs): a mix of k = 1, 2 and 3 sources (a quarter, a quarter, a half:
 #      short easy examples, where the entry is source [1], beside the served k = 3), answers
-#      written "TERM: definition [n]" (make_train.mjs --answer term)
+#      written "TERM: definition [n]" (make_train.mjs --answer term); questions whose entry is in
+#      context only by chunks without the answer are left out (--partial drop)
 #   5. `rpu train --fit-vocab 2048` (llama, width 256, 6 layers: the built-in model's shape, with
 #      a 2,048-piece vocabulary fitted to the training conversations; 5.2M parameters)
 #   6. evaluation through `rpu serve --kb` and the openai client (bench/kb/eval_reader.mjs),
 #      the built-in arithmetic model as a baseline reader
 # Usage: bench/kb/reader.sh [--quick] [--out DIR] [--minutes M] [--train-questions N] [--n N]
+#                           [--train-corpora wordnet[,gcide]]
 #   --quick: a few-minute smoke run (small data, 2 training minutes, 30 questions)
+#   --train-corpora: the training corpora (default wordnet). gcide (Debian dict-gcide, Webster's
+#     1913 dictionary) adds paragraph-shaped sources: the entries of at least 150 characters,
+#     several senses each (bench/RESULTS.md, "Run 3"). The training questions are split evenly
+#     between the corpora, each retrieved from its own base with the same k = 1/2/3 mix; the
+#     vocabulary is fitted to the mix. Each corpus gets an in-distribution evaluation.
 #   STEPS="data train eval" (the default): only some of them, e.g. STEPS=eval after a run
 # The first run in bench/RESULTS.md (5.15M parameters, 4.1M of them a copied 32k LLaMA
 # vocabulary, 30 minutes, answers without the term) is the commands listed there.
@@ -29,6 +36,7 @@ TRAIN_Q=20000  # training questions, of WordNet's 60,000 (48,000 answerable + 12
 VOCAB_PIECES=2048
 N=300          # evaluation questions
 QUICK=0
+CORPORA=wordnet
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -36,6 +44,7 @@ while [ $# -gt 0 ]; do
     --minutes) MINUTES=$2; shift ;;
     --train-questions) TRAIN_Q=$2; shift ;;
     --n) N=$2; shift ;;
+    --train-corpora) CORPORA=$2; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -50,54 +59,82 @@ MODEL="$OUT/run/model.gguf"
 if has_step data; then
 
 # 1. Corpora (Debian packages; not in scripts/install-deps.sh: only this benchmark needs them).
-if ! dpkg -s jargon-text wordnet-base >/dev/null 2>&1; then
-  apt-get install -y jargon-text wordnet-base
+#    Never dict-foldoc (FOLDOC holds Jargon File entries): the evaluation corpus stays unseen.
+IFS=, read -r -a CORPUS_LIST <<< "$CORPORA"
+PKGS="jargon-text"
+for c in "${CORPUS_LIST[@]}"; do
+  case "$c" in
+    wordnet) PKGS="$PKGS wordnet-base" ;;
+    gcide) PKGS="$PKGS dict-gcide" ;;
+    *) echo "reader.sh: unknown training corpus $c (wordnet, gcide)" >&2; exit 2 ;;
+  esac
+done
+# shellcheck disable=SC2086
+if ! dpkg -s $PKGS >/dev/null 2>&1; then
+  apt-get install -y $PKGS
 fi
 
 # 2. Documents and questions. WordNet: 75,000 glosses sampled, 60,000 questions, 20% of them
-#    (12,000) about held-out glosses (absent questions); the Jargon File: 300 questions (240
+#    (12,000) about held-out glosses (absent questions). GCIDE: the entries of at least 150
+#    characters (26,708), 24,000 questions (4,800 absent). The Jargon File: 300 questions (240
 #    answerable, 60 about held-out entries).
-node bench/kb/make_qa.mjs --corpus wordnet --out "$OUT/wordnet" --entries 75000 --questions 60000 --seed 1
+for c in "${CORPUS_LIST[@]}"; do
+  case "$c" in
+    wordnet) node bench/kb/make_qa.mjs --corpus wordnet --out "$OUT/wordnet" --entries 75000 --questions 60000 --seed 1 ;;
+    gcide) node bench/kb/make_qa.mjs --corpus gcide --out "$OUT/gcide" --min-chars 150 --questions 24000 --seed 3 ;;
+  esac
+done
 node bench/kb/make_qa.mjs --corpus jargon --out "$OUT/jargon" --questions "$N" --seed 2
+# The check that the Jargon File is unseen: its answers verbatim in the training documents.
+docs=()
+for c in "${CORPUS_LIST[@]}"; do docs+=("$OUT/$c/docs"); done
+node bench/kb/check_unseen.mjs --qa "$OUT/jargon/qa.jsonl" --docs "$(IFS=,; echo "${docs[*]}")" > "$OUT/unseen-check.json"
+echo "unseen check: $(grep -m2 -E '"(verbatim|sharing_8_words)"' "$OUT/unseen-check.json" | tr -d '\n') ($OUT/unseen-check.json)"
 
 # 3. Knowledge bases.
-rm -f "$OUT"/wordnet.kb "$OUT"/jargon.kb "$OUT"/jargon-dense.kb
-"$RPU" kb create "$OUT/wordnet.kb" --chunk-tokens 64 --overlap 8
-"$RPU" kb add "$OUT/wordnet.kb" "$OUT/wordnet/docs"
+for c in "${CORPUS_LIST[@]}"; do
+  rm -f "$OUT/$c.kb"
+  "$RPU" kb create "$OUT/$c.kb" --chunk-tokens 64 --overlap 8
+  "$RPU" kb add "$OUT/$c.kb" "$OUT/$c/docs"
+done
+rm -f "$OUT"/jargon.kb "$OUT"/jargon-dense.kb
 "$RPU" kb create "$OUT/jargon.kb" --chunk-tokens 64 --overlap 8
 "$RPU" kb add "$OUT/jargon.kb" "$OUT/jargon/docs"
 # ~64 words in the built-in model's tokens (about 2.5 a word)
 "$RPU" kb create "$OUT/jargon-dense.kb" --embed builtin --chunk-tokens 160 --overlap 20
 "$RPU" kb add "$OUT/jargon-dense.kb" "$OUT/jargon/docs"
 
-# 4. Training data: the served prompts (BM25) for TRAIN_Q questions in four shards of TRAIN_Q/4,
-#    spread over the first 30,000 questions (shard i starts at question 7,500 i + 1): the first
-#    with k = 1, the second with k = 2, the last two with k = 3 (the served k); one process per
-#    shard (retrieval runs at ~20 questions/s on 2 shared cores). Questions after the first
-#    30,000 were never trained on (the in-distribution check).
-Q=$((TRAIN_Q / 4)); STRIDE=7500
-[ "$Q" -le "$STRIDE" ] || { echo "reader.sh: --train-questions at most $((4 * STRIDE))" >&2; exit 2; }
-# (line ranges by sed, not tail | head: under pipefail, tail's SIGPIPE would end the script)
-lines() { sed -n "$1,$2p" "$OUT/wordnet/qa.jsonl"; }
-i=0
-for s in k1 k2 k3a k3b; do
-  lines $((i * STRIDE + 1)) $((i * STRIDE + Q)) > "$OUT/wordnet/qa.$s"
-  i=$((i + 1))
-done
-lines $((4 * STRIDE + 1)) '$' > "$OUT/wordnet/qa.unseen"
+# 4. Training data: the served prompts (BM25) for TRAIN_Q questions, split evenly between the
+#    corpora; per corpus in four shards, spread over the first half of its questions (shard i
+#    starts at question i * STRIDE + 1, STRIDE = an eighth of its questions: 7,500 for WordNet):
+#    the first with k = 1, the second with k = 2, the last two with k = 3 (the served k); one
+#    process per shard (retrieval runs at ~20 questions/s on 2 shared cores). Questions in the
+#    second half were never trained on (the in-distribution check).
+Q=$((TRAIN_Q / 4 / ${#CORPUS_LIST[@]}))
 SHARDS="k1 k2 k3a k3b"
 PIDS=()
-for s in $SHARDS; do
-  k=${s:1:1}
-  "$RPU" ask --kb "$OUT/wordnet.kb" --questions "$OUT/wordnet/qa.$s" --print-messages -k "$k" --mode bm25 \
-    > "$OUT/wordnet/msg.$s" &
-  PIDS+=($!)
+qa=() msg=()
+for c in "${CORPUS_LIST[@]}"; do
+  STRIDE=$(($(wc -l < "$OUT/$c/qa.jsonl") / 8))
+  [ "$Q" -le "$STRIDE" ] || { echo "reader.sh: --train-questions at most $((4 * STRIDE * ${#CORPUS_LIST[@]})) for $c" >&2; exit 2; }
+  # (line ranges by sed, not tail | head: under pipefail, tail's SIGPIPE would end the script)
+  i=0
+  for s in $SHARDS; do
+    sed -n "$((i * STRIDE + 1)),$((i * STRIDE + Q))p" "$OUT/$c/qa.jsonl" > "$OUT/$c/qa.$s"
+    i=$((i + 1))
+  done
+  sed -n "$((4 * STRIDE + 1)),\$p" "$OUT/$c/qa.jsonl" > "$OUT/$c/qa.unseen"
+  for s in $SHARDS; do
+    k=${s:1:1}
+    "$RPU" ask --kb "$OUT/$c.kb" --questions "$OUT/$c/qa.$s" --print-messages -k "$k" --mode bm25 \
+      > "$OUT/$c/msg.$s" &
+    PIDS+=($!)
+    qa+=("$OUT/$c/qa.$s"); msg+=("$OUT/$c/msg.$s")
+  done
 done
 for pid in "${PIDS[@]}"; do wait "$pid"; done  # (a bare `wait` would hide a failed one)
-qa=() msg=()
-for s in $SHARDS; do qa+=("$OUT/wordnet/qa.$s"); msg+=("$OUT/wordnet/msg.$s"); done
 node bench/kb/make_train.mjs --qa "$(IFS=,; echo "${qa[*]}")" --messages "$(IFS=,; echo "${msg[*]}")" \
-  --answer term --out "$OUT/train.jsonl"
+  --answer term --partial drop --out "$OUT/train.jsonl"
 
 fi
 
@@ -121,8 +158,14 @@ node bench/kb/eval_reader.mjs --rpu "$RPU" --model "$MODEL" --kb "jargon=$OUT/ja
   --qa "$OUT/jargon/qa.jsonl" --n "$N" --modes bm25,dense,hybrid --label reader-densebase --out "$OUT/reader-dense.json"
 node bench/kb/eval_reader.mjs --rpu "$RPU" --model builtin --kb "jargon=$OUT/jargon.kb" \
   --qa "$OUT/jargon/qa.jsonl" --n "$N" --modes closed,bm25 --label builtin-arith --out "$OUT/builtin-bm25.json"
-# In distribution: WordNet questions never trained on, over the WordNet base it was trained with.
-node bench/kb/eval_reader.mjs --rpu "$RPU" --model "$MODEL" --kb "wordnet=$OUT/wordnet.kb" \
-  --qa "$OUT/wordnet/qa.unseen" --n "$N" --modes bm25 --label reader-wordnet --out "$OUT/reader-wordnet.json"
-echo "results: $OUT/reader-bm25.json $OUT/reader-dense.json $OUT/builtin-bm25.json $OUT/reader-wordnet.json"
+# In distribution: each training corpus's questions never trained on, over the base it was
+# trained with.
+results=("$OUT/reader-bm25.json" "$OUT/reader-dense.json" "$OUT/builtin-bm25.json")
+IFS=, read -r -a CORPUS_LIST <<< "$CORPORA"
+for c in "${CORPUS_LIST[@]}"; do
+  node bench/kb/eval_reader.mjs --rpu "$RPU" --model "$MODEL" --kb "$c=$OUT/$c.kb" \
+    --qa "$OUT/$c/qa.unseen" --n "$N" --modes bm25 --label "reader-$c" --out "$OUT/reader-$c.json"
+  results+=("$OUT/reader-$c.json")
+done
+echo "results: ${results[*]}"
 fi
