@@ -102,6 +102,11 @@ BatchForward::BatchForward(const Model& model, int n_ctx, int n_seq, ThreadPool*
     if (matrix != &w.output) weight_bytes += matrix_bytes(*matrix);
   }
   small_weights_ = weight_bytes <= kLaneWeightBytes;
+  if (const char* forced = std::getenv("RPU_DECODE_LANES"); forced != nullptr && *forced != '\0') {
+    const std::string_view value(forced);
+    if (value != "0" && value != "1") fail("RPU_DECODE_LANES must be 0 (never split decode steps) or 1 (always), got '{}'", value);
+    lanes_forced_ = value == "1";
+  }
 }
 
 BatchForward::BatchForward(BatchForward& owner)
@@ -316,14 +321,12 @@ bool BatchForward::split_into_lanes(std::span<const SequenceChunk> chunks) const
   for (const SequenceChunk& chunk : chunks) {
     if (chunk.prefill || chunk.tokens.size() != 1 || chunk.output != ChunkOutput::kLastLogits) return false;
   }
-  static const char* forced = std::getenv("RPU_DECODE_LANES");  // "0" never, "1" always
   switch (lane_split_) {
     case LaneSplit::kAlways: return true;
     case LaneSplit::kNever: return false;
     case LaneSplit::kAuto: break;
   }
-  if (forced != nullptr && *forced != '\0') return std::string_view(forced) != "0";
-  return small_weights_;
+  return lanes_forced_.value_or(small_weights_);
 }
 
 void BatchForward::run_lanes(std::span<const SequenceChunk> chunks, const LaneRows& on_lane_rows) {

@@ -36,6 +36,7 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -103,7 +104,8 @@ class BatchForward {
   void share_prefix(int from, int to, int n_pos);
   const Model& model() const { return model_; }
   // Whether decode steps may be split into lanes (see the top): kAuto when the weights are at
-  // most kLaneWeightBytes (or as RPU_DECODE_LANES=0/1 forces), always, or never.
+  // most kLaneWeightBytes (or as RPU_DECODE_LANES=0/1 forces; another value is an error at
+  // construction), always, or never.
   enum class LaneSplit { kAuto, kAlways, kNever };
   static constexpr uint64_t kLaneWeightBytes = uint64_t{24} << 20;
   void set_lane_split(LaneSplit split) { lane_split_ = split; }
@@ -168,6 +170,7 @@ class BatchForward {
   QuantizedInput xq_;
   LaneSplit lane_split_ = LaneSplit::kAuto;
   bool small_weights_ = false;  // at most kLaneWeightBytes of weights
+  std::optional<bool> lanes_forced_;  // RPU_DECODE_LANES=1 / 0 (checked at construction)
   std::vector<std::unique_ptr<BatchForward>> lanes_;  // made on the first split step
 
   // Per token of the current step: its sequence and position.

@@ -34,10 +34,11 @@ class GroundedArithmeticScorer : public Scorer {
  public:
   GroundedArithmeticScorer(const std::string& question, bool complete) : complete_(complete) {
     for (const NumberToken& n : find_numbers(question)) question_numbers_.push_back(n.normalized);
+    question_set_.insert(question_numbers_.begin(), question_numbers_.end());
   }
   Verdict score(const DrawnSample& c) const override {
     Verdict v = arithmetic_.check(c.text);
-    std::set<std::string> known(question_numbers_.begin(), question_numbers_.end());
+    std::set<std::string> known = question_set_;  // grows by each step's result
     std::multiset<std::string> unused(question_numbers_.begin(), question_numbers_.end());
     int operands = 0, grounded = 0;
     std::string first_stray;
@@ -80,6 +81,7 @@ class GroundedArithmeticScorer : public Scorer {
  private:
   ArithmeticVerifier arithmetic_;
   std::vector<std::string> question_numbers_;  // as written in the question, repeats kept
+  std::set<std::string> question_set_;         // the same, once each
   bool complete_;
 };
 

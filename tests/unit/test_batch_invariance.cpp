@@ -5,8 +5,10 @@
 // kernel run on the token alone, and the comparison is exact.)
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 
+#include "core/error.h"
 #include "core/mapped_file.h"
 #include "core/rng.h"
 #include "kernels/kernels.h"
@@ -59,6 +61,33 @@ TEST(BatchInvarianceTest, MatmulRowOfATokenDoesNotDependOnTheBatch) {
             const auto alone = run_matmul(*set, w, x.data() + t * cols, 1);
             ASSERT_EQ(0, std::memcmp(alone.data(), batched.data() + t * rows, rows * sizeof(float))) << "token " << t;
           }
+        }
+      }
+    }
+  }
+}
+
+// A matrix over 512 KiB packed (avx512's kCacheResidentBytes): its decode batches take the
+// DRAM-streaming sweep instead of the register tiles the small ones above take; each token's
+// row must still equal the token alone.
+TEST(BatchInvarianceTest, StreamedMatmulRowOfATokenDoesNotDependOnTheBatch) {
+  const int64_t rows = 1037, cols = 1024, max_tokens = 16;
+  const auto x = random_values(static_cast<size_t>(max_tokens * cols), 17, 1.0f);
+  const auto values = random_values(static_cast<size_t>(rows * cols), 19, 0.5f);
+  for (const KernelSet* set : available_kernels()) {
+    for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q5_0}) {
+      const uint64_t row_bytes = dtype_row_bytes(type, static_cast<uint64_t>(cols));
+      std::vector<uint8_t> bytes(row_bytes * rows);
+      for (int64_t r = 0; r < rows; ++r) quantize_row(type, values.data() + r * cols, bytes.data() + r * row_bytes, cols);
+      WeightMatrix w;
+      set->pack(MatrixView{type, bytes.data(), rows, cols, row_bytes}, w);
+      if (w.packed) EXPECT_GT(w.packed_bytes, size_t{512} << 10);  // large enough to be streamed
+      for (int64_t n_tokens : {2, 7, 16}) {
+        SCOPED_TRACE(std::string(set->name) + " " + dtype_info(type).name + " tokens " + std::to_string(n_tokens));
+        const auto batched = run_matmul(*set, w, x.data(), n_tokens);
+        for (int64_t t = 0; t < n_tokens; ++t) {
+          const auto alone = run_matmul(*set, w, x.data() + t * cols, 1);
+          ASSERT_EQ(0, std::memcmp(alone.data(), batched.data() + t * rows, rows * sizeof(float))) << "token " << t;
         }
       }
     }
@@ -234,6 +263,25 @@ TEST(BatchInvarianceTest, DecodeLanesMatchTheUnsplitStep) {
       EXPECT_EQ(0, std::memcmp(split.data(), whole.data(), split.size() * sizeof(float))) << kv_cache_type_name(types.k);
     }
   }
+}
+
+// RPU_DECODE_LANES forces lanes on (1) or off (0); anything else is refused by name when the
+// forward pass is made, not silently read as one of them.
+TEST(BatchInvarianceTest, DecodeLanesVariableTakesOnlyZeroOrOne) {
+  auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(small_qwen3(DType::Q8_0)), "synth"));
+  for (const char* value : {"0", "1", ""}) {
+    ASSERT_EQ(0, setenv("RPU_DECODE_LANES", value, 1));
+    EXPECT_NO_THROW(BatchForward(*model, 16, 2)) << value;
+  }
+  ASSERT_EQ(0, setenv("RPU_DECODE_LANES", "yes", 1));
+  try {
+    BatchForward f(*model, 16, 2);
+    ADD_FAILURE() << "RPU_DECODE_LANES=yes was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("RPU_DECODE_LANES must be 0"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'yes'"), std::string::npos) << e.what();
+  }
+  unsetenv("RPU_DECODE_LANES");
 }
 
 }  // namespace

@@ -185,6 +185,19 @@ TEST(KernelSetTest, IntegerPrefillTilesMatchExactProduct) {
   }
 }
 
+// The same for matrices too large to stay in a core's L2 (over 512 KiB packed: avx512's
+// kCacheResidentBytes), the only ones whose decode batches of 2-16 tokens take the one-sweep
+// DRAM-streaming tile (the smaller matrices above take the register tiles): 1,037 rows (a ragged
+// last group) x 1,024 columns, so 0.6-1.1 MB packed in every integer format.
+TEST(KernelSetTest, DecodeBatchSweepOfALargeMatrixMatchesExactProduct) {
+  uint64_t seed = 1900;
+  for (const KernelSet* set : tested_sets()) {
+    for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q5_0}) {
+      for (int64_t n_tokens : {2, 5, 8, 16}) check_type(*set, type, Shape{1037, 1024}, n_tokens, ++seed);
+    }
+  }
+}
+
 // ---- Integer kernels at the extremes of their codes ------------------------------------
 // Hand-built blocks with every weight code at its limits (Q8_0: -128 / 127; Q4_0: 15;
 // Q5_0: 31) against activations that quantize to +-127 with equal, opposite and alternating
