@@ -35,8 +35,10 @@ namespace rpu {
 class Tokenizer;
 
 // Bounds on the work a grammar built from a client's input may cost. Parsing is linear in
-// these sizes, and so is the matcher's time per token (a state holds up to one parse stack
-// per alternative, e.g. per enum value): a grammar past them is refused rather than built.
+// these sizes, and so is the matcher's time per token for an unambiguous grammar (a state
+// holds up to one parse stack per alternative, e.g. per enum value): a grammar past them is
+// refused rather than built. An ambiguous grammar can match a text in exponentially many ways;
+// the matcher bounds the stacks per state and throws GrammarTooLarge from the byte past them.
 // The defaults allow schemas of OpenAI's structured-output size (5,000 properties, thousands
 // of enum values) with room to spare. At the limits (about 30,000 short enum values) a new
 // matcher state's mask over a 50k-token vocabulary costs up to about 0.15 s.

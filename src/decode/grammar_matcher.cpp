@@ -1,10 +1,10 @@
 // GrammarMatcher: sets of parse stacks interned as states of a lazily built byte DFA (see
 // grammar.h), and token masks computed by one walk of the vocabulary trie.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "core/error.h"
 #include "decode/grammar.h"
@@ -20,6 +20,70 @@ constexpr int32_t kComplete = -1;  // stack id meaning "the whole input has been
 constexpr size_t kMaxStates = 1 << 15;
 constexpr size_t kMaxNodes = 1 << 21;
 constexpr size_t kMaxCachedMasks = 64;
+// An ambiguous grammar (`root ::= "" | . root . root`) can match a text in a number of ways
+// that grows exponentially with its length, and a state holds one parse stack per way: past
+// these bounds one byte's transition is refused (GrammarTooLarge) instead of taking minutes and
+// gigabytes. Generated grammars stay below: a state of an enum holds one stack per value, and
+// GrammarLimits admit at most ~70,000 values (60,000 measured to match). Each byte's work is
+// bounded by these, so 512 bytes of the fuzzer's worst inputs take seconds, not minutes.
+constexpr size_t kMaxStacksPerState = 1 << 17;
+constexpr size_t kMaxClosureVisits = 1 << 18;  // (position, frame) pairs explored for one byte
+
+// uint64 key -> int32 value, open addressing with linear probing: the matcher's hot sets (frames
+// by (position, parent), positions visited in one closure) take millions of inserts on ambiguous
+// grammars, where node-based std::unordered_map spent most of its time in malloc. clear() costs
+// what was inserted, not the table's size. Keys never equal kFree: a key is (position << 32 |
+// parent) with a position below 2^31.
+class FlatIdMap {
+ public:
+  static constexpr uint64_t kFree = ~uint64_t{0};
+  // The value stored for `key`, inserting `value` first if the key is new; `inserted` says which.
+  int32_t find_or_insert(uint64_t key, int32_t value, bool& inserted) {
+    if ((used_.size() + 1) * 2 > keys_.size()) grow();
+    size_t i = slot_of(key);
+    while (keys_[i] != kFree) {
+      if (keys_[i] == key) {
+        inserted = false;
+        return values_[i];
+      }
+      i = (i + 1) & (keys_.size() - 1);
+    }
+    keys_[i] = key;
+    values_[i] = value;
+    used_.push_back(static_cast<uint32_t>(i));
+    inserted = true;
+    return value;
+  }
+  size_t size() const { return used_.size(); }
+  void clear() {
+    if (keys_.size() > (size_t{1} << 16) && used_.size() * 64 < keys_.size()) {
+      *this = FlatIdMap();  // a table grown by one huge closure is not kept for small ones
+      return;
+    }
+    for (uint32_t i : used_) keys_[i] = kFree;
+    used_.clear();
+  }
+
+ private:
+  // Fibonacci hashing: the product's top bits depend on every bit of the key.
+  size_t slot_of(uint64_t key) const { return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_); }
+  void grow() {
+    std::vector<uint64_t> old_keys = std::move(keys_);
+    std::vector<int32_t> old_values = std::move(values_);
+    const std::vector<uint32_t> old_used = std::move(used_);
+    keys_.assign(std::max<size_t>(64, old_keys.size() * 2), kFree);
+    shift_ = 64 - std::countr_zero(keys_.size());
+    values_.assign(keys_.size(), 0);
+    used_.clear();
+    bool inserted;
+    for (uint32_t i : old_used) find_or_insert(old_keys[i], old_values[i], inserted);
+  }
+
+  std::vector<uint64_t> keys_;  // size a power of two
+  std::vector<int32_t> values_;
+  std::vector<uint32_t> used_;  // occupied slots, in insertion order
+  int shift_ = 64;
+};
 
 struct VectorHash {
   size_t operator()(const std::vector<int32_t>& v) const {
@@ -48,7 +112,7 @@ struct GrammarMatcher::Automaton {
   const std::vector<ByteSet>& sets;
 
   std::vector<Node> nodes;
-  std::unordered_map<uint64_t, int32_t> node_ids;
+  FlatIdMap node_ids;
   std::vector<State> states;
   std::unordered_map<std::vector<int32_t>, int32_t, VectorHash> state_ids;
   const size_t row;  // transitions per state: one per byte class
@@ -56,7 +120,7 @@ struct GrammarMatcher::Automaton {
   std::unordered_map<int32_t, std::vector<uint64_t>> masks;
 
   std::vector<int32_t> scratch;
-  std::unordered_set<uint64_t> visited;
+  FlatIdMap visited;  // values unused
   std::vector<Node> work;
 
   explicit Automaton(const Grammar& g)
@@ -64,9 +128,10 @@ struct GrammarMatcher::Automaton {
 
   int32_t node(int32_t pos, int32_t parent) {
     const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(pos)) << 32) | static_cast<uint32_t>(parent);
-    const auto [it, inserted] = node_ids.emplace(key, static_cast<int32_t>(nodes.size()));
+    bool inserted;
+    const int32_t id = node_ids.find_or_insert(key, static_cast<int32_t>(nodes.size()), inserted);
     if (inserted) nodes.push_back({pos, parent});
-    return it->second;
+    return id;
   }
 
   // Adds to `out` every stack whose top is a byte set, reachable from "at pos, below: parent"
@@ -90,9 +155,13 @@ struct GrammarMatcher::Automaton {
           continue;
         }
         const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(pos)) << 32) | static_cast<uint32_t>(parent);
-        if (!visited.insert(key).second) break;  // explored already in this transition
+        bool first_visit;
+        visited.find_or_insert(key, 0, first_visit);
+        if (!first_visit) break;  // explored already in this transition
+        if (visited.size() > kMaxClosureVisits) too_ambiguous("parse positions", kMaxClosureVisits);
         if (e.kind == GrammarElement::kBytes) {
           if (!sets[static_cast<size_t>(e.value)].empty()) out.push_back(node(pos, parent));
+          if (out.size() > kMaxStacksPerState) too_ambiguous("parse stacks", kMaxStacksPerState);
           break;
         }
         // A call in tail position returns straight to our caller: no frame to push.
@@ -104,11 +173,9 @@ struct GrammarMatcher::Automaton {
     }
   }
 
-  // unordered_set::clear() touches every bucket: after one huge closure that would make every
-  // later transition pay for it, so a grown set is replaced instead.
-  void reset_visited() {
-    if (visited.bucket_count() > 4096) visited = std::unordered_set<uint64_t>();
-    else visited.clear();
+  [[noreturn]] static void too_ambiguous(const char* what, size_t limit) {
+    throw GrammarTooLarge(fmt::format("grammar: the text matches the grammar in too many ways (more than {} {} "
+                                      "for the next byte); the grammar is too ambiguous to enforce", limit, what));
   }
 
   int32_t intern(std::vector<int32_t>& stacks) {
@@ -128,7 +195,7 @@ struct GrammarMatcher::Automaton {
 
   int32_t initial() {
     scratch.clear();
-    reset_visited();
+    visited.clear();
     for (int32_t alt : grammar.alternatives(grammar.root())) close(alt, -1, scratch);
     return intern(scratch);
   }
@@ -140,7 +207,7 @@ struct GrammarMatcher::Automaton {
 
   int32_t compute(int32_t state, uint8_t byte) {
     scratch.clear();
-    reset_visited();
+    visited.clear();
     for (int32_t id : states[static_cast<size_t>(state)].stacks) {
       if (id == kComplete) continue;
       const Node n = nodes[static_cast<size_t>(id)];

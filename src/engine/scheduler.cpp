@@ -646,7 +646,14 @@ void Scheduler::take_token(Sample& s, std::span<const float> logits) {
   thread_local std::vector<float> masked;
   if (s.constraint) {
     masked.assign(logits.begin(), logits.end());
-    s.constraint->mask_logits(masked);
+    try {
+      s.constraint->mask_logits(masked);
+    } catch (const Error& e) {
+      // The constraint cannot go on (e.g. a grammar too ambiguous for this text): this sample
+      // ends with the reason, the others in the step carry on.
+      finish(s, e.what(), {}, "error");
+      return;
+    }
     choose_from = masked;
   }
   commit_token(s, s.sampler->sample(choose_from), logits);
@@ -668,7 +675,15 @@ void Scheduler::commit_token(Sample& s, int32_t token, std::span<const float> lo
     return;
   }
   s.sampler->accept(token);
-  const bool allowed = !s.constraint || s.constraint->accept(token);
+  bool allowed = true;
+  if (s.constraint) {
+    try {
+      allowed = s.constraint->accept(token);
+    } catch (const Error& e) {
+      finish(s, e.what(), std::move(logprobs), "error");
+      return;
+    }
+  }
   s.tokens.push_back(token);
   ++s.generated;
   std::string text;

@@ -40,24 +40,26 @@ std::shared_ptr<const Grammar> output_grammar(const ChatRequest& r, ToolCallForm
   const char* param = choice.forces_call() ? "tools" : "response_format";
   SchemaBudget budget;
   budget.limits.cancelled = r.cancelled;
+  std::shared_ptr<const Grammar> grammar;
   try {
     if (choice.forces_call()) {
       auto to_rules = [&budget](const nlohmann::ordered_json& schema, const std::string& prefix) {
         JsonSchemaRules rules = json_schema_to_rules(schema, prefix, &budget);
         return SchemaRules{std::move(rules.rules), std::move(rules.root)};
       };
-      return Grammar::parse(tool_call_grammar(format, r.tools, choice.forced_name(), to_rules), "root", budget.limits);
-    }
-    if (r.response_format.is_object()) {
+      grammar = Grammar::parse(tool_call_grammar(format, r.tools, choice.forced_name(), to_rules), "root", budget.limits);
+    } else if (r.response_format.is_object()) {
       const std::string type = r.response_format.value("type", "text");
-      if (type == "json_object") return Grammar::parse(json_object_grammar());
+      if (type == "json_object") grammar = Grammar::parse(json_object_grammar());
       if (type == "json_schema") {
         const auto& spec = r.response_format["json_schema"];
         static const nlohmann::ordered_json kAnySchema = nlohmann::ordered_json::object();
         const nlohmann::ordered_json& schema = spec.contains("schema") ? spec["schema"] : kAnySchema;
-        return Grammar::parse(json_schema_to_grammar(schema, &budget), "root", budget.limits);
+        grammar = Grammar::parse(json_schema_to_grammar(schema, &budget), "root", budget.limits);
       }
     }
+    // The start state is within the matcher's bounds (samples make theirs in the scheduler).
+    if (grammar) GrammarMatcher probe(grammar, nullptr);
   } catch (const GrammarTooLarge& e) {
     throw ApiError(400, fmt::format("'{}' is too large to enforce as a grammar: {}", param, e.what()),
                    "invalid_request_error", param, "schema_too_large");
@@ -67,7 +69,7 @@ std::shared_ptr<const Grammar> output_grammar(const ChatRequest& r, ToolCallForm
   } catch (const Error& e) {
     throw ApiError(400, std::string("invalid schema: ") + e.what(), "invalid_request_error", param, "invalid_schema");
   }
-  return nullptr;
+  return grammar;
 }
 
 GenerationRequest generation_fields(const GenerationFields& f) {

@@ -256,6 +256,34 @@ TEST(GrammarMatcherTest, LongRepetitionsKeepTheStackFlat) {
   EXPECT_TRUE(nest.is_complete());
 }
 
+TEST(GrammarMatcherTest, TooAmbiguousGrammarIsRefusedAtTheByteAndKeepsItsState) {
+  // An "a" may open a level, or be the middle or last "a" of any open level, whose roots may
+  // each be empty: "a"^n matches in exponentially many ways, a parse stack each (the fuzzer's
+  // hang, found in CI, had this shape). The matcher refuses the byte that would pass its bound
+  // instead of running for minutes.
+  const auto g = Grammar::parse("root ::= \"\" | \"a\" root \"a\" root \"a\"");
+  GrammarMatcher m(g, nullptr);
+  size_t taken = 0;
+  std::string refusal;
+  try {
+    for (; taken < 4096; ++taken) ASSERT_TRUE(m.accept_bytes("a"));
+  } catch (const GrammarTooLarge& e) {
+    refusal = e.what();
+  }
+  ASSERT_LT(taken, 4096u) << "never refused";
+  EXPECT_GT(taken, 8u);  // small ambiguity is fine
+  EXPECT_NE(refusal.find("too ambiguous"), std::string::npos) << refusal;
+  // The refused byte changed nothing: the text so far is kept, and the matcher still answers.
+  EXPECT_EQ(m.text(), std::string(taken, 'a'));
+  EXPECT_EQ(m.is_complete(), taken % 3 == 0);  // every level holds three "a"s
+  EXPECT_THROW(m.accepted_prefix_length("a"), GrammarTooLarge);
+  EXPECT_EQ(m.accepted_prefix_length("b"), 0u);
+  // The same grammar on a short text is matched as before.
+  GrammarMatcher short_text(g, nullptr);
+  EXPECT_TRUE(short_text.accept_bytes("aaaaaa"));
+  EXPECT_TRUE(short_text.is_complete());
+}
+
 TEST(GrammarMatcherTest, CachesAreRebuiltWithoutLosingTheState) {
   // 40000 nesting levels are 40000 distinct states, past the matcher's cache bound: the
   // caches are dropped and rebuilt from the current stacks, and matching goes on unchanged.

@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "core/error.h"
 #include "engine/scheduler.h"
 #include "model/model.h"
 #include "test_util.h"
@@ -295,6 +296,55 @@ TEST_F(SchedulerTest, TokensDrawnInDecodeLanesEqualTheSerialDraws) {
     distinct.insert(text);
   }
   EXPECT_GT(distinct.size(), 1u);  // sampled, not six copies of one text
+}
+
+// A constraint that allows every token and then fails, as a grammar too ambiguous for the
+// text so far does (GrammarTooLarge from GrammarMatcher::accept).
+class FailingConstraint : public TokenConstraint {
+ public:
+  explicit FailingConstraint(int fail_at) : fail_at_(fail_at) {}
+  void mask_logits(std::span<float>) const override {}
+  bool accept(int32_t) override {
+    if (++accepted_ == fail_at_) fail("the constraint gave up at token {}", accepted_);
+    return true;
+  }
+  bool can_continue() const override { return true; }
+
+ private:
+  int fail_at_;
+  int accepted_ = 0;
+};
+
+TEST_F(SchedulerTest, AFailingConstraintEndsOnlyItsOwnSample) {
+  ThreadPool pool(2);
+  Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 4, .n_ctx = 256}, &pool);
+  std::string alone;
+  {
+    Collector c;
+    scheduler.submit(greedy("The dog", 30), c.callback(0));
+    c.wait_for(1);
+    alone = c.get(0).text;
+  }
+  // Two samples with the failing constraint and an unconstrained request, decoded in the same steps.
+  Collector c;
+  GenerationRequest constrained = greedy("Once upon a time", 30);
+  constrained.n = 2;
+  constrained.make_constraint = [] { return std::make_unique<FailingConstraint>(5); };
+  scheduler.submit(constrained, c.callback(0));
+  scheduler.submit(greedy("The dog", 30), c.callback(1));
+  c.wait_for(3);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(c.get(0, i).finish_reason, "error");
+    EXPECT_NE(c.get(0, i).text.find("the constraint gave up at token 5"), std::string::npos) << c.get(0, i).text;
+  }
+  EXPECT_EQ(c.get(1).finish_reason, "length");
+  EXPECT_EQ(c.get(1).text, alone);
+  // The scheduler goes on serving, and the failed samples' slots were freed.
+  Collector after;
+  scheduler.submit(greedy("The dog", 30), after.callback(0));
+  after.wait_for(1);
+  EXPECT_EQ(after.get(0).text, alone);
+  EXPECT_EQ(scheduler.stats().active_sequences, 0);
 }
 
 TEST_F(SchedulerTest, CancelFreesTheSlotAndQueueOverflowIsRefused) {

@@ -88,6 +88,14 @@ TEST(SchemaBudgetTest, HugeEnumIsRefusedBeforeItIsBuilt) {
   const std::string grammar = json_schema_to_grammar({{"enum", some}});
   EXPECT_TRUE(matches(grammar, "\"v4999\""));
   EXPECT_FALSE(matches(grammar, "\"v5000\""));
+  // The largest enums the default limits admit stay within the matcher's bounds on parse
+  // stacks, which refuse only ambiguous grammars (a state holds one stack per value here).
+  json many = json::array();
+  for (int i = 0; i < 30000; ++i) many.push_back("value" + std::to_string(i));
+  const std::string large = json_schema_to_grammar({{"enum", many}});
+  EXPECT_TRUE(matches(large, "\"value29999\""));
+  EXPECT_TRUE(matches(large, "\"value7\""));
+  EXPECT_FALSE(matches(large, "\"value30000\""));
 }
 
 // Finding 10: a long prefixItems nested one group per item and was reported as a "$ref
