@@ -4,11 +4,12 @@
 //
 //   node bench/kb/eval_reader.mjs --rpu build/rpu --model MODEL.gguf|builtin --kb jargon=EVAL.kb
 //        --qa QA.jsonl [--n 300] [--modes closed,bm25,hybrid] [--k 3] [--recall-k 5]
-//        [--out RESULT.json] [--label NAME]
+//        [--out RESULT.json] [--label NAME] [--extractive]
 //
 // For the first N questions of QA.jsonl (make_qa.mjs), per mode:
 //   closed    no knowledge extension (closed book: the model's own weights)
-//   bm25 ...  "knowledge": {"kb": NAME, "k": K, "mode": MODE}
+//   bm25 ...  "knowledge": {"kb": NAME, "k": K, "mode": MODE}; with --extractive also
+//             "extractive": true (the answer may use only the sources' and question's words)
 // An answer is correct when
 //   answerable: it is not the not-in-sources sentence, and the expected span, normalised
 //               (lowercase, runs of non-alphanumerics -> one space), is contained in the
@@ -43,7 +44,7 @@ function loadOpenAI() {
 }
 
 function parseArgs(argv) {
-  const o = { rpu: 'build/rpu', model: 'builtin', kb: '', qa: '', n: 300, modes: 'closed,bm25', k: 3, recallK: 5, out: '', label: '' };
+  const o = { rpu: 'build/rpu', model: 'builtin', kb: '', qa: '', n: 300, modes: 'closed,bm25', k: 3, recallK: 5, out: '', label: '', extractive: false };
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i], v = () => argv[++i];
     if (a === '--rpu') o.rpu = v();
@@ -56,6 +57,7 @@ function parseArgs(argv) {
     else if (a === '--recall-k') o.recallK = Number(v());
     else if (a === '--out') o.out = v();
     else if (a === '--label') o.label = v();
+    else if (a === '--extractive') o.extractive = true;
     else throw new Error(`unknown argument ${a}`);
   }
   if (!o.kb.includes('=') || !o.qa) throw new Error('--kb NAME=FILE and --qa QA.jsonl are required');
@@ -122,7 +124,7 @@ async function main() {
   const { child, base, models } = await startServer(o);
   const model = models.data[0].id;
   const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'none', maxRetries: 0, timeout: 600_000 });
-  const result = { label: o.label || path.basename(o.model), model: o.model, kb: o.kb, n: qa.length, modes: {}, examples: {} };
+  const result = { label: o.label || path.basename(o.model), model: o.model, kb: o.kb, n: qa.length, extractive: o.extractive, modes: {}, examples: {} };
   try {
     for (const mode of o.modes.split(',')) {
       const started = Date.now();
@@ -130,7 +132,7 @@ async function main() {
       const examples = [];
       for (const q of qa) {
         const request = { model, messages: [{ role: 'user', content: q.question }], temperature: 0, max_tokens: 48 };
-        if (mode !== 'closed') request.knowledge = { kb: kbName, k: o.k, mode };
+        if (mode !== 'closed') request.knowledge = { kb: kbName, k: o.k, mode, ...(o.extractive ? { extractive: true } : {}) };
         const r = await client.chat.completions.create(request);
         const answer = r.choices[0].message.content ?? '';
         const ok = isCorrect(q, answer);

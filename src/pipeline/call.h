@@ -64,6 +64,9 @@ struct ChatRequest : GenerationFields {
   nlohmann::ordered_json chat_template_kwargs;  // object or null
   nlohmann::ordered_json reasoning;             // rpu extension (src/reasoning), object or null
   nlohmann::ordered_json knowledge;             // rpu extension (src/retrieval), object or null
+  // GBNF the answer must follow (llama-server's "grammar" field; root rule "root"); empty: none.
+  // Not combinable with response_format json_* or a forced tool call, which make their own.
+  std::string grammar;
   bool logprobs = false;
   int top_logprobs = 0;
 };

@@ -37,12 +37,19 @@ class GrammarConstraint : public TokenConstraint {
 // a request's schemas (every tool's parameters) and the grammar they make, so a client's
 // input bounds this step's CPU and memory (json_schema.h).
 std::shared_ptr<const Grammar> output_grammar(const ChatRequest& r, ToolCallFormat format, const ToolChoice& choice) {
-  const char* param = choice.forces_call() ? "tools" : "response_format";
+  const bool structured = r.response_format.is_object() && r.response_format.value("type", "text") != "text";
+  if (!r.grammar.empty() && (choice.forces_call() || structured)) {
+    throw ApiError::bad_request("grammar", std::string("'grammar' cannot be combined with ") +
+                                               (structured ? "a JSON 'response_format'" : "a forced tool call"));
+  }
+  const char* param = !r.grammar.empty() ? "grammar" : choice.forces_call() ? "tools" : "response_format";
   SchemaBudget budget;
   budget.limits.cancelled = r.cancelled;
   std::shared_ptr<const Grammar> grammar;
   try {
-    if (choice.forces_call()) {
+    if (!r.grammar.empty()) {
+      grammar = Grammar::parse(r.grammar, "root", budget.limits);
+    } else if (choice.forces_call()) {
       auto to_rules = [&budget](const nlohmann::ordered_json& schema, const std::string& prefix) {
         JsonSchemaRules rules = json_schema_to_rules(schema, prefix, &budget);
         return SchemaRules{std::move(rules.rules), std::move(rules.root)};
@@ -67,6 +74,7 @@ std::shared_ptr<const Grammar> output_grammar(const ChatRequest& r, ToolCallForm
     throw ApiError(499, "the request was cancelled while its grammar was built", "invalid_request_error", param,
                    "cancelled");
   } catch (const Error& e) {
+    if (!r.grammar.empty()) throw ApiError(400, std::string("invalid grammar: ") + e.what(), "invalid_request_error", param, "invalid_grammar");
     throw ApiError(400, std::string("invalid schema: ") + e.what(), "invalid_request_error", param, "invalid_schema");
   }
   return grammar;

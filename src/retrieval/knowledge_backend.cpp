@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "retrieval/extractive.h"
 
 namespace rpu::retrieval {
 
@@ -69,6 +70,16 @@ AugmentedRequest augment_request(KnowledgeLibrary& library, const ChatRequest& r
   out.request = request;
   out.request.knowledge = nullptr;
   add_context_to_messages(out.request.messages, out.block->text);
+  if (spec.extractive) {
+    const bool structured = request.response_format.is_object() && request.response_format.value("type", "text") != "text";
+    if (!request.grammar.empty() || structured) {
+      throw ApiError::bad_request("knowledge.extractive", "'knowledge.extractive' makes its own grammar; it cannot be "
+                                                          "combined with 'grammar' or a JSON 'response_format'");
+    }
+    // The sources block (instructions, labels, chunks: the not-in-sources sentence and the
+    // citation numbers among them) and the question.
+    out.request.grammar = extractive_grammar(extractive_words({out.block->text, query}));
+  }
   out.knowledge = {{"kb", spec.kb}, {"query", query}, {"mode", search_mode_name(spec.mode)},
                    {"sources", nlohmann::ordered_json::array()}, {"left_out", out.block->left_out}};
   if (rerank > 0) out.knowledge["reranker"] = retriever.reranker()->model();

@@ -1,8 +1,10 @@
 // Retrieval-augmented chat as a Backend wrapper. A request with the extension
-//   "knowledge": {"kb": NAME, "k": 5, "mode": "hybrid"|"bm25"|"dense", "max_tokens": 2000}
+//   "knowledge": {"kb": NAME, "k": 5, "mode": "hybrid"|"bm25"|"dense", "max_tokens": 2000,
+//                 "extractive": false}
 // gets the k best chunks of knowledge base NAME for its last user message, as numbered sources
 // in its system message within max_tokens (knowledge_context.h), and goes to the inner backend
-// without the extension. The answer's finish event carries, in its extension ("rpu" in the
+// without the extension; "extractive" adds a grammar holding the answer to the words of the
+// sources and the question (extractive.h). The answer's finish event carries, in its extension ("rpu" in the
 // HTTP response):
 //   citations          the sources the answer cites ([n] with n in the context), as
 //                      {n, source, title, heading, offsets, score, chunk_id}

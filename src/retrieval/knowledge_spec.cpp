@@ -40,9 +40,9 @@ int int_field(const nlohmann::ordered_json& value, const char* key, int fallback
 KnowledgeSpec knowledge_spec_parse(const nlohmann::ordered_json& value) {
   if (!value.is_object()) throw ApiError::bad_request("knowledge", "'knowledge' must be an object such as {\"kb\": \"docs\", \"k\": 5}");
   for (const auto& [key, _] : value.items()) {
-    if (key != "kb" && key != "k" && key != "mode" && key != "max_tokens" && key != "rerank") {
-      throw ApiError::bad_request("knowledge." + key,
-                                  "unknown field 'knowledge." + key + "' (expected kb, k, mode, max_tokens, rerank)");
+    if (key != "kb" && key != "k" && key != "mode" && key != "max_tokens" && key != "rerank" && key != "extractive") {
+      throw ApiError::bad_request("knowledge." + key, "unknown field 'knowledge." + key +
+                                                          "' (expected kb, k, mode, max_tokens, rerank, extractive)");
     }
   }
   KnowledgeSpec spec;
@@ -53,6 +53,12 @@ KnowledgeSpec knowledge_spec_parse(const nlohmann::ordered_json& value) {
   spec.k = int_field(value, "k", spec.k, 1, 50);
   spec.max_tokens = int_field(value, "max_tokens", spec.max_tokens, 64, 1 << 20);
   if (value.contains("rerank")) spec.rerank = int_field(value, "rerank", 0, 0, 200);
+  if (value.contains("extractive")) {
+    if (!value["extractive"].is_boolean()) {
+      throw ApiError::bad_request("knowledge.extractive", "'knowledge.extractive' must be true or false");
+    }
+    spec.extractive = value["extractive"].get<bool>();
+  }
   if (value.contains("mode")) {
     if (!value["mode"].is_string()) throw ApiError::bad_request("knowledge.mode", "'knowledge.mode' must be a string");
     try {

@@ -1,5 +1,6 @@
 // The "knowledge" request extension as the server, the gateway config and the CLI read it:
-// {"kb": NAME, "k": 5, "mode": "hybrid"|"bm25"|"dense", "max_tokens": 2000, "rerank": 20}. Kept apart from
+// {"kb": NAME, "k": 5, "mode": "hybrid"|"bm25"|"dense", "max_tokens": 2000, "rerank": 20,
+//  "extractive": false}. Kept apart from
 // the search itself so the gateway's config reader (and its fuzz target) checks a route's
 // default without linking the store.
 #pragma once
@@ -28,6 +29,8 @@ struct KnowledgeSpec {
   // First-stage chunks the server's reranker rescores (0: none). Unset: kDefaultRerankDepth when
   // the server has a reranker; set above 0 on a server without one, the request is refused.
   std::optional<int> rerank;
+  // The answer may use only the words of the sources and the question (extractive.h).
+  bool extractive = false;
 };
 
 // Throws ApiError 400 naming the field (param "knowledge.k", ...).

@@ -235,6 +235,10 @@ ChatRequest parse_chat_request(std::string_view body) {
     }
     r.response_format = rf;
   }
+  if (present(j, "grammar")) {  // llama-server's extension: GBNF text, parsed when the request runs
+    if (!j.at("grammar").is_string()) bad("grammar", "'grammar' must be a string of GBNF rules");
+    r.grammar = j.at("grammar").get<std::string>();
+  }
   std::vector<std::string> tool_names;
   if (present(j, "tools")) {
     r.tools = j.at("tools");

@@ -8,7 +8,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <filesystem>
+#include <set>
 #include <sstream>
 #include <nlohmann/json.hpp>
 
@@ -132,6 +134,65 @@ TEST(KnowledgeBaseCli, AskRetrievesWithTheBuiltInModelAsEmbedder) {
   const auto answer = nlohmann::json::parse(ask.out);
   EXPECT_TRUE(answer["rpu"]["knowledge"]["sources"][0]["source"].get<std::string>().ends_with("jargon.txt")) << ask.out;
   EXPECT_TRUE(answer["rpu"]["citations"].is_array());
+  fs::remove_all(dir);
+}
+
+// --extractive: every word of the answer is a word of the context the model read (the sources
+// block and the question, as --print-messages shows it), in either first-letter case. The
+// built-in arithmetic model, asked about slang, would otherwise answer in its own words.
+TEST(KnowledgeBaseCli, ExtractiveAnswersUseOnlyWordsOfTheContext) {
+  const std::string dir = test::temp_path("kb_extractive");
+  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
+  fs::remove(docs + "/notes.bin.txt");
+  ASSERT_EQ(test::run_rpu({"kb", "create", kb}).exit_code, 0);
+  ASSERT_EQ(test::run_rpu({"kb", "add", kb, docs}).exit_code, 0);
+  const std::vector<std::string> common = {"ask", "--kb", kb, "What is a kludge?", "--mode", "bm25", "-k", "2"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = common;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return test::run_rpu(args);
+  };
+  const auto messages = with({"--print-messages"});
+  ASSERT_EQ(messages.exit_code, 0) << messages.err;
+  // Words as extractive.h defines them, keyed with the first letter lowercased.
+  auto words_of = [](const std::string& text) {
+    std::set<std::string> out;
+    std::string word;
+    auto flush = [&] {
+      if (word.empty()) return;
+      if (word[0] >= 'A' && word[0] <= 'Z') word[0] = static_cast<char>(word[0] - 'A' + 'a');
+      out.insert(word);
+      word.clear();
+    };
+    for (unsigned char c : text) {
+      if (std::isalnum(c) || c >= 0x80) word += static_cast<char>(c);
+      else flush();
+    }
+    flush();
+    return out;
+  };
+  std::set<std::string> context;
+  const auto printed = nlohmann::json::parse(messages.out);
+  for (const auto& m : printed["messages"]) {
+    const auto w = words_of(m["content"].get<std::string>());
+    context.insert(w.begin(), w.end());
+  }
+  ASSERT_TRUE(context.count("kludge") && context.count("clumsy")) << messages.out;
+  for (const char* seed : {"1", "2", "3"}) {
+    const auto r = with({"--extractive", "--json", "-n", "24", "--temp", "1", "--seed", seed});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto out = nlohmann::json::parse(r.out);
+    std::string answer = out["answer"];
+    EXPECT_FALSE(answer.empty());
+    // Cut at the token limit, the last word may be unfinished (a prefix of a context word).
+    if (out["finish_reason"] == "length") answer.erase(answer.find_last_of(" .,;:!?[]()\n") + 1);
+    for (const std::string& w : words_of(answer)) EXPECT_TRUE(context.count(w)) << "'" << w << "' in: " << answer;
+  }
+  const auto plain = with({"--json", "-n", "24", "--temp", "0"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  size_t foreign = 0;
+  for (const std::string& w : words_of(nlohmann::json::parse(plain.out)["answer"])) foreign += context.count(w) ? 0 : 1;
+  EXPECT_GT(foreign, 0u) << "the check above would pass without --extractive: " << plain.out;
   fs::remove_all(dir);
 }
 

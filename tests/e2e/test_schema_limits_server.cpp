@@ -116,5 +116,45 @@ TEST_F(SchemaLimitsServerTest, FiveThousandToolsAreRefusedBeforeTheirGrammarIsBu
   EXPECT_LT(seconds, 30.0);
 }
 
+// llama-server's "grammar" field: GBNF the answer must follow, refused with a 400 naming it
+// when it is broken or combined with another constraint; a grammar too ambiguous for the text
+// being generated ends that answer with finish_reason "error" and the reason, and the server
+// goes on serving.
+TEST_F(SchemaLimitsServerTest, GrammarFieldConstrainsTheAnswerAndItsFaultsAreReported) {
+  double seconds = 0;
+  for (int seed = 1; seed <= 3; ++seed) {
+    const auto [status, body] = post(chat({{"grammar", "root ::= (\"yes\" | \"no\") \"!\""},
+                                           {"max_tokens", 8}, {"temperature", 1.0}, {"seed", seed}}),
+                                      seconds);
+    ASSERT_EQ(status, 200) << body.dump();
+    const std::string content = body["choices"][0]["message"]["content"];
+    EXPECT_TRUE(content == "yes!" || content == "no!") << content;
+    EXPECT_EQ(body["choices"][0]["finish_reason"], "stop");
+  }
+  const auto [broken_status, broken] = post(chat({{"grammar", "root ::= ("}}), seconds);
+  EXPECT_EQ(broken_status, 400);
+  EXPECT_EQ(broken["error"]["param"], "grammar") << broken.dump();
+  EXPECT_EQ(broken["error"]["code"], "invalid_grammar") << broken.dump();
+  const auto [both_status, both] = post(chat({{"grammar", "root ::= \"a\""}, {"response_format", {{"type", "json_object"}}}}), seconds);
+  EXPECT_EQ(both_status, 400);
+  EXPECT_EQ(both["error"]["param"], "grammar") << both.dump();
+  const auto [type_status, type] = post(chat({{"grammar", 7}}), seconds);
+  EXPECT_EQ(type_status, 400);
+  EXPECT_EQ(type["error"]["param"], "grammar") << type.dump();
+
+  // Every "a" may open a level or close part of one: the ways to read "a"^n grow exponentially,
+  // and the matcher gives up at its bound (about 23 bytes) instead of hanging the server.
+  const auto [amb_status, amb] = post(chat({{"grammar", "root ::= \"\" | \"a\" root \"a\" root \"a\""},
+                                            {"max_tokens", 200}, {"ignore_eos", true}, {"temperature", 0}}),
+                                       seconds);
+  ASSERT_EQ(amb_status, 200) << amb.dump();
+  EXPECT_EQ(amb["choices"][0]["finish_reason"], "error") << amb.dump();
+  EXPECT_NE(amb["choices"][0]["message"]["content"].get<std::string>().find("too ambiguous"), std::string::npos) << amb.dump();
+  const auto [after_status, after] = post(chat({{"grammar", "root ::= \"ok\""}, {"max_tokens", 4}}), seconds);
+  EXPECT_EQ(after_status, 200);
+  EXPECT_EQ(after["choices"][0]["message"]["content"], "ok") << after.dump();
+  EXPECT_TRUE(server_->running());
+}
+
 }  // namespace
 }  // namespace rpu

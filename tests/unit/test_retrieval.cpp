@@ -5,6 +5,7 @@
 // reranking by a cross-encoder (its order checked against the model's own pair scores).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -16,6 +17,8 @@
 #include "model/synth_presets.h"
 #include "pipeline/call.h"
 #include "pipeline/local_backend.h"
+#include "decode/grammar.h"
+#include "retrieval/extractive.h"
 #include "retrieval/knowledge_backend.h"
 #include "retrieval/knowledge_context.h"
 #include "retrieval/retriever.h"
@@ -251,7 +254,41 @@ TEST(KnowledgeContext, TheExtensionIsCheckedFieldByField) {
   EXPECT_EQ(param_of({{"kb", "d"}, {"rerank", 200}}), "accepted");
   EXPECT_EQ(param_of({{"kb", "d"}, {"rerank", 201}}), "knowledge.rerank");
   EXPECT_EQ(param_of({{"kb", "d"}, {"rerank", true}}), "knowledge.rerank");
+  EXPECT_EQ(param_of({{"kb", "d"}, {"extractive", true}}), "accepted");
+  EXPECT_EQ(param_of({{"kb", "d"}, {"extractive", "yes"}}), "knowledge.extractive");
   EXPECT_EQ(param_of("docs"), "knowledge");
+}
+
+// Extractive answers: the grammar made from the texts, checked by the real matcher against
+// texts whose words are (or are not) all in them.
+TEST(Extractive, AnswersUseOnlyTheGivenWordsInEitherFirstLetterCase) {
+  const std::vector<std::string> words =
+      extractive_words({"[1] The Jargon File > moby\nmoby: Large, immense, complex, impressive.", "What is moby?"});
+  EXPECT_EQ(std::count(words.begin(), words.end(), "Large"), 1);
+  EXPECT_EQ(std::count(words.begin(), words.end(), "large"), 1);
+  EXPECT_EQ(std::count(words.begin(), words.end(), "Moby"), 1);
+  EXPECT_EQ(std::count(words.begin(), words.end(), "1"), 1);
+  const auto grammar = Grammar::parse(extractive_grammar(words));
+  const auto full = [&](const std::string& text) {
+    GrammarMatcher m(grammar, nullptr);
+    return m.accept_bytes(text) && m.is_complete();
+  };
+  EXPECT_TRUE(full("moby: Large, immense, complex, impressive. [1]"));
+  EXPECT_TRUE(full("  Impressive; large (moby)!\n"));  // any order, any ASCII punctuation
+  EXPECT_TRUE(full(""));
+  EXPECT_FALSE(full("moby: Larg shrubyze, immense. [1]"));  // a garbled copy
+  EXPECT_FALSE(full("LARGE"));                               // only the first letter changes case
+  EXPECT_FALSE(full("moby: Larg"));                          // not a whole word at the end
+  EXPECT_FALSE(full("moby: Larger"));                        // a word is not a prefix of another
+  EXPECT_FALSE(full("[2]"));                                 // no source 2 in the texts
+  EXPECT_FALSE(full("Große"));                               // non-ASCII only inside given words
+  const auto utf8 = Grammar::parse(extractive_grammar(extractive_words({"Straße und Weg"})));
+  GrammarMatcher m(utf8, nullptr);
+  EXPECT_TRUE(m.accept_bytes("straße, Weg.") && m.is_complete());
+  // No words at all: only separators.
+  GrammarMatcher none(Grammar::parse(extractive_grammar({})), nullptr);
+  EXPECT_TRUE(none.accept_bytes(" .") && none.is_complete());
+  EXPECT_FALSE(none.accept_bytes("a"));
 }
 
 // A BM25-only base whose chunks all match "cat", searched with and without a cross-encoder.

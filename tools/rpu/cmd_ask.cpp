@@ -39,6 +39,7 @@ struct AskOptions {
   int max_context_tokens = 1500;
   int max_tokens = 256;
   bool json = false;
+  bool extractive = false;
   bool print_messages = false;
   RuntimeOptions runtime;
   SamplingParams sampling;
@@ -68,6 +69,7 @@ int ask(AskOptions& o) {
     request.messages.push_back({{"role", "user"}, {"content", question}});
     request.knowledge = {{"kb", name}, {"k", o.k}, {"mode", o.mode}, {"max_tokens", o.max_context_tokens}};
     if (!o.rerank.empty()) request.knowledge["rerank"] = o.rerank_top;
+    if (o.extractive) request.knowledge["extractive"] = true;
     request.max_tokens = o.max_tokens;
     request.sampling = o.sampling;
     request.has_seed = true;
@@ -140,6 +142,7 @@ Action add_ask_command(CLI::App& app) {
   cmd->add_option("--max-context-tokens", o->max_context_tokens, "token budget of the sources block")
       ->check(CLI::Range(64, 1 << 20));
   cmd->add_option("-n,--max-tokens", o->max_tokens, "most tokens in the answer")->check(CLI::Range(1, 1 << 20));
+  cmd->add_flag("--extractive", o->extractive, "the answer may use only words of the sources and the question");
   cmd->add_flag("--json", o->json, "the answer, citations and sources as JSON");
   cmd->add_flag("--print-messages", o->print_messages,
                 "print the messages the model would get (sources added) as one JSON line, and stop");

@@ -77,4 +77,15 @@ await expectError({ kb: 'docs', k: 0 }, 'knowledge.k', 'between 1 and 50');
 await expectError({ kb: 'docs', colour: 'red' }, 'knowledge.colour', 'unknown field');
 await expectError({ kb: 'docs', mode: 'psychic' }, 'knowledge.mode', "unknown search mode 'psychic'");
 await expectError('docs', 'knowledge', 'must be an object');
+await expectError({ kb: 'docs', extractive: 'yes' }, 'knowledge.extractive', 'must be true or false');
+
+// Extractive answers through the client: the request is accepted and answered (the words'
+// check is tests/e2e/test_kb.cpp's), and cannot be combined with another output constraint.
+const extractive = await client.chat.completions.create({ model, messages: request.messages, max_tokens: 16, temperature: 0,
+  knowledge: { kb: 'docs', k: 2, mode: 'bm25', extractive: true } });
+assert.ok(extractive.choices[0].message.content.length > 0, JSON.stringify(extractive));
+assert.equal(extractive.rpu.knowledge.kb, 'docs');
+await assert.rejects(
+  client.chat.completions.create({ ...request, knowledge: { kb: 'docs', extractive: true } }),
+  (e) => e.status === 400 && e.error?.param === 'knowledge.extractive');
 console.log('ok');
