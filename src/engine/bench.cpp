@@ -207,6 +207,33 @@ Bandwidth measure_read_bandwidth(ThreadPool& pool, uint64_t bytes, int passes) {
   return result;
 }
 
+double measure_int8_peak(ThreadPool& pool, const KernelSet& kernels, int passes) {
+  if (kernels.int8_peak_loop == nullptr) return 0;
+  // 2^22 rounds of 12 instructions: ~15-30 ms a thread at one instruction per cycle or two.
+  constexpr int64_t kRounds = int64_t{1} << 22;
+  const int64_t n = pool.size();
+  double best = 0;
+  for (int pass = 0; pass < passes; ++pass) {
+    std::atomic<uint64_t> macs{0};
+    const auto start = Clock::now();
+    pool.parallel_for(n, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) macs.fetch_add(kernels.int8_peak_loop(kRounds), std::memory_order_relaxed);
+    });
+    best = std::max(best, static_cast<double>(macs.load()) / seconds_since(start));
+  }
+  return best;
+}
+
+uint64_t int8_macs_per_prompt_token(const Model& model) {
+  uint64_t macs = 0;
+  for (const auto& t : model.file().tensors()) {
+    if (t.shape.size() < 2 || t.name == "token_embd.weight" || t.name == "output.weight") continue;
+    if (t.type == DType::F32 || t.type == DType::F16 || t.type == DType::BF16) continue;
+    macs += t.n_elements;
+  }
+  return macs;
+}
+
 uint64_t weight_bytes_per_token(const Model& model) {
   // Counted from the file's tensors (as stored), not from any repacked in-memory layout.
   const GgufFile& file = model.file();
@@ -275,6 +302,15 @@ BenchReport run_bench(const Model& model, const BenchOptions& o, ThreadPool& poo
       if (t.n_gen > 0 && t.n_seq == 1) r.generation_share = t.mean / r.roofline_tokens_per_second;
     }
   }
+  r.int8_macs_per_token = int8_macs_per_prompt_token(model);
+  if (o.int8_peak && r.int8_macs_per_token > 0) r.int8_peak_macs_per_second = measure_int8_peak(pool, model.kernels(), 3);
+  if (r.int8_peak_macs_per_second > 0) {
+    for (const auto& t : r.tests) {
+      if (t.n_prompt > 0) {
+        r.prompt_int8_share = t.mean * static_cast<double>(r.int8_macs_per_token) / r.int8_peak_macs_per_second;
+      }
+    }
+  }
   return r;
 }
 
@@ -291,6 +327,15 @@ std::string format_bench_markdown(const BenchReport& r) {
     out += fmt::format("generation roofline: {:.2f} t/s ({:.2f} MB of weights per token)", r.roofline_tokens_per_second,
                        static_cast<double>(r.bytes_per_token) / 1e6);
     if (r.generation_share > 0) out += fmt::format("; generation reaches {:.1f}% of it", 100.0 * r.generation_share);
+    out += "\n";
+  }
+  if (r.int8_peak_macs_per_second > 0) {
+    out += fmt::format("int8 multiply-add peak: {:.1f} GMAC/s ({} threads, register-only loop); prompt roofline {:.2f} t/s "
+                       "({:.2f} M multiply-adds of quantized layer matrices per token)",
+                       r.int8_peak_macs_per_second / 1e9, r.threads,
+                       r.int8_peak_macs_per_second / static_cast<double>(r.int8_macs_per_token),
+                       static_cast<double>(r.int8_macs_per_token) / 1e6);
+    if (r.prompt_int8_share > 0) out += fmt::format("; prompt processing reaches {:.1f}% of it", 100.0 * r.prompt_int8_share);
     out += "\n";
   }
   for (const BenchProfile& p : r.profiles) out += format_profile_markdown(p, r.bandwidth.bytes_per_second);
@@ -317,6 +362,11 @@ std::string format_bench_json(const BenchReport& r, const std::string& model_pat
                      {"generation_share", r.generation_share}};
   } else {
     j["roofline"] = {{"weight_bytes_per_token", r.bytes_per_token}};
+  }
+  if (r.int8_peak_macs_per_second > 0) {
+    j["int8_roofline"] = {{"macs_per_prompt_token", r.int8_macs_per_token},
+                          {"peak_macs_per_second", r.int8_peak_macs_per_second},
+                          {"prompt_share", r.prompt_int8_share}};
   }
   if (!r.profiles.empty()) {
     j["profiles"] = nlohmann::ordered_json::parse(format_profiles_json(r.profiles, r.bandwidth.bytes_per_second));

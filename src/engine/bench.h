@@ -7,6 +7,14 @@
 // threads and reports generation as a share of the roofline
 //   roofline tok/s = bandwidth / bytes of matrices read per token
 // (all layer matrices plus the output head; the embedding table only when it is the head).
+//
+// Prompt processing is bound by compute: its matrices multiply many tokens per weight read.
+// For integer-quantized files the benchmark also measures the kernel set's int8 multiply-add
+// peak (a register-only loop of its dot-product instruction on every thread,
+// KernelSet::int8_peak_loop) and reports prompt processing as a share of it
+//   int8 share = pp tok/s * multiply-adds per prompt token / peak multiply-adds per second
+// counting the quantized layer matrices only (the output head computes one token's logits per
+// prompt, and attention runs in f32): the part of prefill the int8 units do.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +41,7 @@ struct BenchOptions {
   // ("tg128 @ d4096"), as llama-bench's -d.
   int n_depth = 0;
   KVCacheTypes cache_types;  // the KV cache's element types
+  bool int8_peak = true;      // measure the int8 multiply-add peak (when the file is quantized)
   // After the timed tests, one more prompt run and one more generation run (with sampling,
   // default settings) with a ForwardProfile attached (model/forward_profile.h).
   bool profile = false;
@@ -73,12 +82,22 @@ struct BenchReport {
   Bandwidth bandwidth;           // zero when skipped
   double roofline_tokens_per_second = 0;
   double generation_share = 0;   // tg mean / roofline, 0..1+; 0 when either is missing
+  uint64_t int8_macs_per_token = 0;  // multiply-adds of the quantized layer matrices per prompt token
+  double int8_peak_macs_per_second = 0;  // all threads; 0 when not measured
+  double prompt_int8_share = 0;  // pp mean * int8_macs_per_token / peak; 0 when either is missing
   std::vector<BenchProfile> profiles;  // with BenchOptions::profile
 };
 
 // Multi-threaded streaming read of a buffer of `bytes` (much larger than the last-level
 // cache), best of `passes` timed passes after one pass that faults the pages in.
 Bandwidth measure_read_bandwidth(ThreadPool& pool, uint64_t bytes, int passes);
+
+// Best of `passes` runs of the kernel set's int8_peak_loop on every thread at once, in
+// multiply-adds per second (0 when the set has none).
+double measure_int8_peak(ThreadPool& pool, const KernelSet& kernels, int passes);
+
+// Multiply-adds of the integer-quantized layer matrices for one prompt token.
+uint64_t int8_macs_per_prompt_token(const Model& model);
 
 // Bytes of weight matrices one generated token reads (see the header comment).
 uint64_t weight_bytes_per_token(const Model& model);

@@ -132,6 +132,11 @@ struct KernelSet {
   // One exp per FFN value of every token, so scalar expf was ~10% of a small model's decode.
   // Null: callers use swiglu_ref.
   void (*swiglu)(const float* gate, const float* up, int64_t n, float* out);
+  // The compute roofline of prefill: `rounds` of the set's int8 dot-product instruction on
+  // independent register accumulators (no memory traffic, latency hidden), as fast as one
+  // thread issues them; returns the 8-bit multiply-adds done. engine/bench.h times it on every
+  // thread. Null: the set has no int8 instruction worth measuring.
+  uint64_t (*int8_peak_loop)(int64_t rounds);
 };
 
 const KernelSet& reference_kernels();

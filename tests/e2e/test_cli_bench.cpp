@@ -2,9 +2,11 @@
 // throughputs, valid JSON whose roofline bytes match the file's matrices, clean errors.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "io/gguf.h"
+#include "kernels/kernels.h"
 #include "test_util.h"
 
 namespace rpu {
@@ -54,6 +56,35 @@ TEST(CliBenchTest, JsonOutputIsValidAndConsistent) {
   const double roofline = j["bandwidth"]["bytes_per_second"].get<double>() / static_cast<double>(bytes);
   EXPECT_NEAR(j["roofline"]["tokens_per_second"].get<double>(), roofline, 1e-6 * roofline);
   EXPECT_NEAR(j["roofline"]["generation_share"].get<double>(), j["tests"][1]["avg_ts"].get<double>() / roofline, 1e-9);
+  EXPECT_FALSE(j.contains("int8_roofline")) << "an F32 file has no int8 work";
+}
+
+// A quantized file: prompt processing as a share of the int8 multiply-add peak, with the
+// multiply-adds per token counted from the model's shape (the layer matrices; the output head
+// computes one token's logits per prompt, not every token's).
+TEST(CliBenchTest, QuantizedPromptsAreMeasuredAgainstTheInt8Peak) {
+  if (active_kernels().int8_peak_loop == nullptr) GTEST_SKIP() << active_kernels().name << " has no int8 peak loop";
+  const std::string path = test::temp_path("bench_tiny_q8.gguf");
+  ASSERT_EQ(test::run_rpu({"synth", "--like", "tiny", "--type", "Q8_0", path}).exit_code, 0);
+  const auto r = test::run_rpu({"bench", path, "-p", "16", "-n", "0", "-r", "2", "-t", "2", "-o", "json", "--bandwidth-mib", "32"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const GgufFile f = GgufFile::open(path);
+  const auto u = [&](const char* key) { return static_cast<uint64_t>(f.find(key)->as_uint(key)); };
+  const uint64_t embd = u("llama.embedding_length"), ff = u("llama.feed_forward_length");
+  const uint64_t head_dim = embd / u("llama.attention.head_count"), kv = u("llama.attention.head_count_kv") * head_dim;
+  const uint64_t per_layer = embd * embd * 2 + embd * kv * 2 + embd * ff * 3;  // q, o; k, v; gate, up, down
+  ASSERT_TRUE(j.contains("int8_roofline")) << r.out;
+  EXPECT_EQ(j["int8_roofline"]["macs_per_prompt_token"], u("llama.block_count") * per_layer);
+  const double peak = j["int8_roofline"]["peak_macs_per_second"].get<double>();
+  EXPECT_GT(peak, 0.0);
+  const double expected = j["tests"][0]["avg_ts"].get<double>() * static_cast<double>(u("llama.block_count") * per_layer) / peak;
+  EXPECT_NEAR(j["int8_roofline"]["prompt_share"].get<double>(), expected, 1e-9 * expected);
+  const auto md = test::run_rpu({"bench", path, "-p", "16", "-n", "0", "-r", "1", "--bandwidth-mib", "32"});
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_NE(md.out.find("int8 multiply-add peak:"), std::string::npos) << md.out;
+  EXPECT_NE(md.out.find("prompt processing reaches"), std::string::npos) << md.out;
+  std::filesystem::remove(path);
 }
 
 TEST(CliBenchTest, ProfileReadsEveryMatrixOncePerGeneratedToken) {
