@@ -182,6 +182,10 @@ class GrammarMatcher {
   const std::string& text() const { return text_; }
   // Size of the matcher's caches (DFA states built so far); bounded, see grammar_matcher.cpp.
   size_t cached_states() const;
+  // The most parse positions one call (accept_bytes, accepted_prefix_length, a token mask) may
+  // explore before it throws GrammarTooLarge (default 2^25, about a second): transitions are
+  // cached, so only a grammar that keeps making new, highly ambiguous states gets near it.
+  void set_visit_budget(size_t visits);
 
  private:
   struct Automaton;

@@ -28,6 +28,9 @@ constexpr size_t kMaxCachedMasks = 64;
 // bounded by these, so 512 bytes of the fuzzer's worst inputs take seconds, not minutes.
 constexpr size_t kMaxStacksPerState = 1 << 17;
 constexpr size_t kMaxClosureVisits = 1 << 18;  // (position, frame) pairs explored for one byte
+// And for one call (a token's bytes, a token mask's trie walk): a mask walks up to a vocabulary's
+// worth of bytes, each of which may explore up to the bound above. ~1 s of work at most.
+constexpr size_t kMaxVisitsPerCall = 1 << 25;
 
 // uint64 key -> int32 value, open addressing with linear probing: the matcher's hot sets (frames
 // by (position, parent), positions visited in one closure) take millions of inserts on ambiguous
@@ -119,6 +122,8 @@ struct GrammarMatcher::Automaton {
   std::vector<int32_t> transitions;  // states.size() * row
   std::unordered_map<int32_t, std::vector<uint64_t>> masks;
 
+  size_t call_visits = 0;  // closure work since the matcher's current public call began
+  size_t call_budget = kMaxVisitsPerCall;
   std::vector<int32_t> scratch;
   FlatIdMap visited;  // values unused
   std::vector<Node> work;
@@ -159,6 +164,10 @@ struct GrammarMatcher::Automaton {
         visited.find_or_insert(key, 0, first_visit);
         if (!first_visit) break;  // explored already in this transition
         if (visited.size() > kMaxClosureVisits) too_ambiguous("parse positions", kMaxClosureVisits);
+        if (++call_visits > call_budget) {
+          throw GrammarTooLarge(fmt::format("grammar: matching one token explored more than {} parse positions; the "
+                                            "grammar is too ambiguous to enforce", call_budget));
+        }
         if (e.kind == GrammarElement::kBytes) {
           if (!sets[static_cast<size_t>(e.value)].empty()) out.push_back(node(pos, parent));
           if (out.size() > kMaxStacksPerState) too_ambiguous("parse stacks", kMaxStacksPerState);
@@ -267,6 +276,8 @@ void GrammarMatcher::maybe_rebuild() const {
 
 size_t GrammarMatcher::cached_states() const { return automaton_->states.size(); }
 
+void GrammarMatcher::set_visit_budget(size_t visits) { automaton_->call_budget = visits; }
+
 bool GrammarMatcher::is_complete() const { return automaton_->states[static_cast<size_t>(state_)].complete; }
 
 bool GrammarMatcher::can_continue() const {
@@ -275,6 +286,7 @@ bool GrammarMatcher::can_continue() const {
 }
 
 size_t GrammarMatcher::accepted_prefix_length(std::string_view bytes) const {
+  automaton_->call_visits = 0;
   maybe_rebuild();
   int32_t s = state_;
   for (size_t i = 0; i < bytes.size(); ++i) {
@@ -286,6 +298,7 @@ size_t GrammarMatcher::accepted_prefix_length(std::string_view bytes) const {
 }
 
 bool GrammarMatcher::accept_bytes(std::string_view bytes) {
+  automaton_->call_visits = 0;
   maybe_rebuild();
   int32_t s = state_;
   for (char b : bytes) {
@@ -310,6 +323,7 @@ const std::vector<uint64_t>& GrammarMatcher::allowed_tokens() const {
 
 std::vector<uint64_t> GrammarMatcher::compute_allowed_tokens() const {
   if (!vocab_) fail("grammar matcher: token masks need a vocabulary");
+  automaton_->call_visits = 0;
   maybe_rebuild();
   Automaton& a = *automaton_;
   const GrammarVocab::Trie& trie = vocab_->trie();

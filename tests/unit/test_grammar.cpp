@@ -353,6 +353,27 @@ TEST(GrammarVocabTest, TrieMaskEqualsBruteForceSentencePiece) {
                                   {"", " the", "日", " a1"});
 }
 
+// One call's work is bounded as a whole, not only per byte: a token mask walks up to the whole
+// vocabulary, and a grammar that keeps making new states could explore the per-byte bound at
+// every trie node. Shown with a budget small enough for an ordinary grammar's mask to pass it.
+TEST(GrammarVocabTest, OneCallsWorkIsBoundedAndTheMatcherKeepsItsState) {
+  const Loaded l = load_vocab("llama-spm");
+  const auto g = Grammar::parse(kJsonish);
+  const std::string prefix = "{\"name\": \"";
+  GrammarMatcher m(g, l.vocab);
+  ASSERT_TRUE(m.accept_bytes(prefix));
+  const std::vector<uint64_t> expected = m.compute_allowed_tokens();  // the default budget is ample
+  GrammarMatcher tight(g, l.vocab);
+  ASSERT_TRUE(tight.accept_bytes(prefix));
+  tight.set_visit_budget(20);
+  EXPECT_THROW(tight.compute_allowed_tokens(), GrammarTooLarge);
+  EXPECT_EQ(tight.text(), prefix);
+  tight.set_visit_budget(size_t{1} << 25);
+  EXPECT_EQ(tight.compute_allowed_tokens(), expected);  // what was cached before the throw is sound
+  EXPECT_TRUE(tight.accept_bytes("x\", \"tags\": []}"));
+  EXPECT_TRUE(tight.is_complete());
+}
+
 TEST(GrammarVocabTest, CharactersSplitAcrossTokensAndEndOfGeneration) {
   const Loaded l = load_vocab("llama-spm");
   const auto g = Grammar::parse("root ::= \"é\" \"!\"?");
