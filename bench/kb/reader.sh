@@ -16,8 +16,11 @@
 #   6. evaluation through `rpu serve --kb` and the openai client (bench/kb/eval_reader.mjs),
 #      the built-in arithmetic model as a baseline reader
 # Usage: bench/kb/reader.sh [--quick] [--out DIR] [--minutes M] [--train-questions N] [--n N]
-#                           [--train-corpora wordnet[,gcide]]
+#                           [--train-corpora wordnet[,gcide]] [--steps N]
 #   --quick: a few-minute smoke run (small data, 2 training minutes, 30 questions)
+#   --steps N: train exactly N optimizer steps (N x 4 x 512 tokens), the cosine over the steps,
+#     with no time limit (--minutes is ignored), as many epochs as that takes: a run to compare
+#     with another whatever the machine's speed (the default, a time box, anneals by wall time)
 #   --train-corpora: the training corpora (default wordnet). gcide (Debian dict-gcide, Webster's
 #     1913 dictionary) adds paragraph-shaped sources: the entries of at least 150 characters,
 #     several senses each (bench/RESULTS.md, "Run 3"). The training questions are split evenly
@@ -37,6 +40,7 @@ VOCAB_PIECES=2048
 N=300          # evaluation questions
 QUICK=0
 CORPORA=wordnet
+TRAIN_STEPS=0  # --steps; 0: the time box decides
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -45,6 +49,7 @@ while [ $# -gt 0 ]; do
     --train-questions) TRAIN_Q=$2; shift ;;
     --n) N=$2; shift ;;
     --train-corpora) CORPORA=$2; shift ;;
+    --steps) TRAIN_STEPS=$2; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -143,10 +148,15 @@ fi
 #    (5.2M parameters at 2,048 pieces, 0.5M of them the tied embeddings), time-boxed.
 if has_step train; then
 rm -rf "$OUT/run"
+if [ "$TRAIN_STEPS" -gt 0 ]; then
+  BUDGET=(--epochs 1000 --steps "$TRAIN_STEPS" --minutes 0)
+else
+  BUDGET=(--epochs 4 --steps 100000 --minutes "$MINUTES")
+fi
 nice -n 10 "$RPU" train --fit-vocab "$VOCAB_PIECES" --chat-template specialist/chat_template.jinja \
   --data "$OUT/train.jsonl" -o "$OUT/run" --name rpu-reader \
   --embd 256 --layers 6 --heads 8 --kv-heads 4 --ff 768 --ctx 1024 \
-  --seq-len 512 --batch 4 --epochs 4 --steps 100000 --minutes "$MINUTES" --lr 2e-3 --warmup 100 \
+  --seq-len 512 --batch 4 "${BUDGET[@]}" --lr 2e-3 --warmup 100 \
   --eval-every 200 --validation 0.005 --seed 1 --threads 2
 fi
 
