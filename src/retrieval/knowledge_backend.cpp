@@ -2,7 +2,10 @@
 
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
+#include "decode/grammar.h"
 #include "retrieval/extractive.h"
 
 namespace rpu::retrieval {
@@ -78,7 +81,16 @@ AugmentedRequest augment_request(KnowledgeLibrary& library, const ChatRequest& r
     }
     // The sources block (instructions, labels, chunks: the not-in-sources sentence and the
     // citation numbers among them) and the question.
-    out.request.grammar = extractive_grammar(extractive_words({out.block->text, query}));
+    const std::vector<std::string> words = extractive_words({out.block->text, query});
+    out.request.grammar = extractive_grammar(words);
+    try {
+      Grammar::parse(out.request.grammar);  // within GrammarLimits, checked here to name the field
+    } catch (const GrammarTooLarge& e) {
+      throw ApiError::bad_request("knowledge.extractive",
+                                  fmt::format("the sources hold too many distinct words ({}) to enforce as a grammar ({}); "
+                                              "ask for fewer sources (knowledge.k, knowledge.max_tokens)",
+                                              words.size(), e.what()));
+    }
   }
   out.knowledge = {{"kb", spec.kb}, {"query", query}, {"mode", search_mode_name(spec.mode)},
                    {"sources", nlohmann::ordered_json::array()}, {"left_out", out.block->left_out}};

@@ -38,6 +38,7 @@ struct ChatOptions {
   ReasonFlags reason;
   std::string kb;  // knowledge base searched for each message (rpu kb create)
   int kb_k = 5;
+  bool extractive = false;  // --extractive: answers use only words of the sources and the message
   std::string rerank;  // a cross-encoder that rescores the base's best chunks
 };
 
@@ -88,6 +89,7 @@ int chat(const ChatOptions& o) {
   if (reasoning) request.reasoning = *reasoning;
 #ifndef RPU_MINIMAL
   if (!o.kb.empty()) request.knowledge = {{"kb", kb_name}, {"k", o.kb_k}};
+  if (o.extractive) request.knowledge["extractive"] = true;  // needs --kb
 #endif
   if (!o.system.empty()) request.messages.push_back({{"role", "system"}, {"content", o.system}});
   const bool interactive = isatty(STDIN_FILENO);
@@ -147,9 +149,11 @@ Action add_chat_command(CLI::App& app) {
   cmd->add_flag("--think", o->think, "set enable_thinking for templates that support it");
   cmd->add_flag("--show-prompt", o->show_prompt, "print each rendered prompt to stderr");
 #ifndef RPU_MINIMAL
-  cmd->add_option("--kb", o->kb, "knowledge base searched for each message; its best chunks become cited sources")
-      ->check(CLI::ExistingFile);
+  auto* kb = cmd->add_option("--kb", o->kb, "knowledge base searched for each message; its best chunks become cited sources")
+                 ->check(CLI::ExistingFile);
   cmd->add_option("--kb-k", o->kb_k, "sources per message with --kb")->check(CLI::Range(1, 50));
+  cmd->add_flag("--extractive", o->extractive, "with --kb: answers may use only words of the sources and the message")
+      ->needs(kb);
   add_rerank_options(cmd, o->rerank);
 #endif
   add_sampling_options(cmd, o->sampling);
