@@ -67,6 +67,9 @@ struct ChatRequest : GenerationFields {
   // GBNF the answer must follow (llama-server's "grammar" field; root rule "root"); empty: none.
   // Not combinable with response_format json_* or a forced tool call, which make their own.
   std::string grammar;
+  // The request field the grammar came from, named by its errors ("knowledge.extractive" when a
+  // wrapper made it).
+  std::string grammar_param = "grammar";
   bool logprobs = false;
   int top_logprobs = 0;
 };

@@ -39,10 +39,10 @@ class GrammarConstraint : public TokenConstraint {
 std::shared_ptr<const Grammar> output_grammar(const ChatRequest& r, ToolCallFormat format, const ToolChoice& choice) {
   const bool structured = r.response_format.is_object() && r.response_format.value("type", "text") != "text";
   if (!r.grammar.empty() && (choice.forces_call() || structured)) {
-    throw ApiError::bad_request("grammar", std::string("'grammar' cannot be combined with ") +
-                                               (structured ? "a JSON 'response_format'" : "a forced tool call"));
+    throw ApiError::bad_request(r.grammar_param, "'" + r.grammar_param + "' cannot be combined with " +
+                                                     (structured ? "a JSON 'response_format'" : "a forced tool call"));
   }
-  const char* param = !r.grammar.empty() ? "grammar" : choice.forces_call() ? "tools" : "response_format";
+  const std::string param = !r.grammar.empty() ? r.grammar_param : choice.forces_call() ? "tools" : "response_format";
   SchemaBudget budget;
   budget.limits.cancelled = r.cancelled;
   std::shared_ptr<const Grammar> grammar;

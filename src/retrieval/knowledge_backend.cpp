@@ -2,10 +2,7 @@
 
 #include <filesystem>
 
-#include <fmt/format.h>
-
 #include "core/error.h"
-#include "decode/grammar.h"
 #include "retrieval/extractive.h"
 
 namespace rpu::retrieval {
@@ -74,23 +71,15 @@ AugmentedRequest augment_request(KnowledgeLibrary& library, const ChatRequest& r
   out.request.knowledge = nullptr;
   add_context_to_messages(out.request.messages, out.block->text);
   if (spec.extractive) {
-    const bool structured = request.response_format.is_object() && request.response_format.value("type", "text") != "text";
-    if (!request.grammar.empty() || structured) {
+    if (!request.grammar.empty()) {
       throw ApiError::bad_request("knowledge.extractive", "'knowledge.extractive' makes its own grammar; it cannot be "
-                                                          "combined with 'grammar' or a JSON 'response_format'");
+                                                          "combined with 'grammar'");
     }
     // The sources block (instructions, labels, chunks: the not-in-sources sentence and the
-    // citation numbers among them) and the question.
-    const std::vector<std::string> words = extractive_words({out.block->text, query});
-    out.request.grammar = extractive_grammar(words);
-    try {
-      Grammar::parse(out.request.grammar);  // within GrammarLimits, checked here to name the field
-    } catch (const GrammarTooLarge& e) {
-      throw ApiError::bad_request("knowledge.extractive",
-                                  fmt::format("the sources hold too many distinct words ({}) to enforce as a grammar ({}); "
-                                              "ask for fewer sources (knowledge.k, knowledge.max_tokens)",
-                                              words.size(), e.what()));
-    }
+    // citation numbers among them) and the question. The backend that enforces it checks its
+    // size and its combination with other constraints, naming this field.
+    out.request.grammar = extractive_grammar(extractive_words({out.block->text, query}));
+    out.request.grammar_param = "knowledge.extractive";
   }
   out.knowledge = {{"kb", spec.kb}, {"query", query}, {"mode", search_mode_name(spec.mode)},
                    {"sources", nlohmann::ordered_json::array()}, {"left_out", out.block->left_out}};

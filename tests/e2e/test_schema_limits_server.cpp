@@ -141,6 +141,12 @@ TEST_F(SchemaLimitsServerTest, GrammarFieldConstrainsTheAnswerAndItsFaultsAreRep
   const auto [type_status, type] = post(chat({{"grammar", 7}}), seconds);
   EXPECT_EQ(type_status, 400);
   EXPECT_EQ(type["error"]["param"], "grammar") << type.dump();
+  std::string huge = "root ::= w\nw ::= \"w0\"";  // past GrammarLimits' 1 MiB of text
+  for (int i = 1; i < 120000; ++i) huge += " | \"w" + std::to_string(i) + "\"";
+  const auto [huge_status, huge_body] = post(chat({{"grammar", huge}}), seconds);
+  EXPECT_EQ(huge_status, 400);
+  EXPECT_EQ(huge_body["error"]["param"], "grammar") << huge_body.dump();
+  EXPECT_EQ(huge_body["error"]["code"], "schema_too_large") << huge_body.dump();
 
   // Every "a" may open a level or close part of one: the ways to read "a"^n grow exponentially,
   // and the matcher gives up at its bound (about 23 bytes) instead of hanging the server.
