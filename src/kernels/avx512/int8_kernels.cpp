@@ -479,9 +479,16 @@ void tile_kernel(const uint8_t* group0, int64_t group_bytes, int64_t nb, const Q
 }
 
 // Blocks ahead of the one being computed whose weight lines stream_tile_kernel requests, per
-// group of the panel: about 1.6-5 KB per stream, enough to keep DRAM busy through the compute of
-// 4 blocks (measured on the Qwen2.5-0.5B shape, one thread: 3 and 4 best, 1-2 and 6-16 slower).
-constexpr int64_t kStreamAhead = 4;
+// group of the panel, in two stages: kStreamFar blocks ahead into L2 (prefetcht1: ~26 KB in
+// flight per core for 3 Q8_0 groups), then kStreamAhead blocks ahead from L2 into L1. One
+// core's L1 tracks too few outstanding misses to cover DRAM latency at the step's pace while
+// it also computes; L2 tracks more. Measured on the Qwen2.5-0.5B Q8_0 shape, 2 threads, 8
+// sequences (`rpu bench -p 0 -n 32 -b 8,16`, binaries alternated): L1 requests alone 4 blocks
+// ahead 272-287 t/s; with L2 requests 16 ahead 331-371 (12-32 ahead alike, L1 distance 2-4
+// alike, L2 requests alone 295); 16 sequences, compute-bound, +0-5%. The same L2 request in the
+// one-token decode tile gained nothing (the hardware prefetcher keeps up there).
+constexpr int64_t kStreamAhead = 2;
+constexpr int64_t kStreamFar = 16;
 
 // A decode step of 2-16 tokens against NG 16-row groups from row0, in one sweep over the blocks:
 // per block, NS = ceil(n_tokens / 4) sub-tiles of 4 tokens in turn, each with tile_kernel's
@@ -514,6 +521,12 @@ void stream_tile_kernel(const uint8_t* group0, int64_t group_bytes, int64_t nb, 
       const uint8_t* line = ahead < nb ? group0 + g * group_bytes + ahead * kBlockBytes
                                        : group0 + (NG + g) * group_bytes + (ahead - nb) * kBlockBytes;
       for (int64_t l = 0; l < kBlockBytes; l += 64) _mm_prefetch(reinterpret_cast<const char*>(line + l), _MM_HINT_T0);
+      const int64_t far = b + kStreamFar;  // in this panel or the next, as `ahead`
+      if (far < 2 * nb) {
+        const uint8_t* far_line = far < nb ? group0 + g * group_bytes + far * kBlockBytes
+                                           : group0 + (NG + g) * group_bytes + (far - nb) * kBlockBytes;
+        for (int64_t l = 0; l < kBlockBytes; l += 64) _mm_prefetch(reinterpret_cast<const char*>(far_line + l), _MM_HINT_T1);
+      }
     }
     __m512 scales[NG];
     for (int g = 0; g < NG; ++g) {
