@@ -68,8 +68,9 @@ TEST(BatchInvarianceTest, MatmulRowOfATokenDoesNotDependOnTheBatch) {
 }
 
 // A matrix over 512 KiB packed (avx512's kCacheResidentBytes): its decode batches take the
-// DRAM-streaming sweep instead of the register tiles the small ones above take; each token's
-// row must still equal the token alone.
+// DRAM-streaming panel passes (4-token passes, a padded last pass of 2-3 tokens, or a last
+// token alone) instead of the tiles the small ones above take; each token's row must still
+// equal the token alone.
 TEST(BatchInvarianceTest, StreamedMatmulRowOfATokenDoesNotDependOnTheBatch) {
   const int64_t rows = 1037, cols = 1024, max_tokens = 16;
   const auto x = random_values(static_cast<size_t>(max_tokens * cols), 17, 1.0f);
@@ -82,7 +83,7 @@ TEST(BatchInvarianceTest, StreamedMatmulRowOfATokenDoesNotDependOnTheBatch) {
       WeightMatrix w;
       set->pack(MatrixView{type, bytes.data(), rows, cols, row_bytes}, w);
       if (w.packed) EXPECT_GT(w.packed_bytes, size_t{512} << 10);  // large enough to be streamed
-      for (int64_t n_tokens : {2, 7, 16}) {
+      for (int64_t n_tokens : {2, 3, 5, 7, 9, 16}) {
         SCOPED_TRACE(std::string(set->name) + " " + dtype_info(type).name + " tokens " + std::to_string(n_tokens));
         const auto batched = run_matmul(*set, w, x.data(), n_tokens);
         for (int64_t t = 0; t < n_tokens; ++t) {

@@ -186,14 +186,14 @@ TEST(KernelSetTest, IntegerPrefillTilesMatchExactProduct) {
 }
 
 // The same for matrices too large to stay in a core's L2 (over 512 KiB packed: avx512's
-// kCacheResidentBytes), the only ones whose decode batches of 2-16 tokens take the one-sweep
-// DRAM-streaming tile (the smaller matrices above take the register tiles): 1,037 rows (a ragged
+// kCacheResidentBytes), the only ones whose decode batches of 2-16 tokens take the DRAM-streaming
+// panel passes (the smaller matrices above take the plain tiles): 1,037 rows (a ragged
 // last group) x 1,024 columns, so 0.6-1.1 MB packed in every integer format.
 TEST(KernelSetTest, DecodeBatchSweepOfALargeMatrixMatchesExactProduct) {
   uint64_t seed = 1900;
   for (const KernelSet* set : tested_sets()) {
     for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q5_0}) {
-      for (int64_t n_tokens : {2, 5, 8, 16}) check_type(*set, type, Shape{1037, 1024}, n_tokens, ++seed);
+      for (int64_t n_tokens : {2, 3, 5, 8, 13, 16}) check_type(*set, type, Shape{1037, 1024}, n_tokens, ++seed);
     }
   }
 }

@@ -416,8 +416,8 @@ struct PackedBlock {
 
 // Block b's integer dots for NG 16-row groups x NT tokens (rows token[t] of xq): each starts at
 // the token's zero-point correction zsum[token * nb + b]; every unpacked weight chunk feeds NT
-// tokens and every activation word NG groups. Shared by tile_kernel and stream_tile_kernel, so
-// a token's arithmetic is the same in both (batch invariance).
+// tokens and every activation word NG groups. A token's arithmetic is the same in every tile
+// shape (batch invariance).
 template <DType kType, int NG, int NT>
 inline __attribute__((always_inline)) void block_dots(const uint8_t* group0, int64_t group_bytes, int64_t nb, int64_t b,
                                                       const QuantizedInput& xq, const int32_t* zsum,
@@ -443,30 +443,44 @@ inline __attribute__((always_inline)) void block_dots(const uint8_t* group0, int
   }
 }
 
+// Lines [begin, end) a tile requests into L2, lines_per_block of them before each block's
+// products (none by default).
+struct LinePrefetch {
+  const uint8_t* begin = nullptr;
+  int64_t lines_per_block = 0;
+  const uint8_t* end = nullptr;
+};
+
 // Y rows of NG consecutive 16-row groups (group g at group0 + g * group_bytes) for NT tokens
-// from t0: a tile of NG x NT accumulators [16 rows] each. Every unpacked weight chunk feeds NT
+// from t0 (tokens past n_valid repeat the last valid one and are not stored), optionally
+// requesting `prefetch`'s lines: a tile of NG x NT accumulators [16 rows] each. Every unpacked weight chunk feeds NT
 // tokens and every activation word NG groups, so the unpacking and the scale arithmetic per
 // product shrink as the tile grows (NG = 1, NT = 1 is decode). zsum[t * nb + b] = -z *
 // sum(q) of token t's block b starts each integer dot at the zero-point correction. Specialised
 // per format so the inner loop has no branches.
 template <DType kType, int NG, int NT>
 void tile_kernel(const uint8_t* group0, int64_t group_bytes, int64_t nb, const QuantizedInput& xq,
-                 const int32_t* zsum, int64_t t0, float* y, int64_t rows, int64_t row0) {
+                 const int32_t* zsum, int64_t t0, float* y, int64_t rows, int64_t row0, int64_t n_valid = NT,
+                 LinePrefetch prefetch = {}) {
   constexpr int64_t kBlockBytes = PackedBlock<kType>::kBytes;
   __m512 acc[NG][NT];
   for (int g = 0; g < NG; ++g) {
     for (int t = 0; t < NT; ++t) acc[g][t] = _mm512_setzero_ps();
   }
   for (int64_t b = 0; b < nb; ++b) {
+    for (int64_t l = 0; l < prefetch.lines_per_block; ++l) {
+      const uint8_t* line = prefetch.begin + (b * prefetch.lines_per_block + l) * 64;
+      if (line < prefetch.end) _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T1);
+    }
     int64_t token[NT];
-    for (int t = 0; t < NT; ++t) token[t] = t0 + t;
+    for (int t = 0; t < NT; ++t) token[t] = t0 + std::min<int64_t>(t, n_valid - 1);
     __m512i dot[NG][NT];
     block_dots<kType, NG, NT>(group0, group_bytes, nb, b, xq, zsum, token, dot);
     for (int g = 0; g < NG; ++g) {
       const uint8_t* scale_bytes = group0 + g * group_bytes + b * kBlockBytes + (kBlockBytes - 32);
       const __m512 scales = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scale_bytes)));
       for (int t = 0; t < NT; ++t) {
-        const __m512 dx = _mm512_set1_ps(xq.d[static_cast<size_t>((t0 + t) * nb + b)]);
+        const __m512 dx = _mm512_set1_ps(xq.d[static_cast<size_t>(token[t] * nb + b)]);
         acc[g][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[g][t]), _mm512_mul_ps(scales, dx), acc[g][t]);
       }
     }
@@ -474,98 +488,42 @@ void tile_kernel(const uint8_t* group0, int64_t group_bytes, int64_t nb, const Q
   for (int g = 0; g < NG; ++g) {
     const int64_t valid = std::min<int64_t>(16, rows - row0 - 16 * g);
     const __mmask16 store_mask = static_cast<__mmask16>((1u << valid) - 1u);
-    for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + row0 + 16 * g, store_mask, acc[g][t]);
+    for (int t = 0; t < n_valid; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + row0 + 16 * g, store_mask, acc[g][t]);
   }
 }
 
-// Blocks ahead of the one being computed whose weight lines stream_tile_kernel requests, per
-// group of the panel, in two stages: kStreamFar blocks ahead into L2 (prefetcht1: ~26 KB in
-// flight per core for 3 Q8_0 groups), then kStreamAhead blocks ahead from L2 into L1. One
-// core's L1 tracks too few outstanding misses to cover DRAM latency at the step's pace while
-// it also computes; L2 tracks more. Measured on the Qwen2.5-0.5B Q8_0 shape, 2 threads, 8
-// sequences (`rpu bench -p 0 -n 32 -b 8,16`, binaries alternated): L1 requests alone 4 blocks
-// ahead 272-287 t/s; with L2 requests 16 ahead 331-371 (12-32 ahead alike, L1 distance 2-4
-// alike, L2 requests alone 295); 16 sequences, compute-bound, +0-5%. The same L2 request in the
-// one-token decode tile gained nothing (the hardware prefetcher keeps up there).
-constexpr int64_t kStreamAhead = 2;
-constexpr int64_t kStreamFar = 16;
-
-// A decode step of 2-16 tokens against NG 16-row groups from row0, in one sweep over the blocks:
-// per block, NS = ceil(n_tokens / 4) sub-tiles of 4 tokens in turn, each with tile_kernel's
-// 3 x 4 register tile (its integer dots start afresh every block) adding into float
-// accumulators kept in memory (NS x NG x 4 vectors: more than the 32 registers).
-//
-// Why not tile_kernel once per 4 tokens: that sweeps the panel NS times; only the first sweep
-// reads DRAM and the others compute from cache, so weight streaming and int8 compute took turns
-// (8 tokens: the sum of the two, see RESULTS "Server throughput"). Here every weight byte is read
-// from DRAM once, in order, at the pace of the whole step's compute, and the lines kStreamAhead
-// blocks ahead are requested explicitly: without that request the slower, steady consumption
-// left the hardware prefetcher behind and the sweep was slower than the passes.
-//
-// Tokens past n_tokens in the last sub-tile repeat the last token and are not stored (a padded
-// sub-tile costs less than single-token passes: 4 tokens in the register tile take about the
-// time of 2 alone). Each token's arithmetic (an integer dot per block, then one fused
-// multiply-add per block in block order) is tile_kernel's, so results are bit for bit the same
-// at any batch size.
-template <DType kType, int NG, int NS>
-void stream_tile_kernel(const uint8_t* group0, int64_t group_bytes, int64_t nb, const QuantizedInput& xq,
-                        const int32_t* zsum, int64_t n_tokens, float* y, int64_t rows, int64_t row0) {
-  constexpr int NT = 4;
-  constexpr int64_t kBlockBytes = PackedBlock<kType>::kBytes;
-  alignas(64) float acc[NS][NG][NT][16] = {};
-  for (int64_t b = 0; b < nb; ++b) {
-    // Past its group's last block, a stream's request lands in the next panel (groups NG..2NG-1),
-    // which this row range or the next chunk reads next; a prefetch never faults.
-    for (int g = 0; g < NG; ++g) {
-      const int64_t ahead = b + kStreamAhead;
-      const uint8_t* line = ahead < nb ? group0 + g * group_bytes + ahead * kBlockBytes
-                                       : group0 + (NG + g) * group_bytes + (ahead - nb) * kBlockBytes;
-      for (int64_t l = 0; l < kBlockBytes; l += 64) _mm_prefetch(reinterpret_cast<const char*>(line + l), _MM_HINT_T0);
-      const int64_t far = b + kStreamFar;  // in this panel or the next, as `ahead`
-      if (far < 2 * nb) {
-        const uint8_t* far_line = far < nb ? group0 + g * group_bytes + far * kBlockBytes
-                                           : group0 + (NG + g) * group_bytes + (far - nb) * kBlockBytes;
-        for (int64_t l = 0; l < kBlockBytes; l += 64) _mm_prefetch(reinterpret_cast<const char*>(far_line + l), _MM_HINT_T1);
-      }
-    }
-    __m512 scales[NG];
-    for (int g = 0; g < NG; ++g) {
-      const uint8_t* scale_bytes = group0 + g * group_bytes + b * kBlockBytes + (kBlockBytes - 32);
-      scales[g] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scale_bytes)));
-    }
-    for (int s = 0; s < NS; ++s) {
-      int64_t token[NT];  // the sub-tile's tokens, the padding repeating the last one
-      for (int t = 0; t < NT; ++t) token[t] = std::min<int64_t>(s * NT + t, n_tokens - 1);
-      __m512i dot[NG][NT];
-      block_dots<kType, NG, NT>(group0, group_bytes, nb, b, xq, zsum, token, dot);
-      for (int g = 0; g < NG; ++g) {
-        for (int t = 0; t < NT; ++t) {
-          const __m512 dx = _mm512_set1_ps(xq.d[static_cast<size_t>(token[t] * nb + b)]);
-          const __m512 sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[g][t]), _mm512_mul_ps(scales[g], dx),
-                                             _mm512_load_ps(acc[s][g][t]));
-          _mm512_store_ps(acc[s][g][t], sum);
-        }
-      }
-    }
-  }
-  for (int g = 0; g < NG; ++g) {
-    const int64_t valid = std::min<int64_t>(16, rows - row0 - 16 * g);
-    const __mmask16 store_mask = static_cast<__mmask16>((1u << valid) - 1u);
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      _mm512_mask_storeu_ps(y + t * rows + row0 + 16 * g, store_mask, _mm512_load_ps(acc[t / NT][g][t % NT]));
-    }
-  }
-}
-
-// stream_tile_kernel for NG groups with its sub-tile count chosen for n_tokens (2..16).
+// A decode step of 2-16 tokens against a panel of NG groups: 4-token tile_kernel passes over
+// the panel (a last pass of 2-3 tokens padded: 4 tokens in the register tile take about the
+// time of 2 alone; a last single token alone). The first pass reads the panel from L2, where
+// the previous panel's passes requested it, and every pass requests its share of the next
+// panel's lines [next, next_end) from DRAM into L2 (prefetcht1; one core's L1 tracks too few
+// outstanding misses to cover DRAM latency while it computes, L2 tracks more). So the weights
+// stream at the pace of the whole step's compute, each byte read from DRAM once, and the float
+// accumulators stay in registers. Measured on the Qwen2.5-0.5B Q8_0 shape, 2 threads (`rpu
+// bench -p 0 -n 32 -b 8,16`, binaries alternated): 8 sequences 274-290 t/s with the former
+// sweep of all tokens per block (accumulators in memory, L1 requests 4 blocks ahead), 327-368
+// with that sweep plus L2 requests 16 blocks ahead, 388-416 with these passes; 16 sequences
+// 380-459 and 420-515. The next panel requested in the first pass alone: 335-342 (8); the panel
+// after next: no better. Two panels of the largest matrices (Llama-3.2-1B's 8192-column FFN
+// down, Q8_0: 2 x 418 KB) still fit a Zen 4 core's 1 MB L2.
 template <DType kType, int NG>
-void stream_tiles(const uint8_t* group0, int64_t group_bytes, int64_t nb, const QuantizedInput& xq,
-                  const int32_t* zsum, int64_t n_tokens, float* y, int64_t rows, int64_t row0) {
-  switch ((n_tokens + 3) / 4) {
-    case 1: return stream_tile_kernel<kType, NG, 1>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
-    case 2: return stream_tile_kernel<kType, NG, 2>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
-    case 3: return stream_tile_kernel<kType, NG, 3>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
-    default: return stream_tile_kernel<kType, NG, 4>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
+void panel_passes(const uint8_t* group0, int64_t group_bytes, int64_t nb, const QuantizedInput& xq,
+                  const int32_t* zsum, int64_t n_tokens, float* y, int64_t rows, int64_t row0, const uint8_t* next,
+                  const uint8_t* next_end) {
+  const int64_t passes = (n_tokens + 3) / 4;
+  const int64_t lines = (next_end - next + 63) / 64;
+  const int64_t lines_per_pass = (lines + passes - 1) / passes;
+  const int64_t lines_per_block = (lines_per_pass + nb - 1) / nb;
+  for (int64_t p = 0; p < passes; ++p) {
+    const int64_t t0 = 4 * p;
+    const uint8_t* begin = next + p * lines_per_pass * 64;
+    const LinePrefetch prefetch{begin, lines_per_block, std::min(next_end, begin + lines_per_pass * 64)};
+    const int64_t valid = std::min<int64_t>(4, n_tokens - t0);
+    if (valid == 1) {
+      tile_kernel<kType, NG, 1>(group0, group_bytes, nb, xq, zsum, t0, y, rows, row0, 1, prefetch);
+    } else {
+      tile_kernel<kType, NG, 4>(group0, group_bytes, nb, xq, zsum, t0, y, rows, row0, valid, prefetch);
+    }
   }
 }
 
@@ -635,13 +593,14 @@ void token_tiles(const uint8_t* group0, int64_t group_bytes, int64_t nb, const Q
 // one group at a time: it is bound by the bytes read.
 constexpr int kPrefillGroups = 3;
 constexpr int kPrefillTokens = 4;
-// Steps of 2..kStreamTokens tokens (decode batches) take stream_tile_kernel: one sweep over the
-// weights, memory-bound at these sizes. Larger ones (prefill) are compute-bound: tile_kernel.
+// Steps of 2..kStreamTokens tokens (decode batches) take panel_passes: the weights streamed into
+// L2 while the passes compute, memory-bound at these sizes. Larger ones (prefill) are
+// compute-bound: token_tiles.
 constexpr int64_t kStreamTokens = 16;
 // ...unless the matrix fits in a core's L2 (a small model's matrices, e.g. the built-in 4.8M
-// model's 768 x 256 Q8_0 FFN, 208 KB): read from cache, not DRAM, the register tiles compute
-// the same sums without the sweep's accumulators in memory and prefetches (a 4-token decode
-// lane of the built-in model: see bench/RESULTS.md "Decode lanes").
+// model's 768 x 256 Q8_0 FFN, 208 KB): read from cache, not DRAM, so token_tiles computes the
+// same sums without the prefetches (a 4-token decode lane of the built-in model: see
+// bench/RESULTS.md "Decode lanes").
 constexpr size_t kCacheResidentBytes = size_t{512} << 10;
 
 template <DType kType>
@@ -658,12 +617,15 @@ void matmul_type(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
     const int64_t groups_left = (row_end - row0 + kRowsPerGroup - 1) / kRowsPerGroup;
     const int64_t groups = prefill || stream ? std::min<int64_t>(groups_left, kPrefillGroups) : 1;
     if (stream) {
+      const int64_t next_groups = std::min<int64_t>(groups_left - groups, kPrefillGroups);
+      const uint8_t* next = group0 + groups * group_bytes;
+      const uint8_t* next_end = next + next_groups * group_bytes;
       if (groups == 3) {
-        stream_tiles<kType, 3>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
+        panel_passes<kType, 3>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0, next, next_end);
       } else if (groups == 2) {
-        stream_tiles<kType, 2>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
+        panel_passes<kType, 2>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0, next, next_end);
       } else {
-        stream_tiles<kType, 1>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
+        panel_passes<kType, 1>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0, next, next_end);
       }
     } else if (groups == 3) {
       token_tiles<kType, 3, kPrefillTokens>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
