@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Documents and question/answer triples for the reader benchmark (bench/kb/reader.sh).
 //
-//   node bench/kb/make_qa.mjs --corpus wordnet|gcide|jargon --out DIR [--entries N] [--questions N]
+//   node bench/kb/make_qa.mjs --corpus wordnet|gcide|debref|jargon --out DIR [--entries N] [--questions N]
 //        [--absent 0.2] [--seed 1] [--source FILE] [--min-chars N]
 //
 // Reads a Debian-shipped glossary (term -> definition):
@@ -14,6 +14,11 @@
 //            {cross refs} unbraced, accent codes like "[e^]" -> "e"), for paragraph-shaped sources
 //            with other words than WordNet's one-line glosses. (dict-foldoc is never used: it
 //            holds Jargon File text, and the Jargon File must stay unseen.)
+//   debref   /usr/share/debian-reference/*.en.html (package debian-reference-en: the Debian
+//            Reference manual): a section heading -> the prose paragraphs under it (running
+//            text, list items, Note/Tip boxes; no tables or listings), the heading without its
+//            number and leading article as the term: paragraph-shaped technical prose (447
+//            sections; it does not mention the Jargon File)
 //   jargon   /usr/share/doc/jargon-text/jargon.txt.gz (package jargon-text): ":term:" entries of
 //            the Jargon File's glossary -> their definition paragraphs ({cross refs} unbraced,
 //            etymology paragraphs "[...]" dropped)
@@ -277,10 +282,74 @@ function readGcide(file) {
   return out;
 }
 
+// ---- The Debian Reference manual (package debian-reference-en): DocBook XHTML chapters
+// /usr/share/debian-reference/{pr01,ch01..ch12,apa}.en.html. A section heading ("1.1.3. The
+// root account") -> the prose paragraphs under it up to the next heading (<p> of the running text,
+// of list items and of Note/Tip/Caution/Warning boxes; data tables, screen listings and the tables
+// of contents dropped), inline markup removed. The term is the heading without its number and a
+// leading article ("root account"); headings used by more than one section are dropped, as
+// WordNet's repeated lemmas are, so every question has one answer.
+const HTML_ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
+
+export function htmlText(html) {
+  return html
+    .replace(/<[^>]*>/g, '')
+    .replace(/&#x([0-9a-f]+);/gi, (m, h) => String.fromCodePoint(parseInt(h, 16)))
+    .replace(/&#(\d+);/g, (m, d) => String.fromCodePoint(Number(d)))
+    .replace(/&([a-z]+);/gi, (m, n) => HTML_ENTITIES[n] ?? m)
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+export function debrefSections(html) {
+  const body = html
+    .replace(/<div class="toc">[\s\S]*?<\/dl>\s*<\/div>/g, '')           // a chapter's contents
+    .replace(/<div class="list-of-tables">[\s\S]*?<\/dl>\s*<\/div>/g, '')
+    .replace(/<table\b([^>]*)>[\s\S]*?<\/table>/g, (m, attrs) =>          // data tables out, boxes kept
+      (/summary="(Note|Tip|Caution|Warning|Important)"/.test(attrs) ? m : ''))
+    .replace(/<pre\b[\s\S]*?<\/pre>/g, '');
+  const sections = [];
+  let cur = null;
+  const re = /<h([1-6]) class="title"[^>]*>([\s\S]*?)<\/h\1>|<p(?:\s[^>]*)?>([\s\S]*?)<\/p>/g;
+  let m;
+  while ((m = re.exec(body)) !== null) {
+    if (m[1]) {
+      const title = htmlText(m[2])
+        .replace(/^(Chapter|Appendix)\s+[0-9A-Z]+\.\s*/, '')
+        .replace(/^([0-9A-Z]+\.)+\s*/, '');
+      cur = { title, paragraphs: [] };
+      sections.push(cur);
+    } else if (cur && !/^<p class="title"/.test(m[0])) {
+      const t = htmlText(m[3]);
+      if (t.length >= 3) cur.paragraphs.push(t);
+    }
+  }
+  return sections;
+}
+
+function readDebref(file) {
+  const dir = file || '/usr/share/debian-reference';
+  const files = fs.readdirSync(dir).filter((f) => /^(pr|ch|ap)[0-9a-z]+\.en\.html$/.test(f)).sort();
+  if (files.length === 0) throw new Error(`${dir}: no Debian Reference chapters (apt-get install debian-reference-en)`);
+  const byKey = new Map();
+  for (const f of files) {
+    for (const s of debrefSections(fs.readFileSync(path.join(dir, f), 'utf8'))) {
+      const term = s.title.replace(/^(The|A|An)\s+/, '').trim();
+      if (!/^[A-Za-z0-9]/.test(term) || s.paragraphs.length === 0) continue;
+      const key = term.toLowerCase();
+      byKey.set(key, byKey.has(key) ? null : { term, paragraphs: s.paragraphs, answerFrom: s.paragraphs[0] });
+    }
+  }
+  // As for GCIDE: a first paragraph that only points elsewhere ("See the following.") has no
+  // answer to extract.
+  return [...byKey.values()].filter((e) => e && !/^(See|Refer to)\b/.test(e.answerFrom));
+}
+
 const CORPORA = {
   wordnet: { read: readWordnet, title: 'WordNet glossary' },
   gcide: { read: readGcide, title: 'Webster\'s dictionary' },
   jargon: { read: readJargon, title: 'The Jargon File' },
+  debref: { read: readDebref, title: 'The Debian Reference' },
 };
 
 function letterOf(term) {

@@ -16,7 +16,7 @@
 #   6. evaluation through `rpu serve --kb` and the openai client (bench/kb/eval_reader.mjs),
 #      the built-in arithmetic model as a baseline reader
 # Usage: bench/kb/reader.sh [--quick] [--out DIR] [--minutes M] [--train-questions N] [--n N]
-#                           [--train-corpora wordnet[,gcide]] [--steps N]
+#                           [--train-corpora wordnet[,gcide][,debref]] [--steps N]
 #   --quick: a few-minute smoke run (small data, 2 training minutes, 30 questions)
 #   --steps N: train exactly N optimizer steps (N x 4 x 512 tokens), the cosine over the steps,
 #     with no time limit (--minutes is ignored), as many epochs as that takes: a run to compare
@@ -26,6 +26,11 @@
 #     several senses each (bench/RESULTS.md, "Run 3"). The training questions are split evenly
 #     between the corpora, each retrieved from its own base with the same k = 1/2/3 mix; the
 #     vocabulary is fitted to the mix. Each corpus gets an in-distribution evaluation.
+#     debref (Debian debian-reference-en, the Debian Reference manual) adds paragraph-shaped
+#     technical prose: its sections (heading -> paragraphs), 446 questions in all ("Run 5"). A
+#     corpus with fewer questions than its even share gives all it has (its shards cover the
+#     first half of its questions) and the rest of the share is split among the others: with
+#     wordnet,gcide,debref and --train-questions 20220, WordNet and GCIDE get run 3's 10,000 each.
 #   STEPS="data train eval" (the default): only some of them, e.g. STEPS=eval after a run
 # The first run in bench/RESULTS.md (5.15M parameters, 4.1M of them a copied 32k LLaMA
 # vocabulary, 30 minutes, answers without the term) is the commands listed there.
@@ -71,7 +76,8 @@ for c in "${CORPUS_LIST[@]}"; do
   case "$c" in
     wordnet) PKGS="$PKGS wordnet-base" ;;
     gcide) PKGS="$PKGS dict-gcide" ;;
-    *) echo "reader.sh: unknown training corpus $c (wordnet, gcide)" >&2; exit 2 ;;
+    debref) PKGS="$PKGS debian-reference-en" ;;
+    *) echo "reader.sh: unknown training corpus $c (wordnet, gcide, debref)" >&2; exit 2 ;;
   esac
 done
 # shellcheck disable=SC2086
@@ -87,6 +93,7 @@ for c in "${CORPUS_LIST[@]}"; do
   case "$c" in
     wordnet) node bench/kb/make_qa.mjs --corpus wordnet --out "$OUT/wordnet" --entries 75000 --questions 60000 --seed 1 ;;
     gcide) node bench/kb/make_qa.mjs --corpus gcide --out "$OUT/gcide" --min-chars 150 --questions 24000 --seed 3 ;;
+    debref) node bench/kb/make_qa.mjs --corpus debref --out "$OUT/debref" --seed 4 ;;
   esac
 done
 node bench/kb/make_qa.mjs --corpus jargon --out "$OUT/jargon" --questions "$N" --seed 2
@@ -115,13 +122,26 @@ rm -f "$OUT"/jargon.kb "$OUT"/jargon-dense.kb
 #    the first with k = 1, the second with k = 2, the last two with k = 3 (the served k); one
 #    process per shard (retrieval runs at ~20 questions/s on 2 shared cores). Questions in the
 #    second half were never trained on (the in-distribution check).
-Q=$((TRAIN_Q / 4 / ${#CORPUS_LIST[@]}))
+#    A corpus whose stride is below its even share (debref) gives STRIDE questions a shard; the
+#    rest of the share goes to the others, evenly.
+declare -A QC
+SHARE=$((TRAIN_Q / 4 / ${#CORPUS_LIST[@]}))
+LEFT=$((TRAIN_Q / 4)) BIG=0
+for c in "${CORPUS_LIST[@]}"; do
+  STRIDE=$(($(wc -l < "$OUT/$c/qa.jsonl") / 8))
+  if [ "$STRIDE" -lt "$SHARE" ]; then
+    QC[$c]=$STRIDE; LEFT=$((LEFT - STRIDE))
+    echo "reader.sh: $c has $STRIDE questions a shard (all of the first half of its questions)"
+  else BIG=$((BIG + 1)); fi
+done
+for c in "${CORPUS_LIST[@]}"; do [ -n "${QC[$c]:-}" ] || QC[$c]=$((LEFT / BIG)); done
 SHARDS="k1 k2 k3a k3b"
 PIDS=()
 qa=() msg=()
 for c in "${CORPUS_LIST[@]}"; do
   STRIDE=$(($(wc -l < "$OUT/$c/qa.jsonl") / 8))
-  [ "$Q" -le "$STRIDE" ] || { echo "reader.sh: --train-questions at most $((4 * STRIDE * ${#CORPUS_LIST[@]})) for $c" >&2; exit 2; }
+  Q=${QC[$c]}
+  [ "$Q" -le "$STRIDE" ] || { echo "reader.sh: --train-questions too many for $c ($Q a shard, at most $STRIDE)" >&2; exit 2; }
   # (line ranges by sed, not tail | head: under pipefail, tail's SIGPIPE would end the script)
   i=0
   for s in $SHARDS; do
