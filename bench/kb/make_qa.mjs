@@ -17,8 +17,8 @@
 //   debref   /usr/share/debian-reference/*.en.html (package debian-reference-en: the Debian
 //            Reference manual): a section heading -> the prose paragraphs under it (running
 //            text, list items, Note/Tip boxes; no tables or listings), the heading without its
-//            number and leading article as the term: paragraph-shaped technical prose (447
-//            sections; it does not mention the Jargon File)
+//            number and leading article as the term: paragraph-shaped technical prose (446
+//            usable sections; it does not mention the Jargon File)
 //   jargon   /usr/share/doc/jargon-text/jargon.txt.gz (package jargon-text): ":term:" entries of
 //            the Jargon File's glossary -> their definition paragraphs ({cross refs} unbraced,
 //            etymology paragraphs "[...]" dropped)
