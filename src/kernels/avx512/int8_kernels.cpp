@@ -453,11 +453,11 @@ struct LinePrefetch {
 
 // Y rows of NG consecutive 16-row groups (group g at group0 + g * group_bytes) for NT tokens
 // from t0 (tokens past n_valid repeat the last valid one and are not stored), optionally
-// requesting `prefetch`'s lines: a tile of NG x NT accumulators [16 rows] each. Every unpacked weight chunk feeds NT
-// tokens and every activation word NG groups, so the unpacking and the scale arithmetic per
-// product shrink as the tile grows (NG = 1, NT = 1 is decode). zsum[t * nb + b] = -z *
-// sum(q) of token t's block b starts each integer dot at the zero-point correction. Specialised
-// per format so the inner loop has no branches.
+// requesting `prefetch`'s lines: a tile of NG x NT accumulators [16 rows] each. Every unpacked
+// weight chunk feeds NT tokens and every activation word NG groups, so the unpacking and the
+// scale arithmetic per product shrink as the tile grows (NG = 1, NT = 1 is decode).
+// zsum[t * nb + b] = -z * sum(q) of token t's block b starts each integer dot at the zero-point
+// correction. Specialised per format so the inner loop has no branches.
 template <DType kType, int NG, int NT>
 void tile_kernel(const uint8_t* group0, int64_t group_bytes, int64_t nb, const QuantizedInput& xq,
                  const int32_t* zsum, int64_t t0, float* y, int64_t rows, int64_t row0, int64_t n_valid = NT,
@@ -500,12 +500,13 @@ void tile_kernel(const uint8_t* group0, int64_t group_bytes, int64_t nb, const Q
 // outstanding misses to cover DRAM latency while it computes, L2 tracks more). So the weights
 // stream at the pace of the whole step's compute, each byte read from DRAM once, and the float
 // accumulators stay in registers. Measured on the Qwen2.5-0.5B Q8_0 shape, 2 threads (`rpu
-// bench -p 0 -n 32 -b 8,16`, binaries alternated): 8 sequences 274-290 t/s with the former
-// sweep of all tokens per block (accumulators in memory, L1 requests 4 blocks ahead), 327-368
-// with that sweep plus L2 requests 16 blocks ahead, 388-416 with these passes; 16 sequences
-// 380-459 and 420-515. The next panel requested in the first pass alone: 335-342 (8); the panel
-// after next: no better. Two panels of the largest matrices (Llama-3.2-1B's 8192-column FFN
-// down, Q8_0: 2 x 418 KB) still fit a Zen 4 core's 1 MB L2.
+// bench -p 0 -n 32 -b 8,16`, binaries alternated; bench/RESULTS.md "Decode batches, round two"):
+// 8 sequences 272-291 t/s with the former sweep of all tokens per block (accumulators in memory,
+// L1 requests 4 blocks ahead), 313-368 with that sweep plus L2 requests 16 blocks ahead, 344-416
+// with these passes; 16 sequences 380-442, 369-459 and 400-515. The next panel requested in the
+// first pass alone: 335-342 (8); the panel after next: no better. Two panels of the largest
+// matrices (Llama-3.2-1B's 8192-column FFN down, Q8_0: 2 x 418 KB) still fit a Zen 4 core's
+// 1 MB L2.
 template <DType kType, int NG>
 void panel_passes(const uint8_t* group0, int64_t group_bytes, int64_t nb, const QuantizedInput& xq,
                   const int32_t* zsum, int64_t n_tokens, float* y, int64_t rows, int64_t row0, const uint8_t* next,
