@@ -137,6 +137,34 @@ TEST(KnowledgeBaseCli, AskRetrievesWithTheBuiltInModelAsEmbedder) {
   fs::remove_all(dir);
 }
 
+// The text documents of make_docs (the binary one removed) in a base of 64-token chunks
+// overlapping by 8; its path, or "" when building it failed.
+std::string small_chunk_base(const std::string& dir) {
+  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
+  fs::remove(docs + "/notes.bin.txt");
+  if (test::run_rpu({"kb", "create", kb, "--chunk-tokens", "64", "--overlap", "8"}).exit_code != 0) return "";
+  if (test::run_rpu({"kb", "add", kb, docs}).exit_code != 0) return "";
+  return kb;
+}
+
+// Words as extractive.h defines them, keyed with the first letter lowercased.
+std::set<std::string> words_of(const std::string& text) {
+  std::set<std::string> out;
+  std::string word;
+  auto flush = [&] {
+    if (word.empty()) return;
+    if (word[0] >= 'A' && word[0] <= 'Z') word[0] = static_cast<char>(word[0] - 'A' + 'a');
+    out.insert(word);
+    word.clear();
+  };
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c >= 0x80) word += static_cast<char>(c);
+    else flush();
+  }
+  flush();
+  return out;
+}
+
 // --extractive: every word of the answer is a word of the context the model read (the sources
 // block and the question, as --print-messages shows it), in either first-letter case. The
 // built-in arithmetic model, asked about slang, would otherwise answer in its own words.
@@ -154,23 +182,6 @@ TEST(KnowledgeBaseCli, ExtractiveAnswersUseOnlyWordsOfTheContext) {
   };
   const auto messages = with({"--print-messages"});
   ASSERT_EQ(messages.exit_code, 0) << messages.err;
-  // Words as extractive.h defines them, keyed with the first letter lowercased.
-  auto words_of = [](const std::string& text) {
-    std::set<std::string> out;
-    std::string word;
-    auto flush = [&] {
-      if (word.empty()) return;
-      if (word[0] >= 'A' && word[0] <= 'Z') word[0] = static_cast<char>(word[0] - 'A' + 'a');
-      out.insert(word);
-      word.clear();
-    };
-    for (unsigned char c : text) {
-      if (std::isalnum(c) || c >= 0x80) word += static_cast<char>(c);
-      else flush();
-    }
-    flush();
-    return out;
-  };
   std::set<std::string> context;
   const auto printed = nlohmann::json::parse(messages.out);
   for (const auto& m : printed["messages"]) {
@@ -193,7 +204,6 @@ TEST(KnowledgeBaseCli, ExtractiveAnswersUseOnlyWordsOfTheContext) {
   size_t foreign = 0;
   for (const std::string& w : words_of(nlohmann::json::parse(plain.out)["answer"])) foreign += context.count(w) ? 0 : 1;
   EXPECT_GT(foreign, 0u) << "the check above would pass without --extractive: " << plain.out;
-
   fs::remove_all(dir);
 }
 
@@ -224,10 +234,8 @@ TEST(KnowledgeBaseCli, ABertEncoderEmbedsTheChunks) {
 
 TEST(KnowledgeBaseCli, AskPrintsTheMessagesOfEveryQuestionInAFile) {
   const std::string dir = test::temp_path("kb_ask_batch");
-  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
-  fs::remove(docs + "/notes.bin.txt");
-  ASSERT_EQ(test::run_rpu({"kb", "create", kb, "--chunk-tokens", "64", "--overlap", "8"}).exit_code, 0);
-  ASSERT_EQ(test::run_rpu({"kb", "add", kb, docs}).exit_code, 0);
+  const std::string kb = small_chunk_base(dir);
+  ASSERT_FALSE(kb.empty());
   const std::string questions = dir + "/questions.jsonl";
   test::write_file(questions, "{\"question\": \"What is a kludge?\", \"answer\": \"x\"}\n\n{\"question\": \"Who owns a value in Rust?\"}\n");
   const auto r = test::run_rpu({"ask", "--kb", kb, "--questions", questions, "--print-messages", "-k", "2", "--mode", "bm25"});
@@ -276,10 +284,8 @@ std::vector<std::string> shown_prompts(const std::string& err) {
 
 TEST(KnowledgeBaseCli, ChatSearchesEveryTurnAndKeepsOnlyTheConversation) {
   const std::string dir = test::temp_path("kb_chat");
-  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
-  fs::remove(docs + "/notes.bin.txt");
-  ASSERT_EQ(test::run_rpu({"kb", "create", kb, "--chunk-tokens", "64", "--overlap", "8"}).exit_code, 0);
-  ASSERT_EQ(test::run_rpu({"kb", "add", kb, docs}).exit_code, 0);
+  const std::string kb = small_chunk_base(dir);
+  ASSERT_FALSE(kb.empty());
   const auto r = test::run_rpu({"chat", "--kb", kb, "--kb-k", "1", "--show-prompt", "--system", "Answer from the sources.",
                                 "-n", "8", "--temp", "0"},
                                "", "What is a kludge?\nWho owns a value in Rust?\n");
@@ -292,6 +298,57 @@ TEST(KnowledgeBaseCli, ChatSearchesEveryTurnAndKeepsOnlyTheConversation) {
   EXPECT_EQ(prompts[1].find("clumsy but working"), std::string::npos) << "the first turn's source stayed: " << prompts[1];
   EXPECT_NE(prompts[1].find("What is a kludge?"), std::string::npos) << "the history was lost: " << prompts[1];
   EXPECT_NE(prompts[1].find("Answer from the sources."), std::string::npos) << prompts[1];
+  fs::remove_all(dir);
+}
+
+// rpu chat --kb --extractive, as an agent converses (a system prompt, two turns): each answer
+// uses only words of the prompt the model was shown (its sources, the history and the message);
+// --extractive without --kb is refused before any model is loaded.
+TEST(KnowledgeBaseCli, ChatExtractiveAnswersUseOnlyWordsOfTheirPrompt) {
+  const std::string dir = test::temp_path("kb_chat_extractive");
+  const std::string kb = small_chunk_base(dir);
+  ASSERT_FALSE(kb.empty());
+  auto chat = [&](bool extractive) {
+    std::vector<std::string> args = {"chat", "--kb", kb, "--kb-k", "1", "--show-prompt", "--system",
+                                     "Answer from the sources.", "-n", "16", "--temp", "1", "--seed", "3"};
+    if (extractive) args.push_back("--extractive");
+    return test::run_rpu(args, "", "What is a kludge?\nWho owns a value in Rust?\n");
+  };
+  const auto r = chat(true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<std::string> prompts = shown_prompts(r.err);
+  ASSERT_EQ(prompts.size(), 2u) << r.err;
+  std::set<std::string> shown;
+  for (const std::string& p : prompts) {
+    const auto w = words_of(p);
+    shown.insert(w.begin(), w.end());
+  }
+  // One answer a line. Cut at the token limit, an answer's last word may be unfinished: it must
+  // then be the start of a shown word; every other word must be a shown word.
+  std::istringstream lines(r.out);
+  size_t checked = 0;
+  for (std::string line; std::getline(lines, line);) {
+    const size_t cut = line.find_last_of(" .,;:!?[]()") + 1;  // 0 when the line has no separator
+    for (const std::string& w : words_of(line.substr(0, cut))) {
+      EXPECT_TRUE(shown.count(w)) << "'" << w << "' in: " << line;
+      ++checked;
+    }
+    for (const std::string& rest : words_of(line.substr(cut))) {
+      const auto next = shown.lower_bound(rest);
+      EXPECT_TRUE(next != shown.end() && next->compare(0, rest.size(), rest) == 0) << "'" << rest << "' in: " << line;
+    }
+  }
+  EXPECT_GT(checked, 0u) << r.out;
+  // The control: without --extractive the built-in arithmetic model answers in its own words.
+  const auto plain = chat(false);
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  size_t foreign = 0;
+  for (const std::string& w : words_of(plain.out)) foreign += shown.count(w) ? 0 : 1;
+  EXPECT_GT(foreign, 0u) << "the check above would pass without --extractive: " << plain.out;
+
+  const auto alone = test::run_rpu({"chat", "--extractive", "-n", "4"}, "", "hi\n");
+  EXPECT_NE(alone.exit_code, 0);
+  EXPECT_NE(alone.err.find("--kb"), std::string::npos) << alone.err;
   fs::remove_all(dir);
 }
 

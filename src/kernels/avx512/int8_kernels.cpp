@@ -467,13 +467,13 @@ void tile_kernel(const uint8_t* group0, int64_t group_bytes, int64_t nb, const Q
   for (int g = 0; g < NG; ++g) {
     for (int t = 0; t < NT; ++t) acc[g][t] = _mm512_setzero_ps();
   }
+  int64_t token[NT];  // the tile's tokens, padding repeating the last valid one
+  for (int t = 0; t < NT; ++t) token[t] = t0 + std::min<int64_t>(t, n_valid - 1);
   for (int64_t b = 0; b < nb; ++b) {
     for (int64_t l = 0; l < prefetch.lines_per_block; ++l) {
       const uint8_t* line = prefetch.begin + (b * prefetch.lines_per_block + l) * 64;
       if (line < prefetch.end) _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T1);
     }
-    int64_t token[NT];
-    for (int t = 0; t < NT; ++t) token[t] = t0 + std::min<int64_t>(t, n_valid - 1);
     __m512i dot[NG][NT];
     block_dots<kType, NG, NT>(group0, group_bytes, nb, b, xq, zsum, token, dot);
     for (int g = 0; g < NG; ++g) {
