@@ -5,7 +5,7 @@
 // wall time per question (one question at a time) and the samples adaptive consistency used.
 //
 //   node bench/reasoning.mjs --rpu build/rpu [--model M.gguf] --data specialist/reworded.jsonl
-//        [--n 8] [--temperature 0.7] [--seed 1] [--json OUT.json] [--only NAME,NAME]
+//        [--n 8] [--temperature 0.7] [--seed 1] [--json OUT.json] [--only NAME,NAME] [--judge J.gguf]
 //
 // Each data line is {"messages": [..., {"role": "assistant", "content": "... The answer is N."}]}:
 // the last message is the reference; the others are sent. Correct = the last number of the
@@ -86,6 +86,17 @@ const strategies = {
   // Beam 4, 2 continuations per entry and step: 8 continuations a step, like the 8 samples above.
   // The model writes one line, so a step ends at "." (one "a op b = c." sentence; ". " would
   // leave a trailing blank the tokenizer glues to no word, and the model derails).
+  // With --judge J.gguf (a judge model, `rpu serve --judge`): the candidates that pass the
+  // grounded arithmetic verifier are shown to the judge, the highest P(yes) wins.
+  ...(args.judge ? {
+    [`best_of_${n}+judge`]: { body: { reasoning: { strategy: 'best_of_n', n, temperature, verifier: { type: 'judge' } } } },
+    [`best_of_${n}+grounded_arithmetic+judge`]: {
+      body: { reasoning: { strategy: 'best_of_n', n, temperature,
+        verifier: { type: 'judge', after: { type: 'arithmetic', grounded: true } } } } },
+    [`best_of_${n}+grounded_arithmetic+judge+vote`]: {
+      body: { reasoning: { strategy: 'best_of_n', n, temperature, select: 'vote',
+        verifier: { type: 'judge', after: { type: 'arithmetic', grounded: true } } } } },
+  } : {}),
   'step_search@4x2+grounded_arithmetic': {
     body: { reasoning: { strategy: 'step_search', n: 4, expand: 2, temperature, step_delimiter: '.',
       verifier: { type: 'arithmetic', grounded: true } } } },
@@ -97,7 +108,7 @@ if (args.only) {
 
 const rows = fs.readFileSync(args.data, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const serverArgs = ['serve', ...(args.model ? [args.model] : []), '--port', String(port), '--parallel', String(n),
-  '--threads', '2'];
+  '--threads', '2', ...(args.judge ? ['--judge', args.judge] : [])];
 const server = spawn(args.rpu, serverArgs, { stdio: ['ignore', 'ignore', 'pipe'] });
 let serverLog = '';
 server.stderr.on('data', (d) => { serverLog += d; });

@@ -106,6 +106,19 @@ std::string lower_trimmed(const std::string& s) {
   return out;
 }
 
+}  // namespace
+
+JudgeWord judge_word(const std::string& word) {
+  // A small vocabulary spells "yes" as " y" + "es": a first token that can only begin one of
+  // the two words counts for it (one that could begin both, like "", counts for neither).
+  if (word.empty()) return JudgeWord::kNeither;
+  const bool yes = std::string_view("yes").starts_with(word), no = std::string_view("no").starts_with(word);
+  if (yes == no) return JudgeWord::kNeither;
+  return yes ? JudgeWord::kYes : JudgeWord::kNo;
+}
+
+namespace {
+
 class JudgeScorer : public Scorer {
  public:
   JudgeScorer(Backend& judge, std::string question) : judge_(judge), question_(std::move(question)) {}
@@ -126,9 +139,11 @@ class JudgeScorer : public Scorer {
     double yes = 0, no = 0;
     if (!result.choices.empty() && !result.choices[0].logprobs.empty()) {
       for (const TokenProbability& t : result.choices[0].logprobs[0].top) {
-        const std::string word = lower_trimmed(t.bytes);
-        if (word == "yes") yes += std::exp(t.logprob);
-        if (word == "no") no += std::exp(t.logprob);
+        switch (judge_word(lower_trimmed(t.bytes))) {
+          case JudgeWord::kYes: yes += std::exp(t.logprob); break;
+          case JudgeWord::kNo: no += std::exp(t.logprob); break;
+          case JudgeWord::kNeither: break;
+        }
       }
     }
     const double p = yes + no > 0 ? yes / (yes + no) : 0.0;
@@ -139,6 +154,24 @@ class JudgeScorer : public Scorer {
  private:
   Backend& judge_;
   std::string question_;
+};
+
+// "judge" with "after": a rule verifier first; a candidate it fails fails with score 0 (the
+// judge is not asked), one it passes gets the judge's verdict. The rule catches what it can
+// check (a wrong step); the judge is left what it cannot (a misread question).
+class GatedScorer : public Scorer {
+ public:
+  GatedScorer(std::unique_ptr<Scorer> gate, std::unique_ptr<Scorer> judge) : gate_(std::move(gate)), judge_(std::move(judge)) {}
+
+  Verdict score(const DrawnSample& c) const override {
+    Verdict first = gate_->score(c);
+    if (!first.pass) return {false, 0.0, gate_->name() + ": " + first.reason};
+    return judge_->score(c);
+  }
+  std::string name() const override { return judge_->name() + " after " + gate_->name(); }
+
+ private:
+  std::unique_ptr<Scorer> gate_, judge_;
 };
 
 }  // namespace
@@ -171,7 +204,9 @@ std::unique_ptr<Scorer> make_scorer(const nlohmann::json& spec, Backend* judge, 
       throw ApiError(400, "reasoning.verifier: the judge verifier needs a judge model (rpu serve/run --judge MODEL.gguf)",
                      "invalid_request_error", "reasoning.verifier", "");
     }
-    return std::make_unique<JudgeScorer>(*judge, question);
+    auto scorer = std::make_unique<JudgeScorer>(*judge, question);
+    if (!spec.contains("after")) return scorer;
+    return std::make_unique<GatedScorer>(make_scorer(spec.at("after"), nullptr, question), std::move(scorer));
   }
   try {
     return std::make_unique<RuleScorer>(make_verifier(spec));

@@ -53,6 +53,14 @@ void check_verifier(const nlohmann::json& spec) {
   if (spec.contains("complete") && (!spec["complete"].is_boolean() || !spec.value("grounded", false))) {
     bad("verifier", "'complete' is true or false, and only for the arithmetic verifier with \"grounded\": true");
   }
+  if (spec.contains("after")) {
+    if (type != "judge") bad("verifier", "'after' is only for the judge verifier");
+    const nlohmann::json& after = spec["after"];
+    if (after.is_object() && after.contains("type") && after["type"] == "judge") {
+      bad("verifier", "'after' is the rule checked before the judge (arithmetic, regex, json_schema, command or logprob), not a judge");
+    }
+    check_verifier(after);
+  }
   if (type == "logprob") return;
   if (type == "judge") return;  // needs a judge model: checked where the backend is known
   try {

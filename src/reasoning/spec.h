@@ -27,7 +27,9 @@ struct ReasoningSpec {
   int n = 8;                  // samples; adaptive: the most it may draw; step search: the beam width
   double temperature = 0.7;   // sampling temperature of the samples
   ExtractSpec extract;        // how an answer is read out of a sample (voting, agreement)
-  nlohmann::json verifier;    // best_of_n / step_search: {"type": "arithmetic" | ... | "logprob" | "judge"}
+  // best_of_n / step_search: {"type": "arithmetic" | ... | "logprob" | "judge"}; a judge may
+  // have "after": a rule verifier its candidates must pass first (scorer.h).
+  nlohmann::json verifier;
   bool weighted = false;      // self-consistency, verified vote: votes weighted by exp(mean token log-probability)
   // best_of_n: how the answer is selected among the samples. false ("select": "best"): the
   // best verifier verdict wins. true ("select": "vote"): a verified vote, the samples that pass

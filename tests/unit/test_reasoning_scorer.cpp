@@ -4,10 +4,41 @@
 
 #include <cmath>
 
+#include "core/error.h"
 #include "reasoning/scorer.h"
 
 namespace rpu::reasoning {
 namespace {
+
+// A judge whose first answer token is " y" with probability p_yes and " n" otherwise, spelt as
+// the built-in model's 512-piece vocabulary spells them; it counts the questions it is asked.
+class ScriptedJudge : public Backend {
+ public:
+  explicit ScriptedJudge(double p_yes) : p_yes_(p_yes) {}
+  std::string model_id() const override { return "judge"; }
+  std::unique_ptr<CallHandle> chat(const ChatRequest& request, ChatEventSink sink) override {
+    asked.push_back(request.messages.back().value("content", ""));
+    ChatEvent e;
+    e.text = p_yes_ >= 0.5 ? " y" : " n";
+    TokenLogprob lp;
+    lp.top = {{1, " y", static_cast<float>(std::log(p_yes_))}, {2, " n", static_cast<float>(std::log(1 - p_yes_))},
+              {3, " ", -9.0f}};
+    lp.chosen = lp.top[p_yes_ >= 0.5 ? 0 : 1];
+    e.logprobs = {lp};
+    e.finish_reason = "length";
+    e.completion_tokens = 1;
+    sink(e);
+    return nullptr;
+  }
+  std::unique_ptr<CallHandle> complete(const CompletionRequest&, ChatEventSink) override {
+    throw Error("the judge only chats");
+  }
+  EmbeddingResult embed(const EmbeddingRequest&) override { throw Error("the judge only chats"); }
+  std::vector<std::string> asked;
+
+ private:
+  double p_yes_;
+};
 
 DrawnSample sample(const std::string& text, double logprob_sum = 0, int tokens = 0) {
   DrawnSample s;
@@ -72,6 +103,39 @@ TEST(ReasoningScorer, JudgeWithoutAJudgeModelIsANamedError) {
   } catch (const ApiError& e) {
     EXPECT_EQ(e.param, "reasoning.verifier");
   }
+}
+
+TEST(ReasoningScorer, JudgeWordCountsAFirstTokenThatCanOnlyBeginOneAnswer) {
+  // Large vocabularies have whole words; the built-in model's 512 pieces spell " y" + "es".
+  for (const char* w : {"yes", "ye", "y"}) EXPECT_EQ(judge_word(w), JudgeWord::kYes) << w;
+  for (const char* w : {"no", "n"}) EXPECT_EQ(judge_word(w), JudgeWord::kNo) << w;
+  for (const char* w : {"", "yess", "nope", "not", "maybe", "e", "o"}) EXPECT_EQ(judge_word(w), JudgeWord::kNeither) << w;
+}
+
+TEST(ReasoningScorer, JudgeScoresTheProbabilityOfYesSpeltInPieces) {
+  ScriptedJudge judge(0.8);
+  auto scorer = make_scorer({{"type", "judge"}}, &judge, "Mia has 12 apples. She buys 7 more. How many?");
+  const Verdict v = scorer->score(sample("12 + 7 = 19. The answer is 19."));
+  EXPECT_NEAR(v.score, 0.8, 1e-6);
+  EXPECT_TRUE(v.pass);
+  ASSERT_EQ(judge.asked.size(), 1u);
+  EXPECT_NE(judge.asked[0].find("Question: Mia has 12 apples."), std::string::npos) << judge.asked[0];
+  EXPECT_NE(judge.asked[0].find("Proposed answer: 12 + 7 = 19."), std::string::npos) << judge.asked[0];
+}
+
+TEST(ReasoningScorer, JudgeAfterARuleIsNotAskedAboutWhatTheRuleFails) {
+  ScriptedJudge judge(0.3);
+  const nlohmann::json spec = {{"type", "judge"}, {"after", {{"type", "arithmetic"}, {"grounded", true}}}};
+  auto scorer = make_scorer(spec, &judge, "Mia has 12 apples. She buys 7 more. How many?");
+  EXPECT_EQ(scorer->name(), "judge after arithmetic (grounded)");
+  const Verdict wrong_step = scorer->score(sample("12 + 7 = 29. The answer is 29."));
+  EXPECT_FALSE(wrong_step.pass);
+  EXPECT_EQ(wrong_step.score, 0.0);
+  EXPECT_TRUE(judge.asked.empty());
+  const Verdict right_steps = scorer->score(sample("12 + 7 = 19. The answer is 19."));
+  EXPECT_EQ(judge.asked.size(), 1u);
+  EXPECT_NEAR(right_steps.score, 0.3, 1e-6);  // the judge's verdict, above the rule's failures
+  EXPECT_FALSE(right_steps.pass);
 }
 
 TEST(ReasoningScorer, LastUserMessageReadsStringsAndTextParts) {

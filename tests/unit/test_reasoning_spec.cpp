@@ -61,6 +61,17 @@ TEST(ReasoningSpec, BadFieldsAreNamed) {
   EXPECT_EQ(param_of({{"strategy", "self_consistency"}, {"select", "vote"}}), "reasoning.select");
   EXPECT_EQ(param_of({{"strategy", "best_of_n"}, {"select", "vote"}}), "(accepted)");
   EXPECT_EQ(param_of(json::array()), "reasoning");
+  // A judge's "after" is a rule verifier; only a judge has one.
+  const json grounded = {{"type", "arithmetic"}, {"grounded", true}};
+  EXPECT_EQ(param_of({{"strategy", "best_of_n"}, {"verifier", {{"type", "judge"}, {"after", grounded}}}}), "(accepted)");
+  EXPECT_EQ(param_of({{"strategy", "best_of_n"}, {"verifier", {{"type", "arithmetic"}, {"after", grounded}}}}),
+            "reasoning.verifier");
+  EXPECT_EQ(param_of({{"strategy", "best_of_n"}, {"verifier", {{"type", "judge"}, {"after", {{"type", "judge"}}}}}}),
+            "reasoning.verifier");
+  EXPECT_EQ(param_of({{"strategy", "best_of_n"}, {"verifier", {{"type", "judge"}, {"after", {{"type", "nope"}}}}}}),
+            "reasoning.verifier");
+  EXPECT_EQ(param_of({{"strategy", "best_of_n"}, {"verifier", {{"type", "judge"}, {"after", "arithmetic"}}}}),
+            "reasoning.verifier");
 }
 
 TEST(ReasoningSpec, ModelNameSuffixes) {

@@ -43,7 +43,17 @@ struct ServeOptions {
   std::string rerank;                        // a cross-encoder the bases' searches rerank with
   std::string models_dir;                    // --models: every model in it, loaded on first use
   int max_loaded = 2;
+  std::string judge_path;                    // the "judge" verifier's model (best-of-N, step search)
 };
+
+// --judge MODEL: the second model the "judge" verifier asks "is this answer correct?", with
+// slots for the candidates of one call (a best-of-N of 8 asks 8 times, one call at a time).
+std::unique_ptr<LocalSession> open_judge(const ServeOptions& o) {
+  if (o.judge_path.empty()) return nullptr;
+  auto judge = open_local_session({o.judge_path, "", "", 8}, o.runtime);
+  std::fprintf(stderr, "rpu: the judge verifier asks %s (%s)\n", judge->backend->model_id().c_str(), o.judge_path.c_str());
+  return judge;
+}
 
 // The knowledge bases requests may name ("knowledge": {"kb": NAME}); nothing else is opened.
 void add_knowledge_bases(retrieval::KnowledgeLibrary& library, const ServeOptions& o, EmbeddingModels& models) {
@@ -82,7 +92,9 @@ int serve_library(ServeOptions& o, const sigset_t& stop_signals) {
   if (!o.lora_path.empty() || !o.alias.empty()) fail("--lora and --alias name one model; with --models, adapters in DIR are served as BASE+ADAPTER");
   const std::vector<ModelEntry> entries = scan_model_dir(o.models_dir);
   const std::string chat_template = o.chat_template_path.empty() ? "" : read_text_file(o.chat_template_path);
-  ModelFactory factory = [&o, chat_template](const ModelEntry& entry) {
+  const std::unique_ptr<LocalSession> judge = open_judge(o);
+  Backend* judge_backend = judge ? judge->backend.get() : nullptr;
+  ModelFactory factory = [&o, chat_template, judge_backend](const ModelEntry& entry) {
     auto instance = std::make_unique<ServedInstance>();
     SessionOptions so;
     so.model_path = entry.path;
@@ -95,7 +107,7 @@ int serve_library(ServeOptions& o, const sigset_t& stop_signals) {
     so.speculation = o.speculation;
     instance->session = open_local_session(so, o.runtime);
     instance->reasoned = std::make_unique<reasoning::ReasoningBackend>(
-        *instance->session->backend, reasoning::ReasoningOptions{o.scheduler.n_seq, nullptr});
+        *instance->session->backend, reasoning::ReasoningOptions{o.scheduler.n_seq, judge_backend});
     std::fprintf(stderr, "rpu: loaded %s (%s)\n", entry.id.c_str(), entry.path.c_str());
     return instance;
   };
@@ -153,7 +165,8 @@ int serve(ServeOptions& o) {
   // Every request in flight holds an HTTP thread: one per slot and queued request, plus a few.
   o.server.http_threads = o.scheduler.n_seq + o.scheduler.max_queue + 8;
   // Calls that ask for a reasoning strategy (extension or "NAME+sc8") sample the local model.
-  reasoning::ReasoningBackend reasoned(local, {o.scheduler.n_seq, nullptr});
+  const std::unique_ptr<LocalSession> judge = open_judge(o);
+  reasoning::ReasoningBackend reasoned(local, {o.scheduler.n_seq, judge ? judge->backend.get() : nullptr});
   // Calls with the "knowledge" extension get retrieved sources first and citations back.
   EmbeddingModels embedding_models(o.runtime);
   retrieval::KnowledgeLibrary library([&](const retrieval::KbSettings& s) { return embedding_models.for_base(s); });
@@ -199,6 +212,8 @@ Action add_serve_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--kb", o->knowledge_bases, "knowledge base requests may name: NAME=FILE (repeatable)");
   add_rerank_options(cmd, o->rerank);
+  cmd->add_option("--judge", o->judge_path, "model (GGUF) the \"judge\" verifier of best-of-N / step search asks")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--kb-dir", o->knowledge_dir, "serve every *.kb file in this folder, named by its file stem")
       ->check(CLI::ExistingDirectory);
   cmd->add_option_function<std::string>(

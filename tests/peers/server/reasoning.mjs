@@ -1,11 +1,12 @@
 // Reasoning strategies end to end, with the official OpenAI client against `rpu serve` on the
 // built-in arithmetic model: the "reasoning" request extension, the model-name form
 // (NAME+sc4) that unmodified clients can use, streaming, usage, and the 400s for bad input.
-// Usage: node reasoning.mjs BASE_URL MODEL
+// Usage: node reasoning.mjs BASE_URL MODEL [judge]
+// With "judge" (the server was started with --judge) only the judge verifier's scenario runs.
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 
-const [baseUrl, model] = process.argv.slice(2);
+const [baseUrl, model, mode] = process.argv.slice(2);
 const client = new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: 'none', maxRetries: 0, timeout: 120_000 });
 const question = 'Leo has 45 coins. He loses 18. He finds 26 more. How many coins does Leo have now?';
 const messages = [{ role: 'user', content: question }];
@@ -34,6 +35,26 @@ async function expectError(body, param) {
   assert.equal(json.error.param, param, JSON.stringify(json));
   assert.ok(json.error.message.length > 0);
 }
+
+// The judge verifier after the grounded arithmetic rule: only candidates the rule passes are
+// shown to the judge; a server without --judge refuses the request with a 400.
+const judged = {
+  model, messages, max_tokens: 80, seed: 3,
+  reasoning: { strategy: 'best_of_n', n: 4, verifier: { type: 'judge', after: { type: 'arithmetic', grounded: true } } },
+};
+if (mode === 'judge') {
+  const j = await client.chat.completions.create(judged);
+  assert.equal(j.rpu.verifier, 'judge after arithmetic (grounded)', JSON.stringify(j.rpu));
+  assert.equal(j.rpu.samples, 4);
+  assert.ok(j.rpu.score >= 0 && j.rpu.score <= 1, JSON.stringify(j.rpu));
+  // A candidate the rule fails scores 0 without asking the judge: a chosen one that failed says why.
+  if (j.rpu.score === 0) assert.match(j.rpu.reason, /^arithmetic/, JSON.stringify(j.rpu));
+  await expectError({ ...judged, reasoning: { ...judged.reasoning, verifier: { type: 'arithmetic', after: { type: 'regex' } } } },
+                    'reasoning.verifier');
+  console.log('judge scenario passed');
+  process.exit(0);
+}
+await expectError(judged, 'reasoning.verifier');
 
 // Extension form: self-consistency over 6 samples.
 const greedy = await client.chat.completions.create({ model, messages, temperature: 0, max_tokens: 80 });
