@@ -4,8 +4,10 @@
 // (tests/peers/server/knowledge.mjs).
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <pty.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -15,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway_util.h"
+#include "pdf_writer.h"
 #include "server_process.h"
 #include "test_util.h"
 
@@ -80,6 +83,79 @@ TEST(KnowledgeBaseCli, AddsSkipsUnchangedReplacesChangedRemovesAndNamesBrokenFil
   const auto j = nlohmann::json::parse(info.out);
   EXPECT_EQ(j["sources"], 1);
   EXPECT_EQ(j["schema_version"], 1);
+  fs::remove_all(dir);
+}
+
+// One `kb add` of a folder holding every kind of bad file the issue names beside good ones:
+// each bad file is named with its problem, the good ones are ingested and searchable, and the
+// exit code says something failed.
+TEST(KnowledgeBaseCli, EveryBadFileOfABatchIsNamedAndTheRestIngested) {
+  const std::string dir = test::temp_path("kb_bad_batch");
+  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
+  test::PdfSpec pdf;
+  pdf.pages = {{"Secret."}};
+  pdf.encrypted = true;
+  test::write_file(docs + "/locked.pdf", test::make_pdf(pdf));
+  pdf.encrypted = false;
+  const std::string good_pdf = test::make_pdf(pdf);
+  test::write_file(docs + "/sub/truncated.pdf", good_pdf.substr(0, good_pdf.size() / 3));
+  test::write_file(docs + "/latin1.txt", "caf\xe9 au lait\n");
+  ASSERT_EQ(test::run_rpu({"kb", "create", kb}).exit_code, 0);
+  const auto add = test::run_rpu({"kb", "add", kb, docs});
+  EXPECT_EQ(add.exit_code, 1) << add.err;
+  EXPECT_NE(add.out.find("2 added, 0 updated, 0 unchanged, 4 failed"), std::string::npos) << add.out;
+  EXPECT_NE(add.err.find("locked.pdf: encrypted PDF"), std::string::npos) << add.err;
+  EXPECT_NE(add.err.find("truncated.pdf: broken PDF"), std::string::npos) << add.err;
+  EXPECT_NE(add.err.find("latin1.txt: invalid UTF-8 at byte 3"), std::string::npos) << add.err;
+  EXPECT_NE(add.err.find("notes.bin.txt: binary file"), std::string::npos) << add.err;
+  const auto search = test::run_rpu({"kb", "search", kb, "kludge", "--json"});
+  ASSERT_EQ(search.exit_code, 0) << search.err;
+  EXPECT_EQ(nlohmann::json::parse(search.out).size(), 1u) << search.out;
+  // A failed file leaves nothing behind: the next add tries it again (and fails again).
+  const auto again = test::run_rpu({"kb", "add", kb, docs});
+  EXPECT_NE(again.out.find("0 added, 0 updated, 2 unchanged, 4 failed"), std::string::npos) << again.out;
+  fs::remove_all(dir);
+}
+
+// `rpu kb add` run under a pseudo-terminal: what its stderr would show a person. Returns the
+// bytes written to the terminal and sets `status` to the exit status.
+std::string run_on_terminal(const std::vector<std::string>& args, int* status) {
+  int master = -1;
+  const pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
+  if (pid == 0) {
+    std::vector<char*> argv{const_cast<char*>(RPU_BINARY)};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(RPU_BINARY, argv.data());
+    ::_exit(127);
+  }
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(master, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));  // EIO at the end
+  ::close(master);
+  ::waitpid(pid, status, 0);
+  return out;
+}
+
+TEST(KnowledgeBaseCli, AddShowsAProgressBarOnATerminalOnly) {
+  const std::string dir = test::temp_path("kb_progress");
+  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
+  fs::remove(docs + "/notes.bin.txt");
+  ASSERT_EQ(test::run_rpu({"kb", "create", kb}).exit_code, 0);
+  int status = -1;
+  const std::string shown = run_on_terminal({"kb", "add", kb, docs}, &status);
+  ASSERT_TRUE(WIFEXITED(status)) << shown;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << shown;
+  // The bar redraws one line in place (carriage return, erase line) and names the file count.
+  EXPECT_NE(shown.find("\r\x1b[Kadding ["), std::string::npos) << shown;
+  EXPECT_NE(shown.find("file 2/2"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("2 added"), std::string::npos) << shown;
+  // Piped (not a terminal), the same command prints the summary and no bar.
+  fs::remove(kb);
+  ASSERT_EQ(test::run_rpu({"kb", "create", kb}).exit_code, 0);
+  const auto piped = test::run_rpu({"kb", "add", kb, docs});
+  EXPECT_EQ(piped.err.find("adding ["), std::string::npos) << piped.err;
+  EXPECT_NE(piped.out.find("2 added"), std::string::npos) << piped.out;
   fs::remove_all(dir);
 }
 
@@ -357,7 +433,8 @@ TEST(KnowledgeBaseServer, CitationsThroughTheOpenAIClient) {
   const std::string dir = test::temp_path("kb_server");
   const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
   fs::remove(docs + "/notes.bin.txt");
-  ASSERT_EQ(test::run_rpu({"kb", "create", kb}).exit_code, 0);
+  // Chunks of 16 words: each of jargon.txt's three paragraphs is a chunk of its own.
+  ASSERT_EQ(test::run_rpu({"kb", "create", kb, "--chunk-tokens", "16", "--overlap", "0"}).exit_code, 0);
   ASSERT_EQ(test::run_rpu({"kb", "add", kb, docs}).exit_code, 0);
   test::ServerProcess server({"--kb", "docs=" + kb, "--threads", "2"});
   const test::NodeResult r = test::run_node("knowledge.mjs", {server.url(), "rpu-arith", "sub/jargon.txt"});

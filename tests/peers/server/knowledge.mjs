@@ -5,6 +5,7 @@
 // in it are known: [1] names the best source, [9] names none (reported as invalid, never cited).
 // Usage: node knowledge.mjs BASE_URL MODEL EXPECTED_SOURCE_SUFFIX
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import OpenAI from 'openai';
 
 const [baseUrl, model, expectedSource] = process.argv.slice(2);
@@ -38,6 +39,11 @@ function checkCitations(info, content) {
   assert.equal(cited.n, 1);
   assert.deepEqual(cited, sources[0]);
   assert.ok(cited.offsets.byte_end > cited.offsets.byte_begin);
+  // The citation resolves to the chunk, not just the file: the base is built with small chunks,
+  // so the file holds several, and the cited byte range is the kludge paragraph alone.
+  const chunk = fs.readFileSync(cited.source).subarray(cited.offsets.byte_begin, cited.offsets.byte_end).toString();
+  assert.match(chunk, /kludge is a clumsy/, `cited bytes: ${chunk}`);
+  assert.doesNotMatch(chunk, /glossary|clever/, `cited bytes: ${chunk}`);
   assert.deepEqual(info.invalid_citations, [9]);
 }
 
