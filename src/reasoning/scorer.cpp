@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "core/error.h"
@@ -123,7 +124,15 @@ class JudgeScorer : public Scorer {
  public:
   JudgeScorer(Backend& judge, std::string question) : judge_(judge), question_(std::move(question)) {}
 
+  // Samples that agree are often the same text: each distinct text is judged once per call.
   Verdict score(const DrawnSample& c) const override {
+    if (const auto seen = verdicts_.find(c.text); seen != verdicts_.end()) return seen->second;
+    return verdicts_[c.text] = ask(c);
+  }
+  std::string name() const override { return "judge"; }
+
+ private:
+  Verdict ask(const DrawnSample& c) const {
     ChatRequest r;
     r.model = judge_.model_id();
     r.messages = nlohmann::ordered_json::array();
@@ -149,11 +158,10 @@ class JudgeScorer : public Scorer {
     const double p = yes + no > 0 ? yes / (yes + no) : 0.0;
     return {p >= 0.5, p, "judge P(yes) = " + std::to_string(p)};
   }
-  std::string name() const override { return "judge"; }
 
- private:
   Backend& judge_;
   std::string question_;
+  mutable std::map<std::string, Verdict> verdicts_;  // by candidate text (a scorer serves one call)
 };
 
 // "judge" with "after": a rule verifier first; a candidate it fails fails with score 0 (the

@@ -121,6 +121,11 @@ TEST(ReasoningScorer, JudgeScoresTheProbabilityOfYesSpeltInPieces) {
   ASSERT_EQ(judge.asked.size(), 1u);
   EXPECT_NE(judge.asked[0].find("Question: Mia has 12 apples."), std::string::npos) << judge.asked[0];
   EXPECT_NE(judge.asked[0].find("Proposed answer: 12 + 7 = 19."), std::string::npos) << judge.asked[0];
+  // The same text again (samples that agree) is not asked twice; another text is.
+  EXPECT_NEAR(scorer->score(sample("12 + 7 = 19. The answer is 19.")).score, 0.8, 1e-6);
+  EXPECT_EQ(judge.asked.size(), 1u);
+  scorer->score(sample("7 + 12 = 19. The answer is 19."));
+  EXPECT_EQ(judge.asked.size(), 2u);
 }
 
 TEST(ReasoningScorer, JudgeAfterARuleIsNotAskedAboutWhatTheRuleFails) {
