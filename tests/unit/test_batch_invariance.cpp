@@ -82,7 +82,9 @@ TEST(BatchInvarianceTest, StreamedMatmulRowOfATokenDoesNotDependOnTheBatch) {
       for (int64_t r = 0; r < rows; ++r) quantize_row(type, values.data() + r * cols, bytes.data() + r * row_bytes, cols);
       WeightMatrix w;
       set->pack(MatrixView{type, bytes.data(), rows, cols, row_bytes}, w);
-      if (w.packed) EXPECT_GT(w.packed_bytes, size_t{512} << 10);  // large enough to be streamed
+      if (w.packed) {
+        EXPECT_GT(w.packed_bytes, size_t{512} << 10);  // large enough to be streamed
+      }
       for (int64_t n_tokens : {2, 3, 5, 7, 9, 16}) {
         SCOPED_TRACE(std::string(set->name) + " " + dtype_info(type).name + " tokens " + std::to_string(n_tokens));
         const auto batched = run_matmul(*set, w, x.data(), n_tokens);

@@ -46,8 +46,8 @@ struct ServeOptions {
   std::string judge_path;                    // the "judge" verifier's model (best-of-N, step search)
 };
 
-// --judge MODEL: the second model the "judge" verifier asks "is this answer correct?", with
-// slots for the candidates of one call (a best-of-N of 8 asks 8 times, one call at a time).
+// --judge MODEL: the second model the "judge" verifier asks "is this answer correct?" (one
+// call per distinct candidate); 8 slots, so concurrent requests' judge calls decode together.
 std::unique_ptr<LocalSession> open_judge(const ServeOptions& o) {
   if (o.judge_path.empty()) return nullptr;
   auto judge = open_local_session({o.judge_path, "", "", 8}, o.runtime);
