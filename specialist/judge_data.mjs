@@ -36,7 +36,7 @@ const balance = Number(args.balance ?? 1);
 const port = 19000 + Math.floor(Math.random() * 1000);
 const base = `http://127.0.0.1:${port}`;
 
-export const JUDGE_QUESTION = (question, answer) =>
+const JUDGE_QUESTION = (question, answer) =>
   `Question: ${question}\nProposed answer: ${answer}\nIs the proposed answer correct? Reply with yes or no.`;
 // Every "a + b = c" / "a - b = c" step computes right: a wrong answer that passes is a hard
 // negative (a misread question, a dropped step), which the arithmetic verifier cannot catch.

@@ -3,6 +3,7 @@
 // every bad value.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -59,6 +60,25 @@ TEST(CliReasonTest, JudgeVerifierScoresWithASecondModel) {
   const auto without = test::run_rpu({"run", "-p", kPrompt, "--reason", spec});
   EXPECT_EQ(without.exit_code, 1);
   EXPECT_NE(without.err.find("needs a judge model"), std::string::npos) << without.err;
+}
+
+// A judge that cannot answer a chat (an encoder) is refused when it is loaded, naming --judge,
+// by run, chat and serve alike: a server never starts with a judge every request would fail on.
+TEST(CliReasonTest, AnEmbeddingModelAsTheJudgeIsRefusedAtStartUp) {
+  const std::string encoder = test::temp_path("judge_encoder") + ".gguf";
+  ASSERT_EQ(test::run_rpu({"synth", encoder, "--like", "bge-tiny", "--type", "F32"}).exit_code, 0);
+  const std::string spec = R"({"strategy":"best_of_n","n":2,"verifier":{"type":"judge"}})";
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"run", "-p", kPrompt, "--reason", spec, "--judge", encoder},
+        std::vector<std::string>{"chat", "--reason", spec, "--judge", encoder},
+        std::vector<std::string>{"serve", "--port", "0", "--judge", encoder}}) {
+    const auto r = test::run_rpu(args, "", "Leo has 45 coins. How many?\n");
+    EXPECT_EQ(r.exit_code, 1) << args[0] << ": " << r.err;
+    EXPECT_NE(r.err.find("--judge " + encoder + ": "), std::string::npos) << args[0] << ": " << r.err;
+    EXPECT_NE(r.err.find("is an embedding model (bert); the judge must answer chats"), std::string::npos)
+        << args[0] << ": " << r.err;
+  }
+  std::remove(encoder.c_str());
 }
 
 TEST(CliReasonTest, ChatAnswersEachTurnWithTheStrategy) {

@@ -40,6 +40,13 @@ std::string make_docs(const std::string& dir) {
   return dir + "/docs";
 }
 
+// make_docs without the binary file: two documents every `kb add` ingests.
+std::string make_text_docs(const std::string& dir) {
+  const std::string docs = make_docs(dir);
+  fs::remove(docs + "/notes.bin.txt");
+  return docs;
+}
+
 TEST(KnowledgeBaseCli, AddsSkipsUnchangedReplacesChangedRemovesAndNamesBrokenFiles) {
   const std::string dir = test::temp_path("kb_cli");
   const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
@@ -139,8 +146,7 @@ std::string run_on_terminal(const std::vector<std::string>& args, int* status) {
 
 TEST(KnowledgeBaseCli, AddShowsAProgressBarOnATerminalOnly) {
   const std::string dir = test::temp_path("kb_progress");
-  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
-  fs::remove(docs + "/notes.bin.txt");
+  const std::string docs = make_text_docs(dir), kb = dir + "/docs.kb";
   ASSERT_EQ(test::run_rpu({"kb", "create", kb}).exit_code, 0);
   int status = -1;
   const std::string shown = run_on_terminal({"kb", "add", kb, docs}, &status);
@@ -192,8 +198,7 @@ TEST(KnowledgeBaseCli, RefusesASecondWriterANewerSchemaAndAMissingBase) {
 
 TEST(KnowledgeBaseCli, AskRetrievesWithTheBuiltInModelAsEmbedder) {
   const std::string dir = test::temp_path("kb_ask");
-  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
-  fs::remove(docs + "/notes.bin.txt");
+  const std::string docs = make_text_docs(dir), kb = dir + "/docs.kb";
   ASSERT_EQ(test::run_rpu({"kb", "create", kb, "--embed", "builtin", "--chunk-tokens", "64", "--overlap", "8"}).exit_code, 0);
   ASSERT_EQ(test::run_rpu({"kb", "add", kb, docs}).exit_code, 0);
   const auto info = nlohmann::json::parse(test::run_rpu({"kb", "info", kb, "--json"}).out);
@@ -216,8 +221,7 @@ TEST(KnowledgeBaseCli, AskRetrievesWithTheBuiltInModelAsEmbedder) {
 // The text documents of make_docs (the binary one removed) in a base of 64-token chunks
 // overlapping by 8; its path, or "" when building it failed.
 std::string small_chunk_base(const std::string& dir) {
-  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
-  fs::remove(docs + "/notes.bin.txt");
+  const std::string docs = make_text_docs(dir), kb = dir + "/docs.kb";
   if (test::run_rpu({"kb", "create", kb, "--chunk-tokens", "64", "--overlap", "8"}).exit_code != 0) return "";
   if (test::run_rpu({"kb", "add", kb, docs}).exit_code != 0) return "";
   return kb;
@@ -246,8 +250,7 @@ std::set<std::string> words_of(const std::string& text) {
 // built-in arithmetic model, asked about slang, would otherwise answer in its own words.
 TEST(KnowledgeBaseCli, ExtractiveAnswersUseOnlyWordsOfTheContext) {
   const std::string dir = test::temp_path("kb_extractive");
-  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
-  fs::remove(docs + "/notes.bin.txt");
+  const std::string docs = make_text_docs(dir), kb = dir + "/docs.kb";
   ASSERT_EQ(test::run_rpu({"kb", "create", kb}).exit_code, 0);
   ASSERT_EQ(test::run_rpu({"kb", "add", kb, docs}).exit_code, 0);
   const std::vector<std::string> common = {"ask", "--kb", kb, "What is a kludge?", "--mode", "bm25", "-k", "2"};
@@ -288,8 +291,7 @@ TEST(KnowledgeBaseCli, ExtractiveAnswersUseOnlyWordsOfTheContext) {
 // model; a model of another width is refused for that base.
 TEST(KnowledgeBaseCli, ABertEncoderEmbedsTheChunks) {
   const std::string dir = test::temp_path("kb_bert");
-  const std::string docs = make_docs(dir), kb = dir + "/docs.kb", model = dir + "/bge-tiny.gguf";
-  fs::remove(docs + "/notes.bin.txt");
+  const std::string docs = make_text_docs(dir), kb = dir + "/docs.kb", model = dir + "/bge-tiny.gguf";
   ASSERT_EQ(test::run_rpu({"synth", model, "--like", "bge-tiny", "--type", "F32", "--seed", "3"}).exit_code, 0);
   const auto created = test::run_rpu({"kb", "create", kb, "--embed", model, "--chunk-tokens", "32", "--overlap", "4"});
   ASSERT_EQ(created.exit_code, 0) << created.err;
@@ -431,8 +433,7 @@ TEST(KnowledgeBaseCli, ChatExtractiveAnswersUseOnlyWordsOfTheirPrompt) {
 TEST(KnowledgeBaseServer, CitationsThroughTheOpenAIClient) {
   if (!test::node_peers_installed()) GTEST_SKIP() << "tests/peers/node_modules missing (run scripts/install-deps.sh)";
   const std::string dir = test::temp_path("kb_server");
-  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
-  fs::remove(docs + "/notes.bin.txt");
+  const std::string docs = make_text_docs(dir), kb = dir + "/docs.kb";
   // Chunks of 16 words: each of jargon.txt's three paragraphs is a chunk of its own.
   ASSERT_EQ(test::run_rpu({"kb", "create", kb, "--chunk-tokens", "16", "--overlap", "0"}).exit_code, 0);
   ASSERT_EQ(test::run_rpu({"kb", "add", kb, docs}).exit_code, 0);
@@ -447,8 +448,7 @@ TEST(KnowledgeBaseServer, CitationsThroughTheOpenAIClient) {
 // none, a call's own extension on a route without one, and config mistakes named with lines.
 TEST(KnowledgeBaseGateway, RouteDefaultsAndCallExtensionsGetSourcesAndCitations) {
   const std::string dir = test::temp_path("kb_gateway");
-  const std::string docs = make_docs(dir), kb = dir + "/docs.kb";
-  fs::remove(docs + "/notes.bin.txt");
+  const std::string docs = make_text_docs(dir), kb = dir + "/docs.kb";
   ASSERT_EQ(test::run_rpu({"kb", "create", kb}).exit_code, 0);
   ASSERT_EQ(test::run_rpu({"kb", "add", kb, docs}).exit_code, 0);
   test::write_file(dir + "/gateway.yaml", R"(models:

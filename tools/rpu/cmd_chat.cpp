@@ -60,8 +60,7 @@ int chat(const ChatOptions& o) {
   }
   // Replies with --reason come from the strategy (printed whole when chosen; its votes and
   // confidence go to stderr); without it the wrapper passes calls straight through.
-  std::unique_ptr<LocalSession> judge;
-  if (!o.reason.judge_path.empty()) judge = open_local_session({o.reason.judge_path, "", "", 1}, o.runtime);
+  const std::unique_ptr<LocalSession> judge = open_judge_session(o.reason.judge_path, o.runtime, 1);
   reasoning::ReasoningBackend reasoned(local, {session_options.slots, judge ? judge->backend.get() : nullptr});
   // --kb: each message is searched in the base and its best chunks join that turn's system
   // message as numbered sources (the history keeps the conversation without them).

@@ -78,8 +78,7 @@ class AnswerClock {
 int run_raw_reasoned(LocalSession& session, const RunOptions& o, const CompletionRequest& request,
                      const nlohmann::ordered_json& reasoning) {
   const reasoning::ReasoningSpec spec = reasoning::parse_reasoning_spec(reasoning);
-  std::unique_ptr<LocalSession> judge;
-  if (!o.reason.judge_path.empty()) judge = open_local_session({o.reason.judge_path, "", "", 1}, o.runtime);
+  const std::unique_ptr<LocalSession> judge = open_judge_session(o.reason.judge_path, o.runtime, 1);
   reasoning::SampleSource source(*session.backend, request, spec.temperature, reasoning_slots(reasoning));
   const Tokenizer& tokenizer = *session.loaded.tokenizer;
   const int32_t bos = tokenizer.vocab().bos;
@@ -133,8 +132,7 @@ int run_raw(LocalSession& session, const RunOptions& o, const std::optional<nloh
 // The prompt as the user's message in the model's chat template; the reply is printed.
 int run_chat_turn(LocalSession& session, const RunOptions& o, const std::optional<nlohmann::ordered_json>& reasoning) {
   if (o.steps >= 0) fail("--steps counts raw-text positions; use -n with a chat template, or add --raw");
-  std::unique_ptr<LocalSession> judge;
-  if (!o.reason.judge_path.empty()) judge = open_local_session({o.reason.judge_path, "", "", 1}, o.runtime);
+  const std::unique_ptr<LocalSession> judge = open_judge_session(o.reason.judge_path, o.runtime, 1);
   reasoning::ReasoningBackend backend(*session.backend,
                                       {reasoning ? reasoning_slots(*reasoning) : 1, judge ? judge->backend.get() : nullptr});
   ChatRequest request;

@@ -49,8 +49,8 @@ struct ServeOptions {
 // --judge MODEL: the second model the "judge" verifier asks "is this answer correct?" (one
 // call per distinct candidate); 8 slots, so concurrent requests' judge calls decode together.
 std::unique_ptr<LocalSession> open_judge(const ServeOptions& o) {
-  if (o.judge_path.empty()) return nullptr;
-  auto judge = open_local_session({o.judge_path, "", "", 8}, o.runtime);
+  auto judge = open_judge_session(o.judge_path, o.runtime, 8);
+  if (!judge) return nullptr;
   std::fprintf(stderr, "rpu: the judge verifier asks %s (%s)\n", judge->backend->model_id().c_str(), o.judge_path.c_str());
   return judge;
 }

@@ -61,4 +61,15 @@ void require_text_generation(const LocalSession& s, const char* command) {
        s.backend->model_id(), s.loaded.model->config().arch->name, command);
 }
 
+std::unique_ptr<LocalSession> open_judge_session(const std::string& path, const RuntimeOptions& runtime, int slots) {
+  if (path.empty()) return nullptr;
+  auto judge = open_local_session({path, "", "", slots}, runtime);
+  if (judge->scheduler->embeddings_only()) {
+    fail("--judge {}: {} is an embedding model ({}); the judge must answer chats", path, judge->backend->model_id(),
+         judge->loaded.model->config().arch->name);
+  }
+  if (!judge->backend->has_chat_template()) fail("--judge {}: {}", path, judge->backend->chat_template_error());
+  return judge;
+}
+
 }  // namespace rpu::cli

@@ -47,4 +47,10 @@ SpeculationOptions speculation_options(const SpeculationFlags& flags, std::uniqu
 // Throws rpu::Error, naming `command`, when the session's model only embeds (an encoder).
 void require_text_generation(const LocalSession& session, const char* command);
 
+// --judge MODEL (run, chat, serve): the model the "judge" verifier asks whether an answer is
+// right, with `slots` sequences; null for an empty path. Throws rpu::Error naming --judge when
+// the model cannot answer a chat (an encoder, or no chat template), so a server never starts
+// with a judge every request would fail on.
+std::unique_ptr<LocalSession> open_judge_session(const std::string& path, const RuntimeOptions& runtime, int slots);
+
 }  // namespace rpu::cli
