@@ -172,7 +172,8 @@ TEST(KernelSetTest, MatmulMatchesExactProductOnRaggedShapes) {
 // Row counts give row ranges (split in check_matmul at a group boundary) of 1 to 5 groups
 // with a ragged last group inside a tile (33: [0,16) [16,33); 70: [0,48) [48,70); 96:
 // [0,48) [48,96); 130: [0,80) [80,130)); token counts leave every remainder of 4- and
-// 8-token tiles. K-quants are included for the tiles they take (4 tokens, one group).
+// 8-token tiles. K-quants are included for the tiles they take: groups x 4 tokens over a panel
+// unpacked once (Q4_K / Q5_K 3 groups, Q6_K 2) from 17 tokens, one group of 4 tokens below.
 TEST(KernelSetTest, IntegerPrefillTilesMatchExactProduct) {
   uint64_t seed = 900;
   for (const KernelSet* set : tested_sets()) {

@@ -17,6 +17,14 @@ void pack_int8(const MatrixView& w, WeightMatrix& out);
 void matmul_int8(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
                  int64_t row_end);
 
+// Steps of more than kKQuantPromptTokens tokens (prompts) through Q4_K / Q5_K / Q6_K matrices:
+// panels of 3 (Q6_K: 2) groups unpacked once, then register tiles of groups x 4 tokens
+// (kquant_prompt.cpp); kquant_panel_rows(type) is a panel's rows, for WeightMatrix::tile_rows.
+constexpr int64_t kKQuantPromptTokens = 16;
+int64_t kquant_panel_rows(DType type);
+void matmul_kquant_prompt(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y,
+                          int64_t row_begin, int64_t row_end);
+
 // Float formats read in place, and a dequantize-then-dot fallback for the rest.
 void matmul_float(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, int64_t row_begin,
                   int64_t row_end);

@@ -532,6 +532,7 @@ void panel_passes(const uint8_t* group0, int64_t group_bytes, int64_t nb, const 
 // bytes read). Several: each group unpacked once to bytes that all tokens then share.
 void matmul_q6_k(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
                  int64_t row_end) {
+  if (n_tokens > kKQuantPromptTokens) return matmul_kquant_prompt(w, xq, n_tokens, y, row_begin, row_end);
   const int64_t n_super = w.view.cols / 256;
   thread_local std::vector<uint8_t> unpacked;  // per thread, grown once
   if (n_tokens > 1 && unpacked.size() < static_cast<size_t>(n_super * 4384)) unpacked.resize(static_cast<size_t>(n_super * 4384));
@@ -551,6 +552,7 @@ void matmul_q6_k(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
 template <bool kFifthBit>
 void matmul_k4(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
                int64_t row_end) {
+  if (n_tokens > kKQuantPromptTokens) return matmul_kquant_prompt(w, xq, n_tokens, y, row_begin, row_end);
   const int64_t n_super = w.view.cols / 256;
   const int64_t super_bytes = kFifthBit ? 2880 : 2368;
   for (int64_t row0 = row_begin; row0 < row_end; row0 += kRowsPerGroup) {
@@ -604,6 +606,30 @@ constexpr int64_t kStreamTokens = 16;
 // bench/RESULTS.md "Decode lanes").
 constexpr size_t kCacheResidentBytes = size_t{512} << 10;
 
+// Prompts of more than kStreamTokens tokens through Q4_0 / Q5_0 matrices: each panel's codes
+// are unpacked once into Q8_0's layout (u8 codes, chunk c = columns 4c..4c+3, then the 16 f16
+// scales) and the Q8_0 tile runs over them, so the 3-7 unpacking operations per chunk and group
+// (shift and masks, Q5_0's fifth-bit mask loads and adds) are paid once per panel instead of
+// once per 4-token pass. The zero point stays the format's (zsum), and each integer dot is the
+// same exact sum of (u - z) * q, so every output is bit for bit the packed tile's.
+template <DType kType>
+void unpack_panel_to_q8(const uint8_t* group0, int64_t group_bytes, int64_t nb, int64_t groups, uint8_t* dst) {
+  constexpr int64_t kSrcBytes = PackedBlock<kType>::kBytes, kDstBytes = PackedBlock<DType::Q8_0>::kBytes;
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* src = group0 + g * group_bytes + b * kSrcBytes;
+      uint8_t* out = dst + (g * nb + b) * kDstBytes;
+      for (int c = 0; c < 4; ++c) {
+        __m512i lo, hi;
+        unpack_chunk<kType>(src, c, lo, hi);
+        _mm512_storeu_si512(out + c * 64, lo);
+        _mm512_storeu_si512(out + (4 + c) * 64, hi);
+      }
+      std::memcpy(out + kDstBytes - 32, src + kSrcBytes - 32, 32);
+    }
+  }
+}
+
 template <DType kType>
 void matmul_type(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
                  int64_t row_end) {
@@ -613,6 +639,7 @@ void matmul_type(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
   const int64_t rows = w.view.rows;
   const bool prefill = n_tokens >= kPrefillTokens;
   const bool stream = n_tokens >= 2 && n_tokens <= kStreamTokens && w.packed_bytes > kCacheResidentBytes;
+  constexpr bool kUnpacks = kType == DType::Q5_0;  // Q4_0 measured no faster unpacked (bench_matmul)
   for (int64_t row0 = row_begin; row0 < row_end;) {
     const uint8_t* group0 = w.packed.get() + (row0 / kRowsPerGroup) * group_bytes;
     const int64_t groups_left = (row_end - row0 + kRowsPerGroup - 1) / kRowsPerGroup;
@@ -627,6 +654,21 @@ void matmul_type(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
         panel_passes<kType, 2>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0, next, next_end);
       } else {
         panel_passes<kType, 1>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0, next, next_end);
+      }
+    } else if (kUnpacks && n_tokens > kStreamTokens) {
+      thread_local std::vector<uint8_t> unpacked;  // per thread, grown once: one panel in Q8_0's layout
+      const int64_t q8_group_bytes = nb * PackedBlock<DType::Q8_0>::kBytes;
+      if (unpacked.size() < static_cast<size_t>(kPrefillGroups * q8_group_bytes)) {
+        unpacked.resize(static_cast<size_t>(kPrefillGroups * q8_group_bytes));
+      }
+      if constexpr (kUnpacks) unpack_panel_to_q8<kType>(group0, group_bytes, nb, groups, unpacked.data());
+      const uint8_t* u = unpacked.data();
+      if (groups == 3) {
+        token_tiles<DType::Q8_0, 3, kPrefillTokens>(u, q8_group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
+      } else if (groups == 2) {
+        token_tiles<DType::Q8_0, 2, kPrefillTokens>(u, q8_group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
+      } else {
+        token_tiles<DType::Q8_0, 1, kPrefillTokens>(u, q8_group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
       }
     } else if (groups == 3) {
       token_tiles<kType, 3, kPrefillTokens>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
@@ -653,9 +695,9 @@ void pack_int8(const MatrixView& w, WeightMatrix& out) {
   out.packed_bytes = static_cast<size_t>(groups * nb * format.group_block_bytes);
   out.packed = allocate_aligned(out.packed_bytes);
   out.row_granule = kRowsPerGroup;
-  // matmul_type's prefill tiles span kPrefillGroups groups; the K-quant kernels go group by group.
+  // matmul_type's prefill tiles span kPrefillGroups groups, the K-quant prompt tiles a panel.
   const bool group_tiles = w.type == DType::Q8_0 || w.type == DType::Q4_0 || w.type == DType::Q5_0;
-  out.tile_rows = group_tiles ? kRowsPerGroup * kPrefillGroups : 0;
+  out.tile_rows = group_tiles ? kRowsPerGroup * kPrefillGroups : kquant_panel_rows(w.type);
   for (int64_t g = 0; g < groups; ++g) {
     const uint8_t* rows[16];
     for (int r = 0; r < 16; ++r) {

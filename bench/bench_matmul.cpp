@@ -1,0 +1,95 @@
+// One kernel matmul, one thread, no model around it: the prompt-processing tiles and the decode
+// paths of every integer format, on the shapes of the benchmark models' matrices, as GMAC/s
+// (multiply-adds of the weight matrix per second) beside the set's int8 peak. It isolates the
+// kernels from the pool, attention and the element-wise steps that `rpu bench --profile` mixes
+// in, so two builds can be compared on one matrix (run them alternately; this host's speed
+// drifts by up to 30% between minutes):
+//   build/bench/bench_matmul --benchmark_filter='Q5_0/4864x896/512' --benchmark_repetitions=3
+// Arguments: type / rows x cols / tokens. Weights are random values quantized by the reference
+// quantizer; the input is random f32, quantized once outside the timed loop (as matmul_batch
+// does once per input for all of a layer's projections).
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/rng.h"
+#include "kernels/kernels.h"
+#include "kernels/quant.h"
+
+namespace {
+
+using rpu::DType;
+
+std::vector<float> random_floats(size_t n, uint64_t seed) {
+  rpu::Rng rng(seed);
+  std::vector<float> v(n);
+  for (float& x : v) x = static_cast<float>(rng.uniform()) - 0.5f;
+  return v;
+}
+
+struct Case {
+  DType type;
+  int64_t rows, cols, tokens;
+};
+
+void run_case(benchmark::State& state, Case c) {
+  const rpu::KernelSet& set = rpu::active_kernels();
+  const uint64_t row_bytes = rpu::dtype_row_bytes(c.type, static_cast<uint64_t>(c.cols));
+  std::vector<uint8_t> bytes(row_bytes * static_cast<uint64_t>(c.rows));
+  const auto values = random_floats(static_cast<size_t>(c.cols), 1);
+  for (int64_t r = 0; r < c.rows; ++r) {  // one random row, rotated: cheap to make, not constant
+    std::vector<float> row(values.begin() + r % c.cols, values.end());
+    row.insert(row.end(), values.begin(), values.begin() + r % c.cols);
+    rpu::quantize_row(c.type, row.data(), bytes.data() + r * row_bytes, c.cols);
+  }
+  rpu::WeightMatrix w;
+  set.pack(rpu::MatrixView{c.type, bytes.data(), c.rows, c.cols, row_bytes}, w);
+  const auto x = random_floats(static_cast<size_t>(c.tokens * c.cols), 2);
+  rpu::QuantizedInput xq;
+  if (set.wants_quantized_input(w)) set.quantize_input(x.data(), c.tokens, c.cols, xq);
+  std::vector<float> y(static_cast<size_t>(c.tokens * c.rows));
+  for (auto _ : state) {
+    set.matmul(w, x.data(), xq, c.tokens, y.data(), 0, c.rows);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  const double macs = static_cast<double>(c.rows) * static_cast<double>(c.cols) * static_cast<double>(c.tokens);
+  state.counters["GMAC/s"] = benchmark::Counter(macs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(set.name);
+}
+
+// The matrices of the benchmark models (bench/compare_llamacpp.sh): SmolLM2-135M's FFN (1536 x
+// 576 up, 576 x 1536 down), Qwen2.5-0.5B's (4864 x 896, 896 x 4864) and Llama-3.2-1B's
+// (8192 x 2048, 2048 x 8192). K-quants need 256-column blocks, so SmolLM2's 576 and Qwen's 896
+// columns take Q5_0 / Q8_0 in a Q4_K_M file, as llama.cpp's fallback does.
+void register_cases() {
+  const struct {
+    int64_t rows, cols;
+  } shapes[] = {{1536, 576}, {576, 1536}, {4864, 896}, {896, 4864}, {8192, 2048}, {2048, 8192}};
+  const DType types[] = {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+  for (DType type : types) {
+    for (const auto& s : shapes) {
+      if (s.cols % rpu::dtype_info(type).block_size != 0) continue;
+      for (int64_t tokens : {1, 8, 512}) {
+        const std::string name = std::string(rpu::dtype_name(type)) + "/" + std::to_string(s.rows) + "x" +
+                                 std::to_string(s.cols) + "/" + std::to_string(tokens);
+        benchmark::RegisterBenchmark(name.c_str(), run_case, Case{type, s.rows, s.cols, tokens})
+            ->Unit(benchmark::kMicrosecond);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_cases();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
