@@ -27,6 +27,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
+#include "model/matmul_batch.h"
 #include "model/model.h"
 
 namespace rpu {
@@ -68,7 +69,7 @@ class EncoderForward {
   ThreadPool* pool_;
   const KernelSet& kernels_;
   Pooling pooling_;
-  QuantizedInput xq_;
+  MatmulScratch xq_;
   size_t n_tokens_ = 0;
   std::vector<int> input_first_;  // first token of each input
   // Scratch activations, grown to the largest call seen.

@@ -167,7 +167,7 @@ class BatchForward {
   KVCache& cache_;
   std::vector<int> own_n_past_;
   std::vector<int>& n_past_;  // per sequence
-  QuantizedInput xq_;
+  MatmulScratch xq_;
   LaneSplit lane_split_ = LaneSplit::kAuto;
   bool small_weights_ = false;  // at most kLaneWeightBytes of weights
   std::optional<bool> lanes_forced_;  // RPU_DECODE_LANES=1 / 0 (checked at construction)

@@ -4,40 +4,65 @@
 
 namespace rpu {
 
-void matmul_batch(const KernelSet& kernels, ThreadPool* pool, QuantizedInput& xq, std::initializer_list<MatmulJob> jobs,
-                  const float* x, int n_tokens) {
+void matmul_batch(const KernelSet& kernels, ThreadPool* pool, MatmulScratch& scratch,
+                  std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens) {
   // Threads claim units of rows: whole tiles when several tokens share the weights (a SmolLM2
   // prefill ran ~15% of its int8 products in the narrower tiles at cut tile ends), else the
   // set's granule, the finest split for one token.
   auto unit_rows = [&](const WeightMatrix& w) { return n_tokens > 1 && w.tile_rows > 0 ? w.tile_rows : w.row_granule; };
   bool quantize = false;
-  int64_t total_units = 0;  // over all jobs
+  int64_t row_units = 0;  // over all jobs
   int64_t macs = 0;
+  const int64_t cols = jobs.begin()->w->view.cols;
   for (const MatmulJob& job : jobs) {
     quantize = quantize || kernels.wants_quantized_input(*job.w);
-    total_units += (job.w->view.rows + unit_rows(*job.w) - 1) / unit_rows(*job.w);
+    row_units += (job.w->view.rows + unit_rows(*job.w) - 1) / unit_rows(*job.w);
     macs += job.w->view.rows * job.w->view.cols * n_tokens;
   }
-  if (quantize) kernels.quantize_input(x, n_tokens, jobs.begin()->w->view.cols, xq);
-  auto run_units = [&](int64_t begin, int64_t end) {
-    int64_t first = 0;  // first unit of the current job
-    for (const MatmulJob& job : jobs) {
-      const WeightMatrix& w = *job.w;
-      const int64_t rows_per_unit = unit_rows(w);
-      const int64_t units = (w.view.rows + rows_per_unit - 1) / rows_per_unit;
-      const int64_t lo = std::max(begin, first), hi = std::min(end, first + units);
-      if (lo < hi) {
-        kernels.matmul(w, x, xq, n_tokens, job.y, (lo - first) * rows_per_unit,
-                       std::min(w.view.rows, (hi - first) * rows_per_unit));
-      }
-      first += units;
+  const bool serial = pool == nullptr || macs < kSerialMacs;
+  // Token blocks [first_token(i), first_token(i + 1)).
+  const int64_t n_blocks = serial ? 1 : std::max(1, n_tokens / kTokenBlock);
+  auto first_token = [&](int64_t i) { return i * n_tokens / n_blocks; };
+  if (scratch.blocks.size() < static_cast<size_t>(n_blocks)) scratch.blocks.resize(static_cast<size_t>(n_blocks));
+  auto quantize_blocks = [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t t0 = first_token(i);
+      kernels.quantize_input(x + t0 * cols, first_token(i + 1) - t0, cols, scratch.blocks[static_cast<size_t>(i)]);
     }
   };
-  if (pool == nullptr || macs < kSerialMacs) {
-    run_units(0, total_units);
-  } else {
-    pool->parallel_for(total_units, run_units);
+  // Unit u: token block u / row_units, row unit u % row_units (counted over the jobs in order).
+  auto run_units = [&](int64_t begin, int64_t end) {
+    for (int64_t u = begin; u < end;) {
+      const int64_t block = u / row_units, t0 = first_token(block), tokens = first_token(block + 1) - t0;
+      const int64_t lo_unit = u % row_units, hi_unit = std::min(row_units, lo_unit + (end - u));
+      int64_t first = 0;  // first unit of the current job
+      for (const MatmulJob& job : jobs) {
+        const WeightMatrix& w = *job.w;
+        const int64_t rows_per_unit = unit_rows(w);
+        const int64_t units = (w.view.rows + rows_per_unit - 1) / rows_per_unit;
+        const int64_t lo = std::max(lo_unit, first), hi = std::min(hi_unit, first + units);
+        if (lo < hi) {
+          kernels.matmul(w, x + t0 * cols, scratch.blocks[static_cast<size_t>(block)], tokens, job.y + t0 * w.view.rows,
+                         (lo - first) * rows_per_unit, std::min(w.view.rows, (hi - first) * rows_per_unit));
+        }
+        first += units;
+      }
+      u += hi_unit - lo_unit;
+    }
+  };
+  if (serial) {
+    if (quantize) quantize_blocks(0, 1);
+    run_units(0, row_units);
+    return;
   }
+  if (quantize) {
+    if (n_blocks > 1) {
+      pool->parallel_for(n_blocks, quantize_blocks);
+    } else {
+      quantize_blocks(0, 1);
+    }
+  }
+  pool->parallel_for(row_units * n_blocks, run_units);
 }
 
 void for_each_token(ThreadPool* pool, int n_tokens, int64_t values_per_token, const std::function<void(int)>& fn) {

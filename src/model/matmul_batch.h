@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <initializer_list>
+#include <vector>
 
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
@@ -31,9 +32,23 @@ constexpr int64_t kSerialMacs = int64_t{1} << 18;    // projections: tokens x ro
 // projections (norms, activations, rotary embeddings, residuals).
 void for_each_token(ThreadPool* pool, int n_tokens, int64_t values_per_token, const std::function<void(int)>& fn);
 
-// `pool` may be null (single-threaded); `xq` is scratch kept by the caller across calls. Runs
-// in this thread when the jobs' n_tokens x rows x columns is below kSerialMacs.
-void matmul_batch(const KernelSet& kernels, ThreadPool* pool, QuantizedInput& xq, std::initializer_list<MatmulJob> jobs,
-                  const float* x, int n_tokens);
+// A prompt of at least 2 x kTokenBlock tokens is also split by tokens, into blocks of about
+// kTokenBlock: the threads' units are (rows, token block) pairs, and each block is quantized
+// on its own, in parallel. With rows alone, a small model's matrices gave 2 threads too few
+// units to share evenly (SmolLM2-135M: 576 rows = 12 tiles of 48), and quantizing a whole
+// prompt was a serial step the other thread waited through. Each token's arithmetic is the
+// same in any block (batch invariance), so results do not change.
+constexpr int kTokenBlock = 64;
+
+// Quantized activations kept by the caller across calls (no allocation once grown): one per
+// token block.
+struct MatmulScratch {
+  std::vector<QuantizedInput> blocks;
+};
+
+// `pool` may be null (single-threaded). Runs in this thread when the jobs' n_tokens x rows x
+// columns is below kSerialMacs.
+void matmul_batch(const KernelSet& kernels, ThreadPool* pool, MatmulScratch& scratch,
+                  std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens);
 
 }  // namespace rpu

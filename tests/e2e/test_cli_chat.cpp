@@ -63,7 +63,9 @@ TEST(CliChatTest, TurnsUseTheTemplateAndCachedRepliesEqualFreshOnes) {
     ForwardPass forward(*model, 512);
     const auto tokens = tokenizer->encode(prompt, false, true);
     auto logits = forward.eval(tokens);
-    Sampler sampler(SamplingParams{.temperature = 0});
+    SamplingParams greedy;
+    greedy.temperature = 0;
+    Sampler sampler(greedy);
     std::vector<int32_t> reply;
     for (int i = 0; i < 6; ++i) {
       const int32_t next = sampler.sample(logits);
