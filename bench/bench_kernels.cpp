@@ -10,6 +10,8 @@
 // does once per input for all of a layer's projections).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -83,10 +85,54 @@ void register_cases() {
   }
 }
 
+// One KV head's prompt attention: queries [n, heads * hd] (row stride q_dim), K and V rows [n, hd].
+void run_attention(benchmark::State& state, int64_t hd, int64_t heads, int64_t n) {
+  const rpu::KernelSet& set = rpu::active_kernels();
+  const int64_t q_dim = heads * hd;
+  const auto q = random_floats(static_cast<size_t>(n * q_dim), 3);
+  const auto k = random_floats(static_cast<size_t>(n * hd), 4);
+  const auto v = random_floats(static_cast<size_t>(n * hd), 5);
+  const rpu::KvRows kv = rpu::f32_rows(k.data(), v.data(), hd, 0);
+  rpu::AttentionParams a;
+  a.head_dim = hd;
+  a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  std::vector<float> out(static_cast<size_t>(n * q_dim));
+  for (auto _ : state) {
+    for (int64_t t0 = 0; t0 < n; t0 += 16) {
+      const int64_t n_q = std::min<int64_t>(16, n - t0);
+      if (set.attend_block != nullptr) {
+        set.attend_block(q.data() + t0 * q_dim, q_dim, n_q, heads, kv, t0, a, out.data() + t0 * q_dim, q_dim);
+      } else {
+        std::vector<float> scores(static_cast<size_t>(n));
+        for (int64_t t = t0; t < t0 + n_q; ++t) {
+          for (int64_t h = 0; h < heads; ++h) set.attend(q.data() + t * q_dim + h * hd, kv, t, a, scores.data(), out.data() + t * q_dim + h * hd);
+        }
+      }
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  // Scores and value sums: each query reads t + 1 positions, 2 x hd multiply-adds each.
+  const double macs = static_cast<double>(heads) * static_cast<double>(n) * static_cast<double>(n + 1) * static_cast<double>(hd);
+  state.counters["GMAC/s"] = benchmark::Counter(macs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(set.name);
+}
+
+// SmolLM2-135M (64 dims, 3 query heads per KV head), Qwen2.5-0.5B (64, 7), Llama-3.2-1B (64, 4).
+void register_attention_cases() {
+  for (int64_t heads : {3, 4, 7}) {
+    for (int64_t n : {128, 512}) {
+      const std::string name = "Attention/64/" + std::to_string(heads) + "/" + std::to_string(n);
+      benchmark::RegisterBenchmark(name.c_str(), run_attention, 64, heads, n)->Unit(benchmark::kMicrosecond);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   register_cases();
+  register_attention_cases();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
