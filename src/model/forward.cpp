@@ -243,7 +243,15 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
     const int step = block ? 16 : 1, per_task = block ? group : decode_heads;
     for (int h = 0; h < n_head;) {
       const int heads = std::min(per_task, group - h % group);  // never across two KV heads
-      for (int t0 = 0; t0 < n; t0 += step) tasks.push_back({static_cast<int>(c), h, t0, std::min(step, n - t0), heads});
+      // Blocks in the order first, last, second, second to last...: a block's cost grows with
+      // its position (causal), so any run of consecutive tasks, as the pool hands them out,
+      // costs about the same (in position order, a prompt's last heads' blocks were a few
+      // chunks that cost 5x the first ones, and a thread holding one kept the other waiting).
+      const int n_steps = (n + step - 1) / step;
+      for (int i = 0; i < n_steps; ++i) {
+        const int t0 = step * (i % 2 == 0 ? i / 2 : n_steps - 1 - i / 2);
+        tasks.push_back({static_cast<int>(c), h, t0, std::min(step, n - t0), heads});
+      }
       h += heads;
     }
   }
