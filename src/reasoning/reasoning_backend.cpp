@@ -65,7 +65,7 @@ std::unique_ptr<CallHandle> ReasoningBackend::chat(const ChatRequest& request, C
   SampleSource source(inner_, request, spec->temperature, options_.parallel);
   const std::optional<std::string> step_prompt =
       spec->strategy == Strategy::kStepSearch ? inner_.render_chat(request) : std::nullopt;
-  ReasonedAnswer answer = reason(source, *spec, options_.judge, last_user_message(request.messages), step_prompt);
+  ReasonedAnswer answer = reason(source, *spec, options_.judge, last_user_message(request.messages), request.cancelled, step_prompt);
 
   ChatEvent event;
   event.index = 0;

@@ -122,7 +122,8 @@ namespace {
 
 class JudgeScorer : public Scorer {
  public:
-  JudgeScorer(Backend& judge, std::string question) : judge_(judge), question_(std::move(question)) {}
+  JudgeScorer(Backend& judge, std::string question, std::function<bool()> cancelled)
+      : judge_(judge), question_(std::move(question)), cancelled_(std::move(cancelled)) {}
 
   // Samples that agree are often the same text: each distinct text is judged once per call.
   Verdict score(const DrawnSample& c) const override {
@@ -144,6 +145,7 @@ class JudgeScorer : public Scorer {
     r.has_seed = true;
     r.logprobs = true;
     r.top_logprobs = 20;
+    r.cancelled = cancelled_;
     const CallResult result = run_chat(judge_, r);
     double yes = 0, no = 0;
     if (!result.choices.empty() && !result.choices[0].logprobs.empty()) {
@@ -161,6 +163,7 @@ class JudgeScorer : public Scorer {
 
   Backend& judge_;
   std::string question_;
+  std::function<bool()> cancelled_;
   mutable std::map<std::string, Verdict> verdicts_;  // by candidate text (a scorer serves one call)
 };
 
@@ -201,7 +204,8 @@ std::string last_user_message(const nlohmann::ordered_json& messages) {
   return "";
 }
 
-std::unique_ptr<Scorer> make_scorer(const nlohmann::json& spec, Backend* judge, const std::string& question) {
+std::unique_ptr<Scorer> make_scorer(const nlohmann::json& spec, Backend* judge, const std::string& question,
+                                    std::function<bool()> cancelled) {
   const std::string type = spec.is_object() ? spec.value("type", "") : "";
   if (type == "logprob") return std::make_unique<LogprobScorer>();
   if (type == "arithmetic" && spec.value("grounded", false)) {
@@ -212,7 +216,7 @@ std::unique_ptr<Scorer> make_scorer(const nlohmann::json& spec, Backend* judge, 
       throw ApiError(400, "reasoning.verifier: the judge verifier needs a judge model (rpu serve/run --judge MODEL.gguf)",
                      "invalid_request_error", "reasoning.verifier", "");
     }
-    auto scorer = std::make_unique<JudgeScorer>(*judge, question);
+    auto scorer = std::make_unique<JudgeScorer>(*judge, question, cancelled);
     if (!spec.contains("after")) return scorer;
     return std::make_unique<GatedScorer>(make_scorer(spec.at("after"), nullptr, question), std::move(scorer));
   }

@@ -8,6 +8,7 @@
 //            the others fail with score 0.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -26,8 +27,10 @@ class Scorer {
 };
 
 // `question` is the caller's last user message (what the judge is shown); `judge` may be null,
-// then a "judge" spec is an ApiError naming reasoning.verifier.
-std::unique_ptr<Scorer> make_scorer(const nlohmann::json& spec, Backend* judge, const std::string& question);
+// then a "judge" spec is an ApiError naming reasoning.verifier. `cancelled` is the caller's
+// (ChatRequest::cancelled): the judge's calls carry it, so a client that goes away stops them.
+std::unique_ptr<Scorer> make_scorer(const nlohmann::json& spec, Backend* judge, const std::string& question,
+                                    std::function<bool()> cancelled = {});
 
 // Which answer a judge's first token (lower-cased, spaces and SentencePiece's word mark
 // removed) begins: "yes", "ye", "y" -> kYes; "no", "n" -> kNo; anything else -> kNeither.

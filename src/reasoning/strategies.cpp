@@ -123,17 +123,17 @@ ReasonedAnswer best_of_n(SampleSource& source, const ReasoningSpec& spec, const 
 }
 
 ReasonedAnswer reason(SampleSource& source, const ReasoningSpec& spec, Backend* judge, const std::string& question,
-                      const std::optional<std::string>& step_prompt) {
+                      const std::function<bool()>& cancelled, const std::optional<std::string>& step_prompt) {
   switch (spec.strategy) {
     case Strategy::kSelfConsistency: return self_consistency(source, spec);
     case Strategy::kAdaptive: return adaptive_consistency(source, spec);
-    case Strategy::kBestOfN: return best_of_n(source, spec, *make_scorer(spec.verifier, judge, question));
+    case Strategy::kBestOfN: return best_of_n(source, spec, *make_scorer(spec.verifier, judge, question, cancelled));
     case Strategy::kStepSearch:
       if (!step_prompt) {
         throw ApiError(400, "reasoning.strategy: step_search needs a local model (this backend cannot continue text)",
                        "invalid_request_error", "reasoning.strategy", "");
       }
-      return step_search(source, spec, *make_scorer(spec.verifier, judge, question), *step_prompt);
+      return step_search(source, spec, *make_scorer(spec.verifier, judge, question, cancelled), *step_prompt);
   }
   return {};
 }

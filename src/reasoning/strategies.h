@@ -53,9 +53,10 @@ ReasonedAnswer best_of_n(SampleSource& source, const ReasoningSpec& spec, const 
 ReasonedAnswer step_search(SampleSource& source, const ReasoningSpec& spec, const Scorer& scorer,
                            const std::string& prompt);
 
-// Runs the strategy `spec` names. `question` is what a judge verifier is shown; `step_prompt`
-// the rendered prompt step search continues (nullopt: step search is refused with a 400).
+// Runs the strategy `spec` names. `question` is what a judge verifier is shown, `cancelled` the
+// caller's (its calls stop when the client goes away); `step_prompt` the rendered prompt step
+// search continues (nullopt: step search is refused with a 400).
 ReasonedAnswer reason(SampleSource& source, const ReasoningSpec& spec, Backend* judge, const std::string& question,
-                      const std::optional<std::string>& step_prompt);
+                      const std::function<bool()>& cancelled, const std::optional<std::string>& step_prompt);
 
 }  // namespace rpu::reasoning

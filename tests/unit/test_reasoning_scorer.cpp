@@ -2,6 +2,8 @@
 // numbers, and the mean-probability score.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <cmath>
 
 #include "core/error.h"
@@ -18,6 +20,7 @@ class ScriptedJudge : public Backend {
   std::string model_id() const override { return "judge"; }
   std::unique_ptr<CallHandle> chat(const ChatRequest& request, ChatEventSink sink) override {
     asked.push_back(request.messages.back().value("content", ""));
+    cancelled.push_back(request.cancelled);
     ChatEvent e;
     e.text = p_yes_ >= 0.5 ? " y" : " n";
     TokenLogprob lp;
@@ -35,6 +38,7 @@ class ScriptedJudge : public Backend {
   }
   EmbeddingResult embed(const EmbeddingRequest&) override { throw Error("the judge only chats"); }
   std::vector<std::string> asked;
+  std::vector<std::function<bool()>> cancelled;  // each call's ChatRequest::cancelled
 
  private:
   double p_yes_;
@@ -126,6 +130,20 @@ TEST(ReasoningScorer, JudgeScoresTheProbabilityOfYesSpeltInPieces) {
   EXPECT_EQ(judge.asked.size(), 1u);
   scorer->score(sample("7 + 12 = 19. The answer is 19."));
   EXPECT_EQ(judge.asked.size(), 2u);
+}
+
+// A client that goes away while its best-of-N call waits on the judge stops the judge's calls too:
+// they carry the caller's cancel, not a request of their own that nothing cancels.
+TEST(ReasoningScorer, JudgeCallsCarryTheCallersCancel) {
+  ScriptedJudge judge(0.8);
+  bool gone = false;
+  auto scorer = make_scorer({{"type", "judge"}}, &judge, "q", [&gone] { return gone; });
+  scorer->score(sample("12 + 7 = 19. The answer is 19."));
+  ASSERT_EQ(judge.cancelled.size(), 1u);
+  ASSERT_TRUE(judge.cancelled[0]);
+  EXPECT_FALSE(judge.cancelled[0]());
+  gone = true;
+  EXPECT_TRUE(judge.cancelled[0]());
 }
 
 TEST(ReasoningScorer, JudgeAfterARuleIsNotAskedAboutWhatTheRuleFails) {

@@ -86,7 +86,7 @@ int run_raw_reasoned(LocalSession& session, const RunOptions& o, const Completio
   const std::string step_prompt = (bos >= 0 ? tokenizer.vocab().pieces[static_cast<size_t>(bos)] : "") + o.prompt;
   const AnswerClock clock;
   const reasoning::ReasonedAnswer answer =
-      reasoning::reason(source, spec, judge ? judge->backend.get() : nullptr, o.prompt, step_prompt);
+      reasoning::reason(source, spec, judge ? judge->backend.get() : nullptr, o.prompt, request.cancelled, step_prompt);
   write_out(answer.chosen.text + "\n");
   std::fprintf(stderr, "reasoning: %s; %d tokens sampled in %.3f s\n", answer.extension.dump().c_str(),
                source.completion_tokens(), clock.elapsed());
