@@ -59,6 +59,8 @@ class Sampler {
   void apply_penalties(std::vector<Candidate>& candidates) const;
   // The greedy choice (>= 0), or -1 with candidates_ holding the distribution to draw from.
   int32_t prepare(std::span<const float> logits);
+  void top_k_of(std::span<const float> logits, size_t k);
+  int32_t finish_truncation(double head_share);
 
   SamplingParams params_;
   Rng rng_;

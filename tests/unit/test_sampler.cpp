@@ -170,6 +170,42 @@ TEST(SamplerTest, TopPAndMinPOnLargeVocabulariesMatchAFullSort) {
   }
 }
 
+// Top-k (the default sampler: k 40, top-p 0.95, min-p 0.05) on a 49k vocabulary with many tied
+// logits, against a full sort by (logit desc, id asc): the same tokens in the same order with
+// the tempered softmax of the kept ones. The oracle is built here, not by the sampler.
+TEST(SamplerTest, TopKOnALargeVocabularyWithTiesMatchesAFullSort) {
+  std::vector<float> logits(49152);
+  uint64_t state = 7;
+  for (float& l : logits) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    l = static_cast<float>((state >> 33) % 300) / 20.0f;  // 300 distinct values: ties everywhere
+  }
+  for (int top_k : {1, 40, 1000}) {
+    SamplingParams params = plain(0.7f);
+    params.top_k = top_k;
+    std::vector<int32_t> order(logits.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
+    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+      return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)];
+    });
+    order.resize(static_cast<size_t>(top_k));
+    double total = 0;
+    std::vector<double> expected;
+    for (int32_t id : order) {
+      expected.push_back(std::exp((logits[static_cast<size_t>(id)] - logits[static_cast<size_t>(order[0])]) / 0.7));
+      total += expected.back();
+    }
+    Sampler sampler(params);
+    std::vector<TokenProb> got;
+    sampler.distribution(logits, got);
+    ASSERT_EQ(got.size(), order.size()) << "top_k " << top_k;
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].id, order[i]) << "top_k " << top_k << " rank " << i;
+      EXPECT_NEAR(got[i].prob, expected[i] / total, 1e-6) << "top_k " << top_k << " rank " << i;
+    }
+  }
+}
+
 TEST(SamplerTest, SameSeedSameStreamDifferentSeedDifferentStream) {
   const std::vector<float> logits(50, 0.0f);  // uniform: every draw is pure randomness
   auto stream = [&](uint64_t seed) {
