@@ -15,7 +15,9 @@
 # realistic vectors, default 32), QUERIES (default 200), INGEST_SIZES (default "10000 100000"),
 # EMBED_CHUNKS (corpus size for ingestion with the built-in model's embeddings, default 300),
 # NO_HNSW_ABOVE (sizes above it stop after the exact scan: no graph build, no hybrid; default:
-# none; building the graph for 1M x 256 takes most of an hour on 2 busy cores).
+# none; building the graph for 1M x 256 took 25.6 min wall, ~23 CPU-minutes on its 2 threads, at
+# load 1-4 (bench/RESULTS.md); the whole 1M row, fill included, 36.5 min wall with ~10 min of
+# it stopped by another measurement).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
