@@ -16,7 +16,8 @@
 //       One JSON object on stdout (and each phase's numbers on stderr as they come). --no-hnsw 1
 //       stops after the exact scan (no graph build, no hybrid); --reuse-graph 1 loads a saved
 //       graph of the base's generation instead of building it. HNSW recall is also given at
-//       two more sizes of ef_search (asking for 100 and 200 candidates; ef_search = max(128, 4k)).
+//       two more sizes of ef_search (asking for 100 and 200 candidates; ef_search = hnsw_ef_search(n, k):
+//       max(128, 4k, n / 2500), so at 1M vectors every k up to 100 searches with ef 400).
 //   bench_kb embed [--queries Q]
 //       The built-in model's cost per query embedding (the one model forward a dense query adds).
 #include <sys/resource.h>
@@ -472,9 +473,9 @@ int cmd_query(const std::string& kb_path, int queries, bool hnsw_too, bool reuse
       j["recall_at_10"] = static_cast<double>(found) / static_cast<double>(std::max<int64_t>(1, total));
       return j;
     };
-    out["dense_hnsw_k10"] = recall(10);  // ef 128
-    out["dense_hnsw"] = recall(50);      // what the Retriever asks for: ef 200, top 10 of 50 compared
-    // ef_search is max(128, 4k): asking for more is how to see recall against ef from outside.
+    out["dense_hnsw_k10"] = recall(10);  // ef 128 below 320k vectors
+    out["dense_hnsw"] = recall(50);      // what the Retriever asks for: ef 200 below 500k, top 10 of 50 compared
+    // ef_search is hnsw_ef_search(n, k): asking for more is how to see recall against ef from outside.
     out["dense_hnsw_k100"] = recall(100);
     out["dense_hnsw_k200"] = recall(200);
   }

@@ -113,13 +113,18 @@ std::vector<ScoredChunk> VectorIndex::search_exact(const std::vector<float>& que
   return out;
 }
 
+int64_t hnsw_ef_search(int64_t n_vectors, int k) {
+  return std::min<int64_t>(kMaxEfSearch, std::max<int64_t>({128, 4 * int64_t{k}, n_vectors / 2500}));
+}
+
 std::vector<ScoredChunk> VectorIndex::search(const std::vector<float>& query, int k) const {
   if (!hnsw_) return search_exact(query, k);
   if (static_cast<int>(query.size()) != dims_) fail("vector index: a query of {} values for {} dims", query.size(), dims_);
   const int want = std::min<int>(k, static_cast<int>(size()));
   if (want <= 0) return {};
-  // ef is per-graph state in hnswlib; concurrent searches set the same value.
-  hnsw_->graph->setEf(static_cast<size_t>(std::max(128, 4 * want)));
+  // ef is per-graph state in hnswlib; concurrent searches set the same value (it depends only
+  // on k and the base's size).
+  hnsw_->graph->setEf(static_cast<size_t>(hnsw_ef_search(size(), want)));
   auto heap = hnsw_->graph->searchKnn(query.data(), static_cast<size_t>(want));
   std::vector<ScoredChunk> out(heap.size());
   for (size_t i = heap.size(); i-- > 0;) {

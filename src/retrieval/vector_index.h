@@ -3,8 +3,8 @@
 //           kernel table's f32 matmul (the same SIMD code the model's float weights use), then
 //           a top-k selection. O(n * dims) per query; exact.
 //   hnsw    above `hnsw_threshold` vectors, an HNSW graph (Debian's hnswlib, inner-product
-//           space, M = 16, ef_construction = 200, ef_search = max(128, 4k): recall@10 0.99 at 100k
-//           vectors of a low intrinsic dimension, bench/RESULTS.md): approximate,
+//           space, M = 16, ef_construction = 200, ef_search = hnsw_ef_search: recall@10 0.99 at
+//           100k vectors of a low intrinsic dimension and 0.98 at 1M, bench/RESULTS.md): approximate,
 //           O(log n) per query. Built once and saved beside the base (`<kb>.hnsw`, with the base's
 //           generation in `<kb>.hnsw.json`), rebuilt when the base has changed since.
 #pragma once
@@ -18,6 +18,14 @@
 #include "retrieval/kb_store.h"
 
 namespace rpu::retrieval {
+
+// The HNSW search breadth for the k nearest of n_vectors: max(128, 4k), and n / 2500 for large
+// bases, at most kMaxEfSearch. Measured on 256-dim vectors of intrinsic dimension 32, asking for
+// the Retriever's 50 (recall@10 against the exact scan; bench/RESULTS.md "Knowledge bases: scale"):
+// ef 200 gave 0.9995 at 10k and 0.986 at 100k but 0.94 at 1M, where ef 400 gives 0.98 (p50
+// 2.4-2.7 ms against 1.3-1.4).
+constexpr int64_t kMaxEfSearch = 2000;
+int64_t hnsw_ef_search(int64_t n_vectors, int k);
 
 struct VectorIndexOptions {
   int64_t hnsw_threshold = 50000;  // vectors; below it the exact scan is fast enough (< 10 ms)
