@@ -48,6 +48,8 @@
 
 #include "target_begin.h"  // only the code below is compiled for AVX512
 
+#include "int8_chunks.h"  // AVX-512 code itself: included after the target switch on purpose
+
 namespace rpu::avx512 {
 namespace {
 
@@ -132,8 +134,6 @@ void group_kernel_k4(const uint8_t* group, int64_t n_super, const QuantizedInput
   constexpr int64_t kSuperBytes = kFifthBit ? 2880 : 2368;
   constexpr int64_t kBlockBytes = kFifthBit ? 352 : 288;
   constexpr int64_t kScales = kFifthBit ? 320 : 256;
-  const __m512i low_mask = _mm512_set1_epi8(0x0f);
-  [[maybe_unused]] const __m512i fifth_bit = _mm512_set1_epi8(0x10);
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t sb = 0; sb < n_super; ++sb) {
@@ -150,16 +150,9 @@ void group_kernel_k4(const uint8_t* group, int64_t n_super, const QuantizedInput
         dot[t] = _mm512_setzero_si512();
       }
       for (int c = 0; c < 4; ++c) {
-        const __m512i packed = _mm512_loadu_si512(blk + c * 64);
-        __m512i lo = _mm512_and_si512(packed, low_mask);
-        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask);
-        if constexpr (kFifthBit) {
-          uint64_t m_lo, m_hi;
-          std::memcpy(&m_lo, blk + 256 + c * 8, 8);
-          std::memcpy(&m_hi, blk + 256 + 32 + c * 8, 8);
-          lo = _mm512_mask_add_epi8(lo, m_lo, lo, fifth_bit);
-          hi = _mm512_mask_add_epi8(hi, m_hi, hi, fifth_bit);
-        }
+        __m512i lo, hi;
+        split_nibbles(_mm512_loadu_si512(blk + c * 64), lo, hi);
+        if constexpr (kFifthBit) add_fifth_bits(blk + 256, c, lo, hi);
         for (int t = 0; t < NT; ++t) {
           dot[t] = _mm512_dpbusd_epi32(dot[t], lo, _mm512_set1_epi32(words[t][c]));
           dot[t] = _mm512_dpbusd_epi32(dot[t], hi, _mm512_set1_epi32(words[t][4 + c]));
@@ -392,17 +385,8 @@ void unpack_chunk(const uint8_t* blk, int c, __m512i& lo, __m512i& hi) {
     lo = packed;
     return;
   }
-  const __m512i low_mask = _mm512_set1_epi8(0x0f);
-  lo = _mm512_and_si512(packed, low_mask);
-  hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask);
-  if constexpr (kType == DType::Q5_0) {
-    const __m512i fifth_bit = _mm512_set1_epi8(0x10);
-    uint64_t m_lo, m_hi;
-    std::memcpy(&m_lo, blk + 256 + c * 8, 8);
-    std::memcpy(&m_hi, blk + 256 + 32 + c * 8, 8);
-    lo = _mm512_mask_add_epi8(lo, m_lo, lo, fifth_bit);
-    hi = _mm512_mask_add_epi8(hi, m_hi, hi, fifth_bit);
-  }
+  split_nibbles(packed, lo, hi);
+  if constexpr (kType == DType::Q5_0) add_fifth_bits(blk + 256, c, lo, hi);
 }
 
 // The packed layout of a 16-row block per format: its bytes, its 64-byte chunks of codes, and

@@ -23,6 +23,8 @@
 
 #include "target_begin.h"  // only the code below is compiled for AVX512
 
+#include "int8_chunks.h"  // AVX-512 code itself: included after the target switch on purpose
+
 namespace rpu::avx512 {
 namespace {
 
@@ -37,7 +39,6 @@ constexpr int64_t kSuperBytes = T == DType::Q4_K ? 2368 : T == DType::Q5_K ? 288
 // One 16-row group's packed K-quant codes -> unpacked blocks (n_super x 8 of them) at out.
 template <DType T>
 void unpack_group(const uint8_t* group, int64_t n_super, uint8_t* out) {
-  const __m512i low_mask = _mm512_set1_epi8(0x0f);
   for (int64_t sb = 0; sb < n_super; ++sb) {
     const uint8_t* super = group + sb * kSuperBytes<T>;
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(super)));
@@ -48,10 +49,9 @@ void unpack_group(const uint8_t* group, int64_t n_super, uint8_t* out) {
         const uint8_t* blk = super + 32 + b * 416;
         const __m512i high_mask = _mm512_set1_epi8(0x30);
         for (int c = 0; c < 4; ++c) {
-          const __m512i packed = _mm512_loadu_si512(blk + c * 64);
           const __m512i planes[2] = {_mm512_loadu_si512(blk + 256), _mm512_loadu_si512(blk + 320)};
-          const __m512i nibbles[2] = {_mm512_and_si512(packed, low_mask),
-                                      _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask)};
+          __m512i nibbles[2];
+          split_nibbles(_mm512_loadu_si512(blk + c * 64), nibbles[0], nibbles[1]);
           for (int h = 0; h < 2; ++h) {
             // Bits 2c..2c+1 of each plane byte to bits 4..5 (as int8_kernels.cpp's q6_codes).
             __m512i moved = planes[h];
@@ -74,17 +74,9 @@ void unpack_group(const uint8_t* group, int64_t n_super, uint8_t* out) {
         const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(super + 32)));
         const uint8_t* blk = super + 64 + b * kBlockBytes;
         for (int c = 0; c < 4; ++c) {
-          const __m512i packed = _mm512_loadu_si512(blk + c * 64);
-          __m512i lo = _mm512_and_si512(packed, low_mask);
-          __m512i hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask);
-          if constexpr (kFifthBit) {
-            const __m512i fifth_bit = _mm512_set1_epi8(0x10);
-            uint64_t m_lo, m_hi;
-            std::memcpy(&m_lo, blk + 256 + c * 8, 8);
-            std::memcpy(&m_hi, blk + 256 + 32 + c * 8, 8);
-            lo = _mm512_mask_add_epi8(lo, m_lo, lo, fifth_bit);
-            hi = _mm512_mask_add_epi8(hi, m_hi, hi, fifth_bit);
-          }
+          __m512i lo, hi;
+          split_nibbles(_mm512_loadu_si512(blk + c * 64), lo, hi);
+          if constexpr (kFifthBit) add_fifth_bits(blk + 256, c, lo, hi);
           _mm512_storeu_si512(o + c * 64, lo);
           _mm512_storeu_si512(o + (4 + c) * 64, hi);
         }
@@ -97,6 +89,22 @@ void unpack_group(const uint8_t* group, int64_t n_super, uint8_t* out) {
   }
 }
 
+template <int NG, int NT>
+inline void zero_tile(__m512 (&acc)[NG][NT]) {
+  for (int g = 0; g < NG; ++g) {
+    for (int t = 0; t < NT; ++t) acc[g][t] = _mm512_setzero_ps();
+  }
+}
+
+// acc[g][t] -> y rows row0 + 16g.. of token t0 + t (rows past the matrix's end not stored).
+template <int NG, int NT>
+inline void store_tile(const __m512 (&acc)[NG][NT], float* y, int64_t t0, int64_t rows, int64_t row0) {
+  for (int g = 0; g < NG; ++g) {
+    const __mmask16 store_mask = static_cast<__mmask16>((1u << std::min<int64_t>(16, rows - row0 - 16 * g)) - 1u);
+    for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + row0 + 16 * g, store_mask, acc[g][t]);
+  }
+}
+
 // Y rows of NG unpacked Q4_K / Q5_K groups (group g at panel + g * group_bytes) for NT tokens
 // from t0: per block, sum u*q from 0, then acc += cvt(dot) * (d*sc * dx) - dmin*m * (dx * sum q),
 // as int8_kernels.cpp's group_kernel_k4 does it.
@@ -104,9 +112,7 @@ template <int NG, int NT>
 void k4_tile(const uint8_t* panel, int64_t group_bytes, int64_t nb, const QuantizedInput& xq, int64_t t0, float* y,
              int64_t rows, int64_t row0) {
   __m512 acc[NG][NT];
-  for (int g = 0; g < NG; ++g) {
-    for (int t = 0; t < NT; ++t) acc[g][t] = _mm512_setzero_ps();
-  }
+  zero_tile(acc);
   for (int64_t b = 0; b < nb; ++b) {
     const int32_t* words[NT];
     __m512i dot[NG][NT];
@@ -133,10 +139,7 @@ void k4_tile(const uint8_t* panel, int64_t group_bytes, int64_t nb, const Quanti
       }
     }
   }
-  for (int g = 0; g < NG; ++g) {
-    const __mmask16 store_mask = static_cast<__mmask16>((1u << std::min<int64_t>(16, rows - row0 - 16 * g)) - 1u);
-    for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + row0 + 16 * g, store_mask, acc[g][t]);
-  }
+  store_tile(acc, y, t0, rows, row0);
 }
 
 // The same for Q6_K: per block two integer dots, columns 0-15 and 16-31, each from -32 * the
@@ -145,9 +148,7 @@ template <int NG, int NT>
 void q6_tile(const uint8_t* panel, int64_t group_bytes, int64_t nb, const QuantizedInput& xq, int64_t t0, float* y,
              int64_t rows, int64_t row0) {
   __m512 acc[NG][NT];
-  for (int g = 0; g < NG; ++g) {
-    for (int t = 0; t < NT; ++t) acc[g][t] = _mm512_setzero_ps();
-  }
+  zero_tile(acc);
   for (int64_t b = 0; b < nb; ++b) {
     const int32_t* words[NT];
     __m512i lo[NG][NT], hi[NG][NT];
@@ -186,10 +187,7 @@ void q6_tile(const uint8_t* panel, int64_t group_bytes, int64_t nb, const Quanti
       }
     }
   }
-  for (int g = 0; g < NG; ++g) {
-    const __mmask16 store_mask = static_cast<__mmask16>((1u << std::min<int64_t>(16, rows - row0 - 16 * g)) - 1u);
-    for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + row0 + 16 * g, store_mask, acc[g][t]);
-  }
+  store_tile(acc, y, t0, rows, row0);
 }
 
 template <DType T, int NG, int NT>
