@@ -97,13 +97,13 @@ void run_attention(benchmark::State& state, int64_t hd, int64_t heads, int64_t n
   a.head_dim = hd;
   a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
   std::vector<float> out(static_cast<size_t>(n * q_dim));
+  std::vector<float> scores(static_cast<size_t>(n));  // attend's scratch (sets without attend_block)
   for (auto _ : state) {
     for (int64_t t0 = 0; t0 < n; t0 += 16) {
       const int64_t n_q = std::min<int64_t>(16, n - t0);
       if (set.attend_block != nullptr) {
         set.attend_block(q.data() + t0 * q_dim, q_dim, n_q, heads, kv, t0, a, out.data() + t0 * q_dim, q_dim);
       } else {
-        std::vector<float> scores(static_cast<size_t>(n));
         for (int64_t t = t0; t < t0 + n_q; ++t) {
           for (int64_t h = 0; h < heads; ++h) set.attend(q.data() + t * q_dim + h * hd, kv, t, a, scores.data(), out.data() + t * q_dim + h * hd);
         }

@@ -17,9 +17,7 @@
 //   node bench/kb/fit_lr_segments.mjs --ref RUN/loss.csv --fit A,B [--warmup 100]
 //        the best single segment over steps A+1..B
 import fs from 'node:fs';
-import { readRates, lrAt } from './match_lr.mjs';
-
-const round4 = (x) => Number(x.toPrecision(4));
+import { readRates, lrAt, round4, summary } from './match_lr.mjs';
 
 // The segment over steps a+1..b (1-based, as loss.csv counts) with the smallest largest relative
 // difference: W on a 50-step grid (and a itself), T from b on a 10-step grid (100 beyond 6,000),
@@ -53,11 +51,6 @@ export function planErrors(ref, plan, from) {
     a = seg.to;
   }
   return errors;
-}
-
-function summary(errors) {
-  const mean = errors.reduce((x, y) => x + y, 0) / errors.length;
-  return `mean ${(100 * mean).toFixed(2)}%, largest ${(100 * Math.max(...errors)).toFixed(2)}% over ${errors.length} steps`;
 }
 
 function main() {

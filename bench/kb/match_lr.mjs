@@ -41,7 +41,7 @@ export function readRates(file) {
   return out;
 }
 
-const round4 = (x) => Number(x.toPrecision(4));
+export const round4 = (x) => Number(x.toPrecision(4));
 
 // One segment: steps a+1..b (1-based) trained by a call with --steps b; returns {total, peak, warmup, errors}.
 export function fitSegment(rates, a, b) {
@@ -59,7 +59,7 @@ export function fitSegment(rates, a, b) {
   return best;
 }
 
-function summary(errors) {
+export function summary(errors) {
   const mean = errors.reduce((x, y) => x + y, 0) / errors.length;
   return `mean ${(100 * mean).toFixed(2)}%, largest ${(100 * Math.max(...errors)).toFixed(2)}% over ${errors.length} steps`;
 }

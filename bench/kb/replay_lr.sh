@@ -5,6 +5,9 @@
 # step B < T by its checkpoint (--checkpoint-every B writes one exactly at step B; the process is
 # killed as soon as the checkpoint says B, and loss.csv is cut back to step B). A segment with
 # B = T ends by itself. The segments come from bench/kb/fit_lr_segments.mjs.
+# The train command is reader.sh's (step 5) with only --steps/--lr/--warmup/--seed and the
+# checkpointing differing: change both together. The step a checkpoint holds is its first int32
+# (src/train/trainer.cpp writes the step, then the tokens seen, then the tensors).
 # Usage: bench/kb/replay_lr.sh SEGMENTS DATA OUT_DIR SEED   (RPU=path/to/rpu)
 # SEGMENTS is read one line at a time, when each segment starts (it can be extended while the
 # first runs); a line "end" or the end of the file stops.

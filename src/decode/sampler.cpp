@@ -8,6 +8,10 @@
 
 namespace rpu {
 
+bool Sampler::better(const Candidate& a, const Candidate& b) {
+  return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+}
+
 void SamplingParams::validate() const {
   if (!(temperature >= 0.0f) || !std::isfinite(temperature)) fail("temperature must be >= 0, got {}", temperature);
   if (!(top_p > 0.0f && top_p <= 1.0f)) fail("top-p must be in (0, 1], got {}", top_p);
@@ -78,9 +82,8 @@ int32_t Sampler::prepare(std::span<const float> logits) {
     return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
   auto& c = candidates_;
-  auto by_logit = [](const Candidate& a, const Candidate& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); };
   const bool top_k = params_.top_k > 0 && static_cast<size_t>(params_.top_k) < logits.size();
-  if (top_k && !adjusted && params_.temperature > 0.0f) {
+  if (top_k && !adjusted) {  // (greedy without adjustments returned above)
     top_k_of(logits, static_cast<size_t>(params_.top_k));
     return finish_truncation(1.0);
   }
@@ -108,7 +111,7 @@ int32_t Sampler::prepare(std::span<const float> logits) {
   if (top_k) {
     const size_t keep = static_cast<size_t>(params_.top_k);
     // Top-k renormalises: top-p and min-p then see the k tokens as the whole distribution.
-    std::partial_sort(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(keep), c.end(), by_logit);
+    std::partial_sort(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(keep), c.end(), better);
     c.resize(keep);
   } else if (truncates) {
     const float top = std::max_element(c.begin(), c.end(), [](const Candidate& a, const Candidate& b) {
@@ -118,7 +121,7 @@ int32_t Sampler::prepare(std::span<const float> logits) {
     for (const auto& cand : c) total += std::exp(static_cast<double>(cand.logit - top));
     size_t head = std::min<size_t>(c.size(), 512);
     for (;;) {
-      std::partial_sort(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(head), c.end(), by_logit);
+      std::partial_sort(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(head), c.end(), better);
       double mass = 0.0;
       for (size_t i = 0; i < head; ++i) mass += std::exp(static_cast<double>(c[i].logit - top));
       head_share = mass / total;
@@ -133,24 +136,23 @@ int32_t Sampler::prepare(std::span<const float> logits) {
   return finish_truncation(head_share);
 }
 
-// The k best logits in by_logit order (higher first, ties to the lower id) straight from the
+// The k best logits in `better` order (higher first, ties to the lower id) straight from the
 // logits: a min-heap of k candidates over one scan, instead of a candidate per vocabulary entry
 // and a partial sort (~0.1 ms a token for a 49k vocabulary, a twentieth of SmolLM2-135M's decode
 // step). Scanning ids in increasing order, a later equal logit never displaces an earlier one,
 // so the set and its order are the partial sort's.
 void Sampler::top_k_of(std::span<const float> logits, size_t k) {
   auto& c = candidates_;
-  auto worse_first = [](const Candidate& a, const Candidate& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); };
   c.clear();
   for (size_t i = 0; i < k; ++i) c.push_back(Candidate{static_cast<int32_t>(i), logits[i], 0.0f});
-  std::make_heap(c.begin(), c.end(), worse_first);  // front: the worst kept candidate
+  std::make_heap(c.begin(), c.end(), better);  // front: the worst kept candidate
   for (size_t i = k; i < logits.size(); ++i) {
     if (!(logits[i] > c.front().logit)) continue;
-    std::pop_heap(c.begin(), c.end(), worse_first);
+    std::pop_heap(c.begin(), c.end(), better);
     c.back() = Candidate{static_cast<int32_t>(i), logits[i], 0.0f};
-    std::push_heap(c.begin(), c.end(), worse_first);
+    std::push_heap(c.begin(), c.end(), better);
   }
-  std::sort_heap(c.begin(), c.end(), worse_first);  // best first
+  std::sort_heap(c.begin(), c.end(), better);  // best first
 }
 
 // top-p, min-p and the final probabilities over candidates_ (sorted best first when truncating);

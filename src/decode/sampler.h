@@ -59,7 +59,12 @@ class Sampler {
   void apply_penalties(std::vector<Candidate>& candidates) const;
   // The greedy choice (>= 0), or -1 with candidates_ holding the distribution to draw from.
   int32_t prepare(std::span<const float> logits);
+  // The order candidates are kept and drawn in: higher logit first, ties to the lower id.
+  static bool better(const Candidate& a, const Candidate& b);
+  // candidates_ = the k best of logits in `better` order (no penalties or bias to apply).
   void top_k_of(std::span<const float> logits, size_t k);
+  // top-p, min-p and the final probabilities over candidates_ (head_share: their share of the
+  // whole distribution's mass at temperature 1); returns -1, as prepare does for a draw.
   int32_t finish_truncation(double head_share);
 
   SamplingParams params_;

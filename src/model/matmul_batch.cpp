@@ -50,11 +50,6 @@ void matmul_batch(const KernelSet& kernels, ThreadPool* pool, MatmulScratch& scr
       u += hi_unit - lo_unit;
     }
   };
-  if (serial) {
-    if (quantize) quantize_blocks(0, 1);
-    run_units(0, row_units);
-    return;
-  }
   if (quantize) {
     if (n_blocks > 1) {
       pool->parallel_for(n_blocks, quantize_blocks);
@@ -62,7 +57,11 @@ void matmul_batch(const KernelSet& kernels, ThreadPool* pool, MatmulScratch& scr
       quantize_blocks(0, 1);
     }
   }
-  pool->parallel_for(row_units * n_blocks, run_units);
+  if (serial) {
+    run_units(0, row_units);  // n_blocks is 1
+  } else {
+    pool->parallel_for(row_units * n_blocks, run_units);
+  }
 }
 
 void for_each_token(ThreadPool* pool, int n_tokens, int64_t values_per_token, const std::function<void(int)>& fn) {

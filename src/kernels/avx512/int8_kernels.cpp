@@ -175,18 +175,6 @@ void group_kernel_k4(const uint8_t* group, int64_t n_super, const QuantizedInput
   for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + row0, store_mask, acc[t]);
 }
 
-// Row r's 6-bit codes of columns 16h+4c..16h+4c+3 in bytes 4r..4r+3: nibbles | plane bits.
-template <int kChunk>
-__m512i q6_codes(__m512i nibbles, __m512i plane, __m512i high_mask) {
-  // Bits 2c..2c+1 of each plane byte moved to bits 4..5 (16-bit shifts: the mask drops what
-  // crossed from the neighbouring byte), then nibbles | (moved & 0x30) in one ternary op.
-  __m512i moved = plane;
-  if constexpr (kChunk == 0) moved = _mm512_slli_epi16(plane, 4);
-  if constexpr (kChunk == 1) moved = _mm512_slli_epi16(plane, 2);
-  if constexpr (kChunk == 3) moved = _mm512_srli_epi16(plane, 2);
-  return _mm512_ternarylogic_epi32(nibbles, moved, high_mask, 0xf8);  // a | (b & c)
-}
-
 // Q6_K for NT tokens: per 32 columns, two 16-column halves with their own int8 scales.
 template <int NT, int kChunk>
 void q6_k_chunk(const uint8_t* blk, const int32_t* const words[NT], __m512i lo[NT], __m512i hi[NT]) {
@@ -288,17 +276,6 @@ void group_kernel_q6_k_bytes(const uint8_t* group, int64_t n_super, const Quanti
   for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + row0, store_mask, acc[t]);
 }
 
-// Chunk c of a packed Q6_K block as bytes: columns 4c.. to out chunk c, 16+4c.. to chunk c+4.
-template <int kChunk>
-void unpack_q6_k_chunk(const uint8_t* blk, __m512i plane_lo, __m512i plane_hi, uint8_t* out) {
-  const __m512i low_mask = _mm512_set1_epi8(0x0f);
-  const __m512i high_mask = _mm512_set1_epi8(0x30);
-  const __m512i packed = _mm512_loadu_si512(blk + kChunk * 64);
-  _mm512_storeu_si512(out + kChunk * 64, q6_codes<kChunk>(_mm512_and_si512(packed, low_mask), plane_lo, high_mask));
-  _mm512_storeu_si512(out + (kChunk + 4) * 64,
-                      q6_codes<kChunk>(_mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask), plane_hi, high_mask));
-}
-
 // A 16-row Q6_K group as one byte per code, for several tokens to share: per super-block
 // [16 f16 d][8 x (8 chunks x 64 B codes, 16 lo scales, 16 hi scales)] (4384 bytes).
 void unpack_q6_k_group(const uint8_t* group, int64_t n_super, uint8_t* out) {
@@ -309,11 +286,7 @@ void unpack_q6_k_group(const uint8_t* group, int64_t n_super, uint8_t* out) {
     for (int b = 0; b < 8; ++b) {
       const uint8_t* blk = super + 32 + b * 416;
       uint8_t* o = dst + 32 + b * 544;
-      const __m512i plane_lo = _mm512_loadu_si512(blk + 256), plane_hi = _mm512_loadu_si512(blk + 320);
-      unpack_q6_k_chunk<0>(blk, plane_lo, plane_hi, o);
-      unpack_q6_k_chunk<1>(blk, plane_lo, plane_hi, o);
-      unpack_q6_k_chunk<2>(blk, plane_lo, plane_hi, o);
-      unpack_q6_k_chunk<3>(blk, plane_lo, plane_hi, o);
+      unpack_q6_k_codes(blk, o);
       std::memcpy(o + 512, blk + 384, 32);
     }
   }
@@ -590,7 +563,20 @@ constexpr int64_t kStreamTokens = 16;
 // bench/RESULTS.md "Decode lanes").
 constexpr size_t kCacheResidentBytes = size_t{512} << 10;
 
-// Prompts of more than kStreamTokens tokens through Q4_0 / Q5_0 matrices: each panel's codes
+// f(std::integral_constant<int, NG>) for a run-time count of 1-3 groups: the tiles take NG as
+// a template argument.
+template <typename F>
+inline void with_groups(int64_t groups, F&& f) {
+  if (groups == 3) {
+    f(std::integral_constant<int, 3>{});
+  } else if (groups == 2) {
+    f(std::integral_constant<int, 2>{});
+  } else {
+    f(std::integral_constant<int, 1>{});
+  }
+}
+
+// Prompts of more than kStreamTokens tokens through Q5_0 matrices: each panel's codes
 // are unpacked once into Q8_0's layout (u8 codes, chunk c = columns 4c..4c+3, then the 16 f16
 // scales) and the Q8_0 tile runs over them, so the 3-7 unpacking operations per chunk and group
 // (shift and masks, Q5_0's fifth-bit mask loads and adds) are paid once per panel instead of
@@ -603,12 +589,7 @@ void unpack_panel_to_q8(const uint8_t* group0, int64_t group_bytes, int64_t nb, 
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* src = group0 + g * group_bytes + b * kSrcBytes;
       uint8_t* out = dst + (g * nb + b) * kDstBytes;
-      for (int c = 0; c < 4; ++c) {
-        __m512i lo, hi;
-        unpack_chunk<kType>(src, c, lo, hi);
-        _mm512_storeu_si512(out + c * 64, lo);
-        _mm512_storeu_si512(out + (4 + c) * 64, hi);
-      }
+      unpack_nibble_codes<kType == DType::Q5_0>(src, out);
       std::memcpy(out + kDstBytes - 32, src + kSrcBytes - 32, 32);
     }
   }
@@ -617,13 +598,14 @@ void unpack_panel_to_q8(const uint8_t* group0, int64_t group_bytes, int64_t nb, 
 template <DType kType>
 void matmul_type(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
                  int64_t row_end) {
+  static_assert(kPrefillGroups == 3, "the tile dispatch below covers 1-3 groups");
   const int64_t nb = w.view.cols / 32;
   const int64_t group_bytes = nb * format_of(kType).group_block_bytes;
   const int32_t* zsum = zero_point_starts(xq, n_tokens, format_of(kType).zero_point);
   const int64_t rows = w.view.rows;
   const bool prefill = n_tokens >= kPrefillTokens;
   const bool stream = n_tokens >= 2 && n_tokens <= kStreamTokens && w.packed_bytes > kCacheResidentBytes;
-  constexpr bool kUnpacks = kType == DType::Q5_0;  // Q4_0 measured no faster unpacked (bench_matmul)
+  constexpr bool kUnpacks = kType == DType::Q5_0;  // Q4_0 measured no faster unpacked (bench_kernels)
   for (int64_t row0 = row_begin; row0 < row_end;) {
     const uint8_t* group0 = w.packed.get() + (row0 / kRowsPerGroup) * group_bytes;
     const int64_t groups_left = (row_end - row0 + kRowsPerGroup - 1) / kRowsPerGroup;
@@ -632,34 +614,29 @@ void matmul_type(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_toke
       const int64_t next_groups = std::min<int64_t>(groups_left - groups, kPrefillGroups);
       const uint8_t* next = group0 + groups * group_bytes;
       const uint8_t* next_end = next + next_groups * group_bytes;
-      if (groups == 3) {
-        panel_passes<kType, 3>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0, next, next_end);
-      } else if (groups == 2) {
-        panel_passes<kType, 2>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0, next, next_end);
+      with_groups(groups, [&](auto ng) {
+        panel_passes<kType, ng()>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0, next, next_end);
+      });
+    } else if constexpr (kUnpacks) {
+      if (n_tokens > kStreamTokens) {
+        thread_local std::vector<uint8_t> unpacked;  // per thread, grown once: one panel in Q8_0's layout
+        const int64_t q8_group_bytes = nb * PackedBlock<DType::Q8_0>::kBytes;
+        if (unpacked.size() < static_cast<size_t>(kPrefillGroups * q8_group_bytes)) {
+          unpacked.resize(static_cast<size_t>(kPrefillGroups * q8_group_bytes));
+        }
+        unpack_panel_to_q8<kType>(group0, group_bytes, nb, groups, unpacked.data());
+        with_groups(groups, [&](auto ng) {
+          token_tiles<DType::Q8_0, ng(), kPrefillTokens>(unpacked.data(), q8_group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
+        });
       } else {
-        panel_passes<kType, 1>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0, next, next_end);
+        with_groups(groups, [&](auto ng) {
+          token_tiles<kType, ng(), kPrefillTokens>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
+        });
       }
-    } else if (kUnpacks && n_tokens > kStreamTokens) {
-      thread_local std::vector<uint8_t> unpacked;  // per thread, grown once: one panel in Q8_0's layout
-      const int64_t q8_group_bytes = nb * PackedBlock<DType::Q8_0>::kBytes;
-      if (unpacked.size() < static_cast<size_t>(kPrefillGroups * q8_group_bytes)) {
-        unpacked.resize(static_cast<size_t>(kPrefillGroups * q8_group_bytes));
-      }
-      if constexpr (kUnpacks) unpack_panel_to_q8<kType>(group0, group_bytes, nb, groups, unpacked.data());
-      const uint8_t* u = unpacked.data();
-      if (groups == 3) {
-        token_tiles<DType::Q8_0, 3, kPrefillTokens>(u, q8_group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
-      } else if (groups == 2) {
-        token_tiles<DType::Q8_0, 2, kPrefillTokens>(u, q8_group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
-      } else {
-        token_tiles<DType::Q8_0, 1, kPrefillTokens>(u, q8_group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
-      }
-    } else if (groups == 3) {
-      token_tiles<kType, 3, kPrefillTokens>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
-    } else if (groups == 2) {
-      token_tiles<kType, 2, kPrefillTokens>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
     } else {
-      token_tiles<kType, 1, kPrefillTokens>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
+      with_groups(groups, [&](auto ng) {
+        token_tiles<kType, ng(), kPrefillTokens>(group0, group_bytes, nb, xq, zsum, n_tokens, y, rows, row0);
+      });
     }
     row0 += groups * kRowsPerGroup;
   }

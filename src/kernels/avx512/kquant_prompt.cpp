@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "avx512.h"
+#include "core/error.h"
 
 #include "target_begin.h"  // only the code below is compiled for AVX512
 
@@ -42,25 +43,15 @@ void unpack_group(const uint8_t* group, int64_t n_super, uint8_t* out) {
   for (int64_t sb = 0; sb < n_super; ++sb) {
     const uint8_t* super = group + sb * kSuperBytes<T>;
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(super)));
+    // Q4_K / Q5_K: 16 f16 dmin after the 16 f16 d (Q6_K has none).
+    [[maybe_unused]] const __m512 dmin =
+        T == DType::Q6_K ? _mm512_setzero_ps() : _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(super + 32)));
     for (int b = 0; b < 8; ++b) {
       uint8_t* o = out + (sb * 8 + b) * kUnpackedBlock;
       if constexpr (T == DType::Q6_K) {
         // [16 f16 d] then per block: 4 x 64 B nibbles, 2 x 64 B high-bit planes, 16 + 16 int8 scales.
         const uint8_t* blk = super + 32 + b * 416;
-        const __m512i high_mask = _mm512_set1_epi8(0x30);
-        for (int c = 0; c < 4; ++c) {
-          const __m512i planes[2] = {_mm512_loadu_si512(blk + 256), _mm512_loadu_si512(blk + 320)};
-          __m512i nibbles[2];
-          split_nibbles(_mm512_loadu_si512(blk + c * 64), nibbles[0], nibbles[1]);
-          for (int h = 0; h < 2; ++h) {
-            // Bits 2c..2c+1 of each plane byte to bits 4..5 (as int8_kernels.cpp's q6_codes).
-            __m512i moved = planes[h];
-            if (c == 0) moved = _mm512_slli_epi16(moved, 4);
-            if (c == 1) moved = _mm512_slli_epi16(moved, 2);
-            if (c == 3) moved = _mm512_srli_epi16(moved, 2);
-            _mm512_storeu_si512(o + (4 * h + c) * 64, _mm512_ternarylogic_epi32(nibbles[h], moved, high_mask, 0xf8));
-          }
-        }
+        unpack_q6_k_codes(blk, o);
         for (int h = 0; h < 2; ++h) {
           const __m512 sc = _mm512_cvtepi32_ps(
               _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 384 + 16 * h))));
@@ -71,15 +62,8 @@ void unpack_group(const uint8_t* group, int64_t n_super, uint8_t* out) {
         // masks, 16 scales, 16 mins.
         constexpr bool kFifthBit = T == DType::Q5_K;
         constexpr int64_t kBlockBytes = kFifthBit ? 352 : 288, kScales = kFifthBit ? 320 : 256;
-        const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(super + 32)));
         const uint8_t* blk = super + 64 + b * kBlockBytes;
-        for (int c = 0; c < 4; ++c) {
-          __m512i lo, hi;
-          split_nibbles(_mm512_loadu_si512(blk + c * 64), lo, hi);
-          if constexpr (kFifthBit) add_fifth_bits(blk + 256, c, lo, hi);
-          _mm512_storeu_si512(o + c * 64, lo);
-          _mm512_storeu_si512(o + (4 + c) * 64, hi);
-        }
+        unpack_nibble_codes<kFifthBit>(blk, o);
         const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kScales))));
         const __m512 m = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kScales + 16))));
         _mm512_storeu_ps(o + 512, _mm512_mul_ps(d, sc));
@@ -225,9 +209,9 @@ void prompt_matmul(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_to
       const uint8_t* packed = w.packed.get() + (row0 / kRowsPerGroup + g) * n_super * kSuperBytes<T>;
       unpack_group<T>(packed, n_super, panel.data() + g * unpacked_group_bytes);
     }
-    if (groups == 3) {
-      panel_tokens<T, 3>(panel.data(), unpacked_group_bytes, nb, xq, n_tokens, y, w.view.rows, row0);
-    } else if (groups == 2) {
+    if (groups == kGroups) {
+      panel_tokens<T, kGroups>(panel.data(), unpacked_group_bytes, nb, xq, n_tokens, y, w.view.rows, row0);
+    } else if (groups == 2) {  // Q4_K / Q5_K at a range's end (Q6_K panels are at most 2 groups)
       panel_tokens<T, 2>(panel.data(), unpacked_group_bytes, nb, xq, n_tokens, y, w.view.rows, row0);
     } else {
       panel_tokens<T, 1>(panel.data(), unpacked_group_bytes, nb, xq, n_tokens, y, w.view.rows, row0);
@@ -246,7 +230,7 @@ void matmul_kquant_prompt(const WeightMatrix& w, const QuantizedInput& xq, int64
     case DType::Q4_K: return prompt_matmul<DType::Q4_K>(w, xq, n_tokens, y, row_begin, row_end);
     case DType::Q5_K: return prompt_matmul<DType::Q5_K>(w, xq, n_tokens, y, row_begin, row_end);
     case DType::Q6_K: return prompt_matmul<DType::Q6_K>(w, xq, n_tokens, y, row_begin, row_end);
-    default: break;
+    default: fail("no K-quant prompt tile for {}", dtype_name(w.view.type));
   }
 }
 
