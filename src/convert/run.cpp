@@ -1,5 +1,6 @@
 #include "convert/run.h"
 
+#include "convert/augment.h"
 #include "convert/classifier_file.h"
 
 #include <fmt/format.h>
@@ -20,6 +21,8 @@
 #include "convert/strategies.h"
 #include "convert/train_specialist.h"
 #include "core/error.h"
+#include "gateway/config.h"
+#include "gateway/gateway_backend.h"
 #include "gateway/router.h"
 #include "tokenizer/vocab_trainer.h"
 
@@ -320,6 +323,15 @@ struct ClusterWork {
   Split split;
   json state;
   std::string free_form;  // why the cluster is free-form; empty when it is not
+  std::vector<LoggedCall> augmented;  // the teacher's answers to variants of its trainable calls (augment.h)
+
+  // What S5 and the generalist train on (the held-out split is left out when the file is written).
+  std::vector<const LoggedCall*> training_calls() const {
+    std::vector<const LoggedCall*> calls = members;
+    for (const LoggedCall& c : augmented) calls.push_back(&c);
+    return calls;
+  }
+  bool learnable() const { return !state.contains("skipped") && free_form.empty(); }
 };
 
 ClusterWork cluster_work(const RunOptions& o, const ClusterRecord& record, const std::map<int64_t, const LoggedCall*>& by_id) {
@@ -342,6 +354,62 @@ ClusterWork cluster_work(const RunOptions& o, const ClusterRecord& record, const
   return w;
 }
 
+// The teacher upstream of the gateway config (augmentation calls it as the gateway would: its
+// retries and breaker). Throws rpu::Error when there is no config or no such upstream.
+gateway::RemoteConfig teacher_remote(const RunOptions& o, std::string* config_file) {
+  if (o.gateway_config.empty()) fail("convert run --augment: the teacher is called through --gateway-config, which is not given");
+  const gateway::GatewayConfig config = gateway::load_gateway_config(o.gateway_config);
+  const std::string name = teacher_upstream(o);
+  for (const gateway::RemoteConfig& remote : config.remotes) {
+    if (remote.name != name) continue;
+    *config_file = config.file;
+    return remote;
+  }
+  fail("convert run --augment: {} has no upstream named {} (--teacher-upstream)", o.gateway_config, name);
+}
+
+// Augmentation (RunOptions::augment, augment.h): variants of every learnable cluster's trainable
+// calls, answered by the teacher, kept in DIR/augmented.jsonl; DIR/augment.json says what was
+// asked and got. Both are written once every cluster is done: an interrupted augmentation
+// leaves neither, and runs again; present, nothing is asked again.
+void augment_step(RunContext& ctx, std::vector<ClusterWork>& clusters) {
+  const RunOptions& o = ctx.options;
+  const std::string report_path = o.work_dir + "/augment.json", calls_path = o.work_dir + "/augmented.jsonl";
+  if (fs::exists(report_path)) {
+    ++ctx.summary.resumed_steps;
+    std::map<int, std::vector<LoggedCall>> saved = read_augmented(calls_path);
+    for (ClusterWork& w : clusters) w.augmented = std::move(saved[w.record->id]);
+    return;
+  }
+  AugmentOptions ao;
+  ao.per_call = o.augment;
+  ao.parallel = o.augment_parallel;
+  std::string config_file;
+  const gateway::RemoteConfig remote = teacher_remote(o, &config_file);
+  ao.model = remote.model;
+  std::unique_ptr<Backend> teacher = gateway::make_remote_backend(remote, config_file);
+  json report = json::object();
+  std::map<int, std::vector<LoggedCall>> kept;
+  for (ClusterWork& w : clusters) {
+    if (!w.learnable()) continue;
+    ao.seed = static_cast<uint64_t>(w.record->id) + 1;
+    ctx.say(fmt::format("augmentation: cluster {}, {} variants of each of {} trainable calls", w.record->id, o.augment,
+                        w.split.train.size()));
+    AugmentReport r;
+    w.augmented = augment_calls(*teacher, w.split.train, ao, &r, ctx.progress);
+    ctx.say(fmt::format("  {} asked, {} kept, {} not in the cluster's shape, {} failed, in {:.0f} s{}", r.variants, r.kept,
+                        r.wrong_shape, r.failed, r.seconds, r.stopped ? "; stopped: " + r.stop_reason : ""));
+    report[std::to_string(w.record->id)] = r.to_json();
+    kept[w.record->id] = w.augmented;
+    if (r.stopped) break;  // the teacher is gone: the clusters after this one get nothing
+  }
+  write_augmented(calls_path, kept);
+  write_file_atomically(report_path, json{{"per_call", o.augment}, {"clusters", report}}.dump(2) + "\n");
+  // Read back so that ids and fields are what a resumed run would see.
+  std::map<int, std::vector<LoggedCall>> saved = read_augmented(calls_path);
+  for (ClusterWork& w : clusters) w.augmented = std::move(saved[w.record->id]);
+}
+
 // The generalist (RunOptions::generalist_minutes): trained once, on the trainable calls of
 // every eligible cluster, then a candidate in each of them. DIR/generalist.json keeps which
 // clusters it learned; present, nothing is trained again.
@@ -361,7 +429,8 @@ json generalist_step(RunContext& ctx, const std::vector<ClusterWork>& clusters) 
       continue;
     }
     out["clusters"].push_back(w.record->id);
-    calls.insert(calls.end(), w.members.begin(), w.members.end());
+    const std::vector<const LoggedCall*> mine = w.training_calls();
+    calls.insert(calls.end(), mine.begin(), mine.end());
   }
   if (calls.empty()) {
     out["model"] = nullptr;
@@ -408,7 +477,6 @@ std::vector<StrategyChoice> cluster_strategies(const RunOptions& o, const Cluste
 void run_cluster(RunContext& ctx, ClusterWork& work, const json& generalist) {
   const RunOptions& o = ctx.options;
   const ClusterRecord& record = *work.record;
-  const std::vector<const LoggedCall*>& members = work.members;
   const Split& split = work.split;
   json& state = work.state;
   ctx.say(fmt::format("cluster {} ({} calls: {})", record.id, record.size, fmt::join(record.top_terms, " ")));
@@ -439,7 +507,7 @@ void run_cluster(RunContext& ctx, ClusterWork& work, const json& generalist) {
     state["not_trained"] = work.free_form;
     save();
   } else if (o.train_minutes > 0) {
-    state["trained"] = train_step(ctx, record.id, members, split.held_out,
+    state["trained"] = train_step(ctx, record.id, work.training_calls(), split.held_out,
                                   generalist_learned(generalist, record.id) ? generalist["model"].get<std::string>() : "",
                                   cluster_strategies(o, work));
     save();
@@ -587,6 +655,7 @@ RunSummary run_conversion(const RunOptions& options, const RunProgress& progress
   if (options.generalist_minutes > 0) train_from_parse(options.generalist_from, nullptr);
   if (options.vocab_size != 0) check_fitted_vocab_size(options.vocab_size);
   strategies_for(MetricKind::kExact, options.strategies);  // throws naming an unknown strategy
+  if (std::string file; options.augment > 0) teacher_remote(options, &file);
   fs::create_directories(options.work_dir);
   std::vector<LoggedCall> calls = load_calls(options.log, options.teachers);
   if (calls.empty()) fail("{}: no successful calls to convert (an empty log)", options.log);
@@ -597,6 +666,7 @@ RunSummary run_conversion(const RunOptions& options, const RunProgress& progress
   ctx.summary.clusters = static_cast<int>(clusters.clusters.size());
   std::vector<ClusterWork> work;
   for (const ClusterRecord& record : clusters.clusters) work.push_back(cluster_work(options, record, by_id));
+  if (options.augment > 0) augment_step(ctx, work);
   const json generalist = options.generalist_minutes > 0 ? generalist_step(ctx, work) : json();
   for (ClusterWork& w : work) run_cluster(ctx, w, generalist);
   return std::move(ctx.summary);

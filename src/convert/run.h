@@ -6,6 +6,8 @@
 //   DIR/cluster-N.json       one cluster's state: {"cluster", "calls", "teacher_calls", ...,
 //                            "skipped"?: reason, "evaluated"?: S4, "trained"?: S5, "deployed"?: S6}
 //   DIR/cluster-N/           the trained specialist (model.gguf, train.jsonl, loss.csv)
+//   DIR/augment.json         what augmentation asked the teacher and kept, per cluster;
+//   DIR/augmented.jsonl      the kept calls (augment.h), both written once every cluster is done
 //   DIR/generalist.json      the generalist (RunOptions::generalist_minutes): which clusters it
 //                            learned, its training report; DIR/generalist/ its model
 // A step whose key is in the state file is not run again. Per cluster:
@@ -59,6 +61,11 @@ struct RunOptions {
   double generalist_minutes = 0;      // 0: no generalist
   std::string generalist_from = "scratch:s";
   int generalist_max_answer_chars = 256;  // also: longer answers get no per-cluster specialist (S5)
+  // Augmentation (augment.h): this many variants of each trainable call of every cluster that
+  // is learnable (not skipped, not free-form), answered by the teacher upstream of
+  // gateway_config (teacher_upstream), augment_parallel calls in flight; 0: none.
+  int augment = 0;
+  int augment_parallel = 16;
   std::vector<std::string> candidates;  // GGUF files evaluated besides the base model
   std::vector<std::string> strategies;  // S4's strategies by table name (strategies.h); empty: all that fit
   // S6 also deploys a candidate whose own score misses the target when, escalating below a

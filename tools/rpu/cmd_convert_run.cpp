@@ -92,6 +92,14 @@ void add_convert_run(CLI::App& convert, ConvertSteps& steps) {
                   "clusters whose median teacher answer is longer are left out of the generalist")
       ->check(CLI::Range(1, 1 << 30))->capture_default_str();
   cmd->add_option("--base", *base, "a GGUF base model instead of the built-in one")->check(CLI::ExistingFile);
+  cmd->add_option("--augment", o->augment,
+                  "variants of each trainable call answered by the teacher (--gateway-config's --teacher-upstream) "
+                  "and trained on; 0: none")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  cmd->add_option("--augment-parallel", o->augment_parallel, "augmentation: teacher calls in flight")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   cmd->add_option("--candidate", o->candidates, "a GGUF evaluated besides the base model (repeatable)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--strategy", o->strategies,
