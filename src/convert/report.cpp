@@ -198,6 +198,25 @@ std::string generalist_section(const std::string& work_dir) {
   return md;
 }
 
+// Augmentation (augment.h), when the run asked the teacher for variants: what it asked, what it
+// kept per cluster, and whether the teacher went away.
+std::string augmentation_section(const std::string& work_dir) {
+  std::ifstream in(work_dir + "/augment.json");
+  if (!in) return "";
+  const json a = json::parse(in, nullptr, false);
+  if (!a.is_object() || !a["clusters"].is_object()) return "";
+  std::string md = fmt::format("\n## Augmentation\n\nUp to {} variants of each trainable call, answered by the teacher:\n\n",
+                               a.value("per_call", 0));
+  md += "| cluster | trainable calls | variants asked | kept | not in the cluster's shape | failed | seconds |\n";
+  md += "|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (const auto& [id, r] : a["clusters"].items()) {
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | {:.0f} |\n", id, r.value("sources", 0), r.value("variants", 0),
+                      r.value("kept", 0), r.value("wrong_shape", 0), r.value("failed", 0), r.value("seconds", 0.0));
+    if (r.value("stopped", false)) md += fmt::format("\nStopped at cluster {}: {}\n\n", id, r.value("stop_reason", std::string()));
+  }
+  return md;
+}
+
 Report build_report(const ReportOptions& o) {
   const ClustersFile clusters = read_clusters_file(o.work_dir + "/clusters.json");
   Report r;
@@ -215,6 +234,7 @@ Report build_report(const ReportOptions& o) {
       clusters.log, clusters.calls, clusters.clusters.size(), clusters.method, 100 * r.replaceable, saved,
       o.price_per_1k_tokens, svg_name);
   r.markdown += cluster_table(r);
+  r.markdown += augmentation_section(o.work_dir);
   r.markdown += generalist_section(o.work_dir);
   if (!o.replay.empty()) r.markdown += replay_section(o.replay);
   r.svg = chart(r);

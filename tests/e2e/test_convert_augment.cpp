@@ -182,6 +182,10 @@ TEST(ConvertAugmentE2E, VariantsAreAnsweredByTheTeacherAndTrainedOnButNeverHeldO
   ASSERT_FALSE(split.held_out.empty());
   EXPECT_TRUE(held_out_in_training_file(split.held_out, train_file).empty());
 
+  const auto report_run = test::run_rpu({"convert", "report", "--work-dir", s.work, "-o", s.dir + "/report.md"});
+  ASSERT_EQ(report_run.exit_code, 0) << report_run.err;
+  EXPECT_NE(test::read_file(s.dir + "/report.md").find("## Augmentation"), std::string::npos);
+
   // A second run resumes: nothing is asked again.
   const auto second = test::run_rpu(run_args(s));
   ASSERT_EQ(second.exit_code, 0) << second.err;
