@@ -2,6 +2,9 @@
 // within one conversation, in plain text and in OpenAI `messages` arrays.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "core/json_text.h"
 #include "gateway/scrub.h"
 
@@ -30,14 +33,70 @@ const std::string& ScrubSession::placeholder_for(PiiType type, const std::string
   return placeholders_.emplace(value, fmt::format("<{}_{}>", pii_type_name(type), n)).first->second;
 }
 
+namespace {
+
+bool word_byte(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u >= 0x80 || std::isalnum(u) != 0;  // UTF-8 bytes count as letters: never split a character
+}
+
+// Occurrences of `value` in `text` that stand alone (no letter or digit right before or after).
+std::vector<std::pair<size_t, size_t>> whole_occurrences(std::string_view text, std::string_view value) {
+  std::vector<std::pair<size_t, size_t>> out;
+  for (size_t at = text.find(value); at != std::string_view::npos; at = text.find(value, at + 1)) {
+    const size_t end = at + value.size();
+    const bool alone_before = at == 0 || !word_byte(text[at - 1]) || !word_byte(value.front());
+    const bool alone_after = end == text.size() || !word_byte(text[end]) || !word_byte(value.back());
+    if (alone_before && alone_after) out.emplace_back(at, end);
+  }
+  return out;
+}
+
+}  // namespace
+
+// The detector's spans, then every value this session has already replaced wherever it appears
+// again: an answer that quotes a name the detector only found after a cue in the request ("my
+// name is ...": no cue in {"name": "..."}) must not carry it into the log in clear.
 std::string ScrubSession::scrub(std::string_view text) {
+  struct Replacement {
+    size_t begin, end;
+    std::string placeholder;
+  };
+  std::vector<Replacement> replacements;
+  std::vector<bool> taken(text.size(), false);
+  auto free_range = [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      if (taken[i]) return false;
+    }
+    return true;
+  };
+  // Known values first, longest first ("Ana Silva" before "Ana"): spans of an earlier text win.
+  std::vector<const std::pair<const std::string, std::string>*> known;
+  for (const auto& entry : placeholders_) {
+    if (entry.first.size() >= 3) known.push_back(&entry);
+  }
+  std::sort(known.begin(), known.end(), [](auto* a, auto* b) { return a->first.size() > b->first.size(); });
+  for (const auto* entry : known) {
+    for (const auto& [begin, end] : whole_occurrences(text, entry->first)) {
+      if (!free_range(begin, end)) continue;
+      std::fill(taken.begin() + static_cast<long>(begin), taken.begin() + static_cast<long>(end), true);
+      replacements.push_back({begin, end, entry->second});
+    }
+  }
+  for (const PiiSpan& span : scrubber_.find(text)) {
+    if (!free_range(span.begin, span.end)) continue;
+    std::fill(taken.begin() + static_cast<long>(span.begin), taken.begin() + static_cast<long>(span.end), true);
+    replacements.push_back({span.begin, span.end,
+                            placeholder_for(span.type, std::string(text.substr(span.begin, span.end - span.begin)))});
+  }
+  std::sort(replacements.begin(), replacements.end(), [](const auto& a, const auto& b) { return a.begin < b.begin; });
   std::string out;
   out.reserve(text.size());
   size_t at = 0;
-  for (const PiiSpan& span : scrubber_.find(text)) {
-    out.append(text.substr(at, span.begin - at));
-    out += placeholder_for(span.type, std::string(text.substr(span.begin, span.end - span.begin)));
-    at = span.end;
+  for (const Replacement& r : replacements) {
+    out.append(text.substr(at, r.begin - at));
+    out += r.placeholder;
+    at = r.end;
   }
   out.append(text.substr(at));
   return out;

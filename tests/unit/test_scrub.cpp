@@ -134,6 +134,27 @@ TEST(ScrubTest, PlaceholdersAreConsistentWithinASessionAndIndependentAcrossSessi
   EXPECT_EQ(b.scrub("bob@example.com"), "<EMAIL_1>");
 }
 
+// A value found once (here a name only the "my name is" cue reveals) is replaced wherever the
+// conversation repeats it, e.g. in the answer's JSON, but never inside a longer word.
+TEST(ScrubTest, AValueFoundOnceIsScrubbedWhereverTheConversationRepeatsIt) {
+  ScrubSession session(scrubber());
+  EXPECT_EQ(session.scrub("Hello, my name is Zorblax Quint. My order is late."), "Hello, my name is <PERSON_1>. My order is late.");
+  EXPECT_EQ(session.scrub(R"({"name":"Zorblax Quint","order_id":null})"), R"({"name":"<PERSON_1>","order_id":null})")
+      << "no cue here: the detector alone would leave it";
+  EXPECT_EQ(session.scrub("Zorblax Quintessential and Zorblax Quint."), "Zorblax Quintessential and <PERSON_1>.");
+  ScrubSession fresh(scrubber());
+  EXPECT_EQ(fresh.scrub(R"({"name":"Zorblax Quint"})"), R"({"name":"Zorblax Quint"})")
+      << "another conversation has not seen it (this test's oracle for the detector alone)";
+  auto messages = nlohmann::json::parse(R"([
+    {"role": "user", "content": "My name is Zorblax Quint, mail me at zq@example.com"},
+    {"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function",
+      "function": {"name": "send", "arguments": "{\"to\": \"zq@example.com\", \"who\": \"Zorblax Quint\"}"}}]}])");
+  ScrubSession call(scrubber());
+  call.scrub_messages(messages);
+  EXPECT_EQ(messages[0]["content"], "My name is <PERSON_1>, mail me at <EMAIL_1>");
+  EXPECT_EQ(messages[1]["tool_calls"][0]["function"]["arguments"], R"({"to":"<EMAIL_1>","who":"<PERSON_1>"})");
+}
+
 TEST(ScrubTest, ScrubsOpenAiMessages) {
   auto messages = nlohmann::json::parse(R"([
     {"role": "system", "content": "You help Maria Garcia."},
