@@ -1,5 +1,7 @@
 #include "convert/shadow_check.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -8,6 +10,14 @@
 #include "convert/split.h"
 
 namespace rpu::convert {
+
+double wilson_upper_bound(double p, int n, double z) {
+  if (n <= 0) return 1;
+  const double nn = n, z2 = z * z;
+  const double centre = p + z2 / (2 * nn);
+  const double spread = z * std::sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn));
+  return std::min(1.0, (centre + spread) / (1 + z2 / nn));
+}
 
 std::vector<ShadowScore> shadow_scores(const std::vector<LoggedCall>& rows, const std::vector<std::string>& routes,
                                        const ShadowCheckOptions& o) {
@@ -42,7 +52,8 @@ std::vector<ShadowScore> shadow_scores(const std::vector<LoggedCall>& rows, cons
   std::vector<ShadowScore> out;
   for (auto& [route, s] : by_route) {
     s.mean_score = s.pairs > 0 ? sums[route] / s.pairs : 0;
-    s.below_target = s.pairs >= o.min_pairs && s.mean_score < o.target;
+    s.upper_bound = wilson_upper_bound(s.mean_score, s.pairs);
+    s.below_target = s.pairs >= o.min_pairs && s.upper_bound < o.target;
     out.push_back(s);
   }
   return out;

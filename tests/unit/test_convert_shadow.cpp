@@ -71,5 +71,32 @@ TEST(ConvertShadow, ARepeatedRequestPairsWithTheNearestPrimaryAndOldRowsAreIgnor
   EXPECT_FALSE(scores[1].below_target);
 }
 
+// A route is rolled back when its pairs show it under the target beyond chance, not on one
+// disagreement in a handful of pairs: the Wilson bound against values computed by hand.
+TEST(ConvertShadow, OnlyAMeanSurelyUnderTheTargetRollsBack) {
+  EXPECT_NEAR(wilson_upper_bound(18.0 / 19, 19), 0.9882, 5e-4);
+  EXPECT_NEAR(wilson_upper_bound(0.5, 30), 0.6438, 5e-4);
+  EXPECT_DOUBLE_EQ(wilson_upper_bound(1.0, 5), 1.0);
+  EXPECT_DOUBLE_EQ(wilson_upper_bound(0.0, 0), 1.0);
+  auto route_with = [](int pairs, int wrong) {
+    std::vector<LoggedCall> rows;
+    for (int i = 0; i < pairs; ++i) {
+      const std::string q = "ticket " + std::to_string(i);
+      rows.push_back(row("r", "primary", q, i < wrong ? "sales" : "billing", 10 * i));
+      rows.push_back(row("r", "shadow", q, "billing", 10 * i + 1));
+    }
+    ShadowCheckOptions o;
+    o.min_pairs = 10;
+    return shadow_scores(rows, {"r"}, o).front();
+  };
+  const ShadowScore one_in_19 = route_with(19, 1);
+  EXPECT_NEAR(one_in_19.mean_score, 0.947, 1e-3);
+  EXPECT_FALSE(one_in_19.below_target) << "under 0.95, but a route at the teacher's level shows that";
+  const ShadowScore six_in_40 = route_with(40, 6);
+  EXPECT_LT(six_in_40.upper_bound, 0.95);
+  EXPECT_TRUE(six_in_40.below_target);
+  EXPECT_FALSE(route_with(8, 8).below_target) << "fewer than min_pairs: no verdict";
+}
+
 }  // namespace
 }  // namespace rpu::convert
