@@ -3,14 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <fstream>
 #include <mutex>
 #include <set>
-#include <thread>
 
+#include "convert/evaluate.h"
 #include "convert/metric.h"
 #include "convert/routing_table.h"
 #include "convert/split.h"
@@ -184,19 +183,6 @@ std::string vary_text(const std::string& text, const SlotPool& pool, double p, R
 
 // ---- Asking the teacher ---------------------------------------------------------------------
 
-ChatRequest teacher_request(const LoggedCall& call, const AugmentOptions& o) {
-  ChatRequest r;
-  r.model = o.model.empty() ? call.model : o.model;
-  r.messages = call.messages;
-  r.tools = call.tools.is_array() && !call.tools.empty() ? call.tools : json();
-  r.max_tokens = o.max_tokens;
-  r.sampling.temperature = 0.0f;  // the teacher's best answer, as a label
-  r.sampling.top_k = 0;
-  r.sampling.top_p = 1.0f;
-  r.sampling.min_p = 0.0f;
-  return r;
-}
-
 // What a cluster's answers look like: the metrics at least a tenth of them take (a cluster
 // may hold two call types) and the longest.
 struct AnswerShape {
@@ -271,65 +257,52 @@ std::vector<LoggedCall> augment_calls(Backend& teacher, const std::vector<const 
   r.variants = variants.size();
   const AnswerShape shape = answer_shape(sources);
   const auto start = Clock::now();
-  std::vector<char> keep(variants.size(), 0);
   std::mutex mutex;  // r's counters, the failure run, the progress line
   int failures_in_a_row = 0;
-  std::atomic<bool> stop{false};
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i; !stop && (i = next.fetch_add(1)) < variants.size();) {
-      LoggedCall& v = variants[i];
-      std::string error;
-      json message{{"role", "assistant"}, {"content", nullptr}};
-      bool finished = false;
-      const auto t0 = Clock::now();
-      try {
-        const CallResult result = run_chat(teacher, teacher_request(v, options));
-        if (result.choices.empty()) fail("no choice returned");
-        const ChoiceResult& choice = result.choices.front();
-        if (choice.finish_reason == "error") fail("{}", choice.error);
-        message["content"] = choice.text;
-        if (choice.tool_calls.is_array() && !choice.tool_calls.empty()) message["tool_calls"] = choice.tool_calls;
-        finished = choice.finish_reason != "length";
-      } catch (const std::exception& e) {
-        error = e.what();
+  // Each variant is one greedy teacher call; a kept one gets the answer and from_teacher.
+  run_calls_in_parallel(variants.size(), options.parallel, [&](size_t i) {
+    LoggedCall& v = variants[i];
+    std::string error;
+    json message;
+    bool finished = false;
+    const auto t0 = Clock::now();
+    try {
+      const CallResult result = run_chat(teacher, greedy_request(v, options.model.empty() ? v.model : options.model,
+                                                                 options.max_tokens));
+      const ChoiceResult& choice = first_choice(result);
+      message = assistant_message(choice);
+      finished = choice.finish_reason != "length";
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    std::lock_guard lock(mutex);
+    if (!error.empty()) {
+      ++r.failed;
+      if (++failures_in_a_row < options.max_consecutive_failures) return true;
+      if (!r.stopped) {
+        r.stopped = true;
+        r.stop_reason = fmt::format("{} teacher calls failed in a row; the last: {}", failures_in_a_row, error);
       }
-      const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-      std::lock_guard lock(mutex);
-      if (!error.empty()) {
-        ++r.failed;
-        if (++failures_in_a_row >= options.max_consecutive_failures && !stop.exchange(true)) {
-          r.stopped = true;
-          r.stop_reason = fmt::format("{} teacher calls failed in a row; the last: {}", failures_in_a_row, error);
-        }
-        continue;
-      }
-      failures_in_a_row = 0;
-      ++r.answered;
-      if (!finished || !fits_shape(shape, message)) {
-        ++r.wrong_shape;
-        continue;
-      }
+      return false;
+    }
+    failures_in_a_row = 0;
+    ++r.answered;
+    if (finished && fits_shape(shape, message)) {
       v.answer = std::move(message);
       v.latency_ms = ms;
       v.from_teacher = true;
-      keep[i] = 1;
       ++r.kept;
-      if (progress && r.answered % 500 == 0) progress(fmt::format("    augmentation: {} of {} answered", r.answered, r.variants));
+    } else {
+      ++r.wrong_shape;
     }
-  };
-  const int n = std::clamp(options.parallel, 1, std::max(1, static_cast<int>(variants.size())));
-  std::vector<std::thread> workers;
-  for (int i = 1; i < n; ++i) workers.emplace_back(work);
-  work();
-  for (auto& t : workers) t.join();
+    if (progress && r.answered % 500 == 0) progress(fmt::format("    augmentation: {} of {} answered", r.answered, r.variants));
+    return true;
+  });
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  std::vector<LoggedCall> kept;
-  for (size_t i = 0; i < variants.size(); ++i) {
-    if (keep[i]) kept.push_back(std::move(variants[i]));
-  }
+  std::erase_if(variants, [](const LoggedCall& v) { return !v.from_teacher; });
   if (report) *report = r;
-  return kept;
+  return variants;
 }
 
 void write_augmented(const std::string& path, const std::map<int, std::vector<LoggedCall>>& calls) {

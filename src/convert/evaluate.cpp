@@ -16,17 +16,7 @@ using Clock = std::chrono::steady_clock;
 
 ChatRequest request_for(const LoggedCall& call, const Backend& backend, int max_tokens,
                         const nlohmann::ordered_json& reasoning) {
-  ChatRequest r;
-  r.model = backend.model_id();
-  r.messages = call.messages;
-  r.tools = call.tools.is_array() && !call.tools.empty() ? call.tools : json();
-  r.max_tokens = max_tokens;
-  r.sampling.temperature = 0.0f;  // greedy: a candidate's score must not depend on luck
-  r.sampling.top_k = 0;
-  r.sampling.top_p = 1.0f;
-  r.sampling.min_p = 0.0f;
-  r.has_seed = true;
-  r.sampling.seed = 1;
+  ChatRequest r = greedy_request(call, backend.model_id(), max_tokens);  // a score must not depend on luck
   r.logprobs = true;  // the confidence the cascade would see (S6 calibrates on it)
   r.reasoning = reasoning;  // a strategy samples at its own temperature, from this seed
   return r;
@@ -41,16 +31,13 @@ CallScore score_call(Backend& backend, const LoggedCall& call, const EvaluateOpt
   json message{{"role", "assistant"}, {"content", nullptr}};
   try {
     const CallResult result = run_chat(backend, request_for(call, backend, options.max_tokens, options.reasoning));
-    if (result.choices.empty()) fail("no choice returned");
-    const ChoiceResult& choice = result.choices.front();
-    if (choice.finish_reason == "error") fail("{}", choice.error);
-    message["content"] = choice.text;
+    const ChoiceResult& choice = first_choice(result);
+    message = assistant_message(choice);
     s.confidence = gateway::choice_confidence(choice);
     s.completion_tokens = choice.completion_tokens;
     if (choice.extension.is_object() && choice.extension.contains("samples") && choice.extension["samples"].is_number()) {
       s.samples = choice.extension["samples"].get<int>();
     }
-    if (choice.tool_calls.is_array() && !choice.tool_calls.empty()) message["tool_calls"] = choice.tool_calls;
   } catch (const std::exception& e) {
     s.error = e.what();
   }
@@ -66,21 +53,58 @@ CallScore score_call(Backend& backend, const LoggedCall& call, const EvaluateOpt
 
 }  // namespace
 
+ChatRequest greedy_request(const LoggedCall& call, const std::string& model, int max_tokens) {
+  ChatRequest r;
+  r.model = model;
+  r.messages = call.messages;
+  r.tools = call.tools.is_array() && !call.tools.empty() ? call.tools : json();
+  r.max_tokens = max_tokens;
+  r.sampling.temperature = 0.0f;
+  r.sampling.top_k = 0;
+  r.sampling.top_p = 1.0f;
+  r.sampling.min_p = 0.0f;
+  r.has_seed = true;
+  r.sampling.seed = 1;
+  return r;
+}
+
+const ChoiceResult& first_choice(const CallResult& result) {
+  if (result.choices.empty()) fail("no choice returned");
+  const ChoiceResult& choice = result.choices.front();
+  if (choice.finish_reason == "error") fail("{}", choice.error);
+  return choice;
+}
+
+json assistant_message(const ChoiceResult& choice) {
+  json message{{"role", "assistant"}, {"content", choice.text}};
+  if (choice.tool_calls.is_array() && !choice.tool_calls.empty()) message["tool_calls"] = choice.tool_calls;
+  return message;
+}
+
+void run_calls_in_parallel(size_t count, int parallel, const std::function<bool(size_t)>& work) {
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  auto worker = [&] {
+    for (size_t i; !stop && (i = next.fetch_add(1)) < count;) {
+      if (!work(i)) stop = true;
+    }
+  };
+  const int n = std::clamp(parallel, 1, std::max<int>(1, static_cast<int>(count)));
+  std::vector<std::thread> workers;
+  for (int i = 1; i < n; ++i) workers.emplace_back(worker);
+  worker();
+  for (auto& t : workers) t.join();
+}
+
 Evaluation evaluate(Backend& backend, const std::vector<const LoggedCall*>& held_out, const EvaluateOptions& options) {
   Evaluation ev;
   ev.candidate = backend.model_id();
   ev.calls.resize(held_out.size());
   const auto start = Clock::now();
-  // Workers pull the next call: `parallel` blocking calls keep the scheduler's slots busy.
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < held_out.size();) ev.calls[i] = score_call(backend, *held_out[i], options);
-  };
-  const int n = std::clamp(options.parallel, 1, std::max<int>(1, static_cast<int>(held_out.size())));
-  std::vector<std::thread> workers;
-  for (int i = 1; i < n; ++i) workers.emplace_back(work);
-  work();
-  for (auto& t : workers) t.join();
+  run_calls_in_parallel(held_out.size(), options.parallel, [&](size_t i) {
+    ev.calls[i] = score_call(backend, *held_out[i], options);
+    return true;
+  });
   ev.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (ev.calls.empty()) return ev;
   std::vector<double> latencies;

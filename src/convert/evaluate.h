@@ -5,6 +5,7 @@
 // and the tokens generated over all of them.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +58,18 @@ struct Evaluation {
 };
 
 Evaluation evaluate(Backend& backend, const std::vector<const LoggedCall*>& held_out, const EvaluateOptions& options);
+
+// What S4 (a candidate) and augmentation (the teacher, augment.h) share when they ask a model
+// about a logged call:
+// the call's messages and tools as a greedy request to `model` (temperature 0, seed 1);
+ChatRequest greedy_request(const LoggedCall& call, const std::string& model, int max_tokens);
+// the answer's first choice, or rpu::Error when there is none or it ended in "error";
+const ChoiceResult& first_choice(const CallResult& result);
+// that choice as the log keeps an answer: {"role": "assistant", "content", "tool_calls"?};
+nlohmann::ordered_json assistant_message(const ChoiceResult& choice);
+// work(i) for every i < count on `parallel` threads (blocking calls in flight), each once, in
+// no set order; once a work returns false, no thread starts another.
+void run_calls_in_parallel(size_t count, int parallel, const std::function<bool(size_t)>& work);
 
 // A GGUF model served in this process for evaluation: model, tokenizer, thread pool,
 // scheduler with `slots` sequences, LocalBackend (the pipeline `rpu serve` uses).

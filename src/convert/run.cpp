@@ -354,18 +354,27 @@ ClusterWork cluster_work(const RunOptions& o, const ClusterRecord& record, const
   return w;
 }
 
-// The teacher upstream of the gateway config (augmentation calls it as the gateway would: its
-// retries and breaker). Throws rpu::Error when there is no config or no such upstream.
-gateway::RemoteConfig teacher_remote(const RunOptions& o, std::string* config_file) {
+// The teacher upstream of the gateway config and the file it was read from (augmentation calls
+// it as the gateway would: its retries and breaker). Throws rpu::Error when there is no config
+// or no such upstream.
+struct TeacherRemote {
+  gateway::RemoteConfig remote;
+  std::string config_file;
+};
+TeacherRemote teacher_remote(const RunOptions& o) {
   if (o.gateway_config.empty()) fail("convert run --augment: the teacher is called through --gateway-config, which is not given");
   const gateway::GatewayConfig config = gateway::load_gateway_config(o.gateway_config);
   const std::string name = teacher_upstream(o);
   for (const gateway::RemoteConfig& remote : config.remotes) {
-    if (remote.name != name) continue;
-    *config_file = config.file;
-    return remote;
+    if (remote.name == name) return {remote, config.file};
   }
   fail("convert run --augment: {} has no upstream named {} (--teacher-upstream)", o.gateway_config, name);
+}
+
+// DIR/augmented.jsonl into each cluster's `augmented`, with the ids a resumed run gives them.
+void load_augmented(const std::string& path, std::vector<ClusterWork>& clusters) {
+  std::map<int, std::vector<LoggedCall>> saved = read_augmented(path);
+  for (ClusterWork& w : clusters) w.augmented = std::move(saved[w.record->id]);
 }
 
 // Augmentation (RunOptions::augment, augment.h): variants of every learnable cluster's trainable
@@ -377,37 +386,32 @@ void augment_step(RunContext& ctx, std::vector<ClusterWork>& clusters) {
   const std::string report_path = o.work_dir + "/augment.json", calls_path = o.work_dir + "/augmented.jsonl";
   if (fs::exists(report_path)) {
     ++ctx.summary.resumed_steps;
-    std::map<int, std::vector<LoggedCall>> saved = read_augmented(calls_path);
-    for (ClusterWork& w : clusters) w.augmented = std::move(saved[w.record->id]);
+    load_augmented(calls_path, clusters);
     return;
   }
+  const TeacherRemote t = teacher_remote(o);
   AugmentOptions ao;
   ao.per_call = o.augment;
   ao.parallel = o.augment_parallel;
-  std::string config_file;
-  const gateway::RemoteConfig remote = teacher_remote(o, &config_file);
-  ao.model = remote.model;
-  std::unique_ptr<Backend> teacher = gateway::make_remote_backend(remote, config_file);
+  ao.model = t.remote.model;
+  std::unique_ptr<Backend> teacher = gateway::make_remote_backend(t.remote, t.config_file);
   json report = json::object();
   std::map<int, std::vector<LoggedCall>> kept;
-  for (ClusterWork& w : clusters) {
+  for (const ClusterWork& w : clusters) {
     if (!w.learnable()) continue;
     ao.seed = static_cast<uint64_t>(w.record->id) + 1;
     ctx.say(fmt::format("augmentation: cluster {}, {} variants of each of {} trainable calls", w.record->id, o.augment,
                         w.split.train.size()));
     AugmentReport r;
-    w.augmented = augment_calls(*teacher, w.split.train, ao, &r, ctx.progress);
+    kept[w.record->id] = augment_calls(*teacher, w.split.train, ao, &r, ctx.progress);
     ctx.say(fmt::format("  {} asked, {} kept, {} not in the cluster's shape, {} failed, in {:.0f} s{}", r.variants, r.kept,
                         r.wrong_shape, r.failed, r.seconds, r.stopped ? "; stopped: " + r.stop_reason : ""));
     report[std::to_string(w.record->id)] = r.to_json();
-    kept[w.record->id] = w.augmented;
     if (r.stopped) break;  // the teacher is gone: the clusters after this one get nothing
   }
   write_augmented(calls_path, kept);
   write_file_atomically(report_path, json{{"per_call", o.augment}, {"clusters", report}}.dump(2) + "\n");
-  // Read back so that ids and fields are what a resumed run would see.
-  std::map<int, std::vector<LoggedCall>> saved = read_augmented(calls_path);
-  for (ClusterWork& w : clusters) w.augmented = std::move(saved[w.record->id]);
+  load_augmented(calls_path, clusters);
 }
 
 // The generalist (RunOptions::generalist_minutes): trained once, on the trainable calls of
@@ -655,7 +659,7 @@ RunSummary run_conversion(const RunOptions& options, const RunProgress& progress
   if (options.generalist_minutes > 0) train_from_parse(options.generalist_from, nullptr);
   if (options.vocab_size != 0) check_fitted_vocab_size(options.vocab_size);
   strategies_for(MetricKind::kExact, options.strategies);  // throws naming an unknown strategy
-  if (std::string file; options.augment > 0) teacher_remote(options, &file);
+  if (options.augment > 0) teacher_remote(options);  // a missing teacher fails before any work
   fs::create_directories(options.work_dir);
   std::vector<LoggedCall> calls = load_calls(options.log, options.teachers);
   if (calls.empty()) fail("{}: no successful calls to convert (an empty log)", options.log);

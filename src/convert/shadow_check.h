@@ -38,11 +38,11 @@ struct ShadowCheckOptions {
   int64_t since_ms = 0;     // only rows from this time on (e.g. since the route was deployed)
 };
 
-// Scores every route in `routes` (every route with shadow rows when empty), in name order.
 // The Wilson score interval's one-sided upper bound for a mean `p` of `n` scores in [0, 1]
 // (exact for right/wrong scores; partial json_fields scores vary less, so it errs on keeping).
 double wilson_upper_bound(double p, int n, double z = 1.6449);
 
+// Scores every route in `routes` (every route with shadow rows when empty), in name order.
 std::vector<ShadowScore> shadow_scores(const std::vector<LoggedCall>& rows, const std::vector<std::string>& routes,
                                        const ShadowCheckOptions& options);
 

@@ -54,9 +54,10 @@ std::vector<std::pair<size_t, size_t>> whole_occurrences(std::string_view text, 
 
 }  // namespace
 
-// The detector's spans, then every value this session has already replaced wherever it appears
-// again: an answer that quotes a name the detector only found after a cue in the request ("my
-// name is ...": no cue in {"name": "..."}) must not carry it into the log in clear.
+// The detector's spans, then, in what is left, every value this session has already replaced
+// wherever it appears again: an answer that quotes a name the detector only found after a cue in
+// the request ("my name is ...": no cue in {"name": "..."}) must not carry it into the log in
+// clear. The detector goes first so that nothing it would replace is left out.
 std::string ScrubSession::scrub(std::string_view text) {
   struct Replacement {
     size_t begin, end;
@@ -64,13 +65,19 @@ std::string ScrubSession::scrub(std::string_view text) {
   };
   std::vector<Replacement> replacements;
   std::vector<bool> taken(text.size(), false);
-  auto free_range = [&](size_t begin, size_t end) {
+  auto take = [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       if (taken[i]) return false;
     }
+    std::fill(taken.begin() + static_cast<long>(begin), taken.begin() + static_cast<long>(end), true);
     return true;
   };
-  // Known values first, longest first ("Ana Silva" before "Ana"): spans of an earlier text win.
+  for (const PiiSpan& span : scrubber_.find(text)) {
+    take(span.begin, span.end);  // the detector's spans never overlap
+    replacements.push_back({span.begin, span.end,
+                            placeholder_for(span.type, std::string(text.substr(span.begin, span.end - span.begin)))});
+  }
+  // Known values longest first ("Ana Silva" before "Ana").
   std::vector<const std::pair<const std::string, std::string>*> known;
   for (const auto& entry : placeholders_) {
     if (entry.first.size() >= 3) known.push_back(&entry);
@@ -78,16 +85,8 @@ std::string ScrubSession::scrub(std::string_view text) {
   std::sort(known.begin(), known.end(), [](auto* a, auto* b) { return a->first.size() > b->first.size(); });
   for (const auto* entry : known) {
     for (const auto& [begin, end] : whole_occurrences(text, entry->first)) {
-      if (!free_range(begin, end)) continue;
-      std::fill(taken.begin() + static_cast<long>(begin), taken.begin() + static_cast<long>(end), true);
-      replacements.push_back({begin, end, entry->second});
+      if (take(begin, end)) replacements.push_back({begin, end, entry->second});
     }
-  }
-  for (const PiiSpan& span : scrubber_.find(text)) {
-    if (!free_range(span.begin, span.end)) continue;
-    std::fill(taken.begin() + static_cast<long>(span.begin), taken.begin() + static_cast<long>(span.end), true);
-    replacements.push_back({span.begin, span.end,
-                            placeholder_for(span.type, std::string(text.substr(span.begin, span.end - span.begin)))});
   }
   std::sort(replacements.begin(), replacements.end(), [](const auto& a, const auto& b) { return a.begin < b.begin; });
   std::string out;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -152,6 +153,13 @@ TEST(ConvertAugment, WrittenCallsReadBackByCluster) {
   EXPECT_EQ(back.at(3)[1].answer, calls[1].answer);
   EXPECT_TRUE(back.at(8)[0].from_teacher);
   EXPECT_LT(back.at(8)[0].id, 0) << "never a log row's id";
+  std::ofstream(path, std::ios::app) << "{\"cluster\": 3, \"messages\": []}\n";  // no answer
+  try {
+    read_augmented(path);
+    ADD_FAILURE() << "a line without an answer was read";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(":4: not an augmented call"), std::string::npos) << e.what();
+  }
   std::filesystem::remove(path);
   EXPECT_THROW(read_augmented(path), Error);
 }

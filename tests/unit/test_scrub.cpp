@@ -142,6 +142,10 @@ TEST(ScrubTest, AValueFoundOnceIsScrubbedWhereverTheConversationRepeatsIt) {
   EXPECT_EQ(session.scrub(R"({"name":"Zorblax Quint","order_id":null})"), R"({"name":"<PERSON_1>","order_id":null})")
       << "no cue here: the detector alone would leave it";
   EXPECT_EQ(session.scrub("Zorblax Quintessential and Zorblax Quint."), "Zorblax Quintessential and <PERSON_1>.");
+  // A value known alone never keeps the detector from replacing a longer span around it.
+  ScrubSession partial(scrubber());
+  partial.placeholder_for(PiiType::kPerson, "Maria");
+  EXPECT_EQ(partial.scrub("Please ask Maria Garcia."), "Please ask <PERSON_2>.");
   ScrubSession fresh(scrubber());
   EXPECT_EQ(fresh.scrub(R"({"name":"Zorblax Quint"})"), R"({"name":"Zorblax Quint"})")
       << "another conversation has not seen it (this test's oracle for the detector alone)";

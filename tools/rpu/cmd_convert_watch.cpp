@@ -36,10 +36,10 @@ int run_watch(const WatchOptions& o) {
   const auto rows = convert::load_calls(o.log, {});
   fmt::print("{:<28} {:>6} {:>10} {:>10} {:>10}  verdict\n", "route", "pairs", "unmatched", "score", "upper 95%");
   for (const convert::ShadowScore& s : convert::shadow_scores(rows, routes, o.check)) {
-    std::string verdict = s.pairs < o.check.min_pairs ? fmt::format("too few pairs (< {})", o.check.min_pairs) : "keeps";
-    if (verdict == "keeps" && s.mean_score < o.check.target) {
-      verdict = fmt::format("keeps (under {:.2f}, but not beyond chance in {} pairs)", o.check.target, s.pairs);
-    }
+    std::string verdict = s.pairs < o.check.min_pairs ? fmt::format("too few pairs (< {})", o.check.min_pairs)
+                          : s.mean_score < o.check.target
+                              ? fmt::format("keeps (under {:.2f}, but not beyond chance in {} pairs)", o.check.target, s.pairs)
+                              : "keeps";
     if (s.below_target) {
       verdict = fmt::format("below {:.2f}: ", o.check.target);
       if (o.dry_run) {
