@@ -14,11 +14,11 @@ namespace {
 using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
-ChatRequest request_for(const LoggedCall& call, const Backend& backend, int max_tokens,
-                        const nlohmann::ordered_json& reasoning) {
-  ChatRequest r = greedy_request(call, backend.model_id(), max_tokens);  // a score must not depend on luck
+ChatRequest request_for(const LoggedCall& call, const Backend& backend, const EvaluateOptions& options) {
+  ChatRequest r = greedy_request(call, backend.model_id(), options.max_tokens);  // a score must not depend on luck
   r.logprobs = true;  // the confidence the cascade would see (S6 calibrates on it)
-  r.reasoning = reasoning;  // a strategy samples at its own temperature, from this seed
+  r.reasoning = options.reasoning;  // a strategy samples at its own temperature, from this seed
+  r.copy_fields = options.copy_fields;  // as the route will send them
   return r;
 }
 
@@ -30,7 +30,7 @@ CallScore score_call(Backend& backend, const LoggedCall& call, const EvaluateOpt
   const auto start = Clock::now();
   json message{{"role", "assistant"}, {"content", nullptr}};
   try {
-    const CallResult result = run_chat(backend, request_for(call, backend, options.max_tokens, options.reasoning));
+    const CallResult result = run_chat(backend, request_for(call, backend, options));
     const ChoiceResult& choice = first_choice(result);
     message = assistant_message(choice);
     s.confidence = gateway::choice_confidence(choice);

@@ -28,6 +28,8 @@ struct EvaluateOptions {
   // The "reasoning" extension every call carries (strategies.h); null: greedy. The backend
   // must understand it (a reasoning::ReasoningBackend, as the gateway serves local models).
   nlohmann::ordered_json reasoning;
+  // The "copy_fields" every call carries (copy_fields.h): keys the answer must copy verbatim.
+  std::vector<CopyField> copy_fields;
 };
 
 struct CallScore {

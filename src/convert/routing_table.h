@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "decode/copy_matcher.h"
+
 namespace rpu::convert {
 
 class RoutingTableError : public std::runtime_error {
@@ -38,6 +40,7 @@ struct SpecialistRoute {
   double min_confidence = 0.5;       // below this the teacher answers
   double shadow_share = 0;           // share of calls also sent to the teacher, logged for comparison
   bool scrub_input = false;          // the specialist was trained on a scrubbed log: it gets calls scrubbed too
+  std::vector<CopyField> copy_fields;  // values the specialist must copy from the call (copy_fields.h)
   int cluster = -1;                  // >= 0: the classifier's calls of this cluster go to the route
   std::string classifier_file;       // the classifier (made absolute when written); needed with `cluster`
 };

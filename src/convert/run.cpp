@@ -15,6 +15,7 @@
 
 #include "convert/cluster.h"
 #include "convert/cluster_calls.h"
+#include "convert/copy_fields.h"
 #include "convert/evaluate.h"
 #include "convert/routing_table.h"
 #include "convert/select.h"
@@ -85,7 +86,8 @@ struct Evaluated {
 
 // Evaluates `models` (name -> path or "builtin") on the held-out calls with `strategies`.
 Evaluated evaluate_models(RunContext& ctx, const std::vector<std::pair<std::string, std::string>>& models,
-                          const std::vector<const LoggedCall*>& held_out, const std::vector<StrategyChoice>& strategies) {
+                          const std::vector<const LoggedCall*>& held_out, const std::vector<StrategyChoice>& strategies,
+                          const std::vector<CopyField>& copy_fields) {
   const RunOptions& o = ctx.options;
   std::vector<std::unique_ptr<LocalModel>> open;
   std::vector<Candidate> candidates;
@@ -100,6 +102,7 @@ Evaluated evaluate_models(RunContext& ctx, const std::vector<std::pair<std::stri
   SelectOptions so;
   so.target = o.target;
   so.evaluate.max_tokens = o.max_tokens;
+  so.evaluate.copy_fields = copy_fields;
   so.strategies = strategies;
   const Selection s = select_model(held_out, candidates, so, [&](const CandidateResult& r) {
     ctx.say(fmt::format("  {} {}: score {:.3f} ({:.0f}% of the teacher), {:.1f} samples per call, p50 {:.0f} ms, in {:.1f} s",
@@ -130,7 +133,7 @@ std::string skip_reason(const RunOptions& o, const json& state) {
 // and knows its formats), otherwise as RunOptions::from says.
 json train_step(RunContext& ctx, int id, const std::vector<const LoggedCall*>& members,
                 const std::vector<const LoggedCall*>& held_out, const std::string& generalist_model,
-                const std::vector<StrategyChoice>& strategies) {
+                const std::vector<StrategyChoice>& strategies, const std::vector<CopyField>& copy_fields) {
   const RunOptions& o = ctx.options;
   SpecialistOptions so;
   const std::string from = generalist_model.empty() ? o.from : "full:generalist";
@@ -143,7 +146,7 @@ json train_step(RunContext& ctx, int id, const std::vector<const LoggedCall*>& m
   ctx.say(fmt::format("  S5: training {} for at most {} min / {} steps", from, o.train_minutes, o.train_steps));
   std::unique_ptr<Model> generalist = generalist_model.empty() ? nullptr : Model::load(generalist_model);
   const Specialist s = train_specialist(generalist ? *generalist : ctx.base_model(), members, o.split, so, {});
-  const Evaluated evaluated = evaluate_models(ctx, {{"trained:" + from, s.model_path}}, held_out, strategies);
+  const Evaluated evaluated = evaluate_models(ctx, {{"trained:" + from, s.model_path}}, held_out, strategies, copy_fields);
   const double model_mb = static_cast<double>(fs::file_size(s.model_path)) / 1e6;
   return {{"model", s.model_path},
           {"from", from},
@@ -260,6 +263,7 @@ json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state
   route.min_confidence = cal.threshold;
   route.shadow_share = o.shadow_share;
   route.scrub_input = o.scrub_input;
+  if (state.contains("copy_fields")) route.copy_fields = parse_copy_fields(state["copy_fields"]);
   deploy_route(o.routes_file, route, o.gateway_config);  // throws before writing when the gateway would refuse it
   out["deployed"] = true;
   out["route"] = route.name;
@@ -324,6 +328,7 @@ struct ClusterWork {
   json state;
   std::string free_form;  // why the cluster is free-form; empty when it is not
   std::vector<LoggedCall> augmented;  // the teacher's answers to variants of its trainable calls (augment.h)
+  std::vector<CopyField> copy_fields;  // values its teacher always copies from the call (copy_fields.h)
 
   // What S5 and the generalist train on (the held-out split is left out when the file is written).
   std::vector<const LoggedCall*> training_calls() const {
@@ -346,6 +351,10 @@ ClusterWork cluster_work(const RunOptions& o, const ClusterRecord& record, const
       w.state["skipped"] = why;
       write_state(o.work_dir, record.id, w.state);
     }
+  }
+  if (o.copy_fields) {
+    w.copy_fields = copied_fields(w.split.train);
+    if (!w.copy_fields.empty()) w.state["copy_fields"] = copy_fields_json(w.copy_fields);
   }
   if (const double chars = median_answer_chars(w.members); chars > o.generalist_max_answer_chars) {
     w.free_form = fmt::format("median answer {:.0f} characters > {}: free-form, left to the teacher", chars,
@@ -497,7 +506,7 @@ void run_cluster(RunContext& ctx, ClusterWork& work, const json& generalist) {
     std::vector<std::pair<std::string, std::string>> models{{fs::path(o.base_name).filename().string(), o.base_name}};
     for (const std::string& c : o.candidates) models.emplace_back(fs::path(c).filename().string(), c);
     if (generalist_learned(generalist, record.id)) models.emplace_back("generalist", generalist["model"].get<std::string>());
-    const Evaluated evaluated = evaluate_models(ctx, models, split.held_out, cluster_strategies(o, work));
+    const Evaluated evaluated = evaluate_models(ctx, models, split.held_out, cluster_strategies(o, work), work.copy_fields);
     state["evaluated"] = evaluated.entries;
     if (!evaluated.not_tried.empty()) state["strategies_not_tried"] = evaluated.not_tried;
     save();
@@ -513,7 +522,7 @@ void run_cluster(RunContext& ctx, ClusterWork& work, const json& generalist) {
   } else if (o.train_minutes > 0) {
     state["trained"] = train_step(ctx, record.id, work.training_calls(), split.held_out,
                                   generalist_learned(generalist, record.id) ? generalist["model"].get<std::string>() : "",
-                                  cluster_strategies(o, work));
+                                  cluster_strategies(o, work), work.copy_fields);
     save();
   }
   if (state.contains("deployed")) {

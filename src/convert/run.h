@@ -75,6 +75,9 @@ struct RunOptions {
   double min_local_share = 0.3;
   double shadow_share = 0.05;
   bool scrub_input = false;           // deployed routes get calls scrubbed (the log was: the gateway config's log.scrub)
+  // S4-S6 hold a cluster's specialists to copying the keys its teacher always copies
+  // (copy_fields.h): evaluated so, and the route sends them. False: every key is free.
+  bool copy_fields = true;
   int k = 0;                          // clusters; 0: by silhouette
   SplitOptions split;
   int max_tokens = 256, parallel = 2, threads = 2;

@@ -289,7 +289,8 @@ CascadeConfig read_cascade(const Reader& r, const YAML::Node& n, const std::stri
 
 RouteConfig read_route(const Reader& r, const YAML::Node& n, const std::string& key) {
   r.only_keys(n, key,
-              {"name", "aliases", "match", "target", "reasoning", "cascade", "shadow", "fallback", "scrub_input", "knowledge"});
+              {"name", "aliases", "match", "target", "reasoning", "cascade", "shadow", "fallback", "scrub_input", "knowledge",
+               "copy_fields"});
   RouteConfig route;
   route.line = n.Mark().line + 1;
   if (!n["name"]) r.error(n, key, "needs `name:`");
@@ -313,6 +314,13 @@ RouteConfig read_route(const Reader& r, const YAML::Node& n, const std::string& 
   }
   if (n["fallback"]) route.fallback = r.text(n["fallback"], key + ".fallback");
   if (n["scrub_input"]) route.scrub_input = r.boolean(n["scrub_input"], key + ".scrub_input");
+  if (n["copy_fields"]) {
+    try {
+      route.copy_fields = parse_copy_fields(nlohmann::ordered_json(r.to_json(n["copy_fields"], key + ".copy_fields")));
+    } catch (const std::runtime_error& e) {
+      r.error(n["copy_fields"], key + ".copy_fields", e.what());
+    }
+  }
   if (n["knowledge"]) {
     if (!n["knowledge"].IsMap()) r.error(n["knowledge"], key + ".knowledge", "must be a mapping ({kb: NAME, k: 5})");
     route.knowledge = r.to_json(n["knowledge"], key + ".knowledge");

@@ -27,6 +27,8 @@
 #include <string>
 #include <vector>
 
+#include "decode/copy_matcher.h"
+
 namespace rpu::gateway {
 
 class ConfigError : public std::runtime_error {
@@ -107,6 +109,9 @@ struct RouteConfig {
   bool scrub_input = false;
   // The "knowledge" extension calls get when they carry none ({kb: NAME, k: 5, ...}), or null.
   nlohmann::json knowledge;
+  // The "copy_fields" the target gets when a call names none (decode/copy_matcher.h): keys
+  // whose values the conversion loop saw the teacher always copy from the request.
+  std::vector<CopyField> copy_fields;
   int line = 0;                      // where it was defined, for messages
 };
 

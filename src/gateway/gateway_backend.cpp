@@ -339,6 +339,7 @@ ChatRequest GatewayBackend::for_target(const ChatRequest& request, const Route& 
   ChatRequest r = request;
   if (!r.reasoning.is_object() && route.config.reasoning.is_object()) r.reasoning = route.config.reasoning;
   if (r.knowledge.is_null() && route.config.knowledge.is_object()) r.knowledge = route.config.knowledge;
+  if (r.copy_fields.empty()) r.copy_fields = route.config.copy_fields;
   if (!target.accepts_model(r.model)) r.model = target.model_id();
   return r;
 }
@@ -471,7 +472,8 @@ std::unique_ptr<CallHandle> GatewayBackend::cascade(const Route& route, const Ch
   info.answered_by = route.config.cascade->upstream;
   info.reason = decision.reason;
   ChatRequest up = request;
-  up.reasoning = nullptr;  // rpu's extension is the small model's business, not the upstream's
+  up.reasoning = nullptr;  // rpu's extensions are the small model's business, not the upstream's
+  up.copy_fields.clear();
   if (!route.upstream->accepts_model(up.model)) up.model = route.upstream->model_id();
   try {
     return route.upstream->chat(up, trace->tap(sink));
@@ -502,6 +504,7 @@ void GatewayBackend::maybe_shadow(const std::shared_ptr<const Table>& table, con
   metrics_.on_shadow(route.config.name, "sent");
   ChatRequest copy = for_target(request, route, *route.shadow);
   copy.reasoning = nullptr;
+  copy.copy_fields.clear();
   copy.cancelled = nullptr;  // the client going away does not end the comparison
   copy.stream = false;
   std::thread([this, held = table, &route, copy = std::move(copy), running = shadows_running_]() mutable {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "decode/copy_matcher.h"
 #include "decode/sampler.h"
 
 namespace rpu {
@@ -70,6 +71,10 @@ struct ChatRequest : GenerationFields {
   // The request field the grammar came from, named by its errors ("knowledge.extractive" when a
   // wrapper made it).
   std::string grammar_param = "grammar";
+  // rpu extension (decode/copy_matcher.h): JSON keys whose string values the answer must copy
+  // verbatim from the request's messages (not the assistant's); empty: none. The conversion
+  // loop's routes set it for the keys a cluster's teacher always copies.
+  std::vector<CopyField> copy_fields;
   bool logprobs = false;
   int top_logprobs = 0;
 };

@@ -9,6 +9,7 @@
 #include <optional>
 #include <random>
 
+#include "decode/copy_matcher.h"
 #include "decode/json_schema.h"
 #include "engine/cross_encoder.h"
 
@@ -31,6 +32,48 @@ class GrammarConstraint : public TokenConstraint {
  private:
   GrammarMatcher matcher_;
 };
+
+// Both constraints of a request (a grammar and copied values): a token must pass each.
+class CombinedConstraint : public TokenConstraint {
+ public:
+  CombinedConstraint(std::unique_ptr<TokenConstraint> first, std::unique_ptr<TokenConstraint> second)
+      : first_(std::move(first)), second_(std::move(second)) {}
+  void mask_logits(std::span<float> logits) const override {
+    first_->mask_logits(logits);
+    second_->mask_logits(logits);
+  }
+  bool accept(int32_t token) override { return first_->accept(token) && second_->accept(token); }
+  bool can_continue() const override { return first_->can_continue() && second_->can_continue(); }
+
+ private:
+  std::unique_ptr<TokenConstraint> first_, second_;
+};
+
+class CopyConstraint : public TokenConstraint {
+ public:
+  CopyConstraint(std::shared_ptr<const CopySource> source, std::shared_ptr<const GrammarVocab> vocab)
+      : matcher_(std::move(source), std::move(vocab)) {}
+  void mask_logits(std::span<float> logits) const override { matcher_.mask_logits(logits); }
+  bool accept(int32_t token) override { return matcher_.accept(token); }
+  bool can_continue() const override { return true; }  // copies never end the output
+
+ private:
+  CopyMatcher matcher_;
+};
+
+// What "copy_fields" copies from: the text of every message but the assistant's (system,
+// user, tool results); the fields, less the keys a tool call's own markup uses ("name" of the
+// function, its "arguments") when the answer may be a tool call. Null: nothing to copy.
+std::shared_ptr<const CopySource> copy_source(const ChatRequest& r, const ToolChoice& choice) {
+  static const std::vector<std::string> kToolMarkupKeys = {"name", "arguments", "parameters", "function", "type", "id"};
+  std::vector<CopyField> fields;
+  for (const CopyField& f : r.copy_fields) {
+    const bool markup = std::find(kToolMarkupKeys.begin(), kToolMarkupKeys.end(), f.key) != kToolMarkupKeys.end();
+    if (!(markup && choice.mode != ToolChoice::Mode::kNone)) fields.push_back(f);
+  }
+  if (fields.empty()) return nullptr;
+  return std::make_shared<const CopySource>(copy_source_texts(r.messages), std::move(fields));
+}
 
 // The grammar the output must follow, or null: a forced tool call (tool_choice "required" or
 // a named function), or response_format json_object / json_schema. One budget covers all of
@@ -297,9 +340,16 @@ std::unique_ptr<CallHandle> LocalBackend::chat(const ChatRequest& r, ChatEventSi
     throw refused_by_scheduler(e, "messages");
   }
   const std::shared_ptr<const Grammar> grammar = output_grammar(r, tool_format_, p.choice);
-  if (grammar) {
+  const std::shared_ptr<const CopySource> copies = copy_source(r, p.choice);
+  if (grammar || copies) {
     auto vocab = grammar_vocab();
-    p.generation.make_constraint = [grammar, vocab] { return std::make_unique<GrammarConstraint>(grammar, vocab); };
+    p.generation.make_constraint = [grammar, copies, vocab]() -> std::unique_ptr<TokenConstraint> {
+      std::unique_ptr<TokenConstraint> g, c;
+      if (grammar) g = std::make_unique<GrammarConstraint>(grammar, vocab);
+      if (copies) c = std::make_unique<CopyConstraint>(copies, vocab);
+      if (g && c) return std::make_unique<CombinedConstraint>(std::move(g), std::move(c));
+      return g ? std::move(g) : std::move(c);
+    };
   }
   if (p.choice.mode == ToolChoice::Mode::kNone) {
     std::vector<GenerationRequest> requests;

@@ -301,6 +301,14 @@ ChatRequest parse_chat_request(std::string_view body) {
     r.reasoning = j.at("reasoning");
     if (!r.reasoning.is_object()) bad("reasoning", "'reasoning' must be an object");
   }
+  // rpu's copy extension (decode/copy_matcher.h): keys whose string values are copied verbatim.
+  if (present(j, "copy_fields")) {
+    try {
+      r.copy_fields = parse_copy_fields(j.at("copy_fields"));
+    } catch (const Error& e) {
+      bad("copy_fields", e.what());
+    }
+  }
   return r;
 }
 

@@ -192,7 +192,9 @@ TEST(ConvertRunE2E, TrainsOneGeneralistForTheEligibleClustersAndFineTunesFromIt)
   const std::string log = dir + "/calls.jsonl", work = dir + "/work";
   write_log(log);
   write_clusters(work, log);
-  const std::vector<std::string> args{"convert", "run", log, "--work-dir", work, "--min-calls", "20", "--target", "0.3",
+  // Target 0.95: a generalist trained for 3 seconds sometimes gets half the intents right,
+  // never all, and the test is about the fine-tune that follows it.
+  const std::vector<std::string> args{"convert", "run", log, "--work-dir", work, "--min-calls", "20", "--target", "0.95",
                                       "--generalist-minutes", "0.05", "--train-minutes", "0.05", "--train-steps", "2",
                                       "--vocab", "300", "--max-tokens", "24", "-t", "2"};
   const auto first = test::run_rpu(args);

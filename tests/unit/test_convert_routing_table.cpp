@@ -4,6 +4,7 @@
 // specialist's min_confidence on hand-made (confidence, correct) pairs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <thread>
@@ -81,6 +82,35 @@ TEST(RoutingTableTest, TheRoutesReasoningReadsBackAsTheSameObject) {
   }
   odd.reasoning = "sc5";
   EXPECT_THROW(convert::routes_with(file, odd), convert::RoutingTableError);
+}
+
+// The copy fields S4 learned go into the route as `copy_fields:` and read back as written, the
+// shapes as strings (including those YAML could take for a comment or a number), and the
+// gateway refuses a malformed list with the route's key.
+TEST(RoutingTableTest, TheRoutesCopyFieldsReadBackAsWritten) {
+  const std::string file = routes_path("copy");
+  SpecialistRoute r = specialist("extract", "extract-alias");
+  r.copy_fields = {{"order_id", {"A-#", "#", "#.#"}}, {"product", {"Aa # a", "<A_#> Aa"}}, {"note", {}}};
+  convert::deploy_route(file, r);
+  const gateway::GatewayConfig merged = gateway::merge_routes_text(main_config(), test::read_file(file), file);
+  ASSERT_EQ(merged.routes[0].name, "extract");
+  const auto& got = merged.routes[0].copy_fields;
+  ASSERT_EQ(got.size(), 3u);
+  for (const CopyField& want : r.copy_fields) {
+    const auto it = std::find_if(got.begin(), got.end(), [&](const CopyField& f) { return f.key == want.key; });
+    ASSERT_NE(it, got.end()) << want.key;
+    EXPECT_EQ(it->shapes, want.shapes) << want.key;
+  }
+  EXPECT_TRUE(merged.routes[1].copy_fields.empty());
+
+  std::string bad = kMain;
+  bad.insert(bad.find("default_route"), "  - name: x\n    target: general\n    aliases: [x]\n    copy_fields: {a: A-#}\n");
+  try {
+    gateway::parse_gateway_config(bad, "bad.yaml");
+    FAIL() << "a copy field's shapes that are not a list were accepted";
+  } catch (const gateway::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("copy_fields"), std::string::npos) << e.what();
+  }
 }
 
 TEST(RoutingTableTest, DeployWritesARouteTheGatewayMergesFirst) {

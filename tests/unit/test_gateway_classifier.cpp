@@ -29,6 +29,22 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
+convert::ClusterOptions cluster_options(int k) {
+  convert::ClusterOptions o;
+  o.k = k;
+  return o;
+}
+
+// A route for one cluster of a classifier (none: a half route, which deploy refuses).
+convert::SpecialistRoute cluster_route(const std::string& name, int cluster, const std::string& classifier) {
+  convert::SpecialistRoute r;
+  r.name = name;
+  r.model_path = "builtin";
+  r.cluster = cluster;
+  r.classifier_file = classifier;
+  return r;
+}
+
 struct Kind {
   std::string name;
   std::vector<std::string> systems;  // one picked per call
@@ -128,7 +144,7 @@ TEST(GatewayTaskSignature, ConvertsAndGatewaysVectorsAreIdentical) {
     ASSERT_EQ(v.value, tfidf.vectors[i].value) << texts[i];  // bit for bit
   }
   // And the loaded file vectorises the same way (terms and idf survive the JSON text).
-  const auto classifier = convert::make_task_classifier(convert::cluster_texts(texts, {.k = 6}));
+  const auto classifier = convert::make_task_classifier(convert::cluster_texts(texts, cluster_options(6)));
   const auto loaded = CentroidClassifier::from_json(Json::parse(classifier.to_json().dump()), "mem");
   for (size_t i = 0; i < texts.size(); ++i) {
     ASSERT_EQ(loaded.vocabulary().vector_of(texts[i]).value, tfidf.vectors[i].value);
@@ -299,8 +315,8 @@ TEST(GatewayTaskClassifier, DeployKeepsOtherClustersAndRollbackRemovesItsMapping
   const std::string routes = dir + "/routes.yaml";
   test::write_file(dir + "/gateway.yaml", "models:\n  general: {local: builtin}\nroutes:\n  - {name: general, target: "
                                           "general}\ndefault_route: general\nroutes_file: routes.yaml\n");
-  convert::SpecialistRoute a{.name = "spec-0", .model_path = "builtin", .cluster = 0, .classifier_file = classifier};
-  convert::SpecialistRoute b{.name = "spec-1", .model_path = "builtin", .cluster = 1, .classifier_file = classifier};
+  const convert::SpecialistRoute a = cluster_route("spec-0", 0, classifier);
+  const convert::SpecialistRoute b = cluster_route("spec-1", 1, classifier);
   convert::deploy_route(routes, a, dir + "/gateway.yaml");
   convert::deploy_route(routes, b, dir + "/gateway.yaml");
   GatewayConfig merged = merge_routes_file(load_gateway_config(dir + "/gateway.yaml"));
@@ -313,7 +329,7 @@ TEST(GatewayTaskClassifier, DeployKeepsOtherClustersAndRollbackRemovesItsMapping
   ASSERT_TRUE(convert::remove_route(routes, "spec-1", dir + "/gateway.yaml"));
   EXPECT_FALSE(merge_routes_file(load_gateway_config(dir + "/gateway.yaml")).classifier);
   // A cluster without a classifier file (or the reverse) is refused.
-  convert::SpecialistRoute half{.name = "x", .model_path = "builtin", .cluster = 2};
+  const convert::SpecialistRoute half = cluster_route("x", 2, "");
   EXPECT_THROW(convert::routes_with(routes, half), convert::RoutingTableError);
 }
 

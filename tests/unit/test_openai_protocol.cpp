@@ -103,6 +103,9 @@ TEST(OpenAIProtocolTest, ChatValidationNamesTheField) {
       {chat_with(R"("tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"type": "function", "function": {"name": "g"}})"), "tool_choice"},
       {R"({"model": "m", "messages": []})", "messages"},
       {R"({"model": "m", "messages": [{"content": "no role"}]})", "messages[0]"},
+      {chat_with(R"("copy_fields": "order_id")"), "copy_fields"},
+      {chat_with(R"("copy_fields": {"order_id": "A-#"})"), "copy_fields"},
+      {chat_with(R"("copy_fields": ["a", "a"])"), "copy_fields"},
   };
   for (const auto& [body, param] : cases) {
     const auto [status, got] = chat_error(body);

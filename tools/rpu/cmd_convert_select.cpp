@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "convert/copy_fields.h"
 #include "convert/select.h"
 #include "convert_call_flags.h"
 #include "options.h"
@@ -20,6 +21,7 @@ struct SelectFlags {
   double target = 0.95;
   std::string metric;
   std::vector<std::string> strategies;
+  bool copy_fields = false;
   int max_tokens = 256;
   int parallel = 2;
   int threads = 2;
@@ -74,6 +76,11 @@ int run_select(const SelectFlags& f) {
   convert::SelectOptions options;
   options.target = f.target;
   options.evaluate.max_tokens = f.max_tokens;
+  if (f.copy_fields) {
+    options.evaluate.copy_fields = convert::copied_fields(split.train);
+    std::fprintf(stderr, "rpu: values copied by the teacher, held to copies: %s\n",
+                 copy_fields_json(options.evaluate.copy_fields).dump().c_str());
+  }
   if (!f.metric.empty()) options.evaluate.metric = convert::metric_from_name(f.metric);
   options.strategies = convert::strategies_for(options.evaluate.metric.value_or(convert::dominant_metric(split.held_out)),
                                                f.strategies);
@@ -110,6 +117,8 @@ void add_convert_select(CLI::App& convert, ConvertSteps& steps) {
                   "one that fits the cluster; greedy is always evaluated)")
       ->delimiter(',')
       ->check(CLI::IsMember(convert::strategy_names()));
+  cmd->add_flag("--copy-fields", f->copy_fields,
+                "hold candidates to copying the JSON values the teacher always copies from the call (as convert run does)");
   cmd->add_option("--max-tokens", f->max_tokens, "longest answer per call")->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--parallel", f->parallel, "calls decoded together per candidate")->check(CLI::Range(1, 64));
   cmd->add_option("-t,--threads", f->threads, "worker threads per candidate")->check(CLI::Range(1, 1024));
