@@ -186,6 +186,28 @@ ParsedToolCalls parse_hermes(std::string_view text, const RandomAlnum& random) {
   return result.finish();
 }
 
+// The generic format: the Hermes blocks its injected instructions ask for; a reply with none
+// that is one call object, {"name", "arguments"} and nothing else around it, is a call too. Models trained on logged calls (a
+// convert specialist, whose training answers are the call as JSON) write that, and a forced
+// call's grammar allows it.
+ParsedToolCalls parse_generic(std::string_view text, const RandomAlnum& random) {
+  ParsedToolCalls tagged = parse_hermes(text, random);
+  if (!tagged.tool_calls.empty()) return tagged;
+  const std::size_t pos = skip_space(text, 0);
+  const std::size_t end = find_json_end(text, pos);
+  if (end == std::string_view::npos || text[pos] != '{' || skip_space(text, end) != text.size()) return tagged;
+  const auto json = parse_json(text.substr(pos, end - pos));
+  // Only an object that is nothing but a call: {"name", "arguments"} ({"name": ...} alone may be
+  // an answer about a person).
+  const bool call_shaped = json && json->is_object() && json->size() == 2 && json->contains("name") &&
+                           (json->contains("arguments") || json->contains("parameters"));
+  const auto parts = call_shaped ? call_parts(*json, ToolCallFormat::kGeneric) : std::nullopt;
+  if (!parts) return tagged;
+  ParseResult result(text);
+  result.add_call(pos, end, openai_call(*parts, make_tool_call_id(ToolCallFormat::kGeneric, random)));
+  return result.finish();
+}
+
 // Llama 3.x writes the call(s) as the whole reply, optionally after <|python_tag|>: JSON objects
 // separated by whitespace or ';'. Text after the last call stays content; so does a reply that
 // does not start with a call.
@@ -494,8 +516,8 @@ ParsedToolCalls parse_tool_calls(ToolCallFormat format, std::string_view model_o
   switch (format) {
     case ToolCallFormat::kLlama3Json: return parse_llama3(model_output, random);
     case ToolCallFormat::kMistral: return parse_mistral(model_output, random);
-    case ToolCallFormat::kHermes:
-    case ToolCallFormat::kGeneric: break;
+    case ToolCallFormat::kGeneric: return parse_generic(model_output, random);
+    case ToolCallFormat::kHermes: break;
   }
   return parse_hermes(model_output, random);
 }
@@ -526,8 +548,11 @@ std::string tool_call_grammar(ToolCallFormat format, const ordered_json& tools, 
 
   std::string grammar;
   switch (format) {
-    case ToolCallFormat::kHermes:
-    case ToolCallFormat::kGeneric: grammar = "root ::= \"<tool_call>\\n\" call \"\\n</tool_call>\"\n"; break;
+    case ToolCallFormat::kHermes: grammar = "root ::= \"<tool_call>\\n\" call \"\\n</tool_call>\"\n"; break;
+    // Everything the generic parser reads as a call: the tagged block its instructions ask for,
+    // or the bare object (what a model trained on logged calls writes, e.g. a convert
+    // specialist, whose training answers are the call as JSON), after leading whitespace.
+    case ToolCallFormat::kGeneric: grammar = "root ::= ws (\"<tool_call>\\n\" call \"\\n</tool_call>\" | call)\n"; break;
     case ToolCallFormat::kLlama3Json: grammar = "root ::= call\n"; break;
     case ToolCallFormat::kMistral: grammar = "root ::= \"[TOOL_CALLS]\" \"[\" call \"]\"\n"; break;
   }

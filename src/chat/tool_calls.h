@@ -115,7 +115,7 @@ struct ParsedToolCalls {
   nlohmann::ordered_json tool_calls = nlohmann::ordered_json::array();
 };
 
-// Reads the calls out of generated text (kGeneric reads Hermes). Never throws on model output: a
+// Reads the calls out of generated text (kGeneric reads Hermes, or a reply that is one bare call object). Never throws on model output: a
 // malformed call (bad JSON, missing name, arguments not an object) stays in content verbatim.
 // A Mistral call keeps the model's own id when it is 9 alphanumerics.
 ParsedToolCalls parse_tool_calls(ToolCallFormat format, std::string_view model_output, const RandomAlnum& random);

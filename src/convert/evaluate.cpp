@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "gateway/cascade.h"
+#include "gateway/gateway_backend.h"
 
 namespace rpu::convert {
 namespace {
@@ -18,7 +19,8 @@ ChatRequest request_for(const LoggedCall& call, const Backend& backend, const Ev
   ChatRequest r = greedy_request(call, backend.model_id(), options.max_tokens);  // a score must not depend on luck
   r.logprobs = true;  // the confidence the cascade would see (S6 calibrates on it)
   r.reasoning = options.reasoning;  // a strategy samples at its own temperature, from this seed
-  r.copy_fields = options.copy_fields;  // as the route will send them
+  r.copy_fields = options.constraints.copy_fields;  // as the route will send them
+  if (options.constraints.force_tool_call) gateway::require_tool_call_on_user_turn(r);
   return r;
 }
 

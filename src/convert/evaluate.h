@@ -21,6 +21,13 @@
 
 namespace rpu::convert {
 
+// What a route holds its specialist to, learned from the teacher's answers (copy_fields.h,
+// answer_form.h): the "copy_fields" every call carries, and a tool call forced on a user's turn.
+struct OutputConstraints {
+  std::vector<CopyField> copy_fields;
+  bool force_tool_call = false;
+};
+
 struct EvaluateOptions {
   int max_tokens = 256;    // bound per answer (a looping small model must not stall the run)
   int parallel = 1;        // calls in flight (a LocalBackend: its scheduler's slots)
@@ -28,8 +35,7 @@ struct EvaluateOptions {
   // The "reasoning" extension every call carries (strategies.h); null: greedy. The backend
   // must understand it (a reasoning::ReasoningBackend, as the gateway serves local models).
   nlohmann::ordered_json reasoning;
-  // The "copy_fields" every call carries (copy_fields.h): keys the answer must copy verbatim.
-  std::vector<CopyField> copy_fields;
+  OutputConstraints constraints;  // as the route will ask them
 };
 
 struct CallScore {

@@ -1,5 +1,6 @@
 #include "convert/run.h"
 
+#include "convert/answer_form.h"
 #include "convert/augment.h"
 #include "convert/classifier_file.h"
 
@@ -87,7 +88,7 @@ struct Evaluated {
 // Evaluates `models` (name -> path or "builtin") on the held-out calls with `strategies`.
 Evaluated evaluate_models(RunContext& ctx, const std::vector<std::pair<std::string, std::string>>& models,
                           const std::vector<const LoggedCall*>& held_out, const std::vector<StrategyChoice>& strategies,
-                          const std::vector<CopyField>& copy_fields) {
+                          const OutputConstraints& constraints) {
   const RunOptions& o = ctx.options;
   std::vector<std::unique_ptr<LocalModel>> open;
   std::vector<Candidate> candidates;
@@ -102,7 +103,7 @@ Evaluated evaluate_models(RunContext& ctx, const std::vector<std::pair<std::stri
   SelectOptions so;
   so.target = o.target;
   so.evaluate.max_tokens = o.max_tokens;
-  so.evaluate.copy_fields = copy_fields;
+  so.evaluate.constraints = constraints;
   so.strategies = strategies;
   const Selection s = select_model(held_out, candidates, so, [&](const CandidateResult& r) {
     ctx.say(fmt::format("  {} {}: score {:.3f} ({:.0f}% of the teacher), {:.1f} samples per call, p50 {:.0f} ms, in {:.1f} s",
@@ -133,7 +134,7 @@ std::string skip_reason(const RunOptions& o, const json& state) {
 // and knows its formats), otherwise as RunOptions::from says.
 json train_step(RunContext& ctx, int id, const std::vector<const LoggedCall*>& members,
                 const std::vector<const LoggedCall*>& held_out, const std::string& generalist_model,
-                const std::vector<StrategyChoice>& strategies, const std::vector<CopyField>& copy_fields) {
+                const std::vector<StrategyChoice>& strategies, const OutputConstraints& constraints) {
   const RunOptions& o = ctx.options;
   SpecialistOptions so;
   const std::string from = generalist_model.empty() ? o.from : "full:generalist";
@@ -146,7 +147,7 @@ json train_step(RunContext& ctx, int id, const std::vector<const LoggedCall*>& m
   ctx.say(fmt::format("  S5: training {} for at most {} min / {} steps", from, o.train_minutes, o.train_steps));
   std::unique_ptr<Model> generalist = generalist_model.empty() ? nullptr : Model::load(generalist_model);
   const Specialist s = train_specialist(generalist ? *generalist : ctx.base_model(), members, o.split, so, {});
-  const Evaluated evaluated = evaluate_models(ctx, {{"trained:" + from, s.model_path}}, held_out, strategies, copy_fields);
+  const Evaluated evaluated = evaluate_models(ctx, {{"trained:" + from, s.model_path}}, held_out, strategies, constraints);
   const double model_mb = static_cast<double>(fs::file_size(s.model_path)) / 1e6;
   return {{"model", s.model_path},
           {"from", from},
@@ -264,6 +265,7 @@ json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state
   route.shadow_share = o.shadow_share;
   route.scrub_input = o.scrub_input;
   if (state.contains("copy_fields")) route.copy_fields = parse_copy_fields(state["copy_fields"]);
+  route.force_tool_call = state.value("force_tool_call", false);
   deploy_route(o.routes_file, route, o.gateway_config);  // throws before writing when the gateway would refuse it
   out["deployed"] = true;
   out["route"] = route.name;
@@ -329,6 +331,7 @@ struct ClusterWork {
   std::string free_form;  // why the cluster is free-form; empty when it is not
   std::vector<LoggedCall> augmented;  // the teacher's answers to variants of its trainable calls (augment.h)
   std::vector<CopyField> copy_fields;  // values its teacher always copies from the call (copy_fields.h)
+  bool force_tool_call = false;        // its teacher always calls a tool on a user's turn (answer_form.h)
 
   // What S5 and the generalist train on (the held-out split is left out when the file is written).
   std::vector<const LoggedCall*> training_calls() const {
@@ -337,6 +340,7 @@ struct ClusterWork {
     return calls;
   }
   bool learnable() const { return !state.contains("skipped") && free_form.empty(); }
+  OutputConstraints constraints() const { return {copy_fields, force_tool_call}; }
 };
 
 ClusterWork cluster_work(const RunOptions& o, const ClusterRecord& record, const std::map<int64_t, const LoggedCall*>& by_id) {
@@ -352,9 +356,11 @@ ClusterWork cluster_work(const RunOptions& o, const ClusterRecord& record, const
       write_state(o.work_dir, record.id, w.state);
     }
   }
-  if (o.copy_fields) {
+  if (o.learned_constraints) {
     w.copy_fields = copied_fields(w.split.train);
     if (!w.copy_fields.empty()) w.state["copy_fields"] = copy_fields_json(w.copy_fields);
+    w.force_tool_call = always_calls_a_tool(tool_call_form(w.split.train));
+    if (w.force_tool_call) w.state["force_tool_call"] = true;
   }
   if (const double chars = median_answer_chars(w.members); chars > o.generalist_max_answer_chars) {
     w.free_form = fmt::format("median answer {:.0f} characters > {}: free-form, left to the teacher", chars,
@@ -506,7 +512,7 @@ void run_cluster(RunContext& ctx, ClusterWork& work, const json& generalist) {
     std::vector<std::pair<std::string, std::string>> models{{fs::path(o.base_name).filename().string(), o.base_name}};
     for (const std::string& c : o.candidates) models.emplace_back(fs::path(c).filename().string(), c);
     if (generalist_learned(generalist, record.id)) models.emplace_back("generalist", generalist["model"].get<std::string>());
-    const Evaluated evaluated = evaluate_models(ctx, models, split.held_out, cluster_strategies(o, work), work.copy_fields);
+    const Evaluated evaluated = evaluate_models(ctx, models, split.held_out, cluster_strategies(o, work), work.constraints());
     state["evaluated"] = evaluated.entries;
     if (!evaluated.not_tried.empty()) state["strategies_not_tried"] = evaluated.not_tried;
     save();
@@ -522,7 +528,7 @@ void run_cluster(RunContext& ctx, ClusterWork& work, const json& generalist) {
   } else if (o.train_minutes > 0) {
     state["trained"] = train_step(ctx, record.id, work.training_calls(), split.held_out,
                                   generalist_learned(generalist, record.id) ? generalist["model"].get<std::string>() : "",
-                                  cluster_strategies(o, work), work.copy_fields);
+                                  cluster_strategies(o, work), work.constraints());
     save();
   }
   if (state.contains("deployed")) {

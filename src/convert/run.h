@@ -75,9 +75,10 @@ struct RunOptions {
   double min_local_share = 0.3;
   double shadow_share = 0.05;
   bool scrub_input = false;           // deployed routes get calls scrubbed (the log was: the gateway config's log.scrub)
-  // S4-S6 hold a cluster's specialists to copying the keys its teacher always copies
-  // (copy_fields.h): evaluated so, and the route sends them. False: every key is free.
-  bool copy_fields = true;
+  // S4-S6 hold a cluster's specialists to what its teacher always does: copy the values it
+  // copies (copy_fields.h), call a tool on a user's turn (answer_form.h); evaluated so, and the
+  // route asks for it. False: the specialist's output is free.
+  bool learned_constraints = true;
   int k = 0;                          // clusters; 0: by silhouette
   SplitOptions split;
   int max_tokens = 256, parallel = 2, threads = 2;

@@ -158,6 +158,10 @@ CopySource::CopySource(const std::vector<std::string>& texts, std::vector<CopyFi
           for (char b : json_escaped(static_cast<uint8_t>(text[j]))) {
             int32_t to = next(node, static_cast<uint8_t>(b));
             if (to == -1) {
+              if (nodes_.size() >= kMaxCopyNodes) {
+                throw Error("copy_fields: the request holds more text to copy '" + field.key + "' from than " +
+                            std::to_string(kMaxCopyNodes) + " trie nodes; give the field value shapes or send less text");
+              }
               to = static_cast<int32_t>(nodes_.size());
               nodes_[static_cast<size_t>(node)].edges.emplace_back(static_cast<uint8_t>(b), to);
               nodes_.emplace_back();

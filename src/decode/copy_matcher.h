@@ -55,10 +55,14 @@ constexpr size_t kMaxCopyBytes = 256;
 std::vector<std::string> copy_candidates(std::string_view text, const std::vector<std::string>& shapes);
 
 // Every field's candidates in the request, as one byte trie over their JSON-escaped forms.
-// Immutable, shared by every sample of a request.
+// Immutable, shared by every sample of a request. A field without shapes has a path of up to
+// kMaxCopyBytes from every word of the request, so the trie is bounded: kMaxCopyNodes nodes
+// (about 32 bytes each).
+constexpr size_t kMaxCopyNodes = size_t{1} << 21;
 class CopySource {
  public:
-  // `texts`: raw strings (the request's messages). Throws rpu::Error past 64 fields.
+  // `texts`: raw strings (the request's messages). Throws rpu::Error past 64 fields, or when
+  // the candidates pass kMaxCopyNodes (a long request and a field with no shapes).
   CopySource(const std::vector<std::string>& texts, std::vector<CopyField> fields);
 
   // The trie node after `byte` from `node`, or -1 when no candidate goes on so.

@@ -290,7 +290,7 @@ CascadeConfig read_cascade(const Reader& r, const YAML::Node& n, const std::stri
 RouteConfig read_route(const Reader& r, const YAML::Node& n, const std::string& key) {
   r.only_keys(n, key,
               {"name", "aliases", "match", "target", "reasoning", "cascade", "shadow", "fallback", "scrub_input", "knowledge",
-               "copy_fields"});
+               "copy_fields", "force_tool_call"});
   RouteConfig route;
   route.line = n.Mark().line + 1;
   if (!n["name"]) r.error(n, key, "needs `name:`");
@@ -314,6 +314,7 @@ RouteConfig read_route(const Reader& r, const YAML::Node& n, const std::string& 
   }
   if (n["fallback"]) route.fallback = r.text(n["fallback"], key + ".fallback");
   if (n["scrub_input"]) route.scrub_input = r.boolean(n["scrub_input"], key + ".scrub_input");
+  if (n["force_tool_call"]) route.force_tool_call = r.boolean(n["force_tool_call"], key + ".force_tool_call");
   if (n["copy_fields"]) {
     try {
       route.copy_fields = parse_copy_fields(nlohmann::ordered_json(r.to_json(n["copy_fields"], key + ".copy_fields")));

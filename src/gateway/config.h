@@ -112,6 +112,10 @@ struct RouteConfig {
   // The "copy_fields" the target gets when a call names none (decode/copy_matcher.h): keys
   // whose values the conversion loop saw the teacher always copy from the request.
   std::vector<CopyField> copy_fields;
+  // A call that offers tools and ends with the user's turn must be answered with a tool call
+  // (tool_choice "required" unless the caller chose otherwise): the conversion loop sets it
+  // for a cluster whose teacher always did, so the answer follows the tools' schemas.
+  bool force_tool_call = false;
   int line = 0;                      // where it was defined, for messages
 };
 

@@ -333,13 +333,24 @@ bool GatewayBackend::accepts_model(const std::string& model) const {
   return std::find(names.begin(), names.end(), model) != names.end();
 }
 
+void require_tool_call_on_user_turn(ChatRequest& r) {
+  const bool offers_tools = r.tools.is_array() && !r.tools.empty();
+  const bool user_turn = r.messages.is_array() && !r.messages.empty() && r.messages.back().is_object() &&
+                         r.messages.back().value("role", "") == "user";
+  const bool unchosen = r.tool_choice.is_null() || r.tool_choice == "auto";
+  if (offers_tools && user_turn && unchosen) r.tool_call_required = true;
+}
+
 // The request as the target sees it: the route's reasoning strategy when the caller asked for
 // none, and the target's own model name when it only answers to that (a local model).
 ChatRequest GatewayBackend::for_target(const ChatRequest& request, const Route& route, Backend& target) const {
   ChatRequest r = request;
   if (!r.reasoning.is_object() && route.config.reasoning.is_object()) r.reasoning = route.config.reasoning;
   if (r.knowledge.is_null() && route.config.knowledge.is_object()) r.knowledge = route.config.knowledge;
-  if (r.copy_fields.empty()) r.copy_fields = route.config.copy_fields;
+  if (&target == route.target) {  // what the conversion loop learned is for its specialist, not an upstream
+    if (r.copy_fields.empty()) r.copy_fields = route.config.copy_fields;
+    if (route.config.force_tool_call) require_tool_call_on_user_turn(r);
+  }
   if (!target.accepts_model(r.model)) r.model = target.model_id();
   return r;
 }

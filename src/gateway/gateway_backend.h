@@ -60,6 +60,11 @@ struct UsageRecord;
 // Throws on failure; called from the constructor and the reload thread, never concurrently.
 using LocalModelFactory = std::function<std::shared_ptr<Backend>(const LocalModelConfig&)>;
 
+// A call that offers tools and ends with the user's turn, with no tool_choice (or "auto"), must
+// be answered with a tool call (ChatRequest::tool_call_required; a route's force_tool_call,
+// and convert's S4 evaluates so).
+void require_tool_call_on_user_turn(ChatRequest& request);
+
 class GatewayBackend : public Backend {
  public:
   // `factory` builds the local models of the config and of its routes file. Upstreams and

@@ -72,7 +72,11 @@ std::shared_ptr<const CopySource> copy_source(const ChatRequest& r, const ToolCh
     if (!(markup && choice.mode != ToolChoice::Mode::kNone)) fields.push_back(f);
   }
   if (fields.empty()) return nullptr;
-  return std::make_shared<const CopySource>(copy_source_texts(r.messages), std::move(fields));
+  try {
+    return std::make_shared<const CopySource>(copy_source_texts(r.messages), std::move(fields));
+  } catch (const Error& e) {
+    throw ApiError::bad_request("copy_fields", e.what());
+  }
 }
 
 // The grammar the output must follow, or null: a forced tool call (tool_choice "required" or
@@ -339,6 +343,7 @@ std::unique_ptr<CallHandle> LocalBackend::chat(const ChatRequest& r, ChatEventSi
   } catch (const Error& e) {
     throw refused_by_scheduler(e, "messages");
   }
+  if (r.tool_call_required && p.choice.mode == ToolChoice::Mode::kAuto) p.choice.mode = ToolChoice::Mode::kRequired;
   const std::shared_ptr<const Grammar> grammar = output_grammar(r, tool_format_, p.choice);
   const std::shared_ptr<const CopySource> copies = copy_source(r, p.choice);
   if (grammar || copies) {

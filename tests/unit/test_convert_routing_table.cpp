@@ -84,13 +84,15 @@ TEST(RoutingTableTest, TheRoutesReasoningReadsBackAsTheSameObject) {
   EXPECT_THROW(convert::routes_with(file, odd), convert::RoutingTableError);
 }
 
-// The copy fields S4 learned go into the route as `copy_fields:` and read back as written, the
-// shapes as strings (including those YAML could take for a comment or a number), and the
-// gateway refuses a malformed list with the route's key.
+// What S4 learned from the teacher's answers goes into the route (`force_tool_call:`,
+// `copy_fields:`) and reads back as written, the copy fields' shapes as strings (including
+// those YAML could take for a comment or a number); the gateway refuses a malformed list with
+// the route's key.
 TEST(RoutingTableTest, TheRoutesCopyFieldsReadBackAsWritten) {
   const std::string file = routes_path("copy");
   SpecialistRoute r = specialist("extract", "extract-alias");
   r.copy_fields = {{"order_id", {"A-#", "#", "#.#"}}, {"product", {"Aa # a", "<A_#> Aa"}}, {"note", {}}};
+  r.force_tool_call = true;
   convert::deploy_route(file, r);
   const gateway::GatewayConfig merged = gateway::merge_routes_text(main_config(), test::read_file(file), file);
   ASSERT_EQ(merged.routes[0].name, "extract");
@@ -102,6 +104,8 @@ TEST(RoutingTableTest, TheRoutesCopyFieldsReadBackAsWritten) {
     EXPECT_EQ(it->shapes, want.shapes) << want.key;
   }
   EXPECT_TRUE(merged.routes[1].copy_fields.empty());
+  EXPECT_TRUE(merged.routes[0].force_tool_call);
+  EXPECT_FALSE(merged.routes[1].force_tool_call);
 
   std::string bad = kMain;
   bad.insert(bad.find("default_route"), "  - name: x\n    target: general\n    aliases: [x]\n    copy_fields: {a: A-#}\n");

@@ -148,6 +148,22 @@ TEST(CopyMatcherTest, EveryValueARandomWalkUnderTheMaskClosesIsACandidate) {
   }
 }
 
+// A long request and a field with no shape would make a path from every word: past the budget
+// it is refused with what to do about it (LocalBackend answers a 400 naming copy_fields); with
+// a shape only the spans of that shape are kept, and the same text is fine.
+TEST(CopyMatcherTest, ALongRequestWithAnUnshapedFieldIsRefusedNotStored) {
+  std::string text;
+  for (int i = 0; text.size() < 600000; ++i) text += "word" + std::to_string(i) + " ";
+  try {
+    CopySource source({text}, {{"note", {}}});
+    FAIL() << "built";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("shapes"), std::string::npos) << e.what();
+  }
+  const CopySource shaped({text}, {{"note", {"a#"}}});
+  EXPECT_NE(shaped.root(0), -1);
+}
+
 TEST(CopyMatcherTest, CopyFieldsParseFromBothFormsAndRefuseOthers) {
   const auto plain = parse_copy_fields(json::parse(R"(["order_id", "product"])"));
   ASSERT_EQ(plain.size(), 2u);

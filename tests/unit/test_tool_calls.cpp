@@ -176,6 +176,26 @@ TEST(ToolCallsParse, GenericReadsHermes) {
   EXPECT_EQ(parsed.tool_calls[0]["function"]["arguments"], "{\"x\":1}");
 }
 
+// A generic template's model may answer with the call object alone (a convert specialist, which
+// learned the logged calls as JSON): that is a call, but an object that is anything else is
+// content, and so is a bare call with text around it.
+TEST(ToolCallsParse, GenericReadsABareCallObjectAndNothingElse) {
+  const auto bare = parse(ToolCallFormat::kGeneric, " {\"name\":\"f\",\"arguments\":{\"x\":1}}\n");
+  ASSERT_EQ(bare.tool_calls.size(), 1u);
+  EXPECT_EQ(bare.tool_calls[0]["function"]["name"], "f");
+  EXPECT_EQ(bare.tool_calls[0]["function"]["arguments"], "{\"x\":1}");
+  EXPECT_EQ(bare.content, "");
+  for (const char* content : {"{\"name\": \"Ada\", \"email\": null}", "{\"name\": \"Ada\"}",
+                              "Sure: {\"name\": \"f\", \"arguments\": {}}", "{\"name\": \"f\", \"arguments\": {}} done",
+                              "{\"name\": \"f\", \"arguments\": 3}"}) {
+    const auto parsed = parse(ToolCallFormat::kGeneric, content);
+    EXPECT_TRUE(parsed.tool_calls.empty()) << content;
+    EXPECT_EQ(parsed.content, content);
+  }
+  EXPECT_TRUE(parse(ToolCallFormat::kHermes, "{\"name\": \"f\", \"arguments\": {}}").tool_calls.empty())
+      << "Hermes templates ask for the tags";
+}
+
 TEST(ToolCallsParse, Llama3) {
   EXPECT_TRUE(parse(ToolCallFormat::kLlama3Json, "The capital is Paris.").tool_calls.empty());
 
@@ -381,6 +401,9 @@ TEST(ToolCallsGrammar, ForcedNameOnlyThatTool) {
   EXPECT_EQ(fake.calls.size(), 1u);
   EXPECT_TRUE(g.matches("<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>"));
   EXPECT_FALSE(g.matches("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"));
+  // The generic format also takes the bare object its parser reads, after whitespace.
+  EXPECT_TRUE(g.matches(" {\"name\":\"get_time\",\"arguments\":{}}"));
+  EXPECT_FALSE(g.matches(" {\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}"));
 
   const std::string error = error_of([&] { rpu::tool_call_grammar(ToolCallFormat::kHermes, kTools, "launch", as_function(fake)); });
   EXPECT_NE(error.find("'launch'"), std::string::npos) << error;

@@ -111,8 +111,9 @@ void add_convert_run(CLI::App& convert, ConvertSteps& steps) {
                 "also deploy a specialist below the target when escalating its least confident calls brings the route to it");
   cmd->add_option("--min-local-share", o->min_local_share, "--deploy-by-cascade: share of calls the route must keep local")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  cmd->add_flag("!--no-copy-fields", o->copy_fields,
-                "do not hold specialists to copying the JSON values a cluster's teacher always copies from the call");
+  cmd->add_flag("!--no-learned-constraints", o->learned_constraints,
+                "do not hold specialists to what a cluster's teacher always does (copy JSON values from the call, "
+                "call a tool on a user's turn)");
   cmd->add_option("--shadow", o->shadow_share, "share of a deployed route's calls also sent to the teacher")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->add_option("--k", o->k, "clusters (0: chosen by silhouette)")->capture_default_str();

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "convert/answer_form.h"
 #include "convert/copy_fields.h"
 #include "convert/select.h"
 #include "convert_call_flags.h"
@@ -21,7 +22,7 @@ struct SelectFlags {
   double target = 0.95;
   std::string metric;
   std::vector<std::string> strategies;
-  bool copy_fields = false;
+  bool learned_constraints = false;
   int max_tokens = 256;
   int parallel = 2;
   int threads = 2;
@@ -76,10 +77,14 @@ int run_select(const SelectFlags& f) {
   convert::SelectOptions options;
   options.target = f.target;
   options.evaluate.max_tokens = f.max_tokens;
-  if (f.copy_fields) {
-    options.evaluate.copy_fields = convert::copied_fields(split.train);
-    std::fprintf(stderr, "rpu: values copied by the teacher, held to copies: %s\n",
-                 copy_fields_json(options.evaluate.copy_fields).dump().c_str());
+  if (f.learned_constraints) {
+    convert::OutputConstraints& c = options.evaluate.constraints;
+    c.copy_fields = convert::copied_fields(split.train);
+    const convert::ToolCallForm form = convert::tool_call_form(split.train);
+    c.force_tool_call = convert::always_calls_a_tool(form);
+    std::fprintf(stderr, "rpu: values copied by the teacher, held to copies: %s; tool calls on %d of %d user turns "
+                 "offering tools%s\n", copy_fields_json(c.copy_fields).dump().c_str(), form.tool_calls, form.user_turns,
+                 c.force_tool_call ? ": forced" : "");
   }
   if (!f.metric.empty()) options.evaluate.metric = convert::metric_from_name(f.metric);
   options.strategies = convert::strategies_for(options.evaluate.metric.value_or(convert::dominant_metric(split.held_out)),
@@ -117,8 +122,9 @@ void add_convert_select(CLI::App& convert, ConvertSteps& steps) {
                   "one that fits the cluster; greedy is always evaluated)")
       ->delimiter(',')
       ->check(CLI::IsMember(convert::strategy_names()));
-  cmd->add_flag("--copy-fields", f->copy_fields,
-                "hold candidates to copying the JSON values the teacher always copies from the call (as convert run does)");
+  cmd->add_flag("--learned-constraints", f->learned_constraints,
+                "hold candidates to what the teacher always does (copy JSON values from the call, call a tool on a "
+                "user's turn), as convert run does");
   cmd->add_option("--max-tokens", f->max_tokens, "longest answer per call")->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--parallel", f->parallel, "calls decoded together per candidate")->check(CLI::Range(1, 64));
   cmd->add_option("-t,--threads", f->threads, "worker threads per candidate")->check(CLI::Range(1, 1024));
