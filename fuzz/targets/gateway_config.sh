@@ -3,7 +3,7 @@
 sources=(src/gateway/config.cpp src/gateway/usage_location.cpp src/gateway/task_classifier.cpp src/gateway/task_signature.cpp src/gateway/router.cpp src/reasoning/pattern.cpp src/reasoning/verifiers.cpp src/reasoning/command_verifier.cpp
          src/reasoning/arithmetic.cpp src/reasoning/numbers.cpp src/core/json_text.cpp
          src/decode/json_schema.cpp src/decode/gbnf_text.cpp src/decode/grammar_parse.cpp src/decode/grammar_matcher.cpp
-         src/tokenizer/unicode.cpp src/retrieval/knowledge_spec.cpp)
+         src/decode/copy_matcher.cpp src/tokenizer/unicode.cpp src/retrieval/knowledge_spec.cpp)
 libs=(-lfmt -lutf8proc -lpcre2-8 -lyaml-cpp)
 
 seeds() {  # one configuration per file
@@ -15,7 +15,8 @@ seeds() {  # one configuration per file
     $'models:\n  m: {local: builtin}\nroutes:\n  - name: r\n    target: m\n    reasoning: {strategy: self_consistency, n: 4}\n    cascade: {upstream: m, min_confidence: 0.5, refusal: "no", verifier: {type: json_schema, schema: {type: object}}}\n    shadow: {share: 0.1, target: m}\n' \
     $'a: &a [x, x, x, x]\nb: &b [*a, *a, *a, *a]\nmodels:\n  m: {local: builtin}\nroutes: [{name: r, target: m, reasoning: {k: [*b, *b, *b]}}]\n' \
     $'keys: [{id: k, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, requests_per_minute: 60}]\n' \
-    $'models:\n  m: {local: builtin}\nknowledge_bases: {docs: docs.kb}\nroutes: [{name: r, target: m, knowledge: {kb: docs, k: 3, mode: bm25}}]\n'; do
+    $'models:\n  m: {local: builtin}\nknowledge_bases: {docs: docs.kb}\nroutes: [{name: r, target: m, knowledge: {kb: docs, k: 3, mode: bm25}}]\n' \
+    $'models:\n  m: {local: builtin}\nroutes: [{name: r, target: m, force_tool_call: true, copy_fields: {order_id: [A-#], note: []}}]\n'; do
     printf '%s' "$config" >"$corpus/seed_$((i++))"
   done
   local word

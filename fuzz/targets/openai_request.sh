@@ -1,6 +1,6 @@
 # Fuzz target `openai_request`: parsing and validating OpenAI request bodies
 # (fuzz/openai_request_fuzzer.cpp). Sourced by fuzz/run_fuzz.sh.
-sources=(src/server/openai_request.cpp src/server/json_body.cpp)
+sources=(src/server/openai_request.cpp src/server/json_body.cpp src/decode/copy_matcher.cpp)
 libs=(-lfmt)
 
 seeds() {  # first byte picks the parser: 0 chat, 1 completions, 2 embeddings
@@ -11,7 +11,8 @@ seeds() {  # first byte picks the parser: 0 chat, 1 completions, 2 embeddings
     '{"model":"m","messages":[{"role":"user","content":"w"}],"tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}],"tool_choice":"required"}' \
     '{"model":"m","messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":"1"}]}' \
     '{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{"type":"object"}}},"logit_bias":{"12":-100},"chat_template_kwargs":{"enable_thinking":false}}' \
-    '{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":1e999,"stream":true,"stream_options":{"include_usage":true}}'; do
+    '{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":1e999,"stream":true,"stream_options":{"include_usage":true}}' \
+    '{"model":"m","messages":[{"role":"user","content":"order JN-1"}],"copy_fields":{"order_id":["A-#"],"note":[]}}'; do
     { u8 0; printf '%s' "$body"; } >"$corpus/seed_chat_$((i++))"
   done
   for body in '{"model":"m","prompt":"Once upon a time","max_tokens":16,"echo":true,"logprobs":2}' \

@@ -62,7 +62,9 @@ TEST(GatewayClassifierTest, ClusterOfTheSpecialistGoesToItsRouteUntilRollback) {
     texts.push_back(signature(kMathSystem, math_user(rng)));
     texts.push_back(signature(kRewriteSystem, rewrite_user(rng)));
   }
-  const convert::Clustering clustering = convert::cluster_texts(texts, {.k = 2});
+  convert::ClusterOptions two;
+  two.k = 2;
+  const convert::Clustering clustering = convert::cluster_texts(texts, two);
   const int math_cluster = clustering.labels[0];
   ASSERT_NE(clustering.labels[1], math_cluster);
   const std::string classifier = convert::classifier_path_for(dir + "/clusters.json");
@@ -74,8 +76,13 @@ TEST(GatewayClassifierTest, ClusterOfTheSpecialistGoesToItsRouteUntilRollback) {
   ASSERT_EQ(route_of(url, kMathSystem, math_user(rng)), "general") << gateway->log();
 
   // S6: the arithmetic cluster's specialist, reached by the classifier alone (no alias, no rule).
-  convert::SpecialistRoute spec{.name = "math-route", .model_name = "math", .model_path = "builtin", .parallel = 1,
-                                .cluster = math_cluster, .classifier_file = classifier};
+  convert::SpecialistRoute spec;
+  spec.name = "math-route";
+  spec.model_name = "math";
+  spec.model_path = "builtin";
+  spec.parallel = 1;
+  spec.cluster = math_cluster;
+  spec.classifier_file = classifier;
   convert::deploy_route(routes, spec, dir + "/gateway.yaml");
   ASSERT_TRUE(wait_for(url, kMathSystem, math_user(rng), "math-route")) << gateway->log();
   for (int i = 0; i < 3; ++i) {
