@@ -522,6 +522,13 @@ ParsedToolCalls parse_tool_calls(ToolCallFormat format, std::string_view model_o
   return parse_hermes(model_output, random);
 }
 
+std::vector<std::string> tool_call_markup_keys(ToolCallFormat format) {
+  // The parsers read either arguments key (call_parts); Mistral's calls also carry an id.
+  std::vector<std::string> keys = {"name", "arguments", "parameters"};
+  if (format == ToolCallFormat::kMistral) keys.push_back("id");
+  return keys;
+}
+
 std::string tool_call_grammar(ToolCallFormat format, const ordered_json& tools, const std::optional<std::string>& forced_name,
                               const SchemaToRules& schema_to_rules) {
   validate_tools(tools);

@@ -128,6 +128,10 @@ struct SchemaRules {
 };
 using SchemaToRules = std::function<SchemaRules(const nlohmann::ordered_json& schema, const std::string& rule_prefix)>;
 
+// The JSON keys a format's call markup writes itself ({"name": ..., "arguments": ...}, Mistral's
+// "id"), as opposed to the keys inside the arguments.
+std::vector<std::string> tool_call_markup_keys(ToolCallFormat format);
+
 // GBNF (llama.cpp syntax) whose `root` generates exactly one call in the format's wrapper: to
 // `forced_name`, or to any tool when it is empty (tool_choice "required"). Keys are written in
 // the format's order ({"name", "arguments"} or Llama's {"name", "parameters"}); the arguments

@@ -18,4 +18,8 @@ bool always_calls_a_tool(const ToolCallForm& form, int min_turns, double max_mis
   return form.user_turns >= min_turns && form.user_turns - form.tool_calls <= max_miss_share * form.user_turns;
 }
 
+OutputConstraints learn_output_constraints(const std::vector<const LoggedCall*>& calls) {
+  return {copied_fields(calls), always_calls_a_tool(tool_call_form(calls))};
+}
+
 }  // namespace rpu::convert

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "convert/answer_form.h"
 #include "convert/logged_call.h"
 #include "convert/metric.h"
 #include "core/thread_pool.h"
@@ -20,13 +21,6 @@
 #include "tokenizer/tokenizer.h"
 
 namespace rpu::convert {
-
-// What a route holds its specialist to, learned from the teacher's answers (copy_fields.h,
-// answer_form.h): the "copy_fields" every call carries, and a tool call forced on a user's turn.
-struct OutputConstraints {
-  std::vector<CopyField> copy_fields;
-  bool force_tool_call = false;
-};
 
 struct EvaluateOptions {
   int max_tokens = 256;    // bound per answer (a looping small model must not stall the run)

@@ -16,7 +16,6 @@
 
 #include "convert/cluster.h"
 #include "convert/cluster_calls.h"
-#include "convert/copy_fields.h"
 #include "convert/evaluate.h"
 #include "convert/routing_table.h"
 #include "convert/select.h"
@@ -225,8 +224,9 @@ std::string teacher_upstream(const RunOptions& o) {
   return o.teachers.empty() ? "teacher" : o.teachers.front();
 }
 
-// S6: deploy the best passing candidate with a calibrated threshold, or say why not.
-json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state) {
+// S6: deploy the best passing candidate with a calibrated threshold, held to `constraints` as it
+// was evaluated, or say why not.
+json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state, const OutputConstraints& constraints) {
   const RunOptions& o = ctx.options;
   Deployable deployable = best_deployable(state, o, false);
   if (deployable.candidate.is_null() && o.deploy_by_cascade) deployable = best_deployable(state, o, true);
@@ -264,8 +264,8 @@ json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state
   route.min_confidence = cal.threshold;
   route.shadow_share = o.shadow_share;
   route.scrub_input = o.scrub_input;
-  if (state.contains("copy_fields")) route.copy_fields = parse_copy_fields(state["copy_fields"]);
-  route.force_tool_call = state.value("force_tool_call", false);
+  route.copy_fields = constraints.copy_fields;
+  route.force_tool_call = constraints.force_tool_call;
   deploy_route(o.routes_file, route, o.gateway_config);  // throws before writing when the gateway would refuse it
   out["deployed"] = true;
   out["route"] = route.name;
@@ -330,8 +330,7 @@ struct ClusterWork {
   json state;
   std::string free_form;  // why the cluster is free-form; empty when it is not
   std::vector<LoggedCall> augmented;  // the teacher's answers to variants of its trainable calls (augment.h)
-  std::vector<CopyField> copy_fields;  // values its teacher always copies from the call (copy_fields.h)
-  bool force_tool_call = false;        // its teacher always calls a tool on a user's turn (answer_form.h)
+  OutputConstraints constraints;  // what its teacher always does (answer_form.h); none unless learned
 
   // What S5 and the generalist train on (the held-out split is left out when the file is written).
   std::vector<const LoggedCall*> training_calls() const {
@@ -340,7 +339,6 @@ struct ClusterWork {
     return calls;
   }
   bool learnable() const { return !state.contains("skipped") && free_form.empty(); }
-  OutputConstraints constraints() const { return {copy_fields, force_tool_call}; }
 };
 
 ClusterWork cluster_work(const RunOptions& o, const ClusterRecord& record, const std::map<int64_t, const LoggedCall*>& by_id) {
@@ -356,11 +354,10 @@ ClusterWork cluster_work(const RunOptions& o, const ClusterRecord& record, const
       write_state(o.work_dir, record.id, w.state);
     }
   }
-  if (o.learned_constraints) {
-    w.copy_fields = copied_fields(w.split.train);
-    if (!w.copy_fields.empty()) w.state["copy_fields"] = copy_fields_json(w.copy_fields);
-    w.force_tool_call = always_calls_a_tool(tool_call_form(w.split.train));
-    if (w.force_tool_call) w.state["force_tool_call"] = true;
+  if (o.learned_constraints) {  // recorded in the state for the report; deploy_step uses the struct
+    w.constraints = learn_output_constraints(w.split.train);
+    if (!w.constraints.copy_fields.empty()) w.state["copy_fields"] = copy_fields_json(w.constraints.copy_fields);
+    if (w.constraints.force_tool_call) w.state["force_tool_call"] = true;
   }
   if (const double chars = median_answer_chars(w.members); chars > o.generalist_max_answer_chars) {
     w.free_form = fmt::format("median answer {:.0f} characters > {}: free-form, left to the teacher", chars,
@@ -512,7 +509,7 @@ void run_cluster(RunContext& ctx, ClusterWork& work, const json& generalist) {
     std::vector<std::pair<std::string, std::string>> models{{fs::path(o.base_name).filename().string(), o.base_name}};
     for (const std::string& c : o.candidates) models.emplace_back(fs::path(c).filename().string(), c);
     if (generalist_learned(generalist, record.id)) models.emplace_back("generalist", generalist["model"].get<std::string>());
-    const Evaluated evaluated = evaluate_models(ctx, models, split.held_out, cluster_strategies(o, work), work.constraints());
+    const Evaluated evaluated = evaluate_models(ctx, models, split.held_out, cluster_strategies(o, work), work.constraints);
     state["evaluated"] = evaluated.entries;
     if (!evaluated.not_tried.empty()) state["strategies_not_tried"] = evaluated.not_tried;
     save();
@@ -528,13 +525,13 @@ void run_cluster(RunContext& ctx, ClusterWork& work, const json& generalist) {
   } else if (o.train_minutes > 0) {
     state["trained"] = train_step(ctx, record.id, work.training_calls(), split.held_out,
                                   generalist_learned(generalist, record.id) ? generalist["model"].get<std::string>() : "",
-                                  cluster_strategies(o, work), work.constraints());
+                                  cluster_strategies(o, work), work.constraints);
     save();
   }
   if (state.contains("deployed")) {
     ++ctx.summary.resumed_steps;
   } else {
-    state["deployed"] = deploy_step(ctx, record, state);
+    state["deployed"] = deploy_step(ctx, record, state, work.constraints);
     if (state.contains("not_trained") && !state["deployed"]["deployed"].get<bool>()) {
       state["deployed"]["reason"] = state["deployed"]["reason"].get<std::string>() + "; " + state["not_trained"].get<std::string>();
     }

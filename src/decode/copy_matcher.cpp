@@ -13,16 +13,19 @@ bool is_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r
 bool is_word_byte(uint8_t c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
 }
-char shape_class(uint8_t c) {
-  if (c >= 'A' && c <= 'Z') return 'A';
-  if ((c >= 'a' && c <= 'z') || c >= 0x80) return 'a';
-  if (c >= '0' && c <= '9') return '#';
-  return static_cast<char>(c);
+// value_shape, one byte at a time: a letter or digit extends a run of its class.
+void append_shape(std::string& shape, uint8_t c) {
+  const char cls = (c >= 'A' && c <= 'Z') ? 'A' : ((c >= 'a' && c <= 'z') || c >= 0x80) ? 'a' : (c >= '0' && c <= '9') ? '#' : static_cast<char>(c);
+  const bool run = (cls == 'A' || cls == 'a' || cls == '#') && !shape.empty() && shape.back() == cls;
+  if (!run) shape.push_back(cls);
 }
 // A word boundary at p: the text's ends, or not between two word bytes.
 bool boundary(std::string_view t, size_t p) {
   return p == 0 || p == t.size() || !(is_word_byte(static_cast<uint8_t>(t[p - 1])) && is_word_byte(static_cast<uint8_t>(t[p])));
 }
+
+// Where a candidate may start: a word boundary that is not a space.
+bool is_start(std::string_view t, size_t i) { return boundary(t, i) && !is_space(static_cast<uint8_t>(t[i])); }
 
 // One byte of text as JSON writes it inside a string (what a model's copy looks like).
 std::string json_escaped(uint8_t c) {
@@ -51,9 +54,7 @@ std::vector<size_t> candidate_ends(std::string_view t, size_t start, const std::
   for (size_t j = start + 1; j <= t.size() && j - start <= kMaxCopyBytes; ++j) {
     const auto c = static_cast<uint8_t>(t[j - 1]);
     if (is_space(c) && !is_space(static_cast<uint8_t>(t[j - 2])) && ++words > kMaxCopyWords) break;
-    const char cls = shape_class(c);
-    const bool run = (cls == 'A' || cls == 'a' || cls == '#') && !shape.empty() && shape.back() == cls;
-    if (!run) shape.push_back(cls);
+    append_shape(shape, c);
     if (!boundary(t, j) || is_space(c)) continue;
     if (shapes.empty() || std::find(shapes.begin(), shapes.end(), shape) != shapes.end()) ends.push_back(j);
   }
@@ -64,11 +65,7 @@ std::vector<size_t> candidate_ends(std::string_view t, size_t start, const std::
 
 std::string value_shape(std::string_view value) {
   std::string shape;
-  for (char ch : value) {
-    const char cls = shape_class(static_cast<uint8_t>(ch));
-    const bool run = (cls == 'A' || cls == 'a' || cls == '#') && !shape.empty() && shape.back() == cls;
-    if (!run) shape.push_back(cls);
-  }
+  for (char ch : value) append_shape(shape, static_cast<uint8_t>(ch));
   return shape;
 }
 
@@ -131,7 +128,7 @@ std::vector<std::string> copy_source_texts(const nlohmann::ordered_json& message
 std::vector<std::string> copy_candidates(std::string_view text, const std::vector<std::string>& shapes) {
   std::vector<std::string> out;
   for (size_t i = 0; i < text.size(); ++i) {
-    if (!boundary(text, i) || is_space(static_cast<uint8_t>(text[i]))) continue;
+    if (!is_start(text, i)) continue;
     for (size_t j : candidate_ends(text, i, shapes)) {
       std::string v(text.substr(i, j - i));
       if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(std::move(v));
@@ -149,7 +146,7 @@ CopySource::CopySource(const std::vector<std::string>& texts, std::vector<CopyFi
     // way: every node leads to a candidate, so a value the trie allows can always be finished.
     for (const std::string& text : texts) {
       for (size_t i = 0; i < text.size(); ++i) {
-        if (!boundary(text, i) || is_space(static_cast<uint8_t>(text[i]))) continue;
+        if (!is_start(text, i)) continue;
         const std::vector<size_t> ends = candidate_ends(text, i, field.shapes);
         if (ends.empty()) continue;
         int32_t node = root;
@@ -186,11 +183,7 @@ int32_t CopySource::next(int32_t node, uint8_t byte) const {
 }
 
 CopyMatcher::CopyMatcher(std::shared_ptr<const CopySource> source, std::shared_ptr<const GrammarVocab> vocab)
-    : source_(std::move(source)), vocab_(std::move(vocab)) {
-  if (!vocab_) return;
-  for (int32_t id = 0; id < vocab_->size(); ++id)
-    if (vocab_->piece(id).find('"') != std::string::npos) quote_tokens_.push_back(id);
-}
+    : source_(std::move(source)), vocab_(std::move(vocab)) {}
 
 // One byte of output. Outside strings only `"KEY"` followed by ':' and a quote matters; in a
 // copied value every byte must stay on a candidate's path.
@@ -262,7 +255,7 @@ void CopyMatcher::mask_logits(std::span<float> logits) const {
   const auto n = static_cast<size_t>(vocab_->size());
   if (scan_.mode != CopyScan::Mode::kCopy) {
     // Only a token with a quote can open a copied value (and then break it).
-    for (int32_t id : quote_tokens_) {
+    for (int32_t id : vocab_->quote_tokens()) {
       CopyScan s = scan_;
       if (!advance(s, vocab_->piece(id))) logits[static_cast<size_t>(id)] = kBlocked;
     }

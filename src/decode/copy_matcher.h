@@ -114,7 +114,6 @@ class CopyMatcher {
   std::shared_ptr<const CopySource> source_;
   std::shared_ptr<const GrammarVocab> vocab_;
   CopyScan scan_;
-  std::vector<int32_t> quote_tokens_;  // tokens with a '"' in them: the only ones that can open a copy
 };
 
 }  // namespace rpu

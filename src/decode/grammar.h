@@ -130,6 +130,9 @@ class GrammarVocab {
   const std::string& piece(int32_t id) const { return pieces_[static_cast<size_t>(id)]; }
   bool is_end_of_generation(int32_t id) const { return eog_mask_[static_cast<size_t>(id)] != 0; }
   const std::vector<int32_t>& end_of_generation_tokens() const { return eog_; }
+  // Tokens whose piece has a '"': outside a JSON string only these can open one (the copy
+  // matcher, decode/copy_matcher.h, checks just them there). Found once per tokenizer.
+  const std::vector<int32_t>& quote_tokens() const { return quote_tokens_; }
 
   // Trie in preorder; node 0 is the root (empty prefix). Node i's subtree is [i, end[i]).
   struct Trie {
@@ -146,6 +149,7 @@ class GrammarVocab {
   std::vector<std::string> pieces_;  // token_to_piece; empty for control tokens
   std::vector<uint8_t> eog_mask_;
   std::vector<int32_t> eog_;
+  std::vector<int32_t> quote_tokens_;
   Trie trie_;
 };
 

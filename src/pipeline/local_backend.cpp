@@ -62,15 +62,14 @@ class CopyConstraint : public TokenConstraint {
 };
 
 // What "copy_fields" copies from: the text of every message but the assistant's (system,
-// user, tool results); the fields, less the keys a tool call's own markup uses ("name" of the
-// function, its "arguments") when the answer may be a tool call. Null: nothing to copy.
-std::shared_ptr<const CopySource> copy_source(const ChatRequest& r, const ToolChoice& choice) {
-  static const std::vector<std::string> kToolMarkupKeys = {"name", "arguments", "parameters", "function", "type", "id"};
+// user, tool results); the fields, less the keys the format's tool-call markup writes itself
+// ("name" of the function) when the answer may be a tool call. Null: nothing to copy.
+std::shared_ptr<const CopySource> copy_source(const ChatRequest& r, ToolCallFormat format, const ToolChoice& choice) {
+  const std::vector<std::string> markup =
+      choice.mode == ToolChoice::Mode::kNone ? std::vector<std::string>{} : tool_call_markup_keys(format);
   std::vector<CopyField> fields;
-  for (const CopyField& f : r.copy_fields) {
-    const bool markup = std::find(kToolMarkupKeys.begin(), kToolMarkupKeys.end(), f.key) != kToolMarkupKeys.end();
-    if (!(markup && choice.mode != ToolChoice::Mode::kNone)) fields.push_back(f);
-  }
+  for (const CopyField& f : r.copy_fields)
+    if (std::find(markup.begin(), markup.end(), f.key) == markup.end()) fields.push_back(f);
   if (fields.empty()) return nullptr;
   try {
     return std::make_shared<const CopySource>(copy_source_texts(r.messages), std::move(fields));
@@ -345,7 +344,7 @@ std::unique_ptr<CallHandle> LocalBackend::chat(const ChatRequest& r, ChatEventSi
   }
   if (r.tool_call_required && p.choice.mode == ToolChoice::Mode::kAuto) p.choice.mode = ToolChoice::Mode::kRequired;
   const std::shared_ptr<const Grammar> grammar = output_grammar(r, tool_format_, p.choice);
-  const std::shared_ptr<const CopySource> copies = copy_source(r, p.choice);
+  const std::shared_ptr<const CopySource> copies = copy_source(r, tool_format_, p.choice);
   if (grammar || copies) {
     auto vocab = grammar_vocab();
     p.generation.make_constraint = [grammar, copies, vocab]() -> std::unique_ptr<TokenConstraint> {

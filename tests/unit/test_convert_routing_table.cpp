@@ -115,6 +115,14 @@ TEST(RoutingTableTest, TheRoutesCopyFieldsReadBackAsWritten) {
   } catch (const gateway::ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("copy_fields"), std::string::npos) << e.what();
   }
+  std::string not_bool = kMain;
+  not_bool.insert(not_bool.find("default_route"), "  - name: x\n    target: general\n    aliases: [x]\n    force_tool_call: often\n");
+  try {
+    gateway::parse_gateway_config(not_bool, "bad.yaml");
+    FAIL() << "force_tool_call: often was accepted";
+  } catch (const gateway::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("force_tool_call"), std::string::npos) << e.what();
+  }
 }
 
 TEST(RoutingTableTest, DeployWritesARouteTheGatewayMergesFirst) {

@@ -196,6 +196,13 @@ TEST(ToolCallsParse, GenericReadsABareCallObjectAndNothingElse) {
       << "Hermes templates ask for the tags";
 }
 
+// The keys a format's markup writes are what copy_fields leaves alone in a tool-call answer.
+TEST(ToolCallsParse, MarkupKeysAreTheOnesTheParsersRead) {
+  using Keys = std::vector<std::string>;
+  EXPECT_EQ(rpu::tool_call_markup_keys(ToolCallFormat::kGeneric), Keys({"name", "arguments", "parameters"}));
+  EXPECT_EQ(rpu::tool_call_markup_keys(ToolCallFormat::kMistral), Keys({"name", "arguments", "parameters", "id"}));
+}
+
 TEST(ToolCallsParse, Llama3) {
   EXPECT_TRUE(parse(ToolCallFormat::kLlama3Json, "The capital is Paris.").tool_calls.empty());
 

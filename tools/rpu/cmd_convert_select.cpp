@@ -7,7 +7,6 @@
 
 #include "commands.h"
 #include "convert/answer_form.h"
-#include "convert/copy_fields.h"
 #include "convert/select.h"
 #include "convert_call_flags.h"
 #include "options.h"
@@ -79,12 +78,9 @@ int run_select(const SelectFlags& f) {
   options.evaluate.max_tokens = f.max_tokens;
   if (f.learned_constraints) {
     convert::OutputConstraints& c = options.evaluate.constraints;
-    c.copy_fields = convert::copied_fields(split.train);
-    const convert::ToolCallForm form = convert::tool_call_form(split.train);
-    c.force_tool_call = convert::always_calls_a_tool(form);
-    std::fprintf(stderr, "rpu: values copied by the teacher, held to copies: %s; tool calls on %d of %d user turns "
-                 "offering tools%s\n", copy_fields_json(c.copy_fields).dump().c_str(), form.tool_calls, form.user_turns,
-                 c.force_tool_call ? ": forced" : "");
+    c = convert::learn_output_constraints(split.train);
+    std::fprintf(stderr, "rpu: values copied by the teacher, held to copies: %s; tool call forced on a user's turn: %s\n",
+                 copy_fields_json(c.copy_fields).dump().c_str(), c.force_tool_call ? "yes" : "no");
   }
   if (!f.metric.empty()) options.evaluate.metric = convert::metric_from_name(f.metric);
   options.strategies = convert::strategies_for(options.evaluate.metric.value_or(convert::dominant_metric(split.held_out)),
