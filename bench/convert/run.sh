@@ -8,7 +8,8 @@
 # (`rpu convert watch`, which rolls back a route below the target), and print the report.
 #
 #   bench/convert/run.sh [--quick] [--calls N] [--seed S] [--generalist-minutes G] [--train-minutes M]
-#                        [--max-tokens T] [--mix type=weight,...] [--dir DIR] [--rpu build/rpu]
+#                        [--train-steps S] [--augment N] [--no-cascade] [--max-tokens T]
+#                        [--mix type=weight,...] [--dir DIR] [--rpu build/rpu]
 #                        [--teacher-url URL --teacher-model NAME] [--from-run DIR]
 #                        [-- more `rpu convert run` options]
 #
@@ -21,23 +22,32 @@
 # --teacher-url: any OpenAI-compatible endpoint as the teacher instead of the stand-in (e.g. a
 # model served by `rpu serve --alias NAME`; --teacher-model is the name it answers to).
 #
-# Full: 5000 calls (a day of a small agent deployment's traffic), a generalist trained for 30
-# minutes on every short-answer cluster, then up to 2 minutes of fine-tuning per cluster it
-# does not pass (about 60 minutes on two cores).
-# --quick: 400 calls, a 2-minute generalist, 0.5 training minutes per cluster, for trying it.
+# Full: 5000 calls (a day of a small agent deployment's traffic); up to 4 variants of each
+# trainable call answered by the teacher (--augment); a generalist trained for 30 minutes on
+# every short-answer cluster; then up to 3 minutes / 2000 steps of fine-tuning per cluster it
+# does not pass; a specialist below the target is deployed when escalating its least confident
+# calls brings its route to the target (--deploy-by-cascade; --no-cascade: only specialists
+# that pass alone). About 55 minutes on two cores. This is the recipe of bench/RESULTS.md's
+# latest conversion runs.
+# --quick: 400 calls, a 2-minute generalist, 0.5 training minutes / 200 steps per cluster, for
+# trying it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RPU=$ROOT/build/rpu
-CALLS=5000 SEED=1 GEN_MIN=30 TRAIN_MIN=2 MAX_TOKENS=128 DIR="" MIX="" HELD_OUT=0.1 TEACHER_URL="" TEACHER_MODEL="" FROM_RUN=""
+CALLS=5000 SEED=1 GEN_MIN=30 TRAIN_MIN=3 TRAIN_STEPS=2000 AUGMENT=4 CASCADE=1 MAX_TOKENS=128 DIR="" MIX="" HELD_OUT=0.1
+TEACHER_URL="" TEACHER_MODEL="" FROM_RUN=""
 EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) CALLS=400 GEN_MIN=2 TRAIN_MIN=0.5 MAX_TOKENS=96 HELD_OUT=0.2; shift ;;
+    --quick) CALLS=400 GEN_MIN=2 TRAIN_MIN=0.5 TRAIN_STEPS=200 MAX_TOKENS=96 HELD_OUT=0.2; shift ;;
     --calls) CALLS=$2; shift 2 ;;
     --generalist-minutes) GEN_MIN=$2; shift 2 ;;
     --) shift; EXTRA=("$@"); break ;;
     --seed) SEED=$2; shift 2 ;;
     --train-minutes) TRAIN_MIN=$2; shift 2 ;;
+    --train-steps) TRAIN_STEPS=$2; shift 2 ;;
+    --augment) AUGMENT=$2; shift 2 ;;
+    --no-cascade) CASCADE=0; shift ;;
     --max-tokens) MAX_TOKENS=$2; shift 2 ;;
     --dir) DIR=$2; shift 2 ;;
     --mix) MIX=$2; shift 2 ;;
@@ -105,10 +115,12 @@ if [ -z "$FROM_RUN" ]; then
 else
   stamp "replay 1 and its log taken from $FROM_RUN"
 fi
-stamp "rpu convert run (generalist $GEN_MIN min, then up to $TRAIN_MIN min per cluster)"
+RECIPE=(--generalist-minutes "$GEN_MIN" --train-minutes "$TRAIN_MIN" --train-steps "$TRAIN_STEPS" --held-out "$HELD_OUT"
+  --max-tokens "$MAX_TOKENS" --augment "$AUGMENT" --augment-parallel 48)
+[ "$CASCADE" = 0 ] || RECIPE+=(--deploy-by-cascade)
+stamp "rpu convert run (augment $AUGMENT, generalist $GEN_MIN min, then up to $TRAIN_MIN min / $TRAIN_STEPS steps per cluster)"
 "$RPU" convert run "$DIR/calls.db" --teacher teacher --routes-file "$DIR/routes.yaml" --gateway-config "$DIR/gateway.yaml" \
-  --work-dir "$DIR/work" --generalist-minutes "$GEN_MIN" --train-minutes "$TRAIN_MIN" --held-out "$HELD_OUT" \
-  --max-tokens "$MAX_TOKENS" -t 2 "${EXTRA[@]}" 2>&1 | tee "$DIR/convert.log"
+  --work-dir "$DIR/work" "${RECIPE[@]}" -t 2 "${EXTRA[@]}" 2>&1 | tee "$DIR/convert.log"
 sleep 3  # the gateway reloads the routes file within a second; loading the models takes a moment
 stamp "replay 2: $CALLS new calls (seed $((SEED + 1000))), specialists deployed"
 replay after calls-new 4  # as many in flight as the specialists have slots, and a few more
