@@ -330,12 +330,21 @@ struct ClusterWork {
   json state;
   std::string free_form;  // why the cluster is free-form; empty when it is not
   std::vector<LoggedCall> augmented;  // the teacher's answers to variants of its trainable calls (augment.h)
+  // The teacher's answers to variants of its held-out calls (RunOptions::held_out_variants):
+  // evaluated on beside them, never trained on.
+  std::vector<LoggedCall> held_out_variants;
   OutputConstraints constraints;  // what its teacher always does (answer_form.h); none unless learned
 
   // What S5 and the generalist train on (the held-out split is left out when the file is written).
   std::vector<const LoggedCall*> training_calls() const {
     std::vector<const LoggedCall*> calls = members;
     for (const LoggedCall& c : augmented) calls.push_back(&c);
+    return calls;
+  }
+  // What S4 and S5 evaluate on and S6 calibrates on: the held-out calls and their variants.
+  std::vector<const LoggedCall*> evaluation_calls() const {
+    std::vector<const LoggedCall*> calls = split.held_out;
+    for (const LoggedCall& c : held_out_variants) calls.push_back(&c);
     return calls;
   }
   bool learnable() const { return !state.contains("skipped") && free_form.empty(); }
@@ -383,27 +392,45 @@ TeacherRemote teacher_remote(const RunOptions& o) {
   fail("convert run --augment: {} has no upstream named {} (--teacher-upstream)", o.gateway_config, name);
 }
 
-// DIR/augmented.jsonl into each cluster's `augmented`, with the ids a resumed run gives them.
-void load_augmented(const std::string& path, std::vector<ClusterWork>& clusters) {
-  std::map<int, std::vector<LoggedCall>> saved = read_augmented(path);
-  for (ClusterWork& w : clusters) w.augmented = std::move(saved[w.record->id]);
+// One set of teacher-answered variants (augment.h) of every learnable cluster's calls: which
+// calls are varied, into which member of ClusterWork they go, and the files that keep them.
+struct VariantSet {
+  const char* what;          // for messages: "augmentation", "held-out variants"
+  std::string calls_path;    // DIR/<name>.jsonl: the kept calls
+  std::string report_path;   // DIR/<name>.json: what was asked and got, per cluster
+  int per_call = 0;
+  uint64_t seed_offset = 0;  // another seed per set: the two sets vary differently
+  int64_t first_id = -1;     // the kept calls' ids count down from here (never a log row's)
+  bool from_held_out = false;  // vary the held-out calls (else the trainable ones)
+  std::vector<LoggedCall> ClusterWork::*into = nullptr;
+};
+
+// A held-out variant whose request is a trainable call's, or a training variant's, would
+// be evaluated on what was trained on: dropped.
+void drop_trained_prompts(ClusterWork& w) {
+  std::set<std::string> trained;
+  for (const LoggedCall* c : w.training_calls()) trained.insert(request_key(c->messages, c->tools));
+  std::erase_if(w.held_out_variants, [&](const LoggedCall& c) { return trained.count(request_key(c.messages, c.tools)) > 0; });
 }
 
-// Augmentation (RunOptions::augment, augment.h): variants of every learnable cluster's trainable
-// calls, answered by the teacher, kept in DIR/augmented.jsonl; DIR/augment.json says what was
-// asked and got. Both are written once every cluster is done: an interrupted augmentation
+void load_variants(const VariantSet& set, std::vector<ClusterWork>& clusters) {
+  std::map<int, std::vector<LoggedCall>> saved = read_augmented(set.calls_path, set.first_id);
+  for (ClusterWork& w : clusters) w.*set.into = std::move(saved[w.record->id]);
+}
+
+// Asks the teacher upstream of the gateway config for `set`'s variants of every learnable
+// cluster's calls. Both files are written once every cluster is done: an interrupted step
 // leaves neither, and runs again; present, nothing is asked again.
-void augment_step(RunContext& ctx, std::vector<ClusterWork>& clusters) {
+void variants_step(RunContext& ctx, std::vector<ClusterWork>& clusters, const VariantSet& set) {
   const RunOptions& o = ctx.options;
-  const std::string report_path = o.work_dir + "/augment.json", calls_path = o.work_dir + "/augmented.jsonl";
-  if (fs::exists(report_path)) {
+  if (fs::exists(set.report_path)) {
     ++ctx.summary.resumed_steps;
-    load_augmented(calls_path, clusters);
+    load_variants(set, clusters);
     return;
   }
   const TeacherRemote t = teacher_remote(o);
   AugmentOptions ao;
-  ao.per_call = o.augment;
+  ao.per_call = set.per_call;
   ao.parallel = o.augment_parallel;
   ao.model = t.remote.model;
   std::unique_ptr<Backend> teacher = gateway::make_remote_backend(t.remote, t.config_file);
@@ -411,19 +438,39 @@ void augment_step(RunContext& ctx, std::vector<ClusterWork>& clusters) {
   std::map<int, std::vector<LoggedCall>> kept;
   for (const ClusterWork& w : clusters) {
     if (!w.learnable()) continue;
-    ao.seed = static_cast<uint64_t>(w.record->id) + 1;
-    ctx.say(fmt::format("augmentation: cluster {}, {} variants of each of {} trainable calls", w.record->id, o.augment,
-                        w.split.train.size()));
+    const std::vector<const LoggedCall*>& sources = set.from_held_out ? w.split.held_out : w.split.train;
+    ao.seed = static_cast<uint64_t>(w.record->id) + 1 + set.seed_offset;
+    ctx.say(fmt::format("{}: cluster {}, {} variants of each of {} {} calls", set.what, w.record->id, set.per_call,
+                        sources.size(), set.from_held_out ? "held-out" : "trainable"));
     AugmentReport r;
-    kept[w.record->id] = augment_calls(*teacher, w.split.train, ao, &r, ctx.progress);
+    kept[w.record->id] = augment_calls(*teacher, sources, ao, &r, ctx.progress);
     ctx.say(fmt::format("  {} asked, {} kept, {} not in the cluster's shape, {} failed, in {:.0f} s{}", r.variants, r.kept,
                         r.wrong_shape, r.failed, r.seconds, r.stopped ? "; stopped: " + r.stop_reason : ""));
     report[std::to_string(w.record->id)] = r.to_json();
     if (r.stopped) break;  // the teacher is gone: the clusters after this one get nothing
   }
-  write_augmented(calls_path, kept);
-  write_file_atomically(report_path, json{{"per_call", o.augment}, {"clusters", report}}.dump(2) + "\n");
-  load_augmented(calls_path, clusters);
+  write_augmented(set.calls_path, kept);
+  write_file_atomically(set.report_path, json{{"per_call", set.per_call}, {"clusters", report}}.dump(2) + "\n");
+  load_variants(set, clusters);
+}
+
+// Augmentation (RunOptions::augment): variants of the trainable calls, trained on.
+void augment_step(RunContext& ctx, std::vector<ClusterWork>& clusters) {
+  const RunOptions& o = ctx.options;
+  variants_step(ctx, clusters, {"augmentation", o.work_dir + "/augmented.jsonl", o.work_dir + "/augment.json", o.augment, 0,
+                                -1, false, &ClusterWork::augmented});
+}
+
+// RunOptions::held_out_variants: variants of the held-out calls, evaluated and calibrated on.
+void held_out_variants_step(RunContext& ctx, std::vector<ClusterWork>& clusters) {
+  const RunOptions& o = ctx.options;
+  variants_step(ctx, clusters, {"held-out variants", o.work_dir + "/held_out_variants.jsonl",
+                                o.work_dir + "/held_out_variants.json", o.held_out_variants, 0x9e3779b97f4a7c15ULL,
+                                int64_t{-1} << 40, true, &ClusterWork::held_out_variants});
+  for (ClusterWork& w : clusters) {
+    drop_trained_prompts(w);
+    w.state["held_out_variants"] = w.held_out_variants.size();
+  }
 }
 
 // The generalist (RunOptions::generalist_minutes): trained once, on the trainable calls of
@@ -487,13 +534,12 @@ bool generalist_learned(const json& generalist, int cluster) {
 // greedy only for free-form writing, whose long answers no two samples would vote alike.
 std::vector<StrategyChoice> cluster_strategies(const RunOptions& o, const ClusterWork& w) {
   if (!w.free_form.empty()) return strategies_for(MetricKind::kExact, {"greedy"});
-  return strategies_for(dominant_metric(w.split.held_out), o.strategies);
+  return strategies_for(dominant_metric(w.evaluation_calls()), o.strategies);
 }
 
 void run_cluster(RunContext& ctx, ClusterWork& work, const json& generalist) {
   const RunOptions& o = ctx.options;
   const ClusterRecord& record = *work.record;
-  const Split& split = work.split;
   json& state = work.state;
   ctx.say(fmt::format("cluster {} ({} calls: {})", record.id, record.size, fmt::join(record.top_terms, " ")));
   auto save = [&] { write_state(o.work_dir, record.id, state); };
@@ -509,7 +555,8 @@ void run_cluster(RunContext& ctx, ClusterWork& work, const json& generalist) {
     std::vector<std::pair<std::string, std::string>> models{{fs::path(o.base_name).filename().string(), o.base_name}};
     for (const std::string& c : o.candidates) models.emplace_back(fs::path(c).filename().string(), c);
     if (generalist_learned(generalist, record.id)) models.emplace_back("generalist", generalist["model"].get<std::string>());
-    const Evaluated evaluated = evaluate_models(ctx, models, split.held_out, cluster_strategies(o, work), work.constraints);
+    const Evaluated evaluated =
+        evaluate_models(ctx, models, work.evaluation_calls(), cluster_strategies(o, work), work.constraints);
     state["evaluated"] = evaluated.entries;
     if (!evaluated.not_tried.empty()) state["strategies_not_tried"] = evaluated.not_tried;
     save();
@@ -523,7 +570,7 @@ void run_cluster(RunContext& ctx, ClusterWork& work, const json& generalist) {
     state["not_trained"] = work.free_form;
     save();
   } else if (o.train_minutes > 0) {
-    state["trained"] = train_step(ctx, record.id, work.training_calls(), split.held_out,
+    state["trained"] = train_step(ctx, record.id, work.training_calls(), work.evaluation_calls(),
                                   generalist_learned(generalist, record.id) ? generalist["model"].get<std::string>() : "",
                                   cluster_strategies(o, work), work.constraints);
     save();
@@ -671,7 +718,7 @@ RunSummary run_conversion(const RunOptions& options, const RunProgress& progress
   if (options.generalist_minutes > 0) train_from_parse(options.generalist_from, nullptr);
   if (options.vocab_size != 0) check_fitted_vocab_size(options.vocab_size);
   strategies_for(MetricKind::kExact, options.strategies);  // throws naming an unknown strategy
-  if (options.augment > 0) teacher_remote(options);  // a missing teacher fails before any work
+  if (options.augment > 0 || options.held_out_variants > 0) teacher_remote(options);  // a missing teacher fails before any work
   fs::create_directories(options.work_dir);
   std::vector<LoggedCall> calls = load_calls(options.log, options.teachers);
   if (calls.empty()) fail("{}: no successful calls to convert (an empty log)", options.log);
@@ -683,6 +730,7 @@ RunSummary run_conversion(const RunOptions& options, const RunProgress& progress
   std::vector<ClusterWork> work;
   for (const ClusterRecord& record : clusters.clusters) work.push_back(cluster_work(options, record, by_id));
   if (options.augment > 0) augment_step(ctx, work);
+  if (options.held_out_variants > 0) held_out_variants_step(ctx, work);
   const json generalist = options.generalist_minutes > 0 ? generalist_step(ctx, work) : json();
   for (ClusterWork& w : work) run_cluster(ctx, w, generalist);
   return std::move(ctx.summary);

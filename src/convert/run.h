@@ -8,6 +8,7 @@
 //   DIR/cluster-N/           the trained specialist (model.gguf, train.jsonl, loss.csv)
 //   DIR/augment.json         what augmentation asked the teacher and kept, per cluster;
 //   DIR/augmented.jsonl      the kept calls (augment.h), both written once every cluster is done
+//   DIR/held_out_variants.json(l)  the same for variants of the held-out calls
 //   DIR/generalist.json      the generalist (RunOptions::generalist_minutes): which clusters it
 //                            learned, its training report; DIR/generalist/ its model
 // A step whose key is in the state file is not run again. Per cluster:
@@ -66,6 +67,13 @@ struct RunOptions {
   // gateway_config (teacher_upstream), augment_parallel calls in flight; 0: none.
   int augment = 0;
   int augment_parallel = 16;
+  // This many variants of each held-out call, made and answered the same way, evaluated on
+  // (S4, S5) and calibrated on (S6) beside the held-out calls, never trained on (a variant
+  // whose request a training call has is dropped). Why: a cluster's held-out split is a few
+  // dozen calls, and a cascade threshold calibrated on so few is chosen where they happened
+  // to be right; on new calls the kept answers were then less often right than calibrated
+  // (bench/RESULTS.md, "Calibration on more held-out calls"). 0: none.
+  int held_out_variants = 0;
   std::vector<std::string> candidates;  // GGUF files evaluated besides the base model
   std::vector<std::string> strategies;  // S4's strategies by table name (strategies.h); empty: all that fit
   // S6 also deploys a candidate whose own score misses the target when, escalating below a

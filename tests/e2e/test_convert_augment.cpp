@@ -8,7 +8,8 @@
 //     and no held-out prompt;
 //   - a teacher that goes away mid-augmentation (--fail-after) stops it with the reason in
 //     augment.json, a whole augmented.jsonl with what was answered, and a run that goes on;
-//   - --augment without a gateway config, or naming no upstream of it, fails before any work.
+//   - --augment without a gateway config, or naming no upstream of it, fails before any work;
+//   - --held-out-variants: variants of the held-out calls are evaluated on, never trained on.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -190,6 +191,64 @@ TEST(ConvertAugmentE2E, VariantsAreAnsweredByTheTeacherAndTrainedOnButNeverHeldO
   const auto second = test::run_rpu(run_args(s));
   ASSERT_EQ(second.exit_code, 0) << second.err;
   EXPECT_EQ(second.err.find("augmentation: cluster"), std::string::npos) << second.err;
+  fs::remove_all(s.dir);
+}
+
+LoggedCall logged_call(const json& c) {
+  LoggedCall call;
+  call.id = c.value("id", int64_t{0});
+  call.messages = c["messages"];
+  call.tools = c["tools"];
+  call.answer = c["answer"];
+  call.from_teacher = true;
+  return call;
+}
+
+// --held-out-variants: variants of the held-out calls, answered by the teacher, are what S4
+// evaluates and S6 calibrates on beside the held-out calls, and never what anything trains on.
+TEST(ConvertAugmentE2E, HeldOutVariantsAreEvaluatedOnAndNeverTrainedOn) {
+  if (!have_node()) GTEST_SKIP() << "node is not installed";
+  Teacher teacher({});
+  const AugmentCase s = make_case("convert_held_out_variants", teacher.url());
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--held-out-variants", "3"});
+  const auto run = test::run_rpu(args);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("held-out variants: cluster"), std::string::npos) << run.err;
+
+  const std::vector<json> variants = read_jsonl(s.work + "/held_out_variants.jsonl");
+  ASSERT_GT(variants.size(), 20u);
+  std::vector<LoggedCall> logged;
+  for (const json& c : read_jsonl(s.log)) logged.push_back(logged_call(c));
+  std::set<std::string> logged_requests;
+  for (const LoggedCall& c : logged) logged_requests.insert(request_key(c.messages, c.tools));
+  std::vector<LoggedCall> variant_calls;
+  for (const json& v : variants) {
+    EXPECT_FALSE(logged_requests.count(request_key(v["messages"], v["tools"]))) << "a variant repeats a logged call";
+    variant_calls.push_back(logged_call(v));
+  }
+  std::vector<const LoggedCall*> variant_ptrs;
+  for (const LoggedCall& c : variant_calls) variant_ptrs.push_back(&c);
+  EXPECT_TRUE(held_out_in_training_file(variant_ptrs, s.work + "/generalist/train.jsonl").empty());
+
+  // Every evaluated candidate answered the held-out calls and the variants kept for its cluster.
+  size_t evaluated_clusters = 0;
+  for (const auto& entry : fs::directory_iterator(s.work)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with("cluster-") || !name.ends_with(".json")) continue;
+    const json state = json::parse(test::read_file(entry.path().string()));
+    if (!state.contains("evaluated")) continue;
+    ++evaluated_clusters;
+    const size_t expected = state["held_out"].get<size_t>() + state["held_out_variants"].get<size_t>();
+    EXPECT_GT(state["held_out_variants"].get<size_t>(), 0u) << name;
+    for (const json& candidate : state["evaluated"]) EXPECT_EQ(candidate["samples"].size(), expected) << name;
+  }
+  EXPECT_GT(evaluated_clusters, 0u);
+
+  // A second run resumes: nothing is asked again.
+  const auto second = test::run_rpu(args);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(second.err.find("held-out variants: cluster"), std::string::npos) << second.err;
   fs::remove_all(s.dir);
 }
 

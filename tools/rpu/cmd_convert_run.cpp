@@ -97,6 +97,11 @@ void add_convert_run(CLI::App& convert, ConvertSteps& steps) {
                   "and trained on; 0: none")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
+  cmd->add_option("--held-out-variants", o->held_out_variants,
+                  "variants of each held-out call answered by the teacher, evaluated and calibrated on beside the "
+                  "held-out calls (never trained on); 0: none")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
   cmd->add_option("--augment-parallel", o->augment_parallel, "augmentation: teacher calls in flight")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
