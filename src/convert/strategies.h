@@ -10,7 +10,9 @@
 //           confidence = the winner's share of the 5 votes;
 //   bon5    best-of-5 scored by the grounded arithmetic verifier (every "a op b = c" step
 //           right and every operand from the question or an earlier step); only for clusters
-//           whose answers are numbers; confidence = share of samples passing with the answer.
+//           whose answers are numbers; confidence = share of samples passing with the answer;
+//   bon16   the same with 16 samples and the complete verifier (the chain must also use every
+//           number of the question); numbers only.
 // Votes read the answer the cluster's metric scores: its last number for final_number
 // answers, the whole text (trimmed, lowercased) otherwise; tool calls vote with their calls.
 #pragma once
@@ -25,7 +27,7 @@
 namespace rpu::convert {
 
 struct StrategyChoice {
-  std::string name;                  // the table's name: "greedy", "sc5", "bon5"
+  std::string name;                  // the table's name: "greedy", "sc5", "bon5", "bon16"
   nlohmann::ordered_json reasoning;  // the request's / route's "reasoning" object; null: greedy
 };
 

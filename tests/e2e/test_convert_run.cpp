@@ -137,14 +137,15 @@ TEST(ConvertRunE2E, DeploysWhatPassesSkipsSmallClustersResumesAndReports) {
       // best-of-N; S6 deployed the pair it judged best, its strategy as the route's reasoning.
       std::vector<std::string> tried;
       for (const json& e : state["evaluated"]) tried.push_back(e["strategy"].get<std::string>());
-      EXPECT_EQ(tried, (std::vector<std::string>{"greedy", "sc5", "bon5"})) << state.dump(2);
+      EXPECT_EQ(tried, (std::vector<std::string>{"greedy", "sc5", "bon5", "bon16"})) << state.dump(2);
       const json& d = state["deployed"];
       EXPECT_FALSE(d["strategy_reason"].get<std::string>().empty());
       deployed_reasoning = d["reasoning"];
       for (const json& e : state["evaluated"]) {
         if (e["strategy"] == d["strategy"]) {
           EXPECT_EQ(e["reasoning"], d["reasoning"]);
-          EXPECT_DOUBLE_EQ(e["samples_per_call"].get<double>(), d["strategy"] == "greedy" ? 1.0 : 5.0);
+          EXPECT_DOUBLE_EQ(e["samples_per_call"].get<double>(),
+                           d["strategy"] == "greedy" ? 1.0 : d["strategy"] == "bon16" ? 16.0 : 5.0);
         }
       }
     }

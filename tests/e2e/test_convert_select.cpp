@@ -129,10 +129,12 @@ TEST(ConvertSelectE2E, CliSelectsOnAJsonlLogByRouteOrClusterFile) {
   const json j = json::parse(test::read_file(out));
   EXPECT_EQ(j["teacher_score"], 1.0);
   EXPECT_EQ(j["best"], "builtin");
-  // Numeric answers: greedy, self-consistency and best-of-N with the arithmetic verifier.
-  ASSERT_EQ(j["candidates"].size(), 3u) << j.dump(2);
+  // Numeric answers: greedy, self-consistency and best-of-5 and -16 with the arithmetic verifier.
+  ASSERT_EQ(j["candidates"].size(), 4u) << j.dump(2);
   EXPECT_EQ(j["candidates"][2]["strategy"], "bon5");
   EXPECT_EQ(j["candidates"][2]["samples_per_call"], 5.0);
+  EXPECT_EQ(j["candidates"][3]["strategy"], "bon16");
+  EXPECT_EQ(j["candidates"][3]["samples_per_call"], 16.0);
   EXPECT_TRUE(j["strategy_reason"].is_string());
   EXPECT_GT(j["held_out_calls"].get<int>(), 5);
   EXPECT_LE(j["held_out_calls"].get<int>(), 30) << "only the route's 30 calls";

@@ -29,13 +29,15 @@ std::vector<std::string> names_of(const std::vector<StrategyChoice>& choices) {
 
 TEST(ConvertStrategiesTest, TheTableFitsTheClusterAndEveryRowParses) {
   const auto numeric = strategies_for(MetricKind::kFinalNumber);
-  EXPECT_EQ(names_of(numeric), (std::vector<std::string>{"greedy", "sc5", "bon5"}));
+  EXPECT_EQ(names_of(numeric), (std::vector<std::string>{"greedy", "sc5", "bon5", "bon16"}));
   EXPECT_TRUE(numeric[0].reasoning.is_null());
   EXPECT_EQ(numeric[1].reasoning["strategy"], "self_consistency");
   EXPECT_EQ(numeric[1].reasoning["n"], 5);
   EXPECT_FALSE(numeric[1].reasoning.contains("extract")) << "numbers vote on their last number (the default)";
   EXPECT_EQ(numeric[2].reasoning["strategy"], "best_of_n");
   EXPECT_EQ(numeric[2].reasoning["verifier"], (json{{"type", "arithmetic"}, {"grounded", true}}));
+  EXPECT_EQ(numeric[3].reasoning["verifier"], (json{{"type", "arithmetic"}, {"grounded", true}, {"complete", true}}));
+  EXPECT_EQ(describe_strategy(numeric[3].reasoning), "best-of-16, grounded and complete arithmetic verifier");
 
   for (MetricKind kind : {MetricKind::kExact, MetricKind::kJsonFields, MetricKind::kToolCall}) {
     const auto rows = strategies_for(kind);
@@ -47,7 +49,7 @@ TEST(ConvertStrategiesTest, TheTableFitsTheClusterAndEveryRowParses) {
     for (const auto& row : strategies_for(kind)) {
       if (row.reasoning.is_null()) continue;
       const reasoning::ReasoningSpec spec = reasoning::parse_reasoning_spec(row.reasoning);
-      EXPECT_EQ(spec.n, 5) << row.name;
+      EXPECT_EQ(spec.n, row.name == "bon16" ? 16 : 5) << row.name;
     }
   }
   EXPECT_EQ(names_of(strategies_for(MetricKind::kFinalNumber, {"bon5"})), (std::vector<std::string>{"greedy", "bon5"}));
@@ -57,7 +59,7 @@ TEST(ConvertStrategiesTest, TheTableFitsTheClusterAndEveryRowParses) {
     strategies_for(MetricKind::kExact, {"sc9"});
     FAIL() << "an unknown strategy was accepted";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("unknown strategy 'sc9' (one of: greedy, sc5, bon5)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("unknown strategy 'sc9' (one of: greedy, sc5, bon5, bon16)"), std::string::npos) << e.what();
   }
 }
 
@@ -133,7 +135,8 @@ std::vector<LoggedCall> arithmetic_calls(int n) {
   return calls;
 }
 
-bool multiple_of_fifth(double x) { return std::abs(5 * x - std::round(5 * x)) < 1e-9; }
+// x is k / n for a whole k.
+bool multiple_of(double x, double n) { return std::abs(n * x - std::round(n * x)) < 1e-9; }
 
 TEST(ConvertStrategiesTest, BuiltinModelEvaluatedWithEachStrategyOnArithmeticCalls) {
   const auto calls = arithmetic_calls(6);
@@ -144,13 +147,14 @@ TEST(ConvertStrategiesTest, BuiltinModelEvaluatedWithEachStrategyOnArithmeticCal
   so.evaluate.max_tokens = 64;
   so.strategies = strategies_for(dominant_metric(held_out));
   const Selection s = select_model(held_out, {{"builtin", builtin->backend.get(), 2}}, so);
-  ASSERT_EQ(s.candidates.size(), 3u);
+  ASSERT_EQ(s.candidates.size(), 4u);
   EXPECT_TRUE(s.not_tried.empty());
-  for (size_t i = 0; i < 3; ++i) {
+  for (size_t i = 0; i < s.candidates.size(); ++i) {
     const CandidateResult& r = s.candidates[i];
+    const double n = i == 0 ? 1.0 : r.strategy == "bon16" ? 16.0 : 5.0;
     EXPECT_EQ(r.strategy, so.strategies[i].name);
     EXPECT_EQ(r.reasoning, so.strategies[i].reasoning);
-    EXPECT_DOUBLE_EQ(r.evaluation.samples_per_call, i == 0 ? 1.0 : 5.0) << r.strategy;
+    EXPECT_DOUBLE_EQ(r.evaluation.samples_per_call, n) << r.strategy;
     double mean = 0;
     for (const CallScore& c : r.evaluation.calls) {
       EXPECT_TRUE(c.error.empty()) << r.strategy << ": " << c.error;
@@ -161,9 +165,9 @@ TEST(ConvertStrategiesTest, BuiltinModelEvaluatedWithEachStrategyOnArithmeticCal
       EXPECT_DOUBLE_EQ(c.score, again.value) << r.strategy << " on call " << c.id;
       EXPECT_GE(c.confidence, 0.0);
       EXPECT_LE(c.confidence, 1.0);
-      // Greedy: a token probability; strategies: a share of their 5 samples.
+      // Greedy: a token probability; strategies: a share of their n samples.
       if (i > 0) {
-        EXPECT_TRUE(multiple_of_fifth(c.confidence)) << r.strategy << " confidence " << c.confidence;
+        EXPECT_TRUE(multiple_of(c.confidence, n)) << r.strategy << " confidence " << c.confidence;
       }
       EXPECT_GT(c.completion_tokens, 0);
       mean += c.score;
