@@ -8,7 +8,7 @@
 # (`rpu convert watch`, which rolls back a route below the target), and print the report.
 #
 #   bench/convert/run.sh [--quick] [--calls N] [--seed S] [--generalist-minutes G] [--train-minutes M]
-#                        [--train-steps S] [--augment N] [--no-cascade] [--max-tokens T]
+#                        [--train-steps S] [--augment N] [--held-out-variants N] [--no-cascade] [--max-tokens T]
 #                        [--mix type=weight,...] [--dir DIR] [--rpu build/rpu]
 #                        [--teacher-url URL --teacher-model NAME] [--from-run DIR]
 #                        [-- more `rpu convert run` options]
@@ -23,7 +23,8 @@
 # model served by `rpu serve --alias NAME`; --teacher-model is the name it answers to).
 #
 # Full: 5000 calls (a day of a small agent deployment's traffic); up to 4 variants of each
-# trainable call answered by the teacher (--augment); a generalist trained for 30 minutes on
+# trainable call answered by the teacher (--augment), and of each held-out call, evaluated and
+# calibrated on (--held-out-variants); a generalist trained for 30 minutes on
 # every short-answer cluster; then up to 3 minutes / 2000 steps of fine-tuning per cluster it
 # does not pass; a specialist below the target is deployed when escalating its least confident
 # calls brings its route to the target (--deploy-by-cascade; --no-cascade: only specialists
@@ -34,7 +35,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RPU=$ROOT/build/rpu
-CALLS=5000 SEED=1 GEN_MIN=30 TRAIN_MIN=3 TRAIN_STEPS=2000 AUGMENT=4 CASCADE=1 MAX_TOKENS=128 DIR="" MIX="" HELD_OUT=0.1
+CALLS=5000 SEED=1 GEN_MIN=30 TRAIN_MIN=3 TRAIN_STEPS=2000 AUGMENT=4 HOV=4 CASCADE=1 MAX_TOKENS=128 DIR="" MIX="" HELD_OUT=0.1
 TEACHER_URL="" TEACHER_MODEL="" FROM_RUN=""
 EXTRA=()
 while [ $# -gt 0 ]; do
@@ -47,6 +48,7 @@ while [ $# -gt 0 ]; do
     --train-minutes) TRAIN_MIN=$2; shift 2 ;;
     --train-steps) TRAIN_STEPS=$2; shift 2 ;;
     --augment) AUGMENT=$2; shift 2 ;;
+    --held-out-variants) HOV=$2; shift 2 ;;
     --no-cascade) CASCADE=0; shift ;;
     --max-tokens) MAX_TOKENS=$2; shift 2 ;;
     --dir) DIR=$2; shift 2 ;;
@@ -116,7 +118,7 @@ else
   stamp "replay 1 and its log taken from $FROM_RUN"
 fi
 RECIPE=(--generalist-minutes "$GEN_MIN" --train-minutes "$TRAIN_MIN" --train-steps "$TRAIN_STEPS" --held-out "$HELD_OUT"
-  --max-tokens "$MAX_TOKENS" --augment "$AUGMENT" --augment-parallel 48)
+  --max-tokens "$MAX_TOKENS" --augment "$AUGMENT" --held-out-variants "$HOV" --augment-parallel 48)
 [ "$CASCADE" = 0 ] || RECIPE+=(--deploy-by-cascade)
 stamp "rpu convert run (augment $AUGMENT, generalist $GEN_MIN min, then up to $TRAIN_MIN min / $TRAIN_STEPS steps per cluster)"
 "$RPU" convert run "$DIR/calls.db" --teacher teacher --routes-file "$DIR/routes.yaml" --gateway-config "$DIR/gateway.yaml" \

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "chat/tool_calls.h"
 #include "core/error.h"
 
 namespace rpu::convert {
@@ -25,50 +26,54 @@ std::string text_of(const json& content) {
   return out;
 }
 
-// The tools as one line: what a model needs to pick one and fill its arguments.
-std::string tools_line(const json& tools) {
-  json list = json::array();
-  for (const json& t : tools) {
-    if (!t.is_object() || !t.contains("function") || !t["function"].is_object()) continue;
-    const json& fn = t["function"];
-    json item{{"name", fn.value("name", "")}};
-    if (fn.contains("description")) item["description"] = fn["description"];
-    if (fn.contains("parameters")) item["parameters"] = fn["parameters"];
-    list.push_back(std::move(item));
+// A logged message as the chat layer reads it: text content, "developer" as "system", an
+// assistant's tool calls and a tool result's role kept (rewrite_tool_history_as_text turns
+// them into text).
+json chat_message(const json& m) {
+  const std::string role = m.value("role", "user");
+  json out{{"role", role == "developer" ? std::string("system") : role}, {"content", text_of(m.value("content", json()))}};
+  if (role == "assistant" && m.contains("tool_calls") && m["tool_calls"].is_array() && !m["tool_calls"].empty()) {
+    out["tool_calls"] = m["tool_calls"];
   }
-  return "Tools: " + list.dump();
+  return out;
 }
 
-json plain_message(const json& m) {
-  const std::string role = m.value("role", "user");
-  if (role == "tool") return json{{"role", "user"}, {"content", "Tool result: " + text_of(m.value("content", json()))}};
-  if (role == "assistant") {
-    std::string text = text_of(m.value("content", json()));
-    if (text.empty()) text = answer_text(m);
-    return json{{"role", "assistant"}, {"content", text}};
+// A history the chat layer refuses (a malformed tool call from a log): every message as plain
+// text, the tool calls as their answer_text.
+json plain_messages(const json& messages) {
+  json out = json::array();
+  for (const json& m : messages) {
+    json message = chat_message(m);
+    if (message.contains("tool_calls")) {
+      if (message["content"].get_ref<const std::string&>().empty()) message["content"] = answer_text(m);
+      message.erase("tool_calls");
+    }
+    if (message["role"] == "tool") message["role"] = "user";
+    out.push_back(std::move(message));
   }
-  return json{{"role", role == "developer" ? std::string("system") : role}, {"content", text_of(m.value("content", json()))}};
+  return out;
 }
 
 }  // namespace
 
 json training_prompt(const LoggedCall& call) {
-  json out = json::array();
+  json messages = json::array();
   if (call.messages.is_array()) {
     for (const json& m : call.messages) {
-      if (m.is_object()) out.push_back(plain_message(m));
+      if (m.is_object()) messages.push_back(chat_message(m));
     }
   }
-  if (call.tools.is_array() && !call.tools.empty()) {
-    const std::string line = tools_line(call.tools);
-    auto system = std::find_if(out.begin(), out.end(), [](const json& m) { return m["role"] == "system"; });
-    if (system != out.end()) {
-      (*system)["content"] = (*system)["content"].get<std::string>() + "\n" + line;
-    } else {
-      out.insert(out.begin(), json{{"role", "system"}, {"content", line}});
-    }
+  const json tools = call.tools.is_array() && !call.tools.empty() ? call.tools : json();
+  try {
+    // Specialists rpu trains (from scratch or from the built-in model) have a template without
+    // tool markup (ToolCallFormat::kGeneric), so LocalBackend serves them the tools as injected
+    // instructions and the history's calls and results as text: the same text here, or the
+    // model would learn one prompt and be asked another. The log keeps no tool_choice: "auto".
+    return prepare_tool_conversation(ToolCallFormat::kGeneric, messages, tools, parse_tool_choice(json(), tools), true)
+        .messages;
+  } catch (const std::exception&) {  // rpu::Error, or a json error on a call without "function"
+    return plain_messages(messages);
   }
-  return out;
 }
 
 json training_messages(const LoggedCall& call) {

@@ -2,14 +2,17 @@
 // format ({"messages": [..., {"role": "assistant", "content": ANSWER}]}, train/trainer.h),
 // which `rpu finetune` / `rpu train` and train_specialist() read.
 //
-// What the trainer accepts shapes the rendering: load_training_data renders each line with
-// the model's chat template and no tools (make_chat_context gets none), every message needs a
-// string role and content, and loss falls on every assistant turn. So a logged call becomes:
-//   - text content parts joined into one string, null content -> "";
-//   - an assistant turn that called a tool -> its answer_text ({"name", "arguments"} JSON);
-//   - a tool result (role "tool") -> a user turn "Tool result: ...";
-//   - the request's tools -> one line "Tools: [{name, description, parameters}...]" appended
-//     to the (first) system message, or a system message of its own.
+// The prompt is what LocalBackend renders for the same request to a model whose template has no
+// tool markup (ToolCallFormat::kGeneric: every scratch specialist and the built-in model), so a
+// specialist is trained on the text it is served: the trainer renders each line with the
+// model's chat template and no tools, so the tools travel as text. A logged call becomes
+// prepare_tool_conversation's messages (chat/tool_calls.h) with tool_choice "auto" (the log
+// keeps none):
+//   - text content parts joined into one string, null content -> "", "developer" -> "system";
+//   - an assistant turn that called a tool -> its <tool_call> blocks as text;
+//   - tool results (role "tool") -> a user turn of <tool_response> blocks;
+//   - the request's tools -> the injected tool instructions in the (first) system message.
+// A history the chat layer refuses is written as plain text instead.
 // The final assistant message is the teacher's answer as answer_text.
 #pragma once
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "convert/evaluate.h"
 #include "convert/split.h"
 #include "convert/training_file.h"
 
@@ -86,22 +87,59 @@ TEST(ConvertSplit, NoHeldOutCallInTheTrainingFile) {
   std::filesystem::remove(path);
 }
 
-TEST(ConvertSplit, TrainingMessagesInTheTrainersForm) {
+LoggedCall tool_call_with_history() {
   LoggedCall c;
   c.messages = json::array({{{"role", "system"}, {"content", "Book things."}},
-                            {{"role", "user"}, {"content", json::array({{{"type", "text"}, {"text", "Table for 4"}}})}},
-                            {{"role", "assistant"}, {"content", nullptr}, {"tool_calls", json::array({{{"function", {{"name", "lookup"}, {"arguments", "{\"q\":1}"}}}}})}},
-                            {{"role", "tool"}, {"content", "ok"}}});
-  c.tools = json::array({{{"type", "function"}, {"function", {{"name", "book_table"}, {"parameters", {{"type", "object"}}}}}}});
+                            {{"role", "user"}, {"content", "Table for 4"}},
+                            {{"role", "assistant"}, {"content", nullptr}, {"tool_calls", json::array({{{"id", "c1"}, {"type", "function"}, {"function", {{"name", "lookup"}, {"arguments", "{\"q\":1}"}}}}})}},
+                            {{"role", "tool"}, {"tool_call_id", "c1"}, {"content", "ok"}},
+                            {{"role", "user"}, {"content", "Now book it."}}});
+  c.tools = json::array({{{"type", "function"}, {"function", {{"name", "book_table"}, {"parameters", {{"type", "object"}}}}}},
+                         {{"type", "function"}, {"function", {{"name", "lookup"}, {"description", "Find a table."}}}}});
   c.answer = {{"role", "assistant"}, {"content", nullptr},
               {"tool_calls", json::array({{{"function", {{"name", "book_table"}, {"arguments", "{\"party_size\":4}"}}}}})}};
-  const json m = training_messages(c);
-  ASSERT_EQ(m.size(), 5u);
-  EXPECT_EQ(m[0]["content"], "Book things.\nTools: [{\"name\":\"book_table\",\"parameters\":{\"type\":\"object\"}}]");
+  c.from_teacher = true;
+  return c;
+}
+
+// The oracle: LocalBackend, the pipeline that serves a specialist, renders the logged request
+// (its tools, its tool-call history) to the same prompt as the training messages without
+// tools, which is how the trainer renders them. Before, the tools went in as a "Tools: [...]"
+// line and results as "Tool result: ...", a prompt the served model never saw.
+TEST(ConvertSplit, TrainingPromptIsThePromptTheSpecialistIsServed) {
+  auto builtin = open_local_model(Model::load(std::string(RPU_SOURCE_DIR) + "/models/rpu-arith.gguf"), "builtin", 1, 1);
+  const LoggedCall with_tools = tool_call_with_history();
+  LoggedCall plain;
+  plain.messages = json::array({{{"role", "system"}, {"content", "Extract."}}, {{"role", "user"}, {"content", "Ada, 3 kettles"}}});
+  for (const LoggedCall* c : std::vector<const LoggedCall*>{&with_tools, &plain}) {
+    const std::string served = builtin->backend->render_prompt(greedy_request(*c, "builtin", 16));
+    ChatRequest trained;
+    trained.model = "builtin";
+    trained.messages = training_prompt(*c);
+    EXPECT_EQ(builtin->backend->render_prompt(trained), served);
+  }
+  const json m = training_messages(with_tools);
+  ASSERT_EQ(m.size(), 5u) << m.dump(2);
+  EXPECT_NE(m[0]["content"].get<std::string>().find("\"name\":\"book_table\""), std::string::npos) << m[0];
   EXPECT_EQ(m[1]["content"], "Table for 4");
-  EXPECT_EQ(m[2]["content"], "{\"name\":\"lookup\",\"arguments\":{\"q\":1}}");
-  EXPECT_EQ(m[3], json({{"role", "user"}, {"content", "Tool result: ok"}}));
+  EXPECT_NE(m[2]["content"].get<std::string>().find("<tool_call>"), std::string::npos) << m[2];
+  EXPECT_EQ(m[3]["role"], "user");
+  EXPECT_NE(m[3]["content"].get<std::string>().find("<tool_response>\nok\n</tool_response>"), std::string::npos) << m[3];
+  EXPECT_NE(m[3]["content"].get<std::string>().find("Now book it."), std::string::npos) << m[3];
   EXPECT_EQ(m[4]["content"], "{\"name\":\"book_table\",\"arguments\":{\"party_size\":4}}");
+  for (const json& message : m) EXPECT_TRUE(message["content"].is_string()) << "the trainer needs text: " << message;
+}
+
+TEST(ConvertSplit, AHistoryTheChatLayerRefusesIsWrittenAsPlainText) {
+  LoggedCall c = tool_call_with_history();
+  c.messages[2]["tool_calls"][0].erase("function");  // a malformed call in the log
+  const json m = training_prompt(c);
+  ASSERT_EQ(m.size(), 5u) << m.dump(2);
+  for (const json& message : m) {
+    EXPECT_TRUE(message["content"].is_string()) << message;
+    EXPECT_FALSE(message.contains("tool_calls")) << message;
+    EXPECT_NE(message["role"], "tool");
+  }
 }
 
 }  // namespace
