@@ -46,4 +46,12 @@ std::string task_signature(const LoggedCall& call);
 // {"name": ..., "arguments": {...}} of the first call, serialised compactly.
 std::string answer_text(const nlohmann::ordered_json& assistant_message);
 
+// Scrub placeholders (<PHONE_3>, <PERSON_1>: gateway/scrub.h) in an assistant message's text and
+// tool calls that the call's request (messages, tools) does not hold. In a scrubbed log such a
+// placeholder stands for a value the teacher made from the request's data (a phone number
+// rewritten as E.164 is a new string, numbered anew), which no specialist can produce: served
+// on scrubbed input, the gateway puts back only the request's own placeholders, so a copied
+// "<PHONE_3>" reaches the client as it is. Empty: none.
+std::vector<std::string> foreign_placeholders(const LoggedCall& call, const nlohmann::ordered_json& assistant_message);
+
 }  // namespace rpu::convert

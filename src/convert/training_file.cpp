@@ -98,6 +98,10 @@ TrainingFileReport write_training_file(const std::vector<const LoggedCall*>& cal
         ++report.held_out_skipped;
         continue;
       }
+      if (!foreign_placeholders(*c, c->answer).empty()) {
+        ++report.foreign_placeholders;
+        continue;
+      }
       out << json{{"messages", training_messages(*c)}}.dump() << '\n';
       ++report.written;
     }

@@ -33,9 +33,12 @@ struct TrainingFileReport {
   size_t written = 0;
   size_t held_out_skipped = 0;  // calls of `calls` that the split holds out
   size_t not_teacher = 0;       // calls not answered by a teacher
+  size_t foreign_placeholders = 0;  // teacher answers holding a placeholder their request lacks
+                                    // (logged_call.h): not learnable, left out
 };
 
-// Writes every trainable call of `calls` (from_teacher and not held out by `split`) to `path`
+// Writes every trainable call of `calls` (from_teacher, not held out by `split`, its answer
+// without foreign placeholders) to `path`
 // (written to path.tmp and renamed: never a half-written file). Throws rpu::Error.
 TrainingFileReport write_training_file(const std::vector<const LoggedCall*>& calls, const SplitOptions& split,
                                        const std::string& path);

@@ -3,7 +3,9 @@
 //   "error"       the answer ended in an error (or the small model could not run the call);
 //   "refusal"     the text matches the route's refusal pattern (the specialist's "not mine");
 //   "verifier"    the route's verifier (reasoning/verifiers.h) fails the text;
-//   "confidence"  the confidence is below the route's min_confidence.
+//   "confidence"  the confidence is below the route's min_confidence;
+//   "placeholder" (a scrub_input route, decided in gateway_backend.cpp) the answer holds a
+//                 scrub placeholder the call did not have (unscrub.h).
 // The confidence is the reasoning strategy's when the route has one (vote share, verifier
 // score: reasoning/strategies.h); otherwise exp(mean token log-probability) of the answer,
 // the geometric mean of the chosen tokens' probabilities; with several choices, the lowest.

@@ -460,6 +460,9 @@ std::unique_ptr<CallHandle> GatewayBackend::cascade(const Route& route, const Ch
       events.push_back(e);
     });
     decision = route.judge->judge(answer);
+    if (!decision.escalate && scrubbed && scrubbed->restorer.has_unknown_placeholder(answer)) {
+      decision = {true, "placeholder", decision.confidence};  // "<PHONE_3>" would reach the client as it is
+    }
   } catch (const ApiError& e) {
     if (!target_failed(e)) throw;  // the client's mistake: the upstream would refuse it too
     decision = {true, "error", -1};

@@ -42,6 +42,31 @@ std::string PlaceholderRestorer::restore(std::string_view text) const {
   return out;
 }
 
+bool PlaceholderRestorer::has_unknown_placeholder(std::string_view text) const {
+  for (size_t lt = text.find('<'); lt != std::string_view::npos; lt = text.find('<', lt + 1)) {
+    size_t end = lt + 1;
+    while (end < text.size() && end - lt < kLongestPlaceholder && placeholder_char(text[end])) ++end;
+    if (end >= text.size() || text[end] != '>') continue;
+    const std::string_view name = text.substr(lt + 1, end - lt - 1);
+    const size_t underscore = name.rfind('_');
+    // "<NAME_N>": a letter first, digits after the last '_'.
+    if (name.empty() || name[0] < 'A' || name[0] > 'Z' || underscore == std::string_view::npos ||
+        underscore + 1 == name.size() || name.find_first_not_of("0123456789", underscore + 1) != std::string_view::npos) {
+      continue;
+    }
+    if (originals_.find(std::string(text.substr(lt, end - lt + 1))) == originals_.end()) return true;
+  }
+  return false;
+}
+
+bool PlaceholderRestorer::has_unknown_placeholder(const CallResult& answer) const {
+  for (const ChoiceResult& c : answer.choices) {
+    if (has_unknown_placeholder(c.text)) return true;
+    if (!c.tool_calls.is_null() && has_unknown_placeholder(c.tool_calls.dump())) return true;
+  }
+  return false;
+}
+
 std::string PlaceholderRestorer::feed(int index, std::string_view text) {
   std::string& held = pending_[index];
   held.append(text);

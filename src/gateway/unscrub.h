@@ -8,7 +8,8 @@
 // Answers arrive as streamed deltas, and a placeholder may be cut between two of them
 // ("...<PERS" + "ON_1>..."): the restorer holds back a tail that could still become one, per
 // choice, and lets it go at the choice's last event. Placeholders the call did not have (the
-// model made one up) stay as they are.
+// model made one up) stay as they are; a cascade escalates such an answer instead
+// (gateway_backend.cpp, reason "placeholder").
 #pragma once
 
 #include <map>
@@ -34,6 +35,10 @@ class PlaceholderRestorer {
   void restore_json(nlohmann::ordered_json& value) const;
   // A whole text.
   std::string restore(std::string_view text) const;
+  // Whether `text` holds a placeholder ("<NAME_N>") this call did not have: one the model
+  // made up, which would reach the client as it is.
+  bool has_unknown_placeholder(std::string_view text) const;
+  bool has_unknown_placeholder(const CallResult& answer) const;  // any choice's text or tool calls
   // An event of the answer, in place: its text, and at the choice's last event the held-back
   // tail and the tool calls.
   void restore_event(ChatEvent& event);

@@ -136,7 +136,9 @@ default_route: general
     if (gateway_ == nullptr) GTEST_FAIL() << "the suite's processes did not start";
   }
   void TearDown() override {
-    if (gateway_ != nullptr) EXPECT_TRUE(gateway_->running()) << gateway_->log();
+    if (gateway_ != nullptr) {
+      EXPECT_TRUE(gateway_->running()) << gateway_->log();
+    }
   }
 
   static std::vector<Prediction>* predictions_;
@@ -249,6 +251,50 @@ TEST_F(GatewayCascadeTest, AnOffDomainQuestionOnTheArithmeticRouteEndsAtTheUpstr
   EXPECT_EQ(general.gateway().value("route", ""), "general") << general.body;
   EXPECT_FALSE(general.gateway().value("escalated", true)) << general.body;
   EXPECT_EQ(general.gateway().value("answered_by", ""), "big") << general.body;
+}
+
+// A scrub_input route (the conversion loop's specialists are served the call scrubbed, and
+// their answers get the values back): an answer holding a placeholder the call did not have
+// (a specialist trained on "<PHONE_3>" in a scrubbed log) cannot be restored, so the cascade
+// sends the call upstream (reason "placeholder") instead of giving the client "<PHONE_3>". The
+// client's JSON schema makes the built-in model write either placeholder (and the upstream, a
+// small stand-in bound by the same schema, too: only who answered is checked).
+TEST(GatewayCascadeScrub, AnAnswerWithAMadeUpPlaceholderGoesUpstream) {
+  test::ServerProcess upstream(test::story_upstream_args());
+  const std::string config = R"(
+models:
+  arith: {local: builtin, parallel: 1, threads: 1}
+upstreams:
+  big:
+    url: )" + upstream.url() + R"(/v1
+    model: big
+log: {path: )" + test::temp_path("scrub-cascade.db") + R"(, scrub: true}
+routes:
+  - name: spec
+    aliases: [spec]
+    target: arith
+    scrub_input: true
+    cascade: {upstream: big, min_confidence: 0}
+default_route: spec
+)";
+  const auto gateway = test::start_gateway(test::write_config("gateway-scrub-cascade.yaml", config));
+  auto ask = [&](const std::string& phone) {
+    json body = test::chat_body("spec", "Please call Maria Garcia at maria.garcia@example.com.", 40);
+    json schema = json::parse(R"({"type": "object", "properties": {"who": {}}, "required": ["who"]})");
+    schema["properties"]["who"]["const"] = phone;
+    body["response_format"] = {{"type", "json_schema"}, {"json_schema", {{"name", "call"}, {"schema", schema}}}};
+    return test::http_post(gateway->url(), "/v1/chat/completions", body);
+  };
+  const auto known = ask("<PERSON_1>");  // the call's own placeholder: restored
+  ASSERT_EQ(known.status, 200) << known.body;
+  EXPECT_FALSE(known.gateway().value("escalated", true)) << known.body;
+  EXPECT_EQ(json::parse(known.content()), (json{{"who", "Maria Garcia"}})) << known.body;
+  const auto made_up = ask("<PHONE_3>");
+  ASSERT_EQ(made_up.status, 200) << made_up.body;
+  EXPECT_TRUE(made_up.gateway().value("escalated", false)) << made_up.body;
+  EXPECT_EQ(made_up.gateway().value("reason", ""), "placeholder") << made_up.body;
+  EXPECT_EQ(made_up.gateway().value("answered_by", ""), "big") << made_up.body;
+  EXPECT_TRUE(gateway->running()) << gateway->log();
 }
 
 }  // namespace

@@ -75,5 +75,23 @@ TEST(Unscrub, ChoicesAreRestoredApartAndToolCallsAtTheLastEvent) {
   EXPECT_EQ(b_end.tool_calls[0]["function"]["arguments"].get<std::string>(), R"({"to":"maria.garcia@example.com"})");
 }
 
+// A placeholder the call did not have cannot be restored: the cascade escalates such an answer.
+TEST(Unscrub, AMadeUpPlaceholderIsFoundInTextAndToolCalls) {
+  const ScrubbedCall call = scrub_call(scrubber(), agent_call());  // holds <PERSON_1>, <EMAIL_1>
+  const PlaceholderRestorer& r = call.restorer;
+  EXPECT_FALSE(r.has_unknown_placeholder(R"({"name":"<PERSON_1>","email":"<EMAIL_1>"})"));
+  EXPECT_TRUE(r.has_unknown_placeholder(R"({"phone":"<PHONE_3>"})"));
+  EXPECT_TRUE(r.has_unknown_placeholder("Ask <PERSON_2>."));
+  // Not placeholders: markup, a bare type, no number, lower case, unclosed.
+  EXPECT_FALSE(r.has_unknown_placeholder("<tool_call> <PHONE> <PHONE_> <_1> <phone_1> a<b <PHONE_3"));
+  CallResult answer;
+  answer.choices.resize(2);
+  answer.choices[0].text = "Calling <PERSON_1>.";
+  EXPECT_FALSE(r.has_unknown_placeholder(answer));
+  answer.choices[1].tool_calls = nlohmann::ordered_json::array(
+      {{{"type", "function"}, {"function", {{"name", "call_contact"}, {"arguments", R"({"phone":"<PHONE_3>"})"}}}}});
+  EXPECT_TRUE(r.has_unknown_placeholder(answer));
+}
+
 }  // namespace
 }  // namespace rpu::gateway

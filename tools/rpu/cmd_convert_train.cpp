@@ -44,6 +44,7 @@ nlohmann::ordered_json report_json(const TrainFlags& f, const convert::Specialis
           {"training_file", s.training_file},
           {"examples", s.data.written},
           {"held_out_skipped", s.data.held_out_skipped},
+          {"foreign_placeholders_skipped", s.data.foreign_placeholders},
           {"trainable_parameters", s.parameters},
           {"vocab_size", s.vocab_size},
           {"truncated_examples", s.truncated},
