@@ -50,7 +50,10 @@ CallScore score_call(Backend& backend, const LoggedCall& call, const EvaluateOpt
     s.correct = a.correct;
     // A placeholder the request does not hold reaches the client as it is (logged_call.h),
     // even where the scrubbed teacher answer has the same one.
-    if (!foreign_placeholders(call, message).empty()) s.score = 0, s.correct = false;
+    if (!foreign_placeholders(call, message).empty()) {
+      s.score = 0;
+      s.correct = false;
+    }
     s.answer = answer_text(message);
   }
   return s;

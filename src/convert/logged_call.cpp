@@ -1,8 +1,8 @@
 #include "convert/logged_call.h"
 
 #include <algorithm>
-#include <string_view>
 
+#include "gateway/scrub.h"
 #include "gateway/task_signature.h"
 #include "gateway/usage_log.h"
 #include "gateway/usage_store.h"
@@ -55,33 +55,11 @@ std::string answer_text(const nlohmann::ordered_json& message) {
   return "";
 }
 
-namespace {
-
-// Every "<NAME_N>" in `text` (NAME of A-Z and '_', N digits), as scrub.h writes placeholders.
-std::vector<std::string> placeholders_in(std::string_view text) {
-  std::vector<std::string> out;
-  for (size_t open = text.find('<'); open != std::string_view::npos; open = text.find('<', open + 1)) {
-    size_t i = open + 1, underscore = std::string_view::npos;
-    while (i < text.size() && ((text[i] >= 'A' && text[i] <= 'Z') || text[i] == '_')) {
-      if (text[i] == '_') underscore = i;
-      ++i;
-    }
-    if (underscore == std::string_view::npos || underscore == open + 1 || underscore + 1 != i) continue;
-    size_t digits = i;
-    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-    if (digits == i || digits >= text.size() || text[digits] != '>') continue;
-    out.emplace_back(text.substr(open, digits + 1 - open));
-  }
-  return out;
-}
-
-}  // namespace
-
 std::vector<std::string> foreign_placeholders(const LoggedCall& call, const nlohmann::ordered_json& message) {
   std::string answer = message.value("content", nlohmann::ordered_json()).is_string() ? message["content"].get<std::string>() : "";
   if (message.contains("tool_calls")) answer += message["tool_calls"].dump();
   std::vector<std::string> foreign;
-  const std::vector<std::string> found = placeholders_in(answer);
+  const std::vector<std::string> found = gateway::placeholders_in(answer);
   if (found.empty()) return foreign;
   const std::string request = call.messages.dump() + call.tools.dump();  // placeholders need no JSON escaping
   for (const std::string& p : found) {

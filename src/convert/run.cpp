@@ -383,13 +383,15 @@ struct TeacherRemote {
   std::string config_file;
 };
 TeacherRemote teacher_remote(const RunOptions& o) {
-  if (o.gateway_config.empty()) fail("convert run --augment: the teacher is called through --gateway-config, which is not given");
+  if (o.gateway_config.empty()) {
+    fail("convert run --augment / --held-out-variants: the teacher is called through --gateway-config, which is not given");
+  }
   const gateway::GatewayConfig config = gateway::load_gateway_config(o.gateway_config);
   const std::string name = teacher_upstream(o);
   for (const gateway::RemoteConfig& remote : config.remotes) {
     if (remote.name == name) return {remote, config.file};
   }
-  fail("convert run --augment: {} has no upstream named {} (--teacher-upstream)", o.gateway_config, name);
+  fail("convert run --augment / --held-out-variants: {} has no upstream named {} (--teacher-upstream)", o.gateway_config, name);
 }
 
 // One set of teacher-answered variants (augment.h) of every learnable cluster's calls: which

@@ -38,14 +38,13 @@ json chat_message(const json& m) {
   return out;
 }
 
-// A history the chat layer refuses (a malformed tool call from a log): every message as plain
-// text, the tool calls as their answer_text.
+// A history the chat layer refuses (a malformed tool call from a log), from chat_message's
+// output: every message as plain text, the tool calls as their answer_text.
 json plain_messages(const json& messages) {
   json out = json::array();
-  for (const json& m : messages) {
-    json message = chat_message(m);
+  for (json message : messages) {
     if (message.contains("tool_calls")) {
-      if (message["content"].get_ref<const std::string&>().empty()) message["content"] = answer_text(m);
+      if (message["content"].get_ref<const std::string&>().empty()) message["content"] = answer_text(message);
       message.erase("tool_calls");
     }
     if (message["role"] == "tool") message["role"] = "user";

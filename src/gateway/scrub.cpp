@@ -26,6 +26,26 @@ std::string_view pii_type_name(PiiType type) {
   return "PII";
 }
 
+std::vector<std::string> placeholders_in(std::string_view text) {
+  std::vector<std::string> out;
+  for (size_t lt = text.find('<'); lt != std::string_view::npos; lt = text.find('<', lt + 1)) {
+    size_t end = lt + 1;
+    while (end < text.size() && ((text[end] >= 'A' && text[end] <= 'Z') || text[end] == '_' ||
+                                 (text[end] >= '0' && text[end] <= '9'))) {
+      ++end;
+    }
+    if (end >= text.size() || text[end] != '>') continue;
+    const std::string_view name = text.substr(lt + 1, end - lt - 1);
+    const size_t underscore = name.rfind('_');
+    if (name.empty() || name[0] < 'A' || name[0] > 'Z' || underscore == std::string_view::npos ||
+        underscore + 1 == name.size() || name.find_first_not_of("0123456789", underscore + 1) != std::string_view::npos) {
+      continue;
+    }
+    out.emplace_back(text.substr(lt, end - lt + 1));
+  }
+  return out;
+}
+
 const std::string& ScrubSession::placeholder_for(PiiType type, const std::string& value) {
   auto it = placeholders_.find(value);
   if (it != placeholders_.end()) return it->second;

@@ -44,6 +44,9 @@ enum class PiiType { kUrlCredentials, kEmail, kSecret, kIban, kCreditCard, kSsn,
 inline constexpr size_t kPiiTypeCount = 10;
 
 std::string_view pii_type_name(PiiType type);  // "EMAIL", "URL_CREDENTIALS", ...
+// Every placeholder ScrubSession writes ("<NAME_N>": NAME of A-Z and '_' starting with a
+// letter, N digits) in `text`, in order, repeats included.
+std::vector<std::string> placeholders_in(std::string_view text);
 
 struct PiiSpan {
   PiiType type;

@@ -43,18 +43,8 @@ std::string PlaceholderRestorer::restore(std::string_view text) const {
 }
 
 bool PlaceholderRestorer::has_unknown_placeholder(std::string_view text) const {
-  for (size_t lt = text.find('<'); lt != std::string_view::npos; lt = text.find('<', lt + 1)) {
-    size_t end = lt + 1;
-    while (end < text.size() && end - lt < kLongestPlaceholder && placeholder_char(text[end])) ++end;
-    if (end >= text.size() || text[end] != '>') continue;
-    const std::string_view name = text.substr(lt + 1, end - lt - 1);
-    const size_t underscore = name.rfind('_');
-    // "<NAME_N>": a letter first, digits after the last '_'.
-    if (name.empty() || name[0] < 'A' || name[0] > 'Z' || underscore == std::string_view::npos ||
-        underscore + 1 == name.size() || name.find_first_not_of("0123456789", underscore + 1) != std::string_view::npos) {
-      continue;
-    }
-    if (originals_.find(std::string(text.substr(lt, end - lt + 1))) == originals_.end()) return true;
+  for (const std::string& p : placeholders_in(text)) {
+    if (originals_.find(p) == originals_.end()) return true;
   }
   return false;
 }

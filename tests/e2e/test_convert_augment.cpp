@@ -296,6 +296,16 @@ TEST(ConvertAugmentE2E, AugmentWithoutATeacherUpstreamFailsBeforeAnyWork) {
   EXPECT_NE(no_upstream.exit_code, 0);
   EXPECT_NE(no_upstream.err.find("no upstream named teacher"), std::string::npos) << no_upstream.err;
   EXPECT_FALSE(fs::exists(dir + "/b/clusters.json")) << "failed before clustering";
+  // Held-out variants are asked of the same teacher, so they need it too; and a bad count.
+  const auto variants_no_config =
+      test::run_rpu({"convert", "run", log, "--work-dir", dir + "/c", "--held-out-variants", "2"});
+  EXPECT_NE(variants_no_config.exit_code, 0);
+  EXPECT_NE(variants_no_config.err.find("--held-out-variants"), std::string::npos) << variants_no_config.err;
+  EXPECT_NE(variants_no_config.err.find("--gateway-config"), std::string::npos) << variants_no_config.err;
+  EXPECT_FALSE(fs::exists(dir + "/c/clusters.json")) << "failed before clustering";
+  const auto negative = test::run_rpu({"convert", "run", log, "--work-dir", dir + "/d", "--held-out-variants", "-1"});
+  EXPECT_NE(negative.exit_code, 0);
+  EXPECT_NE(negative.err.find("--held-out-variants"), std::string::npos) << negative.err;
   fs::remove_all(dir);
 }
 
