@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <limits>
@@ -12,6 +13,7 @@
 #include <unordered_map>
 
 #include "convert/logged_call.h"
+#include "convert/metric.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "pipeline/backend.h"
@@ -434,10 +436,98 @@ KChoice search_k(const std::vector<SparseVector>& sample, const std::vector<floa
   return choice;
 }
 
+// Calls of a cluster whose answer shape is not its most common one (unknown shapes ignored),
+// and how many shapes are known.
+std::pair<size_t, size_t> shape_minority(const std::vector<size_t>& members, const std::vector<int>& shapes) {
+  std::map<int, size_t> count;
+  size_t known = 0;
+  for (size_t i : members) {
+    if (shapes[i] >= 0) ++count[shapes[i]], ++known;
+  }
+  size_t top = 0;
+  for (const auto& [shape, n] : count) top = std::max(top, n);
+  return {known - top, known};
+}
+
+bool mixed_shapes(const std::vector<size_t>& members, const std::vector<int>& shapes) {
+  const auto [minority, known] = shape_minority(members, shapes);
+  return minority >= 10 && minority * 10 >= known;
+}
+
+// The most common known shape of a cluster's members (-1: none known).
+int majority_shape(const std::vector<size_t>& members, const std::vector<int>& shapes) {
+  std::map<int, size_t> count;
+  for (size_t i : members) {
+    if (shapes[i] >= 0) ++count[shapes[i]];
+  }
+  int best = -1;
+  size_t top = 0;
+  for (const auto& [shape, n] : count) {
+    if (n > top) top = n, best = shape;
+  }
+  return best;
+}
+
+// Splits a cluster in two along its answer shapes as the gateway's classifier would route them:
+// the mean vector of the members with the majority shape and of those with another, and every
+// member to the one nearer by cosine (unknown shapes included). Empty halves when one side has
+// no member.
+std::array<std::vector<size_t>, 2> split_by_shape(const std::vector<size_t>& members, const Vectors& v,
+                                                  const std::vector<int>& shapes) {
+  const int majority = majority_shape(members, shapes);
+  std::array<std::vector<float>, 2> mean{std::vector<float>(v.dims, 0.0f), std::vector<float>(v.dims, 0.0f)};
+  for (size_t i : members) {
+    if (shapes[i] < 0) continue;
+    auto& m = mean[shapes[i] == majority ? 0 : 1];
+    for (size_t j = 0; j < v.points[i].index.size(); ++j) m[v.points[i].index[j]] += v.points[i].value[j];
+  }
+  const float norm[2] = {std::sqrt(squared_norm(mean[0])), std::sqrt(squared_norm(mean[1]))};
+  std::array<std::vector<size_t>, 2> halves;
+  if (norm[0] == 0 || norm[1] == 0) return halves;
+  for (size_t i : members) {
+    const bool second = dot_dense(v.points[i], mean[1]) / norm[1] > dot_dense(v.points[i], mean[0]) / norm[0];
+    halves[second ? 1 : 0].push_back(i);
+  }
+  return halves;
+}
+
+// The splits of clusters with mixed answer shapes (see the header). labels: 0..k-1, updated in
+// place with new clusters k, k+1, ...; returns the number of splits.
+int split_mixed_shapes(std::vector<int>& labels, int& k, const Vectors& v, const std::vector<int>& shapes) {
+  std::vector<std::vector<size_t>> members(static_cast<size_t>(k));
+  for (size_t i = 0; i < labels.size(); ++i) members[static_cast<size_t>(labels[i])].push_back(i);
+  std::vector<size_t> queue(members.size());
+  std::iota(queue.begin(), queue.end(), 0);
+  int splits = 0;
+  for (size_t q = 0; q < queue.size() && splits < kMaxShapeSplits; ++q) {
+    const size_t c = queue[q];
+    if (!mixed_shapes(members[c], shapes)) continue;
+    auto halves = split_by_shape(members[c], v, shapes);
+    if (halves[0].empty() || halves[1].empty()) continue;
+    const size_t before = shape_minority(members[c], shapes).first;
+    const size_t after = shape_minority(halves[0], shapes).first + shape_minority(halves[1], shapes).first;
+    if (2 * after > before) continue;  // the signatures do not tell the shapes apart
+    members[c] = std::move(halves[0]);
+    members.push_back(std::move(halves[1]));
+    queue.push_back(c);
+    queue.push_back(members.size() - 1);
+    ++splits;
+  }
+  k = static_cast<int>(members.size());
+  for (size_t c = 0; c < members.size(); ++c) {
+    for (size_t i : members[c]) labels[i] = static_cast<int>(c);
+  }
+  return splits;
+}
+
 }  // namespace
 
-Clustering cluster_texts(const std::vector<std::string>& texts, const ClusterOptions& o) {
+Clustering cluster_texts(const std::vector<std::string>& texts, const ClusterOptions& o,
+                         const std::vector<int>& shapes) {
   if (texts.empty()) fail("nothing to cluster: no calls");
+  if (!shapes.empty() && shapes.size() != texts.size()) {
+    fail("cluster: {} answer shapes for {} texts", shapes.size(), texts.size());
+  }
   const Tfidf tfidf = tfidf_vectors(texts, o.tfidf);
   Vectors v;
   if (o.embedder != nullptr) {
@@ -475,15 +565,20 @@ Clustering cluster_texts(const std::vector<std::string>& texts, const ClusterOpt
     labels = sample.size() == n && !choice.fit.labels.empty()
                  ? choice.fit.labels
                  : kmeans(v.points, v.dims, choice.k, seed_for_k(o.seed, choice.k), o.restarts).labels;
-    labels = renumber_by_size(labels, choice.k);
   }
-  out.k = choice.k;
+  int k = std::max(1, choice.k);
+  if (o.split_mixed_shapes && !shapes.empty()) out.shape_splits = split_mixed_shapes(labels, k, v, shapes);
+  if (out.shape_splits > 0) {
+    out.method += fmt::format("; then {} cluster(s) of mixed answer shapes bisected", out.shape_splits);
+  }
+  if (k > 1) labels = renumber_by_size(labels, k);
+  out.k = k;
   out.labels = labels;
   out.tfidf = tfidf;
   std::vector<int> sample_labels;
   for (size_t i : sample_index) sample_labels.push_back(labels[i]);
   out.silhouette = silhouette_from_matrix(matrix, sample_labels);
-  out.clusters.resize(static_cast<size_t>(choice.k));
+  out.clusters.resize(static_cast<size_t>(k));
   for (size_t i = 0; i < n; ++i) out.clusters[static_cast<size_t>(labels[i])].members.push_back(i);
   for (size_t c = 0; c < out.clusters.size(); ++c) {
     ClusterSummary& s = out.clusters[c];
@@ -497,8 +592,12 @@ Clustering cluster_texts(const std::vector<std::string>& texts, const ClusterOpt
 Clustering cluster_calls(const std::vector<LoggedCall>& calls, const ClusterOptions& options) {
   std::vector<std::string> texts;
   texts.reserve(calls.size());
-  for (const auto& c : calls) texts.push_back(task_signature(c));
-  return cluster_texts(texts, options);
+  std::vector<int> shapes;
+  for (const auto& c : calls) {
+    texts.push_back(task_signature(c));
+    shapes.push_back(c.from_teacher ? static_cast<int>(metric_for_answer(c.answer)) : -1);
+  }
+  return cluster_texts(texts, options, shapes);
 }
 
 }  // namespace rpu::convert

@@ -28,6 +28,17 @@
 // Cost: the search is O(sample^2) for the distance matrix plus k-means on the sample; the
 // final fit O(n * k * nnz) per iteration: 10k calls of the bench workload take 1.4 s with
 // loading the log (1.2 s of CPU, one core).
+// Answer shapes (cluster_calls): S4 picks a call's metric and S6 a route's output constraints (a
+// forced tool call) from the shape of the teacher's answers (metric.h: a tool call, a JSON object,
+// a final number, text), so a cluster should hold one shape. Signatures cannot always tell: under
+// one "You are a helpful assistant" prompt an agent sends tool calls and free-form requests, and
+// the silhouette's k kept them together (the bench workload: 485 tool calls with 306 open calls).
+// So a cluster whose teacher answers are mixed (the shapes other than its most common one are at
+// least 10% of its teacher answers and at least 10 calls) is bisected: 2-means on its members,
+// kept only when the two halves hold at most half as many calls of a minority shape as the
+// cluster did (a split along the shapes, which the gateway's nearest-centroid classifier can
+// then follow, since it is a split of the same vectors); the halves are checked again, at most
+// kMaxShapeSplits splits in all.
 // Deterministic: the same calls, options and seed give the same clusters (one thread).
 #pragma once
 
@@ -95,7 +106,10 @@ struct ClusterOptions {
   Backend* embedder = nullptr;
   std::string embed_model;
   size_t embed_batch = 64;  // texts per embed() call
+  bool split_mixed_shapes = true;  // bisect clusters of mixed answer shapes (above)
 };
+
+inline constexpr int kMaxShapeSplits = 16;
 
 struct ClusterSummary {
   int id = 0;
@@ -112,7 +126,8 @@ struct KScore {
 struct Clustering {
   std::string vectors;  // "tfidf" or "embedding:MODEL"
   std::string method;   // e.g. "k-means++ (4 restarts), k by mean silhouette on 600 of 600 calls"
-  int k = 0;
+  int k = 0;                             // clusters in the result (the silhouette's k + shape_splits)
+  int shape_splits = 0;                  // clusters bisected for mixed answer shapes
   double silhouette = 0;                 // of the result (on the sample)
   std::vector<KScore> tried;             // the silhouette of every k searched (empty for a fixed k)
   std::vector<int> labels;               // cluster of each input text
@@ -121,9 +136,13 @@ struct Clustering {
   Tfidf tfidf;                           // of the texts (labels and the gateway's classifier come from it)
 };
 
-// Clusters texts (task signatures). Throws rpu::Error on an empty input or a failing embedder.
-Clustering cluster_texts(const std::vector<std::string>& texts, const ClusterOptions& options = {});
-// The same over logged calls' task_signature().
+// Clusters texts (task signatures). `shapes`: empty, or one per text, the shape of its teacher
+// answer (any small id; -1 unknown), for the bisection above. Throws rpu::Error on an empty
+// input, shapes of another length or a failing embedder.
+Clustering cluster_texts(const std::vector<std::string>& texts, const ClusterOptions& options = {},
+                         const std::vector<int>& shapes = {});
+// The same over logged calls' task_signature(), with the shapes of the teacher answers
+// (metric_for_answer; calls not from a teacher: unknown).
 Clustering cluster_calls(const std::vector<LoggedCall>& calls, const ClusterOptions& options = {});
 
 }  // namespace rpu::convert

@@ -46,7 +46,8 @@ std::vector<ShadowScore> shadow_scores(const std::vector<LoggedCall>& rows, cons
     for (const LoggedCall* p : it->second) {
       if (std::llabs(p->time_ms - shadow.time_ms) < std::llabs(nearest->time_ms - shadow.time_ms)) nearest = p;
     }
-    sums[shadow.route] += score_answer(metric_for_answer(shadow.answer), shadow.answer, nearest->answer).value;
+    // Right or wrong, as S6 calibrated the route (a JSON answer with one field of five wrong is wrong).
+    sums[shadow.route] += score_answer(metric_for_answer(shadow.answer), shadow.answer, nearest->answer).correct ? 1 : 0;
     ++s.pairs;
   }
   std::vector<ShadowScore> out;

@@ -138,6 +138,64 @@ TEST(ConvertClusterTexts, FewOrIdenticalTextsMakeOneCluster) {
   EXPECT_EQ(cluster_texts(task_texts(), fixed).k, 2);
 }
 
+// One system prompt, two answer shapes: the calls offering tools are answered with a tool call
+// (shape 2), the free-form ones with text (shape 0), as an agent's "helpful assistant" sends both.
+TEST(ConvertClusterTexts, SplitsAClusterWhoseAnswersMixShapes) {
+  std::vector<std::string> texts;
+  std::vector<int> shapes;
+  for (int i = 0; i < 40; ++i) {
+    texts.push_back("system: you are a helpful assistant | tools: book_table get_weather | user: book a table for "
+                    "<PERSON_1> at " + std::to_string(i));
+    shapes.push_back(2);
+    texts.push_back("system: you are a helpful assistant | tools: | user: write a short poem about the sea " +
+                    std::to_string(i));
+    shapes.push_back(0);
+    texts.push_back("system: classify the ticket into billing or technical | tools: | user: my invoice " +
+                    std::to_string(i));
+    shapes.push_back(0);
+  }
+  shapes[5] = -1;  // an unknown shape (not a teacher's answer) goes where its signature puts it
+  ClusterOptions o;
+  o.k = 1;  // everything in one cluster: 40 tool calls among 120
+  const Clustering split = cluster_texts(texts, o, shapes);
+  EXPECT_EQ(split.k, 2);
+  EXPECT_EQ(split.shape_splits, 1);
+  EXPECT_NE(split.method.find("mixed answer shapes"), std::string::npos) << split.method;
+  std::vector<int> truth;
+  for (size_t i = 0; i < texts.size(); ++i) truth.push_back(i % 3 == 0 ? 1 : 0);
+  EXPECT_DOUBLE_EQ(adjusted_rand_index(split.labels, truth), 1.0);
+
+  o.split_mixed_shapes = false;
+  EXPECT_EQ(cluster_texts(texts, o, shapes).k, 1);
+  o.split_mixed_shapes = true;
+  EXPECT_EQ(cluster_texts(texts, o).k, 1);  // no shapes given
+  // A few calls of another shape (under 10%) are not a reason to split.
+  std::vector<int> mostly_text(texts.size(), 0);
+  for (int i = 0; i < 9; ++i) mostly_text[static_cast<size_t>(3 * i)] = 2;
+  EXPECT_EQ(cluster_texts(texts, o, mostly_text).k, 1);
+  EXPECT_THROW(cluster_texts(texts, o, std::vector<int>(3, 0)), std::exception);
+}
+
+// Shapes the signatures cannot tell apart (the same text answered both ways) stay together: the
+// gateway could not route them apart.
+TEST(ConvertClusterTexts, KeepsShapesTheSignaturesCannotSeparate) {
+  std::vector<std::string> texts;
+  std::vector<int> shapes;
+  for (int i = 0; i < 60; ++i) {
+    texts.push_back("system: you are a helpful assistant | tools: get_weather | user: what about tomorrow " +
+                    std::to_string(i % 2));
+    shapes.push_back(i % 2 == 0 ? 2 : 0);
+  }
+  for (int i = 0; i < 60; ++i) shapes.push_back(0), texts.push_back("system: classify | tools: | user: invoice");
+  ClusterOptions o;
+  o.k = 1;
+  const Clustering c = cluster_texts(texts, o, shapes);
+  // The classify calls split off (they hold none of the tool calls), the helpful-assistant calls,
+  // half tool calls whatever their text, stay one cluster.
+  EXPECT_LE(c.k, 2);
+  for (size_t i = 1; i < 60; ++i) EXPECT_EQ(c.labels[i], c.labels[0]);
+}
+
 TEST(ConvertClusterKMeans, MoreClustersThanDistinctPointsLeavesNoneEmpty) {
   const std::vector<SparseVector> points(5, SparseVector{{0}, {1.0f}});
   const KMeansResult r = kmeans(points, 1, 3, 1);

@@ -29,8 +29,8 @@ TEST(ConvertShadow, PairsByRouteAndRequestAndScoresWithTheTeachersMetric) {
     rows.push_back(row("a", "primary", q, i < 8 ? "billing" : "sales", 1000 + i));
     rows.push_back(row("a", "shadow", q, "billing", 1001 + i));
   }
-  // Route b: a JSON answer with one of two fields right -> 0.5 (json_fields), and a shadow row
-  // whose request has no primary row.
+  // Route b: a JSON answer with one of two fields right -> wrong (as S6 calibrates: every field
+  // right or wrong), and a shadow row whose request has no primary row.
   rows.push_back(row("b", "primary", "x", R"({"name":"<PERSON_1>","order":"AB-1"})", 5000));
   rows.push_back(row("b", "shadow", "x", R"({"name":"<PERSON_1>","order":"AB-2"})", 5001));
   rows.push_back(row("b", "shadow", "never answered", "y", 5002));
@@ -49,7 +49,7 @@ TEST(ConvertShadow, PairsByRouteAndRequestAndScoresWithTheTeachersMetric) {
   EXPECT_EQ(scores[1].route, "b");
   EXPECT_EQ(scores[1].pairs, 1);
   EXPECT_EQ(scores[1].unmatched, 1);
-  EXPECT_DOUBLE_EQ(scores[1].mean_score, 0.5);
+  EXPECT_DOUBLE_EQ(scores[1].mean_score, 0.0);
   EXPECT_FALSE(scores[1].below_target) << "one pair is no verdict";
 }
 

@@ -31,6 +31,7 @@ struct ClusterFlags {
   int k_min = 2, k_max = 12, restarts = 4;
   uint64_t seed = 1;
   size_t sample = 2000;
+  bool keep_mixed_shapes = false;
   std::string out = "clusters.json";
   std::string classifier;  // empty: beside `out` (clusters.classifier.json)
   size_t classifier_terms = 200;
@@ -88,6 +89,7 @@ int run_cluster(const ClusterFlags& o) {
   options.seed = o.seed;
   options.restarts = o.restarts;
   options.sample_size = o.sample;
+  options.split_mixed_shapes = !o.keep_mixed_shapes;
   std::unique_ptr<LocalSession> session;
   if (!o.embed_model.empty()) {
     SessionOptions s;
@@ -129,6 +131,8 @@ void add_convert_cluster(CLI::App& convert, ConvertSteps& steps) {
   cmd->add_option("--sample", o->sample, "most calls the k search and silhouette use (memory: sample^2 floats)")
       ->capture_default_str()
       ->check(CLI::Range(10, 5000));
+  cmd->add_flag("--keep-mixed-shapes", o->keep_mixed_shapes,
+               "do not bisect clusters whose teacher answers mix shapes (tool calls and text, say)");
   cmd->add_option("--embed-model", o->embed_model,
                   "cluster a local model's embeddings (builtin or a GGUF file) instead of TF-IDF");
   cmd->add_option("--out,-o", o->out, "clusters file to write")->capture_default_str();
