@@ -129,23 +129,25 @@ std::string skip_reason(const RunOptions& o, const json& state) {
 }
 
 // S5 for one cluster: a specialist trained on its calls; when the generalist learned the
-// cluster, by fine-tuning every weight of the generalist (it already reads the cluster's text
-// and knows its formats), otherwise as RunOptions::from says.
+// cluster, by fine-tuning every weight of `start` (fine_tune_start, select.h: the generalist or a
+// model that did better in S4), otherwise as RunOptions::from says.
 json train_step(RunContext& ctx, int id, const std::vector<const LoggedCall*>& members,
-                const std::vector<const LoggedCall*>& held_out, const std::string& generalist_model,
+                const std::vector<const LoggedCall*>& held_out, const std::pair<std::string, std::string>& start,
                 const std::vector<StrategyChoice>& strategies, const OutputConstraints& constraints) {
   const RunOptions& o = ctx.options;
   SpecialistOptions so;
-  const std::string from = generalist_model.empty() ? o.from : "full:generalist";
-  so.from = generalist_model.empty() ? train_from_parse(o.from, &so.size) : TrainFrom::kFull;
+  const bool from_model = !start.second.empty();
+  const std::string from = from_model ? "full:" + start.first : o.from;
+  so.from = from_model ? TrainFrom::kFull : train_from_parse(o.from, &so.size);
   so.vocab_size = o.vocab_size;
   so.minutes = o.train_minutes;
   so.max_steps = o.train_steps;
   so.threads = o.threads;
   so.out_dir = fmt::format("{}/cluster-{}", o.work_dir, id);
   ctx.say(fmt::format("  S5: training {} for at most {} min / {} steps", from, o.train_minutes, o.train_steps));
-  std::unique_ptr<Model> generalist = generalist_model.empty() ? nullptr : Model::load(generalist_model);
-  const Specialist s = train_specialist(generalist ? *generalist : ctx.base_model(), members, o.split, so, {});
+  std::unique_ptr<Model> start_model =
+      !from_model || start.second == o.base_name ? nullptr : Model::load(start.second);
+  const Specialist s = train_specialist(start_model ? *start_model : ctx.base_model(), members, o.split, so, {});
   const Evaluated evaluated = evaluate_models(ctx, {{"trained:" + from, s.model_path}}, held_out, strategies, constraints);
   const double model_mb = static_cast<double>(fs::file_size(s.model_path)) / 1e6;
   return {{"model", s.model_path},
@@ -199,7 +201,12 @@ std::vector<json> evaluated_pairs(const json& state) {
 Deployable best_deployable(const json& state, const RunOptions& o, bool by_cascade) {
   Deployable best;
   double best_key = -1;
+  // A route slower than the teacher it replaces costs its users time: a pair whose p50 on the
+  // held-out calls is not below the teacher's logged p50 is not deployed (the eighth bench
+  // run's arithmetic specialist with best-of-16 took 794 ms against the teacher's 595 ms).
+  const double teacher_p50 = state.value("teacher_latency_p50_ms", 0.0);
   auto consider = [&](const json& c) {
+    if (teacher_p50 > 0 && c.value("latency_p50_ms", 0.0) >= teacher_p50) return;
     double key = -1;
     const Calibration cal = calibrate(c, o.target);
     // Between equal scores (or local shares) the cheaper pair wins: a strategy's samples must
@@ -232,12 +239,15 @@ json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state
   if (deployable.candidate.is_null() && o.deploy_by_cascade) deployable = best_deployable(state, o, true);
   const json& best = deployable.candidate;
   if (best.is_null()) {
+    const double teacher_p50 = state.value("teacher_latency_p50_ms", 0.0);
+    const std::string which =
+        teacher_p50 > 0 ? fmt::format("no candidate faster than the teacher (p50 {:.0f} ms)", teacher_p50) : "no candidate";
     return {{"deployed", false},
             {"reason", o.deploy_by_cascade
-                           ? fmt::format("no candidate reaches {:.0f}% of the teacher's score, alone or keeping {:.0f}% of "
+                           ? fmt::format("{} reaches {:.0f}% of the teacher's score, alone or keeping {:.0f}% of "
                                          "calls local with escalation below a calibrated confidence",
-                                         100 * o.target, 100 * o.min_local_share)
-                           : fmt::format("no candidate reaches {:.0f}% of the teacher's score", 100 * o.target)}};
+                                         which, 100 * o.target, 100 * o.min_local_share)
+                           : fmt::format("{} reaches {:.0f}% of the teacher's score", which, 100 * o.target)}};
   }
   const Calibration& cal = deployable.calibration;
   json out{{"candidate", best["name"]}, {"model", best["model"]}, {"score", best["score"]},
@@ -572,8 +582,10 @@ void run_cluster(RunContext& ctx, ClusterWork& work, const json& generalist) {
     state["not_trained"] = work.free_form;
     save();
   } else if (o.train_minutes > 0) {
-    state["trained"] = train_step(ctx, record.id, work.training_calls(), work.evaluation_calls(),
-                                  generalist_learned(generalist, record.id) ? generalist["model"].get<std::string>() : "",
+    const auto start = generalist_learned(generalist, record.id)
+                           ? fine_tune_start(state["evaluated"], "generalist", generalist["model"].get<std::string>())
+                           : std::pair<std::string, std::string>{};
+    state["trained"] = train_step(ctx, record.id, work.training_calls(), work.evaluation_calls(), start,
                                   cluster_strategies(o, work), work.constraints);
     save();
   }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "reasoning/reasoning_backend.h"
@@ -122,6 +123,21 @@ std::string strategy_reason(const json& entries, const json& chosen) {
   return fmt::format("{} with {} ({}): {:.3f} vs {:.3f} greedy, for {} (greedy: {:.0f} tokens per call, p50 {:.0f} ms)",
                      name, strategy, how, chosen["score"].get<double>(), (*greedy)["score"].get<double>(), cost,
                      greedy->value("completion_tokens_per_call", 0.0), (*greedy)["latency_p50_ms"].get<double>());
+}
+
+std::pair<std::string, std::string> fine_tune_start(const json& entries, const std::string& preferred_name,
+                                                    const std::string& preferred_path) {
+  double best = -1;
+  for (const json& e : entries) {
+    if (e.value("model", std::string()) == preferred_path) best = std::max(best, e.value("score", 0.0));
+  }
+  std::pair<std::string, std::string> start{preferred_name, preferred_path};
+  for (const json& e : entries) {
+    const std::string model = e.value("model", std::string());
+    const double score = e.value("score", 0.0);
+    if (model != preferred_path && !model.empty() && score > best) best = score, start = {e.value("name", model), model};
+  }
+  return start;
 }
 
 json selection_json(const Selection& s) {

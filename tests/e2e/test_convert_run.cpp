@@ -282,7 +282,7 @@ TEST(ConvertRunE2E, DeploysByCascadeOnlyWhenAskedAndOnlyWhenTheCalibratedRouteRe
   const std::string log = dir + "/calls.jsonl", routes = dir + "/routes.yaml", config = dir + "/gateway.yaml";
   write_log(log);
   write_gateway_config(config, routes);
-  auto prepare = [&](const std::string& work, double min_conf_of_wrong) {
+  auto prepare = [&](const std::string& work, double min_conf_of_wrong, double latency_p50_ms = 20.0) {
     write_clusters(work, log);
     json samples = json::array();
     for (int i = 0; i < 20; ++i) {
@@ -290,7 +290,7 @@ TEST(ConvertRunE2E, DeploysByCascadeOnlyWhenAskedAndOnlyWhenTheCalibratedRouteRe
       samples.push_back(json::array({correct ? 0.9 + 0.005 * i : min_conf_of_wrong - 0.01 * (i - 14), correct}));
     }
     json candidate = {{"name", "builtin"}, {"score", 0.7}, {"accuracy", 0.7}, {"share_of_teacher", 0.7},
-                      {"reaches_target", false}, {"latency_p50_ms", 20.0}, {"seconds", 1.0}, {"errors", 0},
+                      {"reaches_target", false}, {"latency_p50_ms", latency_p50_ms}, {"seconds", 1.0}, {"errors", 0},
                       {"model", "builtin"}, {"samples", samples}};
     std::ofstream(work + "/cluster-0.json") << json{{"cluster", 0}, {"calls", 100}, {"volume", 0.66}, {"teacher_calls", 100},
                                                    {"held_out", 20}, {"trainable", 80}, {"top_terms", {"arithmetic"}},
@@ -313,6 +313,10 @@ TEST(ConvertRunE2E, DeploysByCascadeOnlyWhenAskedAndOnlyWhenTheCalibratedRouteRe
 
   prepare(dir + "/wrong-but-sure", 0.999);  // the wrong answers are the most confident: no threshold helps
   EXPECT_FALSE(run(dir + "/wrong-but-sure", true)["deployed"].get<bool>());
+
+  prepare(dir + "/slower-than-the-teacher", 0.5, 650.0);  // the teacher's p50 is 600 ms
+  const json slow = run(dir + "/slower-than-the-teacher", true);
+  EXPECT_FALSE(slow["deployed"].get<bool>()) << slow.dump(2);
 
   prepare(dir + "/by-cascade", 0.5);
   const json d = run(dir + "/by-cascade", true);

@@ -205,3 +205,29 @@ TEST(ConvertStrategiesTest, BuiltinModelEvaluatedWithEachStrategyOnArithmeticCal
 
 }  // namespace
 }  // namespace rpu::convert
+
+namespace rpu::convert {
+namespace {
+
+// S5's start: the generalist unless another model's best entry (any strategy) scored higher.
+TEST(ConvertFineTuneStart, TheBestScoringModelUnderAnyStrategyTiesKeepThePreferred) {
+  const json entries = json::parse(R"([
+    {"name": "builtin", "model": "builtin", "strategy": "greedy", "score": 0.40},
+    {"name": "builtin", "model": "builtin", "strategy": "bon16", "score": 0.70},
+    {"name": "generalist", "model": "/w/generalist/model.gguf", "strategy": "greedy", "score": 0.45},
+    {"name": "generalist", "model": "/w/generalist/model.gguf", "strategy": "bon16", "score": 0.65}])");
+  const auto start = fine_tune_start(entries, "generalist", "/w/generalist/model.gguf");
+  EXPECT_EQ(start.first, "builtin");
+  EXPECT_EQ(start.second, "builtin");
+  json tie = entries;
+  tie[3]["score"] = 0.70;
+  EXPECT_EQ(fine_tune_start(tie, "generalist", "/w/generalist/model.gguf").first, "generalist");
+  EXPECT_EQ(fine_tune_start(json::array(), "generalist", "/g.gguf").second, "/g.gguf");
+  // A candidate file that beats both.
+  json file = entries;
+  file.push_back({{"name", "qwen.gguf"}, {"model", "/m/qwen.gguf"}, {"strategy", "greedy"}, {"score", 0.9}});
+  EXPECT_EQ(fine_tune_start(file, "generalist", "/w/generalist/model.gguf").second, "/m/qwen.gguf");
+}
+
+}  // namespace
+}  // namespace rpu::convert
