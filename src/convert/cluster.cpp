@@ -569,7 +569,7 @@ Clustering cluster_texts(const std::vector<std::string>& texts, const ClusterOpt
   int k = std::max(1, choice.k);
   if (o.split_mixed_shapes && !shapes.empty()) out.shape_splits = split_mixed_shapes(labels, k, v, shapes);
   if (out.shape_splits > 0) {
-    out.method += fmt::format("; then {} cluster(s) of mixed answer shapes bisected", out.shape_splits);
+    out.method += fmt::format("; then {} cluster(s) of mixed answer shapes split", out.shape_splits);
   }
   if (k > 1) labels = renumber_by_size(labels, k);
   out.k = k;

@@ -34,10 +34,12 @@
 // one "You are a helpful assistant" prompt an agent sends tool calls and free-form requests, and
 // the silhouette's k kept them together (the bench workload: 485 tool calls with 306 open calls).
 // So a cluster whose teacher answers are mixed (the shapes other than its most common one are at
-// least 10% of its teacher answers and at least 10 calls) is bisected: 2-means on its members,
-// kept only when the two halves hold at most half as many calls of a minority shape as the
-// cluster did (a split along the shapes, which the gateway's nearest-centroid classifier can
-// then follow, since it is a split of the same vectors); the halves are checked again, at most
+// least 10% of its teacher answers and at least 10 calls) is split in two: the mean vector of its
+// calls of the most common shape and of the others, and every member (an unknown shape too) to
+// the nearer one by cosine, as the gateway's nearest-centroid classifier will route live calls.
+// The split is kept only when the halves hold at most half as many calls of a minority shape as
+// the cluster did, i.e. when the signatures do tell the shapes apart (2-means on the members, tried
+// first, split the bench's mixed cluster along other lines); the halves are checked again, at most
 // kMaxShapeSplits splits in all.
 // Deterministic: the same calls, options and seed give the same clusters (one thread).
 #pragma once
@@ -106,7 +108,7 @@ struct ClusterOptions {
   Backend* embedder = nullptr;
   std::string embed_model;
   size_t embed_batch = 64;  // texts per embed() call
-  bool split_mixed_shapes = true;  // bisect clusters of mixed answer shapes (above)
+  bool split_mixed_shapes = true;  // split clusters of mixed answer shapes (above)
 };
 
 inline constexpr int kMaxShapeSplits = 16;
@@ -127,7 +129,7 @@ struct Clustering {
   std::string vectors;  // "tfidf" or "embedding:MODEL"
   std::string method;   // e.g. "k-means++ (4 restarts), k by mean silhouette on 600 of 600 calls"
   int k = 0;                             // clusters in the result (the silhouette's k + shape_splits)
-  int shape_splits = 0;                  // clusters bisected for mixed answer shapes
+  int shape_splits = 0;                  // clusters split for mixed answer shapes
   double silhouette = 0;                 // of the result (on the sample)
   std::vector<KScore> tried;             // the silhouette of every k searched (empty for a fixed k)
   std::vector<int> labels;               // cluster of each input text
@@ -137,7 +139,7 @@ struct Clustering {
 };
 
 // Clusters texts (task signatures). `shapes`: empty, or one per text, the shape of its teacher
-// answer (any small id; -1 unknown), for the bisection above. Throws rpu::Error on an empty
+// answer (any small id; -1 unknown), for the split above. Throws rpu::Error on an empty
 // input, shapes of another length or a failing embedder.
 Clustering cluster_texts(const std::vector<std::string>& texts, const ClusterOptions& options = {},
                          const std::vector<int>& shapes = {});
