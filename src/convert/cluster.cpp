@@ -436,36 +436,29 @@ KChoice search_k(const std::vector<SparseVector>& sample, const std::vector<floa
   return choice;
 }
 
-// Calls of a cluster whose answer shape is not its most common one (unknown shapes ignored),
-// and how many shapes are known.
-std::pair<size_t, size_t> shape_minority(const std::vector<size_t>& members, const std::vector<int>& shapes) {
+// A cluster's answer shapes: the most common known one (-1: none known), how many members have
+// another known shape, and how many have a known shape at all.
+struct ShapeCount {
+  int majority = -1;
+  size_t minority = 0, known = 0;
+};
+ShapeCount count_shapes(const std::vector<size_t>& members, const std::vector<int>& shapes) {
   std::map<int, size_t> count;
-  size_t known = 0;
+  ShapeCount out;
   for (size_t i : members) {
-    if (shapes[i] >= 0) ++count[shapes[i]], ++known;
+    if (shapes[i] >= 0) ++count[shapes[i]], ++out.known;
   }
   size_t top = 0;
-  for (const auto& [shape, n] : count) top = std::max(top, n);
-  return {known - top, known};
+  for (const auto& [shape, n] : count) {
+    if (n > top) top = n, out.majority = shape;
+  }
+  out.minority = out.known - top;
+  return out;
 }
 
 bool mixed_shapes(const std::vector<size_t>& members, const std::vector<int>& shapes) {
-  const auto [minority, known] = shape_minority(members, shapes);
-  return minority >= 10 && minority * 10 >= known;
-}
-
-// The most common known shape of a cluster's members (-1: none known).
-int majority_shape(const std::vector<size_t>& members, const std::vector<int>& shapes) {
-  std::map<int, size_t> count;
-  for (size_t i : members) {
-    if (shapes[i] >= 0) ++count[shapes[i]];
-  }
-  int best = -1;
-  size_t top = 0;
-  for (const auto& [shape, n] : count) {
-    if (n > top) top = n, best = shape;
-  }
-  return best;
+  const ShapeCount c = count_shapes(members, shapes);
+  return c.minority >= 10 && c.minority * 10 >= c.known;
 }
 
 // Splits a cluster in two along its answer shapes as the gateway's classifier would route them:
@@ -474,7 +467,7 @@ int majority_shape(const std::vector<size_t>& members, const std::vector<int>& s
 // no member.
 std::array<std::vector<size_t>, 2> split_by_shape(const std::vector<size_t>& members, const Vectors& v,
                                                   const std::vector<int>& shapes) {
-  const int majority = majority_shape(members, shapes);
+  const int majority = count_shapes(members, shapes).majority;
   std::array<std::vector<float>, 2> mean{std::vector<float>(v.dims, 0.0f), std::vector<float>(v.dims, 0.0f)};
   for (size_t i : members) {
     if (shapes[i] < 0) continue;
@@ -504,8 +497,8 @@ int split_mixed_shapes(std::vector<int>& labels, int& k, const Vectors& v, const
     if (!mixed_shapes(members[c], shapes)) continue;
     auto halves = split_by_shape(members[c], v, shapes);
     if (halves[0].empty() || halves[1].empty()) continue;
-    const size_t before = shape_minority(members[c], shapes).first;
-    const size_t after = shape_minority(halves[0], shapes).first + shape_minority(halves[1], shapes).first;
+    const size_t before = count_shapes(members[c], shapes).minority;
+    const size_t after = count_shapes(halves[0], shapes).minority + count_shapes(halves[1], shapes).minority;
     if (2 * after > before) continue;  // the signatures do not tell the shapes apart
     members[c] = std::move(halves[0]);
     members.push_back(std::move(halves[1]));

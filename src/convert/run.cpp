@@ -198,13 +198,16 @@ std::vector<json> evaluated_pairs(const json& state) {
   return pairs;
 }
 
+// The teacher's logged p50 latency on the cluster (0: unknown). A route slower than the teacher
+// it replaces costs its users time: a pair whose p50 on the held-out calls is not below it is
+// not deployed (the eighth bench run's arithmetic specialist with best-of-16 took 794 ms against
+// the teacher's 595 ms).
+double teacher_p50_ms(const json& state) { return state.value("teacher_latency_p50_ms", 0.0); }
+
 Deployable best_deployable(const json& state, const RunOptions& o, bool by_cascade) {
   Deployable best;
   double best_key = -1;
-  // A route slower than the teacher it replaces costs its users time: a pair whose p50 on the
-  // held-out calls is not below the teacher's logged p50 is not deployed (the eighth bench
-  // run's arithmetic specialist with best-of-16 took 794 ms against the teacher's 595 ms).
-  const double teacher_p50 = state.value("teacher_latency_p50_ms", 0.0);
+  const double teacher_p50 = teacher_p50_ms(state);
   auto consider = [&](const json& c) {
     if (teacher_p50 > 0 && c.value("latency_p50_ms", 0.0) >= teacher_p50) return;
     double key = -1;
@@ -239,7 +242,7 @@ json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state
   if (deployable.candidate.is_null() && o.deploy_by_cascade) deployable = best_deployable(state, o, true);
   const json& best = deployable.candidate;
   if (best.is_null()) {
-    const double teacher_p50 = state.value("teacher_latency_p50_ms", 0.0);
+    const double teacher_p50 = teacher_p50_ms(state);
     const std::string which =
         teacher_p50 > 0 ? fmt::format("no candidate faster than the teacher (p50 {:.0f} ms)", teacher_p50) : "no candidate";
     return {{"deployed", false},

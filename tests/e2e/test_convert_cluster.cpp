@@ -268,5 +268,52 @@ TEST(ConvertCluster, TooFewCallsMakeOneClusterWithANote) {
   EXPECT_NE(r.out.find("note:"), std::string::npos) << r.out;
 }
 
+// An agent's "helpful assistant" sends tool calls and free-form requests under one system prompt:
+// with one cluster asked for (--k 1), S3 splits it along the answers' shapes, tool calls apart;
+// --keep-mixed-shapes keeps them together; a value given to the flag is a usage error.
+TEST(ConvertCluster, SplitsToolCallsFromTextUnderOneSystemPrompt) {
+  const json tools = json::parse(R"([{"type": "function", "function": {"name": "get_weather",
+      "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}])");
+  const char* cities[] = {"Paris", "Lima", "Oslo", "Cairo", "Quito"};
+  const char* topics[] = {"the sea", "autumn", "a city at night", "old friends", "the moon"};
+  Workload w;
+  for (int i = 0; i < 40; ++i) {
+    const std::string city = cities[i % 5], topic = topics[i % 5];
+    json history = json::array({{{"role", "system"}, {"content", "You are a helpful assistant."}}});
+    if (i % 4 == 3) {  // a multi-turn history
+      history.push_back({{"role", "user"}, {"content", "Hi there."}});
+      history.push_back({{"role", "assistant"}, {"content", "Hello! How can I help?"}});
+    }
+    json weather = history, poem = history;
+    weather.push_back({{"role", "user"}, {"content", "What is the weather in " + city + " tomorrow?"}});
+    w.calls.push_back({{"messages", weather}, {"tools", tools}});
+    w.labels.push_back({{"type", "tool_call"}, {"expected", {{"name", "get_weather"}, {"arguments", {{"city", city}}}}}});
+    poem.push_back({{"role", "user"}, {"content", "Write a short poem about " + topic + ", please."}});
+    w.calls.push_back({{"messages", poem}});
+    w.labels.push_back({{"type", "open"}, {"expected", nullptr}});
+  }
+  const std::string db = test::temp_path("mixed_shapes.db"), out = test::temp_path("mixed_shapes.json");
+  write_usage_log(db, w);
+  const auto split = test::run_rpu({"convert", "cluster", db, "--k", "1", "--out", out});
+  ASSERT_EQ(split.exit_code, 0) << split.err;
+  const convert::ClustersFile clusters = convert::read_clusters_file(out);
+  ASSERT_EQ(clusters.k, 2) << split.out;
+  EXPECT_NE(clusters.method.find("mixed answer shapes split"), std::string::npos) << clusters.method;
+  for (const auto& c : clusters.clusters) EXPECT_EQ(c.size, 40);
+  std::vector<std::string> types, found(w.labels.size());
+  for (const json& label : w.labels) types.push_back(label["type"]);
+  for (const auto& c : clusters.clusters) {
+    for (int64_t id : c.call_ids) found.at(static_cast<size_t>(id - 1)) = std::to_string(c.id);  // row ids from 1, in order
+  }
+  EXPECT_DOUBLE_EQ(convert::adjusted_rand_index(types, found), 1.0);
+
+  const auto kept = test::run_rpu({"convert", "cluster", db, "--k", "1", "--keep-mixed-shapes", "--out", out});
+  ASSERT_EQ(kept.exit_code, 0) << kept.err;
+  EXPECT_EQ(convert::read_clusters_file(out).k, 1);
+  const auto bad = test::run_rpu({"convert", "cluster", db, "--keep-mixed-shapes=maybe", "--out", out});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("keep-mixed-shapes"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace rpu

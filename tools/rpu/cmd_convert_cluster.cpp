@@ -132,7 +132,7 @@ void add_convert_cluster(CLI::App& convert, ConvertSteps& steps) {
       ->capture_default_str()
       ->check(CLI::Range(10, 5000));
   cmd->add_flag("--keep-mixed-shapes", o->keep_mixed_shapes,
-               "do not bisect clusters whose teacher answers mix shapes (tool calls and text, say)");
+               "do not split clusters whose teacher answers mix shapes (tool calls and text, say)");
   cmd->add_option("--embed-model", o->embed_model,
                   "cluster a local model's embeddings (builtin or a GGUF file) instead of TF-IDF");
   cmd->add_option("--out,-o", o->out, "clusters file to write")->capture_default_str();
