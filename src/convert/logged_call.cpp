@@ -63,7 +63,10 @@ std::vector<std::string> foreign_placeholders(const LoggedCall& call, const nloh
   if (found.empty()) return foreign;
   const std::string request = call.messages.dump() + call.tools.dump();  // placeholders need no JSON escaping
   for (const std::string& p : found) {
-    if (request.find(p) == std::string::npos && std::find(foreign.begin(), foreign.end(), p) == foreign.end()) foreign.push_back(p);
+    // A derived placeholder ("<PHONE_E164_1>") is the request's if its source is.
+    const std::string source = gateway::derived_source(p);
+    const bool in_request = request.find(source.empty() ? p : source) != std::string::npos;
+    if (!in_request && std::find(foreign.begin(), foreign.end(), p) == foreign.end()) foreign.push_back(p);
   }
   return foreign;
 }

@@ -17,6 +17,7 @@ namespace rpu::convert {
 
 struct LoggedCall {
   int64_t id = 0;             // row id in the log
+  int64_t source_id = 0;      // a variant's (augment.h): the id of the call it was made from; else 0
   int64_t time_ms = 0;
   std::string route, model, kind;  // as logged (model: the target that answered)
   nlohmann::ordered_json messages;  // the request's messages (scrubbed)
@@ -48,10 +49,12 @@ std::string answer_text(const nlohmann::ordered_json& assistant_message);
 
 // Scrub placeholders (<PHONE_3>, <PERSON_1>: gateway/scrub.h) in an assistant message's text and
 // tool calls that the call's request (messages, tools) does not hold. In a scrubbed log such a
-// placeholder stands for a value the teacher made from the request's data (a phone number
-// rewritten as E.164 is a new string, numbered anew), which no specialist can produce: served
-// on scrubbed input, the gateway puts back only the request's own placeholders, so a copied
-// "<PHONE_3>" reaches the client as it is. Empty: none.
+// placeholder stands for a value the teacher made from the request's data that the scrubber
+// could not relate to it (a date rewritten, a name re-spelled: a new string, numbered anew), which
+// no specialist can produce: served on scrubbed input, the gateway puts back only the request's
+// own placeholders, so a copied "<PHONE_3>" reaches the client as it is. A derived placeholder
+// ("<PHONE_E164_1>", a phone rewritten as E.164: gateway/scrub.h) is not foreign when its source
+// is in the request. Empty: none.
 std::vector<std::string> foreign_placeholders(const LoggedCall& call, const nlohmann::ordered_json& assistant_message);
 
 }  // namespace rpu::convert

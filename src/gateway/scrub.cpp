@@ -46,9 +46,51 @@ std::vector<std::string> placeholders_in(std::string_view text) {
   return out;
 }
 
+namespace {
+constexpr std::string_view kPhonePrefix = "<PHONE_";
+constexpr std::string_view kPhoneE164Prefix = "<PHONE_E164_";
+}  // namespace
+
+std::optional<std::string> phone_e164(std::string_view phone) {
+  std::string digits;
+  for (char c : phone) {
+    if (c >= '0' && c <= '9') digits += c;
+  }
+  const size_t plus = phone.find_first_not_of(" \t");
+  if (plus != std::string_view::npos && phone[plus] == '+') {
+    if (digits.size() < 7 || digits.size() > 15) return std::nullopt;
+    return "+" + digits;
+  }
+  if (digits.size() == 10 && digits[0] >= '2') return "+1" + digits;
+  if (digits.size() == 11 && digits[0] == '1' && digits[1] >= '2') return "+" + digits;
+  return std::nullopt;
+}
+
+std::string derived_source(std::string_view placeholder) {
+  if (!placeholder.starts_with(kPhoneE164Prefix) || !placeholder.ends_with(">")) return "";
+  const std::string_view number = placeholder.substr(kPhoneE164Prefix.size(), placeholder.size() - kPhoneE164Prefix.size() - 1);
+  if (number.empty() || number.find_first_not_of("0123456789") != std::string_view::npos) return "";
+  return std::string(kPhonePrefix) + std::string(number) + ">";
+}
+
+std::optional<std::string> derived_value(std::string_view placeholder, std::string_view source_value) {
+  if (derived_source(placeholder).empty()) return std::nullopt;
+  return phone_e164(source_value);
+}
+
 const std::string& ScrubSession::placeholder_for(PiiType type, const std::string& value) {
   auto it = placeholders_.find(value);
   if (it != placeholders_.end()) return it->second;
+  if (type == PiiType::kPhone) {
+    const std::optional<std::string> e164 = phone_e164(value);
+    for (const auto& [earlier, placeholder] : placeholders_) {
+      if (!e164 || *e164 != value) break;  // only a value written in E.164 is derived
+      if (!placeholder.starts_with(kPhonePrefix) || !derived_source(placeholder).empty()) continue;
+      if (phone_e164(earlier) != e164) continue;
+      const std::string number = placeholder.substr(kPhonePrefix.size());  // "1>"
+      return placeholders_.emplace(value, std::string(kPhoneE164Prefix) + number).first->second;
+    }
+  }
   const size_t n = ++counts_[static_cast<size_t>(type)];
   return placeholders_.emplace(value, fmt::format("<{}_{}>", pii_type_name(type), n)).first->second;
 }

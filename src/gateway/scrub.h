@@ -34,6 +34,7 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,22 @@ std::string_view pii_type_name(PiiType type);  // "EMAIL", "URL_CREDENTIALS", ..
 // Every placeholder ScrubSession writes ("<NAME_N>": NAME of A-Z and '_' starting with a
 // letter, N digits) in `text`, in order, repeats included.
 std::vector<std::string> placeholders_in(std::string_view text);
+
+// A phone number's E.164 form, "+" and its digits: a number written with "+" keeps its digits;
+// 10 digits without one are a North American number (+1), and so are 11 starting with 1; other
+// national forms ("030 12345678": the country is not written) have none.
+std::optional<std::string> phone_e164(std::string_view phone);
+
+// Derived placeholders. An answer often writes a request's value again in another form (a tool
+// wants phone numbers in E.164), and in a scrubbed log that new string would be a new
+// placeholder the request lacks, which a specialist served on scrubbed input could never fill.
+// So ScrubSession writes a phone that is the E.164 form of one it has already replaced as
+// "<PHONE_E164_n>": "<PHONE_n>'s value, in E.164", which the restorer (unscrub.h) computes back.
+// derived_source: the placeholder a derived one is made from ("<PHONE_1>" for
+// "<PHONE_E164_1>"), "" for any other text. derived_value: a derived placeholder's value given
+// its source's value (nullopt when that value has no such form).
+std::string derived_source(std::string_view placeholder);
+std::optional<std::string> derived_value(std::string_view placeholder, std::string_view source_value);
 
 struct PiiSpan {
   PiiType type;
@@ -95,6 +112,8 @@ class ScrubSession {
   void scrub_strings(nlohmann::json& value);
   void scrub_strings(nlohmann::ordered_json& value);
 
+  // A new value of `type` gets the next number; a phone that is the E.164 form of an earlier
+  // one gets the derived placeholder (see derived_source).
   const std::string& placeholder_for(PiiType type, const std::string& value);
   // value -> placeholder, for every value seen so far.
   const std::map<std::string, std::string>& mapping() const { return placeholders_; }

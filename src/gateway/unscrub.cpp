@@ -19,6 +19,15 @@ size_t open_tail(std::string_view text) {
 
 }  // namespace
 
+std::optional<std::string> PlaceholderRestorer::value_of(std::string_view placeholder) const {
+  if (const auto it = originals_.find(std::string(placeholder)); it != originals_.end()) return it->second;
+  const std::string source = derived_source(placeholder);
+  if (source.empty()) return std::nullopt;
+  const auto it = originals_.find(source);
+  if (it == originals_.end()) return std::nullopt;
+  return derived_value(placeholder, it->second);
+}
+
 std::string PlaceholderRestorer::restore(std::string_view text) const {
   std::string out;
   out.reserve(text.size());
@@ -29,9 +38,9 @@ std::string PlaceholderRestorer::restore(std::string_view text) const {
     const size_t gt = text.find('>', lt + 1);
     if (gt == std::string_view::npos) break;
     out.append(text.substr(pos, lt - pos));
-    const auto it = originals_.find(std::string(text.substr(lt, gt - lt + 1)));
-    if (it != originals_.end()) {
-      out += it->second;
+    const std::optional<std::string> value = value_of(text.substr(lt, gt - lt + 1));
+    if (value) {
+      out += *value;
       pos = gt + 1;
     } else {
       out += '<';
@@ -44,7 +53,7 @@ std::string PlaceholderRestorer::restore(std::string_view text) const {
 
 bool PlaceholderRestorer::has_unknown_placeholder(std::string_view text) const {
   for (const std::string& p : placeholders_in(text)) {
-    if (originals_.find(p) == originals_.end()) return true;
+    if (!value_of(p)) return true;
   }
   return false;
 }

@@ -7,13 +7,16 @@
 //
 // Answers arrive as streamed deltas, and a placeholder may be cut between two of them
 // ("...<PERS" + "ON_1>..."): the restorer holds back a tail that could still become one, per
-// choice, and lets it go at the choice's last event. Placeholders the call did not have (the
+// choice, and lets it go at the choice's last event. Derived placeholders (scrub.h:
+// "<PHONE_E164_1>", <PHONE_1>'s value in E.164) are computed from their source's value.
+// Placeholders the call did not have (the
 // model made one up) stay as they are; a cascade escalates such an answer instead
 // (gateway_backend.cpp, reason "placeholder").
 #pragma once
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -39,6 +42,9 @@ class PlaceholderRestorer {
   // made up, which would reach the client as it is.
   bool has_unknown_placeholder(std::string_view text) const;
   bool has_unknown_placeholder(const CallResult& answer) const;  // any choice's text or tool calls
+  // A placeholder's original value: this call's own, or a derived one computed from its
+  // source's (scrub.h: "<PHONE_E164_1>" from <PHONE_1>'s); nullopt for one the call lacks.
+  std::optional<std::string> value_of(std::string_view placeholder) const;
   // An event of the answer, in place: its text, and at the choice's last event the held-back
   // tail and the tool calls.
   void restore_event(ChatEvent& event);

@@ -41,6 +41,10 @@ TEST(ConvertPlaceholders, OnlyPlaceholdersTheRequestLacksAreForeign) {
             (std::vector<std::string>{"<EMAIL_12>", "<URL_CREDENTIALS_2>"}));
   EXPECT_TRUE(foreign_placeholders(c, {{"role", "assistant"}, {"content", "<tool_call> <PHONE> <_1> <A_x> <PHONE_1"}}).empty());
   EXPECT_TRUE(foreign_placeholders(c, {{"role", "assistant"}, {"content", nullptr}}).empty());
+  // The request's phone in E.164 is the request's; another phone's is not.
+  EXPECT_TRUE(foreign_placeholders(call_contact("<PHONE_E164_1>"), call_contact("<PHONE_E164_1>").answer).empty());
+  EXPECT_EQ(foreign_placeholders(call_contact("<PHONE_E164_3>"), call_contact("<PHONE_E164_3>").answer),
+            std::vector<std::string>{"<PHONE_E164_3>"});
 }
 
 TEST(ConvertPlaceholders, TrainingLeavesOutAnswersWithForeignPlaceholders) {

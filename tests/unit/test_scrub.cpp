@@ -159,6 +159,34 @@ TEST(ScrubTest, AValueFoundOnceIsScrubbedWhereverTheConversationRepeatsIt) {
   EXPECT_EQ(messages[1]["tool_calls"][0]["function"]["arguments"], R"({"to":"<EMAIL_1>","who":"<PERSON_1>"})");
 }
 
+TEST(ScrubTest, PhoneE164Forms) {
+  EXPECT_EQ(phone_e164("(415) 555-0134"), "+14155550134");
+  EXPECT_EQ(phone_e164("415.555.0134"), "+14155550134");
+  EXPECT_EQ(phone_e164("1-415-555-0134"), "+14155550134");
+  EXPECT_EQ(phone_e164("+44 20 7946 0018"), "+442079460018");
+  EXPECT_EQ(phone_e164("+14155550134"), "+14155550134");
+  EXPECT_EQ(phone_e164("030 12345678"), std::nullopt);  // national, country not written
+  EXPECT_EQ(phone_e164("055-123-4567"), std::nullopt);  // no North American area code starts with 0
+  EXPECT_EQ(derived_source("<PHONE_E164_2>"), "<PHONE_2>");
+  EXPECT_EQ(derived_source("<PHONE_2>"), "");
+  EXPECT_EQ(derived_source("<PHONE_E164_>"), "");
+  EXPECT_EQ(derived_value("<PHONE_E164_2>", "+1 415 555 0134"), "+14155550134");
+  EXPECT_EQ(derived_value("<PHONE_2>", "+1 415 555 0134"), std::nullopt);
+}
+
+// A tool call's E.164 number is the request's phone in another form: logged as <PHONE_E164_n>,
+// so training sees where it comes from, not a new <PHONE_m> the request lacks.
+TEST(ScrubTest, APhoneRewrittenInE164IsDerivedFromTheRequestsPhone) {
+  ScrubSession s(scrubber());
+  EXPECT_EQ(s.scrub("Call Maria Garcia on (415) 555-0134 or +44 20 7946 0018."),
+            "Call <PERSON_1> on <PHONE_1> or <PHONE_2>.");
+  EXPECT_EQ(s.scrub(R"({"phone": "+14155550134"} {"phone": "+442079460018"})"),
+            R"({"phone": "<PHONE_E164_1>"} {"phone": "<PHONE_E164_2>"})");
+  // Another number in E.164, and the request's number as written, are not derived.
+  EXPECT_EQ(s.scrub("+14155550199, (415) 555-0134"), "<PHONE_3>, <PHONE_1>");
+  EXPECT_EQ(s.counts()[static_cast<size_t>(PiiType::kPhone)], 3u);
+}
+
 TEST(ScrubTest, ScrubsOpenAiMessages) {
   auto messages = nlohmann::json::parse(R"([
     {"role": "system", "content": "You help Maria Garcia."},

@@ -75,6 +75,26 @@ TEST(Unscrub, ChoicesAreRestoredApartAndToolCallsAtTheLastEvent) {
   EXPECT_EQ(b_end.tool_calls[0]["function"]["arguments"].get<std::string>(), R"({"to":"maria.garcia@example.com"})");
 }
 
+// A tool wants E.164: the specialist, trained on logs where the teacher's E.164 number is
+// <PHONE_E164_1>, writes that, and the client gets the caller's number in E.164.
+TEST(Unscrub, ADerivedPlaceholderIsComputedFromItsSource) {
+  ChatRequest request;
+  request.messages = nlohmann::ordered_json::array(
+      {{{"role", "user"}, {"content", "Please ring Maria Garcia, her number is (415) 555-0134."}}});
+  ScrubbedCall call = scrub_call(scrubber(), request);
+  EXPECT_EQ(call.request.messages[0]["content"].get<std::string>(), "Please ring <PERSON_1>, her number is <PHONE_1>.");
+  const PlaceholderRestorer& r = call.restorer;
+  EXPECT_FALSE(r.has_unknown_placeholder(R"({"phone":"<PHONE_E164_1>"})"));
+  EXPECT_TRUE(r.has_unknown_placeholder(R"({"phone":"<PHONE_E164_2>"})"));
+  EXPECT_EQ(r.restore(R"({"name":"<PERSON_1>","phone":"<PHONE_E164_1>"})"), R"({"name":"Maria Garcia","phone":"+14155550134"})");
+  // The oracle: the usage log scrubbing the teacher's answer in the call's session.
+  UsageRecord record;
+  record.request_json = nlohmann::ordered_json{{"messages", request.messages}}.dump();
+  record.response_json = nlohmann::ordered_json{{"phone", "+14155550134"}}.dump();
+  const UsageRecord logged = scrub_record(scrubber(), record, nullptr);
+  EXPECT_EQ(nlohmann::json::parse(logged.response_json)["phone"], "<PHONE_E164_1>");
+}
+
 // A placeholder the call did not have cannot be restored: the cascade escalates such an answer.
 TEST(Unscrub, AMadeUpPlaceholderIsFoundInTextAndToolCalls) {
   const ScrubbedCall call = scrub_call(scrubber(), agent_call());  // holds <PERSON_1>, <EMAIL_1>
