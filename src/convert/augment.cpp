@@ -236,6 +236,7 @@ std::vector<LoggedCall> vary_calls(const std::vector<const LoggedCall*>& sources
       LoggedCall v = *c;
       v.messages[static_cast<size_t>(m)]["content"] = std::move(varied);
       if (!seen.insert(request_key(v.messages, v.tools)).second) continue;
+      v.source_id = c->id;
       v.id = 0;
       v.answer = json();
       v.from_teacher = false;
@@ -309,8 +310,8 @@ void write_augmented(const std::string& path, const std::map<int, std::vector<Lo
   std::string text;
   for (const auto& [cluster, list] : calls) {
     for (const LoggedCall& c : list) {
-      text += json{{"cluster", cluster}, {"messages", c.messages}, {"tools", c.tools}, {"answer", c.answer},
-                   {"latency_ms", c.latency_ms}}.dump() + "\n";
+      text += json{{"cluster", cluster}, {"source", c.source_id}, {"messages", c.messages}, {"tools", c.tools},
+                   {"answer", c.answer}, {"latency_ms", c.latency_ms}}.dump() + "\n";
     }
   }
   write_file_atomically(path, text);
@@ -328,6 +329,7 @@ std::map<int, std::vector<LoggedCall>> read_augmented(const std::string& path, i
       const json j = json::parse(line);
       LoggedCall c;
       c.id = id--;
+      c.source_id = j.value("source", int64_t{0});  // files written before sources were kept: 0
       c.messages = j.at("messages");
       c.tools = j.at("tools");
       c.answer = j.at("answer");

@@ -66,7 +66,8 @@ struct AugmentReport {
 };
 
 // The variants of `sources` (pure: the same sources and seed give the same variants). Each is a
-// copy of its source with the last user message changed, no answer, from_teacher false.
+// copy of its source with the last user message changed, no answer, from_teacher false, and
+// source_id the source's id.
 std::vector<LoggedCall> vary_calls(const std::vector<const LoggedCall*>& sources, int per_call,
                                    double swap_probability, uint64_t seed);
 
@@ -78,8 +79,8 @@ std::vector<LoggedCall> augment_calls(Backend& teacher, const std::vector<const 
                                       const AugmentOptions& options, AugmentReport* report,
                                       const AugmentProgress& progress = {});
 
-// DIR/augmented.jsonl: one line per kept call, {"cluster", "messages", "tools", "answer",
-// "latency_ms"}, written to path.tmp and renamed. read_augmented gives calls with ids from
+// DIR/augmented.jsonl: one line per kept call, {"cluster", "source" (the id of the call it
+// varies), "messages", "tools", "answer", "latency_ms"}, written to path.tmp and renamed. read_augmented gives calls with ids from
 // first_id downwards (negative: never a log row's), by cluster. Throw rpu::Error.
 void write_augmented(const std::string& path, const std::map<int, std::vector<LoggedCall>>& calls);
 std::map<int, std::vector<LoggedCall>> read_augmented(const std::string& path, int64_t first_id = -1);

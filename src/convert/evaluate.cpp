@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include "core/error.h"
@@ -27,6 +28,7 @@ ChatRequest request_for(const LoggedCall& call, const Backend& backend, const Ev
 CallScore score_call(Backend& backend, const LoggedCall& call, const EvaluateOptions& options) {
   CallScore s;
   s.id = call.id;
+  s.family = call.source_id != 0 ? call.source_id : call.id;
   const MetricKind kind = options.metric.value_or(metric_for_answer(call.answer));
   s.metric = metric_name(kind);
   const auto start = Clock::now();
@@ -104,6 +106,15 @@ void run_calls_in_parallel(size_t count, int parallel, const std::function<bool(
   for (auto& t : workers) t.join();
 }
 
+std::vector<double> family_weights(const std::vector<CallScore>& calls) {
+  std::map<int64_t, size_t> members;
+  for (const CallScore& c : calls) ++members[c.family];
+  std::vector<double> weights;
+  weights.reserve(calls.size());
+  for (const CallScore& c : calls) weights.push_back(1.0 / static_cast<double>(members[c.family]));
+  return weights;
+}
+
 Evaluation evaluate(Backend& backend, const std::vector<const LoggedCall*>& held_out, const EvaluateOptions& options) {
   Evaluation ev;
   ev.candidate = backend.model_id();
@@ -117,15 +128,19 @@ Evaluation evaluate(Backend& backend, const std::vector<const LoggedCall*>& held
   if (ev.calls.empty()) return ev;
   std::vector<double> latencies;
   ev.samples_per_call = 0;
-  for (const CallScore& c : ev.calls) {
+  const std::vector<double> weights = family_weights(ev.calls);
+  double families = 0;
+  for (size_t i = 0; i < ev.calls.size(); ++i) {
+    const CallScore& c = ev.calls[i];
     ev.samples_per_call += c.samples;
     ev.completion_tokens_per_call += c.completion_tokens;
-    ev.mean_score += c.score;
-    ev.accuracy += c.correct ? 1.0 : 0.0;
+    ev.mean_score += weights[i] * c.score;
+    ev.accuracy += c.correct ? weights[i] : 0.0;
+    families += weights[i];
     latencies.push_back(c.latency_ms);
   }
-  ev.mean_score /= static_cast<double>(ev.calls.size());
-  ev.accuracy /= static_cast<double>(ev.calls.size());
+  ev.mean_score /= families;
+  ev.accuracy /= families;
   ev.samples_per_call /= static_cast<double>(ev.calls.size());
   ev.completion_tokens_per_call /= static_cast<double>(ev.calls.size());
   std::sort(latencies.begin(), latencies.end());

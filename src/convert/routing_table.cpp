@@ -336,15 +336,19 @@ Calibration calibrate_threshold(std::vector<CalibrationSample> samples, double t
   // Ascending confidence: threshold samples[i].confidence keeps samples i..n-1 local.
   std::sort(samples.begin(), samples.end(),
             [](const CalibrationSample& a, const CalibrationSample& b) { return a.confidence < b.confidence; });
-  const double n = static_cast<double>(samples.size());
-  std::vector<double> correct_from(samples.size() + 1, 0);  // correct answers among i..n-1
-  for (size_t i = samples.size(); i-- > 0;) correct_from[i] = correct_from[i + 1] + (samples[i].correct ? 1 : 0);
+  // Weighted sums from i to the end: of all samples, and of the correct ones.
+  std::vector<double> weight_from(samples.size() + 1, 0), correct_from(samples.size() + 1, 0);
+  for (size_t i = samples.size(); i-- > 0;) {
+    weight_from[i] = weight_from[i + 1] + samples[i].weight;
+    correct_from[i] = correct_from[i + 1] + (samples[i].correct ? samples[i].weight : 0);
+  }
+  const double n = weight_from[0];
   auto evaluate = [&](size_t first_kept, double threshold) {
-    const double kept = n - static_cast<double>(first_kept);
+    const double kept = weight_from[first_kept];
     Calibration c;
     c.threshold = threshold;
     c.local_share = kept / n;
-    c.expected_quality = (correct_from[first_kept] + teacher_quality * static_cast<double>(first_kept)) / n;
+    c.expected_quality = (correct_from[first_kept] + teacher_quality * (n - kept)) / n;
     c.feasible = c.expected_quality >= target_quality - 1e-12;
     return c;
   };

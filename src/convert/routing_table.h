@@ -77,6 +77,7 @@ void write_file_atomically(const std::string& path, const std::string& text);
 struct CalibrationSample {
   double confidence = 0;  // the specialist's confidence on the call (cascade.h)
   bool correct = false;   // whether its answer matched the teacher's
+  double weight = 1;      // its share of a held-out call (evaluate.h family_weights)
 };
 struct Calibration {
   double threshold = 1;       // the lowest min_confidence that keeps the quality at the target
@@ -86,6 +87,7 @@ struct Calibration {
 };
 // Calls with confidence >= threshold stay local (the cascade escalates below min_confidence);
 // escalated calls count at `teacher_quality` (1: the teacher's answers are the reference).
+// Shares and qualities are weighted by CalibrationSample::weight.
 // Picks the lowest threshold whose expected quality is >= `target_quality`.
 Calibration calibrate_threshold(std::vector<CalibrationSample> samples, double target_quality,
                                 double teacher_quality = 1.0);

@@ -69,7 +69,11 @@ double median(std::vector<double> v) {
 // strategy's (vote share, verifier agreement) when it has one, else the token probability.
 json candidate_state(const std::string& model, const CandidateResult& r) {
   json samples = json::array();
-  for (const CallScore& c : r.evaluation.calls) samples.push_back(json::array({c.confidence, c.correct}));
+  const std::vector<double> weights = family_weights(r.evaluation.calls);
+  for (size_t i = 0; i < weights.size(); ++i) {
+    const CallScore& c = r.evaluation.calls[i];
+    samples.push_back(json::array({c.confidence, c.correct, weights[i]}));
+  }
   json state = candidate_json(r);
   state["model"] = model;
   state["samples"] = std::move(samples);
@@ -165,7 +169,9 @@ json train_step(RunContext& ctx, int id, const std::vector<const LoggedCall*>& m
 
 Calibration calibrate(const json& candidate, double target) {
   std::vector<CalibrationSample> samples;
-  for (const json& s : candidate["samples"]) samples.push_back({s[0].get<double>(), s[1].get<bool>()});
+  for (const json& s : candidate["samples"]) {
+    samples.push_back({s[0].get<double>(), s[1].get<bool>(), s.size() > 2 ? s[2].get<double>() : 1.0});
+  }
   return calibrate_threshold(samples, target);
 }
 

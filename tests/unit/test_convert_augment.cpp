@@ -6,6 +6,7 @@
 // what write_augmented wrote.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -13,6 +14,7 @@
 #include <set>
 
 #include "convert/augment.h"
+#include "convert/evaluate.h"
 #include "convert/split.h"
 #include "core/error.h"
 
@@ -128,6 +130,25 @@ TEST(ConvertAugment, TheSameSeedGivesTheSameVariantsAndNoneRepeatsASource) {
   for (size_t i = 0; !differs && i < a.size(); ++i) differs = a[i].messages != c[i].messages;
   EXPECT_TRUE(differs) << "another seed, other variants";
   EXPECT_TRUE(vary_calls(pointers(calls), 0, 0.5, 1).empty());
+  // Each variant knows its source.
+  for (const LoggedCall& v : a) {
+    const auto source = std::find_if(calls.begin(), calls.end(), [&](const LoggedCall& c) { return c.id == v.source_id; });
+    ASSERT_NE(source, calls.end());
+    EXPECT_EQ(v.tools, source->tools);
+  }
+}
+
+// Scores weigh a held-out call and its variants as one call.
+TEST(ConvertAugment, FamilyWeightsCountEachHeldOutCallOnce) {
+  std::vector<CallScore> calls(5);
+  const int64_t families[] = {5, 5, 5, 7, 9};
+  for (size_t i = 0; i < calls.size(); ++i) calls[i].family = families[i];
+  const std::vector<double> w = family_weights(calls);
+  ASSERT_EQ(w.size(), 5u);
+  EXPECT_DOUBLE_EQ(w[0], 1.0 / 3);
+  EXPECT_DOUBLE_EQ(w[2], 1.0 / 3);
+  EXPECT_DOUBLE_EQ(w[3], 1.0);
+  EXPECT_DOUBLE_EQ(w[0] + w[1] + w[2] + w[3] + w[4], 3.0);
 }
 
 TEST(ConvertAugment, ACallWithNothingToSwapYieldsNoVariant) {
@@ -143,6 +164,7 @@ TEST(ConvertAugment, ACallWithNothingToSwapYieldsNoVariant) {
 TEST(ConvertAugment, WrittenCallsReadBackByCluster) {
   const std::vector<LoggedCall> calls = cluster();
   std::map<int, std::vector<LoggedCall>> by_cluster{{3, {calls[0], calls[1]}}, {8, {calls[2]}}};
+  by_cluster[3][1].source_id = 42;
   const std::string path =
       (std::filesystem::temp_directory_path() / ("rpu_augment_" + std::to_string(::getpid()) + ".jsonl")).string();
   write_augmented(path, by_cluster);
@@ -153,6 +175,7 @@ TEST(ConvertAugment, WrittenCallsReadBackByCluster) {
   EXPECT_EQ(back.at(3)[1].answer, calls[1].answer);
   EXPECT_TRUE(back.at(8)[0].from_teacher);
   EXPECT_LT(back.at(8)[0].id, 0) << "never a log row's id";
+  EXPECT_EQ(back.at(3)[1].source_id, 42);
   std::ofstream(path, std::ios::app) << "{\"cluster\": 3, \"messages\": []}\n";  // no answer
   try {
     read_augmented(path);

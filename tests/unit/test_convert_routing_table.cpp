@@ -240,6 +240,24 @@ TEST(RoutingTableTest, AReaderNeverSeesAPartialFile) {
   EXPECT_EQ(entries, 1);
 }
 
+// A held-out call and its variants weigh one call: a call with nothing to vary (answered wrong,
+// confidently) must not be outvoted by another call's variants.
+TEST(RoutingTableTest, CalibrationWeighsEachHeldOutCallOnce) {
+  std::vector<CalibrationSample> samples = {{0.99, false, 1}, {0.6, true, 1}, {0.5, true, 1}};
+  for (int i = 0; i < 4; ++i) samples.push_back({0.95, true, 0.25});  // a call and 3 variants, all right
+  // Weighted: 3 of 4 calls right; any threshold that keeps the 0.99 answer reaches 0.75 only.
+  convert::Calibration c = convert::calibrate_threshold(samples, 0.8);
+  EXPECT_TRUE(c.feasible);
+  EXPECT_DOUBLE_EQ(c.local_share, 0);
+  EXPECT_GT(c.threshold, 0.99);
+  EXPECT_DOUBLE_EQ(convert::calibrate_threshold(samples, 0.75).local_share, 1);
+  // Counted one by one, 6 of 7 right: everything would stay local at 0.8.
+  for (auto& s : samples) s.weight = 1;
+  c = convert::calibrate_threshold(samples, 0.8);
+  EXPECT_DOUBLE_EQ(c.local_share, 1);
+  EXPECT_NEAR(c.expected_quality, 6.0 / 7.0, 1e-12);
+}
+
 TEST(RoutingTableTest, CalibrationPicksTheLowestThresholdThatKeepsTheQuality) {
   // Confident answers are right, unsure ones mostly wrong.
   const std::vector<CalibrationSample> samples = {{0.95, true}, {0.9, true}, {0.85, true}, {0.8, true}, {0.7, true},
