@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -330,7 +331,16 @@ void write_file_atomically(const std::string& path, const std::string& text) {
   }
 }
 
-Calibration calibrate_threshold(std::vector<CalibrationSample> samples, double target_quality, double teacher_quality) {
+double wilson_lower_bound(double right, double n, double z) {
+  if (n <= 0) return 0;
+  const double p = right / n, z2 = z * z;
+  const double centre = p + z2 / (2 * n);
+  const double spread = z * std::sqrt(p * (1 - p) / n + z2 / (4 * n * n));
+  return std::max(0.0, (centre - spread) / (1 + z2 / n));
+}
+
+Calibration calibrate_threshold(std::vector<CalibrationSample> samples, double target_quality, double teacher_quality,
+                                double margin_z) {
   Calibration best;
   if (samples.empty()) return best;
   // Ascending confidence: threshold samples[i].confidence keeps samples i..n-1 local.
@@ -348,7 +358,9 @@ Calibration calibrate_threshold(std::vector<CalibrationSample> samples, double t
     Calibration c;
     c.threshold = threshold;
     c.local_share = kept / n;
-    c.expected_quality = (correct_from[first_kept] + teacher_quality * (n - kept)) / n;
+    const double kept_correct =
+        margin_z > 0 ? wilson_lower_bound(correct_from[first_kept], kept, margin_z) * kept : correct_from[first_kept];
+    c.expected_quality = (kept_correct + teacher_quality * (n - kept)) / n;
     c.feasible = c.expected_quality >= target_quality - 1e-12;
     return c;
   };

@@ -167,12 +167,12 @@ json train_step(RunContext& ctx, int id, const std::vector<const LoggedCall*>& m
           {"candidates", evaluated.entries}};
 }
 
-Calibration calibrate(const json& candidate, double target) {
+Calibration calibrate(const json& candidate, double target, double margin_z) {
   std::vector<CalibrationSample> samples;
   for (const json& s : candidate["samples"]) {
     samples.push_back({s[0].get<double>(), s[1].get<bool>(), s.size() > 2 ? s[2].get<double>() : 1.0});
   }
-  return calibrate_threshold(samples, target);
+  return calibrate_threshold(samples, target, 1.0, margin_z);
 }
 
 // The best candidate (evaluated or trained) that may be deployed; null when none may.
@@ -217,7 +217,7 @@ Deployable best_deployable(const json& state, const RunOptions& o, bool by_casca
   auto consider = [&](const json& c) {
     if (teacher_p50 > 0 && c.value("latency_p50_ms", 0.0) >= teacher_p50) return;
     double key = -1;
-    const Calibration cal = calibrate(c, o.target);
+    const Calibration cal = calibrate(c, o.target, o.calibration_margin);
     // Between equal scores (or local shares) the cheaper pair wins: a strategy's samples must
     // buy something (scores differ by at least 1/held-out calls, far above these terms).
     const double cost = 1e-9 * c.value("samples_per_call", 1.0);

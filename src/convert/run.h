@@ -80,6 +80,9 @@ struct RunOptions {
   // confidence threshold calibrated on the held-out calls, the route reaches the target and
   // keeps at least min_local_share of the calls local (best_deployable in run.cpp).
   bool deploy_by_cascade = false;
+  // S6 calibrates on the kept calls' accuracy at its Wilson lower bound at this z (0: the mean;
+  // routing_table.h calibrate_threshold). More escalation, kept answers more often right.
+  double calibration_margin = 0;
   double min_local_share = 0.3;
   double shadow_share = 0.05;
   bool scrub_input = false;           // deployed routes get calls scrubbed (the log was: the gateway config's log.scrub)

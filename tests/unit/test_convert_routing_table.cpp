@@ -258,6 +258,23 @@ TEST(RoutingTableTest, CalibrationWeighsEachHeldOutCallOnce) {
   EXPECT_NEAR(c.expected_quality, 6.0 / 7.0, 1e-12);
 }
 
+// With a margin the kept calls' accuracy counts at its Wilson lower bound: k of k right at
+// z = 1 is k / (k + 1), so 17 held-out calls all right keep k with (k^2/(k+1) + 17 - k) / 17 >= 0.95:
+// k <= 5 (the mean would keep all 17).
+TEST(RoutingTableTest, CalibrationWithAMarginTrustsFewRightAnswersLess) {
+  EXPECT_NEAR(convert::wilson_lower_bound(17, 17, 1), 17.0 / 18, 1e-12);
+  EXPECT_NEAR(convert::wilson_lower_bound(40, 41, 1.645), 0.8978, 1e-4);
+  EXPECT_DOUBLE_EQ(convert::wilson_lower_bound(0, 0, 1), 0);
+  std::vector<CalibrationSample> samples;
+  for (int i = 0; i < 17; ++i) samples.push_back({0.5 + 0.01 * i, true});
+  EXPECT_DOUBLE_EQ(convert::calibrate_threshold(samples, 0.95).local_share, 1);
+  const convert::Calibration c = convert::calibrate_threshold(samples, 0.95, 1.0, 1.0);
+  EXPECT_TRUE(c.feasible);
+  EXPECT_NEAR(c.local_share, 5.0 / 17, 1e-12);
+  EXPECT_NEAR(c.threshold, 0.62, 1e-12);  // the five most confident
+  EXPECT_GE(c.expected_quality, 0.95);
+}
+
 TEST(RoutingTableTest, CalibrationPicksTheLowestThresholdThatKeepsTheQuality) {
   // Confident answers are right, unsure ones mostly wrong.
   const std::vector<CalibrationSample> samples = {{0.95, true}, {0.9, true}, {0.85, true}, {0.8, true}, {0.7, true},

@@ -114,6 +114,11 @@ void add_convert_run(CLI::App& convert, ConvertSteps& steps) {
       ->check(CLI::IsMember(convert::strategy_names()));
   cmd->add_flag("--deploy-by-cascade", o->deploy_by_cascade,
                 "also deploy a specialist below the target when escalating its least confident calls brings the route to it");
+  cmd->add_option("--calibration-margin", o->calibration_margin,
+                  "calibrate thresholds on the kept held-out calls' accuracy at its Wilson lower bound at this z "
+                  "(0: at its mean)")
+      ->check(CLI::Range(0.0, 4.0))
+      ->capture_default_str();
   cmd->add_option("--min-local-share", o->min_local_share, "--deploy-by-cascade: share of calls the route must keep local")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->add_flag("!--no-learned-constraints", o->learned_constraints,
