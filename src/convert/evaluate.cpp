@@ -131,12 +131,13 @@ Evaluation evaluate(Backend& backend, const std::vector<const LoggedCall*>& held
   const std::vector<double> weights = family_weights(ev.calls);
   double families = 0;
   for (size_t i = 0; i < ev.calls.size(); ++i) {
-    const CallScore& c = ev.calls[i];
+    CallScore& c = ev.calls[i];
+    c.weight = weights[i];
     ev.samples_per_call += c.samples;
     ev.completion_tokens_per_call += c.completion_tokens;
-    ev.mean_score += weights[i] * c.score;
-    ev.accuracy += c.correct ? weights[i] : 0.0;
-    families += weights[i];
+    ev.mean_score += c.weight * c.score;
+    ev.accuracy += c.correct ? c.weight : 0.0;
+    families += c.weight;
     latencies.push_back(c.latency_ms);
   }
   ev.mean_score /= families;

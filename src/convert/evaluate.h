@@ -37,6 +37,7 @@ struct CallScore {
   // The held-out call this one stands for: its own id, or a variant's source's (augment.h).
   // A held-out call and its variants weigh one call together in every mean (family_weights).
   int64_t family = 0;
+  double weight = 1;  // 1 / its family's calls among those evaluated (set by evaluate)
   std::string metric;
   double score = 0;
   bool correct = false;

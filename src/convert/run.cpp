@@ -69,11 +69,7 @@ double median(std::vector<double> v) {
 // strategy's (vote share, verifier agreement) when it has one, else the token probability.
 json candidate_state(const std::string& model, const CandidateResult& r) {
   json samples = json::array();
-  const std::vector<double> weights = family_weights(r.evaluation.calls);
-  for (size_t i = 0; i < weights.size(); ++i) {
-    const CallScore& c = r.evaluation.calls[i];
-    samples.push_back(json::array({c.confidence, c.correct, weights[i]}));
-  }
+  for (const CallScore& c : r.evaluation.calls) samples.push_back(json::array({c.confidence, c.correct, c.weight}));
   json state = candidate_json(r);
   state["model"] = model;
   state["samples"] = std::move(samples);

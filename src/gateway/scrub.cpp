@@ -81,12 +81,11 @@ std::optional<std::string> derived_value(std::string_view placeholder, std::stri
 const std::string& ScrubSession::placeholder_for(PiiType type, const std::string& value) {
   auto it = placeholders_.find(value);
   if (it != placeholders_.end()) return it->second;
-  if (type == PiiType::kPhone) {
-    const std::optional<std::string> e164 = phone_e164(value);
+  // Only a phone written in E.164 is derived, from an earlier phone with the same E.164 form.
+  if (type == PiiType::kPhone && phone_e164(value) == value) {
     for (const auto& [earlier, placeholder] : placeholders_) {
-      if (!e164 || *e164 != value) break;  // only a value written in E.164 is derived
       if (!placeholder.starts_with(kPhonePrefix) || !derived_source(placeholder).empty()) continue;
-      if (phone_e164(earlier) != e164) continue;
+      if (phone_e164(earlier) != value) continue;
       const std::string number = placeholder.substr(kPhonePrefix.size());  // "1>"
       return placeholders_.emplace(value, std::string(kPhoneE164Prefix) + number).first->second;
     }

@@ -332,7 +332,7 @@ TEST(ConvertRunE2E, DeploysByCascadeOnlyWhenAskedAndOnlyWhenTheCalibratedRouteRe
 
 // Flags that could only fail after clustering and evaluating (minutes into a real run) fail
 // first, naming the flag's value (run_conversion checks them again for callers other than the CLI).
-TEST(ConvertRunE2E, BadGeneralistOrVocabularyFlagsFailBeforeAnyWork) {
+TEST(ConvertRunE2E, BadGeneralistVocabularyOrMarginFlagsFailBeforeAnyWork) {
   const std::string dir = test::temp_path("convert_run_bad_flags");
   std::filesystem::create_directories(dir);
   const std::string log = dir + "/calls.jsonl";
@@ -346,6 +346,8 @@ TEST(ConvertRunE2E, BadGeneralistOrVocabularyFlagsFailBeforeAnyWork) {
       {{"--generalist-minutes", "1", "--generalist-from", "scratch:xxl"}, "unknown scratch size 'xxl'"},
       {{"--vocab", "100"}, "--vocab: (Value 100 not in range 0 to 0) OR (Value 100 not in range 259 to 65536)"},
       {{"--vocab", "10000000"}, "--vocab: (Value 10000000 not in range"},
+      {{"--calibration-margin", "-0.5"}, "--calibration-margin: Value -0.5 not in range 0.000000 to 4.000000"},
+      {{"--calibration-margin", "high"}, "--calibration-margin"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> args{"convert", "run", log, "--work-dir", dir + "/work"};
