@@ -311,7 +311,7 @@ void write_augmented(const std::string& path, const std::map<int, std::vector<Lo
   for (const auto& [cluster, list] : calls) {
     for (const LoggedCall& c : list) {
       text += json{{"cluster", cluster}, {"source", c.source_id}, {"messages", c.messages}, {"tools", c.tools},
-                   {"answer", c.answer}, {"latency_ms", c.latency_ms}}.dump() + "\n";
+                   {"answer", c.answer}, {"latency_ms", c.latency_ms}, {"max_tokens", c.max_tokens}}.dump() + "\n";
     }
   }
   write_file_atomically(path, text);
@@ -334,6 +334,7 @@ std::map<int, std::vector<LoggedCall>> read_augmented(const std::string& path, i
       c.tools = j.at("tools");
       c.answer = j.at("answer");
       c.latency_ms = j.value("latency_ms", 0.0);
+      c.max_tokens = j.value("max_tokens", 0);  // files written before it was kept: none
       c.model = "augmented";
       c.kind = "chat";
       c.from_teacher = true;

@@ -17,7 +17,9 @@ using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
 ChatRequest request_for(const LoggedCall& call, const Backend& backend, const EvaluateOptions& options) {
-  ChatRequest r = greedy_request(call, backend.model_id(), options.max_tokens);  // a score must not depend on luck
+  // Under the client's own budget when the log has it, as the route will serve the call.
+  const int max_tokens = call.max_tokens > 0 ? std::min(call.max_tokens, options.max_tokens) : options.max_tokens;
+  ChatRequest r = greedy_request(call, backend.model_id(), max_tokens);  // a score must not depend on luck
   r.logprobs = true;  // the confidence the cascade would see (S6 calibrates on it)
   r.reasoning = options.reasoning;  // a strategy samples at its own temperature, from this seed
   r.copy_fields = options.constraints.copy_fields;  // as the route will send them
@@ -37,7 +39,9 @@ CallScore score_call(Backend& backend, const LoggedCall& call, const EvaluateOpt
     const CallResult result = run_chat(backend, request_for(call, backend, options));
     const ChoiceResult& choice = first_choice(result);
     message = assistant_message(choice);
-    s.confidence = gateway::choice_confidence(choice);
+    // The cascade escalates an answer cut at the token limit whatever its confidence
+    // (gateway/cascade.h "length"); below 0, calibration never keeps it local.
+    s.confidence = choice.finish_reason == "length" ? -1 : gateway::choice_confidence(choice);
     s.completion_tokens = choice.completion_tokens;
     if (choice.extension.is_object() && choice.extension.contains("samples") && choice.extension["samples"].is_number()) {
       s.samples = choice.extension["samples"].get<int>();

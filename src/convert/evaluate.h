@@ -45,7 +45,8 @@ struct CallScore {
   double latency_ms = 0;
   // The confidence the gateway's cascade judges the answer by (gateway/cascade.h
   // choice_confidence): the strategy's (vote share, verifier agreement) when there is one,
-  // else exp(mean token logprob). S6 calibrates min_confidence on it. -1: none.
+  // else exp(mean token logprob). S6 calibrates min_confidence on it. -1: none, or the
+  // cascade escalates the answer at any threshold (an error, or cut at the token limit).
   double confidence = -1;
   int samples = 1;            // answers sampled for this call (the strategy's "samples")
   int completion_tokens = 0;  // tokens generated over all of them

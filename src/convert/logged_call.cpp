@@ -26,6 +26,7 @@ std::vector<LoggedCall> load_logged_calls(const std::string& location, const Loa
     c.messages = std::move(exchange->messages);
     c.tools = std::move(exchange->tools);
     c.answer = std::move(exchange->answer);
+    c.max_tokens = exchange->max_tokens;
     c.latency_ms = row.latency_ms;
     c.prompt_tokens = row.prompt_tokens;
     c.completion_tokens = row.completion_tokens;

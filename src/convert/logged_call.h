@@ -25,6 +25,7 @@ struct LoggedCall {
   nlohmann::ordered_json answer;    // the first choice's assistant message {"role", "content", "tool_calls"?}
   double latency_ms = 0;
   int64_t prompt_tokens = 0, completion_tokens = 0;
+  int max_tokens = 0;         // the client's max_tokens as logged; 0: none
   bool escalated = false;
   bool from_teacher = false;  // answered by one of the teachers: usable as a training/eval example
 };

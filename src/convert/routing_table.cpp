@@ -364,14 +364,17 @@ Calibration calibrate_threshold(std::vector<CalibrationSample> samples, double t
     c.feasible = c.expected_quality >= target_quality - 1e-12;
     return c;
   };
-  for (size_t i = 0; i < samples.size(); ++i) {
-    if (i > 0 && samples[i].confidence == samples[i - 1].confidence) continue;  // same threshold as before
-    const Calibration c = evaluate(i, i == 0 ? 0.0 : std::clamp(samples[i].confidence, 0.0, 1.0));
+  // A confidence below 0 is escalated at every threshold (errors, answers cut at the limit).
+  size_t first = 0;
+  while (first < samples.size() && samples[first].confidence < 0) ++first;
+  for (size_t i = first; i < samples.size(); ++i) {
+    if (i > first && samples[i].confidence == samples[i - 1].confidence) continue;  // same threshold as before
+    const Calibration c = evaluate(i, i == first ? 0.0 : std::clamp(samples[i].confidence, 0.0, 1.0));
     if (c.feasible) return c;
   }
   // Escalate everything: a threshold just above the highest confidence (at most 1, where a
   // confidence of exactly 1 would still stay local).
-  const double above = std::min(1.0, std::nextafter(samples.back().confidence, 2.0));
+  const double above = std::min(1.0, std::nextafter(std::max(0.0, samples.back().confidence), 2.0));
   size_t first_kept = samples.size();
   while (first_kept > 0 && samples[first_kept - 1].confidence >= above) --first_kept;
   return evaluate(first_kept, above);

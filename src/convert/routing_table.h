@@ -86,6 +86,7 @@ struct Calibration {
   bool feasible = false;      // false: not even escalating everything reaches the target
 };
 // Calls with confidence >= threshold stay local (the cascade escalates below min_confidence);
+// a confidence below 0 is escalated at every threshold (evaluate.h CallScore::confidence);
 // escalated calls count at `teacher_quality` (1: the teacher's answers are the reference).
 // Shares and qualities are weighted by CalibrationSample::weight.
 // Picks the lowest threshold whose expected quality is >= `target_quality`.

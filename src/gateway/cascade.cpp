@@ -38,6 +38,11 @@ CascadeDecision CascadeJudge::judge(const CallResult& answer) const {
   }
   d.confidence = confidence > 1 ? -1 : confidence;
   for (const ChoiceResult& c : answer.choices) {
+    if (c.finish_reason == "length") {
+      d.escalate = true;
+      d.reason = "length";
+      return d;
+    }
     const bool tool_call = c.tool_calls.is_array() && !c.tool_calls.empty();
     if (refusal_ && refusal_->search(c.text) == reasoning::Pattern::Status::kMatch) {
       d.escalate = true;

@@ -1,6 +1,11 @@
 // The cascade's decision: does the small model's answer stand, or does the call go to the
 // upstream? It escalates when, in this order:
 //   "error"       the answer ended in an error (or the small model could not run the call);
+//   "length"      the answer was cut at max_tokens (or the context's end). The client's budget
+//                 counts the upstream's tokens, and a small model's vocabulary spends more on
+//                 the same text (a 1,024-piece vocabulary writes "technical" in 5 tokens, so
+//                 max_tokens 5 cut 40 of 234 local answers to "technic" in the ninth bench
+//                 run): the upstream's answer under that budget is the one the client expects;
 //   "refusal"     the text matches the route's refusal pattern (the specialist's "not mine");
 //   "verifier"    the route's verifier (reasoning/verifiers.h) fails the text;
 //   "confidence"  the confidence is below the route's min_confidence;

@@ -30,6 +30,9 @@ bool target_failed(const ApiError& e) { return e.status >= 500 || e.status == 42
 std::string chat_request_log_json(const ChatRequest& r) {
   nlohmann::ordered_json j = {{"messages", r.messages}};
   if (r.tools.is_array() && !r.tools.empty()) j["tools"] = r.tools;
+  // The client's budget, counted in the upstream's tokens: the conversion loop evaluates a
+  // specialist under it (a small vocabulary spends more tokens on the same answer).
+  if (r.max_tokens > 0) j["max_tokens"] = r.max_tokens;
   return j.dump();
 }
 

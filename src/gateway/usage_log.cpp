@@ -1,5 +1,6 @@
 #include "gateway/usage_log.h"
 
+#include <algorithm>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -146,7 +147,11 @@ std::optional<LoggedExchange> read_exchange(const std::string& request_json, con
       !response.is_object()) {
     return std::nullopt;
   }
-  return LoggedExchange{request["messages"], request.contains("tools") ? request["tools"] : json(), response};
+  LoggedExchange exchange{request["messages"], request.contains("tools") ? request["tools"] : json(), response};
+  if (request.contains("max_tokens") && request["max_tokens"].is_number_integer()) {
+    exchange.max_tokens = std::max(0, request["max_tokens"].get<int>());
+  }
+  return exchange;
 }
 
 std::vector<UsageSummaryRow> summarize_usage(const std::string& location) {

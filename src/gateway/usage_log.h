@@ -104,6 +104,7 @@ class UsageLog {
 // nested: the JSON goes through core/json_text.h like every JSON file rpu reads).
 struct LoggedExchange {
   nlohmann::ordered_json messages, tools, answer;  // tools: null when the call had none
+  int max_tokens = 0;                              // the request's max_tokens; 0: none logged
 };
 std::optional<LoggedExchange> read_exchange(const std::string& request_json, const std::string& response_json);
 

@@ -275,6 +275,21 @@ TEST(RoutingTableTest, CalibrationWithAMarginTrustsFewRightAnswersLess) {
   EXPECT_GE(c.expected_quality, 0.95);
 }
 
+// An answer cut at max_tokens (confidence -1) goes to the teacher at every threshold, so even
+// "keep everything" (threshold 0) counts it as escalated, at the teacher's quality.
+TEST(RoutingTableTest, CalibrationNeverKeepsAnswersTheCascadeAlwaysEscalates) {
+  const std::vector<CalibrationSample> samples = {{-1, false}, {0.9, true}, {0.8, true}, {0.7, true}};
+  convert::Calibration c = convert::calibrate_threshold(samples, 0.95);
+  EXPECT_TRUE(c.feasible);
+  EXPECT_DOUBLE_EQ(c.threshold, 0);
+  EXPECT_DOUBLE_EQ(c.local_share, 0.75);
+  EXPECT_DOUBLE_EQ(c.expected_quality, 1);
+  // Only such answers: nothing stays local, whatever the threshold.
+  c = convert::calibrate_threshold({{-1, false}, {-1, false}}, 0.95);
+  EXPECT_TRUE(c.feasible);
+  EXPECT_DOUBLE_EQ(c.local_share, 0);
+}
+
 TEST(RoutingTableTest, CalibrationPicksTheLowestThresholdThatKeepsTheQuality) {
   // Confident answers are right, unsure ones mostly wrong.
   const std::vector<CalibrationSample> samples = {{0.95, true}, {0.9, true}, {0.85, true}, {0.8, true}, {0.7, true},

@@ -145,6 +145,16 @@ TEST(GatewayCascade, EscalatesOnLowConfidenceRefusalVerifierOrError) {
   broken.finish_reason = "error";
   EXPECT_EQ(judge.judge(answer({broken})).reason, "error");
 
+  // Cut at max_tokens: escalated however sure its tokens were (and even with no threshold).
+  ChoiceResult cut = choice("2 + 3 = 5. The ans", {sure, sure});
+  cut.finish_reason = "length";
+  d = judge.judge(answer({cut}));
+  EXPECT_TRUE(d.escalate);
+  EXPECT_EQ(d.reason, "length");
+  CascadeConfig keep_all = config;
+  keep_all.min_confidence = 0;
+  EXPECT_EQ(CascadeJudge(keep_all).judge(answer({cut})).reason, "length");
+
   // A reasoning strategy's confidence (the vote share) is used instead of token probabilities.
   ChoiceResult voted = choice("The answer is 5.", {sure});
   voted.extension = {{"confidence", 0.375}};

@@ -273,5 +273,21 @@ TEST(UsageLogTest, EachRowReadsEveryFieldBackInOrder) {
   EXPECT_EQ(later, std::vector<int64_t>{rows[2].first});
 }
 
+// The client's max_tokens is logged with the request (the conversion loop evaluates specialists
+// under it); logs written before it was kept read as "none".
+TEST(UsageLogTest, ALoggedRequestKeepsItsMaxTokens) {
+  const std::string answer = json{{"role", "assistant"}, {"content", "billing"}}.dump();
+  const json messages = json::array({{{"role", "user"}, {"content", "I was charged twice"}}});
+  auto exchange = read_exchange(json{{"messages", messages}, {"max_tokens", 5}}.dump(), answer);
+  ASSERT_TRUE(exchange.has_value());
+  EXPECT_EQ(exchange->max_tokens, 5);
+  exchange = read_exchange(json{{"messages", messages}}.dump(), answer);
+  ASSERT_TRUE(exchange.has_value());
+  EXPECT_EQ(exchange->max_tokens, 0);
+  exchange = read_exchange(json{{"messages", messages}, {"max_tokens", "five"}}.dump(), answer);
+  ASSERT_TRUE(exchange.has_value());
+  EXPECT_EQ(exchange->max_tokens, 0);
+}
+
 }  // namespace
 }  // namespace rpu::gateway
