@@ -78,7 +78,8 @@ std::unique_ptr<Tokenizer> BpeTokenizer::from_gguf(const GgufFile& file, Vocab v
                                         BpeDecoding::kByteLevel, false);
 }
 
-void BpeTokenizer::encode_text(std::string_view text, bool at_text_start, std::vector<int32_t>& out) const {
+void BpeTokenizer::encode_text(std::string_view text, StretchStart start, std::vector<int32_t>& out) const {
+  const bool at_text_start = start == StretchStart::kTextStart;
   std::vector<std::string> pieces;
   pieces.push_back(normalizer_ ? normalizer_->apply(text) : std::string(text));
   if (pieces[0].empty()) return;

@@ -39,7 +39,7 @@ class BpeTokenizer : public Tokenizer {
   bool strips_leading_space() const override { return strips_leading_space_; }
 
  protected:
-  void encode_text(std::string_view text, bool at_text_start, std::vector<int32_t>& out) const override;
+  void encode_text(std::string_view text, StretchStart start, std::vector<int32_t>& out) const override;
 
  private:
   struct Merge {

@@ -84,10 +84,10 @@ void SpmTokenizer::append_symbol(std::string_view symbol, std::vector<int32_t>& 
   }
 }
 
-void SpmTokenizer::encode_text(std::string_view raw, bool, std::vector<int32_t>& out) const {
-  // Every stretch gets the space prefix: it either starts the text or follows a special
-  // token, and SentencePiece treats both as the start of a sentence.
-  const std::string text = spm_escape_spaces(raw, vocab_.add_space_prefix);
+void SpmTokenizer::encode_text(std::string_view raw, StretchStart start, std::vector<int32_t>& out) const {
+  // A stretch that starts the text or follows a special token gets the space prefix:
+  // SentencePiece treats both as the start of a sentence. A continuation does not.
+  const std::string text = spm_escape_spaces(raw, vocab_.add_space_prefix && start != StretchStart::kContinuation);
   // Cut before each space marker that follows another character when no piece can span such
   // a point: no bigram across it can ever be queued, so each chunk merges exactly as it
   // would inside the whole text, and the queues stay small.

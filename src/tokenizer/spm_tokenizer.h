@@ -34,7 +34,7 @@ class SpmTokenizer : public Tokenizer {
   bool strips_leading_space() const override { return vocab_.add_space_prefix; }
 
  protected:
-  void encode_text(std::string_view text, bool at_text_start, std::vector<int32_t>& out) const override;
+  void encode_text(std::string_view text, StretchStart start, std::vector<int32_t>& out) const override;
 
  private:
   // The id of a piece the merges may produce (normal and user-defined pieces; control, byte

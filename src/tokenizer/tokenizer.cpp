@@ -179,7 +179,8 @@ Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
   }
 }
 
-std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special,
+                                       bool continues_text) const {
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 4);
   if (add_special) out.insert(out.end(), vocab_.prefix_ids.begin(), vocab_.prefix_ids.end());
@@ -187,6 +188,10 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, 
   // Leftmost-longest scan for special tokens; the stretches between them go to the model.
   size_t section = 0;  // start of the pending plain-text stretch
   size_t pos = 0;
+  auto start_of = [&](size_t stretch) {
+    if (stretch > 0) return StretchStart::kAfterSpecial;
+    return continues_text ? StretchStart::kContinuation : StretchStart::kTextStart;
+  };
   auto is_space_at = [&](size_t p, size_t& len) {
     const char32_t cp = unicode::decode(text, p, len);
     return cp != unicode::kInvalid && unicode::is_whitespace(cp);
@@ -223,7 +228,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, 
       }
       text_end = run;
     }
-    if (text_end > section) encode_text(text.substr(section, text_end - section), section == 0, out);
+    if (text_end > section) encode_text(text.substr(section, text_end - section), start_of(section), out);
     out.push_back(best);
     pos = best_end;
     if (flags & 2) {  // rstrip: drop the whitespace that follows
@@ -231,7 +236,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, 
     }
     section = pos;
   }
-  if (section < text.size()) encode_text(text.substr(section), section == 0, out);
+  if (section < text.size()) encode_text(text.substr(section), start_of(section), out);
 
   if (add_special) out.insert(out.end(), vocab_.suffix_ids.begin(), vocab_.suffix_ids.end());
   return out;

@@ -25,6 +25,14 @@ inline constexpr std::string_view kSpaceMarker = "\xe2\x96\x81";
 // `piece` with every U+2581 turned back into a space.
 std::string spaces_from_markers(std::string_view piece);
 
+// Where a stretch of plain text (between special tokens) starts. It decides what encoders do at
+// a start: the space SentencePiece puts in front, the "first" prepend of Metaspace.
+enum class StretchStart {
+  kTextStart,     // the text begins here
+  kAfterSpecial,  // it follows a special token (SentencePiece: a new sentence)
+  kContinuation,  // it goes on from text encoded before (a piece of a longer text): no start
+};
+
 // Token kinds as GGUF numbers them in tokenizer.ggml.token_type.
 enum class TokenKind : int32_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
 
@@ -74,7 +82,11 @@ class Tokenizer {
   // Text -> ids. add_special: add the model's BOS/EOS (or [CLS]/[SEP]) as its metadata says.
   // parse_special: control tokens written in the text (e.g. "<|im_start|>") become those
   // tokens; otherwise they are plain text. User-defined tokens are always recognised.
-  std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special = false) const;
+  // continues_text: the text goes on from text encoded before (e.g. an assistant turn after
+  // its generation prompt), so its first stretch gets no start-of-text treatment, as the
+  // model sees it when generating: "Answer:" then " 42" is "▁42", not "▁▁42".
+  std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special = false,
+                              bool continues_text = false) const;
   // The bytes one token stands for (a byte token may be part of a UTF-8 character).
   // Control tokens (BOS, EOS, ...) have no text.
   virtual std::string token_to_piece(int32_t id) const = 0;
@@ -87,9 +99,8 @@ class Tokenizer {
 
  protected:
   explicit Tokenizer(Vocab vocab);
-  // Encodes one stretch of text that holds no special token. `at_text_start`: the stretch
-  // begins the input (rather than following a special token).
-  virtual void encode_text(std::string_view text, bool at_text_start, std::vector<int32_t>& out) const = 0;
+  // Encodes one stretch of text that holds no special token, starting as `start` says.
+  virtual void encode_text(std::string_view text, StretchStart start, std::vector<int32_t>& out) const = 0;
   void check_id(int32_t id) const;  // throws for ids outside the vocabulary
 
   Vocab vocab_;

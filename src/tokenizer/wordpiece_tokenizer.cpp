@@ -30,7 +30,8 @@ std::unique_ptr<Tokenizer> WordPieceTokenizer::from_gguf(const GgufFile& file, V
   return std::make_unique<WordPieceTokenizer>(std::move(vocab), options, make_bert_normalizer(norm), make_bert());
 }
 
-void WordPieceTokenizer::encode_text(std::string_view text, bool at_text_start, std::vector<int32_t>& out) const {
+void WordPieceTokenizer::encode_text(std::string_view text, StretchStart start, std::vector<int32_t>& out) const {
+  const bool at_text_start = start == StretchStart::kTextStart;
   std::vector<std::string> words;
   words.push_back(normalizer_ ? normalizer_->apply(text) : std::string(text));
   if (pretokenizer_) pretokenizer_->apply(words, at_text_start);

@@ -32,7 +32,7 @@ class WordPieceTokenizer : public Tokenizer {
   bool strips_leading_space() const override { return true; }
 
  protected:
-  void encode_text(std::string_view text, bool at_text_start, std::vector<int32_t>& out) const override;
+  void encode_text(std::string_view text, StretchStart start, std::vector<int32_t>& out) const override;
 
  private:
   void encode_word(std::string_view word, std::vector<int32_t>& out) const;

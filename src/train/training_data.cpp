@@ -28,6 +28,10 @@ std::string piece_text(const Tokenizer& tokenizer, int32_t id) {
 // The chat rendered in pieces: text outside assistant turns (no loss) and each assistant turn
 // as the template writes it (content and end-of-turn markers; loss). Each piece is tokenized
 // on its own, which is also how inference sees it: generation starts right after the prompt.
+// A piece goes on from the text before it (Tokenizer::encode continues_text) unless that ended
+// in a special token: after a generation prompt "Answer:", a SentencePiece vocabulary learns
+// " billing" as "▁billing", which the model generates, not as "▁" "▁billing" (an extra token
+// per answer, and a doubled space in every reply).
 void chat_example(const json& messages, const ChatTemplate& tmpl, const Tokenizer& tokenizer, Example& out,
                   const std::string& where) {
   ChatContextOptions options;
@@ -41,8 +45,13 @@ void chat_example(const json& messages, const ChatTemplate& tmpl, const Tokenize
   };
   const std::string full = render(messages.size(), false);
   size_t done = 0;  // characters of `full` already turned into tokens
+  auto after_special = [&] {
+    const TokenKind kind = tokenizer.vocab().kinds[static_cast<size_t>(out.tokens.back())];
+    return kind == TokenKind::kControl || kind == TokenKind::kUserDefined;
+  };
   auto append = [&](std::string_view text, bool target) {
-    const auto ids = tokenizer.encode(text, /*add_special=*/false, /*parse_special=*/true);
+    const bool continues = !out.tokens.empty() && !after_special();
+    const auto ids = tokenizer.encode(text, /*add_special=*/false, /*parse_special=*/true, continues);
     for (int32_t id : ids) {
       out.tokens.push_back(id);
       out.loss_mask.push_back(target ? 1 : 0);

@@ -102,7 +102,7 @@ TEST(ConvertRunE2E, DeploysWhatPassesSkipsSmallClustersResumesAndReports) {
   write_gateway_config(config, routes);
   write_clusters(work, log);
   const std::vector<std::string> args{"convert", "run", log, "--work-dir", work, "--routes-file", routes,
-                                      "--gateway-config", config, "--min-calls", "20", "--target", "0.3",
+                                      "--gateway-config", config, "--min-calls", "20", "--target", "0.8",
                                       "--train-minutes", "0.2", "--train-steps", "2", "--max-tokens", "48",
                                       "--shadow", "0.1", "-t", "2"};
   const auto first = test::run_rpu(args);
@@ -167,7 +167,7 @@ TEST(ConvertRunE2E, DeploysWhatPassesSkipsSmallClustersResumesAndReports) {
   const auto before = test::read_file(routes);
   // Given through --config this time (the same options as YAML), which also checks that file.
   std::ofstream(dir + "/convert.yaml") << "work-dir: " << work << "\nroutes-file: " << routes << "\ngateway-config: " << config
-                                       << "\nmin-calls: 20\ntarget: 0.3\ntrain-minutes: 0.2\ntrain-steps: 2\nmax-tokens: 48\n"
+                                       << "\nmin-calls: 20\ntarget: 0.8\ntrain-minutes: 0.2\ntrain-steps: 2\nmax-tokens: 48\n"
                                           "shadow: 0.1\n";
   const auto second = test::run_rpu({"convert", "run", log, "--config", dir + "/convert.yaml", "-t", "2"});
   ASSERT_EQ(second.exit_code, 0) << second.err;
