@@ -9,6 +9,7 @@
 #
 #   bench/convert/run.sh [--quick] [--calls N] [--seed S] [--generalist-minutes G] [--train-minutes M]
 #                        [--train-steps S] [--augment N] [--held-out-variants N] [--calibration-margin Z]
+#                        [--min-held-out N]
 #                        [--no-cascade] [--max-tokens T]
 #                        [--mix type=weight,...] [--dir DIR] [--rpu build/rpu]
 #                        [--teacher-url URL --teacher-model NAME] [--from-run DIR]
@@ -31,19 +32,20 @@
 # calls brings its route to the target (--deploy-by-cascade; --no-cascade: only specialists
 # that pass alone), its threshold calibrated on the kept held-out calls' accuracy at its
 # Wilson lower bound at z = 0.5 (--calibration-margin; 0: at its mean, the recipe of the runs
-# before the ninth). About 60 minutes on two cores. This is the recipe of bench/RESULTS.md's
+# before the ninth); each cluster holds out 10% of its calls, and at least about 50 of them
+# (--min-held-out; 0 before the tenth run). About 60 minutes on two cores. This is the recipe of bench/RESULTS.md's
 # latest conversion runs.
 # --quick: 400 calls, a 2-minute generalist, 0.5 training minutes / 200 steps per cluster, for
 # trying it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RPU=$ROOT/build/rpu
-CALLS=5000 SEED=1 GEN_MIN=30 TRAIN_MIN=3 TRAIN_STEPS=2000 AUGMENT=4 HOV=4 CASCADE=1 MAX_TOKENS=128 DIR="" MIX="" HELD_OUT=0.1 MARGIN=0.5
+CALLS=5000 SEED=1 GEN_MIN=30 TRAIN_MIN=3 TRAIN_STEPS=2000 AUGMENT=4 HOV=4 CASCADE=1 MAX_TOKENS=128 DIR="" MIX="" HELD_OUT=0.1 MARGIN=0.5 MIN_HELD_OUT=50
 TEACHER_URL="" TEACHER_MODEL="" FROM_RUN=""
 EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) CALLS=400 GEN_MIN=2 TRAIN_MIN=0.5 TRAIN_STEPS=200 MAX_TOKENS=96 HELD_OUT=0.2; shift ;;
+    --quick) CALLS=400 GEN_MIN=2 TRAIN_MIN=0.5 TRAIN_STEPS=200 MAX_TOKENS=96 HELD_OUT=0.2 MIN_HELD_OUT=0; shift ;;
     --calls) CALLS=$2; shift 2 ;;
     --generalist-minutes) GEN_MIN=$2; shift 2 ;;
     --) shift; EXTRA=("$@"); break ;;
@@ -53,6 +55,7 @@ while [ $# -gt 0 ]; do
     --augment) AUGMENT=$2; shift 2 ;;
     --held-out-variants) HOV=$2; shift 2 ;;
     --calibration-margin) MARGIN=$2; shift 2 ;;
+    --min-held-out) MIN_HELD_OUT=$2; shift 2 ;;
     --no-cascade) CASCADE=0; shift ;;
     --max-tokens) MAX_TOKENS=$2; shift 2 ;;
     --dir) DIR=$2; shift 2 ;;
@@ -123,7 +126,7 @@ else
 fi
 RECIPE=(--generalist-minutes "$GEN_MIN" --train-minutes "$TRAIN_MIN" --train-steps "$TRAIN_STEPS" --held-out "$HELD_OUT"
   --max-tokens "$MAX_TOKENS" --augment "$AUGMENT" --held-out-variants "$HOV" --augment-parallel 48
-  --calibration-margin "$MARGIN")
+  --calibration-margin "$MARGIN" --min-held-out "$MIN_HELD_OUT")
 [ "$CASCADE" = 0 ] || RECIPE+=(--deploy-by-cascade)
 stamp "rpu convert run (augment $AUGMENT, generalist $GEN_MIN min, then up to $TRAIN_MIN min / $TRAIN_STEPS steps per cluster)"
 "$RPU" convert run "$DIR/calls.db" --teacher teacher --routes-file "$DIR/routes.yaml" --gateway-config "$DIR/gateway.yaml" \

@@ -131,7 +131,7 @@ std::string skip_reason(const RunOptions& o, const json& state) {
 // S5 for one cluster: a specialist trained on its calls; when the generalist learned the
 // cluster, by fine-tuning every weight of `start` (fine_tune_start, select.h: the generalist or a
 // model that did better in S4), otherwise as RunOptions::from says.
-json train_step(RunContext& ctx, int id, const std::vector<const LoggedCall*>& members,
+json train_step(RunContext& ctx, int id, const std::vector<const LoggedCall*>& members, const SplitOptions& split,
                 const std::vector<const LoggedCall*>& held_out, const std::pair<std::string, std::string>& start,
                 const std::vector<StrategyChoice>& strategies, const OutputConstraints& constraints) {
   const RunOptions& o = ctx.options;
@@ -147,7 +147,7 @@ json train_step(RunContext& ctx, int id, const std::vector<const LoggedCall*>& m
   ctx.say(fmt::format("  S5: training {} for at most {} min / {} steps", from, o.train_minutes, o.train_steps));
   std::unique_ptr<Model> start_model =
       !from_model || start.second == o.base_name ? nullptr : Model::load(start.second);
-  const Specialist s = train_specialist(start_model ? *start_model : ctx.base_model(), members, o.split, so, {});
+  const Specialist s = train_specialist(start_model ? *start_model : ctx.base_model(), members, split, so, {});
   const Evaluated evaluated = evaluate_models(ctx, {{"trained:" + from, s.model_path}}, held_out, strategies, constraints);
   const double model_mb = static_cast<double>(fs::file_size(s.model_path)) / 1e6;
   return {{"model", s.model_path},
@@ -341,6 +341,7 @@ double median_answer_chars(const std::vector<const LoggedCall*>& calls) {
 struct ClusterWork {
   const ClusterRecord* record = nullptr;
   std::vector<const LoggedCall*> members;
+  SplitOptions split_options;  // RunOptions::split with its share raised for min_held_out
   Split split;
   json state;
   std::string free_form;  // why the cluster is free-form; empty when it is not
@@ -350,9 +351,10 @@ struct ClusterWork {
   std::vector<LoggedCall> held_out_variants;
   OutputConstraints constraints;  // what its teacher always does (answer_form.h); none unless learned
 
-  // What S5 and the generalist train on (the held-out split is left out when the file is written).
+  // What S5 and the generalist train on: the trainable split and the variants of its calls
+  // (a variant whose request hashes into the held-out share is left out when the file is written).
   std::vector<const LoggedCall*> training_calls() const {
-    std::vector<const LoggedCall*> calls = members;
+    std::vector<const LoggedCall*> calls = split.train;
     for (const LoggedCall& c : augmented) calls.push_back(&c);
     return calls;
   }
@@ -369,7 +371,8 @@ ClusterWork cluster_work(const RunOptions& o, const ClusterRecord& record, const
   ClusterWork w;
   w.record = &record;
   w.members = members_of(record, by_id);
-  w.split = split_calls(w.members, o.split);
+  w.split_options = cluster_split(o.split, w.members);
+  w.split = split_calls(w.members, w.split_options);
   w.state = read_cluster_state(o.work_dir, record.id);
   if (w.state.is_null()) w.state = initial_state(record, w.members, w.split);
   if (!w.state.contains("skipped") && !w.state.contains("deployed")) {
@@ -526,6 +529,7 @@ json generalist_step(RunContext& ctx, const std::vector<ClusterWork>& clusters) 
     so.out_dir = o.work_dir + "/generalist";
     ctx.say(fmt::format("generalist: training {} on {} calls of clusters {} for {} min", o.generalist_from, calls.size(),
                         out["clusters"].dump(), o.generalist_minutes));
+    // Each cluster's calls are its trainable split already (held out at its own share).
     const Specialist s = train_specialist(ctx.base_model(), calls, o.split, so, {});
     out["model"] = s.model_path;
     out["from"] = o.generalist_from;
@@ -590,7 +594,7 @@ void run_cluster(RunContext& ctx, ClusterWork& work, const json& generalist) {
     const auto start = generalist_learned(generalist, record.id)
                            ? fine_tune_start(state["evaluated"], "generalist", generalist["model"].get<std::string>())
                            : std::pair<std::string, std::string>{};
-    state["trained"] = train_step(ctx, record.id, work.training_calls(), work.evaluation_calls(), start,
+    state["trained"] = train_step(ctx, record.id, work.training_calls(), work.split_options, work.evaluation_calls(), start,
                                   cluster_strategies(o, work), work.constraints);
     save();
   }

@@ -1,5 +1,6 @@
 #include "convert/split.h"
 
+#include <algorithm>
 #include <fstream>
 #include <unordered_map>
 
@@ -32,6 +33,20 @@ std::string request_key(const nlohmann::ordered_json& messages, const nlohmann::
 }
 
 uint64_t request_hash(const LoggedCall& call) { return fnv1a(request_key(call.messages, call.tools)); }
+
+SplitOptions cluster_split(const SplitOptions& base, size_t teacher_calls) {
+  SplitOptions s = base;
+  if (base.min_held_out > 0 && teacher_calls > 0) {
+    const double needed = static_cast<double>(base.min_held_out) / static_cast<double>(teacher_calls);
+    s.held_out_fraction = std::max(base.held_out_fraction, std::min(0.5, needed));
+  }
+  return s;
+}
+
+SplitOptions cluster_split(const SplitOptions& base, const std::vector<const LoggedCall*>& calls) {
+  return cluster_split(base, static_cast<size_t>(std::count_if(calls.begin(), calls.end(),
+                                                                [](const LoggedCall* c) { return c->from_teacher; })));
+}
 
 bool is_held_out(const LoggedCall& call, const SplitOptions& options) {
   const uint64_t h = mix(request_hash(call) ^ mix(options.seed + 0x9e3779b97f4a7c15ull));

@@ -62,6 +62,28 @@ TEST(ConvertSplit, FractionAndSeedAndTeacherOnly) {
   EXPECT_TRUE(split_calls(calls, SplitOptions{1.0, 0}).train.empty());
 }
 
+// A small cluster holds out at least about min_held_out calls (at most half of it), and every
+// call held out at the base share stays held out: the larger share's held-out set contains it,
+// so what the generalist trains on at the base share never includes a cluster's held-out call.
+TEST(ConvertSplit, ASmallClusterHoldsOutAtLeastTheMinimum) {
+  auto all = workload();
+  std::vector<const LoggedCall*> small;
+  for (size_t i = 0; i < 200; ++i) small.push_back(&all[i]);
+  SplitOptions base{0.1, 0};
+  base.min_held_out = 50;
+  const SplitOptions raised = cluster_split(base, small);
+  EXPECT_DOUBLE_EQ(raised.held_out_fraction, 0.25);
+  const Split split = split_calls(small, raised);
+  EXPECT_NEAR(static_cast<double>(split.held_out.size()), 50, 15);
+  for (const LoggedCall* c : small) {
+    if (is_held_out(*c, base)) EXPECT_TRUE(is_held_out(*c, raised)) << "call " << c->id;
+  }
+  EXPECT_DOUBLE_EQ(cluster_split(base, 60).held_out_fraction, 0.5);   // at most half
+  EXPECT_DOUBLE_EQ(cluster_split(base, 900).held_out_fraction, 0.1);  // 10% is already 90
+  base.min_held_out = 0;
+  EXPECT_DOUBLE_EQ(cluster_split(base, 60).held_out_fraction, 0.1);
+}
+
 TEST(ConvertSplit, NoHeldOutCallInTheTrainingFile) {
   const auto calls = workload();
   std::vector<const LoggedCall*> all;

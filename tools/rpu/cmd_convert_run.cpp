@@ -129,6 +129,9 @@ void add_convert_run(CLI::App& convert, ConvertSteps& steps) {
   cmd->add_option("--k", o->k, "clusters (0: chosen by silhouette)")->capture_default_str();
   cmd->add_option("--held-out", o->split.held_out_fraction, "share of each cluster held out for evaluation")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--min-held-out", o->split.min_held_out,
+                  "at least about this many of a cluster's calls held out (its share rises, to at most half)")
+      ->check(CLI::Range(0, 1000000))->capture_default_str();
   cmd->add_option("--max-tokens", o->max_tokens, "longest answer per evaluated call")->capture_default_str();
   cmd->add_option("--parallel", o->parallel, "calls decoded together")->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "worker threads")->check(CLI::Range(1, 1024))->capture_default_str();

@@ -63,7 +63,7 @@ void write_details(const std::string& path, const convert::Selection& s) {
 int run_select(const SelectFlags& f) {
   std::vector<convert::LoggedCall> calls;
   const auto cluster = load_cluster(f.calls, calls);
-  const convert::Split split = convert::split_calls(cluster, f.calls.split);
+  const convert::Split split = convert::split_calls(cluster, convert::cluster_split(f.calls.split, cluster));
   if (split.held_out.empty()) fail("no held-out calls among the cluster's {} (raise --held-out)", cluster.size());
   std::vector<std::unique_ptr<convert::LocalModel>> models;
   std::vector<convert::Candidate> candidates;

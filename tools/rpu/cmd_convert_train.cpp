@@ -60,13 +60,14 @@ nlohmann::ordered_json report_json(const TrainFlags& f, const convert::Specialis
 int run_convert_train(TrainFlags& f) {
   std::vector<convert::LoggedCall> calls;
   const auto cluster = load_cluster(f.calls, calls);
-  const convert::Split split = convert::split_calls(cluster, f.calls.split);
+  const convert::SplitOptions split_options = convert::cluster_split(f.calls.split, cluster);
+  const convert::Split split = convert::split_calls(cluster, split_options);
   f.options.from = convert::train_from_parse(f.from, &f.options.size);
   const std::unique_ptr<Model> base = f.base.empty() ? load_builtin_model() : Model::load(f.base);
   std::fprintf(stderr, "rpu: %zu calls in the cluster: %zu trainable, %zu held out; training %s%s\n", cluster.size(),
                split.train.size(), split.held_out.size(), convert::train_from_name(f.options.from).c_str(),
                f.options.from == convert::TrainFrom::kScratch ? (" " + f.options.size).c_str() : "");
-  const convert::Specialist s = convert::train_specialist(*base, cluster, f.calls.split, f.options, progress_line);
+  const convert::Specialist s = convert::train_specialist(*base, cluster, split_options, f.options, progress_line);
   if (isatty(STDERR_FILENO)) std::fputc('\n', stderr);
   nlohmann::ordered_json report = report_json(f, s);
   if (f.evaluate && !split.held_out.empty()) {

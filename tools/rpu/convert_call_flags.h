@@ -40,6 +40,9 @@ inline void add_call_flags(CLI::App* cmd, ConvertCallFlags& f) {
   cmd->add_option("--teacher", f.teachers, "target names whose answers are teacher answers (default: the clusters file's, else every call)");
   cmd->add_option("--held-out", f.split.held_out_fraction, "share of the calls held out for evaluation")
       ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--min-held-out", f.split.min_held_out,
+                  "at least about this many of the calls held out (the share rises, to at most half)")
+      ->check(CLI::Range(0, 1000000));
   cmd->add_option("--split-seed", f.split.seed, "seed of the held-out split");
 }
 
