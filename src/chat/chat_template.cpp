@@ -207,4 +207,27 @@ ordered_json make_chat_context(const ordered_json& messages, const ordered_json&
   return ctx;
 }
 
+std::string template_reply_lead(const ChatTemplate& tmpl, const std::string& bos_token, const std::string& eos_token) {
+  // A probe conversation: the prompt before the reply, and the same conversation with the reply
+  // (a marker no template rewrites) written by the template.
+  const std::string marker = "rpu-reply-marker";
+  const ordered_json user = {{"role", "user"}, {"content", "hello"}};
+  ChatContextOptions options;
+  options.bos_token = bos_token;
+  options.eos_token = eos_token;
+  try {
+    options.add_generation_prompt = true;
+    const std::string prompt = tmpl.render(make_chat_context(ordered_json::array({user}), nullptr, options, nullptr));
+    options.add_generation_prompt = false;
+    const ordered_json answered = ordered_json::array({user, {{"role", "assistant"}, {"content", marker}}});
+    const std::string full = tmpl.render(make_chat_context(answered, nullptr, options, nullptr));
+    const std::size_t at = full.find(marker, prompt.size());
+    if (full.compare(0, prompt.size(), prompt) != 0 || at == std::string::npos) return "";
+    const std::string lead = full.substr(prompt.size(), at - prompt.size());
+    return lead.find_first_not_of(" \t") == std::string::npos ? lead : "";
+  } catch (const std::exception&) {
+    return "";  // a template that refuses the probe (e.g. demands a system message) keeps its replies as generated
+  }
+}
+
 }  // namespace rpu

@@ -96,4 +96,11 @@ inline bool is_request_template_variable(std::string_view name) {
 nlohmann::ordered_json make_chat_context(const nlohmann::ordered_json& messages, const nlohmann::ordered_json& tools,
                                          const ChatContextOptions& options, const nlohmann::ordered_json& extra);
 
+// The whitespace a template writes between its generation prompt and an assistant message's
+// content: " " for "...Answer:" then "Answer: {content}", "" for ChatML. A model generates it
+// as part of its first token (SentencePiece's "▁billing"), so a reply starts with it unless it is
+// dropped (LocalBackend does). Empty when the template writes anything else there (a thinking
+// block), renders the two differently, or fails on the probe conversation.
+std::string template_reply_lead(const ChatTemplate& tmpl, const std::string& bos_token, const std::string& eos_token);
+
 }  // namespace rpu

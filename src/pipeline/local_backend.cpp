@@ -194,6 +194,32 @@ struct PendingCall {
   }
 };
 
+// Drops a template's reply lead (" " after "Answer:") from the start of each choice's text. It
+// may come over several events: an older model's first token can be the lead alone.
+class ReplyLeadStripper {
+ public:
+  ReplyLeadStripper(std::string lead, int choices)
+      : lead_(std::move(lead)), matched_(static_cast<size_t>(std::max(choices, 1)), 0) {}
+  void strip(int index, std::string& text) {
+    if (lead_.empty() || index < 0 || static_cast<size_t>(index) >= matched_.size()) return;
+    size_t& matched = matched_[static_cast<size_t>(index)];
+    size_t dropped = 0;
+    while (matched < lead_.size() && dropped < text.size()) {
+      if (text[dropped] != lead_[matched]) {
+        matched = lead_.size();  // the reply does not start with the lead: keep it as generated
+        break;
+      }
+      ++matched;
+      ++dropped;
+    }
+    text.erase(0, dropped);
+  }
+
+ private:
+  std::string lead_;
+  std::vector<size_t> matched_;  // per choice: lead characters seen (lead_.size(): done)
+};
+
 class ScheduledCall : public CallHandle {
  public:
   ScheduledCall(Scheduler& scheduler, std::vector<uint64_t> ids) : scheduler_(scheduler), ids_(std::move(ids)) {}
@@ -237,6 +263,7 @@ LocalBackend::LocalBackend(const Model& model, const Tokenizer& tokenizer, Sched
   }
   bos_text_ = token_text(tokenizer, tokenizer.vocab().bos);
   eos_text_ = token_text(tokenizer, tokenizer.vocab().eos);
+  if (chat_template_) reply_lead_ = template_reply_lead(*chat_template_, bos_text_, eos_text_);
 }
 
 std::shared_ptr<const GrammarVocab> LocalBackend::grammar_vocab() {
@@ -355,11 +382,15 @@ std::unique_ptr<CallHandle> LocalBackend::chat(const ChatRequest& r, ChatEventSi
       return g ? std::move(g) : std::move(c);
     };
   }
+  auto lead = std::make_shared<ReplyLeadStripper>(reply_lead_, r.n);
   if (p.choice.mode == ToolChoice::Mode::kNone) {
     std::vector<GenerationRequest> requests;
     requests.push_back(std::move(p.generation));
-    return submit(std::move(requests), "messages",
-                  [sink](size_t, const GenerationEvent& e) { sink(to_chat_event(e, e.index)); });
+    return submit(std::move(requests), "messages", [sink, lead](size_t, const GenerationEvent& e) {
+      ChatEvent c = to_chat_event(e, e.index);
+      lead->strip(e.index, c.text);
+      sink(c);
+    });
   }
   // Tool calls are only known once a choice's text is complete: the text and logprobs are
   // held back and sent with the calls parsed out of them in the choice's last event.
@@ -371,9 +402,11 @@ std::unique_ptr<CallHandle> LocalBackend::chat(const ChatRequest& r, ChatEventSi
   const ToolCallFormat format = tool_format_;
   std::vector<GenerationRequest> requests;
   requests.push_back(std::move(p.generation));
-  return submit(std::move(requests), "messages", [sink, held, format](size_t, const GenerationEvent& e) {
+  return submit(std::move(requests), "messages", [sink, held, format, lead](size_t, const GenerationEvent& e) {
     Held& h = (*held)[static_cast<size_t>(e.index)];
-    h.text += e.text;
+    std::string text = e.text;
+    lead->strip(e.index, text);
+    h.text += text;
     h.logprobs.insert(h.logprobs.end(), e.logprobs.begin(), e.logprobs.end());
     ChatEvent c = to_chat_event(e, e.index);
     c.text.clear();

@@ -1,0 +1,69 @@
+// A template's reply lead (chat/chat_template.h template_reply_lead): the whitespace between its
+// generation prompt and an assistant message's content, which LocalBackend drops from replies.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "chat/chat_template.h"
+#include "engine/scheduler.h"
+#include "model/model.h"
+#include "pipeline/local_backend.h"
+#include "test_util.h"
+#include "tokenizer/tokenizer.h"
+
+namespace rpu {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+TEST(ReplyLead, IsTheWhitespaceBetweenTheGenerationPromptAndTheContent) {
+  const ChatTemplate specialist =
+      ChatTemplate::parse(test::read_file(std::string(RPU_SOURCE_DIR) + "/specialist/chat_template.jinja"));
+  EXPECT_EQ(template_reply_lead(specialist, "<s>", "</s>"), " ");  // "Answer:" then "Answer: X</s>"
+  const ChatTemplate chatml = ChatTemplate::parse(test::read_file(test::fixture("templates/Qwen-Qwen2.5-7B-Instruct.jinja")));
+  EXPECT_EQ(template_reply_lead(chatml, "", "<|im_end|>"), "");
+  // Anything but blanks there is the template's own text, not a lead.
+  const ChatTemplate thinking = ChatTemplate::parse(
+      "{% for m in messages %}{{ m.role }}: {% if m.role == 'assistant' %}<think></think>{% endif %}{{ m.content }}\n"
+      "{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}");
+  EXPECT_EQ(template_reply_lead(thinking, "", ""), "");
+  // A template that refuses the probe conversation has none.
+  const ChatTemplate strict = ChatTemplate::parse("{{ raise_exception('a system message is required') }}");
+  EXPECT_EQ(template_reply_lead(strict, "", ""), "");
+}
+
+// The built-in model's replies, against the same prompt completed without a template: the chat
+// reply is the completion without the template's " " (it was "  303 + 85 ..." before).
+TEST(ReplyLead, LocalBackendDropsItFromTheReply) {
+  const auto model = Model::load(std::string(RPU_SOURCE_DIR) + "/models/rpu-arith.gguf");
+  const auto tokenizer = Tokenizer::from_gguf(model->file());
+  SchedulerOptions options;
+  options.n_seq = 2;
+  options.n_ctx = 512;
+  Scheduler scheduler(*model, *tokenizer, options, nullptr);
+  LocalBackend backend(*model, *tokenizer, scheduler, {"builtin", ""});
+  ChatRequest chat;
+  chat.model = "builtin";
+  chat.max_tokens = 24;
+  chat.sampling.temperature = 0;
+  chat.has_seed = true;
+  chat.messages = json::array({{{"role", "user"}, {"content", "Mia has 12 apples. She buys 7 more. How many apples does she have now?"}}});
+  const std::string reply = run_chat(backend, chat).choices.at(0).text;
+
+  CompletionRequest completion;
+  completion.model = "builtin";
+  completion.max_tokens = 24;
+  completion.sampling.temperature = 0;
+  completion.has_seed = true;
+  completion.prompts.push_back({"", tokenizer->encode(backend.render_prompt(chat), false, true), true});
+  const std::string generated = run_completion(backend, completion).choices.at(0).text;
+  ASSERT_FALSE(generated.empty());
+  ASSERT_EQ(generated[0], ' ') << generated;
+  EXPECT_EQ(reply, generated.substr(1));
+}
+
+}  // namespace
+}  // namespace rpu
