@@ -278,8 +278,8 @@ routes:
 default_route: spec
 )";
   const auto gateway = test::start_gateway(test::write_config("gateway-scrub-cascade.yaml", config));
-  auto ask = [&](const std::string& phone) {
-    json body = test::chat_body("spec", "Please call Maria Garcia at maria.garcia@example.com.", 40);
+  auto ask = [&](const std::string& phone, const std::string& message = "Please call Maria Garcia at maria.garcia@example.com.") {
+    json body = test::chat_body("spec", message, 40);
     json schema = json::parse(R"({"type": "object", "properties": {"who": {}}, "required": ["who"]})");
     schema["properties"]["who"]["const"] = phone;
     body["response_format"] = {{"type", "json_schema"}, {"json_schema", {{"name", "call"}, {"schema", schema}}}};
@@ -294,6 +294,13 @@ default_route: spec
   EXPECT_TRUE(made_up.gateway().value("escalated", false)) << made_up.body;
   EXPECT_EQ(made_up.gateway().value("reason", ""), "placeholder") << made_up.body;
   EXPECT_EQ(made_up.gateway().value("answered_by", ""), "big") << made_up.body;
+  // The call's phone written again in E.164, as the conversion loop's tool specialists learn it
+  // from a log where the teacher's "+14155550134" became <PHONE_E164_1> (derived from the
+  // request's <PHONE_1>): computed back from the caller's number, not escalated.
+  const auto e164 = ask("<PHONE_E164_1>", "Please call Maria Garcia on +1 415 555 0134.");
+  ASSERT_EQ(e164.status, 200) << e164.body;
+  EXPECT_FALSE(e164.gateway().value("escalated", true)) << e164.body;
+  EXPECT_EQ(json::parse(e164.content()), (json{{"who", "+14155550134"}})) << e164.body;
   EXPECT_TRUE(gateway->running()) << gateway->log();
 }
 
