@@ -39,9 +39,9 @@ CallScore score_call(Backend& backend, const LoggedCall& call, const EvaluateOpt
     const CallResult result = run_chat(backend, request_for(call, backend, options));
     const ChoiceResult& choice = first_choice(result);
     message = assistant_message(choice);
-    // The cascade escalates an answer cut at the token limit whatever its confidence
-    // (gateway/cascade.h "length"); below 0, calibration never keeps it local.
-    s.confidence = choice.finish_reason == "length" ? -1 : gateway::choice_confidence(choice);
+    // An answer the cascade escalates at any threshold (cut at the token limit) gets -1, which
+    // calibration never keeps local.
+    s.confidence = gateway::always_escalated(choice) ? -1 : gateway::choice_confidence(choice);
     s.completion_tokens = choice.completion_tokens;
     if (choice.extension.is_object() && choice.extension.contains("samples") && choice.extension["samples"].is_number()) {
       s.samples = choice.extension["samples"].get<int>();

@@ -594,8 +594,8 @@ void run_cluster(RunContext& ctx, ClusterWork& work, const json& generalist) {
     const auto start = generalist_learned(generalist, record.id)
                            ? fine_tune_start(state["evaluated"], "generalist", generalist["model"].get<std::string>())
                            : std::pair<std::string, std::string>{};
-    state["trained"] = train_step(ctx, record.id, work.training_calls(), work.split_options, work.evaluation_calls(), start,
-                                  cluster_strategies(o, work), work.constraints);
+    state["trained"] = train_step(ctx, record.id, work.training_calls(), work.split_options, work.evaluation_calls(),
+                                  start, cluster_strategies(o, work), work.constraints);
     save();
   }
   if (state.contains("deployed")) {

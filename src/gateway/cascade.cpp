@@ -15,6 +15,10 @@ double mean_token_probability(const ChoiceResult& choice) {
   return std::exp(sum / static_cast<double>(choice.logprobs.size()));
 }
 
+bool always_escalated(const ChoiceResult& choice) {
+  return choice.finish_reason == "error" || choice.finish_reason == "length";
+}
+
 double choice_confidence(const ChoiceResult& choice) {
   const nlohmann::ordered_json& x = choice.extension;
   if (x.is_object() && x.contains("confidence") && x["confidence"].is_number()) return x["confidence"].get<double>();
@@ -38,9 +42,9 @@ CascadeDecision CascadeJudge::judge(const CallResult& answer) const {
   }
   d.confidence = confidence > 1 ? -1 : confidence;
   for (const ChoiceResult& c : answer.choices) {
-    if (c.finish_reason == "length") {
+    if (always_escalated(c)) {  // here only "length": errors returned above
       d.escalate = true;
-      d.reason = "length";
+      d.reason = c.finish_reason;
       return d;
     }
     const bool tool_call = c.tool_calls.is_array() && !c.tool_calls.empty();

@@ -47,6 +47,10 @@ class CascadeJudge {
   std::unique_ptr<reasoning::Verifier> verifier_;
 };
 
+// Whether the cascade escalates this choice whatever the route's threshold: it ended in an
+// error or was cut at the token limit ("error", "length" above). The conversion loop scores such
+// an answer as never kept local (convert/evaluate.h).
+bool always_escalated(const ChoiceResult& choice);
 // exp(mean log-probability) of a choice's tokens; -1 when it has none.
 double mean_token_probability(const ChoiceResult& choice);
 // The confidence the cascade judges one choice by: a reasoning strategy's ("confidence" in

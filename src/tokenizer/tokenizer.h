@@ -84,7 +84,9 @@ class Tokenizer {
   // tokens; otherwise they are plain text. User-defined tokens are always recognised.
   // continues_text: the text goes on from text encoded before (e.g. an assistant turn after
   // its generation prompt), so its first stretch gets no start-of-text treatment, as the
-  // model sees it when generating: "Answer:" then " 42" is "▁42", not "▁▁42".
+  // model sees it when generating: "Answer:" then " 42" is "▁42", not "▁▁42". Honoured by
+  // SentencePiece and Metaspace "first"; a Prepend normalizer or Metaspace "always" (Hugging Face
+  // tokenizer.json Llama 2 styles) still prepend, as they do for every text they are given.
   std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special = false,
                               bool continues_text = false) const;
   // The bytes one token stands for (a byte token may be part of a UTF-8 character).

@@ -348,6 +348,8 @@ TEST(ConvertRunE2E, BadGeneralistVocabularyOrMarginFlagsFailBeforeAnyWork) {
       {{"--vocab", "10000000"}, "--vocab: (Value 10000000 not in range"},
       {{"--calibration-margin", "-0.5"}, "--calibration-margin: Value -0.5 not in range 0.000000 to 4.000000"},
       {{"--calibration-margin", "high"}, "--calibration-margin"},
+      {{"--min-held-out", "-1"}, "--min-held-out: Value -1 not in range 0 to 1000000"},
+      {{"--min-held-out", "many"}, "--min-held-out"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> args{"convert", "run", log, "--work-dir", dir + "/work"};

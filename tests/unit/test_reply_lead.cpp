@@ -50,7 +50,11 @@ TEST(ReplyLead, LocalBackendDropsItFromTheReply) {
   chat.max_tokens = 24;
   chat.sampling.temperature = 0;
   chat.has_seed = true;
-  chat.messages = json::array({{{"role", "user"}, {"content", "Mia has 12 apples. She buys 7 more. How many apples does she have now?"}}});
+  // As an agent sends it: a system prompt and an earlier turn.
+  chat.messages = json::array({{{"role", "system"}, {"content", "You are a helpful assistant."}},
+                               {{"role", "user"}, {"content", "Leo has 5 shells. He finds 3 more. How many shells does he have now?"}},
+                               {{"role", "assistant"}, {"content", "5 + 3 = 8. The answer is 8."}},
+                               {{"role", "user"}, {"content", "Mia has 12 apples. She buys 7 more. How many apples does she have now?"}}});
   const std::string reply = run_chat(backend, chat).choices.at(0).text;
 
   CompletionRequest completion;
