@@ -8,28 +8,42 @@
 
 namespace rpu::convert {
 
+namespace {
+
+// The mean TF-IDF vector of `members`, its `top_weights` largest weights kept.
+gateway::ClassifierCentroid part_centroid(const Tfidf& tfidf, const std::vector<size_t>& members, int cluster,
+                                          size_t top_weights) {
+  std::vector<double> mean(tfidf.terms.size(), 0.0);
+  for (size_t i : members) {
+    const SparseVector& v = tfidf.vectors[i];
+    for (size_t j = 0; j < v.index.size(); ++j) mean[v.index[j]] += v.value[j];
+  }
+  std::vector<std::pair<double, uint32_t>> kept;  // (-weight, term): largest first, ties by term
+  for (size_t t = 0; t < mean.size(); ++t) {
+    if (mean[t] > 0) kept.emplace_back(-mean[t] / static_cast<double>(members.size()), static_cast<uint32_t>(t));
+  }
+  const size_t n = std::min(top_weights, kept.size());
+  std::partial_sort(kept.begin(), kept.begin() + static_cast<ptrdiff_t>(n), kept.end());
+  kept.resize(n);
+  gateway::ClassifierCentroid c;
+  c.cluster = cluster;
+  for (const auto& [weight, term] : kept) c.weights.emplace_back(term, static_cast<float>(-weight));
+  std::sort(c.weights.begin(), c.weights.end());  // by term index: a stable, readable file
+  return c;
+}
+
+}  // namespace
+
 gateway::CentroidClassifier make_task_classifier(const Clustering& clustering, const ClassifierOptions& options) {
   const Tfidf& tfidf = clustering.tfidf;
   std::vector<gateway::ClassifierCentroid> centroids;
   for (const ClusterSummary& cluster : clustering.clusters) {
-    if (cluster.members.empty()) continue;
-    std::vector<double> mean(tfidf.terms.size(), 0.0);
-    for (size_t i : cluster.members) {
-      const SparseVector& v = tfidf.vectors[i];
-      for (size_t j = 0; j < v.index.size(); ++j) mean[v.index[j]] += v.value[j];
+    // One centroid per part: a merged cluster is matched against each of its prompts' calls.
+    const std::vector<std::vector<size_t>> parts =
+        cluster.parts.empty() ? std::vector<std::vector<size_t>>{cluster.members} : cluster.parts;
+    for (const std::vector<size_t>& part : parts) {
+      if (!part.empty()) centroids.push_back(part_centroid(tfidf, part, cluster.id, options.top_weights));
     }
-    std::vector<std::pair<double, uint32_t>> kept;  // (-weight, term): largest first, ties by term
-    for (size_t t = 0; t < mean.size(); ++t) {
-      if (mean[t] > 0) kept.emplace_back(-mean[t] / static_cast<double>(cluster.members.size()), static_cast<uint32_t>(t));
-    }
-    const size_t n = std::min(options.top_weights, kept.size());
-    std::partial_sort(kept.begin(), kept.begin() + static_cast<ptrdiff_t>(n), kept.end());
-    kept.resize(n);
-    gateway::ClassifierCentroid c;
-    c.cluster = cluster.id;
-    for (const auto& [weight, term] : kept) c.weights.emplace_back(term, static_cast<float>(-weight));
-    std::sort(c.weights.begin(), c.weights.end());  // by term index: a stable, readable file
-    centroids.push_back(std::move(c));
   }
   return gateway::CentroidClassifier(tfidf.terms, tfidf.idf, std::move(centroids), options.min_similarity);
 }

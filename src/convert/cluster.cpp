@@ -513,13 +513,73 @@ int split_mixed_shapes(std::vector<int>& labels, int& k, const Vectors& v, const
   return splits;
 }
 
+// Clusters whose known answers are tool calls (the majority shape, not mixed).
+bool tool_call_cluster(const std::vector<size_t>& members, const std::vector<int>& shapes) {
+  const ShapeCount c = count_shapes(members, shapes);
+  return c.majority == static_cast<int>(MetricKind::kToolCall) && !mixed_shapes(members, shapes);
+}
+
+double tool_count_cosine(const std::map<std::string, double>& a, const std::map<std::string, double>& b) {
+  double dot = 0, na = 0, nb = 0;
+  for (const auto& [name, n] : a) {
+    na += n * n;
+    if (const auto it = b.find(name); it != b.end()) dot += n * it->second;
+  }
+  for (const auto& [name, n] : b) nb += n * n;
+  return na > 0 && nb > 0 ? dot / std::sqrt(na * nb) : 0;
+}
+
+// The merges of tool-call clusters that call the same tools (see the header). labels: 0..k-1,
+// renumbered in place to 0..k'-1 (k updated); returns how many clusters were merged away.
+int merge_same_tool_clusters(std::vector<int>& labels, int& k, const std::vector<int>& shapes,
+                             const std::vector<std::string>& called_tools) {
+  std::vector<std::vector<size_t>> members(static_cast<size_t>(k));
+  for (size_t i = 0; i < labels.size(); ++i) members[static_cast<size_t>(labels[i])].push_back(i);
+  std::vector<std::map<std::string, double>> counts(members.size());
+  for (size_t c = 0; c < members.size(); ++c) {
+    if (!tool_call_cluster(members[c], shapes)) continue;
+    for (size_t i : members[c]) {
+      if (!called_tools[i].empty()) counts[c][called_tools[i]] += 1;
+    }
+  }
+  std::vector<int> root(members.size());
+  std::iota(root.begin(), root.end(), 0);
+  const auto find = [&](int c) {
+    while (root[static_cast<size_t>(c)] != c) c = root[static_cast<size_t>(c)];
+    return c;
+  };
+  int merged = 0;
+  for (size_t a = 0; a < members.size(); ++a) {
+    for (size_t b = a + 1; b < members.size(); ++b) {
+      if (tool_count_cosine(counts[a], counts[b]) < kSameToolsCosine) continue;
+      const int ra = find(static_cast<int>(a)), rb = find(static_cast<int>(b));
+      if (ra == rb) continue;
+      root[static_cast<size_t>(std::max(ra, rb))] = std::min(ra, rb);
+      ++merged;
+    }
+  }
+  if (merged == 0) return 0;
+  std::vector<int> new_id(members.size(), -1);
+  int next = 0;
+  for (size_t c = 0; c < members.size(); ++c) {
+    const auto r = static_cast<size_t>(find(static_cast<int>(c)));
+    if (new_id[r] < 0) new_id[r] = next++;
+  }
+  for (int& l : labels) l = new_id[static_cast<size_t>(find(l))];
+  k = next;
+  return merged;
+}
+
 }  // namespace
 
 Clustering cluster_texts(const std::vector<std::string>& texts, const ClusterOptions& o,
-                         const std::vector<int>& shapes) {
+                         const std::vector<int>& shapes, const std::vector<std::string>& called_tools) {
   if (texts.empty()) fail("nothing to cluster: no calls");
   if (!shapes.empty() && shapes.size() != texts.size()) {
     fail("cluster: {} answer shapes for {} texts", shapes.size(), texts.size());
+  }
+  if (!called_tools.empty() && (called_tools.size() != texts.size() || shapes.empty())) {
+    fail("cluster: {} called tools for {} texts and {} answer shapes", called_tools.size(), texts.size(), shapes.size());
   }
   const Tfidf tfidf = tfidf_vectors(texts, o.tfidf);
   Vectors v;
@@ -564,6 +624,13 @@ Clustering cluster_texts(const std::vector<std::string>& texts, const ClusterOpt
   if (out.shape_splits > 0) {
     out.method += fmt::format("; then {} cluster(s) of mixed answer shapes split", out.shape_splits);
   }
+  // The clusters before merging are the parts the gateway's classifier keeps a centroid for.
+  std::vector<int> parts = k > 1 ? renumber_by_size(labels, k) : labels;
+  labels = parts;
+  if (o.merge_same_tools && !called_tools.empty()) out.tool_merges = merge_same_tool_clusters(labels, k, shapes, called_tools);
+  if (out.tool_merges > 0) {
+    out.method += fmt::format("; then {} tool-call cluster(s) calling the same tools merged into another", out.tool_merges);
+  }
   if (k > 1) labels = renumber_by_size(labels, k);
   out.k = k;
   out.labels = labels;
@@ -576,6 +643,9 @@ Clustering cluster_texts(const std::vector<std::string>& texts, const ClusterOpt
   for (size_t c = 0; c < out.clusters.size(); ++c) {
     ClusterSummary& s = out.clusters[c];
     s.id = static_cast<int>(c);
+    std::map<int, std::vector<size_t>> by_part;  // part labels ascend with part size: larger parts first
+    for (size_t i : s.members) by_part[parts[i]].push_back(i);
+    for (auto& [part, part_members] : by_part) s.parts.push_back(std::move(part_members));
     s.top_terms = top_terms(tfidf, s.members, 5);
     s.examples = nearest_members(v, s.members, 3);
   }
@@ -586,11 +656,13 @@ Clustering cluster_calls(const std::vector<LoggedCall>& calls, const ClusterOpti
   std::vector<std::string> texts;
   texts.reserve(calls.size());
   std::vector<int> shapes;
+  std::vector<std::string> called_tools;
   for (const auto& c : calls) {
     texts.push_back(task_signature(c));
     shapes.push_back(c.from_teacher ? static_cast<int>(metric_for_answer(c.answer)) : -1);
+    called_tools.push_back(c.from_teacher ? called_tool(c.answer) : "");
   }
-  return cluster_texts(texts, options, shapes);
+  return cluster_texts(texts, options, shapes, called_tools);
 }
 
 }  // namespace rpu::convert

@@ -41,6 +41,16 @@
 // the cluster did, i.e. when the signatures do tell the shapes apart (2-means on the members, tried
 // first, split the bench's mixed cluster along other lines); the halves are checked again, at most
 // kMaxShapeSplits splits in all.
+// Merging tool-call clusters (cluster_calls): agents with different system prompts that fill the
+// same tools' arguments send one task, and the signatures (the system prompt weighs most) put
+// each prompt in a cluster of its own (the bench workload: four clusters of 135-182 tool calls,
+// one per agent prompt, each too small for its specialist to learn to copy the arguments). So
+// clusters whose teacher answers are tool calls (the majority shape, not mixed) are merged when
+// the tools they call match: the cosine of their per-tool call counts is at least
+// kSameToolsCosine (the same tools in similar proportions). Clusters calling other tools stay
+// apart. A merged cluster keeps its parts (the clusters before merging), and the gateway's
+// classifier one centroid per part, so a live call is still matched against its own prompt's
+// calls rather than against the mean of several prompts.
 // Deterministic: the same calls, options and seed give the same clusters (one thread).
 #pragma once
 
@@ -109,13 +119,16 @@ struct ClusterOptions {
   std::string embed_model;
   size_t embed_batch = 64;  // texts per embed() call
   bool split_mixed_shapes = true;  // split clusters of mixed answer shapes (above)
+  bool merge_same_tools = true;    // merge tool-call clusters that call the same tools (above)
 };
 
 inline constexpr int kMaxShapeSplits = 16;
+inline constexpr double kSameToolsCosine = 0.8;
 
 struct ClusterSummary {
   int id = 0;
   std::vector<size_t> members;         // indexes into the input, ascending
+  std::vector<std::vector<size_t>> parts;  // the members by the cluster they were in before merging, larger first
   std::vector<std::string> top_terms;  // highest mean TF-IDF over the members, at most 5
   std::vector<size_t> examples;        // the (at most) 3 members nearest the centroid, nearest first
 };
@@ -128,8 +141,9 @@ struct KScore {
 struct Clustering {
   std::string vectors;  // "tfidf" or "embedding:MODEL"
   std::string method;   // e.g. "k-means++ (4 restarts), k by mean silhouette on 600 of 600 calls"
-  int k = 0;                             // clusters in the result (the silhouette's k + shape_splits)
+  int k = 0;                             // clusters in the result (the silhouette's k + shape_splits - tool_merges)
   int shape_splits = 0;                  // clusters split for mixed answer shapes
+  int tool_merges = 0;                   // tool-call clusters merged into another
   double silhouette = 0;                 // of the result (on the sample)
   std::vector<KScore> tried;             // the silhouette of every k searched (empty for a fixed k)
   std::vector<int> labels;               // cluster of each input text
@@ -139,12 +153,13 @@ struct Clustering {
 };
 
 // Clusters texts (task signatures). `shapes`: empty, or one per text, the shape of its teacher
-// answer (any small id; -1 unknown), for the split above. Throws rpu::Error on an empty
-// input, shapes of another length or a failing embedder.
+// answer (MetricKind as an int; -1 unknown), for the split above. `called_tools`: empty, or one
+// per text (shapes given), the tool its teacher answer calls ("" none), for the merge above.
+// Throws rpu::Error on an empty input, shapes or tools of another length or a failing embedder.
 Clustering cluster_texts(const std::vector<std::string>& texts, const ClusterOptions& options = {},
-                         const std::vector<int>& shapes = {});
+                         const std::vector<int>& shapes = {}, const std::vector<std::string>& called_tools = {});
 // The same over logged calls' task_signature(), with the shapes of the teacher answers
-// (metric_for_answer; calls not from a teacher: unknown).
+// (metric_for_answer; calls not from a teacher: unknown) and the tools they call.
 Clustering cluster_calls(const std::vector<LoggedCall>& calls, const ClusterOptions& options = {});
 
 }  // namespace rpu::convert

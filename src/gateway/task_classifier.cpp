@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <fstream>
-#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -15,11 +14,7 @@ CentroidClassifier::CentroidClassifier(std::vector<std::string> terms, std::vect
                                        std::vector<ClassifierCentroid> centroids, double min_similarity)
     : vocabulary_(std::move(terms), std::move(idf)), centroids_(std::move(centroids)), min_similarity_(min_similarity) {
   postings_.resize(vocabulary_.terms().size());
-  std::set<int> ids;
   for (size_t c = 0; c < centroids_.size(); ++c) {
-    if (!ids.insert(centroids_[c].cluster).second) {
-      throw std::invalid_argument("cluster " + std::to_string(centroids_[c].cluster) + " has two centroids");
-    }
     double squared = 0;
     for (const auto& [term, weight] : centroids_[c].weights) {
       if (term >= postings_.size()) {

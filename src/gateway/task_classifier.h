@@ -36,7 +36,8 @@ class CentroidClassifier {
     double similarity = 0;  // cosine, in [0, 1] for TF-IDF vectors
   };
 
-  // Throws std::invalid_argument on a term index out of range or a repeated cluster id.
+  // Throws std::invalid_argument on a term index out of range. A cluster may have several
+  // centroids (the parts of a merged cluster, convert/cluster.h): the nearest one names it.
   CentroidClassifier(std::vector<std::string> terms, std::vector<double> idf, std::vector<ClassifierCentroid> centroids,
                      double min_similarity);
 

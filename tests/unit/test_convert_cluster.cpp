@@ -7,10 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "convert/classifier_file.h"
 #include "convert/cluster.h"
 #include "convert/clusters_file.h"
 #include "convert/logged_call.h"
 #include "core/rng.h"
+#include "gateway/task_classifier.h"
 #include "pipeline/backend.h"
 #include "test_util.h"
 
@@ -194,6 +196,94 @@ TEST(ConvertClusterTexts, KeepsShapesTheSignaturesCannotSeparate) {
   // half tool calls whatever their text, stay one cluster.
   EXPECT_LE(c.k, 2);
   for (size_t i = 1; i < 60; ++i) EXPECT_EQ(c.labels[i], c.labels[0]);
+}
+
+// A logged call of an agent: its system prompt, the tools it offers, the user's request, and the
+// teacher's answer (a call of `tool`, or the text `answer`).
+LoggedCall agent_call(int64_t id, const std::string& system, const std::vector<std::string>& tools,
+                      const std::string& user, const std::string& tool, const std::string& answer = "") {
+  LoggedCall c;
+  c.id = id;
+  c.messages = nlohmann::ordered_json::array({{{"role", "system"}, {"content", system}}, {{"role", "user"}, {"content", user}}});
+  for (const std::string& t : tools) {
+    c.tools.push_back({{"type", "function"}, {"function", {{"name", t}, {"parameters", {{"type", "object"}}}}}});
+  }
+  c.answer = {{"role", "assistant"}, {"content", answer}};
+  if (!tool.empty()) {
+    c.answer["content"] = nullptr;
+    c.answer["tool_calls"] = nlohmann::ordered_json::array(
+        {{{"id", "call_1"}, {"type", "function"}, {"function", {{"name", tool}, {"arguments", "{}"}}}}});
+  }
+  c.from_teacher = true;
+  return c;
+}
+
+// Two agents (other system prompts) filling the same tools are one task; a third agent calling
+// other tools, and a classifier answering text, are others. k-means puts each prompt apart; the
+// merge joins the first two, and the gateway's classifier keeps a centroid for each of them.
+TEST(ConvertClusterCalls, MergesToolCallClustersThatCallTheSameTools) {
+  const std::vector<std::string> travel = {"get_weather", "book_table"}, office = {"send_email", "lookup_order"};
+  const std::string jarvis = "You are Jarvis, an executive assistant agent. Call exactly one tool per request.";
+  const std::string helper = "Answer the requests as best you can; call a tool with arguments from the message.";
+  const std::string clerk = "You are the back-office clerk bot for Acme. Always use tools for mail and orders.";
+  const std::string sorter = "Classify the ticket into billing, sales or technical. Reply with the label only.";
+  std::vector<LoggedCall> calls;
+  std::vector<int> truth;
+  for (int i = 0; i < 40; ++i) {
+    const std::string n = std::to_string(i);
+    const bool weather = i % 2 == 0;
+    const std::string travel_user = weather ? "what is the weather in city " + n : "book a table for " + n + " people";
+    calls.push_back(agent_call(4 * i, jarvis, travel, travel_user, weather ? "get_weather" : "book_table"));
+    truth.push_back(0);
+    calls.push_back(agent_call(4 * i + 1, helper, travel, travel_user, weather ? "get_weather" : "book_table"));
+    truth.push_back(0);
+    const std::string office_user = weather ? "email the report " + n + " to sam" : "where is order " + n;
+    calls.push_back(agent_call(4 * i + 2, clerk, office, office_user, weather ? "send_email" : "lookup_order"));
+    truth.push_back(1);
+    calls.push_back(agent_call(4 * i + 3, sorter, {}, "my invoice " + n + " is wrong", "", "billing"));
+    truth.push_back(2);
+  }
+  ClusterOptions o;
+  o.k = 4;  // one cluster per prompt before merging
+  o.merge_same_tools = false;
+  const Clustering apart = cluster_calls(calls, o);
+  ASSERT_EQ(apart.k, 4);
+  EXPECT_EQ(apart.tool_merges, 0);
+
+  o.merge_same_tools = true;
+  const Clustering merged = cluster_calls(calls, o);
+  EXPECT_EQ(merged.k, 3);
+  EXPECT_EQ(merged.tool_merges, 1);
+  EXPECT_NE(merged.method.find("calling the same tools merged"), std::string::npos) << merged.method;
+  EXPECT_DOUBLE_EQ(adjusted_rand_index(merged.labels, truth), 1.0);
+  const ClusterSummary& travel_cluster = merged.clusters[static_cast<size_t>(merged.labels[0])];
+  ASSERT_EQ(travel_cluster.parts.size(), 2u);
+  EXPECT_EQ(travel_cluster.parts[0].size(), 40u);
+  EXPECT_EQ(travel_cluster.parts[1].size(), 40u);
+  EXPECT_EQ(travel_cluster.members.size(), 80u);
+  for (const ClusterSummary& c : merged.clusters) {
+    if (c.id != travel_cluster.id) {
+      EXPECT_EQ(c.parts.size(), 1u);
+    }
+  }
+
+  // The classifier: one centroid per part; a new call of either travel agent reaches the merged
+  // cluster, the clerk's its own.
+  const gateway::CentroidClassifier classifier = make_task_classifier(merged);
+  EXPECT_EQ(classifier.centroids().size(), 4u);
+  const auto cluster_of = [&](const LoggedCall& c) { return classifier.classify_signature(task_signature(c)); };
+  EXPECT_EQ(cluster_of(agent_call(1000, jarvis, travel, "book a table for 7 people", "")), travel_cluster.id);
+  EXPECT_EQ(cluster_of(agent_call(1001, helper, travel, "what is the weather in city 9", "")), travel_cluster.id);
+  EXPECT_EQ(cluster_of(agent_call(1002, clerk, office, "where is order 77", "")), merged.labels[2]);
+
+  // Agents that call other tools, or answer in text, stay apart even with the merge.
+  std::vector<LoggedCall> two;
+  for (int i = 0; i < 40; ++i) {
+    two.push_back(agent_call(i, jarvis, travel, "book a table for " + std::to_string(i), "book_table"));
+    two.push_back(agent_call(100 + i, clerk, office, "where is order " + std::to_string(i), "lookup_order"));
+  }
+  o.k = 2;
+  EXPECT_EQ(cluster_calls(two, o).k, 2);
 }
 
 TEST(ConvertClusterKMeans, MoreClustersThanDistinctPointsLeavesNoneEmpty) {

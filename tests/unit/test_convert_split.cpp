@@ -76,7 +76,9 @@ TEST(ConvertSplit, ASmallClusterHoldsOutAtLeastTheMinimum) {
   const Split split = split_calls(small, raised);
   EXPECT_NEAR(static_cast<double>(split.held_out.size()), 50, 15);
   for (const LoggedCall* c : small) {
-    if (is_held_out(*c, base)) EXPECT_TRUE(is_held_out(*c, raised)) << "call " << c->id;
+    if (is_held_out(*c, base)) {
+      EXPECT_TRUE(is_held_out(*c, raised)) << "call " << c->id;
+    }
   }
   EXPECT_DOUBLE_EQ(cluster_split(base, 60).held_out_fraction, 0.5);   // at most half
   EXPECT_DOUBLE_EQ(cluster_split(base, 900).held_out_fraction, 0.1);  // 10% is already 90
