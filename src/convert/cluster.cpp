@@ -513,13 +513,16 @@ int split_mixed_shapes(std::vector<int>& labels, int& k, const Vectors& v, const
   return splits;
 }
 
-// Clusters whose known answers are tool calls (the majority shape, not mixed).
-bool tool_call_cluster(const std::vector<size_t>& members, const std::vector<int>& shapes) {
+// Clusters whose answers have a contract (answer_contract: tool calls, JSON objects, final
+// numbers as the majority shape, not mixed).
+bool contract_cluster(const std::vector<size_t>& members, const std::vector<int>& shapes) {
   const ShapeCount c = count_shapes(members, shapes);
-  return c.majority == static_cast<int>(MetricKind::kToolCall) && !mixed_shapes(members, shapes);
+  return (c.majority == static_cast<int>(MetricKind::kToolCall) || c.majority == static_cast<int>(MetricKind::kJsonFields) ||
+          c.majority == static_cast<int>(MetricKind::kFinalNumber)) &&
+         !mixed_shapes(members, shapes);
 }
 
-double tool_count_cosine(const std::map<std::string, double>& a, const std::map<std::string, double>& b) {
+double count_cosine(const std::map<std::string, double>& a, const std::map<std::string, double>& b) {
   double dot = 0, na = 0, nb = 0;
   for (const auto& [name, n] : a) {
     na += n * n;
@@ -529,17 +532,17 @@ double tool_count_cosine(const std::map<std::string, double>& a, const std::map<
   return na > 0 && nb > 0 ? dot / std::sqrt(na * nb) : 0;
 }
 
-// The merges of tool-call clusters that call the same tools (see the header). labels: 0..k-1,
+// The merges of clusters with the same answer contract (see the header). labels: 0..k-1,
 // renumbered in place to 0..k'-1 (k updated); returns how many clusters were merged away.
-int merge_same_tool_clusters(std::vector<int>& labels, int& k, const std::vector<int>& shapes,
-                             const std::vector<std::string>& called_tools) {
+int merge_same_contract_clusters(std::vector<int>& labels, int& k, const std::vector<int>& shapes,
+                                 const std::vector<std::string>& contracts) {
   std::vector<std::vector<size_t>> members(static_cast<size_t>(k));
   for (size_t i = 0; i < labels.size(); ++i) members[static_cast<size_t>(labels[i])].push_back(i);
   std::vector<std::map<std::string, double>> counts(members.size());
   for (size_t c = 0; c < members.size(); ++c) {
-    if (!tool_call_cluster(members[c], shapes)) continue;
+    if (!contract_cluster(members[c], shapes)) continue;
     for (size_t i : members[c]) {
-      if (!called_tools[i].empty()) counts[c][called_tools[i]] += 1;
+      if (!contracts[i].empty()) counts[c][contracts[i]] += 1;
     }
   }
   std::vector<int> root(members.size());
@@ -551,7 +554,7 @@ int merge_same_tool_clusters(std::vector<int>& labels, int& k, const std::vector
   int merged = 0;
   for (size_t a = 0; a < members.size(); ++a) {
     for (size_t b = a + 1; b < members.size(); ++b) {
-      if (tool_count_cosine(counts[a], counts[b]) < kSameToolsCosine) continue;
+      if (count_cosine(counts[a], counts[b]) < kSameContractCosine) continue;
       const int ra = find(static_cast<int>(a)), rb = find(static_cast<int>(b));
       if (ra == rb) continue;
       root[static_cast<size_t>(std::max(ra, rb))] = std::min(ra, rb);
@@ -573,13 +576,13 @@ int merge_same_tool_clusters(std::vector<int>& labels, int& k, const std::vector
 }  // namespace
 
 Clustering cluster_texts(const std::vector<std::string>& texts, const ClusterOptions& o,
-                         const std::vector<int>& shapes, const std::vector<std::string>& called_tools) {
+                         const std::vector<int>& shapes, const std::vector<std::string>& contracts) {
   if (texts.empty()) fail("nothing to cluster: no calls");
   if (!shapes.empty() && shapes.size() != texts.size()) {
     fail("cluster: {} answer shapes for {} texts", shapes.size(), texts.size());
   }
-  if (!called_tools.empty() && (called_tools.size() != texts.size() || shapes.empty())) {
-    fail("cluster: {} called tools for {} texts and {} answer shapes", called_tools.size(), texts.size(), shapes.size());
+  if (!contracts.empty() && (contracts.size() != texts.size() || shapes.empty())) {
+    fail("cluster: {} answer contracts for {} texts and {} answer shapes", contracts.size(), texts.size(), shapes.size());
   }
   const Tfidf tfidf = tfidf_vectors(texts, o.tfidf);
   Vectors v;
@@ -627,9 +630,11 @@ Clustering cluster_texts(const std::vector<std::string>& texts, const ClusterOpt
   // The clusters before merging are the parts the gateway's classifier keeps a centroid for.
   std::vector<int> parts = k > 1 ? renumber_by_size(labels, k) : labels;
   labels = parts;
-  if (o.merge_same_tools && !called_tools.empty()) out.tool_merges = merge_same_tool_clusters(labels, k, shapes, called_tools);
-  if (out.tool_merges > 0) {
-    out.method += fmt::format("; then {} tool-call cluster(s) calling the same tools merged into another", out.tool_merges);
+  if (o.merge_same_contracts && !contracts.empty()) {
+    out.contract_merges = merge_same_contract_clusters(labels, k, shapes, contracts);
+  }
+  if (out.contract_merges > 0) {
+    out.method += fmt::format("; then {} cluster(s) merged into one with the same answer contract", out.contract_merges);
   }
   if (k > 1) labels = renumber_by_size(labels, k);
   out.k = k;
@@ -656,13 +661,13 @@ Clustering cluster_calls(const std::vector<LoggedCall>& calls, const ClusterOpti
   std::vector<std::string> texts;
   texts.reserve(calls.size());
   std::vector<int> shapes;
-  std::vector<std::string> called_tools;
+  std::vector<std::string> contracts;
   for (const auto& c : calls) {
     texts.push_back(task_signature(c));
     shapes.push_back(c.from_teacher ? static_cast<int>(metric_for_answer(c.answer)) : -1);
-    called_tools.push_back(c.from_teacher ? called_tool(c.answer) : "");
+    contracts.push_back(c.from_teacher ? answer_contract(c.answer) : "");
   }
-  return cluster_texts(texts, options, shapes, called_tools);
+  return cluster_texts(texts, options, shapes, contracts);
 }
 
 }  // namespace rpu::convert

@@ -41,16 +41,18 @@
 // the cluster did, i.e. when the signatures do tell the shapes apart (2-means on the members, tried
 // first, split the bench's mixed cluster along other lines); the halves are checked again, at most
 // kMaxShapeSplits splits in all.
-// Merging tool-call clusters (cluster_calls): agents with different system prompts that fill the
-// same tools' arguments send one task, and the signatures (the system prompt weighs most) put
-// each prompt in a cluster of its own (the bench workload: four clusters of 135-182 tool calls,
-// one per agent prompt, each too small for its specialist to learn to copy the arguments). So
-// clusters whose teacher answers are tool calls (the majority shape, not mixed) are merged when
-// the tools they call match: the cosine of their per-tool call counts is at least
-// kSameToolsCosine (the same tools in similar proportions). Clusters calling other tools stay
-// apart. A merged cluster keeps its parts (the clusters before merging), and the gateway's
-// classifier one centroid per part, so a live call is still matched against its own prompt's
-// calls rather than against the mean of several prompts.
+// Merging clusters with one answer contract (cluster_calls): agents with other system prompts that
+// fill the same tools' arguments send one task, yet the signatures (where the system prompt weighs
+// most) put each prompt in a cluster of its own. The bench workload's 667 tool calls became four
+// clusters of 135-182, one per agent prompt, each too small for its specialist to learn to copy
+// the arguments. So clusters whose teacher answers have a contract (metric.h answer_contract: a
+// call of tool X, a JSON object with keys K, a final number; the majority shape, not mixed) are
+// merged when their contracts match: the cosine of their per-contract counts is at least
+// kSameContractCosine (the same tools, or keys, in similar proportions). Tool-call clusters
+// calling other tools stay apart, and so do clusters of exact-match text (two label sets are two
+// tasks, and a label cannot say which). A merged cluster keeps its parts (the clusters before
+// merging), and the gateway's classifier one centroid per part, so a live call is matched
+// against its own prompt's calls rather than against the mean of several prompts.
 // Deterministic: the same calls, options and seed give the same clusters (one thread).
 #pragma once
 
@@ -119,11 +121,11 @@ struct ClusterOptions {
   std::string embed_model;
   size_t embed_batch = 64;  // texts per embed() call
   bool split_mixed_shapes = true;  // split clusters of mixed answer shapes (above)
-  bool merge_same_tools = true;    // merge tool-call clusters that call the same tools (above)
+  bool merge_same_contracts = true;  // merge clusters with the same answer contract (above)
 };
 
 inline constexpr int kMaxShapeSplits = 16;
-inline constexpr double kSameToolsCosine = 0.8;
+inline constexpr double kSameContractCosine = 0.8;
 
 struct ClusterSummary {
   int id = 0;
@@ -141,9 +143,9 @@ struct KScore {
 struct Clustering {
   std::string vectors;  // "tfidf" or "embedding:MODEL"
   std::string method;   // e.g. "k-means++ (4 restarts), k by mean silhouette on 600 of 600 calls"
-  int k = 0;                             // clusters in the result (the silhouette's k + shape_splits - tool_merges)
+  int k = 0;                             // clusters in the result (the silhouette's k + shape_splits - contract_merges)
   int shape_splits = 0;                  // clusters split for mixed answer shapes
-  int tool_merges = 0;                   // tool-call clusters merged into another
+  int contract_merges = 0;               // clusters merged into one with the same answer contract
   double silhouette = 0;                 // of the result (on the sample)
   std::vector<KScore> tried;             // the silhouette of every k searched (empty for a fixed k)
   std::vector<int> labels;               // cluster of each input text
@@ -153,13 +155,13 @@ struct Clustering {
 };
 
 // Clusters texts (task signatures). `shapes`: empty, or one per text, the shape of its teacher
-// answer (MetricKind as an int; -1 unknown), for the split above. `called_tools`: empty, or one
-// per text (shapes given), the tool its teacher answer calls ("" none), for the merge above.
+// answer (MetricKind as an int; -1 unknown), for the split above. `contracts`: empty, or one per
+// text (shapes given), its teacher answer's answer_contract ("" none), for the merge above.
 // Throws rpu::Error on an empty input, shapes or tools of another length or a failing embedder.
 Clustering cluster_texts(const std::vector<std::string>& texts, const ClusterOptions& options = {},
-                         const std::vector<int>& shapes = {}, const std::vector<std::string>& called_tools = {});
+                         const std::vector<int>& shapes = {}, const std::vector<std::string>& contracts = {});
 // The same over logged calls' task_signature(), with the shapes of the teacher answers
-// (metric_for_answer; calls not from a teacher: unknown) and the tools they call.
+// (metric_for_answer; calls not from a teacher: unknown) and their contracts.
 Clustering cluster_calls(const std::vector<LoggedCall>& calls, const ClusterOptions& options = {});
 
 }  // namespace rpu::convert

@@ -39,16 +39,6 @@ std::vector<LoggedCall> load_logged_calls(const std::string& location, const Loa
 
 std::string task_signature(const LoggedCall& call) { return gateway::task_signature(call.messages, call.tools); }
 
-std::string called_tool(const nlohmann::ordered_json& message) {
-  if (!message.is_object() || !message.contains("tool_calls") || !message["tool_calls"].is_array() ||
-      message["tool_calls"].empty() || !message["tool_calls"][0].is_object()) {
-    return "";
-  }
-  const auto& function = message["tool_calls"][0].value("function", nlohmann::ordered_json::object());
-  return function.is_object() && function.contains("name") && function["name"].is_string() ? function["name"].get<std::string>()
-                                                                                            : "";
-}
-
 std::string answer_text(const nlohmann::ordered_json& message) {
   if (message.contains("tool_calls") && message["tool_calls"].is_array() && !message["tool_calls"].empty()) {
     const auto& function = message["tool_calls"][0].value("function", nlohmann::ordered_json::object());

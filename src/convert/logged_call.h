@@ -48,9 +48,6 @@ std::string task_signature(const LoggedCall& call);
 // {"name": ..., "arguments": {...}} of the first call, serialised compactly.
 std::string answer_text(const nlohmann::ordered_json& assistant_message);
 
-// The name of the tool the assistant message calls (its first tool call); "" when it calls none.
-std::string called_tool(const nlohmann::ordered_json& assistant_message);
-
 // Scrub placeholders (<PHONE_3>, <PERSON_1>: gateway/scrub.h) in an assistant message's text and
 // tool calls that the call's request (messages, tools) does not hold. In a scrubbed log such a
 // placeholder stands for a value the teacher made from the request's data that the scrubber

@@ -2,6 +2,7 @@
 
 #include "core/text.h"
 
+#include <algorithm>
 #include <cmath>
 #include <regex>
 
@@ -86,6 +87,27 @@ MetricKind metric_for_answer(const json& teacher_message) {
   }
   if (ends_with_answer_sentence(content)) return MetricKind::kFinalNumber;
   return MetricKind::kExact;
+}
+
+std::string answer_contract(const json& teacher_message) {
+  switch (metric_for_answer(teacher_message)) {
+    case MetricKind::kToolCall: {
+      const auto call = first_tool_call(teacher_message);
+      return call ? "tool " + call->first : "";
+    }
+    case MetricKind::kJsonFields: {
+      const json object = json::parse(trim(content_of(teacher_message)));
+      std::vector<std::string> keys;
+      for (const auto& [key, value] : object.items()) keys.push_back(key);
+      std::sort(keys.begin(), keys.end());
+      std::string out = "json ";
+      for (size_t i = 0; i < keys.size(); ++i) out += (i ? "," : "") + keys[i];
+      return out;
+    }
+    case MetricKind::kFinalNumber: return "final number";
+    case MetricKind::kExact: return "";
+  }
+  return "";
 }
 
 std::optional<double> final_number(std::string_view text_view) {

@@ -34,6 +34,11 @@ MetricKind metric_from_name(std::string_view name);
 // The metric for a teacher's assistant message ({"content", "tool_calls"?}).
 MetricKind metric_for_answer(const nlohmann::ordered_json& teacher_message);
 
+// What an answer commits to, for S3's merge of clusters (cluster.h): "tool NAME" for a tool call,
+// "json KEY,KEY" (keys sorted) for a JSON object, "final number"; "" for exact-match text,
+// whose clusters are not merged (two label sets are two tasks).
+std::string answer_contract(const nlohmann::ordered_json& teacher_message);
+
 struct AnswerScore {
   double value = 0;      // 0..1 (json_fields: the share of fields; others 0 or 1)
   bool correct = false;  // value == 1

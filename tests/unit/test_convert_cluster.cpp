@@ -245,16 +245,16 @@ TEST(ConvertClusterCalls, MergesToolCallClustersThatCallTheSameTools) {
   }
   ClusterOptions o;
   o.k = 4;  // one cluster per prompt before merging
-  o.merge_same_tools = false;
+  o.merge_same_contracts = false;
   const Clustering apart = cluster_calls(calls, o);
   ASSERT_EQ(apart.k, 4);
-  EXPECT_EQ(apart.tool_merges, 0);
+  EXPECT_EQ(apart.contract_merges, 0);
 
-  o.merge_same_tools = true;
+  o.merge_same_contracts = true;
   const Clustering merged = cluster_calls(calls, o);
   EXPECT_EQ(merged.k, 3);
-  EXPECT_EQ(merged.tool_merges, 1);
-  EXPECT_NE(merged.method.find("calling the same tools merged"), std::string::npos) << merged.method;
+  EXPECT_EQ(merged.contract_merges, 1);
+  EXPECT_NE(merged.method.find("with the same answer contract"), std::string::npos) << merged.method;
   EXPECT_DOUBLE_EQ(adjusted_rand_index(merged.labels, truth), 1.0);
   const ClusterSummary& travel_cluster = merged.clusters[static_cast<size_t>(merged.labels[0])];
   ASSERT_EQ(travel_cluster.parts.size(), 2u);
@@ -284,6 +284,38 @@ TEST(ConvertClusterCalls, MergesToolCallClustersThatCallTheSameTools) {
   }
   o.k = 2;
   EXPECT_EQ(cluster_calls(two, o).k, 2);
+}
+
+// Two word-problem prompts (final numbers) are one task, and so are two extraction prompts with
+// the same JSON keys; two classification prompts answering labels (exact text) stay apart, even
+// with the same labels: a text answer carries no contract to compare.
+TEST(ConvertClusterCalls, MergesFinalNumbersAndJsonKeysButNotLabels) {
+  const std::vector<std::pair<std::string, std::string>> prompts = {
+      {"You solve arithmetic word problems and end with the answer sentence.", "number"},
+      {"Math tutor agent: work through the problem step by step before answering.", "number"},
+      {"Extract the customer name and email from the message as a JSON object.", "json"},
+      {"Pull out the contact fields mentioned by the writer and return them in JSON.", "json"},
+      {"Classify the support ticket into billing or technical.", "label"},
+      {"Route this inbound message to a queue: billing or technical.", "label"}};
+  std::vector<LoggedCall> calls;
+  std::vector<int> truth;
+  for (int i = 0; i < 30; ++i) {
+    for (size_t p = 0; p < prompts.size(); ++p) {
+      const std::string n = std::to_string(i), kind = prompts[p].second;
+      const std::string answer = kind == "number" ? n + " + 2 = " + std::to_string(i + 2) + ". The answer is " +
+                                                        std::to_string(i + 2) + "."
+                                 : kind == "json" ? R"({"name":"Ana )" + n + R"(","email":null})"
+                                                  : (i % 2 ? "billing" : "technical");
+      calls.push_back(agent_call(static_cast<int64_t>(calls.size()), prompts[p].first, {}, "message number " + n, "", answer));
+      truth.push_back(kind == "label" ? static_cast<int>(p) : kind == "number" ? 0 : 2);
+    }
+  }
+  ClusterOptions o;
+  o.k = 6;
+  const Clustering c = cluster_calls(calls, o);
+  EXPECT_EQ(c.k, 4);
+  EXPECT_EQ(c.contract_merges, 2);
+  EXPECT_DOUBLE_EQ(adjusted_rand_index(c.labels, truth), 1.0);
 }
 
 TEST(ConvertClusterKMeans, MoreClustersThanDistinctPointsLeavesNoneEmpty) {

@@ -32,6 +32,14 @@ TEST(ConvertMetric, ShapePicksTheMetric) {
   EXPECT_EQ(metric_for_answer(text("{not json")), MetricKind::kExact);
 }
 
+TEST(ConvertMetric, AnswerContractNamesToolKeysOrNumber) {
+  EXPECT_EQ(answer_contract(tool("book_table", R"({"party_size":4})")), "tool book_table");
+  EXPECT_EQ(answer_contract(text(R"({"name":"Ana","email":null,"age":3})")), "json age,email,name");
+  EXPECT_EQ(answer_contract(text("45 - 18 = 27. The answer is 27.")), "final number");
+  EXPECT_EQ(answer_contract(text("billing")), "");
+  EXPECT_EQ(answer_contract(text("{not json")), "");
+}
+
 TEST(ConvertMetric, NamesRoundTripAndUnknownIsAnError) {
   for (const char* n : {"exact", "json_fields", "tool_call", "final_number"}) EXPECT_EQ(metric_name(metric_from_name(n)), n);
   EXPECT_THROW(metric_from_name("bleu"), std::exception);
