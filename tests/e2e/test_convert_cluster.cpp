@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -314,6 +315,43 @@ TEST(ConvertCluster, SplitsToolCallsFromTextUnderOneSystemPrompt) {
   const auto bad = test::run_rpu({"convert", "cluster", db, "--keep-mixed-shapes=maybe", "--out", out});
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("keep-mixed-shapes"), std::string::npos) << bad.err;
+}
+
+// Two agents (other system prompts) calling the same tool are one task: with k = 2 the prompts
+// make two clusters, merged into one whose classifier keeps a centroid per prompt, so a new call
+// of either agent reaches it. --keep-contract-clusters keeps them apart.
+TEST(ConvertCluster, MergesAgentsThatCallTheSameTools) {
+  const json tools = json::parse(R"([{"type": "function", "function": {"name": "get_weather",
+      "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}])");
+  const char* cities[] = {"Paris", "Lima", "Oslo", "Cairo", "Quito"};
+  const std::string prompts[] = {"You are Jarvis, an executive assistant agent. Call exactly one tool per request.",
+                                 "Answer the requests as best you can; call a tool with arguments from the message."};
+  Workload w;
+  for (int i = 0; i < 40; ++i) {
+    const std::string city = cities[i % 5];
+    json messages = json::array({{{"role", "system"}, {"content", prompts[i % 2]}},
+                                 {{"role", "user"}, {"content", "What is the weather in " + city + " tomorrow?"}}});
+    w.calls.push_back({{"messages", messages}, {"tools", tools}});
+    w.labels.push_back({{"type", "tool_call"}, {"expected", {{"name", "get_weather"}, {"arguments", {{"city", city}}}}}});
+  }
+  const std::string db = test::temp_path("same_tools.db"), out = test::temp_path("same_tools.json");
+  write_usage_log(db, w);
+  const auto merged = test::run_rpu({"convert", "cluster", db, "--k", "2", "--out", out});
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  const convert::ClustersFile clusters = convert::read_clusters_file(out);
+  ASSERT_EQ(clusters.k, 1) << merged.out;
+  EXPECT_NE(clusters.method.find("same answer contract"), std::string::npos) << clusters.method;
+  const auto classifier = gateway::CentroidClassifier::load(convert::classifier_path_for(out));
+  EXPECT_EQ(classifier.centroids().size(), 2u);
+  for (const std::string& prompt : prompts) {
+    const json messages = json::array({{{"role", "system"}, {"content", prompt}},
+                                       {{"role", "user"}, {"content", "Weather in Lima, please."}}});
+    EXPECT_EQ(classifier.classify_signature(gateway::task_signature(messages, tools)), std::optional<int>(0)) << prompt;
+  }
+
+  const auto kept = test::run_rpu({"convert", "cluster", db, "--k", "2", "--keep-contract-clusters", "--out", out});
+  ASSERT_EQ(kept.exit_code, 0) << kept.err;
+  EXPECT_EQ(convert::read_clusters_file(out).k, 2);
 }
 
 }  // namespace

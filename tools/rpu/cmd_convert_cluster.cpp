@@ -32,6 +32,7 @@ struct ClusterFlags {
   uint64_t seed = 1;
   size_t sample = 2000;
   bool keep_mixed_shapes = false;
+  bool keep_contract_clusters = false;
   std::string out = "clusters.json";
   std::string classifier;  // empty: beside `out` (clusters.classifier.json)
   size_t classifier_terms = 200;
@@ -90,6 +91,7 @@ int run_cluster(const ClusterFlags& o) {
   options.restarts = o.restarts;
   options.sample_size = o.sample;
   options.split_mixed_shapes = !o.keep_mixed_shapes;
+  options.merge_same_contracts = !o.keep_contract_clusters;
   std::unique_ptr<LocalSession> session;
   if (!o.embed_model.empty()) {
     SessionOptions s;
@@ -133,6 +135,9 @@ void add_convert_cluster(CLI::App& convert, ConvertSteps& steps) {
       ->check(CLI::Range(10, 5000));
   cmd->add_flag("--keep-mixed-shapes", o->keep_mixed_shapes,
                "do not split clusters whose teacher answers mix shapes (tool calls and text, say)");
+  cmd->add_flag("--keep-contract-clusters", o->keep_contract_clusters,
+                "do not merge clusters whose answers have one contract (calls of the same tools, JSON with the "
+                "same keys, final numbers)");
   cmd->add_option("--embed-model", o->embed_model,
                   "cluster a local model's embeddings (builtin or a GGUF file) instead of TF-IDF");
   cmd->add_option("--out,-o", o->out, "clusters file to write")->capture_default_str();
