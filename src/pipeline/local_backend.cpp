@@ -10,6 +10,7 @@
 #include <random>
 
 #include "decode/copy_matcher.h"
+#include "decode/gbnf_text.h"
 #include "decode/json_schema.h"
 #include "engine/cross_encoder.h"
 
@@ -78,11 +79,36 @@ std::shared_ptr<const CopySource> copy_source(const ChatRequest& r, ToolCallForm
   }
 }
 
-// The grammar the output must follow, or null: a forced tool call (tool_choice "required" or
-// a named function), or response_format json_object / json_schema. One budget covers all of
-// a request's schemas (every tool's parameters) and the grammar they make, so a client's
-// input bounds this step's CPU and memory (json_schema.h).
-std::shared_ptr<const Grammar> output_grammar(const ChatRequest& r, ToolCallFormat format, const ToolChoice& choice) {
+// The grammar's text (start rule "root") the output must follow, or "": a forced tool call
+// (tool_choice "required" or a named function), or response_format json_object / json_schema.
+std::string output_grammar_text(const ChatRequest& r, ToolCallFormat format, const ToolChoice& choice,
+                                SchemaBudget& budget) {
+  if (!r.grammar.empty()) return r.grammar;
+  if (choice.forces_call()) {
+    auto to_rules = [&budget](const nlohmann::ordered_json& schema, const std::string& prefix) {
+      JsonSchemaRules rules = json_schema_to_rules(schema, prefix, &budget);
+      return SchemaRules{std::move(rules.rules), std::move(rules.root)};
+    };
+    return tool_call_grammar(format, r.tools, choice.forced_name(), to_rules);
+  }
+  if (!r.response_format.is_object()) return "";
+  const std::string type = r.response_format.value("type", "text");
+  if (type == "json_object") return json_object_grammar();
+  if (type != "json_schema") return "";
+  const auto& spec = r.response_format["json_schema"];
+  static const nlohmann::ordered_json kAnySchema = nlohmann::ordered_json::object();
+  return json_schema_to_grammar(spec.contains("schema") ? spec["schema"] : kAnySchema, &budget);
+}
+
+// The grammar the output must follow, or null (output_grammar_text). One budget covers all of
+// a request's schemas (every tool's parameters) and the grammar they make, so a client's input
+// bounds this step's CPU and memory (json_schema.h). A template that leaves a blank before the
+// reply (`reply_lead`, chat_template.h) has models trained to write it first (the specialists:
+// " {" is their first token of a JSON answer): the grammar lets the output start with it, and
+// ReplyLeadStripper drops it, so a grammar written for the reply alone does not force a token
+// the model never learned there.
+std::shared_ptr<const Grammar> output_grammar(const ChatRequest& r, ToolCallFormat format, const ToolChoice& choice,
+                                              const std::string& reply_lead) {
   const bool structured = r.response_format.is_object() && r.response_format.value("type", "text") != "text";
   if (!r.grammar.empty() && (choice.forces_call() || structured)) {
     throw ApiError::bad_request(r.grammar_param, "'" + r.grammar_param + "' cannot be combined with " +
@@ -93,26 +119,16 @@ std::shared_ptr<const Grammar> output_grammar(const ChatRequest& r, ToolCallForm
   budget.limits.cancelled = r.cancelled;
   std::shared_ptr<const Grammar> grammar;
   try {
-    if (!r.grammar.empty()) {
-      grammar = Grammar::parse(r.grammar, "root", budget.limits);
-    } else if (choice.forces_call()) {
-      auto to_rules = [&budget](const nlohmann::ordered_json& schema, const std::string& prefix) {
-        JsonSchemaRules rules = json_schema_to_rules(schema, prefix, &budget);
-        return SchemaRules{std::move(rules.rules), std::move(rules.root)};
-      };
-      grammar = Grammar::parse(tool_call_grammar(format, r.tools, choice.forced_name(), to_rules), "root", budget.limits);
-    } else if (r.response_format.is_object()) {
-      const std::string type = r.response_format.value("type", "text");
-      if (type == "json_object") grammar = Grammar::parse(json_object_grammar());
-      if (type == "json_schema") {
-        const auto& spec = r.response_format["json_schema"];
-        static const nlohmann::ordered_json kAnySchema = nlohmann::ordered_json::object();
-        const nlohmann::ordered_json& schema = spec.contains("schema") ? spec["schema"] : kAnySchema;
-        grammar = Grammar::parse(json_schema_to_grammar(schema, &budget), "root", budget.limits);
-      }
+    std::string text = output_grammar_text(r, format, choice, budget);
+    if (text.empty()) return nullptr;
+    std::string start = "root";
+    if (!reply_lead.empty()) {
+      start = "rpu-reply-lead";
+      text = start + " ::= " + gbnf_text::literal(reply_lead) + "? root\n" + text;
     }
+    grammar = Grammar::parse(text, start, budget.limits);
     // The start state is within the matcher's bounds (samples make theirs in the scheduler).
-    if (grammar) GrammarMatcher probe(grammar, nullptr);
+    GrammarMatcher probe(grammar, nullptr);
   } catch (const GrammarTooLarge& e) {
     throw ApiError(400, fmt::format("'{}' is too large to enforce as a grammar: {}", param, e.what()),
                    "invalid_request_error", param, "schema_too_large");
@@ -370,7 +386,7 @@ std::unique_ptr<CallHandle> LocalBackend::chat(const ChatRequest& r, ChatEventSi
     throw refused_by_scheduler(e, "messages");
   }
   if (r.tool_call_required && p.choice.mode == ToolChoice::Mode::kAuto) p.choice.mode = ToolChoice::Mode::kRequired;
-  const std::shared_ptr<const Grammar> grammar = output_grammar(r, tool_format_, p.choice);
+  const std::shared_ptr<const Grammar> grammar = output_grammar(r, tool_format_, p.choice, reply_lead_);
   const std::shared_ptr<const CopySource> copies = copy_source(r, tool_format_, p.choice);
   if (grammar || copies) {
     auto vocab = grammar_vocab();

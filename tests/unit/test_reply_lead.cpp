@@ -69,5 +69,39 @@ TEST(ReplyLead, LocalBackendDropsItFromTheReply) {
   EXPECT_EQ(reply, generated.substr(1));
 }
 
+// A grammar the model's own reply already follows leaves the reply as it was, token for token:
+// the grammar is written for the reply (a blank at most, then a digit), and the template's
+// lead before it is allowed and dropped. Without that, the grammar refused the model's first
+// token (with the lead's blank in it) and forced another split of the same text. (The built-in
+// model writes a blank of its own after the template's: it was trained before assistant turns
+// were tokenized as continuations, chat_example in train/training_data.cpp.)
+TEST(ReplyLead, AGrammarTheReplyFollowsLeavesItsTokensAsTheyWere) {
+  const auto model = Model::load(std::string(RPU_SOURCE_DIR) + "/models/rpu-arith.gguf");
+  const auto tokenizer = Tokenizer::from_gguf(model->file());
+  SchedulerOptions options;
+  options.n_seq = 2;
+  options.n_ctx = 512;
+  Scheduler scheduler(*model, *tokenizer, options, nullptr);
+  LocalBackend backend(*model, *tokenizer, scheduler, {"builtin", ""});
+  ChatRequest chat;
+  chat.model = "builtin";
+  chat.max_tokens = 40;
+  chat.sampling.temperature = 0;
+  chat.has_seed = true;
+  chat.logprobs = true;
+  chat.messages = json::array({{{"role", "user"}, {"content", "Mia has 12 apples. She buys 7 more. How many apples does she have now?"}}});
+  const ChoiceResult free = run_chat(backend, chat).choices.at(0);
+  ASSERT_FALSE(free.text.empty());
+  const size_t first = free.text.find_first_not_of(' ');
+  ASSERT_TRUE(first <= 1 && first < free.text.size() && free.text[first] >= '0' && free.text[first] <= '9') << free.text;
+  chat.grammar = R"(root ::= " "? [0-9] [0-9 +=.a-zA-Z-]*)";
+  const ChoiceResult held = run_chat(backend, chat).choices.at(0);
+  EXPECT_EQ(held.text, free.text);
+  ASSERT_EQ(held.logprobs.size(), free.logprobs.size());
+  for (size_t i = 0; i < free.logprobs.size(); ++i) {
+    EXPECT_EQ(held.logprobs[i].chosen.token, free.logprobs[i].chosen.token) << "token " << i;
+  }
+}
+
 }  // namespace
 }  // namespace rpu
