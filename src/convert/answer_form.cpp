@@ -1,6 +1,54 @@
 #include "convert/answer_form.h"
 
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <set>
+
+#include "core/text.h"
+
 namespace rpu::convert {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// The content of a text answer as a JSON object, or null (a tool call, text, other JSON).
+json answer_object(const LoggedCall& c) {
+  if (!c.answer.is_object() || !c.answer.contains("content") || !c.answer["content"].is_string()) return nullptr;
+  const auto& calls_made = c.answer.value("tool_calls", json());
+  if (calls_made.is_array() && !calls_made.empty()) return nullptr;
+  const std::string_view text = trim_ascii(c.answer["content"].get_ref<const std::string&>());
+  if (text.empty() || text.front() != '{') return nullptr;
+  try {
+    json j = json::parse(text);
+    return j.is_object() ? j : json();
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
+bool plain_key(const std::string& key) {
+  if (key.empty() || !(std::isalpha(static_cast<unsigned char>(key[0])) || key[0] == '_')) return false;
+  for (char ch : key) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') return false;
+  }
+  std::string lower = key;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  static const std::set<std::string> kYamlWords = {"true", "false", "yes", "no", "on", "off", "y", "n", "null"};
+  return !kYamlWords.contains(lower);
+}
+
+// A value's JSON Schema type; "" for an object or array (any value).
+std::string schema_type(const json& v) {
+  if (v.is_null()) return "null";
+  if (v.is_string()) return "string";
+  if (v.is_boolean()) return "boolean";
+  if (v.is_number_integer()) return "integer";
+  if (v.is_number()) return "number";
+  return "";
+}
+
+}  // namespace
 
 ToolCallForm tool_call_form(const std::vector<const LoggedCall*>& calls) {
   ToolCallForm form;
@@ -18,8 +66,46 @@ bool always_calls_a_tool(const ToolCallForm& form, int min_turns, double max_mis
   return form.user_turns >= min_turns && form.user_turns - form.tool_calls <= max_miss_share * form.user_turns;
 }
 
+json json_answer_schema(const std::vector<const LoggedCall*>& calls, int min_answers, double max_miss_share) {
+  std::map<std::vector<std::string>, int> forms;  // key lists (in order) -> answers
+  int answers = 0;
+  for (const LoggedCall* c : calls) {
+    if (!c->from_teacher || !c->answer.is_object()) continue;
+    const auto& calls_made = c->answer.value("tool_calls", json());
+    if (calls_made.is_array() && !calls_made.empty()) continue;
+    ++answers;
+    const json object = answer_object(*c);
+    if (!object.is_object()) continue;
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : object.items()) keys.push_back(key);
+    ++forms[keys];
+  }
+  if (answers < min_answers || forms.empty()) return nullptr;
+  const auto top = std::max_element(forms.begin(), forms.end(), [](auto& a, auto& b) { return a.second < b.second; });
+  if (answers - top->second > max_miss_share * answers) return nullptr;
+  const std::vector<std::string>& keys = top->first;
+  if (keys.empty() || !std::all_of(keys.begin(), keys.end(), plain_key)) return nullptr;
+  std::map<std::string, std::set<std::string>> types;  // "" in a set: any value
+  for (const LoggedCall* c : calls) {
+    const json object = c->from_teacher ? answer_object(*c) : json();
+    if (!object.is_object() || object.size() != keys.size()) continue;
+    for (const std::string& key : keys) {
+      if (object.contains(key)) types[key].insert(schema_type(object[key]));
+    }
+  }
+  json schema = {{"type", "object"}, {"properties", json::object()}, {"required", keys}, {"additionalProperties", false}};
+  for (const std::string& key : keys) {
+    std::set<std::string>& seen = types[key];
+    if (seen.contains("number")) seen.erase("integer");
+    json property = json::object();
+    if (!seen.contains("")) property["type"] = json(std::vector<std::string>(seen.begin(), seen.end()));
+    schema["properties"][key] = std::move(property);
+  }
+  return schema;
+}
+
 OutputConstraints learn_output_constraints(const std::vector<const LoggedCall*>& calls) {
-  return {copied_fields(calls), always_calls_a_tool(tool_call_form(calls))};
+  return {copied_fields(calls), always_calls_a_tool(tool_call_form(calls)), json_answer_schema(calls)};
 }
 
 }  // namespace rpu::convert

@@ -1,11 +1,16 @@
 // What a cluster's teacher always does in its answers, learned from its logged calls, which
 // the route then holds the specialist to (OutputConstraints): the values it copies from the
-// call (copy_fields.h), and whether it always answers a user's turn with a tool call. When it
-// does, the route forces one (`force_tool_call:`, gateway/config.h): the specialist's answer
-// then follows the offered tools' schemas (a function that exists, its argument names and
-// types, enum values) instead of whatever a small model writes.
+// call (copy_fields.h), whether it always answers a user's turn with a tool call, and whether
+// it always answers with a JSON object of the same keys. When it calls a tool, the route forces
+// one (`force_tool_call:`, gateway/config.h): the specialist's answer then follows the offered
+// tools' schemas (a function that exists, its argument names and types, enum values) instead of
+// whatever a small model writes. When it writes one JSON form, the route holds the answer to
+// that form's schema (`answer_schema:`): a small model otherwise writes a broken object now and
+// then (the tenth bench run's extraction specialist: 11 of 614 answers, `"product":"Parse
+// the":null` among them).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "convert/copy_fields.h"
@@ -22,13 +27,26 @@ ToolCallForm tool_call_form(const std::vector<const LoggedCall*>& calls);
 // At least `min_turns` such calls, and all but `max_miss_share` of them answered with a call.
 bool always_calls_a_tool(const ToolCallForm& form, int min_turns = 20, double max_miss_share = 0.02);
 
-// What a route holds its specialist to: the "copy_fields" every call carries, and a tool call
-// forced on a user's turn. S4 evaluates candidates so (evaluate.h), S6 writes it into the route.
+// The JSON Schema of a cluster's answers, when at least `min_answers` calls were answered in
+// text (not a tool call) and all but `max_miss_share` of those are JSON objects with the same
+// keys in the same order: {"type": "object", "properties": {KEY: {"type": [the value types
+// seen]}, ...} in that order, "required": [every key], "additionalProperties": false}. Types:
+// "string", "null", "boolean", "integer", "number" ("integer" dropped beside "number"); a key
+// that held an object or an array gets {} (any value). Keys must be plain words ([A-Za-z_]
+// [A-Za-z0-9_]*, not a YAML boolean or null), so the schema reads back from the routes file
+// as written. Null: no such form.
+nlohmann::ordered_json json_answer_schema(const std::vector<const LoggedCall*>& calls, int min_answers = 20,
+                                          double max_miss_share = 0.02);
+
+// What a route holds its specialist to: the "copy_fields" every call carries, a tool call
+// forced on a user's turn, and the answer's JSON Schema (null: none). S4 evaluates candidates
+// so (evaluate.h), S6 writes it into the route.
 struct OutputConstraints {
   std::vector<CopyField> copy_fields;
   bool force_tool_call = false;
+  nlohmann::ordered_json answer_schema;
 };
-// Both, learned from a cluster's trainable calls with the default thresholds.
+// All three, learned from a cluster's trainable calls with the default thresholds.
 OutputConstraints learn_output_constraints(const std::vector<const LoggedCall*>& calls);
 
 }  // namespace rpu::convert

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "decode/json_schema.h"
 #include "gateway/task_classifier.h"
 #include "gateway/usage_store.h"
 #include "reasoning/pattern.h"
@@ -287,10 +288,38 @@ CascadeConfig read_cascade(const Reader& r, const YAML::Node& n, const std::stri
   return cascade;
 }
 
+// A route's answer_schema: a JSON Schema mapping, its properties put in the order of its
+// `required` list, checked by building its grammar (a schema the decoder cannot enforce is the
+// config's error, not each call's).
+nlohmann::ordered_json read_answer_schema(const Reader& r, const YAML::Node& n, const std::string& key) {
+  if (!n.IsMap()) r.error(n, key, "must be a mapping (a JSON Schema)");
+  const nlohmann::json read = r.to_json(n, key);
+  nlohmann::ordered_json schema(read);
+  if (read.contains("properties") && read["properties"].is_object() && read.contains("required") &&
+      read["required"].is_array()) {
+    nlohmann::ordered_json properties = nlohmann::ordered_json::object();
+    for (const auto& name : read["required"]) {
+      if (name.is_string() && read["properties"].contains(name.get<std::string>())) {
+        properties[name.get<std::string>()] = read["properties"][name.get<std::string>()];
+      }
+    }
+    for (const auto& [name, property] : read["properties"].items()) {
+      if (!properties.contains(name)) properties[name] = property;
+    }
+    schema["properties"] = std::move(properties);
+  }
+  try {
+    json_schema_to_grammar(schema);
+  } catch (const std::exception& e) {
+    r.error(n, key, std::string("is not a schema rpu can enforce: ") + e.what());
+  }
+  return schema;
+}
+
 RouteConfig read_route(const Reader& r, const YAML::Node& n, const std::string& key) {
   r.only_keys(n, key,
               {"name", "aliases", "match", "target", "reasoning", "cascade", "shadow", "fallback", "scrub_input", "knowledge",
-               "copy_fields", "force_tool_call"});
+               "copy_fields", "force_tool_call", "answer_schema"});
   RouteConfig route;
   route.line = n.Mark().line + 1;
   if (!n["name"]) r.error(n, key, "needs `name:`");
@@ -315,6 +344,7 @@ RouteConfig read_route(const Reader& r, const YAML::Node& n, const std::string& 
   if (n["fallback"]) route.fallback = r.text(n["fallback"], key + ".fallback");
   if (n["scrub_input"]) route.scrub_input = r.boolean(n["scrub_input"], key + ".scrub_input");
   if (n["force_tool_call"]) route.force_tool_call = r.boolean(n["force_tool_call"], key + ".force_tool_call");
+  if (n["answer_schema"]) route.answer_schema = read_answer_schema(r, n["answer_schema"], key + ".answer_schema");
   if (n["copy_fields"]) {
     try {
       route.copy_fields = parse_copy_fields(nlohmann::ordered_json(r.to_json(n["copy_fields"], key + ".copy_fields")));

@@ -116,6 +116,11 @@ struct RouteConfig {
   // (tool_choice "required" unless the caller chose otherwise): the conversion loop sets it
   // for a cluster whose teacher always did, so the answer follows the tools' schemas.
   bool force_tool_call = false;
+  // The JSON Schema the target's answer must follow when the call asks for no format, grammar
+  // or tools (require_answer_schema, gateway_backend.h): the conversion loop sets it for a
+  // cluster whose teacher always answered with one JSON form (convert/answer_form.h). Read with
+  // its properties in the order of its `required` list (YAML maps keep no order). Null: none.
+  nlohmann::ordered_json answer_schema;
   int line = 0;                      // where it was defined, for messages
 };
 

@@ -336,6 +336,12 @@ bool GatewayBackend::accepts_model(const std::string& model) const {
   return std::find(names.begin(), names.end(), model) != names.end();
 }
 
+void require_answer_schema(ChatRequest& r, const nlohmann::ordered_json& schema) {
+  if (!schema.is_object() || !r.grammar.empty() || (r.tools.is_array() && !r.tools.empty())) return;
+  if (r.response_format.is_object() && r.response_format.value("type", "text") != "text") return;
+  r.response_format = {{"type", "json_schema"}, {"json_schema", {{"name", "answer"}, {"schema", schema}}}};
+}
+
 void require_tool_call_on_user_turn(ChatRequest& r) {
   const bool offers_tools = r.tools.is_array() && !r.tools.empty();
   const bool user_turn = r.messages.is_array() && !r.messages.empty() && r.messages.back().is_object() &&
@@ -353,6 +359,7 @@ ChatRequest GatewayBackend::for_target(const ChatRequest& request, const Route& 
   if (&target == route.target) {  // what the conversion loop learned is for its specialist, not an upstream
     if (r.copy_fields.empty()) r.copy_fields = route.config.copy_fields;
     if (route.config.force_tool_call) require_tool_call_on_user_turn(r);
+    require_answer_schema(r, route.config.answer_schema);
   }
   if (!target.accepts_model(r.model)) r.model = target.model_id();
   return r;

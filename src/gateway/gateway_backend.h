@@ -64,6 +64,10 @@ using LocalModelFactory = std::function<std::shared_ptr<Backend>(const LocalMode
 // be answered with a tool call (ChatRequest::tool_call_required; a route's force_tool_call,
 // and convert's S4 evaluates so).
 void require_tool_call_on_user_turn(ChatRequest& request);
+// A call that asks for no output format (response_format absent or "text"), no grammar and
+// offers no tools must be answered with a JSON value of `schema` (response_format json_schema;
+// a route's answer_schema, and convert's S4 evaluates so). A null schema changes nothing.
+void require_answer_schema(ChatRequest& request, const nlohmann::ordered_json& schema);
 
 class GatewayBackend : public Backend {
  public:

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "gateway_util.h"
 #include "test_util.h"
@@ -38,6 +39,54 @@ routes:
   const auto free = ask("free");
   ASSERT_EQ(free.status, 200) << free.body;
   EXPECT_NE(free.content(), "{\"order_id\": \"JN-251997\"}") << "the built-in model does not copy by itself";
+}
+
+// A route's answer_schema (the conversion loop's JSON form of a cluster's answers): the route's
+// local model answers as it does when the caller sends that schema as its response_format,
+// with the properties in the order of `required` (the YAML map below lists them the other way
+// round); without it the model writes no JSON. (The built-in model never learned JSON: held to
+// the form it spends its 40 tokens on the whitespace the grammar allows, so the answers are
+// compared, not parsed.)
+TEST(GatewayCopyTest, ARoutesAnswerSchemaHoldsItsModelToTheForm) {
+  const std::string dir = test::temp_path("gateway-answer-schema");
+  std::filesystem::create_directories(dir);
+  test::write_file(dir + "/gateway.yaml", R"(models:
+  small: {local: builtin, parallel: 2, threads: 1}
+routes:
+  - name: form
+    aliases: [form]
+    target: small
+    answer_schema:
+      type: object
+      properties: {done: {type: [boolean]}, answer: {type: [integer, "null"]}}
+      required: [answer, done]
+      additionalProperties: false
+  - name: free
+    aliases: [free]
+    target: small
+)");
+  auto gateway = test::start_gateway(dir + "/gateway.yaml");
+  const auto ask = [&](const std::string& model, const nlohmann::json& response_format) {
+    nlohmann::json body = test::chat_body(model, "Leo has 5 shells. He finds 3 more. How many shells does he have now?", 40);
+    if (!response_format.is_null()) body["response_format"] = response_format;
+    return test::http_post(gateway->url(), "/v1/chat/completions", body);
+  };
+  const nlohmann::json schema = nlohmann::json::parse(R"({"type": "json_schema", "json_schema": {"name": "answer",
+      "schema": {"type": "object", "properties": {"answer": {"type": ["integer", "null"]}, "done": {"type": ["boolean"]}},
+      "required": ["answer", "done"], "additionalProperties": false}}})");
+  const auto held = ask("form", nullptr);
+  ASSERT_EQ(held.status, 200) << held.body << gateway->log();
+  const auto asked = ask("free", schema);
+  ASSERT_EQ(asked.status, 200) << asked.body;
+  EXPECT_EQ(held.content(), asked.content());
+  ASSERT_FALSE(held.content().empty());
+  EXPECT_EQ(held.content()[0], '{') << held.content();
+  const auto plain = ask("free", nullptr);
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  EXPECT_FALSE(plain.content().starts_with("{")) << "the built-in model writes no JSON by itself: " << plain.content();
+  // The caller's own format stands.
+  const nlohmann::json object = {{"type", "json_object"}};
+  EXPECT_EQ(ask("form", object).content(), ask("free", object).content());
 }
 
 }  // namespace

@@ -124,5 +124,79 @@ TEST(ConvertAnswerForm, TheForcedToolChoiceLeavesOtherCallsAndTheCallersChoiceAl
   EXPECT_FALSE(no_tools.tool_call_required);
 }
 
+TEST(ConvertAnswerForm, AJsonFormIsHeldWhereTheTeacherAlwaysWroteIt) {
+  std::vector<LoggedCall> calls;
+  for (int i = 0; i < 60; ++i) calls.push_back(extract_call(i, false));
+  calls.push_back(tool_call(1));  // a tool call is not a text answer: not counted
+  std::vector<const LoggedCall*> ptrs;
+  for (const auto& c : calls) ptrs.push_back(&c);
+  const json schema = json_answer_schema(ptrs);
+  const json want = json::parse(R"({"type": "object", "properties": {"order_id": {"type": ["string"]},
+      "product": {"type": ["string"]}, "date": {"type": ["string"]}, "name": {"type": ["null"]}},
+      "required": ["order_id", "product", "date", "name"], "additionalProperties": false})");
+  EXPECT_EQ(schema.dump(), want.dump()) << "the teacher's key order, and the types it used";
+  EXPECT_EQ(learn_output_constraints(ptrs).answer_schema, schema);
+
+  // Numbers: "number" covers "integer"; an object value leaves its key free.
+  LoggedCall odd = extract_call(70, false);
+  odd.answer["content"] = R"({"order_id": 12, "product": {"sku": 1}, "date": 1.5, "name": "Ana"})";
+  ptrs.push_back(&odd);
+  const json mixed = json_answer_schema(ptrs);
+  EXPECT_EQ(mixed["properties"]["order_id"].dump(), R"({"type":["integer","string"]})");
+  EXPECT_EQ(mixed["properties"]["product"].dump(), "{}");
+  EXPECT_EQ(mixed["properties"]["date"].dump(), R"({"type":["number","string"]})");
+  EXPECT_EQ(mixed["properties"]["name"].dump(), R"({"type":["null","string"]})");
+
+  LoggedCall words = extract_call(80, false);  // an answer in words
+  words.answer["content"] = "I could not find an order number.";
+  ptrs.push_back(&words);
+  EXPECT_FALSE(json_answer_schema(ptrs).is_null()) << "1 of 62 is within 2%";
+  ptrs.push_back(&words);
+  EXPECT_TRUE(json_answer_schema(ptrs).is_null()) << "2 of 63 is more than 2%";
+  std::vector<const LoggedCall*> few(ptrs.begin(), ptrs.begin() + 10);
+  EXPECT_TRUE(json_answer_schema(few).is_null()) << "too few answers to judge";
+
+  // A key YAML would not read back as written.
+  std::vector<LoggedCall> yes_calls;
+  for (int i = 0; i < 30; ++i) {
+    LoggedCall c = extract_call(i, false);
+    c.answer["content"] = R"({"yes": "a", "no": null})";
+    yes_calls.push_back(c);
+  }
+  std::vector<const LoggedCall*> yes_ptrs;
+  for (const auto& c : yes_calls) yes_ptrs.push_back(&c);
+  EXPECT_TRUE(json_answer_schema(yes_ptrs).is_null());
+}
+
+TEST(ConvertAnswerForm, TheAnswerSchemaLeavesACallersFormatGrammarAndToolsAlone) {
+  const json schema = json::parse(R"({"type": "object", "properties": {"a": {"type": ["string"]}}, "required": ["a"]})");
+  ChatRequest r;
+  r.messages = json::array({{{"role", "user"}, {"content", "extract"}}});
+  ChatRequest held = r;
+  gateway::require_answer_schema(held, schema);
+  ASSERT_TRUE(held.response_format.is_object());
+  EXPECT_EQ(held.response_format["type"], "json_schema");
+  EXPECT_EQ(held.response_format["json_schema"]["schema"], schema);
+  ChatRequest text = r;
+  text.response_format = {{"type", "text"}};
+  gateway::require_answer_schema(text, schema);
+  EXPECT_EQ(text.response_format["type"], "json_schema") << "\"text\" asks for no format";
+  ChatRequest own = r;
+  own.response_format = {{"type", "json_object"}};
+  gateway::require_answer_schema(own, schema);
+  EXPECT_EQ(own.response_format["type"], "json_object") << "the caller's format stands";
+  ChatRequest grammar = r;
+  grammar.grammar = "root ::= \"x\"";
+  gateway::require_answer_schema(grammar, schema);
+  EXPECT_TRUE(grammar.response_format.is_null());
+  ChatRequest tools = r;
+  tools.tools = json::array({{{"type", "function"}, {"function", {{"name", "get_weather"}}}}});
+  gateway::require_answer_schema(tools, schema);
+  EXPECT_TRUE(tools.response_format.is_null()) << "a call offering tools may call one";
+  ChatRequest none = r;
+  gateway::require_answer_schema(none, nullptr);
+  EXPECT_TRUE(none.response_format.is_null());
+}
+
 }  // namespace
 }  // namespace rpu::convert

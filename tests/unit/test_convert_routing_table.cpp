@@ -125,6 +125,39 @@ TEST(RoutingTableTest, TheRoutesCopyFieldsReadBackAsWritten) {
   }
 }
 
+// The answer's JSON Schema (answer_form.h) reads back as written: its properties in the
+// teacher's order (not the alphabet's), "null" a type name rather than YAML's null; the gateway
+// refuses a schema it cannot enforce, naming the route's key.
+TEST(RoutingTableTest, TheRoutesAnswerSchemaReadsBackAsWritten) {
+  const std::string file = routes_path("answer-schema");
+  SpecialistRoute r = specialist("extract", "extract-alias");
+  r.answer_schema = nlohmann::ordered_json::parse(R"({"type": "object", "properties": {"order_id": {"type": ["string"]},
+      "name": {"type": ["null", "string"]}, "count": {"type": ["integer"]}, "any": {}},
+      "required": ["order_id", "name", "count", "any"], "additionalProperties": false})");
+  convert::deploy_route(file, r);
+  const gateway::GatewayConfig merged = gateway::merge_routes_text(main_config(), test::read_file(file), file);
+  ASSERT_EQ(merged.routes[0].name, "extract");
+  const nlohmann::ordered_json& got = merged.routes[0].answer_schema;
+  EXPECT_EQ(nlohmann::json(got), nlohmann::json(r.answer_schema));
+  std::vector<std::string> order;
+  for (const auto& [key, value] : got["properties"].items()) order.push_back(key);
+  EXPECT_EQ(order, (std::vector<std::string>{"order_id", "name", "count", "any"}));
+  EXPECT_TRUE(merged.routes[1].answer_schema.is_null());
+
+  std::string bad = kMain;
+  bad.insert(bad.find("default_route"),
+             "  - name: x\n    target: general\n    aliases: [x]\n    answer_schema: {type: string, pattern: a+}\n");
+  try {
+    gateway::parse_gateway_config(bad, "bad.yaml");
+    FAIL() << "a schema rpu cannot enforce was accepted";
+  } catch (const gateway::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("answer_schema"), std::string::npos) << e.what();
+  }
+  std::string scalar = kMain;
+  scalar.insert(scalar.find("default_route"), "  - name: x\n    target: general\n    aliases: [x]\n    answer_schema: json\n");
+  EXPECT_THROW(gateway::parse_gateway_config(scalar, "bad.yaml"), gateway::ConfigError);
+}
+
 TEST(RoutingTableTest, DeployWritesARouteTheGatewayMergesFirst) {
   const std::string file = routes_path("deploy");
   convert::deploy_route(file, specialist("extract", "extractor"));
