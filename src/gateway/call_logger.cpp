@@ -11,9 +11,12 @@ constexpr const char* kRemoved = "<UNSCRUBBED_REMOVED>";
 // strings (tool schemas, a legacy prompt) scrubbed as text.
 std::string scrub_json_text(ScrubSession& session, const std::string& text) {
   if (text.empty()) return text;
-  nlohmann::json value;
+  // In the caller's key order: the conversion loop trains specialists on these requests and the
+  // gateway serves them the caller's (sorted keys put a tool's "description" before its "name"
+  // and its parameters in alphabetical order, a prompt the specialist never sees when serving).
+  nlohmann::ordered_json value;
   try {
-    value = parse_json_text<nlohmann::json>(text, "logged call");
+    value = parse_json_text<nlohmann::ordered_json>(text, "logged call");
   } catch (const std::exception&) {
     return session.scrub(text);
   }

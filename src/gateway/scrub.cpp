@@ -178,7 +178,7 @@ void ScrubSession::scrub_strings(nlohmann::ordered_json& value) { scrub_strings_
 // such as "\n" do not hide a word boundary); text that does not parse is scrubbed as text.
 std::string ScrubSession::scrub_arguments(const std::string& arguments) {
   if (json_nesting_depth(arguments) > kMaxJsonNesting) return scrub(arguments);
-  nlohmann::json parsed = nlohmann::json::parse(arguments, nullptr, false);
+  nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(arguments, nullptr, false);  // keys as written
   if (parsed.is_discarded()) return scrub(arguments);
   scrub_strings(parsed);
   return parsed.dump();
