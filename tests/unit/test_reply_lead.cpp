@@ -35,21 +35,36 @@ TEST(ReplyLead, IsTheWhitespaceBetweenTheGenerationPromptAndTheContent) {
   EXPECT_EQ(template_reply_lead(strict, "", ""), "");
 }
 
+// The built-in model behind a LocalBackend, and a greedy chat request for it.
+struct BuiltinBackend {
+  std::unique_ptr<Model> model = Model::load(std::string(RPU_SOURCE_DIR) + "/models/rpu-arith.gguf");
+  std::unique_ptr<Tokenizer> tokenizer = Tokenizer::from_gguf(model->file());
+  Scheduler scheduler{*model, *tokenizer, scheduler_options(), nullptr};
+  LocalBackend backend{*model, *tokenizer, scheduler, {"builtin", ""}};
+
+  static SchedulerOptions scheduler_options() {
+    SchedulerOptions options;
+    options.n_seq = 2;
+    options.n_ctx = 512;
+    return options;
+  }
+  static ChatRequest greedy(int max_tokens) {
+    ChatRequest chat;
+    chat.model = "builtin";
+    chat.max_tokens = max_tokens;
+    chat.sampling.temperature = 0;
+    chat.has_seed = true;
+    return chat;
+  }
+};
+
 // The built-in model's replies, against the same prompt completed without a template: the chat
 // reply is the completion without the template's " " (it was "  303 + 85 ..." before).
 TEST(ReplyLead, LocalBackendDropsItFromTheReply) {
-  const auto model = Model::load(std::string(RPU_SOURCE_DIR) + "/models/rpu-arith.gguf");
-  const auto tokenizer = Tokenizer::from_gguf(model->file());
-  SchedulerOptions options;
-  options.n_seq = 2;
-  options.n_ctx = 512;
-  Scheduler scheduler(*model, *tokenizer, options, nullptr);
-  LocalBackend backend(*model, *tokenizer, scheduler, {"builtin", ""});
-  ChatRequest chat;
-  chat.model = "builtin";
-  chat.max_tokens = 24;
-  chat.sampling.temperature = 0;
-  chat.has_seed = true;
+  BuiltinBackend b;
+  LocalBackend& backend = b.backend;
+  const auto& tokenizer = b.tokenizer;
+  ChatRequest chat = BuiltinBackend::greedy(24);
   // As an agent sends it: a system prompt and an earlier turn.
   chat.messages = json::array({{{"role", "system"}, {"content", "You are a helpful assistant."}},
                                {{"role", "user"}, {"content", "Leo has 5 shells. He finds 3 more. How many shells does he have now?"}},
@@ -76,18 +91,9 @@ TEST(ReplyLead, LocalBackendDropsItFromTheReply) {
 // model writes a blank of its own after the template's: it was trained before assistant turns
 // were tokenized as continuations, chat_example in train/training_data.cpp.)
 TEST(ReplyLead, AGrammarTheReplyFollowsLeavesItsTokensAsTheyWere) {
-  const auto model = Model::load(std::string(RPU_SOURCE_DIR) + "/models/rpu-arith.gguf");
-  const auto tokenizer = Tokenizer::from_gguf(model->file());
-  SchedulerOptions options;
-  options.n_seq = 2;
-  options.n_ctx = 512;
-  Scheduler scheduler(*model, *tokenizer, options, nullptr);
-  LocalBackend backend(*model, *tokenizer, scheduler, {"builtin", ""});
-  ChatRequest chat;
-  chat.model = "builtin";
-  chat.max_tokens = 40;
-  chat.sampling.temperature = 0;
-  chat.has_seed = true;
+  BuiltinBackend b;
+  LocalBackend& backend = b.backend;
+  ChatRequest chat = BuiltinBackend::greedy(40);
   chat.logprobs = true;
   chat.messages = json::array({{{"role", "user"}, {"content", "Mia has 12 apples. She buys 7 more. How many apples does she have now?"}}});
   const ChoiceResult free = run_chat(backend, chat).choices.at(0);
