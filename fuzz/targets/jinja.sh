@@ -15,7 +15,8 @@ seeds() {
     n=$((n + 1))
   done
   [ "$n" -gt 0 ] || { echo "run_fuzz.sh: no .jinja templates under $fixtures/templates" >&2; exit 1; }
-  # Small ones for the constructs those do not cover, and the kinds of runaway the budget stops.
+  # Small ones for the constructs those do not cover, and the kinds of runaway the budget stops;
+  # the last, namespaces that hold themselves, leaked before the interpreter emptied them.
   local i=0 t
   for t in '{{ bos_token }}{% for m in messages %}{{ m.role }}: {{ m.content }}{% endfor %}' \
            '{% macro f(x, y=2) %}{{ x ~ y ~ caller() if caller is defined }}{% endmacro %}{% call f(1) %}c{% endcall %}' \
@@ -26,7 +27,8 @@ seeds() {
            '{% for k, v in messages[0].items() %}{{ k }}={{ v | string | trim | title }}{% else %}none{% endfor %}' \
            '{% set ns = namespace(s="ab") %}{% for i in range(20) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}' \
            '{% for i in range(1000) %}{% for j in range(1000) %}{% if "z" in messages[1].content %}{% break %}{% endif %}{% endfor %}{% endfor %}' \
-           '{{ raise_exception("no " ~ strftime_now("%Y")) if not add_generation_prompt }}{{ 7 // 2 }}{{ 2 ** 10 }}{{ -1.5 | abs }}'; do
+           '{{ raise_exception("no " ~ strftime_now("%Y")) if not add_generation_prompt }}{{ 7 // 2 }}{{ 2 ** 10 }}{{ -1.5 | abs }}' \
+           '{% set ns = namespace() %}{% set ns.me = ns %}{% set b = namespace(a=ns) %}{% set ns.b = b %}x'; do
     printf '%s' "$t" >"$corpus/seed_$((i++)).jinja"
   done
 

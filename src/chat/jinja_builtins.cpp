@@ -399,7 +399,11 @@ Value namespace_fn(Args& args) {
 }  // namespace
 
 void install_globals(Env& env, Interpreter& interp, std::function<std::tm()> now) {
-  env.set("namespace", Value::function("namespace", [](Args& args, const EnvPtr&) { return namespace_fn(args); }));
+  env.set("namespace", Value::function("namespace", [&interp](Args& args, const EnvPtr&) {
+            Value ns = namespace_fn(args);
+            interp.track_namespace(ns);
+            return ns;
+          }));
   for (const char* name : {"false", "False"}) env.set(name, Value::boolean(false));
   for (const char* name : {"true", "True"}) env.set(name, Value::boolean(true));
   for (const char* name : {"none", "None"}) env.set(name, Value::none());

@@ -210,6 +210,13 @@ std::uint64_t size_cost(const Value& v) {
 }
 
 std::string Interpreter::run(const Program& program, const EnvPtr& globals) {
+  struct ClearNamespaces {
+    std::vector<Value>& namespaces;
+    ~ClearNamespaces() {
+      for (const Value& ns : namespaces) ns.dict() = Dict();
+      namespaces.clear();
+    }
+  } clear{namespaces_};
   std::string out;
   try {
     render_block(program.body, globals, out);

@@ -73,6 +73,10 @@ class Interpreter {
   // Raises the budget (by the size of the context the caller passes in).
   void extend_budget(std::uint64_t units) { limits_.max_cost += std::min(units, UINT64_MAX - limits_.max_cost); }
   bool budget_exhausted() const { return exhausted_; }
+  // A namespace() made during run(): emptied when the run ends, so one that holds itself
+  // ({% set ns.me = ns %}, the only way a template makes a cycle) is not a reference cycle
+  // that outlives the render (found by fuzz_jinja as a leak).
+  void track_namespace(const Value& ns) { namespaces_.push_back(ns); }
 
  private:
   struct DepthGuard;
@@ -99,6 +103,7 @@ class Interpreter {
   std::uint64_t next_cancel_poll_ = 0;  // cost_ at which `cancelled` is polled next
   bool exhausted_ = false;
   int depth_ = 0;
+  std::vector<Value> namespaces_;
 };
 
 }  // namespace rpu::jinja
