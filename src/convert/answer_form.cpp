@@ -5,27 +5,13 @@
 #include <map>
 #include <set>
 
+#include "convert/metric.h"
 #include "core/text.h"
 
 namespace rpu::convert {
 namespace {
 
 using json = nlohmann::ordered_json;
-
-// The content of a text answer as a JSON object, or null (a tool call, text, other JSON).
-json answer_object(const LoggedCall& c) {
-  if (!c.answer.is_object() || !c.answer.contains("content") || !c.answer["content"].is_string()) return nullptr;
-  const auto& calls_made = c.answer.value("tool_calls", json());
-  if (calls_made.is_array() && !calls_made.empty()) return nullptr;
-  const std::string_view text = trim_ascii(c.answer["content"].get_ref<const std::string&>());
-  if (text.empty() || text.front() != '{') return nullptr;
-  try {
-    json j = json::parse(text);
-    return j.is_object() ? j : json();
-  } catch (const std::exception&) {
-    return nullptr;
-  }
-}
 
 bool plain_key(const std::string& key) {
   if (key.empty() || !(std::isalpha(static_cast<unsigned char>(key[0])) || key[0] == '_')) return false;
@@ -67,17 +53,19 @@ bool always_calls_a_tool(const ToolCallForm& form, int min_turns, double max_mis
 }
 
 json json_answer_schema(const std::vector<const LoggedCall*>& calls, int min_answers, double max_miss_share) {
+  // One pass: the text answers (tool calls aside), and those that are JSON objects, parsed once.
+  std::vector<json> objects;
   std::map<std::vector<std::string>, int> forms;  // key lists (in order) -> answers
   int answers = 0;
   for (const LoggedCall* c : calls) {
     if (!c->from_teacher || !c->answer.is_object()) continue;
-    const auto& calls_made = c->answer.value("tool_calls", json());
-    if (calls_made.is_array() && !calls_made.empty()) continue;
+    const MetricKind shape = metric_for_answer(c->answer);
+    if (shape == MetricKind::kToolCall) continue;
     ++answers;
-    const json object = answer_object(*c);
-    if (!object.is_object()) continue;
+    if (shape != MetricKind::kJsonFields) continue;
+    objects.push_back(json::parse(trim_ascii(c->answer["content"].get_ref<const std::string&>())));
     std::vector<std::string> keys;
-    for (const auto& [key, value] : object.items()) keys.push_back(key);
+    for (const auto& [key, value] : objects.back().items()) keys.push_back(key);
     ++forms[keys];
   }
   if (answers < min_answers || forms.empty()) return nullptr;
@@ -86,9 +74,8 @@ json json_answer_schema(const std::vector<const LoggedCall*>& calls, int min_ans
   const std::vector<std::string>& keys = top->first;
   if (keys.empty() || !std::all_of(keys.begin(), keys.end(), plain_key)) return nullptr;
   std::map<std::string, std::set<std::string>> types;  // "" in a set: any value
-  for (const LoggedCall* c : calls) {
-    const json object = c->from_teacher ? answer_object(*c) : json();
-    if (!object.is_object() || object.size() != keys.size()) continue;
+  for (const json& object : objects) {
+    if (object.size() != keys.size()) continue;
     for (const std::string& key : keys) {
       if (object.contains(key)) types[key].insert(schema_type(object[key]));
     }
