@@ -1,7 +1,7 @@
 # Fuzz target `gateway_config`: the gateway's YAML configuration reader (fuzz/gateway_config_fuzzer.cpp),
 # with the regex and verifier checks it runs on routes. Sourced by fuzz/run_fuzz.sh.
-sources=(src/gateway/config.cpp src/gateway/usage_location.cpp src/gateway/task_classifier.cpp src/gateway/task_signature.cpp src/gateway/router.cpp src/reasoning/pattern.cpp src/reasoning/verifiers.cpp src/reasoning/command_verifier.cpp
-         src/reasoning/arithmetic.cpp src/reasoning/numbers.cpp src/core/json_text.cpp
+sources=(src/gateway/config.cpp src/gateway/usage_location.cpp src/gateway/task_classifier.cpp src/gateway/task_signature.cpp src/gateway/router.cpp src/reasoning/pattern.cpp src/reasoning/verifiers.cpp src/reasoning/arithmetic_verifier.cpp src/reasoning/command_verifier.cpp
+         src/decode/arithmetic.cpp src/decode/numbers.cpp src/core/json_text.cpp
          src/decode/json_schema.cpp src/decode/gbnf_text.cpp src/decode/grammar_parse.cpp src/decode/grammar_matcher.cpp
          src/decode/copy_matcher.cpp src/tokenizer/unicode.cpp src/retrieval/knowledge_spec.cpp)
 libs=(-lfmt -lutf8proc -lpcre2-8 -lyaml-cpp)

@@ -7,6 +7,7 @@
 
 #include "convert/metric.h"
 #include "core/text.h"
+#include "decode/arithmetic.h"
 
 namespace rpu::convert {
 namespace {
@@ -91,8 +92,26 @@ json json_answer_schema(const std::vector<const LoggedCall*>& calls, int min_ans
   return schema;
 }
 
+bool writes_arithmetic_out(const std::vector<const LoggedCall*>& calls, int min_answers, double min_share_with_steps,
+                           double max_wrong_share) {
+  int answers = 0, with_steps = 0, steps = 0, wrong = 0;
+  for (const LoggedCall* c : calls) {
+    if (!c->from_teacher || !c->answer.is_object() || metric_for_answer(c->answer) == MetricKind::kToolCall) continue;
+    const json& content = c->answer.value("content", json());
+    if (!content.is_string()) continue;
+    ++answers;
+    const std::vector<ArithmeticStep> found = find_arithmetic_steps(content.get_ref<const std::string&>());
+    if (found.empty()) continue;
+    ++with_steps;
+    steps += static_cast<int>(found.size());
+    for (const ArithmeticStep& s : found) wrong += s.correct ? 0 : 1;
+  }
+  return answers >= min_answers && with_steps >= min_share_with_steps * answers && wrong <= max_wrong_share * steps;
+}
+
 OutputConstraints learn_output_constraints(const std::vector<const LoggedCall*>& calls) {
-  return {copied_fields(calls), always_calls_a_tool(tool_call_form(calls)), json_answer_schema(calls)};
+  return {copied_fields(calls), always_calls_a_tool(tool_call_form(calls)), json_answer_schema(calls),
+          writes_arithmetic_out(calls)};
 }
 
 }  // namespace rpu::convert

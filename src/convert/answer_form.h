@@ -38,15 +38,24 @@ bool always_calls_a_tool(const ToolCallForm& form, int min_turns = 20, double ma
 nlohmann::ordered_json json_answer_schema(const std::vector<const LoggedCall*>& calls, int min_answers = 20,
                                           double max_miss_share = 0.02);
 
+// Whether the teacher writes its arithmetic out, always right: at least `min_answers` text
+// answers, at least `min_share_with_steps` of them with a step "a op b = c" (the arithmetic
+// verifier's reading, decode/arithmetic.h), and all but `max_wrong_share` of their steps
+// right. The route then computes the specialist's results (`calculator:`,
+// decode/calculator.h): a small model sets a step up right far more often than it adds right.
+bool writes_arithmetic_out(const std::vector<const LoggedCall*>& calls, int min_answers = 20,
+                           double min_share_with_steps = 0.5, double max_wrong_share = 0.05);
+
 // What a route holds its specialist to: the "copy_fields" every call carries, a tool call
-// forced on a user's turn, and the answer's JSON Schema (null: none). S4 evaluates candidates
-// so (evaluate.h), S6 writes it into the route.
+// forced on a user's turn, the answer's JSON Schema (null: none), and the calculator. S4
+// evaluates candidates so (evaluate.h), S6 writes it into the route.
 struct OutputConstraints {
   std::vector<CopyField> copy_fields;
   bool force_tool_call = false;
   nlohmann::ordered_json answer_schema;
+  bool calculator = false;
 };
-// All three, learned from a cluster's trainable calls with the default thresholds.
+// All four, learned from a cluster's trainable calls with the default thresholds.
 OutputConstraints learn_output_constraints(const std::vector<const LoggedCall*>& calls);
 
 }  // namespace rpu::convert

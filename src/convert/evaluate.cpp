@@ -25,6 +25,7 @@ ChatRequest request_for(const LoggedCall& call, const Backend& backend, const Ev
   r.copy_fields = options.constraints.copy_fields;  // as the route will send them
   if (options.constraints.force_tool_call) gateway::require_tool_call_on_user_turn(r);
   gateway::require_answer_schema(r, options.constraints.answer_schema);
+  r.calculator = options.constraints.calculator;
   return r;
 }
 

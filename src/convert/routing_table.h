@@ -43,6 +43,7 @@ struct SpecialistRoute {
   std::vector<CopyField> copy_fields;  // values the specialist must copy from the call (copy_fields.h)
   bool force_tool_call = false;        // a user's turn offering tools gets tool_choice "required" (answer_form.h)
   nlohmann::ordered_json answer_schema;  // the answer's JSON Schema (answer_form.h); null: none
+  bool calculator = false;             // arithmetic results computed (answer_form.h, decode/calculator.h)
   int cluster = -1;                  // >= 0: the classifier's calls of this cluster go to the route
   std::string classifier_file;       // the classifier (made absolute when written); needed with `cluster`
 };

@@ -282,6 +282,7 @@ json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state
   route.copy_fields = constraints.copy_fields;
   route.force_tool_call = constraints.force_tool_call;
   route.answer_schema = constraints.answer_schema;
+  route.calculator = constraints.calculator;
   deploy_route(o.routes_file, route, o.gateway_config);  // throws before writing when the gateway would refuse it
   out["deployed"] = true;
   out["route"] = route.name;
@@ -387,6 +388,7 @@ ClusterWork cluster_work(const RunOptions& o, const ClusterRecord& record, const
     if (!w.constraints.copy_fields.empty()) w.state["copy_fields"] = copy_fields_json(w.constraints.copy_fields);
     if (w.constraints.force_tool_call) w.state["force_tool_call"] = true;
     if (w.constraints.answer_schema.is_object()) w.state["answer_schema"] = w.constraints.answer_schema;
+    if (w.constraints.calculator) w.state["calculator"] = true;
   }
   if (const double chars = median_answer_chars(w.members); chars > o.generalist_max_answer_chars) {
     w.free_form = fmt::format("median answer {:.0f} characters > {}: free-form, left to the teacher", chars,

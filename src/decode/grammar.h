@@ -133,6 +133,9 @@ class GrammarVocab {
   // Tokens whose piece has a '"': outside a JSON string only these can open one (the copy
   // matcher, decode/copy_matcher.h, checks just them there). Found once per tokenizer.
   const std::vector<int32_t>& quote_tokens() const { return quote_tokens_; }
+  // Tokens whose piece has a '=': only these can ask the calculator (decode/calculator.h) for
+  // a result.
+  const std::vector<int32_t>& equals_tokens() const { return equals_tokens_; }
 
   // Trie in preorder; node 0 is the root (empty prefix). Node i's subtree is [i, end[i]).
   struct Trie {
@@ -150,6 +153,7 @@ class GrammarVocab {
   std::vector<uint8_t> eog_mask_;
   std::vector<int32_t> eog_;
   std::vector<int32_t> quote_tokens_;
+  std::vector<int32_t> equals_tokens_;
   Trie trie_;
 };
 

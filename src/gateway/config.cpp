@@ -319,7 +319,7 @@ nlohmann::ordered_json read_answer_schema(const Reader& r, const YAML::Node& n, 
 RouteConfig read_route(const Reader& r, const YAML::Node& n, const std::string& key) {
   r.only_keys(n, key,
               {"name", "aliases", "match", "target", "reasoning", "cascade", "shadow", "fallback", "scrub_input", "knowledge",
-               "copy_fields", "force_tool_call", "answer_schema"});
+               "copy_fields", "force_tool_call", "answer_schema", "calculator"});
   RouteConfig route;
   route.line = n.Mark().line + 1;
   if (!n["name"]) r.error(n, key, "needs `name:`");
@@ -344,6 +344,7 @@ RouteConfig read_route(const Reader& r, const YAML::Node& n, const std::string& 
   if (n["fallback"]) route.fallback = r.text(n["fallback"], key + ".fallback");
   if (n["scrub_input"]) route.scrub_input = r.boolean(n["scrub_input"], key + ".scrub_input");
   if (n["force_tool_call"]) route.force_tool_call = r.boolean(n["force_tool_call"], key + ".force_tool_call");
+  if (n["calculator"]) route.calculator = r.boolean(n["calculator"], key + ".calculator");
   if (n["answer_schema"]) route.answer_schema = read_answer_schema(r, n["answer_schema"], key + ".answer_schema");
   if (n["copy_fields"]) {
     try {

@@ -121,6 +121,10 @@ struct RouteConfig {
   // cluster whose teacher always answered with one JSON form (convert/answer_form.h). Read with
   // its properties in the order of its `required` list (YAML maps keep no order). Null: none.
   nlohmann::ordered_json answer_schema;
+  // The target computes the results of the arithmetic steps it writes (the "calculator"
+  // extension, decode/calculator.h): the conversion loop sets it for a cluster whose teacher
+  // writes its arithmetic out ("27 + 26 = 53"), always right (convert/answer_form.h).
+  bool calculator = false;
   int line = 0;                      // where it was defined, for messages
 };
 

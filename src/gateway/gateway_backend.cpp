@@ -359,6 +359,7 @@ ChatRequest GatewayBackend::for_target(const ChatRequest& request, const Route& 
   if (&target == route.target) {  // what the conversion loop learned is for its specialist, not an upstream
     if (r.copy_fields.empty()) r.copy_fields = route.config.copy_fields;
     if (route.config.force_tool_call) require_tool_call_on_user_turn(r);
+    if (route.config.calculator) r.calculator = true;
     require_answer_schema(r, route.config.answer_schema);
   }
   if (!target.accepts_model(r.model)) r.model = target.model_id();
@@ -498,6 +499,7 @@ std::unique_ptr<CallHandle> GatewayBackend::cascade(const Route& route, const Ch
   ChatRequest up = request;
   up.reasoning = nullptr;  // rpu's extensions are the small model's business, not the upstream's
   up.copy_fields.clear();
+  up.calculator = false;
   if (!route.upstream->accepts_model(up.model)) up.model = route.upstream->model_id();
   try {
     return route.upstream->chat(up, trace->tap(sink));
@@ -529,6 +531,7 @@ void GatewayBackend::maybe_shadow(const std::shared_ptr<const Table>& table, con
   ChatRequest copy = for_target(request, route, *route.shadow);
   copy.reasoning = nullptr;
   copy.copy_fields.clear();
+  copy.calculator = false;
   copy.cancelled = nullptr;  // the client going away does not end the comparison
   copy.stream = false;
   std::thread([this, held = table, &route, copy = std::move(copy), running = shadows_running_]() mutable {

@@ -75,6 +75,10 @@ struct ChatRequest : GenerationFields {
   // verbatim from the request's messages (not the assistant's); empty: none. The conversion
   // loop's routes set it for the keys a cluster's teacher always copies.
   std::vector<CopyField> copy_fields;
+  // rpu extension (decode/calculator.h): the results of the arithmetic steps the answer writes
+  // ("27 + 26 =") are computed, not left to the model. The conversion loop's routes set it for
+  // a cluster whose teacher writes its arithmetic out.
+  bool calculator = false;
   // rpu-internal (a gateway route's force_tool_call): with tool_choice "auto", the answer must
   // still be a tool call, enforced by the grammar alone: the prompt stays as the caller sent it
   // ("required" would add an instruction a specialist trained on the logged calls never saw).

@@ -9,6 +9,7 @@
 #include <optional>
 #include <random>
 
+#include "decode/calculator.h"
 #include "decode/copy_matcher.h"
 #include "decode/gbnf_text.h"
 #include "decode/json_schema.h"
@@ -34,20 +35,22 @@ class GrammarConstraint : public TokenConstraint {
   GrammarMatcher matcher_;
 };
 
-// Both constraints of a request (a grammar and copied values): a token must pass each.
-class CombinedConstraint : public TokenConstraint {
+// All constraints of a request (a grammar, copied values, the calculator): a token must pass each.
+class AllConstraints : public TokenConstraint {
  public:
-  CombinedConstraint(std::unique_ptr<TokenConstraint> first, std::unique_ptr<TokenConstraint> second)
-      : first_(std::move(first)), second_(std::move(second)) {}
+  explicit AllConstraints(std::vector<std::unique_ptr<TokenConstraint>> parts) : parts_(std::move(parts)) {}
   void mask_logits(std::span<float> logits) const override {
-    first_->mask_logits(logits);
-    second_->mask_logits(logits);
+    for (const auto& p : parts_) p->mask_logits(logits);
   }
-  bool accept(int32_t token) override { return first_->accept(token) && second_->accept(token); }
-  bool can_continue() const override { return first_->can_continue() && second_->can_continue(); }
+  bool accept(int32_t token) override {
+    return std::all_of(parts_.begin(), parts_.end(), [token](const auto& p) { return p->accept(token); });
+  }
+  bool can_continue() const override {
+    return std::all_of(parts_.begin(), parts_.end(), [](const auto& p) { return p->can_continue(); });
+  }
 
  private:
-  std::unique_ptr<TokenConstraint> first_, second_;
+  std::vector<std::unique_ptr<TokenConstraint>> parts_;
 };
 
 class CopyConstraint : public TokenConstraint {
@@ -60,6 +63,17 @@ class CopyConstraint : public TokenConstraint {
 
  private:
   CopyMatcher matcher_;
+};
+
+class CalculatorConstraint : public TokenConstraint {
+ public:
+  explicit CalculatorConstraint(std::shared_ptr<const GrammarVocab> vocab) : matcher_(std::move(vocab)) {}
+  void mask_logits(std::span<float> logits) const override { matcher_.mask_logits(logits); }
+  bool accept(int32_t token) override { return matcher_.accept(token); }
+  bool can_continue() const override { return true; }  // a due result holds back the end, never forces it
+
+ private:
+  CalculatorMatcher matcher_;
 };
 
 // What "copy_fields" copies from: the text of every message but the assistant's (system,
@@ -388,14 +402,15 @@ std::unique_ptr<CallHandle> LocalBackend::chat(const ChatRequest& r, ChatEventSi
   if (r.tool_call_required && p.choice.mode == ToolChoice::Mode::kAuto) p.choice.mode = ToolChoice::Mode::kRequired;
   const std::shared_ptr<const Grammar> grammar = output_grammar(r, tool_format_, p.choice, reply_lead_);
   const std::shared_ptr<const CopySource> copies = copy_source(r, tool_format_, p.choice);
-  if (grammar || copies) {
+  if (grammar || copies || r.calculator) {
     auto vocab = grammar_vocab();
-    p.generation.make_constraint = [grammar, copies, vocab]() -> std::unique_ptr<TokenConstraint> {
-      std::unique_ptr<TokenConstraint> g, c;
-      if (grammar) g = std::make_unique<GrammarConstraint>(grammar, vocab);
-      if (copies) c = std::make_unique<CopyConstraint>(copies, vocab);
-      if (g && c) return std::make_unique<CombinedConstraint>(std::move(g), std::move(c));
-      return g ? std::move(g) : std::move(c);
+    p.generation.make_constraint = [grammar, copies, calculator = r.calculator, vocab]() -> std::unique_ptr<TokenConstraint> {
+      std::vector<std::unique_ptr<TokenConstraint>> parts;
+      if (grammar) parts.push_back(std::make_unique<GrammarConstraint>(grammar, vocab));
+      if (copies) parts.push_back(std::make_unique<CopyConstraint>(copies, vocab));
+      if (calculator) parts.push_back(std::make_unique<CalculatorConstraint>(vocab));
+      if (parts.size() == 1) return std::move(parts.front());
+      return std::make_unique<AllConstraints>(std::move(parts));
     };
   }
   auto lead = std::make_shared<ReplyLeadStripper>(reply_lead_, r.n);

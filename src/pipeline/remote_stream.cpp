@@ -238,6 +238,7 @@ json chat_request_json(const ChatRequest& r) {
   if (r.chat_template_kwargs.is_object()) body["chat_template_kwargs"] = r.chat_template_kwargs;
   if (r.reasoning.is_object()) body["reasoning"] = r.reasoning;
   if (!r.copy_fields.empty()) body["copy_fields"] = copy_fields_json(r.copy_fields);  // rpu's extension: only rpu upstreams get it
+  if (r.calculator) body["calculator"] = true;  // rpu's extension too
   if (!r.grammar.empty()) body["grammar"] = r.grammar;  // llama-server and rpu honour it
   if (r.logprobs) {
     body["logprobs"] = true;

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "reasoning/numbers.h"
+#include "decode/numbers.h"
 #include "reasoning/pattern.h"
 
 namespace rpu::reasoning {

@@ -6,8 +6,8 @@
 #include <set>
 
 #include "core/error.h"
-#include "reasoning/arithmetic.h"
-#include "reasoning/numbers.h"
+#include "decode/arithmetic.h"
+#include "decode/numbers.h"
 
 namespace rpu::reasoning {
 namespace {

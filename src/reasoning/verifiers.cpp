@@ -1,5 +1,5 @@
 // The regex and JSON-schema verifiers, and make_verifier. (ArithmeticVerifier is in
-// arithmetic.cpp, CommandVerifier in command_verifier.cpp.)
+// arithmetic_verifier.cpp, CommandVerifier in command_verifier.cpp.)
 #include "reasoning/verifiers.h"
 
 #include <nlohmann/json.hpp>

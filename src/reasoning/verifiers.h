@@ -29,7 +29,7 @@ class Verifier {
   virtual std::string name() const = 0;
 };
 
-// Recomputes every "a op b = c" in the text (arithmetic.h says exactly what is read and how
+// Recomputes every "a op b = c" in the text (decode/arithmetic.h says exactly what is read and how
 // results are compared) and checks that a final "The answer is N" equals the result of the
 // last step before it. Fails on any wrong step or a wrong final answer; the reason lists the
 // wrong ones ("12 + 7 = 29: expected 19"). score = correct checks / all checks, where the

@@ -309,6 +309,11 @@ ChatRequest parse_chat_request(std::string_view body) {
       bad("copy_fields", e.what());
     }
   }
+  // rpu's calculator extension (decode/calculator.h): arithmetic results computed, not guessed.
+  if (present(j, "calculator")) {
+    if (!j.at("calculator").is_boolean()) bad("calculator", "'calculator' must be true or false");
+    r.calculator = j.at("calculator").get<bool>();
+  }
   return r;
 }
 

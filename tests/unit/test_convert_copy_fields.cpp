@@ -168,6 +168,42 @@ TEST(ConvertAnswerForm, AJsonFormIsHeldWhereTheTeacherAlwaysWroteIt) {
   EXPECT_TRUE(json_answer_schema(yes_ptrs).is_null());
 }
 
+LoggedCall word_problem(int i, bool wrong_step) {
+  LoggedCall c;
+  c.id = 2000 + i;
+  const int a = 100 + i, b = 7 + i % 13, sum = a + b;
+  c.messages = json::array({{{"role", "user"}, {"content", "Mia has " + std::to_string(a) + " books. She buys " +
+                                                             std::to_string(b) + " more. How many now?"}}});
+  const std::string step = std::to_string(a) + " + " + std::to_string(b) + " = " + std::to_string(sum + (wrong_step ? 1 : 0));
+  c.answer = {{"role", "assistant"}, {"content", step + ". The answer is " + std::to_string(sum) + "."}};
+  c.from_teacher = true;
+  return c;
+}
+
+// The calculator is for a teacher that writes its arithmetic out, and right: the route then
+// computes what the specialist would guess.
+TEST(ConvertAnswerForm, TheCalculatorIsForATeacherThatWritesItsArithmeticOutRight) {
+  std::vector<LoggedCall> calls;
+  for (int i = 0; i < 60; ++i) calls.push_back(word_problem(i, i % 20 == 5));
+  std::vector<const LoggedCall*> ptrs;
+  for (const auto& c : calls) ptrs.push_back(&c);
+  EXPECT_TRUE(writes_arithmetic_out(ptrs)) << "3 wrong steps of 60 are within 5%";
+  EXPECT_TRUE(learn_output_constraints(ptrs).calculator);
+  LoggedCall wrong = word_problem(70, true);
+  ptrs.push_back(&wrong);
+  EXPECT_FALSE(writes_arithmetic_out(ptrs)) << "4 of 61 are more than 5%: what it writes is not arithmetic to trust";
+  ptrs.pop_back();
+  std::vector<LoggedCall> extractions;
+  for (int i = 0; i < 70; ++i) extractions.push_back(extract_call(i, false));
+  for (const auto& c : extractions) ptrs.push_back(&c);
+  EXPECT_FALSE(writes_arithmetic_out(ptrs)) << "most answers write no step";
+  std::vector<const LoggedCall*> few(ptrs.begin(), ptrs.begin() + 10);
+  EXPECT_FALSE(writes_arithmetic_out(few)) << "too few answers to judge";
+  std::vector<const LoggedCall*> json_only;
+  for (const auto& c : extractions) json_only.push_back(&c);
+  EXPECT_FALSE(learn_output_constraints(json_only).calculator);
+}
+
 TEST(ConvertAnswerForm, TheAnswerSchemaLeavesACallersFormatGrammarAndToolsAlone) {
   const json schema = json::parse(R"({"type": "object", "properties": {"a": {"type": ["string"]}}, "required": ["a"]})");
   ChatRequest r;

@@ -93,6 +93,7 @@ TEST(RoutingTableTest, TheRoutesCopyFieldsReadBackAsWritten) {
   SpecialistRoute r = specialist("extract", "extract-alias");
   r.copy_fields = {{"order_id", {"A-#", "#", "#.#"}}, {"product", {"Aa # a", "<A_#> Aa"}}, {"note", {}}};
   r.force_tool_call = true;
+  r.calculator = true;
   convert::deploy_route(file, r);
   const gateway::GatewayConfig merged = gateway::merge_routes_text(main_config(), test::read_file(file), file);
   ASSERT_EQ(merged.routes[0].name, "extract");
@@ -106,6 +107,8 @@ TEST(RoutingTableTest, TheRoutesCopyFieldsReadBackAsWritten) {
   EXPECT_TRUE(merged.routes[1].copy_fields.empty());
   EXPECT_TRUE(merged.routes[0].force_tool_call);
   EXPECT_FALSE(merged.routes[1].force_tool_call);
+  EXPECT_TRUE(merged.routes[0].calculator);
+  EXPECT_FALSE(merged.routes[1].calculator);
 
   std::string bad = kMain;
   bad.insert(bad.find("default_route"), "  - name: x\n    target: general\n    aliases: [x]\n    copy_fields: {a: A-#}\n");

@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "reasoning/extract.h"
-#include "reasoning/numbers.h"
+#include "decode/numbers.h"
 #include "reasoning/pattern.h"
 
 namespace rpu::reasoning {

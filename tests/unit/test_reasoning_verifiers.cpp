@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "core/error.h"
-#include "reasoning/arithmetic.h"
+#include "decode/arithmetic.h"
 #include "reasoning/verifiers.h"
 
 namespace rpu::reasoning {

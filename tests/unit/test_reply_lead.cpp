@@ -8,8 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chat/chat_template.h"
-#include "engine/scheduler.h"
-#include "model/model.h"
+#include "builtin_backend.h"
 #include "pipeline/local_backend.h"
 #include "test_util.h"
 #include "tokenizer/tokenizer.h"
@@ -34,29 +33,6 @@ TEST(ReplyLead, IsTheWhitespaceBetweenTheGenerationPromptAndTheContent) {
   const ChatTemplate strict = ChatTemplate::parse("{{ raise_exception('a system message is required') }}");
   EXPECT_EQ(template_reply_lead(strict, "", ""), "");
 }
-
-// The built-in model behind a LocalBackend, and a greedy chat request for it.
-struct BuiltinBackend {
-  std::unique_ptr<Model> model = Model::load(std::string(RPU_SOURCE_DIR) + "/models/rpu-arith.gguf");
-  std::unique_ptr<Tokenizer> tokenizer = Tokenizer::from_gguf(model->file());
-  Scheduler scheduler{*model, *tokenizer, scheduler_options(), nullptr};
-  LocalBackend backend{*model, *tokenizer, scheduler, {"builtin", ""}};
-
-  static SchedulerOptions scheduler_options() {
-    SchedulerOptions options;
-    options.n_seq = 2;
-    options.n_ctx = 512;
-    return options;
-  }
-  static ChatRequest greedy(int max_tokens) {
-    ChatRequest chat;
-    chat.model = "builtin";
-    chat.max_tokens = max_tokens;
-    chat.sampling.temperature = 0;
-    chat.has_seed = true;
-    return chat;
-  }
-};
 
 // The built-in model's replies, against the same prompt completed without a template: the chat
 // reply is the completion without the template's " " (it was "  303 + 85 ..." before).

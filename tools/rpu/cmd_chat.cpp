@@ -86,6 +86,7 @@ int chat(const ChatOptions& o) {
   request.chat_template_kwargs = {{"enable_thinking", o.think}};
   request.messages = nlohmann::ordered_json::array();
   if (reasoning) request.reasoning = *reasoning;
+  request.calculator = o.reason.calculator;
 #ifndef RPU_MINIMAL
   if (!o.kb.empty()) request.knowledge = {{"kb", kb_name}, {"k", o.kb_k}};
   if (o.extractive) request.knowledge["extractive"] = true;  // needs --kb

@@ -79,8 +79,11 @@ int run_select(const SelectFlags& f) {
   if (f.learned_constraints) {
     convert::OutputConstraints& c = options.evaluate.constraints;
     c = convert::learn_output_constraints(split.train);
-    std::fprintf(stderr, "rpu: values copied by the teacher, held to copies: %s; tool call forced on a user's turn: %s\n",
-                 copy_fields_json(c.copy_fields).dump().c_str(), c.force_tool_call ? "yes" : "no");
+    std::fprintf(stderr,
+                 "rpu: values copied by the teacher, held to copies: %s; tool call forced on a user's turn: %s; "
+                 "answer schema: %s; calculator: %s\n",
+                 copy_fields_json(c.copy_fields).dump().c_str(), c.force_tool_call ? "yes" : "no",
+                 c.answer_schema.is_object() ? "yes" : "no", c.calculator ? "yes" : "no");
   }
   if (!f.metric.empty()) options.evaluate.metric = convert::metric_from_name(f.metric);
   options.strategies = convert::strategies_for(options.evaluate.metric.value_or(convert::dominant_metric(split.held_out)),

@@ -144,6 +144,7 @@ int run_chat_turn(LocalSession& session, const RunOptions& o, const std::optiona
   if (!o.system.empty()) request.messages.push_back({{"role", "system"}, {"content", o.system}});
   request.messages.push_back({{"role", "user"}, {"content", o.prompt}});
   if (reasoning) request.reasoning = *reasoning;
+  request.calculator = o.reason.calculator;
   AnswerClock clock;
   const CallResult result = run_chat(backend, request, [&](const ChatEvent& e) {
     clock.saw(e);
@@ -171,6 +172,7 @@ int run(const RunOptions& o) {
   const bool chat = !o.raw && session->backend->has_chat_template();
   if (chat && o.prompt.empty()) fail("-p is required: this model has a chat template (add --raw to generate from BOS)");
   if (!chat && !o.system.empty()) fail("--system needs a chat template; this run continues raw text");
+  if (!chat && o.reason.calculator) fail("--calculator needs a chat template; this run continues raw text");
   return chat ? run_chat_turn(*session, o, reasoning) : run_raw(*session, o, reasoning);
 }
 

@@ -14,6 +14,8 @@ void add_reason_options(CLI::App* cmd, ReasonFlags& flags) {
                   "reasoning strategy: sc:N, wsc:N, asc:N, bon:N, bon:N:lp, step:N, or the JSON 'reasoning' object");
   cmd->add_option("--judge", flags.judge_path, "model (GGUF) for the \"judge\" verifier of best-of-N / step search")
       ->check(CLI::ExistingFile);
+  cmd->add_flag("--calculator", flags.calculator,
+                "compute the results of the arithmetic steps the reply writes (\"27 + 26 =\" is followed by 53)");
 }
 
 std::optional<nlohmann::ordered_json> reasoning_json(const ReasonFlags& flags) {

@@ -1,4 +1,4 @@
-// --reason and --judge for `rpu run` and `rpu chat`: the reasoning strategy as a short form
+// --reason, --judge and --calculator for `rpu run` and `rpu chat`: the reasoning strategy as a short form
 // ("sc:8", "wsc:8", "asc:16", "bon:8", "bon:8:lp", "step:3", as the server's model-name
 // suffixes) or as the server's JSON extension ('{"strategy": "best_of_n", ...}').
 #pragma once
@@ -14,6 +14,7 @@ namespace rpu::cli {
 struct ReasonFlags {
   std::string reason;      // empty: no strategy
   std::string judge_path;  // GGUF model for the "judge" verifier
+  bool calculator = false; // arithmetic results computed (the "calculator" extension, decode/calculator.h)
 };
 void add_reason_options(CLI::App* cmd, ReasonFlags& flags);
 

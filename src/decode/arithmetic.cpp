@@ -1,13 +1,12 @@
-#include "reasoning/arithmetic.h"
+#include "decode/arithmetic.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "reasoning/numbers.h"
-#include "reasoning/verifiers.h"
+#include "decode/numbers.h"
 
-namespace rpu::reasoning {
+namespace rpu {
 namespace {
 
 struct Token {
@@ -230,6 +229,23 @@ std::vector<ArithmeticStep> find_arithmetic_steps(std::string_view text) {
   return steps;
 }
 
+std::optional<long double> value_before_equals(std::string_view text) {
+  const std::vector<Token> tokens = tokenize(text);
+  if (tokens.empty() || tokens.back().kind != Token::kEquals) return std::nullopt;
+  const size_t last = tokens.size() - 1;
+  Parser parser(tokens);
+  // The walk of find_arithmetic_steps, up to the first expression that ends at the last '='.
+  for (size_t i = 0; i < last;) {
+    size_t pos = i;
+    bool has_op = false;
+    const auto value = can_start(tokens, i) ? parser.expression(pos, has_op) : std::nullopt;
+    if (value && has_op && pos == last) return std::isfinite(*value) ? value : std::nullopt;
+    const auto result = value && has_op ? result_after(tokens, pos) : std::nullopt;
+    i = result ? result->first : i + 1;
+  }
+  return std::nullopt;
+}
+
 std::optional<FinalAnswer> find_final_answer(std::string_view text) {
   std::string lower(text);
   for (char& ch : lower) ch = (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch;
@@ -249,33 +265,4 @@ std::optional<FinalAnswer> find_final_answer(std::string_view text) {
   return std::nullopt;
 }
 
-Verdict ArithmeticVerifier::check(std::string_view candidate) const {
-  const std::vector<ArithmeticStep> steps = find_arithmetic_steps(candidate);
-  if (steps.empty()) return {true, 0.5, "no steps to check"};
-  std::vector<std::string> wrong;
-  for (const ArithmeticStep& s : steps)
-    if (!s.correct) wrong.push_back(s.text + ": expected " + format_number(s.expected));
-  int checks = static_cast<int>(steps.size());
-  if (const auto final = find_final_answer(candidate)) {
-    const ArithmeticStep* last = nullptr;
-    for (const ArithmeticStep& s : steps)
-      if (s.end <= final->begin) last = &s;
-    if (last != nullptr) {
-      ++checks;
-      if (!agrees(final->value, 0, last->written))
-        wrong.push_back("final answer " + final->spelled + " does not match the last step (" + last->text + ")");
-    }
-  }
-  const int correct = checks - static_cast<int>(wrong.size());
-  Verdict v;
-  v.pass = wrong.empty();
-  v.score = static_cast<double>(correct) / checks;
-  if (v.pass) {
-    v.reason = std::to_string(checks) + (checks == 1 ? " check" : " checks") + " correct";
-  } else {
-    for (size_t k = 0; k < wrong.size(); ++k) v.reason += (k ? "; " : "") + wrong[k];
-  }
-  return v;
-}
-
-}  // namespace rpu::reasoning
+}  // namespace rpu

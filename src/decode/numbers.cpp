@@ -1,4 +1,4 @@
-#include "reasoning/numbers.h"
+#include "decode/numbers.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-namespace rpu::reasoning {
+namespace rpu {
 namespace {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -102,4 +102,4 @@ std::string format_number(long double value) {
   return normalize_number(s);
 }
 
-}  // namespace rpu::reasoning
+}  // namespace rpu

@@ -1,4 +1,5 @@
-// Reading arithmetic out of a model's reasoning, for the arithmetic verifier.
+// Reading arithmetic out of a model's reasoning, for the arithmetic verifier (src/reasoning)
+// and the calculator (calculator.h), so a step the calculator completes is one the verifier checks.
 //
 // A step is an expression with at least one operator, '=', and a written result:
 // "45 - 18 = 27", "2 + 3 + 4 = 9", "(3 + 4) x 2 = 14", "$1,200 / 4 = $300", "-3 * 2 = -6".
@@ -26,7 +27,7 @@
 #include <string_view>
 #include <vector>
 
-namespace rpu::reasoning {
+namespace rpu {
 
 struct ArithmeticStep {
   size_t begin = 0;  // byte range of "a op b = c" in the text
@@ -38,6 +39,12 @@ struct ArithmeticStep {
 };
 
 std::vector<ArithmeticStep> find_arithmetic_steps(std::string_view text);
+
+// The value of the step whose '=' ends `text` (blanks after it aside), read exactly as
+// find_arithmetic_steps would read it once a result is written: "Then 27 + 26 =" -> 53,
+// "a + b = c + d =" -> c + d. nullopt when the text does not end with a step's '=', or the
+// value is not finite (division by zero).
+std::optional<long double> value_before_equals(std::string_view text);
 
 // The number after the last "answer is", "answer is:", "answer:" or "answer =" (any case;
 // blanks, '$' and '*' skipped): "The answer is 53." -> 53, with its byte offset. nullopt when absent.
@@ -52,4 +59,4 @@ std::optional<FinalAnswer> find_final_answer(std::string_view text);
 // under the rule above.
 bool agrees(long double written, int decimals, long double exact);
 
-}  // namespace rpu::reasoning
+}  // namespace rpu

@@ -1,5 +1,6 @@
 // Numbers as models write them in prose: "53", "-7", "1,234", "3.50", "+2". Shared by
-// last-number extraction and the arithmetic verifier so both read a text the same way.
+// last-number extraction, the arithmetic verifier (src/reasoning) and the calculator
+// (calculator.h), so all read a text the same way.
 #pragma once
 
 #include <cstddef>
@@ -8,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace rpu::reasoning {
+namespace rpu {
 
 struct NumberToken {
   size_t begin = 0;  // byte range in the text, sign included
@@ -39,4 +40,4 @@ std::string normalize_number(std::string_view spelled);
 // (trailing zeros dropped).
 std::string format_number(long double value);
 
-}  // namespace rpu::reasoning
+}  // namespace rpu
