@@ -61,11 +61,13 @@ async function chat(body) {
   return json;
 }
 
+function meanTokenProbability(r) {  // greedy's confidence
+  const lp = r.choices[0].logprobs?.content ?? [];
+  return lp.length ? Math.exp(lp.reduce((a, t) => a + t.logprob, 0) / lp.length) : 0;
+}
+
 const strategies = {
-  greedy: { body: { temperature: 0, logprobs: true }, confidence: (r) => {
-    const lp = r.choices[0].logprobs?.content ?? [];
-    return lp.length ? Math.exp(lp.reduce((a, t) => a + t.logprob, 0) / lp.length) : 0;
-  } },
+  greedy: { body: { temperature: 0, logprobs: true }, confidence: meanTokenProbability },
   [`self_consistency@${n}`]: { body: { reasoning: { strategy: 'self_consistency', n, temperature } } },
   [`adaptive@${n}`]: { body: { reasoning: { strategy: 'adaptive', n, temperature, round: 2, threshold: 0.75 } } },
   [`best_of_${n}+arithmetic`]: {
@@ -97,6 +99,14 @@ const strategies = {
       body: { reasoning: { strategy: 'best_of_n', n, temperature, select: 'vote',
         verifier: { type: 'judge', after: { type: 'arithmetic', grounded: true } } } } },
   } : {}),
+  // The calculator (the "calculator" extension): every step's result is computed, so what is
+  // left to the model (and to the strategies) is setting the steps up.
+  'greedy+calculator': { body: { temperature: 0, logprobs: true, calculator: true }, confidence: meanTokenProbability },
+  [`self_consistency@${n}+calculator`]: {
+    body: { calculator: true, reasoning: { strategy: 'self_consistency', n, temperature } } },
+  [`best_of_${n}+grounded_arithmetic+vote+calculator`]: {
+    body: { calculator: true, reasoning: { strategy: 'best_of_n', n, temperature, select: 'vote',
+      verifier: { type: 'arithmetic', grounded: true } } } },
   'step_search@4x2+grounded_arithmetic': {
     body: { reasoning: { strategy: 'step_search', n: 4, expand: 2, temperature, step_delimiter: '.',
       verifier: { type: 'arithmetic', grounded: true } } } },
