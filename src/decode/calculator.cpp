@@ -131,25 +131,7 @@ void CalculatorMatcher::mask_logits(std::span<float> logits) const {
   }
   // A result is due: walk the byte trie along the prefixes that write it; everything not
   // reached (control tokens, the end of generation) is blocked.
-  std::vector<uint8_t> allowed(n, 0);
-  const GrammarVocab::Trie& trie = vocab_->trie();
-  std::vector<CalculatorScan> at_depth(1, scan_);
-  const auto nodes = static_cast<int32_t>(trie.byte.size());
-  for (int32_t i = 1; i < nodes;) {
-    const size_t d = trie.depth[static_cast<size_t>(i)];
-    CalculatorScan s = at_depth[d - 1];
-    if (!step(s, trie.byte[static_cast<size_t>(i)])) {
-      i = trie.end[static_cast<size_t>(i)];
-      continue;
-    }
-    if (at_depth.size() <= d) at_depth.resize(d + 1);
-    at_depth[d] = std::move(s);
-    for (int32_t t = trie.token_start[static_cast<size_t>(i)]; t < trie.token_start[static_cast<size_t>(i) + 1]; ++t)
-      allowed[static_cast<size_t>(trie.tokens[static_cast<size_t>(t)])] = 1;
-    ++i;
-  }
-  for (size_t id = 0; id < logits.size(); ++id)  // ids past the vocabulary (padded rows) too
-    if (id >= n || !allowed[id]) logits[id] = kBlocked;
+  vocab_->mask_by_scan(scan_, &CalculatorMatcher::step, logits);
 }
 
 bool CalculatorMatcher::accept(int32_t token) {

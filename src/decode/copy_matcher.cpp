@@ -252,7 +252,6 @@ bool CopyMatcher::advance(CopyScan& scan, std::string_view bytes) const {
 
 void CopyMatcher::mask_logits(std::span<float> logits) const {
   constexpr float kBlocked = -std::numeric_limits<float>::infinity();
-  const auto n = static_cast<size_t>(vocab_->size());
   if (scan_.mode != CopyScan::Mode::kCopy) {
     // Only a token with a quote can open a copied value (and then break it).
     for (int32_t id : vocab_->quote_tokens()) {
@@ -264,25 +263,7 @@ void CopyMatcher::mask_logits(std::span<float> logits) const {
   // Inside a copy: walk the byte trie along the candidates; a prefix no candidate has rules
   // out its whole subtree. Everything not reached (control tokens, the end of generation) is
   // blocked: a value is finished before anything else.
-  std::vector<uint8_t> allowed(n, 0);
-  const GrammarVocab::Trie& trie = vocab_->trie();
-  std::vector<CopyScan> at_depth(1, scan_);
-  const auto nodes = static_cast<int32_t>(trie.byte.size());
-  for (int32_t i = 1; i < nodes;) {
-    const size_t d = trie.depth[static_cast<size_t>(i)];
-    CopyScan s = at_depth[d - 1];
-    if (!step(s, trie.byte[static_cast<size_t>(i)])) {
-      i = trie.end[static_cast<size_t>(i)];
-      continue;
-    }
-    if (at_depth.size() <= d) at_depth.resize(d + 1);
-    at_depth[d] = s;
-    for (int32_t t = trie.token_start[static_cast<size_t>(i)]; t < trie.token_start[static_cast<size_t>(i) + 1]; ++t)
-      allowed[static_cast<size_t>(trie.tokens[static_cast<size_t>(t)])] = 1;
-    ++i;
-  }
-  for (size_t id = 0; id < n; ++id)
-    if (!allowed[id]) logits[id] = kBlocked;
+  vocab_->mask_by_scan(scan_, [this](CopyScan& s, uint8_t byte) { return step(s, byte); }, logits);
 }
 
 bool CopyMatcher::accept(int32_t token) {

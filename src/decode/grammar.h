@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -146,6 +147,34 @@ class GrammarVocab {
     std::vector<int32_t> tokens;
   };
   const Trie& trie() const { return trie_; }
+
+  // Blocks (-inf) every token whose piece a byte scan refuses, starting from `start`:
+  // `step(State&, uint8_t)` returns false to refuse a byte. The trie is walked depth first with
+  // one State per depth, so a refused prefix rules out its whole subtree; control tokens (empty
+  // pieces) and ids past the vocabulary are blocked too. For scans whose state is small and
+  // whose allowed set is narrow (a copied value, a computed result).
+  template <class State, class Step>
+  void mask_by_scan(const State& start, Step step, std::span<float> logits) const {
+    std::vector<uint8_t> allowed(static_cast<size_t>(n_vocab_), 0);
+    std::vector<State> at_depth(1, start);
+    const auto nodes = static_cast<int32_t>(trie_.byte.size());
+    for (int32_t i = 1; i < nodes;) {
+      const auto node = static_cast<size_t>(i);
+      const size_t d = trie_.depth[node];
+      State s = at_depth[d - 1];
+      if (!step(s, trie_.byte[node])) {
+        i = trie_.end[node];
+        continue;
+      }
+      if (at_depth.size() <= d) at_depth.resize(d + 1);
+      at_depth[d] = std::move(s);
+      for (int32_t t = trie_.token_start[node]; t < trie_.token_start[node + 1]; ++t)
+        allowed[static_cast<size_t>(trie_.tokens[static_cast<size_t>(t)])] = 1;
+      ++i;
+    }
+    for (size_t id = 0; id < logits.size(); ++id)
+      if (id >= allowed.size() || !allowed[id]) logits[id] = -std::numeric_limits<float>::infinity();
+  }
 
  private:
   int32_t n_vocab_ = 0;

@@ -126,6 +126,14 @@ TEST(RoutingTableTest, TheRoutesCopyFieldsReadBackAsWritten) {
   } catch (const gateway::ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("force_tool_call"), std::string::npos) << e.what();
   }
+  std::string calculator = kMain;
+  calculator.insert(calculator.find("default_route"), "  - name: x\n    target: general\n    aliases: [x]\n    calculator: sometimes\n");
+  try {
+    gateway::parse_gateway_config(calculator, "bad.yaml");
+    FAIL() << "calculator: sometimes was accepted";
+  } catch (const gateway::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("calculator"), std::string::npos) << e.what();
+  }
 }
 
 // The answer's JSON Schema (answer_form.h) reads back as written: its properties in the
