@@ -43,7 +43,10 @@ CallScore score_call(Backend& backend, const LoggedCall& call, const EvaluateOpt
     message = assistant_message(choice);
     // An answer the cascade escalates at any threshold (cut at the token limit) gets -1, which
     // calibration never keeps local.
-    s.confidence = gateway::always_escalated(choice) ? -1 : gateway::choice_confidence(choice);
+    if (!gateway::always_escalated(choice)) {
+      s.confidence = gateway::choice_confidence(choice, gateway::ConfidenceMeasure::kMeanToken);
+      s.answer_confidence = gateway::choice_confidence(choice, gateway::ConfidenceMeasure::kAnswer);
+    }
     s.completion_tokens = choice.completion_tokens;
     if (choice.extension.is_object() && choice.extension.contains("samples") && choice.extension["samples"].is_number()) {
       s.samples = choice.extension["samples"].get<int>();

@@ -48,6 +48,9 @@ struct CallScore {
   // else exp(mean token logprob). S6 calibrates min_confidence on it. -1: none, or the
   // cascade escalates the answer at any threshold (an error, or cut at the token limit).
   double confidence = -1;
+  // The same with the whole answer's probability as the measure (gateway ConfidenceMeasure
+  // kAnswer; the strategy's when there is one). S6 calibrates on both and keeps the better.
+  double answer_confidence = -1;
   int samples = 1;            // answers sampled for this call (the strategy's "samples")
   int completion_tokens = 0;  // tokens generated over all of them
   std::string error;   // the call failed (scored 0)

@@ -130,6 +130,9 @@ YAML::Node specialist_node(const SpecialistRoute& r, const std::string& model) {
   if (!r.teacher.empty()) {
     node["cascade"]["upstream"] = r.teacher;
     node["cascade"]["min_confidence"] = shortest(r.min_confidence);
+    if (r.confidence != gateway::ConfidenceMeasure::kMeanToken) {
+      node["cascade"]["confidence"] = gateway::confidence_measure_name(r.confidence);
+    }
     if (r.shadow_share > 0) {
       node["shadow"]["share"] = shortest(r.shadow_share);
       node["shadow"]["target"] = r.teacher;
@@ -331,6 +334,18 @@ void write_file_atomically(const std::string& path, const std::string& text) {
     ::fsync(dir_fd);  // the rename itself survives a crash
     ::close(dir_fd);
   }
+}
+
+RouteCalibration calibrate_measures(std::vector<CalibrationSample> by_mean, std::vector<CalibrationSample> by_answer,
+                                    double target_quality, double margin_z) {
+  RouteCalibration best{calibrate_threshold(std::move(by_mean), target_quality, 1.0, margin_z),
+                        gateway::ConfidenceMeasure::kMeanToken};
+  if (by_answer.empty()) return best;
+  const Calibration answer = calibrate_threshold(std::move(by_answer), target_quality, 1.0, margin_z);
+  if (answer.feasible && (!best.calibration.feasible || answer.local_share > best.calibration.local_share)) {
+    best = {answer, gateway::ConfidenceMeasure::kAnswer};
+  }
+  return best;
 }
 
 double wilson_lower_bound(double right, double n, double z) {

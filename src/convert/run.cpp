@@ -69,7 +69,9 @@ double median(std::vector<double> v) {
 // strategy's (vote share, verifier agreement) when it has one, else the token probability.
 json candidate_state(const std::string& model, const CandidateResult& r) {
   json samples = json::array();
-  for (const CallScore& c : r.evaluation.calls) samples.push_back(json::array({c.confidence, c.correct, c.weight}));
+  for (const CallScore& c : r.evaluation.calls) {
+    samples.push_back(json::array({c.confidence, c.correct, c.weight, c.answer_confidence}));
+  }
   json state = candidate_json(r);
   state["model"] = model;
   state["samples"] = std::move(samples);
@@ -163,12 +165,18 @@ json train_step(RunContext& ctx, int id, const std::vector<const LoggedCall*>& m
           {"candidates", evaluated.entries}};
 }
 
-Calibration calibrate(const json& candidate, double target, double margin_z) {
-  std::vector<CalibrationSample> samples;
+// The route's calibration on the candidate's samples ([confidence, correct, weight, answer
+// confidence]; states written before the answer's probability have three): on the measure that
+// keeps more calls local (calibrate_measures).
+RouteCalibration calibrate(const json& candidate, double target, double margin_z) {
+  std::vector<CalibrationSample> by_mean, by_answer;
   for (const json& s : candidate["samples"]) {
-    samples.push_back({s[0].get<double>(), s[1].get<bool>(), s.size() > 2 ? s[2].get<double>() : 1.0});
+    const double weight = s.size() > 2 ? s[2].get<double>() : 1.0;
+    by_mean.push_back({s[0].get<double>(), s[1].get<bool>(), weight});
+    if (s.size() > 3) by_answer.push_back({s[3].get<double>(), s[1].get<bool>(), weight});
   }
-  return calibrate_threshold(samples, target, 1.0, margin_z);
+  if (by_answer.size() != by_mean.size()) by_answer.clear();
+  return calibrate_measures(std::move(by_mean), std::move(by_answer), target, margin_z);
 }
 
 // The best candidate (evaluated or trained) that may be deployed; null when none may.
@@ -179,7 +187,7 @@ Calibration calibrate(const json& candidate, double target, double margin_z) {
 //     largest local share wins.
 struct Deployable {
   json candidate;  // null when none may be deployed
-  Calibration calibration;
+  RouteCalibration calibration;
 };
 
 // Every evaluated pair of the cluster: S4's, then the trained specialist's (older states kept
@@ -213,7 +221,8 @@ Deployable best_deployable(const json& state, const RunOptions& o, bool by_casca
   auto consider = [&](const json& c) {
     if (teacher_p50 > 0 && c.value("latency_p50_ms", 0.0) >= teacher_p50) return;
     double key = -1;
-    const Calibration cal = calibrate(c, o.target, o.calibration_margin);
+    const RouteCalibration measured = calibrate(c, o.target, o.calibration_margin);
+    const Calibration& cal = measured.calibration;
     // Between equal scores (or local shares) the cheaper pair wins: a strategy's samples must
     // buy something (scores differ by at least 1/held-out calls, far above these terms).
     const double cost = 1e-9 * c.value("samples_per_call", 1.0);
@@ -224,7 +233,7 @@ Deployable best_deployable(const json& state, const RunOptions& o, bool by_casca
     }
     if (key > best_key) {
       best_key = key;
-      best = {c, cal};
+      best = {c, measured};
     }
   };
   for (const json& c : evaluated_pairs(state)) consider(c);
@@ -254,7 +263,8 @@ json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state
                                          which, 100 * o.target, 100 * o.min_local_share)
                            : fmt::format("{} reaches {:.0f}% of the teacher's score", which, 100 * o.target)}};
   }
-  const Calibration& cal = deployable.calibration;
+  const Calibration& cal = deployable.calibration.calibration;
+  const gateway::ConfidenceMeasure measure = deployable.calibration.measure;
   json out{{"candidate", best["name"]}, {"model", best["model"]}, {"score", best["score"]},
            {"min_confidence", cal.threshold}, {"local_share", cal.local_share},
            {"expected_quality", cal.expected_quality}};
@@ -277,6 +287,7 @@ json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state
   route.reasoning = best.value("reasoning", json());
   route.teacher = teacher_upstream(o);
   route.min_confidence = cal.threshold;
+  route.confidence = measure;
   route.shadow_share = o.shadow_share;
   route.scrub_input = o.scrub_input;
   route.copy_fields = constraints.copy_fields;
@@ -297,7 +308,9 @@ json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state
   out["samples_per_call"] = best.value("samples_per_call", 1.0);
   out["strategy_reason"] = strategy_reason(json(evaluated_pairs(state)), best);
   // min_confidence is a threshold on this (the cascade reads the same: gateway/cascade.h).
-  out["confidence"] = route.reasoning.is_object() ? "the strategy's" : "exp(mean token log-probability)";
+  out["confidence"] = route.reasoning.is_object()                    ? "the strategy's"
+                      : measure == gateway::ConfidenceMeasure::kAnswer ? "exp(sum of token log-probabilities): the answer's probability"
+                                                                       : "exp(mean token log-probability)";
   out["reason"] = fmt::format("{} ({}) {} {:.0f}% of the teacher; keeps {:.0f}% of held-out calls at min_confidence {:.3f}",
                               best["name"].get<std::string>(), out["strategy"].get<std::string>(),
                               best["reaches_target"].get<bool>() ? "reaches" : "scores",

@@ -15,17 +15,25 @@ double mean_token_probability(const ChoiceResult& choice) {
   return std::exp(sum / static_cast<double>(choice.logprobs.size()));
 }
 
+double answer_probability(const ChoiceResult& choice) {
+  if (choice.logprobs.empty()) return -1;
+  double sum = 0;
+  for (const TokenLogprob& t : choice.logprobs) sum += t.chosen.logprob;
+  return std::exp(sum);
+}
+
 bool always_escalated(const ChoiceResult& choice) {
   return choice.finish_reason == "error" || choice.finish_reason == "length";
 }
 
-double choice_confidence(const ChoiceResult& choice) {
+double choice_confidence(const ChoiceResult& choice, ConfidenceMeasure measure) {
   const nlohmann::ordered_json& x = choice.extension;
   if (x.is_object() && x.contains("confidence") && x["confidence"].is_number()) return x["confidence"].get<double>();
-  return mean_token_probability(choice);
+  return measure == ConfidenceMeasure::kAnswer ? answer_probability(choice) : mean_token_probability(choice);
 }
 
-CascadeJudge::CascadeJudge(const CascadeConfig& config) : min_confidence_(config.min_confidence) {
+CascadeJudge::CascadeJudge(const CascadeConfig& config)
+    : min_confidence_(config.min_confidence), measure_(config.confidence) {
   if (!config.refusal_regex.empty()) refusal_ = std::make_unique<reasoning::Pattern>(config.refusal_regex, "cascade.refusal");
   if (!config.verifier.is_null()) verifier_ = reasoning::make_verifier(config.verifier);
 }
@@ -38,7 +46,7 @@ CascadeDecision CascadeJudge::judge(const CallResult& answer) const {
   double confidence = 2;
   for (const ChoiceResult& c : answer.choices) {
     if (c.finish_reason == "error") return {true, "error", -1};
-    confidence = std::min(confidence, choice_confidence(c));
+    confidence = std::min(confidence, choice_confidence(c, measure_));
   }
   d.confidence = confidence > 1 ? -1 : confidence;
   for (const ChoiceResult& c : answer.choices) {

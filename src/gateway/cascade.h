@@ -12,8 +12,9 @@
 //   "placeholder" (a scrub_input route, decided in gateway_backend.cpp) the answer holds a
 //                 scrub placeholder the call did not have (unscrub.h).
 // The confidence is the reasoning strategy's when the route has one (vote share, verifier
-// score: reasoning/strategies.h); otherwise exp(mean token log-probability) of the answer,
-// the geometric mean of the chosen tokens' probabilities; with several choices, the lowest.
+// score: reasoning/strategies.h); otherwise the route's measure (config.h ConfidenceMeasure):
+// exp(mean token log-probability) of the answer, the geometric mean of the chosen tokens'
+// probabilities, or exp(sum), the whole answer's probability; with several choices, the lowest.
 #pragma once
 
 #include <memory>
@@ -43,6 +44,7 @@ class CascadeJudge {
 
  private:
   double min_confidence_;
+  ConfidenceMeasure measure_;
   std::unique_ptr<reasoning::Pattern> refusal_;
   std::unique_ptr<reasoning::Verifier> verifier_;
 };
@@ -53,9 +55,11 @@ class CascadeJudge {
 bool always_escalated(const ChoiceResult& choice);
 // exp(mean log-probability) of a choice's tokens; -1 when it has none.
 double mean_token_probability(const ChoiceResult& choice);
+// exp(sum of log-probabilities) of a choice's tokens: the answer's probability; -1 when it has none.
+double answer_probability(const ChoiceResult& choice);
 // The confidence the cascade judges one choice by: a reasoning strategy's ("confidence" in
-// the choice's extension) when it has one, else mean_token_probability. The conversion loop
+// the choice's extension) when it has one, else the measure's. The conversion loop
 // calibrates a route's min_confidence on the same number (convert/evaluate.h).
-double choice_confidence(const ChoiceResult& choice);
+double choice_confidence(const ChoiceResult& choice, ConfidenceMeasure measure = ConfidenceMeasure::kMeanToken);
 
 }  // namespace rpu::gateway

@@ -264,11 +264,19 @@ void read_match(const Reader& r, const YAML::Node& n, const std::string& key, Ma
 }
 
 CascadeConfig read_cascade(const Reader& r, const YAML::Node& n, const std::string& key) {
-  r.only_keys(n, key, {"upstream", "min_confidence", "refusal", "verifier"});
+  r.only_keys(n, key, {"upstream", "min_confidence", "confidence", "refusal", "verifier"});
   CascadeConfig cascade;
   if (!n["upstream"]) r.error(n, key, "needs `upstream:` (where low-confidence calls go)");
   cascade.upstream = r.text(n["upstream"], key + ".upstream");
   if (n["min_confidence"]) cascade.min_confidence = r.number(n["min_confidence"], key + ".min_confidence", 0, 1);
+  if (n["confidence"]) {
+    const std::string measure = r.text(n["confidence"], key + ".confidence");
+    if (measure == "answer") {
+      cascade.confidence = ConfidenceMeasure::kAnswer;
+    } else if (measure != "mean_token") {
+      r.error(n["confidence"], key + ".confidence", "must be mean_token or answer, not '" + measure + "'");
+    }
+  }
   if (n["refusal"]) {
     cascade.refusal_regex = r.text(n["refusal"], key + ".refusal");
     r.check_regex(n["refusal"], key + ".refusal", cascade.refusal_regex);
@@ -596,6 +604,10 @@ std::string folder_of(const std::string& path) {
 }
 
 }  // namespace
+
+const char* confidence_measure_name(ConfidenceMeasure m) {
+  return m == ConfidenceMeasure::kAnswer ? "answer" : "mean_token";
+}
 
 GatewayConfig parse_gateway_config(const std::string& yaml_text, const std::string& file_name,
                                    const std::string& base_dir) {

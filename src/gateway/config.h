@@ -83,9 +83,21 @@ struct MatchConfig {
 };
 
 // Escalation from the route's target (the small model) to an upstream.
+// What a cascade's min_confidence is a threshold on when the route has no reasoning strategy
+// (with one, the strategy's confidence). YAML `confidence: mean_token | answer`.
+//   kMeanToken  exp(mean token log-probability): the geometric mean of the chosen tokens'
+//               probabilities. Long free text is not penalised for its length.
+//   kAnswer     exp(sum of token log-probabilities): the probability of the whole answer. For
+//               answers scored by exact match (a tool call, a code): one unsure value token
+//               ("party_size": 7 for "twelve people") among 30 sure markup tokens barely moves the
+//               mean, but divides the answer's probability (cascade.h).
+enum class ConfidenceMeasure { kMeanToken, kAnswer };
+const char* confidence_measure_name(ConfidenceMeasure m);
+
 struct CascadeConfig {
   std::string upstream;               // name in `upstreams:` (or `models:`)
   double min_confidence = 0.5;        // below this: escalate
+  ConfidenceMeasure confidence = ConfidenceMeasure::kMeanToken;
   std::string refusal_regex;          // the specialist's refusal: escalate
   nlohmann::json verifier;            // reasoning verifier spec (make_verifier); failing: escalate
 };

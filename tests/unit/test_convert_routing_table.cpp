@@ -179,6 +179,7 @@ TEST(RoutingTableTest, DeployWritesARouteTheGatewayMergesFirst) {
   ASSERT_TRUE(merged.routes[0].cascade.has_value());
   EXPECT_EQ(merged.routes[0].cascade->upstream, "teacher");
   EXPECT_DOUBLE_EQ(merged.routes[0].cascade->min_confidence, 0.7);
+  EXPECT_EQ(merged.routes[0].cascade->confidence, gateway::ConfidenceMeasure::kMeanToken);
   ASSERT_TRUE(merged.routes[0].shadow.has_value());
   EXPECT_DOUBLE_EQ(merged.routes[0].shadow->share, 0.05);
   EXPECT_EQ(merged.routes[1].name, "general");
@@ -193,8 +194,13 @@ TEST(RoutingTableTest, RedeployReplacesAndRollbackRemovesWithItsModel) {
   convert::deploy_route(file, specialist("b", "alias-b"));
   SpecialistRoute again = specialist("a", "alias-a2");
   again.min_confidence = 0.4;
+  again.confidence = gateway::ConfidenceMeasure::kAnswer;
   convert::deploy_route(file, again);
   EXPECT_EQ(convert::routing_table_routes(file), (std::vector<std::string>{"a", "b"}));
+  const gateway::GatewayConfig redeployed = gateway::merge_routes_text(main_config(), test::read_file(file), file);
+  ASSERT_TRUE(redeployed.routes[0].cascade.has_value());
+  EXPECT_DOUBLE_EQ(redeployed.routes[0].cascade->min_confidence, 0.4);
+  EXPECT_EQ(redeployed.routes[0].cascade->confidence, gateway::ConfidenceMeasure::kAnswer);
   const std::string before_rollback = test::read_file(file);
   ASSERT_TRUE(convert::remove_route(file, "a"));
   EXPECT_EQ(convert::routing_table_routes(file), std::vector<std::string>{"b"});
@@ -317,6 +323,24 @@ TEST(RoutingTableTest, CalibrationWithAMarginTrustsFewRightAnswersLess) {
   EXPECT_NEAR(c.local_share, 5.0 / 17, 1e-12);
   EXPECT_NEAR(c.threshold, 0.62, 1e-12);  // the five most confident
   EXPECT_GE(c.expected_quality, 0.95);
+}
+
+// The measure that keeps more calls local wins: here the mean token probability ranks a wrong
+// answer (one unsure value among sure markup) above right ones, the answer's probability does not.
+TEST(RoutingTableTest, CalibrationKeepsTheMeasureThatKeepsMoreCallsLocal) {
+  const std::vector<CalibrationSample> by_mean = {{0.99, false}, {0.98, true}, {0.97, true}, {0.96, true}, {0.5, false}};
+  const std::vector<CalibrationSample> by_answer = {{0.20, false}, {0.90, true}, {0.80, true}, {0.85, true}, {0.1, false}};
+  convert::RouteCalibration c = convert::calibrate_measures(by_mean, by_answer, 1.0);
+  EXPECT_EQ(c.measure, gateway::ConfidenceMeasure::kAnswer);
+  EXPECT_DOUBLE_EQ(c.calibration.local_share, 0.6);
+  EXPECT_DOUBLE_EQ(c.calibration.threshold, 0.8);
+  // On the mean alone nothing can stay local at 100%: the most confident answer is wrong.
+  EXPECT_DOUBLE_EQ(convert::calibrate_threshold(by_mean, 1.0).local_share, 0);
+  // A tie, or no answer probabilities (a state from before they were measured): the mean.
+  EXPECT_EQ(convert::calibrate_measures(by_answer, by_answer, 1.0).measure, gateway::ConfidenceMeasure::kMeanToken);
+  c = convert::calibrate_measures(by_mean, {}, 0.6);
+  EXPECT_EQ(c.measure, gateway::ConfidenceMeasure::kMeanToken);
+  EXPECT_DOUBLE_EQ(c.calibration.local_share, 1);
 }
 
 // An answer cut at max_tokens (confidence -1) goes to the teacher at every threshold, so even

@@ -31,7 +31,7 @@ routes:
     match: {system: "(?i)arithmetic", tools: false, task: math}
     target: arith
     reasoning: {strategy: self_consistency, n: 4}
-    cascade: {upstream: big, min_confidence: 0.7, refusal: "I can only help", verifier: {type: arithmetic}}
+    cascade: {upstream: big, min_confidence: 0.7, confidence: answer, refusal: "I can only help", verifier: {type: arithmetic}}
     shadow: {share: 0.25, target: big}
   - name: general
     target: big
@@ -80,6 +80,7 @@ TEST(GatewayConfig, ReadsEveryField) {
   EXPECT_EQ(r.reasoning["n"], 4);
   ASSERT_TRUE(r.cascade.has_value());
   EXPECT_DOUBLE_EQ(r.cascade->min_confidence, 0.7);
+  EXPECT_EQ(r.cascade->confidence, ConfidenceMeasure::kAnswer);
   EXPECT_EQ(r.cascade->verifier["type"], "arithmetic");
   ASSERT_TRUE(r.shadow.has_value());
   EXPECT_DOUBLE_EQ(r.shadow->share, 0.25);
@@ -107,6 +108,8 @@ TEST(GatewayConfig, MistakesNameFileLineAndKey) {
        "routes[0].match.user"},
       {"models:\n  m: {local: builtin}\nroutes:\n  - name: a\n    target: m\n    cascade: {upstream: m, min_confidence: 2}\n",
        "routes[0].cascade.min_confidence: must be between 0 and 1"},
+      {"models:\n  m: {local: builtin}\nroutes:\n  - name: a\n    target: m\n    cascade: {upstream: m, confidence: max}\n",
+       "routes[0].cascade.confidence: must be mean_token or answer, not 'max'"},
       {"models:\n  m: {local: /no/such/model.gguf}\nroutes: [{name: a, target: m}]\n",
        "gw.yaml:2: models.m.local: no model file '/no/such/model.gguf'"},
       {"upstreams:\n  u: {url: ftp://x}\nroutes: [{name: a, target: u}]\n", "upstreams.u: URL 'ftp://x' must start with http"},

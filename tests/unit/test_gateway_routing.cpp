@@ -118,6 +118,29 @@ TEST(GatewayCascade, ConfidenceIsTheGeometricMeanOfTokenProbabilities) {
   EXPECT_EQ(mean_token_probability(choice("x", {})), -1);
 }
 
+// A tool call with one unsure value among sure markup tokens: the mean barely moves, the
+// answer's probability is the product.
+TEST(GatewayCascade, TheAnswerMeasureIsTheWholeAnswersProbability) {
+  std::vector<float> logprobs(29, std::log(0.999f));
+  logprobs.push_back(std::log(0.3f));
+  const ChoiceResult c = choice("{\"party_size\": 7}", logprobs);
+  EXPECT_NEAR(answer_probability(c), 0.3 * std::pow(0.999, 29), 1e-5);
+  EXPECT_EQ(answer_probability(choice("x", {})), -1);
+  CascadeConfig config;
+  config.upstream = "big";
+  config.min_confidence = 0.9;
+  EXPECT_FALSE(CascadeJudge(config).judge(answer({c})).escalate) << "mean token probability about 0.96";
+  config.confidence = ConfidenceMeasure::kAnswer;
+  const CascadeDecision d = CascadeJudge(config).judge(answer({c}));
+  EXPECT_TRUE(d.escalate);
+  EXPECT_EQ(d.reason, "confidence");
+  EXPECT_NEAR(d.confidence, answer_probability(c), 1e-9);
+  // A reasoning strategy's confidence is used whatever the measure.
+  ChoiceResult voted = c;
+  voted.extension = {{"confidence", 0.95}};
+  EXPECT_DOUBLE_EQ(CascadeJudge(config).judge(answer({voted})).confidence, 0.95);
+}
+
 TEST(GatewayCascade, EscalatesOnLowConfidenceRefusalVerifierOrError) {
   CascadeConfig config;
   config.upstream = "big";
