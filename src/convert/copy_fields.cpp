@@ -37,11 +37,11 @@ std::vector<CopyFieldStat> copy_field_stats(const std::vector<const LoggedCall*>
   const auto stat_of = [&stats](const std::string& key) -> CopyFieldStat& {
     for (auto& s : stats)
       if (s.key == key) return s;
-    stats.push_back(CopyFieldStat{key, 0, 0, {}});
+    stats.push_back(CopyFieldStat{key, 0, 0, 0, {}});
     return stats.back();
   };
   for (const LoggedCall* call : calls) {
-    const std::vector<std::string> texts = copy_source_texts(call->messages);
+    const CopyTexts texts = copy_texts(call->messages);
     for (const json& object : answer_objects(call->answer)) {
       for (const auto& [key, value] : object.items()) {
         if (!value.is_string() || value.get_ref<const std::string&>().empty()) continue;
@@ -49,13 +49,16 @@ std::vector<CopyFieldStat> copy_field_stats(const std::vector<const LoggedCall*>
         CopyFieldStat& s = stat_of(key);
         ++s.values;
         const std::string shape = value_shape(v);
-        const bool copied = std::any_of(texts.begin(), texts.end(), [&](const std::string& t) {
-          if (t.find(v) == std::string::npos) return false;
-          const std::vector<std::string> candidates = copy_candidates(t, {shape});
-          return std::find(candidates.begin(), candidates.end(), v) != candidates.end();
-        });
-        if (!copied) continue;
+        const auto copied_from = [&](const std::vector<std::string>& from) {
+          return std::any_of(from.begin(), from.end(), [&](const std::string& t) {
+            if (t.find(v) == std::string::npos) return false;
+            const std::vector<std::string> candidates = copy_candidates(t, {shape});
+            return std::find(candidates.begin(), candidates.end(), v) != candidates.end();
+          });
+        };
+        if (!copied_from(texts.messages)) continue;
         ++s.copied;
+        if (copied_from(texts.last_user)) ++s.copied_last_user;
         auto it = std::find_if(s.shapes.begin(), s.shapes.end(), [&](const auto& p) { return p.first == shape; });
         if (it == s.shapes.end()) s.shapes.emplace_back(shape, 1);
         else ++it->second;
@@ -69,7 +72,7 @@ std::vector<CopyField> copied_fields(const std::vector<const LoggedCall*>& calls
   std::vector<CopyField> fields;
   for (const CopyFieldStat& s : copy_field_stats(calls)) {
     if (s.values < options.min_values || s.copied < options.min_share * s.values) continue;
-    CopyField field{s.key, {}};
+    CopyField field{s.key, {}, s.copied_last_user >= options.min_share * s.values};
     // Shapes that recur; a rare one is more likely a teacher's slip ("463172" for "SB-463172")
     // than a form to allow. When the recurring ones leave too much out, any span goes.
     const auto seen_once = std::count_if(s.shapes.begin(), s.shapes.end(), [](const auto& p) { return p.second == 1; });

@@ -7,6 +7,9 @@
 // span that starts and ends at word boundaries. A key the teacher normalises ("date":
 // "2026-03-05" from "March 5") is not copied, and stays free.
 //
+// Source: a key whose values are, almost always (min_share), candidates of the last user
+// message alone is held to copying from it (CopyField::last_user_only).
+//
 // Shapes: when the values' shapes (value_shape) are few and recur (a shape seen once in the
 // calls is the estimate of a new value having an unseen one: Good-Turing), the field keeps
 // the recurring ones, so "order_id" (always "A-#") cannot take the product's words; otherwise
@@ -34,6 +37,7 @@ struct CopyFieldStat {
   std::string key;
   int values = 0;   // non-empty string values seen
   int copied = 0;   // of them, candidates of the request
+  int copied_last_user = 0;  // of them, candidates of the last user message
   std::vector<std::pair<std::string, int>> shapes;  // the copied values' shapes, with counts
 };
 

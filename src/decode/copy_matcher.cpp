@@ -70,7 +70,9 @@ std::string value_shape(std::string_view value) {
 }
 
 std::vector<CopyField> parse_copy_fields(const nlohmann::ordered_json& j) {
-  constexpr const char* kForm = "an array of key names or an object of key -> array of value shapes";
+  constexpr const char* kForm =
+      "an array of key names or an object of key -> array of value shapes or {\"shapes\": [...], \"from\": "
+      "\"last_user\" | \"messages\"}";
   std::vector<CopyField> fields;
   const auto key_of = [&](const std::string& key) {
     if (key.empty()) throw Error(std::string("copy_fields: a key is empty; expected ") + kForm);
@@ -85,8 +87,24 @@ std::vector<CopyField> parse_copy_fields(const nlohmann::ordered_json& j) {
       key_of(k.get<std::string>());
     }
   } else if (j.is_object()) {
-    for (const auto& [key, shapes] : j.items()) {
+    for (const auto& [key, spec] : j.items()) {
       CopyField* f = key_of(key);
+      const nlohmann::ordered_json* shapes_json = &spec;
+      if (spec.is_object()) {
+        for (const auto& [name, value] : spec.items()) {
+          if (name != "shapes" && name != "from") throw Error("copy_fields: '" + key + "' has an unknown key '" + name + "'");
+        }
+        if (spec.contains("from")) {
+          const auto& from = spec["from"];
+          if (!from.is_string() || (from != "last_user" && from != "messages")) {
+            throw Error("copy_fields: the 'from' of '" + key + "' must be \"last_user\" or \"messages\"");
+          }
+          f->last_user_only = from == "last_user";
+        }
+        static const nlohmann::ordered_json kNoShapes = nlohmann::ordered_json::array();
+        shapes_json = spec.contains("shapes") ? &spec["shapes"] : &kNoShapes;
+      }
+      const nlohmann::ordered_json& shapes = *shapes_json;
       if (!shapes.is_array()) throw Error("copy_fields: the shapes of '" + key + "' must be an array of strings");
       for (const auto& s : shapes) {
         if (!s.is_string() || s.get_ref<const std::string&>().empty())
@@ -102,11 +120,13 @@ std::vector<CopyField> parse_copy_fields(const nlohmann::ordered_json& j) {
 }
 
 nlohmann::ordered_json copy_fields_json(const std::vector<CopyField>& fields) {
-  const bool shaped = std::any_of(fields.begin(), fields.end(), [](const CopyField& f) { return !f.shapes.empty(); });
+  const bool shaped = std::any_of(fields.begin(), fields.end(),
+                                  [](const CopyField& f) { return !f.shapes.empty() || f.last_user_only; });
   nlohmann::ordered_json j = shaped ? nlohmann::ordered_json::object() : nlohmann::ordered_json::array();
   for (const CopyField& f : fields) {
-    if (shaped) j[f.key] = f.shapes;
-    else j.push_back(f.key);
+    if (!shaped) j.push_back(f.key);
+    else if (f.last_user_only) j[f.key] = {{"shapes", f.shapes}, {"from", "last_user"}};
+    else j[f.key] = f.shapes;
   }
   return j;
 }
@@ -125,6 +145,18 @@ std::vector<std::string> copy_source_texts(const nlohmann::ordered_json& message
   return texts;
 }
 
+CopyTexts copy_texts(const nlohmann::ordered_json& messages) {
+  CopyTexts texts{copy_source_texts(messages), {}};
+  if (!messages.is_array()) return texts;
+  for (size_t i = messages.size(); i-- > 0;) {
+    const auto& m = messages[i];
+    if (!m.is_object() || m.value("role", "") != "user") continue;
+    texts.last_user = copy_source_texts(nlohmann::ordered_json::array({m}));
+    break;
+  }
+  return texts;
+}
+
 std::vector<std::string> copy_candidates(std::string_view text, const std::vector<std::string>& shapes) {
   std::vector<std::string> out;
   for (size_t i = 0; i < text.size(); ++i) {
@@ -137,14 +169,17 @@ std::vector<std::string> copy_candidates(std::string_view text, const std::vecto
   return out;
 }
 
-CopySource::CopySource(const std::vector<std::string>& texts, std::vector<CopyField> fields) : fields_(std::move(fields)) {
+CopySource::CopySource(const std::vector<std::string>& texts, std::vector<CopyField> fields)
+    : CopySource(CopyTexts{texts, texts}, std::move(fields)) {}
+
+CopySource::CopySource(const CopyTexts& texts, std::vector<CopyField> fields) : fields_(std::move(fields)) {
   if (fields_.size() > 64) throw Error("copy_fields: at most 64 keys, got " + std::to_string(fields_.size()));
   for (const CopyField& field : fields_) {
     const auto root = static_cast<int32_t>(nodes_.size());
     nodes_.emplace_back();
     // From each start, the path to its furthest candidate end, a candidate at every end on the
     // way: every node leads to a candidate, so a value the trie allows can always be finished.
-    for (const std::string& text : texts) {
+    for (const std::string& text : field.last_user_only ? texts.last_user : texts.messages) {
       for (size_t i = 0; i < text.size(); ++i) {
         if (!is_start(text, i)) continue;
         const std::vector<size_t> ends = candidate_ends(text, i, field.shapes);

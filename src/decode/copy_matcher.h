@@ -30,6 +30,11 @@ class GrammarVocab;
 struct CopyField {
   std::string key;
   std::vector<std::string> shapes;  // value_shape()s a value may have; empty: any
+  // Copied from the last user message only, not from every message: the current request is
+  // where an agent's user writes the values of this turn's answer. A copy from elsewhere is a
+  // specialist's slip: a reminder's text "message" taken from the system prompt, an event's
+  // title taken from an earlier turn of the conversation.
+  bool last_user_only = false;
 };
 
 // A value's shape: A-Z runs -> "A", a-z runs -> "a", digit runs -> "#", UTF-8 letters count as
@@ -38,14 +43,22 @@ struct CopyField {
 std::string value_shape(std::string_view value);
 
 // "copy_fields" as requests and routes write them: an array of keys (any shape), or an object
-// of key -> array of shapes ({"order_id": ["A-#"], "text": []}). parse throws rpu::Error
-// naming what is wrong; json writes the object form, or the array when no field has shapes.
+// of key -> array of shapes ({"order_id": ["A-#"], "text": []}) or key -> {"shapes": [...],
+// "from": "last_user" | "messages"} ({"title": {"shapes": ["Aa a"], "from": "last_user"}}).
+// parse throws rpu::Error naming what is wrong; json writes the object form (the {shapes, from}
+// form for a last_user field), or the array when no field has shapes or a source.
 std::vector<CopyField> parse_copy_fields(const nlohmann::ordered_json& j);
 nlohmann::ordered_json copy_fields_json(const std::vector<CopyField>& fields);
 
 // The texts of a chat request's messages a value may be copied from: every message's but the
 // assistant's (system, user, tool results), string content or text parts.
 std::vector<std::string> copy_source_texts(const nlohmann::ordered_json& messages);
+// Those texts, and the last user message's alone (CopyField::last_user_only).
+struct CopyTexts {
+  std::vector<std::string> messages;
+  std::vector<std::string> last_user;
+};
+CopyTexts copy_texts(const nlohmann::ordered_json& messages);
 
 // The spans of `text` a copied value may be: start and end at word boundaries, no leading or
 // trailing space, at most kMaxCopyWords words and kMaxCopyBytes bytes, of one of `shapes`
@@ -64,6 +77,8 @@ class CopySource {
   // `texts`: raw strings (the request's messages). Throws rpu::Error past 64 fields, or when
   // the candidates pass kMaxCopyNodes (a long request and a field with no shapes).
   CopySource(const std::vector<std::string>& texts, std::vector<CopyField> fields);
+  // As above, each field from its own texts: texts.last_user for a last_user_only field.
+  CopySource(const CopyTexts& texts, std::vector<CopyField> fields);
 
   // The trie node after `byte` from `node`, or -1 when no candidate goes on so.
   int32_t next(int32_t node, uint8_t byte) const;

@@ -77,7 +77,7 @@ class CalculatorConstraint : public TokenConstraint {
 };
 
 // What "copy_fields" copies from: the text of every message but the assistant's (system,
-// user, tool results); the fields, less the keys the format's tool-call markup writes itself
+// user, tool results), or the last user message's for a last_user_only field; the fields, less the keys the format's tool-call markup writes itself
 // ("name" of the function) when the answer may be a tool call. Null: nothing to copy.
 std::shared_ptr<const CopySource> copy_source(const ChatRequest& r, ToolCallFormat format, const ToolChoice& choice) {
   const std::vector<std::string> markup =
@@ -87,7 +87,7 @@ std::shared_ptr<const CopySource> copy_source(const ChatRequest& r, ToolCallForm
     if (std::find(markup.begin(), markup.end(), f.key) == markup.end()) fields.push_back(f);
   if (fields.empty()) return nullptr;
   try {
-    return std::make_shared<const CopySource>(copy_source_texts(r.messages), std::move(fields));
+    return std::make_shared<const CopySource>(copy_texts(r.messages), std::move(fields));
   } catch (const Error& e) {
     throw ApiError::bad_request("copy_fields", e.what());
   }

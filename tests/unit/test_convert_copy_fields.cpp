@@ -69,9 +69,36 @@ TEST(ConvertCopyFields, CopiedKeysAndTheirRecurringShapesAreLearned) {
   EXPECT_EQ(fields[2].key, "city");  // from tool-call arguments
   EXPECT_EQ(fields[2].shapes, std::vector<std::string>({"Aa", "Aa Aa"}));
 
+  // Every value is in the last user message: held to copying from it.
+  EXPECT_TRUE(fields[0].last_user_only);
+  EXPECT_TRUE(fields[2].last_user_only);
+  EXPECT_EQ(stats[0].copied_last_user, 200);
+
   // Too few values to judge: nothing is held.
   std::vector<const LoggedCall*> few(ptrs.begin(), ptrs.begin() + 10);
   EXPECT_TRUE(copied_fields(few).empty());
+}
+
+// A key the teacher also copies from earlier turns is copied from every message.
+TEST(ConvertCopyFields, AKeyCopiedFromEarlierTurnsIsNotHeldToTheLastUserMessage) {
+  std::vector<LoggedCall> calls;
+  for (int i = 0; i < 40; ++i) {
+    LoggedCall c = tool_call(i);
+    if (i % 4 == 0) {  // "and the same for tomorrow": the city is in the first turn
+      const std::string city = c.messages[0]["content"].get<std::string>().substr(8);
+      c.messages = json::array({{{"role", "user"}, {"content", "weather " + city}},
+                                {{"role", "assistant"}, {"content", "Sunny."}},
+                                {{"role", "user"}, {"content", "and the same for tomorrow"}}});
+    }
+    calls.push_back(c);
+  }
+  std::vector<const LoggedCall*> ptrs;
+  for (const auto& c : calls) ptrs.push_back(&c);
+  const auto fields = copied_fields(ptrs);
+  ASSERT_EQ(fields.size(), 1u);
+  EXPECT_EQ(fields[0].key, "city");
+  EXPECT_FALSE(fields[0].last_user_only);
+  EXPECT_EQ(copy_field_stats(ptrs)[0].copied_last_user, 30);
 }
 
 TEST(ConvertAnswerForm, AToolCallIsForcedOnlyWhereTheTeacherAlwaysMadeOne) {

@@ -178,6 +178,58 @@ TEST(CopyMatcherTest, CopyFieldsParseFromBothFormsAndRefuseOthers) {
   json many = json::array();
   for (int i = 0; i < 65; ++i) many.push_back("k" + std::to_string(i));
   EXPECT_THROW(parse_copy_fields(many), Error);
+  // The {shapes, from} form: a field copied from the last user message only.
+  const auto sourced = parse_copy_fields(json::parse(R"({"title": {"shapes": ["Aa a"], "from": "last_user"}, "id": ["A-#"]})"));
+  ASSERT_EQ(sourced.size(), 2u);
+  EXPECT_TRUE(sourced[0].last_user_only);
+  EXPECT_EQ(sourced[0].shapes, std::vector<std::string>({"Aa a"}));
+  EXPECT_FALSE(sourced[1].last_user_only);
+  EXPECT_EQ(copy_fields_json(sourced).dump(), R"({"title":{"shapes":["Aa a"],"from":"last_user"},"id":["A-#"]})");
+  EXPECT_TRUE(parse_copy_fields(json::parse(R"({"t": {"from": "last_user"}})"))[0].shapes.empty());
+  EXPECT_FALSE(parse_copy_fields(json::parse(R"({"t": {"from": "messages"}})"))[0].last_user_only);
+  EXPECT_EQ(copy_fields_json(parse_copy_fields(json::parse(R"({"t": {"from": "last_user"}})"))).dump(),
+            R"({"t":{"shapes":[],"from":"last_user"}})");
+  for (const char* bad : {R"({"t": {"from": "system"}})", R"({"t": {"from": 1}})", R"({"t": {"shape": []}})",
+                          R"({"t": {"shapes": "Aa"}})"}) {
+    try {
+      parse_copy_fields(json::parse(bad));
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("'t'"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// A last_user_only field takes values from the last user message alone: not from the system
+// prompt, an earlier turn or a tool result, which stay open to the other fields.
+TEST(CopyMatcherTest, ALastUserFieldCopiesFromTheLastUserMessageOnly) {
+  const json messages = json::parse(R"([
+    {"role": "system", "content": "Call a tool with arguments taken from the user's message."},
+    {"role": "user", "content": "Put \"Car service\" in my calendar."},
+    {"role": "assistant", "content": "Done."},
+    {"role": "tool", "content": "Fleet Review"},
+    {"role": "user", "content": [{"type": "text", "text": "Put \"Dentist appointment\" in my calendar."}]}])");
+  const CopyTexts texts = copy_texts(messages);
+  EXPECT_EQ(texts.messages.size(), 4u);
+  EXPECT_EQ(texts.last_user, std::vector<std::string>({"Put \"Dentist appointment\" in my calendar."}));
+  test::LoadedVocab loaded = test::load_fixture_vocab("gpt-2");
+  auto source = std::make_shared<const CopySource>(texts, std::vector<CopyField>{{"title", {}, true}, {"note", {}, false}});
+  const auto accepts = [&](const std::string& text) {
+    CopyMatcher m(source, loaded.vocab);
+    for (int32_t t : loaded.tokenizer->encode(text, false, false))
+      if (!m.accept(t)) return false;
+    return true;
+  };
+  EXPECT_TRUE(accepts(R"({"title": "Dentist appointment"})"));
+  EXPECT_FALSE(accepts(R"({"title": "Car service"})")) << "an earlier turn";
+  EXPECT_FALSE(accepts(R"({"title": "message"})")) << "the system prompt";
+  EXPECT_FALSE(accepts(R"({"title": "Fleet Review"})")) << "a tool result";
+  EXPECT_TRUE(accepts(R"({"note": "Car service"})"));
+  EXPECT_TRUE(accepts(R"({"note": "Fleet Review"})"));
+  // No user message: a last_user field has nothing to copy, so only null.
+  const CopySource none(copy_texts(json::parse(R"([{"role": "system", "content": "Car service"}])")),
+                        std::vector<CopyField>{{"title", {}, true}});
+  EXPECT_EQ(none.root(0), -1);
 }
 
 }  // namespace

@@ -36,7 +36,7 @@ class LocalBackendCopyTest : public ::testing::Test {
 
   // Four samples at temperature 1 of `{"order_id": "<value>"}`: the grammar gives the frame and
   // lets the value be any text; copy_fields decide what it may be.
-  std::vector<std::string> values(const std::vector<CopyField>& fields) {
+  std::vector<std::string> values(const std::vector<CopyField>& fields, const std::string& system = "Extract the order.") {
     ChatRequest r;
     r.model = "m";
     r.max_tokens = 60;
@@ -44,7 +44,7 @@ class LocalBackendCopyTest : public ::testing::Test {
     r.sampling.temperature = 1.0f;
     r.sampling.seed = 3;
     r.has_seed = true;
-    r.messages = json::array({{{"role", "system"}, {"content", "Extract the order."}}, {{"role", "user"}, {"content", kUser}}});
+    r.messages = json::array({{{"role", "system"}, {"content", system}}, {{"role", "user"}, {"content", kUser}}});
     r.grammar = R"(root ::= "{\"order_id\": \"" [^"\\]+ "\"}")";
     r.copy_fields = fields;
     const CallResult result = run_chat(*backend_, r);
@@ -79,6 +79,14 @@ TEST_F(LocalBackendCopyTest, AnUnshapedFieldIsAlwaysASpanOfTheRequest) {
   int copies = 0;
   for (const std::string& v : values({})) copies += std::find(spans.begin(), spans.end(), v) != spans.end();
   EXPECT_LT(copies, 4);
+}
+
+// from: last_user: the system prompt's order id (the same shape) is not a candidate any more.
+TEST_F(LocalBackendCopyTest, ALastUserFieldIsCopiedFromTheUsersMessageOnly) {
+  const std::string system = "Order ids look like AB-123456.";
+  const auto sampled = values({{"order_id", {"A-#"}}}, system);
+  EXPECT_NE(std::find(sampled.begin(), sampled.end(), "AB-123456"), sampled.end()) << "both ids are candidates";
+  for (const std::string& v : values({{"order_id", {"A-#"}, true}}, system)) EXPECT_EQ(v, "JN-251997");
 }
 
 }  // namespace
