@@ -56,9 +56,11 @@ std::vector<CopyFieldStat> copy_field_stats(const std::vector<const LoggedCall*>
             return std::find(candidates.begin(), candidates.end(), v) != candidates.end();
           });
         };
-        if (!copied_from(texts.messages)) continue;
+        // The last user message is one of the messages: a value found there needs no second search.
+        const bool in_last_user = copied_from(texts.last_user);
+        if (!in_last_user && !copied_from(texts.messages)) continue;
         ++s.copied;
-        if (copied_from(texts.last_user)) ++s.copied_last_user;
+        if (in_last_user) ++s.copied_last_user;
         auto it = std::find_if(s.shapes.begin(), s.shapes.end(), [&](const auto& p) { return p.first == shape; });
         if (it == s.shapes.end()) s.shapes.emplace_back(shape, 1);
         else ++it->second;

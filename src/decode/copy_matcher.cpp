@@ -89,27 +89,28 @@ std::vector<CopyField> parse_copy_fields(const nlohmann::ordered_json& j) {
   } else if (j.is_object()) {
     for (const auto& [key, spec] : j.items()) {
       CopyField* f = key_of(key);
-      const nlohmann::ordered_json* shapes_json = &spec;
-      if (spec.is_object()) {
-        for (const auto& [name, value] : spec.items()) {
-          if (name != "shapes" && name != "from") throw Error("copy_fields: '" + key + "' has an unknown key '" + name + "'");
+      const auto read_shapes = [&](const nlohmann::ordered_json& shapes) {
+        if (!shapes.is_array()) throw Error("copy_fields: the shapes of '" + key + "' must be an array of strings");
+        for (const auto& s : shapes) {
+          if (!s.is_string() || s.get_ref<const std::string&>().empty())
+            throw Error("copy_fields: the shapes of '" + key + "' must be non-empty strings");
+          f->shapes.push_back(s.get<std::string>());
         }
-        if (spec.contains("from")) {
-          const auto& from = spec["from"];
-          if (!from.is_string() || (from != "last_user" && from != "messages")) {
-            throw Error("copy_fields: the 'from' of '" + key + "' must be \"last_user\" or \"messages\"");
-          }
-          f->last_user_only = from == "last_user";
-        }
-        static const nlohmann::ordered_json kNoShapes = nlohmann::ordered_json::array();
-        shapes_json = spec.contains("shapes") ? &spec["shapes"] : &kNoShapes;
+      };
+      if (!spec.is_object()) {
+        read_shapes(spec);
+        continue;
       }
-      const nlohmann::ordered_json& shapes = *shapes_json;
-      if (!shapes.is_array()) throw Error("copy_fields: the shapes of '" + key + "' must be an array of strings");
-      for (const auto& s : shapes) {
-        if (!s.is_string() || s.get_ref<const std::string&>().empty())
-          throw Error("copy_fields: the shapes of '" + key + "' must be non-empty strings");
-        f->shapes.push_back(s.get<std::string>());
+      for (const auto& [name, value] : spec.items()) {
+        if (name == "shapes") {
+          read_shapes(value);
+        } else if (name == "from" && value.is_string() && (value == "last_user" || value == "messages")) {
+          f->last_user_only = value == "last_user";
+        } else if (name == "from") {
+          throw Error("copy_fields: the 'from' of '" + key + "' must be \"last_user\" or \"messages\"");
+        } else {
+          throw Error("copy_fields: '" + key + "' has an unknown key '" + name + "'");
+        }
       }
     }
   } else {
@@ -131,16 +132,23 @@ nlohmann::ordered_json copy_fields_json(const std::vector<CopyField>& fields) {
   return j;
 }
 
+namespace {
+// A message's texts: its string content, or its content parts' text.
+void append_message_texts(const nlohmann::ordered_json& m, std::vector<std::string>& texts) {
+  if (!m.contains("content")) return;
+  const auto& content = m["content"];
+  if (content.is_string()) texts.push_back(content.get<std::string>());
+  if (!content.is_array()) return;
+  for (const auto& part : content)
+    if (part.is_object() && part.contains("text") && part["text"].is_string()) texts.push_back(part["text"].get<std::string>());
+}
+}  // namespace
+
 std::vector<std::string> copy_source_texts(const nlohmann::ordered_json& messages) {
   std::vector<std::string> texts;
   if (!messages.is_array()) return texts;
   for (const auto& m : messages) {
-    if (!m.is_object() || m.value("role", "") == "assistant" || !m.contains("content")) continue;
-    const auto& content = m["content"];
-    if (content.is_string()) texts.push_back(content.get<std::string>());
-    if (!content.is_array()) continue;
-    for (const auto& part : content)
-      if (part.is_object() && part.contains("text") && part["text"].is_string()) texts.push_back(part["text"].get<std::string>());
+    if (m.is_object() && m.value("role", "") != "assistant") append_message_texts(m, texts);
   }
   return texts;
 }
@@ -151,7 +159,7 @@ CopyTexts copy_texts(const nlohmann::ordered_json& messages) {
   for (size_t i = messages.size(); i-- > 0;) {
     const auto& m = messages[i];
     if (!m.is_object() || m.value("role", "") != "user") continue;
-    texts.last_user = copy_source_texts(nlohmann::ordered_json::array({m}));
+    append_message_texts(m, texts.last_user);
     break;
   }
   return texts;

@@ -8,18 +8,21 @@
 
 namespace rpu::gateway {
 
-double mean_token_probability(const ChoiceResult& choice) {
-  if (choice.logprobs.empty()) return -1;
+namespace {
+double logprob_sum(const ChoiceResult& choice) {
   double sum = 0;
   for (const TokenLogprob& t : choice.logprobs) sum += t.chosen.logprob;
-  return std::exp(sum / static_cast<double>(choice.logprobs.size()));
+  return sum;
+}
+}  // namespace
+
+double mean_token_probability(const ChoiceResult& choice) {
+  if (choice.logprobs.empty()) return -1;
+  return std::exp(logprob_sum(choice) / static_cast<double>(choice.logprobs.size()));
 }
 
 double answer_probability(const ChoiceResult& choice) {
-  if (choice.logprobs.empty()) return -1;
-  double sum = 0;
-  for (const TokenLogprob& t : choice.logprobs) sum += t.chosen.logprob;
-  return std::exp(sum);
+  return choice.logprobs.empty() ? -1 : std::exp(logprob_sum(choice));
 }
 
 bool always_escalated(const ChoiceResult& choice) {

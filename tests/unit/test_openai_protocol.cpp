@@ -106,6 +106,7 @@ TEST(OpenAIProtocolTest, ChatValidationNamesTheField) {
       {chat_with(R"("copy_fields": "order_id")"), "copy_fields"},
       {chat_with(R"("copy_fields": {"order_id": "A-#"})"), "copy_fields"},
       {chat_with(R"("copy_fields": ["a", "a"])"), "copy_fields"},
+      {chat_with(R"("copy_fields": {"a": {"from": "system"}})"), "copy_fields"},
       {chat_with(R"("calculator": "yes")"), "calculator"},
       {chat_with(R"("calculator": 1)"), "calculator"},
   };
