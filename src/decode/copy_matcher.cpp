@@ -87,7 +87,9 @@ std::vector<CopyField> parse_copy_fields(const nlohmann::ordered_json& j) {
       key_of(k.get<std::string>());
     }
   } else if (j.is_object()) {
-    for (const auto& [key, spec] : j.items()) {
+    for (const auto& item : j.items()) {
+      const std::string& key = item.key();  // a plain reference: clang's lambdas cannot capture structured bindings
+      const nlohmann::ordered_json& spec = item.value();
       CopyField* f = key_of(key);
       const auto read_shapes = [&](const nlohmann::ordered_json& shapes) {
         if (!shapes.is_array()) throw Error("copy_fields: the shapes of '" + key + "' must be an array of strings");
