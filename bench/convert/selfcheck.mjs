@@ -181,7 +181,23 @@ async function main() {
   }
   const two = await http(`${u}/v1/chat/completions`, { body: { messages: [{ role: 'user', content: 'hello' }], n: 2 } });
   assert.equal(two.json.choices.length, 2);
-  pass('teacher: 400 OpenAI error bodies for bad JSON and bad fields, 404 for unknown paths, free text for unknown input');
+  // A unit conversion comes with its working as reasoning_content, whole and streamed; a date without.
+  const normalizeSystem = 'Normalize the value in the user input.\n- date => YYYY-MM-DD (slashes: month first; dots: day first)\n- imperial quantity => metric with two decimals, e.g. "3.5 miles" => "5.63 km", "98.6 °F" => "37.00 °C"\nRespond with nothing but the normalized value.';
+  const ask = (content, stream = false) => http(`${u}/v1/chat/completions`, { body: {
+    messages: [{ role: 'system', content: normalizeSystem }, { role: 'user', content }], stream, stream_options: { include_usage: true } } });
+  const miles = await ask('Distance: 62.6 mi');
+  assert.deepEqual([miles.json.choices[0].message.content, miles.json.choices[0].message.reasoning_content],
+                   ['100.74 km', '62.6 * 1.609344 = 100.74'], miles.text);
+  assert.ok(miles.json.usage.completion_tokens_details.reasoning_tokens > 0, miles.text);
+  const fever = await ask('Lauren reported a fever of -19.5°F.', true);
+  const deltas = fever.text.split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)))
+    .flatMap((c) => c.choices.map((x) => x.delta));
+  assert.equal(deltas.map((d) => d.reasoning_content ?? '').join(''), '(-19.5 - 32) * 5 / 9 = -28.61', fever.text);
+  assert.equal(deltas.map((d) => d.content ?? '').join(''), '-28.61 °C', fever.text);
+  const date = await ask('Invoice due 12 January 2019');
+  assert.equal(date.json.choices[0].message.content, '2019-01-12');
+  assert.equal(date.json.choices[0].message.reasoning_content, undefined);
+  pass('teacher: 400 OpenAI error bodies for bad JSON and bad fields, 404 for unknown paths, free text for unknown input, reasoning_content with unit conversions');
 
   // 3. Replay with error rate 0: every scored type at 100%.
   const clean = await replay(u, 'clean', 0.3);

@@ -43,7 +43,7 @@ import {
   parseDate,
   round2,
   UNITS,
-  parseQuantity,
+  convertQuantity,
 } from './vocab.mjs';
 import { TOOL_DEFS, TOOL_NAMES, TOOLS, callId, toolCall } from './tool_call_type.mjs';
 
@@ -235,6 +235,15 @@ const NORMALIZE_SYSTEMS = [
   () => 'Normalize the value in the user input.\n- date => YYYY-MM-DD (slashes: month first; dots: day first)\n- imperial quantity => metric with two decimals, e.g. "3.5 miles" => "5.63 km", "98.6 °F" => "37.00 °C"\nRespond with nothing but the normalized value.',
 ];
 
+// The teacher's reply: a date as is; a conversion with its working as reasoning_content, as a
+// reasoning model (DeepSeek-R1, Qwen3 through vLLM) sends its thinking apart from the answer.
+function normalizeReply(user) {
+  const date = parseDate(user);
+  if (date) return { content: isoDate(date) };
+  const q = convertQuantity(user);
+  return q ? { content: q.answer, reasoning_content: q.working } : null;
+}
+
 const normalize = {
   name: 'normalize',
   systems: NORMALIZE_SYSTEMS,
@@ -262,13 +271,12 @@ const normalize = {
       value = rng.chance(0.4) ? q : fill(rng.pick(unit.lines), { q, who: rng.chance(0.5) ? p.full : p.first });
     }
     const user = rng.weighted([[3, value], [1, `Normalize: ${value}`], [1, `Input: ${value}\nOutput:`], [1, `Convert ${value}`]]);
-    return { user, expected: answer, reply: { content: answer } };
+    return { user, expected: answer, reply: normalizeReply(user) ?? { content: answer } };
   },
   detect: (sys) => /YYYY-MM-DD/.test(sys) && /metric/i.test(sys) && /normali[sz]/i.test(sys),
   solve(user) {
-    const date = parseDate(user);
-    const answer = date ? isoDate(date) : parseQuantity(user);
-    return answer ? { expected: answer, reply: { content: answer } } : null;
+    const reply = normalizeReply(user);
+    return reply ? { expected: reply.content, reply } : null;
   },
   wrong(expected, rng) {
     let m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(expected);

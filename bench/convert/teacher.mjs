@@ -102,9 +102,12 @@ export function createTeacher(options = {}) {
     const promptText = body.messages.map((m) => contentText(m.content)).join(' ')
       + (Array.isArray(body.tools) && body.tools.length ? ` ${JSON.stringify(body.tools)}` : '');
     const completionText = toolCalls ? toolCalls.map((c) => c.function.arguments).join(' ') : content ?? '';
-    const usage = { prompt_tokens: approxTokens(promptText), completion_tokens: approxTokens(completionText) };
+    // A reasoning model's thinking (reasoning_content) comes before the answer and is paid for.
+    const reasoning = !toolCalls && typeof reply.reasoning_content === 'string' ? reply.reasoning_content : null;
+    const reasoningTokens = reasoning ? approxTokens(reasoning) : 0;
+    const usage = { prompt_tokens: approxTokens(promptText), completion_tokens: approxTokens(completionText) + reasoningTokens };
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
-    return { content, toolCalls, finish, usage };
+    return { content, reasoning, toolCalls, finish, usage, reasoningTokens };
   }
 
   const delayMs = () => Math.max(0, opt.latencyMs + (timing.float() * 2 - 1) * opt.jitterMs);
@@ -139,12 +142,14 @@ export function createTeacher(options = {}) {
       await sleep(delay);
       if (closed) return;
       const message = { role: 'assistant', content: out.content, refusal: null };
+      if (out.reasoning) message.reasoning_content = out.reasoning;
       if (out.toolCalls) message.tool_calls = out.toolCalls;
       const choices = [];
       for (let i = 0; i < n; i++) choices.push({ index: i, message, logprobs: null, finish_reason: out.finish });
       sendJson(res, 200, { id, object: 'chat.completion', created, model, choices, usage: {
         prompt_tokens: out.usage.prompt_tokens, completion_tokens: out.usage.completion_tokens * n,
         total_tokens: out.usage.prompt_tokens + out.usage.completion_tokens * n,
+        completion_tokens_details: { reasoning_tokens: out.reasoningTokens * n },
       }, system_fingerprint: 'rpu-stand-in-teacher' });
       return;
     }
@@ -174,6 +179,9 @@ export function createTeacher(options = {}) {
         send(chunk(c, { role: 'assistant', content: '', refusal: null }));
       }
     }
+    if (out.reasoning) {
+      for (let c = 0; c < n; c++) send(chunk(c, { reasoning_content: out.reasoning }));
+    }
     const gap = pieces.length ? (delay * 0.3) / pieces.length : 0;
     for (const piece of pieces) {
       if (closed) return;
@@ -193,6 +201,7 @@ export function createTeacher(options = {}) {
       send({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'rpu-stand-in-teacher', choices: [], usage: {
         prompt_tokens: out.usage.prompt_tokens, completion_tokens: out.usage.completion_tokens * n,
         total_tokens: out.usage.prompt_tokens + out.usage.completion_tokens * n,
+        completion_tokens_details: { reasoning_tokens: out.reasoningTokens * n },
       } });
     }
     if (!closed) res.end('data: [DONE]\n\n');

@@ -230,28 +230,35 @@ export function round2(x) {
 }
 
 export const UNITS = [
-  { forms: ['miles', 'mi'], to: 'km', f: (x) => x * 1.609344, range: [0.5, 500], dec: 1,
+  { forms: ['miles', 'mi'], to: 'km', f: (x) => x * 1.609344, expr: (x) => `${x} * 1.609344`, range: [0.5, 500], dec: 1,
     lines: ['{who} ran {q} last weekend.', 'The delivery van drove {q} today.', 'The trail is {q} long.', 'Distance: {q}'] },
-  { forms: ['pounds', 'lbs', 'lb'], to: 'kg', f: (x) => x * 0.45359237, range: [1, 300], dec: 1,
+  { forms: ['pounds', 'lbs', 'lb'], to: 'kg', f: (x) => x * 0.45359237, expr: (x) => `${x} * 0.45359237`, range: [1, 300], dec: 1,
     lines: ['The parcel for {who} weighs {q}.', 'Shipping weight: {q}', '{who} says the suitcase is {q}.'] },
-  { forms: ['°F', 'degrees Fahrenheit'], to: '°C', f: (x) => (x - 32) * 5 / 9, range: [-20, 110], dec: 1,
+  { forms: ['°F', 'degrees Fahrenheit'], to: '°C', f: (x) => (x - 32) * 5 / 9, expr: (x) => `(${x} - 32) * 5 / 9`, range: [-20, 110], dec: 1,
     lines: ['Temperature reading: {q}', 'The oven is set to {q}.', '{who} reported a fever of {q}.'] },
-  { forms: ['gallons', 'gal'], to: 'L', f: (x) => x * 3.785411784, range: [1, 60], dec: 1,
+  { forms: ['gallons', 'gal'], to: 'L', f: (x) => x * 3.785411784, expr: (x) => `${x} * 3.785411784`, range: [1, 60], dec: 1,
     lines: ['The tank holds {q}.', 'We used {q} of paint.', 'Fuel added: {q}'] },
-  { forms: ['inches'], to: 'cm', f: (x) => x * 2.54, range: [1, 80], dec: 1,
+  { forms: ['inches'], to: 'cm', f: (x) => x * 2.54, expr: (x) => `${x} * 2.54`, range: [1, 80], dec: 1,
     lines: ['The screen is {q} wide.', 'Rainfall this month: {q}', '{who} measured the shelf at {q}.'] },
-  { forms: ['feet', 'ft'], to: 'm', f: (x) => x * 0.3048, range: [2, 400], dec: 0,
+  { forms: ['feet', 'ft'], to: 'm', f: (x) => x * 0.3048, expr: (x) => `${x} * 0.3048`, range: [2, 400], dec: 0,
     lines: ['The ceiling is {q} high.', 'The boat is {q} long.', 'Cable length: {q}'] },
-  { forms: ['ounces', 'oz'], to: 'g', f: (x) => x * 28.349523125, range: [1, 64], dec: 1,
+  { forms: ['ounces', 'oz'], to: 'g', f: (x) => x * 28.349523125, expr: (x) => `${x} * 28.349523125`, range: [1, 64], dec: 1,
     lines: ['Add {q} of flour.', 'The package weighs {q}.', 'Serving size: {q}'] },
 ];
 export const UNIT_FORMS = UNITS.flatMap((u) => u.forms.map((form) => ({ form, unit: u })));
 export const QTY_RE = new RegExp(`(-?\\d{1,3}(?:,\\d{3})+(?:\\.\\d+)?|-?\\d+(?:\\.\\d+)?)\\s*(${alternation(UNIT_FORMS.map((u) => u.form))})(?![A-Za-z])`);
 
-export function parseQuantity(text) {
+// A quantity's metric answer ("100.74 km") and the working a reasoning model would show for it
+// ("62.6 * 1.609344 = 100.74", its reasoning_content); null when the text holds none.
+export function convertQuantity(text) {
   const m = QTY_RE.exec(text);
   if (!m) return null;
   const value = Number(m[1].replace(/,/g, ''));
   const unit = UNIT_FORMS.find((u) => u.form === m[2]).unit;
-  return `${round2(unit.f(value))} ${unit.to}`;
+  const result = round2(unit.f(value));
+  return { answer: `${result} ${unit.to}`, working: `${unit.expr(value)} = ${result}` };
+}
+
+export function parseQuantity(text) {
+  return convertQuantity(text)?.answer ?? null;
 }

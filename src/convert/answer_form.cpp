@@ -6,8 +6,10 @@
 #include <set>
 
 #include "convert/metric.h"
+#include "convert/working.h"
 #include "core/text.h"
 #include "decode/arithmetic.h"
+#include "decode/calculator.h"
 
 namespace rpu::convert {
 namespace {
@@ -23,6 +25,16 @@ bool plain_key(const std::string& key) {
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
   static const std::set<std::string> kYamlWords = {"true", "false", "yes", "no", "on", "off", "y", "n", "null"};
   return !kYamlWords.contains(lower);
+}
+
+// Decimals of a step's written result ("... = 100.74" -> 2, "... = 53" -> 0).
+int result_decimals(const std::string& step) {
+  const size_t eq = step.rfind('=');
+  const size_t dot = step.find('.', eq == std::string::npos ? 0 : eq);
+  if (eq == std::string::npos || dot == std::string::npos) return 0;
+  size_t end = dot + 1;
+  while (end < step.size() && std::isdigit(static_cast<unsigned char>(step[end]))) ++end;
+  return static_cast<int>(end - dot - 1);
 }
 
 // A value's JSON Schema type; "" for an object or array (any value).
@@ -92,26 +104,42 @@ json json_answer_schema(const std::vector<const LoggedCall*>& calls, int min_ans
   return schema;
 }
 
-bool writes_arithmetic_out(const std::vector<const LoggedCall*>& calls, int min_answers, double min_share_with_steps,
-                           double max_wrong_share) {
-  int answers = 0, with_steps = 0, steps = 0, wrong = 0;
+ArithmeticForm arithmetic_form(const std::vector<const LoggedCall*>& calls) {
+  ArithmeticForm form;
+  std::set<int> decimals;  // of every step's written result
   for (const LoggedCall* c : calls) {
     if (!c->from_teacher || !c->answer.is_object() || metric_for_answer(c->answer) == MetricKind::kToolCall) continue;
     const json& content = c->answer.value("content", json());
     if (!content.is_string()) continue;
-    ++answers;
-    const std::vector<ArithmeticStep> found = find_arithmetic_steps(content.get_ref<const std::string&>());
+    ++form.answers;
+    // As the specialist learns to write it: the working first, then the answer.
+    const std::string text = teacher_working(c->answer) + "\n" + content.get<std::string>();
+    const std::vector<ArithmeticStep> found = find_arithmetic_steps(text);
     if (found.empty()) continue;
-    ++with_steps;
-    steps += static_cast<int>(found.size());
-    for (const ArithmeticStep& s : found) wrong += s.correct ? 0 : 1;
+    ++form.with_steps;
+    form.steps += static_cast<int>(found.size());
+    for (const ArithmeticStep& s : found) {
+      form.wrong += s.correct ? 0 : 1;
+      decimals.insert(result_decimals(s.text));
+    }
   }
-  return answers >= min_answers && with_steps >= min_share_with_steps * answers && wrong <= max_wrong_share * steps;
+  if (decimals.size() == 1 && *decimals.begin() > 0) form.decimals = *decimals.begin();
+  return form;
+}
+
+bool writes_arithmetic_out(const ArithmeticForm& form, int min_answers, double min_share_with_steps,
+                           double max_wrong_share) {
+  return form.answers >= min_answers && form.with_steps >= min_share_with_steps * form.answers &&
+         form.wrong <= max_wrong_share * form.steps;
 }
 
 OutputConstraints learn_output_constraints(const std::vector<const LoggedCall*>& calls) {
-  return {copied_fields(calls), always_calls_a_tool(tool_call_form(calls)), json_answer_schema(calls),
-          writes_arithmetic_out(calls)};
+  OutputConstraints c{copied_fields(calls), always_calls_a_tool(tool_call_form(calls)), json_answer_schema(calls)};
+  const ArithmeticForm arithmetic = arithmetic_form(calls);
+  c.calculator = writes_arithmetic_out(arithmetic);
+  if (c.calculator) c.calculator_decimals = std::min(arithmetic.decimals, kMaxCalculatorDecimals);
+  c.thinking_tokens = thinking_token_budget(calls);
+  return c;
 }
 
 }  // namespace rpu::convert

@@ -38,24 +38,39 @@ bool always_calls_a_tool(const ToolCallForm& form, int min_turns = 20, double ma
 nlohmann::ordered_json json_answer_schema(const std::vector<const LoggedCall*>& calls, int min_answers = 20,
                                           double max_miss_share = 0.02);
 
+// How the teacher writes arithmetic out, in its answers and in the working a specialist learns
+// (working.h): the text answers, those with a step "a op b = c" (the arithmetic verifier's
+// reading, decode/arithmetic.h), their steps, the wrong ones, and the decimals every step's
+// result is written with (-1: not all the same, or none: "100.74", "37.00" give 2).
+struct ArithmeticForm {
+  int answers = 0, with_steps = 0, steps = 0, wrong = 0;
+  int decimals = -1;
+};
+ArithmeticForm arithmetic_form(const std::vector<const LoggedCall*>& calls);
+
 // Whether the teacher writes its arithmetic out, always right: at least `min_answers` text
-// answers, at least `min_share_with_steps` of them with a step "a op b = c" (the arithmetic
-// verifier's reading, decode/arithmetic.h), and all but `max_wrong_share` of their steps
-// right. The route then computes the specialist's results (`calculator:`,
+// answers, at least `min_share_with_steps` of them with a step, and all but `max_wrong_share`
+// of their steps right. The route then computes the specialist's results (`calculator:`,
 // decode/calculator.h): a small model sets a step up right far more often than it adds right.
-bool writes_arithmetic_out(const std::vector<const LoggedCall*>& calls, int min_answers = 20,
-                           double min_share_with_steps = 0.5, double max_wrong_share = 0.05);
+// A quarter is enough: the calculator only acts after a step's '=', and a cluster may hold a
+// task with steps beside one without (unit conversions beside dates).
+bool writes_arithmetic_out(const ArithmeticForm& form, int min_answers = 20, double min_share_with_steps = 0.25,
+                           double max_wrong_share = 0.05);
 
 // What a route holds its specialist to: the "copy_fields" every call carries, a tool call
-// forced on a user's turn, the answer's JSON Schema (null: none), and the calculator. S4
-// evaluates candidates so (evaluate.h), S6 writes it into the route.
+// forced on a user's turn, the answer's JSON Schema (null: none), the calculator (with the
+// decimals the teacher writes results with), and the tokens its working may take on top of a
+// caller's max_tokens (working.h). S4 evaluates candidates so (evaluate.h), S6 writes it into
+// the route.
 struct OutputConstraints {
   std::vector<CopyField> copy_fields;
   bool force_tool_call = false;
   nlohmann::ordered_json answer_schema;
   bool calculator = false;
+  int calculator_decimals = -1;  // ArithmeticForm::decimals
+  int thinking_tokens = 0;       // thinking_token_budget
 };
-// All four, learned from a cluster's trainable calls with the default thresholds.
+// All of them, learned from a cluster's trainable calls with the default thresholds.
 OutputConstraints learn_output_constraints(const std::vector<const LoggedCall*>& calls);
 
 }  // namespace rpu::convert

@@ -18,7 +18,8 @@ using Clock = std::chrono::steady_clock;
 
 ChatRequest request_for(const LoggedCall& call, const Backend& backend, const EvaluateOptions& options) {
   // Under the client's own budget when the log has it, as the route will serve the call.
-  const int max_tokens = call.max_tokens > 0 ? std::min(call.max_tokens, options.max_tokens) : options.max_tokens;
+  int max_tokens = call.max_tokens > 0 ? std::min(call.max_tokens, options.max_tokens) : options.max_tokens;
+  max_tokens += options.constraints.thinking_tokens;  // the route's allowance for the working
   ChatRequest r = greedy_request(call, backend.model_id(), max_tokens);  // a score must not depend on luck
   r.logprobs = true;  // the confidence the cascade would see (S6 calibrates on it)
   r.reasoning = options.reasoning;  // a strategy samples at its own temperature, from this seed
@@ -26,6 +27,7 @@ ChatRequest request_for(const LoggedCall& call, const Backend& backend, const Ev
   if (options.constraints.force_tool_call) gateway::require_tool_call_on_user_turn(r);
   gateway::require_answer_schema(r, options.constraints.answer_schema);
   r.calculator = options.constraints.calculator;
+  r.calculator_decimals = options.constraints.calculator_decimals;
   return r;
 }
 
@@ -96,6 +98,7 @@ const ChoiceResult& first_choice(const CallResult& result) {
 
 json assistant_message(const ChoiceResult& choice) {
   json message{{"role", "assistant"}, {"content", choice.text}};
+  if (!choice.reasoning.empty()) message["reasoning_content"] = choice.reasoning;
   if (choice.tool_calls.is_array() && !choice.tool_calls.empty()) message["tool_calls"] = choice.tool_calls;
   return message;
 }

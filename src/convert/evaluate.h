@@ -84,7 +84,8 @@ Evaluation evaluate(Backend& backend, const std::vector<const LoggedCall*>& held
 ChatRequest greedy_request(const LoggedCall& call, const std::string& model, int max_tokens);
 // the answer's first choice, or rpu::Error when there is none or it ended in "error";
 const ChoiceResult& first_choice(const CallResult& result);
-// that choice as the log keeps an answer: {"role": "assistant", "content", "tool_calls"?};
+// that choice as the log keeps an answer: {"role": "assistant", "content", "reasoning_content"?,
+// "tool_calls"?};
 nlohmann::ordered_json assistant_message(const ChoiceResult& choice);
 // work(i) for every i < count on `parallel` threads (blocking calls in flight), each once, in
 // no set order; once a work returns false, no thread starts another.

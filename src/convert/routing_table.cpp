@@ -140,7 +140,12 @@ YAML::Node specialist_node(const SpecialistRoute& r, const std::string& model) {
   }
   if (r.scrub_input) node["scrub_input"] = true;
   if (r.force_tool_call) node["force_tool_call"] = true;
-  if (r.calculator) node["calculator"] = true;
+  if (r.thinking_tokens > 0) node["thinking_tokens"] = r.thinking_tokens;
+  if (r.calculator && r.calculator_decimals >= 0) {
+    node["calculator"]["decimals"] = r.calculator_decimals;
+  } else if (r.calculator) {
+    node["calculator"] = true;
+  }
   if (r.answer_schema.is_object()) node["answer_schema"] = yaml_of(r.answer_schema, "route '" + r.name + "': answer_schema");
   if (!r.copy_fields.empty()) node["copy_fields"] = yaml_of(copy_fields_json(r.copy_fields), "route '" + r.name + "': copy_fields");
   return node;

@@ -46,6 +46,8 @@ struct SpecialistRoute {
   bool force_tool_call = false;        // a user's turn offering tools gets tool_choice "required" (answer_form.h)
   nlohmann::ordered_json answer_schema;  // the answer's JSON Schema (answer_form.h); null: none
   bool calculator = false;             // arithmetic results computed (answer_form.h, decode/calculator.h)
+  int calculator_decimals = -1;        // >= 0: written with that many decimals
+  int thinking_tokens = 0;             // the working's tokens on top of max_tokens (working.h)
   int cluster = -1;                  // >= 0: the classifier's calls of this cluster go to the route
   std::string classifier_file;       // the classifier (made absolute when written); needed with `cluster`
 };

@@ -294,6 +294,8 @@ json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state
   route.force_tool_call = constraints.force_tool_call;
   route.answer_schema = constraints.answer_schema;
   route.calculator = constraints.calculator;
+  route.calculator_decimals = constraints.calculator_decimals;
+  route.thinking_tokens = constraints.thinking_tokens;
   deploy_route(o.routes_file, route, o.gateway_config);  // throws before writing when the gateway would refuse it
   out["deployed"] = true;
   out["route"] = route.name;
@@ -401,7 +403,11 @@ ClusterWork cluster_work(const RunOptions& o, const ClusterRecord& record, const
     if (!w.constraints.copy_fields.empty()) w.state["copy_fields"] = copy_fields_json(w.constraints.copy_fields);
     if (w.constraints.force_tool_call) w.state["force_tool_call"] = true;
     if (w.constraints.answer_schema.is_object()) w.state["answer_schema"] = w.constraints.answer_schema;
-    if (w.constraints.calculator) w.state["calculator"] = true;
+    if (w.constraints.thinking_tokens > 0) w.state["thinking_tokens"] = w.constraints.thinking_tokens;
+    if (w.constraints.calculator) {
+      w.state["calculator"] = w.constraints.calculator_decimals >= 0 ? json{{"decimals", w.constraints.calculator_decimals}}
+                                                                      : json(true);
+    }
   }
   if (const double chars = median_answer_chars(w.members); chars > o.generalist_max_answer_chars) {
     w.free_form = fmt::format("median answer {:.0f} characters > {}: free-form, left to the teacher", chars,

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "chat/tool_calls.h"
+#include "convert/working.h"
 #include "core/error.h"
 
 namespace rpu::convert {
@@ -77,7 +78,8 @@ json training_prompt(const LoggedCall& call) {
 
 json training_messages(const LoggedCall& call) {
   json out = training_prompt(call);
-  out.push_back(json{{"role", "assistant"}, {"content", answer_text(call.answer)}});
+  // With the teacher's working first, when it showed any (working.h).
+  out.push_back(json{{"role", "assistant"}, {"content", with_working(teacher_working(call.answer), answer_text(call.answer))}});
   return out;
 }
 

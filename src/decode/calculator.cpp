@@ -1,6 +1,7 @@
 #include "decode/calculator.h"
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <vector>
 
@@ -12,7 +13,7 @@ namespace rpu {
 namespace {
 
 constexpr size_t kMaxLine = 256;  // bytes of the current line kept; a step is far shorter
-constexpr int kMaxDecimals = 6;
+constexpr int kMaxDecimals = kMaxCalculatorDecimals;
 constexpr long double kMaxMagnitude = 1e15L;  // beyond: a long double no longer holds every digit
 constexpr long double kMaxFractionMagnitude = 1e9L;
 
@@ -60,8 +61,24 @@ bool guard_allows(CalculatorScan::Guard guard, std::string_view piece) {
 
 }  // namespace
 
-std::optional<std::string> calculator_spelling(long double value) {
+std::optional<std::string> calculator_spelling(long double value, int decimals) {
   if (!std::isfinite(value) || std::fabs(value) >= kMaxMagnitude) return std::nullopt;
+  if (decimals >= 0) {
+    if (decimals > kMaxDecimals || std::fabs(value) >= kMaxFractionMagnitude) return std::nullopt;
+    const long double scale = std::pow(10.0L, decimals);
+    // The relative nudge keeps a value a binary fraction puts just below a half (2.675) rounding
+    // as its decimal spelling does.
+    long double units = std::round(std::fabs(value) * scale * (1 + 1e-12L));
+    if (units == 0) value = 0;  // no "-0.00"
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%.0Lf", units);
+    std::string digits = buffer;
+    if (decimals > 0) {
+      if (digits.size() <= static_cast<size_t>(decimals)) digits.insert(0, static_cast<size_t>(decimals) + 1 - digits.size(), '0');
+      digits.insert(digits.size() - static_cast<size_t>(decimals), ".");
+    }
+    return (value < 0 ? "-" : "") + digits;
+  }
   if (std::fabs(value - std::round(value)) <= 1e-9L * std::max<long double>(1, std::fabs(value))) return format_number(value);
   // A fraction: only where a long double still holds 6 decimals exactly enough to tell (below
   // 1e9), and only when they end it (10 / 3 does not end).
@@ -71,7 +88,9 @@ std::optional<std::string> calculator_spelling(long double value) {
   return format_number(value);
 }
 
-CalculatorMatcher::CalculatorMatcher(std::shared_ptr<const GrammarVocab> vocab) : vocab_(std::move(vocab)) {}
+CalculatorMatcher::CalculatorMatcher(std::shared_ptr<const GrammarVocab> vocab, int decimals) : vocab_(std::move(vocab)) {
+  scan_.decimals = decimals;
+}
 
 bool CalculatorMatcher::step(CalculatorScan& s, uint8_t b) {
   if (!s.result.empty()) {
@@ -97,7 +116,7 @@ bool CalculatorMatcher::step(CalculatorScan& s, uint8_t b) {
   append(s, b);
   if (b != '=' || s.cut) return true;
   if (const auto value = value_before_equals(s.line)) {
-    if (auto spelled = calculator_spelling(*value)) {
+    if (auto spelled = calculator_spelling(*value, s.decimals)) {
       s.result = std::move(*spelled);
       s.written = 0;
       s.spaced = s.dollar = false;

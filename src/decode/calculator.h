@@ -30,8 +30,11 @@ namespace rpu {
 class GrammarVocab;
 
 // The spelling the calculator writes for a step's value, or nullopt when it leaves it to the
-// model (see above).
-std::optional<std::string> calculator_spelling(long double value);
+// model (see above). With `decimals` >= 0 (a route whose teacher writes every result with that
+// many, "100.74", "37.00": unit conversions) every value is written so, rounded half away from
+// zero, which the verifier reads as right: a long fraction is then written too, not left.
+std::optional<std::string> calculator_spelling(long double value, int decimals = -1);
+inline constexpr int kMaxCalculatorDecimals = 6;  // the most decimals the calculator writes
 
 // Where the scan of the output stands.
 struct CalculatorScan {
@@ -42,11 +45,12 @@ struct CalculatorScan {
   bool spaced = false; // a blank was written before the result (at most one)
   bool dollar = false; // a '$' was written before the result (at most one, after the blank)
   enum class Guard : uint8_t { kNone, kAfterNumber, kAfterMark } guard = Guard::kNone;
+  int decimals = -1;   // calculator_spelling's
 };
 
 class CalculatorMatcher {
  public:
-  explicit CalculatorMatcher(std::shared_ptr<const GrammarVocab> vocab);
+  explicit CalculatorMatcher(std::shared_ptr<const GrammarVocab> vocab, int decimals = -1);
 
   void mask_logits(std::span<float> logits) const;  // forbidden tokens -> -inf
   bool accept(int32_t token);                        // false: the token writes a wrong result

@@ -39,10 +39,11 @@ void CallTrace::record(const ChatEvent& e) {
   if (e.index < 0 || static_cast<size_t>(e.index) >= choices_.size()) return;
   Choice& c = choices_[static_cast<size_t>(e.index)];
   if (c.finished) return;
-  if (first_token_ms_ < 0 && (!e.text.empty() || e.completion_tokens > 0)) {
+  if (first_token_ms_ < 0 && (!e.text.empty() || !e.reasoning.empty() || e.completion_tokens > 0)) {
     first_token_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
   }
   c.text += e.text;
+  c.reasoning += e.reasoning;
   prompt_tokens_ = std::max<int64_t>(prompt_tokens_, e.prompt_tokens);
   completion_tokens_[static_cast<size_t>(e.index)] = e.completion_tokens;
   if (e.finish_reason.empty()) return;
@@ -79,6 +80,7 @@ void CallTrace::finish_locked() {
   std::string errors;
   for (const Choice& c : choices_) {
     nlohmann::ordered_json message = {{"role", "assistant"}, {"content", c.text}};
+    if (!c.reasoning.empty()) message["reasoning_content"] = c.reasoning;
     if (c.tool_calls.is_array() && !c.tool_calls.empty()) message["tool_calls"] = c.tool_calls;
     if (c.finished) answers.push_back(std::move(message));
     if (!c.error.empty() && errors.find(c.error) == std::string::npos) errors += (errors.empty() ? "" : "; ") + c.error;

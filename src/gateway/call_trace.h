@@ -43,7 +43,7 @@ class CallTrace : public std::enable_shared_from_this<CallTrace> {
   void finish_locked();
 
   struct Choice {
-    std::string text, finish_reason, error;
+    std::string text, reasoning, finish_reason, error;
     nlohmann::ordered_json tool_calls;
     bool finished = false;
   };

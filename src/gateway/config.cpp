@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "decode/calculator.h"
 #include "decode/json_schema.h"
 #include "gateway/task_classifier.h"
 #include "gateway/usage_store.h"
@@ -327,7 +328,7 @@ nlohmann::ordered_json read_answer_schema(const Reader& r, const YAML::Node& n, 
 RouteConfig read_route(const Reader& r, const YAML::Node& n, const std::string& key) {
   r.only_keys(n, key,
               {"name", "aliases", "match", "target", "reasoning", "cascade", "shadow", "fallback", "scrub_input", "knowledge",
-               "copy_fields", "force_tool_call", "answer_schema", "calculator"});
+               "copy_fields", "force_tool_call", "answer_schema", "calculator", "thinking_tokens"});
   RouteConfig route;
   route.line = n.Mark().line + 1;
   if (!n["name"]) r.error(n, key, "needs `name:`");
@@ -352,7 +353,15 @@ RouteConfig read_route(const Reader& r, const YAML::Node& n, const std::string& 
   if (n["fallback"]) route.fallback = r.text(n["fallback"], key + ".fallback");
   if (n["scrub_input"]) route.scrub_input = r.boolean(n["scrub_input"], key + ".scrub_input");
   if (n["force_tool_call"]) route.force_tool_call = r.boolean(n["force_tool_call"], key + ".force_tool_call");
-  if (n["calculator"]) route.calculator = r.boolean(n["calculator"], key + ".calculator");
+  if (const YAML::Node c = n["calculator"]; c && c.IsMap()) {  // {decimals: N}
+    r.only_keys(c, key + ".calculator", {"decimals"});
+    if (!c["decimals"]) r.error(c, key + ".calculator", "needs 'decimals' (or write true)");
+    route.calculator = true;
+    route.calculator_decimals = r.integer(c["decimals"], key + ".calculator.decimals", 0, kMaxCalculatorDecimals);
+  } else if (c) {
+    route.calculator = r.boolean(c, key + ".calculator");
+  }
+  if (n["thinking_tokens"]) route.thinking_tokens = r.integer(n["thinking_tokens"], key + ".thinking_tokens", 0, 4096);
   if (n["answer_schema"]) route.answer_schema = read_answer_schema(r, n["answer_schema"], key + ".answer_schema");
   if (n["copy_fields"]) {
     try {

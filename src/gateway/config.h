@@ -137,6 +137,11 @@ struct RouteConfig {
   // extension, decode/calculator.h): the conversion loop sets it for a cluster whose teacher
   // writes its arithmetic out ("27 + 26 = 53"), always right (convert/answer_form.h).
   bool calculator = false;
+  int calculator_decimals = -1;  // `calculator: {decimals: N}`: every result with N decimals
+  // Tokens the target may spend in its reasoning span (pipeline/think_split.h) on top of a
+  // caller's max_tokens: a specialist trained to write its working first (convert/working.h)
+  // would otherwise run out of the budget a caller set for the answer alone.
+  int thinking_tokens = 0;
   int line = 0;                      // where it was defined, for messages
 };
 

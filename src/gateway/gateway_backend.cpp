@@ -359,7 +359,11 @@ ChatRequest GatewayBackend::for_target(const ChatRequest& request, const Route& 
   if (&target == route.target) {  // what the conversion loop learned is for its specialist, not an upstream
     if (r.copy_fields.empty()) r.copy_fields = route.config.copy_fields;
     if (route.config.force_tool_call) require_tool_call_on_user_turn(r);
-    if (route.config.calculator) r.calculator = true;
+    if (route.config.thinking_tokens > 0 && r.max_tokens >= 0) r.max_tokens += route.config.thinking_tokens;
+    if (route.config.calculator && !r.calculator) {
+      r.calculator = true;
+      r.calculator_decimals = route.config.calculator_decimals;
+    }
     require_answer_schema(r, route.config.answer_schema);
   }
   if (!target.accepts_model(r.model)) r.model = target.model_id();

@@ -97,9 +97,14 @@ void PlaceholderRestorer::restore_json(nlohmann::ordered_json& value) const {
 }
 
 void PlaceholderRestorer::restore_event(ChatEvent& event) {
+  // The reasoning channel streams apart from the content, so it holds its own tail: under a
+  // key no choice index takes.
+  const int reasoning_key = -1 - event.index;
   event.text = feed(event.index, event.text);
+  event.reasoning = feed(reasoning_key, event.reasoning);
   if (!event.finish_reason.empty()) {
     event.text += flush(event.index);
+    event.reasoning += flush(reasoning_key);
     restore_json(event.tool_calls);
   }
 }

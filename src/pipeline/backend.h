@@ -28,6 +28,7 @@ namespace rpu {
 struct ChatEvent {
   int index = 0;                       // choice; for completions prompt * n + sample
   std::string text;                    // content since this choice's previous event
+  std::string reasoning;               // reasoning since then (think_split.h): reasoning_content
   std::vector<TokenLogprob> logprobs;  // tokens this event accounts for (when asked)
   // Last event of a choice: "stop", "length", "tool_calls", or "error" (then `error` says why).
   std::string finish_reason;
@@ -38,6 +39,7 @@ struct ChatEvent {
   int prompt_tokens = 0;               // this choice's prompt
   int cached_tokens = 0;               // prompt tokens whose KV was reused
   int completion_tokens = 0;           // tokens generated for this choice so far (all samples)
+  int reasoning_tokens = 0;            // of which spent in the reasoning span (think_split.h)
   int drafted_tokens = 0;              // speculative guesses made for this choice so far
   int accepted_tokens = 0;             // of which kept
 };
@@ -99,6 +101,7 @@ class Backend {
 // A finished choice, assembled from its events.
 struct ChoiceResult {
   std::string text;
+  std::string reasoning;  // reasoning_content (think_split.h)
   std::vector<TokenLogprob> logprobs;
   std::string finish_reason;
   nlohmann::ordered_json tool_calls;
@@ -106,6 +109,7 @@ struct ChoiceResult {
   std::string error;
   bool stopped_by_string = false;
   int completion_tokens = 0;
+  int reasoning_tokens = 0;
   int drafted_tokens = 0, accepted_tokens = 0;  // speculative decoding
 };
 

@@ -79,10 +79,16 @@ struct ChatRequest : GenerationFields {
   // ("27 + 26 =") are computed, not left to the model. The conversion loop's routes set it for
   // a cluster whose teacher writes its arithmetic out.
   bool calculator = false;
+  // With the calculator: -1 writes results as calculator_spelling does; N >= 0 writes every
+  // result with N decimals ({"decimals": N}; a route whose teacher writes them so).
+  int calculator_decimals = -1;
   // rpu-internal (a gateway route's force_tool_call): with tool_choice "auto", the answer must
   // still be a tool call, enforced by the grammar alone: the prompt stays as the caller sent it
   // ("required" would add an instruction a specialist trained on the logged calls never saw).
   bool tool_call_required = false;
+  // A "<think>...</think>" span leading the answer goes to reasoning_content (think_split.h);
+  // false ("reasoning_format": "none", llama-server's name): the output is content as written.
+  bool split_reasoning = true;
   bool logprobs = false;
   int top_logprobs = 0;
 };
@@ -146,6 +152,7 @@ void validate_rerank_request(const RerankRequest& request);
 
 struct Usage {
   int prompt_tokens = 0, completion_tokens = 0, total_tokens = 0, cached_tokens = 0;
+  int reasoning_tokens = 0;  // of the completion tokens, those in a reasoning span
 };
 
 }  // namespace rpu

@@ -30,8 +30,10 @@ void CallCollector::add(const ChatEvent& e) {
   ChoiceResult& c = state_->result.choices[static_cast<size_t>(e.index)];
   if (!c.finish_reason.empty()) return;  // a finished choice takes no more events
   c.text += e.text;
+  c.reasoning += e.reasoning;
   c.logprobs.insert(c.logprobs.end(), e.logprobs.begin(), e.logprobs.end());
   c.completion_tokens = e.completion_tokens;
+  c.reasoning_tokens = e.reasoning_tokens;
   c.drafted_tokens = e.drafted_tokens;
   c.accepted_tokens = e.accepted_tokens;
   state_->prompt_tokens[static_cast<size_t>(e.index)] = e.prompt_tokens;
@@ -66,6 +68,7 @@ CallResult CallCollector::wait() {
   Usage& u = result.usage;
   for (size_t i = 0; i < result.choices.size(); ++i) {
     u.completion_tokens += result.choices[i].completion_tokens;
+    u.reasoning_tokens += result.choices[i].reasoning_tokens;
     if (i % static_cast<size_t>(state_->per_prompt) == 0) {
       u.prompt_tokens += state_->prompt_tokens[i];
       u.cached_tokens += state_->cached_tokens[i];

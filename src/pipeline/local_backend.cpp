@@ -14,6 +14,7 @@
 #include "decode/gbnf_text.h"
 #include "decode/json_schema.h"
 #include "engine/cross_encoder.h"
+#include "pipeline/think_split.h"
 
 namespace rpu {
 namespace {
@@ -67,7 +68,7 @@ class CopyConstraint : public TokenConstraint {
 
 class CalculatorConstraint : public TokenConstraint {
  public:
-  explicit CalculatorConstraint(std::shared_ptr<const GrammarVocab> vocab) : matcher_(std::move(vocab)) {}
+  CalculatorConstraint(std::shared_ptr<const GrammarVocab> vocab, int decimals) : matcher_(std::move(vocab), decimals) {}
   void mask_logits(std::span<float> logits) const override { matcher_.mask_logits(logits); }
   bool accept(int32_t token) override { return matcher_.accept(token); }
   bool can_continue() const override { return true; }  // a due result holds back the end, never forces it
@@ -250,6 +251,47 @@ class ReplyLeadStripper {
   std::vector<size_t> matched_;  // per choice: lead characters seen (lead_.size(): done)
 };
 
+// Each choice's ThinkSplitter (think_split.h): moves an event's reasoning span from `text` to
+// `reasoning`, flushes what a splitter held back with the choice's last event, and counts the
+// tokens spent in the span (an event's tokens are completion_tokens since the previous event).
+class ReasoningChannels {
+ public:
+  ReasoningChannels(bool enabled, bool starts_inside, int choices)
+      : enabled_(enabled), choices_(static_cast<size_t>(std::max(choices, 1)), Choice{ThinkSplitter(starts_inside)}) {}
+  void split(ChatEvent& c) {
+    if (!enabled_ || c.index < 0 || static_cast<size_t>(c.index) >= choices_.size()) return;
+    Choice& choice = choices_[static_cast<size_t>(c.index)];
+    const int tokens = c.completion_tokens - choice.tokens_seen;
+    choice.tokens_seen = c.completion_tokens;
+    const bool was_inside = choice.splitter.in_reasoning();
+    ThinkSplitter::Parts parts = choice.splitter.feed(c.text);
+    if (choice.splitter.undecided()) {
+      choice.lead_tokens += tokens;
+    } else {
+      if (was_inside || choice.splitter.in_reasoning() || !parts.reasoning.empty()) {
+        choice.reasoning_tokens += tokens + choice.lead_tokens;
+      }
+      choice.lead_tokens = 0;
+    }
+    if (!c.finish_reason.empty()) {
+      ThinkSplitter::Parts tail = choice.splitter.finish();
+      parts.reasoning += tail.reasoning;
+      parts.content += tail.content;
+    }
+    c.text = std::move(parts.content);
+    c.reasoning = std::move(parts.reasoning);
+    c.reasoning_tokens = choice.reasoning_tokens;
+  }
+
+ private:
+  struct Choice {
+    ThinkSplitter splitter;
+    int tokens_seen = 0, lead_tokens = 0, reasoning_tokens = 0;
+  };
+  bool enabled_;
+  std::vector<Choice> choices_;
+};
+
 class ScheduledCall : public CallHandle {
  public:
   ScheduledCall(Scheduler& scheduler, std::vector<uint64_t> ids) : scheduler_(scheduler), ids_(std::move(ids)) {}
@@ -272,6 +314,7 @@ uint64_t random_seed() {
 struct LocalBackend::PreparedRequest {
   GenerationRequest generation;
   ToolChoice choice;  // none: the output is plain text, no tool calls to parse
+  bool starts_in_reasoning = false;  // the prompt leaves "<think>" open (think_split.h)
 };
 
 LocalBackend::LocalBackend(const Model& model, const Tokenizer& tokenizer, Scheduler& scheduler,
@@ -347,6 +390,7 @@ std::string LocalBackend::render(const ChatRequest& r, ToolChoice& choice) const
 LocalBackend::PreparedRequest LocalBackend::prepare(const ChatRequest& r) const {
   PreparedRequest p;
   const std::string prompt = render(r, p.choice);
+  p.starts_in_reasoning = prompt_opens_reasoning(prompt);
   p.generation = generation_fields(r);
   // Templates write BOS themselves; their special tokens are parsed.
   p.generation.prompt = tokenizer_.encode(prompt, /*add_special=*/false, /*parse_special=*/true);
@@ -404,27 +448,31 @@ std::unique_ptr<CallHandle> LocalBackend::chat(const ChatRequest& r, ChatEventSi
   const std::shared_ptr<const CopySource> copies = copy_source(r, tool_format_, p.choice);
   if (grammar || copies || r.calculator) {
     auto vocab = grammar_vocab();
-    p.generation.make_constraint = [grammar, copies, calculator = r.calculator, vocab]() -> std::unique_ptr<TokenConstraint> {
+    const int decimals = r.calculator ? r.calculator_decimals : -1;
+    p.generation.make_constraint = [grammar, copies, calculator = r.calculator, decimals, vocab]() -> std::unique_ptr<TokenConstraint> {
       std::vector<std::unique_ptr<TokenConstraint>> parts;
       if (grammar) parts.push_back(std::make_unique<GrammarConstraint>(grammar, vocab));
       if (copies) parts.push_back(std::make_unique<CopyConstraint>(copies, vocab));
-      if (calculator) parts.push_back(std::make_unique<CalculatorConstraint>(vocab));
+      if (calculator) parts.push_back(std::make_unique<CalculatorConstraint>(vocab, decimals));
       if (parts.size() == 1) return std::move(parts.front());
       return std::make_unique<AllConstraints>(std::move(parts));
     };
   }
   auto lead = std::make_shared<ReplyLeadStripper>(reply_lead_, r.n);
+  auto channels = std::make_shared<ReasoningChannels>(r.split_reasoning, p.starts_in_reasoning, r.n);
   if (p.choice.mode == ToolChoice::Mode::kNone) {
     std::vector<GenerationRequest> requests;
     requests.push_back(std::move(p.generation));
-    return submit(std::move(requests), "messages", [sink, lead](size_t, const GenerationEvent& e) {
+    return submit(std::move(requests), "messages", [sink, lead, channels](size_t, const GenerationEvent& e) {
       ChatEvent c = to_chat_event(e, e.index);
       lead->strip(e.index, c.text);
+      channels->split(c);
       sink(c);
     });
   }
-  // Tool calls are only known once a choice's text is complete: the text and logprobs are
-  // held back and sent with the calls parsed out of them in the choice's last event.
+  // Tool calls are only known once a choice's content is complete: the content and logprobs
+  // are held back and sent with the calls parsed out of them in the choice's last event (the
+  // reasoning before them streams as it comes).
   struct Held {
     std::string text;
     std::vector<TokenLogprob> logprobs;
@@ -433,13 +481,13 @@ std::unique_ptr<CallHandle> LocalBackend::chat(const ChatRequest& r, ChatEventSi
   const ToolCallFormat format = tool_format_;
   std::vector<GenerationRequest> requests;
   requests.push_back(std::move(p.generation));
-  return submit(std::move(requests), "messages", [sink, held, format, lead](size_t, const GenerationEvent& e) {
+  return submit(std::move(requests), "messages", [sink, held, format, lead, channels](size_t, const GenerationEvent& e) {
     Held& h = (*held)[static_cast<size_t>(e.index)];
-    std::string text = e.text;
-    lead->strip(e.index, text);
-    h.text += text;
-    h.logprobs.insert(h.logprobs.end(), e.logprobs.begin(), e.logprobs.end());
     ChatEvent c = to_chat_event(e, e.index);
+    lead->strip(e.index, c.text);
+    channels->split(c);
+    h.text += c.text;
+    h.logprobs.insert(h.logprobs.end(), c.logprobs.begin(), c.logprobs.end());
     c.text.clear();
     c.logprobs.clear();
     if (!e.finish_reason.empty()) {

@@ -141,6 +141,9 @@ void StreamDecoder::on_chunk(const json& chunk) {
     if (u.contains("prompt_tokens_details") && u["prompt_tokens_details"].is_object()) {
       cached_tokens_ = u["prompt_tokens_details"].value("cached_tokens", 0);
     }
+    if (u.contains("completion_tokens_details") && u["completion_tokens_details"].is_object()) {
+      reasoning_tokens_ = u["completion_tokens_details"].value("reasoning_tokens", 0);
+    }
   }
   if (!chunk.contains("choices") || !chunk["choices"].is_array()) return;
   for (const auto& choice : chunk["choices"]) on_choice(choice, chunk);
@@ -156,19 +159,24 @@ void StreamDecoder::on_choice(const json& choice, const json& chunk) {
   if (choice.contains("delta") && choice["delta"].is_object()) {  // chat
     const json& delta = choice["delta"];
     if (delta.contains("content") && delta["content"].is_string()) e.text = delta["content"].get<std::string>();
+    // vLLM, llama-server and rpu send a model's thinking apart (DeepSeek's name for it).
+    if (delta.contains("reasoning_content") && delta["reasoning_content"].is_string()) {
+      e.reasoning = delta["reasoning_content"].get<std::string>();
+    }
     if (delta.contains("tool_calls") && delta["tool_calls"].is_array()) merge_tool_calls(c.tool_calls, delta["tool_calls"]);
     e.logprobs = chat_logprobs(choice);
   } else {  // completions
     if (choice.contains("text") && choice["text"].is_string()) e.text = choice["text"].get<std::string>();
     e.logprobs = completion_logprobs(choice);
   }
-  c.tokens += e.logprobs.empty() ? (e.text.empty() ? 0 : 1) : static_cast<int>(e.logprobs.size());
+  const bool said = !e.text.empty() || !e.reasoning.empty();
+  c.tokens += e.logprobs.empty() ? (said ? 1 : 0) : static_cast<int>(e.logprobs.size());
   if (chunk.contains("rpu")) c.extension = chunk["rpu"];
   if (choice.contains("finish_reason") && choice["finish_reason"].is_string()) {
     c.finished = true;
     c.finish_reason = choice["finish_reason"].get<std::string>();
   }
-  if (e.text.empty() && e.logprobs.empty()) return;
+  if (!said && e.logprobs.empty()) return;
   e.completion_tokens = c.tokens;
   sink_(e);
 }
@@ -196,6 +204,8 @@ void StreamDecoder::finish(const std::string& error) {
     e.prompt_tokens = prompt_tokens_;
     e.cached_tokens = cached_tokens_;
     e.completion_tokens = std::max(0, c.tokens);
+    // The usage chunk counts reasoning tokens for the whole call: the last choice carries them.
+    if (i + 1 == choices_.size()) e.reasoning_tokens = std::max(0, reasoning_tokens_);
     sink_(e);
   }
 }
@@ -238,7 +248,10 @@ json chat_request_json(const ChatRequest& r) {
   if (r.chat_template_kwargs.is_object()) body["chat_template_kwargs"] = r.chat_template_kwargs;
   if (r.reasoning.is_object()) body["reasoning"] = r.reasoning;
   if (!r.copy_fields.empty()) body["copy_fields"] = copy_fields_json(r.copy_fields);  // rpu's extension: only rpu upstreams get it
-  if (r.calculator) body["calculator"] = true;  // rpu's extension too
+  if (r.calculator) {  // rpu's extension too
+    body["calculator"] = r.calculator_decimals >= 0 ? json{{"decimals", r.calculator_decimals}} : json(true);
+  }
+  if (!r.split_reasoning) body["reasoning_format"] = "none";  // llama-server and rpu honour it
   if (!r.grammar.empty()) body["grammar"] = r.grammar;  // llama-server and rpu honour it
   if (r.logprobs) {
     body["logprobs"] = true;

@@ -42,7 +42,7 @@ class StreamDecoder {
   ChatEventSink sink_;
   std::vector<Choice> choices_;
   std::string buffer_, error_;
-  int prompt_tokens_ = 0, completion_tokens_ = -1, cached_tokens_ = 0;
+  int prompt_tokens_ = 0, completion_tokens_ = -1, cached_tokens_ = 0, reasoning_tokens_ = 0;
 };
 
 }  // namespace rpu

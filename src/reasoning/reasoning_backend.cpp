@@ -70,6 +70,7 @@ std::unique_ptr<CallHandle> ReasoningBackend::chat(const ChatRequest& request, C
   ChatEvent event;
   event.index = 0;
   event.text = answer.chosen.text;
+  event.reasoning = answer.chosen.reasoning;
   event.finish_reason = answer.chosen.finish_reason.empty() ? "stop" : answer.chosen.finish_reason;
   if (answer.chosen.tool_calls.is_array() && !answer.chosen.tool_calls.empty()) {
     event.tool_calls = answer.chosen.tool_calls;
@@ -79,6 +80,7 @@ std::unique_ptr<CallHandle> ReasoningBackend::chat(const ChatRequest& request, C
   event.prompt_tokens = source.prompt_tokens();
   event.cached_tokens = source.cached_tokens();
   event.completion_tokens = source.completion_tokens();  // every sampled token is paid for
+  event.reasoning_tokens = source.reasoning_tokens();
   sink(event);
   return std::make_unique<FinishedCall>();
 }

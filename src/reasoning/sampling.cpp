@@ -42,6 +42,7 @@ std::vector<DrawnSample> SampleSource::collect(const CallResult& result) {
   for (const ChoiceResult& c : result.choices) {
     DrawnSample s;
     s.text = c.text;
+    s.reasoning = c.reasoning;
     s.tool_calls = c.tool_calls;
     s.finish_reason = c.finish_reason;
     s.stopped_by_string = c.stopped_by_string;
@@ -51,6 +52,7 @@ std::vector<DrawnSample> SampleSource::collect(const CallResult& result) {
   }
   if (drawn_ == 0) cached_tokens_ = result.usage.cached_tokens;
   completion_tokens_ += result.usage.completion_tokens;
+  reasoning_tokens_ += result.usage.reasoning_tokens;
   prompt_tokens_ = std::max(prompt_tokens_, result.usage.prompt_tokens);
   drawn_ += static_cast<int>(samples.size());
   return samples;

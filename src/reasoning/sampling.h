@@ -15,7 +15,8 @@
 namespace rpu::reasoning {
 
 struct DrawnSample {
-  std::string text;
+  std::string text;       // the answer (content); verifiers and extractors read it
+  std::string reasoning;  // a "<think>" span before it (pipeline/think_split.h)
   nlohmann::ordered_json tool_calls;  // when the model called tools
   std::string finish_reason;
   bool stopped_by_string = false;
@@ -38,6 +39,7 @@ class SampleSource {
 
   int drawn() const { return drawn_; }
   int completion_tokens() const { return completion_tokens_; }
+  int reasoning_tokens() const { return reasoning_tokens_; }
   int prompt_tokens() const { return prompt_tokens_; }
   // Prompt tokens the first batch found cached from before this call (later batches reuse the
   // first one's prefill, which this call paid for, so they do not count).
@@ -56,6 +58,7 @@ class SampleSource {
   uint64_t seed_;
   int drawn_ = 0;
   int completion_tokens_ = 0;
+  int reasoning_tokens_ = 0;
   int prompt_tokens_ = 0;
   int cached_tokens_ = 0;
 };

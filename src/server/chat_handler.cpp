@@ -13,6 +13,7 @@ namespace {
 
 struct ChoiceState {
   std::string text;
+  std::string reasoning;
   std::vector<TokenLogprob> logprobs;
   std::string finish_reason;
   nlohmann::ordered_json tool_calls;
@@ -27,6 +28,7 @@ struct ChatShared {
   std::vector<ChoiceState> choices;
   Usage usage;
   std::vector<int> completion_tokens;
+  std::vector<int> reasoning_tokens;
 };
 
 std::optional<std::string> content_of(const ChoiceState& c) {
@@ -39,10 +41,10 @@ std::optional<std::string> content_of(const ChoiceState& c) {
 std::string chunks_for(ChatShared& s, const ChatEvent& e) {
   ChoiceState& c = s.choices[static_cast<size_t>(e.index)];
   std::string bytes;
-  if (!e.text.empty() || !e.logprobs.empty()) {
+  if (!e.text.empty() || !e.reasoning.empty() || !e.logprobs.empty()) {
     std::optional<std::vector<TokenLogprob>> lp;
     if (s.want_logprobs) lp = e.logprobs;
-    bytes += sse_data(chat_chunk_content(s.id, s.created, s.model, e.index, e.text, lp, s.include_usage));
+    bytes += sse_data(chat_chunk_content(s.id, s.created, s.model, e.index, e.reasoning, e.text, lp, s.include_usage));
   }
   if (e.finish_reason.empty()) return bytes;
   if (c.tool_calls.is_array() && !c.tool_calls.empty()) {
@@ -57,6 +59,8 @@ std::string final_bytes(ChatShared& s) {
   Usage& usage = s.usage;
   usage.completion_tokens = 0;
   for (int tokens : s.completion_tokens) usage.completion_tokens += tokens;
+  usage.reasoning_tokens = 0;
+  for (int tokens : s.reasoning_tokens) usage.reasoning_tokens += tokens;
   usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
   if (s.stream) {
     std::string bytes;
@@ -70,6 +74,7 @@ std::string final_bytes(ChatShared& s) {
     ChatChoice choice;
     choice.index = static_cast<int>(i);
     choice.content = content_of(c);
+    choice.reasoning = c.reasoning;
     choice.tool_calls = c.tool_calls;
     if (s.want_logprobs) choice.logprobs = c.logprobs;
     choice.finish_reason = c.finish_reason;
@@ -96,6 +101,7 @@ void handle_chat_completions(ServerContext& ctx, const httplib::Request& req, ht
   const int choices = ctx.backend.choice_count(r);
   shared->choices.resize(static_cast<size_t>(choices));
   shared->completion_tokens.assign(static_cast<size_t>(choices), 0);
+  shared->reasoning_tokens.assign(static_cast<size_t>(choices), 0);
 
   CallOutput out;
   out.stream = r.stream;
@@ -113,8 +119,10 @@ void handle_chat_completions(ServerContext& ctx, const httplib::Request& req, ht
     if (e.index < 0 || static_cast<size_t>(e.index) >= shared->choices.size()) return std::string();
     ChoiceState& c = shared->choices[static_cast<size_t>(e.index)];
     c.text += e.text;
+    c.reasoning += e.reasoning;
     c.logprobs.insert(c.logprobs.end(), e.logprobs.begin(), e.logprobs.end());
     shared->completion_tokens[static_cast<size_t>(e.index)] = e.completion_tokens;
+    shared->reasoning_tokens[static_cast<size_t>(e.index)] = e.reasoning_tokens;
     shared->usage.prompt_tokens = e.prompt_tokens;
     shared->usage.cached_tokens = e.cached_tokens;
     if (!e.finish_reason.empty()) {

@@ -35,6 +35,7 @@ struct ChatChoice {
   nlohmann::ordered_json tool_calls;  // array (possibly empty) or null
   std::optional<std::vector<TokenLogprob>> logprobs;
   std::string finish_reason;
+  std::string reasoning;  // reasoning_content; empty: the field is left out
 };
 
 nlohmann::ordered_json chat_completion(const std::string& id, int64_t created, const std::string& model,
@@ -42,8 +43,10 @@ nlohmann::ordered_json chat_completion(const std::string& id, int64_t created, c
 // Stream chunks; with include_usage every chunk carries "usage": null until the usage chunk.
 nlohmann::ordered_json chat_chunk_role(const std::string& id, int64_t created, const std::string& model, int index,
                                        bool include_usage);
+// A delta with "reasoning_content" when `reasoning` is not empty, and "content" when `text` is not
+// (or both are empty: a chunk carrying only logprobs).
 nlohmann::ordered_json chat_chunk_content(const std::string& id, int64_t created, const std::string& model, int index,
-                                          const std::string& text,
+                                          const std::string& reasoning, const std::string& text,
                                           const std::optional<std::vector<TokenLogprob>>& logprobs, bool include_usage);
 nlohmann::ordered_json chat_chunk_tool_calls(const std::string& id, int64_t created, const std::string& model,
                                              int index, const nlohmann::ordered_json& tool_calls, bool include_usage);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "chat/chat_template.h"
+#include "decode/calculator.h"
 #include "server/json_body.h"
 #include "server/openai_protocol.h"
 
@@ -310,9 +311,28 @@ ChatRequest parse_chat_request(std::string_view body) {
     }
   }
   // rpu's calculator extension (decode/calculator.h): arithmetic results computed, not guessed.
+  // true, false, or {"decimals": N}: every result written with N decimals.
   if (present(j, "calculator")) {
-    if (!j.at("calculator").is_boolean()) bad("calculator", "'calculator' must be true or false");
-    r.calculator = j.at("calculator").get<bool>();
+    const json& c = j.at("calculator");
+    if (c.is_boolean()) {
+      r.calculator = c.get<bool>();
+    } else if (c.is_object() && c.size() == 1 && c.contains("decimals") && c["decimals"].is_number_integer() &&
+               c["decimals"].get<int64_t>() >= 0 && c["decimals"].get<int64_t>() <= kMaxCalculatorDecimals) {
+      r.calculator = true;
+      r.calculator_decimals = c["decimals"].get<int>();
+    } else {
+      bad("calculator", fmt::format("'calculator' must be true, false or {{\"decimals\": N}} with N from 0 to {}",
+                                    kMaxCalculatorDecimals));
+    }
+  }
+  // llama-server's reasoning_format: "none" keeps a "<think>" span in the content
+  // (pipeline/think_split.h); "auto" and "deepseek" move it to reasoning_content (the default).
+  if (present(j, "reasoning_format")) {
+    const json& f = j.at("reasoning_format");
+    if (!f.is_string() || (f != "none" && f != "auto" && f != "deepseek")) {
+      bad("reasoning_format", "'reasoning_format' must be \"auto\", \"deepseek\" or \"none\"");
+    }
+    r.split_reasoning = f != "none";
   }
   return r;
 }

@@ -36,7 +36,7 @@ json usage_json(const Usage& u) {
           {"completion_tokens", u.completion_tokens},
           {"total_tokens", u.total_tokens},
           {"prompt_tokens_details", {{"cached_tokens", u.cached_tokens}}},
-          {"completion_tokens_details", {{"reasoning_tokens", 0}}}};
+          {"completion_tokens_details", {{"reasoning_tokens", u.reasoning_tokens}}}};
 }
 
 json chunk(const std::string& id, int64_t created, const std::string& model, const char* object, json choices,
@@ -105,6 +105,7 @@ nlohmann::ordered_json chat_completion(const std::string& id, int64_t created, c
   json list = json::array();
   for (const ChatChoice& c : choices) {
     json message = {{"role", "assistant"}, {"content", c.content ? json(*c.content) : json(nullptr)}};
+    if (!c.reasoning.empty()) message["reasoning_content"] = c.reasoning;
     if (c.tool_calls.is_array() && !c.tool_calls.empty()) message["tool_calls"] = c.tool_calls;
     message["refusal"] = nullptr;
     list.push_back({{"index", c.index}, {"message", message}, {"logprobs", chat_logprobs(c.logprobs)},
@@ -123,12 +124,14 @@ nlohmann::ordered_json chat_chunk_role(const std::string& id, int64_t created, c
 }
 
 nlohmann::ordered_json chat_chunk_content(const std::string& id, int64_t created, const std::string& model, int index,
-                                          const std::string& text,
+                                          const std::string& reasoning, const std::string& text,
                                           const std::optional<std::vector<TokenLogprob>>& logprobs,
                                           bool include_usage) {
+  json delta = json::object();
+  if (!reasoning.empty()) delta["reasoning_content"] = reasoning;
+  if (!text.empty() || reasoning.empty()) delta["content"] = text;
   return chunk(id, created, model, "chat.completion.chunk",
-               json::array({chat_delta_choice(index, {{"content", text}}, chat_logprobs(logprobs), nullptr)}),
-               include_usage);
+               json::array({chat_delta_choice(index, delta, chat_logprobs(logprobs), nullptr)}), include_usage);
 }
 
 nlohmann::ordered_json chat_chunk_tool_calls(const std::string& id, int64_t created, const std::string& model,

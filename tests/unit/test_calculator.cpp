@@ -41,6 +41,35 @@ TEST(CalculatorTest, SpellingIsExactOrLeftToTheModel) {
   EXPECT_FALSE(calculator_spelling(std::numeric_limits<long double>::quiet_NaN()));
 }
 
+// A fixed number of decimals (a unit conversion's route): every value written with them,
+// rounded half away from zero, and each spelling one the verifier finds right.
+TEST(CalculatorTest, FixedDecimalsRoundHalfAwayFromZero) {
+  EXPECT_EQ(calculator_spelling(62.6L * 1.609344L, 2), "100.74");  // 100.7449344
+  EXPECT_EQ(calculator_spelling((50.6L - 32) * 5 / 9, 2), "10.33");
+  EXPECT_EQ(calculator_spelling((-19.5L - 32) * 5 / 9, 2), "-28.61");
+  EXPECT_EQ(calculator_spelling((98.6L - 32) * 5 / 9, 2), "37.00");
+  EXPECT_EQ(calculator_spelling(2.675L, 2), "2.68");   // the binary value is just below the half
+  EXPECT_EQ(calculator_spelling(-2.675L, 2), "-2.68");
+  EXPECT_EQ(calculator_spelling(0.004L, 2), "0.00");
+  EXPECT_EQ(calculator_spelling(-0.004L, 2), "0.00");  // no "-0.00"
+  EXPECT_EQ(calculator_spelling(0.5L, 0), "1");
+  EXPECT_EQ(calculator_spelling(10.0L / 3, 3), "3.333");
+  EXPECT_FALSE(calculator_spelling(1e10L, 2));  // decimals past 1e9 are not held exactly
+  EXPECT_FALSE(calculator_spelling(1.5L, 7));   // more decimals than the calculator writes
+  for (const char* step : {"62.6 * 1.609344 = 100.74", "(50.6 - 32) * 5 / 9 = 10.33", "(98.6 - 32) * 5 / 9 = 37.00",
+                           "(-19.5 - 32) * 5 / 9 = -28.61"}) {
+    const std::vector<ArithmeticStep> steps = find_arithmetic_steps(step);
+    ASSERT_EQ(steps.size(), 1u) << step;
+    EXPECT_TRUE(steps[0].correct) << step;
+    CalculatorScan s;
+    s.decimals = 2;
+    EXPECT_TRUE(CalculatorMatcher::advance(s, step)) << step;
+  }
+  CalculatorScan s;
+  s.decimals = 2;
+  EXPECT_FALSE(CalculatorMatcher::advance(s, "62.6 * 1.609344 = 100.75"));
+}
+
 bool advances(std::string_view text) {
   CalculatorScan s;
   return CalculatorMatcher::advance(s, text);

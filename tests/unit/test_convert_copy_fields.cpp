@@ -7,6 +7,8 @@
 
 #include "convert/answer_form.h"
 #include "convert/copy_fields.h"
+#include "convert/training_file.h"
+#include "convert/working.h"
 #include "gateway/gateway_backend.h"
 
 namespace rpu::convert {
@@ -214,21 +216,64 @@ TEST(ConvertAnswerForm, TheCalculatorIsForATeacherThatWritesItsArithmeticOutRigh
   for (int i = 0; i < 60; ++i) calls.push_back(word_problem(i, i % 20 == 5));
   std::vector<const LoggedCall*> ptrs;
   for (const auto& c : calls) ptrs.push_back(&c);
-  EXPECT_TRUE(writes_arithmetic_out(ptrs)) << "3 wrong steps of 60 are within 5%";
+  EXPECT_TRUE(writes_arithmetic_out(arithmetic_form(ptrs))) << "3 wrong steps of 60 are within 5%";
   EXPECT_TRUE(learn_output_constraints(ptrs).calculator);
   LoggedCall wrong = word_problem(70, true);
   ptrs.push_back(&wrong);
-  EXPECT_FALSE(writes_arithmetic_out(ptrs)) << "4 of 61 are more than 5%: what it writes is not arithmetic to trust";
+  EXPECT_FALSE(writes_arithmetic_out(arithmetic_form(ptrs))) << "4 of 61 are more than 5%: what it writes is not arithmetic to trust";
   ptrs.pop_back();
   std::vector<LoggedCall> extractions;
-  for (int i = 0; i < 70; ++i) extractions.push_back(extract_call(i, false));
+  for (int i = 0; i < 200; ++i) extractions.push_back(extract_call(i, false));
   for (const auto& c : extractions) ptrs.push_back(&c);
-  EXPECT_FALSE(writes_arithmetic_out(ptrs)) << "most answers write no step";
+  EXPECT_FALSE(writes_arithmetic_out(arithmetic_form(ptrs))) << "under a quarter of the answers write a step";
   std::vector<const LoggedCall*> few(ptrs.begin(), ptrs.begin() + 10);
-  EXPECT_FALSE(writes_arithmetic_out(few)) << "too few answers to judge";
+  EXPECT_FALSE(writes_arithmetic_out(arithmetic_form(few))) << "too few answers to judge";
   std::vector<const LoggedCall*> json_only;
   for (const auto& c : extractions) json_only.push_back(&c);
   EXPECT_FALSE(learn_output_constraints(json_only).calculator);
+}
+
+LoggedCall unit_conversion(int i, const std::string& reasoning) {
+  LoggedCall c;
+  c.id = 3000 + i;
+  c.messages = json::array({{{"role", "system"}, {"content", "Normalize the value."}}, {{"role", "user"}, {"content", "Distance: 62.6 mi"}}});
+  c.answer = {{"role", "assistant"}, {"content", "100.74 km"}, {"reasoning_content", reasoning}};
+  c.from_teacher = true;
+  return c;
+}
+
+// A reasoning teacher's working (working.h): its arithmetic steps become the span a specialist
+// learns to write first; the calculator then writes results with the teacher's decimals, and the
+// route lets the span take tokens beyond the caller's max_tokens.
+TEST(ConvertAnswerForm, TheTeachersWorkingIsItsRightStepsThatLeadToTheAnswer) {
+  const LoggedCall plain = unit_conversion(0, "Miles to km: multiply by 1.609344.\n62.6 * 1.609344 = 100.74, so 100.74 km.");
+  EXPECT_EQ(teacher_working(plain.answer), "62.6 * 1.609344 = 100.74");
+  EXPECT_EQ(with_working(teacher_working(plain.answer), "100.74 km"), "<think>\n62.6 * 1.609344 = 100.74\n</think>\n\n100.74 km");
+  EXPECT_EQ(training_messages(plain).back()["content"], "<think>\n62.6 * 1.609344 = 100.74\n</think>\n\n100.74 km");
+  EXPECT_EQ(teacher_working(unit_conversion(1, "62.6 * 1.609344 = 100.75").answer), "") << "a wrong step";
+  EXPECT_EQ(teacher_working(unit_conversion(2, "62.6 * 2 = 125.2").answer), "") << "not the answer's number";
+  EXPECT_EQ(teacher_working(unit_conversion(3, "Sixty-odd miles is about a hundred km.").answer), "") << "no step";
+  EXPECT_EQ(with_working("", "100.74 km"), "100.74 km");
+  EXPECT_EQ(training_messages(word_problem(1, false)).back()["content"], "101 + 8 = 109. The answer is 109.");
+
+  std::vector<LoggedCall> calls;
+  for (int i = 0; i < 30; ++i) calls.push_back(unit_conversion(10 + i, "62.6 * 1.609344 = 100.74"));
+  std::vector<const LoggedCall*> ptrs;
+  for (const auto& c : calls) ptrs.push_back(&c);
+  const ArithmeticForm form = arithmetic_form(ptrs);
+  EXPECT_EQ(form.with_steps, 30);
+  EXPECT_EQ(form.decimals, 2);
+  const OutputConstraints learned = learn_output_constraints(ptrs);
+  EXPECT_TRUE(learned.calculator);
+  EXPECT_EQ(learned.calculator_decimals, 2);
+  EXPECT_EQ(learned.thinking_tokens, static_cast<int>(with_working("62.6 * 1.609344 = 100.74", "").size()));
+  // Word problems write whole numbers: the calculator spells results as it always did.
+  std::vector<LoggedCall> problems;
+  for (int i = 0; i < 30; ++i) problems.push_back(word_problem(i, false));
+  std::vector<const LoggedCall*> problem_ptrs;
+  for (const auto& c : problems) problem_ptrs.push_back(&c);
+  EXPECT_EQ(learn_output_constraints(problem_ptrs).calculator_decimals, -1);
+  EXPECT_EQ(learn_output_constraints(problem_ptrs).thinking_tokens, 0);
 }
 
 TEST(ConvertAnswerForm, TheAnswerSchemaLeavesACallersFormatGrammarAndToolsAlone) {

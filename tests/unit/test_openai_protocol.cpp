@@ -109,6 +109,8 @@ TEST(OpenAIProtocolTest, ChatValidationNamesTheField) {
       {chat_with(R"("copy_fields": {"a": {"from": "system"}})"), "copy_fields"},
       {chat_with(R"("calculator": "yes")"), "calculator"},
       {chat_with(R"("calculator": 1)"), "calculator"},
+      {chat_with(R"("reasoning_format": "hidden")"), "reasoning_format"},
+      {chat_with(R"("reasoning_format": false)"), "reasoning_format"},
   };
   for (const auto& [body, param] : cases) {
     const auto [status, got] = chat_error(body);
@@ -311,6 +313,17 @@ TEST(OpenAIProtocolTest, ChatCompletionAndChunksHaveOpenAIShapes) {
                                            json::parse(R"([{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}])"), false);
   EXPECT_EQ(calls["choices"][0]["delta"]["tool_calls"][0]["index"], 0);
   EXPECT_EQ(calls["choices"][0]["delta"]["tool_calls"][0]["function"]["name"], "f");
+  // A thinking model's reasoning: reasoning_content beside the content, in the message and in
+  // deltas (a delta carries only the channels it has text for).
+  ChatChoice thought{0, std::string("5"), nullptr, std::nullopt, "stop", "2 + 3 = 5"};
+  const json answered = chat_completion("chatcmpl-2", 7, "m", {thought}, Usage{3, 1, 4, 0});
+  EXPECT_EQ(answered["choices"][0]["message"]["reasoning_content"], "2 + 3 = 5");
+  EXPECT_FALSE(c["choices"][0]["message"].contains("reasoning_content"));
+  const json thinking = chat_chunk_content("id", 7, "m", 0, "2 + 3", "", std::nullopt, false);
+  EXPECT_EQ(thinking["choices"][0]["delta"], json({{"reasoning_content", "2 + 3"}}));
+  const json both = chat_chunk_content("id", 7, "m", 0, " = 5", "5", std::nullopt, false);
+  EXPECT_EQ(both["choices"][0]["delta"], json({{"reasoning_content", " = 5"}, {"content", "5"}}));
+  EXPECT_EQ(chat_chunk_content("id", 7, "m", 0, "", "", std::nullopt, false)["choices"][0]["delta"], json({{"content", ""}}));
   EXPECT_EQ(sse_data(json{{"a", 1}}), "data: {\"a\":1}\n\n");
   EXPECT_EQ(sse_done(), "data: [DONE]\n\n");
 }

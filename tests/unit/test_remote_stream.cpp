@@ -31,6 +31,30 @@ TEST(RemoteStream, DecodesSplitChunksToolCallsAndUsage) {
   EXPECT_EQ(last.completion_tokens, 9);
 }
 
+// An upstream's reasoning_content deltas (vLLM, llama-server, rpu) arrive as the events'
+// reasoning, apart from the content.
+TEST(RemoteStream, ReasoningContentIsKeptApart) {
+  std::vector<ChatEvent> events;
+  StreamDecoder d(1, [&](const ChatEvent& e) { events.push_back(e); });
+  const std::string body =
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"2 + 3 = 5\"}}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"5\"},\"finish_reason\":\"stop\"}]}\n\n"
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":9,"
+      "\"completion_tokens_details\":{\"reasoning_tokens\":7}}}\n\n"
+      "data: [DONE]\n\n";
+  ASSERT_TRUE(d.feed(body));
+  d.finish("");
+  std::string reasoning, content;
+  for (const ChatEvent& e : events) {
+    reasoning += e.reasoning;
+    content += e.text;
+  }
+  EXPECT_EQ(reasoning, "2 + 3 = 5");
+  EXPECT_EQ(content, "5");
+  EXPECT_EQ(events.back().finish_reason, "stop");
+  EXPECT_EQ(events.back().reasoning_tokens, 7);
+}
+
 TEST(RemoteStream, AnEndlessEventIsRefusedAndTheChoiceEndsWithAnError) {
   std::vector<ChatEvent> events;
   StreamDecoder d(2, [&](const ChatEvent& e) { events.push_back(e); });

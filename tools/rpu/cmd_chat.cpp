@@ -111,6 +111,7 @@ int chat(const ChatOptions& o) {
     // The scheduler keeps this conversation's KV in its slot, so each turn only evaluates the
     // tokens after the longest common prefix with the previous one.
     const CallResult result = run_chat(backend, request, [](const ChatEvent& e) {
+      write_thinking(e.reasoning);
       std::fwrite(e.text.data(), 1, e.text.size(), stdout);
       std::fflush(stdout);
     });

@@ -148,6 +148,7 @@ int run_chat_turn(LocalSession& session, const RunOptions& o, const std::optiona
   AnswerClock clock;
   const CallResult result = run_chat(backend, request, [&](const ChatEvent& e) {
     clock.saw(e);
+    write_thinking(e.reasoning);
     write_out(e.text);
   });
   write_out("\n");

@@ -72,4 +72,10 @@ std::unique_ptr<LocalSession> open_judge_session(const std::string& path, const 
   return judge;
 }
 
+void write_thinking(const std::string& reasoning) {
+  if (reasoning.empty()) return;
+  std::fwrite(reasoning.data(), 1, reasoning.size(), stderr);
+  std::fflush(stderr);
+}
+
 }  // namespace rpu::cli

@@ -44,6 +44,10 @@ std::unique_ptr<LocalSession> open_local_session(const SessionOptions& options, 
 // The scheduler's speculation settings from the flags; loads the draft model into `draft`.
 SpeculationOptions speculation_options(const SpeculationFlags& flags, std::unique_ptr<Model>& draft);
 
+// A thinking model's reasoning (reasoning_content) as it streams: to stderr, so stdout holds
+// the answer alone.
+void write_thinking(const std::string& reasoning);
+
 // Throws rpu::Error, naming `command`, when the session's model only embeds (an encoder).
 void require_text_generation(const LocalSession& session, const char* command);
 

@@ -1,7 +1,7 @@
 // Reasoning strategies end to end, with the official OpenAI client against `rpu serve` on the
 // built-in arithmetic model: the "reasoning" request extension, the model-name form
-// (NAME+sc4) that unmodified clients can use, streaming, usage, the "calculator" extension, and
-// the 400s for bad input.
+// (NAME+sc4) that unmodified clients can use, streaming, usage, the "calculator" extension, the
+// reasoning channel (reasoning_content), and the 400s for bad input.
 // Usage: node reasoning.mjs BASE_URL MODEL [judge]
 // With "judge" (the server was started with --judge) only the judge verifier's scenario runs.
 import assert from 'node:assert/strict';
@@ -168,6 +168,33 @@ const calcVote = await client.chat.completions.create({
 checkVote(calcVote, 4);
 assert.deepEqual(wrongSteps(calcVote.choices[0].message.content), [], calcVote.choices[0].message.content);
 await expectError({ model, messages: hard, calculator: 'yes' }, 'calculator');
+
+// The reasoning channel: a "<think>" span before the answer (a grammar makes the model write one,
+// with the calculator completing its step) comes back as message.reasoning_content and as
+// delta.reasoning_content, apart from the content; "reasoning_format": "none" keeps it in the
+// content as written.
+const thinking = {
+  model, messages, max_tokens: 60, temperature: 0, calculator: true,
+  grammar: 'root ::= "<think>45 - 18 = " [0-9]+ "</think>\\n\\nThe answer is " [0-9]+ "."',
+};
+const thought = await client.chat.completions.create(thinking);
+assert.equal(thought.choices[0].message.reasoning_content, '45 - 18 = 27', JSON.stringify(thought.choices[0]));
+assert.match(thought.choices[0].message.content, /^The answer is \d+\.$/);
+const spent = thought.usage.completion_tokens_details.reasoning_tokens;
+assert.ok(spent > 0 && spent < thought.usage.completion_tokens, JSON.stringify(thought.usage));
+const thoughtStream = await client.chat.completions.create({ ...thinking, stream: true });
+let streamedReasoning = '', streamedContent = '';
+for await (const chunk of thoughtStream) {
+  streamedReasoning += chunk.choices?.[0]?.delta?.reasoning_content ?? '';
+  streamedContent += chunk.choices?.[0]?.delta?.content ?? '';
+}
+assert.equal(streamedReasoning, '45 - 18 = 27');
+assert.equal(streamedContent, thought.choices[0].message.content);
+const raw = await client.chat.completions.create({ ...thinking, reasoning_format: 'none' });
+assert.equal(raw.choices[0].message.content, `<think>45 - 18 = 27</think>\n\n${thought.choices[0].message.content}`);
+assert.equal(raw.choices[0].message.reasoning_content, undefined);
+assert.equal(raw.usage.completion_tokens_details.reasoning_tokens, 0);
+await expectError({ ...thinking, reasoning_format: 'hidden' }, 'reasoning_format');
 
 // Bad input: a 400 naming the parameter; the server keeps serving.
 await expectError({ model, messages, reasoning: { strategy: 'tree_of_thought' } }, 'reasoning.strategy');
