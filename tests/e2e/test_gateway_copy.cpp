@@ -89,5 +89,43 @@ routes:
   EXPECT_EQ(ask("form", object).content(), ask("free", object).content());
 }
 
+// A route for a specialist trained on its teacher's working (convert/working.h): its steps'
+// results are computed with the teacher's decimals (`calculator: {decimals: 2}`), the working
+// arrives as reasoning_content, and `thinking_tokens` lets it run past the caller's max_tokens,
+// which the answer alone fits in. Without those keys the same output is cut at max_tokens and
+// its step's result is the model's own. (A grammar writes the span: the built-in model never
+// learned one.)
+TEST(GatewayCopyTest, ARoutesWorkingIsComputedAndFitsBesideTheCallersBudget) {
+  const std::string dir = test::temp_path("gateway-working");
+  std::filesystem::create_directories(dir);
+  test::write_file(dir + "/gateway.yaml", R"(models:
+  small: {local: builtin, parallel: 2, threads: 1}
+routes:
+  - name: units
+    aliases: [units]
+    target: small
+    calculator: {decimals: 2}
+    thinking_tokens: 80
+  - name: free
+    aliases: [free]
+    target: small
+)");
+  auto gateway = test::start_gateway(dir + "/gateway.yaml");
+  const auto ask = [&](const std::string& model) {
+    nlohmann::json body = test::chat_body(model, "Distance: 62.6 mi", 8);
+    body["grammar"] = R"(root ::= "<think>\n62.6 * 1.609344 = " [0-9]+ "." [0-9]+ "\n</think>\n\n" [0-9] [0-9]? [0-9]? "." [0-9] [0-9] " km")";
+    return test::http_post(gateway->url(), "/v1/chat/completions", body);
+  };
+  const auto units = ask("units");
+  ASSERT_EQ(units.status, 200) << units.body << gateway->log();
+  const nlohmann::json& choice = units.json["choices"][0];
+  EXPECT_EQ(choice["message"]["reasoning_content"], "\n62.6 * 1.609344 = 100.74\n") << units.body;
+  EXPECT_EQ(choice["finish_reason"], "stop") << units.body;
+  EXPECT_GT(units.json["usage"]["completion_tokens_details"]["reasoning_tokens"].get<int>(), 0) << units.body;
+  const auto free = ask("free");
+  ASSERT_EQ(free.status, 200) << free.body;
+  EXPECT_EQ(free.json["choices"][0]["finish_reason"], "length") << free.body;
+}
+
 }  // namespace
 }  // namespace rpu

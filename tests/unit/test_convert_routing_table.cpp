@@ -108,7 +108,23 @@ TEST(RoutingTableTest, TheRoutesCopyFieldsReadBackAsWritten) {
   EXPECT_TRUE(merged.routes[0].force_tool_call);
   EXPECT_FALSE(merged.routes[1].force_tool_call);
   EXPECT_TRUE(merged.routes[0].calculator);
+  EXPECT_EQ(merged.routes[0].calculator_decimals, -1);
   EXPECT_FALSE(merged.routes[1].calculator);
+
+  // A route for a teacher that shows its working: the calculator's decimals and the working's
+  // token allowance read back as written.
+  SpecialistRoute units = specialist("units", "units-alias");
+  units.calculator = true;
+  units.calculator_decimals = 2;
+  units.thinking_tokens = 48;
+  const std::string units_file = routes_path("units");
+  convert::deploy_route(units_file, units);
+  const gateway::GatewayConfig with_units = gateway::merge_routes_text(main_config(), test::read_file(units_file), units_file);
+  ASSERT_EQ(with_units.routes[0].name, "units");
+  EXPECT_TRUE(with_units.routes[0].calculator);
+  EXPECT_EQ(with_units.routes[0].calculator_decimals, 2);
+  EXPECT_EQ(with_units.routes[0].thinking_tokens, 48);
+  EXPECT_EQ(with_units.routes[1].thinking_tokens, 0);
 
   // A route key the gateway refuses, with a message naming it.
   const auto refused = [](const std::string& route_keys, const std::string& key) {
@@ -125,6 +141,10 @@ TEST(RoutingTableTest, TheRoutesCopyFieldsReadBackAsWritten) {
   refused("    copy_fields: {a: {from: system}}\n", "from");
   refused("    force_tool_call: often\n", "force_tool_call");
   refused("    calculator: sometimes\n", "calculator");
+  refused("    calculator: {decimals: 9}\n", "calculator.decimals");
+  refused("    calculator: {places: 2}\n", "calculator");
+  refused("    calculator: {}\n", "calculator");
+  refused("    thinking_tokens: -1\n", "thinking_tokens");
 }
 
 // The answer's JSON Schema (answer_form.h) reads back as written: its properties in the
