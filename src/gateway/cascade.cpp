@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 
 #include "reasoning/pattern.h"
 #include "reasoning/verifiers.h"
@@ -9,20 +10,32 @@
 namespace rpu::gateway {
 
 namespace {
-double logprob_sum(const ChoiceResult& choice) {
+
+// The tokens a choice's confidence is measured on: those after its reasoning span, which come
+// first (pipeline/think_split.h); all of them when the span is all there is.
+std::span<const TokenLogprob> answer_tokens(const ChoiceResult& choice) {
+  const std::span<const TokenLogprob> all(choice.logprobs);
+  const size_t reasoning = static_cast<size_t>(std::max(choice.reasoning_tokens, 0));
+  return reasoning < all.size() ? all.subspan(reasoning) : all;
+}
+
+double logprob_sum(std::span<const TokenLogprob> tokens) {
   double sum = 0;
-  for (const TokenLogprob& t : choice.logprobs) sum += t.chosen.logprob;
+  for (const TokenLogprob& t : tokens) sum += t.chosen.logprob;
   return sum;
 }
+
 }  // namespace
 
 double mean_token_probability(const ChoiceResult& choice) {
-  if (choice.logprobs.empty()) return -1;
-  return std::exp(logprob_sum(choice) / static_cast<double>(choice.logprobs.size()));
+  const std::span<const TokenLogprob> tokens = answer_tokens(choice);
+  if (tokens.empty()) return -1;
+  return std::exp(logprob_sum(tokens) / static_cast<double>(tokens.size()));
 }
 
 double answer_probability(const ChoiceResult& choice) {
-  return choice.logprobs.empty() ? -1 : std::exp(logprob_sum(choice));
+  const std::span<const TokenLogprob> tokens = answer_tokens(choice);
+  return tokens.empty() ? -1 : std::exp(logprob_sum(tokens));
 }
 
 bool always_escalated(const ChoiceResult& choice) {

@@ -53,9 +53,14 @@ class CascadeJudge {
 // error or was cut at the token limit ("error", "length" above). The conversion loop scores such
 // an answer as never kept local (convert/evaluate.h).
 bool always_escalated(const ChoiceResult& choice);
-// exp(mean log-probability) of a choice's tokens; -1 when it has none.
+// Both measures read the answer's tokens, after a reasoning span (reasoning_tokens, which
+// come first): a specialist's working is partly written by the calculator, whose digits the
+// model's own distribution does not predict, so counting them made every computed answer look
+// unsure (the fifteenth conversion run's unit conversions: mean 0.70 when right, against a
+// threshold of 0.98). A choice that is all reasoning is measured on all of it.
+// exp(mean log-probability) of a choice's answer tokens; -1 when it has none.
 double mean_token_probability(const ChoiceResult& choice);
-// exp(sum of log-probabilities) of a choice's tokens: the answer's probability; -1 when it has none.
+// exp(sum of log-probabilities) of them: the answer's probability; -1 when it has none.
 double answer_probability(const ChoiceResult& choice);
 // The confidence the cascade judges one choice by: a reasoning strategy's ("confidence" in
 // the choice's extension) when it has one, else the measure's. The conversion loop

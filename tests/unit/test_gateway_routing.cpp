@@ -141,6 +141,20 @@ TEST(GatewayCascade, TheAnswerMeasureIsTheWholeAnswersProbability) {
   EXPECT_DOUBLE_EQ(CascadeJudge(config).judge(answer({voted})).confidence, 0.95);
 }
 
+// A specialist's working (a reasoning span, partly written by the calculator) is not the answer:
+// both measures read the tokens after it; a choice that is all reasoning reads all of them.
+TEST(GatewayCascade, ConfidenceReadsTheAnswerAfterTheReasoningSpan) {
+  ChoiceResult worked = choice("100.74 km", {std::log(0.2f), std::log(0.3f), std::log(0.9f), std::log(0.8f)});
+  worked.reasoning = "62.6 * 1.609344 = 100.74";
+  worked.reasoning_tokens = 2;
+  EXPECT_NEAR(mean_token_probability(worked), std::sqrt(0.9 * 0.8), 1e-6);
+  EXPECT_NEAR(answer_probability(worked), 0.9 * 0.8, 1e-6);
+  worked.reasoning_tokens = 4;  // nothing after the span
+  EXPECT_NEAR(mean_token_probability(worked), std::pow(0.2 * 0.3 * 0.9 * 0.8, 0.25), 1e-6);
+  worked.reasoning_tokens = 0;
+  EXPECT_NEAR(mean_token_probability(worked), std::pow(0.2 * 0.3 * 0.9 * 0.8, 0.25), 1e-6);
+}
+
 TEST(GatewayCascade, EscalatesOnLowConfidenceRefusalVerifierOrError) {
   CascadeConfig config;
   config.upstream = "big";
