@@ -28,13 +28,10 @@ bool plain_key(const std::string& key) {
 }
 
 // Decimals of a step's written result ("... = 100.74" -> 2, "... = 53" -> 0).
-int result_decimals(const std::string& step) {
-  const size_t eq = step.rfind('=');
-  const size_t dot = step.find('.', eq == std::string::npos ? 0 : eq);
-  if (eq == std::string::npos || dot == std::string::npos) return 0;
-  size_t end = dot + 1;
-  while (end < step.size() && std::isdigit(static_cast<unsigned char>(step[end]))) ++end;
-  return static_cast<int>(end - dot - 1);
+int result_decimals(const ArithmeticStep& step) {
+  const std::string result = written_result(step);
+  const size_t dot = result.find('.');
+  return dot == std::string::npos ? 0 : static_cast<int>(result.size() - dot - 1);
 }
 
 // A value's JSON Schema type; "" for an object or array (any value).
@@ -120,7 +117,7 @@ ArithmeticForm arithmetic_form(const std::vector<const LoggedCall*>& calls) {
     form.steps += static_cast<int>(found.size());
     for (const ArithmeticStep& s : found) {
       form.wrong += s.correct ? 0 : 1;
-      decimals.insert(result_decimals(s.text));
+      decimals.insert(result_decimals(s));
     }
   }
   if (decimals.size() == 1 && *decimals.begin() > 0) form.decimals = *decimals.begin();

@@ -11,15 +11,14 @@ namespace {
 
 constexpr std::string_view kOpen = "<think>\n", kClose = "\n</think>\n\n";
 
-// The written result of a step, as it appears in its text ("100.74" of "... = 100.74").
+}  // namespace
+
 std::string written_result(const ArithmeticStep& step) {
   const size_t eq = step.text.rfind('=');
   std::string result = eq == std::string::npos ? std::string() : step.text.substr(eq + 1);
   result.erase(0, result.find_first_not_of(" $"));
   return result;
 }
-
-}  // namespace
 
 std::string teacher_working(const nlohmann::ordered_json& answer) {
   if (!answer.is_object() || metric_for_answer(answer) == MetricKind::kToolCall) return "";

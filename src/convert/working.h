@@ -14,9 +14,16 @@
 #include <string>
 #include <vector>
 
+namespace rpu {
+struct ArithmeticStep;
+}
+
 namespace rpu::convert {
 
 struct LoggedCall;
+
+// A step's written result as it appears in its text ("100.74" of "62.6 * 1.609344 = 100.74").
+std::string written_result(const ArithmeticStep& step);
 
 // The working of a logged teacher answer: the arithmetic steps of its reasoning_content, one per
 // line; "" when it has none, when any step is wrong, when the answer is a tool call, or when the

@@ -109,6 +109,10 @@ TEST(OpenAIProtocolTest, ChatValidationNamesTheField) {
       {chat_with(R"("copy_fields": {"a": {"from": "system"}})"), "copy_fields"},
       {chat_with(R"("calculator": "yes")"), "calculator"},
       {chat_with(R"("calculator": 1)"), "calculator"},
+      {chat_with(R"("calculator": {"decimals": 7})"), "calculator"},
+      {chat_with(R"("calculator": {"decimals": -1})"), "calculator"},
+      {chat_with(R"("calculator": {"places": 2})"), "calculator"},
+      {chat_with(R"("calculator": {"decimals": 2, "round": "up"})"), "calculator"},
       {chat_with(R"("reasoning_format": "hidden")"), "reasoning_format"},
       {chat_with(R"("reasoning_format": false)"), "reasoning_format"},
   };

@@ -173,8 +173,12 @@ await expectError({ model, messages: hard, calculator: 'yes' }, 'calculator');
 // with the calculator completing its step) comes back as message.reasoning_content and as
 // delta.reasoning_content, apart from the content; "reasoning_format": "none" keeps it in the
 // content as written.
+// As an agent sends it: a system prompt and an earlier turn.
 const thinking = {
-  model, messages, max_tokens: 60, temperature: 0, calculator: true,
+  model, max_tokens: 60, temperature: 0, calculator: true,
+  messages: [{ role: 'system', content: 'You are a helpful assistant. Show your working.' },
+             { role: 'user', content: 'Mia has 12 apples. She buys 7 more. How many apples does she have now?' },
+             { role: 'assistant', content: '12 + 7 = 19. The answer is 19.' }, ...messages],
   grammar: 'root ::= "<think>45 - 18 = " [0-9]+ "</think>\\n\\nThe answer is " [0-9]+ "."',
 };
 const thought = await client.chat.completions.create(thinking);
