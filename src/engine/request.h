@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -50,6 +51,13 @@ struct TokenProbability {
 struct TokenLogprob {
   TokenProbability chosen;
   std::vector<TokenProbability> top;  // most probable first
+  // Under a constraint (grammar, schema, copy, calculator): the chosen token's log-probability
+  // among the tokens the constraint allowed at this step (the softmax over them alone), and
+  // whether it allowed this one only. How sure the model was of what it could write; the
+  // unconstrained `chosen.logprob` (what OpenAI's API reports) counts a digit the calculator
+  // computed or a brace the schema required as the model's guess. Unset without a constraint.
+  std::optional<float> constrained_logprob;
+  bool forced = false;
 };
 
 // One step of one sample. Events of a sample arrive in order; its last event carries a

@@ -36,6 +36,27 @@ TokenLogprob token_logprob(std::span<const float> logits, int32_t chosen, int to
   return result;
 }
 
+// Adds to `lp` the chosen token's log-probability under a constraint: the softmax over the
+// tokens it allowed (`masked`: the logits with forbidden tokens at -inf), and whether only one was.
+void add_constrained(TokenLogprob& lp, std::span<const float> masked, int32_t chosen) {
+  constexpr float kBlocked = -std::numeric_limits<float>::infinity();
+  float max_logit = kBlocked;
+  size_t allowed = 0;
+  for (float l : masked) {
+    if (l == kBlocked) continue;
+    max_logit = std::max(max_logit, l);
+    ++allowed;
+  }
+  const float own = masked[static_cast<size_t>(chosen)];
+  if (allowed == 0 || own == kBlocked) return;  // nothing was allowed: no distribution to read
+  double sum = 0;
+  for (float l : masked) {
+    if (l != kBlocked) sum += std::exp(static_cast<double>(l - max_logit));
+  }
+  lp.constrained_logprob = static_cast<float>(own - (max_logit + std::log(sum)));
+  lp.forced = allowed == 1;
+}
+
 }  // namespace
 
 Scheduler::Scheduler(const Model& model, const Tokenizer& tokenizer, const SchedulerOptions& options, ThreadPool* pool)
@@ -656,7 +677,14 @@ void Scheduler::take_token(Sample& s, std::span<const float> logits) {
     }
     choose_from = masked;
   }
-  commit_token(s, s.sampler->sample(choose_from), logits);
+  const int32_t token = s.sampler->sample(choose_from);
+  std::optional<TokenLogprob> logprob;
+  const int top = s.request->params.top_logprobs;
+  if (s.constraint && top >= 0) {
+    logprob = token_logprob(logits, token, top, tokenizer_);
+    add_constrained(*logprob, masked, token);
+  }
+  commit_token(s, token, logits, std::move(logprob));
 }
 
 void Scheduler::commit_token(Sample& s, int32_t token, std::span<const float> logits, std::optional<TokenLogprob> logprob) {

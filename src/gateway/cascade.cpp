@@ -19,23 +19,31 @@ std::span<const TokenLogprob> answer_tokens(const ChoiceResult& choice) {
   return reasoning < all.size() ? all.subspan(reasoning) : all;
 }
 
-double logprob_sum(std::span<const TokenLogprob> tokens) {
-  double sum = 0;
-  for (const TokenLogprob& t : tokens) sum += t.chosen.logprob;
-  return sum;
-}
+// A token's log-probability as the confidence reads it: among what the sample's constraint
+// allowed when it had one (engine/request.h), else under the model's whole distribution.
+double confidence_logprob(const TokenLogprob& t) { return t.constrained_logprob.value_or(t.chosen.logprob); }
 
 }  // namespace
 
 double mean_token_probability(const ChoiceResult& choice) {
   const std::span<const TokenLogprob> tokens = answer_tokens(choice);
   if (tokens.empty()) return -1;
-  return std::exp(logprob_sum(tokens) / static_cast<double>(tokens.size()));
+  double sum = 0;
+  size_t chosen = 0;
+  for (const TokenLogprob& t : tokens) {
+    if (t.forced) continue;
+    sum += confidence_logprob(t);
+    ++chosen;
+  }
+  return chosen == 0 ? 1.0 : std::exp(sum / static_cast<double>(chosen));
 }
 
 double answer_probability(const ChoiceResult& choice) {
   const std::span<const TokenLogprob> tokens = answer_tokens(choice);
-  return tokens.empty() ? -1 : std::exp(logprob_sum(tokens));
+  if (tokens.empty()) return -1;
+  double sum = 0;
+  for (const TokenLogprob& t : tokens) sum += confidence_logprob(t);
+  return std::exp(sum);
 }
 
 bool always_escalated(const ChoiceResult& choice) {

@@ -15,6 +15,10 @@
 // score: reasoning/strategies.h); otherwise the route's measure (config.h ConfidenceMeasure):
 // exp(mean token log-probability) of the answer, the geometric mean of the chosen tokens'
 // probabilities, or exp(sum), the whole answer's probability; with several choices, the lowest.
+// A token decoded under a constraint (grammar, schema, copy, calculator) is measured among the
+// tokens the constraint allowed (engine/request.h TokenLogprob::constrained_logprob): a digit the
+// calculator computed, or a brace the schema required, is not the model's guess, and its
+// unconstrained probability says nothing about the answer. The mean skips forced tokens.
 #pragma once
 
 #include <memory>
@@ -58,7 +62,8 @@ bool always_escalated(const ChoiceResult& choice);
 // model's own distribution does not predict, so counting them made every computed answer look
 // unsure (the fifteenth conversion run's unit conversions: mean 0.70 when right, against a
 // threshold of 0.98). A choice that is all reasoning is measured on all of it.
-// exp(mean log-probability) of a choice's answer tokens; -1 when it has none.
+// exp(mean log-probability) of a choice's answer tokens, forced ones aside (1 when all were);
+// -1 when it has none.
 double mean_token_probability(const ChoiceResult& choice);
 // exp(sum of log-probabilities) of them: the answer's probability; -1 when it has none.
 double answer_probability(const ChoiceResult& choice);

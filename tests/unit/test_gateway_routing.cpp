@@ -155,6 +155,24 @@ TEST(GatewayCascade, ConfidenceReadsTheAnswerAfterTheReasoningSpan) {
   EXPECT_NEAR(mean_token_probability(worked), std::pow(0.2 * 0.3 * 0.9 * 0.8, 0.25), 1e-6);
 }
 
+// Under a constraint a token is measured among the tokens it allowed, and a forced one (a digit
+// the calculator computed, a brace the schema required) is not the model's choice: the mean
+// skips it, and it adds nothing to the answer's log-probability.
+TEST(GatewayCascade, ConfidenceReadsTokensUnderTheirConstraint) {
+  ChoiceResult c = choice("x = 15", {std::log(0.9f), std::log(0.05f), std::log(0.01f), std::log(0.8f)});
+  c.logprobs[1].constrained_logprob = std::log(0.6f);  // allowed with others
+  c.logprobs[2].constrained_logprob = 0.0f;            // the only token allowed
+  c.logprobs[2].forced = true;
+  c.logprobs[3].constrained_logprob = std::log(0.8f);
+  EXPECT_NEAR(mean_token_probability(c), std::cbrt(0.9 * 0.6 * 0.8), 1e-6);
+  EXPECT_NEAR(answer_probability(c), 0.9 * 0.6 * 0.8, 1e-6);
+  // Every token forced: the constraint decided the whole answer.
+  ChoiceResult all_forced = choice("{}", {std::log(0.1f), std::log(0.2f)});
+  for (TokenLogprob& t : all_forced.logprobs) t.constrained_logprob = 0.0f, t.forced = true;
+  EXPECT_DOUBLE_EQ(mean_token_probability(all_forced), 1.0);
+  EXPECT_DOUBLE_EQ(answer_probability(all_forced), 1.0);
+}
+
 TEST(GatewayCascade, EscalatesOnLowConfidenceRefusalVerifierOrError) {
   CascadeConfig config;
   config.upstream = "big";

@@ -2,9 +2,11 @@
 // golden text, the same request served alone, and exact bookkeeping (slots, queue, cache).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -296,6 +298,85 @@ TEST_F(SchedulerTest, TokensDrawnInDecodeLanesEqualTheSerialDraws) {
     distinct.insert(text);
   }
   EXPECT_GT(distinct.size(), 1u);  // sampled, not six copies of one text
+}
+
+// A constraint that allows, at step i, only the tokens of steps[i], and ends after the last step.
+class StepSetConstraint : public TokenConstraint {
+ public:
+  explicit StepSetConstraint(std::vector<std::vector<int32_t>> steps) : steps_(std::move(steps)) {}
+  void mask_logits(std::span<float> logits) const override {
+    const std::vector<int32_t>& allowed = steps_[step_];
+    for (size_t id = 0; id < logits.size(); ++id) {
+      if (std::find(allowed.begin(), allowed.end(), static_cast<int32_t>(id)) == allowed.end()) {
+        logits[id] = -std::numeric_limits<float>::infinity();
+      }
+    }
+  }
+  bool accept(int32_t) override { return ++step_ <= steps_.size(); }
+  bool can_continue() const override { return step_ < steps_.size(); }
+
+ private:
+  std::vector<std::vector<int32_t>> steps_;
+  size_t step_ = 0;
+};
+
+// Under a constraint each token also carries its log-probability among the tokens the
+// constraint allowed (the cascade's confidence reads it, gateway/cascade.h). Oracle: the whole
+// unconstrained distribution at the same position (top_logprobs = the vocabulary).
+TEST_F(SchedulerTest, ConstrainedTokensCarryTheirProbabilityAmongTheAllowedOnes) {
+  ThreadPool pool(2);
+  Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 2, .n_ctx = 256}, &pool);
+  const int n_vocab = model_->config().n_vocab;
+  auto first_token = [&](GenerationRequest r) {
+    std::vector<TokenLogprob> seen;
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+    scheduler.submit(r, [&](const GenerationEvent& e) {
+      std::lock_guard<std::mutex> lock(m);
+      seen.insert(seen.end(), e.logprobs.begin(), e.logprobs.end());
+      if (!e.finish_reason.empty()) done = true;
+      cv.notify_all();
+    });
+    std::unique_lock<std::mutex> lock(m);
+    EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return done; }));
+    EXPECT_FALSE(seen.empty());
+    return seen.empty() ? TokenLogprob{} : seen.front();
+  };
+  GenerationRequest free = greedy("The dog", 1);
+  free.top_logprobs = n_vocab;
+  const TokenLogprob whole = first_token(free);
+  ASSERT_EQ(whole.top.size(), static_cast<size_t>(n_vocab));
+  EXPECT_FALSE(whole.constrained_logprob.has_value());  // no constraint, nothing to add
+  EXPECT_FALSE(whole.forced);
+  std::map<int32_t, float> logprob;
+  for (const TokenProbability& t : whole.top) logprob[t.token] = t.logprob;
+
+  // Three allowed tokens, none of them the model's favourite: greedy takes the best of them.
+  const std::vector<int32_t> allowed = {whole.top[5].token, whole.top[9].token, whole.top[20].token};
+  GenerationRequest three = greedy("The dog", 1);
+  three.top_logprobs = 0;
+  three.make_constraint = [allowed] { return std::make_unique<StepSetConstraint>(std::vector<std::vector<int32_t>>{allowed}); };
+  const TokenLogprob picked = first_token(three);
+  EXPECT_EQ(picked.chosen.token, allowed[0]);
+  EXPECT_NEAR(picked.chosen.logprob, logprob[allowed[0]], 1e-4);  // still the unconstrained one
+  double mass = 0;
+  for (int32_t id : allowed) mass += std::exp(static_cast<double>(logprob[id]));
+  ASSERT_TRUE(picked.constrained_logprob.has_value());
+  EXPECT_NEAR(*picked.constrained_logprob, logprob[allowed[0]] - std::log(mass), 1e-4);
+  EXPECT_GT(*picked.constrained_logprob, picked.chosen.logprob);
+  EXPECT_FALSE(picked.forced);
+
+  // One allowed token: forced, certain under the constraint however unlikely it was.
+  GenerationRequest one = greedy("The dog", 1);
+  one.top_logprobs = 0;
+  const int32_t only = whole.top[40].token;
+  one.make_constraint = [only] { return std::make_unique<StepSetConstraint>(std::vector<std::vector<int32_t>>{{only}}); };
+  const TokenLogprob forced = first_token(one);
+  EXPECT_EQ(forced.chosen.token, only);
+  EXPECT_NEAR(forced.chosen.logprob, logprob[only], 1e-4);
+  EXPECT_EQ(forced.constrained_logprob.value_or(-1.0f), 0.0f);
+  EXPECT_TRUE(forced.forced);
 }
 
 // A constraint that allows every token and then fails, as a grammar too ambiguous for the
