@@ -137,6 +137,9 @@ class GrammarVocab {
   // Tokens whose piece has a '=': only these can ask the calculator (decode/calculator.h) for
   // a result.
   const std::vector<int32_t>& equals_tokens() const { return equals_tokens_; }
+  // Tokens whose piece has a '>': only these can close a reasoning span ("</think>",
+  // pipeline/thinking_prefix.h).
+  const std::vector<int32_t>& angle_tokens() const { return angle_tokens_; }
 
   // Trie in preorder; node 0 is the root (empty prefix). Node i's subtree is [i, end[i]).
   struct Trie {
@@ -183,6 +186,7 @@ class GrammarVocab {
   std::vector<int32_t> eog_;
   std::vector<int32_t> quote_tokens_;
   std::vector<int32_t> equals_tokens_;
+  std::vector<int32_t> angle_tokens_;
   Trie trie_;
 };
 

@@ -25,6 +25,7 @@ std::shared_ptr<const GrammarVocab> GrammarVocab::build(const Tokenizer& tokeniz
     const size_t len = vocab->pieces_[static_cast<size_t>(id)].size();
     if (vocab->pieces_[static_cast<size_t>(id)].find('"') != std::string::npos) vocab->quote_tokens_.push_back(id);
     if (vocab->pieces_[static_cast<size_t>(id)].find('=') != std::string::npos) vocab->equals_tokens_.push_back(id);
+    if (vocab->pieces_[static_cast<size_t>(id)].find('>') != std::string::npos) vocab->angle_tokens_.push_back(id);
     // Empty pieces (control tokens) are never allowed; absurdly long ones are left out.
     if (len > 0 && len < 65535) order.push_back(id);
   }

@@ -15,6 +15,7 @@
 #include "decode/json_schema.h"
 #include "engine/cross_encoder.h"
 #include "pipeline/think_split.h"
+#include "pipeline/thinking_prefix.h"
 
 namespace rpu {
 namespace {
@@ -328,6 +329,7 @@ LocalBackend::LocalBackend(const Model& model, const Tokenizer& tokenizer, Sched
       chat_template_.emplace(ChatTemplate::parse(source));
       tool_format_ = detect_tool_call_format(source);
       template_has_system_role_ = template_accepts_system_role(*chat_template_);
+      template_thinks_ = source.find("<think>") != std::string::npos;
     } catch (const Error& e) {
       if (!options_.chat_template.empty()) throw;  // asked for explicitly: refuse to start
       chat_template_.reset();
@@ -449,10 +451,26 @@ std::unique_ptr<CallHandle> LocalBackend::chat(const ChatRequest& r, ChatEventSi
   if (grammar || copies || r.calculator) {
     auto vocab = grammar_vocab();
     const int decimals = r.calculator ? r.calculator_decimals : -1;
-    p.generation.make_constraint = [grammar, copies, calculator = r.calculator, decimals, vocab]() -> std::unique_ptr<TokenConstraint> {
+    // The answer's form (grammar, copies) leaves a reasoning span before it free for a model
+    // that thinks, when its reasoning is split off (thinking_prefix.h); the calculator
+    // computes in both.
+    const bool think_first = r.split_reasoning && reply_lead_.empty() && (grammar || copies) &&
+                             (template_thinks_ || p.starts_in_reasoning);
+    const bool starts_inside = p.starts_in_reasoning;
+    p.generation.make_constraint = [grammar, copies, calculator = r.calculator, decimals, vocab, think_first,
+                                    starts_inside]() -> std::unique_ptr<TokenConstraint> {
+      auto answer_form = [grammar, copies, vocab]() -> std::unique_ptr<TokenConstraint> {
+        std::vector<std::unique_ptr<TokenConstraint>> parts;
+        if (grammar) parts.push_back(std::make_unique<GrammarConstraint>(grammar, vocab));
+        if (copies) parts.push_back(std::make_unique<CopyConstraint>(copies, vocab));
+        if (parts.size() == 1) return std::move(parts.front());
+        return std::make_unique<AllConstraints>(std::move(parts));
+      };
       std::vector<std::unique_ptr<TokenConstraint>> parts;
-      if (grammar) parts.push_back(std::make_unique<GrammarConstraint>(grammar, vocab));
-      if (copies) parts.push_back(std::make_unique<CopyConstraint>(copies, vocab));
+      if (grammar || copies) {
+        parts.push_back(think_first ? std::make_unique<ThinkingPrefixConstraint>(answer_form, vocab, starts_inside)
+                                    : answer_form());
+      }
       if (calculator) parts.push_back(std::make_unique<CalculatorConstraint>(vocab, decimals));
       if (parts.size() == 1) return std::move(parts.front());
       return std::make_unique<AllConstraints>(std::move(parts));

@@ -67,6 +67,9 @@ class LocalBackend : public Backend {
   ToolCallFormat tool_format_ = ToolCallFormat::kGeneric;
   bool template_has_system_role_ = true;  // false: tool instructions travel in the user turn
   std::string bos_text_, eos_text_;       // the template's bos_token / eos_token
+  // The template writes or expects a reasoning span (Qwen3, DeepSeek-R1, QwQ): under a grammar
+  // such a model may think before the answer (thinking_prefix.h).
+  bool template_thinks_ = false;
   std::string reply_lead_;  // dropped from each reply's start (chat/chat_template.h template_reply_lead)
   // The token trie constrained decoding walks, built on first use (a pass over the vocabulary).
   std::once_flag grammar_vocab_once_;
