@@ -7,7 +7,8 @@
 # them, as a user's agent would send tomorrow), score the deployed routes on their shadow calls
 # (`rpu convert watch`, which rolls back a route below the target), and print the report.
 #
-#   bench/convert/run.sh [--quick] [--calls N] [--seed S] [--generalist-minutes G] [--train-minutes M]
+#   bench/convert/run.sh [--quick] [--calls N] [--seed S] [--generalist-minutes G] [--generalist-steps S]
+#                        [--train-minutes M]
 #                        [--train-steps S] [--augment N] [--held-out-variants N] [--calibration-margin Z]
 #                        [--min-held-out N]
 #                        [--no-cascade] [--max-tokens T]
@@ -20,6 +21,11 @@
 # model stays in DIR) instead of replaying and training them again, so that S4-S6 are compared
 # on the same calls and the same trained models (e.g. `-- --strategy greedy` in DIR, the whole
 # strategy table here). DIR must be a run of this script with the same --calls, --seed and --mix.
+#
+# --generalist-steps S: the generalist trains S optimizer steps, whatever else runs on the machine
+# (G minutes, when also given, a cap only; `--generalist-minutes 0 --generalist-steps S`: none), so
+# two runs on the same calls train the same generalist. S3 and the per-cluster training files are
+# functions of the calls, not of the order the log holds them in.
 #
 # --teacher-url: any OpenAI-compatible endpoint as the teacher instead of the stand-in (e.g. a
 # model served by `rpu serve --alias NAME`; --teacher-model is the name it answers to).
@@ -40,7 +46,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RPU=$ROOT/build/rpu
-CALLS=5000 SEED=1 GEN_MIN=30 TRAIN_MIN=3 TRAIN_STEPS=2000 AUGMENT=4 HOV=4 CASCADE=1 MAX_TOKENS=128 DIR="" MIX="" HELD_OUT=0.1 MARGIN=0.5 MIN_HELD_OUT=50
+CALLS=5000 SEED=1 GEN_MIN=30 GEN_STEPS=0 TRAIN_MIN=3 TRAIN_STEPS=2000 AUGMENT=4 HOV=4 CASCADE=1 MAX_TOKENS=128 DIR="" MIX="" HELD_OUT=0.1 MARGIN=0.5 MIN_HELD_OUT=50
 TEACHER_URL="" TEACHER_MODEL="" FROM_RUN=""
 EXTRA=()
 while [ $# -gt 0 ]; do
@@ -48,6 +54,7 @@ while [ $# -gt 0 ]; do
     --quick) CALLS=400 GEN_MIN=2 TRAIN_MIN=0.5 TRAIN_STEPS=200 MAX_TOKENS=96 HELD_OUT=0.2 MIN_HELD_OUT=0; shift ;;
     --calls) CALLS=$2; shift 2 ;;
     --generalist-minutes) GEN_MIN=$2; shift 2 ;;
+    --generalist-steps) GEN_STEPS=$2; shift 2 ;;
     --) shift; EXTRA=("$@"); break ;;
     --seed) SEED=$2; shift 2 ;;
     --train-minutes) TRAIN_MIN=$2; shift 2 ;;
@@ -124,11 +131,11 @@ if [ -z "$FROM_RUN" ]; then
 else
   stamp "replay 1 and its log taken from $FROM_RUN"
 fi
-RECIPE=(--generalist-minutes "$GEN_MIN" --train-minutes "$TRAIN_MIN" --train-steps "$TRAIN_STEPS" --held-out "$HELD_OUT"
+RECIPE=(--generalist-minutes "$GEN_MIN" --generalist-steps "$GEN_STEPS" --train-minutes "$TRAIN_MIN" --train-steps "$TRAIN_STEPS" --held-out "$HELD_OUT"
   --max-tokens "$MAX_TOKENS" --augment "$AUGMENT" --held-out-variants "$HOV" --augment-parallel 48
   --calibration-margin "$MARGIN" --min-held-out "$MIN_HELD_OUT")
 [ "$CASCADE" = 0 ] || RECIPE+=(--deploy-by-cascade)
-stamp "rpu convert run (augment $AUGMENT, generalist $GEN_MIN min, then up to $TRAIN_MIN min / $TRAIN_STEPS steps per cluster)"
+stamp "rpu convert run (augment $AUGMENT, generalist $GEN_MIN min / $GEN_STEPS steps (0: the minutes decide), then up to $TRAIN_MIN min / $TRAIN_STEPS steps per cluster)"
 "$RPU" convert run "$DIR/calls.db" --teacher teacher --routes-file "$DIR/routes.yaml" --gateway-config "$DIR/gateway.yaml" \
   --work-dir "$DIR/work" "${RECIPE[@]}" -t 2 "${EXTRA[@]}" 2>&1 | tee "$DIR/convert.log"
 sleep 3  # the gateway reloads the routes file within a second; loading the models takes a moment

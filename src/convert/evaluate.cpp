@@ -48,6 +48,10 @@ CallScore score_call(Backend& backend, const LoggedCall& call, const EvaluateOpt
     if (!gateway::always_escalated(choice)) {
       s.confidence = gateway::choice_confidence(choice, gateway::ConfidenceMeasure::kMeanToken);
       s.answer_confidence = gateway::choice_confidence(choice, gateway::ConfidenceMeasure::kAnswer);
+      s.model_confidence =
+          gateway::choice_confidence(choice, gateway::ConfidenceMeasure::kMeanToken, gateway::TokenReading::kModel);
+      s.model_answer_confidence =
+          gateway::choice_confidence(choice, gateway::ConfidenceMeasure::kAnswer, gateway::TokenReading::kModel);
     }
     s.completion_tokens = choice.completion_tokens;
     if (choice.extension.is_object() && choice.extension.contains("samples") && choice.extension["samples"].is_number()) {

@@ -51,6 +51,9 @@ struct CallScore {
   // The same with the whole answer's probability as the measure (gateway ConfidenceMeasure
   // kAnswer; the strategy's when there is one). S6 calibrates on both and keeps the better.
   double answer_confidence = -1;
+  // Both again with the model's own probabilities, constraints ignored (TokenReading::kModel,
+  // the reading before): in `rpu convert select --details` and the state's samples, to compare.
+  double model_confidence = -1, model_answer_confidence = -1;
   int samples = 1;            // answers sampled for this call (the strategy's "samples")
   int completion_tokens = 0;  // tokens generated over all of them
   std::string error;   // the call failed (scored 0)

@@ -180,7 +180,7 @@ std::string chart(const Report& r) {
 
 }  // namespace
 
-// The generalist (RunOptions::generalist_minutes), when the run trained one: its size, its
+// The generalist (RunOptions::wants_generalist), when the run trained one: its size, its
 // training, and which clusters it learned or left out.
 std::string generalist_section(const std::string& work_dir) {
   std::ifstream in(work_dir + "/generalist.json");

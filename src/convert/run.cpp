@@ -70,7 +70,8 @@ double median(std::vector<double> v) {
 json candidate_state(const std::string& model, const CandidateResult& r) {
   json samples = json::array();
   for (const CallScore& c : r.evaluation.calls) {
-    samples.push_back(json::array({c.confidence, c.correct, c.weight, c.answer_confidence}));
+    samples.push_back(
+        json::array({c.confidence, c.correct, c.weight, c.answer_confidence, c.model_confidence, c.model_answer_confidence}));
   }
   json state = candidate_json(r);
   state["model"] = model;
@@ -166,8 +167,9 @@ json train_step(RunContext& ctx, int id, const std::vector<const LoggedCall*>& m
 }
 
 // The route's calibration on the candidate's samples ([confidence, correct, weight, answer
-// confidence]; states written before the answer's probability have three): on the measure that
-// keeps more calls local (calibrate_measures).
+// confidence, then both read as the model's own probabilities (CallScore), for comparison only];
+// states written before the answer's probability have three): on the measure that keeps more
+// calls local (calibrate_measures).
 RouteCalibration calibrate(const json& candidate, double target, double margin_z) {
   std::vector<CalibrationSample> by_mean, by_answer;
   for (const json& s : candidate["samples"]) {
@@ -336,11 +338,19 @@ json initial_state(const ClusterRecord& record, const std::vector<const LoggedCa
           {"tokens", record.prompt_tokens + record.completion_tokens}};
 }
 
+// A cluster's calls in an order of their content (request hash, then id), not of the log's
+// rows: what is trained and augmented from them (the variants' draws, the training file's
+// order) is then the same for the same calls however the log came to hold them.
 std::vector<const LoggedCall*> members_of(const ClusterRecord& record, const std::map<int64_t, const LoggedCall*>& by_id) {
-  std::vector<const LoggedCall*> members;
+  std::vector<std::pair<uint64_t, const LoggedCall*>> keyed;
   for (int64_t id : record.call_ids) {
-    if (auto it = by_id.find(id); it != by_id.end()) members.push_back(it->second);
+    if (auto it = by_id.find(id); it != by_id.end()) keyed.emplace_back(request_hash(*it->second), it->second);
   }
+  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : a.second->id < b.second->id;
+  });
+  std::vector<const LoggedCall*> members;
+  for (const auto& [hash, call] : keyed) members.push_back(call);
   return members;
 }
 
@@ -516,7 +526,7 @@ void held_out_variants_step(RunContext& ctx, std::vector<ClusterWork>& clusters)
   }
 }
 
-// The generalist (RunOptions::generalist_minutes): trained once, on the trainable calls of
+// The generalist (RunOptions::wants_generalist): trained once, on the trainable calls of
 // every eligible cluster, then a candidate in each of them. DIR/generalist.json keeps which
 // clusters it learned; present, nothing is trained again.
 json generalist_step(RunContext& ctx, const std::vector<ClusterWork>& clusters) {
@@ -546,12 +556,16 @@ json generalist_step(RunContext& ctx, const std::vector<ClusterWork>& clusters) 
     so.from = train_from_parse(o.generalist_from, &so.size);
     so.vocab_size = o.vocab_size;
     so.minutes = o.generalist_minutes;
-    so.max_steps = 0;
-    so.epochs = 1000;  // the time budget decides
+    so.max_steps = o.generalist_steps;  // 0: epochs decide, and with 1000 of them the minutes do
+    so.epochs = 1000;
     so.threads = o.threads;
     so.out_dir = o.work_dir + "/generalist";
-    ctx.say(fmt::format("generalist: training {} on {} calls of clusters {} for {} min", o.generalist_from, calls.size(),
-                        out["clusters"].dump(), o.generalist_minutes));
+    const std::string budget = o.generalist_steps == 0 ? fmt::format("{} min", o.generalist_minutes)
+                               : o.generalist_minutes > 0
+                                   ? fmt::format("{} steps (at most {} min)", o.generalist_steps, o.generalist_minutes)
+                                   : fmt::format("{} steps", o.generalist_steps);
+    ctx.say(fmt::format("generalist: training {} on {} calls of clusters {} for {}", o.generalist_from, calls.size(),
+                        out["clusters"].dump(), budget));
     // Each cluster's calls are its trainable split already (held out at its own share).
     const Specialist s = train_specialist(ctx.base_model(), calls, o.split, so, {});
     out["model"] = s.model_path;
@@ -761,7 +775,7 @@ RouteSelector route_selector(const ClusterRecord& cluster, const std::vector<Log
 RunSummary run_conversion(const RunOptions& options, const RunProgress& progress) {
   if (options.work_dir.empty()) fail("convert run: no work directory");
   // Flags that would only fail after clustering and evaluation fail now.
-  if (options.generalist_minutes > 0) train_from_parse(options.generalist_from, nullptr);
+  if (options.wants_generalist()) train_from_parse(options.generalist_from, nullptr);
   if (options.vocab_size != 0) check_fitted_vocab_size(options.vocab_size);
   strategies_for(MetricKind::kExact, options.strategies);  // throws naming an unknown strategy
   if (options.augment > 0 || options.held_out_variants > 0) teacher_remote(options);  // a missing teacher fails before any work
@@ -777,7 +791,7 @@ RunSummary run_conversion(const RunOptions& options, const RunProgress& progress
   for (const ClusterRecord& record : clusters.clusters) work.push_back(cluster_work(options, record, by_id));
   if (options.augment > 0) augment_step(ctx, work);
   if (options.held_out_variants > 0) held_out_variants_step(ctx, work);
-  const json generalist = options.generalist_minutes > 0 ? generalist_step(ctx, work) : json();
+  const json generalist = options.wants_generalist() ? generalist_step(ctx, work) : json();
   for (ClusterWork& w : work) run_cluster(ctx, w, generalist);
   return std::move(ctx.summary);
 }

@@ -9,7 +9,7 @@
 //   DIR/augment.json         what augmentation asked the teacher and kept, per cluster;
 //   DIR/augmented.jsonl      the kept calls (augment.h), both written once every cluster is done
 //   DIR/held_out_variants.json(l)  the same for variants of the held-out calls
-//   DIR/generalist.json      the generalist (RunOptions::generalist_minutes): which clusters it
+//   DIR/generalist.json      the generalist (RunOptions::wants_generalist): which clusters it
 //                            learned, its training report; DIR/generalist/ its model
 // A step whose key is in the state file is not run again. Per cluster:
 //   - skipped (with the reason) when it has fewer than min_calls calls, fewer than
@@ -59,7 +59,12 @@ struct RunOptions {
   // generalist_max_answer_chars long (free-form writing stays with the teacher); each of
   // those clusters evaluates it in S4 beside the base model. Skills the clusters share
   // (copying values out of the request, formats) are learned once, from all their calls.
-  double generalist_minutes = 0;      // 0: no generalist
+  double generalist_minutes = 0;      // wall-time budget; 0 with no steps: no generalist
+  // > 0: this many optimizer steps (the learning-rate schedule's length), the minutes then a cap
+  // only (0: none). A budget in steps trains the same model on a loaded machine as on a quiet
+  // one; a budget in minutes trains fewer steps when other work shares the cores.
+  int generalist_steps = 0;
+  bool wants_generalist() const { return generalist_minutes > 0 || generalist_steps > 0; }
   std::string generalist_from = "scratch:s";
   int generalist_max_answer_chars = 256;  // also: longer answers get no per-cluster specialist (S5)
   // Augmentation (augment.h): this many variants of each trainable call of every cluster that

@@ -21,28 +21,30 @@ std::span<const TokenLogprob> answer_tokens(const ChoiceResult& choice) {
 
 // A token's log-probability as the confidence reads it: among what the sample's constraint
 // allowed when it had one (engine/request.h), else under the model's whole distribution.
-double confidence_logprob(const TokenLogprob& t) { return t.constrained_logprob.value_or(t.chosen.logprob); }
+double confidence_logprob(const TokenLogprob& t, TokenReading reading) {
+  return reading == TokenReading::kModel ? t.chosen.logprob : t.constrained_logprob.value_or(t.chosen.logprob);
+}
 
 }  // namespace
 
-double mean_token_probability(const ChoiceResult& choice) {
+double mean_token_probability(const ChoiceResult& choice, TokenReading reading) {
   const std::span<const TokenLogprob> tokens = answer_tokens(choice);
   if (tokens.empty()) return -1;
   double sum = 0;
   size_t chosen = 0;
   for (const TokenLogprob& t : tokens) {
-    if (t.forced) continue;
-    sum += confidence_logprob(t);
+    if (t.forced && reading == TokenReading::kUnderConstraint) continue;
+    sum += confidence_logprob(t, reading);
     ++chosen;
   }
   return chosen == 0 ? 1.0 : std::exp(sum / static_cast<double>(chosen));
 }
 
-double answer_probability(const ChoiceResult& choice) {
+double answer_probability(const ChoiceResult& choice, TokenReading reading) {
   const std::span<const TokenLogprob> tokens = answer_tokens(choice);
   if (tokens.empty()) return -1;
   double sum = 0;
-  for (const TokenLogprob& t : tokens) sum += confidence_logprob(t);
+  for (const TokenLogprob& t : tokens) sum += confidence_logprob(t, reading);
   return std::exp(sum);
 }
 
@@ -50,10 +52,10 @@ bool always_escalated(const ChoiceResult& choice) {
   return choice.finish_reason == "error" || choice.finish_reason == "length";
 }
 
-double choice_confidence(const ChoiceResult& choice, ConfidenceMeasure measure) {
+double choice_confidence(const ChoiceResult& choice, ConfidenceMeasure measure, TokenReading reading) {
   const nlohmann::ordered_json& x = choice.extension;
   if (x.is_object() && x.contains("confidence") && x["confidence"].is_number()) return x["confidence"].get<double>();
-  return measure == ConfidenceMeasure::kAnswer ? answer_probability(choice) : mean_token_probability(choice);
+  return measure == ConfidenceMeasure::kAnswer ? answer_probability(choice, reading) : mean_token_probability(choice, reading);
 }
 
 CascadeJudge::CascadeJudge(const CascadeConfig& config)

@@ -62,14 +62,19 @@ bool always_escalated(const ChoiceResult& choice);
 // model's own distribution does not predict, so counting them made every computed answer look
 // unsure (the fifteenth conversion run's unit conversions: mean 0.70 when right, against a
 // threshold of 0.98). A choice that is all reasoning is measured on all of it.
+// How a token's probability is read: under its constraint (the cascade's reading), or as the
+// model's own, unconstrained, every token counted (the reading before; the conversion loop's
+// details report both, to compare).
+enum class TokenReading { kUnderConstraint, kModel };
 // exp(mean log-probability) of a choice's answer tokens, forced ones aside (1 when all were);
 // -1 when it has none.
-double mean_token_probability(const ChoiceResult& choice);
+double mean_token_probability(const ChoiceResult& choice, TokenReading reading = TokenReading::kUnderConstraint);
 // exp(sum of log-probabilities) of them: the answer's probability; -1 when it has none.
-double answer_probability(const ChoiceResult& choice);
+double answer_probability(const ChoiceResult& choice, TokenReading reading = TokenReading::kUnderConstraint);
 // The confidence the cascade judges one choice by: a reasoning strategy's ("confidence" in
 // the choice's extension) when it has one, else the measure's. The conversion loop
 // calibrates a route's min_confidence on the same number (convert/evaluate.h).
-double choice_confidence(const ChoiceResult& choice, ConfidenceMeasure measure = ConfidenceMeasure::kMeanToken);
+double choice_confidence(const ChoiceResult& choice, ConfidenceMeasure measure = ConfidenceMeasure::kMeanToken,
+                         TokenReading reading = TokenReading::kUnderConstraint);
 
 }  // namespace rpu::gateway

@@ -163,18 +163,29 @@ TEST(ConvertCluster, RecoversTheWorkloadsCallTypes) {
               clusters.k, clusters.silhouette, a.all, a.recurring_calls, a.recurring, a.purity, r.out.c_str());
   RecordProperty("ari_all", std::to_string(a.all));
   RecordProperty("ari_recurring", std::to_string(a.recurring));
-  // Measured (workload seed 3, 600 calls, clustering seed 1): ARI 0.937 without the open calls,
-  // 0.806 with them, purity 1.0 (0.908 and 0.785 before tool-call clusters calling the same
-  // tools were merged). Before that merge, over clustering seeds 1..8 the ARI was 0.71-0.91 (mean 0.82)
-  // without and 0.54-0.85 (mean 0.73) with the open calls: the recurring types are found, but a
-  // type whose system-prompt paraphrases share few words (classify, extract, tool_call) may
-  // split into one cluster per paraphrase family (costs ARI, not purity), and the open calls
-  // (several kinds of free text) split and sometimes absorb tool calls with a generic system
-  // prompt. k-means is deterministic for a seed, so these bounds are exact for seed 1; a drop
-  // below them is a change in what the clustering finds.
-  EXPECT_GE(a.recurring, 0.8);
-  EXPECT_GE(a.all, 0.6);
-  EXPECT_GE(a.purity, 0.9);
+  // What the clustering finds depends on its seed's draw (k-means++ seeding, the silhouette's
+  // sample), so it is judged over seeds 1..8. Measured (workload seed 3, 600 calls), since S3
+  // sees the calls in the order of their text: ARI without the open calls 0.71-0.92 (mean
+  // 0.835), with them 0.60-0.91 (mean 0.744), purity 0.90-1.00 (six of eight 1.00). Before that
+  // order, seed 1 alone gave 0.937, 0.806 and 1.0. The recurring types are found, but a type whose
+  // system-prompt paraphrases share few words (classify, extract, tool_call) may split into one
+  // cluster per paraphrase family (costs ARI, not purity), and the open calls (several kinds of
+  // free text) split and sometimes absorb tool calls with a generic system prompt. k-means is
+  // deterministic for a seed, so these figures are exact; a drop below the bounds is a change in
+  // what the clustering finds.
+  double recurring_sum = 0, all_sum = 0;
+  for (int seed = 1; seed <= 8; ++seed) {
+    const auto rs = test::run_rpu({"convert", "cluster", db, "--teacher", "teacher", "--seed", std::to_string(seed), "--out", out});
+    ASSERT_EQ(rs.exit_code, 0) << rs.err;
+    const Agreement s = compare(convert::read_clusters_file(out), w);
+    std::printf("seed %d: ARI all %.3f, recurring %.3f, purity %.3f\n", seed, s.all, s.recurring, s.purity);
+    EXPECT_GE(s.recurring, 0.65) << "seed " << seed;
+    EXPECT_GE(s.purity, 0.85) << "seed " << seed;
+    recurring_sum += s.recurring;
+    all_sum += s.all;
+  }
+  EXPECT_GE(recurring_sum / 8, 0.8);
+  EXPECT_GE(all_sum / 8, 0.65);
 }
 
 // The share of held-out calls the gateway's classifier (written by `rpu convert cluster` beside

@@ -226,6 +226,48 @@ TEST(ConvertRunE2E, TrainsOneGeneralistForTheEligibleClustersAndFineTunesFromIt)
   std::filesystem::remove_all(dir);
 }
 
+// A generalist trained for a number of steps is the same model whatever the log's row ids:
+// the same calls logged in another order (another replay's concurrency) train from the same
+// training file and reach the same losses. Ids are reversed inside each cluster's range, so the
+// clusters file is the same and only the order the calls come in differs.
+TEST(ConvertRunE2E, AGeneralistTrainedForStepsIsTheSameForTheSameCallsInAnotherOrder) {
+  const std::string dir = test::temp_path("convert_run_steps");
+  std::filesystem::create_directories(dir);
+  write_log(dir + "/a.jsonl");
+  {
+    std::ifstream in(dir + "/a.jsonl");
+    std::ofstream out(dir + "/b.jsonl");
+    const std::pair<int64_t, int64_t> ranges[] = {{1, 100}, {101, 140}, {141, 152}};
+    for (std::string line; std::getline(in, line);) {
+      json call = json::parse(line);
+      const int64_t id = call["id"].get<int64_t>();
+      for (const auto& [first, last] : ranges) {
+        if (id >= first && id <= last) call["id"] = first + last - id;
+      }
+      out << call.dump() << '\n';
+    }
+  }
+  json generalist[2];
+  std::string training[2];
+  for (int i = 0; i < 2; ++i) {
+    const std::string log = dir + (i == 0 ? "/a.jsonl" : "/b.jsonl"), work = dir + (i == 0 ? "/work-a" : "/work-b");
+    write_clusters(work, log);
+    const auto r = test::run_rpu({"convert", "run", log, "--work-dir", work, "--min-calls", "20", "--generalist-steps", "3",
+                                  "--train-minutes", "0", "--vocab", "300", "--max-tokens", "8", "-t", "2"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("for 3 steps"), std::string::npos) << r.err;
+    std::ifstream in(work + "/generalist.json");
+    generalist[i] = json::parse(in);
+    training[i] = test::read_file(work + "/generalist/train.jsonl");
+  }
+  EXPECT_EQ(generalist[0]["steps"], 3);
+  EXPECT_FALSE(training[0].empty());
+  EXPECT_EQ(training[0], training[1]);
+  EXPECT_EQ(generalist[0]["loss"], generalist[1]["loss"]);
+  EXPECT_EQ(generalist[0]["examples"], generalist[1]["examples"]);
+  std::filesystem::remove_all(dir);
+}
+
 // S6's iteration through the CLI on a real usage log: a deployed route whose shadow pairs show
 // it answering worse than the teacher is rolled back (--dry-run first changes nothing); a route
 // that keeps up stays.

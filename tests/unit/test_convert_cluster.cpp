@@ -3,6 +3,7 @@
 // and the same clusters for the same seed.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -125,6 +126,52 @@ TEST(ConvertClusterTexts, FindsTheTaskKindsAndIsDeterministic) {
   const Clustering sampled = cluster_texts(texts, o);
   EXPECT_EQ(sampled.k, 3);
   EXPECT_DOUBLE_EQ(adjusted_rand_index(sampled.labels, truth), 1.0);
+}
+
+// The same texts in another order (a log the replay's concurrency wrote in another order) give
+// the same clusters: texts of overlapping random words, where k-means' seeding and the
+// silhouette's sample decide the partition, so without a canonical order they would differ.
+TEST(ConvertClusterTexts, TheSameTextsInAnotherOrderGiveTheSameClusters) {
+  const std::vector<std::string> words = {"refund", "order", "weather", "email", "table", "reminder",
+                                          "invoice", "flight", "date", "convert", "summary", "label"};
+  Rng rng(11);
+  std::vector<std::string> texts;
+  std::vector<int> shapes;
+  for (int i = 0; i < 90; ++i) {
+    std::string text;
+    for (int w = 0; w < 4; ++w) text += words[rng.next() % words.size()] + " ";
+    texts.push_back(text);
+    shapes.push_back(static_cast<int>(rng.next() % 2));
+  }
+  std::vector<size_t> perm(texts.size());  // shuffled[i] = texts[perm[i]]
+  for (size_t i = 0; i < perm.size(); ++i) perm[i] = i;
+  for (size_t i = perm.size() - 1; i > 0; --i) std::swap(perm[i], perm[rng.next() % (i + 1)]);
+  std::vector<std::string> shuffled_texts;
+  std::vector<int> shuffled_shapes;
+  for (size_t i : perm) shuffled_texts.push_back(texts[i]), shuffled_shapes.push_back(shapes[i]);
+
+  ClusterOptions o;
+  o.sample_size = 40;  // the silhouette's sample is drawn by position
+  const Clustering a = cluster_texts(texts, o, shapes), b = cluster_texts(shuffled_texts, o, shuffled_shapes);
+  ASSERT_GT(a.k, 1);
+  EXPECT_EQ(a.k, b.k);
+  EXPECT_DOUBLE_EQ(a.silhouette, b.silhouette);
+  ASSERT_EQ(b.labels.size(), texts.size());
+  for (size_t i = 0; i < perm.size(); ++i) {
+    EXPECT_EQ(b.labels[i], a.labels[perm[i]]) << "text " << i << ": " << shuffled_texts[i];
+    EXPECT_EQ(b.tfidf.vectors[i].index, a.tfidf.vectors[perm[i]].index);
+    EXPECT_EQ(b.tfidf.vectors[i].value, a.tfidf.vectors[perm[i]].value);
+  }
+  ASSERT_EQ(a.clusters.size(), b.clusters.size());
+  for (size_t c = 0; c < a.clusters.size(); ++c) {
+    EXPECT_EQ(a.clusters[c].members.size(), b.clusters[c].members.size());
+    EXPECT_TRUE(std::is_sorted(b.clusters[c].members.begin(), b.clusters[c].members.end()));
+    ASSERT_EQ(a.clusters[c].examples.size(), b.clusters[c].examples.size());
+    for (size_t e = 0; e < a.clusters[c].examples.size(); ++e) {
+      EXPECT_EQ(shuffled_texts[b.clusters[c].examples[e]], texts[a.clusters[c].examples[e]]);
+    }
+    for (size_t m : b.clusters[c].members) EXPECT_EQ(b.labels[m], static_cast<int>(c));
+  }
 }
 
 TEST(ConvertClusterTexts, FewOrIdenticalTextsMakeOneCluster) {

@@ -84,8 +84,12 @@ void add_convert_run(CLI::App& convert, ConvertSteps& steps) {
   cmd->add_option("--vocab", o->vocab_size, "scratch: pieces of a vocabulary fitted to the training text (0: the base's)")
       ->check(CLI::Range(0, 0) | CLI::Range(259, kMaxFittedVocab))->capture_default_str();
   cmd->add_option("--generalist-minutes", o->generalist_minutes,
-                  "train one model on every eligible cluster's calls first, a candidate in each (0: none)")
+                  "train one model on every eligible cluster's calls first, a candidate in each (0 without --generalist-steps: none)")
       ->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  cmd->add_option("--generalist-steps", o->generalist_steps,
+                  "train the generalist this many optimizer steps (the minutes, when given, a cap only): "
+                  "the same model on a loaded machine as on a quiet one")
+      ->check(CLI::Range(0, 10000000))->capture_default_str();
   cmd->add_option("--generalist-from", o->generalist_from, "what the generalist is: scratch:xs|s|m, builtin, full")
       ->capture_default_str();
   cmd->add_option("--generalist-max-answer-chars", o->generalist_max_answer_chars,

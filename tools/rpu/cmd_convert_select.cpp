@@ -52,7 +52,10 @@ void write_details(const std::string& path, const convert::Selection& s) {
     for (const auto& c : r.evaluation.calls) {
       out << nlohmann::ordered_json{{"candidate", r.name},   {"strategy", r.strategy},  {"id", c.id},
                                     {"metric", c.metric},    {"score", c.score},        {"answer", c.answer},
-                                    {"confidence", c.confidence}, {"samples", c.samples}, {"latency_ms", c.latency_ms},
+                                    {"confidence", c.confidence}, {"answer_confidence", c.answer_confidence},
+                                    {"model_confidence", c.model_confidence},
+                                    {"model_answer_confidence", c.model_answer_confidence}, {"correct", c.correct},
+                                    {"weight", c.weight},         {"samples", c.samples},    {"latency_ms", c.latency_ms},
                                     {"error", c.error}}
                  .dump()
           << '\n';
