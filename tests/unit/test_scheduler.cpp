@@ -61,6 +61,23 @@ class Collector {
   int finished_ = 0;
 };
 
+// Every token's log-probabilities of one request's (single) sample, once it finished.
+std::vector<TokenLogprob> collect_logprobs(Scheduler& scheduler, const GenerationRequest& r) {
+  std::vector<TokenLogprob> seen;
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  scheduler.submit(r, [&](const GenerationEvent& e) {
+    std::lock_guard<std::mutex> lock(m);
+    seen.insert(seen.end(), e.logprobs.begin(), e.logprobs.end());
+    if (!e.finish_reason.empty()) done = true;
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(m);
+  EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(120), [&] { return done; }));
+  return seen;
+}
+
 class SchedulerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -223,20 +240,9 @@ TEST_F(SchedulerTest, StopStringsEndTheSampleAndAreNotReturned) {
 TEST_F(SchedulerTest, LogprobsAccompanyEveryTokenAndSumToAtMostOne) {
   ThreadPool pool(2);
   Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 1, .n_ctx = 256}, &pool);
-  std::vector<TokenLogprob> seen;
-  std::mutex m;
-  std::condition_variable cv;
-  bool done = false;
   GenerationRequest r = greedy("The dog", 12);
   r.top_logprobs = 5;
-  scheduler.submit(r, [&](const GenerationEvent& e) {
-    std::lock_guard<std::mutex> lock(m);
-    seen.insert(seen.end(), e.logprobs.begin(), e.logprobs.end());
-    if (!e.finish_reason.empty()) done = true;
-    cv.notify_all();
-  });
-  std::unique_lock<std::mutex> lock(m);
-  cv.wait(lock, [&] { return done; });
+  const std::vector<TokenLogprob> seen = collect_logprobs(scheduler, r);
   ASSERT_EQ(seen.size(), 12u);
   for (const TokenLogprob& lp : seen) {
     ASSERT_EQ(lp.top.size(), 5u);
@@ -327,19 +333,8 @@ TEST_F(SchedulerTest, ConstrainedTokensCarryTheirProbabilityAmongTheAllowedOnes)
   ThreadPool pool(2);
   Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 2, .n_ctx = 256}, &pool);
   const int n_vocab = model_->config().n_vocab;
-  auto first_token = [&](GenerationRequest r) {
-    std::vector<TokenLogprob> seen;
-    std::mutex m;
-    std::condition_variable cv;
-    bool done = false;
-    scheduler.submit(r, [&](const GenerationEvent& e) {
-      std::lock_guard<std::mutex> lock(m);
-      seen.insert(seen.end(), e.logprobs.begin(), e.logprobs.end());
-      if (!e.finish_reason.empty()) done = true;
-      cv.notify_all();
-    });
-    std::unique_lock<std::mutex> lock(m);
-    EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return done; }));
+  auto first_token = [&](const GenerationRequest& r) {
+    const std::vector<TokenLogprob> seen = collect_logprobs(scheduler, r);
     EXPECT_FALSE(seen.empty());
     return seen.empty() ? TokenLogprob{} : seen.front();
   };
