@@ -1,5 +1,6 @@
 #include "pipeline/thinking_prefix.h"
 
+#include <algorithm>
 #include <limits>
 #include <vector>
 
@@ -57,7 +58,11 @@ ThinkingPrefixConstraint::ThinkingPrefixConstraint(Factory make_answer_constrain
 void ThinkingPrefixConstraint::mask_logits(std::span<float> logits) const {
   switch (scan_.phase) {
     case ThinkScan::Phase::kAnswer:
-      answer_->mask_logits(logits);
+      if (answer_) {
+        answer_->mask_logits(logits);
+      } else {  // a refused token ended the output; nothing may follow it
+        std::fill(logits.begin(), logits.end(), kBlocked);
+      }
       return;
     case ThinkScan::Phase::kInside:
       mask_inside(logits);
@@ -116,7 +121,7 @@ void ThinkingPrefixConstraint::mask_either(std::span<float> logits) const {
 
 bool ThinkingPrefixConstraint::accept(int32_t token) {
   const ThinkScan::Phase before = scan_.phase;
-  if (before == ThinkScan::Phase::kAnswer) return answer_->accept(token);
+  if (before == ThinkScan::Phase::kAnswer) return answer_ && answer_->accept(token);
   if (token < 0 || token >= vocab_->size()) return false;
   if (vocab_->is_end_of_generation(token)) return answer_ != nullptr && before != ThinkScan::Phase::kInside && answer_->accept(token);
   // In the lead the answer constraint follows the tokens it allows, in case they are its.
@@ -137,13 +142,13 @@ bool ThinkingPrefixConstraint::accept(int32_t token) {
     case ThinkScan::Phase::kAnswer:
       if (before == ThinkScan::Phase::kLead) return false;  // neither the span's nor the constraint's
       if (before == ThinkScan::Phase::kInside) return false;  // closed and answered in one piece
-      return answer_->accept(token);
+      return answer_ && answer_->accept(token);
   }
   return false;
 }
 
 bool ThinkingPrefixConstraint::can_continue() const {
-  return scan_.phase != ThinkScan::Phase::kAnswer || answer_->can_continue();
+  return scan_.phase != ThinkScan::Phase::kAnswer || (answer_ && answer_->can_continue());
 }
 
 }  // namespace rpu

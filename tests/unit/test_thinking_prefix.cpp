@@ -126,6 +126,10 @@ TEST(ThinkingPrefix, AnAnswerWithoutASpanIsTheGrammarsFromItsFirstToken) {
   ThinkingPrefixConstraint d = s.make();
   s.feed(d, "{\"k\": \"a");
   EXPECT_EQ(s.allowed(d)[static_cast<size_t>(s.tokens("<")[0])], kBlocked);
+  // A token neither may write (a sampler that ignored the mask) is refused, and ends the output.
+  ThinkingPrefixConstraint e = s.make();
+  EXPECT_FALSE(e.accept(s.tokens("hello")[0]));
+  EXPECT_FALSE(e.can_continue());
 }
 
 TEST(ThinkingPrefix, APromptThatOpenedTheSpanStartsInsideIt) {
