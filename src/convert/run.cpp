@@ -560,10 +560,11 @@ json generalist_step(RunContext& ctx, const std::vector<ClusterWork>& clusters) 
     so.epochs = 1000;
     so.threads = o.threads;
     so.out_dir = o.work_dir + "/generalist";
-    const std::string budget = o.generalist_steps == 0 ? fmt::format("{} min", o.generalist_minutes)
-                               : o.generalist_minutes > 0
-                                   ? fmt::format("{} steps (at most {} min)", o.generalist_steps, o.generalist_minutes)
-                                   : fmt::format("{} steps", o.generalist_steps);
+    std::string budget = fmt::format("{} min", o.generalist_minutes);
+    if (o.generalist_steps > 0) {
+      budget = fmt::format("{} steps", o.generalist_steps);
+      if (o.generalist_minutes > 0) budget += fmt::format(" (at most {} min)", o.generalist_minutes);
+    }
     ctx.say(fmt::format("generalist: training {} on {} calls of clusters {} for {}", o.generalist_from, calls.size(),
                         out["clusters"].dump(), budget));
     // Each cluster's calls are its trainable split already (held out at its own share).

@@ -12,13 +12,22 @@ namespace rpu {
 
 namespace {
 
+constexpr float kBlocked = -std::numeric_limits<float>::infinity();
+
+// log(sum(exp(logits))) over the logits not at -inf (a constraint's blocked tokens); -inf when
+// every one is.
+double log_sum_exp(std::span<const float> logits) {
+  float max_logit = kBlocked;
+  for (float l : logits) max_logit = std::max(max_logit, l);
+  if (max_logit == kBlocked) return kBlocked;
+  double sum = 0;
+  for (float l : logits) sum += std::exp(static_cast<double>(l - max_logit));  // exp(-inf) = 0
+  return max_logit + std::log(sum);
+}
+
 // The chosen token's log-probability and the top alternatives under softmax(logits).
 TokenLogprob token_logprob(std::span<const float> logits, int32_t chosen, int top, const Tokenizer& tokenizer) {
-  float max_logit = -std::numeric_limits<float>::infinity();
-  for (float l : logits) max_logit = std::max(max_logit, l);
-  double sum = 0;
-  for (float l : logits) sum += std::exp(static_cast<double>(l - max_logit));
-  const double log_norm = max_logit + std::log(sum);
+  const double log_norm = log_sum_exp(logits);
   auto entry = [&](int32_t id) {
     return TokenProbability{id, tokenizer.token_to_piece(id),
                             static_cast<float>(logits[static_cast<size_t>(id)] - log_norm)};
@@ -39,22 +48,10 @@ TokenLogprob token_logprob(std::span<const float> logits, int32_t chosen, int to
 // Adds to `lp` the chosen token's log-probability under a constraint: the softmax over the
 // tokens it allowed (`masked`: the logits with forbidden tokens at -inf), and whether only one was.
 void add_constrained(TokenLogprob& lp, std::span<const float> masked, int32_t chosen) {
-  constexpr float kBlocked = -std::numeric_limits<float>::infinity();
-  float max_logit = kBlocked;
-  size_t allowed = 0;
-  for (float l : masked) {
-    if (l == kBlocked) continue;
-    max_logit = std::max(max_logit, l);
-    ++allowed;
-  }
   const float own = masked[static_cast<size_t>(chosen)];
-  if (allowed == 0 || own == kBlocked) return;  // nothing was allowed: no distribution to read
-  double sum = 0;
-  for (float l : masked) {
-    if (l != kBlocked) sum += std::exp(static_cast<double>(l - max_logit));
-  }
-  lp.constrained_logprob = static_cast<float>(own - (max_logit + std::log(sum)));
-  lp.forced = allowed == 1;
+  if (own == kBlocked) return;  // not an allowed token: no distribution to read it in
+  lp.constrained_logprob = static_cast<float>(own - log_sum_exp(masked));
+  lp.forced = std::count_if(masked.begin(), masked.end(), [](float l) { return l != kBlocked; }) == 1;
 }
 
 }  // namespace

@@ -6,66 +6,82 @@ namespace {
 constexpr std::string_view kOpen = "<think>";
 constexpr std::string_view kClose = "</think>";
 
-bool is_blank(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
-
-// Length of the longest suffix of `text` that is a proper prefix of `marker`.
-size_t partial_marker_at_end(std::string_view text, std::string_view marker) {
-  for (size_t n = std::min(text.size(), marker.size() - 1); n > 0; --n) {
-    if (text.substr(text.size() - n) == marker.substr(0, n)) return n;
-  }
-  return 0;
-}
+bool is_blank(uint8_t c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
 }  // namespace
 
-ThinkSplitter::ThinkSplitter(bool starts_inside) : state_(starts_inside ? State::kInside : State::kLead) {}
+void ThinkScan::advance(uint8_t c) {
+  switch (phase) {
+    case Phase::kLead:
+      if (matched == 0 && is_blank(c)) return;  // blanks before the span are dropped
+      if (c != static_cast<uint8_t>(kOpen[matched])) {
+        phase = Phase::kAnswer;
+        return;
+      }
+      if (++matched == kOpen.size()) phase = Phase::kInside, matched = 0;
+      return;
+    case Phase::kInside:
+      if (c == static_cast<uint8_t>(kClose[matched])) {
+        if (++matched == kClose.size()) phase = Phase::kAfterSpan, matched = 0;
+      } else {
+        matched = c == '<' ? 1 : 0;  // '<' appears in "</think>" only at its start
+      }
+      return;
+    case Phase::kAfterSpan:
+      if (!is_blank(c)) phase = Phase::kAnswer;
+      return;
+    case Phase::kAnswer:
+      return;
+  }
+}
+
+void ThinkScan::advance(std::string_view bytes) {
+  for (char c : bytes) {
+    if (phase == Phase::kAnswer) return;
+    advance(static_cast<uint8_t>(c));
+  }
+}
+
+ThinkSplitter::ThinkSplitter(bool starts_inside) {
+  if (starts_inside) scan_.phase = ThinkScan::Phase::kInside;
+}
 
 ThinkSplitter::Parts ThinkSplitter::feed(std::string_view text) {
+  using Phase = ThinkScan::Phase;
   Parts out;
-  std::string buffer = std::move(held_);
-  held_.clear();
-  buffer.append(text);
-  std::string_view rest = buffer;
-  while (!rest.empty()) {
-    switch (state_) {
-      case State::kLead: {
-        size_t blanks = 0;
-        while (blanks < rest.size() && is_blank(rest[blanks])) ++blanks;
-        const std::string_view after = rest.substr(blanks);
-        if (after.size() >= kOpen.size() && after.substr(0, kOpen.size()) == kOpen) {
-          state_ = State::kInside;  // the blanks before the span are dropped
-          rest = after.substr(kOpen.size());
-        } else if (after.empty() || kOpen.substr(0, after.size()) == after) {
-          held_.assign(rest);  // still undecided: blanks, or a prefix of "<think>"
-          return out;
+  for (char c : text) {
+    const Phase before = scan_.phase;
+    if (before == Phase::kAnswer) {
+      out.content.push_back(c);
+      continue;
+    }
+    scan_.advance(static_cast<uint8_t>(c));
+    switch (scan_.phase) {
+      case Phase::kLead:  // blanks, or a prefix of "<think>": undecided
+        held_.push_back(c);
+        break;
+      case Phase::kInside:
+        if (before == Phase::kLead) {
+          held_.clear();  // the span opened: the blanks before it are dropped
+        } else if (scan_.matched == 0) {
+          out.reasoning += held_;  // not the closing marker after all
+          out.reasoning.push_back(c);
+          held_.clear();
         } else {
-          state_ = State::kContent;
+          if (static_cast<size_t>(scan_.matched) <= held_.size()) {  // a '<' restarted the marker
+            out.reasoning += held_;
+            held_.clear();
+          }
+          held_.push_back(c);
         }
         break;
-      }
-      case State::kInside: {
-        const size_t close = rest.find(kClose);
-        if (close == std::string_view::npos) {
-          const size_t partial = partial_marker_at_end(rest, kClose);
-          out.reasoning.append(rest.substr(0, rest.size() - partial));
-          held_.assign(rest.substr(rest.size() - partial));
-          return out;
-        }
-        out.reasoning.append(rest.substr(0, close));
-        rest = rest.substr(close + kClose.size());
-        state_ = State::kAfterSpan;
+      case Phase::kAfterSpan:  // the marker closed, or a blank after it: dropped
+        held_.clear();
         break;
-      }
-      case State::kAfterSpan: {
-        size_t blanks = 0;
-        while (blanks < rest.size() && is_blank(rest[blanks])) ++blanks;
-        rest = rest.substr(blanks);
-        if (!rest.empty()) state_ = State::kContent;
-        break;
-      }
-      case State::kContent:
-        out.content.append(rest);
-        rest = {};
+      case Phase::kAnswer:
+        if (before == Phase::kLead) out.content += held_;  // "  <thx": never a span
+        held_.clear();
+        out.content.push_back(c);
         break;
     }
   }
@@ -74,9 +90,9 @@ ThinkSplitter::Parts ThinkSplitter::feed(std::string_view text) {
 
 ThinkSplitter::Parts ThinkSplitter::finish() {
   Parts out;
-  if (state_ == State::kInside) {
+  if (scan_.phase == ThinkScan::Phase::kInside) {
     out.reasoning = std::move(held_);  // a partial "</think>" at the very end is the reasoning's
-  } else if (state_ == State::kLead) {
+  } else if (scan_.phase == ThinkScan::Phase::kLead) {
     out.content = std::move(held_);  // "  <thi": never a span
   }
   held_.clear();

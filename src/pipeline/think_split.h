@@ -15,10 +15,21 @@
 //   "</think>" in either channel.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace rpu {
+
+// Where an output stands against the span, byte by byte: the one reading of the rules above,
+// which ThinkSplitter routes bytes by and the thinking prefix masks tokens by (thinking_prefix.h).
+struct ThinkScan {
+  enum class Phase : uint8_t { kLead, kInside, kAfterSpan, kAnswer };
+  Phase phase = Phase::kLead;
+  uint8_t matched = 0;  // kLead: bytes of "<think>" written; kInside: bytes of "</think>"
+  void advance(uint8_t byte);
+  void advance(std::string_view bytes);  // stops at kAnswer
+};
 
 class ThinkSplitter {
  public:
@@ -31,12 +42,11 @@ class ThinkSplitter {
   Parts finish();                     // end of the choice's output: what was held back
   // Where the bytes fed so far leave the splitter, for counting reasoning tokens: a token that
   // enters, stays in or closes the span is one; a token of the lead is one if the span opens.
-  bool in_reasoning() const { return state_ == State::kInside; }
-  bool undecided() const { return state_ == State::kLead; }
+  bool in_reasoning() const { return scan_.phase == ThinkScan::Phase::kInside; }
+  bool undecided() const { return scan_.phase == ThinkScan::Phase::kLead; }
 
  private:
-  enum class State { kLead, kInside, kAfterSpan, kContent };
-  State state_;
+  ThinkScan scan_;
   std::string held_;  // kLead: blanks and a prefix of "<think>"; kInside: a prefix of "</think>"
 };
 

@@ -9,45 +9,9 @@
 namespace rpu {
 namespace {
 
-constexpr std::string_view kOpen = "<think>";
-constexpr std::string_view kClose = "</think>";
 constexpr float kBlocked = -std::numeric_limits<float>::infinity();
 
-bool is_blank(uint8_t c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
-
 }  // namespace
-
-void ThinkScan::advance(uint8_t c) {
-  switch (phase) {
-    case Phase::kLead:
-      if (matched == 0 && is_blank(c)) return;  // blanks before the span are dropped
-      if (c != static_cast<uint8_t>(kOpen[matched])) {
-        phase = Phase::kAnswer;
-        return;
-      }
-      if (++matched == kOpen.size()) phase = Phase::kInside, matched = 0;
-      return;
-    case Phase::kInside:
-      if (c == static_cast<uint8_t>(kClose[matched])) {
-        if (++matched == kClose.size()) phase = Phase::kAfterSpan, matched = 0;
-      } else {
-        matched = c == '<' ? 1 : 0;  // '<' appears in "</think>" only at its start
-      }
-      return;
-    case Phase::kAfterSpan:
-      if (!is_blank(c)) phase = Phase::kAnswer;
-      return;
-    case Phase::kAnswer:
-      return;
-  }
-}
-
-void ThinkScan::advance(std::string_view bytes) {
-  for (char c : bytes) {
-    if (phase == Phase::kAnswer) return;
-    advance(static_cast<uint8_t>(c));
-  }
-}
 
 ThinkingPrefixConstraint::ThinkingPrefixConstraint(Factory make_answer_constraint, std::shared_ptr<const GrammarVocab> vocab,
                                                    bool starts_inside)

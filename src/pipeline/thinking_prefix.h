@@ -23,23 +23,14 @@
 #include <functional>
 #include <memory>
 #include <span>
-#include <string_view>
 #include <vector>
 
 #include "engine/request.h"
+#include "pipeline/think_split.h"
 
 namespace rpu {
 
 class GrammarVocab;
-
-// Where an output stands against the span, byte by byte (the same decisions as ThinkSplitter).
-struct ThinkScan {
-  enum class Phase : uint8_t { kLead, kInside, kAfterSpan, kAnswer };
-  Phase phase = Phase::kLead;
-  uint8_t matched = 0;  // kLead: bytes of "<think>" written; kInside: bytes of "</think>"
-  void advance(uint8_t byte);
-  void advance(std::string_view bytes);
-};
 
 class ThinkingPrefixConstraint : public TokenConstraint {
  public:

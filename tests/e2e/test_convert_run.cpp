@@ -392,6 +392,10 @@ TEST(ConvertRunE2E, BadGeneralistVocabularyOrMarginFlagsFailBeforeAnyWork) {
       {{"--calibration-margin", "high"}, "--calibration-margin"},
       {{"--min-held-out", "-1"}, "--min-held-out: Value -1 not in range 0 to 1000000"},
       {{"--min-held-out", "many"}, "--min-held-out"},
+      {{"--generalist-steps", "-5"}, "--generalist-steps: Value -5 not in range 0 to 10000000"},
+      {{"--generalist-steps", "lots"}, "--generalist-steps"},
+      // Steps alone ask for a generalist: a bad start fails before any work, as with minutes.
+      {{"--generalist-steps", "10", "--generalist-from", "scratchy"}, "unknown training start 'scratchy'"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> args{"convert", "run", log, "--work-dir", dir + "/work"};
