@@ -47,7 +47,11 @@ std::vector<DrawnSample> SampleSource::collect(const CallResult& result) {
     s.finish_reason = c.finish_reason;
     s.stopped_by_string = c.stopped_by_string;
     s.tokens = static_cast<int>(c.logprobs.size());
-    for (const TokenLogprob& lp : c.logprobs) s.logprob_sum += lp.chosen.logprob;
+    for (const TokenLogprob& lp : c.logprobs) {
+      if (lp.forced) continue;
+      s.logprob_sum += lp.constrained_logprob.value_or(lp.chosen.logprob);
+      ++s.scored_tokens;
+    }
     samples.push_back(std::move(s));
   }
   if (drawn_ == 0) cached_tokens_ = result.usage.cached_tokens;

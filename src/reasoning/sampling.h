@@ -20,9 +20,15 @@ struct DrawnSample {
   nlohmann::ordered_json tool_calls;  // when the model called tools
   std::string finish_reason;
   bool stopped_by_string = false;
-  double logprob_sum = 0;  // natural log-probability of the sample's tokens
-  int tokens = 0;
-  double mean_logprob() const { return tokens > 0 ? logprob_sum / tokens : 0.0; }
+  // Natural log-probability of the sample's tokens, each read as the gateway's cascade reads it
+  // (gateway/cascade.h): under its constraint when it had one, among the tokens the constraint
+  // allowed; a forced token (the only one allowed: a brace the schema required, a digit the
+  // calculator computed) is not the model's choice and is not counted.
+  double logprob_sum = 0;
+  int tokens = 0;         // generated
+  int scored_tokens = 0;  // counted in logprob_sum
+  // 0 (probability 1) when every token was forced.
+  double mean_logprob() const { return scored_tokens > 0 ? logprob_sum / scored_tokens : 0.0; }
 };
 
 class SampleSource {

@@ -54,6 +54,7 @@ ReasonedAnswer step_search(SampleSource& source, const ReasoningSpec& spec, cons
         e.text.text = entry.text.text + step.text + (step.stopped_by_string ? spec.step_delimiter : "");
         e.text.logprob_sum = entry.text.logprob_sum + step.logprob_sum;
         e.text.tokens = entry.text.tokens + step.tokens;
+        e.text.scored_tokens = entry.text.scored_tokens + step.scored_tokens;
         e.finished = !step.stopped_by_string;
         e.verdict = scorer.score(e.text);
         (e.finished ? finished : next).push_back(std::move(e));

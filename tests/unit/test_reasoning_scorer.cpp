@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "reasoning/sampling.h"
 #include "reasoning/scorer.h"
 
 namespace rpu::reasoning {
@@ -49,6 +50,7 @@ DrawnSample sample(const std::string& text, double logprob_sum = 0, int tokens =
   s.text = text;
   s.logprob_sum = logprob_sum;
   s.tokens = tokens;
+  s.scored_tokens = tokens;
   return s;
 }
 
@@ -98,6 +100,53 @@ TEST(ReasoningScorer, LogprobScoresTheMeanTokenProbability) {
   const Verdict v = scorer->score(sample("x", std::log(0.25) * 4, 4));
   EXPECT_TRUE(v.pass);
   EXPECT_NEAR(v.score, 0.25, 1e-12);
+}
+
+// A backend whose every sample is the same three tokens: one sampled freely (p 0.5), one under a
+// constraint that allowed it with p 0.8 among the allowed tokens (0.1 in the whole vocabulary),
+// and one the constraint forced (0.01 in the whole vocabulary).
+class ConstrainedSamples : public Backend {
+ public:
+  std::string model_id() const override { return "constrained"; }
+  std::unique_ptr<CallHandle> chat(const ChatRequest& request, ChatEventSink sink) override {
+    for (int i = 0; i < request.n; ++i) {
+      ChatEvent e;
+      e.index = i;
+      e.text = "{7}";
+      TokenLogprob free, allowed, forced;
+      free.chosen = {1, "{", std::log(0.5f)};
+      allowed.chosen = {2, "7", std::log(0.1f)};
+      allowed.constrained_logprob = std::log(0.8f);
+      forced.chosen = {3, "}", std::log(0.01f)};
+      forced.constrained_logprob = 0.0f;
+      forced.forced = true;
+      e.logprobs = {free, allowed, forced};
+      e.finish_reason = "stop";
+      e.completion_tokens = 3;
+      sink(e);
+    }
+    return nullptr;
+  }
+  std::unique_ptr<CallHandle> complete(const CompletionRequest&, ChatEventSink) override { throw Error("chat only"); }
+  EmbeddingResult embed(const EmbeddingRequest&) override { throw Error("chat only"); }
+};
+
+// Samples are scored as the cascade reads a token (gateway/cascade.h): among what its constraint
+// allowed, forced tokens aside; so a weighted vote or the logprob verifier does not count a
+// brace the schema required as the model's doubt.
+TEST(ReasoningScorer, SamplesReadTokensUnderTheirConstraint) {
+  ConstrainedSamples backend;
+  ChatRequest request;
+  request.messages = nlohmann::ordered_json::array({{{"role", "user"}, {"content", "seven"}}});
+  SampleSource source(backend, request, 0.7, 4);
+  const std::vector<DrawnSample> drawn = source.draw(2);
+  ASSERT_EQ(drawn.size(), 2u);
+  for (const DrawnSample& d : drawn) {
+    EXPECT_EQ(d.tokens, 3);
+    EXPECT_EQ(d.scored_tokens, 2);
+    EXPECT_NEAR(std::exp(d.mean_logprob()), std::sqrt(0.5 * 0.8), 1e-6);
+    EXPECT_NEAR(make_scorer({{"type", "logprob"}}, nullptr, "")->score(d).score, std::sqrt(0.5 * 0.8), 1e-6);
+  }
 }
 
 TEST(ReasoningScorer, JudgeWithoutAJudgeModelIsANamedError) {

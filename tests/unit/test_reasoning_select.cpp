@@ -18,6 +18,7 @@ Verdict verdict(bool pass, double score) { return Verdict{pass, score, ""}; }
 DrawnSample drawn(double mean_logprob) {
   DrawnSample d;
   d.tokens = 10;
+  d.scored_tokens = 10;
   d.logprob_sum = 10 * mean_logprob;
   return d;
 }
