@@ -181,12 +181,13 @@ RouteCalibration calibrate(const json& candidate, double target, double margin_z
   return calibrate_measures(std::move(by_mean), std::move(by_answer), target, margin_z);
 }
 
-// The best candidate (evaluated or trained) that may be deployed; null when none may.
-//   by score (the default): its own held-out score reaches the target; the best score wins.
-//   by cascade (RunOptions::deploy_by_cascade): the route it would become, the candidate where
-//     its confidence reaches the calibrated threshold and the teacher below, reaches the
-//     target on the held-out calls while keeping at least min_local_share of them local; the
-//     largest local share wins.
+// The best candidate (evaluated or trained) that may be deployed; null when none may. The
+// route it would become (the candidate where its confidence reaches the calibrated threshold,
+// the teacher below) must reach the target on the held-out calls, keeping some of them local;
+//   by score (the default): and its own held-out score reaches the target;
+//   by cascade (RunOptions::deploy_by_cascade): or its route keeps at least min_local_share of
+//     the held-out calls local.
+// The largest local share wins.
 struct Deployable {
   json candidate;  // null when none may be deployed
   RouteCalibration calibration;
@@ -222,17 +223,20 @@ Deployable best_deployable(const json& state, const RunOptions& o, bool by_casca
   const double teacher_p50 = teacher_p50_ms(state);
   auto consider = [&](const json& c) {
     if (teacher_p50 > 0 && c.value("latency_p50_ms", 0.0) >= teacher_p50) return;
-    double key = -1;
     const RouteCalibration measured = calibrate(c, o.target, o.calibration_margin);
     const Calibration& cal = measured.calibration;
-    // Between equal scores (or local shares) the cheaper pair wins: a strategy's samples must
-    // buy something (scores differ by at least 1/held-out calls, far above these terms).
-    const double cost = 1e-9 * c.value("samples_per_call", 1.0);
-    if (!by_cascade) {
-      if (c["reaches_target"].get<bool>()) key = c["score"].get<double>() - cost;
-    } else if (cal.feasible && cal.local_share >= o.min_local_share) {
-      key = cal.local_share + 1e-6 * c["score"].get<double>() - cost;
-    }
+    // Whatever its score, a pair is deployed only where its calibrated route holds the
+    // cluster's quality at the target. Why: in the seventeenth bench run extraction's
+    // self-consistency pair scored 0.963 (field matches) and was deployed by score, but 89% of
+    // its held-out calls had a vote share of exactly 1, above any threshold, and 14% of those
+    // were wrong: its route's expected quality was 0.897, and on new calls 89.5% of its local
+    // answers were right.
+    if (!cal.feasible || cal.local_share <= 0) return;
+    if (!c["reaches_target"].get<bool>() && !(by_cascade && cal.local_share >= o.min_local_share)) return;
+    // The pair that keeps the most calls local wins; then the higher score; then the cheaper
+    // one: a strategy's samples must buy something (local shares and scores differ by at least
+    // 1/held-out calls, far above these terms).
+    const double key = cal.local_share + 1e-6 * c["score"].get<double>() - 1e-9 * c.value("samples_per_call", 1.0);
     if (key > best_key) {
       best_key = key;
       best = {c, measured};
@@ -251,8 +255,7 @@ std::string teacher_upstream(const RunOptions& o) {
 // was evaluated, or say why not.
 json deploy_step(RunContext& ctx, const ClusterRecord& record, const json& state, const OutputConstraints& constraints) {
   const RunOptions& o = ctx.options;
-  Deployable deployable = best_deployable(state, o, false);
-  if (deployable.candidate.is_null() && o.deploy_by_cascade) deployable = best_deployable(state, o, true);
+  const Deployable deployable = best_deployable(state, o, o.deploy_by_cascade);
   const json& best = deployable.candidate;
   if (best.is_null()) {
     const double teacher_p50 = teacher_p50_ms(state);

@@ -81,9 +81,11 @@ struct RunOptions {
   int held_out_variants = 0;
   std::vector<std::string> candidates;  // GGUF files evaluated besides the base model
   std::vector<std::string> strategies;  // S4's strategies by table name (strategies.h); empty: all that fit
-  // S6 also deploys a candidate whose own score misses the target when, escalating below a
-  // confidence threshold calibrated on the held-out calls, the route reaches the target and
-  // keeps at least min_local_share of the calls local (best_deployable in run.cpp).
+  // S6 deploys a pair only where its route, escalating below a confidence threshold calibrated
+  // on the held-out calls, holds the cluster's quality at the target. It also deploys a
+  // candidate whose own score misses the target when that route keeps at least min_local_share
+  // of the calls local. Of those, the route that keeps the most calls local wins
+  // (best_deployable in run.cpp).
   bool deploy_by_cascade = false;
   // S6 calibrates on the kept calls' accuracy at its Wilson lower bound at this z (0: the mean;
   // routing_table.h calibrate_threshold). More escalation, kept answers more often right.

@@ -101,6 +101,7 @@ std::string strategy_reason(const json& entries, const json& chosen) {
   const std::string strategy = chosen.value("strategy", std::string("greedy"));
   const json* greedy = nullptr;
   std::string others;
+  bool higher = false;  // another strategy of the same model scored higher than the chosen one
   for (const json& e : entries) {
     if (e.value("name", std::string()) != name) continue;
     const std::string s = e.value("strategy", std::string("greedy"));
@@ -109,11 +110,14 @@ std::string strategy_reason(const json& entries, const json& chosen) {
     } else if (s != strategy) {
       others += fmt::format("{}{} {:.3f} at {:.1f} samples per call", others.empty() ? "" : ", ", s,
                             e["score"].get<double>(), e.value("samples_per_call", 1.0));
+      higher = higher || e["score"].get<double>() > chosen["score"].get<double>();
     }
   }
   if (strategy == "greedy") {
     if (others.empty()) return fmt::format("{} greedy (no strategy tried)", name);
-    return fmt::format("{} greedy: no strategy scored higher ({})", name, others);
+    // A higher-scoring strategy loses when its route keeps fewer calls local (run.cpp best_deployable).
+    return fmt::format("{} greedy {:.3f}: {} ({})", name, chosen["score"].get<double>(),
+                       higher ? "other strategies" : "no strategy scored higher", others);
   }
   const std::string how = describe_strategy(chosen.value("reasoning", json()));
   const std::string cost = fmt::format("{:.1f} samples ({:.0f} tokens) per call, p50 {:.0f} ms",

@@ -372,6 +372,65 @@ TEST(ConvertRunE2E, DeploysByCascadeOnlyWhenAskedAndOnlyWhenTheCalibratedRouteRe
   std::filesystem::remove_all(dir);
 }
 
+// A pair that reaches the target on its score is still not deployed when its calibrated route
+// cannot hold the cluster's quality: here self-consistency (score 0.96) gives 18 of 20 answers a
+// vote share of exactly 1, and 3 of those are wrong, so no threshold keeps them apart (17 of 20
+// right at best: 0.85 < 0.95). The same model's greedy pair (score 0.955) is deployed instead:
+// its wrong answers are its least confident, and escalating them keeps 17 of 20 local at
+// quality 1. The state holds the evaluation already, so nothing is evaluated or trained.
+TEST(ConvertRunE2E, DeploysThePairWhoseCalibratedRouteKeepsTheMostCallsLocalNotTheHighestScore) {
+  const std::string dir = test::temp_path("convert_run_route_share");
+  std::filesystem::create_directories(dir);
+  const std::string log = dir + "/calls.jsonl", routes = dir + "/routes.yaml", config = dir + "/gateway.yaml";
+  write_log(log);
+  write_gateway_config(config, routes);
+  const std::string work = dir + "/work";
+  write_clusters(work, log);
+  json voted = json::array(), greedy = json::array();
+  for (int i = 0; i < 20; ++i) {
+    const bool correct = i >= 3;
+    voted.push_back(json::array({i < 18 ? 1.0 : 0.6, i < 18 ? correct : true}));
+    greedy.push_back(json::array({correct ? 0.9 + 0.005 * i : 0.4, correct}));
+  }
+  auto pair = [](const std::string& strategy, double score, double samples_per_call, const json& samples) {
+    return json{{"name", "builtin"}, {"strategy", strategy}, {"score", score}, {"accuracy", score},
+                {"share_of_teacher", score}, {"reaches_target", true}, {"latency_p50_ms", 20.0},
+                {"samples_per_call", samples_per_call}, {"seconds", 1.0}, {"errors", 0}, {"model", "builtin"},
+                {"samples", samples}};
+  };
+  json sc5 = pair("sc5", 0.96, 5.0, voted);
+  sc5["reasoning"] = {{"strategy", "self_consistency"}, {"n", 5}, {"temperature", 0.7}, {"extract", {{"type", "last_number"}}}};
+  std::ofstream(work + "/cluster-0.json") << json{{"cluster", 0}, {"calls", 100}, {"volume", 0.66}, {"teacher_calls", 100},
+                                                 {"held_out", 20}, {"trainable", 80}, {"top_terms", {"arithmetic"}},
+                                                 {"teacher_latency_p50_ms", 600.0}, {"tokens", 1000},
+                                                 {"evaluated", json::array({pair("greedy", 0.955, 1.0, greedy), sc5})}}
+                                                 .dump();
+  for (int id : {1, 2}) std::ofstream(fmt::format("{}/cluster-{}.json", work, id)) << json{{"skipped", "by the test"}}.dump();
+  const auto r = test::run_rpu({"convert", "run", log, "--work-dir", work, "--routes-file", routes, "--gateway-config",
+                                config, "--train-minutes", "0", "-t", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json d = read_cluster_state(work, 0)["deployed"];
+  ASSERT_TRUE(d["deployed"].get<bool>()) << d.dump(2);
+  EXPECT_EQ(d["strategy"], "greedy") << d.dump(2);
+  EXPECT_EQ(d["deployed_by"], "score");
+  EXPECT_DOUBLE_EQ(d["local_share"].get<double>(), 0.85);
+  EXPECT_DOUBLE_EQ(d["expected_quality"].get<double>(), 1.0);
+  EXPECT_NE(d["strategy_reason"].get<std::string>().find("builtin greedy 0.955: other strategies (sc5 0.960"),
+            std::string::npos)
+      << d.dump(2);
+  // Alone, the self-consistency pair is not deployed at all.
+  std::ofstream(work + "/cluster-0.json") << json{{"cluster", 0}, {"calls", 100}, {"volume", 0.66}, {"teacher_calls", 100},
+                                                 {"held_out", 20}, {"trainable", 80}, {"top_terms", {"arithmetic"}},
+                                                 {"teacher_latency_p50_ms", 600.0}, {"tokens", 1000},
+                                                 {"evaluated", json::array({sc5})}}
+                                                 .dump();
+  const auto alone = test::run_rpu({"convert", "run", log, "--work-dir", work, "--routes-file", routes,
+                                    "--gateway-config", config, "--train-minutes", "0", "-t", "1"});
+  ASSERT_EQ(alone.exit_code, 0) << alone.err;
+  EXPECT_FALSE(read_cluster_state(work, 0)["deployed"]["deployed"].get<bool>());
+  std::filesystem::remove_all(dir);
+}
+
 // Flags that could only fail after clustering and evaluating (minutes into a real run) fail
 // first, naming the flag's value (run_conversion checks them again for callers other than the CLI).
 TEST(ConvertRunE2E, BadGeneralistVocabularyOrMarginFlagsFailBeforeAnyWork) {

@@ -108,10 +108,14 @@ TEST(ConvertStrategiesTest, StrategyReasonComparesWithTheSameModelsGreedyAnswers
   const std::string why = strategy_reason(entries, entries[2]);
   EXPECT_NE(why.find("m with bon5 (best-of-5, grounded arithmetic verifier): 0.800 vs 0.400 greedy"), std::string::npos) << why;
   EXPECT_NE(why.find("5.0 samples"), std::string::npos) << why;
+  // Greedy chosen over higher-scoring strategies (its route kept more calls local) says so.
   const std::string greedy = strategy_reason(entries, entries[0]);
-  EXPECT_NE(greedy.find("m greedy: no strategy scored higher (sc5 0.500 at 5.0 samples per call, bon5 0.800"),
+  EXPECT_NE(greedy.find("m greedy 0.400: other strategies (sc5 0.500 at 5.0 samples per call, bon5 0.800"),
             std::string::npos)
       << greedy;
+  entries[0]["score"] = 0.9;
+  const std::string best = strategy_reason(entries, entries[0]);
+  EXPECT_NE(best.find("m greedy 0.900: no strategy scored higher (sc5 0.500"), std::string::npos) << best;
 }
 
 // Logged arithmetic calls in the built-in model's own answer format (as tests/e2e's tiny log).
