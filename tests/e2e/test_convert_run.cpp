@@ -313,63 +313,77 @@ TEST(ConvertRunE2E, WatchRollsBackARouteWhoseShadowScoreDropped) {
   std::filesystem::remove_all(dir);
 }
 
-// S6's two deploy rules on a candidate whose own score (0.7) misses the target: by score it is
-// never deployed; with --deploy-by-cascade it is, because escalating its least confident calls
-// (the wrong ones) brings the route to the target while 75% stay local; not when its wrong
-// answers are its most confident ones. The state
-// holds the evaluation already (as a resumed run finds it), so nothing is evaluated or trained.
-TEST(ConvertRunE2E, DeploysByCascadeOnlyWhenAskedAndOnlyWhenTheCalibratedRouteReachesTheTarget) {
-  const std::string dir = test::temp_path("convert_run_cascade");
-  std::filesystem::create_directories(dir);
-  const std::string log = dir + "/calls.jsonl", routes = dir + "/routes.yaml", config = dir + "/gateway.yaml";
-  write_log(log);
-  write_gateway_config(config, routes);
-  auto prepare = [&](const std::string& work, double min_conf_of_wrong, double latency_p50_ms = 20.0) {
+// A log, a gateway config and a routes file in `dir`, and `rpu convert run` on work folders
+// whose cluster 0 holds S4's evaluation already (as a resumed run finds it; clusters 1 and 2
+// skipped): nothing is evaluated or trained, S6 only deploys.
+struct DeployOnly {
+  explicit DeployOnly(const std::string& folder)
+      : dir(folder), log(folder + "/calls.jsonl"), routes(folder + "/routes.yaml"), config(folder + "/gateway.yaml") {
+    std::filesystem::create_directories(dir);
+    write_log(log);
+    write_gateway_config(config, routes);
+  }
+  // The cluster's state["deployed"] after S6 on the `evaluated` pairs.
+  json deploy(const std::string& work, const json& evaluated, bool cascade) const {
     write_clusters(work, log);
-    json samples = json::array();
-    for (int i = 0; i < 20; ++i) {
-      const bool correct = i < 14;
-      samples.push_back(json::array({correct ? 0.9 + 0.005 * i : min_conf_of_wrong - 0.01 * (i - 14), correct}));
-    }
-    json candidate = {{"name", "builtin"}, {"score", 0.7}, {"accuracy", 0.7}, {"share_of_teacher", 0.7},
-                      {"reaches_target", false}, {"latency_p50_ms", latency_p50_ms}, {"seconds", 1.0}, {"errors", 0},
-                      {"model", "builtin"}, {"samples", samples}};
     std::ofstream(work + "/cluster-0.json") << json{{"cluster", 0}, {"calls", 100}, {"volume", 0.66}, {"teacher_calls", 100},
                                                    {"held_out", 20}, {"trainable", 80}, {"top_terms", {"arithmetic"}},
                                                    {"teacher_latency_p50_ms", 600.0}, {"tokens", 1000},
-                                                   {"evaluated", json::array({candidate})}}
+                                                   {"evaluated", evaluated}}
                                                    .dump();
     for (int id : {1, 2}) std::ofstream(fmt::format("{}/cluster-{}.json", work, id)) << json{{"skipped", "by the test"}}.dump();
-  };
-  auto run = [&](const std::string& work, bool cascade) {
     std::vector<std::string> args{"convert", "run", log, "--work-dir", work, "--routes-file", routes,
                                   "--gateway-config", config, "--train-minutes", "0", "-t", "1"};
     if (cascade) args.push_back("--deploy-by-cascade");
     const auto r = test::run_rpu(args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return read_cluster_state(work, 0)["deployed"];
+  }
+  std::string dir, log, routes, config;
+};
+
+// An evaluated pair of the built-in model as the state keeps it, with its (confidence, correct)
+// samples.
+json builtin_pair(const std::string& strategy, double score, bool reaches_target, const json& samples,
+                  double latency_p50_ms = 20.0, double samples_per_call = 1.0) {
+  return json{{"name", "builtin"}, {"strategy", strategy}, {"score", score}, {"accuracy", score},
+              {"share_of_teacher", score}, {"reaches_target", reaches_target}, {"latency_p50_ms", latency_p50_ms},
+              {"samples_per_call", samples_per_call}, {"seconds", 1.0}, {"errors", 0}, {"model", "builtin"},
+              {"samples", samples}};
+}
+
+// S6's two deploy rules on a candidate whose own score (0.7) misses the target: by score it is
+// never deployed; with --deploy-by-cascade it is, because escalating its least confident calls
+// (the wrong ones) brings the route to the target while 75% stay local; not when its wrong
+// answers are its most confident ones.
+TEST(ConvertRunE2E, DeploysByCascadeOnlyWhenAskedAndOnlyWhenTheCalibratedRouteReachesTheTarget) {
+  const DeployOnly s6(test::temp_path("convert_run_cascade"));
+  auto candidate = [](double min_conf_of_wrong, double latency_p50_ms = 20.0) {
+    json samples = json::array();
+    for (int i = 0; i < 20; ++i) {
+      const bool correct = i < 14;
+      samples.push_back(json::array({correct ? 0.9 + 0.005 * i : min_conf_of_wrong - 0.01 * (i - 14), correct}));
+    }
+    return json::array({builtin_pair("greedy", 0.7, false, samples, latency_p50_ms)});
   };
-  prepare(dir + "/by-score", 0.5);
-  EXPECT_FALSE(run(dir + "/by-score", false)["deployed"].get<bool>());
-  EXPECT_TRUE(routing_table_routes(routes).empty());
+  EXPECT_FALSE(s6.deploy(s6.dir + "/by-score", candidate(0.5), false)["deployed"].get<bool>());
+  EXPECT_TRUE(routing_table_routes(s6.routes).empty());
 
-  prepare(dir + "/wrong-but-sure", 0.999);  // the wrong answers are the most confident: no threshold helps
-  EXPECT_FALSE(run(dir + "/wrong-but-sure", true)["deployed"].get<bool>());
+  // The wrong answers are the most confident: no threshold helps.
+  EXPECT_FALSE(s6.deploy(s6.dir + "/wrong-but-sure", candidate(0.999), true)["deployed"].get<bool>());
 
-  prepare(dir + "/slower-than-the-teacher", 0.5, 650.0);  // the teacher's p50 is 600 ms
-  const json slow = run(dir + "/slower-than-the-teacher", true);
+  const json slow = s6.deploy(s6.dir + "/slower-than-the-teacher", candidate(0.5, 650.0), true);  // the teacher: 600 ms
   EXPECT_FALSE(slow["deployed"].get<bool>()) << slow.dump(2);
 
-  prepare(dir + "/by-cascade", 0.5);
-  const json d = run(dir + "/by-cascade", true);
+  const json d = s6.deploy(s6.dir + "/by-cascade", candidate(0.5), true);
   ASSERT_TRUE(d["deployed"].get<bool>()) << d.dump(2);
   EXPECT_EQ(d["deployed_by"], "cascade");
   // The lowest threshold at the target keeps one wrong answer too: 15 of 20 local, (14 + 5) / 20.
   EXPECT_DOUBLE_EQ(d["local_share"].get<double>(), 0.75);
   EXPECT_DOUBLE_EQ(d["expected_quality"].get<double>(), 0.95);
   EXPECT_DOUBLE_EQ(d["min_confidence"].get<double>(), 0.5);
-  EXPECT_EQ(routing_table_routes(routes).size(), 1u);
-  std::filesystem::remove_all(dir);
+  EXPECT_EQ(routing_table_routes(s6.routes).size(), 1u);
+  std::filesystem::remove_all(s6.dir);
 }
 
 // A pair that reaches the target on its score is still not deployed when its calibrated route
@@ -377,39 +391,18 @@ TEST(ConvertRunE2E, DeploysByCascadeOnlyWhenAskedAndOnlyWhenTheCalibratedRouteRe
 // vote share of exactly 1, and 3 of those are wrong, so no threshold keeps them apart (17 of 20
 // right at best: 0.85 < 0.95). The same model's greedy pair (score 0.955) is deployed instead:
 // its wrong answers are its least confident, and escalating them keeps 17 of 20 local at
-// quality 1. The state holds the evaluation already, so nothing is evaluated or trained.
+// quality 1.
 TEST(ConvertRunE2E, DeploysThePairWhoseCalibratedRouteKeepsTheMostCallsLocalNotTheHighestScore) {
-  const std::string dir = test::temp_path("convert_run_route_share");
-  std::filesystem::create_directories(dir);
-  const std::string log = dir + "/calls.jsonl", routes = dir + "/routes.yaml", config = dir + "/gateway.yaml";
-  write_log(log);
-  write_gateway_config(config, routes);
-  const std::string work = dir + "/work";
-  write_clusters(work, log);
+  const DeployOnly s6(test::temp_path("convert_run_route_share"));
   json voted = json::array(), greedy = json::array();
   for (int i = 0; i < 20; ++i) {
     const bool correct = i >= 3;
     voted.push_back(json::array({i < 18 ? 1.0 : 0.6, i < 18 ? correct : true}));
     greedy.push_back(json::array({correct ? 0.9 + 0.005 * i : 0.4, correct}));
   }
-  auto pair = [](const std::string& strategy, double score, double samples_per_call, const json& samples) {
-    return json{{"name", "builtin"}, {"strategy", strategy}, {"score", score}, {"accuracy", score},
-                {"share_of_teacher", score}, {"reaches_target", true}, {"latency_p50_ms", 20.0},
-                {"samples_per_call", samples_per_call}, {"seconds", 1.0}, {"errors", 0}, {"model", "builtin"},
-                {"samples", samples}};
-  };
-  json sc5 = pair("sc5", 0.96, 5.0, voted);
+  json sc5 = builtin_pair("sc5", 0.96, true, voted, 20.0, 5.0);
   sc5["reasoning"] = {{"strategy", "self_consistency"}, {"n", 5}, {"temperature", 0.7}, {"extract", {{"type", "last_number"}}}};
-  std::ofstream(work + "/cluster-0.json") << json{{"cluster", 0}, {"calls", 100}, {"volume", 0.66}, {"teacher_calls", 100},
-                                                 {"held_out", 20}, {"trainable", 80}, {"top_terms", {"arithmetic"}},
-                                                 {"teacher_latency_p50_ms", 600.0}, {"tokens", 1000},
-                                                 {"evaluated", json::array({pair("greedy", 0.955, 1.0, greedy), sc5})}}
-                                                 .dump();
-  for (int id : {1, 2}) std::ofstream(fmt::format("{}/cluster-{}.json", work, id)) << json{{"skipped", "by the test"}}.dump();
-  const auto r = test::run_rpu({"convert", "run", log, "--work-dir", work, "--routes-file", routes, "--gateway-config",
-                                config, "--train-minutes", "0", "-t", "1"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const json d = read_cluster_state(work, 0)["deployed"];
+  const json d = s6.deploy(s6.dir + "/both", json::array({builtin_pair("greedy", 0.955, true, greedy), sc5}), false);
   ASSERT_TRUE(d["deployed"].get<bool>()) << d.dump(2);
   EXPECT_EQ(d["strategy"], "greedy") << d.dump(2);
   EXPECT_EQ(d["deployed_by"], "score");
@@ -419,16 +412,8 @@ TEST(ConvertRunE2E, DeploysThePairWhoseCalibratedRouteKeepsTheMostCallsLocalNotT
             std::string::npos)
       << d.dump(2);
   // Alone, the self-consistency pair is not deployed at all.
-  std::ofstream(work + "/cluster-0.json") << json{{"cluster", 0}, {"calls", 100}, {"volume", 0.66}, {"teacher_calls", 100},
-                                                 {"held_out", 20}, {"trainable", 80}, {"top_terms", {"arithmetic"}},
-                                                 {"teacher_latency_p50_ms", 600.0}, {"tokens", 1000},
-                                                 {"evaluated", json::array({sc5})}}
-                                                 .dump();
-  const auto alone = test::run_rpu({"convert", "run", log, "--work-dir", work, "--routes-file", routes,
-                                    "--gateway-config", config, "--train-minutes", "0", "-t", "1"});
-  ASSERT_EQ(alone.exit_code, 0) << alone.err;
-  EXPECT_FALSE(read_cluster_state(work, 0)["deployed"]["deployed"].get<bool>());
-  std::filesystem::remove_all(dir);
+  EXPECT_FALSE(s6.deploy(s6.dir + "/voted-alone", json::array({sc5}), false)["deployed"].get<bool>());
+  std::filesystem::remove_all(s6.dir);
 }
 
 // Flags that could only fail after clustering and evaluating (minutes into a real run) fail
