@@ -14,20 +14,29 @@ namespace {
 
 constexpr float kBlocked = -std::numeric_limits<float>::infinity();
 
-// log(sum(exp(logits))) over the logits not at -inf (a constraint's blocked tokens); -inf when
-// every one is.
-double log_sum_exp(std::span<const float> logits) {
+// log(sum(exp(logits))) over the logits not at -inf (a constraint's blocked tokens; -inf when
+// every one is), and how many those are: one pass for the maximum and the count, one for the sum.
+struct LogNormalizer {
+  double log_sum = kBlocked;
+  size_t finite = 0;
+};
+LogNormalizer log_normalizer(std::span<const float> logits) {
+  LogNormalizer n;
   float max_logit = kBlocked;
-  for (float l : logits) max_logit = std::max(max_logit, l);
-  if (max_logit == kBlocked) return kBlocked;
+  for (float l : logits) {
+    max_logit = std::max(max_logit, l);
+    n.finite += l != kBlocked;
+  }
+  if (n.finite == 0) return n;
   double sum = 0;
   for (float l : logits) sum += std::exp(static_cast<double>(l - max_logit));  // exp(-inf) = 0
-  return max_logit + std::log(sum);
+  n.log_sum = max_logit + std::log(sum);
+  return n;
 }
 
 // The chosen token's log-probability and the top alternatives under softmax(logits).
 TokenLogprob token_logprob(std::span<const float> logits, int32_t chosen, int top, const Tokenizer& tokenizer) {
-  const double log_norm = log_sum_exp(logits);
+  const double log_norm = log_normalizer(logits).log_sum;
   auto entry = [&](int32_t id) {
     return TokenProbability{id, tokenizer.token_to_piece(id),
                             static_cast<float>(logits[static_cast<size_t>(id)] - log_norm)};
@@ -50,8 +59,9 @@ TokenLogprob token_logprob(std::span<const float> logits, int32_t chosen, int to
 void add_constrained(TokenLogprob& lp, std::span<const float> masked, int32_t chosen) {
   const float own = masked[static_cast<size_t>(chosen)];
   if (own == kBlocked) return;  // not an allowed token: no distribution to read it in
-  lp.constrained_logprob = static_cast<float>(own - log_sum_exp(masked));
-  lp.forced = std::count_if(masked.begin(), masked.end(), [](float l) { return l != kBlocked; }) == 1;
+  const LogNormalizer allowed = log_normalizer(masked);
+  lp.constrained_logprob = static_cast<float>(own - allowed.log_sum);
+  lp.forced = allowed.finite == 1;
 }
 
 }  // namespace

@@ -8,10 +8,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "chat_only_backend.h"
 #include "convert/evaluate.h"
 #include "convert/logged_call.h"
 #include "convert/training_file.h"
-#include "core/error.h"
 #include "test_util.h"
 
 namespace rpu::convert {
@@ -60,10 +60,9 @@ TEST(ConvertPlaceholders, TrainingLeavesOutAnswersWithForeignPlaceholders) {
 }
 
 // Answers every call with the tool call whose phone is `phone`.
-class ScriptedCaller : public Backend {
+class ScriptedCaller : public test::ChatOnlyBackend {
  public:
-  explicit ScriptedCaller(std::string phone) : phone_(std::move(phone)) {}
-  std::string model_id() const override { return "scripted"; }
+  explicit ScriptedCaller(std::string phone) : ChatOnlyBackend("scripted"), phone_(std::move(phone)) {}
   std::unique_ptr<CallHandle> chat(const ChatRequest&, ChatEventSink sink) override {
     ChatEvent e;
     e.tool_calls = json::array({{{"id", "c"}, {"type", "function"},
@@ -74,8 +73,6 @@ class ScriptedCaller : public Backend {
     sink(e);
     return nullptr;
   }
-  std::unique_ptr<CallHandle> complete(const CompletionRequest&, ChatEventSink) override { throw Error("chat only"); }
-  EmbeddingResult embed(const EmbeddingRequest&) override { throw Error("chat only"); }
 
  private:
   std::string phone_;

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "chat_only_backend.h"
 #include "core/error.h"
 #include "reasoning/sampling.h"
 #include "reasoning/scorer.h"
@@ -15,10 +16,9 @@ namespace {
 
 // A judge whose first answer token is " y" with probability p_yes and " n" otherwise, spelt as
 // the built-in model's 512-piece vocabulary spells them; it counts the questions it is asked.
-class ScriptedJudge : public Backend {
+class ScriptedJudge : public test::ChatOnlyBackend {
  public:
-  explicit ScriptedJudge(double p_yes) : p_yes_(p_yes) {}
-  std::string model_id() const override { return "judge"; }
+  explicit ScriptedJudge(double p_yes) : ChatOnlyBackend("judge"), p_yes_(p_yes) {}
   std::unique_ptr<CallHandle> chat(const ChatRequest& request, ChatEventSink sink) override {
     asked.push_back(request.messages.back().value("content", ""));
     cancelled.push_back(request.cancelled);
@@ -34,10 +34,6 @@ class ScriptedJudge : public Backend {
     sink(e);
     return nullptr;
   }
-  std::unique_ptr<CallHandle> complete(const CompletionRequest&, ChatEventSink) override {
-    throw Error("the judge only chats");
-  }
-  EmbeddingResult embed(const EmbeddingRequest&) override { throw Error("the judge only chats"); }
   std::vector<std::string> asked;
   std::vector<std::function<bool()>> cancelled;  // each call's ChatRequest::cancelled
 
@@ -105,9 +101,9 @@ TEST(ReasoningScorer, LogprobScoresTheMeanTokenProbability) {
 // A backend whose every sample is the same three tokens: one sampled freely (p 0.5), one under a
 // constraint that allowed it with p 0.8 among the allowed tokens (0.1 in the whole vocabulary),
 // and one the constraint forced (0.01 in the whole vocabulary).
-class ConstrainedSamples : public Backend {
+class ConstrainedSamples : public test::ChatOnlyBackend {
  public:
-  std::string model_id() const override { return "constrained"; }
+  ConstrainedSamples() : ChatOnlyBackend("constrained") {}
   std::unique_ptr<CallHandle> chat(const ChatRequest& request, ChatEventSink sink) override {
     for (int i = 0; i < request.n; ++i) {
       ChatEvent e;
@@ -127,8 +123,6 @@ class ConstrainedSamples : public Backend {
     }
     return nullptr;
   }
-  std::unique_ptr<CallHandle> complete(const CompletionRequest&, ChatEventSink) override { throw Error("chat only"); }
-  EmbeddingResult embed(const EmbeddingRequest&) override { throw Error("chat only"); }
 };
 
 // Samples are scored as the cascade reads a token (gateway/cascade.h): among what its constraint
