@@ -33,12 +33,12 @@
 # Full: 5000 calls (a day of a small agent deployment's traffic); up to 4 variants of each
 # trainable call answered by the teacher (--augment), and of each held-out call, evaluated and
 # calibrated on (--held-out-variants); a generalist trained 16,500 steps (about 41 minutes; at
-# most 47) on every short-answer cluster; then up to 3 minutes / 2000 steps of fine-tuning per cluster it
-# does not pass; a specialist below the target is deployed when escalating its least confident
+# most 47) on every short-answer cluster; then up to 3 minutes / 2000 steps of fine-tuning of it on
+# each of those clusters (a passing one too: S6 deploys the route that keeps more calls local); a specialist below the target is deployed when escalating its least confident
 # calls brings its route to the target (--deploy-by-cascade; --no-cascade: only specialists
-# that pass alone), its threshold calibrated on the kept held-out calls' accuracy at its
-# Wilson lower bound at z = 0.5 (--calibration-margin; 0: at its mean, the recipe of the runs
-# before the ninth); each cluster holds out 10% of its calls, and at least about 50 of them
+# that pass alone), its threshold calibrated on the kept held-out calls' mean accuracy
+# (--calibration-margin Z: at its Wilson lower bound at z = Z, 0.5 in the ninth to seventeenth
+# runs); each cluster holds out 10% of its calls, and at least about 50 of them
 # (--min-held-out; 0 before the tenth run). About 65 minutes on two cores (the generalist had 30
 # minutes before the seventeenth run, about 11,000 steps). This is the recipe of bench/RESULTS.md's
 # latest conversion runs.
@@ -47,7 +47,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RPU=$ROOT/build/rpu
-CALLS=5000 SEED=1 GEN_MIN=47 GEN_STEPS=16500 TRAIN_MIN=3 TRAIN_STEPS=2000 AUGMENT=4 HOV=4 CASCADE=1 MAX_TOKENS=128 DIR="" MIX="" HELD_OUT=0.1 MARGIN=0.5 MIN_HELD_OUT=50
+CALLS=5000 SEED=1 GEN_MIN=47 GEN_STEPS=16500 TRAIN_MIN=3 TRAIN_STEPS=2000 AUGMENT=4 HOV=4 CASCADE=1 MAX_TOKENS=128 DIR="" MIX="" HELD_OUT=0.1 MARGIN=0 MIN_HELD_OUT=50
 TEACHER_URL="" TEACHER_MODEL="" FROM_RUN=""
 EXTRA=()
 while [ $# -gt 0 ]; do

@@ -18,8 +18,10 @@
 //     among its clusters) answers the held-out calls, greedily and with each reasoning
 //     strategy of the table that fits the cluster's answers (strategies.h; greedy only for
 //     free-form clusters); each (model, strategy) pair is a candidate of its own;
-//   - S5: when none reaches target x the teacher's score and train_minutes > 0, a specialist
-//     is trained (time-boxed) on the trainable calls and evaluated the same way;
+//   - S5: when train_minutes > 0 and none reaches target x the teacher's score, or the
+//     generalist learned the cluster (its fine-tune can keep more calls local than a passing
+//     candidate), a specialist is trained (time-boxed) on the trainable calls and evaluated
+//     the same way;
 //   - S6: the best candidate reaching the target is deployed with its strategy as the route's
 //     `reasoning:`, a min_confidence calibrated on its held-out (confidence, correct) pairs
 //     (the strategy's confidence when it has one: what the cascade judges), a cascade to the
@@ -85,7 +87,7 @@ struct RunOptions {
   // on the held-out calls, holds the cluster's quality at the target. It also deploys a
   // candidate whose own score misses the target when that route keeps at least min_local_share
   // of the calls local. Of those, the route that keeps the most calls local wins
-  // (best_deployable in run.cpp).
+  // (best_deployable in deploy.h).
   bool deploy_by_cascade = false;
   // S6 calibrates on the kept calls' accuracy at its Wilson lower bound at this z (0: the mean;
   // routing_table.h calibrate_threshold). More escalation, kept answers more often right.
@@ -122,22 +124,5 @@ std::vector<std::pair<std::string, std::vector<std::string>>> read_run_config(co
 // DIR/cluster-N.json, or null when absent.
 nlohmann::ordered_json read_cluster_state(const std::string& work_dir, int cluster);
 std::string cluster_state_path(const std::string& work_dir, int cluster);
-
-// How a deployed specialist's calls are recognised by the gateway. Today: a regex matching the
-// start of the cluster's own system prompts (each escaped, cut before the first scrub
-// placeholder; prompts that calls outside the cluster also have are left out), plus an alias (the task classifier on branch
-// `classify` will replace this one function). Empty `reason`: routable.
-struct RouteSelector {
-  std::string match_system;
-  std::vector<std::string> aliases;
-  int cluster = -1;             // >= 0: routed by the task classifier in classifier_file
-  std::string classifier_file;
-  double covered_share = 0;  // share of the cluster's calls the regex selects
-  std::string reason;  // why the calls cannot be selected (then not deployed)
-};
-// Routes a cluster by the system prompts only its calls use (when no classifier was written,
-// e.g. a clusters.json made elsewhere), or by the task classifier `rpu convert` wrote.
-RouteSelector route_selector(const ClusterRecord& cluster, const std::vector<LoggedCall>& calls);
-RouteSelector classifier_selector(const ClusterRecord& cluster, const std::string& classifier_file);
 
 }  // namespace rpu::convert
