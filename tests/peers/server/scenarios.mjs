@@ -344,7 +344,12 @@ const scenarios = {
     const c2 = new AbortController();
     const pending = client.chat.completions.create(
       { model, messages: chatMessages('Talk forever.'), max_tokens: 100000, ignore_eos: true, ...greedy }, { signal: c2.signal }).catch(() => null);
-    await new Promise((r) => setTimeout(r, 300));
+    // Abort once the server is decoding it: a fixed wait raced the tiny model, which fills the
+    // 1024-token context in about 300 ms, and an abort landing while the client read the finished
+    // body left its promise unsettled (node exit 13).
+    for (let i = 0; i < 400 && (await metrics()).value('rpu_active_sequences') === 0; ++i) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
     c2.abort();
     await pending;
     await untilIdle(8000);
