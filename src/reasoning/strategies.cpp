@@ -14,7 +14,7 @@ std::vector<Sample> to_votes(const std::vector<DrawnSample>& drawn, const Extrac
     std::optional<std::string> answer =
         d.tool_calls.is_array() && !d.tool_calls.empty() ? std::optional<std::string>(d.tool_calls.dump())
                                                           : extract_answer(extract, d.text);
-    samples.push_back({d.text, std::move(answer), d.mean_logprob(), d.tokens});
+    samples.push_back({d.text, std::move(answer), d.mean_logprob()});
   }
   return samples;
 }

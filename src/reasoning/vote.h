@@ -13,7 +13,6 @@ struct Sample {
   std::string text;
   std::optional<std::string> answer;  // extract_answer(text); nullopt: no vote
   double mean_logprob = 0;            // mean log-probability of the sample's tokens
-  int tokens = 0;
 };
 
 struct VoteResult {
