@@ -32,7 +32,6 @@ RouteCalibration calibrate(const json& candidate, double target, double margin_z
   return calibrate_measures(std::move(by_mean), std::move(by_answer), target, margin_z);
 }
 
-
 // Every evaluated pair of the cluster: S4's, then the trained specialist's (older states kept
 // only its best pair, as "candidate").
 std::vector<json> evaluated_pairs(const json& state) {

@@ -39,10 +39,10 @@ std::string teacher_upstream(const RunOptions& o);
 nlohmann::ordered_json deploy_step(const RunOptions& o, const std::vector<LoggedCall>& calls, const ClusterRecord& record,
                                    const nlohmann::ordered_json& state, const OutputConstraints& constraints);
 
-// How a deployed specialist's calls are recognised by the gateway. Today: a regex matching the
-// start of the cluster's own system prompts (each escaped, cut before the first scrub
-// placeholder; prompts that calls outside the cluster also have are left out), plus an alias (the task classifier on branch
-// `classify` will replace this one function). Empty `reason`: routable.
+// How a deployed specialist's calls are recognised by the gateway: by the task classifier S3
+// wrote (`cluster`, `classifier_file`), or, without one, by a regex matching the start of the
+// cluster's own system prompts (each escaped, cut before the first scrub placeholder; prompts
+// that calls outside the cluster also have are left out); plus an alias. Empty `reason`: routable.
 struct RouteSelector {
   std::string match_system;
   std::vector<std::string> aliases;
