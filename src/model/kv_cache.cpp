@@ -46,8 +46,10 @@ KVCache::KVCache(const ModelConfig& config, int n_ctx, int n_seq, KVCacheTypes t
   free_.resize(static_cast<size_t>(n_pages));
   for (int i = 0; i < n_pages; ++i) free_[static_cast<size_t>(i)] = n_pages - 1 - i;  // page 0 first
   const size_t rows = static_cast<size_t>(n_pages) * static_cast<size_t>(n_layer_) * static_cast<size_t>(page_size);
-  keys_.reset(new uint8_t[rows * static_cast<size_t>(k_row_bytes_)]);
-  values_.reset(new uint8_t[rows * static_cast<size_t>(v_row_bytes_)]);
+  // Lazily committed, in huge pages where offered (core/large_buffer.h): a decode step's
+  // first touches of new rows were page faults costing more than the step's arithmetic.
+  keys_ = allocate_large_buffer(rows * static_cast<size_t>(k_row_bytes_));
+  values_ = allocate_large_buffer(rows * static_cast<size_t>(v_row_bytes_));
 }
 
 int KVCache::page_of(int seq, int pos) const {
@@ -156,7 +158,10 @@ void KVCache::share_prefix(int from_seq, int to_seq, int n_pos) {
 
 void KVCache::truncate(int seq, int n_pos) {
   std::vector<int32_t>& table = tables_[static_cast<size_t>(seq)];
-  for (int i = (std::max(n_pos, 0) + page_size_ - 1) / page_size_; i < pages_per_seq_; ++i) {
+  // Last page first, so the free list hands them out again in their old order: a sequence
+  // refilled from the start gets back the pages it had, already touched (in first-to-last
+  // order, its first positions went to its last page, whose rows were mostly never written).
+  for (int i = pages_per_seq_ - 1; i >= (std::max(n_pos, 0) + page_size_ - 1) / page_size_; --i) {
     int32_t& page = table[static_cast<size_t>(i)];
     if (page < 0) continue;
     release_page(page);

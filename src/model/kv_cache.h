@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/large_buffer.h"
 #include "kernels/kernels.h"
 #include "model/config.h"
 
@@ -91,8 +92,8 @@ class KVCache {
   // Left uninitialised on purpose: memory is committed only when a page is first written, and
   // freed pages are reused most recently freed first, so a server with many long slots costs
   // memory in proportion to the distinct rows it actually holds.
-  std::unique_ptr<uint8_t[]> keys_;    // [n_pages][n_layer][page_size] rows of k_row_bytes_
-  std::unique_ptr<uint8_t[]> values_;  // [n_pages][n_layer][page_size] rows of v_row_bytes_
+  LargeBuffer keys_;    // [n_pages][n_layer][page_size] rows of k_row_bytes_
+  LargeBuffer values_;  // [n_pages][n_layer][page_size] rows of v_row_bytes_
 };
 
 }  // namespace rpu

@@ -93,6 +93,29 @@ TEST(KvPages, SharedPagesAreCountedOnceCopiedOnWriteAndReleased) {
   EXPECT_EQ(cache.pages_mapped(), 0);
 }
 
+// A sequence emptied and refilled from the start gets back the pages it had, in the same
+// order: those are the pages already touched (a decode after a rewind, as `rpu bench` does
+// between repetitions and a server slot between requests, writes no never-touched memory).
+TEST(KvPages, ARefilledSequenceGetsItsPagesBackInOrder) {
+  SynthSpec spec;
+  spec.n_embd = 64;
+  const auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(synth_model(spec).to_bytes())));
+  KVCache cache(model->config(), 16, 2, {}, 4);
+  cache.prepare_write(0, 0, 9);  // positions 0-8: three pages
+  const std::vector<const uint8_t*> first = {cache.key(0, 0, 0), cache.key(0, 0, 4), cache.key(0, 0, 8)};
+  cache.truncate(0, 0);
+  EXPECT_EQ(cache.pages_in_use(), 0);
+  cache.prepare_write(0, 0, 9);
+  EXPECT_EQ(cache.key(0, 0, 0), first[0]);
+  EXPECT_EQ(cache.key(0, 0, 4), first[1]);
+  EXPECT_EQ(cache.key(0, 0, 8), first[2]);
+  // Cut mid-way: the freed pages return in order too.
+  cache.truncate(0, 4);
+  cache.prepare_write(0, 4, 9);
+  EXPECT_EQ(cache.key(0, 0, 4), first[1]);
+  EXPECT_EQ(cache.key(0, 0, 8), first[2]);
+}
+
 // pages_mapped() is a counter kept on every map and unmap; after each of a long random run of
 // writes (fresh pages and copies on write), shares and truncations it equals a recount of
 // every sequence's page table (head_rows' pages), and pages_in_use() the distinct ids in them.
