@@ -22,7 +22,7 @@ constexpr int64_t kChunksPerThread = 4;
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads) {
   if (n_threads < 1) fail("thread count must be at least 1, got {}", n_threads);
-  for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i - 1); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -56,7 +56,22 @@ void ThreadPool::work_on(uint32_t generation) {
   }
 }
 
-void ThreadPool::worker_loop() {
+void ThreadPool::read_ahead(int worker, uint32_t generation) {
+  const auto* data = static_cast<const char*>(ahead_data_.load(std::memory_order_relaxed));
+  const size_t bytes = ahead_bytes_.load(std::memory_order_relaxed);
+  if (data == nullptr || bytes == 0) return;
+  // Worker i takes slice i of n; a 64-byte line at a time into L2 (prefetcht1), looking for a
+  // newer job every 4 KiB so a read-ahead never delays one.
+  const size_t n_workers = workers_.size();
+  const size_t begin = bytes * static_cast<size_t>(worker) / n_workers;
+  const size_t end = bytes * (static_cast<size_t>(worker) + 1) / n_workers;
+  for (size_t page = begin; page < end; page += 4096) {
+    if (generation_.load(std::memory_order_relaxed) != generation) return;
+    for (size_t line = page; line < std::min(end, page + 4096); line += 64) __builtin_prefetch(data + line, 0, 2);
+  }
+}
+
+void ThreadPool::worker_loop(int worker) {
   uint32_t seen = 0;
   for (;;) {
     uint32_t current = generation_.load(std::memory_order_acquire);
@@ -71,15 +86,19 @@ void ThreadPool::worker_loop() {
     seen = current;
     if (stopping_.load()) return;
     work_on(current);
+    read_ahead(worker, current);
   }
 }
 
-void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn, ReadAhead then) {
   if (n <= 0) return;
   if (n_threads_ == 1 || n == 1) {
     fn(0, n);
     return;
   }
+  // Read by the workers after they see the new generation (published with release below).
+  ahead_data_.store(then.data, std::memory_order_relaxed);
+  ahead_bytes_.store(then.bytes, std::memory_order_relaxed);
   const int64_t chunks = std::min<int64_t>({n, n_threads_ * kChunksPerThread, int64_t{0xffff}});
   fn_.store(&fn, std::memory_order_relaxed);
   n_.store(n, std::memory_order_relaxed);

@@ -126,8 +126,11 @@ class BatchForward {
   bool split_into_lanes(std::span<const SequenceChunk> chunks) const;
   void run_lanes(std::span<const SequenceChunk> chunks, const LaneRows& on_lane_rows);
   // Y_i = X W_i^T for several matrices reading the same input (model/matmul_batch.h), plus
-  // the LoRA terms of adapted matrices.
-  void matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens);
+  // the LoRA terms of adapted matrices. `then`: the matrix the step multiplies by next, read
+  // ahead by idle workers.
+  void matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens, const WeightMatrix* then = nullptr);
+  // The first matrix layer `layer` multiplies by (the output head past the last layer).
+  const WeightMatrix& first_matrix(int layer) const;
   void attention(int layer, std::span<const SequenceChunk> chunks);
   // Bytes of K and V the step's attention reads in one layer (each cached position once per chunk).
   uint64_t attention_bytes(int layer, std::span<const SequenceChunk> chunks) const;

@@ -5,7 +5,7 @@
 namespace rpu {
 
 void matmul_batch(const KernelSet& kernels, ThreadPool* pool, MatmulScratch& scratch,
-                  std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens) {
+                  std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens, ReadAhead then) {
   // Threads claim units of rows: whole tiles when several tokens share the weights (a SmolLM2
   // prefill ran ~15% of its int8 products in the narrower tiles at cut tile ends), else the
   // set's granule, the finest split for one token.
@@ -60,8 +60,13 @@ void matmul_batch(const KernelSet& kernels, ThreadPool* pool, MatmulScratch& scr
   if (serial) {
     run_units(0, row_units);  // n_blocks is 1
   } else {
-    pool->parallel_for(row_units * n_blocks, run_units);
+    pool->parallel_for(row_units * n_blocks, run_units, then);
   }
+}
+
+ReadAhead weight_bytes(const WeightMatrix& w) {
+  if (w.packed) return {w.packed.get(), w.packed_bytes};
+  return {w.view.data, static_cast<size_t>(w.view.rows) * static_cast<size_t>(w.view.row_bytes)};
 }
 
 void for_each_token(ThreadPool* pool, int n_tokens, int64_t values_per_token, const std::function<void(int)>& fn) {

@@ -47,8 +47,12 @@ struct MatmulScratch {
 };
 
 // `pool` may be null (single-threaded). Runs in this thread when the jobs' n_tokens x rows x
-// columns is below kSerialMacs.
+// columns is below kSerialMacs. `then`: the memory the caller reads next (the next matrix),
+// read ahead by idle workers (core/thread_pool.h).
 void matmul_batch(const KernelSet& kernels, ThreadPool* pool, MatmulScratch& scratch,
-                  std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens);
+                  std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens, ReadAhead then = {});
+
+// The bytes a matmul through w reads: its packed layout, or the file's rows.
+ReadAhead weight_bytes(const WeightMatrix& w);
 
 }  // namespace rpu

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdint>
 #include <stdexcept>
 #include <vector>
 
@@ -53,6 +54,39 @@ TEST(ThreadPoolTest, BackToBackJobsNeverRunAPieceTwice) {
     pool.parallel_for(n, [&](int64_t begin, int64_t end) { total += end - begin; });
   }
   EXPECT_EQ(total.load(), expected);
+}
+
+// Jobs that name memory to read ahead run exactly as jobs without: a worker reading ahead a
+// range far larger than it can finish (64 MiB) leaves it for the next job, whose pieces are all
+// run once, and a range that no longer holds memory is only prefetched (never read).
+TEST(ThreadPoolTest, ReadAheadNeverChangesWhatAJobRuns) {
+  std::vector<uint8_t> big(size_t{64} << 20, 1);
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    int64_t expected = 0;
+    std::atomic<int64_t> total{0};
+    for (int i = 0; i < 20000; ++i) {
+      const int64_t n = 1 + i % 37;
+      expected += n;
+      const ReadAhead then = i % 3 == 0 ? ReadAhead{big.data(), big.size()} : ReadAhead{big.data() + i, 4096};
+      pool.parallel_for(n, [&](int64_t begin, int64_t end) { total += end - begin; }, then);
+    }
+    EXPECT_EQ(total.load(), expected);
+  }
+  ThreadPool pool(2);
+  const void* gone = nullptr;
+  {
+    std::vector<uint8_t> freed(size_t{8} << 20, 1);
+    gone = freed.data();
+  }
+  std::atomic<int64_t> sum{0};
+  pool.parallel_for(100, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) sum += i;
+  }, ReadAhead{gone, size_t{8} << 20});
+  pool.parallel_for(100, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) sum += i;
+  });
+  EXPECT_EQ(sum.load(), 2 * 4950);
 }
 
 TEST(ThreadPoolTest, RejectsZeroThreads) { EXPECT_THROW(ThreadPool(0), Error); }
