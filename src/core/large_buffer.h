@@ -20,8 +20,8 @@ struct LargeBufferFree {
 };
 using LargeBuffer = std::unique_ptr<uint8_t[], LargeBufferFree>;
 
-// n_bytes of uninitialised memory, 2 MiB-aligned when at least 2 MiB (so every whole huge page
-// of it can be one), with the kernel asked for huge pages (madvise MADV_HUGEPAGE; a no-op where
+// n_bytes of uninitialised memory, 2 MiB-aligned when at least 2 MiB (so each whole 2 MiB of it
+// can be one huge page), with the kernel asked for huge pages (madvise MADV_HUGEPAGE; a no-op where
 // THP is off or absent). Throws when out of memory.
 LargeBuffer allocate_large_buffer(size_t n_bytes);
 

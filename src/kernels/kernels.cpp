@@ -79,14 +79,11 @@ bool cpu_has_i8mm() {
 }  // namespace
 #endif
 
-void AlignedFree::operator()(uint8_t* p) const { std::free(p); }
-
 AlignedBytes allocate_aligned(size_t n_bytes) {
   const size_t rounded = (n_bytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  if (p == nullptr) fail("out of memory allocating {} bytes for packed weights", n_bytes);
-  std::memset(p, 0, rounded == 0 ? 64 : rounded);
-  return AlignedBytes(static_cast<uint8_t*>(p));
+  AlignedBytes p = allocate_large_buffer(rounded == 0 ? 64 : rounded);
+  std::memset(p.get(), 0, rounded == 0 ? 64 : rounded);
+  return p;
 }
 
 void QuantizedInput::reshape(int64_t tokens, int64_t columns) {

@@ -10,15 +10,14 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/large_buffer.h"
 #include "core/tensor.h"
 
 namespace rpu {
 
-// 64-byte aligned bytes owned by a packed weight.
-struct AlignedFree {
-  void operator()(uint8_t* p) const;
-};
-using AlignedBytes = std::unique_ptr<uint8_t[], AlignedFree>;
+// Aligned bytes owned by a packed weight: in huge pages from 2 MiB up (core/large_buffer.h), so
+// loading Qwen2.5-0.5B Q8_0 faults 250 pages instead of 128,000.
+using AlignedBytes = LargeBuffer;
 AlignedBytes allocate_aligned(size_t n_bytes);  // zero-filled
 
 // A weight matrix prepared for a kernel set: the file's bytes plus, when the set repacks
