@@ -115,13 +115,18 @@ void profile_runs(const Model& model, const BenchOptions& o, ThreadPool& pool, s
     out.push_back(std::move(p));
   }
   if (o.n_gen > 0) {
-    BenchProfile p{fmt::format("tg{}", o.n_gen), o.n_gen, {}};
+    // At a depth (-d), the generated tokens attend over that many earlier positions, as in the
+    // timed test, so the profile shows what a long context costs.
+    const std::vector<int32_t> depth = o.n_depth > 0 ? bench_tokens(o.n_depth, n_vocab) : std::vector<int32_t>{};
+    BenchProfile p{fmt::format("tg{}{}", o.n_gen, o.n_depth > 0 ? fmt::format(" @ d{}", o.n_depth) : ""), o.n_gen, {}};
     const auto tokens = bench_tokens(1, n_vocab);
-    ForwardPass forward(model, o.n_gen + 1, &pool);
+    ForwardPass forward(model, static_cast<int>(depth.size()) + o.n_gen + 1, &pool);
     // Unrecorded: first touches of every KV page the run will write (they were most of the
     // 'rope + kv write' row of a SmolLM2-135M decode step), as in time_generation's warm-up.
+    fill_depth(forward, depth);
     for (int32_t t : bench_tokens(o.n_gen + 1, n_vocab)) forward.eval(std::span<const int32_t>(&t, 1));
     forward.rewind(0);
+    fill_depth(forward, depth);
     Sampler sampler{SamplingParams{}};
     std::span<const float> logits = forward.eval(tokens);
     forward.set_profile(&p.profile);

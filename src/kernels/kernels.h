@@ -136,7 +136,21 @@ struct KernelSet {
   // thread issues them; returns the 8-bit multiply-adds done. engine/bench.h times it on every
   // thread. Null: the set has no int8 instruction worth measuring.
   uint64_t (*int8_peak_loop)(int64_t rounds);
+  // attend over the rows [first, end) only, one span of a long context (first at or after
+  // visible_from of the query's position): out[head_dim] is those rows' values weighted by the
+  // softmax of their scores taken over the span alone; returns log(sum_p e^{s_p}) over the span
+  // (after the soft cap), which merge_attention_spans needs to join spans into attend's result.
+  // Spans let a long decode context be split between threads and read once per GQA group.
+  // scores: end - first scratch floats. Null: callers attend over the whole context.
+  float (*attend_span)(const float* q, const KvRows& kv, int64_t first, int64_t end, const AttentionParams& a,
+                       float* scores, float* out);
 };
+
+// Joins n spans' results of one query (attend_span's out[i * out_stride ..] and log-sum-exp
+// lse[i]) into the attention over all of them: out = sum_i w_i out_i with w_i = e^{lse_i} / sum_j
+// e^{lse_j}, in span order.
+void merge_attention_spans(const float* outs, int64_t out_stride, const float* lse, int64_t n, int64_t head_dim,
+                           float* out);
 
 const KernelSet& reference_kernels();
 std::vector<const KernelSet*> available_kernels();  // those this CPU can run, reference first
@@ -147,6 +161,9 @@ const KernelSet& active_kernels();
 // Reference attention for one head (the oracle): each visible row's head slice converted to f32
 // (kv_slice_to_f32), then the formula of AttentionParams in plain sequential f32 arithmetic.
 void attend_ref(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out);
+// attend_span's oracle, in the same plain arithmetic.
+float attend_span_ref(const float* q, const KvRows& kv, int64_t first, int64_t end, const AttentionParams& a,
+                      float* scores, float* out);
 // SwiGLU in plain f32 with std::exp (the oracle, and the path of sets without their own).
 void swiglu_ref(const float* gate, const float* up, int64_t n, float* out);
 // Rows of an f32 buffer as KvRows: position p at rows + p * stride floats, the head at offset.

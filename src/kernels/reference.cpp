@@ -65,13 +65,52 @@ void attend_ref(const float* q, const KvRows& kv, int64_t pos, const AttentionPa
   }
 }
 
+float attend_span_ref(const float* q, const KvRows& kv, int64_t first, int64_t end, const AttentionParams& a,
+                      float* scores, float* out) {
+  const int64_t hd = a.head_dim, n = end - first;
+  thread_local std::vector<float> row;
+  row.resize(static_cast<size_t>(hd));
+  for (int64_t p = first; p < end; ++p) {
+    kv_slice_to_f32(kv.k_type, kv.key(p), kv.offset, hd, row.data());
+    float dot = 0.0f;
+    for (int64_t i = 0; i < hd; ++i) dot += q[i] * row[static_cast<size_t>(i)];
+    scores[p - first] = dot * a.scale;
+  }
+  if (a.softcap > 0) soft_cap_scores(scores, n, a.softcap);
+  const float max_score = *std::max_element(scores, scores + n);
+  float total = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    scores[i] = std::exp(scores[i] - max_score);
+    total += scores[i];
+  }
+  std::fill(out, out + hd, 0.0f);
+  for (int64_t p = first; p < end; ++p) {
+    const float weight = scores[p - first] / total;
+    kv_slice_to_f32(kv.v_type, kv.value(p), kv.offset, hd, row.data());
+    for (int64_t i = 0; i < hd; ++i) out[i] += weight * row[static_cast<size_t>(i)];
+  }
+  return max_score + std::log(total);
+}
+
+void merge_attention_spans(const float* outs, int64_t out_stride, const float* lse, int64_t n, int64_t head_dim,
+                           float* out) {
+  const float top = *std::max_element(lse, lse + n);
+  float total = 0.0f;
+  for (int64_t i = 0; i < n; ++i) total += std::exp(lse[i] - top);
+  std::fill(out, out + head_dim, 0.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    const float w = std::exp(lse[i] - top) / total;
+    for (int64_t d = 0; d < head_dim; ++d) out[d] += w * outs[i * out_stride + d];
+  }
+}
+
 void swiglu_ref(const float* gate, const float* up, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
 const KernelSet& reference_kernels() {
   static const KernelSet set{"ref", &pack_ref, &wants_quantized_input_ref, &quantize_input_ref, &matmul_ref, &attend_ref,
-                             nullptr, nullptr, &swiglu_ref};
+                             nullptr, nullptr, &swiglu_ref, nullptr, nullptr};
   return set;
 }
 

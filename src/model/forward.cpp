@@ -244,9 +244,23 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
   const int decode_heads = kernels_.attend_group != nullptr ? std::min(group, 2) : 1;
   std::vector<AttentionTask>& tasks = attention_tasks_;
   tasks.clear();
+  // A generated token that sees more than kAttentionSpan positions (no sliding window) is split
+  // into spans of them instead (attend_span), one task per (GQA group, span), joined after: the
+  // group's K/V rows are read once, not once per task of two heads, and a long context is shared
+  // between the threads however few the groups (SmolLM2-135M has 3). The spans follow the
+  // token's position only, never the batch or the thread count.
+  const bool spans = kernels_.attend_span != nullptr && params.window == 0;
+  const int max_spans = (n_ctx() + kAttentionSpan - 1) / kAttentionSpan;
+  int n_tokens = 0;
+  for (const SequenceChunk& chunk : chunks) n_tokens += static_cast<int>(chunk.tokens.size());
+  token_spans_.assign(static_cast<size_t>(n_tokens), 0);
   for (size_t c = 0; c < chunks.size(); ++c) {
     const int n = static_cast<int>(chunks[c].tokens.size());
     const bool block = chunks[c].prefill && blocks;
+    if (!block && spans) {
+      add_decode_tasks(static_cast<int>(c), n, decode_heads);
+      continue;
+    }
     const int step = block ? 16 : 1, per_task = block ? group : decode_heads;
     for (int h = 0; h < n_head;) {
       const int heads = std::min(per_task, group - h % group);  // never across two KV heads
@@ -275,7 +289,15 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
       float* out = attn_.data() + static_cast<size_t>(first_token) * q_dim + static_cast<size_t>(task.head) * hd;
       // The head's K/V rows, typed and paged as the cache holds them, read in place by the kernel.
       const KvRows kv = cache_.head_rows(chunk.seq, layer, static_cast<int64_t>(task.head / group) * hd);
-      if (chunk.prefill && blocks) {
+      if (task.span >= 0) {
+        const int64_t first = static_cast<int64_t>(task.span) * kAttentionSpan;
+        const int64_t end = std::min<int64_t>(first + kAttentionSpan, first_pos + 1);
+        for (int j = 0; j < task.heads; ++j) {
+          const size_t slot = (static_cast<size_t>(first_token) * n_head + task.head + j) * max_spans + task.span;
+          span_lse_[slot] = kernels_.attend_span(q + static_cast<size_t>(j) * hd, kv, first, end, params, scores.data(),
+                                                 span_out_.data() + slot * hd);
+        }
+      } else if (chunk.prefill && blocks) {
         kernels_.attend_block(q, q_dim, task.n_q, task.heads, kv, first_pos, params, out, q_dim);
       } else if (task.heads > 1) {
         kernels_.attend_group(q, hd, task.heads, kv, first_pos, params, scores.data(), out, hd);
@@ -297,6 +319,38 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
   } else {
     // Workers done with their heads read ahead the attention output matrix, multiplied next.
     pool_->parallel_for(n_tasks, run, weight_bytes(model_.weights().layers[static_cast<size_t>(layer)].wo));
+  }
+  for (int t = 0; t < n_tokens; ++t) {
+    const int n_spans = token_spans_[static_cast<size_t>(t)];
+    for (int h = 0; n_spans > 0 && h < n_head; ++h) {
+      const size_t slot = (static_cast<size_t>(t) * n_head + h) * max_spans;
+      merge_attention_spans(span_out_.data() + slot * hd, hd, span_lse_.data() + slot, n_spans, hd,
+                            attn_.data() + static_cast<size_t>(t) * q_dim + static_cast<size_t>(h) * hd);
+    }
+  }
+}
+
+void BatchForward::add_decode_tasks(int chunk, int n, int decode_heads) {
+  const int group = config_.n_head / config_.n_head_kv, n_head = config_.n_head;
+  const int max_spans = (n_ctx() + kAttentionSpan - 1) / kAttentionSpan;
+  for (int t0 = 0; t0 < n; ++t0) {
+    const int token = chunk_first_[static_cast<size_t>(chunk)] + t0;
+    const int n_spans = (token_pos_[static_cast<size_t>(token)] + kAttentionSpan) / kAttentionSpan;  // ceil((pos + 1) / S)
+    if (n_spans > 1) {
+      token_spans_[static_cast<size_t>(token)] = n_spans;
+      const size_t need = (static_cast<size_t>(token) + 1) * n_head * max_spans;
+      ensure(span_lse_, need);
+      ensure(span_out_, need * config_.head_dim);
+      for (int h = 0; h < n_head; h += group) {
+        for (int s = 0; s < n_spans; ++s) attention_tasks_.push_back({chunk, h, t0, 1, group, s});
+      }
+      continue;
+    }
+    for (int h = 0; h < n_head;) {
+      const int heads = std::min(decode_heads, group - h % group);  // never across two KV heads
+      attention_tasks_.push_back({chunk, h, t0, 1, heads});
+      h += heads;
+    }
   }
 }
 

@@ -108,6 +108,9 @@ class BatchForward {
   // construction), always, or never.
   enum class LaneSplit { kAuto, kAlways, kNever };
   static constexpr uint64_t kLaneWeightBytes = uint64_t{24} << 20;
+  // Positions per span of a generated token's attention over a long context (attend_span); a
+  // token that sees at most this many positions attends in one piece, as before spans.
+  static constexpr int kAttentionSpan = 512;
   void set_lane_split(LaneSplit split) { lane_split_ = split; }
   // Applies a LoRA adapter (model/lora.h) to every matrix it adapts, without merging; null
   // removes it. The adapter must outlive its use.
@@ -132,6 +135,9 @@ class BatchForward {
   // The first matrix layer `layer` multiplies by (the output head past the last layer).
   const WeightMatrix& first_matrix(int layer) const;
   void attention(int layer, std::span<const SequenceChunk> chunks);
+  // The attention tasks of a chunk's n generated tokens: spans of a long context (attend_span),
+  // else tasks of `decode_heads` heads.
+  void add_decode_tasks(int chunk, int n, int decode_heads);
   // Bytes of K and V the step's attention reads in one layer (each cached position once per chunk).
   uint64_t attention_bytes(int layer, std::span<const SequenceChunk> chunks) const;
   // x += attention(norm(x)) and x += ffn(norm(x)) of one layer over the step's n tokens.
@@ -182,8 +188,13 @@ class BatchForward {
   struct AttentionTask {
     int chunk, head, t0, n_q;  // queries t0 .. t0 + n_q - 1 of one head of one chunk
     int heads = 1;             // query heads head .. head + heads - 1 (of one GQA group)
+    int span = -1;             // positions [span * kAttentionSpan, ...) only (attend_span); -1: all
   };
   std::vector<AttentionTask> attention_tasks_;
+  // Spans of a long decode context: per step token, its span count (0: not split); per (token,
+  // head, span), attend_span's output [head_dim] and log-sum-exp, joined after the tasks.
+  std::vector<int> token_spans_;
+  std::vector<float> span_out_, span_lse_;
   // Scratch activations, grown to the largest step seen.
   std::vector<float> x_, h_, q_, k_, v_, qkv_, attn_, ffn_gate_, ffn_up_, logits_, hidden_out_;
   size_t logits_rows_ = 0, hidden_rows_ = 0;

@@ -5,6 +5,8 @@
 // kernel run on the token alone, and the comparison is exact.)
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -265,6 +267,68 @@ TEST(BatchInvarianceTest, DecodeLanesMatchTheUnsplitStep) {
       ASSERT_EQ(split.size(), static_cast<size_t>(kSeqs * kSteps * model->config().n_vocab));
       EXPECT_EQ(0, std::memcmp(split.data(), whole.data(), split.size() * sizeof(float))) << kv_cache_type_name(types.k);
     }
+  }
+}
+
+// A generated token that sees more than BatchForward::kAttentionSpan positions attends in spans
+// (attend_span) joined after: its logits are still bit for bit the same alone (no pool) and
+// decoded beside another sequence (pool of 2), and within the fast path's tolerance of the
+// reference kernels', which attend over the whole context in one piece.
+TEST(BatchInvarianceTest, LongContextSpansMatchAloneAndTheReference) {
+  SynthSpec spec;
+  spec.arch = "qwen3";
+  spec.qk_norm = true;
+  spec.head_dim = 32;
+  spec.n_embd = 256;
+  spec.n_head = 8;
+  spec.n_head_kv = 2;
+  spec.n_ff = 256;
+  spec.n_ctx = 2048;
+  spec.matrix_type = DType::F32;  // no int8 rounding of activations: the paths differ by summation order only
+  const auto bytes = synth_model(spec).to_bytes();
+  const int n_ctx = 1200, steps = 3;
+  std::vector<int32_t> prompt(static_cast<size_t>(2 * BatchForward::kAttentionSpan + 40));
+  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>(1 + (37 * i + 11) % 290);
+  const std::vector<int32_t> other = {1, 5, 9, 33, 70, 71, 72, 200, 3, 4, 5};
+  auto decode_alone = [&](const Model& model) {
+    BatchForward f(model, n_ctx, 1);
+    const SequenceChunk first{0, prompt, ChunkOutput::kNone, true};
+    f.eval({&first, 1});
+    std::vector<float> logits;
+    for (int step = 0; step < steps; ++step) {
+      const int32_t token = 7 + step;
+      const SequenceChunk d{0, {&token, 1}, ChunkOutput::kLastLogits, false};
+      f.eval({&d, 1});
+      logits.insert(logits.end(), f.logits().begin(), f.logits().end());
+    }
+    return logits;
+  };
+  auto reference = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "synth"), &reference_kernels());
+  const std::vector<float> expected = decode_alone(*reference);
+  double max_abs = 0;
+  for (float v : expected) max_abs = std::max(max_abs, static_cast<double>(std::fabs(v)));
+  for (const KernelSet* set : available_kernels()) {
+    SCOPED_TRACE(set->name);
+    auto model = Model::from_gguf(GgufFile::parse(MappedFile::from_bytes(bytes), "synth"), set);
+    const std::vector<float> alone = decode_alone(*model);
+    ThreadPool pool(2);
+    BatchForward f(*model, n_ctx, 2, &pool);
+    const SequenceChunk prompts[] = {{0, prompt, ChunkOutput::kNone, true}, {1, other, ChunkOutput::kNone, true}};
+    f.eval(prompts);
+    std::vector<float> together;
+    const size_t n_vocab = static_cast<size_t>(model->config().n_vocab);
+    for (int step = 0; step < steps; ++step) {
+      const int32_t feed[] = {7 + step, 50 + step};
+      const SequenceChunk chunks[] = {{0, {&feed[0], 1}, ChunkOutput::kLastLogits, false},
+                                      {1, {&feed[1], 1}, ChunkOutput::kLastLogits, false}};
+      f.eval(chunks);
+      together.insert(together.end(), f.logits().begin(), f.logits().begin() + static_cast<std::ptrdiff_t>(n_vocab));
+    }
+    ASSERT_EQ(together.size(), alone.size());
+    EXPECT_EQ(0, std::memcmp(together.data(), alone.data(), alone.size() * sizeof(float)));
+    double worst = 0;
+    for (size_t i = 0; i < alone.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(alone[i]) - expected[i]));
+    EXPECT_LE(worst, 1e-4 * max_abs);
   }
 }
 

@@ -421,6 +421,74 @@ TEST(KernelSetTest, AttentionOverTypedPagedRowsMatchesReference) {
   }
 }
 
+// attend_span (each set that has it, and the reference's) over spans of a long context, joined
+// by merge_attention_spans, against attend_ref over the whole context, for every KV type, paged
+// and contiguous rows, plain and soft-capped; one span alone against attend_span_ref, log-sum-exp
+// included. The cuts include spans of one position and spans across page boundaries.
+TEST(KernelSetTest, AttentionSpansJoinIntoAttend) {
+  const DType types[] = {DType::F32, DType::F16, DType::Q8_0};
+  const int64_t n_pos = 100, head_dim = 64, kv_dim = 3 * head_dim, offset = head_dim;
+  const auto k = random_values(static_cast<size_t>(n_pos * kv_dim), 31, 2.0f);
+  const auto v = random_values(static_cast<size_t>(n_pos * kv_dim), 32);
+  const auto q = random_values(static_cast<size_t>(head_dim), 33, 2.0f);
+  using SpanFn = float (*)(const float*, const KvRows&, int64_t, int64_t, const AttentionParams&, float*, float*);
+  std::vector<std::pair<const char*, SpanFn>> spans_of{{"ref", &attend_span_ref}};
+  for (const KernelSet* set : tested_sets()) {
+    if (set->attend_span != nullptr) spans_of.emplace_back(set->name, set->attend_span);
+  }
+  const std::vector<std::vector<int64_t>> cuts = {{0, 100}, {0, 50, 100}, {0, 1, 17, 33, 99, 100}, {0, 64, 100}};
+  for (DType k_type : types) {
+    for (DType v_type : types) {
+      const int64_t kb = kv_row_bytes(k_type, kv_dim), vb = kv_row_bytes(v_type, kv_dim);
+      std::vector<uint8_t> k_rows(static_cast<size_t>(n_pos * kb)), v_rows(static_cast<size_t>(n_pos * vb));
+      for (int64_t p = 0; p < n_pos; ++p) {
+        quantize_row(k_type, k.data() + p * kv_dim, k_rows.data() + p * kb, kv_dim);
+        quantize_row(v_type, v.data() + p * kv_dim, v_rows.data() + p * vb, kv_dim);
+      }
+      KvRows typed;
+      typed.k_type = k_type;
+      typed.v_type = v_type;
+      typed.offset = offset;
+      const RowLayout plain = lay_out_rows(k_rows, v_rows, kb, vb, n_pos, false, typed);
+      for (bool paged : {false, true}) {
+        const RowLayout layout = lay_out_rows(k_rows, v_rows, kb, vb, n_pos, paged, typed);
+        for (float softcap : {0.0f, 2.5f}) {
+          AttentionParams params;
+          params.head_dim = head_dim;
+          params.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+          params.softcap = softcap;
+          std::vector<float> scores(static_cast<size_t>(n_pos)), expected(static_cast<size_t>(head_dim));
+          attend_ref(q.data(), plain.rows, n_pos - 1, params, scores.data(), expected.data());
+          for (const auto& [name, attend_span] : spans_of) {
+            for (const std::vector<int64_t>& cut : cuts) {
+              const int64_t n = static_cast<int64_t>(cut.size()) - 1;
+              std::vector<float> outs(static_cast<size_t>(n * head_dim), NAN), lse(static_cast<size_t>(n));
+              for (int64_t i = 0; i < n; ++i) {
+                lse[static_cast<size_t>(i)] = attend_span(q.data(), layout.rows, cut[static_cast<size_t>(i)],
+                                                          cut[static_cast<size_t>(i) + 1], params, scores.data(),
+                                                          outs.data() + i * head_dim);
+              }
+              std::vector<float> got(static_cast<size_t>(head_dim), NAN);
+              merge_attention_spans(outs.data(), head_dim, lse.data(), n, head_dim, got.data());
+              for (int64_t i = 0; i < head_dim; ++i) {
+                ASSERT_NEAR(got[static_cast<size_t>(i)], expected[static_cast<size_t>(i)], 2e-5)
+                    << name << " K " << kv_cache_type_name(k_type) << " V " << kv_cache_type_name(v_type)
+                    << (paged ? " paged" : " contiguous") << " softcap " << softcap << " spans " << n << " i " << i;
+              }
+            }
+            // One span, out and log-sum-exp, against the reference's arithmetic.
+            std::vector<float> ref_out(static_cast<size_t>(head_dim)), out(static_cast<size_t>(head_dim));
+            const float ref_lse = attend_span_ref(q.data(), plain.rows, 17, 81, params, scores.data(), ref_out.data());
+            const float got_lse = attend_span(q.data(), layout.rows, 17, 81, params, scores.data(), out.data());
+            EXPECT_NEAR(got_lse, ref_lse, 1e-5f * std::max(1.0f, std::fabs(ref_lse))) << name;
+            for (int64_t i = 0; i < head_dim; ++i) ASSERT_NEAR(out[static_cast<size_t>(i)], ref_out[static_cast<size_t>(i)], 2e-5) << name;
+          }
+        }
+      }
+    }
+  }
+}
+
 // attend_block over a GQA group's query heads in one call (n_heads 2, 3, 4 and 7: qwen2.5's 7
 // splits into a 4 and a 3 inside the avx512 set) against attend_ref for every (head, query),
 // and bit for bit the results of each head in a call of its own (batch invariance: grouping

@@ -79,7 +79,7 @@ void quantize_input(const float* x, int64_t n_tokens, int64_t cols, QuantizedInp
 
 const KernelSet& kernel_set() {
   // No attend_block or attend_group of its own: attention runs one query at a time through attend.
-  static const KernelSet set{"avx2", &pack, &wants_quantized_input, &quantize_input, &matmul, &attend, nullptr, nullptr, &swiglu};
+  static const KernelSet set{"avx2", &pack, &wants_quantized_input, &quantize_input, &matmul, &attend, nullptr, nullptr, &swiglu, nullptr, nullptr};
   return set;
 }
 

@@ -33,8 +33,9 @@
 namespace rpu::avx512 {
 namespace {
 
-// Scores -> softmax weights in place (after the soft cap, if any).
-void softmax(float* scores, int64_t n_pos, float cap) {
+// Scores -> softmax weights in place (after the soft cap, if any); returns the scores'
+// log-sum-exp (attend_span's join weight).
+float softmax(float* scores, int64_t n_pos, float cap) {
   if (cap > 0) soft_cap_scores(scores, n_pos, cap);
   // The maximum 16 lanes at a time (a scalar maxss chain was a fifth of attend's time); max is
   // exact, so the order changes nothing.
@@ -60,9 +61,11 @@ void softmax(float* scores, int64_t n_pos, float cap) {
     _mm512_mask_storeu_ps(scores + p, m, e);
     totals = _mm512_add_ps(totals, _mm512_maskz_mov_ps(m, e));
   }
-  const __m512 inv_total = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(totals));
+  const float total = _mm512_reduce_add_ps(totals);
+  const __m512 inv_total = _mm512_set1_ps(1.0f / total);
   for (p = 0; p + 16 <= n_pos; p += 16) _mm512_storeu_ps(scores + p, _mm512_mul_ps(_mm512_loadu_ps(scores + p), inv_total));
   for (; p < n_pos; ++p) scores[p] *= _mm512_cvtss_f32(inv_total);
+  return max_score + std::log(total);
 }
 
 // ---- f32 rows (any head_dim) ----
@@ -290,27 +293,33 @@ void run_values(const float* weights, const KvRows& kv, int64_t first, int64_t n
   }
 }
 
-// Scores and softmax of one query (attend's first half), into scores[0 .. end - first).
-void weights(const float* q, const KvRows& kv, int64_t first, int64_t end, const AttentionParams& a, float* scores) {
+// Scores and softmax of one query (attend's first half), into scores[0 .. end - first);
+// returns the scores' log-sum-exp.
+float weights(const float* q, const KvRows& kv, int64_t first, int64_t end, const AttentionParams& a, float* scores) {
   for (int64_t p = first; p < end;) {
     const int64_t e = kv.run_end(p, end);
     run_scores(q, kv, p, e - p, a.head_dim, a.scale, scores + (p - first));
     p = e;
   }
-  softmax(scores, end - first, a.softcap);
+  return softmax(scores, end - first, a.softcap);
 }
 
 }  // namespace
 
 void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out) {
-  const int64_t first = a.visible_from(pos), end = pos + 1;
-  weights(q, kv, first, end, a, scores);
+  attend_span(q, kv, a.visible_from(pos), pos + 1, a, scores, out);
+}
+
+float attend_span(const float* q, const KvRows& kv, int64_t first, int64_t end, const AttentionParams& a,
+                  float* scores, float* out) {
+  const float lse = weights(q, kv, first, end, a, scores);
   std::fill(out, out + a.head_dim, 0.0f);
   for (int64_t p = first; p < end;) {
     const int64_t e = kv.run_end(p, end);
     run_values(scores + (p - first), kv, p, e - p, a.head_dim, out);
     p = e;
   }
+  return lse;
 }
 
 // ---- attend_group ----

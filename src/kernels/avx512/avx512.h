@@ -31,6 +31,8 @@ void matmul_float(const WeightMatrix& w, const float* x, int64_t n_tokens, float
 
 // The kernel table's attend and attend_block over KV rows of any cache type (attention.cpp).
 void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out);
+float attend_span(const float* q, const KvRows& kv, int64_t first, int64_t end, const AttentionParams& a,
+                  float* scores, float* out);
 void attend_block(const float* q, int64_t q_stride, int64_t n_q, int64_t n_heads, const KvRows& kv,
                   int64_t first_pos, const AttentionParams& a, float* out, int64_t out_stride);
 

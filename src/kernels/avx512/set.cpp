@@ -98,7 +98,7 @@ uint64_t int8_peak_loop(int64_t rounds) {
 
 const KernelSet& kernel_set() {
   static const KernelSet set{"avx512", &pack, &wants_quantized_input, &quantize_input, &matmul, &attend, &attend_block,
-                             &attend_group, &swiglu, &int8_peak_loop};
+                             &attend_group, &swiglu, &int8_peak_loop, &attend_span};
   return set;
 }
 
