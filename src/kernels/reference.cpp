@@ -40,31 +40,6 @@ void matmul_ref(const WeightMatrix& w, const float* x, const QuantizedInput&, in
 
 // Sequential f32 arithmetic in the plainest order: the oracle of every set's attend and
 // attend_block (tests/unit/test_kernels.cpp).
-void attend_ref(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out) {
-  const int64_t hd = a.head_dim, first = a.visible_from(pos), n = pos + 1 - first;
-  thread_local std::vector<float> row;
-  row.resize(static_cast<size_t>(hd));
-  for (int64_t p = first; p <= pos; ++p) {
-    kv_slice_to_f32(kv.k_type, kv.key(p), kv.offset, hd, row.data());
-    float dot = 0.0f;
-    for (int64_t i = 0; i < hd; ++i) dot += q[i] * row[static_cast<size_t>(i)];
-    scores[p - first] = dot * a.scale;
-  }
-  if (a.softcap > 0) soft_cap_scores(scores, n, a.softcap);
-  const float max_score = *std::max_element(scores, scores + n);
-  float total = 0.0f;
-  for (int64_t i = 0; i < n; ++i) {
-    scores[i] = std::exp(scores[i] - max_score);
-    total += scores[i];
-  }
-  std::fill(out, out + hd, 0.0f);
-  for (int64_t p = first; p <= pos; ++p) {
-    const float weight = scores[p - first] / total;
-    kv_slice_to_f32(kv.v_type, kv.value(p), kv.offset, hd, row.data());
-    for (int64_t i = 0; i < hd; ++i) out[i] += weight * row[static_cast<size_t>(i)];
-  }
-}
-
 float attend_span_ref(const float* q, const KvRows& kv, int64_t first, int64_t end, const AttentionParams& a,
                       float* scores, float* out) {
   const int64_t hd = a.head_dim, n = end - first;
@@ -90,6 +65,10 @@ float attend_span_ref(const float* q, const KvRows& kv, int64_t first, int64_t e
     for (int64_t i = 0; i < hd; ++i) out[i] += weight * row[static_cast<size_t>(i)];
   }
   return max_score + std::log(total);
+}
+
+void attend_ref(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out) {
+  attend_span_ref(q, kv, a.visible_from(pos), pos + 1, a, scores, out);
 }
 
 void merge_attention_spans(const float* outs, int64_t out_stride, const float* lse, int64_t n, int64_t head_dim,

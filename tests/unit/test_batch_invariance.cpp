@@ -151,8 +151,8 @@ TEST(BatchInvarianceTest, BlockAttentionOfAQueryDoesNotDependOnItsBlock) {
   }
 }
 
-// A small qwen3 (q/k norms, GQA 8 over 2 heads, head_dim 32) with `type` matrices, as GGUF bytes.
-std::vector<uint8_t> small_qwen3(DType type) {
+// A small qwen3 (q/k norms, GQA 8 over 2 heads, head_dim 32) with `type` matrices.
+SynthSpec small_qwen3_spec(DType type) {
   SynthSpec spec;
   spec.arch = "qwen3";
   spec.qk_norm = true;
@@ -162,8 +162,11 @@ std::vector<uint8_t> small_qwen3(DType type) {
   spec.n_head_kv = 2;
   spec.n_ff = 256;
   spec.matrix_type = type;
-  return synth_model(spec).to_bytes();
+  return spec;
 }
+
+// The same as GGUF bytes.
+std::vector<uint8_t> small_qwen3(DType type) { return synth_model(small_qwen3_spec(type)).to_bytes(); }
 
 // Whole model: three sequences advanced together — prompt chunks beside decode steps, of
 // different lengths, starting at different positions — give bit-identical logits to each
@@ -275,16 +278,9 @@ TEST(BatchInvarianceTest, DecodeLanesMatchTheUnsplitStep) {
 // decoded beside another sequence (pool of 2), and within the fast path's tolerance of the
 // reference kernels', which attend over the whole context in one piece.
 TEST(BatchInvarianceTest, LongContextSpansMatchAloneAndTheReference) {
-  SynthSpec spec;
-  spec.arch = "qwen3";
-  spec.qk_norm = true;
-  spec.head_dim = 32;
-  spec.n_embd = 256;
-  spec.n_head = 8;
-  spec.n_head_kv = 2;
-  spec.n_ff = 256;
+  // F32 matrices: no int8 rounding of activations, so the paths differ by summation order only.
+  SynthSpec spec = small_qwen3_spec(DType::F32);
   spec.n_ctx = 2048;
-  spec.matrix_type = DType::F32;  // no int8 rounding of activations: the paths differ by summation order only
   const auto bytes = synth_model(spec).to_bytes();
   const int n_ctx = 1200, steps = 3;
   std::vector<int32_t> prompt(static_cast<size_t>(2 * BatchForward::kAttentionSpan + 40));
