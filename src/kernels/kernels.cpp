@@ -1,5 +1,6 @@
 #include "kernels/kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -80,9 +81,9 @@ bool cpu_has_i8mm() {
 #endif
 
 AlignedBytes allocate_aligned(size_t n_bytes) {
-  const size_t rounded = (n_bytes + 63) / 64 * 64;
-  AlignedBytes p = allocate_large_buffer(rounded == 0 ? 64 : rounded);
-  std::memset(p.get(), 0, rounded == 0 ? 64 : rounded);
+  const size_t rounded = std::max<size_t>(64, (n_bytes + 63) / 64 * 64);  // whole cache lines, zeroed
+  AlignedBytes p = allocate_large_buffer(rounded);
+  std::memset(p.get(), 0, rounded);
   return p;
 }
 

@@ -16,7 +16,7 @@
 namespace rpu {
 
 // Aligned bytes owned by a packed weight: in huge pages from 2 MiB up (core/large_buffer.h), so
-// loading Qwen2.5-0.5B Q8_0 faults 250 pages instead of 128,000.
+// loading Qwen2.5-0.5B Q8_0 took 45,800 page faults instead of 153,900 (`rpu run -n 1`).
 using AlignedBytes = LargeBuffer;
 AlignedBytes allocate_aligned(size_t n_bytes);  // zero-filled
 

@@ -250,9 +250,8 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
   // between the threads however few the groups (SmolLM2-135M has 3). The spans follow the
   // token's position only, never the batch or the thread count.
   const bool spans = kernels_.attend_span != nullptr && params.window == 0;
-  const int max_spans = (n_ctx() + kAttentionSpan - 1) / kAttentionSpan;
-  int n_tokens = 0;
-  for (const SequenceChunk& chunk : chunks) n_tokens += static_cast<int>(chunk.tokens.size());
+  const int max_spans = max_attention_spans();
+  const int n_tokens = static_cast<int>(token_pos_.size());  // the step's tokens (run_step)
   token_spans_.assign(static_cast<size_t>(n_tokens), 0);
   for (size_t c = 0; c < chunks.size(); ++c) {
     const int n = static_cast<int>(chunks[c].tokens.size());
@@ -332,7 +331,7 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
 
 void BatchForward::add_decode_tasks(int chunk, int n, int decode_heads) {
   const int group = config_.n_head / config_.n_head_kv, n_head = config_.n_head;
-  const int max_spans = (n_ctx() + kAttentionSpan - 1) / kAttentionSpan;
+  const int max_spans = max_attention_spans();
   for (int t0 = 0; t0 < n; ++t0) {
     const int token = chunk_first_[static_cast<size_t>(chunk)] + t0;
     const int n_spans = (token_pos_[static_cast<size_t>(token)] + kAttentionSpan) / kAttentionSpan;  // ceil((pos + 1) / S)

@@ -138,6 +138,8 @@ class BatchForward {
   // The attention tasks of a chunk's n generated tokens: spans of a long context (attend_span),
   // else tasks of `decode_heads` heads.
   void add_decode_tasks(int chunk, int n, int decode_heads);
+  // Spans a token at the context's last position attends in: the stride of span_out_ / span_lse_.
+  int max_attention_spans() const { return (n_ctx() + kAttentionSpan - 1) / kAttentionSpan; }
   // Bytes of K and V the step's attention reads in one layer (each cached position once per chunk).
   uint64_t attention_bytes(int layer, std::span<const SequenceChunk> chunks) const;
   // x += attention(norm(x)) and x += ffn(norm(x)) of one layer over the step's n tokens.

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
 #include "engine/bench.h"
 #include "engine/bench_profile.h"
 #include "model/forward.h"
@@ -28,6 +29,17 @@ std::vector<uint8_t> small_model_bytes() {
 }
 
 const ForwardProfile::Entry& op(const ForwardProfile& p, ForwardOp o) { return p.ops[static_cast<size_t>(o)]; }
+
+// One repetition of each test, no bandwidth reading, profiled.
+BenchOptions profiled(int n_prompt, int n_gen) {
+  BenchOptions o;
+  o.n_prompt = n_prompt;
+  o.n_gen = n_gen;
+  o.repetitions = 1;
+  o.bandwidth_bytes = 0;
+  o.profile = true;
+  return o;
+}
 
 TEST(ForwardProfileTest, DecodeStepsCountEveryMatrixOnceAndEveryLayer) {
   const auto bytes = small_model_bytes();
@@ -91,12 +103,7 @@ TEST(ForwardProfileTest, BenchReportsProfilesInMarkdownAndJson) {
   const auto bytes = small_model_bytes();
   const auto model = small_model(bytes);
   ThreadPool pool(2);
-  BenchOptions o;
-  o.n_prompt = 8;
-  o.n_gen = 4;
-  o.repetitions = 1;
-  o.bandwidth_bytes = 0;
-  o.profile = true;
+  const BenchOptions o = profiled(8, 4);
   const BenchReport r = run_bench(*model, o, pool);
   ASSERT_EQ(r.profiles.size(), 2u);
   EXPECT_EQ(r.profiles[0].test, "pp8");
@@ -111,6 +118,31 @@ TEST(ForwardProfileTest, BenchReportsProfilesInMarkdownAndJson) {
   ASSERT_EQ(j["profiles"].size(), 2u);
   EXPECT_EQ(j["profiles"][1]["operations"]["matmul output head"]["calls"], 4);
   EXPECT_EQ(j["profiles"][1]["layers"].size(), static_cast<size_t>(model->config().n_layer));
+}
+
+// With a depth (-d), the profiled generation attends over the depth's positions too, as the
+// timed test does: after 10 depth tokens and the unrecorded first token at position 10, the 4
+// recorded tokens at positions 11-14 read 12 + 13 + 14 + 15 K/V rows in every layer. The test
+// is named with its depth, like the timed one; a negative depth is refused by name.
+TEST(ForwardProfileTest, GenerationProfileAtADepthReadsTheDepthsRows) {
+  const auto bytes = small_model_bytes();
+  const auto model = small_model(bytes);
+  ThreadPool pool(2);
+  BenchOptions o = profiled(0, 4);
+  o.n_depth = 10;
+  const BenchReport r = run_bench(*model, o, pool);
+  ASSERT_EQ(r.profiles.size(), 1u);
+  EXPECT_EQ(r.profiles[0].test, "tg4 @ d10");
+  const uint64_t kv_row = 2 * static_cast<uint64_t>(model->config().kv_dim()) * sizeof(float);
+  EXPECT_EQ(op(r.profiles[0].profile, ForwardOp::kAttention).bytes,
+            (12 + 13 + 14 + 15) * kv_row * static_cast<uint64_t>(model->config().n_layer));
+  o.n_depth = -1;
+  try {
+    run_bench(*model, o, pool);
+    ADD_FAILURE() << "a negative depth was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("depth"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -343,6 +343,30 @@ RowLayout lay_out_rows(const std::vector<uint8_t>& k_rows, const std::vector<uin
   return out;
 }
 
+// K and V values [n_pos, kv_dim] stored as rows of k_type / v_type, read at head `offset`.
+struct TypedRows {
+  std::vector<uint8_t> k, v;
+  int64_t kb = 0, vb = 0;  // bytes per row
+  KvRows types;
+  RowLayout lay_out(int64_t n_pos, bool paged) const { return lay_out_rows(k, v, kb, vb, n_pos, paged, types); }
+};
+TypedRows typed_rows(const std::vector<float>& k, const std::vector<float>& v, int64_t n_pos, int64_t kv_dim,
+                     DType k_type, DType v_type, int64_t offset) {
+  TypedRows rows;
+  rows.kb = kv_row_bytes(k_type, kv_dim);
+  rows.vb = kv_row_bytes(v_type, kv_dim);
+  rows.k.resize(static_cast<size_t>(n_pos * rows.kb));
+  rows.v.resize(static_cast<size_t>(n_pos * rows.vb));
+  for (int64_t p = 0; p < n_pos; ++p) {
+    quantize_row(k_type, k.data() + p * kv_dim, rows.k.data() + p * rows.kb, kv_dim);
+    quantize_row(v_type, v.data() + p * kv_dim, rows.v.data() + p * rows.vb, kv_dim);
+  }
+  rows.types.k_type = k_type;
+  rows.types.v_type = v_type;
+  rows.types.offset = offset;
+  return rows;
+}
+
 // Every set's attend and attend_block over every KV type (f32 / f16 / Q8_0 for K and V
 // independently), contiguous or paged rows, plain causal, a sliding window, gemma2's soft cap
 // and both, against attend_ref over the same values in contiguous rows. Head 2 of 4 in a row
@@ -365,19 +389,10 @@ TEST(KernelSetTest, AttentionOverTypedPagedRowsMatchesReference) {
     const auto q = random_values(static_cast<size_t>(16 * head_dim), 23 + head_dim, 2.0f);
     for (DType k_type : types) {
       for (DType v_type : types) {
-        const int64_t kb = kv_row_bytes(k_type, kv_dim), vb = kv_row_bytes(v_type, kv_dim);
-        std::vector<uint8_t> k_rows(static_cast<size_t>(n_pos * kb)), v_rows(static_cast<size_t>(n_pos * vb));
-        for (int64_t p = 0; p < n_pos; ++p) {
-          quantize_row(k_type, k.data() + p * kv_dim, k_rows.data() + p * kb, kv_dim);
-          quantize_row(v_type, v.data() + p * kv_dim, v_rows.data() + p * vb, kv_dim);
-        }
-        KvRows typed;
-        typed.k_type = k_type;
-        typed.v_type = v_type;
-        typed.offset = offset;
-        const RowLayout plain = lay_out_rows(k_rows, v_rows, kb, vb, n_pos, false, typed);
+        const TypedRows rows = typed_rows(k, v, n_pos, kv_dim, k_type, v_type, offset);
+        const RowLayout plain = rows.lay_out(n_pos, false);
         for (bool paged : {false, true}) {
-          const RowLayout layout = lay_out_rows(k_rows, v_rows, kb, vb, n_pos, paged, typed);
+          const RowLayout layout = rows.lay_out(n_pos, paged);
           for (const Mode& mode : modes) {
             AttentionParams params;
             params.head_dim = head_dim;
@@ -439,19 +454,10 @@ TEST(KernelSetTest, AttentionSpansJoinIntoAttend) {
   const std::vector<std::vector<int64_t>> cuts = {{0, 100}, {0, 50, 100}, {0, 1, 17, 33, 99, 100}, {0, 64, 100}};
   for (DType k_type : types) {
     for (DType v_type : types) {
-      const int64_t kb = kv_row_bytes(k_type, kv_dim), vb = kv_row_bytes(v_type, kv_dim);
-      std::vector<uint8_t> k_rows(static_cast<size_t>(n_pos * kb)), v_rows(static_cast<size_t>(n_pos * vb));
-      for (int64_t p = 0; p < n_pos; ++p) {
-        quantize_row(k_type, k.data() + p * kv_dim, k_rows.data() + p * kb, kv_dim);
-        quantize_row(v_type, v.data() + p * kv_dim, v_rows.data() + p * vb, kv_dim);
-      }
-      KvRows typed;
-      typed.k_type = k_type;
-      typed.v_type = v_type;
-      typed.offset = offset;
-      const RowLayout plain = lay_out_rows(k_rows, v_rows, kb, vb, n_pos, false, typed);
+      const TypedRows rows = typed_rows(k, v, n_pos, kv_dim, k_type, v_type, offset);
+      const RowLayout plain = rows.lay_out(n_pos, false);
       for (bool paged : {false, true}) {
-        const RowLayout layout = lay_out_rows(k_rows, v_rows, kb, vb, n_pos, paged, typed);
+        const RowLayout layout = rows.lay_out(n_pos, paged);
         for (float softcap : {0.0f, 2.5f}) {
           AttentionParams params;
           params.head_dim = head_dim;
@@ -570,17 +576,9 @@ TEST(KernelSetTest, AttendGroupIsAttendPerQuery) {
       const auto v = random_values(static_cast<size_t>(n_pos * kv_dim), 32 + head_dim);
       const auto q = random_values(static_cast<size_t>(4 * head_dim), 33 + head_dim, 2.0f);
       for (DType type : {DType::F32, DType::F16, DType::Q8_0}) {
-        const int64_t kb = kv_row_bytes(DType::F32, kv_dim), vb = kv_row_bytes(type, kv_dim);
-        std::vector<uint8_t> k_rows(static_cast<size_t>(n_pos * kb)), v_rows(static_cast<size_t>(n_pos * vb));
-        for (int64_t p = 0; p < n_pos; ++p) {
-          quantize_row(DType::F32, k.data() + p * kv_dim, k_rows.data() + p * kb, kv_dim);
-          quantize_row(type, v.data() + p * kv_dim, v_rows.data() + p * vb, kv_dim);
-        }
-        KvRows typed;
-        typed.v_type = type;
-        typed.offset = offset;
+        const TypedRows rows = typed_rows(k, v, n_pos, kv_dim, DType::F32, type, offset);
         for (bool paged : {false, true}) {
-          const RowLayout layout = lay_out_rows(k_rows, v_rows, kb, vb, n_pos, paged, typed);
+          const RowLayout layout = rows.lay_out(n_pos, paged);
           for (auto [softcap, window] : {std::pair<float, int64_t>{0, 0}, {0, 24}, {2.5f, 7}}) {
             AttentionParams params;
             params.head_dim = head_dim;
