@@ -10,6 +10,7 @@
 #include <cmath>
 #include <map>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -168,48 +169,33 @@ std::string format_size(double bytes) {
 
 }  // namespace
 
-Bandwidth measure_read_bandwidth(ThreadPool& pool, uint64_t bytes, int passes) {
-  Bandwidth result;
-  result.threads = pool.size();
-  const uint64_t n = bytes / sizeof(uint64_t);
-  if (n == 0 || passes <= 0) return result;
-  result.buffer_bytes = n * sizeof(uint64_t);
-  std::unique_ptr<uint64_t[]> buffer(new uint64_t[n]);
-  uint64_t* data = buffer.get();
-  // The buffer is cut into many pieces that the pool's threads share out, so the measure is
-  // what the pool achieves even when one of its threads is briefly descheduled.
-  const int64_t n_pieces = 64 * static_cast<int64_t>(pool.size());
-  auto piece = [&](int64_t p) { return std::pair<uint64_t, uint64_t>(n * p / n_pieces, n * (p + 1) / n_pieces); };
-  pool.parallel_for(n_pieces, [&](int64_t p0, int64_t p1) {  // faults the pages in
-    for (int64_t p = p0; p < p1; ++p) {
-      const auto [begin, end] = piece(p);
-      for (uint64_t i = begin; i < end; ++i) data[i] = i;
+BandwidthProbe::BandwidthProbe(ThreadPool& pool, const KernelSet& kernels, uint64_t bytes)
+    : pool_(pool),
+      sum_words_(kernels.sum_words != nullptr ? kernels.sum_words : &sum_words_ref),
+      n_words_(bytes / sizeof(uint64_t)),
+      buffer_(allocate_large_buffer(n_words_ * sizeof(uint64_t))),
+      words_(reinterpret_cast<uint64_t*>(buffer_.get())) {
+  uint64_t* words = words_;
+  const uint64_t n = n_words_;
+  pool_.parallel_for(static_cast<int64_t>(pool_.size()), [&](int64_t t0, int64_t t1) {  // faults the pages in
+    for (uint64_t i = n * static_cast<uint64_t>(t0) / pool_.size(); i < n * static_cast<uint64_t>(t1) / pool_.size(); ++i) {
+      words[i] = i;
     }
   });
+}
+
+double BandwidthProbe::pass() {
+  // Many pieces that the pool's threads share out, so the measure is what the pool achieves
+  // even when one of its threads is briefly descheduled.
+  const int64_t n_pieces = 64 * static_cast<int64_t>(pool_.size());
+  const uint64_t n = n_words_;
   std::atomic<uint64_t> sink{0};
-  for (int pass = 0; pass < passes; ++pass) {
-    const auto start = Clock::now();
-    pool.parallel_for(n_pieces, [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p) {
-        const auto [begin, end] = piece(p);
-        // Four independent sums keep the loads, not the adds, the bottleneck.
-        uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        uint64_t i = begin;
-        for (; i + 4 <= end; i += 4) {
-          s0 += data[i];
-          s1 += data[i + 1];
-          s2 += data[i + 2];
-          s3 += data[i + 3];
-        }
-        for (; i < end; ++i) s0 += data[i];
-        sink.fetch_add(s0 + s1 + s2 + s3, std::memory_order_relaxed);
-      }
-    });
-    const double bw = static_cast<double>(result.buffer_bytes) / seconds_since(start);
-    result.bytes_per_second = std::max(result.bytes_per_second, bw);
-    ++result.passes;
-  }
-  return result;
+  const auto start = Clock::now();
+  pool_.parallel_for(n_pieces, [&](int64_t p0, int64_t p1) {
+    const uint64_t begin = n * static_cast<uint64_t>(p0) / n_pieces, end = n * static_cast<uint64_t>(p1) / n_pieces;
+    sink.fetch_add(sum_words_(words_ + begin, static_cast<int64_t>(end - begin)), std::memory_order_relaxed);
+  });
+  return static_cast<double>(buffer_bytes()) / seconds_since(start);
 }
 
 double measure_int8_peak(ThreadPool& pool, const KernelSet& kernels, int passes) {
@@ -267,10 +253,13 @@ BenchReport run_bench(const Model& model, const BenchOptions& o, ThreadPool& poo
   const int n_vocab = model.config().n_vocab;
 
   if (o.n_depth < 0) fail("the depth must be at least 0, got {}", o.n_depth);
+  // Allocated and faulted in before the tests, so its first pages cost no test anything.
+  std::optional<BandwidthProbe> probe;
+  if (o.bandwidth_bytes >= sizeof(uint64_t) && o.bandwidth_passes > 0) probe.emplace(pool, model.kernels(), o.bandwidth_bytes);
   const std::vector<int32_t> depth = o.n_depth > 0 ? bench_tokens(o.n_depth, n_vocab) : std::vector<int32_t>{};
   const std::string at_depth = o.n_depth > 0 ? fmt::format(" @ d{}", o.n_depth) : "";
   if (o.n_prompt > 0) {
-    BenchTest t{fmt::format("pp{}{}", o.n_prompt, at_depth), o.n_prompt, 0, 1, {}, 0, 0};
+    BenchTest t{fmt::format("pp{}{}", o.n_prompt, at_depth), o.n_prompt, 0, 1, {}, 0, 0, {}};
     const auto tokens = bench_tokens(o.n_prompt, n_vocab);
     ForwardPass forward(model, static_cast<int>(depth.size() + tokens.size()), &pool, o.cache_types);
     time_prompt(forward, tokens, depth);  // warm-up: page in the weights, the KV pages and the scratch buffers
@@ -279,17 +268,20 @@ BenchReport run_bench(const Model& model, const BenchOptions& o, ThreadPool& poo
     r.tests.push_back(std::move(t));
   }
   if (o.n_gen > 0) {
-    BenchTest t{fmt::format("tg{}{}", o.n_gen, at_depth), 0, o.n_gen, 1, {}, 0, 0};
+    BenchTest t{fmt::format("tg{}{}", o.n_gen, at_depth), 0, o.n_gen, 1, {}, 0, 0, {}};
     const auto tokens = bench_tokens(o.n_gen, n_vocab);
     ForwardPass forward(model, static_cast<int>(depth.size() + tokens.size()) + 1, &pool, o.cache_types);
     time_generation(forward, tokens, depth);  // warm-up, as for prompts
-    for (int i = 0; i < o.repetitions; ++i) t.tokens_per_second.push_back(time_generation(forward, tokens, depth));
+    for (int i = 0; i < o.repetitions; ++i) {
+      if (probe) t.bandwidth.push_back(probe->pass());
+      t.tokens_per_second.push_back(time_generation(forward, tokens, depth));
+    }
     summarize(t);
     r.tests.push_back(std::move(t));
   }
   for (int n_seq : o.batch_sequences) {
     if (o.n_gen <= 0 || n_seq < 1) continue;
-    BenchTest t{fmt::format("tg{} x{}", o.n_gen, n_seq), 0, o.n_gen, n_seq, {}, 0, 0};
+    BenchTest t{fmt::format("tg{} x{}", o.n_gen, n_seq), 0, o.n_gen, n_seq, {}, 0, 0, {}};
     const auto tokens = bench_tokens(o.n_gen, n_vocab);
     time_batched_generation(model, pool, std::vector<int32_t>(tokens.begin(), tokens.begin() + std::min(o.n_gen, 2)), n_seq,
                             o.cache_types);
@@ -300,11 +292,24 @@ BenchReport run_bench(const Model& model, const BenchOptions& o, ThreadPool& poo
     r.tests.push_back(std::move(t));
   }
   if (o.profile) profile_runs(model, o, pool, r.profiles);
-  if (o.bandwidth_bytes > 0) r.bandwidth = measure_read_bandwidth(pool, o.bandwidth_bytes, o.bandwidth_passes);
+  if (probe) {
+    r.bandwidth = {0, probe->buffer_bytes(), 0, pool.size()};
+    auto add_pass = [&](double bytes_per_second) {
+      r.bandwidth.bytes_per_second = std::max(r.bandwidth.bytes_per_second, bytes_per_second);
+      ++r.bandwidth.passes;
+    };
+    for (const auto& t : r.tests) std::for_each(t.bandwidth.begin(), t.bandwidth.end(), add_pass);
+    for (int pass = 0; pass < o.bandwidth_passes; ++pass) add_pass(probe->pass());
+  }
   if (r.bandwidth.bytes_per_second > 0 && r.bytes_per_token > 0) {
     r.roofline_tokens_per_second = r.bandwidth.bytes_per_second / static_cast<double>(r.bytes_per_token);
     for (const auto& t : r.tests) {
-      if (t.n_gen > 0 && t.n_seq == 1) r.generation_share = t.mean / r.roofline_tokens_per_second;
+      if (t.bandwidth.empty()) continue;
+      double sum = 0;  // each repetition against the roofline of its own moment
+      for (size_t i = 0; i < t.bandwidth.size(); ++i) {
+        sum += t.tokens_per_second[i] * static_cast<double>(r.bytes_per_token) / t.bandwidth[i];
+      }
+      r.generation_share = sum / static_cast<double>(t.bandwidth.size());
     }
   }
   r.int8_macs_per_token = int8_macs_per_prompt_token(model);
@@ -331,7 +336,10 @@ std::string format_bench_markdown(const BenchReport& r) {
                        r.bandwidth.bytes_per_second / 1e9, r.bandwidth.threads, r.bandwidth.buffer_bytes >> 20, r.bandwidth.passes);
     out += fmt::format("generation roofline: {:.2f} t/s ({:.2f} MB of weights per token)", r.roofline_tokens_per_second,
                        static_cast<double>(r.bytes_per_token) / 1e6);
-    if (r.generation_share > 0) out += fmt::format("; generation reaches {:.1f}% of it", 100.0 * r.generation_share);
+    if (r.generation_share > 0) {
+      out += fmt::format("; generation reaches {:.1f}% of the roofline (each repetition against the bandwidth read just "
+                         "before it)", 100.0 * r.generation_share);
+    }
     out += "\n";
   }
   if (r.int8_peak_macs_per_second > 0) {
@@ -357,8 +365,11 @@ std::string format_bench_json(const BenchReport& r, const std::string& model_pat
   j["threads"] = r.threads;
   j["tests"] = nlohmann::ordered_json::array();
   for (const auto& t : r.tests) {
-    j["tests"].push_back({{"test", t.name}, {"n_prompt", t.n_prompt}, {"n_gen", t.n_gen}, {"n_seq", t.n_seq}, {"avg_ts", t.mean},
-                          {"stddev_ts", t.stddev}, {"samples_ts", t.tokens_per_second}});
+    nlohmann::ordered_json test = {{"test", t.name},  {"n_prompt", t.n_prompt}, {"n_gen", t.n_gen},
+                                   {"n_seq", t.n_seq}, {"avg_ts", t.mean},        {"stddev_ts", t.stddev},
+                                   {"samples_ts", t.tokens_per_second}};
+    if (!t.bandwidth.empty()) test["samples_bandwidth"] = t.bandwidth;  // bytes/s read just before each sample
+    j["tests"].push_back(std::move(test));
   }
   if (r.bandwidth.passes > 0) {
     j["bandwidth"] = {{"bytes_per_second", r.bandwidth.bytes_per_second}, {"buffer_bytes", r.bandwidth.buffer_bytes},

@@ -7,6 +7,11 @@
 // threads and reports generation as a share of the roofline
 //   roofline tok/s = bandwidth / bytes of matrices read per token
 // (all layer matrices plus the output head; the embedding table only when it is the head).
+// The bandwidth is read with the kernel set's widest loads (KernelSet::sum_words) once before
+// each generation repetition, and the share is the mean over repetitions of each one's
+// tokens/s against its own moment's roofline: on a shared host the bandwidth moves by 1.5x
+// within minutes, and one probe after the tests made shares of 64% and 100% out of the same
+// binary's runs a minute apart.
 //
 // Prompt processing is bound by compute: its matrices multiply many tokens per weight read.
 // For integer-quantized files the benchmark also measures the kernel set's int8 multiply-add
@@ -18,9 +23,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "core/large_buffer.h"
 #include "core/thread_pool.h"
 #include "model/kv_cache.h"
 #include "model/forward_profile.h"
@@ -62,10 +69,13 @@ struct BenchTest {
   std::vector<double> tokens_per_second;  // one per repetition
   double mean = 0;
   double stddev = 0;  // sample standard deviation; 0 with one repetition
+  // Single-sequence generation with the probe on: bytes/s read by a probe pass just before each
+  // repetition (empty otherwise).
+  std::vector<double> bandwidth;
 };
 
 struct Bandwidth {
-  double bytes_per_second = 0;  // best pass
+  double bytes_per_second = 0;  // best pass (those before the generation repetitions included)
   uint64_t buffer_bytes = 0;
   int passes = 0;
   int threads = 0;
@@ -81,16 +91,30 @@ struct BenchReport {
   std::vector<BenchTest> tests;
   Bandwidth bandwidth;           // zero when skipped
   double roofline_tokens_per_second = 0;
-  double generation_share = 0;   // tg mean / roofline, 0..1+; 0 when either is missing
+  // Mean over the generation repetitions of tokens/s * bytes_per_token / that repetition's
+  // bandwidth, 0..1+; 0 when either is missing.
+  double generation_share = 0;
   uint64_t int8_macs_per_token = 0;  // multiply-adds of the quantized layer matrices per prompt token
   double int8_peak_macs_per_second = 0;  // all threads; 0 when not measured
   double prompt_int8_share = 0;  // pp mean * int8_macs_per_token / peak; 0 when either is missing
   std::vector<BenchProfile> profiles;  // with BenchOptions::profile
 };
 
-// Multi-threaded streaming read of a buffer of `bytes` (much larger than the last-level
-// cache), best of `passes` timed passes after one pass that faults the pages in.
-Bandwidth measure_read_bandwidth(ThreadPool& pool, uint64_t bytes, int passes);
+// Multi-threaded streaming reads of a buffer much larger than the last-level cache, with the
+// kernel set's widest loads, one timed pass at a time.
+class BandwidthProbe {
+ public:
+  BandwidthProbe(ThreadPool& pool, const KernelSet& kernels, uint64_t bytes);  // and faults the pages in
+  double pass();  // bytes per second of one timed read of the whole buffer
+  uint64_t buffer_bytes() const { return n_words_ * sizeof(uint64_t); }
+
+ private:
+  ThreadPool& pool_;
+  uint64_t (*sum_words_)(const uint64_t* words, int64_t n);
+  uint64_t n_words_;
+  LargeBuffer buffer_;  // in huge pages where the kernel gives them, as the packed weights are
+  uint64_t* words_;
+};
 
 // Best of `passes` runs of the kernel set's int8_peak_loop on every thread at once, in
 // multiply-adds per second (0 when the set has none).

@@ -144,6 +144,12 @@ struct KernelSet {
   // scores: end - first scratch floats. Null: callers attend over the whole context.
   float (*attend_span)(const float* q, const KvRows& kv, int64_t first, int64_t end, const AttentionParams& a,
                        float* scores, float* out);
+  // The read of the bandwidth probe (engine/bench.h): the sum mod 2^64 of n 64-bit words, with
+  // the widest loads the set has, so the probe finds what the memory system gives rather than
+  // what 8-byte loads reach (on the 2-vCPU Zen 4 host, 2 threads: 48-51 GB/s with a scalar
+  // loop, 56-61 GB/s with 512-bit loads, and a decode step read its 30 MB output head at
+  // 59-65 GB/s, more than the scalar probe's "roofline"). Null: callers use sum_words_ref.
+  uint64_t (*sum_words)(const uint64_t* words, int64_t n);
 };
 
 // Joins n spans' results of one query (attend_span's out[i * out_stride ..] and log-sum-exp
@@ -164,6 +170,8 @@ void attend_ref(const float* q, const KvRows& kv, int64_t pos, const AttentionPa
 // attend_span's oracle, in the same plain arithmetic.
 float attend_span_ref(const float* q, const KvRows& kv, int64_t first, int64_t end, const AttentionParams& a,
                       float* scores, float* out);
+// sum_words in plain 64-bit integer adds (the oracle, and the probe of sets without their own).
+uint64_t sum_words_ref(const uint64_t* words, int64_t n);
 // SwiGLU in plain f32 with std::exp (the oracle, and the path of sets without their own).
 void swiglu_ref(const float* gate, const float* up, int64_t n, float* out);
 // Rows of an f32 buffer as KvRows: position p at rows + p * stride floats, the head at offset.

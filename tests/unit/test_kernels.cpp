@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <random>
 
 #include "core/error.h"
 #include "core/fp16.h"
@@ -625,6 +626,26 @@ TEST(KernelSetTest, SwiGluMatchesExactFormula) {
         // Four roundings (exp, add, divide, multiply) of at most ~2 ulp each, relative to the result.
         ASSERT_NEAR(gate[static_cast<size_t>(i)], exact, 16 * kEps * std::fabs(exact) + 1e-37)
             << set->name << " n " << n << " g " << g << " u " << u;
+      }
+    }
+  }
+}
+
+// The bandwidth probe's read: every set's sum mod 2^64 equals the plain loop's, bit for bit
+// (integer adds in any order), over lengths and start offsets with and without partial vectors
+// and lines, with words large enough that the sums wrap.
+TEST(KernelSetTest, SumWordsMatchesThePlainSum) {
+  std::mt19937_64 rng(7);
+  std::vector<uint64_t> words(1024 + 16);
+  for (uint64_t& w : words) w = rng();
+  for (const KernelSet* set : tested_sets()) {
+    const auto sum_words = set->sum_words != nullptr ? set->sum_words : &sum_words_ref;
+    for (int64_t offset : {0, 1, 3, 7, 8}) {
+      for (int64_t n : {0, 1, 5, 31, 32, 33, 100, 1000}) {
+        const uint64_t* p = words.data() + offset;
+        uint64_t expected = 0;
+        for (int64_t i = 0; i < n; ++i) expected += p[i];
+        ASSERT_EQ(sum_words(p, n), expected) << set->name << " offset " << offset << " n " << n;
       }
     }
   }

@@ -77,9 +77,30 @@ void quantize_input(const float* x, int64_t n_tokens, int64_t cols, QuantizedInp
   }
 }
 
+namespace {
+// Four 256-bit accumulators (avx512/set.cpp's sum_words at half the width).
+uint64_t sum_words(const uint64_t* words, int64_t n) {
+  uint64_t head = 0;
+  int64_t i = 0;
+  for (; i < n && reinterpret_cast<uintptr_t>(words + i) % 32 != 0; ++i) head += words[i];
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  for (; i + 16 <= n; i += 16) {
+    a0 = _mm256_add_epi64(a0, _mm256_load_si256(reinterpret_cast<const __m256i*>(words + i)));
+    a1 = _mm256_add_epi64(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(words + i + 4)));
+    a2 = _mm256_add_epi64(a2, _mm256_load_si256(reinterpret_cast<const __m256i*>(words + i + 8)));
+    a3 = _mm256_add_epi64(a3, _mm256_load_si256(reinterpret_cast<const __m256i*>(words + i + 12)));
+  }
+  for (; i < n; ++i) head += words[i];
+  alignas(32) uint64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3)));
+  return head + lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+}  // namespace
+
 const KernelSet& kernel_set() {
   // No attend_block or attend_group of its own: attention runs one query at a time through attend.
-  static const KernelSet set{"avx2", &pack, &wants_quantized_input, &quantize_input, &matmul, &attend, nullptr, nullptr, &swiglu, nullptr, nullptr};
+  static const KernelSet set{"avx2", &pack, &wants_quantized_input, &quantize_input, &matmul, &attend,
+                             nullptr, nullptr, &swiglu, nullptr, nullptr, &sum_words};
   return set;
 }
 

@@ -94,11 +94,28 @@ uint64_t int8_peak_loop(int64_t rounds) {
   return static_cast<uint64_t>(rounds) * 12 * 64;  // 64 byte products per instruction
 }
 
+// Four 512-bit accumulators, so the loads, not the adds, set the pace; a scalar head and tail
+// for what is not a whole 64-byte line.
+uint64_t sum_words(const uint64_t* words, int64_t n) {
+  uint64_t head = 0;
+  int64_t i = 0;
+  for (; i < n && reinterpret_cast<uintptr_t>(words + i) % 64 != 0; ++i) head += words[i];
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+  for (; i + 32 <= n; i += 32) {
+    a0 = _mm512_add_epi64(a0, _mm512_load_si512(words + i));
+    a1 = _mm512_add_epi64(a1, _mm512_load_si512(words + i + 8));
+    a2 = _mm512_add_epi64(a2, _mm512_load_si512(words + i + 16));
+    a3 = _mm512_add_epi64(a3, _mm512_load_si512(words + i + 24));
+  }
+  for (; i < n; ++i) head += words[i];
+  return head + static_cast<uint64_t>(_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3))));
+}
+
 }  // namespace
 
 const KernelSet& kernel_set() {
   static const KernelSet set{"avx512", &pack, &wants_quantized_input, &quantize_input, &matmul, &attend, &attend_block,
-                             &attend_group, &swiglu, &int8_peak_loop, &attend_span};
+                             &attend_group, &swiglu, &int8_peak_loop, &attend_span, &sum_words};
   return set;
 }
 
