@@ -498,6 +498,8 @@ void Scheduler::make_drafts() {
       int room = std::min(spec.draft_max, options_.n_ctx - static_cast<int>(s.tokens.size()));
       if (r->params.max_tokens >= 0) room = std::min(room, r->params.max_tokens - s.generated - 1);
       if (room <= 0) continue;
+      room = std::min(room, s.budget.next(spec.draft_max));
+      if (room <= 0) continue;
       if (spec.lookup) {
         for (int32_t t : lookup_draft(s.tokens, spec.ngram_min, spec.ngram_max, room)) s.draft.push_back({t, {}});
       }
@@ -533,6 +535,7 @@ void Scheduler::take_verified(Sample& s, std::span<const float> rows) {
     commit_token(s, verdict.token, row);
     if (!verdict.accepted) break;
   }
+  s.budget.update(guesses, kept, options_.speculation.draft_max);
   // Only the kept guesses' KV belongs to the sequence: forget the positions after them.
   const int valid = s.evaluated - (guesses - kept);
   forward_->rewind(slot, valid);

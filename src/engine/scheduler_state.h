@@ -38,6 +38,7 @@ struct Scheduler::Sample {
   bool speculates = false;
   std::vector<DraftToken> draft;
   std::vector<int32_t> step_tokens;
+  DraftBudget budget;  // how many tokens it may guess next, from how its guesses fared
   int drafted = 0, accepted = 0;
 };
 

@@ -56,6 +56,30 @@ int32_t draw(std::span<const TokenProb> dist, double total, double u) {
 
 }  // namespace
 
+int DraftBudget::next(int draft_max) {
+  if (pause_ > 0) {
+    --pause_;
+    return 0;
+  }
+  return limit_ > 0 ? std::min(limit_, draft_max) : draft_max;
+}
+
+void DraftBudget::update(int guessed, int kept, int draft_max) {
+  if (guessed <= 0) return;  // nothing was tried: no news
+  const int limit = limit_ > 0 ? limit_ : draft_max;
+  if (kept == guessed) {
+    limit_ = std::min(draft_max, 2 * limit);
+    misses_ = 0;
+  } else if (kept > 0) {
+    limit_ = kept + 1;
+    misses_ = 0;
+  } else {
+    limit_ = 1;
+    pause_ = std::min(kMaxPause, 1 << std::min(misses_, 5));
+    ++misses_;
+  }
+}
+
 DraftVerdict verify_draft(const DraftToken& draft, std::span<const TokenProb> p, Sampler& uniform) {
   if (p.empty()) fail("cannot verify a draft against an empty distribution");
   const double p_x = probability_of(p, draft.token);

@@ -83,6 +83,34 @@ TEST(LookupDraft, ContinuesTheMostRecentLongestMatch) {
   EXPECT_EQ(lookup_draft(std::vector<int32_t>{1, 2, 3, 4, 2}, 1, 4, 8), (std::vector<int32_t>{3, 4, 2, 3, 4, 2, 3, 4}));
 }
 
+// The guess budget: full draft_max at first; doubling after a step that kept every guess; one
+// more than kept after a partial one; after a step that kept nothing, 1 guess and a pause of 1,
+// 2, 4 ... steps (capped) while the misses go on; no news from a step that guessed nothing.
+TEST(DraftBudget, FollowsHowTheGuessesFared) {
+  DraftBudget b;
+  EXPECT_EQ(b.next(8), 8);
+  b.update(8, 3, 8);
+  EXPECT_EQ(b.next(8), 4);
+  b.update(4, 4, 8);
+  EXPECT_EQ(b.next(8), 8);
+  b.update(0, 0, 8);
+  EXPECT_EQ(b.next(8), 8);
+  for (int pause : {1, 2, 4, 8, 16, 32, 32}) {
+    b.update(1, 0, 8);
+    for (int step = 0; step < pause; ++step) ASSERT_EQ(b.next(8), 0) << "pause " << pause << " step " << step;
+    ASSERT_EQ(b.next(8), 1) << "after a pause of " << pause;
+  }
+  b.update(1, 1, 8);  // a hit ends the run of misses
+  EXPECT_EQ(b.next(8), 2);
+  b.update(2, 0, 8);
+  EXPECT_EQ(b.next(8), 0);
+  EXPECT_EQ(b.next(8), 1);
+  b.update(1, 1, 8);
+  EXPECT_EQ(b.next(3), 2);
+  b.update(2, 2, 3);
+  EXPECT_EQ(b.next(3), 3);  // never past draft_max
+}
+
 TEST(VerifyDraft, GreedyAcceptsOnlyTheArgmax) {
   SamplingParams greedy;
   greedy.temperature = 0;
