@@ -7,9 +7,9 @@
 // threads and reports generation as a share of the roofline
 //   roofline tok/s = bandwidth / bytes of matrices read per token
 // (all layer matrices plus the output head; the embedding table only when it is the head).
-// The bandwidth is read with the kernel set's widest loads (KernelSet::sum_words) once before
-// each generation repetition, and the share is the mean over repetitions of each one's
-// tokens/s against its own moment's roofline: on a shared host the bandwidth moves by 1.5x
+// The bandwidth is read with the kernel set's widest loads (KernelSet::sum_words), the better of
+// two passes before each generation repetition, and the share is the median over repetitions of
+// each one's tokens/s against its own moment's roofline: on a shared host the bandwidth moves by 1.5x
 // within minutes, and one probe after the tests made shares of 64% and 100% out of the same
 // binary's runs a minute apart.
 //
@@ -69,8 +69,8 @@ struct BenchTest {
   std::vector<double> tokens_per_second;  // one per repetition
   double mean = 0;
   double stddev = 0;  // sample standard deviation; 0 with one repetition
-  // Single-sequence generation with the probe on: bytes/s read by a probe pass just before each
-  // repetition (empty otherwise).
+  // Single-sequence generation with the probe on: bytes/s read by the better of two probe passes
+  // just before each repetition (empty otherwise).
   std::vector<double> bandwidth;
 };
 
@@ -91,7 +91,7 @@ struct BenchReport {
   std::vector<BenchTest> tests;
   Bandwidth bandwidth;           // zero when skipped
   double roofline_tokens_per_second = 0;
-  // Mean over the generation repetitions of tokens/s * bytes_per_token / that repetition's
+  // Median over the generation repetitions of tokens/s * bytes_per_token / that repetition's
   // bandwidth, 0..1+; 0 when either is missing.
   double generation_share = 0;
   uint64_t int8_macs_per_token = 0;  // multiply-adds of the quantized layer matrices per prompt token
