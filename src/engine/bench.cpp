@@ -88,24 +88,33 @@ double time_generation(ForwardPass& forward, const std::vector<int32_t>& tokens,
   return static_cast<double>(tokens.size()) / seconds_since(start);
 }
 
-// Aggregate tokens/s of n_seq sequences each decoding tokens.size() tokens, all advanced by
-// one forward step at a time, after a one-token prompt each (not timed).
-double time_batched_generation(const Model& model, ThreadPool& pool, const std::vector<int32_t>& tokens, int n_seq,
-                               KVCacheTypes cache) {
-  BatchForward forward(model, static_cast<int>(tokens.size()) + 1, n_seq, &pool, cache);
+// Feeds n_seq sequences a one-token prompt each, then tokens.size() steps of one token per
+// sequence (sequence s reads token i + s, so the sequences differ, as independent requests
+// would); `profile`, when given, records the steps only. Returns the steps' seconds.
+double batched_steps(BatchForward& forward, const std::vector<int32_t>& tokens, int n_seq, ForwardProfile* profile) {
   std::vector<SequenceChunk> chunks(static_cast<size_t>(n_seq));
   for (int s = 0; s < n_seq; ++s) chunks[static_cast<size_t>(s)] = {s, {&tokens[0], 1}, ChunkOutput::kLastLogits, true};
   forward.eval(chunks);
+  forward.set_profile(profile);
   const auto start = Clock::now();
   for (size_t i = 0; i < tokens.size(); ++i) {
-    // Sequence s reads token i + s so the sequences differ, as independent requests would.
     for (int s = 0; s < n_seq; ++s) {
       chunks[static_cast<size_t>(s)] = {s, {&tokens[(i + static_cast<size_t>(s)) % tokens.size()], 1},
                                         ChunkOutput::kLastLogits, false};
     }
     forward.eval(chunks);
   }
-  return static_cast<double>(tokens.size()) * n_seq / seconds_since(start);
+  const double seconds = seconds_since(start);
+  forward.set_profile(nullptr);
+  return seconds;
+}
+
+// Aggregate tokens/s of n_seq sequences each decoding tokens.size() tokens, all advanced by
+// one forward step at a time, after a one-token prompt each (not timed).
+double time_batched_generation(const Model& model, ThreadPool& pool, const std::vector<int32_t>& tokens, int n_seq,
+                               KVCacheTypes cache) {
+  BatchForward forward(model, static_cast<int>(tokens.size()) + 1, n_seq, &pool, cache);
+  return static_cast<double>(tokens.size()) * n_seq / batched_steps(forward, tokens, n_seq, nullptr);
 }
 
 // One prompt run and one generation run (sampling each next token with the default
@@ -147,6 +156,20 @@ void profile_runs(const Model& model, const BenchOptions& o, ThreadPool& pool, s
       }
       logits = forward.eval(std::span<const int32_t>(&next, 1));
     }
+    out.push_back(std::move(p));
+  }
+  // Batched decode (-b N): the timed test's steps once more, recorded over all N sequences, so
+  // ms/token is per generated token and the bytes are shared by the step's N tokens. No
+  // sampling (the timed test has none either). While a profile is attached the forward pass
+  // never splits a step into decode lanes (models of at most 24 MiB take them untimed).
+  for (int n_seq : o.batch_sequences) {
+    if (o.n_gen <= 0 || n_seq < 2) continue;
+    BenchProfile p{fmt::format("tg{} x{}", o.n_gen, n_seq), static_cast<int64_t>(o.n_gen) * n_seq, {}};
+    const auto tokens = bench_tokens(o.n_gen, n_vocab);
+    BatchForward forward(model, o.n_gen + 1, n_seq, &pool, o.cache_types);
+    batched_steps(forward, tokens, n_seq, nullptr);  // unrecorded: first touches of the KV pages
+    for (int s = 0; s < n_seq; ++s) forward.rewind(s, 0);
+    batched_steps(forward, tokens, n_seq, &p.profile);
     out.push_back(std::move(p));
   }
 }

@@ -145,5 +145,30 @@ TEST(ForwardProfileTest, GenerationProfileAtADepthReadsTheDepthsRows) {
   }
 }
 
+// Batched decode (-b 3): one more profile, "tg4 x3", over the 3 sequences' 12 generated tokens
+// (4 recorded steps, their one-token prompts not recorded): each step reads every layer matrix
+// and the head once for all 3 tokens, and attention reads, per layer, each sequence's rows at
+// positions 1..4 (after its prompt at 0): 3 x (2 + 3 + 4 + 5) K/V rows. A batch of 1 adds none.
+TEST(ForwardProfileTest, BatchedDecodeProfileSharesEachStepsWeightsAcrossItsSequences) {
+  const auto bytes = small_model_bytes();
+  const auto model = small_model(bytes);
+  ThreadPool pool(2);
+  BenchOptions o = profiled(0, 4);
+  o.batch_sequences = {1, 3};
+  const BenchReport r = run_bench(*model, o, pool);
+  ASSERT_EQ(r.profiles.size(), 2u);
+  const BenchProfile& batched = r.profiles[1];
+  EXPECT_EQ(batched.test, "tg4 x3");
+  EXPECT_EQ(batched.tokens, 12);
+  EXPECT_EQ(batched.profile.steps, 4u);
+  uint64_t matmul_bytes = 0;
+  for (const ForwardProfile::Entry& e : batched.profile.ops) matmul_bytes += e.bytes;
+  const uint64_t kv_row = 2 * static_cast<uint64_t>(model->config().kv_dim()) * sizeof(float);
+  const uint64_t attention = 3 * (2 + 3 + 4 + 5) * kv_row * static_cast<uint64_t>(model->config().n_layer);
+  EXPECT_EQ(op(batched.profile, ForwardOp::kAttention).bytes, attention);
+  EXPECT_EQ(matmul_bytes - attention, 4 * weight_bytes_per_token(*model));
+  EXPECT_NE(format_bench_markdown(r).find("profile of tg4 x3 (12 tokens"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace rpu
