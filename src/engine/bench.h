@@ -8,10 +8,10 @@
 //   roofline tok/s = bandwidth / bytes of matrices read per token
 // (all layer matrices plus the output head; the embedding table only when it is the head).
 // The bandwidth is read with the kernel set's widest loads (KernelSet::sum_words), the better of
-// two passes before each generation repetition, and the share is the median over repetitions of
-// each one's tokens/s against its own moment's roofline: on a shared host the bandwidth moves by 1.5x
-// within minutes, and one probe after the tests made shares of 64% and 100% out of the same
-// binary's runs a minute apart.
+// two passes before each generation repetition, and the share is the median over repetitions
+// of each one's tokens/s against its own moment's roofline: on a shared host the bandwidth
+// moves by 1.5x within minutes, and one probe after the tests made shares of 64% and 100% out
+// of the same binary's runs a minute apart.
 //
 // Prompt processing is bound by compute: its matrices multiply many tokens per weight read.
 // For integer-quantized files the benchmark also measures the kernel set's int8 multiply-add
@@ -23,7 +23,6 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -106,14 +105,16 @@ class BandwidthProbe {
  public:
   BandwidthProbe(ThreadPool& pool, const KernelSet& kernels, uint64_t bytes);  // and faults the pages in
   double pass();  // bytes per second of one timed read of the whole buffer
+  double best_of(int passes);  // the best of that many passes
   uint64_t buffer_bytes() const { return n_words_ * sizeof(uint64_t); }
 
  private:
+  uint64_t* words() const { return reinterpret_cast<uint64_t*>(buffer_.get()); }
+
   ThreadPool& pool_;
   uint64_t (*sum_words_)(const uint64_t* words, int64_t n);
   uint64_t n_words_;
   LargeBuffer buffer_;  // in huge pages where the kernel gives them, as the packed weights are
-  uint64_t* words_;
 };
 
 // Best of `passes` runs of the kernel set's int8_peak_loop on every thread at once, in

@@ -61,23 +61,20 @@ int DraftBudget::next(int draft_max) {
     --pause_;
     return 0;
   }
-  return limit_ > 0 ? std::min(limit_, draft_max) : draft_max;
+  return std::min(limit_, draft_max);
 }
 
 void DraftBudget::update(int guessed, int kept, int draft_max) {
   if (guessed <= 0) return;  // nothing was tried: no news
-  const int limit = limit_ > 0 ? limit_ : draft_max;
-  if (kept == guessed) {
-    limit_ = std::min(draft_max, 2 * limit);
-    misses_ = 0;
-  } else if (kept > 0) {
-    limit_ = kept + 1;
-    misses_ = 0;
-  } else {
+  if (kept == 0) {
     limit_ = 1;
-    pause_ = std::min(kMaxPause, 1 << std::min(misses_, 5));
-    ++misses_;
+    pause_ = next_pause_;
+    next_pause_ = std::min(kMaxPause, 2 * next_pause_);
+    return;
   }
+  limit_ = kept == guessed ? 2 * std::min(limit_, draft_max) : kept + 1;
+  limit_ = std::min(limit_, draft_max);
+  next_pause_ = 1;
 }
 
 DraftVerdict verify_draft(const DraftToken& draft, std::span<const TokenProb> p, Sampler& uniform) {

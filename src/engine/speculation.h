@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <span>
 #include <vector>
@@ -63,9 +64,9 @@ class DraftBudget {
   void update(int guessed, int kept, int draft_max);
 
  private:
-  int limit_ = 0;   // 0: not set yet (draft_max)
-  int pause_ = 0;   // steps left without guessing
-  int misses_ = 0;  // consecutive steps that kept nothing
+  int limit_ = std::numeric_limits<int>::max();  // before any record: draft_max
+  int pause_ = 0;                                 // steps left without guessing
+  int next_pause_ = 1;                            // after the next step that keeps nothing
 };
 
 struct DraftVerdict {
