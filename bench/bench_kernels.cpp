@@ -5,6 +5,7 @@
 // in, so two builds can be compared on one matrix (run them alternately; this host's speed
 // drifts by up to 30% between minutes):
 //   build/bench/bench_matmul --benchmark_filter='Q5_0/4864x896/512' --benchmark_repetitions=3
+// Stream/... cases instead read every byte from DRAM through the thread pool (see run_stream).
 // Arguments: type / rows x cols / tokens. Weights are random values quantized by the reference
 // quantizer; the input is random f32, quantized once outside the timed loop (as matmul_batch
 // does once per input for all of a layer's projections).
@@ -20,6 +21,7 @@
 #include "core/rng.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
+#include "model/matmul_batch.h"
 
 namespace {
 
@@ -85,6 +87,74 @@ void register_cases() {
   }
 }
 
+// A decode step's weight stream: FFN up and down matrices of one shape, packed in copies that
+// together exceed the last-level cache (kStreamBytes), run one after another through the
+// thread pool as the decoder runs them (each naming the next as read-ahead). So every byte comes
+// from DRAM, as in `rpu bench` tg, but without attention, norms or sampling: the stream tiles'
+// memory behaviour in isolation. GB/s = packed bytes read per second.
+// Arguments: type / rows x cols / tokens / threads.
+constexpr uint64_t kStreamBytes = uint64_t{384} << 20;
+
+void run_stream(benchmark::State& state, Case c, int threads) {
+  const rpu::KernelSet& set = rpu::active_kernels();
+  std::vector<rpu::WeightMatrix> mats;
+  std::vector<std::vector<uint8_t>> files;  // the views' bytes, kept alive (the packed copies are read)
+  uint64_t total = 0;
+  for (int copy = 0; total < kStreamBytes; ++copy) {
+    const bool down = copy % 2 == 1;  // alternate [rows, cols] and [cols, rows], as up and down
+    const int64_t rows = down ? c.cols : c.rows, cols = down ? c.rows : c.cols;
+    const uint64_t row_bytes = rpu::dtype_row_bytes(c.type, static_cast<uint64_t>(cols));
+    std::vector<uint8_t>& bytes = files.emplace_back(row_bytes * static_cast<uint64_t>(rows));
+    const auto values = random_floats(static_cast<size_t>(cols), static_cast<uint64_t>(copy + 1));
+    std::vector<float> row(values);
+    for (int64_t r = 0; r < rows; ++r) {
+      std::rotate(row.begin(), row.begin() + 1, row.end());
+      rpu::quantize_row(c.type, row.data(), bytes.data() + r * row_bytes, cols);
+    }
+    mats.emplace_back();
+    set.pack(rpu::MatrixView{c.type, bytes.data(), rows, cols, row_bytes}, mats.back());
+    total += mats.back().packed_bytes;
+  }
+  const int64_t width = std::max(c.rows, c.cols);
+  const auto x = random_floats(static_cast<size_t>(c.tokens * width), 2);
+  std::vector<float> y(static_cast<size_t>(c.tokens * width));
+  rpu::ThreadPool pool(threads);
+  rpu::MatmulScratch scratch;
+  double macs = 0;
+  for (const auto& w : mats) macs += static_cast<double>(w.view.rows * w.view.cols * c.tokens);
+  for (auto _ : state) {
+    for (size_t i = 0; i < mats.size(); ++i) {
+      const rpu::ReadAhead then = rpu::weight_bytes(mats[(i + 1) % mats.size()]);
+      rpu::matmul_batch(set, &pool, scratch, {{&mats[i], y.data()}}, x.data(), static_cast<int>(c.tokens), then);
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GMAC/s"] = benchmark::Counter(macs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(total) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(set.name);
+}
+
+// Qwen2.5-0.5B's FFN shape (decode batches: `rpu bench -b 8`), and SmolLM2-135M's FFN and square
+// attention projections (small matrices, where each matmul's start and end cost most).
+void register_stream_cases() {
+  const struct {
+    int64_t rows, cols;
+  } shapes[] = {{4864, 896}, {1536, 576}, {576, 576}};
+  for (DType type : {DType::Q8_0, DType::Q4_0}) {
+    for (const auto& s : shapes) {
+      for (int64_t tokens : {1, 4, 8, 16}) {
+        for (int threads : {1, 2}) {
+          const std::string name = "Stream/" + std::string(rpu::dtype_name(type)) + "/" + std::to_string(s.rows) + "x" +
+                                   std::to_string(s.cols) + "/" + std::to_string(tokens) + "/" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), run_stream, Case{type, s.rows, s.cols, tokens}, threads)
+              ->Unit(benchmark::kMillisecond)
+              ->UseRealTime();
+        }
+      }
+    }
+  }
+}
+
 // One KV head's prompt attention: queries [n, heads * hd] (row stride q_dim), K and V rows [n, hd].
 void run_attention(benchmark::State& state, int64_t hd, int64_t heads, int64_t n) {
   const rpu::KernelSet& set = rpu::active_kernels();
@@ -133,6 +203,7 @@ void register_attention_cases() {
 int main(int argc, char** argv) {
   register_cases();
   register_attention_cases();
+  register_stream_cases();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
