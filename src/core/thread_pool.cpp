@@ -32,17 +32,38 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::work_on(uint32_t generation) {
+void ReadAhead::add(const void* data, size_t bytes) {
+  for (Range& range : ranges) {
+    if (range.bytes == 0) {
+      range = {data, bytes};
+      return;
+    }
+  }
+}
+
+size_t ReadAhead::total_bytes() const {
+  size_t total = 0;
+  for (const Range& range : ranges) total += range.bytes;
+  return total;
+}
+
+void ThreadPool::work_on(uint32_t generation, bool from_back) {
   for (;;) {
     uint64_t claim = claim_.load(std::memory_order_acquire);
-    if ((claim >> 32) != generation) return;  // a later job already replaced this one
-    // The job's chunk count travels in the same word as the claim counter: read separately, a
+    // A later job already replaced this one. (The word keeps 16 generation bits: a worker
+    // descheduled for 65,536 jobs may pass this check on a newer job, and then claims a chunk
+    // of that job correctly: the word it swaps is that job's whole state.)
+    if ((claim >> 48) != (generation & 0xffffu)) return;
+    // The job's chunk count travels in the same word as the claim counters: read separately, a
     // worker still looking at the previous job could pair its claim word with this job's
     // count and claim a chunk that job never had.
-    const int64_t chunk = static_cast<int64_t>(claim & 0xffffu);
-    const int64_t chunks = static_cast<int64_t>((claim >> 16) & 0xffffu);
-    if (chunk >= chunks) return;
-    if (!claim_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel)) continue;
+    const int64_t chunks = static_cast<int64_t>((claim >> 32) & 0xffffu);
+    const int64_t front = static_cast<int64_t>((claim >> 16) & 0xffffu);
+    const int64_t back = static_cast<int64_t>(claim & 0xffffu);
+    if (front >= back) return;
+    const int64_t chunk = from_back ? back - 1 : front;
+    const uint64_t claimed = from_back ? claim - 1 : claim + (uint64_t{1} << 16);
+    if (!claim_.compare_exchange_weak(claim, claimed, std::memory_order_acq_rel)) continue;
     // A successful claim means the job is still this generation's, and the caller cannot
     // finish (and replace fn_) until this chunk is counted done.
     const int64_t n = n_.load(std::memory_order_relaxed);
@@ -57,17 +78,31 @@ void ThreadPool::work_on(uint32_t generation) {
 }
 
 void ThreadPool::read_ahead(int worker, uint32_t generation) {
-  const auto* data = static_cast<const char*>(ahead_data_.load(std::memory_order_relaxed));
-  const size_t bytes = ahead_bytes_.load(std::memory_order_relaxed);
-  if (data == nullptr || bytes == 0) return;
-  // Worker i takes slice i of n; a 64-byte line at a time into L2 (prefetcht1), looking for a
-  // newer job every 4 KiB so a read-ahead never delays one.
-  const size_t n_workers = workers_.size();
-  const size_t begin = bytes * static_cast<size_t>(worker) / n_workers;
-  const size_t end = bytes * (static_cast<size_t>(worker) + 1) / n_workers;
-  for (size_t page = begin; page < end; page += 4096) {
+  ReadAhead ahead;
+  for (int i = 0; i < ReadAhead::kParts; ++i) {
+    ahead.ranges[static_cast<size_t>(i)] = {ahead_data_[static_cast<size_t>(i)].load(std::memory_order_relaxed),
+                                            ahead_bytes_[static_cast<size_t>(i)].load(std::memory_order_relaxed)};
+  }
+  const size_t total = ahead.total_bytes();
+  if (total == 0) return;
+  // Worker w's part [begin, end) of the ranges laid end to end: the (w + 2)-th of n_threads_
+  // equal parts (the caller's first part is left to it: it claims from the front). From the
+  // end down, 4 KiB at a time, the lines of each piece in ascending order (as a chunk reads
+  // them), looking for a newer job before each piece so a read-ahead never delays one.
+  const size_t n = static_cast<size_t>(n_threads_);
+  const size_t begin = total * (static_cast<size_t>(worker) + 1) / n;
+  const size_t end = total * (static_cast<size_t>(worker) + 2) / n;
+  for (size_t top = end; top > begin;) {
     if (generation_.load(std::memory_order_relaxed) != generation) return;
-    for (size_t line = page; line < std::min(end, page + 4096); line += 64) __builtin_prefetch(data + line, 0, 2);
+    const size_t bottom = top - std::min<size_t>(4096, top - begin);
+    size_t offset = 0;  // of the current range in the laid-out bytes
+    for (const ReadAhead::Range& range : ahead.ranges) {
+      const size_t lo = std::max(bottom, offset), hi = std::min(top, offset + range.bytes);
+      const char* data = static_cast<const char*>(range.data);
+      for (size_t at = lo; at < hi; at += 64) __builtin_prefetch(data + (at - offset), 0, 2);
+      offset += range.bytes;
+    }
+    top = bottom;
   }
 }
 
@@ -85,7 +120,7 @@ void ThreadPool::worker_loop(int worker) {
     }
     seen = current;
     if (stopping_.load()) return;
-    work_on(current);
+    work_on(current, true);
     read_ahead(worker, current);
   }
 }
@@ -97,18 +132,21 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     return;
   }
   // Read by the workers after they see the new generation (published with release below).
-  ahead_data_.store(then.data, std::memory_order_relaxed);
-  ahead_bytes_.store(then.bytes, std::memory_order_relaxed);
+  for (size_t i = 0; i < then.ranges.size(); ++i) {
+    ahead_data_[i].store(then.ranges[i].data, std::memory_order_relaxed);
+    ahead_bytes_[i].store(then.ranges[i].bytes, std::memory_order_relaxed);
+  }
   const int64_t chunks = std::min<int64_t>({n, n_threads_ * kChunksPerThread, int64_t{0xffff}});
   fn_.store(&fn, std::memory_order_relaxed);
   n_.store(n, std::memory_order_relaxed);
   error_ = nullptr;
   done_.store(0, std::memory_order_relaxed);
   const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
-  claim_.store(static_cast<uint64_t>(generation) << 32 | static_cast<uint64_t>(chunks) << 16, std::memory_order_release);
+  claim_.store(static_cast<uint64_t>(generation & 0xffffu) << 48 | static_cast<uint64_t>(chunks) << 32 |
+                   static_cast<uint64_t>(chunks), std::memory_order_release);
   generation_.store(generation, std::memory_order_release);
   generation_.notify_all();
-  work_on(generation);
+  work_on(generation, false);
   // Only chunks another thread has claimed and not finished remain: spin briefly, then sleep.
   for (int spin = 0; spin < kSpinIterations && done_.load(std::memory_order_acquire) != chunks; ++spin) {
     RPU_CPU_RELAX();

@@ -6,13 +6,22 @@
 // threads claim from a shared counter, and the caller works too: if a worker has been
 // descheduled (a busy machine), the others take its chunks instead of waiting for it.
 //
+// Claim order: the caller claims chunks from the front, the workers from the back, so which
+// thread runs which part of a loop is predictable enough to read ahead for it (below), while
+// still balanced (the two ends meet wherever the threads' speeds put them).
+//
 // Read-ahead: a loop may name memory the next loop will read (a decode step's next weight
-// matrix). Workers that run out of chunks request it into their caches while the caller
-// finishes and then runs the serial steps between loops (norms, RoPE, short attention), when
-// the memory bus would otherwise idle. It is a hint: prefetches never fault, and a worker stops
-// as soon as the next loop is published (it then claims whatever chunks are left).
+// matrices, in the order that loop's chunks cover them). Workers that run out of chunks request
+// their part of it into their own caches (with n threads, worker w the (w + 2)-th n-th of the
+// bytes, from its end: the chunks it will claim first) while the caller finishes and then runs
+// the serial steps between loops (norms, RoPE, short attention), when the memory bus would
+// otherwise idle. So each thread starts the next loop on lines already in its own L2, and the
+// caller's front part streams in behind its first loads. It is a hint: prefetches never fault,
+// and a worker stops as soon as the next loop is published (it then claims whatever chunks are
+// left).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <exception>
@@ -23,10 +32,22 @@
 
 namespace rpu {
 
-// Bytes [data, data + bytes) to request into cache; empty = none.
+// Up to kParts byte ranges to request into cache, in the order the next loop covers them (a
+// fused dispatch's matrices one after another); empty = none.
 struct ReadAhead {
-  const void* data = nullptr;
-  size_t bytes = 0;
+  static constexpr int kParts = 3;
+  struct Range {
+    const void* data = nullptr;
+    size_t bytes = 0;
+  };
+  std::array<Range, kParts> ranges{};
+
+  ReadAhead() = default;
+  ReadAhead(const void* data, size_t bytes) { ranges[0] = {data, bytes}; }
+  // Appends [data, data + bytes) after the ranges so far; beyond kParts ranges it is dropped
+  // (a hint, never needed for correctness).
+  void add(const void* data, size_t bytes);
+  size_t total_bytes() const;
 };
 
 class ThreadPool {
@@ -47,21 +68,24 @@ class ThreadPool {
   void worker_loop(int worker);
   // Worker `worker`'s share of the read-ahead of job `generation`, cut short by a newer job.
   void read_ahead(int worker, uint32_t generation);
-  // Claims and runs chunks of the job of `generation` until none are left.
-  void work_on(uint32_t generation);
+  // Claims and runs chunks of the job of `generation` from the front (the caller) or the back
+  // (the workers) until none are left.
+  void work_on(uint32_t generation, bool from_back);
 
   int n_threads_;
   std::vector<std::thread> workers_;
   std::atomic<uint32_t> generation_{0};
-  std::atomic<uint64_t> claim_{0};  // generation << 32 | chunk count << 16 | next unclaimed chunk
+  // The job's low 16 generation bits << 48 | chunk count << 32 | first unclaimed chunk << 16 | one
+  // past the last unclaimed chunk: one word, so a claim is one compare-and-swap of the whole state.
+  std::atomic<uint64_t> claim_{0};
   std::atomic<int64_t> done_{0};    // chunks finished in the current job
   std::atomic<bool> stopping_{false};
   // The current job; written by the caller before claim_ and generation_ publish it. Atomic
   // because a worker still finishing a look at the previous job may read them concurrently.
   std::atomic<const std::function<void(int64_t, int64_t)>*> fn_{nullptr};
   std::atomic<int64_t> n_{0};
-  std::atomic<const void*> ahead_data_{nullptr};
-  std::atomic<size_t> ahead_bytes_{0};
+  std::array<std::atomic<const void*>, ReadAhead::kParts> ahead_data_{};
+  std::array<std::atomic<size_t>, ReadAhead::kParts> ahead_bytes_{};
   std::mutex error_mutex_;
   std::exception_ptr error_;
 };

@@ -145,8 +145,8 @@ void BatchForward::for_tokens(int n_tokens, int64_t values_per_token, const std:
   for_each_token(pool_, n_tokens, values_per_token, fn);
 }
 
-void BatchForward::matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens, const WeightMatrix* then) {
-  matmul_batch(kernels_, pool_, xq_, jobs, x, n_tokens, then != nullptr ? weight_bytes(*then) : ReadAhead{});
+void BatchForward::matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens, ReadAhead then) {
+  matmul_batch(kernels_, pool_, xq_, jobs, x, n_tokens, then);
   if (lora_ == nullptr) return;
   // Low-rank terms of adapted matrices: y += s (x A^T) B^T, token by token.
   for (const MatmulJob& job : jobs) {
@@ -159,11 +159,12 @@ void BatchForward::matmuls(std::initializer_list<MatmulJob> jobs, const float* x
   }
 }
 
-const WeightMatrix& BatchForward::first_matrix(int layer) const {
+ReadAhead BatchForward::first_matrices(int layer) const {
   const ModelWeights& w = model_.weights();
-  if (layer >= config_.n_layer) return w.output;
+  if (layer >= config_.n_layer) return weight_bytes(w.output);
   const LayerWeights& lw = w.layers[static_cast<size_t>(layer)];
-  return lw.wqkv.view.rows > 0 ? lw.wqkv : lw.wq;
+  if (lw.wqkv.view.rows > 0) return weight_bytes(lw.wqkv);
+  return weight_bytes({&lw.wq, &lw.wk, &lw.wv});
 }
 
 void BatchForward::set_lora(const LoraAdapter* adapter) {
@@ -493,7 +494,7 @@ void BatchForward::run_step(std::span<const SequenceChunk> chunks, int n) {
   if (logits_rows_ > 0) {
     ensure(logits_, logits_rows_ * c.n_vocab);
     const OpTimer timer(profile_, ForwardOp::kOutputHead, -1, matrix_bytes(w.output));
-    matmuls({{&w.output, logits_.data()}}, h_.data(), static_cast<int>(logits_rows_), &first_matrix(0));
+    matmuls({{&w.output, logits_.data()}}, h_.data(), static_cast<int>(logits_rows_), first_matrices(0));
     if (c.final_softcap > 0) {
       for (size_t i = 0; i < logits_rows_ * vocab_size(); ++i) logits_[i] = soft_cap(logits_[i], c.final_softcap);
     }
@@ -528,7 +529,7 @@ void BatchForward::attention_block(int layer, std::span<const SequenceChunk> chu
     // Fused rows [q | k | v] per token, split into the usual buffers.
     const size_t qkv_dim = q_dim + 2 * kv_dim;
     ensure(qkv_, static_cast<size_t>(n) * qkv_dim);
-    matmuls({{&lw.wqkv, qkv_.data()}}, h_.data(), n, &lw.wo);
+    matmuls({{&lw.wqkv, qkv_.data()}}, h_.data(), n, weight_bytes(lw.wo));
     for_tokens(n, static_cast<int64_t>(qkv_dim), [&](int t) {
       const float* row = qkv_.data() + static_cast<size_t>(t) * qkv_dim;
       std::copy_n(row, q_dim, q_.data() + static_cast<size_t>(t) * q_dim);
@@ -536,7 +537,7 @@ void BatchForward::attention_block(int layer, std::span<const SequenceChunk> chu
       std::copy_n(row + q_dim + kv_dim, kv_dim, v_.data() + static_cast<size_t>(t) * kv_dim);
     });
   } else {
-    matmuls({{&lw.wq, q_.data()}, {&lw.wk, k_.data()}, {&lw.wv, v_.data()}}, h_.data(), n, &lw.wo);
+    matmuls({{&lw.wq, q_.data()}, {&lw.wk, k_.data()}, {&lw.wv, v_.data()}}, h_.data(), n, weight_bytes(lw.wo));
   }
   timer.emplace(profile_, ForwardOp::kRopeCache, layer);
   const bool rope = c.has_rope(layer);
@@ -566,7 +567,7 @@ void BatchForward::attention_block(int layer, std::span<const SequenceChunk> chu
   timer.emplace(profile_, ForwardOp::kAttention, layer, profile_ != nullptr ? attention_bytes(layer, chunks) : 0);
   attention(layer, chunks);
   timer.emplace(profile_, ForwardOp::kMatmulOut, layer, matrix_bytes(lw.wo));
-  matmuls({{&lw.wo, h_.data()}}, attn_.data(), n, lw.w_gate.view.rows > 0 ? &lw.w_gate : &lw.w_up);
+  matmuls({{&lw.wo, h_.data()}}, attn_.data(), n, weight_bytes({&lw.w_gate, &lw.w_up}));
   timer.emplace(profile_, ForwardOp::kResidual, layer);
   add_block_output(lw.attn_post_norm, n);
 }
@@ -586,9 +587,9 @@ void BatchForward::ffn_block(int layer, int n) {
   const bool fused = lw.w_gate.view.rows == 0;  // ffn_up holds [gate | up] rows (phi3)
   if (fused) {
     ensure(ffn_up_, static_cast<size_t>(n) * 2 * ff);
-    matmuls({{&lw.w_up, ffn_up_.data()}}, h_.data(), n, &lw.w_down);
+    matmuls({{&lw.w_up, ffn_up_.data()}}, h_.data(), n, weight_bytes(lw.w_down));
   } else {
-    matmuls({{&lw.w_gate, ffn_gate_.data()}, {&lw.w_up, ffn_up_.data()}}, h_.data(), n, &lw.w_down);
+    matmuls({{&lw.w_gate, ffn_gate_.data()}, {&lw.w_up, ffn_up_.data()}}, h_.data(), n, weight_bytes(lw.w_down));
   }
   timer.emplace(profile_, ForwardOp::kActivation, layer);
   const bool geglu = c.arch->ffn == FfnKind::kGeGlu;
@@ -604,7 +605,7 @@ void BatchForward::ffn_block(int layer, int n) {
     for (size_t i = 0; i < ff; ++i) act[i] = gelu(gate[i]) * up[i];
   });
   timer.emplace(profile_, ForwardOp::kMatmulDown, layer, matrix_bytes(lw.w_down));
-  matmuls({{&lw.w_down, h_.data()}}, ffn_gate_.data(), n, &first_matrix(layer + 1));
+  matmuls({{&lw.w_down, h_.data()}}, ffn_gate_.data(), n, first_matrices(layer + 1));
   timer.emplace(profile_, ForwardOp::kResidual, layer);
   add_block_output(lw.ffn_post_norm, n);
 }

@@ -129,11 +129,12 @@ class BatchForward {
   bool split_into_lanes(std::span<const SequenceChunk> chunks) const;
   void run_lanes(std::span<const SequenceChunk> chunks, const LaneRows& on_lane_rows);
   // Y_i = X W_i^T for several matrices reading the same input (model/matmul_batch.h), plus
-  // the LoRA terms of adapted matrices. `then`: the matrix the step multiplies by next, read
-  // ahead by idle workers.
-  void matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens, const WeightMatrix* then = nullptr);
-  // The first matrix layer `layer` multiplies by (the output head past the last layer).
-  const WeightMatrix& first_matrix(int layer) const;
+  // the LoRA terms of adapted matrices. `then`: the matrices the step multiplies by next (one
+  // dispatch, in its order), read ahead by idle workers.
+  void matmuls(std::initializer_list<MatmulJob> jobs, const float* x, int n_tokens, ReadAhead then = {});
+  // The matrices layer `layer` multiplies by first (fused q,k,v or q, k and v; the output head
+  // past the last layer), as a read-ahead.
+  ReadAhead first_matrices(int layer) const;
   void attention(int layer, std::span<const SequenceChunk> chunks);
   // The attention tasks of a chunk's n generated tokens: spans of a long context (attend_span),
   // else tasks of `decode_heads` heads.

@@ -69,6 +69,16 @@ ReadAhead weight_bytes(const WeightMatrix& w) {
   return {w.view.data, static_cast<size_t>(w.view.rows) * static_cast<size_t>(w.view.row_bytes)};
 }
 
+ReadAhead weight_bytes(std::initializer_list<const WeightMatrix*> matrices) {
+  ReadAhead ahead;
+  for (const WeightMatrix* w : matrices) {
+    if (w == nullptr || w->view.rows == 0) continue;
+    const ReadAhead one = weight_bytes(*w);
+    ahead.add(one.ranges[0].data, one.ranges[0].bytes);
+  }
+  return ahead;
+}
+
 void for_each_token(ThreadPool* pool, int n_tokens, int64_t values_per_token, const std::function<void(int)>& fn) {
   if (pool == nullptr || n_tokens == 1 || n_tokens * values_per_token < kSerialValues) {
     for (int t = 0; t < n_tokens; ++t) fn(t);

@@ -54,5 +54,8 @@ void matmul_batch(const KernelSet& kernels, ThreadPool* pool, MatmulScratch& scr
 
 // The bytes a matmul through w reads: its packed layout, or the file's rows.
 ReadAhead weight_bytes(const WeightMatrix& w);
+// The bytes of one dispatch's matrices, in the order matmul_batch's units cover them (null
+// entries and matrices without rows are skipped).
+ReadAhead weight_bytes(std::initializer_list<const WeightMatrix*> matrices);
 
 }  // namespace rpu
