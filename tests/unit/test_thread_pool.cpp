@@ -89,6 +89,35 @@ TEST(ThreadPoolTest, ReadAheadNeverChangesWhatAJobRuns) {
   EXPECT_EQ(sum.load(), 2 * 4950);
 }
 
+// A read-ahead of several ranges (a fused dispatch's matrices) is their bytes laid end to end;
+// ranges past the third are dropped, and empty ones take no room. Workers reading ahead their
+// parts of it (here 3 ranges, one of them far larger than a job lasts) never change what runs.
+TEST(ThreadPoolTest, ReadAheadOfSeveralRangesIsTheirBytesEndToEnd) {
+  std::vector<uint8_t> a(1000, 1), b(size_t{32} << 20, 2), c(3, 3), d(64, 4);
+  ReadAhead ahead;
+  EXPECT_EQ(ahead.total_bytes(), 0u);
+  ahead.add(a.data(), a.size());
+  ahead.add(b.data(), b.size());
+  ahead.add(c.data(), c.size());
+  ahead.add(d.data(), d.size());  // a fourth range: dropped
+  EXPECT_EQ(ahead.total_bytes(), a.size() + b.size() + c.size());
+  EXPECT_EQ(ahead.ranges[1].data, b.data());
+  EXPECT_EQ(ReadAhead(c.data(), c.size()).total_bytes(), c.size());
+  for (int threads : {2, 3, 4}) {
+    ThreadPool pool(threads);
+    int64_t expected = 0;
+    std::atomic<int64_t> total{0};
+    for (int i = 0; i < 5000; ++i) {
+      const int64_t n = 1 + i % 29;
+      expected += n * (n - 1) / 2;
+      pool.parallel_for(n, [&](int64_t begin, int64_t end) {
+        for (int64_t j = begin; j < end; ++j) total += j;
+      }, i % 2 == 0 ? ahead : ReadAhead{});
+    }
+    EXPECT_EQ(total.load(), expected);
+  }
+}
+
 TEST(ThreadPoolTest, RejectsZeroThreads) { EXPECT_THROW(ThreadPool(0), Error); }
 
 }  // namespace
