@@ -4,7 +4,7 @@
 // kernels from the pool, attention and the element-wise steps that `rpu bench --profile` mixes
 // in, so two builds can be compared on one matrix (run them alternately; this host's speed
 // drifts by up to 30% between minutes):
-//   build/bench/bench_matmul --benchmark_filter='Q5_0/4864x896/512' --benchmark_repetitions=3
+//   build/bench/bench_kernels --benchmark_filter='Q5_0/4864x896/512' --benchmark_repetitions=3
 // Stream/... cases instead read every byte from DRAM through the thread pool (see run_stream).
 // Arguments: type / rows x cols / tokens. Weights are random values quantized by the reference
 // quantizer; the input is random f32, quantized once outside the timed loop (as matmul_batch

@@ -1,6 +1,7 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "core/error.h"
 
@@ -139,7 +140,6 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
   const int64_t chunks = std::min<int64_t>({n, n_threads_ * kChunksPerThread, int64_t{0xffff}});
   fn_.store(&fn, std::memory_order_relaxed);
   n_.store(n, std::memory_order_relaxed);
-  error_ = nullptr;
   done_.store(0, std::memory_order_relaxed);
   const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
   claim_.store(static_cast<uint64_t>(generation & 0xffffu) << 48 | static_cast<uint64_t>(chunks) << 32 |
@@ -154,7 +154,7 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
   for (int64_t d = done_.load(std::memory_order_acquire); d != chunks; d = done_.load(std::memory_order_acquire)) {
     done_.wait(d, std::memory_order_acquire);
   }
-  if (error_) std::rethrow_exception(error_);
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
 }  // namespace rpu

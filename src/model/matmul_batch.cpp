@@ -64,17 +64,25 @@ void matmul_batch(const KernelSet& kernels, ThreadPool* pool, MatmulScratch& scr
   }
 }
 
-ReadAhead weight_bytes(const WeightMatrix& w) {
+namespace {
+// The bytes a matmul through w reads: its packed layout, or the file's rows.
+ReadAhead::Range weight_range(const WeightMatrix& w) {
   if (w.packed) return {w.packed.get(), w.packed_bytes};
   return {w.view.data, static_cast<size_t>(w.view.rows) * static_cast<size_t>(w.view.row_bytes)};
+}
+}  // namespace
+
+ReadAhead weight_bytes(const WeightMatrix& w) {
+  const ReadAhead::Range range = weight_range(w);
+  return {range.data, range.bytes};
 }
 
 ReadAhead weight_bytes(std::initializer_list<const WeightMatrix*> matrices) {
   ReadAhead ahead;
   for (const WeightMatrix* w : matrices) {
     if (w == nullptr || w->view.rows == 0) continue;
-    const ReadAhead one = weight_bytes(*w);
-    ahead.add(one.ranges[0].data, one.ranges[0].bytes);
+    const ReadAhead::Range range = weight_range(*w);
+    ahead.add(range.data, range.bytes);
   }
   return ahead;
 }
