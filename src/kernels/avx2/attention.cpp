@@ -6,7 +6,7 @@
 // weighted sum of values in slices held in registers. Positions are walked page by page
 // (KvRows::run_end), rows of one page inside. The query stays f32: quantizing it would add a
 // second rounding for no gain, since a head row is 64-256 values and the cost is reading the
-// cache. No attend_block: prefill runs one query at a time through attend.
+// cache. A prefill block goes through attend_block (attention_block.cpp), queries in lanes.
 #include <immintrin.h>
 
 #include <algorithm>

@@ -26,6 +26,9 @@ void matmul_float(const WeightMatrix& w, const float* x, int64_t n_tokens, float
 
 // The kernel table's attend over KV rows of any cache type (attention.cpp).
 void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out);
+// The kernel table's attend_block: a prefill block's queries in vector lanes (attention_block.cpp).
+void attend_block(const float* q, int64_t q_stride, int64_t n_q, int64_t n_heads, const KvRows& kv,
+                  int64_t first_pos, const AttentionParams& a, float* out, int64_t out_stride);
 
 // A weight row as f32: vectorised for Q4_K / Q6_K, the reference dequantizer otherwise.
 void dequantize_row_fast(DType type, const uint8_t* src, float* dst, int64_t n);

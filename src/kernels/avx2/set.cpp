@@ -98,9 +98,9 @@ uint64_t sum_words(const uint64_t* words, int64_t n) {
 }  // namespace
 
 const KernelSet& kernel_set() {
-  // No attend_block or attend_group of its own: attention runs one query at a time through attend.
+  // No attend_group or attend_span of its own: a decode step attends one query at a time.
   static const KernelSet set{"avx2", &pack, &wants_quantized_input, &quantize_input, &matmul, &attend,
-                             nullptr, nullptr, &swiglu, nullptr, nullptr, &sum_words};
+                             &attend_block, nullptr, &swiglu, nullptr, nullptr, &sum_words};
   return set;
 }
 
