@@ -14,13 +14,16 @@ void pack(const MatrixView& w, WeightMatrix& out) {
   out.packed_bytes = 0;
   out.row_granule = 1;
   if (packs_int8(w.type)) pack_int8(w, out);
+  if (packs_kquant(w.type)) pack_kquant(w, out);
 }
 
 bool wants_quantized_input(const WeightMatrix& w) { return w.packed != nullptr; }
 
 void matmul(const WeightMatrix& w, const float* x, const QuantizedInput& xq, int64_t n_tokens, float* y,
             int64_t row_begin, int64_t row_end) {
-  if (w.packed != nullptr) {
+  if (w.packed != nullptr && packs_kquant(w.view.type)) {
+    matmul_kquant(w, xq, n_tokens, y, row_begin, row_end);
+  } else if (w.packed != nullptr) {
     matmul_int8(w, xq, n_tokens, y, row_begin, row_end);
   } else {
     matmul_float(w, x, n_tokens, y, row_begin, row_end);

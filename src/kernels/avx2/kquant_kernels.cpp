@@ -1,0 +1,285 @@
+// Q4_K and Q6_K matmul with AVX2 (no VNNI), in the 8-row layout of int8_kernels.cpp: one 32-bit
+// lane of a ymm register per row, so one 32-byte load holds 4 consecutive codes of each of 8
+// rows and maddubs against 4 broadcast activation bytes advances all 8 dot products. Before,
+// these formats went through the dequantize-to-f32 fallback, 2-3x slower than the bytes allow:
+// Q6_K is the tied output head of most Q4_0 / Q4_K_M files (a fifth of Llama-3.2-1B's bytes).
+//
+// Layout per 8-row group and 256-column super-block:
+//   Q4_K: 8 f16 d, 8 f16 dmin, then per 32 columns: 4 chunks x 32 B of nibbles arranged as
+//         Q4_0's (chunk c byte 4r+k: low nibble = column 4c+k, high = column 16+4c+k of row r),
+//         8 scale bytes and 8 min bytes (the 6-bit values unpacked): 32 + 8 x 144 = 1184 bytes
+//         (8 x 148: the scales take 16 bytes per row instead of 12)
+//   Q6_K: 8 f16 d, then per 32 columns: the low 4 bits as Q4_K's nibbles (128 B), 2 x 32 B of
+//         the high 2 bits (plane h, byte 4r+k, bits 2c..2c+1 = row r's column 16h+4c+k), 8 int8
+//         scales of columns 0-15 and 8 of columns 16-31: 16 + 8 x 208 = 1680 = 8 x 210 bytes,
+//         exactly the file's, so decode reads what llama.cpp reads.
+// Missing rows of a last partial group are zero.
+//
+// Arithmetic. maddubs multiplies unsigned codes by signed activation bytes into int16 pairs:
+//   Q4_K: codes 0..15, pairs <= 3810, so a block's 8 maddubs sum in int16 (<= 30480); value =
+//         d sc u - dmin m, so a block adds d sc dx dot - dmin m dx sum(q).
+//   Q6_K: codes 0..63, pairs <= 16002, so two maddubs per int16 sum, then widened; value =
+//         d sc (u - 32), the -32 folded in as -32 sum(q) of each 16-column half (sum16).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "avx2.h"
+#include "core/error.h"
+#include "kernels/blocks.h"
+
+#include "target_begin.h"  // only the code below is compiled for AVX2
+
+namespace rpu::avx2 {
+namespace {
+
+constexpr int64_t kQ4KHead = 32, kQ4KBlock = 144, kQ4KSuper = kQ4KHead + 8 * kQ4KBlock;  // 1184
+constexpr int64_t kQ6KHead = 16, kQ6KBlock = 208, kQ6KSuper = kQ6KHead + 8 * kQ6KBlock;  // 1680
+
+int64_t super_bytes(DType type) { return type == DType::Q4_K ? kQ4KSuper : kQ6KSuper; }
+
+// Super-block s of up to 8 rows (null = missing row) into dst (zeroed by the caller).
+void pack_q4_k_super(const uint8_t* const rows[8], int64_t s, uint8_t* dst) {
+  uint16_t* d = reinterpret_cast<uint16_t*>(dst);
+  for (int r = 0; r < 8; ++r) {
+    if (rows[r] == nullptr) continue;
+    BlockQ4_K blk;
+    std::memcpy(&blk, rows[r] + s * sizeof(BlockQ4_K), sizeof blk);
+    d[r] = blk.d;
+    d[8 + r] = blk.dmin;
+    for (int b = 0; b < 8; ++b) {
+      uint8_t* block = dst + kQ4KHead + b * kQ4KBlock;
+      uint8_t codes[32];
+      for (int l = 0; l < 32; ++l) codes[l] = (blk.qs[32 * (b / 2) + l] >> (4 * (b % 2))) & 0x0f;
+      for (int k = 0; k < 16; ++k) block[(k / 4) * 32 + r * 4 + k % 4] = static_cast<uint8_t>(codes[k] | (codes[k + 16] << 4));
+      k4_unpack(b, blk.scales, block[128 + r], block[136 + r]);
+    }
+  }
+}
+
+void pack_q6_k_super(const uint8_t* const rows[8], int64_t s, uint8_t* dst) {
+  uint16_t* d = reinterpret_cast<uint16_t*>(dst);
+  for (int r = 0; r < 8; ++r) {
+    if (rows[r] == nullptr) continue;
+    BlockQ6_K blk;
+    std::memcpy(&blk, rows[r] + s * sizeof(BlockQ6_K), sizeof blk);
+    d[r] = blk.d;
+    for (int j = 0; j < 256; ++j) {
+      const int half = j / 128, g = (j % 128) / 32, l = j % 32;
+      const int low = (blk.ql[64 * half + 32 * (g & 1) + l] >> (4 * (g >> 1))) & 0x0f;
+      const int high = (blk.qh[32 * half + l] >> (2 * g)) & 3;
+      uint8_t* block = dst + kQ6KHead + (j / 32) * kQ6KBlock;
+      const int col = j % 32, h = col / 16, c = (col % 16) / 4, k = col % 4;
+      block[c * 32 + r * 4 + k] |= static_cast<uint8_t>(low << (4 * h));
+      block[128 + h * 32 + r * 4 + k] |= static_cast<uint8_t>(high << (2 * c));
+      block[192 + h * 8 + r] = static_cast<uint8_t>(blk.scales[j / 16]);
+    }
+  }
+}
+
+// As int8_kernels.cpp: the packed weights are read front to back once per token pass.
+constexpr uintptr_t kPrefetchAhead = 8192;
+
+inline void prefetch_ahead(const uint8_t* p, int64_t line) {
+  _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(p) + kPrefetchAhead + line), _MM_HINT_T0);
+}
+
+inline __m256i broadcast_word(const int8_t* q, int i) {
+  int32_t word;
+  std::memcpy(&word, q + 4 * i, 4);
+  return _mm256_set1_epi32(word);
+}
+
+// 8 bytes as 8 f32 lanes (unsigned or signed).
+inline __m256 bytes_u8(const uint8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+inline __m256 bytes_s8(const uint8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+inline __m256 halves8(const uint8_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+// Keeps the compiler from re-associating the unrolled integer sums into a tree of spills (as
+// int8_kernels.cpp's pin).
+template <typename T, int N>
+inline void pin(T (&v)[N]) {
+  for (int i = 0; i < N; ++i) asm("" : "+x"(v[i]));
+}
+
+inline void store_rows(float* y, __m256 acc, int64_t valid) {
+  if (valid == 8) {
+    _mm256_storeu_ps(y, acc);
+    return;
+  }
+  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(valid)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  _mm256_maskstore_ps(y, mask, acc);
+}
+
+template <int NT>
+void group_q4_k(const uint8_t* group, int64_t n_super, const QuantizedInput& xq, int64_t t0, float* y, int64_t rows,
+                int64_t row0, int64_t valid) {
+  const int64_t cols = xq.cols, nb = cols / 32;
+  const __m256i ones = _mm256_set1_epi16(1), low_mask = _mm256_set1_epi8(0x0f);
+  __m256 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t sb = 0; sb < n_super; ++sb) {
+    const uint8_t* super = group + sb * kQ4KSuper;
+    const __m256 d = halves8(super), dmin = halves8(super + 16);
+    for (int b = 0; b < 8; ++b) {
+      const uint8_t* blk = super + kQ4KHead + b * kQ4KBlock;
+      for (int64_t line = 0; line < kQ4KBlock; line += 64) prefetch_ahead(blk, line);
+      const int64_t gb = sb * 8 + b;
+      __m256i sum16[NT];
+      for (int t = 0; t < NT; ++t) sum16[t] = _mm256_setzero_si256();
+      for (int c = 0; c < 4; ++c) {
+        const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + c * 32));
+        const __m256i lo = _mm256_and_si256(packed, low_mask);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
+        for (int t = 0; t < NT; ++t) {
+          const int8_t* xb = xq.q.data() + (t0 + t) * cols + gb * 32;
+          sum16[t] = _mm256_add_epi16(sum16[t], _mm256_maddubs_epi16(lo, broadcast_word(xb, c)));
+          sum16[t] = _mm256_add_epi16(sum16[t], _mm256_maddubs_epi16(hi, broadcast_word(xb, 4 + c)));
+        }
+        pin(sum16);
+      }
+      const __m256 scale = _mm256_mul_ps(d, bytes_u8(blk + 128));
+      const __m256 min = _mm256_mul_ps(dmin, bytes_u8(blk + 136));
+      for (int t = 0; t < NT; ++t) {
+        const size_t at = static_cast<size_t>((t0 + t) * nb + gb);
+        const float dx = xq.d[at];
+        const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(sum16[t], ones));
+        acc[t] = _mm256_fmadd_ps(dot, _mm256_mul_ps(scale, _mm256_set1_ps(dx)), acc[t]);
+        acc[t] = _mm256_fnmadd_ps(min, _mm256_set1_ps(dx * static_cast<float>(xq.sum[at])), acc[t]);
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t) store_rows(y + (t0 + t) * rows + row0, acc[t], valid);
+}
+
+// Codes of chunk c: 4 low bits from the nibbles, bits 4-5 from bits 2c..2c+1 of the plane.
+template <int C>
+inline __m256i q6_codes(__m256i nibbles, __m256i plane) {
+  __m256i high;
+  if constexpr (C == 0) high = _mm256_slli_epi16(plane, 4);
+  else if constexpr (C == 1) high = _mm256_slli_epi16(plane, 2);
+  else if constexpr (C == 2) high = plane;
+  else high = _mm256_srli_epi16(plane, 2);
+  return _mm256_or_si256(nibbles, _mm256_and_si256(high, _mm256_set1_epi8(0x30)));
+}
+
+// Chunks C and C + 1 of a Q6_K block for NT tokens: each half's two maddubs summed in int16
+// (<= 32004), widened and added to lo / hi.
+template <int NT, int C>
+inline void q6_chunk_pair(const uint8_t* blk, const int8_t* const xb[], __m256i lo[], __m256i hi[]) {
+  const __m256i ones = _mm256_set1_epi16(1), low_mask = _mm256_set1_epi8(0x0f);
+  const __m256i plane_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128));
+  const __m256i plane_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 160));
+  const __m256i p0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + C * 32));
+  const __m256i p1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + (C + 1) * 32));
+  const __m256i lo0 = q6_codes<C>(_mm256_and_si256(p0, low_mask), plane_lo);
+  const __m256i lo1 = q6_codes<C + 1>(_mm256_and_si256(p1, low_mask), plane_lo);
+  const __m256i hi0 = q6_codes<C>(_mm256_and_si256(_mm256_srli_epi16(p0, 4), low_mask), plane_hi);
+  const __m256i hi1 = q6_codes<C + 1>(_mm256_and_si256(_mm256_srli_epi16(p1, 4), low_mask), plane_hi);
+  for (int t = 0; t < NT; ++t) {
+    const __m256i l16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo0, broadcast_word(xb[t], C)),
+                                         _mm256_maddubs_epi16(lo1, broadcast_word(xb[t], C + 1)));
+    const __m256i h16 = _mm256_add_epi16(_mm256_maddubs_epi16(hi0, broadcast_word(xb[t], 4 + C)),
+                                         _mm256_maddubs_epi16(hi1, broadcast_word(xb[t], 5 + C)));
+    lo[t] = _mm256_add_epi32(lo[t], _mm256_madd_epi16(l16, ones));
+    hi[t] = _mm256_add_epi32(hi[t], _mm256_madd_epi16(h16, ones));
+  }
+}
+
+template <int NT>
+void group_q6_k(const uint8_t* group, int64_t n_super, const QuantizedInput& xq, int64_t t0, float* y, int64_t rows,
+                int64_t row0, int64_t valid) {
+  const int64_t cols = xq.cols, nb = cols / 32;
+  __m256 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t sb = 0; sb < n_super; ++sb) {
+    const uint8_t* super = group + sb * kQ6KSuper;
+    const __m256 d = halves8(super);
+    for (int b = 0; b < 8; ++b) {
+      const uint8_t* blk = super + kQ6KHead + b * kQ6KBlock;
+      for (int64_t line = 0; line < kQ6KBlock; line += 64) prefetch_ahead(blk, line);
+      const int64_t gb = sb * 8 + b;
+      const int8_t* xb[NT];
+      __m256i lo[NT], hi[NT];
+      for (int t = 0; t < NT; ++t) {
+        const size_t at = static_cast<size_t>((t0 + t) * nb + gb);
+        xb[t] = xq.q.data() + (t0 + t) * cols + gb * 32;
+        lo[t] = _mm256_set1_epi32(-32 * xq.sum16[2 * at]);
+        hi[t] = _mm256_set1_epi32(-32 * xq.sum16[2 * at + 1]);
+      }
+      q6_chunk_pair<NT, 0>(blk, xb, lo, hi);
+      q6_chunk_pair<NT, 2>(blk, xb, lo, hi);
+      const __m256 sc_lo = _mm256_mul_ps(d, bytes_s8(blk + 192));
+      const __m256 sc_hi = _mm256_mul_ps(d, bytes_s8(blk + 200));
+      for (int t = 0; t < NT; ++t) {
+        const __m256 dx = _mm256_set1_ps(xq.d[static_cast<size_t>((t0 + t) * nb + gb)]);
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo[t]), _mm256_mul_ps(sc_lo, dx), acc[t]);
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi[t]), _mm256_mul_ps(sc_hi, dx), acc[t]);
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t) store_rows(y + (t0 + t) * rows + row0, acc[t], valid);
+}
+
+using GroupKernel = void (*)(const uint8_t*, int64_t, const QuantizedInput&, int64_t, float*, int64_t, int64_t, int64_t);
+
+}  // namespace
+
+bool packs_kquant(DType type) { return type == DType::Q4_K || type == DType::Q6_K; }
+
+void pack_kquant(const MatrixView& w, WeightMatrix& out) {
+  if (w.cols % kQK_K != 0) fail("cannot pack {} rows of {} columns (not a multiple of {})", dtype_name(w.type), w.cols, kQK_K);
+  const int64_t n_super = w.cols / kQK_K;
+  const int64_t groups = (w.rows + kRowsPerGroup - 1) / kRowsPerGroup;
+  const int64_t group_bytes = n_super * super_bytes(w.type);
+  out.packed_bytes = static_cast<size_t>(groups * group_bytes);
+  out.packed = allocate_aligned(out.packed_bytes);
+  std::memset(out.packed.get(), 0, out.packed_bytes);
+  out.row_granule = kRowsPerGroup;
+  for (int64_t g = 0; g < groups; ++g) {
+    const uint8_t* rows[8];
+    for (int r = 0; r < 8; ++r) {
+      const int64_t row = g * kRowsPerGroup + r;
+      rows[r] = row < w.rows ? w.row(row) : nullptr;
+    }
+    uint8_t* dst = out.packed.get() + g * group_bytes;
+    for (int64_t s = 0; s < n_super; ++s) {
+      if (w.type == DType::Q4_K) {
+        pack_q4_k_super(rows, s, dst + s * kQ4KSuper);
+      } else {
+        pack_q6_k_super(rows, s, dst + s * kQ6KSuper);
+      }
+    }
+  }
+}
+
+void matmul_kquant(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
+                   int64_t row_end) {
+  if (row_begin % kRowsPerGroup != 0) fail("row range must start at a multiple of {}", kRowsPerGroup);
+  const bool q4 = w.view.type == DType::Q4_K;
+  if (!q4 && w.view.type != DType::Q6_K) fail("no AVX2 K-quant kernel for {}", dtype_name(w.view.type));
+  const GroupKernel kernels[5] = {nullptr, q4 ? &group_q4_k<1> : &group_q6_k<1>, q4 ? &group_q4_k<2> : &group_q6_k<2>,
+                                  q4 ? &group_q4_k<3> : &group_q6_k<3>, q4 ? &group_q4_k<4> : &group_q6_k<4>};
+  const int64_t n_super = w.view.cols / kQK_K;
+  const int64_t group_bytes = n_super * super_bytes(w.view.type);
+  for (int64_t row0 = row_begin; row0 < row_end; row0 += kRowsPerGroup) {
+    const uint8_t* group = w.packed.get() + (row0 / kRowsPerGroup) * group_bytes;
+    const int64_t valid = std::min<int64_t>(kRowsPerGroup, row_end - row0);
+    // Four tokens per pass share every weight load and unpack; a remainder of 1..3 in one pass.
+    for (int64_t t = 0; t < n_tokens; t += 4) {
+      kernels[std::min<int64_t>(4, n_tokens - t)](group, n_super, xq, t, y, w.view.rows, row0, valid);
+    }
+  }
+}
+
+}  // namespace rpu::avx2
+
+#include "target_end.h"
