@@ -20,7 +20,7 @@ void pack_int8(const MatrixView& w, WeightMatrix& out);
 void matmul_int8(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
                  int64_t row_end);
 
-// Q4_K and Q6_K in the same 8-row layout, scales per 32 / 16 columns (kquant_kernels.cpp).
+// Q4_K, Q5_K and Q6_K in the same 8-row layout, scales per 32 / 16 columns (kquant_kernels.cpp).
 bool packs_kquant(DType type);
 void pack_kquant(const MatrixView& w, WeightMatrix& out);
 void matmul_kquant(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,

@@ -1,4 +1,4 @@
-// Q4_K and Q6_K matmul with AVX2 (no VNNI), in the 8-row layout of int8_kernels.cpp: one 32-bit
+// Q4_K, Q5_K and Q6_K matmul with AVX2 (no VNNI), in the 8-row layout of int8_kernels.cpp: one 32-bit
 // lane of a ymm register per row, so one 32-byte load holds 4 consecutive codes of each of 8
 // rows and maddubs against 4 broadcast activation bytes advances all 8 dot products. Before,
 // these formats went through the dequantize-to-f32 fallback, 2-3x slower than the bytes allow:
@@ -9,6 +9,7 @@
 //         Q4_0's (chunk c byte 4r+k: low nibble = column 4c+k, high = column 16+4c+k of row r),
 //         8 scale bytes and 8 min bytes (the 6-bit values unpacked): 32 + 8 x 144 = 1184 bytes
 //         (8 x 148: the scales take 16 bytes per row instead of 12)
+//   Q5_K: as Q4_K with Q5_0's 32 B fifth-bit plane after the nibbles: 32 + 8 x 176 = 1440 bytes
 //   Q6_K: 8 f16 d, then per 32 columns: the low 4 bits as Q4_K's nibbles (128 B), 2 x 32 B of
 //         the high 2 bits (plane h, byte 4r+k, bits 2c..2c+1 = row r's column 16h+4c+k), 8 int8
 //         scales of columns 0-15 and 8 of columns 16-31: 16 + 8 x 208 = 1680 = 8 x 210 bytes,
@@ -16,7 +17,7 @@
 // Missing rows of a last partial group are zero.
 //
 // Arithmetic. maddubs multiplies unsigned codes by signed activation bytes into int16 pairs:
-//   Q4_K: codes 0..15, pairs <= 3810, so a block's 8 maddubs sum in int16 (<= 30480); value =
+//   Q4_K / Q5_K: codes 0..15 / 0..31, pairs <= 3810 / 7874, so 4 maddubs sum in int16; value =
 //         d sc u - dmin m, so a block adds d sc dx dot - dmin m dx sum(q).
 //   Q6_K: codes 0..63, pairs <= 16002, so two maddubs per int16 sum, then widened; value =
 //         d sc (u - 32), the -32 folded in as -32 sum(q) of each 16-column half (sum16).
@@ -25,6 +26,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "avx2.h"
 #include "core/error.h"
@@ -35,26 +37,44 @@
 namespace rpu::avx2 {
 namespace {
 
-constexpr int64_t kQ4KHead = 32, kQ4KBlock = 144, kQ4KSuper = kQ4KHead + 8 * kQ4KBlock;  // 1184
+constexpr int64_t kK4Head = 32;
+// Bytes per 8 rows x 32 columns and per 8 rows x 256 columns, Q4_K / Q5_K.
+constexpr int64_t k4_block(bool fifth) { return fifth ? 176 : 144; }
+constexpr int64_t k4_super(bool fifth) { return kK4Head + 8 * k4_block(fifth); }  // 1184 / 1440
 constexpr int64_t kQ6KHead = 16, kQ6KBlock = 208, kQ6KSuper = kQ6KHead + 8 * kQ6KBlock;  // 1680
 
-int64_t super_bytes(DType type) { return type == DType::Q4_K ? kQ4KSuper : kQ6KSuper; }
+int64_t super_bytes(DType type) {
+  return type == DType::Q4_K ? k4_super(false) : type == DType::Q5_K ? k4_super(true) : kQ6KSuper;
+}
 
-// Super-block s of up to 8 rows (null = missing row) into dst (zeroed by the caller).
-void pack_q4_k_super(const uint8_t* const rows[8], int64_t s, uint8_t* dst) {
+// Super-block s of up to 8 rows (null = missing row) into dst (zeroed by the caller). Q5_K's
+// fifth bits go in a plane after the nibbles, as Q5_0's (int8_kernels.cpp): byte 4r+k, bit c =
+// column 4c+k's, bit 4+c = column 16+4c+k's.
+template <bool kFifth>
+void pack_k4_super(const uint8_t* const rows[8], int64_t s, uint8_t* dst) {
+  using Block = std::conditional_t<kFifth, BlockQ5_K, BlockQ4_K>;
+  constexpr int64_t kBlock = k4_block(kFifth), kScales = kFifth ? 160 : 128;
   uint16_t* d = reinterpret_cast<uint16_t*>(dst);
   for (int r = 0; r < 8; ++r) {
     if (rows[r] == nullptr) continue;
-    BlockQ4_K blk;
-    std::memcpy(&blk, rows[r] + s * sizeof(BlockQ4_K), sizeof blk);
+    Block blk;
+    std::memcpy(&blk, rows[r] + s * sizeof(Block), sizeof blk);
     d[r] = blk.d;
     d[8 + r] = blk.dmin;
     for (int b = 0; b < 8; ++b) {
-      uint8_t* block = dst + kQ4KHead + b * kQ4KBlock;
+      uint8_t* block = dst + kK4Head + b * kBlock;
       uint8_t codes[32];
       for (int l = 0; l < 32; ++l) codes[l] = (blk.qs[32 * (b / 2) + l] >> (4 * (b % 2))) & 0x0f;
       for (int k = 0; k < 16; ++k) block[(k / 4) * 32 + r * 4 + k % 4] = static_cast<uint8_t>(codes[k] | (codes[k + 16] << 4));
-      k4_unpack(b, blk.scales, block[128 + r], block[136 + r]);
+      if constexpr (kFifth) {
+        for (int c = 0; c < 4; ++c) {
+          for (int k = 0; k < 4; ++k) {
+            const uint32_t lo = (blk.qh[4 * c + k] >> b) & 1u, hi = (blk.qh[16 + 4 * c + k] >> b) & 1u;
+            block[128 + r * 4 + k] = static_cast<uint8_t>(block[128 + r * 4 + k] | (lo << c) | (hi << (4 + c)));
+          }
+        }
+      }
+      k4_unpack(b, blk.scales, block[kScales + r], block[kScales + 8 + r]);
     }
   }
 }
@@ -119,40 +139,71 @@ inline void store_rows(float* y, __m256 acc, int64_t valid) {
   _mm256_maskstore_ps(y, mask, acc);
 }
 
-template <int NT>
-void group_q4_k(const uint8_t* group, int64_t n_super, const QuantizedInput& xq, int64_t t0, float* y, int64_t rows,
-                int64_t row0, int64_t valid) {
+// Chunk c's codes of a Q4_K / Q5_K block: the nibbles, plus for Q5_K bit c (low half) or bit
+// 4 + c (high half) of the fifth-bit plane moved to bit 4 (16-bit shifts; bits crossing a byte
+// are masked off).
+template <bool kFifth, int C>
+inline void k4_codes(const uint8_t* blk, __m256i& lo, __m256i& hi) {
+  const __m256i low_mask = _mm256_set1_epi8(0x0f);
+  const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + C * 32));
+  lo = _mm256_and_si256(packed, low_mask);
+  hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
+  if constexpr (kFifth) {
+    const __m256i plane = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128));
+    const __m256i fifth = _mm256_set1_epi8(0x10);
+    lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(plane, 4 - C), fifth));
+    hi = _mm256_or_si256(hi, _mm256_and_si256(C == 0 ? plane : _mm256_srli_epi16(plane, C), fifth));
+  }
+}
+
+// Chunk C for NT tokens added to int16 sums (2 maddubs): Q4_K codes <= 15 (pairs <= 3810: a
+// block's 8 maddubs fit one sum), Q5_K <= 31 (pairs <= 7874: 4 per sum, so two sums a block).
+template <int NT, bool kFifth, int C>
+inline void k4_chunk(const uint8_t* blk, const int8_t* const xb[], __m256i (&sum16)[NT]) {
+  __m256i lo, hi;
+  k4_codes<kFifth, C>(blk, lo, hi);
+  for (int t = 0; t < NT; ++t) {
+    sum16[t] = _mm256_add_epi16(sum16[t], _mm256_maddubs_epi16(lo, broadcast_word(xb[t], C)));
+    sum16[t] = _mm256_add_epi16(sum16[t], _mm256_maddubs_epi16(hi, broadcast_word(xb[t], 4 + C)));
+  }
+  pin(sum16);
+}
+
+template <int NT, bool kFifth>
+void group_k4(const uint8_t* group, int64_t n_super, const QuantizedInput& xq, int64_t t0, float* y, int64_t rows,
+              int64_t row0, int64_t valid) {
+  constexpr int64_t kBlock = k4_block(kFifth), kSuper = k4_super(kFifth), kScales = kFifth ? 160 : 128;
   const int64_t cols = xq.cols, nb = cols / 32;
-  const __m256i ones = _mm256_set1_epi16(1), low_mask = _mm256_set1_epi8(0x0f);
+  const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t sb = 0; sb < n_super; ++sb) {
-    const uint8_t* super = group + sb * kQ4KSuper;
+    const uint8_t* super = group + sb * kSuper;
     const __m256 d = halves8(super), dmin = halves8(super + 16);
     for (int b = 0; b < 8; ++b) {
-      const uint8_t* blk = super + kQ4KHead + b * kQ4KBlock;
-      for (int64_t line = 0; line < kQ4KBlock; line += 64) prefetch_ahead(blk, line);
+      const uint8_t* blk = super + kK4Head + b * kBlock;
+      for (int64_t line = 0; line < kBlock; line += 64) prefetch_ahead(blk, line);
       const int64_t gb = sb * 8 + b;
-      __m256i sum16[NT];
-      for (int t = 0; t < NT; ++t) sum16[t] = _mm256_setzero_si256();
-      for (int c = 0; c < 4; ++c) {
-        const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + c * 32));
-        const __m256i lo = _mm256_and_si256(packed, low_mask);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
-        for (int t = 0; t < NT; ++t) {
-          const int8_t* xb = xq.q.data() + (t0 + t) * cols + gb * 32;
-          sum16[t] = _mm256_add_epi16(sum16[t], _mm256_maddubs_epi16(lo, broadcast_word(xb, c)));
-          sum16[t] = _mm256_add_epi16(sum16[t], _mm256_maddubs_epi16(hi, broadcast_word(xb, 4 + c)));
-        }
-        pin(sum16);
+      const int8_t* xb[NT];
+      for (int t = 0; t < NT; ++t) xb[t] = xq.q.data() + (t0 + t) * cols + gb * 32;
+      // Q4_K: one int16 sum per token for the whole block; Q5_K: one per two chunks.
+      __m256i first[NT], second[NT];
+      for (int t = 0; t < NT; ++t) first[t] = _mm256_setzero_si256();
+      k4_chunk<NT, kFifth, 0>(blk, xb, first);
+      k4_chunk<NT, kFifth, 1>(blk, xb, first);
+      if constexpr (kFifth) {
+        for (int t = 0; t < NT; ++t) second[t] = _mm256_setzero_si256();
       }
-      const __m256 scale = _mm256_mul_ps(d, bytes_u8(blk + 128));
-      const __m256 min = _mm256_mul_ps(dmin, bytes_u8(blk + 136));
+      k4_chunk<NT, kFifth, 2>(blk, xb, kFifth ? second : first);
+      k4_chunk<NT, kFifth, 3>(blk, xb, kFifth ? second : first);
+      const __m256 scale = _mm256_mul_ps(d, bytes_u8(blk + kScales));
+      const __m256 min = _mm256_mul_ps(dmin, bytes_u8(blk + kScales + 8));
       for (int t = 0; t < NT; ++t) {
         const size_t at = static_cast<size_t>((t0 + t) * nb + gb);
         const float dx = xq.d[at];
-        const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(sum16[t], ones));
-        acc[t] = _mm256_fmadd_ps(dot, _mm256_mul_ps(scale, _mm256_set1_ps(dx)), acc[t]);
+        const __m256i dot32 = kFifth ? _mm256_add_epi32(_mm256_madd_epi16(first[t], ones), _mm256_madd_epi16(second[t], ones))
+                                     : _mm256_madd_epi16(first[t], ones);
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32), _mm256_mul_ps(scale, _mm256_set1_ps(dx)), acc[t]);
         acc[t] = _mm256_fnmadd_ps(min, _mm256_set1_ps(dx * static_cast<float>(xq.sum[at])), acc[t]);
       }
     }
@@ -231,9 +282,25 @@ void group_q6_k(const uint8_t* group, int64_t n_super, const QuantizedInput& xq,
 
 using GroupKernel = void (*)(const uint8_t*, int64_t, const QuantizedInput&, int64_t, float*, int64_t, int64_t, int64_t);
 
+// k[n] = the kernel for n tokens per pass (1..4).
+template <bool kFifth>
+void k4_kernels(GroupKernel (&k)[5]) {
+  k[1] = &group_k4<1, kFifth>;
+  k[2] = &group_k4<2, kFifth>;
+  k[3] = &group_k4<3, kFifth>;
+  k[4] = &group_k4<4, kFifth>;
+}
+
+void q6_k_kernels(GroupKernel (&k)[5]) {
+  k[1] = &group_q6_k<1>;
+  k[2] = &group_q6_k<2>;
+  k[3] = &group_q6_k<3>;
+  k[4] = &group_q6_k<4>;
+}
+
 }  // namespace
 
-bool packs_kquant(DType type) { return type == DType::Q4_K || type == DType::Q6_K; }
+bool packs_kquant(DType type) { return type == DType::Q4_K || type == DType::Q5_K || type == DType::Q6_K; }
 
 void pack_kquant(const MatrixView& w, WeightMatrix& out) {
   if (w.cols % kQK_K != 0) fail("cannot pack {} rows of {} columns (not a multiple of {})", dtype_name(w.type), w.cols, kQK_K);
@@ -252,10 +319,13 @@ void pack_kquant(const MatrixView& w, WeightMatrix& out) {
     }
     uint8_t* dst = out.packed.get() + g * group_bytes;
     for (int64_t s = 0; s < n_super; ++s) {
+      uint8_t* super = dst + s * super_bytes(w.type);
       if (w.type == DType::Q4_K) {
-        pack_q4_k_super(rows, s, dst + s * kQ4KSuper);
+        pack_k4_super<false>(rows, s, super);
+      } else if (w.type == DType::Q5_K) {
+        pack_k4_super<true>(rows, s, super);
       } else {
-        pack_q6_k_super(rows, s, dst + s * kQ6KSuper);
+        pack_q6_k_super(rows, s, super);
       }
     }
   }
@@ -264,10 +334,13 @@ void pack_kquant(const MatrixView& w, WeightMatrix& out) {
 void matmul_kquant(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
                    int64_t row_end) {
   if (row_begin % kRowsPerGroup != 0) fail("row range must start at a multiple of {}", kRowsPerGroup);
-  const bool q4 = w.view.type == DType::Q4_K;
-  if (!q4 && w.view.type != DType::Q6_K) fail("no AVX2 K-quant kernel for {}", dtype_name(w.view.type));
-  const GroupKernel kernels[5] = {nullptr, q4 ? &group_q4_k<1> : &group_q6_k<1>, q4 ? &group_q4_k<2> : &group_q6_k<2>,
-                                  q4 ? &group_q4_k<3> : &group_q6_k<3>, q4 ? &group_q4_k<4> : &group_q6_k<4>};
+  GroupKernel kernels[5] = {};  // by tokens per pass, 1..4
+  switch (w.view.type) {
+    case DType::Q4_K: k4_kernels<false>(kernels); break;
+    case DType::Q5_K: k4_kernels<true>(kernels); break;
+    case DType::Q6_K: q6_k_kernels(kernels); break;
+    default: fail("no AVX2 K-quant kernel for {}", dtype_name(w.view.type));
+  }
   const int64_t n_super = w.view.cols / kQK_K;
   const int64_t group_bytes = n_super * super_bytes(w.view.type);
   for (int64_t row0 = row_begin; row0 < row_end; row0 += kRowsPerGroup) {
