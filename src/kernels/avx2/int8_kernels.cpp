@@ -35,6 +35,8 @@
 
 #include "target_begin.h"  // only the code below is compiled for AVX2
 
+#include "int8_common.h"  // AVX2 code itself: included after the target switch on purpose
+
 namespace rpu::avx2 {
 namespace {
 
@@ -101,32 +103,6 @@ void pack_block(DType type, const uint8_t* const src_rows[8], int64_t b, uint8_t
     }
     default: fail("no AVX2 integer layout for {}", dtype_name(type));
   }
-}
-
-// Software prefetch distance along the packed weights (read front to back once per token
-// tile). Measured on a 36 MB Q8_0 matrix, one thread, decode: ~25-30% faster than leaving it
-// to the hardware prefetcher (4 KiB ahead helped less, 12-16 KiB no more); no change when the
-// weights are in cache. Prefetches past the end of the buffer never fault; the address is
-// formed as an integer so no out-of-range pointer is ever created.
-constexpr uintptr_t kPrefetchAhead = 8192;
-
-inline void prefetch_ahead(const uint8_t* p, int64_t line) {
-  _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(p) + kPrefetchAhead + line), _MM_HINT_T0);
-}
-
-// The 4 activation bytes q[4i..4i+3] of a block, in every 32-bit lane.
-inline __m256i broadcast_word(const int8_t* q, int i) {
-  int32_t word;
-  std::memcpy(&word, q + 4 * i, 4);
-  return _mm256_set1_epi32(word);
-}
-
-// Pins the accumulators in registers at this point. Without it GCC re-associates the integer
-// sums of a fully unrolled block into a tree, computing all 32 products of a 4-token tile
-// first and spilling them to the stack.
-template <typename T, int N>
-inline void pin(T (&v)[N]) {
-  for (int i = 0; i < N; ++i) asm("" : "+x"(v[i]));
 }
 
 // Y rows of one 8-row group for NT tokens. Specialised per format so the inner loop has no
@@ -262,10 +238,7 @@ void pack_int8(const MatrixView& w, WeightMatrix& out) {
   out.row_granule = kRowsPerGroup;
   for (int64_t g = 0; g < groups; ++g) {
     const uint8_t* rows[8];
-    for (int r = 0; r < 8; ++r) {
-      const int64_t row = g * kRowsPerGroup + r;
-      rows[r] = row < w.rows ? w.row(row) : nullptr;
-    }
+    group_rows(w, g, rows);
     uint8_t* dst = out.packed.get() + g * nb * format.group_block_bytes;
     for (int64_t b = 0; b < nb; ++b) pack_block(w.type, rows, b, dst + b * format.group_block_bytes);
   }

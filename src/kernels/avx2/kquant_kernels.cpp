@@ -34,6 +34,8 @@
 
 #include "target_begin.h"  // only the code below is compiled for AVX2
 
+#include "int8_common.h"  // AVX2 code itself: included after the target switch on purpose
+
 namespace rpu::avx2 {
 namespace {
 
@@ -99,19 +101,6 @@ void pack_q6_k_super(const uint8_t* const rows[8], int64_t s, uint8_t* dst) {
   }
 }
 
-// As int8_kernels.cpp: the packed weights are read front to back once per token pass.
-constexpr uintptr_t kPrefetchAhead = 8192;
-
-inline void prefetch_ahead(const uint8_t* p, int64_t line) {
-  _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(p) + kPrefetchAhead + line), _MM_HINT_T0);
-}
-
-inline __m256i broadcast_word(const int8_t* q, int i) {
-  int32_t word;
-  std::memcpy(&word, q + 4 * i, 4);
-  return _mm256_set1_epi32(word);
-}
-
 // 8 bytes as 8 f32 lanes (unsigned or signed).
 inline __m256 bytes_u8(const uint8_t* p) {
   return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
@@ -121,13 +110,6 @@ inline __m256 bytes_s8(const uint8_t* p) {
 }
 inline __m256 halves8(const uint8_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
-
-// Keeps the compiler from re-associating the unrolled integer sums into a tree of spills (as
-// int8_kernels.cpp's pin).
-template <typename T, int N>
-inline void pin(T (&v)[N]) {
-  for (int i = 0; i < N; ++i) asm("" : "+x"(v[i]));
 }
 
 inline void store_rows(float* y, __m256 acc, int64_t valid) {
@@ -308,15 +290,11 @@ void pack_kquant(const MatrixView& w, WeightMatrix& out) {
   const int64_t groups = (w.rows + kRowsPerGroup - 1) / kRowsPerGroup;
   const int64_t group_bytes = n_super * super_bytes(w.type);
   out.packed_bytes = static_cast<size_t>(groups * group_bytes);
-  out.packed = allocate_aligned(out.packed_bytes);
-  std::memset(out.packed.get(), 0, out.packed_bytes);
+  out.packed = allocate_aligned(out.packed_bytes);  // zero-filled
   out.row_granule = kRowsPerGroup;
   for (int64_t g = 0; g < groups; ++g) {
     const uint8_t* rows[8];
-    for (int r = 0; r < 8; ++r) {
-      const int64_t row = g * kRowsPerGroup + r;
-      rows[r] = row < w.rows ? w.row(row) : nullptr;
-    }
+    group_rows(w, g, rows);
     uint8_t* dst = out.packed.get() + g * group_bytes;
     for (int64_t s = 0; s < n_super; ++s) {
       uint8_t* super = dst + s * super_bytes(w.type);
