@@ -6,7 +6,9 @@
 // weighted sum of values in slices held in registers. Positions are walked page by page
 // (KvRows::run_end), rows of one page inside. The query stays f32: quantizing it would add a
 // second rounding for no gain, since a head row is 64-256 values and the cost is reading the
-// cache. A prefill block goes through attend_block (attention_block.cpp), queries in lanes.
+// cache. attend is attend_span over all visible rows; a long decode context is split into spans
+// (one task per GQA group and span, joined by merge_attention_spans). A prefill block goes
+// through attend_block (attention_block.cpp), queries in lanes.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -217,8 +219,9 @@ void run_values(const float* weights, const KvRows& kv, int64_t first, int64_t n
 
 // Scores -> softmax weights in place (after the soft cap, if any): the maximum and e^(s - max)
 // 8 at a time (exp_precise, ~1 ulp; scalar std::exp was most of a short decode step's
-// attention), the total summed in 8 lanes, then lane by lane in order.
-void softmax(float* scores, int64_t n, float cap) {
+// attention), the total summed in 8 lanes, then lane by lane in order. Returns the scores'
+// log-sum-exp (attend_span's join weight).
+float softmax(float* scores, int64_t n, float cap) {
   if (cap > 0) soft_cap_scores(scores, n, cap);
   __m256 max8 = _mm256_set1_ps(-INFINITY);
   int64_t p = 0;
@@ -247,24 +250,30 @@ void softmax(float* scores, int64_t n, float cap) {
   for (int64_t i = p; i < n; ++i) total += scores[i];
   const float inv_total = 1.0f / total;
   for (p = 0; p < n; ++p) scores[p] *= inv_total;
+  return max_score + std::log(total);
 }
 
 }  // namespace
 
-void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out) {
-  const int64_t first = a.visible_from(pos), end = pos + 1;
+float attend_span(const float* q, const KvRows& kv, int64_t first, int64_t end, const AttentionParams& a,
+                  float* scores, float* out) {
   for (int64_t p = first; p < end;) {
     const int64_t e = kv.run_end(p, end);
     run_scores(q, kv, p, e - p, a.head_dim, a.scale, scores + (p - first));
     p = e;
   }
-  softmax(scores, end - first, a.softcap);
+  const float lse = softmax(scores, end - first, a.softcap);
   std::fill(out, out + a.head_dim, 0.0f);
   for (int64_t p = first; p < end;) {
     const int64_t e = kv.run_end(p, end);
     run_values(scores + (p - first), kv, p, e - p, a.head_dim, out);
     p = e;
   }
+  return lse;
+}
+
+void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out) {
+  attend_span(q, kv, a.visible_from(pos), pos + 1, a, scores, out);
 }
 
 }  // namespace rpu::avx2

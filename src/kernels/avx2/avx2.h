@@ -32,6 +32,10 @@ void matmul_float(const WeightMatrix& w, const float* x, int64_t n_tokens, float
 
 // The kernel table's attend over KV rows of any cache type (attention.cpp).
 void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out);
+// The kernel table's attend_span: attend over the rows [first, end) only, returning their
+// log-sum-exp; a long context's decode step is split into spans read once per GQA group.
+float attend_span(const float* q, const KvRows& kv, int64_t first, int64_t end, const AttentionParams& a,
+                  float* scores, float* out);
 // The kernel table's attend_block: a prefill block's queries in vector lanes (attention_block.cpp).
 void attend_block(const float* q, int64_t q_stride, int64_t n_q, int64_t n_heads, const KvRows& kv,
                   int64_t first_pos, const AttentionParams& a, float* out, int64_t out_stride);

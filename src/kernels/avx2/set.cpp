@@ -101,9 +101,9 @@ uint64_t sum_words(const uint64_t* words, int64_t n) {
 }  // namespace
 
 const KernelSet& kernel_set() {
-  // No attend_group or attend_span of its own: a decode step attends one query at a time.
+  // No attend_group or int8 peak loop of its own.
   static const KernelSet set{"avx2", &pack, &wants_quantized_input, &quantize_input, &matmul, &attend,
-                             &attend_block, nullptr, &swiglu, nullptr, nullptr, &sum_words};
+                             &attend_block, nullptr, &swiglu, nullptr, &attend_span, &sum_words};
   return set;
 }
 
