@@ -38,6 +38,11 @@ struct GenerationRequest {
   bool ignore_eos = false;
   // < 0: no log-probabilities; 0..20: the chosen token's log-probability and this many alternatives.
   int top_logprobs = -1;
+  // >= 0: the prompt's log-probabilities too, with this many alternatives (0..20): each prompt
+  // token under the distribution the tokens before it give (what /v1/completions with echo and
+  // logprobs returns, and what lm-eval-harness scores continuations by). The prompt is then
+  // evaluated whole: a cached prefix holds no logits, so none is reused.
+  int prompt_logprobs = -1;
   // When set, called once per sample; every sample then satisfies its constraint.
   std::function<std::unique_ptr<TokenConstraint>()> make_constraint;
 };
@@ -67,6 +72,9 @@ struct GenerationEvent {
   int index = 0;                        // which of the request's n samples
   std::string text;                     // new text since the previous event of this sample
   std::vector<TokenLogprob> logprobs;   // the tokens this event accounts for (when asked)
+  // A sample's first event, when the request asked for prompt_logprobs: one entry per prompt
+  // token, in order. The first token has nothing before it: its logprob is NaN (JSON null).
+  std::vector<TokenLogprob> prompt_logprobs;
   std::string finish_reason;            // empty while running; "stop" or "length" at the end
   bool stopped_by_string = false;       // finished because one of the request's stop strings appeared
   int prompt_tokens = 0;                // prompt length

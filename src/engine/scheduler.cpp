@@ -134,6 +134,7 @@ uint64_t Scheduler::submit(GenerationRequest request, EventCallback on_event) {
   if (request.first_index < 0) fail("first_index must be >= 0, got {}", request.first_index);
   if (request.n < 1 || request.n > kMaxSamples) fail("n must be between 1 and {}, got {}", kMaxSamples, request.n);
   request.sampling.validate();
+  if (request.prompt_logprobs > 20) fail("prompt_logprobs must be at most 20, got {}", request.prompt_logprobs);
   // More samples than slots run as consecutive parts of one set (queued together, sharing the
   // id; later parts reuse the prompt's cached KV): indexes and seeds are those of the whole set.
   auto shared_event = std::make_shared<EventCallback>(std::move(on_event));
@@ -297,6 +298,15 @@ void Scheduler::admit() {
     }
     const std::vector<int32_t>& prompt = r->params.prompt;
     const bool embedding = static_cast<bool>(r->on_embedding);
+    // Embeddings need every hidden state, prompt log-probabilities every position's logits:
+    // neither reuses a cached prefix.
+    const bool whole_prompt = embedding || r->params.prompt_logprobs >= 0;
+    if (r->params.prompt_logprobs >= 0) {
+      // The first prompt token has no distribution to be read in: its entry has no logprob.
+      TokenLogprob first;
+      first.chosen = {prompt[0], tokenizer_.token_to_piece(prompt[0]), std::numeric_limits<float>::quiet_NaN()};
+      r->prompt_logprobs.assign(1, std::move(first));
+    }
     for (int i = 0; i < r->params.n; ++i) {
       auto s = std::make_unique<Sample>();
       s->request = r.get();
@@ -321,13 +331,12 @@ void Scheduler::admit() {
     // The leader takes the free slot sharing the longest prefix with the prompt (least recently
     // used on ties); a longer prefix held by any other slot is shared (its KV pages mapped, not
     // copied: kv_cache.h). At least the last prompt token is always evaluated, for its logits.
-    // Embeddings need every hidden state.
     Sample& leader = *r->samples.front();
     int best_free = -1, best_any = -1;
     size_t free_len = 0, any_len = 0;
     for (int i = 0; i < static_cast<int>(slots_.size()); ++i) {
       const Slot& slot = slots_[static_cast<size_t>(i)];
-      const size_t len = embedding ? 0 : common_prefix(slot.history, prompt);
+      const size_t len = whole_prompt ? 0 : common_prefix(slot.history, prompt);
       if (slot.owner == nullptr &&
           (best_free < 0 || len > free_len ||
            (len == free_len && slot.last_used < slots_[static_cast<size_t>(best_free)].last_used))) {
@@ -354,7 +363,7 @@ void Scheduler::admit() {
     leader.slot = best_free;
     leader.evaluated = reuse;
     r->cached_tokens = reuse;
-    if (!embedding) await_shared_prefix(leader, reuse);
+    if (!whole_prompt) await_shared_prefix(leader, reuse);
     // Followers take the least recently used free slots; their KV arrives from the leader.
     for (size_t i = 1; i < r->samples.size(); ++i) {
       int pick = -1;
@@ -409,10 +418,16 @@ bool Scheduler::build_batch(std::vector<SequenceChunk>& chunks, std::vector<Samp
   for (auto& r : running_) {
     Sample& s = *r->samples.front();
     if (s.finished || s.evaluated >= s.prompt_size || budget <= 0 || !take_awaited_prefix(s)) continue;
-    const int size = std::min({s.prompt_size - s.evaluated, options_.prefill_chunk, budget});
+    // A prompt scored token by token (prompt_logprobs) keeps every row of logits: smaller
+    // chunks bound that buffer ([chunk, n_vocab] floats).
+    const bool scored = r->params.prompt_logprobs >= 0;
+    const int chunk_limit = scored ? std::min(options_.prefill_chunk, kScoredPrefillChunk) : options_.prefill_chunk;
+    const int size = std::min({s.prompt_size - s.evaluated, chunk_limit, budget});
     const bool last = s.evaluated + size == s.prompt_size;
-    const ChunkOutput output =
-        r->on_embedding ? ChunkOutput::kHidden : (last ? ChunkOutput::kLastLogits : ChunkOutput::kNone);
+    const ChunkOutput output = r->on_embedding ? ChunkOutput::kHidden
+                               : scored        ? ChunkOutput::kAllLogits
+                               : last          ? ChunkOutput::kLastLogits
+                                               : ChunkOutput::kNone;
     chunks.push_back({s.slot, std::span<const int32_t>(s.tokens).subspan(static_cast<size_t>(s.evaluated),
                                                                           static_cast<size_t>(size)),
                       output, true});
@@ -447,14 +462,22 @@ void Scheduler::after_step(const std::vector<SequenceChunk>& chunks, const std::
       continue;
     }
     if (chunk.output == ChunkOutput::kNone) continue;
+    std::span<const float> logits;
     if (chunk.output == ChunkOutput::kAllLogits) {
       const size_t rows = chunk.tokens.size();
-      take_verified(s, forward_->logits().subspan(logits_row * n_vocab, rows * n_vocab));
+      const std::span<const float> all = forward_->logits().subspan(logits_row * n_vocab, rows * n_vocab);
       logits_row += rows;
-      continue;
+      if (!chunk.prefill) {
+        take_verified(s, all);
+        continue;
+      }
+      score_prompt(s, all);
+      if (s.evaluated < s.prompt_size) continue;
+      logits = all.subspan((rows - 1) * n_vocab, n_vocab);  // the prompt is in: its last row continues it
+    } else {
+      logits = forward_->logits().subspan(logits_row * n_vocab, n_vocab);
+      ++logits_row;
     }
-    const std::span<const float> logits = forward_->logits().subspan(logits_row * n_vocab, n_vocab);
-    ++logits_row;
     if (chunk.prefill) {
       // The prompt is in: the other samples of the request share its KV pages and start from the same
       // logits, each with its own sampler.
@@ -564,7 +587,26 @@ void Scheduler::presample(const std::vector<SequenceChunk>& chunks, const std::v
   }
 }
 
+void Scheduler::score_prompt(Sample& s, std::span<const float> rows) {
+  // rows [n, n_vocab] are the logits after the chunk's n tokens, prompt positions
+  // [evaluated - n, evaluated): row j is the distribution of the token at position
+  // evaluated - n + j + 1, which the prompt holds for every row but the prompt's last.
+  const size_t n_vocab = static_cast<size_t>(model_.config().n_vocab);
+  const int n = static_cast<int>(rows.size() / n_vocab);
+  const int top = s.request->params.prompt_logprobs;
+  for (int j = 0; j < n; ++j) {
+    const int next = s.evaluated - n + j + 1;
+    if (next >= s.prompt_size) break;
+    s.request->prompt_logprobs.push_back(
+        token_logprob(rows.subspan(static_cast<size_t>(j) * n_vocab, n_vocab), s.tokens[static_cast<size_t>(next)], top, tokenizer_));
+  }
+}
+
 void Scheduler::take_token(Sample& s, std::span<const float> logits) {
+  if (s.request->params.max_tokens == 0) {  // the prompt alone was wanted (its log-probabilities)
+    finish(s, s.output->finish(), {}, "length");
+    return;
+  }
   std::span<const float> choose_from = logits;
   thread_local std::vector<float> masked;
   if (s.constraint) {
@@ -642,6 +684,10 @@ void Scheduler::commit_token(Sample& s, int32_t token, std::span<const float> lo
 void Scheduler::emit(Sample& s, std::string text, std::vector<TokenLogprob> logprobs, const char* finish_reason) {
   if (s.finished) return;
   GenerationEvent event;
+  if (s.request->params.prompt_logprobs >= 0 && !s.prompt_logprobs_sent) {
+    s.prompt_logprobs_sent = true;
+    event.prompt_logprobs = s.request->prompt_logprobs;
+  }
   event.index = s.index;
   event.text = std::move(text);
   event.logprobs = std::move(logprobs);

@@ -103,6 +103,7 @@ using ScoreCallback = std::function<void(std::vector<float> scores, int n_tokens
 class Scheduler {
  public:
   static constexpr int kMaxSamples = 128;  // most samples of one request (n)
+  static constexpr int kScoredPrefillChunk = 64;  // most prompt tokens a step scores (prompt_logprobs)
 
   Scheduler(const Model& model, const Tokenizer& tokenizer, const SchedulerOptions& options, ThreadPool* pool);
   ~Scheduler();  // stops the thread; unfinished requests get no further events
@@ -168,6 +169,8 @@ class Scheduler {
   // Guesses for the decoding samples that speculate (lookup first, then the draft model).
   void make_drafts();
   void take_token(Sample& sample, std::span<const float> logits);
+  // GenerationRequest::prompt_logprobs: appends the entries of a prefill chunk's rows of logits.
+  void score_prompt(Sample& sample, std::span<const float> rows);
   // Verifies a speculating sample's guesses against its rows of logits [1 + guesses, n_vocab]
   // and rewinds the KV of the positions that were not kept.
   void take_verified(Sample& sample, std::span<const float> rows);

@@ -40,6 +40,7 @@ struct Scheduler::Sample {
   std::vector<int32_t> step_tokens;
   DraftBudget budget;  // how many tokens it may guess next, from how its guesses fared
   int drafted = 0, accepted = 0;
+  bool prompt_logprobs_sent = false;  // its first event carried the request's prompt_logprobs
 };
 
 struct Scheduler::Request {
@@ -57,6 +58,9 @@ struct Scheduler::Request {
   std::vector<std::unique_ptr<Sample>> samples;
   int cached_tokens = 0;
   int unfinished = 0;
+  // GenerationRequest::prompt_logprobs: the entries scored so far (the leader's prefill
+  // chunks ask for every position's logits), one per prompt token once the prompt is in.
+  std::vector<TokenLogprob> prompt_logprobs;
 };
 
 // Tokens a and b have in common from the start.

@@ -532,6 +532,9 @@ std::unique_ptr<CallHandle> LocalBackend::complete(const CompletionRequest& r, C
     GenerationRequest g = generation_fields(r);
     g.sampling.seed = seed;
     g.top_logprobs = r.logprobs;  // -1: none; 0..5 alternatives
+    // Echo with logprobs scores the prompt too (OpenAI's legacy API; lm-eval-harness's
+    // loglikelihood): its tokens' entries lead the choice's logprobs, the first one null.
+    if (r.echo) g.prompt_logprobs = r.logprobs;
     // As llama.cpp: the model's BOS is added (and special tokens in the text parsed).
     g.prompt = prompt.is_tokens ? prompt.tokens : tokenizer_.encode(prompt.text, r.add_special, r.parse_special);
     if (g.prompt.empty()) {
@@ -549,6 +552,7 @@ std::unique_ptr<CallHandle> LocalBackend::complete(const CompletionRequest& r, C
     if (!(*echoed)[index]) {
       (*echoed)[index] = true;
       c.text = (*echoes)[request] + c.text;
+      c.logprobs.insert(c.logprobs.begin(), e.prompt_logprobs.begin(), e.prompt_logprobs.end());
     }
     sink(c);
   });

@@ -1,5 +1,7 @@
 #include "pipeline/remote_stream.h"
 
+#include <limits>
+
 #include "core/json_text.h"
 
 #include "pipeline/remote_backend.h"
@@ -42,11 +44,18 @@ std::vector<TokenLogprob> completion_logprobs(const json& choice) {
   if (!choice.contains("logprobs") || !choice["logprobs"].is_object()) return out;
   const json& tokens = choice["logprobs"].value("tokens", json());
   const json& values = choice["logprobs"].value("token_logprobs", json());
+  const json& tops = choice["logprobs"].value("top_logprobs", json());
   if (!tokens.is_array() || !values.is_array()) return out;
   for (size_t i = 0; i < tokens.size() && i < values.size(); ++i) {
     TokenLogprob lp;
     lp.chosen.bytes = tokens[i].is_string() ? tokens[i].get<std::string>() : "";
-    lp.chosen.logprob = values[i].is_number() ? values[i].get<float>() : 0.0f;
+    // null: an echoed prompt's first token, which has none (kept as NaN, sent on as null).
+    lp.chosen.logprob = values[i].is_number() ? values[i].get<float>() : std::numeric_limits<float>::quiet_NaN();
+    if (tops.is_array() && i < tops.size() && tops[i].is_object()) {
+      for (const auto& [piece, value] : tops[i].items()) {
+        if (value.is_number()) lp.top.push_back({-1, piece, value.get<float>()});
+      }
+    }
     out.push_back(std::move(lp));
   }
   return out;

@@ -138,11 +138,12 @@ void check_message(const json& m, size_t i) {
 }
 
 // Fields shared by chat and completions.
-void parse_generation_fields(const json& j, GenerationFields& f, int default_max_tokens) {
+// min_max_tokens: 0 where no output is a valid request (a completion's echoed prompt).
+void parse_generation_fields(const json& j, GenerationFields& f, int default_max_tokens, int min_max_tokens = 1) {
   f.model = get_string(j, "model", true);
   f.max_tokens = default_max_tokens;
   for (const char* key : {"max_tokens", "max_completion_tokens"}) {
-    if (auto v = get_integer(j, key, 1, int64_t{1} << 30)) f.max_tokens = static_cast<int>(*v);
+    if (auto v = get_integer(j, key, min_max_tokens, int64_t{1} << 30)) f.max_tokens = static_cast<int>(*v);
   }
   f.n = static_cast<int>(get_integer(j, "n", 1, 16).value_or(1));
   SamplingParams& s = f.sampling;
@@ -340,7 +341,7 @@ ChatRequest parse_chat_request(std::string_view body) {
 CompletionRequest parse_completion_request(std::string_view body) {
   const json j = parse_json_body(body);
   CompletionRequest r;
-  parse_generation_fields(j, r, 16);  // OpenAI's default for completions
+  parse_generation_fields(j, r, 16, /*min_max_tokens=*/0);  // 16: OpenAI's default for completions
   if (!present(j, "prompt")) bad("prompt", "'prompt' is required");
   const json& p = j.at("prompt");
   auto token_list = [](const json& a, const std::string& where) {
@@ -376,6 +377,8 @@ CompletionRequest parse_completion_request(std::string_view body) {
   if (r.prompts.size() > 64) bad("prompt", "at most 64 prompts per request");
   r.echo = get_bool(j, "echo", false);
   if (present(j, "logprobs")) r.logprobs = static_cast<int>(*get_integer(j, "logprobs", 0, 5));
+  // max_tokens 0 with echo: the prompt back, scored (with logprobs), as OpenAI's legacy API.
+  if (r.max_tokens == 0 && !r.echo) bad("max_tokens", "'max_tokens' 0 generates nothing: it needs 'echo' true");
   if (present(j, "suffix")) bad("suffix", "'suffix' (insertion) is not supported");
   if (auto best_of = get_integer(j, "best_of", 1, 16); best_of && *best_of != r.n) {
     bad("best_of", "'best_of' must equal 'n' (candidates are not re-ranked)");

@@ -1,4 +1,5 @@
 // The JSON OpenAI clients expect back: completion objects, stream chunks, embeddings, models.
+#include <cmath>
 #include <random>
 
 #include "server/openai_protocol.h"
@@ -57,10 +58,12 @@ json legacy_logprobs(const std::vector<TokenLogprob>& logprobs, size_t text_offs
   json tokens = json::array(), token_logprobs = json::array(), top = json::array(), offsets = json::array();
   for (const TokenLogprob& t : logprobs) {
     tokens.push_back(t.chosen.bytes);
-    token_logprobs.push_back(t.chosen.logprob);
+    // An echoed prompt's first token has no log-probability (nothing precedes it): null, as OpenAI.
+    const bool unscored = std::isnan(t.chosen.logprob);
+    token_logprobs.push_back(unscored ? json(nullptr) : json(t.chosen.logprob));
     json alternatives = json::object();
     for (const TokenProbability& p : t.top) alternatives[p.bytes] = p.logprob;
-    top.push_back(alternatives);
+    top.push_back(unscored ? json(nullptr) : alternatives);
     offsets.push_back(text_offset);
     text_offset += t.chosen.bytes.size();
   }

@@ -138,6 +138,47 @@ TEST_P(GoldenLogitsTest, LogitsMatchReference) {
   }
 }
 
+// A completion with echo, logprobs and max_tokens 0 (how lm-eval-harness scores a text): every
+// prompt token's log-probability is the log-softmax of the reference's logits at the position
+// before it, read through the pipeline as the server serves it.
+TEST_P(GoldenLogitsTest, EchoedPromptLogprobsMatchReference) {
+  const Golden golden = read_golden(GetParam().name);
+  const std::vector<float> expected = read_golden_logits(GetParam().name);
+  const size_t n_vocab = static_cast<size_t>(models_.front()->config().n_vocab);
+  const size_t rows = expected.size() / n_vocab;
+  std::vector<int32_t> prompt = {golden.prompt[0]};  // positions 0..rows: rows scored tokens after BOS
+  for (size_t i = 0; prompt.size() <= rows; ++i) prompt.push_back(golden.steps[i]);
+  for (const auto& model : models_) {
+  SCOPED_TRACE(model->kernels().name);
+  Scheduler scheduler(*model, *tokenizer_, {.n_seq = 1, .n_ctx = 64}, nullptr);
+  LocalBackend backend(*model, *tokenizer_, scheduler, {"stories260K", ""});
+  CompletionRequest request;
+  request.model = "stories260K";
+  request.prompts.push_back({"", prompt, true});
+  request.max_tokens = 0;
+  request.echo = true;
+  request.logprobs = 3;
+  const CallResult result = run_completion(backend, request);
+  const auto& choice = result.choices.at(0);
+  EXPECT_EQ(choice.text, tokenizer_->decode(prompt));
+  EXPECT_EQ(choice.finish_reason, "length");
+  ASSERT_EQ(choice.logprobs.size(), prompt.size());
+  EXPECT_TRUE(std::isnan(choice.logprobs[0].chosen.logprob));
+  for (size_t p = 1; p < prompt.size(); ++p) {
+    const float* row = expected.data() + (p - 1) * n_vocab;
+    const float max_logit = *std::max_element(row, row + n_vocab);
+    double sum = 0;
+    for (size_t v = 0; v < n_vocab; ++v) sum += std::exp(static_cast<double>(row[v] - max_logit));
+    const double log_norm = max_logit + std::log(sum);
+    const TokenLogprob& got = choice.logprobs[p];
+    EXPECT_EQ(got.chosen.token, prompt[p]);
+    EXPECT_NEAR(got.chosen.logprob, row[static_cast<size_t>(prompt[p])] - log_norm, 1e-3) << "position " << p;
+    ASSERT_EQ(got.top.size(), 3u);
+    EXPECT_NEAR(got.top[0].logprob, max_logit - log_norm, 1e-3) << "position " << p;
+  }
+  }
+}
+
 // The one generation path (pipeline -> scheduler), as `rpu run` uses it, prints exactly the
 // reference's stdout (minus its newline). The reference kernels even resolve the lily near-tie
 // as llama2.c does, so all four match.

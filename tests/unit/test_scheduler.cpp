@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "engine/scheduler.h"
+#include "model/forward.h"
 #include "model/model.h"
 #include "test_util.h"
 #include "tokenizer/tokenizer.h"
@@ -462,6 +463,99 @@ TEST_F(SchedulerTest, RejectsRequestsThatCanNeverRun) {
     EXPECT_NE(std::string(e.what()).find("100000"), std::string::npos) << e.what();
   }
   EXPECT_THROW(scheduler.submit(GenerationRequest{}, c.callback(0)), Error);
+}
+
+// Prompt log-probabilities (echo + logprobs) against a single-sequence oracle: the prompt's
+// logits from one ForwardPass, log-softmaxed. The prompt spans several scored chunks, is sent
+// twice (the second time its prefix is cached and must not be reused) and with n = 2 (each
+// sample's first event carries the entries), and continuing it still decodes as without.
+TEST_F(SchedulerTest, PromptLogprobsEqualTheModelsOwnOverTheWholePrompt) {
+  std::string text;
+  for (int i = 0; i < 12; ++i) text += "Lily went to the park with her mom and they saw a big dog. ";
+  GenerationRequest r = greedy(text, 6);
+  ASSERT_GT(r.prompt.size(), static_cast<size_t>(2 * Scheduler::kScoredPrefillChunk));
+  const size_t n_vocab = static_cast<size_t>(model_->config().n_vocab);
+  ForwardPass oracle(*model_, 512, nullptr);
+  const std::span<const float> rows = oracle.eval(r.prompt, /*all_logits=*/true);
+  std::vector<double> want(r.prompt.size(), 0.0);
+  for (size_t p = 1; p < r.prompt.size(); ++p) {
+    const std::span<const float> row = rows.subspan((p - 1) * n_vocab, n_vocab);
+    double sum = 0;
+    const float max_logit = *std::max_element(row.begin(), row.end());
+    for (float l : row) sum += std::exp(static_cast<double>(l - max_logit));
+    want[p] = row[static_cast<size_t>(r.prompt[p])] - max_logit - std::log(sum);
+  }
+
+  ThreadPool pool(2);
+  Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 3, .n_ctx = 512}, &pool);
+  const std::string plain_text = [&] {
+    Collector c;
+    scheduler.submit(r, c.callback(0));
+    c.wait_for(1);
+    return c.get(0).text;
+  }();
+  r.prompt_logprobs = 2;
+  r.n = 2;
+  for (int round = 0; round < 2; ++round) {
+    std::mutex m;
+    std::map<int, std::vector<TokenLogprob>> first_event;
+    std::map<int, std::string> texts;
+    std::map<int, int> cached;
+    Collector c;
+    const EventCallback collect = c.callback(0);
+    scheduler.submit(r, [&](const GenerationEvent& e) {
+      {
+        std::lock_guard<std::mutex> lock(m);
+        if (!first_event.count(e.index)) first_event[e.index] = e.prompt_logprobs;
+        else EXPECT_TRUE(e.prompt_logprobs.empty()) << "only a sample's first event carries them";
+        texts[e.index] += e.text;
+        cached[e.index] = e.cached_tokens;
+      }
+      collect(e);
+    });
+    c.wait_for(2);
+    for (int sample = 0; sample < 2; ++sample) {
+      SCOPED_TRACE(::testing::Message() << "round " << round << " sample " << sample);
+      const std::vector<TokenLogprob>& got = first_event[sample];
+      ASSERT_EQ(got.size(), r.prompt.size());
+      EXPECT_TRUE(std::isnan(got[0].chosen.logprob));
+      EXPECT_EQ(cached[sample], 0);
+      for (size_t p = 0; p < got.size(); ++p) {
+        ASSERT_EQ(got[p].chosen.token, r.prompt[p]) << "position " << p;
+        if (p == 0) continue;
+        ASSERT_NEAR(got[p].chosen.logprob, want[p], 1e-4) << "position " << p;
+        ASSERT_EQ(got[p].top.size(), 2u);
+        EXPECT_GE(got[p].top[0].logprob, got[p].chosen.logprob - 1e-6) << "position " << p;
+      }
+      EXPECT_EQ(texts[sample], plain_text);  // greedy: both samples continue as without scoring
+    }
+  }
+}
+
+// max_tokens 0: the prompt scored, nothing generated, the sample ends at once ("length").
+TEST_F(SchedulerTest, NoNewTokensEndsAfterThePrompt) {
+  ThreadPool pool(2);
+  Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 2, .n_ctx = 128}, &pool);
+  GenerationRequest r = greedy("Once upon a time", 0);
+  r.prompt_logprobs = 0;
+  r.top_logprobs = 0;
+  std::vector<TokenLogprob> prompt, generated;
+  Collector c;
+  const EventCallback collect = c.callback(0);
+  scheduler.submit(r, [&](const GenerationEvent& e) {
+    prompt.insert(prompt.end(), e.prompt_logprobs.begin(), e.prompt_logprobs.end());
+    generated.insert(generated.end(), e.logprobs.begin(), e.logprobs.end());
+    collect(e);
+  });
+  c.wait_for(1);
+  EXPECT_EQ(c.get(0).finish_reason, "length");
+  EXPECT_EQ(c.get(0).text, "");
+  EXPECT_EQ(c.get(0).completion_tokens, 0);
+  EXPECT_EQ(prompt.size(), r.prompt.size());
+  EXPECT_TRUE(generated.empty());
+  GenerationRequest too_many = r;
+  too_many.prompt_logprobs = 21;
+  EXPECT_THROW(scheduler.submit(too_many, c.callback(1)), Error);
 }
 
 TEST_F(SchedulerTest, EmbeddingsAreUnitLengthAndIndependentOfBatching) {

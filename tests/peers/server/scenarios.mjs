@@ -162,6 +162,33 @@ const scenarios = {
     assert.equal(l.token_logprobs.length, l.tokens.length);
     assert.equal(l.top_logprobs.length, l.tokens.length);
     for (const t of l.top_logprobs) assert.equal(Object.keys(t).length <= 3, true);
+    // The prompt scored too, as lm-eval-harness asks (echo, logprobs, max_tokens 0 or 1): one
+    // entry per prompt token, the first null (nothing precedes it), then the generated ones.
+    const scoring = { model, prompt: 'Once upon a time', echo: true, logprobs: 2, ...greedy };
+    const none = await client.completions.create({ ...scoring, max_tokens: 0 });
+    const n0 = none.choices[0];
+    assert.equal(n0.text, 'Once upon a time');
+    assert.equal(n0.finish_reason, 'length');
+    assert.equal(none.usage.completion_tokens, 0);
+    assert.equal(n0.logprobs.tokens.length, none.usage.prompt_tokens);
+    assert.equal(n0.logprobs.token_logprobs[0], null);
+    assert.equal(n0.logprobs.top_logprobs[0], null);
+    for (const v of n0.logprobs.token_logprobs.slice(1)) assert.ok(Number.isFinite(v) && v <= 0, `${v}`);
+    assert.equal(n0.logprobs.tokens.join(''), n0.text);
+    const one = await client.completions.create({ ...scoring, max_tokens: 1 });
+    const o = one.choices[0].logprobs;
+    assert.equal(o.tokens.length, one.usage.prompt_tokens + 1);
+    assert.deepEqual(o.token_logprobs.slice(0, -1), n0.logprobs.token_logprobs);
+    // The generated token's entry is the one a plain request gets at the same position.
+    const plain = await client.completions.create({ ...scoring, echo: false, max_tokens: 1 });
+    assert.equal(o.tokens.at(-1), plain.choices[0].logprobs.tokens[0]);
+    assert.ok(Math.abs(o.token_logprobs.at(-1) - plain.choices[0].logprobs.token_logprobs[0]) < 1e-3);
+    let streamed = [];
+    for await (const chunk of await client.completions.create({ ...scoring, max_tokens: 1, stream: true })) {
+      streamed = streamed.concat(chunk.choices[0]?.logprobs?.token_logprobs ?? []);
+    }
+    assert.deepEqual(streamed, o.token_logprobs);
+    assertErrorBody(await raw('/v1/completions', { body: { ...scoring, echo: false, max_tokens: 0 } }), 400, 'max_tokens');
   },
 
   async samples() {
