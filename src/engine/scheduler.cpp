@@ -250,15 +250,27 @@ void Scheduler::run() {
           finish(*s, std::string("internal error: ") + e.what(), {}, "error");
         }
       }
+      flush_events();
       continue;
     }
     after_step(chunks, chunk_samples);
-    const KVCache& cache = forward_->cache();
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++stats_.steps;
-    stats_.kv_bytes_in_use = cache.pages_in_use() * cache.page_bytes();
-    stats_.kv_bytes_mapped = cache.pages_mapped() * cache.page_bytes();
+    {
+      const KVCache& cache = forward_->cache();
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++stats_.steps;
+      stats_.kv_bytes_in_use = cache.pages_in_use() * cache.page_bytes();
+      stats_.kv_bytes_mapped = cache.pages_mapped() * cache.page_bytes();
+    }
+    flush_events();
   }
+}
+
+void Scheduler::flush_events() {
+  for (auto& [request, event] : outbox_) {
+    if (request->on_event) request->on_event(event);
+  }
+  outbox_.clear();
+  std::erase_if(running_, [](const std::unique_ptr<Request>& r) { return r->unfinished == 0; });
 }
 
 void Scheduler::drop_cancelled() {
@@ -505,7 +517,6 @@ void Scheduler::after_step(const std::vector<SequenceChunk>& chunks, const std::
     std::lock_guard<std::mutex> lock(mutex_);
     stats_.generated_tokens += generated_after - generated_before;
   }
-  std::erase_if(running_, [](const std::unique_ptr<Request>& r) { return r->unfinished == 0; });
 }
 
 void Scheduler::make_drafts() {
@@ -698,7 +709,7 @@ void Scheduler::emit(Sample& s, std::string text, std::vector<TokenLogprob> logp
   event.completion_tokens = s.generated;
   event.drafted_tokens = s.drafted;
   event.accepted_tokens = s.accepted;
-  if (s.request->on_event) s.request->on_event(event);
+  outbox_.emplace_back(s.request, std::move(event));
 }
 
 void Scheduler::finish_embedding(Sample& s) {

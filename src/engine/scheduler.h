@@ -15,7 +15,9 @@
 // Samples of a request with n > 1 share the prompt: it is prefilled once and its KV copied.
 // A request with more samples than slots runs in parts of at most n_seq samples, one after
 // another, as one set (same indexes and seeds as if it had run at once).
-// Results stream to the caller's callback, on the scheduler thread.
+// Results stream to the caller's callback, on the scheduler thread, at the end of the step that
+// produced them: after its stats are stored, so a caller told its request finished reads stats
+// that count it.
 //
 // Speculative decoding (engine/speculation.h, SchedulerOptions::speculation): a decoding sample
 // may carry draft tokens (prompt lookup, or a draft model's guesses) after its last token; its
@@ -169,6 +171,8 @@ class Scheduler {
   // Guesses for the decoding samples that speculate (lookup first, then the draft model).
   void make_drafts();
   void take_token(Sample& sample, std::span<const float> logits);
+  // Delivers the step's events in order, then drops the requests that finished.
+  void flush_events();
   // GenerationRequest::prompt_logprobs: appends the entries of a prefill chunk's rows of logits.
   void score_prompt(Sample& sample, std::span<const float> rows);
   // Verifies a speculating sample's guesses against its rows of logits [1 + guesses, n_vocab]
@@ -213,6 +217,9 @@ class Scheduler {
     std::optional<TokenLogprob> logprob;
   };
   std::vector<Presampled> presampled_;
+  // The step's events, delivered (flush_events) once its bookkeeping is stored: a caller that
+  // hears its request finished reads stats() that include that step (KV pages, tokens).
+  std::vector<std::pair<Request*, GenerationEvent>> outbox_;
   std::thread thread_;
 };
 

@@ -12,7 +12,6 @@
 #include <cstring>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "core/mapped_file.h"
@@ -175,21 +174,6 @@ TEST(KvPages, MappedPageCounterMatchesARecountOfTheTables) {
 }
 
 // Texts and prompt-cache hits of requests.
-// The scheduler's stats once its last step is recorded: a request's final event is sent from
-// inside the step, before the step's KV totals are stored, so a test that reads the stats as
-// soon as its last answer arrives may see the step before (a slot not yet updated). The step
-// count is stored with the totals, so it standing still across 50 ms means the loop is idle.
-SchedulerStats settled_stats(const Scheduler& scheduler) {
-  SchedulerStats stats = scheduler.stats();
-  for (int i = 0; i < 200; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    const SchedulerStats next = scheduler.stats();
-    if (next.steps == stats.steps && next.active_sequences == 0) return next;
-    stats = next;
-  }
-  return stats;
-}
-
 class Results {
  public:
   EventCallback callback(int request) {
@@ -314,7 +298,8 @@ TEST_F(SharedSystemPrompt, ConcurrentRequestsHoldOneCopyAndAnswerAsAlone) {
   // 2-core Zen 3), the last one takes that finished slot, which holds the prompt, rather than
   // an empty one, and five hold it. So at least four copies are saved, and what is saved is
   // whole copies of the full pages (the partly filled page is each slot's own once written).
-  const SchedulerStats stats = settled_stats(scheduler);
+  // The stats count the step that finished the last request before its final event is sent.
+  const SchedulerStats stats = scheduler.stats();
   const int64_t page_bytes = KVCache::kDefaultPageSize * model_->config().n_layer *
                              2 * static_cast<int64_t>(model_->config().kv_dim()) * 4;
   const int64_t full_pages = shared / KVCache::kDefaultPageSize;
@@ -340,7 +325,7 @@ TEST_F(SharedSystemPrompt, ConcurrentRequestsHoldOneCopyAndAnswerAsAlone) {
     scheduler.submit(std::move(r), other.callback(i));
   }
   other.wait_for(n_seq);
-  EXPECT_LE(settled_stats(scheduler).kv_bytes_in_use, n_seq * page_bytes);
+  EXPECT_LE(scheduler.stats().kv_bytes_in_use, n_seq * page_bytes);
 }
 
 // Six requests with one system prompt arrive together, with no earlier request to warm the
@@ -363,7 +348,7 @@ TEST_F(SharedSystemPrompt, RequestsArrivingTogetherEvaluateTheSharedPrefixOnce) 
       EXPECT_GE(results.get(i).cached_tokens, shared) << "request " << i;
     }
   }
-  const SchedulerStats stats = settled_stats(scheduler);
+  const SchedulerStats stats = scheduler.stats();
   EXPECT_GE(stats.cached_prompt_tokens, static_cast<uint64_t>((n_requests - 1) * shared));
   const int64_t page_bytes = KVCache::kDefaultPageSize * model_->config().n_layer *
                              2 * static_cast<int64_t>(model_->config().kv_dim()) * 4;
@@ -392,7 +377,7 @@ TEST_F(SharedSystemPrompt, SpeculativeRewindsOnASharedPrefixStayExact) {
     drafted += results.get(i).drafted;
   }
   EXPECT_GT(drafted, 0) << "no guesses were made: the test would not exercise rewinds";
-  const SchedulerStats stats = settled_stats(scheduler);
+  const SchedulerStats stats = scheduler.stats();
   EXPECT_LT(stats.kv_bytes_in_use, stats.kv_bytes_mapped);
 }
 

@@ -1,5 +1,6 @@
 // Pieces the AVX2 integer kernels share (int8_kernels.cpp, kquant_kernels.cpp): the software
-// prefetch along the packed weights, the activation-word broadcast, the register pin. AVX2
+// prefetch along the packed weights, the activation-word broadcast, the register pin, a
+// group's rows and the store of its 8 results. AVX2
 // code: include it only from src/kernels/avx2/*.cpp, AFTER the file's target_begin.h.
 #pragma once
 
@@ -45,6 +46,18 @@ inline void group_rows(const MatrixView& w, int64_t g, const uint8_t* (&rows)[8]
     const int64_t row = g * 8 + r;
     rows[r] = row < w.rows ? w.row(row) : nullptr;
   }
+}
+
+// Stores the 8 rows' results of one token (y[0..valid)): a partial last group writes only its
+// rows, through a mask, so nothing past the output row is touched.
+inline void store_rows(float* y, __m256 acc, int64_t valid) {
+  if (valid == 8) {
+    _mm256_storeu_ps(y, acc);
+    return;
+  }
+  const __m256i mask =
+      _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(valid)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  _mm256_maskstore_ps(y, mask, acc);
 }
 
 }  // namespace rpu::avx2

@@ -194,13 +194,7 @@ void group_kernel(const uint8_t* group, int64_t nb, const QuantizedInput& xq, in
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[t]), _mm256_mul_ps(scales, _mm256_set1_ps(xd[t][b])), acc[t]);
     }
   }
-  if (valid == 8) {
-    for (int t = 0; t < NT; ++t) _mm256_storeu_ps(y + (t0 + t) * rows + row0, acc[t]);
-  } else {
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(valid)),
-                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    for (int t = 0; t < NT; ++t) _mm256_maskstore_ps(y + (t0 + t) * rows + row0, mask, acc[t]);
-  }
+  for (int t = 0; t < NT; ++t) store_rows(y + (t0 + t) * rows + row0, acc[t], valid);
 }
 
 template <DType kType>

@@ -112,15 +112,6 @@ inline __m256 halves8(const uint8_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-inline void store_rows(float* y, __m256 acc, int64_t valid) {
-  if (valid == 8) {
-    _mm256_storeu_ps(y, acc);
-    return;
-  }
-  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(valid)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  _mm256_maskstore_ps(y, mask, acc);
-}
-
 // Chunk c's codes of a Q4_K / Q5_K block: the nibbles, plus for Q5_K bit c (low half) or bit
 // 4 + c (high half) of the fifth-bit plane moved to bit 4 (16-bit shifts; bits crossing a byte
 // are masked off).
