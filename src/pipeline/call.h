@@ -102,7 +102,7 @@ struct CompletionPrompt {
 struct CompletionRequest : GenerationFields {
   std::vector<CompletionPrompt> prompts;  // one generation each
   bool echo = false;
-  int logprobs = -1;           // -1: none; 0..5 alternatives (legacy format)
+  int logprobs = -1;           // -1: none; 0..20 alternatives (legacy format)
   bool parse_special = true;   // special tokens written in a text prompt are parsed (as llama.cpp)
   bool add_special = true;     // the model's BOS is added to a text prompt (false: it has its own)
 };

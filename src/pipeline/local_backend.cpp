@@ -531,7 +531,7 @@ std::unique_ptr<CallHandle> LocalBackend::complete(const CompletionRequest& r, C
   for (const CompletionPrompt& prompt : r.prompts) {
     GenerationRequest g = generation_fields(r);
     g.sampling.seed = seed;
-    g.top_logprobs = r.logprobs;  // -1: none; 0..5 alternatives
+    g.top_logprobs = r.logprobs;  // -1: none; 0..20 alternatives
     // Echo with logprobs scores the prompt too (OpenAI's legacy API; lm-eval-harness's
     // loglikelihood): its tokens' entries lead the choice's logprobs, the first one null.
     if (r.echo) g.prompt_logprobs = r.logprobs;
@@ -546,13 +546,22 @@ std::unique_ptr<CallHandle> LocalBackend::complete(const CompletionRequest& r, C
   }
   const int n = r.n;
   auto echoed = std::make_shared<std::vector<bool>>(requests.size() * static_cast<size_t>(n), false);
-  return submit(std::move(requests), "prompt", [sink, echoes, echoed, n](size_t request, const GenerationEvent& e) {
+  const bool strips_space = tokenizer_.strips_leading_space();
+  return submit(std::move(requests), "prompt", [sink, echoes, echoed, n, strips_space](size_t request, const GenerationEvent& e) {
     const size_t index = request * static_cast<size_t>(n) + static_cast<size_t>(e.index);
     ChatEvent c = to_chat_event(e, static_cast<int>(index));
     if (!(*echoed)[index]) {
       (*echoed)[index] = true;
-      c.text = (*echoes)[request] + c.text;
-      c.logprobs.insert(c.logprobs.begin(), e.prompt_logprobs.begin(), e.prompt_logprobs.end());
+      const std::string& echo = (*echoes)[request];
+      c.text = echo + c.text;
+      std::vector<TokenLogprob> prompt = e.prompt_logprobs;
+      // The tokens spell the echoed text (clients find the continuation by text_offset): a
+      // SentencePiece model's word-boundary space on the text's first token is not in the text.
+      auto first = std::find_if(prompt.begin(), prompt.end(), [](const TokenLogprob& t) { return !t.chosen.bytes.empty(); });
+      if (strips_space && first != prompt.end() && first->chosen.bytes[0] == ' ' && !echo.starts_with(' ')) {
+        first->chosen.bytes.erase(0, 1);
+      }
+      c.logprobs.insert(c.logprobs.begin(), prompt.begin(), prompt.end());
     }
     sink(c);
   });

@@ -376,7 +376,8 @@ CompletionRequest parse_completion_request(std::string_view body) {
   }
   if (r.prompts.size() > 64) bad("prompt", "at most 64 prompts per request");
   r.echo = get_bool(j, "echo", false);
-  if (present(j, "logprobs")) r.logprobs = static_cast<int>(*get_integer(j, "logprobs", 0, 5));
+  // OpenAI stops at 5; llama-server and vLLM take up to 20 (lm-eval-harness's gguf model asks 10).
+  if (present(j, "logprobs")) r.logprobs = static_cast<int>(*get_integer(j, "logprobs", 0, 20));
   // max_tokens 0 with echo: the prompt back, scored (with logprobs), as OpenAI's legacy API.
   if (r.max_tokens == 0 && !r.echo) bad("max_tokens", "'max_tokens' 0 generates nothing: it needs 'echo' true");
   if (present(j, "suffix")) bad("suffix", "'suffix' (insertion) is not supported");

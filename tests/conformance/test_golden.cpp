@@ -176,6 +176,17 @@ TEST_P(GoldenLogitsTest, EchoedPromptLogprobsMatchReference) {
     ASSERT_EQ(got.top.size(), 3u);
     EXPECT_NEAR(got.top[0].logprob, max_logit - log_norm, 1e-3) << "position " << p;
   }
+  // The tokens spell the echoed text (lm-eval-harness finds the continuation by text offset):
+  // this SentencePiece model's word-boundary space on the first word is not in the text.
+  std::string spelled;
+  for (const TokenLogprob& t : choice.logprobs) spelled += t.chosen.bytes;
+  EXPECT_EQ(spelled, choice.text);
+  request.prompts = {{"Once upon a time", {}, false}};
+  const auto text_choice = run_completion(backend, request).choices.at(0);
+  spelled.clear();
+  for (const TokenLogprob& t : text_choice.logprobs) spelled += t.chosen.bytes;
+  EXPECT_EQ(text_choice.text, "Once upon a time");
+  EXPECT_EQ(spelled, text_choice.text);
   }
 }
 

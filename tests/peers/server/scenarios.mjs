@@ -189,6 +189,15 @@ const scenarios = {
     }
     assert.deepEqual(streamed, o.token_logprobs);
     assertErrorBody(await raw('/v1/completions', { body: { ...scoring, echo: false, max_tokens: 0 } }), 400, 'max_tokens');
+    // lm-eval-harness's gguf model: context + continuation, logprobs 10, max_tokens 1, echo; it
+    // finds the continuation's tokens by text_offset.
+    const context = 'Once upon', continuation = ' a time';
+    const lm = (await client.completions.create({ model, prompt: context + continuation, echo: true, logprobs: 10,
+                                                  max_tokens: 1, ...greedy })).choices[0].logprobs;
+    let at = 0;
+    while (lm.text_offset[at] < context.length) at += 1;
+    assert.equal(lm.tokens.slice(at, -1).join(''), continuation);
+    for (const top of lm.top_logprobs.slice(1)) assert.ok(Object.keys(top).length >= 1 && Object.keys(top).length <= 10);
   },
 
   async samples() {
