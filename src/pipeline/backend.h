@@ -25,6 +25,8 @@
 
 namespace rpu {
 
+class Tokenizer;
+
 struct ChatEvent {
   int index = 0;                       // choice; for completions prompt * n + sample
   std::string text;                    // content since this choice's previous event
@@ -96,6 +98,9 @@ class Backend {
   // The prompt text a chat request renders to, when this backend can also continue raw text
   // with complete() (step search extends a partial answer this way); nullopt otherwise.
   virtual std::optional<std::string> render_chat(const ChatRequest&) { return std::nullopt; }
+  // The tokenizer of the model a request naming `model` reaches, when it runs in this process
+  // (llama-server's /tokenize and /detokenize); null for remote upstreams and routers.
+  virtual const Tokenizer* local_tokenizer(const std::string& /*model*/) const { return nullptr; }
 };
 
 // A finished choice, assembled from its events.

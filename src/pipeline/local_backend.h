@@ -39,6 +39,7 @@ class LocalBackend : public Backend {
   RerankResult rerank(const RerankRequest& request) override;
   BackendLoad load() const override;
   std::optional<std::string> render_chat(const ChatRequest& request) override { return render_prompt(request); }
+  const Tokenizer* local_tokenizer(const std::string&) const override { return &tokenizer_; }
 
   bool has_chat_template() const { return chat_template_.has_value(); }
   const std::string& chat_template_error() const { return template_error_; }

@@ -102,6 +102,7 @@ class ResilientBackend : public Backend {
   int choice_count(const ChatRequest& request) const override { return inner_->choice_count(request); }
   BackendLoad load() const override { return inner_->load(); }
   std::optional<std::string> render_chat(const ChatRequest& request) override { return inner_->render_chat(request); }
+  const Tokenizer* local_tokenizer(const std::string& model) const override { return inner_->local_tokenizer(model); }
   std::unique_ptr<CallHandle> chat(const ChatRequest& request, ChatEventSink sink) override;
   std::unique_ptr<CallHandle> complete(const CompletionRequest& request, ChatEventSink sink) override;
   EmbeddingResult embed(const EmbeddingRequest& request) override;

@@ -29,6 +29,7 @@ class SideReranker : public Backend {
   BackendLoad load() const override;
   int choice_count(const ChatRequest& request) const override;
   std::optional<std::string> render_chat(const ChatRequest& request) override;
+  const Tokenizer* local_tokenizer(const std::string& model) const override { return route(model).local_tokenizer(model); }
 
  private:
   // The reranker for its own name, the main backend for any other.

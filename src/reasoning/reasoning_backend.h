@@ -37,6 +37,7 @@ class ReasoningBackend : public Backend {
   BackendLoad load() const override { return inner_.load(); }
   std::string metrics_text() const override { return inner_.metrics_text(); }
   std::optional<std::string> render_chat(const ChatRequest& request) override { return inner_.render_chat(request); }
+  const Tokenizer* local_tokenizer(const std::string& model) const override { return inner_.local_tokenizer(model); }
 
   // The strategy a request asks for (its "reasoning" object, else its model-name suffix);
   // nullopt for a plain call. Throws ApiError 400 naming the bad field.

@@ -89,6 +89,7 @@ class KnowledgeBackend : public Backend {
   RerankResult rerank(const RerankRequest& request) override { return inner_.rerank(request); }
   BackendLoad load() const override { return inner_.load(); }
   std::optional<std::string> render_chat(const ChatRequest& request) override { return inner_.render_chat(request); }
+  const Tokenizer* local_tokenizer(const std::string& model) const override { return inner_.local_tokenizer(model); }
 
   // What chat() sends on. Also how training data for a reader model is made, so the model
   // learns from exactly the prompts it will be served.

@@ -34,6 +34,10 @@ void handle_chat_completions(ServerContext& ctx, const httplib::Request& req, ht
 void handle_completions(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
 void handle_embeddings(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
 void handle_rerank(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
+// llama-server's tokenizer and template endpoints (tokenize_handler.cpp).
+void handle_tokenize(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
+void handle_detokenize(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
+void handle_apply_template(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
 
 // What the request log reports of the request the calling thread serves (each request is
 // served, streamed responses included, on one HTTP worker thread).

@@ -23,6 +23,22 @@ CompletionRequest parse_completion_request(std::string_view body);
 EmbeddingRequest parse_embedding_request(std::string_view body);
 RerankRequest parse_rerank_request(std::string_view body);
 
+// llama-server's /tokenize and /detokenize (not OpenAI's): clients count and inspect tokens with
+// them. The model is optional (the one served).
+struct TokenizeRequest {
+  std::string model;
+  std::string content;
+  bool add_special = false;   // the model's BOS (llama-server's default: not added)
+  bool parse_special = true;  // "<|im_start|>" written in the text is that token
+  bool with_pieces = false;   // {"id", "piece"} objects instead of bare ids
+};
+TokenizeRequest parse_tokenize_request(std::string_view body);
+struct DetokenizeRequest {
+  std::string model;
+  std::vector<int32_t> tokens;
+};
+DetokenizeRequest parse_detokenize_request(std::string_view body);
+
 // Compact JSON; invalid UTF-8 (a token may end inside a character) becomes U+FFFD.
 std::string to_json_text(const nlohmann::ordered_json& value);
 std::string make_response_id(const std::string& prefix);  // prefix + 24 random alphanumerics

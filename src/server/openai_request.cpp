@@ -468,4 +468,29 @@ RerankRequest parse_rerank_request(std::string_view body) {
   return r;
 }
 
+TokenizeRequest parse_tokenize_request(std::string_view body) {
+  const json j = parse_json_body(body);
+  TokenizeRequest r;
+  r.model = get_string(j, "model", false);
+  if (!present(j, "content")) bad("content", "'content' is required");
+  r.content = get_string(j, "content", true);
+  r.add_special = get_bool(j, "add_special", false);
+  r.parse_special = get_bool(j, "parse_special", true);
+  r.with_pieces = get_bool(j, "with_pieces", false);
+  return r;
+}
+
+DetokenizeRequest parse_detokenize_request(std::string_view body) {
+  const json j = parse_json_body(body);
+  DetokenizeRequest r;
+  r.model = get_string(j, "model", false);
+  if (!present(j, "tokens") || !j.at("tokens").is_array()) bad("tokens", "'tokens' must be an array of token ids");
+  for (const json& t : j.at("tokens")) {
+    const int64_t id = as_integer(t, "tokens");
+    if (id < 0 || id > INT32_MAX) bad("tokens", fmt::format("'tokens' holds {}, not a token id", id));
+    r.tokens.push_back(static_cast<int32_t>(id));
+  }
+  return r;
+}
+
 }  // namespace rpu

@@ -170,6 +170,10 @@ void Server::Impl::install_routes() {
     route("POST", std::string(prefix) + "/rerank", guarded(&handle_rerank, "rerank"));
     route("POST", std::string(prefix) + "/reranking", guarded(&handle_rerank, "rerank"));
   }
+  // llama-server's own (unversioned) paths.
+  route("POST", "/tokenize", guarded(&handle_tokenize, "tokenize"));
+  route("POST", "/detokenize", guarded(&handle_detokenize, "detokenize"));
+  route("POST", "/apply-template", guarded(&handle_apply_template, "apply-template"));
   route("GET", "/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, models_list(ctx.backend.model_ids()));
   });

@@ -46,6 +46,7 @@ TEST_F(ServerTest, ChatLogprobs) { run("logprobs", *server_); }
 TEST_F(ServerTest, JsonSchemaOutputParsesAndValidates) { run("jsonSchema", *server_); }
 TEST_F(ServerTest, ToolCallRoundTripWithAGenericTemplate) { run("tools", *server_); }
 TEST_F(ServerTest, Embeddings) { run("embeddings", *server_); }
+TEST_F(ServerTest, TokenizeDetokenizeAndApplyTemplateAsLlamaServer) { run("tokenize", *server_); }
 TEST_F(ServerTest, ThirtyTwoConcurrentClientsMatchRequestsServedAlone) { run("concurrency", *server_); }
 TEST_F(ServerTest, DisconnectedClientsFreeTheirSequences) { run("disconnect", *server_); }
 TEST_F(ServerTest, BadRequestsGetOpenAIErrorsAndTheServerKeepsServing) { run("errors", *server_); }

@@ -200,6 +200,51 @@ const scenarios = {
     for (const top of lm.top_logprobs.slice(1)) assert.ok(Object.keys(top).length >= 1 && Object.keys(top).length <= 10);
   },
 
+  // llama-server's /tokenize, /detokenize and /apply-template, checked against the server's own
+  // generation: the ids are those a completion counts, and a rendered conversation continued
+  // through /v1/completions answers as the chat endpoint does.
+  async tokenize() {
+    const text = 'Once upon a time, héllo <|im_start|> 42';
+    const t = await raw('/tokenize', { body: { content: text } });
+    assert.equal(t.status, 200, t.text);
+    assert.ok(t.json.tokens.length > 0 && t.json.tokens.every(Number.isInteger));
+    const counted = await client.completions.create({ model, prompt: text, max_tokens: 1, ...greedy });
+    const withBos = (await raw('/tokenize', { body: { content: text, add_special: true } })).json.tokens;
+    assert.equal(withBos.length, counted.usage.prompt_tokens);
+    const pieces = (await raw('/tokenize', { body: { content: text, with_pieces: true } })).json.tokens;
+    assert.deepEqual(pieces.map((p) => p.id), t.json.tokens);
+    // A piece is a string, or the bytes of a token that holds part of a character.
+    const spelled = Buffer.concat(pieces.map((p) => (typeof p.piece === 'string' ? Buffer.from(p.piece) : Buffer.from(p.piece))));
+    assert.equal(spelled.toString(), text);
+    assert.ok(pieces.some((p) => Array.isArray(p.piece)), 'é is byte tokens in this vocabulary');
+    const plain = (await raw('/tokenize', { body: { content: text, parse_special: false } })).json.tokens;
+    assert.ok(plain.length > t.json.tokens.length, 'a special token written as text splits into pieces');
+    const back = await raw('/detokenize', { body: { tokens: t.json.tokens } });
+    assert.equal(back.status, 200, back.text);
+    assert.equal(back.json.content, text);
+    // The token ids as a completion prompt: the same tokens, counted the same.
+    const byIds = await client.completions.create({ model, prompt: withBos, max_tokens: 1, ...greedy });
+    assert.equal(byIds.usage.prompt_tokens, withBos.length);
+    assert.equal(byIds.choices[0].text, counted.choices[0].text);
+
+    const messages = chatMessages('Tell me a story.');
+    const rendered = await raw('/apply-template', { body: { messages } });
+    assert.equal(rendered.status, 200, rendered.text);
+    assert.equal(typeof rendered.json.prompt, 'string');
+    assert.ok(rendered.json.prompt.includes('Tell me a story.'));
+    const chat = await client.chat.completions.create({ model, messages, max_tokens: 12, ...greedy });
+    const continued = await client.completions.create({ model, prompt: rendered.json.prompt, max_tokens: 12, ...greedy });
+    assert.equal(continued.usage.prompt_tokens, chat.usage.prompt_tokens);
+    assert.equal(continued.choices[0].text, chat.choices[0].message.content);
+
+    assertErrorBody(await raw('/tokenize', { body: {} }), 400, 'content');
+    assertErrorBody(await raw('/tokenize', { body: { content: 5 } }), 400, 'content');
+    assertErrorBody(await raw('/detokenize', { body: { tokens: [1, 99999999] } }), 400, 'tokens');
+    assertErrorBody(await raw('/detokenize', { body: { tokens: 'abc' } }), 400, 'tokens');
+    assertErrorBody(await raw('/apply-template', { body: { messages: [] } }), 400, 'messages');
+    assertErrorBody(await raw('/tokenize', { body: { content: 'x', model: 'gpt-4o' } }), 404, 'model');
+  },
+
   async samples() {
     const params = { model, messages: chatMessages('Tell me a story.'), max_tokens: 16, n: 3, temperature: 1.0, seed: 7 };
     const r = await client.chat.completions.create(params);
