@@ -3,7 +3,7 @@
 sources=(src/server/openai_request.cpp src/server/json_body.cpp src/decode/copy_matcher.cpp)
 libs=(-lfmt)
 
-seeds() {  # first byte picks the parser: 0 chat, 1 completions, 2 embeddings
+seeds() {  # first byte picks the parser: 0 chat, 1 completions, 2 embeddings, 4 tokenize, 5 detokenize
   local i=0 body
   for body in \
     '{"model":"m","messages":[{"role":"system","content":"You are helpful."},{"role":"user","content":"hi"}],"max_tokens":8,"temperature":0.7,"top_p":0.9,"n":2,"stop":["\n",""],"seed":3,"logprobs":true,"top_logprobs":2}' \
@@ -24,6 +24,13 @@ seeds() {  # first byte picks the parser: 0 chat, 1 completions, 2 embeddings
               '{"model":"m","input":[[1,2],"a",""]}'; do
     { u8 2; printf '%s' "$body"; } >"$corpus/seed_embedding_$((i++))"
   done
+  for body in '{"content":"Hello <|im_start|> world","add_special":true,"parse_special":false,"with_pieces":true}' \
+              '{"model":"m","content":""}'; do
+    { u8 4; printf '%s' "$body"; } >"$corpus/seed_tokenize_$((i++))"
+  done
+  for body in '{"tokens":[1,2,3]}' '{"model":"m","tokens":[2.0,-1]}'; do
+    { u8 5; printf '%s' "$body"; } >"$corpus/seed_detokenize_$((i++))"
+  done
   cat >"$build_dir/${target}.dict" <<'DICT'
 "\"model\""
 "\"messages\""
@@ -35,6 +42,8 @@ seeds() {  # first byte picks the parser: 0 chat, 1 completions, 2 embeddings
 "\"logit_bias\""
 "\"prompt\""
 "\"input\""
+"\"tokens\""
+"\"with_pieces\""
 "\"stop\""
 "\"max_tokens\""
 "1e999"

@@ -16,7 +16,7 @@
 // Prompt processing is bound by compute: its matrices multiply many tokens per weight read.
 // For integer-quantized files the benchmark also measures the kernel set's int8 multiply-add
 // peak (a register-only loop of its dot-product instruction on every thread,
-// KernelSet::int8_peak_loop) and reports prompt processing as a share of it
+// KernelSet::int8_peak_loop: vpdpbusd for AVX-512 VNNI, vpmaddubsw for AVX2) and reports prompt processing as a share of it
 //   int8 share = pp tok/s * multiply-adds per prompt token / peak multiply-adds per second
 // counting the quantized layer matrices only (the output head computes one token's logits per
 // prompt, and attention runs in f32): the part of prefill the int8 units do.

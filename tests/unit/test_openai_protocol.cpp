@@ -180,9 +180,54 @@ TEST(OpenAIProtocolTest, CompletionPromptsAndLegacyFields) {
   ASSERT_EQ(ids.prompts.size(), 1u);
   EXPECT_EQ(ids.prompts[0].tokens.size(), 3u);
   for (const char* bad : {R"({"model": "m", "prompt": []})", R"({"model": "m", "prompt": "x", "suffix": "y"})",
-                          R"({"model": "m", "prompt": "x", "logprobs": 6})", R"({"model": "m", "prompt": "x", "best_of": 3})",
-                          R"({"model": "m", "prompt": [[-1]]})", R"({"model": "m", "prompt": {}})"}) {
+                          R"({"model": "m", "prompt": "x", "logprobs": 21})", R"({"model": "m", "prompt": "x", "best_of": 3})",
+                          R"({"model": "m", "prompt": [[-1]]})", R"({"model": "m", "prompt": {}})",
+                          R"({"model": "m", "prompt": "x", "max_tokens": 0})"}) {
     EXPECT_THROW(parse_completion_request(bad), ApiError) << bad;
+  }
+  // lm-eval-harness's scoring shape: up to 20 alternatives (llama-server and vLLM), and no new
+  // tokens with echo.
+  const CompletionRequest scored =
+      parse_completion_request(R"({"model": "m", "prompt": "x", "echo": true, "logprobs": 10, "max_tokens": 0})");
+  EXPECT_EQ(scored.logprobs, 10);
+  EXPECT_EQ(scored.max_tokens, 0);
+  try {
+    parse_completion_request(R"({"model": "m", "prompt": "x", "max_tokens": 0})");
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.param, "max_tokens");
+  }
+}
+
+TEST(OpenAIProtocolTest, TokenizeAndDetokenizeAsLlamaServer) {
+  const TokenizeRequest t = parse_tokenize_request(R"({"content": "hi <s>"})");
+  EXPECT_EQ(t.content, "hi <s>");
+  EXPECT_FALSE(t.add_special);  // llama-server's defaults
+  EXPECT_TRUE(t.parse_special);
+  EXPECT_FALSE(t.with_pieces);
+  const TokenizeRequest all =
+      parse_tokenize_request(R"({"model": "m", "content": "", "add_special": true, "parse_special": false, "with_pieces": true})");
+  EXPECT_EQ(all.model, "m");
+  EXPECT_TRUE(all.add_special && !all.parse_special && all.with_pieces);
+  EXPECT_EQ(parse_detokenize_request(R"({"tokens": [1, 2.0, 3]})").tokens, (std::vector<int32_t>{1, 2, 3}));
+  const std::pair<const char*, const char*> bad[] = {
+      {R"({})", "content"}, {R"({"content": 1})", "content"}, {R"({"content": "a", "with_pieces": 1})", "with_pieces"}};
+  for (const auto& [body, param] : bad) {
+    try {
+      parse_tokenize_request(body);
+      ADD_FAILURE() << body;
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.status, 400);
+      EXPECT_EQ(e.param, param) << body;
+    }
+  }
+  for (const char* body : {R"({})", R"({"tokens": "1"})", R"({"tokens": [-1]})", R"({"tokens": [1.5]})",
+                           R"({"tokens": [4294967296]})"}) {
+    try {
+      parse_detokenize_request(body);
+      ADD_FAILURE() << body;
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.param, "tokens") << body;
+    }
   }
 }
 

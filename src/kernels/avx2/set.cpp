@@ -98,12 +98,48 @@ uint64_t sum_words(const uint64_t* words, int64_t n) {
   _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3)));
   return head + lanes[0] + lanes[1] + lanes[2] + lanes[3];
 }
+// vpmaddubsw (32 byte products into int16 pair sums) on 12 independent chains, each register
+// multiplied again every round (its own previous result as the unsigned operand, so no two are
+// the same product and none can be hoisted; 12 chains cover the latency; the empty asm keeps
+// them live): the set's multiply instruction at its issue rate, the ceiling no int8 kernel here
+// passes. An exact dot also needs vpmaddwd to widen the sums, and Q8_0 vpsignb: measured on a
+// Zen 3, that mix issues at most ~38% of this peak for Q8_0 and ~63% for Q4_0 (bench/RESULTS.md,
+// speed round six, section 7).
+uint64_t int8_peak_loop(int64_t rounds) {
+  __m256i a0 = _mm256_set1_epi8(3), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+  __m256i a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+  __m256i w = _mm256_set1_epi8(-2);
+  asm volatile("" : "+x"(w));
+  for (int64_t r = 0; r < rounds; ++r) {
+    a0 = _mm256_maddubs_epi16(a0, w);
+    a1 = _mm256_maddubs_epi16(a1, w);
+    a2 = _mm256_maddubs_epi16(a2, w);
+    a3 = _mm256_maddubs_epi16(a3, w);
+    a4 = _mm256_maddubs_epi16(a4, w);
+    a5 = _mm256_maddubs_epi16(a5, w);
+    a6 = _mm256_maddubs_epi16(a6, w);
+    a7 = _mm256_maddubs_epi16(a7, w);
+    a8 = _mm256_maddubs_epi16(a8, w);
+    a9 = _mm256_maddubs_epi16(a9, w);
+    a10 = _mm256_maddubs_epi16(a10, w);
+    a11 = _mm256_maddubs_epi16(a11, w);
+    asm volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5));
+    asm volatile("" : "+x"(a6), "+x"(a7), "+x"(a8), "+x"(a9), "+x"(a10), "+x"(a11));
+  }
+  const __m256i s0 = _mm256_add_epi16(_mm256_add_epi16(a0, a1), _mm256_add_epi16(a2, a3));
+  const __m256i s1 = _mm256_add_epi16(_mm256_add_epi16(a4, a5), _mm256_add_epi16(a6, a7));
+  const __m256i s2 = _mm256_add_epi16(_mm256_add_epi16(a8, a9), _mm256_add_epi16(a10, a11));
+  volatile int32_t sink = _mm256_extract_epi32(_mm256_add_epi16(_mm256_add_epi16(s0, s1), s2), 0);
+  (void)sink;
+  return static_cast<uint64_t>(rounds) * 12 * 32;  // 32 byte products per instruction
+}
+
 }  // namespace
 
 const KernelSet& kernel_set() {
-  // No attend_group or int8 peak loop of its own.
+  // No attend_group of its own.
   static const KernelSet set{"avx2", &pack, &wants_quantized_input, &quantize_input, &matmul, &attend,
-                             &attend_block, nullptr, &swiglu, nullptr, &attend_span, &sum_words};
+                             &attend_block, nullptr, &swiglu, &int8_peak_loop, &attend_span, &sum_words};
   return set;
 }
 
