@@ -313,32 +313,7 @@ void Scheduler::admit() {
     // Embeddings need every hidden state, prompt log-probabilities every position's logits:
     // neither reuses a cached prefix.
     const bool whole_prompt = embedding || r->params.prompt_logprobs >= 0;
-    if (r->params.prompt_logprobs >= 0) {
-      // The first prompt token has no distribution to be read in: its entry has no logprob.
-      TokenLogprob first;
-      first.chosen = {prompt[0], tokenizer_.token_to_piece(prompt[0]), std::numeric_limits<float>::quiet_NaN()};
-      r->prompt_logprobs.assign(1, std::move(first));
-    }
-    for (int i = 0; i < r->params.n; ++i) {
-      auto s = std::make_unique<Sample>();
-      s->request = r.get();
-      s->index = r->params.first_index + i;
-      s->prompt_size = static_cast<int>(prompt.size());
-      s->waits_for_leader = i > 0;
-      s->tokens = prompt;
-      s->speculates = !embedding && options_.speculation.enabled() && !r->params.make_constraint &&
-                      r->params.top_logprobs < 0;
-      if (!embedding) {
-        SamplingParams sampling = r->params.sampling;
-        sampling.seed += static_cast<uint64_t>(s->index);  // independent samples, reproducible as a set
-        s->sampler = std::make_unique<Sampler>(sampling);
-        if (r->params.make_constraint) s->constraint = r->params.make_constraint();
-        const bool only_bos = prompt.size() == 1 && prompt[0] == tokenizer_.vocab().bos;
-        s->output = std::make_unique<SampleOutput>(tokenizer_, r->params.stop, only_bos);
-      }
-      r->samples.push_back(std::move(s));
-    }
-    r->unfinished = r->params.n;
+    create_samples(*r);
 
     // The leader takes the free slot sharing the longest prefix with the prompt (least recently
     // used on ties); a longer prefix held by any other slot is shared (its KV pages mapped, not
@@ -399,6 +374,36 @@ void Scheduler::admit() {
     }
     running_.push_back(std::move(r));
   }
+}
+
+void Scheduler::create_samples(Request& r) {
+  const std::vector<int32_t>& prompt = r.params.prompt;
+  const bool embedding = static_cast<bool>(r.on_embedding);
+  if (r.params.prompt_logprobs >= 0) {
+    // The first prompt token has no distribution to be read in: its entry has no logprob.
+    TokenLogprob first;
+    first.chosen = {prompt[0], tokenizer_.token_to_piece(prompt[0]), std::numeric_limits<float>::quiet_NaN()};
+    r.prompt_logprobs.assign(1, std::move(first));
+  }
+  for (int i = 0; i < r.params.n; ++i) {
+    auto s = std::make_unique<Sample>();
+    s->request = &r;
+    s->index = r.params.first_index + i;
+    s->prompt_size = static_cast<int>(prompt.size());
+    s->waits_for_leader = i > 0;
+    s->tokens = prompt;
+    s->speculates = !embedding && options_.speculation.enabled() && !r.params.make_constraint && r.params.top_logprobs < 0;
+    if (!embedding) {
+      SamplingParams sampling = r.params.sampling;
+      sampling.seed += static_cast<uint64_t>(s->index);  // independent samples, reproducible as a set
+      s->sampler = std::make_unique<Sampler>(sampling);
+      if (r.params.make_constraint) s->constraint = r.params.make_constraint();
+      const bool only_bos = prompt.size() == 1 && prompt[0] == tokenizer_.vocab().bos;
+      s->output = std::make_unique<SampleOutput>(tokenizer_, r.params.stop, only_bos);
+    }
+    r.samples.push_back(std::move(s));
+  }
+  r.unfinished = r.params.n;
 }
 
 bool Scheduler::build_batch(std::vector<SequenceChunk>& chunks, std::vector<Sample*>& chunk_samples) {

@@ -171,6 +171,9 @@ class Scheduler {
   // Guesses for the decoding samples that speculate (lookup first, then the draft model).
   void make_drafts();
   void take_token(Sample& sample, std::span<const float> logits);
+  // The samples of an admitted request (a sampler, constraint and output each; n of them), and
+  // the first entry of its prompt_logprobs.
+  void create_samples(Request& request);
   // Delivers the step's events in order, then drops the requests that finished.
   void flush_events();
   // GenerationRequest::prompt_logprobs: appends the entries of a prefill chunk's rows of logits.
