@@ -18,7 +18,9 @@ namespace rpu {
 
 nlohmann::ordered_json error_body(const ApiError& error);
 
-ChatRequest parse_chat_request(std::string_view body);
+// default_model: what a body without "model" names (llama-server's /apply-template needs none);
+// empty: "model" is required, as OpenAI's endpoints have it.
+ChatRequest parse_chat_request(std::string_view body, const std::string& default_model = "");
 CompletionRequest parse_completion_request(std::string_view body);
 EmbeddingRequest parse_embedding_request(std::string_view body);
 RerankRequest parse_rerank_request(std::string_view body);

@@ -139,8 +139,11 @@ void check_message(const json& m, size_t i) {
 
 // Fields shared by chat and completions.
 // min_max_tokens: 0 where no output is a valid request (a completion's echoed prompt).
-void parse_generation_fields(const json& j, GenerationFields& f, int default_max_tokens, int min_max_tokens = 1) {
-  f.model = get_string(j, "model", true);
+// default_model: the model of a body without one (empty: "model" is required).
+void parse_generation_fields(const json& j, GenerationFields& f, int default_max_tokens, int min_max_tokens = 1,
+                             const std::string& default_model = "") {
+  f.model = get_string(j, "model", default_model.empty());
+  if (f.model.empty()) f.model = default_model;
   f.max_tokens = default_max_tokens;
   for (const char* key : {"max_tokens", "max_completion_tokens"}) {
     if (auto v = get_integer(j, key, min_max_tokens, int64_t{1} << 30)) f.max_tokens = static_cast<int>(*v);
@@ -198,10 +201,10 @@ nlohmann::ordered_json error_body(const ApiError& e) {
   return {{"error", error}};
 }
 
-ChatRequest parse_chat_request(std::string_view body) {
+ChatRequest parse_chat_request(std::string_view body, const std::string& default_model) {
   const json j = parse_json_body(body);
   ChatRequest r;
-  parse_generation_fields(j, r, -1);
+  parse_generation_fields(j, r, -1, 1, default_model);
   if (!present(j, "messages")) bad("messages", "'messages' is required");
   r.messages = j.at("messages");
   if (!r.messages.is_array()) bad("messages", "'messages' must be an array");

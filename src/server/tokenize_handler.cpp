@@ -4,8 +4,8 @@
 // an upstream (the gateway) has neither here: a 400 naming the model.
 #include <fmt/format.h>
 
+#include "server/connection_gate.h"
 #include "server/handlers.h"
-#include "server/json_body.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
 
@@ -80,9 +80,9 @@ void handle_detokenize(ServerContext& ctx, const httplib::Request& req, httplib:
 }
 
 void handle_apply_template(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  json body = parse_json_body(req.body);
-  if (!body.contains("model") || body.at("model").is_null()) body["model"] = ctx.backend.model_id();
-  ChatRequest r = parse_chat_request(body.dump());
+  ChatRequest r = parse_chat_request(req.body, ctx.backend.model_id());
+  tag_caller(r, req);
+  r.cancelled = current_client_gone_check();  // template work stops for a client that left
   check_model_name(ctx, r.model);
   const std::optional<std::string> prompt = ctx.backend.render_chat(r);
   if (!prompt) {

@@ -1,6 +1,6 @@
 // Pieces the AVX2 integer kernels share (int8_kernels.cpp, kquant_kernels.cpp): the software
 // prefetch along the packed weights, the activation-word broadcast, the register pin, a
-// group's rows and the store of its 8 results. AVX2
+// group's rows, the 4/5-bit code unpacking and its maddubs step, and the store of 8 results. AVX2
 // code: include it only from src/kernels/avx2/*.cpp, AFTER the file's target_begin.h.
 #pragma once
 
@@ -46,6 +46,36 @@ inline void group_rows(const MatrixView& w, int64_t g, const uint8_t* (&rows)[8]
     const int64_t row = g * 8 + r;
     rows[r] = row < w.rows ? w.row(row) : nullptr;
   }
+}
+
+// Chunk C's codes of a 4- or 5-bit block (Q4_0, Q5_0, Q4_K, Q5_K): the nibbles, plus with a fifth
+// bit (the 32-byte plane after the 4 chunks) bit C (low half) or bit 4 + C (high half) moved to bit 4 (16-bit shifts; bits crossing a byte
+// are masked off).
+template <bool kFifth, int C>
+inline void nibble_codes(const uint8_t* blk, __m256i& lo, __m256i& hi) {
+  const __m256i low_mask = _mm256_set1_epi8(0x0f);
+  const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + C * 32));
+  lo = _mm256_and_si256(packed, low_mask);
+  hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
+  if constexpr (kFifth) {
+    const __m256i plane = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128));
+    const __m256i fifth = _mm256_set1_epi8(0x10);
+    lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(plane, 4 - C), fifth));
+    hi = _mm256_or_si256(hi, _mm256_and_si256(C == 0 ? plane : _mm256_srli_epi16(plane, C), fifth));
+  }
+}
+
+// Chunk C for NT tokens added to int16 sums (2 maddubs): 4-bit codes <= 15 (pairs <= 3810: a
+// block's 8 maddubs fit one sum), 5-bit <= 31 (pairs <= 7874: 4 per sum, so two sums a block).
+template <int NT, bool kFifth, int C>
+inline void nibble_chunk(const uint8_t* blk, const int8_t* const xb[], __m256i (&sum16)[NT]) {
+  __m256i lo, hi;
+  nibble_codes<kFifth, C>(blk, lo, hi);
+  for (int t = 0; t < NT; ++t) {
+    sum16[t] = _mm256_add_epi16(sum16[t], _mm256_maddubs_epi16(lo, broadcast_word(xb[t], C)));
+    sum16[t] = _mm256_add_epi16(sum16[t], _mm256_maddubs_epi16(hi, broadcast_word(xb[t], 4 + C)));
+  }
+  pin(sum16);
 }
 
 // Stores the 8 rows' results of one token (y[0..valid)): a partial last group writes only its

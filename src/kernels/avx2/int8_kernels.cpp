@@ -124,8 +124,6 @@ void group_kernel(const uint8_t* group, int64_t nb, const QuantizedInput& xq, in
   __m256 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
   const __m256i ones = _mm256_set1_epi16(1);
-  [[maybe_unused]] const __m256i low_mask = _mm256_set1_epi8(0x0f);
-  [[maybe_unused]] const __m256i fifth_bit = _mm256_set1_epi8(0x10);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = group + b * kBlockBytes;
     for (int64_t line = 0; line < kBlockBytes; line += 64) prefetch_ahead(blk, line);
@@ -143,50 +141,19 @@ void group_kernel(const uint8_t* group, int64_t nb, const QuantizedInput& xq, in
         }
         pin(dot);
       }
-    } else if constexpr (kType == DType::Q4_0) {
-      __m256i sum16[NT];
-      for (int t = 0; t < NT; ++t) sum16[t] = _mm256_setzero_si256();
-      for (int c = 0; c < 4; ++c) {
-        const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + c * 32));
-        const __m256i lo = _mm256_and_si256(packed, low_mask);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
-        for (int t = 0; t < NT; ++t) {
-          sum16[t] = _mm256_add_epi16(sum16[t], _mm256_maddubs_epi16(lo, broadcast_word(xb[t], c)));
-          sum16[t] = _mm256_add_epi16(sum16[t], _mm256_maddubs_epi16(hi, broadcast_word(xb[t], 4 + c)));
-        }
-        pin(sum16);
-      }
+    } else {
+      // Q4_0: one int16 sum per token for the whole block; Q5_0: one per two chunks.
+      constexpr bool kFifth = kType == DType::Q5_0;
+      __m256i first[NT], second[NT];
+      for (int t = 0; t < NT; ++t) first[t] = second[t] = _mm256_setzero_si256();
+      nibble_chunk<NT, kFifth, 0>(blk, xb, first);
+      nibble_chunk<NT, kFifth, 1>(blk, xb, first);
+      nibble_chunk<NT, kFifth, 2>(blk, xb, kFifth ? second : first);
+      nibble_chunk<NT, kFifth, 3>(blk, xb, kFifth ? second : first);
       for (int t = 0; t < NT; ++t) {
-        dot[t] = _mm256_sub_epi32(_mm256_madd_epi16(sum16[t], ones), _mm256_set1_epi32(kZero * xsum[t][b]));
-      }
-    } else {  // Q5_0
-      const __m256i plane = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128));
-      for (int t = 0; t < NT; ++t) dot[t] = _mm256_set1_epi32(-kZero * xsum[t][b]);
-      // Two chunks (4 maddubs of at most 7874 per pair) per int16 partial sum.
-      for (int c2 = 0; c2 < 4; c2 += 2) {
-        __m256i sum16[NT];
-        for (int t = 0; t < NT; ++t) sum16[t] = _mm256_setzero_si256();
-        for (int c = c2; c < c2 + 2; ++c) {
-          const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + c * 32));
-          // Bit c of the plane moves to bit 4 for the low half, bit 4 + c for the high half
-          // (16-bit shifts: the bits that cross a byte boundary are masked off).
-          __m256i lo5, hi5;
-          switch (c) {
-            case 0: lo5 = _mm256_slli_epi16(plane, 4); hi5 = plane; break;
-            case 1: lo5 = _mm256_slli_epi16(plane, 3); hi5 = _mm256_srli_epi16(plane, 1); break;
-            case 2: lo5 = _mm256_slli_epi16(plane, 2); hi5 = _mm256_srli_epi16(plane, 2); break;
-            default: lo5 = _mm256_slli_epi16(plane, 1); hi5 = _mm256_srli_epi16(plane, 3); break;
-          }
-          const __m256i lo = _mm256_or_si256(_mm256_and_si256(packed, low_mask), _mm256_and_si256(lo5, fifth_bit));
-          const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask),
-                                             _mm256_and_si256(hi5, fifth_bit));
-          for (int t = 0; t < NT; ++t) {
-            sum16[t] = _mm256_add_epi16(sum16[t], _mm256_maddubs_epi16(lo, broadcast_word(xb[t], c)));
-            sum16[t] = _mm256_add_epi16(sum16[t], _mm256_maddubs_epi16(hi, broadcast_word(xb[t], 4 + c)));
-          }
-          pin(sum16);
-        }
-        for (int t = 0; t < NT; ++t) dot[t] = _mm256_add_epi32(dot[t], _mm256_madd_epi16(sum16[t], ones));
+        __m256i sum = _mm256_madd_epi16(first[t], ones);
+        if constexpr (kFifth) sum = _mm256_add_epi32(sum, _mm256_madd_epi16(second[t], ones));
+        dot[t] = _mm256_sub_epi32(sum, _mm256_set1_epi32(kZero * xsum[t][b]));
       }
     }
     const __m256 scales = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kBlockBytes - 16)));

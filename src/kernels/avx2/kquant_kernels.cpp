@@ -112,36 +112,6 @@ inline __m256 halves8(const uint8_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-// Chunk c's codes of a Q4_K / Q5_K block: the nibbles, plus for Q5_K bit c (low half) or bit
-// 4 + c (high half) of the fifth-bit plane moved to bit 4 (16-bit shifts; bits crossing a byte
-// are masked off).
-template <bool kFifth, int C>
-inline void k4_codes(const uint8_t* blk, __m256i& lo, __m256i& hi) {
-  const __m256i low_mask = _mm256_set1_epi8(0x0f);
-  const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + C * 32));
-  lo = _mm256_and_si256(packed, low_mask);
-  hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
-  if constexpr (kFifth) {
-    const __m256i plane = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128));
-    const __m256i fifth = _mm256_set1_epi8(0x10);
-    lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(plane, 4 - C), fifth));
-    hi = _mm256_or_si256(hi, _mm256_and_si256(C == 0 ? plane : _mm256_srli_epi16(plane, C), fifth));
-  }
-}
-
-// Chunk C for NT tokens added to int16 sums (2 maddubs): Q4_K codes <= 15 (pairs <= 3810: a
-// block's 8 maddubs fit one sum), Q5_K <= 31 (pairs <= 7874: 4 per sum, so two sums a block).
-template <int NT, bool kFifth, int C>
-inline void k4_chunk(const uint8_t* blk, const int8_t* const xb[], __m256i (&sum16)[NT]) {
-  __m256i lo, hi;
-  k4_codes<kFifth, C>(blk, lo, hi);
-  for (int t = 0; t < NT; ++t) {
-    sum16[t] = _mm256_add_epi16(sum16[t], _mm256_maddubs_epi16(lo, broadcast_word(xb[t], C)));
-    sum16[t] = _mm256_add_epi16(sum16[t], _mm256_maddubs_epi16(hi, broadcast_word(xb[t], 4 + C)));
-  }
-  pin(sum16);
-}
-
 template <int NT, bool kFifth>
 void group_k4(const uint8_t* group, int64_t n_super, const QuantizedInput& xq, int64_t t0, float* y, int64_t rows,
               int64_t row0, int64_t valid) {
@@ -162,13 +132,13 @@ void group_k4(const uint8_t* group, int64_t n_super, const QuantizedInput& xq, i
       // Q4_K: one int16 sum per token for the whole block; Q5_K: one per two chunks.
       __m256i first[NT], second[NT];
       for (int t = 0; t < NT; ++t) first[t] = _mm256_setzero_si256();
-      k4_chunk<NT, kFifth, 0>(blk, xb, first);
-      k4_chunk<NT, kFifth, 1>(blk, xb, first);
+      nibble_chunk<NT, kFifth, 0>(blk, xb, first);
+      nibble_chunk<NT, kFifth, 1>(blk, xb, first);
       if constexpr (kFifth) {
         for (int t = 0; t < NT; ++t) second[t] = _mm256_setzero_si256();
       }
-      k4_chunk<NT, kFifth, 2>(blk, xb, kFifth ? second : first);
-      k4_chunk<NT, kFifth, 3>(blk, xb, kFifth ? second : first);
+      nibble_chunk<NT, kFifth, 2>(blk, xb, kFifth ? second : first);
+      nibble_chunk<NT, kFifth, 3>(blk, xb, kFifth ? second : first);
       const __m256 scale = _mm256_mul_ps(d, bytes_u8(blk + kScales));
       const __m256 min = _mm256_mul_ps(dmin, bytes_u8(blk + kScales + 8));
       for (int t = 0; t < NT; ++t) {
