@@ -21,6 +21,15 @@ int64_t row_bytes_of(DType type, int64_t kv_dim, const char* what) {
   return kv_row_bytes(type, kv_dim);
 }
 
+// A slice is one KV head when a head's values are whole in both types (a Q8_0 block holds 32
+// values, so heads of 8 or 16 values share blocks), else the whole row (kv_cache.h).
+int64_t slice_values_of(const ModelConfig& config, KVCacheTypes types) {
+  const int64_t kv_dim = config.kv_dim(), head_dim = config.head_dim;
+  if (head_dim <= 0 || kv_dim % head_dim != 0) return kv_dim;
+  const bool blocks = types.k == DType::Q8_0 || types.v == DType::Q8_0;
+  return blocks && head_dim % 32 != 0 ? kv_dim : head_dim;
+}
+
 }  // namespace
 
 KVCache::KVCache(const ModelConfig& config, int n_ctx, int n_seq, KVCacheTypes types, int page_size)
@@ -32,7 +41,11 @@ KVCache::KVCache(const ModelConfig& config, int n_ctx, int n_seq, KVCacheTypes t
       kv_dim_(config.kv_dim()),
       types_(types),
       k_row_bytes_(row_bytes_of(types.k, config.kv_dim(), "keys")),
-      v_row_bytes_(row_bytes_of(types.v, config.kv_dim(), "values")) {
+      v_row_bytes_(row_bytes_of(types.v, config.kv_dim(), "values")),
+      slice_values_(slice_values_of(config, types)),
+      n_slices_(kv_dim_ / slice_values_),
+      k_slice_bytes_(kv_row_bytes(types.k, slice_values_)),
+      v_slice_bytes_(kv_row_bytes(types.v, slice_values_)) {
   if (n_ctx < 1) fail("context size must be at least 1, got {}", n_ctx);
   if (n_seq < 1) fail("the number of sequences must be at least 1, got {}", n_seq);
   if (page_size < 1) fail("a KV cache page must hold at least 1 position, got {}", page_size);
@@ -58,27 +71,37 @@ int KVCache::page_of(int seq, int pos) const {
   return page;
 }
 
-const uint8_t* KVCache::key(int seq, int layer, int pos) const {
-  return keys_.get() + row_offset(page_of(seq, pos), layer, pos % page_size_) * k_row_bytes_;
+void KVCache::read_row(const LargeBuffer& rows, DType type, int64_t slice_bytes, int seq, int layer, int pos,
+                       float* out) const {
+  const int page = page_of(seq, pos);
+  for (int64_t s = 0; s < n_slices_; ++s) {
+    const uint8_t* slice = rows.get() + slice_at(page, layer, s, pos % page_size_) * slice_bytes;
+    kv_slice_to_f32(type, slice, 0, slice_values_, out + s * slice_values_);
+  }
 }
 
-const uint8_t* KVCache::value(int seq, int layer, int pos) const {
-  return values_.get() + row_offset(page_of(seq, pos), layer, pos % page_size_) * v_row_bytes_;
+void KVCache::read_key(int seq, int layer, int pos, float* out) const {
+  read_row(keys_, types_.k, k_slice_bytes_, seq, layer, pos, out);
+}
+
+void KVCache::read_value(int seq, int layer, int pos, float* out) const {
+  read_row(values_, types_.v, v_slice_bytes_, seq, layer, pos, out);
 }
 
 KvRows KVCache::head_rows(int seq, int layer, int64_t offset) const {
+  const int64_t slice = offset / slice_values_;
   KvRows rows;
-  rows.k = keys_.get() + row_offset(0, layer, 0) * k_row_bytes_;
-  rows.v = values_.get() + row_offset(0, layer, 0) * v_row_bytes_;
+  rows.k = keys_.get() + slice_at(0, layer, slice, 0) * k_slice_bytes_;
+  rows.v = values_.get() + slice_at(0, layer, slice, 0) * v_slice_bytes_;
   rows.k_type = types_.k;
   rows.v_type = types_.v;
-  rows.k_row_bytes = k_row_bytes_;
-  rows.v_row_bytes = v_row_bytes_;
-  rows.offset = offset;
+  rows.k_row_bytes = k_slice_bytes_;
+  rows.v_row_bytes = v_slice_bytes_;
+  rows.offset = offset - slice * slice_values_;
   rows.pages = tables_[static_cast<size_t>(seq)].data();
   rows.page_size = page_size_;
-  rows.k_page_bytes = row_offset(1, 0, 0) * k_row_bytes_;
-  rows.v_page_bytes = row_offset(1, 0, 0) * v_row_bytes_;
+  rows.k_page_bytes = slice_at(1, 0, 0, 0) * k_slice_bytes_;
+  rows.v_page_bytes = slice_at(1, 0, 0, 0) * v_slice_bytes_;
   return rows;
 }
 
@@ -114,10 +137,13 @@ void KVCache::prepare_write(int seq, int begin, int end) {
     const int page_copy = allocate_page();
     const int keep = std::clamp(begin - i * page_size_, 0, page_size_);
     for (int layer = 0; layer < n_layer_ && keep > 0; ++layer) {
-      std::memcpy(keys_.get() + row_offset(page_copy, layer, 0) * k_row_bytes_,
-                  keys_.get() + row_offset(page, layer, 0) * k_row_bytes_, static_cast<size_t>(keep * k_row_bytes_));
-      std::memcpy(values_.get() + row_offset(page_copy, layer, 0) * v_row_bytes_,
-                  values_.get() + row_offset(page, layer, 0) * v_row_bytes_, static_cast<size_t>(keep * v_row_bytes_));
+      for (int64_t s = 0; s < n_slices_; ++s) {
+        std::memcpy(keys_.get() + slice_at(page_copy, layer, s, 0) * k_slice_bytes_,
+                    keys_.get() + slice_at(page, layer, s, 0) * k_slice_bytes_, static_cast<size_t>(keep * k_slice_bytes_));
+        std::memcpy(values_.get() + slice_at(page_copy, layer, s, 0) * v_slice_bytes_,
+                    values_.get() + slice_at(page, layer, s, 0) * v_slice_bytes_,
+                    static_cast<size_t>(keep * v_slice_bytes_));
+      }
     }
     release_page(page);
     page = page_copy;
@@ -125,18 +151,19 @@ void KVCache::prepare_write(int seq, int begin, int end) {
 }
 
 void KVCache::store(int seq, int layer, int pos, const float* k, const float* v) {
-  const int64_t row = row_offset(page_of(seq, pos), layer, pos % page_size_);
-  uint8_t* k_row = keys_.get() + row * k_row_bytes_;
-  uint8_t* v_row = values_.get() + row * v_row_bytes_;
-  if (types_.k == DType::F32) {
-    std::memcpy(k_row, k, static_cast<size_t>(k_row_bytes_));
-  } else {
-    quantize_row(types_.k, k, k_row, kv_dim_);
+  const int page = page_of(seq, pos), slot = pos % page_size_;
+  for (int64_t s = 0; s < n_slices_; ++s) {
+    const int64_t at = slice_at(page, layer, s, slot);
+    store_slice(types_.k, k + s * slice_values_, keys_.get() + at * k_slice_bytes_, k_slice_bytes_);
+    store_slice(types_.v, v + s * slice_values_, values_.get() + at * v_slice_bytes_, v_slice_bytes_);
   }
-  if (types_.v == DType::F32) {
-    std::memcpy(v_row, v, static_cast<size_t>(v_row_bytes_));
+}
+
+void KVCache::store_slice(DType type, const float* x, uint8_t* dst, int64_t bytes) const {
+  if (type == DType::F32) {
+    std::memcpy(dst, x, static_cast<size_t>(bytes));
   } else {
-    quantize_row(types_.v, v, v_row, kv_dim_);
+    quantize_row(type, x, dst, slice_values_);
   }
 }
 

@@ -3,8 +3,11 @@
 // `--cache-type`). A row is kv_dim values of the type (kv_row_bytes() bytes).
 //
 // Rows live in pages of page_size() consecutive positions of every layer, laid out
-// [page][layer][position in page] (so one layer's rows of a page are contiguous for the
-// attention kernels). Each sequence has a table of page ids (KvRows::pages); pages are
+// [page][layer][slice][position in page], where a slice is one KV head's values (head_dim of
+// them) when its bytes are whole (f32, f16, or Q8_0 with head_dim a multiple of 32), else the
+// whole row. Head-major, so one head's keys in a page are one contiguous run for the attention
+// kernels: a long context's decode reads each head's rows front to back instead of head_dim of
+// every kv_dim values, which the prefetchers served at a third of the weights' rate. Each sequence has a table of page ids (KvRows::pages); pages are
 // reference counted, so sequences that share a prompt prefix hold one copy of its full pages
 // (share_prefix). A write into a page another sequence also maps first copies it
 // (prepare_write: copy on write), so rewinds and truncations never disturb a shared page.
@@ -52,11 +55,15 @@ class KVCache {
   int pages_in_use() const { return pages_in_use_; }
   int pages_mapped() const { return pages_mapped_; }
 
-  // Rows for (sequence, layer, position); the position must have been prepared for writing.
-  const uint8_t* key(int seq, int layer, int pos) const;
-  const uint8_t* value(int seq, int layer, int pos) const;
-  // One head's rows of (sequence, layer): the kernels' view, elements [offset, offset + head_dim).
+  // The key / value row of (sequence, layer, position) as kv_dim floats (gathered from its
+  // slices and converted from the cache's type); the position must hold a stored row.
+  void read_key(int seq, int layer, int pos, float* out) const;
+  void read_value(int seq, int layer, int pos, float* out) const;
+  // One KV head's rows of (sequence, layer), the kernels' view: `offset` is the head's first
+  // value in a row (a multiple of head_dim); the view's rows are its slice, offset within it.
   KvRows head_rows(int seq, int layer, int64_t offset) const;
+  // Values per slice: head_dim (head-major pages) or kv_dim (the fallback, see above).
+  int64_t slice_values() const { return slice_values_; }
 
   // Makes positions [begin, end) of seq writable: maps fresh pages where it has none and copies
   // a page it shares with another sequence (its rows before `begin`) into a page of its own.
@@ -71,9 +78,13 @@ class KVCache {
   void truncate(int seq, int n_pos);
 
  private:
-  int64_t row_offset(int page, int layer, int slot) const {
-    return (static_cast<int64_t>(page) * n_layer_ + layer) * page_size_ + slot;
+  // The first byte of (page, layer, slice, slot) counted in slices of `slice_bytes`.
+  int64_t slice_at(int page, int layer, int64_t slice, int slot) const {
+    return ((static_cast<int64_t>(page) * n_layer_ + layer) * n_slices_ + slice) * page_size_ + slot;
   }
+  void store_slice(DType type, const float* x, uint8_t* dst, int64_t bytes) const;
+  void read_row(const LargeBuffer& rows, DType type, int64_t slice_bytes, int seq, int layer, int pos,
+                float* out) const;
   int page_of(int seq, int pos) const;  // throws if unmapped
   int allocate_page();
   void release_page(int page);
@@ -82,6 +93,8 @@ class KVCache {
   int64_t kv_dim_;
   KVCacheTypes types_;
   int64_t k_row_bytes_, v_row_bytes_;
+  int64_t slice_values_, n_slices_;         // values per slice, slices per row
+  int64_t k_slice_bytes_, v_slice_bytes_;
   std::vector<std::vector<int32_t>> tables_;  // [seq][position / page_size] -> page id, -1 unmapped
   std::vector<int32_t> refs_;                 // [page] sequences mapping it
   std::vector<int32_t> free_;                 // page ids, the next one to use last
@@ -92,8 +105,8 @@ class KVCache {
   // Left uninitialised on purpose: memory is committed only when a page is first written, and
   // freed pages are reused most recently freed first, so a server with many long slots costs
   // memory in proportion to the distinct rows it actually holds.
-  LargeBuffer keys_;    // [n_pages][n_layer][page_size] rows of k_row_bytes_
-  LargeBuffer values_;  // [n_pages][n_layer][page_size] rows of v_row_bytes_
+  LargeBuffer keys_;    // [n_pages][n_layer][n_slices][page_size] slices of k_slice_bytes_
+  LargeBuffer values_;  // [n_pages][n_layer][n_slices][page_size] slices of v_slice_bytes_
 };
 
 }  // namespace rpu

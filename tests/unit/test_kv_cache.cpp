@@ -78,36 +78,72 @@ TEST(KvCache, Q8RowsMustBeWholeBlocks) {
   EXPECT_NO_THROW(KVCache(model->config(), 8, 1, kF16));
 }
 
-// Stored rows read back as quantize-then-dequantize of the input; a shared prefix reads the same rows.
+// Stored rows read back as quantize-then-dequantize of the input, through the row reader and
+// through every KV head's kernel view (head_rows, whatever the page layout: head-major slices
+// for heads of 32 values, whole rows for Q8_0 heads of 16); a shared prefix reads the same rows.
 TEST(KvCache, StoresQuantizedRowsAndSharesPrefixes) {
-  SynthSpec spec;
-  spec.n_embd = 64;
-  const auto model = synth(spec);
-  const int kv_dim = model->config().kv_dim();
-  for (KVCacheTypes types : {KVCacheTypes{}, kF16, kQ8, KVCacheTypes{DType::F16, DType::Q8_0}}) {
-    KVCache cache(model->config(), 6, 2, types);
-    cache.prepare_write(0, 0, 5);
-    Rng rng(7);
-    std::vector<float> k(static_cast<size_t>(kv_dim)), v(k.size()), want(k.size()), got(k.size());
-    std::vector<uint8_t> bytes(static_cast<size_t>(kv_row_bytes(DType::F32, kv_dim)));
-    for (int layer = 0; layer < 2; ++layer) {
-      for (int pos = 0; pos < 5; ++pos) {
-        for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<float>(rng.uniform() * 6 - 3), v[i] = -k[i] / 3;
-        cache.store(0, layer, pos, k.data(), v.data());
-        for (auto [type, x, row] : {std::tuple{types.k, &k, cache.key(0, layer, pos)},
-                                    std::tuple{types.v, &v, cache.value(0, layer, pos)}}) {
-          quantize_row(type, x->data(), bytes.data(), kv_dim);
-          dequantize_row(type, bytes.data(), want.data(), kv_dim);
-          kv_slice_to_f32(type, row, 0, kv_dim, got.data());
-          ASSERT_EQ(got, want) << kv_cache_type_name(type);
+  for (int n_embd : {64, 128}) {  // head_dim 16 / 32, 2 KV heads
+    SynthSpec spec;
+    spec.n_embd = n_embd;
+    const auto model = synth(spec);
+    const int kv_dim = model->config().kv_dim(), hd = model->config().head_dim;
+    for (KVCacheTypes types : {KVCacheTypes{}, kF16, kQ8, KVCacheTypes{DType::F16, DType::Q8_0}}) {
+      SCOPED_TRACE(testing::Message() << "head_dim " << hd << ", k " << kv_cache_type_name(types.k) << ", v "
+                                      << kv_cache_type_name(types.v));
+      const bool whole_heads = hd % 32 == 0 || (types.k != DType::Q8_0 && types.v != DType::Q8_0);
+      KVCache cache(model->config(), 6, 2, types, 4);
+      EXPECT_EQ(cache.slice_values(), whole_heads ? hd : kv_dim);
+      cache.prepare_write(0, 0, 5);
+      Rng rng(7);
+      std::vector<float> k(static_cast<size_t>(kv_dim)), v(k.size()), want(k.size()), got(k.size());
+      std::vector<float> head(static_cast<size_t>(hd));
+      std::vector<uint8_t> bytes(static_cast<size_t>(kv_row_bytes(DType::F32, kv_dim)));
+      for (int layer = 0; layer < 2; ++layer) {
+        for (int pos = 0; pos < 5; ++pos) {
+          for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<float>(rng.uniform() * 6 - 3), v[i] = -k[i] / 3;
+          cache.store(0, layer, pos, k.data(), v.data());
         }
       }
-    }
-    cache.share_prefix(0, 1, 4);
-    for (int layer = 0; layer < 2; ++layer) {
-      EXPECT_EQ(std::memcmp(cache.key(0, layer, 0), cache.key(1, layer, 0), static_cast<size_t>(4 * cache.key_row_bytes())), 0);
-      EXPECT_EQ(std::memcmp(cache.value(0, layer, 0), cache.value(1, layer, 0),
-                            static_cast<size_t>(4 * cache.value_row_bytes())), 0);
+      Rng replay(7);
+      for (int layer = 0; layer < 2; ++layer) {
+        for (int pos = 0; pos < 5; ++pos) {
+          for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<float>(replay.uniform() * 6 - 3), v[i] = -k[i] / 3;
+          for (bool is_key : {true, false}) {
+            const DType type = is_key ? types.k : types.v;
+            quantize_row(type, (is_key ? k : v).data(), bytes.data(), kv_dim);
+            dequantize_row(type, bytes.data(), want.data(), kv_dim);
+            if (is_key) cache.read_key(0, layer, pos, got.data());
+            if (!is_key) cache.read_value(0, layer, pos, got.data());
+            ASSERT_EQ(got, want) << "layer " << layer << " position " << pos;
+            for (int h = 0; h < kv_dim / hd; ++h) {
+              const KvRows rows = cache.head_rows(0, layer, static_cast<int64_t>(h) * hd);
+              kv_slice_to_f32(type, is_key ? rows.key(pos) : rows.value(pos), rows.offset, hd, head.data());
+              ASSERT_TRUE(std::equal(head.begin(), head.end(), want.begin() + h * hd))
+                  << "head " << h << " layer " << layer << " position " << pos;
+            }
+          }
+        }
+      }
+      // Positions 0-4: page 0 and the first row of page 1, which a write at 5 copies (every
+      // layer's slices of the rows before 5 move to sequence 1's own page).
+      std::vector<float> other(got.size());
+      auto same_rows = [&](int n_pos) {
+        for (int layer = 0; layer < 2; ++layer) {
+          for (int pos = 0; pos < n_pos; ++pos) {
+            cache.read_key(0, layer, pos, got.data());
+            cache.read_key(1, layer, pos, other.data());
+            ASSERT_EQ(got, other) << "key, layer " << layer << " position " << pos;
+            cache.read_value(0, layer, pos, got.data());
+            cache.read_value(1, layer, pos, other.data());
+            ASSERT_EQ(got, other) << "value, layer " << layer << " position " << pos;
+          }
+        }
+      };
+      cache.share_prefix(0, 1, 5);
+      same_rows(5);
+      cache.prepare_write(1, 5, 6);
+      EXPECT_NE(cache.head_rows(0, 0, 0).pages[1], cache.head_rows(1, 0, 0).pages[1]);
+      same_rows(5);
     }
   }
 }
