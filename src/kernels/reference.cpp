@@ -103,7 +103,7 @@ void swiglu_ref(const float* gate, const float* up, int64_t n, float* out) {
 
 const KernelSet& reference_kernels() {
   static const KernelSet set{"ref", &pack_ref, &wants_quantized_input_ref, &quantize_input_ref, &matmul_ref, &attend_ref,
-                             nullptr, nullptr, &swiglu_ref, nullptr, nullptr, &sum_words_ref};
+                             nullptr, nullptr, &swiglu_ref, nullptr, nullptr, &sum_words_ref, nullptr};
   return set;
 }
 

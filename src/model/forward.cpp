@@ -278,7 +278,7 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
   }
   auto run = [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> scores;  // per thread, grown once: no allocation per token
-    const size_t need = static_cast<size_t>(n_ctx()) * static_cast<size_t>(decode_heads);
+    const size_t need = static_cast<size_t>(std::max(n_ctx(), kAttentionSpan)) * static_cast<size_t>(group);
     if (scores.size() < need) scores.resize(need);
     for (int64_t i = begin; i < end; ++i) {
       const AttentionTask& task = tasks[static_cast<size_t>(i)];
@@ -290,13 +290,7 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
       // The head's K/V rows, typed and paged as the cache holds them, read in place by the kernel.
       const KvRows kv = cache_.head_rows(chunk.seq, layer, static_cast<int64_t>(task.head / group) * hd);
       if (task.span >= 0) {
-        const int64_t first = static_cast<int64_t>(task.span) * kAttentionSpan;
-        const int64_t end = std::min<int64_t>(first + kAttentionSpan, first_pos + 1);
-        for (int j = 0; j < task.heads; ++j) {
-          const size_t slot = (static_cast<size_t>(first_token) * n_head + task.head + j) * max_spans + task.span;
-          span_lse_[slot] = kernels_.attend_span(q + static_cast<size_t>(j) * hd, kv, first, end, params, scores.data(),
-                                                 span_out_.data() + slot * hd);
-        }
+        attend_span_task(task, first_token, first_pos, q, kv, params, scores.data());
       } else if (chunk.prefill && blocks) {
         kernels_.attend_block(q, q_dim, task.n_q, task.heads, kv, first_pos, params, out, q_dim);
       } else if (task.heads > 1) {
@@ -327,6 +321,29 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
       merge_attention_spans(span_out_.data() + slot * hd, hd, span_lse_.data() + slot, n_spans, hd,
                             attn_.data() + static_cast<size_t>(t) * q_dim + static_cast<size_t>(h) * hd);
     }
+  }
+}
+
+// One (token, GQA group, span) task: each head's output and log-sum-exp go to its span slot
+// ((token, head, span), max_attention_spans() spans a head), joined after all tasks.
+void BatchForward::attend_span_task(const AttentionTask& task, int token, int pos, const float* q, const KvRows& kv,
+                                    const AttentionParams& params, float* scores) {
+  const int hd = config_.head_dim, max_spans = max_attention_spans();
+  const int64_t first = static_cast<int64_t>(task.span) * kAttentionSpan;
+  const int64_t end = std::min<int64_t>(first + kAttentionSpan, pos + 1);
+  const size_t slot = (static_cast<size_t>(token) * config_.n_head + task.head) * max_spans + task.span;
+  float* out = span_out_.data() + slot * hd;
+  if (kernels_.attend_span_group != nullptr) {
+    thread_local std::vector<float> lse;
+    lse.resize(static_cast<size_t>(task.heads));
+    kernels_.attend_span_group(q, hd, task.heads, kv, first, end, params, scores, out,
+                               static_cast<int64_t>(max_spans) * hd, lse.data());
+    for (int j = 0; j < task.heads; ++j) span_lse_[slot + static_cast<size_t>(j) * max_spans] = lse[static_cast<size_t>(j)];
+    return;
+  }
+  for (int j = 0; j < task.heads; ++j) {
+    const size_t at = slot + static_cast<size_t>(j) * max_spans;
+    span_lse_[at] = kernels_.attend_span(q + static_cast<size_t>(j) * hd, kv, first, end, params, scores, out + (at - slot) * hd);
   }
 }
 

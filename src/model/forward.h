@@ -139,6 +139,9 @@ class BatchForward {
   // The attention tasks of a chunk's n generated tokens: spans of a long context (attend_span),
   // else tasks of `decode_heads` heads.
   void add_decode_tasks(int chunk, int n, int decode_heads);
+  struct AttentionTask;
+  void attend_span_task(const AttentionTask& task, int token, int pos, const float* q, const KvRows& kv,
+                        const AttentionParams& params, float* scores);
   // Spans a token at the context's last position attends in: the stride of span_out_ / span_lse_.
   int max_attention_spans() const { return (n_ctx() + kAttentionSpan - 1) / kAttentionSpan; }
   // Bytes of K and V the step's attention reads in one layer (each cached position once per chunk).

@@ -606,6 +606,54 @@ TEST(KernelSetTest, AttendGroupIsAttendPerQuery) {
   }
 }
 
+// attend_span_group against attend_span: each query of a GQA group gets, bit for bit, the output
+// and log-sum-exp attend_span gives it alone (attend_span itself is checked against the
+// reference above). K and V of each type, heads of whole Q8_0 blocks (32, 64) and not (40),
+// contiguous and paged rows, spans within a page, across pages and of one position, 1-4 queries
+// at strides other than head_dim, plain and soft-capped.
+TEST(KernelSetTest, AttendSpanGroupIsAttendSpanPerQuery) {
+  const int64_t n_pos = 100;
+  for (const KernelSet* set : tested_sets()) {
+    if (set->attend_span_group == nullptr) continue;
+    for (int64_t head_dim : {32, 64, 40}) {
+      const int64_t kv_dim = 4 * head_dim, offset = head_dim, q_stride = head_dim + 8, out_stride = head_dim + 3;
+      const auto k = random_values(static_cast<size_t>(n_pos * kv_dim), 51 + head_dim, 2.0f);
+      const auto v = random_values(static_cast<size_t>(n_pos * kv_dim), 52 + head_dim);
+      const auto q = random_values(static_cast<size_t>(4 * q_stride), 53 + head_dim, 2.0f);
+      for (DType type : {DType::F32, DType::F16, DType::Q8_0}) {
+        const TypedRows rows = typed_rows(k, v, n_pos, kv_dim, type, type, offset);
+        for (bool paged : {false, true}) {
+          const RowLayout layout = rows.lay_out(n_pos, paged);
+          for (float softcap : {0.0f, 2.5f}) {
+            AttentionParams params;
+            params.head_dim = head_dim;
+            params.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+            params.softcap = softcap;
+            for (auto [first, end] : {std::pair<int64_t, int64_t>{0, 100}, {17, 81}, {3, 12}, {63, 64}}) {
+              for (int64_t n_q = 1; n_q <= 4; ++n_q) {
+                SCOPED_TRACE(testing::Message() << set->name << " head_dim " << head_dim << " " << dtype_name(type)
+                                                << (paged ? " paged" : " contiguous") << " softcap " << softcap
+                                                << " span " << first << ".." << end << " queries " << n_q);
+                std::vector<float> scores(static_cast<size_t>(4 * n_pos)), got(static_cast<size_t>(4 * out_stride), NAN);
+                std::vector<float> lse(4, NAN), want(static_cast<size_t>(head_dim));
+                set->attend_span_group(q.data(), q_stride, n_q, layout.rows, first, end, params, scores.data(),
+                                       got.data(), out_stride, lse.data());
+                for (int64_t j = 0; j < n_q; ++j) {
+                  const float want_lse =
+                      set->attend_span(q.data() + j * q_stride, layout.rows, first, end, params, scores.data(), want.data());
+                  ASSERT_EQ(std::memcmp(got.data() + j * out_stride, want.data(), want.size() * sizeof(float)), 0)
+                      << "query " << j;
+                  ASSERT_EQ(std::memcmp(&lse[static_cast<size_t>(j)], &want_lse, sizeof want_lse), 0) << "query " << j;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // SwiGLU against a float64 evaluation of g / (1 + e^-g) * u: every set's own (or swiglu_ref when a
 // set has none, which is what the forward pass then calls), in place as the forward pass runs it
 // (out == gate), over lengths with and without a partial vector, values from tiny to beyond

@@ -6,8 +6,10 @@
 // weighted sum of values in slices held in registers. Positions are walked page by page
 // (KvRows::run_end), rows of one page inside. The query stays f32: quantizing it would add a
 // second rounding for no gain, since a head row is 64-256 values and the cost is reading the
-// cache. attend is attend_span over all visible rows; a long decode context is split into spans
-// (one task per GQA group and span, joined by merge_attention_spans). A prefill block goes
+// cache. Every entry point is attend_span_group: a GQA group's queries over a span of rows, a
+// page run at a time for all of them (attend_span is a group of one, attend / attend_group the
+// span of all visible rows); a long decode context is split into spans (one task per GQA group
+// and span, joined by merge_attention_spans). A prefill block goes
 // through attend_block (attention_block.cpp), queries in lanes.
 #include <immintrin.h>
 
@@ -255,25 +257,42 @@ float softmax(float* scores, int64_t n, float cap) {
 
 }  // namespace
 
+void attend_span_group(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t first, int64_t end,
+                       const AttentionParams& a, float* scores, float* out, int64_t out_stride, float* lse) {
+  const int64_t n = end - first;
+  // Runs of one page (64 positions: 16 KB of f32 keys of 64 values) stay in L1 for the
+  // queries after the first; per query the arithmetic is attend_span's alone, run by run.
+  for (int64_t p = first; p < end;) {
+    const int64_t e = kv.run_end(p, end);
+    for (int64_t j = 0; j < n_q; ++j) run_scores(q + j * q_stride, kv, p, e - p, a.head_dim, a.scale, scores + j * n + (p - first));
+    p = e;
+  }
+  for (int64_t j = 0; j < n_q; ++j) {
+    const float span_lse = softmax(scores + j * n, n, a.softcap);
+    if (lse != nullptr) lse[j] = span_lse;
+    std::fill(out + j * out_stride, out + j * out_stride + a.head_dim, 0.0f);
+  }
+  for (int64_t p = first; p < end;) {
+    const int64_t e = kv.run_end(p, end);
+    for (int64_t j = 0; j < n_q; ++j) run_values(scores + j * n + (p - first), kv, p, e - p, a.head_dim, out + j * out_stride);
+    p = e;
+  }
+}
+
 float attend_span(const float* q, const KvRows& kv, int64_t first, int64_t end, const AttentionParams& a,
                   float* scores, float* out) {
-  for (int64_t p = first; p < end;) {
-    const int64_t e = kv.run_end(p, end);
-    run_scores(q, kv, p, e - p, a.head_dim, a.scale, scores + (p - first));
-    p = e;
-  }
-  const float lse = softmax(scores, end - first, a.softcap);
-  std::fill(out, out + a.head_dim, 0.0f);
-  for (int64_t p = first; p < end;) {
-    const int64_t e = kv.run_end(p, end);
-    run_values(scores + (p - first), kv, p, e - p, a.head_dim, out);
-    p = e;
-  }
+  float lse = 0.0f;
+  attend_span_group(q, 0, 1, kv, first, end, a, scores, out, 0, &lse);
   return lse;
 }
 
 void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams& a, float* scores, float* out) {
   attend_span(q, kv, a.visible_from(pos), pos + 1, a, scores, out);
+}
+
+void attend_group(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t pos, const AttentionParams& a,
+                  float* scores, float* out, int64_t out_stride) {
+  attend_span_group(q, q_stride, n_q, kv, a.visible_from(pos), pos + 1, a, scores, out, out_stride, nullptr);
 }
 
 }  // namespace rpu::avx2

@@ -137,9 +137,10 @@ uint64_t int8_peak_loop(int64_t rounds) {
 }  // namespace
 
 const KernelSet& kernel_set() {
-  // No attend_group of its own.
-  static const KernelSet set{"avx2", &pack, &wants_quantized_input, &quantize_input, &matmul, &attend,
-                             &attend_block, nullptr, &swiglu, &int8_peak_loop, &attend_span, &sum_words};
+  static const KernelSet set{"avx2",        &pack,         &wants_quantized_input, &quantize_input,
+                             &matmul,       &attend,       &attend_block,          &attend_group,
+                             &swiglu,       &int8_peak_loop, &attend_span,         &sum_words,
+                             &attend_span_group};
   return set;
 }
 

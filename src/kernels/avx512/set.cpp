@@ -115,7 +115,7 @@ uint64_t sum_words(const uint64_t* words, int64_t n) {
 
 const KernelSet& kernel_set() {
   static const KernelSet set{"avx512", &pack, &wants_quantized_input, &quantize_input, &matmul, &attend, &attend_block,
-                             &attend_group, &swiglu, &int8_peak_loop, &attend_span, &sum_words};
+                             &attend_group, &swiglu, &int8_peak_loop, &attend_span, &sum_words, nullptr};
   return set;
 }
 

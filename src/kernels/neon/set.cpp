@@ -29,19 +29,19 @@ void matmul(const WeightMatrix& w, const float* x, const QuantizedInput& xq, int
 
 const KernelSet& neon_set() {
   static const KernelSet set{"neon", &pack, &wants_quantized_input, &quantize_input, &matmul<&matmul_int8_neon>,
-                             &attend, &attend_block, nullptr, nullptr, nullptr, nullptr, nullptr};
+                             &attend, &attend_block, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
   return set;
 }
 
 const KernelSet& dotprod_set() {
   static const KernelSet set{"dotprod", &pack, &wants_quantized_input, &quantize_input,
-                             &matmul<&matmul_int8_dotprod>, &attend, &attend_block, nullptr, nullptr, nullptr, nullptr, nullptr};
+                             &matmul<&matmul_int8_dotprod>, &attend, &attend_block, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
   return set;
 }
 
 const KernelSet& i8mm_set() {
   static const KernelSet set{"i8mm", &pack, &wants_quantized_input, &quantize_input, &matmul<&matmul_int8_i8mm>,
-                             &attend, &attend_block, nullptr, nullptr, nullptr, nullptr, nullptr};
+                             &attend, &attend_block, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
   return set;
 }
 
