@@ -307,6 +307,16 @@ TEST(KernelSetTest, AttentionMatchesExactSoftmax) {
   }
 }
 
+// Attention with the usual 1/sqrt(head_dim) scale, optionally soft-capped and windowed.
+AttentionParams attention_params(int64_t head_dim, float softcap = 0.0f, int64_t window = 0) {
+  AttentionParams params;
+  params.head_dim = head_dim;
+  params.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  params.softcap = softcap;
+  params.window = window;
+  return params;
+}
+
 // K/V rows of n_pos positions in one layout: contiguous, or pages of kPage positions placed in
 // a shuffled order with unused pages between them (the paged KV cache's view, kv_cache.h).
 struct RowLayout {
@@ -395,11 +405,7 @@ TEST(KernelSetTest, AttentionOverTypedPagedRowsMatchesReference) {
         for (bool paged : {false, true}) {
           const RowLayout layout = rows.lay_out(n_pos, paged);
           for (const Mode& mode : modes) {
-            AttentionParams params;
-            params.head_dim = head_dim;
-            params.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-            params.softcap = mode.softcap;
-            params.window = mode.window;
+            const AttentionParams params = attention_params(head_dim, mode.softcap, mode.window);
             std::vector<float> scores(static_cast<size_t>(n_pos)), expected(static_cast<size_t>(head_dim));
             auto check = [&](const float* got, int64_t pos, const KernelSet& set, const char* path) {
               attend_ref(q.data() + (pos % 16) * head_dim, plain.rows, pos, params, scores.data(), expected.data());
@@ -460,10 +466,7 @@ TEST(KernelSetTest, AttentionSpansJoinIntoAttend) {
       for (bool paged : {false, true}) {
         const RowLayout layout = rows.lay_out(n_pos, paged);
         for (float softcap : {0.0f, 2.5f}) {
-          AttentionParams params;
-          params.head_dim = head_dim;
-          params.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-          params.softcap = softcap;
+          const AttentionParams params = attention_params(head_dim, softcap);
           std::vector<float> scores(static_cast<size_t>(n_pos)), expected(static_cast<size_t>(head_dim));
           attend_ref(q.data(), plain.rows, n_pos - 1, params, scores.data(), expected.data());
           for (const auto& [name, attend_span] : spans_of) {
@@ -523,11 +526,7 @@ TEST(KernelSetTest, BlockAttentionOfAGqaGroupMatchesReference) {
       const RowLayout plain = lay_out_rows(k_rows, v_rows, rb, rb, n_pos, false, typed);
       const RowLayout paged = lay_out_rows(k_rows, v_rows, rb, rb, n_pos, true, typed);
       for (auto [softcap, window] : {std::pair<float, int64_t>{0.0f, 0}, {2.5f, 24}}) {
-        AttentionParams params;
-        params.head_dim = head_dim;
-        params.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-        params.softcap = softcap;
-        params.window = window;
+        const AttentionParams params = attention_params(head_dim, softcap, window);
         for (auto [first, n_q] : {std::pair<int64_t, int64_t>{70, 16}, {0, 13}, {33, 7}}) {
           for (int64_t n_heads : {2, 3, 4, 7}) {
             const int64_t q_stride = n_heads * head_dim + 8, out_stride = n_heads * head_dim + 3;
@@ -581,11 +580,7 @@ TEST(KernelSetTest, AttendGroupIsAttendPerQuery) {
         for (bool paged : {false, true}) {
           const RowLayout layout = rows.lay_out(n_pos, paged);
           for (auto [softcap, window] : {std::pair<float, int64_t>{0, 0}, {0, 24}, {2.5f, 7}}) {
-            AttentionParams params;
-            params.head_dim = head_dim;
-            params.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-            params.softcap = softcap;
-            params.window = window;
+            const AttentionParams params = attention_params(head_dim, softcap, window);
             for (int64_t pos : {0, 17, 99}) {
               for (int64_t n_q = 1; n_q <= 4; ++n_q) {
                 std::vector<float> scores(static_cast<size_t>(4 * n_pos)), got(static_cast<size_t>(4 * head_dim), NAN);
@@ -625,10 +620,7 @@ TEST(KernelSetTest, AttendSpanGroupIsAttendSpanPerQuery) {
         for (bool paged : {false, true}) {
           const RowLayout layout = rows.lay_out(n_pos, paged);
           for (float softcap : {0.0f, 2.5f}) {
-            AttentionParams params;
-            params.head_dim = head_dim;
-            params.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-            params.softcap = softcap;
+            const AttentionParams params = attention_params(head_dim, softcap);
             for (auto [first, end] : {std::pair<int64_t, int64_t>{0, 100}, {17, 81}, {3, 12}, {63, 64}}) {
               for (int64_t n_q = 1; n_q <= 4; ++n_q) {
                 SCOPED_TRACE(testing::Message() << set->name << " head_dim " << head_dim << " " << dtype_name(type)
