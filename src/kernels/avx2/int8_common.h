@@ -78,6 +78,26 @@ inline void nibble_chunk(const uint8_t* blk, const int8_t* const xb[], __m256i (
   pin(sum16);
 }
 
+// One 8-row group's Y rows for n = 1..4 tokens from t0 (group: its packed blocks, n_blocks of
+// them; y[t, rows], the group's first row row0, `valid` of its 8 rows real): the shape of every
+// int8 and K-quant kernel here, one instantiation per token count, kernels[n] taking n.
+using GroupKernel = void (*)(const uint8_t* group, int64_t n_blocks, const QuantizedInput& xq, int64_t t0, float* y,
+                             int64_t rows, int64_t row0, int64_t valid);
+
+// Y rows [row_begin, row_end) (a multiple of 8 first) for n_tokens tokens, group by group: four
+// tokens per pass share every weight load and unpack, a remainder of 1..3 goes in one pass.
+inline void run_groups(const GroupKernel (&kernels)[5], const uint8_t* packed, int64_t group_bytes, int64_t n_blocks,
+                       const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t rows, int64_t row_begin,
+                       int64_t row_end) {
+  for (int64_t row0 = row_begin; row0 < row_end; row0 += 8) {
+    const uint8_t* group = packed + (row0 / 8) * group_bytes;
+    const int64_t valid = row_end - row0 < 8 ? row_end - row0 : 8;
+    for (int64_t t = 0; t < n_tokens; t += 4) {
+      kernels[n_tokens - t < 4 ? n_tokens - t : 4](group, n_blocks, xq, t, y, rows, row0, valid);
+    }
+  }
+}
+
 // Stores the 8 rows' results of one token (y[0..valid)): a partial last group writes only its
 // rows, through a mask, so nothing past the output row is touched.
 inline void store_rows(float* y, __m256 acc, int64_t valid) {

@@ -167,22 +167,11 @@ void group_kernel(const uint8_t* group, int64_t nb, const QuantizedInput& xq, in
 template <DType kType>
 void matmul_type(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_tokens, float* y, int64_t row_begin,
                  int64_t row_end) {
+  static constexpr GroupKernel kKernels[5] = {nullptr, &group_kernel<kType, 1>, &group_kernel<kType, 2>,
+                                              &group_kernel<kType, 3>, &group_kernel<kType, 4>};
   const int64_t nb = w.view.cols / 32;
-  const int64_t group_bytes = nb * format_of(kType).group_block_bytes;
-  const int64_t rows = w.view.rows;
-  for (int64_t row0 = row_begin; row0 < row_end; row0 += kRowsPerGroup) {
-    const uint8_t* group = w.packed.get() + (row0 / kRowsPerGroup) * group_bytes;
-    const int64_t valid = std::min<int64_t>(kRowsPerGroup, row_end - row0);
-    int64_t t = 0;
-    // Four tokens per pass share every weight load; a remainder of 1..3 goes in one pass.
-    for (; t + 4 <= n_tokens; t += 4) group_kernel<kType, 4>(group, nb, xq, t, y, rows, row0, valid);
-    switch (n_tokens - t) {
-      case 3: group_kernel<kType, 3>(group, nb, xq, t, y, rows, row0, valid); break;
-      case 2: group_kernel<kType, 2>(group, nb, xq, t, y, rows, row0, valid); break;
-      case 1: group_kernel<kType, 1>(group, nb, xq, t, y, rows, row0, valid); break;
-      default: break;
-    }
-  }
+  run_groups(kKernels, w.packed.get(), nb * format_of(kType).group_block_bytes, nb, xq, n_tokens, y, w.view.rows,
+             row_begin, row_end);
 }
 
 }  // namespace

@@ -223,8 +223,6 @@ void group_q6_k(const uint8_t* group, int64_t n_super, const QuantizedInput& xq,
   for (int t = 0; t < NT; ++t) store_rows(y + (t0 + t) * rows + row0, acc[t], valid);
 }
 
-using GroupKernel = void (*)(const uint8_t*, int64_t, const QuantizedInput&, int64_t, float*, int64_t, int64_t, int64_t);
-
 // k[n] = the kernel for n tokens per pass (1..4).
 template <bool kFifth>
 void k4_kernels(GroupKernel (&k)[5]) {
@@ -281,15 +279,8 @@ void matmul_kquant(const WeightMatrix& w, const QuantizedInput& xq, int64_t n_to
     default: fail("no AVX2 K-quant kernel for {}", dtype_name(w.view.type));
   }
   const int64_t n_super = w.view.cols / kQK_K;
-  const int64_t group_bytes = n_super * super_bytes(w.view.type);
-  for (int64_t row0 = row_begin; row0 < row_end; row0 += kRowsPerGroup) {
-    const uint8_t* group = w.packed.get() + (row0 / kRowsPerGroup) * group_bytes;
-    const int64_t valid = std::min<int64_t>(kRowsPerGroup, row_end - row0);
-    // Four tokens per pass share every weight load and unpack; a remainder of 1..3 in one pass.
-    for (int64_t t = 0; t < n_tokens; t += 4) {
-      kernels[std::min<int64_t>(4, n_tokens - t)](group, n_super, xq, t, y, w.view.rows, row0, valid);
-    }
-  }
+  run_groups(kernels, w.packed.get(), n_super * super_bytes(w.view.type), n_super, xq, n_tokens, y, w.view.rows,
+             row_begin, row_end);
 }
 
 }  // namespace rpu::avx2
