@@ -153,9 +153,11 @@ bool RemoteBackend::accepts_model(const std::string& model) const {
 }
 
 std::unique_ptr<CallHandle> RemoteBackend::start(const std::string& path, nlohmann::ordered_json body, int choices,
-                                                 ChatEventSink sink, const std::function<bool()>& cancelled) {
+                                                 ChatEventSink sink, const std::function<bool()>& cancelled,
+                                                 std::vector<StreamDecoder::EchoedPrompt> echoes) {
   const auto sent = Clock::now();
   auto call = std::make_shared<Call>(choices, std::move(sink));
+  if (!echoes.empty()) call->decoder.expect_echoes(std::move(echoes));
   call->waiting_first = options_.first_token_timeout_s > 0;
   const RemoteBackendOptions options = options_;
   const std::string host = scheme_host_port_, full_path = path_prefix_ + path, payload = body.dump();
@@ -283,8 +285,17 @@ std::unique_ptr<CallHandle> RemoteBackend::chat(const ChatRequest& request, Chat
 std::unique_ptr<CallHandle> RemoteBackend::complete(const CompletionRequest& request, ChatEventSink sink) {
   nlohmann::ordered_json body = completion_request_json(request);
   if (!options_.model.empty()) body["model"] = options_.model;
+  std::vector<StreamDecoder::EchoedPrompt> echoes;
+  if (request.echo) {
+    for (const CompletionPrompt& prompt : request.prompts) {
+      StreamDecoder::EchoedPrompt echo;
+      if (prompt.is_tokens) echo.tokens = static_cast<int64_t>(prompt.tokens.size());
+      if (!prompt.is_tokens) echo.bytes = prompt.text.size();
+      echoes.insert(echoes.end(), static_cast<size_t>(request.n), echo);  // choice index = prompt * n + sample
+    }
+  }
   return start("/completions", std::move(body), static_cast<int>(request.prompts.size()) * request.n, std::move(sink),
-               request.cancelled);
+               request.cancelled, std::move(echoes));
 }
 
 EmbeddingResult RemoteBackend::embed(const EmbeddingRequest& request) {

@@ -23,8 +23,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pipeline/backend.h"
+#include "pipeline/remote_stream.h"
 
 namespace rpu {
 
@@ -55,8 +57,10 @@ class RemoteBackend : public Backend {
   struct Call;
 
  private:
+  // echoes: per choice, the prompt an echo request's choice starts with (StreamDecoder).
   std::unique_ptr<CallHandle> start(const std::string& path, nlohmann::ordered_json body, int choices,
-                                    ChatEventSink sink, const std::function<bool()>& cancelled);
+                                    ChatEventSink sink, const std::function<bool()>& cancelled,
+                                    std::vector<StreamDecoder::EchoedPrompt> echoes = {});
   // One POST of a JSON body to {base_url}{path}: the 200 answer's body, else ApiError as above.
   std::string post_json(const std::string& path, const nlohmann::ordered_json& body) const;
   void wait_first_event(Call& call, std::chrono::steady_clock::time_point deadline,

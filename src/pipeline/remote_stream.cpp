@@ -179,15 +179,52 @@ void StreamDecoder::on_choice(const json& choice, const json& chunk) {
     e.logprobs = completion_logprobs(choice);
   }
   const bool said = !e.text.empty() || !e.reasoning.empty();
-  c.tokens += e.logprobs.empty() ? (said ? 1 : 0) : static_cast<int>(e.logprobs.size());
   if (chunk.contains("rpu")) c.extension = chunk["rpu"];
   if (choice.contains("finish_reason") && choice["finish_reason"].is_string()) {
     c.finished = true;
     c.finish_reason = choice["finish_reason"].get<std::string>();
   }
+  if (e.logprobs.empty()) {
+    c.tokens += said ? 1 : 0;
+  } else {
+    int entries = static_cast<int>(e.logprobs.size());
+    // rpu gives the end-of-generation token an entry (no text) in a choice's last chunk but
+    // does not count it as a completion token.
+    if (c.finished && c.finish_reason == "stop" && !said && e.logprobs.back().chosen.bytes.empty()) --entries;
+    c.tokens += entries - (c.echoes ? echoed_entries(c, choice, e.logprobs.size()) : 0);
+  }
   if (!said && e.logprobs.empty()) return;
   e.completion_tokens = c.tokens;
   sink_(e);
+}
+
+void StreamDecoder::expect_echoes(std::vector<EchoedPrompt> per_choice) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (size_t i = 0; i < per_choice.size() && i < choices_.size(); ++i) {
+    choices_[i].echoes = true;
+    choices_[i].echo = per_choice[i];
+  }
+}
+
+// How many of a chunk's `entries` log-probability entries are the echoed prompt's (Choice::echo).
+// A text prompt's are all in the choice's first chunk with entries, which every server starts at
+// text offset 0 (later chunks' offsets are cumulative in vLLM's and OpenAI's streams, per chunk
+// in llama-server's and rpu's, so only the first is read).
+int StreamDecoder::echoed_entries(Choice& c, const json& choice, size_t entries) {
+  if (c.echo.tokens >= 0) {
+    const int64_t n = std::min<int64_t>(c.echo.tokens, static_cast<int64_t>(entries));
+    c.echo.tokens -= n;
+    c.echoes = c.echo.tokens > 0;
+    return static_cast<int>(n);
+  }
+  c.echoes = false;
+  const json& offsets = choice["logprobs"].value("text_offset", json());
+  if (!offsets.is_array()) return 0;
+  int n = 0;
+  for (size_t i = 0; i < entries && i < offsets.size(); ++i) {
+    if (offsets[i].is_number_unsigned() && offsets[i].get<uint64_t>() < c.echo.bytes) ++n;
+  }
+  return n;
 }
 
 void StreamDecoder::fail(const std::string& error) {

@@ -26,10 +26,22 @@ class StreamDecoder {
   // The stream ended: every choice gets its last event (an error ends the unfinished ones).
   void finish(const std::string& error);
 
+  // What a choice of an echo request (completions) echoes: its prompt's log-probability entries
+  // lead the choice's and are not completion tokens. A token prompt has `tokens` entries; a text
+  // prompt's are those whose text_offset is before `bytes` (a leading BOS included). Call before
+  // feeding; an upstream that sends no text_offset has every entry counted, as without echo.
+  struct EchoedPrompt {
+    int64_t tokens = -1;  // >= 0: a token prompt of this many entries
+    size_t bytes = 0;     // a text prompt's length
+  };
+  void expect_echoes(std::vector<EchoedPrompt> per_choice);
+
  private:
   struct Choice {
     bool finished = false;
     int tokens = 0;
+    bool echoes = false;
+    EchoedPrompt echo;  // echoes: tokens = the prompt entries still to come
     std::string finish_reason;
     nlohmann::ordered_json tool_calls = nlohmann::ordered_json::array();
     nlohmann::ordered_json extension;
@@ -37,6 +49,7 @@ class StreamDecoder {
   void on_data(std::string_view payload);
   void on_chunk(const nlohmann::ordered_json& chunk);
   void on_choice(const nlohmann::ordered_json& choice, const nlohmann::ordered_json& chunk);
+  int echoed_entries(Choice& c, const nlohmann::ordered_json& choice, size_t entries);
 
   std::mutex mutex_;
   ChatEventSink sink_;

@@ -118,10 +118,22 @@ TEST_F(RemoteBackendTest, CompletionsEchoAndForcedToolCallsMatch) {
   c.sampling.temperature = 0;
   c.has_seed = true;
   c.echo = true;
+  c.logprobs = 1;  // the prompt scored too: its entries lead the choice's, and are no completion tokens
+  c.n = 2;
   const CallResult far = run_completion(rb, c);
   const CallResult near = run_completion(*local_, c);
-  EXPECT_EQ(far.choices.at(0).text, near.choices.at(0).text);
-  EXPECT_EQ(far.choices[0].text.rfind("Question: Ana", 0), 0u) << "echo";
+  ASSERT_EQ(far.choices.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(far.choices.at(i).text, near.choices.at(i).text);
+    EXPECT_EQ(far.choices[i].text.rfind("Question: Ana", 0), 0u) << "echo";
+    EXPECT_EQ(far.choices[i].logprobs.size(), near.choices[i].logprobs.size());
+  }
+  // Greedy: the two choices are the same text, so each gets half of the call's completion tokens
+  // (the usage chunk only settles the total: counting the prompt's entries gave the first choice
+  // them all and left the last with none).
+  EXPECT_EQ(far.choices[0].completion_tokens, far.choices[1].completion_tokens);
+  EXPECT_EQ(far.choices[0].completion_tokens + far.choices[1].completion_tokens, near.usage.completion_tokens);
+  EXPECT_EQ(far.usage.completion_tokens, near.usage.completion_tokens);
 
   ChatRequest r = question("Find the weather in Paris.");
   r.tools = nlohmann::ordered_json::parse(R"([{"type":"function","function":{"name":"get_weather",

@@ -55,6 +55,60 @@ TEST(RemoteStream, ReasoningContentIsKeptApart) {
   EXPECT_EQ(events.back().reasoning_tokens, 7);
 }
 
+// An echo request's choices start with the prompt's log-probability entries, which are not
+// completion tokens: rpu's and llama-server's streams (the prompt and the first token in one
+// chunk, per-chunk text offsets) and vLLM's (the prompt in a chunk of its own) both count only
+// the generated tokens, with no usage chunk to correct them; a token prompt counts its entries.
+TEST(RemoteStream, EchoedPromptEntriesAreNotCompletionTokens) {
+  auto entries = [](std::initializer_list<std::pair<const char*, int>> tokens) {
+    std::string t = "[", lp = "[", off = "[";
+    bool first = true;
+    for (auto [token, offset] : tokens) {
+      if (!first) t += ",", lp += ",", off += ",";
+      t += "\"" + std::string(token) + "\"";
+      lp += first ? "null" : "-0.5";
+      off += std::to_string(offset);
+      first = false;
+    }
+    return "{\"tokens\":" + t + "],\"token_logprobs\":" + lp + "],\"text_offset\":" + off + "]}";
+  };
+  auto chunk = [](int index, const std::string& text, const std::string& logprobs, const char* finish = nullptr) {
+    return "data: {\"choices\":[{\"index\":" + std::to_string(index) + ",\"text\":\"" + text + "\",\"logprobs\":" +
+           logprobs + ",\"finish_reason\":" + (finish ? "\"" + std::string(finish) + "\"" : "null") + "}]}\n\n";
+  };
+  // Prompt "ab" (BOS, "a", "b"), two choices; rpu style: prompt + first token, then one more.
+  std::string rpu_body;
+  for (int i = 0; i < 2; ++i) {
+    rpu_body += chunk(i, "abc", entries({{"<s>", 0}, {"a", 0}, {"b", 1}, {"c", 2}}));
+    rpu_body += chunk(i, "d", entries({{"d", 0}}), "length");
+  }
+  // vLLM style: the prompt alone, then each generated token at its cumulative offset.
+  const std::string vllm_body = chunk(0, "ab", entries({{"a", 0}, {"b", 1}})) + chunk(0, "c", entries({{"c", 2}})) +
+                                chunk(0, "d", entries({{"d", 3}}), "length");
+  for (const auto& [body, choices] : {std::pair{rpu_body, 2}, std::pair{vllm_body, 1}}) {
+    std::vector<ChatEvent> events;
+    StreamDecoder d(choices, [&](const ChatEvent& e) { events.push_back(e); });
+    d.expect_echoes(std::vector<StreamDecoder::EchoedPrompt>(static_cast<size_t>(choices), {-1, 2}));
+    ASSERT_TRUE(d.feed(body + "data: [DONE]\n\n"));
+    d.finish("");
+    int finished = 0;
+    for (const ChatEvent& e : events) {
+      if (e.finish_reason.empty()) continue;
+      ++finished;
+      EXPECT_EQ(e.completion_tokens, 2) << body;
+    }
+    EXPECT_EQ(finished, choices);
+  }
+  // A token prompt [1, 2, 3] echoed as three entries, then two generated tokens.
+  std::vector<ChatEvent> events;
+  StreamDecoder d(1, [&](const ChatEvent& e) { events.push_back(e); });
+  d.expect_echoes({{3, 0}});
+  ASSERT_TRUE(d.feed(chunk(0, "xyz", entries({{"x", 0}, {"y", 1}})) + chunk(0, "w", entries({{"z", 0}, {"w", 1}})) +
+                     chunk(0, "v", entries({{"v", 0}}), "stop") + "data: [DONE]\n\n"));
+  d.finish("");
+  EXPECT_EQ(events.back().completion_tokens, 2);
+}
+
 TEST(RemoteStream, AnEndlessEventIsRefusedAndTheChoiceEndsWithAnError) {
   std::vector<ChatEvent> events;
   StreamDecoder d(2, [&](const ChatEvent& e) { events.push_back(e); });
