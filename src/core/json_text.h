@@ -9,7 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -35,6 +37,35 @@ Json parse_json_text(std::string_view text, std::string_view name, std::size_t m
   } catch (const nlohmann::json::exception& e) {
     fail("{}: not valid JSON ({})", name, e.what());
   }
+}
+
+// A whole number read from JSON rpu did not write, e.g. an upstream's "index" or usage counts:
+// nlohmann's get<int> of 1e300 is undefined behaviour and of 2.5 truncates, so both are refused.
+// Accepts 7 and 7.0; throws rpu::Error "NAME must be an integer between LO and HI" otherwise.
+template <typename Json>
+int64_t json_integer(const Json& value, std::string_view name, int64_t lo, int64_t hi) {
+  bool whole = false;
+  int64_t x = 0;
+  if (value.is_number_unsigned()) {
+    whole = value.template get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX);
+    x = whole ? static_cast<int64_t>(value.template get<uint64_t>()) : 0;
+  } else if (value.is_number_integer()) {
+    whole = true;
+    x = value.template get<int64_t>();
+  } else if (value.is_number_float()) {
+    const double d = value.template get<double>();
+    whole = std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9e15;
+    x = whole ? static_cast<int64_t>(d) : 0;
+  }
+  if (!whole || x < lo || x > hi) fail("{} must be an integer between {} and {}", name, lo, hi);
+  return x;
+}
+
+// The same for a field of an object: `fallback` when the field is absent or null.
+template <typename Json>
+int64_t json_integer(const Json& object, const char* key, int64_t fallback, int64_t lo, int64_t hi) {
+  if (!object.is_object() || !object.contains(key) || object[key].is_null()) return fallback;
+  return json_integer(object[key], key, lo, hi);
 }
 
 }  // namespace rpu

@@ -656,6 +656,9 @@ void Scheduler::commit_token(Sample& s, int32_t token, std::span<const float> lo
     logprobs.push_back(token_logprob(logits, token, params.top_logprobs, tokenizer_));
   }
 
+  // Every sampled token is a completion token, the end of generation included (it has a
+  // log-probability entry and cost a step; vLLM and llama-server count it too).
+  ++s.generated;
   // A model that writes BOS starts a new document: this one is over (llama2.c's rule too).
   const bool ends = tokenizer_.is_end_of_generation(token) || (token == tokenizer_.vocab().bos && token >= 0);
   if (ends && !params.ignore_eos) {
@@ -673,7 +676,6 @@ void Scheduler::commit_token(Sample& s, int32_t token, std::span<const float> lo
     }
   }
   s.tokens.push_back(token);
-  ++s.generated;
   std::string text;
   const bool hit_stop = s.output->push(token, text);
   if (hit_stop) {

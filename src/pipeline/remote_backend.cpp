@@ -127,6 +127,12 @@ class RemoteCall : public CallHandle {
   std::shared_ptr<RemoteBackend::Call> call_;
 };
 
+// An embeddings or rerank body's usage.prompt_tokens (0 when the upstream sends none).
+int usage_prompt_tokens(const nlohmann::json& body) {
+  const nlohmann::json usage = body.value("usage", nlohmann::json::object());
+  return static_cast<int>(json_integer(usage, "prompt_tokens", 0, 0, INT32_MAX));
+}
+
 }  // namespace
 
 RemoteBackend::RemoteBackend(RemoteBackendOptions options)
@@ -289,8 +295,11 @@ std::unique_ptr<CallHandle> RemoteBackend::complete(const CompletionRequest& req
   if (request.echo) {
     for (const CompletionPrompt& prompt : request.prompts) {
       StreamDecoder::EchoedPrompt echo;
-      if (prompt.is_tokens) echo.tokens = static_cast<int64_t>(prompt.tokens.size());
-      if (!prompt.is_tokens) echo.bytes = prompt.text.size();
+      if (prompt.is_tokens) {
+        echo.tokens = static_cast<int64_t>(prompt.tokens.size());
+      } else {
+        echo.bytes = prompt.text.size();
+      }
       echoes.insert(echoes.end(), static_cast<size_t>(request.n), echo);  // choice index = prompt * n + sample
     }
   }
@@ -315,7 +324,7 @@ EmbeddingResult RemoteBackend::embed(const EmbeddingRequest& request) {
   try {
     const auto j = parse_json_text<nlohmann::json>(answer, "upstream embeddings body");
     for (const auto& item : j.at("data")) result.embeddings.push_back(item.at("embedding").get<std::vector<float>>());
-    result.prompt_tokens = j.value("usage", nlohmann::json::object()).value("prompt_tokens", 0);
+    result.prompt_tokens = usage_prompt_tokens(j);
   } catch (const std::exception& e) {
     throw ApiError(502, std::string("upstream sent an unreadable embeddings body: ") + e.what(), "upstream_error", "", "");
   }
@@ -351,15 +360,15 @@ RerankResult RemoteBackend::rerank(const RerankRequest& request) {
     const auto j = parse_json_text<nlohmann::json>(answer, "upstream rerank body");
     std::vector<std::optional<double>> scores(request.documents.size());
     for (const auto& item : j.at("results")) {
-      const size_t index = item.at("index").get<size_t>();
-      if (index >= scores.size()) throw std::runtime_error("result index " + std::to_string(index) + " is out of range");
+      const int64_t last = static_cast<int64_t>(scores.size()) - 1;
+      const auto index = static_cast<size_t>(json_integer(item.at("index"), "a result's index", 0, last));
       scores[index] = item.at("relevance_score").get<double>();
     }
     for (size_t i = 0; i < scores.size(); ++i) {
       if (!scores[i]) throw std::runtime_error("no score for document " + std::to_string(i));
       result.scores.push_back(*scores[i]);
     }
-    result.prompt_tokens = j.value("usage", nlohmann::json::object()).value("prompt_tokens", 0);
+    result.prompt_tokens = usage_prompt_tokens(j);
   } catch (const std::exception& e) {
     throw ApiError(502, std::string("upstream sent an unreadable rerank body: ") + e.what(), "upstream_error", "", "");
   }

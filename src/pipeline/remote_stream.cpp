@@ -1,5 +1,7 @@
 #include "pipeline/remote_stream.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <limits>
 
 #include "core/json_text.h"
@@ -11,10 +13,15 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
+// Token counts an upstream reports are read up to this (a billion); more is a wrong-shaped chunk.
+constexpr int64_t kMaxTokens = int64_t{1} << 30;
+// Tool calls one choice may make (agents' parallel calls are a handful).
+constexpr int64_t kMaxToolCalls = 1024;
+
 TokenProbability token_probability(const json& t) {
   TokenProbability p;
   if (t.contains("bytes") && t["bytes"].is_array()) {
-    for (const auto& b : t["bytes"]) p.bytes += static_cast<char>(b.get<int>());
+    for (const auto& b : t["bytes"]) p.bytes += static_cast<char>(json_integer(b, "a logprob's bytes", 0, 255));
   } else {
     p.bytes = t.value("token", "");
   }
@@ -64,7 +71,8 @@ std::vector<TokenLogprob> completion_logprobs(const json& choice) {
 // Merges streamed tool-call fragments: {index, id, type, function: {name, arguments}}.
 void merge_tool_calls(json& calls, const json& deltas) {
   for (const auto& d : deltas) {
-    const size_t index = d.value("index", calls.size());
+    // A huge index would make a vector of that many empty calls: refused.
+    const auto index = static_cast<size_t>(json_integer(d, "index", static_cast<int64_t>(calls.size()), 0, kMaxToolCalls - 1));
     while (calls.size() <= index) {
       calls.push_back({{"id", ""}, {"type", "function"}, {"function", {{"name", ""}, {"arguments", ""}}}});
     }
@@ -145,13 +153,13 @@ void StreamDecoder::on_chunk(const json& chunk) {
   }
   if (chunk.contains("usage") && chunk["usage"].is_object()) {
     const json& u = chunk["usage"];
-    prompt_tokens_ = u.value("prompt_tokens", prompt_tokens_);
-    completion_tokens_ = u.value("completion_tokens", completion_tokens_);
+    prompt_tokens_ = static_cast<int>(json_integer(u, "prompt_tokens", prompt_tokens_, 0, kMaxTokens));
+    completion_tokens_ = static_cast<int>(json_integer(u, "completion_tokens", completion_tokens_, 0, kMaxTokens));
     if (u.contains("prompt_tokens_details") && u["prompt_tokens_details"].is_object()) {
-      cached_tokens_ = u["prompt_tokens_details"].value("cached_tokens", 0);
+      cached_tokens_ = static_cast<int>(json_integer(u["prompt_tokens_details"], "cached_tokens", 0, 0, kMaxTokens));
     }
     if (u.contains("completion_tokens_details") && u["completion_tokens_details"].is_object()) {
-      reasoning_tokens_ = u["completion_tokens_details"].value("reasoning_tokens", 0);
+      reasoning_tokens_ = static_cast<int>(json_integer(u["completion_tokens_details"], "reasoning_tokens", 0, 0, kMaxTokens));
     }
   }
   if (!chunk.contains("choices") || !chunk["choices"].is_array()) return;
@@ -159,12 +167,12 @@ void StreamDecoder::on_chunk(const json& chunk) {
 }
 
 void StreamDecoder::on_choice(const json& choice, const json& chunk) {
-  const int index = choice.value("index", 0);
-  if (index < 0 || static_cast<size_t>(index) >= choices_.size()) return;
+  const int64_t index = json_integer(choice, "index", 0, 0, INT32_MAX);
+  if (static_cast<size_t>(index) >= choices_.size()) return;
   Choice& c = choices_[static_cast<size_t>(index)];
   if (c.finished) return;
   ChatEvent e;
-  e.index = index;
+  e.index = static_cast<int>(index);
   if (choice.contains("delta") && choice["delta"].is_object()) {  // chat
     const json& delta = choice["delta"];
     if (delta.contains("content") && delta["content"].is_string()) e.text = delta["content"].get<std::string>();
@@ -180,17 +188,16 @@ void StreamDecoder::on_choice(const json& choice, const json& chunk) {
   }
   const bool said = !e.text.empty() || !e.reasoning.empty();
   if (chunk.contains("rpu")) c.extension = chunk["rpu"];
-  if (choice.contains("finish_reason") && choice["finish_reason"].is_string()) {
+  // "" is no reason (as null): a choice that ended with it would give its caller no last event.
+  const json& reason = choice.contains("finish_reason") ? choice["finish_reason"] : json();
+  if (reason.is_string() && !reason.get_ref<const std::string&>().empty()) {
     c.finished = true;
-    c.finish_reason = choice["finish_reason"].get<std::string>();
+    c.finish_reason = reason.get<std::string>();
   }
   if (e.logprobs.empty()) {
     c.tokens += said ? 1 : 0;
   } else {
-    int entries = static_cast<int>(e.logprobs.size());
-    // rpu gives the end-of-generation token an entry (no text) in a choice's last chunk but
-    // does not count it as a completion token.
-    if (c.finished && c.finish_reason == "stop" && !said && e.logprobs.back().chosen.bytes.empty()) --entries;
+    const int entries = static_cast<int>(e.logprobs.size());
     c.tokens += entries - (c.echoes ? echoed_entries(c, choice, e.logprobs.size()) : 0);
   }
   if (!said && e.logprobs.empty()) return;
@@ -208,8 +215,8 @@ void StreamDecoder::expect_echoes(std::vector<EchoedPrompt> per_choice) {
 
 // How many of a chunk's `entries` log-probability entries are the echoed prompt's (Choice::echo).
 // A text prompt's are all in the choice's first chunk with entries, which every server starts at
-// text offset 0 (later chunks' offsets are cumulative in vLLM's and OpenAI's streams, per chunk
-// in llama-server's and rpu's, so only the first is read).
+// text offset 0 (later chunks' offsets are cumulative in vLLM's, OpenAI's and rpu's streams, per
+// chunk in llama-server's, so only the first is read).
 int StreamDecoder::echoed_entries(Choice& c, const json& choice, size_t entries) {
   if (c.echo.tokens >= 0) {
     const int64_t n = std::min<int64_t>(c.echo.tokens, static_cast<int64_t>(entries));
@@ -236,9 +243,12 @@ void StreamDecoder::finish(const std::string& error) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (error_.empty()) error_ = error;
   // The usage chunk's count is the truth; chunk counts only split it between choices.
-  int counted = 0;
+  int64_t counted = 0;
   for (const Choice& c : choices_) counted += c.tokens;
-  if (completion_tokens_ >= 0 && !choices_.empty()) choices_.back().tokens += completion_tokens_ - counted;
+  if (completion_tokens_ >= 0 && !choices_.empty()) {
+    const int64_t last = choices_.back().tokens + (completion_tokens_ - counted);
+    choices_.back().tokens = static_cast<int>(std::clamp<int64_t>(last, 0, kMaxTokens));
+  }
   for (size_t i = 0; i < choices_.size(); ++i) {
     Choice& c = choices_[i];
     ChatEvent e;

@@ -40,5 +40,27 @@ TEST(JsonText, SyntaxErrorsNameTheSource) {
   }
 }
 
+// Whole numbers in range come back; anything nlohmann's get<int> would truncate or overflow on
+// (undefined behaviour for 1e300) is an error naming the field.
+TEST(JsonText, IntegersAreWholeAndInRange) {
+  const auto j = nlohmann::json::parse(R"({"a": 7, "b": 7.0, "c": -3, "d": 18446744073709551615, "e": 2.5,
+                                           "f": 1e300, "g": "7", "h": null, "i": -1e300})");
+  EXPECT_EQ(json_integer(j, "a", 0, 0, 10), 7);
+  EXPECT_EQ(json_integer(j, "b", 0, 0, 10), 7);
+  EXPECT_EQ(json_integer(j, "c", 0, -5, 10), -3);
+  EXPECT_EQ(json_integer(j, "h", 4, 0, 10), 4);        // null: the fallback
+  EXPECT_EQ(json_integer(j, "missing", 4, 0, 10), 4);  // absent: the fallback
+  EXPECT_EQ(json_integer(nlohmann::json(5), "n", 0, 10), 5);
+  for (const char* key : {"c", "d", "e", "f", "g", "i"}) {
+    try {
+      json_integer(j, key, 0, 0, 10);
+      ADD_FAILURE() << key << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()), std::string(key) + " must be an integer between 0 and 10");
+    }
+  }
+  EXPECT_THROW(json_integer(j, "a", 0, 0, 6), Error);
+}
+
 }  // namespace
 }  // namespace rpu

@@ -56,8 +56,8 @@ TEST(RemoteStream, ReasoningContentIsKeptApart) {
 }
 
 // An echo request's choices start with the prompt's log-probability entries, which are not
-// completion tokens: rpu's and llama-server's streams (the prompt and the first token in one
-// chunk, per-chunk text offsets) and vLLM's (the prompt in a chunk of its own) both count only
+// completion tokens: llama-server's stream (the prompt and the first token in one chunk,
+// per-chunk text offsets) and vLLM's (the prompt in a chunk of its own) both count only
 // the generated tokens, with no usage chunk to correct them; a token prompt counts its entries.
 TEST(RemoteStream, EchoedPromptEntriesAreNotCompletionTokens) {
   auto entries = [](std::initializer_list<std::pair<const char*, int>> tokens) {
@@ -76,16 +76,16 @@ TEST(RemoteStream, EchoedPromptEntriesAreNotCompletionTokens) {
     return "data: {\"choices\":[{\"index\":" + std::to_string(index) + ",\"text\":\"" + text + "\",\"logprobs\":" +
            logprobs + ",\"finish_reason\":" + (finish ? "\"" + std::string(finish) + "\"" : "null") + "}]}\n\n";
   };
-  // Prompt "ab" (BOS, "a", "b"), two choices; rpu style: prompt + first token, then one more.
-  std::string rpu_body;
+  // Prompt "ab" (BOS, "a", "b"), two choices; llama-server style: prompt + first token, then one more.
+  std::string llama_body;
   for (int i = 0; i < 2; ++i) {
-    rpu_body += chunk(i, "abc", entries({{"<s>", 0}, {"a", 0}, {"b", 1}, {"c", 2}}));
-    rpu_body += chunk(i, "d", entries({{"d", 0}}), "length");
+    llama_body += chunk(i, "abc", entries({{"<s>", 0}, {"a", 0}, {"b", 1}, {"c", 2}}));
+    llama_body += chunk(i, "d", entries({{"d", 0}}), "length");
   }
   // vLLM style: the prompt alone, then each generated token at its cumulative offset.
   const std::string vllm_body = chunk(0, "ab", entries({{"a", 0}, {"b", 1}})) + chunk(0, "c", entries({{"c", 2}})) +
                                 chunk(0, "d", entries({{"d", 3}}), "length");
-  for (const auto& [body, choices] : {std::pair{rpu_body, 2}, std::pair{vllm_body, 1}}) {
+  for (const auto& [body, choices] : {std::pair{llama_body, 2}, std::pair{vllm_body, 1}}) {
     std::vector<ChatEvent> events;
     StreamDecoder d(choices, [&](const ChatEvent& e) { events.push_back(e); });
     d.expect_echoes(std::vector<StreamDecoder::EchoedPrompt>(static_cast<size_t>(choices), {-1, 2}));
@@ -109,6 +109,24 @@ TEST(RemoteStream, EchoedPromptEntriesAreNotCompletionTokens) {
   EXPECT_EQ(events.back().completion_tokens, 2);
 }
 
+// An empty finish_reason is none (found by the fuzzer): before, the choice counted as finished
+// and its last event had no reason, so a caller waiting for one never saw it end.
+TEST(RemoteStream, AnEmptyFinishReasonDoesNotEndTheChoice) {
+  for (const bool more : {true, false}) {
+    std::vector<ChatEvent> events;
+    StreamDecoder d(1, [&](const ChatEvent& e) { events.push_back(e); });
+    std::string body = R"(data: {"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":""}]})" "\n\n";
+    if (more) body += R"(data: {"choices":[{"index":0,"delta":{"content":"b"},"finish_reason":"stop"}]})" "\n\n";
+    ASSERT_TRUE(d.feed(body));
+    d.finish("");
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back().finish_reason, more ? "stop" : "error");
+    std::string text;
+    for (const ChatEvent& e : events) text += e.text;
+    EXPECT_EQ(text, more ? "ab" : "a");
+  }
+}
+
 TEST(RemoteStream, AnEndlessEventIsRefusedAndTheChoiceEndsWithAnError) {
   std::vector<ChatEvent> events;
   StreamDecoder d(2, [&](const ChatEvent& e) { events.push_back(e); });
@@ -130,14 +148,23 @@ TEST(RemoteStream, FieldsOfTheWrongTypeEndTheChoiceWithAnError) {
   for (const char* chunk : {R"({"choices":[{"index":"zero","delta":{"content":"a"}}]})",
                             R"({"choices":[{"index":0,"delta":{"content":"a"},"logprobs":{"content":[{"token":7,"logprob":-1}]}}]})",
                             R"({"choices":[{"index":0,"delta":{"content":"a"},"logprobs":{"content":[{"bytes":["x"]}]}}]})",
-                            R"({"usage":{"prompt_tokens":"many"},"choices":[]})", R"({"error":{"message":5}})"}) {
+                            R"({"usage":{"prompt_tokens":"many"},"choices":[]})", R"({"error":{"message":5}})",
+                            // numbers nlohmann's get<int> cannot hold (undefined behaviour), or would truncate
+                            R"({"choices":[{"index":1e10,"delta":{"content":"a"}}]})",
+                            R"({"choices":[{"index":0.5,"delta":{"content":"a"}}]})",
+                            R"({"choices":[],"usage":{"completion_tokens":-2147483648}})",
+                            R"({"choices":[],"usage":{"prompt_tokens_details":{"cached_tokens":1e300}}})",
+                            R"({"choices":[{"index":0,"delta":{"content":"a"},"logprobs":{"content":[{"bytes":[300]}]}}]})",
+                            // a tool call index that would make a billion empty calls
+                            R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":1000000000,"id":"c"}]}}]})"}) {
     std::vector<ChatEvent> events;
     StreamDecoder d(1, [&](const ChatEvent& e) { events.push_back(e); });
     EXPECT_NO_THROW(d.feed(std::string("data: ") + chunk + "\n\n")) << chunk;
     d.finish("");
     ASSERT_FALSE(events.empty()) << chunk;
     EXPECT_EQ(events.back().finish_reason, "error") << chunk;
-    EXPECT_NE(events.back().error.find("upstream"), std::string::npos) << events.back().error;
+    EXPECT_NE(events.back().error.find("upstream sent a chunk of the wrong shape"), std::string::npos)
+        << chunk << ": " << events.back().error;
   }
 }
 

@@ -117,6 +117,29 @@ TEST_F(SchedulerTest, GreedyOutputMatchesTheReferenceImplementation) {
   EXPECT_EQ(c.get(0).completion_tokens, r.max_tokens);
 }
 
+// The end-of-generation token was sampled and has a log-probability entry, so it is a completion
+// token too (as vLLM and llama-server count it): entries and usage agree for every finish.
+TEST_F(SchedulerTest, TheEndOfGenerationTokenIsACompletionToken) {
+  ThreadPool pool(2);
+  Scheduler scheduler(*model_, *tokenizer_, {.n_seq = 2, .n_ctx = 256}, &pool);
+  Collector c;
+  GenerationRequest ends_now = greedy("Once upon a time", 20);
+  ends_now.top_logprobs = 0;
+  ends_now.sampling.logit_bias = {{tokenizer_->vocab().eos, 100.0f}};
+  GenerationRequest runs_out = greedy("Once upon a time", 5);
+  runs_out.top_logprobs = 0;
+  scheduler.submit(ends_now, c.callback(0));
+  scheduler.submit(runs_out, c.callback(1));
+  c.wait_for(2);
+  EXPECT_EQ(c.get(0).finish_reason, "stop");
+  EXPECT_EQ(c.get(0).text, "");
+  EXPECT_EQ(c.get(0).logprobs, 1);
+  EXPECT_EQ(c.get(0).completion_tokens, 1);
+  EXPECT_EQ(c.get(1).finish_reason, "length");
+  EXPECT_EQ(c.get(1).logprobs, 5);
+  EXPECT_EQ(c.get(1).completion_tokens, 5);
+}
+
 TEST_F(SchedulerTest, BatchedRequestsEqualTheSameRequestsServedAlone) {
   const std::vector<std::string> prompts = {"Lily went to the", "Once upon a time", "The dog", "Tom and Sue",
                                             "One day, a little", "The sun was", "She", "He wanted to play with the big"};
