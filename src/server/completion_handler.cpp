@@ -12,6 +12,7 @@ namespace {
 struct CompletionChoiceState {
   std::string text;
   std::vector<TokenLogprob> logprobs;
+  size_t logprob_bytes = 0;  // the entries' tokens so far: a streamed chunk's first text_offset
   std::string finish_reason;
   int completion_tokens = 0;
   int prompt_tokens = 0;
@@ -72,6 +73,10 @@ void handle_completions(ServerContext& ctx, const httplib::Request& req, httplib
     if (e.index < 0 || static_cast<size_t>(e.index) >= shared->choices.size()) return std::string();
     CompletionChoiceState& c = shared->choices[static_cast<size_t>(e.index)];
     c.text += e.text;
+    // Streamed offsets run on over the choice's chunks, as OpenAI's and vLLM's, so they equal
+    // the offsets of the same call unstreamed.
+    const size_t text_offset = c.logprob_bytes;
+    for (const TokenLogprob& lp : e.logprobs) c.logprob_bytes += lp.chosen.bytes.size();
     c.logprobs.insert(c.logprobs.end(), e.logprobs.begin(), e.logprobs.end());
     c.completion_tokens = e.completion_tokens;
     c.prompt_tokens = e.prompt_tokens;
@@ -81,7 +86,7 @@ void handle_completions(ServerContext& ctx, const httplib::Request& req, httplib
     if (shared->want_logprobs) lp = e.logprobs;
     std::optional<std::string> finish;
     if (!e.finish_reason.empty()) finish = e.finish_reason;
-    return sse_data(completion_chunk(shared->id, shared->created, shared->model, e.index, e.text, lp, finish,
+    return sse_data(completion_chunk(shared->id, shared->created, shared->model, e.index, e.text, lp, text_offset, finish,
                                      shared->include_usage));
   };
   out.on_finish = [shared] { return final_bytes(*shared); };

@@ -84,7 +84,8 @@ nlohmann::ordered_json text_completion(const std::string& id, int64_t created, c
 nlohmann::ordered_json completion_chunk(const std::string& id, int64_t created, const std::string& model, int index,
                                         const std::string& text,
                                         const std::optional<std::vector<TokenLogprob>>& logprobs,
-                                        const std::optional<std::string>& finish_reason, bool include_usage);
+                                        size_t text_offset, const std::optional<std::string>& finish_reason,
+                                        bool include_usage);
 nlohmann::ordered_json completion_usage_chunk(const std::string& id, int64_t created, const std::string& model,
                                               const Usage& usage);
 

@@ -180,9 +180,10 @@ nlohmann::ordered_json text_completion(const std::string& id, int64_t created, c
 nlohmann::ordered_json completion_chunk(const std::string& id, int64_t created, const std::string& model, int index,
                                         const std::string& text,
                                         const std::optional<std::vector<TokenLogprob>>& logprobs,
-                                        const std::optional<std::string>& finish_reason, bool include_usage) {
+                                        size_t text_offset, const std::optional<std::string>& finish_reason,
+                                        bool include_usage) {
   json choice = {{"text", text}, {"index", index},
-                 {"logprobs", logprobs ? legacy_logprobs(*logprobs, 0) : json(nullptr)},
+                 {"logprobs", logprobs ? legacy_logprobs(*logprobs, text_offset) : json(nullptr)},
                  {"finish_reason", finish_reason ? json(*finish_reason) : json(nullptr)}};
   return chunk(id, created, model, "text_completion", json::array({choice}), include_usage);
 }
