@@ -277,8 +277,11 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
     }
   }
   auto run = [&](int64_t begin, int64_t end) {
-    thread_local std::vector<float> scores;  // per thread, grown once: no allocation per token
-    const size_t need = static_cast<size_t>(std::max(n_ctx(), kAttentionSpan)) * static_cast<size_t>(group);
+    // Per thread, grown once: no allocation per token. A whole-context task scores at most
+    // decode_heads x n_ctx positions, a span task a group's heads x kAttentionSpan.
+    thread_local std::vector<float> scores;
+    const size_t need = std::max(static_cast<size_t>(decode_heads) * static_cast<size_t>(n_ctx()),
+                                 static_cast<size_t>(group) * static_cast<size_t>(kAttentionSpan));
     if (scores.size() < need) scores.resize(need);
     for (int64_t i = begin; i < end; ++i) {
       const AttentionTask& task = tasks[static_cast<size_t>(i)];
