@@ -152,15 +152,15 @@ struct KernelSet {
   // 59-65 GB/s, more than the scalar probe's "roofline"). Null: callers use sum_words_ref.
   uint64_t (*sum_words)(const uint64_t* words, int64_t n);
   // attend_span for the n_q query heads of one GQA group (they share kv) over the same span:
-  // query j is q + j * q_stride, its output out + j * out_stride and its log-sum-exp lse[j] (lse
-  // may be null); scores: n_q * (end - first) scratch floats. Each result must be bit for bit
+  // query j is q + j * q_stride, its output out + j * out_stride and its log-sum-exp
+  // lse[j * lse_stride] (lse may be null); scores: n_q * (end - first) scratch floats. Each result must be bit for bit
   // attend_span's for that query alone. The set walks the span a run of rows at a time, all the
   // queries over one run before the next, so a long context's K/V rows come from memory once
   // per group, not once per head with the stream stalled while the other heads re-read them
   // from L2. Null: callers run attend_span per query.
   void (*attend_span_group)(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t first,
                             int64_t end, const AttentionParams& a, float* scores, float* out, int64_t out_stride,
-                            float* lse);
+                            float* lse, int64_t lse_stride);
 };
 
 // Joins n spans' results of one query (attend_span's out[i * out_stride ..] and log-sum-exp

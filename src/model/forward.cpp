@@ -337,11 +337,8 @@ void BatchForward::attend_span_task(const AttentionTask& task, int token, int po
   const size_t slot = (static_cast<size_t>(token) * config_.n_head + task.head) * max_spans + task.span;
   float* out = span_out_.data() + slot * hd;
   if (kernels_.attend_span_group != nullptr) {
-    thread_local std::vector<float> lse;
-    lse.resize(static_cast<size_t>(task.heads));
     kernels_.attend_span_group(q, hd, task.heads, kv, first, end, params, scores, out,
-                               static_cast<int64_t>(max_spans) * hd, lse.data());
-    for (int j = 0; j < task.heads; ++j) span_lse_[slot + static_cast<size_t>(j) * max_spans] = lse[static_cast<size_t>(j)];
+                               static_cast<int64_t>(max_spans) * hd, span_lse_.data() + slot, max_spans);
     return;
   }
   for (int j = 0; j < task.heads; ++j) {

@@ -627,15 +627,16 @@ TEST(KernelSetTest, AttendSpanGroupIsAttendSpanPerQuery) {
                                                 << (paged ? " paged" : " contiguous") << " softcap " << softcap
                                                 << " span " << first << ".." << end << " queries " << n_q);
                 std::vector<float> scores(static_cast<size_t>(4 * n_pos)), got(static_cast<size_t>(4 * out_stride), NAN);
-                std::vector<float> lse(4, NAN), want(static_cast<size_t>(head_dim));
+                // Log-sum-exps three apart, as the forward pass's span slots are.
+                std::vector<float> lse(12, NAN), want(static_cast<size_t>(head_dim));
                 set->attend_span_group(q.data(), q_stride, n_q, layout.rows, first, end, params, scores.data(),
-                                       got.data(), out_stride, lse.data());
+                                       got.data(), out_stride, lse.data(), 3);
                 for (int64_t j = 0; j < n_q; ++j) {
                   const float want_lse =
                       set->attend_span(q.data() + j * q_stride, layout.rows, first, end, params, scores.data(), want.data());
                   ASSERT_EQ(std::memcmp(got.data() + j * out_stride, want.data(), want.size() * sizeof(float)), 0)
                       << "query " << j;
-                  ASSERT_EQ(std::memcmp(&lse[static_cast<size_t>(j)], &want_lse, sizeof want_lse), 0) << "query " << j;
+                  ASSERT_EQ(std::memcmp(&lse[static_cast<size_t>(3 * j)], &want_lse, sizeof want_lse), 0) << "query " << j;
                 }
               }
             }

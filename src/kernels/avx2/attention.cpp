@@ -258,7 +258,8 @@ float softmax(float* scores, int64_t n, float cap) {
 }  // namespace
 
 void attend_span_group(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t first, int64_t end,
-                       const AttentionParams& a, float* scores, float* out, int64_t out_stride, float* lse) {
+                       const AttentionParams& a, float* scores, float* out, int64_t out_stride, float* lse,
+                       int64_t lse_stride) {
   const int64_t n = end - first;
   // Runs of one page (64 positions: 16 KB of f32 keys of 64 values) stay in L1 for the
   // queries after the first; per query the arithmetic is attend_span's alone, run by run.
@@ -269,7 +270,7 @@ void attend_span_group(const float* q, int64_t q_stride, int64_t n_q, const KvRo
   }
   for (int64_t j = 0; j < n_q; ++j) {
     const float span_lse = softmax(scores + j * n, n, a.softcap);
-    if (lse != nullptr) lse[j] = span_lse;
+    if (lse != nullptr) lse[j * lse_stride] = span_lse;
     std::fill(out + j * out_stride, out + j * out_stride + a.head_dim, 0.0f);
   }
   for (int64_t p = first; p < end;) {
@@ -282,7 +283,7 @@ void attend_span_group(const float* q, int64_t q_stride, int64_t n_q, const KvRo
 float attend_span(const float* q, const KvRows& kv, int64_t first, int64_t end, const AttentionParams& a,
                   float* scores, float* out) {
   float lse = 0.0f;
-  attend_span_group(q, 0, 1, kv, first, end, a, scores, out, 0, &lse);
+  attend_span_group(q, 0, 1, kv, first, end, a, scores, out, 0, &lse, 0);
   return lse;
 }
 
@@ -292,7 +293,7 @@ void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams
 
 void attend_group(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t pos, const AttentionParams& a,
                   float* scores, float* out, int64_t out_stride) {
-  attend_span_group(q, q_stride, n_q, kv, a.visible_from(pos), pos + 1, a, scores, out, out_stride, nullptr);
+  attend_span_group(q, q_stride, n_q, kv, a.visible_from(pos), pos + 1, a, scores, out, out_stride, nullptr, 0);
 }
 
 }  // namespace rpu::avx2

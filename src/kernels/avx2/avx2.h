@@ -41,7 +41,8 @@ float attend_span(const float* q, const KvRows& kv, int64_t first, int64_t end, 
 void attend_group(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t pos, const AttentionParams& a,
                   float* scores, float* out, int64_t out_stride);
 void attend_span_group(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t first, int64_t end,
-                       const AttentionParams& a, float* scores, float* out, int64_t out_stride, float* lse);
+                       const AttentionParams& a, float* scores, float* out, int64_t out_stride, float* lse,
+                       int64_t lse_stride);
 // The kernel table's attend_block: a prefill block's queries in vector lanes (attention_block.cpp).
 void attend_block(const float* q, int64_t q_stride, int64_t n_q, int64_t n_heads, const KvRows& kv,
                   int64_t first_pos, const AttentionParams& a, float* out, int64_t out_stride);
