@@ -191,7 +191,7 @@ void run_attention(benchmark::State& state, int64_t hd, int64_t heads, int64_t n
 // SmolLM2-135M (64 dims, 3 query heads per KV head), Qwen2.5-0.5B (64, 7), Llama-3.2-1B (64, 4).
 void register_attention_cases() {
   for (int64_t heads : {3, 4, 7}) {
-    for (int64_t n : {128, 512}) {
+    for (int64_t n : {128, 512, 4096}) {  // 4096: a long prompt, where the scores outgrow L2
       const std::string name = "Attention/64/" + std::to_string(heads) + "/" + std::to_string(n);
       benchmark::RegisterBenchmark(name.c_str(), run_attention, 64, heads, n)->Unit(benchmark::kMicrosecond);
     }
