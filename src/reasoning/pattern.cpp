@@ -99,9 +99,12 @@ Pattern::Status Pattern::find_last(std::string_view text, Match& out, int group)
   Match m;
   bool found = false;
   size_t start = 0;
+  const auto deadline = std::chrono::steady_clock::now() + budget_.scan_time;
   for (size_t n = 0; start <= text.size(); ++n) {
-    // A pattern matching (almost) everywhere on a huge text is a budget problem too.
+    // A pattern matching (almost) everywhere on a huge text is a budget problem too, and so
+    // is one whose every match costs nearly the step limit.
     if (n == budget_.max_matches) return Status::kBudgetExceeded;
+    if (n > 0 && std::chrono::steady_clock::now() > deadline) return Status::kBudgetExceeded;
     const Status s = find(text, start, m);
     if (s == Status::kBudgetExceeded) return s;
     if (s == Status::kNoMatch) break;

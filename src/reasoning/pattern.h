@@ -5,10 +5,15 @@
 // one reports kBudgetExceeded instead of running on. Callers decide what that means
 // (extraction: no answer; the regex verifier: a fail with a reason saying so).
 //
+// A scan for the last match (find_last) makes one call per match, each under the step limits,
+// so a pattern whose every match costs close to the limit ("(?:(a|aa)+y|a)" over runs of a's:
+// 6 s for 64 KB under ASan) would still run for seconds; the scan as a whole has a time budget too.
+//
 // Compiled once, then shared read-only: a Pattern is safe to use from several threads at
 // once (match data is allocated per call).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -23,6 +28,8 @@ struct PatternBudget {
   unsigned depth_limit = 10'000;     // nested backtracking frames (interpreter only)
   unsigned heap_limit_kib = 16 * 1024;
   size_t max_matches = 100'000;      // matches visited when scanning a whole text
+  // One scan's time (find_last): legitimate scans take microseconds, so a 1000x margin.
+  std::chrono::milliseconds scan_time{250};
 };
 
 class Pattern {
@@ -47,7 +54,8 @@ class Pattern {
   Status find(std::string_view text, size_t start, Match& out) const;
   // The last of the non-overlapping matches scanning left to right (what "the last number
   // the model wrote" means for a pattern) in which group `group` took part (0: any match);
-  // kBudgetExceeded if any step ran out or more than budget.max_matches matches were seen.
+  // kBudgetExceeded if any step ran out, more than budget.max_matches matches were seen, or
+  // the scan ran past budget.scan_time (checked after each match).
   Status find_last(std::string_view text, Match& out, int group = 0) const;
   // Whether the pattern matches anywhere.
   Status search(std::string_view text) const;

@@ -91,6 +91,21 @@ TEST(ReasoningExtract, RegexBudgetStopsCatastrophicPattern) {
   EXPECT_EQ(p.find_last(text, m), Pattern::Status::kBudgetExceeded);
 }
 
+// Every match of "(?:(a|aa)+y|a)" over a run of a's backtracks through the run first (about the
+// step limit each), so a scan of many matches has a time budget as a whole. A zero budget stops
+// a scan after its first match whatever the machine; the default lets an ordinary scan finish.
+TEST(ReasoningExtract, RegexScanHasATimeBudget) {
+  std::string text;
+  for (int i = 0; i < 4; ++i) text += std::string(24, 'a') + "b";
+  Pattern::Match m;
+  PatternBudget none;
+  none.scan_time = std::chrono::milliseconds(0);
+  EXPECT_EQ(Pattern("(?:(a|aa)+y|a)", "test", none).find_last(text, m), Pattern::Status::kBudgetExceeded);
+  EXPECT_EQ(Pattern("(?:(a|aa)+y|a)", "test", none).find(text, 0, m), Pattern::Status::kMatch);
+  ASSERT_EQ(Pattern("b", "test", PatternBudget{}).find_last(text, m), Pattern::Status::kMatch);
+  EXPECT_EQ(m.begin, text.size() - 1);
+}
+
 TEST(ReasoningExtract, JsonPath) {
   const std::string fenced = "Here you go:\n```json\n{\"answer\": {\"value\": 42, \"unit\": \"kg\"},"
                              " \"items\": [{\"id\": 7}, {\"id\": \"x\"}]}\n```\nDone {not json}.";
