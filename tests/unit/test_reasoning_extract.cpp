@@ -83,9 +83,7 @@ TEST(ReasoningExtract, RegexGroupAndLastMatch) {
 TEST(ReasoningExtract, RegexBudgetStopsCatastrophicPattern) {
   const json spec = {{"type", "regex"}, {"pattern", "(a+)+$"}};
   const std::string text = std::string(5000, 'a') + "b";
-  const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(extract(spec, text), std::nullopt);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
   Pattern p("(a+)+$", "test");
   Pattern::Match m;
   EXPECT_EQ(p.find_last(text, m), Pattern::Status::kBudgetExceeded);
