@@ -1,9 +1,10 @@
 # Fuzz target `tool_calls`: tool calls read out of a model's generated text in each format
 # (fuzz/tool_calls_fuzzer.cpp). Sourced by fuzz/run_fuzz.sh.
-sources=(src/chat/tool_calls.cpp src/core/json_text.cpp src/chat/chat_template.cpp src/chat/jinja_builtins.cpp
-         src/chat/jinja_case_table.cpp src/chat/jinja_eval.cpp src/chat/jinja_filters.cpp src/chat/jinja_lexer.cpp
-         src/chat/jinja_parser.cpp src/chat/jinja_unicode.cpp src/chat/jinja_value.cpp src/tokenizer/unicode.cpp)
-libs=(-lfmt -lutf8proc)
+# tool_calls.cpp links the chat template (template_accepts_system_role): the jinja target's sources
+# and libraries, plus tool_calls.cpp; its seeds function is replaced below.
+# shellcheck source=/dev/null
+source "$repo/fuzz/targets/jinja.sh"
+sources=(src/chat/tool_calls.cpp "${sources[@]}")
 
 seeds() {  # first byte: the format (0 Hermes, 1 Llama 3 JSON, 2 Mistral, 3 generic)
   local i=0 f body

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -39,26 +40,29 @@ Json parse_json_text(std::string_view text, std::string_view name, std::size_t m
   }
 }
 
-// A whole number read from JSON rpu did not write, e.g. an upstream's "index" or usage counts:
-// nlohmann's get<int> of 1e300 is undefined behaviour and of 2.5 truncates, so both are refused.
-// Accepts 7 and 7.0; throws rpu::Error "NAME must be an integer between LO and HI" otherwise.
+// A JSON value as a whole number, if it is one that fits: 7 and 7.0, not 2.5, 1e300 or a
+// string. nlohmann's get<int> of 1e300 is undefined behaviour and of 2.5 truncates.
+template <typename Json>
+std::optional<int64_t> json_whole_number(const Json& value) {
+  if (value.is_number_unsigned()) {
+    const auto u = value.template get<uint64_t>();
+    if (u > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+    return static_cast<int64_t>(u);
+  }
+  if (value.is_number_integer()) return value.template get<int64_t>();
+  if (!value.is_number_float()) return std::nullopt;
+  const double d = value.template get<double>();
+  if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) >= 9e15) return std::nullopt;
+  return static_cast<int64_t>(d);
+}
+
+// A whole number in [lo, hi] read from JSON rpu did not write, e.g. an upstream's "index" or
+// usage counts; throws rpu::Error "NAME must be an integer between LO and HI" otherwise.
 template <typename Json>
 int64_t json_integer(const Json& value, std::string_view name, int64_t lo, int64_t hi) {
-  bool whole = false;
-  int64_t x = 0;
-  if (value.is_number_unsigned()) {
-    whole = value.template get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX);
-    x = whole ? static_cast<int64_t>(value.template get<uint64_t>()) : 0;
-  } else if (value.is_number_integer()) {
-    whole = true;
-    x = value.template get<int64_t>();
-  } else if (value.is_number_float()) {
-    const double d = value.template get<double>();
-    whole = std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9e15;
-    x = whole ? static_cast<int64_t>(d) : 0;
-  }
-  if (!whole || x < lo || x > hi) fail("{} must be an integer between {} and {}", name, lo, hi);
-  return x;
+  const std::optional<int64_t> x = json_whole_number(value);
+  if (!x || *x < lo || *x > hi) fail("{} must be an integer between {} and {}", name, lo, hi);
+  return *x;
 }
 
 // The same for a field of an object: `fallback` when the field is absent or null.

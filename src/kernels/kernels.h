@@ -52,8 +52,8 @@ struct QuantizedInput {
 // One head's keys and values in a KV cache whose rows may be f32, f16 or Q8_0 (kv_rows.h).
 // A row holds the values of one position that the cache stores together (kv_cache.h: one KV
 // head's, or all kv_dim when heads share Q8_0 blocks); the head is elements [offset, offset +
-// head_dim) of it (Q8_0: block i/32, value i%32). Rows are either one contiguous run (pages == null: position p
-// at k + p * k_row_bytes) or pages of page_size consecutive positions (kv_cache.h): position p
+// head_dim) of it (Q8_0: block i/32, value i%32). Rows are either one contiguous run (pages ==
+// null: position p at k + p * k_row_bytes) or pages of page_size consecutive positions (kv_cache.h): position p
 // is row p % page_size of page pages[p / page_size], whose first row is at
 // k + pages[p / page_size] * k_page_bytes. Kernels walk positions page by page (key() and
 // run_end()), so the inner loops always read consecutive rows of one page.
@@ -153,8 +153,8 @@ struct KernelSet {
   uint64_t (*sum_words)(const uint64_t* words, int64_t n);
   // attend_span for the n_q query heads of one GQA group (they share kv) over the same span:
   // query j is q + j * q_stride, its output out + j * out_stride and its log-sum-exp
-  // lse[j * lse_stride] (lse may be null); scores: n_q * (end - first) scratch floats. Each result must be bit for bit
-  // attend_span's for that query alone. The set walks the span a run of rows at a time, all the
+  // lse[j * lse_stride] (lse may be null); scores: n_q * (end - first) scratch floats. Each
+  // result must be bit for bit attend_span's for that query alone. The set walks the span a run of rows at a time, all the
   // queries over one run before the next, so a long context's K/V rows come from memory once
   // per group, not once per head with the stream stalled while the other heads re-read them
   // from L2. Null: callers run attend_span per query.

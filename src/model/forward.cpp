@@ -343,7 +343,8 @@ void BatchForward::attend_span_task(const AttentionTask& task, int token, int po
   }
   for (int j = 0; j < task.heads; ++j) {
     const size_t at = slot + static_cast<size_t>(j) * max_spans;
-    span_lse_[at] = kernels_.attend_span(q + static_cast<size_t>(j) * hd, kv, first, end, params, scores, out + (at - slot) * hd);
+    span_lse_[at] = kernels_.attend_span(q + static_cast<size_t>(j) * hd, kv, first, end, params, scores,
+                                         out + static_cast<size_t>(j) * max_spans * hd);
   }
 }
 

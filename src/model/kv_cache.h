@@ -7,8 +7,8 @@
 // them) when its bytes are whole (f32, f16, or Q8_0 with head_dim a multiple of 32), else the
 // whole row. Head-major, so one head's keys in a page are one contiguous run for the attention
 // kernels: a long context's decode reads each head's rows front to back instead of head_dim of
-// every kv_dim values, which the prefetchers served at a third of the weights' rate. Each sequence has a table of page ids (KvRows::pages); pages are
-// reference counted, so sequences that share a prompt prefix hold one copy of its full pages
+// every kv_dim values, which the prefetchers served at a third of the weights' rate. Each
+// sequence has a table of page ids (KvRows::pages); pages are reference counted, so sequences that share a prompt prefix hold one copy of its full pages
 // (share_prefix). A write into a page another sequence also maps first copies it
 // (prepare_write: copy on write), so rewinds and truncations never disturb a shared page.
 #pragma once

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <utility>
 
 #include "core/json_text.h"
 
@@ -72,7 +73,8 @@ std::vector<TokenLogprob> completion_logprobs(const json& choice) {
 void merge_tool_calls(json& calls, const json& deltas) {
   for (const auto& d : deltas) {
     // A huge index would make a vector of that many empty calls: refused.
-    const auto index = static_cast<size_t>(json_integer(d, "index", static_cast<int64_t>(calls.size()), 0, kMaxToolCalls - 1));
+    const auto index =
+        static_cast<size_t>(json_integer(d, "index", static_cast<int64_t>(calls.size()), 0, kMaxToolCalls - 1));
     while (calls.size() <= index) {
       calls.push_back({{"id", ""}, {"type", "function"}, {"function", {{"name", ""}, {"arguments", ""}}}});
     }
@@ -156,10 +158,12 @@ void StreamDecoder::on_chunk(const json& chunk) {
     prompt_tokens_ = static_cast<int>(json_integer(u, "prompt_tokens", prompt_tokens_, 0, kMaxTokens));
     completion_tokens_ = static_cast<int>(json_integer(u, "completion_tokens", completion_tokens_, 0, kMaxTokens));
     if (u.contains("prompt_tokens_details") && u["prompt_tokens_details"].is_object()) {
-      cached_tokens_ = static_cast<int>(json_integer(u["prompt_tokens_details"], "cached_tokens", 0, 0, kMaxTokens));
+      const json& details = u["prompt_tokens_details"];
+      cached_tokens_ = static_cast<int>(json_integer(details, "cached_tokens", 0, 0, kMaxTokens));
     }
     if (u.contains("completion_tokens_details") && u["completion_tokens_details"].is_object()) {
-      reasoning_tokens_ = static_cast<int>(json_integer(u["completion_tokens_details"], "reasoning_tokens", 0, 0, kMaxTokens));
+      const json& details = u["completion_tokens_details"];
+      reasoning_tokens_ = static_cast<int>(json_integer(details, "reasoning_tokens", 0, 0, kMaxTokens));
     }
   }
   if (!chunk.contains("choices") || !chunk["choices"].is_array()) return;
@@ -198,7 +202,7 @@ void StreamDecoder::on_choice(const json& choice, const json& chunk) {
     c.tokens += said ? 1 : 0;
   } else {
     const int entries = static_cast<int>(e.logprobs.size());
-    c.tokens += entries - (c.echoes ? echoed_entries(c, choice, e.logprobs.size()) : 0);
+    c.tokens += entries - (c.echo.pending() ? echoed_entries(c, choice, e.logprobs.size()) : 0);
   }
   if (!said && e.logprobs.empty()) return;
   e.completion_tokens = c.tokens;
@@ -207,10 +211,7 @@ void StreamDecoder::on_choice(const json& choice, const json& chunk) {
 
 void StreamDecoder::expect_echoes(std::vector<EchoedPrompt> per_choice) {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (size_t i = 0; i < per_choice.size() && i < choices_.size(); ++i) {
-    choices_[i].echoes = true;
-    choices_[i].echo = per_choice[i];
-  }
+  for (size_t i = 0; i < per_choice.size() && i < choices_.size(); ++i) choices_[i].echo = per_choice[i];
 }
 
 // How many of a chunk's `entries` log-probability entries are the echoed prompt's (Choice::echo).
@@ -221,15 +222,14 @@ int StreamDecoder::echoed_entries(Choice& c, const json& choice, size_t entries)
   if (c.echo.tokens >= 0) {
     const int64_t n = std::min<int64_t>(c.echo.tokens, static_cast<int64_t>(entries));
     c.echo.tokens -= n;
-    c.echoes = c.echo.tokens > 0;
     return static_cast<int>(n);
   }
-  c.echoes = false;
+  const size_t prompt_bytes = std::exchange(c.echo.bytes, 0);  // only the first chunk's entries
   const json& offsets = choice["logprobs"].value("text_offset", json());
   if (!offsets.is_array()) return 0;
   int n = 0;
   for (size_t i = 0; i < entries && i < offsets.size(); ++i) {
-    if (offsets[i].is_number_unsigned() && offsets[i].get<uint64_t>() < c.echo.bytes) ++n;
+    if (offsets[i].is_number_unsigned() && offsets[i].get<uint64_t>() < prompt_bytes) ++n;
   }
   return n;
 }

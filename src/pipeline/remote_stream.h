@@ -33,6 +33,7 @@ class StreamDecoder {
   struct EchoedPrompt {
     int64_t tokens = -1;  // >= 0: a token prompt of this many entries
     size_t bytes = 0;     // a text prompt's length
+    bool pending() const { return tokens > 0 || bytes > 0; }
   };
   void expect_echoes(std::vector<EchoedPrompt> per_choice);
 
@@ -40,8 +41,7 @@ class StreamDecoder {
   struct Choice {
     bool finished = false;
     int tokens = 0;
-    bool echoes = false;
-    EchoedPrompt echo;  // echoes: tokens = the prompt entries still to come
+    EchoedPrompt echo;  // the prompt entries still to come (none once the prompt is past)
     std::string finish_reason;
     nlohmann::ordered_json tool_calls = nlohmann::ordered_json::array();
     nlohmann::ordered_json extension;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "chat/chat_template.h"
+#include "core/json_text.h"
 #include "decode/calculator.h"
 #include "server/json_body.h"
 #include "server/openai_protocol.h"
@@ -46,11 +47,7 @@ double get_number(const json& j, const char* key, double fallback, double lo, do
 
 // Integers may be written 2.0; 2.5 is not an integer.
 int64_t as_integer(const json& v, const std::string& name) {
-  if (v.is_number_integer()) return v.get<int64_t>();
-  if (v.is_number_float()) {
-    const double x = v.get<double>();
-    if (std::isfinite(x) && x == std::floor(x) && std::fabs(x) < 9e15) return static_cast<int64_t>(x);
-  }
+  if (const std::optional<int64_t> x = json_whole_number(v)) return *x;
   bad(name, fmt::format("'{}' must be an integer", name));
 }
 

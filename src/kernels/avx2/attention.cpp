@@ -265,7 +265,9 @@ void attend_span_group(const float* q, int64_t q_stride, int64_t n_q, const KvRo
   // queries after the first; per query the arithmetic is attend_span's alone, run by run.
   for (int64_t p = first; p < end;) {
     const int64_t e = kv.run_end(p, end);
-    for (int64_t j = 0; j < n_q; ++j) run_scores(q + j * q_stride, kv, p, e - p, a.head_dim, a.scale, scores + j * n + (p - first));
+    for (int64_t j = 0; j < n_q; ++j) {
+      run_scores(q + j * q_stride, kv, p, e - p, a.head_dim, a.scale, scores + j * n + (p - first));
+    }
     p = e;
   }
   for (int64_t j = 0; j < n_q; ++j) {
@@ -275,7 +277,9 @@ void attend_span_group(const float* q, int64_t q_stride, int64_t n_q, const KvRo
   }
   for (int64_t p = first; p < end;) {
     const int64_t e = kv.run_end(p, end);
-    for (int64_t j = 0; j < n_q; ++j) run_values(scores + j * n + (p - first), kv, p, e - p, a.head_dim, out + j * out_stride);
+    for (int64_t j = 0; j < n_q; ++j) {
+      run_values(scores + j * n + (p - first), kv, p, e - p, a.head_dim, out + j * out_stride);
+    }
     p = e;
   }
 }
@@ -291,8 +295,8 @@ void attend(const float* q, const KvRows& kv, int64_t pos, const AttentionParams
   attend_span(q, kv, a.visible_from(pos), pos + 1, a, scores, out);
 }
 
-void attend_group(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t pos, const AttentionParams& a,
-                  float* scores, float* out, int64_t out_stride) {
+void attend_group(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t pos,
+                  const AttentionParams& a, float* scores, float* out, int64_t out_stride) {
   attend_span_group(q, q_stride, n_q, kv, a.visible_from(pos), pos + 1, a, scores, out, out_stride, nullptr, 0);
 }
 

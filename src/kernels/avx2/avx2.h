@@ -38,8 +38,8 @@ float attend_span(const float* q, const KvRows& kv, int64_t first, int64_t end, 
                   float* scores, float* out);
 // The kernel table's attend_group and attend_span_group: a GQA group's queries over the same
 // rows, each page run read once for all of them (attention.cpp).
-void attend_group(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t pos, const AttentionParams& a,
-                  float* scores, float* out, int64_t out_stride);
+void attend_group(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t pos,
+                  const AttentionParams& a, float* scores, float* out, int64_t out_stride);
 void attend_span_group(const float* q, int64_t q_stride, int64_t n_q, const KvRows& kv, int64_t first, int64_t end,
                        const AttentionParams& a, float* scores, float* out, int64_t out_stride, float* lse,
                        int64_t lse_stride);

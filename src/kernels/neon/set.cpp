@@ -35,7 +35,8 @@ const KernelSet& neon_set() {
 
 const KernelSet& dotprod_set() {
   static const KernelSet set{"dotprod", &pack, &wants_quantized_input, &quantize_input,
-                             &matmul<&matmul_int8_dotprod>, &attend, &attend_block, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+                             &matmul<&matmul_int8_dotprod>, &attend, &attend_block, nullptr, nullptr,
+                             nullptr, nullptr, nullptr, nullptr};
   return set;
 }
 
