@@ -228,164 +228,193 @@ Value apply_bare(Interpreter& interp, const Value& operand, const std::string& n
   cannot_apply(name, operand);
 }
 
-Value apply_call(Interpreter& interp, const Value& operand, const Node& call, const EnvPtr& env) {
-  const Node& callee = *call.kids[0];
-  if (callee.type != NodeType::Identifier) raise("unknown filter syntax");
-  const std::string& name = callee.str;
+// A filter written with parentheses: its name and argument nodes, evaluated on demand (a
+// filter that reads its argument nodes unevaluated, as selectattr does, never calls evaluate).
+struct FilterCall {
+  Interpreter& interp;
+  const Node& call;
+  const EnvPtr& env;
+  const std::string& name;
   Args args;
   Dict kwargs;
-  const auto evaluate = [&]() { interp.evaluate_arguments(call.kids, 1, env, args, kwargs); };
-  const auto arg = [&](std::size_t i, const char* key, const Value& fallback) {
+
+  void evaluate() { interp.evaluate_arguments(call.kids, 1, env, args, kwargs); }
+  // Positional argument i, else keyword `key` (when given), else the fallback.
+  Value arg(std::size_t i, const char* key, const Value& fallback) const {
     if (i < args.size()) return args[i];
     if (key != nullptr)
       if (const Value* v = kwargs.find(key)) return *v;
     return fallback;
+  }
+};
+
+Value tojson_filter(const Value& operand, FilterCall& c) {
+  c.evaluate();  // only keyword arguments count, as in the reference
+  JsonOptions o;
+  const Value* indent = c.kwargs.find("indent");
+  if (indent && !indent->is(Kind::Int) && !indent->is_none()) raise("if set, indent must be a number");
+  if (indent && indent->is(Kind::Int)) o.indent = static_cast<long long>(indent->number());
+  const Value* ascii = c.kwargs.find("ensure_ascii");
+  if (ascii && !ascii->is(Kind::Bool)) raise("if set, ensure_ascii must be a boolean");
+  o.ensure_ascii = ascii && ascii->bool_value();
+  const Value* sort = c.kwargs.find("sort_keys");
+  if (sort && !sort->is(Kind::Bool)) raise("if set, sort_keys must be a boolean");
+  o.sort_keys = sort && sort->bool_value();
+  const Value* seps = c.kwargs.find("separators");
+  if (seps && seps->is_list()) {
+    const auto& p = seps->items();
+    if (p.size() != 2 || !p[0].is_string() || !p[1].is_string()) raise("separators must be a tuple of two strings");
+    o.separators = std::make_pair(p[0].str(), p[1].str());
+  } else if (seps && !seps->is_none()) {
+    raise("if set, separators must be a tuple of two strings");
+  }
+  return Value::string(to_json(operand, o));
+}
+
+Value join_filter(const Value& operand, FilterCall& c) {
+  std::vector<Value> items;
+  if (operand.is_string()) {
+    for (char32_t cp : code_points(operand.str())) {
+      std::string ch;
+      append_utf8(ch, cp);
+      items.push_back(Value::string(std::move(ch)));
+    }
+  } else if (operand.is_list()) {
+    items = operand.items();
+  } else {
+    cannot_apply(c.name, operand);
+  }
+  c.evaluate();
+  const Value sep = c.arg(0, "separator", Value::string(""));
+  if (!sep.is_string()) raise("separator must be a string");
+  return Value::string(join_raw(c.interp, items, sep.str()));
+}
+
+// int(default) / float(default).
+Value number_filter(const Value& operand, FilterCall& c) {
+  c.evaluate();
+  const bool to_int = c.name == "int";
+  const Value fallback = c.arg(0, "default", to_int ? Value::integer(0) : Value::floating(0));
+  if (operand.is_string()) {
+    const double v = to_int ? js_parse_int(operand.str()) : js_parse_float(operand.str());
+    return std::isnan(v) ? fallback : to_int ? Value::integer(v) : Value::floating(v);
+  }
+  if (operand.is_number()) return operand;  // unchanged, even 1.5|int(0)
+  if (operand.is(Kind::Bool)) return to_int ? Value::integer(operand.bool_value()) : Value::floating(operand.bool_value());
+  cannot_apply(c.name, operand);
+}
+
+Value default_filter(const Value& operand, FilterCall& c) {
+  c.evaluate();
+  const Value fallback = !c.args.empty() ? c.args[0] : Value::string("");
+  const Value boolean = c.arg(1, "boolean", Value::boolean(false));
+  if (!boolean.is(Kind::Bool)) raise("`default` filter flag must be a boolean");
+  if (operand.is_undefined() || (boolean.bool_value() && !truthy(operand))) return fallback;
+  return operand;
+}
+
+Value sort_filter(const std::vector<Value>& items, FilterCall& c) {
+  c.evaluate();
+  const Value reverse = c.arg(0, "reverse", Value::boolean(false));
+  if (!reverse.is(Kind::Bool)) raise("reverse must be a boolean");
+  const Value case_sensitive = c.arg(1, "case_sensitive", Value::boolean(false));
+  if (!case_sensitive.is(Kind::Bool)) raise("case_sensitive must be a boolean");
+  const Value attribute = c.arg(2, "attribute", Value::none());
+  if (!attribute.is_string() && !attribute.is(Kind::Int) && !attribute.is_none())
+    raise("attribute must be a string, integer, or null");
+  const auto key = [&](const Value& item) {
+    if (attribute.is_none()) return item;
+    return attribute_path(item, attribute.is_string() ? attribute.str() : js_number(attribute.number()));
   };
+  std::vector<Value> sorted = items;
+  stable_sort_values(sorted, [&](const Value& a, const Value& b) {
+    const int r = compare_values(key(a), key(b), case_sensitive.bool_value());
+    return reverse.bool_value() ? -r : r;
+  });
+  return Value::list(std::move(sorted));
+}
 
-  if (name == "tojson") {
-    evaluate();  // only keyword arguments count, as in the reference
-    JsonOptions o;
-    const Value* indent = kwargs.find("indent");
-    if (indent && !indent->is(Kind::Int) && !indent->is_none()) raise("if set, indent must be a number");
-    if (indent && indent->is(Kind::Int)) o.indent = static_cast<long long>(indent->number());
-    const Value* ascii = kwargs.find("ensure_ascii");
-    if (ascii && !ascii->is(Kind::Bool)) raise("if set, ensure_ascii must be a boolean");
-    o.ensure_ascii = ascii && ascii->bool_value();
-    const Value* sort = kwargs.find("sort_keys");
-    if (sort && !sort->is(Kind::Bool)) raise("if set, sort_keys must be a boolean");
-    o.sort_keys = sort && sort->bool_value();
-    const Value* seps = kwargs.find("separators");
-    if (seps && seps->is_list()) {
-      const auto& p = seps->items();
-      if (p.size() != 2 || !p[0].is_string() || !p[1].is_string()) raise("separators must be a tuple of two strings");
-      o.separators = std::make_pair(p[0].str(), p[1].str());
-    } else if (seps && !seps->is_none()) {
-      raise("if set, separators must be a tuple of two strings");
-    }
-    return Value::string(to_json(operand, o));
+// selectattr / rejectattr: the arguments must be string literals (attribute, test, its argument).
+Value select_attr_filter(const std::vector<Value>& items, FilterCall& c) {
+  const bool select = c.name == "selectattr";
+  const auto& kids = c.call.kids;
+  for (const Value& item : items)
+    if (!item.is_attribute_container()) raise("`" + c.name + "` can only be applied to array of objects");
+  for (std::size_t i = 1; i < kids.size(); ++i)
+    if (kids[i]->type != NodeType::StringLiteral) raise("arguments of `" + c.name + "` must be strings");
+  std::vector<Value> strs;
+  for (std::size_t i = 1; i < kids.size(); ++i) strs.push_back(c.interp.eval(*kids[i], c.env));
+  if (strs.empty()) raise("`" + c.name + "` needs an attribute name");
+  if (strs.size() > 1 && !has_test(strs[1].str())) raise("unknown test: " + strs[1].str());
+  std::vector<Value> out;
+  for (const Value& item : items) {
+    const Value* a = item.dict().find(strs[0].str());
+    bool result = false;
+    if (a != nullptr && !a->is_hole())
+      result = strs.size() > 1 ? run_test(strs[1].str(), *a, strs.size() > 2 ? &strs[2] : nullptr) : truthy(*a);
+    if (select == result) out.push_back(item);
   }
-  if (name == "join") {
-    std::vector<Value> items;
-    if (operand.is_string()) {
-      for (char32_t cp : code_points(operand.str())) {
-        std::string c;
-        append_utf8(c, cp);
-        items.push_back(Value::string(std::move(c)));
-      }
-    } else if (operand.is_list()) {
-      items = operand.items();
-    } else {
-      cannot_apply(name, operand);
-    }
-    evaluate();
-    const Value sep = arg(0, "separator", Value::string(""));
-    if (!sep.is_string()) raise("separator must be a string");
-    return Value::string(join_raw(interp, items, sep.str()));
-  }
-  if (name == "int" || name == "float") {
-    evaluate();
-    const bool to_int = name == "int";
-    const Value fallback = arg(0, "default", to_int ? Value::integer(0) : Value::floating(0));
-    if (operand.is_string()) {
-      const double v = to_int ? js_parse_int(operand.str()) : js_parse_float(operand.str());
-      return std::isnan(v) ? fallback : to_int ? Value::integer(v) : Value::floating(v);
-    }
-    if (operand.is_number()) return operand;  // unchanged, even 1.5|int(0)
-    if (operand.is(Kind::Bool)) return to_int ? Value::integer(operand.bool_value()) : Value::floating(operand.bool_value());
-    cannot_apply(name, operand);
-  }
-  if (name == "default") {
-    evaluate();
-    const Value fallback = args.size() > 0 ? args[0] : Value::string("");
-    const Value boolean = arg(1, "boolean", Value::boolean(false));
-    if (!boolean.is(Kind::Bool)) raise("`default` filter flag must be a boolean");
-    if (operand.is_undefined() || (boolean.bool_value() && !truthy(operand))) return fallback;
-    return operand;
-  }
+  return Value::list(std::move(out));
+}
 
+Value map_filter(const std::vector<Value>& items, FilterCall& c) {
+  c.evaluate();
+  const Value* attr = c.kwargs.find("attribute");
+  if (attr == nullptr) raise("`map` expressions without `attribute` set are not supported");
+  if (!attr->is_string()) raise("attribute must be a string");
+  const Value* fallback = c.kwargs.find("default");
+  std::vector<Value> out;
+  for (const Value& item : items) {
+    if (!item.is_attribute_container()) raise("items in map must be an object");
+    const Value v = attribute_path(item, attr->str());
+    out.push_back(v.is_undefined() && fallback ? *fallback : v);
+  }
+  return Value::list(std::move(out));
+}
+
+Value string_call(const Value& operand, FilterCall& c) {
+  if (c.name == "indent") {
+    c.evaluate();
+    const Value width = c.arg(0, "width", Value::integer(4));
+    if (!width.is(Kind::Int)) raise("width must be a number");
+    const bool first = raw_truthy(c.arg(1, "first", Value::boolean(false)));
+    const bool blank = raw_truthy(c.arg(2, "blank", Value::boolean(false)));
+    return Value::string(indent_lines(operand.str(), static_cast<long long>(width.number()), first, blank));
+  }
+  if (c.name == "replace") {
+    c.evaluate();
+    c.args.push_back(Value::kwargs(std::move(c.kwargs)));
+    return builtin_member(operand, "replace").fn().call(c.args, c.env);
+  }
+  raise("unknown StringValue filter: " + c.name);
+}
+
+Value mapping_call(const Value& operand, FilterCall& c) {
+  const Value member = builtin_member(operand, c.name);
+  if (!member.is(Kind::Function)) raise("unknown ObjectValue filter: " + c.name);
+  c.evaluate();
+  if (!c.kwargs.empty()) c.args.push_back(Value::kwargs(std::move(c.kwargs)));
+  return member.fn().call(c.args, c.env);
+}
+
+Value apply_call(Interpreter& interp, const Value& operand, const Node& call, const EnvPtr& env) {
+  const Node& callee = *call.kids[0];
+  if (callee.type != NodeType::Identifier) raise("unknown filter syntax");
+  FilterCall c{interp, call, env, callee.str, {}, {}};
+  const std::string& name = callee.str;
+  // Filters of any operand first, then by the operand's type, in the reference's order.
+  if (name == "tojson") return tojson_filter(operand, c);
+  if (name == "join") return join_filter(operand, c);
+  if (name == "int" || name == "float") return number_filter(operand, c);
+  if (name == "default") return default_filter(operand, c);
   if (operand.is_list()) {
-    const auto& items = operand.items();
-    if (name == "sort") {
-      evaluate();
-      const Value reverse = arg(0, "reverse", Value::boolean(false));
-      if (!reverse.is(Kind::Bool)) raise("reverse must be a boolean");
-      const Value case_sensitive = arg(1, "case_sensitive", Value::boolean(false));
-      if (!case_sensitive.is(Kind::Bool)) raise("case_sensitive must be a boolean");
-      const Value attribute = arg(2, "attribute", Value::none());
-      if (!attribute.is_string() && !attribute.is(Kind::Int) && !attribute.is_none())
-        raise("attribute must be a string, integer, or null");
-      const auto key = [&](const Value& item) {
-        if (attribute.is_none()) return item;
-        return attribute_path(item, attribute.is_string() ? attribute.str() : js_number(attribute.number()));
-      };
-      std::vector<Value> sorted = items;
-      stable_sort_values(sorted, [&](const Value& a, const Value& b) {
-        const int r = compare_values(key(a), key(b), case_sensitive.bool_value());
-        return reverse.bool_value() ? -r : r;
-      });
-      return Value::list(std::move(sorted));
-    }
-    if (name == "selectattr" || name == "rejectattr") {
-      const bool select = name == "selectattr";
-      for (const Value& item : items)
-        if (!item.is_attribute_container()) raise("`" + name + "` can only be applied to array of objects");
-      for (std::size_t i = 1; i < call.kids.size(); ++i)
-        if (call.kids[i]->type != NodeType::StringLiteral) raise("arguments of `" + name + "` must be strings");
-      std::vector<Value> strs;
-      for (std::size_t i = 1; i < call.kids.size(); ++i) strs.push_back(interp.eval(*call.kids[i], env));
-      if (strs.empty()) raise("`" + name + "` needs an attribute name");
-      if (strs.size() > 1 && !has_test(strs[1].str())) raise("unknown test: " + strs[1].str());
-      std::vector<Value> out;
-      for (const Value& item : items) {
-        const Value* a = item.dict().find(strs[0].str());
-        bool result = false;
-        if (a != nullptr && !a->is_hole())
-          result = strs.size() > 1 ? run_test(strs[1].str(), *a, strs.size() > 2 ? &strs[2] : nullptr) : truthy(*a);
-        if (select == result) out.push_back(item);
-      }
-      return Value::list(std::move(out));
-    }
-    if (name == "map") {
-      evaluate();
-      const Value* attr = kwargs.find("attribute");
-      if (attr == nullptr) raise("`map` expressions without `attribute` set are not supported");
-      if (!attr->is_string()) raise("attribute must be a string");
-      const Value* fallback = kwargs.find("default");
-      std::vector<Value> out;
-      for (const Value& item : items) {
-        if (!item.is_attribute_container()) raise("items in map must be an object");
-        const Value v = attribute_path(item, attr->str());
-        out.push_back(v.is_undefined() && fallback ? *fallback : v);
-      }
-      return Value::list(std::move(out));
-    }
+    if (name == "sort") return sort_filter(operand.items(), c);
+    if (name == "selectattr" || name == "rejectattr") return select_attr_filter(operand.items(), c);
+    if (name == "map") return map_filter(operand.items(), c);
     raise("unknown ArrayValue filter: " + name);
   }
-  if (operand.is_string()) {
-    if (name == "indent") {
-      evaluate();
-      const Value width = arg(0, "width", Value::integer(4));
-      if (!width.is(Kind::Int)) raise("width must be a number");
-      const bool first = raw_truthy(arg(1, "first", Value::boolean(false)));
-      const bool blank = raw_truthy(arg(2, "blank", Value::boolean(false)));
-      return Value::string(indent_lines(operand.str(), static_cast<long long>(width.number()), first, blank));
-    }
-    if (name == "replace") {
-      evaluate();
-      args.push_back(Value::kwargs(std::move(kwargs)));
-      return builtin_member(operand, "replace").fn().call(args, env);
-    }
-    raise("unknown StringValue filter: " + name);
-  }
-  if (operand.is_mapping()) {
-    const Value member = builtin_member(operand, name);
-    if (member.is(Kind::Function)) {
-      evaluate();
-      if (!kwargs.empty()) args.push_back(Value::kwargs(std::move(kwargs)));
-      return member.fn().call(args, env);
-    }
-    raise("unknown ObjectValue filter: " + name);
-  }
+  if (operand.is_string()) return string_call(operand, c);
+  if (operand.is_mapping()) return mapping_call(operand, c);
   cannot_apply(name, operand);
 }
 
