@@ -581,6 +581,49 @@ void Interpreter::exec_set(const Node& node, const EnvPtr& env) {
   }
 }
 
+namespace {
+
+// What a for loop walks: a list's items, or a mapping's keys.
+std::vector<Value> loop_source(const Value& iterable) {
+  if (iterable.is_list()) return iterable.items();
+  if (!iterable.is_mapping()) {
+    raise(std::string("expected iterable or object type in for loop: got ") + kind_name(iterable.kind()));
+  }
+  std::vector<Value> keys;
+  for (const auto& entry : iterable.dict().entries()) keys.push_back(Value::string(entry.first));
+  return keys;
+}
+
+// Binds a for loop's target, a name or a tuple of names (unpacking a list of that size), to current.
+void assign_loop_target(const Node& target, Env& into, const Value& current) {
+  if (target.type == NodeType::Identifier) {
+    into.set(target.str, current);
+    return;
+  }
+  for (std::size_t j = 0; j < target.kids.size(); ++j) {
+    if (target.kids[j]->type != NodeType::Identifier) raise("cannot unpack into a non-identifier loop variable");
+    into.set(target.kids[j]->str, current.items()[j]);
+  }
+}
+
+// The `loop` object of iteration i over items.
+Value loop_object(const std::vector<Value>& items, std::size_t i) {
+  const double n = static_cast<double>(items.size()), d = static_cast<double>(i);
+  Dict loop;
+  loop.set("index", Value::integer(d + 1));
+  loop.set("index0", Value::integer(d));
+  loop.set("revindex", Value::integer(n - d));
+  loop.set("revindex0", Value::integer(n - d - 1));
+  loop.set("first", Value::boolean(i == 0));
+  loop.set("last", Value::boolean(i + 1 == items.size()));
+  loop.set("length", Value::integer(n));
+  loop.set("previtem", i > 0 ? items[i - 1] : Value());
+  loop.set("nextitem", i + 1 < items.size() ? items[i + 1] : Value());
+  return Value::object(std::move(loop));
+}
+
+}  // namespace
+
 void Interpreter::exec_for(const Node& node, const EnvPtr& env, std::string& out) {
   auto scope = std::make_shared<Env>(env);
   const Node& target = *node.kids[0];
@@ -591,26 +634,8 @@ void Interpreter::exec_for(const Node& node, const EnvPtr& env, std::string& out
     iterable_node = iterable_node->kid(0);
   }
   const Value iterable = eval(*iterable_node, scope);
-  std::vector<Value> source;
   charge(2 * size_cost(iterable));  // copied into `source`, then into `items`
-  if (iterable.is_list()) {
-    source = iterable.items();
-  } else if (iterable.is_mapping()) {
-    for (const auto& entry : iterable.dict().entries()) source.push_back(Value::string(entry.first));
-  } else {
-    raise(std::string("expected iterable or object type in for loop: got ") + kind_name(iterable.kind()));
-  }
-
-  const auto assign = [&](Env& into, const Value& current) {
-    if (target.type == NodeType::Identifier) {
-      into.set(target.str, current);
-      return;
-    }
-    for (std::size_t j = 0; j < target.kids.size(); ++j) {
-      if (target.kids[j]->type != NodeType::Identifier) raise("cannot unpack into a non-identifier loop variable");
-      into.set(target.kids[j]->str, current.items()[j]);
-    }
-  };
+  const std::vector<Value> source = loop_source(iterable);
 
   std::vector<Value> items;
   for (const Value& current : source) {
@@ -622,30 +647,18 @@ void Interpreter::exec_for(const Node& node, const EnvPtr& env, std::string& out
     }
     if (test != nullptr) {
       auto loop_scope = std::make_shared<Env>(scope);
-      assign(*loop_scope, current);
+      assign_loop_target(target, *loop_scope, current);
       if (!truthy(eval(*test, loop_scope))) continue;
     }
     items.push_back(current);
   }
 
   bool no_iteration = true;
-  const double n = static_cast<double>(items.size());
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (++steps_ > limits_.max_steps) raise("template exceeded " + std::to_string(limits_.max_steps) + " evaluation steps");
     charge(kIterationCost);
-    const double d = static_cast<double>(i);
-    Dict loop;
-    loop.set("index", Value::integer(d + 1));
-    loop.set("index0", Value::integer(d));
-    loop.set("revindex", Value::integer(n - d));
-    loop.set("revindex0", Value::integer(n - d - 1));
-    loop.set("first", Value::boolean(i == 0));
-    loop.set("last", Value::boolean(i + 1 == items.size()));
-    loop.set("length", Value::integer(n));
-    loop.set("previtem", i > 0 ? items[i - 1] : Value());
-    loop.set("nextitem", i + 1 < items.size() ? items[i + 1] : Value());
-    scope->set("loop", Value::object(std::move(loop)));
-    assign(*scope, items[i]);
+    scope->set("loop", loop_object(items, i));
+    assign_loop_target(target, *scope, items[i]);
     // An iteration cut short by break/continue contributes nothing, as in the reference.
     std::string body;
     try {

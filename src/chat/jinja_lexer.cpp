@@ -207,6 +207,15 @@ class Lexer {
   std::string consume_while(Pred pred);
   void strip_trailing_whitespace();
 
+  // The steps of run(), in its order; each returns whether it consumed a token.
+  bool lex_text();
+  bool lex_comment();
+  bool lex_stripping_open();
+  bool lex_stripping_close();
+  bool lex_signed_number(char c);
+  bool lex_fixed();
+  void lex_literal_or_word(char c);
+
   Mapped src_;
   std::vector<std::size_t> line_starts_;
   std::vector<Token> tokens_;
@@ -314,134 +323,140 @@ constexpr Fixed kFixedTokens[] = {
     {"=", TokenType::Equals},
 };
 
+// Text up to the next "{%", "{{" or "{#", when the last token closed a tag (or there is none).
+bool Lexer::lex_text() {
+  const bool text_mode = tokens_.empty() || last_type() == TokenType::CloseStatement ||
+                         last_type() == TokenType::CloseExpression || last_type() == TokenType::Comment;
+  if (!text_mode) return false;
+  const std::size_t start = pos_;
+  while (pos_ < s().size() && !(s()[pos_] == '{' && (at(pos_ + 1) == '%' || at(pos_ + 1) == '{' || at(pos_ + 1) == '#')))
+    ++pos_;
+  if (pos_ == start) return false;
+  push(TokenType::Text, s().substr(start, pos_ - start), start);
+  return true;
+}
+
+// "{# ... #}", with "{#-" / "-#}" stripping the whitespace around it.
+bool Lexer::lex_comment() {
+  if (!has(pos_, "{#")) return false;
+  const std::size_t start = pos_;
+  pos_ += 2;
+  const bool strip_before = at(pos_) == '-';
+  if (strip_before) ++pos_;
+  std::string comment;
+  while (!(at(pos_) == '#' && at(pos_ + 1) == '}')) {
+    if (pos_ + 2 >= s().size()) fail("missing end of comment tag");
+    comment += s()[pos_++];
+  }
+  const bool strip_after = !comment.empty() && comment.back() == '-';
+  if (strip_after) comment.pop_back();
+  if (strip_before) strip_trailing_whitespace();
+  push(TokenType::Comment, std::move(comment), start);
+  pos_ += 2;
+  if (strip_after) skip_spaces();
+  return true;
+}
+
+// "{%-" and "{{-": the tag, with the text's trailing whitespace removed.
+bool Lexer::lex_stripping_open() {
+  const bool statement = has(pos_, "{%-");
+  if (!statement && !has(pos_, "{{-")) return false;
+  strip_trailing_whitespace();
+  push(statement ? TokenType::OpenStatement : TokenType::OpenExpression, statement ? "{%" : "{{", pos_);
+  if (!statement) curly_depth_ = 0;
+  pos_ += 3;
+  return true;
+}
+
+// "-%}" and "-}}": the tag, with the whitespace after it skipped.
+bool Lexer::lex_stripping_close() {
+  const bool statement = has(pos_, "-%}");
+  if (!statement && !has(pos_, "-}}")) return false;
+  push(statement ? TokenType::CloseStatement : TokenType::CloseExpression, statement ? "%}" : "}}", pos_);
+  pos_ += 3;
+  skip_spaces();
+  return true;
+}
+
+// '-' or '+' where it cannot be a binary operator: a signed number, else a unary operator.
+bool Lexer::lex_signed_number(char c) {
+  if (c != '-' && c != '+') return false;
+  if (tokens_.empty() || last_type() == TokenType::Text) fail(std::string("unexpected character: ") + c);
+  const TokenType last = last_type();
+  const bool binary = last == TokenType::Identifier || last == TokenType::NumericLiteral ||
+                      last == TokenType::StringLiteral || last == TokenType::CloseParen ||
+                      last == TokenType::CloseSquareBracket;
+  if (binary) return false;
+  const std::size_t start = pos_++;
+  std::string num = consume_while(is_digit);
+  if (!num.empty() && at(pos_) == '.' && is_digit(at(pos_ + 1))) {
+    ++pos_;
+    num += '.';
+    num += consume_while(is_digit);
+  }
+  const TokenType type = num.empty() ? TokenType::UnaryOperator : TokenType::NumericLiteral;
+  num.insert(num.begin(), c);
+  push(type, std::move(num), start);
+  return true;
+}
+
+// Operators and delimiters (kFixedTokens, longest first); "}}" inside a dict literal is two braces.
+bool Lexer::lex_fixed() {
+  for (const Fixed& fixed : kFixedTokens) {
+    if (fixed.seq == "}}" && curly_depth_ > 0) continue;
+    if (!has(pos_, fixed.seq)) continue;
+    push(fixed.type, std::string(fixed.seq), pos_);
+    if (fixed.type == TokenType::OpenExpression) curly_depth_ = 0;
+    if (fixed.type == TokenType::OpenCurlyBracket) ++curly_depth_;
+    if (fixed.type == TokenType::CloseCurlyBracket) --curly_depth_;
+    pos_ += fixed.seq.size();
+    return true;
+  }
+  return false;
+}
+
+// A string literal, a number, an identifier, or an error naming the character.
+void Lexer::lex_literal_or_word(char c) {
+  const std::size_t start = pos_;
+  if (c == '\'' || c == '"') {
+    ++pos_;
+    std::string value = consume_while([c](char x) { return x != c; });
+    if (pos_ >= s().size()) fail("unterminated string literal");
+    ++pos_;
+    push(TokenType::StringLiteral, std::move(value), start);
+    return;
+  }
+  if (is_digit(c)) {
+    std::string num = consume_while(is_digit);
+    if (last_type() != TokenType::Dot && at(pos_) == '.' && is_digit(at(pos_ + 1))) {
+      ++pos_;
+      num += '.';
+      num += consume_while(is_digit);
+    }
+    push(TokenType::NumericLiteral, std::move(num), start);
+    return;
+  }
+  if (is_word(c)) {
+    push(TokenType::Identifier, consume_while(is_word), start);
+    return;
+  }
+  if (static_cast<unsigned char>(c) >= 0x80) {
+    std::size_t next = pos_;
+    std::string ch;
+    append_utf8(ch, next_code_point(s(), next));
+    fail("unexpected character: " + ch);
+  }
+  fail(std::string("unexpected character: ") + c);
+}
+
 std::vector<Token> Lexer::run() {
   while (pos_ < s().size()) {
-    const bool text_mode = tokens_.empty() || last_type() == TokenType::CloseStatement ||
-                           last_type() == TokenType::CloseExpression || last_type() == TokenType::Comment;
-    if (text_mode) {
-      const std::size_t start = pos_;
-      while (pos_ < s().size() && !(s()[pos_] == '{' && (at(pos_ + 1) == '%' || at(pos_ + 1) == '{' || at(pos_ + 1) == '#')))
-        ++pos_;
-      if (pos_ > start) {
-        push(TokenType::Text, s().substr(start, pos_ - start), start);
-        continue;
-      }
-    }
-
-    if (has(pos_, "{#")) {
-      const std::size_t start = pos_;
-      pos_ += 2;
-      const bool strip_before = at(pos_) == '-';
-      if (strip_before) ++pos_;
-      std::string comment;
-      while (!(at(pos_) == '#' && at(pos_ + 1) == '}')) {
-        if (pos_ + 2 >= s().size()) fail("missing end of comment tag");
-        comment += s()[pos_++];
-      }
-      const bool strip_after = !comment.empty() && comment.back() == '-';
-      if (strip_after) comment.pop_back();
-      if (strip_before) strip_trailing_whitespace();
-      push(TokenType::Comment, std::move(comment), start);
-      pos_ += 2;
-      if (strip_after) skip_spaces();
-      continue;
-    }
-    if (has(pos_, "{%-")) {
-      strip_trailing_whitespace();
-      push(TokenType::OpenStatement, "{%", pos_);
-      pos_ += 3;
-      continue;
-    }
-    if (has(pos_, "{{-")) {
-      strip_trailing_whitespace();
-      push(TokenType::OpenExpression, "{{", pos_);
-      curly_depth_ = 0;
-      pos_ += 3;
-      continue;
-    }
-
+    if (lex_text() || lex_comment() || lex_stripping_open()) continue;
     consume_spaces();
-
-    if (has(pos_, "-%}")) {
-      push(TokenType::CloseStatement, "%}", pos_);
-      pos_ += 3;
-      skip_spaces();
-      continue;
-    }
-    if (has(pos_, "-}}")) {
-      push(TokenType::CloseExpression, "}}", pos_);
-      pos_ += 3;
-      skip_spaces();
-      continue;
-    }
-
+    if (lex_stripping_close()) continue;
     const char c = s()[pos_];
-    if (c == '-' || c == '+') {
-      if (tokens_.empty() || last_type() == TokenType::Text) fail(std::string("unexpected character: ") + c);
-      const TokenType last = last_type();
-      const bool binary = last == TokenType::Identifier || last == TokenType::NumericLiteral ||
-                          last == TokenType::StringLiteral || last == TokenType::CloseParen ||
-                          last == TokenType::CloseSquareBracket;
-      if (!binary) {
-        const std::size_t start = pos_++;
-        std::string num = consume_while(is_digit);
-        if (!num.empty() && at(pos_) == '.' && is_digit(at(pos_ + 1))) {
-          ++pos_;
-          num += '.';
-          num += consume_while(is_digit);
-        }
-        const TokenType type = num.empty() ? TokenType::UnaryOperator : TokenType::NumericLiteral;
-        num.insert(num.begin(), c);
-        push(type, std::move(num), start);
-        continue;
-      }
-    }
-
-    bool matched = false;
-    for (const Fixed& fixed : kFixedTokens) {
-      if (fixed.seq == "}}" && curly_depth_ > 0) continue;
-      if (!has(pos_, fixed.seq)) continue;
-      push(fixed.type, std::string(fixed.seq), pos_);
-      if (fixed.type == TokenType::OpenExpression) curly_depth_ = 0;
-      if (fixed.type == TokenType::OpenCurlyBracket) ++curly_depth_;
-      if (fixed.type == TokenType::CloseCurlyBracket) --curly_depth_;
-      pos_ += fixed.seq.size();
-      matched = true;
-      break;
-    }
-    if (matched) continue;
-
-    if (c == '\'' || c == '"') {
-      const std::size_t start = pos_++;
-      std::string value = consume_while([c](char x) { return x != c; });
-      if (pos_ >= s().size()) fail("unterminated string literal");
-      ++pos_;
-      push(TokenType::StringLiteral, std::move(value), start);
-      continue;
-    }
-    if (is_digit(c)) {
-      const std::size_t start = pos_;
-      std::string num = consume_while(is_digit);
-      if (last_type() != TokenType::Dot && at(pos_) == '.' && is_digit(at(pos_ + 1))) {
-        ++pos_;
-        num += '.';
-        num += consume_while(is_digit);
-      }
-      push(TokenType::NumericLiteral, std::move(num), start);
-      continue;
-    }
-    if (is_word(c)) {
-      const std::size_t start = pos_;
-      push(TokenType::Identifier, consume_while(is_word), start);
-      continue;
-    }
-    if (static_cast<unsigned char>(c) >= 0x80) {
-      std::size_t next = pos_;
-      std::string ch;
-      append_utf8(ch, next_code_point(s(), next));
-      fail("unexpected character: " + ch);
-    }
-    fail(std::string("unexpected character: ") + c);
+    if (lex_signed_number(c) || lex_fixed()) continue;
+    lex_literal_or_word(c);
   }
   return std::move(tokens_);
 }
