@@ -198,101 +198,80 @@ nlohmann::ordered_json error_body(const ApiError& e) {
   return {{"error", error}};
 }
 
-ChatRequest parse_chat_request(std::string_view body, const std::string& default_model) {
-  const json j = parse_json_body(body);
-  ChatRequest r;
-  parse_generation_fields(j, r, -1, 1, default_model);
-  if (!present(j, "messages")) bad("messages", "'messages' is required");
-  r.messages = j.at("messages");
-  if (!r.messages.is_array()) bad("messages", "'messages' must be an array");
-  if (r.messages.empty()) bad("messages", "'messages' must contain at least one message");
-  for (size_t i = 0; i < r.messages.size(); ++i) check_message(r.messages[i], i);
-  r.logprobs = get_bool(j, "logprobs", false);
-  if (present(j, "top_logprobs")) {
-    if (!r.logprobs) bad("top_logprobs", "'top_logprobs' requires 'logprobs' to be true");
-    r.top_logprobs = static_cast<int>(*get_integer(j, "top_logprobs", 0, 20));
+namespace {
+
+// response_format: {"type": "text" | "json_object"} or {"type": "json_schema", "json_schema": {...}}.
+json parse_response_format(const json& rf) {
+  if (!rf.is_object() || !rf.contains("type") || !rf["type"].is_string()) {
+    bad("response_format", "'response_format' must be an object with a string 'type'");
   }
-  if (present(j, "response_format")) {
-    const json& rf = j.at("response_format");
-    if (!rf.is_object() || !rf.contains("type") || !rf["type"].is_string()) {
-      bad("response_format", "'response_format' must be an object with a string 'type'");
+  const std::string type = rf["type"].get<std::string>();
+  if (type == "json_schema") {
+    if (!rf.contains("json_schema") || !rf["json_schema"].is_object()) {
+      bad("response_format", "'response_format.json_schema' must be an object");
     }
-    const std::string type = rf["type"].get<std::string>();
-    if (type == "json_schema") {
-      if (!rf.contains("json_schema") || !rf["json_schema"].is_object()) {
-        bad("response_format", "'response_format.json_schema' must be an object");
-      }
-      const json& js = rf["json_schema"];
-      if (!js.contains("name") || !js["name"].is_string() || !valid_name(js["name"].get<std::string>())) {
-        bad("response_format", "'response_format.json_schema.name' must be 1-64 letters, digits, '_' or '-'");
-      }
-      if (js.contains("schema") && !js["schema"].is_object() && !js["schema"].is_boolean()) {
-        bad("response_format", "'response_format.json_schema.schema' must be an object");
-      }
-      if (js.contains("strict") && !js["strict"].is_null() && !js["strict"].is_boolean()) {
-        bad("response_format", "'response_format.json_schema.strict' must be a boolean");
-      }
-    } else if (type != "text" && type != "json_object") {
-      bad("response_format", "'response_format.type' must be 'text', 'json_object' or 'json_schema'");
+    const json& js = rf["json_schema"];
+    if (!js.contains("name") || !js["name"].is_string() || !valid_name(js["name"].get<std::string>())) {
+      bad("response_format", "'response_format.json_schema.name' must be 1-64 letters, digits, '_' or '-'");
     }
-    r.response_format = rf;
+    if (js.contains("schema") && !js["schema"].is_object() && !js["schema"].is_boolean()) {
+      bad("response_format", "'response_format.json_schema.schema' must be an object");
+    }
+    if (js.contains("strict") && !js["strict"].is_null() && !js["strict"].is_boolean()) {
+      bad("response_format", "'response_format.json_schema.strict' must be a boolean");
+    }
+  } else if (type != "text" && type != "json_object") {
+    bad("response_format", "'response_format.type' must be 'text', 'json_object' or 'json_schema'");
   }
-  if (present(j, "grammar")) {  // llama-server's extension: GBNF text, parsed when the request runs
-    if (!j.at("grammar").is_string()) bad("grammar", "'grammar' must be a string of GBNF rules");
-    r.grammar = j.at("grammar").get<std::string>();
-  }
+  return rf;
+}
+
+// tools: OpenAI function tools; returns their names (for tool_choice).
+std::vector<std::string> check_tools(const json& tools) {
   std::vector<std::string> tool_names;
-  if (present(j, "tools")) {
-    r.tools = j.at("tools");
-    if (!r.tools.is_array()) bad("tools", "'tools' must be an array");
-    for (size_t i = 0; i < r.tools.size(); ++i) {
-      const json& t = r.tools[i];
-      const std::string where = fmt::format("tools[{}]", i);
-      // `type` is checked to be a string before it is read: {"type": {...}} is a 400, not a crash.
-      if (!t.is_object() || !t.contains("type") || !t["type"].is_string() || t["type"].get<std::string>() != "function" ||
-          !t.contains("function") || !t["function"].is_object()) {
-        bad(where, where + " must be {\"type\": \"function\", \"function\": {...}}");
-      }
-      const json& fn = t["function"];
-      if (!fn.contains("name") || !fn["name"].is_string() || !valid_name(fn["name"].get<std::string>())) {
-        bad(where, where + ".function.name must be 1-64 letters, digits, '_' or '-'");
-      }
-      if (fn.contains("parameters") && !fn["parameters"].is_null() && !fn["parameters"].is_object()) {
-        bad(where, where + ".function.parameters must be a JSON Schema object");
-      }
-      tool_names.push_back(fn["name"].get<std::string>());
+  if (!tools.is_array()) bad("tools", "'tools' must be an array");
+  for (size_t i = 0; i < tools.size(); ++i) {
+    const json& t = tools[i];
+    const std::string where = fmt::format("tools[{}]", i);
+    // `type` is checked to be a string before it is read: {"type": {...}} is a 400, not a crash.
+    if (!t.is_object() || !t.contains("type") || !t["type"].is_string() || t["type"].get<std::string>() != "function" ||
+        !t.contains("function") || !t["function"].is_object()) {
+      bad(where, where + " must be {\"type\": \"function\", \"function\": {...}}");
     }
-  }
-  if (present(j, "tool_choice")) {
-    r.tool_choice = j.at("tool_choice");
-    const json& tc = r.tool_choice;
-    if (tc.is_string()) {
-      const std::string c = tc.get<std::string>();
-      if (c != "none" && c != "auto" && c != "required") bad("tool_choice", "'tool_choice' must be none, auto, required or a function");
-      if (c == "required" && tool_names.empty()) bad("tool_choice", "'tool_choice' is 'required' but no tools were given");
-    } else if (tc.is_object()) {
-      if (!tc.contains("function") || !tc["function"].is_object() || !tc["function"].contains("name") ||
-          !tc["function"]["name"].is_string()) {
-        bad("tool_choice", "'tool_choice' must be {\"type\": \"function\", \"function\": {\"name\": ...}}");
-      }
-      const std::string name = tc["function"]["name"].get<std::string>();
-      if (std::find(tool_names.begin(), tool_names.end(), name) == tool_names.end()) {
-        bad("tool_choice", "'tool_choice' names the function '" + name + "', which is not among 'tools'");
-      }
-    } else {
-      bad("tool_choice", "'tool_choice' must be a string or an object");
+    const json& fn = t["function"];
+    if (!fn.contains("name") || !fn["name"].is_string() || !valid_name(fn["name"].get<std::string>())) {
+      bad(where, where + ".function.name must be 1-64 letters, digits, '_' or '-'");
     }
-  }
-  if (present(j, "parallel_tool_calls")) get_bool(j, "parallel_tool_calls", true);
-  if (present(j, "chat_template_kwargs")) {
-    r.chat_template_kwargs = j.at("chat_template_kwargs");
-    if (!r.chat_template_kwargs.is_object()) bad("chat_template_kwargs", "'chat_template_kwargs' must be an object");
-    for (auto it = r.chat_template_kwargs.begin(); it != r.chat_template_kwargs.end(); ++it) {
-      if (is_request_template_variable(it.key())) {
-        bad("chat_template_kwargs", fmt::format("'chat_template_kwargs' may not set '{}': it comes from the request", it.key()));
-      }
+    if (fn.contains("parameters") && !fn["parameters"].is_null() && !fn["parameters"].is_object()) {
+      bad(where, where + ".function.parameters must be a JSON Schema object");
     }
+    tool_names.push_back(fn["name"].get<std::string>());
   }
+  return tool_names;
+}
+
+// tool_choice: none | auto | required | {"type": "function", "function": {"name": one of the tools}}.
+void check_tool_choice(const json& tc, const std::vector<std::string>& tool_names) {
+  if (tc.is_string()) {
+    const std::string c = tc.get<std::string>();
+    if (c != "none" && c != "auto" && c != "required") bad("tool_choice", "'tool_choice' must be none, auto, required or a function");
+    if (c == "required" && tool_names.empty()) bad("tool_choice", "'tool_choice' is 'required' but no tools were given");
+  } else if (tc.is_object()) {
+    if (!tc.contains("function") || !tc["function"].is_object() || !tc["function"].contains("name") ||
+        !tc["function"]["name"].is_string()) {
+      bad("tool_choice", "'tool_choice' must be {\"type\": \"function\", \"function\": {\"name\": ...}}");
+    }
+    const std::string name = tc["function"]["name"].get<std::string>();
+    if (std::find(tool_names.begin(), tool_names.end(), name) == tool_names.end()) {
+      bad("tool_choice", "'tool_choice' names the function '" + name + "', which is not among 'tools'");
+    }
+  } else {
+    bad("tool_choice", "'tool_choice' must be a string or an object");
+  }
+}
+
+// rpu's extensions and llama-server's (knowledge, reasoning, copy_fields, calculator, reasoning_format).
+void parse_chat_extensions(const json& j, ChatRequest& r) {
   // rpu's retrieval extension; its fields are checked by src/retrieval when the call runs.
   if (present(j, "knowledge")) {
     r.knowledge = j.at("knowledge");
@@ -335,6 +314,49 @@ ChatRequest parse_chat_request(std::string_view body, const std::string& default
     }
     r.split_reasoning = f != "none";
   }
+}
+
+}  // namespace
+
+ChatRequest parse_chat_request(std::string_view body, const std::string& default_model) {
+  const json j = parse_json_body(body);
+  ChatRequest r;
+  parse_generation_fields(j, r, -1, 1, default_model);
+  if (!present(j, "messages")) bad("messages", "'messages' is required");
+  r.messages = j.at("messages");
+  if (!r.messages.is_array()) bad("messages", "'messages' must be an array");
+  if (r.messages.empty()) bad("messages", "'messages' must contain at least one message");
+  for (size_t i = 0; i < r.messages.size(); ++i) check_message(r.messages[i], i);
+  r.logprobs = get_bool(j, "logprobs", false);
+  if (present(j, "top_logprobs")) {
+    if (!r.logprobs) bad("top_logprobs", "'top_logprobs' requires 'logprobs' to be true");
+    r.top_logprobs = static_cast<int>(*get_integer(j, "top_logprobs", 0, 20));
+  }
+  if (present(j, "response_format")) r.response_format = parse_response_format(j.at("response_format"));
+  if (present(j, "grammar")) {  // llama-server's extension: GBNF text, parsed when the request runs
+    if (!j.at("grammar").is_string()) bad("grammar", "'grammar' must be a string of GBNF rules");
+    r.grammar = j.at("grammar").get<std::string>();
+  }
+  std::vector<std::string> tool_names;
+  if (present(j, "tools")) {
+    r.tools = j.at("tools");
+    tool_names = check_tools(r.tools);
+  }
+  if (present(j, "tool_choice")) {
+    r.tool_choice = j.at("tool_choice");
+    check_tool_choice(r.tool_choice, tool_names);
+  }
+  if (present(j, "parallel_tool_calls")) get_bool(j, "parallel_tool_calls", true);
+  if (present(j, "chat_template_kwargs")) {
+    r.chat_template_kwargs = j.at("chat_template_kwargs");
+    if (!r.chat_template_kwargs.is_object()) bad("chat_template_kwargs", "'chat_template_kwargs' must be an object");
+    for (auto it = r.chat_template_kwargs.begin(); it != r.chat_template_kwargs.end(); ++it) {
+      if (is_request_template_variable(it.key())) {
+        bad("chat_template_kwargs", fmt::format("'chat_template_kwargs' may not set '{}': it comes from the request", it.key()));
+      }
+    }
+  }
+  parse_chat_extensions(j, r);
   return r;
 }
 
