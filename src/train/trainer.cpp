@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 
 #include "core/error.h"
@@ -164,18 +165,101 @@ void write_svg(const std::string& path, const std::vector<std::array<double, 3>>
   std::ofstream(path) << svg;
 }
 
-}  // namespace
+// Where a run is, as its checkpoint records it.
+struct RunPosition {
+  int step = 0;
+  int64_t tokens_seen = 0;
+};
 
-TrainReport run_training(DecoderParams<float>& params, const TrainData& data, const TrainOptions& o, ThreadPool* pool,
-                         const Model* teacher, const std::function<void(const std::string&)>& progress) {
-  if (o.batch_rows < 1 || o.grad_accum < 1 || o.epochs < 1) fail("batch rows, accumulation and epochs must be >= 1");
-  if (o.distill_weight > 0 && teacher == nullptr) fail("distillation needs a teacher model");
-  if (teacher != nullptr && teacher->config().n_vocab != params.config().n_vocab) {
-    fail("the teacher has {} tokens in its vocabulary but the student {}: distillation needs the same tokenizer",
-         teacher->config().n_vocab, params.config().n_vocab);
+// The checkpoint: the position, every tensor's values, then the optimizer's moments. Written
+// to a temporary file and renamed, so a run killed mid-write keeps the previous one.
+void save_checkpoint(const std::string& path, const RunPosition& at, const DecoderParams<float>& params,
+                     const AdamW& optimizer) {
+  const std::string tmp = path + ".tmp";
+  std::ofstream out(tmp, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(&at.step), sizeof at.step);
+  out.write(reinterpret_cast<const char*>(&at.tokens_seen), sizeof at.tokens_seen);
+  for (const auto& t : params.tensors()) {
+    const uint64_t n = t.values.size();
+    out.write(reinterpret_cast<const char*>(&n), sizeof n);
+    out.write(reinterpret_cast<const char*>(t.values.data()), static_cast<std::streamsize>(n * sizeof(float)));
   }
-  std::filesystem::create_directories(o.out_dir);
-  DecoderParams<float> grads = params.zeros_like();
+  optimizer.save(out);
+  out.close();
+  std::filesystem::rename(tmp, path);
+}
+
+RunPosition load_checkpoint(const std::string& path, DecoderParams<float>& params, AdamW& optimizer,
+                            int total_steps) {
+  RunPosition at;
+  std::ifstream in(path, std::ios::binary);
+  in.read(reinterpret_cast<char*>(&at.step), sizeof at.step);
+  in.read(reinterpret_cast<char*>(&at.tokens_seen), sizeof at.tokens_seen);
+  for (auto& t : params.tensors()) {
+    uint64_t n = 0;
+    in.read(reinterpret_cast<char*>(&n), sizeof n);
+    if (!in || n != t.values.size()) fail("{}: checkpoint does not match this model (tensor {})", path, t.name);
+    in.read(reinterpret_cast<char*>(t.values.data()), static_cast<std::streamsize>(n * sizeof(float)));
+  }
+  optimizer.load(in);
+  // A run stopped by --minutes records the step it reached, so only a finished run gets here;
+  // going on would train nothing and overwrite the model, so say what would continue it.
+  if (at.step >= total_steps) {
+    fail("--resume: {} is at step {}, and this run has {} steps in all: nothing left to train (raise --steps or "
+         "--epochs to go on)",
+         path, at.step, total_steps);
+  }
+  return at;
+}
+
+// The teacher's logits for distillation (none when there is no teacher or no distillation).
+struct Teacher {
+  const Model* model = nullptr;
+  std::unique_ptr<ForwardPass> pass;
+  std::vector<float> buffer;
+
+  const float* logits(const BatchView& v) {
+    if (!pass) return nullptr;
+    teacher_logits(*model, *pass, v, buffer);
+    return buffer.data();
+  }
+};
+
+// One optimizer step's gradients: o.grad_accum micro-batches of step s's rows, forward and
+// backward; returns the weighted loss sum, its weight and the tokens read.
+struct StepLoss {
+  double loss_sum = 0, weight_sum = 0;
+  int64_t tokens = 0;
+};
+
+StepLoss accumulate_step(Decoder<float>& decoder, DecoderParams<float>& grads, Teacher& teacher,
+                         const LossOptions& loss_options, const PackedRows& rows, int64_t s, const TrainOptions& o) {
+  StepLoss out;
+  for (int micro = 0; micro < o.grad_accum; ++micro) {
+    const int64_t first = (s * o.grad_accum + micro) * o.batch_rows;
+    if (first >= rows.rows()) break;
+    const BatchView v = view_rows(rows, first, std::min<int64_t>(o.batch_rows, rows.rows() - first));
+    const LossValue value = decoder.forward(v.batch, loss_options, teacher.logits(v));
+    decoder.backward(grads);
+    out.loss_sum += value.total * value.weight_sum;
+    out.weight_sum += value.weight_sum;
+    out.tokens += static_cast<int64_t>(v.batch.tokens.size());
+  }
+  return out;
+}
+
+// "[####....] step 12/100 loss 1.2345 held-out 1.3000 | 4636 tok/s | ETA 3:05"
+std::string progress_line(int step, int total_steps, double loss, double held_out, double tokens_per_second,
+                          double eta_seconds) {
+  const int width = 24, filled = static_cast<int>(width * (step + 1) / std::max(1, total_steps));
+  return fmt::format("[{}{}] step {}/{} loss {:.4f}{} | {:.0f} tok/s | ETA {}:{:02}", std::string(filled, '#'),
+                     std::string(width - filled, '.'), step + 1, total_steps, loss,
+                     held_out >= 0 ? fmt::format(" held-out {:.4f}", held_out) : "", tokens_per_second,
+                     static_cast<int>(eta_seconds) / 60, static_cast<int>(eta_seconds) % 60);
+}
+
+// AdamW over the trainable tensors: matrices (and adapters) decay, norms and biases do not.
+AdamW make_optimizer(DecoderParams<float>& params, DecoderParams<float>& grads, const TrainOptions& o) {
   AdamWOptions adam;
   adam.weight_decay = o.weight_decay;
   adam.clip_norm = o.clip_norm;
@@ -184,9 +268,52 @@ TrainReport run_training(DecoderParams<float>& params, const TrainData& data, co
   auto grad_tensors = grads.tensors();
   for (size_t i = 0; i < param_tensors.size(); ++i) {
     if (!param_tensors[i].trainable) continue;
-    // Decay matrices (and adapters), not norms or biases.
     optimizer.add(param_tensors[i].name, param_tensors[i].values, grad_tensors[i].values, !param_tensors[i].is_vector);
   }
+  return optimizer;
+}
+
+// loss.csv (appended to on --resume) and the points of loss.svg.
+class LossLog {
+ public:
+  LossLog(const std::string& out_dir, bool resume) : path_(out_dir + "/loss.csv") {
+    csv_.open(path_, resume ? std::ios::app : std::ios::trunc);
+    if (!resume || std::filesystem::file_size(path_) == 0) {
+      csv_ << "step,tokens,train_loss,validation_loss,learning_rate,tokens_per_second\n";
+    }
+  }
+  // held_out < 0: not evaluated at this step.
+  void add(int step, int64_t tokens_seen, double loss, double held_out, float lr, double tokens_per_second) {
+    csv_ << fmt::format("{},{},{:.6f},{},{:.6g},{:.1f}\n", step, tokens_seen, loss,
+                        held_out >= 0 ? fmt::format("{:.6f}", held_out) : "", lr, tokens_per_second);
+    csv_.flush();
+    curve_.push_back({static_cast<double>(tokens_seen), loss, held_out});
+  }
+  const std::vector<std::array<double, 3>>& curve() const { return curve_; }
+
+ private:
+  std::string path_;
+  std::ofstream csv_;
+  std::vector<std::array<double, 3>> curve_;
+};
+
+void check_options(const DecoderParams<float>& params, const TrainOptions& o, const Model* teacher) {
+  if (o.batch_rows < 1 || o.grad_accum < 1 || o.epochs < 1) fail("batch rows, accumulation and epochs must be >= 1");
+  if (o.distill_weight > 0 && teacher == nullptr) fail("distillation needs a teacher model");
+  if (teacher != nullptr && teacher->config().n_vocab != params.config().n_vocab) {
+    fail("the teacher has {} tokens in its vocabulary but the student {}: distillation needs the same tokenizer",
+         teacher->config().n_vocab, params.config().n_vocab);
+  }
+}
+
+}  // namespace
+
+TrainReport run_training(DecoderParams<float>& params, const TrainData& data, const TrainOptions& o, ThreadPool* pool,
+                         const Model* teacher, const std::function<void(const std::string&)>& progress) {
+  check_options(params, o, teacher);
+  std::filesystem::create_directories(o.out_dir);
+  DecoderParams<float> grads = params.zeros_like();
+  AdamW optimizer = make_optimizer(params, grads, o);
 
   const PackedRows validation = pack(data.validation, o.seq_len, 0);
   const int64_t rows_per_epoch = pack(data.train, o.seq_len, 0).rows();
@@ -195,88 +322,39 @@ TrainReport run_training(DecoderParams<float>& params, const TrainData& data, co
   if (o.max_steps > 0) total_steps = std::min(total_steps, o.max_steps);
   const LearningRateSchedule schedule{o.learning_rate, o.warmup_steps, total_steps, o.final_lr_ratio};
 
-  // Checkpoint: every tensor's values, the optimizer's moments, and where the run was.
   const std::string checkpoint = o.out_dir + "/checkpoint.bin";
-  int start_step = 0;
-  int64_t tokens_seen = 0;
-  if (o.resume && std::filesystem::exists(checkpoint)) {
-    std::ifstream in(checkpoint, std::ios::binary);
-    in.read(reinterpret_cast<char*>(&start_step), sizeof start_step);
-    in.read(reinterpret_cast<char*>(&tokens_seen), sizeof tokens_seen);
-    for (auto& t : params.tensors()) {
-      uint64_t n = 0;
-      in.read(reinterpret_cast<char*>(&n), sizeof n);
-      if (!in || n != t.values.size()) fail("{}: checkpoint does not match this model (tensor {})", checkpoint, t.name);
-      in.read(reinterpret_cast<char*>(t.values.data()), static_cast<std::streamsize>(n * sizeof(float)));
-    }
-    optimizer.load(in);
-    // A run stopped by --minutes records the step it reached, so only a finished run gets here;
-    // going on would train nothing and overwrite the model, so say what would continue it.
-    if (start_step >= total_steps) {
-      fail("--resume: {} is at step {}, and this run has {} steps in all: nothing left to train (raise --steps or "
-           "--epochs to go on)",
-           checkpoint, start_step, total_steps);
-    }
-  }
-  auto save_checkpoint = [&](int step) {
-    const std::string tmp = checkpoint + ".tmp";
-    std::ofstream out(tmp, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(&step), sizeof step);
-    out.write(reinterpret_cast<const char*>(&tokens_seen), sizeof tokens_seen);
-    for (const auto& t : params.tensors()) {
-      const uint64_t n = t.values.size();
-      out.write(reinterpret_cast<const char*>(&n), sizeof n);
-      out.write(reinterpret_cast<const char*>(t.values.data()), static_cast<std::streamsize>(n * sizeof(float)));
-    }
-    optimizer.save(out);
-    out.close();
-    std::filesystem::rename(tmp, checkpoint);
-  };
+  RunPosition at;
+  if (o.resume && std::filesystem::exists(checkpoint)) at = load_checkpoint(checkpoint, params, optimizer, total_steps);
 
   Decoder<float> decoder(params, pool);
-  std::unique_ptr<ForwardPass> teacher_pass;
-  if (teacher != nullptr && o.distill_weight > 0) teacher_pass = std::make_unique<ForwardPass>(*teacher, o.seq_len, pool);
-  std::vector<float> teacher_buffer;
+  Teacher teach;
+  if (teacher != nullptr && o.distill_weight > 0) {
+    teach.model = teacher;
+    teach.pass = std::make_unique<ForwardPass>(*teacher, o.seq_len, pool);
+  }
   LossOptions loss_options;
   loss_options.distill_weight = o.distill_weight;
   loss_options.temperature = o.temperature;
 
-  const std::string csv_path = o.out_dir + "/loss.csv";
-  std::ofstream csv(csv_path, o.resume ? std::ios::app : std::ios::trunc);
-  if (!o.resume || std::filesystem::file_size(csv_path) == 0) csv << "step,tokens,train_loss,validation_loss,learning_rate,tokens_per_second\n";
-  std::vector<std::array<double, 3>> curve;
+  LossLog log(o.out_dir, o.resume);
 
   TrainReport report;
   const auto start = Clock::now();
-  int step = start_step;
+  int& step = at.step;
   int64_t run_tokens = 0;
   bool out_of_time = false;  // --minutes: stopped before total_steps; the checkpoint keeps the step reached
   while (step < total_steps && !out_of_time) {
     const int epoch = step / static_cast<int>(steps_per_epoch);
     const PackedRows rows = pack(data.train, o.seq_len, o.seed * 7919 + static_cast<uint64_t>(epoch) + 1);
     for (int64_t s = step % steps_per_epoch; s < steps_per_epoch && step < total_steps; ++s, ++step) {
-      double loss_sum = 0, weight_sum = 0;
-      for (int micro = 0; micro < o.grad_accum; ++micro) {
-        const int64_t first = (s * o.grad_accum + micro) * o.batch_rows;
-        if (first >= rows.rows()) break;
-        const BatchView v = view_rows(rows, first, std::min<int64_t>(o.batch_rows, rows.rows() - first));
-        const float* teacher_ptr = nullptr;
-        if (teacher_pass) {
-          teacher_logits(*teacher, *teacher_pass, v, teacher_buffer);
-          teacher_ptr = teacher_buffer.data();
-        }
-        const LossValue value = decoder.forward(v.batch, loss_options, teacher_ptr);
-        decoder.backward(grads);
-        loss_sum += value.total * value.weight_sum;
-        weight_sum += value.weight_sum;
-        run_tokens += static_cast<int64_t>(v.batch.tokens.size());
-        tokens_seen += static_cast<int64_t>(v.batch.tokens.size());
-      }
+      const StepLoss sum = accumulate_step(decoder, grads, teach, loss_options, rows, s, o);
+      run_tokens += sum.tokens;
+      at.tokens_seen += sum.tokens;
       optimizer.scale_grads(1.0f / static_cast<float>(o.grad_accum));
       const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
       const float lr = schedule.at(step, o.max_minutes > 0 ? elapsed / (o.max_minutes * 60) : 0.0);
       optimizer.step(lr, pool);
-      const double loss = weight_sum > 0 ? loss_sum / weight_sum : 0.0;
+      const double loss = sum.weight_sum > 0 ? sum.loss_sum / sum.weight_sum : 0.0;
       const double tps = elapsed > 0 ? static_cast<double>(run_tokens) / elapsed : 0.0;
       if (report.steps == 0) report.first_loss = loss;
       report.last_loss = loss;
@@ -289,27 +367,20 @@ TrainReport run_training(DecoderParams<float>& params, const TrainData& data, co
         if (report.first_validation_loss < 0) report.first_validation_loss = val;
         report.last_validation_loss = val;
       }
-      csv << fmt::format("{},{},{:.6f},{},{:.6g},{:.1f}\n", step + 1, tokens_seen, loss, val >= 0 ? fmt::format("{:.6f}", val) : "",
-                         lr, tps);
-      csv.flush();
-      curve.push_back({static_cast<double>(tokens_seen), loss, val});
+      log.add(step + 1, at.tokens_seen, loss, val, lr, tps);
       if (progress) {
         const double eta = tps > 0 ? (total_steps - step - 1) * (elapsed / report.steps) : 0;
-        const int width = 24, filled = static_cast<int>(width * (step + 1) / std::max(1, total_steps));
-        progress(fmt::format("[{}{}] step {}/{} loss {:.4f}{} | {:.0f} tok/s | ETA {}:{:02}", std::string(filled, '#'),
-                             std::string(width - filled, '.'), step + 1, total_steps, loss,
-                             val >= 0 ? fmt::format(" held-out {:.4f}", val) : "", tps, static_cast<int>(eta) / 60,
-                             static_cast<int>(eta) % 60));
+        progress(progress_line(step, total_steps, loss, val, tps, eta));
       }
-      if ((step + 1) % o.checkpoint_every == 0) save_checkpoint(step + 1);
+      if ((step + 1) % o.checkpoint_every == 0) save_checkpoint(checkpoint, {step + 1, at.tokens_seen}, params, optimizer);
       if (last) {
         ++step;
         break;
       }
     }
   }
-  save_checkpoint(step);
-  write_svg(o.out_dir + "/loss.svg", curve);
+  save_checkpoint(checkpoint, at, params, optimizer);
+  write_svg(o.out_dir + "/loss.svg", log.curve());
   report.tokens = run_tokens;
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   report.tokens_per_second = report.seconds > 0 ? static_cast<double>(run_tokens) / report.seconds : 0;
