@@ -127,6 +127,81 @@ class RemoteCall : public CallHandle {
   std::shared_ptr<RemoteBackend::Call> call_;
 };
 
+// The call's thread: one POST to host + path, its SSE body fed to the call's decoder as it
+// arrives, the end marked for whoever waits. `running` counts such threads (~RemoteBackend).
+void send_call(std::shared_ptr<RemoteBackend::Call> call, RemoteBackendOptions options, std::string host,
+               std::string full_path, std::string payload, std::shared_ptr<std::atomic<int>> running) {
+  httplib::Client client(host);
+  client.set_tcp_nodelay(true);
+  set_timeout(client, options.connect_timeout_s, true);
+  set_timeout(client, options.first_byte_timeout_s, false);
+  httplib::Request req;
+  req.method = "POST";
+  req.path = full_path;
+  req.headers = {{"Content-Type", "application/json"}, {"Accept", "text/event-stream"}};
+  if (!options.api_key.empty()) req.headers.emplace("Authorization", "Bearer " + options.api_key);
+  req.body = payload;
+  const auto started = Clock::now();
+  req.response_handler = [&](const httplib::Response& r) {
+    std::lock_guard<std::mutex> lock(call->mutex);
+    call->status = r.status;
+    call->retry_after = r.get_header_value("Retry-After");
+    call->headers_known = true;
+    call->changed.notify_all();
+    return !call->cancelled.load();
+  };
+  req.content_receiver = [&](const char* data, size_t size, uint64_t, uint64_t) {
+    if (call->cancelled) return false;
+    if (std::chrono::duration<double>(Clock::now() - started).count() > options.total_timeout_s) {
+      call->decoder.fail("upstream exceeded the total timeout of " + std::to_string(options.total_timeout_s) + " s");
+      return false;
+    }
+    if (call->status != 200) {
+      call->error_body.append(data, size);
+      return call->error_body.size() < (1u << 20);
+    }
+    return call->decoder.feed(std::string_view(data, size));
+  };
+  bool go = false;
+  {
+    std::lock_guard<std::mutex> lock(call->mutex);
+    go = !call->cancelled;
+    if (go) call->client = &client;
+  }
+  httplib::Response res;
+  httplib::Error error = httplib::Error::Canceled;
+  const bool ok = go && client.send(req, res, error);
+  {
+    std::lock_guard<std::mutex> lock(call->mutex);
+    call->client = nullptr;
+    if (!ok && !call->headers_known) call->transport_error = httplib::to_string(error);
+  }
+  // The choices' last events go out before `ended`, so that a caller waiting for the first
+  // event sees them (or their absence) once the call has ended.
+  if (call->status == 200 && !call->cancelled) call->decoder.finish(ok ? "" : "upstream stream broke: " + httplib::to_string(error));
+  {
+    std::lock_guard<std::mutex> lock(call->mutex);
+    call->ended = true;
+    call->changed.notify_all();
+  }
+  --*running;
+}
+
+// Waits for the upstream's status, so that its refusals are the caller's errors: a transport
+// failure is a 502 (a timeout a 504), a refusal the upstream's own status and body.
+void wait_status(RemoteBackend::Call& call, const std::string& host) {
+  std::unique_lock<std::mutex> lock(call.mutex);
+  call.changed.wait(lock, [&] { return call.ended || (call.headers_known && call.status == 200); });
+  if (!call.headers_known) {
+    const bool timeout = call.transport_error.find("imeout") != std::string::npos ||
+                         call.transport_error.find("Read") != std::string::npos;
+    throw ApiError(timeout ? 504 : 502, "upstream " + host + " " + (timeout ? "timed out" : "unreachable") + ": " +
+                                            call.transport_error,
+                   "upstream_error", "", timeout ? "upstream_timeout" : "upstream_unreachable");
+  }
+  if (call.status != 200) throw upstream_error(call.status, call.error_body, call.retry_after);
+}
+
 // An embeddings or rerank body's usage.prompt_tokens (0 when the upstream sends none).
 int usage_prompt_tokens(const nlohmann::json& body) {
   const nlohmann::json usage = body.value("usage", nlohmann::json::object());
@@ -165,79 +240,9 @@ std::unique_ptr<CallHandle> RemoteBackend::start(const std::string& path, nlohma
   auto call = std::make_shared<Call>(choices, std::move(sink));
   if (!echoes.empty()) call->decoder.expect_echoes(std::move(echoes));
   call->waiting_first = options_.first_token_timeout_s > 0;
-  const RemoteBackendOptions options = options_;
-  const std::string host = scheme_host_port_, full_path = path_prefix_ + path, payload = body.dump();
   ++*running_;
-  std::thread([call, options, host, full_path, payload, running = running_] {
-    httplib::Client client(host);
-    client.set_tcp_nodelay(true);
-    set_timeout(client, options.connect_timeout_s, true);
-    set_timeout(client, options.first_byte_timeout_s, false);
-    httplib::Request req;
-    req.method = "POST";
-    req.path = full_path;
-    req.headers = {{"Content-Type", "application/json"}, {"Accept", "text/event-stream"}};
-    if (!options.api_key.empty()) req.headers.emplace("Authorization", "Bearer " + options.api_key);
-    req.body = payload;
-    const auto started = Clock::now();
-    req.response_handler = [&](const httplib::Response& r) {
-      std::lock_guard<std::mutex> lock(call->mutex);
-      call->status = r.status;
-      call->retry_after = r.get_header_value("Retry-After");
-      call->headers_known = true;
-      call->changed.notify_all();
-      return !call->cancelled.load();
-    };
-    req.content_receiver = [&](const char* data, size_t size, uint64_t, uint64_t) {
-      if (call->cancelled) return false;
-      if (std::chrono::duration<double>(Clock::now() - started).count() > options.total_timeout_s) {
-        call->decoder.fail("upstream exceeded the total timeout of " + std::to_string(options.total_timeout_s) + " s");
-        return false;
-      }
-      if (call->status != 200) {
-        call->error_body.append(data, size);
-        return call->error_body.size() < (1u << 20);
-      }
-      return call->decoder.feed(std::string_view(data, size));
-    };
-    bool go = false;
-    {
-      std::lock_guard<std::mutex> lock(call->mutex);
-      go = !call->cancelled;
-      if (go) call->client = &client;
-    }
-    httplib::Response res;
-    httplib::Error error = httplib::Error::Canceled;
-    const bool ok = go && client.send(req, res, error);
-    {
-      std::lock_guard<std::mutex> lock(call->mutex);
-      call->client = nullptr;
-      if (!ok && !call->headers_known) call->transport_error = httplib::to_string(error);
-    }
-    // The choices' last events go out before `ended`, so that a caller waiting for the first
-    // event sees them (or their absence) once the call has ended.
-    if (call->status == 200 && !call->cancelled) call->decoder.finish(ok ? "" : "upstream stream broke: " + httplib::to_string(error));
-    {
-      std::lock_guard<std::mutex> lock(call->mutex);
-      call->ended = true;
-      call->changed.notify_all();
-    }
-    --*running;
-  }).detach();
-
-  // Wait for the upstream's status so that its refusals are the caller's errors.
-  {
-    std::unique_lock<std::mutex> lock(call->mutex);
-    call->changed.wait(lock, [&] { return call->ended || (call->headers_known && call->status == 200); });
-    if (!call->headers_known) {
-      const bool timeout = call->transport_error.find("imeout") != std::string::npos ||
-                           call->transport_error.find("Read") != std::string::npos;
-      throw ApiError(timeout ? 504 : 502, "upstream " + host + " " + (timeout ? "timed out" : "unreachable") + ": " +
-                                              call->transport_error,
-                     "upstream_error", "", timeout ? "upstream_timeout" : "upstream_unreachable");
-    }
-    if (call->status != 200) throw upstream_error(call->status, call->error_body, call->retry_after);
-  }
+  std::thread(send_call, call, options_, scheme_host_port_, path_prefix_ + path, body.dump(), running_).detach();
+  wait_status(*call, scheme_host_port_);
   if (call->waiting_first) {
     wait_first_event(*call, sent + std::chrono::microseconds(static_cast<int64_t>(options_.first_token_timeout_s * 1e6)),
                      cancelled);
