@@ -114,37 +114,26 @@ GgufValue read_value(Cursor& in, GgufType type, const std::string& key, int dept
   fail("{}: metadata '{}' has unknown value type {}", file, key, static_cast<uint32_t>(type));
 }
 
-}  // namespace
-
-GgufFile GgufFile::open(const std::string& path) { return parse(MappedFile::open(path), path); }
-
-GgufFile GgufFile::parse(MappedFile mapped, const std::string& name) {
-  GgufFile file;
-  file.file_ = std::move(mapped);
-  file.path_ = name;
-  Cursor in(file.file_.data(), file.file_.size(), name);
-
-  if (file.file_.size() < 4 || std::memcmp(file.file_.data(), "GGUF", 4) != 0) {
-    fail("{}: not a GGUF file (bad magic)", name);
-  }
+// The magic and version (2 or 3; 1 and big-endian files are named as such).
+uint32_t read_version(Cursor& in, const MappedFile& file, const std::string& name) {
+  if (file.size() < 4 || std::memcmp(file.data(), "GGUF", 4) != 0) fail("{}: not a GGUF file (bad magic)", name);
   in.read<uint32_t>("magic");
-  file.version_ = in.read<uint32_t>("version");
-  if (file.version_ == 1) fail("{}: GGUF version 1 is obsolete and not supported (use v2 or v3)", name);
-  if (file.version_ != 2 && file.version_ != 3) {
+  const uint32_t version = in.read<uint32_t>("version");
+  if (version == 1) fail("{}: GGUF version 1 is obsolete and not supported (use v2 or v3)", name);
+  if (version != 2 && version != 3) {
     // A big-endian writer stores the magic as bytes but the version byte-swapped. Test the
     // swapped value itself: a zeroed or garbage version must not be reported as big-endian.
-    const uint32_t swapped = __builtin_bswap32(file.version_);
+    const uint32_t swapped = __builtin_bswap32(version);
     if (swapped >= 1 && swapped <= 3) fail("{}: big-endian GGUF files are not supported", name);
-    fail("{}: unsupported GGUF version {} (supported: 2, 3)", name, file.version_);
+    fail("{}: unsupported GGUF version {} (supported: 2, 3)", name, version);
   }
-  const uint64_t n_tensors = in.read<uint64_t>("tensor count");
-  const uint64_t n_kv = in.read<uint64_t>("metadata count");
-  // Each key/value takes at least 13 bytes and each tensor info at least 28: bound the counts.
-  if (n_kv > in.remaining() / 13) fail("{}: metadata count {} is larger than the file can hold", name, n_kv);
-  if (n_tensors > in.remaining() / 28) fail("{}: tensor count {} is larger than the file can hold", name, n_tensors);
+  return version;
+}
 
-  std::unordered_map<std::string, size_t> keys;  // key -> index in metadata_
-  file.metadata_.reserve(n_kv);
+std::vector<std::pair<std::string, GgufValue>> read_metadata(Cursor& in, uint64_t n_kv, const std::string& name) {
+  std::vector<std::pair<std::string, GgufValue>> metadata;
+  std::unordered_map<std::string, size_t> keys;  // key -> index in metadata
+  metadata.reserve(n_kv);
   for (uint64_t i = 0; i < n_kv; ++i) {
     std::string key = in.read_string("metadata key");
     if (key.empty()) fail("{}: metadata entry {} has an empty key", name, i);
@@ -155,14 +144,92 @@ GgufFile GgufFile::parse(MappedFile mapped, const std::string& name) {
       // A key repeated with the same type and value is unambiguous, and real files do it
       // (llama.cpp's ggml-vocab-dbrx.gguf writes general.file_type twice): keep the first.
       // A repeat that disagrees has no right answer, so it is an error.
-      if (!(file.metadata_[seen->second].second == value)) {
-        fail("{}: duplicate metadata key '{}' with a different value", name, key);
-      }
+      if (!(metadata[seen->second].second == value)) fail("{}: duplicate metadata key '{}' with a different value", name, key);
       continue;
     }
-    keys.emplace(key, file.metadata_.size());
-    file.metadata_.emplace_back(std::move(key), std::move(value));
+    keys.emplace(key, metadata.size());
+    metadata.emplace_back(std::move(key), std::move(value));
   }
+  return metadata;
+}
+
+// Tensor info i: name, shape, type and offset, each checked (the data is placed later).
+GgufTensorInfo read_tensor_info(Cursor& in, uint64_t i, uint64_t alignment, const std::string& name) {
+  GgufTensorInfo t;
+  t.name = in.read_string("tensor name");
+  if (t.name.empty()) fail("{}: tensor {} has an empty name", name, i);
+  if (t.name.size() > kMaxNameLength) fail("{}: tensor {} has a name of {} bytes", name, i, t.name.size());
+  const uint32_t n_dims = in.read<uint32_t>(t.name);
+  if (n_dims == 0 || n_dims > kMaxDims) fail("{}: tensor '{}' has {} dimensions (1..{} allowed)", name, t.name, n_dims, kMaxDims);
+  t.n_elements = 1;
+  for (uint32_t d = 0; d < n_dims; ++d) {
+    const uint64_t dim = in.read<uint64_t>(t.name);
+    if (dim == 0 || dim > static_cast<uint64_t>(INT64_MAX)) fail("{}: tensor '{}' has dimension {} of size {}", name, t.name, d, dim);
+    if (__builtin_mul_overflow(t.n_elements, dim, &t.n_elements) || t.n_elements > static_cast<uint64_t>(INT64_MAX)) {
+      fail("{}: tensor '{}' element count overflows", name, t.name);
+    }
+    t.shape.push_back(dim);
+  }
+  const uint32_t type_id = in.read<uint32_t>(t.name);
+  const DTypeInfo* info = find_dtype(type_id);
+  if (info == nullptr) fail("{}: tensor '{}' has unknown type id {}", name, t.name, type_id);
+  t.type = info->type;
+  if (t.shape[0] % info->block_size != 0) {
+    fail("{}: tensor '{}' row of {} values is not a whole number of {} blocks ({})", name, t.name, t.shape[0],
+         info->name, info->block_size);
+  }
+  const uint64_t blocks = t.n_elements / info->block_size;
+  if (__builtin_mul_overflow(blocks, static_cast<uint64_t>(info->type_size), &t.n_bytes)) {
+    fail("{}: tensor '{}' byte size overflows", name, t.name);
+  }
+  t.offset = in.read<uint64_t>(t.name);
+  if (t.offset % alignment != 0) fail("{}: tensor '{}' offset {} is not aligned to {}", name, t.name, t.offset, alignment);
+  return t;
+}
+
+// Points each tensor at its bytes: inside the data section, and no two sharing a byte.
+void place_tensors(std::vector<GgufTensorInfo>& tensors, const MappedFile& file, uint64_t data_offset,
+                   const std::string& name) {
+  const uint64_t size = file.size();
+  if (!tensors.empty() && data_offset > size) {
+    fail("{}: file is truncated: tensor data would start at {} but the file has {} bytes", name, data_offset, size);
+  }
+  const uint64_t data_size = size >= data_offset ? size - data_offset : 0;
+  for (auto& t : tensors) {
+    if (t.offset > data_size || t.n_bytes > data_size - t.offset) {
+      fail("{}: tensor '{}' data [{}, +{}) runs past the end of the file (data section holds {} bytes)", name, t.name,
+           t.offset, t.n_bytes, data_size);
+    }
+    t.data = file.data() + data_offset + t.offset;
+  }
+  // Sorted by offset, each tensor must end before the next begins.
+  std::vector<const GgufTensorInfo*> by_offset;
+  for (const auto& t : tensors) by_offset.push_back(&t);
+  std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
+  for (size_t i = 1; i < by_offset.size(); ++i) {
+    const auto* prev = by_offset[i - 1];
+    if (prev->offset + prev->n_bytes > by_offset[i]->offset) {
+      fail("{}: tensors '{}' and '{}' overlap in the data section", name, prev->name, by_offset[i]->name);
+    }
+  }
+}
+
+}  // namespace
+
+GgufFile GgufFile::open(const std::string& path) { return parse(MappedFile::open(path), path); }
+
+GgufFile GgufFile::parse(MappedFile mapped, const std::string& name) {
+  GgufFile file;
+  file.file_ = std::move(mapped);
+  file.path_ = name;
+  Cursor in(file.file_.data(), file.file_.size(), name);
+  file.version_ = read_version(in, file.file_, name);
+  const uint64_t n_tensors = in.read<uint64_t>("tensor count");
+  const uint64_t n_kv = in.read<uint64_t>("metadata count");
+  // Each key/value takes at least 13 bytes and each tensor info at least 28: bound the counts.
+  if (n_kv > in.remaining() / 13) fail("{}: metadata count {} is larger than the file can hold", name, n_kv);
+  if (n_tensors > in.remaining() / 28) fail("{}: tensor count {} is larger than the file can hold", name, n_tensors);
+  file.metadata_ = read_metadata(in, n_kv, name);
 
   if (const GgufValue* alignment = file.find("general.alignment")) {
     if (alignment->type() != GgufType::UINT32) fail("{}: general.alignment must be a u32", name);
@@ -175,66 +242,13 @@ GgufFile GgufFile::parse(MappedFile mapped, const std::string& name) {
   std::unordered_set<std::string> names;
   file.tensors_.reserve(n_tensors);
   for (uint64_t i = 0; i < n_tensors; ++i) {
-    GgufTensorInfo t;
-    t.name = in.read_string("tensor name");
-    if (t.name.empty()) fail("{}: tensor {} has an empty name", name, i);
-    if (t.name.size() > kMaxNameLength) fail("{}: tensor {} has a name of {} bytes", name, i, t.name.size());
+    GgufTensorInfo t = read_tensor_info(in, i, file.alignment_, name);
     if (!names.insert(t.name).second) fail("{}: duplicate tensor name '{}'", name, t.name);
-    const uint32_t n_dims = in.read<uint32_t>(t.name);
-    if (n_dims == 0 || n_dims > kMaxDims) fail("{}: tensor '{}' has {} dimensions (1..{} allowed)", name, t.name, n_dims, kMaxDims);
-    t.n_elements = 1;
-    for (uint32_t d = 0; d < n_dims; ++d) {
-      const uint64_t dim = in.read<uint64_t>(t.name);
-      if (dim == 0 || dim > static_cast<uint64_t>(INT64_MAX)) fail("{}: tensor '{}' has dimension {} of size {}", name, t.name, d, dim);
-      if (__builtin_mul_overflow(t.n_elements, dim, &t.n_elements) || t.n_elements > static_cast<uint64_t>(INT64_MAX)) {
-        fail("{}: tensor '{}' element count overflows", name, t.name);
-      }
-      t.shape.push_back(dim);
-    }
-    const uint32_t type_id = in.read<uint32_t>(t.name);
-    const DTypeInfo* info = find_dtype(type_id);
-    if (info == nullptr) fail("{}: tensor '{}' has unknown type id {}", name, t.name, type_id);
-    t.type = info->type;
-    if (t.shape[0] % info->block_size != 0) {
-      fail("{}: tensor '{}' row of {} values is not a whole number of {} blocks ({})", name, t.name, t.shape[0],
-           info->name, info->block_size);
-    }
-    const uint64_t blocks = t.n_elements / info->block_size;
-    if (__builtin_mul_overflow(blocks, static_cast<uint64_t>(info->type_size), &t.n_bytes)) {
-      fail("{}: tensor '{}' byte size overflows", name, t.name);
-    }
-    t.offset = in.read<uint64_t>(t.name);
-    if (t.offset % file.alignment_ != 0) {
-      fail("{}: tensor '{}' offset {} is not aligned to {}", name, t.name, t.offset, file.alignment_);
-    }
     file.tensors_.push_back(std::move(t));
   }
-
   // The data section starts at the next alignment boundary after the tensor infos.
-  const uint64_t header_end = in.position();
-  file.data_offset_ = (header_end + file.alignment_ - 1) / file.alignment_ * file.alignment_;
-  const uint64_t size = file.file_.size();
-  if (!file.tensors_.empty() && file.data_offset_ > size) {
-    fail("{}: file is truncated: tensor data would start at {} but the file has {} bytes", name, file.data_offset_, size);
-  }
-  const uint64_t data_size = size >= file.data_offset_ ? size - file.data_offset_ : 0;
-  for (auto& t : file.tensors_) {
-    if (t.offset > data_size || t.n_bytes > data_size - t.offset) {
-      fail("{}: tensor '{}' data [{}, +{}) runs past the end of the file (data section holds {} bytes)", name, t.name,
-           t.offset, t.n_bytes, data_size);
-    }
-    t.data = file.file_.data() + file.data_offset_ + t.offset;
-  }
-  // Tensors must not share bytes: sort by offset and compare neighbours.
-  std::vector<const GgufTensorInfo*> by_offset;
-  for (const auto& t : file.tensors_) by_offset.push_back(&t);
-  std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
-  for (size_t i = 1; i < by_offset.size(); ++i) {
-    const auto* prev = by_offset[i - 1];
-    if (prev->offset + prev->n_bytes > by_offset[i]->offset) {
-      fail("{}: tensors '{}' and '{}' overlap in the data section", name, prev->name, by_offset[i]->name);
-    }
-  }
+  file.data_offset_ = (in.position() + file.alignment_ - 1) / file.alignment_ * file.alignment_;
+  place_tensors(file.tensors_, file.file_, file.data_offset_, name);
   return file;
 }
 
