@@ -222,38 +222,32 @@ void BatchForward::apply_rope(const float* cos_sin, float* vectors, int n_heads)
   }
 }
 
-void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
-  const int hd = config_.head_dim;
-  const int group = config_.n_head / config_.n_head_kv;
-  const int q_dim = config_.q_dim();
-  const int n_head = config_.n_head;
+AttentionParams BatchForward::attention_params(int layer) const {
   // Local layers see the last `window` positions; gemma2 caps its scores (kernels.h).
   AttentionParams params;
-  params.head_dim = hd;
+  params.head_dim = config_.head_dim;
   params.scale = config_.attn_scale();
   params.softcap = config_.attn_softcap;
   params.window = config_.is_swa(layer) ? config_.sliding_window : 0;
+  return params;
+}
+
+// Tasks: (chunk, head, first query, query count, heads). Prefill chunks go in blocks of 16
+// consecutive queries (queries in vector lanes) of a whole GQA group's heads (the kernel reads
+// each K/V row once for the group), generated tokens one query per task: by the token's role,
+// never the batch, so a sequence's arithmetic stays the same. Head-major within a chunk so
+// each thread gets whole heads and the causal window's growing cost is shared evenly.
+// A generated token that sees more than kAttentionSpan positions (no sliding window) is split
+// into spans of them instead (attend_span), one task per (GQA group, span), joined after: the
+// group's K/V rows are read once, not once per task of two heads, and a long context is shared
+// between the threads however few the groups (SmolLM2-135M has 3). The spans follow the
+// token's position only, never the batch or the thread count.
+void BatchForward::plan_attention_tasks(std::span<const SequenceChunk> chunks, int decode_heads, bool spans) {
+  const int group = config_.n_head / config_.n_head_kv, n_head = config_.n_head;
   const bool blocks = kernels_.attend_block != nullptr;
-  // Tasks: (chunk, head, first query, query count, heads). Prefill chunks go in blocks of 16
-  // consecutive queries (queries in vector lanes) of a whole GQA group's heads (the kernel reads
-  // each K/V row once for the group), generated tokens one query per task: by the token's role,
-  // never the batch, so a sequence's arithmetic stays the same. Head-major within a chunk so
-  // each thread gets whole heads and the causal window's growing cost is shared evenly.
-  // A generated token's query heads of one GQA group go two to a task when the set can read
-  // their shared K/V rows once (attend_group pairs them; bit for bit attend's results). Pairs,
-  // not whole groups (7 heads in qwen2.5-0.5b): small tasks keep the threads' shares even.
-  const int decode_heads = kernels_.attend_group != nullptr ? std::min(group, 2) : 1;
   std::vector<AttentionTask>& tasks = attention_tasks_;
   tasks.clear();
-  // A generated token that sees more than kAttentionSpan positions (no sliding window) is split
-  // into spans of them instead (attend_span), one task per (GQA group, span), joined after: the
-  // group's K/V rows are read once, not once per task of two heads, and a long context is shared
-  // between the threads however few the groups (SmolLM2-135M has 3). The spans follow the
-  // token's position only, never the batch or the thread count.
-  const bool spans = kernels_.attend_span != nullptr && params.window == 0;
-  const int max_spans = max_attention_spans();
-  const int n_tokens = static_cast<int>(token_pos_.size());  // the step's tokens (run_step)
-  token_spans_.assign(static_cast<size_t>(n_tokens), 0);
+  token_spans_.assign(token_pos_.size(), 0);
   for (size_t c = 0; c < chunks.size(); ++c) {
     const int n = static_cast<int>(chunks[c].tokens.size());
     const bool block = chunks[c].prefill && blocks;
@@ -276,40 +270,67 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
       h += heads;
     }
   }
-  auto run = [&](int64_t begin, int64_t end) {
-    // Per thread, grown once: no allocation per token. A whole-context task scores at most
-    // decode_heads x n_ctx positions, a span task a group's heads x kAttentionSpan.
-    thread_local std::vector<float> scores;
-    const size_t need = std::max(static_cast<size_t>(decode_heads) * static_cast<size_t>(n_ctx()),
-                                 static_cast<size_t>(group) * static_cast<size_t>(kAttentionSpan));
-    if (scores.size() < need) scores.resize(need);
-    for (int64_t i = begin; i < end; ++i) {
-      const AttentionTask& task = tasks[static_cast<size_t>(i)];
-      const SequenceChunk& chunk = chunks[static_cast<size_t>(task.chunk)];
-      const int first_token = chunk_first_[static_cast<size_t>(task.chunk)] + task.t0;
-      const int first_pos = token_pos_[static_cast<size_t>(first_token)];
-      const float* q = q_.data() + static_cast<size_t>(first_token) * q_dim + static_cast<size_t>(task.head) * hd;
-      float* out = attn_.data() + static_cast<size_t>(first_token) * q_dim + static_cast<size_t>(task.head) * hd;
-      // The head's K/V rows, typed and paged as the cache holds them, read in place by the kernel.
-      const KvRows kv = cache_.head_rows(chunk.seq, layer, static_cast<int64_t>(task.head / group) * hd);
-      if (task.span >= 0) {
-        attend_span_task(task, first_token, first_pos, q, kv, params, scores.data());
-      } else if (chunk.prefill && blocks) {
-        kernels_.attend_block(q, q_dim, task.n_q, task.heads, kv, first_pos, params, out, q_dim);
-      } else if (task.heads > 1) {
-        kernels_.attend_group(q, hd, task.heads, kv, first_pos, params, scores.data(), out, hd);
-      } else {
-        kernels_.attend(q, kv, first_pos, params, scores.data(), out);
-      }
+}
+
+void BatchForward::run_attention_tasks(int layer, std::span<const SequenceChunk> chunks,
+                                       const AttentionParams& params, int decode_heads, int64_t begin, int64_t end) {
+  const int hd = config_.head_dim, group = config_.n_head / config_.n_head_kv, q_dim = config_.q_dim();
+  // Per thread, grown once: no allocation per token. A whole-context task scores at most
+  // decode_heads x n_ctx positions, a span task a group's heads x kAttentionSpan.
+  thread_local std::vector<float> scores;
+  const size_t need = std::max(static_cast<size_t>(decode_heads) * static_cast<size_t>(n_ctx()),
+                               static_cast<size_t>(group) * static_cast<size_t>(kAttentionSpan));
+  if (scores.size() < need) scores.resize(need);
+  for (int64_t i = begin; i < end; ++i) {
+    const AttentionTask& task = attention_tasks_[static_cast<size_t>(i)];
+    const SequenceChunk& chunk = chunks[static_cast<size_t>(task.chunk)];
+    const int first_token = chunk_first_[static_cast<size_t>(task.chunk)] + task.t0;
+    const int first_pos = token_pos_[static_cast<size_t>(first_token)];
+    const float* q = q_.data() + static_cast<size_t>(first_token) * q_dim + static_cast<size_t>(task.head) * hd;
+    float* out = attn_.data() + static_cast<size_t>(first_token) * q_dim + static_cast<size_t>(task.head) * hd;
+    // The head's K/V rows, typed and paged as the cache holds them, read in place by the kernel.
+    const KvRows kv = cache_.head_rows(chunk.seq, layer, static_cast<int64_t>(task.head / group) * hd);
+    if (task.span >= 0) {
+      attend_span_task(task, first_token, first_pos, q, kv, params, scores.data());
+    } else if (chunk.prefill && kernels_.attend_block != nullptr) {
+      kernels_.attend_block(q, q_dim, task.n_q, task.heads, kv, first_pos, params, out, q_dim);
+    } else if (task.heads > 1) {
+      kernels_.attend_group(q, hd, task.heads, kv, first_pos, params, scores.data(), out, hd);
+    } else {
+      kernels_.attend(q, kv, first_pos, params, scores.data(), out);
     }
-  };
-  const int64_t n_tasks = static_cast<int64_t>(tasks.size());
+  }
+}
+
+void BatchForward::merge_token_spans() {
+  const int hd = config_.head_dim, n_head = config_.n_head, q_dim = config_.q_dim(), max_spans = max_attention_spans();
+  for (size_t t = 0; t < token_spans_.size(); ++t) {
+    const int n_spans = token_spans_[t];
+    for (int h = 0; n_spans > 0 && h < n_head; ++h) {
+      const size_t slot = (t * n_head + h) * max_spans;
+      merge_attention_spans(span_out_.data() + slot * hd, hd, span_lse_.data() + slot, n_spans, hd,
+                            attn_.data() + t * q_dim + static_cast<size_t>(h) * hd);
+    }
+  }
+}
+
+void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
+  const AttentionParams params = attention_params(layer);
+  // A generated token's query heads of one GQA group go two to a task when the set can read
+  // their shared K/V rows once (attend_group pairs them; bit for bit attend's results). Pairs,
+  // not whole groups (7 heads in qwen2.5-0.5b): small tasks keep the threads' shares even.
+  const int group = config_.n_head / config_.n_head_kv;
+  const int decode_heads = kernels_.attend_group != nullptr ? std::min(group, 2) : 1;
+  const bool spans = kernels_.attend_span != nullptr && params.window == 0;
+  plan_attention_tasks(chunks, decode_heads, spans);
+  auto run = [&](int64_t begin, int64_t end) { run_attention_tasks(layer, chunks, params, decode_heads, begin, end); };
+  const int64_t n_tasks = static_cast<int64_t>(attention_tasks_.size());
   // Values read (queries x visible positions x head_dim, K and V): a decode step of one short
   // sequence is a few microseconds of work, cheaper here than through the pool (matmul_batch.h).
   int64_t values = 0;
   for (size_t c = 0; c < chunks.size(); ++c) {
     const int64_t last_pos = n_past(chunks[c].seq) + static_cast<int64_t>(chunks[c].tokens.size());
-    values += static_cast<int64_t>(chunks[c].tokens.size()) * n_head * last_pos * hd * 2;
+    values += static_cast<int64_t>(chunks[c].tokens.size()) * config_.n_head * last_pos * config_.head_dim * 2;
   }
   if (pool_ == nullptr || values < kSerialValues * 8) {
     run(0, n_tasks);
@@ -317,14 +338,7 @@ void BatchForward::attention(int layer, std::span<const SequenceChunk> chunks) {
     // Workers done with their heads read ahead the attention output matrix, multiplied next.
     pool_->parallel_for(n_tasks, run, weight_bytes(model_.weights().layers[static_cast<size_t>(layer)].wo));
   }
-  for (int t = 0; t < n_tokens; ++t) {
-    const int n_spans = token_spans_[static_cast<size_t>(t)];
-    for (int h = 0; n_spans > 0 && h < n_head; ++h) {
-      const size_t slot = (static_cast<size_t>(t) * n_head + h) * max_spans;
-      merge_attention_spans(span_out_.data() + slot * hd, hd, span_lse_.data() + slot, n_spans, hd,
-                            attn_.data() + static_cast<size_t>(t) * q_dim + static_cast<size_t>(h) * hd);
-    }
-  }
+  merge_token_spans();
 }
 
 // One (token, GQA group, span) task: each head's output and log-sum-exp go to its span slot

@@ -136,6 +136,14 @@ class BatchForward {
   // past the last layer), as a read-ahead.
   ReadAhead first_matrices(int layer) const;
   void attention(int layer, std::span<const SequenceChunk> chunks);
+  AttentionParams attention_params(int layer) const;
+  // Fills attention_tasks_ (and token_spans_) for the step's chunks; see attention().
+  void plan_attention_tasks(std::span<const SequenceChunk> chunks, int decode_heads, bool spans);
+  // Runs tasks [begin, end) of attention_tasks_ (one thread's share).
+  void run_attention_tasks(int layer, std::span<const SequenceChunk> chunks, const AttentionParams& params,
+                           int decode_heads, int64_t begin, int64_t end);
+  // Joins the spans of every token whose context was split (merge_attention_spans).
+  void merge_token_spans();
   // The attention tasks of a chunk's n generated tokens: spans of a long context (attend_span),
   // else tasks of `decode_heads` heads.
   void add_decode_tasks(int chunk, int n, int decode_heads);
