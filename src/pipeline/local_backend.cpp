@@ -305,6 +305,33 @@ class ScheduledCall : public CallHandle {
   std::vector<uint64_t> ids_;
 };
 
+// The constraint factory of a call's output: the answer's form (grammar, copied fields; after a
+// free reasoning span when think_first) and the calculator (decimals < 0: its default), all of
+// them at once when several apply.
+std::function<std::unique_ptr<TokenConstraint>()> output_constraint(std::shared_ptr<const Grammar> grammar,
+                                                                     std::shared_ptr<const CopySource> copies,
+                                                                     bool calculator, int decimals,
+                                                                     std::shared_ptr<const GrammarVocab> vocab,
+                                                                     bool think_first, bool starts_inside) {
+  return [grammar, copies, calculator, decimals, vocab, think_first, starts_inside]() -> std::unique_ptr<TokenConstraint> {
+    auto answer_form = [grammar, copies, vocab]() -> std::unique_ptr<TokenConstraint> {
+      std::vector<std::unique_ptr<TokenConstraint>> parts;
+      if (grammar) parts.push_back(std::make_unique<GrammarConstraint>(grammar, vocab));
+      if (copies) parts.push_back(std::make_unique<CopyConstraint>(copies, vocab));
+      if (parts.size() == 1) return std::move(parts.front());
+      return std::make_unique<AllConstraints>(std::move(parts));
+    };
+    std::vector<std::unique_ptr<TokenConstraint>> parts;
+    if (grammar || copies) {
+      parts.push_back(think_first ? std::make_unique<ThinkingPrefixConstraint>(answer_form, vocab, starts_inside)
+                                  : answer_form());
+    }
+    if (calculator) parts.push_back(std::make_unique<CalculatorConstraint>(vocab, decimals));
+    if (parts.size() == 1) return std::move(parts.front());
+    return std::make_unique<AllConstraints>(std::move(parts));
+  };
+}
+
 }  // namespace
 
 uint64_t random_seed() {
@@ -456,25 +483,8 @@ std::unique_ptr<CallHandle> LocalBackend::chat(const ChatRequest& r, ChatEventSi
     // computes in both.
     const bool think_first = r.split_reasoning && reply_lead_.empty() && (grammar || copies) &&
                              (template_thinks_ || p.starts_in_reasoning);
-    const bool starts_inside = p.starts_in_reasoning;
-    p.generation.make_constraint = [grammar, copies, calculator = r.calculator, decimals, vocab, think_first,
-                                    starts_inside]() -> std::unique_ptr<TokenConstraint> {
-      auto answer_form = [grammar, copies, vocab]() -> std::unique_ptr<TokenConstraint> {
-        std::vector<std::unique_ptr<TokenConstraint>> parts;
-        if (grammar) parts.push_back(std::make_unique<GrammarConstraint>(grammar, vocab));
-        if (copies) parts.push_back(std::make_unique<CopyConstraint>(copies, vocab));
-        if (parts.size() == 1) return std::move(parts.front());
-        return std::make_unique<AllConstraints>(std::move(parts));
-      };
-      std::vector<std::unique_ptr<TokenConstraint>> parts;
-      if (grammar || copies) {
-        parts.push_back(think_first ? std::make_unique<ThinkingPrefixConstraint>(answer_form, vocab, starts_inside)
-                                    : answer_form());
-      }
-      if (calculator) parts.push_back(std::make_unique<CalculatorConstraint>(vocab, decimals));
-      if (parts.size() == 1) return std::move(parts.front());
-      return std::make_unique<AllConstraints>(std::move(parts));
-    };
+    p.generation.make_constraint =
+        output_constraint(grammar, copies, r.calculator, decimals, vocab, think_first, p.starts_in_reasoning);
   }
   auto lead = std::make_shared<ReplyLeadStripper>(reply_lead_, r.n);
   auto channels = std::make_shared<ReasoningChannels>(r.split_reasoning, p.starts_in_reasoning, r.n);
