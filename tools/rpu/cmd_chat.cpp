@@ -42,6 +42,46 @@ struct ChatOptions {
   std::string rerank;  // a cross-encoder that rescores the base's best chunks
 };
 
+// The conversation's request before its first message: the options as request fields, and the
+// system message when there is one.
+ChatRequest opening_request(const ChatOptions& o, const std::string& model_id,
+                            const std::optional<nlohmann::ordered_json>& reasoning) {
+  ChatRequest request;
+  request.model = model_id;
+  request.max_tokens = o.max_reply;
+  request.sampling = o.sampling;
+  request.has_seed = true;
+  request.chat_template_kwargs = {{"enable_thinking", o.think}};
+  request.messages = nlohmann::ordered_json::array();
+  if (reasoning) request.reasoning = *reasoning;
+  request.calculator = o.reason.calculator;
+#ifndef RPU_MINIMAL
+  if (!o.kb.empty()) request.knowledge = {{"kb", std::filesystem::path(o.kb).stem().string()}, {"k", o.kb_k}};
+  if (o.extractive) request.knowledge["extractive"] = true;  // needs --kb
+#endif
+  if (!o.system.empty()) request.messages.push_back({{"role", "system"}, {"content", o.system}});
+  return request;
+}
+
+// What a turn's reply does not show, on stderr: speculation counts, the sources it cites, and
+// the reasoning strategy's votes and confidence.
+void report_turn(const ChoiceResult& choice) {
+  if (choice.drafted_tokens > 0) {
+    std::fprintf(stderr, "speculation: %d tokens drafted, %d accepted\n", choice.drafted_tokens, choice.accepted_tokens);
+  }
+  nlohmann::ordered_json extension = choice.extension;
+  if (extension.is_object() && extension.contains("knowledge")) {
+    for (const auto& c : extension["citations"]) {
+      std::fprintf(stderr, "[%d] %s%s%s\n", c["n"].get<int>(), c["source"].get<std::string>().c_str(),
+                   c["heading"].get<std::string>().empty() ? "" : " > ", c["heading"].get<std::string>().c_str());
+    }
+    extension.erase("knowledge");
+    extension.erase("citations");
+    extension.erase("invalid_citations");
+  }
+  if (extension.is_object() && !extension.empty()) std::fprintf(stderr, "reasoning: %s\n", extension.dump().c_str());
+}
+
 int chat(const ChatOptions& o) {
   o.sampling.validate();
   const std::optional<nlohmann::ordered_json> reasoning = reasoning_json(o.reason);
@@ -78,20 +118,7 @@ int chat(const ChatOptions& o) {
   Backend& backend = reasoned;
 #endif
 
-  ChatRequest request;
-  request.model = backend.model_id();
-  request.max_tokens = o.max_reply;
-  request.sampling = o.sampling;
-  request.has_seed = true;
-  request.chat_template_kwargs = {{"enable_thinking", o.think}};
-  request.messages = nlohmann::ordered_json::array();
-  if (reasoning) request.reasoning = *reasoning;
-  request.calculator = o.reason.calculator;
-#ifndef RPU_MINIMAL
-  if (!o.kb.empty()) request.knowledge = {{"kb", kb_name}, {"k", o.kb_k}};
-  if (o.extractive) request.knowledge["extractive"] = true;  // needs --kb
-#endif
-  if (!o.system.empty()) request.messages.push_back({{"role", "system"}, {"content", o.system}});
+  ChatRequest request = opening_request(o, backend.model_id(), reasoning);
   const bool interactive = isatty(STDIN_FILENO);
   std::string line;
   for (;;) {
@@ -117,20 +144,7 @@ int chat(const ChatOptions& o) {
     });
     std::fputs("\n", stdout);
     std::fflush(stdout);
-    if (const ChoiceResult& c = result.choices.at(0); c.drafted_tokens > 0) {
-      std::fprintf(stderr, "speculation: %d tokens drafted, %d accepted\n", c.drafted_tokens, c.accepted_tokens);
-    }
-    nlohmann::ordered_json extension = result.choices.at(0).extension;
-    if (extension.is_object() && extension.contains("knowledge")) {
-      for (const auto& c : extension["citations"]) {
-        std::fprintf(stderr, "[%d] %s%s%s\n", c["n"].get<int>(), c["source"].get<std::string>().c_str(),
-                     c["heading"].get<std::string>().empty() ? "" : " > ", c["heading"].get<std::string>().c_str());
-      }
-      extension.erase("knowledge");
-      extension.erase("citations");
-      extension.erase("invalid_citations");
-    }
-    if (extension.is_object() && !extension.empty()) std::fprintf(stderr, "reasoning: %s\n", extension.dump().c_str());
+    report_turn(result.choices.at(0));
     request.messages.push_back({{"role", "assistant"}, {"content", result.choices.at(0).text}});
   }
   return 0;
