@@ -56,6 +56,66 @@ void apply_config(CLI::App& cmd, const std::string& path) {
   }
 }
 
+// S5's options: how long, how far and from what each specialist (and the generalist) trains.
+void add_training_options(CLI::App& cmd, convert::RunOptions& o) {
+  cmd.add_option("--train-minutes", o.train_minutes, "training budget per cluster (0: never train)")
+      ->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  cmd.add_option("--train-steps", o.train_steps, "optimizer steps per cluster at most")->capture_default_str();
+  cmd.add_option("--from", o.from, "what to train: builtin (LoRA), full, scratch:xs|s|m")->capture_default_str();
+  cmd.add_option("--vocab", o.vocab_size, "scratch: pieces of a vocabulary fitted to the training text (0: the base's)")
+      ->check(CLI::Range(0, 0) | CLI::Range(259, kMaxFittedVocab))->capture_default_str();
+  cmd.add_option("--generalist-minutes", o.generalist_minutes,
+                  "train one model on every eligible cluster's calls first, a candidate in each (0 without --generalist-steps: none)")
+      ->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  cmd.add_option("--generalist-steps", o.generalist_steps,
+                  "train the generalist this many optimizer steps (the minutes, when given, a cap only): "
+                  "the same model on a loaded machine as on a quiet one")
+      ->check(CLI::Range(0, 10000000))->capture_default_str();
+  cmd.add_option("--generalist-from", o.generalist_from, "what the generalist is: scratch:xs|s|m, builtin, full")
+      ->capture_default_str();
+  cmd.add_option("--generalist-max-answer-chars", o.generalist_max_answer_chars,
+                  "clusters whose median teacher answer is longer are left out of the generalist")
+      ->check(CLI::Range(1, 1 << 30))->capture_default_str();
+}
+
+// Augmentation, the candidates and strategies S4 evaluates, and how S6 calibrates and deploys.
+void add_evaluation_options(CLI::App& cmd, convert::RunOptions& o) {
+  cmd.add_option("--augment", o.augment,
+                  "variants of each trainable call answered by the teacher (--gateway-config's --teacher-upstream) "
+                  "and trained on; 0: none")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  cmd.add_option("--held-out-variants", o.held_out_variants,
+                  "variants of each held-out call answered by the teacher, evaluated and calibrated on beside the "
+                  "held-out calls (never trained on); 0: none")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  cmd.add_option("--augment-parallel", o.augment_parallel, "augmentation: teacher calls in flight")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd.add_option("--candidate", o.candidates, "a GGUF evaluated besides the base model (repeatable)")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--strategy", o.strategies,
+                  "S4 evaluates each candidate with only these strategies (greedy, sc5, bon5; repeatable; default: "
+                  "every one that fits the cluster; greedy is always evaluated)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(convert::strategy_names()));
+  cmd.add_flag("--deploy-by-cascade", o.deploy_by_cascade,
+                "also deploy a specialist below the target when escalating its least confident calls brings the route to it");
+  cmd.add_option("--calibration-margin", o.calibration_margin,
+                  "calibrate thresholds on the kept held-out calls' accuracy at its Wilson lower bound at this z "
+                  "(0: at its mean)")
+      ->check(CLI::Range(0.0, 4.0))
+      ->capture_default_str();
+  cmd.add_option("--min-local-share", o.min_local_share, "--deploy-by-cascade: share of calls the route must keep local")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd.add_flag("!--no-learned-constraints", o.learned_constraints,
+                "do not hold specialists to what a cluster's teacher always does (copy JSON values from the call, "
+                "call a tool on a user's turn)");
+  cmd.add_option("--shadow", o.shadow_share, "share of a deployed route's calls also sent to the teacher")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+}
+
 }  // namespace
 
 void add_convert_run(CLI::App& convert, ConvertSteps& steps) {
@@ -77,59 +137,9 @@ void add_convert_run(CLI::App& convert, ConvertSteps& steps) {
   cmd->add_option("--min-calls", o->min_calls, "smaller clusters are skipped")->capture_default_str();
   cmd->add_option("--min-teacher-calls", o->min_teacher_calls, "clusters with fewer teacher answers are skipped")
       ->capture_default_str();
-  cmd->add_option("--train-minutes", o->train_minutes, "training budget per cluster (0: never train)")
-      ->check(CLI::Range(0.0, 1e6))->capture_default_str();
-  cmd->add_option("--train-steps", o->train_steps, "optimizer steps per cluster at most")->capture_default_str();
-  cmd->add_option("--from", o->from, "what to train: builtin (LoRA), full, scratch:xs|s|m")->capture_default_str();
-  cmd->add_option("--vocab", o->vocab_size, "scratch: pieces of a vocabulary fitted to the training text (0: the base's)")
-      ->check(CLI::Range(0, 0) | CLI::Range(259, kMaxFittedVocab))->capture_default_str();
-  cmd->add_option("--generalist-minutes", o->generalist_minutes,
-                  "train one model on every eligible cluster's calls first, a candidate in each (0 without --generalist-steps: none)")
-      ->check(CLI::Range(0.0, 1e6))->capture_default_str();
-  cmd->add_option("--generalist-steps", o->generalist_steps,
-                  "train the generalist this many optimizer steps (the minutes, when given, a cap only): "
-                  "the same model on a loaded machine as on a quiet one")
-      ->check(CLI::Range(0, 10000000))->capture_default_str();
-  cmd->add_option("--generalist-from", o->generalist_from, "what the generalist is: scratch:xs|s|m, builtin, full")
-      ->capture_default_str();
-  cmd->add_option("--generalist-max-answer-chars", o->generalist_max_answer_chars,
-                  "clusters whose median teacher answer is longer are left out of the generalist")
-      ->check(CLI::Range(1, 1 << 30))->capture_default_str();
+  add_training_options(*cmd, *o);
   cmd->add_option("--base", *base, "a GGUF base model instead of the built-in one")->check(CLI::ExistingFile);
-  cmd->add_option("--augment", o->augment,
-                  "variants of each trainable call answered by the teacher (--gateway-config's --teacher-upstream) "
-                  "and trained on; 0: none")
-      ->check(CLI::Range(0, 100))
-      ->capture_default_str();
-  cmd->add_option("--held-out-variants", o->held_out_variants,
-                  "variants of each held-out call answered by the teacher, evaluated and calibrated on beside the "
-                  "held-out calls (never trained on); 0: none")
-      ->check(CLI::Range(0, 100))
-      ->capture_default_str();
-  cmd->add_option("--augment-parallel", o->augment_parallel, "augmentation: teacher calls in flight")
-      ->check(CLI::Range(1, 256))
-      ->capture_default_str();
-  cmd->add_option("--candidate", o->candidates, "a GGUF evaluated besides the base model (repeatable)")
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--strategy", o->strategies,
-                  "S4 evaluates each candidate with only these strategies (greedy, sc5, bon5; repeatable; default: "
-                  "every one that fits the cluster; greedy is always evaluated)")
-      ->delimiter(',')
-      ->check(CLI::IsMember(convert::strategy_names()));
-  cmd->add_flag("--deploy-by-cascade", o->deploy_by_cascade,
-                "also deploy a specialist below the target when escalating its least confident calls brings the route to it");
-  cmd->add_option("--calibration-margin", o->calibration_margin,
-                  "calibrate thresholds on the kept held-out calls' accuracy at its Wilson lower bound at this z "
-                  "(0: at its mean)")
-      ->check(CLI::Range(0.0, 4.0))
-      ->capture_default_str();
-  cmd->add_option("--min-local-share", o->min_local_share, "--deploy-by-cascade: share of calls the route must keep local")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  cmd->add_flag("!--no-learned-constraints", o->learned_constraints,
-                "do not hold specialists to what a cluster's teacher always does (copy JSON values from the call, "
-                "call a tool on a user's turn)");
-  cmd->add_option("--shadow", o->shadow_share, "share of a deployed route's calls also sent to the teacher")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  add_evaluation_options(*cmd, *o);
   cmd->add_option("--k", o->k, "clusters (0: chosen by silhouette)")->capture_default_str();
   cmd->add_option("--held-out", o->split.held_out_fraction, "share of each cluster held out for evaluation")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
