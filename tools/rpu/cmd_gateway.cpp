@@ -95,6 +95,72 @@ class ReloadOnHangup {
   std::thread thread_;
 };
 
+// The usage log and what writes to it: scrubbed and sealed as the config says (none without log.path).
+// Members in this order so the logger, which holds the others, goes first.
+struct CallLogging {
+  std::unique_ptr<gateway::UsageLog> log;
+  std::unique_ptr<gateway::Scrubber> scrubber;
+  std::unique_ptr<gateway::Vault> vault;
+  std::unique_ptr<gateway::CallLogger> logger;
+};
+
+CallLogging open_call_logging(const gateway::GatewayConfig& config) {
+  CallLogging out;
+  if (!config.log.path.empty() && !config.log.vault_key_env.empty()) {
+    // Before the log file is created: a missing key leaves nothing behind.
+    try {
+      out.vault = std::make_unique<gateway::Vault>(gateway::Vault::from_environment(config.log.vault_key_env));
+    } catch (const gateway::VaultError& e) {
+      throw gateway::ConfigError(config.file + ":" + std::to_string(config.log.vault_key_env_line) +
+                                 ": log.vault_key_env: " + e.what());
+    }
+  }
+  if (!config.log.path.empty()) {
+    gateway::UsageLogOptions log_options;
+    log_options.path = config.log.path;
+    log_options.retention_days = config.log.retention_days;
+    log_options.max_rows = config.log.max_rows;
+    out.log = std::make_unique<gateway::UsageLog>(log_options);
+    if (config.log.scrub) out.scrubber = std::make_unique<gateway::Scrubber>();
+    out.logger = std::make_unique<gateway::CallLogger>(*out.log, out.scrubber.get(), config.log.queue, out.vault.get());
+  }
+  return out;
+}
+
+// knowledge_bases: opened now (a bad file stops the start), searched for calls that ask; the
+// reranker, when named, is a target of the gateway's own table.
+void open_knowledge_bases(const gateway::GatewayConfig& config, gateway::GatewayBackend& backend,
+                          retrieval::KnowledgeLibrary& knowledge) {
+  for (const auto& [name, path] : config.knowledge_bases) {
+    try {
+      knowledge.add(name, path);
+    } catch (const Error& e) {
+      throw gateway::ConfigError(config.file + ": knowledge_bases." + name + ": " + e.what());
+    }
+  }
+  if (!config.knowledge_reranker.empty()) {
+    // Looked up per call, so the scores come from the target the current table holds.
+    const std::string target = config.knowledge_reranker;
+    knowledge.set_reranker(retrieval::calling_reranker(
+        [&backend, target](const RerankRequest& request) { return backend.rerank_on(target, request); }, target));
+  }
+}
+
+// A client key's check as the server's authentication decision (a rate-limited key is counted).
+Authenticator client_authenticator(gateway::ClientKeys& keys, gateway::GatewayBackend& backend) {
+  return [&keys, &backend](const std::string& token, bool counts) {
+    const auto d = keys.check(token, counts);
+    AuthDecision decision;
+    decision.key_id = d.key_id;
+    decision.retry_after_seconds = d.retry_after_seconds;
+    decision.outcome = d.outcome == gateway::ClientKeys::Outcome::kAllow         ? AuthDecision::kAllow
+                       : d.outcome == gateway::ClientKeys::Outcome::kRateLimited ? AuthDecision::kRateLimited
+                                                                                 : AuthDecision::kDeny;
+    if (decision.outcome == AuthDecision::kRateLimited) backend.metrics().on_rate_limited(d.key_id);
+    return decision;
+  };
+}
+
 int run_gateway(GatewayOptions& o) {
   const sigset_t stop_signals = prepare_serving_process();
   gateway::GatewayConfig config = gateway::load_gateway_config(o.config_path);
@@ -111,63 +177,17 @@ int run_gateway(GatewayOptions& o) {
 
   int http_threads = 16;
   for (const auto& m : config.local_models) http_threads += m.parallel + m.queue;
-  std::unique_ptr<gateway::UsageLog> log;
-  std::unique_ptr<gateway::Scrubber> scrubber;
-  std::unique_ptr<gateway::Vault> vault;
-  std::unique_ptr<gateway::CallLogger> logger;
-  if (!config.log.path.empty() && !config.log.vault_key_env.empty()) {
-    // Before the log file is created: a missing key leaves nothing behind.
-    try {
-      vault = std::make_unique<gateway::Vault>(gateway::Vault::from_environment(config.log.vault_key_env));
-    } catch (const gateway::VaultError& e) {
-      throw gateway::ConfigError(config.file + ":" + std::to_string(config.log.vault_key_env_line) +
-                                 ": log.vault_key_env: " + e.what());
-    }
-  }
-  if (!config.log.path.empty()) {
-    gateway::UsageLogOptions log_options;
-    log_options.path = config.log.path;
-    log_options.retention_days = config.log.retention_days;
-    log_options.max_rows = config.log.max_rows;
-    log = std::make_unique<gateway::UsageLog>(log_options);
-    if (config.log.scrub) scrubber = std::make_unique<gateway::Scrubber>();
-    logger = std::make_unique<gateway::CallLogger>(*log, scrubber.get(), config.log.queue, vault.get());
-  }
-  gateway::GatewayBackend backend(config, load_local_target, logger.get());
-  // knowledge_bases: opened now (a bad file stops the start), searched for calls that ask.
+  const CallLogging logging = open_call_logging(config);
+  gateway::GatewayBackend backend(config, load_local_target, logging.logger.get());
   EmbeddingModels embedding_models(RuntimeOptions{});
   retrieval::KnowledgeLibrary knowledge([&](const retrieval::KbSettings& s) { return embedding_models.for_base(s); });
-  for (const auto& [name, path] : config.knowledge_bases) {
-    try {
-      knowledge.add(name, path);
-    } catch (const Error& e) {
-      throw gateway::ConfigError(config.file + ": knowledge_bases." + name + ": " + e.what());
-    }
-  }
-  if (!config.knowledge_reranker.empty()) {
-    // Looked up per call, so the scores come from the target the current table holds.
-    const std::string target = config.knowledge_reranker;
-    knowledge.set_reranker(retrieval::calling_reranker(
-        [&backend, target](const RerankRequest& request) { return backend.rerank_on(target, request); }, target));
-  }
+  open_knowledge_bases(config, backend, knowledge);
   if (!knowledge.empty()) backend.set_knowledge(&knowledge);
   std::unique_ptr<ReloadOnHangup> hangup_thread;
   if (!config.routes_file.empty()) hangup_thread = std::make_unique<ReloadOnHangup>(backend);
 
   gateway::ClientKeys keys(config.keys);
-  if (!keys.empty()) {
-    o.server.authenticate = [&keys, &backend](const std::string& token, bool counts) {
-      const auto d = keys.check(token, counts);
-      AuthDecision decision;
-      decision.key_id = d.key_id;
-      decision.retry_after_seconds = d.retry_after_seconds;
-      decision.outcome = d.outcome == gateway::ClientKeys::Outcome::kAllow         ? AuthDecision::kAllow
-                         : d.outcome == gateway::ClientKeys::Outcome::kRateLimited ? AuthDecision::kRateLimited
-                                                                                   : AuthDecision::kDeny;
-      if (decision.outcome == AuthDecision::kRateLimited) backend.metrics().on_rate_limited(d.key_id);
-      return decision;
-    };
-  }
+  if (!keys.empty()) o.server.authenticate = client_authenticator(keys, backend);
   // Calls to upstreams hold an HTTP thread while they stream: leave room for many.
   o.server.http_threads = std::max(http_threads, 64);
   Server server(backend, o.server);
@@ -180,7 +200,7 @@ int run_gateway(GatewayOptions& o) {
                o.server.host.c_str(), server.port());
   const int code = serve_until_signalled(server, stop_signals, o.server.shutdown_timeout_seconds);
   backend.wait_for_shadows();
-  if (logger) logger->flush();
+  if (logging.logger) logging.logger->flush();
   return code;
 }
 
