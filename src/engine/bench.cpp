@@ -278,24 +278,11 @@ uint64_t weight_bytes_per_token(const Model& model) {
   return bytes;
 }
 
-BenchReport run_bench(const Model& model, const BenchOptions& o, ThreadPool& pool) {
-  if (o.repetitions < 1) fail("the repetition count must be at least 1, got {}", o.repetitions);
-  BenchReport r;
-  const GgufFile& file = model.file();
-  r.model = file.get_string("general.name", model.config().arch->name);
-  r.type = file_type_name(file);
-  for (const auto& t : file.tensors()) {
-    r.size_bytes += t.n_bytes;
-    r.n_params += t.n_elements;
-  }
-  r.bytes_per_token = weight_bytes_per_token(model);
-  r.threads = pool.size();
+// The timed tests: pp (prompt), tg (generation; with the bandwidth read before each
+// repetition when there is a probe) and tg xN (batched generation), each after a warm-up.
+void run_bench_tests(const Model& model, const BenchOptions& o, ThreadPool& pool, BandwidthProbe* probe,
+                     std::vector<BenchTest>& out) {
   const int n_vocab = model.config().n_vocab;
-
-  if (o.n_depth < 0) fail("the depth must be at least 0, got {}", o.n_depth);
-  // Allocated and faulted in before the tests, so its first pages cost no test anything.
-  std::optional<BandwidthProbe> probe;
-  if (o.bandwidth_bytes >= sizeof(uint64_t) && o.bandwidth_passes > 0) probe.emplace(pool, model.kernels(), o.bandwidth_bytes);
   const std::vector<int32_t> depth = o.n_depth > 0 ? bench_tokens(o.n_depth, n_vocab) : std::vector<int32_t>{};
   const std::string at_depth = o.n_depth > 0 ? fmt::format(" @ d{}", o.n_depth) : "";
   if (o.n_prompt > 0) {
@@ -305,7 +292,7 @@ BenchReport run_bench(const Model& model, const BenchOptions& o, ThreadPool& poo
     time_prompt(forward, tokens, depth);  // warm-up: page in the weights, the KV pages and the scratch buffers
     for (int i = 0; i < o.repetitions; ++i) t.tokens_per_second.push_back(time_prompt(forward, tokens, depth));
     summarize(t);
-    r.tests.push_back(std::move(t));
+    out.push_back(std::move(t));
   }
   if (o.n_gen > 0) {
     BenchTest t{fmt::format("tg{}{}", o.n_gen, at_depth), 0, o.n_gen, 1, {}, 0, 0, {}};
@@ -313,11 +300,11 @@ BenchReport run_bench(const Model& model, const BenchOptions& o, ThreadPool& poo
     ForwardPass forward(model, static_cast<int>(depth.size() + tokens.size()) + 1, &pool, o.cache_types);
     time_generation(forward, tokens, depth);  // warm-up, as for prompts
     for (int i = 0; i < o.repetitions; ++i) {
-      if (probe) t.bandwidth.push_back(probe->best_of(kPassesPerRepetition));
+      if (probe != nullptr) t.bandwidth.push_back(probe->best_of(kPassesPerRepetition));
       t.tokens_per_second.push_back(time_generation(forward, tokens, depth));
     }
     summarize(t);
-    r.tests.push_back(std::move(t));
+    out.push_back(std::move(t));
   }
   for (int n_seq : o.batch_sequences) {
     if (o.n_gen <= 0 || n_seq < 1) continue;
@@ -329,20 +316,21 @@ BenchReport run_bench(const Model& model, const BenchOptions& o, ThreadPool& poo
       t.tokens_per_second.push_back(time_batched_generation(model, pool, tokens, n_seq, o.cache_types));
     }
     summarize(t);
-    r.tests.push_back(std::move(t));
+    out.push_back(std::move(t));
   }
-  if (o.profile) profile_runs(model, o, pool, r.profiles);
-  if (probe) {
-    r.bandwidth = {0, probe->buffer_bytes(), 0, pool.size()};
-    auto add = [&](double bytes_per_second, int passes) {
-      r.bandwidth.bytes_per_second = std::max(r.bandwidth.bytes_per_second, bytes_per_second);
-      r.bandwidth.passes += passes;
-    };
-    for (const auto& t : r.tests) {
-      for (double sample : t.bandwidth) add(sample, kPassesPerRepetition);
-    }
-    add(probe->best_of(o.bandwidth_passes), o.bandwidth_passes);
+}
+
+// The bandwidth read (the best of every pass) and, for generation, the share of the roofline.
+void add_rooflines(BenchReport& r, BandwidthProbe& probe, int passes) {
+  r.bandwidth = {0, probe.buffer_bytes(), 0, r.threads};
+  auto add = [&](double bytes_per_second, int n) {
+    r.bandwidth.bytes_per_second = std::max(r.bandwidth.bytes_per_second, bytes_per_second);
+    r.bandwidth.passes += n;
+  };
+  for (const auto& t : r.tests) {
+    for (double sample : t.bandwidth) add(sample, kPassesPerRepetition);
   }
+  add(probe.best_of(passes), passes);
   if (r.bandwidth.bytes_per_second > 0 && r.bytes_per_token > 0) {
     r.roofline_tokens_per_second = r.bandwidth.bytes_per_second / static_cast<double>(r.bytes_per_token);
     for (const auto& t : r.tests) {
@@ -356,6 +344,28 @@ BenchReport run_bench(const Model& model, const BenchOptions& o, ThreadPool& poo
       r.generation_share = median(shares);
     }
   }
+}
+
+BenchReport run_bench(const Model& model, const BenchOptions& o, ThreadPool& pool) {
+  if (o.repetitions < 1) fail("the repetition count must be at least 1, got {}", o.repetitions);
+  BenchReport r;
+  const GgufFile& file = model.file();
+  r.model = file.get_string("general.name", model.config().arch->name);
+  r.type = file_type_name(file);
+  for (const auto& t : file.tensors()) {
+    r.size_bytes += t.n_bytes;
+    r.n_params += t.n_elements;
+  }
+  r.bytes_per_token = weight_bytes_per_token(model);
+  r.threads = pool.size();
+
+  if (o.n_depth < 0) fail("the depth must be at least 0, got {}", o.n_depth);
+  // Allocated and faulted in before the tests, so its first pages cost no test anything.
+  std::optional<BandwidthProbe> probe;
+  if (o.bandwidth_bytes >= sizeof(uint64_t) && o.bandwidth_passes > 0) probe.emplace(pool, model.kernels(), o.bandwidth_bytes);
+  run_bench_tests(model, o, pool, probe ? &*probe : nullptr, r.tests);
+  if (o.profile) profile_runs(model, o, pool, r.profiles);
+  if (probe) add_rooflines(r, *probe, o.bandwidth_passes);
   r.int8_macs_per_token = int8_macs_per_prompt_token(model);
   if (o.int8_peak && r.int8_macs_per_token > 0) r.int8_peak_macs_per_second = measure_int8_peak(pool, model.kernels(), 3);
   if (r.int8_peak_macs_per_second > 0) {
