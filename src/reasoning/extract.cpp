@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "decode/numbers.h"
 #include "reasoning/pattern.h"
 
@@ -43,8 +44,9 @@ void parse_regex_fields(const nlohmann::json& j, ExtractSpec& spec) {
   spec.pattern = required_string(j, "pattern");
   spec.regex = std::make_shared<const Pattern>(spec.pattern, "reasoning.extract.pattern");
   if (const auto it = j.find("group"); it != j.end()) {
-    if (!it->is_number_integer()) fail("reasoning.extract.group: expected an integer, got {}", it->dump());
-    const auto group = it->get<long long>();
+    const std::optional<int64_t> whole = json_whole_number(*it);
+    if (!whole) fail("reasoning.extract.group: expected an integer, got {}", it->dump());
+    const int64_t group = *whole;
     if (group < 0 || group > spec.regex->capture_count())
       fail("reasoning.extract.group: {} is not a group of '{}' (it has {} capture group(s); 0 = whole match)", group,
            spec.pattern, spec.regex->capture_count());

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "pipeline/call.h"
 #include "reasoning/verifiers.h"
 
@@ -16,8 +17,9 @@ namespace {
 int int_field(const nlohmann::ordered_json& j, const char* name, int fallback, int low, int high) {
   if (!j.contains(name)) return fallback;
   const auto& v = j.at(name);
-  if (!v.is_number_integer()) bad(name, "must be an integer");
-  const int64_t value = v.get<int64_t>();
+  const std::optional<int64_t> whole = json_whole_number(v);  // 8 and 8.0, as the request's own fields
+  if (!whole) bad(name, "must be an integer");
+  const int64_t value = *whole;
   if (value < low || value > high) bad(name, fmt::format("must be between {} and {}, got {}", low, high, value));
   return static_cast<int>(value);
 }

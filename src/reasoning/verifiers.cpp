@@ -33,8 +33,9 @@ std::unique_ptr<Verifier> make_command(const nlohmann::json& spec) {
   }
   int timeout_ms = 2000;
   if (const auto t = spec.find("timeout_ms"); t != spec.end()) {
-    if (!t->is_number_integer()) fail("reasoning.verifier.timeout_ms: expected an integer, got {}", t->dump());
-    const auto value = t->get<long long>();
+    const std::optional<int64_t> whole = json_whole_number(*t);
+    if (!whole) fail("reasoning.verifier.timeout_ms: expected an integer, got {}", t->dump());
+    const int64_t value = *whole;
     if (value <= 0 || value > 600000) fail("reasoning.verifier.timeout_ms: {} is outside 1..600000", value);
     timeout_ms = static_cast<int>(value);
   }

@@ -1,6 +1,7 @@
 #include "retrieval/knowledge_spec.h"
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "pipeline/call.h"
 
 namespace rpu::retrieval {
@@ -27,8 +28,9 @@ int int_field(const nlohmann::ordered_json& value, const char* key, int fallback
   if (!value.contains(key)) return fallback;
   const auto& v = value[key];
   const std::string param = std::string("knowledge.") + key;
-  if (!v.is_number_integer()) throw ApiError::bad_request(param, "'" + param + "' must be an integer");
-  const int64_t n = v.get<int64_t>();
+  const std::optional<int64_t> whole = json_whole_number(v);  // 5 and 5.0, as the request's own fields
+  if (!whole) throw ApiError::bad_request(param, "'" + param + "' must be an integer");
+  const int64_t n = *whole;
   if (n < lo || n > hi) {
     throw ApiError::bad_request(param, "'" + param + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi));
   }

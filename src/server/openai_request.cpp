@@ -296,10 +296,11 @@ void parse_chat_extensions(const json& j, ChatRequest& r) {
     const json& c = j.at("calculator");
     if (c.is_boolean()) {
       r.calculator = c.get<bool>();
-    } else if (c.is_object() && c.size() == 1 && c.contains("decimals") && c["decimals"].is_number_integer() &&
-               c["decimals"].get<int64_t>() >= 0 && c["decimals"].get<int64_t>() <= kMaxCalculatorDecimals) {
+    } else if (const std::optional<int64_t> decimals =
+                   c.is_object() && c.size() == 1 && c.contains("decimals") ? json_whole_number(c["decimals"]) : std::nullopt;
+               decimals && *decimals >= 0 && *decimals <= kMaxCalculatorDecimals) {
       r.calculator = true;
-      r.calculator_decimals = c["decimals"].get<int>();
+      r.calculator_decimals = static_cast<int>(*decimals);
     } else {
       bad("calculator", fmt::format("'calculator' must be true, false or {{\"decimals\": N}} with N from 0 to {}",
                                     kMaxCalculatorDecimals));

@@ -167,6 +167,21 @@ TEST(OpenAIProtocolTest, SamplingFieldsOpenAIAccepts) {
   EXPECT_NO_THROW(parse_chat_request(chat_with(R"("chat_template_kwargs": {"enable_thinking": false})")));
 }
 
+// A client whose numbers are floats (Python's 8.0) sends whole numbers as 8.0: every integer
+// field of the request and of its extensions takes them, and refuses 2.5.
+TEST(OpenAIProtocolTest, IntegerFieldsTakeWholeNumbersWrittenAsFloats) {
+  const ChatRequest r = parse_chat_request(chat_with(R"("max_tokens": 16.0, "n": 2.0, "calculator": {"decimals": 2.0})"));
+  EXPECT_EQ(r.max_tokens, 16);
+  EXPECT_EQ(r.n, 2);
+  EXPECT_EQ(r.calculator_decimals, 2);
+  try {
+    parse_chat_request(chat_with(R"("calculator": {"decimals": 2.5})"));
+    FAIL() << "decimals 2.5 was accepted";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.param, "calculator");
+  }
+}
+
 TEST(OpenAIProtocolTest, CompletionPromptsAndLegacyFields) {
   const CompletionRequest r = parse_completion_request(R"({"model": "m", "prompt": ["a", [1, 2]], "echo": true, "logprobs": 2})");
   ASSERT_EQ(r.prompts.size(), 2u);

@@ -181,6 +181,9 @@ TEST(ReasoningExtract, SpecErrorsNameTheField) {
   EXPECT_NE(spec_error({{"type", "choice"}, {"choices", "AA"}}).find("reasoning.extract.choices"), std::string::npos);
   EXPECT_NE(spec_error({{"type", "choice"}, {"choices", ""}}).find("reasoning.extract.choices"), std::string::npos);
   EXPECT_EQ(spec_error({{"type", "regex"}, {"pattern", "(a)(b)"}, {"group", 2}}), "");
+  EXPECT_EQ(spec_error({{"type", "regex"}, {"pattern", "(a)(b)"}, {"group", 2.0}}), "");
+  EXPECT_NE(spec_error({{"type", "regex"}, {"pattern", "(a)(b)"}, {"group", 1.5}}).find("reasoning.extract.group"),
+            std::string::npos);
   EXPECT_EQ(spec_error({{"type", "json_path"}, {"path", "items[0].id"}}), "");
 }
 

@@ -41,6 +41,12 @@ TEST(ReasoningSpec, BadFieldsAreNamed) {
   EXPECT_EQ(param_of({{"n", 0}}), "reasoning.n");
   EXPECT_EQ(param_of({{"n", 65}}), "reasoning.n");
   EXPECT_EQ(param_of({{"n", "8"}}), "reasoning.n");
+  EXPECT_EQ(param_of({{"n", 2.5}}), "reasoning.n");
+  EXPECT_EQ(param_of({{"n", 8.0}}), "(accepted)");  // a whole number written as a float (Python clients)
+  EXPECT_EQ(param_of({{"verifier", {{"type", "command"}, {"command", {"/bin/true"}}, {"timeout_ms", 500.0}}}}),
+            "(accepted)");
+  EXPECT_EQ(param_of({{"verifier", {{"type", "command"}, {"command", {"/bin/true"}}, {"timeout_ms", 0.5}}}}),
+            "reasoning.verifier");
   EXPECT_EQ(param_of({{"temperature", -1}}), "reasoning.temperature");
   EXPECT_EQ(param_of({{"threshold", 2}}), "reasoning.threshold");
   EXPECT_EQ(param_of({{"weighted", "yes"}}), "reasoning.weighted");

@@ -257,6 +257,8 @@ TEST(KnowledgeContext, TheExtensionIsCheckedFieldByField) {
   EXPECT_EQ(param_of({{"kb", ""}}), "knowledge.kb");
   EXPECT_EQ(param_of({{"kb", "d"}, {"k", 51}}), "knowledge.k");
   EXPECT_EQ(param_of({{"kb", "d"}, {"k", "5"}}), "knowledge.k");
+  EXPECT_EQ(param_of({{"kb", "d"}, {"k", 2.5}}), "knowledge.k");
+  EXPECT_EQ(param_of({{"kb", "d"}, {"k", 5.0}}), "accepted");  // a whole number written as a float
   EXPECT_EQ(param_of({{"kb", "d"}, {"mode", "x"}}), "knowledge.mode");
   EXPECT_EQ(param_of({{"kb", "d"}, {"max_tokens", 1}}), "knowledge.max_tokens");
   EXPECT_EQ(param_of({{"kb", "d"}, {"extra", 1}}), "knowledge.extra");
