@@ -126,10 +126,7 @@ void group_kernel(const uint8_t* group, int64_t nb, const QuantizedInput& xq, in
   const __m256i ones = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = group + b * kBlockBytes;
-    // Only the group's first token tile streams its weights from memory; the later tiles find
-    // them in L1/L2, where prefetches ahead would only take load slots.
-    if (t0 == 0)
-      for (int64_t line = 0; line < kBlockBytes; line += 64) prefetch_ahead(blk, line);
+    for (int64_t line = 0; line < kBlockBytes; line += 64) prefetch_ahead(blk, line);
     const int8_t* xb[NT];
     for (int t = 0; t < NT; ++t) xb[t] = xrow[t] + b * 32;
     __m256i dot[NT];
