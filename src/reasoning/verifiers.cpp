@@ -33,11 +33,7 @@ std::unique_ptr<Verifier> make_command(const nlohmann::json& spec) {
   }
   int timeout_ms = 2000;
   if (const auto t = spec.find("timeout_ms"); t != spec.end()) {
-    const std::optional<int64_t> whole = json_whole_number(*t);
-    if (!whole) fail("reasoning.verifier.timeout_ms: expected an integer, got {}", t->dump());
-    const int64_t value = *whole;
-    if (value <= 0 || value > 600000) fail("reasoning.verifier.timeout_ms: {} is outside 1..600000", value);
-    timeout_ms = static_cast<int>(value);
+    timeout_ms = static_cast<int>(json_integer(*t, "reasoning.verifier.timeout_ms", 1, 600000));
   }
   return std::make_unique<CommandVerifier>(std::move(argv), timeout_ms);
 }

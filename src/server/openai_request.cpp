@@ -270,6 +270,23 @@ void check_tool_choice(const json& tc, const std::vector<std::string>& tool_name
   }
 }
 
+// rpu's calculator extension (decode/calculator.h): arithmetic results computed, not guessed.
+// true, false, or {"decimals": N}: every result written with N decimals.
+void parse_calculator(const json& c, ChatRequest& r) {
+  if (c.is_boolean()) {
+    r.calculator = c.get<bool>();
+    return;
+  }
+  const std::optional<int64_t> decimals =
+      c.is_object() && c.size() == 1 && c.contains("decimals") ? json_whole_number(c["decimals"]) : std::nullopt;
+  if (!decimals || *decimals < 0 || *decimals > kMaxCalculatorDecimals) {
+    bad("calculator", fmt::format("'calculator' must be true, false or {{\"decimals\": N}} with N from 0 to {}",
+                                  kMaxCalculatorDecimals));
+  }
+  r.calculator = true;
+  r.calculator_decimals = static_cast<int>(*decimals);
+}
+
 // rpu's extensions and llama-server's (knowledge, reasoning, copy_fields, calculator, reasoning_format).
 void parse_chat_extensions(const json& j, ChatRequest& r) {
   // rpu's retrieval extension; its fields are checked by src/retrieval when the call runs.
@@ -290,22 +307,7 @@ void parse_chat_extensions(const json& j, ChatRequest& r) {
       bad("copy_fields", e.what());
     }
   }
-  // rpu's calculator extension (decode/calculator.h): arithmetic results computed, not guessed.
-  // true, false, or {"decimals": N}: every result written with N decimals.
-  if (present(j, "calculator")) {
-    const json& c = j.at("calculator");
-    if (c.is_boolean()) {
-      r.calculator = c.get<bool>();
-    } else if (const std::optional<int64_t> decimals =
-                   c.is_object() && c.size() == 1 && c.contains("decimals") ? json_whole_number(c["decimals"]) : std::nullopt;
-               decimals && *decimals >= 0 && *decimals <= kMaxCalculatorDecimals) {
-      r.calculator = true;
-      r.calculator_decimals = static_cast<int>(*decimals);
-    } else {
-      bad("calculator", fmt::format("'calculator' must be true, false or {{\"decimals\": N}} with N from 0 to {}",
-                                    kMaxCalculatorDecimals));
-    }
-  }
+  if (present(j, "calculator")) parse_calculator(j.at("calculator"), r);
   // llama-server's reasoning_format: "none" keeps a "<think>" span in the content
   // (pipeline/think_split.h); "auto" and "deepseek" move it to reasoning_content (the default).
   if (present(j, "reasoning_format")) {

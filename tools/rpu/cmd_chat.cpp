@@ -42,6 +42,11 @@ struct ChatOptions {
   std::string rerank;  // a cross-encoder that rescores the base's best chunks
 };
 
+#ifndef RPU_MINIMAL
+// The name --kb's base is searched by: its file's stem (library and request agree on it).
+std::string kb_name(const ChatOptions& o) { return std::filesystem::path(o.kb).stem().string(); }
+#endif
+
 // The conversation's request before its first message: the options as request fields, and the
 // system message when there is one.
 ChatRequest opening_request(const ChatOptions& o, const std::string& model_id,
@@ -56,7 +61,7 @@ ChatRequest opening_request(const ChatOptions& o, const std::string& model_id,
   if (reasoning) request.reasoning = *reasoning;
   request.calculator = o.reason.calculator;
 #ifndef RPU_MINIMAL
-  if (!o.kb.empty()) request.knowledge = {{"kb", std::filesystem::path(o.kb).stem().string()}, {"k", o.kb_k}};
+  if (!o.kb.empty()) request.knowledge = {{"kb", kb_name(o)}, {"k", o.kb_k}};
   if (o.extractive) request.knowledge["extractive"] = true;  // needs --kb
 #endif
   if (!o.system.empty()) request.messages.push_back({{"role", "system"}, {"content", o.system}});
@@ -107,8 +112,7 @@ int chat(const ChatOptions& o) {
 #ifndef RPU_MINIMAL
   EmbeddingModels embedding_models(o.runtime);
   retrieval::KnowledgeLibrary library([&](const retrieval::KbSettings& s) { return embedding_models.for_base(s); });
-  const std::string kb_name = std::filesystem::path(o.kb).stem().string();
-  if (!o.kb.empty()) library.add(kb_name, o.kb);
+  if (!o.kb.empty()) library.add(kb_name(o), o.kb);
   library.set_reranker(embedding_models.reranker(o.rerank));
   const Tokenizer& tokenizer = *session->loaded.tokenizer;
   retrieval::KnowledgeBackend backend(reasoned, library, [&](std::string_view text) {
